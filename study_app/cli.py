@@ -1,0 +1,97 @@
+"""Command line: ``python main.py [sub-command]``; with no sub-command, annotate demo-imagenet.
+
+Every sub-command reports :class:`~study_app.errors.StudyError` as a plain message on
+stderr (no traceback) and exits with status 1; usage errors exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from . import __version__
+from .errors import StudyError
+
+DEFAULT_STUDY = "demo-imagenet"
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .protocol import load_study
+    from .study_summary import describe_study
+
+    study = load_study(args.study, check_images=not args.quick)
+    print(describe_study(study))
+    return 0
+
+
+def _cmd_new_study(args: argparse.Namespace) -> int:
+    from .ilsvrc import write_ilsvrc_study
+
+    folder = write_ilsvrc_study(
+        out=args.out,
+        val_dir=args.val_dir,
+        train_dir=args.train_dir,
+        train_images=args.train_images,
+        test_images=args.test_images,
+        examples_per_class=args.examples_per_class,
+        seed=args.seed,
+    )
+    print(f"wrote {folder}; check it with: python main.py validate --study {folder}")
+    return 0
+
+
+def _add_validate(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("validate", help="check a study protocol and print its summary or all its problems")
+    parser.add_argument("--study", default=DEFAULT_STUDY, help="study name (bundled or under ./protocols) or folder")
+    parser.add_argument("--quick", action="store_true", help="do not decode every image (files are still hashed)")
+    parser.set_defaults(handler=_cmd_validate)
+
+
+def _add_new_study(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("new-study", help="write a protocol folder for a study on a local data set")
+    parser.add_argument("template", choices=["ilsvrc2012"], help="which kind of study to write")
+    parser.add_argument("--val-dir", required=True, help="ILSVRC2012 validation images (flat, or one folder per WordNet id)")
+    parser.add_argument("--train-dir", help="ILSVRC2012 training images (one folder per WordNet id), for example images")
+    parser.add_argument("--train-images", type=int, default=500, help="images in the training phase (with feedback)")
+    parser.add_argument("--test-images", type=int, default=1500, help="images in the test phase")
+    parser.add_argument("--examples-per-class", type=int, default=13, help="example images per class (needs --train-dir)")
+    parser.add_argument("--seed", type=int, default=2015, help="seed for choosing images and trial orders")
+    parser.add_argument("--out", default="protocols/ilsvrc2012", help="protocol folder to write (must not exist)")
+    parser.set_defaults(handler=_cmd_new_study)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python main.py",
+        description="Human-vs-machine accuracy studies on image classification. "
+        "With no sub-command: the annotation session on the bundled demo-imagenet study.",
+    )
+    parser.add_argument("--version", action="version", version=f"study-app {__version__}")
+    sub = parser.add_subparsers(title="sub-commands", metavar="COMMAND")
+    for add in (_add_validate, _add_new_study):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not args_list:
+        args_list = ["validate", "--study", DEFAULT_STUDY]
+    args = parser.parse_args(args_list)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return handler(args)
+    except StudyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

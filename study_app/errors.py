@@ -1,0 +1,65 @@
+"""One exception family for every problem a researcher or annotator can act on.
+
+Each error says what is wrong, where (file, line or row, field) and, where we know it,
+how to fix it. The CLI prints these without a traceback and exits non-zero; anything
+else escaping is a bug in this program.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, located as precisely as we can."""
+
+    file: str
+    message: str
+    line: int | None = None
+    field: str | None = None
+
+    def location(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.field:
+            where += f" [{self.field}]"
+        return where
+
+    def __str__(self) -> str:
+        return f"{self.location()}: {self.message}"
+
+
+class StudyError(Exception):
+    """Base of all errors this program reports to its users."""
+
+
+class ProtocolError(StudyError):
+    """A study protocol folder has one or more problems; all are listed at once."""
+
+    def __init__(self, problems: list[Problem], study: str | Path = "") -> None:
+        self.problems = list(problems)
+        self.study = str(study)
+        head = f"study {self.study!s} has " if self.study else ""
+        count = len(self.problems)
+        lines = [f"{head}{count} problem{'s' if count != 1 else ''}:"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class ImageError(StudyError):
+    """An image file cannot be used: missing, corrupt, too large or of an odd kind."""
+
+
+class StudyNotFoundError(StudyError):
+    """A study name or path does not lead to a protocol folder."""
+
+
+class InputFileError(StudyError):
+    """A data file (CSV of labels, predictions, answers) cannot be read as declared."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))

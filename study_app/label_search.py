@@ -1,0 +1,172 @@
+"""Ranking labels for a typed query, fast enough to run on every keystroke.
+
+Annotators find one class among a thousand by typing. Ranking, best first:
+
+0. the query is a whole name or synonym (``maillot``);
+1. a name or synonym starts with the query (``garbage tr`` -> ``garbage truck``);
+2. every query word starts a word of a name or synonym (``tabb`` -> ``tabby cat``,
+   ``cat tab`` -> ``tabby cat``);
+3. the query occurs inside a name or synonym (``truck`` -> ``fire truck``);
+4. fuzzy: letter trigrams shared with a word or a whole name (typos such as ``tabyy``).
+
+Within a tier a match on the display name beats one on a later synonym, then shorter
+matched names come first. Matching ignores case, accents and punctuation.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .labels import Label
+
+EXACT, PHRASE_PREFIX, WORD_PREFIX, SUBSTRING, FUZZY = range(5)
+FUZZY_THRESHOLD = 0.45
+#: Queries shorter than this match word starts only (a letter inside a word is noise).
+SHORT_QUERY = 3
+#: Fuzzy matches are only added when the exact tiers found fewer labels than this.
+FUZZY_WHEN_FEWER_THAN = 8
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def normalise(text: str) -> str:
+    """Fold case and accents and turn punctuation into single spaces."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _NON_ALNUM.sub(" ", plain).strip()
+
+
+def _trigrams(word: str) -> frozenset[str]:
+    padded = f"  {word} "
+    return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A label that matched, how well (``tier``, lower is better) and through which name."""
+
+    label_id: str
+    matched: str
+    tier: int
+
+
+@dataclass(frozen=True)
+class _Entry:
+    label_index: int
+    position: int  # 0 = display name, then synonyms in file order
+    original: str
+    text: str
+    words: tuple[str, ...]
+
+
+class LabelSearchIndex:
+    """Search over the display names and synonyms of a sequence of labels."""
+
+    def __init__(self, labels: Sequence[Label]) -> None:
+        self._labels = tuple(labels)
+        self._entries: list[_Entry] = []
+        self._fuzzy_keys: dict[str, list[int]] = defaultdict(list)
+        self._by_trigram: dict[str, set[str]] = defaultdict(set)
+        self._by_word_start: dict[str, list[int]] = defaultdict(list)
+        self._key_trigrams: dict[str, frozenset[str]] = {}
+        for label_index, label in enumerate(self._labels):
+            for position, name in enumerate(label.all_names):
+                text = normalise(name)
+                if not text:
+                    continue
+                entry_index = len(self._entries)
+                self._entries.append(_Entry(label_index, position, name, text, tuple(text.split())))
+                for start in {w[:n] for w in text.split() for n in range(1, SHORT_QUERY)}:
+                    self._by_word_start[start].append(entry_index)
+                for key in {text, *text.split()}:
+                    self._fuzzy_keys[key].append(entry_index)
+        # All names in one string: a C-level ``str.find`` picks candidates per keystroke.
+        self._blob = "\n".join(entry.text for entry in self._entries)
+        self._starts: list[int] = []
+        offset = 0
+        for entry in self._entries:
+            self._starts.append(offset)
+            offset += len(entry.text) + 1
+        for key in self._fuzzy_keys:
+            grams = _trigrams(key)
+            self._key_trigrams[key] = grams
+            for gram in grams:
+                self._by_trigram[gram].add(key)
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    def search(self, query: str, limit: int | None = None) -> list[SearchHit]:
+        """Labels matching ``query``, best first; every label at most once."""
+        text = normalise(query)
+        if not text:
+            return []
+        words = text.split()
+        best: dict[int, tuple[int, float, int, int, str]] = {}
+        longest = max(words, key=len)
+        short = len(longest) < SHORT_QUERY
+        candidates = self._by_word_start.get(longest, []) if short else self._containing(longest)
+        for entry_index in candidates:
+            entry = self._entries[entry_index]
+            tier = self._tier(entry, text, words)
+            if tier is not None:
+                self._keep(best, entry, tier)
+        if len(text) >= 3 and len(best) < FUZZY_WHEN_FEWER_THAN:
+            exact_tiers = set(best)
+            for entry_index, similarity in self._fuzzy_matches(text):
+                entry = self._entries[entry_index]
+                if entry.label_index not in exact_tiers:
+                    self._keep(best, entry, FUZZY, similarity)
+        ranked = sorted(best.items(), key=lambda item: (*item[1][:4], self._labels[item[0]].name.casefold()))
+        hits = [SearchHit(self._labels[i].label_id, key[4], key[0]) for i, key in ranked]
+        return hits if limit is None else hits[:limit]
+
+    def _containing(self, word: str) -> list[int]:
+        """Indices of entries whose text contains ``word`` (every tier 0-3 match does)."""
+        found: list[int] = []
+        position = self._blob.find(word)
+        while position != -1:
+            entry_index = bisect.bisect_right(self._starts, position) - 1
+            found.append(entry_index)
+            next_start = self._starts[entry_index + 1] if entry_index + 1 < len(self._starts) else len(self._blob)
+            position = self._blob.find(word, next_start)
+        return found
+
+    @staticmethod
+    def _tier(entry: _Entry, text: str, words: list[str]) -> int | None:
+        if entry.text == text:
+            return EXACT
+        if entry.text.startswith(text):
+            return PHRASE_PREFIX
+        if all(any(w.startswith(q) for w in entry.words) for q in words):
+            return WORD_PREFIX
+        if len(text) >= SHORT_QUERY and text in entry.text:
+            return SUBSTRING
+        return None
+
+    @staticmethod
+    def _keep(
+        best: dict[int, tuple[int, float, int, int, str]], entry: _Entry, tier: int, similarity: float = 1.0
+    ) -> None:
+        key = (tier, -similarity, entry.position, len(entry.text), entry.original)
+        current = best.get(entry.label_index)
+        if current is None or key < current:
+            best[entry.label_index] = key
+
+    def _fuzzy_matches(self, text: str) -> list[tuple[int, float]]:
+        """Entries (with their similarity) whose name or a word shares enough trigrams with ``text``."""
+        grams = _trigrams(text)
+        shared: dict[str, int] = defaultdict(int)
+        for gram in grams:
+            for key in self._by_trigram.get(gram, ()):
+                shared[key] += 1
+        scored = []
+        for key, count in shared.items():
+            dice = 2 * count / (len(grams) + len(self._key_trigrams[key]))
+            if dice >= FUZZY_THRESHOLD:
+                scored.append((dice, key))
+        return [(entry_index, dice) for dice, key in scored for entry_index in self._fuzzy_keys[key]]

@@ -1,0 +1,599 @@
+"""Loading and checking a study protocol folder (``protocols/<study>/study.toml``).
+
+A protocol is checked completely before anything runs: every problem in study.toml, the
+label set, the hierarchy, the manifest, the images and the prediction files is collected
+and reported at once, each with its file, line or row and field, so a researcher fixes
+them in one pass. A loaded :class:`Study` is frozen; its ``protocol_hash`` (study.toml,
+label files, manifest, instructions and the SHA-256 of every image) identifies the exact
+study that answers were given in.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import random
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .csvfiles import read_csv, split_list
+from .errors import ImageError, Problem, ProtocolError, StudyNotFoundError
+from .images import DEFAULT_MAX_PIXELS, load_image, sha256_file
+from .labels import Label, LabelSet, read_hierarchy, read_label_rows
+from .paths import PathEscapeError, resolve_inside
+from .predictions import read_predictions
+from .toml_lines import key_lines, line_of
+
+STUDY_FILE = "study.toml"
+FORMAT_VERSION = 1
+MAX_STUDY_FILE_BYTES = 1 << 20
+MAX_ANSWERS = 10
+MODES = ("ranked", "multi-label")
+ORDERS = ("random", "fixed")
+#: Where bundled studies live: ``protocols/`` next to the ``study_app`` package.
+BUNDLED_PROTOCOLS = Path(__file__).resolve().parent.parent / "protocols"
+
+
+@dataclass(frozen=True)
+class Field:
+    """Expected type of one key in study.toml."""
+
+    kind: type | tuple[type, ...]
+    required: bool = False
+
+
+_TOP = {
+    "format": Field(int, True),
+    "name": Field(str, True),
+    "version": Field(str),
+    "title": Field(str),
+    "description": Field(str),
+    "seed": Field(int, True),
+    "instructions": Field(str),
+    "labels": Field(dict, True),
+    "images": Field(dict, True),
+    "phases": Field(list, True),
+    "models": Field(dict),
+}
+_LABELS = {
+    "file": Field(str, True),
+    "hierarchy": Field(str),
+    "nodes": Field(str),
+    "examples": Field(str),
+    "examples_root": Field(str),
+    "examples_per_class": Field(int),
+}
+_IMAGES = {"manifest": Field(str, True), "root": Field(str), "max_pixels": Field(int)}
+_PHASE = {
+    "name": Field(str, True),
+    "split": Field(str, True),
+    "n": Field(int),
+    "feedback": Field(bool),
+    "answers": Field(int),
+    "mode": Field(str),
+    "order": Field(str),
+    "break_every": Field(int),
+    "time_limit_s": Field((int, float)),
+    "allow_overlap": Field(bool),
+    "presentation": Field(dict),
+}
+_PRESENTATION = {"fixation_ms": Field(int), "image_ms": Field(int, True), "mask_ms": Field(int)}
+_MODELS = {"predictions": Field(list)}
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """Psychophysics timing: fixation cross, image for a fixed time, then a noise mask."""
+
+    image_ms: int
+    fixation_ms: int = 300
+    mask_ms: int = 200
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a session (e.g. training with feedback, then test)."""
+
+    name: str
+    split: str
+    image_ids: tuple[str, ...]
+    feedback: bool = False
+    answers: int = 1
+    mode: str = "ranked"
+    order: str = "random"
+    break_every: int = 0
+    time_limit_s: float | None = None
+    presentation: Presentation | None = None
+
+    @property
+    def multi_label(self) -> bool:
+        return self.mode == "multi-label"
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image of the manifest with its ground truth and content hash."""
+
+    image_id: str
+    path: Path
+    labels: tuple[str, ...]
+    split: str
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class Study:
+    """A fully checked study protocol."""
+
+    root: Path
+    name: str
+    version: str
+    title: str
+    description: str
+    seed: int
+    instructions: str
+    labels: LabelSet
+    images: Mapping[str, ImageRecord]
+    phases: tuple[Phase, ...]
+    prediction_files: tuple[Path, ...]
+    protocol_hash: str
+    examples_per_class: int = 13
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def phase(self, name: str) -> Phase:
+        for phase in self.phases:
+            if phase.name == name:
+                return phase
+        raise KeyError(name)
+
+    def truth(self, image_id: str) -> tuple[str, ...]:
+        """Ground-truth label ids of an image (several for multi-label ground truth)."""
+        return self.images[image_id].labels
+
+
+def find_study(name_or_path: str | Path) -> Path:
+    """The protocol folder for a study name (bundled or under ./protocols) or a path."""
+    candidate = Path(name_or_path)
+    options = [candidate, Path("protocols") / candidate, BUNDLED_PROTOCOLS / candidate]
+    for option in options:
+        if option.is_file() and option.name == STUDY_FILE:
+            return option.parent.resolve()
+        if (option / STUDY_FILE).is_file():
+            return option.resolve()
+    known = sorted(p.parent.name for p in BUNDLED_PROTOCOLS.glob(f"*/{STUDY_FILE}"))
+    raise StudyNotFoundError(
+        f"no study {str(name_or_path)!r}: expected a folder with a {STUDY_FILE} "
+        f"(looked in {', '.join(str(o) for o in options)}); bundled studies: {', '.join(known) or 'none'}"
+    )
+
+
+class _TomlChecker:
+    """Type and key checks on the parsed study.toml, with line numbers."""
+
+    def __init__(self, lines: dict, problems: list[Problem]) -> None:
+        self.lines = lines
+        self.problems = problems
+
+    def table(self, data: Mapping[str, Any], spec: Mapping[str, Field], where: tuple) -> dict[str, Any]:
+        """Keep the keys of ``data`` that are known and well typed; report the rest."""
+        good: dict[str, Any] = {}
+        label = ".".join(str(w) for w in where if isinstance(w, str)) or "top level"
+        for key, value in data.items():
+            if key not in spec:
+                close = difflib.get_close_matches(key, list(spec), n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(spec)}"
+                self.add(f"unknown key {key!r} in {label}{hint}", *where, key)
+                continue
+            kinds = spec[key].kind if isinstance(spec[key].kind, tuple) else (spec[key].kind,)
+            if isinstance(value, bool) and bool not in kinds:
+                ok = False
+            else:
+                ok = isinstance(value, kinds)
+            if not ok:
+                expected = " or ".join(_toml_type_name(k) for k in kinds)
+                self.add(f"{key} must be {expected}, not {_toml_type_name(type(value))} {value!r}", *where, key)
+                continue
+            good[key] = value
+        for key, rule in spec.items():
+            if rule.required and key not in data:
+                self.add(f"missing required key {key!r} in {label}", *where)
+        return good
+
+    def add(self, message: str, *where: str | int) -> None:
+        field_name = ".".join(str(w) for w in where) or None
+        self.problems.append(Problem(STUDY_FILE, message, line=line_of(self.lines, *where), field=field_name))
+
+
+def _toml_type_name(kind: type) -> str:
+    return {
+        bool: "true/false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(kind, kind.__name__)
+
+
+class _Loader:
+    """Collects problems while reading each part of a protocol folder."""
+
+    def __init__(self, root: Path, check_images: bool) -> None:
+        self.root = root
+        self.check_images = check_images
+        self.problems: list[Problem] = []
+        self.hashed: list[tuple[str, bytes]] = []
+        # Every image id named by the manifest, usable or not, so that one bad row does not
+        # also make every prediction of that image a problem.
+        self.manifest_ids: set[str] = set()
+
+    def ref(self, base: Path, reference: str, display_field: str, line: int | None = None, file: str = STUDY_FILE) -> Path | None:
+        """Resolve a file reference inside ``base``; report and return None if unsafe."""
+        try:
+            return resolve_inside(base, reference)
+        except PathEscapeError as exc:
+            self.problems.append(Problem(file, str(exc), line=line, field=display_field))
+            return None
+
+    def remember(self, display: str, path: Path | None) -> None:
+        """Add a file's bytes to the protocol hash (when it could be read)."""
+        if path is not None and path.is_file():
+            self.hashed.append((display, path.read_bytes()))
+
+    def load(self) -> Study:
+        study_path = self.root / STUDY_FILE
+        data, lines = self._parse(study_path)
+        check = _TomlChecker(lines, self.problems)
+        top = check.table(data, _TOP, ())
+        if top.get("format", FORMAT_VERSION) != FORMAT_VERSION:
+            check.add(f"format {top['format']} is not supported (this program reads format {FORMAT_VERSION})", "format")
+        labels_cfg = check.table(top.get("labels", {}), _LABELS, ("labels",))
+        images_cfg = check.table(top.get("images", {}), _IMAGES, ("images",))
+        models_cfg = check.table(top.get("models", {}), _MODELS, ("models",))
+        phase_cfgs = []
+        for index, raw in enumerate(top.get("phases", [])):
+            if not isinstance(raw, dict):
+                check.add("each [[phases]] entry must be a table", "phases", index)
+                continue
+            phase_cfgs.append((index, check.table(raw, _PHASE, ("phases", index))))
+
+        label_set = self._labels(labels_cfg, lines)
+        max_pixels = images_cfg.get("max_pixels", DEFAULT_MAX_PIXELS)
+        if not 0 < max_pixels <= DEFAULT_MAX_PIXELS:
+            check.add(f"max_pixels must be between 1 and {DEFAULT_MAX_PIXELS:,}", "images", "max_pixels")
+            max_pixels = DEFAULT_MAX_PIXELS
+        images = self._manifest(images_cfg, label_set, lines, max_pixels)
+        phases = self._phases(phase_cfgs, images, int(top.get("seed", 0)), check)
+        self._check_examples_unused(label_set, images, phases)
+        predictions = self._predictions(models_cfg, label_set, lines)
+        instructions = self._instructions(top, lines)
+
+        if self.problems:
+            raise ProtocolError(self.problems, self.root)
+        return Study(
+            root=self.root,
+            name=top["name"],
+            version=top.get("version", ""),
+            title=top.get("title", top["name"]),
+            description=top.get("description", "").strip(),
+            seed=top["seed"],
+            instructions=instructions,
+            labels=label_set,
+            images=images,
+            phases=tuple(phases),
+            prediction_files=tuple(predictions),
+            protocol_hash=self._hash(images),
+            examples_per_class=labels_cfg.get("examples_per_class", 13),
+            max_pixels=max_pixels,
+        )
+
+    def _parse(self, study_path: Path) -> tuple[dict[str, Any], dict]:
+        try:
+            size = study_path.stat().st_size
+            if size > MAX_STUDY_FILE_BYTES:
+                raise ProtocolError([Problem(STUDY_FILE, f"file is {size:,} bytes; a protocol is at most {MAX_STUDY_FILE_BYTES:,}")], self.root)
+            raw = study_path.read_bytes()
+        except OSError as exc:
+            raise ProtocolError([Problem(STUDY_FILE, f"cannot read: {exc.strerror or exc}")], self.root) from None
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise ProtocolError([Problem(STUDY_FILE, "not UTF-8 text; save the file as UTF-8", line=line)], self.root) from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ProtocolError([Problem(STUDY_FILE, f"not valid TOML: {exc}")], self.root) from None
+        self.hashed.append((STUDY_FILE, raw))
+        return data, key_lines(text)
+
+    def _labels(self, cfg: dict[str, Any], lines: dict) -> LabelSet:
+        classes: list[Label] = []
+        nodes: list[Label] = []
+        parent_of: dict[str, str] = {}
+        if "file" in cfg:
+            path = self.ref(self.root, cfg["file"], "labels.file", line_of(lines, "labels", "file"))
+            if path is not None:
+                classes = read_label_rows(path, cfg["file"], True, self.problems)
+                self.remember(cfg["file"], path)
+                if not classes and path.is_file():
+                    self.problems.append(Problem(cfg["file"], "the label set has no classes"))
+        if "nodes" in cfg:
+            path = self.ref(self.root, cfg["nodes"], "labels.nodes", line_of(lines, "labels", "nodes"))
+            if path is not None:
+                class_ids = {c.label_id for c in classes}
+                for node in read_label_rows(path, cfg["nodes"], False, self.problems):
+                    if node.label_id in class_ids:
+                        self.problems.append(Problem(cfg["nodes"], f"{node.label_id!r} is already a class in {cfg.get('file')}", field="label_id"))
+                    else:
+                        nodes.append(node)
+                self.remember(cfg["nodes"], path)
+        if "hierarchy" in cfg:
+            path = self.ref(self.root, cfg["hierarchy"], "labels.hierarchy", line_of(lines, "labels", "hierarchy"))
+            if path is not None:
+                known = {label.label_id for label in (*classes, *nodes)}
+                parent_of = read_hierarchy(path, cfg["hierarchy"], known, self.problems)
+                self.remember(cfg["hierarchy"], path)
+        examples = self._examples(cfg, {c.label_id for c in classes}, lines)
+        return LabelSet(tuple(classes), tuple(nodes), parent_of, examples)
+
+    def _examples(self, cfg: dict[str, Any], class_ids: set[str], lines: dict) -> dict[str, tuple[Path, ...]]:
+        if "examples" not in cfg:
+            return {}
+        display = cfg["examples"]
+        path = self.ref(self.root, display, "labels.examples", line_of(lines, "labels", "examples"))
+        base = self._root_dir(cfg.get("examples_root"), "labels.examples_root", line_of(lines, "labels", "examples_root"))
+        if path is None or base is None:
+            return {}
+        rows = read_csv(path, ("label_id", "path"), self.problems, display)
+        self.remember(display, path)
+        found: dict[str, list[Path]] = {}
+        for row in rows or []:
+            label_id = row.get("label_id")
+            if label_id not in class_ids:
+                self.problems.append(Problem(display, f"unknown label_id {label_id!r}", line=row.line, field="label_id"))
+                continue
+            image_path = self.ref(base, row.get("path"), "path", row.line, display)
+            if image_path is None:
+                continue
+            if not image_path.is_file():
+                self.problems.append(Problem(display, f"example image not found: {row.get('path')}", line=row.line, field="path"))
+                continue
+            found.setdefault(label_id, []).append(image_path)
+        return {label_id: tuple(paths) for label_id, paths in found.items()}
+
+    def _root_dir(self, configured: str | None, field_name: str, line: int | None) -> Path | None:
+        """A data root declared by the researcher (may be outside the study folder)."""
+        if configured is None:
+            return self.root
+        root = Path(configured).expanduser()
+        root = root if root.is_absolute() else self.root / root
+        if not root.is_dir():
+            self.problems.append(Problem(STUDY_FILE, f"folder not found: {root}", line=line, field=field_name))
+            return None
+        return root.resolve()
+
+    def _manifest(self, cfg: dict[str, Any], labels: LabelSet, lines: dict, max_pixels: int) -> dict[str, ImageRecord]:
+        if "manifest" not in cfg:
+            return {}
+        display = cfg["manifest"]
+        path = self.ref(self.root, display, "images.manifest", line_of(lines, "images", "manifest"))
+        if path is None:
+            return {}
+        root = self._root_dir(cfg.get("root"), "images.root", line_of(lines, "images", "root"))
+        if root is None:
+            return {}
+        if cfg.get("root") is None:
+            root = path.parent
+        rows = read_csv(path, ("image_id", "path", "labels", "split"), self.problems, display)
+        self.remember(display, path)
+        records: dict[str, ImageRecord] = {}
+        first_line: dict[str, int] = {}
+        for row in rows or []:
+            image_id = row.get("image_id")
+            if not image_id:
+                self.problems.append(Problem(display, "empty image_id", line=row.line, field="image_id"))
+                continue
+            if image_id in records:
+                self.problems.append(
+                    Problem(display, f"duplicate image_id {image_id!r} (first on line {first_line[image_id]})", line=row.line, field="image_id")
+                )
+                continue
+            truth = tuple(split_list(row.get("labels")))
+            if not truth:
+                self.problems.append(Problem(display, f"image {image_id!r} has no ground-truth label", line=row.line, field="labels"))
+            for label_id in truth:
+                if label_id not in labels:
+                    self.problems.append(Problem(display, f"unknown label {label_id!r} for image {image_id!r}", line=row.line, field="labels"))
+            self.manifest_ids.add(image_id)
+            split = row.get("split")
+            if not split:
+                self.problems.append(Problem(display, f"image {image_id!r} has no split", line=row.line, field="split"))
+            image_path = self.ref(root, row.get("path"), "path", row.line, display)
+            if image_path is None:
+                continue
+            digest = self._check_image(image_path, display, row.line, row.get("path"), max_pixels)
+            first_line[image_id] = row.line
+            records[image_id] = ImageRecord(image_id, image_path, truth, split, digest)
+        if rows is not None and not records and not self.problems:
+            self.problems.append(Problem(display, "the manifest lists no images"))
+        return records
+
+    def _check_image(self, path: Path, display: str, line: int, reference: str, max_pixels: int) -> str:
+        if not path.is_file():
+            self.problems.append(Problem(display, f"image file not found: {reference}", line=line, field="path"))
+            return ""
+        if self.check_images:
+            try:
+                load_image(path, max_pixels, draft_size=(64, 64))
+            except ImageError as exc:
+                reason = str(exc).split(": ", 1)[-1]
+                self.problems.append(Problem(display, f"{reference}: {reason}", line=line, field="path"))
+                return ""
+        return sha256_file(path)
+
+    def _phases(self, cfgs: list[tuple[int, dict[str, Any]]], images: dict[str, ImageRecord], seed: int, check: _TomlChecker) -> list[Phase]:
+        if not cfgs and not any(p.field and p.field.startswith("phases") for p in self.problems):
+            check.add("a study needs at least one [[phases]] table", "phases")
+        by_split: dict[str, list[str]] = {}
+        for record in images.values():
+            by_split.setdefault(record.split, []).append(record.image_id)
+        phases: list[Phase] = []
+        owner: dict[str, str] = {}
+        names: set[str] = set()
+        for index, cfg in cfgs:
+            where = ("phases", index)
+            name = cfg.get("name", f"phase {index + 1}")
+            if name in names:
+                check.add(f"two phases are named {name!r}", *where, "name")
+            names.add(name)
+            phase = self._phase(cfg, where, name, by_split, seed, check)
+            if phase is None:
+                continue
+            if not cfg.get("allow_overlap", False):
+                shared = [i for i in phase.image_ids if i in owner]
+                if shared:
+                    check.add(
+                        f"phase {name!r} shares {len(shared)} image(s) with phase {owner[shared[0]]!r} "
+                        f"(e.g. {shared[0]!r}); phases must not overlap unless allow_overlap = true",
+                        *where,
+                        "split",
+                    )
+            for image_id in phase.image_ids:
+                owner.setdefault(image_id, name)
+            phases.append(phase)
+        return phases
+
+    def _phase(
+        self,
+        cfg: dict[str, Any],
+        where: tuple[str, int],
+        name: str,
+        by_split: dict[str, list[str]],
+        seed: int,
+        check: _TomlChecker,
+    ) -> Phase | None:
+        ok = True
+        mode = cfg.get("mode", "ranked")
+        if mode not in MODES:
+            check.add(f"mode must be one of {', '.join(MODES)}, not {mode!r}", *where, "mode")
+            ok = False
+        order = cfg.get("order", "random")
+        if order not in ORDERS:
+            check.add(f"order must be one of {', '.join(ORDERS)}, not {order!r}", *where, "order")
+            ok = False
+        answers = cfg.get("answers", 1)
+        if not 1 <= answers <= MAX_ANSWERS:
+            check.add(f"answers must be between 1 and {MAX_ANSWERS}, not {answers}", *where, "answers")
+            ok = False
+        break_every = cfg.get("break_every", 0)
+        if break_every < 0:
+            check.add(f"break_every must be 0 (no breaks) or positive, not {break_every}", *where, "break_every")
+            ok = False
+        limit = cfg.get("time_limit_s")
+        if limit is not None and limit <= 0:
+            check.add(f"time_limit_s must be positive, not {limit}", *where, "time_limit_s")
+            ok = False
+        presentation = None
+        if "presentation" in cfg:
+            pres = check.table(cfg["presentation"], _PRESENTATION, (*where, "presentation"))
+            for key, value in pres.items():
+                if value <= 0 and not (key != "image_ms" and value == 0):
+                    check.add(f"{key} must be positive, not {value}", *where, "presentation", key)
+                    ok = False
+            if "image_ms" in pres:
+                presentation = Presentation(**pres)
+        split = cfg.get("split")
+        if split is None:
+            return None
+        available = by_split.get(split, [])
+        if not available and by_split:
+            check.add(f"no image in the manifest has split {split!r} (splits: {', '.join(sorted(by_split))})", *where, "split")
+            return None
+        chosen = list(available)
+        if "n" in cfg:
+            n = cfg["n"]
+            if not 1 <= n <= len(available):
+                check.add(f"n = {n} but split {split!r} has {len(available)} image(s); n must be 1..{len(available)}", *where, "n")
+                return None
+            picked = set(random.Random(f"{seed}:{name}").sample(available, n))
+            chosen = [i for i in available if i in picked]
+        if not ok:
+            return None
+        return Phase(
+            name=name,
+            split=split,
+            image_ids=tuple(chosen),
+            feedback=cfg.get("feedback", False),
+            answers=answers,
+            mode=mode,
+            order=order,
+            break_every=break_every,
+            time_limit_s=float(limit) if limit is not None else None,
+            presentation=presentation,
+        )
+
+    def _check_examples_unused(self, labels: LabelSet, images: dict[str, ImageRecord], phases: list[Phase]) -> None:
+        """An example image that is also a trial would show annotators the answer."""
+        by_path = {images[i].path: (phase.name, i) for phase in phases for i in phase.image_ids}
+        for label_id, paths in labels.examples.items():
+            for path in paths:
+                if path in by_path:
+                    phase_name, image_id = by_path[path]
+                    self.problems.append(
+                        Problem("examples", f"example image of {label_id!r} is trial image {image_id!r} of phase {phase_name!r}; it would reveal the answer", field="path")
+                    )
+
+    def _predictions(self, cfg: dict[str, Any], labels: LabelSet, lines: dict) -> list[Path]:
+        paths = []
+        for index, reference in enumerate(cfg.get("predictions", [])):
+            line = line_of(lines, "models", "predictions")
+            if not isinstance(reference, str):
+                self.problems.append(Problem(STUDY_FILE, f"predictions entry {index + 1} must be a string path", line=line, field="models.predictions"))
+                continue
+            path = self.ref(self.root, reference, "models.predictions", line)
+            if path is None:
+                continue
+            if read_predictions(path, self.problems, reference, self.manifest_ids, labels.class_ids) is not None:
+                paths.append(path)
+        return paths
+
+    def _instructions(self, top: dict[str, Any], lines: dict) -> str:
+        if "instructions" not in top:
+            return ""
+        path = self.ref(self.root, top["instructions"], "instructions", line_of(lines, "instructions"))
+        if path is None:
+            return ""
+        try:
+            raw = path.read_bytes()
+            text = raw.decode("utf-8-sig")
+        except FileNotFoundError:
+            self.problems.append(Problem(STUDY_FILE, f"instructions file not found: {top['instructions']}", line=line_of(lines, "instructions"), field="instructions"))
+            return ""
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problems.append(Problem(top["instructions"], f"cannot read as UTF-8 text: {exc}"))
+            return ""
+        self.hashed.append((top["instructions"], raw))
+        return text
+
+    def _hash(self, images: Mapping[str, ImageRecord]) -> str:
+        digest = hashlib.sha256()
+        for display, content in self.hashed:
+            digest.update(f"{display}\0{len(content)}\0".encode())
+            digest.update(content)
+        for image_id in sorted(images):
+            digest.update(f"{image_id}\0{images[image_id].sha256}\n".encode())
+        return digest.hexdigest()
+
+
+def load_study(name_or_path: str | Path, check_images: bool = True) -> Study:
+    """Find, read and check a study; raise :class:`ProtocolError` listing every problem.
+
+    ``check_images=False`` skips decoding every image (files must still exist and are
+    still hashed); use it only where the study was validated before.
+    """
+    root = find_study(name_or_path)
+    return _Loader(root, check_images).load()

@@ -1,0 +1,55 @@
+"""Which images an annotator sees, in which order: reproducible from (study seed, annotator id).
+
+The order is a pure function of the protocol and the annotator id, so a resumed session
+continues exactly where it stopped and a researcher can recompute any annotator's
+sequence later. (Python's ``random.Random`` seeded with a string is stable across
+versions and platforms.)
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from .errors import StudyError
+from .protocol import Phase, Study
+
+_ANNOTATOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One image to show: ``index`` counts from 0 within its phase."""
+
+    phase: str
+    index: int
+    image_id: str
+
+
+def check_annotator_id(text: str) -> str:
+    """Return the id stripped, or raise: letters, digits, ``_ . -``, at most 64, no spaces.
+
+    Ids are pseudonyms (``A07``, ``p-12``); the restriction keeps e-mail addresses and
+    full names out of result files and makes ids safe in file names.
+    """
+    annotator = text.strip()
+    if not _ANNOTATOR_ID.match(annotator):
+        raise StudyError(
+            f"annotator id {text!r} is not valid: use 1-64 letters, digits, '_', '.' or '-', starting with a "
+            "letter or digit (a pseudonym such as A07, not a name or e-mail address)"
+        )
+    return annotator
+
+
+def phase_trials(study: Study, phase: Phase, annotator: str) -> list[Trial]:
+    """The trials of one phase for one annotator."""
+    image_ids = list(phase.image_ids)
+    if phase.order == "random":
+        random.Random(f"{study.seed}:{annotator}:{phase.name}").shuffle(image_ids)
+    return [Trial(phase.name, index, image_id) for index, image_id in enumerate(image_ids)]
+
+
+def session_trials(study: Study, annotator: str) -> list[Trial]:
+    """All trials of a session, phases in protocol order."""
+    return [trial for phase in study.phases for trial in phase_trials(study, phase, annotator)]

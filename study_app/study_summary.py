@@ -1,0 +1,57 @@
+"""A plain-text summary of a checked study, as ``validate`` prints it."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from .errors import Problem
+from .predictions import read_predictions
+from .protocol import Phase, Study
+
+
+def _phase_line(phase: Phase) -> str:
+    answers = (
+        f"select up to {phase.answers} labels" if phase.multi_label else f"{phase.answers} ordered guess{'es' if phase.answers > 1 else ''}"
+    )
+    parts = [f"{len(phase.image_ids)} images", answers, "feedback" if phase.feedback else "no feedback", f"{phase.order} order"]
+    if phase.break_every:
+        parts.append(f"break every {phase.break_every}")
+    if phase.time_limit_s:
+        parts.append(f"time limit {phase.time_limit_s:g} s")
+    if phase.presentation:
+        p = phase.presentation
+        parts.append(f"fixation {p.fixation_ms} ms, image {p.image_ms} ms, mask {p.mask_ms} ms")
+    return f"  - {phase.name} (split {phase.split!r}): " + ", ".join(parts)
+
+
+def describe_study(study: Study) -> str:
+    """Counts a researcher checks before a study starts: classes, images, phases, models."""
+    labels = study.labels
+    with_examples = sum(1 for paths in labels.examples.values() if paths)
+    example_count = sum(len(paths) for paths in labels.examples.values())
+    splits = Counter(record.split for record in study.images.values())
+    lines = [
+        f"study {study.name} {study.version}: {study.title}",
+        f"folder: {study.root}",
+        f"protocol hash: {study.protocol_hash}",
+        f"classes: {len(labels)}"
+        + (f" (hierarchy: {len(labels.inner_nodes)} inner nodes, {len(labels.roots)} roots)" if labels.parent_of else ""),
+        f"example images: {example_count} for {with_examples} classes" if example_count else "example images: none",
+        f"images: {len(study.images)} (" + ", ".join(f"{split} {n}" for split, n in sorted(splits.items())) + ")",
+        f"phases: {len(study.phases)}",
+        *(_phase_line(phase) for phase in study.phases),
+    ]
+    models: list[str] = []
+    for path in study.prediction_files:
+        problems: list[Problem] = []
+        frame = read_predictions(path, problems, path.name)
+        if frame is None:
+            continue
+        for model, rows in frame.groupby("model", sort=True):
+            models.append(
+                f"  - {model}: {rows['image_id'].nunique()} images, top-{int(rows['rank'].max())} ({path.name})"
+            )
+    lines.append(f"models: {len(models)}")
+    lines.extend(models)
+    lines.append("OK: no problems found")
+    return "\n".join(lines)

@@ -1,0 +1,29 @@
+"""Shared fixtures: small real study folders in temporary directories."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from study_app.protocol import BUNDLED_PROTOCOLS  # noqa: E402
+
+from .factory import make_study  # noqa: E402
+
+
+@pytest.fixture
+def tiny_study(tmp_path: Path) -> Path:
+    """A valid 4-class study with real PNG images, two phases and a predictions file."""
+    return make_study(tmp_path / "tiny")
+
+
+@pytest.fixture
+def demo_imagenet_copy(tmp_path: Path) -> Path:
+    """A writable copy of the bundled demo-imagenet protocol."""
+    target = tmp_path / "demo-imagenet"
+    shutil.copytree(BUNDLED_PROTOCOLS / "demo-imagenet", target)
+    return target

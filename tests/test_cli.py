@@ -1,0 +1,44 @@
+"""The command line as a user runs it: real subprocesses of ``python main.py``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_help_lists_subcommands():
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("validate", "new-study"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("study, counts", [("demo-imagenet", ("classes: 1000", "images: 20")), ("demo-digits", ("classes: 10", "images: 1797"))])
+def test_validate_bundled(study, counts):
+    result = run("validate", "--study", study)
+    assert result.returncode == 0, result.stderr
+    for text in counts:
+        assert text in result.stdout
+    assert "OK: no problems found" in result.stdout
+
+
+def test_validate_reports_problems_without_traceback(tiny_study):
+    (tiny_study / "labels.csv").write_text("label_id,name\ncat,cat\ncat,cat again\n")
+    result = run("validate", "--study", str(tiny_study))
+    assert result.returncode == 1
+    assert "labels.csv:3 [label_id]: duplicate label_id 'cat'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_study_is_a_clear_error(tmp_path):
+    result = run("validate", "--study", "nope", cwd=tmp_path)
+    assert result.returncode == 1 and "no study 'nope'" in result.stderr and "Traceback" not in result.stderr
