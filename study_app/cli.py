@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from . import __version__
 from .errors import StudyError
@@ -43,6 +44,84 @@ def _cmd_new_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store_path(args: argparse.Namespace) -> Path:
+    """``--store`` if given, else ``results/<study name>/results.sqlite``."""
+    if getattr(args, "store", None):
+        return Path(args.store)
+    from .protocol import study_name
+    from .store.results_store import RESULTS_DIR, STORE_FILE
+
+    return RESULTS_DIR / study_name(args.study) / STORE_FILE
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from .store import merge_stores
+
+    report = merge_stores(Path(args.out), [Path(p) for p in args.inputs])
+    print(report.summary())
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .store import ResultsStore, export_answers
+
+    store_path = _store_path(args)
+    out = Path(args.out) if args.out else store_path.parent / "export" / f"answers.{args.format}"
+    with ResultsStore(store_path, readonly=True) as store:
+        export_answers(store, out, args.format)
+    print(f"wrote {out} and {out.with_name(out.stem + '.manifest.json')}")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from .store import ResultsStore, import_answers
+
+    with ResultsStore(Path(args.store)) as store:
+        added = import_answers(store, Path(args.table))
+    print(f"imported {added} new trial(s) into {args.store}")
+    return 0
+
+
+def _cmd_check_store(args: argparse.Namespace) -> int:
+    from .store import check_store, recover_store
+
+    report = check_store(Path(args.path))
+    print(report.summary())
+    if report.ok:
+        return 0
+    if args.recover:
+        counts = recover_store(Path(args.path), Path(args.recover))
+        print(f"recovered into {args.recover} (original untouched): " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+    else:
+        print(f"to copy every readable row into a new file (the original is never changed): "
+              f"python main.py check-store {args.path} --recover NEW.sqlite")
+    return 1
+
+
+def _add_store_commands(sub: argparse._SubParsersAction) -> None:
+    merge = sub.add_parser("merge", help="merge results stores from several desktops into one (idempotent)")
+    merge.add_argument("out", help="merged store (created if missing)")
+    merge.add_argument("inputs", nargs="+", help="stores to merge in")
+    merge.set_defaults(handler=_cmd_merge)
+
+    export = sub.add_parser("export", help="write the tidy answers table (CSV or Parquet) and its run manifest")
+    export.add_argument("--study", default=DEFAULT_STUDY, help="study name or folder (for the default store path)")
+    export.add_argument("--store", help="results store (default results/<study>/results.sqlite)")
+    export.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    export.add_argument("--out", help="output file (default results/<study>/export/answers.<format>)")
+    export.set_defaults(handler=_cmd_export)
+
+    imp = sub.add_parser("import", help="load an answers export (with its manifest) into a results store")
+    imp.add_argument("table", help="answers.csv or answers.parquet written by export")
+    imp.add_argument("--store", required=True, help="results store to add the answers to (created if missing)")
+    imp.set_defaults(handler=_cmd_import)
+
+    check = sub.add_parser("check-store", help="check a results file's integrity; optionally recover what is readable")
+    check.add_argument("path", help="results store file")
+    check.add_argument("--recover", metavar="NEW", help="copy every readable row into this new file")
+    check.set_defaults(handler=_cmd_check_store)
+
+
 def _add_validate(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("validate", help="check a study protocol and print its summary or all its problems")
     parser.add_argument("--study", default=DEFAULT_STUDY, help="study name (bundled or under ./protocols) or folder")
@@ -71,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"study-app {__version__}")
     sub = parser.add_subparsers(title="sub-commands", metavar="COMMAND")
-    for add in (_add_validate, _add_new_study):
+    for add in (_add_validate, _add_new_study, _add_store_commands):
         add(sub)
     return parser
 

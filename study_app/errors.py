@@ -63,3 +63,15 @@ class InputFileError(StudyError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class StoreError(StudyError):
+    """The results store cannot be opened, written or merged as asked."""
+
+
+class ProtocolChangedError(StoreError):
+    """A session was started under another version of the protocol than the one loaded."""
+
+
+class StoreCorruptError(StoreError):
+    """A results file fails SQLite's integrity check or our own invariants."""

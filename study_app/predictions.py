@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .errors import Problem
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PREDICTION_COLUMNS = ("model", "image_id", "rank", "label_id", "score")
 MAX_PROBLEMS_PER_KIND = 10
 
 
-def _report(problems: list[Problem], display: str, lines: pd.Series, field: str, message: str) -> None:
+def _report(problems: list[Problem], display: str, lines: "pd.Series", field: str, message: str) -> None:
     """Append one problem per offending line, up to the cap, then a count of the rest."""
     shown = lines.iloc[:MAX_PROBLEMS_PER_KIND]
     for line in shown:
@@ -35,7 +36,7 @@ def read_predictions(
     display: str | None = None,
     image_ids: Collection[str] | None = None,
     label_ids: Collection[str] | None = None,
-) -> pd.DataFrame | None:
+) -> "pd.DataFrame | None":
     """Read and check a predictions CSV; ``None`` (with problems appended) if unusable.
 
     ``image_ids`` / ``label_ids``, when given, are the study's images and classes; rows
@@ -43,6 +44,9 @@ def read_predictions(
     ``model, image_id, rank (int), label_id, score (float, NaN if blank)``, sorted by
     model, image and rank.
     """
+    import numpy as np  # imported here: pandas costs 0.4 s of every app start otherwise
+    import pandas as pd
+
     name = display or str(path)
     before = len(problems)
     try:

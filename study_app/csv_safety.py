@@ -1,0 +1,38 @@
+"""Spreadsheet-safe text cells: no formula injection, and a lossless way back.
+
+A label or note starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would
+be run as a formula when a CSV export is opened in a spreadsheet. Such cells get a
+leading apostrophe (which spreadsheets hide); a cell already starting with an apostrophe
+gets one more, so :func:`unescape_cell` restores every original exactly.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def escape_cell(value: str) -> str:
+    return "'" + value if value.startswith(_TRIGGERS) else value
+
+
+def unescape_cell(value: str) -> str:
+    return value[1:] if value.startswith("'") else value
+
+
+def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every text column escaped (numbers are left as numbers)."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(lambda v: escape_cell(v) if isinstance(v, str) else v)
+    return out
+
+
+def unescape_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(lambda v: unescape_cell(v) if isinstance(v, str) else v)
+    return out

@@ -1,0 +1,154 @@
+"""The course of one annotator's session, independent of any window.
+
+:class:`SessionController` knows where the annotator is (which phase, which trial, when a
+break is due, when the session ends), writes every response through the results store
+before moving on, and works out training feedback. The PyQt5 window is a view on it,
+and scripted participants (pilot runs, crash tests) drive the very same object, so what
+is tested headless is what annotators use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .protocol import Phase, Study
+from .responses import Event, Response
+from .schedule import Trial
+from .store.results_store import ResultsStore, Session
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What a training phase shows after an answer."""
+
+    correct: bool
+    truth: tuple[str, ...]
+    given: tuple[str, ...]
+    phase_correct: int
+    phase_answered: int
+
+    @property
+    def running_accuracy(self) -> float:
+        return self.phase_correct / self.phase_answered if self.phase_answered else 0.0
+
+
+def is_correct(response: Response, truth: Iterable[str], phase: Phase) -> bool:
+    """Top-k rule for ranked answers (any guess right); every selection right for multi-label."""
+    valid = set(truth)
+    if response.outcome != "answer":
+        return False
+    if phase.multi_label:
+        return all(label in valid for label in response.labels)
+    return any(label in valid for label in response.labels[: phase.answers])
+
+
+class SessionController:
+    """Walks an annotator through the phases of a study, one durable answer at a time."""
+
+    def __init__(self, study: Study, store: ResultsStore, annotator: str, force_new: bool = False) -> None:
+        self.study = study
+        self.store = store
+        self.session: Session = store.open_session(study, annotator, force_new=force_new)
+        self._phase_scores: dict[str, list[bool]] = {}
+        self._restore_scores()
+
+    @property
+    def annotator(self) -> str:
+        return self.session.annotator
+
+    @property
+    def resumed(self) -> bool:
+        return self.session.resumed
+
+    @property
+    def total(self) -> int:
+        return len(self.session.trials)
+
+    @property
+    def position(self) -> int:
+        """0-based position of the current trial in the whole session."""
+        return self.session.next_position
+
+    @property
+    def complete(self) -> bool:
+        return self.session.complete
+
+    def current(self) -> Trial | None:
+        position = self.position
+        return self.session.trials[position] if position < self.total else None
+
+    def current_phase(self) -> Phase | None:
+        trial = self.current()
+        return self.study.phase(trial.phase) if trial else None
+
+    def phase_size(self, phase: str) -> int:
+        return len(self.study.phase(phase).image_ids)
+
+    def starts_phase(self) -> bool:
+        """True when the current trial is the first unanswered one of its phase."""
+        trial = self.current()
+        return trial is not None and not any((trial.phase, i) in self.session.answered for i in range(self.phase_size(trial.phase)))
+
+    def submit(self, response: Response, events: Iterable[Event] = ()) -> Feedback | None:
+        """Store the response to the current trial (durably) and return training feedback."""
+        trial = self.current()
+        if trial is None:
+            raise RuntimeError("the session has no trial left to answer")
+        phase = self.study.phase(trial.phase)
+        record = self.study.images[trial.image_id]
+        self.store.submit(self.session, trial, record.sha256, response, events)
+        correct = is_correct(response, record.labels, phase)
+        scores = self._phase_scores.setdefault(phase.name, [])
+        scores.append(correct)
+        if not phase.feedback:
+            return None
+        return Feedback(correct, record.labels, response.labels, sum(scores), len(scores))
+
+    def break_due(self) -> bool:
+        """A break screen is due now: ``break_every`` answers of this phase just completed."""
+        if self.complete or self.position == 0:
+            return False
+        previous = self.session.trials[self.position - 1]
+        phase = self.study.phase(previous.phase)
+        done = previous.index + 1
+        return bool(phase.break_every) and done % phase.break_every == 0 and done < len(phase.image_ids)
+
+    def block_score(self) -> tuple[int, int]:
+        """(correct, answered) over the last block of the current phase, for the break screen."""
+        if self.position == 0:
+            return (0, 0)
+        previous = self.session.trials[self.position - 1]
+        phase = self.study.phase(previous.phase)
+        scores = self._phase_scores.get(phase.name, [])
+        block = scores[-phase.break_every :] if phase.break_every else scores
+        return (sum(block), len(block))
+
+    def log(self, events: Iterable[Event]) -> None:
+        """Events outside a submitted answer (pause, quit, focus loss between trials)."""
+        self.store.log_events(self.session, events, self.current())
+
+    def phase_accuracy(self, phase: str) -> tuple[int, int]:
+        scores = self._phase_scores.get(phase, [])
+        return (sum(scores), len(scores))
+
+    def finish(self) -> None:
+        if self.session.ended_at is None:
+            self.store.finish_session(self.session)
+
+    def _restore_scores(self) -> None:
+        """Running scores of a resumed session, recomputed from what the store holds."""
+        if not self.session.answered:
+            return
+        from .store.export import answers_frame
+
+        frame = answers_frame(self.store)
+        mine = frame[frame["session"] == self.session.uuid].sort_values(["answered_at"])
+        for trial_uuid, rows in mine.groupby("trial_uuid", sort=False):
+            first = rows.iloc[0]
+            labels = tuple(rows.dropna(subset=["rank"]).sort_values("rank")["label_id"])
+            phase = self.study.phase(first["phase"])
+            response = Response(labels, 0.0, "", "", outcome=first["outcome"])
+            self._phase_scores.setdefault(phase.name, []).append(
+                is_correct(response, self.study.truth(first["image_id"]), phase)
+            )

@@ -1,0 +1,95 @@
+"""Opening SQLite the way the results store needs it: durable, concurrent, never "locked".
+
+WAL journal with ``synchronous=FULL``: a commit returns only after the answer is on disk,
+readers (a researcher running statistics mid-study) never block the writer, and two app
+instances on one machine take turns through ``BEGIN IMMEDIATE`` and a generous busy
+timeout. Connections run in autocommit mode; :func:`write` is the only way to write.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import StoreError
+
+BUSY_TIMEOUT_MS = 5_000
+#: How long a writer keeps retrying a locked database before telling the user.
+LOCK_PATIENCE_S = 120.0
+
+
+def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    """Open ``path`` with the store's pragmas (creating it unless ``readonly``)."""
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not readonly:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StoreError(f"{path}: cannot switch the results store to WAL mode (got {mode})")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot open the results store: {exc}") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot open the results store: {exc.strerror or exc}") from None
+
+
+def _is_lock(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+@contextmanager
+def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One durable write transaction; waits out other writers instead of failing.
+
+    Committed (and fsynced) when the block ends; rolled back if it raises. A lock held
+    by another process is retried for :data:`LOCK_PATIENCE_S` before giving up.
+    """
+    deadline = time.monotonic() + LOCK_PATIENCE_S
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError as exc:
+            if not _is_lock(exc) or time.monotonic() > deadline:
+                raise StoreError(f"results store is busy or locked by another program: {exc}") from None
+            time.sleep(0.01)
+    try:
+        yield conn
+    except sqlite3.Error as exc:
+        _rollback(conn)
+        raise StoreError(f"could not write to the results store: {exc}") from None
+    except BaseException:
+        _rollback(conn)
+        raise
+    while True:
+        try:
+            conn.execute("COMMIT")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_lock(exc) or time.monotonic() > deadline:
+                _rollback(conn)
+                raise StoreError(f"could not commit to the results store: {exc}") from None
+            time.sleep(0.01)
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            raise StoreError(f"could not commit to the results store: {exc}") from None
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open (SQLite may have ended it on an I/O error)."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass

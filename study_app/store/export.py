@@ -1,0 +1,196 @@
+"""The tidy answers table: as a DataFrame for the statistics, as CSV/Parquet files, and back.
+
+One row per (trial, rank); a trial without labels (not sure, timeout, skip) is one row
+with an empty rank. Columns, in order: ``study, annotator, session, phase, trial,
+image_id, rank, label_id, rt_ms, shown_at, answered_at, flags`` (the public format of
+DESIGN.md), then ``outcome, flag_note, image_sha256, presented_ms, trial_uuid,
+supersedes, superseded``. A run manifest (JSON beside the table) carries the app version,
+the protocol hashes with each image's SHA-256, and the sessions, which is also what lets
+:func:`import_answers` rebuild a store from an export.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .. import __version__
+from ..csv_safety import escape_frame, unescape_frame
+from ..errors import StoreError
+from ..responses import utc_now
+from .db import write
+from .results_store import ResultsStore, child_uuid, key_uuid
+
+COLUMNS = [
+    "study",
+    "annotator",
+    "session",
+    "phase",
+    "trial",
+    "image_id",
+    "rank",
+    "label_id",
+    "rt_ms",
+    "shown_at",
+    "answered_at",
+    "flags",
+    "outcome",
+    "flag_note",
+    "image_sha256",
+    "presented_ms",
+    "trial_uuid",
+    "supersedes",
+    "superseded",
+]
+FORMATS = ("csv", "parquet")
+
+_QUERY = """
+SELECT st.name AS study, s.annotator_id AS annotator, s.uuid AS session, t.phase, t.trial_index AS trial,
+       t.image_id, a.rank, COALESCE(a.label_id, '') AS label_id, t.rt_ms, t.shown_at, t.answered_at,
+       COALESCE((SELECT group_concat(reason, ';') FROM flags f WHERE f.trial_uuid = t.uuid), '') AS flags,
+       t.outcome,
+       COALESCE((SELECT group_concat(note, ';') FROM flags f WHERE f.trial_uuid = t.uuid), '') AS flag_note,
+       t.image_sha256, t.presented_ms, t.uuid AS trial_uuid, COALESCE(t.supersedes, '') AS supersedes,
+       EXISTS (SELECT 1 FROM trials r WHERE r.supersedes = t.uuid) AS superseded
+FROM trials t
+JOIN sessions s ON s.uuid = t.session_uuid
+JOIN studies st ON st.uuid = s.study_uuid
+LEFT JOIN answers a ON a.trial_uuid = t.uuid
+{where}
+ORDER BY s.annotator_id, s.started_at, s.uuid, t.answered_at, t.uuid, a.rank
+"""
+
+
+def answers_frame(store: ResultsStore, include_superseded: bool = False) -> pd.DataFrame:
+    """Every stored answer as the tidy table; revised (undone) trials only if asked."""
+    where = "" if include_superseded else "WHERE NOT EXISTS (SELECT 1 FROM trials r WHERE r.supersedes = t.uuid)"
+    frame = pd.read_sql_query(_QUERY.format(where=where), store.conn)
+    frame["rank"] = frame["rank"].astype("Int64")
+    frame["trial"] = frame["trial"].astype("int64")
+    frame["superseded"] = frame["superseded"].astype(bool)
+    return frame[COLUMNS]
+
+
+def run_manifest(store: ResultsStore) -> dict:
+    """Provenance of an export: program, protocols (with image hashes) and sessions."""
+    studies = [
+        {"uuid": u, "name": n, "version": v, "protocol_hash": h, "created_at": c, "snapshot": json.loads(snap)}
+        for u, n, v, h, snap, c in store.conn.execute(
+            "SELECT uuid, name, version, protocol_hash, snapshot, created_at FROM studies ORDER BY created_at, uuid"
+        )
+    ]
+    columns = ["uuid", "study_uuid", "annotator_id", "protocol_hash", "app_version", "machine", "started_at", "ended_at", "trial_order"]
+    sessions = [
+        dict(zip(columns, row))
+        for row in store.conn.execute(f"SELECT {', '.join(columns)} FROM sessions ORDER BY started_at, uuid")
+    ]
+    for session in sessions:
+        session["trial_order"] = json.loads(session["trial_order"])
+    return {
+        "format": "study-app answers export 1",
+        "app_version": __version__,
+        "exported_at": utc_now(),
+        "store": store.path.name,
+        "studies": studies,
+        "sessions": sessions,
+    }
+
+
+def manifest_path(table_path: Path) -> Path:
+    return table_path.with_name(table_path.stem + ".manifest.json")
+
+
+def export_answers(store: ResultsStore, out: Path, fmt: str = "csv") -> Path:
+    """Write the answers table (all rows, revisions marked) and its run manifest."""
+    if fmt not in FORMATS:
+        raise StoreError(f"export format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    frame = answers_frame(store, include_superseded=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    if fmt == "csv":
+        escape_frame(frame).to_csv(partial, index=False, lineterminator="\n")
+    else:
+        try:
+            frame.to_parquet(partial, index=False)
+        except ImportError:
+            raise StoreError("Parquet export needs pyarrow: pip install -e '.[parquet]'") from None
+    partial.replace(out)
+    manifest_path(out).write_text(json.dumps(run_manifest(store), indent=1, sort_keys=True), encoding="utf-8")
+    return out
+
+
+def read_export(path: Path) -> pd.DataFrame:
+    """Read an exported table (CSV or Parquet) back into the dtypes of :func:`answers_frame`."""
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    else:
+        frame = unescape_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
+        for column in ("trial",):
+            frame[column] = frame[column].astype("int64")
+        frame["rank"] = pd.to_numeric(frame["rank"].replace("", None)).astype("Int64")
+        for column in ("rt_ms", "presented_ms"):
+            frame[column] = pd.to_numeric(frame[column].replace("", None)).astype(float)
+        frame["superseded"] = frame["superseded"].map({"True": True, "False": False}).astype(bool)
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise StoreError(f"{path}: not an answers export (missing columns {', '.join(missing)})")
+    return frame[COLUMNS]
+
+
+def import_answers(store: ResultsStore, table_path: Path) -> int:
+    """Rebuild studies, sessions, trials, answers and flags from an export; returns trials added.
+
+    Rows keep their UUIDs, so importing twice (or merging with the original store)
+    adds nothing.
+    """
+    frame = read_export(table_path)
+    try:
+        manifest = json.loads(manifest_path(table_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{manifest_path(table_path)}: cannot read the run manifest of this export ({exc})") from None
+    before = store.conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+    with write(store.conn) as conn:
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        for s in manifest["studies"]:
+            conn.execute(
+                "INSERT OR IGNORE INTO studies(uuid, name, version, protocol_hash, snapshot, created_at) VALUES (?,?,?,?,?,?)",
+                (s["uuid"], s["name"], s["version"], s["protocol_hash"], json.dumps(s["snapshot"]), s["created_at"]),
+            )
+        for s in manifest["sessions"]:
+            conn.execute(
+                "INSERT OR IGNORE INTO annotators(uuid, annotator_id, created_at) VALUES (?,?,?)",
+                (key_uuid("annotator", s["annotator_id"]), s["annotator_id"], s["started_at"]),
+            )
+            conn.execute(
+                "INSERT OR IGNORE INTO sessions(uuid, study_uuid, annotator_id, protocol_hash, app_version, machine, "
+                "started_at, ended_at, trial_order) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    s["uuid"], s["study_uuid"], s["annotator_id"], s["protocol_hash"], s["app_version"],
+                    s["machine"], s["started_at"], s["ended_at"], json.dumps(s["trial_order"]),
+                ),
+            )
+        for trial_uuid, rows in frame.groupby("trial_uuid", sort=False):
+            first = rows.iloc[0]
+            conn.execute(
+                "INSERT OR IGNORE INTO trials(uuid, session_uuid, phase, trial_index, image_id, image_sha256, outcome, "
+                "shown_at, answered_at, rt_ms, presented_ms, supersedes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    trial_uuid, first["session"], first["phase"], int(first["trial"]), first["image_id"],
+                    first["image_sha256"], first["outcome"], first["shown_at"], first["answered_at"],
+                    float(first["rt_ms"]), None if pd.isna(first["presented_ms"]) else float(first["presented_ms"]),
+                    first["supersedes"] or None,
+                ),
+            )
+            for _, row in rows.dropna(subset=["rank"]).iterrows():
+                conn.execute(
+                    "INSERT OR IGNORE INTO answers(uuid, trial_uuid, rank, label_id) VALUES (?,?,?,?)",
+                    (child_uuid(trial_uuid, f"rank{int(row['rank'])}"), trial_uuid, int(row["rank"]), row["label_id"]),
+                )
+            if first["flags"]:
+                conn.execute(
+                    "INSERT OR IGNORE INTO flags(uuid, trial_uuid, reason, note) VALUES (?,?,?,?)",
+                    (child_uuid(trial_uuid, "flag"), trial_uuid, first["flags"], first["flag_note"]),
+                )
+    return store.conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0] - before

@@ -1,0 +1,104 @@
+"""Combining results stores from several desktops into one.
+
+Rows are copied with ``INSERT OR IGNORE`` on their UUIDs, so merging is idempotent:
+merging the same store twice, or a store into itself, adds nothing. Stores of different
+protocols (hash) are refused. The same annotator id answering the same image on two
+machines is reported as a conflict; both answers are kept for the researcher to decide.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import StoreError
+from .db import write
+from .results_store import ResultsStore
+from .schema import TABLES
+
+
+@dataclass(frozen=True)
+class Conflict:
+    annotator: str
+    phase: str
+    image_id: str
+    sessions: tuple[str, str]
+    machines: tuple[str, str]
+
+
+@dataclass
+class MergeReport:
+    """What a merge added, per table, and the conflicts found in the result."""
+
+    inputs: list[Path]
+    added: dict[str, int] = field(default_factory=dict)
+    conflicts: list[Conflict] = field(default_factory=list)
+
+    def summary(self) -> str:
+        added = ", ".join(f"{table} {count}" for table, count in self.added.items())
+        lines = [f"merged {len(self.inputs)} store(s); rows added: {added}"]
+        if self.conflicts:
+            lines.append(f"{len(self.conflicts)} conflict(s): one annotator id answered the same image in two sessions (both kept):")
+            for c in self.conflicts[:20]:
+                lines.append(
+                    f"  - annotator {c.annotator}, phase {c.phase}, image {c.image_id}: sessions "
+                    f"{c.sessions[0][:8]} ({c.machines[0]}) and {c.sessions[1][:8]} ({c.machines[1]})"
+                )
+            if len(self.conflicts) > 20:
+                lines.append(f"  ... and {len(self.conflicts) - 20} more")
+        return "\n".join(lines)
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def find_conflicts(store: ResultsStore) -> list[Conflict]:
+    rows = store.conn.execute(
+        """
+        SELECT DISTINCT s1.annotator_id, t1.phase, t1.image_id, s1.uuid, s2.uuid, s1.machine, s2.machine
+        FROM trials t1 JOIN sessions s1 ON s1.uuid = t1.session_uuid
+        JOIN trials t2 ON t2.image_id = t1.image_id AND t2.phase = t1.phase AND t2.session_uuid > t1.session_uuid
+        JOIN sessions s2 ON s2.uuid = t2.session_uuid AND s2.annotator_id = s1.annotator_id
+        ORDER BY 1, 2, 3
+        """
+    ).fetchall()
+    return [Conflict(a, p, i, (u1, u2), (m1, m2)) for a, p, i, u1, u2, m1, m2 in rows]
+
+
+def merge_stores(out: Path, inputs: list[Path]) -> MergeReport:
+    """Merge ``inputs`` into ``out`` (created if missing); one transaction per input."""
+    sources = []
+    for path in inputs:
+        if Path(path).resolve() == Path(out).resolve():
+            continue
+        sources.append(ResultsStore(path, readonly=True))
+    try:
+        with ResultsStore(out) as target:
+            expected = target.protocol_hashes() or (sources[0].protocol_hashes() if sources else set())
+            for source in sources:
+                hashes = source.protocol_hashes()
+                if hashes and hashes != expected:
+                    raise StoreError(
+                        f"{source.path}: holds answers for protocol hash(es) {', '.join(sorted(h[:12] for h in hashes))}, "
+                        f"but the merge is of {', '.join(sorted(h[:12] for h in expected))}; stores of different "
+                        "protocols cannot be merged"
+                    )
+            report = MergeReport([s.path for s in sources], {table: 0 for table in TABLES})
+            for source in sources:
+                with write(target.conn) as conn:
+                    conn.execute("PRAGMA defer_foreign_keys = ON")
+                    for table in TABLES:
+                        columns = _columns(source.conn, table)
+                        before = conn.total_changes
+                        conn.executemany(
+                            f"INSERT OR IGNORE INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                            source.conn.execute(f"SELECT {', '.join(columns)} FROM {table}"),
+                        )
+                        report.added[table] += conn.total_changes - before
+            report.conflicts = find_conflicts(target)
+            return report
+    finally:
+        for source in sources:
+            source.close()

@@ -1,0 +1,328 @@
+"""The results store: studies, annotators, sessions and every submitted answer.
+
+One SQLite file per study (``results/<study>/results.sqlite`` by default). Each submitted
+trial is one transaction (trial row, its ranked answers, its flag and the look-up events
+that led to it) committed with ``synchronous=FULL`` before :meth:`ResultsStore.submit`
+returns, so the caller shows the next image only once the answer is on disk. A session
+stores its trial order; resuming continues at the first unanswered trial, and refuses to
+go on under a protocol whose hash has changed.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import __version__
+from ..errors import ProtocolChangedError, StoreError
+from ..protocol import Study
+from ..responses import Event, Response, utc_now
+from ..schedule import Trial, session_trials
+from .db import connect, write
+from .schema import SCHEMA_VERSION, migrate, schema_version
+
+RESULTS_DIR = Path("results")
+STORE_FILE = "results.sqlite"
+
+
+def default_store_path(study: Study, results_dir: Path = RESULTS_DIR) -> Path:
+    """Where a study's answers go unless the researcher says otherwise."""
+    return results_dir / study.name / STORE_FILE
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+#: Namespace of UUIDs derived from natural keys (protocol hash, annotator id), so that the
+#: same study or annotator gets the same row id on every desktop and merges cleanly.
+_NAMESPACE = uuid.UUID("6f1c2a8e-0d0b-4c55-9a59-2f7a3c1e9b10")
+
+
+def key_uuid(kind: str, key: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{kind}:{key}"))
+
+
+def child_uuid(parent: str, part: str) -> str:
+    """A UUID derived from its parent row's, so re-imported rows keep their identity."""
+    return str(uuid.uuid5(uuid.UUID(parent), part))
+
+
+def study_snapshot(study: Study) -> dict:
+    """What a store keeps of the protocol, enough to interpret its answers without the folder."""
+    return {
+        "name": study.name,
+        "version": study.version,
+        "title": study.title,
+        "seed": study.seed,
+        "protocol_hash": study.protocol_hash,
+        "classes": len(study.labels),
+        "phases": [
+            {
+                "name": p.name,
+                "split": p.split,
+                "feedback": p.feedback,
+                "answers": p.answers,
+                "mode": p.mode,
+                "order": p.order,
+                "break_every": p.break_every,
+                "time_limit_s": p.time_limit_s,
+                "image_ids": list(p.image_ids),
+            }
+            for p in study.phases
+        ],
+        "images": {i: {"sha256": r.sha256, "labels": list(r.labels)} for i, r in study.images.items()},
+    }
+
+
+@dataclass
+class Session:
+    """An annotator's session: its fixed trial order and which trials are answered."""
+
+    uuid: str
+    annotator: str
+    protocol_hash: str
+    trials: tuple[Trial, ...]
+    started_at: str
+    ended_at: str | None = None
+    answered: set[tuple[str, int]] = field(default_factory=set)
+    resumed: bool = False
+
+    @property
+    def next_position(self) -> int:
+        """Position in ``trials`` of the first unanswered trial (``len(trials)`` when done)."""
+        for position, trial in enumerate(self.trials):
+            if (trial.phase, trial.index) not in self.answered:
+                return position
+        return len(self.trials)
+
+    @property
+    def complete(self) -> bool:
+        return self.next_position == len(self.trials)
+
+
+class ResultsStore:
+    """Read and write one results file. Not thread-safe: one instance per thread."""
+
+    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if readonly and not self.path.is_file():
+            raise StoreError(f"{self.path}: no results store here")
+        self.conn = connect(self.path, readonly=readonly)
+        if readonly:
+            version = self._version()
+            if version != SCHEMA_VERSION:
+                self.conn.close()
+                raise StoreError(
+                    f"{self.path}: results store schema version {version}, this program uses {SCHEMA_VERSION}; "
+                    "open it once for writing (e.g. check-store) to upgrade it"
+                )
+        else:
+            try:
+                migrate(self.conn)
+            except sqlite3.DatabaseError as exc:
+                self.conn.close()
+                raise StoreError(f"{self.path}: not a usable results store ({exc}); run check-store on it") from None
+
+    def _version(self) -> int:
+        try:
+            return schema_version(self.conn)
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise StoreError(f"{self.path}: not a usable results store ({exc}); run check-store on it") from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def register_study(self, study: Study) -> str:
+        """The study's row (created on first use), keyed by protocol hash."""
+        row = self.conn.execute("SELECT uuid FROM studies WHERE protocol_hash = ?", (study.protocol_hash,)).fetchone()
+        if row:
+            return row[0]
+        study_uuid = key_uuid("study", study.protocol_hash)
+        with write(self.conn) as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO studies(uuid, name, version, protocol_hash, snapshot, created_at) VALUES (?,?,?,?,?,?)",
+                (study_uuid, study.name, study.version, study.protocol_hash, json.dumps(study_snapshot(study)), utc_now()),
+            )
+        return self.conn.execute("SELECT uuid FROM studies WHERE protocol_hash = ?", (study.protocol_hash,)).fetchone()[0]
+
+    def protocol_hashes(self) -> set[str]:
+        return {row[0] for row in self.conn.execute("SELECT protocol_hash FROM studies")}
+
+    def open_session(self, study: Study, annotator: str, force_new: bool = False) -> Session:
+        """Resume the annotator's unfinished session of this study, or start a new one.
+
+        Raises :class:`ProtocolChangedError` when the unfinished session was begun under a
+        different protocol, and :class:`StoreError` when the annotator already finished
+        this study, unless ``force_new``.
+        """
+        rows = self.conn.execute(
+            "SELECT uuid, protocol_hash, started_at, ended_at FROM sessions WHERE annotator_id = ? ORDER BY started_at",
+            (annotator,),
+        ).fetchall()
+        if not force_new:
+            for session_uuid, protocol_hash, started_at, ended_at in rows:
+                if ended_at is not None:
+                    continue
+                if protocol_hash != study.protocol_hash:
+                    raise ProtocolChangedError(
+                        f"annotator {annotator} has an unfinished session (started {started_at}) under a different "
+                        f"version of the protocol (hash {protocol_hash[:12]}, now {study.protocol_hash[:12]}): the study "
+                        "files changed since. Restore the original files to resume, or start a new session (--force-new)."
+                    )
+                session = self.load_session(session_uuid)
+                session.resumed = True
+                return session
+            finished = [r for r in rows if r[1] == study.protocol_hash and r[3] is not None]
+            if finished:
+                raise StoreError(
+                    f"annotator {annotator} already finished this study (session ended {finished[-1][3]}); "
+                    "use another annotator id, or start a new session (--force-new)"
+                )
+        return self._new_session(study, annotator)
+
+    def _new_session(self, study: Study, annotator: str) -> Session:
+        study_uuid = self.register_study(study)
+        trials = tuple(session_trials(study, annotator))
+        session = Session(new_uuid(), annotator, study.protocol_hash, trials, utc_now())
+        order = json.dumps([[t.phase, t.index, t.image_id] for t in trials])
+        with write(self.conn) as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO annotators(uuid, annotator_id, created_at) VALUES (?,?,?)",
+                (key_uuid("annotator", annotator), annotator, session.started_at),
+            )
+            conn.execute(
+                "INSERT INTO sessions(uuid, study_uuid, annotator_id, protocol_hash, app_version, machine, started_at, "
+                "trial_order) VALUES (?,?,?,?,?,?,?,?)",
+                (session.uuid, study_uuid, annotator, study.protocol_hash, __version__, socket.gethostname(), session.started_at, order),
+            )
+        return session
+
+    def load_session(self, session_uuid: str) -> Session:
+        row = self.conn.execute(
+            "SELECT annotator_id, protocol_hash, trial_order, started_at, ended_at FROM sessions WHERE uuid = ?",
+            (session_uuid,),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no session {session_uuid} in {self.path}")
+        trials = tuple(Trial(phase, index, image_id) for phase, index, image_id in json.loads(row[2]))
+        answered = {
+            (phase, index)
+            for phase, index in self.conn.execute(
+                "SELECT phase, trial_index FROM trials WHERE session_uuid = ?", (session_uuid,)
+            )
+        }
+        return Session(session_uuid, row[0], row[1], trials, row[3], row[4], answered)
+
+    def submit(
+        self,
+        session: Session,
+        trial: Trial,
+        image_sha256: str,
+        response: Response,
+        events: Iterable[Event] = (),
+        supersedes: str | None = None,
+    ) -> str:
+        """Store one trial's response durably; returns the trial's UUID.
+
+        Refuses a second answer to the same trial (unless it ``supersedes`` the first, as
+        an undo does) and a trial that is not part of the session's order.
+        """
+        if trial not in session.trials:
+            raise StoreError(f"trial {trial} is not in session {session.uuid}")
+        trial_uuid = new_uuid()
+        with write(self.conn) as conn:
+            rows = conn.execute(
+                "SELECT uuid, supersedes FROM trials WHERE session_uuid = ? AND phase = ? AND trial_index = ?",
+                (session.uuid, trial.phase, trial.index),
+            ).fetchall()
+            replaced = {row[1] for row in rows}
+            current = [row[0] for row in rows if row[0] not in replaced]
+            if current and current != [supersedes]:
+                raise StoreError(f"trial {trial.index + 1} of phase {trial.phase} is already answered in this session")
+            conn.execute(
+                "INSERT INTO trials(uuid, session_uuid, phase, trial_index, image_id, image_sha256, outcome, shown_at, "
+                "answered_at, rt_ms, presented_ms, supersedes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    trial_uuid,
+                    session.uuid,
+                    trial.phase,
+                    trial.index,
+                    trial.image_id,
+                    image_sha256,
+                    response.outcome,
+                    response.shown_at,
+                    response.answered_at,
+                    response.rt_ms,
+                    response.presented_ms,
+                    supersedes,
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO answers(uuid, trial_uuid, rank, label_id) VALUES (?,?,?,?)",
+                [(child_uuid(trial_uuid, f"rank{rank}"), trial_uuid, rank, label) for rank, label in enumerate(response.labels, start=1)],
+            )
+            if response.flag:
+                conn.execute(
+                    "INSERT INTO flags(uuid, trial_uuid, reason, note) VALUES (?,?,?,?)",
+                    (child_uuid(trial_uuid, "flag"), trial_uuid, response.flag, response.flag_note),
+                )
+            self._insert_events(conn, session, events, trial)
+        session.answered.add((trial.phase, trial.index))
+        return trial_uuid
+
+    def log_events(self, session: Session, events: Iterable[Event], trial: Trial | None = None) -> None:
+        """Store events that belong to no submitted answer (pauses, quitting mid-trial)."""
+        events = list(events)
+        if events:
+            with write(self.conn) as conn:
+                self._insert_events(conn, session, events, trial)
+
+    @staticmethod
+    def _insert_events(conn: sqlite3.Connection, session: Session, events: Iterable[Event], trial: Trial | None) -> None:
+        conn.executemany(
+            "INSERT INTO events(uuid, session_uuid, phase, trial_index, kind, t_ms, detail, at) VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (
+                    new_uuid(),
+                    session.uuid,
+                    trial.phase if trial else None,
+                    trial.index if trial else None,
+                    event.kind,
+                    event.t_ms,
+                    json.dumps(event.detail, ensure_ascii=False, sort_keys=True),
+                    event.at,
+                )
+                for event in events
+            ],
+        )
+
+    def finish_session(self, session: Session) -> None:
+        """Mark the session ended (only once every trial is answered)."""
+        if not session.complete:
+            raise StoreError(f"session {session.uuid} still has unanswered trials")
+        session.ended_at = utc_now()
+        with write(self.conn) as conn:
+            conn.execute("UPDATE sessions SET ended_at = ? WHERE uuid = ? AND ended_at IS NULL", (session.ended_at, session.uuid))
+
+    def unfinished_session(self, annotator: str) -> tuple[str, str, int] | None:
+        """(session uuid, started_at, answered count) of the annotator's open session, if any."""
+        row = self.conn.execute(
+            "SELECT s.uuid, s.started_at, (SELECT COUNT(DISTINCT phase || ':' || trial_index) FROM trials t "
+            "WHERE t.session_uuid = s.uuid) FROM sessions s WHERE s.annotator_id = ? AND s.ended_at IS NULL "
+            "ORDER BY s.started_at DESC LIMIT 1",
+            (annotator,),
+        ).fetchone()
+        return tuple(row) if row else None

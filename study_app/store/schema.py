@@ -1,0 +1,129 @@
+"""The results store's tables, and forward migrations between schema versions.
+
+``MIGRATIONS[i]`` takes a store from version ``i`` to ``i + 1``; a new store runs them
+all. Every row has a UUID primary key so that merging stores from several desktops is
+a plain ``INSERT OR IGNORE`` and merging twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from ..errors import StoreError
+
+_V1 = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE studies (
+    uuid TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    protocol_hash TEXT NOT NULL UNIQUE,
+    snapshot TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE annotators (
+    uuid TEXT PRIMARY KEY,
+    annotator_id TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE sessions (
+    uuid TEXT PRIMARY KEY,
+    study_uuid TEXT NOT NULL REFERENCES studies(uuid),
+    annotator_id TEXT NOT NULL,
+    protocol_hash TEXT NOT NULL,
+    app_version TEXT NOT NULL,
+    machine TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    trial_order TEXT NOT NULL
+);
+CREATE INDEX sessions_by_annotator ON sessions(annotator_id, protocol_hash);
+CREATE TABLE trials (
+    uuid TEXT PRIMARY KEY,
+    session_uuid TEXT NOT NULL REFERENCES sessions(uuid),
+    phase TEXT NOT NULL,
+    trial_index INTEGER NOT NULL,
+    image_id TEXT NOT NULL,
+    image_sha256 TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    shown_at TEXT NOT NULL,
+    answered_at TEXT NOT NULL,
+    rt_ms REAL NOT NULL,
+    presented_ms REAL,
+    supersedes TEXT REFERENCES trials(uuid)
+);
+CREATE INDEX trials_by_session ON trials(session_uuid, phase, trial_index);
+CREATE INDEX trials_by_image ON trials(image_id, phase);
+CREATE INDEX trials_by_supersedes ON trials(supersedes) WHERE supersedes IS NOT NULL;
+CREATE TABLE answers (
+    uuid TEXT PRIMARY KEY,
+    trial_uuid TEXT NOT NULL REFERENCES trials(uuid),
+    rank INTEGER NOT NULL CHECK (rank >= 1),
+    label_id TEXT NOT NULL,
+    UNIQUE (trial_uuid, rank)
+);
+CREATE TABLE flags (
+    uuid TEXT PRIMARY KEY,
+    trial_uuid TEXT NOT NULL REFERENCES trials(uuid),
+    reason TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX flags_by_trial ON flags(trial_uuid);
+CREATE TABLE events (
+    uuid TEXT PRIMARY KEY,
+    session_uuid TEXT NOT NULL REFERENCES sessions(uuid),
+    phase TEXT,
+    trial_index INTEGER,
+    kind TEXT NOT NULL,
+    t_ms REAL NOT NULL,
+    detail TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX events_by_session ON events(session_uuid);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+#: Tables in dependency order (parents before children), as merge and recovery copy them.
+TABLES = ("studies", "annotators", "sessions", "trials", "answers", "flags", "events")
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """0 for an empty database, else the version recorded in ``meta``."""
+    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    if not has_meta:
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Bring the database up to ``target``, one version per transaction; return the old version."""
+    current = schema_version(conn)
+    if current > SCHEMA_VERSION:
+        raise StoreError(
+            f"results store has schema version {current}, newer than this program's {SCHEMA_VERSION}; update the program"
+        )
+    for version in range(current, target):
+        _apply(conn, version)
+    return current
+
+
+def _apply(conn: sqlite3.Connection, version: int) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in MIGRATIONS[version].split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(
+            "INSERT INTO meta(key, value) VALUES ('schema_version', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (str(version + 1),),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
