@@ -28,6 +28,23 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_annotate(args: argparse.Namespace) -> int:
+    from .gui.app import run_annotation
+
+    return run_annotation(args.study, args.annotator, args.store, args.force_new)
+
+
+def _add_annotate(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("annotate", help="the annotation session (default when no sub-command is given)")
+    parser.add_argument("--study", default=DEFAULT_STUDY, help="study name (bundled or under ./protocols) or folder")
+    parser.add_argument("--annotator", help="annotator id (a pseudonym); asked for when not given")
+    parser.add_argument("--store", help="results store (default results/<study>/results.sqlite)")
+    parser.add_argument(
+        "--force-new", action="store_true", help="start a new session even if this annotator has one (e.g. after a protocol change)"
+    )
+    parser.set_defaults(handler=_cmd_annotate)
+
+
 def _cmd_new_study(args: argparse.Namespace) -> int:
     from .ilsvrc import write_ilsvrc_study
 
@@ -150,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"study-app {__version__}")
     sub = parser.add_subparsers(title="sub-commands", metavar="COMMAND")
-    for add in (_add_validate, _add_new_study, _add_store_commands):
+    for add in (_add_annotate, _add_validate, _add_new_study, _add_store_commands):
         add(sub)
     return parser
 
@@ -160,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if not args_list:
-        args_list = ["validate", "--study", DEFAULT_STUDY]
+        args_list = ["annotate"]
     args = parser.parse_args(args_list)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:

@@ -1,0 +1,68 @@
+"""Starting the annotation app: Qt set-up, the protocol check, the start dialog, the window."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PyQt5.QtCore import Qt
+from PyQt5.QtWidgets import QApplication, QDialog, QMessageBox
+
+from ..errors import StoreError, StudyError
+from ..protocol import load_study
+from ..session import SessionController
+from ..store.results_store import ResultsStore, default_store_path
+from .main_window import AnnotationWindow
+from .start_dialog import StartDialog
+
+
+def application() -> QApplication:
+    """The QApplication (created once, high-DPI aware)."""
+    existing = QApplication.instance()
+    if existing is not None:
+        return existing
+    QApplication.setAttribute(Qt.AA_EnableHighDpiScaling, True)
+    QApplication.setAttribute(Qt.AA_UseHighDpiPixmaps, True)
+    app = QApplication(sys.argv[:1])
+    app.setOrganizationName("study-app")
+    app.setApplicationName("annotate")
+    return app
+
+
+def _ask_for_session(dialog: StartDialog, study, store: ResultsStore, annotator: str | None, force_new: bool):
+    """Run the start dialog until a session opens (or the annotator cancels: None)."""
+    attempt_direct = bool(annotator)
+    while True:
+        if attempt_direct:
+            attempt_direct = False
+            dialog._check(annotator)
+            if not dialog.buttons.button(dialog.buttons.Ok).isEnabled():
+                continue
+            dialog.annotator = annotator.strip()
+        elif dialog.exec_() != QDialog.Accepted:
+            return None
+        try:
+            return SessionController(study, store, dialog.annotator, force_new=force_new)
+        except StoreError as exc:
+            dialog.show_error(str(exc))
+
+
+def run_annotation(study_ref: str, annotator: str | None = None, store_path: str | Path | None = None, force_new: bool = False) -> int:
+    """The annotator's program: returns the exit status."""
+    app = application()
+    try:
+        study = load_study(study_ref)
+        store = ResultsStore(Path(store_path) if store_path else default_store_path(study))
+    except StudyError as exc:
+        QMessageBox.critical(None, "Cannot start the study", str(exc))
+        raise
+    try:
+        dialog = StartDialog(study, store, annotator or "")
+        controller = _ask_for_session(dialog, study, store, annotator, force_new)
+        if controller is None:
+            return 0
+        window = AnnotationWindow(controller)
+        window.show()
+        return app.exec_()
+    finally:
+        store.close()

@@ -1,0 +1,105 @@
+"""Decoding images off the GUI thread, with a bounded in-memory cache.
+
+Annotators must never wait for an image: the next trials' images are decoded ahead in
+a thread pool (Pillow releases the GIL while decoding), and example thumbnails are made
+the same way when a class is highlighted. Results arrive through Qt's queued signals on
+the GUI thread; only ``QImage`` (safe in any thread) crosses threads, never ``QPixmap``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+from PIL import Image
+from PyQt5.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal
+from PyQt5.QtGui import QImage
+
+from ..errors import ImageError
+from ..images import load_image
+
+
+def pil_to_qimage(image: Image.Image) -> QImage:
+    """An independent QImage copy of an 8-bit RGB Pillow image."""
+    data = image.tobytes("raw", "RGB")
+    return QImage(data, image.width, image.height, 3 * image.width, QImage.Format_RGB888).copy()
+
+
+class _Job(QRunnable):
+    def __init__(self, loader: "ImageLoader", key: str, path: Path, box: int | None, max_pixels: int) -> None:
+        super().__init__()
+        self.loader, self.key, self.path, self.box, self.max_pixels = loader, key, path, box, max_pixels
+
+    def run(self) -> None:
+        try:
+            draft = (self.box, self.box) if self.box else None
+            image = load_image(self.path, self.max_pixels, draft_size=draft)
+            if self.box:
+                image.thumbnail((self.box, self.box), Image.Resampling.LANCZOS)
+            self.loader._done.emit(self.key, pil_to_qimage(image), "")
+        except ImageError as exc:
+            self.loader._done.emit(self.key, QImage(), str(exc))
+
+
+class ImageLoader(QObject):
+    """Loads images by key in a thread pool and keeps the most recent ones in memory.
+
+    ``box`` set: a thumbnail fitting ``box`` x ``box``. Emits :attr:`ready` (key) or
+    :attr:`failed` (key, message). The cache is bounded by ``budget_bytes``.
+    """
+
+    ready = pyqtSignal(str)
+    failed = pyqtSignal(str, str)
+    _done = pyqtSignal(str, QImage, str)
+
+    def __init__(self, budget_bytes: int, max_pixels: int, threads: int = 2, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._budget = budget_bytes
+        self._max_pixels = max_pixels
+        self._cache: OrderedDict[str, QImage] = OrderedDict()
+        self._bytes = 0
+        self._pending: set[str] = set()
+        self._errors: dict[str, str] = {}
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(threads)
+        self._done.connect(self._store)
+
+    def get(self, key: str) -> QImage | None:
+        image = self._cache.get(key)
+        if image is not None:
+            self._cache.move_to_end(key)
+        return image
+
+    def error(self, key: str) -> str | None:
+        return self._errors.get(key)
+
+    def request(self, key: str, path: Path, box: int | None = None) -> bool:
+        """Start loading unless cached or under way; True if the image is already there."""
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return True
+        if key not in self._pending and key not in self._errors:
+            self._pending.add(key)
+            self._pool.start(_Job(self, key, path, box, self._max_pixels))
+        return False
+
+    def wait(self, msecs: int = 30_000) -> bool:
+        """Block until queued jobs are done (for benchmarks and shutdown)."""
+        return self._pool.waitForDone(msecs)
+
+    def _store(self, key: str, image: QImage, error: str) -> None:
+        self._pending.discard(key)
+        if error:
+            self._errors[key] = error
+            self.failed.emit(key, error)
+            return
+        self._cache[key] = image
+        self._bytes += image.sizeInBytes()
+        while self._bytes > self._budget and len(self._cache) > 1:
+            _, old = self._cache.popitem(last=False)
+            self._bytes -= old.sizeInBytes()
+        self.ready.emit(key)
+
+    @property
+    def cached_bytes(self) -> int:
+        return self._bytes

@@ -1,0 +1,261 @@
+"""Finding one class among a thousand: search as you type, hierarchy, definition, examples.
+
+The search box keeps the keyboard focus while Up/Down/PgUp/PgDn move through the ranked
+results, so an annotator types, glances, presses Enter. The hierarchy tab browses the
+WordNet tree (F3 reveals the highlighted class in it). Whatever is highlighted, in
+either place, shows its definition, its place in the hierarchy and its example images.
+Every look-up is reported through :attr:`LabelPicker.looked_up` for the event log.
+"""
+
+from __future__ import annotations
+
+import html
+
+from PyQt5.QtCore import QEvent, QModelIndex, QObject, QSize, Qt, pyqtSignal
+from PyQt5.QtGui import QIcon, QKeyEvent, QPixmap
+from PyQt5.QtWidgets import (
+    QAbstractItemView,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QTabWidget,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..label_search import LabelSearchIndex
+from ..labels import LabelSet
+from .image_loader import ImageLoader
+from .label_models import LABEL_ID_ROLE, HierarchyModel, SearchResultsModel
+
+THUMBNAIL = 96
+_FORWARDED_KEYS = {Qt.Key_Up, Qt.Key_Down, Qt.Key_PageUp, Qt.Key_PageDown}
+
+
+class ExamplesPane(QListWidget):
+    """Example images of the highlighted class, loaded lazily off the GUI thread."""
+
+    def __init__(self, labels: LabelSet, loader: ImageLoader, per_class: int) -> None:
+        super().__init__()
+        self._labels = labels
+        self._loader = loader
+        self._per_class = per_class
+        self._current: str | None = None
+        self.setViewMode(QListWidget.IconMode)
+        self.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
+        self.setMovement(QListWidget.Static)
+        self.setResizeMode(QListWidget.Adjust)
+        self.setFocusPolicy(Qt.NoFocus)
+        self.setSpacing(4)
+        self.setFixedHeight(THUMBNAIL * 2 + 24)
+        loader.ready.connect(self._arrived)
+
+    def show_class(self, label_id: str | None) -> None:
+        self._current = label_id
+        self.clear()
+        for path in self._paths(label_id):
+            item = QListWidgetItem()
+            item.setSizeHint(QSize(THUMBNAIL + 6, THUMBNAIL + 6))
+            key = self._key(path)
+            item.setData(Qt.UserRole, key)
+            self.addItem(item)
+            if self._loader.request(key, path, THUMBNAIL):
+                self._fill(item, key)
+
+    def _paths(self, label_id: str | None):
+        return self._labels.examples.get(label_id, ())[: self._per_class] if label_id else ()
+
+    @staticmethod
+    def _key(path) -> str:
+        return f"thumb:{path}"
+
+    def _fill(self, item: QListWidgetItem, key: str) -> None:
+        image = self._loader.get(key)
+        if image is not None:
+            item.setIcon(QIcon(QPixmap.fromImage(image)))
+
+    def _arrived(self, key: str) -> None:
+        for row in range(self.count()):
+            item = self.item(row)
+            if item.data(Qt.UserRole) == key:
+                self._fill(item, key)
+
+    def loaded_count(self) -> int:
+        return sum(1 for row in range(self.count()) if not self.item(row).icon().isNull())
+
+
+class ClassDetails(QLabel):
+    """Name, other names, place in the hierarchy and definition of one label."""
+
+    def __init__(self, labels: LabelSet) -> None:
+        super().__init__()
+        self._labels = labels
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.RichText)
+        self.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.setMinimumHeight(90)
+        self.show_class(None)
+
+    def show_class(self, label_id: str | None) -> None:
+        if label_id is None:
+            self.setText("<i>Type to search, or browse the hierarchy. The highlighted class is described here.</i>")
+            return
+        self.setText(describe_label(self._labels, label_id))
+
+
+def describe_label(labels: LabelSet, label_id: str) -> str:
+    """Rich text for a label; every piece of study text is escaped."""
+    label = labels[label_id]
+    others = [s for s in label.all_names[1:]]
+    path = [labels[n].name for n in reversed(labels.path_to_root(label_id)[1:])]
+    parts = [f"<b>{html.escape(label.name)}</b>"]
+    if others:
+        parts.append(f"<br><span style='color:#555'>also: {html.escape(', '.join(others))}</span>")
+    if path:
+        parts.append(f"<br><span style='color:#555'>in: {html.escape(' › '.join(path[-4:]))}</span>")
+    if label.definition:
+        parts.append(f"<br>{html.escape(label.definition)}")
+    if not label.is_class:
+        parts.append("<br><i>a group of classes, not a class itself</i>")
+    return "".join(parts)
+
+
+class LabelPicker(QWidget):
+    """Search box, results/hierarchy tabs, details and examples of the highlighted class."""
+
+    label_chosen = pyqtSignal(str)
+    highlighted = pyqtSignal(str)
+    looked_up = pyqtSignal(str, dict)
+
+    def __init__(self, labels: LabelSet, index: LabelSearchIndex, loader: ImageLoader, examples_per_class: int) -> None:
+        super().__init__()
+        self.labels = labels
+        self._index = index
+        self._current: str | None = None
+
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Type a class name (F2)…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self._run_search)
+        self.search.returnPressed.connect(self._choose_current)
+        self.search.installEventFilter(self)
+
+        self.results_model = SearchResultsModel(labels)
+        self.results = QListView()
+        self.results.setModel(self.results_model)
+        self.results.setUniformItemSizes(True)
+        self.results.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.results.selectionModel().currentChanged.connect(self._result_highlighted)
+        self.results.activated.connect(lambda index: self._choose(self.results_model.label_at(index.row())))
+
+        self.tree_model = HierarchyModel(labels)
+        self.tree = QTreeView()
+        self.tree.setModel(self.tree_model)
+        self.tree.setHeaderHidden(True)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.tree.selectionModel().currentChanged.connect(self._tree_highlighted)
+        self.tree.expanded.connect(lambda index: self.looked_up.emit("browse", {"node": self.tree_model.node(index)}))
+        self.tree.installEventFilter(self)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.results, "Search results")
+        self.tabs.addTab(self.tree, "Browse hierarchy")
+        self.tabs.setFocusPolicy(Qt.NoFocus)
+
+        self.details = ClassDetails(labels)
+        self.examples = ExamplesPane(labels, loader, examples_per_class)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.search)
+        layout.addWidget(self.tabs, stretch=3)
+        layout.addWidget(self.details, stretch=1)
+        if labels.examples:
+            layout.addWidget(self.examples)
+        else:
+            self.examples.hide()
+
+    @property
+    def current(self) -> str | None:
+        """The highlighted label id (a class or, in the tree, an inner node)."""
+        return self._current
+
+    def reset(self) -> None:
+        """Back to an empty search for a new trial."""
+        self.search.clear()
+        self.tabs.setCurrentIndex(0)
+        self.tree.collapseAll()
+        self._set_current(None)
+        self.search.setFocus()
+
+    def focus_search(self) -> None:
+        self.tabs.setCurrentIndex(0)
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def focus_tree(self) -> None:
+        """Open the hierarchy at the highlighted class (or at the top)."""
+        self.tabs.setCurrentIndex(1)
+        if self._current is not None:
+            index = self._reveal(self._current)
+            self.tree.setCurrentIndex(index)
+            self.tree.scrollTo(index, QAbstractItemView.PositionAtCenter)
+        elif not self.tree.currentIndex().isValid():
+            self.tree.setCurrentIndex(self.tree_model.index(0, 0))
+        self.tree.setFocus()
+
+    def _reveal(self, node: str) -> QModelIndex:
+        for ancestor in reversed(self.labels.path_to_root(node)[1:]):
+            self.tree.expand(self.tree_model.index_of(ancestor))
+        return self.tree_model.index_of(node)
+
+    def _run_search(self, text: str) -> None:
+        hits = self._index.search(text)
+        self.results_model.set_hits(hits)
+        self.tabs.setCurrentIndex(0)
+        if hits:
+            self.results.setCurrentIndex(self.results_model.index(0))
+        else:
+            self._set_current(None)
+        if text.strip():
+            self.looked_up.emit("search", {"query": text, "results": len(hits), "top": hits[0].label_id if hits else None})
+
+    def _result_highlighted(self, index: QModelIndex, _previous: QModelIndex) -> None:
+        self._set_current(self.results_model.label_at(index.row()))
+
+    def _tree_highlighted(self, index: QModelIndex, _previous: QModelIndex) -> None:
+        self._set_current(self.tree_model.node(index))
+
+    def _set_current(self, label_id: str | None) -> None:
+        if label_id == self._current:
+            return
+        self._current = label_id
+        self.details.show_class(label_id)
+        self.examples.show_class(label_id if label_id in self.labels else None)
+        if label_id is not None:
+            self.looked_up.emit("view_class", {"label_id": label_id})
+            self.highlighted.emit(label_id)
+
+    def _choose_current(self) -> None:
+        self._choose(self._current)
+
+    def _choose(self, label_id: str | None) -> None:
+        if label_id is not None and label_id in self.labels:
+            self.label_chosen.emit(label_id)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() != QEvent.KeyPress:
+            return False
+        key_event: QKeyEvent = event  # type: ignore[assignment]
+        plain = key_event.modifiers() in (Qt.NoModifier, Qt.KeypadModifier)
+        if watched is self.search and key_event.key() in _FORWARDED_KEYS and plain:
+            target = self.results if self.tabs.currentIndex() == 0 else self.tree
+            target.keyPressEvent(key_event)
+            return True
+        if watched is self.tree and key_event.key() in (Qt.Key_Return, Qt.Key_Enter) and plain:
+            self._choose(self.tree_model.node(self.tree.currentIndex()))
+            return True
+        return False

@@ -1,0 +1,323 @@
+"""The annotation window: instructions, then each phase's trials, feedback, breaks, the end.
+
+The window is a view on :class:`~study_app.session.SessionController`. Each submitted
+answer is written through the controller (and so to disk) *before* the next screen is
+shown; if the store fails, the answer stays on screen, the window says why, and the
+annotator can retry. Nothing is lost by quitting: the next start resumes at the first
+unanswered trial.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PyQt5.QtCore import QEvent, QObject, QSettings, Qt
+from PyQt5.QtGui import QCloseEvent, QKeyEvent, QKeySequence
+from PyQt5.QtWidgets import QApplication, QMainWindow, QShortcut, QStackedWidget, QWidget
+
+from ..errors import StoreError
+from ..label_search import LabelSearchIndex
+from ..responses import Event, Response
+from ..session import SessionController
+from .help_overlay import HelpOverlay
+from .image_loader import ImageLoader
+from .keymap import KEYS, command_sequences
+from .label_picker import ExamplesPane
+from .pages import FeedbackPage, InstructionsPage, MessagePage
+from .trial_page import TrialPage
+
+PREFETCH = 3
+IMAGE_CACHE_BYTES = 256 << 20
+THUMB_CACHE_BYTES = 48 << 20
+STYLE = """
+QLabel#heading { font-size: 15px; }
+QLabel#status { color: #444; min-height: 18px; }
+"""
+
+
+class AnnotationWindow(QMainWindow):
+    """One annotator's session in one window."""
+
+    def __init__(self, controller: SessionController, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.controller = controller
+        study = controller.study
+        self.study = study
+        self._settings = settings or QSettings()
+        self._session_started = time.monotonic()
+        self._phase_intro_shown: set[str] = set()
+        self._closing = False
+        self.setWindowTitle(f"{study.title} — annotator {controller.annotator}")
+        self.setStyleSheet(STYLE)
+
+        self.images = ImageLoader(IMAGE_CACHE_BYTES, study.max_pixels, parent=self)
+        self.images.ready.connect(self._image_ready)
+        self.images.failed.connect(self._image_failed)
+        self.thumbnails = ImageLoader(THUMB_CACHE_BYTES, study.max_pixels, parent=self)
+        index = LabelSearchIndex(study.labels.classes)
+
+        self.pages = QStackedWidget()
+        self.instructions = InstructionsPage(study.title, study.instructions)
+        self.instructions.continued.connect(self._after_instructions)
+        self.trial = TrialPage(study.labels, index, self.images, self.thumbnails, study.examples_per_class)
+        self.trial.submitted.connect(self._submit)
+        self.feedback = FeedbackPage(study.labels, ExamplesPane(study.labels, self.thumbnails, study.examples_per_class))
+        self.feedback.continued.connect(self._after_feedback)
+        self.message = MessagePage()
+        self.message.continued.connect(self._after_message)
+        for page in (self.instructions, self.trial, self.feedback, self.message):
+            self.pages.addWidget(page)
+        self.setCentralWidget(self.pages)
+        self.help = HelpOverlay(self.pages)
+        self._after_message_action = self._next
+        self._waiting_for: str | None = None
+        self._install_shortcuts()
+        self._restore_window_state()
+        self.instructions.set_heading(study.title, controller.resumed)
+        self._show(self.instructions)
+
+    # -- shortcuts --------------------------------------------------------------------
+    def _install_shortcuts(self) -> None:
+        trial = self.trial
+        actions = {
+            "help": self.help.toggle,
+            "focus_search": self._on_trial(trial.picker.focus_search),
+            "focus_tree": self._on_trial(trial.picker.focus_tree),
+            "focus_slots": self._on_trial(self._focus_slots),
+            "submit": self._on_trial(trial.submit),
+            "remove_last": self._on_trial(trial.slots.remove_last),
+            "clear_answer": self._on_trial(trial.slots.clear_all),
+            "not_sure": self._on_trial(lambda: trial.submit_outcome("not_sure")),
+            "none_of_these": self._on_trial(lambda: trial.submit_outcome("none_of_these")),
+            "flag": self._on_trial(trial.open_flag),
+            "pause": self._on_trial(self._pause),
+            "zoom_in": self._on_trial(trial.view.zoom_in),
+            "zoom_out": self._on_trial(trial.view.zoom_out),
+            "zoom_fit": self._on_trial(trial.view.zoom_fit),
+            "quit": self.close,
+        }
+        self.shortcuts: dict[str, QShortcut] = {}
+        for name, action in actions.items():
+            shortcut = QShortcut(QKeySequence(KEYS[name]), self)
+            shortcut.setContext(Qt.WindowShortcut)
+            shortcut.activated.connect(action)
+            self.shortcuts[name] = shortcut
+        QShortcut(QKeySequence("Ctrl+Enter"), self).activated.connect(self._on_trial(trial.submit))
+        self._command_keys = command_sequences()
+        QApplication.instance().installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        """Command keys win over text fields (a line edit would take Ctrl+Return as Return)."""
+        if event.type() == QEvent.ShortcutOverride and isinstance(watched, QWidget) and watched.window() is self:
+            key_event: QKeyEvent = event  # type: ignore[assignment]
+            modifiers = int(key_event.modifiers()) & ~int(Qt.KeypadModifier)
+            if QKeySequence(modifiers | key_event.key()).toString() in self._command_keys:
+                return True
+        return False
+
+    def _on_trial(self, action):
+        """Run ``action`` only while a trial is on screen and help is closed."""
+
+        def guarded() -> None:
+            if self.pages.currentWidget() is self.trial and not self.help.isVisible():
+                action()
+
+        return guarded
+
+    def _focus_slots(self) -> None:
+        self.trial.slots.setFocus()
+        if self.trial.slots.currentRow() < 0:
+            self.trial.slots.setCurrentRow(0)
+
+    # -- flow -------------------------------------------------------------------------
+    def _show(self, page: QWidget) -> None:
+        self.pages.setCurrentWidget(page)
+        if page is not self.trial:
+            page.setFocus()
+
+    def _after_instructions(self) -> None:
+        self.controller.log([Event("instructions_read", self._session_ms())])
+        self._next()
+
+    def _next(self) -> None:
+        """Show whatever comes next: the end, a phase's start screen, or the next trial."""
+        controller = self.controller
+        if controller.complete:
+            self._finish()
+            return
+        phase = controller.current_phase()
+        if controller.starts_phase() and phase.name not in self._phase_intro_shown:
+            self._phase_intro_shown.add(phase.name)
+            lines = [f"{len(phase.image_ids)} images."]
+            lines.append("After each answer you will see whether it was right." if phase.feedback else "There is no feedback in this part.")
+            if phase.presentation:
+                lines.append(f"Each image is shown only briefly ({phase.presentation.image_ms} ms); look at the cross in the middle.")
+            self._message(f"{phase.name.capitalize()}", lines, self._next)
+            return
+        self._show_trial()
+
+    def _show_trial(self) -> None:
+        controller = self.controller
+        trial = controller.current()
+        record = self.study.images[trial.image_id]
+        if self.images.request(trial.image_id, record.path):
+            self._waiting_for = None
+            phase = self.study.phase(trial.phase)
+            self._show(self.trial)
+            self.trial.start(
+                phase,
+                trial.image_id,
+                self.images.get(trial.image_id),
+                trial.index + 1,
+                len(phase.image_ids),
+                controller.position,
+                controller.total,
+            )
+            self._prefetch()
+        else:
+            self._waiting_for = trial.image_id
+            error = self.images.error(trial.image_id)
+            if error:
+                self._image_failed(trial.image_id, error)
+            else:
+                self._message("Loading…", ["The next image is being prepared."], self._show_trial)
+
+    def _prefetch(self) -> None:
+        trials = self.controller.session.trials
+        start = self.controller.position + 1
+        for trial in trials[start : start + PREFETCH]:
+            self.images.request(trial.image_id, self.study.images[trial.image_id].path)
+
+    def _image_ready(self, image_id: str) -> None:
+        if image_id == self._waiting_for:
+            self._show_trial()
+
+    def _image_failed(self, image_id: str, error: str) -> None:
+        if image_id != self._waiting_for:
+            return
+        self._waiting_for = None
+        self._message(
+            "This image cannot be shown",
+            ["It is skipped and flagged as broken for the researcher.", error.split(": ", 1)[-1]],
+            self._skip_broken,
+        )
+
+    def _skip_broken(self) -> None:
+        now = Response((), 0.0, "", "", outcome="skip", flag="broken", flag_note="image could not be loaded")
+        self._store(now, [])
+
+    def _submit(self, response: Response, events: list) -> None:
+        self._store(response, events)
+
+    def _store(self, response: Response, events: list) -> None:
+        try:
+            feedback = self.controller.submit(response, events)
+        except StoreError as exc:
+            self.trial.accept_again(f"Your answer could NOT be saved ({exc}). It is kept here; press {KEYS['submit']} to try again.")
+            return
+        if feedback is not None:
+            self.feedback.show_feedback(feedback, self.images.get(self._last_image_id(1)))
+            self._show(self.feedback)
+        else:
+            self._after_feedback()
+
+    def _last_image_id(self, back: int) -> str:
+        return self.controller.session.trials[self.controller.position - back].image_id
+
+    def _after_feedback(self) -> None:
+        if self.controller.break_due():
+            self._take_break()
+        else:
+            self._next()
+
+    def _take_break(self) -> None:
+        controller = self.controller
+        done = controller.position
+        lines = [f"You have finished {done} of {controller.total} images.", f"Time so far: {self._elapsed_text()}."]
+        phase = self.study.phase(controller.session.trials[done - 1].phase)
+        if phase.feedback:
+            correct, answered = controller.block_score()
+            lines.append(f"In the last block: {correct} of {answered} correct.")
+        lines.append("Take a short rest. Continue when you are ready.")
+        controller.log([Event("break_start", self._session_ms())])
+        self._message("Break", lines, self._end_break)
+
+    def _end_break(self) -> None:
+        self.controller.log([Event("break_end", self._session_ms())])
+        self._next()
+
+    def _pause(self) -> None:
+        self.controller.log([Event("pause", self.trial.elapsed_ms(), {"image_id": self.controller.current().image_id})])
+        self._message("Paused", ["The image is hidden. This image starts again when you continue."], self._resume_after_pause)
+
+    def _resume_after_pause(self) -> None:
+        self.controller.log([Event("resume", self._session_ms())])
+        self._show_trial()
+
+    def _finish(self) -> None:
+        controller = self.controller
+        try:
+            controller.finish()
+        except StoreError as exc:
+            self._message("Could not close the session", [str(exc), "Your answers are saved."], self.close, "Quit (Enter)")
+            return
+        lines = [f"You answered all {controller.total} images.", f"Time in this sitting: {self._elapsed_text()}."]
+        for phase in self.study.phases:
+            if phase.feedback:
+                correct, answered = controller.phase_accuracy(phase.name)
+                if answered:
+                    lines.append(f"{phase.name.capitalize()}: {correct} of {answered} correct.")
+        lines.append("Thank you! You can close the window now.")
+        self._message("Finished", lines, self.close, "Close (Enter)")
+
+    def _message(self, heading: str, lines: list[str], then, button: str = "Continue (Enter)") -> None:
+        self.message.show_message(heading, lines, button)
+        self._after_message_action = then
+        self._show(self.message)
+
+    def _after_message(self) -> None:
+        self._after_message_action()
+
+    # -- time, state, closing ---------------------------------------------------------
+    def _session_ms(self) -> float:
+        return (time.monotonic() - self._session_started) * 1000.0
+
+    def _elapsed_text(self) -> str:
+        seconds = int(time.monotonic() - self._session_started)
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+
+    def _restore_window_state(self) -> None:
+        geometry = self._settings.value("annotate/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 760)
+        splitter = self._settings.value("annotate/splitter")
+        if splitter is not None:
+            self.trial.splitter.restoreState(splitter)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.ActivationChange and self.controller.current() is not None and not self._closing:
+            kind = "focus_gained" if self.isActiveWindow() else "focus_lost"
+            if self.pages.currentWidget() is self.trial:
+                self.trial.log_event(kind, {})
+            else:
+                try:
+                    self.controller.log([Event(kind, self._session_ms())])
+                except StoreError:
+                    pass  # an attention note is not worth an error dialog
+        super().changeEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        self._closing = True
+        self._settings.setValue("annotate/geometry", self.saveGeometry())
+        self._settings.setValue("annotate/splitter", self.trial.splitter.saveState())
+        if not self.controller.complete:
+            try:
+                self.controller.log([Event("quit", self._session_ms(), {"position": self.controller.position})])
+            except StoreError:
+                pass  # answers are already durable; only the quit note is lost
+        QApplication.instance().removeEventFilter(self)
+        self.images.wait(2000)
+        self.thumbnails.wait(2000)
+        event.accept()

@@ -1,0 +1,270 @@
+"""One trial on screen: the image, the label picker, the answer slots and the commands.
+
+The response time runs on a monotonic clock from the moment the image is first painted
+to the submit. In psychophysics mode the page shows a fixation cross, the image for the
+protocol's duration and a noise mask, measures how long the image was really on screen,
+and only then shows the picker. Look-ups (searches, classes viewed, hierarchy browsing)
+are collected as events with their times and handed over with the response.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PyQt5.QtCore import QEvent, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QImage
+from PyQt5.QtWidgets import (
+    QButtonGroup,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..label_search import LabelSearchIndex
+from ..labels import LabelSet
+from ..protocol import Phase
+from ..responses import FLAG_REASONS, Event, Response, utc_now
+from .answer_slots import AnswerSlots
+from .image_loader import ImageLoader
+from .image_view import ImageView
+from .keymap import KEYS
+from .label_picker import LabelPicker
+
+
+class FlagBar(QFrame):
+    """Inline flagging: pick a reason with 1/2/3, add a note, Enter to keep, Esc to drop."""
+
+    flagged = pyqtSignal(object, str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFrameShape(QFrame.StyledPanel)
+        self.group = QButtonGroup(self)
+        layout = QHBoxLayout(self)
+        layout.addWidget(QLabel("Flag image:"))
+        for number, reason in enumerate(FLAG_REASONS, start=1):
+            button = QRadioButton(f"&{number} {reason}")
+            self.group.addButton(button, number - 1)
+            layout.addWidget(button)
+        self.note = QLineEdit()
+        self.note.setPlaceholderText("note (optional); Enter keeps the flag, Esc removes it")
+        self.note.returnPressed.connect(self._keep)
+        layout.addWidget(self.note, stretch=1)
+        self.note.installEventFilter(self)
+        self.hide()
+
+    def open(self) -> None:
+        self.show()
+        if self.group.checkedId() < 0:
+            self.group.button(0).setChecked(True)
+        self.note.setFocus()
+
+    def reset(self) -> None:
+        self.group.setExclusive(False)
+        for button in self.group.buttons():
+            button.setChecked(False)
+        self.group.setExclusive(True)
+        self.note.clear()
+        self.hide()
+
+    def _keep(self) -> None:
+        reason = FLAG_REASONS[self.group.checkedId()] if self.group.checkedId() >= 0 else None
+        self.hide()
+        self.flagged.emit(reason, self.note.text().strip())
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.KeyPress:
+            key = event.key()
+            if Qt.Key_1 <= key < Qt.Key_1 + len(FLAG_REASONS) and not self.note.text():
+                self.group.button(key - Qt.Key_1).setChecked(True)
+                return True
+            if key == Qt.Key_Escape:
+                self.reset()
+                self.flagged.emit(None, "")
+                return True
+        return False
+
+
+class TrialPage(QWidget):
+    """Emits :attr:`submitted` (Response, events) when the annotator answers."""
+
+    submitted = pyqtSignal(object, list)
+
+    def __init__(self, labels: LabelSet, index: LabelSearchIndex, images: ImageLoader, thumbnails: ImageLoader, examples_per_class: int) -> None:
+        super().__init__()
+        self._labels = labels
+        self._images = images
+        self._phase: Phase | None = None
+        self._image_id: str | None = None
+        self._onset: float | None = None
+        self._shown_at = ""
+        self._presented_ms: float | None = None
+        self._events: list[Event] = []
+        self._flag: tuple[str | None, str] = (None, "")
+        self._accepting = False
+
+        self.heading = QLabel()
+        self.heading.setObjectName("heading")
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(8)
+        self.view = ImageView()
+        self.view.painted.connect(self._painted)
+        self.picker = LabelPicker(labels, index, thumbnails, examples_per_class)
+        self.picker.label_chosen.connect(self._add)
+        self.picker.looked_up.connect(self.log_event)
+        self.slots = AnswerSlots(labels)
+        self.slots.changed.connect(self._status)
+        self.flag_bar = FlagBar()
+        self.flag_bar.flagged.connect(self._flagged)
+        self.status = QLabel()
+        self.status.setObjectName("status")
+
+        self.submit_button = QPushButton(f"Submit ({KEYS['submit']})")
+        self.submit_button.clicked.connect(self.submit)
+        self.not_sure_button = QPushButton(f"Not sure ({KEYS['not_sure']})")
+        self.not_sure_button.clicked.connect(lambda: self.submit_outcome("not_sure"))
+        self.none_button = QPushButton(f"None of these ({KEYS['none_of_these']})")
+        self.none_button.clicked.connect(lambda: self.submit_outcome("none_of_these"))
+        self.flag_button = QPushButton(f"Flag image ({KEYS['flag']})")
+        self.flag_button.clicked.connect(self.open_flag)
+        for button in (self.submit_button, self.not_sure_button, self.none_button, self.flag_button):
+            button.setFocusPolicy(Qt.NoFocus)
+
+        self.answer_title = QLabel()
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.view, stretch=1)
+        left_layout.addWidget(self.answer_title)
+        left_layout.addWidget(self.slots)
+        buttons = QHBoxLayout()
+        for button in (self.submit_button, self.not_sure_button, self.none_button, self.flag_button):
+            buttons.addWidget(button)
+        left_layout.addLayout(buttons)
+        left_layout.addWidget(self.flag_bar)
+
+        self.splitter = QSplitter(Qt.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.picker)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.splitter, stretch=1)
+        layout.addWidget(self.status)
+
+    # -- showing a trial -------------------------------------------------------------
+    def start(self, phase: Phase, image_id: str, image: QImage, number: int, phase_size: int, position: int, total: int) -> None:
+        """Show trial ``number`` (1-based) of ``phase``; the RT clock starts at first paint."""
+        self._phase = phase
+        self._image_id = image_id
+        self._onset = None
+        self._presented_ms = None
+        self._events = []
+        self._flag = (None, "")
+        self.flag_bar.reset()
+        self.heading.setText(f"<b>{phase.name.capitalize()}</b> · image {number} of {phase_size}")
+        self.progress.setMaximum(total)
+        self.progress.setValue(position)
+        self.slots.configure(phase.answers, phase.multi_label)
+        self.answer_title.setText(
+            f"Your answer: select up to {phase.answers} classes that apply"
+            if phase.multi_label
+            else ("Your answer" if phase.answers == 1 else f"Your answer: up to {phase.answers} guesses, most likely first")
+        )
+        self.picker.reset()
+        self._status("")
+        self._accepting = True
+        if phase.presentation is None:
+            self.picker.setEnabled(True)
+            self.view.show_image(image)
+        else:
+            self.picker.setEnabled(False)
+            self.view.show_fixation()
+            QTimer.singleShot(phase.presentation.fixation_ms, lambda: self.view.show_image(image))
+
+    def _painted(self, mode: str, when: float) -> None:
+        if mode == "image" and self._onset is None and self._accepting:
+            self._onset = when
+            self._shown_at = utc_now()
+            presentation = self._phase.presentation if self._phase else None
+            if presentation is not None:
+                QTimer.singleShot(presentation.image_ms, self.view.show_mask)
+        elif mode == "mask" and self._onset is not None and self._presented_ms is None:
+            self._presented_ms = (when - self._onset) * 1000.0
+            presentation = self._phase.presentation if self._phase else None
+            QTimer.singleShot(presentation.mask_ms if presentation else 0, self._after_mask)
+
+    def _after_mask(self) -> None:
+        self.view.clear()
+        self.picker.setEnabled(True)
+        self.picker.focus_search()
+
+    @property
+    def rt_clock_started(self) -> bool:
+        return self._onset is not None
+
+    def elapsed_ms(self) -> float:
+        return 0.0 if self._onset is None else (time.monotonic() - self._onset) * 1000.0
+
+    # -- answering -------------------------------------------------------------------
+    def _add(self, label_id: str) -> None:
+        if self.slots.add(label_id):
+            self.log_event("add_label", {"label_id": label_id})
+            self.picker.search.clear()
+
+    def log_event(self, kind: str, detail: dict) -> None:
+        self._events.append(Event(kind, self.elapsed_ms(), detail))
+
+    def _status(self, message: str) -> None:
+        flag = f"   [flagged: {self._flag[0]}]" if self._flag[0] else ""
+        self.status.setText(message + flag)
+
+    def open_flag(self) -> None:
+        self.flag_bar.open()
+
+    def _flagged(self, reason: str | None, note: str) -> None:
+        self._flag = (reason, note)
+        self.log_event("flag", {"reason": reason, "note": note})
+        self._status("image flagged" if reason else "flag removed")
+        self.picker.focus_search()
+
+    def submit(self) -> None:
+        if not self.slots.labels:
+            self._status("Choose at least one class first (or F5 'not sure', F6 'none of these')")
+            return
+        self._finish(Response(self.slots.labels, **self._timing(), outcome="answer", **self._flag_fields()))
+
+    def submit_outcome(self, outcome: str) -> None:
+        self._finish(Response((), **self._timing(), outcome=outcome, **self._flag_fields()))
+
+    def _timing(self) -> dict:
+        return {
+            "rt_ms": self.elapsed_ms(),
+            "shown_at": self._shown_at or utc_now(),
+            "answered_at": utc_now(),
+            "presented_ms": self._presented_ms,
+        }
+
+    def _flag_fields(self) -> dict:
+        return {"flag": self._flag[0], "flag_note": self._flag[1]}
+
+    def _finish(self, response: Response) -> None:
+        if not self._accepting or self._onset is None:
+            return
+        self._accepting = False
+        self.submitted.emit(response, list(self._events))
+
+    def accept_again(self, message: str) -> None:
+        """The store could not take the answer: keep everything on screen and let them retry."""
+        self._accepting = True
+        self._status(message)
