@@ -38,7 +38,7 @@ class SearchResultsModel(QAbstractListModel):
         hit = self._hits[index.row()]
         if role == Qt.DisplayRole:
             name = self._labels[hit.label_id].name
-            return name if hit.matched.casefold() == name.casefold() else f"{name}  ({hit.matched})"
+            return name if hit.matched.casefold() in name.casefold() else f"{name}  ({hit.matched})"
         if role == LABEL_ID_ROLE:
             return hit.label_id
         return None
@@ -57,8 +57,8 @@ class HierarchyModel(QAbstractItemModel):
     def __init__(self, labels: LabelSet) -> None:
         super().__init__()
         self._labels = labels
-        self._ids: list[str] = list(labels.by_id)
-        self._number = {node: i for i, node in enumerate(self._ids)}
+        # The index's internal pointer is the node id string itself, kept alive here.
+        self._ids: dict[str, str] = {node: node for node in labels.by_id}
         self._bold = QFont()
         self._bold.setBold(True)
 
@@ -66,13 +66,13 @@ class HierarchyModel(QAbstractItemModel):
         return self._labels.roots if node is None else self._labels.children_of.get(node, ())
 
     def node(self, index: QModelIndex) -> str | None:
-        return self._ids[index.internalId()] if index.isValid() else None
+        return index.internalPointer() if index.isValid() else None
 
     def index(self, row: int, column: int, parent: QModelIndex = QModelIndex()) -> QModelIndex:
         children = self._children(self.node(parent))
         if column != 0 or not 0 <= row < len(children):
             return QModelIndex()
-        return self.createIndex(row, 0, self._number[children[row]])
+        return self.createIndex(row, 0, self._ids[children[row]])
 
     def parent(self, index: QModelIndex) -> QModelIndex:  # type: ignore[override]
         node = self.node(index)
@@ -81,12 +81,12 @@ class HierarchyModel(QAbstractItemModel):
         parent = self._labels.parent_of[node]
         grand = self._labels.parent_of.get(parent)
         row = self._children(grand).index(parent)
-        return self.createIndex(row, 0, self._number[parent])
+        return self.createIndex(row, 0, self._ids[parent])
 
     def index_of(self, node: str) -> QModelIndex:
         parent = self._labels.parent_of.get(node)
         siblings = self._children(parent)
-        return self.createIndex(siblings.index(node), 0, self._number[node]) if node in siblings else QModelIndex()
+        return self.createIndex(siblings.index(node), 0, self._ids[node]) if node in siblings else QModelIndex()
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
         return len(self._children(self.node(parent)))

@@ -15,6 +15,7 @@ from PyQt5.QtCore import QEvent, QModelIndex, QObject, QSize, Qt, pyqtSignal
 from PyQt5.QtGui import QIcon, QKeyEvent, QPixmap
 from PyQt5.QtWidgets import (
     QAbstractItemView,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QListView,
@@ -156,6 +157,11 @@ class LabelPicker(QWidget):
         self.tree.setModel(self.tree_model)
         self.tree.setHeaderHidden(True)
         self.tree.setUniformRowHeights(True)
+        # WordNet is up to 18 levels deep: narrow indentation, and a column as wide as its
+        # text (scrolling sideways) so that deep rows keep a real, keyboard-navigable rect.
+        self.tree.setIndentation(12)
+        self.tree.header().setStretchLastSection(False)
+        self.tree.header().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.tree.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.tree.selectionModel().currentChanged.connect(self._tree_highlighted)
         self.tree.expanded.connect(lambda index: self.looked_up.emit("browse", {"node": self.tree_model.node(index)}))
@@ -201,6 +207,7 @@ class LabelPicker(QWidget):
         self.tabs.setCurrentIndex(1)
         if self._current is not None:
             index = self._reveal(self._current)
+            self.tree.doItemsLayout()  # the tab was hidden: lay out the expanded rows before moving
             self.tree.setCurrentIndex(index)
             self.tree.scrollTo(index, QAbstractItemView.PositionAtCenter)
         elif not self.tree.currentIndex().isValid():
@@ -215,13 +222,14 @@ class LabelPicker(QWidget):
     def _run_search(self, text: str) -> None:
         hits = self._index.search(text)
         self.results_model.set_hits(hits)
+        if not text.strip():
+            return  # cleared after a choice: keep whatever tab and highlight the annotator is in
         self.tabs.setCurrentIndex(0)
         if hits:
             self.results.setCurrentIndex(self.results_model.index(0))
         else:
             self._set_current(None)
-        if text.strip():
-            self.looked_up.emit("search", {"query": text, "results": len(hits), "top": hits[0].label_id if hits else None})
+        self.looked_up.emit("search", {"query": text, "results": len(hits), "top": hits[0].label_id if hits else None})
 
     def _result_highlighted(self, index: QModelIndex, _previous: QModelIndex) -> None:
         self._set_current(self.results_model.label_at(index.row()))

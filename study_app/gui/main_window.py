@@ -75,6 +75,7 @@ class AnnotationWindow(QMainWindow):
         self._restore_window_state()
         self.instructions.set_heading(study.title, controller.resumed)
         self._show(self.instructions)
+        self._prefetch(start=controller.position)  # decode while the instructions are read
 
     # -- shortcuts --------------------------------------------------------------------
     def _install_shortcuts(self) -> None:
@@ -182,9 +183,10 @@ class AnnotationWindow(QMainWindow):
             else:
                 self._message("Loading…", ["The next image is being prepared."], self._show_trial)
 
-    def _prefetch(self) -> None:
+    def _prefetch(self, start: int | None = None) -> None:
+        """Decode the next images in the background (from ``start``, default the one after this)."""
         trials = self.controller.session.trials
-        start = self.controller.position + 1
+        start = self.controller.position + 1 if start is None else start
         for trial in trials[start : start + PREFETCH]:
             self.images.request(trial.image_id, self.study.images[trial.image_id].path)
 
@@ -247,6 +249,7 @@ class AnnotationWindow(QMainWindow):
         self._next()
 
     def _pause(self) -> None:
+        self.trial.stop()
         self.controller.log([Event("pause", self.trial.elapsed_ms(), {"image_id": self.controller.current().image_id})])
         self._message("Paused", ["The image is hidden. This image starts again when you continue."], self._resume_after_pause)
 
@@ -309,7 +312,11 @@ class AnnotationWindow(QMainWindow):
         super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if self._closing:
+            event.accept()
+            return
         self._closing = True
+        self.trial.stop()
         self._settings.setValue("annotate/geometry", self.saveGeometry())
         self._settings.setValue("annotate/splitter", self.trial.splitter.saveState())
         if not self.controller.complete:

@@ -37,6 +37,7 @@ class StartDialog(QDialog):
         self.id_field = QLineEdit(annotator)
         self.id_field.setPlaceholderText("your annotator id (a pseudonym such as A07)")
         self.id_field.textChanged.connect(self._check)
+        self.id_field.returnPressed.connect(self._start)
         self.state = QLabel()
         self.state.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)

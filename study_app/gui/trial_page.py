@@ -109,6 +109,12 @@ class TrialPage(QWidget):
         self._events: list[Event] = []
         self._flag: tuple[str | None, str] = (None, "")
         self._accepting = False
+        # One timer for the psychophysics sequence, owned by the page, so that nothing of
+        # a previous trial (or a closed window) can fire into the current one.
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._timer_step)
+        self._step = lambda: None
 
         self.heading = QLabel()
         self.heading.setObjectName("heading")
@@ -165,6 +171,7 @@ class TrialPage(QWidget):
     # -- showing a trial -------------------------------------------------------------
     def start(self, phase: Phase, image_id: str, image: QImage, number: int, phase_size: int, position: int, total: int) -> None:
         """Show trial ``number`` (1-based) of ``phase``; the RT clock starts at first paint."""
+        self._timer.stop()
         self._phase = phase
         self._image_id = image_id
         self._onset = None
@@ -190,7 +197,7 @@ class TrialPage(QWidget):
         else:
             self.picker.setEnabled(False)
             self.view.show_fixation()
-            QTimer.singleShot(phase.presentation.fixation_ms, lambda: self.view.show_image(image))
+            self._after(phase.presentation.fixation_ms, lambda: self.view.show_image(image))
 
     def _painted(self, mode: str, when: float) -> None:
         if mode == "image" and self._onset is None and self._accepting:
@@ -198,11 +205,23 @@ class TrialPage(QWidget):
             self._shown_at = utc_now()
             presentation = self._phase.presentation if self._phase else None
             if presentation is not None:
-                QTimer.singleShot(presentation.image_ms, self.view.show_mask)
+                self._after(presentation.image_ms, self.view.show_mask)
         elif mode == "mask" and self._onset is not None and self._presented_ms is None:
             self._presented_ms = (when - self._onset) * 1000.0
             presentation = self._phase.presentation if self._phase else None
-            QTimer.singleShot(presentation.mask_ms if presentation else 0, self._after_mask)
+            self._after(presentation.mask_ms if presentation else 0, self._after_mask)
+
+    def _after(self, msecs: int, step) -> None:
+        self._step = step
+        self._timer.start(msecs)
+
+    def _timer_step(self) -> None:
+        self._step()
+
+    def stop(self) -> None:
+        """Leave the trial (pause, quit): no pending presentation step may fire."""
+        self._timer.stop()
+        self._accepting = False
 
     def _after_mask(self) -> None:
         self.view.clear()

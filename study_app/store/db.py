@@ -64,6 +64,8 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             if not _is_lock(exc) or time.monotonic() > deadline:
                 raise StoreError(f"results store is busy or locked by another program: {exc}") from None
             time.sleep(0.01)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to the results store: {exc}") from None
     try:
         yield conn
     except sqlite3.Error as exc:

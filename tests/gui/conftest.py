@@ -1,0 +1,57 @@
+"""GUI fixtures: real widgets offscreen, settings in a temp folder, real stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PyQt5.QtCore import QSettings
+from PyQt5.QtWidgets import QApplication
+
+from study_app.gui.main_window import AnnotationWindow
+from study_app.protocol import BUNDLED_PROTOCOLS, load_study
+from study_app.session import SessionController
+from study_app.store import ResultsStore
+
+
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path, monkeypatch):
+    """Keep the user's real settings out of tests."""
+    QSettings.setDefaultFormat(QSettings.IniFormat)
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
+
+
+class Session:
+    """Opens annotation windows on one study and store, like a desktop would."""
+
+    def __init__(self, qtbot, study_dir: Path, store_path: Path) -> None:
+        self.qtbot = qtbot
+        self.study = load_study(study_dir)
+        self.store_path = store_path
+        self.store: ResultsStore | None = None
+        self.settings = QSettings(str(store_path.parent / "window.ini"), QSettings.IniFormat)
+
+    def open(self, annotator: str, force_new: bool = False) -> AnnotationWindow:
+        self.store = ResultsStore(self.store_path)
+        controller = SessionController(self.study, self.store, annotator, force_new=force_new)
+        window = AnnotationWindow(controller, self.settings)
+        self.qtbot.addWidget(window)
+        window.show()
+        self.qtbot.waitExposed(window)
+        window.activateWindow()
+        self.qtbot.waitUntil(lambda: QApplication.focusWidget() is not None, timeout=5000)
+        return window
+
+    def close(self, window: AnnotationWindow) -> None:
+        window.close()
+        self.store.close()
+
+
+@pytest.fixture
+def gui_session(qtbot, tiny_study, tmp_path):
+    return Session(qtbot, tiny_study, tmp_path / "results" / "results.sqlite")
+
+
+@pytest.fixture
+def imagenet_session(qtbot, tmp_path):
+    return Session(qtbot, BUNDLED_PROTOCOLS / "demo-imagenet", tmp_path / "results" / "results.sqlite")

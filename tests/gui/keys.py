@@ -1,0 +1,41 @@
+"""Keyboard-only driving of the annotation window, as an annotator would."""
+
+from __future__ import annotations
+
+from PyQt5.QtCore import Qt
+from PyQt5.QtWidgets import QApplication
+
+from study_app.gui.main_window import AnnotationWindow
+
+
+def focus():
+    widget = QApplication.focusWidget()
+    assert widget is not None, "no widget has the keyboard focus"
+    return widget
+
+
+def press(qtbot, key, modifier=Qt.NoModifier) -> None:
+    qtbot.keyClick(focus(), key, modifier)
+
+
+def type_text(qtbot, text: str) -> None:
+    qtbot.keyClicks(focus(), text)
+
+
+def current_page(window: AnnotationWindow):
+    return window.pages.currentWidget()
+
+
+def wait_for_trial(qtbot, window: AnnotationWindow) -> None:
+    """Until the trial page is up and its response clock has started (image painted)."""
+    qtbot.waitUntil(lambda: current_page(window) is window.trial and window.trial.rt_clock_started, timeout=5000)
+
+
+def answer_with(qtbot, window: AnnotationWindow, queries: list[str]) -> None:
+    """Type each query, Enter to fill the next slot, then Ctrl+Return to submit."""
+    wait_for_trial(qtbot, window)
+    qtbot.wait(2)
+    for query in queries:
+        type_text(qtbot, query)
+        press(qtbot, Qt.Key_Return)
+    press(qtbot, Qt.Key_Return, Qt.ControlModifier)

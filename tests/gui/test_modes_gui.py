@@ -1,0 +1,67 @@
+"""Psychophysics timing and multi-label answers in the real window."""
+
+from __future__ import annotations
+
+from PyQt5.QtCore import Qt
+
+from study_app.store import ResultsStore, answers_frame
+
+from .conftest import Session
+from .keys import press, type_text
+
+
+def with_test_phase(study_dir, extra: str) -> None:
+    toml = (study_dir / "study.toml").read_text()
+    toml = toml.replace("answers = 3\nbreak_every = 4\n", f"break_every = 4\n{extra}")
+    (study_dir / "study.toml").write_text(toml)
+
+
+def skip_training(qtbot, window) -> None:
+    press(qtbot, Qt.Key_Return)
+    press(qtbot, Qt.Key_Return)
+    for _ in range(4):
+        qtbot.waitUntil(lambda: window.trial.rt_clock_started, timeout=5000)
+        press(qtbot, Qt.Key_F5)
+        press(qtbot, Qt.Key_Return)
+    press(qtbot, Qt.Key_Return)  # test phase start
+
+
+def test_timed_presentation_with_mask(qtbot, tiny_study, tmp_path):
+    with_test_phase(tiny_study, "answers = 1\n[phases.presentation]\nfixation_ms = 100\nimage_ms = 150\nmask_ms = 100\n")
+    session = Session(qtbot, tiny_study, tmp_path / "r.sqlite")
+    window = session.open("T01")
+    skip_training(qtbot, window)
+    view = window.trial.view
+    qtbot.waitUntil(lambda: view.mode == "fixation", timeout=2000)
+    assert not window.trial.picker.isEnabled()
+    qtbot.waitUntil(lambda: view.mode == "image", timeout=2000)
+    qtbot.waitUntil(lambda: view.mode == "mask", timeout=2000)
+    qtbot.waitUntil(lambda: view.mode == "blank" and window.trial.picker.isEnabled(), timeout=2000)
+    type_text(qtbot, "cat")
+    press(qtbot, Qt.Key_Return)
+    press(qtbot, Qt.Key_Return, Qt.ControlModifier)
+    session.close(window)
+    with ResultsStore(tmp_path / "r.sqlite", readonly=True) as store:
+        frame = answers_frame(store)
+    test_row = frame[frame["phase"] == "test"].iloc[0]
+    assert 140 <= test_row["presented_ms"] < 400  # measured on-screen time of a 150 ms exposure
+    assert test_row["rt_ms"] >= test_row["presented_ms"]
+
+
+def test_multi_label_selection(qtbot, tiny_study, tmp_path):
+    with_test_phase(tiny_study, 'answers = 2\nmode = "multi-label"\n')
+    session = Session(qtbot, tiny_study, tmp_path / "r.sqlite")
+    window = session.open("T02")
+    skip_training(qtbot, window)
+    qtbot.waitUntil(lambda: window.trial.rt_clock_started, timeout=5000)
+    assert "select up to 2" in window.trial.answer_title.text()
+    for query in ("cat", "dog", "bus"):
+        type_text(qtbot, query)
+        press(qtbot, Qt.Key_Return)
+    assert window.trial.slots.labels == ("cat", "dog")
+    assert "full" in window.trial.status.text()
+    press(qtbot, Qt.Key_Return, Qt.ControlModifier)
+    session.close(window)
+    with ResultsStore(tmp_path / "r.sqlite", readonly=True) as store:
+        frame = answers_frame(store)
+    assert sorted(frame[frame["phase"] == "test"]["label_id"]) == ["cat", "dog"]

@@ -1,0 +1,111 @@
+"""The label picker and answer slots on the real 1000-class label set, keyboard only."""
+
+from __future__ import annotations
+
+from PyQt5.QtCore import Qt
+from PyQt5.QtWidgets import QApplication
+
+from study_app.store import ResultsStore, answers_frame
+
+from .keys import press, type_text, wait_for_trial
+
+
+def open_first_trial(qtbot, session, annotator="P01"):
+    window = session.open(annotator)
+    press(qtbot, Qt.Key_Return)  # instructions
+    press(qtbot, Qt.Key_Return)  # phase start
+    wait_for_trial(qtbot, window)
+    return window
+
+
+def shown_results(window, n):
+    model = window.trial.picker.results_model
+    return [model.data(model.index(row)) for row in range(min(n, model.rowCount()))]
+
+
+def test_search_ranks_and_enter_fills_slots_in_order(qtbot, imagenet_session):
+    window = open_first_trial(qtbot, imagenet_session)
+    picker, slots = window.trial.picker, window.trial.slots
+    type_text(qtbot, "tabb")
+    assert shown_results(window, 1) == ["tabby"]
+    assert picker.current == "n02123045" and "mottled" in picker.details.text()
+    press(qtbot, Qt.Key_Return)
+    assert slots.labels == ("n02123045",) and picker.search.text() == ""
+    type_text(qtbot, "maillot")
+    assert set(shown_results(window, 2)) == {"maillot (tights)", "maillot (swimsuit)"}
+    press(qtbot, Qt.Key_Down)
+    second = picker.current
+    press(qtbot, Qt.Key_Return)
+    type_text(qtbot, "garbage truck")
+    assert shown_results(window, 1) == ["garbage truck"]
+    press(qtbot, Qt.Key_Return)
+    type_text(qtbot, "dustcart")  # the same class by its synonym: refused as a duplicate
+    assert shown_results(window, 1) == ["garbage truck  (dustcart)"]
+    press(qtbot, Qt.Key_Return)
+    assert "already in your answer" in window.trial.status.text()
+    assert slots.labels == ("n02123045", second, "n03417042")
+
+    press(qtbot, Qt.Key_F4)  # to the slots: move the first guess down, remove the last
+    assert QApplication.focusWidget() is slots
+    press(qtbot, Qt.Key_Down, Qt.AltModifier)
+    assert slots.labels == (second, "n02123045", "n03417042")
+    press(qtbot, Qt.Key_F7)
+    assert slots.labels == (second, "n02123045")
+    press(qtbot, Qt.Key_F2)
+    assert QApplication.focusWidget() is picker.search
+    press(qtbot, Qt.Key_Return, Qt.ControlModifier)
+    imagenet_session.close(window)
+    with ResultsStore(imagenet_session.store_path, readonly=True) as store:
+        frame = answers_frame(store)
+    assert list(frame["label_id"]) == [second, "n02123045"] and list(frame["rank"]) == [1, 2]
+
+
+def test_hierarchy_reveals_and_chooses(qtbot, imagenet_session):
+    window = open_first_trial(qtbot, imagenet_session, "P02")
+    picker = window.trial.picker
+    type_text(qtbot, "tabby")
+    press(qtbot, Qt.Key_F3)
+    assert QApplication.focusWidget() is picker.tree
+    assert picker.tree_model.node(picker.tree.currentIndex()) == "n02123045"
+    press(qtbot, Qt.Key_Up)  # a sibling in the cat group
+    sibling = picker.current
+    assert imagenet_session.study.labels.parent_of[sibling] == "n02121808"  # domestic cat
+    press(qtbot, Qt.Key_Return)
+    assert window.trial.slots.labels == (sibling,)
+    press(qtbot, Qt.Key_Left)  # to the parent group: an inner node, not answerable
+    press(qtbot, Qt.Key_Left)
+    press(qtbot, Qt.Key_Return)
+    assert window.trial.slots.labels == (sibling,)
+    assert "[" in picker.tree_model.data(picker.tree.currentIndex())  # the group shows its class count
+    imagenet_session.close(window)
+
+
+def test_help_overlay_and_zoom(qtbot, imagenet_session):
+    window = open_first_trial(qtbot, imagenet_session, "P03")
+    press(qtbot, Qt.Key_F1)
+    assert window.help.isVisible() and "Ctrl+Return" in window.help.text.text()
+    press(qtbot, Qt.Key_F5)  # commands are inert while help is open
+    assert window.pages.currentWidget() is window.trial
+    press(qtbot, Qt.Key_Escape)
+    assert not window.help.isVisible() and QApplication.focusWidget() is window.trial.picker.search
+    press(qtbot, Qt.Key_Equal, Qt.ControlModifier)
+    assert window.trial.view.zoom > 1
+    press(qtbot, Qt.Key_0, Qt.ControlModifier)
+    assert window.trial.view.zoom == 1
+    imagenet_session.close(window)
+
+
+def test_store_failure_keeps_the_answer_on_screen(qtbot, gui_session):
+    window = gui_session.open("F01")
+    press(qtbot, Qt.Key_Return)
+    press(qtbot, Qt.Key_Return)
+    wait_for_trial(qtbot, window)
+    type_text(qtbot, "cat")
+    press(qtbot, Qt.Key_Return)
+    gui_session.store.conn.execute("DROP TABLE answers")  # the store breaks under the annotator
+    press(qtbot, Qt.Key_Return, Qt.ControlModifier)
+    assert window.pages.currentWidget() is window.trial
+    assert "could NOT be saved" in window.trial.status.text()
+    assert window.trial.slots.labels == ("cat",)
+    assert window.controller.position == 0
+    gui_session.close(window)
