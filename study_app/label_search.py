@@ -3,11 +3,13 @@
 Annotators find one class among a thousand by typing. Ranking, best first:
 
 0. the query is a whole name or synonym (``maillot``);
-1. a name or synonym starts with the query (``garbage tr`` -> ``garbage truck``);
-2. every query word starts a word of a name or synonym (``tabb`` -> ``tabby cat``,
-   ``cat tab`` -> ``tabby cat``);
-3. the query occurs inside a name or synonym (``truck`` -> ``fire truck``);
-4. fuzzy: letter trigrams shared with a word or a whole name (typos such as ``tabyy``).
+1. every query word is a whole word of a name or synonym (``cat`` -> ``tiger cat``
+   before ``catamaran``);
+2. a name or synonym starts with the query (``garbage tr`` -> ``garbage truck``,
+   ``tabb`` -> ``tabby``);
+3. every query word starts a word of a name or synonym (``cat tab`` -> ``tabby cat``);
+4. the query occurs inside a name or synonym (``ruck`` -> ``fire truck``);
+5. fuzzy: letter trigrams shared with a word or a whole name (typos such as ``tabyy``).
 
 Within a tier a match on the display name beats one on a later synonym, then shorter
 matched names come first. Matching ignores case, accents and punctuation.
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 
 from .labels import Label
 
-EXACT, PHRASE_PREFIX, WORD_PREFIX, SUBSTRING, FUZZY = range(5)
+EXACT, WHOLE_WORDS, PHRASE_PREFIX, WORD_PREFIX, SUBSTRING, FUZZY = range(6)
 FUZZY_THRESHOLD = 0.45
 #: Queries shorter than this match word starts only (a letter inside a word is noise).
 SHORT_QUERY = 3
@@ -140,6 +142,8 @@ class LabelSearchIndex:
     def _tier(entry: _Entry, text: str, words: list[str]) -> int | None:
         if entry.text == text:
             return EXACT
+        if all(q in entry.words for q in words):
+            return WHOLE_WORDS
         if entry.text.startswith(text):
             return PHRASE_PREFIX
         if all(any(w.startswith(q) for w in entry.words) for q in words):

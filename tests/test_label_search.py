@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from study_app.label_search import EXACT, FUZZY, WORD_PREFIX, LabelSearchIndex, normalise
+from study_app.label_search import (
+    EXACT,
+    FUZZY,
+    PHRASE_PREFIX,
+    SUBSTRING,
+    WHOLE_WORDS,
+    WORD_PREFIX,
+    LabelSearchIndex,
+    normalise,
+)
 from study_app.labels import Label
 from study_app.protocol import load_study
 
@@ -40,6 +49,12 @@ def test_garbage_truck_finds_dustcart(imagenet):
     assert index.search("dustcart")[0].label_id == "n03417042"
 
 
+def test_whole_words_before_longer_words(imagenet):
+    labels, index = imagenet
+    top = [labels[h.label_id].name for h in index.search("cat")[:5]]
+    assert "catamaran" not in top and all("cat" in name.split() for name in top)
+
+
 def test_words_in_any_order_and_typos(imagenet):
     labels, index = imagenet
     assert index.search("cat tab")[0].label_id == "n02123045"
@@ -53,17 +68,19 @@ def test_every_class_is_found_by_its_own_name(imagenet):
         assert index.search(label.name, limit=3)[0].label_id == label.label_id, label.name
 
 
-def test_tiers_order_exact_then_prefix_then_word_then_substring():
+def test_tiers_order_exact_whole_word_prefix_word_prefix_substring():
     labels = [
         Label("a", "sea lion"),
         Label("b", "lionfish"),
         Label("c", "lion"),
         Label("d", "dandelion"),
         Label("e", "mountain lion", ("cougar", "puma")),
+        Label("f", "lionhearted knight"),
     ]
     hits = LabelSearchIndex(labels).search("lion")
-    assert [h.label_id for h in hits] == ["c", "b", "a", "e", "d"]
-    assert hits[2].tier == WORD_PREFIX
+    assert [h.label_id for h in hits] == ["c", "a", "e", "b", "f", "d"]
+    assert [h.tier for h in hits] == [EXACT, WHOLE_WORDS, WHOLE_WORDS, PHRASE_PREFIX, PHRASE_PREFIX, SUBSTRING]
+    assert LabelSearchIndex(labels).search("knig lion")[0].tier == WORD_PREFIX
 
 
 def test_name_beats_synonym_and_accents_are_ignored():

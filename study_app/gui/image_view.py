@@ -92,7 +92,11 @@ class ImageView(QWidget):
         ratio = self.devicePixelRatioF()
         target = self.size() * ratio
         if self._scaled is None or self._scaled[0] != target or self._scaled[1] != self._zoom:
-            scaled = self._image.scaled(target * self._zoom, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+            wanted = target * self._zoom
+            # Enlarged more than twice (e.g. 8x8 digits): keep pixels crisp instead of a blur.
+            enlarge = min(wanted.width() / self._image.width(), wanted.height() / self._image.height())
+            mode = Qt.FastTransformation if enlarge >= 2 else Qt.SmoothTransformation
+            scaled = self._image.scaled(wanted, Qt.KeepAspectRatio, mode)
             pixmap = QPixmap.fromImage(scaled)
             pixmap.setDevicePixelRatio(ratio)
             self._scaled = (target, self._zoom, pixmap)

@@ -17,7 +17,7 @@ from ..labels import LabelSet
 from ..session import Feedback
 from .label_picker import ExamplesPane, describe_label
 
-FEEDBACK_IMAGE = 320
+FEEDBACK_IMAGE = 420
 
 
 class ContinuePage(QWidget):
@@ -117,12 +117,16 @@ class FeedbackPage(ContinuePage):
         self.given.setWordWrap(True)
         self.score = QLabel()
         self.examples = examples
+        self.given.setTextFormat(Qt.RichText)
         row = QHBoxLayout()
-        row.addWidget(self.image)
+        row.addWidget(self.image, alignment=Qt.AlignTop)
+        row.addSpacing(16)
         column = QVBoxLayout()
-        column.addWidget(self.truth, stretch=1)
+        column.addWidget(self.truth)
+        column.addSpacing(12)
         column.addWidget(self.given)
         column.addWidget(self.score)
+        column.addStretch(1)
         row.addLayout(column, stretch=1)
         self.body.addWidget(self.verdict)
         self.body.addLayout(row, stretch=1)
@@ -141,8 +145,11 @@ class FeedbackPage(ContinuePage):
             self.image.setPixmap(QPixmap.fromImage(scaled))
         title = "The correct class is:" if len(feedback.truth) == 1 else "Correct classes:"
         self.truth.setText(f"<b>{title}</b><br>" + "<hr>".join(describe_label(self._labels, t) for t in feedback.truth))
-        given = ", ".join(self._labels[g].name for g in feedback.given) or "no class (not sure / none of these)"
-        self.given.setText(f"Your answer: {given}")
+        rows = [
+            f"{rank}. {html.escape(self._labels[label].name)}" + (" <b style='color:#1a7f37'>✓</b>" if label in feedback.truth else "")
+            for rank, label in enumerate(feedback.given, start=1)
+        ]
+        self.given.setText("<b>Your answer:</b><br>" + ("<br>".join(rows) or "no class (not sure / none of these)"))
         percent = 100.0 * feedback.running_accuracy
         self.score.setText(f"Training so far: {feedback.phase_correct} of {feedback.phase_answered} correct ({percent:.0f}%)")
         self.examples.show_class(feedback.truth[0])
