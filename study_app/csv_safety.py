@@ -21,18 +21,26 @@ def unescape_cell(value: str) -> str:
     return value[1:] if value.startswith("'") else value
 
 
+def _text_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
+
+
 def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy with every text column escaped (numbers are left as numbers)."""
+    """A copy with every text column escaped (numbers are left as numbers); vectorised."""
     out = frame.copy()
-    for column in out.columns:
-        if out[column].dtype == object:
-            out[column] = out[column].map(lambda v: escape_cell(v) if isinstance(v, str) else v)
+    for column in _text_columns(out):
+        values = out[column]
+        risky = values.str.startswith(_TRIGGERS, na=False)
+        if risky.any():
+            out.loc[risky, column] = "'" + values[risky]
     return out
 
 
 def unescape_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
-    for column in out.columns:
-        if out[column].dtype == object:
-            out[column] = out[column].map(lambda v: unescape_cell(v) if isinstance(v, str) else v)
+    for column in _text_columns(out):
+        values = out[column]
+        quoted = values.str.startswith("'", na=False)
+        if quoted.any():
+            out.loc[quoted, column] = values[quoted].str.slice(1)
     return out

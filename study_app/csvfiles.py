@@ -94,3 +94,16 @@ def read_csv(
 def split_list(cell: str) -> list[str]:
     """Split a ``;``-separated cell (synonyms, multi-label ground truth) into items."""
     return [part.strip() for part in cell.split(";") if part.strip()]
+
+
+def write_csv(path: Path, header: list[str], rows) -> None:
+    """Write UTF-8 CSV with ``\\n`` line endings and minimal quoting (creating the folder).
+
+    Every CSV this project writes (bundled studies, generated protocols, fixtures) goes
+    through here, so they all read back identically everywhere.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)

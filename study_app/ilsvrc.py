@@ -19,6 +19,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+from .csvfiles import write_csv
 from .errors import StudyError
 from .protocol import BUNDLED_PROTOCOLS
 
@@ -83,19 +84,12 @@ def _examples(train_dir: Path, classes: list[str], per_class: int, rng: random.R
     return examples
 
 
-def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
 def _study_toml(val_dir: Path, train_dir: Path | None, train_n: int, test_n: int, per_class: int, seed: int) -> str:
     labels = '[labels]\nfile = "labels.csv"\nhierarchy = "hierarchy.csv"\nnodes = "hierarchy_nodes.csv"\n'
     if train_dir is not None:
         labels += f'examples = "examples.csv"\nexamples_root = {json.dumps(str(train_dir))}\nexamples_per_class = {per_class}\n'
     training = (
-        f'[[phases]]\nname = "training"\nsplit = "train"\nfeedback = true\nanswers = 5\nmode = "ranked"\norder = "random"\n'
+        '[[phases]]\nname = "training"\nsplit = "train"\nfeedback = true\nanswers = 5\nmode = "ranked"\norder = "random"\n'
         if train_n
         else ""
     )
@@ -154,10 +148,10 @@ def write_ilsvrc_study(
     try:
         for name in LABEL_FILES:
             shutil.copyfile(source / name, staging / name)
-        _write_csv(staging / "manifest.csv", ["image_id", "path", "labels", "split"], manifest)
+        write_csv(staging / "manifest.csv", ["image_id", "path", "labels", "split"], manifest)
         if train is not None and examples_per_class:
             examples = _examples(train, classes, examples_per_class, rng)
-            _write_csv(staging / "examples.csv", ["label_id", "path"], [[w, p.relative_to(train).as_posix()] for w, p in examples])
+            write_csv(staging / "examples.csv", ["label_id", "path"], [[w, p.relative_to(train).as_posix()] for w, p in examples])
         toml = _study_toml(val, train if train is not None and examples_per_class else None, train_images, test_images, examples_per_class, seed)
         (staging / "study.toml").write_text(toml, encoding="utf-8")
         staging.rename(out)

@@ -21,7 +21,7 @@ PREDICTION_COLUMNS = ("model", "image_id", "rank", "label_id", "score")
 MAX_PROBLEMS_PER_KIND = 10
 
 
-def _report(problems: list[Problem], display: str, lines: "pd.Series", field: str, message: str) -> None:
+def report_rows(problems: list[Problem], display: str, lines: "pd.Series", field: str, message: str) -> None:
     """Append one problem per offending line, up to the cap, then a count of the rest."""
     shown = lines.iloc[:MAX_PROBLEMS_PER_KIND]
     for line in shown:
@@ -73,23 +73,23 @@ def read_predictions(
     for column in ("model", "image_id", "label_id"):
         empty = frame[column] == ""
         if empty.any():
-            _report(problems, name, lines[empty], column, f"empty {column}")
+            report_rows(problems, name, lines[empty], column, f"empty {column}")
     rank = pd.to_numeric(frame["rank"], errors="coerce")
     bad_rank = rank.isna() | (rank < 1) | (rank != rank.round())
     if bad_rank.any():
-        _report(problems, name, lines[bad_rank], "rank", "rank must be a whole number >= 1")
+        report_rows(problems, name, lines[bad_rank], "rank", "rank must be a whole number >= 1")
     score = pd.to_numeric(frame["score"].replace("", np.nan), errors="coerce")
     bad_score = (frame["score"] != "") & (score.isna() | ~np.isfinite(score) | (score < 0))
     if bad_score.any():
-        _report(problems, name, lines[bad_score], "score", "score must be a finite number >= 0 (or blank)")
+        report_rows(problems, name, lines[bad_score], "score", "score must be a finite number >= 0 (or blank)")
     if image_ids is not None:
         unknown = ~frame["image_id"].isin(set(image_ids)) & (frame["image_id"] != "")
         if unknown.any():
-            _report(problems, name, lines[unknown], "image_id", "image_id not in the study's manifest")
+            report_rows(problems, name, lines[unknown], "image_id", "image_id not in the study's manifest")
     if label_ids is not None:
         unknown = ~frame["label_id"].isin(set(label_ids)) & (frame["label_id"] != "")
         if unknown.any():
-            _report(problems, name, lines[unknown], "label_id", "label_id not in the study's label set")
+            report_rows(problems, name, lines[unknown], "label_id", "label_id not in the study's label set")
     if len(problems) > before:
         return None
 
@@ -98,14 +98,14 @@ def read_predictions(
     key = ["model", "image_id"]
     dup_rank = frame.duplicated([*key, "rank"], keep="first")
     if dup_rank.any():
-        _report(problems, name, lines[dup_rank], "rank", "the same rank twice for one model and image")
+        report_rows(problems, name, lines[dup_rank], "rank", "the same rank twice for one model and image")
     dup_label = frame.duplicated([*key, "label_id"], keep="first")
     if dup_label.any():
-        _report(problems, name, lines[dup_label], "label_id", "the same label twice for one model and image")
+        report_rows(problems, name, lines[dup_label], "label_id", "the same label twice for one model and image")
     groups = frame.groupby(key, sort=False)["rank"]
     gap = groups.transform("max") != groups.transform("size")
     if gap.any() and not dup_rank.any():
-        _report(problems, name, lines[gap], "rank", "ranks of one model and image must be 1..k without gaps")
+        report_rows(problems, name, lines[gap], "rank", "ranks of one model and image must be 1..k without gaps")
     if len(problems) > before:
         return None
     return frame.sort_values([*key, "rank"], kind="stable").reset_index(drop=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
+
+from study_app.csvfiles import write_csv
 
 from PIL import Image
 
@@ -54,13 +55,6 @@ break_every = 4
 [models]
 predictions = ["predictions.csv"]
 """
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]] | list[tuple[str, ...]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def make_study(root: Path, per_class_train: int = 1, per_class_test: int = 3) -> Path:

@@ -46,13 +46,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+from study_app.csvfiles import write_csv
 
 ROOT_ID = "n00001740"  # entity
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -242,14 +243,6 @@ def debian_license_text(copyright_file: Path, license_name: str = "WordNet3.0") 
     if not body:
         raise SystemExit(f"no license text for {license_name} in {copyright_file}")
     return "\n".join(body) + "\n"
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    """Write UTF-8 CSV with '\\n' line endings and minimal quoting."""
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def main(argv: list[str] | None = None) -> int:

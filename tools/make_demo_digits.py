@@ -14,6 +14,8 @@ What it writes (all paths relative to the output folder)::
     labels.csv            label_id,name,synonyms,definition
     examples.csv          label_id,path             (13 example images per class)
     predictions/models.csv model,image_id,rank,label_id,score (top-3 per image and model)
+    models/<model>.onnx   each fitted model, converted with skl2onnx (float64 input)
+    models/<model>.toml   its spec for ``python main.py predict`` (64x64 PNG -> 64 features)
     instructions.md       what the annotator sees before starting
     study.toml            the study protocol
     README.md             contents, provenance, licences, splits, model accuracies
@@ -33,6 +35,9 @@ same library versions gives byte-identical files.
   with BLAS/OpenMP limited to one thread; predictions are written for ``train`` and
   ``test`` images only. Ranks come from the scores as written (6 decimals), ties broken
   by label id.
+* The fitted models are also saved as ONNX (``models/``, needs ``skl2onnx``) with a model
+  spec whose preprocessing maps each 64x64 PNG back to the features ``v / 16``: mean of
+  each 8x8 block, ``255 - grey``, snapped to the 17 ink levels 0..16.
 
 Usage (from the repository root; needs the ``tools`` extra, i.e. scikit-learn)::
 
@@ -43,11 +48,12 @@ Usage (from the repository root; needs the ``tools`` extra, i.e. scikit-learn)::
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import sys
 import warnings
 from pathlib import Path
+
+from study_app.csvfiles import write_csv
 
 import numpy as np
 from PIL import Image
@@ -179,20 +185,78 @@ def make_models(seed: int) -> dict:
 
 def fit_and_predict(
     features: np.ndarray, targets: np.ndarray, fit_idx: np.ndarray, pred_idx: np.ndarray, seed: int
-) -> dict[str, np.ndarray]:
-    """Return {model name: probabilities of shape (len(pred_idx), 10)}; columns = classes 0..9."""
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Return ({model name: probabilities of shape (len(pred_idx), 10)}, {model name: fitted model}).
+
+    Probability columns are classes 0..9."""
     from sklearn.exceptions import ConvergenceWarning
     from threadpoolctl import threadpool_limits
 
     out = {}
+    models = make_models(seed)
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        for name, model in make_models(seed).items():
+        for name, model in models.items():
             model.fit(features[fit_idx], targets[fit_idx])
             if list(model.classes_) != list(range(N_CLASSES)):
                 raise SystemExit(f"{name}: unexpected classes {model.classes_}")
             out[name] = model.predict_proba(features[pred_idx])
-    return out
+    return out, models
+
+
+MODEL_SPEC = """\
+# Written by tools/make_demo_digits.py; run `python main.py predict --study demo-digits --model {name}`.
+format = 1
+name = "{name}"
+description = "scikit-learn {kind} fitted on the model-train images (see ../README.md), converted to ONNX with skl2onnx {skl2onnx}"
+top_k = {top_k}
+
+[weights]
+format = "onnx"
+file = "{name}.onnx"
+sha256 = "{sha256}"
+
+[preprocess]                  # 64x64 PNG -> the 64 features v / 16 the model was fitted on
+input_size = [8, 8]
+colour = "L"
+resize = 8
+interpolation = "box"         # mean of each {upscale}x{upscale} block (each block is one cell of the 8x8 grid)
+invert = true                 # ink = 255 - grey
+levels = 16                   # snap to the 17 ink counts 0..16 the PNGs were rendered from
+mean = [0.0]
+std = [255.0]                 # 0..255 -> 0..1, i.e. v / 16
+layout = "flat"               # row-major, as digits.images.reshape(n, -1)
+
+[output]
+name = "probabilities"
+activation = "none"           # predict_proba already
+
+[labels]
+from = "study"                # columns are classes 0..9 = labels.csv order digit-0 .. digit-9
+"""
+
+
+def write_models(folder: Path, models: dict) -> None:
+    """Each fitted model as ONNX (float64 input, plain probability tensor) plus its spec."""
+    import hashlib
+
+    import skl2onnx
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, model in models.items():
+        with warnings.catch_warnings():
+            # skl2onnx reads SVC.probA_/probB_, deprecated by scikit-learn 1.9 (unused: sigmoid calibration)
+            warnings.filterwarnings("ignore", message="Attribute `prob[AB]_` was deprecated", category=FutureWarning)
+            onnx_model = skl2onnx.to_onnx(
+                model, initial_types=[("features", DoubleTensorType([None, 64]))], options={"zipmap": False}, target_opset=17
+            )
+        data = onnx_model.SerializeToString()
+        (folder / f"{name}.onnx").write_bytes(data)
+        write_text(folder / f"{name}.toml", MODEL_SPEC.format(
+            name=name, kind=type(model).__name__, skl2onnx=skl2onnx.__version__, top_k=TOP_K,
+            sha256=hashlib.sha256(data).hexdigest(), upscale=UPSCALE,
+        ))
 
 
 def top_k(probs: np.ndarray, k: int = TOP_K) -> list[tuple[int, str]]:
@@ -203,14 +267,6 @@ def top_k(probs: np.ndarray, k: int = TOP_K) -> list[tuple[int, str]]:
 
 
 # --------------------------------------------------------------------------- writing
-
-
-def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(header)
-        w.writerows(rows)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -490,7 +546,7 @@ def build(out: Path, seed: int) -> dict[str, tuple[int, int]]:
     split_arr = np.array(split)
     fit_idx = np.flatnonzero(split_arr == "model-train")
     pred_idx = np.flatnonzero((split_arr == "train") | (split_arr == "test"))
-    probs = fit_and_predict(features, tgts, fit_idx, pred_idx, seed)
+    probs, fitted = fit_and_predict(features, tgts, fit_idx, pred_idx, seed)
     rows = []
     accuracies = {}
     for name in sorted(probs):
@@ -503,6 +559,7 @@ def build(out: Path, seed: int) -> dict[str, tuple[int, int]]:
                 rows.append([name, image_id(i + 1), rank, label_id(c), score])
         accuracies[name] = (correct, counts["test"])
     write_csv(out / "predictions" / "models.csv", ["model", "image_id", "rank", "label_id", "score"], rows)
+    write_models(out / "models", fitted)
 
     # protocol texts
     versions = {"scikit-learn": sklearn.__version__, "numpy": np.__version__, "Pillow": PIL.__version__}

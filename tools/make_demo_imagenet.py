@@ -42,6 +42,8 @@ import sys
 from importlib import metadata, resources
 from pathlib import Path
 
+from study_app.csvfiles import write_csv
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "protocols" / "demo-imagenet"
 DEFAULT_SEED = 2015
@@ -185,14 +187,6 @@ def class_index_to_wnid() -> dict[int, str]:
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    """Write UTF-8 CSV with '\\n' line endings and minimal quoting."""
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def write_text(path: Path, text: str) -> None:

@@ -25,15 +25,29 @@ def pil_to_qimage(image: Image.Image) -> QImage:
     return QImage(data, image.width, image.height, 3 * image.width, QImage.Format_RGB888).copy()
 
 
+def fit_size(size: tuple[int, int], bounds: tuple[int, int]) -> tuple[int, int]:
+    """``size`` scaled to fit ``bounds`` with its aspect ratio kept."""
+    scale = min(bounds[0] / size[0], bounds[1] / size[1])
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
 class _Job(QRunnable):
-    def __init__(self, loader: "ImageLoader", key: str, path: Path, box: int | None, max_pixels: int) -> None:
+    def __init__(
+        self, loader: "ImageLoader", key: str, path: Path, box: int | None, fit: tuple[int, int] | None, max_pixels: int
+    ) -> None:
         super().__init__()
-        self.loader, self.key, self.path, self.box, self.max_pixels = loader, key, path, box, max_pixels
+        self.loader, self.key, self.path, self.box, self.fit, self.max_pixels = loader, key, path, box, fit, max_pixels
 
     def run(self) -> None:
         try:
             draft = (self.box, self.box) if self.box else None
             image = load_image(self.path, self.max_pixels, draft_size=draft)
+            if self.fit:
+                # Scaled here, off the GUI thread, to the size the view will paint it at.
+                target = fit_size(image.size, self.fit)
+                enlarge = target[0] / image.width
+                method = Image.Resampling.NEAREST if enlarge >= 2 else Image.Resampling.BICUBIC
+                image = image.resize(target, method)
             if self.box:
                 factor = self.box // max(image.size)
                 if factor >= 2:  # tiny images (digits) are enlarged pixel by pixel
@@ -76,14 +90,17 @@ class ImageLoader(QObject):
     def error(self, key: str) -> str | None:
         return self._errors.get(key)
 
-    def request(self, key: str, path: Path, box: int | None = None) -> bool:
-        """Start loading unless cached or under way; True if the image is already there."""
+    def request(self, key: str, path: Path, box: int | None = None, fit: tuple[int, int] | None = None) -> bool:
+        """Start loading unless cached or under way; True if the image is already there.
+
+        ``box``: a square thumbnail of that size; ``fit``: scaled to fit (width, height).
+        """
         if key in self._cache:
             self._cache.move_to_end(key)
             return True
         if key not in self._pending and key not in self._errors:
             self._pending.add(key)
-            self._pool.start(_Job(self, key, path, box, self._max_pixels))
+            self._pool.start(_Job(self, key, path, box, fit, self._max_pixels))
         return False
 
     def wait(self, msecs: int = 30_000) -> bool:

@@ -44,6 +44,11 @@ class ImageView(QWidget):
         self._announce = False
         self._mask = noise_mask()
 
+    def paint_size(self) -> tuple[int, int]:
+        """The device pixels an image is drawn into at zoom 1 (for decoding ahead)."""
+        ratio = self.devicePixelRatioF()
+        return max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio))
+
     @property
     def zoom(self) -> float:
         return self._zoom
@@ -93,6 +98,11 @@ class ImageView(QWidget):
         target = self.size() * ratio
         if self._scaled is None or self._scaled[0] != target or self._scaled[1] != self._zoom:
             wanted = target * self._zoom
+            if self._image.size() == self._image.size().scaled(wanted, Qt.KeepAspectRatio):
+                pixmap = QPixmap.fromImage(self._image)  # decoded at this size off the GUI thread
+                pixmap.setDevicePixelRatio(ratio)
+                self._scaled = (target, self._zoom, pixmap)
+                return pixmap
             # Enlarged more than twice (e.g. 8x8 digits): keep pixels crisp instead of a blur.
             enlarge = min(wanted.width() / self._image.width(), wanted.height() / self._image.height())
             mode = Qt.FastTransformation if enlarge >= 2 else Qt.SmoothTransformation

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 
-from PyQt5.QtCore import QEvent, QModelIndex, QObject, QSize, Qt, pyqtSignal
+from PyQt5.QtCore import QEvent, QModelIndex, QObject, QSize, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QIcon, QKeyEvent, QPixmap
 from PyQt5.QtWidgets import (
     QAbstractItemView,
@@ -30,9 +30,12 @@ from PyQt5.QtWidgets import (
 from ..label_search import LabelSearchIndex
 from ..labels import LabelSet
 from .image_loader import ImageLoader
-from .label_models import LABEL_ID_ROLE, HierarchyModel, SearchResultsModel
+from .label_models import HierarchyModel, SearchResultsModel
 
 THUMBNAIL = 96
+#: Example images load once the highlight has rested this long: arrowing or typing
+#: through a list must not start (and wait on) a thumbnail job per row passed.
+EXAMPLES_DELAY_MS = 60
 _FORWARDED_KEYS = {Qt.Key_Up, Qt.Key_Down, Qt.Key_PageUp, Qt.Key_PageDown}
 
 
@@ -45,6 +48,9 @@ class ExamplesPane(QListWidget):
         self._loader = loader
         self._per_class = per_class
         self._current: str | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._load_current)
         self.setViewMode(QListWidget.IconMode)
         self.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
         self.setMovement(QListWidget.Static)
@@ -54,7 +60,17 @@ class ExamplesPane(QListWidget):
         self.setFixedHeight(THUMBNAIL * 2 + 24)
         loader.ready.connect(self._arrived)
 
+    def show_class_soon(self, label_id: str | None) -> None:
+        """Show ``label_id``'s examples once the highlight stays on it (see EXAMPLES_DELAY_MS)."""
+        self._current = label_id
+        self.clear()
+        self._timer.start(EXAMPLES_DELAY_MS)
+
+    def _load_current(self) -> None:
+        self.show_class(self._current)
+
     def show_class(self, label_id: str | None) -> None:
+        self._timer.stop()
         self._current = label_id
         self.clear()
         for path in self._paths(label_id):
@@ -136,6 +152,7 @@ class LabelPicker(QWidget):
         self.labels = labels
         self._index = index
         self._current: str | None = None
+        self._browsed = False
 
         self.search = QLineEdit()
         self.search.setPlaceholderText("Type a class name (F2)…")
@@ -164,7 +181,7 @@ class LabelPicker(QWidget):
         self.tree.header().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.tree.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.tree.selectionModel().currentChanged.connect(self._tree_highlighted)
-        self.tree.expanded.connect(lambda index: self.looked_up.emit("browse", {"node": self.tree_model.node(index)}))
+        self.tree.expanded.connect(self._expanded)
         self.tree.installEventFilter(self)
 
         self.tabs = QTabWidget()
@@ -193,7 +210,9 @@ class LabelPicker(QWidget):
         """Back to an empty search for a new trial."""
         self.search.clear()
         self.tabs.setCurrentIndex(0)
-        self.tree.collapseAll()
+        if self._browsed:
+            self.tree.collapseAll()
+            self._browsed = False
         self._set_current(None)
         self.search.setFocus()
 
@@ -205,6 +224,7 @@ class LabelPicker(QWidget):
     def focus_tree(self) -> None:
         """Open the hierarchy at the highlighted class (or at the top)."""
         self.tabs.setCurrentIndex(1)
+        self._browsed = True
         if self._current is not None:
             index = self._reveal(self._current)
             self.tree.doItemsLayout()  # the tab was hidden: lay out the expanded rows before moving
@@ -213,6 +233,10 @@ class LabelPicker(QWidget):
         elif not self.tree.currentIndex().isValid():
             self.tree.setCurrentIndex(self.tree_model.index(0, 0))
         self.tree.setFocus()
+
+    def _expanded(self, index: QModelIndex) -> None:
+        self._browsed = True
+        self.looked_up.emit("browse", {"node": self.tree_model.node(index)})
 
     def _reveal(self, node: str) -> QModelIndex:
         for ancestor in reversed(self.labels.path_to_root(node)[1:]):
@@ -242,7 +266,7 @@ class LabelPicker(QWidget):
             return
         self._current = label_id
         self.details.show_class(label_id)
-        self.examples.show_class(label_id if label_id in self.labels else None)
+        self.examples.show_class_soon(label_id if label_id in self.labels else None)
         if label_id is not None:
             self.looked_up.emit("view_class", {"label_id": label_id})
             self.highlighted.emit(label_id)

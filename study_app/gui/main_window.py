@@ -38,8 +38,9 @@ QLabel#status { color: #444; min-height: 18px; }
 class AnnotationWindow(QMainWindow):
     """One annotator's session in one window."""
 
-    def __init__(self, controller: SessionController, settings: QSettings | None = None) -> None:
+    def __init__(self, controller: SessionController, settings: QSettings | None = None, prefetch: int = PREFETCH) -> None:
         super().__init__()
+        self._prefetch_count = prefetch
         self.controller = controller
         study = controller.study
         self.study = study
@@ -61,6 +62,9 @@ class AnnotationWindow(QMainWindow):
         self.instructions.continued.connect(self._after_instructions)
         self.trial = TrialPage(study.labels, index, self.images, self.thumbnails, study.examples_per_class)
         self.trial.submitted.connect(self._submit)
+        # Decode ahead only once the new image is on screen, so that starting worker
+        # threads (and their bid for the GIL) never delays the paint an annotator waits for.
+        self.trial.view.painted.connect(lambda mode, _when: self._prefetch() if mode == "image" else None)
         self.feedback = FeedbackPage(study.labels, ExamplesPane(study.labels, self.thumbnails, study.examples_per_class))
         self.feedback.continued.connect(self._after_feedback)
         self.message = MessagePage()
@@ -161,7 +165,7 @@ class AnnotationWindow(QMainWindow):
         controller = self.controller
         trial = controller.current()
         record = self.study.images[trial.image_id]
-        if self.images.request(trial.image_id, record.path):
+        if self.images.request(trial.image_id, record.path, fit=self.trial.view.paint_size()):
             self._waiting_for = None
             phase = self.study.phase(trial.phase)
             self._show(self.trial)
@@ -174,7 +178,6 @@ class AnnotationWindow(QMainWindow):
                 controller.position,
                 controller.total,
             )
-            self._prefetch()
         else:
             self._waiting_for = trial.image_id
             error = self.images.error(trial.image_id)
@@ -187,8 +190,8 @@ class AnnotationWindow(QMainWindow):
         """Decode the next images in the background (from ``start``, default the one after this)."""
         trials = self.controller.session.trials
         start = self.controller.position + 1 if start is None else start
-        for trial in trials[start : start + PREFETCH]:
-            self.images.request(trial.image_id, self.study.images[trial.image_id].path)
+        for trial in trials[start : start + self._prefetch_count]:
+            self.images.request(trial.image_id, self.study.images[trial.image_id].path, fit=self.trial.view.paint_size())
 
     def _image_ready(self, image_id: str) -> None:
         if image_id == self._waiting_for:

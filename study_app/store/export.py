@@ -47,17 +47,23 @@ COLUMNS = [
 FORMATS = ("csv", "parquet")
 
 _QUERY = """
+WITH flag_text AS (
+    SELECT trial_uuid, group_concat(reason, ';') AS flags, group_concat(note, ';') AS flag_note
+    FROM flags GROUP BY trial_uuid
+), revised AS (
+    SELECT DISTINCT supersedes AS uuid FROM trials WHERE supersedes IS NOT NULL
+)
 SELECT st.name AS study, s.annotator_id AS annotator, s.uuid AS session, t.phase, t.trial_index AS trial,
        t.image_id, a.rank, COALESCE(a.label_id, '') AS label_id, t.rt_ms, t.shown_at, t.answered_at,
-       COALESCE((SELECT group_concat(reason, ';') FROM flags f WHERE f.trial_uuid = t.uuid), '') AS flags,
-       t.outcome,
-       COALESCE((SELECT group_concat(note, ';') FROM flags f WHERE f.trial_uuid = t.uuid), '') AS flag_note,
+       COALESCE(f.flags, '') AS flags, t.outcome, COALESCE(f.flag_note, '') AS flag_note,
        t.image_sha256, t.presented_ms, t.uuid AS trial_uuid, COALESCE(t.supersedes, '') AS supersedes,
-       EXISTS (SELECT 1 FROM trials r WHERE r.supersedes = t.uuid) AS superseded
+       r.uuid IS NOT NULL AS superseded
 FROM trials t
 JOIN sessions s ON s.uuid = t.session_uuid
 JOIN studies st ON st.uuid = s.study_uuid
 LEFT JOIN answers a ON a.trial_uuid = t.uuid
+LEFT JOIN flag_text f ON f.trial_uuid = t.uuid
+LEFT JOIN revised r ON r.uuid = t.uuid
 {where}
 ORDER BY s.annotator_id, s.started_at, s.uuid, t.answered_at, t.uuid, a.rank
 """
@@ -65,7 +71,7 @@ ORDER BY s.annotator_id, s.started_at, s.uuid, t.answered_at, t.uuid, a.rank
 
 def answers_frame(store: ResultsStore, include_superseded: bool = False) -> pd.DataFrame:
     """Every stored answer as the tidy table; revised (undone) trials only if asked."""
-    where = "" if include_superseded else "WHERE NOT EXISTS (SELECT 1 FROM trials r WHERE r.supersedes = t.uuid)"
+    where = "" if include_superseded else "WHERE r.uuid IS NULL"
     frame = pd.read_sql_query(_QUERY.format(where=where), store.conn)
     frame["rank"] = frame["rank"].astype("Int64")
     frame["trial"] = frame["trial"].astype("int64")

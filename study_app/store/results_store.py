@@ -92,14 +92,16 @@ class Session:
     ended_at: str | None = None
     answered: set[tuple[str, int]] = field(default_factory=set)
     resumed: bool = False
+    _cursor: int = field(default=0, repr=False, compare=False)
 
     @property
     def next_position(self) -> int:
         """Position in ``trials`` of the first unanswered trial (``len(trials)`` when done)."""
-        for position, trial in enumerate(self.trials):
-            if (trial.phase, trial.index) not in self.answered:
-                return position
-        return len(self.trials)
+        position = self._cursor
+        while position < len(self.trials) and (self.trials[position].phase, self.trials[position].index) in self.answered:
+            position += 1
+        self._cursor = position  # answers are only ever added, so the cursor only moves on
+        return position
 
     @property
     def complete(self) -> bool:

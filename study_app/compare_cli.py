@@ -1,0 +1,179 @@
+"""The ``compare`` and ``plan`` sub-commands (wired into :mod:`study_app.cli`).
+
+``compare`` puts a study's stored answers (or an answers table) and its model
+predictions into one rater table, runs :func:`study_app.stats.compare`, prints the
+readable report (or JSON) and writes every table as a CSV file. ``plan`` says how many
+test images (and annotators) a study needs. Handlers return the exit status and raise
+:class:`~study_app.errors.StudyError` for anything the user can fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import StudyError
+
+if TYPE_CHECKING:  # pandas loads on first use: every start of the app would pay for it
+    import pandas as pd
+
+RESULTS_DIR = Path("results")
+
+
+def add_compare_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``compare`` and ``plan`` to an argparse sub-parsers object."""
+    compare = sub.add_parser(
+        "compare",
+        help="compare annotators' and models' errors on the same images (rates, intervals, paired tests, agreement)",
+        description="From a study's results store (--study [--store]) or from tidy files "
+        "(--answers --truth --predictions): error rates with intervals, paired tests on shared images, "
+        "error consistency, label agreement, per-class errors, trends and response times.",
+    )
+    source = compare.add_argument_group("inputs")
+    source.add_argument("--study", help="study name (bundled or under ./protocols) or folder")
+    source.add_argument("--store", help="results store (default results/<study>/results.sqlite)")
+    source.add_argument("--answers", help="answers table (CSV or Parquet, e.g. from export) instead of a store")
+    source.add_argument("--truth", help="manifest CSV image_id,path,labels,split (when there is no --study)")
+    source.add_argument("--predictions", nargs="+", metavar="CSV", help="prediction files, tidy or wide (default: the study's)")
+    compare.add_argument("--k", type=int, default=5, help="guesses that count for top-k correctness (default 5)")
+    compare.add_argument("--rule", choices=["top-k", "top-1", "all-valid"], help="correctness rule (default top-k; all-valid for multi-label phases)")
+    compare.add_argument("--phase", action="append", help="phase to analyse (repeatable; default: phases without feedback)")
+    compare.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")
+    compare.add_argument("--n-boot", type=int, default=10_000, help="bootstrap replicates (default 10000)")
+    compare.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    compare.add_argument("--out", help="folder for the CSV tables (default results/<study>/compare/)")
+    compare.add_argument("--json", action="store_true", help="print machine-readable JSON instead of the report")
+    compare.set_defaults(handler=cmd_compare)
+
+    plan = sub.add_parser("plan", help="test images (and annotators) needed to detect an error difference")
+    plan.add_argument("--human-error", type=float, required=True, help="expected human top-k error, e.g. 0.051")
+    plan.add_argument("--model-error", type=float, required=True, help="expected model top-k error, e.g. 0.068")
+    plan.add_argument("--discordance", type=float, help="expected share of images where exactly one side errs (default: independent errors)")
+    plan.add_argument("--annotators", type=int, nargs="+", default=[1], help="numbers of annotators to plan for (default 1)")
+    plan.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level (default 0.05)")
+    plan.add_argument("--power", type=float, default=0.8, help="required power (default 0.8)")
+    plan.add_argument("--simulations", type=int, default=2000, help="simulated studies per size, several annotators (default 2000)")
+    plan.add_argument("--seed", type=int, default=0, help="seed of the simulation (default 0)")
+    plan.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    plan.set_defaults(handler=cmd_plan)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Handler of ``compare``."""
+    from .stats import compare, shown_images_only
+
+    _check_settings(args)
+    raters, phases, rule, name, labels = _study_raters(args) if args.study else _file_raters(args)
+    raters = shown_images_only(raters[raters["phase"].isin(phases)].reset_index(drop=True))
+    report = compare(raters, args.alpha, rule, args.k, args.n_boot, args.seed, labels)
+    out = Path(args.out) if args.out else RESULTS_DIR / name / "compare"
+    _write_tables({"raters": raters, **report.tables()}, out)
+    if args.json:
+        print(json.dumps({"study": name, "phases": phases, "out": str(out), **report.to_json()}, indent=1))
+    else:
+        print(f"study {name}, phase(s) {', '.join(phases)}")
+        print(report.summary())
+        print(f"\nwrote {len(report.tables()) + 1} tables to {out}/")
+    return 0
+
+
+def _check_settings(args: argparse.Namespace) -> None:
+    if not 0 < args.alpha < 1:
+        raise StudyError(f"--alpha must be between 0 and 1, not {args.alpha}")
+    if args.k < 1:
+        raise StudyError(f"--k must be at least 1, not {args.k}")
+    if args.n_boot < 100:
+        raise StudyError(f"--n-boot must be at least 100, not {args.n_boot}")
+    if args.study and (args.answers or args.truth):
+        raise StudyError("give either --study (answers from its store) or --answers with --truth, not both")
+    if not args.study and not (args.answers and args.truth):
+        raise StudyError("compare needs --study NAME, or --answers FILE with --truth MANIFEST (and --predictions FILES)")
+
+
+def _study_raters(args: argparse.Namespace):
+    from .importers import read_prediction_files
+    from .protocol import load_study
+    from .stats import image_phases, rater_table
+    from .store import ResultsStore, answers_frame, default_store_path
+
+    study = load_study(args.study, check_images=False)
+    store_path = Path(args.store) if args.store else default_store_path(study)
+    with ResultsStore(store_path, readonly=True) as store:
+        answers = answers_frame(store)
+    answers = answers[answers["study"] == study.name] if "study" in answers.columns else answers
+    if answers.empty:
+        raise StudyError(f"{store_path}: no answers for study {study.name!r} yet")
+    paths = args.predictions or list(study.prediction_files)
+    predictions = read_prediction_files(paths, set(study.images), study.labels.class_ids) if paths else None
+    raters = rater_table(answers, predictions, study, args.k, study.labels, image_phases(study))
+    default = [p.name for p in study.phases if not p.feedback] or [p.name for p in study.phases]
+    phases = _chosen_phases(args.phase, default, [p.name for p in study.phases])
+    chosen = [study.phase(name) for name in phases]
+    rule = args.rule or ("all-valid" if all(p.multi_label for p in chosen) else "top-k")
+    return raters, phases, rule, study.name, study.labels
+
+
+def _file_raters(args: argparse.Namespace):
+    from .importers import read_answers, read_prediction_files
+    from .stats import rater_table, truth_table
+
+    answers = read_answers(args.answers)
+    if answers.empty:
+        raise StudyError(f"{args.answers}: no answers")
+    truth = truth_table(Path(args.truth))
+    predictions = read_prediction_files(args.predictions, set(truth["image_id"])) if args.predictions else None
+    raters = rater_table(answers, predictions, truth, args.k)
+    present = sorted(answers["phase"].astype(str).unique())
+    studies = sorted(set(answers["study"].astype(str)) - {""})
+    name = studies[0] if len(studies) == 1 else Path(args.answers).stem
+    return raters, _chosen_phases(args.phase, present, present), args.rule or "top-k", name, None
+
+
+def _chosen_phases(asked: list[str] | None, default: list[str], known: list[str]) -> list[str]:
+    unknown = [p for p in asked or [] if p not in known]
+    if unknown:
+        raise StudyError(f"no phase {unknown[0]!r}; phases: {', '.join(known)}")
+    return list(asked) if asked else default
+
+
+def _write_tables(tables: dict[str, "pd.DataFrame"], out: Path) -> None:
+    """One CSV per table, text cells made spreadsheet-safe, each replaced atomically."""
+    import pandas as pd
+
+    from .csv_safety import escape_cell
+
+    def is_text(column: pd.Series) -> bool:
+        return pd.api.types.is_string_dtype(column) or (column.dtype == object and column.map(lambda v: isinstance(v, str)).all())
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, table in tables.items():
+            text = table.astype({c: str for c in table.columns if isinstance(table[c].dtype, pd.CategoricalDtype)})
+            safe = text.apply(lambda column: column.map(escape_cell, na_action="ignore") if is_text(column) else column)
+            partial = out / f"{name}.csv.partial"
+            safe.to_csv(partial, index=False, lineterminator="\n")
+            partial.replace(out / f"{name}.csv")
+    except OSError as exc:
+        raise StudyError(f"cannot write the tables to {out}: {exc.strerror or exc}") from None
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Handler of ``plan``."""
+    from .stats import plan_study
+
+    for option, value in (("--alpha", args.alpha), ("--power", args.power)):
+        if not 0 < value < 1:
+            raise StudyError(f"{option} must be between 0 and 1, not {value}")
+    if args.simulations < 100:
+        raise StudyError(f"--simulations must be at least 100, not {args.simulations}")
+    plan = plan_study(args.human_error, args.model_error, args.discordance, args.annotators, args.alpha, args.power, args.simulations, args.seed)
+    if args.json:
+        fields = {k: v for k, v in vars(plan).items() if k != "table"}
+        print(json.dumps({**fields, "table": json.loads(plan.table.to_json(orient="records"))}, indent=1))
+    else:
+        print(plan.summary())
+        difference = abs(args.human_error - args.model_error)
+        print(f"\n(difference to detect: {difference:g}; {args.power:.0%} power at alpha {args.alpha:g}, two-sided)")
+    return 0

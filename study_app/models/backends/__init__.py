@@ -1,0 +1,79 @@
+"""Runtimes that turn a batch of inputs into a batch of raw outputs.
+
+onnxruntime is the default: on a CPU it runs these networks several times faster than
+PyTorch eager mode, and the same ``.onnx`` file runs wherever onnxruntime does. PyTorch
+runs state dicts and TorchScript directly (and checks the export). Both are optional
+dependencies, imported only when chosen.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
+
+from ..errors import ModelRunError, ModelSpecError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from ..spec import ModelSpec
+
+BACKENDS = ("onnxruntime", "torch")
+DEVICES = ("cpu", "cuda")
+
+
+class Backend(Protocol):
+    """What the runner needs of a runtime."""
+
+    #: Declared shape of one input without the batch axis (``None`` entries: any size),
+    #: or ``None`` when the runtime does not declare one.
+    input_shape: tuple[int | None, ...] | None
+
+    def run(self, batch: np.ndarray, softmax: bool) -> np.ndarray:
+        """Outputs (N, outputs) for a float32 batch, with the softmax done by this runtime.
+
+        Each framework computes softmax to slightly different last bits; doing it in the
+        framework that made the logits lets ``--backend torch`` reproduce a plain
+        PyTorch script's probabilities bit for bit.
+        """
+        ...
+
+    def describe(self) -> dict:
+        """Runtime, versions and device, for the provenance file."""
+        ...
+
+
+def require(module: str, purpose: str) -> ModuleType:
+    """Import an optional dependency or say how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ModelRunError(f"{purpose} needs the Python package {module!r}; install it with: pip install -e '.[models]'") from None
+
+
+def open_backend(spec: ModelSpec, backend: str, device: str) -> Backend:
+    """The chosen runtime loaded with the spec's model on ``device``."""
+    if backend == "onnxruntime":
+        from .export import onnx_file
+        from .onnx_backend import OnnxBackend
+
+        return OnnxBackend(onnx_file(spec), spec.output_name, device)
+    if spec.weights.format == "onnx":
+        raise ModelRunError(f"{spec.name}: ONNX weights run only with --backend onnxruntime")
+    from .torch_backend import TorchBackend
+
+    return TorchBackend(torch_module(spec), device)
+
+
+def torch_module(spec: ModelSpec) -> "torch.nn.Module":
+    """The spec's PyTorch network with its weights loaded, eval mode, on the CPU."""
+    from ..spec import spec_problem
+    from ..weights import load_torch_module
+
+    require("torch", f"running {spec.name} with PyTorch")
+    try:
+        return load_torch_module(spec.weights.format, spec.weights.path, spec.weights.architecture, list(spec.weights.arguments))
+    except ValueError as exc:
+        raise ModelSpecError([spec_problem(spec, str(exc), "weights", "architecture")], spec.path) from None

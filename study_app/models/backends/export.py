@@ -1,0 +1,78 @@
+"""PyTorch -> ONNX, once per model, cached in the user's cache folder.
+
+Exporting takes seconds and needs torch; running the cached file needs neither. The file
+name holds the weights' SHA-256 and a hash of everything else that shapes the graph
+(format, architecture, arguments, input shape, torch version), so changed weights or a
+changed spec never reuse a stale export. It is written to a temporary file and renamed,
+so a crash or two runs at once never leave a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+from ..errors import ModelRunError
+from ..spec import ModelSpec
+from . import require, torch_module
+
+OPSET = 17
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/study-app/models`` (default ``~/.cache/study-app/models``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "study-app" / "models"
+
+
+def onnx_file(spec: ModelSpec) -> Path:
+    """The spec's own ``.onnx`` file, or the cached export of its PyTorch model."""
+    if spec.weights.format == "onnx":
+        return spec.weights.path
+    torch = require("torch", f"exporting {spec.name} to ONNX (once; then cached)")
+    graph = {
+        "format": spec.weights.format,
+        "architecture": spec.weights.architecture,
+        "arguments": list(spec.weights.arguments),
+        "input_shape": list(spec.preprocess.input_shape()),
+        "torch": torch.__version__,
+        "opset": OPSET,
+    }
+    graph_hash = hashlib.sha256(json.dumps(graph, sort_keys=True).encode()).hexdigest()
+    target = cache_dir() / f"{spec.name}-{spec.weights.sha256[:16]}-{graph_hash[:16]}.onnx"
+    if not target.is_file():
+        _export(spec, target)
+    return target
+
+
+def _export(spec: ModelSpec, target: Path) -> None:
+    import torch
+
+    module = torch_module(spec)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".tmp")
+    os.close(handle)
+    example = torch.zeros((1, *spec.preprocess.input_shape()))
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's notes are not the user's business
+            torch.onnx.export(
+                module,
+                (example,),
+                temporary,
+                input_names=["input"],
+                output_names=["output"],
+                dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        os.replace(temporary, target)
+    except Exception as exc:
+        raise ModelRunError(f"exporting {spec.name} to ONNX failed ({exc}); try --backend torch") from None
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)

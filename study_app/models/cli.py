@@ -1,0 +1,68 @@
+"""The ``predict`` sub-command: run a model spec over a study's images.
+
+``study_app.cli`` adds it with :func:`add_predict_command`; the handler returns the exit
+status (130 after Ctrl-C, with a valid partial file that a rerun completes) and raises
+:class:`~study_app.errors.StudyError` subclasses for anything the user can fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .backends import BACKENDS, DEVICES
+
+
+def add_predict_command(sub: argparse._SubParsersAction) -> None:
+    """Add ``predict`` to a sub-parsers object."""
+    parser = sub.add_parser(
+        "predict",
+        help="predict a study's images with a model; write a tidy predictions CSV and a provenance JSON",
+        description="Run a model spec over a study's images (sorted by image id) and append the top-k guesses "
+        "to a predictions CSV. Images already in --out are skipped, so an interrupted run continues.",
+    )
+    parser.add_argument("--study", required=True, help="study name (bundled or under ./protocols) or folder")
+    parser.add_argument("--model", required=True, help="model spec file, or the name of a spec in <study>/models/ or a bundled study's models/")
+    parser.add_argument("--backend", choices=BACKENDS, default="onnxruntime", help="runtime (default: %(default)s)")
+    parser.add_argument("--device", choices=DEVICES, default="cpu", help="(default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per model call (default: %(default)s)")
+    parser.add_argument("--out", type=Path, help="predictions CSV (default: results/<study>/predictions/<model>.csv); provenance goes beside it as .json")
+    parser.add_argument("--split", action="append", help="only images of this manifest split (repeatable; default: all images)")
+    parser.add_argument("--workers", type=int, help="image decoding threads (default: the number of cores, at most 8)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.set_defaults(handler=_cmd_predict)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from ..protocol import load_study
+    from ..store.results_store import RESULTS_DIR
+    from .provenance import write_sidecar
+    from .runner import predict_study
+    from .spec import find_spec, load_spec
+
+    study = load_study(args.study, check_images=False)  # every image is decoded (and checked) by the run itself
+    spec = load_spec(find_spec(args.model, study.root))
+    out: Path = args.out or RESULTS_DIR / study.name / "predictions" / f"{spec.name}.csv"
+    result = predict_study(
+        study,
+        spec,
+        out,
+        backend=args.backend,
+        device=args.device,
+        batch_size=args.batch_size,
+        splits=set(args.split) if args.split else None,
+        workers=args.workers,
+        progress=not args.no_progress,
+    )
+    sidecar = out.with_suffix(".json")
+    write_sidecar(sidecar, result.provenance)
+    done = result.already_done + result.predicted
+    if result.interrupted:
+        print(f"interrupted: {done} of {result.selected} images are in {out} (whole images only); run the same command again to continue")
+        return 130
+    print(
+        f"{spec.name}: predicted {result.predicted} image(s) in {result.seconds:.1f} s"
+        + (f", {result.already_done} were already in the file" if result.already_done else "")
+        + f"; wrote {out} and {sidecar}"
+    )
+    return 0

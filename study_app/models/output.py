@@ -1,0 +1,99 @@
+"""The predictions file as it grows: whole images appended, resumable after any stop.
+
+A run over 50,000 images takes hours on a laptop, so the tidy CSV is appended one batch
+at a time and flushed, and a rerun skips the images already in it. Each batch goes out
+in one write with Ctrl-C held back until it is flushed, so an interrupted file holds
+only whole images. A file cut short by a hard kill or power loss (a partial last line,
+an image with missing ranks) is repaired on resume by dropping just that image.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..predictions import PREDICTION_COLUMNS
+from .errors import ModelRunError
+
+HEADER = ",".join(PREDICTION_COLUMNS) + "\n"
+
+Guesses = list[tuple[str, str]]
+
+
+class PredictionsWriter:
+    """Appends ``model``'s guesses per image to ``path``; rows of other models are kept."""
+
+    def __init__(self, path: Path, model: str, k: int) -> None:
+        self.path = path
+        self.model = model
+        self.k = k
+        self.done: set[str] = set()
+        if path.exists():
+            self._resume()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(HEADER, encoding="utf-8", newline="\n")
+        self.handle = path.open("a", encoding="utf-8", newline="")
+
+    def _resume(self) -> None:
+        """Collect the complete images of this model; rewrite the file without any partial one."""
+        text = self.path.read_text(encoding="utf-8-sig")
+        if not text.startswith(HEADER):
+            raise ModelRunError(f"--out {self.path} exists but is not a predictions file (its first line is not {HEADER.strip()}); choose another --out")
+        keep = text if text.endswith("\n") else text[: text.rfind("\n") + 1]
+        rows = list(csv.reader(io.StringIO(keep[len(HEADER):])))
+        ranks: dict[str, list[str]] = {}
+        for row in rows:
+            if len(row) == len(PREDICTION_COLUMNS) and row[0] == self.model:
+                ranks.setdefault(row[1], []).append(row[2])
+        expected = [str(r) for r in range(1, self.k + 1)]
+        self.done = {image for image, seen in ranks.items() if seen == expected}
+        broken = set(ranks) - self.done
+        if keep != text or broken:
+            lines = keep.splitlines(keepends=True)
+            body = [line for line, row in zip(lines[1:], rows) if not (row[:1] == [self.model] and row[1] in broken)]
+            write_atomically(self.path, HEADER + "".join(body))
+
+    def write(self, images: list[tuple[str, Guesses]]) -> None:
+        """Append whole images; Ctrl-C during the write takes effect once it is flushed."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        for image_id, guesses in images:
+            writer.writerows([self.model, image_id, rank, label, score] for rank, (label, score) in enumerate(guesses, start=1))
+        with _interrupts_deferred():
+            self.handle.write(buffer.getvalue())
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.done.update(image_id for image_id, _ in images)
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and a rename: never half-written."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8", newline="")
+    os.replace(temporary, path)
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT until the block ends, then raise :class:`KeyboardInterrupt` (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt

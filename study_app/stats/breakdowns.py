@@ -1,0 +1,205 @@
+"""Where the errors are: per class and superclass, confusions, over the session, and RT.
+
+- :func:`class_error_comparison`: error per class (or per parent class) for the
+  annotators and one model, Spearman's rank correlation of the two profiles, and the
+  classes where they differ. The per-class test is paired: on each image the
+  annotators' mean error is compared with the model's, and the images where one side
+  does better are counted (an exact sign test, which is McNemar's test when there is
+  one annotator); p-values are Benjamini-Hochberg adjusted over classes.
+- :func:`confused_pairs`: the most frequent (truth, top-1 guess) pairs among errors,
+  for the annotators pooled and for each model.
+- :func:`error_by_trial`: learning or fatigue, the change in the odds of an error per
+  100 trials (conditional logistic regression within annotator and phase).
+- :func:`rt_by_correctness`: response times of right and wrong answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import mannwhitneyu, spearmanr
+from statsmodels.stats.multitest import multipletests
+
+from ..errors import StudyError
+from ..labels import LabelSet
+from .paired import HUMANS, exact_mcnemar
+from .raters import HUMAN, MODEL, combined_code
+from .results import HypothesisTestResult, Summarised
+
+LEVELS = ("class", "superclass")
+
+
+@dataclass(frozen=True)
+class ClassComparison(Summarised):
+    """Per-class errors of the annotators and one model, and how alike the profiles are."""
+
+    title = "Error per class: annotators vs model"
+    model: str
+    level: str
+    n_classes: int
+    spearman_rho: float
+    spearman_p: float
+    n_significant: int
+    table: pd.DataFrame
+
+
+def _class_of(raters: pd.DataFrame, level: str, labels: LabelSet | None) -> pd.Series:
+    truth = raters["truth"].astype(str)
+    if level == "class":
+        return truth
+    if level != "superclass":
+        raise StudyError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+    if labels is None or not labels.parent_of:
+        raise StudyError("errors per superclass need a label hierarchy")
+    return truth.map(lambda label: labels.parent_of.get(label, label))
+
+
+def class_error_comparison(
+    raters: pd.DataFrame,
+    model: str,
+    level: str = "class",
+    labels: LabelSet | None = None,
+    alpha: float = 0.05,
+    correct: str = "correct_topk",
+) -> ClassComparison:
+    """Compare the annotators' and a model's error class by class.
+
+    Parameters
+    ----------
+    raters : DataFrame
+        A rater table of one phase.
+    model : str
+        The model.
+    level : {"class", "superclass"}
+        Group images by their (primary) ground-truth class or by its parent.
+    labels : LabelSet, optional
+        The hierarchy, needed for ``level="superclass"``.
+    alpha : float
+        False discovery rate for the ``significant`` column.
+    correct : str
+        Correctness column.
+
+    Returns
+    -------
+    ClassComparison
+        ``table`` has one row per class: ``n_images``, ``human_error`` (mean of the
+        annotators' answers), ``model_error``, ``difference``, ``humans_better`` and
+        ``model_better`` (images), ``pvalue``, ``pvalue_fdr``, ``significant``.
+    """
+    if not (raters["rater"] == model).any():
+        raise StudyError(f"no model {model!r} in the table")
+    rows = raters.assign(group=_class_of(raters, level, labels).to_numpy(), error=~raters[correct].to_numpy(dtype=bool))
+    human = rows[rows["kind"] == HUMAN].groupby("image_id", observed=True).agg(group=("group", "first"), human_error=("error", "mean"))
+    machine = rows[rows["rater"] == model].groupby("image_id", observed=True)["error"].first().rename("model_error")
+    images = human.join(machine, how="inner")
+    if images.empty:
+        raise StudyError(f"the annotators and {model!r} share no image")
+    images = images.assign(
+        humans_better=images["human_error"] < images["model_error"],
+        model_better=images["human_error"] > images["model_error"],
+    )
+    table = images.groupby("group", sort=True).agg(
+        n_images=("human_error", "size"), human_error=("human_error", "mean"), model_error=("model_error", "mean"),
+        humans_better=("humans_better", "sum"), model_better=("model_better", "sum"),
+    )
+    table = table.rename_axis(level).reset_index()
+    table["difference"] = table["human_error"] - table["model_error"]
+    table["pvalue"] = [exact_mcnemar(int(h), int(m))[1] for h, m in zip(table["humans_better"], table["model_better"])]
+    reject, adjusted, _, _ = multipletests(table["pvalue"], alpha=alpha, method="fdr_bh")
+    table = table.assign(pvalue_fdr=adjusted, significant=reject)
+    varied = table["human_error"].nunique() > 1 and table["model_error"].nunique() > 1
+    rho, p = spearmanr(table["human_error"], table["model_error"]) if len(table) >= 3 and varied else (np.nan, np.nan)
+    return ClassComparison(model, level, len(table), float(rho), float(p), int(reject.sum()), table)
+
+
+def confused_pairs(raters: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+    """The most frequent wrong top-1 answers as (truth, label) pairs, per rater group.
+
+    Returns
+    -------
+    DataFrame
+        ``group`` (``"humans"`` for all annotators, else the model), ``truth``, ``label``,
+        ``count`` and ``share`` of that group's wrong top-1 answers.
+    """
+    wrong = raters[~raters["correct_top1"].to_numpy(dtype=bool) & (raters["label"].astype(str) != "") & raters["kind"].isin([HUMAN, MODEL])]
+    group = np.where(wrong["kind"] == HUMAN, HUMANS, wrong["rater"].astype(str))
+    counts = (
+        pd.DataFrame({"group": group, "truth": wrong["truth"].astype(str), "label": wrong["label"].astype(str)})
+        .value_counts()
+        .rename("count")
+        .reset_index()
+    )
+    counts["share"] = counts["count"] / counts.groupby("group")["count"].transform("sum")
+    counts = counts.sort_values(["group", "count", "truth", "label"], ascending=[True, False, True, True])
+    return counts.groupby("group", sort=True).head(top).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class TrendResult(HypothesisTestResult):
+    """Change of the annotators' error over the trials of a session."""
+
+    title = "Error vs trial index (conditional logistic regression within annotator and phase)"
+    n_annotators: int
+    n_trials: int
+    odds_ratio_per_100: float
+    ci_low: float
+    ci_high: float
+    statistic: float
+    pvalue: float
+    binned: pd.DataFrame
+
+
+def error_by_trial(raters: pd.DataFrame, alpha: float = 0.05, correct: str = "correct_topk", bins: int = 10) -> TrendResult:
+    """Learning (errors fall) or fatigue (errors rise) over the trials of each phase.
+
+    The odds ratio of an error per 100 further trials comes from a logistic regression
+    conditional on each (annotator, phase): every annotator keeps their own level of
+    skill, so differences between annotators cannot pass for a trend, and the estimate
+    stays valid with only a handful of annotators (where cluster-robust errors would
+    not). Annotators with no error, or only errors, carry no information on the slope.
+    ``binned`` gives the error rate in ``bins`` equal ranges of the trial index, for a
+    plot.
+    """
+    from statsmodels.discrete.conditional_models import ConditionalLogit
+
+    human = raters[(raters["kind"] == HUMAN) & raters["trial"].notna()]
+    error = (~human[correct].to_numpy(dtype=bool)).astype(float)
+    trial = human["trial"].to_numpy(dtype=float)
+    clusters = combined_code(human["rater"], human["phase"])
+    mixed = pd.Series(error).groupby(clusters).transform("std").fillna(0).to_numpy() > 0
+    if not mixed.any() or np.unique(trial[mixed]).size < 2:
+        raise StudyError("a trend over trials needs an annotator with both right and wrong answers at several trial positions")
+    fit = ConditionalLogit(error[mixed], trial[mixed, None] / 100, groups=clusters[mixed]).fit(disp=0)
+    low, high = np.exp(fit.conf_int(alpha)[0])
+    edges = np.linspace(trial.min(), trial.max() + 1, bins + 1)
+    position = pd.Series(pd.cut(trial, edges, right=False))
+    binned = pd.DataFrame({"trials": position.astype(str), "error": error}).groupby(position.cat.codes.to_numpy(), sort=True)
+    binned = binned.agg(trials=("trials", "first"), n=("error", "size"), error_rate=("error", "mean")).reset_index(drop=True)
+    return TrendResult(
+        human["rater"].nunique(), len(human), float(np.exp(fit.params[0])), float(low), float(high),
+        float(fit.tvalues[0]), float(fit.pvalues[0]), binned,
+    )
+
+
+def rt_by_correctness(raters: pd.DataFrame, correct: str = "correct_topk") -> pd.DataFrame:
+    """Median response time of right and wrong answers, per annotator and pooled.
+
+    Only answers count (a timeout's RT is the time limit, not a decision time). The
+    p-value is a two-sided Mann-Whitney U test; the pooled row ignores that answers of
+    one annotator are related and is descriptive.
+    """
+    answered = raters[(raters["kind"] == HUMAN) & (raters["outcome"] == "answer") & np.isfinite(raters["rt_ms"].to_numpy(dtype=float))]
+    groups = [(str(name), rows) for name, rows in answered.groupby("rater", observed=True, sort=True)] + [(HUMANS, answered)]
+    table = []
+    for name, rows in groups:
+        right = rows.loc[rows[correct].to_numpy(dtype=bool), "rt_ms"].to_numpy(dtype=float)
+        wrong = rows.loc[~rows[correct].to_numpy(dtype=bool), "rt_ms"].to_numpy(dtype=float)
+        pvalue = float(mannwhitneyu(right, wrong).pvalue) if len(right) and len(wrong) else np.nan
+        table.append(
+            {"rater": name, "n_right": len(right), "n_wrong": len(wrong),
+             "median_rt_right": float(np.median(right)) if len(right) else np.nan,
+             "median_rt_wrong": float(np.median(wrong)) if len(wrong) else np.nan, "pvalue": pvalue}
+        )
+    return pd.DataFrame(table)

@@ -1,0 +1,220 @@
+"""The whole comparison of annotators and models, as one object with every table.
+
+:func:`compare` runs each analysis of this package on a rater table and keeps the
+results as tidy data frames: error rates (all phases), then per analysed phase the
+paired comparisons, Cochran's Q over the models, error consistency of every pair, label
+agreement between annotators, per-class (and per-superclass) errors, the most confused
+labels, the trend over trials and response times. ``summary()`` is the readable
+report the ``compare`` command prints; ``tables()`` is what it writes as CSV files.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import StudyError
+from ..labels import LabelSet
+from .agreement import error_consistency_table, fleiss_kappa_labels, label_kappa_table
+from .breakdowns import class_error_comparison, confused_pairs, error_by_trial, rt_by_correctness
+from .paired import cochran_q_test, paired_comparisons
+from .crowd import majority_vote
+from .raters import HUMAN, MODEL, concat_tables
+from .rates import error_rates
+from .results import format_value
+
+RULES = {"top-1": "correct_top1", "top-k": "correct_topk", "all-valid": "all_guesses_valid"}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every result of :func:`compare`; each table has a ``phase`` column where it applies."""
+
+    rule: str
+    k: int
+    alpha: float
+    n_boot: int
+    rates: pd.DataFrame
+    paired: pd.DataFrame
+    models: pd.DataFrame
+    consistency: pd.DataFrame
+    label_agreement: pd.DataFrame
+    classes: pd.DataFrame
+    class_correlation: pd.DataFrame
+    confusions: pd.DataFrame
+    trend: pd.DataFrame
+    response_times: pd.DataFrame
+    notes: tuple[str, ...] = field(default=())
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Name -> table, for writing one CSV per table."""
+        return {name: getattr(self, name) for name in _TABLES}
+
+    def to_json(self) -> dict[str, Any]:
+        """Settings, notes and every table as lists of records (NaN as null)."""
+        return {
+            "rule": self.rule, "k": self.k, "alpha": self.alpha, "n_boot": self.n_boot, "notes": list(self.notes),
+            **{name: json.loads(table.to_json(orient="records")) for name, table in self.tables().items()},
+        }
+
+    def summary(self) -> str:
+        level = f"{100 * (1 - self.alpha):g}%"
+        lines = [f"Human vs model comparison: {self.rule} rule (k = {self.k}), {level} intervals, {self.n_boot} bootstrap replicates", ""]
+        lines += ["Error rates", _text(self.rates, {
+            "phase": "phase", "rater": "rater", "kind": "kind", "n": "n", "error_rate": "error",
+            "wilson": f"{level} Wilson", "cp": f"{level} exact", "boot": f"{level} bootstrap"})]
+        if not self.paired.empty:
+            lines += ["", "Paired comparisons on shared images (difference = error A - error B)", _text(self.paired, {
+                "phase": "phase", "rater_a": "A", "rater_b": "B", "n_images": "n", "error_a": "error A", "error_b": "error B",
+                "difference": "difference", "boot": f"{level} bootstrap", "mcnemar_p": "McNemar p", "mcnemar_midp": "mid-p", "gee_p": "GEE p"})]
+        if not self.models.empty:
+            lines += ["", "Several models (Cochran's Q; pairwise exact McNemar, Holm)", _text(self.models, {
+                "phase": "phase", "test": "test", "n_images": "n", "statistic": "statistic", "pvalue": "p", "pvalue_holm": "Holm p"})]
+        if not self.consistency.empty:
+            lines += ["", "Error consistency (kappa of correctness; attainable range in brackets)", _text(self.consistency, {
+                "phase": "phase", "rater_a": "A", "rater_b": "B", "n_images": "n", "observed_consistency": "c_obs",
+                "expected_consistency": "c_exp", "kappa": "kappa", "kappa_range": "range", "pvalue": "p"})]
+        if not self.label_agreement.empty:
+            lines += ["", "Label agreement between annotators (top-1 labels)", _text(self.label_agreement, {
+                "phase": "phase", "test": "statistic", "raters": "annotators", "n_images": "n", "kappa": "kappa", "ci": f"{level} CI", "pvalue": "p"})]
+        if not self.class_correlation.empty:
+            lines += ["", "Per-class error profiles (Spearman; classes differing at FDR alpha)", _text(self.class_correlation, {
+                "phase": "phase", "model": "model", "level": "level", "n_classes": "classes", "spearman_rho": "rho",
+                "spearman_p": "p", "n_significant": "differing"})]
+        if not self.trend.empty:
+            lines += ["", "Error over trials (odds ratio per 100 trials)", _text(self.trend, {
+                "phase": "phase", "n_annotators": "annotators", "n_trials": "trials", "odds_ratio_per_100": "odds ratio",
+                "ci": f"{level} CI", "pvalue": "p"})]
+        if not self.response_times.empty:
+            lines += ["", "Response time (ms) of right and wrong answers", _text(self.response_times, {
+                "phase": "phase", "rater": "annotator", "n_right": "right", "n_wrong": "wrong",
+                "median_rt_right": "median right", "median_rt_wrong": "median wrong", "pvalue": "Mann-Whitney p"})]
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+_TABLES = ("rates", "paired", "models", "consistency", "label_agreement", "classes", "class_correlation", "confusions", "trend", "response_times")
+
+
+def _text(table: pd.DataFrame, columns: dict[str, str]) -> str:
+    """Aligned text of chosen columns; ``x`` stands for the interval ``x_low``..``x_high``."""
+    shown = {}
+    for key, title in columns.items():
+        bounds = (f"{key}_low", f"{key}_high") if key != "kappa_range" else ("kappa_min", "kappa_max")
+        if bounds[0] in table.columns:
+            pairs = zip(table[bounds[0]].astype(float), table[bounds[1]].astype(float))
+            shown[title] = ["" if np.isnan(a) and np.isnan(b) else format_value((a, b)) for a, b in pairs]
+        elif key in table.columns:
+            shown[title] = [format_value(v) if isinstance(v, (float, np.floating)) else str(v) for v in table[key].tolist()]
+    return pd.DataFrame(shown).to_string(index=False)
+
+
+def compare(
+    raters: pd.DataFrame,
+    alpha: float = 0.05,
+    rule: str = "top-k",
+    k: int = 5,
+    n_boot: int = 10_000,
+    seed: int = 0,
+    labels: LabelSet | None = None,
+) -> Comparison:
+    """Run every analysis on a rater table.
+
+    Parameters
+    ----------
+    raters : DataFrame
+        A rater table with annotators (and usually models), restricted to the phases to
+        analyse.
+    alpha : float
+        1 - confidence level; also the level of the multiple-testing corrections.
+    rule : {"top-1", "top-k", "all-valid"}
+        Which correctness column to use.
+    k : int
+        The k the table was scored with (reported only).
+    n_boot : int
+        Bootstrap replicates.
+    seed : int
+        Seed of the bootstrap.
+    labels : LabelSet, optional
+        With a hierarchy, errors per superclass are added.
+    """
+    if rule not in RULES:
+        raise StudyError(f"rule must be one of {', '.join(RULES)}, not {rule!r}")
+    if not (raters["kind"] == HUMAN).any():
+        raise StudyError("no annotator answers to compare")
+    correct = RULES[rule]
+    notes: list[str] = []
+    per_phase: dict[str, list[pd.DataFrame]] = {name: [] for name in _TABLES if name != "rates"}
+    for phase, rows in raters.groupby("phase", observed=True, sort=True):
+        tagged = _phase_tables(rows, alpha, correct, n_boot, seed, labels, notes)
+        for name, table in tagged.items():
+            per_phase[name].append(table.assign(phase=str(phase))[["phase", *table.columns]])
+    joined = {name: pd.concat(parts, ignore_index=True) if parts else pd.DataFrame() for name, parts in per_phase.items()}
+    return Comparison(rule, k, alpha, n_boot, error_rates(raters, alpha, correct, n_boot, seed), notes=tuple(notes), **joined)
+
+
+def _phase_tables(
+    rows: pd.DataFrame, alpha: float, correct: str, n_boot: int, seed: int, labels: LabelSet | None, notes: list[str]
+) -> dict[str, pd.DataFrame]:
+    models = sorted(rows.loc[rows["kind"] == MODEL, "rater"].astype(str).unique())
+    people = sorted(rows.loc[rows["kind"] == HUMAN, "rater"].astype(str).unique())
+    phase = str(rows["phase"].iloc[0])
+    with_crowd = concat_tables(rows, majority_vote(rows))
+    tables: dict[str, pd.DataFrame] = {
+        "paired": paired_comparisons(with_crowd, None, alpha, correct, n_boot, seed) if models else pd.DataFrame(),
+        "consistency": error_consistency_table(rows, correct),
+        "confusions": confused_pairs(rows),
+        "response_times": rt_by_correctness(rows, correct),
+    }
+    tables["models"] = _models_table(rows, models, alpha, correct) if len(models) >= 3 else pd.DataFrame()
+    tables["label_agreement"] = _label_agreement(rows, people, alpha, phase, notes)
+    levels = ["class", "superclass"] if labels is not None and labels.parent_of else ["class"]
+    found = [class_error_comparison(rows, model, level, labels, alpha, correct) for model in models for level in levels]
+    per_class = [c.table.rename(columns={c.level: "class"}).assign(model=c.model, level=c.level) for c in found]
+    tables["classes"] = pd.concat(per_class, ignore_index=True) if found else pd.DataFrame()
+    profile = ("model", "level", "n_classes", "spearman_rho", "spearman_p", "n_significant")
+    tables["class_correlation"] = pd.DataFrame([_fields(c, profile) for c in found])
+    try:
+        trend = error_by_trial(rows, alpha, correct)
+        tables["trend"] = pd.DataFrame([_fields(trend, ("n_annotators", "n_trials", "odds_ratio_per_100", "ci_low", "ci_high", "pvalue"))])
+    except StudyError as exc:
+        notes.append(f"phase {phase}: no trend over trials ({exc})")
+        tables["trend"] = pd.DataFrame()
+    return tables
+
+
+def _fields(result: object, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(result, name) for name in names}
+
+
+def _models_table(rows: pd.DataFrame, models: list[str], alpha: float, correct: str) -> pd.DataFrame:
+    result = cochran_q_test(rows, models, alpha, correct)
+    overall = {"test": "Cochran's Q: " + ", ".join(result.raters), "n_images": result.n_images,
+               "statistic": result.statistic, "pvalue": result.pvalue, "pvalue_holm": np.nan}
+    pairs = [
+        {"test": f"McNemar {r.rater_a} vs {r.rater_b}", "n_images": result.n_images,
+         "statistic": float(min(r.only_a_right, r.only_b_right)), "pvalue": r.pvalue, "pvalue_holm": r.pvalue_holm}
+        for r in result.pairwise.itertuples()
+    ]
+    return pd.DataFrame([overall, *pairs])
+
+
+def _label_agreement(rows: pd.DataFrame, people: list[str], alpha: float, phase: str, notes: list[str]) -> pd.DataFrame:
+    cohen = label_kappa_table(rows, alpha)
+    table = pd.DataFrame(
+        {"test": "Cohen's kappa", "raters": cohen["rater_a"] + " & " + cohen["rater_b"], "n_images": cohen["n_images"],
+         "kappa": cohen["kappa"], "ci_low": cohen["ci_low"], "ci_high": cohen["ci_high"], "pvalue": cohen["pvalue"]}
+    )
+    if len(people) >= 3:
+        try:
+            fleiss = fleiss_kappa_labels(rows, people)
+            extra = {"test": "Fleiss' kappa", "raters": ", ".join(fleiss.raters), "n_images": fleiss.n_images,
+                     "kappa": fleiss.kappa, "ci_low": np.nan, "ci_high": np.nan, "pvalue": np.nan}
+            table = pd.concat([table, pd.DataFrame([extra])], ignore_index=True)
+        except StudyError as exc:
+            notes.append(f"phase {phase}: no Fleiss' kappa ({exc})")
+    return table

@@ -1,0 +1,88 @@
+"""Raters x images matrices: the shape every paired statistic works on.
+
+A rater table is long (one row per rater and image); agreement, paired tests and the
+bootstrap need, for each rater, which images it saw and whether it was right on each.
+:func:`rater_grid` builds those two matrices once, with integer codes instead of
+strings, so the statistics above it are matrix products rather than group-bys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import StudyError
+
+
+@dataclass(frozen=True)
+class RaterGrid:
+    """Which images each rater saw (``seen``) and got right (``correct``)."""
+
+    raters: np.ndarray
+    kinds: np.ndarray
+    images: np.ndarray
+    seen: np.ndarray
+    correct: np.ndarray
+
+    @property
+    def errors(self) -> np.ndarray:
+        """1.0 where a rater saw an image and was wrong, else 0.0 (float32 for BLAS)."""
+        return (self.seen & ~self.correct).astype(np.float32)
+
+    def row(self, rater: str) -> int:
+        found = np.flatnonzero(self.raters == rater)
+        if not len(found):
+            raise StudyError(f"no rater {rater!r} in the table; raters: {', '.join(map(str, self.raters[:20]))}")
+        return int(found[0])
+
+    def subset(self, raters: Sequence[str]) -> RaterGrid:
+        return self._rows([self.row(r) for r in raters])
+
+    def of_kind(self, kind: str) -> RaterGrid:
+        return self._rows(np.flatnonzero(self.kinds == kind))
+
+    def _rows(self, rows: Sequence[int] | np.ndarray) -> RaterGrid:
+        return RaterGrid(self.raters[rows], self.kinds[rows], self.images, self.seen[rows], self.correct[rows])
+
+
+def rater_grid(raters: pd.DataFrame, correct: str = "correct_topk") -> RaterGrid:
+    """Build the matrices from a rater table (each rater at most once per image).
+
+    Parameters
+    ----------
+    raters : DataFrame
+        A rater table (:mod:`study_app.stats.raters`), usually restricted to one phase.
+    correct : str
+        The correctness column to use.
+
+    Raises
+    ------
+    StudyError
+        A rater has two rows for one image (e.g. the image was in two phases): select
+        one phase first.
+    """
+    if correct not in raters.columns:
+        raise StudyError(f"no correctness column {correct!r} in the rater table")
+    rater_code, names = pd.factorize(raters["rater"], sort=True)
+    image_code, images = pd.factorize(raters["image_id"], sort=True)
+    flat = rater_code.astype(np.int64) * len(images) + image_code
+    seen = np.bincount(flat, minlength=len(names) * len(images))
+    if len(seen) and seen.max() > 1:
+        twice = int(np.argmax(seen > 1))
+        raise StudyError(
+            f"rater {names[twice // len(images)]!r} has several rows for image {images[twice % len(images)]!r} "
+            "(shown in several phases?); compare one phase at a time"
+        )
+    correct_flat = np.zeros(len(names) * len(images), dtype=bool)
+    correct_flat[flat] = raters[correct].to_numpy(dtype=bool)
+    kind_code, kind_names = pd.factorize(raters["kind"])
+    kind_of_rater = np.zeros(len(names), dtype=np.int64)
+    kind_of_rater[rater_code] = kind_code  # one kind per rater
+    shape = (len(names), len(images))
+    return RaterGrid(
+        np.asarray(names, dtype=object), np.asarray(kind_names, dtype=object)[kind_of_rater], np.asarray(images, dtype=object),
+        seen.reshape(shape).astype(bool), correct_flat.reshape(shape),
+    )

@@ -1,0 +1,365 @@
+"""Paired comparisons on the same images: only images both sides saw count.
+
+People and models rated the same images, so their errors are paired and the tests of
+two independent proportions (as in the ILSVRC paper) are the wrong tool. Here:
+
+- :func:`mcnemar_test`: the 2x2 table of (both right, only A right, only B right, both
+  wrong) and the exact McNemar test (statsmodels) with its mid-p variant, which is less
+  conservative and keeps its size well (Fagerland et al. 2013);
+- :func:`paired_comparisons`: a table of every annotator, the pooled annotators
+  (``"humans"``: the mean of the annotators' error rates), their majority vote and every
+  other model against each model, with a paired cluster bootstrap interval of the
+  error difference (images resampled; annotators too for ``"humans"``);
+- :func:`humans_vs_model_gee`: several annotators against one model in one model, a
+  GEE with annotator effects, exchangeable correlation within images and robust errors;
+- :func:`cochran_q_test`: several raters at once (Cochran's Q) with pairwise exact
+  McNemar tests, Holm-corrected.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binom
+from statsmodels.stats.contingency_tables import cochrans_q, mcnemar
+from statsmodels.stats.multitest import multipletests
+
+from ..errors import StudyError
+from .bootstrap import group_rate_replicates, percentile_interval, rater_rate_replicates, resample_counts
+from .grid import RaterGrid, rater_grid
+from .raters import HUMAN, MODEL
+from .results import HypothesisTestResult
+
+#: Stands for all annotators pooled (mean of their error rates) wherever a rater is named.
+HUMANS = "humans"
+
+
+@dataclass(frozen=True)
+class McNemarResult(HypothesisTestResult):
+    """Exact McNemar test of two raters on the images both saw."""
+
+    title = "Exact McNemar test (paired, same images)"
+    rater_a: str
+    rater_b: str
+    n_images: int
+    both_right: int
+    only_a_right: int
+    only_b_right: int
+    both_wrong: int
+    error_a: float
+    error_b: float
+    statistic: float
+    pvalue: float
+    midp_pvalue: float
+
+
+def exact_mcnemar(only_a_right: int, only_b_right: int) -> tuple[float, float, float]:
+    """Statistic (smaller discordant count), exact two-sided p and mid-p of McNemar's test.
+
+    The mid-p halves the probability of the observed count:
+    ``2 * (P(X < x) + P(X = x) / 2)`` with ``X ~ Binomial(b + c, 1/2)``, ``x = min(b, c)``.
+    """
+    result = mcnemar([[0, only_a_right], [only_b_right, 0]], exact=True)
+    smaller, total = min(only_a_right, only_b_right), only_a_right + only_b_right
+    midp = min(1.0, 2 * (binom.cdf(smaller, total, 0.5) - binom.pmf(smaller, total, 0.5) / 2)) if total else 1.0
+    return float(result.statistic), float(result.pvalue), float(midp)
+
+
+def _counts(grid: RaterGrid, a: int, b: int) -> tuple[int, int, int, int]:
+    shared = grid.seen[a] & grid.seen[b]
+    right_a, right_b = grid.correct[a] & shared, grid.correct[b] & shared
+    both = int((right_a & right_b).sum())
+    only_a, only_b = int(right_a.sum()) - both, int(right_b.sum()) - both
+    return both, only_a, only_b, int(shared.sum()) - both - only_a - only_b
+
+
+def mcnemar_test(raters: pd.DataFrame, rater_a: str, rater_b: str, correct: str = "correct_topk") -> McNemarResult:
+    """Exact McNemar test of two raters (annotators, models or the majority vote).
+
+    Parameters
+    ----------
+    raters : DataFrame
+        A rater table of one phase.
+    rater_a, rater_b : str
+        The two raters.
+    correct : str
+        Correctness column.
+    """
+    grid = rater_grid(raters, correct)
+    both, only_a, only_b, neither = _counts(grid, grid.row(rater_a), grid.row(rater_b))
+    n = both + only_a + only_b + neither
+    if n == 0:
+        raise StudyError(f"{rater_a!r} and {rater_b!r} share no image")
+    statistic, pvalue, midp = exact_mcnemar(only_a, only_b)
+    return McNemarResult(
+        rater_a, rater_b, n, both, only_a, only_b, neither,
+        (only_b + neither) / n, (only_a + neither) / n, statistic, pvalue, midp,
+    )
+
+
+@dataclass(frozen=True)
+class _Side:
+    errors: np.ndarray
+    seen: np.ndarray
+    pooled: bool
+
+
+def _side(grid: RaterGrid, name: str) -> _Side:
+    if name == HUMANS:
+        people = grid.of_kind(HUMAN)
+        if not len(people.raters):
+            raise StudyError("no annotators in the table to pool")
+        return _Side(people.errors, people.seen, True)
+    row = grid.row(name)
+    return _Side(grid.errors[row : row + 1], grid.seen[row : row + 1], False)
+
+
+def _mean_rate(errors: np.ndarray, seen: np.ndarray) -> float:
+    """Mean of the error rates of the raters (rows) that saw any image; NaN if none did."""
+    shown = seen.sum(axis=1)
+    return float(np.mean(errors.sum(axis=1)[shown > 0] / shown[shown > 0])) if shown.any() else np.nan
+
+
+def paired_differences(
+    raters: pd.DataFrame,
+    pairs: Sequence[tuple[str, str]],
+    alpha: float = 0.05,
+    correct: str = "correct_topk",
+    n_boot: int = 10_000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Error difference (A - B) of each pair on shared images, with a paired bootstrap interval.
+
+    One set of image resampling weights serves every pair, so the intervals of several
+    comparisons come from the same resamples, and all single raters are computed in one
+    matrix product.
+
+    Parameters
+    ----------
+    raters : DataFrame
+        A rater table of one phase.
+    pairs : sequence of (str, str)
+        Rater names, or ``"humans"`` for the mean of the annotators (then annotators are
+        resampled too).
+    alpha : float
+        1 - confidence level.
+    correct : str
+        Correctness column.
+    n_boot : int
+        Bootstrap replicates.
+    seed : int
+        Seed of the resampling.
+
+    Returns
+    -------
+    DataFrame
+        ``rater_a, rater_b, n_images, error_a, error_b, difference, boot_low, boot_high``.
+    """
+    grid = rater_grid(raters, correct)
+    rng = np.random.default_rng(seed)
+    weights = resample_counts(len(grid.images), n_boot, rng)
+    sides = {name: _side(grid, name) for pair in pairs for name in pair}
+
+    def shared_images(a: str, b: str) -> np.ndarray:
+        return sides[a].seen.any(axis=0) & sides[b].seen.any(axis=0)
+
+    # Replicates per (side, shared images): pooled sides one by one (annotators are
+    # resampled too), single raters all in one matrix product.
+    replicates: dict[tuple[str, bytes], np.ndarray] = {}
+    singles: dict[tuple[str, bytes], tuple[np.ndarray, np.ndarray]] = {}
+    for a, b in pairs:
+        shared = shared_images(a, b)
+        for name in (a, b):
+            side, key = sides[name], (name, shared.tobytes())
+            if side.pooled and key not in replicates:
+                replicates[key] = group_rate_replicates(side.errors * shared, side.seen & shared, weights, rng)
+            elif not side.pooled:
+                singles[key] = (side.errors[0] * shared, side.seen[0] & shared)
+    if singles:
+        batch = rater_rate_replicates(np.array([e for e, _ in singles.values()]), np.array([s for _, s in singles.values()]), weights)
+        replicates.update(zip(singles, batch.T))
+    rows = []
+    for a, b in pairs:
+        shared = shared_images(a, b)
+        error_a, error_b = (_mean_rate(sides[n].errors * shared, sides[n].seen & shared) for n in (a, b))
+        difference = replicates[(a, shared.tobytes())] - replicates[(b, shared.tobytes())]
+        low, high = percentile_interval(difference, alpha) if shared.any() else (np.nan, np.nan)
+        rows.append(
+            {"rater_a": a, "rater_b": b, "n_images": int(shared.sum()), "error_a": error_a, "error_b": error_b,
+             "difference": error_a - error_b, "boot_low": float(low), "boot_high": float(high)}
+        )
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class GeeResult(HypothesisTestResult):
+    """Annotators against one model, with annotator and image effects."""
+
+    title = "Annotators vs model: GEE with annotator effects, exchangeable within image, robust errors"
+    model: str
+    n_images: int
+    n_annotators: int
+    n_observations: int
+    human_error: float
+    model_error: float
+    difference: float
+    ci_low: float
+    ci_high: float
+    statistic: float
+    pvalue: float
+    note: str
+
+
+def humans_vs_model_gee(raters: pd.DataFrame, model: str, alpha: float = 0.05, correct: str = "correct_topk") -> GeeResult:
+    """Test whether the average annotator's error differs from a model's.
+
+    A GEE of error (0/1) on a model indicator and sum-to-zero annotator effects, so that
+    ``difference`` is the mean of the annotators' error rates minus the model's; answers
+    to one image are correlated (exchangeable working correlation), and robust
+    (sandwich) standard errors over images make the test paired. The identity link keeps
+    the estimate on the scale of error rates and stays defined when an annotator makes
+    no error at all (a logit would diverge there).
+
+    Parameters
+    ----------
+    raters : DataFrame
+        A rater table of one phase with annotators and the model.
+    model : str
+        The model's name.
+    alpha : float
+        1 - confidence level of the interval of the difference.
+    correct : str
+        Correctness column.
+
+    Returns
+    -------
+    GeeResult
+        NaN statistics, with a ``note``, when the errors do not vary at all.
+    """
+    from statsmodels.genmod.cov_struct import Exchangeable
+    from statsmodels.genmod.families import Gaussian
+    from statsmodels.genmod.generalized_estimating_equations import GEE
+
+    grid = rater_grid(raters, correct)
+    model_row = grid.row(model)
+    people = grid.of_kind(HUMAN)
+    shared = grid.seen[model_row] & people.seen.any(axis=0)
+    person, image = np.nonzero(people.seen & shared)
+    n_people = len(people.raters)
+    error = np.concatenate([1.0 - people.correct[person, image], 1.0 - grid.correct[model_row, shared]])
+    is_model = np.concatenate([np.zeros(len(person)), np.ones(int(shared.sum()))])
+    effects = np.zeros((len(error), max(n_people - 1, 0)))
+    for column in range(n_people - 1):
+        effects[: len(person), column] = (person == column).astype(float) - (person == n_people - 1)
+    exog = np.column_stack([np.ones(len(error)), is_model, effects])
+    groups = np.concatenate([image, np.flatnonzero(shared)])
+    human_error = _mean_rate(people.errors * shared, people.seen & shared)
+    model_error = float(error[is_model == 1].mean()) if shared.any() else np.nan
+    base = dict(model=model, n_images=int(shared.sum()), n_annotators=n_people, n_observations=len(error),
+                human_error=human_error, model_error=model_error, difference=human_error - model_error)
+    if len(error) == 0 or np.ptp(error) == 0:
+        return GeeResult(**base, ci_low=np.nan, ci_high=np.nan, statistic=np.nan, pvalue=np.nan,
+                         note="the errors do not vary (all right or all wrong): nothing to test")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = GEE(error, exog, groups, family=Gaussian(), cov_struct=Exchangeable()).fit()
+        high, low = -fit.conf_int(alpha)[1]  # the model coefficient is model - annotators
+        statistic, pvalue = -float(fit.tvalues[1]), float(fit.pvalues[1])
+    note = "; ".join(sorted({str(w.message).splitlines()[0] for w in caught}))
+    return GeeResult(**base, ci_low=float(low), ci_high=float(high), statistic=statistic, pvalue=pvalue, note=note)
+
+
+@dataclass(frozen=True)
+class CochranResult(HypothesisTestResult):
+    """Cochran's Q over several raters on the images all of them saw, with pairwise tests."""
+
+    title = "Cochran's Q test (several raters, same images) with pairwise exact McNemar (Holm)"
+    raters: tuple[str, ...]
+    n_images: int
+    df: int
+    statistic: float
+    pvalue: float
+    pairwise: pd.DataFrame
+
+
+def cochran_q_test(
+    raters: pd.DataFrame, names: Sequence[str] | None = None, alpha: float = 0.05, correct: str = "correct_topk"
+) -> CochranResult:
+    """Do several raters (by default: every model) have the same error rate?
+
+    Parameters
+    ----------
+    raters : DataFrame
+        A rater table of one phase.
+    names : sequence of str, optional
+        At least two raters; default every model.
+    alpha : float
+        Family-wise error rate of the Holm correction (the ``reject`` column).
+    correct : str
+        Correctness column.
+    """
+    grid = rater_grid(raters, correct)
+    names = list(grid.raters[grid.kinds == MODEL]) if names is None else list(names)
+    if len(names) < 2:
+        raise StudyError(f"Cochran's Q needs at least two raters, got {len(names)}")
+    chosen = grid.subset(names)
+    everyone = chosen.seen.all(axis=0)
+    if not everyone.any():
+        raise StudyError(f"raters {', '.join(names)} share no image")
+    right = chosen.correct[:, everyone].T.astype(int)
+    q = cochrans_q(right)
+    rows = []
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            only_i = int((right[:, i] & ~right[:, j]).sum())
+            only_j = int((right[:, j] & ~right[:, i]).sum())
+            statistic, pvalue, midp = exact_mcnemar(only_i, only_j)
+            rows.append({"rater_a": names[i], "rater_b": names[j], "only_a_right": only_i, "only_b_right": only_j, "pvalue": pvalue, "midp_pvalue": midp})
+    pairwise = pd.DataFrame(rows)
+    reject, holm, _, _ = multipletests(pairwise["pvalue"], alpha=alpha, method="holm")
+    pairwise = pairwise.assign(pvalue_holm=holm, reject=reject)
+    return CochranResult(tuple(names), int(everyone.sum()), int(q.df), float(q.statistic), float(q.pvalue), pairwise)
+
+
+def default_pairs(raters: pd.DataFrame) -> list[tuple[str, str]]:
+    """Every non-model rater, the pooled annotators, then every other model, against each model."""
+    kinds = raters.groupby("rater", observed=True)["kind"].first().astype(str)
+    models = sorted(kinds.index[kinds == MODEL])
+    others = sorted(kinds.index[kinds == HUMAN]) + ([HUMANS] if (kinds == HUMAN).any() else []) + sorted(kinds.index[~kinds.isin([HUMAN, MODEL])])
+    pairs = [(other, model) for model in models for other in others]
+    return pairs + [(a, b) for i, a in enumerate(models) for b in models[i + 1 :]]
+
+
+def paired_comparisons(
+    raters: pd.DataFrame,
+    pairs: Sequence[tuple[str, str]] | None = None,
+    alpha: float = 0.05,
+    correct: str = "correct_topk",
+    n_boot: int = 10_000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Every paired comparison in one table (see :func:`default_pairs` for the default).
+
+    Columns: those of :func:`paired_differences`, the 2x2 counts with the exact McNemar
+    p and mid-p (pairs of single raters), and the GEE p-value (the pooled ``"humans"``
+    against a model). Entries that do not apply are NaN.
+    """
+    pairs = default_pairs(raters) if pairs is None else list(pairs)
+    table = paired_differences(raters, pairs, alpha, correct, n_boot, seed)
+    grid = rater_grid(raters, correct)
+    extra = []
+    for a, b in pairs:
+        row: dict[str, float] = {}
+        if HUMANS not in (a, b):
+            both, only_a, only_b, neither = _counts(grid, grid.row(a), grid.row(b))
+            _, pvalue, midp = exact_mcnemar(only_a, only_b)
+            row.update(both_right=both, only_a_right=only_a, only_b_right=only_b, both_wrong=neither, mcnemar_p=pvalue, mcnemar_midp=midp)
+        elif a == HUMANS and grid.kinds[grid.row(b)] == MODEL:
+            row.update(gee_p=humans_vs_model_gee(raters, b, alpha, correct).pvalue)
+        extra.append(row)
+    columns = ["both_right", "only_a_right", "only_b_right", "both_wrong", "mcnemar_p", "mcnemar_midp", "gee_p"]
+    return pd.concat([table, pd.DataFrame(extra, columns=columns)], axis=1)

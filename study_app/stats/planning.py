@@ -1,0 +1,216 @@
+"""How many test images (and annotators) a study needs to detect an error difference.
+
+The comparison is paired (same images), so what matters besides the two error rates
+is the *discordance*: the share of images on which exactly one side errs. With
+``p_h`` (human error), ``p_m`` (model error), discordance ``psi`` and ``d = p_h - p_m``:
+
+- one annotator: McNemar's test. The number of images comes from Connor's (1987)
+  formula ``n = (z_{1-alpha/2} sqrt(psi) + z_{power} sqrt(psi - d^2))^2 / d^2`` and its
+  power is checked exactly (:func:`mcnemar_power`: the exact test's rejection region,
+  summed over the binomial number of discordant images);
+- several annotators: by simulation (:func:`simulated_power`). Each image's model
+  outcome is drawn, then each annotator's, conditionally on it, so that every
+  annotator has error ``p_h`` and discordance ``psi`` with the model; the test is the
+  paired t-test of the per-image difference between the annotators' mean error and
+  the model's error (the image-level analysis that the bootstrap interval and the GEE
+  of :mod:`~study_app.stats.paired` make). Annotators here agree with each other only
+  through the model's outcome; real annotators agree more, so treat several-annotator
+  numbers as optimistic.
+
+Without a discordance, independent errors are assumed:
+``psi = p_h (1 - p_m) + p_m (1 - p_h)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binom, norm
+from scipy.stats import t as t_dist
+
+from ..errors import StudyError
+from .results import Summarised
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """Joint probabilities of (human wrong, model wrong) on one image."""
+
+    human_only: float
+    model_only: float
+    both: float
+
+    @property
+    def discordance(self) -> float:
+        return self.human_only + self.model_only
+
+    @property
+    def difference(self) -> float:
+        return self.human_only - self.model_only
+
+
+def _cells(human_error: float, model_error: float, discordance: float | None) -> _Cells:
+    for name, value in (("human_error", human_error), ("model_error", model_error)):
+        if not 0 <= value <= 1:
+            raise StudyError(f"{name} must be between 0 and 1, not {value}")
+    if human_error == model_error:
+        raise StudyError("human_error and model_error are equal: there is no difference to detect")
+    if discordance is None:
+        discordance = human_error * (1 - model_error) + model_error * (1 - human_error)
+    low = abs(human_error - model_error)
+    high = min(human_error + model_error, 2 - human_error - model_error)
+    if not low <= discordance <= high:
+        raise StudyError(
+            f"discordance {discordance:g} is impossible with error rates {human_error:g} and {model_error:g}: "
+            f"it must lie between {low:g} (one side's errors contain the other's) and {high:g}"
+        )
+    both = (human_error + model_error - discordance) / 2
+    return _Cells(human_error - both, model_error - both, both)
+
+
+def mcnemar_sample_size(
+    human_error: float, model_error: float, discordance: float | None = None, alpha: float = 0.05, power: float = 0.8
+) -> int:
+    """Images for a two-sided McNemar test to reach ``power`` (Connor 1987), rounded up."""
+    cells = _cells(human_error, model_error, discordance)
+    psi, d = cells.discordance, cells.difference
+    root = norm.isf(alpha / 2) * math.sqrt(psi) + norm.ppf(power) * math.sqrt(max(psi - d * d, 0.0))
+    return math.ceil(root * root / (d * d))
+
+
+def mcnemar_power(
+    n_images: int, human_error: float, model_error: float, discordance: float | None = None, alpha: float = 0.05
+) -> float:
+    """Exact power of the two-sided exact McNemar test on ``n_images`` paired images."""
+    cells = _cells(human_error, model_error, discordance)
+    discordant = np.arange(n_images + 1)
+    # Largest smaller-count c with 2 * P(X <= c) <= alpha under X ~ Binomial(m, 1/2); -1 if none.
+    critical = binom.ppf(alpha / 2, discordant, 0.5)
+    critical = np.where(binom.cdf(critical, discordant, 0.5) * 2 <= alpha, critical, critical - 1)
+    share = cells.human_only / cells.discordance
+    reject = np.where(
+        critical >= 0,
+        binom.cdf(critical, discordant, share) + binom.sf(discordant - critical - 1, discordant, share),
+        0.0,
+    )
+    return float(np.sum(binom.pmf(discordant, n_images, cells.discordance) * reject))
+
+
+def exact_mcnemar_sample_size(
+    start: int, human_error: float, model_error: float, discordance: float | None, alpha: float, power: float
+) -> tuple[int, float]:
+    """Smallest n >= ``start`` at which the exact test reaches ``power``, and that power.
+
+    Connor's formula uses the normal approximation; the exact test is more
+    conservative, so the answer is usually a little above the formula's.
+    """
+    n = start
+    achieved = mcnemar_power(n, human_error, model_error, discordance, alpha)
+    while achieved < power:
+        n += 1
+        achieved = mcnemar_power(n, human_error, model_error, discordance, alpha)
+    return n, achieved
+
+
+def simulated_power(
+    n_images: int,
+    n_annotators: int,
+    human_error: float,
+    model_error: float,
+    discordance: float | None = None,
+    alpha: float = 0.05,
+    n_sim: int = 2000,
+    seed: int = 0,
+) -> float:
+    """Power of the paired t-test of the annotators' mean error vs the model's, by simulation."""
+    cells = _cells(human_error, model_error, discordance)
+    rng = np.random.default_rng(seed)
+    given_wrong = cells.both / model_error if model_error else 0.0
+    given_right = cells.human_only / (1 - model_error) if model_error < 1 else 0.0
+    rejections = 0
+    chunk = max(1, 4_000_000 // max(n_images * n_annotators, 1))  # bounded memory for large studies
+    for start in range(0, n_sim, chunk):
+        model_wrong = rng.random((min(chunk, n_sim - start), n_images)) < model_error
+        people_wrong = rng.binomial(n_annotators, np.where(model_wrong, given_wrong, given_right))
+        difference = people_wrong / n_annotators - model_wrong
+        mean, spread = difference.mean(axis=1), difference.std(axis=1, ddof=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            statistic = np.where(spread > 0, mean / (spread / math.sqrt(n_images)), np.where(mean == 0, 0.0, np.inf))
+        rejections += int(np.sum(2 * t_dist.sf(np.abs(statistic), n_images - 1) <= alpha))
+    return rejections / n_sim
+
+
+@dataclass(frozen=True)
+class StudyPlan(Summarised):
+    """Images needed per number of annotators; see the module docstring for the methods."""
+
+    title = "Study plan: test images needed to detect the error difference (paired test)"
+    human_error: float
+    model_error: float
+    discordance: float
+    alpha: float
+    target_power: float
+    table: pd.DataFrame
+
+
+def plan_study(
+    human_error: float,
+    model_error: float,
+    discordance: float | None = None,
+    annotators: Sequence[int] = (1,),
+    alpha: float = 0.05,
+    power: float = 0.8,
+    n_sim: int = 2000,
+    seed: int = 0,
+) -> StudyPlan:
+    """Test images needed for each number of annotators to detect ``human_error - model_error``.
+
+    Parameters
+    ----------
+    human_error, model_error : float
+        Expected top-k error rates.
+    discordance : float, optional
+        Expected share of images on which exactly one side errs; default: independent
+        errors.
+    annotators : sequence of int
+        Numbers of annotators to plan for (each sees every test image).
+    alpha : float
+        Two-sided significance level.
+    power : float
+        Required power.
+    n_sim : int
+        Simulated studies per candidate size (several annotators).
+    seed : int
+        Seed of the simulation.
+
+    Returns
+    -------
+    StudyPlan
+        ``table``: ``annotators, n_images, power, method``.
+    """
+    cells = _cells(human_error, model_error, discordance)
+    formula_n = mcnemar_sample_size(human_error, model_error, cells.discordance, alpha, power)
+    rows = []
+    for count in sorted(set(annotators)):
+        if count < 1:
+            raise StudyError(f"the number of annotators must be at least 1, not {count}")
+        if count == 1:
+            n, achieved = exact_mcnemar_sample_size(formula_n, human_error, model_error, cells.discordance, alpha, power)
+            rows.append({"annotators": 1, "n_images": n, "power": achieved, "method": f"exact McNemar power (Connor 1987 formula: {formula_n})"})
+            continue
+
+        def power_at(n: int) -> float:
+            return simulated_power(n, count, human_error, model_error, cells.discordance, alpha, n_sim, seed)
+
+        low, high = 1, formula_n
+        while power_at(high) < power:
+            low, high = high, high * 2
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if power_at(middle) >= power else (middle, high)
+        rows.append({"annotators": count, "n_images": high, "power": power_at(high), "method": f"simulation ({n_sim} studies)"})
+    return StudyPlan(human_error, model_error, cells.discordance, alpha, power, pd.DataFrame(rows))

@@ -1,0 +1,290 @@
+"""The long rater table: one row per (rater, image), humans and models alike.
+
+Following model-vs-human, people and models go into one schema so that every statistic
+has a single code path. Columns:
+
+``rater, kind, image_id, phase``
+    who (an annotator id or a model name), ``"human"`` or ``"model"``, which image, and
+    in which phase it was shown (models get the phase of the image; ``""`` if none).
+``trial, rt_ms, outcome``
+    position in the session, response time, and ``answer`` / ``not_sure`` /
+    ``none_of_these`` / ``timeout`` / ``skip``; models have ``trial`` NA, ``rt_ms`` NaN
+    and ``outcome`` ``"answer"``.
+``label, n_guesses, truth, valid_labels``
+    the top-1 guess (``""`` for a non-answer), how many guesses were given, the primary
+    ground-truth label and every valid label joined by ``;``.
+``correct_top1, correct_topk, all_guesses_valid``
+    see :mod:`study_app.stats.scoring`; a non-answer is wrong by every rule.
+``lca_depth, superclass_correct``
+    only with a label hierarchy: the severity of a top-1 miss.
+
+Any other per-trial column of the input (e.g. ``condition``) is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputFileError, Problem
+from ..labels import LabelSet
+from ..protocol import Study
+from .scoring import correctness, guess_matrix, hierarchy_severity
+from .truth import TruthSource, truth_table
+
+HUMAN = "human"
+MODEL = "model"
+CORRECTNESS_COLUMNS = ("correct_top1", "correct_topk", "all_guesses_valid")
+UNIT_KEY = ("rater", "phase", "image_id")
+CATEGORY_COLUMNS = ("rater", "kind", "image_id", "phase", "outcome", "label", "truth", "valid_labels")
+_GUESS_COLUMNS = ("rank", "label_id", "score")
+_DEFAULTS = {"phase": "", "trial": pd.NA, "rt_ms": np.nan, "outcome": "answer"}
+
+
+def raters_from_guesses(
+    guesses: pd.DataFrame,
+    truth: TruthSource,
+    k: int = 5,
+    labels: LabelSet | None = None,
+    source: str = "guesses",
+) -> pd.DataFrame:
+    """Score tidy guesses (one row per rater, image and rank) into the rater table.
+
+    Parameters
+    ----------
+    guesses : DataFrame
+        Columns ``rater, kind, image_id, rank, label_id``; ``rank`` is NA on the one row
+        of a non-answer. Optional per-(rater, image) columns ``phase, trial, rt_ms,
+        outcome`` and any others are carried into the result.
+    truth : Study, mapping, DataFrame or manifest path
+        Ground truth, see :func:`~study_app.stats.truth.truth_table`.
+    k : int
+        Guesses that count for ``correct_topk``.
+    labels : LabelSet, optional
+        Guesses outside its classes are an error; if it has a hierarchy, the columns
+        ``lca_depth`` and ``superclass_correct`` are added.
+    source : str
+        Name of the input in error messages.
+
+    Returns
+    -------
+    DataFrame
+        The rater table, one row per (rater, phase, image).
+    """
+    frame = guesses.assign(**{c: v for c, v in _DEFAULTS.items() if c not in guesses.columns})
+    unit_of_row, _ = pd.factorize(combined_code(*(frame[c] for c in UNIT_KEY)))
+    units = frame.drop(columns=[c for c in _GUESS_COLUMNS if c in frame.columns])
+    return _score_units(units, unit_of_row, frame["rank"], frame["label_id"], truth, k, labels, source)
+
+
+def _score_units(
+    rows: pd.DataFrame,
+    unit_of_row: np.ndarray,
+    rank: pd.Series,
+    label_id: pd.Series,
+    truth: TruthSource,
+    k: int,
+    labels: LabelSet | None,
+    source: str,
+) -> pd.DataFrame:
+    """The shared scoring path: ``rows`` hold per-unit columns, repeated on each guess row.
+
+    ``unit_of_row`` numbers the (rater, phase, image) units 0, 1, ... in order of first
+    appearance (``-1``: a row to ignore); each row with a rank is one guess.
+    """
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    counted = unit_of_row >= 0
+    first = np.flatnonzero(first_occurrences(unit_of_row))
+    units = as_categories(rows.iloc[first].reset_index(drop=True))
+    ranks = rank.to_numpy(dtype=float, na_value=np.nan)
+    guess = counted & ~np.isnan(ranks)
+    rank_span = int(np.nanmax(ranks, initial=0)) + 1
+    if np.bincount(unit_of_row[guess] * rank_span + ranks[guess].astype(np.int64)).max(initial=0) > 1:
+        raise InputFileError([Problem(source, "the same rank twice for one rater and image", field="rank")])
+    label_code, label_names = pd.factorize(label_id[guess])
+    label_names = np.asarray(label_names, dtype=object)
+    label_code[label_names[label_code] == ""] = -1  # a rank without a label is no guess
+    if labels is not None:
+        unknown = [name for name in label_names if name and name not in labels.class_ids]
+        if unknown:
+            raise InputFileError([Problem(source, f"{len(unknown)} label(s) not in the study's label set, e.g. {unknown[0]!r}", field="label_id")])
+    matrix = guess_matrix(unit_of_row[guess], ranks[guess], label_code, len(units))
+    units = units.astype({"trial": "Int64", "rt_ms": float})
+    return _scored(units, matrix, label_names, truth_table(truth), k, labels, source)
+
+
+def _scored(
+    units: pd.DataFrame, matrix: np.ndarray, label_names: np.ndarray, truth: pd.DataFrame, k: int, labels: LabelSet | None, source: str
+) -> pd.DataFrame:
+    """Correctness, truth and severity columns for each unit (row of the guess matrix)."""
+    image_code, images = pd.factorize(units["image_id"])
+    truth = truth.assign(image_code=pd.Index(images).get_indexer(truth["image_id"]))
+    truth = truth[truth["image_code"] >= 0]
+    per_image = truth.groupby("image_code", sort=True)["label_id"].agg(tuple)
+    if len(per_image) < len(images):
+        missing = images[~np.isin(np.arange(len(images)), per_image.index)]
+        message = f"{len(missing)} image(s) have no ground truth, e.g. {missing[0]!r}; check the image ids against the manifest"
+        raise InputFileError([Problem(source, message, field="image_id")])
+    truth_label_code = pd.Index(label_names).get_indexer(truth["label_id"])
+    known = truth_label_code >= 0
+    valid = truth["image_code"].to_numpy()[known] * len(label_names) + truth_label_code[known]
+    scored = correctness(matrix, image_code, np.unique(valid), len(label_names), k)
+    set_code, set_names = pd.factorize(per_image.map(";".join))
+    primary_code, primary_names = pd.factorize(per_image.map(lambda labels: labels[0]))
+    categories = pd.Index([*label_names, ""]).unique()  # "" (no answer) may already be there
+    top1 = np.where(matrix[:, 0] >= 0, matrix[:, 0], categories.get_loc(""))
+    table = units.assign(
+        label=pd.Categorical.from_codes(top1, categories=categories),
+        n_guesses=(matrix >= 0).sum(axis=1),
+        truth=pd.Categorical.from_codes(primary_code[image_code], categories=primary_names),
+        valid_labels=pd.Categorical.from_codes(set_code[image_code], categories=set_names),
+        **scored,
+    )
+    if labels is not None and labels.parent_of:
+        distinct = [tuple(name.split(";")) for name in set_names]
+        severity = hierarchy_severity(np.asarray(table["label"], dtype=object), distinct, set_code[image_code], labels)
+        table["lca_depth"], table["superclass_correct"] = severity
+    return as_categories(table)
+
+
+def raters_from_answers(answers: pd.DataFrame, truth: TruthSource, k: int = 5, labels: LabelSet | None = None) -> pd.DataFrame:
+    """The rater table of human answers (the tidy table of ``study_app.store``).
+
+    Revised trials (``superseded``) are left out. When an annotator saw the same image
+    twice in one phase (e.g. a restarted session), only the first trial counts: later
+    ones are not independent of the first.
+
+    Parameters
+    ----------
+    answers : DataFrame
+        From :func:`study_app.store.answers_frame` or :func:`study_app.store.read_export`.
+    truth, k, labels
+        As in :func:`raters_from_guesses`.
+    """
+    required = ("annotator", "phase", "trial", "image_id", "rank", "label_id", "rt_ms", "outcome", "trial_uuid")
+    missing = [c for c in required if c not in answers.columns]
+    if missing:
+        raise InputFileError([Problem("answers", f"missing column(s) {', '.join(missing)}; expected the tidy answers table")])
+    trial_uuid = answers["trial_uuid"]
+    if "superseded" in answers.columns and answers["superseded"].any():
+        trial_uuid = trial_uuid.where(~answers["superseded"].astype(bool))  # NA: ignored
+    trial_code, _ = pd.factorize(trial_uuid)
+    per_trial = answers[["annotator", "image_id", "phase", "trial", "rt_ms", "outcome"]].rename(columns={"annotator": "rater"})
+    scored = _score_units(per_trial, trial_code, answers["rank"], answers["label_id"], truth, k, labels, "answers")
+    scored.insert(1, "kind", pd.Categorical.from_codes(np.zeros(len(scored), dtype=np.int8), [HUMAN]))
+    first_exposure = first_occurrences(pd.factorize(combined_code(*(scored[c] for c in UNIT_KEY)))[0])
+    return scored if first_exposure.all() else scored[first_exposure].reset_index(drop=True)
+
+
+def raters_from_predictions(
+    predictions: pd.DataFrame,
+    truth: TruthSource,
+    k: int = 5,
+    labels: LabelSet | None = None,
+    phase_of: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """The rater table of model predictions (tidy ``model,image_id,rank,label_id,score``).
+
+    ``phase_of`` maps image ids to the phase they were shown in (see
+    :func:`image_phases`), so that model rows can be grouped like human rows.
+    """
+    guesses = pd.DataFrame(
+        {
+            "rater": predictions["model"].to_numpy(),
+            "kind": MODEL,
+            "image_id": predictions["image_id"].to_numpy(),
+            "phase": predictions["image_id"].map(dict(phase_of or {})).fillna("").to_numpy(),
+            "rank": predictions["rank"].to_numpy(dtype=float),
+            "label_id": predictions["label_id"].to_numpy(),
+        }
+    )
+    return raters_from_guesses(guesses, truth, k, labels, source="predictions")
+
+
+def rater_table(
+    answers: pd.DataFrame | None,
+    predictions: pd.DataFrame | None,
+    truth: TruthSource,
+    k: int = 5,
+    labels: LabelSet | None = None,
+    phase_of: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Humans and models in one rater table.
+
+    Model rows get the phase of their image from ``phase_of``, or else from the phase in
+    which annotators saw it. A model named like an annotator is an error: the two would
+    be indistinguishable in every result.
+    """
+    parts = []
+    truth = truth_table(truth)
+    if answers is not None:
+        parts.append(raters_from_answers(answers, truth, k, labels))
+    if predictions is not None:
+        if phase_of is None and parts:
+            shown = parts[0].drop_duplicates("image_id")
+            phase_of = dict(zip(shown["image_id"].astype(str), shown["phase"].astype(str)))
+        parts.append(raters_from_predictions(predictions, truth, k, labels, phase_of))
+    if not parts:
+        raise ValueError("rater_table needs answers, predictions or both")
+    if len(parts) == 2:
+        clash = set(parts[0]["rater"].unique()) & set(parts[1]["rater"].unique())
+        if clash:
+            raise InputFileError([Problem("predictions", f"model name(s) {', '.join(sorted(clash))} are also annotator ids; rename the model", field="model")])
+    return concat_tables(*parts)
+
+
+def image_phases(study: Study) -> dict[str, str]:
+    """Image id -> name of the first phase that shows it."""
+    found: dict[str, str] = {}
+    for phase in study.phases:
+        for image_id in phase.image_ids:
+            found.setdefault(image_id, phase.name)
+    return found
+
+
+def shown_images_only(raters: pd.DataFrame) -> pd.DataFrame:
+    """Keep model rows only for (phase, image) pairs that some annotator answered.
+
+    Model predictions often cover a whole data set; comparisons with people are about
+    the images people saw.
+    """
+    key = combined_code(raters["phase"], raters["image_id"])
+    human = (raters["kind"] == HUMAN).to_numpy()
+    return as_categories(raters[human | np.isin(key, key[human])].reset_index(drop=True))
+
+
+def concat_tables(*tables: pd.DataFrame) -> pd.DataFrame:
+    """Rater tables one below the other, key columns kept categorical (categories merged)."""
+    tables = tuple(as_categories(t) for t in tables)
+    merged = {}
+    for column in CATEGORY_COLUMNS:
+        having = [t[column].cat.categories for t in tables if column in t.columns]
+        if having:
+            merged[column] = pd.CategoricalDtype(pd.Index(np.concatenate([c.to_numpy(dtype=object) for c in having])).unique())
+    aligned = [t.astype({c: d for c, d in merged.items() if c in t.columns}) for t in tables]
+    return pd.concat(aligned, ignore_index=True)
+
+
+def as_categories(table: pd.DataFrame) -> pd.DataFrame:
+    """Text key columns as categoricals: small, and their codes make matrices cheap."""
+    plain = [c for c in CATEGORY_COLUMNS if c in table.columns and not isinstance(table[c].dtype, pd.CategoricalDtype)]
+    return table.astype({c: str for c in plain}).astype({c: "category" for c in plain})
+
+
+def first_occurrences(codes: np.ndarray) -> np.ndarray:
+    """Mask of the first row of each code, for codes numbered in order of first appearance
+    (as :func:`pandas.factorize` numbers them; ``-1`` is never first). O(n), no hashing."""
+    previous_max = np.maximum.accumulate(np.concatenate(([-1], codes[:-1]))) if len(codes) else codes
+    return codes > previous_max
+
+
+def combined_code(*columns: pd.Series) -> np.ndarray:
+    """One int64 code per distinct combination of the columns' values."""
+    code = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        part, uniques = pd.factorize(column)  # -1 for a missing value, hence the + 1
+        code = code * (len(uniques) + 1) + part + 1
+    return code

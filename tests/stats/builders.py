@@ -1,0 +1,45 @@
+"""Small rater tables written out in full, so every expected number can be checked by hand."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from study_app.labels import Label, LabelSet
+from study_app.stats import raters_from_guesses
+
+
+def top1_table(answers: dict[str, str], truth: str, models: tuple[str, ...] = (), phase: str = "test") -> pd.DataFrame:
+    """Raters' top-1 answers as strings, one character per image: ``answers["A"] = "aab-"``.
+
+    ``truth`` is the true label of each image, one character each; ``-`` is a non-answer
+    (a timeout). Raters named in ``models`` are models, the rest annotators. Image ids
+    are ``img0``, ``img1``, ...
+    """
+    rows = []
+    for rater, labels in answers.items():
+        assert len(labels) == len(truth), rater
+        for index, label in enumerate(labels):
+            rows.append(
+                {
+                    "rater": rater, "kind": "model" if rater in models else "human", "image_id": f"img{index}",
+                    "phase": phase, "trial": index, "rt_ms": 500.0 + index if rater not in models else float("nan"),
+                    "outcome": "timeout" if label == "-" else "answer",
+                    "rank": None if label == "-" else 1, "label_id": "" if label == "-" else label,
+                }
+            )
+    return raters_from_guesses(pd.DataFrame(rows), {f"img{i}": (t,) for i, t in enumerate(truth)}, k=1)
+
+
+def correctness_table(patterns: dict[str, str], models: tuple[str, ...] = (), phase: str = "test") -> pd.DataFrame:
+    """Raters' correctness as strings of ``1`` (right) and ``0`` (wrong), one per image."""
+    length = len(next(iter(patterns.values())))
+    answers = {rater: "".join("a" if c == "1" else "b" for c in pattern) for rater, pattern in patterns.items()}
+    return top1_table(answers, "a" * length, models, phase)
+
+
+def animals_and_vehicles() -> LabelSet:
+    """cat, dog (animal) and car, bus (vehicle); animal and vehicle under entity."""
+    classes = tuple(Label(i, i) for i in ("cat", "dog", "car", "bus", "apple"))
+    nodes = tuple(Label(i, i, is_class=False) for i in ("animal", "vehicle", "entity"))
+    parents = {"cat": "animal", "dog": "animal", "car": "vehicle", "bus": "vehicle", "animal": "entity", "vehicle": "entity"}
+    return LabelSet(classes, nodes, parents)
