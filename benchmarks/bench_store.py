@@ -72,8 +72,8 @@ def fill_store(path: Path, study_name: str, protocol_hash: str, annotators: int,
             now = utc_now()
             conn.execute("INSERT INTO annotators VALUES (?,?,?)", (key_uuid("annotator", annotator), annotator, now))
             conn.execute(
-                "INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?)",
-                (session, study_uuid, annotator, protocol_hash, "bench", "bench", now, None, "[]"),
+                "INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (session, study_uuid, annotator, protocol_hash, "bench", "bench", now, None, "[]", 0),
             )
             trial_rows, answer_rows = [], []
             for t in range(trials):

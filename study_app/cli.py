@@ -141,6 +141,50 @@ def _add_store_commands(sub: argparse._SubParsersAction) -> None:
     check.set_defaults(handler=_cmd_check_store)
 
 
+def _rt_pair(text: str) -> tuple[float, float]:
+    try:
+        mean, sd = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MEAN,SD in milliseconds (e.g. 2500,800), not {text!r}") from None
+    if mean <= 0 or sd < 0:
+        raise argparse.ArgumentTypeError("the mean must be positive and the SD not negative")
+    return mean, sd
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from .pilot import run_pilot
+    from .protocol import load_study
+
+    study = load_study(args.study)
+    summary = run_pilot(
+        study,
+        args.annotators,
+        Path(args.store) if args.store else None,
+        accuracy=args.accuracy,
+        from_predictions=Path(args.from_predictions) if args.from_predictions else None,
+        model=args.model,
+        rt_ms=args.rt_ms,
+        seed=args.seed,
+    )
+    print(summary.summary())
+    print(f"next: python main.py compare --study {args.study} --store {summary.store}")
+    return 0
+
+
+def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("simulate", help="pilot run: scripted annotators go through the whole study into a pilot store")
+    parser.add_argument("--study", default=DEFAULT_STUDY, help="study name or folder")
+    parser.add_argument("--annotators", type=int, default=3, help="simulated annotators (default 3)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--accuracy", type=float, default=0.8, help="chance that an answer is right (top-k; default 0.8)")
+    source.add_argument("--from-predictions", help="answer as a model did: a tidy predictions CSV")
+    parser.add_argument("--model", help="which model of --from-predictions (default: the first)")
+    parser.add_argument("--rt-ms", type=_rt_pair, default=(2500.0, 800.0), help="response time MEAN,SD in ms (default 2500,800)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the scripted answers (default 0)")
+    parser.add_argument("--store", help="pilot store (default results/<study>/pilot.sqlite; never the real store)")
+    parser.set_defaults(handler=_cmd_simulate)
+
+
 def _add_validate(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("validate", help="check a study protocol and print its summary or all its problems")
     parser.add_argument("--study", default=DEFAULT_STUDY, help="study name (bundled or under ./protocols) or folder")
@@ -169,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"study-app {__version__}")
     sub = parser.add_subparsers(title="sub-commands", metavar="COMMAND")
-    for add in (_add_annotate, _add_validate, _add_new_study, _add_store_commands, add_compare_commands, add_predict_command):
+    for add in (_add_annotate, _add_simulate, _add_validate, _add_new_study, _add_store_commands, add_compare_commands, add_predict_command):
         add(sub)
     return parser
 

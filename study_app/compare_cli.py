@@ -37,7 +37,9 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--answers", help="answers table (CSV or Parquet, e.g. from export) instead of a store")
     source.add_argument("--truth", help="manifest CSV image_id,path,labels,split (when there is no --study)")
     source.add_argument("--predictions", nargs="+", metavar="CSV", help="prediction files, tidy or wide (default: the study's)")
-    compare.add_argument("--k", type=int, default=5, help="guesses that count for top-k correctness (default 5)")
+    compare.add_argument(
+        "--k", type=int, help="guesses that count for top-k correctness (default: the answers per trial of the phases compared)"
+    )
     compare.add_argument("--rule", choices=["top-k", "top-1", "all-valid"], help="correctness rule (default top-k; all-valid for multi-label phases)")
     compare.add_argument("--phase", action="append", help="phase to analyse (repeatable; default: phases without feedback)")
     compare.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")
@@ -82,7 +84,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _check_settings(args: argparse.Namespace) -> None:
     if not 0 < args.alpha < 1:
         raise StudyError(f"--alpha must be between 0 and 1, not {args.alpha}")
-    if args.k < 1:
+    if args.k is not None and args.k < 1:
         raise StudyError(f"--k must be at least 1, not {args.k}")
     if args.n_boot < 100:
         raise StudyError(f"--n-boot must be at least 100, not {args.n_boot}")
@@ -107,10 +109,12 @@ def _study_raters(args: argparse.Namespace):
         raise StudyError(f"{store_path}: no answers for study {study.name!r} yet")
     paths = args.predictions or list(study.prediction_files)
     predictions = read_prediction_files(paths, set(study.images), study.labels.class_ids) if paths else None
-    raters = rater_table(answers, predictions, study, args.k, study.labels, image_phases(study))
     default = [p.name for p in study.phases if not p.feedback] or [p.name for p in study.phases]
     phases = _chosen_phases(args.phase, default, [p.name for p in study.phases])
     chosen = [study.phase(name) for name in phases]
+    # Models are scored by the same rule as people: as many guesses as a person gave.
+    args.k = args.k or max(p.answers for p in chosen)
+    raters = rater_table(answers, predictions, study, args.k, study.labels, image_phases(study))
     rule = args.rule or ("all-valid" if all(p.multi_label for p in chosen) else "top-k")
     return raters, phases, rule, study.name, study.labels
 
@@ -124,6 +128,8 @@ def _file_raters(args: argparse.Namespace):
         raise StudyError(f"{args.answers}: no answers")
     truth = truth_table(Path(args.truth))
     predictions = read_prediction_files(args.predictions, set(truth["image_id"])) if args.predictions else None
+    ranks = answers["rank"].dropna() if "rank" in answers.columns else []
+    args.k = args.k or (int(max(ranks)) if len(ranks) else 1)
     raters = rater_table(answers, predictions, truth, args.k)
     present = sorted(answers["phase"].astype(str).unique())
     studies = sorted(set(answers["study"].astype(str)) - {""})

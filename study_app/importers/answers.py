@@ -62,4 +62,5 @@ def _completed(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         outcome=outcome,
         trial_uuid=[f"trial-{code}" for code in trial_code],
         superseded=False,
+        pilot=False,
     )[COLUMNS]

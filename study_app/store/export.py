@@ -43,6 +43,7 @@ COLUMNS = [
     "trial_uuid",
     "supersedes",
     "superseded",
+    "pilot",
 ]
 FORMATS = ("csv", "parquet")
 
@@ -57,7 +58,7 @@ SELECT st.name AS study, s.annotator_id AS annotator, s.uuid AS session, t.phase
        t.image_id, a.rank, COALESCE(a.label_id, '') AS label_id, t.rt_ms, t.shown_at, t.answered_at,
        COALESCE(f.flags, '') AS flags, t.outcome, COALESCE(f.flag_note, '') AS flag_note,
        t.image_sha256, t.presented_ms, t.uuid AS trial_uuid, COALESCE(t.supersedes, '') AS supersedes,
-       r.uuid IS NOT NULL AS superseded
+       r.uuid IS NOT NULL AS superseded, s.pilot
 FROM trials t
 JOIN sessions s ON s.uuid = t.session_uuid
 JOIN studies st ON st.uuid = s.study_uuid
@@ -76,6 +77,7 @@ def answers_frame(store: ResultsStore, include_superseded: bool = False) -> pd.D
     frame["rank"] = frame["rank"].astype("Int64")
     frame["trial"] = frame["trial"].astype("int64")
     frame["superseded"] = frame["superseded"].astype(bool)
+    frame["pilot"] = frame["pilot"].astype(bool)
     return frame[COLUMNS]
 
 
@@ -87,7 +89,9 @@ def run_manifest(store: ResultsStore) -> dict:
             "SELECT uuid, name, version, protocol_hash, snapshot, created_at FROM studies ORDER BY created_at, uuid"
         )
     ]
-    columns = ["uuid", "study_uuid", "annotator_id", "protocol_hash", "app_version", "machine", "started_at", "ended_at", "trial_order"]
+    columns = [
+        "uuid", "study_uuid", "annotator_id", "protocol_hash", "app_version", "machine", "started_at", "ended_at", "trial_order", "pilot",
+    ]
     sessions = [
         dict(zip(columns, row))
         for row in store.conn.execute(f"SELECT {', '.join(columns)} FROM sessions ORDER BY started_at, uuid")
@@ -138,7 +142,10 @@ def read_export(path: Path) -> pd.DataFrame:
         frame["rank"] = pd.to_numeric(frame["rank"].replace("", None)).astype("Int64")
         for column in ("rt_ms", "presented_ms"):
             frame[column] = pd.to_numeric(frame[column].replace("", None)).astype(float)
-        frame["superseded"] = frame["superseded"].map({"True": True, "False": False}).astype(bool)
+        if "pilot" not in frame.columns:  # exports written before pilot runs were marked
+            frame["pilot"] = "False"
+        for column in ("superseded", "pilot"):
+            frame[column] = frame[column].map({"True": True, "False": False}).astype(bool)
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise StoreError(f"{path}: not an answers export (missing columns {', '.join(missing)})")
@@ -171,10 +178,10 @@ def import_answers(store: ResultsStore, table_path: Path) -> int:
             )
             conn.execute(
                 "INSERT OR IGNORE INTO sessions(uuid, study_uuid, annotator_id, protocol_hash, app_version, machine, "
-                "started_at, ended_at, trial_order) VALUES (?,?,?,?,?,?,?,?,?)",
+                "started_at, ended_at, trial_order, pilot) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     s["uuid"], s["study_uuid"], s["annotator_id"], s["protocol_hash"], s["app_version"],
-                    s["machine"], s["started_at"], s["ended_at"], json.dumps(s["trial_order"]),
+                    s["machine"], s["started_at"], s["ended_at"], json.dumps(s["trial_order"]), s.get("pilot", 0),
                 ),
             )
         for trial_uuid, rows in frame.groupby("trial_uuid", sort=False):

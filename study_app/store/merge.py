@@ -54,6 +54,10 @@ def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
     return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
 
 
+def _pilot_kinds(store: ResultsStore) -> set[str]:
+    return {"pilot" if pilot else "real" for (pilot,) in store.conn.execute("SELECT DISTINCT pilot FROM sessions")}
+
+
 def find_conflicts(store: ResultsStore) -> list[Conflict]:
     rows = store.conn.execute(
         """
@@ -85,6 +89,12 @@ def merge_stores(out: Path, inputs: list[Path]) -> MergeReport:
                         f"but the merge is of {', '.join(sorted(h[:12] for h in expected))}; stores of different "
                         "protocols cannot be merged"
                     )
+            kinds = {path: _pilot_kinds(store) for path, store in ((s.path, s) for s in [target, *sources])}
+            if len(set().union(*kinds.values())) > 1:
+                raise StoreError(
+                    "cannot merge pilot (simulated) sessions with real ones: "
+                    + ", ".join(f"{p.name}: {'/'.join(sorted(k)) or 'empty'}" for p, k in kinds.items())
+                )
             report = MergeReport([s.path for s in sources], {table: 0 for table in TABLES})
             for source in sources:
                 with write(target.conn) as conn:

@@ -111,8 +111,11 @@ class Session:
 class ResultsStore:
     """Read and write one results file. Not thread-safe: one instance per thread."""
 
-    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, readonly: bool = False, pilot: bool = False) -> None:
+        """``pilot``: this store is for simulated sessions only (see :mod:`study_app.pilot`);
+        a real store refuses pilot sessions and a pilot store refuses real ones."""
         self.path = Path(path)
+        self.pilot = pilot
         if readonly and not self.path.is_file():
             raise StoreError(f"{self.path}: no results store here")
         self.conn = connect(self.path, readonly=readonly)
@@ -163,6 +166,16 @@ class ResultsStore:
     def protocol_hashes(self) -> set[str]:
         return {row[0] for row in self.conn.execute("SELECT protocol_hash FROM studies")}
 
+    def check_kind(self) -> None:
+        """Refuse to mix simulated (pilot) and real sessions in one file."""
+        other = self.conn.execute("SELECT COUNT(*) FROM sessions WHERE pilot != ?", (int(self.pilot),)).fetchone()[0]
+        if other:
+            kinds = ("real", "pilot") if self.pilot else ("pilot", "real")
+            raise StoreError(
+                f"{self.path} holds {other} {kinds[0]} session(s); {kinds[1]} sessions go to a separate store "
+                "(simulate writes to results/<study>/pilot.sqlite by default)"
+            )
+
     def open_session(self, study: Study, annotator: str, force_new: bool = False) -> Session:
         """Resume the annotator's unfinished session of this study, or start a new one.
 
@@ -170,6 +183,7 @@ class ResultsStore:
         different protocol, and :class:`StoreError` when the annotator already finished
         this study, unless ``force_new``.
         """
+        self.check_kind()
         rows = self.conn.execute(
             "SELECT uuid, protocol_hash, started_at, ended_at FROM sessions WHERE annotator_id = ? ORDER BY started_at",
             (annotator,),
@@ -207,8 +221,18 @@ class ResultsStore:
             )
             conn.execute(
                 "INSERT INTO sessions(uuid, study_uuid, annotator_id, protocol_hash, app_version, machine, started_at, "
-                "trial_order) VALUES (?,?,?,?,?,?,?,?)",
-                (session.uuid, study_uuid, annotator, study.protocol_hash, __version__, socket.gethostname(), session.started_at, order),
+                "trial_order, pilot) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    session.uuid,
+                    study_uuid,
+                    annotator,
+                    study.protocol_hash,
+                    __version__,
+                    socket.gethostname(),
+                    session.started_at,
+                    order,
+                    int(self.pilot),
+                ),
             )
         return session
 

@@ -85,7 +85,12 @@ CREATE TABLE events (
 CREATE INDEX events_by_session ON events(session_uuid);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# Version 2: pilot (simulated) sessions are marked, so they can never pass for real data.
+_V2 = """
+ALTER TABLE sessions ADD COLUMN pilot INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 #: Tables in dependency order (parents before children), as merge and recovery copy them.
 TABLES = ("studies", "annotators", "sessions", "trials", "answers", "flags", "events")

@@ -1,0 +1,131 @@
+"""Pilot runs: scripted participants go through a study before any annotator arrives.
+
+A simulated participant takes the same path as a person at the window: the
+:class:`~study_app.session.SessionController` walks it through the instructions, the
+phases and the breaks, and every answer goes through the same store code. Its answers
+are right with a chosen probability (or copied from a model's predictions) and its
+response times are drawn from a normal distribution, so a researcher can dry-run
+simulate -> compare -> report end to end. Pilot sessions are marked and live in their
+own store (``results/<study>/pilot.sqlite``), which refuses real sessions and vice versa.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import StudyError
+from .predictions import read_predictions
+from .protocol import Study
+from .responses import Event, Response, utc_now
+from .session import SessionController
+from .store.results_store import RESULTS_DIR, ResultsStore
+
+PILOT_FILE = "pilot.sqlite"
+MIN_RT_MS = 150.0
+
+
+def default_pilot_store(study: Study, results_dir: Path = RESULTS_DIR) -> Path:
+    return results_dir / study.name / PILOT_FILE
+
+
+@dataclass(frozen=True)
+class PilotSummary:
+    """What a pilot run did: sessions, trials, and the accuracy it produced per phase."""
+
+    store: Path
+    annotators: tuple[str, ...]
+    trials: int
+    correct: dict[str, tuple[int, int]]
+
+    def summary(self) -> str:
+        lines = [f"pilot store {self.store}: {len(self.annotators)} simulated annotator(s), {self.trials} trials"]
+        for phase, (right, answered) in self.correct.items():
+            lines.append(f"  {phase}: {right} of {answered} correct ({right / answered:.1%})" if answered else f"  {phase}: no trials")
+        return "\n".join(lines)
+
+
+class ScriptedParticipant:
+    """Chooses answers and response times for one simulated annotator."""
+
+    def __init__(self, study: Study, rng: random.Random, accuracy: float | None, guesses: dict[str, tuple[str, ...]] | None, rt_ms: tuple[float, float]) -> None:
+        self.study = study
+        self.rng = rng
+        self.accuracy = accuracy
+        self.guesses = guesses
+        self.rt_ms = rt_ms
+        self.labels = [label.label_id for label in study.labels]
+
+    def respond(self, image_id: str, answers: int) -> Response:
+        truth = set(self.study.truth(image_id))
+        if self.guesses is not None:
+            if image_id not in self.guesses:
+                raise StudyError(f"the predictions used for the pilot have no guesses for image {image_id!r}")
+            labels = self.guesses[image_id][:answers]
+        else:
+            wrong = [label for label in self.rng.sample(self.labels, min(len(self.labels), answers + len(truth))) if label not in truth]
+            if self.rng.random() < self.accuracy:
+                labels = (self.rng.choice(sorted(truth)), *wrong[: answers - 1])
+            else:
+                labels = tuple(wrong[:answers])
+        now = utc_now()
+        rt = max(MIN_RT_MS, self.rng.gauss(*self.rt_ms))
+        return Response(tuple(labels), rt, now, now)
+
+
+def _model_guesses(path: Path, study: Study, model: str | None) -> dict[str, tuple[str, ...]]:
+    problems: list = []
+    frame = read_predictions(path, problems, path.name, study.images.keys(), study.labels.class_ids)
+    if frame is None:
+        raise StudyError("cannot use the predictions for the pilot:\n" + "\n".join(str(p) for p in problems))
+    models = sorted(frame["model"].unique())
+    chosen = model or models[0]
+    if chosen not in models:
+        raise StudyError(f"{path}: no model {chosen!r} (models: {', '.join(models)})")
+    rows = frame[frame["model"] == chosen]
+    return {image_id: tuple(group.sort_values("rank")["label_id"]) for image_id, group in rows.groupby("image_id")}
+
+
+def run_pilot(
+    study: Study,
+    annotators: int,
+    store_path: Path | None = None,
+    accuracy: float | None = 0.8,
+    from_predictions: Path | None = None,
+    model: str | None = None,
+    rt_ms: tuple[float, float] = (2500.0, 800.0),
+    seed: int = 0,
+) -> PilotSummary:
+    """Run ``annotators`` scripted sessions from start to end; returns what they did."""
+    if from_predictions is None and (accuracy is None or not 0.0 <= accuracy <= 1.0):
+        raise StudyError("--accuracy must be between 0 and 1")
+    if annotators < 1:
+        raise StudyError("--annotators must be at least 1")
+    guesses = _model_guesses(from_predictions, study, model) if from_predictions is not None else None
+    path = store_path or default_pilot_store(study)
+    correct: dict[str, list[int]] = {phase.name: [0, 0] for phase in study.phases}
+    names = []
+    trials = 0
+    with ResultsStore(path, pilot=True) as store:
+        for number in range(1, annotators + 1):
+            annotator = f"pilot-{seed}-{number:03d}"
+            names.append(annotator)
+            participant = ScriptedParticipant(study, random.Random(f"{seed}:{annotator}"), accuracy, guesses, rt_ms)
+            controller = SessionController(study, store, annotator, force_new=True)
+            controller.log([Event("instructions_read", 0.0)])
+            while not controller.complete:
+                trial = controller.current()
+                phase = study.phase(trial.phase)
+                response = participant.respond(trial.image_id, phase.answers)
+                events = [Event("search", response.rt_ms / 2, {"query": "pilot"})]
+                controller.submit(response, events)
+                trials += 1
+                if controller.break_due():
+                    controller.log([Event("break_start", 0.0), Event("break_end", 0.0)])
+            controller.finish()
+            for phase in study.phases:
+                right, answered = controller.phase_accuracy(phase.name)
+                correct[phase.name][0] += right
+                correct[phase.name][1] += answered
+    return PilotSummary(path, tuple(names), trials, {k: (v[0], v[1]) for k, v in correct.items()})

@@ -1,0 +1,72 @@
+"""Pilot runs: scripted annotators through a whole study, kept apart from real data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from statsmodels.stats.proportion import proportion_confint
+
+from study_app.errors import StoreError
+from study_app.pilot import run_pilot
+from study_app.protocol import load_study
+from study_app.session import SessionController
+from study_app.store import ResultsStore, answers_frame, merge_stores
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_study("demo-digits", check_images=False)
+
+
+def test_simulated_accuracy_matches_the_request(tmp_path, digits):
+    summary = run_pilot(digits, 3, tmp_path / "pilot.sqlite", accuracy=0.7, seed=5)
+    assert summary.trials == 3 * 230 and len(summary.annotators) == 3
+    right, answered = summary.correct["test"]
+    low, high = proportion_confint(right, answered, alpha=0.01, method="beta")
+    assert low <= 0.7 <= high
+    with ResultsStore(tmp_path / "pilot.sqlite", readonly=True) as store:
+        frame = answers_frame(store)
+        ended = store.conn.execute("SELECT COUNT(*) FROM sessions WHERE ended_at IS NOT NULL AND pilot = 1").fetchone()[0]
+        breaks = store.conn.execute("SELECT COUNT(*) FROM events WHERE kind = 'break_start'").fetchone()[0]
+    assert frame["pilot"].all() and ended == 3
+    assert breaks == 3 * 3  # test phase of 200 with a break every 50
+    assert frame["rt_ms"].between(150, 10_000).all()
+
+
+def test_answers_copied_from_a_model(tmp_path, digits):
+    predictions = digits.prediction_files[0]
+    summary = run_pilot(digits, 1, tmp_path / "p.sqlite", accuracy=None, from_predictions=predictions, model="svm-rbf")
+    right, answered = summary.correct["test"]
+    assert answered == 200 and right >= 190  # the SVM is ~98% right on these digits
+
+
+def test_pilot_and_real_data_never_mix(tmp_path, digits):
+    run_pilot(digits, 1, tmp_path / "pilot.sqlite", accuracy=0.9)
+    with ResultsStore(tmp_path / "pilot.sqlite") as store:  # opened as a real store
+        with pytest.raises(StoreError, match="pilot session"):
+            SessionController(digits, store, "A01")
+    with ResultsStore(tmp_path / "real.sqlite") as store:
+        SessionController(digits, store, "A01")
+    with pytest.raises(StoreError, match="holds 1 real session"):
+        run_pilot(digits, 1, tmp_path / "real.sqlite", accuracy=0.9)
+    with pytest.raises(StoreError, match="cannot merge pilot"):
+        merge_stores(tmp_path / "merged.sqlite", [tmp_path / "real.sqlite", tmp_path / "pilot.sqlite"])
+
+
+def test_simulate_then_compare_from_the_command_line(tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+    simulated = run("simulate", "--study", "demo-digits", "--annotators", "3", "--accuracy", "0.85", "--seed", "2")
+    assert simulated.returncode == 0, simulated.stderr
+    assert "3 simulated annotator(s), 690 trials" in simulated.stdout
+    assert (tmp_path / "results" / "demo-digits" / "pilot.sqlite").exists()
+    assert not (tmp_path / "results" / "demo-digits" / "results.sqlite").exists()  # nothing reaches the real store
+    compared = run("compare", "--study", "demo-digits", "--store", "results/demo-digits/pilot.sqlite", "--n-boot", "200")
+    assert compared.returncode == 0, compared.stderr
+    assert "pilot-2-001" in compared.stdout and "top-k rule (k = 1)" in compared.stdout
