@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +43,9 @@ def test_validate_reports_problems_without_traceback(tiny_study):
 def test_unknown_study_is_a_clear_error(tmp_path):
     result = run("validate", "--study", "nope", cwd=tmp_path)
     assert result.returncode == 1 and "no study 'nope'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_main_job_without_a_screen_says_why(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 1 and "no screen found" in result.stderr and "Traceback" not in result.stderr

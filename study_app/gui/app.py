@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,11 +17,25 @@ from .main_window import AnnotationWindow
 from .start_dialog import StartDialog
 
 
+def _check_display() -> None:
+    """Qt aborts the whole process without a screen; say so in words instead."""
+    headless = sys.platform.startswith("linux") and not any(
+        os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    )
+    if headless:
+        raise StudyError(
+            "no screen found (DISPLAY is not set): the annotation window needs a desktop session. "
+            "Without one, try 'python main.py validate' or 'python main.py simulate', or set "
+            "QT_QPA_PLATFORM=offscreen to run the window invisibly"
+        )
+
+
 def application() -> QApplication:
     """The QApplication (created once, high-DPI aware)."""
     existing = QApplication.instance()
     if existing is not None:
         return existing
+    _check_display()
     # Image decoding runs in worker threads; a short GIL switch interval lets the GUI
     # thread take the interpreter back within ~1 ms instead of Python's default 5 ms.
     sys.setswitchinterval(0.001)
