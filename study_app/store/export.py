@@ -66,7 +66,7 @@ LEFT JOIN answers a ON a.trial_uuid = t.uuid
 LEFT JOIN flag_text f ON f.trial_uuid = t.uuid
 LEFT JOIN revised r ON r.uuid = t.uuid
 {where}
-ORDER BY s.annotator_id, s.started_at, s.uuid, t.answered_at, t.uuid, a.rank
+ORDER BY s.annotator_id, s.started_at, s.uuid, t.answered_at, t.rowid, a.rank
 """
 
 
