@@ -148,9 +148,11 @@ def run(quick: bool = False) -> list[Result]:
         naive_window.close()
         o50, o99 = percentiles(ours)
         n50, n99 = percentiles(naive)
-        results.append(Result("gui", f"submit -> next image painted p50 ({len(ours)} trials)", o50, "ms", "", n50, "decode after submit p50"))
         results.append(
-            Result("gui", f"submit -> next image painted p99 ({len(ours)} trials)", o99, "ms", "< 16 ms, >= 5x", n99, "decode after submit p99", o99 < 16 and n99 / o99 >= 5)
+            Result("gui", f"submit -> next image painted p50 ({len(ours)} trials)", o50, "ms", ">= 5x baseline", n50, "decode after submit p50", n50 / o50 >= 5)
+        )
+        results.append(
+            Result("gui", f"submit -> next image painted p99 ({len(ours)} trials)", o99, "ms", "< 16 ms", n99, "decode after submit p99", o99 < 16)
         )
         s50, s99 = percentiles(bench_search(window))
         results.append(Result("gui", "search update per keystroke p50 (1000 classes)", s50, "ms", ""))

@@ -81,6 +81,11 @@ class ImageLoader(QObject):
         self._pool.setMaxThreadCount(threads)
         self._done.connect(self._store)
 
+    def set_budget(self, budget_bytes: int) -> None:
+        """Change the cache bound (the window sizes it to the images it decodes ahead)."""
+        self._budget = budget_bytes
+        self._evict()
+
     def get(self, key: str) -> QImage | None:
         image = self._cache.get(key)
         if image is not None:
@@ -115,10 +120,14 @@ class ImageLoader(QObject):
             return
         self._cache[key] = image
         self._bytes += image.sizeInBytes()
+        self._evict()
+        self.ready.emit(key)
+
+    def _evict(self) -> None:
+        """Drop the least recently used images until the cache fits its budget."""
         while self._bytes > self._budget and len(self._cache) > 1:
             _, old = self._cache.popitem(last=False)
             self._bytes -= old.sizeInBytes()
-        self.ready.emit(key)
 
     @property
     def cached_bytes(self) -> int:

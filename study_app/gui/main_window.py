@@ -27,7 +27,6 @@ from .pages import FeedbackPage, InstructionsPage, MessagePage
 from .trial_page import TrialPage
 
 PREFETCH = 3
-IMAGE_CACHE_BYTES = 256 << 20
 THUMB_CACHE_BYTES = 48 << 20
 STYLE = """
 QLabel#heading { font-size: 15px; }
@@ -51,7 +50,7 @@ class AnnotationWindow(QMainWindow):
         self.setWindowTitle(f"{study.title} — annotator {controller.annotator}")
         self.setStyleSheet(STYLE)
 
-        self.images = ImageLoader(IMAGE_CACHE_BYTES, study.max_pixels, parent=self)
+        self.images = ImageLoader(32 << 20, study.max_pixels, parent=self)
         self.images.ready.connect(self._image_ready)
         self.images.failed.connect(self._image_failed)
         self.thumbnails = ImageLoader(THUMB_CACHE_BYTES, study.max_pixels, parent=self)
@@ -190,6 +189,9 @@ class AnnotationWindow(QMainWindow):
         """Decode the next images in the background (from ``start``, default the one after this)."""
         trials = self.controller.session.trials
         start = self.controller.position + 1 if start is None else start
+        # Keep the images ahead, the current one and the last (for feedback), at view size.
+        width, height = self.trial.view.paint_size()
+        self.images.set_budget(max(8 << 20, 4 * width * height * (self._prefetch_count + 2)))
         for trial in trials[start : start + self._prefetch_count]:
             self.images.request(trial.image_id, self.study.images[trial.image_id].path, fit=self.trial.view.paint_size())
 
