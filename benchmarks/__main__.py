@@ -25,7 +25,11 @@ def run_module(name: str, quick: bool) -> tuple[list[str], str]:
         return [], ""
     command = [sys.executable, "-m", f"benchmarks.{name}", *(["--quick"] if quick else [])]
     result = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).parent.parent)
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and not line.startswith(("| benchmark", "|---"))]
+    rows = [
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith("| ") and not line.startswith(("| benchmark", "|---")) and line.count("|") == 8
+    ]
     error = "" if result.returncode == 0 else f"{name} failed ({result.returncode}):\n{result.stderr[-2000:]}"
     return rows, error
 
@@ -49,8 +53,10 @@ def main() -> int:
         print(error, file=sys.stderr)
     if not args.quick and not errors:
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+        notes = old[old.index("## Notes") :] if "## Notes" in old else ""  # hand-written explanations stay
         RESULTS.write_text(
-            f"# Benchmark results\n\nMachine: {machine()}. Date: {stamp}. Command: `python -m benchmarks`.\n\n{table}\n",
+            f"# Benchmark results\n\nMachine: {machine()}. Date: {stamp}. Command: `python -m benchmarks`.\n\n{table}\n\n{notes}",
             encoding="utf-8",
         )
     return 1 if errors else 0
