@@ -15,6 +15,7 @@ from . import __version__
 from .compare_cli import add_compare_commands
 from .errors import StudyError
 from .models.cli import add_predict_command
+from .report.cli import add_report_command
 
 DEFAULT_STUDY = "demo-imagenet"
 
@@ -213,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"study-app {__version__}")
     sub = parser.add_subparsers(title="sub-commands", metavar="COMMAND")
-    for add in (_add_annotate, _add_simulate, _add_validate, _add_new_study, _add_store_commands, add_compare_commands, add_predict_command):
+    for add in (_add_annotate, _add_simulate, _add_validate, _add_new_study, _add_store_commands, add_compare_commands, add_report_command, add_predict_command):
         add(sub)
     return parser
 

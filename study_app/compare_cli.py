@@ -67,7 +67,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .stats import compare, shown_images_only
 
     _check_settings(args)
-    raters, phases, rule, name, labels = _study_raters(args) if args.study else _file_raters(args)
+    raters, phases, rule, name, labels = study_raters(args) if args.study else file_raters(args)
     raters = shown_images_only(raters[raters["phase"].isin(phases)].reset_index(drop=True))
     report = compare(raters, args.alpha, rule, args.k, args.n_boot, args.seed, labels)
     out = Path(args.out) if args.out else RESULTS_DIR / name / "compare"
@@ -94,7 +94,7 @@ def _check_settings(args: argparse.Namespace) -> None:
         raise StudyError("compare needs --study NAME, or --answers FILE with --truth MANIFEST (and --predictions FILES)")
 
 
-def _study_raters(args: argparse.Namespace):
+def study_raters(args: argparse.Namespace):
     from .importers import read_prediction_files
     from .protocol import load_study
     from .stats import image_phases, rater_table
@@ -119,7 +119,7 @@ def _study_raters(args: argparse.Namespace):
     return raters, phases, rule, study.name, study.labels
 
 
-def _file_raters(args: argparse.Namespace):
+def file_raters(args: argparse.Namespace):
     from .importers import read_answers, read_prediction_files
     from .stats import rater_table, truth_table
 

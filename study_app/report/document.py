@@ -8,6 +8,7 @@ lay out; they never compute or reformat numbers.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -27,6 +28,7 @@ class Table:
     data: pd.DataFrame
     shown: pd.DataFrame
     note: str = ""
+    numeric: bool = True  # right-align cells that read as numbers
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,11 @@ class GalleryItem:
     model: str
     thumbnail: bytes | None
     problem: str = ""
+
+    @property
+    def thumbnail_file(self) -> str:
+        """Where the thumbnail is written, named by a hash: image ids may hold any character."""
+        return f"thumbnails/{hashlib.sha256(self.image_id.encode()).hexdigest()[:16]}.png"
 
 
 @dataclass(frozen=True)

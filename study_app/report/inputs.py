@@ -25,7 +25,7 @@ from ..images import DEFAULT_MAX_PIXELS, sha256_file
 from ..labels import LabelSet
 from ..paths import PathEscapeError, resolve_inside
 from ..protocol import Study
-from ..stats import HUMAN, MODEL
+from ..stats import HUMAN, MODEL, shown_images_only
 
 Facts = tuple[tuple[str, str], ...]
 
@@ -184,7 +184,7 @@ def from_model_vs_human(root: Path, datasets: Sequence[str], command: str) -> Re
     from ..importers import read_model_vs_human
     from ..importers.model_vs_human import dataset_files
 
-    raters = read_model_vs_human(root, datasets)
+    raters = shown_images_only(read_model_vs_human(root, datasets))
     files = [path for name in sorted(set(datasets)) for path in dataset_files(root / name)]
     digest = hashlib.sha256()
     for path in files:

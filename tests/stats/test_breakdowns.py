@@ -80,3 +80,21 @@ def test_response_times_by_hand_and_against_scipy():
     assert times.loc["A", ["n_right", "n_wrong", "median_rt_right", "median_rt_wrong"]].tolist() == [3, 1, 501.0, 502.0]
     assert times.loc["A", "pvalue"] == pytest.approx(mannwhitneyu([500.0, 501.0, 504.0], [502.0]).pvalue)
     assert times.loc[HUMANS, ["n_right", "n_wrong"]].tolist() == [5, 3]
+
+
+def _drifting(annotators: int, trials: int, seed: int = 0):
+    """Annotators whose chance of an error grows from 10% to 40% over their session."""
+    rng = np.random.default_rng(seed)
+    index = np.tile(np.arange(trials), annotators)
+    error = rng.random(annotators * trials) < 0.1 + 0.3 * index / trials
+    return pd.DataFrame({
+        "kind": "human", "rater": np.repeat([f"A{i}" for i in range(annotators)], trials), "phase": "test",
+        "trial": index, "correct_topk": ~error,
+    })
+
+
+def test_trend_on_ilsvrc_length_sessions_and_with_many_annotators():
+    long = error_by_trial(_drifting(3, 1500))  # a conditional logit recursed past Python's limit here
+    assert 1.05 < long.odds_ratio_per_100 < 1.3 and long.pvalue < 1e-6
+    many = error_by_trial(_drifting(1200, 6))  # too many intercepts: the GEE path
+    assert many.ci_low < many.odds_ratio_per_100 < many.ci_high and many.odds_ratio_per_100 > 1

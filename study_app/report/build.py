@@ -1,0 +1,251 @@
+"""From inputs to a finished report folder: run the statistics, assemble, write the files.
+
+:func:`analyse` is the only place that calls the statistics engine;
+:func:`build_document` arranges its results into sections; :func:`write_report` writes
+``index.html``, ``report.md``, ``figures/*.svg|png``, ``tables/*.csv`` and
+``thumbnails/*.png``. They are separate so that a notebook can pass a
+:class:`~study_app.stats.Comparison` it already has, and a benchmark can time the
+statistics and the rendering apart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..csv_safety import escape_frame
+from ..errors import StudyError
+from ..responses import utc_now
+from ..stats import HUMAN, MODEL, RULES, Comparison, compare, error_rates, majority_vote
+from . import figures, tables
+from .document import Document, Figure, Gallery, Section, Table
+from .gallery import model_galleries
+from .html import render_html
+from .inputs import ReportData
+from .markdown import render_markdown
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Choices that change numbers (alpha, bootstrap) or only what is shown (rows, images)."""
+
+    alpha: float = 0.05
+    n_boot: int = 10_000
+    seed: int = 0
+    gallery_size: int = 12
+    top_rows: int = 20
+    learning_blocks: int = 10
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Every statistic the report shows, as the engine returned it.
+
+    ``rates`` maps a rule title (``top-1``, ``top-5``) to its error-rate table;
+    ``learning`` maps a phase to the error rates of its blocks of trials (one "rater"
+    per block, named ``first-last`` trial) and the blocks' first and last trials.
+    """
+
+    comparison: Comparison
+    rates: dict[str, pd.DataFrame]
+    learning: dict[str, tuple[pd.DataFrame, np.ndarray, np.ndarray]]
+
+
+def rule_title(rule: str, k: int) -> str:
+    return f"top-{k}" if rule == "top-k" and k > 1 else ("top-1" if rule == "top-k" else rule)
+
+
+def analyse(data: ReportData, settings: Settings, comparison: Comparison | None = None) -> Analysis:
+    """Run the statistics engine for everything the report shows (``comparison`` if already run)."""
+    comparison = comparison or compare(data.raters, settings.alpha, data.rule, data.k, settings.n_boot, settings.seed, data.labels)
+    main = rule_title(data.rule, data.k)
+    rates = {main: comparison.rates}
+    if main != "top-1":
+        rates = {"top-1": error_rates(data.raters, settings.alpha, "correct_top1", settings.n_boot, settings.seed), **rates}
+    correct = RULES[data.rule]
+    learning = {}
+    for phase, rows in data.raters.groupby("phase", observed=True, sort=True):
+        human = rows[(rows["kind"] == HUMAN) & rows["trial"].notna()]
+        if not human.empty:
+            learning[str(phase)] = _learning_blocks(human, correct, settings)
+    return Analysis(comparison, rates, learning)
+
+
+def _learning_blocks(human: pd.DataFrame, correct: str, settings: Settings) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Error rate (with Wilson interval) of each block of trials, from :func:`error_rates`.
+
+    Each block is given to the engine as a rater of its own kind, so it gets the
+    single-rater intervals and no pooled-annotator bootstrap.
+    """
+    trial = human["trial"].to_numpy(dtype=np.int64)
+    edges = np.unique(np.linspace(trial.min(), trial.max() + 1, settings.learning_blocks + 1).astype(np.int64))
+    block = np.searchsorted(edges, trial, side="right") - 1
+    width = len(str(edges[-1]))
+    names = np.array([f"{edges[i]:0{width}d}-{edges[i + 1] - 1:0{width}d}" for i in range(len(edges) - 1)], dtype=object)
+    blocks = human.assign(rater=names[block], kind="trials")
+    rates = error_rates(blocks, settings.alpha, correct, settings.n_boot, settings.seed)
+    used = np.unique(block)
+    return rates, edges[used], edges[used + 1] - 1
+
+
+def slugs(names: Iterable[str]) -> dict[str, str]:
+    """File-name-safe, distinct short names (phases and models may be named anything)."""
+    found: dict[str, str] = {}
+    for name in sorted(set(names)):
+        base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "x"
+        slug, n = base, 1
+        while slug in found.values():
+            n += 1
+            slug = f"{base}-{n}"
+        found[name] = slug
+    return found
+
+
+def build_document(data: ReportData, settings: Settings, analysis: Analysis, generated_at: str | None = None) -> Document:
+    """Arrange the analysis into the report's sections (nothing is computed here)."""
+    comparison = analysis.comparison
+    phases = sorted(data.raters["phase"].astype(str).unique())
+    phase_slug = slugs(phases)
+    models = sorted(data.raters.loc[data.raters["kind"] == MODEL, "rater"].astype(str).unique())
+    model_slug = slugs(models)
+    main = rule_title(data.rule, data.k)
+    level = f"{100 * (1 - settings.alpha):g}%"
+    settings_facts = (
+        ("correctness rule", f"{main}: " + {"top-k": f"right if any of the first {data.k} guesses is a valid label",
+                                            "top-1": "right if the first guess is a valid label",
+                                            "all-valid": "right if every guess is a valid label"}[data.rule]),
+        ("intervals", f"{level}; bootstrap with {settings.n_boot} replicates, seed {settings.seed}"),
+        *((f"note {i}", note) for i, note in enumerate(comparison.notes, start=1)),
+    )
+    headline = tables.headline(analysis.rates)
+    sections = [
+        Section("study", "The study", "What was compared, on which images, by whom, and how this report was made.",
+                (tables.facts_table(data.facts + settings_facts),)),
+        Section("errors", "Error rates", f"Each annotator, the annotators pooled (mean and majority vote) and each model, with {level} intervals.",
+                (headline, *(figures.error_dots(f"error-rates-{phase_slug[p]}", headline.data[headline.data["phase"] == p], main) for p in phases))),
+        _paired_section(comparison),
+        _agreement_section(comparison, phases, phase_slug),
+        _class_section(data, settings, comparison, phase_slug, model_slug),
+        Section("confusions", "Most confused pairs", "The most frequent wrong top-1 answers, for the annotators together and for each model.",
+                (tables.confusions(comparison.confusions, data.label_name),) if not comparison.confusions.empty else ()),
+        _learning_section(analysis, phase_slug),
+        Section("times", "Response times", "Are wrong answers slower?",
+                (tables.response_times(comparison.response_times),) if not comparison.response_times.empty else ()),
+        _gallery_section(data, settings, phases, models, phase_slug, model_slug),
+    ]
+    if data.reviews is not None:
+        sections.append(Section("taxonomy", "Error taxonomy", "Reviewed errors sorted into categories.", (tables.reviews(data.reviews),)))
+    return Document(f"Annotators vs models: {data.name}", generated_at or utc_now(), tuple(sections))
+
+
+def _paired_section(comparison: Comparison) -> Section:
+    intro = "Annotators and models rated the same images, so their errors are compared image by image."
+    if comparison.paired.empty:
+        return Section("paired", "Paired comparisons", "No model predictions: there is nothing to pair.")
+    blocks: list[Table] = [tables.paired(comparison.paired)]
+    if not comparison.models.empty:
+        blocks.append(tables.several_models(comparison.models))
+    return Section("paired", "Paired comparisons", intro, tuple(blocks))
+
+
+def _agreement_section(comparison: Comparison, phases: list[str], phase_slug: dict[str, str]) -> Section:
+    pairs = comparison.consistency
+    blocks: list[Table | Figure] = []
+    if not pairs.empty:
+        blocks.append(tables.consistency(pairs))
+        blocks += [figures.consistency_heatmap(f"consistency-{phase_slug[p]}", pairs[pairs["phase"] == p]) for p in phases if (pairs["phase"] == p).any()]
+    if not comparison.label_agreement.empty:
+        blocks.append(tables.label_agreement(comparison.label_agreement))
+    return Section("agreement", "Agreement", "Do raters err on the same images? Do annotators give the same labels?", tuple(blocks))
+
+
+def _class_section(data: ReportData, settings: Settings, comparison: Comparison, phase_slug: dict[str, str], model_slug: dict[str, str]) -> Section:
+    per_class = comparison.classes
+    if per_class.empty:
+        return Section("classes", "Per-class errors", "No model predictions: no per-class comparison.")
+    profiles = comparison.class_correlation
+    scatters = []
+    for (phase, model), rows in per_class[per_class["level"] == "class"].groupby(["phase", "model"], sort=True):
+        profile = profiles[(profiles["phase"] == phase) & (profiles["model"] == model) & (profiles["level"] == "class")].iloc[0]
+        text = f"Spearman rho {tables.number(profile['spearman_rho'])} (p {tables.number(profile['spearman_p'])}); {profile['n_significant']} classes differ."
+        scatters.append(figures.class_scatter(f"class-scatter-{phase_slug[phase]}-{model_slug[model]}", rows, model, text))
+    blocks = (tables.classes(per_class, data.label_name, settings.top_rows), tables.class_correlation(profiles), *scatters)
+    return Section("classes", "Per-class errors", "Where the annotators and each model err, class by class (and by superclass with a hierarchy).", blocks)
+
+
+def _learning_section(analysis: Analysis, phase_slug: dict[str, str]) -> Section:
+    trend = analysis.comparison.trend
+    blocks: list[Table | Figure] = [tables.trend(trend)] if not trend.empty else []
+    for phase, (rates, starts, ends) in analysis.learning.items():
+        fit = trend[trend["phase"] == phase] if not trend.empty else trend
+        text = (f"Odds ratio of an error per 100 trials: {tables.number(fit['odds_ratio_per_100'].iloc[0])} "
+                f"{tables.interval(fit['ci_low'].iloc[0], fit['ci_high'].iloc[0], scale=1)}." if not fit.empty else "No trend could be fitted.")
+        name = f"learning-curve-{phase_slug[phase]}"
+        blocks += [tables.learning_blocks(rates, name), figures.learning_curve(name, rates, starts, ends, text)]
+    return Section("learning", "Learning over trials", "Do annotators get better (or tired) during a session?", tuple(blocks))
+
+
+def _gallery_section(data: ReportData, settings: Settings, phases: list[str], models: list[str], phase_slug: dict[str, str], model_slug: dict[str, str]) -> Section:
+    galleries: list[Gallery] = []
+    correct = RULES[data.rule]
+    for phase in phases:
+        rows = data.raters[data.raters["phase"] == phase]
+        crowd = majority_vote(rows)
+        for model in models:
+            if (rows["rater"] == model).any() and not crowd.empty:
+                galleries += model_galleries(rows, crowd, model, correct, data.label_name, data.image_paths, data.max_pixels,
+                                             settings.gallery_size, f"{phase_slug[phase]}-{model_slug[model]}")
+    intro = f"Up to {settings.gallery_size} images per gallery, by image id."
+    return Section("galleries", "Where annotators and models part ways", intro if galleries else "No model predictions: no galleries.", tuple(galleries))
+
+
+def _gallery_frame(gallery: Gallery) -> pd.DataFrame:
+    fields = ("image_id", "truth", "humans", "model", "thumbnail_file", "problem")
+    return pd.DataFrame([{name: getattr(item, name) for name in fields} for item in gallery.items], columns=list(fields))
+
+
+def _write(path: Path, content: bytes) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(content)
+    partial.replace(path)
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    text = frame.astype({c: str for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)})
+    return escape_frame(text).to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def write_document(document: Document, out: Path) -> list[Path]:
+    """Write every file of the report into ``out``; files of an earlier report that are not
+    part of this one are removed from its sub-folders. Returns the files written."""
+    files: dict[str, bytes] = {"index.html": render_html(document).encode("utf-8"), "report.md": render_markdown(document).encode("utf-8")}
+    for figure in document.blocks(Figure):
+        files[f"figures/{figure.name}.svg"], files[f"figures/{figure.name}.png"] = figure.svg, figure.png
+    for block in document.blocks(Table):
+        files[f"tables/{block.name}.csv"] = _csv(block.data)
+    for gallery in document.blocks(Gallery):
+        files[f"tables/{gallery.name}.csv"] = _csv(_gallery_frame(gallery))
+        files.update({item.thumbnail_file: item.thumbnail for item in gallery.items if item.thumbnail is not None})
+    try:
+        for folder in ("figures", "tables", "thumbnails"):
+            (out / folder).mkdir(parents=True, exist_ok=True)
+            for stale in (out / folder).iterdir():
+                if stale.is_file() and f"{folder}/{stale.name}" not in files:
+                    stale.unlink()
+        for name, content in sorted(files.items()):
+            _write(out / name, content)
+    except OSError as exc:
+        raise StudyError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
+    return [out / name for name in sorted(files)]
+
+
+def write_report(data: ReportData, settings: Settings, out: Path, comparison: Comparison | None = None) -> list[Path]:
+    """Analyse, assemble and write a report; returns the files written (``index.html`` first)."""
+    document = build_document(data, settings, analyse(data, settings, comparison))
+    written = write_document(document, out)
+    return sorted(written, key=lambda path: path.name != "index.html")

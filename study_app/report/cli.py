@@ -1,0 +1,118 @@
+"""The ``report`` sub-command (wired into :mod:`study_app.cli` with :func:`add_report_command`).
+
+Inputs are those of ``compare`` (a study's store, or tidy answer and truth files, with
+prediction files), or published model-vs-human trials. The rater table of a study or of
+tidy files is built by ``compare``'s own code, so the two commands always analyse the
+same answers. The handler returns the exit status and raises
+:class:`~study_app.errors.StudyError` for anything the user can fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+from typing import Any
+
+from ..errors import StudyError
+
+RESULTS_DIR = Path("results")
+
+#: The options, in the order the command line is written back into the report.
+OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--study", {"help": "study name (bundled or under ./protocols) or folder; answers from its results store"}),
+    ("--store", {"help": "results store (default results/<study>/results.sqlite)"}),
+    ("--answers", {"help": "answers table (CSV or Parquet, e.g. from export) instead of a store"}),
+    ("--truth", {"help": "manifest CSV image_id,path,labels,split (with --answers)"}),
+    ("--predictions", {"nargs": "+", "metavar": "CSV", "help": "prediction files, tidy or wide (default: the study's)"}),
+    ("--model-vs-human", {"metavar": "RAW_DIR", "help": "model-vs-human raw-data folder (Geirhos et al. 2021) instead of a study"}),
+    ("--dataset", {"action": "append", "help": "model-vs-human data set to report on (repeatable), e.g. edge"}),
+    ("--models", {"nargs": "+", "metavar": "MODEL", "help": "report only these models (default: every model)"}),
+    ("--k", {"type": int, "help": "guesses that count for top-k correctness (default: the answers per trial of the phases compared)"}),
+    ("--rule", {"choices": ["top-k", "top-1", "all-valid"], "help": "correctness rule (default top-k; all-valid for multi-label phases)"}),
+    ("--phase", {"action": "append", "help": "phase to analyse (repeatable; default: phases without feedback)"}),
+    ("--alpha", {"type": float, "default": 0.05, "help": "1 - confidence level (default 0.05)"}),
+    ("--n-boot", {"type": int, "default": 10_000, "help": "bootstrap replicates (default 10000)"}),
+    ("--seed", {"type": int, "default": 0, "help": "seed of the bootstrap (default 0)"}),
+    ("--gallery-size", {"type": int, "default": 12, "help": "images per gallery (default 12)"}),
+    ("--top-rows", {"type": int, "default": 20, "help": "rows of long tables shown in the page; CSVs have all (default 20)"}),
+    ("--out", {"help": "report folder (default results/<study>/report/)"}),
+)
+
+
+def add_report_command(sub: argparse._SubParsersAction) -> None:
+    """Add ``report`` to an argparse sub-parsers object."""
+    parser = sub.add_parser(
+        "report",
+        help="write the comparison report: one self-contained HTML page, Markdown, figures (PNG, SVG) and CSV tables",
+        description="From a study's results store (--study [--store]), tidy files (--answers --truth --predictions) "
+        "or model-vs-human raw data (--model-vs-human DIR --dataset NAME): error rates, paired tests, agreement, "
+        "per-class errors, confusions, learning, response times and image galleries.",
+    )
+    for option, settings in OPTIONS:
+        parser.add_argument(option, **settings)
+    parser.set_defaults(handler=cmd_report)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command as it would be typed, rebuilt from the options (how it was invoked does not matter)."""
+    words = ["python", "main.py", "report"]
+    for option, settings in OPTIONS:
+        value = getattr(args, option[2:].replace("-", "_"))
+        if value is None or value == settings.get("default"):
+            continue
+        for item in value if isinstance(value, list) and settings.get("action") == "append" else [value]:
+            words += [option, *map(str, item if isinstance(item, list) else [item])]
+    return shlex.join(words)
+
+
+def _check(args: argparse.Namespace) -> None:
+    sources = [bool(args.study), bool(args.answers or args.truth), bool(args.model_vs_human)]
+    if sum(sources) != 1:
+        raise StudyError("report needs exactly one source: --study NAME, --answers FILE with --truth MANIFEST, or --model-vs-human DIR with --dataset NAME")
+    if args.answers and not args.truth or args.truth and not args.answers:
+        raise StudyError("--answers and --truth go together: the answers table and the manifest with the ground truth")
+    if args.model_vs_human and not args.dataset:
+        raise StudyError("--model-vs-human needs --dataset NAME (e.g. edge); one report per data set keeps it readable")
+    if args.model_vs_human and (args.predictions or args.phase or args.rule):
+        raise StudyError("model-vs-human data is top-1 with its models included: --predictions, --phase and --rule do not apply")
+    limits = {"--alpha": (args.alpha, 0 < args.alpha < 1), "--k": (args.k, args.k is None or args.k >= 1), "--n-boot": (args.n_boot, args.n_boot >= 100),
+              "--gallery-size": (args.gallery_size, args.gallery_size >= 0), "--top-rows": (args.top_rows, args.top_rows >= 1)}
+    for option, (value, good) in limits.items():
+        if not good:
+            raise StudyError(f"{option} {value} is out of range (alpha in (0, 1), k >= 1, n-boot >= 100, gallery-size >= 0, top-rows >= 1)")
+
+
+def _data(args: argparse.Namespace):
+    from ..compare_cli import file_raters, study_raters
+    from ..stats import shown_images_only
+    from .inputs import from_files, from_model_vs_human, from_study_store
+
+    command = command_line(args)
+    if args.model_vs_human:
+        return from_model_vs_human(Path(args.model_vs_human), args.dataset, command)
+    raters, phases, rule, name, _ = study_raters(args) if args.study else file_raters(args)
+    raters = shown_images_only(raters[raters["phase"].isin(phases)].reset_index(drop=True))
+    if not args.study:
+        return from_files(raters, rule, args.k, name, Path(args.answers), Path(args.truth), command)
+    from ..protocol import load_study
+    from ..store import default_store_path
+
+    study = load_study(args.study, check_images=False)
+    store = Path(args.store) if args.store else default_store_path(study)
+    return from_study_store(raters, rule, args.k, study, store, command)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Handler of ``report``."""
+    from .build import Settings, write_report
+
+    _check(args)
+    data = _data(args)
+    if args.models:
+        data = data.with_models(args.models)
+    settings = Settings(args.alpha, args.n_boot, args.seed, args.gallery_size, args.top_rows)
+    out = Path(args.out) if args.out else RESULTS_DIR / data.name / "report"
+    written = write_report(data, settings, out)
+    print(f"wrote {written[0]} and {len(written) - 1} more files in {out}/")
+    return 0

@@ -1,0 +1,133 @@
+"""The report's figures, drawn with matplotlib's Agg canvas (no pyplot, no GUI backend).
+
+Four kinds, each readable at a glance: error rates as dots with interval bars, per-class
+error of the annotators against a model with the diagonal of equal error, the error
+consistency of every pair of raters as a heatmap, and the learning curve with its band.
+
+Output is byte-for-byte reproducible: a fixed SVG hash salt (the ids of clip paths),
+no dates or program versions in the PNG and SVG metadata, and label names drawn as
+plain text (``text.parse_math`` off: a class named ``$x$`` stays ``$x$`` and an odd
+number of ``$`` cannot crash the report).
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure as MplFigure
+
+from .document import Figure
+
+STYLE = {
+    "svg.hashsalt": "study-app-report",
+    "svg.fonttype": "path",
+    "text.parse_math": False,
+    "text.usetex": False,
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
+METADATA = {"svg": {"Date": None, "Creator": "study-app"}, "png": {"Software": "study-app"}}
+#: One colour per kind of rater, the same in every figure (colour-blind safe, Okabe-Ito).
+KIND_COLOURS = {"human": "#0072B2", "humans": "#009E73", "crowd": "#56B4E9", "model": "#D55E00"}
+KIND_TITLES = {"human": "annotator", "humans": "annotators' mean", "crowd": "majority vote", "model": "model"}
+
+
+def _export(name: str, title: str, caption: str, figure: MplFigure) -> Figure:
+    """Both formats of a drawn figure, with fixed metadata."""
+    FigureCanvasAgg(figure)
+    images = {}
+    for fmt in ("svg", "png"):
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=fmt, dpi=100, metadata=METADATA[fmt])
+        images[fmt] = buffer.getvalue()
+        figure.set_layout_engine("none")  # laid out once: the second format keeps the positions
+    return Figure(name, title, caption, images["svg"], images["png"])
+
+
+def _new(width: float, height: float) -> MplFigure:
+    return MplFigure(figsize=(width, height), layout="constrained")
+
+
+def error_dots(name: str, headline: pd.DataFrame, rule: str) -> Figure:
+    """Dot plot of one rule's error rates (rows of the headline table of one phase)."""
+    with matplotlib.rc_context(STYLE):
+        figure = _new(7.0, 1.2 + 0.28 * len(headline))
+        axes = figure.add_subplot()
+        rows = headline.iloc[::-1].reset_index(drop=True)
+        error = rows[f"error {rule}"].to_numpy(dtype=float)
+        low, high = rows[f"low {rule}"].to_numpy(dtype=float), rows[f"high {rule}"].to_numpy(dtype=float)
+        for kind, colour in KIND_COLOURS.items():
+            mine = (rows["kind"] == kind).to_numpy()
+            if mine.any():
+                y = np.flatnonzero(mine)
+                axes.errorbar(100 * error[mine], y, xerr=100 * np.vstack([error[mine] - low[mine], high[mine] - error[mine]]),
+                              fmt="o", color=colour, capsize=3, label=KIND_TITLES[kind])
+        axes.set_yticks(range(len(rows)), rows["rater"].astype(str).tolist())
+        axes.set_xlabel(f"{rule} error (%), 95% interval")
+        axes.set_xlim(left=0)
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+        return _export(name, f"{rule} error with 95% intervals", "Dots are error rates, bars their 95% intervals.", figure)
+
+
+def class_scatter(name: str, per_class: pd.DataFrame, model: str, profile: str) -> Figure:
+    """Per-class error: annotators (x) against one model (y); the diagonal is equal error."""
+    with matplotlib.rc_context(STYLE):
+        figure = _new(5.0, 5.0)
+        axes = figure.add_subplot()
+        differs = per_class["significant"].to_numpy(dtype=bool)
+        human, machine = 100 * per_class["human_error"].to_numpy(dtype=float), 100 * per_class["model_error"].to_numpy(dtype=float)
+        axes.scatter(human[~differs], machine[~differs], s=14, alpha=0.6, color=KIND_COLOURS["human"], label="class")
+        if differs.any():
+            axes.scatter(human[differs], machine[differs], s=22, color=KIND_COLOURS["model"], label="differs (FDR)")
+        top = min(100.0, max(5.0, 1.1 * float(max(human.max(initial=0), machine.max(initial=0)))))
+        axes.plot([0, top], [0, top], color="grey", linewidth=1, linestyle="--", label="equal error", zorder=0)
+        axes.set(xlim=(-0.02 * top, top), ylim=(-0.02 * top, top), xlabel="annotators' error per class (%)", ylabel=f"{model} error per class (%)")
+        axes.set_aspect("equal")
+        axes.legend(loc="upper left", fontsize=8)
+        caption = f"One dot per class ({len(per_class)}); above the diagonal the model errs more. {profile}"
+        return _export(name, f"Per-class error: annotators vs {model}", caption, figure)
+
+
+def consistency_heatmap(name: str, pairs: pd.DataFrame) -> Figure:
+    """Error consistency (kappa) of every pair of raters; empty cells share no image."""
+    raters = sorted(set(pairs["rater_a"].astype(str)) | set(pairs["rater_b"].astype(str)))
+    index = {rater: i for i, rater in enumerate(raters)}
+    matrix = np.full((len(raters), len(raters)), np.nan)
+    for a, b, kappa in zip(pairs["rater_a"].astype(str), pairs["rater_b"].astype(str), pairs["kappa"].astype(float)):
+        matrix[index[a], index[b]] = matrix[index[b], index[a]] = kappa
+    with matplotlib.rc_context({**STYLE, "axes.grid": False}):
+        side = 2.5 + 0.32 * len(raters)
+        figure = _new(side + 1.2, side)
+        axes = figure.add_subplot()
+        image = axes.imshow(matrix, cmap="RdBu", vmin=-1, vmax=1)
+        axes.set_xticks(range(len(raters)), raters, rotation=90)
+        axes.set_yticks(range(len(raters)), raters)
+        if len(raters) <= 15:
+            for (i, j), kappa in np.ndenumerate(matrix):
+                if not np.isnan(kappa):
+                    axes.text(j, i, f"{kappa:.2f}", ha="center", va="center", fontsize=7, color="white" if abs(kappa) > 0.6 else "black")
+        figure.colorbar(image, ax=axes, label="kappa")
+        caption = "Kappa of right/wrong on shared images: 0 = errors independent, 1 = the same errors. Attainable ranges are in the table."
+        return _export(name, "Error consistency of every pair of raters", caption, figure)
+
+
+def learning_curve(name: str, blocks: pd.DataFrame, starts: np.ndarray, ends: np.ndarray, trend: str) -> Figure:
+    """Annotators' error per block of trials with its 95% band."""
+    with matplotlib.rc_context(STYLE):
+        figure = _new(7.0, 3.2)
+        axes = figure.add_subplot()
+        middle = (starts + ends) / 2
+        error = 100 * blocks["error_rate"].to_numpy(dtype=float)
+        low, high = 100 * blocks["wilson_low"].to_numpy(dtype=float), 100 * blocks["wilson_high"].to_numpy(dtype=float)
+        axes.fill_between(middle, low, high, color=KIND_COLOURS["human"], alpha=0.2, linewidth=0, label="95% interval")
+        axes.plot(middle, error, marker="o", color=KIND_COLOURS["human"], label="annotators' error")
+        axes.set(xlabel="trial in the phase", ylabel="error (%)", ylim=(0, max(5.0, float(np.nanmax(high, initial=0)) * 1.1)))
+        axes.legend(loc="best", fontsize=8)
+        return _export(name, "Learning curve: error over the trials", f"Each dot is a block of trials. {trend}", figure)

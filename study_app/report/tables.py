@@ -1,0 +1,222 @@
+"""The report's tables: columns chosen from the statistics' tables and turned into text.
+
+Every number comes from a table of :mod:`study_app.stats`; here it is only selected,
+ordered and written out (error rates as percentages with one decimal, other statistics
+to four significant digits, as ``compare`` prints them). Each function returns a
+:class:`~study_app.report.document.Table` whose ``data`` (the raw values, every row)
+becomes the CSV file and whose ``shown`` text goes into the pages.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..stats import HUMANS, HUMANS_MEAN
+from ..stats.results import format_value
+from .document import Table
+
+Column = Callable[[pd.DataFrame], pd.Series]
+Namer = Callable[[str], str]
+
+#: Order of rater kinds in the headline: annotators, their mean, their majority vote, models.
+KIND_ORDER = {"human": 0, "humans": 1, "crowd": 2, "model": 3}
+ALL_ANSWERS = "annotators (all answers)"
+INTERVAL_METHOD = {True: "cluster bootstrap (images x annotators)", False: "Wilson score"}
+
+
+def percent(value: float) -> str:
+    return "" if value is None or math.isnan(value) else f"{100 * value:.1f}%"
+
+
+def percent_points(value: float) -> str:
+    return "" if value is None or math.isnan(value) else f"{100 * value:+.1f} pp"
+
+
+def interval(low: float, high: float, scale: float = 100.0) -> str:
+    """``[low, high]``, in percent by default; empty when the interval does not apply."""
+    if math.isnan(low) and math.isnan(high):
+        return ""
+    return f"[{scale * low:.1f}, {scale * high:.1f}]" if scale != 1 else f"[{format_value(low)}, {format_value(high)}]"
+
+
+def number(value: object) -> str:
+    """Counts as integers, other numbers to four significant digits, NaN as empty."""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        as_float = float(value)
+        return "" if math.isnan(as_float) else format_value(as_float)
+    return "" if value is None or value is pd.NA else str(value)
+
+
+def text(column: str) -> Column:
+    return lambda frame: frame[column].map(number)
+
+
+def percent_of(column: str) -> Column:
+    return lambda frame: frame[column].astype(float).map(percent)
+
+
+def points_of(column: str) -> Column:
+    return lambda frame: frame[column].astype(float).map(percent_points)
+
+
+def interval_of(low: str, high: str, scale: float = 100.0) -> Column:
+    return lambda frame: pd.Series(
+        [interval(a, b, scale) for a, b in zip(frame[low].astype(float), frame[high].astype(float))], index=frame.index
+    )
+
+
+def named(column: str, name: Namer) -> Column:
+    return lambda frame: frame[column].astype(str).map(name)
+
+
+def rater_name(column: str, humans: str) -> Column:
+    """Rater names as the reader knows them: ``humans`` is the annotators' mean in paired
+    tests, every annotator's answers together in the confusions and response times."""
+    return lambda frame: frame[column].astype(str).replace({HUMANS: humans})
+
+
+def render(frame: pd.DataFrame, columns: Mapping[str, Column]) -> pd.DataFrame:
+    """Text table with the given titles; a ``phase`` column leads when there are several phases."""
+    if "phase" in frame.columns and frame["phase"].nunique() > 1:
+        columns = {"phase": text("phase"), **columns}
+    return pd.DataFrame({title: make(frame).astype(str).to_numpy() for title, make in columns.items()}, index=range(len(frame)))
+
+
+def table(name: str, title: str, data: pd.DataFrame, columns: Mapping[str, Column], note: str = "", shown_rows: pd.DataFrame | None = None) -> Table:
+    """A table of ``data`` (all rows to CSV) showing ``shown_rows`` (default: all)."""
+    data = data.reset_index(drop=True)
+    return Table(name, title, data, render(data if shown_rows is None else shown_rows.reset_index(drop=True), columns), note)
+
+
+def facts_table(facts: tuple[tuple[str, str], ...]) -> Table:
+    data = pd.DataFrame(facts, columns=["item", "value"])
+    table_of_facts = table("study", "Provenance and settings", data, {"item": text("item"), "value": text("value")})
+    return replace(table_of_facts, numeric=False)
+
+
+def headline(rates: Mapping[str, pd.DataFrame]) -> Table:
+    """Each annotator, the annotators pooled (mean and majority vote) and each model.
+
+    ``rates`` maps a rule title (``top-1``, ``top-5``) to the ``error_rates`` table of
+    that rule; single raters get Wilson intervals, the annotators' mean a two-way
+    cluster bootstrap interval.
+    """
+    key = ["phase", "rater", "kind", "n_raters", "n"]
+    merged = None
+    for rule, rates_of_rule in rates.items():
+        pooled = rates_of_rule["kind"] == "humans"
+        part = rates_of_rule[key].assign(
+            **{f"errors {rule}": rates_of_rule["errors"], f"error {rule}": rates_of_rule["error_rate"],
+               f"low {rule}": np.where(pooled, rates_of_rule["boot_low"], rates_of_rule["wilson_low"]),
+               f"high {rule}": np.where(pooled, rates_of_rule["boot_high"], rates_of_rule["wilson_high"])}
+        )
+        merged = part if merged is None else merged.merge(part, on=key, how="outer")
+    assert merged is not None
+    merged["interval"] = (merged["kind"] == "humans").map(INTERVAL_METHOD)
+    order = merged.assign(_kind=merged["kind"].map(KIND_ORDER)).sort_values(["phase", "_kind", "rater"], kind="stable")
+    data = order.drop(columns="_kind")
+    columns: dict[str, Column] = {"rater": text("rater"), "kind": text("kind"), "n": text("n")}
+    for rule in rates:
+        columns[f"{rule} error"] = percent_of(f"error {rule}")
+        columns[f"{rule} 95% interval"] = interval_of(f"low {rule}", f"high {rule}")
+    columns["interval"] = text("interval")
+    note = "n counts images for a single rater and answers for the annotators' mean (n_raters annotators)."
+    return table("headline", "Error rates", data, columns, note)
+
+
+def paired(comparison_paired: pd.DataFrame) -> Table:
+    columns = {
+        "A": rater_name("rater_a", HUMANS_MEAN), "B": rater_name("rater_b", HUMANS_MEAN), "n": text("n_images"),
+        "error A": percent_of("error_a"), "error B": percent_of("error_b"), "A - B": points_of("difference"),
+        "95% bootstrap": interval_of("boot_low", "boot_high"),
+        "both right": text("both_right"), "only A right": text("only_a_right"), "only B right": text("only_b_right"),
+        "both wrong": text("both_wrong"), "McNemar p": text("mcnemar_p"), "mid-p": text("mcnemar_midp"), "GEE p": text("gee_p"),
+    }
+    note = ("Only images both sides saw count. The four counts are the 2x2 table of the pair; McNemar is exact. "
+            "The annotators' mean is compared by a GEE and a bootstrap over images and annotators.")
+    return table("paired", "Paired comparisons on the same images", comparison_paired, columns, note)
+
+
+def several_models(models: pd.DataFrame) -> Table:
+    columns = {"test": text("test"), "n": text("n_images"), "statistic": text("statistic"), "p": text("pvalue"), "Holm p": text("pvalue_holm")}
+    return table("models", "Several models: Cochran's Q and pairwise exact McNemar (Holm)", models, columns)
+
+
+def consistency(table_of_pairs: pd.DataFrame) -> Table:
+    columns = {
+        "A": text("rater_a"), "B": text("rater_b"), "pair": text("pair"), "n": text("n_images"),
+        "observed": text("observed_consistency"), "expected": text("expected_consistency"), "kappa": text("kappa"),
+        "attainable range": interval_of("kappa_min", "kappa_max", scale=1), "p": text("pvalue"),
+    }
+    note = ("Error consistency is Cohen's kappa of right/wrong on shared images (Geirhos et al. 2020); "
+            "with unequal accuracies kappa cannot reach +-1: the attainable range bounds it.")
+    return table("consistency", "Error consistency of every pair of raters", table_of_pairs, columns, note)
+
+
+def label_agreement(agreement: pd.DataFrame) -> Table:
+    columns = {"statistic": text("test"), "annotators": text("raters"), "n": text("n_images"), "kappa": text("kappa"),
+               "95% interval": interval_of("ci_low", "ci_high", scale=1), "p": text("pvalue")}
+    return table("label_agreement", "Agreement of the annotators' labels", agreement, columns)
+
+
+def classes(per_class: pd.DataFrame, name: Namer, top: int) -> Table:
+    """Per-class (and per-superclass) errors; the ``top`` lowest FDR p-values of each model and level are shown."""
+    data = per_class.assign(class_name=per_class["class"].astype(str).map(name))
+    ranked = data.assign(_size=-data["difference"].abs()).sort_values(["model", "level", "pvalue_fdr", "_size", "class"], kind="stable")
+    shown = ranked.groupby(["phase", "model", "level"], sort=True).head(top).drop(columns="_size")
+    columns = {
+        "model": text("model"), "level": text("level"), "class": text("class_name"), "n": text("n_images"),
+        "human error": percent_of("human_error"), "model error": percent_of("model_error"), "difference": points_of("difference"),
+        "humans better": text("humans_better"), "model better": text("model_better"), "FDR p": text("pvalue_fdr"), "differs": text("significant"),
+    }
+    note = (f"The {top} classes with the lowest FDR-adjusted p-value per model and level; every class is in classes.csv. "
+            "Human error is the mean over the annotators of each image; the test is an exact sign test per class.")
+    return table("classes", "Errors per class and superclass", data, columns, note, shown)
+
+
+def class_correlation(profiles: pd.DataFrame) -> Table:
+    columns = {"model": text("model"), "level": text("level"), "classes": text("n_classes"), "Spearman rho": text("spearman_rho"),
+               "p": text("spearman_p"), "classes differing": text("n_significant")}
+    return table("class_correlation", "How alike are the per-class error profiles?", profiles, columns)
+
+
+def confusions(pairs: pd.DataFrame, name: Namer) -> Table:
+    data = pairs.assign(truth_name=pairs["truth"].astype(str).map(name), label_name=pairs["label"].astype(str).map(name))
+    columns = {"who": rater_name("group", ALL_ANSWERS), "true class": text("truth_name"), "answered": text("label_name"),
+               "count": text("count"), "share of errors": percent_of("share")}
+    return table("confusions", "Most confused pairs (top-1 answers)", data, columns)
+
+
+def trend(fit: pd.DataFrame) -> Table:
+    columns = {"annotators": text("n_annotators"), "trials": text("n_trials"), "odds ratio per 100 trials": text("odds_ratio_per_100"),
+               "95% interval": interval_of("ci_low", "ci_high", scale=1), "p": text("pvalue")}
+    note = "Conditional logistic regression within annotator and phase: below 1 means fewer errors later (learning)."
+    return table("trend", "Error over the trials of a session", fit, columns, note)
+
+
+def learning_blocks(blocks: pd.DataFrame, name: str) -> Table:
+    columns = {"trials": text("rater"), "answers": text("n"), "error": percent_of("error_rate"), "95% interval": interval_of("wilson_low", "wilson_high")}
+    note = "All annotators' answers in each block of trials, with Wilson intervals (answers of one annotator are treated as independent)."
+    return table(name, "Error per block of trials", blocks, columns, note)
+
+
+def response_times(times: pd.DataFrame) -> Table:
+    columns = {"annotator": rater_name("rater", ALL_ANSWERS), "right": text("n_right"), "wrong": text("n_wrong"),
+               "median ms right": text("median_rt_right"), "median ms wrong": text("median_rt_wrong"), "Mann-Whitney p": text("pvalue")}
+    note = "Answers only (timeouts and non-answers left out); the pooled row ignores that one annotator's answers are related."
+    return table("response_times", "Response times of right and wrong answers", times, columns, note)
+
+
+def reviews(review_table: pd.DataFrame) -> Table:
+    """The error taxonomy as the review statistics give it, shown as is."""
+    data = review_table.sort_values(list(review_table.columns), kind="stable")
+    return table("error_taxonomy", "Error categories", data, {column: text(column) for column in data.columns})

@@ -1,0 +1,174 @@
+"""The comparison report on real data: demo-digits answered through SessionController by
+three scripted annotators, and published model-vs-human trials (subjects vs ResNet-50).
+
+Numbers in the page are checked against :mod:`study_app.stats` run independently here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from study_app.errors import StudyError
+from study_app.importers import read_model_vs_human
+from study_app.importers.predictions import read_prediction_files
+from study_app.protocol import BUNDLED_PROTOCOLS, load_study
+from study_app.report import Settings, write_report
+from study_app.report.cli import add_report_command
+from study_app.report.tables import interval, percent
+from study_app.session import SessionController
+from study_app.stats import compare, image_phases, rater_table, shown_images_only
+from study_app.stats.results import format_value
+from study_app.store import ResultsStore, answers_frame
+from tests.stats.test_compare_cli import ACCURACY, scripted_answer
+
+from .htmltables import html_tables
+
+DIGITS = BUNDLED_PROTOCOLS / "demo-digits"
+RAW = Path("/work/shared/data/model-vs-human/raw-data")
+N_BOOT = 400
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python main.py")
+    add_report_command(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    """A demo-digits store with three complete sessions and the report written from it."""
+    root = tmp_path_factory.mktemp("report")
+    study = load_study(DIGITS, check_images=False)
+    store_path = root / "results.sqlite"
+    with ResultsStore(store_path) as store:
+        for annotator in ACCURACY:
+            controller = SessionController(study, store, annotator)
+            while not controller.complete:
+                controller.submit(scripted_answer(study, annotator, controller.current().image_id))
+            controller.finish()
+        answers = answers_frame(store)
+    argv = ["report", "--study", str(DIGITS), "--store", str(store_path), "--n-boot", str(N_BOOT), "--k", "5", "--out", str(root / "out")]
+    assert run(argv) == 0
+    return root / "out", argv, answers, study
+
+
+def expected_comparison(answers, study):
+    predictions = read_prediction_files(list(study.prediction_files), set(study.images))
+    raters = rater_table(answers, predictions, study, 5, study.labels, image_phases(study))
+    raters = shown_images_only(raters[raters["phase"] == "test"].reset_index(drop=True))
+    return compare(raters, 0.05, "top-k", 5, N_BOOT, 0, study.labels)
+
+
+def test_digits_report_files_are_self_contained(digits):
+    out, _, _, _ = digits
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert page.count('<img src="data:image/svg+xml;base64,') == 6  # error dots, heatmap, learning curve, 3 scatters
+    assert page.count('<img src="data:image/png;base64,') > 0  # gallery thumbnails
+    assert not re.search(r"""(src|href)=["']?(https?:|//)""", page) and "<script" not in page.lower()
+    assert "Error taxonomy" not in page  # no review data yet
+    for stem in ("error-rates-test", "consistency-test", "learning-curve-test", "class-scatter-test-knn-5"):
+        assert (out / "figures" / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+        assert b"<svg" in (out / "figures" / f"{stem}.svg").read_bytes()[:1000]
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "![top-5 error with 95% intervals](figures/error-rates-test.png)" in markdown
+    for linked in re.findall(r"\]\(((?:figures|tables|thumbnails)/[^)]+)\)", markdown):
+        assert (out / linked).is_file(), linked
+    study_facts = dict(pd.read_csv(out / "tables" / "study.csv").values)
+    assert study_facts["protocol hash"] == load_study(DIGITS, check_images=False).protocol_hash
+    assert study_facts["sessions"] == "3" and study_facts["annotators"] == "3: A01, A02, A03"
+
+
+def test_digits_numbers_match_the_stats_module(digits):
+    out, _, answers, study = digits
+    expected = expected_comparison(answers, study)
+    tables = html_tables((out / "index.html").read_text(encoding="utf-8"))
+    headline = {row["rater"]: row for row in tables["Error rates"]}
+    for row in expected.rates.itertuples():
+        shown = headline[row.rater]
+        assert shown["n"] == str(row.n) and shown["top-5 error"] == percent(row.error_rate)
+        low, high = (row.boot_low, row.boot_high) if row.kind == "humans" else (row.wilson_low, row.wilson_high)
+        assert shown["top-5 95% interval"] == interval(low, high)
+    csv = pd.read_csv(out / "tables" / "headline.csv").set_index("rater")
+    assert csv["error top-5"].to_dict() == pytest.approx(expected.rates.set_index("rater")["error_rate"].to_dict())
+    paired = {(row["A"], row["B"]): row for row in tables["Paired comparisons on the same images"]}
+    for row in expected.paired.dropna(subset=["mcnemar_p"]).itertuples():
+        shown = paired[(row.rater_a, row.rater_b)]
+        assert shown["McNemar p"] == format_value(row.mcnemar_p) and shown["only A right"] == str(int(row.only_a_right))
+        assert shown["95% bootstrap"] == interval(row.boot_low, row.boot_high)
+    consistency = {(row["A"], row["B"]): row for row in tables["Error consistency of every pair of raters"]}
+    for row in expected.consistency.itertuples():
+        shown = consistency[(row.rater_a, row.rater_b)]
+        assert shown["kappa"] == format_value(row.kappa)
+        assert shown["attainable range"] == f"[{format_value(row.kappa_min)}, {format_value(row.kappa_max)}]"
+    trend = tables["Error over the trials of a session"][0]
+    assert trend["odds ratio per 100 trials"] == format_value(float(expected.trend["odds_ratio_per_100"].iloc[0]))
+    assert [row["class"] for row in tables["Errors per class and superclass"]][0].endswith(")")  # names, not ids
+
+
+def test_same_inputs_give_the_same_bytes(digits):
+    out, argv, _, _ = digits
+    first = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert run(argv) == 0
+    second = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert first.keys() == second.keys()
+    stamp = re.compile(rb"Generated [0-9T:.+-]+")
+    for name, content in first.items():
+        assert stamp.sub(b"", content) == stamp.sub(b"", second[name]), name
+
+
+@pytest.mark.skipif(not RAW.is_dir(), reason="model-vs-human data not available")
+def test_model_vs_human_subjects_vs_resnet50(tmp_path):
+    argv = ["report", "--model-vs-human", str(RAW), "--dataset", "edge", "--models", "resnet50", "--n-boot", "300", "--out", str(tmp_path)]
+    assert run(argv) == 0
+    raters = shown_images_only(read_model_vs_human(RAW, ["edge"]))
+    raters = raters[(raters["kind"] == "human") | (raters["rater"] == "resnet50")].reset_index(drop=True)
+    expected = compare(raters, 0.05, "top-1", 1, 300, 0)
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    tables = html_tables(page)
+    headline = {row["rater"]: row for row in tables["Error rates"]}
+    assert len([r for r in headline.values() if r["kind"] == "human"]) == 10 and "bagnet33" not in headline
+    for row in expected.rates.itertuples():
+        assert headline[row.rater]["top-1 error"] == percent(row.error_rate) and headline[row.rater]["n"] == str(row.n)
+    gee = next(r for r in tables["Paired comparisons on the same images"] if r["A"] == "humans (mean of annotators)")
+    assert gee["GEE p"] == format_value(float(expected.paired.dropna(subset=["gee_p"])["gee_p"].iloc[0]))
+    assert "image file not available" in page  # the raw data has no images: listed, not failed
+    assert "top-1 error" in tables["Error rates"][0] and "top-5 error" not in tables["Error rates"][0]
+
+
+def test_user_errors(digits, tmp_path):
+    out, _, _, _ = digits
+    with pytest.raises(StudyError, match="exactly one source"):
+        run(["report"])
+    with pytest.raises(StudyError, match="exactly one source"):
+        run(["report", "--study", str(DIGITS), "--model-vs-human", str(RAW), "--dataset", "edge"])
+    with pytest.raises(StudyError, match="--answers and --truth go together"):
+        run(["report", "--answers", "a.csv"])
+    with pytest.raises(StudyError, match="needs --dataset"):
+        run(["report", "--model-vs-human", str(RAW)])
+    with pytest.raises(StudyError, match="--n-boot 5 is out of range"):
+        run(["report", "--study", str(DIGITS), "--n-boot", "5"])
+    store = out.parent / "results.sqlite"
+    with pytest.raises(StudyError, match="no model 'gpt' in the data; models: knn-5"):
+        run(["report", "--study", str(DIGITS), "--store", str(store), "--models", "gpt", "--out", str(tmp_path)])
+
+
+def test_tidy_files_give_the_same_report_numbers(digits, tmp_path):
+    out, _, _, _ = digits
+    from study_app.store import export_answers
+
+    with ResultsStore(out.parent / "results.sqlite", readonly=True) as store:
+        export_answers(store, tmp_path / "answers.csv")
+    argv = ["report", "--answers", str(tmp_path / "answers.csv"), "--truth", str(DIGITS / "manifest.csv"), "--phase", "test",
+            "--predictions", *map(str, load_study(DIGITS, check_images=False).prediction_files), "--n-boot", str(N_BOOT), "--k", "5", "--out", str(tmp_path / "files")]
+    assert run(argv) == 0
+    from_files = pd.read_csv(tmp_path / "files" / "tables" / "headline.csv")
+    from_store = pd.read_csv(out / "tables" / "headline.csv")
+    assert from_files.equals(from_store)
+    page = (tmp_path / "files" / "index.html").read_text(encoding="utf-8")
+    assert page.count('<img src="data:image/png;base64,') > 0  # thumbnails found through the manifest's paths
