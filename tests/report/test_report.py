@@ -17,14 +17,12 @@ from study_app.errors import StudyError
 from study_app.importers import read_model_vs_human
 from study_app.importers.predictions import read_prediction_files
 from study_app.protocol import BUNDLED_PROTOCOLS, load_study
-from study_app.report import Settings, write_report
 from study_app.report.cli import add_report_command
 from study_app.report.tables import interval, percent
-from study_app.session import SessionController
 from study_app.stats import compare, image_phases, rater_table, shown_images_only
 from study_app.stats.results import format_value
 from study_app.store import ResultsStore, answers_frame
-from tests.stats.test_compare_cli import ACCURACY, scripted_answer
+from tests.stats.test_compare_cli import fill_scripted_sessions
 
 from .htmltables import html_tables
 
@@ -47,11 +45,7 @@ def digits(tmp_path_factory):
     study = load_study(DIGITS, check_images=False)
     store_path = root / "results.sqlite"
     with ResultsStore(store_path) as store:
-        for annotator in ACCURACY:
-            controller = SessionController(study, store, annotator)
-            while not controller.complete:
-                controller.submit(scripted_answer(study, annotator, controller.current().image_id))
-            controller.finish()
+        fill_scripted_sessions(store, study)
         answers = answers_frame(store)
     argv = ["report", "--study", str(DIGITS), "--store", str(store_path), "--n-boot", str(N_BOOT), "--k", "5", "--out", str(root / "out")]
     assert run(argv) == 0

@@ -35,6 +35,15 @@ def scripted_answer(study, annotator: str, image_id: str) -> Response:
     return Response((guess,), 400 + 600 * draw.random(), now, now)
 
 
+def fill_scripted_sessions(store: ResultsStore, study) -> None:
+    """Three complete demo-digits sessions answered by :func:`scripted_answer`."""
+    for annotator in ACCURACY:
+        controller = SessionController(study, store, annotator)
+        while not controller.complete:
+            controller.submit(scripted_answer(study, annotator, controller.current().image_id))
+        controller.finish()
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     """A folder with results/demo-digits/results.sqlite holding three complete sessions."""
@@ -43,11 +52,7 @@ def workspace(tmp_path_factory):
     store_path = root / "results" / "demo-digits" / "results.sqlite"
     store_path.parent.mkdir(parents=True)
     with ResultsStore(store_path) as store:
-        for annotator in ACCURACY:
-            controller = SessionController(study, store, annotator)
-            while not controller.complete:
-                controller.submit(scripted_answer(study, annotator, controller.current().image_id))
-            controller.finish()
+        fill_scripted_sessions(store, study)
         export_answers(store, root / "answers.csv")
         answers = answers_frame(store)
     return root, answers, study
