@@ -47,6 +47,9 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
     compare.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     compare.add_argument("--out", help="folder for the CSV tables (default results/<study>/compare/)")
     compare.add_argument("--json", action="store_true", help="print machine-readable JSON instead of the report")
+    compare.add_argument(
+        "--exclude-interrupted", action="store_true", help="leave out trials during which the window lost focus or was minimised"
+    )
     compare.set_defaults(handler=cmd_compare)
 
     plan = sub.add_parser("plan", help="test images (and annotators) needed to detect an error difference")
@@ -94,6 +97,13 @@ def _check_settings(args: argparse.Namespace) -> None:
         raise StudyError("compare needs --study NAME, or --answers FILE with --truth MANIFEST (and --predictions FILES)")
 
 
+def _attentive(answers, args: argparse.Namespace):
+    """Without the trials interrupted by a loss of focus, when ``--exclude-interrupted``."""
+    if getattr(args, "exclude_interrupted", False):
+        return answers[~answers["interrupted"].astype(bool)]
+    return answers
+
+
 def study_raters(args: argparse.Namespace):
     from .importers import read_prediction_files
     from .protocol import load_study
@@ -105,6 +115,7 @@ def study_raters(args: argparse.Namespace):
     with ResultsStore(store_path, readonly=True) as store:
         answers = answers_frame(store)
     answers = answers[answers["study"] == study.name] if "study" in answers.columns else answers
+    answers = _attentive(answers, args)
     if answers.empty:
         raise StudyError(f"{store_path}: no answers for study {study.name!r} yet")
     paths = args.predictions or list(study.prediction_files)
@@ -123,7 +134,7 @@ def file_raters(args: argparse.Namespace):
     from .importers import read_answers, read_prediction_files
     from .stats import rater_table, truth_table
 
-    answers = read_answers(args.answers)
+    answers = _attentive(read_answers(args.answers), args)
     if answers.empty:
         raise StudyError(f"{args.answers}: no answers")
     truth = truth_table(Path(args.truth))

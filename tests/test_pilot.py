@@ -70,3 +70,23 @@ def test_simulate_then_compare_from_the_command_line(tmp_path):
     compared = run("compare", "--study", "demo-digits", "--store", "results/demo-digits/pilot.sqlite", "--n-boot", "200")
     assert compared.returncode == 0, compared.stderr
     assert "pilot-2-001" in compared.stdout and "top-k rule (k = 1)" in compared.stdout
+
+
+def test_compare_can_leave_out_interrupted_trials(tmp_path, digits, capsys):
+    from study_app.cli import main
+    from study_app.responses import Event
+
+    store_path = tmp_path / "pilot.sqlite"
+    run_pilot(digits, 2, store_path, accuracy=0.9, seed=3)
+    with ResultsStore(store_path, pilot=True) as store:
+        session_uuid = store.conn.execute("SELECT uuid FROM sessions ORDER BY annotator_id LIMIT 1").fetchone()[0]
+        session = store.load_session(session_uuid)
+        tested = [t for t in session.trials if t.phase == "test"][:5]
+        for trial in tested:
+            store.log_events(session, [Event("focus_lost", 100.0)], trial)
+    common = ["compare", "--study", "demo-digits", "--store", str(store_path), "--n-boot", "200", "--json", "--out", str(tmp_path / "c")]
+    assert main(common) == 0
+    everything = capsys.readouterr().out
+    assert main([*common, "--exclude-interrupted"]) == 0
+    attentive = capsys.readouterr().out
+    assert '"n": 200' in everything and '"n": 195' in attentive

@@ -305,8 +305,12 @@ class AnnotationWindow(QMainWindow):
             self.trial.splitter.restoreState(splitter)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
-        if event.type() == QEvent.ActivationChange and self.controller.current() is not None and not self._closing:
-            kind = "focus_gained" if self.isActiveWindow() else "focus_lost"
+        attention = event.type() == QEvent.ActivationChange or (event.type() == QEvent.WindowStateChange and self.isMinimized())
+        if attention and self.controller.current() is not None and not self._closing:
+            if event.type() == QEvent.WindowStateChange:
+                kind = "minimized"
+            else:
+                kind = "focus_gained" if self.isActiveWindow() else "focus_lost"
             if self.pages.currentWidget() is self.trial:
                 self.trial.log_event(kind, {})
             else:

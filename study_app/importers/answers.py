@@ -63,4 +63,5 @@ def _completed(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         trial_uuid=[f"trial-{code}" for code in trial_code],
         superseded=False,
         pilot=False,
+        interrupted=False,
     )[COLUMNS]

@@ -44,8 +44,12 @@ COLUMNS = [
     "supersedes",
     "superseded",
     "pilot",
+    "interrupted",
 ]
 FORMATS = ("csv", "parquet")
+
+#: Events that mean the annotator's attention left the window during a trial.
+ATTENTION_EVENTS = ("focus_lost", "minimized")
 
 _QUERY = """
 WITH flag_text AS (
@@ -53,18 +57,21 @@ WITH flag_text AS (
     FROM flags GROUP BY trial_uuid
 ), revised AS (
     SELECT DISTINCT supersedes AS uuid FROM trials WHERE supersedes IS NOT NULL
+), interruptions AS (
+    SELECT DISTINCT session_uuid, phase, trial_index FROM events WHERE kind IN ({attention})
 )
 SELECT st.name AS study, s.annotator_id AS annotator, s.uuid AS session, t.phase, t.trial_index AS trial,
        t.image_id, a.rank, COALESCE(a.label_id, '') AS label_id, t.rt_ms, t.shown_at, t.answered_at,
        COALESCE(f.flags, '') AS flags, t.outcome, COALESCE(f.flag_note, '') AS flag_note,
        t.image_sha256, t.presented_ms, t.uuid AS trial_uuid, COALESCE(t.supersedes, '') AS supersedes,
-       r.uuid IS NOT NULL AS superseded, s.pilot
+       r.uuid IS NOT NULL AS superseded, s.pilot, i.session_uuid IS NOT NULL AS interrupted
 FROM trials t
 JOIN sessions s ON s.uuid = t.session_uuid
 JOIN studies st ON st.uuid = s.study_uuid
 LEFT JOIN answers a ON a.trial_uuid = t.uuid
 LEFT JOIN flag_text f ON f.trial_uuid = t.uuid
 LEFT JOIN revised r ON r.uuid = t.uuid
+LEFT JOIN interruptions i ON i.session_uuid = t.session_uuid AND i.phase = t.phase AND i.trial_index = t.trial_index
 {where}
 ORDER BY s.annotator_id, s.started_at, s.uuid, t.answered_at, t.rowid, a.rank
 """
@@ -73,11 +80,13 @@ ORDER BY s.annotator_id, s.started_at, s.uuid, t.answered_at, t.rowid, a.rank
 def answers_frame(store: ResultsStore, include_superseded: bool = False) -> pd.DataFrame:
     """Every stored answer as the tidy table; revised (undone) trials only if asked."""
     where = "" if include_superseded else "WHERE r.uuid IS NULL"
-    frame = pd.read_sql_query(_QUERY.format(where=where), store.conn)
+    attention = ", ".join(f"'{kind}'" for kind in ATTENTION_EVENTS)
+    frame = pd.read_sql_query(_QUERY.format(where=where, attention=attention), store.conn)
     frame["rank"] = frame["rank"].astype("Int64")
     frame["trial"] = frame["trial"].astype("int64")
     frame["superseded"] = frame["superseded"].astype(bool)
-    frame["pilot"] = frame["pilot"].astype(bool)
+    for column in ("pilot", "interrupted"):
+        frame[column] = frame[column].astype(bool)
     return frame[COLUMNS]
 
 
@@ -142,9 +151,10 @@ def read_export(path: Path) -> pd.DataFrame:
         frame["rank"] = pd.to_numeric(frame["rank"].replace("", None)).astype("Int64")
         for column in ("rt_ms", "presented_ms"):
             frame[column] = pd.to_numeric(frame[column].replace("", None)).astype(float)
-        if "pilot" not in frame.columns:  # exports written before pilot runs were marked
-            frame["pilot"] = "False"
-        for column in ("superseded", "pilot"):
+        for column in ("pilot", "interrupted"):  # absent from exports of older versions
+            if column not in frame.columns:
+                frame[column] = "False"
+        for column in ("superseded", "pilot", "interrupted"):
             frame[column] = frame[column].map({"True": True, "False": False}).astype(bool)
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:

@@ -151,3 +151,28 @@ def test_pause_hides_the_image_and_restarts_the_trial(qtbot, gui_session):
     with ResultsStore(gui_session.store_path, readonly=True) as store:
         kinds = [k for (k,) in store.conn.execute("SELECT kind FROM events ORDER BY at")]
     assert "pause" in kinds and "resume" in kinds and "instructions_read" in kinds
+
+
+def test_focus_loss_is_logged_and_flags_the_trial(qtbot, gui_session):
+    from PyQt5.QtWidgets import QWidget
+
+    window = gui_session.open("A05")
+    press(qtbot, Qt.Key_Return)
+    press(qtbot, Qt.Key_Return)
+    wait_for_trial(qtbot, window)
+    elsewhere = QWidget()
+    qtbot.addWidget(elsewhere)
+    elsewhere.show()
+    elsewhere.activateWindow()
+    qtbot.waitUntil(lambda: not window.isActiveWindow(), timeout=3000)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+    answer_with(qtbot, window, ["coach"])
+    press(qtbot, Qt.Key_Return)  # feedback
+    answer_with(qtbot, window, ["coach"])
+    gui_session.close(window)
+    with ResultsStore(gui_session.store_path, readonly=True) as store:
+        kinds = store.conn.execute("SELECT kind FROM events WHERE phase = 'training' AND trial_index = 0").fetchall()
+        frame = answers_frame(store).drop_duplicates("trial_uuid").set_index("trial")
+    assert ("focus_lost",) in kinds and ("focus_gained",) in kinds
+    assert frame.loc[0, "interrupted"] and not frame.loc[1, "interrupted"]
