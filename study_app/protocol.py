@@ -77,6 +77,7 @@ _PHASE = {
     "order": Field(str),
     "break_every": Field(int),
     "time_limit_s": Field((int, float)),
+    "countdown": Field(bool),
     "allow_overlap": Field(bool),
     "presentation": Field(dict),
 }
@@ -106,6 +107,7 @@ class Phase:
     order: str = "random"
     break_every: int = 0
     time_limit_s: float | None = None
+    countdown: bool = True
     presentation: Presentation | None = None
 
     @property
@@ -544,6 +546,7 @@ class _Loader:
             order=order,
             break_every=break_every,
             time_limit_s=float(limit) if limit is not None else None,
+            countdown=cfg.get("countdown", True),
             presentation=presentation,
         )
 

@@ -113,8 +113,20 @@ class TrialPage(QWidget):
         # a previous trial (or a closed window) can fire into the current one.
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
+        self._timer.setTimerType(Qt.PreciseTimer)  # Qt's default may fire 5% early
         self._timer.timeout.connect(self._timer_step)
         self._step = lambda: None
+        # Response deadline: ends the trial with an explicit 'timeout' answer; the
+        # countdown label is refreshed by a second, repeating timer.
+        self._deadline = QTimer(self)
+        self._deadline.setSingleShot(True)
+        self._deadline.setTimerType(Qt.PreciseTimer)
+        self._deadline.timeout.connect(lambda: self.submit_outcome("timeout"))
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(100)
+        self._ticker.timeout.connect(self._show_time_left)
+        self.countdown = QLabel()
+        self.countdown.setObjectName("countdown")
 
         self.heading = QLabel()
         self.heading.setObjectName("heading")
@@ -162,8 +174,11 @@ class TrialPage(QWidget):
         self.splitter.addWidget(self.picker)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
+        top = QHBoxLayout()
+        top.addWidget(self.heading, stretch=1)
+        top.addWidget(self.countdown)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.heading)
+        layout.addLayout(top)
         layout.addWidget(self.progress)
         layout.addWidget(self.splitter, stretch=1)
         layout.addWidget(self.status)
@@ -172,6 +187,7 @@ class TrialPage(QWidget):
     def start(self, phase: Phase, image_id: str, image: QImage, number: int, phase_size: int, position: int, total: int) -> None:
         """Show trial ``number`` (1-based) of ``phase``; the RT clock starts at first paint."""
         self._timer.stop()
+        self._stop_deadline()
         self._phase = phase
         self._image_id = image_id
         self._onset = None
@@ -203,6 +219,7 @@ class TrialPage(QWidget):
         if mode == "image" and self._onset is None and self._accepting:
             self._onset = when
             self._shown_at = utc_now()
+            self._start_deadline()
             presentation = self._phase.presentation if self._phase else None
             if presentation is not None:
                 self._after(presentation.image_ms, self.view.show_mask)
@@ -221,7 +238,27 @@ class TrialPage(QWidget):
     def stop(self) -> None:
         """Leave the trial (pause, quit): no pending presentation step may fire."""
         self._timer.stop()
+        self._stop_deadline()
         self._accepting = False
+
+    def _start_deadline(self) -> None:
+        limit = self._phase.time_limit_s if self._phase else None
+        if limit:
+            self._deadline.start(round(limit * 1000))
+            if self._phase.countdown:
+                self._ticker.start()
+                self._show_time_left()
+
+    def _stop_deadline(self) -> None:
+        self._deadline.stop()
+        self._ticker.stop()
+        self.countdown.clear()
+
+    def _show_time_left(self) -> None:
+        limit = self._phase.time_limit_s if self._phase else None
+        if limit:
+            left = max(0.0, limit - self.elapsed_ms() / 1000)
+            self.countdown.setText(f"time left: {left:.1f} s")
 
     def _after_mask(self) -> None:
         self.view.clear()
@@ -281,6 +318,7 @@ class TrialPage(QWidget):
         if not self._accepting or self._onset is None:
             return
         self._accepting = False
+        self._stop_deadline()
         self.submitted.emit(response, list(self._events))
 
     def accept_again(self, message: str) -> None:

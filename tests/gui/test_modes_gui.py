@@ -65,3 +65,20 @@ def test_multi_label_selection(qtbot, tiny_study, tmp_path):
     with ResultsStore(tmp_path / "r.sqlite", readonly=True) as store:
         frame = answers_frame(store)
     assert sorted(frame[frame["phase"] == "test"]["label_id"]) == ["cat", "dog"]
+
+
+def test_response_deadline_stores_a_timeout(qtbot, tiny_study, tmp_path):
+    with_test_phase(tiny_study, "answers = 1\ntime_limit_s = 1.5\n")
+    session = Session(qtbot, tiny_study, tmp_path / "r.sqlite")
+    window = session.open("T03")
+    skip_training(qtbot, window)
+    qtbot.waitUntil(lambda: window.trial.rt_clock_started, timeout=5000)
+    assert "time left" in window.trial.countdown.text()
+    type_text(qtbot, "cat")
+    press(qtbot, Qt.Key_Return)  # chosen but never submitted
+    qtbot.waitUntil(lambda: window.controller.position == 5, timeout=3000)
+    session.close(window)
+    with ResultsStore(tmp_path / "r.sqlite", readonly=True) as store:
+        frame = answers_frame(store)
+    row = frame[frame["phase"] == "test"].iloc[0]
+    assert row["outcome"] == "timeout" and row["label_id"] == "" and 1480 <= row["rt_ms"] < 5000
