@@ -15,13 +15,14 @@ import hashlib
 import random
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .csvfiles import read_csv, split_list
 from .errors import ImageError, Problem, ProtocolError, StudyNotFoundError
 from .images import DEFAULT_MAX_PIXELS, load_image, sha256_file
+from .keymap import check_overrides, normalise_keys
 from .labels import Label, LabelSet, read_hierarchy, read_label_rows
 from .paths import PathEscapeError, resolve_inside
 from .predictions import read_predictions
@@ -57,6 +58,7 @@ _TOP = {
     "images": Field(dict, True),
     "phases": Field(list, True),
     "models": Field(dict),
+    "keys": Field(dict),
 }
 _LABELS = {
     "file": Field(str, True),
@@ -144,6 +146,7 @@ class Study:
     protocol_hash: str
     examples_per_class: int = 13
     max_pixels: int = DEFAULT_MAX_PIXELS
+    keys: Mapping[str, str] = field(default_factory=dict)
 
     def phase(self, name: str) -> Phase:
         for phase in self.phases:
@@ -283,6 +286,9 @@ class _Loader:
         self._check_examples_unused(label_set, images, phases)
         predictions = self._predictions(models_cfg, label_set, lines)
         instructions = self._instructions(top, lines)
+        keys = top.get("keys", {})
+        for command, message in check_overrides(keys):
+            check.add(message, "keys", command)
 
         if self.problems:
             raise ProtocolError(self.problems, self.root)
@@ -301,6 +307,7 @@ class _Loader:
             protocol_hash=self._hash(images),
             examples_per_class=labels_cfg.get("examples_per_class", 13),
             max_pixels=max_pixels,
+            keys={command: normalise_keys(text) for command, text in keys.items()},
         )
 
     def _parse(self, study_path: Path) -> tuple[dict[str, Any], dict]:

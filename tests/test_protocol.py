@@ -150,3 +150,19 @@ def test_protocol_hash_identifies_the_exact_study(tiny_study, tmp_path):
 def test_unknown_study_name():
     with pytest.raises(StudyNotFoundError, match="bundled studies: demo-digits, demo-imagenet"):
         load_study("no-such-study")
+
+
+def test_key_overrides_are_checked(tiny_study):
+    toml = (tiny_study / "study.toml").read_text()
+    (tiny_study / "study.toml").write_text(toml + '\n[keys]\nsubmit = "F5"\nflag = "x"\nsubmt = "F11"\n')
+    problems = problems_of(tiny_study)
+    text = [str(p) for p in problems]
+    assert any("F5 is bound to both" in m and "'not_sure'" in m and "'submit'" in m for m in text), text
+    assert any("would type into the search box" in m for m in text), text
+    assert any("did you mean 'submit'" in m and p.line == 38 for p, m in zip(problems, text)), text
+
+
+def test_valid_key_override(tiny_study):
+    toml = (tiny_study / "study.toml").read_text()
+    (tiny_study / "study.toml").write_text(toml + '\n[keys]\nsubmit = "f12"\nflag = "ctrl+shift+f"\n')
+    assert dict(load_study(tiny_study).keys) == {"submit": "F12", "flag": "Ctrl+Shift+F"}

@@ -8,12 +8,14 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QKeyEvent
 from PyQt5.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
-from .keymap import COMMANDS, NAVIGATION
+from ..keymap import COMMANDS, NAVIGATION
 
 
-def help_text() -> str:
+def help_text(keys: dict[str, str], overrides: dict[str, str]) -> str:
+    """The keys in force; those the study changed are marked."""
     rows = "".join(
-        f"<tr><td style='padding-right:18px'><b>{html.escape(c.keys)}</b></td><td>{html.escape(c.description)}</td></tr>"
+        f"<tr><td style='padding-right:18px'><b>{html.escape(keys.get(c.name, c.keys))}</b>"
+        f"{' <i>(set by this study)</i>' if c.name in overrides else ''}</td><td>{html.escape(c.description)}</td></tr>"
         for c in (*COMMANDS, *NAVIGATION)
     )
     return (
@@ -25,12 +27,12 @@ def help_text() -> str:
 class HelpOverlay(QFrame):
     """A panel over its parent listing every shortcut; keeps focus while shown."""
 
-    def __init__(self, parent: QWidget) -> None:
+    def __init__(self, parent: QWidget, keys: dict[str, str], overrides: dict[str, str]) -> None:
         super().__init__(parent)
         self.setObjectName("helpOverlay")
         self.setStyleSheet("#helpOverlay { background: rgba(255,255,255,245); border: 2px solid #444; }")
         self.setFocusPolicy(Qt.StrongFocus)
-        self.text = QLabel(help_text())
+        self.text = QLabel(help_text(keys, overrides))
         self.text.setTextFormat(Qt.RichText)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 16, 24, 16)

@@ -16,12 +16,12 @@ from PyQt5.QtGui import QCloseEvent, QKeyEvent, QKeySequence
 from PyQt5.QtWidgets import QApplication, QMainWindow, QShortcut, QStackedWidget, QWidget
 
 from ..errors import StoreError
+from ..keymap import effective_keys
 from ..label_search import LabelSearchIndex
 from ..responses import Event, Response
 from ..session import SessionController
 from .help_overlay import HelpOverlay
 from .image_loader import ImageLoader
-from .keymap import KEYS, command_sequences
 from .label_picker import ExamplesPane
 from .pages import FeedbackPage, InstructionsPage, MessagePage
 from .trial_page import TrialPage
@@ -45,6 +45,7 @@ class AnnotationWindow(QMainWindow):
         self.study = study
         self._settings = settings or QSettings()
         self._session_started = time.monotonic()
+        self.keys = effective_keys(dict(study.keys))
         self._phase_intro_shown: set[str] = set()
         self._closing = False
         self.setWindowTitle(f"{study.title} — annotator {controller.annotator}")
@@ -59,7 +60,7 @@ class AnnotationWindow(QMainWindow):
         self.pages = QStackedWidget()
         self.instructions = InstructionsPage(study.title, study.instructions)
         self.instructions.continued.connect(self._after_instructions)
-        self.trial = TrialPage(study.labels, index, self.images, self.thumbnails, study.examples_per_class)
+        self.trial = TrialPage(study.labels, index, self.images, self.thumbnails, study.examples_per_class, self.keys)
         self.trial.submitted.connect(self._submit)
         # Decode ahead only once the new image is on screen, so that starting worker
         # threads (and their bid for the GIL) never delays the paint an annotator waits for.
@@ -71,7 +72,7 @@ class AnnotationWindow(QMainWindow):
         for page in (self.instructions, self.trial, self.feedback, self.message):
             self.pages.addWidget(page)
         self.setCentralWidget(self.pages)
-        self.help = HelpOverlay(self.pages)
+        self.help = HelpOverlay(self.pages, self.keys, dict(study.keys))
         self._after_message_action = self._next
         self._waiting_for: str | None = None
         self._install_shortcuts()
@@ -102,12 +103,12 @@ class AnnotationWindow(QMainWindow):
         }
         self.shortcuts: dict[str, QShortcut] = {}
         for name, action in actions.items():
-            shortcut = QShortcut(QKeySequence(KEYS[name]), self)
+            shortcut = QShortcut(QKeySequence(self.keys[name]), self)
             shortcut.setContext(Qt.WindowShortcut)
             shortcut.activated.connect(action)
             self.shortcuts[name] = shortcut
         QShortcut(QKeySequence("Ctrl+Enter"), self).activated.connect(self._on_trial(trial.submit))
-        self._command_keys = command_sequences()
+        self._command_keys = {QKeySequence(k).toString() for k in (*self.keys.values(), "Ctrl+Enter")}
         QApplication.instance().installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
@@ -220,7 +221,7 @@ class AnnotationWindow(QMainWindow):
         try:
             feedback = self.controller.submit(response, events)
         except StoreError as exc:
-            self.trial.accept_again(f"Your answer could NOT be saved ({exc}). It is kept here; press {KEYS['submit']} to try again.")
+            self.trial.accept_again(f"Your answer could NOT be saved ({exc}). It is kept here; press {self.keys['submit']} to try again.")
             return
         if feedback is not None:
             self.feedback.show_feedback(feedback, self.images.get(self._last_image_id(1)))

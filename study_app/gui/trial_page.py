@@ -34,7 +34,6 @@ from ..responses import FLAG_REASONS, Event, Response, utc_now
 from .answer_slots import AnswerSlots
 from .image_loader import ImageLoader
 from .image_view import ImageView
-from .keymap import KEYS
 from .label_picker import LabelPicker
 
 
@@ -97,7 +96,15 @@ class TrialPage(QWidget):
 
     submitted = pyqtSignal(object, list)
 
-    def __init__(self, labels: LabelSet, index: LabelSearchIndex, images: ImageLoader, thumbnails: ImageLoader, examples_per_class: int) -> None:
+    def __init__(
+        self,
+        labels: LabelSet,
+        index: LabelSearchIndex,
+        images: ImageLoader,
+        thumbnails: ImageLoader,
+        examples_per_class: int,
+        keys: dict[str, str],
+    ) -> None:
         super().__init__()
         self._labels = labels
         self._images = images
@@ -145,13 +152,13 @@ class TrialPage(QWidget):
         self.status = QLabel()
         self.status.setObjectName("status")
 
-        self.submit_button = QPushButton(f"Submit ({KEYS['submit']})")
+        self.submit_button = QPushButton(f"Submit ({keys['submit']})")
         self.submit_button.clicked.connect(self.submit)
-        self.not_sure_button = QPushButton(f"Not sure ({KEYS['not_sure']})")
+        self.not_sure_button = QPushButton(f"Not sure ({keys['not_sure']})")
         self.not_sure_button.clicked.connect(lambda: self.submit_outcome("not_sure"))
-        self.none_button = QPushButton(f"None of these ({KEYS['none_of_these']})")
+        self.none_button = QPushButton(f"None of these ({keys['none_of_these']})")
         self.none_button.clicked.connect(lambda: self.submit_outcome("none_of_these"))
-        self.flag_button = QPushButton(f"Flag image ({KEYS['flag']})")
+        self.flag_button = QPushButton(f"Flag image ({keys['flag']})")
         self.flag_button.clicked.connect(self.open_flag)
         for button in (self.submit_button, self.not_sure_button, self.none_button, self.flag_button):
             button.setFocusPolicy(Qt.NoFocus)

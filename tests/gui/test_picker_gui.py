@@ -109,3 +109,20 @@ def test_store_failure_keeps_the_answer_on_screen(qtbot, gui_session):
     assert window.trial.slots.labels == ("cat",)
     assert window.controller.position == 0
     gui_session.close(window)
+
+
+def test_protocol_key_overrides_in_force_and_in_help(qtbot, tiny_study, tmp_path):
+    from .conftest import Session
+
+    toml = (tiny_study / "study.toml").read_text()
+    (tiny_study / "study.toml").write_text(toml + '\n[keys]\nsubmit = "F12"\n')
+    session = Session(qtbot, tiny_study, tmp_path / "r.sqlite")
+    window = open_first_trial(qtbot, session, "K01")
+    press(qtbot, Qt.Key_F1)
+    assert "F12</b> <i>(set by this study)</i>" in window.help.text.text()
+    press(qtbot, Qt.Key_Escape)
+    type_text(qtbot, "cat")
+    press(qtbot, Qt.Key_Return)
+    press(qtbot, Qt.Key_F12)
+    assert window.controller.position == 1 and "F12" in window.trial.submit_button.text()
+    session.close(window)
