@@ -10,7 +10,6 @@ study that answers were given in.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import random
 import tomllib
@@ -26,6 +25,7 @@ from .keymap import check_overrides, normalise_keys
 from .labels import Label, LabelSet, read_hierarchy, read_label_rows
 from .paths import PathEscapeError, resolve_inside
 from .predictions import read_predictions
+from .toml_check import Field, TomlChecker
 from .toml_lines import key_lines, line_of
 
 STUDY_FILE = "study.toml"
@@ -36,14 +36,6 @@ MODES = ("ranked", "multi-label")
 ORDERS = ("random", "fixed")
 #: Where bundled studies live: ``protocols/`` next to the ``study_app`` package.
 BUNDLED_PROTOCOLS = Path(__file__).resolve().parent.parent / "protocols"
-
-
-@dataclass(frozen=True)
-class Field:
-    """Expected type of one key in study.toml."""
-
-    kind: type | tuple[type, ...]
-    required: bool = False
 
 
 _TOP = {
@@ -186,54 +178,6 @@ def study_name(name_or_path: str | Path) -> str:
     return name if isinstance(name, str) and name else root.name
 
 
-class _TomlChecker:
-    """Type and key checks on the parsed study.toml, with line numbers."""
-
-    def __init__(self, lines: dict, problems: list[Problem]) -> None:
-        self.lines = lines
-        self.problems = problems
-
-    def table(self, data: Mapping[str, Any], spec: Mapping[str, Field], where: tuple) -> dict[str, Any]:
-        """Keep the keys of ``data`` that are known and well typed; report the rest."""
-        good: dict[str, Any] = {}
-        label = ".".join(str(w) for w in where if isinstance(w, str)) or "top level"
-        for key, value in data.items():
-            if key not in spec:
-                close = difflib.get_close_matches(key, list(spec), n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(spec)}"
-                self.add(f"unknown key {key!r} in {label}{hint}", *where, key)
-                continue
-            kinds = spec[key].kind if isinstance(spec[key].kind, tuple) else (spec[key].kind,)
-            if isinstance(value, bool) and bool not in kinds:
-                ok = False
-            else:
-                ok = isinstance(value, kinds)
-            if not ok:
-                expected = " or ".join(_toml_type_name(k) for k in kinds)
-                self.add(f"{key} must be {expected}, not {_toml_type_name(type(value))} {value!r}", *where, key)
-                continue
-            good[key] = value
-        for key, rule in spec.items():
-            if rule.required and key not in data:
-                self.add(f"missing required key {key!r} in {label}", *where)
-        return good
-
-    def add(self, message: str, *where: str | int) -> None:
-        field_name = ".".join(str(w) for w in where) or None
-        self.problems.append(Problem(STUDY_FILE, message, line=line_of(self.lines, *where), field=field_name))
-
-
-def _toml_type_name(kind: type) -> str:
-    return {
-        bool: "true/false",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "a table",
-    }.get(kind, kind.__name__)
-
-
 class _Loader:
     """Collects problems while reading each part of a protocol folder."""
 
@@ -262,7 +206,7 @@ class _Loader:
     def load(self) -> Study:
         study_path = self.root / STUDY_FILE
         data, lines = self._parse(study_path)
-        check = _TomlChecker(lines, self.problems)
+        check = TomlChecker(STUDY_FILE, lines, self.problems)
         top = check.table(data, _TOP, ())
         if top.get("format", FORMAT_VERSION) != FORMAT_VERSION:
             check.add(f"format {top['format']} is not supported (this program reads format {FORMAT_VERSION})", "format")
@@ -455,7 +399,7 @@ class _Loader:
                 return ""
         return sha256_file(path)
 
-    def _phases(self, cfgs: list[tuple[int, dict[str, Any]]], images: dict[str, ImageRecord], seed: int, check: _TomlChecker) -> list[Phase]:
+    def _phases(self, cfgs: list[tuple[int, dict[str, Any]]], images: dict[str, ImageRecord], seed: int, check: TomlChecker) -> list[Phase]:
         if not cfgs and not any(p.field and p.field.startswith("phases") for p in self.problems):
             check.add("a study needs at least one [[phases]] table", "phases")
         by_split: dict[str, list[str]] = {}
@@ -494,7 +438,7 @@ class _Loader:
         name: str,
         by_split: dict[str, list[str]],
         seed: int,
-        check: _TomlChecker,
+        check: TomlChecker,
     ) -> Phase | None:
         ok = True
         mode = cfg.get("mode", "ranked")

@@ -36,7 +36,6 @@ Relative paths in a spec are relative to the spec's folder. Example::
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from typing import Any
 from ..errors import Problem
 from ..images import sha256_file
 from ..protocol import BUNDLED_PROTOCOLS
+from ..toml_check import Field, TomlChecker
 from ..toml_lines import key_lines, line_of
 from .errors import ModelSpecError
 from .preprocess import CHANNEL_ORDERS, COLOURS, INTERPOLATIONS, LAYOUTS, Preprocessing
@@ -61,42 +61,40 @@ MAX_TOP_K = 10  # as many guesses as a study may ask of a person
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
-# key -> (accepted types, required)
-_Schema = dict[str, tuple[tuple[type, ...], bool]]
-_TOP: _Schema = {
-    "format": ((int,), True),
-    "name": ((str,), True),
-    "description": ((str,), False),
-    "top_k": ((int,), False),
-    "weights": ((dict,), True),
-    "preprocess": ((dict,), True),
-    "output": ((dict,), False),
-    "labels": ((dict,), True),
+_TOP = {
+    "format": Field(int, True),
+    "name": Field(str, True),
+    "description": Field(str),
+    "top_k": Field(int),
+    "weights": Field(dict, True),
+    "preprocess": Field(dict, True),
+    "output": Field(dict),
+    "labels": Field(dict, True),
 }
-_WEIGHTS: _Schema = {
-    "format": ((str,), True),
-    "file": ((str,), False),
-    "package": ((str,), False),
-    "locate": ((str,), False),
-    "sha256": ((str,), False),
-    "architecture": ((str,), False),
-    "arguments": ((list,), False),
+_WEIGHTS = {
+    "format": Field(str, True),
+    "file": Field(str),
+    "package": Field(str),
+    "locate": Field(str),
+    "sha256": Field(str),
+    "architecture": Field(str),
+    "arguments": Field(list),
 }
-_PREPROCESS: _Schema = {
-    "input_size": ((list,), True),
-    "colour": ((str,), False),
-    "resize": ((int,), False),
-    "interpolation": ((str,), False),
-    "crop": ((int, list), False),
-    "invert": ((bool,), False),
-    "levels": ((int,), False),
-    "mean": ((int, float, list), False),
-    "std": ((int, float, list), False),
-    "channel_order": ((str,), False),
-    "layout": ((str,), False),
+_PREPROCESS = {
+    "input_size": Field(list, True),
+    "colour": Field(str),
+    "resize": Field(int),
+    "interpolation": Field(str),
+    "crop": Field((int, list)),
+    "invert": Field(bool),
+    "levels": Field(int),
+    "mean": Field((int, float, list)),
+    "std": Field((int, float, list)),
+    "channel_order": Field(str),
+    "layout": Field(str),
 }
-_OUTPUT: _Schema = {"name": ((str,), False), "activation": ((str,), False)}
-_LABELS: _Schema = {"file": ((str,), False), "from": ((str,), False), "aggregate": ((str,), False)}
+_OUTPUT = {"name": Field(str), "activation": Field(str)}
+_LABELS = {"file": Field(str), "from": Field(str), "aggregate": Field(str)}
 
 
 @dataclass(frozen=True)
@@ -174,28 +172,14 @@ class _SpecReader:
         self.path = path
         self.display = str(path)
         self.problems: list[Problem] = []
-        self.lines: dict = {}
+        self.check = TomlChecker(self.display, {}, self.problems)  # lines set once the file is parsed
 
     def add(self, message: str, *where: str) -> None:
-        self.problems.append(Problem(self.display, message, line=line_of(self.lines, *where), field=".".join(where) or None))
+        self.check.add(message, *where)
 
-    def table(self, data: dict[str, Any], schema: _Schema, *where: str) -> dict[str, Any]:
+    def table(self, data: dict[str, Any], schema: dict[str, Field], *where: str) -> dict[str, Any]:
         """The known, well-typed keys of ``data``; unknown, mistyped and missing keys are problems."""
-        good = {}
-        for key, value in data.items():
-            if key not in schema:
-                close = [k for k in schema if key.startswith(k) or k.startswith(key)] or difflib.get_close_matches(key, list(schema), n=1)
-                hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(schema)}"
-                self.add(f"unknown key {key!r}; {hint}", *where, key)
-            elif isinstance(value, schema[key][0]) and not (isinstance(value, bool) and bool not in schema[key][0]):
-                good[key] = value
-            else:
-                kinds = " or ".join(t.__name__.replace("dict", "table").replace("list", "array") for t in schema[key][0])
-                self.add(f"must be {kinds}, not {value!r}", *where, key)
-        for key, (_, required) in schema.items():
-            if required and key not in data:
-                self.add(f"missing required key {key!r}", *where)
-        return good
+        return self.check.table(data, schema, where)
 
     def choice(self, cfg: dict[str, Any], key: str, options: tuple[str, ...] | dict, default: str, *where: str) -> str:
         value = cfg.get(key, default)
@@ -219,7 +203,7 @@ class _SpecReader:
         except tomllib.TOMLDecodeError as exc:
             line = getattr(exc, "lineno", None)
             raise ModelSpecError([Problem(self.display, f"TOML syntax error: {exc}", line=line)]) from None
-        self.lines = key_lines(text)
+        self.check.lines = key_lines(text)
         top = self.table(data, _TOP)
         if top.get("format", SPEC_FORMAT) != SPEC_FORMAT:
             self.add(f"format {top['format']} is not supported (this program reads format {SPEC_FORMAT})", "format")
