@@ -19,7 +19,6 @@ from .errors import StudyError
 if TYPE_CHECKING:  # pandas loads on first use: every start of the app would pay for it
     import pandas as pd
 
-RESULTS_DIR = Path("results")
 
 
 def add_compare_commands(sub: argparse._SubParsersAction) -> None:
@@ -68,6 +67,7 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     """Handler of ``compare``."""
     from .stats import compare, shown_images_only
+    from .store.results_store import RESULTS_DIR
 
     _check_settings(args)
     raters, phases, rule, name, labels = study_raters(args) if args.study else file_raters(args)

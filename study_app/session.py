@@ -142,8 +142,7 @@ class SessionController:
             return
         from .store.export import answers_frame
 
-        frame = answers_frame(self.store)
-        mine = frame[frame["session"] == self.session.uuid].sort_values(["answered_at"])
+        mine = answers_frame(self.store, session=self.session.uuid)  # in answer order
         for trial_uuid, rows in mine.groupby("trial_uuid", sort=False):
             first = rows.iloc[0]
             labels = tuple(rows.dropna(subset=["rank"]).sort_values("rank")["label_id"])

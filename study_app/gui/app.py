@@ -53,8 +53,7 @@ def _ask_for_session(dialog: StartDialog, study, store: ResultsStore, annotator:
     while True:
         if attempt_direct:
             attempt_direct = False
-            dialog._check(annotator)
-            if not dialog.buttons.button(dialog.buttons.Ok).isEnabled():
+            if not dialog.check(annotator):
                 continue
             dialog.annotator = annotator.strip()
         elif dialog.exec_() != QDialog.Accepted:

@@ -126,7 +126,7 @@ class ClassDetails(QLabel):
 def describe_label(labels: LabelSet, label_id: str) -> str:
     """Rich text for a label; every piece of study text is escaped."""
     label = labels[label_id]
-    others = [s for s in label.all_names[1:]]
+    others = label.all_names[1:]
     path = [labels[n].name for n in reversed(labels.path_to_root(label_id)[1:])]
     parts = [f"<b>{html.escape(label.name)}</b>"]
     if others:

@@ -61,7 +61,7 @@ class AnnotationWindow(QMainWindow):
         self.instructions = InstructionsPage(study.title, study.instructions)
         self.instructions.continued.connect(self._after_instructions)
         self.trial = TrialPage(study.labels, index, self.images, self.thumbnails, study.examples_per_class, self.keys)
-        self.trial.submitted.connect(self._submit)
+        self.trial.submitted.connect(self._store)
         # Decode ahead only once the new image is on screen, so that starting worker
         # threads (and their bid for the GIL) never delays the paint an annotator waits for.
         self.trial.view.painted.connect(lambda mode, _when: self._prefetch() if mode == "image" else None)
@@ -213,9 +213,6 @@ class AnnotationWindow(QMainWindow):
     def _skip_broken(self) -> None:
         now = Response((), 0.0, "", "", outcome="skip", flag="broken", flag_note="image could not be loaded")
         self._store(now, [])
-
-    def _submit(self, response: Response, events: list) -> None:
-        self._store(response, events)
 
     def _store(self, response: Response, events: list) -> None:
         try:

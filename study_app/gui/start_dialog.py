@@ -36,7 +36,7 @@ class StartDialog(QDialog):
         about.setTextFormat(Qt.RichText)
         self.id_field = QLineEdit(annotator)
         self.id_field.setPlaceholderText("your annotator id (a pseudonym such as A07)")
-        self.id_field.textChanged.connect(self._check)
+        self.id_field.textChanged.connect(self.check)
         self.id_field.returnPressed.connect(self._start)
         self.state = QLabel()
         self.state.setWordWrap(True)
@@ -49,9 +49,10 @@ class StartDialog(QDialog):
         layout.addWidget(self.id_field)
         layout.addWidget(self.state)
         layout.addWidget(self.buttons)
-        self._check(annotator)
+        self.check(annotator)
 
-    def _check(self, text: str) -> bool:
+    def check(self, text: str) -> bool:
+        """Show what ``text`` as an id would do (new session, resume, invalid); True if usable."""
         ok_button = self.buttons.button(QDialogButtonBox.Ok)
         if not text.strip():
             self.state.setText("")
@@ -79,7 +80,7 @@ class StartDialog(QDialog):
         return True
 
     def _start(self) -> None:
-        if self._check(self.id_field.text()):
+        if self.check(self.id_field.text()):
             self.annotator = check_annotator_id(self.id_field.text())
             self.accept()
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from ..errors import StudyError
 
-RESULTS_DIR = Path("results")
 
 #: The options, in the order the command line is written back into the report.
 OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -105,6 +104,7 @@ def _data(args: argparse.Namespace):
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Handler of ``report``."""
+    from ..store.results_store import RESULTS_DIR
     from .build import Settings, write_report
 
     _check(args)

@@ -77,11 +77,13 @@ ORDER BY s.annotator_id, s.started_at, s.uuid, t.answered_at, t.rowid, a.rank
 """
 
 
-def answers_frame(store: ResultsStore, include_superseded: bool = False) -> pd.DataFrame:
-    """Every stored answer as the tidy table; revised (undone) trials only if asked."""
-    where = "" if include_superseded else "WHERE r.uuid IS NULL"
+def answers_frame(store: ResultsStore, include_superseded: bool = False, session: str | None = None) -> pd.DataFrame:
+    """Every stored answer (or one session's) as the tidy table; revised trials only if asked."""
+    conditions = ([] if include_superseded else ["r.uuid IS NULL"]) + ([] if session is None else ["s.uuid = ?"])
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     attention = ", ".join(f"'{kind}'" for kind in ATTENTION_EVENTS)
-    frame = pd.read_sql_query(_QUERY.format(where=where, attention=attention), store.conn)
+    params = () if session is None else (session,)
+    frame = pd.read_sql_query(_QUERY.format(where=where, attention=attention), store.conn, params=params)
     frame["rank"] = frame["rank"].astype("Int64")
     frame["trial"] = frame["trial"].astype("int64")
     frame["superseded"] = frame["superseded"].astype(bool)
