@@ -211,8 +211,8 @@ class AnnotationWindow(QMainWindow):
         )
 
     def _skip_broken(self) -> None:
-        now = Response((), 0.0, "", "", outcome="skip", flag="broken", flag_note="image could not be loaded")
-        self._store(now, [])
+        skipped = Response((), 0.0, "", "", outcome="skip", flag="broken", flag_note="image could not be loaded")
+        self._store(skipped, [])
 
     def _store(self, response: Response, events: list) -> None:
         try:
@@ -221,13 +221,14 @@ class AnnotationWindow(QMainWindow):
             self.trial.accept_again(f"Your answer could NOT be saved ({exc}). It is kept here; press {self.keys['submit']} to try again.")
             return
         if feedback is not None:
-            self.feedback.show_feedback(feedback, self.images.get(self._last_image_id(1)))
+            self.feedback.show_feedback(feedback, self.images.get(self._answered_image_id()))
             self._show(self.feedback)
         else:
             self._after_feedback()
 
-    def _last_image_id(self, back: int) -> str:
-        return self.controller.session.trials[self.controller.position - back].image_id
+    def _answered_image_id(self) -> str:
+        """The image of the trial just answered (for the feedback screen)."""
+        return self.controller.session.trials[self.controller.position - 1].image_id
 
     def _after_feedback(self) -> None:
         if self.controller.break_due():

@@ -89,7 +89,7 @@ def merge_stores(out: Path, inputs: list[Path]) -> MergeReport:
                         f"but the merge is of {', '.join(sorted(h[:12] for h in expected))}; stores of different "
                         "protocols cannot be merged"
                     )
-            kinds = {path: _pilot_kinds(store) for path, store in ((s.path, s) for s in [target, *sources])}
+            kinds = {store.path: _pilot_kinds(store) for store in [target, *sources]}
             if len(set().union(*kinds.values())) > 1:
                 raise StoreError(
                     "cannot merge pilot (simulated) sessions with real ones: "
