@@ -90,7 +90,13 @@ _V2 = """
 ALTER TABLE sessions ADD COLUMN pilot INTEGER NOT NULL DEFAULT 0;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# Version 3: a session's counterbalancing assignment (group, arrival order, phase order and
+# image blocks; JSON), stored so that the design can be audited and reproduced.
+_V3 = """
+ALTER TABLE sessions ADD COLUMN assignment TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 #: Tables in dependency order (parents before children), as merge and recovery copy them.
 TABLES = ("studies", "annotators", "sessions", "trials", "answers", "flags", "events")
