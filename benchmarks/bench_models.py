@@ -10,7 +10,7 @@ Decoding is left out: it is the same code for both and runs in parallel with the
 Target: onnxruntime at least 4x PyTorch eager. Timings are wall-clock on this machine;
 only the ratio is meant to travel. Needs torch and onnxruntime (the ``models`` extra).
 
-Run: ``python benchmarks/bench_models.py`` (``--help`` for options).
+Run: ``python -m benchmarks.bench_models`` (``--help`` for options; ``--quick`` for CI).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from study_app.models import find_spec, load_spec
 from study_app.models.backends import Backend, open_backend
 from study_app.models.provenance import cpu_description
 from study_app.protocol import load_study
+
+from .common import Result, print_table
 
 TARGET_RATIO = 4.0
 
@@ -45,7 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=64, help="inputs per pass (the 20 photos repeated; default %(default)s)")
     parser.add_argument("--batch-size", type=int, default=32, help="(default %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per runtime (default %(default)s)")
+    parser.add_argument("--quick", action="store_true", help="8 inputs, batch 4, one pass (CI smoke run)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.images, args.batch_size, args.repeats = 8, 4, 1
 
     study = load_study("demo-imagenet", check_images=False)
     spec = load_spec(find_spec("efficientnet-lite0", study.root))
@@ -70,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name:<28} | {rate:9.1f} | {1000 / rate:9.1f} | {rate / eager_rate:7.2f}x | {np.abs(outputs - eager_out).max():17.2e} |")
     ratio = results["onnxruntime"][0] / eager_rate
     verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
-    print(f"\ntarget onnxruntime >= {TARGET_RATIO:g}x eager: {verdict} ({ratio:.2f}x)")
+    print(f"\ntarget onnxruntime >= {TARGET_RATIO:g}x eager: {verdict} ({ratio:.2f}x)\n")
+    measure = f"{spec.name} ms/image, onnxruntime (batch {args.batch_size}, {args.images} inputs)"
+    target = f">= {TARGET_RATIO:g}x baseline"
+    print_table([Result("models", measure, 1000 / results["onnxruntime"][0], "ms", target, 1000 / eager_rate, "PyTorch eager", ratio >= TARGET_RATIO)])
     return 0
 
 
