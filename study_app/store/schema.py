@@ -96,10 +96,52 @@ _V3 = """
 ALTER TABLE sessions ADD COLUMN assignment TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# Version 4: review mode (study_app.review). A review session is one sitting of one
+# reviewer; each review of one error is a row, a revised review a new row that supersedes
+# the earlier one (never an update), and a proposed ground truth is kept beside the
+# original it would replace.
+_V4 = """
+CREATE TABLE review_sessions (
+    uuid TEXT PRIMARY KEY,
+    reviewer_id TEXT NOT NULL,
+    study_name TEXT NOT NULL,
+    protocol_hash TEXT NOT NULL,
+    blind INTEGER NOT NULL,
+    selection TEXT NOT NULL,
+    taxonomy TEXT NOT NULL,
+    app_version TEXT NOT NULL,
+    machine TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT
+);
+CREATE INDEX review_sessions_by_reviewer ON review_sessions(reviewer_id, study_name);
+CREATE TABLE reviews (
+    uuid TEXT PRIMARY KEY,
+    review_session_uuid TEXT NOT NULL REFERENCES review_sessions(uuid),
+    reviewer_id TEXT NOT NULL,
+    item TEXT NOT NULL,
+    rater TEXT NOT NULL,
+    rater_kind TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    image_id TEXT NOT NULL,
+    trial_uuid TEXT,
+    guesses TEXT NOT NULL,
+    truth TEXT NOT NULL,
+    causes TEXT NOT NULL,
+    note TEXT NOT NULL,
+    proposed_truth TEXT,
+    review_ms REAL NOT NULL,
+    reviewed_at TEXT NOT NULL,
+    supersedes TEXT REFERENCES reviews(uuid)
+);
+CREATE INDEX reviews_by_item ON reviews(reviewer_id, item);
+CREATE INDEX reviews_by_session ON reviews(review_session_uuid);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 #: Tables in dependency order (parents before children), as merge and recovery copy them.
-TABLES = ("studies", "annotators", "sessions", "trials", "answers", "flags", "events")
+TABLES = ("studies", "annotators", "sessions", "trials", "answers", "flags", "events", "review_sessions", "reviews")
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
