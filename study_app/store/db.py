@@ -55,6 +55,10 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     Committed (and fsynced) when the block ends; rolled back if it raises. A lock held
     by another process is retried for :data:`LOCK_PATIENCE_S` before giving up.
     """
+    if not isinstance(conn, sqlite3.Connection):  # a server connection (see postgres.py) has its own transactions
+        with conn.transaction():
+            yield conn
+        return
     deadline = time.monotonic() + LOCK_PATIENCE_S
     while True:
         try:
@@ -95,3 +99,10 @@ def _rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
         except sqlite3.Error:
             pass
+
+
+def table_columns(conn, table: str) -> list[str]:
+    """A table's columns in order, on SQLite or on a server connection."""
+    if isinstance(conn, sqlite3.Connection):
+        return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+    return conn.columns(table)

@@ -12,6 +12,7 @@ the protocol hashes with each image's SHA-256, and the sessions, which is also w
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
@@ -83,7 +84,12 @@ def answers_frame(store: ResultsStore, include_superseded: bool = False, session
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     attention = ", ".join(f"'{kind}'" for kind in ATTENTION_EVENTS)
     params = () if session is None else (session,)
-    frame = pd.read_sql_query(_QUERY.format(where=where, attention=attention), store.conn, params=params)
+    query = _QUERY.format(where=where, attention=attention)
+    if isinstance(store.conn, sqlite3.Connection):
+        frame = pd.read_sql_query(query, store.conn, params=params)
+    else:  # a server connection (postgres.py): pandas reads only SQLite connections without SQLAlchemy
+        cursor = store.conn.execute(query, params)
+        frame = pd.DataFrame.from_records(cursor.fetchall(), columns=[d[0] for d in cursor.description], coerce_float=True)
     frame["rank"] = frame["rank"].astype("Int64")
     frame["trial"] = frame["trial"].astype("int64")
     frame["superseded"] = frame["superseded"].astype(bool)

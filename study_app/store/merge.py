@@ -8,12 +8,11 @@ machines is reported as a conflict; both answers are kept for the researcher to 
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import StoreError
-from .db import write
+from .db import table_columns, write
 from .results_store import ResultsStore
 from .schema import TABLES
 
@@ -48,10 +47,6 @@ class MergeReport:
             if len(self.conflicts) > 20:
                 lines.append(f"  ... and {len(self.conflicts) - 20} more")
         return "\n".join(lines)
-
-
-def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
-    return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
 
 
 def _pilot_kinds(store: ResultsStore) -> set[str]:
@@ -100,7 +95,7 @@ def merge_stores(out: Path, inputs: list[Path]) -> MergeReport:
                 with write(target.conn) as conn:
                     conn.execute("PRAGMA defer_foreign_keys = ON")
                     for table in TABLES:
-                        columns = _columns(source.conn, table)
+                        columns = table_columns(source.conn, table)
                         before = conn.total_changes
                         conn.executemany(
                             f"INSERT OR IGNORE INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",

@@ -25,6 +25,7 @@ from ..responses import Event, Response, utc_now
 from ..schedule import Trial, session_trials
 from .db import connect, write
 from .schema import SCHEMA_VERSION, migrate, schema_version
+from .postgres import PgConnection, ServerAddress, is_server_url
 
 RESULTS_DIR = Path("results")
 STORE_FILE = "results.sqlite"
@@ -114,11 +115,15 @@ class ResultsStore:
     def __init__(self, path: str | Path, readonly: bool = False, pilot: bool = False) -> None:
         """``pilot``: this store is for simulated sessions only (see :mod:`study_app.pilot`);
         a real store refuses pilot sessions and a pilot store refuses real ones."""
-        self.path = Path(path)
         self.pilot = pilot
-        if readonly and not self.path.is_file():
-            raise StoreError(f"{self.path}: no results store here")
-        self.conn = connect(self.path, readonly=readonly)
+        if is_server_url(path):  # a PostgreSQL server: same schema and API (see postgres.py)
+            self.path = ServerAddress(path)
+            self.conn = PgConnection(self.path, readonly=readonly)
+        else:
+            self.path = Path(path)
+            if readonly and not self.path.is_file():
+                raise StoreError(f"{self.path}: no results store here")
+            self.conn = connect(self.path, readonly=readonly)
         if readonly:
             version = self._version()
             if version != SCHEMA_VERSION:

@@ -146,6 +146,8 @@ TABLES = ("studies", "annotators", "sessions", "trials", "answers", "flags", "ev
 
 def schema_version(conn: sqlite3.Connection) -> int:
     """0 for an empty database, else the version recorded in ``meta``."""
+    if not isinstance(conn, sqlite3.Connection):  # a server connection (see postgres.py)
+        return conn.version()
     has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
     if not has_meta:
         return 0
@@ -155,6 +157,8 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     """Bring the database up to ``target``, one version per transaction; return the old version."""
+    if not isinstance(conn, sqlite3.Connection):  # on a server, under a lock, in its dialect (see postgres.py)
+        return conn.migrate(MIGRATIONS, target)
     current = schema_version(conn)
     if current > SCHEMA_VERSION:
         raise StoreError(

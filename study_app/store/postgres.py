@@ -1,0 +1,258 @@
+"""The results store on a PostgreSQL server: a connection that speaks the store's SQL.
+
+The store's code is written once, in the SQL that SQLite and PostgreSQL share, with
+SQLite's ``?`` placeholders. :class:`PgConnection` offers the few parts of
+``sqlite3.Connection`` the store uses (``execute``, ``executemany``, ``total_changes``,
+``close``) and translates each statement on the way (cached):
+
+- ``?`` becomes ``%s`` (and a literal ``%`` becomes ``%%``);
+- ``INSERT OR IGNORE INTO ...`` becomes ``INSERT INTO ... ON CONFLICT DO NOTHING``;
+- ``group_concat(x, sep)`` becomes ``string_agg(x, sep)``;
+- ``PRAGMA ...`` (SQLite tuning, e.g. deferring foreign keys) does nothing: here every
+  foreign key is created ``DEFERRABLE INITIALLY DEFERRED``, which is what those pragmas ask.
+
+The migrations of :mod:`.schema` are translated too (:func:`translate_ddl`): ``REAL``
+becomes ``DOUBLE PRECISION`` (PostgreSQL's ``REAL`` is 4 bytes and would round response
+times), foreign keys become deferrable, and every table gets a ``rowid BIGSERIAL`` column,
+so queries that order by SQLite's implicit ``rowid`` (insertion order) mean the same here.
+That column is not part of the logical schema: :meth:`PgConnection.columns` leaves it out.
+
+Durability: every write is one transaction, committed with ``synchronous_commit = on``
+(the server has flushed its write-ahead log before the commit returns). Migrations run
+under an advisory lock, so that twenty desktops starting at once against an empty
+database create the schema exactly once.
+
+Losing the server (refused, closed, shut down) raises :class:`ServerUnavailableError`,
+which the offline journal (:mod:`.journal`) catches; every other database error is a
+plain :class:`StoreError`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import StoreError
+
+SCHEMES = ("postgresql://", "postgres://")
+CONNECT_TIMEOUT_S = 5
+#: Key of the advisory lock that serialises migrations (any constant; "study-app").
+_MIGRATION_LOCK = 0x5354_5544_5941_5050 & 0x7FFF_FFFF_FFFF_FFFF
+#: SQLSTATE classes and codes that mean the server is gone (not that the statement was wrong).
+_GONE_CLASSES = ("08",)
+_GONE_CODES = {"57P01", "57P02", "57P03"}
+
+
+class ServerUnavailableError(StoreError):
+    """The PostgreSQL server cannot be reached (down, refusing, or it closed the connection)."""
+
+
+def is_server_url(location: object) -> bool:
+    return isinstance(location, str) and location.startswith(SCHEMES)
+
+
+class ServerAddress(str):
+    """A server URL as the store shows it: the password is never printed.
+
+    A ``str`` (the redacted URL) with the parts of ``pathlib.Path`` that the store's
+    messages and manifests use (``name``: the database name).
+    """
+
+    url: str
+
+    def __new__(cls, url: str) -> ServerAddress:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+        shown = super().__new__(cls, urlunsplit(parts._replace(netloc=netloc)))
+        shown.url = url
+        return shown
+
+    @property
+    def name(self) -> str:
+        return urlsplit(self.url).path.lstrip("/") or "postgres"
+
+
+def translate_ddl(script: str) -> list[str]:
+    """One migration script (SQLite-and-PostgreSQL SQL) as PostgreSQL statements."""
+    statements = []
+    for statement in script.split(";"):
+        if not statement.strip():
+            continue
+        statement = re.sub(r"\bREAL\b", "DOUBLE PRECISION", statement)
+        statement = re.sub(r"(\bREFERENCES\s+\w+\s*\(\s*\w+\s*\))", r"\1 DEFERRABLE INITIALLY DEFERRED", statement)
+        statement = re.sub(r"^(\s*CREATE\s+TABLE\s+\w+\s*\()", r"\1\n    rowid BIGSERIAL,", statement, flags=re.IGNORECASE)
+        statements.append(statement.strip())
+    return statements
+
+
+@lru_cache(maxsize=512)
+def translate(sql: str) -> str | None:
+    """A runtime statement in PostgreSQL's dialect; ``None`` for one that has no meaning there."""
+    text = sql.strip()
+    if text.upper().startswith("PRAGMA"):
+        return None
+    text = text.replace("%", "%%").replace("?", "%s")
+    text = re.sub(r"\bgroup_concat\s*\(", "string_agg(", text, flags=re.IGNORECASE)
+    ignore = re.match(r"INSERT\s+OR\s+IGNORE\s+INTO\b", text, flags=re.IGNORECASE)
+    if ignore:
+        text = "INSERT INTO" + text[ignore.end() :] + " ON CONFLICT DO NOTHING"
+    return text
+
+
+class _NoRows:
+    """What a statement without meaning here (a PRAGMA) returns."""
+
+    rowcount = 0
+    description = None
+
+    def fetchone(self) -> None:
+        return None
+
+    def fetchall(self) -> list:
+        return []
+
+    def __iter__(self) -> Iterator:
+        return iter(())
+
+
+class PgConnection:
+    """A psycopg connection that takes the store's SQL (see the module docstring)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, address: ServerAddress, readonly: bool = False) -> None:
+        try:
+            import psycopg
+        except ImportError:
+            raise StoreError(
+                "a results store on a PostgreSQL server needs psycopg: pip install -e '.[postgres]'"
+            ) from None
+        self._psycopg = psycopg
+        self.address = address
+        self.total_changes = 0
+        options = "-c synchronous_commit=on" + (" -c default_transaction_read_only=on" if readonly else "")
+        try:
+            self.raw = psycopg.connect(
+                address.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, options=options, application_name="study-app"
+            )
+        except psycopg.Error as exc:
+            raise ServerUnavailableError(f"{address}: cannot connect to the results server: {_first_line(exc)}") from None
+        self._transaction_depth = 0
+
+    # -- the part of sqlite3.Connection the store uses ---------------------------------
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        statement = translate(sql)
+        if statement is None:
+            return _NoRows()
+        with self._errors():
+            cursor = self.raw.cursor()
+            cursor.execute(statement, tuple(params))
+            self._count(cursor)
+            return cursor
+
+    def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> Any:
+        statement = translate(sql)
+        if statement is None:
+            return _NoRows()
+        with self._errors():
+            cursor = self.raw.cursor()
+            cursor.executemany(statement, [tuple(row) for row in rows])
+            self._count(cursor)
+            return cursor
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._transaction_depth > 0
+
+    def close(self) -> None:
+        self.raw.close()
+
+    # -- what SQLite does with pragmas and sqlite_master -------------------------------
+    def columns(self, table: str) -> list[str]:
+        """The table's columns in order, without the ``rowid`` this backend adds."""
+        rows = self.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? "
+            "ORDER BY ordinal_position",
+            (table,),
+        ).fetchall()
+        return [name for (name,) in rows if name != "rowid"]
+
+    def has_table(self, table: str) -> bool:
+        return self.execute("SELECT to_regclass(?) IS NOT NULL", (table,)).fetchone()[0]
+
+    @contextmanager
+    def transaction(self) -> Iterator[PgConnection]:
+        """One durable transaction: committed when the block ends, rolled back if it raises."""
+        with self._errors():
+            with self.raw.transaction():
+                self._transaction_depth += 1
+                try:
+                    yield self
+                finally:
+                    self._transaction_depth -= 1
+
+    def migrate(self, migrations: tuple[str, ...], target: int) -> int:
+        """Apply ``migrations[current:target]`` under the migration lock; return the old version."""
+        with self.transaction():
+            self.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+            current = self.version()
+            if current > len(migrations):
+                raise StoreError(
+                    f"{self.address}: results store has schema version {current}, newer than this program's "
+                    f"{len(migrations)}; update the program"
+                )
+            for version in range(current, target):
+                for statement in translate_ddl(migrations[version]):
+                    with self._errors():
+                        self.raw.execute(statement)
+                self.execute(
+                    "INSERT INTO meta(key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (str(version + 1),),
+                )
+        return current
+
+    def version(self) -> int:
+        if not self.has_table("meta"):
+            return 0
+        row = self.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    # -- helpers ------------------------------------------------------------------------
+    def _count(self, cursor: Any) -> None:
+        if cursor.rowcount and cursor.rowcount > 0 and cursor.description is None:
+            self.total_changes += cursor.rowcount
+
+    def is_gone(self, exc: BaseException) -> bool:
+        """True when ``exc`` means the server or the connection is lost (not a bad statement)."""
+        psycopg = self._psycopg
+        if not isinstance(exc, psycopg.Error):
+            return False
+        state = getattr(exc, "sqlstate", None) or ""
+        return (
+            self.raw.closed
+            or self.raw.broken
+            or isinstance(exc, psycopg.InterfaceError)
+            or state.startswith(_GONE_CLASSES)
+            or state in _GONE_CODES
+        )
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except self._psycopg.Error as exc:
+            if self.is_gone(exc):
+                raise ServerUnavailableError(f"{self.address}: lost the results server: {_first_line(exc)}") from None
+            raise StoreError(f"{self.address}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
