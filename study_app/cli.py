@@ -16,6 +16,7 @@ from .compare_cli import add_compare_commands
 from .errors import StudyError
 from .models.cli import add_predict_command
 from .report.cli import add_report_command
+from .review.cli import add_review_command
 
 DEFAULT_STUDY = "demo-imagenet"
 
@@ -34,7 +35,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_annotate(args: argparse.Namespace) -> int:
     from .gui.app import run_annotation
 
-    return run_annotation(args.study, args.annotator, args.store, args.force_new)
+    return run_annotation(args.study, args.annotator, args.store, args.force_new, args.keys, args.arrival)
 
 
 def _add_annotate(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +45,12 @@ def _add_annotate(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--store", help="results store (default results/<study>/results.sqlite)")
     parser.add_argument(
         "--force-new", action="store_true", help="start a new session even if this annotator has one (e.g. after a protocol change)"
+    )
+    parser.add_argument("--keys", help="the annotator's own key bindings (default ~/.config/study-app/keys.toml)")
+    parser.add_argument(
+        "--arrival",
+        type=int,
+        help="counterbalancing: this annotator's place in the rotation (0-based; default: the next one in this store)",
     )
     parser.set_defaults(handler=_cmd_annotate)
 
@@ -157,6 +164,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from .protocol import load_study
 
     study = load_study(args.study)
+    drive = {}
+    if args.gui:
+        from .gui.app import application
+        from .gui.pilot_driver import drive_window
+
+        application()
+        drive = {"drive": drive_window}
     summary = run_pilot(
         study,
         args.annotators,
@@ -166,6 +180,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         model=args.model,
         rt_ms=args.rt_ms,
         seed=args.seed,
+        **drive,
     )
     print(summary.summary())
     print(f"next: python main.py compare --study {args.study} --store {summary.store}")
@@ -183,6 +198,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--rt-ms", type=_rt_pair, default=(2500.0, 800.0), help="response time MEAN,SD in ms (default 2500,800)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the scripted answers (default 0)")
     parser.add_argument("--store", help="pilot store (default results/<study>/pilot.sqlite; never the real store)")
+    parser.add_argument("--gui", action="store_true", help="show the real window and type the answers into it, to watch the pilot")
     parser.set_defaults(handler=_cmd_simulate)
 
 
@@ -214,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"study-app {__version__}")
     sub = parser.add_subparsers(title="sub-commands", metavar="COMMAND")
-    for add in (_add_annotate, _add_simulate, _add_validate, _add_new_study, _add_store_commands, add_compare_commands, add_report_command, add_predict_command):
+    for add in (_add_annotate, _add_simulate, _add_validate, _add_new_study, _add_store_commands, add_compare_commands, add_report_command, add_predict_command, add_review_command):
         add(sub)
     return parser
 

@@ -2,15 +2,23 @@
 
 Classes never get hotkeys (a thousand classes cannot have them): typing in the search
 box is the way to a class. Commands use Ctrl or function keys so that plain letters
-always go to the search box. A protocol may rebind commands in its ``[keys]`` table
-(e.g. ``submit = "F12"``); :func:`check_overrides` refuses unknown commands, keys that
-would type into the search box, and two commands on one key. No Qt here: the protocol
-check uses it.
+always go to the search box. Two layers may rebind commands: the annotator's own keys
+file (``keys.toml`` in the user's configuration folder, e.g. for a keyboard layout or an
+accessibility need) and, above it, a protocol's ``[keys]`` table (e.g. ``submit = "F12"``),
+which a study fixes for all its annotators. :func:`check_overrides` refuses unknown
+commands, keys that would type into the search box, and two commands on one key. No Qt
+here: the protocol check uses it.
 """
 
 from __future__ import annotations
 
+import os
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import Problem, ProtocolError
+from .toml_lines import key_lines, line_of
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("zoom_in", "Ctrl+=", "zoom into the image"),
     Command("zoom_out", "Ctrl+-", "zoom out"),
     Command("zoom_fit", "Ctrl+0", "fit the image to the window"),
+    Command("undo", "Ctrl+Z", "take back the last answer and revise it (same part, not after a break)"),
     Command("quit", "Ctrl+Q", "save and quit (resume later where you stopped)"),
 )
 
@@ -105,6 +114,50 @@ def check_overrides(overrides: dict[str, object]) -> list[tuple[str, str]]:
 
 
 def effective_keys(overrides: dict[str, str]) -> dict[str, str]:
-    """The keys in force: the defaults with the protocol's (checked) overrides."""
+    """The keys in force: the defaults with the (checked) overrides."""
     return {**KEYS, **{command: normalise_keys(keys) or keys for command, keys in overrides.items()}}
+
+
+USER_KEYS_FILE = "keys.toml"
+
+
+def user_keys_path() -> Path:
+    """Where an annotator's own key bindings live: ``$XDG_CONFIG_HOME/study-app/keys.toml``
+    (``~/.config/study-app/keys.toml`` by default)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "study-app" / USER_KEYS_FILE
+
+
+def read_user_keys(path: Path) -> dict[str, str]:
+    """An annotator's keys file (``command = "key"`` lines), checked; {} if there is none.
+
+    Raises :class:`ProtocolError` naming the file and line of every problem.
+    """
+    if not path.is_file():
+        return {}
+    display = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+        data = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ProtocolError([Problem(display, f"cannot read the keys file: {exc}")]) from None
+    lines = key_lines(text)
+    problems = [Problem(display, message, line=line_of(lines, command), field=command) for command, message in check_overrides(data)]
+    if problems:
+        raise ProtocolError(problems)
+    return {command: normalise_keys(keys) or keys for command, keys in data.items()}
+
+
+def combine_keys(study_keys: dict[str, str], user_keys: dict[str, str], user_file: str = USER_KEYS_FILE) -> tuple[dict[str, str], dict[str, str]]:
+    """(keys in force, command -> who set it) with the study's keys above the annotator's.
+
+    A binding of the annotator's that clashes with the study's keys (or a default) is
+    refused with a message naming both, rather than silently dropped.
+    """
+    mine = {command: keys for command, keys in user_keys.items() if command not in study_keys}
+    clashes = check_overrides({**mine, **study_keys})
+    if clashes:
+        raise ProtocolError([Problem(user_file, message, field=command) for command, message in clashes])
+    sources = {**{command: "your keys file" for command in mine}, **{command: "this study" for command in study_keys}}
+    return effective_keys({**mine, **study_keys}), sources
 

@@ -12,6 +12,7 @@ own store (``results/<study>/pilot.sqlite``), which refuses real sessions and vi
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +88,22 @@ def _model_guesses(path: Path, study: Study, model: str | None) -> dict[str, tup
     return {image_id: tuple(group.sort_values("rank")["label_id"]) for image_id, group in rows.groupby("image_id")}
 
 
+#: Takes one simulated annotator through its session, start to end.
+Driver = Callable[[SessionController, ScriptedParticipant], None]
+
+
+def drive_headless(controller: SessionController, participant: ScriptedParticipant) -> None:
+    """The session without a window: the controller straight from the script."""
+    controller.log([Event("instructions_read", 0.0)])
+    while not controller.complete:
+        trial = controller.current()
+        response = participant.respond(trial.image_id, controller.study.phase(trial.phase).answers)
+        controller.submit(response, [Event("search", response.rt_ms / 2, {"query": "pilot"})])
+        if controller.break_due():
+            controller.log([Event("break_start", 0.0), Event("break_end", 0.0)])
+    controller.finish()
+
+
 def run_pilot(
     study: Study,
     annotators: int,
@@ -96,8 +113,13 @@ def run_pilot(
     model: str | None = None,
     rt_ms: tuple[float, float] = (2500.0, 800.0),
     seed: int = 0,
+    drive: Driver = drive_headless,
 ) -> PilotSummary:
-    """Run ``annotators`` scripted sessions from start to end; returns what they did."""
+    """Run ``annotators`` scripted sessions from start to end; returns what they did.
+
+    ``drive`` runs one session; the default needs no screen, and
+    :func:`study_app.gui.pilot_driver.drive_window` shows the real window instead.
+    """
     if from_predictions is None and (accuracy is None or not 0.0 <= accuracy <= 1.0):
         raise StudyError("--accuracy must be between 0 and 1")
     if annotators < 1:
@@ -113,17 +135,8 @@ def run_pilot(
             names.append(annotator)
             participant = ScriptedParticipant(study, random.Random(f"{seed}:{annotator}"), accuracy, guesses, rt_ms)
             controller = SessionController(study, store, annotator, force_new=True)
-            controller.log([Event("instructions_read", 0.0)])
-            while not controller.complete:
-                trial = controller.current()
-                phase = study.phase(trial.phase)
-                response = participant.respond(trial.image_id, phase.answers)
-                events = [Event("search", response.rt_ms / 2, {"query": "pilot"})]
-                controller.submit(response, events)
-                trials += 1
-                if controller.break_due():
-                    controller.log([Event("break_start", 0.0), Event("break_end", 0.0)])
-            controller.finish()
+            drive(controller, participant)
+            trials += len(controller.session.answered)
             for phase in study.phases:
                 right, answered = controller.phase_accuracy(phase.name)
                 correct[phase.name][0] += right

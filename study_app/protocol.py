@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .counterbalance import Design, check_design
 from .csvfiles import read_csv, split_list
 from .errors import ImageError, Problem, ProtocolError, StudyNotFoundError
 from .images import DEFAULT_MAX_PIXELS, load_image, sha256_file
@@ -25,6 +26,7 @@ from .keymap import check_overrides, normalise_keys
 from .labels import Label, LabelSet, read_hierarchy, read_label_rows
 from .paths import PathEscapeError, resolve_inside
 from .predictions import read_predictions
+from .review.taxonomy import DEFAULT_TAXONOMY, Taxonomy, read_review_table
 from .toml_check import Field, TomlChecker
 from .toml_lines import key_lines, line_of
 
@@ -51,6 +53,8 @@ _TOP = {
     "phases": Field(list, True),
     "models": Field(dict),
     "keys": Field(dict),
+    "review": Field(dict),
+    "counterbalance": Field(dict),
 }
 _LABELS = {
     "file": Field(str, True),
@@ -74,9 +78,14 @@ _PHASE = {
     "countdown": Field(bool),
     "allow_overlap": Field(bool),
     "presentation": Field(dict),
+    "undo": Field(bool),
+    "judgements_per_image": Field(int),
+    "images_per_annotator": Field(int),
+    "release_after_min": Field((int, float)),
 }
 _PRESENTATION = {"fixation_ms": Field(int), "image_ms": Field(int, True), "mask_ms": Field(int)}
 _MODELS = {"predictions": Field(list)}
+_COUNTERBALANCE = {"phases": Field(list, True), "blocks": Field(str), "order": Field(str)}
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,15 @@ class Phase:
     time_limit_s: float | None = None
     countdown: bool = True
     presentation: Presentation | None = None
+    #: The annotator may take back the last answer and revise it (see session.py).
+    undo: bool = True
+    #: Each image is answered by exactly this many annotators, who share the images out
+    #: (0: every annotator answers every image); see study_app/store/allocation.py.
+    judgements_per_image: int = 0
+    #: With judgements_per_image: how many images one session takes from the pool.
+    images_per_annotator: int = 0
+    #: Minutes without an answer after which a session's unanswered images go back to the pool.
+    release_after_min: float = 30.0
 
     @property
     def multi_label(self) -> bool:
@@ -118,6 +136,8 @@ class ImageRecord:
     labels: tuple[str, ...]
     split: str
     sha256: str = ""
+    #: Value in the manifest column that ``[counterbalance] blocks`` names ("" if none).
+    block: str = ""
 
 
 @dataclass(frozen=True)
@@ -139,6 +159,9 @@ class Study:
     examples_per_class: int = 13
     max_pixels: int = DEFAULT_MAX_PIXELS
     keys: Mapping[str, str] = field(default_factory=dict)
+    #: Causes a reviewer sorts errors into (the protocol's ``[review]`` table, else the ILSVRC paper's).
+    taxonomy: Taxonomy = DEFAULT_TAXONOMY
+    counterbalance: Design | None = None
 
     def phase(self, name: str) -> Phase:
         for phase in self.phases:
@@ -213,6 +236,7 @@ class _Loader:
         labels_cfg = check.table(top.get("labels", {}), _LABELS, ("labels",))
         images_cfg = check.table(top.get("images", {}), _IMAGES, ("images",))
         models_cfg = check.table(top.get("models", {}), _MODELS, ("models",))
+        balance_cfg = check.table(top["counterbalance"], _COUNTERBALANCE, ("counterbalance",)) if "counterbalance" in top else None
         phase_cfgs = []
         for index, raw in enumerate(top.get("phases", [])):
             if not isinstance(raw, dict):
@@ -225,12 +249,16 @@ class _Loader:
         if not 0 < max_pixels <= DEFAULT_MAX_PIXELS:
             check.add(f"max_pixels must be between 1 and {DEFAULT_MAX_PIXELS:,}", "images", "max_pixels")
             max_pixels = DEFAULT_MAX_PIXELS
-        images = self._manifest(images_cfg, label_set, lines, max_pixels)
-        phases = self._phases(phase_cfgs, images, int(top.get("seed", 0)), check)
+        block_column = balance_cfg.get("blocks") if balance_cfg else None
+        images = self._manifest(images_cfg, label_set, lines, max_pixels, block_column)
+        shared = set(balance_cfg.get("phases", [])) if block_column else set()
+        phases = self._phases(phase_cfgs, images, int(top.get("seed", 0)), check, shared)
+        design = self._counterbalance(balance_cfg, phases, images, check) if balance_cfg else None
         self._check_examples_unused(label_set, images, phases)
         predictions = self._predictions(models_cfg, label_set, lines)
         instructions = self._instructions(top, lines)
         keys = top.get("keys", {})
+        taxonomy = read_review_table(top["review"], check) if "review" in top else DEFAULT_TAXONOMY
         for command, message in check_overrides(keys):
             check.add(message, "keys", command)
 
@@ -252,6 +280,8 @@ class _Loader:
             examples_per_class=labels_cfg.get("examples_per_class", 13),
             max_pixels=max_pixels,
             keys={command: normalise_keys(text) for command, text in keys.items()},
+            taxonomy=taxonomy,
+            counterbalance=design,
         )
 
     def _parse(self, study_path: Path) -> tuple[dict[str, Any], dict]:
@@ -340,7 +370,9 @@ class _Loader:
             return None
         return root.resolve()
 
-    def _manifest(self, cfg: dict[str, Any], labels: LabelSet, lines: dict, max_pixels: int) -> dict[str, ImageRecord]:
+    def _manifest(
+        self, cfg: dict[str, Any], labels: LabelSet, lines: dict, max_pixels: int, block_column: str | None
+    ) -> dict[str, ImageRecord]:
         if "manifest" not in cfg:
             return {}
         display = cfg["manifest"]
@@ -352,7 +384,8 @@ class _Loader:
             return {}
         if cfg.get("root") is None:
             root = path.parent
-        rows = read_csv(path, ("image_id", "path", "labels", "split"), self.problems, display)
+        columns = ("image_id", "path", "labels", "split", *((block_column,) if block_column else ()))
+        rows = read_csv(path, columns, self.problems, display)
         self.remember(display, path)
         records: dict[str, ImageRecord] = {}
         first_line: dict[str, int] = {}
@@ -381,7 +414,8 @@ class _Loader:
                 continue
             digest = self._check_image(image_path, display, row.line, row.get("path"), max_pixels)
             first_line[image_id] = row.line
-            records[image_id] = ImageRecord(image_id, image_path, truth, split, digest)
+            block = row.get(block_column) if block_column else ""
+            records[image_id] = ImageRecord(image_id, image_path, truth, split, digest, block)
         if rows is not None and not records and not self.problems:
             self.problems.append(Problem(display, "the manifest lists no images"))
         return records
@@ -399,7 +433,15 @@ class _Loader:
                 return ""
         return sha256_file(path)
 
-    def _phases(self, cfgs: list[tuple[int, dict[str, Any]]], images: dict[str, ImageRecord], seed: int, check: TomlChecker) -> list[Phase]:
+    def _phases(
+        self,
+        cfgs: list[tuple[int, dict[str, Any]]],
+        images: dict[str, ImageRecord],
+        seed: int,
+        check: TomlChecker,
+        shared_by_design: set[str],
+    ) -> list[Phase]:
+        """The phases; those that a counterbalancing design splits into blocks may share images."""
         if not cfgs and not any(p.field and p.field.startswith("phases") for p in self.problems):
             check.add("a study needs at least one [[phases]] table", "phases")
         by_split: dict[str, list[str]] = {}
@@ -418,7 +460,7 @@ class _Loader:
             if phase is None:
                 continue
             if not cfg.get("allow_overlap", False):
-                shared = [i for i in phase.image_ids if i in owner]
+                shared = [i for i in phase.image_ids if i in owner and not {name, owner[i]} <= shared_by_design]
                 if shared:
                     check.add(
                         f"phase {name!r} shares {len(shared)} image(s) with phase {owner[shared[0]]!r} "
@@ -470,6 +512,12 @@ class _Loader:
                     ok = False
             if "image_ms" in pres:
                 presentation = Presentation(**pres)
+        feedback = cfg.get("feedback", False)
+        undo = cfg.get("undo", not feedback and presentation is None)
+        if undo and (feedback or presentation is not None):
+            reason = "its feedback shows the right answer" if feedback else "it would show the timed image again"
+            check.add(f"undo cannot be on in phase {name!r}: {reason}", *where, "undo")
+            ok = False
         split = cfg.get("split")
         if split is None:
             return None
@@ -485,13 +533,15 @@ class _Loader:
                 return None
             picked = set(random.Random(f"{seed}:{name}").sample(available, n))
             chosen = [i for i in available if i in picked]
-        if not ok:
+        allocation = self._allocation(cfg, where, len(chosen), check)
+        if not ok or allocation is None:
             return None
         return Phase(
+            **allocation,
             name=name,
             split=split,
             image_ids=tuple(chosen),
-            feedback=cfg.get("feedback", False),
+            feedback=feedback,
             answers=answers,
             mode=mode,
             order=order,
@@ -499,7 +549,40 @@ class _Loader:
             time_limit_s=float(limit) if limit is not None else None,
             countdown=cfg.get("countdown", True),
             presentation=presentation,
+            undo=undo,
         )
+
+    @staticmethod
+    def _allocation(cfg: dict[str, Any], where: tuple[str, int], images: int, check: TomlChecker) -> dict[str, Any] | None:
+        """The phase's allocation keys (judgements_per_image and friends), or None if they are wrong."""
+        judgements = cfg.get("judgements_per_image", 0)
+        share = cfg.get("images_per_annotator", 0)
+        release = cfg.get("release_after_min", 30.0)
+        problems = []
+        if judgements < 0:
+            problems.append(("judgements_per_image", f"judgements_per_image must be 1 or more (or 0: every annotator sees every image), not {judgements}"))
+        if judgements > 0 and "images_per_annotator" not in cfg:
+            problems.append(("judgements_per_image", "judgements_per_image needs images_per_annotator (how many images one session takes)"))
+        if "images_per_annotator" in cfg and judgements <= 0:
+            problems.append(("images_per_annotator", "images_per_annotator only applies with judgements_per_image"))
+        if "images_per_annotator" in cfg and not 1 <= share <= images:
+            problems.append(("images_per_annotator", f"images_per_annotator = {share} but the phase has {images} image(s); it must be 1..{images}"))
+        if "release_after_min" in cfg and (judgements <= 0 or release <= 0):
+            problems.append(("release_after_min", "release_after_min must be positive and only applies with judgements_per_image"))
+        for key, message in problems:
+            check.add(message, *where, key)
+        if problems:
+            return None
+        return {"judgements_per_image": judgements, "images_per_annotator": share, "release_after_min": float(release)}
+
+    def _counterbalance(
+        self, cfg: dict[str, Any], phases: list[Phase], images: dict[str, ImageRecord], check: TomlChecker
+    ) -> Design | None:
+        block_of = {phase.name: {i: images[i].block for i in phase.image_ids} for phase in phases}
+        design, problems = check_design(cfg, [phase.name for phase in phases], block_of)
+        for key, message in problems:
+            check.add(message, "counterbalance", key)
+        return design
 
     def _check_examples_unused(self, labels: LabelSet, images: dict[str, ImageRecord], phases: list[Phase]) -> None:
         """An example image that is also a trial would show annotators the answer."""

@@ -1,8 +1,9 @@
 """Which images an annotator sees, in which order: reproducible from (study seed, annotator id).
 
-The order is a pure function of the protocol and the annotator id, so a resumed session
-continues exactly where it stopped and a researcher can recompute any annotator's
-sequence later. (Python's ``random.Random`` seeded with a string is stable across
+The order is a pure function of the protocol and the annotator id (and, in a
+counterbalanced study, the annotator's assignment; see :mod:`study_app.counterbalance`),
+so a resumed session continues exactly where it stopped and a researcher can recompute
+any annotator's sequence later. (Python's ``random.Random`` seeded with a string is stable across
 versions and platforms.)
 """
 
@@ -12,6 +13,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from .counterbalance import Assignment
 from .errors import StudyError
 from .protocol import Phase, Study
 
@@ -42,14 +44,31 @@ def check_annotator_id(text: str) -> str:
     return annotator
 
 
-def phase_trials(study: Study, phase: Phase, annotator: str) -> list[Trial]:
-    """The trials of one phase for one annotator."""
-    image_ids = list(phase.image_ids)
+def phase_trials(study: Study, phase: Phase, annotator: str, block: str | None = None) -> list[Trial]:
+    """The trials of one phase for one annotator (only the images of ``block``, if given)."""
+    image_ids = [i for i in phase.image_ids if block is None or study.images[i].block == block]
     if phase.order == "random":
         random.Random(f"{study.seed}:{annotator}:{phase.name}").shuffle(image_ids)
     return [Trial(phase.name, index, image_id) for index, image_id in enumerate(image_ids)]
 
 
-def session_trials(study: Study, annotator: str) -> list[Trial]:
-    """All trials of a session, phases in protocol order."""
-    return [trial for phase in study.phases for trial in phase_trials(study, phase, annotator)]
+def phase_sequence(study: Study, assignment: Assignment | None) -> list[Phase]:
+    """The phases in the order this annotator meets them.
+
+    The counterbalanced phases keep their places in the protocol, and the assignment's
+    order fills those places; the other phases (e.g. training) stay where they are.
+    """
+    if study.counterbalance is None or assignment is None:
+        return list(study.phases)
+    slots = iter(assignment.phase_order)
+    return [study.phase(next(slots)) if p.name in study.counterbalance.phases else p for p in study.phases]
+
+
+def session_trials(study: Study, annotator: str, assignment: Assignment | None = None) -> list[Trial]:
+    """All trials of a session, phases in protocol order (or the counterbalanced order)."""
+    blocks = assignment.blocks if assignment else {}
+    return [
+        trial
+        for phase in phase_sequence(study, assignment)
+        for trial in phase_trials(study, phase, annotator, blocks.get(phase.name))
+    ]

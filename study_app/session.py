@@ -46,11 +46,20 @@ def is_correct(response: Response, truth: Iterable[str], phase: Phase) -> bool:
 class SessionController:
     """Walks an annotator through the phases of a study, one durable answer at a time."""
 
-    def __init__(self, study: Study, store: ResultsStore, annotator: str, force_new: bool = False) -> None:
+    def __init__(
+        self, study: Study, store: ResultsStore, annotator: str, force_new: bool = False, arrival: int | None = None
+    ) -> None:
         self.study = study
         self.store = store
-        self.session: Session = store.open_session(study, annotator, force_new=force_new)
+        self.session: Session = store.open_session(study, annotator, force_new=force_new, arrival=arrival)
         self._phase_scores: dict[str, list[bool]] = {}
+        self._phase_sizes: dict[str, int] = {}
+        for trial in self.session.trials:
+            self._phase_sizes[trial.phase] = self._phase_sizes.get(trial.phase, 0) + 1
+        # The last answer of this sitting, as (trial, its row's uuid, response), while it
+        # may still be taken back; and the trial being revised after an undo.
+        self._last: tuple[Trial, str, Response] | None = None
+        self._revising: tuple[Trial, str] | None = None
         self._restore_scores()
 
     @property
@@ -68,13 +77,16 @@ class SessionController:
     @property
     def position(self) -> int:
         """0-based position of the current trial in the whole session."""
-        return self.session.next_position
+        next_position = self.session.next_position
+        return next_position - 1 if self._revising else next_position
 
     @property
     def complete(self) -> bool:
-        return self.session.complete
+        return self._revising is None and self.session.complete
 
     def current(self) -> Trial | None:
+        if self._revising:
+            return self._revising[0]
         position = self.position
         return self.session.trials[position] if position < self.total else None
 
@@ -83,7 +95,8 @@ class SessionController:
         return self.study.phase(trial.phase) if trial else None
 
     def phase_size(self, phase: str) -> int:
-        return len(self.study.phase(phase).image_ids)
+        """Trials of ``phase`` in this session (a counterbalanced block may be a subset)."""
+        return self._phase_sizes.get(phase, 0)
 
     def starts_phase(self) -> bool:
         """True when the current trial is the first unanswered one of its phase."""
@@ -97,22 +110,63 @@ class SessionController:
             raise RuntimeError("the session has no trial left to answer")
         phase = self.study.phase(trial.phase)
         record = self.study.images[trial.image_id]
-        self.store.submit(self.session, trial, record.sha256, response, events)
+        supersedes = self._revising[1] if self._revising else None
+        trial_uuid = self.store.submit(self.session, trial, record.sha256, response, events, supersedes=supersedes)
         correct = is_correct(response, record.labels, phase)
         scores = self._phase_scores.setdefault(phase.name, [])
+        if self._revising:
+            scores.pop()  # only the revision counts
+            self._revising = None
         scores.append(correct)
+        self._last = (trial, trial_uuid, response)
         if not phase.feedback:
             return None
         return Feedback(correct, record.labels, response.labels, sum(scores), len(scores))
 
     def break_due(self) -> bool:
         """A break screen is due now: ``break_every`` answers of this phase just completed."""
-        if self.complete or self.position == 0:
+        if self.complete or self.position == 0 or self._revising:
             return False
         previous = self.session.trials[self.position - 1]
         phase = self.study.phase(previous.phase)
         done = previous.index + 1
-        return bool(phase.break_every) and done % phase.break_every == 0 and done < len(phase.image_ids)
+        return bool(phase.break_every) and done % phase.break_every == 0 and done < self.phase_size(phase.name)
+
+    def can_undo(self) -> bool:
+        """The last answer of this sitting may be taken back now.
+
+        Only within its phase (the next trial is of the same phase), never across a break
+        or after the session ended, never for a timeout or a skipped broken image, and
+        only where the protocol allows undo in that phase (it never does with feedback).
+        """
+        if self._last is None or self._revising is not None or self.complete:
+            return False
+        trial, _uuid, response = self._last
+        following = self.current()
+        return (
+            self.study.phase(trial.phase).undo
+            and response.outcome not in ("timeout", "skip")
+            and following is not None
+            and following.phase == trial.phase
+            and self.session.trials[self.session.next_position - 1] == trial
+            and not self.break_due()
+        )
+
+    def undo(self) -> Response:
+        """Take back the last answer: its trial becomes current again; returns the answer
+        taken back (to show it for revision). The stored row stays as the audit trail; the
+        revision, once submitted, supersedes it."""
+        if not self.can_undo():
+            raise RuntimeError("there is no answer that can be taken back now")
+        trial, trial_uuid, response = self._last
+        self.store.log_events(self.session, [Event("undo", 0.0, {"supersedes": trial_uuid})], trial)
+        self._revising = (trial, trial_uuid)
+        self._last = None
+        return response
+
+    @property
+    def revising(self) -> bool:
+        return self._revising is not None
 
     def block_score(self) -> tuple[int, int]:
         """(correct, answered) over the last block of the current phase, for the break screen."""

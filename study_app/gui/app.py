@@ -10,6 +10,7 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QApplication, QDialog, QMessageBox
 
 from ..errors import StoreError, StudyError
+from ..keymap import combine_keys, read_user_keys, user_keys_path
 from ..protocol import load_study
 from ..session import SessionController
 from ..store.results_store import ResultsStore, default_store_path
@@ -47,7 +48,7 @@ def application() -> QApplication:
     return app
 
 
-def _ask_for_session(dialog: StartDialog, study, store: ResultsStore, annotator: str | None, force_new: bool):
+def _ask_for_session(dialog: StartDialog, study, store: ResultsStore, annotator: str | None, force_new: bool, arrival: int | None):
     """Run the start dialog until a session opens (or the annotator cancels: None)."""
     attempt_direct = bool(annotator)
     while True:
@@ -59,26 +60,38 @@ def _ask_for_session(dialog: StartDialog, study, store: ResultsStore, annotator:
         elif dialog.exec_() != QDialog.Accepted:
             return None
         try:
-            return SessionController(study, store, dialog.annotator, force_new=force_new)
+            return SessionController(study, store, dialog.annotator, force_new=force_new, arrival=arrival)
         except StoreError as exc:
             dialog.show_error(str(exc))
 
 
-def run_annotation(study_ref: str, annotator: str | None = None, store_path: str | Path | None = None, force_new: bool = False) -> int:
+def run_annotation(
+    study_ref: str,
+    annotator: str | None = None,
+    store_path: str | Path | None = None,
+    force_new: bool = False,
+    keys_file: str | Path | None = None,
+    arrival: int | None = None,
+) -> int:
     """The annotator's program: returns the exit status."""
     app = application()
     try:
         study = load_study(study_ref)
+        keys_path = Path(keys_file) if keys_file else user_keys_path()
+        if keys_file and not keys_path.is_file():
+            raise StudyError(f"{keys_path}: no such keys file")
+        user_keys = read_user_keys(keys_path)
+        combine_keys(dict(study.keys), user_keys, str(keys_path))  # a clash is refused before any session opens
         store = ResultsStore(Path(store_path) if store_path else default_store_path(study))
     except StudyError as exc:
         QMessageBox.critical(None, "Cannot start the study", str(exc))
         raise
     try:
         dialog = StartDialog(study, store, annotator or "")
-        controller = _ask_for_session(dialog, study, store, annotator, force_new)
+        controller = _ask_for_session(dialog, study, store, annotator, force_new, arrival)
         if controller is None:
             return 0
-        window = AnnotationWindow(controller)
+        window = AnnotationWindow(controller, user_keys=user_keys)
         window.show()
         return app.exec_()
     finally:

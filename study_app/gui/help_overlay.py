@@ -11,11 +11,13 @@ from PyQt5.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 from ..keymap import COMMANDS, NAVIGATION
 
 
-def help_text(keys: dict[str, str], overrides: dict[str, str]) -> str:
-    """The keys in force; those the study changed are marked."""
+def help_text(keys: dict[str, str], sources: dict[str, str]) -> str:
+    """The keys in force; those changed from the defaults are marked with who set them
+    (``sources``: command -> "this study" or "your keys file")."""
     rows = "".join(
         f"<tr><td style='padding-right:18px'><b>{html.escape(keys.get(c.name, c.keys))}</b>"
-        f"{' <i>(set by this study)</i>' if c.name in overrides else ''}</td><td>{html.escape(c.description)}</td></tr>"
+        f"{f' <i>(set by {html.escape(sources[c.name])})</i>' if c.name in sources else ''}</td>"
+        f"<td>{html.escape(c.description)}</td></tr>"
         for c in (*COMMANDS, *NAVIGATION)
     )
     return (
@@ -27,12 +29,12 @@ def help_text(keys: dict[str, str], overrides: dict[str, str]) -> str:
 class HelpOverlay(QFrame):
     """A panel over its parent listing every shortcut; keeps focus while shown."""
 
-    def __init__(self, parent: QWidget, keys: dict[str, str], overrides: dict[str, str]) -> None:
+    def __init__(self, parent: QWidget, keys: dict[str, str], sources: dict[str, str]) -> None:
         super().__init__(parent)
         self.setObjectName("helpOverlay")
         self.setStyleSheet("#helpOverlay { background: rgba(255,255,255,245); border: 2px solid #444; }")
         self.setFocusPolicy(Qt.StrongFocus)
-        self.text = QLabel(help_text(keys, overrides))
+        self.text = QLabel(help_text(keys, sources))
         self.text.setTextFormat(Qt.RichText)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 16, 24, 16)

@@ -16,7 +16,7 @@ from PyQt5.QtGui import QCloseEvent, QKeyEvent, QKeySequence
 from PyQt5.QtWidgets import QApplication, QMainWindow, QShortcut, QStackedWidget, QWidget
 
 from ..errors import StoreError
-from ..keymap import effective_keys
+from ..keymap import combine_keys
 from ..label_search import LabelSearchIndex
 from ..responses import Event, Response
 from ..session import SessionController
@@ -37,7 +37,15 @@ QLabel#status { color: #444; min-height: 18px; }
 class AnnotationWindow(QMainWindow):
     """One annotator's session in one window."""
 
-    def __init__(self, controller: SessionController, settings: QSettings | None = None, prefetch: int = PREFETCH) -> None:
+    def __init__(
+        self,
+        controller: SessionController,
+        settings: QSettings | None = None,
+        prefetch: int = PREFETCH,
+        user_keys: dict[str, str] | None = None,
+    ) -> None:
+        """``user_keys``: the annotator's own bindings (:func:`~study_app.keymap.read_user_keys`);
+        the study's ``[keys]`` win over them, and a clash raises ProtocolError."""
         super().__init__()
         self._prefetch_count = prefetch
         self.controller = controller
@@ -45,7 +53,8 @@ class AnnotationWindow(QMainWindow):
         self.study = study
         self._settings = settings or QSettings()
         self._session_started = time.monotonic()
-        self.keys = effective_keys(dict(study.keys))
+        self.keys, key_sources = combine_keys(dict(study.keys), user_keys or {})
+        self._revision: Response | None = None  # the answer taken back by an undo, to show again
         self._phase_intro_shown: set[str] = set()
         self._closing = False
         self.setWindowTitle(f"{study.title} — annotator {controller.annotator}")
@@ -62,6 +71,7 @@ class AnnotationWindow(QMainWindow):
         self.instructions.continued.connect(self._after_instructions)
         self.trial = TrialPage(study.labels, index, self.images, self.thumbnails, study.examples_per_class, self.keys)
         self.trial.submitted.connect(self._store)
+        self.trial.undo_requested.connect(self._on_trial(self._undo))
         # Decode ahead only once the new image is on screen, so that starting worker
         # threads (and their bid for the GIL) never delays the paint an annotator waits for.
         self.trial.view.painted.connect(lambda mode, _when: self._prefetch() if mode == "image" else None)
@@ -72,7 +82,7 @@ class AnnotationWindow(QMainWindow):
         for page in (self.instructions, self.trial, self.feedback, self.message):
             self.pages.addWidget(page)
         self.setCentralWidget(self.pages)
-        self.help = HelpOverlay(self.pages, self.keys, dict(study.keys))
+        self.help = HelpOverlay(self.pages, self.keys, key_sources)
         self._after_message_action = self._next
         self._waiting_for: str | None = None
         self._install_shortcuts()
@@ -99,6 +109,7 @@ class AnnotationWindow(QMainWindow):
             "zoom_in": self._on_trial(trial.view.zoom_in),
             "zoom_out": self._on_trial(trial.view.zoom_out),
             "zoom_fit": self._on_trial(trial.view.zoom_fit),
+            "undo": self._on_trial(self._undo),
             "quit": self.close,
         }
         self.shortcuts: dict[str, QShortcut] = {}
@@ -153,7 +164,7 @@ class AnnotationWindow(QMainWindow):
         phase = controller.current_phase()
         if controller.starts_phase() and phase.name not in self._phase_intro_shown:
             self._phase_intro_shown.add(phase.name)
-            lines = [f"{len(phase.image_ids)} images."]
+            lines = [f"{controller.phase_size(phase.name)} images."]
             lines.append("After each answer you will see whether it was right." if phase.feedback else "There is no feedback in this part.")
             if phase.presentation:
                 lines.append(f"Each image is shown only briefly ({phase.presentation.image_ms} ms); look at the cross in the middle.")
@@ -174,10 +185,13 @@ class AnnotationWindow(QMainWindow):
                 trial.image_id,
                 self.images.get(trial.image_id),
                 trial.index + 1,
-                len(phase.image_ids),
+                controller.phase_size(trial.phase),
                 controller.position,
                 controller.total,
             )
+            if self._revision is not None and controller.revising:
+                self.trial.show_revision(self._revision)
+            self.trial.set_undo_available(controller.can_undo())
         else:
             self._waiting_for = trial.image_id
             error = self.images.error(trial.image_id)
@@ -220,6 +234,7 @@ class AnnotationWindow(QMainWindow):
         except StoreError as exc:
             self.trial.accept_again(f"Your answer could NOT be saved ({exc}). It is kept here; press {self.keys['submit']} to try again.")
             return
+        self._revision = None
         if feedback is not None:
             self.feedback.show_feedback(feedback, self.images.get(self._answered_image_id()))
             self._show(self.feedback)
@@ -251,6 +266,19 @@ class AnnotationWindow(QMainWindow):
     def _end_break(self) -> None:
         self.controller.log([Event("break_end", self._session_ms())])
         self._next()
+
+    def _undo(self) -> None:
+        """Take back the last answer and show its trial again with that answer in the slots."""
+        if not self.controller.can_undo():
+            self.trial.status.setText("There is no answer to take back here (only the last one, within this part, not after a break).")
+            return
+        self.trial.stop()
+        try:
+            self._revision = self.controller.undo()
+        except StoreError as exc:
+            self.trial.accept_again(f"Could not take the answer back ({exc}).")
+            return
+        self._show_trial()
 
     def _pause(self) -> None:
         self.trial.stop()

@@ -95,6 +95,7 @@ class TrialPage(QWidget):
     """Emits :attr:`submitted` (Response, events) when the annotator answers."""
 
     submitted = pyqtSignal(object, list)
+    undo_requested = pyqtSignal()
 
     def __init__(
         self,
@@ -160,7 +161,11 @@ class TrialPage(QWidget):
         self.none_button.clicked.connect(lambda: self.submit_outcome("none_of_these"))
         self.flag_button = QPushButton(f"Flag image ({keys['flag']})")
         self.flag_button.clicked.connect(self.open_flag)
-        for button in (self.submit_button, self.not_sure_button, self.none_button, self.flag_button):
+        self.undo_button = QPushButton(f"Undo last answer ({keys['undo']})")
+        self.undo_button.clicked.connect(self.undo_requested)
+        self.undo_button.setEnabled(False)
+        self._buttons = (self.submit_button, self.not_sure_button, self.none_button, self.flag_button, self.undo_button)
+        for button in self._buttons:
             button.setFocusPolicy(Qt.NoFocus)
 
         self.answer_title = QLabel()
@@ -171,7 +176,7 @@ class TrialPage(QWidget):
         left_layout.addWidget(self.answer_title)
         left_layout.addWidget(self.slots)
         buttons = QHBoxLayout()
-        for button in (self.submit_button, self.not_sure_button, self.none_button, self.flag_button):
+        for button in self._buttons:
             buttons.addWidget(button)
         left_layout.addLayout(buttons)
         left_layout.addWidget(self.flag_bar)
@@ -221,6 +226,16 @@ class TrialPage(QWidget):
             self.picker.setEnabled(False)
             self.view.show_fixation()
             self._after(phase.presentation.fixation_ms, lambda: self.view.show_image(image))
+
+    def set_undo_available(self, available: bool) -> None:
+        self.undo_button.setEnabled(available)
+
+    def show_revision(self, previous: Response) -> None:
+        """After an undo: the answer taken back, in the slots, ready to be changed."""
+        for label_id in previous.labels:
+            self.slots.add(label_id)
+        given = ", ".join(self._labels[label].name for label in previous.labels) or previous.outcome.replace("_", " ")
+        self._status(f"Revising your last answer (it was: {given}). Submit to replace it.")
 
     def _painted(self, mode: str, when: float) -> None:
         if mode == "image" and self._onset is None and self._accepting:

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
+from ..counterbalance import Assignment
 from ..errors import ProtocolChangedError, StoreError
 from ..protocol import Study
 from ..responses import Event, Response, utc_now
 from ..schedule import Trial, session_trials
 from .db import connect, write
-from .schema import SCHEMA_VERSION, migrate, schema_version
 from .postgres import PgConnection, ServerAddress, is_server_url
+from .schema import SCHEMA_VERSION, migrate, schema_version
 
 RESULTS_DIR = Path("results")
 STORE_FILE = "results.sqlite"
@@ -78,6 +79,11 @@ def study_snapshot(study: Study) -> dict:
             for p in study.phases
         ],
         "images": {i: {"sha256": r.sha256, "labels": list(r.labels)} for i, r in study.images.items()},
+        "counterbalance": (
+            {"phases": list(design.phases), "blocks_column": design.column, "blocks": list(design.blocks), "order": design.order}
+            if (design := study.counterbalance)
+            else None
+        ),
     }
 
 
@@ -93,6 +99,8 @@ class Session:
     ended_at: str | None = None
     answered: set[tuple[str, int]] = field(default_factory=set)
     resumed: bool = False
+    #: Counterbalancing assignment (None when the study has no ``[counterbalance]``).
+    assignment: Assignment | None = None
     _cursor: int = field(default=0, repr=False, compare=False)
 
     @property
@@ -181,12 +189,14 @@ class ResultsStore:
                 "(simulate writes to results/<study>/pilot.sqlite by default)"
             )
 
-    def open_session(self, study: Study, annotator: str, force_new: bool = False) -> Session:
+    def open_session(self, study: Study, annotator: str, force_new: bool = False, arrival: int | None = None) -> Session:
         """Resume the annotator's unfinished session of this study, or start a new one.
 
         Raises :class:`ProtocolChangedError` when the unfinished session was begun under a
         different protocol, and :class:`StoreError` when the annotator already finished
-        this study, unless ``force_new``.
+        this study, unless ``force_new``. ``arrival`` pins a new session's place in the
+        counterbalancing rotation (by default: how many other annotators started this study
+        in this store before).
         """
         self.check_kind()
         rows = self.conn.execute(
@@ -212,21 +222,24 @@ class ResultsStore:
                     f"annotator {annotator} already finished this study (session ended {finished[-1][3]}); "
                     "use another annotator id, or start a new session (--force-new)"
                 )
-        return self._new_session(study, annotator)
+        return self._new_session(study, annotator, arrival)
 
-    def _new_session(self, study: Study, annotator: str) -> Session:
+    def _new_session(self, study: Study, annotator: str, arrival: int | None) -> Session:
         study_uuid = self.register_study(study)
-        trials = tuple(session_trials(study, annotator))
-        session = Session(new_uuid(), annotator, study.protocol_hash, trials, utc_now())
-        order = json.dumps([[t.phase, t.index, t.image_id] for t in trials])
         with write(self.conn) as conn:
+            # In the write transaction, so that two desktops sharing the file cannot both
+            # take the same place in the rotation.
+            assignment = self._assignment(study, annotator, arrival)
+            trials = tuple(session_trials(study, annotator, assignment))
+            session = Session(new_uuid(), annotator, study.protocol_hash, trials, utc_now(), assignment=assignment)
+            order = json.dumps([[t.phase, t.index, t.image_id] for t in trials])
             conn.execute(
                 "INSERT OR IGNORE INTO annotators(uuid, annotator_id, created_at) VALUES (?,?,?)",
                 (key_uuid("annotator", annotator), annotator, session.started_at),
             )
             conn.execute(
                 "INSERT INTO sessions(uuid, study_uuid, annotator_id, protocol_hash, app_version, machine, started_at, "
-                "trial_order, pilot) VALUES (?,?,?,?,?,?,?,?,?)",
+                "trial_order, pilot, assignment) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     session.uuid,
                     study_uuid,
@@ -237,13 +250,35 @@ class ResultsStore:
                     session.started_at,
                     order,
                     int(self.pilot),
+                    assignment.to_json() if assignment else None,
                 ),
             )
         return session
 
+    def _assignment(self, study: Study, annotator: str, arrival: int | None) -> Assignment | None:
+        """The annotator's counterbalancing assignment: kept from an earlier session of this
+        study, else the next place in the rotation (or the pinned ``arrival``)."""
+        if study.counterbalance is None:
+            return None
+        if arrival is None:
+            earlier = self.conn.execute(
+                "SELECT assignment FROM sessions WHERE annotator_id = ? AND protocol_hash = ? AND assignment IS NOT NULL "
+                "ORDER BY started_at LIMIT 1",
+                (annotator, study.protocol_hash),
+            ).fetchone()
+            if earlier:
+                return study.counterbalance.assign(Assignment.from_json(earlier[0]).arrival)
+            arrival = self.conn.execute(
+                "SELECT COUNT(DISTINCT annotator_id) FROM sessions WHERE protocol_hash = ? AND annotator_id != ?",
+                (study.protocol_hash, annotator),
+            ).fetchone()[0]
+        if arrival < 0:
+            raise StoreError(f"arrival order must be 0 or more, not {arrival}")
+        return study.counterbalance.assign(arrival)
+
     def load_session(self, session_uuid: str) -> Session:
         row = self.conn.execute(
-            "SELECT annotator_id, protocol_hash, trial_order, started_at, ended_at FROM sessions WHERE uuid = ?",
+            "SELECT annotator_id, protocol_hash, trial_order, started_at, ended_at, assignment FROM sessions WHERE uuid = ?",
             (session_uuid,),
         ).fetchone()
         if row is None:
@@ -255,7 +290,8 @@ class ResultsStore:
                 "SELECT phase, trial_index FROM trials WHERE session_uuid = ?", (session_uuid,)
             )
         }
-        return Session(session_uuid, row[0], row[1], trials, row[3], row[4], answered)
+        assignment = Assignment.from_json(row[5]) if row[5] else None
+        return Session(session_uuid, row[0], row[1], trials, row[3], row[4], answered, assignment=assignment)
 
     def submit(
         self,

@@ -1,0 +1,138 @@
+"""``simulate --gui``: a scripted participant at the keyboard of the real annotation window.
+
+The researcher watches a pilot session as an annotator would live it: the same window,
+the same pages, and every answer entered with key presses delivered through Qt (typing
+the class name into the search box, moving to the class, Enter to fill a slot,
+Ctrl+Return to submit, Enter on the instruction, break and feedback screens). The
+script runs on Qt timers, so the window repaints between keys and the pauses follow the
+participant's response times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from PyQt5.QtCore import QEventLoop, QObject, Qt, QTimer
+from PyQt5.QtTest import QTest
+from PyQt5.QtWidgets import QApplication
+
+from ..pilot import ScriptedParticipant
+from ..session import SessionController
+from .main_window import AnnotationWindow
+
+#: Longest the script waits for the window (an image to decode, a page to appear).
+STALL_LIMIT_MS = 30_000
+POLL_MS = 20
+
+
+class WindowPilot(QObject):
+    """Types one participant's answers into a real :class:`AnnotationWindow`."""
+
+    def __init__(self, window: AnnotationWindow, participant: ScriptedParticipant, key_ms: int = 40) -> None:
+        super().__init__(window)
+        self.window = window
+        self.participant = participant
+        self.key_ms = key_ms
+        self._script = self._run()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._tick)
+        self.error: str | None = None
+
+    def start(self) -> None:
+        self._timer.start(0)
+
+    def _tick(self) -> None:
+        try:
+            delay = next(self._script)
+        except StopIteration:
+            return
+        except Exception as exc:  # a broken script must not leave the window open and idle
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.window.close()
+            return
+        self._timer.start(delay)
+
+    def _key(self, key: int, modifier=Qt.NoModifier) -> None:
+        if not self.window.isActiveWindow():
+            self.window.activateWindow()
+        target = QApplication.focusWidget() or self.window
+        QTest.keyClick(target, key, modifier)
+
+    def _run(self) -> Iterator[int]:
+        window = self.window
+        stalled = 0
+        while window.isVisible():
+            page = window.pages.currentWidget()
+            if window.help.isVisible():
+                self._key(Qt.Key_Escape)
+                yield self.key_ms
+            elif page is window.trial:
+                if not (window.trial.rt_clock_started and window.trial.picker.isEnabled()):
+                    stalled += POLL_MS
+                    if stalled > STALL_LIMIT_MS:
+                        raise RuntimeError("the trial did not start within 30 s")
+                    yield POLL_MS
+                    continue
+                stalled = 0
+                yield from self._answer()
+            else:
+                yield max(self.key_ms, 300)  # long enough to read on screen
+                self._key(Qt.Key_Return)
+                yield self.key_ms
+
+    def _answer(self) -> Iterator[int]:
+        window = self.window
+        trial = window.controller.current()
+        phase = window.study.phase(trial.phase)
+        response = self.participant.respond(trial.image_id, phase.answers)
+        position = window.controller.position
+        typing = self.key_ms * 4 * max(1, len(response.labels))
+        yield max(0, int(response.rt_ms) - typing)
+        picker = window.trial.picker
+        for label_id in response.labels:
+            if self._moved_on(position):
+                return  # the deadline ended the trial while the participant was "thinking"
+            picker.focus_search()
+            name = window.study.labels[label_id].name
+            for character in name[:24]:
+                QTest.keyClicks(picker.search, character)
+                yield self.key_ms // 2 or 1
+            for _ in range(60):  # move to the class among the matches, as a person would
+                if picker.current() == label_id or self._moved_on(position):
+                    break
+                self._key(Qt.Key_Down)
+                yield 1
+            if self._moved_on(position):
+                return
+            if picker.current() != label_id:
+                raise RuntimeError(f"could not find class {name!r} by typing its name")
+            self._key(Qt.Key_Return)
+            yield self.key_ms
+        if not self._moved_on(position):
+            self._key(Qt.Key_Return, Qt.ControlModifier)
+        yield self.key_ms
+
+    def _moved_on(self, position: int) -> bool:
+        """The trial being answered is no longer on screen (e.g. its deadline passed)."""
+        window = self.window
+        return window.controller.position != position or window.pages.currentWidget() is not window.trial
+
+
+def drive_window(controller: SessionController, participant: ScriptedParticipant, key_ms: int = 40) -> None:
+    """Show the window for ``controller`` and let the participant work through it."""
+    window = AnnotationWindow(controller)
+    window.setWindowTitle(f"{window.windowTitle()} [pilot]")
+    window.show()
+    window.activateWindow()
+    pilot = WindowPilot(window, participant, key_ms)
+    loop = QEventLoop()
+    closed = QTimer(window)
+    closed.timeout.connect(lambda: loop.quit() if not window.isVisible() else None)
+    closed.start(100)
+    pilot.start()
+    loop.exec_()
+    closed.stop()
+    window.deleteLater()
+    if pilot.error:
+        raise RuntimeError(f"the GUI pilot stopped: {pilot.error}")

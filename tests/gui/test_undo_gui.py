@@ -1,0 +1,106 @@
+"""Undo: take back the last answer, revise it; both rows stay, only the revision counts."""
+
+from __future__ import annotations
+
+from PyQt5.QtCore import Qt
+
+from study_app.gui.pages import FeedbackPage
+from study_app.stats import rater_table
+from study_app.store import ResultsStore, answers_frame
+
+from .keys import answer_with, current_page, press, wait_for_trial
+
+NAMES = {"cat": "house cat", "dog": "domestic dog", "car": "automobile", "bus": "coach"}
+WRONG = {"cat": "car", "dog": "bus", "car": "cat", "bus": "dog"}
+
+
+def truth_of(window) -> str:
+    return window.study.truth(window.controller.current().image_id)[0]
+
+
+def to_test_phase(qtbot, window) -> None:
+    """Instructions, the four training trials (with feedback), the test phase's start screen."""
+    press(qtbot, Qt.Key_Return)
+    press(qtbot, Qt.Key_Return)
+    for _ in range(4):
+        wait_for_trial(qtbot, window)
+        press(qtbot, Qt.Key_Z, Qt.ControlModifier)  # no undo where feedback shows the answer
+        assert window.controller.current().phase == "training" and not window.trial.undo_button.isEnabled()
+        answer_with(qtbot, window, [NAMES[truth_of(window)]])
+        assert isinstance(current_page(window), FeedbackPage)
+        press(qtbot, Qt.Key_Return)
+    press(qtbot, Qt.Key_Return)
+
+
+def test_undo_revise_keeps_both_rows_and_scores_the_revision(qtbot, gui_session):
+    window = gui_session.open("U01")
+    to_test_phase(qtbot, window)
+    wait_for_trial(qtbot, window)
+    first = window.controller.current()
+    assert first.phase == "test" and first.index == 0
+    assert not window.trial.undo_button.isEnabled()  # nothing answered yet in this part
+    true_label = truth_of(window)
+    wrong_label = WRONG[true_label]
+    answer_with(qtbot, window, [NAMES[wrong_label]])
+    wait_for_trial(qtbot, window)
+    assert window.controller.current().index == 1 and window.trial.undo_button.isEnabled()
+
+    press(qtbot, Qt.Key_Z, Qt.ControlModifier)
+    wait_for_trial(qtbot, window)
+    assert window.controller.current() == first and window.controller.revising
+    assert window.trial.slots.labels == (wrong_label,)  # the answer taken back, ready to change
+    assert "Revising your last answer" in window.trial.status.text()
+    assert not window.trial.undo_button.isEnabled()  # one step back only
+    press(qtbot, Qt.Key_F7, Qt.ShiftModifier)  # clear the old answer
+    answer_with(qtbot, window, [NAMES[true_label]])  # the revision is right
+    wait_for_trial(qtbot, window)
+    assert window.controller.current().index == 1 and not window.controller.revising
+
+    # The button does the same as the key: answer trial 2, take it back with the button, keep it.
+    answer_with(qtbot, window, [NAMES[truth_of(window)]])
+    wait_for_trial(qtbot, window)
+    qtbot.mouseClick(window.trial.undo_button, Qt.LeftButton)
+    wait_for_trial(qtbot, window)
+    assert window.controller.current().index == 1
+    press(qtbot, Qt.Key_Return, Qt.ControlModifier)  # resubmit the prefilled answer unchanged
+    wait_for_trial(qtbot, window)
+    gui_session.close(window)
+
+    with ResultsStore(gui_session.store_path, readonly=True) as store:
+        everything = answers_frame(store, include_superseded=True)
+        scored = answers_frame(store)
+        undo_events = store.conn.execute("SELECT phase, trial_index, detail FROM events WHERE kind = 'undo'").fetchall()
+    test_rows = everything[(everything["phase"] == "test") & (everything["trial"] == 0)]
+    assert len(test_rows) == 2
+    original = test_rows[test_rows["superseded"]].iloc[0]
+    revision = test_rows[~test_rows["superseded"]].iloc[0]
+    assert original["label_id"] == wrong_label
+    assert revision["label_id"] == true_label and revision["supersedes"] == original["trial_uuid"]
+    assert [(p, i) for p, i, _ in undo_events] == [("test", 0), ("test", 1)]
+    assert original["trial_uuid"] in undo_events[0][2]
+    scored_test = scored[(scored["phase"] == "test") & (scored["trial"] == 0)]
+    assert list(scored_test["trial_uuid"]) == [revision["trial_uuid"]]
+    raters = rater_table(scored, None, gui_session.study, k=3)
+    image = test_rows.iloc[0]["image_id"]
+    row = raters[(raters["rater"] == "U01") & (raters["image_id"] == image)]
+    assert len(row) == 1 and bool(row.iloc[0]["correct_top1"])  # the revision is what counts
+    assert len(scored[(scored["phase"] == "test") & (scored["trial"] == 1)]) == 1
+
+
+def test_no_undo_across_a_break(qtbot, gui_session):
+    window = gui_session.open("U02")
+    to_test_phase(qtbot, window)
+    for _ in range(4):  # the fourth answer ends the block: a break follows
+        answer_with(qtbot, window, [NAMES[truth_of(window)]])
+    assert "Break" in window.message.message.text()
+    press(qtbot, Qt.Key_Return)
+    wait_for_trial(qtbot, window)
+    before = window.controller.current()
+    assert not window.controller.can_undo() and not window.trial.undo_button.isEnabled()
+    press(qtbot, Qt.Key_Z, Qt.ControlModifier)
+    assert window.controller.current() == before and not window.controller.revising
+    assert "no answer to take back" in window.trial.status.text()
+    gui_session.close(window)
+    with ResultsStore(gui_session.store_path, readonly=True) as store:
+        assert store.conn.execute("SELECT COUNT(*) FROM events WHERE kind = 'undo'").fetchone()[0] == 0
+        assert store.conn.execute("SELECT COUNT(*) FROM trials WHERE supersedes IS NOT NULL").fetchone()[0] == 0
