@@ -55,7 +55,8 @@ def read_csv(
             Problem(name, f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8", line=line)
         )
         return None
-    reader = csv.DictReader(io.StringIO(text, newline=""), restval="")
+    # strict: an unclosed quote is an error, not a cell that swallows the rest of the file
+    reader = csv.DictReader(io.StringIO(text, newline=""), restval="", strict=True)
     try:
         header = [h.strip() for h in (reader.fieldnames or [])]
     except csv.Error as exc:

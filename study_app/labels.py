@@ -190,10 +190,11 @@ def read_hierarchy(
         while node in parent_of:
             node = parent_of[node]
             if node in seen:
+                cycle = seen[seen.index(node):]  # the nodes leading into the cycle are not part of it
                 problems.append(
-                    Problem(display, f"cycle in the hierarchy: {' -> '.join([*seen, node])}", line=line_of[start])
+                    Problem(display, f"cycle in the hierarchy: {' -> '.join([*cycle, node])}", line=max(line_of[m] for m in cycle))
                 )
-                for member in seen:
+                for member in cycle:
                     parent_of.pop(member, None)
                 break
             seen.append(node)

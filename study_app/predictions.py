@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 PREDICTION_COLUMNS = ("model", "image_id", "rank", "label_id", "score")
 MAX_PROBLEMS_PER_KIND = 10
+#: Far above any label set; keeps ranks such as ``1e400`` or ``2**70`` out of the 64-bit rank column.
+MAX_RANK = 1_000_000
 
 
 def report_rows(problems: list[Problem], display: str, lines: "pd.Series", field: str, message: str) -> None:
@@ -61,6 +63,10 @@ def read_predictions(
         problems.append(Problem(name, f"cannot parse as CSV: {exc}"))
         return None
     frame.columns = [str(c).strip() for c in frame.columns]
+    twice = sorted({c for c in PREDICTION_COLUMNS if list(frame.columns).count(c) > 1})
+    if twice:
+        problems.append(Problem(name, f"column(s) named twice in the header: {', '.join(twice)}", line=1))
+        return None
     missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
     if missing:
         problems.append(
@@ -75,9 +81,9 @@ def read_predictions(
         if empty.any():
             report_rows(problems, name, lines[empty], column, f"empty {column}")
     rank = pd.to_numeric(frame["rank"], errors="coerce")
-    bad_rank = rank.isna() | (rank < 1) | (rank != rank.round())
+    bad_rank = rank.isna() | (rank < 1) | (rank > MAX_RANK) | (rank != rank.round())
     if bad_rank.any():
-        report_rows(problems, name, lines[bad_rank], "rank", "rank must be a whole number >= 1")
+        report_rows(problems, name, lines[bad_rank], "rank", f"rank must be a whole number from 1 to {MAX_RANK:,}")
     score = pd.to_numeric(frame["score"].replace("", np.nan), errors="coerce")
     bad_score = (frame["score"] != "") & (score.isna() | ~np.isfinite(score) | (score < 0))
     if bad_score.any():

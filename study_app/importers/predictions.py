@@ -99,14 +99,22 @@ def _header(path: Path, problems: list[Problem]) -> list[str] | None:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
         problems.append(Problem(str(path), f"cannot parse as CSV: {exc}"))
         return None
-    return [str(c).strip() for c in columns]
+    header = [str(c).strip() for c in columns]
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        problems.append(Problem(str(path), f"column(s) named twice in the header: {', '.join(twice)}", line=1))
+        return None
+    return header
 
 
 def _read_wide(
     path: Path, model: str, tops: list[str], image_ids: Collection[str] | None, label_ids: Collection[str] | None
 ) -> pd.DataFrame:
     name = str(path)
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True)
+    except (UnicodeDecodeError, pd.errors.ParserError, OSError) as exc:
+        raise InputFileError([Problem(name, f"cannot parse as CSV: {exc}")]) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.apply(lambda column: column.str.strip())
     lines = pd.Series(np.arange(len(frame)) + 2, index=frame.index)
