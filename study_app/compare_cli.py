@@ -49,6 +49,10 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
     compare.add_argument(
         "--exclude-interrupted", action="store_true", help="leave out trials during which the window lost focus or was minimised"
     )
+    compare.add_argument(
+        "--taxonomy", action="store_true", help="also the error taxonomy of the study's reviews (see review): causes, tests, "
+        "reviewer agreement, error rates with the reviewed ground truth"
+    )
     compare.set_defaults(handler=cmd_compare)
 
     plan = sub.add_parser("plan", help="test images (and annotators) needed to detect an error difference")
@@ -75,12 +79,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     report = compare(raters, args.alpha, rule, args.k, args.n_boot, args.seed, labels)
     out = Path(args.out) if args.out else RESULTS_DIR / name / "compare"
     _write_tables({"raters": raters, **report.tables()}, out)
+    taxonomy = None
+    if getattr(args, "taxonomy", False):
+        from .review.analysis import compare_taxonomy
+
+        taxonomy = compare_taxonomy(args, raters, rule, out)
     if args.json:
-        print(json.dumps({"study": name, "phases": phases, "out": str(out), **report.to_json()}, indent=1))
+        extra = {"taxonomy": taxonomy.to_json() if taxonomy else None} if getattr(args, "taxonomy", False) else {}
+        print(json.dumps({"study": name, "phases": phases, "out": str(out), **report.to_json(), **extra}, indent=1))
     else:
         print(f"study {name}, phase(s) {', '.join(phases)}")
         print(report.summary())
         print(f"\nwrote {len(report.tables()) + 1} tables to {out}/")
+        if getattr(args, "taxonomy", False):
+            print("\n" + (taxonomy.summary() if taxonomy else "error taxonomy: no reviews of this study yet (python main.py review)"))
     return 0
 
 

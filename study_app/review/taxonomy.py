@@ -18,13 +18,12 @@ from typing import Any
 
 from ..keymap import normalise_keys
 from ..toml_check import Field, TomlChecker
+from .keys import RESERVED_KEYS
 
 HUMANS = "humans"
 MODELS = "models"
 BOTH = "both"
 APPLIES_TO = (HUMANS, MODELS, BOTH)
-#: Keys of the review window's own commands: a cause may not take them.
-RESERVED_KEYS = frozenset({"F1", "F2", "F3", "Shift+F3", "PgUp", "PgDown", "Return", "Enter", "Space", "Tab", "Backspace", "Delete"})
 _KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 _REVIEW = {"causes": Field(list, True)}

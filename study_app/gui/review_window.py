@@ -1,0 +1,366 @@
+"""The review window: one error at a time, sorted into causes with the keyboard.
+
+A view on :class:`~study_app.review.controller.ReviewController`. It shows the image,
+the ground truth with its definition and examples, the rater's guesses in order (the
+highlighted guess described and illustrated beside the ground truth), and, unless the
+review is blind, who erred (person or model) and a person's response time. Blind, no
+name, kind or time is shown and every cause of the taxonomy is offered, so nothing on
+screen tells a person's error from a model's. Each review is in the store before the
+next error shows; quitting loses only the error on screen, and the next start resumes
+at the first unreviewed error.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+
+from PyQt5.QtCore import QEvent, QObject, Qt
+from PyQt5.QtGui import QCloseEvent, QKeyEvent, QKeySequence
+from PyQt5.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QShortcut,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..errors import StudyError
+from ..label_search import LabelSearchIndex
+from ..review.controller import ReviewController
+from ..review.items import ErrorItem
+from ..review.keys import REVIEW_COMMANDS, REVIEW_KEYS, REVIEW_NAVIGATION
+from .help_overlay import HelpOverlay
+from .image_loader import ImageLoader
+from .image_view import ImageView
+from .label_picker import ClassDetails, ExamplesPane, LabelPicker
+from .review_widgets import CauseList, GuessList, ProposalLine
+
+THUMB_CACHE_BYTES = 48 << 20
+STYLE = """
+QLabel#heading { font-size: 15px; }
+QLabel#status { color: #444; min-height: 18px; }
+QLabel#section { font-weight: bold; margin-top: 6px; }
+"""
+
+
+def review_help_text(controller: ReviewController) -> str:
+    """The review keys and the causes' keys, for the F1 overlay."""
+    commands = "".join(
+        f"<tr><td style='padding-right:18px'><b>{html.escape(c.keys)}</b></td><td>{html.escape(c.description)}</td></tr>"
+        for c in (*REVIEW_COMMANDS, *REVIEW_NAVIGATION)
+    )
+    causes = "".join(
+        f"<tr><td style='padding-right:18px'><b>{html.escape(c.shortcut)}</b></td><td>{html.escape(c.name)}"
+        f"{'' if controller.blind else ' <i>(' + html.escape(c.applies_to) + ')</i>'}: {html.escape(c.description)}</td></tr>"
+        for c in controller.taxonomy.causes
+    )
+    return (
+        "<h2>Reviewing errors</h2><p>Tick every cause that applies (a key ticks or unticks it), add a note if useful, "
+        f"then save.</p><table>{commands}</table><h3>Causes</h3><table>{causes}</table>"
+        "<p><i>F1 or Esc closes this help.</i></p>"
+    )
+
+
+class ReviewWindow(QMainWindow):
+    """One reviewer's sitting in one window."""
+
+    def __init__(self, controller: ReviewController) -> None:
+        super().__init__()
+        self.controller = controller
+        study = controller.study
+        self.study = study
+        labels = study.labels
+        self._shown_at = time.monotonic()
+        self._dirty = False
+        self._warned_unsaved = False
+        self._waiting_for: str | None = None
+        blind = " (blind)" if controller.blind else ""
+        self.setWindowTitle(f"{study.title} — review by {controller.reviewer}{blind}")
+        self.setStyleSheet(STYLE)
+
+        self.images = ImageLoader(64 << 20, study.max_pixels, parent=self)
+        self.images.ready.connect(self._image_ready)
+        self.images.failed.connect(self._image_failed)
+        self.thumbnails = ImageLoader(THUMB_CACHE_BYTES, study.max_pixels, parent=self)
+
+        self.heading = QLabel()
+        self.heading.setObjectName("heading")
+        self.heading.setTextFormat(Qt.RichText)
+        self.view = ImageView()
+        self.status = QLabel()
+        self.status.setObjectName("status")
+
+        self.truth_details = ClassDetails(labels)
+        self.truth_examples = ExamplesPane(labels, self.thumbnails, study.examples_per_class)
+        self.guesses = GuessList(labels)
+        self.guess_details = ClassDetails(labels)
+        self.guess_examples = ExamplesPane(labels, self.thumbnails, study.examples_per_class)
+        self.guesses.highlighted.connect(self._guess_highlighted)
+        self.picker = LabelPicker(labels, LabelSearchIndex(labels.classes), self.thumbnails, study.examples_per_class)
+        self.picker.label_chosen.connect(self._toggle_proposal)
+        self.causes = CauseList()
+        self.note = QLineEdit()
+        self.note.setPlaceholderText("Note (F2)…")
+        self.note.returnPressed.connect(self._leave_text)
+        self.note.textEdited.connect(self._edited)
+        self.proposal = ProposalLine(labels)
+
+        guess_page = QWidget()
+        guess_layout = QVBoxLayout(guess_page)
+        guess_layout.setContentsMargins(0, 0, 0, 0)
+        guess_layout.addWidget(self._section("The rater's guesses, in order (Up/Down)"))
+        guess_layout.addWidget(self.guesses)
+        guess_layout.addWidget(self.guess_details)
+        if labels.examples:
+            guess_layout.addWidget(self.guess_examples)
+        else:
+            self.guess_examples.hide()
+        self.middle = QStackedWidget()
+        self.middle.addWidget(guess_page)
+        self.middle.addWidget(self.picker)
+
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.addWidget(self._section("Ground truth"))
+        side_layout.addWidget(self.truth_details)
+        if labels.examples:
+            side_layout.addWidget(self.truth_examples)
+        else:
+            self.truth_examples.hide()
+        side_layout.addWidget(self.middle, stretch=1)
+        side_layout.addWidget(self._section("Causes (press the key to tick or untick)"))
+        side_layout.addWidget(self.causes)
+        side_layout.addWidget(self.note)
+        side_layout.addWidget(self.proposal)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(self.heading)
+        left_layout.addWidget(self.view, stretch=1)
+        left_layout.addWidget(self.status)
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+        self.setCentralWidget(central)
+        self.help = HelpOverlay(central, {}, {})
+        self.help.text.setText(review_help_text(controller))
+        self._install_shortcuts()
+        self.resize(1400, 900)
+        self._show_current()
+
+    @staticmethod
+    def _section(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setObjectName("section")
+        return label
+
+    # -- keys -----------------------------------------------------------------------------
+    def _install_shortcuts(self) -> None:
+        view = self.view
+        actions = {
+            "help": self.help.toggle,
+            "note": self._unless_help(self._focus_note),
+            "propose": self._unless_help(self._open_picker),
+            "clear_proposal": self._unless_help(self._clear_proposal),
+            "save": self._unless_help(self.save),
+            "next": self._unless_help(lambda: self._move(self.controller.position + 1)),
+            "previous": self._unless_help(lambda: self._move(self.controller.position - 1)),
+            "zoom_in": view.zoom_in,
+            "zoom_out": view.zoom_out,
+            "zoom_fit": view.zoom_fit,
+            "quit": self.close,
+        }
+        self.shortcuts: dict[str, QShortcut] = {}
+        for name, action in actions.items():
+            shortcut = QShortcut(QKeySequence(REVIEW_KEYS[name]), self)
+            shortcut.activated.connect(action)
+            self.shortcuts[name] = shortcut
+        QShortcut(QKeySequence("Ctrl+Enter"), self).activated.connect(self._unless_help(self.save))
+        QShortcut(QKeySequence("Escape"), self).activated.connect(self._escape)
+        for cause in self.controller.taxonomy.causes:
+            shortcut = QShortcut(QKeySequence(cause.shortcut), self)
+            shortcut.activated.connect(self._unless_help(lambda key=cause.key: self.toggle_cause(key)))
+            self.shortcuts[f"cause:{cause.key}"] = shortcut
+        self._command_keys = {QKeySequence(k).toString() for k in (*REVIEW_KEYS.values(), "Ctrl+Enter")}
+        QApplication.instance().installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        """Command keys win over the text fields (the note would take Ctrl+Return as Return)."""
+        if event.type() == QEvent.ShortcutOverride and isinstance(watched, QWidget) and watched.window() is self:
+            key_event: QKeyEvent = event  # type: ignore[assignment]
+            modifiers = int(key_event.modifiers()) & ~int(Qt.KeypadModifier)
+            if QKeySequence(modifiers | key_event.key()).toString() in self._command_keys:
+                return True
+        return False
+
+    def _unless_help(self, action):
+        def guarded() -> None:
+            if not self.help.isVisible():
+                action()
+
+        return guarded
+
+    # -- showing an error -------------------------------------------------------------------
+    def _show_current(self) -> None:
+        item = self.controller.current()
+        if item is None:
+            self._show_done()
+            return
+        self._dirty = False
+        self._warned_unsaved = False
+        self.middle.setCurrentIndex(0)
+        review = self.controller.review_of(item)
+        self.causes.set_causes(self.controller.offered(item), review.causes if review else ())
+        self.note.setText(review.note if review else "")
+        self.proposal.set_labels(review.proposed_truth or () if review else ())
+        self.truth_details.show_class(item.truth[0])
+        self.truth_examples.show_class(item.truth[0])
+        if len(item.truth) > 1:
+            names = ", ".join(self.study.labels[label].name for label in item.truth)
+            self.truth_details.setText(self.truth_details.text() + f"<br><i>all valid labels: {html.escape(names)}</i>")
+        self.guesses.show_guesses(item.guesses, item.outcome)
+        self.heading.setText(self._heading(item))
+        self.status.setText(
+            f"Reviewed {review.reviewed_at[:16].replace('T', ' ')} UTC; saving again revises it." if review
+            else "Tick the causes, then Ctrl+Return saves. F1: all keys."
+        )
+        self._show_image(item)
+        self.guesses.setFocus()
+        self._shown_at = time.monotonic()
+
+    def _heading(self, item: ErrorItem) -> str:
+        controller = self.controller
+        where = f"Error {controller.position + 1} of {controller.total} · {controller.reviewed_count} reviewed"
+        if controller.blind:
+            return f"<b>{where}</b> · image {html.escape(item.image_id)}"
+        if item.kind == "human":
+            who = f"annotator <b>{html.escape(item.rater)}</b> (person), phase {html.escape(item.phase)}, trial {item.trial + 1}"
+            if item.rt_ms is not None:
+                who += f", response time {item.rt_ms / 1000:.1f} s"
+        else:
+            who = f"model <b>{html.escape(item.rater)}</b>, phase {html.escape(item.phase)}"
+        return f"<b>{where}</b> · image {html.escape(item.image_id)} · {who}"
+
+    def _show_image(self, item: ErrorItem) -> None:
+        record = self.study.images[item.image_id]
+        if self.images.request(item.image_id, record.path, fit=self.view.paint_size()):
+            self._waiting_for = None
+            self.view.show_image(self.images.get(item.image_id))
+        else:
+            self._waiting_for = item.image_id
+            self.view.clear()
+            error = self.images.error(item.image_id)
+            if error:
+                self._image_failed(item.image_id, error)
+
+    def _image_ready(self, image_id: str) -> None:
+        if image_id == self._waiting_for:
+            self._waiting_for = None
+            self.view.show_image(self.images.get(image_id))
+
+    def _image_failed(self, image_id: str, error: str) -> None:
+        if image_id == self._waiting_for:
+            self.status.setText(f"The image cannot be shown: {error}. It can still be reviewed (e.g. 'other' with a note).")
+
+    def _guess_highlighted(self, label_id: str) -> None:
+        self.guess_details.show_class(label_id or None)
+        self.guess_examples.show_class_soon(label_id or None)
+
+    def _show_done(self) -> None:
+        self.view.clear()
+        self.heading.setText(f"<b>All {self.controller.total} errors are reviewed.</b>")
+        self.causes.set_causes(())
+        self.guesses.clear()
+        self.status.setText("Alt+Left goes back to revise a review; Ctrl+Q quits.")
+
+    # -- editing ------------------------------------------------------------------------
+    def toggle_cause(self, key: str) -> None:
+        if self.controller.current() is None:
+            return
+        if self.causes.toggle(key):
+            self._edited()
+        else:
+            self.status.setText(f"'{self.controller.taxonomy.by_key(key).name}' is not a cause for this kind of rater.")
+
+    def _edited(self, *_args) -> None:
+        self._dirty = True
+
+    def _focus_note(self) -> None:
+        self.note.setFocus()
+        self.note.end(False)
+
+    def _leave_text(self) -> None:
+        self.middle.setCurrentIndex(0)
+        self.guesses.setFocus()
+
+    def _escape(self) -> None:
+        if self.help.isVisible():
+            self.help.close_help()
+        else:
+            self._leave_text()
+
+    def _open_picker(self) -> None:
+        if self.controller.current() is None:
+            return
+        self.middle.setCurrentIndex(1)
+        self.picker.reset()
+        self.picker.focus_search()
+
+    def _toggle_proposal(self, label_id: str) -> None:
+        self.proposal.toggle(label_id)
+        self._edited()
+        self.picker.search.clear()
+
+    def _clear_proposal(self) -> None:
+        self.proposal.set_labels([])
+        self._edited()
+
+    # -- moving and saving -----------------------------------------------------------------
+    def save(self) -> bool:
+        """Store the review of the error on screen and show the next unreviewed one."""
+        if self.controller.current() is None:
+            return False
+        causes = self.causes.checked()
+        if not causes:
+            self.status.setText("Tick at least one cause first (F1 lists them; 'other' with a note for anything else).")
+            return False
+        try:
+            self.controller.save(causes, self.note.text(), self.proposal.labels, (time.monotonic() - self._shown_at) * 1000)
+        except StudyError as exc:
+            self.status.setText(f"Not saved: {exc}")
+            return False
+        self.controller.go_to(self.controller.next_position())
+        self._show_current()
+        return True
+
+    def _move(self, position: int) -> None:
+        if not 0 <= position <= self.controller.total or position == self.controller.position:
+            return
+        if self._dirty and not self._warned_unsaved:
+            self._warned_unsaved = True
+            self.status.setText("This review is not saved: Ctrl+Return saves it; press the key again to leave it unsaved.")
+            return
+        self.controller.go_to(position)
+        self._show_current()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        QApplication.instance().removeEventFilter(self)
+        try:
+            self.controller.finish()
+        except StudyError:
+            pass  # the reviews are saved; only the sitting's end time is missing
+        self.images.wait(2000)
+        self.thumbnails.wait(2000)
+        super().closeEvent(event)

@@ -1,0 +1,66 @@
+"""The ``review`` sub-command (wired into :mod:`study_app.cli` with :func:`add_review_command`).
+
+Opens the review window on a study's errors, or with ``--export`` writes every stored
+review as a CSV file without opening a window. Handlers return the exit status and raise
+:class:`~study_app.errors.StudyError` for anything the user can fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .items import REVIEW_RULES, Selection
+
+
+def add_review_command(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "review",
+        help="sort human and model errors into causes (error taxonomy) in a review window; resumable, mergeable",
+        description="Walks through the errors of the chosen raters (image, ground truth with definition and examples, "
+        "the rater's guesses in order, a person's response time) and stores the causes, a note and any proposed "
+        "ground truth for each. With --blind, nothing shows whether a person or a model erred and the order is shuffled "
+        "(the same order for the same study and reviewer). Reviews go to the study's results store.",
+    )
+    parser.add_argument("--study", required=True, help="study name (bundled or under ./protocols) or folder")
+    parser.add_argument("--reviewer", help="reviewer id (a pseudonym); asked for when not given")
+    parser.add_argument("--blind", action="store_true", help="hide whether a person or a model made each error; shuffled order")
+    parser.add_argument(
+        "--raters", nargs="+", default=["all"], metavar="WHO",
+        help="whose errors: humans, models, all (default), or annotator ids and model names",
+    )
+    parser.add_argument("--rule", choices=REVIEW_RULES, default="top-k", help="what counts as an error (default top-k: no guess among the first k is right)")
+    parser.add_argument("--phase", action="append", help="phase to review (repeatable; default: phases without feedback)")
+    parser.add_argument("--store", help="results store (default results/<study>/results.sqlite)")
+    parser.add_argument("--predictions", nargs="+", metavar="CSV", help="model prediction files (default: the study's)")
+    parser.add_argument("--export", metavar="CSV", help="write every stored review (revisions marked) to this CSV file; no window")
+    parser.set_defaults(handler=cmd_review)
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """Handler of ``review``."""
+    from ..errors import StudyError
+
+    groups = {"humans", "models", "all"}
+    if len(args.raters) > 1 and groups & set(args.raters):
+        raise StudyError("--raters takes either one of humans, models, all, or a list of annotator ids and model names")
+    if args.export:
+        return _export(args)
+    from ..gui.review_app import run_review
+
+    selection = Selection(tuple(args.raters), args.rule, tuple(args.phase or ()))
+    return run_review(args.study, args.reviewer, args.blind, selection, args.store, args.predictions)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ..protocol import study_name
+    from ..store import ResultsStore
+    from ..store.results_store import RESULTS_DIR, STORE_FILE
+    from ..store.reviews import export_reviews
+
+    name = study_name(args.study)
+    store_path = Path(args.store) if args.store else RESULTS_DIR / name / STORE_FILE
+    with ResultsStore(store_path, readonly=True) as store:
+        out = export_reviews(store, Path(args.export), name)
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,201 @@
+"""Reviews of errors in the results store: who reviewed what, with which causes, and when.
+
+A review session is one sitting of one reviewer (blind or not, which raters, the
+taxonomy in force). Each review of one error is one row; revising a review writes a new
+row that ``supersedes`` the old one, so the earlier judgement stays for the audit trail.
+A proposed ground truth is stored in the review row beside the ground truth that was
+shown (``truth``), never in place of it. Rows have random UUIDs, so merging stores of
+several reviewers is the same idempotent copy as for answers (:mod:`.merge`).
+
+SQL here is deliberately plain (no SQLite-only syntax) and goes through
+:mod:`.db`'s connection helpers, like the rest of the store.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .. import __version__
+from ..csv_safety import escape_frame
+from ..errors import StoreError
+from ..responses import utc_now
+from .db import write
+from .results_store import ResultsStore, new_uuid
+
+#: Columns of :func:`reviews_frame` and of the reviews export, in order.
+REVIEW_COLUMNS = [
+    "review_uuid", "review_session", "reviewer", "blind", "item", "rater", "rater_kind", "phase", "image_id",
+    "trial_uuid", "guesses", "truth", "causes", "note", "proposed_truth", "review_ms", "reviewed_at",
+    "supersedes", "superseded",
+]
+_SELECT = """
+SELECT r.uuid, r.review_session_uuid, r.reviewer_id, s.blind, r.item, r.rater, r.rater_kind, r.phase, r.image_id,
+       r.trial_uuid, r.guesses, r.truth, r.causes, r.note, r.proposed_truth, r.review_ms, r.reviewed_at, r.supersedes
+FROM reviews r JOIN review_sessions s ON s.uuid = r.review_session_uuid
+"""
+
+
+@dataclass(frozen=True)
+class ErrorReview:
+    """A reviewer's judgement of one error (the current one unless ``superseded``)."""
+
+    uuid: str
+    reviewer: str
+    item: str
+    causes: tuple[str, ...]
+    note: str
+    proposed_truth: tuple[str, ...] | None
+    reviewed_at: str
+    supersedes: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewTarget:
+    """What was reviewed: the error as it was shown (guesses and ground truth at the time)."""
+
+    item: str
+    rater: str
+    rater_kind: str
+    phase: str
+    image_id: str
+    trial_uuid: str | None
+    guesses: tuple[str, ...]
+    truth: tuple[str, ...]
+
+
+def _join(labels: Sequence[str] | None) -> str | None:
+    return None if labels is None else ";".join(labels)
+
+
+def _split(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(part for part in text.split(";") if part)
+
+
+def open_review_session(store: ResultsStore, reviewer: str, study_name: str, protocol_hash: str, blind: bool,
+                        selection: dict, taxonomy: list[dict]) -> str:
+    """Start a sitting; returns its UUID. Earlier reviews of the reviewer carry over (see :func:`current_reviews`)."""
+    session_uuid = new_uuid()
+    with write(store.conn) as conn:
+        conn.execute(
+            "INSERT INTO review_sessions(uuid, reviewer_id, study_name, protocol_hash, blind, selection, taxonomy, "
+            "app_version, machine, started_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (session_uuid, reviewer, study_name, protocol_hash, int(blind), json.dumps(selection, sort_keys=True),
+             json.dumps(taxonomy), __version__, socket.gethostname(), utc_now()),
+        )
+    return session_uuid
+
+
+def end_review_session(store: ResultsStore, session_uuid: str) -> None:
+    with write(store.conn) as conn:
+        conn.execute("UPDATE review_sessions SET ended_at = ? WHERE uuid = ? AND ended_at IS NULL", (utc_now(), session_uuid))
+
+
+def save_review(store: ResultsStore, session_uuid: str, reviewer: str, target: ReviewTarget, causes: Sequence[str],
+                note: str, proposed_truth: Sequence[str] | None, review_ms: float) -> ErrorReview:
+    """Store one review durably (one transaction); a second review of the same error supersedes the first.
+
+    Refuses a review without any cause: an error is reviewed when it has a cause
+    ("other" with a note is always available).
+    """
+    if not causes:
+        raise StoreError(f"review of {target.item}: choose at least one cause")
+    if proposed_truth is not None and not proposed_truth:
+        proposed_truth = None
+    review = ErrorReview(new_uuid(), reviewer, target.item, tuple(causes), note, tuple(proposed_truth) if proposed_truth else None, utc_now())
+    with write(store.conn) as conn:
+        previous = _current_rows(conn, reviewer, target.item)
+        supersedes = previous[0][0] if previous else None
+        conn.execute(
+            "INSERT INTO reviews(uuid, review_session_uuid, reviewer_id, item, rater, rater_kind, phase, image_id, trial_uuid, "
+            "guesses, truth, causes, note, proposed_truth, review_ms, reviewed_at, supersedes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (review.uuid, session_uuid, reviewer, target.item, target.rater, target.rater_kind, target.phase, target.image_id,
+             target.trial_uuid, json.dumps(list(target.guesses)), _join(target.truth), json.dumps(list(causes)), note,
+             _join(review.proposed_truth), float(review_ms), review.reviewed_at, supersedes),
+        )
+    return ErrorReview(review.uuid, reviewer, target.item, review.causes, note, review.proposed_truth, review.reviewed_at, supersedes)
+
+
+def _current_rows(conn, reviewer: str, item: str) -> list[tuple]:
+    """The reviewer's current (not superseded) rows for one error, latest first."""
+    return conn.execute(
+        "SELECT uuid, causes, note, proposed_truth, reviewed_at, supersedes FROM reviews r WHERE reviewer_id = ? AND item = ? "
+        "AND NOT EXISTS (SELECT 1 FROM reviews later WHERE later.supersedes = r.uuid) ORDER BY reviewed_at DESC, uuid DESC",
+        (reviewer, item),
+    ).fetchall()
+
+
+def current_reviews(store: ResultsStore, reviewer: str) -> dict[str, ErrorReview]:
+    """Item -> the reviewer's current review of it, over all their sittings.
+
+    Two current rows for one item happen only when one reviewer reviewed the same error
+    on two machines whose stores were merged; the later one counts (see :func:`review_conflicts`).
+    """
+    rows = store.conn.execute(
+        "SELECT uuid, item, causes, note, proposed_truth, reviewed_at, supersedes FROM reviews r WHERE reviewer_id = ? "
+        "AND NOT EXISTS (SELECT 1 FROM reviews later WHERE later.supersedes = r.uuid) ORDER BY reviewed_at, uuid",
+        (reviewer,),
+    ).fetchall()
+    return {
+        item: ErrorReview(uuid, reviewer, item, tuple(json.loads(causes)), note, _split(proposed), at, supersedes)
+        for uuid, item, causes, note, proposed, at, supersedes in rows
+    }
+
+
+def review_conflicts(store: ResultsStore) -> list[tuple[str, str, int]]:
+    """(reviewer, item, count) where one reviewer has several current reviews of one error (merged from two machines)."""
+    return [
+        (reviewer, item, count)
+        for reviewer, item, count in store.conn.execute(
+            "SELECT reviewer_id, item, COUNT(*) FROM reviews r WHERE NOT EXISTS "
+            "(SELECT 1 FROM reviews later WHERE later.supersedes = r.uuid) GROUP BY reviewer_id, item HAVING COUNT(*) > 1 "
+            "ORDER BY reviewer_id, item"
+        )
+    ]
+
+
+def reviews_frame(store: ResultsStore, include_superseded: bool = False, study_name: str | None = None) -> pd.DataFrame:
+    """Every review as a table (columns :data:`REVIEW_COLUMNS`); ``causes`` and label lists joined by ``;``.
+
+    Without ``include_superseded``, only current reviews: for each reviewer and error the
+    latest review that no other replaces.
+    """
+    query = _SELECT + (" WHERE s.study_name = ?" if study_name else "") + " ORDER BY r.reviewer_id, r.reviewed_at, r.uuid"
+    rows = store.conn.execute(query, (study_name,) if study_name else ()).fetchall()
+    frame = pd.DataFrame(rows, columns=REVIEW_COLUMNS[:-1])
+    replaced = set(frame["supersedes"].dropna())
+    frame["superseded"] = frame["review_uuid"].isin(replaced)
+    frame["blind"] = frame["blind"].astype(bool)
+    frame["guesses"] = frame["guesses"].map(lambda text: ";".join(json.loads(text)))
+    frame["causes"] = frame["causes"].map(lambda text: ";".join(json.loads(text)))
+    for column in ("trial_uuid", "proposed_truth", "supersedes"):
+        frame[column] = frame[column].fillna("")
+    if not include_superseded:
+        frame = frame[~frame["superseded"]]
+        # one reviewer's two current reviews of an error (merged from two machines): the later counts
+        frame = frame.drop_duplicates(["reviewer", "item"], keep="last")
+    return frame.reset_index(drop=True)[REVIEW_COLUMNS]
+
+
+def review_sessions_frame(store: ResultsStore) -> pd.DataFrame:
+    columns = ["uuid", "reviewer_id", "study_name", "protocol_hash", "blind", "selection", "taxonomy", "app_version", "machine", "started_at", "ended_at"]
+    rows = store.conn.execute(f"SELECT {', '.join(columns)} FROM review_sessions ORDER BY started_at, uuid").fetchall()
+    return pd.DataFrame(rows, columns=columns)
+
+
+def export_reviews(store: ResultsStore, out: Path, study_name: str | None = None) -> Path:
+    """Write every review (revisions included, marked ``superseded``) as a spreadsheet-safe CSV."""
+    frame = reviews_frame(store, include_superseded=True, study_name=study_name)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_name(out.name + ".partial")
+        escape_frame(frame).to_csv(partial, index=False, lineterminator="\n")
+        partial.replace(out)
+    except OSError as exc:
+        raise StoreError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return out
