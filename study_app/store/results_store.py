@@ -24,6 +24,7 @@ from ..errors import ProtocolChangedError, StoreError
 from ..protocol import Study
 from ..responses import Event, Response, utc_now
 from ..schedule import Trial, session_trials
+from .allocation import allocated_phases, claim_trials, fill_slot, keep_claims
 from .db import connect, write
 from .postgres import PgConnection, ServerAddress, is_server_url
 from .schema import SCHEMA_VERSION, migrate, schema_version
@@ -48,6 +49,10 @@ _NAMESPACE = uuid.UUID("6f1c2a8e-0d0b-4c55-9a59-2f7a3c1e9b10")
 
 def key_uuid(kind: str, key: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{kind}:{key}"))
+
+
+def _slot_uuid(key: str) -> str:
+    return key_uuid("slot", key)
 
 
 def child_uuid(parent: str, part: str) -> str:
@@ -101,6 +106,8 @@ class Session:
     resumed: bool = False
     #: Counterbalancing assignment (None when the study has no ``[counterbalance]``).
     assignment: Assignment | None = None
+    #: Phases whose images are shared out (phase -> release minutes; see allocation.py).
+    allocated: dict[str, float] = field(default_factory=dict)
     _cursor: int = field(default=0, repr=False, compare=False)
 
     @property
@@ -215,6 +222,7 @@ class ResultsStore:
                     )
                 session = self.load_session(session_uuid)
                 session.resumed = True
+                self._keep_claims(study, session)
                 return session
             finished = [r for r in rows if r[1] == study.protocol_hash and r[3] is not None]
             if finished:
@@ -231,7 +239,10 @@ class ResultsStore:
             # take the same place in the rotation.
             assignment = self._assignment(study, annotator, arrival)
             trials = tuple(session_trials(study, annotator, assignment))
-            session = Session(new_uuid(), annotator, study.protocol_hash, trials, utc_now(), assignment=assignment)
+            session_uuid, allocated = new_uuid(), allocated_phases(study)
+            if allocated:
+                trials = claim_trials(conn, study, study_uuid, session_uuid, annotator, trials, utc_now(), _slot_uuid)
+            session = Session(session_uuid, annotator, study.protocol_hash, trials, utc_now(), assignment=assignment, allocated=allocated)
             order = json.dumps([[t.phase, t.index, t.image_id] for t in trials])
             conn.execute(
                 "INSERT OR IGNORE INTO annotators(uuid, annotator_id, created_at) VALUES (?,?,?)",
@@ -254,6 +265,17 @@ class ResultsStore:
                 ),
             )
         return session
+
+    def _keep_claims(self, study: Study, session: Session) -> None:
+        """A resumed session of a study with allocated phases keeps (or retakes) its images' slots."""
+        session.allocated = allocated_phases(study)
+        if not session.allocated:
+            return
+        with write(self.conn) as conn:
+            trials = keep_claims(conn, study, session.uuid, session.trials, session.answered, utc_now())
+        if trials != session.trials:
+            session.trials = trials
+            session._cursor = 0
 
     def _assignment(self, study: Study, annotator: str, arrival: int | None) -> Assignment | None:
         """The annotator's counterbalancing assignment: kept from an earlier session of this
@@ -347,6 +369,8 @@ class ResultsStore:
                     (child_uuid(trial_uuid, "flag"), trial_uuid, response.flag, response.flag_note),
                 )
             self._insert_events(conn, session, events, trial)
+            if trial.phase in session.allocated:
+                fill_slot(conn, session.uuid, trial_uuid, trial.phase, trial.image_id, supersedes, utc_now(), session.allocated[trial.phase])
         session.answered.add((trial.phase, trial.index))
         return trial_uuid
 

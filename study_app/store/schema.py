@@ -138,7 +138,28 @@ CREATE INDEX reviews_by_item ON reviews(reviewer_id, item);
 CREATE INDEX reviews_by_session ON reviews(review_session_uuid);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+# Version 5: allocation of images to annotators on a shared store (study_app.store.allocation).
+# A phase with ``judgements_per_image = r`` has r slots per image; a session claims slots
+# (session_uuid, claimed_at) and an answer fills its slot (trial_uuid). A session's last
+# sign of life (heartbeat_at) decides when the slots it has not filled return to the pool.
+_V5 = """
+CREATE TABLE allocations (
+    uuid TEXT PRIMARY KEY,
+    study_uuid TEXT NOT NULL REFERENCES studies(uuid),
+    phase TEXT NOT NULL,
+    image_id TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    session_uuid TEXT,
+    claimed_at TEXT,
+    trial_uuid TEXT,
+    UNIQUE (study_uuid, phase, image_id, slot)
+);
+CREATE INDEX allocations_by_session ON allocations(session_uuid);
+CREATE INDEX allocations_by_trial ON allocations(trial_uuid);
+ALTER TABLE sessions ADD COLUMN heartbeat_at TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 #: Tables in dependency order (parents before children), as merge and recovery copy them.
 TABLES = ("studies", "annotators", "sessions", "trials", "answers", "flags", "events", "review_sessions", "reviews")

@@ -1,0 +1,218 @@
+"""Sharing a phase's images out so that each image gets exactly r answers.
+
+A phase with ``judgements_per_image = r`` (protocol.py) has r *slots* per image in the
+``allocations`` table, created once per study. A new session *claims*
+``images_per_annotator`` slots, at most one per image and never an image this annotator
+has had before; its trial order for the phase is its own seeded order
+(:func:`~study_app.schedule.phase_trials`) restricted to the claimed images, stored with
+the session like any other order, so the GUI, breaks and resume work unchanged. An
+answer *fills* its slot in the same transaction that stores it.
+
+Many desktops start at once: on PostgreSQL the claim reads candidate slots with
+``FOR UPDATE SKIP LOCKED``, so concurrent claims take different rows without waiting and
+a slot is never handed out twice; on SQLite the write transaction (``BEGIN IMMEDIATE``)
+serialises claims. The slots a session has not filled return to the pool once the
+session shows no sign of life (``sessions.heartbeat_at``, renewed by every answer) for
+the phase's ``release_after_min``, or once it ended.
+
+A session that comes back after its slots were released takes them again if they are
+still free (:func:`keep_claims`, on resume); the trials whose images went to someone else
+leave its order. An answer whose slot was lost meanwhile (a desktop idle past the
+timeout, or one that synced late from its offline journal) takes any free slot of its
+image; if there is none, it is still stored -- an answer is never thrown away -- and
+``progress`` shows that image as over-answered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable
+
+from ..errors import StoreError
+from ..protocol import Phase, Study
+from ..schedule import Trial
+
+
+#: Release time assumed for a session whose study is not at hand (an old journal being synced).
+DEFAULT_RELEASE_MIN = Phase.release_after_min
+
+
+def allocated_phases(study: Study) -> dict[str, float]:
+    """The study's allocated phases with their release times (minutes)."""
+    return {phase.name: phase.release_after_min for phase in study.phases if phase.judgements_per_image}
+
+
+def _lock_clause(conn: object) -> str:
+    """Row locks that concurrent claims skip (PostgreSQL); SQLite's write lock covers the whole file."""
+    return "" if isinstance(conn, sqlite3.Connection) else " FOR UPDATE OF a SKIP LOCKED"
+
+
+def _cutoff(now: str, minutes: float) -> str:
+    moment = dt.datetime.fromisoformat(now) - dt.timedelta(minutes=minutes)
+    return moment.isoformat(timespec="milliseconds")
+
+
+#: A slot nobody holds: never claimed, or its session ended or went quiet before the cutoff.
+_FREE = (
+    "a.trial_uuid IS NULL AND (a.session_uuid IS NULL OR s.uuid IS NULL OR s.ended_at IS NOT NULL "
+    "OR COALESCE(s.heartbeat_at, s.started_at) < ?)"
+)
+
+
+def _ensure_pool(conn, study_uuid: str, phase: Phase, slot_uuid) -> None:
+    """Create the phase's r slots per image once (idempotent: concurrent creators add nothing twice)."""
+    expected = len(phase.image_ids) * phase.judgements_per_image
+    have = conn.execute(
+        "SELECT COUNT(*) FROM allocations WHERE study_uuid = ? AND phase = ?", (study_uuid, phase.name)
+    ).fetchone()[0]
+    if have >= expected:
+        return
+    conn.executemany(
+        "INSERT OR IGNORE INTO allocations(uuid, study_uuid, phase, image_id, slot) VALUES (?,?,?,?,?)",
+        [
+            (slot_uuid(f"{study_uuid}:{phase.name}:{image_id}:{slot}"), study_uuid, phase.name, image_id, slot)
+            for image_id in phase.image_ids
+            for slot in range(1, phase.judgements_per_image + 1)
+        ],
+    )
+
+
+def claim_trials(
+    conn, study: Study, study_uuid: str, session_uuid: str, annotator: str, trials: Iterable[Trial], now: str, slot_uuid
+) -> tuple[Trial, ...]:
+    """The session's trial order with each allocated phase cut down to the images it claimed.
+
+    Runs inside the write transaction that creates the session. ``slot_uuid(key)`` makes a
+    slot's deterministic UUID. Raises :class:`StoreError` when a phase has nothing left
+    for this annotator.
+    """
+    claimed: dict[str, set[str]] = {}
+    for phase in study.phases:
+        if not phase.judgements_per_image:
+            continue
+        _ensure_pool(conn, study_uuid, phase, slot_uuid)
+        images = _claim(conn, study_uuid, session_uuid, annotator, phase, now)
+        if not images:
+            raise StoreError(
+                f"phase {phase.name!r}: no image is left for annotator {annotator}: every image has its "
+                f"{phase.judgements_per_image} answer(s) or is held by a session active in the last "
+                f"{phase.release_after_min:g} min (see: python main.py progress)"
+            )
+        claimed[phase.name] = images
+    return _restrict(trials, claimed)
+
+
+def _restrict(trials: Iterable[Trial], keep: dict[str, set[str]]) -> tuple[Trial, ...]:
+    """``trials`` without the images of ``keep``'s phases that are not kept, renumbered per phase."""
+    result: list[Trial] = []
+    index: dict[str, int] = {}
+    for trial in trials:
+        if trial.phase in keep:
+            if trial.image_id not in keep[trial.phase]:
+                continue
+            position = index.get(trial.phase, 0)
+            index[trial.phase] = position + 1
+            trial = Trial(trial.phase, position, trial.image_id)
+        result.append(trial)
+    return tuple(result)
+
+
+def _claim(conn, study_uuid: str, session_uuid: str, annotator: str, phase: Phase, now: str) -> set[str]:
+    """Take up to ``images_per_annotator`` free slots of the phase, one per image."""
+    rows = conn.execute(
+        f"""
+        SELECT a.uuid, a.image_id FROM allocations a LEFT JOIN sessions s ON s.uuid = a.session_uuid
+        WHERE a.study_uuid = ? AND a.phase = ? AND {_FREE}
+          AND NOT EXISTS (SELECT 1 FROM allocations b JOIN sessions sb ON sb.uuid = b.session_uuid
+                          WHERE b.study_uuid = a.study_uuid AND b.phase = a.phase AND b.image_id = a.image_id
+                            AND sb.annotator_id = ?)
+          AND NOT EXISTS (SELECT 1 FROM trials t JOIN sessions st ON st.uuid = t.session_uuid
+                          WHERE t.image_id = a.image_id AND t.phase = a.phase AND st.annotator_id = ?
+                            AND st.study_uuid = a.study_uuid)
+        ORDER BY a.slot, a.uuid LIMIT ?{_lock_clause(conn)}
+        """,
+        (
+            study_uuid,
+            phase.name,
+            _cutoff(now, phase.release_after_min),
+            annotator,
+            annotator,
+            phase.images_per_annotator * phase.judgements_per_image,
+        ),
+    ).fetchall()
+    chosen: dict[str, str] = {}
+    for slot, image_id in rows:
+        if image_id not in chosen and len(chosen) < phase.images_per_annotator:
+            chosen[image_id] = slot
+    conn.executemany(
+        "UPDATE allocations SET session_uuid = ?, claimed_at = ? WHERE uuid = ?",
+        [(session_uuid, now, slot) for slot in chosen.values()],
+    )
+    return set(chosen)
+
+
+def _take_free_slot(conn, session_uuid: str, phase: str, image_id: str, now: str, minutes: float, trial_uuid: str | None) -> bool:
+    """Give the session (and the answer ``trial_uuid``, if any) a free slot of this image."""
+    row = conn.execute(
+        f"SELECT a.uuid FROM allocations a LEFT JOIN sessions s ON s.uuid = a.session_uuid "
+        f"WHERE a.study_uuid = (SELECT study_uuid FROM sessions WHERE uuid = ?) AND a.phase = ? AND a.image_id = ? "
+        f"AND {_FREE} ORDER BY a.slot LIMIT 1{_lock_clause(conn)}",
+        (session_uuid, phase, image_id, _cutoff(now, minutes)),
+    ).fetchone()
+    if row is None:
+        return False
+    conn.execute(
+        "UPDATE allocations SET session_uuid = ?, claimed_at = ?, trial_uuid = ? WHERE uuid = ?",
+        (session_uuid, now, trial_uuid, row[0]),
+    )
+    return True
+
+
+def fill_slot(conn, session_uuid: str, trial_uuid: str, phase: str, image_id: str, supersedes: str | None, now: str, minutes: float) -> bool:
+    """Record an answer in its slot (in the answer's transaction) and renew the session's lease.
+
+    A revision (``supersedes``) takes over the slot of the answer it replaces. Returns
+    False when no slot could be had (the answer is then over the image's r).
+    """
+    conn.execute("UPDATE sessions SET heartbeat_at = ? WHERE uuid = ?", (now, session_uuid))
+    if supersedes:
+        if conn.execute("UPDATE allocations SET trial_uuid = ? WHERE trial_uuid = ?", (trial_uuid, supersedes)).rowcount:
+            return True
+    filled = conn.execute(
+        "UPDATE allocations SET trial_uuid = ? WHERE session_uuid = ? AND phase = ? AND image_id = ? AND trial_uuid IS NULL",
+        (trial_uuid, session_uuid, phase, image_id),
+    ).rowcount
+    return bool(filled) or _take_free_slot(conn, session_uuid, phase, image_id, now, minutes, trial_uuid)
+
+
+def keep_claims(conn, study: Study, session_uuid: str, trials: tuple[Trial, ...], answered: set[tuple[str, int]], now: str) -> tuple[Trial, ...]:
+    """On resume: the session's order, keeping only unanswered allocated trials whose slot it (still or again) holds.
+
+    Renews the lease; rewrites the stored order if trials had to go. Answers are a
+    prefix of each phase, so only unanswered trials are renumbered.
+    """
+    conn.execute("UPDATE sessions SET heartbeat_at = ? WHERE uuid = ?", (now, session_uuid))
+    held = {
+        (phase, image_id)
+        for phase, image_id in conn.execute(
+            "SELECT phase, image_id FROM allocations WHERE session_uuid = ? AND trial_uuid IS NULL", (session_uuid,)
+        )
+    }
+    keep: dict[str, set[str]] = {}
+    for trial in trials:
+        phase = study.phase(trial.phase)
+        if not phase.judgements_per_image:
+            continue
+        images = keep.setdefault(trial.phase, set())
+        if (trial.phase, trial.index) in answered or (trial.phase, trial.image_id) in held:
+            images.add(trial.image_id)
+        elif _take_free_slot(conn, session_uuid, phase.name, trial.image_id, now, phase.release_after_min, None):
+            images.add(trial.image_id)
+    kept = _restrict(trials, keep)
+    if kept != trials:
+        order = json.dumps([[t.phase, t.index, t.image_id] for t in kept])
+        conn.execute("UPDATE sessions SET trial_order = ? WHERE uuid = ?", (order, session_uuid))
+    return kept
+
