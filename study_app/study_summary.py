@@ -41,6 +41,10 @@ def describe_study(study: Study) -> str:
         f"phases: {len(study.phases)}",
         *(_phase_line(phase) for phase in study.phases),
     ]
+    design = study.counterbalance
+    if design is not None:
+        blocks = f", image blocks {', '.join(design.blocks)} (manifest column {design.column!r})" if design.blocks else ""
+        lines.append(f"counterbalancing: {design.order} over {', '.join(design.phases)}{blocks}; {design.groups} groups in rotation")
     models: list[str] = []
     for path in study.prediction_files:
         problems: list[Problem] = []

@@ -154,3 +154,20 @@ def test_design_problems_are_reported_with_their_place(tiny_study, table, column
         load_study(tiny_study)
     assert message in str(error.value)
     assert "counterbalance" in str(error.value) or "manifest.csv" in str(error.value)
+
+
+def test_compare_scores_models_in_each_condition_of_a_shared_image(tmp_path, tiny_study, capsys):
+    import json
+
+    from study_app.cli import main
+
+    study = latin_square_study(tiny_study)
+    store_path = tmp_path / "pilot.sqlite"
+    run_pilot(study, 2, store_path, accuracy=1.0, rt_ms=(400.0, 10.0))
+    argv = ["compare", "--study", str(tiny_study), "--store", str(store_path), "--phase", "short", "--phase", "long",
+            "--n-boot", "200", "--out", str(tmp_path / "out"), "--json"]
+    assert main(argv) == 0
+    rates = json.loads(capsys.readouterr().out)["rates"]
+    model_rows = [r for r in rates if r["rater"] == "model-a" and r["phase"] in ("short", "long")]
+    assert sorted(r["phase"] for r in model_rows) == ["long", "short"]
+    assert {r["n"] for r in model_rows} == {12}  # the model answered every test image, in both conditions

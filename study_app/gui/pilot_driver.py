@@ -99,13 +99,13 @@ class WindowPilot(QObject):
                 QTest.keyClicks(picker.search, character)
                 yield self.key_ms // 2 or 1
             for _ in range(60):  # move to the class among the matches, as a person would
-                if picker.current() == label_id or self._moved_on(position):
+                if picker.current == label_id or self._moved_on(position):
                     break
                 self._key(Qt.Key_Down)
                 yield 1
             if self._moved_on(position):
                 return
-            if picker.current() != label_id:
+            if picker.current != label_id:
                 raise RuntimeError(f"could not find class {name!r} by typing its name")
             self._key(Qt.Key_Return)
             yield self.key_ms

@@ -184,19 +184,25 @@ def raters_from_predictions(
     truth: TruthSource,
     k: int = 5,
     labels: LabelSet | None = None,
-    phase_of: Mapping[str, str] | None = None,
+    phase_of: Mapping[str, str | tuple[str, ...]] | None = None,
 ) -> pd.DataFrame:
     """The rater table of model predictions (tidy ``model,image_id,rank,label_id,score``).
 
-    ``phase_of`` maps image ids to the phase they were shown in (see
-    :func:`image_phases`), so that model rows can be grouped like human rows.
+    ``phase_of`` maps image ids to the phase they were shown in, or to a tuple of phases
+    (see :func:`image_phases`; the prediction is then repeated in each), so that model rows
+    can be grouped like human rows.
     """
+    phase_of = dict(phase_of or {})
+    phase = predictions["image_id"].map(phase_of)
+    if any(isinstance(names, tuple) for names in phase_of.values()):
+        predictions = predictions.assign(_phase=phase).explode("_phase")
+        phase = predictions["_phase"]
     guesses = pd.DataFrame(
         {
             "rater": predictions["model"].to_numpy(),
             "kind": MODEL,
             "image_id": predictions["image_id"].to_numpy(),
-            "phase": predictions["image_id"].map(dict(phase_of or {})).fillna("").to_numpy(),
+            "phase": phase.fillna("").to_numpy(),
             "rank": predictions["rank"].to_numpy(dtype=float),
             "label_id": predictions["label_id"].to_numpy(),
         }
@@ -236,13 +242,14 @@ def rater_table(
     return concat_tables(*parts)
 
 
-def image_phases(study: Study) -> dict[str, str]:
-    """Image id -> name of the first phase that shows it."""
-    found: dict[str, str] = {}
+def image_phases(study: Study) -> dict[str, str | tuple[str, ...]]:
+    """Image id -> the phase that shows it, or the phases when several do (phases that share
+    images, e.g. conditions of a counterbalanced design: a model's answer then counts in each)."""
+    found: dict[str, list[str]] = {}
     for phase in study.phases:
         for image_id in phase.image_ids:
-            found.setdefault(image_id, phase.name)
-    return found
+            found.setdefault(image_id, []).append(phase.name)
+    return {image_id: names[0] if len(names) == 1 else tuple(names) for image_id, names in found.items()}
 
 
 def shown_images_only(raters: pd.DataFrame) -> pd.DataFrame:
