@@ -27,7 +27,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from .protocol import load_study
     from .study_summary import describe_study
 
-    study = load_study(args.study, check_images=not args.quick)
+    study = load_study(args.study, check_images=not args.quick, rehash=args.rehash)
     print(describe_study(study))
     return 0
 
@@ -206,6 +206,9 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("validate", help="check a study protocol and print its summary or all its problems")
     parser.add_argument("--study", default=DEFAULT_STUDY, help="study name (bundled or under ./protocols) or folder")
     parser.add_argument("--quick", action="store_true", help="do not decode every image (files are still hashed)")
+    parser.add_argument(
+        "--rehash", action="store_true", help="ignore the validation cache: decode and hash every file again (and refresh the cache)"
+    )
     parser.set_defaults(handler=_cmd_validate)
 
 

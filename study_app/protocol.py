@@ -29,6 +29,7 @@ from .predictions import read_predictions
 from .review.taxonomy import DEFAULT_TAXONOMY, Taxonomy, read_review_table
 from .toml_check import Field, TomlChecker
 from .toml_lines import key_lines, line_of
+from .validation_cache import ValidationCache, regular_file_stat
 
 STUDY_FILE = "study.toml"
 FORMAT_VERSION = 1
@@ -204,9 +205,10 @@ def study_name(name_or_path: str | Path) -> str:
 class _Loader:
     """Collects problems while reading each part of a protocol folder."""
 
-    def __init__(self, root: Path, check_images: bool) -> None:
+    def __init__(self, root: Path, check_images: bool, rehash: bool = False) -> None:
         self.root = root
         self.check_images = check_images
+        self.cache = ValidationCache(root, rehash)
         self.problems: list[Problem] = []
         self.hashed: list[tuple[str, bytes]] = []
         # Every image id named by the manifest, usable or not, so that one bad row does not
@@ -262,6 +264,7 @@ class _Loader:
         for command, message in check_overrides(keys):
             check.add(message, "keys", command)
 
+        self.cache.save()
         if self.problems:
             raise ProtocolError(self.problems, self.root)
         return Study(
@@ -350,12 +353,16 @@ class _Loader:
             if label_id not in class_ids:
                 self.problems.append(Problem(display, f"unknown label_id {label_id!r}", line=row.line, field="label_id"))
                 continue
-            image_path = self.ref(base, row.get("path"), "path", row.line, display)
+            known = self.cache.known_file(base, row.get("path"), need_hash=False, need_decoded=False)
+            image_path = known[0] if known else self.ref(base, row.get("path"), "path", row.line, display)
             if image_path is None:
                 continue
-            if not image_path.is_file():
+            before = None if known else regular_file_stat(image_path)
+            if not known and before is None:
                 self.problems.append(Problem(display, f"example image not found: {row.get('path')}", line=row.line, field="path"))
                 continue
+            if before is not None:
+                self.cache.remember(image_path, before, "", False)
             found.setdefault(label_id, []).append(image_path)
         return {label_id: tuple(paths) for label_id, paths in found.items()}
 
@@ -409,10 +416,12 @@ class _Loader:
             split = row.get("split")
             if not split:
                 self.problems.append(Problem(display, f"image {image_id!r} has no split", line=row.line, field="split"))
-            image_path = self.ref(root, row.get("path"), "path", row.line, display)
+            known = self.cache.known_file(root, row.get("path"), need_hash=True, need_decoded=self.check_images)
+            image_path, digest = known or (self.ref(root, row.get("path"), "path", row.line, display), "")
             if image_path is None:
                 continue
-            digest = self._check_image(image_path, display, row.line, row.get("path"), max_pixels)
+            if not known:
+                digest = self._check_image(image_path, display, row.line, row.get("path"), max_pixels)
             first_line[image_id] = row.line
             block = row.get(block_column) if block_column else ""
             records[image_id] = ImageRecord(image_id, image_path, truth, split, digest, block)
@@ -421,7 +430,8 @@ class _Loader:
         return records
 
     def _check_image(self, path: Path, display: str, line: int, reference: str, max_pixels: int) -> str:
-        if not path.is_file():
+        before = regular_file_stat(path)  # taken before reading: an edit while hashing changes the cache key
+        if before is None:
             self.problems.append(Problem(display, f"image file not found: {reference}", line=line, field="path"))
             return ""
         if self.check_images:
@@ -431,7 +441,9 @@ class _Loader:
                 reason = str(exc).split(": ", 1)[-1]
                 self.problems.append(Problem(display, f"{reference}: {reason}", line=line, field="path"))
                 return ""
-        return sha256_file(path)
+        digest = sha256_file(path)
+        self.cache.remember(path, before, digest, self.check_images)
+        return digest
 
     def _phases(
         self,
@@ -605,9 +617,23 @@ class _Loader:
             path = self.ref(self.root, reference, "models.predictions", line)
             if path is None:
                 continue
+            if self.cache.predictions_checked(path, self._text_digest()):
+                paths.append(path)
+                continue
+            before, problems_before = regular_file_stat(path), len(self.problems)
             if read_predictions(path, self.problems, reference, self.manifest_ids, labels.class_ids) is not None:
                 paths.append(path)
+                if before is not None and len(self.problems) == problems_before:
+                    self.cache.remember_predictions(path, before, self._text_digest())
         return paths
+
+    def _text_digest(self) -> str:
+        """Digest of the study's text files read so far (what a predictions check depends on)."""
+        digest = hashlib.sha256()
+        for display, content in self.hashed:
+            digest.update(f"{display}\0{len(content)}\0".encode())
+            digest.update(content)
+        return digest.hexdigest()
 
     def _instructions(self, top: dict[str, Any], lines: dict) -> str:
         if "instructions" not in top:
@@ -637,11 +663,13 @@ class _Loader:
         return digest.hexdigest()
 
 
-def load_study(name_or_path: str | Path, check_images: bool = True) -> Study:
+def load_study(name_or_path: str | Path, check_images: bool = True, rehash: bool = False) -> Study:
     """Find, read and check a study; raise :class:`ProtocolError` listing every problem.
 
     ``check_images=False`` skips decoding every image (files must still exist and are
-    still hashed); use it only where the study was validated before.
+    still hashed); use it only where the study was validated before. Files unchanged
+    since an earlier check are not decoded and hashed again (see
+    :mod:`~study_app.validation_cache`); ``rehash=True`` checks and hashes every file.
     """
     root = find_study(name_or_path)
-    return _Loader(root, check_images).load()
+    return _Loader(root, check_images, rehash).load()

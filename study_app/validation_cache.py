@@ -1,0 +1,142 @@
+"""What an earlier validation of a study already established, so the next start need not redo it.
+
+Checking a full-size study means decoding and SHA-256 hashing 50,000 images and reading
+millions of prediction rows: minutes, on every start of the annotation window. This
+cache remembers, per study folder, the result for each file:
+
+- each image and example file: its SHA-256 and whether it decoded cleanly, keyed by its
+  path and its size, modification time, change time and inode (one ``lstat``);
+- each predictions file: that it had no problems against the label set and manifest of
+  that time, keyed by its own key and a digest of the study's text files.
+
+A file whose key changed is checked and hashed again, so an edited, replaced or touched
+image never passes with its old hash. The residual risk: an edit that keeps the size and
+lands within the file system's timestamp granularity of the previous write, on a file
+system that also keeps the change time (ctime) and inode, would go unnoticed;
+``validate --rehash`` (``load_study(..., rehash=True)``) ignores the cache and checks and
+hashes every file again. A cached entry is only used for a plain relative reference
+(no ``..``, no absolute path) to a regular file (not a symbolic link) whose folder still
+resolves to the same real folder, which is what :func:`~study_app.paths.resolve_inside`
+would establish; every other reference takes the full path.
+
+The cache lives in ``$XDG_CACHE_HOME/study-app/validation/`` (see :mod:`study_app.cache`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat as stat_module
+from pathlib import Path
+
+from .cache import cache_dir, read_json, write_json
+
+_EMPTY: dict = {}
+#: Bumped whenever what is cached, or how a file is checked, changes.
+VERSION = 1
+
+
+def file_key(info: os.stat_result) -> list[int]:
+    """What must stay equal for a file's cached result to hold."""
+    return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
+
+
+def regular_file_stat(path: Path) -> os.stat_result | None:
+    """``stat`` of a regular file (following links), or None if there is none."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return info if stat_module.S_ISREG(info.st_mode) else None
+
+
+#: A relative path in canonical form: no empty, ``.`` or ``..`` part, no backslash, colon
+#: or NUL, no surrounding spaces; exactly what ``resolve_inside`` accepts as written.
+_PLAIN = re.compile(r"(?![\s/])(?:(?!\.\.?(?:/|$))[^/\\\x00:]+/)*(?!\.\.?$)[^/\\\x00:]+(?<!\s)")
+
+
+def plain_reference(reference: str | None) -> bool:
+    return bool(reference) and _PLAIN.fullmatch(reference) is not None
+
+
+class ValidationCache:
+    """Per-file validation results of one study folder; a disabled cache remembers nothing."""
+
+    def __init__(self, root: Path, rehash: bool = False) -> None:
+        folder = cache_dir("validation")
+        real_root = os.path.realpath(root)
+        self._path = folder / f"{hashlib.sha256(real_root.encode()).hexdigest()[:32]}.json" if folder else None
+        payload = None if rehash else read_json(self._path, VERSION)
+        valid = payload is not None and payload.get("root") == real_root
+        #: folder -> file name -> [size, mtime_ns, ctime_ns, inode, sha256, decoded]
+        self._old: dict[str, dict[str, list]] = payload["files"] if valid and isinstance(payload.get("files"), dict) else {}
+        self._old_predictions: dict[str, list] = payload["predictions"] if valid and isinstance(payload.get("predictions"), dict) else {}
+        self._files: dict[str, dict[str, list]] = {}
+        self._predictions: dict[str, list] = {}
+        self._real_folders: dict[str, bool] = {}
+        self._root = real_root
+        self.hits = 0
+        self.misses = 0
+
+    def known_file(self, root: Path, reference: str | None, need_hash: bool, need_decoded: bool) -> tuple[Path, str] | None:
+        """``(path, sha256)`` of ``root/reference`` if it is unchanged since it was checked.
+
+        ``need_hash``/``need_decoded``: the earlier check must have hashed / decoded it
+        (an example file is only checked to exist; a trial image is hashed and decoded).
+        """
+        if not self._old or not plain_reference(reference):
+            return None
+        candidate = f"{root}/{reference}"
+        folder, name = candidate.rsplit("/", 1)
+        try:
+            entry = self._old.get(folder, _EMPTY).get(name)
+            usable = len(entry) == 6 and isinstance(entry[4], str) and (entry[4] or not need_hash) and (entry[5] or not need_decoded)
+        except (AttributeError, TypeError, KeyError):  # a damaged cache file that is still valid JSON
+            usable = False
+        if not usable or not self._real_folder(folder):
+            self.misses += 1
+            return None
+        try:
+            info = os.lstat(candidate)
+        except OSError:
+            self.misses += 1
+            return None
+        if not stat_module.S_ISREG(info.st_mode) or entry[:4] != [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]:
+            self.misses += 1
+            return None
+        self._files.setdefault(folder, {})[name] = entry
+        self.hits += 1
+        return Path(candidate), entry[4]
+
+    def _real_folder(self, folder: str) -> bool:
+        """The folder is its own real path (no symbolic link on the way): checked once per folder."""
+        known = self._real_folders.get(folder)
+        if known is None:
+            known = self._real_folders[folder] = os.path.realpath(folder) == folder
+        return known
+
+    def remember(self, path: Path, before: os.stat_result, sha256: str, decoded: bool) -> None:
+        """Record a file checked now; ``before`` is its ``stat`` taken *before* it was read."""
+        folder, name = os.path.split(str(path))
+        self._files.setdefault(folder, {})[name] = [*file_key(before), sha256, decoded]
+
+    def predictions_checked(self, path: Path, context: str) -> bool:
+        """The predictions file was checked without problems against the same study text files."""
+        entry = self._old_predictions.get(str(path))
+        try:
+            unchanged = isinstance(entry, list) and entry == [*file_key(os.stat(path)), context]
+        except OSError:
+            return False
+        if unchanged:
+            self._predictions[str(path)] = entry
+        return unchanged
+
+    def remember_predictions(self, path: Path, before: os.stat_result, context: str) -> None:
+        self._predictions[str(path)] = [*file_key(before), context]
+
+    def save(self) -> None:
+        """Write what this load used or established (entries of files no longer used are dropped)."""
+        if self._path is None or (self._files == self._old and self._predictions == self._old_predictions):
+            return
+        write_json(self._path, VERSION, {"root": self._root, "files": self._files, "predictions": self._predictions})
