@@ -30,6 +30,8 @@ def resolve_inside(root: Path, reference: str) -> Path:
     posix = PurePosixPath(text.replace("\\", "/"))
     if posix.is_absolute() or PureWindowsPath(text).is_absolute() or PureWindowsPath(text).drive:
         raise PathEscapeError(f"absolute path {text!r} is not allowed; write it relative to {root.name}/")
+    if not posix.parts:
+        raise PathEscapeError(f"path {text!r} names the folder itself, not a file in it")
     if ".." in posix.parts:
         raise PathEscapeError(f"path {text!r} uses '..'; paths must stay inside {root.name}/")
     real_root = _real(str(root))
