@@ -25,6 +25,7 @@ from ..stats import HUMAN, MODEL, RULES, Comparison, compare, error_rates, major
 from . import figures, tables
 from .document import Document, Figure, Gallery, Section, Table
 from .gallery import model_galleries
+from .taxonomy_section import taxonomy_section
 from .html import render_html
 from .inputs import ReportData
 from .markdown import render_markdown
@@ -139,7 +140,7 @@ def build_document(data: ReportData, settings: Settings, analysis: Analysis, gen
         _gallery_section(data, settings, phases, models, phase_slug, model_slug),
     ]
     if data.reviews is not None:
-        sections.append(Section("taxonomy", "Error taxonomy", "Reviewed errors sorted into categories.", (tables.reviews(data.reviews),)))
+        sections.append(taxonomy_section(data.reviews))
     return Document(f"Annotators vs models: {data.name}", generated_at or utc_now(), tuple(sections))
 
 

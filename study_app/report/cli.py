@@ -99,7 +99,10 @@ def _data(args: argparse.Namespace):
 
     study = load_study(args.study, check_images=False)
     store = Path(args.store) if args.store else default_store_path(study)
-    return from_study_store(raters, rule, args.k, study, store, command)
+    from .taxonomy_section import with_reviews
+
+    data = from_study_store(raters, rule, args.k, study, store, command)
+    return with_reviews(data, study, store, args.predictions, args.alpha, args.n_boot, args.seed)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
