@@ -217,6 +217,7 @@ class TrialPage(QWidget):
             else ("Your answer" if phase.answers == 1 else f"Your answer: up to {phase.answers} guesses, most likely first")
         )
         self.picker.reset()
+        self.undo_button.setVisible(phase.undo)
         self._status("")
         self._accepting = True
         if phase.presentation is None:

@@ -25,7 +25,7 @@ def to_test_phase(qtbot, window) -> None:
     for _ in range(4):
         wait_for_trial(qtbot, window)
         press(qtbot, Qt.Key_Z, Qt.ControlModifier)  # no undo where feedback shows the answer
-        assert window.controller.current().phase == "training" and not window.trial.undo_button.isEnabled()
+        assert window.controller.current().phase == "training" and not window.trial.undo_button.isVisible()
         answer_with(qtbot, window, [NAMES[truth_of(window)]])
         assert isinstance(current_page(window), FeedbackPage)
         press(qtbot, Qt.Key_Return)
