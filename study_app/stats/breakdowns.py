@@ -24,7 +24,7 @@ from statsmodels.stats.multitest import multipletests
 
 from ..errors import StudyError
 from ..labels import LabelSet
-from .paired import HUMANS, exact_mcnemar
+from .paired import HUMANS, exact_mcnemar_arrays
 from .raters import HUMAN, MODEL, combined_code
 from .results import HypothesisTestResult, Summarised
 
@@ -106,7 +106,7 @@ def class_error_comparison(
     )
     table = table.rename_axis(level).reset_index()
     table["difference"] = table["human_error"] - table["model_error"]
-    table["pvalue"] = [exact_mcnemar(int(h), int(m))[1] for h, m in zip(table["humans_better"], table["model_better"])]
+    table["pvalue"] = exact_mcnemar_arrays(table["humans_better"].to_numpy(dtype=np.int64), table["model_better"].to_numpy(dtype=np.int64))[1]
     reject, adjusted, _, _ = multipletests(table["pvalue"], alpha=alpha, method="fdr_bh")
     table = table.assign(pvalue_fdr=adjusted, significant=reject)
     varied = table["human_error"].nunique() > 1 and table["model_error"].nunique() > 1

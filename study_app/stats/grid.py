@@ -17,6 +17,14 @@ import pandas as pd
 from ..errors import StudyError
 
 
+def row_of(raters: np.ndarray, rater: str) -> int:
+    """The row of a rater in a grid, or a :class:`StudyError` naming the raters there are."""
+    found = np.flatnonzero(raters == rater)
+    if not len(found):
+        raise StudyError(f"no rater {rater!r} in the table; raters: {', '.join(map(str, raters[:20]))}")
+    return int(found[0])
+
+
 @dataclass(frozen=True)
 class RaterGrid:
     """Which images each rater saw (``seen``) and got right (``correct``)."""
@@ -33,10 +41,7 @@ class RaterGrid:
         return (self.seen & ~self.correct).astype(np.float32)
 
     def row(self, rater: str) -> int:
-        found = np.flatnonzero(self.raters == rater)
-        if not len(found):
-            raise StudyError(f"no rater {rater!r} in the table; raters: {', '.join(map(str, self.raters[:20]))}")
-        return int(found[0])
+        return row_of(self.raters, rater)
 
     def subset(self, raters: Sequence[str]) -> RaterGrid:
         return self._rows([self.row(r) for r in raters])
@@ -66,6 +71,58 @@ def rater_grid(raters: pd.DataFrame, correct: str = "correct_topk") -> RaterGrid
     """
     if correct not in raters.columns:
         raise StudyError(f"no correctness column {correct!r} in the rater table")
+    cells = _cells(raters)
+    correct_flat = np.zeros(cells.seen.size, dtype=bool)
+    correct_flat[cells.flat] = raters[correct].to_numpy(dtype=bool)
+    kind_code, kind_names = pd.factorize(raters["kind"])
+    kind_of_rater = np.zeros(len(cells.raters), dtype=np.int64)
+    kind_of_rater[cells.rater_code] = kind_code  # one kind per rater
+    return RaterGrid(
+        cells.raters, np.asarray(kind_names, dtype=object)[kind_of_rater], cells.images, cells.seen,
+        correct_flat.reshape(cells.seen.shape),
+    )
+
+
+@dataclass(frozen=True)
+class LabelGrid:
+    """Which images each rater saw (``seen``) and its top-1 label as a code into ``categories``."""
+
+    raters: np.ndarray
+    images: np.ndarray
+    seen: np.ndarray
+    labels: np.ndarray
+    categories: np.ndarray
+
+    def row(self, rater: str) -> int:
+        return row_of(self.raters, rater)
+
+
+def label_grid(raters: pd.DataFrame, no_answer: str) -> LabelGrid:
+    """Raters x images matrix of top-1 label codes; an empty label (no answer) is ``no_answer``.
+
+    Labels are compared as text (``str`` of the ``label`` column), so a label is one
+    category however the table stores it. Raises :class:`StudyError` as
+    :func:`rater_grid` does when a rater has two rows for one image.
+    """
+    cells = _cells(raters)
+    text = raters["label"].astype(str)
+    label_code, categories = pd.factorize(text.where(text != "", no_answer))
+    labels = np.zeros(cells.seen.size, dtype=np.int32)
+    labels[cells.flat] = label_code
+    return LabelGrid(cells.raters, cells.images, cells.seen, labels.reshape(cells.seen.shape), np.asarray(categories, dtype=object))
+
+
+@dataclass(frozen=True)
+class _Cells:
+    raters: np.ndarray
+    images: np.ndarray
+    rater_code: np.ndarray
+    flat: np.ndarray
+    seen: np.ndarray
+
+
+def _cells(raters: pd.DataFrame) -> _Cells:
+    """Sorted rater and image codes, each row's cell in the flattened grid, and ``seen``."""
     rater_code, names = pd.factorize(raters["rater"], sort=True)
     image_code, images = pd.factorize(raters["image_id"], sort=True)
     flat = rater_code.astype(np.int64) * len(images) + image_code
@@ -76,13 +133,5 @@ def rater_grid(raters: pd.DataFrame, correct: str = "correct_topk") -> RaterGrid
             f"rater {names[twice // len(images)]!r} has several rows for image {images[twice % len(images)]!r} "
             "(shown in several phases?); compare one phase at a time"
         )
-    correct_flat = np.zeros(len(names) * len(images), dtype=bool)
-    correct_flat[flat] = raters[correct].to_numpy(dtype=bool)
-    kind_code, kind_names = pd.factorize(raters["kind"])
-    kind_of_rater = np.zeros(len(names), dtype=np.int64)
-    kind_of_rater[rater_code] = kind_code  # one kind per rater
     shape = (len(names), len(images))
-    return RaterGrid(
-        np.asarray(names, dtype=object), np.asarray(kind_names, dtype=object)[kind_of_rater], np.asarray(images, dtype=object),
-        seen.reshape(shape).astype(bool), correct_flat.reshape(shape),
-    )
+    return _Cells(np.asarray(names, dtype=object), np.asarray(images, dtype=object), rater_code, flat, seen.reshape(shape).astype(bool))
