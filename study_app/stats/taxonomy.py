@@ -172,7 +172,8 @@ def _kappa(table: np.ndarray, alpha: float) -> tuple[float, float, float]:
     expected = (table.sum(axis=1) * table.sum(axis=0)).sum() / n**2
     if expected >= 1 - 1e-12:
         return np.nan, np.nan, np.nan
-    result = cohens_kappa(table)  # simple kappa and its asymptotic standard error, as in agreement.label_kappa
+    with np.errstate(divide="ignore", invalid="ignore"):  # its z test divides by 0 when one reviewer never varies
+        result = cohens_kappa(table)  # simple kappa and its asymptotic standard error, as in agreement.label_kappa
     half = norm.ppf(1 - alpha / 2) * float(result.std_kappa)
     return float(result.kappa), float(result.kappa) - half, float(result.kappa) + half
 
