@@ -18,12 +18,16 @@ matched names come first. Matching ignores case, accents and punctuation.
 from __future__ import annotations
 
 import bisect
+import hashlib
+import json
 import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from .cache import cache_dir, read_json, write_json
 from .labels import Label
 
 EXACT, WHOLE_WORDS, PHRASE_PREFIX, WORD_PREFIX, SUBSTRING, FUZZY = range(6)
@@ -32,6 +36,8 @@ FUZZY_THRESHOLD = 0.45
 SHORT_QUERY = 3
 #: Fuzzy matches are only added when the exact tiers found fewer labels than this.
 FUZZY_WHEN_FEWER_THAN = 8
+#: Bumped whenever :func:`normalise` or the cached entries change.
+INDEX_CACHE_VERSION = 1
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
@@ -40,6 +46,36 @@ def normalise(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _NON_ALNUM.sub(" ", plain).strip()
+
+
+def _cache_file(labels: Sequence[Label]) -> Path | None:
+    """The cache file for exactly these labels, in this order, with these names."""
+    folder = cache_dir("search-index")
+    if folder is None:
+        return None
+    digest = hashlib.sha256()
+    for label in labels:
+        digest.update("\t".join((label.label_id, *label.all_names)).encode() + b"\n")
+    return folder / f"{digest.hexdigest()[:32]}.json"
+
+
+def _checksum(rows: object) -> str:
+    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
+
+
+def _checked_rows(payload: dict, label_count: int) -> list[tuple[int, int, str, str]] | None:
+    """A cache file's entries (label index, position, name, normalised name), or None if damaged."""
+    entries = payload.get("entries")
+    if payload.get("check") != _checksum(entries):
+        return None
+    try:
+        rows = [(int(i), int(p), str(o), str(t)) for i, p, o, t in entries]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return None
+    indexes = [row[0] for row in rows]
+    if any(not text for *_, text in rows) or indexes != sorted(indexes) or (indexes and not 0 <= indexes[0] <= indexes[-1] < label_count):
+        return None
+    return rows
 
 
 def _trigrams(word: str) -> frozenset[str]:
@@ -66,38 +102,82 @@ class _Entry:
 
 
 class LabelSearchIndex:
-    """Search over the display names and synonyms of a sequence of labels."""
+    """Search over the display names and synonyms of a sequence of labels.
 
-    def __init__(self, labels: Sequence[Label]) -> None:
+    Building the index for 1000 classes takes about a tenth of a second, which a window
+    should not spend before its first paint: the index is built in steps
+    (:meth:`build_step`, which the label picker calls while the event loop is idle) and
+    completes itself on the first search if the steps have not finished. The normalised
+    names are kept in the user's cache folder (``search-index/``, keyed by a digest of
+    the labels' ids and names), so a later start skips normalising them.
+    """
+
+    def __init__(self, labels: Sequence[Label], use_cache: bool = True) -> None:
         self._labels = tuple(labels)
         self._entries: list[_Entry] = []
         self._fuzzy_keys: dict[str, list[int]] = defaultdict(list)
         self._by_trigram: dict[str, set[str]] = defaultdict(set)
         self._by_word_start: dict[str, list[int]] = defaultdict(list)
         self._key_trigrams: dict[str, frozenset[str]] = {}
-        for label_index, label in enumerate(self._labels):
-            for position, name in enumerate(label.all_names):
-                text = normalise(name)
-                if not text:
-                    continue
-                entry_index = len(self._entries)
-                self._entries.append(_Entry(label_index, position, name, text, tuple(text.split())))
-                for start in {w[:n] for w in text.split() for n in range(1, SHORT_QUERY)}:
-                    self._by_word_start[start].append(entry_index)
-                for key in {text, *text.split()}:
-                    self._fuzzy_keys[key].append(entry_index)
+        self._blob = ""
+        self._starts: list[int] = []
+        self._indexed = 0  # labels indexed so far, in order
+        self._complete = False
+        self._cache_file = _cache_file(self._labels) if use_cache else None
+        cached = read_json(self._cache_file, INDEX_CACHE_VERSION)
+        self._cached_rows = _checked_rows(cached, len(self._labels)) if cached else None
+        self._next_row = 0
+
+    @property
+    def complete(self) -> bool:
+        return self._complete
+
+    def build_step(self, labels: int = 50) -> bool:
+        """Index up to ``labels`` more labels; True once the index is complete."""
+        if self._complete:
+            return True
+        end = min(self._indexed + labels, len(self._labels))
+        rows = self._cached_rows
+        if rows is not None:
+            while self._next_row < len(rows) and rows[self._next_row][0] < end:
+                self._add(*rows[self._next_row])
+                self._next_row += 1
+        else:
+            for label_index in range(self._indexed, end):
+                for position, name in enumerate(self._labels[label_index].all_names):
+                    text = normalise(name)
+                    if text:
+                        self._add(label_index, position, name, text)
+        self._indexed = end
+        if end == len(self._labels):
+            self._finish(save=rows is None)
+        return self._complete
+
+    def _add(self, label_index: int, position: int, original: str, text: str) -> None:
+        entry_index = len(self._entries)
+        words = tuple(text.split())
+        self._entries.append(_Entry(label_index, position, original, text, words))
+        for start in {w[:n] for w in words for n in range(1, SHORT_QUERY)}:
+            self._by_word_start[start].append(entry_index)
+        for key in {text, *words}:
+            if key not in self._key_trigrams:
+                grams = self._key_trigrams[key] = _trigrams(key)
+                for gram in grams:
+                    self._by_trigram[gram].add(key)
+            self._fuzzy_keys[key].append(entry_index)
+
+    def _finish(self, save: bool) -> None:
         # All names in one string: a C-level ``str.find`` picks candidates per keystroke.
         self._blob = "\n".join(entry.text for entry in self._entries)
-        self._starts: list[int] = []
         offset = 0
         for entry in self._entries:
             self._starts.append(offset)
             offset += len(entry.text) + 1
-        for key in self._fuzzy_keys:
-            grams = _trigrams(key)
-            self._key_trigrams[key] = grams
-            for gram in grams:
-                self._by_trigram[gram].add(key)
+        self._indexed = len(self._labels)
+        self._complete = True
+        if save:
+            rows = [[e.label_index, e.position, e.original, e.text] for e in self._entries]
+            write_json(self._cache_file, INDEX_CACHE_VERSION, {"entries": rows, "check": _checksum(rows)})
 
     def __len__(self) -> int:
         return len(self._labels)
@@ -107,6 +187,7 @@ class LabelSearchIndex:
         text = normalise(query)
         if not text:
             return []
+        self.build_step(len(self._labels))
         words = text.split()
         best: dict[int, tuple[int, float, int, int, str]] = {}
         longest = max(words, key=len)

@@ -4,11 +4,19 @@ Annotators must never wait for an image: the next trials' images are decoded ahe
 a thread pool (Pillow releases the GIL while decoding), and example thumbnails are made
 the same way when a class is highlighted. Results arrive through Qt's queued signals on
 the GUI thread; only ``QImage`` (safe in any thread) crosses threads, never ``QPixmap``.
+
+Thumbnails are also kept on disk (:mod:`study_app.thumbnail_cache`): a thumbnail job
+reads the cached file when there is one, and :meth:`ImageLoader.prebuild` fills the
+disk cache for all example images in a background thread of the lowest priority, so
+the examples of any class show at once from the next start on.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image
@@ -17,6 +25,7 @@ from PyQt5.QtGui import QImage
 
 from ..errors import ImageError
 from ..images import load_image
+from ..thumbnail_cache import ThumbnailCache
 
 
 def pil_to_qimage(image: Image.Image) -> QImage:
@@ -31,6 +40,34 @@ def fit_size(size: tuple[int, int], bounds: tuple[int, int]) -> tuple[int, int]:
     return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
+def make_thumbnail(path: Path, box: int, max_pixels: int) -> Image.Image:
+    """``path`` shrunk to fit ``box`` x ``box``; tiny images (digits) are enlarged pixel by pixel."""
+    image = load_image(path, max_pixels, draft_size=(box, box))
+    factor = box // max(image.size)
+    if factor >= 2:
+        image = image.resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST)
+    image.thumbnail((box, box), Image.Resampling.LANCZOS)
+    return image
+
+
+def cached_thumbnail(disk: ThumbnailCache, path: Path, box: int, max_pixels: int) -> Image.Image:
+    """The thumbnail from the disk cache, or made now and kept there."""
+    target = disk.file_for(path, box)
+    image = disk.load(target, box)
+    if image is None:
+        image = make_thumbnail(path, box, max_pixels)
+        disk.store(target, image)
+    return image
+
+
+def _lowest_thread_priority() -> None:
+    """Make the calling thread yield the CPU to every other (Linux: per-thread nice 19)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
+
+
 class _Job(QRunnable):
     def __init__(
         self, loader: "ImageLoader", key: str, path: Path, box: int | None, fit: tuple[int, int] | None, max_pixels: int
@@ -40,19 +77,16 @@ class _Job(QRunnable):
 
     def run(self) -> None:
         try:
-            draft = (self.box, self.box) if self.box else None
-            image = load_image(self.path, self.max_pixels, draft_size=draft)
+            if self.box:
+                image = cached_thumbnail(self.loader.disk, self.path, self.box, self.max_pixels)
+            else:
+                image = load_image(self.path, self.max_pixels)
             if self.fit:
                 # Scaled here, off the GUI thread, to the size the view will paint it at.
                 target = fit_size(image.size, self.fit)
                 enlarge = target[0] / image.width
                 method = Image.Resampling.NEAREST if enlarge >= 2 else Image.Resampling.BICUBIC
                 image = image.resize(target, method)
-            if self.box:
-                factor = self.box // max(image.size)
-                if factor >= 2:  # tiny images (digits) are enlarged pixel by pixel
-                    image = image.resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST)
-                image.thumbnail((self.box, self.box), Image.Resampling.LANCZOS)
             self.loader._done.emit(self.key, pil_to_qimage(image), "")
         except ImageError as exc:
             self.loader._done.emit(self.key, QImage(), str(exc))
@@ -80,6 +114,36 @@ class ImageLoader(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads)
         self._done.connect(self._store)
+        self.disk = ThumbnailCache()
+        self._prebuilder: threading.Thread | None = None
+        self._stop_prebuild = threading.Event()
+        self.destroyed.connect(self._stop_prebuild.set)
+
+    def prebuild(self, paths: Sequence[Path], box: int) -> threading.Thread | None:
+        """Put the thumbnails of ``paths`` (in that order) into the disk cache in the background.
+
+        One daemon thread at the lowest priority, started once per loader; it stops when
+        the loader is destroyed. Unreadable images are skipped (the pane reports them).
+        """
+        if self._prebuilder is not None or self.disk.folder is None:
+            return self._prebuilder
+        disk, max_pixels, stop = self.disk, self._max_pixels, self._stop_prebuild
+
+        def build() -> None:
+            _lowest_thread_priority()
+            for path in paths:
+                if stop.is_set():
+                    return
+                target = disk.file_for(path, box)
+                if target is not None and not target.is_file():
+                    try:
+                        disk.store(target, make_thumbnail(path, box, max_pixels))
+                    except ImageError:
+                        continue
+
+        self._prebuilder = threading.Thread(target=build, name="thumbnail-prebuild", daemon=True)
+        self._prebuilder.start()
+        return self._prebuilder
 
     def set_budget(self, budget_bytes: int) -> None:
         """Change the cache bound (the window sizes it to the images it decodes ahead)."""

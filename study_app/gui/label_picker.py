@@ -36,6 +36,11 @@ THUMBNAIL = 96
 #: Example images load once the highlight has rested this long: arrowing or typing
 #: through a list must not start (and wait on) a thumbnail job per row passed.
 EXAMPLES_DELAY_MS = 60
+#: Labels indexed per idle step of the search index build (a few milliseconds each).
+INDEX_STEP_LABELS = 40
+#: Once the picker is first on screen, wait this long before filling the thumbnail disk
+#: cache in the background, so that the first trial's own work goes first.
+PREBUILD_DELAY_MS = 1500
 _FORWARDED_KEYS = {Qt.Key_Up, Qt.Key_Down, Qt.Key_PageUp, Qt.Key_PageDown}
 
 
@@ -81,6 +86,10 @@ class ExamplesPane(QListWidget):
             self.addItem(item)
             if self._loader.request(key, path, THUMBNAIL):
                 self._fill(item, key)
+
+    @property
+    def per_class(self) -> int:
+        return self._per_class
 
     def _paths(self, label_id: str | None):
         return self._labels.examples.get(label_id, ())[: self._per_class] if label_id else ()
@@ -151,8 +160,16 @@ class LabelPicker(QWidget):
         super().__init__()
         self.labels = labels
         self._index = index
+        self._loader = loader
         self._current: str | None = None
         self._browsed = False
+        self._prebuild_started = False
+        # The search index is built while the event loop is idle (a search before it is
+        # done completes it at once), so building it never delays the first image.
+        self._index_builder = QTimer(self)
+        self._index_builder.timeout.connect(self._build_index_step)
+        if not index.complete:
+            self._index_builder.start(0)
 
         self.search = QLineEdit()
         self.search.setPlaceholderText("Type a class name (F2)…")
@@ -200,6 +217,22 @@ class LabelPicker(QWidget):
             layout.addWidget(self.examples)
         else:
             self.examples.hide()
+
+    def _build_index_step(self) -> None:
+        if self._index.build_step(INDEX_STEP_LABELS):
+            self._index_builder.stop()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._prebuild_started and self.labels.examples:
+            self._prebuild_started = True
+            QTimer.singleShot(PREBUILD_DELAY_MS, self._prebuild_thumbnails)
+
+    def _prebuild_thumbnails(self) -> None:
+        """Every class's examples into the disk cache, in the order of the label list."""
+        per_class = self.examples.per_class
+        paths = [path for label in self.labels.classes for path in self.labels.examples.get(label.label_id, ())[:per_class]]
+        self._loader.prebuild(paths, THUMBNAIL)
 
     @property
     def current(self) -> str | None:
