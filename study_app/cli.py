@@ -71,10 +71,12 @@ def _cmd_new_study(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store_path(args: argparse.Namespace) -> Path:
-    """``--store`` if given, else ``results/<study name>/results.sqlite``."""
+def _store_path(args: argparse.Namespace) -> Path | str:
+    """``--store`` if given (a file, or a PostgreSQL server URL), else ``results/<study name>/results.sqlite``."""
     if getattr(args, "store", None):
-        return Path(args.store)
+        from .store.results_store import store_location
+
+        return store_location(args.store)
     from .protocol import study_name
     from .store.results_store import RESULTS_DIR, STORE_FILE
 
@@ -84,7 +86,9 @@ def _store_path(args: argparse.Namespace) -> Path:
 def _cmd_merge(args: argparse.Namespace) -> int:
     from .store import merge_stores
 
-    report = merge_stores(Path(args.out), [Path(p) for p in args.inputs])
+    from .store.results_store import store_location
+
+    report = merge_stores(store_location(args.out), [store_location(p) for p in args.inputs])
     print(report.summary())
     return 0
 
@@ -93,7 +97,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .store import ResultsStore, export_answers
 
     store_path = _store_path(args)
-    out = Path(args.out) if args.out else store_path.parent / "export" / f"answers.{args.format}"
+    if args.out:
+        out = Path(args.out)
+    else:  # beside the store file; for a server store, in results/<study>/
+        from .protocol import study_name
+        from .store.results_store import RESULTS_DIR
+
+        folder = store_path.parent if isinstance(store_path, Path) else RESULTS_DIR / study_name(args.study)
+        out = folder / "export" / f"answers.{args.format}"
     with ResultsStore(store_path, readonly=True) as store:
         export_answers(store, out, args.format)
     print(f"wrote {out} and {out.with_name(out.stem + '.manifest.json')}")
@@ -103,7 +114,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from .store import ResultsStore, import_answers
 
-    with ResultsStore(Path(args.store)) as store:
+    from .store.results_store import store_location
+
+    with ResultsStore(store_location(args.store)) as store:
         added = import_answers(store, Path(args.table))
     print(f"imported {added} new trial(s) into {args.store}")
     return 0
@@ -174,12 +187,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     summary = run_pilot(
         study,
         args.annotators,
-        Path(args.store) if args.store else None,
+        _store_path(args) if args.store else None,
         accuracy=args.accuracy,
         from_predictions=Path(args.from_predictions) if args.from_predictions else None,
         model=args.model,
         rt_ms=args.rt_ms,
         seed=args.seed,
+        journal=Path(args.journal) if args.journal else None,
         **drive,
     )
     print(summary.summary())
@@ -197,9 +211,55 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", help="which model of --from-predictions (default: the first)")
     parser.add_argument("--rt-ms", type=_rt_pair, default=(2500.0, 800.0), help="response time MEAN,SD in ms (default 2500,800)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the scripted answers (default 0)")
-    parser.add_argument("--store", help="pilot store (default results/<study>/pilot.sqlite; never the real store)")
+    parser.add_argument(
+        "--store", help="pilot store (default results/<study>/pilot.sqlite; never the real store), or a postgresql:// server URL"
+    )
+    parser.add_argument("--journal", help="with a server store: this desktop's offline journal (default results/journal/...)")
     parser.add_argument("--gui", action="store_true", help="show the real window and type the answers into it, to watch the pilot")
     parser.set_defaults(handler=_cmd_simulate)
+
+
+def _cmd_progress(args: argparse.Namespace) -> int:
+    import time
+
+    from .progress import format_progress, study_progress
+    from .store import ResultsStore
+
+    while True:
+        with ResultsStore(_store_path(args), readonly=True) as store:
+            text = format_progress(study_progress(store, args.study_name), images=args.images)
+        if not args.watch:
+            print(text)
+            return 0
+        print("\033[2J\033[H" + time.strftime("%H:%M:%S ") + text, flush=True)
+        time.sleep(args.watch)
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from .store.journal import JournaledStore
+    from .store.postgres import is_server_url
+
+    if not is_server_url(args.store):
+        raise StudyError(f"--store must be the postgresql:// URL of the results server, not {args.store!r}")
+    with JournaledStore(args.store, Path(args.journal) if args.journal else None, pilot=args.pilot) as store:
+        status = store.sync(force=True)
+    print(status.text())
+    return 0 if status.online and not status.waiting else 1
+
+
+def _add_lab_commands(sub: argparse._SubParsersAction) -> None:
+    progress = sub.add_parser("progress", help="live progress of a study per annotator and per image (file or server store)")
+    progress.add_argument("--store", required=True, help="results store: a file or a postgresql:// server URL")
+    progress.add_argument("--study", dest="study_name", help="only this study (its name in the protocol)")
+    progress.add_argument("--images", action="store_true", help="also list every image with its answers and held slots")
+    progress.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS until Ctrl+C")
+    progress.set_defaults(handler=_cmd_progress)
+
+    sync = sub.add_parser("sync", help="send the answers a desktop saved while the results server was unreachable")
+    sync.add_argument("--store", required=True, help="the postgresql:// server URL the desktop annotates into")
+    sync.add_argument("--journal", help="the desktop's journal (default results/journal/<host>-<port>-<database>.sqlite)")
+    sync.add_argument("--pilot", action="store_true", help="the journal of simulate (pilot sessions)")
+    sync.set_defaults(handler=_cmd_sync)
 
 
 def _add_validate(sub: argparse._SubParsersAction) -> None:
@@ -233,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"study-app {__version__}")
     sub = parser.add_subparsers(title="sub-commands", metavar="COMMAND")
-    for add in (_add_annotate, _add_simulate, _add_validate, _add_new_study, _add_store_commands, add_compare_commands, add_report_command, add_predict_command, add_review_command):
+    for add in (_add_annotate, _add_simulate, _add_validate, _add_new_study, _add_store_commands, _add_lab_commands, add_compare_commands, add_report_command, add_predict_command, add_review_command):
         add(sub)
     return parser
 

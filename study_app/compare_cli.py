@@ -121,9 +121,10 @@ def study_raters(args: argparse.Namespace):
     from .protocol import load_study
     from .stats import image_phases, rater_table
     from .store import ResultsStore, answers_frame, default_store_path
+    from .store.results_store import store_location
 
     study = load_study(args.study, check_images=False)
-    store_path = Path(args.store) if args.store else default_store_path(study)
+    store_path = store_location(args.store) if args.store else default_store_path(study)
     with ResultsStore(store_path, readonly=True) as store:
         answers = answers_frame(store)
     answers = answers[answers["study"] == study.name] if "study" in answers.columns else answers

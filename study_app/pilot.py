@@ -21,7 +21,8 @@ from .predictions import read_predictions
 from .protocol import Study
 from .responses import Event, Response, utc_now
 from .session import SessionController
-from .store.results_store import RESULTS_DIR, ResultsStore
+from .store.journal import open_annotation_store
+from .store.results_store import RESULTS_DIR
 
 PILOT_FILE = "pilot.sqlite"
 MIN_RT_MS = 150.0
@@ -35,7 +36,7 @@ def default_pilot_store(study: Study, results_dir: Path = RESULTS_DIR) -> Path:
 class PilotSummary:
     """What a pilot run did: sessions, trials, and the accuracy it produced per phase."""
 
-    store: Path
+    store: Path | str
     annotators: tuple[str, ...]
     trials: int
     correct: dict[str, tuple[int, int]]
@@ -114,11 +115,14 @@ def run_pilot(
     rt_ms: tuple[float, float] = (2500.0, 800.0),
     seed: int = 0,
     drive: Driver = drive_headless,
+    journal: Path | None = None,
 ) -> PilotSummary:
     """Run ``annotators`` scripted sessions from start to end; returns what they did.
 
     ``drive`` runs one session; the default needs no screen, and
-    :func:`study_app.gui.pilot_driver.drive_window` shows the real window instead.
+    :func:`study_app.gui.pilot_driver.drive_window` shows the real window instead. With a
+    server store (a postgresql:// URL), answers go through the desktop's offline journal
+    (``journal``; see :mod:`study_app.store.journal`), as a lab desktop's do.
     """
     if from_predictions is None and (accuracy is None or not 0.0 <= accuracy <= 1.0):
         raise StudyError("--accuracy must be between 0 and 1")
@@ -129,7 +133,7 @@ def run_pilot(
     correct: dict[str, list[int]] = {phase.name: [0, 0] for phase in study.phases}
     names = []
     trials = 0
-    with ResultsStore(path, pilot=True) as store:
+    with open_annotation_store(path, pilot=True, journal=journal) as store:
         for number in range(1, annotators + 1):
             annotator = f"pilot-{seed}-{number:03d}"
             names.append(annotator)

@@ -56,6 +56,7 @@ _TOP = {
     "keys": Field(dict),
     "review": Field(dict),
     "counterbalance": Field(dict),
+    "store": Field(str),
 }
 _LABELS = {
     "file": Field(str, True),
@@ -163,6 +164,8 @@ class Study:
     #: Causes a reviewer sorts errors into (the protocol's ``[review]`` table, else the ILSVRC paper's).
     taxonomy: Taxonomy = DEFAULT_TAXONOMY
     counterbalance: Design | None = None
+    #: Results store named by the protocol (a PostgreSQL server URL for a multi-seat lab), "" for the default file.
+    store: str = ""
 
     def phase(self, name: str) -> Phase:
         for phase in self.phases:
@@ -260,6 +263,9 @@ class _Loader:
         predictions = self._predictions(models_cfg, label_set, lines)
         instructions = self._instructions(top, lines)
         keys = top.get("keys", {})
+        store = top.get("store", "")
+        if store and not store.startswith(("postgresql://", "postgres://")):
+            check.add(f"store must be a PostgreSQL server URL (postgresql://user@host/database), not {store!r}", "store")
         taxonomy = read_review_table(top["review"], check) if "review" in top else DEFAULT_TAXONOMY
         for command, message in check_overrides(keys):
             check.add(message, "keys", command)
@@ -285,6 +291,7 @@ class _Loader:
             keys={command: normalise_keys(text) for command, text in keys.items()},
             taxonomy=taxonomy,
             counterbalance=design,
+            store=store,
         )
 
     def _parse(self, study_path: Path) -> tuple[dict[str, Any], dict]:

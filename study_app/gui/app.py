@@ -13,7 +13,8 @@ from ..errors import StoreError, StudyError
 from ..keymap import combine_keys, read_user_keys, user_keys_path
 from ..protocol import load_study
 from ..session import SessionController
-from ..store.results_store import ResultsStore, default_store_path
+from ..store.journal import open_annotation_store
+from ..store.results_store import ResultsStore, default_store_path, store_location
 from .main_window import AnnotationWindow
 from .start_dialog import StartDialog
 
@@ -82,7 +83,7 @@ def run_annotation(
             raise StudyError(f"{keys_path}: no such keys file")
         user_keys = read_user_keys(keys_path)
         combine_keys(dict(study.keys), user_keys, str(keys_path))  # a clash is refused before any session opens
-        store = ResultsStore(Path(store_path) if store_path else default_store_path(study))
+        store = open_annotation_store(store_location(store_path) if store_path else default_store_path(study))
     except StudyError as exc:
         QMessageBox.critical(None, "Cannot start the study", str(exc))
         raise

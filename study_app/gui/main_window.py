@@ -24,6 +24,7 @@ from .help_overlay import HelpOverlay
 from .image_loader import ImageLoader
 from .label_picker import ExamplesPane
 from .pages import FeedbackPage, InstructionsPage, MessagePage
+from .sync_indicator import SyncIndicator
 from .trial_page import TrialPage
 
 PREFETCH = 3
@@ -86,6 +87,8 @@ class AnnotationWindow(QMainWindow):
         self._after_message_action = self._next
         self._waiting_for: str | None = None
         self._install_shortcuts()
+        if hasattr(controller.store, "sync_status"):  # annotating into a results server (store/journal.py)
+            self.statusBar().addPermanentWidget(SyncIndicator(controller.store.sync_status))
         self._restore_window_state()
         self.instructions.set_heading(study.title, controller.resumed)
         self._show(self.instructions)

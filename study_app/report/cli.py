@@ -96,9 +96,10 @@ def _data(args: argparse.Namespace):
         return from_files(raters, rule, args.k, name, Path(args.answers), Path(args.truth), command)
     from ..protocol import load_study
     from ..store import default_store_path
+    from ..store.results_store import store_location
 
     study = load_study(args.study, check_images=False)
-    store = Path(args.store) if args.store else default_store_path(study)
+    store = store_location(args.store) if args.store else default_store_path(study)
     from .taxonomy_section import with_reviews
 
     data = from_study_store(raters, rule, args.k, study, store, command)

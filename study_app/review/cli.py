@@ -55,11 +55,11 @@ def cmd_review(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from ..protocol import study_name
     from ..store import ResultsStore
-    from ..store.results_store import RESULTS_DIR, STORE_FILE
+    from ..store.results_store import RESULTS_DIR, STORE_FILE, store_location
     from ..store.reviews import export_reviews
 
     name = study_name(args.study)
-    store_path = Path(args.store) if args.store else RESULTS_DIR / name / STORE_FILE
+    store_path = store_location(args.store) if args.store else RESULTS_DIR / name / STORE_FILE
     with ResultsStore(store_path, readonly=True) as store:
         out = export_reviews(store, Path(args.export), name)
     print(f"wrote {out}")

@@ -55,8 +55,10 @@ def _cutoff(now: str, minutes: float) -> str:
 
 
 #: A slot nobody holds: never claimed, or its session ended or went quiet before the cutoff.
+#: (A slot whose session row cannot be seen is *not* free: on PostgreSQL that is a session
+#: committed by another desktop after this statement began, seen when re-checking a lock.)
 _FREE = (
-    "a.trial_uuid IS NULL AND (a.session_uuid IS NULL OR s.uuid IS NULL OR s.ended_at IS NOT NULL "
+    "a.trial_uuid IS NULL AND (a.session_uuid IS NULL OR s.ended_at IS NOT NULL "
     "OR COALESCE(s.heartbeat_at, s.started_at) < ?)"
 )
 
@@ -120,37 +122,41 @@ def _restrict(trials: Iterable[Trial], keep: dict[str, set[str]]) -> tuple[Trial
 
 
 def _claim(conn, study_uuid: str, session_uuid: str, annotator: str, phase: Phase, now: str) -> set[str]:
-    """Take up to ``images_per_annotator`` free slots of the phase, one per image."""
-    rows = conn.execute(
-        f"""
-        SELECT a.uuid, a.image_id FROM allocations a LEFT JOIN sessions s ON s.uuid = a.session_uuid
-        WHERE a.study_uuid = ? AND a.phase = ? AND {_FREE}
-          AND NOT EXISTS (SELECT 1 FROM allocations b JOIN sessions sb ON sb.uuid = b.session_uuid
-                          WHERE b.study_uuid = a.study_uuid AND b.phase = a.phase AND b.image_id = a.image_id
-                            AND sb.annotator_id = ?)
-          AND NOT EXISTS (SELECT 1 FROM trials t JOIN sessions st ON st.uuid = t.session_uuid
-                          WHERE t.image_id = a.image_id AND t.phase = a.phase AND st.annotator_id = ?
-                            AND st.study_uuid = a.study_uuid)
-        ORDER BY a.slot, a.uuid LIMIT ?{_lock_clause(conn)}
-        """,
-        (
-            study_uuid,
-            phase.name,
-            _cutoff(now, phase.release_after_min),
-            annotator,
-            annotator,
-            phase.images_per_annotator * phase.judgements_per_image,
-        ),
-    ).fetchall()
-    chosen: dict[str, str] = {}
-    for slot, image_id in rows:
-        if image_id not in chosen and len(chosen) < phase.images_per_annotator:
-            chosen[image_id] = slot
-    conn.executemany(
-        "UPDATE allocations SET session_uuid = ?, claimed_at = ? WHERE uuid = ?",
-        [(session_uuid, now, slot) for slot in chosen.values()],
-    )
-    return set(chosen)
+    """Take up to ``images_per_annotator`` free slots of the phase, one per image.
+
+    Asks for just the slots still needed, lowest slot numbers first (so images fill up
+    evenly), and again for the shortfall when two of them were of one image: locking more
+    rows than it takes would hide them from the desktops claiming at the same moment.
+    """
+    chosen: set[str] = set()
+    cutoff = _cutoff(now, phase.release_after_min)
+    while len(chosen) < phase.images_per_annotator:
+        rows = conn.execute(
+            f"""
+            SELECT a.uuid, a.image_id FROM allocations a LEFT JOIN sessions s ON s.uuid = a.session_uuid
+            WHERE a.study_uuid = ? AND a.phase = ? AND {_FREE}
+              AND NOT EXISTS (SELECT 1 FROM allocations b LEFT JOIN sessions sb ON sb.uuid = b.session_uuid
+                              WHERE b.study_uuid = a.study_uuid AND b.phase = a.phase AND b.image_id = a.image_id
+                                AND (b.session_uuid = ? OR sb.annotator_id = ?))
+              AND NOT EXISTS (SELECT 1 FROM trials t JOIN sessions st ON st.uuid = t.session_uuid
+                              WHERE t.image_id = a.image_id AND t.phase = a.phase AND st.annotator_id = ?
+                                AND st.study_uuid = a.study_uuid)
+            ORDER BY a.slot, a.uuid LIMIT ?{_lock_clause(conn)}
+            """,
+            (study_uuid, phase.name, cutoff, session_uuid, annotator, annotator, phase.images_per_annotator - len(chosen)),
+        ).fetchall()
+        taken = {}
+        for slot, image_id in rows:
+            if image_id not in chosen and image_id not in taken:
+                taken[image_id] = slot
+        if not taken:
+            break
+        conn.executemany(
+            "UPDATE allocations SET session_uuid = ?, claimed_at = ? WHERE uuid = ?",
+            [(session_uuid, now, slot) for slot in taken.values()],
+        )
+        chosen.update(taken)
+    return chosen
 
 
 def _take_free_slot(conn, session_uuid: str, phase: str, image_id: str, now: str, minutes: float, trial_uuid: str | None) -> bool:

@@ -33,9 +33,14 @@ RESULTS_DIR = Path("results")
 STORE_FILE = "results.sqlite"
 
 
-def default_store_path(study: Study, results_dir: Path = RESULTS_DIR) -> Path:
-    """Where a study's answers go unless the researcher says otherwise."""
-    return results_dir / study.name / STORE_FILE
+def default_store_path(study: Study, results_dir: Path = RESULTS_DIR) -> Path | str:
+    """Where a study's answers go unless the researcher says otherwise (the protocol's ``store``, if any)."""
+    return study.store or results_dir / study.name / STORE_FILE
+
+
+def store_location(text: str | Path) -> Path | str:
+    """A ``--store`` value: a PostgreSQL server URL as given, anything else a file path."""
+    return text if is_server_url(text) else Path(text)
 
 
 def new_uuid() -> str:

@@ -1,0 +1,289 @@
+"""An annotation desktop against a results server, that keeps working when the server is gone.
+
+:class:`JournaledStore` has the part of the :class:`~.results_store.ResultsStore` API that
+a session uses (``open_session``, ``submit``, ``log_events``, ``finish_session``,
+``unfinished_session``). Every write goes first into a local SQLite *journal* -- an
+ordinary results store file, durable before ``submit`` returns -- and is then copied to
+the server in one transaction. When the server cannot be reached, the copy waits: the
+annotator goes on answering into the journal, the window shows a small status
+(:meth:`JournaledStore.sync_status`), and every later write (at most every
+:data:`RETRY_S` seconds) tries the server again and sends everything that waits.
+
+Copying is idempotent: rows keep the UUIDs the journal gave them and go in with
+``INSERT ... ON CONFLICT DO NOTHING``, so a copy interrupted half-way, or repeated after a
+crash, adds each row exactly once. How far the copy got is kept per table in the
+journal's ``meta`` table (``journal_sent:<table>`` = highest journal rowid sent), written
+every :data:`SAVE_MARKS_EVERY` copies and on close -- a crash in between only means rows
+are offered again and ignored. An answer newly stored on the server fills its allocation
+slot there (allocation.py).
+
+Opening a *new* session needs the server (it may share images out and takes a place in
+the counterbalancing rotation); resuming a session this desktop has in its journal works
+offline. Sessions opened on the server are copied into the journal first, so that a
+session begun on another desktop resumes here with its whole history.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import StoreError
+from ..protocol import Study
+from ..responses import Event, Response, utc_now
+from ..schedule import Trial
+from .allocation import DEFAULT_RELEASE_MIN, allocated_phases, fill_slot
+from .db import table_columns, write
+from .postgres import ServerAddress, ServerUnavailableError, is_server_url
+from .results_store import RESULTS_DIR, ResultsStore, Session
+from .schema import TABLES
+
+#: Seconds between attempts to reach a server that was gone (each attempt may wait up to
+#: postgres.CONNECT_TIMEOUT_S when the network, not just the server, is down).
+RETRY_S = 10.0
+JOURNAL_DIR = RESULTS_DIR / "journal"
+#: Copies between two saves of the marks (each save is one more durable commit of the journal).
+SAVE_MARKS_EVERY = 100
+_SENT = "journal_sent:"
+
+
+def default_journal_path(address: ServerAddress, pilot: bool = False) -> Path:
+    """``results/journal/<host>-<port>-<database>[-pilot].sqlite``: one journal per server database."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address.url)
+    name = f"{parts.hostname or 'local'}-{parts.port or 5432}-{address.name}" + ("-pilot" if pilot else "")
+    return JOURNAL_DIR / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".sqlite")
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """What the annotator's window shows about the server."""
+
+    online: bool
+    waiting: int  # answers in the journal that the server does not have yet
+
+    def text(self) -> str:
+        if self.online and not self.waiting:
+            return "Server: connected"
+        if self.online:
+            return f"Server: connected, sending {self.waiting} saved answer(s)"
+        return f"Server unreachable: {self.waiting} answer(s) saved on this computer, sent when it is back"
+
+
+class JournaledStore:
+    """A server store with a local journal in front (see the module docstring). One per thread."""
+
+    def __init__(self, url: str, journal: str | Path | None = None, pilot: bool = False, retry_s: float = RETRY_S) -> None:
+        self.path = ServerAddress(url)
+        self.pilot = pilot
+        self.retry_s = retry_s
+        self.journal = ResultsStore(Path(journal) if journal else default_journal_path(self.path, pilot), pilot=pilot)
+        #: Reads of this desktop's own sessions (a resumed session's scores) come from the journal.
+        self.conn = self.journal.conn
+        self.server: ResultsStore | None = None
+        self._next_try = 0.0
+        self._allocated: dict[str, dict[str, float]] = {}
+        self._ended_dirty = True  # the first copy also sends the end of sessions that ended offline
+        self._marks = self._saved_marks()
+        self._unsaved = 0
+        self._status = SyncStatus(False, self._waiting())
+        self.sync()
+
+    # -- the session API -------------------------------------------------------------
+    def open_session(self, study: Study, annotator: str, force_new: bool = False, arrival: int | None = None) -> Session:
+        self.sync(force=True)
+        if self.server is not None:
+            try:
+                session = self.server.open_session(study, annotator, force_new=force_new, arrival=arrival)
+                self._pull(session.uuid)
+                self._allocated[session.uuid] = session.allocated
+                return session
+            except ServerUnavailableError as exc:
+                self._lost(exc)
+        return self._resume_offline(study, annotator, force_new)
+
+    def submit(
+        self,
+        session: Session,
+        trial: Trial,
+        image_sha256: str,
+        response: Response,
+        events: Iterable[Event] = (),
+        supersedes: str | None = None,
+    ) -> str:
+        """Durable in the journal when this returns; on the server too unless it is unreachable."""
+        trial_uuid = self.journal.submit(session, trial, image_sha256, response, events, supersedes=supersedes)
+        self.sync()
+        return trial_uuid
+
+    def log_events(self, session: Session, events: Iterable[Event], trial: Trial | None = None) -> None:
+        self.journal.log_events(session, events, trial)
+        self.sync()
+
+    def finish_session(self, session: Session) -> None:
+        self.journal.finish_session(session)
+        self._ended_dirty = True
+        self.sync()
+
+    def unfinished_session(self, annotator: str) -> tuple[str, str, int] | None:
+        if self.server is not None:
+            try:
+                return self.server.unfinished_session(annotator)
+            except ServerUnavailableError as exc:
+                self._lost(exc)
+        return self.journal.unfinished_session(annotator)
+
+    def sync_status(self) -> SyncStatus:
+        """The last known state (no network traffic): for a status line that refreshes often."""
+        return self._status
+
+    def close(self) -> None:
+        """One last attempt to send what waits, then close both stores."""
+        self.sync(force=True)
+        self._save_marks()
+        if self.server is not None:
+            self.server.close()
+        self.journal.close()
+
+    def __enter__(self) -> JournaledStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- syncing ---------------------------------------------------------------------
+    def sync(self, force: bool = False) -> SyncStatus:
+        """Send what the server lacks (reconnecting first if it was gone and a retry is due)."""
+        if self.server is None and (force or time.monotonic() >= self._next_try):
+            try:
+                self.server = ResultsStore(self.path, pilot=self.pilot)
+            except ServerUnavailableError:
+                self._next_try = time.monotonic() + self.retry_s
+        if self.server is not None:
+            try:
+                self._push()
+            except ServerUnavailableError as exc:
+                self._lost(exc)
+        self._status = SyncStatus(self.server is not None, self._waiting())
+        return self._status
+
+    def _lost(self, exc: ServerUnavailableError) -> None:
+        if self.server is not None:
+            try:
+                self.server.close()
+            except Exception:  # noqa: BLE001 - the connection is already broken; closing is courtesy
+                pass
+        self.server = None
+        self._next_try = time.monotonic() + self.retry_s
+        self._status = SyncStatus(False, self._waiting())
+
+    def _saved_marks(self) -> dict[str, int]:
+        rows = self.journal.conn.execute("SELECT key, value FROM meta WHERE key LIKE ?", (_SENT + "%",)).fetchall()
+        return {key[len(_SENT) :]: int(value) for key, value in rows}
+
+    def _save_marks(self) -> None:
+        """Keep the marks in the journal (never moving one back: another process may share the journal)."""
+        if not self._unsaved:
+            return
+        with write(self.journal.conn) as conn:
+            conn.executemany(
+                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value "
+                "WHERE CAST(meta.value AS INTEGER) < CAST(excluded.value AS INTEGER)",
+                [(_SENT + table, str(mark)) for table, mark in self._marks.items()],
+            )
+        self._unsaved = 0
+
+    def _waiting(self) -> int:
+        mark = self._marks.get("trials", 0)
+        return self.journal.conn.execute("SELECT COUNT(*) FROM trials WHERE rowid > ?", (mark,)).fetchone()[0]
+
+    def _push(self) -> None:
+        """Copy every journal row past the marks to the server in one transaction, then move the marks."""
+        journal, sent = self.journal.conn, self._marks
+        moved: dict[str, int] = {}
+        now = utc_now()
+        with write(self.server.conn) as server:
+            for table in TABLES:
+                columns = table_columns(journal, table)
+                rows = journal.execute(
+                    f"SELECT rowid, {', '.join(columns)} FROM {table} WHERE rowid > ? ORDER BY rowid", (sent.get(table, 0),)
+                ).fetchall()
+                if not rows:
+                    continue
+                insert = f"INSERT OR IGNORE INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+                if table == "trials":
+                    for row in rows:
+                        if server.execute(insert, row[1:]).rowcount:
+                            self._fill(server, dict(zip(columns, row[1:])), now)
+                else:
+                    server.executemany(insert, [row[1:] for row in rows])
+                moved[table] = rows[-1][0]
+            if self._ended_dirty:  # sessions ended after their row was sent
+                for uuid_, ended_at in journal.execute("SELECT uuid, ended_at FROM sessions WHERE ended_at IS NOT NULL"):
+                    server.execute("UPDATE sessions SET ended_at = ? WHERE uuid = ? AND ended_at IS NULL", (ended_at, uuid_))
+        self._ended_dirty = False
+        if moved:
+            self._marks.update(moved)
+            self._unsaved += 1
+            if self._unsaved >= SAVE_MARKS_EVERY:
+                self._save_marks()
+
+    def _fill(self, server, trial: dict, now: str) -> None:
+        """An answer new to the server takes its allocation slot there (if its phase has slots)."""
+        minutes = self._allocated.get(trial["session_uuid"], {}).get(trial["phase"], DEFAULT_RELEASE_MIN)
+        fill_slot(server, trial["session_uuid"], trial["uuid"], trial["phase"], trial["image_id"], trial["supersedes"], now, minutes)
+
+    def _pull(self, session_uuid: str) -> None:
+        """Copy a session opened on the server, with everything answered in it so far, into the journal."""
+        server = self.server.conn
+        where = {
+            "studies": "uuid = (SELECT study_uuid FROM sessions WHERE uuid = ?)",
+            "annotators": "annotator_id = (SELECT annotator_id FROM sessions WHERE uuid = ?)",
+            "sessions": "uuid = ?",
+            "trials": "session_uuid = ?",
+            "answers": "trial_uuid IN (SELECT uuid FROM trials WHERE session_uuid = ?)",
+            "flags": "trial_uuid IN (SELECT uuid FROM trials WHERE session_uuid = ?)",
+            "events": "session_uuid = ?",
+        }
+        with write(self.journal.conn) as journal:
+            top = {t: journal.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {t}").fetchone()[0] for t in TABLES}
+            complete = {t for t in TABLES if self._marks.get(t, 0) >= top[t]}
+            for table, condition in where.items():
+                columns = table_columns(journal, table)
+                rows = server.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {condition}", (session_uuid,)).fetchall()
+                journal.executemany(
+                    f"INSERT OR IGNORE INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows
+                )
+            order, ended_at = server.execute("SELECT trial_order, ended_at FROM sessions WHERE uuid = ?", (session_uuid,)).fetchone()
+            journal.execute("UPDATE sessions SET trial_order = ?, ended_at = ? WHERE uuid = ?", (order, ended_at, session_uuid))
+        # What came from the server need not go back, where nothing else waited to be sent.
+        for table in complete:
+            self._marks[table] = self.journal.conn.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0]
+        self._unsaved += 1
+
+    def _resume_offline(self, study: Study, annotator: str, force_new: bool) -> Session:
+        """Without the server: only a session this desktop has in its journal can go on."""
+        found = None if force_new else self.journal.unfinished_session(annotator)
+        if found is not None:
+            session = self.journal.load_session(found[0])
+            if session.protocol_hash == study.protocol_hash:
+                session.resumed = True
+                session.allocated = allocated_phases(study)
+                self._allocated[session.uuid] = session.allocated
+                return session
+        raise StoreError(
+            f"the results server {self.path} cannot be reached, and annotator {annotator} has no unfinished session "
+            "of this study on this computer: a new session needs the server. Check the network or ask the study's "
+            "researcher; answers already given are safe."
+        )
+
+
+def open_annotation_store(location: str | Path, pilot: bool = False, journal: str | Path | None = None) -> ResultsStore | JournaledStore:
+    """The store a desktop annotates into: a results file, or a server behind a local journal."""
+    if is_server_url(location):
+        return JournaledStore(str(location), journal, pilot=pilot)
+    return ResultsStore(location, pilot=pilot)
