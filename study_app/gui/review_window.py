@@ -24,6 +24,7 @@ from PyQt5.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QShortcut,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
@@ -97,9 +98,11 @@ class ReviewWindow(QMainWindow):
         self.status.setObjectName("status")
 
         self.truth_details = ClassDetails(labels)
+        self.truth_details.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)
         self.truth_examples = ExamplesPane(labels, self.thumbnails, study.examples_per_class)
         self.guesses = GuessList(labels)
         self.guess_details = ClassDetails(labels)
+        self.guess_details.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)
         self.guess_examples = ExamplesPane(labels, self.thumbnails, study.examples_per_class)
         self.guesses.highlighted.connect(self._guess_highlighted)
         self.picker = LabelPicker(labels, LabelSearchIndex(labels.classes), self.thumbnails, study.examples_per_class)
@@ -121,6 +124,7 @@ class ReviewWindow(QMainWindow):
             guess_layout.addWidget(self.guess_examples)
         else:
             self.guess_examples.hide()
+        guess_layout.addStretch(1)
         self.middle = QStackedWidget()
         self.middle.addWidget(guess_page)
         self.middle.addWidget(self.picker)
@@ -149,6 +153,7 @@ class ReviewWindow(QMainWindow):
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([880, 520])
         central = QWidget()
         layout = QHBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
