@@ -7,7 +7,9 @@
   real person takes, in which the window decodes ahead.
 - Search box update per keystroke over the 1000 classes and their synonyms (p99 < 5 ms).
 - Example pane for a class with 13 thumbnails, from cache (< 50 ms).
-- RSS after browsing the examples of all 1000 classes (< 400 MB).
+- RSS after browsing the examples of all 1000 classes (< 400 MB). With 500 test images;
+  ``bench_startup`` measures the same in a real ``annotate`` process on the full-size
+  study (50,500 images; target < 500 MB).
 """
 
 from __future__ import annotations
@@ -42,9 +44,13 @@ def spin(ms: float) -> None:
 
 
 def fixture(base: Path, quick: bool) -> Path:
-    folder = base / ("gui-fixture-quick" if quick else "gui-fixture")
+    """1000 classes x 13 examples and 500 test images (one training image, so that almost
+    every transition is trial to trial); ``quick``: 50 classes x 2 examples, 60 images."""
+    if quick:
+        return make_fixture(base / "gui-fixture-quick", classes=50, examples_per_class=2, test_images=60, train_images=1)
+    folder = base / "gui-fixture"
     if not (folder / "study.toml").exists():
-        make_fixture(folder, classes=1000, examples_per_class=2 if quick else 13, test_images=60 if quick else 500, train_images=1)
+        make_fixture(folder, classes=1000, examples_per_class=13, test_images=500, train_images=1)
     return folder
 
 
@@ -137,6 +143,7 @@ def run(quick: bool = False) -> list[Result]:
     base = Path(os.environ.get("BENCH_DIR", tempfile.gettempdir()))
     folder = fixture(base, quick)
     study = load_study(folder, check_images=False)
+    classes = len(study.labels.classes)
     work = Path(tempfile.mkdtemp(prefix="bench-gui-", dir=base))
     results: list[Result] = []
     with ResultsStore(work / "results.sqlite") as store:
@@ -155,13 +162,13 @@ def run(quick: bool = False) -> list[Result]:
             Result("gui", f"submit -> next image painted p99 ({len(ours)} trials)", o99, "ms", "< 16 ms", n99, "decode after submit p99", o99 < 16)
         )
         s50, s99 = percentiles(bench_search(window))
-        results.append(Result("gui", "search update per keystroke p50 (1000 classes)", s50, "ms", ""))
-        results.append(Result("gui", "search update per keystroke p99 (1000 classes)", s99, "ms", "< 5 ms", met=s99 < 5))
+        results.append(Result("gui", f"search update per keystroke p50 ({classes} classes)", s50, "ms", ""))
+        results.append(Result("gui", f"search update per keystroke p99 ({classes} classes)", s99, "ms", "< 5 ms", met=s99 < 5))
         cached, rss = bench_examples(window)
         e50, e99 = percentiles(cached)
         per_class = study.examples_per_class
         results.append(Result("gui", f"example pane from cache p99 ({per_class} thumbnails)", e99, "ms", "< 50 ms", met=e99 < 50))
-        results.append(Result("gui", "RSS after browsing all 1000 classes' examples", rss, "MB", "< 400 MB", met=rss < 400))
+        results.append(Result("gui", f"RSS after browsing all {classes} classes' examples ({len(study.images)} images)", rss, "MB", "< 400 MB", met=rss < 400))
         window.close()
     return results
 
