@@ -15,8 +15,8 @@ from __future__ import annotations
 import html
 import time
 
-from PyQt5.QtCore import QEvent, QObject, Qt
-from PyQt5.QtGui import QCloseEvent, QKeyEvent, QKeySequence
+from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QCloseEvent, QKeySequence
 from PyQt5.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -40,6 +40,7 @@ from .help_overlay import HelpOverlay
 from .image_loader import ImageLoader
 from .image_view import ImageView
 from .label_picker import ClassDetails, ExamplesPane, LabelPicker
+from .main_window import AnnotationWindow
 from .review_widgets import CauseList, GuessList, ProposalLine
 
 THUMB_CACHE_BYTES = 48 << 20
@@ -201,14 +202,9 @@ class ReviewWindow(QMainWindow):
         self._command_keys = {QKeySequence(k).toString() for k in (*REVIEW_KEYS.values(), "Ctrl+Enter")}
         QApplication.instance().installEventFilter(self)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        """Command keys win over the text fields (the note would take Ctrl+Return as Return)."""
-        if event.type() == QEvent.ShortcutOverride and isinstance(watched, QWidget) and watched.window() is self:
-            key_event: QKeyEvent = event  # type: ignore[assignment]
-            modifiers = int(key_event.modifiers()) & ~int(Qt.KeypadModifier)
-            if QKeySequence(modifiers | key_event.key()).toString() in self._command_keys:
-                return True
-        return False
+    #: Command keys (``_command_keys``) win over the note and search fields, which would
+    #: take Ctrl+Return as Return: the annotation window's own filter, shared.
+    eventFilter = AnnotationWindow.eventFilter  # noqa: N815 - Qt's name
 
     def _unless_help(self, action):
         def guarded() -> None:

@@ -30,6 +30,12 @@ _INVARIANTS = {
     "trials of sessions that are not in the store": """
         SELECT uuid FROM trials t WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.uuid = t.session_uuid)""",
     "negative response times": "SELECT uuid FROM trials WHERE rt_ms < 0",
+    "reviews of review sessions that are not in the store": """
+        SELECT uuid FROM reviews r WHERE NOT EXISTS (SELECT 1 FROM review_sessions s WHERE s.uuid = r.review_session_uuid)""",
+    "reviews without a cause": "SELECT uuid FROM reviews WHERE causes = '[]'",
+    "review revisions that replace a review of another error or reviewer": """
+        SELECT r.uuid FROM reviews r JOIN reviews old ON old.uuid = r.supersedes
+        WHERE old.item != r.item OR old.reviewer_id != r.reviewer_id""",
 }
 
 

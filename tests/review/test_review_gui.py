@@ -75,8 +75,11 @@ def test_keyboard_review_quit_and_resume(reviews, qtbot):
     save(qtbot)
     assert len(stored(reviews.store_path)) == 1 and "at least one cause" in window.status.text()
     press(qtbot, Qt.Key_9)
-    save(qtbot)
+    press(qtbot, Qt.Key_F2)
+    type_text(qtbot, "9 is other")  # a digit in the note is text, not a cause
+    save(qtbot)  # straight from the note field
     assert len(stored(reviews.store_path)) == 2
+    assert stored(reviews.store_path).iloc[1][["causes", "note"]].tolist() == ["other", "9 is other"]
 
     # quit with the third unreviewed; the sitting is closed
     assert controller.current() == third

@@ -99,3 +99,20 @@ def test_export_is_spreadsheet_safe_and_keeps_revisions(answered, tmp_path):
     assert table["note"].tolist() == ["'=HYPERLINK(1)", "'+revised"]
     assert table["superseded"].tolist() == ["True", "False"] and table["causes"].tolist() == ["other", "fine_grained;other"]
     assert table["proposed_truth"].tolist() == ["", "dog"] and table["truth"].tolist() == ["cat", "cat"]
+
+
+def test_check_store_finds_broken_reviews(answered, tmp_path):
+    study, store_path = answered
+    review_all(study, store_path, "R1", lambda i, item: ["other"])
+    assert check_store(store_path).ok
+    import sqlite3
+
+    conn = sqlite3.connect(store_path)
+    first, second = [row[0] for row in conn.execute("SELECT uuid FROM reviews ORDER BY reviewed_at LIMIT 2")]
+    conn.execute("UPDATE reviews SET causes = '[]' WHERE uuid = ?", (first,))
+    conn.execute("UPDATE reviews SET supersedes = ? WHERE uuid = ?", (first, second))
+    conn.commit()
+    conn.close()
+    problems = check_store(store_path).problems
+    assert any(p.startswith("1 reviews without a cause") for p in problems), problems
+    assert any(p.startswith("1 review revisions that replace a review of another error") for p in problems), problems
