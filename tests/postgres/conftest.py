@@ -34,3 +34,28 @@ def pg_url(pg_server: PgServer) -> str:
     if not pg_server.is_running():
         pg_server.start()
     return pg_server.create_database(f"t{next(_numbers)}")
+
+
+def allocated_study(root, per_class_test: int = 3, r: int = 2, share: int = 3, release_min: float | None = None, training: int = 1):
+    """A tiny study (tests.factory) whose test phase shares its images out: r answers per image."""
+    from ..factory import make_study
+
+    folder = make_study(root, per_class_train=training, per_class_test=per_class_test)
+    toml = folder / "study.toml"
+    extra = f"judgements_per_image = {r}\nimages_per_annotator = {share}\n"
+    if release_min is not None:
+        extra += f"release_after_min = {release_min}\n"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("break_every = 4\n", "break_every = 4\n" + extra), encoding="utf-8")
+    return folder
+
+
+def answer_all(controller, label: str = "cat", limit: int | None = None) -> int:
+    """Answer the session's trials the way a scripted participant does; returns how many."""
+    from study_app.responses import Response, utc_now
+
+    done = 0
+    while not controller.complete and (limit is None or done < limit):
+        now = utc_now()
+        controller.submit(Response((label,), 100.0 + done, now, now))
+        done += 1
+    return done
