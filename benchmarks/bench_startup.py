@@ -4,9 +4,9 @@ Workload: ``benchmarks.make_fixture`` at full size (1000 classes x 13 examples, 
 test and 500 training images, 3 models' predictions) in ``$BENCH_DIR/fullsize``. Each
 run is a real ``annotate`` process (:mod:`benchmarks.startup_probe`: protocol check with
 every image decoded and hashed, store, window) timed from just before the process is
-spawned to the first paint of a trial image, under Xvfb (display ``:103``, started here
-when ``DISPLAY`` is unset and ``Xvfb`` exists; otherwise Qt's offscreen platform, and the
-rows say so). The OS page cache is warmed first by reading every file of the study, so
+spawned to the first paint of a trial image, on the X display in ``DISPLAY``, else under
+an Xvfb on display ``:103`` started here, else (no Xvfb, the display taken, or
+``QT_QPA_PLATFORM=offscreen`` set, as in CI) on Qt's offscreen platform; the rows say which. The OS page cache is warmed first by reading every file of the study, so
 all runs read from memory and differ only in the application's own caches:
 
 - baseline: no caches at all (``STUDY_APP_NO_CACHE=1``), i.e. the start-up before caches;
@@ -67,34 +67,38 @@ class Screen:
 
     def __init__(self) -> None:
         self.process: subprocess.Popen | None = None
-        self.env: dict[str, str] = {}
+        self.env: dict[str, str] = {"QT_QPA_PLATFORM": "offscreen"}
         if os.environ.get("DISPLAY"):
+            self.env = {}
             self.name = f"X display {os.environ['DISPLAY']}"
-        elif shutil.which("Xvfb"):
-            self.process = subprocess.Popen(
-                ["Xvfb", DISPLAY, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            self._wait_for_socket()
+        elif os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+            self.name = "offscreen, as QT_QPA_PLATFORM asks"
+        elif not shutil.which("Xvfb"):
+            self.name = "offscreen: no X display and no Xvfb"
+        elif self._start_xvfb():
             self.env = {"DISPLAY": DISPLAY, "QT_QPA_PLATFORM": "xcb"}
             self.name = f"Xvfb {DISPLAY}"
         else:
-            self.env = {"QT_QPA_PLATFORM": "offscreen"}
-            self.name = "offscreen (no X server or Xvfb found)"
+            self.name = f"offscreen: Xvfb {DISPLAY} did not start"
 
-    def _wait_for_socket(self) -> None:
+    def _start_xvfb(self) -> bool:
+        self.process = subprocess.Popen(
+            ["Xvfb", DISPLAY, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         socket = Path(f"/tmp/.X11-unix/X{DISPLAY[1:]}")
         deadline = time.monotonic() + 10
-        while not socket.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Xvfb {DISPLAY} did not start (is the display taken?)")
+        while self.process.poll() is None and time.monotonic() < deadline:
+            if socket.exists():
+                return True
             time.sleep(0.05)
+        self.close()
+        return False
 
     def close(self) -> None:
-        if self.process is not None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+        self.process = None
 
 
 def start_once(study: Path, work: Path, name: str, env: dict[str, str], browse: int) -> dict:

@@ -58,21 +58,24 @@ def bench_commit(work: Path, n: int) -> list[Result]:
 
 
 def fill_store(path: Path, study_name: str, protocol_hash: str, annotators: int, trials: int, ranks: int) -> None:
-    """A store with ``annotators x trials x ranks`` answers, written in bulk."""
+    """A store with ``annotators x trials x ranks`` answers, written in bulk (columns named, so
+    that columns added by later schema versions keep their defaults)."""
     with ResultsStore(path) as store:
         conn = store.conn
         conn.execute("BEGIN")
         study_uuid = key_uuid("study", protocol_hash)
         conn.execute(
-            "INSERT OR IGNORE INTO studies VALUES (?,?,?,?,?,?)", (study_uuid, study_name, "1", protocol_hash, "{}", utc_now())
+            "INSERT OR IGNORE INTO studies (uuid, name, version, protocol_hash, snapshot, created_at) VALUES (?,?,?,?,?,?)",
+            (study_uuid, study_name, "1", protocol_hash, "{}", utc_now())
         )
         for a in range(annotators):
             annotator = f"{path.stem}-A{a:04d}"
             session = new_uuid()
             now = utc_now()
-            conn.execute("INSERT INTO annotators VALUES (?,?,?)", (key_uuid("annotator", annotator), annotator, now))
+            conn.execute("INSERT INTO annotators (uuid, annotator_id, created_at) VALUES (?,?,?)", (key_uuid("annotator", annotator), annotator, now))
             conn.execute(
-                "INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO sessions (uuid, study_uuid, annotator_id, protocol_hash, app_version, machine, started_at, ended_at,"
+                " trial_order, pilot) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (session, study_uuid, annotator, protocol_hash, "bench", "bench", now, None, "[]", 0),
             )
             trial_rows, answer_rows = [], []
@@ -80,8 +83,12 @@ def fill_store(path: Path, study_name: str, protocol_hash: str, annotators: int,
                 trial = new_uuid()
                 trial_rows.append((trial, session, "test", t, f"img-{t:06d}", "0" * 64, "answer", now, now, 812.5, None, None))
                 answer_rows.extend((child_uuid(trial, f"rank{r}"), trial, r, f"n{(t * 7 + r) % 1000:08d}") for r in range(1, ranks + 1))
-            conn.executemany("INSERT INTO trials VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", trial_rows)
-            conn.executemany("INSERT INTO answers VALUES (?,?,?,?)", answer_rows)
+            conn.executemany(
+                "INSERT INTO trials (uuid, session_uuid, phase, trial_index, image_id, image_sha256, outcome, shown_at,"
+                " answered_at, rt_ms, presented_ms, supersedes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                trial_rows,
+            )
+            conn.executemany("INSERT INTO answers (uuid, trial_uuid, rank, label_id) VALUES (?,?,?,?)", answer_rows)
         conn.execute("COMMIT")
 
 
