@@ -301,6 +301,10 @@ def analyse_taxonomy(reviews: pd.DataFrame, taxonomy: Taxonomy, original: pd.Dat
     if len(blind) and not blind.all():
         notes.append("some reviews were not blind: causes that apply to one side only could not be given to the other side, "
                      "so their difference reflects the taxonomy as much as the raters")
+    given = {key for text in reviews["causes"].astype(str) for key in text.split(";") if key}
+    unknown = sorted(given - set(taxonomy.keys))
+    if unknown:
+        notes.append(f"cause(s) {', '.join(unknown)} of earlier reviews are not in the protocol's taxonomy any more and are not counted")
     if (corrections["status"] == "disputed").any():
         notes.append("reviewers proposed different ground truths for some images: those keep their original labels")
     return TaxonomyAnalysis(

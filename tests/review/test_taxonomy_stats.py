@@ -127,3 +127,20 @@ def test_rescored_error_rates_on_the_tiny_study(answered):
     assert any("different ground truths" in note for note in analysis.notes)
     truth, _ = reviewed_truth(pd.DataFrame(columns=["reviewer", "image_id", "proposed_truth", "reviewed_at"]), study)
     assert len(truth) == len(study.images)  # no proposals: the original ground truth
+
+
+def test_causes_missing_from_the_taxonomy_are_named_not_counted(answered):
+    study, store_path = answered
+    with ResultsStore(store_path) as store:
+        items, selection = study_errors(study, store, None, Selection(("humans",), "top-k"))
+        controller = ReviewController(study, store, "R1", items, False, selection)
+        controller.save(["other"])
+        store.conn.execute("UPDATE reviews SET causes = ?", ('["glare", "other"]',))  # a cause of an older taxonomy
+        from study_app.store import answers_frame
+
+        answers = answers_frame(store)
+    raters = rater_table(answers, None, study, 3, study.labels, image_phases(study))
+    analysis = study_taxonomy(study, store_path, raters[raters["phase"] == "test"].reset_index(drop=True), "top-k", 3, n_boot=200, n_perm=200)
+    assert any("glare" in note and "not counted" in note for note in analysis.notes)
+    counts = analysis.taxonomy.set_index(["group", "cause"])["count"]
+    assert counts[("humans", "other")] == 1 and counts.loc["humans"].sum() == 1
