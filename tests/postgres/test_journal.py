@@ -1,0 +1,99 @@
+"""Desktops on a results server that goes away and comes back (real server stopped and started)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from study_app.errors import StoreError
+from study_app.protocol import load_study
+from study_app.session import SessionController
+from study_app.store import ResultsStore, answers_frame
+from study_app.store.journal import JournaledStore
+
+from .conftest import allocated_study, answer_all
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def server_trials(url: str) -> list[str]:
+    with ResultsStore(url, readonly=True) as store:
+        return [row[0] for row in store.conn.execute("SELECT uuid FROM trials ORDER BY uuid")]
+
+
+@pytest.fixture
+def study(tmp_path):
+    return load_study(allocated_study(tmp_path / "s", per_class_test=4, r=2, share=8), check_images=False)
+
+
+def test_server_stops_mid_session_answers_go_on_and_arrive_exactly_once(tmp_path, pg_server, pg_url, study):
+    with JournaledStore(pg_url, tmp_path / "journal.sqlite", retry_s=0) as store:
+        controller = SessionController(study, store, "J1")
+        answer_all(controller, limit=6)
+        assert store.sync_status().online and store.sync_status().waiting == 0
+        pg_server.stop()
+        answer_all(controller, limit=4)  # no error reaches the annotator
+        status = store.sync_status()
+        assert not status.online and status.waiting == 4 and "4 answer(s) saved on this computer" in status.text()
+        pg_server.start()
+        answer_all(controller)  # the next answer finds the server and sends what waited
+        controller.finish()
+        assert store.sync_status().online and store.sync_status().waiting == 0
+        journal_trials = sorted(answers_frame(store)["trial_uuid"].unique())
+    assert server_trials(pg_url) == journal_trials and len(journal_trials) == 12
+    with ResultsStore(pg_url, readonly=True) as server:
+        assert server.conn.execute("SELECT ended_at IS NOT NULL FROM sessions").fetchall() == [(True,)]
+        assert server.conn.execute("SELECT COUNT(*) FROM allocations WHERE trial_uuid IS NOT NULL").fetchone()[0] == 8
+
+
+def test_sending_again_after_a_crash_adds_nothing(tmp_path, pg_url, study):
+    journal = tmp_path / "journal.sqlite"
+    with JournaledStore(pg_url, journal) as store:
+        answer_all(SessionController(study, store, "J2"), limit=7)
+    before = server_trials(pg_url)
+    with ResultsStore(journal) as raw:  # as if the marks had never been saved (a crash right after sending)
+        raw.conn.execute("DELETE FROM meta WHERE key LIKE 'journal_sent:%'")
+    with JournaledStore(pg_url, journal) as store:
+        assert store.sync_status().online and store.sync_status().waiting == 0
+    assert server_trials(pg_url) == before and len(before) == 7
+
+
+def test_offline_desktop_resumes_its_own_session_but_cannot_start_one(tmp_path, pg_server, pg_url, study):
+    journal = tmp_path / "journal.sqlite"
+    with JournaledStore(pg_url, journal) as store:
+        answer_all(SessionController(study, store, "J3"), limit=3)
+    pg_server.stop()
+    try:
+        with JournaledStore(pg_url, journal) as store:
+            assert not store.sync_status().online
+            resumed = SessionController(study, store, "J3")
+            assert resumed.resumed and resumed.position == 3
+            answer_all(resumed, limit=2)
+            with pytest.raises(StoreError, match="cannot be reached.*a new session needs the server"):
+                SessionController(study, store, "J4")
+    finally:
+        pg_server.start()
+    result = subprocess.run(
+        [sys.executable, "main.py", "sync", "--store", pg_url, "--journal", str(journal)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Server: connected" in result.stdout and len(server_trials(pg_url)) == 5
+
+
+def test_a_session_resumes_on_another_desktop_with_its_history(tmp_path, pg_url, study):
+    with JournaledStore(pg_url, tmp_path / "desk1.sqlite") as first:
+        controller = SessionController(study, first, "J5")
+        answer_all(controller, label="cat", limit=6)
+        scores = controller.phase_accuracy("training")
+    with JournaledStore(pg_url, tmp_path / "desk2.sqlite") as second:
+        moved = SessionController(study, second, "J5")
+        assert moved.resumed and moved.position == 6 and moved.phase_accuracy("training") == scores
+        assert [t.image_id for t in moved.session.trials] == [t.image_id for t in controller.session.trials]
+        answer_all(moved)
+        moved.finish()
+    with ResultsStore(pg_url, readonly=True) as server:
+        frame = answers_frame(server)
+    assert frame["trial_uuid"].nunique() == len(controller.session.trials) == 12
