@@ -106,7 +106,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         folder = store_path.parent if isinstance(store_path, Path) else RESULTS_DIR / study_name(args.study)
         out = folder / "export" / f"answers.{args.format}"
     with ResultsStore(store_path, readonly=True) as store:
-        export_answers(store, out, args.format)
+        export_answers(store, out, args.format, include_machine=args.include_machine)
     print(f"wrote {out} and {out.with_name(out.stem + '.manifest.json')}")
     return 0
 
@@ -149,6 +149,7 @@ def _add_store_commands(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--store", help="results store (default results/<study>/results.sqlite)")
     export.add_argument("--format", choices=["csv", "parquet"], default="csv")
     export.add_argument("--out", help="output file (default results/<study>/export/answers.<format>)")
+    export.add_argument("--include-machine", action="store_true", help="name each session's computer in the manifest (left out by default)")
     export.set_defaults(handler=_cmd_export)
 
     imp = sub.add_parser("import", help="load an answers export (with its manifest) into a results store")

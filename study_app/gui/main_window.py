@@ -154,8 +154,17 @@ class AnnotationWindow(QMainWindow):
         if page is not self.trial:
             page.setFocus()
 
+    def _log(self, event: Event) -> None:
+        """Note an event outside any answer (instructions read, break, pause). A full disk or a
+        vanished results file must not end the session here: the next answer's save reports it
+        and keeps that answer on screen until it is written."""
+        try:
+            self.controller.log([event])
+        except StoreError:
+            pass
+
     def _after_instructions(self) -> None:
-        self.controller.log([Event("instructions_read", self._session_ms())])
+        self._log(Event("instructions_read", self._session_ms()))
         self._next()
 
     def _next(self) -> None:
@@ -263,11 +272,11 @@ class AnnotationWindow(QMainWindow):
             correct, answered = controller.block_score()
             lines.append(f"In the last block: {correct} of {answered} correct.")
         lines.append("Take a short rest. Continue when you are ready.")
-        controller.log([Event("break_start", self._session_ms())])
+        self._log(Event("break_start", self._session_ms()))
         self._message("Break", lines, self._end_break)
 
     def _end_break(self) -> None:
-        self.controller.log([Event("break_end", self._session_ms())])
+        self._log(Event("break_end", self._session_ms()))
         self._next()
 
     def _undo(self) -> None:
@@ -285,11 +294,11 @@ class AnnotationWindow(QMainWindow):
 
     def _pause(self) -> None:
         self.trial.stop()
-        self.controller.log([Event("pause", self.trial.elapsed_ms(), {"image_id": self.controller.current().image_id})])
+        self._log(Event("pause", self.trial.elapsed_ms(), {"image_id": self.controller.current().image_id}))
         self._message("Paused", ["The image is hidden. This image starts again when you continue."], self._resume_after_pause)
 
     def _resume_after_pause(self) -> None:
-        self.controller.log([Event("resume", self._session_ms())])
+        self._log(Event("resume", self._session_ms()))
         self._show_trial()
 
     def _finish(self) -> None:

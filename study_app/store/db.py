@@ -38,7 +38,7 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot open the results store: {exc}") from None
+        raise StoreError(f"{path}: cannot open the results store: {exc}{_hint(exc)}") from None
     except OSError as exc:
         raise StoreError(f"{path}: cannot open the results store: {exc.strerror or exc}") from None
 
@@ -65,16 +65,18 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             conn.execute("BEGIN IMMEDIATE")
             break
         except sqlite3.OperationalError as exc:
-            if not _is_lock(exc) or time.monotonic() > deadline:
+            if not _is_lock(exc):
+                raise StoreError(f"cannot write to the results store: {exc}{_hint(exc)}") from None
+            if time.monotonic() > deadline:
                 raise StoreError(f"results store is busy or locked by another program: {exc}") from None
             time.sleep(0.01)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot write to the results store: {exc}") from None
+            raise StoreError(f"cannot write to the results store: {exc}{_hint(exc)}") from None
     try:
         yield conn
     except sqlite3.Error as exc:
         _rollback(conn)
-        raise StoreError(f"could not write to the results store: {exc}") from None
+        raise StoreError(f"could not write to the results store: {exc}{_hint(exc)}") from None
     except BaseException:
         _rollback(conn)
         raise
@@ -85,11 +87,19 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         except sqlite3.OperationalError as exc:
             if not _is_lock(exc) or time.monotonic() > deadline:
                 _rollback(conn)
-                raise StoreError(f"could not commit to the results store: {exc}") from None
+                raise StoreError(f"could not commit to the results store: {exc}{_hint(exc)}") from None
             time.sleep(0.01)
         except sqlite3.Error as exc:
             _rollback(conn)
-            raise StoreError(f"could not commit to the results store: {exc}") from None
+            raise StoreError(f"could not commit to the results store: {exc}{_hint(exc)}") from None
+
+
+def _hint(exc: sqlite3.Error) -> str:
+    """What an annotator or researcher can do about an I/O failure."""
+    text = str(exc).lower()
+    if "disk" in text or "full" in text or "readonly" in text or "read-only" in text:
+        return " (is the disk full, read-only or disconnected? Free space or fix the folder, then try again)"
+    return ""
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -98,8 +98,9 @@ def answers_frame(store: ResultsStore, include_superseded: bool = False, session
     return frame[COLUMNS]
 
 
-def run_manifest(store: ResultsStore) -> dict:
-    """Provenance of an export: program, protocols (with image hashes) and sessions."""
+def run_manifest(store: ResultsStore, include_machine: bool = False) -> dict:
+    """Provenance of an export: program, protocols (with image hashes) and sessions (their
+    computers' names only with ``include_machine``)."""
     studies = [
         {"uuid": u, "name": n, "version": v, "protocol_hash": h, "created_at": c, "snapshot": json.loads(snap)}
         for u, n, v, h, snap, c in store.conn.execute(
@@ -115,6 +116,8 @@ def run_manifest(store: ResultsStore) -> dict:
     ]
     for session in sessions:
         session["trial_order"] = json.loads(session["trial_order"])
+        if not include_machine:
+            session["machine"] = ""
     return {
         "format": "study-app answers export 1",
         "app_version": __version__,
@@ -129,22 +132,30 @@ def manifest_path(table_path: Path) -> Path:
     return table_path.with_name(table_path.stem + ".manifest.json")
 
 
-def export_answers(store: ResultsStore, out: Path, fmt: str = "csv") -> Path:
-    """Write the answers table (all rows, revisions marked) and its run manifest."""
+def export_answers(store: ResultsStore, out: Path, fmt: str = "csv", include_machine: bool = False) -> Path:
+    """Write the answers table (all rows, revisions marked) and its run manifest.
+
+    The manifest names the computer of each session only with ``include_machine``: host
+    names often carry a person's name, and exports travel further than the store.
+    """
     if fmt not in FORMATS:
         raise StoreError(f"export format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     frame = answers_frame(store, include_superseded=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    if fmt == "csv":
-        escape_frame(frame).to_csv(partial, index=False, lineterminator="\n")
-    else:
-        try:
-            frame.to_parquet(partial, index=False)
-        except ImportError:
-            raise StoreError("Parquet export needs pyarrow: pip install -e '.[parquet]'") from None
-    partial.replace(out)
-    manifest_path(out).write_text(json.dumps(run_manifest(store), indent=1, sort_keys=True), encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "csv":
+            escape_frame(frame).to_csv(partial, index=False, lineterminator="\n")
+        else:
+            try:
+                frame.to_parquet(partial, index=False)
+            except ImportError:
+                raise StoreError("Parquet export needs pyarrow: pip install -e '.[parquet]'") from None
+        partial.replace(out)
+        manifest = run_manifest(store, include_machine)
+        manifest_path(out).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    except OSError as exc:
+        raise StoreError(f"cannot write the export {out}: {exc.strerror or exc} ({exc.filename or out})") from None
     return out
 
 

@@ -26,6 +26,7 @@ from ..responses import Event, Response, utc_now
 from ..schedule import Trial, session_trials
 from .allocation import allocated_phases, claim_trials, fill_slot, keep_claims
 from .db import connect, write
+from .file_guard import FileGuard
 from .postgres import PgConnection, ServerAddress, is_server_url
 from .schema import SCHEMA_VERSION, migrate, schema_version
 
@@ -144,6 +145,7 @@ class ResultsStore:
             if readonly and not self.path.is_file():
                 raise StoreError(f"{self.path}: no results store here")
             self.conn = connect(self.path, readonly=readonly)
+        self._guard = FileGuard(self.path) if isinstance(self.path, Path) and not readonly else None
         if readonly:
             version = self._version()
             if version != SCHEMA_VERSION:
@@ -336,6 +338,7 @@ class ResultsStore:
         """
         if trial not in session.trials:
             raise StoreError(f"trial {trial} is not in session {session.uuid}")
+        self._check_file()
         trial_uuid = new_uuid()
         with write(self.conn) as conn:
             rows = conn.execute(
@@ -379,6 +382,14 @@ class ResultsStore:
         session.answered.add((trial.phase, trial.index))
         return trial_uuid
 
+    def _check_file(self) -> None:
+        """Raise (once, after rescuing every answer) if the results file was deleted or replaced."""
+        repaired = self._guard.repair(self.conn) if self._guard else None
+        if repaired:
+            self.conn, message = repaired
+            self.path = self._guard.path
+            raise StoreError(message)
+
     def log_events(self, session: Session, events: Iterable[Event], trial: Trial | None = None) -> None:
         """Store events that belong to no submitted answer (pauses, quitting mid-trial)."""
         events = list(events)
@@ -409,6 +420,7 @@ class ResultsStore:
         """Mark the session ended (only once every trial is answered)."""
         if not session.complete:
             raise StoreError(f"session {session.uuid} still has unanswered trials")
+        self._check_file()
         session.ended_at = utc_now()
         with write(self.conn) as conn:
             conn.execute("UPDATE sessions SET ended_at = ? WHERE uuid = ? AND ended_at IS NULL", (session.ended_at, session.uuid))
