@@ -89,20 +89,9 @@ def find_errors(study: Study, answers: pd.DataFrame | None, predictions: pd.Data
         raters = shown_images_only(raters.reset_index(drop=True))
     chosen = _chosen(raters, selection.raters)
     wrong = raters[chosen & ~raters[RULES[selection.rule]].to_numpy(dtype=bool)]
-    guesses = _guesses(answers, predictions)
-    items = []
-    for row in wrong.itertuples(index=False):
-        rater, kind, phase, image_id = str(row.rater), str(row.kind), str(row.phase), str(row.image_id)
-        if kind == HUMAN:
-            trial_uuid, labels, outcome, rt = guesses["human"][(rater, phase, int(row.trial), image_id)]
-            item = f"trial:{trial_uuid}"
-            trial = int(row.trial)
-        else:
-            trial_uuid, outcome, rt = None, "answer", None
-            trial = None
-            labels = guesses["model"].get((rater, image_id), ())[:k]
-            item = f"model:{rater}:{phase}:{image_id}"
-        items.append(ErrorItem(item, rater, kind, phase, image_id, trial_uuid, trial, labels, outcome, rt, study.truth(image_id)))
+    people = wrong[(wrong["kind"] == HUMAN).to_numpy()]
+    machines = wrong[(wrong["kind"] != HUMAN).to_numpy()]
+    items = _human_errors(people, answers, study) + _model_errors(machines, predictions, study, k)
     order = {HUMAN: 0, MODEL: 1}
     items.sort(key=lambda e: (order[e.kind], e.rater, known_phases.index(e.phase), -1 if e.trial is None else e.trial, e.image_id))
     return items, selection
@@ -124,21 +113,48 @@ def _chosen(raters: pd.DataFrame, wanted: Sequence[str]) -> np.ndarray:
     return np.isin(names, list(wanted))
 
 
-def _guesses(answers: pd.DataFrame | None, predictions: pd.DataFrame | None) -> dict[str, dict]:
-    """The guesses in rank order: people's per (annotator, phase, trial, image), first exposure first; models' per (model, image)."""
-    human: dict[tuple, tuple] = {}
-    if answers is not None:
-        current = answers[~answers["superseded"].astype(bool)] if "superseded" in answers.columns else answers
-        for trial_uuid, rows in current.groupby("trial_uuid", sort=False):
-            first = rows.iloc[0]
-            key = (str(first["annotator"]), str(first["phase"]), int(first["trial"]), str(first["image_id"]))
-            labels = tuple(str(label) for label in rows.sort_values("rank")["label_id"] if str(label))
-            human.setdefault(key, (str(trial_uuid), labels, str(first["outcome"]), float(first["rt_ms"])))
-    model: dict[tuple, tuple] = {}
-    if predictions is not None:
-        for (name, image_id), rows in predictions.sort_values("rank").groupby(["model", "image_id"], sort=False):
-            model[(str(name), str(image_id))] = tuple(str(label) for label in rows["label_id"])
-    return {"human": human, "model": model}
+def _human_errors(wrong: pd.DataFrame, answers: pd.DataFrame | None, study: Study) -> list[ErrorItem]:
+    """People's wrong units with the guesses of their trial, in rank order.
+
+    A unit is (annotator, phase, trial index, image); when an annotator has two trials
+    with the same key (two sessions), the first in answer order is the one the rater
+    table scored. Only the wrong units' rows are grouped: a study's answers run to
+    hundreds of thousands of rows.
+    """
+    if wrong.empty or answers is None:
+        return []
+    key = ["annotator", "phase", "trial", "image_id"]
+    units = pd.DataFrame({"annotator": wrong["rater"].astype(str).to_numpy(), "phase": wrong["phase"].astype(str).to_numpy(),
+                          "trial": wrong["trial"].astype("int64").to_numpy(), "image_id": wrong["image_id"].astype(str).to_numpy()})
+    current = answers[~answers["superseded"].astype(bool)] if "superseded" in answers.columns else answers
+    current = current.astype({"annotator": str, "phase": str, "image_id": str, "trial": "int64"})
+    rows = current.merge(units, on=key, how="inner", sort=False)
+    first_trial = rows.drop_duplicates(key, keep="first")[[*key, "trial_uuid"]]
+    rows = rows[rows["trial_uuid"].isin(set(first_trial["trial_uuid"]))]
+    labelled = rows[rows["label_id"].astype(str) != ""].sort_values(["trial_uuid", "rank"], kind="stable")
+    guesses = labelled.groupby("trial_uuid", sort=False)["label_id"].agg(lambda labels: tuple(str(label) for label in labels)).to_dict()
+    firsts = rows.drop_duplicates("trial_uuid", keep="first")
+    return [
+        ErrorItem(f"trial:{trial_uuid}", annotator, HUMAN, phase, image_id, str(trial_uuid), int(trial), guesses.get(trial_uuid, ()),
+                  str(outcome), float(rt_ms), study.truth(image_id))
+        for annotator, phase, trial, image_id, trial_uuid, outcome, rt_ms in firsts[[*key, "trial_uuid", "outcome", "rt_ms"]].itertuples(index=False)
+    ]
+
+
+def _model_errors(wrong: pd.DataFrame, predictions: pd.DataFrame | None, study: Study, k: int) -> list[ErrorItem]:
+    """Models' wrong units with their first ``k`` guesses in rank order (as they were scored)."""
+    if wrong.empty or predictions is None:
+        return []
+    units = pd.DataFrame({"model": wrong["rater"].astype(str).to_numpy(), "image_id": wrong["image_id"].astype(str).to_numpy(),
+                          "phase": wrong["phase"].astype(str).to_numpy()})
+    rows = predictions.astype({"model": str, "image_id": str}).merge(units[["model", "image_id"]].drop_duplicates(), on=["model", "image_id"])
+    rows = rows.sort_values(["model", "image_id", "rank"], kind="stable")
+    guesses = rows.groupby(["model", "image_id"], sort=False)["label_id"].agg(lambda labels: tuple(str(label) for label in labels)[:k]).to_dict()
+    return [
+        ErrorItem(f"model:{model}:{phase}:{image_id}", model, MODEL, phase, image_id, None, None, guesses.get((model, image_id), ()),
+                  "answer", None, study.truth(image_id))
+        for model, image_id, phase in units.itertuples(index=False)
+    ]
 
 
 def review_order(items: list[ErrorItem], blind: bool, seed: int, reviewer: str) -> list[ErrorItem]:
