@@ -8,6 +8,8 @@ gets one more, so :func:`unescape_cell` restores every original exactly.
 
 from __future__ import annotations
 
+import csv
+
 import pandas as pd
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
@@ -34,6 +36,20 @@ def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
         if risky.any():
             out.loc[risky, column] = "'" + values[risky]
     return out
+
+
+def safe_csv_text(frame: pd.DataFrame) -> str:
+    """The frame as spreadsheet-safe CSV text (``\n`` line ends).
+
+    Python's CSV writer quotes a cell holding the line terminator but not a lone carriage
+    return, which a reader takes as a line break: the row splits and the rest of the cell
+    starts a new line (``\r=1`` would become a formula). A file with such a cell has every
+    cell quoted; every other file keeps minimal quoting.
+    """
+    escaped = escape_frame(frame)
+    text_columns = _text_columns(escaped)
+    has_cr = any(escaped[c].str.contains("\r", regex=False, na=False).any() for c in text_columns)
+    return escaped.to_csv(index=False, lineterminator="\n", quoting=csv.QUOTE_ALL if has_cr else csv.QUOTE_MINIMAL)
 
 
 def unescape_frame(frame: pd.DataFrame) -> pd.DataFrame:

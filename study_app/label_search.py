@@ -37,8 +37,9 @@ SHORT_QUERY = 3
 #: Fuzzy matches are only added when the exact tiers found fewer labels than this.
 FUZZY_WHEN_FEWER_THAN = 8
 #: Bumped whenever :func:`normalise` or the cached entries change.
-INDEX_CACHE_VERSION = 1
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+INDEX_CACHE_VERSION = 2
+#: Letters and digits of every script are kept (Arabic, Hebrew, Greek, CJK names must be findable).
+_NON_ALNUM = re.compile(r"[\W_]+")
 
 
 def normalise(text: str) -> str:

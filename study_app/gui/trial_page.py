@@ -9,6 +9,7 @@ are collected as events with their times and handed over with the response.
 
 from __future__ import annotations
 
+import html
 import time
 
 from PyQt5.QtCore import QEvent, Qt, QTimer, pyqtSignal
@@ -152,6 +153,8 @@ class TrialPage(QWidget):
         self.flag_bar.flagged.connect(self._flagged)
         self.status = QLabel()
         self.status.setObjectName("status")
+        self.status.setTextFormat(Qt.PlainText)  # it quotes class names, which are study text, not markup
+        self.status.setWordWrap(True)  # a 400-character class name must not widen the window
 
         self.submit_button = QPushButton(f"Submit ({keys['submit']})")
         self.submit_button.clicked.connect(self.submit)
@@ -207,7 +210,7 @@ class TrialPage(QWidget):
         self._events = []
         self._flag = (None, "")
         self.flag_bar.reset()
-        self.heading.setText(f"<b>{phase.name.capitalize()}</b> · image {number} of {phase_size}")
+        self.heading.setText(f"<b>{html.escape(phase.name.capitalize())}</b> · image {number} of {phase_size}")
         self.progress.setMaximum(total)
         self.progress.setValue(position)
         self.slots.configure(phase.answers, phase.multi_label)

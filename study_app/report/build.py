@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..csv_safety import escape_frame
+from ..csv_safety import safe_csv_text
 from ..errors import StudyError
 from ..responses import utc_now
 from ..stats import HUMAN, MODEL, RULES, Comparison, compare, error_rates, majority_vote
@@ -218,7 +218,7 @@ def _write(path: Path, content: bytes) -> None:
 
 def _csv(frame: pd.DataFrame) -> bytes:
     text = frame.astype({c: str for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)})
-    return escape_frame(text).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return safe_csv_text(text).encode("utf-8")
 
 
 def write_document(document: Document, out: Path) -> list[Path]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__
-from ..csv_safety import escape_frame, unescape_frame
+from ..csv_safety import safe_csv_text, unescape_frame
 from ..errors import StoreError
 from ..responses import utc_now
 from .db import write
@@ -145,7 +145,7 @@ def export_answers(store: ResultsStore, out: Path, fmt: str = "csv", include_mac
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "csv":
-            escape_frame(frame).to_csv(partial, index=False, lineterminator="\n")
+            partial.write_text(safe_csv_text(frame), encoding="utf-8", newline="")
         else:
             try:
                 frame.to_parquet(partial, index=False)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__
-from ..csv_safety import escape_frame
+from ..csv_safety import safe_csv_text
 from ..errors import StoreError
 from ..responses import utc_now
 from .db import write
@@ -194,7 +194,7 @@ def export_reviews(store: ResultsStore, out: Path, study_name: str | None = None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(out.name + ".partial")
-        escape_frame(frame).to_csv(partial, index=False, lineterminator="\n")
+        partial.write_text(safe_csv_text(frame), encoding="utf-8", newline="")
         partial.replace(out)
     except OSError as exc:
         raise StoreError(f"cannot write {out}: {exc.strerror or exc}") from None
