@@ -172,18 +172,14 @@ def _write_tables(tables: dict[str, "pd.DataFrame"], out: Path) -> None:
     """One CSV per table, text cells made spreadsheet-safe, each replaced atomically."""
     import pandas as pd
 
-    from .csv_safety import escape_cell
-
-    def is_text(column: pd.Series) -> bool:
-        return pd.api.types.is_string_dtype(column) or (column.dtype == object and column.map(lambda v: isinstance(v, str)).all())
+    from .csv_safety import safe_csv_text
 
     try:
         out.mkdir(parents=True, exist_ok=True)
         for name, table in tables.items():
             text = table.astype({c: str for c in table.columns if isinstance(table[c].dtype, pd.CategoricalDtype)})
-            safe = text.apply(lambda column: column.map(escape_cell, na_action="ignore") if is_text(column) else column)
             partial = out / f"{name}.csv.partial"
-            safe.to_csv(partial, index=False, lineterminator="\n")
+            partial.write_text(safe_csv_text(text), encoding="utf-8", newline="")
             partial.replace(out / f"{name}.csv")
     except OSError as exc:
         raise StudyError(f"cannot write the tables to {out}: {exc.strerror or exc}") from None
