@@ -145,19 +145,6 @@ def error_consistency(raters: pd.DataFrame, rater_a: str, rater_b: str, correct:
     )
 
 
-def _label_columns(raters: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
-    """Images x raters table of top-1 labels, on the images every named rater saw."""
-    rows = raters[raters["rater"].isin(names)]
-    labels = rows["label"].astype(str).where(rows["label"].astype(str) != "", NO_ANSWER)
-    wide = pd.DataFrame({"rater": rows["rater"].astype(str), "image_id": rows["image_id"].astype(str), "label": labels})
-    if wide.duplicated(["rater", "image_id"]).any():
-        raise StudyError("a rater has several rows for one image (shown in several phases?); compare one phase at a time")
-    missing = sorted(set(names) - set(wide["rater"]))
-    if missing:
-        raise StudyError(f"no rater {missing[0]!r} in the table")
-    return wide.pivot(index="image_id", columns="rater", values="label")[list(names)].dropna()  # may repeat a rater
-
-
 @dataclass(frozen=True)
 class LabelKappaResult(PairKappaResult):
     """Cohen's kappa of two annotators' top-1 labels."""
@@ -239,7 +226,9 @@ def _label_kappa_block(grid: LabelGrid, first: np.ndarray, second: np.ndarray, a
         off_diagonal = (np.take_along_axis(freq_col, label_a, axis=1) + np.take_along_axis(freq_row, label_b, axis=1)) ** 2
         term_b = (1 - kappa) ** 2 * np.where(differ, off_diagonal, 0).sum(axis=1) / n
         term_c = (kappa - agree_exp * (1 - kappa)) ** 2
-        std_kappa = np.sqrt((term_a + term_b - term_c) / (1 - agree_exp) ** 2 / n)
+        # A variance, so >= 0; when it is 0 (perfect agreement, or one rater giving one
+        # label throughout) rounding can leave -1e-18, whose root statsmodels gives as NaN.
+        std_kappa = np.sqrt(np.maximum((term_a + term_b - term_c) / (1 - agree_exp) ** 2 / n, 0))
         null_term = (freq_col * freq_row * (freq_col + freq_row)).sum(axis=1)
         std_kappa0 = np.sqrt((agree_exp + agree_exp**2 - null_term) / ((1 - agree_exp) ** 2 * n))
         pvalue = np.where(np.isfinite(std_kappa0) & (std_kappa0 > 0), 2 * norm.sf(np.abs(kappa / std_kappa0)), np.nan)
@@ -278,10 +267,10 @@ def fleiss_kappa_labels(raters: pd.DataFrame, names: Sequence[str] | None = None
     names = sorted(raters.loc[raters["kind"] == HUMAN, "rater"].astype(str).unique()) if names is None else list(names)
     if len(names) < 3:
         raise StudyError(f"Fleiss' kappa needs three or more annotators, got {len(names)}")
-    wide = _label_columns(raters, names)
-    if wide.empty:
+    grid = label_grid(raters[raters["rater"].isin(names)], NO_ANSWER)
+    rows = [grid.row(name) for name in names]  # may repeat a rater
+    everyone = grid.seen[rows].all(axis=0)
+    if not everyone.any():
         raise StudyError(f"annotators {', '.join(names)} did not all see any one image")
-    categories = sorted(set(wide.to_numpy().ravel()))
-    codes = np.stack([pd.Categorical(wide.iloc[:, i], categories=categories).codes for i in range(len(names))], axis=1)
-    counts, categories = aggregate_raters(codes)
-    return FleissResult(tuple(names), len(wide), len(categories), float(fleiss_kappa(counts, method="fleiss")))
+    counts, categories = aggregate_raters(grid.labels[rows][:, everyone].T)
+    return FleissResult(tuple(names), int(everyone.sum()), len(categories), float(fleiss_kappa(counts, method="fleiss")))

@@ -45,15 +45,17 @@ class ClassComparison(Summarised):
     table: pd.DataFrame
 
 
-def _class_of(raters: pd.DataFrame, level: str, labels: LabelSet | None) -> pd.Series:
-    truth = raters["truth"].astype(str)
-    if level == "class":
-        return truth
-    if level != "superclass":
+def _class_of(raters: pd.DataFrame, level: str, labels: LabelSet | None) -> np.ndarray:
+    """Each row's class (its truth as text) or superclass; each distinct truth is looked up once."""
+    if level not in LEVELS:
         raise StudyError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
-    if labels is None or not labels.parent_of:
+    if level == "superclass" and (labels is None or not labels.parent_of):
         raise StudyError("errors per superclass need a label hierarchy")
-    return truth.map(lambda label: labels.parent_of.get(label, label))
+    code, truths = pd.factorize(raters["truth"])
+    names = pd.Index(truths).astype(str)
+    if level == "superclass":
+        names = names.map(lambda label: labels.parent_of.get(label, label))
+    return np.where(code >= 0, np.asarray(names, dtype=object)[code], np.nan)
 
 
 def class_error_comparison(
@@ -90,9 +92,9 @@ def class_error_comparison(
     """
     if not (raters["rater"] == model).any():
         raise StudyError(f"no model {model!r} in the table")
-    rows = raters.assign(group=_class_of(raters, level, labels).to_numpy(), error=~raters[correct].to_numpy(dtype=bool))
-    human = rows[rows["kind"] == HUMAN].groupby("image_id", observed=True).agg(group=("group", "first"), human_error=("error", "mean"))
-    machine = rows[rows["rater"] == model].groupby("image_id", observed=True)["error"].first().rename("model_error")
+    rows = pd.DataFrame({"image_id": raters["image_id"], "group": _class_of(raters, level, labels), "error": ~raters[correct].to_numpy(dtype=bool)})
+    human = rows[(raters["kind"] == HUMAN).to_numpy()].groupby("image_id", observed=True).agg(group=("group", "first"), human_error=("error", "mean"))
+    machine = rows[(raters["rater"] == model).to_numpy()].groupby("image_id", observed=True)["error"].first().rename("model_error")
     images = human.join(machine, how="inner")
     if images.empty:
         raise StudyError(f"the annotators and {model!r} share no image")
@@ -199,9 +201,9 @@ def error_by_trial(raters: pd.DataFrame, alpha: float = 0.05, correct: str = "co
     fit = _trend_fit(error[mixed], trial[mixed] / 100, clusters[mixed])
     low, high = np.exp(np.asarray(fit.conf_int(alpha))[0])
     edges = np.linspace(trial.min(), trial.max() + 1, bins + 1)
-    position = pd.Series(pd.cut(trial, edges, right=False))
-    binned = pd.DataFrame({"trials": position.astype(str), "error": error}).groupby(position.cat.codes.to_numpy(), sort=True)
-    binned = binned.agg(trials=("trials", "first"), n=("error", "size"), error_rate=("error", "mean")).reset_index(drop=True)
+    position = pd.cut(trial, edges, right=False)  # every trial falls in a bin: the edges span them
+    binned = pd.DataFrame({"error": error}).groupby(position.codes, sort=True)["error"].agg(n="size", error_rate="mean")
+    binned = pd.DataFrame({"trials": position.categories.astype(str)[binned.index], **binned}).reset_index(drop=True)
     params, tvalues, pvalues = (np.asarray(v) for v in (fit.params, fit.tvalues, fit.pvalues))
     return TrendResult(
         human["rater"].nunique(), len(human), float(np.exp(params[0])), float(low), float(high),

@@ -267,10 +267,13 @@ def humans_vs_model_gee(raters: pd.DataFrame, model: str, alpha: float = 0.05, c
     n_people = len(people.raters)
     error = np.concatenate([1.0 - people.correct[person, image], 1.0 - grid.correct[model_row, shared]])
     is_model = np.concatenate([np.zeros(len(person)), np.ones(int(shared.sum()))])
-    effects = np.zeros((len(error), max(n_people - 1, 0)))
-    for column in range(n_people - 1):
-        effects[: len(person), column] = (person == column).astype(float) - (person == n_people - 1)
-    exog = np.column_stack([np.ones(len(error)), is_model, effects])
+    # The design's distinct rows: annotator j (sum-to-zero effects: the last is -1 in
+    # every effect column), then the model; each observation names its row.
+    effects = np.zeros((n_people + 1, max(n_people - 1, 0)))
+    effects[np.arange(n_people - 1), np.arange(n_people - 1)] = 1.0
+    effects[max(n_people - 1, 0) : n_people] = -1.0
+    design = np.column_stack([np.ones(n_people + 1), np.arange(n_people + 1) == n_people, effects])
+    row_design = np.concatenate([person, np.full(int(shared.sum()), n_people)])
     groups = np.concatenate([image, np.flatnonzero(shared)])
     human_error = _mean_rate(people.errors * shared, people.seen & shared)
     model_error = float(error[is_model == 1].mean()) if shared.any() else np.nan
@@ -279,7 +282,10 @@ def humans_vs_model_gee(raters: pd.DataFrame, model: str, alpha: float = 0.05, c
     if len(error) == 0 or np.ptp(error) == 0:
         return GeeResult(**base, ci_low=np.nan, ci_high=np.nan, statistic=np.nan, pvalue=np.nan,
                          note="the errors do not vary (all right or all wrong): nothing to test")
-    fit = exchangeable_linear_gee(error, exog, groups)
+    fit = exchangeable_linear_gee(error, design, row_design, groups)
+    if fit.bse[1] == 0:
+        return GeeResult(**base, ci_low=np.nan, ci_high=np.nan, statistic=np.nan, pvalue=np.nan,
+                         note="the robust standard error is 0 (every image shows the same difference): nothing to test")
     high, low = -fit.conf_int(alpha)[1]  # the model coefficient is model - annotators
     note = "" if fit.converged else NOT_CONVERGED
     return GeeResult(**base, ci_low=float(low), ci_high=float(high), statistic=-float(fit.tvalues[1]), pvalue=float(fit.pvalues[1]), note=note)
