@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .. import __version__
+from ..privacy import without_home
 from .output import write_atomically
 from .spec import ModelSpec
 
@@ -40,7 +41,7 @@ def spec_record(spec: ModelSpec) -> dict:
     weights = spec.weights
     return {
         "model": spec.name,
-        "spec_file": str(spec.path),
+        "spec_file": without_home(str(spec.path)),
         "spec_sha256": spec.sha256,
         "weights": {
             "format": weights.format,

@@ -24,6 +24,7 @@ from ..errors import InputFileError, Problem, StudyError
 from ..images import DEFAULT_MAX_PIXELS, sha256_file
 from ..labels import LabelSet
 from ..paths import PathEscapeError, resolve_inside
+from ..privacy import without_home
 from ..protocol import Study
 from ..stats import HUMAN, MODEL, shown_images_only
 
@@ -104,7 +105,8 @@ def _answer_facts(answers: pd.DataFrame, manifest: Mapping | None) -> Facts:
 
 
 def _closing_facts(source: str, command: str) -> Facts:
-    return (("source", source), ("report made by", f"study-app {__version__}"), ("command", command))
+    """Where the data came from and the command; paths in the home folder shown as ``~/...``."""
+    return (("source", without_home(source)), ("report made by", f"study-app {__version__}"), ("command", without_home(command)))
 
 
 def _study_facts(study: Study) -> Facts:
