@@ -14,14 +14,15 @@ import hashlib
 import random
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .counterbalance import Design, check_design
 from .csvfiles import read_csv, split_list
-from .errors import ImageError, Problem, ProtocolError, StudyNotFoundError
-from .images import DEFAULT_MAX_PIXELS, load_image, sha256_file
+from .errors import Problem, ProtocolError, StudyNotFoundError
+from .image_checks import check_image_files
+from .images import DEFAULT_MAX_PIXELS
 from .keymap import check_overrides, normalise_keys
 from .labels import Label, LabelSet, read_hierarchy, read_label_rows
 from .paths import PathEscapeError, resolve_inside
@@ -403,6 +404,7 @@ class _Loader:
         self.remember(display, path)
         records: dict[str, ImageRecord] = {}
         first_line: dict[str, int] = {}
+        unchecked: list[tuple[str, int, str]] = []  # (image_id, line, reference) the cache cannot vouch for
         for row in rows or []:
             image_id = row.get("image_id")
             if not image_id:
@@ -428,29 +430,26 @@ class _Loader:
             if image_path is None:
                 continue
             if not known:
-                digest = self._check_image(image_path, display, row.line, row.get("path"), max_pixels)
+                unchecked.append((image_id, row.line, row.get("path")))
             first_line[image_id] = row.line
             block = row.get(block_column) if block_column else ""
             records[image_id] = ImageRecord(image_id, image_path, truth, split, digest, block)
+        self._check_images(records, unchecked, display, max_pixels)
         if rows is not None and not records and not self.problems:
             self.problems.append(Problem(display, "the manifest lists no images"))
         return records
 
-    def _check_image(self, path: Path, display: str, line: int, reference: str, max_pixels: int) -> str:
-        before = regular_file_stat(path)  # taken before reading: an edit while hashing changes the cache key
-        if before is None:
-            self.problems.append(Problem(display, f"image file not found: {reference}", line=line, field="path"))
-            return ""
-        if self.check_images:
-            try:
-                load_image(path, max_pixels, draft_size=(64, 64))
-            except ImageError as exc:
-                reason = str(exc).split(": ", 1)[-1]
-                self.problems.append(Problem(display, f"{reference}: {reason}", line=line, field="path"))
-                return ""
-        digest = sha256_file(path)
-        self.cache.remember(path, before, digest, self.check_images)
-        return digest
+    def _check_images(self, records: dict[str, ImageRecord], unchecked: list[tuple[str, int, str]], display: str, max_pixels: int) -> None:
+        """Decode (if asked) and hash the images the cache cannot vouch for, on all cores; report in manifest order."""
+        checks = check_image_files([records[image_id].path for image_id, _, _ in unchecked], self.check_images, max_pixels)
+        for (image_id, line, reference), check in zip(unchecked, checks):
+            if check.before is None:
+                self.problems.append(Problem(display, f"image file not found: {reference}", line=line, field="path"))
+            elif check.error:
+                self.problems.append(Problem(display, f"{reference}: {check.error}", line=line, field="path"))
+            else:
+                self.cache.remember(records[image_id].path, check.before, check.sha256, self.check_images)
+                records[image_id] = replace(records[image_id], sha256=check.sha256)
 
     def _phases(
         self,
