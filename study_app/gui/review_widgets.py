@@ -63,8 +63,9 @@ class CauseList(QListWidget):
             item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsUserCheckable)
             item.setCheckState(Qt.Checked if cause.key in checked else Qt.Unchecked)
             self.addItem(item)
-        rows = max(1, len(causes))
-        self.setFixedHeight(self.sizeHintForRow(0) * rows + 2 * self.frameWidth() + 4 if causes else 24)
+        height = self.sizeHintForRow(0) * len(causes) + 2 * self.frameWidth() + 4 if causes else 24
+        if height != self.height():  # a new height lays the whole window out again
+            self.setFixedHeight(height)
 
     def toggle(self, key: str) -> bool:
         """Tick or untick ``key``; False if that cause is not offered for this error."""

@@ -44,6 +44,8 @@ from .main_window import AnnotationWindow
 from .review_widgets import CauseList, GuessList, ProposalLine
 
 THUMB_CACHE_BYTES = 48 << 20
+#: Errors ahead whose images are decoded while the reviewer looks at this one.
+PREFETCH = 3
 STYLE = """
 QLabel#heading { font-size: 15px; }
 QLabel#status { color: #444; min-height: 18px; }
@@ -240,6 +242,8 @@ class ReviewWindow(QMainWindow):
         self._show_image(item)
         self.guesses.setFocus()
         self._shown_at = time.monotonic()
+        for ahead in self.controller.items[self.controller.position + 1 : self.controller.position + 1 + PREFETCH]:
+            self.images.request(ahead.image_id, self.study.images[ahead.image_id].path, fit=self.view.paint_size())
 
     def _heading(self, item: ErrorItem) -> str:
         controller = self.controller

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,13 +122,25 @@ def save_review(store: ResultsStore, session_uuid: str, reviewer: str, target: R
     return ErrorReview(review.uuid, reviewer, target.item, review.causes, note, review.proposed_truth, review.reviewed_at, supersedes)
 
 
+def _not_superseded(rows: list[tuple]) -> list[tuple]:
+    """The rows (uuid first, supersedes last) that no other row of ``rows`` replaces.
+
+    A revision always replaces a review of the same reviewer and error (``check-store``
+    verifies it), so the rows of one reviewer hold every row that could replace one of
+    them. Done here rather than with ``NOT EXISTS`` in SQL: without an index on
+    ``supersedes`` that subquery scans the table once per row.
+    """
+    replaced = {row[-1] for row in rows if row[-1] is not None}
+    return [row for row in rows if row[0] not in replaced]
+
+
 def _current_rows(conn, reviewer: str, item: str) -> list[tuple]:
     """The reviewer's current (not superseded) rows for one error, latest first."""
-    return conn.execute(
-        "SELECT uuid, causes, note, proposed_truth, reviewed_at, supersedes FROM reviews r WHERE reviewer_id = ? AND item = ? "
-        "AND NOT EXISTS (SELECT 1 FROM reviews later WHERE later.supersedes = r.uuid) ORDER BY reviewed_at DESC, uuid DESC",
+    rows = conn.execute(
+        "SELECT uuid, reviewed_at, supersedes FROM reviews WHERE reviewer_id = ? AND item = ? ORDER BY reviewed_at DESC, uuid DESC",
         (reviewer, item),
     ).fetchall()
+    return _not_superseded(rows)
 
 
 def current_reviews(store: ResultsStore, reviewer: str) -> dict[str, ErrorReview]:
@@ -136,11 +149,11 @@ def current_reviews(store: ResultsStore, reviewer: str) -> dict[str, ErrorReview
     Two current rows for one item happen only when one reviewer reviewed the same error
     on two machines whose stores were merged; the later one counts (see :func:`review_conflicts`).
     """
-    rows = store.conn.execute(
-        "SELECT uuid, item, causes, note, proposed_truth, reviewed_at, supersedes FROM reviews r WHERE reviewer_id = ? "
-        "AND NOT EXISTS (SELECT 1 FROM reviews later WHERE later.supersedes = r.uuid) ORDER BY reviewed_at, uuid",
+    rows = _not_superseded(store.conn.execute(
+        "SELECT uuid, item, causes, note, proposed_truth, reviewed_at, supersedes FROM reviews WHERE reviewer_id = ? "
+        "ORDER BY reviewed_at, uuid",
         (reviewer,),
-    ).fetchall()
+    ).fetchall())
     return {
         item: ErrorReview(uuid, reviewer, item, tuple(json.loads(causes)), note, _split(proposed), at, supersedes)
         for uuid, item, causes, note, proposed, at, supersedes in rows
@@ -149,14 +162,9 @@ def current_reviews(store: ResultsStore, reviewer: str) -> dict[str, ErrorReview
 
 def review_conflicts(store: ResultsStore) -> list[tuple[str, str, int]]:
     """(reviewer, item, count) where one reviewer has several current reviews of one error (merged from two machines)."""
-    return [
-        (reviewer, item, count)
-        for reviewer, item, count in store.conn.execute(
-            "SELECT reviewer_id, item, COUNT(*) FROM reviews r WHERE NOT EXISTS "
-            "(SELECT 1 FROM reviews later WHERE later.supersedes = r.uuid) GROUP BY reviewer_id, item HAVING COUNT(*) > 1 "
-            "ORDER BY reviewer_id, item"
-        )
-    ]
+    rows = _not_superseded(store.conn.execute("SELECT uuid, reviewer_id, item, supersedes FROM reviews").fetchall())
+    counts = Counter((reviewer, item) for _, reviewer, item, _ in rows)
+    return sorted((reviewer, item, count) for (reviewer, item), count in counts.items() if count > 1)
 
 
 def reviews_frame(store: ResultsStore, include_superseded: bool = False, study_name: str | None = None) -> pd.DataFrame:
