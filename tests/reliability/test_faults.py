@@ -264,3 +264,23 @@ def test_store_api_refuses_to_lose_a_second_answer_after_a_failed_write(tiny_stu
         controller.submit(Response(("cat",), 1.0, now, now))
     assert stored(path) == [("training", 0)] and check_store(path).ok
     shutil.rmtree(tmp_path / "nothing", ignore_errors=True)
+
+
+def test_next_image_is_painted_only_after_the_answer_is_on_disk(qtbot, tiny_study, tmp_path):
+    """At every paint of a new image, a separate reader already sees every answer given before it."""
+    session = Session(qtbot, tiny_study, tmp_path / "results" / "results.sqlite")
+    window = first_trial(qtbot, session, "N01")
+    seen: list[tuple[int, int]] = []
+
+    def on_paint(mode: str, _when: float) -> None:
+        if mode == "image":
+            with sqlite3.connect(f"file:{session.store_path}?mode=ro", uri=True) as reader:
+                on_disk = reader.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+            seen.append((window.controller.position, on_disk))
+
+    window.trial.view.painted.connect(on_paint)
+    for _ in range(6):
+        answer(qtbot, window)
+        continue_to_trial(qtbot, window)
+    session.close(window)
+    assert len(seen) >= 6 and all(on_disk >= position for position, on_disk in seen), seen
