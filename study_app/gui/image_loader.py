@@ -116,8 +116,14 @@ class ImageLoader(QObject):
         self._done.connect(self._store)
         self.disk = ThumbnailCache()
         self._prebuilder: threading.Thread | None = None
+        self._prebuild_requested = False
         self._stop_prebuild = threading.Event()
         self.destroyed.connect(self._stop_prebuild.set)
+
+    @property
+    def prebuild_requested(self) -> bool:
+        """:meth:`prebuild` was called (it acts once per loader)."""
+        return self._prebuild_requested
 
     def prebuild(self, paths: Sequence[Path], box: int) -> threading.Thread | None:
         """Put the thumbnails of ``paths`` (in that order) into the disk cache in the background.
@@ -125,8 +131,10 @@ class ImageLoader(QObject):
         One daemon thread at the lowest priority, started once per loader; it stops when
         the loader is destroyed. Unreadable images are skipped (the pane reports them).
         """
-        if self._prebuilder is not None or self.disk.folder is None:
+        if self._prebuild_requested or self.disk.folder is None:
+            self._prebuild_requested = True
             return self._prebuilder
+        self._prebuild_requested = True
         disk, max_pixels, stop = self.disk, self._max_pixels, self._stop_prebuild
 
         def build() -> None:

@@ -163,7 +163,9 @@ class LabelPicker(QWidget):
         self._loader = loader
         self._current: str | None = None
         self._browsed = False
-        self._prebuild_started = False
+        self._prebuild = QTimer(self)  # a child: it dies with the picker, never firing on a deleted one
+        self._prebuild.setSingleShot(True)
+        self._prebuild.timeout.connect(self._prebuild_thumbnails)
         # The search index is built while the event loop is idle (a search before it is
         # done completes it at once), so building it never delays the first image.
         self._index_builder = QTimer(self)
@@ -224,9 +226,8 @@ class LabelPicker(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
-        if not self._prebuild_started and self.labels.examples:
-            self._prebuild_started = True
-            QTimer.singleShot(PREBUILD_DELAY_MS, self._prebuild_thumbnails)
+        if self.labels.examples and not self._prebuild.isActive() and not self._loader.prebuild_requested:
+            self._prebuild.start(PREBUILD_DELAY_MS)
 
     def _prebuild_thumbnails(self) -> None:
         """Every class's examples into the disk cache, in the order of the label list."""

@@ -105,3 +105,23 @@ def test_no_thumbnails_on_disk_when_caches_are_off(qtbot, study, tmp_path, cache
         assert window.thumbnails.prebuild([], THUMBNAIL) is None
         window.close()
     assert not (cache_home / "thumbnails").exists()
+
+
+def test_the_first_trial_on_screen_starts_the_prebuild(qtbot, study, tmp_path, cache_home):
+    with ResultsStore(tmp_path / "results.sqlite") as store:
+        window = open_window(qtbot, study, store, "a", tmp_path)
+        assert not window.thumbnails.prebuild_requested  # not while the instructions are read
+
+        def on_trial() -> bool:
+            page = window.pages.currentWidget()
+            if page is not window.trial:
+                page.continued.emit()
+            return window.trial.picker.isVisible()
+
+        qtbot.waitUntil(on_trial, timeout=10_000)
+        qtbot.waitUntil(lambda: window.thumbnails.prebuild_requested, timeout=10_000)
+        window.thumbnails.prebuild([], THUMBNAIL).join(timeout=30)  # the running thread (it acts once)
+        disk = ThumbnailCache()
+        paths = [path for label in study.labels.classes for path in study.labels.examples[label.label_id]]
+        assert all(disk.file_for(path, THUMBNAIL).is_file() for path in paths)
+        window.close()
