@@ -41,6 +41,9 @@ class Settings:
     gallery_size: int = 12
     top_rows: int = 20
     learning_blocks: int = 10
+    #: Pairwise tables longer than this (error consistency, label agreement, paired
+    #: comparisons) are summarised on the page; their CSV files keep every pair.
+    pair_rows: int = 60
 
 
 @dataclass(frozen=True)
@@ -129,8 +132,8 @@ def build_document(data: ReportData, settings: Settings, analysis: Analysis, gen
                 (tables.facts_table(data.facts + settings_facts),)),
         Section("errors", "Error rates", f"Each annotator, the annotators pooled (mean and majority vote) and each model, with {level} intervals.",
                 (headline, *(figures.error_dots(f"error-rates-{phase_slug[p]}", headline.data[headline.data["phase"] == p], main) for p in phases))),
-        _paired_section(comparison),
-        _agreement_section(comparison, phases, phase_slug),
+        _paired_section(comparison, data, settings),
+        _agreement_section(comparison, settings, phases, phase_slug),
         _class_section(data, settings, comparison, phase_slug, model_slug),
         Section("confusions", "Most confused pairs", "The most frequent wrong top-1 answers, for the annotators together and for each model.",
                 (tables.confusions(comparison.confusions, data.label_name),) if not comparison.confusions.empty else ()),
@@ -144,24 +147,25 @@ def build_document(data: ReportData, settings: Settings, analysis: Analysis, gen
     return Document(f"Annotators vs models: {data.name}", generated_at or utc_now(), tuple(sections))
 
 
-def _paired_section(comparison: Comparison) -> Section:
+def _paired_section(comparison: Comparison, data: ReportData, settings: Settings) -> Section:
     intro = "Annotators and models rated the same images, so their errors are compared image by image."
     if comparison.paired.empty:
         return Section("paired", "Paired comparisons", "No model predictions: there is nothing to pair.")
-    blocks: list[Table] = [tables.paired(comparison.paired)]
+    annotators = set(data.raters.loc[data.raters["kind"] == HUMAN, "rater"].astype(str).unique())
+    blocks: list[Table] = [tables.paired(comparison.paired, annotators, settings.pair_rows)]
     if not comparison.models.empty:
         blocks.append(tables.several_models(comparison.models))
     return Section("paired", "Paired comparisons", intro, tuple(blocks))
 
 
-def _agreement_section(comparison: Comparison, phases: list[str], phase_slug: dict[str, str]) -> Section:
+def _agreement_section(comparison: Comparison, settings: Settings, phases: list[str], phase_slug: dict[str, str]) -> Section:
     pairs = comparison.consistency
     blocks: list[Table | Figure] = []
     if not pairs.empty:
-        blocks.append(tables.consistency(pairs))
+        blocks.append(tables.consistency(pairs, settings.alpha, settings.pair_rows))
         blocks += [figures.consistency_heatmap(f"consistency-{phase_slug[p]}", pairs[pairs["phase"] == p]) for p in phases if (pairs["phase"] == p).any()]
     if not comparison.label_agreement.empty:
-        blocks.append(tables.label_agreement(comparison.label_agreement))
+        blocks.append(tables.label_agreement(comparison.label_agreement, settings.alpha, settings.pair_rows))
     return Section("agreement", "Agreement", "Do raters err on the same images? Do annotators give the same labels?", tuple(blocks))
 
 

@@ -19,8 +19,9 @@ import pandas as pd
 class Table:
     """A table: ``data`` (every row, raw values) goes to CSV, ``shown`` (text) into the pages.
 
-    ``shown`` may hold only the first rows of ``data`` (e.g. the 20 most different of
-    1000 classes); ``note`` then says so and names the CSV.
+    ``shown`` may hold only some rows of ``data`` (e.g. the 20 most different of 1000
+    classes) or a summary of them (4,950 annotator pairs by their spread); ``note`` then
+    says so, and the page names the CSV.
     """
 
     name: str

@@ -55,25 +55,48 @@ def _new(width: float, height: float) -> MplFigure:
     return MplFigure(figsize=(width, height), layout="constrained")
 
 
+#: Figures name at most this many annotators one by one: 100 labelled rows are neither
+#: readable at a glance nor cheap to lay out (each label is laid out in every pass).
+MAX_NAMED_RATERS = 40
+#: The heatmap stops growing at this size (inches; 100 raters would make it 35 wide).
+MAX_SIDE_INCHES = 12.0
+
+
 def error_dots(name: str, headline: pd.DataFrame, rule: str) -> Figure:
-    """Dot plot of one rule's error rates (rows of the headline table of one phase)."""
+    """Dot plot of one rule's error rates (rows of the headline table of one phase).
+
+    Beyond ``MAX_NAMED_RATERS`` annotators, they share one row as small dots (their
+    intervals are in the table): a hundred labelled rows cannot be taken in at a glance.
+    """
+    people = (headline["kind"] == "human").to_numpy()
+    strip = int(people.sum()) if people.sum() > MAX_NAMED_RATERS else 0
     with matplotlib.rc_context(STYLE):
-        figure = _new(7.0, 1.2 + 0.28 * len(headline))
+        rows = (headline[~people] if strip else headline).iloc[::-1].reset_index(drop=True)
+        figure = _new(7.0, 1.2 + 0.28 * (len(rows) + bool(strip)))
         axes = figure.add_subplot()
-        rows = headline.iloc[::-1].reset_index(drop=True)
         error = rows[f"error {rule}"].to_numpy(dtype=float)
         low, high = rows[f"low {rule}"].to_numpy(dtype=float), rows[f"high {rule}"].to_numpy(dtype=float)
+        names = rows["rater"].astype(str).tolist()
+        if strip:  # annotators on top, spread over the row's height in order of error
+            each = 100 * headline.loc[people, f"error {rule}"].to_numpy(dtype=float)
+            spread = np.empty(strip)
+            spread[np.argsort(each, kind="stable")] = np.linspace(-0.3, 0.3, strip)
+            axes.scatter(each, len(rows) + spread, s=10, alpha=0.6, color=KIND_COLOURS["human"], label=KIND_TITLES["human"])
+            names.append(f"annotators (each of {strip})")
         for kind, colour in KIND_COLOURS.items():
             mine = (rows["kind"] == kind).to_numpy()
             if mine.any():
                 y = np.flatnonzero(mine)
                 axes.errorbar(100 * error[mine], y, xerr=100 * np.vstack([error[mine] - low[mine], high[mine] - error[mine]]),
                               fmt="o", color=colour, capsize=3, label=KIND_TITLES[kind])
-        axes.set_yticks(range(len(rows)), rows["rater"].astype(str).tolist())
+        axes.set_yticks(range(len(names)), names)
         axes.set_xlabel(f"{rule} error (%), 95% interval")
         axes.set_xlim(left=0)
         axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-        return _export(name, f"{rule} error with 95% intervals", "Dots are error rates, bars their 95% intervals.", figure)
+        caption = "Dots are error rates, bars their 95% intervals."
+        if strip:
+            caption += f" The {strip} annotators are the small dots of the top row; their intervals are in the table."
+        return _export(name, f"{rule} error with 95% intervals", caption, figure)
 
 
 def class_scatter(name: str, per_class: pd.DataFrame, model: str, profile: str) -> Figure:
@@ -96,25 +119,37 @@ def class_scatter(name: str, per_class: pd.DataFrame, model: str, profile: str) 
 
 
 def consistency_heatmap(name: str, pairs: pd.DataFrame) -> Figure:
-    """Error consistency (kappa) of every pair of raters; empty cells share no image."""
-    raters = sorted(set(pairs["rater_a"].astype(str)) | set(pairs["rater_b"].astype(str)))
+    """Error consistency (kappa) of every pair of raters; empty cells share no image.
+
+    Every rater has its row and column; beyond ``MAX_NAMED_RATERS`` raters the axes name
+    every other rater and every k-th annotator only.
+    """
+    kinds = dict(zip(pairs["rater_a"].astype(str), pairs["kind_a"].astype(str))) | dict(zip(pairs["rater_b"].astype(str), pairs["kind_b"].astype(str)))
+    raters = sorted(kinds)
     index = {rater: i for i, rater in enumerate(raters)}
     matrix = np.full((len(raters), len(raters)), np.nan)
     for a, b, kappa in zip(pairs["rater_a"].astype(str), pairs["rater_b"].astype(str), pairs["kappa"].astype(float)):
         matrix[index[a], index[b]] = matrix[index[b], index[a]] = kappa
+    caption = "Kappa of right/wrong on shared images: 0 = errors independent, 1 = the same errors. Attainable ranges are in the table."
+    named = list(range(len(raters)))
+    if len(raters) > MAX_NAMED_RATERS:
+        people = [i for i in named if kinds[raters[i]] == "human"]
+        step = -(-len(people) // MAX_NAMED_RATERS)
+        named = sorted(set(named) - set(people) | set(people[::step]))
+        caption += f" Every rater has a row and a column; the axes name one annotator in {step} (every pair: consistency.csv)."
     with matplotlib.rc_context({**STYLE, "axes.grid": False}):
-        side = 2.5 + 0.32 * len(raters)
+        side = min(2.5 + 0.32 * len(raters), MAX_SIDE_INCHES)
         figure = _new(side + 1.2, side)
         axes = figure.add_subplot()
-        image = axes.imshow(matrix, cmap="RdBu", vmin=-1, vmax=1)
-        axes.set_xticks(range(len(raters)), raters, rotation=90)
-        axes.set_yticks(range(len(raters)), raters)
+        image = axes.imshow(matrix, cmap="RdBu", vmin=-1, vmax=1, interpolation="nearest")
+        font = min(9.0, 0.9 * 72 * (side - 2.5) / len(raters))  # a row's height in points: neighbours never overlap
+        axes.set_xticks(named, [raters[i] for i in named], rotation=90, fontsize=font)
+        axes.set_yticks(named, [raters[i] for i in named], fontsize=font)
         if len(raters) <= 15:
             for (i, j), kappa in np.ndenumerate(matrix):
                 if not np.isnan(kappa):
                     axes.text(j, i, f"{kappa:.2f}", ha="center", va="center", fontsize=7, color="white" if abs(kappa) > 0.6 else "black")
         figure.colorbar(image, ax=axes, label="kappa")
-        caption = "Kappa of right/wrong on shared images: 0 = errors independent, 1 = the same errors. Attainable ranges are in the table."
         return _export(name, "Error consistency of every pair of raters", caption, figure)
 
 

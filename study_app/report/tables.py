@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats import HUMANS, HUMANS_MEAN
+from ..stats.agreement import kappa_summary, pairing
 from ..stats.results import format_value
 from .document import Table
 
@@ -133,7 +134,9 @@ def headline(rates: Mapping[str, pd.DataFrame]) -> Table:
     return table("headline", "Error rates", data, columns, note)
 
 
-def paired(comparison_paired: pd.DataFrame) -> Table:
+def paired(comparison_paired: pd.DataFrame, annotators: set[str], limit: int) -> Table:
+    """Every paired comparison; beyond ``limit`` rows the page shows those without a single
+    annotator (the annotators' mean and majority vote, models against models)."""
     columns = {
         "A": rater_name("rater_a", HUMANS_MEAN), "B": rater_name("rater_b", HUMANS_MEAN), "n": text("n_images"),
         "error A": percent_of("error_a"), "error B": percent_of("error_b"), "A - B": points_of("difference"),
@@ -143,7 +146,11 @@ def paired(comparison_paired: pd.DataFrame) -> Table:
     }
     note = ("Only images both sides saw count. The four counts are the 2x2 table of the pair; McNemar is exact. "
             "The annotators' mean is compared by a GEE and a bootstrap over images and annotators.")
-    return table("paired", "Paired comparisons on the same images", comparison_paired, columns, note)
+    single = comparison_paired["rater_a"].astype(str).isin(annotators) | comparison_paired["rater_b"].astype(str).isin(annotators)
+    if len(comparison_paired) <= limit or single.all():
+        return table("paired", "Paired comparisons on the same images", comparison_paired, columns, note)
+    note += f" The {int(single.sum())} comparisons of single annotators are in the CSV file only."
+    return table("paired", "Paired comparisons on the same images", comparison_paired, columns, note, comparison_paired[~single])
 
 
 def several_models(models: pd.DataFrame) -> Table:
@@ -151,21 +158,40 @@ def several_models(models: pd.DataFrame) -> Table:
     return table("models", "Several models: Cochran's Q and pairwise exact McNemar (Holm)", models, columns)
 
 
-def consistency(table_of_pairs: pd.DataFrame) -> Table:
+def consistency(table_of_pairs: pd.DataFrame, alpha: float, limit: int) -> Table:
+    """Error consistency of every pair; beyond ``limit`` pairs the page shows their summary by pairing."""
+    note = ("Error consistency is Cohen's kappa of right/wrong on shared images (Geirhos et al. 2020); "
+            "with unequal accuracies kappa cannot reach +-1: the attainable range bounds it.")
+    title = "Error consistency of every pair of raters"
+    if len(table_of_pairs) > limit:
+        summary = kappa_summary(table_of_pairs, pairing(table_of_pairs), alpha)
+        return summarised("consistency", title, table_of_pairs, summary, alpha, f"{note} Summarised by pairing; every pair is in the CSV file.")
     columns = {
         "A": text("rater_a"), "B": text("rater_b"), "pair": text("pair"), "n": text("n_images"),
         "observed": text("observed_consistency"), "expected": text("expected_consistency"), "kappa": text("kappa"),
         "attainable range": interval_of("kappa_min", "kappa_max", scale=1), "p": text("pvalue"),
     }
-    note = ("Error consistency is Cohen's kappa of right/wrong on shared images (Geirhos et al. 2020); "
-            "with unequal accuracies kappa cannot reach +-1: the attainable range bounds it.")
-    return table("consistency", "Error consistency of every pair of raters", table_of_pairs, columns, note)
+    return table("consistency", title, table_of_pairs, columns, note)
 
 
-def label_agreement(agreement: pd.DataFrame) -> Table:
+def label_agreement(agreement: pd.DataFrame, alpha: float, limit: int) -> Table:
+    """Cohen's kappa of every pair of annotators (and Fleiss' of all); beyond ``limit`` rows, summarised per statistic."""
+    title = "Agreement of the annotators' labels"
+    if len(agreement) > limit:
+        summary = kappa_summary(agreement, agreement["test"].astype(str).to_numpy(dtype=object), alpha)
+        return summarised("label_agreement", title, agreement, summary, alpha, "Summarised per statistic; every pair is in the CSV file.")
     columns = {"statistic": text("test"), "annotators": text("raters"), "n": text("n_images"), "kappa": text("kappa"),
                "95% interval": interval_of("ci_low", "ci_high", scale=1), "p": text("pvalue")}
-    return table("label_agreement", "Agreement of the annotators' labels", agreement, columns)
+    return table("label_agreement", title, agreement, columns)
+
+
+def summarised(name: str, title: str, data: pd.DataFrame, summary: pd.DataFrame, alpha: float, note: str) -> Table:
+    """A table whose every row goes to the CSV file while the page shows ``summary``
+    (a :func:`~study_app.stats.agreement.kappa_summary` of it): thousands of pairs are data, not reading."""
+    columns = {"pairs": text("pairing"), "n pairs": text("n_pairs"), "images (median)": text("median_images"),
+               "median kappa": text("kappa_median"), "range": interval_of("kappa_min", "kappa_max", scale=1),
+               "mean kappa": text("kappa_mean"), f"p < {alpha:g}": text("n_significant")}
+    return Table(name, title, data.reset_index(drop=True), render(summary, columns), note)
 
 
 def classes(per_class: pd.DataFrame, name: Namer, top: int) -> Table:

@@ -274,3 +274,41 @@ def fleiss_kappa_labels(raters: pd.DataFrame, names: Sequence[str] | None = None
         raise StudyError(f"annotators {', '.join(names)} did not all see any one image")
     counts, categories = aggregate_raters(grid.labels[rows][:, everyone].T)
     return FleissResult(tuple(names), int(everyone.sum()), len(categories), float(fleiss_kappa(counts, method="fleiss")))
+
+
+KAPPA_SUMMARY_COLUMNS = ["phase", "pairing", "n_pairs", "median_images", "kappa_median", "kappa_min", "kappa_max", "kappa_mean", "n_significant"]
+
+
+def pairing(pairs: pd.DataFrame) -> np.ndarray:
+    """What a pair of an error-consistency table pairs: ``annotator - annotator``,
+    ``annotator - <model>``, or the two raters' names when neither is an annotator."""
+    a, b = pairs["rater_a"].astype(str).to_numpy(dtype=object), pairs["rater_b"].astype(str).to_numpy(dtype=object)
+    human_a, human_b = (pairs[column].astype(str).to_numpy() == HUMAN for column in ("kind_a", "kind_b"))
+    return np.where(human_a & human_b, ANNOTATOR_PAIRS,
+                    np.where(human_a, "annotator - " + b, np.where(human_b, "annotator - " + a, a + " - " + b)))
+
+
+ANNOTATOR_PAIRS = "annotator - annotator"
+
+
+def kappa_summary(pairs: pd.DataFrame, groups: np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
+    """Kappas of many pairs summarised per group (and phase): how many pairs, their median
+    shared images, the median, range and mean of kappa, and how many have p < ``alpha``
+    (NaN when no pair of the group has a p-value).
+
+    With 100 annotators there are 4,950 annotator pairs: a reader needs their spread, and
+    the per-pair table stays available as data. Within a phase, annotator pairs come
+    first, then annotators with each other rater, then the rest, in order of appearance.
+    """
+    phase = pairs["phase"].astype(str).to_numpy() if "phase" in pairs.columns else np.full(len(pairs), "")
+    pvalue = pairs["pvalue"].to_numpy(dtype=float)
+    frame = pd.DataFrame({"phase": phase, "pairing": groups, "n_images": pairs["n_images"].to_numpy(dtype=float),
+                          "kappa": pairs["kappa"].to_numpy(dtype=float), "tested": ~np.isnan(pvalue), "significant": pvalue < alpha})
+    summary = frame.groupby(["phase", "pairing"], sort=False).agg(
+        n_pairs=("kappa", "size"), median_images=("n_images", "median"), kappa_median=("kappa", "median"),
+        kappa_min=("kappa", "min"), kappa_max=("kappa", "max"), kappa_mean=("kappa", "mean"),
+        tested=("tested", "sum"), n_significant=("significant", "sum"),
+    ).reset_index()
+    summary["n_significant"] = summary["n_significant"].where(summary["tested"] > 0)
+    pairing_order = np.where(summary["pairing"] == ANNOTATOR_PAIRS, 0, np.where(summary["pairing"].str.startswith("annotator - "), 1, 2))
+    return summary.assign(_order=pairing_order).sort_values(["phase", "_order"], kind="stable")[KAPPA_SUMMARY_COLUMNS].reset_index(drop=True)
