@@ -4,9 +4,11 @@ Workload (the ILSVRC human study, grown, as in the report benchmark): 1,000 clas
 real ILSVRC label set), 20 annotators x 1,500 test images = 30,000 top-5 answers, and 3
 models. Measured:
 
-- ``find_errors``: every error of every rater under the top-1 rule with its guesses in
-  order, against the baseline of the rater table alone (which ``compare`` builds anyway);
-  target under 5 s (a reviewer waits for it once per sitting).
+- ``find_errors``: every error of every rater with its guesses in order, under the default
+  top-5 rule and under top-1 (where the synthetic answers are mostly wrong: the worst
+  case), against the baseline of the rater table alone (which ``compare`` builds anyway);
+  target under 5 s for top-5 (a reviewer waits for it once per sitting). The window is
+  measured on the top-1 errors: the most there are to walk through.
 - the review window's save -> next error on screen (a durable review in the store, then
   the next error's ground truth, guesses and causes shown), p50/p99 over 200 reviews,
   against the baseline of one bare durable write transaction; target p99 under 100 ms
@@ -66,11 +68,14 @@ def run(quick: bool) -> list[Result]:
         start = time.perf_counter()
         rater_table(answers, predictions, study, 5, study.labels, image_phases(study))
         baseline = time.perf_counter() - start
-        start = time.perf_counter()
-        items, selection = find_errors(study, answers, predictions, Selection(("all",), "top-1"))
-        found = time.perf_counter() - start
-        results = [Result("review", f"find_errors ({len(items)} errors of {size.annotators} annotators + 3 models)", found, "s",
-                          f"< {FIND_TARGET_S:g} s", baseline, "rater table alone", found < FIND_TARGET_S)]
+        results = []
+        for rule in ("top-k", "top-1"):  # the default; and the worst case, where most answers are errors
+            start = time.perf_counter()
+            items, selection = find_errors(study, answers, predictions, Selection(("all",), rule))
+            found = time.perf_counter() - start
+            results.append(Result("review", f"find_errors {rule} ({len(items)} errors of {size.annotators} annotators + 3 models)", found,
+                                  "s", f"< {FIND_TARGET_S:g} s" if rule == "top-k" else "", baseline, "rater table alone",
+                                  found < FIND_TARGET_S if rule == "top-k" else None))
         results += _window(study, items, selection, Path(folder) / "results.sqlite", 20 if quick else REVIEWS)
         results.append(_resume(Path(folder) / "many.sqlite", 3_000 if quick else 30_000))
     return results

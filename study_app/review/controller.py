@@ -30,16 +30,17 @@ class ReviewController:
         self.taxonomy = study.taxonomy
         self.items = review_order(list(items), blind, study.seed, self.reviewer)
         self.reviews: dict[str, ErrorReview] = current_reviews(store, self.reviewer)
-        self.resumed = any(item.item in self.reviews for item in self.items)
+        self._reviewed = sum(1 for item in self.items if item.item in self.reviews)  # kept up to date by save
+        self.resumed = self._reviewed > 0
         self.session_uuid = open_review_session(
             store, self.reviewer, study.name, study.protocol_hash, blind, selection.to_json(), self.taxonomy.to_json()
         )
         self.position = self.first_unreviewed()
 
     # -- where the reviewer is ----------------------------------------------------------
-    def first_unreviewed(self) -> int:
-        """Position of the first error without a review (``len(items)`` when all are reviewed)."""
-        return next((i for i, item in enumerate(self.items) if item.item not in self.reviews), len(self.items))
+    def first_unreviewed(self, start: int = 0) -> int:
+        """Position of the first error from ``start`` on without a review (``len(items)`` if there is none)."""
+        return next((i for i in range(start, len(self.items)) if self.items[i].item not in self.reviews), len(self.items))
 
     @property
     def total(self) -> int:
@@ -47,7 +48,7 @@ class ReviewController:
 
     @property
     def reviewed_count(self) -> int:
-        return sum(1 for item in self.items if item.item in self.reviews)
+        return self._reviewed
 
     @property
     def complete(self) -> bool:
@@ -68,10 +69,11 @@ class ReviewController:
 
     def next_position(self) -> int:
         """The next error after this one that has no review yet, else simply the next one."""
-        later = [i for i in range(self.position + 1, len(self.items)) if self.items[i].item not in self.reviews]
-        if later:
-            return later[0]
-        return self.first_unreviewed() if self.first_unreviewed() < len(self.items) else min(self.position + 1, len(self.items))
+        later = self.first_unreviewed(self.position + 1)
+        if later < len(self.items):
+            return later
+        earlier = self.first_unreviewed()
+        return earlier if earlier < len(self.items) else min(self.position + 1, len(self.items))
 
     # -- writing ------------------------------------------------------------------------
     def save(self, causes: Sequence[str], note: str = "", proposed_truth: Sequence[str] | None = None, review_ms: float = 0.0) -> ErrorReview:
@@ -89,6 +91,8 @@ class ReviewController:
         if not_classes:
             raise StudyError(f"proposed ground truth {not_classes[0]!r} is not a class of this study")
         review = save_review(self.store, self.session_uuid, self.reviewer, item.target(), ordered, note.strip(), proposal or None, review_ms)
+        if item.item not in self.reviews:
+            self._reviewed += 1
         self.reviews[item.item] = review
         return review
 

@@ -83,7 +83,8 @@ def find_errors(study: Study, answers: pd.DataFrame | None, predictions: pd.Data
         answers = None
     if answers is None and predictions is None:
         raise StudyError(f"nothing to review: no answers for study {study.name!r} in the store and no model predictions")
-    raters = rater_table(answers, predictions, study, k, study.labels, image_phases(study))
+    # no label set: the severity columns it adds are not needed here (guesses were checked when stored or read)
+    raters = rater_table(answers, predictions, study, k, None, image_phases(study))
     raters = raters[raters["phase"].isin(phases)]
     if answers is not None:
         raters = shown_images_only(raters.reset_index(drop=True))
@@ -127,17 +128,20 @@ def _human_errors(wrong: pd.DataFrame, answers: pd.DataFrame | None, study: Stud
     units = pd.DataFrame({"annotator": wrong["rater"].astype(str).to_numpy(), "phase": wrong["phase"].astype(str).to_numpy(),
                           "trial": wrong["trial"].astype("int64").to_numpy(), "image_id": wrong["image_id"].astype(str).to_numpy()})
     current = answers[~answers["superseded"].astype(bool)] if "superseded" in answers.columns else answers
-    current = current.astype({"annotator": str, "phase": str, "image_id": str, "trial": "int64"})
-    rows = current.merge(units, on=key, how="inner", sort=False)
-    first_trial = rows.drop_duplicates(key, keep="first")[[*key, "trial_uuid"]]
-    rows = rows[rows["trial_uuid"].isin(set(first_trial["trial_uuid"]))]
+    columns = [*key, "trial_uuid", "rank", "label_id", "outcome", "rt_ms"]
+    # plain Python strings: arrow-backed text columns are slow to compare and to iterate row by row
+    current = current[columns].astype({"annotator": object, "phase": object, "image_id": object, "trial_uuid": object,
+                                       "label_id": object, "outcome": object, "trial": "int64"})
+    rows = current.merge(units.astype({"annotator": object, "phase": object, "image_id": object}), on=key, how="inner", sort=False)
+    first_trial = rows.drop_duplicates(key, keep="first")["trial_uuid"]
+    rows = rows[rows["trial_uuid"].isin(first_trial)]
     labelled = rows[rows["label_id"].astype(str) != ""].sort_values(["trial_uuid", "rank"], kind="stable")
-    guesses = labelled.groupby("trial_uuid", sort=False)["label_id"].agg(lambda labels: tuple(str(label) for label in labels)).to_dict()
+    guesses = _runs(labelled["trial_uuid"].to_numpy(dtype=object), labelled["label_id"].to_numpy(dtype=object))
     firsts = rows.drop_duplicates("trial_uuid", keep="first")
     return [
         ErrorItem(f"trial:{trial_uuid}", annotator, HUMAN, phase, image_id, str(trial_uuid), int(trial), guesses.get(trial_uuid, ()),
                   str(outcome), float(rt_ms), study.truth(image_id))
-        for annotator, phase, trial, image_id, trial_uuid, outcome, rt_ms in firsts[[*key, "trial_uuid", "outcome", "rt_ms"]].itertuples(index=False)
+        for annotator, phase, trial, image_id, trial_uuid, outcome, rt_ms in firsts[[*key, "trial_uuid", "outcome", "rt_ms"]].to_numpy(dtype=object)
     ]
 
 
@@ -149,12 +153,27 @@ def _model_errors(wrong: pd.DataFrame, predictions: pd.DataFrame | None, study: 
                           "phase": wrong["phase"].astype(str).to_numpy()})
     rows = predictions.astype({"model": str, "image_id": str}).merge(units[["model", "image_id"]].drop_duplicates(), on=["model", "image_id"])
     rows = rows.sort_values(["model", "image_id", "rank"], kind="stable")
-    guesses = rows.groupby(["model", "image_id"], sort=False)["label_id"].agg(lambda labels: tuple(str(label) for label in labels)[:k]).to_dict()
+    pairs = (rows["model"] + "\0" + rows["image_id"]).to_numpy(dtype=object)
+    guesses = _runs(pairs, rows["label_id"].to_numpy(dtype=object))
     return [
-        ErrorItem(f"model:{model}:{phase}:{image_id}", model, MODEL, phase, image_id, None, None, guesses.get((model, image_id), ()),
+        ErrorItem(f"model:{model}:{phase}:{image_id}", model, MODEL, phase, image_id, None, None, guesses.get(f"{model}\0{image_id}", ())[:k],
                   "answer", None, study.truth(image_id))
         for model, image_id, phase in units.itertuples(index=False)
     ]
+
+
+def _runs(keys: np.ndarray, labels: np.ndarray) -> dict[str, tuple[str, ...]]:
+    """Key -> the labels of its run, for rows sorted so that each key's rows are together (in rank order).
+
+    Plain slicing of the sorted rows: a pandas aggregation with a Python function would
+    cost a group object per error (seconds for tens of thousands of errors).
+    """
+    if not len(keys):
+        return {}
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    ends = np.append(starts[1:], len(keys))
+    values = [str(label) for label in labels]
+    return {str(keys[start]): tuple(values[start:end]) for start, end in zip(starts, ends)}
 
 
 def review_order(items: list[ErrorItem], blind: bool, seed: int, reviewer: str) -> list[ErrorItem]:
