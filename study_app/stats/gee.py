@@ -47,7 +47,8 @@ class LinearGeeFit:
 
     @property
     def tvalues(self) -> np.ndarray:
-        return self.params / self.bse
+        with np.errstate(invalid="ignore", divide="ignore"):  # a coefficient without spread: NaN or inf, as in statsmodels
+            return self.params / self.bse
 
     @property
     def pvalues(self) -> np.ndarray:
