@@ -105,6 +105,8 @@ def _check_settings(args: argparse.Namespace) -> None:
         raise StudyError(f"--n-boot must be at least 100, not {args.n_boot}")
     if args.study and (args.answers or args.truth):
         raise StudyError("give either --study (answers from its store) or --answers with --truth, not both")
+    if getattr(args, "taxonomy", False) and not args.study:
+        raise StudyError("--taxonomy needs --study: the reviews are in the study's results store")
     if not args.study and not (args.answers and args.truth):
         raise StudyError("compare needs --study NAME, or --answers FILE with --truth MANIFEST (and --predictions FILES)")
 

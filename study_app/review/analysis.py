@@ -66,12 +66,9 @@ def study_taxonomy(
 def compare_taxonomy(args, raters: pd.DataFrame, rule: str, out: Path) -> TaxonomyAnalysis | None:
     """``compare --taxonomy``: the analysis of the study's reviews, its tables written to ``out``."""
     from ..compare_cli import _write_tables
-    from ..errors import StudyError
     from ..protocol import load_study
     from ..store import default_store_path
 
-    if not args.study:
-        raise StudyError("--taxonomy needs --study: the reviews are in the study's results store")
     study = load_study(args.study, check_images=False)
     store_path = Path(args.store) if args.store else default_store_path(study)
     analysis = study_taxonomy(study, store_path, raters, rule, args.k, args.predictions, args.exclude_interrupted,

@@ -9,7 +9,7 @@ import pandas as pd
 from study_app.cli import main
 from study_app.review.controller import ReviewController
 from study_app.review.items import Selection, study_errors
-from study_app.store import ResultsStore
+from study_app.store import ResultsStore, export_answers
 
 
 def review_people(study, store_path) -> None:
@@ -43,6 +43,11 @@ def test_export_compare_and_report_show_the_reviews(answered, tmp_path, capsys):
     compare = ["compare", *common, "--n-boot", "200", "--out", str(tmp_path / "compare")]
     assert main([*compare, "--taxonomy"]) == 0
     assert "no reviews of this study yet" in capsys.readouterr().out
+    with ResultsStore(store_path, readonly=True) as store:
+        export_answers(store, tmp_path / "answers.csv")
+    files = ["--answers", str(tmp_path / "answers.csv"), "--truth", str(study.root / "manifest.csv"), "--n-boot", "200"]
+    assert main(["compare", *files, "--out", str(tmp_path / "files"), "--taxonomy"]) == 1
+    assert "--taxonomy needs --study" in capsys.readouterr().err
     review_people(study, store_path)
 
     assert main(["review", *common, "--export", str(tmp_path / "reviews.csv")]) == 0
