@@ -15,6 +15,7 @@ The test suite runs a few thousand cases; for a longer run::
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import random
 import shutil
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 import traceback
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,13 +253,28 @@ def _run_in(tmp: Path, cases: int, first_seed: int, stop_after: int, failures: l
     return cases, failures
 
 
+def run_parallel(cases: int, first_seed: int = 0, workers: int | None = None) -> tuple[int, list[Failure]]:
+    """:func:`run` split into consecutive seed ranges over worker processes (one per core, at most 4)."""
+    workers = max(1, min(4, workers or os.cpu_count() or 1))
+    if workers == 1:
+        return run(cases, first_seed)
+    size = -(-cases // workers)
+    starts = range(first_seed, first_seed + cases, size)
+    counts = [min(size, first_seed + cases - start) for start in starts]
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold a QApplication
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        results = list(pool.map(run, counts, starts))
+    return sum(done for done, _ in results), [failure for _, found in results for failure in found]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0, help="first seed (each case uses seed, seed+1, ...)")
+    parser.add_argument("--workers", type=int, help="processes (default: one per core, at most 4)")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    done, failures = run(args.cases, args.seed)
+    done, failures = run_parallel(args.cases, args.seed, args.workers)
     for failure in failures:
         print(f"--- seed {failure.seed} ({failure.target})\n{failure.error}")
     print(f"{done} cases in {time.monotonic() - started:.1f} s: {len(failures)} uncaught exception(s)")

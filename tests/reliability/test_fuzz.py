@@ -22,7 +22,7 @@ CI_CASES = 10_000
 
 
 def test_ten_thousand_mutated_files_give_only_clear_errors():
-    done, failures = fuzz.run(CI_CASES, first_seed=0)
+    done, failures = fuzz.run_parallel(CI_CASES, first_seed=0)
     assert done == CI_CASES
     assert not failures, "\n\n".join(f"seed {f.seed} ({f.target}):\n{f.error}" for f in failures[:3])
 

@@ -37,7 +37,8 @@ class Process:
 
     def _read(self) -> None:
         for line in self.popen.stdout:
-            self.lines.append(line.strip())
+            if line.endswith("\n"):  # a line cut off by the kill was never acknowledged
+                self.lines.append(line.strip())
 
     def wait_for(self, prefix: str, timeout: float = 60) -> bool:
         deadline = time.monotonic() + timeout
