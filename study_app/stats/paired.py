@@ -257,7 +257,9 @@ def humans_vs_model_gee(raters: pd.DataFrame, model: str, alpha: float = 0.05, c
     Returns
     -------
     GeeResult
-        NaN statistics, with a ``note``, when the errors do not vary at all.
+        NaN statistics, with a ``note``, when the errors do not vary at all, or when every
+        image shows the same difference (a robust standard error of 0: statsmodels gave
+        p = 0 or NaN there, as rounding fell).
     """
     grid = rater_grid(raters, correct)
     model_row = grid.row(model)
