@@ -126,29 +126,34 @@ def _claim(conn, study_uuid: str, session_uuid: str, annotator: str, phase: Phas
 
     Asks for just the slots still needed, lowest slot numbers first (so images fill up
     evenly), and again for the shortfall when two of them were of one image: locking more
-    rows than it takes would hide them from the desktops claiming at the same moment.
+    rows than it takes would hide them from the desktops claiming at the same moment. The
+    images this annotator had before are looked up first and left out by value, which
+    keeps the scan a plain index range whatever the planner knows about the tables.
     """
+    excluded = {
+        image_id
+        for (image_id,) in conn.execute(
+            "SELECT b.image_id FROM allocations b JOIN sessions sb ON sb.uuid = b.session_uuid "
+            "WHERE sb.annotator_id = ? AND b.study_uuid = ? AND b.phase = ? "
+            "UNION SELECT t.image_id FROM trials t JOIN sessions st ON st.uuid = t.session_uuid "
+            "WHERE st.annotator_id = ? AND st.study_uuid = ? AND t.phase = ?",
+            (annotator, study_uuid, phase.name, annotator, study_uuid, phase.name),
+        )
+    }
     chosen: set[str] = set()
     cutoff = _cutoff(now, phase.release_after_min)
     while len(chosen) < phase.images_per_annotator:
+        skip = sorted(excluded | chosen)
+        not_in = f" AND a.image_id NOT IN ({', '.join('?' * len(skip))})" if skip else ""
         rows = conn.execute(
-            f"""
-            SELECT a.uuid, a.image_id FROM allocations a LEFT JOIN sessions s ON s.uuid = a.session_uuid
-            WHERE a.study_uuid = ? AND a.phase = ? AND {_FREE}
-              AND NOT EXISTS (SELECT 1 FROM allocations b LEFT JOIN sessions sb ON sb.uuid = b.session_uuid
-                              WHERE b.study_uuid = a.study_uuid AND b.phase = a.phase AND b.image_id = a.image_id
-                                AND (b.session_uuid = ? OR sb.annotator_id = ?))
-              AND NOT EXISTS (SELECT 1 FROM trials t JOIN sessions st ON st.uuid = t.session_uuid
-                              WHERE t.image_id = a.image_id AND t.phase = a.phase AND st.annotator_id = ?
-                                AND st.study_uuid = a.study_uuid)
-            ORDER BY a.slot, a.uuid LIMIT ?{_lock_clause(conn)}
-            """,
-            (study_uuid, phase.name, cutoff, session_uuid, annotator, annotator, phase.images_per_annotator - len(chosen)),
+            f"SELECT a.uuid, a.image_id FROM allocations a LEFT JOIN sessions s ON s.uuid = a.session_uuid "
+            f"WHERE a.study_uuid = ? AND a.phase = ? AND {_FREE}{not_in} "
+            f"ORDER BY a.slot, a.uuid LIMIT ?{_lock_clause(conn)}",
+            (study_uuid, phase.name, cutoff, *skip, phase.images_per_annotator - len(chosen)),
         ).fetchall()
-        taken = {}
+        taken: dict[str, str] = {}
         for slot, image_id in rows:
-            if image_id not in chosen and image_id not in taken:
-                taken[image_id] = slot
+            taken.setdefault(image_id, slot)
         if not taken:
             break
         conn.executemany(

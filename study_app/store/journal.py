@@ -82,6 +82,7 @@ class JournaledStore:
         self.pilot = pilot
         self.retry_s = retry_s
         self.journal = ResultsStore(Path(journal) if journal else default_journal_path(self.path, pilot), pilot=pilot)
+        self.journal.fills_slots = False  # the server's slots are filled when an answer reaches it (_fill)
         #: Reads of this desktop's own sessions (a resumed session's scores) come from the journal.
         self.conn = self.journal.conn
         self.server: ResultsStore | None = None

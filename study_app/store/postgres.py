@@ -47,6 +47,11 @@ _GONE_CLASSES = ("08",)
 _GONE_CODES = {"57P01", "57P02", "57P03"}
 
 
+#: Rows per multi-row INSERT in :meth:`PgConnection.executemany` (parameters stay far below 65,535).
+ROWS_PER_INSERT = 500
+_VALUES = re.compile(r"^INSERT INTO \w+\s*\([^)]*\)\s*VALUES\s*(\((?:%s,\s*)*%s\))", re.IGNORECASE)
+
+
 class ServerUnavailableError(StoreError):
     """The PostgreSQL server cannot be reached (down, refusing, or it closed the connection)."""
 
@@ -157,13 +162,24 @@ class PgConnection:
             return cursor
 
     def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> Any:
+        """Many rows; an ``INSERT ... VALUES (...)`` goes as one multi-row statement per
+        :data:`ROWS_PER_INSERT` rows (one round trip instead of one per row)."""
         statement = translate(sql)
         if statement is None:
             return _NoRows()
+        rows = [tuple(row) for row in rows]
+        values = _VALUES.search(statement)
         with self._errors():
             cursor = self.raw.cursor()
-            cursor.executemany(statement, [tuple(row) for row in rows])
-            self._count(cursor)
+            if values is None or not rows or "DO UPDATE" in statement.upper():  # one row may not be updated twice
+                cursor.executemany(statement, rows)
+                self._count(cursor)
+                return cursor
+            head, group, tail = statement[: values.start(1)], values.group(1), statement[values.end(1) :]
+            for start in range(0, len(rows), ROWS_PER_INSERT):
+                chunk = rows[start : start + ROWS_PER_INSERT]
+                cursor.execute(head + ", ".join([group] * len(chunk)) + tail, [v for row in chunk for v in row])
+                self._count(cursor)
             return cursor
 
     @property

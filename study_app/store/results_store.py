@@ -133,6 +133,9 @@ class Session:
 class ResultsStore:
     """Read and write one results file. Not thread-safe: one instance per thread."""
 
+    #: Answers fill their allocation slot here (a desktop's offline journal leaves that to the server).
+    fills_slots = True
+
     def __init__(self, path: str | Path, readonly: bool = False, pilot: bool = False) -> None:
         """``pilot``: this store is for simulated sessions only (see :mod:`study_app.pilot`);
         a real store refuses pilot sessions and a pilot store refuses real ones."""
@@ -377,7 +380,7 @@ class ResultsStore:
                     (child_uuid(trial_uuid, "flag"), trial_uuid, response.flag, response.flag_note),
                 )
             self._insert_events(conn, session, events, trial)
-            if trial.phase in session.allocated:
+            if self.fills_slots and trial.phase in session.allocated:
                 fill_slot(conn, session.uuid, trial_uuid, trial.phase, trial.image_id, supersedes, utc_now(), session.allocated[trial.phase])
         session.answered.add((trial.phase, trial.index))
         return trial_uuid
