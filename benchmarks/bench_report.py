@@ -33,6 +33,7 @@ import itertools
 import os
 import shutil
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -129,14 +130,17 @@ def measure(size: Workload, settings: Settings, share: float) -> list[Result]:
     try:
         data = report_data(size, work)
         answers = int((data.raters["kind"] == HUMAN).sum())
+        cpu = time.process_time()
         statistics, analysis = timed(lambda: analyse(data, settings))
         rendering, files = timed(lambda: write_document(build_document(data, settings, analysis), work / "report"))
+        cpu = time.process_time() - cpu  # all threads: above the wall time when BLAS runs on both cores
         engine, naive, difference = per_pair_path(data.raters, analysis.comparison, share)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     label = f"{size.classes} classes, {size.annotators} annotators, {answers:,} answers"
     how = f"per-pair kappa and full-design GEE, {share:.0%} measured, scaled" if share < 1 else "per-pair kappa and full-design GEE"
-    print(f"{label}: pairwise parts {engine:.2f} s (engine) vs {naive:.1f} s (baseline); largest difference of their numbers {difference:.1e}")
+    print(f"{label}: report {statistics + rendering:.1f} s wall, {cpu:.1f} s CPU (load average {os.getloadavg()[0]:.1f}); "
+          f"pairwise parts {engine:.2f} s (engine) vs {naive:.1f} s (baseline); largest difference of their numbers {difference:.1e}")
     whole = statistics + rendering
     return [
         Result("report", f"statistics (analyse) - {label}", statistics, "s", "", statistics - engine + naive, how),
