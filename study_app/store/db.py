@@ -116,3 +116,14 @@ def table_columns(conn, table: str) -> list[str]:
     if isinstance(conn, sqlite3.Connection):
         return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
     return conn.columns(table)
+
+
+def serialize(conn, key: str) -> None:
+    """Within a write transaction: let only one writer at a time past this point for ``key``.
+
+    SQLite's write transaction already holds the whole file; on a server this takes a
+    transaction-scoped advisory lock, e.g. so that two desktops starting at once cannot
+    take the same place in a counterbalancing rotation.
+    """
+    if not isinstance(conn, sqlite3.Connection):
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (key,))

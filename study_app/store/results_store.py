@@ -25,7 +25,7 @@ from ..protocol import Study
 from ..responses import Event, Response, utc_now
 from ..schedule import Trial, session_trials
 from .allocation import allocated_phases, claim_trials, fill_slot, keep_claims
-from .db import connect, write
+from .db import connect, serialize, write
 from .file_guard import FileGuard
 from .postgres import PgConnection, ServerAddress, is_server_url
 from .schema import SCHEMA_VERSION, migrate, schema_version
@@ -246,7 +246,9 @@ class ResultsStore:
         study_uuid = self.register_study(study)
         with write(self.conn) as conn:
             # In the write transaction, so that two desktops sharing the file cannot both
-            # take the same place in the rotation.
+            # take the same place in the rotation (on a server: under a lock per study).
+            if study.counterbalance is not None:
+                serialize(conn, study.protocol_hash)
             assignment = self._assignment(study, annotator, arrival)
             trials = tuple(session_trials(study, annotator, assignment))
             session_uuid, allocated = new_uuid(), allocated_phases(study)

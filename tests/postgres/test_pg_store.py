@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 
 import pandas as pd
 import pytest
@@ -161,3 +162,34 @@ def test_password_is_never_shown_and_a_dead_server_is_a_clear_error():
     with pytest.raises(ServerUnavailableError, match=r"127\.0\.0\.1:1/study: cannot connect") as caught:
         ResultsStore("postgresql://lab:secret@127.0.0.1:1/study")
     assert "secret" not in str(caught.value)
+
+
+def test_counterbalancing_rotation_holds_when_desktops_start_at_once(tmp_path, pg_url):
+    from ..test_counterbalance import write_blocks
+
+    folder = make_study(tmp_path / "cb")
+    toml = (folder / "study.toml").read_text(encoding="utf-8")
+    (folder / "study.toml").write_text(toml + '\n[counterbalance]\nphases = ["test"]\nblocks = "block"\n', encoding="utf-8")
+    write_blocks(folder, lambda number, row: "" if row[3] != "test" else "abc"[number % 3])
+    study = load_study(folder, check_images=False)
+    ResultsStore(pg_url).close()
+    barrier = threading.Barrier(6)
+    sessions, errors = [], []
+
+    def desktop(number: int) -> None:
+        try:
+            with ResultsStore(pg_url) as store:
+                barrier.wait()
+                sessions.append(store.open_session(study, f"S{number}"))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=desktop, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert sorted(s.assignment.arrival for s in sessions) == list(range(6))
+    seen = Counter(t.image_id for s in sessions for t in s.trials if t.phase == "test")
+    assert set(seen.values()) == {2}
