@@ -24,16 +24,9 @@ from study_app.store import ResultsStore, answers_frame, check_store
 
 from ..gui.conftest import Session
 from ..gui.keys import press, type_text, wait_for_trial
+from ..gui.test_picker_gui import open_first_trial
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def first_trial(qtbot, session: Session, annotator: str):
-    window = session.open(annotator)
-    press(qtbot, Qt.Key_Return)  # instructions
-    press(qtbot, Qt.Key_Return)  # phase start
-    wait_for_trial(qtbot, window)
-    return window
 
 
 def answer(qtbot, window, query: str = "cat") -> None:
@@ -139,7 +132,7 @@ def test_read_only_results_folder_is_a_clear_error(tiny_study, tmp_path):
 
 def test_results_file_deleted_mid_session_is_rescued(qtbot, tiny_study, tmp_path):
     session = Session(qtbot, tiny_study, tmp_path / "results" / "results.sqlite")
-    window = first_trial(qtbot, session, "X01")
+    window = open_first_trial(qtbot, session, "X01")
     answer(qtbot, window)
     continue_to_trial(qtbot, window)
     answer(qtbot, window)
@@ -159,7 +152,7 @@ def test_results_file_deleted_mid_session_is_rescued(qtbot, tiny_study, tmp_path
 
 def test_results_file_replaced_mid_session_is_rescued_beside_it(qtbot, tiny_study, tmp_path):
     session = Session(qtbot, tiny_study, tmp_path / "results" / "results.sqlite")
-    window = first_trial(qtbot, session, "X02")
+    window = open_first_trial(qtbot, session, "X02")
     answer(qtbot, window)
     continue_to_trial(qtbot, window)
     stranger = tmp_path / "other.sqlite"
@@ -180,7 +173,7 @@ def test_store_locked_by_another_process(qtbot, tiny_study, tmp_path, monkeypatc
     """Another program holds the write lock: a short lock is waited out; a long one shows a message,
     keeps the answer, and the answer is saved once the lock is gone."""
     session = Session(qtbot, tiny_study, tmp_path / "results" / "results.sqlite")
-    window = first_trial(qtbot, session, "L01")
+    window = open_first_trial(qtbot, session, "L01")
     locker = subprocess.Popen(
         [sys.executable, "-c", "import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
          "c.execute('BEGIN EXCLUSIVE'); print('LOCKED', flush=True); sys.stdin.readline(); c.execute('ROLLBACK')\nprint('FREE', flush=True)",
@@ -225,7 +218,7 @@ def test_wall_clock_jump_during_a_trial_does_not_change_the_response_time(qtbot,
     """The wall clock jumps two hours back mid-trial (NTP, DST, a user fixing the clock): the stored
     response time follows the monotonic clock; only the wall-clock stamps show the jump."""
     session = Session(qtbot, tiny_study, tmp_path / "results" / "results.sqlite")
-    window = first_trial(qtbot, session, "T01")
+    window = open_first_trial(qtbot, session, "T01")
     real_datetime = dt.datetime
 
     class JumpedDatetime(real_datetime):
@@ -269,7 +262,7 @@ def test_store_api_refuses_to_lose_a_second_answer_after_a_failed_write(tiny_stu
 def test_next_image_is_painted_only_after_the_answer_is_on_disk(qtbot, tiny_study, tmp_path):
     """At every paint of a new image, a separate reader already sees every answer given before it."""
     session = Session(qtbot, tiny_study, tmp_path / "results" / "results.sqlite")
-    window = first_trial(qtbot, session, "N01")
+    window = open_first_trial(qtbot, session, "N01")
     seen: list[tuple[int, int]] = []
 
     def on_paint(mode: str, _when: float) -> None:

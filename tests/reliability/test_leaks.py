@@ -28,6 +28,7 @@ from study_app.gui.pages import FeedbackPage
 from ..factory import make_study
 from ..gui.conftest import Session
 from ..gui.keys import press, type_text, wait_for_trial
+from ..gui.test_picker_gui import open_first_trial
 
 ROLES = (Qt.DisplayRole, Qt.ToolTipRole, Qt.StatusTipRole, Qt.WhatsThisRole, Qt.AccessibleTextRole, Qt.AccessibleDescriptionRole)
 
@@ -172,10 +173,7 @@ def test_no_file_name_path_id_or_truth_anywhere_in_the_test_phase(qtbot, leaky_s
 
 
 def test_feedback_only_in_phases_with_feedback(qtbot, leaky_session):
-    window = leaky_session.open("LEAK2")
-    press(qtbot, Qt.Key_Return)
-    press(qtbot, Qt.Key_Return)
-    wait_for_trial(qtbot, window)
+    window = open_first_trial(qtbot, leaky_session, "LEAK2")
     image_id = window.controller.current().image_id
     type_text(qtbot, "bus")
     press(qtbot, Qt.Key_Return)

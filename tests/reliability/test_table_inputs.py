@@ -14,9 +14,9 @@ from study_app.errors import InputFileError, Problem
 from study_app.importers.predictions import read_prediction_file
 from study_app.predictions import MAX_PROBLEMS_PER_KIND, read_predictions
 
+from ..test_predictions import HEADER, read
 from .helpers import only, problems_of
 
-HEADER = "model,image_id,rank,label_id,score\n"
 
 
 def append_row(root, file: str, row: str) -> int:
@@ -115,13 +115,6 @@ def test_oversized_csv_field_is_a_clear_error(tiny_study):
 
 
 # -- predictions --------------------------------------------------------------------
-
-def read(tmp_path, text: str, **known):
-    path = tmp_path / "p.csv"
-    path.write_text(text, encoding="utf-8")
-    problems: list[Problem] = []
-    return read_predictions(path, problems, "p.csv", **known), problems
-
 
 @pytest.mark.parametrize(
     "rows, field, line",
