@@ -4,16 +4,17 @@ Checking a full-size study means decoding and SHA-256 hashing 50,000 images and 
 millions of prediction rows: minutes, on every start of the annotation window. This
 cache remembers, per study folder, the result for each file:
 
-- each image and example file: its SHA-256 and whether it decoded cleanly, keyed by its
-  path and its size, modification time, change time and inode (one ``lstat``);
+- each trial image: its SHA-256 and whether it decoded cleanly; each example image: that
+  it exists; keyed by its path and its size, modification time, change time and inode
+  (one ``lstat``);
 - each predictions file: that it had no problems against the label set and manifest of
   that time, keyed by its own key and a digest of the study's text files.
 
 A file whose key changed is checked and hashed again, so an edited, replaced or touched
-image never passes with its old hash. The residual risk: an edit that keeps the size and
-lands within the file system's timestamp granularity of the previous write, on a file
-system that also keeps the change time (ctime) and inode, would go unnoticed;
-``validate --rehash`` (``load_study(..., rehash=True)``) ignores the cache and checks and
+image never passes with its old hash. The residual risk: an in-place edit that keeps the
+size and leaves both timestamps as they were (within the file system's timestamp
+granularity of the previous write, or on a file system without a real change time, such
+as FAT or some network shares) would go unnoticed; ``validate --rehash`` (``load_study(..., rehash=True)``) ignores the cache and checks and
 hashes every file again. A cached entry is only used for a plain relative reference
 (no ``..``, no absolute path) to a regular file (not a symbolic link) whose folder still
 resolves to the same real folder, which is what :func:`~study_app.paths.resolve_inside`
@@ -77,8 +78,6 @@ class ValidationCache:
         self._real_folders: dict[str, bool] = {}
         self._folder_paths: dict[str, Path] = {}
         self._root = real_root
-        self.hits = 0
-        self.misses = 0
 
     def known_file(self, root: Path, reference: str | None, need_hash: bool, need_decoded: bool) -> tuple[Path, str] | None:
         """``(path, sha256)`` of ``root/reference`` if it is unchanged since it was checked.
@@ -96,18 +95,14 @@ class ValidationCache:
         except (AttributeError, TypeError, KeyError):  # a damaged cache file that is still valid JSON
             usable = False
         if not usable or not self._real_folder(folder):
-            self.misses += 1
             return None
         try:
             info = os.lstat(candidate)
         except OSError:
-            self.misses += 1
             return None
-        if not stat_module.S_ISREG(info.st_mode) or entry[:4] != [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]:
-            self.misses += 1
+        if not stat_module.S_ISREG(info.st_mode) or entry[:4] != file_key(info):
             return None
         self._files.setdefault(folder, {})[name] = entry
-        self.hits += 1
         return self._folder_path(folder) / name, entry[4]  # a child of a known Path: half the cost of Path(candidate)
 
     def _folder_path(self, folder: str) -> Path:
