@@ -63,9 +63,13 @@ def reference_label_kappa(table: pd.DataFrame, a: str, b: str, alpha: float = 0.
             "ci_low": float(result.kappa) - half, "ci_high": float(result.kappa) + half, "pvalue": pvalue}
 
 
+#: A zero variance computed in another order is +-1e-17, and its root +-1e-8.
+ROOT_OF_ROUNDING = {"std_error": 1e-7, "ci_low": 1e-7, "ci_high": 1e-7}
+
+
 def assert_close(found: dict, expected: dict) -> None:
     for key, value in expected.items():
-        assert np.isclose(found[key], value, rtol=1e-9, atol=1e-12, equal_nan=True), (key, found[key], value)
+        assert np.isclose(found[key], value, rtol=1e-9, atol=ROOT_OF_ROUNDING.get(key, 1e-12), equal_nan=True), (key, found[key], value)
 
 
 @SETTINGS
@@ -128,8 +132,11 @@ def statsmodels_gee(endog, exog, groups):
         return GEE(endog, exog, groups, family=Gaussian(), cov_struct=Exchangeable()).fit()
 
 
-@given(st.integers(0, 10_000), st.integers(3, 6), st.integers(20, 200), st.integers(2, 30))
+@SETTINGS
+@given(st.integers(0, 10_000), st.integers(3, 6), st.integers(20, 200), st.integers(8, 40))
 def test_gee_from_cluster_sums_is_statsmodels_gee(seed, distinct_rows, n, clusters):
+    """Several clusters per coefficient (with 2 clusters for 3 coefficients the sandwich is
+    near-singular and both fits agree only to its condition number)."""
     rng = np.random.default_rng(seed)
     design = np.column_stack([np.ones(distinct_rows), rng.normal(size=(distinct_rows, 2))])
     rows = np.concatenate([np.arange(distinct_rows), rng.integers(0, distinct_rows, n)])  # every row used: full rank
