@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ..errors import StoreError
 from ..protocol import Study
@@ -52,8 +53,6 @@ _SENT = "journal_sent:"
 
 def default_journal_path(address: ServerAddress, pilot: bool = False) -> Path:
     """``results/journal/<host>-<port>-<database>[-pilot].sqlite``: one journal per server database."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(address.url)
     name = f"{parts.hostname or 'local'}-{parts.port or 5432}-{address.name}" + ("-pilot" if pilot else "")
     return JOURNAL_DIR / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".sqlite")
