@@ -42,6 +42,17 @@ SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT_S = 5
 #: Key of the advisory lock that serialises migrations (any constant; "study-app").
 _MIGRATION_LOCK = 0x5354_5544_5941_5050 & 0x7FFF_FFFF_FFFF_FFFF
+#: A network that drops silently (cable pulled, Wi-Fi gone) is noticed within seconds, not
+#: after the operating system's TCP timeouts of minutes: keepalive probes on an idle
+#: connection, and a limit on unacknowledged data while a statement is sent.
+_TCP = {
+    "connect_timeout": CONNECT_TIMEOUT_S,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
 #: SQLSTATE classes and codes that mean the server is gone (not that the statement was wrong).
 _GONE_CLASSES = ("08",)
 _GONE_CODES = {"57P01", "57P02", "57P03"}
@@ -143,9 +154,7 @@ class PgConnection:
         self.total_changes = 0
         options = "-c synchronous_commit=on" + (" -c default_transaction_read_only=on" if readonly else "")
         try:
-            self.raw = psycopg.connect(
-                address.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, options=options, application_name="study-app"
-            )
+            self.raw = psycopg.connect(address.url, autocommit=True, options=options, application_name="study-app", **_TCP)
         except psycopg.Error as exc:
             raise ServerUnavailableError(f"{address}: cannot connect to the results server: {_first_line(exc)}") from None
         self._transaction_depth = 0
