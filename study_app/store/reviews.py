@@ -178,6 +178,8 @@ def reviews_frame(store: ResultsStore, include_superseded: bool = False, study_n
     frame = pd.DataFrame(rows, columns=REVIEW_COLUMNS[:-1])
     replaced = set(frame["supersedes"].dropna())
     frame["superseded"] = frame["review_uuid"].isin(replaced)
+    # Within one millisecond the clock cannot order a review and its revision: the chain can.
+    frame = frame.iloc[_chain_order(frame)]
     frame["blind"] = frame["blind"].astype(bool)
     frame["guesses"] = frame["guesses"].map(lambda text: ";".join(json.loads(text)))
     frame["causes"] = frame["causes"].map(lambda text: ";".join(json.loads(text)))
@@ -188,6 +190,18 @@ def reviews_frame(store: ResultsStore, include_superseded: bool = False, study_n
         # one reviewer's two current reviews of an error (merged from two machines): the later counts
         frame = frame.drop_duplicates(["reviewer", "item"], keep="last")
     return frame.reset_index(drop=True)[REVIEW_COLUMNS]
+
+
+def _chain_order(frame: pd.DataFrame) -> list[int]:
+    """Row positions sorted by reviewer, time and then revision depth (a review before its revision)."""
+    parent = dict(zip(frame["review_uuid"], frame["supersedes"]))
+
+    def depth(uuid: str) -> int:
+        earlier = parent.get(uuid)
+        return 1 + depth(earlier) if isinstance(earlier, str) and earlier in parent else 0
+
+    keys = [(reviewer, at, depth(uuid)) for reviewer, at, uuid in zip(frame["reviewer"], frame["reviewed_at"], frame["review_uuid"])]
+    return sorted(range(len(keys)), key=keys.__getitem__)
 
 
 def review_sessions_frame(store: ResultsStore) -> pd.DataFrame:
