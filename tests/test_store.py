@@ -213,3 +213,25 @@ def test_garbage_file_is_a_clear_error(tmp_path):
     with pytest.raises(StoreError, match="not a usable results store|cannot open"):
         ResultsStore(path)
     assert not check_store(path).ok
+
+
+def test_check_store_accepts_older_and_unfinished_set_ups_with_a_note(tmp_path):
+    """A store from an older version, or one whose creation a crash cut short, is sound: the next
+    writer upgrades it. check-store says so instead of calling it a problem."""
+    old = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(old, isolation_level=None)
+    migrate(conn, target=2)
+    conn.close()
+    report = check_store(old)
+    assert report.ok and "schema version 2 (upgraded to" in report.summary()
+    with sqlite3.connect(old) as conn:
+        assert schema_version(conn) == 2  # the original is never written
+    empty = tmp_path / "empty.sqlite"
+    sqlite3.connect(empty).close()
+    assert check_store(empty).ok and "set-up had not finished" in check_store(empty).summary()
+    newer = tmp_path / "newer.sqlite"
+    conn = sqlite3.connect(newer, isolation_level=None)
+    migrate(conn)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    conn.close()
+    assert not check_store(newer).ok and "newer than this program" in check_store(newer).summary()

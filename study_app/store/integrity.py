@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import StoreError
 from .db import connect, write
 from .results_store import ResultsStore
-from .schema import SCHEMA_VERSION, TABLES, schema_version
+from .schema import SCHEMA_VERSION, TABLES, migrate, schema_version
 
 _INVARIANTS = {
     "answers whose ranks are not 1..k": """
@@ -44,6 +44,8 @@ class CheckReport:
     path: Path
     problems: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    #: Findings that need no repair (e.g. an older schema version).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -52,7 +54,7 @@ class CheckReport:
     def summary(self) -> str:
         counts = ", ".join(f"{t} {n}" for t, n in self.counts.items())
         if self.ok:
-            return f"{self.path}: OK ({counts})"
+            return "\n".join([f"{self.path}: OK ({counts})", *(f"  note: {n}" for n in self.notes)])
         return "\n".join([f"{self.path}: {len(self.problems)} problem(s)", *(f"  - {p}" for p in self.problems)] + ([f"readable rows: {counts}"] if counts else []))
 
 
@@ -77,10 +79,18 @@ def check_store(path: Path) -> CheckReport:
             conn = sqlite3.connect(copy, isolation_level=None)
             try:
                 version = schema_version(conn)
-                if version != SCHEMA_VERSION:
-                    report.problems.append(f"schema version {version}, expected {SCHEMA_VERSION}")
-                    if version == 0:
-                        return report
+                if version > SCHEMA_VERSION:
+                    report.problems.append(f"schema version {version} is newer than this program's {SCHEMA_VERSION}; update the program")
+                    return report
+                if version < SCHEMA_VERSION:
+                    # An older store (or a new one whose set-up was cut short) is upgraded
+                    # when next opened for writing: check the copy as that upgrade leaves it.
+                    migrate(conn)
+                    report.notes.append(
+                        f"schema version {version} (upgraded to {SCHEMA_VERSION} when next opened for writing)"
+                        if version
+                        else "a store whose set-up had not finished (nothing stored yet); it is set up when next opened"
+                    )
                 integrity = [row[0] for row in conn.execute("PRAGMA integrity_check")]
                 if integrity != ["ok"]:
                     report.problems.extend(f"SQLite integrity: {line}" for line in integrity[:20])

@@ -155,7 +155,7 @@ class ResultsStore:
                 self.conn.close()
                 raise StoreError(
                     f"{self.path}: results store schema version {version}, this program uses {SCHEMA_VERSION}; "
-                    "open it once for writing (e.g. check-store) to upgrade it"
+                    "a command that writes to it (annotate, simulate, import or merge into it) upgrades it"
                 )
         else:
             try:
