@@ -44,12 +44,11 @@ from statsmodels.genmod.families import Gaussian
 from statsmodels.genmod.generalized_estimating_equations import GEE
 from statsmodels.stats.inter_rater import cohens_kappa
 
-from study_app.protocol import BUNDLED_PROTOCOLS, load_study
 from study_app.report import ReportData, Settings, analyse, build_document, write_document
 from study_app.stats import HUMAN, MODEL, humans_vs_model_gee, label_kappa_table, rater_grid, rater_table
 from study_app.stats.agreement import NO_ANSWER
 
-from .bench_stats import Workload, make_data, timed
+from .bench_stats import Workload, named_data, timed
 from .common import Result, machine, print_table
 from .make_fixture import synthetic_jpeg
 
@@ -61,12 +60,7 @@ TARGET_S = 10.0
 
 def report_data(size: Workload, work: Path) -> ReportData:
     """The workload as report inputs, with the ILSVRC label names and a JPEG per image."""
-    labels = load_study(BUNDLED_PROTOCOLS / "demo-imagenet", check_images=False).labels
-    real = {f"n{c:08d}": label.label_id for c, label in enumerate(labels.classes[: size.classes])}
-    answers, predictions, truth = make_data(size)
-    answers["label_id"] = answers["label_id"].map(lambda name: real.get(name, name))
-    predictions["label_id"] = predictions["label_id"].map(real)
-    truth["label_id"] = truth["label_id"].map(real)
+    answers, predictions, truth, labels = named_data(size)
     raters = rater_table(answers, predictions, truth, K, labels)
     rng = np.random.default_rng(0)
     paths = {}

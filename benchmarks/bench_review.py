@@ -27,13 +27,13 @@ import time
 from pathlib import Path
 
 
-from study_app.protocol import BUNDLED_PROTOCOLS, ImageRecord, Phase, Study, load_study
+from study_app.protocol import ImageRecord, Phase, Study
 from study_app.review.items import Selection, find_errors
 from study_app.stats import image_phases, rater_table
 from study_app.store import ResultsStore
 from study_app.store.db import write
 
-from .bench_stats import Workload, make_data
+from .bench_stats import Workload, named_data
 from .common import Result, percentiles, run_main
 
 FULL = Workload(annotators=20, images=1500, classes=1000)
@@ -45,12 +45,7 @@ REVIEWS = 200
 
 def workload_study(size: Workload, folder: Path):
     """The workload's answers and predictions with a study around them (real ILSVRC label names)."""
-    labels = load_study(BUNDLED_PROTOCOLS / "demo-imagenet", check_images=False).labels
-    real = {f"n{c:08d}": label.label_id for c, label in enumerate(labels.classes[: size.classes])}
-    answers, predictions, truth = make_data(size)
-    answers["label_id"] = answers["label_id"].map(lambda name: real.get(name, name))
-    predictions["label_id"] = predictions["label_id"].map(real)
-    truth["label_id"] = truth["label_id"].map(real)
+    answers, predictions, truth, labels = named_data(size)
     image = folder / "image.png"
     from PIL import Image
 

@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
+from study_app.labels import LabelSet
+from study_app.protocol import BUNDLED_PROTOCOLS, load_study
 from study_app.stats import HUMANS, error_rates, paired_differences, rater_table
 
 from .common import Result, machine, print_table
@@ -98,6 +100,17 @@ def make_data(size: Workload, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame
         ignore_index=True,
     )
     return answers, predictions, pd.DataFrame({"image_id": image_ids, "label_id": names[truth_code]})
+
+
+def named_data(size: Workload, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, LabelSet]:
+    """:func:`make_data` with the ILSVRC class ids and names of demo-imagenet, as a real study has."""
+    labels = load_study(BUNDLED_PROTOCOLS / "demo-imagenet", check_images=False).labels
+    real = {f"n{c:08d}": label.label_id for c, label in enumerate(labels.classes[: size.classes])}
+    answers, predictions, truth = make_data(size, seed)
+    answers["label_id"] = answers["label_id"].map(lambda name: real.get(name, name))
+    predictions["label_id"] = predictions["label_id"].map(real)
+    truth["label_id"] = truth["label_id"].map(real)
+    return answers, predictions, truth, labels
 
 
 def timed(step: Callable[[], object]) -> tuple[float, object]:
