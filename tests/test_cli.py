@@ -49,3 +49,10 @@ def test_main_job_without_a_screen_says_why(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     result = subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 1 and "no screen found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_options_without_a_command_open_the_annotation_session(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    argv = [sys.executable, str(ROOT / "main.py"), "--study", "demo-digits", "--annotator", "Z01"]
+    result = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 1 and "no screen found" in result.stderr  # it went to annotate, not to usage
