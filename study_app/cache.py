@@ -23,12 +23,17 @@ from typing import Any
 NO_CACHE_VARIABLE = "STUDY_APP_NO_CACHE"
 
 
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/study-app`` (default ``~/.cache/study-app``), not created here."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "study-app"
+
+
 def cache_dir(kind: str) -> Path | None:
-    """``$XDG_CACHE_HOME/study-app/<kind>`` (not created here), or None when caches are off."""
+    """``<cache_root>/<kind>`` for a start-up cache, or None when caches are off."""
     if os.environ.get(NO_CACHE_VARIABLE, "").strip() not in ("", "0"):
         return None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "study-app" / kind
+    return cache_root() / kind
 
 
 def write_atomically(path: Path, data: bytes) -> None:

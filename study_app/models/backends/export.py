@@ -16,6 +16,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from ...cache import cache_root
 from ..errors import ModelRunError
 from ..spec import ModelSpec
 from . import require, torch_module
@@ -24,9 +25,9 @@ OPSET = 17
 
 
 def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/study-app/models`` (default ``~/.cache/study-app/models``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "study-app" / "models"
+    """``$XDG_CACHE_HOME/study-app/models``: exported models are kept even when the start-up
+    caches are switched off (``STUDY_APP_NO_CACHE``), since running a model needs its file."""
+    return cache_root() / "models"
 
 
 def onnx_file(spec: ModelSpec) -> Path:
