@@ -9,6 +9,7 @@ is tested headless is what annotators use.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -53,13 +54,11 @@ class SessionController:
         self.store = store
         self.session: Session = store.open_session(study, annotator, force_new=force_new, arrival=arrival)
         self._phase_scores: dict[str, list[bool]] = {}
-        self._phase_sizes: dict[str, int] = {}
-        for trial in self.session.trials:
-            self._phase_sizes[trial.phase] = self._phase_sizes.get(trial.phase, 0) + 1
+        self._phase_sizes = Counter(trial.phase for trial in self.session.trials)
         # The last answer of this sitting, as (trial, its row's uuid, response), while it
-        # may still be taken back; and the trial being revised after an undo.
+        # may still be taken back; after an undo, the same triple for the trial being revised.
         self._last: tuple[Trial, str, Response] | None = None
-        self._revising: tuple[Trial, str] | None = None
+        self._revising: tuple[Trial, str, Response] | None = None
         self._restore_scores()
 
     @property
@@ -160,13 +159,18 @@ class SessionController:
             raise RuntimeError("there is no answer that can be taken back now")
         trial, trial_uuid, response = self._last
         self.store.log_events(self.session, [Event("undo", 0.0, {"supersedes": trial_uuid})], trial)
-        self._revising = (trial, trial_uuid)
+        self._revising = self._last
         self._last = None
         return response
 
     @property
     def revising(self) -> bool:
         return self._revising is not None
+
+    @property
+    def answer_under_revision(self) -> Response | None:
+        """The answer an undo took back, while its trial is being revised (to show it again)."""
+        return self._revising[2] if self._revising else None
 
     def block_score(self) -> tuple[int, int]:
         """(correct, answered) over the last block of the current phase, for the break screen."""

@@ -55,7 +55,6 @@ class AnnotationWindow(QMainWindow):
         self._settings = settings or QSettings()
         self._session_started = time.monotonic()
         self.keys, key_sources = combine_keys(dict(study.keys), user_keys or {})
-        self._revision: Response | None = None  # the answer taken back by an undo, to show again
         self._phase_intro_shown: set[str] = set()
         self._closing = False
         self.setWindowTitle(f"{study.title} — annotator {controller.annotator}")
@@ -201,8 +200,8 @@ class AnnotationWindow(QMainWindow):
                 controller.position,
                 controller.total,
             )
-            if self._revision is not None and controller.revising:
-                self.trial.show_revision(self._revision)
+            if controller.answer_under_revision is not None:
+                self.trial.show_revision(controller.answer_under_revision)
             self.trial.set_undo_available(controller.can_undo())
         else:
             self._waiting_for = trial.image_id
@@ -246,7 +245,6 @@ class AnnotationWindow(QMainWindow):
         except StoreError as exc:
             self.trial.accept_again(f"Your answer could NOT be saved ({exc}). It is kept here; press {self.keys['submit']} to try again.")
             return
-        self._revision = None
         if feedback is not None:
             self.feedback.show_feedback(feedback, self.images.get(self._answered_image_id()))
             self._show(self.feedback)
@@ -286,7 +284,7 @@ class AnnotationWindow(QMainWindow):
             return
         self.trial.stop()
         try:
-            self._revision = self.controller.undo()
+            self.controller.undo()
         except StoreError as exc:
             self.trial.accept_again(f"Could not take the answer back ({exc}).")
             return
