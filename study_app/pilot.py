@@ -21,7 +21,7 @@ from .predictions import read_predictions
 from .protocol import Study
 from .responses import Event, Response, utc_now
 from .session import SessionController
-from .store.journal import open_annotation_store
+from .store.journal import JournaledStore, open_annotation_store
 from .store.results_store import RESULTS_DIR
 
 PILOT_FILE = "pilot.sqlite"
@@ -40,11 +40,19 @@ class PilotSummary:
     annotators: tuple[str, ...]
     trials: int
     correct: dict[str, tuple[int, int]]
+    #: Answers left in the desktop's offline journal because the server was unreachable at the end.
+    unsent: int = 0
+    journal: Path | None = None
 
     def summary(self) -> str:
         lines = [f"pilot store {self.store}: {len(self.annotators)} simulated annotator(s), {self.trials} trials"]
         for phase, (right, answered) in self.correct.items():
             lines.append(f"  {phase}: {right} of {answered} correct ({right / answered:.1%})" if answered else f"  {phase}: no trials")
+        if self.unsent:
+            lines.append(
+                f"the server could not be reached at the end: {self.unsent} answer(s) wait in the journal {self.journal}; "
+                f"send them with: python main.py sync --store <server URL> --journal {self.journal} --pilot"
+            )
         return "\n".join(lines)
 
 
@@ -133,6 +141,7 @@ def run_pilot(
     correct: dict[str, list[int]] = {phase.name: [0, 0] for phase in study.phases}
     names = []
     trials = 0
+    unsent, journal_path = 0, None
     with open_annotation_store(path, pilot=True, journal=journal) as store:
         for number in range(1, annotators + 1):
             annotator = f"pilot-{seed}-{number:03d}"
@@ -145,4 +154,6 @@ def run_pilot(
                 right, answered = controller.phase_accuracy(phase.name)
                 correct[phase.name][0] += right
                 correct[phase.name][1] += answered
-    return PilotSummary(path, tuple(names), trials, {k: (v[0], v[1]) for k, v in correct.items()})
+        if isinstance(store, JournaledStore):
+            unsent, journal_path = store.sync(force=True).waiting, store.journal.path
+    return PilotSummary(path, tuple(names), trials, {k: (v[0], v[1]) for k, v in correct.items()}, unsent, journal_path)

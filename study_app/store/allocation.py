@@ -8,10 +8,13 @@ has had before; its trial order for the phase is its own seeded order
 the session like any other order, so the GUI, breaks and resume work unchanged. An
 answer *fills* its slot in the same transaction that stores it.
 
-Many desktops start at once: on PostgreSQL the claim reads candidate slots with
-``FOR UPDATE SKIP LOCKED``, so concurrent claims take different rows without waiting and
-a slot is never handed out twice; on SQLite the write transaction (``BEGIN IMMEDIATE``)
-serialises claims. The slots a session has not filled return to the pool once the
+Many desktops start at once: claims of one study take turns (on PostgreSQL under a
+transaction-scoped lock per study, on SQLite in the write transaction that holds the
+file), so each claim sees every slot the earlier ones took. Row locks alone (``FOR UPDATE
+SKIP LOCKED``) are not enough when the slots exactly fit the annotators: a claim skips a
+row that a concurrent claim locked but then left (a second slot of an image it already
+took), and the last annotators come up short. Answers filling slots still lock only
+their rows (``SKIP LOCKED``), and never wait for a claim. The slots a session has not filled return to the pool once the
 session shows no sign of life (``sessions.heartbeat_at``, renewed by every answer) for
 the phase's ``release_after_min``, or once it ended.
 
@@ -33,6 +36,7 @@ from collections.abc import Iterable
 from ..errors import StoreError
 from ..protocol import Phase, Study
 from ..schedule import Trial
+from .db import serialize
 
 
 #: Release time assumed for a session whose study is not at hand (an old journal being synced).
@@ -91,6 +95,7 @@ def claim_trials(
     for this annotator.
     """
     claimed: dict[str, set[str]] = {}
+    serialize(conn, f"claim:{study_uuid}")
     for phase in study.phases:
         if not phase.judgements_per_image:
             continue

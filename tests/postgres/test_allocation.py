@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -168,3 +169,51 @@ def test_protocol_checks_the_allocation_keys_with_file_and_line(tmp_path, extra,
     problem = next(p for p in caught.value.problems if field in (p.field or ""))
     assert message in problem.message and problem.file == "study.toml"
     assert problem.line == text.splitlines().index(next(line for line in text.splitlines() if line.startswith(field))) + 1
+
+
+def test_claims_take_turns_so_the_last_desktops_get_their_full_share(tmp_path, pg_url, pg_server):
+    """Slots that exactly fit: a claim must not skip rows a concurrent claim locked and left.
+
+    100 images x 2 slots = 200 = 5 annotators x 40. The third desktop's claim crosses from
+    first to second slots, so its batch holds second slots of images it took a first slot
+    of: it keeps one per image and leaves the others locked until it commits. The claim is
+    held open (another connection locks the sessions table, so the claim waits before it
+    stores its session) while desktops 4 and 5 claim. Row locks alone let them skip the
+    rows the third left, and the fifth came up short; taking turns, they wait and get 40.
+    """
+    import psycopg
+
+    study = load_study(allocated_study(tmp_path / "s", per_class_test=25, r=2, share=40), check_images=False)
+    for number in (1, 2):
+        with ResultsStore(pg_url) as store:
+            SessionController(study, store, f"P{number}")
+    claimed: dict[str, int] = {}
+    errors: list[BaseException] = []
+
+    def desktop(number: int) -> None:
+        try:
+            with ResultsStore(pg_url) as store:
+                session = SessionController(study, store, f"P{number}").session
+                claimed[f"P{number}"] = sum(t.phase == "test" for t in session.trials)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def waiting_desktops(watcher) -> int:
+        return watcher.execute(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'study-app' AND wait_event_type = 'Lock'"
+        ).fetchone()[0]
+
+    with psycopg.connect(pg_url, autocommit=True) as watcher, psycopg.connect(pg_url) as locker:
+        locker.execute("LOCK TABLE sessions IN SHARE MODE")
+        threads = [threading.Thread(target=desktop, args=(n,)) for n in (3, 4, 5)]
+        for count, thread in enumerate(threads, start=1):
+            thread.start()
+            deadline = time.monotonic() + 30
+            while waiting_desktops(watcher) < count:
+                assert time.monotonic() < deadline, "a desktop never reached the lock"
+                time.sleep(0.05)
+        locker.commit()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert claimed == {"P3": 40, "P4": 40, "P5": 40}

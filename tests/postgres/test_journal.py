@@ -97,3 +97,26 @@ def test_a_session_resumes_on_another_desktop_with_its_history(tmp_path, pg_url,
     with ResultsStore(pg_url, readonly=True) as server:
         frame = answers_frame(server)
     assert frame["trial_uuid"].nunique() == len(controller.session.trials) == 12
+
+
+def test_a_pilot_run_that_ends_offline_says_where_its_answers_wait(tmp_path, pg_server, pg_url, study):
+    """The last answers went into the journal while the server was down: the summary says so
+    (instead of ending as if all were sent), and ``sync`` sends them later."""
+    from study_app.pilot import drive_headless, run_pilot
+
+    def server_goes_before_the_end(controller, participant) -> None:
+        answer_all(controller, limit=5)
+        pg_server.stop()
+        drive_headless(controller, participant)
+
+    journal = tmp_path / "journal.sqlite"
+    try:
+        summary = run_pilot(study, 1, pg_url, accuracy=0.5, rt_ms=(300.0, 10.0), journal=journal, drive=server_goes_before_the_end)
+    finally:
+        pg_server.start()
+    assert summary.trials == 12 and summary.unsent == 7 and summary.journal == journal
+    assert f"7 answer(s) wait in the journal {journal}" in summary.summary()
+    assert len(server_trials(pg_url)) == 5
+    with JournaledStore(pg_url, journal, pilot=True) as store:
+        assert store.sync_status().waiting == 0
+    assert len(server_trials(pg_url)) == 12
