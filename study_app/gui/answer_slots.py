@@ -8,7 +8,7 @@ come from the label set.
 from __future__ import annotations
 
 from PyQt5.QtCore import Qt, pyqtSignal
-from PyQt5.QtGui import QKeyEvent
+from PyQt5.QtGui import QBrush, QKeyEvent
 from PyQt5.QtWidgets import QListWidget, QListWidgetItem
 
 from ..labels import LabelSet
@@ -27,12 +27,14 @@ class AnswerSlots(QListWidget):
         self.setFocusPolicy(Qt.StrongFocus)
 
     def configure(self, answers: int, multi_label: bool) -> None:
-        """A fresh, empty answer area for a trial."""
+        """A fresh, empty answer area for a trial (sized to its rows when their number changes)."""
+        resized = answers != len(self._slots)
         self._slots = [None] * answers
         self._multi = multi_label
-        row_height = self.sizeHintForRow(0) if self.count() else 22
         self._render()
-        self.setFixedHeight(max(1, min(answers, 5)) * (row_height + 2) + 8)
+        if resized:
+            row_height = self.sizeHintForRow(0) if self.count() else 22
+            self.setFixedHeight(max(1, min(answers, 5)) * (row_height + 2) + 8)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -92,17 +94,16 @@ class AnswerSlots(QListWidget):
         self._render()
 
     def _render(self) -> None:
-        row = self.currentRow()
-        self.clear()
-        for position, label_id in enumerate(self._slots, start=1):
+        """Show the slots in the list's rows, reused (rebuilding them relaid out the list each time)."""
+        while self.count() > len(self._slots):
+            self.takeItem(self.count() - 1)
+        while self.count() < len(self._slots):
+            self.addItem(QListWidgetItem())
+        for row, label_id in enumerate(self._slots):
             name = self._labels[label_id].name if label_id else "—"
-            text = f"• {name}" if self._multi else f"{position}. {name}"
-            item = QListWidgetItem(text)
-            if label_id is None:
-                item.setForeground(Qt.gray)
-            self.addItem(item)
-        if 0 <= row < self.count():
-            self.setCurrentRow(row)
+            item = self.item(row)
+            item.setText(f"• {name}" if self._multi else f"{row + 1}. {name}")
+            item.setData(Qt.ForegroundRole, QBrush(Qt.gray) if label_id is None else None)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
         row = self.currentRow()

@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PyQt5.QtCore import QRect, QSize, Qt, pyqtSignal
-from PyQt5.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from PyQt5.QtCore import QRect, QRectF, QSize, Qt, pyqtSignal
+from PyQt5.QtGui import QColor, QImage, QPainter, QPen, QRegion
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
 BACKGROUND = QColor(128, 128, 128)
@@ -40,7 +40,7 @@ class ImageView(QWidget):
         self._image: QImage | None = None
         self._mode = "blank"
         self._zoom = 1.0
-        self._scaled: tuple[QSize, float, QPixmap] | None = None
+        self._scaled: tuple[QSize, QImage] | None = None  # the image at another size than decoded
         self._announce = False
         self._mask = noise_mask()
 
@@ -58,11 +58,16 @@ class ImageView(QWidget):
         return self._mode
 
     def show_image(self, image: QImage) -> None:
-        """Show ``image``; :attr:`painted` fires at its first paint."""
+        """Show ``image``; :attr:`painted` fires at its first paint.
+
+        From one image to the next only the area either of them covers is repainted: the
+        grey around them is already on screen, and filling it again is as much work as
+        drawing the image (this is on the path from a submit to the next image)."""
+        previous = self._image_rect() if self._mode == "image" and self._zoom == 1.0 else None
         self._image = image
         self._scaled = None
         self._zoom = 1.0
-        self._set_mode("image")
+        self._set_mode("image", previous.united(self._image_rect()) if previous is not None else None)
 
     def show_fixation(self) -> None:
         self._set_mode("fixation")
@@ -73,10 +78,11 @@ class ImageView(QWidget):
     def clear(self) -> None:
         self._set_mode("blank")
 
-    def _set_mode(self, mode: str) -> None:
+    def _set_mode(self, mode: str, changed: QRect | None = None) -> None:
+        """Switch what is shown; ``changed``: the only area that differs (default: all of it)."""
         self._mode = mode
         self._announce = True
-        self.update()
+        self.update() if changed is None else self.update(changed)
 
     def zoom_in(self) -> None:
         self._set_zoom(self._zoom * ZOOM_STEP)
@@ -91,37 +97,42 @@ class ImageView(QWidget):
         self._zoom = min(MAX_ZOOM, max(1.0, zoom))
         self.update()
 
-    def _pixmap(self) -> QPixmap:
-        """The image scaled to fit the widget times the zoom, cached per size and zoom."""
+    def _fitted_size(self) -> QSize:
+        """The image's size on screen in device pixels: fitted to the widget times the zoom."""
         assert self._image is not None
-        ratio = self.devicePixelRatioF()
-        target = self.size() * ratio
-        if self._scaled is None or self._scaled[0] != target or self._scaled[1] != self._zoom:
-            wanted = target * self._zoom
-            if self._image.size() == self._image.size().scaled(wanted, Qt.KeepAspectRatio):
-                pixmap = QPixmap.fromImage(self._image)  # decoded at this size off the GUI thread
-                pixmap.setDevicePixelRatio(ratio)
-                self._scaled = (target, self._zoom, pixmap)
-                return pixmap
+        return self._image.size().scaled(self.size() * self.devicePixelRatioF() * self._zoom, Qt.KeepAspectRatio)
+
+    def _image_rect(self) -> QRect:
+        """Where the image is drawn, centred (logical pixels; larger than the widget when zoomed)."""
+        if self._image is None or self._image.isNull():
+            return QRect()
+        size = self._fitted_size() / self.devicePixelRatioF()
+        return QRect((self.width() - size.width()) // 2, (self.height() - size.height()) // 2, size.width(), size.height())
+
+    def _fitted(self) -> QImage:
+        """The image at :meth:`_fitted_size`: as it is when it was decoded at that size off
+        the GUI thread (the usual case), else scaled here once per size and zoom."""
+        assert self._image is not None
+        wanted = self._fitted_size()
+        if self._image.size() == wanted:
+            return self._image
+        if self._scaled is None or self._scaled[0] != wanted:
             # Enlarged more than twice (e.g. 8x8 digits): keep pixels crisp instead of a blur.
-            enlarge = min(wanted.width() / self._image.width(), wanted.height() / self._image.height())
-            mode = Qt.FastTransformation if enlarge >= 2 else Qt.SmoothTransformation
-            scaled = self._image.scaled(wanted, Qt.KeepAspectRatio, mode)
-            pixmap = QPixmap.fromImage(scaled)
-            pixmap.setDevicePixelRatio(ratio)
-            self._scaled = (target, self._zoom, pixmap)
-        return self._scaled[2]
+            mode = Qt.FastTransformation if wanted.width() >= 2 * self._image.width() else Qt.SmoothTransformation
+            self._scaled = (wanted, self._image.scaled(wanted, Qt.IgnoreAspectRatio, mode))
+        return self._scaled[1]
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
-        painter.fillRect(self.rect(), BACKGROUND)
         if self._mode == "image" and self._image is not None and not self._image.isNull():
-            pixmap = self._pixmap()
-            size = pixmap.size() / pixmap.devicePixelRatio()
-            x = (self.width() - size.width()) // 2
-            y = (self.height() - size.height()) // 2
-            painter.drawPixmap(QRect(x, y, size.width(), size.height()), pixmap)
-        elif self._mode == "fixation":
+            target = self._image_rect()
+            for rect in event.region().subtracted(QRegion(target)).rects():  # the grey around the image only
+                painter.fillRect(rect, BACKGROUND)
+            image = self._fitted()
+            painter.drawImage(QRectF(target), image, QRectF(image.rect()))
+        else:
+            painter.fillRect(self.rect(), BACKGROUND)
+        if self._mode == "fixation":
             painter.setPen(QPen(Qt.black, 3))
             cx, cy, arm = self.width() // 2, self.height() // 2, 12
             painter.drawLine(cx - arm, cy, cx + arm, cy)

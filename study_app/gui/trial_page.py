@@ -9,7 +9,6 @@ are collected as events with their times and handed over with the response.
 
 from __future__ import annotations
 
-import html
 import time
 
 from PyQt5.QtCore import QEvent, Qt, QTimer, pyqtSignal
@@ -137,8 +136,15 @@ class TrialPage(QWidget):
         self.countdown = QLabel()
         self.countdown.setObjectName("countdown")
 
+        # The phase's name (bold; the same for a whole phase) and where in it we are, as
+        # plain text: a rich-text heading was parsed into a text document on every trial.
         self.heading = QLabel()
         self.heading.setObjectName("heading")
+        self.heading.setTextFormat(Qt.PlainText)  # a phase name is study text, not markup
+        self.heading.setStyleSheet("font-weight: bold")
+        self.counter = QLabel()
+        self.counter.setObjectName("heading")
+        self.counter.setTextFormat(Qt.PlainText)
         self.progress = QProgressBar()
         self.progress.setTextVisible(False)
         self.progress.setMaximumHeight(8)
@@ -190,7 +196,8 @@ class TrialPage(QWidget):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         top = QHBoxLayout()
-        top.addWidget(self.heading, stretch=1)
+        top.addWidget(self.heading)
+        top.addWidget(self.counter, stretch=1)
         top.addWidget(self.countdown)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -210,9 +217,14 @@ class TrialPage(QWidget):
         self._events = []
         self._flag = (None, "")
         self.flag_bar.reset()
-        self.heading.setText(f"<b>{html.escape(phase.name.capitalize())}</b> · image {number} of {phase_size}")
+        self.heading.setText(phase.name.capitalize())
+        self.counter.setText(f"· image {number} of {phase_size}")
+        # QProgressBar.setValue repaints at once, which paints and flushes the window
+        # before the new image is even set; with updates off it is drawn with the image.
+        self.progress.setUpdatesEnabled(False)
         self.progress.setMaximum(total)
         self.progress.setValue(position)
+        self.progress.setUpdatesEnabled(True)
         self.slots.configure(phase.answers, phase.multi_label)
         self.answer_title.setText(
             f"Your answer: select up to {phase.answers} classes that apply"
