@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from PyQt5.QtCore import QEvent, QObject, QSettings, Qt
+from PyQt5.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 from PyQt5.QtGui import QCloseEvent, QKeyEvent, QKeySequence
 from PyQt5.QtWidgets import QApplication, QMainWindow, QShortcut, QStackedWidget, QWidget
 
@@ -74,7 +74,12 @@ class AnnotationWindow(QMainWindow):
         self.trial.undo_requested.connect(self._on_trial(self._undo))
         # Decode ahead only once the new image is on screen, so that starting worker
         # threads (and their bid for the GIL) never delays the paint an annotator waits for.
-        self.trial.view.painted.connect(lambda mode, _when: self._prefetch() if mode == "image" else None)
+        # The view announces its paint before Qt paints the rest of the page and flushes the
+        # window; the timer starts the decoding from the event loop, after that flush.
+        self._prefetch_timer = QTimer(self)
+        self._prefetch_timer.setSingleShot(True)
+        self._prefetch_timer.timeout.connect(self._prefetch)
+        self.trial.view.painted.connect(lambda mode, _when: self._prefetch_timer.start(0) if mode == "image" else None)
         self.feedback = FeedbackPage(study.labels, ExamplesPane(study.labels, self.thumbnails, study.examples_per_class))
         self.feedback.continued.connect(self._after_feedback)
         self.message = MessagePage()
@@ -371,6 +376,7 @@ class AnnotationWindow(QMainWindow):
             except StoreError:
                 pass  # answers are already durable; only the quit note is lost
         QApplication.instance().removeEventFilter(self)
+        self._prefetch_timer.stop()
         self.images.wait(2000)
         self.thumbnails.wait(2000)
         event.accept()

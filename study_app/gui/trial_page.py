@@ -66,6 +66,8 @@ class FlagBar(QFrame):
         self.note.setFocus()
 
     def reset(self) -> None:
+        if self.isHidden() and self.group.checkedId() < 0 and not self.note.text():
+            return  # nothing to undo (the usual trial): spare the buttons' repaints
         self.group.setExclusive(False)
         for button in self.group.buttons():
             button.setChecked(False)

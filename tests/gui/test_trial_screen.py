@@ -1,0 +1,100 @@
+"""What the trial screen keeps from one trial to the next: the window reuses its widgets
+(image view repainted only where images lie, answer rows, flag bar), so nothing of a
+previous trial may show through."""
+
+from __future__ import annotations
+
+from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QColor, QImage
+from PyQt5.QtWidgets import QApplication
+
+from study_app.gui.image_view import BACKGROUND, ImageView
+from study_app.store import ResultsStore, answers_frame
+
+from .keys import press, type_text, wait_for_trial
+
+
+def filled(width: int, height: int, colour) -> QImage:
+    image = QImage(width, height, QImage.Format_RGB888)
+    image.fill(QColor(*colour))
+    return image
+
+
+def on_screen(qtbot, view: ImageView, image: QImage) -> QImage:
+    """Show ``image`` and return what the window system holds of the view after its paint."""
+    with qtbot.waitSignal(view.painted, timeout=2000):
+        view.show_image(image)
+    qtbot.wait(20)  # the flush that follows the paint
+    return QApplication.primaryScreen().grabWindow(view.winId()).toImage()
+
+
+def colour_at(shot: QImage, x: int, y: int) -> tuple[int, int, int]:
+    pixel = shot.pixelColor(x, y)
+    return pixel.red(), pixel.green(), pixel.blue()
+
+
+def test_next_image_leaves_nothing_of_the_last_one(qtbot):
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    grey = (BACKGROUND.red(), BACKGROUND.green(), BACKGROUND.blue())
+    shot = on_screen(qtbot, view, filled(400, 200, (200, 0, 0)))  # decoded at view size: wide
+    assert colour_at(shot, 5, 150) == (200, 0, 0) and colour_at(shot, 200, 20) == grey
+    shot = on_screen(qtbot, view, filled(100, 300, (0, 0, 200)))  # tall: the wide one's sides must turn grey
+    assert colour_at(shot, 5, 150) == grey and colour_at(shot, 395, 150) == grey
+    assert colour_at(shot, 200, 150) == (0, 0, 200) and colour_at(shot, 200, 5) == (0, 0, 200)
+    shot = on_screen(qtbot, view, filled(8, 6, (0, 150, 0)))  # small: enlarged on the GUI thread, aspect kept
+    assert colour_at(shot, 5, 150) == (0, 150, 0) and colour_at(shot, 200, 5) == (0, 150, 0)
+    view.zoom_in()
+    qtbot.wait(50)
+    shot = QApplication.primaryScreen().grabWindow(view.winId()).toImage()
+    assert colour_at(shot, 1, 1) == (0, 150, 0)  # zoomed past the edges
+
+
+def test_flag_of_one_trial_is_gone_on_the_next(qtbot, gui_session):
+    window = gui_session.open("F01")
+    press(qtbot, Qt.Key_Return)
+    press(qtbot, Qt.Key_Return)
+    wait_for_trial(qtbot, window)
+    press(qtbot, Qt.Key_F8)
+    press(qtbot, Qt.Key_2)
+    type_text(qtbot, "dark")
+    press(qtbot, Qt.Key_Return)  # keeps the flag
+    assert "[flagged" in window.trial.status.text()
+    press(qtbot, Qt.Key_F5)  # not sure -> feedback
+    press(qtbot, Qt.Key_Return)
+    wait_for_trial(qtbot, window)
+    bar = window.trial.flag_bar
+    assert not bar.isVisible() and bar.group.checkedId() == -1 and bar.note.text() == ""
+    assert "[flagged" not in window.trial.status.text()
+    press(qtbot, Qt.Key_F5)
+    gui_session.close(window)
+    with ResultsStore(gui_session.store_path, readonly=True) as store:
+        flags = list(answers_frame(store).sort_values("trial")["flags"].fillna(""))  # one row each: no labels
+    assert len(flags) == 2 and flags[0] != "" and flags[1] == ""
+
+
+def test_heading_and_answer_rows_follow_the_phase(qtbot, gui_session):
+    window = gui_session.open("F02")
+    press(qtbot, Qt.Key_Return)
+    press(qtbot, Qt.Key_Return)
+    trial = window.trial
+    for number in range(1, 5):  # the 4 training trials, one answer each
+        wait_for_trial(qtbot, window)
+        assert (trial.heading.text(), trial.counter.text()) == ("Training", f"· image {number} of 4")
+        assert [trial.slots.item(row).text() for row in range(trial.slots.count())] == ["1. —"]
+        type_text(qtbot, "cat")
+        press(qtbot, Qt.Key_Return)
+        assert trial.slots.item(0).text() == "1. cat" and trial.slots.item(0).foreground().color() != Qt.gray
+        training_height = trial.slots.height()
+        press(qtbot, Qt.Key_Return, Qt.ControlModifier)
+        press(qtbot, Qt.Key_Return)  # feedback
+    press(qtbot, Qt.Key_Return)  # the test phase's start screen
+    wait_for_trial(qtbot, window)
+    assert (trial.heading.text(), trial.counter.text()) == ("Test", "· image 1 of 12")
+    assert [trial.slots.item(row).text() for row in range(trial.slots.count())] == ["1. —", "2. —", "3. —"]
+    assert all(trial.slots.item(row).foreground().color() == QColor(Qt.gray) for row in range(3))
+    assert trial.slots.height() > training_height
+    gui_session.close(window)
