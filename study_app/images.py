@@ -10,7 +10,10 @@ orientation). Every caller (validation, GUI, model runner, report) uses
 from __future__ import annotations
 
 import hashlib
+import io
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -51,17 +54,13 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB") if image.mode != "RGB" else image
 
 
-def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, draft_size: tuple[int, int] | None = None) -> Image.Image:
-    """Open, check and decode ``path`` into an upright 8-bit RGB image.
-
-    ``draft_size`` lets JPEG decoding scale down by 1/2, 1/4 or 1/8 on the fly (much
-    faster for thumbnails and checks). Raises :class:`ImageError` naming the file and
-    the reason for anything that is not a complete, reasonably sized image.
-    """
+@contextmanager
+def _opened(path: Path, source: Path | io.BytesIO, max_pixels: int) -> Iterator[Image.Image]:
+    """``source`` opened by Pillow with its size checked; every failure becomes an :class:`ImageError` about ``path``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
+            with Image.open(source) as opened:
                 width, height = opened.size
                 if width <= 0 or height <= 0:
                     raise ImageError(f"{path}: image has no pixels ({width}x{height})")
@@ -71,13 +70,7 @@ def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, draft_size: tup
                         f"{max_pixels:,} (a decompression bomb or an oversized file); "
                         "shrink the image file"
                     )
-                if getattr(opened, "n_frames", 1) > 1:
-                    opened.seek(0)
-                if draft_size is not None and opened.format == "JPEG":
-                    opened.draft("RGB", draft_size)
-                opened.load()
-                upright = ImageOps.exif_transpose(opened)
-                return _to_rgb(upright).copy()
+                yield opened
     except ImageError:
         raise
     except FileNotFoundError:
@@ -88,3 +81,48 @@ def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, draft_size: tup
         raise ImageError(f"{path}: refused as a decompression bomb ({exc})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(f"{path}: corrupt or truncated image ({exc})") from None
+
+
+def load_image(
+    path: Path,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    draft_size: tuple[int, int] | None = None,
+    sha256: str | None = None,
+    data: bytes | None = None,
+) -> Image.Image:
+    """Open, check and decode ``path`` into an upright 8-bit RGB image.
+
+    ``draft_size`` lets JPEG decoding scale down by 1/2, 1/4 or 1/8 on the fly (much
+    faster for thumbnails and checks). ``sha256``: the digest the study was checked with;
+    the bytes decoded must still have it, so that the image an annotator sees is the one
+    the answer records (a file edited or replaced since is refused). ``data``: the
+    file's bytes, already read by the caller. Raises
+    :class:`ImageError` naming the file and the reason for anything that is not a
+    complete, reasonably sized image.
+    """
+    source: Path | io.BytesIO = path if data is None else io.BytesIO(data)
+    if sha256 is not None:
+        if data is None:
+            source = io.BytesIO(_read(path))
+        if hashlib.sha256(source.getbuffer()).hexdigest() != sha256:
+            raise ImageError(
+                f"{path}: the file changed since the study was checked (its SHA-256 differs); "
+                "check the study again: python main.py validate"
+            )
+    with _opened(path, source, max_pixels) as opened:
+        if getattr(opened, "n_frames", 1) > 1:
+            opened.seek(0)
+        if draft_size is not None and opened.format == "JPEG":
+            opened.draft("RGB", draft_size)
+        opened.load()
+        upright = ImageOps.exif_transpose(opened)
+        return _to_rgb(upright).copy()
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImageError(f"{path}: image file not found") from None
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read: {exc.strerror or exc}") from None

@@ -8,7 +8,7 @@ statistics use it for error severity (lowest common ancestor, superclass right).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -41,7 +41,7 @@ class LabelSet:
     classes: tuple[Label, ...]
     inner_nodes: tuple[Label, ...] = ()
     parent_of: dict[str, str] = field(default_factory=dict)
-    examples: dict[str, tuple[Path, ...]] = field(default_factory=dict)
+    examples: Mapping[str, tuple[Path, ...]] = field(default_factory=dict)
 
     @cached_property
     def by_id(self) -> dict[str, Label]:

@@ -22,6 +22,7 @@ from .counterbalance import Design, check_design
 from .csvfiles import read_csv, split_list
 from .errors import Problem, ProtocolError, StudyNotFoundError
 from .image_checks import check_image_files
+from .image_table import ImageTable, PathTable
 from .images import DEFAULT_MAX_PIXELS
 from .keymap import check_overrides, normalise_keys
 from .labels import Label, LabelSet, read_hierarchy, read_label_rows
@@ -167,6 +168,9 @@ class Study:
     counterbalance: Design | None = None
     #: Results store named by the protocol (a PostgreSQL server URL for a multi-seat lab), "" for the default file.
     store: str = ""
+    #: Images only hashed so far (``load_study(..., for_session=True)``): they are
+    #: decoded in the background while the session runs (study_cache.py).
+    undecoded: frozenset[str] = frozenset()
 
     def phase(self, name: str) -> Phase:
         for phase in self.phases:
@@ -209,12 +213,19 @@ def study_name(name_or_path: str | Path) -> str:
 class _Loader:
     """Collects problems while reading each part of a protocol folder."""
 
-    def __init__(self, root: Path, check_images: bool, rehash: bool = False) -> None:
+    def __init__(self, root: Path, check_images: bool, rehash: bool = False, for_session: bool = False) -> None:
         self.root = root
-        self.check_images = check_images
         self.cache = ValidationCache(root, rehash)
+        #: Decode every image never decoded before: now, or (a session) in the background,
+        #: which needs the validation cache to keep what it finds for the next start.
+        self.defer_decoding = check_images and for_session and self.cache.enabled
+        self.decode = check_images and not self.defer_decoding
+        self.for_session = for_session
         self.problems: list[Problem] = []
         self.hashed: list[tuple[str, bytes]] = []
+        #: Every file the study was read from (not the images), for study_cache.py to watch.
+        self.inputs: list[Path] = []
+        self.undecoded: set[str] = set()
         # Every image id named by the manifest, usable or not, so that one bad row does not
         # also make every prediction of that image a problem.
         self.manifest_ids: set[str] = set()
@@ -231,6 +242,7 @@ class _Loader:
         """Add a file's bytes to the protocol hash (when it could be read)."""
         if path is not None and path.is_file():
             self.hashed.append((display, path.read_bytes()))
+            self.inputs.append(path)
 
     def load(self) -> Study:
         study_path = self.root / STUDY_FILE
@@ -262,6 +274,8 @@ class _Loader:
         design = self._counterbalance(balance_cfg, phases, images, check) if balance_cfg else None
         self._check_examples_unused(label_set, images, phases)
         predictions = self._predictions(models_cfg, label_set, lines)
+        if self.for_session:
+            self.cache.keep_predictions()
         instructions = self._instructions(top, lines)
         keys = top.get("keys", {})
         store = top.get("store", "")
@@ -282,8 +296,8 @@ class _Loader:
             description=top.get("description", "").strip(),
             seed=top["seed"],
             instructions=instructions,
-            labels=label_set,
-            images=images,
+            labels=replace(label_set, examples=PathTable.from_paths(label_set.examples)),
+            images=ImageTable.from_records(images.values()),
             phases=tuple(phases),
             prediction_files=tuple(predictions),
             protocol_hash=self._hash(images),
@@ -293,6 +307,7 @@ class _Loader:
             taxonomy=taxonomy,
             counterbalance=design,
             store=store,
+            undecoded=frozenset(self.undecoded),
         )
 
     def _parse(self, study_path: Path) -> tuple[dict[str, Any], dict]:
@@ -313,6 +328,7 @@ class _Loader:
         except tomllib.TOMLDecodeError as exc:
             raise ProtocolError([Problem(STUDY_FILE, f"not valid TOML: {exc}")], self.root) from None
         self.hashed.append((STUDY_FILE, raw))
+        self.inputs.append(study_path)
         return data, key_lines(text)
 
     def _labels(self, cfg: dict[str, Any], lines: dict) -> LabelSet:
@@ -361,7 +377,7 @@ class _Loader:
             if label_id not in class_ids:
                 self.problems.append(Problem(display, f"unknown label_id {label_id!r}", line=row.line, field="label_id"))
                 continue
-            known = self.cache.known_file(base, row.get("path"), need_hash=False, need_decoded=False)
+            known = self.cache.known_file(base, row.get("path"), need_hash=False)
             image_path = known[0] if known else self.ref(base, row.get("path"), "path", row.line, display)
             if image_path is None:
                 continue
@@ -425,12 +441,19 @@ class _Loader:
             split = row.get("split")
             if not split:
                 self.problems.append(Problem(display, f"image {image_id!r} has no split", line=row.line, field="split"))
-            known = self.cache.known_file(root, row.get("path"), need_hash=True, need_decoded=self.check_images)
-            image_path, digest = known or (self.ref(root, row.get("path"), "path", row.line, display), "")
+            known = self.cache.known_file(root, row.get("path"), need_hash=True)
+            if known and isinstance(known[2], str):  # found by the background decoding of an earlier session
+                self.problems.append(Problem(display, f"{row.get('path')}: {known[2]}", line=row.line, field="path"))
+                continue
+            if known and not known[2] and self.decode:
+                known = None  # hashed before, but never decoded: check it now
+            image_path, digest = known[:2] if known else (self.ref(root, row.get("path"), "path", row.line, display), "")
             if image_path is None:
                 continue
             if not known:
                 unchecked.append((image_id, row.line, row.get("path")))
+            elif not known[2] and self.defer_decoding:
+                self.undecoded.add(image_id)
             first_line[image_id] = row.line
             block = row.get(block_column) if block_column else ""
             records[image_id] = ImageRecord(image_id, image_path, truth, split, digest, block)
@@ -441,15 +464,17 @@ class _Loader:
 
     def _check_images(self, records: dict[str, ImageRecord], unchecked: list[tuple[str, int, str]], display: str, max_pixels: int) -> None:
         """Decode (if asked) and hash the images the cache cannot vouch for, on all cores; report in manifest order."""
-        checks = check_image_files([records[image_id].path for image_id, _, _ in unchecked], self.check_images, max_pixels)
+        checks = check_image_files([records[image_id].path for image_id, _, _ in unchecked], self.decode, max_pixels)
         for (image_id, line, reference), check in zip(unchecked, checks):
             if check.before is None:
                 self.problems.append(Problem(display, f"image file not found: {reference}", line=line, field="path"))
             elif check.error:
                 self.problems.append(Problem(display, f"{reference}: {check.error}", line=line, field="path"))
             else:
-                self.cache.remember(records[image_id].path, check.before, check.sha256, self.check_images)
+                self.cache.remember(records[image_id].path, check.before, check.sha256, self.decode)
                 records[image_id] = replace(records[image_id], sha256=check.sha256)
+                if self.defer_decoding:
+                    self.undecoded.add(image_id)
 
     def _phases(
         self,
@@ -623,6 +648,13 @@ class _Loader:
             path = self.ref(self.root, reference, "models.predictions", line)
             if path is None:
                 continue
+            self.inputs.append(path)
+            if self.for_session:  # annotators never see model predictions: compare and report check them
+                if regular_file_stat(path) is None:
+                    self.problems.append(Problem(STUDY_FILE, f"predictions file not found: {reference}", line=line, field="models.predictions"))
+                else:
+                    paths.append(path)
+                continue
             if self.cache.predictions_checked(path, self._text_digest()):
                 paths.append(path)
                 continue
@@ -657,6 +689,7 @@ class _Loader:
             self.problems.append(Problem(top["instructions"], f"cannot read as UTF-8 text: {exc}"))
             return ""
         self.hashed.append((top["instructions"], raw))
+        self.inputs.append(path)
         return text
 
     def _hash(self, images: Mapping[str, ImageRecord]) -> str:
@@ -669,13 +702,25 @@ class _Loader:
         return digest.hexdigest()
 
 
-def load_study(name_or_path: str | Path, check_images: bool = True, rehash: bool = False) -> Study:
+def load_study(name_or_path: str | Path, check_images: bool = True, rehash: bool = False, for_session: bool = False) -> Study:
     """Find, read and check a study; raise :class:`ProtocolError` listing every problem.
 
     ``check_images=False`` skips decoding every image (files must still exist and are
     still hashed); use it only where the study was validated before. Files unchanged
     since an earlier check are not decoded and hashed again (see
     :mod:`~study_app.validation_cache`); ``rehash=True`` checks and hashes every file.
+    ``for_session=True`` checks what an annotation session needs, quickly: it hashes
+    images never decoded before without decoding them and lists them in
+    ``Study.undecoded``, for the session to decode in the background (:mod:`~study_app.study_cache`), and it
+    does not read model predictions (annotators never see them; ``validate``,
+    ``compare`` and ``report`` check them).
     """
-    root = find_study(name_or_path)
-    return _Loader(root, check_images, rehash).load()
+    return load_study_with_inputs(name_or_path, check_images, rehash, for_session)[0]
+
+
+def load_study_with_inputs(
+    name_or_path: str | Path, check_images: bool = True, rehash: bool = False, for_session: bool = False
+) -> tuple[Study, tuple[Path, ...]]:
+    """:func:`load_study`, and every file (other than images) the study was read from."""
+    loader = _Loader(find_study(name_or_path), check_images, rehash, for_session)
+    return loader.load(), tuple(loader.inputs)

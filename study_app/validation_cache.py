@@ -4,9 +4,11 @@ Checking a full-size study means decoding and SHA-256 hashing 50,000 images and 
 millions of prediction rows: minutes, on every start of the annotation window. This
 cache remembers, per study folder, the result for each file:
 
-- each trial image: its SHA-256 and whether it decoded cleanly; each example image: that
-  it exists; keyed by its path and its size, modification time, change time and inode
-  (one ``lstat``);
+- each trial image: its SHA-256 and whether it decoded cleanly (``True``; ``False``: not
+  decoded yet; or the reason it did not decode, found by the background check of a
+  session that started before decoding them, see :mod:`study_app.study_cache`); each
+  example image: that it exists; keyed by its path and its size, modification time,
+  change time and inode (one ``lstat``);
 - each predictions file: that it had no problems against the label set and manifest of
   that time, keyed by its own key and a digest of the study's text files.
 
@@ -27,11 +29,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import stat as stat_module
 from pathlib import Path
 
 from .cache import cache_dir, read_json, write_json
+from .paths import plain_reference
 
 _EMPTY: dict = {}
 #: Bumped whenever what is cached, or how a file is checked, changes.
@@ -52,15 +54,6 @@ def regular_file_stat(path: Path) -> os.stat_result | None:
     return info if stat_module.S_ISREG(info.st_mode) else None
 
 
-#: A relative path in canonical form: no empty, ``.`` or ``..`` part, no backslash, colon
-#: or NUL, no surrounding spaces; exactly what ``resolve_inside`` accepts as written.
-_PLAIN = re.compile(r"(?![\s/])(?:(?!\.\.?(?:/|$))[^/\\\x00:]+/)*(?!\.\.?$)[^/\\\x00:]+(?<!\s)")
-
-
-def plain_reference(reference: str | None) -> bool:
-    return bool(reference) and _PLAIN.fullmatch(reference) is not None
-
-
 class ValidationCache:
     """Per-file validation results of one study folder; a disabled cache remembers nothing."""
 
@@ -79,11 +72,16 @@ class ValidationCache:
         self._folder_paths: dict[str, Path] = {}
         self._root = real_root
 
-    def known_file(self, root: Path, reference: str | None, need_hash: bool, need_decoded: bool) -> tuple[Path, str] | None:
-        """``(path, sha256)`` of ``root/reference`` if it is unchanged since it was checked.
+    @property
+    def enabled(self) -> bool:
+        """False when caches are switched off (STUDY_APP_NO_CACHE): nothing is kept."""
+        return self._path is not None
 
-        ``need_hash``/``need_decoded``: the earlier check must have hashed / decoded it
-        (an example file is only checked to exist; a trial image is hashed and decoded).
+    def known_file(self, root: Path, reference: str | None, need_hash: bool) -> tuple[Path, str, bool | str] | None:
+        """``(path, sha256, decoded)`` of ``root/reference`` if it is unchanged since it was checked.
+
+        ``need_hash``: the earlier check must have hashed it (an example file is only
+        checked to exist). ``decoded``: True, False (not decoded yet) or why it did not decode.
         """
         if not self._old or not plain_reference(reference):
             return None
@@ -91,19 +89,45 @@ class ValidationCache:
         folder, name = candidate.rsplit("/", 1)
         try:
             entry = self._old.get(folder, _EMPTY).get(name)
-            usable = len(entry) == 6 and isinstance(entry[4], str) and (entry[4] or not need_hash) and (entry[5] or not need_decoded)
+            usable = len(entry) == 6 and isinstance(entry[4], str) and (entry[4] or not need_hash)
+            usable = usable and isinstance(entry[5], (bool, str))
         except (AttributeError, TypeError, KeyError):  # a damaged cache file that is still valid JSON
             usable = False
-        if not usable or not self._real_folder(folder):
-            return None
-        try:
-            info = os.lstat(candidate)
-        except OSError:
-            return None
-        if not stat_module.S_ISREG(info.st_mode) or entry[:4] != file_key(info):
+        if not usable or not self._real_folder(folder) or not self._same_file(candidate, entry):
             return None
         self._files.setdefault(folder, {})[name] = entry
-        return self._folder_path(folder) / name, entry[4]  # a child of a known Path: half the cost of Path(candidate)
+        return self._folder_path(folder) / name, entry[4], entry[5]  # a child of a known Path: half the cost of Path(candidate)
+
+    def unchanged(self, path: str) -> bool:
+        """The file at ``path`` (absolute, as the study holds it) is the one this cache checked."""
+        folder, name = path.rsplit("/", 1)
+        entry = self._old.get(folder, _EMPTY).get(name)
+        return isinstance(entry, list) and len(entry) == 6 and self._same_file(path, entry)
+
+    def decoded(self, path: str) -> bool:
+        """The cache knows the file at ``path`` decoded cleanly (and it is unchanged since)."""
+        folder, name = path.rsplit("/", 1)
+        entry = self._old.get(folder, _EMPTY).get(name)
+        return self.unchanged(path) and entry[5] is True
+
+    def record_decodes(self, outcomes: list[tuple[str, list[int], bool | str]]) -> None:
+        """Write at once what decoding files found: ``(path, key before decoding, True or the
+        reason)``; an entry whose file changed meanwhile is left alone."""
+        for path, key, outcome in outcomes:
+            folder, name = path.rsplit("/", 1)
+            entry = self._old.get(folder, _EMPTY).get(name)
+            if isinstance(entry, list) and len(entry) == 6 and entry[:4] == key:
+                entry[5] = outcome
+        if self._path is not None:
+            write_json(self._path, VERSION, {"root": self._root, "files": self._old, "predictions": self._old_predictions})
+
+    @staticmethod
+    def _same_file(path: str, entry: list) -> bool:
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return False
+        return stat_module.S_ISREG(info.st_mode) and entry[:4] == file_key(info)
 
     def _folder_path(self, folder: str) -> Path:
         known = self._folder_paths.get(folder)
@@ -118,7 +142,7 @@ class ValidationCache:
             known = self._real_folders[folder] = os.path.realpath(folder) == folder
         return known
 
-    def remember(self, path: Path, before: os.stat_result, sha256: str, decoded: bool) -> None:
+    def remember(self, path: Path, before: os.stat_result, sha256: str, decoded: bool | str) -> None:
         """Record a file checked now; ``before`` is its ``stat`` taken *before* it was read."""
         folder, name = os.path.split(str(path))
         self._files.setdefault(folder, {})[name] = [*file_key(before), sha256, decoded]
@@ -133,6 +157,10 @@ class ValidationCache:
         if unchanged:
             self._predictions[str(path)] = entry
         return unchanged
+
+    def keep_predictions(self) -> None:
+        """Predictions were not read this time: keep what earlier checks found about them."""
+        self._predictions = dict(self._old_predictions)
 
     def remember_predictions(self, path: Path, before: os.stat_result, context: str) -> None:
         self._predictions[str(path)] = [*file_key(before), context]

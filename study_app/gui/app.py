@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PyQt5.QtCore import Qt
@@ -11,10 +14,11 @@ from PyQt5.QtWidgets import QApplication, QDialog, QMessageBox
 
 from ..errors import StoreError, StudyError
 from ..keymap import combine_keys, read_user_keys, user_keys_path
-from ..protocol import load_study
 from ..session import SessionController
 from ..store.journal import open_annotation_store
 from ..store.results_store import ResultsStore, default_store_path, store_location
+from ..study_cache import BackgroundCheck, load_study_for_session
+from ..thread_priority import lowest_thread_priority
 from .main_window import AnnotationWindow
 from .start_dialog import StartDialog
 
@@ -77,7 +81,7 @@ def run_annotation(
     """The annotator's program: returns the exit status."""
     app = application()
     try:
-        study = load_study(study_ref)
+        study, check = load_study_for_session(study_ref)
         keys_path = Path(keys_file) if keys_file else user_keys_path()
         if keys_file and not keys_path.is_file():
             raise StudyError(f"{keys_path}: no such keys file")
@@ -94,6 +98,20 @@ def run_annotation(
             return 0
         window = AnnotationWindow(controller, user_keys=user_keys)
         window.show()
-        return app.exec_()
+        with _in_background(check):
+            return app.exec_()
     finally:
         store.close()
+
+
+@contextmanager
+def _in_background(check: BackgroundCheck) -> Iterator[None]:
+    """Run the start-up's left-over image checks in a thread while the window is open."""
+    stop = threading.Event()
+    thread = threading.Thread(target=check.run, args=(stop, lowest_thread_priority), name="study-check", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)  # one image's decode at most; it keeps what it found

@@ -13,7 +13,6 @@ the examples of any class show at once from the next start on.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from PyQt5.QtGui import QImage
 
 from ..errors import ImageError
 from ..images import load_image
+from ..thread_priority import lowest_thread_priority
 from ..thumbnail_cache import ThumbnailCache
 
 
@@ -60,27 +60,27 @@ def cached_thumbnail(disk: ThumbnailCache, path: Path, box: int, max_pixels: int
     return image
 
 
-def _lowest_thread_priority() -> None:
-    """Make the calling thread yield the CPU to every other (Linux: per-thread nice 19)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except (AttributeError, OSError):
-        pass
-
-
 class _Job(QRunnable):
     def __init__(
-        self, loader: "ImageLoader", key: str, path: Path, box: int | None, fit: tuple[int, int] | None, max_pixels: int
+        self,
+        loader: "ImageLoader",
+        key: str,
+        path: Path,
+        box: int | None,
+        fit: tuple[int, int] | None,
+        max_pixels: int,
+        sha256: str | None,
     ) -> None:
         super().__init__()
         self.loader, self.key, self.path, self.box, self.fit, self.max_pixels = loader, key, path, box, fit, max_pixels
+        self.sha256 = sha256
 
     def run(self) -> None:
         try:
             if self.box:
                 image = cached_thumbnail(self.loader.disk, self.path, self.box, self.max_pixels)
             else:
-                image = load_image(self.path, self.max_pixels)
+                image = load_image(self.path, self.max_pixels, sha256=self.sha256)
             if self.fit:
                 # Scaled here, off the GUI thread, to the size the view will paint it at.
                 target = fit_size(image.size, self.fit)
@@ -138,7 +138,7 @@ class ImageLoader(QObject):
         disk, max_pixels, stop = self.disk, self._max_pixels, self._stop_prebuild
 
         def build() -> None:
-            _lowest_thread_priority()
+            lowest_thread_priority()
             for path in paths:
                 if stop.is_set():
                     return
@@ -167,17 +167,20 @@ class ImageLoader(QObject):
     def error(self, key: str) -> str | None:
         return self._errors.get(key)
 
-    def request(self, key: str, path: Path, box: int | None = None, fit: tuple[int, int] | None = None) -> bool:
+    def request(
+        self, key: str, path: Path, box: int | None = None, fit: tuple[int, int] | None = None, sha256: str | None = None
+    ) -> bool:
         """Start loading unless cached or under way; True if the image is already there.
 
-        ``box``: a square thumbnail of that size; ``fit``: scaled to fit (width, height).
+        ``box``: a square thumbnail of that size; ``fit``: scaled to fit (width, height);
+        ``sha256``: the file must still have this digest (a trial image: the one the study checked).
         """
         if key in self._cache:
             self._cache.move_to_end(key)
             return True
         if key not in self._pending and key not in self._errors:
             self._pending.add(key)
-            self._pool.start(_Job(self, key, path, box, fit, self._max_pixels))
+            self._pool.start(_Job(self, key, path, box, fit, self._max_pixels, sha256))
         return False
 
     def wait(self, msecs: int = 30_000) -> bool:

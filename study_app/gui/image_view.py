@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 from PyQt5.QtCore import QRect, QRectF, QSize, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QImage, QPainter, QPen, QRegion
 from PyQt5.QtWidgets import QSizePolicy, QWidget
@@ -22,6 +21,8 @@ MAX_ZOOM = 8.0
 
 def noise_mask(size: int = 256, seed: int = 0) -> QImage:
     """A grey-level noise image, the mask shown after a timed presentation."""
+    import numpy as np  # here: only timed presentations need it, and it costs 0.15 s at start-up
+
     pixels = np.random.default_rng(seed).integers(0, 256, (size, size), dtype=np.uint8)
     image = QImage(pixels.data, size, size, size, QImage.Format_Grayscale8)
     return image.copy()

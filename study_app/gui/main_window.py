@@ -192,7 +192,7 @@ class AnnotationWindow(QMainWindow):
         controller = self.controller
         trial = controller.current()
         record = self.study.images[trial.image_id]
-        if self.images.request(trial.image_id, record.path, fit=self.trial.view.paint_size()):
+        if self.images.request(trial.image_id, record.path, fit=self.trial.view.paint_size(), sha256=record.sha256 or None):
             self._waiting_for = None
             phase = self.study.phase(trial.phase)
             self._show(self.trial)
@@ -224,7 +224,8 @@ class AnnotationWindow(QMainWindow):
         width, height = self.trial.view.paint_size()
         self.images.set_budget(max(8 << 20, 4 * width * height * (self._prefetch_count + 2)))
         for trial in trials[start : start + self._prefetch_count]:
-            self.images.request(trial.image_id, self.study.images[trial.image_id].path, fit=self.trial.view.paint_size())
+            record = self.study.images[trial.image_id]
+            self.images.request(trial.image_id, record.path, fit=self.trial.view.paint_size(), sha256=record.sha256 or None)
 
     def _image_ready(self, image_id: str) -> None:
         if image_id == self._waiting_for:

@@ -33,8 +33,9 @@ def edit_toml(root: Path, old: str, new: str) -> None:
 
 
 def line_number(root: Path, file: str, needle: str) -> int:
-    """1-based line of the first line of ``file`` containing ``needle``."""
+    """1-based line of the first line of ``file`` containing ``needle`` (a leading newline
+    in ``needle`` means: at the start of the line)."""
     for number, line in enumerate((root / file).read_text(encoding="utf-8").splitlines(), start=1):
-        if needle in line:
+        if needle in "\n" + line:
             return number
     raise AssertionError(f"{needle!r} not in {file}")

@@ -88,7 +88,7 @@ def test_a_typo_in_any_key_is_refused_and_the_key_suggested(tiny_study, data):
     (tiny_study / "study.toml").write_text(text)
     try:
         problem = only(problems_of(tiny_study, check_images=False), f"unknown key {typo!r}")
-        assert problem.line == line_number(tiny_study, "study.toml", f"{typo} = ")
+        assert problem.line == line_number(tiny_study, "study.toml", f"\n{typo} = ")
         assert problem.field.endswith(typo)
         assert "did you mean" in problem.message or "known keys" in problem.message
         if "did you mean" in problem.message:

@@ -1,0 +1,148 @@
+"""Read-only tables of a study's image files that are cheap to store and to load again.
+
+A full-size study has 50,000 trial images and 13,000 example images. As Python objects
+(an :class:`~study_app.protocol.ImageRecord` and a ``pathlib.Path`` each) they take a
+third of a second just to re-create, which is most of the budget of a warm start
+(:mod:`study_app.study_cache` keeps the checked study on disk between starts). These
+mappings keep plain strings in columns, pickle as those columns, and make a record or a
+``Path`` only when one is asked for (then keep it): a session that shows 500 images makes
+500 records, not 50,000.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .protocol import ImageRecord
+
+
+def _common_folder(paths: list[str]) -> str:
+    """The longest folder prefix (ending in "/") shared by all ``paths`` ("" if none)."""
+    if not paths:
+        return ""
+    first, last = min(paths), max(paths)
+    size = 0
+    for a, b in zip(first, last):
+        if a != b:
+            break
+        size += 1
+    return first[: first.rfind("/", 0, size) + 1] if size else ""
+
+
+class ImageTable(Mapping[str, "ImageRecord"]):
+    """image_id -> :class:`ImageRecord`, in manifest order, built lazily from columns."""
+
+    __slots__ = ("_ids", "_index", "_folder", "_names", "_labels", "_splits", "_hashes", "_blocks", "_made")
+
+    def __init__(self, ids: list[str], folder: str, names: list[str], labels: list[tuple[str, ...]],
+                 splits: list[str], hashes: list[str], blocks: list[str]) -> None:
+        self._ids, self._folder, self._names = ids, folder, names
+        self._labels, self._splits, self._hashes, self._blocks = labels, splits, hashes, blocks
+        self._index = {image_id: n for n, image_id in enumerate(ids)}
+        self._made: dict[str, ImageRecord] = {}
+
+    @classmethod
+    def from_records(cls, records: Iterable[ImageRecord]) -> ImageTable:
+        """A table of records made elsewhere (which it keeps, so none is made twice)."""
+        records = list(records)
+        paths = [str(r.path) for r in records]
+        folder = _common_folder(paths)
+        table = cls(
+            [r.image_id for r in records],
+            folder,
+            [p[len(folder):] for p in paths],
+            [r.labels for r in records],
+            [r.split for r in records],
+            [r.sha256 for r in records],
+            [r.block for r in records],
+        )
+        table._made = {r.image_id: r for r in records}
+        return table
+
+    def __getitem__(self, image_id: str) -> ImageRecord:
+        record = self._made.get(image_id)
+        if record is None:
+            from .protocol import ImageRecord
+
+            n = self._index[image_id]
+            record = ImageRecord(
+                image_id, Path(self._folder + self._names[n]), self._labels[n], self._splits[n], self._hashes[n], self._blocks[n]
+            )
+            self._made[image_id] = record
+        return record
+
+    def __contains__(self, image_id: object) -> bool:
+        return image_id in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def path_strings(self) -> Iterator[str]:
+        """Every image's path as a string, without making records (for a sweep over the files)."""
+        return (self._folder + name for name in self._names)
+
+    def split_of(self, image_id: str) -> str:
+        return self._splits[self._index[image_id]]
+
+    def __getstate__(self) -> tuple:
+        return (self._ids, self._folder, self._names, self._labels, self._splits, self._hashes, self._blocks)
+
+    def __setstate__(self, state: tuple) -> None:
+        self.__init__(*state)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ImageTable) and self.__getstate__() == other.__getstate__()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable cache inside; equality by content
+
+
+class PathTable(Mapping[str, tuple[Path, ...]]):
+    """key -> tuple of Paths (a class's example images), stored as strings, made on first use."""
+
+    __slots__ = ("_strings", "_made")
+
+    def __init__(self, strings: Mapping[str, tuple[str, ...]]) -> None:
+        self._strings = dict(strings)
+        self._made: dict[str, tuple[Path, ...]] = {}
+
+    @classmethod
+    def from_paths(cls, paths: Mapping[str, Iterable[Path]]) -> PathTable:
+        made = {key: tuple(value) for key, value in paths.items()}
+        table = cls({key: tuple(map(str, value)) for key, value in made.items()})
+        table._made = made
+        return table
+
+    def __getitem__(self, key: str) -> tuple[Path, ...]:
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = tuple(Path(s) for s in self._strings[key])
+        return made
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._strings
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._strings)
+
+    def __len__(self) -> int:
+        return len(self._strings)
+
+    def path_strings(self) -> Iterator[str]:
+        return (s for value in self._strings.values() for s in value)
+
+    def __getstate__(self) -> dict:
+        return self._strings
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PathTable) and self._strings == other._strings
+
+    __hash__ = None  # type: ignore[assignment]
