@@ -2,17 +2,22 @@
 
 Workload: ``benchmarks.make_fixture`` at full size (1000 classes x 13 examples, 50,000
 test and 500 training images, 3 models' predictions) in ``$BENCH_DIR/fullsize``. Each
-run is a real ``annotate`` process (:mod:`benchmarks.startup_probe`: protocol check with
-every image decoded and hashed, store, window) timed from just before the process is
+run is a real ``annotate`` process (:mod:`benchmarks.startup_probe`: the session's
+protocol check, store, window; see :mod:`study_app.study_cache`) timed from just before the process is
 spawned to the first paint of a trial image, on the X display in ``DISPLAY``, else under
 an Xvfb on display ``:103`` started here, else (no Xvfb, the display taken, or
 ``QT_QPA_PLATFORM=offscreen`` set, as in CI) on Qt's offscreen platform; the rows say which. The OS page cache is warmed first by reading every file of the study, so
 all runs read from memory and differ only in the application's own caches:
 
-- baseline: no caches at all (``STUDY_APP_NO_CACHE=1``), i.e. the start-up before caches;
-- cold caches: an empty cache folder (the first start after installing); target < 20 s;
+- baseline: no caches at all (``STUDY_APP_NO_CACHE=1``), i.e. the start-up before caches:
+  every image decoded and hashed before the window opens;
+- cold caches: an empty cache folder (the first start after installing): every image
+  hashed, decoding left to the background; target < 20 s;
 - warm caches: the same folder afterwards (every later start); target < 1.5 s, median
   of 3 runs.
+
+The cold and warm runs share one results file, as the starts of one lab desktop do (the
+first registers the study in it); the baseline has its own.
 
 Wall-clock times depend on how busy the machine is; the CPU time the process used up to
 the first paint (all its threads) is reported beside them as the load-independent cost.
@@ -107,7 +112,8 @@ class Screen:
 def start_once(study: Path, work: Path, name: str, env: dict[str, str], browse: int) -> dict:
     """One annotate process; its result plus ``seconds`` from spawn to the first trial painted."""
     out = work / f"{name}.json"
-    command = [sys.executable, "-m", "benchmarks.startup_probe", str(study), str(work / f"{name}.sqlite"), str(out), "--browse", str(browse)]
+    store = work / ("no-caches.sqlite" if name == "no-caches" else "desk.sqlite")  # later starts: the desk's results file
+    command = [sys.executable, "-m", "benchmarks.startup_probe", str(study), str(store), str(out), "--browse", str(browse)]
     started = time.monotonic()
     finished = subprocess.run(command, env=env, cwd=Path(__file__).parent.parent, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
     if finished.returncode != 0 or not out.exists():

@@ -157,9 +157,12 @@ class BackgroundCheck:
         self.broken: list[str] = []
         self.done = False
 
-    def run(self, stop: threading.Event, lower_priority: Callable[[], None] | None = None) -> None:
+    def run(self, stop: threading.Event, lower_priority: Callable[[], None] | None = None, delay_s: float = 0.0) -> None:
+        """Check; ``delay_s`` first leaves the start-up the machine to itself."""
         if lower_priority is not None:
             lower_priority()
+        if stop.wait(delay_s):
+            return
         cache = ValidationCache(self.study.root)
         if self.verify_files and not self._verify(cache, stop):
             return

@@ -23,6 +23,11 @@ from .main_window import AnnotationWindow
 from .start_dialog import StartDialog
 
 
+#: Seconds after the window opens before the background image checks begin (the first
+#: trial is painted by then; the checks only ever run at the lowest thread priority).
+CHECK_DELAY_S = 3.0
+
+
 def _check_display() -> None:
     """Qt aborts the whole process without a screen; say so in words instead."""
     headless = sys.platform.startswith("linux") and not any(
@@ -108,7 +113,9 @@ def run_annotation(
 def _in_background(check: BackgroundCheck) -> Iterator[None]:
     """Run the start-up's left-over image checks in a thread while the window is open."""
     stop = threading.Event()
-    thread = threading.Thread(target=check.run, args=(stop, lowest_thread_priority), name="study-check", daemon=True)
+    thread = threading.Thread(
+        target=check.run, args=(stop, lowest_thread_priority, CHECK_DELAY_S), name="study-check", daemon=True
+    )
     thread.start()
     try:
         yield
