@@ -171,3 +171,23 @@ def test_compare_scores_models_in_each_condition_of_a_shared_image(tmp_path, tin
     model_rows = [r for r in rates if r["rater"] == "model-a" and r["phase"] in ("short", "long")]
     assert sorted(r["phase"] for r in model_rows) == ["long", "short"]
     assert {r["n"] for r in model_rows} == {12}  # the model answered every test image, in both conditions
+
+
+def test_export_names_each_answers_group_and_an_import_keeps_the_assignments(tmp_path, tiny_study):
+    from study_app.store.export import export_answers, import_answers
+
+    study = latin_square_study(tiny_study)
+    store_path = tmp_path / "pilot.sqlite"
+    run_pilot(study, 3, store_path, accuracy=1.0, rt_ms=(400.0, 10.0), seed=5)
+    with ResultsStore(store_path, readonly=True) as store:
+        frame = answers_frame(store)
+        stored = dict(store.conn.execute("SELECT uuid, assignment FROM sessions").fetchall())
+        table = export_answers(store, tmp_path / "out" / "answers.csv")
+    groups = frame.drop_duplicates("session").set_index("session")["group"].to_dict()
+    assert groups == {uuid: Assignment.from_json(text).group for uuid, text in stored.items()}
+    assert sorted(groups.values()) == [0, 0, 1]
+    with ResultsStore(tmp_path / "copy.sqlite") as copy:
+        import_answers(copy, table)
+        again = dict(copy.conn.execute("SELECT uuid, assignment FROM sessions").fetchall())
+        assert {u: Assignment.from_json(t) for u, t in again.items()} == {u: Assignment.from_json(t) for u, t in stored.items()}
+        assert answers_frame(copy)["group"].tolist() == frame["group"].tolist()

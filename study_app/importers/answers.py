@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError, Problem
-from ..store.export import COLUMNS, read_export
+from ..store.export import COLUMNS, LATER_COLUMNS, read_export
 
 REQUIRED = ("annotator", "image_id", "label_id")
 
@@ -33,7 +33,7 @@ def read_answers(path: str | Path) -> pd.DataFrame:
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
         raise InputFileError([Problem(str(path), f"cannot read as a UTF-8 CSV: {exc}")]) from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    if set(COLUMNS) <= set(frame.columns):
+    if set(COLUMNS) - set(LATER_COLUMNS) <= set(frame.columns):  # an export, of this or an older version
         return read_export(path)
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
@@ -64,4 +64,5 @@ def _completed(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         superseded=False,
         pilot=False,
         interrupted=False,
+        group=pd.to_numeric(table["group"], errors="coerce").astype("Int64") if "group" in table.columns else pd.NA,
     )[COLUMNS]

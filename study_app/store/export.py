@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__
+from ..counterbalance import Assignment
 from ..csv_safety import safe_csv_text, unescape_frame
 from ..errors import StoreError
 from ..responses import utc_now
@@ -46,7 +47,10 @@ COLUMNS = [
     "superseded",
     "pilot",
     "interrupted",
+    "group",
 ]
+#: Columns that exports of older versions lack (read as False / empty).
+LATER_COLUMNS = ("pilot", "interrupted", "group")
 FORMATS = ("csv", "parquet")
 
 #: Events that mean the annotator's attention left the window during a trial.
@@ -65,7 +69,7 @@ SELECT st.name AS study, s.annotator_id AS annotator, s.uuid AS session, t.phase
        t.image_id, a.rank, COALESCE(a.label_id, '') AS label_id, t.rt_ms, t.shown_at, t.answered_at,
        COALESCE(f.flags, '') AS flags, t.outcome, COALESCE(f.flag_note, '') AS flag_note,
        t.image_sha256, t.presented_ms, t.uuid AS trial_uuid, COALESCE(t.supersedes, '') AS supersedes,
-       r.uuid IS NOT NULL AS superseded, s.pilot, i.session_uuid IS NOT NULL AS interrupted
+       r.uuid IS NOT NULL AS superseded, s.pilot, i.session_uuid IS NOT NULL AS interrupted, s.assignment
 FROM trials t
 JOIN sessions s ON s.uuid = t.session_uuid
 JOIN studies st ON st.uuid = s.study_uuid
@@ -95,7 +99,14 @@ def answers_frame(store: ResultsStore, include_superseded: bool = False, session
     frame["superseded"] = frame["superseded"].astype(bool)
     for column in ("pilot", "interrupted"):
         frame[column] = frame[column].astype(bool)
+    frame["group"] = _groups(frame.pop("assignment"))
     return frame[COLUMNS]
+
+
+def _groups(assignments: pd.Series) -> pd.Series:
+    """The counterbalancing group of each row's session (empty where the study has no design)."""
+    groups = {text: Assignment.from_json(text).group for text in assignments.dropna().unique()}
+    return assignments.map(groups).astype("Int64")
 
 
 def run_manifest(store: ResultsStore, include_machine: bool = False) -> dict:
@@ -109,6 +120,7 @@ def run_manifest(store: ResultsStore, include_machine: bool = False) -> dict:
     ]
     columns = [
         "uuid", "study_uuid", "annotator_id", "protocol_hash", "app_version", "machine", "started_at", "ended_at", "trial_order", "pilot",
+        "assignment",
     ]
     sessions = [
         dict(zip(columns, row))
@@ -116,6 +128,7 @@ def run_manifest(store: ResultsStore, include_machine: bool = False) -> dict:
     ]
     for session in sessions:
         session["trial_order"] = json.loads(session["trial_order"])
+        session["assignment"] = json.loads(session["assignment"]) if session["assignment"] else None
         if not include_machine:
             session["machine"] = ""
     return {
@@ -170,11 +183,14 @@ def read_export(path: Path) -> pd.DataFrame:
         frame["rank"] = pd.to_numeric(frame["rank"].replace("", None)).astype("Int64")
         for column in ("rt_ms", "presented_ms"):
             frame[column] = pd.to_numeric(frame[column].replace("", None)).astype(float)
-        for column in ("pilot", "interrupted"):  # absent from exports of older versions
+        for column in LATER_COLUMNS[:2]:  # absent from exports of older versions
             if column not in frame.columns:
                 frame[column] = "False"
+        frame["group"] = pd.to_numeric(frame.get("group", pd.Series("", index=frame.index)).replace("", None)).astype("Int64")
         for column in ("superseded", "pilot", "interrupted"):
             frame[column] = frame[column].map({"True": True, "False": False}).astype(bool)
+    if "group" not in frame.columns:  # an older Parquet export
+        frame["group"] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise StoreError(f"{path}: not an answers export (missing columns {', '.join(missing)})")
@@ -207,10 +223,11 @@ def import_answers(store: ResultsStore, table_path: Path) -> int:
             )
             conn.execute(
                 "INSERT OR IGNORE INTO sessions(uuid, study_uuid, annotator_id, protocol_hash, app_version, machine, "
-                "started_at, ended_at, trial_order, pilot) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "started_at, ended_at, trial_order, pilot, assignment) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     s["uuid"], s["study_uuid"], s["annotator_id"], s["protocol_hash"], s["app_version"],
                     s["machine"], s["started_at"], s["ended_at"], json.dumps(s["trial_order"]), s.get("pilot", 0),
+                    json.dumps(s["assignment"], sort_keys=True) if s.get("assignment") else None,
                 ),
             )
         for trial_uuid, rows in frame.groupby("trial_uuid", sort=False):
