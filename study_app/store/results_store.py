@@ -115,6 +115,13 @@ class Session:
     #: Phases whose images are shared out (phase -> release minutes; see allocation.py).
     allocated: dict[str, float] = field(default_factory=dict)
     _cursor: int = field(default=0, repr=False, compare=False)
+    _members: tuple[tuple[Trial, ...], frozenset[Trial]] | None = field(default=None, repr=False, compare=False)
+
+    def has_trial(self, trial: Trial) -> bool:
+        """``trial`` is one of this session's (a set lookup: a full-size session has 50,500 trials)."""
+        if self._members is None or self._members[0] is not self.trials:  # made again if the order was cut (allocation)
+            self._members = (self.trials, frozenset(self.trials))
+        return trial in self._members[1]
 
     @property
     def next_position(self) -> int:
@@ -341,7 +348,7 @@ class ResultsStore:
         Refuses a second answer to the same trial (unless it ``supersedes`` the first, as
         an undo does) and a trial that is not part of the session's order.
         """
-        if trial not in session.trials:
+        if not session.has_trial(trial):
             raise StoreError(f"trial {trial} is not in session {session.uuid}")
         self._check_file()
         trial_uuid = new_uuid()
