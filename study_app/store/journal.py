@@ -6,8 +6,12 @@ a session uses (``open_session``, ``submit``, ``log_events``, ``finish_session``
 ordinary results store file, durable before ``submit`` returns -- and is then copied to
 the server in one transaction. When the server cannot be reached, the copy waits: the
 annotator goes on answering into the journal, the window shows a small status
-(:meth:`JournaledStore.sync_status`), and every later write (at most every
-:data:`RETRY_S` seconds) tries the server again and sends everything that waits.
+(:meth:`JournaledStore.sync_status`), and at most every :data:`RETRY_S` seconds a write
+starts a new attempt to reach the server *in a thread of its own*: a network that drops
+packets makes a connection attempt wait up to ``postgres.CONNECT_TIMEOUT_S``, and the
+annotator's next image must not. A later write takes the connection once it is there and
+sends everything that waits. (Only the start of a session, the ``sync`` command and
+closing wait for an attempt.)
 
 Copying is idempotent: rows keep the UUIDs the journal gave them and go in with
 ``INSERT ... ON CONFLICT DO NOTHING``, so a copy interrupted half-way, or repeated after a
@@ -26,6 +30,7 @@ session begun on another desktop resumes here with its whole history.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -85,13 +90,14 @@ class JournaledStore:
         #: Reads of this desktop's own sessions (a resumed session's scores) come from the journal.
         self.conn = self.journal.conn
         self.server: ResultsStore | None = None
+        self._attempt: _ConnectAttempt | None = None
         self._next_try = 0.0
         self._allocated: dict[str, dict[str, float]] = {}
         self._ended_dirty = True  # the first copy also sends the end of sessions that ended offline
         self._marks = self._saved_marks()
         self._unsaved = 0
         self._status = SyncStatus(False, self._waiting())
-        self.sync()
+        self.sync(force=True)  # at start-up the desktop may wait for the server (a new session needs it)
 
     # -- the session API -------------------------------------------------------------
     def open_session(self, study: Study, annotator: str, force_new: bool = False, arrival: int | None = None) -> Session:
@@ -138,7 +144,13 @@ class JournaledStore:
         return self.journal.unfinished_session(annotator)
 
     def sync_status(self) -> SyncStatus:
-        """The last known state (no network traffic): for a status line that refreshes often."""
+        """The state, for a status line that refreshes often: it never waits for the network.
+        While the server is lost it starts the attempts that are due (in the background) and,
+        once one succeeded, sends what waits, so a desktop at a break catches up too."""
+        if self.server is None:
+            self._reconnect(wait=False)
+            if self.server is not None:
+                self.sync()
         return self._status
 
     def close(self) -> None:
@@ -157,12 +169,10 @@ class JournaledStore:
 
     # -- syncing ---------------------------------------------------------------------
     def sync(self, force: bool = False) -> SyncStatus:
-        """Send what the server lacks (reconnecting first if it was gone and a retry is due)."""
-        if self.server is None and (force or time.monotonic() >= self._next_try):
-            try:
-                self.server = ResultsStore(self.path, pilot=self.pilot)
-            except ServerUnavailableError:
-                self._next_try = time.monotonic() + self.retry_s
+        """Send what the server lacks, reconnecting first if it was gone: ``force`` waits for
+        the connection; otherwise an attempt due runs in the background (see the module docstring)."""
+        if self.server is None:
+            self._reconnect(wait=force)
         if self.server is not None:
             try:
                 self._push()
@@ -170,6 +180,22 @@ class JournaledStore:
                 self._lost(exc)
         self._status = SyncStatus(self.server is not None, self._waiting())
         return self._status
+
+    def _reconnect(self, wait: bool) -> None:
+        """Take the connection of a finished attempt, or start one if a retry is due."""
+        attempt = self._attempt
+        if attempt is None and (wait or time.monotonic() >= self._next_try):
+            attempt = self._attempt = _ConnectAttempt(self.path, self.pilot)
+        if attempt is None:
+            return
+        if wait:
+            attempt.join()
+        if attempt.is_alive():
+            return
+        self._attempt = None
+        self.server = attempt.store
+        if self.server is None:
+            self._next_try = time.monotonic() + self.retry_s
 
     def _lost(self, exc: ServerUnavailableError) -> None:
         if self.server is not None:
@@ -280,6 +306,22 @@ class JournaledStore:
             "of this study on this computer: a new session needs the server. Check the network or ask the study's "
             "researcher; answers already given are safe."
         )
+
+
+class _ConnectAttempt(threading.Thread):
+    """One try to open the server store, off the annotator's thread."""
+
+    def __init__(self, address: ServerAddress, pilot: bool) -> None:
+        super().__init__(name="results-server-connect", daemon=True)
+        self.address, self.pilot = address, pilot
+        self.store: ResultsStore | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.store = ResultsStore(self.address.url, pilot=self.pilot)
+        except StoreError:  # unreachable, or refusing us: the next attempt is due after RETRY_S
+            pass
 
 
 def open_annotation_store(location: str | Path, pilot: bool = False, journal: str | Path | None = None) -> ResultsStore | JournaledStore:

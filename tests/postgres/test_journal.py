@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,13 @@ def server_trials(url: str) -> list[str]:
         return [row[0] for row in store.conn.execute("SELECT uuid FROM trials ORDER BY uuid")]
 
 
+def wait_until(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def study(tmp_path):
     return load_study(allocated_study(tmp_path / "s", per_class_test=4, r=2, share=8), check_images=False)
@@ -39,9 +48,9 @@ def test_server_stops_mid_session_answers_go_on_and_arrive_exactly_once(tmp_path
         status = store.sync_status()
         assert not status.online and status.waiting == 4 and "4 answer(s) saved on this computer" in status.text()
         pg_server.start()
-        answer_all(controller)  # the next answer finds the server and sends what waited
+        answer_all(controller)  # the next answer starts a new attempt; a later one sends what waited
         controller.finish()
-        assert store.sync_status().online and store.sync_status().waiting == 0
+        wait_until(lambda: store.sync().online and store.sync_status().waiting == 0)
         journal_trials = sorted(answers_frame(store)["trial_uuid"].unique())
     assert server_trials(pg_url) == journal_trials and len(journal_trials) == 12
     with ResultsStore(pg_url, readonly=True) as server:
@@ -120,3 +129,30 @@ def test_a_pilot_run_that_ends_offline_says_where_its_answers_wait(tmp_path, pg_
     with JournaledStore(pg_url, journal, pilot=True) as store:
         assert store.sync_status().waiting == 0
     assert len(server_trials(pg_url)) == 12
+
+
+def test_a_server_that_stops_answering_never_holds_up_the_next_image(tmp_path, pg_server, pg_url, study):
+    """A network that swallows packets: a connection attempt waits for its timeout (5 s),
+    but in the background; every answer is back in well under a second."""
+    with JournaledStore(pg_url, tmp_path / "journal.sqlite", retry_s=0) as store:
+        controller = SessionController(study, store, "J6")
+        answer_all(controller, limit=2)
+        pg_server.stop()
+        silent = socket.socket()  # accepts connections on the server's port and never replies
+        silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        silent.bind(("127.0.0.1", pg_server.port))
+        silent.listen(16)
+        try:
+            seconds = []
+            for _ in range(6):
+                started = time.monotonic()
+                answer_all(controller, limit=1)
+                seconds.append(time.monotonic() - started)
+                time.sleep(0.2)
+            assert max(seconds) < 1.0, seconds
+            assert not store.sync_status().online and store.sync_status().waiting == 6
+        finally:
+            silent.close()
+            pg_server.start()
+        wait_until(lambda: store.sync().online and store.sync_status().waiting == 0)
+    assert len(server_trials(pg_url)) == 8
