@@ -81,6 +81,8 @@ class ServerAddress(str):
     url: str
 
     def __new__(cls, url: str) -> ServerAddress:
+        if isinstance(url, ServerAddress):  # its text is redacted: keep the real URL
+            url = url.url
         parts = urlsplit(url)
         netloc = parts.netloc
         if parts.password is not None:

@@ -159,6 +159,7 @@ def test_many_desktops_create_the_schema_at_once(pg_url):
 def test_password_is_never_shown_and_a_dead_server_is_a_clear_error():
     address = ServerAddress("postgresql://lab:secret@127.0.0.1:1/study")
     assert "secret" not in address and address.name == "study"
+    assert ServerAddress(address).url == address.url == "postgresql://lab:secret@127.0.0.1:1/study"  # shown redacted, kept whole
     with pytest.raises(ServerUnavailableError, match=r"127\.0\.0\.1:1/study: cannot connect") as caught:
         ResultsStore("postgresql://lab:secret@127.0.0.1:1/study")
     assert "secret" not in str(caught.value)
