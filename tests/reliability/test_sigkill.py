@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -62,11 +63,16 @@ class Process:
 
 
 def stored_trials(path: Path) -> list[tuple[str, int]]:
-    if not path.exists():
+    if not path.exists() or not has_tables(path):  # killed before the new file's first migration committed
         return []
     with ResultsStore(path, readonly=True) as store:
         frame = answers_frame(store)
     return list(dict.fromkeys(zip(frame["phase"], frame["trial"], frame["trial_uuid"])))
+
+
+def has_tables(path: Path) -> bool:
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as raw:
+        return raw.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'trials'").fetchone() is not None
 
 
 def check_after_kill(store_path: Path, acknowledged: set[tuple[str, int]]) -> list[tuple[str, int]]:
