@@ -87,9 +87,6 @@ class ImageTable(Mapping[str, "ImageRecord"]):
         """Every image's path as a string, without making records (for a sweep over the files)."""
         return (self._folder + name for name in self._names)
 
-    def split_of(self, image_id: str) -> str:
-        return self._splits[self._index[image_id]]
-
     def __getstate__(self) -> tuple:
         return (self._ids, self._folder, self._names, self._labels, self._splits, self._hashes, self._blocks)
 
