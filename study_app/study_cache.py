@@ -76,12 +76,16 @@ def _input_keys(inputs: tuple[Path, ...]) -> list[tuple[str, list[int]]] | None:
 
 
 def _own_file(path: Path) -> bool:
-    """Ours alone: a pickle is only read from a file this user owns and nobody else may write."""
+    """Ours alone: a pickle is only read from a file this user owns and nobody else may write
+    (on Windows, which has no such mode bits, the user's own profile folder vouches for it)."""
     try:
         info = os.stat(path)
     except OSError:
         return False
-    return stat_module.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
+    if not stat_module.S_ISREG(info.st_mode):
+        return False
+    user = getattr(os, "geteuid", None)
+    return user is None or (info.st_uid == user() and not info.st_mode & 0o022)
 
 
 def read_snapshot(root: Path) -> tuple[Study, list[tuple[str, list[int]]]] | None:
