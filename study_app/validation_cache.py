@@ -85,8 +85,8 @@ class ValidationCache:
         """
         if not self._old or not plain_reference(reference):
             return None
-        candidate = f"{root}/{reference}"
-        folder, name = candidate.rsplit("/", 1)
+        candidate = os.path.join(root, *reference.split("/"))  # as remember() and the study write it, on any system
+        folder, name = os.path.split(candidate)
         try:
             entry = self._old.get(folder, _EMPTY).get(name)
             usable = len(entry) == 6 and isinstance(entry[4], str) and (entry[4] or not need_hash)
@@ -100,13 +100,13 @@ class ValidationCache:
 
     def unchanged(self, path: str) -> bool:
         """The file at ``path`` (absolute, as the study holds it) is the one this cache checked."""
-        folder, name = path.rsplit("/", 1)
+        folder, name = os.path.split(path)
         entry = self._old.get(folder, _EMPTY).get(name)
         return isinstance(entry, list) and len(entry) == 6 and self._same_file(path, entry)
 
     def decoded(self, path: str) -> bool:
         """The cache knows the file at ``path`` decoded cleanly (and it is unchanged since)."""
-        folder, name = path.rsplit("/", 1)
+        folder, name = os.path.split(path)
         entry = self._old.get(folder, _EMPTY).get(name)
         return self.unchanged(path) and entry[5] is True
 
@@ -114,7 +114,7 @@ class ValidationCache:
         """Write at once what decoding files found: ``(path, key before decoding, True or the
         reason)``; an entry whose file changed meanwhile is left alone."""
         for path, key, outcome in outcomes:
-            folder, name = path.rsplit("/", 1)
+            folder, name = os.path.split(path)
             entry = self._old.get(folder, _EMPTY).get(name)
             if isinstance(entry, list) and len(entry) == 6 and entry[:4] == key:
                 entry[5] = outcome
