@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from study_app.errors import StudyError
 from study_app.stats import error_consistency, error_consistency_table, error_rates, label_kappa, mcnemar_test
 from study_app.stats.raters import as_categories
 
@@ -47,6 +49,8 @@ def test_rates_are_proportions_and_intervals_contain_them(table):
 def test_swapping_raters_keeps_kappa_and_a_rater_agrees_with_itself(table, data):
     names = sorted(table["rater"].astype(str).unique())
     a, b = data.draw(st.sampled_from(names)), data.draw(st.sampled_from(names))
+    images = table.groupby("rater", observed=True)["image_id"].agg(lambda ids: set(ids.astype(str)))
+    assume(images[a] & images[b])  # raters with no image in common have no agreement (a clear error: see below)
     forward, backward = error_consistency(table, a, b), error_consistency(table, b, a)
     assert np.isclose(forward.kappa, backward.kappa, equal_nan=True) and np.isclose(forward.pvalue, backward.pvalue, equal_nan=True)
     assert (forward.kappa_min, forward.kappa_max) == (backward.kappa_min, backward.kappa_max)
@@ -55,6 +59,16 @@ def test_swapping_raters_keeps_kappa_and_a_rater_agrees_with_itself(table, data)
     assert np.isclose(label_kappa(table, a, b).kappa, label_kappa(table, b, a).kappa, equal_nan=True)
     ab, ba = mcnemar_test(table, a, b), mcnemar_test(table, b, a)
     assert (ab.pvalue, ab.midp_pvalue, ab.only_a_right) == (ba.pvalue, ba.midp_pvalue, ba.only_b_right)
+
+
+def test_raters_who_share_no_image_are_a_clear_error():
+    table = top1_table({"A0": "ab", "A1": "ab"}, "ab")
+    first = table["image_id"] == table["image_id"].iloc[0]
+    keep = ((table["rater"] == "A0") & ~first) | ((table["rater"] == "A1") & first)  # one image each, not the same
+    table = as_categories(table[keep].reset_index(drop=True))
+    for measure in (error_consistency, label_kappa, mcnemar_test):
+        with pytest.raises(StudyError, match="'A0' and 'A1' share no image"):
+            measure(table, "A0", "A1")
 
 
 @SETTINGS
