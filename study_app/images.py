@@ -100,16 +100,14 @@ def load_image(
     :class:`ImageError` naming the file and the reason for anything that is not a
     complete, reasonably sized image.
     """
-    source: Path | io.BytesIO = path if data is None else io.BytesIO(data)
     if sha256 is not None:
-        if data is None:
-            source = io.BytesIO(_read(path))
-        if hashlib.sha256(source.getbuffer()).hexdigest() != sha256:
+        data = _read(path) if data is None else data
+        if hashlib.sha256(data).hexdigest() != sha256:
             raise ImageError(
                 f"{path}: the file changed since the study was checked (its SHA-256 differs); "
                 "check the study again: python main.py validate"
             )
-    with _opened(path, source, max_pixels) as opened:
+    with _opened(path, path if data is None else io.BytesIO(data), max_pixels) as opened:
         if getattr(opened, "n_frames", 1) > 1:
             opened.seek(0)
         if draft_size is not None and opened.format == "JPEG":

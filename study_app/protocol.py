@@ -463,7 +463,7 @@ class _Loader:
         return records
 
     def _check_images(self, records: dict[str, ImageRecord], unchecked: list[tuple[str, int, str]], display: str, max_pixels: int) -> None:
-        """Decode (if asked) and hash the images the cache cannot vouch for, on all cores; report in manifest order."""
+        """Hash and (if asked) decode the images the cache cannot vouch for (image_checks.py); report in manifest order."""
         checks = check_image_files([records[image_id].path for image_id, _, _ in unchecked], self.decode, max_pixels)
         for (image_id, line, reference), check in zip(unchecked, checks):
             if check.before is None:

@@ -45,8 +45,7 @@ from pathlib import Path
 
 from . import __version__
 from .cache import cache_dir, write_atomically
-from .errors import ImageError
-from .images import load_image
+from .image_checks import check_image_file
 from .protocol import Study, find_study, load_study_with_inputs
 from .validation_cache import ValidationCache, file_key, regular_file_stat
 
@@ -187,9 +186,8 @@ class BackgroundCheck:
             drop_snapshot(self.study.root)  # the next start reports them (from the validation cache)
         elif not stop.is_set():
             self.done = True
-            if self.study.undecoded:
-                if self.inputs is not None:
-                    write_snapshot(replace(self.study, undecoded=frozenset()), self.inputs)
+            if self.study.undecoded and self.inputs is not None:
+                write_snapshot(replace(self.study, undecoded=frozenset()), self.inputs)
 
     def _verify(self, cache: ValidationCache, stop: threading.Event) -> bool:
         """Every image and example file is still the one checked; else drop the snapshot."""
@@ -203,15 +201,11 @@ class BackgroundCheck:
         return True
 
     def _decode(self, path: Path) -> tuple[str, list[int], bool | str]:
-        before = regular_file_stat(path)
-        if before is None:
+        """The decode check a full validation makes, as ``(path, key before reading, True or the reason)``."""
+        check = check_image_file(path, True, self.study.max_pixels)
+        if check.before is None or check.error:
             self.broken.append(str(path))
+        if check.before is None:
             return str(path), [], "image file not found"
-        try:
-            load_image(path, self.study.max_pixels, draft_size=(64, 64))
-            outcome: bool | str = True
-        except ImageError as exc:
-            self.broken.append(str(path))
-            outcome = str(exc).split(": ", 1)[-1]
-        return str(path), file_key(before), outcome
+        return str(path), file_key(check.before), check.error or True
 

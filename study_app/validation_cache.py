@@ -100,26 +100,29 @@ class ValidationCache:
 
     def unchanged(self, path: str) -> bool:
         """The file at ``path`` (absolute, as the study holds it) is the one this cache checked."""
-        folder, name = os.path.split(path)
-        entry = self._old.get(folder, _EMPTY).get(name)
-        return isinstance(entry, list) and len(entry) == 6 and self._same_file(path, entry)
+        entry = self._entry(path)
+        return entry is not None and self._same_file(path, entry)
 
     def decoded(self, path: str) -> bool:
         """The cache knows the file at ``path`` decoded cleanly (and it is unchanged since)."""
-        folder, name = os.path.split(path)
-        entry = self._old.get(folder, _EMPTY).get(name)
-        return self.unchanged(path) and entry[5] is True
+        entry = self._entry(path)
+        return entry is not None and entry[5] is True and self._same_file(path, entry)
 
     def record_decodes(self, outcomes: list[tuple[str, list[int], bool | str]]) -> None:
         """Write at once what decoding files found: ``(path, key before decoding, True or the
         reason)``; an entry whose file changed meanwhile is left alone."""
         for path, key, outcome in outcomes:
-            folder, name = os.path.split(path)
-            entry = self._old.get(folder, _EMPTY).get(name)
-            if isinstance(entry, list) and len(entry) == 6 and entry[:4] == key:
+            entry = self._entry(path)
+            if entry is not None and entry[:4] == key:
                 entry[5] = outcome
         if self._path is not None:
             write_json(self._path, VERSION, {"root": self._root, "files": self._old, "predictions": self._old_predictions})
+
+    def _entry(self, path: str) -> list | None:
+        """The earlier check's entry for the file at ``path`` (absolute), if it has one."""
+        folder, name = os.path.split(path)
+        entry = self._old.get(folder, _EMPTY).get(name)
+        return entry if isinstance(entry, list) and len(entry) == 6 else None
 
     @staticmethod
     def _same_file(path: str, entry: list) -> bool:
@@ -142,7 +145,7 @@ class ValidationCache:
             known = self._real_folders[folder] = os.path.realpath(folder) == folder
         return known
 
-    def remember(self, path: Path, before: os.stat_result, sha256: str, decoded: bool | str) -> None:
+    def remember(self, path: Path, before: os.stat_result, sha256: str, decoded: bool) -> None:
         """Record a file checked now; ``before`` is its ``stat`` taken *before* it was read."""
         folder, name = os.path.split(str(path))
         self._files.setdefault(folder, {})[name] = [*file_key(before), sha256, decoded]

@@ -14,8 +14,8 @@ file), so each claim sees every slot the earlier ones took. Row locks alone (``F
 SKIP LOCKED``) are not enough when the slots exactly fit the annotators: a claim skips a
 row that a concurrent claim locked but then left (a second slot of an image it already
 took), and the last annotators come up short. Answers filling slots still lock only
-their rows (``SKIP LOCKED``), and never wait for a claim. The slots a session has not filled return to the pool once the
-session shows no sign of life (``sessions.heartbeat_at``, renewed by every answer) for
+their rows (``SKIP LOCKED``), and never wait for a claim. The slots a session has not
+filled return to the pool once the session shows no sign of life (``sessions.heartbeat_at``, renewed by every answer) for
 the phase's ``release_after_min``, or once it ended.
 
 A session that comes back after its slots were released takes them again if they are

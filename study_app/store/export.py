@@ -183,13 +183,14 @@ def read_export(path: Path) -> pd.DataFrame:
         frame["rank"] = pd.to_numeric(frame["rank"].replace("", None)).astype("Int64")
         for column in ("rt_ms", "presented_ms"):
             frame[column] = pd.to_numeric(frame[column].replace("", None)).astype(float)
-        for column in LATER_COLUMNS[:2]:  # absent from exports of older versions
+        for column in ("pilot", "interrupted"):  # absent from exports of older versions
             if column not in frame.columns:
                 frame[column] = "False"
-        frame["group"] = pd.to_numeric(frame.get("group", pd.Series("", index=frame.index)).replace("", None)).astype("Int64")
+        if "group" in frame.columns:
+            frame["group"] = pd.to_numeric(frame["group"].replace("", None)).astype("Int64")
         for column in ("superseded", "pilot", "interrupted"):
             frame[column] = frame[column].map({"True": True, "False": False}).astype(bool)
-    if "group" not in frame.columns:  # an older Parquet export
+    if "group" not in frame.columns:  # an export of an older version
         frame["group"] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
