@@ -7,9 +7,12 @@ test here fails with the reason, so that CI cannot pass without testing the serv
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator
 
 import pytest
+
+from study_app.store import ResultsStore
 
 from .pg_server import PgServer
 
@@ -34,6 +37,32 @@ def pg_url(pg_server: PgServer) -> str:
     if not pg_server.is_running():
         pg_server.start()
     return pg_server.create_database(f"t{next(_numbers)}")
+
+
+def at_once(url: str, desktops: int, work) -> list:
+    """``work(store, number)`` for each desktop on a thread of its own, each with its own
+    connection to ``url``, all let go at the same moment; the results in desktop order
+    (the first error any desktop met is raised)."""
+    barrier = threading.Barrier(desktops)
+    results: list = [None] * desktops
+    errors: list[BaseException] = []
+
+    def desktop(number: int) -> None:
+        try:
+            with ResultsStore(url) as store:
+                barrier.wait()
+                results[number] = work(store, number)
+        except BaseException as exc:  # noqa: BLE001 - raised below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=desktop, args=(n,)) for n in range(desktops)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def allocated_study(root, per_class_test: int = 3, r: int = 2, share: int = 3, release_min: float | None = None, training: int = 1):

@@ -18,7 +18,7 @@ from study_app.session import SessionController
 from study_app.store import ResultsStore, answers_frame
 from study_app.store.db import write
 
-from .conftest import allocated_study, answer_all
+from .conftest import allocated_study, answer_all, at_once
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -59,25 +59,8 @@ def test_many_desktops_claiming_at_once_never_share_a_slot(tmp_path, pg_url):
     """12 sessions open at the same moment on their own connections (SKIP LOCKED claims)."""
     study = load_study(allocated_study(tmp_path / "s", per_class_test=6, r=3, share=6), check_images=False)
     ResultsStore(pg_url).close()
-    barrier = threading.Barrier(12)
-    claimed: dict[str, list[str]] = {}
-    errors: list[BaseException] = []
-
-    def desktop(number: int) -> None:
-        try:
-            with ResultsStore(pg_url) as store:
-                barrier.wait()
-                controller = SessionController(study, store, f"P{number:02d}")
-                claimed[controller.session.uuid] = [t.image_id for t in controller.session.trials if t.phase == "test"]
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=desktop, args=(n,)) for n in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    sessions = at_once(pg_url, 12, lambda store, number: SessionController(study, store, f"P{number:02d}").session)
+    claimed = {s.uuid: [t.image_id for t in s.trials if t.phase == "test"] for s in sessions}
     # 24 images x 3 slots = 72 = 12 sessions x 6: each got its full share, no image more than 3 times
     assert all(len(images) == len(set(images)) == 6 for images in claimed.values())
     assert Counter(Counter(i for images in claimed.values() for i in images).values()) == {3: 24}

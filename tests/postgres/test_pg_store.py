@@ -18,6 +18,7 @@ from study_app.store.postgres import PgConnection, ServerAddress, ServerUnavaila
 from study_app.store.schema import MIGRATIONS, SCHEMA_VERSION, TABLES
 
 from ..factory import make_study
+from .conftest import at_once
 
 #: Columns that differ between two runs of the same script (fresh UUIDs).
 RUN_SPECIFIC = ["session", "trial_uuid"]
@@ -174,23 +175,7 @@ def test_counterbalancing_rotation_holds_when_desktops_start_at_once(tmp_path, p
     write_blocks(folder, lambda number, row: "" if row[3] != "test" else "abc"[number % 3])
     study = load_study(folder, check_images=False)
     ResultsStore(pg_url).close()
-    barrier = threading.Barrier(6)
-    sessions, errors = [], []
-
-    def desktop(number: int) -> None:
-        try:
-            with ResultsStore(pg_url) as store:
-                barrier.wait()
-                sessions.append(store.open_session(study, f"S{number}"))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=desktop, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    sessions = at_once(pg_url, 6, lambda store, number: store.open_session(study, f"S{number}"))
     assert sorted(s.assignment.arrival for s in sessions) == list(range(6))
     seen = Counter(t.image_id for s in sessions for t in s.trials if t.phase == "test")
     assert set(seen.values()) == {2}
