@@ -32,9 +32,19 @@ SHARE = 900
 TOTAL = PROCESSES * (4 * TRAINING_PER_CLASS + SHARE)
 
 
-def server_count(url: str) -> int:
+def server_count(url: str, table: str = "trials") -> int:
     with ResultsStore(url, readonly=True) as store:
-        return store.conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+        return store.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+def all_started_and_a_third_in(url: str) -> bool:
+    """Every desktop has its session (and its claimed images) on the server, and a third of the answers are in.
+
+    A desktop still waiting for its turn to claim when the server stops cannot start its
+    session offline -- that needs the server, and it says so -- so the outage begins only
+    once every desktop is past its start.
+    """
+    return server_count(url, "sessions") == PROCESSES and server_count(url) >= TOTAL // 3
 
 
 def journal_trials(path: Path) -> set[str]:
@@ -70,7 +80,7 @@ def test_twenty_desktops_twenty_thousand_answers_with_an_outage(tmp_path, pg_ser
         for n in range(PROCESSES)
     ]
     try:
-        wait_for(lambda: server_count(pg_url) >= TOTAL // 3, 600, processes)
+        wait_for(lambda: all_started_and_a_third_in(pg_url), 600, processes)
         pg_server.stop()
         at_stop = sum(len(journal_trials(j)) for j in journals if j.exists())
         wait_for(lambda: sum(len(journal_trials(j)) for j in journals) >= at_stop + 500, 300, processes)
