@@ -20,6 +20,7 @@ from ..keymap import combine_keys
 from ..label_search import LabelSearchIndex
 from ..responses import Event, Response
 from ..session import SessionController
+from ..store.db import LOCK_PATIENCE_S
 from .help_overlay import HelpOverlay
 from .image_loader import ImageLoader
 from .label_picker import ExamplesPane
@@ -91,6 +92,7 @@ class AnnotationWindow(QMainWindow):
         self._after_message_action = self._next
         self._waiting_for: str | None = None
         self._install_shortcuts()
+        controller.store.listen_for_lock_waits(self._waiting_for_store)
         if hasattr(controller.store, "sync_status"):  # annotating into a results server (store/journal.py)
             self.statusBar().addPermanentWidget(SyncIndicator(controller.store.sync_status))
         self._restore_window_state()
@@ -257,6 +259,21 @@ class AnnotationWindow(QMainWindow):
         else:
             self._after_feedback()
 
+    def _waiting_for_store(self, seconds: float | None) -> None:
+        """Say why the window stands still while another program holds the results file.
+
+        Called from inside the blocked write, so the label is painted at once (``repaint``)
+        rather than by the event loop, which cannot run until the answer is saved.
+        """
+        if seconds is None:
+            self.trial.status.setText("")
+        else:
+            self.trial.status.setText(
+                f"Saving... the results file is in use by another program (waiting {seconds:.0f} s; "
+                f"up to {LOCK_PATIENCE_S:.0f} s). Your answer is kept."
+            )
+        self.trial.status.repaint()
+
     def _answered_image_id(self) -> str:
         """The image of the trial just answered (for the feedback screen)."""
         return self.controller.session.trials[self.controller.position - 1].image_id
@@ -376,6 +393,7 @@ class AnnotationWindow(QMainWindow):
                 self.controller.log([Event("quit", self._session_ms(), {"position": self.controller.position})])
             except StoreError:
                 pass  # answers are already durable; only the quit note is lost
+        self.controller.store.listen_for_lock_waits(None)  # the store may outlive this window
         QApplication.instance().removeEventFilter(self)
         self._prefetch_timer.stop()
         self.images.wait(2000)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,16 +19,36 @@ from ..errors import StoreError
 BUSY_TIMEOUT_MS = 5_000
 #: How long a writer keeps retrying a locked database before telling the user.
 LOCK_PATIENCE_S = 120.0
+#: SQLite's own wait on a connection someone listens to: how soon they hear of a lock.
+LISTENED_BUSY_TIMEOUT_MS = 250
+
+#: Called with the seconds waited so far while a write waits for another program's lock,
+#: and with ``None`` once the wait is over (the lock was had, or the writer gave up).
+LockWaitListener = Callable[[float | None], None]
+
+
+class StoreConnection(sqlite3.Connection):
+    """A store connection that can tell a listener it is waiting for another program's lock."""
+
+    lock_wait_listener: LockWaitListener | None = None
+
+    def listen_for_lock_waits(self, listener: LockWaitListener | None) -> None:
+        """Let ``listener`` hear of every wait (within a quarter second) instead of a silent stall."""
+        self.lock_wait_listener = listener
+        timeout = BUSY_TIMEOUT_MS if listener is None else LISTENED_BUSY_TIMEOUT_MS
+        self.execute(f"PRAGMA busy_timeout = {timeout}")
 
 
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     """Open ``path`` with the store's pragmas (creating it unless ``readonly``)."""
     try:
         if readonly:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False, factory=StoreConnection
+            )
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, factory=StoreConnection)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not readonly:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -59,19 +79,8 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         with conn.transaction():
             yield conn
         return
+    _begin(conn)
     deadline = time.monotonic() + LOCK_PATIENCE_S
-    while True:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            break
-        except sqlite3.OperationalError as exc:
-            if not _is_lock(exc):
-                raise StoreError(f"cannot write to the results store: {exc}{_hint(exc)}") from None
-            if time.monotonic() > deadline:
-                raise StoreError(f"results store is busy or locked by another program: {exc}") from None
-            time.sleep(0.01)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write to the results store: {exc}{_hint(exc)}") from None
     try:
         yield conn
     except sqlite3.Error as exc:
@@ -92,6 +101,32 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         except sqlite3.Error as exc:
             _rollback(conn)
             raise StoreError(f"could not commit to the results store: {exc}{_hint(exc)}") from None
+
+
+def _begin(conn: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE``, retried for :data:`LOCK_PATIENCE_S` while another program holds the lock."""
+    started = time.monotonic()
+    listener = getattr(conn, "lock_wait_listener", None)
+    waited = False
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_lock(exc):
+                    raise StoreError(f"cannot write to the results store: {exc}{_hint(exc)}") from None
+                if time.monotonic() - started > LOCK_PATIENCE_S:
+                    raise StoreError(f"results store is busy or locked by another program: {exc}") from None
+                if listener is not None:
+                    listener(time.monotonic() - started)
+                    waited = True
+                time.sleep(0.01)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write to the results store: {exc}{_hint(exc)}") from None
+    finally:
+        if waited:
+            listener(None)
 
 
 def _hint(exc: sqlite3.Error) -> str:

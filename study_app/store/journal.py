@@ -130,6 +130,10 @@ class JournaledStore:
         self.journal.log_events(session, events, trial)
         self.sync()
 
+    def listen_for_lock_waits(self, listener) -> None:
+        """As :meth:`ResultsStore.listen_for_lock_waits`, for the journal (a ``sync`` run may hold it)."""
+        self.journal.listen_for_lock_waits(listener)
+
     def finish_session(self, session: Session) -> None:
         self.journal.finish_session(session)
         self._ended_dirty = True

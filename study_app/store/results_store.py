@@ -25,7 +25,7 @@ from ..protocol import Study
 from ..responses import Event, Response, utc_now
 from ..schedule import Trial, session_trials
 from .allocation import allocated_phases, claim_trials, fill_slot, keep_claims
-from .db import connect, serialize, write
+from .db import LockWaitListener, StoreConnection, connect, serialize, write
 from .file_guard import FileGuard
 from .postgres import PgConnection, ServerAddress, is_server_url
 from .schema import SCHEMA_VERSION, migrate, schema_version
@@ -156,6 +156,7 @@ class ResultsStore:
                 raise StoreError(f"{self.path}: no results store here")
             self.conn = connect(self.path, readonly=readonly)
         self._guard = FileGuard(self.path) if isinstance(self.path, Path) and not readonly else None
+        self._lock_wait_listener: LockWaitListener | None = None
         if readonly:
             version = self._version()
             if version != SCHEMA_VERSION:
@@ -180,6 +181,16 @@ class ResultsStore:
 
     def close(self) -> None:
         self.conn.close()
+
+    def listen_for_lock_waits(self, listener: LockWaitListener | None) -> None:
+        """Tell ``listener`` while a write waits for another program's lock on the results file.
+
+        The wait itself blocks the caller (an answer is durable before anything moves on);
+        a window uses this to say why it stands still. A server store has no such lock.
+        """
+        self._lock_wait_listener = listener
+        if isinstance(self.conn, StoreConnection):
+            self.conn.listen_for_lock_waits(listener)
 
     def __enter__(self) -> ResultsStore:
         return self
@@ -400,6 +411,7 @@ class ResultsStore:
         if repaired:
             self.conn, message = repaired
             self.path = self._guard.path
+            self.listen_for_lock_waits(self._lock_wait_listener)
             raise StoreError(message)
 
     def log_events(self, session: Session, events: Iterable[Event], trial: Trial | None = None) -> None:

@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -196,6 +197,32 @@ def test_store_locked_by_another_process(qtbot, tiny_study, tmp_path, monkeypatc
     assert stored(session.store_path) == [("training", 0)]
 
 
+def test_window_says_why_it_stands_still_while_another_program_holds_the_store(qtbot, tiny_study, tmp_path):
+    """The window cannot run its event loop while the answer waits for the lock, so it paints
+    the reason at once; the reason goes when the answer is saved and the next image is up."""
+    session = Session(qtbot, tiny_study, tmp_path / "results" / "results.sqlite")
+    window = open_first_trial(qtbot, session, "L03")
+    holder = sqlite3.connect(session.store_path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    seen_while_waiting: list[str] = []
+
+    def look_then_let_go() -> None:
+        seen_while_waiting.append(window.trial.status.text())  # the GUI thread is blocked in the write
+        holder.execute("ROLLBACK")
+
+    release = threading.Timer(1.0, look_then_let_go)
+    release.start()
+    try:
+        answer(qtbot, window)
+    finally:
+        release.join()
+        holder.close()
+    assert "in use by another program" in seen_while_waiting[0] and "answer is kept" in seen_while_waiting[0]
+    assert window.controller.position == 1 and "in use" not in window.trial.status.text()
+    session.close(window)
+    assert stored(session.store_path) == [("training", 0)]
+
+
 def test_short_lock_is_waited_out(tiny_study, tmp_path):
     from study_app.protocol import load_study
     from study_app.session import SessionController
@@ -205,7 +232,7 @@ def test_short_lock_is_waited_out(tiny_study, tmp_path):
         holder = sqlite3.connect(tmp_path / "r.sqlite", isolation_level=None, check_same_thread=False)
         holder.execute("BEGIN EXCLUSIVE")
         started = time.monotonic()
-        release = __import__("threading").Timer(0.4, lambda: holder.execute("ROLLBACK"))
+        release = threading.Timer(0.4, lambda: holder.execute("ROLLBACK"))
         release.start()
         now = utc_now()
         controller.submit(Response(("cat",), 1.0, now, now))
