@@ -142,10 +142,13 @@ def paired(comparison_paired: pd.DataFrame, annotators: set[str], limit: int) ->
         "error A": percent_of("error_a"), "error B": percent_of("error_b"), "A - B": points_of("difference"),
         "95% bootstrap": interval_of("boot_low", "boot_high"),
         "both right": text("both_right"), "only A right": text("only_a_right"), "only B right": text("only_b_right"),
-        "both wrong": text("both_wrong"), "McNemar p": text("mcnemar_p"), "mid-p": text("mcnemar_midp"), "GEE p": text("gee_p"),
+        "both wrong": text("both_wrong"), "McNemar p": text("mcnemar_p"), "mid-p": text("mcnemar_midp"),
+        "GEE A - B": points_of("gee_difference"), "GEE p": text("gee_p"),
     }
     note = ("Only images both sides saw count. The four counts are the 2x2 table of the pair; McNemar is exact. "
-            "The annotators' mean is compared by a GEE and a bootstrap over images and annotators.")
+            "The annotators' mean is compared by a GEE and a bootstrap over images and annotators; the GEE's "
+            "own estimate of A - B (the one its p belongs to) equals A - B when every annotator saw the same images. "
+            "A GEE that did not converge is left out.")
     single = comparison_paired["rater_a"].astype(str).isin(annotators) | comparison_paired["rater_b"].astype(str).isin(annotators)
     if len(comparison_paired) <= limit or single.all():
         return table("paired", "Paired comparisons on the same images", comparison_paired, columns, note)

@@ -162,8 +162,9 @@ def label_kappa(raters: pd.DataFrame, rater_a: str, rater_b: str, alpha: float =
     """Cohen's kappa on the top-1 labels of the images both raters saw.
 
     The numbers are statsmodels' ``cohens_kappa`` (simple kappa, its asymptotic
-    variances): the interval is kappa +- z * its standard error; the p-value tests
-    kappa = 0 with the standard error under that hypothesis.
+    variances): the interval is kappa +- z * its standard error (see
+    :func:`kappa_interval`); the p-value tests kappa = 0 with the standard error under
+    that hypothesis.
     """
     rows = raters[raters["rater"].isin([rater_a, rater_b])]
     grid = label_grid(rows, NO_ANSWER)
@@ -175,6 +176,25 @@ def label_kappa(raters: pd.DataFrame, rater_a: str, rater_b: str, alpha: float =
         rater_a, rater_b, int(row["n_images"]), int(row["n_categories"]),
         *(float(row[c]) for c in ("kappa", "std_error", "ci_low", "ci_high", "pvalue")),
     )
+
+
+#: A standard error this small is rounding around a variance of 0, not a measurement.
+_NO_SPREAD = 1e-6
+
+
+def kappa_interval(kappa, std_error, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """The Wald interval kappa +- z * SE, clipped to kappa's range [-1, 1].
+
+    NaN where the standard error is 0: with perfect agreement, or a rater who gives one
+    label throughout, the asymptotic variance vanishes and a zero-width interval would
+    claim a certainty that a handful of images cannot give.
+    """
+    kappa, std_error = np.asarray(kappa, dtype=float), np.asarray(std_error, dtype=float)
+    half = norm.isf(alpha / 2) * std_error
+    spread = std_error > _NO_SPREAD
+    low = np.where(spread, np.clip(kappa - half, -1.0, 1.0), np.nan)
+    high = np.where(spread, np.clip(kappa + half, -1.0, 1.0), np.nan)
+    return low, high
 
 
 def label_kappa_table(raters: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
@@ -232,12 +252,12 @@ def _label_kappa_block(grid: LabelGrid, first: np.ndarray, second: np.ndarray, a
         null_term = (freq_col * freq_row * (freq_col + freq_row)).sum(axis=1)
         std_kappa0 = np.sqrt((agree_exp + agree_exp**2 - null_term) / ((1 - agree_exp) ** 2 * n))
         pvalue = np.where(np.isfinite(std_kappa0) & (std_kappa0 > 0), 2 * norm.sf(np.abs(kappa / std_kappa0)), np.nan)
-    half_width = norm.isf(alpha / 2) * std_kappa
+    ci_low, ci_high = kappa_interval(kappa, std_kappa, alpha)
     return pd.DataFrame(
         {
             "rater_a": grid.raters[first].astype(str), "rater_b": grid.raters[second].astype(str), "n_images": n,
             "n_categories": ((count_a + count_b) > 0).sum(axis=1), "kappa": kappa, "std_error": std_kappa,
-            "ci_low": kappa - half_width, "ci_high": kappa + half_width, "pvalue": pvalue,
+            "ci_low": ci_low, "ci_high": ci_high, "pvalue": pvalue,
         },
         columns=list(LabelKappaResult.__dataclass_fields__),
     )

@@ -70,7 +70,7 @@ class Comparison:
         if not self.paired.empty:
             lines += ["", "Paired comparisons on shared images (difference = error A - error B)", _text(self.paired, {
                 "phase": "phase", "rater_a": "A", "rater_b": "B", "n_images": "n", "error_a": "error A", "error_b": "error B",
-                "difference": "difference", "boot": f"{level} bootstrap", "mcnemar_p": "McNemar p", "mcnemar_midp": "mid-p", "gee_p": "GEE p"})]
+                "difference": "difference", "boot": f"{level} bootstrap", "mcnemar_p": "McNemar p", "mcnemar_midp": "mid-p", "gee_difference": "GEE difference", "gee_p": "GEE p"})]
         if not self.models.empty:
             lines += ["", "Several models (Cochran's Q; pairwise exact McNemar, Holm)", _text(self.models, {
                 "phase": "phase", "test": "test", "n_images": "n", "statistic": "statistic", "pvalue": "p", "pvalue_holm": "Holm p"})]

@@ -214,7 +214,14 @@ _PAIRS_PER_BLOCK = 256
 
 @dataclass(frozen=True)
 class GeeResult(HypothesisTestResult):
-    """Annotators against one model, with annotator and image effects."""
+    """Annotators against one model, with annotator and image effects.
+
+    ``difference`` is the mean of the annotators' error rates minus the model's, on the
+    images the model saw; ``estimate`` is the GEE's estimate of that difference, the one
+    ``ci_low``, ``ci_high`` and ``pvalue`` belong to. The two agree when every annotator
+    saw the same images; when they saw different ones, the GEE weighs each answer by how
+    its image's answers go together, and the two part.
+    """
 
     title = "Annotators vs model: GEE with annotator effects, exchangeable within image, robust errors"
     model: str
@@ -224,18 +231,23 @@ class GeeResult(HypothesisTestResult):
     human_error: float
     model_error: float
     difference: float
+    estimate: float
     ci_low: float
     ci_high: float
     statistic: float
     pvalue: float
     note: str
 
+    @property
+    def converged(self) -> bool:
+        return self.note != NOT_CONVERGED
+
 
 def humans_vs_model_gee(raters: pd.DataFrame, model: str, alpha: float = 0.05, correct: str = "correct_topk") -> GeeResult:
     """Test whether the average annotator's error differs from a model's.
 
     A GEE of error (0/1) on a model indicator and sum-to-zero annotator effects, so that
-    ``difference`` is the mean of the annotators' error rates minus the model's; answers
+    the model coefficient estimates the mean of the annotators' error rates minus the model's; answers
     to one image are correlated (exchangeable working correlation), and robust
     (sandwich) standard errors over images make the test paired. The identity link keeps
     the estimate on the scale of error rates and stays defined when an annotator makes
@@ -282,15 +294,16 @@ def humans_vs_model_gee(raters: pd.DataFrame, model: str, alpha: float = 0.05, c
     base = dict(model=model, n_images=int(shared.sum()), n_annotators=n_people, n_observations=len(error),
                 human_error=human_error, model_error=model_error, difference=human_error - model_error)
     if len(error) == 0 or np.ptp(error) == 0:
-        return GeeResult(**base, ci_low=np.nan, ci_high=np.nan, statistic=np.nan, pvalue=np.nan,
+        return GeeResult(**base, estimate=np.nan, ci_low=np.nan, ci_high=np.nan, statistic=np.nan, pvalue=np.nan,
                          note="the errors do not vary (all right or all wrong): nothing to test")
     fit = exchangeable_linear_gee(error, design, row_design, groups)
     if fit.bse[1] == 0:
-        return GeeResult(**base, ci_low=np.nan, ci_high=np.nan, statistic=np.nan, pvalue=np.nan,
+        return GeeResult(**base, estimate=-float(fit.params[1]), ci_low=np.nan, ci_high=np.nan, statistic=np.nan, pvalue=np.nan,
                          note="the robust standard error is 0 (every image shows the same difference): nothing to test")
     high, low = -fit.conf_int(alpha)[1]  # the model coefficient is model - annotators
     note = "" if fit.converged else NOT_CONVERGED
-    return GeeResult(**base, ci_low=float(low), ci_high=float(high), statistic=-float(fit.tvalues[1]), pvalue=float(fit.pvalues[1]), note=note)
+    return GeeResult(**base, estimate=-float(fit.params[1]), ci_low=float(low), ci_high=float(high),
+                     statistic=-float(fit.tvalues[1]), pvalue=float(fit.pvalues[1]), note=note)
 
 
 @dataclass(frozen=True)
@@ -365,8 +378,9 @@ def paired_comparisons(
     """Every paired comparison in one table (see :func:`default_pairs` for the default).
 
     Columns: those of :func:`paired_differences`, the 2x2 counts with the exact McNemar
-    p and mid-p (pairs of single raters), and the GEE p-value (the pooled ``"humans"``
-    against a model). Entries that do not apply are NaN.
+    p and mid-p (pairs of single raters), and the GEE's estimate of the difference with
+    its p-value (the pooled ``"humans"`` against a model; NaN when the fit did not
+    converge, whose numbers mean nothing). Entries that do not apply are NaN.
     """
     pairs = default_pairs(raters) if pairs is None else list(pairs)
     table = paired_differences(raters, pairs, alpha, correct, n_boot, seed)
@@ -378,10 +392,13 @@ def paired_comparisons(
         counts = _counts(grid, rows_a, rows_b)
         _, pvalues, midps = exact_mcnemar_arrays(counts[1], counts[2])
         for i, both, only_a, only_b, neither, pvalue, midp in zip(singles, *counts, pvalues, midps):
+            tested = both + only_a + only_b + neither > 0  # a pair with no shared image has no test, not p = 1
             extra[i] = dict(both_right=int(both), only_a_right=int(only_a), only_b_right=int(only_b), both_wrong=int(neither),
-                            mcnemar_p=float(pvalue), mcnemar_midp=float(midp))
+                            mcnemar_p=float(pvalue) if tested else np.nan, mcnemar_midp=float(midp) if tested else np.nan)
     for row, (a, b) in zip(extra, pairs):
         if a == HUMANS and grid.kinds[grid.row(b)] == MODEL:
-            row.update(gee_p=humans_vs_model_gee(raters, b, alpha, correct).pvalue)
-    columns = ["both_right", "only_a_right", "only_b_right", "both_wrong", "mcnemar_p", "mcnemar_midp", "gee_p"]
+            gee = humans_vs_model_gee(raters, b, alpha, correct)
+            if gee.converged:
+                row.update(gee_difference=gee.estimate, gee_p=gee.pvalue)
+    columns = ["both_right", "only_a_right", "only_b_right", "both_wrong", "mcnemar_p", "mcnemar_midp", "gee_difference", "gee_p"]
     return pd.concat([table, pd.DataFrame(extra, columns=columns)], axis=1)

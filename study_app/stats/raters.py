@@ -101,6 +101,9 @@ def _score_units(
     units = as_categories(rows.iloc[first].reset_index(drop=True))
     ranks = rank.to_numpy(dtype=float, na_value=np.nan)
     guess = counted & ~np.isnan(ranks)
+    odd = ranks[guess][(ranks[guess] < 1) | (ranks[guess] % 1 != 0)]
+    if len(odd):  # rank 0 would land in the matrix's last column and shift every guess
+        raise InputFileError([Problem(source, f"rank {odd[0]:g}: ranks are whole numbers from 1 (the first guess)", field="rank")])
     rank_span = int(np.nanmax(ranks, initial=0)) + 1
     if np.bincount(unit_of_row[guess] * rank_span + ranks[guess].astype(np.int64)).max(initial=0) > 1:
         raise InputFileError([Problem(source, "the same rank twice for one rater and image", field="rank")])
@@ -202,7 +205,7 @@ def raters_from_predictions(
             "rater": predictions["model"].to_numpy(),
             "kind": MODEL,
             "image_id": predictions["image_id"].to_numpy(),
-            "phase": phase.fillna("").to_numpy(),
+            "phase": phase.astype(object).fillna("").to_numpy(),  # all NaN (float) when no image has a phase
             "rank": predictions["rank"].to_numpy(dtype=float),
             "label_id": predictions["label_id"].to_numpy(),
         }

@@ -19,7 +19,7 @@ from statsmodels.stats.proportion import proportion_confint
 from .bootstrap import group_rate_replicates, percentile_interval, resample_counts
 from .crowd import majority_vote
 from .grid import rater_grid
-from .raters import HUMAN, combined_code
+from .raters import HUMAN, MODEL, combined_code
 
 ALL_PHASES = "(all)"
 HUMANS_MEAN = "humans (mean of annotators)"
@@ -65,11 +65,22 @@ def error_rates(
     parts = []
     for phase in phases:
         rows = raters[raters["phase"] == phase] if len(phases) > 1 and phase != ALL_PHASES else raters
-        parts.append(_single_rater_rates(rows, correct, alpha).assign(phase=phase))
+        parts.append(_single_rater_rates(_predictions_once(rows), correct, alpha).assign(phase=phase))
         if (rows["kind"] == HUMAN).any():
             parts.append(_single_rater_rates(majority_vote(rows), correct, alpha).assign(phase=phase))
             parts.append(_pooled_human_rate(rows[rows["kind"] == HUMAN], correct, alpha, n_boot, rng).assign(phase=phase))
     return pd.concat(parts, ignore_index=True)[RATE_COLUMNS]
+
+
+def _predictions_once(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with each model's prediction of an image counted once.
+
+    An image shown in several phases (counterbalanced designs) carries a copy of the one
+    prediction per phase; pooled over phases, the copies would count as evidence twice.
+    An annotator's answers in two phases are two answers and stay.
+    """
+    repeated = (rows["kind"] == MODEL).to_numpy() & rows.duplicated(["rater", "image_id"]).to_numpy()
+    return rows[~repeated] if repeated.any() else rows
 
 
 def _single_rater_rates(rows: pd.DataFrame, correct: str, alpha: float) -> pd.DataFrame:

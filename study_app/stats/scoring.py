@@ -7,8 +7,9 @@ multi-label ground truth (ImageNet "ReaL", Shankar et al. 2020) take the same pa
 
 - ``correct_top1``: the first guess is a valid label;
 - ``correct_topk``: any of the first ``k`` guesses is (the ILSVRC top-5 rule);
-- ``all_guesses_valid``: at least one guess and every guess valid (the rule of
-  multi-label answer mode, where an annotator ticks every label that applies).
+- ``all_guesses_valid``: at least one of the first ``k`` guesses and every one of them
+  valid (the rule of multi-label answer mode, where an annotator ticks up to ``k``
+  labels that apply; a model's ranked list is judged on its first ``k`` the same way).
 
 With a label hierarchy, :func:`hierarchy_severity` says how bad a top-1 miss is: the
 depth of the lowest common ancestor of guess and truth (deeper = closer miss) and
@@ -46,15 +47,16 @@ def correctness(guesses: np.ndarray, image_code: np.ndarray, valid_pairs: np.nda
     n_labels : int
         Number of label codes.
     k : int
-        Guesses that count for ``correct_topk``.
+        Guesses that count for ``correct_topk`` and ``all_guesses_valid``.
     """
     given = guesses >= 0
     pairs = image_code[:, None] * n_labels + guesses
     hit = given & np.isin(pairs, valid_pairs)
+    first_given, first_hit = given[:, :k], hit[:, :k]
     return {
         "correct_top1": hit[:, 0],
-        "correct_topk": hit[:, :k].any(axis=1),
-        "all_guesses_valid": given.any(axis=1) & (hit | ~given).all(axis=1),
+        "correct_topk": first_hit.any(axis=1),
+        "all_guesses_valid": first_given.any(axis=1) & (first_hit | ~first_given).all(axis=1),
     }
 
 

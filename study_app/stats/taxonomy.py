@@ -32,11 +32,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.stats import fisher_exact, norm
+from scipy.stats import fisher_exact
 from statsmodels.stats.inter_rater import cohens_kappa
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
+from .agreement import kappa_interval
 from .raters import HUMAN
 from .rates import error_rates
 from .truth import TruthSource, truth_table
@@ -174,8 +175,8 @@ def _kappa(table: np.ndarray, alpha: float) -> tuple[float, float, float]:
         return np.nan, np.nan, np.nan
     with np.errstate(divide="ignore", invalid="ignore"):  # its z test divides by 0 when one reviewer never varies
         result = cohens_kappa(table)  # simple kappa and its asymptotic standard error, as in agreement.label_kappa
-    half = norm.ppf(1 - alpha / 2) * float(result.std_kappa)
-    return float(result.kappa), float(result.kappa) - half, float(result.kappa) + half
+    low, high = kappa_interval(result.kappa, np.sqrt(max(float(result.var_kappa), 0.0)), alpha)
+    return float(result.kappa), float(low), float(high)
 
 
 def reviewed_truth(reviews: pd.DataFrame, truth: TruthSource) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -12,13 +12,15 @@ def top1_table(answers: dict[str, str], truth: str, models: tuple[str, ...] = ()
     """Raters' top-1 answers as strings, one character per image: ``answers["A"] = "aab-"``.
 
     ``truth`` is the true label of each image, one character each; ``-`` is a non-answer
-    (a timeout). Raters named in ``models`` are models, the rest annotators. Image ids
-    are ``img0``, ``img1``, ...
+    (a timeout), ``.`` an image the rater did not see. Raters named in ``models`` are
+    models, the rest annotators. Image ids are ``img0``, ``img1``, ...
     """
     rows = []
     for rater, labels in answers.items():
         assert len(labels) == len(truth), rater
         for index, label in enumerate(labels):
+            if label == ".":
+                continue
             rows.append(
                 {
                     "rater": rater, "kind": "model" if rater in models else "human", "image_id": f"img{index}",
@@ -31,9 +33,9 @@ def top1_table(answers: dict[str, str], truth: str, models: tuple[str, ...] = ()
 
 
 def correctness_table(patterns: dict[str, str], models: tuple[str, ...] = (), phase: str = "test") -> pd.DataFrame:
-    """Raters' correctness as strings of ``1`` (right) and ``0`` (wrong), one per image."""
+    """Raters' correctness as strings of ``1`` (right) and ``0`` (wrong), one per image (``.``: not seen)."""
     length = len(next(iter(patterns.values())))
-    answers = {rater: "".join("a" if c == "1" else "b" for c in pattern) for rater, pattern in patterns.items()}
+    answers = {rater: "".join({"1": "a", ".": "."}.get(c, "b") for c in pattern) for rater, pattern in patterns.items()}
     return top1_table(answers, "a" * length, models, phase)
 
 

@@ -69,6 +69,15 @@ def test_label_kappa_by_hand():
     assert len(label_kappa_table(top1_table({"A": "ab", "B": "ab", "C": "ba"}, truth="aa"))) == 3
 
 
+def test_label_kappa_interval_stays_in_range_and_is_absent_without_spread():
+    # [[4, 1], [0, 1]]: kappa = 4/7 with a standard error whose Wald interval reaches 1.26
+    near_one = label_kappa(top1_table({"A": "aaaaab", "B": "aaaabb"}, truth="aaaaaa"), "A", "B")
+    assert near_one.kappa == pytest.approx(4 / 7) and near_one.ci_high == 1.0 and -1 <= near_one.ci_low < near_one.kappa
+    # B gives one label throughout: kappa 0 with a vanishing variance, which is no certainty
+    constant = label_kappa(top1_table({"A": "aaaaaaaaab", "B": "aaaaaaaaaa"}, truth="aaaaaaaaaa"), "A", "B")
+    assert constant.kappa == 0 and np.isnan(constant.ci_low) and np.isnan(constant.ci_high)
+
+
 def test_fleiss_kappa_by_hand_and_against_statsmodels():
     table = top1_table({"A": "aaba", "B": "aabb", "C": "abbc"}, truth="aaaa")
     result = fleiss_kappa_labels(table)

@@ -59,8 +59,10 @@ def reference_label_kappa(table: pd.DataFrame, a: str, b: str, alpha: float = 0.
     std_kappa = np.sqrt(max(float(result.var_kappa), 0.0)) if float(result.var_kappa) > -1e-12 else float(result.std_kappa)
     half = norm.isf(alpha / 2) * std_kappa
     pvalue = float(result.pvalue_two_sided) if np.isfinite(result.std_kappa0) and result.std_kappa0 > 0 else np.nan
+    # Ours clips the interval to kappa's range and gives none where the variance is 0.
+    low, high = (max(float(result.kappa) - half, -1.0), min(float(result.kappa) + half, 1.0)) if std_kappa > 1e-6 else (np.nan, np.nan)
     return {"n_images": len(wide), "n_categories": len(categories), "kappa": float(result.kappa), "std_error": std_kappa,
-            "ci_low": float(result.kappa) - half, "ci_high": float(result.kappa) + half, "pvalue": pvalue}
+            "ci_low": low, "ci_high": high, "pvalue": pvalue}
 
 
 #: A zero variance computed in another order is +-1e-17, and its root +-1e-8.

@@ -124,3 +124,35 @@ def test_paired_comparisons_table():
     assert np.isnan(comparisons.loc[(HUMANS, "m"), "mcnemar_p"]) and 0 < comparisons.loc[(HUMANS, "m"), "gee_p"] < 1
     assert 0 < comparisons.loc[(HUMANS, "n"), "gee_p"] < 1  # a model without errors is fine
     assert comparisons["n_images"].eq(10).all()
+    # every annotator saw every image: the GEE's estimate is the difference shown
+    assert comparisons.loc[(HUMANS, "m"), "gee_difference"] == pytest.approx(comparisons.loc[(HUMANS, "m"), "difference"])
+
+
+def test_the_gee_p_goes_with_the_gees_own_estimate_when_annotators_saw_different_images():
+    """h1 saw only the hard images, h3 only easy ones: the GEE weighs answers by image and its
+    estimate parts from the plain difference of rates. The table shows the estimate its p
+    belongs to, and leaves out a fit that did not converge."""
+    rng = np.random.default_rng(181)
+    hard = rng.random(30) < 0.4
+    seen = {"h1": np.flatnonzero(hard), "h2": np.arange(30), "h3": rng.choice(np.flatnonzero(~hard), 5, replace=False)}
+    answers = {}
+    for rater, images in seen.items():
+        answers[rater] = "".join("." if j not in images else "0" if rng.random() < (0.7 if hard[j] else 0.1) else "1" for j in range(30))
+    answers["M"] = "".join("0" if rng.random() < (0.6 if hard[j] else 0.05) else "1" for j in range(30))
+    table = correctness_table(answers, models=("M",))
+    gee = humans_vs_model_gee(table, "M")
+    assert gee.converged and abs(gee.estimate - gee.difference) > 0.05
+    assert gee.ci_low < gee.estimate < gee.ci_high
+    row = paired_comparisons(table, n_boot=200).set_index(["rater_a", "rater_b"]).loc[(HUMANS, "M")]
+    assert (row["gee_difference"], row["gee_p"]) == pytest.approx((gee.estimate, gee.pvalue))
+    # six images, h1 on two of them: statsmodels' algorithm stops at its iteration limit
+    small = correctness_table({"h1": "..00..", "h2": "010001", "M": "100010"}, models=("M",))
+    assert not humans_vs_model_gee(small, "M").converged
+    left_out = paired_comparisons(small, n_boot=200).set_index(["rater_a", "rater_b"]).loc[(HUMANS, "M")]
+    assert np.isnan(left_out["gee_p"]) and np.isnan(left_out["gee_difference"])
+
+
+def test_a_pair_with_no_shared_image_has_no_mcnemar_p():
+    table = correctness_table({"h1": "11..", "h2": "1010", "M": "..01"}, models=("M",))
+    row = paired_comparisons(table, n_boot=100).set_index(["rater_a", "rater_b"]).loc[("h1", "M")]
+    assert row["n_images"] == 0 and np.isnan(row["mcnemar_p"]) and np.isnan(row["mcnemar_midp"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
@@ -74,6 +75,26 @@ def test_rates_per_phase_and_overall():
     assert rate_row(rates, "A", "test")["error_rate"] == 0.5
     assert rate_row(rates, "m", "late")["error_rate"] == 0.25
     assert rate_row(rates, HUMANS_MEAN, "(all)")["n"] == 8
+
+
+def test_a_model_prediction_shown_in_two_phases_counts_once_over_all_phases():
+    """Counterbalanced designs show an image in two phases; the model's one prediction is
+    copied into each, and pooled over phases must still count once (10 images, 3 wrong)."""
+    from study_app.stats import raters_from_guesses, raters_from_predictions
+
+    images = [f"i{j}" for j in range(10)]
+    truth = {image: ("a",) for image in images}
+    people = pd.DataFrame([dict(rater=h, kind="human", image_id=i, phase=p, rank=1, label_id="a")
+                           for h in ("h1", "h2") for p in "AB" for i in images])
+    model = pd.DataFrame({"model": "M", "image_id": images, "rank": 1, "label_id": ["b" if j % 4 == 0 else "a" for j in range(10)]})
+    table = concat_tables(raters_from_guesses(people, truth, k=1),
+                          raters_from_predictions(model, truth, k=1, phase_of={i: ("A", "B") for i in images}))
+    rates = error_rates(table)
+    overall, in_a = rate_row(rates, "M", "(all)"), rate_row(rates, "M", "A")
+    assert (overall["n"], overall["errors"]) == (10, 3) == (in_a["n"], in_a["errors"])
+    low, high = proportion_confint(3, 10, method="wilson")
+    assert (overall["wilson_low"], overall["wilson_high"]) == pytest.approx((low, high))
+    assert rate_row(rates, "h1", "(all)")["n"] == 20  # an annotator's two answers are two answers
 
 
 def test_two_way_bootstrap_matches_a_plain_loop():

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from study_app.errors import InputFileError
-from study_app.stats import rater_table, raters_from_answers, raters_from_guesses, truth_table
+from study_app.stats import rater_table, raters_from_answers, raters_from_guesses, raters_from_predictions, truth_table
 
 from .builders import animals_and_vehicles
 
@@ -74,6 +74,19 @@ def test_unknown_images_labels_and_repeated_ranks_are_clear_errors():
     twice = guesses([("A", "i1", ["cat", "dog"])]).assign(rank=1)
     with pytest.raises(InputFileError, match="the same rank twice"):
         raters_from_guesses(twice, truth)
+    # rank 0 used to land in the last column: the first guess lost, a sixth counted as top-5
+    for bad in ([0, 1], [-1, 1], [1.5, 2]):
+        with pytest.raises(InputFileError, match=f"rank {bad[0]:g}: ranks are whole numbers from 1"):
+            raters_from_guesses(guesses([("A", "i1", ["cat", "dog"])]).assign(rank=bad), truth)
+
+
+def test_a_models_ranked_list_is_judged_on_its_first_k_in_multi_label_mode():
+    """A prediction file ranks five labels; a multi-label phase with k = 2 judges the first two,
+    as an annotator with two slots would be judged."""
+    truth = {"x": ("cat", "dog")}
+    predictions = pd.DataFrame({"model": "M", "image_id": "x", "rank": [1, 2, 3, 4, 5], "label_id": ["cat", "dog", "car", "bus", "cat2"]})
+    assert raters_from_predictions(predictions, truth, k=2)["all_guesses_valid"].tolist() == [True]
+    assert raters_from_predictions(predictions, truth, k=3)["all_guesses_valid"].tolist() == [False]  # car is not in the image
 
 
 def answers_rows(rows):
@@ -132,7 +145,7 @@ def test_scoring_is_vectorised_consistently_with_a_loop():
     table = raters_from_guesses(guesses(rows), truth, k=2)
     expected_top1 = [bool(g) and g[0] in truth[i] for _, i, g in rows]
     expected_topk = [any(x in truth[i] for x in g[:2]) for _, i, g in rows]
-    expected_all = [bool(g) and all(x in truth[i] for x in g) for _, i, g in rows]
+    expected_all = [bool(g) and all(x in truth[i] for x in g[:2]) for _, i, g in rows]  # the first k, as top-k
     assert table["correct_top1"].tolist() == expected_top1
     assert table["correct_topk"].tolist() == expected_topk
     assert table["all_guesses_valid"].tolist() == expected_all
