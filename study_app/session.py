@@ -28,6 +28,7 @@ class Feedback:
     given: tuple[str, ...]
     phase_correct: int
     phase_answered: int
+    outcome: str = "answer"  # or not_sure, none_of_these, timeout: why ``given`` is empty
 
     @property
     def running_accuracy(self) -> float:
@@ -120,7 +121,7 @@ class SessionController:
         self._last = (trial, trial_uuid, response)
         if not phase.feedback:
             return None
-        return Feedback(correct, record.labels, response.labels, sum(scores), len(scores))
+        return Feedback(correct, record.labels, response.labels, sum(scores), len(scores), response.outcome)
 
     def break_due(self) -> bool:
         """A break screen is due now: ``break_every`` answers of this phase just completed."""

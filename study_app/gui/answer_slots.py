@@ -32,6 +32,7 @@ class AnswerSlots(QListWidget):
         self._slots = [None] * answers
         self._multi = multi_label
         self._render()
+        self.setCurrentRow(-1)  # the last trial's highlighted slot would look like the active one
         if resized:
             row_height = self.sizeHintForRow(0) if self.count() else 22
             self.setFixedHeight(max(1, min(answers, 5)) * (row_height + 2) + 8)
@@ -46,10 +47,17 @@ class AnswerSlots(QListWidget):
         return len(self._slots)
 
     def add(self, label_id: str) -> bool:
-        """Put ``label_id`` in the first free slot; False (with a message) if it cannot."""
+        """Put ``label_id`` in the first free slot (with one slot: in place of its class);
+        False (with a message) if it cannot."""
         if label_id in self._slots:
             self.changed.emit(f"{self._labels[label_id].name} is already in your answer")
             return False
+        if self._slots == [self._slots[0]] and self._slots[0] is not None:
+            # A single answer: choosing another class means changing one's mind.
+            replaced, self._slots[0] = self._slots[0], label_id
+            self._render()
+            self.changed.emit(f"{self._labels[label_id].name} replaces {self._labels[replaced].name}")
+            return True
         if None not in self._slots:
             self.changed.emit("All slots are full: remove one first (F7, or F4 then Delete)")
             return False

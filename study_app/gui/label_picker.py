@@ -44,6 +44,13 @@ PREBUILD_DELAY_MS = 1500
 _FORWARDED_KEYS = {Qt.Key_Up, Qt.Key_Down, Qt.Key_PageUp, Qt.Key_PageDown}
 
 
+def _is_typing(event: QKeyEvent) -> bool:
+    """A key that writes text (with Shift at most): a letter, digit, space or punctuation."""
+    text = event.text()
+    modifiers = int(event.modifiers()) & ~int(Qt.KeypadModifier | Qt.ShiftModifier)
+    return modifiers == 0 and len(text) == 1 and text.isprintable()
+
+
 class ExamplesPane(QListWidget):
     """Example images of the highlighted class, loaded lazily off the GUI thread."""
 
@@ -131,6 +138,11 @@ class ClassDetails(QLabel):
             return
         self.setText(describe_label(self._labels, label_id))
 
+    def show_no_match(self, query: str) -> None:
+        shown = query if len(query) <= 40 else query[:40] + "…"
+        self.setText(f"<i>No class matches “{html.escape(shown)}”. Try another word or a synonym, "
+                     "or browse the hierarchy (F3).</i>")
+
 
 def describe_label(labels: LabelSet, label_id: str) -> str:
     """Rich text for a label; every piece of study text is escaped."""
@@ -187,6 +199,7 @@ class LabelPicker(QWidget):
         self.results.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.results.selectionModel().currentChanged.connect(self._result_highlighted)
         self.results.activated.connect(lambda index: self._choose(self.results_model.label_at(index.row())))
+        self.route_typing_from(self.results)
 
         self.tree_model = HierarchyModel(labels)
         self.tree = QTreeView()
@@ -287,6 +300,7 @@ class LabelPicker(QWidget):
             self.results.setCurrentIndex(self.results_model.index(0))
         else:
             self._set_current(None)
+            self.details.show_no_match(text)
         self.looked_up.emit("search", {"query": text, "results": len(hits), "top": hits[0].label_id if hits else None})
 
     def _result_highlighted(self, index: QModelIndex, _previous: QModelIndex) -> None:
@@ -312,11 +326,25 @@ class LabelPicker(QWidget):
         if label_id is not None and label_id in self.labels:
             self.label_chosen.emit(label_id)
 
+    def route_typing_from(self, widget: QWidget) -> None:
+        """Let text typed while ``widget`` has the focus go to the search box, as it does from the tree."""
+        widget.installEventFilter(self)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         if event.type() != QEvent.KeyPress:
             return False
         key_event: QKeyEvent = event  # type: ignore[assignment]
         plain = key_event.modifiers() in (Qt.NoModifier, Qt.KeypadModifier)
+        if watched is not self.search and _is_typing(key_event):
+            # Plain letters always go to the search box: in the tree they would jump the
+            # highlight to a row starting with that letter, and the next Enter would add it.
+            self.search.setFocus()
+            self.search.end(False)
+            self.search.insert(key_event.text())
+            return True
+        if watched is self.search and key_event.key() == Qt.Key_Escape and plain and self.search.text():
+            self.search.clear()  # a fresh query without Ctrl+A, Backspace
+            return True
         if watched is self.search and key_event.key() in _FORWARDED_KEYS and plain:
             target = self.results if self.tabs.currentIndex() == 0 else self.tree
             target.keyPressEvent(key_event)

@@ -287,7 +287,7 @@ class AnnotationWindow(QMainWindow):
     def _take_break(self) -> None:
         controller = self.controller
         done = controller.position
-        lines = [f"You have finished {done} of {controller.total} images.", f"Time so far: {self._elapsed_text()}."]
+        lines = [f"You have finished {done} of {controller.total} images.", f"Time in this sitting: {self._elapsed_text()}."]
         phase = self.study.phase(controller.session.trials[done - 1].phase)
         if phase.feedback:
             correct, answered = controller.block_score()
@@ -316,7 +316,7 @@ class AnnotationWindow(QMainWindow):
     def _pause(self) -> None:
         self.trial.stop()
         self._log(Event("pause", self.trial.elapsed_ms(), {"image_id": self.controller.current().image_id}))
-        self._message("Paused", ["The image is hidden. This image starts again when you continue."], self._resume_after_pause)
+        self._message("Paused", ["The image is hidden. This image starts again when you continue,", "without the classes you had chosen for it."], self._resume_after_pause)
 
     def _resume_after_pause(self) -> None:
         self._log(Event("resume", self._session_ms()))

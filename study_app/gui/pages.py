@@ -98,6 +98,10 @@ class MessagePage(ContinuePage):
         self.button.setText(button)
 
 
+#: What the feedback page says of an answer without a class.
+NO_CLASS = {"not_sure": "not sure (no class)", "none_of_these": "none of these classes", "timeout": "no answer in time"}
+
+
 class FeedbackPage(ContinuePage):
     """After a training answer: right or wrong, the correct class, running accuracy."""
 
@@ -136,8 +140,12 @@ class FeedbackPage(ContinuePage):
         self.finish_layout()
 
     def show_feedback(self, feedback: Feedback, image: QImage | None) -> None:
-        if feedback.correct:
+        first_right = bool(feedback.given) and feedback.given[0] in feedback.truth
+        if feedback.correct and (first_right or len(feedback.given) == 1):
             self.verdict.setText("<h2 style='color:#1a7f37'>Correct</h2>")
+        elif feedback.correct:  # counted right by a later guess: the first one still missed
+            self.verdict.setText("<h2 style='color:#1a7f37'>Correct <span style='color:#9a6700'>"
+                                 "(not your first guess)</span></h2>")
         else:
             self.verdict.setText("<h2 style='color:#b42318'>Not correct</h2>")
         if image is not None and not image.isNull():
@@ -149,7 +157,7 @@ class FeedbackPage(ContinuePage):
             f"{rank}. {html.escape(self._labels[label].name)}" + (" <b style='color:#1a7f37'>✓</b>" if label in feedback.truth else "")
             for rank, label in enumerate(feedback.given, start=1)
         ]
-        self.given.setText("<b>Your answer:</b><br>" + ("<br>".join(rows) or "no class (not sure / none of these)"))
+        self.given.setText("<b>Your answer:</b><br>" + ("<br>".join(rows) or NO_CLASS.get(feedback.outcome, "no class")))
         percent = 100.0 * feedback.running_accuracy
         self.score.setText(f"Training so far: {feedback.phase_correct} of {feedback.phase_answered} correct ({percent:.0f}%)")
         self.examples.show_class(feedback.truth[0])

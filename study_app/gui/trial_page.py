@@ -38,9 +38,13 @@ from .label_picker import LabelPicker
 
 
 class FlagBar(QFrame):
-    """Inline flagging: pick a reason with 1/2/3, add a note, Enter to keep, Esc to drop."""
+    """Inline flagging: pick a reason with 1/2/3, add a note, Enter to keep it.
+
+    Esc cancels the edit (a flag given before stays as it was); Ctrl+Delete removes the flag.
+    """
 
     flagged = pyqtSignal(object, str)
+    cancelled = pyqtSignal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -53,13 +57,15 @@ class FlagBar(QFrame):
             self.group.addButton(button, number - 1)
             layout.addWidget(button)
         self.note = QLineEdit()
-        self.note.setPlaceholderText("note (optional); Enter keeps the flag, Esc removes it")
+        self.note.setPlaceholderText("note (optional); Enter keeps the flag, Esc cancels, Ctrl+Delete removes it")
         self.note.returnPressed.connect(self._keep)
         layout.addWidget(self.note, stretch=1)
         self.note.installEventFilter(self)
+        self._before: tuple[int, str] = (-1, "")
         self.hide()
 
     def open(self) -> None:
+        self._before = (self.group.checkedId(), self.note.text())  # what Esc goes back to
         self.show()
         if self.group.checkedId() < 0:
             self.group.button(0).setChecked(True)
@@ -86,9 +92,19 @@ class FlagBar(QFrame):
             if Qt.Key_1 <= key < Qt.Key_1 + len(FLAG_REASONS) and not self.note.text():
                 self.group.button(key - Qt.Key_1).setChecked(True)
                 return True
-            if key == Qt.Key_Escape:
+            if key == Qt.Key_Delete and event.modifiers() & Qt.ControlModifier:
                 self.reset()
                 self.flagged.emit(None, "")
+                return True
+            if key == Qt.Key_Escape:
+                reason, note = self._before
+                if reason < 0:
+                    self.reset()
+                else:
+                    self.group.button(reason).setChecked(True)
+                    self.note.setText(note)
+                    self.hide()
+                self.cancelled.emit()
                 return True
         return False
 
@@ -119,6 +135,8 @@ class TrialPage(QWidget):
         self._events: list[Event] = []
         self._flag: tuple[str | None, str] = (None, "")
         self._accepting = False
+        self._keys = keys
+        self._confirming: str | None = None  # an outcome asked for once over guesses in the slots
         # One timer for the psychophysics sequence, owned by the page, so that nothing of
         # a previous trial (or a closed window) can fire into the current one.
         self._timer = QTimer(self)
@@ -156,9 +174,11 @@ class TrialPage(QWidget):
         self.picker.label_chosen.connect(self._add)
         self.picker.looked_up.connect(self.log_event)
         self.slots = AnswerSlots(labels)
-        self.slots.changed.connect(self._status)
+        self.slots.changed.connect(self._slots_changed)
+        self.picker.route_typing_from(self.slots)
         self.flag_bar = FlagBar()
         self.flag_bar.flagged.connect(self._flagged)
+        self.flag_bar.cancelled.connect(self._flag_unchanged)
         self.status = QLabel()
         self.status.setObjectName("status")
         self.status.setTextFormat(Qt.PlainText)  # it quotes class names, which are study text, not markup
@@ -218,9 +238,12 @@ class TrialPage(QWidget):
         self._presented_ms = None
         self._events = []
         self._flag = (None, "")
+        self._confirming = None
         self.flag_bar.reset()
         self.heading.setText(phase.name.capitalize())
-        self.counter.setText(f"· image {number} of {phase_size}")
+        # The bar counts the whole session, as the break screen does; say so beside the phase's count.
+        overall = f"  ·  {position + 1} of {total} in all" if total != phase_size else ""
+        self.counter.setText(f"· image {number} of {phase_size}{overall}")
         # QProgressBar.setValue repaints at once, which paints and flushes the window
         # before the new image is even set; with updates off it is drawn with the image.
         self.progress.setUpdatesEnabled(False)
@@ -321,6 +344,10 @@ class TrialPage(QWidget):
     def log_event(self, kind: str, detail: dict) -> None:
         self._events.append(Event(kind, self.elapsed_ms(), detail))
 
+    def _slots_changed(self, message: str) -> None:
+        self._confirming = None  # a changed answer asks afresh
+        self._status(message)
+
     def _status(self, message: str) -> None:
         flag = f"   [flagged: {self._flag[0]}]" if self._flag[0] else ""
         self.status.setText(message + flag)
@@ -334,6 +361,10 @@ class TrialPage(QWidget):
         self._status("image flagged" if reason else "flag removed")
         self.picker.focus_search()
 
+    def _flag_unchanged(self) -> None:
+        self._status("flag unchanged")
+        self.picker.focus_search()
+
     def submit(self) -> None:
         if not self.slots.labels:
             self._status("Choose at least one class first (or F5 'not sure', F6 'none of these')")
@@ -341,6 +372,20 @@ class TrialPage(QWidget):
         self._finish(Response(self.slots.labels, **self._timing(), outcome="answer", **self._flag_fields()))
 
     def submit_outcome(self, outcome: str) -> None:
+        """An answer without a class: 'not sure', 'none of these', or the deadline's 'timeout'.
+
+        Over classes already in the slots, the first F5 / F6 only asks: a stray key must not
+        drop guesses for good (a training answer is scored and shown at once).
+        """
+        if outcome != "timeout" and self.slots.labels and self._confirming != outcome:
+            self._confirming = outcome
+            count = len(self.slots.labels)
+            self._status(
+                f"Your answer holds {count} class{'es' if count > 1 else ''}. Press {self._keys[outcome]} again to answer "
+                f"'{outcome.replace('_', ' ')}' instead (dropping them), or {self._keys['submit']} to submit them."
+            )
+            return
+        self._confirming = None
         self._finish(Response((), **self._timing(), outcome=outcome, **self._flag_fields()))
 
     def _timing(self) -> dict:

@@ -126,3 +126,47 @@ def test_protocol_key_overrides_in_force_and_in_help(qtbot, tiny_study, tmp_path
     press(qtbot, Qt.Key_F12)
     assert window.controller.position == 1 and "F12" in window.trial.submit_button.text()
     session.close(window)
+
+
+def test_typing_in_the_tree_or_the_slots_goes_to_the_search_box(qtbot, imagenet_session):
+    """In the tree, a letter would jump the highlight to a row starting with it, and the next
+    Enter would add that row: letters go to the search box instead, wherever the focus is."""
+    window = open_first_trial(qtbot, imagenet_session, "P04")
+    picker = window.trial.picker
+    press(qtbot, Qt.Key_F3)
+    highlighted = picker.tree_model.node(picker.tree.currentIndex())
+    type_text(qtbot, "tabb")
+    assert QApplication.focusWidget() is picker.search and picker.search.text() == "tabb"
+    assert picker.tabs.currentIndex() == 0 and shown_results(window, 1) == ["tabby"]
+    assert highlighted == picker.tree_model.node(picker.tree.currentIndex())  # the tree did not move
+    press(qtbot, Qt.Key_Return)
+    press(qtbot, Qt.Key_F4)
+    type_text(qtbot, "Jar")  # Shift is typing too
+    assert QApplication.focusWidget() is picker.search and picker.search.text() == "Jar"
+    press(qtbot, Qt.Key_Escape)  # a fresh query
+    assert picker.search.text() == ""
+    type_text(qtbot, "qqqzzzxx")
+    assert picker.results_model.rowCount() == 0 and "No class matches" in picker.details.text()
+    imagenet_session.close(window)
+
+
+def test_not_sure_over_chosen_classes_asks_first(qtbot, imagenet_session):
+    """A stray F5 or F6 must not drop the guesses in the slots for good: the first press asks,
+    a changed answer asks afresh, the second press answers."""
+    window = open_first_trial(qtbot, imagenet_session, "P05")
+    trial = window.trial
+    type_text(qtbot, "tabby")
+    press(qtbot, Qt.Key_Return)
+    press(qtbot, Qt.Key_F5)
+    assert window.controller.position == 0 and trial.slots.labels == ("n02123045",)
+    assert "Press F5 again to answer 'not sure'" in trial.status.text()
+    type_text(qtbot, "garbage truck")
+    press(qtbot, Qt.Key_Return)
+    press(qtbot, Qt.Key_F6)  # another outcome, after another class: asks again
+    assert window.controller.position == 0 and "Press F6 again" in trial.status.text()
+    press(qtbot, Qt.Key_F6)
+    assert window.controller.position == 1
+    imagenet_session.close(window)
+    with ResultsStore(imagenet_session.store_path, readonly=True) as store:
+        frame = answers_frame(store)
+    assert frame["outcome"].tolist() == ["none_of_these"] and frame["label_id"].fillna("").tolist() == [""]

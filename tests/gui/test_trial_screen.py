@@ -83,18 +83,66 @@ def test_heading_and_answer_rows_follow_the_phase(qtbot, gui_session):
     trial = window.trial
     for number in range(1, 5):  # the 4 training trials, one answer each
         wait_for_trial(qtbot, window)
-        assert (trial.heading.text(), trial.counter.text()) == ("Training", f"· image {number} of 4")
+        assert (trial.heading.text(), trial.counter.text()) == ("Training", f"· image {number} of 4  ·  {number} of 16 in all")
         assert [trial.slots.item(row).text() for row in range(trial.slots.count())] == ["1. —"]
         type_text(qtbot, "cat")
         press(qtbot, Qt.Key_Return)
         assert trial.slots.item(0).text() == "1. cat" and trial.slots.item(0).foreground().color() != Qt.gray
+        if number == 1:  # one slot: another class takes its place (the annotator changed their mind)
+            type_text(qtbot, "dog")
+            press(qtbot, Qt.Key_Return)
+            assert trial.slots.labels == ("dog",) and "dog replaces cat" in trial.status.text()
+            type_text(qtbot, "cat")
+            press(qtbot, Qt.Key_Return)
+            assert trial.slots.labels == ("cat",)
         training_height = trial.slots.height()
         press(qtbot, Qt.Key_Return, Qt.ControlModifier)
         press(qtbot, Qt.Key_Return)  # feedback
     press(qtbot, Qt.Key_Return)  # the test phase's start screen
     wait_for_trial(qtbot, window)
-    assert (trial.heading.text(), trial.counter.text()) == ("Test", "· image 1 of 12")
+    assert (trial.heading.text(), trial.counter.text()) == ("Test", "· image 1 of 12  ·  5 of 16 in all")
     assert [trial.slots.item(row).text() for row in range(trial.slots.count())] == ["1. —", "2. —", "3. —"]
     assert all(trial.slots.item(row).foreground().color() == QColor(Qt.gray) for row in range(3))
     assert trial.slots.height() > training_height
     gui_session.close(window)
+
+
+def test_escape_in_the_flag_bar_cancels_the_edit_and_keeps_a_flag_given(qtbot, gui_session):
+    window = gui_session.open("F03")
+    press(qtbot, Qt.Key_Return)
+    press(qtbot, Qt.Key_Return)
+    wait_for_trial(qtbot, window)
+    trial = window.trial
+    press(qtbot, Qt.Key_F8)
+    press(qtbot, Qt.Key_3)
+    press(qtbot, Qt.Key_Return)  # flagged
+    reason = trial._flag[0]
+    assert reason and "[flagged" in trial.status.text()
+    press(qtbot, Qt.Key_F8)  # again, to add a note, then thought better of it
+    type_text(qtbot, "two objects")
+    press(qtbot, Qt.Key_Escape)
+    assert trial._flag == (reason, "") and "flag unchanged" in trial.status.text() and "[flagged" in trial.status.text()
+    assert not trial.flag_bar.isVisible() and trial.flag_bar.note.text() == ""
+    press(qtbot, Qt.Key_F8)
+    press(qtbot, Qt.Key_Delete, Qt.ControlModifier)  # removes the flag
+    assert trial._flag == (None, "") and "flag removed" in trial.status.text()
+    gui_session.close(window)
+
+
+def test_feedback_says_when_only_a_later_guess_was_right(qtbot):
+    from study_app.gui.label_picker import ExamplesPane
+    from study_app.gui.image_loader import ImageLoader
+    from study_app.gui.pages import FeedbackPage
+    from study_app.session import Feedback
+
+    from ..stats.builders import animals_and_vehicles
+
+    labels = animals_and_vehicles()
+    page = FeedbackPage(labels, ExamplesPane(labels, ImageLoader(1 << 20, 10_000_000), 0))
+    qtbot.addWidget(page)
+    page.show_feedback(Feedback(True, ("dog",), ("cat", "dog"), 1, 1), None)
+    assert "Correct" in page.verdict.text() and "not your first guess" in page.verdict.text()
+    page.show_feedback(Feedback(True, ("cat",), ("cat", "dog"), 2, 2), None)
+    assert "not your first guess" not in page.verdict.text()
+    page.show_feedback(Feedback(False, ("cat",), (), 2, 3, "none_of_these"), None)
+    assert "Not correct" in page.verdict.text() and "none of these classes" in page.given.text()
