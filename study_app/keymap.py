@@ -28,6 +28,14 @@ class Command:
     description: str
 
 
+#: Moving a zoomed image (the annotation and review windows both have them).
+PAN_COMMANDS: tuple[Command, ...] = (
+    Command("pan_left", "Ctrl+Left", "zoomed: show more of the image's left side"),
+    Command("pan_right", "Ctrl+Right", "zoomed: show more of the image's right side"),
+    Command("pan_up", "Ctrl+Up", "zoomed: show more of the image's top"),
+    Command("pan_down", "Ctrl+Down", "zoomed: show more of the image's bottom"),
+)
+
 COMMANDS: tuple[Command, ...] = (
     Command("help", "F1", "show or hide this help"),
     Command("focus_search", "F2", "go to the search box"),
@@ -44,6 +52,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("zoom_in", "Ctrl+=", "zoom into the image"),
     Command("zoom_out", "Ctrl+-", "zoom out"),
     Command("zoom_fit", "Ctrl+0", "fit the image to the window"),
+    *PAN_COMMANDS,
     Command("undo", "Ctrl+Z", "take back the last answer and revise it (same part, not after a break)"),
     Command("quit", "Ctrl+Q", "save and quit (resume later where you stopped)"),
 )
@@ -57,7 +66,9 @@ NAVIGATION: tuple[Command, ...] = (
 
 KEYS = {command.name: command.keys for command in COMMANDS}
 MODIFIERS = ("Ctrl", "Shift", "Alt", "Meta")
-NAMED_KEYS = {f"F{n}" for n in range(1, 25)} | {"Return", "Enter", "Backspace", "Delete", "Insert", "Home", "End", "PgUp", "PgDown", "Space", "Tab"}
+NAMED_KEYS = {f"F{n}" for n in range(1, 25)} | {
+    "Return", "Enter", "Backspace", "Delete", "Insert", "Home", "End", "PgUp", "PgDown", "Space", "Tab", "Left", "Right", "Up", "Down",
+}
 
 
 def normalise_keys(text: str) -> str | None:

@@ -1,4 +1,4 @@
-"""The trial image: large, undistorted, centred; zoomable; reports when it was painted.
+"""The trial image: large, undistorted, centred; zoomable and, zoomed, movable; reports when it was painted.
 
 Response times start when the image is first *painted*, not when it was requested
 (PsychoPy's users found RTs off by half a frame for that reason), so the view emits
@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import time
 
-from PyQt5.QtCore import QRect, QRectF, QSize, Qt, pyqtSignal
+from PyQt5.QtCore import QPointF, QRect, QRectF, QSize, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QImage, QPainter, QPen, QRegion
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
 BACKGROUND = QColor(128, 128, 128)
 ZOOM_STEP = 1.25
 MAX_ZOOM = 8.0
+#: How far one pan key moves a zoomed image: this share of the view.
+PAN_STEP = 0.25
 
 
 def noise_mask(size: int = 256, seed: int = 0) -> QImage:
@@ -26,6 +28,15 @@ def noise_mask(size: int = 256, seed: int = 0) -> QImage:
     pixels = np.random.default_rng(seed).integers(0, 256, (size, size), dtype=np.uint8)
     image = QImage(pixels.data, size, size, size, QImage.Format_Grayscale8)
     return image.copy()
+
+
+def view_actions(view: ImageView) -> dict:
+    """The zoom and pan commands of a window showing ``view``, by command name (see keymap)."""
+    return {
+        "zoom_in": view.zoom_in, "zoom_out": view.zoom_out, "zoom_fit": view.zoom_fit,
+        "pan_left": lambda: view.pan(-1, 0), "pan_right": lambda: view.pan(1, 0),
+        "pan_up": lambda: view.pan(0, -1), "pan_down": lambda: view.pan(0, 1),
+    }
 
 
 class ImageView(QWidget):
@@ -41,6 +52,8 @@ class ImageView(QWidget):
         self._image: QImage | None = None
         self._mode = "blank"
         self._zoom = 1.0
+        self._pan = QPointF()  # the image centre's offset from the view's when zoomed (logical pixels)
+        self._drag_from: QPointF | None = None
         self._scaled: tuple[QSize, QImage] | None = None  # the image at another size than decoded
         self._announce = False
         self._mask = noise_mask()
@@ -68,6 +81,7 @@ class ImageView(QWidget):
         self._image = image
         self._scaled = None
         self._zoom = 1.0
+        self._pan = QPointF()
         self._set_mode("image", previous.united(self._image_rect()) if previous is not None else None)
 
     def show_fixation(self) -> None:
@@ -95,8 +109,46 @@ class ImageView(QWidget):
         self._set_zoom(1.0)
 
     def _set_zoom(self, zoom: float) -> None:
-        self._zoom = min(MAX_ZOOM, max(1.0, zoom))
+        zoom = min(MAX_ZOOM, max(1.0, zoom))
+        self._pan *= zoom / self._zoom  # the spot at the centre stays there
+        self._zoom = zoom
+        self._clamp_pan()
         self.update()
+
+    def pan(self, right: int, down: int) -> None:
+        """Show more of the image's right (``right`` = 1) or left (-1) side, bottom or top,
+        by a share of the view; only a zoomed image moves, and never past its edges."""
+        self._pan -= QPointF(right * self.width() * PAN_STEP, down * self.height() * PAN_STEP)
+        self._clamp_pan()
+        self.update()
+
+    def _clamp_pan(self) -> None:
+        if self._image is None or self._image.isNull():
+            self._pan = QPointF()
+            return
+        size = self._fitted_size() / self.devicePixelRatioF()
+        # The image may move until one of its edges meets the view's (centred on whole pixels, as drawn).
+        centred_x, centred_y = (self.width() - size.width()) // 2, (self.height() - size.height()) // 2
+        low_x, high_x = min(0, self.width() - size.width() - centred_x), max(0, -centred_x)
+        low_y, high_y = min(0, self.height() - size.height() - centred_y), max(0, -centred_y)
+        self._pan = QPointF(min(high_x, max(low_x, round(self._pan.x()))), min(high_y, max(low_y, round(self._pan.y()))))
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self._drag_from = QPointF(event.pos()) if self._zoom > 1.0 else None
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self._drag_from is not None:
+            self._pan += QPointF(event.pos()) - self._drag_from
+            self._drag_from = QPointF(event.pos())
+            self._clamp_pan()
+            self.update()
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self._drag_from = None
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._clamp_pan()
 
     def _fitted_size(self) -> QSize:
         """The image's size on screen in device pixels: fitted to the widget times the zoom."""
@@ -108,7 +160,9 @@ class ImageView(QWidget):
         if self._image is None or self._image.isNull():
             return QRect()
         size = self._fitted_size() / self.devicePixelRatioF()
-        return QRect((self.width() - size.width()) // 2, (self.height() - size.height()) // 2, size.width(), size.height())
+        left = (self.width() - size.width()) // 2 + round(self._pan.x())
+        top = (self.height() - size.height()) // 2 + round(self._pan.y())
+        return QRect(left, top, size.width(), size.height())
 
     def _fitted(self) -> QImage:
         """The image at :meth:`_fitted_size`: as it is when it was decoded at that size off

@@ -23,6 +23,7 @@ from ..session import SessionController
 from ..store.db import LOCK_PATIENCE_S
 from .help_overlay import HelpOverlay
 from .image_loader import ImageLoader
+from .image_view import view_actions
 from .label_picker import ExamplesPane
 from .pages import FeedbackPage, InstructionsPage, MessagePage
 from .sync_indicator import SyncIndicator
@@ -115,9 +116,7 @@ class AnnotationWindow(QMainWindow):
             "none_of_these": self._on_trial(lambda: trial.submit_outcome("none_of_these")),
             "flag": self._on_trial(trial.open_flag),
             "pause": self._on_trial(self._pause),
-            "zoom_in": self._on_trial(trial.view.zoom_in),
-            "zoom_out": self._on_trial(trial.view.zoom_out),
-            "zoom_fit": self._on_trial(trial.view.zoom_fit),
+            **{name: self._on_trial(action) for name, action in view_actions(trial.view).items()},
             "undo": self._on_trial(self._undo),
             "quit": self.close,
         }

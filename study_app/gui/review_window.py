@@ -38,7 +38,7 @@ from ..review.items import ErrorItem
 from ..review.keys import REVIEW_COMMANDS, REVIEW_KEYS, REVIEW_NAVIGATION
 from .help_overlay import HelpOverlay
 from .image_loader import ImageLoader
-from .image_view import ImageView
+from .image_view import ImageView, view_actions
 from .label_picker import ClassDetails, ExamplesPane, LabelPicker
 from .main_window import AnnotationWindow
 from .review_widgets import CauseList, GuessList, ProposalLine
@@ -185,9 +185,7 @@ class ReviewWindow(QMainWindow):
             "save": self._unless_help(self.save),
             "next": self._unless_help(lambda: self._move(self.controller.position + 1)),
             "previous": self._unless_help(lambda: self._move(self.controller.position - 1)),
-            "zoom_in": view.zoom_in,
-            "zoom_out": view.zoom_out,
-            "zoom_fit": view.zoom_fit,
+            **view_actions(view),
             "quit": self.close,
         }
         self.shortcuts: dict[str, QShortcut] = {}

@@ -7,7 +7,7 @@ take one of them. No Qt here: the protocol check uses it.
 
 from __future__ import annotations
 
-from ..keymap import Command
+from ..keymap import PAN_COMMANDS, Command
 
 REVIEW_COMMANDS: tuple[Command, ...] = (
     Command("help", "F1", "show or hide this help"),
@@ -20,6 +20,7 @@ REVIEW_COMMANDS: tuple[Command, ...] = (
     Command("zoom_in", "Ctrl+=", "zoom into the image"),
     Command("zoom_out", "Ctrl+-", "zoom out"),
     Command("zoom_fit", "Ctrl+0", "fit the image to the window"),
+    *PAN_COMMANDS,
     Command("quit", "Ctrl+Q", "quit; the next start resumes at the first unreviewed error"),
 )
 REVIEW_NAVIGATION: tuple[Command, ...] = (

@@ -146,3 +146,33 @@ def test_feedback_says_when_only_a_later_guess_was_right(qtbot):
     assert "not your first guess" not in page.verdict.text()
     page.show_feedback(Feedback(False, ("cat",), (), 2, 3, "none_of_these"), None)
     assert "Not correct" in page.verdict.text() and "none of these classes" in page.given.text()
+
+
+def test_a_zoomed_image_moves_with_the_pan_keys_and_never_past_its_edges(qtbot):
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    image = filled(400, 300, (200, 0, 0))
+    for x in range(200, 400):  # the right half blue, the right-most column green
+        for y in range(300):
+            image.setPixelColor(x, y, QColor(0, 0, 200) if x < 399 else QColor(0, 200, 0))
+    on_screen(qtbot, view, image)
+    view.pan(1, 0)  # not zoomed: nothing to move
+    assert view._image_rect().topLeft().x() == 0
+    for _ in range(6):
+        view.zoom_in()  # 1.25^6 = 3.8x
+    for _ in range(20):  # far more than the image is wide: stops at its right edge
+        view.pan(1, 0)
+    qtbot.wait(50)
+    shot = QApplication.primaryScreen().grabWindow(view.winId()).toImage()
+    assert colour_at(shot, 200, 150) == (0, 0, 200) and colour_at(shot, 398, 150)[1] > 100  # the edge column shows
+    assert view._image_rect().right() == view.width() - 1
+    for _ in range(20):
+        view.pan(-1, 0)
+    qtbot.wait(50)
+    shot = QApplication.primaryScreen().grabWindow(view.winId()).toImage()
+    assert colour_at(shot, 200, 150) == (200, 0, 0) and view._image_rect().left() == 0
+    view.zoom_fit()
+    assert view._image_rect() == view.rect()
