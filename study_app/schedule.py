@@ -40,8 +40,8 @@ def check_annotator_id(text: str) -> str:
     annotator = text.strip()
     if not _ANNOTATOR_ID.match(annotator):
         raise StudyError(
-            f"annotator id {text!r} is not valid: use 1-64 letters, digits, '_', '.' or '-', starting with a "
-            "letter or digit (a pseudonym such as A07, not a name or e-mail address)"
+            f"annotator id {text!r} is not valid: use 1-64 plain letters (A-Z, no accents), digits, '_', '.' or '-', "
+            "starting with a letter or digit (a pseudonym such as A07, not a name or e-mail address)"
         )
     return annotator
 

@@ -85,5 +85,7 @@ class StartDialog(QDialog):
             self.accept()
 
     def show_error(self, message: str) -> None:
-        """The session could not be opened (e.g. the protocol changed): say why and stay."""
+        """The session could not be opened (e.g. the protocol changed, or this id finished the
+        study): say why and stay, with Start off until the id changes (it would only fail again)."""
         self.state.setText(f"<span style='color:#b42318'>{html.escape(message)}</span>")
+        self.buttons.button(QDialogButtonBox.Ok).setEnabled(False)

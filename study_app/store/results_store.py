@@ -255,8 +255,9 @@ class ResultsStore:
             finished = [r for r in rows if r[1] == study.protocol_hash and r[3] is not None]
             if finished:
                 raise StoreError(
-                    f"annotator {annotator} already finished this study (session ended {finished[-1][3]}); "
-                    "use another annotator id, or start a new session (--force-new)"
+                    f"annotator {annotator} already finished this study (on {finished[-1][3][:16].replace('T', ' ')} UTC). "
+                    "Use another annotator id, or ask the study's researcher to start a new session for this one "
+                    "(annotate --force-new)"
                 )
         return self._new_session(study, annotator, arrival)
 

@@ -176,3 +176,31 @@ def test_focus_loss_is_logged_and_flags_the_trial(qtbot, gui_session):
         frame = answers_frame(store).drop_duplicates("trial_uuid").set_index("trial")
     assert ("focus_lost",) in kinds and ("focus_gained",) in kinds
     assert frame.loc[0, "interrupted"] and not frame.loc[1, "interrupted"]
+
+
+def test_start_dialog_for_an_annotator_who_finished_says_so_and_waits_for_another_id(qtbot, gui_session):
+    from study_app.errors import StoreError
+    from study_app.responses import Response, utc_now
+    from study_app.session import SessionController
+
+    store = ResultsStore(gui_session.store_path)
+    done = SessionController(gui_session.study, store, "B08")
+    while not done.complete:
+        now = utc_now()
+        done.submit(Response((), 100.0, now, now, outcome="not_sure"))
+    done.finish()
+    dialog = StartDialog(gui_session.study, store)
+    qtbot.addWidget(dialog)
+    ok = dialog.buttons.button(dialog.buttons.Ok)
+    try:
+        SessionController(gui_session.study, store, "B08")
+    except StoreError as exc:
+        dialog.show_error(str(exc))
+    text = dialog.state.text()
+    assert "already finished this study (on 20" in text and " UTC)" in text and "T" not in text.split("(on ")[1][:16]
+    assert "another annotator id" in text and not ok.isEnabled()  # Start would only fail again
+    qtbot.keyClicks(dialog.id_field, "9")
+    assert ok.isEnabled() and ok.text() == "Start"
+    dialog.id_field.insert("é")  # QTest cannot type it: as an input method would
+    assert not ok.isEnabled() and "no accents" in dialog.state.text()
+    store.close()
