@@ -132,6 +132,9 @@ def _cmd_check_store(args: argparse.Namespace) -> int:
     if args.recover:
         counts = recover_store(Path(args.path), Path(args.recover))
         print(f"recovered into {args.recover} (original untouched): " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+        recovered = check_store(Path(args.recover))
+        if not recovered.ok:  # e.g. answers whose session row was lost: they cannot be put to an annotator
+            print("what the recovered file still lacks:\n" + "\n".join(f"  - {p}" for p in recovered.problems))
     else:
         print(f"to copy every readable row into a new file (the original is never changed): "
               f"python main.py check-store {args.path} --recover NEW.sqlite")

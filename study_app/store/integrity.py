@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import StoreError
 from .db import connect, write
+from .page_recovery import recover_rows, schema_columns
 from .results_store import ResultsStore
 from .schema import SCHEMA_VERSION, TABLES, migrate, schema_version
 
@@ -94,8 +95,11 @@ def check_store(path: Path) -> CheckReport:
                 integrity = [row[0] for row in conn.execute("PRAGMA integrity_check")]
                 if integrity != ["ok"]:
                     report.problems.extend(f"SQLite integrity: {line}" for line in integrity[:20])
+                missing: dict[tuple[str, str], list[int]] = {}
                 for table, rowid, parent, _ in conn.execute("PRAGMA foreign_key_check"):
-                    report.problems.append(f"{table} row {rowid} refers to a missing {parent} row")
+                    missing.setdefault((table, parent), []).append(rowid)
+                for (table, parent), rowids in missing.items():  # one line per kind: a recovered file may have thousands
+                    report.problems.append(f"{len(rowids)} {table} row(s) refer to a missing {parent} row (e.g. row {rowids[0]})")
                 for description, query in _INVARIANTS.items():
                     found = conn.execute(query).fetchall()
                     if found:
@@ -129,33 +133,78 @@ def _readable_rows(conn: sqlite3.Connection, table: str, columns: list[str]) -> 
 
 
 def recover_store(path: Path, out: Path) -> dict[str, int]:
-    """Copy every readable row of ``path`` into a new store ``out``; returns rows per table."""
-    if Path(out).exists():
+    """Copy every readable row of ``path`` into a new store ``out``; returns rows per table.
+
+    Rows come from SQLite where it can still read a table (going row by row around a
+    damaged page), and from the file's pages themselves (:mod:`.page_recovery`) where it
+    cannot, e.g. when the file was cut short and SQLite refuses even its schema. A row
+    found both ways is stored once (rows are keyed by their UUID). When nothing at all
+    can be read, ``out`` is not left behind.
+    """
+    out = Path(out)
+    if out.exists():
         raise StoreError(f"{out} exists already; recovery writes a new file")
-    counts: dict[str, int] = {}
+    try:
+        counts = _recover_into(Path(path), out)
+    except BaseException:
+        _remove_store(out)
+        raise
+    if not any(counts.values()):
+        _remove_store(out)
+        raise StoreError(
+            f"{path}: no row could be read from it (not even from its pages); "
+            "if it was copied from another computer, copy it again from there"
+        )
+    return counts
+
+
+def _recover_into(path: Path, out: Path) -> dict[str, int]:
     with tempfile.TemporaryDirectory(prefix="recover-store-") as folder:
-        copy = _copy(Path(path), Path(folder))
-        try:
-            source = sqlite3.connect(copy, isolation_level=None)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: nothing can be read ({exc})") from None
+        copy = _copy(path, Path(folder))
         ResultsStore(out).close()  # a fresh store with the current schema
-        target = connect(Path(out))
+        target = connect(out)
         try:
             target.execute("PRAGMA foreign_keys = OFF")  # keep rows whose parents were lost
+            columns = schema_columns(target, TABLES)
+            found = _rows_sqlite_reads(copy)
+            try:
+                from_pages = recover_rows(copy, columns)
+            except (ValueError, OSError):
+                from_pages = {}
             for table in TABLES:
-                try:
-                    columns = [row[1] for row in source.execute(f"PRAGMA table_info({table})")]
-                except sqlite3.DatabaseError:
-                    columns = []
-                rows = _readable_rows(source, table, columns) if columns else []
+                known = {c.name for c in columns[table]}
                 with write(target) as conn:
-                    conn.executemany(
-                        f"INSERT OR IGNORE INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                        rows,
-                    )
-                counts[table] = len(rows)
+                    for row in [*found.get(table, []), *from_pages.get(table, [])]:
+                        names = [name for name in row if name in known]  # older rows may lack later columns
+                        conn.execute(
+                            f"INSERT OR IGNORE INTO {table}({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                            [row[name] for name in names],
+                        )
+            return {table: target.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in TABLES}
         finally:
             target.close()
-            source.close()
-    return counts
+
+
+def _rows_sqlite_reads(copy: Path) -> dict[str, list[dict]]:
+    """The rows SQLite can still read, per table, as {column: value} dicts."""
+    try:
+        source = sqlite3.connect(copy, isolation_level=None)
+    except sqlite3.DatabaseError:
+        return {}
+    try:
+        found = {}
+        for table in TABLES:
+            try:
+                columns = [row[1] for row in source.execute(f"PRAGMA table_info({table})")]
+            except sqlite3.DatabaseError:
+                continue  # the schema itself is unreadable: the pages may still be
+            found[table] = [dict(zip(columns, row)) for row in _readable_rows(source, table, columns)] if columns else []
+        return found
+    finally:
+        source.close()
+
+
+def _remove_store(path: Path) -> None:
+    """A store recovery created (and its WAL and shared-memory files)."""
+    for part in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        part.unlink(missing_ok=True)

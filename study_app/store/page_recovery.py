@@ -1,0 +1,311 @@
+"""Rows read straight from the pages of a damaged SQLite file, when SQLite itself cannot.
+
+A results file cut short (an interrupted copy from a desktop, a full USB stick) usually
+loses its last pages, and with them part of the schema table, so SQLite refuses every
+query ("database disk image is malformed") although most answers are still on disk. This
+reads the file the way SQLite lays it out (https://www.sqlite.org/fileformat2.html):
+the header gives the page size; committed frames of the ``-wal`` file replace the pages
+they carry; each table's b-tree is walked from its root page as the schema table names
+it, and leaf pages that no surviving interior page points to any more are given to the
+one table whose columns their rows fit. Only what is intact is read: a page beyond the
+end, a cell pointing outside its page or a broken overflow chain is left out, never
+guessed at. Nothing here writes; :func:`~study_app.store.integrity.recover_store` puts
+the rows into a new store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+LEAF_TABLE, INTERIOR_TABLE = 0x0D, 0x05
+WAL_MAGIC = (0x377F0682, 0x377F0683)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    affinity: str  # TEXT, INTEGER or REAL
+    nullable: bool
+
+
+def read_varint(data: bytes, at: int) -> tuple[int, int]:
+    """SQLite's big-endian variable-length integer at ``at``: (value, position after it)."""
+    value = 0
+    for i in range(8):
+        byte = data[at + i]
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, at + i + 1
+    return (value << 8) | data[at + 8], at + 9
+
+
+def decode_record(payload: bytes) -> list:
+    """The values of one record (header of serial types, then the values)."""
+    header_size, at = read_varint(payload, 0)
+    types = []
+    while at < header_size:
+        serial, at = read_varint(payload, at)
+        types.append(serial)
+    values, at = [], header_size
+    for serial in types:
+        if serial == 0:
+            values.append(None)
+        elif 1 <= serial <= 6:
+            size = (1, 2, 3, 4, 6, 8)[serial - 1]
+            values.append(int.from_bytes(payload[at : at + size], "big", signed=True))
+            at += size
+        elif serial == 7:
+            values.append(struct.unpack(">d", payload[at : at + 8])[0])
+            at += 8
+        elif serial in (8, 9):
+            values.append(serial - 8)
+        elif serial >= 12:
+            size = (serial - 12) // 2 if serial % 2 == 0 else (serial - 13) // 2
+            raw = payload[at : at + size]
+            if len(raw) != size:
+                raise ValueError("record runs past its payload")
+            values.append(bytes(raw) if serial % 2 == 0 else raw.decode("utf-8"))
+            at += size
+        else:
+            raise ValueError(f"reserved serial type {serial}")
+    if at > len(payload):
+        raise ValueError("record runs past its payload")
+    return values
+
+
+class PageFile:
+    """The pages of a database file with its WAL applied (committed frames only)."""
+
+    def __init__(self, path: Path) -> None:
+        data = Path(path).read_bytes()
+        if len(data) < 100 or not data.startswith(b"SQLite format 3\x00"):
+            raise ValueError("not an SQLite file (its header is missing)")
+        if struct.unpack(">I", data[56:60])[0] not in (0, 1):
+            raise ValueError("the file's text is not UTF-8 (a results store's always is)")
+        size = struct.unpack(">H", data[16:18])[0]
+        self.page_size = 65536 if size == 1 else size
+        if self.page_size < 512 or self.page_size & (self.page_size - 1):
+            raise ValueError(f"page size {self.page_size} in the header is not possible")
+        self.usable = self.page_size - data[20]
+        self._pages = {n + 1: data[n * self.page_size : (n + 1) * self.page_size] for n in range(len(data) // self.page_size)}
+        wal = Path(f"{path}-wal")
+        if wal.is_file():
+            self._pages.update(committed_wal_pages(wal.read_bytes(), self.page_size))
+
+    def __contains__(self, number: int) -> bool:
+        return number in self._pages
+
+    def __getitem__(self, number: int) -> bytes:
+        return self._pages[number]
+
+    @property
+    def numbers(self) -> list[int]:
+        return sorted(self._pages)
+
+    def leaf_rows(self, number: int) -> Iterator[tuple[int, list]]:
+        """(rowid, values) of each intact cell of a table leaf page."""
+        page = self._pages[number]
+        start = 100 if number == 1 else 0
+        cells = struct.unpack(">H", page[start + 3 : start + 5])[0]
+        for i in range(cells):
+            try:
+                at = struct.unpack(">H", page[start + 8 + 2 * i : start + 10 + 2 * i])[0]
+                size, at = read_varint(page, at)
+                rowid, at = read_varint(page, at)
+                yield rowid, decode_record(self._payload(page, at, size))
+            except (ValueError, IndexError, struct.error, UnicodeDecodeError):
+                continue
+
+    def children(self, number: int) -> list[int]:
+        """The child pages an interior table page points to (right-most last)."""
+        page = self._pages[number]
+        start = 100 if number == 1 else 0
+        cells = struct.unpack(">H", page[start + 3 : start + 5])[0]
+        found = []
+        for i in range(cells):
+            try:
+                at = struct.unpack(">H", page[start + 12 + 2 * i : start + 14 + 2 * i])[0]
+                found.append(struct.unpack(">I", page[at : at + 4])[0])
+            except (IndexError, struct.error):
+                continue
+        found.append(struct.unpack(">I", page[start + 8 : start + 12])[0])
+        return found
+
+    def kind(self, number: int) -> int:
+        return self._pages[number][100 if number == 1 else 0]
+
+    def _payload(self, page: bytes, at: int, size: int) -> bytes:
+        """A cell's payload, following its overflow chain (which must be whole)."""
+        usable = self.usable
+        most = usable - 35
+        if size <= most:
+            payload = page[at : at + size]
+            if len(payload) != size:
+                raise ValueError("cell runs past its page")
+            return payload
+        least = (usable - 12) * 32 // 255 - 23
+        local = least + (size - least) % (usable - 4)
+        local = local if local <= most else least
+        parts, left = [page[at : at + local]], size - local
+        next_page = struct.unpack(">I", page[at + local : at + local + 4])[0]
+        seen = set()
+        while left > 0:
+            if next_page in seen or next_page not in self._pages:
+                raise ValueError("overflow chain broken")
+            seen.add(next_page)
+            overflow = self._pages[next_page]
+            parts.append(overflow[4 : 4 + min(left, usable - 4)])
+            left -= usable - 4
+            next_page = struct.unpack(">I", overflow[:4])[0]
+        return b"".join(parts)
+
+
+def committed_wal_pages(wal: bytes, page_size: int) -> dict[int, bytes]:
+    """The pages of the WAL's committed transactions, latest version of each.
+
+    Frames count while their salts match the header's and their cumulative checksum holds;
+    only frames up to the last commit frame (one that gives the database size) are used.
+    """
+    if len(wal) < 32:
+        return {}
+    magic, _, wal_page_size, _, salt1, salt2 = struct.unpack(">IIIIII", wal[:24])
+    if magic not in WAL_MAGIC or wal_page_size != page_size:
+        return {}
+    order = "<" if magic & 1 == 0 else ">"
+    s1, s2 = _checksum(wal[:24], order, 0, 0)
+    if (s1, s2) != struct.unpack(">II", wal[24:32]):
+        return {}
+    pages: dict[int, bytes] = {}
+    pending: dict[int, bytes] = {}
+    at = 32
+    while at + 24 + page_size <= len(wal):
+        number, commit, f_salt1, f_salt2, c1, c2 = struct.unpack(">IIIIII", wal[at : at + 24])
+        if (f_salt1, f_salt2) != (salt1, salt2):
+            break
+        s1, s2 = _checksum(wal[at : at + 8], order, s1, s2)
+        s1, s2 = _checksum(wal[at + 24 : at + 24 + page_size], order, s1, s2)
+        if (s1, s2) != (c1, c2):
+            break
+        pending[number] = wal[at + 24 : at + 24 + page_size]
+        if commit:
+            pages.update(pending)
+            pending = {}
+        at += 24 + page_size
+    return pages
+
+
+def _checksum(data: bytes, order: str, s1: int, s2: int) -> tuple[int, int]:
+    words = struct.unpack(f"{order}{len(data) // 4}I", data)
+    for i in range(0, len(words), 2):
+        s1 = (s1 + words[i] + s2) & 0xFFFFFFFF
+        s2 = (s2 + words[i + 1] + s1) & 0xFFFFFFFF
+    return s1, s2
+
+
+def table_pages(pages: PageFile, root: int) -> list[int]:
+    """The leaf pages reachable from a table's root page (missing or odd pages skipped)."""
+    leaves, stack, seen = [], [root], set()
+    while stack:
+        number = stack.pop()
+        if number in seen or number not in pages:
+            continue
+        seen.add(number)
+        kind = pages.kind(number)
+        if kind == LEAF_TABLE:
+            leaves.append(number)
+        elif kind == INTERIOR_TABLE:
+            stack.extend(pages.children(number))
+    return leaves
+
+
+def fits(values: list, columns: list[Column]) -> bool:
+    """Whether a record's values could be a row of a table with ``columns``.
+
+    A row written before columns were added (ALTER TABLE) has fewer values.
+    """
+    if not 0 < len(values) <= len(columns):
+        return False
+    for value, column in zip(values, columns):
+        if value is None:
+            if not column.nullable:
+                return False
+        elif column.affinity == "TEXT" and not isinstance(value, str):
+            return False
+        elif column.affinity == "INTEGER" and not isinstance(value, int):
+            return False
+        elif column.affinity == "REAL" and not isinstance(value, (int, float)):
+            return False
+    return True
+
+
+def schema_columns(conn: sqlite3.Connection, tables: tuple[str, ...]) -> dict[str, list[Column]]:
+    """Each table's columns as a (sound) store of the current schema declares them."""
+    found = {}
+    for table in tables:
+        found[table] = [
+            Column(name, (kind or "TEXT").upper(), not not_null and not primary)
+            for _, name, kind, not_null, _, primary in conn.execute(f"PRAGMA table_info({table})")
+        ]
+    return found
+
+
+def recover_rows(path: Path, columns: dict[str, list[Column]]) -> dict[str, list[dict]]:
+    """Every intact row of the tables in ``columns``, as {column: value} dicts, per table.
+
+    The file's own schema table names each table's root page (and, through its CREATE
+    statement, the column order of the file's schema version); leaf pages that no
+    surviving path reaches go to the one table whose columns their rows fit, if exactly
+    one does.
+    """
+    pages = PageFile(path)
+    leaves = [number for number in pages.numbers if pages.kind(number) == LEAF_TABLE]
+    roots, order = {}, {}
+    schema_pages = set(table_pages(pages, 1))
+    # Schema rows are looked for on every leaf page: the schema table's own interior page
+    # may be among the lost ones.
+    for page in sorted(leaves, key=lambda number: number not in schema_pages):
+        for _, values in pages.leaf_rows(page):
+            if len(values) == 5 and values[0] == "table" and values[1] in columns and isinstance(values[3], int):
+                schema_pages.add(page)
+                roots.setdefault(values[1], values[3])
+                order.setdefault(values[1], _declared_columns(values[4], columns[values[1]]))
+    rows: dict[str, list[dict]] = {table: [] for table in columns}
+    claimed: set[int] = set(schema_pages)
+    for table, root in roots.items():
+        for page in table_pages(pages, root):
+            claimed.add(page)
+            rows[table].extend(dict(zip(order[table], values)) for _, values in pages.leaf_rows(page))
+    for table in columns:  # a table whose schema row is lost: its pages are orphans, matched below
+        order.setdefault(table, [c.name for c in columns[table]])
+    for number in leaves:
+        if number in claimed:
+            continue
+        for _, values in pages.leaf_rows(number):
+            owners = [t for t in columns if fits(values, [_column(columns[t], n) for n in order[t]])]
+            if len(owners) == 1:
+                rows[owners[0]].append(dict(zip(order[owners[0]], values)))
+    return rows
+
+
+def _column(columns: list[Column], name: str) -> Column:
+    return next((c for c in columns if c.name == name), Column(name, "ANY", True))
+
+
+def _declared_columns(sql: object, known: list[Column]) -> list[str]:
+    """Column names in the order the file's CREATE TABLE declares them."""
+    if isinstance(sql, str):
+        try:
+            scratch = sqlite3.connect(":memory:")
+            try:
+                scratch.execute(sql)
+                name = scratch.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+                return [row[1] for row in scratch.execute(f"PRAGMA table_info({name})")]
+            finally:
+                scratch.close()
+        except sqlite3.Error:
+            pass
+    return [c.name for c in known]
