@@ -112,12 +112,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from .store import ResultsStore, import_answers
-
+    from .store import ResultsStore
+    from .store.export import import_loaded, load_export
     from .store.results_store import store_location
 
+    exported = load_export(Path(args.table))  # a bad table is refused before a store is created
     with ResultsStore(store_location(args.store)) as store:
-        added = import_answers(store, Path(args.table))
+        added = import_loaded(store, *exported)
     print(f"imported {added} new trial(s) into {args.store}")
     return 0
 

@@ -56,3 +56,21 @@ def test_options_without_a_command_open_the_annotation_session(tmp_path):
     argv = [sys.executable, str(ROOT / "main.py"), "--study", "demo-digits", "--annotator", "Z01"]
     result = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 1 and "no screen found" in result.stderr  # it went to annotate, not to usage
+
+
+def test_import_of_a_bad_table_names_the_cell_and_creates_no_store(tmp_path, tiny_study):
+    store = tmp_path / "r.sqlite"
+    assert run("simulate", "--study", str(tiny_study), "--annotators", "1", "--store", str(store)).returncode == 0
+    assert run("export", "--store", str(store), "--out", str(tmp_path / "a.csv")).returncode == 0
+    lines = (tmp_path / "a.csv").read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    cells = lines[3].split(",")
+    cells[header.index("rt_ms")] = "abc"
+    (tmp_path / "bad.csv").write_text("\n".join([*lines[:3], ",".join(cells), *lines[4:]]) + "\n", encoding="utf-8")
+    (tmp_path / "bad.manifest.json").write_text((tmp_path / "a.manifest.json").read_text(encoding="utf-8"), encoding="utf-8")
+    for table, message in (("bad.csv", "bad.csv:4 [rt_ms]: 'abc' is not a number"), ("nothing.csv", "nothing.csv: no such file")):
+        result = run("import", str(tmp_path / table), "--store", str(tmp_path / "new.sqlite"))
+        assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
+        assert not (tmp_path / "new.sqlite").exists()
+    result = run("import", str(tmp_path / "a.csv"), "--store", str(tmp_path / "new.sqlite"))
+    assert result.returncode == 0 and "imported" in result.stdout

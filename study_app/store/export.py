@@ -173,29 +173,67 @@ def export_answers(store: ResultsStore, out: Path, fmt: str = "csv", include_mac
 
 
 def read_export(path: Path) -> pd.DataFrame:
-    """Read an exported table (CSV or Parquet) back into the dtypes of :func:`answers_frame`."""
-    if path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    else:
-        frame = unescape_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
-        for column in ("trial",):
-            frame[column] = frame[column].astype("int64")
-        frame["rank"] = pd.to_numeric(frame["rank"].replace("", None)).astype("Int64")
-        for column in ("rt_ms", "presented_ms"):
-            frame[column] = pd.to_numeric(frame[column].replace("", None)).astype(float)
-        for column in ("pilot", "interrupted"):  # absent from exports of older versions
-            if column not in frame.columns:
-                frame[column] = "False"
-        if "group" in frame.columns:
-            frame["group"] = pd.to_numeric(frame["group"].replace("", None)).astype("Int64")
-        for column in ("superseded", "pilot", "interrupted"):
-            frame[column] = frame[column].map({"True": True, "False": False}).astype(bool)
+    """Read an exported table (CSV or Parquet) back into the dtypes of :func:`answers_frame`.
+
+    A bad cell is a :class:`StoreError` naming the file, line and column.
+    """
+    path = Path(path)
+    try:
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = unescape_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
+    except FileNotFoundError:
+        raise StoreError(f"{path}: no such file") from None
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise StoreError(f"{path}: cannot read this table ({exc})") from None
     if "group" not in frame.columns:  # an export of an older version
-        frame["group"] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+        frame["group"] = pd.Series(pd.NA, index=frame.index, dtype="Int64") if path.suffix == ".parquet" else ""
+    for column in ("pilot", "interrupted"):  # absent from exports of older versions
+        if column not in frame.columns:
+            frame[column] = False if path.suffix == ".parquet" else "False"
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise StoreError(f"{path}: not an answers export (missing columns {', '.join(missing)})")
+    if path.suffix != ".parquet":
+        frame["trial"] = _numbers(frame, "trial", path, whole=True, required=True).astype("int64")
+        frame["rank"] = _numbers(frame, "rank", path, whole=True).astype("Int64")
+        for column in ("rt_ms", "presented_ms"):
+            frame[column] = _numbers(frame, column, path).astype(float)
+        frame["group"] = _numbers(frame, "group", path, whole=True).astype("Int64")
+        for column in ("superseded", "pilot", "interrupted"):
+            flags = frame[column].map({"True": True, "False": False})
+            _refuse_first_bad(frame, column, flags.isna(), path, "True or False")
+            frame[column] = flags.astype(bool)
     return frame[COLUMNS]
+
+
+def _numbers(frame: pd.DataFrame, column: str, path: Path, whole: bool = False, required: bool = False) -> pd.Series:
+    """A text column as numbers (empty cells missing unless ``required``); the first bad cell is an error."""
+    text = frame[column].astype(str)
+    numbers = pd.to_numeric(text.replace("", None), errors="coerce")
+    bad = (numbers.isna() & ((text != "") | required)) | (whole & numbers.notna() & (numbers % 1 != 0))
+    _refuse_first_bad(frame, column, bad, path, "a whole number" if whole else "a number")
+    return numbers
+
+
+def _refuse_first_bad(frame: pd.DataFrame, column: str, bad: pd.Series, path: Path, expected: str) -> None:
+    if bad.any():
+        row = int(bad.to_numpy().argmax())
+        value = frame[column].iloc[row]
+        raise StoreError(f"{path}:{row + 2} [{column}]: {value!r} is not {expected}")  # line 1 is the header
+
+
+def load_export(table_path: Path) -> tuple[pd.DataFrame, dict]:
+    """An export and its run manifest, both checked, before anything is written anywhere."""
+    frame = read_export(table_path)
+    try:
+        manifest = json.loads(manifest_path(table_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{manifest_path(table_path)}: cannot read the run manifest of this export ({exc})") from None
+    if not isinstance(manifest, dict) or not {"studies", "sessions"} <= set(manifest):
+        raise StoreError(f"{manifest_path(table_path)}: not the run manifest of an answers export (no studies or sessions)")
+    return frame, manifest
 
 
 def import_answers(store: ResultsStore, table_path: Path) -> int:
@@ -204,11 +242,11 @@ def import_answers(store: ResultsStore, table_path: Path) -> int:
     Rows keep their UUIDs, so importing twice (or merging with the original store)
     adds nothing.
     """
-    frame = read_export(table_path)
-    try:
-        manifest = json.loads(manifest_path(table_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"{manifest_path(table_path)}: cannot read the run manifest of this export ({exc})") from None
+    return import_loaded(store, *load_export(table_path))
+
+
+def import_loaded(store: ResultsStore, frame: pd.DataFrame, manifest: dict) -> int:
+    """:func:`import_answers` of an export already read by :func:`load_export`."""
     before = store.conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
     with write(store.conn) as conn:
         conn.execute("PRAGMA defer_foreign_keys = ON")
