@@ -12,13 +12,31 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import StudyError
 
 if TYPE_CHECKING:  # pandas loads on first use: every start of the app would pay for it
     import pandas as pd
 
+
+
+class RaterInputs(NamedTuple):
+    """What ``compare`` and ``report`` analyse, and what a reader must know about it."""
+
+    raters: "pd.DataFrame"
+    phases: list[str]
+    rule: str
+    name: str
+    labels: object  # a LabelSet, or None for tidy files
+    notes: list[str]
+    pilot: bool  # simulated sessions only: a dry run, whose outputs must not replace the real ones
+
+    def output_folder(self, kind: str) -> Path:
+        """``results/<study>/<kind>/`` (``<kind>-pilot/`` for a pilot store's dry run)."""
+        from .store.results_store import RESULTS_DIR
+
+        return RESULTS_DIR / self.name / (f"{kind}-pilot" if self.pilot else kind)
 
 
 def add_compare_commands(sub: argparse._SubParsersAction) -> None:
@@ -40,7 +58,8 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
         "--k", type=int, help="guesses that count for top-k correctness (default: the answers per trial of the phases compared)"
     )
     compare.add_argument("--rule", choices=["top-k", "top-1", "all-valid"], help="correctness rule (default top-k; all-valid for multi-label phases)")
-    compare.add_argument("--phase", action="append", help="phase to analyse (repeatable; default: phases without feedback)")
+    compare.add_argument("--phase", action="append", help="phase to analyse (repeatable; default: the study's phases without "
+                         "feedback; with --answers, every phase in the file)")
     compare.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")
     compare.add_argument("--n-boot", type=int, default=10_000, help="bootstrap replicates (default 10000)")
     compare.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
@@ -71,13 +90,13 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     """Handler of ``compare``."""
     from .stats import compare, shown_images_only
-    from .store.results_store import RESULTS_DIR
 
     _check_settings(args)
-    raters, phases, rule, name, labels = study_raters(args) if args.study else file_raters(args)
+    inputs = study_raters(args) if args.study else file_raters(args)
+    raters, phases, rule, name, labels, notes, _ = inputs
     raters = shown_images_only(raters[raters["phase"].isin(phases)].reset_index(drop=True))
-    report = compare(raters, args.alpha, rule, args.k, args.n_boot, args.seed, labels)
-    out = Path(args.out) if args.out else RESULTS_DIR / name / "compare"
+    report = compare(raters, args.alpha, rule, args.k, args.n_boot, args.seed, labels, notes)
+    out = Path(args.out) if args.out else inputs.output_folder("compare")
     _write_tables({"raters": raters, **report.tables()}, out)
     taxonomy = None
     if getattr(args, "taxonomy", False):
@@ -139,10 +158,12 @@ def study_raters(args: argparse.Namespace):
     phases = _chosen_phases(args.phase, default, [p.name for p in study.phases])
     chosen = [study.phase(name) for name in phases]
     # Models are scored by the same rule as people: as many guesses as a person gave.
-    args.k = args.k or max(p.answers for p in chosen)
+    people_k = max(p.answers for p in chosen)
+    notes = input_notes(answers[answers["phase"].isin(phases)], args.k, people_k)
+    args.k = args.k or people_k
     raters = rater_table(answers, predictions, study, args.k, study.labels, image_phases(study))
     rule = args.rule or ("all-valid" if all(p.multi_label for p in chosen) else "top-k")
-    return raters, phases, rule, study.name, study.labels
+    return RaterInputs(raters, phases, rule, study.name, study.labels, notes, is_pilot(answers))
 
 
 def file_raters(args: argparse.Namespace):
@@ -155,12 +176,38 @@ def file_raters(args: argparse.Namespace):
     truth = truth_table(Path(args.truth))
     predictions = read_prediction_files(args.predictions, set(truth["image_id"])) if args.predictions else None
     ranks = answers["rank"].dropna() if "rank" in answers.columns else []
-    args.k = args.k or (int(max(ranks)) if len(ranks) else 1)
-    raters = rater_table(answers, predictions, truth, args.k)
+    people_k = int(max(ranks)) if len(ranks) else 1
     present = sorted(answers["phase"].astype(str).unique())
+    phases = _chosen_phases(args.phase, present, present)
+    notes = input_notes(answers[answers["phase"].astype(str).isin(phases)], args.k, people_k)
+    args.k = args.k or people_k
+    raters = rater_table(answers, predictions, truth, args.k)
     studies = sorted(set(answers["study"].astype(str)) - {""})
     name = studies[0] if len(studies) == 1 else Path(args.answers).stem
-    return raters, _chosen_phases(args.phase, present, present), args.rule or "top-k", name, None
+    return RaterInputs(raters, phases, args.rule or "top-k", name, None, notes, is_pilot(answers))
+
+
+def is_pilot(answers: "pd.DataFrame") -> bool:
+    return "pilot" in answers.columns and len(answers) > 0 and bool(answers["pilot"].astype(bool).all())
+
+
+def input_notes(answers: "pd.DataFrame", asked_k: int | None, people_k: int) -> list[str]:
+    """What changes the reading of the numbers but is not in them: repeated trials left
+    out, and models scored on more (or fewer) guesses than people could give."""
+    from .stats.raters import later_exposures
+
+    notes = ["pilot (simulated) sessions only: a dry run of the analysis, not results"] if is_pilot(answers) else []
+    repeats = later_exposures(answers) if "trial_uuid" in answers.columns else {}
+    if repeats:
+        shown = ", ".join(f"{name} {count}" for name, count in list(repeats.items())[:5]) + (", ..." if len(repeats) > 5 else "")
+        notes.append(
+            f"{sum(repeats.values())} repeated trial(s) of {len(repeats)} annotator(s) left out ({shown}): an image seen again "
+            "in a phase already answered (a second session, or two desktops' stores merged) counts with its first answer only"
+        )
+    if asked_k is not None and asked_k != people_k:
+        notes.append(f"--k {asked_k}: models are scored on their first {asked_k} guesses, while people could give {people_k}: "
+                     "the two sides are not scored by the same rule")
+    return notes
 
 
 def _chosen_phases(asked: list[str] | None, default: list[str], known: list[str]) -> list[str]:

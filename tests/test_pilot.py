@@ -70,6 +70,10 @@ def test_simulate_then_compare_from_the_command_line(tmp_path):
     compared = run("compare", "--study", "demo-digits", "--store", "results/demo-digits/pilot.sqlite", "--n-boot", "200")
     assert compared.returncode == 0, compared.stderr
     assert "pilot-2-001" in compared.stdout and "top-k rule (k = 1)" in compared.stdout
+    # a dry run says so, and its tables never replace the real study's
+    assert "note: pilot (simulated) sessions only: a dry run" in compared.stdout
+    assert (tmp_path / "results" / "demo-digits" / "compare-pilot" / "rates.csv").exists()
+    assert not (tmp_path / "results" / "demo-digits" / "compare").exists()
 
 
 def test_compare_can_leave_out_interrupted_trials(tmp_path, digits, capsys):

@@ -66,7 +66,9 @@ def rule_title(rule: str, k: int) -> str:
 
 def analyse(data: ReportData, settings: Settings, comparison: Comparison | None = None) -> Analysis:
     """Run the statistics engine for everything the report shows (``comparison`` if already run)."""
-    comparison = comparison or compare(data.raters, settings.alpha, data.rule, data.k, settings.n_boot, settings.seed, data.labels)
+    comparison = comparison or compare(
+        data.raters, settings.alpha, data.rule, data.k, settings.n_boot, settings.seed, data.labels, data.notes
+    )
     main = rule_title(data.rule, data.k)
     rates = {main: comparison.rates}
     if main != "top-1":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -83,17 +84,22 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _data(args: argparse.Namespace):
+    """The report's inputs and the folder it goes to unless ``--out`` says otherwise."""
     from ..compare_cli import file_raters, study_raters
     from ..stats import shown_images_only
+    from ..store.results_store import RESULTS_DIR
     from .inputs import from_files, from_model_vs_human, from_study_store
 
     command = command_line(args)
     if args.model_vs_human:
-        return from_model_vs_human(Path(args.model_vs_human), args.dataset, command)
-    raters, phases, rule, name, _ = study_raters(args) if args.study else file_raters(args)
+        data = from_model_vs_human(Path(args.model_vs_human), args.dataset, command)
+        return data, RESULTS_DIR / data.name / "report"
+    inputs = study_raters(args) if args.study else file_raters(args)
+    raters, phases, rule, name, _, notes, _ = inputs
     raters = shown_images_only(raters[raters["phase"].isin(phases)].reset_index(drop=True))
     if not args.study:
-        return from_files(raters, rule, args.k, name, Path(args.answers), Path(args.truth), command)
+        data = from_files(raters, rule, args.k, name, Path(args.answers), Path(args.truth), command)
+        return replace(data, notes=tuple(notes)), inputs.output_folder("report")
     from ..protocol import load_study
     from ..store import default_store_path
     from ..store.results_store import store_location
@@ -102,21 +108,20 @@ def _data(args: argparse.Namespace):
     store = store_location(args.store) if args.store else default_store_path(study)
     from .taxonomy_section import with_reviews
 
-    data = from_study_store(raters, rule, args.k, study, store, command)
-    return with_reviews(data, study, store, args.predictions, args.alpha, args.n_boot, args.seed)
+    data = replace(from_study_store(raters, rule, args.k, study, store, command), notes=tuple(notes))
+    return with_reviews(data, study, store, args.predictions, args.alpha, args.n_boot, args.seed), inputs.output_folder("report")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Handler of ``report``."""
-    from ..store.results_store import RESULTS_DIR
     from .build import Settings, write_report
 
     _check(args)
-    data = _data(args)
+    data, folder = _data(args)
     if args.models:
         data = data.with_models(args.models)
     settings = Settings(args.alpha, args.n_boot, args.seed, args.gallery_size, args.top_rows)
-    out = Path(args.out) if args.out else RESULTS_DIR / data.name / "report"
+    out = Path(args.out) if args.out else folder
     written = write_report(data, settings, out)
     print(f"wrote {written[0]} and {len(written) - 1} more files in {out}/")
     return 0

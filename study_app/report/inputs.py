@@ -49,6 +49,8 @@ class ReportData:
     image_paths: Mapping[str, Path] = field(default_factory=dict)
     max_pixels: int = DEFAULT_MAX_PIXELS
     reviews: pd.DataFrame | None = None
+    #: What the reader must know about the inputs (e.g. repeated trials left out).
+    notes: tuple[str, ...] = ()
 
     def label_name(self, label_id: str) -> str:
         """Display name of a label id (the id itself when the label set does not know it)."""

@@ -11,6 +11,7 @@ report the ``compare`` command prints; ``tables()`` is what it writes as CSV fil
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +122,7 @@ def compare(
     n_boot: int = 10_000,
     seed: int = 0,
     labels: LabelSet | None = None,
+    notes: Sequence[str] = (),
 ) -> Comparison:
     """Run every analysis on a rater table.
 
@@ -141,13 +143,16 @@ def compare(
         Seed of the bootstrap.
     labels : LabelSet, optional
         With a hierarchy, errors per superclass are added.
+    notes : sequence of str
+        What the caller knows about its inputs (trials left out, a k unlike people's),
+        reported first among the comparison's notes.
     """
     if rule not in RULES:
         raise StudyError(f"rule must be one of {', '.join(RULES)}, not {rule!r}")
     if not (raters["kind"] == HUMAN).any():
         raise StudyError("no annotator answers to compare")
     correct = RULES[rule]
-    notes: list[str] = []
+    notes = list(notes)
     per_phase: dict[str, list[pd.DataFrame]] = {name: [] for name in _TABLES if name != "rates"}
     for phase, rows in raters.groupby("phase", observed=True, sort=True):
         tagged = _phase_tables(rows, alpha, correct, n_boot, seed, labels, notes)

@@ -182,6 +182,17 @@ def raters_from_answers(answers: pd.DataFrame, truth: TruthSource, k: int = 5, l
     return scored if first_exposure.all() else scored[first_exposure].reset_index(drop=True)
 
 
+def later_exposures(answers: pd.DataFrame) -> dict[str, int]:
+    """Per annotator, the trials :func:`raters_from_answers` leaves out as repeats: an image
+    seen again in a phase the annotator had already answered it in (a second session, two
+    desktops' stores merged). Revised trials do not count; a researcher should hear of these."""
+    trials = answers.drop_duplicates("trial_uuid")
+    if "superseded" in trials.columns:
+        trials = trials[~trials["superseded"].astype(bool)]
+    repeated = trials.duplicated(["annotator", "phase", "image_id"])
+    return {str(name): int(n) for name, n in trials.loc[repeated, "annotator"].value_counts(sort=False).sort_index().items()}
+
+
 def raters_from_predictions(
     predictions: pd.DataFrame,
     truth: TruthSource,

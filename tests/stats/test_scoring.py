@@ -9,7 +9,10 @@ import pandas as pd
 import pytest
 
 from study_app.errors import InputFileError
+from study_app.compare_cli import input_notes
 from study_app.stats import rater_table, raters_from_answers, raters_from_guesses, raters_from_predictions, truth_table
+
+from study_app.stats.raters import later_exposures
 
 from .builders import animals_and_vehicles
 
@@ -113,6 +116,12 @@ def test_answers_drop_revisions_and_repeated_exposures():
     assert table["outcome"].astype(str).tolist() == ["answer", "timeout", "answer"]
     assert table["rt_ms"].tolist() == [310.0, 1500.0, 250.0]
     assert (table["kind"] == "human").all()
+    # what was left out is said: one repeat of A's (the revision is not a repeat)
+    assert later_exposures(frame) == {"A": 1}
+    notes = input_notes(frame, None, 2)
+    assert len(notes) == 1 and notes[0].startswith("1 repeated trial(s) of 1 annotator(s) left out (A 1)")
+    assert "not scored by the same rule" in input_notes(frame.iloc[:0], 5, 2)[0]
+    assert input_notes(frame.iloc[:0], 2, 2) == []
 
 
 def test_rater_table_gives_models_the_phase_and_refuses_name_clashes():
