@@ -100,20 +100,45 @@ def mcnemar_power(
     return float(np.sum(binom.pmf(discordant, n_images, cells.discordance) * reject))
 
 
+#: Up to here every n from the formula's upward is tried; beyond, the exact power is
+#: searched by doubling steps and bisection (each evaluation costs O(n)).
+LINEAR_SEARCH_LIMIT = 5_000
+#: Beyond this many images the exact power is not computed (it would take minutes and
+#: gigabytes); the normal approximation is very good there.
+EXACT_POWER_LIMIT = 100_000
+
+
 def exact_mcnemar_sample_size(
     start: int, human_error: float, model_error: float, discordance: float | None, alpha: float, power: float
 ) -> tuple[int, float]:
-    """Smallest n >= ``start`` at which the exact test reaches ``power``, and that power.
+    """The first n >= ``start`` at which the exact test reaches ``power``, and that power.
 
     Connor's formula uses the normal approximation; the exact test is more
-    conservative, so the answer is usually a little above the formula's.
+    conservative, so the answer is usually a little above the formula's. The exact
+    power saw-tooths in n, so up to :data:`LINEAR_SEARCH_LIMIT` each n is tried in turn
+    (the smallest n that reaches it); above, steps of 1% of n, doubled until power is
+    reached, then bisection find an n that reaches it with n - 1 short of it, in a few
+    dozen evaluations instead of thousands.
     """
-    n = start
-    achieved = mcnemar_power(n, human_error, model_error, discordance, alpha)
-    while achieved < power:
+
+    def power_at(n: int) -> float:
+        return mcnemar_power(n, human_error, model_error, discordance, alpha)
+
+    n, achieved = start, power_at(start)
+    while achieved < power and n < LINEAR_SEARCH_LIMIT:
         n += 1
-        achieved = mcnemar_power(n, human_error, model_error, discordance, alpha)
-    return n, achieved
+        achieved = power_at(n)
+    if achieved >= power:
+        return n, achieved
+    low, step = n, max(1, n // 100)
+    high = low + step
+    while power_at(high) < power:
+        low, step = high, step * 2
+        high = low + step
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if power_at(middle) >= power else (middle, high)
+    return high, power_at(high)
 
 
 def simulated_power(
@@ -198,10 +223,19 @@ def plan_study(
     for count in sorted(set(annotators)):
         if count < 1:
             raise StudyError(f"the number of annotators must be at least 1, not {count}")
+        if count == 1 and formula_n > EXACT_POWER_LIMIT:
+            rows.append({"annotators": 1, "n_images": formula_n, "power": np.nan,
+                         "method": f"Connor 1987 formula (exact power not computed beyond {EXACT_POWER_LIMIT:,} images)"})
+            continue
         if count == 1:
             n, achieved = exact_mcnemar_sample_size(formula_n, human_error, model_error, cells.discordance, alpha, power)
             rows.append({"annotators": 1, "n_images": n, "power": achieved, "method": f"exact McNemar power (Connor 1987 formula: {formula_n})"})
             continue
+        if formula_n > EXACT_POWER_LIMIT:
+            raise StudyError(
+                f"a difference of {abs(human_error - model_error):g} needs about {formula_n:,} images for one annotator: "
+                "too many to simulate several annotators; plan for a larger difference"
+            )
 
         def power_at(n: int) -> float:
             return simulated_power(n, count, human_error, model_error, cells.discordance, alpha, n_sim, seed)
@@ -212,5 +246,6 @@ def plan_study(
         while high - low > 1:
             middle = (low + high) // 2
             low, high = (low, middle) if power_at(middle) >= power else (middle, high)
-        rows.append({"annotators": count, "n_images": high, "power": power_at(high), "method": f"simulation ({n_sim} studies)"})
+        rows.append({"annotators": count, "n_images": high, "power": power_at(high),
+                     "method": f"simulation ({n_sim} studies; optimistic: annotators agree only through the model)"})
     return StudyPlan(human_error, model_error, cells.discordance, alpha, power, pd.DataFrame(rows))

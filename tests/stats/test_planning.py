@@ -54,3 +54,21 @@ def test_plan_table_and_clear_errors():
         plan_study(0.1, 0.1)
     with pytest.raises(StudyError, match="discordance 0.01 is impossible"):
         plan_study(0.1, 0.05, 0.01)
+
+
+def test_large_plans_search_by_bisection_and_huge_ones_give_the_formula(monkeypatch):
+    import study_app.stats.planning as planning
+
+    args = (0.10, 0.07, 0.13, 0.05, 0.8)
+    start = mcnemar_sample_size(*args[:3])
+    smallest, _ = planning.exact_mcnemar_sample_size(start, *args)  # below the limit: each n in turn
+    monkeypatch.setattr(planning, "LINEAR_SEARCH_LIMIT", 0)
+    found, power = planning.exact_mcnemar_sample_size(start, *args)
+    assert power >= 0.8 and mcnemar_power(found - 1, *args[:4]) < 0.8  # the first n past a shortfall
+    assert smallest <= found <= smallest * 1.02  # the saw-tooth may hide a smaller n, never by much
+    monkeypatch.setattr(planning, "EXACT_POWER_LIMIT", start - 1)
+    row = plan_study(*args[:3]).table.iloc[0]
+    assert row["n_images"] == start and math.isnan(row["power"]) and "Connor 1987 formula" in row["method"]
+    with pytest.raises(StudyError, match="too many to simulate several annotators"):
+        plan_study(*args[:3], annotators=[3])
+    assert "optimistic" in plan_study(0.3, 0.1, annotators=[2], n_sim=200).table.iloc[0]["method"]
