@@ -232,12 +232,25 @@ def _cmd_progress(args: argparse.Namespace) -> int:
 
     while True:
         with ResultsStore(_store_path(args), readonly=True) as store:
-            text = format_progress(study_progress(store, args.study_name), images=args.images)
+            text = format_progress(study_progress(store, _named_study(args.study_name)), images=args.images)
         if not args.watch:
             print(text)
             return 0
         print("\033[2J\033[H" + time.strftime("%H:%M:%S ") + text, flush=True)
         time.sleep(args.watch)
+
+
+def _named_study(name_or_folder: str | None) -> str | None:
+    """The study's name in its protocol when ``--study`` names a protocol here; else as given
+    (a lab's server may be watched from a computer without the protocol folder)."""
+    from .protocol import study_name
+
+    if not name_or_folder:
+        return None
+    try:
+        return study_name(name_or_folder)
+    except StudyError:
+        return name_or_folder
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
@@ -255,7 +268,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 def _add_lab_commands(sub: argparse._SubParsersAction) -> None:
     progress = sub.add_parser("progress", help="live progress of a study per annotator and per image (file or server store)")
     progress.add_argument("--store", required=True, help="results store: a file or a postgresql:// server URL")
-    progress.add_argument("--study", dest="study_name", help="only this study (its name in the protocol)")
+    progress.add_argument("--study", dest="study_name", help="only this study (its name, or its protocol folder)")
     progress.add_argument("--images", action="store_true", help="also list every image with its answers and held slots")
     progress.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS until Ctrl+C")
     progress.set_defaults(handler=_cmd_progress)

@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
+from .errors import StudyError
 from .store.results_store import ResultsStore
 
 _CURRENT = "NOT EXISTS (SELECT 1 FROM trials r WHERE r.supersedes = t.uuid)"
@@ -55,11 +56,14 @@ class StudyProgress:
 
 
 def study_progress(store: ResultsStore, study: str | None = None) -> list[StudyProgress]:
-    """Progress of every study in the store (or the one named ``study``)."""
-    condition, params = ("WHERE name = ?", (study,)) if study else ("", ())
-    studies = store.conn.execute(
-        f"SELECT uuid, name, protocol_hash, snapshot FROM studies {condition} ORDER BY created_at, uuid", params
-    ).fetchall()
+    """Progress of every study in the store (or the one named ``study``, which must be there)."""
+    studies = store.conn.execute("SELECT uuid, name, protocol_hash, snapshot FROM studies ORDER BY created_at, uuid").fetchall()
+    if study:
+        chosen = [row for row in studies if row[1] == study]
+        if not chosen:
+            known = ", ".join(sorted({row[1] for row in studies})) or "none yet"
+            raise StudyError(f"no study {study!r} in {store.path} (studies: {known})")
+        studies = chosen
     return [_one_study(store, *row) for row in studies]
 
 

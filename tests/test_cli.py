@@ -74,3 +74,12 @@ def test_import_of_a_bad_table_names_the_cell_and_creates_no_store(tmp_path, tin
         assert not (tmp_path / "new.sqlite").exists()
     result = run("import", str(tmp_path / "a.csv"), "--store", str(tmp_path / "new.sqlite"))
     assert result.returncode == 0 and "imported" in result.stdout
+
+
+def test_progress_takes_the_study_by_name_or_folder_and_refuses_an_unknown_one(tmp_path, tiny_study):
+    store = tmp_path / "r.sqlite"
+    assert run("simulate", "--study", str(tiny_study), "--annotators", "1", "--store", str(store)).returncode == 0
+    by_folder = run("progress", "--store", str(store), "--study", str(tiny_study))
+    assert by_folder.returncode == 0 and "1 annotator(s)" in by_folder.stdout
+    unknown = run("progress", "--store", str(store), "--study", "nosuch")
+    assert unknown.returncode == 1 and "no study 'nosuch'" in unknown.stderr and "(studies: " in unknown.stderr

@@ -132,6 +132,8 @@ def _begin(conn: sqlite3.Connection) -> None:
 def _hint(exc: sqlite3.Error) -> str:
     """What an annotator or researcher can do about an I/O failure."""
     text = str(exc).lower()
+    if "malformed" in text or "not a database" in text:  # "disk image is malformed" is no disk problem
+        return " (the file is damaged: python main.py check-store FILE says what can be recovered from it)"
     if "disk" in text or "full" in text or "readonly" in text or "read-only" in text:
         return " (is the disk full, read-only or disconnected? Free space or fix the folder, then try again)"
     return ""
