@@ -23,11 +23,15 @@ MAX_PROBLEMS_PER_KIND = 10
 MAX_RANK = 1_000_000
 
 
-def report_rows(problems: list[Problem], display: str, lines: "pd.Series", field: str, message: str) -> None:
-    """Append one problem per offending line, up to the cap, then a count of the rest."""
+def report_rows(
+    problems: list[Problem], display: str, lines: "pd.Series", field: str, message: str, values: "pd.Series | None" = None
+) -> None:
+    """Append one problem per offending line (naming its ``values`` cell, if given), up to
+    the cap, then a count of the rest."""
     shown = lines.iloc[:MAX_PROBLEMS_PER_KIND]
-    for line in shown:
-        problems.append(Problem(display, message, line=int(line), field=field))
+    for index, line in shown.items():
+        text = message if values is None else f"{message}: {values[index]!r}"
+        problems.append(Problem(display, text, line=int(line), field=field))
     if len(lines) > len(shown):
         problems.append(Problem(display, f"... and {len(lines) - len(shown)} more rows: {message}", field=field))
 
@@ -91,11 +95,11 @@ def read_predictions(
     if image_ids is not None:
         unknown = ~frame["image_id"].isin(set(image_ids)) & (frame["image_id"] != "")
         if unknown.any():
-            report_rows(problems, name, lines[unknown], "image_id", "image_id not in the study's manifest")
+            report_rows(problems, name, lines[unknown], "image_id", "image_id not in the study's manifest", frame["image_id"])
     if label_ids is not None:
         unknown = ~frame["label_id"].isin(set(label_ids)) & (frame["label_id"] != "")
         if unknown.any():
-            report_rows(problems, name, lines[unknown], "label_id", "label_id not in the study's label set")
+            report_rows(problems, name, lines[unknown], "label_id", "label_id not in the study's label set", frame["label_id"])
     if len(problems) > before:
         return None
 
@@ -108,9 +112,10 @@ def read_predictions(
     dup_label = frame.duplicated([*key, "label_id"], keep="first")
     if dup_label.any():
         report_rows(problems, name, lines[dup_label], "label_id", "the same label twice for one model and image")
-    groups = frame.groupby(key, sort=False)["rank"]
-    gap = groups.transform("max") != groups.transform("size")
-    if gap.any() and not dup_rank.any():
+    groups = frame.assign(_repeated=frame.duplicated([*key, "rank"], keep=False)).groupby(key, sort=False)
+    # A rank given twice makes its own problem; the gaps of the other images are still said.
+    gap = (groups["rank"].transform("max") != groups["rank"].transform("size")) & ~groups["_repeated"].transform("any")
+    if gap.any():
         report_rows(problems, name, lines[gap], "rank", "ranks of one model and image must be 1..k without gaps")
     if len(problems) > before:
         return None

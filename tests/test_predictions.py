@@ -48,6 +48,17 @@ def test_unknown_images_and_labels_are_named(tmp_path):
     frame, problems = read(tmp_path, HEADER + "m,a,1,x,1\nm,zz,1,qq,1\n", image_ids={"a"}, label_ids={"x"})
     assert frame is None
     assert {(p.field, p.line) for p in problems} == {("image_id", 3), ("label_id", 3)}
+    assert {p.message for p in problems} == {"image_id not in the study's manifest: 'zz'", "label_id not in the study's label set: 'qq'"}
+
+
+def test_a_rank_twice_does_not_hide_another_images_gap(tmp_path):
+    frame, problems = read(tmp_path, HEADER + "m,a,1,x,0.5\nm,a,1,y,0.1\nm,b,1,x,0.5\nm,b,3,y,0.1\n")
+    assert frame is None
+    assert {(p.line, p.message) for p in problems} == {
+        (3, "the same rank twice for one model and image"),
+        (4, "ranks of one model and image must be 1..k without gaps"),
+        (5, "ranks of one model and image must be 1..k without gaps"),
+    }
 
 
 def test_missing_columns_and_problem_cap(tmp_path):

@@ -125,21 +125,22 @@ def _read_wide(
         return pd.Series(values, index=frame.index)
 
     repeated = [len(set(row[row != ""])) < int((row != "").sum()) for row in guesses]
+    image_id = frame["image_id"]
     checks = [
-        (frame["image_id"] == "", "image_id", "empty image_id"),
-        (frame["image_id"].duplicated(), "image_id", "the same image twice"),
-        (per_row(~given.any(axis=1)), tops[0], "no guess for this image"),
-        (per_row((~given[:, :-1] & given[:, 1:]).any(axis=1)), "top", "an empty topN before a filled one; guesses must be top1..topK without gaps"),
-        (per_row(repeated), "top", "the same label twice for one image"),
+        (image_id == "", "image_id", "empty image_id", None),
+        (image_id.duplicated(), "image_id", "the same image twice", image_id),
+        (per_row(~given.any(axis=1)), tops[0], "no guess for this image", None),
+        (per_row((~given[:, :-1] & given[:, 1:]).any(axis=1)), "top", "an empty topN before a filled one; guesses must be top1..topK without gaps", None),
+        (per_row(repeated), "top", "the same label twice for one image", None),
     ]
     if image_ids is not None:
-        checks.append((~frame["image_id"].isin(set(image_ids)) & (frame["image_id"] != ""), "image_id", "image_id not in the study's manifest"))
+        checks.append((~image_id.isin(set(image_ids)) & (image_id != ""), "image_id", "image_id not in the study's manifest", image_id))
     if label_ids is not None:
         unknown = given & ~np.isin(guesses, list(label_ids))
-        checks.append((per_row(unknown.any(axis=1)), "top", "label not in the study's label set"))
-    for mask, column, message in checks:
+        checks.append((per_row(unknown.any(axis=1)), "top", "label not in the study's label set", None))
+    for mask, column, message, values in checks:
         if mask.any():
-            report_rows(problems, name, lines[mask], column, message)
+            report_rows(problems, name, lines[mask], column, message, values)
     if problems:
         raise InputFileError(problems)
     image, rank = np.nonzero(given)

@@ -160,7 +160,7 @@ def test_wide_file_problems(tmp_path):
     located = {(p.line, p.message) for p in caught.value.problems}
     assert (3, "an empty topN before a filled one; guesses must be top1..topK without gaps") in located
     assert (4, "the same label twice for one image") in located
-    assert (5, "the same image twice") in located
+    assert (5, "the same image twice: 'a'") in located
     path.write_text("image_id,top1,top2\na,x,y\nd,x,y,z\n", encoding="utf-8")
     with pytest.raises(InputFileError, match="Expected 3 fields in line 3"):
         read_prediction_file(path)

@@ -33,9 +33,9 @@ def test_wide_file_problems_are_listed_with_lines(tmp_path):
         read_prediction_file(path, image_ids={"i1", "i3"}, label_ids={"cat", "dog"})
     found = {(p.line, p.message) for p in caught.value.problems}
     assert (2, "the same label twice for one image") in found
-    assert (3, "the same image twice") in found
+    assert (3, "the same image twice: 'i1'") in found
     assert (4, "an empty topN before a filled one; guesses must be top1..topK without gaps") in found
-    assert (5, "image_id not in the study's manifest") in found and (5, "label not in the study's label set") in found
+    assert (5, "image_id not in the study's manifest: 'i9'") in found and (5, "label not in the study's label set") in found
     with pytest.raises(InputFileError, match="top1..top2 without gaps"):
         read_prediction_file(write(tmp_path, "g.csv", "image_id,top1,top3\ni1,cat,dog\n"))
     with pytest.raises(InputFileError, match="neither tidy"):
