@@ -58,13 +58,15 @@ def _add_annotate(sub: argparse._SubParsersAction) -> None:
 def _cmd_new_study(args: argparse.Namespace) -> int:
     from .ilsvrc import write_ilsvrc_study
 
+    if args.examples_per_class is not None and not args.train_dir:
+        raise StudyError("--examples-per-class needs --train-dir: the example images come from the training folders")
     folder = write_ilsvrc_study(
         out=args.out,
         val_dir=args.val_dir,
         train_dir=args.train_dir,
         train_images=args.train_images,
         test_images=args.test_images,
-        examples_per_class=args.examples_per_class,
+        examples_per_class=13 if args.examples_per_class is None else args.examples_per_class,
         seed=args.seed,
     )
     print(f"wrote {folder}; check it with: python main.py validate --study {folder}")
@@ -297,7 +299,7 @@ def _add_new_study(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--train-dir", help="ILSVRC2012 training images (one folder per WordNet id), for example images")
     parser.add_argument("--train-images", type=int, default=500, help="images in the training phase (with feedback)")
     parser.add_argument("--test-images", type=int, default=1500, help="images in the test phase")
-    parser.add_argument("--examples-per-class", type=int, default=13, help="example images per class (needs --train-dir)")
+    parser.add_argument("--examples-per-class", type=int, help="example images per class (default 13; needs --train-dir)")
     parser.add_argument("--seed", type=int, default=2015, help="seed for choosing images and trial orders")
     parser.add_argument("--out", default="protocols/ilsvrc2012", help="protocol folder to write (must not exist)")
     parser.set_defaults(handler=_cmd_new_study)

@@ -12,6 +12,7 @@ own store (``results/<study>/pilot.sqlite``), which refuses real sessions and vi
 from __future__ import annotations
 
 import random
+from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 from .errors import StudyError
 from .predictions import read_predictions
 from .protocol import Study
-from .responses import Event, Response, utc_now
+from .responses import Event, Response
 from .session import SessionController
 from .store.journal import JournaledStore, open_annotation_store
 from .store.results_store import RESULTS_DIR
@@ -79,9 +80,11 @@ class ScriptedParticipant:
                 labels = (self.rng.choice(sorted(truth)), *wrong[: answers - 1])
             else:
                 labels = tuple(wrong[:answers])
-        now = utc_now()
         rt = max(MIN_RT_MS, self.rng.gauss(*self.rt_ms))
-        return Response(tuple(labels), rt, now, now)
+        # A scripted answer takes no time; its stamps say when a person at this RT would have seen the image.
+        answered = datetime.now(timezone.utc)
+        shown = answered - timedelta(milliseconds=rt)
+        return Response(tuple(labels), rt, shown.isoformat(timespec="milliseconds"), answered.isoformat(timespec="milliseconds"))
 
 
 def _model_guesses(path: Path, study: Study, model: str | None) -> dict[str, tuple[str, ...]]:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
@@ -36,6 +37,9 @@ def test_simulated_accuracy_matches_the_request(tmp_path, digits):
     assert frame["pilot"].all() and ended == 3
     assert breaks == 3 * 3  # test phase of 200 with a break every 50
     assert frame["rt_ms"].between(150, 10_000).all()
+    # the stamps agree with the response time, as a person's would
+    span = pd.to_datetime(frame["answered_at"]) - pd.to_datetime(frame["shown_at"])
+    assert ((span.dt.total_seconds() * 1000 - frame["rt_ms"]).abs() <= 1.5).all()
 
 
 def test_answers_copied_from_a_model(tmp_path, digits):

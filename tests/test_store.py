@@ -167,6 +167,7 @@ def test_merge_refuses_other_protocol(tmp_path, study):
     fill(tmp_path / "b.sqlite", other, ["A02"], n=1)
     with pytest.raises(StoreError, match="different protocols cannot be merged"):
         merge_stores(tmp_path / "out.sqlite", [tmp_path / "a.sqlite", tmp_path / "b.sqlite"])
+    assert not list(tmp_path.glob("out.sqlite*"))  # a refused merge leaves nothing to block the next one
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

@@ -130,7 +130,7 @@ def headline(rates: Mapping[str, pd.DataFrame]) -> Table:
         columns[f"{rule} error"] = percent_of(f"error {rule}")
         columns[f"{rule} 95% interval"] = interval_of(f"low {rule}", f"high {rule}")
     columns["interval"] = text("interval")
-    note = "n counts images for a single rater and answers for the annotators' mean (n_raters annotators)."
+    note = "n counts images for a single rater, and all the annotators' answers for their mean."
     return table("headline", "Error rates", data, columns, note)
 
 

@@ -148,6 +148,13 @@ def _rollback(conn: sqlite3.Connection) -> None:
             pass
 
 
+def remove_store_file(path: Path) -> None:
+    """Remove a store file this program just created (with its WAL and shared-memory files),
+    e.g. after a merge or recovery into it failed: a half-made file would block the next try."""
+    for part in (Path(path), Path(f"{path}-wal"), Path(f"{path}-shm")):
+        part.unlink(missing_ok=True)
+
+
 def table_columns(conn, table: str) -> list[str]:
     """A table's columns in order, on SQLite or on a server connection."""
     if isinstance(conn, sqlite3.Connection):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import StoreError
-from .db import connect, write
+from .db import connect, remove_store_file, write
 from .page_recovery import recover_rows, schema_columns
 from .results_store import ResultsStore
 from .schema import SCHEMA_VERSION, TABLES, migrate, schema_version
@@ -147,10 +147,10 @@ def recover_store(path: Path, out: Path) -> dict[str, int]:
     try:
         counts = _recover_into(Path(path), out)
     except BaseException:
-        _remove_store(out)
+        remove_store_file(out)
         raise
     if not any(counts.values()):
-        _remove_store(out)
+        remove_store_file(out)
         raise StoreError(
             f"{path}: no row could be read from it (not even from its pages); "
             "if it was copied from another computer, copy it again from there"
@@ -202,9 +202,3 @@ def _rows_sqlite_reads(copy: Path) -> dict[str, list[dict]]:
         return found
     finally:
         source.close()
-
-
-def _remove_store(path: Path) -> None:
-    """A store recovery created (and its WAL and shared-memory files)."""
-    for part in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        part.unlink(missing_ok=True)

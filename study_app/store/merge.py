@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import StoreError
-from .db import table_columns, write
+from .db import remove_store_file, table_columns, write
+from .postgres import is_server_url
 from .results_store import ResultsStore
 from .schema import TABLES
 
@@ -67,7 +68,12 @@ def find_conflicts(store: ResultsStore) -> list[Conflict]:
 
 
 def merge_stores(out: Path, inputs: list[Path]) -> MergeReport:
-    """Merge ``inputs`` into ``out`` (created if missing); one transaction per input."""
+    """Merge ``inputs`` into ``out`` (created if missing); one transaction per input.
+
+    A merge refused (other protocol, pilot and real sessions) or failing into a file it
+    created leaves no file behind.
+    """
+    created = not is_server_url(out) and not Path(out).exists()
     sources = []
     for path in inputs:
         if Path(path).resolve() == Path(out).resolve():
@@ -104,6 +110,10 @@ def merge_stores(out: Path, inputs: list[Path]) -> MergeReport:
                         report.added[table] += conn.total_changes - before
             report.conflicts = find_conflicts(target)
             return report
+    except BaseException:
+        if created:
+            remove_store_file(Path(out))
+        raise
     finally:
         for source in sources:
             source.close()
