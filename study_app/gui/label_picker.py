@@ -336,10 +336,10 @@ class LabelPicker(QWidget):
         key_event: QKeyEvent = event  # type: ignore[assignment]
         plain = key_event.modifiers() in (Qt.NoModifier, Qt.KeypadModifier)
         if watched is not self.search and _is_typing(key_event):
-            # Plain letters always go to the search box: in the tree they would jump the
-            # highlight to a row starting with that letter, and the next Enter would add it.
+            # Plain letters always go to the search box, starting a new query: in the tree they
+            # would jump the highlight to a row starting with that letter, and Enter would add it.
             self.search.setFocus()
-            self.search.end(False)
+            self.search.selectAll()  # a new query, as after F2
             self.search.insert(key_event.text())
             return True
         if watched is self.search and key_event.key() == Qt.Key_Escape and plain and self.search.text():

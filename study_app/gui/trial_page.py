@@ -37,6 +37,11 @@ from .image_view import ImageView
 from .label_picker import LabelPicker
 
 
+#: Narrowest the image-and-answer side and the label picker may get (logical pixels).
+MIN_ANSWER_SIDE_WIDTH = 620
+MIN_PICKER_WIDTH = 340
+
+
 class FlagBar(QFrame):
     """Inline flagging: pick a reason with 1/2/3, add a note, Enter to keep it.
 
@@ -212,7 +217,11 @@ class TrialPage(QWidget):
         left_layout.addLayout(buttons)
         left_layout.addWidget(self.flag_bar)
 
+        # Below these widths the tabs, the hierarchy's names and the command buttons are cut off.
+        left.setMinimumWidth(MIN_ANSWER_SIDE_WIDTH)
+        self.picker.setMinimumWidth(MIN_PICKER_WIDTH)
         self.splitter = QSplitter(Qt.Horizontal)
+        self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.picker)
         self.splitter.setStretchFactor(0, 3)

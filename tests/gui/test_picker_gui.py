@@ -133,9 +133,10 @@ def test_typing_in_the_tree_or_the_slots_goes_to_the_search_box(qtbot, imagenet_
     Enter would add that row: letters go to the search box instead, wherever the focus is."""
     window = open_first_trial(qtbot, imagenet_session, "P04")
     picker = window.trial.picker
+    type_text(qtbot, "garb")
     press(qtbot, Qt.Key_F3)
     highlighted = picker.tree_model.node(picker.tree.currentIndex())
-    type_text(qtbot, "tabb")
+    type_text(qtbot, "tabb")  # a new query, as after F2
     assert QApplication.focusWidget() is picker.search and picker.search.text() == "tabb"
     assert picker.tabs.currentIndex() == 0 and shown_results(window, 1) == ["tabby"]
     assert highlighted == picker.tree_model.node(picker.tree.currentIndex())  # the tree did not move

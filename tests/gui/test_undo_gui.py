@@ -104,3 +104,21 @@ def test_no_undo_across_a_break(qtbot, gui_session):
     with ResultsStore(gui_session.store_path, readonly=True) as store:
         assert store.conn.execute("SELECT COUNT(*) FROM events WHERE kind = 'undo'").fetchone()[0] == 0
         assert store.conn.execute("SELECT COUNT(*) FROM trials WHERE supersedes IS NOT NULL").fetchone()[0] == 0
+
+
+def test_quitting_over_a_revision_asks_once_and_keeps_the_earlier_answer(qtbot, gui_session):
+    window = gui_session.open("U03")
+    to_test_phase(qtbot, window)
+    answer_with(qtbot, window, [NAMES[truth_of(window)]])
+    wait_for_trial(qtbot, window)
+    press(qtbot, Qt.Key_Z, Qt.ControlModifier)
+    wait_for_trial(qtbot, window)
+    press(qtbot, Qt.Key_Q, Qt.ControlModifier)
+    assert window.isVisible() and "You are revising your last answer" in window.trial.status.text()
+    assert "press Ctrl+Q again to quit: your earlier answer then stays" in window.trial.status.text()
+    press(qtbot, Qt.Key_Q, Qt.ControlModifier)
+    assert not window.isVisible()
+    gui_session.store.close()
+    with ResultsStore(gui_session.store_path, readonly=True) as store:
+        test_rows = answers_frame(store, include_superseded=True).query("phase == 'test'")
+    assert len(test_rows) == 1 and not test_rows["superseded"].any()
