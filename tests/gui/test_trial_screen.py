@@ -33,12 +33,18 @@ def colour_at(shot: QImage, x: int, y: int) -> tuple[int, int, int]:
     return pixel.red(), pixel.green(), pixel.blue()
 
 
-def test_next_image_leaves_nothing_of_the_last_one(qtbot):
+def shown_view(qtbot) -> ImageView:
+    """A 400 x 300 image view on screen."""
     view = ImageView()
     qtbot.addWidget(view)
     view.resize(400, 300)
     view.show()
     qtbot.waitExposed(view)
+    return view
+
+
+def test_next_image_leaves_nothing_of_the_last_one(qtbot):
+    view = shown_view(qtbot)
     grey = (BACKGROUND.red(), BACKGROUND.green(), BACKGROUND.blue())
     shot = on_screen(qtbot, view, filled(400, 200, (200, 0, 0)))  # decoded at view size: wide
     assert colour_at(shot, 5, 150) == (200, 0, 0) and colour_at(shot, 200, 20) == grey
@@ -149,11 +155,7 @@ def test_feedback_says_when_only_a_later_guess_was_right(qtbot):
 
 
 def test_a_zoomed_image_moves_with_the_pan_keys_and_never_past_its_edges(qtbot):
-    view = ImageView()
-    qtbot.addWidget(view)
-    view.resize(400, 300)
-    view.show()
-    qtbot.waitExposed(view)
+    view = shown_view(qtbot)
     image = filled(400, 300, (200, 0, 0))
     for x in range(200, 400):  # the right half blue, the right-most column green
         for y in range(300):
