@@ -79,8 +79,14 @@ def _predictions_once(rows: pd.DataFrame) -> pd.DataFrame:
     prediction per phase; pooled over phases, the copies would count as evidence twice.
     An annotator's answers in two phases are two answers and stay.
     """
-    repeated = (rows["kind"] == MODEL).to_numpy() & rows.duplicated(["rater", "image_id"]).to_numpy()
-    return rows[~repeated] if repeated.any() else rows
+    is_model = (rows["kind"] == MODEL).to_numpy()
+    models = rows[is_model]  # a few thousand rows beside a million answers
+    repeated = np.flatnonzero(is_model)[models.duplicated(["rater", "image_id"]).to_numpy()]
+    if not len(repeated):
+        return rows
+    keep = np.ones(len(rows), dtype=bool)
+    keep[repeated] = False
+    return rows[keep]
 
 
 def _single_rater_rates(rows: pd.DataFrame, correct: str, alpha: float) -> pd.DataFrame:
