@@ -238,6 +238,22 @@ def test_recover_a_store_cut_short_keeps_every_intact_answer(tmp_path, study):
     assert counts["trials"] >= 0.85 * len(original["trials"])  # the last pages are all that 95% loses
 
 
+def test_a_file_cut_inside_its_last_page_is_called_cut_short_and_read_without_the_zeros(tmp_path, study):
+    """SQLite reads the missing end of a page as zeros: its integrity check passes and a text
+    whose bytes lay there comes back padded with NULs. check-store says the file is cut
+    short, and recovery reads it from its pages, which never make up bytes."""
+    path = tmp_path / "r.sqlite"
+    fill(path, study, [f"A{n:02d}" for n in range(30)])
+    original = {table: rows_of(path, table) for table in ("sessions", "trials")}
+    cut = tmp_path / "cut.sqlite"
+    cut.write_bytes(path.read_bytes()[:-100])  # the last page loses its last 100 bytes
+    assert "cut short" in " ".join(check_store(cut).problems)
+    recover_store(cut, tmp_path / "recovered.sqlite")
+    for table, rows in original.items():
+        recovered = rows_of(tmp_path / "recovered.sqlite", table)
+        assert recovered and all(rows[key] == row for key, row in recovered.items()), table
+
+
 def test_recover_reads_the_answers_only_the_wal_holds(tmp_path, study):
     """The latest answers of a store in use live in its -wal file until a checkpoint."""
     path, copy = tmp_path / "live.sqlite", tmp_path / "copy" / "live.sqlite"

@@ -312,6 +312,7 @@ class AnnotationWindow(QMainWindow):
         except StoreError as exc:
             self.trial.accept_again(f"Could not take the answer back ({exc}).")
             return
+        self._quit_asked = False  # each revision is asked about afresh
         self._show_trial()
 
     def _pause(self) -> None:

@@ -25,6 +25,7 @@ class StartDialog(QDialog):
         self.study = study
         self.store = store
         self.annotator = ""
+        self._refused: tuple[str, str] | None = None  # (id, why) the store refused: Start waits for another id
         self.setWindowTitle(f"{study.title} — start")
         self.setMinimumWidth(560)
         about = QLabel(
@@ -65,6 +66,9 @@ class StartDialog(QDialog):
             self.state.setText(f"<span style='color:#b42318'>{html.escape(str(exc))}</span>")
             ok_button.setEnabled(False)
             return False
+        if self._refused and annotator == self._refused[0]:
+            self._show_refusal()  # Enter (or typing the id again) would only fail again
+            return False
         open_session = self.store.unfinished_session(annotator)
         if open_session:
             _, started, answered = open_session
@@ -87,5 +91,9 @@ class StartDialog(QDialog):
     def show_error(self, message: str) -> None:
         """The session could not be opened (e.g. the protocol changed, or this id finished the
         study): say why and stay, with Start off until the id changes (it would only fail again)."""
-        self.state.setText(f"<span style='color:#b42318'>{html.escape(message)}</span>")
+        self._refused = (self.annotator or self.id_field.text().strip(), message)
+        self._show_refusal()
+
+    def _show_refusal(self) -> None:
+        self.state.setText(f"<span style='color:#b42318'>{html.escape(self._refused[1])}</span>")
         self.buttons.button(QDialogButtonBox.Ok).setEnabled(False)

@@ -232,10 +232,9 @@ def plan_study(
             rows.append({"annotators": 1, "n_images": n, "power": achieved, "method": f"exact McNemar power (Connor 1987 formula: {formula_n})"})
             continue
         if formula_n > EXACT_POWER_LIMIT:
-            raise StudyError(
-                f"a difference of {abs(human_error - model_error):g} needs about {formula_n:,} images for one annotator: "
-                "too many to simulate several annotators; plan for a larger difference"
-            )
+            rows.append({"annotators": count, "n_images": np.nan, "power": np.nan,
+                         "method": f"not simulated: one annotator needs about {formula_n:,} images; plan for a larger difference"})
+            continue
 
         def power_at(n: int) -> float:
             return simulated_power(n, count, human_error, model_error, cells.discordance, alpha, n_sim, seed)

@@ -33,10 +33,9 @@ class StoreConnection(sqlite3.Connection):
     lock_wait_listener: LockWaitListener | None = None
 
     def listen_for_lock_waits(self, listener: LockWaitListener | None) -> None:
-        """Let ``listener`` hear of every wait (within a quarter second) instead of a silent stall."""
+        """Let ``listener`` hear of every wait to start a write (within a quarter second)
+        instead of a silent stall."""
         self.lock_wait_listener = listener
-        timeout = BUSY_TIMEOUT_MS if listener is None else LISTENED_BUSY_TIMEOUT_MS
-        self.execute(f"PRAGMA busy_timeout = {timeout}")
 
 
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
@@ -108,6 +107,8 @@ def _begin(conn: sqlite3.Connection) -> None:
     started = time.monotonic()
     listener = getattr(conn, "lock_wait_listener", None)
     waited = False
+    if listener is not None:  # SQLite's own wait, short only here: reads keep the usual patience
+        conn.execute(f"PRAGMA busy_timeout = {LISTENED_BUSY_TIMEOUT_MS}")
     try:
         while True:
             try:
@@ -119,14 +120,24 @@ def _begin(conn: sqlite3.Connection) -> None:
                 if time.monotonic() - started > LOCK_PATIENCE_S:
                     raise StoreError(f"results store is busy or locked by another program: {exc}") from None
                 if listener is not None:
-                    listener(time.monotonic() - started)
                     waited = True
+                    _tell(listener, time.monotonic() - started)
                 time.sleep(0.01)
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot write to the results store: {exc}{_hint(exc)}") from None
     finally:
+        if listener is not None:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if waited:
-            listener(None)
+            _tell(listener, None)
+
+
+def _tell(listener: LockWaitListener, waited_s: float | None) -> None:
+    """Tell the listener; a failure there (a window gone) must not fail the write it watches."""
+    try:
+        listener(waited_s)
+    except Exception:  # noqa: BLE001 - the answer matters more than the message about it
+        pass
 
 
 def _hint(exc: sqlite3.Error) -> str:

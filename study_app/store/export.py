@@ -15,6 +15,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .. import __version__
@@ -212,7 +213,8 @@ def _numbers(frame: pd.DataFrame, column: str, path: Path, whole: bool = False, 
     """A text column as numbers (empty cells missing unless ``required``); the first bad cell is an error."""
     text = frame[column].astype(str)
     numbers = pd.to_numeric(text.replace("", None), errors="coerce")
-    bad = (numbers.isna() & ((text != "") | required)) | (whole & numbers.notna() & (numbers % 1 != 0))
+    bad = (numbers.isna() & ((text != "") | required)) | (numbers.notna() & ~np.isfinite(numbers.astype(float)))
+    bad |= whole & numbers.notna() & (numbers % 1 != 0)
     _refuse_first_bad(frame, column, bad, path, "a whole number" if whole else "a number")
     return numbers
 

@@ -32,6 +32,38 @@ class Column:
     nullable: bool
 
 
+def declared_page_count(header: bytes) -> int | None:
+    """The database size in pages that the 100-byte header gives, when it is valid
+    (its change counter matches the version-valid-for number, as SQLite requires)."""
+    if len(header) < 100:
+        return None
+    count, counter, valid_for = struct.unpack(">I", header[28:32])[0], header[24:28], header[92:96]
+    return count if count and counter == valid_for else None
+
+
+def cut_short(path: Path) -> str | None:
+    """Why the file is shorter than its header says (an interrupted copy), or None.
+
+    SQLite reads a missing tail as zeros, so a row whose bytes lay there comes back
+    padded with NULs while its integrity check still says "ok".
+    """
+    with open(path, "rb") as file:
+        header = file.read(100)
+        size = file.seek(0, 2)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return None
+    page_size = struct.unpack(">H", header[16:18])[0]
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        return None  # a damaged header: nothing to measure the file against
+    pages = declared_page_count(header)
+    if size % page_size:
+        return f"the file ends in the middle of a page ({size:,} bytes, pages of {page_size:,}): it was cut short"
+    if pages and size < pages * page_size:
+        return f"the file holds {size // page_size:,} of the {pages:,} pages its header counts: it was cut short"
+    return None
+
+
 def read_varint(data: bytes, at: int) -> tuple[int, int]:
     """SQLite's big-endian variable-length integer at ``at``: (value, position after it)."""
     value = 0
@@ -68,7 +100,10 @@ def decode_record(payload: bytes) -> list:
             raw = payload[at : at + size]
             if len(raw) != size:
                 raise ValueError("record runs past its payload")
-            values.append(bytes(raw) if serial % 2 == 0 else raw.decode("utf-8"))
+            text = None if serial % 2 == 0 else raw.decode("utf-8")
+            if text is not None and "\x00" in text:
+                raise ValueError("text with NUL characters: bytes of a lost page, not stored text")
+            values.append(bytes(raw) if text is None else text)
             at += size
         else:
             raise ValueError(f"reserved serial type {serial}")
@@ -105,6 +140,19 @@ class PageFile:
     @property
     def numbers(self) -> list[int]:
         return sorted(self._pages)
+
+    def free_pages(self) -> set[int]:
+        """Pages on the free list: SQLite may leave old rows on them, which must not come back."""
+        header = self._pages[1]
+        trunk, found, seen = struct.unpack(">I", header[32:36])[0], set(), set()
+        while trunk and trunk in self._pages and trunk not in seen:
+            seen.add(trunk)
+            page = self._pages[trunk]
+            count = min(struct.unpack(">I", page[4:8])[0], (self.usable - 8) // 4)
+            found.add(trunk)
+            found.update(struct.unpack(f">{count}I", page[8 : 8 + 4 * count]))
+            trunk = struct.unpack(">I", page[:4])[0]
+        return found
 
     def leaf_rows(self, number: int) -> Iterator[tuple[int, list]]:
         """(rowid, values) of each intact cell of a table leaf page."""
@@ -256,14 +304,17 @@ def schema_columns(conn: sqlite3.Connection, tables: tuple[str, ...]) -> dict[st
 def recover_rows(path: Path, columns: dict[str, list[Column]]) -> dict[str, list[dict]]:
     """Every intact row of the tables in ``columns``, as {column: value} dicts, per table.
 
-    The file's own schema table names each table's root page (and, through its CREATE
-    statement, the column order of the file's schema version); leaf pages that no
-    surviving path reaches go to the one table whose columns their rows fit, if exactly
-    one does.
+    The file's own schema table names each table's root page. A store's columns only
+    ever grow at the end (ALTER TABLE ADD COLUMN), so an older file's rows are the first
+    values of the current columns; a row that does not fit its table's columns (a damaged
+    page, a wrong root) is left out. Leaf pages that no surviving path reaches go to the
+    one table whose columns their rows fit, if exactly one does; pages on the free list
+    are never read (they may hold rows since replaced).
     """
     pages = PageFile(path)
-    leaves = [number for number in pages.numbers if pages.kind(number) == LEAF_TABLE]
-    roots, order = {}, {}
+    free = pages.free_pages()
+    leaves = [number for number in pages.numbers if number not in free and pages.kind(number) == LEAF_TABLE]
+    roots: dict[str, int] = {}
     schema_pages = set(table_pages(pages, 1))
     # Schema rows are looked for on every leaf page: the schema table's own interior page
     # may be among the lost ones.
@@ -272,40 +323,23 @@ def recover_rows(path: Path, columns: dict[str, list[Column]]) -> dict[str, list
             if len(values) == 5 and values[0] == "table" and values[1] in columns and isinstance(values[3], int):
                 schema_pages.add(page)
                 roots.setdefault(values[1], values[3])
-                order.setdefault(values[1], _declared_columns(values[4], columns[values[1]]))
     rows: dict[str, list[dict]] = {table: [] for table in columns}
     claimed: set[int] = set(schema_pages)
     for table, root in roots.items():
         for page in table_pages(pages, root):
+            if page in free:
+                continue
             claimed.add(page)
-            rows[table].extend(dict(zip(order[table], values)) for _, values in pages.leaf_rows(page))
-    for table in columns:  # a table whose schema row is lost: its pages are orphans, matched below
-        order.setdefault(table, [c.name for c in columns[table]])
+            rows[table].extend(_row(values, columns[table]) for _, values in pages.leaf_rows(page) if fits(values, columns[table]))
     for number in leaves:
         if number in claimed:
             continue
         for _, values in pages.leaf_rows(number):
-            owners = [t for t in columns if fits(values, [_column(columns[t], n) for n in order[t]])]
+            owners = [t for t in columns if fits(values, columns[t])]
             if len(owners) == 1:
-                rows[owners[0]].append(dict(zip(order[owners[0]], values)))
+                rows[owners[0]].append(_row(values, columns[owners[0]]))
     return rows
 
 
-def _column(columns: list[Column], name: str) -> Column:
-    return next((c for c in columns if c.name == name), Column(name, "ANY", True))
-
-
-def _declared_columns(sql: object, known: list[Column]) -> list[str]:
-    """Column names in the order the file's CREATE TABLE declares them."""
-    if isinstance(sql, str):
-        try:
-            scratch = sqlite3.connect(":memory:")
-            try:
-                scratch.execute(sql)
-                name = scratch.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchone()[0]
-                return [row[1] for row in scratch.execute(f"PRAGMA table_info({name})")]
-            finally:
-                scratch.close()
-        except sqlite3.Error:
-            pass
-    return [c.name for c in known]
+def _row(values: list, columns: list[Column]) -> dict:
+    return {column.name: value for column, value in zip(columns, values)}

@@ -192,15 +192,23 @@ def test_start_dialog_for_an_annotator_who_finished_says_so_and_waits_for_anothe
     dialog = StartDialog(gui_session.study, store)
     qtbot.addWidget(dialog)
     ok = dialog.buttons.button(dialog.buttons.Ok)
-    try:
-        SessionController(gui_session.study, store, "B08")
+    qtbot.keyClicks(dialog.id_field, "B08")
+    qtbot.keyClick(dialog.id_field, Qt.Key_Return)
+    assert dialog.result() == dialog.Accepted and dialog.annotator == "B08"
+    try:  # what the app does with the id (gui.app._ask_for_session), then shows the dialog again
+        SessionController(gui_session.study, store, dialog.annotator)
     except StoreError as exc:
         dialog.show_error(str(exc))
+    dialog.setResult(0)
     text = dialog.state.text()
     assert "already finished this study (on 20" in text and " UTC)" in text and "T" not in text.split("(on ")[1][:16]
     assert "another annotator id" in text and not ok.isEnabled()  # Start would only fail again
+    qtbot.keyClick(dialog.id_field, Qt.Key_Return)  # nor does Enter try again
+    assert not ok.isEnabled() and dialog.result() != dialog.Accepted and "already finished" in dialog.state.text()
     qtbot.keyClicks(dialog.id_field, "9")
     assert ok.isEnabled() and ok.text() == "Start"
+    qtbot.keyClick(dialog.id_field, Qt.Key_Backspace)  # back to the refused id: refused again, with the reason
+    assert not ok.isEnabled() and "already finished" in dialog.state.text()
     dialog.id_field.insert("é")  # QTest cannot type it: as an input method would
     assert not ok.isEnabled() and "no accents" in dialog.state.text()
     store.close()
