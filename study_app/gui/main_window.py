@@ -16,7 +16,7 @@ from PyQt5.QtGui import QCloseEvent, QKeyEvent, QKeySequence
 from PyQt5.QtWidgets import QApplication, QMainWindow, QShortcut, QStackedWidget, QWidget
 
 from ..errors import StoreError
-from ..keymap import combine_keys
+from ..keymap import PAN_COMMANDS, combine_keys
 from ..label_search import LabelSearchIndex
 from ..responses import Event, Response
 from ..session import SessionController
@@ -129,14 +129,22 @@ class AnnotationWindow(QMainWindow):
             self.shortcuts[name] = shortcut
         QShortcut(QKeySequence("Ctrl+Enter"), self).activated.connect(self._on_trial(trial.submit))
         self._command_keys = {QKeySequence(k).toString() for k in (*self.keys.values(), "Ctrl+Enter")}
+        self._pan_keys = {QKeySequence(self.keys[command.name]).toString() for command in PAN_COMMANDS}
         QApplication.instance().installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        """Command keys win over text fields (a line edit would take Ctrl+Return as Return)."""
+        """Command keys win over text fields (a line edit would take Ctrl+Return as Return).
+
+        The pan keys only while the image is zoomed: otherwise Ctrl+Left/Right keep moving
+        the search box's cursor by a word.
+        """
         if event.type() == QEvent.ShortcutOverride and isinstance(watched, QWidget) and watched.window() is self:
             key_event: QKeyEvent = event  # type: ignore[assignment]
             modifiers = int(key_event.modifiers()) & ~int(Qt.KeypadModifier)
-            if QKeySequence(modifiers | key_event.key()).toString() in self._command_keys:
+            sequence = QKeySequence(modifiers | key_event.key()).toString()
+            if sequence in self._pan_keys and self.trial.view.zoom == 1.0:
+                return False
+            if sequence in self._command_keys:
                 return True
         return False
 

@@ -173,3 +173,18 @@ def test_not_sure_over_chosen_classes_asks_first(qtbot, imagenet_session):
     with ResultsStore(imagenet_session.store_path, readonly=True) as store:
         frame = answers_frame(store)
     assert frame["outcome"].tolist() == ["none_of_these"] and frame["label_id"].fillna("").tolist() == [""]
+
+
+def test_ctrl_arrows_move_the_search_cursor_unless_the_image_is_zoomed(qtbot, imagenet_session):
+    window = open_first_trial(qtbot, imagenet_session, "P06")
+    search, view = window.trial.picker.search, window.trial.view
+    type_text(qtbot, "garbage truck")
+    press(qtbot, Qt.Key_Left, Qt.ControlModifier)  # a word back, as in any text field
+    assert search.cursorPosition() == len("garbage ")
+    for _ in range(6):  # 3.8x: wider than the view
+        press(qtbot, Qt.Key_Equal, Qt.ControlModifier)
+    before = view._image_rect()
+    assert before.width() > view.width()
+    press(qtbot, Qt.Key_Right, Qt.ControlModifier)  # zoomed: the image moves, the cursor stays
+    assert view._image_rect().left() < before.left() and search.cursorPosition() == len("garbage ")
+    imagenet_session.close(window)
