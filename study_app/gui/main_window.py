@@ -37,6 +37,11 @@ QLabel#status { color: #444; min-height: 18px; }
 """
 
 
+def pan_key_texts(keys: dict[str, str]) -> set[str]:
+    """The pan commands' keys as Qt writes them (compared with the keys pressed)."""
+    return {QKeySequence(keys[command.name]).toString() for command in PAN_COMMANDS}
+
+
 class AnnotationWindow(QMainWindow):
     """One annotator's session in one window."""
 
@@ -129,9 +134,11 @@ class AnnotationWindow(QMainWindow):
             self.shortcuts[name] = shortcut
         QShortcut(QKeySequence("Ctrl+Enter"), self).activated.connect(self._on_trial(trial.submit))
         self._command_keys = {QKeySequence(k).toString() for k in (*self.keys.values(), "Ctrl+Enter")}
-        self._pan_keys = {QKeySequence(self.keys[command.name]).toString() for command in PAN_COMMANDS}
+        self._pan_keys = pan_key_texts(self.keys)
+        self._panned_view = trial.view
         QApplication.instance().installEventFilter(self)
 
+    # Shared with the review window, which sets the same three attributes for its own keys and view.
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         """Command keys win over text fields (a line edit would take Ctrl+Return as Return).
 
@@ -142,7 +149,7 @@ class AnnotationWindow(QMainWindow):
             key_event: QKeyEvent = event  # type: ignore[assignment]
             modifiers = int(key_event.modifiers()) & ~int(Qt.KeypadModifier)
             sequence = QKeySequence(modifiers | key_event.key()).toString()
-            if sequence in self._pan_keys and self.trial.view.zoom == 1.0:
+            if sequence in self._pan_keys and self._panned_view.zoom == 1.0:
                 return False
             if sequence in self._command_keys:
                 return True

@@ -40,7 +40,7 @@ from .help_overlay import HelpOverlay
 from .image_loader import ImageLoader
 from .image_view import ImageView, view_actions
 from .label_picker import ClassDetails, ExamplesPane, LabelPicker
-from .main_window import AnnotationWindow
+from .main_window import AnnotationWindow, pan_key_texts
 from .review_widgets import CauseList, GuessList, ProposalLine
 
 THUMB_CACHE_BYTES = 48 << 20
@@ -200,10 +200,13 @@ class ReviewWindow(QMainWindow):
             shortcut.activated.connect(self._unless_help(lambda key=cause.key: self.toggle_cause(key)))
             self.shortcuts[f"cause:{cause.key}"] = shortcut
         self._command_keys = {QKeySequence(k).toString() for k in (*REVIEW_KEYS.values(), "Ctrl+Enter")}
+        self._pan_keys = pan_key_texts(REVIEW_KEYS)
+        self._panned_view = self.view
         QApplication.instance().installEventFilter(self)
 
-    #: Command keys (``_command_keys``) win over the note and search fields, which would
-    #: take Ctrl+Return as Return: the annotation window's own filter, shared.
+    #: Command keys (``_command_keys``; ``_pan_keys`` only while ``_panned_view`` is zoomed)
+    #: win over the note and search fields, which would take Ctrl+Return as Return: the
+    #: annotation window's own filter, shared.
     eventFilter = AnnotationWindow.eventFilter  # noqa: N815 - Qt's name
 
     def _unless_help(self, action):
