@@ -276,10 +276,12 @@ def test_recover_reads_the_answers_only_the_wal_holds(tmp_path, study):
 def test_recover_leaves_nothing_behind_when_nothing_can_be_read(tmp_path, study):
     path = tmp_path / "r.sqlite"
     fill(path, study, ["A01"])
-    path.write_bytes(path.read_bytes()[:60])
-    with pytest.raises(StoreError, match="no row could be read"):
-        recover_store(path, tmp_path / "recovered.sqlite")
-    assert not list(tmp_path.glob("recovered*"))
+    data = path.read_bytes()
+    for size in (60, 2000):  # no header; a header but not even the first page
+        path.write_bytes(data[:size])
+        with pytest.raises(StoreError, match="no row could be read"):
+            recover_store(path, tmp_path / "recovered.sqlite")
+        assert not list(tmp_path.glob("recovered*"))
 
 
 def test_garbage_file_is_a_clear_error(tmp_path):

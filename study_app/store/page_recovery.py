@@ -23,6 +23,7 @@ from pathlib import Path
 
 LEAF_TABLE, INTERIOR_TABLE = 0x0D, 0x05
 WAL_MAGIC = (0x377F0682, 0x377F0683)
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,15 @@ class Column:
     name: str
     affinity: str  # TEXT, INTEGER or REAL
     nullable: bool
+
+
+def header_page_size(header: bytes) -> int | None:
+    """The page size a database header gives; None for no SQLite header or an impossible size."""
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        return None
+    size = struct.unpack(">H", header[16:18])[0]
+    size = 65536 if size == 1 else size
+    return size if size >= 512 and not size & (size - 1) else None
 
 
 def declared_page_count(header: bytes) -> int | None:
@@ -50,12 +60,9 @@ def cut_short(path: Path) -> str | None:
     with open(path, "rb") as file:
         header = file.read(100)
         size = file.seek(0, 2)
-    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
-        return None
-    page_size = struct.unpack(">H", header[16:18])[0]
-    page_size = 65536 if page_size == 1 else page_size
-    if page_size < 512 or page_size & (page_size - 1):
-        return None  # a damaged header: nothing to measure the file against
+    page_size = header_page_size(header)
+    if page_size is None:
+        return None  # no header, or a damaged one: nothing to measure the file against
     pages = declared_page_count(header)
     if size % page_size:
         return f"the file ends in the middle of a page ({size:,} bytes, pages of {page_size:,}): it was cut short"
@@ -117,25 +124,24 @@ class PageFile:
 
     def __init__(self, path: Path) -> None:
         data = Path(path).read_bytes()
-        if len(data) < 100 or not data.startswith(b"SQLite format 3\x00"):
+        if len(data) < 100 or not data.startswith(SQLITE_MAGIC):
             raise ValueError("not an SQLite file (its header is missing)")
         if struct.unpack(">I", data[56:60])[0] not in (0, 1):
             raise ValueError("the file's text is not UTF-8 (a results store's always is)")
-        size = struct.unpack(">H", data[16:18])[0]
-        self.page_size = 65536 if size == 1 else size
-        if self.page_size < 512 or self.page_size & (self.page_size - 1):
-            raise ValueError(f"page size {self.page_size} in the header is not possible")
+        page_size = header_page_size(data)
+        if page_size is None:
+            raise ValueError(f"page size {struct.unpack('>H', data[16:18])[0]} in the header is not possible")
+        self.page_size = page_size
         self.usable = self.page_size - data[20]
         self._pages = {n + 1: data[n * self.page_size : (n + 1) * self.page_size] for n in range(len(data) // self.page_size)}
+        if 1 not in self._pages:  # the schema's root and the free list start there
+            raise ValueError("the file is shorter than its first page")
         wal = Path(f"{path}-wal")
         if wal.is_file():
             self._pages.update(committed_wal_pages(wal.read_bytes(), self.page_size))
 
     def __contains__(self, number: int) -> bool:
         return number in self._pages
-
-    def __getitem__(self, number: int) -> bytes:
-        return self._pages[number]
 
     @property
     def numbers(self) -> list[int]:
