@@ -64,7 +64,7 @@ class AnnotationWindow(QMainWindow):
         self.keys, key_sources = combine_keys(dict(study.keys), user_keys or {})
         self._phase_intro_shown: set[str] = set()
         self._closing = False
-        self._quit_asked = False  # a quit over a revision in progress asks once
+        self._quit_asked_over: Response | None = None  # the revision a quit last asked about
         self.setWindowTitle(f"{study.title} — annotator {controller.annotator}")
         self.setStyleSheet(STYLE)
 
@@ -268,7 +268,6 @@ class AnnotationWindow(QMainWindow):
         except StoreError as exc:
             self.trial.accept_again(f"Your answer could NOT be saved ({exc}). It is kept here; press {self.keys['submit']} to try again.")
             return
-        self._quit_asked = False
         if feedback is not None:
             self.feedback.show_feedback(feedback, self.images.get(self._answered_image_id()))
             self._show(self.feedback)
@@ -327,7 +326,6 @@ class AnnotationWindow(QMainWindow):
         except StoreError as exc:
             self.trial.accept_again(f"Could not take the answer back ({exc}).")
             return
-        self._quit_asked = False  # each revision is asked about afresh
         self._show_trial()
 
     def _pause(self) -> None:
@@ -401,10 +399,10 @@ class AnnotationWindow(QMainWindow):
         if self._closing:
             event.accept()
             return
-        revising = self.controller.answer_under_revision is not None and self.pages.currentWidget() is self.trial
-        if revising and not self._quit_asked:
-            # The revision lives only on screen until it is submitted: say so once, not silently drop it.
-            self._quit_asked = True
+        revising = self.controller.answer_under_revision
+        if revising is not None and self.pages.currentWidget() is self.trial and revising is not self._quit_asked_over:
+            # The revision lives only on screen until it is submitted: say so once per revision, not silently drop it.
+            self._quit_asked_over = revising
             self.trial.status.setText(
                 f"You are revising your last answer. Submit it ({self.keys['submit']}) first, or press "
                 f"{self.keys['quit']} again to quit: your earlier answer then stays as it was."

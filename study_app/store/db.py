@@ -28,14 +28,10 @@ LockWaitListener = Callable[[float | None], None]
 
 
 class StoreConnection(sqlite3.Connection):
-    """A store connection that can tell a listener it is waiting for another program's lock."""
+    """A store connection that can tell a listener it is waiting for another program's lock
+    (within a quarter second, see :func:`write`) instead of stalling silently."""
 
     lock_wait_listener: LockWaitListener | None = None
-
-    def listen_for_lock_waits(self, listener: LockWaitListener | None) -> None:
-        """Let ``listener`` hear of every wait to start a write (within a quarter second)
-        instead of a silent stall."""
-        self.lock_wait_listener = listener
 
 
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:

@@ -190,7 +190,7 @@ class ResultsStore:
         """
         self._lock_wait_listener = listener
         if isinstance(self.conn, StoreConnection):
-            self.conn.listen_for_lock_waits(listener)
+            self.conn.lock_wait_listener = listener
 
     def __enter__(self) -> ResultsStore:
         return self
