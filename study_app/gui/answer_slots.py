@@ -52,7 +52,7 @@ class AnswerSlots(QListWidget):
         if label_id in self._slots:
             self.changed.emit(f"{self._labels[label_id].name} is already in your answer")
             return False
-        if self._slots == [self._slots[0]] and self._slots[0] is not None:
+        if len(self._slots) == 1 and self._slots[0] is not None:
             # A single answer: choosing another class means changing one's mind.
             replaced, self._slots[0] = self._slots[0], label_id
             self._render()

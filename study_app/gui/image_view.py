@@ -118,7 +118,10 @@ class ImageView(QWidget):
     def pan(self, right: int, down: int) -> None:
         """Show more of the image's right (``right`` = 1) or left (-1) side, bottom or top,
         by a share of the view; only a zoomed image moves, and never past its edges."""
-        self._pan -= QPointF(right * self.width() * PAN_STEP, down * self.height() * PAN_STEP)
+        self._move_by(QPointF(-right * self.width() * PAN_STEP, -down * self.height() * PAN_STEP))
+
+    def _move_by(self, offset: QPointF) -> None:
+        self._pan += offset
         self._clamp_pan()
         self.update()
 
@@ -138,10 +141,8 @@ class ImageView(QWidget):
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if self._drag_from is not None:
-            self._pan += QPointF(event.pos()) - self._drag_from
+            self._move_by(QPointF(event.pos()) - self._drag_from)
             self._drag_from = QPointF(event.pos())
-            self._clamp_pan()
-            self.update()
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self._drag_from = None

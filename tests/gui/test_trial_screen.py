@@ -12,6 +12,7 @@ from study_app.gui.image_view import BACKGROUND, ImageView
 from study_app.store import ResultsStore, answers_frame
 
 from .keys import press, type_text, wait_for_trial
+from .test_picker_gui import open_first_trial
 
 
 def filled(width: int, height: int, colour) -> QImage:
@@ -114,10 +115,7 @@ def test_heading_and_answer_rows_follow_the_phase(qtbot, gui_session):
 
 
 def test_escape_in_the_flag_bar_cancels_the_edit_and_keeps_a_flag_given(qtbot, gui_session):
-    window = gui_session.open("F03")
-    press(qtbot, Qt.Key_Return)
-    press(qtbot, Qt.Key_Return)
-    wait_for_trial(qtbot, window)
+    window = open_first_trial(qtbot, gui_session, "F03")
     trial = window.trial
     press(qtbot, Qt.Key_F8)
     press(qtbot, Qt.Key_3)
