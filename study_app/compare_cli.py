@@ -158,12 +158,12 @@ def study_raters(args: argparse.Namespace):
     phases = _chosen_phases(args.phase, default, [p.name for p in study.phases])
     chosen = [study.phase(name) for name in phases]
     # Models are scored by the same rule as people: as many guesses as a person gave.
-    people_k = max(p.answers for p in chosen)
-    notes = input_notes(answers[answers["phase"].isin(phases)], args.k, people_k)
+    people_k, pilot = max(p.answers for p in chosen), is_pilot(answers)
+    notes = input_notes(answers[answers["phase"].isin(phases)], args.k, people_k, pilot)
     args.k = args.k or people_k
     raters = rater_table(answers, predictions, study, args.k, study.labels, image_phases(study))
     rule = args.rule or ("all-valid" if all(p.multi_label for p in chosen) else "top-k")
-    return RaterInputs(raters, phases, rule, study.name, study.labels, notes, is_pilot(answers))
+    return RaterInputs(raters, phases, rule, study.name, study.labels, notes, pilot)
 
 
 def file_raters(args: argparse.Namespace):
@@ -176,27 +176,27 @@ def file_raters(args: argparse.Namespace):
     truth = truth_table(Path(args.truth))
     predictions = read_prediction_files(args.predictions, set(truth["image_id"])) if args.predictions else None
     ranks = answers["rank"].dropna() if "rank" in answers.columns else []
-    people_k = int(max(ranks)) if len(ranks) else 1
+    people_k, pilot = (int(max(ranks)) if len(ranks) else 1), is_pilot(answers)
     present = sorted(answers["phase"].astype(str).unique())
     phases = _chosen_phases(args.phase, present, present)
-    notes = input_notes(answers[answers["phase"].astype(str).isin(phases)], args.k, people_k)
+    notes = input_notes(answers[answers["phase"].astype(str).isin(phases)], args.k, people_k, pilot)
     args.k = args.k or people_k
     raters = rater_table(answers, predictions, truth, args.k)
     studies = sorted(set(answers["study"].astype(str)) - {""})
     name = studies[0] if len(studies) == 1 else Path(args.answers).stem
-    return RaterInputs(raters, phases, args.rule or "top-k", name, None, notes, is_pilot(answers))
+    return RaterInputs(raters, phases, args.rule or "top-k", name, None, notes, pilot)
 
 
 def is_pilot(answers: "pd.DataFrame") -> bool:
     return "pilot" in answers.columns and len(answers) > 0 and bool(answers["pilot"].astype(bool).all())
 
 
-def input_notes(answers: "pd.DataFrame", asked_k: int | None, people_k: int) -> list[str]:
-    """What changes the reading of the numbers but is not in them: repeated trials left
-    out, and models scored on more (or fewer) guesses than people could give."""
+def input_notes(answers: "pd.DataFrame", asked_k: int | None, people_k: int, pilot: bool = False) -> list[str]:
+    """What changes the reading of the numbers but is not in them: a pilot store's dry run,
+    repeated trials left out, and models scored on more (or fewer) guesses than people could give."""
     from .stats.raters import later_exposures
 
-    notes = ["pilot (simulated) sessions only: a dry run of the analysis, not results"] if is_pilot(answers) else []
+    notes = ["pilot (simulated) sessions only: a dry run of the analysis, not results"] if pilot else []
     repeats = later_exposures(answers) if "trial_uuid" in answers.columns else {}
     if repeats:
         shown = ", ".join(f"{name} {count}" for name, count in list(repeats.items())[:5]) + (", ..." if len(repeats) > 5 else "")

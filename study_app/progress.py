@@ -57,13 +57,13 @@ class StudyProgress:
 
 def study_progress(store: ResultsStore, study: str | None = None) -> list[StudyProgress]:
     """Progress of every study in the store (or the one named ``study``, which must be there)."""
-    studies = store.conn.execute("SELECT uuid, name, protocol_hash, snapshot FROM studies ORDER BY created_at, uuid").fetchall()
-    if study:
-        chosen = [row for row in studies if row[1] == study]
-        if not chosen:
-            known = ", ".join(sorted({row[1] for row in studies})) or "none yet"
-            raise StudyError(f"no study {study!r} in {store.path} (studies: {known})")
-        studies = chosen
+    condition, params = ("WHERE name = ?", (study,)) if study else ("", ())
+    studies = store.conn.execute(  # a snapshot holds every image's hash: read only the one asked for
+        f"SELECT uuid, name, protocol_hash, snapshot FROM studies {condition} ORDER BY created_at, uuid", params
+    ).fetchall()
+    if study and not studies:
+        known = ", ".join(sorted({row[0] for row in store.conn.execute("SELECT name FROM studies")})) or "none yet"
+        raise StudyError(f"no study {study!r} in {store.path} (studies: {known})")
     return [_one_study(store, *row) for row in studies]
 
 
