@@ -201,6 +201,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         rt_ms=args.rt_ms,
         seed=args.seed,
         journal=Path(args.journal) if args.journal else None,
+        real_time=args.real_time,
         **drive,
     )
     print(summary.summary())
@@ -222,7 +223,13 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
         "--store", help="pilot store (default results/<study>/pilot.sqlite; never the real store), or a postgresql:// server URL"
     )
     parser.add_argument("--journal", help="with a server store: this desktop's offline journal (default results/journal/...)")
-    parser.add_argument("--gui", action="store_true", help="show the real window and type the answers into it, to watch the pilot")
+    pace = parser.add_mutually_exclusive_group()
+    pace.add_argument("--gui", action="store_true", help="show the real window and type the answers into it, to watch the pilot")
+    pace.add_argument(
+        "--real-time",
+        action="store_true",
+        help="take each response time for real before answering (a load test of a results server at people's pace; --gui always does)",
+    )
     parser.set_defaults(handler=_cmd_simulate)
 
 

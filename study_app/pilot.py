@@ -12,6 +12,7 @@ own store (``results/<study>/pilot.sqlite``), which refuses real sessions and vi
 from __future__ import annotations
 
 import random
+import time
 from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,8 +61,18 @@ class PilotSummary:
 class ScriptedParticipant:
     """Chooses answers and response times for one simulated annotator."""
 
-    def __init__(self, study: Study, rng: random.Random, accuracy: float | None, guesses: dict[str, tuple[str, ...]] | None, rt_ms: tuple[float, float]) -> None:
+    def __init__(
+        self,
+        study: Study,
+        rng: random.Random,
+        accuracy: float | None,
+        guesses: dict[str, tuple[str, ...]] | None,
+        rt_ms: tuple[float, float],
+        real_time: bool = False,
+    ) -> None:
         self.study = study
+        #: Take each response time for real before answering: a load test at people's pace.
+        self.real_time = real_time
         self.rng = rng
         self.accuracy = accuracy
         self.guesses = guesses
@@ -81,7 +92,9 @@ class ScriptedParticipant:
             else:
                 labels = tuple(wrong[:answers])
         rt = max(MIN_RT_MS, self.rng.gauss(*self.rt_ms))
-        # A scripted answer takes no time; its stamps say when a person at this RT would have seen the image.
+        if self.real_time:
+            time.sleep(rt / 1000)
+        # Otherwise a scripted answer takes no time; its stamps say when a person at this RT would have seen the image.
         answered = datetime.now(timezone.utc)
         shown = answered - timedelta(milliseconds=rt)
         return Response(tuple(labels), rt, shown.isoformat(timespec="milliseconds"), answered.isoformat(timespec="milliseconds"))
@@ -127,13 +140,15 @@ def run_pilot(
     seed: int = 0,
     drive: Driver = drive_headless,
     journal: Path | None = None,
+    real_time: bool = False,
 ) -> PilotSummary:
     """Run ``annotators`` scripted sessions from start to end; returns what they did.
 
     ``drive`` runs one session; the default needs no screen, and
     :func:`study_app.gui.pilot_driver.drive_window` shows the real window instead. With a
     server store (a postgresql:// URL), answers go through the desktop's offline journal
-    (``journal``; see :mod:`study_app.store.journal`), as a lab desktop's do.
+    (``journal``; see :mod:`study_app.store.journal`), as a lab desktop's do. ``real_time``
+    makes each scripted answer take its response time (the window's driver always does).
     """
     if from_predictions is None and (accuracy is None or not 0.0 <= accuracy <= 1.0):
         raise StudyError("--accuracy must be between 0 and 1")
@@ -149,7 +164,7 @@ def run_pilot(
         for number in range(1, annotators + 1):
             annotator = f"pilot-{seed}-{number:03d}"
             names.append(annotator)
-            participant = ScriptedParticipant(study, random.Random(f"{seed}:{annotator}"), accuracy, guesses, rt_ms)
+            participant = ScriptedParticipant(study, random.Random(f"{seed}:{annotator}"), accuracy, guesses, rt_ms, real_time)
             controller = SessionController(study, store, annotator, force_new=True)
             drive(controller, participant)
             trials += len(controller.session.answered)

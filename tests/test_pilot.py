@@ -98,3 +98,16 @@ def test_compare_can_leave_out_interrupted_trials(tmp_path, digits, capsys):
     assert main([*common, "--exclude-interrupted"]) == 0
     attentive = capsys.readouterr().out
     assert '"n": 200' in everything and '"n": 195' in attentive
+
+
+def test_real_time_takes_each_response_time_before_answering(tmp_path, tiny_study):
+    """--real-time: one answer per response time, stamped when it was really given."""
+    study = load_study(tiny_study, check_images=False)
+    started = pd.Timestamp.now(tz="UTC")
+    summary = run_pilot(study, 1, tmp_path / "pilot.sqlite", rt_ms=(200.0, 0.0), real_time=True)
+    with ResultsStore(tmp_path / "pilot.sqlite", readonly=True) as store:
+        frame = answers_frame(store).drop_duplicates("trial_uuid").sort_values("answered_at")
+    answered, shown = pd.to_datetime(frame["answered_at"]), pd.to_datetime(frame["shown_at"])
+    assert len(frame) == summary.trials >= 5
+    assert (shown.iloc[0] - started).total_seconds() >= -0.01  # not stamped back into the past
+    assert (answered.diff().dropna().dt.total_seconds() >= 0.195).all()

@@ -186,9 +186,15 @@ class JournaledStore:
         return self._status
 
     def _reconnect(self, wait: bool) -> None:
-        """Take the connection of a finished attempt, or start one if a retry is due."""
+        """Take the connection of a finished attempt, or start one if a retry is due.
+
+        ``wait`` (closing, the ``sync`` command, a session's start) judges the server by an
+        attempt that began no earlier than the call: one that began before and failed says
+        nothing of now -- a desktop closing just after the server came back would otherwise
+        keep its answers in the journal."""
+        began = time.monotonic()
         attempt = self._attempt
-        if attempt is None and (wait or time.monotonic() >= self._next_try):
+        if attempt is None and (wait or began >= self._next_try):
             attempt = self._attempt = _ConnectAttempt(self.path, self.pilot)
         if attempt is None:
             return
@@ -200,6 +206,8 @@ class JournaledStore:
         self.server = attempt.store
         if self.server is None:
             self._next_try = time.monotonic() + self.retry_s
+            if wait and attempt.began < began:
+                self._reconnect(wait=True)
 
     def _lost(self, exc: ServerUnavailableError) -> None:
         if self.server is not None:
@@ -319,6 +327,7 @@ class _ConnectAttempt(threading.Thread):
         super().__init__(name="results-server-connect", daemon=True)
         self.address, self.pilot = address, pilot
         self.store: ResultsStore | None = None
+        self.began = time.monotonic()
         self.start()
 
     def run(self) -> None:

@@ -3,8 +3,9 @@
 Twenty real ``python main.py simulate`` processes (the scripted SessionController path a
 pilot run takes, each with its own offline journal) annotate one study on the server at
 once: 100 training images that everyone answers and 6,000 test images shared out with
-``judgements_per_image = 3`` (900 per annotator), 1,000 answers per process. When a third
-of the answers are in, the server is shut down; the processes go on into their journals
+``judgements_per_image = 3`` (900 per annotator), 1,000 answers per process, each taking
+its response time for real (``--real-time``, 60 ms: a fast lab, but a lab's pace, so that
+the outage ends while the desktops are still at work). When a third of the answers are in, the server is shut down; the processes go on into their journals
 and send everything once it is back. At the end nothing is lost or duplicated and every
 test image has exactly 3 answers.
 """
@@ -74,7 +75,7 @@ def test_twenty_desktops_twenty_thousand_answers_with_an_outage(tmp_path, pg_ser
     processes = [
         subprocess.Popen(
             [sys.executable, "main.py", "simulate", "--study", str(folder), "--annotators", "1", "--seed", str(n),
-             "--rt-ms", "100,10", "--store", pg_url, "--journal", str(journals[n])],
+             "--rt-ms", "60,5", "--real-time", "--store", pg_url, "--journal", str(journals[n])],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy(),
         )
         for n in range(PROCESSES)
@@ -85,6 +86,7 @@ def test_twenty_desktops_twenty_thousand_answers_with_an_outage(tmp_path, pg_ser
         at_stop = sum(len(journal_trials(j)) for j in journals if j.exists())
         wait_for(lambda: sum(len(journal_trials(j)) for j in journals) >= at_stop + 500, 300, processes)
         pg_server.start()  # the answers given meanwhile live only in the journals
+        answering_at_restart = [process.poll() is None for process in processes]
         outputs = []
         for process in processes:
             out, _ = process.communicate(timeout=900)
@@ -96,6 +98,16 @@ def test_twenty_desktops_twenty_thousand_answers_with_an_outage(tmp_path, pg_ser
                 process.kill()
                 process.wait()
 
+    # A desktop still answering when the server came back sends its journal itself; one that
+    # ended during the outage (at people's pace, none should) says where its answers wait,
+    # and the sync command sends them.
+    assert sum(answering_at_restart) >= PROCESSES // 2, outputs
+    for journal, answering, out in zip(journals, answering_at_restart, outputs):
+        if answering:
+            assert "could not be reached at the end" not in out, out
+        elif "could not be reached at the end" in out:
+            sync = subprocess.run([sys.executable, "main.py", "sync", "--store", pg_url, "--journal", str(journal), "--pilot"], cwd=ROOT)
+            assert sync.returncode == 0
     with ResultsStore(pg_url, readonly=True) as server:
         conn = server.conn
         rows = conn.execute("SELECT uuid, session_uuid, phase, trial_index, image_id FROM trials").fetchall()

@@ -108,6 +108,22 @@ def test_a_session_resumes_on_another_desktop_with_its_history(tmp_path, pg_url,
     assert frame["trial_uuid"].nunique() == len(controller.session.trials) == 12
 
 
+def test_closing_just_after_the_server_came_back_sends_everything(tmp_path, pg_server, pg_url, study):
+    """An attempt that began and failed while the server was down, with no answer since to
+    notice it: closing must try again, not take that old failure for the server's state."""
+    with JournaledStore(pg_url, tmp_path / "journal.sqlite", retry_s=0) as store:
+        controller = SessionController(study, store, "J7")
+        answer_all(controller, limit=2)
+        pg_server.stop()
+        try:
+            answer_all(controller, limit=3)
+            wait_until(lambda: store.sync_status() and store._attempt is not None)  # an attempt under way...
+            wait_until(lambda: not store._attempt.is_alive())  # ...that failed, unnoticed
+        finally:
+            pg_server.start()
+    assert len(server_trials(pg_url)) == 5
+
+
 def test_a_pilot_run_that_ends_offline_says_where_its_answers_wait(tmp_path, pg_server, pg_url, study):
     """The last answers went into the journal while the server was down: the summary says so
     (instead of ending as if all were sent), and ``sync`` sends them later."""
