@@ -7,8 +7,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# Property tests draw the same examples on every run, so that a red run can be rerun and a
+# green CI run is not luck; HYPOTHESIS_PROFILE=explore draws new ones (and remembers failures).
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 from study_app.protocol import BUNDLED_PROTOCOLS  # noqa: E402
 

@@ -87,9 +87,15 @@ class _Job(QRunnable):
                 enlarge = target[0] / image.width
                 method = Image.Resampling.NEAREST if enlarge >= 2 else Image.Resampling.BICUBIC
                 image = image.resize(target, method)
-            self.loader._done.emit(self.key, pil_to_qimage(image), "")
+            self._deliver(pil_to_qimage(image), "")
         except ImageError as exc:
-            self.loader._done.emit(self.key, QImage(), str(exc))
+            self._deliver(QImage(), str(exc))
+
+    def _deliver(self, image: QImage, error: str) -> None:
+        try:
+            self.loader._done.emit(self.key, image, error)
+        except RuntimeError:  # the loader (and its window) were deleted meanwhile: nobody waits for this image
+            pass
 
 
 class ImageLoader(QObject):
@@ -119,6 +125,7 @@ class ImageLoader(QObject):
         self._prebuild_requested = False
         self._stop_prebuild = threading.Event()
         self.destroyed.connect(self._stop_prebuild.set)
+        self._closed = False
 
     @property
     def prebuild_requested(self) -> bool:
@@ -178,13 +185,21 @@ class ImageLoader(QObject):
         if key in self._cache:
             self._cache.move_to_end(key)
             return True
-        if key not in self._pending and key not in self._errors:
+        if key not in self._pending and key not in self._errors and not self._closed:
             self._pending.add(key)
             self._pool.start(_Job(self, key, path, box, fit, self._max_pixels, sha256))
         return False
 
     def wait(self, msecs: int = 30_000) -> bool:
-        """Block until queued jobs are done (for benchmarks and shutdown)."""
+        """Block until queued jobs are done (for benchmarks)."""
+        return self._pool.waitForDone(msecs)
+
+    def close(self, msecs: int = 2000) -> bool:
+        """For a closing window: no new jobs (a pane's late timer may still ask), queued ones
+        dropped, the prebuild stopped, and up to ``msecs`` for those running to end."""
+        self._closed = True
+        self._stop_prebuild.set()
+        self._pool.clear()
         return self._pool.waitForDone(msecs)
 
     def _store(self, key: str, image: QImage, error: str) -> None:

@@ -421,6 +421,6 @@ class AnnotationWindow(QMainWindow):
         self.controller.store.listen_for_lock_waits(None)  # the store may outlive this window
         QApplication.instance().removeEventFilter(self)
         self._prefetch_timer.stop()
-        self.images.wait(2000)
-        self.thumbnails.wait(2000)
+        self.images.close()
+        self.thumbnails.close()
         event.accept()

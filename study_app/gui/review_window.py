@@ -367,6 +367,6 @@ class ReviewWindow(QMainWindow):
             self.controller.finish()
         except StudyError:
             pass  # the reviews are saved; only the sitting's end time is missing
-        self.images.wait(2000)
-        self.thumbnails.wait(2000)
+        self.images.close()
+        self.thumbnails.close()
         super().closeEvent(event)

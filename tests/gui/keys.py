@@ -28,7 +28,7 @@ def current_page(window: AnnotationWindow):
 
 def wait_for_trial(qtbot, window: AnnotationWindow) -> None:
     """Until the trial page is up and its response clock has started (image painted)."""
-    qtbot.waitUntil(lambda: current_page(window) is window.trial and window.trial.rt_clock_started, timeout=5000)
+    qtbot.waitUntil(lambda: current_page(window) is window.trial and window.trial.rt_clock_started, timeout=20_000)
 
 
 def answer_with(qtbot, window: AnnotationWindow, queries: list[str]) -> None:

@@ -176,3 +176,20 @@ def test_a_zoomed_image_moves_with_the_pan_keys_and_never_past_its_edges(qtbot):
     assert colour_at(shot, 200, 150) == (200, 0, 0) and view._image_rect().left() == 0
     view.zoom_fit()
     assert view._image_rect() == view.rect()
+
+
+def test_a_closed_window_starts_no_more_image_jobs(qtbot, gui_session):
+    """A pane's timer may still fire after the window closed; its loaders take no new work
+    then (a job outliving its window would report to a deleted loader)."""
+    window = gui_session.open("F05")
+    press(qtbot, Qt.Key_Return)
+    press(qtbot, Qt.Key_Return)
+    wait_for_trial(qtbot, window)
+    gui_session.close(window)
+    pane = window.trial.picker.examples
+    pane.show_class("dog")  # what the late timer does
+    assert pane.count() > 0  # the pane still lists the class's examples...
+    assert all(window.thumbnails.get(pane.item(row).data(Qt.UserRole)) is None for row in range(pane.count()))
+    assert window.thumbnails._pool.activeThreadCount() == 0  # ...but no job started for them
+    record = next(iter(gui_session.study.images.values()))
+    assert not window.images.request("late", record.path) and window.images._pool.activeThreadCount() == 0

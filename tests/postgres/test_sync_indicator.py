@@ -35,13 +35,13 @@ def test_window_shows_the_server_state_and_never_a_dialog(qtbot, tmp_path, pg_se
         pg_server.stop()
         try:
             answer_all(controller, limit=2)
-            qtbot.waitUntil(lambda: indicator.property("state") == "offline", timeout=3000)
+            qtbot.waitUntil(lambda: indicator.property("state") == "offline", timeout=20_000)
             assert "Server unreachable: 2 answer(s) saved on this computer" in indicator.text()
             assert not any(isinstance(w, QMessageBox) and w.isVisible() for w in QApplication.topLevelWidgets())
         finally:
             pg_server.start()
         answer_all(controller, limit=1)
-        qtbot.waitUntil(lambda: indicator.text() == "Server: connected", timeout=3000)
+        qtbot.waitUntil(lambda: indicator.text() == "Server: connected", timeout=20_000)
         window.close()
     finally:
         store.close()

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from scipy.stats import norm
 from statsmodels.genmod.cov_struct import Exchangeable
@@ -136,9 +136,11 @@ def statsmodels_gee(endog, exog, groups):
 
 @SETTINGS
 @given(st.integers(0, 10_000), st.integers(3, 6), st.integers(20, 200), st.integers(8, 40))
+@example(2265, 3, 30, 14)  # a design of condition ~2,500: the sandwich agrees to 1.5e-8 only
 def test_gee_from_cluster_sums_is_statsmodels_gee(seed, distinct_rows, n, clusters):
     """Several clusters per coefficient (with 2 clusters for 3 coefficients the sandwich is
-    near-singular and both fits agree only to its condition number)."""
+    near-singular and both fits agree only to its condition number). The estimates agree to
+    1e-8; what is derived through the sandwich's inverse to 1e-6."""
     rng = np.random.default_rng(seed)
     design = np.column_stack([np.ones(distinct_rows), rng.normal(size=(distinct_rows, 2))])
     rows = np.concatenate([np.arange(distinct_rows), rng.integers(0, distinct_rows, n)])  # every row used: full rank
@@ -149,10 +151,10 @@ def test_gee_from_cluster_sums_is_statsmodels_gee(seed, distinct_rows, n, cluste
     if not reference.converged:  # an oscillating iteration (rho < 0 in tiny clusters) amplifies rounding: only the flag agrees
         return
     assert np.allclose(fit.params, reference.params, rtol=1e-8, atol=1e-10)
-    assert np.allclose(fit.cov_robust, reference.cov_robust, rtol=1e-8, atol=1e-12)
+    assert np.allclose(fit.cov_robust, reference.cov_robust, rtol=1e-6, atol=1e-12)
     assert np.isclose(fit.dep_param, reference.cov_struct.dep_params, rtol=1e-8, atol=1e-12)
-    assert np.allclose(fit.pvalues, reference.pvalues, rtol=1e-8, atol=1e-12)
-    assert np.allclose(fit.conf_int(0.1), reference.conf_int(0.1), rtol=1e-8, atol=1e-12)
+    assert np.allclose(fit.pvalues, reference.pvalues, rtol=1e-6, atol=1e-12)
+    assert np.allclose(fit.conf_int(0.1), reference.conf_int(0.1), rtol=1e-6, atol=1e-12)
 
 
 def test_gee_with_one_row_per_cluster_is_least_squares_with_robust_errors():
