@@ -1,16 +1,13 @@
 """Shared fixtures: the real demo studies, bundled specs and one prediction run per backend.
 
 Runs are session-scoped (EfficientNet-Lite0 in PyTorch eager mode takes seconds per
-batch on a small CPU), and the ONNX export cache goes to a temporary folder, never the
-user's ~/.cache.
+batch on a small CPU). The ONNX export cache goes to the session's private cache folder
+(tests/conftest.py), never the user's ~/.cache.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -31,19 +28,6 @@ PREDICT_SCRIPT = (
 
 def predict_command(*args: str) -> list[str]:
     return [sys.executable, "-c", PREDICT_SCRIPT, "predict", *args]
-
-
-@pytest.fixture(scope="session", autouse=True)
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """XDG_CACHE_HOME for this session (inherited by subprocesses)."""
-    folder = tmp_path_factory.mktemp("xdg-cache")
-    before = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(folder)
-    yield folder
-    if before is None:
-        del os.environ["XDG_CACHE_HOME"]
-    else:
-        os.environ["XDG_CACHE_HOME"] = before
 
 
 @pytest.fixture(scope="session")
