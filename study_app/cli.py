@@ -271,6 +271,8 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     with JournaledStore(args.store, Path(args.journal) if args.journal else None, pilot=args.pilot) as store:
         status = store.sync(force=True)
     print(status.text())
+    if status.problem:
+        print(f"why: {status.problem}")
     return 0 if status.online and not status.waiting else 1
 
 

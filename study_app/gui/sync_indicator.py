@@ -33,5 +33,6 @@ class SyncIndicator(QLabel):
         status = self._status()
         state = "offline" if not status.online else ("sending" if status.waiting else "ok")
         self.setText(status.text())
+        self.setToolTip(status.problem)  # the server's own words, for whoever comes to help
         self.setStyleSheet(f"color: {_COLOURS[state]};")
         self.setProperty("state", state)

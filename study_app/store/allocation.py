@@ -203,6 +203,33 @@ def fill_slot(conn, session_uuid: str, trial_uuid: str, phase: str, image_id: st
     return bool(filled) or _take_free_slot(conn, session_uuid, phase, image_id, now, minutes, trial_uuid)
 
 
+def answer_placed(conn, trial_uuid: str) -> bool:
+    """True when the answer holds a slot, or a revision of it took its slot over: nothing to
+    fill. (False too for an answer in a phase without slots, where filling finds none.)"""
+    return (
+        conn.execute(
+            "SELECT 1 FROM allocations WHERE trial_uuid = ? UNION ALL SELECT 1 FROM trials WHERE supersedes = ? LIMIT 1",
+            (trial_uuid, trial_uuid),
+        ).fetchone()
+        is not None
+    )
+
+
+def place_answers(conn, trials: Iterable[tuple[str, str, str, str, str | None]], now: str) -> int:
+    """Give answers that reached the store without their desktop (a merge into the server) the
+    slots their desktop would have filled; ``trials`` are (uuid, session_uuid, phase, image_id,
+    supersedes) in the order given. Only phases that share images out; returns how many were placed."""
+    allocated = {tuple(row) for row in conn.execute("SELECT DISTINCT study_uuid, phase FROM allocations")}
+    if not allocated:
+        return 0
+    study_of = dict(conn.execute("SELECT uuid, study_uuid FROM sessions").fetchall())
+    placed = 0
+    for uuid_, session_uuid, phase, image_id, supersedes in trials:
+        if (study_of.get(session_uuid), phase) in allocated and not answer_placed(conn, uuid_):
+            placed += fill_slot(conn, session_uuid, uuid_, phase, image_id, supersedes, now, DEFAULT_RELEASE_MIN)
+    return placed
+
+
 def keep_claims(conn, study: Study, session_uuid: str, trials: tuple[Trial, ...], answered: set[tuple[str, int]], now: str) -> tuple[Trial, ...]:
     """On resume: the session's order, keeping only unanswered allocated trials whose slot it (still or again) holds.
 

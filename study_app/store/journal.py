@@ -11,7 +11,9 @@ starts a new attempt to reach the server *in a thread of its own*: a network tha
 packets makes a connection attempt wait up to ``postgres.CONNECT_TIMEOUT_S``, and the
 annotator's next image must not. A later write takes the connection once it is there and
 sends everything that waits. (Only the start of a session, the ``sync`` command and
-closing wait for an attempt.)
+closing wait for an attempt.) Whatever the server answers -- gone, busy, or refusing the
+rows -- a write to the journal never fails because of it: the rows wait there, the reason
+is kept for the status (:attr:`SyncStatus.problem`), and a later attempt sends them.
 
 Copying is idempotent: rows keep the UUIDs the journal gave them and go in with
 ``INSERT ... ON CONFLICT DO NOTHING``, so a copy interrupted half-way, or repeated after a
@@ -41,9 +43,9 @@ from ..errors import StoreError
 from ..protocol import Study
 from ..responses import Event, Response, utc_now
 from ..schedule import Trial
-from .allocation import DEFAULT_RELEASE_MIN, allocated_phases, fill_slot
+from .allocation import DEFAULT_RELEASE_MIN, allocated_phases, answer_placed, fill_slot
 from .db import table_columns, write
-from .postgres import ServerAddress, ServerUnavailableError, is_server_url
+from .postgres import ServerAddress, ServerBusyError, ServerUnavailableError, is_server_url
 from .results_store import RESULTS_DIR, ResultsStore, Session
 from .schema import TABLES
 
@@ -53,6 +55,9 @@ RETRY_S = 10.0
 JOURNAL_DIR = RESULTS_DIR / "journal"
 #: Copies between two saves of the marks (each save is one more durable commit of the journal).
 SAVE_MARKS_EVERY = 100
+#: A copy runs on the annotator's thread: a lock held elsewhere on the server, or a server
+#: stalled on its disk, cancels a statement after this long (the rows wait in the journal).
+PUSH_STATEMENT_TIMEOUT_MS = 15_000
 _SENT = "journal_sent:"
 
 
@@ -69,6 +74,7 @@ class SyncStatus:
 
     online: bool
     waiting: int  # answers in the journal that the server does not have yet
+    problem: str = ""  # why the server has not got them, when it said (for the researcher, the sync command)
 
     def text(self) -> str:
         if self.online and not self.waiting:
@@ -96,6 +102,7 @@ class JournaledStore:
         self._ended_dirty = True  # the first copy also sends the end of sessions that ended offline
         self._marks = self._saved_marks()
         self._unsaved = 0
+        self._problem = ""
         self._status = SyncStatus(False, self._waiting())
         self.sync(force=True)  # at start-up the desktop may wait for the server (a new session needs it)
 
@@ -175,14 +182,18 @@ class JournaledStore:
     def sync(self, force: bool = False) -> SyncStatus:
         """Send what the server lacks, reconnecting first if it was gone: ``force`` waits for
         the connection; otherwise an attempt due runs in the background (see the module docstring)."""
-        if self.server is None:
-            self._reconnect(wait=force)
-        if self.server is not None:
+        for _ in range(2 if force else 1):  # forced: a connection that died while idle gets one fresh try
+            if self.server is None:
+                self._reconnect(wait=force)
+            if self.server is None:
+                break
             try:
                 self._push()
-            except ServerUnavailableError as exc:
+                self._problem = ""
+                break
+            except StoreError as exc:  # gone, busy or refusing: the rows stay in the journal
                 self._lost(exc)
-        self._status = SyncStatus(self.server is not None, self._waiting())
+        self._status = SyncStatus(self.server is not None, self._waiting(), self._problem)
         return self._status
 
     def _reconnect(self, wait: bool) -> None:
@@ -205,19 +216,25 @@ class JournaledStore:
         self._attempt = None
         self.server = attempt.store
         if self.server is None:
+            self._problem = attempt.error
             self._next_try = time.monotonic() + self.retry_s
             if wait and attempt.began < began:
                 self._reconnect(wait=True)
 
-    def _lost(self, exc: ServerUnavailableError) -> None:
+    def _lost(self, exc: StoreError) -> None:
+        """Drop the connection. One that broke is tried again at once (in the background: a
+        restarted server, an idle connection cut); a server that is busy or refused the rows
+        is left alone for :attr:`retry_s`."""
+        broke = isinstance(exc, ServerUnavailableError) and not isinstance(exc, ServerBusyError)
         if self.server is not None:
             try:
                 self.server.close()
             except Exception:  # noqa: BLE001 - the connection is already broken; closing is courtesy
                 pass
         self.server = None
-        self._next_try = time.monotonic() + self.retry_s
-        self._status = SyncStatus(False, self._waiting())
+        self._problem = str(exc)
+        self._next_try = time.monotonic() + (0.0 if broke else self.retry_s)
+        self._status = SyncStatus(False, self._waiting(), self._problem)
 
     def _saved_marks(self) -> dict[str, int]:
         rows = self.journal.conn.execute("SELECT key, value FROM meta WHERE key LIKE ?", (_SENT + "%",)).fetchall()
@@ -241,22 +258,20 @@ class JournaledStore:
 
     def _push(self) -> None:
         """Copy every journal row past the marks to the server in one transaction, then move the marks."""
-        journal, sent = self.journal.conn, self._marks
+        journal = self.journal.conn
         moved: dict[str, int] = {}
         now = utc_now()
+        waiting = self._unsent_rows()
         with write(self.server.conn) as server:
-            for table in TABLES:
-                columns = table_columns(journal, table)
-                rows = journal.execute(
-                    f"SELECT rowid, {', '.join(columns)} FROM {table} WHERE rowid > ? ORDER BY rowid", (sent.get(table, 0),)
-                ).fetchall()
-                if not rows:
-                    continue
+            server.execute(f"SET LOCAL statement_timeout = {PUSH_STATEMENT_TIMEOUT_MS}")
+            for table, (columns, rows) in waiting.items():
                 insert = f"INSERT OR IGNORE INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
                 if table == "trials":
                     for row in rows:
-                        if server.execute(insert, row[1:]).rowcount:
-                            self._fill(server, dict(zip(columns, row[1:])), now)
+                        trial = dict(zip(columns, row[1:]))
+                        # New here, or sent before by another way (a merge of this journal) without its slot.
+                        if server.execute(insert, row[1:]).rowcount or not answer_placed(server, trial["uuid"]):
+                            self._fill(server, trial, now)
                 else:
                     server.executemany(insert, [row[1:] for row in rows])
                 moved[table] = rows[-1][0]
@@ -269,6 +284,24 @@ class JournaledStore:
             self._unsaved += 1
             if self._unsaved >= SAVE_MARKS_EVERY:
                 self._save_marks()
+
+    def _unsent_rows(self) -> dict[str, tuple[list[str], list[tuple]]]:
+        """Per table, its columns and the rows past the marks, read in one snapshot of the
+        journal: another process answering into it meanwhile cannot send an answer without its trial."""
+        journal, sent = self.journal.conn, self._marks
+        waiting = {}
+        journal.execute("BEGIN")
+        try:
+            for table in TABLES:
+                columns = table_columns(journal, table)
+                rows = journal.execute(
+                    f"SELECT rowid, {', '.join(columns)} FROM {table} WHERE rowid > ? ORDER BY rowid", (sent.get(table, 0),)
+                ).fetchall()
+                if rows:
+                    waiting[table] = (columns, rows)
+        finally:
+            journal.execute("COMMIT")
+        return waiting
 
     def _fill(self, server, trial: dict, now: str) -> None:
         """An answer new to the server takes its allocation slot there (if its phase has slots)."""
@@ -298,9 +331,10 @@ class JournaledStore:
                 )
             order, ended_at = server.execute("SELECT trial_order, ended_at FROM sessions WHERE uuid = ?", (session_uuid,)).fetchone()
             journal.execute("UPDATE sessions SET trial_order = ?, ended_at = ? WHERE uuid = ?", (order, ended_at, session_uuid))
-        # What came from the server need not go back, where nothing else waited to be sent.
-        for table in complete:
-            self._marks[table] = self.journal.conn.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0]
+            # What came from the server need not go back, where nothing else waited to be sent (read
+            # inside the transaction: a row another process adds right after it still waits).
+            for table in complete:
+                self._marks[table] = journal.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0]
         self._unsaved += 1
 
     def _resume_offline(self, study: Study, annotator: str, force_new: bool) -> Session:
@@ -313,10 +347,11 @@ class JournaledStore:
                 session.allocated = allocated_phases(study)
                 self._allocated[session.uuid] = session.allocated
                 return session
+        reason = f" ({self._problem})" if self._problem else ""
         raise StoreError(
-            f"the results server {self.path} cannot be reached, and annotator {annotator} has no unfinished session "
-            "of this study on this computer: a new session needs the server. Check the network or ask the study's "
-            "researcher; answers already given are safe."
+            f"the results server {self.path} cannot be reached{reason}, and annotator {annotator} has no unfinished "
+            "session of this study on this computer: a new session needs the server. Check the network or ask the "
+            "study's researcher; answers already given are safe."
         )
 
 
@@ -327,14 +362,15 @@ class _ConnectAttempt(threading.Thread):
         super().__init__(name="results-server-connect", daemon=True)
         self.address, self.pilot = address, pilot
         self.store: ResultsStore | None = None
+        self.error = ""  # why it failed: unreachable, a wrong password, a newer schema...
         self.began = time.monotonic()
         self.start()
 
     def run(self) -> None:
         try:
             self.store = ResultsStore(self.address.url, pilot=self.pilot)
-        except StoreError:  # unreachable, or refusing us: the next attempt is due after RETRY_S
-            pass
+        except StoreError as exc:  # the next attempt is due after RETRY_S
+            self.error = str(exc)
 
 
 def open_annotation_store(location: str | Path, pilot: bool = False, journal: str | Path | None = None) -> ResultsStore | JournaledStore:

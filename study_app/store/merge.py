@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import StoreError
+from ..responses import utc_now
+from .allocation import place_answers
 from .db import remove_store_file, table_columns, write
 from .postgres import is_server_url
 from .results_store import ResultsStore
@@ -108,6 +110,12 @@ def merge_stores(out: Path, inputs: list[Path]) -> MergeReport:
                             source.conn.execute(f"SELECT {', '.join(columns)} FROM {table}"),
                         )
                         report.added[table] += conn.total_changes - before
+                    # Into a server that shares images out: the answers take their slots, as their desktop's sync would.
+                    place_answers(
+                        conn,
+                        source.conn.execute("SELECT uuid, session_uuid, phase, image_id, supersedes FROM trials ORDER BY rowid"),
+                        utc_now(),
+                    )
             report.conflicts = find_conflicts(target)
             return report
     except BaseException:

@@ -56,6 +56,12 @@ _TCP = {
 #: SQLSTATE classes and codes that mean the server is gone (not that the statement was wrong).
 _GONE_CLASSES = ("08",)
 _GONE_CODES = {"57P01", "57P02", "57P03"}
+#: ... and those that mean it cannot take the statement *now*: out of disk, memory or
+#: connections (class 53); a statement timeout or cancel (57014), a lock not had (55P03), a
+#: deadlock or serialisation failure (40P01, 40001); a read-only server after a failover
+#: (25006); a transaction idle too long (25P03). Retrying later is right for all of them.
+_BUSY_CLASSES = ("53",)
+_BUSY_CODES = {"57014", "55P03", "40P01", "40001", "25006", "25P03"}
 
 
 #: Rows per multi-row INSERT in :meth:`PgConnection.executemany` (parameters stay far below 65,535).
@@ -65,6 +71,10 @@ _VALUES = re.compile(r"^INSERT INTO \w+\s*\([^)]*\)\s*VALUES\s*(\((?:%s,\s*)*%s\
 
 class ServerUnavailableError(StoreError):
     """The PostgreSQL server cannot be reached (down, refusing, or it closed the connection)."""
+
+
+class ServerBusyError(ServerUnavailableError):
+    """The server is there but cannot take the statement now (see ``_BUSY_CODES``): try later."""
 
 
 def is_server_url(location: object) -> bool:
@@ -270,6 +280,12 @@ class PgConnection:
             or state in _GONE_CODES
         )
 
+    @staticmethod
+    def is_busy(exc: BaseException) -> bool:
+        """True when ``exc`` means the server cannot take the statement now (see ``_BUSY_CODES``)."""
+        state = getattr(exc, "sqlstate", None) or ""
+        return state.startswith(_BUSY_CLASSES) or state in _BUSY_CODES
+
     @contextmanager
     def _errors(self) -> Iterator[None]:
         try:
@@ -277,6 +293,8 @@ class PgConnection:
         except self._psycopg.Error as exc:
             if self.is_gone(exc):
                 raise ServerUnavailableError(f"{self.address}: lost the results server: {_first_line(exc)}") from None
+            if self.is_busy(exc):
+                raise ServerBusyError(f"{self.address}: the results server cannot take this now: {_first_line(exc)}") from None
             raise StoreError(f"{self.address}: {_first_line(exc)}") from None
 
 

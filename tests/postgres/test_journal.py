@@ -173,3 +173,95 @@ def test_a_server_that_stops_answering_never_holds_up_the_next_image(tmp_path, p
             pg_server.start()
         wait_until(lambda: store.sync().online and store.sync_status().waiting == 0)
     assert len(server_trials(pg_url)) == 8
+
+
+def admin(url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def test_a_lock_held_on_the_server_keeps_the_answer_here_and_never_fails_it(tmp_path, pg_url, study):
+    """A DBA's lock_timeout, and someone holding the session's row: the answer stays in the
+    journal without an error to the annotator (whose retry would store it again, under the next
+    image), the status keeps the server's reason, and the answer goes once the lock is gone."""
+    import psycopg
+
+    admin(pg_url, f"ALTER DATABASE {pg_url.rsplit('/', 1)[1]} SET lock_timeout = '300ms'")
+    with JournaledStore(pg_url, tmp_path / "journal.sqlite", retry_s=0) as store:
+        controller = SessionController(study, store, "J8")
+        answer_all(controller, limit=2)
+        holder = psycopg.connect(pg_url)
+        holder.execute("SELECT * FROM sessions FOR UPDATE")
+        try:
+            answer_all(controller, label="dog", limit=1)
+            status = store.sync_status()
+            assert not status.online and status.waiting == 1 and "lock timeout" in status.problem
+        finally:
+            holder.rollback()
+            holder.close()
+        wait_until(lambda: store.sync().online and store.sync_status().waiting == 0)
+        assert controller.position == 3 and store.sync_status().problem == ""
+    with ResultsStore(pg_url, readonly=True) as server:
+        rows = server.conn.execute("SELECT t.trial_index, a.label_id FROM trials t JOIN answers a ON a.trial_uuid = t.uuid ORDER BY t.rowid")
+        assert [label for _, label in rows.fetchall()] == ["cat", "cat", "dog"]
+
+
+def test_answers_the_server_refuses_wait_here_and_sync_says_why(tmp_path, pg_url, study):
+    """A server that refuses the rows themselves (here a constraint added on the server): every
+    answer is still taken, they wait in the journal in order, and the sync command gives the reason."""
+    journal = tmp_path / "journal.sqlite"
+    with JournaledStore(pg_url, journal, retry_s=0) as store:
+        controller = SessionController(study, store, "J9")
+        answer_all(controller, limit=1)
+        admin(pg_url, "ALTER TABLE answers ADD CONSTRAINT no_dogs CHECK (label_id <> 'dog')")
+        answer_all(controller, label="dog", limit=1)
+        answer_all(controller, limit=1)  # a later answer waits behind it: the copy keeps the journal's order
+        status = store.sync(force=True)
+        assert not status.online and status.waiting == 2 and "no_dogs" in status.problem
+    sync = [sys.executable, "main.py", "sync", "--store", pg_url, "--journal", str(journal)]
+    refused = subprocess.run(sync, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "2 answer(s) saved on this computer" in refused.stdout and "why:" in refused.stdout
+    assert "no_dogs" in refused.stdout
+    admin(pg_url, "ALTER TABLE answers DROP CONSTRAINT no_dogs")
+    sent = subprocess.run(sync, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert sent.returncode == 0 and "Server: connected" in sent.stdout
+    assert len(server_trials(pg_url)) == 3
+
+
+def test_a_connection_cut_while_the_desktop_was_idle_is_replaced_when_a_session_starts(tmp_path, pg_server, pg_url, study):
+    """The server restarted while nobody answered: the desktop's connection is dead, but the
+    server is up, so a new session starts (it needs the server) instead of being refused."""
+    with JournaledStore(pg_url, tmp_path / "journal.sqlite") as store:
+        answer_all(SessionController(study, store, "J10"), limit=1)
+        pg_server.stop()
+        pg_server.start()
+        answer_all(SessionController(study, store, "J11"), limit=1)
+        assert store.sync_status().online and store.sync_status().waiting == 0
+    with ResultsStore(pg_url, readonly=True) as server:
+        assert server.conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 2
+
+
+def test_answers_merged_into_the_server_take_their_slots_once(tmp_path, pg_server, pg_url, study):
+    """The researcher merges a desktop's journal into the server before the desktop sends it:
+    the merged answers take their slots (else the images would be handed out again), and the
+    desktop's own copy later takes none twice."""
+    from study_app.store import merge_stores
+
+    def filled() -> list[str]:
+        with ResultsStore(pg_url, readonly=True) as server:
+            return [row[0] for row in server.conn.execute("SELECT trial_uuid FROM allocations WHERE trial_uuid IS NOT NULL")]
+
+    journal = tmp_path / "journal.sqlite"
+    with JournaledStore(pg_url, journal, retry_s=600) as store:
+        controller = SessionController(study, store, "J12")
+        answer_all(controller, limit=4)  # the training phase: no slots
+        pg_server.stop()
+        try:
+            answer_all(controller, limit=3)  # three test answers, in the journal only
+        finally:
+            pg_server.start()
+        merge_stores(pg_url, [journal])
+        assert len(filled()) == 3
+    assert len(filled()) == len(set(filled())) == 3 and len(server_trials(pg_url)) == 7
