@@ -19,6 +19,7 @@ from ..store.journal import open_annotation_store
 from ..store.results_store import ResultsStore, default_store_path, store_location
 from ..study_cache import BackgroundCheck, load_study_for_session
 from ..thread_priority import lowest_thread_priority
+from .crash import crash_handler
 from .main_window import AnnotationWindow
 from .start_dialog import StartDialog
 
@@ -103,7 +104,7 @@ def run_annotation(
             return 0
         window = AnnotationWindow(controller, user_keys=user_keys)
         window.show()
-        with _in_background(check):
+        with _in_background(check), crash_handler():
             return app.exec_()
     finally:
         store.close()

@@ -14,6 +14,7 @@ from ..review.items import Selection, study_errors
 from ..schedule import check_annotator_id
 from ..store.results_store import ResultsStore, default_store_path
 from .app import application
+from .crash import crash_handler
 from .review_window import ReviewWindow
 
 
@@ -52,6 +53,7 @@ def run_review(study_ref: str, reviewer: str | None, blind: bool, selection: Sel
             return 0
         window = ReviewWindow(controller)
         window.show()
-        return app.exec_()
+        with crash_handler():
+            return app.exec_()
     finally:
         store.close()

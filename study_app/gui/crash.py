@@ -1,0 +1,93 @@
+"""An unexpected error inside the window: said in words, written down, and a clean exit.
+
+PyQt5 ends the whole process with an abort -- no message, a core dump -- when a Python
+exception escapes a slot or an event handler. Every submitted answer is already durable
+by then, so what the annotator needs is to hear exactly that and how to go on, and what
+the researcher needs is the traceback. :func:`crash_handler` gives both: the traceback
+goes to ``results/crashes/`` (with the program's version), a message box says that the
+answers are safe and how to resume, and the event loop ends with :data:`EXIT_CRASH`, so
+that the caller closes the store as on any other exit.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+
+from PyQt5.QtCore import QTimer
+from PyQt5.QtWidgets import QApplication, QMessageBox
+
+from .. import __version__
+from ..store.results_store import RESULTS_DIR
+
+CRASH_DIR = RESULTS_DIR / "crashes"
+#: The exit status after such an error (EX_SOFTWARE: an internal software error).
+EXIT_CRASH = 70
+#: Tracebacks written per run at most (a timer's slot may fail every second until the exit).
+MAX_LOGS = 5
+
+ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], None]
+
+
+def write_crash_log(kind: type[BaseException], value: BaseException, tb: TracebackType | None, folder: Path = CRASH_DIR) -> Path | None:
+    """The traceback in ``folder/crash-<UTC time>.txt``; None when even that cannot be written."""
+    stamp = datetime.now(timezone.utc)
+    text = (
+        f"study-app {__version__}, Python {platform.python_version()}, {platform.platform()}\n"
+        f"at {stamp.isoformat(timespec='seconds')}\n\n" + "".join(traceback.format_exception(kind, value, tb))
+    )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"crash-{stamp.strftime('%Y%m%dT%H%M%S.%fZ')}.txt"
+        path.write_text(text, encoding="utf-8")
+        return path.resolve()
+    except OSError:
+        return None
+
+
+def _tell(what: str, log: Path | None) -> None:
+    where = f"The details are in {log}; please give that file to the study's researcher." if log else ""
+    box = QMessageBox(QMessageBox.Critical, "The program met an error", f"Something went wrong inside the program "
+                      f"(a fault of the program, not of yours). Every answer you submitted is saved. The program "
+                      f"closes now; start it again with the same id to go on where you left off.\n\n{where}")
+    box.setDetailedText(what)
+    box.exec_()
+
+
+@contextmanager
+def crash_handler(folder: Path = CRASH_DIR, tell: Callable[[str, Path | None], None] = _tell) -> Iterator[None]:
+    """While the block runs (the event loop), an exception that escapes Qt's handlers is
+    written down, told, and ends the loop with :data:`EXIT_CRASH`.
+
+    The telling (``tell``: the message box) runs from the event loop, not from inside the
+    hook: its own event loop may meet the same fault again (a timer's slot), and those are
+    only written down, up to :data:`MAX_LOGS`."""
+    errors = 0
+
+    def say_and_end(what: str, log: Path | None) -> None:
+        tell(what, log)
+        QApplication.instance().exit(EXIT_CRASH)
+
+    def handle(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        nonlocal errors
+        errors += 1
+        if errors > MAX_LOGS:
+            return
+        log = write_crash_log(kind, value, tb, folder)
+        sys.__stderr__.write("".join(traceback.format_exception(kind, value, tb)))
+        if errors == 1:
+            what = "".join(traceback.format_exception_only(kind, value)).strip()
+            QTimer.singleShot(0, lambda: say_and_end(what, log))
+
+    previous: ExceptHook = sys.excepthook
+    sys.excepthook = handle
+    try:
+        yield
+    finally:
+        sys.excepthook = previous
