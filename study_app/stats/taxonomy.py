@@ -55,6 +55,28 @@ CORRECTION_COLUMNS = ["image_id", "original", "reviewed", "status", "reviewers",
 MIN_EXPECTED = 5
 
 
+def reviews_of_counted_errors(reviews: pd.DataFrame, raters: pd.DataFrame, correct: str) -> tuple[pd.DataFrame, list[str]]:
+    """The reviews of errors that the analysed rater table counts (its phases, its rule: an
+    error reviewed under top-1 may be right under top-k), and notes: how many reviews that
+    leaves out, and how many of each side's errors were reviewed (a share of 1 review of 200
+    errors should not read like a finding)."""
+    errors = raters.loc[~raters[correct].astype(bool), ["rater", "kind", "phase", "image_id"]].astype(str).drop_duplicates()
+    error_keys = set(zip(errors["rater"], errors["phase"], errors["image_id"]))
+    keys = list(zip(reviews["rater"].astype(str), reviews["phase"].astype(str), reviews["image_id"].astype(str)))
+    counted = reviews[[key in error_keys for key in keys]]
+    notes = []
+    if len(counted) < len(reviews):
+        notes.append(f"{len(reviews) - len(counted)} review(s) of errors outside this analysis (other phases, or not an error "
+                     "under this rule) are not counted here")
+    reviewed = set(zip(counted["rater"].astype(str), counted["phase"].astype(str), counted["image_id"].astype(str)))
+    sides = [(HUMANS_GROUP, errors[errors["kind"] == HUMAN])]
+    sides += [(str(name), part) for name, part in errors[errors["kind"] != HUMAN].groupby("rater", sort=True)]
+    shares = [f"{name} {sum(key in reviewed for key in zip(part['rater'], part['phase'], part['image_id']))} of {len(part)}"
+              for name, part in sides if len(part)]
+    notes.append("errors reviewed: " + "; ".join(shares))
+    return counted.reset_index(drop=True), notes
+
+
 def consensus(reviews: pd.DataFrame, causes: Sequence[str]) -> pd.DataFrame:
     """One row per reviewed error: ``item, rater, kind, phase, image_id, reviewers`` and a
     boolean column per cause, true when at least half of the error's reviewers ticked it."""
@@ -288,13 +310,19 @@ def analyse_taxonomy(reviews: pd.DataFrame, taxonomy: Taxonomy, original: pd.Dat
                      corrections: pd.DataFrame, correct: str, alpha: float = 0.05, n_boot: int = 2000, n_perm: int = 10_000,
                      seed: int = 0) -> TaxonomyAnalysis:
     """All taxonomy statistics from the current reviews, the rater tables scored with the original and
-    the reviewed ground truth, and the corrections (both from :func:`reviewed_truth`)."""
+    the reviewed ground truth, and the corrections (both from :func:`reviewed_truth`).
+
+    Causes and reviewer agreement count only the reviews of errors ``original`` counts
+    (:func:`reviews_of_counted_errors`); the corrections come from every review, since a
+    ground truth belongs to the image, whichever error showed it."""
+    reviews, coverage = reviews_of_counted_errors(reviews, original, correct)
     agreed = consensus(reviews, taxonomy.keys)
     tests, overall = compare_causes(agreed, taxonomy, n_perm, seed)
     notes = [
         "causes are multi-label: shares are of errors reviewed and need not add up to 100%; with several reviewers a cause "
         "counts when at least half of an error's reviewers ticked it",
         "the people's errors are pooled over annotators; errors of different annotators on one image are treated as independent",
+        *coverage,
     ]
     if tests["small_counts"].any():
         notes.append("some causes have expected counts below 5: their p-values come from Fisher's exact test, not a chi-square approximation")

@@ -144,3 +144,29 @@ def test_causes_missing_from_the_taxonomy_are_named_not_counted(answered):
     assert any("glare" in note and "not counted" in note for note in analysis.notes)
     counts = analysis.taxonomy.set_index(["group", "cause"])["count"]
     assert counts[("humans", "other")] == 1 and counts.loc["humans"].sum() == 1
+
+
+def test_only_reviews_of_the_analysed_errors_count_and_the_share_reviewed_is_said():
+    """Reviews of errors the analysed table does not count (another phase; right under its
+    rule) are left out of the causes, and the note says how many of each side's errors were reviewed."""
+    from study_app.stats.taxonomy import reviews_of_counted_errors
+
+    raters = pd.DataFrame({
+        "rater": ["A01"] * 4 + ["net"] * 4, "kind": ["human"] * 4 + ["model"] * 4, "phase": "test",
+        "image_id": [f"im{i}" for i in range(4)] * 2,
+        "correct_topk": [False, False, False, True, False, True, True, True],  # 3 human errors, 1 model error
+    })
+    reviews = pd.concat([
+        review_rows("R1", "A01", "human", ["other", "fine_grained", "other", "other"]),  # im3 is right under top-k
+        review_rows("R1", "net", "model", ["small_thin"]),
+        review_rows("R1", "A01", "human", ["class_unawareness"]).assign(phase="training", item="A01:training:0"),
+    ], ignore_index=True)
+    counted, notes = reviews_of_counted_errors(reviews, raters, "correct_topk")
+    assert sorted(zip(counted["rater"], counted["image_id"])) == [("A01", "im0"), ("A01", "im1"), ("A01", "im2"), ("net", "im0")]
+    assert notes == ["2 review(s) of errors outside this analysis (other phases, or not an error under this rule) are not counted here",
+                     "errors reviewed: humans 3 of 3; net 1 of 1"]
+    table = taxonomy_table(consensus(counted, DEFAULT_TAXONOMY.keys), DEFAULT_TAXONOMY).set_index(["group", "cause"])
+    assert table.loc[("humans", "other"), ["errors_reviewed", "count"]].tolist() == [3, 2]
+    assert table.loc[("humans", "class_unawareness"), "count"] == 0
+    few, notes = reviews_of_counted_errors(reviews.iloc[:1], raters, "correct_topk")
+    assert len(few) == 1 and notes == ["errors reviewed: humans 1 of 3; net 0 of 1"]
