@@ -46,6 +46,8 @@ def cmd_review(args: argparse.Namespace) -> int:
         raise StudyError("--raters takes either one of humans, models, all, or a list of annotator ids and model names")
     if args.export:
         return _export(args)
+    if args.store and not Path(args.store).is_file():  # else a mistyped path becomes a new store no analysis reads
+        raise StudyError(f"{args.store}: no results store there; review needs the store the annotators filled (--store)")
     from ..gui.review_app import run_review
 
     selection = Selection(tuple(args.raters), args.rule, tuple(args.phase or ()))

@@ -35,6 +35,9 @@ def test_review_without_errors_or_with_unknown_raters(answered, capsys):
     assert "no rater 'nobody'" in capsys.readouterr().err
     assert main([*args, "--raters", "humans", "model-a"]) == 1
     assert main([*args, "--phase", "lunch"]) == 1 and "no phase 'lunch'" in capsys.readouterr().err
+    typo = store_path.parent / "typo" / "results.sqlite"
+    assert main(["review", "--study", str(study.root), "--store", str(typo), "--reviewer", "R1"]) == 1
+    assert "no results store there" in capsys.readouterr().err and not typo.parent.exists()  # nothing created
 
 
 def test_export_compare_and_report_show_the_reviews(answered, tmp_path, capsys):
