@@ -69,8 +69,12 @@ class ExamplesPane(QListWidget):
         self.setResizeMode(QListWidget.Adjust)
         self.setFocusPolicy(Qt.NoFocus)
         self.setSpacing(4)
-        self.setFixedHeight(THUMBNAIL * 2 + 24)
+        self.show_rows(2)
         loader.ready.connect(self._arrived)
+
+    def show_rows(self, rows: int) -> None:
+        """Room for ``rows`` rows of thumbnails (more scroll)."""
+        self.setFixedHeight(THUMBNAIL * rows + 12 * rows)
 
     def show_class_soon(self, label_id: str | None) -> None:
         """Show ``label_id``'s examples once the highlight stays on it (see EXAMPLES_DELAY_MS)."""

@@ -49,9 +49,15 @@ class GuessList(QListWidget):
 class CauseList(QListWidget):
     """The causes offered for this error, each with its key; the keys (not the mouse) tick them."""
 
+    #: Rows always shown; a longer list scrolls (to each cause ticked) when the window is small.
+    MIN_ROWS = 4
+
     def __init__(self) -> None:
         super().__init__()
         self.setFocusPolicy(Qt.NoFocus)
+        self.setWordWrap(True)  # a long cause name wraps instead of a scroll bar over the last row
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setResizeMode(QListWidget.Adjust)
         self._keys: list[str] = []
 
     def set_causes(self, causes: Sequence[Cause], checked: Sequence[str] = ()) -> None:
@@ -63,9 +69,10 @@ class CauseList(QListWidget):
             item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsUserCheckable)
             item.setCheckState(Qt.Checked if cause.key in checked else Qt.Unchecked)
             self.addItem(item)
-        height = self.sizeHintForRow(0) * len(causes) + 2 * self.frameWidth() + 4 if causes else 24
-        if height != self.height():  # a new height lays the whole window out again
-            self.setFixedHeight(height)
+        rows = [self.sizeHintForRow(row) for row in range(len(causes))]
+        frame = 2 * self.frameWidth() + 4
+        self.setMaximumHeight(sum(rows) + frame if rows else 24)  # all of them where there is room
+        self.setMinimumHeight(sum(rows[: self.MIN_ROWS]) + frame if rows else 24)
 
     def toggle(self, key: str) -> bool:
         """Tick or untick ``key``; False if that cause is not offered for this error."""
@@ -73,6 +80,7 @@ class CauseList(QListWidget):
             return False
         item = self.item(self._keys.index(key))
         item.setCheckState(Qt.Unchecked if item.checkState() == Qt.Checked else Qt.Checked)
+        self.scrollToItem(item)  # the list takes no focus: ticking is how the keyboard scrolls it
         return True
 
     def checked(self) -> list[str]:

@@ -23,6 +23,7 @@ from PyQt5.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QScrollArea,
     QShortcut,
     QSizePolicy,
     QSplitter,
@@ -96,6 +97,7 @@ class ReviewWindow(QMainWindow):
         self.heading = QLabel()
         self.heading.setObjectName("heading")
         self.heading.setTextFormat(Qt.RichText)
+        self.heading.setWordWrap(True)
         self.view = ImageView()
         self.status = QLabel()
         self.status.setObjectName("status")
@@ -110,6 +112,8 @@ class ReviewWindow(QMainWindow):
         self.guesses.highlighted.connect(self._guess_highlighted)
         self.picker = LabelPicker(labels, LabelSearchIndex(labels.classes), self.thumbnails, study.examples_per_class)
         self.picker.label_chosen.connect(self._toggle_proposal)
+        for pane in (self.truth_examples, self.guess_examples, self.picker.examples):  # one row each: room for the rest
+            pane.show_rows(1)
         self.causes = CauseList()
         self.note = QLineEdit()
         self.note.setPlaceholderText("Note (F2)…")
@@ -145,6 +149,12 @@ class ReviewWindow(QMainWindow):
         side_layout.addWidget(self.causes)
         side_layout.addWidget(self.note)
         side_layout.addWidget(self.proposal)
+        # On a small screen the column scrolls (to what the keys work on) rather than push the window off it.
+        self.side_scroll = QScrollArea()
+        self.side_scroll.setWidget(side)
+        self.side_scroll.setWidgetResizable(True)
+        self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.side_scroll.setFrameShape(QScrollArea.NoFrame)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -153,7 +163,7 @@ class ReviewWindow(QMainWindow):
         left_layout.addWidget(self.status)
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(left)
-        splitter.addWidget(side)
+        splitter.addWidget(self.side_scroll)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([880, 520])
@@ -165,7 +175,8 @@ class ReviewWindow(QMainWindow):
         self.help = HelpOverlay(central, {}, {})
         self.help.text.setText(review_help_text(controller))
         self._install_shortcuts()
-        self.resize(1400, 900)
+        screen = QApplication.primaryScreen().availableGeometry()
+        self.resize(min(1400, screen.width()), min(900, screen.height()))
         self._show_current()
 
     @staticmethod
@@ -281,14 +292,28 @@ class ReviewWindow(QMainWindow):
             self.status.setText(f"The image cannot be shown: {error}. It can still be reviewed (e.g. 'other' with a note).")
 
     def _guess_highlighted(self, label_id: str) -> None:
-        self.guess_details.show_class(label_id or None)
+        if label_id:
+            self.guess_details.show_class(label_id)
+        else:  # a non-answer: nothing to describe (the picker's hint would mislead here)
+            self.guess_details.clear()
         self.guess_examples.show_class_soon(label_id or None)
 
     def _show_done(self) -> None:
+        controller = self.controller
+        self._dirty = False
         self.view.clear()
-        self.heading.setText(f"<b>All {self.controller.total} errors are reviewed.</b>")
+        if controller.complete:
+            self.heading.setText(f"<b>All {controller.total} errors are reviewed.</b>")
+        else:
+            self.heading.setText(f"<b>End of the list: {controller.reviewed_count} of {controller.total} errors are reviewed.</b>")
+        for pane in (self.truth_details, self.guess_details):
+            pane.clear()
+        for pane in (self.truth_examples, self.guess_examples):
+            pane.show_class(None)
         self.causes.set_causes(())
         self.guesses.clear()
+        self.note.clear()
+        self.proposal.set_labels([])
         self.status.setText("Alt+Left goes back to revise a review; Ctrl+Q quits.")
 
     # -- editing ------------------------------------------------------------------------
@@ -297,6 +322,7 @@ class ReviewWindow(QMainWindow):
             return
         if self.causes.toggle(key):
             self._edited()
+            self.side_scroll.ensureWidgetVisible(self.causes)
         else:
             self.status.setText(f"'{self.controller.taxonomy.by_key(key).name}' is not a cause for this kind of rater.")
 
@@ -304,6 +330,7 @@ class ReviewWindow(QMainWindow):
         self._dirty = True
 
     def _focus_note(self) -> None:
+        self.side_scroll.ensureWidgetVisible(self.note)
         self.note.setFocus()
         self.note.end(False)
 
@@ -327,6 +354,7 @@ class ReviewWindow(QMainWindow):
     def _toggle_proposal(self, label_id: str) -> None:
         self.proposal.toggle(label_id)
         self._edited()
+        self.side_scroll.ensureWidgetVisible(self.proposal)
         self.picker.search.clear()
 
     def _clear_proposal(self) -> None:
@@ -362,6 +390,11 @@ class ReviewWindow(QMainWindow):
         self._show_current()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if self._dirty and not self._warned_unsaved:  # as when moving on: one warning, then it goes unsaved
+            self._warned_unsaved = True
+            self.status.setText("This review is not saved: Ctrl+Return saves it; press Ctrl+Q again to quit without it.")
+            event.ignore()
+            return
         QApplication.instance().removeEventFilter(self)
         try:
             self.controller.finish()

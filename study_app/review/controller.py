@@ -90,6 +90,11 @@ class ReviewController:
         not_classes = [label for label in proposal if label not in self.study.labels.class_ids]
         if not_classes:
             raise StudyError(f"proposed ground truth {not_classes[0]!r} is not a class of this study")
+        if proposal and set(proposal) == set(item.truth):
+            raise StudyError("the proposed ground truth is the image's ground truth already (Shift+F3 clears the proposal)")
+        previous = self.reviews.get(item.item)
+        if previous is not None and (tuple(previous.causes), previous.note, previous.proposed_truth) == (tuple(ordered), note.strip(), proposal or None):
+            return previous  # saved again unchanged: no new row (its time would decide which of two proposals counts)
         review = save_review(self.store, self.session_uuid, self.reviewer, item.target(), ordered, note.strip(), proposal or None, review_ms)
         if item.item not in self.reviews:
             self._reviewed += 1

@@ -153,3 +153,36 @@ def test_help_lists_the_causes_and_blocks_them(reviews, qtbot):
     assert window.controller.position == 1 and window.causes.checked() == []
     reviews.close(window)
     assert stored(reviews.store_path).empty
+
+
+def test_quitting_over_an_unsaved_review_asks_once_and_the_end_of_the_list_is_not_all_reviewed(reviews, qtbot):
+    window = reviews.open("R2", HUMANS_TOP_K)
+    press(qtbot, Qt.Key_3)
+    press(qtbot, Qt.Key_Q, Qt.ControlModifier)  # ticked, not saved: the first Ctrl+Q only says so
+    assert window.isVisible() and "not saved" in window.status.text() and "Ctrl+Q again" in window.status.text()
+    save(qtbot)
+    for _ in range(5):  # past the last error without reviewing the others
+        press(qtbot, Qt.Key_Right, Qt.AltModifier)
+    shown = visible_text(window)
+    assert "End of the list: 1 of 3 errors are reviewed" in shown and "All 3" not in shown
+    assert window.truth_details.text() == "" and window.note.text() == ""
+    press(qtbot, Qt.Key_Q, Qt.ControlModifier)  # nothing unsaved on the end screen: quits at once
+    assert not window.isVisible()
+    reviews.store.close()
+    assert len(stored(reviews.store_path)) == 1
+
+
+def test_the_window_fits_a_laptop_screen(reviews, qtbot):
+    """The side column scrolls (to what the keys work on) instead of making the window taller
+    than the screen; a long cause name wraps instead of hiding the row below it."""
+    window = reviews.open("R3", HUMANS_TOP_K)
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1280 and hint.height() <= 700
+    window.resize(1280, 700)
+    qtbot.wait(50)
+    press(qtbot, Qt.Key_F2)
+    area = window.side_scroll
+    note_at = window.note.mapTo(area.widget(), window.note.rect().topLeft()).y() - area.verticalScrollBar().value()
+    assert 0 <= note_at <= area.viewport().height() - window.note.height()  # the note is in view when typed into
+    assert window.causes.horizontalScrollBarPolicy() == Qt.ScrollBarAlwaysOff and window.causes.wordWrap()
+    reviews.close(window)

@@ -82,6 +82,8 @@ def test_refusals_leave_the_store_unchanged(answered):
             controller.save(["other"], proposed_truth=["animal"])  # an inner node of the hierarchy
         with pytest.raises(StudyError, match="at least one cause"):
             controller.save([])
+        with pytest.raises(StudyError, match="ground truth already"):  # a "correction" that changes nothing
+            controller.save(["other"], proposed_truth=list(controller.current().truth))
         with pytest.raises(StudyError, match="not valid"):
             ReviewController(study, store, "reviewer@example.org", items, False, selection)
         assert store.conn.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 0
@@ -116,3 +118,17 @@ def test_check_store_finds_broken_reviews(answered, tmp_path):
     problems = check_store(store_path).problems
     assert any(p.startswith("1 reviews without a cause") for p in problems), problems
     assert any(p.startswith("1 review revisions that replace a review of another error") for p in problems), problems
+
+
+def test_saving_an_unchanged_review_again_adds_no_row(answered):
+    """Only a change makes a revision: a re-save would move the review's time, and with it
+    which of a reviewer's proposals for one image counts."""
+    study, store_path = answered
+    with ResultsStore(store_path) as store:
+        items, selection = study_errors(study, store, None, Selection(("humans",), "top-k"))
+        controller = ReviewController(study, store, "R1", items, False, selection)
+        first = controller.save(["other"], "a note", ["dog"])
+        assert controller.save(["other"], "a note ", ["dog"]) == first  # the same, up to the note's spaces
+        changed = controller.save(["other"], "a longer note", ["dog"])
+        rows = store.conn.execute("SELECT uuid, supersedes FROM reviews ORDER BY reviewed_at, rowid").fetchall()
+    assert rows == [(first.uuid, None), (changed.uuid, first.uuid)]
