@@ -74,7 +74,7 @@ class ExamplesPane(QListWidget):
 
     def show_rows(self, rows: int) -> None:
         """Room for ``rows`` rows of thumbnails (more scroll)."""
-        self.setFixedHeight(THUMBNAIL * rows + 12 * rows)
+        self.setFixedHeight(THUMBNAIL * rows + 24)
 
     def show_class_soon(self, label_id: str | None) -> None:
         """Show ``label_id``'s examples once the highlight stays on it (see EXAMPLES_DELAY_MS)."""
