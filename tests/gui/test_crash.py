@@ -24,11 +24,15 @@ def test_a_slot_that_keeps_failing_is_logged_told_once_and_ends_the_loop(qtbot, 
     failing = QTimer()
     failing.timeout.connect(bug)
     hook_before = sys.excepthook
-    QTimer.singleShot(20_000, lambda: app.exit(1))  # never hang the suite if the handler is not reached
+    safety = QTimer()  # never hang the suite if the handler is not reached (stopped after: a late
+    safety.setSingleShot(True)  # exit would end whatever event loop a later test runs)
+    safety.timeout.connect(lambda: app.exit(1))
+    safety.start(20_000)
     with crash_handler(tmp_path / "crashes", tell=tell):
         failing.start(1)
         status = app.exec_()
     failing.stop()
+    safety.stop()
     assert status == EXIT_CRASH and sys.excepthook is hook_before
     assert len(told) == 1 and told[0][0] == "ValueError: a fault of the program"
     logs = sorted((tmp_path / "crashes").iterdir())
