@@ -230,11 +230,11 @@ class ReviewWindow(QMainWindow):
     # -- showing an error -------------------------------------------------------------------
     def _show_current(self) -> None:
         item = self.controller.current()
+        self._dirty = False
+        self._warned_unsaved = False
         if item is None:
             self._show_done()
             return
-        self._dirty = False
-        self._warned_unsaved = False
         self.middle.setCurrentIndex(0)
         review = self.controller.review_of(item)
         self.causes.set_causes(self.controller.offered(item), review.causes if review else ())
@@ -300,7 +300,6 @@ class ReviewWindow(QMainWindow):
 
     def _show_done(self) -> None:
         controller = self.controller
-        self._dirty = False
         self.view.clear()
         if controller.complete:
             self.heading.setText(f"<b>All {controller.total} errors are reviewed.</b>")
@@ -382,17 +381,21 @@ class ReviewWindow(QMainWindow):
     def _move(self, position: int) -> None:
         if not 0 <= position <= self.controller.total or position == self.controller.position:
             return
-        if self._dirty and not self._warned_unsaved:
-            self._warned_unsaved = True
-            self.status.setText("This review is not saved: Ctrl+Return saves it; press the key again to leave it unsaved.")
+        if self._stopped_by_unsaved_review("press the key again to leave it unsaved"):
             return
         self.controller.go_to(position)
         self._show_current()
 
+    def _stopped_by_unsaved_review(self, then: str) -> bool:
+        """Leaving a review with unsaved edits (moving on, quitting) is stopped once, with a word."""
+        if not self._dirty or self._warned_unsaved:
+            return False
+        self._warned_unsaved = True
+        self.status.setText(f"This review is not saved: Ctrl+Return saves it; {then}.")
+        return True
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        if self._dirty and not self._warned_unsaved:  # as when moving on: one warning, then it goes unsaved
-            self._warned_unsaved = True
-            self.status.setText("This review is not saved: Ctrl+Return saves it; press Ctrl+Q again to quit without it.")
+        if self._stopped_by_unsaved_review("press Ctrl+Q again to quit without it"):
             event.ignore()
             return
         QApplication.instance().removeEventFilter(self)
