@@ -60,19 +60,20 @@ def reviews_of_counted_errors(reviews: pd.DataFrame, raters: pd.DataFrame, corre
     error reviewed under top-1 may be right under top-k), and notes: how many reviews that
     leaves out, and how many of each side's errors were reviewed (a share of 1 review of 200
     errors should not read like a finding)."""
+    def error_keys(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
+        return list(zip(frame["rater"].astype(str), frame["phase"].astype(str), frame["image_id"].astype(str)))
+
     errors = raters.loc[~raters[correct].astype(bool), ["rater", "kind", "phase", "image_id"]].astype(str).drop_duplicates()
-    error_keys = set(zip(errors["rater"], errors["phase"], errors["image_id"]))
-    keys = list(zip(reviews["rater"].astype(str), reviews["phase"].astype(str), reviews["image_id"].astype(str)))
-    counted = reviews[[key in error_keys for key in keys]]
+    analysed = set(error_keys(errors))
+    counted = reviews[[key in analysed for key in error_keys(reviews)]]
     notes = []
     if len(counted) < len(reviews):
         notes.append(f"{len(reviews) - len(counted)} review(s) of errors outside this analysis (other phases, or not an error "
                      "under this rule) are not counted here")
-    reviewed = set(zip(counted["rater"].astype(str), counted["phase"].astype(str), counted["image_id"].astype(str)))
+    reviewed = set(error_keys(counted))
     sides = [(HUMANS_GROUP, errors[errors["kind"] == HUMAN])]
     sides += [(str(name), part) for name, part in errors[errors["kind"] != HUMAN].groupby("rater", sort=True)]
-    shares = [f"{name} {sum(key in reviewed for key in zip(part['rater'], part['phase'], part['image_id']))} of {len(part)}"
-              for name, part in sides if len(part)]
+    shares = [f"{name} {sum(key in reviewed for key in error_keys(part))} of {len(part)}" for name, part in sides if len(part)]
     notes.append("errors reviewed: " + "; ".join(shares))
     return counted.reset_index(drop=True), notes
 
