@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from .output_guard import OutputWriteError, write_bytes
 
 NO_CACHE_VARIABLE = "STUDY_APP_NO_CACHE"
 
@@ -39,16 +40,8 @@ def cache_dir(kind: str) -> Path | None:
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` in one rename; failures are silent (a cache is optional)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except OSError:
+        write_bytes(path, data, durable=False)
+    except OutputWriteError:
         pass
 
 

@@ -86,17 +86,21 @@ def _store_path(args: argparse.Namespace) -> Path | str:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
+    from .output_guard import check_store_output
     from .store import merge_stores
-
     from .store.results_store import store_location
 
-    report = merge_stores(store_location(args.out), [store_location(p) for p in args.inputs])
+    inputs = [store_location(p) for p in args.inputs]
+    out = check_store_output(store_location(args.out), inputs, "merge output")
+    report = merge_stores(out, inputs)
     print(report.summary())
     return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from .output_guard import check_output
     from .store import ResultsStore, export_answers
+    from .store.export import manifest_path
 
     store_path = _store_path(args)
     if args.out:
@@ -107,6 +111,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
         folder = store_path.parent if isinstance(store_path, Path) else RESULTS_DIR / study_name(args.study)
         out = folder / "export" / f"answers.{args.format}"
+    for path in (out, manifest_path(out)):
+        check_output(path, [store_path])
     with ResultsStore(store_path, readonly=True) as store:
         export_answers(store, out, args.format, include_machine=args.include_machine)
     print(f"wrote {out} and {out.with_name(out.stem + '.manifest.json')}")
@@ -114,12 +120,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
+    from .output_guard import check_store_output
     from .store import ResultsStore
-    from .store.export import import_loaded, load_export
+    from .store.export import import_loaded, load_export, manifest_path
     from .store.results_store import store_location
 
-    exported = load_export(Path(args.table))  # a bad table is refused before a store is created
-    with ResultsStore(store_location(args.store)) as store:
+    table = Path(args.table)
+    store_path = check_store_output(store_location(args.store), [table, manifest_path(table)])
+    exported = load_export(table)  # a bad table is refused before a store is created
+    with ResultsStore(store_path) as store:
         added = import_loaded(store, *exported)
     print(f"imported {added} new trial(s) into {args.store}")
     return 0
@@ -180,6 +189,7 @@ def _rt_pair(text: str) -> tuple[float, float]:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    from .output_guard import check_store_output
     from .pilot import run_pilot
     from .protocol import load_study
 
@@ -191,10 +201,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
         application()
         drive = {"drive": drive_window}
+    store = check_store_output(_store_path(args), [args.from_predictions], "--store") if args.store else None
     summary = run_pilot(
         study,
         args.annotators,
-        _store_path(args) if args.store else None,
+        store,
         accuracy=args.accuracy,
         from_predictions=Path(args.from_predictions) if args.from_predictions else None,
         model=args.model,

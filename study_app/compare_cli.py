@@ -89,6 +89,7 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Handler of ``compare``."""
+    from .output_guard import check_output_folder
     from .stats import compare, shown_images_only
 
     _check_settings(args)
@@ -96,7 +97,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     raters, phases, rule, name, labels, notes, _ = inputs
     raters = shown_images_only(raters[raters["phase"].isin(phases)].reset_index(drop=True))
     report = compare(raters, args.alpha, rule, args.k, args.n_boot, args.seed, labels, notes)
-    out = Path(args.out) if args.out else inputs.output_folder("compare")
+    out = check_output_folder(Path(args.out) if args.out else inputs.output_folder("compare"), command_inputs(args))
     _write_tables({"raters": raters, **report.tables()}, out)
     taxonomy = None
     if getattr(args, "taxonomy", False):
@@ -113,6 +114,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if getattr(args, "taxonomy", False):
             print("\n" + (taxonomy.summary() if taxonomy else "error taxonomy: no reviews of this study yet (python main.py review)"))
     return 0
+
+
+def command_inputs(args: argparse.Namespace) -> list[str | None]:
+    """The files ``compare`` and ``report`` read, which their outputs must never replace."""
+    return [args.store, args.answers, args.truth, *(args.predictions or ())]
 
 
 def _check_settings(args: argparse.Namespace) -> None:
@@ -218,20 +224,17 @@ def _chosen_phases(asked: list[str] | None, default: list[str], known: list[str]
 
 
 def _write_tables(tables: dict[str, "pd.DataFrame"], out: Path) -> None:
-    """One CSV per table, text cells made spreadsheet-safe, each replaced atomically."""
+    """One CSV per table, text cells made spreadsheet-safe, all replaced together."""
     import pandas as pd
 
     from .csv_safety import safe_csv_text
+    from .output_guard import write_files
 
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        for name, table in tables.items():
-            text = table.astype({c: str for c in table.columns if isinstance(table[c].dtype, pd.CategoricalDtype)})
-            partial = out / f"{name}.csv.partial"
-            partial.write_text(safe_csv_text(text), encoding="utf-8", newline="")
-            partial.replace(out / f"{name}.csv")
-    except OSError as exc:
-        raise StudyError(f"cannot write the tables to {out}: {exc.strerror or exc}") from None
+    files = {}
+    for name, table in tables.items():
+        text = table.astype({c: str for c in table.columns if isinstance(table[c].dtype, pd.CategoricalDtype)})
+        files[out / f"{name}.csv"] = safe_csv_text(text).encode("utf-8")
+    write_files(files)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Problem
+from .output_guard import write_text
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,11 @@ def write_csv(path: Path, header: list[str], rows) -> None:
     """Write UTF-8 CSV with ``\\n`` line endings and minimal quoting (creating the folder).
 
     Every CSV this project writes (bundled studies, generated protocols, fixtures) goes
-    through here, so they all read back identically everywhere.
+    through here, so they all read back identically everywhere; the file is replaced
+    atomically (:mod:`.output_guard`).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    write_text(path, buffer.getvalue())

@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from .csvfiles import write_csv
+from .output_guard import check_output_folder
 from .errors import StudyError
 from .protocol import BUNDLED_PROTOCOLS
 
@@ -121,6 +122,7 @@ def write_ilsvrc_study(
     train = Path(train_dir).expanduser().resolve() if train_dir else None
     if out.exists():
         raise StudyError(f"{out} exists already; choose another --out or remove it")
+    check_output_folder(out, [val, train])  # not inside another study's protocol folder
     if not val.is_dir():
         raise StudyError(f"--val-dir {val} is not a folder")
     if train is not None and not train.is_dir():

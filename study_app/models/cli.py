@@ -34,6 +34,7 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    from ..output_guard import check_output
     from ..protocol import load_study
     from ..store.results_store import RESULTS_DIR
     from .provenance import write_sidecar
@@ -43,6 +44,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     study = load_study(args.study, check_images=False)  # every image is decoded (and checked) by the run itself
     spec = load_spec(find_spec(args.model, study.root))
     out: Path = args.out or RESULTS_DIR / study.name / "predictions" / f"{spec.name}.csv"
+    for path, what in ((out, "--out"), (out.with_suffix(".json"), "--out's provenance file")):
+        check_output(path, [spec.path, spec.weights.path], what)
     result = predict_study(
         study,
         spec,

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..predictions import PREDICTION_COLUMNS
+from ..output_guard import write_text
 from .errors import ModelRunError
 
 HEADER = ",".join(PREDICTION_COLUMNS) + "\n"
@@ -58,7 +59,7 @@ class PredictionsWriter:
         if keep != text or broken:
             lines = keep.splitlines(keepends=True)
             body = [line for line, row in zip(lines[1:], rows) if not (row[:1] == [self.model] and row[1] in broken)]
-            write_atomically(self.path, HEADER + "".join(body))
+            write_text(self.path, HEADER + "".join(body))
 
     def write(self, images: list[tuple[str, Guesses]]) -> None:
         """Append whole images; Ctrl-C during the write takes effect once it is flushed."""
@@ -74,13 +75,6 @@ class PredictionsWriter:
 
     def close(self) -> None:
         self.handle.close()
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename: never half-written."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8", newline="")
-    os.replace(temporary, path)
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..privacy import without_home
-from .output import write_atomically
+from ..output_guard import write_text
 from .spec import ModelSpec
 
 
@@ -69,4 +69,4 @@ def versions() -> dict[str, str]:
 
 def write_sidecar(path: Path, record: dict) -> None:
     """Write ``record`` as indented JSON, atomically."""
-    write_atomically(path, json.dumps(record, indent=2) + "\n")
+    write_text(path, json.dumps(record, indent=2) + "\n")

@@ -3,13 +3,15 @@
 :func:`analyse` is the only place that calls the statistics engine;
 :func:`build_document` arranges its results into sections; :func:`write_report` writes
 ``index.html``, ``report.md``, ``figures/*.svg|png``, ``tables/*.csv`` and
-``thumbnails/*.png``. They are separate so that a notebook can pass a
+``thumbnails/*.png``, and the list of those files (:data:`OWNED_FILES`), the only
+files a later report replaces. They are separate so that a notebook can pass a
 :class:`~study_app.stats.Comparison` it already has, and a benchmark can time the
 statistics and the rendering apart.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..csv_safety import safe_csv_text
-from ..errors import StudyError
+from ..output_guard import OutputRefusedError, check_output, check_output_folder, write_bytes, write_files
 from ..responses import utc_now
 from ..stats import HUMAN, MODEL, RULES, Comparison, compare, error_rates, majority_vote
 from . import figures, tables
@@ -216,20 +218,21 @@ def _gallery_frame(gallery: Gallery) -> pd.DataFrame:
     return pd.DataFrame([{name: getattr(item, name) for name in fields} for item in gallery.items], columns=list(fields))
 
 
-def _write(path: Path, content: bytes) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(content)
-    partial.replace(path)
-
-
 def _csv(frame: pd.DataFrame) -> bytes:
     text = frame.astype({c: str for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)})
     return safe_csv_text(text).encode("utf-8")
 
 
-def write_document(document: Document, out: Path) -> list[Path]:
-    """Write every file of the report into ``out``; files of an earlier report that are not
-    part of this one are removed from its sub-folders. Returns the files written."""
+def write_document(document: Document, out: Path, inputs: Iterable[str | Path | None] = ()) -> list[Path]:
+    """Write every file of the report into ``out`` and return the files written.
+
+    The report owns only the files it wrote: they are listed in ``out``'s
+    :data:`OWNED_FILES` list, and a later report replaces or removes only files listed
+    there. Anything else in the folder (a figure the researcher edited and saved beside
+    ours) is left alone; a folder with files but no list is not a report's and is
+    refused, as is a new report file that would replace a file the report did not write.
+    ``inputs`` are the files the report was made from: none of them is overwritten.
+    """
     files: dict[str, bytes] = {"index.html": render_html(document).encode("utf-8"), "report.md": render_markdown(document).encode("utf-8")}
     for figure in document.blocks(Figure):
         files[f"figures/{figure.name}.svg"], files[f"figures/{figure.name}.png"] = figure.svg, figure.png
@@ -238,21 +241,61 @@ def write_document(document: Document, out: Path) -> list[Path]:
     for gallery in document.blocks(Gallery):
         files[f"tables/{gallery.name}.csv"] = _csv(_gallery_frame(gallery))
         files.update({item.thumbnail_file: item.thumbnail for item in gallery.items if item.thumbnail is not None})
-    try:
-        for folder in ("figures", "tables", "thumbnails"):
-            (out / folder).mkdir(parents=True, exist_ok=True)
-            for stale in (out / folder).iterdir():
-                if stale.is_file() and f"{folder}/{stale.name}" not in files:
-                    stale.unlink()
-        for name, content in sorted(files.items()):
-            _write(out / name, content)
-    except OSError as exc:
-        raise StudyError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
+    check_output_folder(out, inputs)
+    owned = _owned_files(out)
+    foreign = sorted(name for name in files if name not in owned and (out / name).exists())
+    if foreign:
+        raise OutputRefusedError(
+            f"--out {out}: this report would replace {len(foreign)} file(s) it did not write (e.g. {foreign[0]}); "
+            "move them away or choose another folder"
+        )
+    for name in files:
+        check_output(out / name, inputs, "report file")
+    # Own every file this run may leave behind before writing any, so that a crash half-way
+    # never leaves files of ours that a later run would take for the user's.
+    _write_owned(out, owned | set(files))
+    write_files({out / name: content for name, content in sorted(files.items())})
+    for name in sorted(owned - set(files)):
+        (out / name).unlink(missing_ok=True)
+    _write_owned(out, set(files))
     return [out / name for name in sorted(files)]
 
 
-def write_report(data: ReportData, settings: Settings, out: Path, comparison: Comparison | None = None) -> list[Path]:
+#: The list of the files a report wrote, in its folder.
+OWNED_FILES = ".study-app-report.json"
+
+
+def _owned_files(out: Path) -> set[str]:
+    """The files an earlier report wrote in ``out`` (none for a new or empty folder)."""
+    listing = out / OWNED_FILES
+    if not listing.is_file():
+        if out.is_dir() and any(out.iterdir()):
+            raise OutputRefusedError(
+                f"--out {out} holds files that no report wrote (it has no {OWNED_FILES}); "
+                "a report replaces only its own files: choose a new or empty folder"
+            )
+        return set()
+    try:
+        names = json.loads(listing.read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise OutputRefusedError(f"{listing} is damaged, so which files the report wrote is unknown; choose a new or empty folder") from None
+    if not isinstance(names, list) or not all(isinstance(name, str) and _relative(name) for name in names):
+        raise OutputRefusedError(f"{listing} lists files outside {out}; choose a new or empty folder")
+    return set(names)
+
+
+def _relative(name: str) -> bool:
+    """A path that stays inside the report folder (a damaged or planted list must not reach out)."""
+    return not Path(name).is_absolute() and ".." not in Path(name).parts
+
+
+def _write_owned(out: Path, names: set[str]) -> None:
+    write_bytes(out / OWNED_FILES, json.dumps({"files": sorted(names)}, indent=1).encode("utf-8"))
+
+
+def write_report(data: ReportData, settings: Settings, out: Path, comparison: Comparison | None = None,
+                 inputs: Iterable[str | Path | None] = ()) -> list[Path]:
     """Analyse, assemble and write a report; returns the files written (``index.html`` first)."""
     document = build_document(data, settings, analyse(data, settings, comparison))
-    written = write_document(document, out)
+    written = write_document(document, out, inputs)
     return sorted(written, key=lambda path: path.name != "index.html")

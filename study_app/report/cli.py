@@ -114,6 +114,7 @@ def _data(args: argparse.Namespace):
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Handler of ``report``."""
+    from ..compare_cli import command_inputs
     from .build import Settings, write_report
 
     _check(args)
@@ -122,6 +123,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         data = data.with_models(args.models)
     settings = Settings(args.alpha, args.n_boot, args.seed, args.gallery_size, args.top_rows)
     out = Path(args.out) if args.out else folder
-    written = write_report(data, settings, out)
+    written = write_report(data, settings, out, inputs=command_inputs(args))
     print(f"wrote {written[0]} and {len(written) - 1} more files in {out}/")
     return 0

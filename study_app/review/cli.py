@@ -55,6 +55,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from ..output_guard import check_output
     from ..protocol import study_name
     from ..store import ResultsStore
     from ..store.results_store import RESULTS_DIR, STORE_FILE, store_location
@@ -62,7 +63,8 @@ def _export(args: argparse.Namespace) -> int:
 
     name = study_name(args.study)
     store_path = store_location(args.store) if args.store else RESULTS_DIR / name / STORE_FILE
+    out = check_output(args.export, [store_path], "--export")
     with ResultsStore(store_path, readonly=True) as store:
-        out = export_reviews(store, Path(args.export), name)
+        export_reviews(store, out, name)
     print(f"wrote {out}")
     return 0

@@ -22,6 +22,7 @@ from .. import __version__
 from ..counterbalance import Assignment
 from ..csv_safety import safe_csv_text, unescape_frame
 from ..errors import StoreError
+from ..output_guard import replacing
 from ..responses import utc_now
 from .db import write
 from .results_store import ResultsStore, child_uuid, key_uuid
@@ -149,27 +150,24 @@ def manifest_path(table_path: Path) -> Path:
 def export_answers(store: ResultsStore, out: Path, fmt: str = "csv", include_machine: bool = False) -> Path:
     """Write the answers table (all rows, revisions marked) and its run manifest.
 
+    Both files are written completely before either replaces its predecessor, so a full
+    disk or a crash leaves the previous export pair whole (:mod:`study_app.output_guard`).
     The manifest names the computer of each session only with ``include_machine``: host
     names often carry a person's name, and exports travel further than the store.
     """
     if fmt not in FORMATS:
         raise StoreError(f"export format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     frame = answers_frame(store, include_superseded=True)
-    partial = out.with_name(out.name + ".partial")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
+    manifest = json.dumps(run_manifest(store, include_machine), indent=1, sort_keys=True)
+    with replacing(out, manifest_path(out)) as (table, manifest_file):
         if fmt == "csv":
-            partial.write_text(safe_csv_text(frame), encoding="utf-8", newline="")
+            table.write_text(safe_csv_text(frame), encoding="utf-8", newline="")
         else:
             try:
-                frame.to_parquet(partial, index=False)
+                frame.to_parquet(table, index=False)
             except ImportError:
                 raise StoreError("Parquet export needs pyarrow: pip install -e '.[parquet]'") from None
-        partial.replace(out)
-        manifest = run_manifest(store, include_machine)
-        manifest_path(out).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
-    except OSError as exc:
-        raise StoreError(f"cannot write the export {out}: {exc.strerror or exc} ({exc.filename or out})") from None
+        manifest_file.write_text(manifest, encoding="utf-8")
     return out
 
 

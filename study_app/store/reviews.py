@@ -25,6 +25,7 @@ import pandas as pd
 from .. import __version__
 from ..csv_safety import safe_csv_text
 from ..errors import StoreError
+from ..output_guard import write_text
 from ..responses import utc_now
 from .db import write
 from .results_store import ResultsStore, new_uuid
@@ -213,11 +214,5 @@ def review_sessions_frame(store: ResultsStore) -> pd.DataFrame:
 def export_reviews(store: ResultsStore, out: Path, study_name: str | None = None) -> Path:
     """Write every review (revisions included, marked ``superseded``) as a spreadsheet-safe CSV."""
     frame = reviews_frame(store, include_superseded=True, study_name=study_name)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        partial = out.with_name(out.name + ".partial")
-        partial.write_text(safe_csv_text(frame), encoding="utf-8", newline="")
-        partial.replace(out)
-    except OSError as exc:
-        raise StoreError(f"cannot write {out}: {exc.strerror or exc}") from None
+    write_text(out, safe_csv_text(frame))
     return out

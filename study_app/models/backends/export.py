@@ -3,20 +3,19 @@
 Exporting takes seconds and needs torch; running the cached file needs neither. The file
 name holds the weights' SHA-256 and a hash of everything else that shapes the graph
 (format, architecture, arguments, input shape, torch version), so changed weights or a
-changed spec never reuse a stale export. It is written to a temporary file and renamed,
-so a crash or two runs at once never leave a half-written model behind.
+changed spec never reuse a stale export. It is written through :mod:`study_app.output_guard`
+(a temporary file, renamed), so a crash or two runs at once never leave a half-written model behind.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 from ...cache import cache_root
+from ...output_guard import replacing
 from ..errors import ModelRunError
 from ..spec import ModelSpec
 from . import require, torch_module
@@ -54,26 +53,19 @@ def _export(spec: ModelSpec, target: Path) -> None:
     import torch
 
     module = torch_module(spec)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".tmp")
-    os.close(handle)
     example = torch.zeros((1, *spec.preprocess.input_shape()))
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        with replacing(target) as (temporary,), warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the TorchScript exporter's notes are not the user's business
             torch.onnx.export(
                 module,
                 (example,),
-                temporary,
+                str(temporary),
                 input_names=["input"],
                 output_names=["output"],
                 dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
                 opset_version=OPSET,
                 dynamo=False,
             )
-        os.replace(temporary, target)
     except Exception as exc:
         raise ModelRunError(f"exporting {spec.name} to ONNX failed ({exc}); try --backend torch") from None
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
