@@ -72,6 +72,11 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
 
 
+def _is_input(path: Path, inputs: Iterable[str | Path | None]) -> bool:
+    """``path`` is one of ``inputs`` under any name (a link, ``./``); server URLs are not files."""
+    return any(_same_file(path, Path(source)) for source in inputs if source is not None and "://" not in str(source))
+
+
 def protocol_folder_above(path: Path) -> Path | None:
     """The nearest protocol folder that is ``path`` or holds it, if any."""
     resolved = path.resolve()
@@ -85,7 +90,7 @@ def _refusal(path: Path, inputs: Iterable[str | Path | None]) -> str | None:
     """Why writing ``path`` would destroy something, or None."""
     if _is_store(path):
         return "is a results store (or one of its -wal/-shm/-journal files); writing there would destroy its answers"
-    if any(_same_file(path, Path(source)) for source in inputs if source is not None and "://" not in str(source)):
+    if _is_input(path, inputs):
         return "is one of this command's own inputs; writing there would destroy what it reads"
     if (protocol := protocol_folder_above(path)) is not None:
         return f"is inside the protocol folder {protocol} (it holds {PROTOCOL_FILE}); outputs never go into a protocol"
@@ -142,7 +147,7 @@ def check_store_output(store: str | Path, inputs: Iterable[str | Path | None] = 
     path = Path(store)
     if _is_side_file(path):
         why = "is one of SQLite's -wal/-shm/-journal files, not a store"
-    elif any(_same_file(path, Path(source)) for source in inputs if source is not None and "://" not in str(source)):
+    elif _is_input(path, inputs):
         why = "is also one of this command's inputs; name a separate store"
     elif (protocol := protocol_folder_above(path)) is not None:
         why = f"is inside the protocol folder {protocol} (it holds {PROTOCOL_FILE}); stores never go into a protocol"
@@ -191,8 +196,9 @@ def replacing(*targets: Path, durable: bool = True) -> Iterator[tuple[Path, ...]
         for temporary, target in zip(temporaries, targets):
             os.replace(temporary, target)
     except OSError as exc:
+        named = dict(zip(map(str, temporaries), map(str, targets))).get(str(exc.filename), exc.filename)
         raise OutputWriteError(
-            f"cannot write {', '.join(map(str, targets))}: {exc.strerror or exc} ({exc.filename or targets[0]}); "
+            f"cannot write {', '.join(map(str, targets))}: {exc.strerror or exc}{f' ({named})' if named else ''}; "
             "every earlier file there is left as it was"
         ) from None
     finally:
