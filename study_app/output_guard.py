@@ -178,12 +178,14 @@ def replacing(*targets: Path, durable: bool = True) -> Iterator[tuple[Path, ...]
 
     The block writes each temporary completely (any way it likes: text, Parquet, an ONNX
     export). Then every temporary is flushed to disk and renamed over its target, in the
-    order given; any failure before that removes the temporaries and leaves every target
-    as it was. Raises :class:`OutputWriteError` for a failed write. ``durable=False``
+    order given; any failure before the renames removes the temporaries and leaves every
+    target as it was. (The renames themselves allocate no space; should one still fail
+    part-way, the message names the targets already replaced.) Raises :class:`OutputWriteError` for a failed write. ``durable=False``
     skips the flushes, for caches: a lost cache file is only rebuilt, and thousands of
     flushes would slow a first start down by a minute.
     """
     temporaries = tuple(target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp") for target in targets)
+    placed: list[Path] = []
     try:
         for target in targets:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -195,11 +197,12 @@ def replacing(*targets: Path, durable: bool = True) -> Iterator[tuple[Path, ...]
                 os.fsync(handle.fileno())
         for temporary, target in zip(temporaries, targets):
             os.replace(temporary, target)
+            placed.append(target)
     except OSError as exc:
         named = dict(zip(map(str, temporaries), map(str, targets))).get(str(exc.filename), exc.filename)
+        kept = f"only {', '.join(map(str, placed))} was replaced" if placed else "every earlier file there is left as it was"
         raise OutputWriteError(
-            f"cannot write {', '.join(map(str, targets))}: {exc.strerror or exc}{f' ({named})' if named else ''}; "
-            "every earlier file there is left as it was"
+            f"cannot write {', '.join(map(str, targets))}: {exc.strerror or exc}{f' ({named})' if named else ''}; {kept}"
         ) from None
     finally:
         for temporary in temporaries:

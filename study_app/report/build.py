@@ -246,17 +246,19 @@ def write_document(document: Document, out: Path, inputs: Iterable[str | Path | 
     foreign = sorted(name for name in files if name not in owned and (out / name).exists())
     if foreign:
         raise OutputRefusedError(
-            f"--out {out}: this report would replace {len(foreign)} file(s) it did not write (e.g. {foreign[0]}); "
+            f"report folder {out}: this report would replace {len(foreign)} file(s) it did not write (e.g. {foreign[0]}); "
             "move them away or choose another folder"
         )
-    for name in files:
+    stale = owned - set(files)
+    for name in sorted(set(files) | stale):
         check_output(out / name, inputs, "report file")
     # Own every file this run may leave behind before writing any, so that a crash half-way
     # never leaves files of ours that a later run would take for the user's.
     _write_owned(out, owned | set(files))
     write_files({out / name: content for name, content in sorted(files.items())})
-    for name in sorted(owned - set(files)):
-        (out / name).unlink(missing_ok=True)
+    for path in (out / name for name in sorted(stale)):
+        if path.is_file():
+            path.unlink()
     _write_owned(out, set(files))
     return [out / name for name in sorted(files)]
 
@@ -271,7 +273,7 @@ def _owned_files(out: Path) -> set[str]:
     if not listing.is_file():
         if out.is_dir() and any(out.iterdir()):
             raise OutputRefusedError(
-                f"--out {out} holds files that no report wrote (it has no {OWNED_FILES}); "
+                f"report folder {out} holds files that no report wrote (it has no {OWNED_FILES}); "
                 "a report replaces only its own files: choose a new or empty folder"
             )
         return set()

@@ -229,3 +229,11 @@ def test_an_input_reached_by_another_name_is_still_an_input(tmp_path):
         with pytest.raises(OutputRefusedError, match="own inputs"):
             check_output(tmp_path / name, [table])
     assert check_output(tmp_path / "other.csv", [table]) == tmp_path / "other.csv"
+
+
+def test_predict_does_not_write_into_the_protocol_it_reads(tmp_path):
+    committed = ROOT / "protocols" / "demo-digits" / "predictions" / "models.csv"
+    before = committed.read_bytes()
+    result = run("predict", "--study", "demo-digits", "--model", "svm-rbf", "--out", str(committed), "--no-progress", cwd=tmp_path)
+    assert refused(result, "inside the protocol folder"), result.stderr
+    assert committed.read_bytes() == before and not committed.with_suffix(".json").exists()
