@@ -146,13 +146,13 @@ class JournaledStore:
         self._ended_dirty = True
         self.sync()
 
-    def unfinished_session(self, annotator: str) -> tuple[str, str, int] | None:
+    def unfinished_session(self, study: Study, annotator: str) -> tuple[str, str, int] | None:
         if self.server is not None:
             try:
-                return self.server.unfinished_session(annotator)
+                return self.server.unfinished_session(study, annotator)
             except ServerUnavailableError as exc:
                 self._lost(exc)
-        return self.journal.unfinished_session(annotator)
+        return self.journal.unfinished_session(study, annotator)
 
     def sync_status(self) -> SyncStatus:
         """The state, for a status line that refreshes often: it never waits for the network.
@@ -339,7 +339,7 @@ class JournaledStore:
 
     def _resume_offline(self, study: Study, annotator: str, force_new: bool) -> Session:
         """Without the server: only a session this desktop has in its journal can go on."""
-        found = None if force_new else self.journal.unfinished_session(annotator)
+        found = None if force_new else self.journal.unfinished_session(study, annotator)
         if found is not None:
             session = self.journal.load_session(found[0])
             if session.protocol_hash == study.protocol_hash:

@@ -234,14 +234,11 @@ class ResultsStore:
         in this store before).
         """
         self.check_kind()
-        rows = self.conn.execute(
-            "SELECT uuid, protocol_hash, started_at, ended_at FROM sessions WHERE annotator_id = ? ORDER BY started_at",
-            (annotator,),
-        ).fetchall()
+        rows = self._sessions_of(study, annotator)
         if not force_new:
-            for session_uuid, protocol_hash, started_at, ended_at in rows:
-                if ended_at is not None:
-                    continue
+            unfinished = _resumable(rows, study)
+            if unfinished is not None:
+                session_uuid, protocol_hash, started_at, _ = unfinished
                 if protocol_hash != study.protocol_hash:
                     raise ProtocolChangedError(
                         f"annotator {annotator} has an unfinished session (started {started_at}) under a different "
@@ -450,12 +447,32 @@ class ResultsStore:
         with write(self.conn) as conn:
             conn.execute("UPDATE sessions SET ended_at = ? WHERE uuid = ? AND ended_at IS NULL", (session.ended_at, session.uuid))
 
-    def unfinished_session(self, annotator: str) -> tuple[str, str, int] | None:
-        """(session uuid, started_at, answered count) of the annotator's open session, if any."""
-        row = self.conn.execute(
-            "SELECT s.uuid, s.started_at, (SELECT COUNT(DISTINCT phase || ':' || trial_index) FROM trials t "
-            "WHERE t.session_uuid = s.uuid) FROM sessions s WHERE s.annotator_id = ? AND s.ended_at IS NULL "
-            "ORDER BY s.started_at DESC LIMIT 1",
-            (annotator,),
-        ).fetchone()
-        return tuple(row) if row else None
+    def unfinished_session(self, study: Study, annotator: str) -> tuple[str, str, int] | None:
+        """(session uuid, started_at, answered count) of the annotator's open session of this
+        study that :meth:`open_session` would resume (or refuse as begun under another protocol), if any."""
+        unfinished = _resumable(self._sessions_of(study, annotator), study)
+        if unfinished is None:
+            return None
+        answered = self.conn.execute(
+            "SELECT COUNT(DISTINCT phase || ':' || trial_index) FROM trials WHERE session_uuid = ?", (unfinished[0],)
+        ).fetchone()[0]
+        return unfinished[0], unfinished[2], answered
+
+    def _sessions_of(self, study: Study, annotator: str) -> list[tuple[str, str, str, str | None]]:
+        """(uuid, protocol hash, started_at, ended_at) of the annotator's sessions of this study,
+        oldest first. A study is its name: one store (a lab's server) may hold several studies,
+        and this study's sessions under an earlier version of its protocol are still its own."""
+        return self.conn.execute(
+            "SELECT s.uuid, s.protocol_hash, s.started_at, s.ended_at FROM sessions s JOIN studies st ON st.uuid = s.study_uuid "
+            "WHERE st.name = ? AND s.annotator_id = ? ORDER BY s.started_at, s.uuid",
+            (study.name, annotator),
+        ).fetchall()
+
+
+def _resumable(sessions: list[tuple[str, str, str, str | None]], study: Study) -> tuple[str, str, str, str | None] | None:
+    """Of an annotator's sessions of a study (oldest first), the unfinished one a start resumes:
+    the latest begun under the current protocol, else the latest under another version (which
+    cannot be resumed: the caller says so). A session begun with --force-new after a protocol
+    change is resumed, not refused because of the one it replaced."""
+    unfinished = sorted((s for s in sessions if s[3] is None), key=lambda s: s[1] == study.protocol_hash)
+    return unfinished[-1] if unfinished else None
