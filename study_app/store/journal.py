@@ -45,6 +45,7 @@ from ..responses import Event, Response, utc_now
 from ..schedule import Trial
 from .allocation import DEFAULT_RELEASE_MIN, allocated_phases, answer_placed, fill_slot
 from .db import table_columns, write
+from .metadata import meta_number
 from .postgres import ServerAddress, ServerBusyError, ServerUnavailableError, is_server_url
 from .results_store import RESULTS_DIR, ResultsStore, Session
 from .schema import TABLES
@@ -238,7 +239,7 @@ class JournaledStore:
 
     def _saved_marks(self) -> dict[str, int]:
         rows = self.journal.conn.execute("SELECT key, value FROM meta WHERE key LIKE ?", (_SENT + "%",)).fetchall()
-        return {key[len(_SENT) :]: int(value) for key, value in rows}
+        return {key[len(_SENT) :]: meta_number(value, key, self.journal.path) for key, value in rows}
 
     def _save_marks(self) -> None:
         """Keep the marks in the journal (never moving one back: another process may share the journal)."""

@@ -27,6 +27,8 @@ from ..schedule import Trial, session_trials
 from .allocation import allocated_phases, claim_trials, fill_slot, keep_claims
 from .db import LockWaitListener, StoreConnection, connect, serialize, write
 from .file_guard import FileGuard
+from .metadata import assignment as stored_assignment
+from .metadata import trial_order
 from .postgres import PgConnection, ServerAddress, is_server_url
 from .schema import SCHEMA_VERSION, migrate, schema_version
 
@@ -167,14 +169,14 @@ class ResultsStore:
                 )
         else:
             try:
-                migrate(self.conn)
+                migrate(self.conn, where=self.path)
             except sqlite3.DatabaseError as exc:
                 self.conn.close()
                 raise StoreError(f"{self.path}: not a usable results store ({exc}); run check-store on it") from None
 
     def _version(self) -> int:
         try:
-            return schema_version(self.conn)
+            return schema_version(self.conn, self.path)
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise StoreError(f"{self.path}: not a usable results store ({exc}); run check-store on it") from None
@@ -312,12 +314,12 @@ class ResultsStore:
             return None
         if arrival is None:
             earlier = self.conn.execute(
-                "SELECT assignment FROM sessions WHERE annotator_id = ? AND protocol_hash = ? AND assignment IS NOT NULL "
+                "SELECT uuid, assignment FROM sessions WHERE annotator_id = ? AND protocol_hash = ? AND assignment IS NOT NULL "
                 "ORDER BY started_at LIMIT 1",
                 (annotator, study.protocol_hash),
             ).fetchone()
             if earlier:
-                return study.counterbalance.assign(Assignment.from_json(earlier[0]).arrival)
+                return study.counterbalance.assign(stored_assignment(earlier[1], earlier[0], self.path).arrival)
             arrival = self.conn.execute(
                 "SELECT COUNT(DISTINCT annotator_id) FROM sessions WHERE protocol_hash = ? AND annotator_id != ?",
                 (study.protocol_hash, annotator),
@@ -333,14 +335,14 @@ class ResultsStore:
         ).fetchone()
         if row is None:
             raise StoreError(f"no session {session_uuid} in {self.path}")
-        trials = tuple(Trial(phase, index, image_id) for phase, index, image_id in json.loads(row[2]))
+        trials = trial_order(row[2], session_uuid, self.path)
         answered = {
             (phase, index)
             for phase, index in self.conn.execute(
                 "SELECT phase, trial_index FROM trials WHERE session_uuid = ?", (session_uuid,)
             )
         }
-        assignment = Assignment.from_json(row[5]) if row[5] else None
+        assignment = stored_assignment(row[5], session_uuid, self.path)
         return Session(session_uuid, row[0], row[1], trials, row[3], row[4], answered, assignment=assignment)
 
     def submit(
