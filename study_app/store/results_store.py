@@ -173,6 +173,9 @@ class ResultsStore:
             except sqlite3.DatabaseError as exc:
                 self.conn.close()
                 raise StoreError(f"{self.path}: not a usable results store ({exc}); run check-store on it") from None
+            except StoreError:  # a newer or a damaged schema version
+                self.conn.close()
+                raise
 
     def _version(self) -> int:
         try:
@@ -180,6 +183,9 @@ class ResultsStore:
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise StoreError(f"{self.path}: not a usable results store ({exc}); run check-store on it") from None
+        except StoreError:  # a damaged schema version
+            self.conn.close()
+            raise
 
     def close(self) -> None:
         self.conn.close()
