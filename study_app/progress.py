@@ -10,11 +10,12 @@ session that has not answered yet) or free, and images with more answers than as
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 
 from .errors import StudyError
+from .store.metadata import snapshot as stored_snapshot
+from .store.metadata import trial_order
 from .store.results_store import ResultsStore
 
 _CURRENT = "NOT EXISTS (SELECT 1 FROM trials r WHERE r.supersedes = t.uuid)"
@@ -70,7 +71,7 @@ def study_progress(store: ResultsStore, study: str | None = None) -> list[StudyP
 def _one_study(store: ResultsStore, study_uuid: str, name: str, protocol_hash: str, snapshot: str) -> StudyProgress:
     conn = store.conn
     sessions = [
-        SessionProgress(annotator, uuid_, started, answered or 0, len(json.loads(order)), last, ended is not None)
+        SessionProgress(annotator, uuid_, started, answered or 0, len(trial_order(order, uuid_, store.path)), last, ended is not None)
         for annotator, uuid_, started, ended, order, answered, last in conn.execute(
             "SELECT s.annotator_id, s.uuid, s.started_at, s.ended_at, s.trial_order, a.answered, a.last "
             "FROM sessions s LEFT JOIN (SELECT session_uuid, COUNT(DISTINCT phase || ':' || trial_index) AS answered, "
@@ -96,7 +97,7 @@ def _one_study(store: ResultsStore, study_uuid: str, name: str, protocol_hash: s
         slots[phase] = max(slots.get(phase, 0), total)
         held.setdefault(phase, Counter())[image_id] = waiting
     phases = []
-    for phase in json.loads(snapshot)["phases"]:
+    for phase in stored_snapshot(snapshot, study_uuid, store.path)["phases"]:
         counts = answers.get(phase["name"], Counter())
         images = {image_id: counts.get(image_id, 0) for image_id in phase["image_ids"]}
         phases.append(PhaseProgress(phase["name"], slots.get(phase["name"]), images, dict(held.get(phase["name"], {}))))

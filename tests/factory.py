@@ -57,8 +57,9 @@ predictions = ["predictions.csv"]
 """
 
 
-def make_study(root: Path, per_class_train: int = 1, per_class_test: int = 3) -> Path:
-    """Write a valid study: 4 classes, 2 examples each, train and test images, 2 models."""
+def make_study(root: Path, per_class_train: int = 1, per_class_test: int = 3, name: str = "tiny") -> Path:
+    """Write a valid study: 4 classes, 2 examples each, train and test images, 2 models
+    (``name``: its name in study.toml, for stores that hold two studies)."""
     images = root / "images"
     images.mkdir(parents=True)
     manifest, examples, predictions = [], [], []
@@ -67,13 +68,13 @@ def make_study(root: Path, per_class_train: int = 1, per_class_test: int = 3) ->
         for split, count in (("example", 2), ("train", per_class_train), ("test", per_class_test)):
             for _ in range(count):
                 counter += 1
-                name = f"img-{counter:03d}"
+                image = f"img-{counter:03d}"
                 shade = tuple(min(255, c + 7 * counter % 40) for c in COLOURS[label_id])
-                Image.new("RGB", (48, 32), shade).save(images / f"{name}.png")
+                Image.new("RGB", (48, 32), shade).save(images / f"{image}.png")
                 if split == "example":
-                    examples.append([label_id, f"images/{name}.png"])
+                    examples.append([label_id, f"images/{image}.png"])
                 else:
-                    manifest.append([name, f"images/{name}.png", label_id, split])
+                    manifest.append([image, f"images/{image}.png", label_id, split])
     wrong = {"cat": "dog", "dog": "cat", "car": "bus", "bus": "car"}
     for model, accurate in (("model-a", True), ("model-b", False)):
         for image_id, _, truth, _ in manifest:
@@ -88,5 +89,5 @@ def make_study(root: Path, per_class_train: int = 1, per_class_test: int = 3) ->
     write_csv(root / "examples.csv", ["label_id", "path"], examples)
     write_csv(root / "predictions.csv", ["model", "image_id", "rank", "label_id", "score"], predictions)
     (root / "instructions.md").write_text("Pick the class of the coloured square.\n", encoding="utf-8")
-    (root / "study.toml").write_text(STUDY_TOML, encoding="utf-8")
+    (root / "study.toml").write_text(STUDY_TOML.replace('name = "tiny"', f'name = "{name}"'), encoding="utf-8")
     return root

@@ -120,6 +120,31 @@ def test_changed_protocol_is_refused_unless_forced(tmp_path, tiny_study):
             SessionController(changed, store, "A01")
         fresh = SessionController(changed, store, "A01", force_new=True)
         assert fresh.position == 0 and not fresh.resumed
+        fresh.submit(answer(["cat"]))
+        # the session begun under the new protocol resumes; the abandoned one no longer blocks it
+        again = SessionController(changed, store, "A01")
+        assert again.resumed and again.session.uuid == fresh.session.uuid and again.position == 1
+        assert store.unfinished_session(changed, "A01")[:1] == (fresh.session.uuid,)
+
+
+def test_sessions_are_looked_up_by_study_and_annotator(tmp_path, study):
+    """One store holding two studies (a lab's server): an annotator's open session of one study
+    neither blocks nor stands in for a session of the other, in either direction."""
+    other = load_study(make_study(tmp_path / "other", name="other"))
+    assert other.protocol_hash != study.protocol_hash
+    with ResultsStore(tmp_path / "r.sqlite") as store:
+        first = run_session(study, store, "X01", n=2)
+        assert store.unfinished_session(other, "X01") is None
+        assert store.unfinished_session(study, "X01") == (first.session.uuid, first.session.started_at, 2)
+        second = SessionController(other, store, "X01")  # was: ProtocolChangedError about the first study's session
+        assert not second.resumed and second.position == 0 and second.session.uuid != first.session.uuid
+        second.submit(answer(["cat"]))
+        assert store.unfinished_session(other, "X01")[::2] == (second.session.uuid, 1)
+        run_session(other, store, "X01").finish()
+        resumed = SessionController(study, store, "X01")  # not "already finished": that was the other study
+        assert resumed.resumed and resumed.session.uuid == first.session.uuid and resumed.position == 2
+        with pytest.raises(StoreError, match="already finished"):
+            SessionController(other, store, "X01")
 
 
 def test_break_and_feedback(tmp_path, study):

@@ -69,7 +69,7 @@ class StartDialog(QDialog):
         if self._refused and annotator == self._refused[0]:
             self._show_refusal()  # Enter (or typing the id again) would only fail again
             return False
-        open_session = self.store.unfinished_session(annotator)
+        open_session = self.store.unfinished_session(self.study, annotator)
         if open_session:
             _, started, answered = open_session
             self.state.setText(

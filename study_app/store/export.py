@@ -19,12 +19,13 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..counterbalance import Assignment
 from ..csv_safety import safe_csv_text, unescape_frame
 from ..errors import StoreError
 from ..output_guard import replacing
 from ..responses import utc_now
 from .db import write
+from .metadata import assignment as stored_assignment
+from .metadata import snapshot, trial_order
 from .results_store import ResultsStore, child_uuid, key_uuid
 
 COLUMNS = [
@@ -101,21 +102,22 @@ def answers_frame(store: ResultsStore, include_superseded: bool = False, session
     frame["superseded"] = frame["superseded"].astype(bool)
     for column in ("pilot", "interrupted"):
         frame[column] = frame[column].astype(bool)
-    frame["group"] = _groups(frame.pop("assignment"))
+    frame["group"] = _groups(frame.pop("assignment"), frame["session"], store.path)
     return frame[COLUMNS]
 
 
-def _groups(assignments: pd.Series) -> pd.Series:
+def _groups(assignments: pd.Series, sessions: pd.Series, where: Path | str) -> pd.Series:
     """The counterbalancing group of each row's session (empty where the study has no design)."""
-    groups = {text: Assignment.from_json(text).group for text in assignments.dropna().unique()}
-    return assignments.map(groups).astype("Int64")
+    stored = pd.DataFrame({"session": sessions, "assignment": assignments}).dropna().drop_duplicates("session")
+    groups = {session: stored_assignment(text, session, where).group for session, text in stored.itertuples(index=False)}
+    return sessions.map(groups).astype("Int64")
 
 
 def run_manifest(store: ResultsStore, include_machine: bool = False) -> dict:
     """Provenance of an export: program, protocols (with image hashes) and sessions (their
     computers' names only with ``include_machine``)."""
     studies = [
-        {"uuid": u, "name": n, "version": v, "protocol_hash": h, "created_at": c, "snapshot": json.loads(snap)}
+        {"uuid": u, "name": n, "version": v, "protocol_hash": h, "created_at": c, "snapshot": snapshot(snap, u, store.path)}
         for u, n, v, h, snap, c in store.conn.execute(
             "SELECT uuid, name, version, protocol_hash, snapshot, created_at FROM studies ORDER BY created_at, uuid"
         )
@@ -129,8 +131,9 @@ def run_manifest(store: ResultsStore, include_machine: bool = False) -> dict:
         for row in store.conn.execute(f"SELECT {', '.join(columns)} FROM sessions ORDER BY started_at, uuid")
     ]
     for session in sessions:
-        session["trial_order"] = json.loads(session["trial_order"])
-        session["assignment"] = json.loads(session["assignment"]) if session["assignment"] else None
+        session["trial_order"] = [list(trial) for trial in trial_order(session["trial_order"], session["uuid"], store.path)]
+        assignment = stored_assignment(session["assignment"], session["uuid"], store.path)
+        session["assignment"] = json.loads(assignment.to_json()) if assignment else None
         if not include_machine:
             session["machine"] = ""
     return {

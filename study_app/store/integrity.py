@@ -12,8 +12,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import StoreError
+from ..errors import StoreCorruptError, StoreError
 from .db import connect, remove_store_file, write
+from .metadata import damaged_metadata
 from .page_recovery import cut_short, recover_rows, schema_columns
 from .results_store import ResultsStore
 from .schema import SCHEMA_VERSION, TABLES, migrate, schema_version
@@ -82,7 +83,15 @@ def check_store(path: Path) -> CheckReport:
         try:
             conn = sqlite3.connect(copy, isolation_level=None)
             try:
-                version = schema_version(conn)
+                try:
+                    version = schema_version(conn)
+                except StoreCorruptError:
+                    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                    report.problems.append(
+                        f"the schema version in meta is damaged ({row[0]!r} is not a whole number): "
+                        "this program cannot tell which tables to expect; restore the store from a backup copy"
+                    )
+                    return report
                 if version > SCHEMA_VERSION:
                     report.problems.append(f"schema version {version} is newer than this program's {SCHEMA_VERSION}; update the program")
                     return report
@@ -107,6 +116,7 @@ def check_store(path: Path) -> CheckReport:
                     found = conn.execute(query).fetchall()
                     if found:
                         report.problems.append(f"{len(found)} {description} (e.g. {found[0][0]})")
+                report.problems.extend(damaged_metadata(conn))  # JSON that SQLite cannot tell from text
                 report.counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES}
             finally:
                 conn.close()

@@ -45,6 +45,7 @@ from ..responses import Event, Response, utc_now
 from ..schedule import Trial
 from .allocation import DEFAULT_RELEASE_MIN, allocated_phases, answer_placed, fill_slot
 from .db import table_columns, write
+from .metadata import meta_number
 from .postgres import ServerAddress, ServerBusyError, ServerUnavailableError, is_server_url
 from .results_store import RESULTS_DIR, ResultsStore, Session
 from .schema import TABLES
@@ -146,13 +147,13 @@ class JournaledStore:
         self._ended_dirty = True
         self.sync()
 
-    def unfinished_session(self, annotator: str) -> tuple[str, str, int] | None:
+    def unfinished_session(self, study: Study, annotator: str) -> tuple[str, str, int] | None:
         if self.server is not None:
             try:
-                return self.server.unfinished_session(annotator)
+                return self.server.unfinished_session(study, annotator)
             except ServerUnavailableError as exc:
                 self._lost(exc)
-        return self.journal.unfinished_session(annotator)
+        return self.journal.unfinished_session(study, annotator)
 
     def sync_status(self) -> SyncStatus:
         """The state, for a status line that refreshes often: it never waits for the network.
@@ -238,7 +239,7 @@ class JournaledStore:
 
     def _saved_marks(self) -> dict[str, int]:
         rows = self.journal.conn.execute("SELECT key, value FROM meta WHERE key LIKE ?", (_SENT + "%",)).fetchall()
-        return {key[len(_SENT) :]: int(value) for key, value in rows}
+        return {key[len(_SENT) :]: meta_number(value, key, self.journal.path) for key, value in rows}
 
     def _save_marks(self) -> None:
         """Keep the marks in the journal (never moving one back: another process may share the journal)."""
@@ -339,7 +340,7 @@ class JournaledStore:
 
     def _resume_offline(self, study: Study, annotator: str, force_new: bool) -> Session:
         """Without the server: only a session this desktop has in its journal can go on."""
-        found = None if force_new else self.journal.unfinished_session(annotator)
+        found = None if force_new else self.journal.unfinished_session(study, annotator)
         if found is not None:
             session = self.journal.load_session(found[0])
             if session.protocol_hash == study.protocol_hash:

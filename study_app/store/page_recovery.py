@@ -51,11 +51,31 @@ def declared_page_count(header: bytes) -> int | None:
     return count if count and counter == valid_for else None
 
 
+def sqlite_page_count(path: Path) -> int | None:
+    """The database's size in pages as SQLite itself counts it (``PRAGMA page_count``: its
+    WAL's last commit, else the valid in-header size, else the file's size), read without
+    writing; None where SQLite cannot read the file."""
+    try:
+        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        return conn.execute("PRAGMA page_count").fetchone()[0]
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+
+
 def cut_short(path: Path) -> str | None:
-    """Why the file is shorter than its header says (an interrupted copy), or None.
+    """Why the file lacks part of a page the database needs from it (an interrupted copy), or None.
 
     SQLite reads a missing tail as zeros, so a row whose bytes lay there comes back
-    padded with NULs while its integrity check still says "ok".
+    padded with NULs while its integrity check still says "ok". The pages the database
+    needs are SQLite's own count (:func:`sqlite_page_count`; where SQLite refuses the file,
+    the in-header size, trusted only while it is valid), less those its WAL's committed
+    frames hold. A file *longer* than that is sound: a growth that failed on a full disk
+    (a checkpoint that wrote part of a page) leaves such a tail, and SQLite ignores it.
     """
     with open(path, "rb") as file:
         header = file.read(100)
@@ -63,12 +83,18 @@ def cut_short(path: Path) -> str | None:
     page_size = header_page_size(header)
     if page_size is None:
         return None  # no header, or a damaged one: nothing to measure the file against
-    pages = declared_page_count(header)
-    if size % page_size:
-        return f"the file ends in the middle of a page ({size:,} bytes, pages of {page_size:,}): it was cut short"
-    if pages and size < pages * page_size:
-        return f"the file holds {size // page_size:,} of the {pages:,} pages its header counts: it was cut short"
-    return None
+    pages = sqlite_page_count(path) or declared_page_count(header)
+    if not pages or size >= pages * page_size:
+        return None
+    wal = Path(f"{path}-wal")
+    in_wal = committed_wal_pages(wal.read_bytes(), page_size) if wal.is_file() else {}
+    whole = size // page_size
+    lost = [number for number in range(whole + 1, pages + 1) if number not in in_wal]
+    if not lost:
+        return None
+    if size % page_size and lost[0] == whole + 1:
+        return f"the file ends in the middle of page {lost[0]:,} ({size:,} bytes, pages of {page_size:,}): it was cut short"
+    return f"the file holds {whole:,} of the {pages:,} pages the database needs from it: it was cut short"
 
 
 def read_varint(data: bytes, at: int) -> tuple[int, int]:

@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import StoreError
+from .metadata import meta_number
 
 SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT_S = 5
@@ -259,7 +260,7 @@ class PgConnection:
         if not self.has_table("meta"):
             return 0
         row = self.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0]) if row else 0
+        return meta_number(row[0], "schema_version", self.address) if row else 0
 
     # -- helpers ------------------------------------------------------------------------
     def _count(self, cursor: Any) -> None:

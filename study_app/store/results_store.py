@@ -27,6 +27,8 @@ from ..schedule import Trial, session_trials
 from .allocation import allocated_phases, claim_trials, fill_slot, keep_claims
 from .db import LockWaitListener, StoreConnection, connect, serialize, write
 from .file_guard import FileGuard
+from .metadata import assignment as stored_assignment
+from .metadata import trial_order
 from .postgres import PgConnection, ServerAddress, is_server_url
 from .schema import SCHEMA_VERSION, migrate, schema_version
 
@@ -167,17 +169,23 @@ class ResultsStore:
                 )
         else:
             try:
-                migrate(self.conn)
+                migrate(self.conn, where=self.path)
             except sqlite3.DatabaseError as exc:
                 self.conn.close()
                 raise StoreError(f"{self.path}: not a usable results store ({exc}); run check-store on it") from None
+            except StoreError:  # a newer or a damaged schema version
+                self.conn.close()
+                raise
 
     def _version(self) -> int:
         try:
-            return schema_version(self.conn)
+            return schema_version(self.conn, self.path)
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise StoreError(f"{self.path}: not a usable results store ({exc}); run check-store on it") from None
+        except StoreError:  # a damaged schema version
+            self.conn.close()
+            raise
 
     def close(self) -> None:
         self.conn.close()
@@ -234,14 +242,11 @@ class ResultsStore:
         in this store before).
         """
         self.check_kind()
-        rows = self.conn.execute(
-            "SELECT uuid, protocol_hash, started_at, ended_at FROM sessions WHERE annotator_id = ? ORDER BY started_at",
-            (annotator,),
-        ).fetchall()
+        rows = self._sessions_of(study, annotator)
         if not force_new:
-            for session_uuid, protocol_hash, started_at, ended_at in rows:
-                if ended_at is not None:
-                    continue
+            unfinished = _resumable(rows, study)
+            if unfinished is not None:
+                session_uuid, protocol_hash, started_at, _ = unfinished
                 if protocol_hash != study.protocol_hash:
                     raise ProtocolChangedError(
                         f"annotator {annotator} has an unfinished session (started {started_at}) under a different "
@@ -315,12 +320,12 @@ class ResultsStore:
             return None
         if arrival is None:
             earlier = self.conn.execute(
-                "SELECT assignment FROM sessions WHERE annotator_id = ? AND protocol_hash = ? AND assignment IS NOT NULL "
+                "SELECT uuid, assignment FROM sessions WHERE annotator_id = ? AND protocol_hash = ? AND assignment IS NOT NULL "
                 "ORDER BY started_at LIMIT 1",
                 (annotator, study.protocol_hash),
             ).fetchone()
             if earlier:
-                return study.counterbalance.assign(Assignment.from_json(earlier[0]).arrival)
+                return study.counterbalance.assign(stored_assignment(earlier[1], earlier[0], self.path).arrival)
             arrival = self.conn.execute(
                 "SELECT COUNT(DISTINCT annotator_id) FROM sessions WHERE protocol_hash = ? AND annotator_id != ?",
                 (study.protocol_hash, annotator),
@@ -336,14 +341,14 @@ class ResultsStore:
         ).fetchone()
         if row is None:
             raise StoreError(f"no session {session_uuid} in {self.path}")
-        trials = tuple(Trial(phase, index, image_id) for phase, index, image_id in json.loads(row[2]))
+        trials = trial_order(row[2], session_uuid, self.path)
         answered = {
             (phase, index)
             for phase, index in self.conn.execute(
                 "SELECT phase, trial_index FROM trials WHERE session_uuid = ?", (session_uuid,)
             )
         }
-        assignment = Assignment.from_json(row[5]) if row[5] else None
+        assignment = stored_assignment(row[5], session_uuid, self.path)
         return Session(session_uuid, row[0], row[1], trials, row[3], row[4], answered, assignment=assignment)
 
     def submit(
@@ -450,12 +455,32 @@ class ResultsStore:
         with write(self.conn) as conn:
             conn.execute("UPDATE sessions SET ended_at = ? WHERE uuid = ? AND ended_at IS NULL", (session.ended_at, session.uuid))
 
-    def unfinished_session(self, annotator: str) -> tuple[str, str, int] | None:
-        """(session uuid, started_at, answered count) of the annotator's open session, if any."""
-        row = self.conn.execute(
-            "SELECT s.uuid, s.started_at, (SELECT COUNT(DISTINCT phase || ':' || trial_index) FROM trials t "
-            "WHERE t.session_uuid = s.uuid) FROM sessions s WHERE s.annotator_id = ? AND s.ended_at IS NULL "
-            "ORDER BY s.started_at DESC LIMIT 1",
-            (annotator,),
-        ).fetchone()
-        return tuple(row) if row else None
+    def unfinished_session(self, study: Study, annotator: str) -> tuple[str, str, int] | None:
+        """(session uuid, started_at, answered count) of the annotator's open session of this
+        study that :meth:`open_session` would resume (or refuse as begun under another protocol), if any."""
+        unfinished = _resumable(self._sessions_of(study, annotator), study)
+        if unfinished is None:
+            return None
+        answered = self.conn.execute(
+            "SELECT COUNT(DISTINCT phase || ':' || trial_index) FROM trials WHERE session_uuid = ?", (unfinished[0],)
+        ).fetchone()[0]
+        return unfinished[0], unfinished[2], answered
+
+    def _sessions_of(self, study: Study, annotator: str) -> list[tuple[str, str, str, str | None]]:
+        """(uuid, protocol hash, started_at, ended_at) of the annotator's sessions of this study,
+        oldest first. A study is its name: one store (a lab's server) may hold several studies,
+        and this study's sessions under an earlier version of its protocol are still its own."""
+        return self.conn.execute(
+            "SELECT s.uuid, s.protocol_hash, s.started_at, s.ended_at FROM sessions s JOIN studies st ON st.uuid = s.study_uuid "
+            "WHERE st.name = ? AND s.annotator_id = ? ORDER BY s.started_at, s.uuid",
+            (study.name, annotator),
+        ).fetchall()
+
+
+def _resumable(sessions: list[tuple[str, str, str, str | None]], study: Study) -> tuple[str, str, str, str | None] | None:
+    """Of an annotator's sessions of a study (oldest first), the unfinished one a start resumes:
+    the latest begun under the current protocol, else the latest under another version (which
+    cannot be resumed: the caller says so). A session begun with --force-new after a protocol
+    change is resumed, not refused because of the one it replaced."""
+    unfinished = sorted((s for s in sessions if s[3] is None), key=lambda s: s[1] == study.protocol_hash)
+    return unfinished[-1] if unfinished else None

@@ -8,8 +8,10 @@ a plain ``INSERT OR IGNORE`` and merging twice changes nothing.
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 from ..errors import StoreError
+from .metadata import meta_number
 
 _V1 = """
 CREATE TABLE meta (
@@ -165,22 +167,23 @@ SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("studies", "annotators", "sessions", "trials", "answers", "flags", "events", "review_sessions", "reviews")
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
-    """0 for an empty database, else the version recorded in ``meta``."""
+def schema_version(conn: sqlite3.Connection, where: str | Path = "") -> int:
+    """0 for an empty database, else the version recorded in ``meta`` (``where``: the store,
+    named by the error about a damaged version)."""
     if not isinstance(conn, sqlite3.Connection):  # a server connection (see postgres.py)
         return conn.version()
     has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
     if not has_meta:
         return 0
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else 0
+    return meta_number(row[0], "schema_version", where) if row else 0
 
 
-def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION, where: str | Path = "") -> int:
     """Bring the database up to ``target``, one version per transaction; return the old version."""
     if not isinstance(conn, sqlite3.Connection):  # on a server, under a lock, in its dialect (see postgres.py)
         return conn.migrate(MIGRATIONS, target)
-    current = schema_version(conn)
+    current = schema_version(conn, where)
     if current > SCHEMA_VERSION:
         raise StoreError(
             f"results store has schema version {current}, newer than this program's {SCHEMA_VERSION}; update the program"

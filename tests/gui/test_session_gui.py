@@ -98,6 +98,25 @@ def test_start_dialog_validates_and_offers_resume(qtbot, gui_session):
     store.close()
 
 
+def test_start_dialog_offers_only_this_studys_session(qtbot, gui_session, tmp_path):
+    """A store holding two studies: an open session of the other study is not offered for resuming."""
+    from study_app.protocol import load_study
+    from study_app.session import SessionController
+
+    from ..factory import make_study
+
+    other = load_study(make_study(tmp_path / "other", name="other"))
+    with ResultsStore(gui_session.store_path) as store:
+        SessionController(other, store, "B09")
+        dialog = StartDialog(gui_session.study, store)
+        qtbot.addWidget(dialog)
+        qtbot.keyClicks(dialog.id_field, "B09")
+        assert dialog.buttons.button(dialog.buttons.Ok).text() == "Start" and "new session" in dialog.state.text()
+        qtbot.keyClick(dialog.id_field, Qt.Key_Return)
+        assert dialog.result() == dialog.Accepted
+        assert not SessionController(gui_session.study, store, dialog.annotator).resumed
+
+
 def test_flag_not_sure_and_events(qtbot, gui_session):
     window = gui_session.open("A02")
     press(qtbot, Qt.Key_Return)

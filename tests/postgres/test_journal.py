@@ -17,6 +17,7 @@ from study_app.store import ResultsStore, answers_frame
 from study_app.store.journal import JournaledStore
 from study_app.store.postgres import CONNECT_TIMEOUT_S
 
+from ..factory import make_study
 from .conftest import allocated_study, answer_all
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,6 +92,28 @@ def test_offline_desktop_resumes_its_own_session_but_cannot_start_one(tmp_path, 
     )
     assert result.returncode == 0, result.stderr
     assert "Server: connected" in result.stdout and len(server_trials(pg_url)) == 5
+
+
+def test_a_desktop_offers_and_resumes_only_the_session_of_the_study_it_opens(tmp_path, pg_server, pg_url, study):
+    """Two studies on one server: the journal's open session of one study is not offered for
+    the other, online or offline (the start dialog asks unfinished_session)."""
+    other = load_study(make_study(tmp_path / "other", name="other"), check_images=False)
+    journal = tmp_path / "journal.sqlite"
+    with JournaledStore(pg_url, journal) as store:
+        first = SessionController(other, store, "J9")
+        answer_all(first, limit=2)
+        assert store.unfinished_session(study, "J9") is None
+        assert store.unfinished_session(other, "J9")[::2] == (first.session.uuid, 2)
+    pg_server.stop()
+    try:
+        with JournaledStore(pg_url, journal) as store:
+            assert store.unfinished_session(study, "J9") is None  # was: the other study's session
+            with pytest.raises(StoreError, match="no unfinished session of this study"):
+                SessionController(study, store, "J9")
+            resumed = SessionController(other, store, "J9")
+            assert resumed.resumed and resumed.position == 2
+    finally:
+        pg_server.start()
 
 
 def test_a_session_resumes_on_another_desktop_with_its_history(tmp_path, pg_url, study):

@@ -18,7 +18,7 @@ from study_app.store.postgres import PgConnection, ServerAddress, ServerUnavaila
 from study_app.store.schema import MIGRATIONS, SCHEMA_VERSION, TABLES
 
 from ..factory import make_study
-from .conftest import at_once
+from .conftest import answer_all, at_once
 
 #: Columns that differ between two runs of the same script (fresh UUIDs).
 RUN_SPECIFIC = ["session", "trial_uuid"]
@@ -114,7 +114,25 @@ def test_resume_and_refusals_work_on_the_server(pg_url, study):
     with ResultsStore(pg_url) as store:
         resumed = SessionController(study, store, "B02")
         assert resumed.resumed and resumed.position == 5
-        assert store.unfinished_session("B02")[2] == 5
+        assert store.unfinished_session(study, "B02")[2] == 5
+
+
+def test_sessions_of_two_studies_on_one_server_are_kept_apart(tmp_path, pg_url, study):
+    """A lab's server holds several studies: an annotator's open session of one is neither
+    refused as a protocol change nor offered for resuming when they start the other."""
+    other = load_study(make_study(tmp_path / "other", name="other"), check_images=False)
+    with ResultsStore(pg_url) as store:
+        first = SessionController(study, store, "X01")
+        first.submit(Response(("cat",), 10.0, "t", "t"))
+        assert store.unfinished_session(other, "X01") is None
+        second = SessionController(other, store, "X01")  # was: ProtocolChangedError
+        assert not second.resumed and second.session.uuid != first.session.uuid
+        assert store.unfinished_session(study, "X01")[::2] == (first.session.uuid, 1)
+        assert store.unfinished_session(other, "X01")[::2] == (second.session.uuid, 0)
+        answer_all(second)
+        second.finish()
+        resumed = SessionController(study, store, "X01")  # not "already finished": that was the other study
+        assert resumed.resumed and resumed.session.uuid == first.session.uuid and resumed.position == 1
 
 
 def test_export_import_and_merge_between_file_and_server(tmp_path, pg_url, study):
