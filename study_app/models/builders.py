@@ -33,7 +33,6 @@ _IDENTIFIER = r"[A-Za-z][A-Za-z0-9_]*"  # public: no leading "_"
 _FUNCTION = re.compile(rf"{_IDENTIFIER}(?:\.{_IDENTIFIER})*")
 #: A string argument is a name (a model variant such as "efficientnet-lite0"), never a path or URL.
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
-_TORCHVISION = "torchvision.models:"
 
 
 class ArchitectureError(ValueError):
@@ -95,7 +94,7 @@ KNOWN_BUILDERS = (
         lambda a: 1 <= len(a) <= 2 and isinstance(a[0], str) and all(isinstance(v, int) and not isinstance(v, bool) for v in a[1:]),
         _efficientnet_lite,
     ),
-    _KnownBuilder(f"{_TORCHVISION}<name>", "no arguments", lambda a: not a, _torchvision),
+    _KnownBuilder("torchvision.models:<name>", "no arguments", lambda a: not a, _torchvision),
     _KnownBuilder("timm:create_model", "one model name", _one_name, _timm),
 )
 _CODE_FILE_FORM = f"{FILE_PREFIX}<file>.py:<function>"

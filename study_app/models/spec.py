@@ -170,8 +170,9 @@ def find_spec(name_or_path: str | Path, study_root: Path | None = None) -> Path:
 def load_spec(path: Path, trust_model_code: bool = False) -> ModelSpec:
     """Read and check a spec; raise :class:`ModelSpecError` listing every problem.
 
-    ``trust_model_code`` lets a ``file:`` builder in the spec's folder run (never any other
-    code); checking imports and runs nothing of the spec's either way.
+    ``trust_model_code`` lets a ``file:`` builder in the spec's folder run later (never any
+    other code). Checking runs none of the spec's code either way; it calls only a known
+    weights locator (see ``weights.KNOWN_LOCATORS``) to find a packaged weights file.
     """
     return _SpecReader(Path(path), trust_model_code).read()
 

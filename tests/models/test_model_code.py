@@ -87,10 +87,18 @@ def model_spec(study: Path, name: str, architecture: str, arguments: str = "[]",
 
 
 def tiny_net_weights(path: Path) -> None:
-    import torch
+    torch = pytest.importorskip("torch")
 
     torch.manual_seed(0)
     torch.save(torch.nn.Linear(48, 4).state_dict(), path)
+
+
+def file_builder_spec(study: Path, weights: str = "net.pt") -> Path:
+    """A spec whose network is ``build(4)`` of the ``net.py`` beside it; tiny weights in ``net.pt``."""
+    spec = model_spec(study, "net", "file:net.py:build", "[4]", weights=weights)
+    (spec.parent / "net.py").write_text(NET_FILE, encoding="utf-8")
+    tiny_net_weights(spec.parent / "net.pt")
+    return spec
 
 
 @pytest.fixture
@@ -212,10 +220,8 @@ def test_a_builder_file_must_be_inside_the_spec_folder(study: Path, tmp_path: Pa
 
 def test_a_builder_file_runs_only_with_trust_model_code(study: Path) -> None:
     pytest.importorskip("torch")
-    spec = model_spec(study, "net", "file:net.py:build", "[4]")
+    spec = file_builder_spec(study)
     code = spec.parent / "net.py"
-    code.write_text(NET_FILE, encoding="utf-8")
-    tiny_net_weights(spec.parent / "net.pt")
     marker = spec.parent / "imported.marker"
     out = study.parent / "net.csv"
 
@@ -238,10 +244,8 @@ def test_a_builder_file_runs_only_with_trust_model_code(study: Path) -> None:
 def test_a_changed_builder_file_is_refused(study: Path) -> None:
     """What runs is exactly the file that was checked (and announced by its SHA-256)."""
     pytest.importorskip("torch")
-    spec_path = model_spec(study, "net", "file:net.py:build", "[4]")
+    spec_path = file_builder_spec(study)
     code = spec_path.parent / "net.py"
-    code.write_text(NET_FILE, encoding="utf-8")
-    tiny_net_weights(spec_path.parent / "net.pt")
     spec = load_spec(spec_path, trust_model_code=True)
     code.write_text(NET_FILE.replace("imported.marker", "changed.marker"), encoding="utf-8")
     with pytest.raises(ModelSpecError, match=r"\[weights.architecture\]: .*net.py changed after the spec was checked"):
@@ -253,8 +257,7 @@ def test_a_changed_builder_file_is_refused(study: Path) -> None:
 def test_weights_holding_a_pickled_object_are_refused(study: Path, container: str) -> None:
     """A state dict file that would run code when unpickled is an error, not a network."""
     torch = pytest.importorskip("torch")
-    spec = model_spec(study, "net", "file:net.py:build", "[4]")
-    (spec.parent / "net.py").write_text(NET_FILE, encoding="utf-8")
+    spec = file_builder_spec(study)
     marker = study / "pwned.marker"
     payload = {"weight": torch.zeros(4, 48), "bias": OpensMarker(marker)}
     if container == "torch.save":
@@ -290,8 +293,7 @@ def test_safetensors_weights_give_the_same_predictions(study: Path) -> None:
 def test_a_pickle_named_safetensors_is_refused(study: Path) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("safetensors")
-    spec = model_spec(study, "net", "file:net.py:build", "[4]", weights="net.safetensors")
-    (spec.parent / "net.py").write_text(NET_FILE, encoding="utf-8")
+    spec = file_builder_spec(study, weights="net.safetensors")
     marker = study / "pwned.marker"
     (spec.parent / "net.safetensors").write_bytes(pickle.dumps({"bias": OpensMarker(marker)}))
     result = run_predict(study, "net", "--out", str(study.parent / "net.csv"), "--trust-model-code")
@@ -318,8 +320,7 @@ def test_onnx_specs_cannot_load_custom_operator_libraries(study: Path) -> None:
 
 def test_weights_may_be_located_only_by_known_packages(study: Path) -> None:
     """``package`` + ``locate`` call a function at spec checking; only known ones are called."""
-    spec = model_spec(study, "net", "file:net.py:build", "[4]")
-    (spec.parent / "net.py").write_text(NET_FILE, encoding="utf-8")
+    spec = file_builder_spec(study)
     spec.write_text(spec.read_text(encoding="utf-8").replace('file = "net.pt"', 'package = "pip"\nlocate = "main"'), encoding="utf-8")
     with pytest.raises(ModelSpecError) as caught:
         load_spec(spec)
