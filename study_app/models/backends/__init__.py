@@ -45,12 +45,12 @@ class Backend(Protocol):
         ...
 
 
-def require(module: str, purpose: str) -> ModuleType:
-    """Import an optional dependency or say how to install it."""
+def require(module: str, purpose: str, install: str = "-e '.[models]'") -> ModuleType:
+    """Import an optional dependency or say how to install it (``pip install <install>``)."""
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise ModelRunError(f"{purpose} needs the Python package {module!r}; install it with: pip install -e '.[models]'") from None
+        raise ModelRunError(f"{purpose} needs the Python package {module!r}; install it with: pip install {install}") from None
 
 
 def open_backend(spec: ModelSpec, backend: str, device: str) -> Backend:
@@ -69,11 +69,15 @@ def open_backend(spec: ModelSpec, backend: str, device: str) -> Backend:
 
 def torch_module(spec: ModelSpec) -> "torch.nn.Module":
     """The spec's PyTorch network with its weights loaded, eval mode, on the CPU."""
-    from ..spec import spec_problem
-    from ..weights import load_torch_module
+    from ..spec import refuse_untrusted_code, spec_problem
+    from ..weights import WeightsFileError, load_torch_module
 
     require("torch", f"running {spec.name} with PyTorch")
+    refuse_untrusted_code(spec)
     try:
-        return load_torch_module(spec.weights.format, spec.weights.path, spec.weights.architecture, list(spec.weights.arguments))
+        return load_torch_module(spec.weights)
+    except WeightsFileError as exc:
+        field = "file" if spec.weights.origin == "file" else "locate"
+        raise ModelSpecError([spec_problem(spec, str(exc), "weights", field)], spec.path) from None
     except ValueError as exc:
         raise ModelSpecError([spec_problem(spec, str(exc), "weights", "architecture")], spec.path) from None

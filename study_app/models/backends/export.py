@@ -38,6 +38,7 @@ def onnx_file(spec: ModelSpec) -> Path:
         "format": spec.weights.format,
         "architecture": spec.weights.architecture,
         "arguments": list(spec.weights.arguments),
+        **({"code_sha256": spec.weights.code.sha256} if spec.weights.code else {}),  # a changed builder file
         "input_shape": list(spec.preprocess.input_shape()),
         "torch": torch.__version__,
         "opset": OPSET,
