@@ -75,7 +75,17 @@ class Transform:
         )
 
 
-_GAUSSIAN_RULE = "the shorter side must be at least 4 x sigma, so that the filter's central +-2 sigma fits in the image"
+def _gaussian_filter(name: str, apply: Callable[[np.ndarray, float], np.ndarray], parameter: str, levels: LevelRange) -> Transform:
+    """A Gaussian filter of the 2018 paper, with the size rule of :func:`transforms.gaussian_min_side`."""
+    return Transform(
+        name,
+        lambda image, sigma, rng: apply(image, sigma),
+        parameter,
+        levels,
+        f"Geirhos et al. 2018, {name.replace('_', '-')} experiment",
+        transforms.gaussian_min_side,
+        "the shorter side must be at least 4 x sigma, so that the filter's central +-2 sigma fits in the image",
+    )
 
 TRANSFORMS: dict[str, Transform] = {
     transform.name: transform
@@ -101,23 +111,17 @@ TRANSFORMS: dict[str, Transform] = {
             LevelRange(0.0, 1.0),
             "Geirhos et al. 2018, colour experiment (levels 0 and 1)",
         ),
-        Transform(
+        _gaussian_filter(
             "low_pass",
-            lambda image, sigma, rng: transforms.low_pass(image, sigma),
+            transforms.low_pass,
             "the Gaussian filter's standard deviation sigma in pixels (0 = unfiltered grey image)",
             LevelRange(0.0, math.inf, high_included=False),
-            "Geirhos et al. 2018, low-pass experiment",
-            transforms.gaussian_min_side,
-            _GAUSSIAN_RULE,
         ),
-        Transform(
+        _gaussian_filter(
             "high_pass",
-            lambda image, sigma, rng: transforms.high_pass(image, sigma),
+            transforms.high_pass,
             "the standard deviation sigma in pixels of the Gaussian whose low-pass is removed (inf = unfiltered)",
             LevelRange(0.0, math.inf, low_included=False),
-            "Geirhos et al. 2018, high-pass experiment",
-            transforms.gaussian_min_side,
-            _GAUSSIAN_RULE,
         ),
         Transform(
             "phase_noise",
