@@ -21,6 +21,7 @@ decides how it is seeded (degrade.py seeds one per image and level).
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
@@ -106,7 +107,10 @@ def gaussian_min_side(sigma: float) -> int:
     images, which needs 160 pixels) and keeps a mistyped huge sigma from building a kernel
     larger than memory.
     """
-    return math.ceil(4.0 * sigma) if math.isfinite(sigma) else 0
+    if math.isinf(sigma):
+        return 0  # no filter: the high-pass limit
+    span = 4.0 * sigma
+    return math.ceil(span) if math.isfinite(span) else sys.maxsize  # 4 sigma beyond float range
 
 
 def _gaussian_low_pass(channel: np.ndarray, sigma: float) -> np.ndarray:

@@ -94,6 +94,18 @@ def test_the_same_seed_gives_the_same_bytes_in_any_order_and_for_any_subset(tmp_
     assert all(other_seed[image_id] != data for image_id, data in first.items())
 
 
+def test_each_stimulus_has_its_own_noise_stream() -> None:
+    def draws(*key: object) -> list[float]:
+        return stimulus_rng(*key).uniform(size=4).tolist()
+
+    reference = draws(5, "uniform_noise", "cat-1", "0.1")
+    assert draws(5, "uniform_noise", "cat-1", "0.1") == reference
+    for other in [(6, "uniform_noise", "cat-1", "0.1"), (5, "phase_noise", "cat-1", "0.1"), (5, "uniform_noise", "cat-2", "0.1"), (5, "uniform_noise", "cat-1", "0.2")]:
+        assert draws(*other) != reference
+    # the parts are kept apart: ("a\0b", "c") is not ("a", "b\0c")
+    assert draws(5, "uniform_noise", "a", "b") != draws(5, "uniform_noise", "a\0", "b")
+
+
 def test_phase_noise_also_depends_on_the_seed_and_only_on_it(tmp_path: Path, sources: list[SourceImage]) -> None:
     runs = [stimulus_bytes(tmp_path / name, degrade_images(sources, "phase_noise", [90.0], seed, tmp_path / name).rows) for name, seed in (("a", 3), ("b", 3), ("c", 4))]
     assert runs[0] == runs[1]

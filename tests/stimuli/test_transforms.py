@@ -180,6 +180,7 @@ def test_gaussian_min_side_is_four_sigma() -> None:
     assert transforms.gaussian_min_side(0.45) == 2
     assert transforms.gaussian_min_side(0.0) == 0
     assert transforms.gaussian_min_side(math.inf) == 0  # high_pass at inf filters nothing
+    assert transforms.gaussian_min_side(1e308) > 10**18  # 4 sigma overflows a float: no image is that large
 
 
 # --- the reference implementation's formulas ---------------------------------------------
