@@ -24,7 +24,7 @@ from PIL import Image
 
 from ..errors import ImageError
 from .errors import TransformError
-from .registry import Transform, get_transform
+from .registry import Transform, condition_name, get_transform
 from .source_images import read_source_image
 
 #: Columns every stimulus row starts with; the source's own attribute columns follow.
@@ -52,11 +52,6 @@ class DegradeResult:
 
     rows: list[dict[str, str]]
     notes: list[str]
-
-
-def condition_name(level: float) -> str:
-    """The level as the condition's text: shortest exact decimal, no exponent ("0.35", "40", "inf")."""
-    return np.format_float_positional(level + 0.0, trim="-")  # + 0.0 turns -0.0 into 0
 
 
 def stimulus_rng(seed: int, transform_name: str, image_id: str, condition: str) -> np.random.Generator:

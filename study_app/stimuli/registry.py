@@ -17,6 +17,11 @@ from . import transforms
 from .errors import TransformError
 
 
+def condition_name(level: float) -> str:
+    """A level as text, and so as its condition's name: the shortest exact decimal, no exponent ("0.35", "40", "inf")."""
+    return np.format_float_positional(level + 0.0, trim="-")  # + 0.0 turns -0.0 into 0
+
+
 @dataclass(frozen=True)
 class LevelRange:
     """An interval of valid levels; ``high`` may be infinite and then included or not."""
@@ -32,10 +37,8 @@ class LevelRange:
         return above and below
 
     def __str__(self) -> str:
-        def show(value: float) -> str:
-            return np.format_float_positional(value, trim="-")
-
-        return f"{'[' if self.low_included else '('}{show(self.low)}, {show(self.high)}{']' if self.high_included else ')'}"
+        low, high = condition_name(self.low), condition_name(self.high)
+        return f"{'[' if self.low_included else '('}{low}, {high}{']' if self.high_included else ')'}"
 
 
 def _no_size_limit(level: float) -> int:
@@ -62,7 +65,7 @@ class Transform:
         if math.isnan(level):
             raise TransformError(f"{self.name}: level {level} is not a number; levels are {self.parameter}, in {self.levels}")
         if level not in self.levels:
-            raise TransformError(f"{self.name}: level {level:g} is outside {self.levels}; levels are {self.parameter}")
+            raise TransformError(f"{self.name}: level {condition_name(level)} is outside {self.levels}; levels are {self.parameter}")
 
     def size_problem(self, width: int, height: int, level: float) -> str:
         """Why a ``width`` x ``height`` image cannot take this transform at ``level`` ("" if it can)."""
@@ -70,7 +73,7 @@ class Transform:
         if min(width, height) >= needed:
             return ""
         return (
-            f"{width}x{height} pixels is too small for {self.name} at level {level:g}: "
+            f"{width}x{height} pixels is too small for {self.name} at level {condition_name(level)}: "
             f"{self.size_rule} ({needed} pixels here)"
         )
 

@@ -13,8 +13,9 @@ from PIL import Image
 from study_app.errors import ImageError, StudyError
 from study_app.images import load_image
 from study_app.stimuli import transforms
-from study_app.stimuli.degrade import SourceImage, condition_name, degrade_images, stimulus_rng
+from study_app.stimuli.degrade import SourceImage, degrade_images, stimulus_rng
 from study_app.stimuli.errors import TransformError
+from study_app.stimuli.registry import condition_name
 
 
 def write_image(path: Path, seed: int, size: tuple[int, int] = (32, 24), mode: str = "RGB", fmt: str = "PNG") -> Path:
