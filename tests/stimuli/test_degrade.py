@@ -187,6 +187,7 @@ def test_every_unusable_image_is_listed_before_anything_is_written(tmp_path: Pat
         ("contrast", [0.5], -1, r"seed -1 is not a whole number >= 0"),
         ("contrast", [0.5], 1.5, r"seed 1.5 is not a whole number >= 0"),
     ],
+    ids=["unknown-name", "out-of-range", "nan", "inf-for-low-pass", "given-twice", "no-levels", "negative-seed", "fractional-seed"],
 )
 def test_bad_transform_levels_and_seeds_are_refused(
     tmp_path: Path, sources: list[SourceImage], transform: str, levels: list[float], seed: int, expected: str
