@@ -114,13 +114,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from .store import ResultsStore
     from .store.export import import_loaded, load_export
     from .store.results_store import store_location
+    from .store.target import open_target
 
     exported = load_export(Path(args.table))  # a bad table is refused before a store is created
-    with ResultsStore(store_location(args.store)) as store:
-        added = import_loaded(store, *exported)
+    with open_target(store_location(args.store)) as store:  # a new store is removed again if the import fails
+        added = import_loaded(store, *exported, name=args.table)
     print(f"imported {added} new trial(s) into {args.store}")
     return 0
 

@@ -95,11 +95,11 @@ class RowConflict:
 class MergeConflictError(StoreError):
     """Rows with one UUID and different content: the merge would have to choose by order."""
 
-    def __init__(self, conflicts: list[RowConflict]) -> None:
+    def __init__(self, conflicts: list[RowConflict], action: str = "merge") -> None:
         self.conflicts = conflicts
         lines = [
-            f"cannot merge: {len(conflicts)} row(s) have one UUID but different content in different inputs; "
-            "nothing was written. Keep the right copy of each (or leave a store out) and merge again:"
+            f"cannot {action}: {len(conflicts)} row(s) have one UUID but different content in different inputs; "
+            f"nothing was written. Keep the right copy of each (or leave an input out) and {action} again:"
         ]
         lines += [f"  - {c}" for c in conflicts[:50]]
         if len(conflicts) > 50:
@@ -163,7 +163,7 @@ def _digest(values: Iterable) -> bytes:
     return hashlib.blake2b(repr(tuple(values)).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def combined_rows(stores: list[ResultsStore]) -> dict[str, dict[str, list]]:
+def combined_rows(stores: list[ResultsStore], names: list[str], action: str = "merge") -> dict[str, dict[str, list]]:
     """Read every row of every store once; per table with rules, each UUID's combined rule columns
     (in the order of the table's columns). Raises :class:`MergeConflictError` listing every row
     whose copies differ in a column without a rule (or in two known computer names)."""
@@ -201,7 +201,7 @@ def combined_rows(stores: list[ResultsStore]) -> dict[str, dict[str, list]]:
                             conflict.inputs.append(name)
                     conflict.columns += [c for c in differing if c not in conflict.columns]
     if conflicts:
-        raise MergeConflictError(sorted(conflicts.values(), key=lambda c: (TABLES.index(c.table), c.uuid)))
+        raise MergeConflictError(sorted(conflicts.values(), key=lambda c: (TABLES.index(c.table), c.uuid)), action)
     return {table: rows for table, rows in combined.items() if rows}
 
 
@@ -230,6 +230,35 @@ def _settle_target(conn, combined: dict[str, dict[str, list]]) -> None:
         )
 
 
+def merge_into(target: ResultsStore, sources: list[ResultsStore], names: list[str], action: str = "merge") -> MergeReport:
+    """Add the rows of ``sources`` (called ``names`` in messages) to ``target``, one transaction
+    per source, after every check: pilot and real sessions apart, no conflicting rows."""
+    refuse_mixed_kinds({str(target.path): pilot_kinds(target), **{n: pilot_kinds(s) for n, s in zip(names, sources)}}, action)
+    combined = combined_rows([target, *sources], [str(target.path), *names], action)
+    report = MergeReport([s.path for s in sources], {table: 0 for table in TABLES})
+    for position, source in enumerate(sources):
+        with write(target.conn) as conn:
+            conn.execute("PRAGMA defer_foreign_keys = ON")
+            if position == 0:
+                _settle_target(conn, combined)
+            for table in TABLES:
+                columns = table_columns(source.conn, table)
+                before = conn.total_changes
+                conn.executemany(
+                    f"INSERT OR IGNORE INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                    _settled(source.conn.execute(f"SELECT {', '.join(columns)} FROM {table}"), columns, table, combined),
+                )
+                report.added[table] += conn.total_changes - before
+            # Into a server that shares images out: the answers take their slots, as their desktop's sync would.
+            place_answers(
+                conn,
+                source.conn.execute("SELECT uuid, session_uuid, phase, image_id, supersedes FROM trials ORDER BY rowid"),
+                utc_now(),
+            )
+    report.conflicts = find_conflicts(target)
+    return report
+
+
 def merge_stores(out: Path | str, inputs: list[Path | str]) -> MergeReport:
     """Merge ``inputs`` into ``out`` (created if missing); one transaction per input.
 
@@ -252,30 +281,7 @@ def merge_stores(out: Path | str, inputs: list[Path | str]) -> MergeReport:
                         f"but the merge is of {', '.join(sorted(h[:12] for h in expected))}; stores of different "
                         "protocols cannot be merged"
                     )
-            refuse_mixed_kinds({store.path.name: pilot_kinds(store) for store in [target, *sources]}, "merge")
-            combined = combined_rows([target, *sources])
-            report = MergeReport([s.path for s in sources], {table: 0 for table in TABLES})
-            for position, source in enumerate(sources):
-                with write(target.conn) as conn:
-                    conn.execute("PRAGMA defer_foreign_keys = ON")
-                    if position == 0:
-                        _settle_target(conn, combined)
-                    for table in TABLES:
-                        columns = table_columns(source.conn, table)
-                        before = conn.total_changes
-                        conn.executemany(
-                            f"INSERT OR IGNORE INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                            _settled(source.conn.execute(f"SELECT {', '.join(columns)} FROM {table}"), columns, table, combined),
-                        )
-                        report.added[table] += conn.total_changes - before
-                    # Into a server that shares images out: the answers take their slots, as their desktop's sync would.
-                    place_answers(
-                        conn,
-                        source.conn.execute("SELECT uuid, session_uuid, phase, image_id, supersedes FROM trials ORDER BY rowid"),
-                        utc_now(),
-                    )
-            report.conflicts = find_conflicts(target)
-            return report
+            return merge_into(target, sources, [str(source.path) for source in sources])
     finally:
         for source in sources:
             source.close()
