@@ -145,7 +145,9 @@ def table_problems(frame: pd.DataFrame, manifest: dict, path: Path) -> list[Prob
 
     def bad(rows: pd.Series, column: str, message: Callable[[object], str]) -> None:
         for index in rows[rows].index:
-            problems.append(Problem(str(path), message(frame.at[index, column]), line=row_line(path, int(index)), field=column))
+            value = frame.at[index, column]
+            value = value.item() if hasattr(value, "item") else value  # 0, not np.int64(0), in the message
+            problems.append(Problem(str(path), message(value), line=row_line(path, int(index)), field=column))
 
     frame = frame.reset_index(drop=True)
     text = {c: frame[c].astype(str) for c in ("trial_uuid", "session", "supersedes", "outcome", "shown_at", "answered_at", "label_id")}
@@ -186,8 +188,8 @@ def _trial_problems(frame: pd.DataFrame, path: Path) -> list[Problem]:
         disagree = frame[column].astype(str).groupby(trial).transform("nunique") > 1
         for index in disagree[disagree].index:
             problems.append(Problem(str(path), f"differs between the rows of trial {trial[index]}", line=row_line(path, int(index)), field=column))
-    ranks = frame["rank"].groupby(trial).agg(["size", "count", "min", "max", "nunique"])
-    gaps = (ranks["count"] > 0) & ((ranks["min"] != 1) | (ranks["max"] != ranks["size"]) | (ranks["nunique"] != ranks["size"]))
+    ranks = frame["rank"].astype(float).groupby(trial).agg(["size", "count", "min", "max", "nunique"])
+    gaps = (ranks["count"] > 0) & (ranks["min"] >= 1) & ((ranks["min"] != 1) | (ranks["max"] != ranks["size"]) | (ranks["nunique"] != ranks["size"]))
     unranked = (ranks["count"] < ranks["size"]) & (ranks["size"] > 1)
     firsts = frame.drop_duplicates("trial_uuid")
     wrong = firsts[firsts["trial_uuid"].astype(str).map(gaps | unranked)]
