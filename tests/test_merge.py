@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from study_app.store.merge import MergeConflictError
 from study_app.store.schema import TABLES
 
 from .factory import make_study
-from .test_cli import run
+from .test_cli import ROOT, run
 from .test_store import answer
 
 
@@ -144,8 +147,30 @@ def test_merge_into_a_folder_that_cannot_hold_the_store_says_which(tmp_path, inp
     assert f"{tmp_path / 'file'} is a file, not a folder" in result.stderr
 
 
-def test_merge_into_a_read_only_folder_says_which(tmp_path, inputs):
-    """EROFS needs a read-only mount (root cannot be kept out of a folder by chmod); skipped where none can be made."""
+def merge_as_user(out: Path, inputs: list[Path]) -> subprocess.CompletedProcess:
+    """``main.py merge`` without root's override of file permissions (setpriv), as any user runs it."""
+    prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"] if os.geteuid() == 0 else []
+    return subprocess.run([*prefix, sys.executable, str(ROOT / "main.py"), "merge", str(out), *map(str, inputs)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.skipif(sys.platform != "linux" or (os.geteuid() == 0 and not shutil.which("setpriv")),
+                    reason="as root, setpriv (Linux) is needed to give up the override of file permissions")
+def test_merge_into_a_folder_without_write_permission_says_which(tmp_path, inputs):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        result = merge_as_user(folder / "merged.sqlite", [inputs["final"]])
+    finally:
+        folder.chmod(0o755)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"the folder {folder} is read-only or not writable" in result.stderr
+    assert not list(folder.iterdir())
+
+
+def test_merge_into_a_read_only_file_system_says_which(tmp_path, inputs):
+    """EROFS needs a read-only mount (root cannot be kept out of a folder by chmod alone); skipped where none can be made."""
     folder = tmp_path / "readonly"
     folder.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True).returncode != 0:

@@ -241,7 +241,7 @@ def _note_bad(frame: pd.DataFrame, column: str, bad: pd.Series, path: Path, expe
 def refuse(problems: list[Problem], what: str) -> None:
     """Raise one :class:`StoreError` listing ``problems`` (the first :data:`MAX_LISTED` of them), if any."""
     if problems:
-        lines = [f"{what}: {len(problems)} problem(s); nothing was written:"]
+        lines = [f"{what} ({len(problems)} problem(s)):"]
         lines += [f"  - {p}" for p in problems[:MAX_LISTED]]
         if len(problems) > MAX_LISTED:
             lines.append(f"  ... and {len(problems) - MAX_LISTED} more (fix these and run again to see the rest)")
@@ -262,7 +262,7 @@ def load_export(table_path: Path) -> tuple[pd.DataFrame, dict]:
     problems += manifest_problems(manifest, where)
     if not problems:  # rows with bad cells or a broken manifest would only repeat those problems
         problems += table_problems(frame, manifest, table_path)
-    refuse(problems, f"{table_path}: cannot import this export")
+    refuse(problems, f"{table_path}: cannot import this export; nothing was written")
     return frame, manifest
 
 
