@@ -5,7 +5,6 @@ run as a user runs it."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from study_app.session import SessionController
 from study_app.store import ResultsStore, export_answers, import_answers
 
 from .test_cli import ROOT, run
-from .test_merge import answer_all, rows
+from .test_merge import answer_all, rows, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -41,16 +40,8 @@ def exports(tmp_path_factory) -> dict[str, Path]:
     }
 
 
-def copy_store(path: Path, copy: Path) -> Path:
-    with sqlite3.connect(path) as source, sqlite3.connect(copy) as target:
-        source.backup(target)
-    source.close()
-    target.close()
-    return copy
-
-
 def test_pilot_answers_never_enter_a_real_store(tmp_path, exports):
-    store = copy_store(exports["real store"], tmp_path / "results.sqlite")
+    store = snapshot(exports["real store"], tmp_path / "results.sqlite")
     before = rows(store)
     result = run("import", str(exports["pilot"]), "--store", str(store))
     assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -59,7 +50,7 @@ def test_pilot_answers_never_enter_a_real_store(tmp_path, exports):
     with ResultsStore(store) as kept:  # real sessions can still be started
         SessionController(load_study(exports["study"]), kept, "A02")
     # real answers do not enter a pilot store either
-    pilot_store = copy_store(exports["pilot store"], tmp_path / "pilot.sqlite")
+    pilot_store = snapshot(exports["pilot store"], tmp_path / "pilot.sqlite")
     with ResultsStore(pilot_store) as target, pytest.raises(StoreError, match="cannot import pilot"):
         import_answers(target, exports["real"])
     # pilot answers go into a pilot store, or a new store that thereby becomes one
@@ -110,7 +101,7 @@ def test_a_bad_export_is_refused_whole_and_leaves_no_store(tmp_path, exports, na
 
 def test_every_problem_is_listed_at_once(tmp_path, exports):
     table = edited(exports, tmp_path, {(0, "rt_ms"): "-1", (2, "rank"): "0", (6, "outcome"): "maybe", (7, "trial_uuid"): "x"})
-    store = copy_store(exports["real store"], tmp_path / "results.sqlite")
+    store = snapshot(exports["real store"], tmp_path / "results.sqlite")
     before = rows(store)
     result = run("import", str(table), "--store", str(store))
     assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -143,3 +134,29 @@ def test_a_store_made_by_an_import_that_fails_while_writing_is_removed(tmp_path,
     )
     assert done.returncode == 1 and "Traceback" not in done.stderr and "disk" in done.stderr, done.stderr
     assert not list(tmp_path.glob("new.sqlite*"))
+
+
+def test_manifest_and_trial_consistency_problems_are_all_named(tmp_path, exports):
+    def break_manifest(manifest: dict) -> None:
+        session = manifest["sessions"][0]
+        session.update(uuid="nope", pilot=2, ended_at="soon")
+        manifest["sessions"].append({**session, "study_uuid": "4b0e8a36-0000-4000-8000-000000000000"})
+
+    table = edited(exports, tmp_path, {(1, "rank"): "2"}, break_manifest)
+    with ResultsStore(tmp_path / "a.sqlite") as store, pytest.raises(StoreError) as refused:
+        import_answers(store, table)
+    for text in ("[sessions[0].uuid]: 'nope' is not a UUID", "[sessions[0].pilot]: 2 is not 0 or 1",
+                 "[sessions[0].ended_at]: 'soon' is not an ISO 8601 time", "[sessions[1].study_uuid]: '4b0e8a36",
+                 "[sessions[1].uuid]: session nope is listed twice"):
+        assert text in str(refused.value)
+    # the manifest whole, the rows are checked against it: a rank gap and a trial answered twice
+    lines = exports["real"].read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    copy = lines[1].split(",")
+    copy[header.index("trial_uuid")] = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+    table = edited(exports, tmp_path, {(1, "rank"): "2"})
+    table.write_text(table.read_text(encoding="utf-8") + ",".join(copy) + "\n", encoding="utf-8")
+    with ResultsStore(tmp_path / "b.sqlite") as store, pytest.raises(StoreError) as refused:
+        import_answers(store, table)
+    assert "edited.csv:3 [rank]: trial " in str(refused.value) and "has ranks [2], not 1, 2, ... without gaps" in str(refused.value)
+    assert f"edited.csv:{len(lines) + 1} [trial_uuid]: trial 1 of phase training is answered twice" in str(refused.value)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -37,20 +37,21 @@ def row_line(path: Path, index: int) -> int:
     return index + (1 if Path(path).suffix == ".parquet" else 2)
 
 
-def is_uuid(value: object) -> bool:
+def _parses(parse: Callable[[str], object], value: object) -> bool:
     try:
-        uuid.UUID(str(value))
+        parse(str(value))
         return True
     except ValueError:
         return False
+
+
+def is_uuid(value: object) -> bool:
+    return _parses(uuid.UUID, value)
 
 
 def is_timestamp(value: object) -> bool:
-    try:
-        datetime.fromisoformat(str(value))
-        return True
-    except ValueError:
-        return False
+    """An ISO 8601 time, as the store writes them (``utc_now``)."""
+    return _parses(datetime.fromisoformat, value)
 
 
 def _is_text(value: object) -> bool:
@@ -66,30 +67,28 @@ def manifest_problems(manifest: object, where: Path) -> list[Problem]:
     def bad(entry: str, field: str, message: str) -> None:
         problems.append(Problem(str(where), message, field=f"{entry}.{field}"))
 
+    def entries(key: str, kind: str, fields: tuple[str, ...]) -> Iterator[tuple[str, dict]]:
+        """The manifest's entries of one kind, each checked field by field and for a repeated UUID."""
+        seen = set()
+        for number, item in enumerate(manifest[key]):
+            entry = f"{key}[{number}]"
+            if not isinstance(item, dict):
+                problems.append(Problem(str(where), f"not a {kind} entry (an object)", field=entry))
+                continue
+            _fields(item, fields, entry, bad)
+            if item.get("uuid") in seen:
+                bad(entry, "uuid", f"{kind} {item['uuid']} is listed twice")
+            seen.add(item.get("uuid"))
+            yield entry, item
+
     studies: dict[str, str] = {}
-    for number, study in enumerate(manifest["studies"]):
-        entry = f"studies[{number}]"
-        if not isinstance(study, dict):
-            problems.append(Problem(str(where), "not a study entry (an object)", field=entry))
-            continue
-        _fields(study, _STUDY_FIELDS, entry, bad)
-        if study.get("uuid") in studies:
-            bad(entry, "uuid", f"study {study['uuid']} is listed twice")
-        if "uuid" in study and "snapshot" in study and not isinstance(study["snapshot"], dict):
+    for entry, study in entries("studies", "study", _STUDY_FIELDS):
+        if "snapshot" in study and not isinstance(study["snapshot"], dict):
             bad(entry, "snapshot", "the protocol snapshot is not an object")
         if study.get("protocol_hash") in studies.values():
             bad(entry, "protocol_hash", "another study of the manifest has this protocol hash")
         studies[study.get("uuid")] = study.get("protocol_hash")
-    sessions: set[str] = set()
-    for number, session in enumerate(manifest["sessions"]):
-        entry = f"sessions[{number}]"
-        if not isinstance(session, dict):
-            problems.append(Problem(str(where), "not a session entry (an object)", field=entry))
-            continue
-        _fields(session, _SESSION_FIELDS, entry, bad)
-        if session.get("uuid") in sessions:
-            bad(entry, "uuid", f"session {session['uuid']} is listed twice")
-        sessions.add(session.get("uuid"))
+    for entry, session in entries("sessions", "session", _SESSION_FIELDS):
         if "study_uuid" in session and session["study_uuid"] not in studies:
             bad(entry, "study_uuid", f"{session['study_uuid']!r} is none of the manifest's studies")
         elif "protocol_hash" in session and studies.get(session.get("study_uuid")) != session["protocol_hash"]:
