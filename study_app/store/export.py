@@ -312,25 +312,24 @@ def _stage(store: ResultsStore, frame: pd.DataFrame, manifest: dict) -> None:
                     json.dumps(s["assignment"], sort_keys=True) if s.get("assignment") else None,
                 ),
             )
-        for trial_uuid, rows in frame.groupby("trial_uuid", sort=False):
-            first = rows.iloc[0]
-            conn.execute(
-                "INSERT INTO trials(uuid, session_uuid, phase, trial_index, image_id, image_sha256, outcome, "
-                "shown_at, answered_at, rt_ms, presented_ms, supersedes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        trials = frame.drop_duplicates("trial_uuid")  # checked: the rows of one trial agree on its columns
+        conn.executemany(
+            "INSERT INTO trials(uuid, session_uuid, phase, trial_index, image_id, image_sha256, outcome, "
+            "shown_at, answered_at, rt_ms, presented_ms, supersedes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
                 (
-                    trial_uuid, first["session"], first["phase"], int(first["trial"]), first["image_id"],
-                    first["image_sha256"], first["outcome"], first["shown_at"], first["answered_at"],
-                    float(first["rt_ms"]), None if pd.isna(first["presented_ms"]) else float(first["presented_ms"]),
-                    first["supersedes"] or None,
-                ),
-            )
-            for _, row in rows.dropna(subset=["rank"]).iterrows():
-                conn.execute(
-                    "INSERT INTO answers(uuid, trial_uuid, rank, label_id) VALUES (?,?,?,?)",
-                    (child_uuid(trial_uuid, f"rank{int(row['rank'])}"), trial_uuid, int(row["rank"]), row["label_id"]),
+                    t.trial_uuid, t.session, t.phase, int(t.trial), t.image_id, t.image_sha256, t.outcome, t.shown_at,
+                    t.answered_at, float(t.rt_ms), None if pd.isna(t.presented_ms) else float(t.presented_ms), t.supersedes or None,
                 )
-            if first["flags"]:
-                conn.execute(
-                    "INSERT INTO flags(uuid, trial_uuid, reason, note) VALUES (?,?,?,?)",
-                    (child_uuid(trial_uuid, "flag"), trial_uuid, first["flags"], first["flag_note"]),
-                )
+                for t in trials.itertuples()
+            ],
+        )
+        ranked = frame[frame["rank"].notna()]
+        conn.executemany(
+            "INSERT INTO answers(uuid, trial_uuid, rank, label_id) VALUES (?,?,?,?)",
+            [(child_uuid(a.trial_uuid, f"rank{int(a.rank)}"), a.trial_uuid, int(a.rank), a.label_id) for a in ranked.itertuples()],
+        )
+        conn.executemany(
+            "INSERT INTO flags(uuid, trial_uuid, reason, note) VALUES (?,?,?,?)",
+            [(child_uuid(t.trial_uuid, "flag"), t.trial_uuid, t.flags, t.flag_note) for t in trials[trials["flags"] != ""].itertuples()],
+        )
