@@ -121,15 +121,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from .output_guard import check_store_output
-    from .store import ResultsStore
     from .store.export import import_loaded, load_export, manifest_path
     from .store.results_store import store_location
+    from .store.target import open_target
 
     table = Path(args.table)
     store_path = check_store_output(store_location(args.store), [table, manifest_path(table)])
     exported = load_export(table)  # a bad table is refused before a store is created
-    with ResultsStore(store_path) as store:
-        added = import_loaded(store, *exported)
+    with open_target(store_path) as store:  # a new store is removed again if the import fails
+        added = import_loaded(store, *exported, name=args.table)
     print(f"imported {added} new trial(s) into {args.store}")
     return 0
 

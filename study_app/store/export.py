@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +21,12 @@ import pandas as pd
 
 from .. import __version__
 from ..csv_safety import safe_csv_text, unescape_frame
-from ..errors import StoreError
+from ..errors import Problem, StoreError
 from ..output_guard import replacing
 from ..responses import utc_now
 from .db import write
+from .export_check import manifest_problems, row_line, table_problems
+from .merge import merge_into
 from .metadata import assignment as stored_assignment
 from .metadata import snapshot, trial_order
 from .results_store import ResultsStore, child_uuid, key_uuid
@@ -55,6 +58,8 @@ COLUMNS = [
 #: Columns that exports of older versions lack (read as False / empty).
 LATER_COLUMNS = ("pilot", "interrupted", "group")
 FORMATS = ("csv", "parquet")
+#: Problems listed in one refusal of a table (the count says how many more there are).
+MAX_LISTED = 100
 
 #: Events that mean the annotator's attention left the window during a trial.
 ATTENTION_EVENTS = ("focus_lost", "minimized")
@@ -177,9 +182,16 @@ def export_answers(store: ResultsStore, out: Path, fmt: str = "csv", include_mac
 def read_export(path: Path) -> pd.DataFrame:
     """Read an exported table (CSV or Parquet) back into the dtypes of :func:`answers_frame`.
 
-    A bad cell is a :class:`StoreError` naming the file, line and column.
+    Bad cells are a :class:`StoreError` naming each one's file, line and column.
     """
-    path = Path(path)
+    problems: list[Problem] = []
+    frame = _read_table(Path(path), problems)
+    refuse(problems, f"{path}: cannot use this answers table")
+    return frame
+
+
+def _read_table(path: Path, problems: list[Problem]) -> pd.DataFrame:
+    """The table, its bad cells added to ``problems`` (and left missing in the frame)."""
     try:
         if path.suffix == ".parquet":
             frame = pd.read_parquet(path)
@@ -198,44 +210,60 @@ def read_export(path: Path) -> pd.DataFrame:
     if missing:
         raise StoreError(f"{path}: not an answers export (missing columns {', '.join(missing)})")
     if path.suffix != ".parquet":
-        frame["trial"] = _numbers(frame, "trial", path, whole=True, required=True).astype("int64")
-        frame["rank"] = _numbers(frame, "rank", path, whole=True).astype("Int64")
+        frame["trial"] = _numbers(frame, "trial", path, problems, whole=True, required=True).astype("Int64")
+        frame["rank"] = _numbers(frame, "rank", path, problems, whole=True).astype("Int64")
         for column in ("rt_ms", "presented_ms"):
-            frame[column] = _numbers(frame, column, path).astype(float)
-        frame["group"] = _numbers(frame, "group", path, whole=True).astype("Int64")
+            frame[column] = _numbers(frame, column, path, problems).astype(float)
+        frame["group"] = _numbers(frame, "group", path, problems, whole=True).astype("Int64")
         for column in ("superseded", "pilot", "interrupted"):
             flags = frame[column].map({"True": True, "False": False})
-            _refuse_first_bad(frame, column, flags.isna(), path, "True or False")
-            frame[column] = flags.astype(bool)
+            _note_bad(frame, column, flags.isna(), path, "True or False", problems)
+            frame[column] = flags.fillna(False).astype(bool)
+        if not problems:
+            frame["trial"] = frame["trial"].astype("int64")
     return frame[COLUMNS]
 
 
-def _numbers(frame: pd.DataFrame, column: str, path: Path, whole: bool = False, required: bool = False) -> pd.Series:
-    """A text column as numbers (empty cells missing unless ``required``); the first bad cell is an error."""
+def _numbers(frame: pd.DataFrame, column: str, path: Path, problems: list[Problem], whole: bool = False, required: bool = False) -> pd.Series:
+    """A text column as numbers (empty cells missing unless ``required``); bad cells become problems (and missing)."""
     text = frame[column].astype(str)
     numbers = pd.to_numeric(text.replace("", None), errors="coerce")
     bad = (numbers.isna() & ((text != "") | required)) | (numbers.notna() & ~np.isfinite(numbers.astype(float)))
     bad |= whole & numbers.notna() & (numbers % 1 != 0)
-    _refuse_first_bad(frame, column, bad, path, "a whole number" if whole else "a number")
-    return numbers
+    _note_bad(frame, column, bad, path, "a whole number" if whole else "a number", problems)
+    return numbers.mask(bad)
 
 
-def _refuse_first_bad(frame: pd.DataFrame, column: str, bad: pd.Series, path: Path, expected: str) -> None:
-    if bad.any():
-        row = int(bad.to_numpy().argmax())
-        value = frame[column].iloc[row]
-        raise StoreError(f"{path}:{row + 2} [{column}]: {value!r} is not {expected}")  # line 1 is the header
+def _note_bad(frame: pd.DataFrame, column: str, bad: pd.Series, path: Path, expected: str, problems: list[Problem]) -> None:
+    for row in np.flatnonzero(bad.to_numpy()):
+        problems.append(Problem(str(path), f"{frame[column].iloc[row]!r} is not {expected}", line=row_line(path, int(row)), field=column))
+
+
+def refuse(problems: list[Problem], what: str) -> None:
+    """Raise one :class:`StoreError` listing ``problems`` (the first :data:`MAX_LISTED` of them), if any."""
+    if problems:
+        lines = [f"{what} ({len(problems)} problem(s)):"]
+        lines += [f"  - {p}" for p in problems[:MAX_LISTED]]
+        if len(problems) > MAX_LISTED:
+            lines.append(f"  ... and {len(problems) - MAX_LISTED} more (fix these and run again to see the rest)")
+        raise StoreError("\n".join(lines))
 
 
 def load_export(table_path: Path) -> tuple[pd.DataFrame, dict]:
-    """An export and its run manifest, both checked, before anything is written anywhere."""
-    frame = read_export(table_path)
+    """An export and its run manifest, both checked whole (every cell, every manifest entry, and
+    the rows against their sessions) before anything is written anywhere."""
+    table_path = Path(table_path)
+    problems: list[Problem] = []
+    frame = _read_table(table_path, problems)
+    where = manifest_path(table_path)
     try:
-        manifest = json.loads(manifest_path(table_path).read_text(encoding="utf-8"))
+        manifest = json.loads(where.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise StoreError(f"{manifest_path(table_path)}: cannot read the run manifest of this export ({exc})") from None
-    if not isinstance(manifest, dict) or not {"studies", "sessions"} <= set(manifest):
-        raise StoreError(f"{manifest_path(table_path)}: not the run manifest of an answers export (no studies or sessions)")
+        raise StoreError(f"{where}: cannot read the run manifest of this export ({exc})") from None
+    problems += manifest_problems(manifest, where)
+    if not problems:  # rows with bad cells or a broken manifest would only repeat those problems
+        problems += table_problems(frame, manifest, table_path)
+    refuse(problems, f"{table_path}: cannot import this export; nothing was written")
     return frame, manifest
 
 
@@ -245,12 +273,25 @@ def import_answers(store: ResultsStore, table_path: Path) -> int:
     Rows keep their UUIDs, so importing twice (or merging with the original store)
     adds nothing.
     """
-    return import_loaded(store, *load_export(table_path))
+    return import_loaded(store, *load_export(table_path), name=str(table_path))
 
 
-def import_loaded(store: ResultsStore, frame: pd.DataFrame, manifest: dict) -> int:
-    """:func:`import_answers` of an export already read by :func:`load_export`."""
-    before = store.conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+def import_loaded(store: ResultsStore, frame: pd.DataFrame, manifest: dict, name: str = "the export") -> int:
+    """:func:`import_answers` of an export already checked by :func:`load_export`.
+
+    The export is first written into a store of its own (in a temporary folder), which is
+    then merged into ``store`` in one transaction: an import combines with what the store
+    holds exactly as a merge does (a session's latest end wins, a row with one UUID and
+    other content is a conflict, pilot and real sessions never share a store).
+    """
+    with tempfile.TemporaryDirectory(prefix="study-import-") as folder:
+        with ResultsStore(Path(folder) / "import.sqlite") as staged:
+            _stage(staged, frame, manifest)
+            return merge_into(store, [staged], [name], action="import").added["trials"]
+
+
+def _stage(store: ResultsStore, frame: pd.DataFrame, manifest: dict) -> None:
+    """Write a checked export into an empty store of its own."""
     with write(store.conn) as conn:
         conn.execute("PRAGMA defer_foreign_keys = ON")
         for s in manifest["studies"]:
@@ -264,34 +305,32 @@ def import_loaded(store: ResultsStore, frame: pd.DataFrame, manifest: dict) -> i
                 (key_uuid("annotator", s["annotator_id"]), s["annotator_id"], s["started_at"]),
             )
             conn.execute(
-                "INSERT OR IGNORE INTO sessions(uuid, study_uuid, annotator_id, protocol_hash, app_version, machine, "
+                "INSERT INTO sessions(uuid, study_uuid, annotator_id, protocol_hash, app_version, machine, "
                 "started_at, ended_at, trial_order, pilot, assignment) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     s["uuid"], s["study_uuid"], s["annotator_id"], s["protocol_hash"], s["app_version"],
-                    s["machine"], s["started_at"], s["ended_at"], json.dumps(s["trial_order"]), s.get("pilot", 0),
+                    s["machine"], s["started_at"], s["ended_at"], json.dumps(s["trial_order"]), int(s.get("pilot", 0)),
                     json.dumps(s["assignment"], sort_keys=True) if s.get("assignment") else None,
                 ),
             )
-        for trial_uuid, rows in frame.groupby("trial_uuid", sort=False):
-            first = rows.iloc[0]
-            conn.execute(
-                "INSERT OR IGNORE INTO trials(uuid, session_uuid, phase, trial_index, image_id, image_sha256, outcome, "
-                "shown_at, answered_at, rt_ms, presented_ms, supersedes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        trials = frame.drop_duplicates("trial_uuid")  # checked: the rows of one trial agree on its columns
+        conn.executemany(
+            "INSERT INTO trials(uuid, session_uuid, phase, trial_index, image_id, image_sha256, outcome, "
+            "shown_at, answered_at, rt_ms, presented_ms, supersedes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
                 (
-                    trial_uuid, first["session"], first["phase"], int(first["trial"]), first["image_id"],
-                    first["image_sha256"], first["outcome"], first["shown_at"], first["answered_at"],
-                    float(first["rt_ms"]), None if pd.isna(first["presented_ms"]) else float(first["presented_ms"]),
-                    first["supersedes"] or None,
-                ),
-            )
-            for _, row in rows.dropna(subset=["rank"]).iterrows():
-                conn.execute(
-                    "INSERT OR IGNORE INTO answers(uuid, trial_uuid, rank, label_id) VALUES (?,?,?,?)",
-                    (child_uuid(trial_uuid, f"rank{int(row['rank'])}"), trial_uuid, int(row["rank"]), row["label_id"]),
+                    t.trial_uuid, t.session, t.phase, int(t.trial), t.image_id, t.image_sha256, t.outcome, t.shown_at,
+                    t.answered_at, float(t.rt_ms), None if pd.isna(t.presented_ms) else float(t.presented_ms), t.supersedes or None,
                 )
-            if first["flags"]:
-                conn.execute(
-                    "INSERT OR IGNORE INTO flags(uuid, trial_uuid, reason, note) VALUES (?,?,?,?)",
-                    (child_uuid(trial_uuid, "flag"), trial_uuid, first["flags"], first["flag_note"]),
-                )
-    return store.conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0] - before
+                for t in trials.itertuples()
+            ],
+        )
+        ranked = frame[frame["rank"].notna()]
+        conn.executemany(
+            "INSERT INTO answers(uuid, trial_uuid, rank, label_id) VALUES (?,?,?,?)",
+            [(child_uuid(a.trial_uuid, f"rank{int(a.rank)}"), a.trial_uuid, int(a.rank), a.label_id) for a in ranked.itertuples()],
+        )
+        conn.executemany(
+            "INSERT INTO flags(uuid, trial_uuid, reason, note) VALUES (?,?,?,?)",
+            [(child_uuid(t.trial_uuid, "flag"), t.trial_uuid, t.flags, t.flag_note) for t in trials[trials["flags"] != ""].itertuples()],
+        )

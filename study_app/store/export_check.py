@@ -1,0 +1,244 @@
+"""Checking an answers export whole, table and run manifest, before an import writes any of it.
+
+An export is a file that travels: it may have been edited by hand, cut, or written by
+another tool. What the store's own code would never write must not enter a store by
+import either: a rank of 0, an outcome the statistics do not know, a negative response
+time, a trial of a session the manifest does not describe. Every problem is collected
+with its place (table line and column, or manifest entry and field) so that one run
+shows everything to fix.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from ..counterbalance import Assignment
+from ..errors import Problem
+from ..responses import OUTCOMES
+
+#: Columns that describe the trial, so every row of one trial (one per rank) must agree on them.
+TRIAL_COLUMNS = (
+    "study", "annotator", "session", "phase", "trial", "image_id", "outcome", "rt_ms", "shown_at", "answered_at",
+    "flags", "flag_note", "image_sha256", "presented_ms", "supersedes", "pilot",
+)
+_SESSION_FIELDS = ("uuid", "study_uuid", "annotator_id", "protocol_hash", "app_version", "machine", "started_at", "ended_at", "trial_order")
+_STUDY_FIELDS = ("uuid", "name", "version", "protocol_hash", "snapshot", "created_at")
+
+
+def row_line(path: Path, index: int) -> int:
+    """Where row ``index`` of a table is: its line in a CSV (line 1 is the header), its row number in Parquet."""
+    return index + (1 if Path(path).suffix == ".parquet" else 2)
+
+
+def _parses(parse: Callable[[str], object], value: object) -> bool:
+    try:
+        parse(str(value))
+        return True
+    except ValueError:
+        return False
+
+
+def is_uuid(value: object) -> bool:
+    return _parses(uuid.UUID, value)
+
+
+def is_timestamp(value: object) -> bool:
+    """An ISO 8601 time, as the store writes them (``utc_now``)."""
+    return _parses(datetime.fromisoformat, value)
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def manifest_problems(manifest: object, where: Path) -> list[Problem]:
+    """What is wrong with a run manifest: its studies and sessions, field by field."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("studies"), list) or not isinstance(manifest.get("sessions"), list):
+        return [Problem(str(where), "not the run manifest of an answers export (no list of studies and sessions)")]
+    problems: list[Problem] = []
+
+    def bad(entry: str, field: str, message: str) -> None:
+        problems.append(Problem(str(where), message, field=f"{entry}.{field}"))
+
+    def entries(key: str, kind: str, fields: tuple[str, ...]) -> Iterator[tuple[str, dict]]:
+        """The manifest's entries of one kind, each checked field by field and for a repeated UUID."""
+        seen = set()
+        for number, item in enumerate(manifest[key]):
+            entry = f"{key}[{number}]"
+            if not isinstance(item, dict):
+                problems.append(Problem(str(where), f"not a {kind} entry (an object)", field=entry))
+                continue
+            _fields(item, fields, entry, bad)
+            if item.get("uuid") in seen:
+                bad(entry, "uuid", f"{kind} {item['uuid']} is listed twice")
+            seen.add(item.get("uuid"))
+            yield entry, item
+
+    studies: dict[str, str] = {}
+    for entry, study in entries("studies", "study", _STUDY_FIELDS):
+        if "snapshot" in study and not isinstance(study["snapshot"], dict):
+            bad(entry, "snapshot", "the protocol snapshot is not an object")
+        if study.get("protocol_hash") in studies.values():
+            bad(entry, "protocol_hash", "another study of the manifest has this protocol hash")
+        studies[study.get("uuid")] = study.get("protocol_hash")
+    for entry, session in entries("sessions", "session", _SESSION_FIELDS):
+        if "study_uuid" in session and session["study_uuid"] not in studies:
+            bad(entry, "study_uuid", f"{session['study_uuid']!r} is none of the manifest's studies")
+        elif "protocol_hash" in session and studies.get(session.get("study_uuid")) != session["protocol_hash"]:
+            bad(entry, "protocol_hash", "differs from the protocol hash of the session's study")
+        if session.get("pilot", 0) not in (0, 1):  # True and False are 1 and 0
+            bad(entry, "pilot", f"{session['pilot']!r} is not 0 or 1")
+        if session.get("assignment") is not None and not _is_assignment(session["assignment"]):
+            bad(entry, "assignment", "not a counterbalancing assignment (group, arrival, phase_order, blocks)")
+    return problems
+
+
+def _fields(entry: dict, fields: tuple[str, ...], name: str, bad: Callable[[str, str, str], None]) -> None:
+    """The fields every study or session entry has, each of its kind."""
+    for field in fields:
+        if field not in entry:
+            bad(name, field, "missing")
+            continue
+        value = entry[field]
+        if field in ("uuid", "study_uuid"):
+            if not is_uuid(value):
+                bad(name, field, f"{value!r} is not a UUID")
+        elif field in ("started_at", "created_at") or (field == "ended_at" and value is not None):
+            if not is_timestamp(value):
+                bad(name, field, f"{value!r} is not an ISO 8601 time")
+        elif field == "trial_order":
+            if not _is_order(value):
+                bad(name, field, "not a list of [phase, trial number, image id]")
+        elif field in ("machine", "version", "app_version"):
+            if not isinstance(value, str):
+                bad(name, field, f"{value!r} is not text")
+        elif field != "snapshot" and field != "ended_at" and not _is_text(value):
+            bad(name, field, f"{value!r} is not a non-empty text")
+
+
+def _is_order(value: object) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(t, list) and len(t) == 3 and _is_text(t[0]) and type(t[1]) is int and t[1] >= 0 and _is_text(t[2]) for t in value
+    )
+
+
+def _is_assignment(value: object) -> bool:
+    try:
+        Assignment.from_json(json.dumps(value))
+        return True
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return False
+
+
+def table_problems(frame: pd.DataFrame, manifest: dict, path: Path) -> list[Problem]:
+    """What is wrong with the rows of an answers table read by :func:`read_export`, alone and
+    against the sessions of its (checked) manifest."""
+    problems: list[Problem] = []
+
+    def bad(rows: pd.Series, column: str, message: Callable[[object], str]) -> None:
+        for index in rows[rows].index:
+            value = frame.at[index, column]
+            value = value.item() if hasattr(value, "item") else value  # 0, not np.int64(0), in the message
+            problems.append(Problem(str(path), message(value), line=row_line(path, int(index)), field=column))
+
+    frame = frame.reset_index(drop=True)
+    text = {c: frame[c].astype(str) for c in ("trial_uuid", "session", "supersedes", "outcome", "shown_at", "answered_at", "label_id")}
+    has_rank = frame["rank"].notna()
+    bad(frame["trial"] < 0, "trial", lambda v: f"{v!r} is not a trial number (0 or more)")
+    bad(has_rank & (frame["rank"].fillna(1) < 1), "rank", lambda v: f"{v!r} is not a rank (1 or more)")
+    bad(has_rank & (text["label_id"] == ""), "label_id", lambda v: "a ranked answer without a label")
+    bad(~has_rank & (text["label_id"] != ""), "rank", lambda v: "a label without a rank")
+    bad(~text["outcome"].isin(OUTCOMES), "outcome", lambda v: f"{v!r} is not one of {', '.join(OUTCOMES)}")
+    bad((text["outcome"] == "answer") & ~has_rank, "outcome", lambda v: "an answer without a label")
+    bad(text["outcome"].isin([o for o in OUTCOMES if o != "answer"]) & has_rank, "outcome", lambda v: f"a {v!r} trial carries no labels")
+    for column in ("rt_ms", "presented_ms"):
+        values = frame[column].astype(float)
+        wrong = ~values.map(math.isfinite) | (values < 0)
+        if column == "presented_ms":  # not measured by older versions
+            wrong &= values.notna()
+        bad(wrong, column, lambda v: f"{v!r} is not a time in ms (0 or more)")
+    uuids = {v: is_uuid(v) for v in pd.unique(pd.concat([text["trial_uuid"], text["session"], text["supersedes"]]))}
+    for column in ("trial_uuid", "session"):
+        bad(~text[column].map(uuids), column, lambda v: f"{v!r} is not a UUID")
+    bad((text["supersedes"] != "") & ~text["supersedes"].map(uuids), "supersedes", lambda v: f"{v!r} is not a UUID")
+    for column in ("shown_at", "answered_at"):
+        times = {v: is_timestamp(v) for v in text[column].unique()}
+        bad(~text[column].map(times), column, lambda v: f"{v!r} is not an ISO 8601 time")
+    for column in ("phase", "image_id", "study", "annotator", "image_sha256"):
+        bad(frame[column].astype(str) == "", column, lambda v: "empty")
+    problems += _trial_problems(frame, path)
+    problems += _session_problems(frame, manifest, path)
+    return problems
+
+
+def _trial_problems(frame: pd.DataFrame, path: Path) -> list[Problem]:
+    """Rows of one trial agree on the trial's columns; its ranks run 1, 2, ... without gaps; a
+    revision names a trial of the table at the same place of the same session."""
+    problems = []
+    trial = frame["trial_uuid"].astype(str)
+    for column in TRIAL_COLUMNS:
+        disagree = frame[column].astype(str).groupby(trial).transform("nunique") > 1
+        for index in disagree[disagree].index:
+            problems.append(Problem(str(path), f"differs between the rows of trial {trial[index]}", line=row_line(path, int(index)), field=column))
+    ranks = frame["rank"].astype(float).groupby(trial).agg(["size", "count", "min", "max", "nunique"])
+    gaps = (ranks["count"] > 0) & (ranks["min"] >= 1) & ((ranks["min"] != 1) | (ranks["max"] != ranks["size"]) | (ranks["nunique"] != ranks["size"]))
+    unranked = (ranks["count"] < ranks["size"]) & (ranks["size"] > 1)
+    firsts = frame.drop_duplicates("trial_uuid")
+    wrong = firsts[firsts["trial_uuid"].astype(str).map(gaps | unranked)]
+    listed = frame["rank"][trial.isin(wrong["trial_uuid"].astype(str))].groupby(trial).agg(list)
+    for row in wrong.itertuples():
+        found = sorted(("none" if pd.isna(r) else int(r) for r in listed[str(row.trial_uuid)]), key=str)
+        problems.append(Problem(
+            str(path), f"trial {row.trial_uuid} has ranks {found}, not 1, 2, ... without gaps", line=row_line(path, int(row.Index)), field="rank"
+        ))
+    place = {row.trial_uuid: (row.session, row.phase, row.trial) for row in firsts.itertuples()}
+    for row in firsts.itertuples():
+        if row.supersedes and place.get(row.supersedes) != (row.session, row.phase, row.trial):
+            problems.append(Problem(
+                str(path), f"revises {row.supersedes}, which is no trial at the same place of the same session in this table",
+                line=row_line(path, int(row.Index)), field="supersedes",
+            ))
+    revised = set(firsts["supersedes"])
+    current = firsts[~firsts["trial_uuid"].isin(revised)]
+    twice = current.duplicated(["session", "phase", "trial"], keep="first")
+    for row in current[twice].itertuples():
+        problems.append(Problem(
+            str(path), f"trial {row.trial + 1} of phase {row.phase} is answered twice in session {row.session} (neither revises the other)",
+            line=row_line(path, int(row.Index)), field="trial_uuid",
+        ))
+    return problems
+
+
+def _session_problems(frame: pd.DataFrame, manifest: dict, path: Path) -> list[Problem]:
+    """Each trial belongs to a session of the manifest, agrees with it (annotator, study, pilot)
+    and is one of the trials of its order."""
+    studies = {s.get("uuid"): s.get("name") for s in manifest["studies"] if isinstance(s, dict)}
+    sessions = {s.get("uuid"): s for s in manifest["sessions"] if isinstance(s, dict)}
+    orders: dict[str, set] = {}
+    problems = []
+    firsts = frame.drop_duplicates("trial_uuid")
+    for row in firsts.itertuples():
+        session = sessions.get(row.session)
+        where = {"line": row_line(path, int(row.Index))}
+        if session is None:
+            problems.append(Problem(str(path), f"session {row.session} is not in the run manifest", field="session", **where))
+            continue
+        if row.annotator != session.get("annotator_id"):
+            problems.append(Problem(str(path), f"{row.annotator!r}, but the manifest's session has {session.get('annotator_id')!r}", field="annotator", **where))
+        if row.study != studies.get(session.get("study_uuid")):
+            problems.append(Problem(str(path), f"{row.study!r}, but the manifest's session is of study {studies.get(session.get('study_uuid'))!r}", field="study", **where))
+        if bool(row.pilot) != bool(session.get("pilot", 0)):
+            problems.append(Problem(str(path), f"{row.pilot!r}, but the manifest's session is {'a pilot' if session.get('pilot') else 'a real'} one", field="pilot", **where))
+        if row.session not in orders:
+            order = session.get("trial_order")
+            orders[row.session] = {tuple(t) for t in order} if _is_order(order) else set()
+        if orders[row.session] and (row.phase, int(row.trial), row.image_id) not in orders[row.session]:
+            problems.append(Problem(str(path), f"trial {row.trial} of phase {row.phase} (image {row.image_id}) is not in the session's trial order", field="trial", **where))
+    return problems
