@@ -28,6 +28,7 @@ from .keymap import check_overrides, normalise_keys
 from .labels import Label, LabelSet, read_hierarchy, read_label_rows
 from .paths import PathEscapeError, resolve_inside
 from .predictions import read_predictions
+from .ranges import Range
 from .review.taxonomy import DEFAULT_TAXONOMY, Taxonomy, read_review_table
 from .toml_check import Field, TomlChecker
 from .toml_lines import key_lines, line_of
@@ -37,19 +38,26 @@ STUDY_FILE = "study.toml"
 FORMAT_VERSION = 1
 MAX_STUDY_FILE_BYTES = 1 << 20
 MAX_ANSWERS = 10
+#: Most images a phase may take (a sanity bound; the manifest's split sets the real one).
+MAX_IMAGES = 10_000_000
 MODES = ("ranked", "multi-label")
 ORDERS = ("random", "fixed")
 #: Where bundled studies live: ``protocols/`` next to the ``study_app`` package.
 BUNDLED_PROTOCOLS = Path(__file__).resolve().parent.parent / "protocols"
 
 
+# The schema of study.toml. Every number has its documented range here (README, "Numbers in
+# study.toml"): finite, and small enough for what uses it (a QTimer takes at most 2^31 - 1 ms,
+# a timedelta or an SQLite integer overflow, a huge count exhausts memory).
+SEED = Range(-(2**63), 2**63 - 1, "a 64-bit integer")
+EXAMPLES_PER_CLASS = Range(0, 100, "0: no examples shown")
 _TOP = {
     "format": Field(int, True),
     "name": Field(str, True),
     "version": Field(str),
     "title": Field(str),
     "description": Field(str),
-    "seed": Field(int, True),
+    "seed": Field(int, True, SEED),
     "instructions": Field(str),
     "labels": Field(dict, True),
     "images": Field(dict, True),
@@ -66,28 +74,32 @@ _LABELS = {
     "nodes": Field(str),
     "examples": Field(str),
     "examples_root": Field(str),
-    "examples_per_class": Field(int),
+    "examples_per_class": Field(int, range=EXAMPLES_PER_CLASS),
 }
-_IMAGES = {"manifest": Field(str, True), "root": Field(str), "max_pixels": Field(int)}
+_IMAGES = {"manifest": Field(str, True), "root": Field(str), "max_pixels": Field(int, range=Range(1, DEFAULT_MAX_PIXELS))}
 _PHASE = {
     "name": Field(str, True),
     "split": Field(str, True),
-    "n": Field(int),
+    "n": Field(int, range=Range(1, MAX_IMAGES)),
     "feedback": Field(bool),
-    "answers": Field(int),
+    "answers": Field(int, range=Range(1, MAX_ANSWERS)),
     "mode": Field(str),
     "order": Field(str),
-    "break_every": Field(int),
-    "time_limit_s": Field((int, float)),
+    "break_every": Field(int, range=Range(0, 100_000, "0: no breaks")),
+    "time_limit_s": Field((int, float), range=Range(0.1, 3600)),
     "countdown": Field(bool),
     "allow_overlap": Field(bool),
     "presentation": Field(dict),
     "undo": Field(bool),
-    "judgements_per_image": Field(int),
-    "images_per_annotator": Field(int),
-    "release_after_min": Field((int, float)),
+    "judgements_per_image": Field(int, range=Range(0, 1000, "0: every annotator answers every image")),
+    "images_per_annotator": Field(int, range=Range(1, MAX_IMAGES)),
+    "release_after_min": Field((int, float), range=Range(0.1, 10_080)),
 }
-_PRESENTATION = {"fixation_ms": Field(int), "image_ms": Field(int, True), "mask_ms": Field(int)}
+_PRESENTATION = {
+    "fixation_ms": Field(int, range=Range(0, 60_000)),
+    "image_ms": Field(int, True, Range(1, 60_000)),
+    "mask_ms": Field(int, range=Range(0, 60_000)),
+}
 _MODELS = {"predictions": Field(list)}
 _COUNTERBALANCE = {"phases": Field(list, True), "blocks": Field(str), "order": Field(str)}
 
@@ -264,9 +276,6 @@ class _Loader:
 
         label_set = self._labels(labels_cfg, lines)
         max_pixels = images_cfg.get("max_pixels", DEFAULT_MAX_PIXELS)
-        if not 0 < max_pixels <= DEFAULT_MAX_PIXELS:
-            check.add(f"max_pixels must be between 1 and {DEFAULT_MAX_PIXELS:,}", "images", "max_pixels")
-            max_pixels = DEFAULT_MAX_PIXELS
         block_column = balance_cfg.get("blocks") if balance_cfg else None
         images = self._manifest(images_cfg, label_set, lines, max_pixels, block_column)
         shared = set(balance_cfg.get("phases", [])) if block_column else set()
@@ -325,7 +334,7 @@ class _Loader:
             raise ProtocolError([Problem(STUDY_FILE, "not UTF-8 text; save the file as UTF-8", line=line)], self.root) from None
         try:
             data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
+        except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4,300 digits
             raise ProtocolError([Problem(STUDY_FILE, f"not valid TOML: {exc}")], self.root) from None
         self.hashed.append((STUDY_FILE, raw))
         self.inputs.append(study_path)
@@ -535,24 +544,11 @@ class _Loader:
             check.add(f"order must be one of {', '.join(ORDERS)}, not {order!r}", *where, "order")
             ok = False
         answers = cfg.get("answers", 1)
-        if not 1 <= answers <= MAX_ANSWERS:
-            check.add(f"answers must be between 1 and {MAX_ANSWERS}, not {answers}", *where, "answers")
-            ok = False
         break_every = cfg.get("break_every", 0)
-        if break_every < 0:
-            check.add(f"break_every must be 0 (no breaks) or positive, not {break_every}", *where, "break_every")
-            ok = False
         limit = cfg.get("time_limit_s")
-        if limit is not None and limit <= 0:
-            check.add(f"time_limit_s must be positive, not {limit}", *where, "time_limit_s")
-            ok = False
         presentation = None
         if "presentation" in cfg:
             pres = check.table(cfg["presentation"], _PRESENTATION, (*where, "presentation"))
-            for key, value in pres.items():
-                if value <= 0 and not (key != "image_ms" and value == 0):
-                    check.add(f"{key} must be positive, not {value}", *where, "presentation", key)
-                    ok = False
             if "image_ms" in pres:
                 presentation = Presentation(**pres)
         feedback = cfg.get("feedback", False)
@@ -602,16 +598,14 @@ class _Loader:
         share = cfg.get("images_per_annotator", 0)
         release = cfg.get("release_after_min", 30.0)
         problems = []
-        if judgements < 0:
-            problems.append(("judgements_per_image", f"judgements_per_image must be 1 or more (or 0: every annotator sees every image), not {judgements}"))
         if judgements > 0 and "images_per_annotator" not in cfg:
             problems.append(("judgements_per_image", "judgements_per_image needs images_per_annotator (how many images one session takes)"))
         if "images_per_annotator" in cfg and judgements <= 0:
             problems.append(("images_per_annotator", "images_per_annotator only applies with judgements_per_image"))
         if "images_per_annotator" in cfg and not 1 <= share <= images:
             problems.append(("images_per_annotator", f"images_per_annotator = {share} but the phase has {images} image(s); it must be 1..{images}"))
-        if "release_after_min" in cfg and (judgements <= 0 or release <= 0):
-            problems.append(("release_after_min", "release_after_min must be positive and only applies with judgements_per_image"))
+        if "release_after_min" in cfg and judgements <= 0:
+            problems.append(("release_after_min", "release_after_min only applies with judgements_per_image"))
         for key, message in problems:
             check.add(message, *where, key)
         if problems:
