@@ -24,11 +24,12 @@ from .errors import Problem, ProtocolError, StudyNotFoundError
 from .image_checks import check_image_files
 from .image_table import ImageTable, PathTable
 from .images import DEFAULT_MAX_PIXELS
+from .input_files import MAX_BYTES, UnusableInputError, read_input_bytes
 from .keymap import check_overrides, normalise_keys
 from .labels import Label, LabelSet, read_hierarchy, read_label_rows
 from .paths import PathEscapeError, resolve_inside
 from .predictions import read_predictions
-from .ranges import Range
+from .ranges import EXAMPLES_PER_CLASS, SEED, TOP_K, Range
 from .review.taxonomy import DEFAULT_TAXONOMY, Taxonomy, read_review_table
 from .toml_check import Field, TomlChecker
 from .toml_lines import key_lines, line_of
@@ -36,8 +37,8 @@ from .validation_cache import ValidationCache, regular_file_stat
 
 STUDY_FILE = "study.toml"
 FORMAT_VERSION = 1
-MAX_STUDY_FILE_BYTES = 1 << 20
-MAX_ANSWERS = 10
+MAX_STUDY_FILE_BYTES = MAX_BYTES["protocol"]
+MAX_ANSWERS = TOP_K.high
 #: Most images a phase may take (a sanity bound; the manifest's split sets the real one).
 MAX_IMAGES = 10_000_000
 MODES = ("ranked", "multi-label")
@@ -49,8 +50,6 @@ BUNDLED_PROTOCOLS = Path(__file__).resolve().parent.parent / "protocols"
 # The schema of study.toml. Every number has its documented range here (README, "Numbers in
 # study.toml"): finite, and small enough for what uses it (a QTimer takes at most 2^31 - 1 ms,
 # a timedelta or an SQLite integer overflow, a huge count exhausts memory).
-SEED = Range(-(2**63), 2**63 - 1, "a 64-bit integer")
-EXAMPLES_PER_CLASS = Range(0, 100, "0: no examples shown")
 _TOP = {
     "format": Field(int, True),
     "name": Field(str, True),
@@ -251,10 +250,14 @@ class _Loader:
             return None
 
     def remember(self, display: str, path: Path | None) -> None:
-        """Add a file's bytes to the protocol hash (when it could be read)."""
-        if path is not None and path.is_file():
-            self.hashed.append((display, path.read_bytes()))
-            self.inputs.append(path)
+        """Add a CSV file's bytes to the protocol hash (when it could be read: its reader said why not)."""
+        if path is None:
+            return
+        try:
+            self.hashed.append((display, read_input_bytes(path, "CSV file")))
+        except (OSError, UnusableInputError):
+            return
+        self.inputs.append(path)
 
     def load(self) -> Study:
         study_path = self.root / STUDY_FILE
@@ -321,10 +324,9 @@ class _Loader:
 
     def _parse(self, study_path: Path) -> tuple[dict[str, Any], dict]:
         try:
-            size = study_path.stat().st_size
-            if size > MAX_STUDY_FILE_BYTES:
-                raise ProtocolError([Problem(STUDY_FILE, f"file is {size:,} bytes; a protocol is at most {MAX_STUDY_FILE_BYTES:,}")], self.root)
-            raw = study_path.read_bytes()
+            raw = read_input_bytes(study_path, "protocol")
+        except UnusableInputError as exc:
+            raise ProtocolError([Problem(STUDY_FILE, str(exc))], self.root) from None
         except OSError as exc:
             raise ProtocolError([Problem(STUDY_FILE, f"cannot read: {exc.strerror or exc}")], self.root) from None
         try:
@@ -674,10 +676,13 @@ class _Loader:
         if path is None:
             return ""
         try:
-            raw = path.read_bytes()
+            raw = read_input_bytes(path, "instructions file")
             text = raw.decode("utf-8-sig")
         except FileNotFoundError:
             self.problems.append(Problem(STUDY_FILE, f"instructions file not found: {top['instructions']}", line=line_of(lines, "instructions"), field="instructions"))
+            return ""
+        except UnusableInputError as exc:
+            self.problems.append(Problem(top["instructions"], str(exc)))
             return ""
         except (OSError, UnicodeDecodeError) as exc:
             self.problems.append(Problem(top["instructions"], f"cannot read as UTF-8 text: {exc}"))

@@ -56,3 +56,19 @@ class Range:
 
         parse.__name__ = kind.__name__  # argparse names the type in its own messages
         return parse
+
+
+# Ranges that several places share (a protocol key and a command-line option, or the
+# options of several commands); each of the others is written where its key or option is.
+#: A study's seed (``seed`` in study.toml, ``new-study --seed``): stored as an SQLite integer.
+SEED = Range(-(2**63), 2**63 - 1, "a 64-bit integer")
+#: Example images shown per class (``[labels] examples_per_class``, ``new-study --examples-per-class``).
+EXAMPLES_PER_CLASS = Range(0, 100, "0: no examples shown")
+#: Seeds of scripted answers, bootstraps and simulations (NumPy takes no negative seed).
+RUN_SEED = Range(0, 2**63 - 1)
+#: ``--alpha`` of compare and report: 1 - the confidence level.
+ALPHA = Range(0.0001, 0.5)
+#: ``--n-boot`` of compare and report.
+N_BOOT = Range(100, 1_000_000)
+#: ``--k`` of compare and report (a study asks for at most 10 guesses).
+TOP_K = Range(1, 10)
