@@ -34,9 +34,13 @@ def _size(count: int) -> str:
     return f"{count:,} bytes ({count / (1 << 20):,.0f} MiB)" if count >= 1 << 20 else f"{count:,} bytes"
 
 
+def _a(kind: str) -> str:
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+
+
 def size_problem(size: int, kind: str) -> str:
     """Why a file of ``size`` bytes is refused as a ``kind`` ("" if it is not)."""
-    return f"file is {_size(size)}; a {kind} is at most {_size(MAX_BYTES[kind])}" if size > MAX_BYTES[kind] else ""
+    return f"file is {_size(size)}; {_a(kind)} is at most {_size(MAX_BYTES[kind])}" if size > MAX_BYTES[kind] else ""
 
 
 def check_input_file(path: Path, kind: str) -> os.stat_result:
@@ -61,5 +65,5 @@ def read_input_bytes(path: Path, kind: str) -> bytes:
     with open(path, "rb") as handle:
         data = handle.read(MAX_BYTES[kind] + 1)
     if len(data) > MAX_BYTES[kind]:
-        raise UnusableInputError(f"file grew past {_size(MAX_BYTES[kind])} while being read; a {kind} is at most that")
+        raise UnusableInputError(f"file grew past {_size(MAX_BYTES[kind])} while being read; {_a(kind)} is at most that")
     return data
