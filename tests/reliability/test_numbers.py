@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -188,11 +188,16 @@ def _with_value(text: str, key: str, value: str, allocated: bool) -> str:
     return text.replace("answers = 3\nbreak_every = 4\n", lines + presentation)
 
 
-@settings(max_examples=45, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+#: What a QTimer takes at most (milliseconds).
+QTIMER_MAX_MS = 2**31 - 1
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(key=st.sampled_from(sorted(NUMERIC_KEYS)), value=values, allocated=st.booleans())
 def test_any_number_is_refused_naming_its_key_or_the_study_runs_through_simulate(tiny_study, tmp_path_factory, key, value, allocated):
     """Property: for any value of any numeric key, ``validate`` refuses it naming the key, or
-    the study loads and a scripted annotator goes through all of it without a traceback."""
+    the study loads, its timings fit the window's timers, and a scripted annotator goes
+    through all of it without a traceback."""
     path = tiny_study / "study.toml"
     original = path.read_text(encoding="utf-8")
     path.write_text(_with_value(original, key, _toml(value), allocated), encoding="utf-8")
@@ -203,10 +208,17 @@ def test_any_number_is_refused_naming_its_key_or_the_study_runs_through_simulate
             named = [p for p in refused.problems if p.field and p.field.split(".")[-1] == key]
             over_pixels = key == "max_pixels" and all("over the limit" in p.message for p in refused.problems)
             assert named or over_pixels, [str(p) for p in refused.problems]
+            event("refused")
             return
+        event("accepted")
+        assert study.examples_per_class >= 0
+        for phase in study.phases:
+            timings = [phase.time_limit_s * 1000] if phase.time_limit_s is not None else []
+            if phase.presentation is not None:
+                timings += [phase.presentation.fixation_ms, phase.presentation.image_ms, phase.presentation.mask_ms]
+            assert all(0 <= ms <= QTIMER_MAX_MS for ms in timings) and 0 < phase.release_after_min < math.inf
         summary = run_pilot(study, 1, tmp_path_factory.mktemp("pilot") / "pilot.sqlite")
-        assert summary.trials == sum(len(phase.image_ids) if not phase.judgements_per_image else phase.images_per_annotator
-                                     for phase in study.phases)
+        shown = sum(phase.images_per_annotator if phase.judgements_per_image else len(phase.image_ids) for phase in study.phases)
+        assert summary.trials == shown
     finally:
         path.write_text(original, encoding="utf-8")
-
