@@ -61,9 +61,12 @@ def check_input_file(path: Path, kind: str) -> os.stat_result:
 def read_input_bytes(path: Path, kind: str) -> bytes:
     """The bytes of ``path`` after :func:`check_input_file`; a file that grew past the limit
     while being read is refused too."""
-    check_input_file(path, kind)
+    size, limit = check_input_file(path, kind).st_size, MAX_BYTES[kind]
     with open(path, "rb") as handle:
-        data = handle.read(MAX_BYTES[kind] + 1)
-    if len(data) > MAX_BYTES[kind]:
+        data = handle.read(size)  # what stat promised (a read of the limit would reserve all of it)
+        more = handle.read(1)
+        if more:  # it grew since
+            data += more + handle.read(limit - len(data))
+    if len(data) > limit:
         raise UnusableInputError(f"file grew past {_size(MAX_BYTES[kind])} while being read; {_a(kind)} is at most that")
     return data

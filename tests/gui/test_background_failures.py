@@ -13,11 +13,11 @@ from PyQt5.QtCore import QRunnable, QSettings, QThreadPool, QTimer, Qt
 from PyQt5.QtWidgets import QApplication
 
 from study_app.gui.crash import EXIT_CRASH, crash_handler
-from study_app.gui.main_window import AnnotationWindow
 from study_app.protocol import load_study
 from study_app.session import SessionController
 from study_app.store import ResultsStore
 
+from .conftest import show_window
 from .keys import press
 
 
@@ -49,12 +49,7 @@ def test_a_long_thin_image_not_yet_decoded_is_reported_in_the_window_not_loading
     (images / "long.png").unlink()
     study = load_study(tiny_study, for_session=True)
     store = ResultsStore(tmp_path / "results.sqlite")
-    window = AnnotationWindow(SessionController(study, store, "LT1"), QSettings(str(tmp_path / "window.ini"), QSettings.IniFormat))
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is not None, timeout=5000)
+    window = show_window(qtbot, SessionController(study, store, "LT1"), QSettings(str(tmp_path / "window.ini"), QSettings.IniFormat))
     press(qtbot, Qt.Key_Return)  # instructions
     press(qtbot, Qt.Key_Return)  # training phase start
     qtbot.waitUntil(lambda: "cannot be shown" in window.message.message.text(), timeout=20_000)

@@ -95,6 +95,13 @@ def test_an_oversized_instructions_file_is_refused_by_its_size(tiny_study):
     assert only(problems_of(tiny_study, check_images=False), "an instructions file is at most").file == "instructions.md"
 
 
+def test_an_oversized_image_file_is_refused_by_its_size_before_it_is_read(tiny_study):
+    with open(tiny_study / "images" / "img-003.png", "r+b") as handle:
+        handle.truncate(MAX_BYTES["image file"] + 1)  # sparse
+    problem = only(problems_of(tiny_study), "an image file is at most")
+    assert problem.file == "manifest.csv" and problem.field == "path" and "img-003.png" in problem.message
+
+
 @pytest.mark.parametrize(("size", "shown"), [((30_000, 1), "30000x1"), ((2_600, 100), "2600x100")], ids=["side", "aspect"])
 def test_an_image_over_the_maximum_side_or_aspect_ratio_is_refused_by_validate(tiny_study, size, shown):
     """A long thin image is under the pixel limit, but scaling it to the screen failed with a
