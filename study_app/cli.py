@@ -14,6 +14,7 @@ from pathlib import Path
 from . import __version__
 from .compare_cli import add_compare_commands
 from .errors import StudyError
+from .ranges import EXAMPLES_PER_CLASS, RUN_SEED, SEED, Range
 from .models.cli import add_predict_command
 from .report.cli import add_report_command
 from .review.cli import add_review_command
@@ -183,9 +184,13 @@ def _rt_pair(text: str) -> tuple[float, float]:
         mean, sd = (float(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected MEAN,SD in milliseconds (e.g. 2500,800), not {text!r}") from None
-    if mean <= 0 or sd < 0:
-        raise argparse.ArgumentTypeError("the mean must be positive and the SD not negative")
+    if mean not in _RT_MEAN_MS or sd not in _RT_SD_MS:
+        raise argparse.ArgumentTypeError(f"the mean must be {_RT_MEAN_MS.describe()} ms and the SD {_RT_SD_MS.describe()} ms, not {text!r}")
     return mean, sd
+
+
+_RT_MEAN_MS = Range(1, 600_000)
+_RT_SD_MS = Range(0, 600_000)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -223,13 +228,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("simulate", help="pilot run: scripted annotators go through the whole study into a pilot store")
     parser.add_argument("--study", default=DEFAULT_STUDY, help="study name or folder")
-    parser.add_argument("--annotators", type=int, default=3, help="simulated annotators (default 3)")
+    parser.add_argument("--annotators", type=Range(1, 10_000).option(int), default=3, help="simulated annotators (default 3)")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--accuracy", type=float, default=0.8, help="chance that an answer is right (top-k; default 0.8)")
+    source.add_argument("--accuracy", type=Range(0, 1).option(), default=0.8, help="chance that an answer is right (top-k; default 0.8)")
     source.add_argument("--from-predictions", help="answer as a model did: a tidy predictions CSV")
     parser.add_argument("--model", help="which model of --from-predictions (default: the first)")
     parser.add_argument("--rt-ms", type=_rt_pair, default=(2500.0, 800.0), help="response time MEAN,SD in ms (default 2500,800)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the scripted answers (default 0)")
+    parser.add_argument("--seed", type=RUN_SEED.option(int), default=0, help="seed of the scripted answers (default 0)")
     parser.add_argument(
         "--store", help="pilot store (default results/<study>/pilot.sqlite; never the real store), or a postgresql:// server URL"
     )
@@ -292,7 +297,7 @@ def _add_lab_commands(sub: argparse._SubParsersAction) -> None:
     progress.add_argument("--store", required=True, help="results store: a file or a postgresql:// server URL")
     progress.add_argument("--study", dest="study_name", help="only this study (its name, or its protocol folder)")
     progress.add_argument("--images", action="store_true", help="also list every image with its answers and held slots")
-    progress.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS until Ctrl+C")
+    progress.add_argument("--watch", type=Range(0.1, 86_400).option(), metavar="SECONDS", help="refresh every SECONDS until Ctrl+C")
     progress.set_defaults(handler=_cmd_progress)
 
     sync = sub.add_parser("sync", help="send the answers a desktop saved while the results server was unreachable")
@@ -317,10 +322,10 @@ def _add_new_study(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("template", choices=["ilsvrc2012"], help="which kind of study to write")
     parser.add_argument("--val-dir", required=True, help="ILSVRC2012 validation images (flat, or one folder per WordNet id)")
     parser.add_argument("--train-dir", help="ILSVRC2012 training images (one folder per WordNet id), for example images")
-    parser.add_argument("--train-images", type=int, default=500, help="images in the training phase (with feedback)")
-    parser.add_argument("--test-images", type=int, default=1500, help="images in the test phase")
-    parser.add_argument("--examples-per-class", type=int, help="example images per class (default 13; needs --train-dir)")
-    parser.add_argument("--seed", type=int, default=2015, help="seed for choosing images and trial orders")
+    parser.add_argument("--train-images", type=Range(0, 10_000_000).option(int), default=500, help="images in the training phase (with feedback)")
+    parser.add_argument("--test-images", type=Range(1, 10_000_000).option(int), default=1500, help="images in the test phase")
+    parser.add_argument("--examples-per-class", type=EXAMPLES_PER_CLASS.option(int), help="example images per class (default 13; needs --train-dir)")
+    parser.add_argument("--seed", type=SEED.option(int), default=2015, help="seed for choosing images and trial orders")
     parser.add_argument("--out", default="protocols/ilsvrc2012", help="protocol folder to write (must not exist)")
     parser.set_defaults(handler=_cmd_new_study)
 

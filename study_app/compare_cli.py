@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import StudyError
+from .ranges import ALPHA, N_BOOT, RUN_SEED, TOP_K, Range
 
 if TYPE_CHECKING:  # pandas loads on first use: every start of the app would pay for it
     import pandas as pd
@@ -55,14 +56,14 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--truth", help="manifest CSV image_id,path,labels,split (when there is no --study)")
     source.add_argument("--predictions", nargs="+", metavar="CSV", help="prediction files, tidy or wide (default: the study's)")
     compare.add_argument(
-        "--k", type=int, help="guesses that count for top-k correctness (default: the answers per trial of the phases compared)"
+        "--k", type=TOP_K.option(int), help="guesses that count for top-k correctness (default: the answers per trial of the phases compared)"
     )
     compare.add_argument("--rule", choices=["top-k", "top-1", "all-valid"], help="correctness rule (default top-k; all-valid for multi-label phases)")
     compare.add_argument("--phase", action="append", help="phase to analyse (repeatable; default: the study's phases without "
                          "feedback; with --answers, every phase in the file)")
-    compare.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")
-    compare.add_argument("--n-boot", type=int, default=10_000, help="bootstrap replicates (default 10000)")
-    compare.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    compare.add_argument("--alpha", type=ALPHA.option(), default=0.05, help="1 - confidence level (default 0.05)")
+    compare.add_argument("--n-boot", type=N_BOOT.option(int), default=10_000, help="bootstrap replicates (default 10000)")
+    compare.add_argument("--seed", type=RUN_SEED.option(int), default=0, help="seed of the bootstrap (default 0)")
     compare.add_argument("--out", help="folder for the CSV tables (default results/<study>/compare/)")
     compare.add_argument("--json", action="store_true", help="print machine-readable JSON instead of the report")
     compare.add_argument(
@@ -75,14 +76,14 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
     compare.set_defaults(handler=cmd_compare)
 
     plan = sub.add_parser("plan", help="test images (and annotators) needed to detect an error difference")
-    plan.add_argument("--human-error", type=float, required=True, help="expected human top-k error, e.g. 0.051")
-    plan.add_argument("--model-error", type=float, required=True, help="expected model top-k error, e.g. 0.068")
-    plan.add_argument("--discordance", type=float, help="expected share of images where exactly one side errs (default: independent errors)")
-    plan.add_argument("--annotators", type=int, nargs="+", default=[1], help="numbers of annotators to plan for (default 1)")
-    plan.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level (default 0.05)")
-    plan.add_argument("--power", type=float, default=0.8, help="required power (default 0.8)")
-    plan.add_argument("--simulations", type=int, default=2000, help="simulated studies per size, several annotators (default 2000)")
-    plan.add_argument("--seed", type=int, default=0, help="seed of the simulation (default 0)")
+    plan.add_argument("--human-error", type=Range(0, 1).option(), required=True, help="expected human top-k error, e.g. 0.051")
+    plan.add_argument("--model-error", type=Range(0, 1).option(), required=True, help="expected model top-k error, e.g. 0.068")
+    plan.add_argument("--discordance", type=Range(0, 1).option(), help="expected share of images where exactly one side errs (default: independent errors)")
+    plan.add_argument("--annotators", type=Range(1, 1000).option(int), nargs="+", default=[1], help="numbers of annotators to plan for (default 1)")
+    plan.add_argument("--alpha", type=ALPHA.option(), default=0.05, help="two-sided significance level (default 0.05)")
+    plan.add_argument("--power", type=Range(0.01, 0.999).option(), default=0.8, help="required power (default 0.8)")
+    plan.add_argument("--simulations", type=Range(100, 1_000_000).option(int), default=2000, help="simulated studies per size, several annotators (default 2000)")
+    plan.add_argument("--seed", type=RUN_SEED.option(int), default=0, help="seed of the simulation (default 0)")
     plan.add_argument("--json", action="store_true", help="print machine-readable JSON")
     plan.set_defaults(handler=cmd_plan)
 

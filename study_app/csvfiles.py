@@ -1,7 +1,8 @@
 """Reading the study's CSV files with row numbers, so every problem can be located.
 
 All CSV inputs (label sets, hierarchies, manifests, example lists, predictions) go
-through :func:`read_csv`, which decodes UTF-8 (a byte-order mark is accepted), checks
+through :func:`read_csv`, which reads only a regular file of a bounded size
+(:mod:`study_app.input_files`), decodes UTF-8 (a byte-order mark is accepted), checks
 the header, and reports problems into a shared list instead of raising, so that a
 protocol check can list *all* problems at once.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Problem
+from .input_files import UnusableInputError, read_input_bytes
 from .output_guard import write_text
 
 
@@ -41,9 +43,12 @@ def read_csv(
     """
     name = display or str(path)
     try:
-        raw = path.read_bytes()
+        raw = read_input_bytes(path, "CSV file")
     except FileNotFoundError:
         problems.append(Problem(name, "file not found"))
+        return None
+    except UnusableInputError as exc:
+        problems.append(Problem(name, str(exc)))
         return None
     except OSError as exc:
         problems.append(Problem(name, f"cannot read file: {exc.strerror or exc}"))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .errors import ImageError
 from .images import load_image, sha256_file
+from .input_files import size_problem
 from .validation_cache import regular_file_stat
 
 #: Files up to this size are read into memory once, for both the hash and the decode.
@@ -40,6 +41,9 @@ def check_image_file(path: Path, decode: bool, max_pixels: int) -> ImageCheck:
     before = regular_file_stat(path)  # before reading: an edit while hashing changes the cache key
     if before is None:
         return ImageCheck(None)
+    too_large = size_problem(before.st_size, "image file")
+    if too_large:
+        return ImageCheck(before, error=too_large)
     try:  # read once for both the hash and the decode (in pieces only when it is large)
         data = path.read_bytes() if before.st_size <= READ_WHOLE_BYTES else None
         sha256 = hashlib.sha256(data).hexdigest() if data is not None else sha256_file(path)

@@ -23,6 +23,11 @@ from .errors import ImageError
 #: Largest image accepted, in pixels: Pillow's own bomb limit (about 9,500 x 9,500).
 #: A study may set a lower one in ``[images] max_pixels``.
 DEFAULT_MAX_PIXELS = 89_478_485
+#: Longest side and most extreme shape accepted, whatever the pixel count: an
+#: 80,000,000 x 1 image is under the pixel limit, but scaling it to the screen needs
+#: gigabytes (Pillow's resize fails with MemoryError), and no annotator could see it.
+MAX_SIDE = 20_000
+MAX_ASPECT = 25
 
 # Never render truncated files silently: a half-loaded image would be shown to annotators.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -64,6 +69,11 @@ def _opened(path: Path, source: Path | io.BytesIO, max_pixels: int) -> Iterator[
                 width, height = opened.size
                 if width <= 0 or height <= 0:
                     raise ImageError(f"{path}: image has no pixels ({width}x{height})")
+                if max(width, height) > MAX_SIDE or max(width, height) > MAX_ASPECT * min(width, height):
+                    raise ImageError(
+                        f"{path}: image is {width}x{height}; the longest side may be at most {MAX_SIDE:,} pixels "
+                        f"and at most {MAX_ASPECT} times the shortest; crop or shrink the image file"
+                    )
                 if width * height > max_pixels:
                     raise ImageError(
                         f"{path}: image is {width}x{height} = {width * height:,} pixels, over the limit of "

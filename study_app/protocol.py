@@ -24,10 +24,12 @@ from .errors import Problem, ProtocolError, StudyNotFoundError
 from .image_checks import check_image_files
 from .image_table import ImageTable, PathTable
 from .images import DEFAULT_MAX_PIXELS
+from .input_files import MAX_BYTES, UnusableInputError, read_input_bytes
 from .keymap import check_overrides, normalise_keys
 from .labels import Label, LabelSet, read_hierarchy, read_label_rows
 from .paths import PathEscapeError, resolve_inside
 from .predictions import read_predictions
+from .ranges import EXAMPLES_PER_CLASS, SEED, TOP_K, Range
 from .review.taxonomy import DEFAULT_TAXONOMY, Taxonomy, read_review_table
 from .toml_check import Field, TomlChecker
 from .toml_lines import key_lines, line_of
@@ -35,21 +37,26 @@ from .validation_cache import ValidationCache, regular_file_stat
 
 STUDY_FILE = "study.toml"
 FORMAT_VERSION = 1
-MAX_STUDY_FILE_BYTES = 1 << 20
-MAX_ANSWERS = 10
+MAX_STUDY_FILE_BYTES = MAX_BYTES["protocol"]
+MAX_ANSWERS = TOP_K.high
+#: Most images a phase may take (a sanity bound; the manifest's split sets the real one).
+MAX_IMAGES = 10_000_000
 MODES = ("ranked", "multi-label")
 ORDERS = ("random", "fixed")
 #: Where bundled studies live: ``protocols/`` next to the ``study_app`` package.
 BUNDLED_PROTOCOLS = Path(__file__).resolve().parent.parent / "protocols"
 
 
+# The schema of study.toml. Every number has its documented range here (README, "Numbers in
+# study.toml"): finite, and small enough for what uses it (a QTimer takes at most 2^31 - 1 ms,
+# a timedelta or an SQLite integer overflow, a huge count exhausts memory).
 _TOP = {
     "format": Field(int, True),
     "name": Field(str, True),
     "version": Field(str),
     "title": Field(str),
     "description": Field(str),
-    "seed": Field(int, True),
+    "seed": Field(int, True, SEED),
     "instructions": Field(str),
     "labels": Field(dict, True),
     "images": Field(dict, True),
@@ -66,28 +73,32 @@ _LABELS = {
     "nodes": Field(str),
     "examples": Field(str),
     "examples_root": Field(str),
-    "examples_per_class": Field(int),
+    "examples_per_class": Field(int, range=EXAMPLES_PER_CLASS),
 }
-_IMAGES = {"manifest": Field(str, True), "root": Field(str), "max_pixels": Field(int)}
+_IMAGES = {"manifest": Field(str, True), "root": Field(str), "max_pixels": Field(int, range=Range(1, DEFAULT_MAX_PIXELS))}
 _PHASE = {
     "name": Field(str, True),
     "split": Field(str, True),
-    "n": Field(int),
+    "n": Field(int, range=Range(1, MAX_IMAGES)),
     "feedback": Field(bool),
-    "answers": Field(int),
+    "answers": Field(int, range=Range(1, MAX_ANSWERS)),
     "mode": Field(str),
     "order": Field(str),
-    "break_every": Field(int),
-    "time_limit_s": Field((int, float)),
+    "break_every": Field(int, range=Range(0, 100_000, "0: no breaks")),
+    "time_limit_s": Field((int, float), range=Range(0.1, 3600)),
     "countdown": Field(bool),
     "allow_overlap": Field(bool),
     "presentation": Field(dict),
     "undo": Field(bool),
-    "judgements_per_image": Field(int),
-    "images_per_annotator": Field(int),
-    "release_after_min": Field((int, float)),
+    "judgements_per_image": Field(int, range=Range(0, 1000, "0: every annotator answers every image")),
+    "images_per_annotator": Field(int, range=Range(1, MAX_IMAGES)),
+    "release_after_min": Field((int, float), range=Range(0.1, 10_080)),
 }
-_PRESENTATION = {"fixation_ms": Field(int), "image_ms": Field(int, True), "mask_ms": Field(int)}
+_PRESENTATION = {
+    "fixation_ms": Field(int, range=Range(0, 60_000)),
+    "image_ms": Field(int, True, Range(1, 60_000)),
+    "mask_ms": Field(int, range=Range(0, 60_000)),
+}
 _MODELS = {"predictions": Field(list)}
 _COUNTERBALANCE = {"phases": Field(list, True), "blocks": Field(str), "order": Field(str)}
 
@@ -239,10 +250,14 @@ class _Loader:
             return None
 
     def remember(self, display: str, path: Path | None) -> None:
-        """Add a file's bytes to the protocol hash (when it could be read)."""
-        if path is not None and path.is_file():
-            self.hashed.append((display, path.read_bytes()))
-            self.inputs.append(path)
+        """Add a CSV file's bytes to the protocol hash (when it could be read: its reader said why not)."""
+        if path is None:
+            return
+        try:
+            self.hashed.append((display, read_input_bytes(path, "CSV file")))
+        except (OSError, UnusableInputError):
+            return
+        self.inputs.append(path)
 
     def load(self) -> Study:
         study_path = self.root / STUDY_FILE
@@ -264,9 +279,6 @@ class _Loader:
 
         label_set = self._labels(labels_cfg, lines)
         max_pixels = images_cfg.get("max_pixels", DEFAULT_MAX_PIXELS)
-        if not 0 < max_pixels <= DEFAULT_MAX_PIXELS:
-            check.add(f"max_pixels must be between 1 and {DEFAULT_MAX_PIXELS:,}", "images", "max_pixels")
-            max_pixels = DEFAULT_MAX_PIXELS
         block_column = balance_cfg.get("blocks") if balance_cfg else None
         images = self._manifest(images_cfg, label_set, lines, max_pixels, block_column)
         shared = set(balance_cfg.get("phases", [])) if block_column else set()
@@ -312,10 +324,9 @@ class _Loader:
 
     def _parse(self, study_path: Path) -> tuple[dict[str, Any], dict]:
         try:
-            size = study_path.stat().st_size
-            if size > MAX_STUDY_FILE_BYTES:
-                raise ProtocolError([Problem(STUDY_FILE, f"file is {size:,} bytes; a protocol is at most {MAX_STUDY_FILE_BYTES:,}")], self.root)
-            raw = study_path.read_bytes()
+            raw = read_input_bytes(study_path, "protocol")
+        except UnusableInputError as exc:
+            raise ProtocolError([Problem(STUDY_FILE, str(exc))], self.root) from None
         except OSError as exc:
             raise ProtocolError([Problem(STUDY_FILE, f"cannot read: {exc.strerror or exc}")], self.root) from None
         try:
@@ -325,7 +336,7 @@ class _Loader:
             raise ProtocolError([Problem(STUDY_FILE, "not UTF-8 text; save the file as UTF-8", line=line)], self.root) from None
         try:
             data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
+        except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4,300 digits
             raise ProtocolError([Problem(STUDY_FILE, f"not valid TOML: {exc}")], self.root) from None
         self.hashed.append((STUDY_FILE, raw))
         self.inputs.append(study_path)
@@ -535,24 +546,11 @@ class _Loader:
             check.add(f"order must be one of {', '.join(ORDERS)}, not {order!r}", *where, "order")
             ok = False
         answers = cfg.get("answers", 1)
-        if not 1 <= answers <= MAX_ANSWERS:
-            check.add(f"answers must be between 1 and {MAX_ANSWERS}, not {answers}", *where, "answers")
-            ok = False
         break_every = cfg.get("break_every", 0)
-        if break_every < 0:
-            check.add(f"break_every must be 0 (no breaks) or positive, not {break_every}", *where, "break_every")
-            ok = False
         limit = cfg.get("time_limit_s")
-        if limit is not None and limit <= 0:
-            check.add(f"time_limit_s must be positive, not {limit}", *where, "time_limit_s")
-            ok = False
         presentation = None
         if "presentation" in cfg:
             pres = check.table(cfg["presentation"], _PRESENTATION, (*where, "presentation"))
-            for key, value in pres.items():
-                if value <= 0 and not (key != "image_ms" and value == 0):
-                    check.add(f"{key} must be positive, not {value}", *where, "presentation", key)
-                    ok = False
             if "image_ms" in pres:
                 presentation = Presentation(**pres)
         feedback = cfg.get("feedback", False)
@@ -602,16 +600,14 @@ class _Loader:
         share = cfg.get("images_per_annotator", 0)
         release = cfg.get("release_after_min", 30.0)
         problems = []
-        if judgements < 0:
-            problems.append(("judgements_per_image", f"judgements_per_image must be 1 or more (or 0: every annotator sees every image), not {judgements}"))
         if judgements > 0 and "images_per_annotator" not in cfg:
             problems.append(("judgements_per_image", "judgements_per_image needs images_per_annotator (how many images one session takes)"))
         if "images_per_annotator" in cfg and judgements <= 0:
             problems.append(("images_per_annotator", "images_per_annotator only applies with judgements_per_image"))
         if "images_per_annotator" in cfg and not 1 <= share <= images:
             problems.append(("images_per_annotator", f"images_per_annotator = {share} but the phase has {images} image(s); it must be 1..{images}"))
-        if "release_after_min" in cfg and (judgements <= 0 or release <= 0):
-            problems.append(("release_after_min", "release_after_min must be positive and only applies with judgements_per_image"))
+        if "release_after_min" in cfg and judgements <= 0:
+            problems.append(("release_after_min", "release_after_min only applies with judgements_per_image"))
         for key, message in problems:
             check.add(message, *where, key)
         if problems:
@@ -680,10 +676,13 @@ class _Loader:
         if path is None:
             return ""
         try:
-            raw = path.read_bytes()
+            raw = read_input_bytes(path, "instructions file")
             text = raw.decode("utf-8-sig")
         except FileNotFoundError:
             self.problems.append(Problem(STUDY_FILE, f"instructions file not found: {top['instructions']}", line=line_of(lines, "instructions"), field="instructions"))
+            return ""
+        except UnusableInputError as exc:
+            self.problems.append(Problem(top["instructions"], str(exc)))
             return ""
         except (OSError, UnicodeDecodeError) as exc:
             self.problems.append(Problem(top["instructions"], f"cannot read as UTF-8 text: {exc}"))

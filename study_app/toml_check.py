@@ -1,7 +1,8 @@
 """Checking the tables of a TOML file against a schema, every problem with its line.
 
 Study protocols and model specs are both TOML files that travel between labs; both
-are checked the same way: unknown keys (with the key probably meant), wrong types and
+are checked the same way: unknown keys (with the key probably meant), wrong types,
+numbers outside their documented range (``nan``, ``inf`` and huge values included) and
 missing required keys are reported together, located by file, line and field.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import Problem
+from .ranges import Range
 from .toml_lines import line_of
 
 _TYPE_NAMES = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "an array", dict: "a table"}
@@ -20,10 +22,11 @@ _TYPE_NAMES = {bool: "true/false", int: "an integer", float: "a number", str: "a
 
 @dataclass(frozen=True)
 class Field:
-    """Expected type(s) of one key, and whether it must be there."""
+    """Expected type(s) of one key, whether it must be there, and the range of a number."""
 
     kind: type | tuple[type, ...]
     required: bool = False
+    range: Range | None = None
 
     @property
     def kinds(self) -> tuple[type, ...]:
@@ -59,12 +62,14 @@ class TomlChecker:
             if key not in schema:
                 self.add(f"unknown key {key!r}; {_suggestion(key, list(schema))}", *where, key)
                 continue
-            kinds = schema[key].kinds
-            if isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds):
-                good[key] = value
-            else:
+            kinds, allowed = schema[key].kinds, schema[key].range
+            if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
                 expected = " or ".join(_type_name(k) for k in kinds)
                 self.add(f"{key} must be {expected}, not {_type_name(type(value))} {value!r}", *where, key)
+            elif allowed is not None and value not in allowed:
+                self.add(f"{key} must be {allowed.describe()}, not {value!r}", *where, key)
+            else:
+                good[key] = value
         for key, rule in schema.items():
             if rule.required and key not in data:
                 self.add(f"missing required key {key!r}", *where)

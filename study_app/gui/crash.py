@@ -7,12 +7,18 @@ the researcher needs is the traceback. :func:`crash_handler` gives both: the tra
 goes to ``results/crashes/`` (with the program's version), a message box says that the
 answers are safe and how to resume, and the event loop ends with :data:`EXIT_CRASH`, so
 that the caller closes the store as on any other exit.
+
+The error may happen in any thread: an image decoder in the loader's thread pool, the
+thumbnail prebuild. Python calls the hook in that thread, where no event loop runs (a
+timer started there never fires, and the window would wait for its image for ever), so
+the hook hands the error to the GUI thread through a queued Qt signal.
 """
 
 from __future__ import annotations
 
 import platform
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 
-from PyQt5.QtCore import QTimer
+from PyQt5.QtCore import QObject, Qt, pyqtSignal
 from PyQt5.QtWidgets import QApplication, QMessageBox
 
 from .. import __version__
@@ -60,34 +66,50 @@ def _tell(what: str, log: Path | None) -> None:
     box.exec_()
 
 
+class _Relay(QObject):
+    """Carries an error from the thread it happened in to the GUI thread (where it was made)."""
+
+    crashed = pyqtSignal(str, object)
+
+
 @contextmanager
 def crash_handler(folder: Path = CRASH_DIR, tell: Callable[[str, Path | None], None] = _tell) -> Iterator[None]:
-    """While the block runs (the event loop), an exception that escapes Qt's handlers is
-    written down, told, and ends the loop with :data:`EXIT_CRASH`.
+    """While the block runs (the event loop), an exception that escapes Qt's handlers, in the
+    GUI thread or any other, is written down, told, and ends the loop with :data:`EXIT_CRASH`.
 
-    The telling (``tell``: the message box) runs from the event loop, not from inside the
-    hook: its own event loop may meet the same fault again (a timer's slot), and those are
-    only written down, up to :data:`MAX_LOGS`."""
+    Enter it in the GUI thread. The telling (``tell``: the message box) runs from the GUI
+    thread's event loop, not from inside the hook: its own event loop may meet the same
+    fault again (a timer's slot), and those are only written down, up to :data:`MAX_LOGS`."""
     errors = 0
+    counting = threading.Lock()
+    relay = _Relay()
 
     def say_and_end(what: str, log: Path | None) -> None:
         tell(what, log)
         QApplication.instance().exit(EXIT_CRASH)
 
+    relay.crashed.connect(say_and_end, Qt.QueuedConnection)
+
     def handle(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
         nonlocal errors
-        errors += 1
-        if errors > MAX_LOGS:
+        with counting:
+            errors += 1
+            count = errors
+        if count > MAX_LOGS:
             return
         log = write_crash_log(kind, value, tb, folder)
         sys.__stderr__.write("".join(traceback.format_exception(kind, value, tb)))
-        if errors == 1:
-            what = "".join(traceback.format_exception_only(kind, value)).strip()
-            QTimer.singleShot(0, lambda: say_and_end(what, log))
+        if count == 1:
+            relay.crashed.emit("".join(traceback.format_exception_only(kind, value)).strip(), log)
+
+    def handle_thread(args: threading.ExceptHookArgs) -> None:
+        handle(args.exc_type, args.exc_value, args.exc_traceback)
 
     previous: ExceptHook = sys.excepthook
-    sys.excepthook = handle
+    previous_thread_hook = threading.excepthook
+    sys.excepthook, threading.excepthook = handle, handle_thread
     try:
         yield
     finally:
-        sys.excepthook = previous
+        sys.excepthook, threading.excepthook = previous, previous_thread_hook
+        relay.deleteLater()

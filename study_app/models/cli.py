@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..ranges import Range
 from .backends import BACKENDS, DEVICES
 
 
@@ -25,10 +26,10 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", required=True, help="model spec file, or the name of a spec in <study>/models/ or a bundled study's models/")
     parser.add_argument("--backend", choices=BACKENDS, default="onnxruntime", help="runtime (default: %(default)s)")
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="(default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=32, help="images per model call (default: %(default)s)")
+    parser.add_argument("--batch-size", type=Range(1, 4096).option(int), default=32, help="images per model call (default: %(default)s)")
     parser.add_argument("--out", type=Path, help="predictions CSV (default: results/<study>/predictions/<model>.csv); provenance goes beside it as .json")
     parser.add_argument("--split", action="append", help="only images of this manifest split (repeatable; default: all images)")
-    parser.add_argument("--workers", type=int, help="image decoding threads (default: the number of cores, at most 8)")
+    parser.add_argument("--workers", type=Range(1, 256).option(int), help="image decoding threads (default: the number of cores, at most 8)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument(
         "--trust-model-code",

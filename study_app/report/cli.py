@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StudyError
+from ..ranges import ALPHA, N_BOOT, RUN_SEED, TOP_K, Range
 
 
 #: The options, in the order the command line is written back into the report.
@@ -28,14 +29,14 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--model-vs-human", {"metavar": "RAW_DIR", "help": "model-vs-human raw-data folder (Geirhos et al. 2021) instead of a study"}),
     ("--dataset", {"action": "append", "help": "model-vs-human data set to report on (repeatable), e.g. edge"}),
     ("--models", {"nargs": "+", "metavar": "MODEL", "help": "report only these models (default: every model)"}),
-    ("--k", {"type": int, "help": "guesses that count for top-k correctness (default: the answers per trial of the phases compared)"}),
+    ("--k", {"type": TOP_K.option(int), "help": "guesses that count for top-k correctness (default: the answers per trial of the phases compared)"}),
     ("--rule", {"choices": ["top-k", "top-1", "all-valid"], "help": "correctness rule (default top-k; all-valid for multi-label phases)"}),
     ("--phase", {"action": "append", "help": "phase to analyse (repeatable; default: phases without feedback)"}),
-    ("--alpha", {"type": float, "default": 0.05, "help": "1 - confidence level (default 0.05)"}),
-    ("--n-boot", {"type": int, "default": 10_000, "help": "bootstrap replicates (default 10000)"}),
-    ("--seed", {"type": int, "default": 0, "help": "seed of the bootstrap (default 0)"}),
-    ("--gallery-size", {"type": int, "default": 12, "help": "images per gallery (default 12)"}),
-    ("--top-rows", {"type": int, "default": 20, "help": "rows of long tables shown in the page; CSVs have all (default 20)"}),
+    ("--alpha", {"type": ALPHA.option(), "default": 0.05, "help": "1 - confidence level (default 0.05)"}),
+    ("--n-boot", {"type": N_BOOT.option(int), "default": 10_000, "help": "bootstrap replicates (default 10000)"}),
+    ("--seed", {"type": RUN_SEED.option(int), "default": 0, "help": "seed of the bootstrap (default 0)"}),
+    ("--gallery-size", {"type": Range(0, 1000).option(int), "default": 12, "help": "images per gallery (default 12)"}),
+    ("--top-rows", {"type": Range(1, 100_000).option(int), "default": 20, "help": "rows of long tables shown in the page; CSVs have all (default 20)"}),
     ("--out", {"help": "report folder (default results/<study>/report/)"}),
 )
 

@@ -21,6 +21,17 @@ def private_settings(tmp_path, monkeypatch):
     QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
 
 
+def show_window(qtbot, controller: SessionController, settings: QSettings) -> AnnotationWindow:
+    """An annotation window on ``controller``, shown and focused as on a desktop."""
+    window = AnnotationWindow(controller, settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is not None, timeout=5000)
+    return window
+
+
 class Session:
     """Opens annotation windows on one study and store, like a desktop would."""
 
@@ -34,13 +45,7 @@ class Session:
     def open(self, annotator: str, force_new: bool = False) -> AnnotationWindow:
         self.store = ResultsStore(self.store_path)
         controller = SessionController(self.study, self.store, annotator, force_new=force_new)
-        window = AnnotationWindow(controller, self.settings)
-        self.qtbot.addWidget(window)
-        window.show()
-        self.qtbot.waitExposed(window)
-        window.activateWindow()
-        self.qtbot.waitUntil(lambda: QApplication.focusWidget() is not None, timeout=5000)
-        return window
+        return show_window(self.qtbot, controller, self.settings)
 
     def close(self, window: AnnotationWindow) -> None:
         window.close()

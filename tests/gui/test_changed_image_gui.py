@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from PIL import Image
 from PyQt5.QtCore import Qt
-from PyQt5.QtWidgets import QApplication
 
-from study_app.gui.main_window import AnnotationWindow
 from study_app.session import SessionController
 from study_app.store import ResultsStore, answers_frame
 
+from .conftest import show_window
 from .keys import press
 
 
@@ -19,12 +18,7 @@ def test_an_image_replaced_after_the_check_is_skipped_and_flagged(qtbot, gui_ses
     first = controller.current()
     record = gui_session.study.images[first.image_id]
     Image.new("RGB", (48, 32), (1, 2, 3)).save(record.path)  # another picture under the checked name
-    window = AnnotationWindow(controller, gui_session.settings)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is not None, timeout=5000)
+    window = show_window(qtbot, controller, gui_session.settings)
     press(qtbot, Qt.Key_Return)  # instructions
     press(qtbot, Qt.Key_Return)  # training phase start
     qtbot.waitUntil(lambda: "cannot be shown" in window.message.message.text(), timeout=5000)

@@ -134,10 +134,10 @@ def test_a_revision_keeps_its_slot(tmp_path, location):
     ("extra", "field", "message"),
     [
         ("judgements_per_image = 2\n", "judgements_per_image", "needs images_per_annotator"),
-        ("judgements_per_image = -1\nimages_per_annotator = 2\n", "judgements_per_image", "1 or more"),
+        ("judgements_per_image = -1\nimages_per_annotator = 2\n", "judgements_per_image", "must be between 0 and 1,000"),
         ("judgements_per_image = 2\nimages_per_annotator = 99\n", "images_per_annotator", "must be 1..12"),
         ("images_per_annotator = 2\n", "images_per_annotator", "only applies with judgements_per_image"),
-        ("judgements_per_image = 2\nimages_per_annotator = 2\nrelease_after_min = 0\n", "release_after_min", "must be positive"),
+        ("judgements_per_image = 2\nimages_per_annotator = 2\nrelease_after_min = 0\n", "release_after_min", "must be between 0.1 and 10,080"),
     ],
 )
 def test_protocol_checks_the_allocation_keys_with_file_and_line(tmp_path, extra, field, message):

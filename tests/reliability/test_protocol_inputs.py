@@ -116,7 +116,7 @@ def test_huge_but_legal_values_are_refused_by_range(tiny_study):
     edit_toml(tiny_study, "break_every = 4", "break_every = -9223372036854775808")
     problems = problems_of(tiny_study)
     assert only(problems, "answers must be between 1 and 10").field == "phases.1.answers"
-    assert only(problems, "break_every must be 0").field == "phases.1.break_every"
+    assert only(problems, "break_every must be between 0 and 100,000 (0: no breaks)").field == "phases.1.break_every"
 
 
 def test_not_utf8_names_the_line(tiny_study):
