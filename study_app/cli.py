@@ -80,9 +80,9 @@ def _store_path(args: argparse.Namespace) -> Path | str:
 
         return store_location(args.store)
     from .protocol import study_name
-    from .store.results_store import RESULTS_DIR, STORE_FILE
+    from .store.results_store import STORE_FILE, study_results_dir
 
-    return RESULTS_DIR / study_name(args.study) / STORE_FILE
+    return study_results_dir(study_name(args.study)) / STORE_FILE
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
@@ -103,9 +103,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         out = Path(args.out)
     else:  # beside the store file; for a server store, in results/<study>/
         from .protocol import study_name
-        from .store.results_store import RESULTS_DIR
+        from .store.results_store import study_results_dir
 
-        folder = store_path.parent if isinstance(store_path, Path) else RESULTS_DIR / study_name(args.study)
+        folder = store_path.parent if isinstance(store_path, Path) else study_results_dir(study_name(args.study))
         out = folder / "export" / f"answers.{args.format}"
     with ResultsStore(store_path, readonly=True) as store:
         export_answers(store, out, args.format, include_machine=args.include_machine)
@@ -117,11 +117,12 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from .store import ResultsStore
     from .store.export import import_loaded, load_export
     from .store.results_store import store_location
+    from .store_url import printable_location
 
     exported = load_export(Path(args.table))  # a bad table is refused before a store is created
     with ResultsStore(store_location(args.store)) as store:
         added = import_loaded(store, *exported)
-    print(f"imported {added} new trial(s) into {args.store}")
+    print(f"imported {added} new trial(s) into {printable_location(args.store)}")
     return 0
 
 
@@ -182,6 +183,7 @@ def _rt_pair(text: str) -> tuple[float, float]:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from .pilot import run_pilot
     from .protocol import load_study
+    from .store_url import printable_location
 
     study = load_study(args.study)
     drive = {}
@@ -205,7 +207,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         **drive,
     )
     print(summary.summary())
-    print(f"next: python main.py compare --study {args.study} --store {summary.store}")
+    print(f"next: python main.py compare --study {args.study} --store {printable_location(summary.store)}")
     return 0
 
 
@@ -265,9 +267,10 @@ def _named_study(name_or_folder: str | None) -> str | None:
 def _cmd_sync(args: argparse.Namespace) -> int:
     from .store.journal import JournaledStore
     from .store.postgres import is_server_url
+    from .store_url import printable_location
 
     if not is_server_url(args.store):
-        raise StudyError(f"--store must be the postgresql:// URL of the results server, not {args.store!r}")
+        raise StudyError(f"--store must be the postgresql:// URL of the results server, not {printable_location(args.store)!r}")
     with JournaledStore(args.store, Path(args.journal) if args.journal else None, pilot=args.pilot) as store:
         status = store.sync(force=True)
     print(status.text())

@@ -35,14 +35,14 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from ..protocol import load_study
-    from ..store.results_store import RESULTS_DIR
+    from ..store.results_store import study_results_dir
     from .provenance import write_sidecar
     from .runner import predict_study
     from .spec import find_spec, load_spec
 
     study = load_study(args.study, check_images=False)  # every image is decoded (and checked) by the run itself
     spec = load_spec(find_spec(args.model, study.root))
-    out: Path = args.out or RESULTS_DIR / study.name / "predictions" / f"{spec.name}.csv"
+    out: Path = args.out or study_results_dir(study.name) / "predictions" / f"{spec.name}.csv"
     result = predict_study(
         study,
         spec,
