@@ -128,7 +128,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 def _cmd_check_store(args: argparse.Namespace) -> int:
     from .store import check_store, recover_store
+    from .store_url import is_url, printable_location
 
+    if is_url(args.path):  # as a Path its '//' would become '/', and the redaction would miss it
+        raise StudyError(f"{printable_location(args.path)}: check-store checks a results file; a server's database is checked by PostgreSQL")
     report = check_store(Path(args.path))
     print(report.summary())
     if report.ok:

@@ -71,9 +71,7 @@ def default_journal_path(address: ServerAddress, pilot: bool = False) -> Path:
 def _first_host(address: ServerAddress) -> tuple[str, str]:
     """The first host of the URL (lower case, an IPv6 address without brackets) and its port ("" if none)."""
     first = parse_url(address.url).hosts[0]
-    host, colon, port = first.rpartition(":") if not first.endswith("]") else ("", "", "")
-    if not colon:
-        host, port = first, ""
+    host, _, port = first.rpartition(":") if ":" in first.rsplit("]", 1)[-1] else (first, "", "")
     return host.strip("[]").lower(), port
 
 

@@ -123,6 +123,7 @@ def _commands(study: Path, toml_store_study: Path, table: Path, file_store: Path
         "report": ["report", "--study", s, "--store", "{url}"],
         "review": ["review", "--study", s, "--store", "{url}", "--reviewer", "R1"],
         "review-export": ["review", "--study", s, "--store", "{url}", "--export", "out/reviews.csv"],
+        "check-store": ["check-store", "{url}"],
         "merge-into": ["merge", "{url}", str(file_store)],
         "merge-from": ["merge", "out/merged.sqlite", "{url}"],
         "validate-store-in-toml": ["validate", "--study", str(toml_store_study)],
@@ -135,7 +136,7 @@ def _commands(study: Path, toml_store_study: Path, table: Path, file_store: Path
 MALFORMED_RUNS = {
     "bad-escape": ("annotate", "simulate", "progress", "sync", "import", "report", "merge-into", "validate-store-in-toml"),
     "bracket-host": ("simulate", "export", "compare", "validate-store-in-toml"),
-    "bad-port": ("progress", "review-export", "report-store-in-toml"),
+    "bad-port": ("progress", "review-export", "check-store", "report-store-in-toml"),
 }
 #: A window (annotate, review) waits for its user: it is stopped after this long.
 WINDOW_S = 25
@@ -203,7 +204,7 @@ def test_no_command_prints_or_writes_a_planted_password(tmp_path, tiny_study, pl
             tracebacks.append(f"{kind} {name}: {err.strip()[-400:]}")
         if code is not None and code == 0 and name not in ("validate-store-in-toml",):
             silent.append(f"{kind} {name}: exit 0 against a server that is not there")
-        if kind not in ("userinfo", "query") and name != "annotate":
+        if kind not in ("userinfo", "query") and name not in ("annotate", "check-store"):
             assert "not a usable server URL" in err, (kind, name, err)
     assert not leaks, "\n".join(leaks)
     assert not tracebacks, "\n".join(tracebacks)
