@@ -52,6 +52,7 @@ def test_commands_on_a_server_that_asks_for_a_password_never_show_it(tmp_path, p
     in_userinfo = f"postgresql://{role}:{quote(PASSWORD, safe='')}@{host}/{database}"
     in_query = f"postgresql://{role}@{host}/{database}?password={quote(PASSWORD, safe='')}"
     wrong = f"postgresql://{role}:{MARK}-wrong@{host}/{database}"
+    pilot = pg_server.create_database(f"pilot_{uuid.uuid4().hex[:8]}").replace("postgres@", f"{role}:{quote(PASSWORD, safe='')}@")
 
     folder = allocated_study(tmp_path / "s", per_class_test=2, r=2, share=4)
     study = load_study(folder, check_images=False)
@@ -73,6 +74,7 @@ def test_commands_on_a_server_that_asks_for_a_password_never_show_it(tmp_path, p
         "merge": ["merge", "merged.sqlite", in_userinfo],
         "import": ["import", "results/tiny/export/answers.csv", "--store", in_query],
         "sync": ["sync", "--store", in_userinfo],
+        "simulate": ["simulate", "--study", s, "--annotators", "1", "--store", pilot],
         "wrong-password": ["progress", "--store", wrong],
     }
     results = {name: main_py(*argv, cwd=work) for name, argv in runs.items()}
@@ -82,6 +84,7 @@ def test_commands_on_a_server_that_asks_for_a_password_never_show_it(tmp_path, p
         assert "Traceback" not in result.stderr, (name, result.stderr)
         assert (result.returncode == 0) == (name != "wrong-password"), (name, result.stderr)
     assert "password authentication failed" in results["wrong-password"].stderr
+    assert results["simulate"].stdout.count(f"{role}:***@") == 2  # the summary and the next command
     assert files_with(MARK, work) == [] and files_with(MARK, tmp_path) == []
 
     report = work / "results" / "tiny" / "report"
