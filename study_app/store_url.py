@@ -12,7 +12,8 @@ of it, the one function that decides what of a location may be printed:
 - a URL this module cannot take apart for sure (a bad ``%``-escape, a ``[`` host without
   its ``]``, a port that is not a number, a ``#`` fragment) is shown as
   ``scheme://<unparsable URL hidden>``: a malformed URL's tokens may be parts of a password
-  in any place, so none of them is echoed.
+  in any place, so none of them is echoed; so is text that starts like a URL without
+  being one (a URL that went through ``Path`` lost a ``/``).
 
 :func:`url_problem` says what is wrong with such a URL (without quoting it), so that the
 store refuses it with a clear message before the driver sees it, and
@@ -35,6 +36,9 @@ UNPARSABLE = "<unparsable URL hidden>"
 SECRET_KEY_PARTS = ("pass", "secret", "token")
 
 _URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+)://(?P<rest>.*)", re.DOTALL)
+#: What a URL becomes when it was made a path (``//`` folded into ``/``) or typed with a
+#: leading blank: not a URL, but as likely to hold a password.
+_URL_LIKE = re.compile(r"\s*(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):/")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 #: One host of the URL's host list: a bracketed IPv6 address or a name without brackets,
 #: each with an optional numeric port.
@@ -126,7 +130,8 @@ def printable_location(location: str | PurePath) -> str:
     """A store location as it may be printed (see the module docstring): the one redaction."""
     text = str(location)
     if not is_url(text):
-        return text
+        like = _URL_LIKE.match(text)
+        return f"{like['scheme']}://{UNPARSABLE}" if like else text
     try:
         return parse_url(text).printable()
     except UnparsableUrl:

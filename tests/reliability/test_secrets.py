@@ -73,6 +73,8 @@ def planted_urls(port: int) -> dict[str, str]:
         ("postgresql://u:pw@db:54x2/s", f"postgresql://{UNPARSABLE}"),
         ("postgresql://u:p/w@db/s", f"postgresql://{UNPARSABLE}"),  # an unescaped '/' cuts the password
         ("postgresql://u:p#w@db/s", f"postgresql://{UNPARSABLE}"),
+        (Path("postgresql://u:pw@db/s"), f"postgresql://{UNPARSABLE}"),  # a URL made a path: '//' became '/'
+        (" postgresql://u:pw@db/s", f"postgresql://{UNPARSABLE}"),
     ],
 )
 def test_printable_location_hides_every_password(location, shown):
