@@ -81,9 +81,9 @@ def _store_path(args: argparse.Namespace) -> Path | str:
 
         return store_location(args.store)
     from .protocol import study_name
-    from .store.results_store import RESULTS_DIR, STORE_FILE
+    from .store.results_store import STORE_FILE, study_results_dir
 
-    return RESULTS_DIR / study_name(args.study) / STORE_FILE
+    return study_results_dir(study_name(args.study)) / STORE_FILE
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
@@ -108,9 +108,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         out = Path(args.out)
     else:  # beside the store file; for a server store, in results/<study>/
         from .protocol import study_name
-        from .store.results_store import RESULTS_DIR
+        from .store.results_store import study_results_dir
 
-        folder = store_path.parent if isinstance(store_path, Path) else RESULTS_DIR / study_name(args.study)
+        folder = store_path.parent if isinstance(store_path, Path) else study_results_dir(study_name(args.study))
         out = folder / "export" / f"answers.{args.format}"
     for path in (out, manifest_path(out)):
         check_output(path, [store_path])
@@ -125,19 +125,23 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from .store.export import import_loaded, load_export, manifest_path
     from .store.results_store import store_location
     from .store.target import open_target
+    from .store_url import printable_location
 
     table = Path(args.table)
     store_path = check_store_output(store_location(args.store), [table, manifest_path(table)])
     exported = load_export(table)  # a bad table is refused before a store is created
     with open_target(store_path) as store:  # a new store is removed again if the import fails
         added = import_loaded(store, *exported, name=args.table)
-    print(f"imported {added} new trial(s) into {args.store}")
+    print(f"imported {added} new trial(s) into {printable_location(args.store)}")
     return 0
 
 
 def _cmd_check_store(args: argparse.Namespace) -> int:
     from .store import check_store, recover_store
+    from .store_url import is_url, printable_location
 
+    if is_url(args.path):  # as a Path its '//' would become '/', and the redaction would miss it
+        raise StudyError(f"{printable_location(args.path)}: check-store checks a results file; a server's database is checked by PostgreSQL")
     report = check_store(Path(args.path))
     print(report.summary())
     if report.ok:
@@ -197,6 +201,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from .output_guard import check_store_output
     from .pilot import run_pilot
     from .protocol import load_study
+    from .store_url import printable_location
 
     study = load_study(args.study)
     drive = {}
@@ -221,7 +226,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         **drive,
     )
     print(summary.summary())
-    print(f"next: python main.py compare --study {args.study} --store {summary.store}")
+    print(f"next: python main.py compare --study {args.study} --store {printable_location(summary.store)}")
     return 0
 
 
@@ -281,9 +286,10 @@ def _named_study(name_or_folder: str | None) -> str | None:
 def _cmd_sync(args: argparse.Namespace) -> int:
     from .store.journal import JournaledStore
     from .store.postgres import is_server_url
+    from .store_url import printable_location
 
     if not is_server_url(args.store):
-        raise StudyError(f"--store must be the postgresql:// URL of the results server, not {args.store!r}")
+        raise StudyError(f"--store must be the postgresql:// URL of the results server, not {printable_location(args.store)!r}")
     with JournaledStore(args.store, Path(args.journal) if args.journal else None, pilot=args.pilot) as store:
         status = store.sync(force=True)
     print(status.text())

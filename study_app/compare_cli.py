@@ -35,9 +35,9 @@ class RaterInputs(NamedTuple):
 
     def output_folder(self, kind: str) -> Path:
         """``results/<study>/<kind>/`` (``<kind>-pilot/`` for a pilot store's dry run)."""
-        from .store.results_store import RESULTS_DIR
+        from .store.results_store import study_results_dir
 
-        return RESULTS_DIR / self.name / (f"{kind}-pilot" if self.pilot else kind)
+        return study_results_dir(self.name) / (f"{kind}-pilot" if self.pilot else kind)
 
 
 def add_compare_commands(sub: argparse._SubParsersAction) -> None:
@@ -150,6 +150,7 @@ def study_raters(args: argparse.Namespace):
     from .stats import image_phases, rater_table
     from .store import ResultsStore, answers_frame, default_store_path
     from .store.results_store import store_location
+    from .store_url import printable_location
 
     study = load_study(args.study, check_images=False)
     store_path = store_location(args.store) if args.store else default_store_path(study)
@@ -158,7 +159,7 @@ def study_raters(args: argparse.Namespace):
     answers = answers[answers["study"] == study.name] if "study" in answers.columns else answers
     answers = _attentive(answers, args)
     if answers.empty:
-        raise StudyError(f"{store_path}: no answers for study {study.name!r} yet")
+        raise StudyError(f"{printable_location(store_path)}: no answers for study {study.name!r} yet")
     paths = args.predictions or list(study.prediction_files)
     predictions = read_prediction_files(paths, set(study.images), study.labels.class_ids) if paths else None
     default = [p.name for p in study.phases if not p.feedback] or [p.name for p in study.phases]

@@ -24,14 +24,15 @@ from .protocol import Study
 from .responses import Event, Response
 from .session import SessionController
 from .store.journal import JournaledStore, open_annotation_store
-from .store.results_store import RESULTS_DIR
+from .store.results_store import RESULTS_DIR, study_results_dir
+from .store_url import printable_location
 
 PILOT_FILE = "pilot.sqlite"
 MIN_RT_MS = 150.0
 
 
 def default_pilot_store(study: Study, results_dir: Path = RESULTS_DIR) -> Path:
-    return results_dir / study.name / PILOT_FILE
+    return study_results_dir(study.name, results_dir) / PILOT_FILE
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class PilotSummary:
     journal: Path | None = None
 
     def summary(self) -> str:
-        lines = [f"pilot store {self.store}: {len(self.annotators)} simulated annotator(s), {self.trials} trials"]
+        lines = [f"pilot store {printable_location(self.store)}: {len(self.annotators)} simulated annotator(s), {self.trials} trials"]
         for phase, (right, answered) in self.correct.items():
             lines.append(f"  {phase}: {right} of {answered} correct ({right / answered:.1%})" if answered else f"  {phase}: no trials")
         if self.unsent:

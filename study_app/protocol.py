@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -31,6 +32,7 @@ from .paths import PathEscapeError, resolve_inside
 from .predictions import read_predictions
 from .ranges import EXAMPLES_PER_CLASS, SEED, TOP_K, Range
 from .review.taxonomy import DEFAULT_TAXONOMY, Taxonomy, read_review_table
+from .store_url import printable_location, url_problem
 from .toml_check import Field, TomlChecker
 from .toml_lines import key_lines, line_of
 from .validation_cache import ValidationCache, regular_file_stat
@@ -45,6 +47,20 @@ MODES = ("ranked", "multi-label")
 ORDERS = ("random", "fixed")
 #: Where bundled studies live: ``protocols/`` next to the ``study_app`` package.
 BUNDLED_PROTOCOLS = Path(__file__).resolve().parent.parent / "protocols"
+#: A study's name is the name of its results folder (``results/<name>/``), never a path:
+#: ASCII letters, digits, '-', '_' and '.', not starting with '.' (so not '.' or '..').
+STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+
+
+def study_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a study (None when it can): a study.toml travels between labs,
+    and a name such as ``../../x`` or ``/srv/elsewhere`` would put its results elsewhere."""
+    if STUDY_NAME.fullmatch(name):
+        return None
+    return (
+        f"name {name!r} is not a plain name: use 1 to 128 letters, digits, '-', '_' or '.', not starting with '.' "
+        "(it names the results folder results/<name>/)"
+    )
 
 
 # The schema of study.toml. Every number has its documented range here (README, "Numbers in
@@ -264,6 +280,8 @@ class _Loader:
         data, lines = self._parse(study_path)
         check = TomlChecker(STUDY_FILE, lines, self.problems)
         top = check.table(data, _TOP, ())
+        if "name" in top and (problem := study_name_problem(top["name"])):
+            check.add(problem, "name")
         if top.get("format", FORMAT_VERSION) != FORMAT_VERSION:
             check.add(f"format {top['format']} is not supported (this program reads format {FORMAT_VERSION})", "format")
         labels_cfg = check.table(top.get("labels", {}), _LABELS, ("labels",))
@@ -292,7 +310,9 @@ class _Loader:
         keys = top.get("keys", {})
         store = top.get("store", "")
         if store and not store.startswith(("postgresql://", "postgres://")):
-            check.add(f"store must be a PostgreSQL server URL (postgresql://user@host/database), not {store!r}", "store")
+            check.add(f"store must be a PostgreSQL server URL (postgresql://user@host/database), not {printable_location(store)!r}", "store")
+        elif store and (problem := url_problem(store)):
+            check.add(f"store {printable_location(store)} is not a usable server URL: {problem}", "store")
         taxonomy = read_review_table(top["review"], check) if "review" in top else DEFAULT_TAXONOMY
         for command, message in check_overrides(keys):
             check.add(message, "keys", command)

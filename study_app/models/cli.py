@@ -43,7 +43,7 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from ..output_guard import check_output
     from ..protocol import load_study
-    from ..store.results_store import RESULTS_DIR
+    from ..store.results_store import study_results_dir
     from .provenance import write_sidecar
     from .runner import predict_study
     from .spec import find_spec, load_spec
@@ -52,7 +52,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     spec = load_spec(find_spec(args.model, study.root), trust_model_code=args.trust_model_code)
     if spec.weights.code is not None and spec.weights.code_trusted:
         print(f"--trust-model-code: to build {spec.name}'s network this run may {spec.weights.code.describe(spec.weights.arguments)}", flush=True)
-    out: Path = args.out or RESULTS_DIR / study.name / "predictions" / f"{spec.name}.csv"
+    out: Path = args.out or study_results_dir(study.name) / "predictions" / f"{spec.name}.csv"
     for path, what in ((out, "--out"), (out.with_suffix(".json"), "--out's provenance file")):
         check_output(path, [spec.path, spec.weights.path], what)
     result = predict_study(

@@ -56,14 +56,17 @@ def add_report_command(sub: argparse._SubParsersAction) -> None:
 
 
 def command_line(args: argparse.Namespace) -> str:
-    """The command as it would be typed, rebuilt from the options (how it was invoked does not matter)."""
+    """The command as it would be typed, rebuilt from the options (how it was invoked does not matter);
+    a server URL's password is not part of it (it goes into the report)."""
+    from ..store_url import printable_location
+
     words = ["python", "main.py", "report"]
     for option, settings in OPTIONS:
         value = getattr(args, option[2:].replace("-", "_"))
         if value is None or value == settings.get("default"):
             continue
         for item in value if isinstance(value, list) and settings.get("action") == "append" else [value]:
-            words += [option, *map(str, item if isinstance(item, list) else [item])]
+            words += [option, *map(printable_location, item if isinstance(item, list) else [item])]
     return shlex.join(words)
 
 
@@ -88,13 +91,13 @@ def _data(args: argparse.Namespace):
     """The report's inputs and the folder it goes to unless ``--out`` says otherwise."""
     from ..compare_cli import file_raters, study_raters
     from ..stats import shown_images_only
-    from ..store.results_store import RESULTS_DIR
+    from ..store.results_store import study_results_dir
     from .inputs import from_files, from_model_vs_human, from_study_store
 
     command = command_line(args)
     if args.model_vs_human:
         data = from_model_vs_human(Path(args.model_vs_human), args.dataset, command)
-        return data, RESULTS_DIR / data.name / "report"
+        return data, study_results_dir(data.name) / "report"
     inputs = study_raters(args) if args.study else file_raters(args)
     raters, phases, rule, name, _, notes, _ = inputs
     raters = shown_images_only(raters[raters["phase"].isin(phases)].reset_index(drop=True))

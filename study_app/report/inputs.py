@@ -27,6 +27,7 @@ from ..paths import PathEscapeError, resolve_inside
 from ..privacy import without_home
 from ..protocol import Study
 from ..stats import HUMAN, MODEL, shown_images_only
+from ..store_url import printable_location
 
 Facts = tuple[tuple[str, str], ...]
 
@@ -129,7 +130,7 @@ def from_study_store(raters: pd.DataFrame, rule: str, k: int, study: Study, stor
         answers = answers_frame(store)
         manifest = run_manifest(store)
     answers = answers[answers["study"] == study.name]
-    facts = _study_facts(study) + _rater_facts(raters) + _answer_facts(answers, manifest) + _closing_facts(f"results store {store_path}", command)
+    facts = _study_facts(study) + _rater_facts(raters) + _answer_facts(answers, manifest) + _closing_facts(f"results store {printable_location(store_path)}", command)
     paths = {image_id: record.path for image_id, record in study.images.items()}
     return ReportData(study.name, raters, rule, k, facts, study.labels, paths, study.max_pixels)
 

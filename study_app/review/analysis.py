@@ -68,9 +68,10 @@ def compare_taxonomy(args, raters: pd.DataFrame, rule: str, out: Path) -> Taxono
     from ..compare_cli import _write_tables
     from ..protocol import load_study
     from ..store import default_store_path
+    from ..store.results_store import store_location
 
     study = load_study(args.study, check_images=False)
-    store_path = Path(args.store) if args.store else default_store_path(study)
+    store_path = store_location(args.store) if args.store else default_store_path(study)
     analysis = study_taxonomy(study, store_path, raters, rule, args.k, args.predictions, args.exclude_interrupted,
                               args.alpha, args.n_boot, seed=args.seed)
     if analysis is not None:

@@ -47,7 +47,9 @@ def cmd_review(args: argparse.Namespace) -> int:
     if args.export:
         return _export(args)
     if args.store and not Path(args.store).is_file():  # else a mistyped path becomes a new store no analysis reads
-        raise StudyError(f"{args.store}: no results store there; review needs the store the annotators filled (--store)")
+        from ..store_url import printable_location
+
+        raise StudyError(f"{printable_location(args.store)}: no results store there; review needs the store the annotators filled (--store)")
     from ..gui.review_app import run_review
 
     selection = Selection(tuple(args.raters), args.rule, tuple(args.phase or ()))
@@ -58,11 +60,11 @@ def _export(args: argparse.Namespace) -> int:
     from ..output_guard import check_output
     from ..protocol import study_name
     from ..store import ResultsStore
-    from ..store.results_store import RESULTS_DIR, STORE_FILE, store_location
+    from ..store.results_store import STORE_FILE, store_location, study_results_dir
     from ..store.reviews import export_reviews
 
     name = study_name(args.study)
-    store_path = store_location(args.store) if args.store else RESULTS_DIR / name / STORE_FILE
+    store_path = store_location(args.store) if args.store else study_results_dir(name) / STORE_FILE
     out = check_output(args.export, [store_path], "--export")
     with ResultsStore(store_path, readonly=True) as store:
         export_reviews(store, out, name)

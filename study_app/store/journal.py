@@ -37,12 +37,12 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from ..errors import StoreError
 from ..protocol import Study
 from ..responses import Event, Response, utc_now
 from ..schedule import Trial
+from ..store_url import parse_url
 from .allocation import DEFAULT_RELEASE_MIN, allocated_phases, answer_placed, fill_slot
 from .db import table_columns, write
 from .metadata import meta_number
@@ -64,9 +64,16 @@ _SENT = "journal_sent:"
 
 def default_journal_path(address: ServerAddress, pilot: bool = False) -> Path:
     """``results/journal/<host>-<port>-<database>[-pilot].sqlite``: one journal per server database."""
-    parts = urlsplit(address.url)
-    name = f"{parts.hostname or 'local'}-{parts.port or 5432}-{address.name}" + ("-pilot" if pilot else "")
+    host, port = _first_host(address)
+    name = f"{host or 'local'}-{port or 5432}-{address.name}" + ("-pilot" if pilot else "")
     return JOURNAL_DIR / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".sqlite")
+
+
+def _first_host(address: ServerAddress) -> tuple[str, str]:
+    """The first host of the URL (lower case, an IPv6 address without brackets) and its port ("" if none)."""
+    first = parse_url(address.url).hosts[0]
+    host, _, port = first.rpartition(":") if ":" in first.rsplit("]", 1)[-1] else (first, "", "")
+    return host.strip("[]").lower(), port
 
 
 @dataclass(frozen=True)

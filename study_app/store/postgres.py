@@ -34,9 +34,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import StoreError
+from ..store_url import parse_url, printable_location, url_problem, without_secrets
 from .metadata import meta_number
 
 SCHEMES = ("postgresql://", "postgres://")
@@ -85,8 +85,10 @@ def is_server_url(location: object) -> bool:
 class ServerAddress(str):
     """A server URL as the store shows it: the password is never printed.
 
-    A ``str`` (the redacted URL) with the parts of ``pathlib.Path`` that the store's
-    messages and manifests use (``name``: the database name).
+    A ``str`` (the URL as :func:`~study_app.store_url.printable_location` shows it) with the
+    parts of ``pathlib.Path`` that the store's messages and manifests use (``name``: the
+    database name). A URL that cannot be taken apart for sure is refused here, before the
+    driver reads it (its error would quote the URL's tokens).
     """
 
     url: str
@@ -94,17 +96,23 @@ class ServerAddress(str):
     def __new__(cls, url: str) -> ServerAddress:
         if isinstance(url, ServerAddress):  # its text is redacted: keep the real URL
             url = url.url
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if parts.password is not None:
-            netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
-        shown = super().__new__(cls, urlunsplit(parts._replace(netloc=netloc)))
+        problem = url_problem(url)
+        if problem:
+            raise StoreError(
+                f"{printable_location(url)}: not a usable server URL: {problem}. "
+                "The form is postgresql://user:password@host:port/database"
+            )
+        shown = super().__new__(cls, printable_location(url))
         shown.url = url
         return shown
 
     @property
     def name(self) -> str:
-        return urlsplit(self.url).path.lstrip("/") or "postgres"
+        return parse_url(self.url).path.lstrip("/") or "postgres"
+
+    def hidden(self, text: str) -> str:
+        """``text`` (a driver's message) without this URL's secrets."""
+        return without_secrets(text, self.url)
 
 
 def translate_ddl(script: str) -> list[str]:
@@ -169,7 +177,7 @@ class PgConnection:
         try:
             self.raw = psycopg.connect(address.url, autocommit=True, options=options, application_name="study-app", **_TCP)
         except psycopg.Error as exc:
-            raise ServerUnavailableError(f"{address}: cannot connect to the results server: {_first_line(exc)}") from None
+            raise ServerUnavailableError(f"{address}: cannot connect to the results server: {address.hidden(_first_line(exc))}") from None
         self._transaction_depth = 0
 
     # -- the part of sqlite3.Connection the store uses ---------------------------------
@@ -292,11 +300,12 @@ class PgConnection:
         try:
             yield
         except self._psycopg.Error as exc:
+            said = self.address.hidden(_first_line(exc))
             if self.is_gone(exc):
-                raise ServerUnavailableError(f"{self.address}: lost the results server: {_first_line(exc)}") from None
+                raise ServerUnavailableError(f"{self.address}: lost the results server: {said}") from None
             if self.is_busy(exc):
-                raise ServerBusyError(f"{self.address}: the results server cannot take this now: {_first_line(exc)}") from None
-            raise StoreError(f"{self.address}: {_first_line(exc)}") from None
+                raise ServerBusyError(f"{self.address}: the results server cannot take this now: {said}") from None
+            raise StoreError(f"{self.address}: {said}") from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -11,6 +11,7 @@ go on under a protocol whose hash has changed.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sqlite3
 import uuid
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..counterbalance import Assignment
-from ..errors import ProtocolChangedError, StoreError
+from ..errors import ProtocolChangedError, StoreError, StudyError
 from ..protocol import Study
 from ..responses import Event, Response, utc_now
 from ..schedule import Trial, session_trials
@@ -36,9 +37,28 @@ RESULTS_DIR = Path("results")
 STORE_FILE = "results.sqlite"
 
 
+def study_results_dir(name: str, results_dir: Path = RESULTS_DIR) -> Path:
+    """``results/<name>/``: the one place a study's results folder is derived from its name.
+
+    The name comes from a study.toml or an answers table, files that travel between labs;
+    ``validate`` holds a study's name to the rule of :func:`~study_app.protocol.study_name_problem`,
+    and here, whatever the name's source, a folder that would not lie directly in
+    ``results_dir`` once ``.``, ``..`` and absolute paths are resolved is refused (stores
+    and reports would land, and old reports be replaced, elsewhere). Symbolic links are not
+    followed: a lab may link ``results/<study>`` onto a bigger disk on purpose.
+    """
+    folder = results_dir / name
+    if Path(os.path.abspath(folder)).parent != Path(os.path.abspath(results_dir)):
+        raise StudyError(
+            f"study name {name!r} would put its results outside {results_dir}/; a study's name holds only letters, "
+            "digits, '-', '_' and '.' (fix the name in study.toml, or give the output with --store/--out)"
+        )
+    return folder
+
+
 def default_store_path(study: Study, results_dir: Path = RESULTS_DIR) -> Path | str:
     """Where a study's answers go unless the researcher says otherwise (the protocol's ``store``, if any)."""
-    return study.store or results_dir / study.name / STORE_FILE
+    return study.store or study_results_dir(study.name, results_dir) / STORE_FILE
 
 
 def store_location(text: str | Path) -> Path | str:
