@@ -146,6 +146,13 @@ class JournaledStore:
         self._ended_dirty = True
         self.sync()
 
+    def end_unanswered_session(self, session: Session) -> bool:
+        """As :meth:`ResultsStore.end_unanswered_session`; the end reaches the server as a finished session's does."""
+        ended = self.journal.end_unanswered_session(session)
+        self._ended_dirty = True
+        self.sync()
+        return ended
+
     def unfinished_session(self, annotator: str) -> tuple[str, str, int] | None:
         if self.server is not None:
             try:
