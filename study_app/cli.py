@@ -335,6 +335,10 @@ EXIT_BROKEN_PIPE = 141
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
+    if getattr(sys.stdout, "errors", None) == "strict":
+        # A path that is not UTF-8 (a folder named on another system), or a class name the
+        # console's code page lacks, is printed escaped, as Python does on stderr, not a traceback.
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         try:
             return _run(argv)

@@ -56,7 +56,16 @@ def _input_folder(option: str, given: str | Path) -> Path:
         raise StudyError(f"{option} {path}: no such folder") from None
     except (OSError, RuntimeError) as exc:  # RuntimeError: Python before 3.13 on a symbolic link loop
         raise StudyError(f"{option} {path}: {_unreadable(exc)}") from None
-    return folder
+    return _nameable(folder)
+
+
+def _nameable(path: Path) -> Path:
+    """``path``, if the protocol's UTF-8 files can name it (a name from another system may be other bytes)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise StudyError(f"{path}: the name is not UTF-8 text, so a protocol cannot name it; rename it") from None
+    return path
 
 
 def _unreadable(exc: OSError | RuntimeError) -> str:
@@ -96,7 +105,7 @@ def _scan(folder: Path, found: list[Path], seen: dict[tuple[int, int], Path]) ->
             elif path.suffix.lower() in IMAGE_SUFFIXES:
                 if not entry.is_file():
                     raise StudyError(f"{path}: not an image file (a broken symbolic link, or a special file)")
-                found.append(path)
+                found.append(_nameable(path))
         except OSError as exc:
             raise StudyError(f"{path}: {_unreadable(exc)}") from None
 
