@@ -7,6 +7,7 @@ stderr (no traceback) and exits with status 1; usage errors exit with 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -349,8 +350,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The status of a program that stopped because its reader went away (``... | head -1``): what
+#: a shell reports for one ended by SIGPIPE (128 + 13), so that scripts can tell it from an error.
+EXIT_BROKEN_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
+    if getattr(sys.stdout, "errors", None) == "strict":
+        # A path that is not UTF-8 (a folder named on another system), or a class name the
+        # console's code page lacks, is printed escaped, as Python does on stderr, not a traceback.
+        sys.stdout.reconfigure(errors="backslashreplace")
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # output that fitted the buffer meets a closed pipe here, not at exit
+    except BrokenPipeError:
+        # Python's recipe (docs: signal, "Note on SIGPIPE"): what is still buffered goes to
+        # devnull, so that the exit's flush of stdout does not fail a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if not args_list or (args_list[0].startswith("-") and args_list[0] not in ("-h", "--help", "--version")):

@@ -12,7 +12,9 @@ Images stay where they are; the protocol names their folders as its image roots.
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import os
 import random
 import shutil
 import tempfile
@@ -42,8 +44,71 @@ def _val_ground_truth() -> dict[str, str]:
     return {name: to_wnid[str(index)] for name, index in to_index.items()}
 
 
+def _input_folder(option: str, given: str | Path) -> Path:
+    """The absolute path of a folder named on the command line, or an error that says what it is instead."""
+    path = Path(given).expanduser()
+    try:
+        folder = path.resolve()
+        with os.scandir(folder):
+            pass
+    except NotADirectoryError:
+        raise StudyError(f"{option} {path} is a file, not a folder") from None
+    except FileNotFoundError:
+        raise StudyError(f"{option} {path}: no such folder") from None
+    except (OSError, RuntimeError) as exc:  # RuntimeError: Python before 3.13 on a symbolic link loop
+        raise StudyError(f"{option} {path}: {_unreadable(exc)}") from None
+    return _nameable(folder)
+
+
+def _nameable(path: Path) -> Path:
+    """``path``, if the protocol's UTF-8 files can name it (a name from another system may be other bytes)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise StudyError(f"{path}: the name is not UTF-8 text, so a protocol cannot name it; rename it") from None
+    return path
+
+
+def _unreadable(exc: OSError | RuntimeError) -> str:
+    if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
+        return "a symbolic link that leads in a loop; remove it or give the real path"
+    return f"cannot be read ({exc.strerror or exc})"
+
+
 def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    """Every image file under ``folder``, sorted. Symbolic links are followed (a class folder
+    linked in from another disk counts), so a link back into a folder already read (a loop)
+    is refused by name, as are a folder that cannot be read and an image name that is not
+    a file (a broken link): a silently skipped folder would leave the study short of images."""
+    found: list[Path] = []
+    _scan(folder, found, {})
+    return sorted(found)
+
+
+def _scan(folder: Path, found: list[Path], seen: dict[tuple[int, int], Path]) -> None:
+    try:
+        info = folder.stat()
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+    except OSError as exc:
+        raise StudyError(f"{folder}: {_unreadable(exc)}") from None
+    first = seen.setdefault((info.st_dev, info.st_ino), folder)
+    if first != folder:
+        raise StudyError(
+            f"{folder}: a symbolic link to {first}, which is read already (a loop, or a second way to the same "
+            "images); remove the link"
+        )
+    for entry in entries:
+        path = folder / entry.name
+        try:
+            if entry.is_dir():
+                _scan(path, found, seen)
+            elif path.suffix.lower() in IMAGE_SUFFIXES:
+                if not entry.is_file():
+                    raise StudyError(f"{path}: not an image file (a broken symbolic link, or a special file)")
+                found.append(_nameable(path))
+        except OSError as exc:
+            raise StudyError(f"{path}: {_unreadable(exc)}") from None
 
 
 def _validation_images(val_dir: Path, classes: set[str]) -> list[tuple[Path, str]]:
@@ -118,15 +183,11 @@ def write_ilsvrc_study(
 ) -> Path:
     """Write the protocol folder ``out`` (which must not exist) and return its path."""
     out = Path(out)
-    val = Path(val_dir).expanduser().resolve()
-    train = Path(train_dir).expanduser().resolve() if train_dir else None
+    val = _input_folder("--val-dir", val_dir)
+    train = _input_folder("--train-dir", train_dir) if train_dir else None
     if out.exists():
         raise StudyError(f"{out} exists already; choose another --out or remove it")
     check_output_folder(out, [val, train])  # not inside another study's protocol folder
-    if not val.is_dir():
-        raise StudyError(f"--val-dir {val} is not a folder")
-    if train is not None and not train.is_dir():
-        raise StudyError(f"--train-dir {train} is not a folder")
     if train_images < 0 or test_images < 1 or examples_per_class < 0:
         raise StudyError("--train-images must be >= 0, --test-images >= 1 and --examples-per-class >= 0")
     source = BUNDLED_PROTOCOLS / "demo-imagenet"

@@ -18,13 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import StudyError
+from .errors import StoreError, StudyError
 from .predictions import read_predictions
 from .protocol import Study
 from .responses import Event, Response
 from .session import SessionController
 from .store.journal import JournaledStore, open_annotation_store
-from .store.results_store import RESULTS_DIR, study_results_dir
+from .store.results_store import RESULTS_DIR, ResultsStore, study_results_dir
 from .store_url import printable_location
 
 PILOT_FILE = "pilot.sqlite"
@@ -111,7 +111,15 @@ def _model_guesses(path: Path, study: Study, model: str | None) -> dict[str, tup
     if chosen not in models:
         raise StudyError(f"{path}: no model {chosen!r} (models: {', '.join(models)})")
     rows = frame[frame["model"] == chosen]
-    return {image_id: tuple(group.sort_values("rank")["label_id"]) for image_id, group in rows.groupby("image_id")}
+    guesses = {image_id: tuple(group.sort_values("rank")["label_id"]) for image_id, group in rows.groupby("image_id")}
+    shown = sorted({image_id for phase in study.phases for image_id in phase.image_ids})
+    missing = [image_id for image_id in shown if image_id not in guesses]
+    if missing:  # refused here, before a session opens, rather than at the first image without guesses
+        raise StudyError(
+            f"{path}: model {chosen!r} has no guesses for {len(missing)} of the {len(shown)} images the study shows, "
+            f"e.g. {missing[0]!r}; a pilot from predictions needs guesses for every image"
+        )
+    return guesses
 
 
 #: Takes one simulated annotator through its session, start to end.
@@ -128,6 +136,18 @@ def drive_headless(controller: SessionController, participant: ScriptedParticipa
         if controller.break_due():
             controller.log([Event("break_start", 0.0), Event("break_end", 0.0)])
     controller.finish()
+
+
+def _end_if_unanswered(store: ResultsStore | JournaledStore, controller: SessionController) -> None:
+    """After a run that failed before its first answer, end its session: an open session with
+    no answer would show as in progress for ever (a pilot is never resumed) and hold its
+    images' slots. A session with answers keeps them and stays as it is."""
+    if controller.session.answered:
+        return
+    try:
+        store.end_unanswered_session(controller.session)
+    except StoreError:
+        pass  # the store cannot be written: the failure being raised already says why
 
 
 def run_pilot(
@@ -167,7 +187,11 @@ def run_pilot(
             names.append(annotator)
             participant = ScriptedParticipant(study, random.Random(f"{seed}:{annotator}"), accuracy, guesses, rt_ms, real_time)
             controller = SessionController(study, store, annotator, force_new=True)
-            drive(controller, participant)
+            try:
+                drive(controller, participant)
+            except BaseException:
+                _end_if_unanswered(store, controller)
+                raise
             trials += len(controller.session.answered)
             for phase in study.phases:
                 right, answered = controller.phase_accuracy(phase.name)

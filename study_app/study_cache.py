@@ -61,7 +61,7 @@ def _snapshot_path(root: Path) -> Path | None:
     folder = cache_dir("studies")
     if folder is None:
         return None
-    return folder / f"{hashlib.sha256(os.path.realpath(root).encode()).hexdigest()[:32]}.pickle"
+    return folder / f"{hashlib.sha256(os.fsencode(os.path.realpath(root))).hexdigest()[:32]}.pickle"
 
 
 def _input_keys(inputs: tuple[Path, ...]) -> list[tuple[str, list[int]]] | None:

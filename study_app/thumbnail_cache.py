@@ -41,7 +41,7 @@ class ThumbnailCache:
         except OSError:
             return None
         key = f"{VERSION}\0{os.path.abspath(source)}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0{info.st_ino}\0{box}"
-        digest = hashlib.sha256(key.encode()).hexdigest()
+        digest = hashlib.sha256(os.fsencode(key)).hexdigest()  # a path need not be UTF-8
         return self.folder / digest[:2] / f"{digest[2:34]}.thumb"
 
     def load(self, target: Path | None, box: int) -> Image.Image | None:

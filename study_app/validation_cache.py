@@ -60,7 +60,7 @@ class ValidationCache:
     def __init__(self, root: Path, rehash: bool = False) -> None:
         folder = cache_dir("validation")
         real_root = os.path.realpath(root)
-        self._path = folder / f"{hashlib.sha256(real_root.encode()).hexdigest()[:32]}.json" if folder else None
+        self._path = folder / f"{hashlib.sha256(os.fsencode(real_root)).hexdigest()[:32]}.json" if folder else None
         payload = None if rehash else read_json(self._path, VERSION)
         valid = payload is not None and payload.get("root") == real_root
         #: folder -> file name -> [size, mtime_ns, ctime_ns, inode, sha256, decoded]

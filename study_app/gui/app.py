@@ -42,8 +42,15 @@ def _check_display() -> None:
         )
 
 
+#: The process's QApplication, held here: Qt aborts the process (exit 134) when a widget is
+#: made after the Python object of the application was collected, so a caller that only
+#: needs the application to exist (``simulate --gui``) must not be the one that keeps it.
+_application: QApplication | None = None
+
+
 def application() -> QApplication:
-    """The QApplication (created once, high-DPI aware)."""
+    """The QApplication (created once, high-DPI aware, kept for the life of the process)."""
+    global _application
     existing = QApplication.instance()
     if existing is not None:
         return existing
@@ -56,6 +63,7 @@ def application() -> QApplication:
     app = QApplication(sys.argv[:1])
     app.setOrganizationName("study-app")
     app.setApplicationName("annotate")
+    _application = app
     return app
 
 

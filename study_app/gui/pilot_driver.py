@@ -10,12 +10,16 @@ participant's response times.
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from PyQt5.QtCore import QEventLoop, QObject, Qt, QTimer
 from PyQt5.QtTest import QTest
 from PyQt5.QtWidgets import QApplication
 
+from ..errors import StudyError
 from ..pilot import ScriptedParticipant
 from ..session import SessionController
 from .main_window import AnnotationWindow
@@ -23,6 +27,9 @@ from .main_window import AnnotationWindow
 #: Longest the script waits for the window (an image to decode, a page to appear).
 STALL_LIMIT_MS = 30_000
 POLL_MS = 20
+#: Times the participant presses submit on one answer before the pilot gives up (the window
+#: keeps an answer the store refused and asks for it again; a person would try a few times).
+SUBMIT_TRIES = 3
 
 
 class WindowPilot(QObject):
@@ -48,7 +55,7 @@ class WindowPilot(QObject):
         except StopIteration:
             return
         except Exception as exc:  # a broken script must not leave the window open and idle
-            self.error = f"{type(exc).__name__}: {exc}"
+            self.error = str(exc) if isinstance(exc, StudyError) else f"{type(exc).__name__}: {exc}"
             self.window.close()
             return
         self._timer.start(delay)
@@ -71,7 +78,7 @@ class WindowPilot(QObject):
                 if not (window.trial.rt_clock_started and window.trial.picker.isEnabled()):
                     stalled += POLL_MS
                     if stalled > STALL_LIMIT_MS:
-                        raise RuntimeError("the trial did not start within 30 s")
+                        raise StudyError(f"trial {window.controller.position + 1} did not start within {STALL_LIMIT_MS // 1000} s")
                     yield POLL_MS
                     continue
                 stalled = 0
@@ -109,9 +116,13 @@ class WindowPilot(QObject):
                 raise RuntimeError(f"could not find class {name!r} by typing its name")
             self._key(Qt.Key_Return)
             yield self.key_ms
-        if not self._moved_on(position):
+        for _ in range(SUBMIT_TRIES):  # an answer the store could not take stays on screen: submit it again
+            if self._moved_on(position):
+                return
             self._key(Qt.Key_Return, Qt.ControlModifier)
-        yield self.key_ms
+            yield self.key_ms
+        if not self._moved_on(position):
+            raise StudyError(f"trial {position + 1} was not saved after {SUBMIT_TRIES} tries: {window.trial.status.text()}")
 
     def _moved_on(self, position: int) -> bool:
         """The trial being answered is no longer on screen (e.g. its deadline passed)."""
@@ -127,12 +138,34 @@ def drive_window(controller: SessionController, participant: ScriptedParticipant
     window.activateWindow()
     pilot = WindowPilot(window, participant, key_ms)
     loop = QEventLoop()
-    closed = QTimer(window)
-    closed.timeout.connect(lambda: loop.quit() if not window.isVisible() else None)
-    closed.start(100)
-    pilot.start()
-    loop.exec_()
-    closed.stop()
+    with _interrupt_as_flag() as interrupted:
+        closed = QTimer(window)
+        closed.timeout.connect(lambda: loop.quit() if interrupted.is_set() or not window.isVisible() else None)
+        closed.start(100)
+        pilot.start()
+        loop.exec_()
+        closed.stop()
+    window.close()
     window.deleteLater()
+    if interrupted.is_set():
+        raise KeyboardInterrupt
     if pilot.error:
-        raise RuntimeError(f"the GUI pilot stopped: {pilot.error}")
+        raise StudyError(f"the GUI pilot stopped: {pilot.error}")
+    if not controller.complete:
+        raise StudyError(
+            f"the pilot window was closed before {controller.annotator} finished "
+            f"({controller.position} of {controller.total} trials answered)"
+        )
+
+
+@contextmanager
+def _interrupt_as_flag() -> Iterator[threading.Event]:
+    """Ctrl+C while the window runs sets a flag instead of raising: a KeyboardInterrupt raised
+    inside a Qt slot makes PyQt abort the process (exit 134, the pilot's session left open),
+    whereas the flag lets the loop end and the interrupt be raised where it can be handled."""
+    interrupted = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -99,7 +99,9 @@ def table(name: str, title: str, data: pd.DataFrame, columns: Mapping[str, Colum
 
 
 def facts_table(facts: tuple[tuple[str, str], ...]) -> Table:
-    data = pd.DataFrame(facts, columns=["item", "value"])
+    # A path that is not UTF-8 (a folder named on another system) reaches here with surrogates; written as escapes.
+    printable = [(item, str(value).encode("utf-8", "backslashreplace").decode("utf-8")) for item, value in facts]
+    data = pd.DataFrame(printable, columns=["item", "value"])
     table_of_facts = table("study", "Provenance and settings", data, {"item": text("item"), "value": text("value")})
     return replace(table_of_facts, numeric=False)
 

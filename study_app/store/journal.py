@@ -145,6 +145,13 @@ class JournaledStore:
         self.journal.log_events(session, events, trial)
         self.sync()
 
+    def end_unanswered_session(self, session: Session) -> bool:
+        """As :meth:`ResultsStore.end_unanswered_session`; the end reaches the server as a finished session's does."""
+        ended = self.journal.end_unanswered_session(session)
+        self._ended_dirty = True
+        self.sync()
+        return ended
+
     def listen_for_lock_waits(self, listener) -> None:
         """As :meth:`ResultsStore.listen_for_lock_waits`, for the journal (a ``sync`` run may hold it)."""
         self.journal.listen_for_lock_waits(listener)

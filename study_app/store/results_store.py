@@ -466,6 +466,22 @@ class ResultsStore:
             ],
         )
 
+    def end_unanswered_session(self, session: Session) -> bool:
+        """End a session that holds no answer (its run failed before the first one), so that it
+        shows neither as in progress nor holds images' slots; nothing is deleted. A session
+        with answers is left as it is (it ends only once complete): returns whether it ended."""
+        self._check_file()
+        ended_at = utc_now()
+        with write(self.conn) as conn:
+            ended = conn.execute(
+                "UPDATE sessions SET ended_at = ? WHERE uuid = ? AND ended_at IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM trials WHERE session_uuid = ?)",
+                (ended_at, session.uuid, session.uuid),
+            ).rowcount
+        if ended:
+            session.ended_at = ended_at
+        return bool(ended)
+
     def finish_session(self, session: Session) -> None:
         """Mark the session ended (only once every trial is answered)."""
         if not session.complete:

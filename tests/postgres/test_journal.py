@@ -288,3 +288,21 @@ def test_answers_merged_into_the_server_take_their_slots_once(tmp_path, pg_serve
         merge_stores(pg_url, [journal])
         assert len(filled()) == 3
     assert len(filled()) == len(set(filled())) == 3 and len(server_trials(pg_url)) == 7
+
+
+def test_a_pilot_run_that_fails_before_its_first_answer_ends_its_session_on_the_server_too(tmp_path, pg_url, study):
+    """The session's end goes through the journal like a finished session's, so the server
+    does not show it in progress for ever, nor keep its images' slots held."""
+    from study_app.errors import StudyError
+    from study_app.pilot import run_pilot
+
+    def stops_before_answering(controller, participant) -> None:
+        raise StudyError("the scripted participant cannot begin")
+
+    journal = tmp_path / "journal.sqlite"
+    with pytest.raises(StudyError, match="cannot begin"):
+        run_pilot(study, 1, pg_url, journal=journal, drive=stops_before_answering)
+    for location in (pg_url, journal):
+        with ResultsStore(location, readonly=True) as store:
+            assert store.conn.execute("SELECT ended_at IS NOT NULL FROM sessions").fetchall() == [(True,)], location
+            assert store.conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == 0
