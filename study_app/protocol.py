@@ -229,9 +229,9 @@ def find_study(name_or_path: str | Path) -> Path:
 def study_name(name_or_path: str | Path) -> str:
     """The ``name`` in a study's study.toml, read without checking the rest of the study."""
     root = find_study(name_or_path)
-    try:
-        data = tomllib.loads((root / STUDY_FILE).read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    try:  # the same file checks as load_study: a named pipe must not hang, 5,000 digits not overflow
+        data = tomllib.loads(read_input_bytes(root / STUDY_FILE, "protocol").decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError, UnusableInputError) as exc:
         raise ProtocolError([Problem(STUDY_FILE, f"cannot read: {exc}")], root) from None
     name = data.get("name")
     return name if isinstance(name, str) and name else root.name

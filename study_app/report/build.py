@@ -274,7 +274,8 @@ def _owned_files(out: Path) -> set[str]:
         if out.is_dir() and any(out.iterdir()):
             raise OutputRefusedError(
                 f"report folder {out} holds files that no report wrote (it has no {OWNED_FILES}); "
-                "a report replaces only its own files: choose a new or empty folder"
+                "a report replaces only its own files (a report written before reports kept that list has none either): "
+                "choose a new or empty folder, or remove the old report"
             )
         return set()
     try:

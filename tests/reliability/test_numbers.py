@@ -22,7 +22,7 @@ from PIL import Image
 from study_app.errors import ProtocolError
 from study_app.input_files import MAX_BYTES
 from study_app.pilot import run_pilot
-from study_app.protocol import load_study
+from study_app.protocol import load_study, study_name
 
 from .helpers import edit_toml, line_number, only, problems_of
 
@@ -61,6 +61,13 @@ def test_a_number_out_of_its_range_is_refused_with_line_field_and_range(tiny_stu
 def test_an_integer_too_long_to_convert_is_a_toml_error_not_a_traceback(tiny_study):
     edit_toml(tiny_study, "seed = 7", "seed = " + "9" * 5000)
     assert only(problems_of(tiny_study), "not valid TOML").file == "study.toml"
+
+
+def test_reading_only_the_study_name_of_such_a_file_is_a_clear_error_too(tiny_study):
+    """Commands that need only the name (export's default paths) read study.toml on their own."""
+    edit_toml(tiny_study, "seed = 7", "seed = " + "9" * 5000)
+    with pytest.raises(ProtocolError, match="cannot read"):
+        study_name(tiny_study)
 
 
 def test_validate_refuses_the_values_that_crashed_the_window(tiny_study):
