@@ -59,7 +59,12 @@ MAX_LAPSE = 0.1
 POOR_FIT_P = 0.05
 _EPS = 1e-12
 _ITERATIONS = 60
-_GRID = {"a": 36, "b": 16}
+#: Log-likelihood gradient (per unit of log alpha, log beta or lapse) that counts as zero.
+_GRADIENT_TOLERANCE = 1e-4
+#: Starting points per axis (a, b): the full grid for a rater's own data; bootstrap replicates,
+#: drawn from the rater's fit, also start from that fit, so a coarse grid is enough for them.
+_GRID = (36, 16)
+_COARSE_GRID = (12, 6)
 _BLOCK_ROWS = 4096
 
 
@@ -88,6 +93,10 @@ class _Model:
 
     def upper(self) -> np.ndarray:
         return np.array([self.a_limits[1], self.b_limits[1], self.lapse_high])
+
+    def theta(self, alpha: float, beta: float, lapse: float) -> np.ndarray:
+        """(alpha, beta, lapse) to the internal parameters."""
+        return np.array([np.log(alpha) if self.family == "weibull" else alpha, np.log(beta), lapse])
 
     def alpha_beta(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Internal (a, b) to (alpha, beta): Weibull works in (log alpha, log beta), logistic in (alpha, log beta)."""
@@ -153,78 +162,134 @@ def _saturated_loglik(n: np.ndarray, k: np.ndarray) -> np.ndarray:
     return _loglik(p, n, k)
 
 
-def _grid(model: _Model) -> np.ndarray:
+def _grid(model: _Model, size: tuple[int, int]) -> np.ndarray:
     """Starting points spread over the search box, shape (G, 3)."""
-    a = np.linspace(*model.a_limits, _GRID["a"])
-    b = np.linspace(model.b_limits[0], min(model.b_limits[1], model.b_limits[0] + np.log(200.0)), _GRID["b"])
+    a = np.linspace(*model.a_limits, size[0])
+    b = np.linspace(*model.b_limits, size[1])
     lapse = np.linspace(model.lapse_low, model.lapse_high, 4) if model.free[2] else np.array([model.lapse_low])
     return np.stack(np.meshgrid(a, b, lapse, indexing="ij"), axis=-1).reshape(-1, 3)
 
 
-def _best_starts(model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """The grid point of highest likelihood for each data set (rows of n and k)."""
-    grid = _grid(model)
+def _best_starts(model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, near: np.ndarray | None) -> np.ndarray:
+    """The start of highest likelihood for each data set (rows of n and k): a grid point or its row of ``near``."""
+    grid = _grid(model, _GRID if near is None else _COARSE_GRID)
     psi = np.clip(_psi(model, x, grid), _EPS, 1 - _EPS)
     log_p, log_q = np.log(psi).T, np.log1p(-psi).T
     best = np.empty(len(k), dtype=np.int64)
+    best_loglik = np.empty(len(k))
     for start in range(0, len(k), _BLOCK_ROWS):
         rows = slice(start, start + _BLOCK_ROWS)
         scores = k[rows] @ log_p + (n[rows] - k[rows]) @ log_q
         best[rows] = scores.argmax(axis=1)
-    return grid[best]
+        best_loglik[rows] = scores[np.arange(len(scores)), best[rows]]
+    if near is None:
+        return grid[best]
+    closer = _loglik(_psi(model, x, near), n, k) >= best_loglik
+    return np.where(closer[:, None], near, grid[best])
 
 
 def _refine(model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Levenberg-Marquardt ascent with the expected (Fisher) information, all data sets at once.
+    """Levenberg-Marquardt ascent, all data sets at once.
+
+    The curvature is minus the Hessian where it is positive definite, else the observed
+    outer-product information ``sum (k / psi^2 + (n - k) / (1 - psi)^2) dpsi dpsi'``:
+    unlike the expected (Fisher) information ``n / (psi (1 - psi))`` both stay finite
+    where every trial is correct and the lapse rate is 0 (psi = 1), so the lapse can
+    leave 0 when it should.
 
     Returns (theta, log-likelihood, converged). A step is taken only where it raises
-    the likelihood; otherwise the damping grows, so the ascent never goes backwards
-    and stays inside the search box (steps are clipped to it).
+    the likelihood; otherwise the damping grows, so the ascent never goes backwards.
+    Limits are active constraints: a parameter at its limit that the ascent pushes
+    outward, or that a step would carry outside, is set to the limit and the others
+    are solved without it (a lapse rate of 0 is common and must not stall the rest).
+    A data set has converged when the gradient in the directions it may move is below
+    :data:`_GRADIENT_TOLERANCE`, with alpha and beta inside their search limits.
     """
-    lower, upper, free = model.lower(), model.upper(), model.free
-    fixed = ~free
+    lower, upper = model.lower(), model.upper()
+    snap = 1e-6 * (upper - lower)  # this close to a limit is at it (approaching a limit is otherwise endless)
+    fixed = ~model.free
     loglik = _loglik(_psi(model, x, theta), n, k)
     damping = np.full(len(theta), 1e-3)
     done = np.zeros(len(theta), dtype=bool)
-    eye = np.eye(3)
     for _ in range(_ITERATIONS):
-        active = ~done
-        if not active.any():
+        active = np.flatnonzero(~done)
+        if not len(active):
             break
         th, nn, kk = theta[active], n[active], k[active]
-        shape, d_a, d_b = _shape(model, x, th)
-        lapse = th[:, 2:3]
-        psi = np.clip(model.guess + (1 - model.guess - lapse) * shape, _EPS, 1 - _EPS)
-        gradient = np.stack([(1 - model.guess - lapse) * d_a, (1 - model.guess - lapse) * d_b, -shape], axis=-1)
-        weight = 1 / (psi * (1 - psi))
-        score = np.einsum("bl,blp->bp", (kk - nn * psi) * weight, gradient)
-        info = np.einsum("bl,blp,blq->bpq", nn * weight, gradient, gradient)
-        score[:, fixed] = 0
-        info[:, fixed, :] = 0
-        info[:, :, fixed] = 0
-        diagonal = np.diagonal(info, axis1=1, axis2=2)
-        scale = np.where(fixed, 1.0, diagonal + 1e-9)
-        system = info + (damping[active, None, None] * scale[:, :, None] + 1e-12) * eye
-        step = np.linalg.solve(system, score[..., None])[..., 0]
+        score, outer = _score(model, x, nn, kk, th)
+        held = fixed | ((th <= lower) & (score < 0)) | ((th >= upper) & (score > 0))
+        info = _curvature(model, x, nn, kk, th, score, outer, held)
+        step = _damped_step(info, score, held, damping[active])
+        below, above = (th + step < lower) & ~held, (th + step > upper) & ~held
+        if (below | above).any():
+            step = _damped_step(info, score, held | below | above, damping[active])
+            step = np.where(below, lower - th, np.where(above, upper - th, step))
         candidate = np.clip(th + step, lower, upper)
+        candidate = np.where(candidate - lower < snap, lower, np.where(upper - candidate < snap, upper, candidate))
         candidate_loglik = _loglik(_psi(model, x, candidate), nn, kk)
         better = candidate_loglik >= loglik[active]
-        moved = np.abs(candidate - th).max(axis=1)
-        gain = candidate_loglik - loglik[active]
-        rows = np.flatnonzero(active)
-        theta[rows[better]] = candidate[better]
-        loglik[rows[better]] = candidate_loglik[better]
-        damping[rows] = np.where(better, damping[active] / 4, damping[active] * 8)
-        done[rows] = (better & ((moved < 1e-7) | (gain < 1e-10))) | (damping[active] > 1e8)
+        gradient_left = np.abs(np.where(held, 0.0, score)).max(axis=1)
+        settled = (gradient_left < _GRADIENT_TOLERANCE) | (better & (np.abs(candidate - th).max(axis=1) < 1e-9))
+        theta[active[better]] = candidate[better]
+        loglik[active[better]] = candidate_loglik[better]
+        damping[active] = np.where(better, damping[active] / 4, damping[active] * 8)
+        done[active] = settled | (damping[active] > 1e8)
+    score, _ = _score(model, x, n, k, theta)
+    held = fixed | ((theta <= lower) & (score < 0)) | ((theta >= upper) & (score > 0))
+    converged = np.abs(np.where(held, 0.0, score)).max(axis=1) < _GRADIENT_TOLERANCE
     at_limit = (np.isclose(theta[:, :2], lower[:2]) | np.isclose(theta[:, :2], upper[:2])).any(axis=1)
-    return theta, loglik, done & ~at_limit
+    return theta, loglik, converged & ~at_limit
 
 
-def _fit_many(model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ML fits of many data sets on the same levels: n and k (data sets, levels)."""
+def _score(model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient of the log-likelihood and the observed outer-product information, per data set."""
+    shape, d_a, d_b = _shape(model, x, theta)
+    lapse = theta[:, 2:3]
+    psi = np.clip(model.guess + (1 - model.guess - lapse) * shape, _EPS, 1 - _EPS)
+    gradient = np.stack([(1 - model.guess - lapse) * d_a, (1 - model.guess - lapse) * d_b, -shape], axis=-1)
+    score = np.einsum("bl,blp->bp", k / psi - (n - k) / (1 - psi), gradient)
+    outer = np.einsum("bl,blp,blq->bpq", k / psi**2 + (n - k) / (1 - psi) ** 2, gradient, gradient)
+    return score, outer
+
+
+def _curvature(model, x, n, k, theta, score, outer, held) -> np.ndarray:
+    """Minus the Hessian (differences of the analytic gradient) where it is positive definite, else ``outer``.
+
+    Newton steps on the true Hessian converge in a few iterations even where the
+    curve fits badly (large residuals), where Gauss-Newton steps on ``outer`` crawl.
+    """
+    hessian = np.empty_like(outer)
+    for column in range(3):
+        h = 1e-6 * (1 + np.abs(theta[:, column]))
+        shifted = theta.copy()
+        shifted[:, column] += h
+        hessian[:, :, column] = (_score(model, x, n, k, shifted)[0] - score) / h[:, None]
+    curvature = -(hessian + np.swapaxes(hessian, 1, 2)) / 2
+    free = ~held
+    checked = np.where(free[:, :, None] & free[:, None, :], curvature, np.eye(3))
+    positive = np.linalg.eigvalsh(checked)[:, 0] > 0
+    return np.where(positive[:, None, None], curvature, outer)
+
+
+def _damped_step(info: np.ndarray, score: np.ndarray, held: np.ndarray, damping: np.ndarray) -> np.ndarray:
+    """Marquardt step (info + damping * diag(info)) step = score, with the held parameters not moving."""
+    score = np.where(held, 0.0, score)
+    info = np.where(held[:, :, None] | held[:, None, :], 0.0, info)
+    scale = np.where(held, 1.0, np.diagonal(info, axis1=1, axis2=2) + 1e-9)
+    system = info + (damping[:, None, None] * scale[:, :, None] + 1e-12) * np.eye(3)
+    return np.linalg.solve(system, score[..., None])[..., 0]
+
+
+def _fit_many(
+    model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, near: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ML fits of many data sets on the same levels: n and k (data sets, levels).
+
+    ``near``: one known good start per data set (a bootstrap replicate's parent fit).
+    """
     n, k = np.atleast_2d(n).astype(float), np.atleast_2d(k).astype(float)
     n = np.broadcast_to(n, k.shape)
-    return _refine(model, x, n, k, _best_starts(model, x, n, k))
+    return _refine(model, x, n, k, _best_starts(model, x, n, k, near))
 
 
 def _threshold(model: _Model, theta: np.ndarray, accuracy: float) -> np.ndarray:
@@ -250,8 +315,7 @@ def psychometric_curve(
     _check_options(family, direction, guess, None, lapse)
     x = np.asarray(levels, dtype=float)
     model = _Model(family, direction, guess, lapse, lapse, (-np.inf, np.inf), (-np.inf, np.inf))
-    a = np.log(alpha) if family == "weibull" else alpha
-    values = _psi(model, x.reshape(-1), np.array([a, np.log(beta), lapse])).reshape(x.shape)
+    values = _psi(model, x.reshape(-1), model.theta(alpha, beta, lapse)).reshape(x.shape)
     return float(values) if values.ndim == 0 else values
 
 
@@ -262,8 +326,7 @@ def threshold_level(
     """The level where :func:`psychometric_curve` equals ``accuracy`` (±inf if it never does)."""
     _check_options(family, direction, guess, accuracy, lapse)
     model = _Model(family, direction, guess, lapse, lapse, (-np.inf, np.inf), (-np.inf, np.inf))
-    a = np.log(alpha) if family == "weibull" else alpha
-    return float(_threshold(model, np.array([a, np.log(beta), lapse]), accuracy))
+    return float(_threshold(model, model.theta(alpha, beta, lapse), accuracy))
 
 
 @dataclass(frozen=True)
@@ -444,7 +507,7 @@ def _fit_batch(
             psi = _psi(model, x, theta)
             draws = np.concatenate([rngs[i].binomial(n[j].astype(np.int64), psi[j], size=(n_boot, len(x))) for j, i in enumerate(members)])
             boot_n = np.repeat(n, n_boot, axis=0)
-            boot_theta, boot_loglik, _ = _fit_many(model, x, boot_n, draws)
+            boot_theta, boot_loglik, _ = _fit_many(model, x, boot_n, draws, near=np.repeat(theta, n_boot, axis=0))
             replicate_thresholds = _threshold(model, boot_theta, accuracy).reshape(len(members), n_boot)
             replicate_deviance = (2 * (_saturated_loglik(boot_n, draws) - boot_loglik)).reshape(len(members), n_boot)
         point_thresholds = _threshold(model, theta, accuracy)
@@ -652,10 +715,12 @@ def compare_thresholds(
     order = np.argsort(np.asarray(levels, float))
     columns = order[np.isin(np.asarray(levels, float)[order], pooled_x)]
     weights = resample_counts(len(humans_n), n_boot, rng).astype(float)
+    pooled = _model(pooled_x, family, direction, guess, lapse)
+    start = pooled.theta(humans_fit.alpha, humans_fit.beta, humans_fit.lapse)
     theta, _, _ = _fit_many(
-        _model(pooled_x, family, direction, guess, lapse), pooled_x, weights @ humans_n[:, columns], weights @ humans_correct[:, columns]
+        pooled, pooled_x, weights @ humans_n[:, columns], weights @ humans_correct[:, columns], near=np.tile(start, (n_boot, 1))
     )
-    humans_replicates = _threshold(_model(pooled_x, family, direction, guess, lapse), theta, accuracy)
+    humans_replicates = _threshold(pooled, theta, accuracy)
     with np.errstate(invalid="ignore"):
         differences = model_replicates - humans_replicates
     differences = differences[~np.isnan(differences)]
