@@ -295,8 +295,8 @@ def _fit_many(
 def _threshold(model: _Model, theta: np.ndarray, accuracy: float) -> np.ndarray:
     """Level where psi = accuracy; +inf / -inf where the curve never gets there (toward the easy end)."""
     alpha, beta = model.alpha_beta(theta)
-    p = (accuracy - model.guess) / (1 - model.guess - theta[..., 2])
-    reachable = (p > 0) & (p < 1)
+    p = (accuracy - model.guess) / (1 - model.guess - theta[..., 2])  # > 0: accuracy > guess is checked
+    reachable = p < 1
     p = np.where(reachable, p, 0.5)
     target = p if model.direction == "increasing" else 1 - p  # the value of F at the threshold
     if model.family == "weibull":
@@ -304,7 +304,7 @@ def _threshold(model: _Model, theta: np.ndarray, accuracy: float) -> np.ndarray:
     else:
         level = alpha + beta * np.log(target / (1 - target))
     beyond = np.inf if model.direction == "increasing" else -np.inf
-    return np.where(reachable, level, np.where(p <= 0, -beyond, beyond))
+    return np.where(reachable, level, beyond)
 
 
 def psychometric_curve(
@@ -314,8 +314,10 @@ def psychometric_curve(
     """psi at ``levels`` for given parameters (for plotting fitted curves and simulating)."""
     _check_options(family, direction, guess, None, lapse)
     x = np.asarray(levels, dtype=float)
-    model = _Model(family, direction, guess, lapse, lapse, (-np.inf, np.inf), (-np.inf, np.inf))
-    values = _psi(model, x.reshape(-1), model.theta(alpha, beta, lapse)).reshape(x.shape)
+    if family == "weibull" and (x < 0).any():
+        raise PsychometricError(f"the Weibull is defined for levels >= 0, got {x[x < 0].tolist()}")
+    model, theta = _given(family, direction, guess, alpha, beta, lapse)
+    values = _psi(model, x.reshape(-1), theta).reshape(x.shape)
     return float(values) if values.ndim == 0 else values
 
 
@@ -325,8 +327,16 @@ def threshold_level(
 ) -> float:
     """The level where :func:`psychometric_curve` equals ``accuracy`` (±inf if it never does)."""
     _check_options(family, direction, guess, accuracy, lapse)
+    model, theta = _given(family, direction, guess, alpha, beta, lapse)
+    return float(_threshold(model, theta, accuracy))
+
+
+def _given(family: str, direction: str, guess: float, alpha: float, beta: float, lapse: float) -> tuple[_Model, np.ndarray]:
+    """The model and internal parameters of a curve given by its parameters."""
+    if beta <= 0 or (family == "weibull" and alpha <= 0):
+        raise PsychometricError(f"beta (and a Weibull's alpha) must be > 0, got alpha {alpha}, beta {beta}")
     model = _Model(family, direction, guess, lapse, lapse, (-np.inf, np.inf), (-np.inf, np.inf))
-    return float(_threshold(model, model.theta(alpha, beta, lapse), accuracy))
+    return model, model.theta(alpha, beta, lapse)
 
 
 @dataclass(frozen=True)
@@ -400,13 +410,16 @@ def fit_psychometric(
     confidence : float
         Coverage of the interval.
     """
-    accuracy = _check_options(family, direction, guess, threshold_accuracy, lapse)
+    accuracy = _check_options(family, direction, guess, threshold_accuracy, lapse, n_boot, confidence)
     x, nn, kk, notes = _check_counts(levels, n, correct, family)
     batch = _fit_batch([(x, nn, kk)], family, direction, guess, lapse, accuracy, n_boot, [np.random.default_rng(seed)], confidence)
     return _with_notes(batch[0][0], notes)
 
 
-def _check_options(family: str, direction: str, guess: float, accuracy: float | None, lapse: float | None) -> float:
+def _check_options(
+    family: str, direction: str, guess: float, accuracy: float | None, lapse: float | None,
+    n_boot: int = 0, confidence: float = 0.95,
+) -> float:
     """The threshold accuracy, after checking every option (errors say which value is wrong)."""
     if family not in FAMILIES:
         raise PsychometricError(f"unknown psychometric family {family!r}; use one of {', '.join(FAMILIES)}")
@@ -416,6 +429,8 @@ def _check_options(family: str, direction: str, guess: float, accuracy: float | 
         raise PsychometricError(f"guess rate {guess} must be in [0, 1) (1 / number of classes)")
     if lapse is not None and not 0 <= lapse < 1 - guess:
         raise PsychometricError(f"lapse rate {lapse} must be in [0, 1 - guess rate)")
+    if not 0 < confidence < 1 or n_boot < 0:
+        raise PsychometricError(f"confidence {confidence} must be in (0, 1) and n_boot {n_boot} at least 0")
     accuracy = (1 + guess) / 2 if accuracy is None else float(accuracy)
     if not guess < accuracy < 1:
         raise PsychometricError(f"threshold accuracy {accuracy} must lie between the guess rate {guess} and 1")
@@ -451,9 +466,9 @@ def _with_notes(fit: PsychometricFit, notes: list[str]) -> PsychometricFit:
     return PsychometricFit(**{**fit.__dict__, "note": note})
 
 
-def _no_fit(x, nn, kk, family, direction, guess, accuracy, n_boot, confidence, note, lapse=np.nan) -> PsychometricFit:
+def _no_fit(x, nn, family, direction, guess, accuracy, n_boot, confidence, note) -> PsychometricFit:
     return PsychometricFit(
-        family, direction, len(x), int(nn.sum()), guess, np.nan, np.nan, lapse, np.nan, np.nan, np.nan,
+        family, direction, len(x), int(nn.sum()), guess, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan,
         accuracy, np.nan, (np.nan, np.nan), confidence, n_boot, False, note,
     )
 
@@ -492,7 +507,7 @@ def _fit_batch(
     for index, (x, nn, kk) in enumerate(data):
         reason = _degenerate(x, nn, kk, guess, accuracy, direction)
         if reason:
-            fits[index] = (_no_fit(x, nn, kk, family, direction, guess, accuracy, n_boot, confidence, reason), None)
+            fits[index] = (_no_fit(x, nn, family, direction, guess, accuracy, n_boot, confidence, reason), None)
         else:
             groups.setdefault(tuple(x), []).append(index)
     for levels, members in groups.items():
@@ -622,7 +637,7 @@ def fit_raters(
     levels are fitted together, bootstrap replicates included (seeded per rater by
     ``seed`` and its name). Thresholds outside the tested levels are NaN with a note.
     """
-    accuracy = _check_options(family, direction, guess, threshold_accuracy, lapse)
+    accuracy = _check_options(family, direction, guess, threshold_accuracy, lapse, n_boot, confidence)
     counts = level_counts(raters, correctness)
     keys, data, notes = [], [], []
     for (rater, kind), rows in counts.groupby(["rater", "kind"], sort=True):
@@ -692,7 +707,7 @@ def compare_thresholds(
     one row per annotator and one column per level (0 trials where an annotator did
     not see a level).
     """
-    accuracy = _check_options(family, direction, guess, threshold_accuracy, lapse)
+    accuracy = _check_options(family, direction, guess, threshold_accuracy, lapse, n_boot, confidence)
     if n_boot < 1:
         raise PsychometricError("the threshold difference test needs n_boot >= 1 bootstrap replicates")
     humans_n, humans_correct = np.atleast_2d(np.asarray(humans_n, float)), np.atleast_2d(np.asarray(humans_correct, float))

@@ -143,6 +143,19 @@ def test_maximum_likelihood_matches_a_brute_force_grid():
     assert fit.lapse == 0.02
 
 
+@pytest.mark.parametrize("family, alpha, beta", [("weibull", 0.3, 2.5), ("logistic", 0.3, 0.08)])
+@pytest.mark.parametrize("direction", ["increasing", "decreasing"])
+def test_many_trials_recover_the_true_curve(family, alpha, beta, direction):
+    """With the expected counts of 100,000 trials per level the estimate is the truth."""
+    levels = np.linspace(0.05, 0.9, 8)
+    n = np.full(8, 100_000)
+    psi = psychometric_curve(levels, alpha=alpha, beta=beta, guess=0.25, lapse=0.03, family=family, direction=direction)
+    fit = fit_psychometric(levels, n, np.round(n * psi), guess=0.25, family=family, direction=direction, n_boot=0)
+    assert (fit.alpha, fit.beta, fit.lapse) == pytest.approx((alpha, beta, 0.03), rel=2e-3)
+    truth = threshold_level(0.625, alpha=alpha, beta=beta, guess=0.25, lapse=0.03, family=family, direction=direction)
+    assert fit.threshold == pytest.approx(truth, rel=1e-3) and fit.converged and fit.note == ""
+
+
 # --- intervals and the test, by simulation -----------------------------------------------
 
 
@@ -249,6 +262,10 @@ def test_bad_input_is_a_study_error():
         fit_psychometric([0, 1], [10, 10], [11, 5], guess=0.5)
     with pytest.raises(StudyError, match="unknown psychometric family 'probit'"):
         fit_psychometric([0, 1], [10, 10], [5, 5], guess=0.5, family="probit")
+    with pytest.raises(PsychometricError, match="beta .* must be > 0"):
+        psychometric_curve([0.5], alpha=1.0, beta=-2.0, guess=0.5)
+    with pytest.raises(PsychometricError, match="n_boot -1"):
+        fit_psychometric([0, 1], [10, 10], [5, 5], guess=0.5, n_boot=-1)
 
 
 def test_fixed_lapse_and_summary():
