@@ -247,9 +247,9 @@ def _score(model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, theta: np
     lapse = theta[:, 2:3]
     psi = np.clip(model.guess + (1 - model.guess - lapse) * shape, _EPS, 1 - _EPS)
     gradient = np.stack([(1 - model.guess - lapse) * d_a, (1 - model.guess - lapse) * d_b, -shape], axis=-1)
-    score = np.einsum("bl,blp->bp", k / psi - (n - k) / (1 - psi), gradient)
-    outer = np.einsum("bl,blp,blq->bpq", k / psi**2 + (n - k) / (1 - psi) ** 2, gradient, gradient)
-    return score, outer
+    score = ((k / psi - (n - k) / (1 - psi))[:, None, :] @ gradient)[:, 0]
+    weighted = (k / psi**2 + (n - k) / (1 - psi) ** 2)[:, :, None] * gradient
+    return score, np.swapaxes(weighted, 1, 2) @ gradient
 
 
 def _curvature(model, x, n, k, theta, score, outer, held) -> np.ndarray:
@@ -267,8 +267,14 @@ def _curvature(model, x, n, k, theta, score, outer, held) -> np.ndarray:
     curvature = -(hessian + np.swapaxes(hessian, 1, 2)) / 2
     free = ~held
     checked = np.where(free[:, :, None] & free[:, None, :], curvature, np.eye(3))
-    positive = np.linalg.eigvalsh(checked)[:, 0] > 0
-    return np.where(positive[:, None, None], curvature, outer)
+    return np.where(_positive_definite(checked)[:, None, None], curvature, outer)
+
+
+def _positive_definite(matrices: np.ndarray) -> np.ndarray:
+    """Sylvester's criterion for symmetric 3 x 3 matrices: every leading minor > 0 (no eigenvalue solver)."""
+    m = matrices
+    second = m[:, 0, 0] * m[:, 1, 1] - m[:, 0, 1] * m[:, 1, 0]
+    return (m[:, 0, 0] > 0) & (second > 0) & (np.linalg.det(m) > 0)
 
 
 def _damped_step(info: np.ndarray, score: np.ndarray, held: np.ndarray, damping: np.ndarray) -> np.ndarray:
@@ -583,28 +589,31 @@ def level_counts(raters: pd.DataFrame, correctness: str = "correct_top1") -> pd.
     level). Raises :class:`PsychometricError` when there is no condition column, a
     level is not a number or is not finite (e.g. ``inf``: no curve has a value there).
     """
-    if "condition" not in raters.columns or not (raters["condition"].astype(str) != "").any():
-        raise PsychometricError("psychometric fits need a numeric 'condition' column; this rater table has no conditions")
+    no_conditions = PsychometricError("psychometric fits need a numeric 'condition' column; this rater table has no conditions")
+    if "condition" not in raters.columns:
+        raise no_conditions
     if correctness not in raters.columns:
         raise PsychometricError(f"no correctness column {correctness!r} in the rater table")
-    written = pd.Series(pd.unique(raters["condition"].astype(str)))
+    correct = raters[correctness].fillna(False).astype(float)
+    keys = [raters["rater"], raters["kind"], raters["condition"]]
+    grouped = correct.groupby(keys, observed=True, sort=False).agg(["size", "sum"]).reset_index()
+    written = grouped["condition"].astype(str)
+    if (written == "").all():
+        raise no_conditions
     numbers = pd.to_numeric(written.str.strip(), errors="coerce")
-    bad = written[~np.isfinite(numbers.to_numpy(dtype=float))]
+    bad = pd.Series(pd.unique(written[~np.isfinite(numbers.to_numpy(dtype=float))]))
     if len(bad):
         shown = ", ".join(repr(v) for v in bad[:5])
         raise PsychometricError(
             f"psychometric fits need finite numeric condition levels; not numbers: {shown}"
             f"{' ...' if len(bad) > 5 else ''} (fit such conditions per condition instead)"
         )
-    level_of = dict(zip(written, numbers.astype(float)))
     frame = pd.DataFrame({
-        "rater": raters["rater"].astype(str),
-        "kind": raters["kind"].astype(str),
-        "level": raters["condition"].astype(str).map(level_of),
-        "correct": raters[correctness].fillna(False).astype(float),
+        "rater": grouped["rater"].astype(str), "kind": grouped["kind"].astype(str), "level": numbers.astype(float),
+        "n": grouped["size"], "correct": grouped["sum"],
     })
-    counts = frame.groupby(["rater", "kind", "level"], sort=True, observed=True)["correct"].agg(["size", "sum"])
-    return counts.rename(columns={"size": "n", "sum": "correct"}).reset_index().astype({"n": int, "correct": int})
+    counts = frame.groupby(["rater", "kind", "level"], sort=True)[["n", "correct"]].sum()  # "0" and "0.00" are one level
+    return counts.reset_index().astype({"n": int, "correct": int})
 
 
 def rater_stream(seed: int, rater: str) -> np.random.Generator:
