@@ -25,7 +25,10 @@ from pathlib import Path
 from .common import TABLE_HEADER, machine
 from .results_file import ModuleRun, ResultsFile
 
-MODULES = ("bench_store", "bench_gui", "bench_startup", "bench_stats", "bench_models", "bench_report", "bench_review", "bench_postgres")
+MODULES = (
+    "bench_store", "bench_gui", "bench_startup", "bench_stats", "bench_psychometric", "bench_models", "bench_report", "bench_review",
+    "bench_postgres",
+)
 RESULTS = Path(__file__).with_name("RESULTS.md")
 ROOT = Path(__file__).parent.parent
 

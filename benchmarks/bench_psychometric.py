@@ -86,19 +86,19 @@ def fastest(step: Callable[[], object], repeat: int) -> float:
 def scipy_fit_seconds(counts: pd.DataFrame, fits: int) -> float:
     """Seconds per ML fit the straightforward way: scipy.optimize from the best of 12 starts."""
     rows = counts[counts["rater"].isin(counts["rater"].unique()[:fits])]
+    starts = [(a, b, lapse) for a in (0.1, 0.3, 0.6) for b in (1.0, 4.0) for lapse in (0.01, 0.08)]
     started = time.perf_counter()
-    for _, mine in rows.groupby("rater"):
-        n, k = mine["n"].to_numpy(float), mine["correct"].to_numpy(float)
-
-        def negative_loglik(params: np.ndarray) -> float:
-            alpha, beta, lapse = params
-            psi = np.clip(GUESS + (1 - GUESS - lapse) * np.exp(-((LEVELS / alpha) ** beta)), 1e-12, 1 - 1e-12)
-            return -float(np.sum(k * np.log(psi) + (n - k) * np.log1p(-psi)))
-
-        starts = [(a, b, lapse) for a in (0.1, 0.3, 0.6) for b in (1.0, 4.0) for lapse in (0.01, 0.08)]
-        best = min(starts, key=lambda start: negative_loglik(np.array(start)))
-        minimize(negative_loglik, best, method="L-BFGS-B", bounds=[(1e-3, 20), (0.3, 50), (0, 0.1)])
+    for _, mine in rows.groupby("rater", observed=True):
+        data = (mine["n"].to_numpy(float), mine["correct"].to_numpy(float))
+        best = min(starts, key=lambda start: _negative_loglik(np.array(start), *data))
+        minimize(_negative_loglik, best, args=data, method="L-BFGS-B", bounds=[(1e-3, 20), (0.3, 50), (0, 0.1)])
     return (time.perf_counter() - started) / rows["rater"].nunique()
+
+
+def _negative_loglik(params: np.ndarray, n: np.ndarray, k: np.ndarray) -> float:
+    alpha, beta, lapse = params
+    psi = np.clip(GUESS + (1 - GUESS - lapse) * np.exp(-((LEVELS / alpha) ** beta)), 1e-12, 1 - 1e-12)
+    return -float(np.sum(k * np.log(psi) + (n - k) * np.log1p(-psi)))
 
 
 def null_rejections(runs: int) -> float:
@@ -136,7 +136,7 @@ def run(quick: bool) -> list[Result]:
     results = []
     label = f"{raters_n} raters x {len(LEVELS)} levels, {len(raters):,} trials"
     for n_boot in (0, 200, 1000):
-        seconds = fastest(lambda: fit_raters(raters, n_boot=n_boot, **options), size.repeat)
+        seconds = fastest(lambda n_boot=n_boot: fit_raters(raters, n_boot=n_boot, **options), size.repeat)
         results.append(Result(
             "psychometric", f"fit_raters, {n_boot} replicates ({label})", seconds, "s", "< 5 s" if n_boot == 200 else "",
             per_fit * raters_n * (1 + n_boot), "scipy.optimize per fit, scaled", None if n_boot != 200 else seconds < 5,
