@@ -40,7 +40,7 @@ threshold against the annotators' pooled threshold.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -468,8 +468,7 @@ def _check_counts(levels, n, correct, family: str) -> tuple[np.ndarray, np.ndarr
 def _with_notes(fit: PsychometricFit, notes: list[str]) -> PsychometricFit:
     if not notes:
         return fit
-    note = "; ".join([*notes, *([fit.note] if fit.note else [])])
-    return PsychometricFit(**{**fit.__dict__, "note": note})
+    return replace(fit, note="; ".join([*notes, *([fit.note] if fit.note else [])]))
 
 
 def _no_fit(x, nn, family, direction, guess, accuracy, n_boot, confidence, note) -> PsychometricFit:
@@ -479,22 +478,21 @@ def _no_fit(x, nn, family, direction, guess, accuracy, n_boot, confidence, note)
     )
 
 
-def _degenerate(x: np.ndarray, nn: np.ndarray, kk: np.ndarray, guess: float, accuracy: float, direction: str) -> str:
+def _degenerate(x: np.ndarray, nn: np.ndarray, kk: np.ndarray, guess: float, accuracy: float) -> str:
     """Why no curve can be fitted to these counts ('' if one can)."""
     if len(x) == 0:
         return "no trials: nothing to fit"
     if len(x) == 1:
         return f"only one level with trials ({x[0]:g}): a curve needs at least two"
     if (kk == nn).all():
-        side = "falls below" if direction == "decreasing" else "rises above"
         return (
-            f"no threshold: every trial is correct at every level, accuracy never {side} "
+            "no threshold: every trial is correct at every level, accuracy never falls below "
             f"{accuracy:.3g} in the tested range [{x[0]:g}, {x[-1]:g}]"
         )
-    chance = np.full_like(x, guess)
-    deviance = 2 * (_saturated_loglik(nn, kk) - _loglik(chance, nn, kk))
-    if chi2.sf(deviance, len(x)) > POOR_FIT_P:
-        return f"no threshold: accuracy is consistent with chance ({guess:.3g}) at every level (p = {chi2.sf(deviance, len(x)):.3g})"
+    deviance = 2 * (_saturated_loglik(nn, kk) - _loglik(np.full_like(x, guess), nn, kk))
+    pvalue = chi2.sf(deviance, len(x))  # the curve psi = guess has no free parameter
+    if pvalue > POOR_FIT_P:
+        return f"no threshold: accuracy is consistent with chance ({guess:.3g}) at every level (p = {pvalue:.3g})"
     return ""
 
 
@@ -511,7 +509,7 @@ def _fit_batch(
     fits: list[tuple[PsychometricFit, np.ndarray | None] | None] = [None] * len(data)
     groups: dict[tuple[float, ...], list[int]] = {}
     for index, (x, nn, kk) in enumerate(data):
-        reason = _degenerate(x, nn, kk, guess, accuracy, direction)
+        reason = _degenerate(x, nn, kk, guess, accuracy)
         if reason:
             fits[index] = (_no_fit(x, nn, family, direction, guess, accuracy, n_boot, confidence, reason), None)
         else:
@@ -563,14 +561,13 @@ def _assemble(
         dof = len(x) - free
         gof = float(chi2.sf(deviance, dof)) if dof > 0 else np.nan
     else:
-        tail = (1 - confidence) / 2
-        finite = replicate_thresholds[~np.isnan(replicate_thresholds)]
-        interval = tuple(float(v) for v in np.quantile(finite, [tail, 1 - tail], method="inverted_cdf")) if len(finite) else (np.nan, np.nan)
         gof = float((np.sum(replicate_deviance >= deviance) + 1) / (n_boot + 1))
-        if np.isnan(threshold):
-            interval = (np.nan, np.nan)
-        elif not (low <= interval[0] and interval[1] <= high):
-            notes.append(f"the threshold's interval reaches beyond the tested range [{low:g}, {high:g}]")
+        interval = (np.nan, np.nan)
+        if not np.isnan(threshold):  # replicates never cross at all as +-inf, so the order statistics stay right
+            tail = (1 - confidence) / 2
+            interval = tuple(float(v) for v in np.quantile(replicate_thresholds, [tail, 1 - tail], method="inverted_cdf"))
+            if not (low <= interval[0] and interval[1] <= high):
+                notes.append(f"the threshold's interval reaches beyond the tested range [{low:g}, {high:g}]")
     if gof < POOR_FIT_P:
         notes.append(f"poor fit: deviance {deviance:.3g}, goodness-of-fit p = {gof:.3g} (accuracy not a smooth {model.direction} curve of the level?)")
     if not converged:
