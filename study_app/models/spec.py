@@ -295,7 +295,7 @@ class _SpecReader:
         try:
             path = resolve_inside(folder, reference)
         except PathEscapeError as exc:
-            self.add(f"{exc}; a spec reads only files in its own folder {folder.resolve()} (copy the file there)", *where)
+            self.add(f"{exc}; a spec reads only files in its own folder {folder.resolve()}, so copy the file there", *where)
             return None
         if not path.is_file():
             self.add(f"file not found: {path}", *where)
