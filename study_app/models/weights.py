@@ -74,7 +74,12 @@ def load_torch_module(weights: WeightsSpec) -> "torch.nn.Module":
         program = weights.path.read_bytes()
         if hashlib.sha256(program).hexdigest() != weights.sha256:
             raise WeightsFileError(f"{weights.path} changed after the spec was checked (sha256 was {weights.sha256}); run predict again")
-        module = torch.jit.load(io.BytesIO(program), map_location="cpu")  # exactly the bytes announced
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # torch's advice to move to torch.export
+                module = torch.jit.load(io.BytesIO(program), map_location="cpu")  # exactly the bytes announced
+        except RuntimeError as exc:
+            raise WeightsFileError(f"{weights.path} is not a TorchScript file ({str(exc).splitlines()[0] if str(exc) else 'unreadable'})") from None
     else:
         if weights.architecture is None:
             raise ValueError("a PyTorch state dict needs weights.architecture")

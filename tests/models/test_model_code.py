@@ -195,6 +195,8 @@ def test_a_known_builder_that_is_not_installed_says_what_to_install(study: Path)
         ("[{ path = \"payload.pkl\" }]", "a table is not a plain value"),
         ('[["a", "b"]]', "an array is not a plain value"),
         ("[nan]", "nan is not a finite number"),
+        ("[1e30]", "argument 1 must be between -100,000 and 100,000 (a setting such as a class count), not 1e+30"),
+        ("[4, 1000000000]", "argument 2 must be between -100,000 and 100,000"),
     ],
 )
 def test_builder_arguments_must_be_plain_values(study: Path, arguments: str, why: str) -> None:
@@ -440,6 +442,13 @@ def test_a_changed_torchscript_file_is_refused(study: Path) -> None:
     scripted(torch.nn.Linear(48, 4), spec_path.parent / "scripted.pt")
     with pytest.raises(ModelSpecError, match=r"\[weights.file\]: .*scripted.pt changed after the spec was checked"):
         predict_study(load_study(str(study), check_images=False), spec, study.parent / "scripted.csv", backend="torch", progress=False)
+
+
+def test_a_trusted_file_that_is_not_torchscript_is_a_message(study: Path) -> None:
+    spec_path = torchscript_spec(study, study.parent / "victim.marker")
+    (spec_path.parent / "scripted.pt").write_bytes(b"not a TorchScript archive")
+    with pytest.raises(ModelSpecError, match=r"\[weights.file\]: .*scripted.pt is not a TorchScript file"):
+        predict_study(load_study(str(study), check_images=False), load_spec(spec_path, trust_model_code=True), study.parent / "s.csv", backend="torch", progress=False)
 
 
 @pytest.mark.parametrize(
