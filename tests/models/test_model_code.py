@@ -12,14 +12,18 @@ import hashlib
 import importlib.util
 import json
 import pickle
+import re
 import subprocess
 import sys
+import tomllib
+import warnings
 from pathlib import Path
 
 import pytest
 
 from study_app.errors import StudyError
 from study_app.models import ModelSpecError, load_spec, predict_study
+from study_app.models.weights import WeightsFileError, refuse_unsafe_torch
 from study_app.protocol import load_study
 
 from ..factory import make_study
@@ -191,6 +195,8 @@ def test_a_known_builder_that_is_not_installed_says_what_to_install(study: Path)
         ("[{ path = \"payload.pkl\" }]", "a table is not a plain value"),
         ('[["a", "b"]]', "an array is not a plain value"),
         ("[nan]", "nan is not a finite number"),
+        ("[1e30]", "argument 1 must be between -100,000 and 100,000 (a setting such as a class count), not 1e+30"),
+        ("[4, 1000000000]", "argument 2 must be between -100,000 and 100,000"),
     ],
 )
 def test_builder_arguments_must_be_plain_values(study: Path, arguments: str, why: str) -> None:
@@ -363,3 +369,103 @@ def test_onnx_models_that_need_more_than_the_file_are_refused(study: Path, kind:
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "onnxruntime cannot load this model" in result.stderr
     assert ("not a registered function/op" if kind == "custom-op" else "escapes model directory") in result.stderr
+
+
+def torchscript_spec(study: Path, marker: Path) -> Path:
+    """A spec whose weights are a scripted module for make_study's 4 classes; its ``forward``
+    creates ``marker`` (``torch.from_file(..., shared=True)``), as a hostile one could write any file."""
+    torch = pytest.importorskip("torch")
+
+    class WritesMarker(torch.nn.Module):
+        def __init__(self, marker: str) -> None:
+            super().__init__()
+            self.marker = marker
+
+        def forward(self, x):
+            written = torch.from_file(self.marker, shared=True, size=8, dtype=torch.uint8)
+            return x.flatten(1)[:, :4] + written[0:4].float() * 0
+
+    spec = model_spec(study, "scripted", "x", weights="scripted.pt")
+    spec.write_text(
+        spec.read_text(encoding="utf-8").replace('format = "pytorch-state-dict"', 'format = "torchscript"').replace('architecture = "x"\narguments = []\n', ""),
+        encoding="utf-8",
+    )
+    scripted(WritesMarker(str(marker)), spec.parent / "scripted.pt")
+    return spec
+
+
+def scripted(module: object, path: Path) -> None:
+    """Save ``module`` as TorchScript (whose deprecation note is torch's business, not the test's)."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(module).save(str(path))
+
+
+def test_torchscript_runs_only_with_trust_model_code(study: Path) -> None:
+    """PyTorch: "there is no safe mode for jit.load"; a scripted forward is code (review finding 1)."""
+    marker = study.parent / "victim.marker"  # outside the protocol folder, like the review's results store
+    spec = torchscript_spec(study, marker)
+    program = spec.parent / "scripted.pt"
+    out = study.parent / "scripted.csv"
+
+    refused = run_predict(study, "scripted", "--out", str(out))
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert f"{spec}:6 [weights.format]:" in refused.stderr and "is TorchScript" in refused.stderr
+    assert "--trust-model-code" in refused.stderr and str(program) in refused.stderr
+    assert not marker.exists() and not out.exists()
+
+    trusted = run_predict(study, "scripted", "--out", str(out), "--trust-model-code")
+    assert trusted.returncode == 0, trusted.stderr
+    announcement = trusted.stdout.splitlines()[0]
+    assert f"TorchScript program {program} (sha256 {hashlib.sha256(program.read_bytes()).hexdigest()})" in announcement
+    assert marker.exists()  # so the refusal above is what kept it from running
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
+def test_untrusted_torchscript_is_refused_on_every_backend(study: Path, backend: str) -> None:
+    """The default backend would export it to ONNX, which runs ``forward`` too."""
+    marker = study.parent / "victim.marker"
+    spec = load_spec(torchscript_spec(study, marker))
+    with pytest.raises(ModelSpecError, match=r"\[weights.format\]: .*scripted.pt is TorchScript.*--trust-model-code"):
+        predict_study(load_study(str(study), check_images=False), spec, study.parent / "scripted.csv", backend=backend, progress=False)
+    assert not marker.exists() and not (study.parent / "scripted.csv").exists()
+
+
+def test_a_changed_torchscript_file_is_refused(study: Path) -> None:
+    """Only the bytes whose SHA-256 was announced are loaded."""
+    torch = pytest.importorskip("torch")
+    marker = study.parent / "victim.marker"
+    spec_path = torchscript_spec(study, marker)
+    spec = load_spec(spec_path, trust_model_code=True)
+    scripted(torch.nn.Linear(48, 4), spec_path.parent / "scripted.pt")
+    with pytest.raises(ModelSpecError, match=r"\[weights.file\]: .*scripted.pt changed after the spec was checked"):
+        predict_study(load_study(str(study), check_images=False), spec, study.parent / "scripted.csv", backend="torch", progress=False)
+
+
+def test_a_trusted_file_that_is_not_torchscript_is_a_message(study: Path) -> None:
+    spec_path = torchscript_spec(study, study.parent / "victim.marker")
+    (spec_path.parent / "scripted.pt").write_bytes(b"not a TorchScript archive")
+    with pytest.raises(ModelSpecError, match=r"\[weights.file\]: .*scripted.pt is not a TorchScript file"):
+        predict_study(load_study(str(study), check_images=False), load_spec(spec_path, trust_model_code=True), study.parent / "s.csv", backend="torch", progress=False)
+
+
+@pytest.mark.parametrize(
+    "version, safe", [("2.1.0", False), ("2.5.1+cu121", False), ("1.13.1", False), ("garbage", False), ("2.6.0", True), ("10.0.1+cpu", True)]
+)
+def test_torch_before_2_6_may_not_read_pickled_weights(version: str, safe: bool) -> None:
+    """``weights_only=True`` can run code before torch 2.6 (CVE-2025-32434)."""
+    if safe:
+        refuse_unsafe_torch(version)
+        return
+    with pytest.raises(WeightsFileError, match=rf"torch {re.escape(version)} can be made to run code .*CVE-2025-32434.*pip install 'torch>=2.6'"):
+        refuse_unsafe_torch(version)
+
+
+def test_the_installed_torch_reads_weights_safely() -> None:
+    torch = pytest.importorskip("torch")
+    refuse_unsafe_torch(torch.__version__)
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    torch_pins = {extra: r for extra, requirements in extras.items() for r in requirements if re.match(r"torch\b", r)}
+    assert {"models", "test"} <= set(torch_pins) and all(">=2.6" in r for r in torch_pins.values()), torch_pins
