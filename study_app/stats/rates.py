@@ -19,7 +19,7 @@ from statsmodels.stats.proportion import proportion_confint
 from .bootstrap import group_rate_replicates, percentile_interval, resample_counts
 from .crowd import majority_vote
 from .grid import rater_grid
-from .raters import HUMAN, MODEL, combined_code
+from .raters import HUMAN, MODEL, STIMULUS_KEY, combined_code, with_condition
 
 ALL_PHASES = "(all)"
 HUMANS_MEAN = "humans (mean of annotators)"
@@ -76,12 +76,12 @@ def _predictions_once(rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` with each model's prediction of an image counted once.
 
     An image shown in several phases (counterbalanced designs) carries a copy of the one
-    prediction per phase; pooled over phases, the copies would count as evidence twice.
+    prediction per phase (the same image at another condition is another stimulus and stays); pooled over phases, the copies would count as evidence twice.
     An annotator's answers in two phases are two answers and stay.
     """
     is_model = (rows["kind"] == MODEL).to_numpy()
     models = rows[is_model]  # a few thousand rows beside a million answers
-    repeated = np.flatnonzero(is_model)[models.duplicated(["rater", "image_id"]).to_numpy()]
+    repeated = np.flatnonzero(is_model)[with_condition(models).duplicated(["rater", *STIMULUS_KEY]).to_numpy()]
     if not len(repeated):
         return rows
     keep = np.ones(len(rows), dtype=bool)
