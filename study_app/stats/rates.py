@@ -65,10 +65,10 @@ def error_rates(
     parts = []
     for phase in phases:
         rows = raters[raters["phase"] == phase] if len(phases) > 1 and phase != ALL_PHASES else raters
-        parts.append(_single_rater_rates(_predictions_once(rows), correct, alpha).assign(phase=phase))
+        parts.append(single_rater_rates(_predictions_once(rows), correct, alpha).assign(phase=phase))
         if (rows["kind"] == HUMAN).any():
-            parts.append(_single_rater_rates(majority_vote(rows), correct, alpha).assign(phase=phase))
-            parts.append(_pooled_human_rate(rows[rows["kind"] == HUMAN], correct, alpha, n_boot, rng).assign(phase=phase))
+            parts.append(single_rater_rates(majority_vote(rows), correct, alpha).assign(phase=phase))
+            parts.append(pooled_human_rate(rows[rows["kind"] == HUMAN], correct, alpha, n_boot, rng).assign(phase=phase))
     return pd.concat(parts, ignore_index=True)[RATE_COLUMNS]
 
 
@@ -89,14 +89,17 @@ def _predictions_once(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[keep]
 
 
-def _single_rater_rates(rows: pd.DataFrame, correct: str, alpha: float) -> pd.DataFrame:
-    stats = rows.groupby(["rater", "kind"], observed=True, sort=True)[correct].agg(["size", "sum"]).reset_index()
+def single_rater_rates(rows: pd.DataFrame, correct: str, alpha: float, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Each rater's error rate with Wilson and Clopper-Pearson intervals, per group of ``by`` columns
+    (kept in the result) and rater: one group-by for all raters and groups."""
+    stats = rows.groupby([*by, "rater", "kind"], observed=True, sort=True)[correct].agg(["size", "sum"]).reset_index()
     n = stats["size"].to_numpy()
     errors = n - stats["sum"].to_numpy()
     wilson = proportion_confint(errors, n, alpha=alpha, method="wilson")
     exact = proportion_confint(errors, n, alpha=alpha, method="beta")
     return pd.DataFrame(
         {
+            **{column: stats[column].astype(str) for column in by},
             "rater": stats["rater"].astype(str), "kind": stats["kind"].astype(str), "n_raters": 1, "n": n,
             "errors": errors, "error_rate": errors / n, "wilson_low": wilson[0], "wilson_high": wilson[1],
             "cp_low": exact[0], "cp_high": exact[1], "boot_low": np.nan, "boot_high": np.nan,
@@ -104,7 +107,9 @@ def _single_rater_rates(rows: pd.DataFrame, correct: str, alpha: float) -> pd.Da
     )
 
 
-def _pooled_human_rate(human: pd.DataFrame, correct: str, alpha: float, n_boot: int, rng: np.random.Generator) -> pd.DataFrame:
+def pooled_human_rate(human: pd.DataFrame, correct: str, alpha: float, n_boot: int, rng: np.random.Generator) -> pd.DataFrame:
+    """The mean of the annotators' error rates, one row, with a two-way (images x annotators)
+    cluster bootstrap interval."""
     # Images are keyed by phase too, so an image shown in two phases cannot collide.
     keyed = human.assign(image_id=combined_code(human["phase"], human["image_id"]))
     grid = rater_grid(keyed, correct)
