@@ -115,7 +115,10 @@ def condition_rates(
     alpha : float
         1 - confidence level.
     n_boot, seed : int
-        Replicates and seed of the pooled humans' bootstrap.
+        Replicates and seed of the pooled humans' bootstrap. Each (phase, condition, scope)
+        starts from ``seed``: its interval does not depend on which other levels, scopes or
+        models the table holds, and levels with as many stimuli share one draw of the
+        resampling counts (drawn once, the costliest step).
 
     Returns
     -------
@@ -133,8 +136,8 @@ def condition_rates(
     if unknown:
         raise ValueError(f"scope {unknown[0]!r}: use 'all' or 'shared'")
     table = with_condition(raters)
-    rng = np.random.default_rng(seed)
     parts = []
+    pooled_of: dict[tuple[str, str, int], pd.DataFrame] = {}  # the shared scope often keeps every human row
     for name in scopes:
         rows = table if name == "all" else shared_stimuli(table)
         if rows.empty:
@@ -142,8 +145,10 @@ def condition_rates(
         parts.append(single_rater_rates(rows, correct, alpha, by=("phase", "condition")).assign(scope=name))
         human = rows[(rows["kind"] == HUMAN).to_numpy()]
         for (phase, level), part in human.groupby(["phase", "condition"], observed=True, sort=True):
-            pooled = pooled_human_rate(part, correct, alpha, n_boot, rng)
-            parts.append(pooled.assign(phase=str(phase), condition=str(level), scope=name))
+            key = (str(phase), str(level), len(part))  # within one cell, shared rows are a subset: same size, same rows
+            if key not in pooled_of:
+                pooled_of[key] = pooled_human_rate(part, correct, alpha, n_boot, np.random.default_rng(seed))
+            parts.append(pooled_of[key].assign(phase=key[0], condition=key[1], scope=name))
     if not parts:
         return pd.DataFrame(columns=CONDITION_COLUMNS)
     return _in_display_order(pd.concat(parts, ignore_index=True)[CONDITION_COLUMNS], ["scope", "_kind", "rater"])

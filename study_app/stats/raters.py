@@ -341,8 +341,6 @@ def stimulus_codes(raters: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         return image_code, np.asarray(images, dtype=object)
     combined = image_code.astype(np.int64) * len(conditions) + condition_code
     distinct, code = np.unique(combined, return_inverse=True)
-    names = [
-        str(images[c // len(conditions)]) + ("" if str(conditions[c % len(conditions)]) == "" else f"@{conditions[c % len(conditions)]}")
-        for c in distinct
-    ]
-    return code.reshape(-1), np.asarray(names, dtype=object)
+    image = np.asarray(images, dtype=object).astype(str).astype(object)[distinct // len(conditions)]
+    condition = np.asarray(conditions, dtype=object).astype(str).astype(object)[distinct % len(conditions)]
+    return code.reshape(-1), np.where(condition == "", image, image + "@" + condition)
