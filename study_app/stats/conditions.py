@@ -183,7 +183,7 @@ def condition_tests(
         people = sorted(kinds.index[kinds == HUMAN])
         pairs = [(other, model) for model in sorted(kinds.index[kinds == MODEL]) for other in [*people, HUMANS]] if people else []
         if pairs:
-            tested = paired_comparisons(rows, pairs, alpha, correct, n_boot, seed)
+            tested = paired_comparisons(rows, pairs, alpha, correct, n_boot, seed, gee=False)
             parts.append(tested.assign(phase=str(phase), condition=str(level)))
     if not parts:
         return pd.DataFrame(columns=TEST_COLUMNS)
