@@ -37,7 +37,7 @@ from ..stimuli.registry import condition_name
 from .benchmark import model_human_pairs
 from .paired import HUMANS, paired_comparisons
 from .raters import HUMAN, MODEL, combined_code, stimulus_codes, with_condition
-from .rates import HUMANS_MEAN, RATE_COLUMNS, pooled_human_rate, single_rater_rates
+from .rates import POOLED, RATE_COLUMNS, pooled_human_rate, single_rater_rates
 from .results import Summarised
 
 SCOPES = ("all", "shared")
@@ -259,14 +259,28 @@ def condition_analysis(
     order and ``notes`` name the phases whose levels mix numbers and words."""
     table = with_condition(raters)
     levels = table.groupby("phase", observed=True, sort=True)["condition"].unique()
-    notes = tuple(f"{phase}: {note}" for phase, found in levels.items() if (note := order_note(found)))
+    rates = condition_rates(table, correct=correct, scope=SCOPES, alpha=alpha, n_boot=n_boot, seed=seed)
+    notes = [f"{phase}: {note}" for phase, found in levels.items() if (note := order_note(found))]
+    notes += missing_levels(rates[(rates["scope"] == "all") & (rates["kind"] != POOLED)])
     per_condition, averaged = condition_consistency(table, correct=correct)
     return ConditionAnalysis(
         correct=correct,
         levels="; ".join(f"{phase}: {', '.join(condition_order(found))}" for phase, found in levels.items()),
-        rates=condition_rates(table, correct=correct, scope=SCOPES, alpha=alpha, n_boot=n_boot, seed=seed),
+        rates=rates,
         tests=condition_tests(table, correct=correct, alpha=alpha, n_boot=n_boot, seed=seed),
         consistency=per_condition,
         consistency_averaged=averaged,
-        notes=notes,
+        notes=tuple(notes),
     )
+
+
+def missing_levels(rates: pd.DataFrame) -> list[str]:
+    """A note per rater that has no trials at some level of its phase (its curve has a gap there)."""
+    notes = []
+    for phase, rows in rates.groupby("phase", sort=True):
+        everything = condition_order(rows["condition"])
+        for rater, own in rows.groupby("rater", sort=True):
+            absent = [level for level in everything if level not in set(own["condition"])]
+            if absent:
+                notes.append(f"{phase}: {rater} has no trials at level(s) {', '.join(absent)}")
+    return notes

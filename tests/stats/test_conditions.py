@@ -341,3 +341,10 @@ def test_report_galleries_keep_one_image_at_two_conditions_apart():
     assert [item.image_id for item in humans_wrong.items] == ["i0 @ 0.5"]
     assert [item.image_id for item in model_wrong.items] == ["i0 @ 0"]
     assert model_wrong.items[0].humans == "a x2" and humans_wrong.items[0].humans == "b x2"  # answers of that level only
+
+
+def test_a_level_with_no_trials_for_a_rater_is_a_note():
+    table = stimulus_table({"ann1": "i0@0=1 i1@0.5=0", "net": "i0@0=1"}, models=("net",))
+    analysis = condition_analysis(table, n_boot=100)
+    assert analysis.notes == ("test: net has no trials at level(s) 0.5",)
+    assert not ((analysis.rates["rater"] == "net") & (analysis.rates["condition"] == "0.5")).any()
