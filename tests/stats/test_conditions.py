@@ -348,3 +348,19 @@ def test_a_level_with_no_trials_for_a_rater_is_a_note():
     analysis = condition_analysis(table, n_boot=100)
     assert analysis.notes == ("test: net has no trials at level(s) 0.5",)
     assert not ((analysis.rates["rater"] == "net") & (analysis.rates["condition"] == "0.5")).any()
+
+
+def test_answers_with_conditions_keep_one_image_at_two_levels_as_two_trials():
+    from study_app.stats import raters_from_answers
+    from study_app.stats.raters import later_exposures
+
+    answers = pd.DataFrame({
+        "annotator": ["ann1"] * 3, "phase": ["test"] * 3, "trial": [1, 2, 3], "image_id": ["i0", "i0", "i0"],
+        "rank": [1, 1, 1], "label_id": ["a", "b", "a"], "rt_ms": [500.0, 600.0, 700.0], "outcome": ["answer"] * 3,
+        "trial_uuid": ["u1", "u2", "u3"], "condition": ["0", "0.5", "0"],
+    })
+    raters = raters_from_answers(answers, {"i0": ("a",)}, k=1)
+    assert list(zip(raters["condition"].astype(str), raters["correct_top1"])) == [("0", True), ("0.5", False)]
+    assert later_exposures(answers) == {"ann1": 1}  # only the repeat at level 0
+    plain = raters_from_answers(answers.drop(columns="condition"), {"i0": ("a",)}, k=1)
+    assert len(plain) == 1 and (plain["condition"] == "").all()  # without conditions: one image, first trial
