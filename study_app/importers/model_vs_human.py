@@ -1,23 +1,31 @@
 """Importer for the model-vs-human raw trial data (Geirhos et al. 2021, NeurIPS).
 
-Layout: ``raw-data/<dataset>/<dataset>_<rater>_session[-_]1.csv`` with columns ``subj,
+Layout: ``raw-data/<dataset>/<dataset>_<rater>_session[-_]<k>.csv`` with columns ``subj,
 session, trial, rt, object_response, category, condition, imagename`` (16-way forced
 choice; ``rt`` in seconds, NaN for models; ``object_response == "na"``: no response).
-Folders whose files do not follow that pattern (``raw-data/performances/``) are skipped.
+A rater may have several sessions (Geirhos et al. 2018 ran models in 7 sessions of
+different images): every session's trials are kept, with ``session`` = ``k``. Folders
+whose files do not follow that pattern (``raw-data/performances/``) are skipped.
 
 The result is a rater table (:mod:`study_app.stats.raters`) with the data set in
 ``phase`` and the distortion level in ``condition``:
 
 - image ids are ``<dataset>/<id>``, where ``<id>`` is the part of ``imagename`` after the
   last ``_`` (the last two parts when the one before starts with ``n0``, an ImageNet
-  synset), which is how the toolbox matches trials of different raters;
+  synset), which is how the toolbox matches trials of different raters; a stimulus is
+  (image id, condition), so one source image at two levels is two stimuli, two trials of
+  a rater that saw both, and never paired across levels;
 - human raters are ``<dataset>:<subject>``, because subject numbers restart in every
   data set (``subject-01`` of two data sets need not be one person); models keep their
   name (``subj`` column, e.g. ``simclr_resnet50x1``);
 - ``na`` responses are non-answers (outcome ``timeout``) and count as errors;
-- conditions are compared as the toolbox compares them after its pandas type
-  inference (``0.90`` = ``0.9``, ``3`` = ``3.0``, ``false`` = ``False``); data sets with one
-  level (edge, silhouette, cue-conflict, sketch, stylized) get condition ``""``.
+- conditions keep their levels as written, except that a number has one spelling
+  (:func:`~study_app.stats.conditions.condition_level`: ``0.00`` and ``0`` are level ``0``,
+  ``0.90`` is ``0.9``; ``c05`` and ``false`` stay as written), which also matches them as
+  the toolbox matches them after its pandas type inference; data sets with one level
+  (edge, silhouette, cue-conflict, sketch, stylized) get condition ``""``;
+- one rater with two trials of one stimulus (the same image at the same level, e.g. in
+  two sessions) is an error naming both files: the trials would be indistinguishable.
 
 With ``benchmark_conditions_only`` (the default) the conditions the benchmark leaves out
 (not out-of-distribution, or humans near chance; ``EXCLUDED_CONDITIONS``, from the
@@ -35,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError, Problem
+from ..stats.conditions import condition_level
 from ..stats.raters import HUMAN, MODEL, raters_from_guesses
 
 EXCLUDED_CONDITIONS: dict[str, tuple[str, ...]] = {
@@ -44,7 +53,7 @@ EXCLUDED_CONDITIONS: dict[str, tuple[str, ...]] = {
     "low-pass": ("0", "15", "40"),
     "phase-scrambling": ("0", "150", "180"),
     "power-equalisation": ("0",),
-    "false-colour": ("True",),
+    "false-colour": ("true",),  # the toolbox's "True": its pandas read the text as a boolean
     "rotation": ("0",),
     "eidolonI": ("1-10-10", "64-10-10", "128-10-10"),
     "eidolonII": ("1-3-10", "32-3-10", "64-3-10", "128-3-10"),
@@ -53,17 +62,7 @@ EXCLUDED_CONDITIONS: dict[str, tuple[str, ...]] = {
 }
 COLUMNS = ("subj", "trial", "rt", "object_response", "category", "condition", "imagename")
 NO_RESPONSE = "na"
-
-
-def condition_key(text: str) -> str:
-    """A condition as the toolbox names it: numbers as Python floats, booleans capitalised."""
-    cleaned = text.strip()
-    if cleaned.lower() in ("true", "false"):
-        return cleaned.capitalize()
-    try:
-        return repr(float(cleaned)) if cleaned.lower() != "nan" else ""
-    except ValueError:
-        return cleaned
+_TRIAL_FILE = r"_(?P<rater>.+)_session[-_](?P<session>\d+)\.csv$"
 
 
 def short_image_id(imagename: str) -> str:
@@ -76,7 +75,7 @@ def short_image_id(imagename: str) -> str:
 
 def dataset_files(folder: Path) -> list[Path]:
     """The trial CSVs of one data-set folder (none for ``performances/``)."""
-    pattern = re.compile(rf"^{re.escape(folder.name)}_.+_session[-_]\d+\.csv$")
+    pattern = re.compile(rf"^{re.escape(folder.name)}{_TRIAL_FILE}")
     return sorted(p for p in folder.iterdir() if pattern.match(p.name))
 
 
@@ -124,35 +123,41 @@ def read_model_vs_human(
 
 def _read_dataset(folder: Path, benchmark_conditions_only: bool) -> pd.DataFrame:
     dataset = folder.name
-    parts = []
+    parts, sources = [], []
     for path in dataset_files(folder):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         frame.columns = [c.strip().lower() for c in frame.columns]
         missing = [c for c in COLUMNS if c not in frame.columns]
         if missing:
             raise InputFileError([Problem(str(path), f"missing column(s) {', '.join(missing)}", line=1)])
-        parts.append(frame[list(COLUMNS)])
+        session = re.search(_TRIAL_FILE, path.name).group("session")
+        parts.append(frame[list(COLUMNS)].assign(session=int(session)))
+        sources.append(np.full(len(frame), path.name, dtype=object))
     frame = pd.concat(parts, ignore_index=True)
-    condition = frame["condition"].map(condition_key)
+    source = np.concatenate(sources)
+    condition = frame["condition"].map(condition_level)
     if condition[condition != ""].nunique() <= 1:
         condition = pd.Series("", index=frame.index)
     if benchmark_conditions_only and dataset in EXCLUDED_CONDITIONS:
-        excluded = {condition_key(c) for c in EXCLUDED_CONDITIONS[dataset]}
+        excluded = {condition_level(c) for c in EXCLUDED_CONDITIONS[dataset]}
         absent = excluded - set(condition)
         if absent:
             message = f"excluded condition(s) {', '.join(sorted(absent))} not found in the data; the condition names do not match"
             raise InputFileError([Problem(str(folder), message)])
         keep = ~condition.isin(excluded).to_numpy()
-        frame, condition = frame[keep], condition[keep]
+        frame, condition, source = frame[keep], condition[keep], source[keep]
+    image_id = dataset + "/" + frame["imagename"].map(short_image_id)
+    _refuse_repeated_stimuli(folder, frame["subj"], image_id, condition, source)
     answered = frame["object_response"].str.strip() != NO_RESPONSE
     human = frame["subj"].str.startswith("subject-")
     return pd.DataFrame(
         {
             "rater": np.where(human, dataset + ":" + frame["subj"], frame["subj"]),
             "kind": np.where(human, HUMAN, MODEL),
-            "image_id": dataset + "/" + frame["imagename"].map(short_image_id),
+            "image_id": image_id.to_numpy(),
             "phase": dataset,
             "condition": condition.to_numpy(),
+            "session": frame["session"].to_numpy(),
             "trial": pd.to_numeric(frame["trial"]).astype("Int64"),
             "rt_ms": pd.to_numeric(frame["rt"], errors="coerce") * 1000,
             "outcome": np.where(answered, "answer", "timeout"),
@@ -161,3 +166,16 @@ def _read_dataset(folder: Path, benchmark_conditions_only: bool) -> pd.DataFrame
             "category": frame["category"].to_numpy(),
         }
     )
+
+
+def _refuse_repeated_stimuli(folder: Path, rater: pd.Series, image_id: pd.Series, condition: pd.Series, source: np.ndarray) -> None:
+    """Two trials of one rater on one stimulus would be one unit of the rater table: an error."""
+    key = pd.DataFrame({"rater": rater.to_numpy(), "image_id": image_id.to_numpy(), "condition": condition.to_numpy()})
+    repeated = key.duplicated(keep=False).to_numpy()
+    if repeated.any():
+        first = key[repeated].iloc[0]
+        files = sorted(set(source[repeated & (key == first).all(axis=1).to_numpy()]))
+        level = f" at condition {first['condition']!r}" if first["condition"] else ""
+        message = (f"rater {first['rater']!r} has several trials of image {first['image_id']!r}{level} "
+                   f"(in {' and '.join(files)}); each stimulus (image and condition) may appear once per rater")
+        raise InputFileError([Problem(str(folder), message)])

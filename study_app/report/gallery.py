@@ -21,6 +21,7 @@ from PIL import Image
 from ..errors import ImageError
 from ..images import load_image
 from ..stats import HUMAN
+from ..stats.raters import with_condition
 from .document import Gallery, GalleryItem
 
 THUMBNAIL_PX = 128
@@ -47,6 +48,14 @@ def _answers_text(labels: list[str], name: Callable[[str], str]) -> str:
     return ", ".join(f"{label} x{count}" for label, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
+def _by_stimulus(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` indexed by stimulus, (image id, condition) as text: one image at two
+    conditions is two gallery entries, and people's answers at one level never join the
+    model's at another."""
+    keyed = with_condition(table)
+    return keyed.set_index([keyed["image_id"].astype(str), keyed["condition"].astype(str)]).rename_axis(["stimulus_image", "stimulus_condition"])
+
+
 def model_galleries(
     raters: pd.DataFrame,
     crowd: pd.DataFrame,
@@ -62,22 +71,24 @@ def model_galleries(
 
     ``raters`` is the rater table of the phase, ``crowd`` its majority-vote rows.
     """
-    machine = raters[raters["rater"] == model].set_index("image_id")
-    votes = crowd.set_index("image_id")[correct].astype(bool)
+    machine = _by_stimulus(raters[raters["rater"] == model])
+    votes = _by_stimulus(crowd)[correct].astype(bool)
     shared = votes.index.intersection(machine.index)
     model_right = machine.loc[shared, correct].astype(bool)
-    people = raters[raters["kind"] == HUMAN]
+    people = _by_stimulus(raters[raters["kind"] == HUMAN])
 
     def items(humans_right: bool) -> tuple[GalleryItem, ...]:
-        chosen = sorted(shared[(votes[shared] == humans_right).to_numpy() & (model_right != humans_right).to_numpy()].astype(str))[:size]
-        labels = people.loc[people["image_id"].isin(chosen), ["image_id", "label"]].astype(str)
-        answers = {image_id: rows["label"].tolist() for image_id, rows in labels.groupby("image_id")}
+        chosen = sorted(shared[(votes[shared] == humans_right).to_numpy() & (model_right != humans_right).to_numpy()])[:size]
+        labels = people.loc[people.index.isin(chosen), "label"].astype(str)
+        answers = {stimulus: rows.tolist() for stimulus, rows in labels.groupby(level=[0, 1])}
         found = []
-        for image_id in chosen:
+        for stimulus in chosen:
+            image_id, condition = stimulus
             picture, problem = thumbnail(image_paths.get(image_id), max_pixels)
-            truth = name(str(machine.at[image_id, "truth"]))
-            guess = str(machine.at[image_id, "label"])
-            found.append(GalleryItem(image_id, truth, _answers_text(answers[image_id], name), name(guess) if guess else NO_ANSWER, picture, problem))
+            truth = name(str(machine.at[stimulus, "truth"]))
+            guess = str(machine.at[stimulus, "label"])
+            shown = f"{image_id} @ {condition}" if condition else image_id
+            found.append(GalleryItem(shown, truth, _answers_text(answers[stimulus], name), name(guess) if guess else NO_ANSWER, picture, problem))
         return tuple(found)
 
     caption = "Annotators: their majority vote (tie = wrong); their top-1 answers are listed with counts. Model: its top-1 answer."

@@ -27,6 +27,7 @@ from ..paths import PathEscapeError, resolve_inside
 from ..privacy import without_home
 from ..protocol import Study
 from ..stats import HUMAN, MODEL, shown_images_only
+from ..stats.raters import stimulus_codes
 from ..store_url import printable_location
 
 Facts = tuple[tuple[str, str], ...]
@@ -79,7 +80,8 @@ def _people(raters: pd.DataFrame) -> list[str]:
 
 
 def _images_per_phase(raters: pd.DataFrame) -> str:
-    counts = raters.groupby("phase", observed=True, sort=True)["image_id"].nunique()
+    stimulus = pd.Series(stimulus_codes(raters)[0], index=raters.index)  # one image at two conditions: two stimuli
+    counts = stimulus.groupby(raters["phase"], observed=True, sort=True).nunique()
     return ", ".join(f"{phase}: {n}" for phase, n in counts.items())
 
 

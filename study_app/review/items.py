@@ -20,6 +20,7 @@ import pandas as pd
 from ..errors import StudyError
 from ..protocol import Study
 from ..stats import HUMAN, MODEL, RULES, image_phases, rater_table, shown_images_only
+from ..stats.raters import with_condition
 from ..store.reviews import ReviewTarget
 
 #: ``--raters`` choices besides a list of rater names.
@@ -150,15 +151,15 @@ def _model_errors(wrong: pd.DataFrame, predictions: pd.DataFrame | None, study: 
     if wrong.empty or predictions is None:
         return []
     units = pd.DataFrame({"model": wrong["rater"].astype(str).to_numpy(), "image_id": wrong["image_id"].astype(str).to_numpy(),
-                          "phase": wrong["phase"].astype(str).to_numpy()})
+                          "phase": wrong["phase"].astype(str).to_numpy(), "condition": with_condition(wrong)["condition"].astype(str).to_numpy()})
     rows = predictions.astype({"model": str, "image_id": str}).merge(units[["model", "image_id"]].drop_duplicates(), on=["model", "image_id"])
     rows = rows.sort_values(["model", "image_id", "rank"], kind="stable")
     pairs = (rows["model"] + "\0" + rows["image_id"]).to_numpy(dtype=object)
     guesses = _runs(pairs, rows["label_id"].to_numpy(dtype=object))
     return [
-        ErrorItem(f"model:{model}:{phase}:{image_id}", model, MODEL, phase, image_id, None, None, guesses.get(f"{model}\0{image_id}", ())[:k],
-                  "answer", None, study.truth(image_id))
-        for model, image_id, phase in units.itertuples(index=False)
+        ErrorItem(f"model:{model}:{phase}:{image_id}" + (f"@{condition}" if condition else ""), model, MODEL, phase, image_id, None, None,
+                  guesses.get(f"{model}\0{image_id}", ())[:k], "answer", None, study.truth(image_id))
+        for model, image_id, phase, condition in units.itertuples(index=False)  # one image at two conditions: two items
     ]
 
 

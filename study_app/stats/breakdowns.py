@@ -25,7 +25,7 @@ from statsmodels.stats.multitest import multipletests
 from ..errors import StudyError
 from ..labels import LabelSet
 from .paired import HUMANS, exact_mcnemar_arrays
-from .raters import HUMAN, MODEL, combined_code
+from .raters import HUMAN, MODEL, combined_code, stimulus_codes
 from .results import HypothesisTestResult, Summarised
 
 LEVELS = ("class", "superclass")
@@ -92,7 +92,7 @@ def class_error_comparison(
     """
     if not (raters["rater"] == model).any():
         raise StudyError(f"no model {model!r} in the table")
-    rows = pd.DataFrame({"image_id": raters["image_id"], "group": _class_of(raters, level, labels), "error": ~raters[correct].to_numpy(dtype=bool)})
+    rows = pd.DataFrame({"image_id": stimulus_codes(raters)[0], "group": _class_of(raters, level, labels), "error": ~raters[correct].to_numpy(dtype=bool)})
     human = rows[(raters["kind"] == HUMAN).to_numpy()].groupby("image_id", observed=True).agg(group=("group", "first"), human_error=("error", "mean"))
     machine = rows[(raters["rater"] == model).to_numpy()].groupby("image_id", observed=True)["error"].first().rename("model_error")
     images = human.join(machine, how="inner")

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .raters import CORRECTNESS_COLUMNS, HUMAN, as_categories
+from .raters import CORRECTNESS_COLUMNS, HUMAN, STIMULUS_KEY, as_categories, with_condition
 
 CROWD = "crowd"
 MAJORITY_VOTE = "humans (majority vote)"
 
 
 def majority_vote(raters: pd.DataFrame) -> pd.DataFrame:
-    """Rater-table rows for the majority vote of the annotators on each (phase, image).
+    """Rater-table rows for the majority vote of the annotators on each (phase, stimulus).
 
     Parameters
     ----------
@@ -30,13 +30,13 @@ def majority_vote(raters: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        One row per (phase, image) that some annotator saw, with ``rater`` =
+        One row per (phase, image, condition) that some annotator saw, with ``rater`` =
         ``"humans (majority vote)"``, ``kind`` = ``"crowd"``, ``n_annotators``, the
         ground-truth columns and every correctness column present in ``raters``.
     """
     human = raters[raters["kind"] == HUMAN]
     voted = [c for c in CORRECTNESS_COLUMNS if c in raters.columns]
-    groups = human.groupby(["phase", "image_id"], observed=True, sort=True)
+    groups = with_condition(human).groupby(["phase", *STIMULUS_KEY], observed=True, sort=True)
     size = groups.size().to_numpy()
     votes = {column: 2 * groups[column].sum().to_numpy() > size for column in voted}
     table = groups[["truth", "valid_labels"]].first().reset_index()

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import StudyError
+from .raters import stimulus_codes
 
 
 def row_of(raters: np.ndarray, rater: str) -> int:
@@ -122,9 +123,13 @@ class _Cells:
 
 
 def _cells(raters: pd.DataFrame) -> _Cells:
-    """Sorted rater and image codes, each row's cell in the flattened grid, and ``seen``."""
+    """Sorted rater and stimulus codes, each row's cell in the flattened grid, and ``seen``.
+
+    A column of the grid is a stimulus, (image, condition): two raters are paired only
+    on the same image at the same condition, and one image at two conditions is two
+    columns (:func:`~study_app.stats.raters.stimulus_codes`)."""
     rater_code, names = pd.factorize(raters["rater"], sort=True)
-    image_code, images = pd.factorize(raters["image_id"], sort=True)
+    image_code, images = stimulus_codes(raters)
     flat = rater_code.astype(np.int64) * len(images) + image_code
     seen = np.bincount(flat, minlength=len(names) * len(images))
     if len(seen) and seen.max() > 1:
@@ -134,4 +139,4 @@ def _cells(raters: pd.DataFrame) -> _Cells:
             "(shown in several phases?); compare one phase at a time"
         )
     shape = (len(names), len(images))
-    return _Cells(np.asarray(names, dtype=object), np.asarray(images, dtype=object), rater_code, flat, seen.reshape(shape).astype(bool))
+    return _Cells(np.asarray(names, dtype=object), images, rater_code, flat, seen.reshape(shape).astype(bool))

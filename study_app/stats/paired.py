@@ -123,8 +123,8 @@ def _side(grid: RaterGrid, name: str) -> _Side:
         if not len(people.raters):
             raise StudyError("no annotators in the table to pool")
         return _Side(people.errors, people.seen, True)
-    row = grid.row(name)
-    return _Side(grid.errors[row : row + 1], grid.seen[row : row + 1], False)
+    one = grid.subset([name])  # its own row only: the whole grid's errors would be built once per side
+    return _Side(one.errors, one.seen, False)
 
 
 def _mean_rate(errors: np.ndarray, seen: np.ndarray) -> float:
@@ -374,13 +374,16 @@ def paired_comparisons(
     correct: str = "correct_topk",
     n_boot: int = 10_000,
     seed: int = 0,
+    gee: bool = True,
 ) -> pd.DataFrame:
     """Every paired comparison in one table (see :func:`default_pairs` for the default).
 
     Columns: those of :func:`paired_differences`, the 2x2 counts with the exact McNemar
     p and mid-p (pairs of single raters), and the GEE's estimate of the difference with
     its p-value (the pooled ``"humans"`` against a model; NaN when the fit did not
-    converge, whose numbers mean nothing). Entries that do not apply are NaN.
+    converge, whose numbers mean nothing, or with ``gee=False``: the fit with annotator
+    effects is the costly part when there are many annotators and tables). Entries that
+    do not apply are NaN.
     """
     pairs = default_pairs(raters) if pairs is None else list(pairs)
     table = paired_differences(raters, pairs, alpha, correct, n_boot, seed)
@@ -396,9 +399,9 @@ def paired_comparisons(
             extra[i] = dict(both_right=int(both), only_a_right=int(only_a), only_b_right=int(only_b), both_wrong=int(neither),
                             mcnemar_p=float(pvalue) if tested else np.nan, mcnemar_midp=float(midp) if tested else np.nan)
     for row, (a, b) in zip(extra, pairs):
-        if a == HUMANS and grid.kinds[grid.row(b)] == MODEL:
-            gee = humans_vs_model_gee(raters, b, alpha, correct)
-            if gee.converged:
-                row.update(gee_difference=gee.estimate, gee_p=gee.pvalue)
+        if gee and a == HUMANS and grid.kinds[grid.row(b)] == MODEL:
+            fit = humans_vs_model_gee(raters, b, alpha, correct)
+            if fit.converged:
+                row.update(gee_difference=fit.estimate, gee_p=fit.pvalue)
     columns = ["both_right", "only_a_right", "only_b_right", "both_wrong", "mcnemar_p", "mcnemar_midp", "gee_difference", "gee_p"]
     return pd.concat([table, pd.DataFrame(extra, columns=columns)], axis=1)

@@ -3,9 +3,12 @@
 Following model-vs-human, people and models go into one schema so that every statistic
 has a single code path. Columns:
 
-``rater, kind, image_id, phase``
-    who (an annotator id or a model name), ``"human"`` or ``"model"``, which image, and
-    in which phase it was shown (models get the phase of the image; ``""`` if none).
+``rater, kind, image_id, phase, condition``
+    who (an annotator id or a model name), ``"human"`` or ``"model"``, which image, in
+    which phase it was shown (models get the phase of the image; ``""`` if none) and at
+    which condition (a level such as ``"0.35"`` of a degradation; ``""`` if none). A
+    stimulus is (image, condition): the same image at two conditions is two stimuli,
+    which every statistic keeps apart (:func:`stimulus_codes`).
 ``trial, rt_ms, outcome``
     position in the session, response time, and ``answer`` / ``not_sure`` /
     ``none_of_these`` / ``timeout`` / ``skip``; models have ``trial`` NA, ``rt_ms`` NaN
@@ -18,7 +21,7 @@ has a single code path. Columns:
 ``lca_depth, superclass_correct``
     only with a label hierarchy: the severity of a top-1 miss.
 
-Any other per-trial column of the input (e.g. ``condition``) is kept.
+Any other per-trial column of the input is kept.
 """
 
 from __future__ import annotations
@@ -37,10 +40,11 @@ from .truth import TruthSource, truth_table
 HUMAN = "human"
 MODEL = "model"
 CORRECTNESS_COLUMNS = ("correct_top1", "correct_topk", "all_guesses_valid")
-UNIT_KEY = ("rater", "phase", "image_id")
-CATEGORY_COLUMNS = ("rater", "kind", "image_id", "phase", "outcome", "label", "truth", "valid_labels")
+UNIT_KEY = ("rater", "phase", "image_id", "condition")
+STIMULUS_KEY = ("image_id", "condition")
+CATEGORY_COLUMNS = ("rater", "kind", "image_id", "phase", "condition", "outcome", "label", "truth", "valid_labels")
 _GUESS_COLUMNS = ("rank", "label_id", "score")
-_DEFAULTS = {"phase": "", "trial": pd.NA, "rt_ms": np.nan, "outcome": "answer"}
+_DEFAULTS = {"phase": "", "condition": "", "trial": pd.NA, "rt_ms": np.nan, "outcome": "answer"}
 
 
 def raters_from_guesses(
@@ -56,8 +60,8 @@ def raters_from_guesses(
     ----------
     guesses : DataFrame
         Columns ``rater, kind, image_id, rank, label_id``; ``rank`` is NA on the one row
-        of a non-answer. Optional per-(rater, image) columns ``phase, trial, rt_ms,
-        outcome`` and any others are carried into the result.
+        of a non-answer. Optional per-(rater, image) columns ``phase, condition, trial,
+        rt_ms, outcome`` and any others are carried into the result.
     truth : Study, mapping, DataFrame or manifest path
         Ground truth, see :func:`~study_app.stats.truth.truth_table`.
     k : int
@@ -71,7 +75,7 @@ def raters_from_guesses(
     Returns
     -------
     DataFrame
-        The rater table, one row per (rater, phase, image).
+        The rater table, one row per (rater, phase, image, condition).
     """
     frame = guesses.assign(**{c: v for c, v in _DEFAULTS.items() if c not in guesses.columns})
     unit_of_row, _ = pd.factorize(combined_code(*(frame[c] for c in UNIT_KEY)))
@@ -91,7 +95,7 @@ def _score_units(
 ) -> pd.DataFrame:
     """The shared scoring path: ``rows`` hold per-unit columns, repeated on each guess row.
 
-    ``unit_of_row`` numbers the (rater, phase, image) units 0, 1, ... in order of first
+    ``unit_of_row`` numbers the (rater, phase, image, condition) units 0, 1, ... in order of first
     appearance (``-1``: a row to ignore); each row with a rank is one guess.
     """
     if k < 1:
@@ -175,7 +179,8 @@ def raters_from_answers(answers: pd.DataFrame, truth: TruthSource, k: int = 5, l
     if "superseded" in answers.columns and answers["superseded"].any():
         trial_uuid = trial_uuid.where(~answers["superseded"].astype(bool))  # NA: ignored
     trial_code, _ = pd.factorize(trial_uuid)
-    per_trial = answers[["annotator", "image_id", "phase", "trial", "rt_ms", "outcome"]].rename(columns={"annotator": "rater"})
+    per_trial = with_condition(answers[["annotator", "image_id", "phase", "trial", "rt_ms", "outcome", *_condition_of(answers)]])
+    per_trial = per_trial.rename(columns={"annotator": "rater"})
     scored = _score_units(per_trial, trial_code, answers["rank"], answers["label_id"], truth, k, labels, "answers")
     scored.insert(1, "kind", pd.Categorical.from_codes(np.zeros(len(scored), dtype=np.int8), [HUMAN]))
     first_exposure = first_occurrences(pd.factorize(combined_code(*(scored[c] for c in UNIT_KEY)))[0])
@@ -189,7 +194,7 @@ def later_exposures(answers: pd.DataFrame) -> dict[str, int]:
     trials = answers.drop_duplicates("trial_uuid")
     if "superseded" in trials.columns:
         trials = trials[~trials["superseded"].astype(bool)]
-    repeated = trials.duplicated(["annotator", "phase", "image_id"])
+    repeated = with_condition(trials).duplicated(["annotator", "phase", *STIMULUS_KEY])
     return {str(name): int(n) for name, n in trials.loc[repeated, "annotator"].value_counts(sort=False).sort_index().items()}
 
 
@@ -217,6 +222,7 @@ def raters_from_predictions(
             "kind": MODEL,
             "image_id": predictions["image_id"].to_numpy(),
             "phase": phase.astype(object).fillna("").to_numpy(),  # all NaN (float) when no image has a phase
+            "condition": with_condition(predictions)["condition"].to_numpy(),
             "rank": predictions["rank"].to_numpy(dtype=float),
             "label_id": predictions["label_id"].to_numpy(),
         }
@@ -267,12 +273,12 @@ def image_phases(study: Study) -> dict[str, str | tuple[str, ...]]:
 
 
 def shown_images_only(raters: pd.DataFrame) -> pd.DataFrame:
-    """Keep model rows only for (phase, image) pairs that some annotator answered.
+    """Keep model rows only for (phase, stimulus) pairs that some annotator answered.
 
     Model predictions often cover a whole data set; comparisons with people are about
-    the images people saw.
+    the images people saw, at the conditions they saw them.
     """
-    key = combined_code(raters["phase"], raters["image_id"])
+    key = combined_code(raters["phase"], stimulus_codes(raters)[0])
     human = (raters["kind"] == HUMAN).to_numpy()
     return as_categories(raters[human | np.isin(key, key[human])].reset_index(drop=True))
 
@@ -309,3 +315,32 @@ def combined_code(*columns: pd.Series) -> np.ndarray:
         part, uniques = pd.factorize(column)  # -1 for a missing value, hence the + 1
         code = code * (len(uniques) + 1) + part + 1
     return code
+
+
+def with_condition(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with a ``condition`` column: ``""`` (no condition) where it had none."""
+    return table if "condition" in table.columns else table.assign(condition="")
+
+
+def _condition_of(table: pd.DataFrame) -> list[str]:
+    return ["condition"] if "condition" in table.columns else []
+
+
+def stimulus_codes(raters: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's stimulus, (image, condition), as a code; and the stimuli's names.
+
+    Codes number the stimuli in sorted order (by image, then condition), so a table
+    without conditions gets exactly the codes of its sorted image ids. A stimulus is
+    named by its image id, with ``@<condition>`` added where it has a condition.
+    """
+    image_code, images = pd.factorize(raters["image_id"], sort=True)
+    if "condition" not in raters.columns:
+        return image_code, np.asarray(images, dtype=object)
+    condition_code, conditions = pd.factorize(raters["condition"], sort=True)
+    if len(conditions) <= 1 and (not len(conditions) or str(conditions[0]) == ""):
+        return image_code, np.asarray(images, dtype=object)
+    combined = image_code.astype(np.int64) * len(conditions) + condition_code
+    distinct, code = np.unique(combined, return_inverse=True)
+    image = np.asarray(images, dtype=object).astype(str).astype(object)[distinct // len(conditions)]
+    condition = np.asarray(conditions, dtype=object).astype(str).astype(object)[distinct % len(conditions)]
+    return code.reshape(-1), np.where(condition == "", image, image + "@" + condition)

@@ -19,7 +19,7 @@ from statsmodels.stats.proportion import proportion_confint
 from .bootstrap import group_rate_replicates, percentile_interval, resample_counts
 from .crowd import majority_vote
 from .grid import rater_grid
-from .raters import HUMAN, MODEL, combined_code
+from .raters import HUMAN, MODEL, STIMULUS_KEY, combined_code, with_condition
 
 ALL_PHASES = "(all)"
 HUMANS_MEAN = "humans (mean of annotators)"
@@ -65,10 +65,10 @@ def error_rates(
     parts = []
     for phase in phases:
         rows = raters[raters["phase"] == phase] if len(phases) > 1 and phase != ALL_PHASES else raters
-        parts.append(_single_rater_rates(_predictions_once(rows), correct, alpha).assign(phase=phase))
+        parts.append(single_rater_rates(_predictions_once(rows), correct, alpha).assign(phase=phase))
         if (rows["kind"] == HUMAN).any():
-            parts.append(_single_rater_rates(majority_vote(rows), correct, alpha).assign(phase=phase))
-            parts.append(_pooled_human_rate(rows[rows["kind"] == HUMAN], correct, alpha, n_boot, rng).assign(phase=phase))
+            parts.append(single_rater_rates(majority_vote(rows), correct, alpha).assign(phase=phase))
+            parts.append(pooled_human_rate(rows[rows["kind"] == HUMAN], correct, alpha, n_boot, rng).assign(phase=phase))
     return pd.concat(parts, ignore_index=True)[RATE_COLUMNS]
 
 
@@ -76,12 +76,12 @@ def _predictions_once(rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` with each model's prediction of an image counted once.
 
     An image shown in several phases (counterbalanced designs) carries a copy of the one
-    prediction per phase; pooled over phases, the copies would count as evidence twice.
+    prediction per phase (the same image at another condition is another stimulus and stays); pooled over phases, the copies would count as evidence twice.
     An annotator's answers in two phases are two answers and stay.
     """
     is_model = (rows["kind"] == MODEL).to_numpy()
     models = rows[is_model]  # a few thousand rows beside a million answers
-    repeated = np.flatnonzero(is_model)[models.duplicated(["rater", "image_id"]).to_numpy()]
+    repeated = np.flatnonzero(is_model)[with_condition(models).duplicated(["rater", *STIMULUS_KEY]).to_numpy()]
     if not len(repeated):
         return rows
     keep = np.ones(len(rows), dtype=bool)
@@ -89,14 +89,17 @@ def _predictions_once(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[keep]
 
 
-def _single_rater_rates(rows: pd.DataFrame, correct: str, alpha: float) -> pd.DataFrame:
-    stats = rows.groupby(["rater", "kind"], observed=True, sort=True)[correct].agg(["size", "sum"]).reset_index()
+def single_rater_rates(rows: pd.DataFrame, correct: str, alpha: float, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Each rater's error rate with Wilson and Clopper-Pearson intervals, per group of ``by`` columns
+    (kept in the result) and rater: one group-by for all raters and groups."""
+    stats = rows.groupby([*by, "rater", "kind"], observed=True, sort=True)[correct].agg(["size", "sum"]).reset_index()
     n = stats["size"].to_numpy()
     errors = n - stats["sum"].to_numpy()
     wilson = proportion_confint(errors, n, alpha=alpha, method="wilson")
     exact = proportion_confint(errors, n, alpha=alpha, method="beta")
     return pd.DataFrame(
         {
+            **{column: stats[column].astype(str) for column in by},
             "rater": stats["rater"].astype(str), "kind": stats["kind"].astype(str), "n_raters": 1, "n": n,
             "errors": errors, "error_rate": errors / n, "wilson_low": wilson[0], "wilson_high": wilson[1],
             "cp_low": exact[0], "cp_high": exact[1], "boot_low": np.nan, "boot_high": np.nan,
@@ -104,7 +107,9 @@ def _single_rater_rates(rows: pd.DataFrame, correct: str, alpha: float) -> pd.Da
     )
 
 
-def _pooled_human_rate(human: pd.DataFrame, correct: str, alpha: float, n_boot: int, rng: np.random.Generator) -> pd.DataFrame:
+def pooled_human_rate(human: pd.DataFrame, correct: str, alpha: float, n_boot: int, rng: np.random.Generator) -> pd.DataFrame:
+    """The mean of the annotators' error rates, one row, with a two-way (images x annotators)
+    cluster bootstrap interval."""
     # Images are keyed by phase too, so an image shown in two phases cannot collide.
     keyed = human.assign(image_id=combined_code(human["phase"], human["image_id"]))
     grid = rater_grid(keyed, correct)

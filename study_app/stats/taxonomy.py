@@ -38,7 +38,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from .agreement import kappa_interval
-from .raters import HUMAN
+from .raters import HUMAN, UNIT_KEY, with_condition
 from .rates import error_rates
 from .truth import TruthSource, truth_table
 
@@ -242,8 +242,8 @@ def rescored_error_rates(original: pd.DataFrame, rescored: pd.DataFrame, correct
     key = ["phase", "rater", "kind"]
     keep = ["n", "errors", "error_rate", "wilson_low", "wilson_high", "boot_low", "boot_high"]
     table = before[key + keep].merge(after[key + keep], on=key, suffixes=("_original", "_reviewed"), how="outer", sort=False)
-    units = ["rater", "phase", "image_id"]
-    paired = original[[*units, correct]].merge(rescored[[*units, correct]], on=units, suffixes=("_o", "_r"))
+    units = list(UNIT_KEY)  # the same answer in both tables: one image at two conditions is two answers
+    paired = with_condition(original)[[*units, correct]].merge(with_condition(rescored)[[*units, correct]], on=units, suffixes=("_o", "_r"))
     paired = paired.astype({"rater": str, "phase": str})
     fixed = (~paired[f"{correct}_o"].astype(bool) & paired[f"{correct}_r"].astype(bool)).groupby([paired["phase"], paired["rater"]]).sum()
     broken = (paired[f"{correct}_o"].astype(bool) & ~paired[f"{correct}_r"].astype(bool)).groupby([paired["phase"], paired["rater"]]).sum()
