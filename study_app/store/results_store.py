@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
-from ..counterbalance import Assignment
+from ..counterbalance import Assignment, Design
 from ..errors import ProtocolChangedError, StoreError, StudyError
-from ..protocol import Study
+from ..protocol import ImageRecord, Study
 from ..responses import Event, Response, utc_now
 from ..schedule import Trial, session_trials
 from .allocation import allocated_phases, claim_trials, fill_slot, keep_claims
@@ -111,13 +111,29 @@ def study_snapshot(study: Study) -> dict:
             }
             for p in study.phases
         ],
-        "images": {i: {"sha256": r.sha256, "labels": list(r.labels)} for i, r in study.images.items()},
-        "counterbalance": (
-            {"phases": list(design.phases), "blocks_column": design.column, "blocks": list(design.blocks), "order": design.order}
-            if (design := study.counterbalance)
-            else None
-        ),
+        "images": {i: _image_snapshot(r) for i, r in study.images.items()},
+        "counterbalance": _design_snapshot(study.counterbalance),
     }
+
+
+def _image_snapshot(record: ImageRecord) -> dict:
+    """An image's entry; condition and attributes only where the manifest has them, so that
+    the snapshot (and a merge's comparison of it) of a study without them stays as it was."""
+    entry: dict = {"sha256": record.sha256, "labels": list(record.labels)}
+    if record.condition:
+        entry["condition"] = record.condition
+    if record.attributes:
+        entry["attributes"] = dict(record.attributes)
+    return entry
+
+
+def _design_snapshot(design: Design | None) -> dict | None:
+    if design is None:
+        return None
+    entry = {"phases": list(design.phases), "blocks_column": design.column, "blocks": list(design.blocks), "order": design.order}
+    if design.levels:
+        entry |= {"levels": list(design.levels), "source_column": design.source}
+    return entry
 
 
 @dataclass
