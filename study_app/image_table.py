@@ -96,6 +96,10 @@ class ImageTable(Mapping[str, "ImageRecord"]):
     def __len__(self) -> int:
         return len(self._ids)
 
+    def conditions(self) -> dict[str, str]:
+        """image id -> condition of every image that has one."""
+        return {i: c for i, c in zip(self._ids, self._conditions) if c} if self._conditions else {}
+
     def path_strings(self) -> Iterator[str]:
         """Every image's path as a string, without making records (for a sweep over the files)."""
         return (self._folder + name for name in self._names)

@@ -222,6 +222,12 @@ class Study:
                 return phase
         raise KeyError(name)
 
+    def conditions(self) -> dict[str, str]:
+        """image id -> condition, of every image that has one (without making a record per image)."""
+        if isinstance(self.images, ImageTable):
+            return self.images.conditions()
+        return {i: r.condition for i, r in self.images.items() if r.condition}
+
     def truth(self, image_id: str) -> tuple[str, ...]:
         """Ground-truth label ids of an image (several for multi-label ground truth)."""
         return self.images[image_id].labels
