@@ -87,6 +87,7 @@ _TOP = {
     "review": Field(dict),
     "counterbalance": Field(dict),
     "store": Field(str),
+    "stimuli": Field(dict),
 }
 _LABELS = {
     "file": Field(str, True),
@@ -121,6 +122,14 @@ _PRESENTATION = {
     "mask_ms": Field(int, range=Range(0, 60_000)),
 }
 _MODELS = {"predictions": Field(list)}
+#: Provenance of degraded stimuli (``new-study degrade`` writes it): checked, used by nothing else.
+_STIMULI = {
+    "transform": Field(str, True),
+    "levels": Field(list, True),
+    "seed": Field(int, True, SEED),
+    "source": Field(str),
+    "source_protocol_hash": Field(str),
+}
 _COUNTERBALANCE = {"phases": Field(list, True), "blocks": Field(str), "order": Field(str), "conditions": Field(str), "source": Field(str)}
 
 
@@ -248,6 +257,27 @@ def _attribute_columns(rows: list | None) -> list[str]:
     return [c for c in rows[0].values if isinstance(c, str) and c not in MANIFEST_COLUMNS and c != CONDITION]
 
 
+def _check_stimuli(cfg: dict[str, Any], images: Mapping[str, ImageRecord], check: TomlChecker) -> None:
+    """The ``[stimuli]`` record names a known transform, and every condition of the manifest is one of its levels."""
+    if "transform" in cfg:
+        from .stimuli.errors import TransformError
+        from .stimuli.registry import get_transform
+
+        try:
+            get_transform(cfg["transform"])
+        except TransformError as exc:
+            check.add(str(exc), "stimuli", "transform")
+    levels = cfg.get("levels")
+    if levels is None:
+        return
+    if not levels or not all(isinstance(level, str) for level in levels):
+        check.add('levels must be a non-empty list of the conditions as text, e.g. ["0", "0.35"]', "stimuli", "levels")
+        return
+    unknown = sorted({r.condition for r in images.values() if r.condition} - set(levels))
+    if unknown:
+        check.add(f"the manifest has condition(s) {', '.join(unknown)} that are not among the levels {', '.join(levels)}", "stimuli", "levels")
+
+
 def find_study(name_or_path: str | Path) -> Path:
     """The protocol folder for a study name (bundled or under ./protocols) or a path."""
     candidate = Path(name_or_path)
@@ -343,6 +373,8 @@ class _Loader:
         shared = set(balance_cfg.get("phases", [])) if block_column else set()
         phases = self._phases(phase_cfgs, images, int(top.get("seed", 0)), check, shared)
         design = self._counterbalance(balance_cfg, phases, images, check) if balance_cfg else None
+        if "stimuli" in top:
+            _check_stimuli(check.table(top["stimuli"], _STIMULI, ("stimuli",)), images, check)
         self._check_examples_unused(label_set, images, phases)
         predictions = self._predictions(models_cfg, label_set, lines)
         if self.for_session:
