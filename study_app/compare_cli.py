@@ -179,7 +179,7 @@ def with_conditions(raters: "pd.DataFrame", study) -> "pd.DataFrame":
     people and models alike: a stimulus has an image id of its own, so a model's prediction
     for ``src@0.35`` belongs to condition 0.35 as a person's answer does ("" without conditions)."""
     condition_of = study.conditions()
-    return raters.assign(condition=raters["image_id"].astype(str).map(condition_of).fillna("").astype(object))
+    return raters.assign(condition=[condition_of.get(image_id, "") for image_id in raters["image_id"].astype(str)])
 
 
 def file_raters(args: argparse.Namespace):
