@@ -189,7 +189,8 @@ class ImageRecord:
     #: image id of its own (``<source>@<condition>`` from ``new-study degrade``).
     condition: str = ""
     #: Every other manifest column (not image_id, path, labels, split, condition) as
-    #: (column, value) pairs in the manifest's order, e.g. ``source_image_id``; exported per trial.
+    #: (column, value) pairs in the manifest's order, e.g. ``source_image_id``; exported per
+    #: trial in a study with conditions (store/results_store.py ``_image_snapshot`` says why).
     attributes: tuple[tuple[str, str], ...] = ()
 
     def attribute(self, column: str) -> str:

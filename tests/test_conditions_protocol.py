@@ -25,6 +25,7 @@ from study_app.store import ResultsStore, answers_frame, export_answers, read_ex
 from study_app.study_summary import describe_study
 
 from .factory import STUDY_TOML
+from .test_counterbalance import latin_square_study
 
 LEVELS = ("0", "0.5", "1")
 CONDITION_DESIGN = '\n[counterbalance]\nphases = ["test"]\nconditions = "manifest"\nsource = "source_image_id"\n'
@@ -44,11 +45,20 @@ def condition_study(root, levels=LEVELS, design: str = CONDITION_DESIGN, drop=No
             if image_id != drop:
                 out.append({**row, "image_id": image_id, "condition": level, "source_image_id": row["image_id"], "group": "g" + row["labels"]})
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, ["image_id", "path", "labels", "split", "condition", "source_image_id", "group"], lineterminator="\n")
+        writer = csv.DictWriter(handle, ["image_id", "path", "labels", "split", "condition", "source_image_id", "group"], lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(out)
     (root / "study.toml").write_text(STUDY_TOML.split("[models]")[0] + design, encoding="utf-8")
     return root
+
+
+def simulated_and_exported(study, tmp_path, annotators: int) -> pd.DataFrame:
+    """Simulated sessions' answers frame; the store's export is written to tmp_path/answers.csv."""
+    store_path = tmp_path / "pilot.sqlite"
+    run_pilot(study, annotators, store_path, accuracy=1.0, rt_ms=(400.0, 10.0), seed=3)
+    with ResultsStore(store_path, readonly=True) as store:
+        export_answers(store, tmp_path / "answers.csv")
+        return answers_frame(store)
 
 
 def test_condition_and_attribute_columns_are_kept_on_the_records_and_survive_pickling(tiny_study):
@@ -140,11 +150,7 @@ def test_sessions_follow_the_square_and_the_export_carries_the_condition(tmp_pat
         tested = [study.images[t.image_id] for t in trials if t.phase == "test"]
         assert Counter(r.attribute("source_image_id") for r in tested).most_common(1)[0][1] == 1
         assert len(tested) == 12 and Counter(r.condition for r in tested) == {lv: 4 for lv in LEVELS}
-    store_path = tmp_path / "pilot.sqlite"
-    run_pilot(study, 3, store_path, accuracy=1.0, rt_ms=(400.0, 10.0), seed=3)
-    with ResultsStore(store_path, readonly=True) as store:
-        frame = answers_frame(store)
-        export_answers(store, tmp_path / "answers.csv")
+    frame = simulated_and_exported(study, tmp_path, 3)
     assert frame["condition"].eq(frame["image_id"].str.split("@").str[1]).all()
     assert frame["source_image_id"].eq(frame["image_id"].str.split("@").str[0]).all()
     assert set(frame["manifest_group"]) == {"gcat", "gdog", "gcar", "gbus"}  # renamed: group is an export column
@@ -159,12 +165,7 @@ def test_sessions_follow_the_square_and_the_export_carries_the_condition(tmp_pat
 
 
 def test_a_store_and_an_export_from_before_conditions_read_as_no_condition(tmp_path, tiny_study):
-    study = load_study(tiny_study)
-    store_path = tmp_path / "old.sqlite"
-    run_pilot(study, 1, store_path, accuracy=1.0, rt_ms=(400.0, 10.0), seed=1)
-    with ResultsStore(store_path, readonly=True) as store:
-        frame = answers_frame(store)
-        export_answers(store, tmp_path / "answers.csv")
+    frame = simulated_and_exported(load_study(tiny_study), tmp_path, 1)
     assert (frame["condition"] == "").all() and "source_image_id" not in frame.columns
     old = pd.read_csv(tmp_path / "answers.csv", dtype=str, keep_default_na=False).drop(columns=["condition"])
     old.to_csv(tmp_path / "older.csv", index=False)
@@ -186,3 +187,15 @@ def test_the_rater_table_has_the_condition_of_people_and_of_models(tmp_path, tin
     assert (raters["condition"] == expected).all()
     model = raters[raters["kind"] == "model"]
     assert sorted(set(model["condition"])) == list(LEVELS) and len(model) >= 9
+
+
+def test_a_study_without_conditions_keeps_its_snapshot_even_with_other_manifest_columns(tiny_study):
+    """A merge compares snapshots: stores of a blocked study made before conditions existed
+    must still merge with new ones, so extra columns enter the snapshot only with conditions."""
+    from study_app.store.results_store import study_snapshot
+
+    study = latin_square_study(tiny_study)  # a ``block`` column
+    assert any(r.attributes for r in study.images.values())
+    assert {key for entry in study_snapshot(study)["images"].values() for key in entry} == {"sha256", "labels"}
+    conditioned = study_snapshot(load_study(condition_study(tiny_study)))["images"]["img-005@0.5"]
+    assert conditioned["condition"] == "0.5" and conditioned["attributes"]["source_image_id"] == "img-005"

@@ -90,6 +90,7 @@ def child_uuid(parent: str, part: str) -> str:
 
 def study_snapshot(study: Study) -> dict:
     """What a store keeps of the protocol, enough to interpret its answers without the folder."""
+    conditioned = bool(study.conditions())
     return {
         "name": study.name,
         "version": study.version,
@@ -111,18 +112,20 @@ def study_snapshot(study: Study) -> dict:
             }
             for p in study.phases
         ],
-        "images": {i: _image_snapshot(r) for i, r in study.images.items()},
+        "images": {i: _image_snapshot(r, conditioned) for i, r in study.images.items()},
         "counterbalance": _design_snapshot(study.counterbalance),
     }
 
 
-def _image_snapshot(record: ImageRecord) -> dict:
-    """An image's entry; condition and attributes only where the manifest has them, so that
-    the snapshot (and a merge's comparison of it) of a study without them stays as it was."""
+def _image_snapshot(record: ImageRecord, conditioned: bool) -> dict:
+    """An image's entry; its condition and attribute columns only in a study with a condition
+    column. A study without one keeps the snapshot earlier versions wrote, even if its manifest
+    has other columns (a ``block`` column, notes): a merge compares snapshots, and a store made
+    before conditions existed must still merge with one made after."""
     entry: dict = {"sha256": record.sha256, "labels": list(record.labels)}
-    if record.condition:
+    if conditioned and record.condition:
         entry["condition"] = record.condition
-    if record.attributes:
+    if conditioned and record.attributes:
         entry["attributes"] = dict(record.attributes)
     return entry
 
