@@ -20,6 +20,7 @@ from study_app.counterbalance import Design, level_order, stimulus_groups
 from study_app.errors import ProtocolError
 from study_app.pilot import run_pilot
 from study_app.protocol import load_study
+from study_app.report.inputs import from_study_store
 from study_app.schedule import session_trials
 from study_app.store import ResultsStore, answers_frame, export_answers, read_export
 from study_app.study_summary import describe_study
@@ -187,6 +188,8 @@ def test_the_rater_table_has_the_condition_of_people_and_of_models(tmp_path, tin
     assert (raters["condition"] == expected).all()
     model = raters[raters["kind"] == "model"]
     assert sorted(set(model["condition"])) == list(LEVELS) and len(model) >= 9
+    facts = dict(from_study_store(raters, "top-k", 3, study, store_path, "report").facts)  # the report's provenance
+    assert facts["images per condition (protocol)"] == "0: 16, 0.5: 12, 1: 12"
 
 
 def test_a_study_without_conditions_keeps_its_snapshot_even_with_other_manifest_columns(tiny_study):
