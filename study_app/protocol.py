@@ -225,6 +225,8 @@ class Study:
     #: Images only hashed so far (``load_study(..., for_session=True)``): they are
     #: decoded in the background while the session runs (study_cache.py).
     undecoded: frozenset[str] = frozenset()
+    #: The ``[stimuli]`` table (how ``new-study degrade`` made the images), {} without one.
+    stimuli: Mapping[str, Any] = field(default_factory=dict)
 
     def phase(self, name: str) -> Phase:
         for phase in self.phases:
@@ -374,8 +376,9 @@ class _Loader:
         shared = set(balance_cfg.get("phases", [])) if block_column else set()
         phases = self._phases(phase_cfgs, images, int(top.get("seed", 0)), check, shared)
         design = self._counterbalance(balance_cfg, phases, images, check) if balance_cfg else None
-        if "stimuli" in top:
-            _check_stimuli(check.table(top["stimuli"], _STIMULI, ("stimuli",)), images, check)
+        stimuli = check.table(top["stimuli"], _STIMULI, ("stimuli",)) if "stimuli" in top else {}
+        if stimuli:
+            _check_stimuli(stimuli, images, check)
         self._check_examples_unused(label_set, images, phases)
         predictions = self._predictions(models_cfg, label_set, lines)
         if self.for_session:
@@ -413,6 +416,7 @@ class _Loader:
             taxonomy=taxonomy,
             counterbalance=design,
             store=store,
+            stimuli=stimuli,
             undecoded=frozenset(self.undecoded),
         )
 

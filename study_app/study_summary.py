@@ -71,6 +71,13 @@ def describe_study(study: Study) -> str:
         lines += [_phase_line(phase), *_condition_line(study, phase)]
     if study.counterbalance is not None:
         lines += _design_lines(study, study.counterbalance)
+    if study.stimuli:
+        made = study.stimuli
+        lines.append(
+            f"stimuli: {made.get('transform')} at levels {', '.join(made.get('levels', []))}, seed {made.get('seed')}"
+            + (f", from study {made['source']}" if made.get("source") else "")
+            + "; the study uses its own copies (PNG), so later changes to the source images do not change it"
+        )
     models: list[str] = []
     for path in study.prediction_files:
         problems: list[Problem] = []

@@ -102,3 +102,4 @@ def test_the_degraded_study_keeps_working_when_its_source_images_change(tmp_path
     Image.new("RGB", (64, 64), (255, 0, 0)).save(source / "images" / f"{first['source_image_id']}.jpg")  # the source changes
     checked = run("validate", "--study", str(tmp_path / "noise"))
     assert checked.returncode == 0, checked.stderr  # it reads only its own PNGs
+    assert "later changes to the source images do not change it" in checked.stdout
