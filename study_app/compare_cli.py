@@ -169,9 +169,17 @@ def study_raters(args: argparse.Namespace):
     people_k, pilot = max(p.answers for p in chosen), is_pilot(answers)
     notes = input_notes(answers[answers["phase"].isin(phases)], args.k, people_k, pilot)
     args.k = args.k or people_k
-    raters = rater_table(answers, predictions, study, args.k, study.labels, image_phases(study))
+    raters = with_conditions(rater_table(answers, predictions, study, args.k, study.labels, image_phases(study)), study)
     rule = args.rule or ("all-valid" if all(p.multi_label for p in chosen) else "top-k")
     return RaterInputs(raters, phases, rule, study.name, study.labels, notes, pilot)
+
+
+def with_conditions(raters: "pd.DataFrame", study) -> "pd.DataFrame":
+    """The rater table with its ``condition`` column filled from the study's manifest, for
+    people and models alike: a stimulus has an image id of its own, so a model's prediction
+    for ``src@0.35`` belongs to condition 0.35 as a person's answer does ("" without conditions)."""
+    condition_of = study.conditions()
+    return raters.assign(condition=[condition_of.get(image_id, "") for image_id in raters["image_id"].astype(str)])
 
 
 def file_raters(args: argparse.Namespace):

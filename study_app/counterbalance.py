@@ -17,6 +17,28 @@ groups simply take turns over the blocks (image subsets). ``williams`` uses Will
 design for the order, balanced for first-order carry-over (each condition follows every
 other equally often); it needs 2m groups when m is odd.
 
+**Conditions in the manifest** (a degradation experiment: the manifest's ``condition``
+column holds each stimulus's level, and a ``source_image_id`` column the source image it was
+made from, as ``new-study degrade`` writes them)::
+
+    [counterbalance]
+    phases = ["test"]              # the phase(s) whose stimuli carry the conditions
+    conditions = "manifest"        # conditions from the manifest's condition column
+    source = "source_image_id"     # optional; the column naming each stimulus's source image
+
+An annotator must never see one source image at two levels (the second view would be
+primed by the first). With *m* levels, the phase's source images are split into *m* blocks
+(in order of first appearance in the manifest, taking turns: source *i* is in block
+*i* mod *m*, so block sizes differ by at most one), and group *g* sees block *b* at level
+*(g + b) mod m*: each annotator sees every source image exactly once, every level on one
+block, and over *m* consecutive annotators every stimulus (source, level) exactly once. Each
+stimulus therefore belongs to exactly one group, ``(level index - block) mod m``; the
+loader stores that group as the stimulus's ``block``, so a session takes the stimuli of its
+group exactly as it takes a block of images (:func:`study_app.schedule.phase_trials`). The
+levels are taken in :func:`level_order` (numerically when every level is a number). Every
+source image of the phase must have exactly one stimulus at every level; the trials of a
+phase are shuffled as usual, so the levels are interleaved.
+
 The assignment is a pure function of (design, arrival order); the trial order within a
 phase still comes from (study seed, annotator id), so an annotator's whole sequence is
 reproducible from (study seed, annotator id, arrival order). The store keeps each
@@ -26,9 +48,27 @@ session's assignment.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 ORDERS = ("latin-square", "williams")
+#: The one value of ``conditions``: the levels come from the manifest's condition column.
+MANIFEST_CONDITIONS = "manifest"
+DEFAULT_SOURCE_COLUMN = "source_image_id"
+
+
+def level_order(levels: Iterable[str]) -> list[str]:
+    """Distinct levels, numerically when every one is a number ("0.1" before "0.35" before
+    "inf"), else as written; the same order as the statistics' ``condition_order``."""
+    distinct = sorted(set(levels))
+    try:
+        numbers = {level: float(level) for level in distinct}
+    except ValueError:
+        return distinct
+    if any(math.isnan(n) for n in numbers.values()):
+        return distinct
+    return sorted(distinct, key=lambda level: (numbers[level], level))
 
 
 @dataclass(frozen=True)
@@ -39,10 +79,15 @@ class Design:
     column: str | None = None
     blocks: tuple[str, ...] = ()
     order: str = "latin-square"
+    #: A design over manifest conditions: the levels in order, and the source image column.
+    levels: tuple[str, ...] = ()
+    source: str | None = None
 
     @property
     def groups(self) -> int:
         """How many different assignments there are before the rotation repeats."""
+        if self.levels:
+            return len(self.levels)
         conditions = len(self.phases)
         if conditions == 1:
             return len(self.blocks)
@@ -69,6 +114,8 @@ class Design:
     def assign(self, arrival: int) -> Assignment:
         """The assignment of the annotator who arrived ``arrival``-th (0-based)."""
         group = arrival % self.groups
+        if self.levels:  # each stimulus's block is the group that shows it (stimulus_groups)
+            return Assignment(group, arrival, self.phases, {phase: str(group) for phase in self.phases})
         rows = self.rows()
         order = tuple(self.phases[c] for c in rows[group % len(rows)])
         blocks: dict[str, str] = {}
@@ -99,12 +146,70 @@ class Assignment:
         return cls(int(data["group"]), int(data["arrival"]), tuple(data["phase_order"]), dict(data["blocks"]))
 
 
+def stimulus_groups(stimuli: dict[str, tuple[str, str]], levels: tuple[str, ...]) -> dict[str, str]:
+    """image id -> the group (as text) that sees it, for one phase's stimuli ``image id ->
+    (source, level)`` listed in manifest order: source *i* is in block *i* mod *m*, and group
+    *g* sees block *b* at level *(g + b) mod m*, so a stimulus at level *c* goes to *(c - b) mod m*."""
+    m = len(levels)
+    level_index = {level: n for n, level in enumerate(levels)}
+    block: dict[str, int] = {}
+    for source, _ in stimuli.values():
+        block.setdefault(source, len(block) % m)
+    return {image_id: str((level_index[level] - block[source]) % m) for image_id, (source, level) in stimuli.items()}
+
+
+def check_condition_design(
+    cfg: dict, phases: list[str], stimuli: dict[str, dict[str, tuple[str, str]]]
+) -> tuple[Design | None, list[tuple[str, str]]]:
+    """A design over manifest conditions (see the module docstring) and its problems.
+
+    ``stimuli[phase][image_id]`` is each stimulus's (source, condition), "" where empty.
+    """
+    source = cfg.get("source", DEFAULT_SOURCE_COLUMN)
+    if cfg.get("conditions") != MANIFEST_CONDITIONS:
+        return None, [("conditions", f"conditions must be {MANIFEST_CONDITIONS!r} (the levels of the manifest's condition column), not {cfg.get('conditions')!r}")]
+    problems = [(key, f"{key} does not apply with conditions = {MANIFEST_CONDITIONS!r}: the blocks are groups of source images") for key in ("blocks", "order") if key in cfg]
+    levels = tuple(level_order(level for phase in phases for _, level in stimuli.get(phase, {}).values() if level))
+    if len(levels) < 2:
+        problems.append(("conditions", f"the condition column of phase(s) {', '.join(phases)} has {len(levels)} level(s); a Latin square needs at least 2"))
+    for phase in phases:
+        problems += _incomplete_sources(phase, stimuli.get(phase, {}), levels, source)
+    if problems:
+        return None, problems
+    return Design(tuple(phases), levels=levels, source=source), []
+
+
+def _incomplete_sources(phase: str, stimuli: dict[str, tuple[str, str]], levels: tuple[str, ...], column: str) -> list[tuple[str, str]]:
+    """Every source image of the phase needs exactly one stimulus at every level, or some
+    group would miss a stimulus (or see one source twice)."""
+    problems = []
+    unlabelled = [i for i, (source, level) in stimuli.items() if not source or not level]
+    if unlabelled:
+        problems.append(("source", f"{len(unlabelled)} image(s) of phase {phase!r} have no value in manifest column {column!r} or condition (e.g. {unlabelled[0]!r})"))
+    seen: dict[str, list[str]] = {}
+    for source, level in stimuli.values():
+        if source and level:
+            seen.setdefault(source, []).append(level)
+    for source, found in seen.items():
+        if sorted(found) != sorted(levels):
+            missing = [lv for lv in levels if lv not in found]
+            twice = sorted({lv for lv in found if found.count(lv) > 1})
+            what = (f"no stimulus at level(s) {', '.join(missing)}" if missing else "") + ("; " if missing and twice else "") + (f"two stimuli at level(s) {', '.join(twice)}" if twice else "")
+            problems.append(("source", f"source image {source!r} of phase {phase!r} has {what}; every source needs one stimulus at each level {', '.join(levels)}"))
+            break  # one example is enough to see the pattern; the rest follow from the same fix
+    return problems
+
+
 def check_design(
-    cfg: dict, phase_names: list[str], block_of: dict[str, dict[str, str]]
+    cfg: dict,
+    phase_names: list[str],
+    block_of: dict[str, dict[str, str]],
+    stimuli: dict[str, dict[str, tuple[str, str]]] | None = None,
 ) -> tuple[Design | None, list[tuple[str, str]]]:
     """The design of a ``[counterbalance]`` table and its problems as (field, message).
 
-    ``block_of[phase][image_id]`` is each image's value in the blocks column ("" if empty).
+    ``block_of[phase][image_id]`` is each image's value in the blocks column ("" if empty);
+    ``stimuli[phase][image_id]`` its (source, condition), for a design over manifest conditions.
     """
     problems: list[tuple[str, str]] = []
     phases = cfg.get("phases", [])
@@ -115,10 +220,16 @@ def check_design(
             problems.append(("phases", f"no phase named {name!r} (phases: {', '.join(phase_names)})"))
     if len(set(phases)) != len(phases):
         problems.append(("phases", "a phase is listed twice"))
+    if problems:
+        return None, problems
+    if "conditions" in cfg:
+        return check_condition_design(cfg, phases, stimuli or {})
     order = cfg.get("order", "latin-square")
     if order not in ORDERS:
         problems.append(("order", f"order must be one of {', '.join(ORDERS)}, not {order!r}"))
     column = cfg.get("blocks")
+    if "source" in cfg:
+        problems.append(("source", f"source applies only with conditions = {MANIFEST_CONDITIONS!r}"))
     if problems:
         return None, problems
     if column is None:

@@ -35,12 +35,16 @@ def _common_folder(paths: list[str]) -> str:
 class ImageTable(Mapping[str, "ImageRecord"]):
     """image_id -> :class:`ImageRecord`, in manifest order, built lazily from columns."""
 
-    __slots__ = ("_ids", "_index", "_folder", "_names", "_labels", "_splits", "_hashes", "_blocks", "_made")
+    __slots__ = ("_ids", "_index", "_folder", "_names", "_labels", "_splits", "_hashes", "_blocks", "_conditions", "_attributes", "_made")
 
     def __init__(self, ids: list[str], folder: str, names: list[str], labels: list[tuple[str, ...]],
-                 splits: list[str], hashes: list[str], blocks: list[str]) -> None:
+                 splits: list[str], hashes: list[str], blocks: list[str], conditions: list[str] | None = None,
+                 attributes: list[tuple[tuple[str, str], ...]] | None = None) -> None:
         self._ids, self._folder, self._names = ids, folder, names
         self._labels, self._splits, self._hashes, self._blocks = labels, splits, hashes, blocks
+        # a manifest without conditions or attribute columns keeps no per-image column for them
+        self._conditions = conditions if conditions and any(conditions) else None
+        self._attributes = attributes if attributes and any(attributes) else None
         self._index = {image_id: n for n, image_id in enumerate(ids)}
         self._made: dict[str, ImageRecord] = {}
 
@@ -58,6 +62,8 @@ class ImageTable(Mapping[str, "ImageRecord"]):
             [r.split for r in records],
             [r.sha256 for r in records],
             [r.block for r in records],
+            [r.condition for r in records],
+            [r.attributes for r in records],
         )
         table._made = {r.image_id: r for r in records}
         return table
@@ -69,7 +75,14 @@ class ImageTable(Mapping[str, "ImageRecord"]):
 
             n = self._index[image_id]
             record = ImageRecord(
-                image_id, Path(self._folder + self._names[n]), self._labels[n], self._splits[n], self._hashes[n], self._blocks[n]
+                image_id,
+                Path(self._folder + self._names[n]),
+                self._labels[n],
+                self._splits[n],
+                self._hashes[n],
+                self._blocks[n],
+                self._conditions[n] if self._conditions else "",
+                self._attributes[n] if self._attributes else (),
             )
             self._made[image_id] = record
         return record
@@ -83,12 +96,16 @@ class ImageTable(Mapping[str, "ImageRecord"]):
     def __len__(self) -> int:
         return len(self._ids)
 
+    def conditions(self) -> dict[str, str]:
+        """image id -> condition of every image that has one."""
+        return {i: c for i, c in zip(self._ids, self._conditions) if c} if self._conditions else {}
+
     def path_strings(self) -> Iterator[str]:
         """Every image's path as a string, without making records (for a sweep over the files)."""
         return (self._folder + name for name in self._names)
 
     def __getstate__(self) -> tuple:
-        return (self._ids, self._folder, self._names, self._labels, self._splits, self._hashes, self._blocks)
+        return (self._ids, self._folder, self._names, self._labels, self._splits, self._hashes, self._blocks, self._conditions, self._attributes)
 
     def __setstate__(self, state: tuple) -> None:
         self.__init__(*state)

@@ -11,6 +11,7 @@ study that answers were given in.
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import re
 import tomllib
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .counterbalance import Design, check_design
+from .counterbalance import DEFAULT_SOURCE_COLUMN, Design, check_design, stimulus_groups
 from .csvfiles import read_csv, split_list
 from .errors import Problem, ProtocolError, StudyNotFoundError
 from .image_checks import check_image_files
@@ -38,6 +39,10 @@ from .toml_lines import key_lines, line_of
 from .validation_cache import ValidationCache, regular_file_stat
 
 STUDY_FILE = "study.toml"
+#: The manifest's fixed columns; any other column is kept as an attribute of each image.
+MANIFEST_COLUMNS = ("image_id", "path", "labels", "split")
+#: The optional manifest column of a stimulus's condition (the level of a degradation).
+CONDITION = "condition"
 FORMAT_VERSION = 1
 MAX_STUDY_FILE_BYTES = MAX_BYTES["protocol"]
 MAX_ANSWERS = TOP_K.high
@@ -82,6 +87,7 @@ _TOP = {
     "review": Field(dict),
     "counterbalance": Field(dict),
     "store": Field(str),
+    "stimuli": Field(dict),
 }
 _LABELS = {
     "file": Field(str, True),
@@ -116,7 +122,15 @@ _PRESENTATION = {
     "mask_ms": Field(int, range=Range(0, 60_000)),
 }
 _MODELS = {"predictions": Field(list)}
-_COUNTERBALANCE = {"phases": Field(list, True), "blocks": Field(str), "order": Field(str)}
+#: Provenance of degraded stimuli (``new-study degrade`` writes it): checked, used by nothing else.
+_STIMULI = {
+    "transform": Field(str, True),
+    "levels": Field(list, True),
+    "seed": Field(int, True, SEED),
+    "source": Field(str),
+    "source_protocol_hash": Field(str),
+}
+_COUNTERBALANCE = {"phases": Field(list, True), "blocks": Field(str), "order": Field(str), "conditions": Field(str), "source": Field(str)}
 
 
 @dataclass(frozen=True)
@@ -167,8 +181,21 @@ class ImageRecord:
     labels: tuple[str, ...]
     split: str
     sha256: str = ""
-    #: Value in the manifest column that ``[counterbalance] blocks`` names ("" if none).
+    #: Value in the manifest column that ``[counterbalance] blocks`` names ("" if none); in a
+    #: design over manifest conditions, the group that shows this stimulus (counterbalance.py).
     block: str = ""
+    #: The manifest's ``condition`` column as written ("" without one): the level of a
+    #: degradation experiment. A stimulus is (source image, condition); each stimulus has an
+    #: image id of its own (``<source>@<condition>`` from ``new-study degrade``).
+    condition: str = ""
+    #: Every other manifest column (not image_id, path, labels, split, condition) as
+    #: (column, value) pairs in the manifest's order, e.g. ``source_image_id``; exported per
+    #: trial in a study with conditions (store/results_store.py ``_image_snapshot`` says why).
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    def attribute(self, column: str) -> str:
+        """The value of an attribute column ("" if the manifest has no such column)."""
+        return dict(self.attributes).get(column, "")
 
 
 @dataclass(frozen=True)
@@ -198,6 +225,8 @@ class Study:
     #: Images only hashed so far (``load_study(..., for_session=True)``): they are
     #: decoded in the background while the session runs (study_cache.py).
     undecoded: frozenset[str] = frozenset()
+    #: The ``[stimuli]`` table (how ``new-study degrade`` made the images), {} without one.
+    stimuli: Mapping[str, Any] = field(default_factory=dict)
 
     def phase(self, name: str) -> Phase:
         for phase in self.phases:
@@ -205,9 +234,51 @@ class Study:
                 return phase
         raise KeyError(name)
 
+    def conditions(self) -> dict[str, str]:
+        """image id -> condition, of every image that has one (without making a record per image)."""
+        if isinstance(self.images, ImageTable):
+            return self.images.conditions()
+        return {i: r.condition for i, r in self.images.items() if r.condition}
+
     def truth(self, image_id: str) -> tuple[str, ...]:
         """Ground-truth label ids of an image (several for multi-label ground truth)."""
         return self.images[image_id].labels
+
+
+def _is_number(text: str) -> bool:
+    """A condition level that is a number (infinity included, NaN not: it names no level)."""
+    try:
+        return not math.isnan(float(text))
+    except ValueError:
+        return False
+
+
+def _attribute_columns(rows: list | None) -> list[str]:
+    """The manifest's columns other than the fixed ones and ``condition``, in header order."""
+    if not rows:
+        return []
+    return [c for c in rows[0].values if isinstance(c, str) and c not in MANIFEST_COLUMNS and c != CONDITION]
+
+
+def _check_stimuli(cfg: dict[str, Any], images: Mapping[str, ImageRecord], check: TomlChecker) -> None:
+    """The ``[stimuli]`` record names a known transform, and every condition of the manifest is one of its levels."""
+    if "transform" in cfg:
+        from .stimuli.errors import TransformError
+        from .stimuli.registry import get_transform
+
+        try:
+            get_transform(cfg["transform"])
+        except TransformError as exc:
+            check.add(str(exc), "stimuli", "transform")
+    levels = cfg.get("levels")
+    if levels is None:
+        return
+    if not levels or not all(isinstance(level, str) for level in levels):
+        check.add('levels must be a non-empty list of the conditions as text, e.g. ["0", "0.35"]', "stimuli", "levels")
+        return
+    unknown = sorted({r.condition for r in images.values() if r.condition} - set(levels))
+    if unknown:
+        check.add(f"the manifest has condition(s) {', '.join(unknown)} that are not among the levels {', '.join(levels)}", "stimuli", "levels")
 
 
 def find_study(name_or_path: str | Path) -> Path:
@@ -298,10 +369,16 @@ class _Loader:
         label_set = self._labels(labels_cfg, lines)
         max_pixels = images_cfg.get("max_pixels", DEFAULT_MAX_PIXELS)
         block_column = balance_cfg.get("blocks") if balance_cfg else None
-        images = self._manifest(images_cfg, label_set, lines, max_pixels, block_column)
+        design_columns = (block_column,)
+        if balance_cfg and "conditions" in balance_cfg:
+            design_columns = (CONDITION, balance_cfg.get("source", DEFAULT_SOURCE_COLUMN))
+        images = self._manifest(images_cfg, label_set, lines, max_pixels, block_column, design_columns)
         shared = set(balance_cfg.get("phases", [])) if block_column else set()
         phases = self._phases(phase_cfgs, images, int(top.get("seed", 0)), check, shared)
         design = self._counterbalance(balance_cfg, phases, images, check) if balance_cfg else None
+        stimuli = check.table(top["stimuli"], _STIMULI, ("stimuli",)) if "stimuli" in top else {}
+        if stimuli:
+            _check_stimuli(stimuli, images, check)
         self._check_examples_unused(label_set, images, phases)
         predictions = self._predictions(models_cfg, label_set, lines)
         if self.for_session:
@@ -339,6 +416,7 @@ class _Loader:
             taxonomy=taxonomy,
             counterbalance=design,
             store=store,
+            stimuli=stimuli,
             undecoded=frozenset(self.undecoded),
         )
 
@@ -433,7 +511,13 @@ class _Loader:
         return root.resolve()
 
     def _manifest(
-        self, cfg: dict[str, Any], labels: LabelSet, lines: dict, max_pixels: int, block_column: str | None
+        self,
+        cfg: dict[str, Any],
+        labels: LabelSet,
+        lines: dict,
+        max_pixels: int,
+        block_column: str | None,
+        design_columns: tuple[str | None, ...] = (),
     ) -> dict[str, ImageRecord]:
         if "manifest" not in cfg:
             return {}
@@ -446,8 +530,10 @@ class _Loader:
             return {}
         if cfg.get("root") is None:
             root = path.parent
-        columns = ("image_id", "path", "labels", "split", *((block_column,) if block_column else ()))
+        columns = (*MANIFEST_COLUMNS, *(c for c in design_columns if c))
         rows = read_csv(path, columns, self.problems, display)
+        extra = _attribute_columns(rows)
+        self._check_condition_kinds(rows or [], display)
         self.remember(display, path)
         records: dict[str, ImageRecord] = {}
         first_line: dict[str, int] = {}
@@ -487,11 +573,31 @@ class _Loader:
                 self.undecoded.add(image_id)
             first_line[image_id] = row.line
             block = row.get(block_column) if block_column else ""
-            records[image_id] = ImageRecord(image_id, image_path, truth, split, digest, block)
+            attributes = tuple((column, row.get(column)) for column in extra)
+            records[image_id] = ImageRecord(image_id, image_path, truth, split, digest, block, row.get(CONDITION), attributes)
         self._check_images(records, unchecked, display, max_pixels)
         if rows is not None and not records and not self.problems:
             self.problems.append(Problem(display, "the manifest lists no images"))
         return records
+
+    def _check_condition_kinds(self, rows: list, display: str) -> None:
+        """A condition column holds levels that are all numbers or all words: mixed, it is
+        almost surely a typo ("O.35" for "0.35"), and the levels would have no order."""
+        kinds = [(row.line, value, _is_number(value)) for row in rows if (value := row.get(CONDITION))]
+        numbers = sum(kind for _, _, kind in kinds)
+        if not kinds or numbers in (0, len(kinds)):
+            return
+        odd_is_word = numbers >= len(kinds) - numbers
+        line, value, _ = next(k for k in kinds if k[2] != odd_is_word)
+        self.problems.append(
+            Problem(
+                display,
+                f"the condition column mixes numbers ({numbers} rows) and words ({len(kinds) - numbers} rows), e.g. {value!r}; "
+                "write every level as a number (0.35) or every level as a word (c05)",
+                line=line,
+                field=CONDITION,
+            )
+        )
 
     def _check_images(self, records: dict[str, ImageRecord], unchecked: list[tuple[str, int, str]], display: str, max_pixels: int) -> None:
         """Hash and (if asked) decode the images the cache cannot vouch for (image_checks.py); report in manifest order."""
@@ -638,9 +744,15 @@ class _Loader:
         self, cfg: dict[str, Any], phases: list[Phase], images: dict[str, ImageRecord], check: TomlChecker
     ) -> Design | None:
         block_of = {phase.name: {i: images[i].block for i in phase.image_ids} for phase in phases}
-        design, problems = check_design(cfg, [phase.name for phase in phases], block_of)
+        source = cfg.get("source", DEFAULT_SOURCE_COLUMN)
+        stimuli = {phase.name: {i: (images[i].attribute(source), images[i].condition) for i in phase.image_ids} for phase in phases}
+        design, problems = check_design(cfg, [phase.name for phase in phases], block_of, stimuli)
         for key, message in problems:
             check.add(message, "counterbalance", key)
+        if design is not None and design.levels:  # each stimulus's block: the group that shows it
+            for phase in design.phases:
+                for image_id, group in stimulus_groups(stimuli[phase], design.levels).items():
+                    images[image_id] = replace(images[image_id], block=group)
         return design
 
     def _check_examples_unused(self, labels: LabelSet, images: dict[str, ImageRecord], phases: list[Phase]) -> None:

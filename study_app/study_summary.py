@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from .counterbalance import Design, level_order
 from .errors import Problem
 from .predictions import read_predictions
 from .protocol import Phase, Study
@@ -24,6 +25,32 @@ def _phase_line(phase: Phase) -> str:
     return f"  - {phase.name} (split {phase.split!r}): " + ", ".join(parts)
 
 
+def _condition_line(study: Study, phase: Phase) -> list[str]:
+    """Trials per condition of a phase whose images carry conditions (none without)."""
+    counts = Counter(study.images[i].condition for i in phase.image_ids)
+    if set(counts) <= {""}:
+        return []
+    levels = level_order(c for c in counts if c)
+    text = ", ".join(f"{level}: {counts[level]}" for level in levels) + (f", no condition: {counts['']}" if counts[""] else "")
+    return [f"    trials per condition: {text}"]
+
+
+def _design_lines(study: Study, design: Design) -> list[str]:
+    if not design.levels:
+        blocks = f", image blocks {', '.join(design.blocks)} (manifest column {design.column!r})" if design.blocks else ""
+        return [f"counterbalancing: {design.order} over {', '.join(design.phases)}{blocks}; {design.groups} groups in rotation"]
+    lines = [
+        f"counterbalancing: Latin square over conditions {', '.join(design.levels)} x blocks of source images "
+        f"(manifest column {design.source!r}) in {', '.join(design.phases)}; {design.groups} groups in rotation, "
+        "no annotator sees a source image twice"
+    ]
+    for phase in map(study.phase, design.phases):
+        for group in range(design.groups):
+            counts = Counter(study.images[i].condition for i in phase.image_ids if study.images[i].block == str(group))
+            lines.append(f"  - group {group}, {phase.name}: trials per condition " + ", ".join(f"{lv}: {counts[lv]}" for lv in design.levels))
+    return lines
+
+
 def describe_study(study: Study) -> str:
     """Counts a researcher checks before a study starts: classes, images, phases, models."""
     labels = study.labels
@@ -39,12 +66,18 @@ def describe_study(study: Study) -> str:
         f"example images: {example_count} for {with_examples} classes" if example_count else "example images: none",
         f"images: {len(study.images)} (" + ", ".join(f"{split} {n}" for split, n in sorted(splits.items())) + ")",
         f"phases: {len(study.phases)}",
-        *(_phase_line(phase) for phase in study.phases),
     ]
-    design = study.counterbalance
-    if design is not None:
-        blocks = f", image blocks {', '.join(design.blocks)} (manifest column {design.column!r})" if design.blocks else ""
-        lines.append(f"counterbalancing: {design.order} over {', '.join(design.phases)}{blocks}; {design.groups} groups in rotation")
+    for phase in study.phases:
+        lines += [_phase_line(phase), *_condition_line(study, phase)]
+    if study.counterbalance is not None:
+        lines += _design_lines(study, study.counterbalance)
+    if study.stimuli:
+        made = study.stimuli
+        lines.append(
+            f"stimuli: {made.get('transform')} at levels {', '.join(made.get('levels', []))}, seed {made.get('seed')}"
+            + (f", from study {made['source']}" if made.get("source") else "")
+            + "; the study uses its own copies (PNG), so later changes to the source images do not change it"
+        )
     models: list[str] = []
     for path in study.prediction_files:
         problems: list[Problem] = []

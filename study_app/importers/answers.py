@@ -43,7 +43,7 @@ def read_answers(path: str | Path) -> pd.DataFrame:
 
 def _completed(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     labelled = frame["label_id"].str.strip() != ""
-    defaults = {"study": "", "session": "", "phase": "", "shown_at": "", "answered_at": "", "flags": "", "flag_note": "", "image_sha256": "", "supersedes": ""}
+    defaults = {"study": "", "session": "", "phase": "", "shown_at": "", "answered_at": "", "flags": "", "flag_note": "", "image_sha256": "", "supersedes": "", "condition": ""}
     table = frame.assign(**{c: v for c, v in defaults.items() if c not in frame.columns})
     rank = pd.to_numeric(table["rank"].replace("", None), errors="coerce") if "rank" in table.columns else pd.Series(np.where(labelled, 1.0, np.nan))
     bad = (labelled & rank.isna()) | (rank.notna() & ((rank < 1) | (rank != rank.round())))

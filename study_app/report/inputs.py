@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__
+from ..counterbalance import level_order
 from ..csvfiles import read_csv
 from ..errors import InputFileError, Problem, StudyError
 from ..images import DEFAULT_MAX_PIXELS, sha256_file
@@ -116,11 +118,14 @@ def _closing_facts(source: str, command: str) -> Facts:
 
 def _study_facts(study: Study) -> Facts:
     phases = ", ".join(f"{p.name}: {len(p.image_ids)}" for p in study.phases)
+    counts = Counter(study.conditions().values())
+    conditions = (("images per condition (protocol)", ", ".join(f"{c}: {counts[c]}" for c in level_order(counts))),) if counts else ()
     return (
         ("study", f"{study.name} {study.version}: {study.title}"),
         ("protocol hash", study.protocol_hash),
         ("classes", str(len(study.labels))),
         ("images per phase (protocol)", phases),
+        *conditions,
     )
 
 

@@ -4,7 +4,8 @@ One row per (trial, rank); a trial without labels (not sure, timeout, skip) is o
 with an empty rank. Columns, in order: ``study, annotator, session, phase, trial,
 image_id, rank, label_id, rt_ms, shown_at, answered_at, flags`` (the public format of
 DESIGN.md), then ``outcome, flag_note, image_sha256, presented_ms, trial_uuid,
-supersedes, superseded``. A run manifest (JSON beside the table) carries the app version,
+supersedes, superseded, pilot, interrupted, group, condition``, then the manifest's
+attribute columns (e.g. ``source_image_id``) of the studies that have them. A run manifest (JSON beside the table) carries the app version,
 the protocol hashes with each image's SHA-256, and the sessions, which is also what lets
 :func:`import_answers` rebuild a store from an export.
 """
@@ -54,9 +55,12 @@ COLUMNS = [
     "pilot",
     "interrupted",
     "group",
+    "condition",
 ]
 #: Columns that exports of older versions lack (read as False / empty).
-LATER_COLUMNS = ("pilot", "interrupted", "group")
+LATER_COLUMNS = ("pilot", "interrupted", "group", "condition")
+#: Prefix of a manifest attribute column whose name is already an export column (e.g. ``group``).
+ATTRIBUTE_PREFIX = "manifest_"
 FORMATS = ("csv", "parquet")
 #: Problems listed in one refusal of a table (the count says how many more there are).
 MAX_LISTED = 100
@@ -77,7 +81,8 @@ SELECT st.name AS study, s.annotator_id AS annotator, s.uuid AS session, t.phase
        t.image_id, a.rank, COALESCE(a.label_id, '') AS label_id, t.rt_ms, t.shown_at, t.answered_at,
        COALESCE(f.flags, '') AS flags, t.outcome, COALESCE(f.flag_note, '') AS flag_note,
        t.image_sha256, t.presented_ms, t.uuid AS trial_uuid, COALESCE(t.supersedes, '') AS supersedes,
-       r.uuid IS NOT NULL AS superseded, s.pilot, i.session_uuid IS NOT NULL AS interrupted, s.assignment
+       r.uuid IS NOT NULL AS superseded, s.pilot, i.session_uuid IS NOT NULL AS interrupted, s.assignment,
+       s.study_uuid
 FROM trials t
 JOIN sessions s ON s.uuid = t.session_uuid
 JOIN studies st ON st.uuid = s.study_uuid
@@ -108,7 +113,37 @@ def answers_frame(store: ResultsStore, include_superseded: bool = False, session
     for column in ("pilot", "interrupted"):
         frame[column] = frame[column].astype(bool)
     frame["group"] = _groups(frame.pop("assignment"), frame["session"], store.path)
-    return frame[COLUMNS]
+    attributes = _stimulus_columns(store, frame.pop("study_uuid"), frame["image_id"])
+    frame["condition"] = attributes.pop("condition")
+    return pd.concat([frame[COLUMNS], attributes], axis=1)
+
+
+def _stimulus_columns(store: ResultsStore, studies: pd.Series, image_ids: pd.Series) -> pd.DataFrame:
+    """Each row's ``condition`` and manifest attribute columns, from its study's protocol snapshot.
+
+    Looked up, not stored per trial: the snapshot has held every image of the protocol since
+    the first store, so a store written before conditions existed is read unchanged (its
+    snapshot has no conditions: "" everywhere), and nothing about a trial is stored twice.
+    An attribute named like an export column gets the prefix :data:`ATTRIBUTE_PREFIX`.
+    """
+    entries: dict[tuple[str, str], dict] = {}
+    names: dict[str, None] = {}
+    for study_uuid in studies.dropna().unique():
+        row = store.conn.execute("SELECT snapshot FROM studies WHERE uuid = ?", (study_uuid,)).fetchone()
+        images = snapshot(row[0], study_uuid, store.path).get("images") or {}
+        for image_id, entry in images.items():
+            if isinstance(entry, dict) and (entry.get("condition") or entry.get("attributes")):
+                entries[study_uuid, image_id] = entry
+                names |= dict.fromkeys(entry.get("attributes") or {})
+    columns = pd.DataFrame({"condition": pd.Series("", index=studies.index, dtype=object)})
+    if not entries:
+        return columns
+    found = [entries.get(key, {}) for key in zip(studies, image_ids)]
+    columns["condition"] = [str(entry.get("condition", "")) for entry in found]
+    for name in names:
+        values = [str((entry.get("attributes") or {}).get(name, "")) for entry in found]
+        columns[ATTRIBUTE_PREFIX + name if name in COLUMNS else name] = pd.Series(values, index=studies.index, dtype=object)
+    return columns
 
 
 def _groups(assignments: pd.Series, sessions: pd.Series, where: Path | str) -> pd.Series:
@@ -203,6 +238,8 @@ def _read_table(path: Path, problems: list[Problem]) -> pd.DataFrame:
         raise StoreError(f"{path}: cannot read this table ({exc})") from None
     if "group" not in frame.columns:  # an export of an older version
         frame["group"] = pd.Series(pd.NA, index=frame.index, dtype="Int64") if path.suffix == ".parquet" else ""
+    if "condition" not in frame.columns:  # an export of an older version: no conditions
+        frame["condition"] = ""
     for column in ("pilot", "interrupted"):  # absent from exports of older versions
         if column not in frame.columns:
             frame[column] = False if path.suffix == ".parquet" else "False"

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
-from ..counterbalance import Assignment
+from ..counterbalance import Assignment, Design
 from ..errors import ProtocolChangedError, StoreError, StudyError
-from ..protocol import Study
+from ..protocol import ImageRecord, Study
 from ..responses import Event, Response, utc_now
 from ..schedule import Trial, session_trials
 from .allocation import allocated_phases, claim_trials, fill_slot, keep_claims
@@ -90,6 +90,7 @@ def child_uuid(parent: str, part: str) -> str:
 
 def study_snapshot(study: Study) -> dict:
     """What a store keeps of the protocol, enough to interpret its answers without the folder."""
+    conditioned = bool(study.conditions())
     return {
         "name": study.name,
         "version": study.version,
@@ -111,13 +112,31 @@ def study_snapshot(study: Study) -> dict:
             }
             for p in study.phases
         ],
-        "images": {i: {"sha256": r.sha256, "labels": list(r.labels)} for i, r in study.images.items()},
-        "counterbalance": (
-            {"phases": list(design.phases), "blocks_column": design.column, "blocks": list(design.blocks), "order": design.order}
-            if (design := study.counterbalance)
-            else None
-        ),
+        "images": {i: _image_snapshot(r, conditioned) for i, r in study.images.items()},
+        "counterbalance": _design_snapshot(study.counterbalance),
     }
+
+
+def _image_snapshot(record: ImageRecord, conditioned: bool) -> dict:
+    """An image's entry; its condition and attribute columns only in a study with a condition
+    column. A study without one keeps the snapshot earlier versions wrote, even if its manifest
+    has other columns (a ``block`` column, notes): a merge compares snapshots, and a store made
+    before conditions existed must still merge with one made after."""
+    entry: dict = {"sha256": record.sha256, "labels": list(record.labels)}
+    if conditioned and record.condition:
+        entry["condition"] = record.condition
+    if conditioned and record.attributes:
+        entry["attributes"] = dict(record.attributes)
+    return entry
+
+
+def _design_snapshot(design: Design | None) -> dict | None:
+    if design is None:
+        return None
+    entry = {"phases": list(design.phases), "blocks_column": design.column, "blocks": list(design.blocks), "order": design.order}
+    if design.levels:
+        entry |= {"levels": list(design.levels), "source_column": design.source}
+    return entry
 
 
 @dataclass
