@@ -66,7 +66,7 @@ def fill_store(path: Path, study_name: str, protocol_hash: str, annotators: int,
         study_uuid = key_uuid("study", protocol_hash)
         conn.execute(
             "INSERT OR IGNORE INTO studies (uuid, name, version, protocol_hash, snapshot, created_at) VALUES (?,?,?,?,?,?)",
-            (study_uuid, study_name, "1", protocol_hash, "{}", utc_now())
+            (study_uuid, study_name, "1", protocol_hash, '{"phases": []}', utc_now())  # the smallest valid snapshot
         )
         for a in range(annotators):
             annotator = f"{path.stem}-A{a:04d}"
