@@ -94,7 +94,7 @@ def decode_json(text: Any, depth: int) -> Any:
     if not isinstance(text, str):
         raise DamagedValue(f"{_shown(text)} is not JSON text")
     if _nesting(text) > depth:
-        raise DamagedValue(f"nested deeper than the {depth} level(s) this value has")
+        raise DamagedValue(f"lists and objects nested more than {depth} level(s) deep, deeper than this program writes")
     try:
         return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
     except DamagedValue:
