@@ -4,6 +4,8 @@ run as a user runs it."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 from pathlib import Path
@@ -160,3 +162,73 @@ def test_manifest_and_trial_consistency_problems_are_all_named(tmp_path, exports
         import_answers(store, table)
     assert "edited.csv:3 [rank]: trial " in str(refused.value) and "has ranks [2], not 1, 2, ... without gaps" in str(refused.value)
     assert f"edited.csv:{len(lines) + 1} [trial_uuid]: trial 1 of phase training is answered twice" in str(refused.value)
+
+
+def _write_export(tmp_path: Path, source: Path, manifest_text: str, table_text: str | None = None) -> Path:
+    """A copy of the export ``source`` under ``tmp_path`` with the manifest's text (and the table's) replaced."""
+    table = tmp_path / "copy.csv"
+    table.write_text(source.read_text(encoding="utf-8") if table_text is None else table_text, encoding="utf-8")
+    table.with_name("copy.manifest.json").write_text(manifest_text, encoding="utf-8")
+    return table
+
+
+#: Manifest values Python's json reads but this program never writes (review of #27, finding 7):
+#: an assignment with 1e999 (infinity), NaN, and a trial order nested 100,000 levels deep.
+STRANGE_MANIFESTS = {
+    "infinite": (lambda s: s.update(assignment={"group": "@", "arrival": 0, "phase_order": [], "blocks": {}}), "1e999",
+                 "1e999 is out of range"),
+    "nan": (lambda s: s.update(assignment={"group": 0, "arrival": "@", "phase_order": [], "blocks": {}}), "NaN",
+            "NaN is not a number this program writes"),
+    "deep": (lambda s: s.update(trial_order="@"), "[" * 100_000 + "]" * 100_000, "lists and objects nested more than 18 level(s) deep"),
+}
+
+
+@pytest.mark.parametrize("kind", STRANGE_MANIFESTS)
+def test_a_manifest_with_an_infinite_or_too_deep_value_is_refused_without_a_traceback(tmp_path, exports, kind):
+    edit, value, message = STRANGE_MANIFESTS[kind]
+    manifest = json.loads(exports["real"].with_name("answers.manifest.json").read_text(encoding="utf-8"))
+    edit(manifest["sessions"][0])
+    table = _write_export(tmp_path, exports["real"], json.dumps(manifest).replace('"@"', value))
+    result = run("import", str(table), "--store", str(tmp_path / "new.sqlite"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert f"copy.manifest.json: cannot read the run manifest of this export ({message}" in result.stderr, result.stderr
+    assert not list(tmp_path.glob("new.sqlite*"))
+
+
+def _without_pilot_column(table: Path) -> str:
+    rows = list(csv.reader(table.read_text(encoding="utf-8").splitlines()))
+    drop = rows[0].index("pilot")
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([r[:drop] + r[drop + 1:] for r in rows])
+    return out.getvalue()
+
+
+def _manifest_without_pilot(table: Path) -> str:
+    manifest = json.loads(table.with_name("answers.manifest.json").read_text(encoding="utf-8"))
+    for session in manifest["sessions"]:
+        del session["pilot"]
+    return json.dumps(manifest)
+
+
+def test_an_export_that_does_not_say_which_sessions_are_pilot_ones_is_refused(tmp_path, exports):
+    """Simulated sessions with the pilot column and the manifest's pilot key removed were imported
+    as real answers (review of #27, finding 13). Where the manifest or the table says it, that is used."""
+    pilot = exports["pilot"]
+    (tmp_path / "neither").mkdir()
+    table = _write_export(tmp_path / "neither", pilot, _manifest_without_pilot(pilot), _without_pilot_column(pilot))
+    result = run("import", str(table), "--store", str(tmp_path / "new.sqlite"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "copy.manifest.json [sessions[0].pilot]: missing, and no pilot column of the table says it either" in result.stderr
+    assert 'add "pilot": 1 (pilot) or "pilot": 0 (real)' in result.stderr and "nothing was written" in result.stderr
+    assert not list(tmp_path.glob("new.sqlite*"))
+    # either place alone is enough: the sessions are pilot ones, so they go only into a pilot store
+    for case, manifest, content in (("table says", _manifest_without_pilot(pilot), None),
+                                    ("manifest says", pilot.with_name("answers.manifest.json").read_text(encoding="utf-8"),
+                                     _without_pilot_column(pilot))):
+        folder = tmp_path / case.replace(" ", "-")
+        folder.mkdir()
+        with ResultsStore(folder / "pilot.sqlite") as store:
+            import_answers(store, _write_export(folder, pilot, manifest, content))
+            assert store.conn.execute("SELECT DISTINCT pilot FROM sessions").fetchall() == [(1,)], case
+        with ResultsStore(snapshot(exports["real store"], folder / "real.sqlite")) as store, pytest.raises(StoreError, match="cannot import pilot"):
+            import_answers(store, _write_export(folder, pilot, manifest, content))

@@ -31,6 +31,29 @@ DAMAGES = {
     "trial_order-shape": ("UPDATE sessions SET trial_order = '{\"a\": 1}' WHERE annotator_id = 'A02'", ("resume", "progress", "manifest")),
     "assignment": ("UPDATE sessions SET assignment = '[1, 2' WHERE annotator_id = 'A02'", ("resume", "answers", "manifest")),
     "snapshot": ("UPDATE studies SET snapshot = '{\"phases\": 3}'", ("progress", "manifest")),
+    # Python's json reads 1e999 as infinity, NaN and Infinity as themselves; int() of them fails far away
+    "assignment-infinite": (
+        "UPDATE sessions SET assignment = '{\"arrival\": 1, \"blocks\": {}, \"group\": 1e999, \"phase_order\": [\"training\"]}' "
+        "WHERE annotator_id = 'A02'",
+        ("resume", "answers", "manifest"),
+    ),
+    "assignment-nan": (
+        "UPDATE sessions SET assignment = '{\"arrival\": NaN, \"blocks\": {}, \"group\": 0, \"phase_order\": []}' "
+        "WHERE annotator_id = 'A02'",
+        ("resume", "answers", "manifest"),
+    ),
+    "assignment-huge": (  # a whole number no integer column holds
+        "UPDATE sessions SET assignment = '{\"arrival\": 1, \"blocks\": {}, \"group\": 100000000000000000000, \"phase_order\": []}' "
+        "WHERE annotator_id = 'A02'",
+        ("resume", "answers", "manifest"),
+    ),
+    "trial_order-infinite": ("UPDATE sessions SET trial_order = '[[\"training\", Infinity, \"x\"]]' WHERE annotator_id = 'A02'",
+                             ("resume", "progress", "manifest")),
+    # 100,000 levels: Python's decoder recursed once per level (RecursionError)
+    "trial_order-deep": (f"UPDATE sessions SET trial_order = '{'[' * 100_000}{']' * 100_000}' WHERE annotator_id = 'A02'",
+                         ("resume", "progress", "manifest")),
+    "snapshot-deep": (f"UPDATE studies SET snapshot = '{{\"phases\": [], \"x\": {'[' * 100_000}{']' * 100_000}}}'",
+                      ("progress", "manifest")),
 }
 
 
@@ -99,9 +122,8 @@ def commands(folder: Path, path: Path, out: Path) -> dict[str, tuple[str, ...]]:
 def test_commands_on_a_store_with_damaged_json_say_where_without_a_traceback(stored, tmp_path):
     """Each command meets the first damaged value it reads; check-store lists every damaged column."""
     _, folder, path, ids = stored
-    for kind, (sql, _) in DAMAGES.items():
-        if kind != "trial_order-shape":
-            damage(path, sql)
+    for kind in ("trial_order", "assignment", "snapshot"):
+        damage(path, DAMAGES[kind][0])
     for name, args in commands(folder, path, tmp_path / "out").items():
         result = run(*args)
         assert result.returncode == 1 and "Traceback" not in result.stderr, (name, result.stderr)
@@ -111,6 +133,33 @@ def test_commands_on_a_store_with_damaged_json_say_where_without_a_traceback(sto
                 assert f"{table} row(s) with a damaged {column} (e.g. row {row}:" in result.stdout, result.stdout
         else:
             assert "damaged results store:" in result.stderr and ", column " in result.stderr, (name, result.stderr)
+
+
+#: The commands that read each damaged value (review of #27, finding 7); the others do not read it and succeed.
+READ_BY = {
+    "assignment-infinite": ("check-store", "export", "compare", "report"),
+    "trial_order-deep": ("check-store", "export", "progress", "report"),
+}
+
+
+@pytest.mark.parametrize("kind", READ_BY)
+def test_commands_on_a_store_with_an_infinite_or_too_deep_value_say_where_without_a_traceback(stored, tmp_path, kind):
+    """Values Python's json accepts but this program never writes: 1e999 (read as infinity) and
+    100,000 nested lists (the decoder recursed once per level) were OverflowError and
+    RecursionError tracebacks."""
+    _, folder, path, ids = stored
+    column = kind.split("-")[0]
+    damage(path, DAMAGES[kind][0])
+    for name, args in commands(folder, path, tmp_path / "out").items():
+        result = run(*args)
+        assert "Traceback" not in result.stderr + result.stdout, (name, result.stderr[-2000:])
+        if name not in READ_BY[kind]:
+            assert result.returncode == 0, (name, result.stderr)
+        elif name == "check-store":
+            assert result.returncode == 1 and f"1 sessions row(s) with a damaged {column} (e.g. row {ids['session']}:" in result.stdout, result.stdout
+        else:
+            assert result.returncode == 1, (name, result.stderr)
+            assert f"damaged results store: sessions row {ids['session']}, column {column}: " in result.stderr, (name, result.stderr)
 
 
 def test_commands_on_a_store_with_a_damaged_schema_version_say_so(stored, tmp_path):

@@ -26,8 +26,9 @@ from ..errors import Problem, StoreError
 from ..output_guard import replacing
 from ..responses import utc_now
 from .db import write
-from .export_check import manifest_problems, row_line, table_problems
+from .export_check import manifest_problems, row_line, session_kinds, table_problems
 from .merge import merge_into
+from .metadata import MANIFEST_DEPTH, decode_json
 from .metadata import assignment as stored_assignment
 from .metadata import snapshot, trial_order
 from .results_store import ResultsStore, child_uuid, key_uuid
@@ -220,13 +221,14 @@ def read_export(path: Path) -> pd.DataFrame:
     Bad cells are a :class:`StoreError` naming each one's file, line and column.
     """
     problems: list[Problem] = []
-    frame = _read_table(Path(path), problems)
+    frame, _ = _read_table(Path(path), problems)
     refuse(problems, f"{path}: cannot use this answers table")
     return frame
 
 
-def _read_table(path: Path, problems: list[Problem]) -> pd.DataFrame:
-    """The table, its bad cells added to ``problems`` (and left missing in the frame)."""
+def _read_table(path: Path, problems: list[Problem]) -> tuple[pd.DataFrame, bool]:
+    """The table, its bad cells added to ``problems`` (and left missing in the frame), and
+    whether it has a ``pilot`` column of its own (when not, every row says False)."""
     try:
         if path.suffix == ".parquet":
             frame = pd.read_parquet(path)
@@ -240,6 +242,7 @@ def _read_table(path: Path, problems: list[Problem]) -> pd.DataFrame:
         frame["group"] = pd.Series(pd.NA, index=frame.index, dtype="Int64") if path.suffix == ".parquet" else ""
     if "condition" not in frame.columns:  # an export of an older version: no conditions
         frame["condition"] = ""
+    marked = "pilot" in frame.columns
     for column in ("pilot", "interrupted"):  # absent from exports of older versions
         if column not in frame.columns:
             frame[column] = False if path.suffix == ".parquet" else "False"
@@ -258,7 +261,7 @@ def _read_table(path: Path, problems: list[Problem]) -> pd.DataFrame:
             frame[column] = flags.fillna(False).astype(bool)
         if not problems:
             frame["trial"] = frame["trial"].astype("int64")
-    return frame[COLUMNS]
+    return frame[COLUMNS], marked
 
 
 def _numbers(frame: pd.DataFrame, column: str, path: Path, problems: list[Problem], whole: bool = False, required: bool = False) -> pd.Series:
@@ -291,13 +294,20 @@ def load_export(table_path: Path) -> tuple[pd.DataFrame, dict]:
     the rows against their sessions) before anything is written anywhere."""
     table_path = Path(table_path)
     problems: list[Problem] = []
-    frame = _read_table(table_path, problems)
+    frame, marked = _read_table(table_path, problems)
     where = manifest_path(table_path)
     try:
-        manifest = json.loads(where.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        manifest = decode_json(where.read_text(encoding="utf-8"), MANIFEST_DEPTH)
+    except (OSError, ValueError) as exc:  # DamagedValue and UnicodeDecodeError are ValueErrors
         raise StoreError(f"{where}: cannot read the run manifest of this export ({exc})") from None
     problems += manifest_problems(manifest, where)
+    if not problems:
+        kinds, unknown = session_kinds(frame if marked else None, manifest, where)
+        problems += unknown
+        for session in manifest["sessions"]:  # from here on every session says whether it is a pilot one
+            session["pilot"] = int(kinds.get(session["uuid"], False))
+        if not marked:  # the rows of an older table take their session's kind
+            frame["pilot"] = frame["session"].map(kinds).fillna(False).astype(bool)
     if not problems:  # rows with bad cells or a broken manifest would only repeat those problems
         problems += table_problems(frame, manifest, table_path)
     refuse(problems, f"{table_path}: cannot import this export; nothing was written")
@@ -346,7 +356,7 @@ def _stage(store: ResultsStore, frame: pd.DataFrame, manifest: dict) -> None:
                 "started_at, ended_at, trial_order, pilot, assignment) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     s["uuid"], s["study_uuid"], s["annotator_id"], s["protocol_hash"], s["app_version"],
-                    s["machine"], s["started_at"], s["ended_at"], json.dumps(s["trial_order"]), int(s.get("pilot", 0)),
+                    s["machine"], s["started_at"], s["ended_at"], json.dumps(s["trial_order"]), s["pilot"],
                     json.dumps(s["assignment"], sort_keys=True) if s.get("assignment") else None,
                 ),
             )

@@ -10,7 +10,6 @@ shows everything to fix.
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..counterbalance import Assignment
 from ..errors import Problem
 from ..responses import OUTCOMES
+from .metadata import DamagedValue, assignment_of, order_of, snapshot_of
 
 #: Columns that describe the trial, so every row of one trial (one per rank) must agree on them.
 TRIAL_COLUMNS = (
@@ -54,6 +53,15 @@ def is_timestamp(value: object) -> bool:
     return _parses(datetime.fromisoformat, value)
 
 
+def _why_not(check: Callable[[object], object], value: object) -> str | None:
+    """Why ``value`` fails one of the store's own metadata checks (None: it passes)."""
+    try:
+        check(value)
+        return None
+    except DamagedValue as exc:
+        return str(exc)
+
+
 def _is_text(value: object) -> bool:
     return isinstance(value, str) and value != ""
 
@@ -83,8 +91,8 @@ def manifest_problems(manifest: object, where: Path) -> list[Problem]:
 
     studies: dict[str, str] = {}
     for entry, study in entries("studies", "study", _STUDY_FIELDS):
-        if "snapshot" in study and not isinstance(study["snapshot"], dict):
-            bad(entry, "snapshot", "the protocol snapshot is not an object")
+        if "snapshot" in study and (why := _why_not(snapshot_of, study["snapshot"])):
+            bad(entry, "snapshot", why)
         if study.get("protocol_hash") in studies.values():
             bad(entry, "protocol_hash", "another study of the manifest has this protocol hash")
         studies[study.get("uuid")] = study.get("protocol_hash")
@@ -95,8 +103,8 @@ def manifest_problems(manifest: object, where: Path) -> list[Problem]:
             bad(entry, "protocol_hash", "differs from the protocol hash of the session's study")
         if session.get("pilot", 0) not in (0, 1):  # True and False are 1 and 0
             bad(entry, "pilot", f"{session['pilot']!r} is not 0 or 1")
-        if session.get("assignment") is not None and not _is_assignment(session["assignment"]):
-            bad(entry, "assignment", "not a counterbalancing assignment (group, arrival, phase_order, blocks)")
+        if session.get("assignment") is not None and (why := _why_not(assignment_of, session["assignment"])):
+            bad(entry, "assignment", f"not a counterbalancing assignment: {why}")
     return problems
 
 
@@ -114,8 +122,8 @@ def _fields(entry: dict, fields: tuple[str, ...], name: str, bad: Callable[[str,
             if not is_timestamp(value):
                 bad(name, field, f"{value!r} is not an ISO 8601 time")
         elif field == "trial_order":
-            if not _is_order(value):
-                bad(name, field, "not a list of [phase, trial number, image id]")
+            if why := _why_not(order_of, value):
+                bad(name, field, why)
         elif field in ("machine", "version", "app_version"):
             if not isinstance(value, str):
                 bad(name, field, f"{value!r} is not text")
@@ -123,18 +131,35 @@ def _fields(entry: dict, fields: tuple[str, ...], name: str, bad: Callable[[str,
             bad(name, field, f"{value!r} is not a non-empty text")
 
 
-def _is_order(value: object) -> bool:
-    return isinstance(value, list) and all(
-        isinstance(t, list) and len(t) == 3 and _is_text(t[0]) and type(t[1]) is int and t[1] >= 0 and _is_text(t[2]) for t in value
-    )
+def session_kinds(frame: pd.DataFrame | None, manifest: dict, where: Path) -> tuple[dict[str, bool], list[Problem]]:
+    """Whether each session of a (checked) manifest holds pilot (simulated) answers, and the
+    sessions for which nothing says so.
 
-
-def _is_assignment(value: object) -> bool:
-    try:
-        Assignment.from_json(json.dumps(value))
-        return True
-    except (TypeError, ValueError, KeyError, AttributeError):
-        return False
+    The manifest's ``pilot`` says it; where that is missing, the table's own ``pilot`` column
+    (``frame``, None when the table has none) says it for a session with rows. An export this
+    program writes says it in both places, so a session that it says nowhere comes from another
+    tool or was damaged: imported as real, simulated answers would be counted as people's.
+    """
+    told = {} if frame is None else frame.groupby(frame["session"].astype(str))["pilot"].agg(set).to_dict()
+    kinds: dict[str, bool] = {}
+    problems = []
+    for number, session in enumerate(manifest["sessions"]):
+        uuid_, field = session["uuid"], f"sessions[{number}].pilot"
+        if "pilot" in session:
+            kinds[uuid_] = bool(session["pilot"])
+        elif len(told.get(uuid_, ())) == 1:
+            kinds[uuid_] = bool(next(iter(told[uuid_])))
+        elif uuid_ in told:
+            problems.append(Problem(str(where), f"missing, and the table's rows of session {uuid_} disagree on it", field=field))
+        else:
+            problems.append(Problem(
+                str(where),
+                f"missing, and no pilot column of the table says it either: whether session {uuid_} "
+                f"(annotator {session['annotator_id']!r}) holds pilot (simulated) or real answers is not known. If you "
+                'know, add "pilot": 1 (pilot) or "pilot": 0 (real) to this session of the manifest and import again',
+                field=field,
+            ))
+    return kinds, problems
 
 
 def table_problems(frame: pd.DataFrame, manifest: dict, path: Path) -> list[Problem]:
@@ -238,7 +263,7 @@ def _session_problems(frame: pd.DataFrame, manifest: dict, path: Path) -> list[P
             problems.append(Problem(str(path), f"{row.pilot!r}, but the manifest's session is {'a pilot' if session.get('pilot') else 'a real'} one", field="pilot", **where))
         if row.session not in orders:
             order = session.get("trial_order")
-            orders[row.session] = {tuple(t) for t in order} if _is_order(order) else set()
+            orders[row.session] = set() if _why_not(order_of, order) else {tuple(t) for t in order}
         if orders[row.session] and (row.phase, int(row.trial), row.image_id) not in orders[row.session]:
             problems.append(Problem(str(path), f"trial {row.trial} of phase {row.phase} (image {row.image_id}) is not in the session's trial order", field="trial", **where))
     return problems
