@@ -36,7 +36,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_annotate(args: argparse.Namespace) -> int:
     from .gui.app import run_annotation
+    from .output_guard import check_store_output
+    from .store.results_store import store_location
 
+    if args.store:  # refused here, before Qt starts: a store's -wal or a protocol folder must not become a store
+        check_store_output(store_location(args.store))
     return run_annotation(args.study, args.annotator, args.store, args.force_new, args.keys, args.arrival)
 
 
@@ -131,11 +135,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
         folder = store_path.parent if isinstance(store_path, Path) else study_results_dir(study_name(args.study))
         out = folder / "export" / f"answers.{args.format}"
-    for path in (out, manifest_path(out)):
-        check_output(path, [store_path])
+    check_output(out, [store_path])
+    check_output(manifest_path(out), [store_path], "--out's manifest")
     with ResultsStore(store_path, readonly=True) as store:
         export_answers(store, out, args.format, include_machine=args.include_machine)
-    print(f"wrote {out} and {out.with_name(out.stem + '.manifest.json')}")
+    print(f"wrote {out} and {manifest_path(out)}")
     return 0
 
 
@@ -156,6 +160,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_store(args: argparse.Namespace) -> int:
+    from .output_guard import check_store_output
     from .store import check_store, recover_store
     from .store_url import is_url, printable_location
 
@@ -166,6 +171,7 @@ def _cmd_check_store(args: argparse.Namespace) -> int:
     if report.ok:
         return 0
     if args.recover:
+        check_store_output(args.recover, [args.path], "--recover")  # a new store: one that exists is refused too
         counts = recover_store(Path(args.path), Path(args.recover))
         print(f"recovered into {args.recover} (original untouched): " + ", ".join(f"{t} {n}" for t, n in counts.items()))
         recovered = check_store(Path(args.recover))

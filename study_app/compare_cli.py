@@ -99,7 +99,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     raters = shown_images_only(raters[raters["phase"].isin(phases)].reset_index(drop=True))
     report = compare(raters, args.alpha, rule, args.k, args.n_boot, args.seed, labels, notes)
     out = check_output_folder(Path(args.out) if args.out else inputs.output_folder("compare"), command_inputs(args))
-    _write_tables({"raters": raters, **report.tables()}, out)
+    _write_tables({"raters": raters, **report.tables()}, out, command_inputs(args))
     taxonomy = None
     if getattr(args, "taxonomy", False):
         from .review.analysis import compare_taxonomy
@@ -233,17 +233,22 @@ def _chosen_phases(asked: list[str] | None, default: list[str], known: list[str]
     return list(asked) if asked else default
 
 
-def _write_tables(tables: dict[str, "pd.DataFrame"], out: Path) -> None:
-    """One CSV per table, text cells made spreadsheet-safe, all replaced together."""
+def _write_tables(tables: dict[str, "pd.DataFrame"], out: Path, inputs: list[str | None]) -> None:
+    """One CSV per table, text cells made spreadsheet-safe, all replaced together.
+
+    Each file is checked against the command's ``inputs`` first: ``--out`` may well be the
+    folder that holds them, and a truth file named ``classes.csv`` must not become a table.
+    """
     import pandas as pd
 
     from .csv_safety import safe_csv_text
-    from .output_guard import write_files
+    from .output_guard import check_output, write_files
 
     files = {}
     for name, table in tables.items():
+        path = check_output(out / f"{name}.csv", inputs, "compare table")
         text = table.astype({c: str for c in table.columns if isinstance(table[c].dtype, pd.CategoricalDtype)})
-        files[out / f"{name}.csv"] = safe_csv_text(text).encode("utf-8")
+        files[path] = safe_csv_text(text).encode("utf-8")
     write_files(files)
 
 

@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 import sqlite3
+import stat
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -42,12 +45,47 @@ class OutputWriteError(StudyError):
     """An output could not be written (disk full, no permission); the previous file is whole."""
 
 
-def _starts_with(path: Path, headers: Iterable[bytes]) -> bool:
+#: What a path is that exists but is neither a regular file nor a folder, by its ``stat`` mode.
+_SPECIAL_KINDS = (
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def special_kind(path: Path) -> str | None:
+    """What ``path`` is if it exists but is neither a regular file nor a folder (links followed), else None.
+
+    Told from ``stat`` alone, without opening: opening a FIFO waits for ever for its other
+    end, and a device may act on being opened. An output there is refused, because the
+    atomic writer would rename a regular file over it (``--out /dev/null`` run as root
+    replaced the machine's ``/dev/null``).
+    """
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(16)
-    except OSError:  # absent, a folder, unreadable: not a store we could recognise
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):  # absent, unreachable, or a name no system accepts: nothing special there
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return next((kind for is_kind, kind in _SPECIAL_KINDS if is_kind(mode)), "not a regular file")
+
+
+def _starts_with(path: Path, headers: Iterable[bytes]) -> bool:
+    """``path`` is a regular file that starts with one of ``headers``; nothing else is ever opened."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        # O_NONBLOCK: a FIFO swapped in after the stat must not block the open either.
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, ValueError):  # absent, unreadable: not a store we could recognise
         return False
+    try:
+        head = os.read(handle, 16) if stat.S_ISREG(os.fstat(handle).st_mode) else b""
+    except OSError:
+        return False
+    finally:
+        os.close(handle)
     return any(head.startswith(header) for header in headers)
 
 
@@ -104,16 +142,23 @@ def check_output(path: str | Path, inputs: Iterable[str | Path | None] = (), wha
     skipped); ``what`` names the option in the message. Returns ``path`` as a Path.
     """
     path = Path(path)
-    why = _refusal(path, inputs) or ("is a folder; name a file" if path.is_dir() else None)
+    why = _not_a_file(path) or _refusal(path, inputs) or ("is a folder; name a file" if path.is_dir() else None)
     if why:
         raise OutputRefusedError(f"{what} {path} {why}; choose another path")
     return path
 
 
+def _not_a_file(path: Path) -> str | None:
+    """Why an existing ``path`` that is neither a file nor a folder cannot be written, or None."""
+    kind = special_kind(path)
+    return f"is {kind}, not a regular file; writing there would replace it with a file" if kind else None
+
+
 def check_output_folder(folder: str | Path, inputs: Iterable[str | Path | None] = (), what: str = "--out") -> Path:
     """:func:`check_output` for a folder the command fills with files of its own."""
     folder = Path(folder)
-    why = _refusal(folder, inputs) or ("is a file, not a folder" if folder.exists() and not folder.is_dir() else None)
+    not_a_folder = folder.exists() and not folder.is_dir()
+    why = _refusal(folder, inputs) or (f"is {special_kind(folder) or 'a file'}, not a folder" if not_a_folder else None)
     if why:
         raise OutputRefusedError(f"{what} {folder} {why}; choose another folder")
     return folder
@@ -135,18 +180,24 @@ def _is_offline_journal(path: Path) -> bool:
 
 
 def check_store_output(store: str | Path, inputs: Iterable[str | Path | None] = (), what: str = "--store") -> str | Path:
-    """Refuse a store that a command adds to (merge, import, simulate) where that would destroy something.
+    """Refuse a store that a command adds to (merge, import, simulate, annotate, review,
+    ``check-store --recover``) where that would destroy something.
 
     Unlike other outputs it may be an existing store, but not one of the command's
     inputs, an offline journal (its rows would be sent to a server under another
-    desktop's name), a -wal/-shm/-journal side file, or a file in a protocol folder.
+    desktop's name), a -wal/-shm/-journal side file or a file named like one, a device
+    or FIFO, or a file in a protocol folder.
     A server URL is passed through.
     """
     if "://" in str(store):
         return store
     path = Path(store)
-    if _is_side_file(path):
-        why = "is one of SQLite's -wal/-shm/-journal files, not a store"
+    if (special := _not_a_file(path)) is not None:
+        why = special
+    elif _is_side_file(path) or path.name.endswith(SIDE_FILES):
+        # By name too: a store named x-wal is taken by SQLite for the log of a store x beside
+        # it (one there now, or made later), and deleted with everything in it.
+        why = "is (or is named like) one of SQLite's -wal/-shm/-journal files, not a store"
     elif _is_input(path, inputs):
         why = "is also one of this command's inputs; name a separate store"
     elif (protocol := protocol_folder_above(path)) is not None:
@@ -172,6 +223,63 @@ def _fsync_folder(folder: Path) -> None:
         os.close(handle)
 
 
+#: A temporary of :func:`replacing` older than this is a left-over of a killed run (a
+#: write in progress touches its file all the time), removed when that target is written again.
+STALE_TEMPORARY_S = 3600
+
+
+def _temporary(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+
+
+def _remove_stale_temporaries(targets: Iterable[Path]) -> None:
+    """Remove what killed runs left of our temporaries of ``targets`` (SIGKILL skips every clean-up).
+
+    Only names made by :func:`_temporary` for these very targets, only regular files, and
+    only those untouched for :data:`STALE_TEMPORARY_S`: a concurrent writer's temporary is
+    never old, and nothing of the user's is named ``.<target>.<8 hex digits>.tmp``.
+    """
+    by_folder: dict[Path, set[str]] = {}
+    for target in targets:
+        by_folder.setdefault(target.parent, set()).add(target.name)
+    cutoff = time.time() - STALE_TEMPORARY_S
+    for folder, names in by_folder.items():
+        pattern = re.compile(rf"\.({'|'.join(map(re.escape, names))})\.[0-9a-f]{{8}}\.tmp")
+        try:
+            with os.scandir(folder) as entries:
+                stale = [e.path for e in entries if pattern.fullmatch(e.name) and e.is_file(follow_symlinks=False)
+                         and e.stat(follow_symlinks=False).st_mtime < cutoff]
+            for path in stale:
+                os.unlink(path)
+        except OSError:  # a left-over that stays is harmless; this write has succeeded
+            pass
+
+
+def _through_link(target: Path) -> Path:
+    """The file a symbolic link names: the link itself stays, as it did when outputs were written in place."""
+    return Path(os.path.realpath(target)) if target.is_symlink() else target
+
+
+def _refuse_special(targets: Iterable[Path]) -> None:
+    for target in targets:
+        if (why := _not_a_file(target)) is not None:
+            raise OutputRefusedError(f"{target} {why}; choose another path")
+
+
+def _failure(exc: OSError, temporaries: tuple[Path, ...], targets: tuple[Path, ...], placed: list[Path]) -> str:
+    """The message for ``exc``: a failed write names its target, a failed read the file it read."""
+    kept = f"only {', '.join(map(str, placed))} was replaced" if placed else "every earlier file there is left as it was"
+    written = ", ".join(map(str, targets))
+    reason = exc.strerror or str(exc)
+    if exc.filename is None:  # a write to an open file (a full disk) names none
+        return f"cannot write {written}: {reason}; {kept}"
+    failed = Path(exc.filename)
+    if failed in temporaries or failed in targets or any(failed in target.parents for target in targets):
+        named = dict(zip(temporaries, targets)).get(failed, failed)
+        return f"cannot write {written}: {reason} ({named}); {kept}"
+    return f"{failed}: {reason}, so {written} could not be written; {kept}"
+
+
 @contextmanager
 def replacing(*targets: Path, durable: bool = True) -> Iterator[tuple[Path, ...]]:
     """Temporary paths for ``targets``; once the block has written them all, each is put in place.
@@ -180,11 +288,18 @@ def replacing(*targets: Path, durable: bool = True) -> Iterator[tuple[Path, ...]
     export). Then every temporary is flushed to disk and renamed over its target, in the
     order given; any failure before the renames removes the temporaries and leaves every
     target as it was. (The renames themselves allocate no space; should one still fail
-    part-way, the message names the targets already replaced.) Raises :class:`OutputWriteError` for a failed write. ``durable=False``
-    skips the flushes, for caches: a lost cache file is only rebuilt, and thousands of
-    flushes would slow a first start down by a minute.
+    part-way, the message names the targets already replaced.) Raises :class:`OutputWriteError` for a failed write,
+    naming the file that failed (a file the block read, if that was it). A target that is a
+    symbolic link is written where the link points. A target that is a device, FIFO or
+    socket is refused (:class:`OutputRefusedError`) before anything is written: renaming a
+    file over it would replace it. ``durable=False`` skips the flushes, for caches: a lost
+    cache file is only rebuilt, and thousands of flushes would slow a first start down by a
+    minute; caches are also not searched for left-over temporaries of killed runs, which
+    every other write removes (:func:`_remove_stale_temporaries`).
     """
-    temporaries = tuple(target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp") for target in targets)
+    _refuse_special(targets)
+    targets = tuple(map(_through_link, targets))
+    temporaries = tuple(map(_temporary, targets))
     placed: list[Path] = []
     try:
         for target in targets:
@@ -195,21 +310,20 @@ def replacing(*targets: Path, durable: bool = True) -> Iterator[tuple[Path, ...]
         for temporary in temporaries if durable else ():
             with open(temporary, "rb+") as handle:
                 os.fsync(handle.fileno())
+        _refuse_special(targets)  # again: one may have been put there while the block wrote
         for temporary, target in zip(temporaries, targets):
             os.replace(temporary, target)
             placed.append(target)
     except OSError as exc:
-        named = dict(zip(map(str, temporaries), map(str, targets))).get(str(exc.filename), exc.filename)
-        kept = f"only {', '.join(map(str, placed))} was replaced" if placed else "every earlier file there is left as it was"
-        raise OutputWriteError(
-            f"cannot write {', '.join(map(str, targets))}: {exc.strerror or exc}{f' ({named})' if named else ''}; {kept}"
-        ) from None
+        raise OutputWriteError(_failure(exc, temporaries, targets, placed)) from None
     finally:
         for temporary in temporaries:
             if temporary.exists():
                 temporary.unlink()
-    for folder in {target.parent for target in targets} if durable else ():
-        _fsync_folder(folder)
+    if durable:
+        for folder in {target.parent for target in targets}:
+            _fsync_folder(folder)
+        _remove_stale_temporaries(targets)
 
 
 def write_files(contents: dict[Path, bytes], durable: bool = True) -> None:

@@ -42,7 +42,7 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from ..output_guard import check_output
+    from ..output_guard import OutputRefusedError, check_output
     from ..protocol import load_study
     from ..store.results_store import study_results_dir
     from .provenance import write_sidecar
@@ -55,8 +55,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if code is not None and spec.weights.code_trusted:
         print(f"--trust-model-code: to build {spec.name}'s network this run may {code}", flush=True)
     out: Path = args.out or study_results_dir(study.name) / "predictions" / f"{spec.name}.csv"
-    for path, what in ((out, "--out"), (out.with_suffix(".json"), "--out's provenance file")):
-        check_output(path, [spec.path, spec.weights.path], what)
+    sidecar = out.with_suffix(".json")
+    if out.suffix.lower() == ".json":  # the provenance file would be written over the predictions
+        raise OutputRefusedError(f"--out {out}: the provenance file goes beside the predictions as <name>.json, here {sidecar} "
+                                 "itself; name the predictions file .csv")
+    check_output(out, [spec.path, spec.weights.path], "--out")
+    check_output(sidecar, [spec.path, spec.weights.path, out], "--out's provenance file")  # out: read to resume, and a link may join them
     result = predict_study(
         study,
         spec,
@@ -68,7 +72,6 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.no_progress,
     )
-    sidecar = out.with_suffix(".json")
     write_sidecar(sidecar, result.provenance)
     done = result.already_done + result.predicted
     if result.interrupted:

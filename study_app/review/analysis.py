@@ -65,7 +65,7 @@ def study_taxonomy(
 
 def compare_taxonomy(args, raters: pd.DataFrame, rule: str, out: Path) -> TaxonomyAnalysis | None:
     """``compare --taxonomy``: the analysis of the study's reviews, its tables written to ``out``."""
-    from ..compare_cli import _write_tables
+    from ..compare_cli import _write_tables, command_inputs
     from ..protocol import load_study
     from ..store import default_store_path
     from ..store.results_store import store_location
@@ -75,5 +75,5 @@ def compare_taxonomy(args, raters: pd.DataFrame, rule: str, out: Path) -> Taxono
     analysis = study_taxonomy(study, store_path, raters, rule, args.k, args.predictions, args.exclude_interrupted,
                               args.alpha, args.n_boot, seed=args.seed)
     if analysis is not None:
-        _write_tables(analysis.tables(), out)
+        _write_tables(analysis.tables(), out, command_inputs(args))
     return analysis

@@ -9,18 +9,21 @@ subprocesses where the command line is the point.
 
 from __future__ import annotations
 
+import os
 import resource
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from study_app.cli import main
-from study_app.output_guard import OutputRefusedError, OutputWriteError, check_output
+from study_app.output_guard import STALE_TEMPORARY_S, OutputRefusedError, OutputWriteError, check_output, replacing, write_text
 from study_app.report.build import OWNED_FILES
 from study_app.store import ResultsStore, export_answers
 from study_app.store.journal import JOURNAL_DIR
@@ -28,13 +31,14 @@ from study_app.store.journal import JOURNAL_DIR
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(*args: str, cwd: Path = ROOT, file_size_limit: int | None = None) -> subprocess.CompletedProcess:
+def run(*args: str, cwd: Path = ROOT, file_size_limit: int | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python main.py *args``; Qt windows, should one open, open invisibly (and then time out)."""
     def limit() -> None:  # a full disk, as far as this process can tell: writes past the limit fail with EFBIG
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
 
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300,
-                          preexec_fn=limit if file_size_limit else None)
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=limit if file_size_limit else None, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
 
 
 def refused(result: subprocess.CompletedProcess, text: str) -> bool:
@@ -237,3 +241,148 @@ def test_predict_does_not_write_into_the_protocol_it_reads(tmp_path):
     result = run("predict", "--study", "demo-digits", "--model", "svm-rbf", "--out", str(committed), "--no-progress", cwd=tmp_path)
     assert refused(result, "inside the protocol folder"), result.stderr
     assert committed.read_bytes() == before and not committed.with_suffix(".json").exists()
+
+
+def special_file(path: Path, kind: str) -> Path:
+    """A FIFO, or a character device like /dev/null (1, 3), made at ``path`` in a test's own folder.
+
+    Never the system's own: a review once ran export onto /dev/null as root and replaced it.
+    """
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif os.geteuid() != 0:
+        pytest.skip("making a device file needs root")
+    else:
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    return path
+
+
+def is_kind(path: Path, kind: str) -> bool:
+    mode = os.lstat(path).st_mode
+    return stat.S_ISFIFO(mode) if kind == "fifo" else stat.S_ISCHR(mode)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+@pytest.mark.parametrize("where", ["out", "manifest", "link"])
+def test_export_onto_a_fifo_or_device_is_refused_without_opening_it(store, tmp_path, kind, where):
+    """Review #2: the writer renamed a file over a device, and the guard's header check
+    opened a FIFO and waited for ever. ``link`` is how ``--out /dev/stdout`` reaches one."""
+    special = special_file(tmp_path / ("answers.manifest.json" if where == "manifest" else "special"), kind)
+    out = tmp_path / "answers.csv" if where == "manifest" else special
+    if where == "link":
+        out = tmp_path / "stdout"
+        out.symlink_to(special)
+    result = run("export", "--store", str(store), "--out", str(out), timeout=60)
+    assert refused(result, "not a regular file"), result.stderr
+    assert ("--out's manifest" in result.stderr) == (where == "manifest")
+    assert is_kind(special, kind) and (where != "link" or out.is_symlink())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"S.sqlite", special.name, *([out.name] if where == "link" else [])})  # nothing written
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_the_writer_never_replaces_a_special_file_and_writes_through_a_link(tmp_path, kind):
+    special = special_file(tmp_path / "special", kind)
+    with pytest.raises(OutputRefusedError, match="not a regular file"):
+        write_text(special, "table\n")
+    assert is_kind(special, kind) and [p.name for p in tmp_path.iterdir()] == ["special"]
+    target, link = tmp_path / "real.csv", tmp_path / "link.csv"
+    target.write_text("old\n")
+    link.symlink_to(target)
+    write_text(link, "new\n")
+    assert link.is_symlink() and target.read_text() == "new\n"
+
+
+def test_a_read_that_fails_inside_the_writer_is_named_as_a_read(tmp_path):
+    """Review #11: a failed read of another file was reported as "cannot write <target>"."""
+    missing = tmp_path / "weights.onnx"
+    with pytest.raises(OutputWriteError) as refusal, replacing(tmp_path / "out.csv"):
+        missing.read_bytes()
+    assert str(refusal.value).startswith(f"{missing}: No such file or directory, so {tmp_path / 'out.csv'} could not be written")
+
+
+def test_temporaries_left_by_a_killed_write_are_removed_by_the_next_write_of_that_file(tmp_path):
+    """Review #13: SIGKILL skips every clean-up, so ``.answers.csv.<hex>.tmp`` files stayed for good.
+    Only our names for this very target, and only old ones (a concurrent writer's is fresh)."""
+    old = time.time() - STALE_TEMPORARY_S - 60
+    names = {"left": ".answers.csv.0123abcd.tmp", "fresh": ".answers.csv.89abcdef.tmp",
+             "not ours": ".answers.csv.backup.tmp", "other target": ".other.csv.0123abcd.tmp"}
+    for key, name in names.items():
+        (tmp_path / name).write_text(key)
+        if key != "fresh":
+            os.utime(tmp_path / name, (old, old))
+    write_text(tmp_path / "answers.csv", "a\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"answers.csv", *names.values()} - {names["left"]})
+
+
+@pytest.mark.parametrize("command", ["annotate", "review"])
+def test_annotate_and_review_refuse_a_wal_file_or_a_protocol_folder_as_their_store_before_any_window(
+        tiny_study, tiny_store, tmp_path, command):
+    """Review #3: ``--store r.sqlite-wal`` became a database of its own, which SQLite deleted
+    (with the session) the next time r.sqlite was opened; a protocol folder got a store."""
+    who = ["--annotator", "A1"] if command == "annotate" else ["--reviewer", "R1"]
+    store = tmp_path / "w" / "r.sqlite"
+    store.parent.mkdir()
+    shutil.copyfile(tiny_store, store)
+    wal = store.with_name("r.sqlite-wal")
+    wal.touch()  # as export leaves one beside a store
+    inside = tiny_study / "results.sqlite"
+    if command == "review":  # review opens only an existing store
+        shutil.copyfile(tiny_store, inside)
+    before = {path: path.read_bytes() for path in (store, inside) if path.exists()}
+    for target, message in ((wal, "-wal/-shm/-journal files"), (inside, "inside the protocol folder")):
+        started = time.monotonic()
+        result = run(command, "--study", str(tiny_study), *who, "--store", str(target), timeout=60)
+        assert refused(result, message), result.stderr
+        assert time.monotonic() - started < 60
+    assert wal.read_bytes() == b"" and {path: path.read_bytes() for path in before} == before
+    assert sorted(p.name for p in tiny_study.glob("results.sqlite*")) == (["results.sqlite"] if command == "review" else [])
+
+
+def test_check_store_recover_refuses_a_side_file_name_the_checked_file_and_a_protocol_folder(tiny_study, tiny_store, tmp_path):
+    bad = tmp_path / "bad.sqlite"
+    data = bytearray(tiny_store.read_bytes())
+    data[:100] = bytes(100)  # the header is gone: only the name tells bad.sqlite-wal from a store
+    bad.write_bytes(bytes(data))
+    for target, message in ((tmp_path / "bad.sqlite-wal", "-wal/-shm/-journal files"), (bad, "is also one of this command's inputs"),
+                            (tiny_study / "recovered.sqlite", "inside the protocol folder")):
+        result = run("check-store", str(bad), "--recover", str(target))
+        assert refused(result, message), result.stdout + result.stderr
+    assert bad.read_bytes() == bytes(data) and sorted(p.name for p in tmp_path.iterdir()) == ["bad.sqlite", "tiny", "tiny.sqlite"]
+    assert not (tiny_study / "recovered.sqlite").exists()
+
+
+def test_compare_does_not_write_its_tables_over_its_own_input_files(tiny_study, tiny_store, tmp_path, capsys):
+    """Review #4: ``compare --out d`` replaced d/raters.csv, the export it was comparing."""
+    folder = tmp_path / "d"
+    assert main(["export", "--store", str(tiny_store), "--out", str(folder / "raters.csv")]) == 0
+    shutil.copyfile(tiny_study / "manifest.csv", folder / "classes.csv")  # truth under a table's name
+    files = sorted(folder.iterdir())
+    before = [path.read_bytes() for path in files]
+    for answers, truth in (("raters.csv", "manifest.csv"), ("raters.csv", "classes.csv")):
+        argv = ["compare", "--answers", str(folder / answers), "--truth", str(folder / truth if truth == "classes.csv" else tiny_study / truth),
+                "--predictions", str(tiny_study / "predictions.csv"), "--n-boot", "200", "--out", str(folder)]
+        capsys.readouterr()
+        assert main(argv) == 1
+        assert "is one of this command's own inputs" in capsys.readouterr().err
+    assert sorted(folder.iterdir()) == files and [path.read_bytes() for path in files] == before
+
+
+@pytest.mark.parametrize("name", ["p.json", "p.JSON"])
+def test_predict_refuses_an_out_that_its_provenance_file_would_replace(tmp_path, capsys, name):
+    """Review #5: the provenance file is <out without suffix>.json, which was --out itself."""
+    assert main(["predict", "--study", "demo-digits", "--model", "svm-rbf", "--out", str(tmp_path / name), "--no-progress"]) == 1
+    assert "name the predictions file .csv" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
+def test_predict_refuses_a_provenance_file_that_is_a_link_to_the_predictions(tmp_path, capsys):
+    (tmp_path / "p").write_text("my predictions\n")
+    (tmp_path / "p.json").symlink_to(tmp_path / "p")
+    assert main(["predict", "--study", "demo-digits", "--model", "svm-rbf", "--out", str(tmp_path / "p"), "--no-progress"]) == 1
+    assert "--out's provenance file" in capsys.readouterr().err and (tmp_path / "p").read_text() == "my predictions\n"
+
+
+def test_export_names_a_refused_manifest_as_the_manifest(tiny_store, tmp_path, capsys):
+    """Review #11: the refused file is the manifest derived from --out, not --out."""
+    shutil.copyfile(tiny_store, tmp_path / "a.manifest.json")
+    assert main(["export", "--store", str(tmp_path / "a.manifest.json"), "--out", str(tmp_path / "a.csv")]) == 1
+    assert f"--out's manifest {tmp_path / 'a.manifest.json'} is a results store" in capsys.readouterr().err
