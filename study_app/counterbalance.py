@@ -60,7 +60,7 @@ DEFAULT_SOURCE_COLUMN = "source_image_id"
 
 def level_order(levels: Iterable[str]) -> list[str]:
     """Distinct levels, numerically when every one is a number ("0.1" before "0.35" before
-    "inf"), else as written; the same order as the statistics' ``condition_order``."""
+    "inf"), else as written; the rule behind the statistics' ``condition_order`` too."""
     distinct = sorted(set(levels))
     try:
         numbers = {level: float(level) for level in distinct}

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..counterbalance import level_order
 from ..stimuli.registry import condition_name
 from .benchmark import model_human_pairs
 from .paired import HUMANS, paired_comparisons
@@ -76,11 +77,7 @@ def condition_order(levels: Iterable[object]) -> list[str]:
     """The distinct levels in display order: by value when every level is a number (``inf``
     included), else as written (text order); :func:`order_note` says when words and
     numbers are mixed."""
-    distinct = sorted({str(level) for level in levels})
-    values = [_number(level) for level in distinct]
-    if all(value is not None for value in values):
-        return [level for _, level in sorted(zip(values, distinct))]
-    return distinct
+    return level_order(str(level) for level in levels)  # one rule for the design and the statistics
 
 
 def order_note(levels: Iterable[object]) -> str | None:
