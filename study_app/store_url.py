@@ -35,10 +35,10 @@ name is made.
 :func:`url_problem` says what is wrong with such a URL (without quoting it), so that the
 store refuses it with a clear message before the driver sees it, and
 :func:`without_secrets` removes a URL's secrets from text written by others (the database
-driver's error messages quote parts of the URL they could not use).
+driver's error messages quote parts of the URL they could not use). :func:`scrub_secrets`
+hides every URL's secrets and every ``password=`` in free text (a crash log's traceback).
 
 No imports from the rest of the package: the protocol checks and the store both use it.
-:func:`scrub_secrets` hides every URL and ``secret=`` in free text (a crash log's traceback).
 """
 
 from __future__ import annotations
