@@ -39,9 +39,10 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     from .output_guard import check_store_output
     from .store.results_store import store_location
 
-    if args.store:  # refused here, before Qt starts: a store's -wal or a protocol folder must not become a store
-        check_store_output(store_location(args.store))
-    return run_annotation(args.study, args.annotator, args.store, args.force_new, args.keys, args.arrival)
+    store = store_location(args.store) if args.store else None  # refused before a window waits on a message box
+    if store is not None:  # and before Qt starts: a store's -wal or a protocol folder must not become a store
+        check_store_output(store)
+    return run_annotation(args.study, args.annotator, store, args.force_new, args.keys, args.arrival)
 
 
 def _add_annotate(sub: argparse._SubParsersAction) -> None:
@@ -162,10 +163,12 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_check_store(args: argparse.Namespace) -> int:
     from .output_guard import check_store_output
     from .store import check_store, recover_store
+    from .store.results_store import store_location
     from .store_url import is_url, printable_location
 
     if is_url(args.path):  # as a Path its '//' would become '/', and the redaction would miss it
         raise StudyError(f"{printable_location(args.path)}: check-store checks a results file; a server's database is checked by PostgreSQL")
+    store_location(args.path)  # a key=value connection string is refused, not taken for a file name
     report = check_store(Path(args.path))
     print(report.summary())
     if report.ok:
@@ -310,8 +313,7 @@ def _named_study(name_or_folder: str | None) -> str | None:
 
 def _cmd_sync(args: argparse.Namespace) -> int:
     from .store.journal import JournaledStore
-    from .store.postgres import is_server_url
-    from .store_url import printable_location
+    from .store_url import is_server_url, printable_location
 
     if not is_server_url(args.store):
         raise StudyError(f"--store must be the postgresql:// URL of the results server, not {printable_location(args.store)!r}")

@@ -33,7 +33,7 @@ from .paths import PathEscapeError, resolve_inside
 from .predictions import read_predictions
 from .ranges import EXAMPLES_PER_CLASS, SEED, TOP_K, Range
 from .review.taxonomy import DEFAULT_TAXONOMY, Taxonomy, read_review_table
-from .store_url import printable_location, url_problem
+from .store_url import is_server_url, printable_location, server_url, url_problem
 from .toml_check import Field, TomlChecker
 from .toml_lines import key_lines, line_of
 from .validation_cache import ValidationCache, regular_file_stat
@@ -386,9 +386,9 @@ class _Loader:
         instructions = self._instructions(top, lines)
         keys = top.get("keys", {})
         store = top.get("store", "")
-        if store and not store.startswith(("postgresql://", "postgres://")):
+        if store and not is_server_url(store):
             check.add(f"store must be a PostgreSQL server URL (postgresql://user@host/database), not {printable_location(store)!r}", "store")
-        elif store and (problem := url_problem(store)):
+        elif store and (problem := url_problem(server_url(store))):
             check.add(f"store {printable_location(store)} is not a usable server URL: {problem}", "store")
         taxonomy = read_review_table(top["review"], check) if "review" in top else DEFAULT_TAXONOMY
         for command, message in check_overrides(keys):

@@ -31,6 +31,7 @@ from PyQt5.QtWidgets import QApplication, QMessageBox
 
 from .. import __version__
 from ..store.results_store import RESULTS_DIR
+from ..store_url import scrub_secrets
 
 CRASH_DIR = RESULTS_DIR / "crashes"
 #: The exit status after such an error (EX_SOFTWARE: an internal software error).
@@ -46,7 +47,7 @@ def write_crash_log(kind: type[BaseException], value: BaseException, tb: Traceba
     stamp = datetime.now(timezone.utc)
     text = (
         f"study-app {__version__}, Python {platform.python_version()}, {platform.platform()}\n"
-        f"at {stamp.isoformat(timespec='seconds')}\n\n" + "".join(traceback.format_exception(kind, value, tb))
+        f"at {stamp.isoformat(timespec='seconds')}\n\n" + _traceback(kind, value, tb)
     )
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -55,6 +56,12 @@ def write_crash_log(kind: type[BaseException], value: BaseException, tb: Traceba
         return path.resolve()
     except OSError:
         return None
+
+
+def _traceback(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> str:
+    """The traceback, without the secrets of any store URL or ``password=`` in it: a crash log
+    is handed to the researcher, and an error's message may quote the store's URL."""
+    return scrub_secrets("".join(traceback.format_exception(kind, value, tb)))
 
 
 def _tell(what: str, log: Path | None) -> None:
@@ -98,9 +105,9 @@ def crash_handler(folder: Path = CRASH_DIR, tell: Callable[[str, Path | None], N
         if count > MAX_LOGS:
             return
         log = write_crash_log(kind, value, tb, folder)
-        sys.__stderr__.write("".join(traceback.format_exception(kind, value, tb)))
+        sys.__stderr__.write(_traceback(kind, value, tb))
         if count == 1:
-            relay.crashed.emit("".join(traceback.format_exception_only(kind, value)).strip(), log)
+            relay.crashed.emit(scrub_secrets("".join(traceback.format_exception_only(kind, value)).strip()), log)
 
     def handle_thread(args: threading.ExceptHookArgs) -> None:
         handle(args.exc_type, args.exc_value, args.exc_traceback)

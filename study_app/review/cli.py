@@ -46,12 +46,13 @@ def cmd_review(args: argparse.Namespace) -> int:
         raise StudyError("--raters takes either one of humans, models, all, or a list of annotator ids and model names")
     if args.export:
         return _export(args)
+    from ..store.results_store import store_location
+
     if args.store:  # refused before Qt starts: reviews are written into this store
         from ..output_guard import check_store_output
-        from ..store.results_store import store_location
 
         check_store_output(store_location(args.store), args.predictions or ())
-    if args.store and not Path(args.store).is_file():  # else a mistyped path becomes a new store no analysis reads
+    if args.store and not Path(store_location(args.store)).is_file():  # else a mistyped path becomes a new store no analysis reads
         from ..store_url import printable_location
 
         raise StudyError(f"{printable_location(args.store)}: no results store there; review needs the store the annotators filled (--store)")

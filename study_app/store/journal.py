@@ -42,11 +42,11 @@ from ..errors import StoreError
 from ..protocol import Study
 from ..responses import Event, Response, utc_now
 from ..schedule import Trial
-from ..store_url import parse_url
+from ..store_url import is_server_url, parse_url
 from .allocation import DEFAULT_RELEASE_MIN, allocated_phases, answer_placed, fill_slot
 from .db import table_columns, write
 from .metadata import meta_number
-from .postgres import ServerAddress, ServerBusyError, ServerUnavailableError, is_server_url
+from .postgres import ServerAddress, ServerBusyError, ServerUnavailableError
 from .results_store import RESULTS_DIR, ResultsStore, Session
 from .schema import TABLES
 

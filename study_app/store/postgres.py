@@ -36,10 +36,15 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import StoreError
-from ..store_url import parse_url, printable_location, url_problem, without_secrets
+from ..store_url import (
+    parse_url,
+    printable_location,
+    server_url,
+    url_problem,
+    without_secrets,
+)
 from .metadata import meta_number
 
-SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT_S = 5
 #: Key of the advisory lock that serialises migrations (any constant; "study-app").
 _MIGRATION_LOCK = 0x5354_5544_5941_5050 & 0x7FFF_FFFF_FFFF_FFFF
@@ -78,30 +83,18 @@ class ServerBusyError(ServerUnavailableError):
     """The server is there but cannot take the statement now (see ``_BUSY_CODES``): try later."""
 
 
-def is_server_url(location: object) -> bool:
-    return isinstance(location, str) and location.startswith(SCHEMES)
-
-
 class ServerAddress(str):
     """A server URL as the store shows it: the password is never printed.
 
     A ``str`` (the URL as :func:`~study_app.store_url.printable_location` shows it) with the
     parts of ``pathlib.Path`` that the store's messages and manifests use (``name``: the
-    database name). A URL that cannot be taken apart for sure is refused here, before the
-    driver reads it (its error would quote the URL's tokens).
+    database name). A URL that cannot be taken apart for sure is refused (:func:`usable_server_url`).
     """
 
     url: str
 
     def __new__(cls, url: str) -> ServerAddress:
-        if isinstance(url, ServerAddress):  # its text is redacted: keep the real URL
-            url = url.url
-        problem = url_problem(url)
-        if problem:
-            raise StoreError(
-                f"{printable_location(url)}: not a usable server URL: {problem}. "
-                "The form is postgresql://user:password@host:port/database"
-            )
+        url = usable_server_url(url)
         shown = super().__new__(cls, printable_location(url))
         shown.url = url
         return shown
@@ -113,6 +106,23 @@ class ServerAddress(str):
     def hidden(self, text: str) -> str:
         """``text`` (a driver's message) without this URL's secrets."""
         return without_secrets(text, self.url)
+
+
+def usable_server_url(url: str) -> str:
+    """``url`` as the driver is given it (see :func:`~study_app.store_url.server_url`); a URL
+    that cannot be taken apart for sure is refused here, before the driver reads it (its
+    error would quote the URL's tokens)."""
+    if isinstance(url, ServerAddress):  # its text is redacted: keep the real URL
+        return url.url
+    url = server_url(url)
+    problem = url_problem(url)
+    if problem:
+        raise StoreError(
+            f"{printable_location(url)}: not a usable server URL: {problem}. The form is "
+            "postgresql://user:password@host:port/database, with special characters of the user name and "
+            "password %-encoded ('%' as %25, '/' as %2F, '?' as %3F, '@' as %40, '#' as %23, '&' as %26)"
+        )
+    return url
 
 
 def translate_ddl(script: str) -> list[str]:

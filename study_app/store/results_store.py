@@ -25,12 +25,13 @@ from ..errors import ProtocolChangedError, StoreError, StudyError
 from ..protocol import ImageRecord, Study
 from ..responses import Event, Response, utc_now
 from ..schedule import Trial, session_trials
+from ..store_url import is_server_url, location_problem
 from .allocation import allocated_phases, claim_trials, fill_slot, keep_claims
 from .db import LockWaitListener, StoreConnection, connect, serialize, write
 from .file_guard import FileGuard
 from .metadata import assignment as stored_assignment
 from .metadata import trial_order
-from .postgres import PgConnection, ServerAddress, is_server_url
+from .postgres import PgConnection, ServerAddress, usable_server_url
 from .schema import SCHEMA_VERSION, migrate, schema_version
 
 RESULTS_DIR = Path("results")
@@ -62,8 +63,17 @@ def default_store_path(study: Study, results_dir: Path = RESULTS_DIR) -> Path | 
 
 
 def store_location(text: str | Path) -> Path | str:
-    """A ``--store`` value: a PostgreSQL server URL as given, anything else a file path."""
-    return text if is_server_url(text) else Path(text)
+    """A ``--store`` value: a PostgreSQL server URL (as the driver is given it), else a file path.
+
+    Refused, before any file or folder of that name is made and without quoting it (it may
+    hold a password): a URL that cannot be taken apart for sure, a URL of another scheme,
+    a libpq ``key=value`` connection string (see :func:`~study_app.store_url.location_problem`)."""
+    if is_server_url(text):
+        return usable_server_url(text)
+    problem = location_problem(text)
+    if problem:
+        raise StoreError(f"not a store location: {problem}")
+    return Path(text)
 
 
 def new_uuid() -> str:
@@ -188,11 +198,12 @@ class ResultsStore:
         """``pilot``: this store is for simulated sessions only (see :mod:`study_app.pilot`);
         a real store refuses pilot sessions and a pilot store refuses real ones."""
         self.pilot = pilot
-        if is_server_url(path):  # a PostgreSQL server: same schema and API (see postgres.py)
-            self.path = ServerAddress(path)
+        location = store_location(path)
+        if isinstance(location, str):  # a PostgreSQL server: same schema and API (see postgres.py)
+            self.path = ServerAddress(location)
             self.conn = PgConnection(self.path, readonly=readonly)
         else:
-            self.path = Path(path)
+            self.path = location
             if readonly and not self.path.is_file():
                 raise StoreError(f"{self.path}: no results store here")
             self.conn = connect(self.path, readonly=readonly)

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StoreError
+from ..store_url import is_server_url
 from .db import remove_store_file
-from .postgres import is_server_url
 from .results_store import ResultsStore
 
 

@@ -76,6 +76,8 @@ def test_commands_on_a_server_that_asks_for_a_password_never_show_it(tmp_path, p
         "sync": ["sync", "--store", in_userinfo],
         "simulate": ["simulate", "--study", s, "--annotators", "1", "--store", pilot],
         "wrong-password": ["progress", "--store", wrong],
+        # the scheme in capitals and a blank before it: still the server (the driver gets it in lower case)
+        "upper-scheme": ["progress", "--store", " " + in_userinfo.replace("postgresql://", "POSTGRESQL://")],
     }
     results = {name: main_py(*argv, cwd=work) for name, argv in runs.items()}
 
