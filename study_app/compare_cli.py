@@ -149,14 +149,11 @@ def compare_conditions(raters: "pd.DataFrame", inputs: RaterInputs, args: argpar
     model's accuracy curve is its own, and scope ``shared`` holds the common stimuli.
     Model-vs-human data keeps every level of its raw files here, including those its
     benchmark leaves out of the pooled numbers (the uncorrupted level, levels at chance)."""
-    from .condition_outputs import analyse_conditions, has_conditions, number_of_classes
+    from .condition_outputs import analyse_conditions
     from .stats import RULES
 
-    if not has_conditions(raters):
-        return None
-    classes, note = number_of_classes(raters, inputs.labels, bool(getattr(args, "model_vs_human", None)))
-    return analyse_conditions(raters, correct=RULES[inputs.rule], classes=classes, direction=args.psychometric_direction,
-                              alpha=args.alpha, n_boot=args.n_boot, seed=args.seed, class_note=note)
+    return analyse_conditions(raters, inputs.labels, correct=RULES[inputs.rule], direction=args.psychometric_direction,
+                              alpha=args.alpha, n_boot=args.n_boot, seed=args.seed)
 
 
 def check_model_vs_human(args: argparse.Namespace) -> None:

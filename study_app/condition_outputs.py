@@ -10,8 +10,9 @@ Conditions section draws the same numbers, so the two never disagree.
 
 Choices made here, not in the statistics:
 
-* **guess rate** = 1 / number of classes: the study's label count, 16 for model-vs-human,
-  the distinct ground-truth labels for tidy files (said in a note);
+* **guess rate** = 1 / number of classes: the study's label count; without a label set (tidy
+  files, model-vs-human) the distinct ground-truth labels of the data (16 for model-vs-human),
+  said in a note;
 * **direction** (``--psychometric-direction auto``, the default): the sign of the least-squares
   slope of the pooled humans' accuracy (mean of the annotators) against the level; without
   annotators, of all raters' trials pooled. ``increasing`` or ``decreasing`` overrides it;
@@ -72,26 +73,29 @@ def has_conditions(raters: "pd.DataFrame") -> bool:
     return "condition" in raters.columns and bool((raters["condition"].astype(str) != "").any())
 
 
-def number_of_classes(raters: "pd.DataFrame", labels, model_vs_human: bool) -> tuple[int, str]:
-    """The class count behind the guess rate, and a note when it is inferred from the data."""
-    if model_vs_human:
-        return 16, ""
+def number_of_classes(raters: "pd.DataFrame", labels) -> tuple[int, str]:
+    """The class count behind the guess rate, and a note when it is read from the answers' ground truth
+    (tidy files and model-vs-human data carry no label set; model-vs-human has 16 classes)."""
     if labels is not None:
         return len(labels.class_ids), ""
     count = int(raters["truth"].astype(str).nunique())
-    return count, f"guess rate 1/{count}: the number of distinct ground-truth labels in the answers (no label set given)"
+    return count, f"guess rate 1/{count}: {count} distinct ground-truth labels in the data (no label set)"
 
 
 def analyse_conditions(
-    raters: "pd.DataFrame", *, correct: str, classes: int, direction: str = "auto", alpha: float = 0.05,
-    n_boot: int = 2000, seed: int = 0, class_note: str = "",
-) -> ConditionResults:
-    """Rates, tests and consistency per condition, and psychometric fits where levels are numbers."""
+    raters: "pd.DataFrame", labels=None, *, correct: str, direction: str = "auto", alpha: float = 0.05,
+    n_boot: int = 2000, seed: int = 0,
+) -> ConditionResults | None:
+    """Rates, tests and consistency per condition, and psychometric fits where levels are numbers
+    (``None`` for a table without conditions: there is nothing per condition to say)."""
     import pandas as pd
 
     from .stats.conditions import condition_analysis
     from .stats.psychometric import FIT_COLUMNS, fit_raters
 
+    if not has_conditions(raters):
+        return None
+    classes, class_note = number_of_classes(raters, labels)
     analysis = condition_analysis(raters, correct=correct, alpha=alpha, n_boot=n_boot, seed=seed)
     notes = [class_note] if class_note else []
     guess = 1 / classes

@@ -16,14 +16,13 @@ import pytest
 from study_app.compare_cli import add_compare_commands
 from study_app.pilot import run_pilot
 from study_app.protocol import load_study
-from study_app.stimuli.study import write_degraded_study
+from tests.degraded import LEVELS, make_degraded_study
 from tests.factory import make_study
 
 ROOT = Path(__file__).resolve().parents[2]
 RAW = ROOT.parent.parent / "shared" / "data" / "model-vs-human" / "raw-data"
 if not RAW.is_dir():
     RAW = Path("/work/shared/data/model-vs-human/raw-data")
-LEVELS = ["0", "0.1", "0.35", "0.6"]
 POOLED = "humans (mean of annotators)"
 
 
@@ -36,19 +35,7 @@ def run(argv: list[str]) -> int:
 
 @pytest.fixture(scope="module")
 def degraded(tmp_path_factory):
-    """A tiny study degraded at four noise levels, four simulated annotators, and the source's
-    model predictions carried over to every degraded stimulus (``<source>@<level>``)."""
-    root = tmp_path_factory.mktemp("conditions")
-    source = make_study(root / "source", per_class_test=4)
-    out, _ = write_degraded_study(source, "uniform_noise", [float(level) for level in LEVELS], 1, root / "degraded")
-    study = load_study(out)
-    store = root / "pilot.sqlite"
-    run_pilot(study, 4, store, accuracy=0.8, seed=3)
-    predictions = pd.read_csv(source / "predictions.csv", dtype=str)
-    stimuli = pd.read_csv(out / "manifest.csv", dtype=str)[["image_id", "source_image_id"]]
-    carried = stimuli.merge(predictions.rename(columns={"image_id": "source_image_id"}), on="source_image_id")
-    carried[["model", "image_id", "rank", "label_id", "score"]].to_csv(root / "predictions.csv", index=False)
-    return out, store, root / "predictions.csv"
+    return make_degraded_study(tmp_path_factory.mktemp("conditions"))
 
 
 def compare_degraded(degraded, out: Path, *extra: str) -> int:
