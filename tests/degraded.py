@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -27,3 +29,12 @@ def make_degraded_study(root: Path) -> tuple[Path, Path, Path]:
     carried = stimuli.merge(predictions.rename(columns={"image_id": "source_image_id"}), on="source_image_id")
     carried[["model", "image_id", "rank", "label_id", "score"]].to_csv(root / "predictions.csv", index=False)
     return out, store, root / "predictions.csv"
+
+
+def run_command(add_command: Callable[[argparse._SubParsersAction], None], argv: list[str]) -> int:
+    """Parse ``argv`` with the parser that ``add_command`` builds and run its handler in-process
+    (errors propagate as exceptions, so a test sees a ``StudyError`` itself)."""
+    parser = argparse.ArgumentParser(prog="python main.py")
+    add_command(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    return args.handler(args)

@@ -3,7 +3,6 @@ statement that it pools conditions) exactly when the data has conditions."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +11,7 @@ import pytest
 from study_app.pilot import run_pilot
 from study_app.protocol import load_study
 from study_app.report.cli import add_report_command
-from tests.degraded import LEVELS, make_degraded_study
+from tests.degraded import LEVELS, make_degraded_study, run_command
 from tests.factory import make_study
 
 RAW = Path("/work/shared/data/model-vs-human/raw-data")
@@ -20,10 +19,7 @@ POOLS = "These rates pool all condition levels"
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python main.py")
-    add_report_command(parser.add_subparsers())
-    args = parser.parse_args(["report", *argv])
-    return args.handler(args)
+    return run_command(add_report_command, ["report", *argv])
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ model-vs-human raw data, writing ``conditions.csv`` and ``psychometric.csv``."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 from study_app.compare_cli import add_compare_commands
 from study_app.pilot import run_pilot
 from study_app.protocol import load_study
-from tests.degraded import LEVELS, make_degraded_study
+from tests.degraded import LEVELS, make_degraded_study, run_command
 from tests.factory import make_study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,10 +26,7 @@ POOLED = "humans (mean of annotators)"
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python main.py")
-    add_compare_commands(parser.add_subparsers())
-    args = parser.parse_args(["compare", *argv])
-    return args.handler(args)
+    return run_command(add_compare_commands, ["compare", *argv])
 
 
 @pytest.fixture(scope="module")
