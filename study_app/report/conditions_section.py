@@ -35,14 +35,16 @@ def conditions_section(results: ConditionResults, phase_slug: dict[str, str]) ->
     if not analysis.consistency.empty:
         blocks += [_consistency_table(analysis.consistency), _averaged_table(analysis.consistency_averaged)]
     notes = " ".join(f"Note: {note}." for note in (*analysis.notes, *results.notes))
-    intro = (f"Accuracy at each condition level ({analysis.levels}), on the trials of this report: each annotator's, "
-             f"and each model's on the stimuli some annotator saw; a stimulus is an image at one level. {notes}")
+    models = ", and each model's on the stimuli some annotator saw" if (rates["kind"] == "model").any() else ""
+    intro = (f"Accuracy at each condition level ({analysis.levels}), on the trials of this report: each annotator's{models}; "
+             f"a stimulus is an image at one level. {notes}")
     return Section("conditions", "Conditions", intro.strip(), tuple(blocks))
 
 
 def _curves(fits: pd.DataFrame, phase: str, conditions: pd.Series) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each fitted rater's curve over the tested range; the annotators' pooled fit is drawn for
-    their mean (the same trials), each annotator's own fit is in the thresholds table only."""
+    their mean (the same trials), each annotator's own fit is in the thresholds table only.
+    A fit that did not converge is not drawn (its parameters are not identified by the data)."""
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     fits = fits[fits["phase"] == phase]
     if fits.empty:
@@ -50,7 +52,7 @@ def _curves(fits: pd.DataFrame, phase: str, conditions: pd.Series) -> dict[str, 
     tested = conditions.astype(str).astype(float)
     levels = np.linspace(tested.min(), tested.max(), CURVE_POINTS)
     for _, fit in fits.iterrows():
-        if fit["kind"] == "human" or not np.isfinite(fit["alpha"]):
+        if fit["kind"] == "human" or not fit["converged"] or not np.isfinite(fit["alpha"]):
             continue
         accuracy = psychometric_curve(levels, alpha=fit["alpha"], beta=fit["beta"], guess=fit["guess"], lapse=fit["lapse"],
                                       family=fit["family"], direction=fit["direction"])
