@@ -49,6 +49,8 @@ class ConditionResults:
 
     analysis: "ConditionAnalysis"
     fits: "pd.DataFrame"
+    #: Each model's threshold against the annotators' pooled one (:data:`THRESHOLD_TEST_COLUMNS`).
+    threshold_tests: "pd.DataFrame"
     guess: float
     direction: str  # as fitted; "" without fits
     notes: tuple[str, ...] = field(default=())
@@ -58,7 +60,9 @@ class ConditionResults:
         and, with numeric levels, ``psychometric``."""
         tables = {"conditions": self.analysis.rates, "condition_tests": self.analysis.tests,
                   "condition_consistency": self.analysis.consistency}
-        return tables | ({"psychometric": self.fits} if not self.fits.empty else {})
+        if self.fits.empty:
+            return tables
+        return tables | {"psychometric": self.fits, "threshold_tests": self.threshold_tests}
 
     def to_json(self) -> dict:
         import json
@@ -102,19 +106,43 @@ def analyse_conditions(
     not_numbers = _not_numbers(raters["condition"])
     if not_numbers:
         notes.append(f"no psychometric fits: condition levels that are not finite numbers ({', '.join(not_numbers[:5])})")
-        return ConditionResults(analysis, pd.DataFrame(columns=["phase", *FIT_COLUMNS]), guess, "", tuple(notes))
-    fits, chosen = [], set()
+        empty = pd.DataFrame(columns=["phase", *FIT_COLUMNS]), pd.DataFrame(columns=THRESHOLD_TEST_COLUMNS)
+        return ConditionResults(analysis, *empty, guess, "", tuple(notes))
+    fits, tests, chosen = [], [], set()
     for phase, rows in raters.groupby("phase", observed=True, sort=True):
         levels = pd.to_numeric(rows["condition"].astype(str)).to_numpy(dtype=float)
         fitted_direction, reason = _direction(analysis.rates, str(phase), direction)
         family = "weibull" if (levels >= 0).all() else "logistic"
-        fit = fit_raters(with_pooled_humans(rows), guess=guess, correctness=correct, family=family, direction=fitted_direction,
-                         n_boot=min(n_boot, MAX_FIT_BOOT), seed=seed, confidence=1 - alpha)
+        options = {"guess": guess, "correctness": correct, "family": family, "direction": fitted_direction,
+                   "n_boot": min(n_boot, MAX_FIT_BOOT), "seed": seed, "confidence": 1 - alpha}
+        fit = fit_raters(with_pooled_humans(rows), **options)
         fits.append(fit.assign(phase=str(phase))[["phase", *FIT_COLUMNS]])
+        tests += _threshold_tests(rows, str(phase), options)
         chosen.add(fitted_direction)
         notes.append(f"{phase}: psychometric fits {fitted_direction} ({reason}), {family}, guess rate 1/{classes}, "
                      f"threshold interval from {min(n_boot, MAX_FIT_BOOT)} parametric bootstrap replicates")
-    return ConditionResults(analysis, pd.concat(fits, ignore_index=True), guess, "/".join(sorted(chosen)), tuple(notes))
+    threshold_tests = pd.DataFrame(tests, columns=THRESHOLD_TEST_COLUMNS)
+    return ConditionResults(analysis, pd.concat(fits, ignore_index=True), threshold_tests, guess, "/".join(sorted(chosen)), tuple(notes))
+
+
+THRESHOLD_TEST_COLUMNS = ["phase", "model", "n_annotators", "threshold_accuracy", "model_threshold", "humans_threshold",
+                          "difference", "difference_low", "difference_high", "pvalue", "note"]
+
+
+def _threshold_tests(rows: "pd.DataFrame", phase: str, options: dict) -> list[tuple]:
+    """Each model's threshold minus the pooled annotators' (cluster bootstrap over annotators), as
+    :func:`~study_app.stats.psychometric.threshold_difference` tests it; none without annotators."""
+    from .stats.psychometric import threshold_difference
+    from .stats.raters import HUMAN, MODEL
+
+    if not (rows["kind"] == HUMAN).any():
+        return []
+    found = []
+    for model in sorted(rows.loc[rows["kind"] == MODEL, "rater"].astype(str).unique()):
+        test = threshold_difference(rows, model, **options)
+        found.append((phase, model, test.n_annotators, test.threshold_accuracy, test.model_threshold, test.humans_threshold,
+                      test.statistic, *test.interval, test.pvalue, test.note))
+    return found
 
 
 #: The psychometric fit of all annotators' trials together (counts summed over annotators).
@@ -198,6 +226,10 @@ def condition_table(results: ConditionResults) -> str:
         for _, fit in fits.iterrows():
             value = "n/a" if math.isnan(fit["threshold"]) else f"{fit['threshold']:.4g} [{fit['threshold_low']:.4g}, {fit['threshold_high']:.4g}]"
             lines.append(f"  {fit['phase']}  {fit['rater']}: {value}" + (f"  ({fit['note']})" if fit["note"] else ""))
+        for _, test in results.threshold_tests.iterrows():
+            if not math.isnan(test["difference"]):
+                lines.append(f"  {test['phase']}  {test['model']} - humans (pooled trials): {test['difference']:.4g} "
+                             f"[{test['difference_low']:.4g}, {test['difference_high']:.4g}], bootstrap p = {test['pvalue']:.3g}")
     notes = [*results.analysis.notes, *results.notes]
     lines += [f"note: {note}" for note in notes]
     return "\n".join(lines)

@@ -5,7 +5,7 @@ analysis ``compare`` writes to ``conditions.csv`` and ``psychometric.csv``; here
 selected and written out: the rates per level (the annotators' mean and each model shown,
 every annotator in the CSV), one figure per phase (accuracy against the level with each
 annotator as a thin line and the fitted psychometric curves), the thresholds and the error
-consistency per level.
+consistency per level, and each model's threshold tested against the annotators'.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ def conditions_section(results: ConditionResults, phase_slug: dict[str, str]) ->
             f"accuracy-by-condition-{phase_slug.get(str(phase), 'x')}", rows, _curves(results.fits, str(phase), rows["condition"]), results.guess, str(phase)))
     if not results.fits.empty:
         blocks.append(_thresholds_table(results.fits))
+    if not results.threshold_tests.empty:
+        blocks.append(_threshold_tests_table(results.threshold_tests))
     if not analysis.consistency.empty:
         blocks += [_consistency_table(analysis.consistency), _averaged_table(analysis.consistency_averaged)]
     notes = " ".join(f"Note: {note}." for note in (*analysis.notes, *results.notes))
@@ -89,6 +91,16 @@ def _thresholds_table(fits: pd.DataFrame) -> Table:
             "in [0, 0.1]; the threshold is the level at the named accuracy, its interval a parametric bootstrap. "
             "'humans (pooled trials)' is fitted to all annotators' trials together.")
     return tables.table("psychometric", "Psychometric thresholds", fits, columns, note)
+
+
+def _threshold_tests_table(tests: pd.DataFrame) -> Table:
+    columns = {"phase": tables.text("phase"), "model": tables.text("model"), "model threshold": tables.text("model_threshold"),
+               "annotators' threshold": tables.text("humans_threshold"), "difference": tables.text("difference"),
+               "95% interval": tables.interval_of("difference_low", "difference_high", scale=1), "bootstrap p": tables.text("pvalue"),
+               "note": tables.text("note")}
+    note = ("The model's threshold minus the threshold fitted to all annotators' trials: annotators resampled with replacement "
+            "(cluster bootstrap), the model's counts redrawn from its fitted curve; no test where a side has no threshold.")
+    return tables.table("threshold_tests", "Model against annotators: threshold difference", tests, columns, note)
 
 
 def _consistency_table(consistency: pd.DataFrame) -> Table:

@@ -82,3 +82,4 @@ def test_model_vs_human_gets_the_section_with_each_model_and_decreasing_fits(tmp
     fits = pd.read_csv(tmp_path / "report" / "tables" / "psychometric.csv")
     assert set(fits["direction"]) == {"decreasing"} and (fits["guess"] == 1 / 16).all()
     assert {"resnet50", "bagnet33", "simclr_resnet50x1"} <= set(fits["rater"])
+    assert "### Model against annotators: threshold difference" in markdown

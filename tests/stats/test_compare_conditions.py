@@ -125,6 +125,11 @@ def test_model_vs_human_per_condition_accuracies_equal_pandas_on_the_raw_files(t
     fits = pd.read_csv(out / "psychometric.csv")
     assert (fits["guess"] == 1 / 16).all() and set(fits["direction"]) == {"decreasing"}  # accuracy falls with noise
     assert len(fits) == 8  # 7 raters and the annotators' pooled trials
+    tests = pd.read_csv(out / "threshold_tests.csv")
+    assert sorted(tests["model"]) == ["bagnet33", "resnet50", "simclr_resnet50x1"] and (tests["n_annotators"] == 4).all()
+    pooled = fits.set_index("rater").loc["humans (pooled trials)", "threshold"]
+    assert np.allclose(tests["humans_threshold"], pooled, rtol=1e-9)  # the same fit as psychometric.csv's pooled row
+    assert np.allclose(tests["difference"], tests["model_threshold"] - tests["humans_threshold"], rtol=1e-12)
 
 
 def test_model_vs_human_options_are_checked(tmp_path, capsys):
