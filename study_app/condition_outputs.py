@@ -103,13 +103,12 @@ def analyse_conditions(
     analysis = condition_analysis(raters, correct=correct, alpha=alpha, n_boot=n_boot, seed=seed)
     notes = [class_note] if class_note else []
     guess = 1 / classes
-    not_numbers = _not_numbers(raters["condition"])
-    if not_numbers:
-        notes.append(f"no psychometric fits: condition levels that are not finite numbers ({', '.join(not_numbers[:5])})")
-        empty = pd.DataFrame(columns=["phase", *FIT_COLUMNS]), pd.DataFrame(columns=THRESHOLD_TEST_COLUMNS)
-        return ConditionResults(analysis, *empty, guess, "", tuple(notes))
     fits, tests, chosen = [], [], set()
     for phase, rows in raters.groupby("phase", observed=True, sort=True):
+        not_numbers = _not_numbers(rows["condition"])
+        if not_numbers:
+            notes.append(f"{phase}: no psychometric fits, condition levels are not finite numbers ({', '.join(not_numbers[:5])})")
+            continue
         levels = pd.to_numeric(rows["condition"].astype(str)).to_numpy(dtype=float)
         fitted_direction, reason = _direction(analysis.rates, str(phase), direction)
         family = "weibull" if (levels >= 0).all() else "logistic"
@@ -121,8 +120,9 @@ def analyse_conditions(
         chosen.add(fitted_direction)
         notes.append(f"{phase}: psychometric fits {fitted_direction} ({reason}), {family}, guess rate 1/{classes}, "
                      f"threshold interval from {min(n_boot, MAX_FIT_BOOT)} parametric bootstrap replicates")
+    fitted = pd.concat(fits, ignore_index=True) if fits else pd.DataFrame(columns=["phase", *FIT_COLUMNS])
     threshold_tests = pd.DataFrame(tests, columns=THRESHOLD_TEST_COLUMNS)
-    return ConditionResults(analysis, pd.concat(fits, ignore_index=True), threshold_tests, guess, "/".join(sorted(chosen)), tuple(notes))
+    return ConditionResults(analysis, fitted, threshold_tests, guess, "/".join(sorted(chosen)), tuple(notes))
 
 
 THRESHOLD_TEST_COLUMNS = ["phase", "model", "n_annotators", "threshold_accuracy", "model_threshold", "humans_threshold",

@@ -139,3 +139,14 @@ def test_model_vs_human_options_are_checked(tmp_path, capsys):
         run(["--model-vs-human", str(tmp_path)])
     with pytest.raises(StudyError, match="give one source"):
         run(["--model-vs-human", str(tmp_path), "--dataset", "edge", "--study", "demo-digits"])
+
+
+@pytest.mark.skipif(not RAW.is_dir(), reason="model-vs-human data not available")
+def test_a_data_set_with_word_levels_gets_rates_but_no_fits_and_says_so(tmp_path, capsys):
+    argv = ["--model-vs-human", str(RAW), "--dataset", "contrast", "--dataset", "uniform-noise", "--n-boot", "200"]
+    assert run([*argv, "--out", str(tmp_path / "out"), "--json"]) == 0
+    notes = json.loads(capsys.readouterr().out)["conditions"]["notes"]
+    assert any(note.startswith("contrast: no psychometric fits, condition levels are not finite numbers ('c01'") for note in notes)
+    rates = pd.read_csv(tmp_path / "out" / "conditions.csv", dtype={"condition": str})
+    assert "c05" in set(rates.loc[rates["phase"] == "contrast", "condition"])  # word levels as written
+    assert set(pd.read_csv(tmp_path / "out" / "psychometric.csv")["phase"]) == {"uniform-noise"}
