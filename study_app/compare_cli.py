@@ -14,12 +14,20 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from .condition_outputs import DIRECTION_OPTION
 from .errors import StudyError
 from .ranges import ALPHA, N_BOOT, RUN_SEED, TOP_K, Range
 
 if TYPE_CHECKING:  # pandas loads on first use: every start of the app would pay for it
     import pandas as pd
 
+
+
+#: ``--model-vs-human`` and ``--dataset``, declared once for ``compare`` and ``report``.
+MODEL_VS_HUMAN_OPTIONS: tuple[tuple[str, dict], ...] = (
+    ("--model-vs-human", {"metavar": "RAW_DIR", "help": "model-vs-human raw-data folder (Geirhos et al. 2021) instead of a study"}),
+    ("--dataset", {"action": "append", "help": "model-vs-human data set to analyse (repeatable), e.g. uniform-noise"}),
+)
 
 
 class RaterInputs(NamedTuple):
@@ -55,6 +63,8 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--answers", help="answers table (CSV or Parquet, e.g. from export) instead of a store")
     source.add_argument("--truth", help="manifest CSV image_id,path,labels,split (when there is no --study)")
     source.add_argument("--predictions", nargs="+", metavar="CSV", help="prediction files, tidy or wide (default: the study's)")
+    for option, settings in MODEL_VS_HUMAN_OPTIONS:
+        source.add_argument(option, **settings)
     compare.add_argument(
         "--k", type=TOP_K.option(int), help="guesses that count for top-k correctness (default: the answers per trial of the phases compared)"
     )
@@ -73,6 +83,7 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
         "--taxonomy", action="store_true", help="also the error taxonomy of the study's reviews (see review): causes, tests, "
         "reviewer agreement, error rates with the reviewed ground truth"
     )
+    compare.add_argument(DIRECTION_OPTION[0], **DIRECTION_OPTION[1])
     compare.set_defaults(handler=cmd_compare)
 
     plan = sub.add_parser("plan", help="test images (and annotators) needed to detect an error difference")
@@ -90,16 +101,20 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Handler of ``compare``."""
+    from .condition_outputs import condition_table
     from .output_guard import check_output_folder
     from .stats import compare, shown_images_only
 
     _check_settings(args)
-    inputs = study_raters(args) if args.study else file_raters(args)
-    raters, phases, rule, name, labels, notes, _ = inputs
-    raters = shown_images_only(raters[raters["phase"].isin(phases)].reset_index(drop=True))
+    inputs = rater_inputs(args)
+    every_trial, phases, rule, name, labels, notes, _ = inputs
+    every_trial = every_trial[every_trial["phase"].isin(phases)].reset_index(drop=True)
+    raters = shown_images_only(benchmark_conditions(every_trial) if args.model_vs_human else every_trial)
     report = compare(raters, args.alpha, rule, args.k, args.n_boot, args.seed, labels, notes)
+    conditions = compare_conditions(every_trial, inputs, args)
     out = check_output_folder(Path(args.out) if args.out else inputs.output_folder("compare"), command_inputs(args))
-    _write_tables({"raters": raters, **report.tables()}, out, command_inputs(args))
+    written = {"raters": raters, **report.tables(), **(conditions.tables() if conditions else {})}
+    _write_tables(written, out, command_inputs(args))
     taxonomy = None
     if getattr(args, "taxonomy", False):
         from .review.analysis import compare_taxonomy
@@ -107,14 +122,69 @@ def cmd_compare(args: argparse.Namespace) -> int:
         taxonomy = compare_taxonomy(args, raters, rule, out)
     if args.json:
         extra = {"taxonomy": taxonomy.to_json() if taxonomy else None} if getattr(args, "taxonomy", False) else {}
+        extra["conditions"] = conditions.to_json() if conditions else None
         print(json.dumps({"study": name, "phases": phases, "out": str(out), **report.to_json(), **extra}, indent=1))
     else:
         print(f"study {name}, phase(s) {', '.join(phases)}")
         print(report.summary())
-        print(f"\nwrote {len(report.tables()) + 1} tables to {out}/")
+        if conditions:
+            print("\n" + condition_table(conditions))
+        print(f"\nwrote {len(written)} tables to {out}/")
         if getattr(args, "taxonomy", False):
             print("\n" + (taxonomy.summary() if taxonomy else "error taxonomy: no reviews of this study yet (python main.py review)"))
     return 0
+
+
+def rater_inputs(args: argparse.Namespace) -> RaterInputs:
+    """The rater table of whichever source the options name (a study, tidy files, model-vs-human)."""
+    if getattr(args, "model_vs_human", None):
+        return model_vs_human_raters(args)
+    return study_raters(args) if args.study else file_raters(args)
+
+
+def compare_conditions(raters: "pd.DataFrame", inputs: RaterInputs, args: argparse.Namespace):
+    """The per-condition analysis of every trial (``None`` when the data has no conditions).
+
+    Every trial of each rater counts (scope ``all``), not only the images people saw: a
+    model's accuracy curve is its own, and scope ``shared`` holds the common stimuli.
+    Model-vs-human data keeps every level of its raw files here, including those its
+    benchmark leaves out of the pooled numbers (the uncorrupted level, levels at chance)."""
+    from .condition_outputs import analyse_conditions
+    from .stats import RULES
+
+    return analyse_conditions(raters, inputs.labels, correct=RULES[inputs.rule], direction=args.psychometric_direction,
+                              alpha=args.alpha, n_boot=args.n_boot, seed=args.seed)
+
+
+def check_model_vs_human(args: argparse.Namespace) -> None:
+    """``--model-vs-human`` needs ``--dataset`` and takes no option of a study's own."""
+    if not args.model_vs_human:
+        return
+    if not args.dataset:
+        raise StudyError("--model-vs-human needs --dataset NAME (e.g. uniform-noise); one data set at a time keeps the output readable")
+    if args.predictions or args.phase or args.rule:
+        raise StudyError("model-vs-human data is top-1 with its models included: --predictions, --phase and --rule do not apply")
+
+
+def model_vs_human_raters(args: argparse.Namespace) -> RaterInputs:
+    """Every trial of the model-vs-human raw data (one phase per data set, top-1, conditions kept)."""
+    from .importers import read_model_vs_human
+
+    datasets = sorted(set(args.dataset))
+    raters = read_model_vs_human(Path(args.model_vs_human), datasets, benchmark_conditions_only=False)
+    args.k = args.k or 1
+    return RaterInputs(raters, datasets, "top-1", "model-vs-human-" + "-".join(datasets), None, [], False)
+
+
+def benchmark_conditions(raters: "pd.DataFrame") -> "pd.DataFrame":
+    """The rows at conditions the model-vs-human benchmark keeps (as ``report`` and the benchmark
+    metrics read them); the per-condition tables keep every level of the raw files."""
+    from .importers.model_vs_human import EXCLUDED_CONDITIONS
+    from .stats.conditions import condition_level
+
+    excluded = {(dataset, condition_level(level)) for dataset, levels in EXCLUDED_CONDITIONS.items() for level in levels}
+    keep = [(phase, level) not in excluded for phase, level in zip(raters["phase"].astype(str), raters["condition"].astype(str))]
+    return raters[keep].reset_index(drop=True)
 
 
 def command_inputs(args: argparse.Namespace) -> list[str | None]:
@@ -129,6 +199,11 @@ def _check_settings(args: argparse.Namespace) -> None:
         raise StudyError(f"--k must be at least 1, not {args.k}")
     if args.n_boot < 100:
         raise StudyError(f"--n-boot must be at least 100, not {args.n_boot}")
+    check_model_vs_human(args)
+    if args.model_vs_human and (args.study or args.answers or args.truth or getattr(args, "taxonomy", False)):
+        raise StudyError("give one source: --model-vs-human DIR with --dataset NAME, --study NAME, or --answers FILE with --truth MANIFEST")
+    if args.model_vs_human:
+        return
     if args.study and (args.answers or args.truth):
         raise StudyError("give either --study (answers from its store) or --answers with --truth, not both")
     if getattr(args, "taxonomy", False) and not args.study:

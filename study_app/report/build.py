@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..condition_outputs import ConditionResults, analyse_conditions
 from ..csv_safety import safe_csv_text
 from ..output_guard import OutputRefusedError, check_output, check_output_folder, write_bytes, write_files
 from ..responses import utc_now
@@ -27,6 +28,7 @@ from ..stats import HUMAN, MODEL, RULES, Comparison, compare, error_rates, major
 from . import figures, tables
 from .document import Document, Figure, Gallery, Section, Table
 from .gallery import model_galleries
+from .conditions_section import conditions_section
 from .taxonomy_section import taxonomy_section
 from .html import render_html
 from .inputs import ReportData
@@ -43,6 +45,8 @@ class Settings:
     gallery_size: int = 12
     top_rows: int = 20
     learning_blocks: int = 10
+    #: Does accuracy rise or fall with the condition level ("auto": the annotators' trend decides).
+    psychometric_direction: str = "auto"
     #: Pairwise tables longer than this (error consistency, label agreement, paired
     #: comparisons) are summarised on the page; their CSV files keep every pair.
     pair_rows: int = 60
@@ -60,6 +64,8 @@ class Analysis:
     comparison: Comparison
     rates: dict[str, pd.DataFrame]
     learning: dict[str, tuple[pd.DataFrame, np.ndarray, np.ndarray]]
+    #: Per-condition rates, fits and consistency; None for data without conditions.
+    conditions: ConditionResults | None = None
 
 
 def rule_title(rule: str, k: int) -> str:
@@ -81,7 +87,9 @@ def analyse(data: ReportData, settings: Settings, comparison: Comparison | None 
         human = rows[(rows["kind"] == HUMAN) & rows["trial"].notna()]
         if not human.empty:
             learning[str(phase)] = _learning_blocks(human, correct, settings)
-    return Analysis(comparison, rates, learning)
+    conditions = analyse_conditions(data.raters, data.labels, correct=correct, direction=settings.psychometric_direction,
+                                    alpha=settings.alpha, n_boot=settings.n_boot, seed=settings.seed)
+    return Analysis(comparison, rates, learning, conditions)
 
 
 def _learning_blocks(human: pd.DataFrame, correct: str, settings: Settings) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -131,11 +139,14 @@ def build_document(data: ReportData, settings: Settings, analysis: Analysis, gen
         *((f"note {i}", note) for i, note in enumerate(comparison.notes, start=1)),
     )
     headline = tables.headline(analysis.rates)
+    pooled = (f" These rates pool all condition levels ({analysis.conditions.analysis.levels}); "
+              "the Conditions section gives them level by level." if analysis.conditions else "")
     sections = [
         Section("study", "The study", "What was compared, on which images, by whom, and how this report was made.",
                 (tables.facts_table(data.facts + settings_facts),)),
-        Section("errors", "Error rates", f"Each annotator, the annotators pooled (mean and majority vote) and each model, with {level} intervals.",
+        Section("errors", "Error rates", f"Each annotator, the annotators pooled (mean and majority vote) and each model, with {level} intervals.{pooled}",
                 (headline, *(figures.error_dots(f"error-rates-{phase_slug[p]}", headline.data[headline.data["phase"] == p], main) for p in phases))),
+        *([conditions_section(analysis.conditions, phase_slug)] if analysis.conditions else []),
         _paired_section(comparison, data, settings),
         _agreement_section(comparison, settings, phases, phase_slug),
         _class_section(data, settings, comparison, phase_slug, model_slug),

@@ -15,6 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..compare_cli import MODEL_VS_HUMAN_OPTIONS, check_model_vs_human
+from ..condition_outputs import DIRECTION_OPTION
 from ..errors import StudyError
 from ..ranges import ALPHA, N_BOOT, RUN_SEED, TOP_K, Range
 
@@ -26,8 +28,7 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--answers", {"help": "answers table (CSV or Parquet, e.g. from export) instead of a store"}),
     ("--truth", {"help": "manifest CSV image_id,path,labels,split (with --answers)"}),
     ("--predictions", {"nargs": "+", "metavar": "CSV", "help": "prediction files, tidy or wide (default: the study's)"}),
-    ("--model-vs-human", {"metavar": "RAW_DIR", "help": "model-vs-human raw-data folder (Geirhos et al. 2021) instead of a study"}),
-    ("--dataset", {"action": "append", "help": "model-vs-human data set to report on (repeatable), e.g. edge"}),
+    *MODEL_VS_HUMAN_OPTIONS,
     ("--models", {"nargs": "+", "metavar": "MODEL", "help": "report only these models (default: every model)"}),
     ("--k", {"type": TOP_K.option(int), "help": "guesses that count for top-k correctness (default: the answers per trial of the phases compared)"}),
     ("--rule", {"choices": ["top-k", "top-1", "all-valid"], "help": "correctness rule (default top-k; all-valid for multi-label phases)"}),
@@ -37,6 +38,7 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--seed", {"type": RUN_SEED.option(int), "default": 0, "help": "seed of the bootstrap (default 0)"}),
     ("--gallery-size", {"type": Range(0, 1000).option(int), "default": 12, "help": "images per gallery (default 12)"}),
     ("--top-rows", {"type": Range(1, 100_000).option(int), "default": 20, "help": "rows of long tables shown in the page; CSVs have all (default 20)"}),
+    DIRECTION_OPTION,
     ("--out", {"help": "report folder (default results/<study>/report/)"}),
 )
 
@@ -76,10 +78,7 @@ def _check(args: argparse.Namespace) -> None:
         raise StudyError("report needs exactly one source: --study NAME, --answers FILE with --truth MANIFEST, or --model-vs-human DIR with --dataset NAME")
     if args.answers and not args.truth or args.truth and not args.answers:
         raise StudyError("--answers and --truth go together: the answers table and the manifest with the ground truth")
-    if args.model_vs_human and not args.dataset:
-        raise StudyError("--model-vs-human needs --dataset NAME (e.g. edge); one report per data set keeps it readable")
-    if args.model_vs_human and (args.predictions or args.phase or args.rule):
-        raise StudyError("model-vs-human data is top-1 with its models included: --predictions, --phase and --rule do not apply")
+    check_model_vs_human(args)
     limits = {"--alpha": (args.alpha, 0 < args.alpha < 1), "--k": (args.k, args.k is None or args.k >= 1), "--n-boot": (args.n_boot, args.n_boot >= 100),
               "--gallery-size": (args.gallery_size, args.gallery_size >= 0), "--top-rows": (args.top_rows, args.top_rows >= 1)}
     for option, (value, good) in limits.items():
@@ -125,7 +124,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     data, folder = _data(args)
     if args.models:
         data = data.with_models(args.models)
-    settings = Settings(args.alpha, args.n_boot, args.seed, args.gallery_size, args.top_rows)
+    settings = Settings(args.alpha, args.n_boot, args.seed, args.gallery_size, args.top_rows,
+                        psychometric_direction=args.psychometric_direction)
     out = Path(args.out) if args.out else folder
     written = write_report(data, settings, out, inputs=command_inputs(args))
     print(f"wrote {written[0]} and {len(written) - 1} more files in {out}/")

@@ -166,3 +166,68 @@ def learning_curve(name: str, blocks: pd.DataFrame, starts: np.ndarray, ends: np
         axes.set(xlabel="trial in the phase", ylabel="error (%)", ylim=(0, max(5.0, float(np.nanmax(high, initial=0)) * 1.1)))
         axes.legend(loc="best", fontsize=8)
         return _export(name, "Learning curve: error over the trials", f"Each dot is a block of trials. {trend}", figure)
+
+
+#: Distinct colours for the models of a condition figure (Okabe-Ito, after the annotators' blue and green).
+MODEL_SHADES = ("#D55E00", "#E69F00", "#CC79A7", "#000000", "#999999", "#F0E442")
+
+
+def accuracy_by_condition(name: str, rates: pd.DataFrame, curves: dict[str, tuple[np.ndarray, np.ndarray]], guess: float, phase: str) -> Figure:
+    """Accuracy against the condition level: each annotator as a thin line, the annotators' mean
+    and each model with interval bars, and each one's fitted psychometric curve (dashed).
+
+    ``rates`` holds one phase's ``condition_rates`` rows of one scope; ``curves`` maps a rater
+    to its fitted curve (levels, accuracy); levels that are not all numbers are placed evenly
+    in their order (and no curves are drawn).
+    """
+    from ..stats.conditions import condition_order
+
+    levels = condition_order(rates["condition"].astype(str).unique())
+    numeric = _all_numbers(levels)
+    position = {level: (float(level) if numeric else float(i)) for i, level in enumerate(levels)}
+    models = sorted(rates.loc[rates["kind"] == "model", "rater"].astype(str).unique())
+    with matplotlib.rc_context(STYLE):
+        figure = _new(7.0, 4.2)
+        axes = figure.add_subplot()
+        for rater, rows in rates[rates["kind"] == "human"].groupby("rater", observed=True, sort=True):
+            x, accuracy = _accuracy(_in_level_order(rows, position), position)
+            axes.plot(x, 100 * accuracy, color=KIND_COLOURS["human"], linewidth=0.6, alpha=0.45, zorder=1)
+        axes.plot([], [], color=KIND_COLOURS["human"], linewidth=0.6, alpha=0.45, label="each annotator")
+        groups = [("humans", "annotators' mean", KIND_COLOURS["humans"], "boot")]
+        groups += [(model, model, MODEL_SHADES[i % len(MODEL_SHADES)], "wilson") for i, model in enumerate(models)]
+        for rater, label, colour, method in groups:
+            rows = rates[(rates["kind"] == "humans") if rater == "humans" else (rates["rater"] == rater)]
+            if rows.empty:
+                continue
+            rows = _in_level_order(rows, position)
+            x, accuracy = _accuracy(rows, position)
+            low, high = 1 - rows[f"{method}_high"].to_numpy(dtype=float), 1 - rows[f"{method}_low"].to_numpy(dtype=float)
+            axes.errorbar(x, 100 * accuracy, yerr=[100 * np.clip(accuracy - low, 0, None), 100 * np.clip(high - accuracy, 0, None)],
+                          color=colour, marker="o", markersize=4, linewidth=0 if rater in curves else 1.5, elinewidth=1, capsize=2,
+                          label=label, zorder=3)
+            if rater in curves:
+                curve_x, curve_y = curves[rater]
+                axes.plot(curve_x, 100 * curve_y, color=colour, linestyle="--", linewidth=1.2, zorder=2)
+        axes.axhline(100 * guess, color="#777777", linewidth=0.8, linestyle=":", label=f"chance ({100 * guess:.3g}%)", zorder=0)
+        if not numeric:
+            axes.set_xticks(list(position.values()), levels)
+        axes.set(xlabel="condition level", ylabel="accuracy (%)", ylim=(0, 102))
+        axes.legend(loc="best", fontsize=8)
+        caption = ("Dots: accuracy at each level with 95% intervals (Wilson for one rater, cluster bootstrap for the annotators' mean); "
+                   "thin lines: each annotator" + ("; dashed: fitted psychometric functions." if curves else "."))
+        return _export(name, f"Accuracy by condition: {phase}", caption, figure)
+
+
+def _all_numbers(levels: list[str]) -> bool:
+    try:
+        return all(np.isfinite(float(level)) for level in levels)
+    except ValueError:
+        return False
+
+
+def _in_level_order(rows: pd.DataFrame, position: dict[str, float]) -> pd.DataFrame:
+    return rows.iloc[np.argsort([position[level] for level in rows["condition"].astype(str)], kind="stable")]
+
+
+def _accuracy(rows: pd.DataFrame, position: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([position[level] for level in rows["condition"].astype(str)]), 1 - rows["error_rate"].to_numpy(dtype=float)
