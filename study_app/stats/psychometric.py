@@ -548,7 +548,11 @@ def _assemble(
 ) -> PsychometricFit:
     notes: list[str] = []
     low, high = float(x[0]), float(x[-1])
-    if not low <= threshold <= high:
+    location_at_limit = bool(np.isclose(theta[0], model.a_limits).any())
+    if location_at_limit:  # the curve's position is not identified: a threshold read off it means nothing
+        notes.append("no threshold: the curve's location went to its search limit (accuracy does not change enough over the tested levels to place it)")
+        threshold = np.nan
+    elif not low <= threshold <= high:
         above = (threshold > high) == (model.direction == "decreasing")
         notes.append(
             f"no threshold: fitted accuracy stays {'above' if above else 'below'} {accuracy:.3g} "
@@ -568,10 +572,10 @@ def _assemble(
             interval = tuple(float(v) for v in np.quantile(replicate_thresholds, [tail, 1 - tail], method="inverted_cdf"))
             if not (low <= interval[0] and interval[1] <= high):
                 notes.append(f"the threshold's interval reaches beyond the tested range [{low:g}, {high:g}]")
+    if not converged and not location_at_limit:
+        notes.append("fit did not converge inside the search limits: parameters are not identified by these data")
     if gof < POOR_FIT_P:
         notes.append(f"poor fit: deviance {deviance:.3g}, goodness-of-fit p = {gof:.3g} (accuracy not a smooth {model.direction} curve of the level?)")
-    if not converged:
-        notes.append("fit did not converge inside the search limits: parameters are not identified by these data")
     return PsychometricFit(
         model.family, model.direction, len(x), int(n.sum()), model.guess, float(alpha), float(beta), float(theta[2]),
         float(loglik), float(deviance), gof, accuracy, float(threshold), interval, confidence, n_boot, converged,

@@ -244,6 +244,18 @@ def test_a_non_monotone_mess_is_flagged_as_a_poor_fit():
     assert "poor fit" in fit.note and fit.gof_pvalue < 0.05
 
 
+def test_a_flat_accuracy_that_cannot_place_the_curve_reports_no_threshold():
+    """A pilot's flat, noisy accuracy (as simulate gives it) leaves the parameters unidentified:
+    the threshold read off them was a number with an interval that did not contain it."""
+    fit = fit_psychometric(
+        np.array([0, 0.1, 0.35, 0.6]), np.array([15, 15, 15, 15]), np.array([11, 14, 14, 13]),
+        guess=1 / 1000, family="weibull", direction="increasing", threshold_accuracy=0.5, n_boot=200, seed=1,
+    )
+    assert not fit.converged
+    assert math.isnan(fit.threshold) and all(math.isnan(v) for v in fit.threshold_interval)
+    assert fit.note.startswith("no threshold: the curve's location went to its search limit")
+
+
 def test_a_threshold_beyond_the_tested_levels_is_not_extrapolated():
     # accuracy only starts to fall at the last levels: the fitted 0.53 crossing lies beyond 0.9
     rng = np.random.default_rng(8)
