@@ -48,13 +48,36 @@ class RaterInputs(NamedTuple):
         return study_results_dir(self.name) / (f"{kind}-pilot" if self.pilot else kind)
 
 
+def add_prediction_options(group) -> None:
+    """How prediction files are read, for ``compare`` and ``report``."""
+    group.add_argument("--unknown-images", choices=["error", "skip"], default="error",
+                       help="predictions of images without ground truth: an error (default), or skip them with a note giving the count")
+    group.add_argument("--image-list", metavar="TXT", help=".npy predictions: the image ids of the array's rows, one per line")
+    group.add_argument("--class-list", metavar="TXT", help=".npy predictions: the class ids of the indices, one per line (index 0 first)")
+
+
+def read_predictions_option(args: argparse.Namespace, paths, image_ids, label_ids=None) -> tuple["pd.DataFrame", list[str]]:
+    """The prediction files an option names, read as ``--unknown-images`` says; notes of what was left out."""
+    from .importers import read_prediction_files
+    from .importers.predictions import drop_unknown_images
+
+    skip = getattr(args, "unknown_images", "error") == "skip"
+    lists = {"image_list": getattr(args, "image_list", None), "class_list": getattr(args, "class_list", None)}
+    predictions = read_prediction_files(paths, None if skip else image_ids, label_ids, **lists)
+    if not skip:
+        return predictions, []
+    predictions, note = drop_unknown_images(predictions, image_ids)
+    return predictions, [note] if note else []
+
+
 def add_compare_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``compare`` and ``plan`` to an argparse sub-parsers object."""
     compare = sub.add_parser(
         "compare",
         help="compare annotators' and models' errors on the same images (rates, intervals, paired tests, agreement)",
-        description="From a study's results store (--study [--store]) or from tidy files "
-        "(--answers --truth --predictions): error rates with intervals, paired tests on shared images, "
+        description="From a study's results store (--study [--store]), from tidy files "
+        "(--answers --truth --predictions), or from predictions alone (--truth --predictions): error rates with intervals "
+        "(each rater on all its trials, and on the images both sides saw), paired tests on shared images, "
         "error consistency, label agreement, per-class errors, trends and response times.",
     )
     source = compare.add_argument_group("inputs")
@@ -62,7 +85,8 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--store", help="results store (default results/<study>/results.sqlite)")
     source.add_argument("--answers", help="answers table (CSV or Parquet, e.g. from export) instead of a store")
     source.add_argument("--truth", help="manifest CSV image_id,path,labels,split (when there is no --study)")
-    source.add_argument("--predictions", nargs="+", metavar="CSV", help="prediction files, tidy or wide (default: the study's)")
+    source.add_argument("--predictions", nargs="+", metavar="FILE", help="prediction files: tidy or wide CSV, or .npy class indices (default: the study's)")
+    add_prediction_options(source)
     for option, settings in MODEL_VS_HUMAN_OPTIONS:
         source.add_argument(option, **settings)
     compare.add_argument(
@@ -103,13 +127,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Handler of ``compare``."""
     from .condition_outputs import condition_table
     from .output_guard import check_output_folder
-    from .stats import compare, shown_images_only
+    from .stats import compare
 
     _check_settings(args)
     inputs = rater_inputs(args)
     every_trial, phases, rule, name, labels, notes, _ = inputs
-    every_trial = every_trial[every_trial["phase"].isin(phases)].reset_index(drop=True)
-    raters = shown_images_only(benchmark_conditions(every_trial) if args.model_vs_human else every_trial)
+    every_trial = every_trial[every_trial["phase"].isin([*phases, ""])].reset_index(drop=True)  # "": images no phase shows
+    raters = benchmark_conditions(every_trial) if args.model_vs_human else every_trial
     report = compare(raters, args.alpha, rule, args.k, args.n_boot, args.seed, labels, notes)
     conditions = compare_conditions(every_trial, inputs, args)
     out = check_output_folder(Path(args.out) if args.out else inputs.output_folder("compare"), command_inputs(args))
@@ -189,7 +213,7 @@ def benchmark_conditions(raters: "pd.DataFrame") -> "pd.DataFrame":
 
 def command_inputs(args: argparse.Namespace) -> list[str | None]:
     """The files ``compare`` and ``report`` read, which their outputs must never replace."""
-    return [args.store, args.answers, args.truth, *(args.predictions or ())]
+    return [args.store, args.answers, args.truth, *(args.predictions or ()), getattr(args, "image_list", None), getattr(args, "class_list", None)]
 
 
 def _check_settings(args: argparse.Namespace) -> None:
@@ -208,8 +232,8 @@ def _check_settings(args: argparse.Namespace) -> None:
         raise StudyError("give either --study (answers from its store) or --answers with --truth, not both")
     if getattr(args, "taxonomy", False) and not args.study:
         raise StudyError("--taxonomy needs --study: the reviews are in the study's results store")
-    if not args.study and not (args.answers and args.truth):
-        raise StudyError("compare needs --study NAME, or --answers FILE with --truth MANIFEST (and --predictions FILES)")
+    if not args.study and not (args.truth and (args.answers or args.predictions)):
+        raise StudyError("compare needs --study NAME, or --truth MANIFEST with --answers FILE and/or --predictions FILES")
 
 
 def _attentive(answers, args: argparse.Namespace):
@@ -220,7 +244,6 @@ def _attentive(answers, args: argparse.Namespace):
 
 
 def study_raters(args: argparse.Namespace):
-    from .importers import read_prediction_files
     from .protocol import load_study
     from .stats import image_phases, rater_table
     from .store import ResultsStore, answers_frame, default_store_path
@@ -236,13 +259,13 @@ def study_raters(args: argparse.Namespace):
     if answers.empty:
         raise StudyError(f"{printable_location(store_path)}: no answers for study {study.name!r} yet")
     paths = args.predictions or list(study.prediction_files)
-    predictions = read_prediction_files(paths, set(study.images), study.labels.class_ids) if paths else None
+    predictions, skipped = read_predictions_option(args, paths, set(study.images), study.labels.class_ids) if paths else (None, [])
     default = [p.name for p in study.phases if not p.feedback] or [p.name for p in study.phases]
     phases = _chosen_phases(args.phase, default, [p.name for p in study.phases])
     chosen = [study.phase(name) for name in phases]
     # Models are scored by the same rule as people: as many guesses as a person gave.
     people_k, pilot = max(p.answers for p in chosen), is_pilot(answers)
-    notes = input_notes(answers[answers["phase"].isin(phases)], args.k, people_k, pilot)
+    notes = input_notes(answers[answers["phase"].isin(phases)], args.k, people_k, pilot) + skipped
     args.k = args.k or people_k
     raters = with_conditions(rater_table(answers, predictions, study, args.k, study.labels, image_phases(study)), study)
     rule = args.rule or ("all-valid" if all(p.multi_label for p in chosen) else "top-k")
@@ -258,19 +281,27 @@ def with_conditions(raters: "pd.DataFrame", study) -> "pd.DataFrame":
 
 
 def file_raters(args: argparse.Namespace):
-    from .importers import read_answers, read_prediction_files
+    """Answers and/or predictions from files, scored against a manifest's ground truth."""
+    from .importers import read_answers
     from .stats import rater_table, truth_table
+    from .stats.rates import ALL_PHASES
 
+    truth = truth_table(Path(args.truth))
+    predictions, notes = read_predictions_option(args, args.predictions, set(truth["image_id"])) if args.predictions else (None, [])
+    if not args.answers:  # predictions alone: models scored on every image they predicted
+        args.k = args.k or int(predictions["rank"].max())
+        if args.phase:
+            raise StudyError("--phase needs --answers: predictions alone have no phases")
+        raters = rater_table(None, predictions, truth, args.k)
+        return RaterInputs(raters, [ALL_PHASES], args.rule or "top-k", Path(args.predictions[0]).stem, None, notes, False)
     answers = _attentive(read_answers(args.answers), args)
     if answers.empty:
         raise StudyError(f"{args.answers}: no answers")
-    truth = truth_table(Path(args.truth))
-    predictions = read_prediction_files(args.predictions, set(truth["image_id"])) if args.predictions else None
     ranks = answers["rank"].dropna() if "rank" in answers.columns else []
     people_k, pilot = (int(max(ranks)) if len(ranks) else 1), is_pilot(answers)
     present = sorted(answers["phase"].astype(str).unique())
     phases = _chosen_phases(args.phase, present, present)
-    notes = input_notes(answers[answers["phase"].astype(str).isin(phases)], args.k, people_k, pilot)
+    notes = input_notes(answers[answers["phase"].astype(str).isin(phases)], args.k, people_k, pilot) + notes
     args.k = args.k or people_k
     raters = rater_table(answers, predictions, truth, args.k)
     studies = sorted(set(answers["study"].astype(str)) - {""})

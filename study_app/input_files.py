@@ -23,6 +23,8 @@ MAX_BYTES = {
     "protocol": 1 << 20,
     "instructions file": 1 << 20,
     "image file": 512 << 20,
+    "class-index array": 1 << 30,
+    "id list": 64 << 20,
 }
 
 

@@ -1,6 +1,8 @@
-"""Reading model predictions in the tidy format ``model,image_id,rank,label_id,score``.
+"""Reading model predictions in the tidy format ``model,image_id,rank,label_id[,score]``.
 
-One row per guess, rank 1 = top guess, several models per file allowed. Files can hold
+One row per guess, rank 1 = top guess, several models per file allowed. ``score`` is
+optional (published prediction dumps often hold ranked class ids only); blank or absent
+scores are NaN. Files can hold
 millions of rows, so checks are vectorised with pandas; problems are reported with the
 file's line numbers (header = line 1) and capped per kind so a broken file does not
 produce a million messages.
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PREDICTION_COLUMNS = ("model", "image_id", "rank", "label_id", "score")
+#: The columns a tidy file must have; ``score`` may be left out.
+REQUIRED_PREDICTION_COLUMNS = PREDICTION_COLUMNS[:4]
 MAX_PROBLEMS_PER_KIND = 10
 #: Far above any label set; keeps ranks such as ``1e400`` or ``2**70`` out of the 64-bit rank column.
 MAX_RANK = 1_000_000
@@ -76,12 +80,14 @@ def read_predictions(
     if twice:
         problems.append(Problem(name, f"column(s) named twice in the header: {', '.join(twice)}", line=1))
         return None
-    missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
+    missing = [c for c in REQUIRED_PREDICTION_COLUMNS if c not in frame.columns]
     if missing:
         problems.append(
-            Problem(name, f"missing column(s) {', '.join(missing)}; expected {','.join(PREDICTION_COLUMNS)}", line=1)
+            Problem(name, f"missing column(s) {', '.join(missing)}; expected {','.join(REQUIRED_PREDICTION_COLUMNS)}[,score]", line=1)
         )
         return None
+    if "score" not in frame.columns:
+        frame["score"] = ""
     frame = frame[list(PREDICTION_COLUMNS)].apply(lambda col: col.str.strip())
     lines = pd.Series(np.arange(len(frame)) + 2, index=frame.index)
 

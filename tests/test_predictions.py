@@ -63,7 +63,7 @@ def test_a_rank_twice_does_not_hide_another_images_gap(tmp_path):
 
 def test_missing_columns_and_problem_cap(tmp_path):
     frame, problems = read(tmp_path, "model,image,rank\nm,a,1\n")
-    assert frame is None and "missing column(s) image_id, label_id, score" in problems[0].message
+    assert frame is None and "missing column(s) image_id, label_id;" in problems[0].message
     many = HEADER + "".join(f"m,i{i},0,x,1\n" for i in range(100))
     frame, problems = read(tmp_path, many)
     assert len(problems) == MAX_PROBLEMS_PER_KIND + 1 and "90 more rows" in problems[-1].message

@@ -1,10 +1,12 @@
-"""Model predictions in either of two CSV layouts, read into the tidy frame.
+"""Model predictions in any of three layouts, read into the tidy frame.
 
-- tidy: ``model,image_id,rank,label_id,score``, one row per guess (the project's format,
-  checked by :func:`study_app.predictions.read_predictions`);
-- wide: ``image_id,top1,top2,...,topK``, one row per image, what many evaluation scripts
-  write. A wide file holds one model, named by the ``model`` argument or else by the
-  file name without extension.
+- tidy CSV: ``model,image_id,rank,label_id[,score]``, one row per guess (the project's
+  format, checked by :func:`study_app.predictions.read_predictions`);
+- wide CSV: ``image_id,top1,top2,...,topK``, one row per image, what many evaluation
+  scripts write. A wide file holds one model, named by the ``model`` argument or else by
+  the file name without extension;
+- ``.npy``: an N x k array of class indices with a list of image ids and a list of class
+  ids (:mod:`study_app.importers.index_arrays`).
 
 Every problem is reported with file, line and column, all at once.
 """
@@ -19,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError, Problem
-from ..predictions import PREDICTION_COLUMNS, read_predictions, report_rows
+from ..predictions import PREDICTION_COLUMNS, REQUIRED_PREDICTION_COLUMNS, read_predictions, report_rows
+from .index_arrays import read_index_predictions
 
 _TOP = re.compile(r"^top(\d+)$", re.IGNORECASE)
 
@@ -29,18 +32,24 @@ def read_prediction_file(
     model: str | None = None,
     image_ids: Collection[str] | None = None,
     label_ids: Collection[str] | None = None,
+    *,
+    image_list: str | Path | None = None,
+    class_list: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Read a tidy or wide predictions CSV into ``model,image_id,rank,label_id,score``.
+    """Read a tidy or wide predictions CSV, or a class-index ``.npy``, into ``model,image_id,rank,label_id,score``.
 
     Parameters
     ----------
     path : path
-        The CSV file.
+        The CSV file, or an ``.npy`` array of class indices.
     model : str, optional
-        Wide files: the model's name (default: the file name's stem). Tidy files: keep
-        only this model.
+        Wide files and arrays: the model's name (default: the file name's stem). Tidy
+        files: keep only this model.
     image_ids, label_ids : collections of str, optional
         The study's images and classes; predictions naming others are errors.
+    image_list, class_list : path, optional
+        ``.npy`` arrays only, and needed there: the image ids of the rows and the class ids
+        of the indices, one per line.
 
     Raises
     ------
@@ -48,11 +57,17 @@ def read_prediction_file(
         Listing every problem with its line.
     """
     path = Path(path)
+    if path.suffix.lower() == ".npy":
+        if image_list is None or class_list is None:
+            raise InputFileError([Problem(str(path), "a class-index array needs the list of its image ids and of its class ids (--image-list, --class-list)")])
+        frame = read_index_predictions(path, image_list, class_list, model)
+        _check_known(frame, path, image_ids, label_ids)
+        return frame
     problems: list[Problem] = []
     header = _header(path, problems)
     if header is None:
         raise InputFileError(problems)
-    if set(PREDICTION_COLUMNS) <= set(header):
+    if set(REQUIRED_PREDICTION_COLUMNS) <= set(header):
         frame = read_predictions(path, problems, str(path), image_ids, label_ids)
         if frame is None:
             raise InputFileError(problems)
@@ -64,7 +79,7 @@ def read_prediction_file(
     tops = sorted((int(m.group(1)), column) for column in header if (m := _TOP.match(column)))
     if "image_id" not in header or not tops:
         raise InputFileError(
-            [Problem(str(path), f"header {','.join(header)} is neither tidy ({','.join(PREDICTION_COLUMNS)}) nor wide (image_id,top1,...,topK)", line=1)]
+            [Problem(str(path), f"header {','.join(header)} is neither tidy ({','.join(REQUIRED_PREDICTION_COLUMNS)}[,score]) nor wide (image_id,top1,...,topK)", line=1)]
         )
     if [rank for rank, _ in tops] != list(range(1, len(tops) + 1)):
         raise InputFileError([Problem(str(path), f"wide columns must be top1..top{len(tops)} without gaps, found {', '.join(c for _, c in tops)}", line=1)])
@@ -75,9 +90,12 @@ def read_prediction_files(
     paths: Sequence[str | Path],
     image_ids: Collection[str] | None = None,
     label_ids: Collection[str] | None = None,
+    *,
+    image_list: str | Path | None = None,
+    class_list: str | Path | None = None,
 ) -> pd.DataFrame:
     """Read several prediction files (any layout) into one tidy frame; model names must not repeat."""
-    frames = [read_prediction_file(p, None, image_ids, label_ids) for p in paths]
+    frames = [read_prediction_file(p, None, image_ids, label_ids, image_list=image_list, class_list=class_list) for p in paths]
     seen: dict[str, str] = {}
     for path, frame in zip(paths, frames):
         for name in sorted(set(frame["model"])):
@@ -148,3 +166,32 @@ def _read_wide(
         {"model": model, "image_id": frame["image_id"].to_numpy()[image], "rank": rank + 1,
          "label_id": guesses[image, rank], "score": np.nan}
     ).sort_values(["image_id", "rank"], kind="stable").reset_index(drop=True)
+
+
+def drop_unknown_images(predictions: pd.DataFrame, image_ids: Collection[str]) -> tuple[pd.DataFrame, str]:
+    """The predictions of images in ``image_ids`` only, and a note counting the rest ("" if none).
+
+    For ``--unknown-images skip``: a model run on all 50,000 validation images compared with a
+    truth that labels fewer of them (re-assessed multi-label truth leaves out 3,163).
+    """
+    known = predictions["image_id"].isin(set(image_ids))
+    if known.all():
+        return predictions, ""
+    left_out = predictions.loc[~known, ["model", "image_id"]].drop_duplicates()
+    per_model = left_out.groupby("model").size()
+    counts = ", ".join(f"{model} {count:,}" for model, count in per_model.items())
+    note = (f"--unknown-images skip: {left_out['image_id'].nunique():,} predicted image(s) have no ground truth and were "
+            f"left out (images dropped per model: {counts})")
+    return predictions[known].reset_index(drop=True), note
+
+
+def _check_known(frame: pd.DataFrame, path: Path, image_ids: Collection[str] | None, label_ids: Collection[str] | None) -> None:
+    """Images and classes of an array that the study does not have, as for CSV files."""
+    problems: list[Problem] = []
+    for column, known, what in (("image_id", image_ids, "image_id not in the study's manifest"), ("label_id", label_ids, "label_id not in the study's label set")):
+        if known is not None:
+            unknown = sorted(set(frame[column]) - set(known))
+            if unknown:
+                problems.append(Problem(str(path), f"{len(unknown):,} {what}, e.g. {unknown[0]!r}", field=column))
+    if problems:
+        raise InputFileError(problems)

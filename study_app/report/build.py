@@ -75,10 +75,11 @@ def rule_title(rule: str, k: int) -> str:
 def analyse(data: ReportData, settings: Settings, comparison: Comparison | None = None) -> Analysis:
     """Run the statistics engine for everything the report shows (``comparison`` if already run)."""
     comparison = comparison or compare(
-        data.raters, settings.alpha, data.rule, data.k, settings.n_boot, settings.seed, data.labels, data.notes
+        data.raters if data.every_trial is None else data.every_trial,
+        settings.alpha, data.rule, data.k, settings.n_boot, settings.seed, data.labels, data.notes,
     )
     main = rule_title(data.rule, data.k)
-    rates = {main: comparison.rates}
+    rates = {main: comparison.rates[comparison.rates["scope"] == "shared"]}
     if main != "top-1":
         rates = {"top-1": error_rates(data.raters, settings.alpha, "correct_top1", settings.n_boot, settings.seed), **rates}
     correct = RULES[data.rule]
@@ -122,6 +123,12 @@ def slugs(names: Iterable[str]) -> dict[str, str]:
     return found
 
 
+def _all_images(comparison: Comparison) -> tuple[Table, ...]:
+    """The scope-``all`` table, when some rater has more images than the shared ones."""
+    beyond = comparison.rates_beyond_shared()
+    return (tables.all_images(beyond),) if not beyond.empty else ()
+
+
 def build_document(data: ReportData, settings: Settings, analysis: Analysis, generated_at: str | None = None) -> Document:
     """Arrange the analysis into the report's sections (nothing is computed here)."""
     comparison = analysis.comparison
@@ -145,7 +152,8 @@ def build_document(data: ReportData, settings: Settings, analysis: Analysis, gen
         Section("study", "The study", "What was compared, on which images, by whom, and how this report was made.",
                 (tables.facts_table(data.facts + settings_facts),)),
         Section("errors", "Error rates", f"Each annotator, the annotators pooled (mean and majority vote) and each model, with {level} intervals.{pooled}",
-                (headline, *(figures.error_dots(f"error-rates-{phase_slug[p]}", headline.data[headline.data["phase"] == p], main) for p in phases))),
+                (headline, *(figures.error_dots(f"error-rates-{phase_slug[p]}", headline.data[headline.data["phase"] == p], main) for p in phases),
+                 *_all_images(comparison))),
         *([conditions_section(analysis.conditions, phase_slug)] if analysis.conditions else []),
         _paired_section(comparison, data, settings),
         _agreement_section(comparison, settings, phases, phase_slug),

@@ -99,10 +99,11 @@ def _data(args: argparse.Namespace):
         return data, study_results_dir(data.name) / "report"
     inputs = study_raters(args) if args.study else file_raters(args)
     raters, phases, rule, name, _, notes, _ = inputs
-    raters = shown_images_only(raters[raters["phase"].isin(phases)].reset_index(drop=True))
+    every_trial = raters[raters["phase"].isin([*phases, ""])].reset_index(drop=True)  # "": images no phase shows
+    raters = shown_images_only(every_trial)
     if not args.study:
         data = from_files(raters, rule, args.k, name, Path(args.answers), Path(args.truth), command)
-        return replace(data, notes=tuple(notes)), inputs.output_folder("report")
+        return replace(data, notes=tuple(notes), every_trial=every_trial), inputs.output_folder("report")
     from ..protocol import load_study
     from ..store import default_store_path
     from ..store.results_store import store_location
@@ -111,7 +112,7 @@ def _data(args: argparse.Namespace):
     store = store_location(args.store) if args.store else default_store_path(study)
     from .taxonomy_section import with_reviews
 
-    data = replace(from_study_store(raters, rule, args.k, study, store, command), notes=tuple(notes))
+    data = replace(from_study_store(raters, rule, args.k, study, store, command), notes=tuple(notes), every_trial=every_trial)
     return with_reviews(data, study, store, args.predictions, args.alpha, args.n_boot, args.seed), inputs.output_folder("report")
 
 

@@ -55,6 +55,9 @@ class ReportData:
     reviews: pd.DataFrame | None = None
     #: What the reader must know about the inputs (e.g. repeated trials left out).
     notes: tuple[str, ...] = ()
+    #: Every trial and prediction with ground truth (``raters`` keeps models to the stimuli
+    #: annotators saw): the source of each rater's error on all its images (scope ``all``).
+    every_trial: pd.DataFrame | None = None
 
     def label_name(self, label_id: str) -> str:
         """Display name of a label id (the id itself when the label set does not know it)."""
@@ -68,9 +71,11 @@ class ReportData:
         unknown = sorted(set(models) - present)
         if unknown:
             raise StudyError(f"no model {unknown[0]!r} in the data; models: {', '.join(sorted(present)) or 'none'}")
-        keep = (self.raters["kind"] != MODEL) | self.raters["rater"].astype(str).isin(set(models))
-        raters = self.raters[keep.to_numpy()].reset_index(drop=True)
-        return replace(self, raters=raters)
+        def chosen(table: pd.DataFrame) -> pd.DataFrame:
+            keep = (table["kind"] != MODEL) | table["rater"].astype(str).isin(set(models))
+            return table[keep.to_numpy()].reset_index(drop=True)
+
+        return replace(self, raters=chosen(self.raters), every_trial=None if self.every_trial is None else chosen(self.every_trial))
 
 
 def _join(values: Iterable[object]) -> str:

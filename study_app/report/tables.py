@@ -136,6 +136,17 @@ def headline(rates: Mapping[str, pd.DataFrame]) -> Table:
     return table("headline", "Error rates", data, columns, note)
 
 
+def all_images(beyond_shared: pd.DataFrame) -> Table:
+    """Raters on all of their images (scope ``all``) where that is more than the shared images:
+    a model run on a whole data set, of which annotators saw a part."""
+    columns: dict[str, Column] = {"phase": text("phase"), "rater": text("rater"), "kind": text("kind"), "n": text("n"),
+                                  "error": percent_of("error_rate"), "95% interval": interval_of("wilson_low", "wilson_high")}
+    note = ("Every prediction of each of these raters with ground truth, in the phases analysed or in none "
+            "(phase (all) when there are several phases or images that no phase shows); Wilson intervals. "
+            "The table above and every paired result use only the images annotators saw.")
+    return table("all_images", "Error rates on all of each rater's images", beyond_shared, columns, note)
+
+
 def paired(comparison_paired: pd.DataFrame, annotators: set[str], limit: int) -> Table:
     """Every paired comparison; beyond ``limit`` rows the page shows those without a single
     annotator (the annotators' mean and majority vote, models against models)."""

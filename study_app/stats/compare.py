@@ -24,8 +24,8 @@ from .agreement import error_consistency_table, fleiss_kappa_labels, label_kappa
 from .breakdowns import class_error_comparison, confused_pairs, error_by_trial, rt_by_correctness
 from .paired import cochran_q_test, paired_comparisons
 from .crowd import majority_vote
-from .raters import HUMAN, MODEL, concat_tables
-from .rates import error_rates
+from .raters import HUMAN, MODEL, concat_tables, shown_images_only
+from .rates import ALL_PHASES, error_rates
 from .results import format_value
 
 RULES = {"top-1": "correct_top1", "top-k": "correct_topk", "all-valid": "all_guesses_valid"}
@@ -62,12 +62,24 @@ class Comparison:
             **{name: json.loads(table.to_json(orient="records")) for name, table in self.tables().items()},
         }
 
+    def rates_beyond_shared(self) -> pd.DataFrame:
+        """The scope-``all`` rates that say more than the shared ones: a rater whose trials
+        go beyond the shared images (a model run on a whole data set); every scope-``all``
+        row when there is no shared scope (predictions alone)."""
+        return _beyond_shared(self.rates[self.rates["scope"] == "all"], self.rates[self.rates["scope"] == "shared"])
+
     def summary(self) -> str:
         level = f"{100 * (1 - self.alpha):g}%"
         lines = [f"Human vs model comparison: {self.rule} rule (k = {self.k}), {level} intervals, {self.n_boot} bootstrap replicates", ""]
-        lines += ["Error rates", _text(self.rates, {
-            "phase": "phase", "rater": "rater", "kind": "kind", "n": "n", "error_rate": "error",
-            "wilson": f"{level} Wilson", "cp": f"{level} exact", "boot": f"{level} bootstrap"})]
+        rate_columns = {"phase": "phase", "rater": "rater", "kind": "kind", "n": "n", "error_rate": "error",
+                        "wilson": f"{level} Wilson", "cp": f"{level} exact", "boot": f"{level} bootstrap"}
+        shared = self.rates[self.rates["scope"] == "shared"]
+        if not shared.empty:
+            lines += ["Error rates on the shared images (annotators: every answer; models: the images annotators saw)", _text(shared, rate_columns)]
+        beyond = self.rates_beyond_shared()
+        if not beyond.empty:
+            title = "Error rates on all of each rater's trials" if shared.empty else "Error rates on all of each model's images (scope all; rows that differ from the above)"
+            lines += ([""] if not shared.empty else []) + [title, _text(beyond, rate_columns)]
         if not self.paired.empty:
             lines += ["", "Paired comparisons on shared images (difference = error A - error B)", _text(self.paired, {
                 "phase": "phase", "rater_a": "A", "rater_b": "B", "n_images": "n", "error_a": "error A", "error_b": "error B",
@@ -96,6 +108,17 @@ class Comparison:
                 "median_rt_right": "median right", "median_rt_wrong": "median wrong", "pvalue": "Mann-Whitney p"})]
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+
+def _beyond_shared(every: pd.DataFrame, shared: pd.DataFrame) -> pd.DataFrame:
+    """The scope-``all`` rows whose count differs from the shared ones (all of them without a shared scope)."""
+    if shared.empty:
+        return every
+    per_phase = shared.set_index(["phase", "rater"])["n"]
+    overall = shared[shared["phase"] != ALL_PHASES].groupby("rater", observed=True)["n"].sum()  # "(all)": every phase together
+    counterpart = [overall.get(rater) if phase == ALL_PHASES else per_phase.get((phase, rater))
+                   for phase, rater in zip(every["phase"], every["rater"])]
+    return every[[n != other for n, other in zip(every["n"], counterpart)]]
 
 
 _TABLES = ("rates", "paired", "models", "consistency", "label_agreement", "classes", "class_correlation", "confusions", "trend", "response_times")
@@ -129,8 +152,11 @@ def compare(
     Parameters
     ----------
     raters : DataFrame
-        A rater table with annotators (and usually models), restricted to the phases to
-        analyse.
+        A rater table of annotators and models, or of models alone, restricted to the
+        phases to analyse (a model's rows in no phase, for images no phase shows, are
+        kept: they count in its error on all its images). Error rates come in two scopes:
+        ``all`` (every trial or prediction of each rater) and ``shared`` (models on the
+        stimuli some annotator saw); every paired analysis uses the shared stimuli.
     alpha : float
         1 - confidence level; also the level of the multiple-testing corrections.
     rule : {"top-1", "top-k", "all-valid"}
@@ -149,17 +175,25 @@ def compare(
     """
     if rule not in RULES:
         raise StudyError(f"rule must be one of {', '.join(RULES)}, not {rule!r}")
-    if not (raters["kind"] == HUMAN).any():
-        raise StudyError("no annotator answers to compare")
+    if raters.empty:
+        raise StudyError("nothing to compare: no answers and no predictions with ground truth")
     correct = RULES[rule]
     notes = list(notes)
+    has_people = bool((raters["kind"] == HUMAN).any())
+    if has_people:
+        shared = shown_images_only(raters)
+    else:  # predictions alone: the models against each other, on the images they share
+        raters = shared = raters.assign(phase=raters["phase"].astype(str).replace("", ALL_PHASES))
     per_phase: dict[str, list[pd.DataFrame]] = {name: [] for name in _TABLES if name != "rates"}
-    for phase, rows in raters.groupby("phase", observed=True, sort=True):
+    for phase, rows in shared.groupby("phase", observed=True, sort=True):
         tagged = _phase_tables(rows, alpha, correct, n_boot, seed, labels, notes)
         for name, table in tagged.items():
             per_phase[name].append(table.assign(phase=str(phase))[["phase", *table.columns]])
     joined = {name: pd.concat(parts, ignore_index=True) if parts else pd.DataFrame() for name, parts in per_phase.items()}
-    return Comparison(rule, k, alpha, n_boot, error_rates(raters, alpha, correct, n_boot, seed), notes=tuple(notes), **joined)
+    rates = [error_rates(raters, alpha, correct, n_boot, seed, scope="all")]
+    if has_people:
+        rates.append(error_rates(shared, alpha, correct, n_boot, seed, scope="shared"))
+    return Comparison(rule, k, alpha, n_boot, pd.concat(rates, ignore_index=True), notes=tuple(notes), **joined)
 
 
 def _phase_tables(
@@ -168,21 +202,24 @@ def _phase_tables(
     models = sorted(rows.loc[rows["kind"] == MODEL, "rater"].astype(str).unique())
     people = sorted(rows.loc[rows["kind"] == HUMAN, "rater"].astype(str).unique())
     phase = str(rows["phase"].iloc[0])
-    with_crowd = concat_tables(rows, majority_vote(rows))
+    with_crowd = concat_tables(rows, majority_vote(rows)) if people else rows
     tables: dict[str, pd.DataFrame] = {
         "paired": paired_comparisons(with_crowd, None, alpha, correct, n_boot, seed) if models else pd.DataFrame(),
         "consistency": error_consistency_table(rows, correct),
         "confusions": confused_pairs(rows),
-        "response_times": rt_by_correctness(rows, correct),
+        "response_times": rt_by_correctness(rows, correct) if people else pd.DataFrame(),
     }
     tables["models"] = _models_table(rows, models, alpha, correct) if len(models) >= 3 else pd.DataFrame()
     tables["label_agreement"] = _label_agreement(rows, people, alpha, phase, notes)
     levels = ["class", "superclass"] if labels is not None and labels.parent_of else ["class"]
-    found = [class_error_comparison(rows, model, level, labels, alpha, correct) for model in models for level in levels]
+    found = [class_error_comparison(rows, model, level, labels, alpha, correct) for model in models for level in levels if people]
     per_class = [c.table.rename(columns={c.level: "class"}).assign(model=c.model, level=c.level) for c in found]
     tables["classes"] = pd.concat(per_class, ignore_index=True) if found else pd.DataFrame()
     profile = ("model", "level", "n_classes", "spearman_rho", "spearman_p", "n_significant")
     tables["class_correlation"] = pd.DataFrame([_fields(c, profile) for c in found])
+    if not people:  # predictions alone: nothing about people over trials
+        tables["trend"] = pd.DataFrame()
+        return tables
     try:
         trend = error_by_trial(rows, alpha, correct)
         tables["trend"] = pd.DataFrame([_fields(trend, ("n_annotators", "n_trials", "odds_ratio_per_100", "ci_low", "ci_high", "pvalue"))])

@@ -42,7 +42,7 @@ from .rates import POOLED, RATE_COLUMNS, pooled_human_rate, single_rater_rates
 from .results import Summarised
 
 SCOPES = ("all", "shared")
-CONDITION_COLUMNS = ["phase", "condition", "rater", "kind", "scope", *RATE_COLUMNS[3:]]
+CONDITION_COLUMNS = ["phase", "condition", "rater", "kind", "scope", *RATE_COLUMNS[4:]]
 TEST_COLUMNS = [
     "phase", "condition", "rater_a", "rater_b", "n_images", "error_a", "error_b", "difference", "boot_low", "boot_high",
     "both_right", "only_a_right", "only_b_right", "both_wrong", "mcnemar_p", "mcnemar_midp",

@@ -25,7 +25,7 @@ ALL_PHASES = "(all)"
 HUMANS_MEAN = "humans (mean of annotators)"
 POOLED = "humans"
 RATE_COLUMNS = [
-    "phase", "rater", "kind", "n_raters", "n", "errors", "error_rate",
+    "phase", "scope", "rater", "kind", "n_raters", "n", "errors", "error_rate",
     "wilson_low", "wilson_high", "cp_low", "cp_high", "boot_low", "boot_high",
 ]
 
@@ -36,6 +36,7 @@ def error_rates(
     correct: str = "correct_topk",
     n_boot: int = 2000,
     seed: int = 0,
+    scope: str = "all",
 ) -> pd.DataFrame:
     """Error rate of every rater, the annotators' mean and their majority vote, by phase.
 
@@ -51,17 +52,22 @@ def error_rates(
         Bootstrap replicates for the pooled humans.
     seed : int
         Seed of the bootstrap.
+    scope : str
+        What the rows cover, written in the ``scope`` column: ``"all"`` (every trial of
+        each rater) or ``"shared"`` (a table restricted to the stimuli the compared sides
+        both saw, :func:`~study_app.stats.raters.shown_images_only`).
 
     Returns
     -------
     DataFrame
-        Columns ``RATE_COLUMNS``; with several phases, ``phase`` is ``"(all)"`` for all
-        of them together, then each phase's name; interval columns that do not apply
-        are NaN.
+        Columns ``RATE_COLUMNS``; with several phases, or rows in no phase (a model's
+        predictions of images no phase shows), ``phase`` is ``"(all)"`` for all rows
+        together, then each phase's name; interval columns that do not apply are NaN.
     """
     rng = np.random.default_rng(seed)
-    names = sorted(map(str, raters["phase"].unique()))
-    phases = [ALL_PHASES, *names] if len(names) > 1 else names
+    present = set(map(str, raters["phase"].unique()))
+    names = sorted(present - {""})
+    phases = [ALL_PHASES, *names] if len(names) > 1 or "" in present else names
     parts = []
     for phase in phases:
         rows = raters[raters["phase"] == phase] if len(phases) > 1 and phase != ALL_PHASES else raters
@@ -69,7 +75,7 @@ def error_rates(
         if (rows["kind"] == HUMAN).any():
             parts.append(single_rater_rates(majority_vote(rows), correct, alpha).assign(phase=phase))
             parts.append(pooled_human_rate(rows[rows["kind"] == HUMAN], correct, alpha, n_boot, rng).assign(phase=phase))
-    return pd.concat(parts, ignore_index=True)[RATE_COLUMNS]
+    return pd.concat(parts, ignore_index=True).assign(scope=scope)[RATE_COLUMNS]
 
 
 def _predictions_once(rows: pd.DataFrame) -> pd.DataFrame:

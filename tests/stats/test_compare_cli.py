@@ -84,7 +84,8 @@ def test_compare_study_with_default_paths(workspace, monkeypatch, capsys):
     printed = capsys.readouterr().out
     assert "Error rates" in printed and "Paired comparisons" in printed and "Cochran's Q" in printed
     out = root / "results" / "demo-digits" / "compare"
-    rates = pd.read_csv(out / "rates.csv").set_index("rater")
+    every = pd.read_csv(out / "rates.csv")
+    rates = every[every["scope"] == "shared"].set_index("rater")
     for annotator, expected in plain_error_rates(answers, study).items():
         assert rates.loc[annotator, "error_rate"] == pytest.approx(expected)
         assert rates.loc[annotator, "n"] == 200
@@ -100,8 +101,14 @@ def test_compare_study_with_default_paths(workspace, monkeypatch, capsys):
     assert paired["n_images"].eq(200).all()
     assert len(pd.read_csv(out / "consistency.csv")) == 15  # 6 raters, every pair
     assert (pd.read_csv(out / "label_agreement.csv")["test"] == "Fleiss' kappa").sum() == 1
-    raters = pd.read_csv(out / "raters.csv")
-    assert set(raters["phase"]) == {"test"} and len(raters) == 6 * 200
+    raters = pd.read_csv(out / "raters.csv", keep_default_na=False)
+    assert set(raters["phase"]) == {"test", ""} and (raters["phase"] == "test").sum() == 6 * 200  # "": images in no phase
+    # scope all: a model's error on every image it predicted outside the phases not analysed (training)
+    overall = every[(every["scope"] == "all") & (every["phase"] == "(all)")].set_index("rater")
+    trained = set(study.phase("training").image_ids)
+    knn_all = predictions[(predictions["model"] == "knn-5") & (predictions["rank"] == 1) & ~predictions["image_id"].isin(trained)]
+    hit_all = knn_all["label_id"] == knn_all["image_id"].map(lambda i: study.truth(i)[0])
+    assert overall.loc["knn-5", "n"] == len(knn_all) > 200 and overall.loc["knn-5", "error_rate"] == pytest.approx(1 - hit_all.mean())
 
 
 def test_compare_json_and_file_mode_agree(workspace, tmp_path, capsys):
@@ -191,7 +198,7 @@ def test_compare_top_k_and_hierarchy_on_the_tiny_study(tiny_study, tmp_path, cap
     for k, expected in ((1, {"A01": 0.0, "A02": 1.0, "A03": 1.0}), (3, {"A01": 0.0, "A02": 0.0, "A03": 1.0})):
         out = tmp_path / f"k{k}"
         assert run(["compare", "--study", str(tiny_study), "--store", str(store_path), "--k", str(k), "--n-boot", "200", "--out", str(out)]) == 0
-        rates = pd.read_csv(out / "rates.csv").set_index("rater")["error_rate"]
+        rates = pd.read_csv(out / "rates.csv").query("scope == 'shared'").set_index("rater")["error_rate"]
         assert {a: rates[a] for a in expected} == expected
     capsys.readouterr()
     raters = pd.read_csv(tmp_path / "k3" / "raters.csv")
