@@ -48,12 +48,13 @@ class RaterInputs(NamedTuple):
         return study_results_dir(self.name) / (f"{kind}-pilot" if self.pilot else kind)
 
 
-def add_prediction_options(group) -> None:
-    """How prediction files are read, for ``compare`` and ``report``."""
-    group.add_argument("--unknown-images", choices=["error", "skip"], default="error",
-                       help="predictions of images without ground truth: an error (default), or skip them with a note giving the count")
-    group.add_argument("--image-list", metavar="TXT", help=".npy predictions: the image ids of the array's rows, one per line")
-    group.add_argument("--class-list", metavar="TXT", help=".npy predictions: the class ids of the indices, one per line (index 0 first)")
+#: How prediction files are read, declared once for ``compare`` and ``report``.
+PREDICTION_OPTIONS: tuple[tuple[str, dict], ...] = (
+    ("--unknown-images", {"choices": ["error", "skip"], "default": "error",
+                          "help": "predictions of images without ground truth: an error (default), or skip them with a note giving the count"}),
+    ("--image-list", {"metavar": "TXT", "help": ".npy predictions: the image ids of the array's rows, one per line"}),
+    ("--class-list", {"metavar": "TXT", "help": ".npy predictions: the class ids of the indices, one per line (index 0 first)"}),
+)
 
 
 def read_predictions_option(args: argparse.Namespace, paths, image_ids, label_ids=None) -> tuple["pd.DataFrame", list[str]]:
@@ -86,7 +87,8 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--answers", help="answers table (CSV or Parquet, e.g. from export) instead of a store")
     source.add_argument("--truth", help="manifest CSV image_id,path,labels,split (when there is no --study)")
     source.add_argument("--predictions", nargs="+", metavar="FILE", help="prediction files: tidy or wide CSV, or .npy class indices (default: the study's)")
-    add_prediction_options(source)
+    for option, settings in PREDICTION_OPTIONS:
+        source.add_argument(option, **settings)
     for option, settings in MODEL_VS_HUMAN_OPTIONS:
         source.add_argument(option, **settings)
     compare.add_argument(

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..compare_cli import MODEL_VS_HUMAN_OPTIONS, check_model_vs_human
+from ..compare_cli import MODEL_VS_HUMAN_OPTIONS, PREDICTION_OPTIONS, check_model_vs_human
 from ..condition_outputs import DIRECTION_OPTION
 from ..errors import StudyError
 from ..ranges import ALPHA, N_BOOT, RUN_SEED, TOP_K, Range
@@ -27,7 +27,8 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--store", {"help": "results store (default results/<study>/results.sqlite)"}),
     ("--answers", {"help": "answers table (CSV or Parquet, e.g. from export) instead of a store"}),
     ("--truth", {"help": "manifest CSV image_id,path,labels,split (with --answers)"}),
-    ("--predictions", {"nargs": "+", "metavar": "CSV", "help": "prediction files, tidy or wide (default: the study's)"}),
+    ("--predictions", {"nargs": "+", "metavar": "FILE", "help": "prediction files: tidy or wide CSV, or .npy class indices (default: the study's)"}),
+    *PREDICTION_OPTIONS,
     *MODEL_VS_HUMAN_OPTIONS,
     ("--models", {"nargs": "+", "metavar": "MODEL", "help": "report only these models (default: every model)"}),
     ("--k", {"type": TOP_K.option(int), "help": "guesses that count for top-k correctness (default: the answers per trial of the phases compared)"}),
