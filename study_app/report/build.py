@@ -171,9 +171,12 @@ def build_document(data: ReportData, settings: Settings, analysis: Analysis, gen
 
 
 def _paired_section(comparison: Comparison, data: ReportData, settings: Settings) -> Section:
-    intro = "Annotators and models rated the same images, so their errors are compared image by image."
     if comparison.paired.empty:
         return Section("paired", "Paired comparisons", "No model predictions: there is nothing to pair.")
+    low, high = int(comparison.paired["n_images"].min()), int(comparison.paired["n_images"].max())
+    counted = f"{low}" if low == high else f"from {low} to {high}"
+    intro = (f"Each pair of raters is compared only on the stimuli both of them saw ({counted} per pair: the n column), "
+             "stimulus by stimulus; the annotators' mean and vote are paired with a model on the stimuli annotators saw.")
     annotators = set(data.raters.loc[data.raters["kind"] == HUMAN, "rater"].astype(str).unique())
     blocks: list[Table] = [tables.paired(comparison.paired, annotators, settings.pair_rows)]
     if not comparison.models.empty:

@@ -9,7 +9,7 @@
 - :func:`confused_pairs`: the most frequent (truth, top-1 guess) pairs among errors,
   for the annotators pooled and for each model.
 - :func:`error_by_trial`: learning or fatigue, the change in the odds of an error per
-  100 trials (conditional logistic regression within annotator and phase).
+  100 trials (a logistic regression with one intercept per annotator and phase).
 - :func:`rt_by_correctness`: response times of right and wrong answers.
 """
 
@@ -142,7 +142,7 @@ def confused_pairs(raters: pd.DataFrame, top: int = 10) -> pd.DataFrame:
 class TrendResult(HypothesisTestResult):
     """Change of the annotators' error over the trials of a session."""
 
-    title = "Error vs trial index (conditional logistic regression within annotator and phase)"
+    title = "Error vs trial index (logistic regression with an intercept per annotator and phase)"
     n_annotators: int
     n_trials: int
     odds_ratio_per_100: float
