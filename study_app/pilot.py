@@ -8,8 +8,8 @@ answer is right follows a Rasch-style model of annotator ability and image diffi
 images as real ones do (or the answers are copied from a model's predictions); response
 times are drawn from a normal distribution and each trial is stamped as shown when the
 previous one was answered, so a researcher can dry-run simulate -> compare -> report end
-to end. Pilot sessions are marked and live in their
-own store (``results/<study>/pilot.sqlite``), which refuses real sessions and vice versa.
+to end. Pilot sessions are marked and live in their own store
+(``results/<study>/pilot.sqlite``), which refuses real sessions and vice versa.
 """
 
 from __future__ import annotations
