@@ -19,6 +19,7 @@ from .ranges import EXAMPLES_PER_CLASS, RUN_SEED, SEED, Range
 from .models.cli import add_predict_command
 from .report.cli import add_report_command
 from .review.cli import add_review_command
+from .simulated_raters import DEFAULT_ABILITY_SD, DEFAULT_DIFFICULTY_SD, MAX_LOGIT_SD
 
 DEFAULT_STUDY = "demo-imagenet"
 
@@ -222,6 +223,7 @@ def _rt_pair(text: str) -> tuple[float, float]:
 
 
 _RT_MEAN_MS = Range(1, 600_000)
+_LOGIT_SD = Range(0, MAX_LOGIT_SD)
 _RT_SD_MS = Range(0, 600_000)
 
 
@@ -245,6 +247,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         args.annotators,
         store,
         accuracy=args.accuracy,
+        ability_sd=args.ability_sd,
+        difficulty_sd=args.difficulty_sd,
         from_predictions=Path(args.from_predictions) if args.from_predictions else None,
         model=args.model,
         rt_ms=args.rt_ms,
@@ -263,8 +267,18 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--study", default=DEFAULT_STUDY, help="study name or folder")
     parser.add_argument("--annotators", type=Range(1, 10_000).option(int), default=3, help="simulated annotators (default 3)")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--accuracy", type=Range(0, 1).option(), default=0.8, help="chance that an answer is right (top-k; default 0.8)")
+    source.add_argument("--accuracy", type=Range(0, 1).option(), default=0.8, help="mean chance that an answer is right (top-k; default 0.8)")
     source.add_argument("--from-predictions", help="answer as a model did: a tidy predictions CSV")
+    rasch = "Rasch model P(right) = expit(mu + ability - difficulty), mu set by --accuracy"
+    parser.add_argument(
+        "--ability-sd", type=_LOGIT_SD.option(), default=DEFAULT_ABILITY_SD,
+        help=f"{rasch}: SD of the annotators' abilities in logits (default {DEFAULT_ABILITY_SD:g})",
+    )
+    parser.add_argument(
+        "--difficulty-sd", type=_LOGIT_SD.option(), default=DEFAULT_DIFFICULTY_SD,
+        help=f"SD of the images' difficulties in logits, shared by all annotators (default {DEFAULT_DIFFICULTY_SD:g}: "
+        "human-human error consistency about 0.4 at accuracy 0.8; 0 with --ability-sd 0: independent answers)",
+    )
     parser.add_argument("--model", help="which model of --from-predictions (default: the first)")
     parser.add_argument("--rt-ms", type=_rt_pair, default=(2500.0, 800.0), help="response time MEAN,SD in ms (default 2500,800)")
     parser.add_argument("--seed", type=RUN_SEED.option(int), default=0, help="seed of the scripted answers (default 0)")

@@ -117,6 +117,11 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
     plan.add_argument("--model-error", type=Range(0, 1).option(), required=True, help="expected model top-k error, e.g. 0.068")
     plan.add_argument("--discordance", type=Range(0, 1).option(), help="expected share of images where exactly one side errs (default: independent errors)")
     plan.add_argument("--annotators", type=Range(1, 1000).option(int), nargs="+", default=[1], help="numbers of annotators to plan for (default 1)")
+    plan.add_argument(
+        "--human-consistency", type=Range(0, 1).option(),
+        help="expected error consistency (kappa) of two annotators, used for several annotators: a pilot's value, "
+        "or about 0.4 for object recognition (default: only what the model implies, which is optimistic)",
+    )
     plan.add_argument("--alpha", type=ALPHA.option(), default=0.05, help="two-sided significance level (default 0.05)")
     plan.add_argument("--power", type=Range(0.01, 0.999).option(), default=0.8, help="required power (default 0.8)")
     plan.add_argument("--simulations", type=Range(100, 1_000_000).option(int), default=2000, help="simulated studies per size, several annotators (default 2000)")
@@ -369,7 +374,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
             raise StudyError(f"{option} must be between 0 and 1, not {value}")
     if args.simulations < 100:
         raise StudyError(f"--simulations must be at least 100, not {args.simulations}")
-    plan = plan_study(args.human_error, args.model_error, args.discordance, args.annotators, args.alpha, args.power, args.simulations, args.seed)
+    plan = plan_study(
+        args.human_error, args.model_error, args.discordance, args.annotators, args.alpha, args.power, args.simulations, args.seed,
+        args.human_consistency,
+    )
     if args.json:
         fields = {k: v for k, v in vars(plan).items() if k != "table"}
         print(json.dumps({**fields, "table": json.loads(plan.table.to_json(orient="records"))}, indent=1))

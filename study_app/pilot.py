@@ -2,11 +2,14 @@
 
 A simulated participant takes the same path as a person at the window: the
 :class:`~study_app.session.SessionController` walks it through the instructions, the
-phases and the breaks, and every answer goes through the same store code. Its answers
-are right with a chosen probability (or copied from a model's predictions) and its
-response times are drawn from a normal distribution, so a researcher can dry-run
-simulate -> compare -> report end to end. Pilot sessions are marked and live in their
-own store (``results/<study>/pilot.sqlite``), which refuses real sessions and vice versa.
+phases and the breaks, and every answer goes through the same store code. Whether an
+answer is right follows a Rasch-style model of annotator ability and image difficulty
+(:mod:`study_app.simulated_raters`), so that simulated annotators err on the same hard
+images as real ones do (or the answers are copied from a model's predictions); response
+times are drawn from a normal distribution and each trial is stamped as shown when the
+previous one was answered, so a researcher can dry-run simulate -> compare -> report end
+to end. Pilot sessions are marked and live in their own store
+(``results/<study>/pilot.sqlite``), which refuses real sessions and vice versa.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from .predictions import read_predictions
 from .protocol import Study
 from .responses import Event, Response
 from .session import SessionController
+from .simulated_raters import DEFAULT_ABILITY_SD, DEFAULT_DIFFICULTY_SD, RaschRaters
 from .store.journal import JournaledStore, open_annotation_store
 from .store.results_store import RESULTS_DIR, ResultsStore, study_results_dir
 from .store_url import printable_location
@@ -46,9 +50,13 @@ class PilotSummary:
     #: Answers left in the desktop's offline journal because the server was unreachable at the end.
     unsent: int = 0
     journal: Path | None = None
+    #: How the answers were chosen (the answer model and its parameters, or the model copied).
+    answers: str = ""
 
     def summary(self) -> str:
         lines = [f"pilot store {printable_location(self.store)}: {len(self.annotators)} simulated annotator(s), {self.trials} trials"]
+        if self.answers:
+            lines.append(f"  answers: {self.answers}")
         for phase, (right, answered) in self.correct.items():
             lines.append(f"  {phase}: {right} of {answered} correct ({right / answered:.1%})" if answered else f"  {phase}: no trials")
         if self.unsent:
@@ -60,13 +68,22 @@ class PilotSummary:
 
 
 class ScriptedParticipant:
-    """Chooses answers and response times for one simulated annotator."""
+    """Chooses answers and response times for one simulated annotator.
+
+    Answers are right with the probability ``raters`` gives this annotator on each image
+    (or copied from ``guesses``). The trials' stamps run on the participant's own clock: a
+    trial is shown when the previous one was answered (or now, if later) and answered a
+    response time after, so that stamps never overlap. Without ``real_time`` an answer takes
+    no wall-clock time and the clock runs ahead of it, as the session of a person at these
+    response times would.
+    """
 
     def __init__(
         self,
         study: Study,
         rng: random.Random,
-        accuracy: float | None,
+        raters: RaschRaters | None,
+        annotator: str,
         guesses: dict[str, tuple[str, ...]] | None,
         rt_ms: tuple[float, float],
         real_time: bool = False,
@@ -75,10 +92,12 @@ class ScriptedParticipant:
         #: Take each response time for real before answering: a load test at people's pace.
         self.real_time = real_time
         self.rng = rng
-        self.accuracy = accuracy
+        self.raters = raters
+        self.annotator = annotator
         self.guesses = guesses
         self.rt_ms = rt_ms
         self.labels = [label.label_id for label in study.labels]
+        self._last_answered: datetime | None = None
 
     def respond(self, image_id: str, answers: int) -> Response:
         truth = set(self.study.truth(image_id))
@@ -88,16 +107,20 @@ class ScriptedParticipant:
             labels = self.guesses[image_id][:answers]
         else:
             wrong = [label for label in self.rng.sample(self.labels, min(len(self.labels), answers + len(truth))) if label not in truth]
-            if self.rng.random() < self.accuracy:
+            if self.rng.random() < self.raters.chance_correct(self.annotator, image_id):
                 labels = (self.rng.choice(sorted(truth)), *wrong[: answers - 1])
             else:
                 labels = tuple(wrong[:answers])
         rt = max(MIN_RT_MS, self.rng.gauss(*self.rt_ms))
         if self.real_time:
             time.sleep(rt / 1000)
-        # Otherwise a scripted answer takes no time; its stamps say when a person at this RT would have seen the image.
-        answered = datetime.now(timezone.utc)
-        shown = answered - timedelta(milliseconds=rt)
+            shown = datetime.now(timezone.utc) - timedelta(milliseconds=rt)
+        else:
+            shown = datetime.now(timezone.utc)
+        if self._last_answered is not None:
+            shown = max(shown, self._last_answered)
+        answered = shown + timedelta(milliseconds=rt)
+        self._last_answered = answered
         return Response(tuple(labels), rt, shown.isoformat(timespec="milliseconds"), answered.isoformat(timespec="milliseconds"))
 
 
@@ -155,6 +178,8 @@ def run_pilot(
     annotators: int,
     store_path: Path | None = None,
     accuracy: float | None = 0.8,
+    ability_sd: float = DEFAULT_ABILITY_SD,
+    difficulty_sd: float = DEFAULT_DIFFICULTY_SD,
     from_predictions: Path | None = None,
     model: str | None = None,
     rt_ms: tuple[float, float] = (2500.0, 800.0),
@@ -170,12 +195,20 @@ def run_pilot(
     server store (a postgresql:// URL), answers go through the desktop's offline journal
     (``journal``; see :mod:`study_app.store.journal`), as a lab desktop's do. ``real_time``
     makes each scripted answer take its response time (the window's driver always does).
+    Without predictions, ``accuracy`` is the mean accuracy of a Rasch model whose
+    annotators' abilities and images' difficulties have the logit SDs ``ability_sd`` and
+    ``difficulty_sd`` (both 0: independent answers, each right with probability ``accuracy``).
     """
     if from_predictions is None and (accuracy is None or not 0.0 <= accuracy <= 1.0):
         raise StudyError("--accuracy must be between 0 and 1")
     if annotators < 1:
         raise StudyError("--annotators must be at least 1")
-    guesses = _model_guesses(from_predictions, study, model) if from_predictions is not None else None
+    if from_predictions is not None:
+        guesses, raters = _model_guesses(from_predictions, study, model), None
+        answers = f"copied from model {model!r} of {from_predictions.name}" if model else f"copied from the first model of {from_predictions.name}"
+    else:
+        guesses, raters = None, RaschRaters(accuracy, ability_sd, difficulty_sd, seed)
+        answers = raters.describe()
     path = store_path or default_pilot_store(study)
     correct: dict[str, list[int]] = {phase.name: [0, 0] for phase in study.phases}
     names = []
@@ -185,7 +218,7 @@ def run_pilot(
         for number in range(1, annotators + 1):
             annotator = f"pilot-{seed}-{number:03d}"
             names.append(annotator)
-            participant = ScriptedParticipant(study, random.Random(f"{seed}:{annotator}"), accuracy, guesses, rt_ms, real_time)
+            participant = ScriptedParticipant(study, random.Random(f"{seed}:{annotator}"), raters, annotator, guesses, rt_ms, real_time)
             controller = SessionController(study, store, annotator, force_new=True)
             try:
                 drive(controller, participant)
@@ -199,4 +232,4 @@ def run_pilot(
                 correct[phase.name][1] += answered
         if isinstance(store, JournaledStore):
             unsent, journal_path = store.sync(force=True).waiting, store.journal.path
-    return PilotSummary(path, tuple(names), trials, {k: (v[0], v[1]) for k, v in correct.items()}, unsent, journal_path)
+    return PilotSummary(path, tuple(names), trials, {k: (v[0], v[1]) for k, v in correct.items()}, unsent, journal_path, answers)

@@ -14,6 +14,7 @@ from study_app.errors import StoreError
 from study_app.pilot import run_pilot
 from study_app.protocol import load_study
 from study_app.session import SessionController
+from study_app.stats import error_consistency_table, image_phases, rater_table
 from study_app.store import ResultsStore, answers_frame, merge_stores
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,8 +25,9 @@ def digits():
     return load_study("demo-digits", check_images=False)
 
 
-def test_simulated_accuracy_matches_the_request(tmp_path, digits):
-    summary = run_pilot(digits, 3, tmp_path / "pilot.sqlite", accuracy=0.7, seed=5)
+def test_independent_answers_match_the_requested_accuracy(tmp_path, digits):
+    """Both SDs 0: every answer is right with probability 0.7, independently (binomial)."""
+    summary = run_pilot(digits, 3, tmp_path / "pilot.sqlite", accuracy=0.7, ability_sd=0, difficulty_sd=0, seed=5)
     assert summary.trials == 3 * 230 and len(summary.annotators) == 3
     right, answered = summary.correct["test"]
     low, high = proportion_confint(right, answered, alpha=0.01, method="beta")
@@ -40,6 +42,46 @@ def test_simulated_accuracy_matches_the_request(tmp_path, digits):
     # the stamps agree with the response time, as a person's would
     span = pd.to_datetime(frame["answered_at"]) - pd.to_datetime(frame["shown_at"])
     assert ((span.dt.total_seconds() * 1000 - frame["rt_ms"]).abs() <= 1.5).all()
+    assert "ability SD 0 logit, image difficulty SD 0 logit" in summary.summary()
+
+
+def human_error_consistency(store_path: Path, study) -> tuple[float, float]:
+    """(mean accuracy, mean error consistency of all annotator pairs) on the test phase."""
+    with ResultsStore(store_path, readonly=True) as store:
+        answers = answers_frame(store)
+    raters = rater_table(answers, None, study, 1, study.labels, image_phases(study))
+    raters = raters[raters["phase"] == "test"]
+    return float(raters["correct_topk"].mean()), float(error_consistency_table(raters)["kappa"].mean())
+
+
+def test_annotators_share_the_hard_images_as_real_ones_do(tmp_path, digits):
+    """The default Rasch model: human-human error consistency near 0.4, not 0, and reproducible.
+
+    On 200 images with 5 annotators the mean pairwise kappa varies by about 0.035 between
+    seeds (12 seeds: 0.39 +- 0.034), and the mean accuracy by 0.03 (the images' difficulties
+    are a sample of 200); the bands are 3 such SDs wide. Independent answers (both SDs 0)
+    give a consistency near 0 (its SD on 200 images is below 0.03).
+    """
+    summary = run_pilot(digits, 5, tmp_path / "rasch.sqlite", accuracy=0.8, seed=4)
+    assert "expected human-human error consistency 0.40" in summary.summary()
+    accuracy, consistency = human_error_consistency(tmp_path / "rasch.sqlite", digits)
+    assert 0.29 <= consistency <= 0.51 and abs(accuracy - 0.8) <= 0.09
+    run_pilot(digits, 5, tmp_path / "flat.sqlite", accuracy=0.8, ability_sd=0, difficulty_sd=0, seed=4)
+    _, independent = human_error_consistency(tmp_path / "flat.sqlite", digits)
+    assert abs(independent) <= 0.09
+    run_pilot(digits, 5, tmp_path / "again.sqlite", accuracy=0.8, seed=4)
+    with ResultsStore(tmp_path / "rasch.sqlite", readonly=True) as first, ResultsStore(tmp_path / "again.sqlite", readonly=True) as second:
+        columns = ["annotator", "phase", "trial", "image_id", "label_id", "rt_ms"]
+        pd.testing.assert_frame_equal(answers_frame(first)[columns], answers_frame(second)[columns])  # the seed decides everything
+
+
+def assert_trials_do_not_overlap(frame: pd.DataFrame) -> None:
+    """In every session, each trial is shown no earlier than the previous one was answered."""
+    trials = frame.drop_duplicates("trial_uuid").assign(shown=lambda t: pd.to_datetime(t["shown_at"]), answered=lambda t: pd.to_datetime(t["answered_at"]))
+    for _, session in trials.sort_values("shown").groupby("session"):
+        assert len(session) > 1
+        assert (session["shown"].iloc[1:].to_numpy() >= session["answered"].iloc[:-1].to_numpy()).all()
+        assert (session["answered"] - session["shown"] >= pd.Timedelta(milliseconds=149)).all()  # MIN_RT_MS, stamps to the ms
 
 
 def test_answers_copied_from_a_model(tmp_path, digits):
@@ -66,10 +108,14 @@ def test_simulate_then_compare_from_the_command_line(tmp_path):
     def run(*args):
         return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=tmp_path, capture_output=True, text=True, timeout=300)
 
-    simulated = run("simulate", "--study", "demo-digits", "--annotators", "3", "--accuracy", "0.85", "--seed", "2")
+    simulated = run("simulate", "--study", "demo-digits", "--annotators", "3", "--accuracy", "0.85", "--difficulty-sd", "2", "--seed", "2")
     assert simulated.returncode == 0, simulated.stderr
     assert "3 simulated annotator(s), 690 trials" in simulated.stdout
+    assert "Rasch model: mean accuracy 0.85, ability SD 0.5 logit, image difficulty SD 2 logit" in simulated.stdout
     assert (tmp_path / "results" / "demo-digits" / "pilot.sqlite").exists()
+    exported = run("export", "--study", "demo-digits", "--store", "results/demo-digits/pilot.sqlite", "--out", "answers.csv")
+    assert exported.returncode == 0, exported.stderr
+    assert_trials_do_not_overlap(pd.read_csv(tmp_path / "answers.csv"))
     assert not (tmp_path / "results" / "demo-digits" / "results.sqlite").exists()  # nothing reaches the real store
     compared = run("compare", "--study", "demo-digits", "--store", "results/demo-digits/pilot.sqlite", "--n-boot", "200")
     assert compared.returncode == 0, compared.stderr
@@ -111,3 +157,4 @@ def test_real_time_takes_each_response_time_before_answering(tmp_path, tiny_stud
     assert len(frame) == summary.trials >= 5
     assert (shown.iloc[0] - started).total_seconds() >= -0.01  # not stamped back into the past
     assert (answered.diff().dropna().dt.total_seconds() >= 0.195).all()
+    assert_trials_do_not_overlap(frame)

@@ -35,7 +35,7 @@ from .paired import (
     paired_comparisons,
     paired_differences,
 )
-from .planning import StudyPlan, mcnemar_power, mcnemar_sample_size, plan_study, simulated_power
+from .planning import StudyPlan, implied_consistency, mcnemar_power, mcnemar_sample_size, plan_study, simulated_errors, simulated_power
 from .raters import (
     HUMAN,
     MODEL,
@@ -59,4 +59,5 @@ __all__ = [
     "mcnemar_power", "mcnemar_sample_size", "mcnemar_test", "model_human_pairs", "ood_accuracy", "paired_comparisons",
     "paired_differences", "plan_study", "rater_grid", "rater_table", "raters_from_answers", "raters_from_guesses",
     "raters_from_predictions", "rt_by_correctness", "shown_images_only", "simulated_power", "truth_table",
+    "implied_consistency", "simulated_errors",
 ]

@@ -8,17 +8,40 @@ is the *discordance*: the share of images on which exactly one side errs. With
   formula ``n = (z_{1-alpha/2} sqrt(psi) + z_{power} sqrt(psi - d^2))^2 / d^2`` and its
   power is checked exactly (:func:`mcnemar_power`: the exact test's rejection region,
   summed over the binomial number of discordant images);
-- several annotators: by simulation (:func:`simulated_power`). Each image's model
-  outcome is drawn, then each annotator's, conditionally on it, so that every
-  annotator has error ``p_h`` and discordance ``psi`` with the model; the test is the
-  paired t-test of the per-image difference between the annotators' mean error and
-  the model's error (the image-level analysis that the bootstrap interval and the GEE
-  of :mod:`~study_app.stats.paired` make). Annotators here agree with each other only
-  through the model's outcome; real annotators agree more, so treat several-annotator
-  numbers as optimistic.
+- several annotators: by simulation (:func:`simulated_power`) of the data
+  (:func:`simulated_errors`); the test is the paired t-test of the per-image difference
+  between the annotators' mean error and the model's error (the image-level analysis
+  that the bootstrap interval and the GEE of :mod:`~study_app.stats.paired` make).
 
 Without a discordance, independent errors are assumed:
 ``psi = p_h (1 - p_m) + p_m (1 - p_h)``.
+
+The simulated data: correlated annotators
+-----------------------------------------
+Real annotators err on the same images (some images are hard for everyone): their error
+consistency (Cohen's kappa of trial-by-trial correctness, :mod:`~study_app.stats.agreement`)
+is about 0.4, and the more they agree, the less a second annotator adds, so the more
+images a study needs. Each simulated image ``i`` gets
+
+1. the model's error ``M_i ~ Bernoulli(p_m)``;
+2. a latent human error chance ``P_i``, shared by every annotator who sees the image,
+   drawn from a beta distribution with mean ``q_M`` -- the chance of a human error given
+   the model's outcome (``q_1 = both / p_m``, ``q_0 = human_only / (1 - p_m)``, so that
+   every annotator has error ``p_h`` and discordance ``psi`` with the model) -- and
+   intra-class correlation ``rho``: ``Beta(q_M (1 - rho) / rho, (1 - q_M) (1 - rho) / rho)``,
+   whose variance is ``rho q_M (1 - q_M)``;
+3. each annotator's error, independently ``Bernoulli(P_i)`` given ``P_i``.
+
+Two annotators then have the same marginal error ``p_h``, so their error consistency
+is their errors' correlation, ``Var(P_i) / (p_h (1 - p_h))``:
+
+    kappa_hh = kappa_0 + (1 - kappa_0) rho,   kappa_0 = p_m (1 - p_m) (q_1 - q_0)^2 / (p_h (1 - p_h)),
+
+and ``rho = (kappa_hh - kappa_0) / (1 - kappa_0)`` gives the requested human-human
+consistency. ``kappa_0`` is what the model's outcome alone implies (0 when the errors
+are independent of the model's): the consistency of the earlier, optimistic simulation,
+and the least that can be requested. The annotators are exchangeable (equally able):
+the per-image test pools them, so their spread of ability would change little here.
 """
 
 from __future__ import annotations
@@ -141,6 +164,90 @@ def exact_mcnemar_sample_size(
     return high, power_at(high)
 
 
+@dataclass(frozen=True)
+class _Annotators:
+    """The simulation's human side: error chances given the model's outcome and their ICC ``rho``."""
+
+    given_wrong: float
+    given_right: float
+    rho: float
+
+
+def implied_consistency(human_error: float, model_error: float, discordance: float | None = None) -> float:
+    """``kappa_0``: the human-human error consistency that the model's outcome alone implies
+    (annotators independent given it); the least :func:`simulated_errors` can produce."""
+    cells = _cells(human_error, model_error, discordance)
+    if human_error in (0.0, 1.0):
+        return 0.0  # people always (never) wrong: no variance to share
+    given_wrong, given_right = _given(cells, model_error)
+    return model_error * (1 - model_error) * (given_wrong - given_right) ** 2 / (human_error * (1 - human_error))
+
+
+def _given(cells: _Cells, model_error: float) -> tuple[float, float]:
+    """P(human wrong | model wrong), P(human wrong | model right)."""
+    return (cells.both / model_error if model_error else 0.0, cells.human_only / (1 - model_error) if model_error < 1 else 0.0)
+
+
+def _annotators(human_error: float, model_error: float, cells: _Cells, human_consistency: float | None) -> _Annotators:
+    given_wrong, given_right = _given(cells, model_error)
+    floor = implied_consistency(human_error, model_error, cells.discordance)
+    if human_consistency is None:
+        return _Annotators(given_wrong, given_right, 0.0)
+    if not floor - 1e-12 <= human_consistency <= 1:
+        raise StudyError(
+            f"human-human consistency {human_consistency:g} is impossible here: the model's errors alone make two "
+            f"annotators' errors agree with kappa {floor:.3g} (error rates {human_error:g}, {model_error:g}, "
+            f"discordance {cells.discordance:g}); request between {floor:.3g} and 1"
+        )
+    # floor < 1: it is 1 only where people err exactly where the model does, with equal error rates
+    return _Annotators(given_wrong, given_right, max(0.0, (human_consistency - floor) / (1 - floor)))
+
+
+def _shared_error_chance(mean: np.ndarray, rho: float, rng: np.random.Generator) -> np.ndarray:
+    """Each image's latent human error chance: beta with this mean and intra-class correlation."""
+    if rho == 0:
+        return mean
+    if rho >= 1:
+        return (rng.random(mean.shape) < mean).astype(float)
+    chance = mean.copy()
+    inner = (mean > 0) & (mean < 1)  # a certain outcome stays certain
+    scale = (1 - rho) / rho
+    chance[inner] = rng.beta(mean[inner] * scale, (1 - mean[inner]) * scale)
+    return chance
+
+
+def simulated_errors(
+    n_images: int,
+    n_annotators: int,
+    human_error: float,
+    model_error: float,
+    discordance: float | None = None,
+    human_consistency: float | None = None,
+    n_studies: int = 1,
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Simulated studies with correlated annotators (the model in the module docstring).
+
+    Parameters
+    ----------
+    human_consistency : float, optional
+        Error consistency (kappa) of two annotators; default: what the model's outcome
+        alone implies (:func:`implied_consistency`), annotators otherwise independent.
+
+    Returns
+    -------
+    model_wrong : bool array, shape (n_studies, n_images)
+    human_wrong : bool array, shape (n_studies, n_images, n_annotators)
+    """
+    cells = _cells(human_error, model_error, discordance)
+    side = _annotators(human_error, model_error, cells, human_consistency)
+    rng = rng if rng is not None else np.random.default_rng()
+    model_wrong = rng.random((n_studies, n_images)) < model_error
+    chance = _shared_error_chance(np.where(model_wrong, side.given_wrong, side.given_right), side.rho, rng)
+    human_wrong = rng.random((n_studies, n_images, n_annotators)) < chance[..., None]
+    return model_wrong, human_wrong
+
+
 def simulated_power(
     n_images: int,
     n_annotators: int,
@@ -150,18 +257,18 @@ def simulated_power(
     alpha: float = 0.05,
     n_sim: int = 2000,
     seed: int = 0,
+    human_consistency: float | None = None,
 ) -> float:
-    """Power of the paired t-test of the annotators' mean error vs the model's, by simulation."""
-    cells = _cells(human_error, model_error, discordance)
+    """Power of the paired t-test of the annotators' mean error vs the model's, by simulation
+    (:func:`simulated_errors`: annotators with error consistency ``human_consistency``)."""
     rng = np.random.default_rng(seed)
-    given_wrong = cells.both / model_error if model_error else 0.0
-    given_right = cells.human_only / (1 - model_error) if model_error < 1 else 0.0
     rejections = 0
     chunk = max(1, 4_000_000 // max(n_images * n_annotators, 1))  # bounded memory for large studies
     for start in range(0, n_sim, chunk):
-        model_wrong = rng.random((min(chunk, n_sim - start), n_images)) < model_error
-        people_wrong = rng.binomial(n_annotators, np.where(model_wrong, given_wrong, given_right))
-        difference = people_wrong / n_annotators - model_wrong
+        model_wrong, human_wrong = simulated_errors(
+            n_images, n_annotators, human_error, model_error, discordance, human_consistency, min(chunk, n_sim - start), rng
+        )
+        difference = human_wrong.mean(axis=2) - model_wrong
         mean, spread = difference.mean(axis=1), difference.std(axis=1, ddof=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             statistic = np.where(spread > 0, mean / (spread / math.sqrt(n_images)), np.where(mean == 0, 0.0, np.inf))
@@ -177,6 +284,10 @@ class StudyPlan(Summarised):
     human_error: float
     model_error: float
     discordance: float
+    #: Error consistency of two simulated annotators (several-annotator rows): as requested,
+    #: or (``consistency_source`` "implied by the model only") the optimistic least.
+    human_consistency: float
+    consistency_source: str
     alpha: float
     target_power: float
     table: pd.DataFrame
@@ -191,6 +302,7 @@ def plan_study(
     power: float = 0.8,
     n_sim: int = 2000,
     seed: int = 0,
+    human_consistency: float | None = None,
 ) -> StudyPlan:
     """Test images needed for each number of annotators to detect ``human_error - model_error``.
 
@@ -211,6 +323,10 @@ def plan_study(
         Simulated studies per candidate size (several annotators).
     seed : int
         Seed of the simulation.
+    human_consistency : float, optional
+        Expected error consistency (kappa) of two annotators, e.g. a pilot's or a
+        published human-human value (about 0.4 for object recognition); used for several
+        annotators. Default: only what the model's outcome implies, which is optimistic.
 
     Returns
     -------
@@ -218,6 +334,13 @@ def plan_study(
         ``table``: ``annotators, n_images, power, method``.
     """
     cells = _cells(human_error, model_error, discordance)
+    _annotators(human_error, model_error, cells, human_consistency)  # an impossible consistency is refused before any search
+    if human_consistency is None:
+        consistency, source = implied_consistency(human_error, model_error, cells.discordance), "implied by the model only"
+        simulation = f"simulation ({n_sim} studies; optimistic: annotators agree only through the model, error consistency {consistency:.2f})"
+    else:
+        consistency, source = human_consistency, "requested"
+        simulation = f"simulation ({n_sim} studies; annotators' error consistency {consistency:.2f})"
     formula_n = mcnemar_sample_size(human_error, model_error, cells.discordance, alpha, power)
     rows = []
     for count in sorted(set(annotators)):
@@ -237,7 +360,7 @@ def plan_study(
             continue
 
         def power_at(n: int) -> float:
-            return simulated_power(n, count, human_error, model_error, cells.discordance, alpha, n_sim, seed)
+            return simulated_power(n, count, human_error, model_error, cells.discordance, alpha, n_sim, seed, human_consistency)
 
         low, high = 1, formula_n
         while power_at(high) < power:
@@ -245,6 +368,5 @@ def plan_study(
         while high - low > 1:
             middle = (low + high) // 2
             low, high = (low, middle) if power_at(middle) >= power else (middle, high)
-        rows.append({"annotators": count, "n_images": high, "power": power_at(high),
-                     "method": f"simulation ({n_sim} studies; optimistic: annotators agree only through the model)"})
-    return StudyPlan(human_error, model_error, cells.discordance, alpha, power, pd.DataFrame(rows))
+        rows.append({"annotators": count, "n_images": high, "power": power_at(high), "method": simulation})
+    return StudyPlan(human_error, model_error, cells.discordance, consistency, source, alpha, power, pd.DataFrame(rows))
