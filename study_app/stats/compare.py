@@ -23,7 +23,7 @@ from ..labels import LabelSet
 from .agreement import error_consistency_table, fleiss_kappa_labels, label_kappa_table
 from .breakdowns import class_error_comparison, confused_pairs, error_by_trial, rt_by_correctness
 from .paired import cochran_q_test, paired_comparisons
-from .crowd import majority_vote
+from .crowd import crowds
 from .raters import HUMAN, MODEL, concat_tables
 from .rates import error_rates
 from .results import format_value
@@ -168,7 +168,7 @@ def _phase_tables(
     models = sorted(rows.loc[rows["kind"] == MODEL, "rater"].astype(str).unique())
     people = sorted(rows.loc[rows["kind"] == HUMAN, "rater"].astype(str).unique())
     phase = str(rows["phase"].iloc[0])
-    with_crowd = concat_tables(rows, majority_vote(rows))
+    with_crowd = concat_tables(rows, crowds(rows, seed))
     tables: dict[str, pd.DataFrame] = {
         "paired": paired_comparisons(with_crowd, None, alpha, correct, n_boot, seed) if models else pd.DataFrame(),
         "consistency": error_consistency_table(rows, correct),
