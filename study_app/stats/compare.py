@@ -22,8 +22,8 @@ from ..errors import StudyError
 from ..labels import LabelSet
 from .agreement import error_consistency_table, fleiss_kappa_labels, label_kappa_table
 from .breakdowns import class_error_comparison, confused_pairs, error_by_trial, rt_by_correctness
-from .paired import cochran_q_test, paired_comparisons
-from .crowd import crowds
+from .paired import FAMILIES, cochran_q_test, paired_comparisons
+from .crowd import CROWD_DEFINITIONS, crowds
 from .raters import HUMAN, MODEL, concat_tables
 from .rates import error_rates
 from .results import format_value
@@ -69,9 +69,11 @@ class Comparison:
             "phase": "phase", "rater": "rater", "kind": "kind", "n": "n", "error_rate": "error",
             "wilson": f"{level} Wilson", "cp": f"{level} exact", "boot": f"{level} bootstrap"})]
         if not self.paired.empty:
-            lines += ["", "Paired comparisons on shared images (difference = error A - error B)", _text(self.paired, {
+            lines += ["", "Paired comparisons on shared images (difference = error A - error B; Holm within each family)", _text(self.paired, {
                 "phase": "phase", "rater_a": "A", "rater_b": "B", "n_images": "n", "error_a": "error A", "error_b": "error B",
-                "difference": "difference", "boot": f"{level} bootstrap", "mcnemar_p": "McNemar p", "mcnemar_midp": "mid-p", "gee_difference": "GEE difference", "gee_p": "GEE p"})]
+                "difference": "difference", "score": f"{level} score (Tango)", "boot": f"{level} bootstrap", "mcnemar_p": "McNemar p",
+                "mcnemar_p_holm": "Holm p", "mcnemar_midp": "mid-p", "gee_difference": "GEE difference", "gee_p": "GEE p",
+                "family": "family", "note": "note"})]
         if not self.models.empty:
             lines += ["", "Several models (Cochran's Q; pairwise exact McNemar, Holm)", _text(self.models, {
                 "phase": "phase", "test": "test", "n_images": "n", "statistic": "statistic", "pvalue": "p", "pvalue_holm": "Holm p"})]
@@ -159,6 +161,7 @@ def compare(
         for name, table in tagged.items():
             per_phase[name].append(table.assign(phase=str(phase))[["phase", *table.columns]])
     joined = {name: pd.concat(parts, ignore_index=True) if parts else pd.DataFrame() for name, parts in per_phase.items()}
+    notes += _definitions(joined["paired"])
     return Comparison(rule, k, alpha, n_boot, error_rates(raters, alpha, correct, n_boot, seed), notes=tuple(notes), **joined)
 
 
@@ -190,6 +193,16 @@ def _phase_tables(
         notes.append(f"phase {phase}: no trend over trials ({exc})")
         tables["trend"] = pd.DataFrame()
     return tables
+
+
+def _definitions(paired: pd.DataFrame) -> list[str]:
+    """What the crowds are and how paired tests are corrected, for every output."""
+    crowds_text = "; ".join(f"{name}: {text}" for name, text in CROWD_DEFINITIONS.items())
+    found = [] if paired.empty else [f"{name!r} ({FAMILIES[name]})" for name in FAMILIES if (paired["family"] == name).any()]
+    families = ("paired comparisons: Tango's score interval is the primary interval of a pair of single raters, the bootstrap the "
+                "secondary (and the only one of the pooled annotators); McNemar p-values are Holm-adjusted within each family "
+                f"of a phase: {', '.join(found)}") if found else ""
+    return [f"crowds of the annotators: {crowds_text}", *([families] if families else [])]
 
 
 def _fields(result: object, names: tuple[str, ...]) -> dict[str, Any]:
