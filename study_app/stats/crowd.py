@@ -80,15 +80,18 @@ def plurality_vote(raters: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """
     human, groups, columns = _by_stimulus(raters)
     stimulus = groups.ngroup().to_numpy()
-    answered = (human["label"].astype(str) != "").to_numpy()
-    candidates = (
-        pd.DataFrame({"stimulus": stimulus[answered], "label": human["label"].astype(str).to_numpy()[answered]})
-        .value_counts().rename("votes").reset_index().sort_values(["stimulus", "label"], ignore_index=True)
-    )
-    candidates["tie_break"] = np.random.default_rng(seed).random(len(candidates))
-    winners = candidates.sort_values(["stimulus", "votes", "tie_break"], ascending=[True, False, True]).drop_duplicates("stimulus")
+    labels = human["label"].astype("category")
+    label_names = np.sort(labels.cat.categories.astype(str).to_numpy(dtype=object))  # codes in label order, not row order
+    label_code = np.searchsorted(label_names, labels.cat.categories.astype(str).to_numpy(dtype=object))[labels.cat.codes.to_numpy()]
+    no_answer = np.flatnonzero(label_names == "")
+    answered = (labels.cat.codes.to_numpy() >= 0) & ~np.isin(label_code, no_answer)
+    # one candidate per (stimulus, label) given, numbered in sorted order, with its votes
+    candidate, votes = np.unique(stimulus[answered].astype(np.int64) * len(label_names) + label_code[answered], return_counts=True)
+    tie_break = np.random.default_rng(seed).random(len(candidate))
+    order = np.lexsort((tie_break, -votes, candidate // len(label_names)))  # per stimulus: most votes, then lowest draw
+    first = order[np.r_[True, np.diff(candidate[order] // len(label_names)) != 0]]
     label = np.full(groups.ngroups, "", dtype=object)
-    label[winners["stimulus"].to_numpy()] = winners["label"].to_numpy()
+    label[candidate[first] // len(label_names)] = label_names[candidate[first] % len(label_names)]
     valid = groups["valid_labels"].first().astype(str).to_numpy()
     right = np.array([bool(guess) and guess in labels.split(";") for guess, labels in zip(label, valid)], dtype=bool)
     return _crowd_rows(groups, PLURALITY_VOTE, {column: right for column in columns}, label=label)
