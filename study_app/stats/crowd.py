@@ -89,11 +89,11 @@ def plurality_vote(raters: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     candidate, votes = np.unique(stimulus[answered].astype(np.int64) * len(label_names) + label_code[answered], return_counts=True)
     tie_break = np.random.default_rng(seed).random(len(candidate))
     order = np.lexsort((tie_break, -votes, candidate // len(label_names)))  # per stimulus: most votes, then lowest draw
-    first = order[np.r_[True, np.diff(candidate[order] // len(label_names)) != 0]]
+    first = order[np.diff(candidate[order] // len(label_names), prepend=-1) != 0]
     label = np.full(groups.ngroups, "", dtype=object)
     label[candidate[first] // len(label_names)] = label_names[candidate[first] % len(label_names)]
     valid = groups["valid_labels"].first().astype(str).to_numpy()
-    right = np.array([bool(guess) and guess in labels.split(";") for guess, labels in zip(label, valid)], dtype=bool)
+    right = np.array([bool(guess) and guess in valid_labels.split(";") for guess, valid_labels in zip(label, valid)], dtype=bool)
     return _crowd_rows(groups, PLURALITY_VOTE, {column: right for column in columns}, label=label)
 
 

@@ -61,6 +61,7 @@ def test_plurality_vote_by_hand():
     # nobody answered: no label and wrong
     silent = plurality_vote(top1_table({"A": "-a", "B": "-a"}, "aa"))
     assert silent["label"].tolist() == ["", "a"] and silent["correct_top1"].tolist() == [False, True]
+    assert plurality_vote(top1_table({"A": "--", "B": "--"}, "aa"))["correct_top1"].tolist() == [False, False]
 
 
 def test_plurality_vote_counts_any_valid_label():
