@@ -24,7 +24,7 @@ from ..condition_outputs import ConditionResults, analyse_conditions
 from ..csv_safety import safe_csv_text
 from ..output_guard import OutputRefusedError, check_output, check_output_folder, write_bytes, write_files
 from ..responses import utc_now
-from ..stats import HUMAN, MODEL, RULES, Comparison, compare, error_rates, majority_vote
+from ..stats import HUMAN, MODEL, RULES, Comparison, compare, error_rates, plurality_vote
 from . import figures, tables
 from .document import Document, Figure, Gallery, Section, Table
 from .gallery import model_galleries
@@ -151,7 +151,7 @@ def build_document(data: ReportData, settings: Settings, analysis: Analysis, gen
     sections = [
         Section("study", "The study", "What was compared, on which images, by whom, and how this report was made.",
                 (tables.facts_table(data.facts + settings_facts),)),
-        Section("errors", "Error rates", f"Each annotator, the annotators pooled (mean and majority vote) and each model, with {level} intervals.{pooled}",
+        Section("errors", "Error rates", f"Each annotator, the annotators pooled (their mean and three crowds, defined in the notes of the study table) and each model, with {level} intervals.{pooled}",
                 (headline, *(figures.error_dots(f"error-rates-{phase_slug[p]}", headline.data[headline.data["phase"] == p], main) for p in phases),
                  *_all_images(comparison))),
         *([conditions_section(analysis.conditions, phase_slug)] if analysis.conditions else []),
@@ -226,7 +226,7 @@ def _gallery_section(data: ReportData, settings: Settings, phases: list[str], mo
     correct = RULES[data.rule]
     for phase in phases:
         rows = data.raters[data.raters["phase"] == phase]
-        crowd = majority_vote(rows)
+        crowd = plurality_vote(rows, settings.seed)
         for model in models:
             if (rows["rater"] == model).any() and not crowd.empty:
                 galleries += model_galleries(rows, crowd, model, correct, data.label_name, data.image_paths, data.max_pixels,

@@ -36,7 +36,7 @@ STYLE = {
 METADATA = {"svg": {"Date": None, "Creator": "study-app"}, "png": {"Software": "study-app"}}
 #: One colour per kind of rater, the same in every figure (colour-blind safe, Okabe-Ito).
 KIND_COLOURS = {"human": "#0072B2", "humans": "#009E73", "crowd": "#56B4E9", "model": "#D55E00"}
-KIND_TITLES = {"human": "annotator", "humans": "annotators' mean", "crowd": "majority vote", "model": "model"}
+KIND_TITLES = {"human": "annotator", "humans": "annotators' mean", "crowd": "crowd of the annotators", "model": "model"}
 
 
 def _export(name: str, title: str, caption: str, figure: MplFigure) -> Figure:

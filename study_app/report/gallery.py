@@ -1,9 +1,9 @@
 """Image galleries: where the annotators and a model part ways.
 
 Two galleries per model: images the annotators got wrong and the model right, and the
-reverse. "The annotators" are their majority vote (:func:`study_app.stats.majority_vote`,
-a tie counts as wrong), so an image is shown for what the crowd did, not for one
-person's slip. Each thumbnail is decoded by :func:`study_app.images.load_image` (the
+reverse. "The annotators" are their plurality vote (:func:`study_app.stats.plurality_vote`:
+the label most of them gave, a tie broken at random with the report's seed), so an image
+is shown for what the crowd answered, not for one person's slip. Each thumbnail is decoded by :func:`study_app.images.load_image` (the
 one safe loader: size limits, EXIF orientation) and shrunk to a small PNG; an image
 that cannot be read is listed with the reason instead of failing the report.
 """
@@ -69,7 +69,7 @@ def model_galleries(
 ) -> tuple[Gallery, Gallery]:
     """The two galleries of one phase and model, ``size`` images each (first image ids first).
 
-    ``raters`` is the rater table of the phase, ``crowd`` its majority-vote rows.
+    ``raters`` is the rater table of the phase, ``crowd`` its plurality-vote rows.
     """
     machine = _by_stimulus(raters[raters["rater"] == model])
     votes = _by_stimulus(crowd)[correct].astype(bool)
@@ -91,7 +91,8 @@ def model_galleries(
             found.append(GalleryItem(shown, truth, _answers_text(answers[stimulus], name), name(guess) if guess else NO_ANSWER, picture, problem))
         return tuple(found)
 
-    caption = "Annotators: their majority vote (tie = wrong); their top-1 answers are listed with counts. Model: its top-1 answer."
+    caption = ("Annotators: their plurality vote (the label most of them gave; a tie broken at random, seeded); "
+               "their top-1 answers are listed with counts. Model: its top-1 answer.")
     return (
         Gallery(f"gallery-humans-wrong-{key}", f"Annotators wrong, {model} right", caption, items(False)),
         Gallery(f"gallery-model-wrong-{key}", f"Annotators right, {model} wrong", caption, items(True)),

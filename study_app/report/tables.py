@@ -24,7 +24,7 @@ from .document import Table
 Column = Callable[[pd.DataFrame], pd.Series]
 Namer = Callable[[str], str]
 
-#: Order of rater kinds in the headline: annotators, their mean, their majority vote, models.
+#: Order of rater kinds in the headline: annotators, their mean, their crowds, models.
 KIND_ORDER = {"human": 0, "humans": 1, "crowd": 2, "model": 3}
 ALL_ANSWERS = "annotators (all answers)"
 INTERVAL_METHOD = {True: "cluster bootstrap (images x annotators)", False: "Wilson score"}
@@ -107,7 +107,7 @@ def facts_table(facts: tuple[tuple[str, str], ...]) -> Table:
 
 
 def headline(rates: Mapping[str, pd.DataFrame]) -> Table:
-    """Each annotator, the annotators pooled (mean and majority vote) and each model.
+    """Each annotator, the annotators pooled (their mean and crowds) and each model.
 
     ``rates`` maps a rule title (``top-1``, ``top-5``) to the ``error_rates`` table of
     that rule; single raters get Wilson intervals, the annotators' mean a two-way
@@ -149,16 +149,19 @@ def all_images(beyond_shared: pd.DataFrame) -> Table:
 
 def paired(comparison_paired: pd.DataFrame, annotators: set[str], limit: int) -> Table:
     """Every paired comparison; beyond ``limit`` rows the page shows those without a single
-    annotator (the annotators' mean and majority vote, models against models)."""
+    annotator (the annotators' mean and crowds, models against models)."""
     columns = {
         "A": rater_name("rater_a", HUMANS_MEAN), "B": rater_name("rater_b", HUMANS_MEAN), "n": text("n_images"),
         "error A": percent_of("error_a"), "error B": percent_of("error_b"), "A - B": points_of("difference"),
-        "95% bootstrap": interval_of("boot_low", "boot_high"),
+        "95% score (Tango)": interval_of("score_low", "score_high"), "95% bootstrap": interval_of("boot_low", "boot_high"),
         "both right": text("both_right"), "only A right": text("only_a_right"), "only B right": text("only_b_right"),
-        "both wrong": text("both_wrong"), "McNemar p": text("mcnemar_p"), "mid-p": text("mcnemar_midp"),
-        "GEE A - B": points_of("gee_difference"), "GEE p": text("gee_p"),
+        "both wrong": text("both_wrong"), "McNemar p": text("mcnemar_p"), "Holm p": text("mcnemar_p_holm"), "mid-p": text("mcnemar_midp"),
+        "GEE A - B": points_of("gee_difference"), "GEE p": text("gee_p"), "family": text("family"), "note": text("note"),
     }
-    note = ("Only images both sides saw count. The four counts are the 2x2 table of the pair; McNemar is exact. "
+    note = ("Only images both sides saw count. The four counts are the 2x2 table of the pair; McNemar is exact, and its Holm p "
+            "is adjusted within the pair's family (humans vs models, models vs models) of the phase. The primary interval of "
+            "a pair is Tango's score interval; the bootstrap is secondary, and the note says where they, or the score "
+            "interval and the exact test, disagree on excluding 0. "
             "The annotators' mean is compared by a GEE and a bootstrap over images and annotators; the GEE's "
             "own estimate of A - B (the one its p belongs to) equals A - B when every annotator saw the same images. "
             "A GEE that did not converge is left out.")

@@ -20,7 +20,7 @@ from .agreement import (
 from .benchmark import humanlike_metrics, model_human_pairs, ood_accuracy
 from .breakdowns import ClassComparison, TrendResult, class_error_comparison, confused_pairs, error_by_trial, rt_by_correctness
 from .compare import RULES, Comparison, compare
-from .crowd import MAJORITY_VOTE, majority_vote
+from .crowd import CROWD_DEFINITIONS, OPTIMISTIC, PLURALITY_VOTE, STRICT_MAJORITY, crowds, optimistic_human, plurality_vote, strict_majority
 from .grid import RaterGrid, rater_grid
 from .paired import (
     HUMANS,
@@ -50,14 +50,15 @@ from .rates import HUMANS_MEAN, error_rates
 from .truth import truth_table
 
 __all__ = [
-    "HUMAN", "HUMANS", "HUMANS_MEAN", "MAJORITY_VOTE", "MODEL", "RULES",
+    "CROWD_DEFINITIONS", "HUMAN", "HUMANS", "HUMANS_MEAN", "MODEL", "OPTIMISTIC", "PLURALITY_VOTE", "RULES", "STRICT_MAJORITY",
     "ClassComparison", "CochranResult", "Comparison", "ErrorConsistencyResult", "FleissResult", "GeeResult",
     "LabelKappaResult", "McNemarResult", "RaterGrid", "StudyPlan", "TrendResult",
     "class_error_comparison", "cochran_q_test", "compare", "confused_pairs", "default_pairs", "error_by_trial",
     "error_consistency", "error_consistency_table", "error_rates", "exact_mcnemar", "fleiss_kappa_labels",
-    "humanlike_metrics", "humans_vs_model_gee", "image_phases", "label_kappa", "label_kappa_table", "majority_vote",
+    "crowds", "humanlike_metrics", "humans_vs_model_gee", "image_phases", "label_kappa", "label_kappa_table",
     "mcnemar_power", "mcnemar_sample_size", "mcnemar_test", "model_human_pairs", "ood_accuracy", "paired_comparisons",
     "paired_differences", "plan_study", "rater_grid", "rater_table", "raters_from_answers", "raters_from_guesses",
     "raters_from_predictions", "rt_by_correctness", "shown_images_only", "simulated_power", "truth_table",
     "implied_consistency", "simulated_errors",
+    "optimistic_human", "plurality_vote", "strict_majority",
 ]

@@ -22,8 +22,8 @@ from ..errors import StudyError
 from ..labels import LabelSet
 from .agreement import error_consistency_table, fleiss_kappa_labels, label_kappa_table
 from .breakdowns import class_error_comparison, confused_pairs, error_by_trial, rt_by_correctness
-from .paired import cochran_q_test, paired_comparisons
-from .crowd import majority_vote
+from .paired import FAMILIES, cochran_q_test, paired_comparisons
+from .crowd import CROWD_DEFINITIONS, crowds
 from .raters import HUMAN, MODEL, concat_tables, shown_images_only
 from .rates import ALL_PHASES, error_rates
 from .results import format_value
@@ -81,9 +81,11 @@ class Comparison:
             title = "Error rates on all of each rater's trials" if shared.empty else "Error rates on all of each model's images (scope all; rows that differ from the above)"
             lines += ([""] if not shared.empty else []) + [title, _text(beyond, rate_columns)]
         if not self.paired.empty:
-            lines += ["", "Paired comparisons on shared images (difference = error A - error B)", _text(self.paired, {
+            lines += ["", "Paired comparisons on shared images (difference = error A - error B; Holm within each family)", _text(self.paired, {
                 "phase": "phase", "rater_a": "A", "rater_b": "B", "n_images": "n", "error_a": "error A", "error_b": "error B",
-                "difference": "difference", "boot": f"{level} bootstrap", "mcnemar_p": "McNemar p", "mcnemar_midp": "mid-p", "gee_difference": "GEE difference", "gee_p": "GEE p"})]
+                "difference": "difference", "score": f"{level} score (Tango)", "boot": f"{level} bootstrap", "mcnemar_p": "McNemar p",
+                "mcnemar_p_holm": "Holm p", "mcnemar_midp": "mid-p", "gee_difference": "GEE difference", "gee_p": "GEE p",
+                "family": "family", "note": "note"})]
         if not self.models.empty:
             lines += ["", "Several models (Cochran's Q; pairwise exact McNemar, Holm)", _text(self.models, {
                 "phase": "phase", "test": "test", "n_images": "n", "statistic": "statistic", "pvalue": "p", "pvalue_holm": "Holm p"})]
@@ -190,6 +192,7 @@ def compare(
         for name, table in tagged.items():
             per_phase[name].append(table.assign(phase=str(phase))[["phase", *table.columns]])
     joined = {name: pd.concat(parts, ignore_index=True) if parts else pd.DataFrame() for name, parts in per_phase.items()}
+    notes += _definitions(joined["paired"], has_people)
     rates = [error_rates(raters, alpha, correct, n_boot, seed, scope="all")]
     if has_people:
         rates.append(error_rates(shared, alpha, correct, n_boot, seed, scope="shared"))
@@ -202,7 +205,7 @@ def _phase_tables(
     models = sorted(rows.loc[rows["kind"] == MODEL, "rater"].astype(str).unique())
     people = sorted(rows.loc[rows["kind"] == HUMAN, "rater"].astype(str).unique())
     phase = str(rows["phase"].iloc[0])
-    with_crowd = concat_tables(rows, majority_vote(rows)) if people else rows
+    with_crowd = concat_tables(rows, crowds(rows, seed)) if people else rows
     tables: dict[str, pd.DataFrame] = {
         "paired": paired_comparisons(with_crowd, None, alpha, correct, n_boot, seed) if models else pd.DataFrame(),
         "consistency": error_consistency_table(rows, correct),
@@ -227,6 +230,16 @@ def _phase_tables(
         notes.append(f"phase {phase}: no trend over trials ({exc})")
         tables["trend"] = pd.DataFrame()
     return tables
+
+
+def _definitions(paired: pd.DataFrame, has_people: bool) -> list[str]:
+    """What the crowds are (with annotators) and how paired tests are corrected, for every output."""
+    crowds_text = "; ".join(f"{name}: {text}" for name, text in CROWD_DEFINITIONS.items())
+    found = [] if paired.empty else [f"{name!r} ({FAMILIES[name]})" for name in FAMILIES if (paired["family"] == name).any()]
+    families = ("paired comparisons: Tango's score interval is the primary interval of a pair of single raters, the bootstrap the "
+                "secondary (and the only one of the pooled annotators); McNemar p-values are Holm-adjusted within each family "
+                f"of a phase: {', '.join(found)}") if found else ""
+    return [*([f"crowds of the annotators: {crowds_text}"] if has_people else []), *([families] if families else [])]
 
 
 def _fields(result: object, names: tuple[str, ...]) -> dict[str, Any]:

@@ -7,9 +7,15 @@ two independent proportions (as in the ILSVRC paper) are the wrong tool. Here:
   wrong) and the exact McNemar test (statsmodels) with its mid-p variant, which is less
   conservative and keeps its size well (Fagerland et al. 2013);
 - :func:`paired_comparisons`: a table of every annotator, the pooled annotators
-  (``"humans"``: the mean of the annotators' error rates), their majority vote and every
-  other model against each model, with a paired cluster bootstrap interval of the
-  error difference (images resampled; annotators too for ``"humans"``);
+  (``"humans"``: the mean of the annotators' error rates), their crowds
+  (:mod:`~study_app.stats.crowd`) and every other model against each model. The
+  primary interval of a pair of single raters is Tango's score interval
+  (:mod:`~study_app.stats.paired_score`), which never shrinks to a point; a paired
+  cluster bootstrap interval (images resampled; annotators too for ``"humans"``) is
+  the secondary one, and the only one of the pooled annotators. A ``note`` says where
+  the score interval and the exact McNemar test, or the two intervals, disagree on
+  excluding 0. McNemar p-values are Holm-adjusted within each family of pairs
+  (:data:`FAMILIES`);
 - :func:`humans_vs_model_gee`: several annotators against one model in one model, a
   GEE with annotator effects, exchangeable correlation within images and robust errors;
 - :func:`cochran_q_test`: several raters at once (Cochran's Q) with pairwise exact
@@ -31,6 +37,7 @@ from ..errors import StudyError
 from .bootstrap import group_rate_replicates, percentile_interval, rater_rate_replicates, resample_counts
 from .gee import NOT_CONVERGED, exchangeable_linear_gee
 from .grid import RaterGrid, rater_grid
+from .paired_score import tango_interval
 from .raters import HUMAN, MODEL
 from .results import HypothesisTestResult
 
@@ -87,7 +94,7 @@ def _counts(grid: RaterGrid, a: np.ndarray | int, b: np.ndarray | int) -> tuple[
 
 
 def mcnemar_test(raters: pd.DataFrame, rater_a: str, rater_b: str, correct: str = "correct_topk") -> McNemarResult:
-    """Exact McNemar test of two raters (annotators, models or the majority vote).
+    """Exact McNemar test of two raters (annotators, models or a crowd).
 
     Parameters
     ----------
@@ -367,6 +374,55 @@ def default_pairs(raters: pd.DataFrame) -> list[tuple[str, str]]:
     return pairs + [(a, b) for i, a in enumerate(models) for b in models[i + 1 :]]
 
 
+#: The families of tests whose McNemar p-values are Holm-adjusted together (per phase,
+#: as :func:`paired_comparisons` is called per phase): a question and its tests.
+HUMANS_VS_MODELS = "humans vs models"
+MODELS_VS_MODELS = "models vs models"
+OTHER_PAIRS = "other pairs"
+FAMILIES = {
+    HUMANS_VS_MODELS: "an annotator, the pooled annotators or a crowd against a model",
+    MODELS_VS_MODELS: "a model against another model",
+    OTHER_PAIRS: "any other pair asked for (e.g. two annotators)",
+}
+
+
+def _family(kind_a: str, kind_b: str) -> str:
+    if kind_a == kind_b == MODEL:
+        return MODELS_VS_MODELS
+    return HUMANS_VS_MODELS if MODEL in (kind_a, kind_b) else OTHER_PAIRS
+
+
+def _holm_within(pvalues: pd.Series, families: pd.Series) -> pd.Series:
+    """Holm-adjusted p-values within each family; NaN (no test) stays NaN and is not counted."""
+    adjusted = pd.Series(np.nan, index=pvalues.index)
+    for _, members in pvalues.groupby(families):
+        tested = members.dropna()
+        if len(tested):
+            adjusted[tested.index] = multipletests(tested, method="holm")[1]
+    return adjusted
+
+
+def _disagreements(table: pd.DataFrame, alpha: float) -> np.ndarray:
+    """Where the score interval, the exact McNemar test and the bootstrap interval part on
+    whether the difference is 0: what a reader must not miss when one of them is quoted."""
+
+    def excludes_zero(side: str) -> np.ndarray:
+        return ((table[f"{side}_low"] > 0) | (table[f"{side}_high"] < 0)).to_numpy()
+
+    score, boot = excludes_zero("score"), excludes_zero("boot")
+    has_score, has_boot, tested = (table[c].notna().to_numpy() for c in ("score_low", "boot_low", "mcnemar_p"))
+    rejects = (table["mcnemar_p"] < alpha).to_numpy()
+    messages = [
+        (has_score & tested & score & ~rejects, "score interval excludes 0 but exact McNemar p >= alpha"),
+        (has_score & tested & ~score & rejects, "exact McNemar p < alpha but score interval includes 0"),
+        (has_score & has_boot & (score != boot), "bootstrap and score intervals disagree on excluding 0"),
+    ]
+    notes = np.full(len(table), "", dtype=object)
+    for where, message in messages:
+        notes[where] = np.where(notes[where] == "", message, notes[where] + "; " + message)
+    return notes
+
+
 def paired_comparisons(
     raters: pd.DataFrame,
     pairs: Sequence[tuple[str, str]] | None = None,
@@ -378,12 +434,16 @@ def paired_comparisons(
 ) -> pd.DataFrame:
     """Every paired comparison in one table (see :func:`default_pairs` for the default).
 
-    Columns: those of :func:`paired_differences`, the 2x2 counts with the exact McNemar
-    p and mid-p (pairs of single raters), and the GEE's estimate of the difference with
-    its p-value (the pooled ``"humans"`` against a model; NaN when the fit did not
-    converge, whose numbers mean nothing, or with ``gee=False``: the fit with annotator
-    effects is the costly part when there are many annotators and tables). Entries that
-    do not apply are NaN.
+    Columns: those of :func:`paired_differences`; for pairs of single raters the 2x2
+    counts, Tango's score interval of the difference (``score_low``, ``score_high``: the
+    primary interval) and the exact McNemar p and mid-p; the GEE's estimate of the
+    difference with its p-value (the pooled ``"humans"`` against a model; NaN when the
+    fit did not converge, whose numbers mean nothing, or with ``gee=False``: the fit with
+    annotator effects is the costly part when there are many annotators and tables);
+    ``family`` (:data:`FAMILIES`) and ``mcnemar_p_holm``, the McNemar p Holm-adjusted
+    within the pair's family of this call; and ``note``, where the score interval, the
+    exact test and the bootstrap disagree on excluding 0 (at ``alpha``). Entries that do
+    not apply are NaN.
     """
     pairs = default_pairs(raters) if pairs is None else list(pairs)
     table = paired_differences(raters, pairs, alpha, correct, n_boot, seed)
@@ -394,14 +454,23 @@ def paired_comparisons(
         rows_a, rows_b = (np.array([grid.row(pairs[i][side]) for i in singles]) for side in (0, 1))
         counts = _counts(grid, rows_a, rows_b)
         _, pvalues, midps = exact_mcnemar_arrays(counts[1], counts[2])
-        for i, both, only_a, only_b, neither, pvalue, midp in zip(singles, *counts, pvalues, midps):
+        # error A - error B: A is wrong where only B is right
+        lows, highs = tango_interval(counts[2], counts[1], sum(counts), alpha)
+        for i, both, only_a, only_b, neither, pvalue, midp, low, high in zip(singles, *counts, pvalues, midps, lows, highs):
             tested = both + only_a + only_b + neither > 0  # a pair with no shared image has no test, not p = 1
             extra[i] = dict(both_right=int(both), only_a_right=int(only_a), only_b_right=int(only_b), both_wrong=int(neither),
+                            score_low=float(low), score_high=float(high),
                             mcnemar_p=float(pvalue) if tested else np.nan, mcnemar_midp=float(midp) if tested else np.nan)
+    kind_of = {str(rater): str(kind) for rater, kind in zip(grid.raters, grid.kinds)} | {HUMANS: HUMAN}
     for row, (a, b) in zip(extra, pairs):
-        if gee and a == HUMANS and grid.kinds[grid.row(b)] == MODEL:
+        row["family"] = _family(kind_of[a], kind_of[b])
+        if gee and a == HUMANS and kind_of[b] == MODEL:
             fit = humans_vs_model_gee(raters, b, alpha, correct)
             if fit.converged:
                 row.update(gee_difference=fit.estimate, gee_p=fit.pvalue)
-    columns = ["both_right", "only_a_right", "only_b_right", "both_wrong", "mcnemar_p", "mcnemar_midp", "gee_difference", "gee_p"]
-    return pd.concat([table, pd.DataFrame(extra, columns=columns)], axis=1)
+    columns = ["both_right", "only_a_right", "only_b_right", "both_wrong", "score_low", "score_high", "mcnemar_p", "mcnemar_midp",
+               "gee_difference", "gee_p", "family"]
+    result = pd.concat([table, pd.DataFrame(extra, columns=columns)], axis=1)
+    result["mcnemar_p_holm"] = _holm_within(result["mcnemar_p"], result["family"])
+    result["note"] = _disagreements(result, alpha)
+    return result

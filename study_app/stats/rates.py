@@ -5,9 +5,10 @@ and score intervals apply: Clopper-Pearson (``cp_*``, statsmodels ``method="beta
 Wilson (``wilson_*``). The pooled humans ("humans (mean of annotators)", the mean of the
 annotators' error rates) are not one binomial sample: the same images recur across
 annotators and annotators differ, so their interval comes from a two-way cluster
-bootstrap over images and annotators (``boot_*``). The majority vote of the annotators
-(:func:`~study_app.stats.crowd.majority_vote`) is one binary outcome per image and gets
-Wilson and Clopper-Pearson intervals like a single rater.
+bootstrap over images and annotators (``boot_*``). Each crowd of the annotators
+(:func:`~study_app.stats.crowd.crowds`: plurality vote, optimistic, strict majority) is
+one binary outcome per image and gets Wilson and Clopper-Pearson intervals like a single
+rater.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from .bootstrap import group_rate_replicates, percentile_interval, resample_counts
-from .crowd import majority_vote
+from .crowd import crowds
 from .grid import rater_grid
 from .raters import HUMAN, MODEL, STIMULUS_KEY, combined_code, with_condition
 
@@ -38,7 +39,7 @@ def error_rates(
     seed: int = 0,
     scope: str = "all",
 ) -> pd.DataFrame:
-    """Error rate of every rater, the annotators' mean and their majority vote, by phase.
+    """Error rate of every rater, the annotators' mean and their crowds, by phase.
 
     Parameters
     ----------
@@ -51,7 +52,7 @@ def error_rates(
     n_boot : int
         Bootstrap replicates for the pooled humans.
     seed : int
-        Seed of the bootstrap.
+        Seed of the bootstrap and of the plurality vote's tie-break.
     scope : str
         What the rows cover, written in the ``scope`` column: ``"all"`` (every trial of
         each rater) or ``"shared"`` (a table restricted to the stimuli the compared sides
@@ -73,7 +74,7 @@ def error_rates(
         rows = raters[raters["phase"] == phase] if len(phases) > 1 and phase != ALL_PHASES else raters
         parts.append(single_rater_rates(_predictions_once(rows), correct, alpha).assign(phase=phase))
         if (rows["kind"] == HUMAN).any():
-            parts.append(single_rater_rates(majority_vote(rows), correct, alpha).assign(phase=phase))
+            parts.append(single_rater_rates(crowds(rows, seed), correct, alpha).assign(phase=phase))
             parts.append(pooled_human_rate(rows[rows["kind"] == HUMAN], correct, alpha, n_boot, rng).assign(phase=phase))
     return pd.concat(parts, ignore_index=True).assign(scope=scope)[RATE_COLUMNS]
 

@@ -97,7 +97,11 @@ def test_compare_study_with_default_paths(workspace, monkeypatch, capsys):
     assert rates.loc["knn-5", "error_rate"] == pytest.approx(1 - hit.mean())
     assert rates.loc["humans (mean of annotators)", "error_rate"] == pytest.approx(sum(plain_error_rates(answers, study).values()) / 3)
     paired = pd.read_csv(out / "paired.csv")
-    assert len(paired) == 3 * 5 + 3  # (3 annotators, humans, majority vote) x 3 models + 3 model pairs
+    assert len(paired) == 3 * 7 + 3  # (3 annotators, humans, 3 crowds) x 3 models + 3 model pairs
+    assert (paired["family"] == "humans vs models").sum() == 21 and (paired["family"] == "models vs models").sum() == 3
+    single = paired["mcnemar_p"].notna()
+    assert (paired.loc[single, "mcnemar_p_holm"] >= paired.loc[single, "mcnemar_p"]).all()
+    assert (paired.loc[single, "score_low"] < paired.loc[single, "score_high"]).all()
     assert paired["n_images"].eq(200).all()
     assert len(pd.read_csv(out / "consistency.csv")) == 15  # 6 raters, every pair
     assert (pd.read_csv(out / "label_agreement.csv")["test"] == "Fleiss' kappa").sum() == 1

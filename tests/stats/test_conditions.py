@@ -334,10 +334,10 @@ def test_consistency_per_condition_averages_to_the_benchmark():
 
 def test_report_galleries_keep_one_image_at_two_conditions_apart():
     from study_app.report.gallery import model_galleries
-    from study_app.stats import majority_vote
+    from study_app.stats import plurality_vote
 
     table = stimulus_table({"ann1": "i0@0=1 i0@0.5=0", "ann2": "i0@0=1 i0@0.5=0", "net": "i0@0=0 i0@0.5=1"}, models=("net",))
-    humans_wrong, model_wrong = model_galleries(table, majority_vote(table), "net", "correct_top1", str, {}, 10_000, 5, "test")
+    humans_wrong, model_wrong = model_galleries(table, plurality_vote(table), "net", "correct_top1", str, {}, 10_000, 5, "test")
     assert [item.image_id for item in humans_wrong.items] == ["i0 @ 0.5"]
     assert [item.image_id for item in model_wrong.items] == ["i0 @ 0"]
     assert model_wrong.items[0].humans == "a x2" and humans_wrong.items[0].humans == "b x2"  # answers of that level only

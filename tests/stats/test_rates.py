@@ -8,7 +8,7 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from study_app.errors import StudyError
-from study_app.stats import HUMANS_MEAN, MAJORITY_VOTE, error_rates, majority_vote, rater_grid
+from study_app.stats import HUMANS_MEAN, error_rates, rater_grid
 from study_app.stats.raters import concat_tables
 from study_app.stats.bootstrap import draw_dtype, group_rate_replicates, percentile_interval, resample_counts
 
@@ -50,18 +50,6 @@ def test_pooled_humans_are_the_mean_of_annotators_not_of_trials():
     assert (pooled["n"], pooled["errors"], pooled["n_raters"]) == (25, 8, 3)
     assert pooled["boot_low"] <= pooled["error_rate"] <= pooled["boot_high"]
     assert np.isnan(pooled["wilson_low"])
-
-
-def test_majority_vote_by_hand():
-    table = correctness_table({"A": "1100", "B": "1010", "C": "1001"})
-    vote = majority_vote(table)
-    # images: 3 of 3 right, then 1 of 3 right three times -> right only on img0.
-    assert vote["correct_top1"].tolist() == [True, False, False, False]
-    assert (vote["rater"] == MAJORITY_VOTE).all() and vote["n_annotators"].tolist() == [3] * 4
-    assert rate_row(error_rates(table), MAJORITY_VOTE)["error_rate"] == 0.75
-    # a tie is no majority: counted as an error
-    tied = majority_vote(correctness_table({"A": "1101", "B": "0111"}))
-    assert tied["correct_top1"].tolist() == [False, True, False, True]
 
 
 def test_rates_per_phase_and_overall():
