@@ -55,7 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import expit, log1p
+from scipy.special import expit
 from scipy.stats import t as t_distribution
 
 from ..errors import StudyError
@@ -152,14 +152,14 @@ class _Problem:
 
         def objective(dense: np.ndarray, images: np.ndarray) -> tuple[float, np.ndarray]:
             eta = (offset + design @ dense)[:, None] + image_sd * images[None, :]
-            loglik = float(np.sum(np.where(self.seen, self.y * eta - _log1pexp(eta), 0.0)))
+            loglik = float(np.sum(np.where(self.seen, self.y * eta - np.logaddexp(0.0, eta), 0.0)))
             return loglik - 0.5 * float(penalty @ dense**2 + images @ images), eta
 
         value, eta = objective(dense, images)
         converged = False
         for _ in range(_MAX_NEWTON):
             resid = np.where(self.seen, self.y - expit(eta), 0.0)
-            h_images, cross, schur = self._curvature(eta, design, image_sd, penalty)
+            h_images, cross, schur = self._curvature(eta, sds, free, penalty)
             grad_dense = design.T @ resid.sum(axis=1) - penalty * dense
             grad_images = image_sd * resid.sum(axis=0) - images
             step_dense = np.linalg.solve(schur, grad_dense - cross @ (grad_images / h_images))
@@ -176,8 +176,7 @@ class _Problem:
                 break
         # The Hessian over the fixed and all random effects: the Laplace terms need its
         # determinants, and its inverse's fixed block is the covariance of the fixed effects.
-        full = np.hstack([self.fixed_rows, annotator_sd * self.annotator_rows])
-        h_images, _, schur = self._curvature(eta, full, image_sd, np.r_[0.0, 0.0, np.ones(self.n_people)])
+        h_images, _, schur = self._curvature(eta, sds, True, np.r_[0.0, 0.0, np.ones(self.n_people)])
         logdet_images = float(np.log(h_images).sum())
         return _Mode(
             dense[:2] if free else np.asarray(beta, dtype=float), dense[2:] if free else dense, images,
@@ -185,25 +184,32 @@ class _Problem:
             logdet_images + _logdet(schur[2:, 2:]), logdet_images + _logdet(schur), schur, converged,
         )
 
-    def _curvature(self, eta: np.ndarray, design: np.ndarray, image_sd: float, penalty: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _curvature(self, eta: np.ndarray, sds: np.ndarray, free: bool, penalty: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The negative Hessian of the penalized log-likelihood: its diagonal image block, the
-        (dense x images) block, and the dense block's Schur complement (image effects eliminated)."""
+        (dense x images) block, and the dense block's Schur complement (image effects
+        eliminated). The dense part is (intercept, model, annotators) with ``free`` fixed
+        effects, else the annotators; their design rows are indicators, so the products
+        with the weights are row sums and rows of the weights."""
+        annotator_sd, image_sd = sds
         mu = expit(eta)
         weight = np.where(self.seen, mu * (1.0 - mu), 0.0)
         h_images = image_sd**2 * weight.sum(axis=0) + 1.0
-        cross = image_sd * (design.T @ weight)
-        schur = design.T @ (weight.sum(axis=1)[:, None] * design) + np.diag(penalty) - (cross / h_images) @ cross.T
-        return h_images, cross, schur
+        annotators = annotator_sd * weight[:-1]
+        cross = image_sd * (np.vstack([weight.sum(axis=0), weight[-1], annotators]) if free else annotators)
+        per_rater = weight.sum(axis=1)
+        diagonal = annotator_sd**2 * per_rater[:-1]
+        if free:
+            dense = np.diag(np.r_[per_rater.sum(), per_rater[-1], diagonal])
+            dense[0, 1] = dense[1, 0] = per_rater[-1]
+            dense[0, 2:] = dense[2:, 0] = annotator_sd * per_rater[:-1]
+        else:
+            dense = np.diag(diagonal)
+        return h_images, cross, dense + np.diag(penalty) - (cross / h_images) @ cross.T
 
 
 def _logit(p: float) -> float:
     p = min(max(p, 1e-3), 1 - 1e-3)
     return float(np.log(p / (1 - p)))
-
-
-def _log1pexp(x: np.ndarray) -> np.ndarray:
-    """log(1 + e^x) without overflow."""
-    return np.where(x > 0, x + log1p(np.exp(-np.abs(x))), log1p(np.exp(-np.abs(x))))
 
 
 def _logdet(matrix: np.ndarray) -> float:

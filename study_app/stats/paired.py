@@ -224,7 +224,7 @@ class GeeResult(HypothesisTestResult):
     of freedom (t with images - 1 below 40 images; infinite: normal).
     """
 
-    title = "Annotators vs model: GEE with annotator effects, exchangeable within image, bias-reduced robust errors"
+    title = "Annotators vs model: GEE with annotator effects, exchangeable within image, robust errors (bias-reduced below 40 images)"
     model: str
     n_images: int
     n_annotators: int
@@ -252,7 +252,7 @@ def humans_vs_model_gee(raters: pd.DataFrame, model: str, alpha: float = 0.05, c
     the model coefficient estimates the mean of the annotators' error rates minus the model's; answers
     to one image are correlated (exchangeable working correlation), and robust
     (sandwich) standard errors over images make the test paired: Mancl and DeRouen's
-    bias-reduced sandwich, with t (images - 1 degrees of freedom) as the reference below
+    bias-reduced sandwich with t (images - 1 degrees of freedom) as the reference below
     40 images (:meth:`~study_app.stats.gee.LinearGeeFit.wald`). The annotators are fixed
     effects here: the test is about these annotators; about people, see
     :func:`~study_app.stats.mixed.humans_vs_model_mixed`. The identity link keeps

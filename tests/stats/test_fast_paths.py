@@ -35,7 +35,7 @@ from study_app.stats import (
     rater_grid,
 )
 from study_app.stats.bootstrap import resample_counts
-from study_app.stats.gee import exchangeable_linear_gee
+from study_app.stats.gee import FEW_CLUSTERS, exchangeable_linear_gee
 
 from .test_properties import SETTINGS, rater_tables
 
@@ -136,7 +136,7 @@ def statsmodels_gee(endog, exog, groups, cov_type="robust"):
 
 
 @SETTINGS
-@given(st.integers(0, 10_000), st.integers(3, 6), st.integers(20, 200), st.integers(8, 40))
+@given(st.integers(0, 10_000), st.integers(3, 6), st.integers(20, 200), st.integers(8, 60))
 @example(2265, 3, 30, 14)  # a design of condition ~2,500: the sandwich agrees to 1.5e-8 only
 def test_gee_from_cluster_sums_is_statsmodels_gee(seed, distinct_rows, n, clusters):
     """Several clusters per coefficient (with 2 clusters for 3 coefficients the sandwich is
@@ -153,12 +153,14 @@ def test_gee_from_cluster_sums_is_statsmodels_gee(seed, distinct_rows, n, cluste
         return
     assert np.allclose(fit.params, reference.params, rtol=1e-8, atol=1e-10)
     assert np.allclose(fit.cov_robust, reference.cov_robust, rtol=1e-6, atol=1e-12)
-    assert np.allclose(fit.cov_bias_reduced, reference.cov_robust_bc, rtol=1e-6, atol=1e-12)  # Mancl-DeRouen
+    if fit.n_clusters < FEW_CLUSTERS:  # Mancl-DeRouen
+        assert np.allclose(fit.cov_bias_reduced, reference.cov_robust_bc, rtol=1e-6, atol=1e-12)
     assert np.isclose(fit.dep_param, reference.cov_struct.dep_params, rtol=1e-8, atol=1e-12)
     robust_se = np.sqrt(np.diag(reference.cov_robust))  # the reference's own p-values are the bias-reduced ones
     assert np.allclose(fit.pvalues, 2 * norm.sf(np.abs(reference.params / robust_se)), rtol=1e-6, atol=1e-12)
     assert np.allclose(fit.conf_int(0.1), reference.params[:, None] + np.outer(robust_se, norm.ppf([0.05, 0.95])), rtol=1e-6, atol=1e-12)
-    assert np.allclose([fit.wald(column)[0] for column in range(len(fit.params))], reference.bse, rtol=1e-6, atol=1e-12)
+    reported = reference.bse if fit.n_clusters < FEW_CLUSTERS else robust_se
+    assert np.allclose([fit.wald(column)[0] for column in range(len(fit.params))], reported, rtol=1e-6, atol=1e-12)
 
 
 def test_gee_with_one_row_per_cluster_is_least_squares_with_robust_errors():
@@ -189,9 +191,9 @@ def test_humans_vs_model_gee_is_statsmodels_on_the_whole_design():
     for column in range(n_people - 1):
         effects[: len(person), column] = (person == column).astype(float) - (person == n_people - 1)
     exog = np.column_stack([np.ones(len(error)), np.r_[np.zeros(len(person)), np.ones(n_images)], effects])
-    reference = statsmodels_gee(error, exog, np.concatenate([image, np.arange(n_images)]), "bias_reduced")
-    high, low = -reference.conf_int(0.1)[1]  # 80 images: the normal reference, with the bias-reduced sandwich
-    assert (result.df, reference.cov_type) == (np.inf, "bias_reduced")
+    reference = statsmodels_gee(error, exog, np.concatenate([image, np.arange(n_images)]))
+    high, low = -reference.conf_int(0.1)[1]  # 80 images: the robust sandwich, the normal reference
+    assert result.df == np.inf
     assert result.statistic == pytest.approx(-reference.tvalues[1], rel=1e-9)
     assert result.pvalue == pytest.approx(reference.pvalues[1], rel=1e-9)
     assert (result.ci_low, result.ci_high) == pytest.approx((low, high), rel=1e-9)
