@@ -67,8 +67,10 @@ METHODS = ("REML", "ML")
 #: Newton steps per mode and the largest change of any effect at convergence.
 _MAX_NEWTON = 100
 _STEP_TOLERANCE = 1e-9
-#: Relative change of an SD for the derivative of the variance of ``b1`` (Satterthwaite).
+#: Change of an SD for numerical derivatives: of the deviance (absolute) and of the variance of ``b1`` (relative; Satterthwaite).
 _SD_STEP = 1e-4
+#: Relative change of the deviance at which the search for the SDs stops (at 150,000 answers: 0.015).
+_DEVIANCE_TOLERANCE = 1e-7
 
 
 @dataclass(frozen=True)
@@ -245,7 +247,7 @@ def fit_crossed_logit(errors: np.ndarray, seen: np.ndarray, method: str = "REML"
         return -2 * last[-1].loglik + last[-1].penalty + (last[-1].logdet_all if method == "REML" else last[-1].logdet_random)
 
     bounds = [(0.0, _MAX_SD)] * 2
-    found = minimize(profiled, np.array([0.5, 1.0]), method="L-BFGS-B", bounds=bounds)
+    found = minimize(profiled, np.array([0.5, 1.0]), method="L-BFGS-B", bounds=bounds, options={"ftol": _DEVIANCE_TOLERANCE, "eps": _SD_STEP})
     sds, beta, deviance, converged = found.x, None, float(found.fun), bool(found.success)
     if method == "ML":  # as glmer(nAGQ = 1): the Laplace deviance over the SDs and the fixed effects together
 
