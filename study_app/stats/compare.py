@@ -2,7 +2,8 @@
 
 :func:`compare` runs each analysis of this package on a rater table and keeps the
 results as tidy data frames: error rates (all phases), then per analysed phase the
-paired comparisons, Cochran's Q over the models, error consistency of every pair, label
+paired comparisons, the mixed model of each model against the population of
+annotators (:mod:`study_app.stats.mixed`), Cochran's Q over the models, error consistency of every pair, label
 agreement between annotators, per-class (and per-superclass) errors, the most confused
 labels, the trend over trials and response times. ``summary()`` is the readable
 report the ``compare`` command prints; ``tables()`` is what it writes as CSV files.
@@ -22,6 +23,7 @@ from ..errors import StudyError
 from ..labels import LabelSet
 from .agreement import error_consistency_table, fleiss_kappa_labels, label_kappa_table
 from .breakdowns import class_error_comparison, confused_pairs, error_by_trial, rt_by_correctness
+from .mixed import humans_vs_model_mixed
 from .paired import FAMILIES, cochran_q_test, paired_comparisons
 from .crowd import CROWD_DEFINITIONS, crowds
 from .raters import HUMAN, MODEL, concat_tables, shown_images_only
@@ -49,6 +51,7 @@ class Comparison:
     confusions: pd.DataFrame
     trend: pd.DataFrame
     response_times: pd.DataFrame
+    population: pd.DataFrame
     notes: tuple[str, ...] = field(default=())
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -86,6 +89,11 @@ class Comparison:
                 "difference": "difference", "score": f"{level} score (Tango)", "boot": f"{level} bootstrap", "mcnemar_p": "McNemar p",
                 "mcnemar_p_holm": "Holm p", "mcnemar_midp": "mid-p", "gee_difference": "GEE difference", "gee_p": "GEE p",
                 "family": "family", "note": "note"})]
+        if not self.population.empty:
+            lines += ["", "Model vs people (logistic mixed model, annotators and images random; effect = log-odds of error, model - humans)",
+                      _text(self.population, {
+                          "phase": "phase", "model": "model", "n_images": "n", "n_annotators": "annotators", "effect": "effect",
+                          "ci": f"{level} CI", "pvalue": "p", "annotator_sd": "annotator SD", "image_sd": "image SD", "note": "note"})]
         if not self.models.empty:
             lines += ["", "Several models (Cochran's Q; pairwise exact McNemar, Holm)", _text(self.models, {
                 "phase": "phase", "test": "test", "n_images": "n", "statistic": "statistic", "pvalue": "p", "pvalue_holm": "Holm p"})]
@@ -123,7 +131,8 @@ def _beyond_shared(every: pd.DataFrame, shared: pd.DataFrame) -> pd.DataFrame:
     return every[[n != other for n, other in zip(every["n"], counterpart)]]
 
 
-_TABLES = ("rates", "paired", "models", "consistency", "label_agreement", "classes", "class_correlation", "confusions", "trend", "response_times")
+_TABLES = ("rates", "paired", "population", "models", "consistency", "label_agreement", "classes", "class_correlation", "confusions", "trend",
+           "response_times")
 
 
 def _text(table: pd.DataFrame, columns: dict[str, str]) -> str:
@@ -212,6 +221,7 @@ def _phase_tables(
         "confusions": confused_pairs(rows),
         "response_times": rt_by_correctness(rows, correct) if people else pd.DataFrame(),
     }
+    tables["population"] = pd.DataFrame([_fields(humans_vs_model_mixed(rows, model, alpha, correct), _POPULATION) for model in models if people])
     tables["models"] = _models_table(rows, models, alpha, correct) if len(models) >= 3 else pd.DataFrame()
     tables["label_agreement"] = _label_agreement(rows, people, alpha, phase, notes)
     levels = ["class", "superclass"] if labels is not None and labels.parent_of else ["class"]
@@ -240,6 +250,10 @@ def _definitions(paired: pd.DataFrame, has_people: bool) -> list[str]:
                 "secondary (and the only one of the pooled annotators); McNemar p-values are Holm-adjusted within each family "
                 f"of a phase: {', '.join(found)}") if found else ""
     return [*([f"crowds of the annotators: {crowds_text}"] if has_people else []), *([families] if families else [])]
+
+
+_POPULATION = ("model", "n_images", "n_annotators", "human_error", "model_error", "effect", "se", "ci_low", "ci_high", "df", "pvalue",
+               "annotator_sd", "image_sd", "method", "note")
 
 
 def _fields(result: object, names: tuple[str, ...]) -> dict[str, Any]:

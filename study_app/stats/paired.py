@@ -227,10 +227,11 @@ class GeeResult(HypothesisTestResult):
     images the model saw; ``estimate`` is the GEE's estimate of that difference, the one
     ``ci_low``, ``ci_high`` and ``pvalue`` belong to. The two agree when every annotator
     saw the same images; when they saw different ones, the GEE weighs each answer by how
-    its image's answers go together, and the two part.
+    its image's answers go together, and the two part. ``df`` is the reference's degrees
+    of freedom (t with images - 1 below 40 images; infinite: normal).
     """
 
-    title = "Annotators vs model: GEE with annotator effects, exchangeable within image, robust errors"
+    title = "Annotators vs model: GEE with annotator effects, exchangeable within image, robust errors (bias-reduced below 40 images)"
     model: str
     n_images: int
     n_annotators: int
@@ -243,6 +244,7 @@ class GeeResult(HypothesisTestResult):
     ci_high: float
     statistic: float
     pvalue: float
+    df: float
     note: str
 
     @property
@@ -256,7 +258,11 @@ def humans_vs_model_gee(raters: pd.DataFrame, model: str, alpha: float = 0.05, c
     A GEE of error (0/1) on a model indicator and sum-to-zero annotator effects, so that
     the model coefficient estimates the mean of the annotators' error rates minus the model's; answers
     to one image are correlated (exchangeable working correlation), and robust
-    (sandwich) standard errors over images make the test paired. The identity link keeps
+    (sandwich) standard errors over images make the test paired: Mancl and DeRouen's
+    bias-reduced sandwich with t (images - 1 degrees of freedom) as the reference below
+    40 images (:meth:`~study_app.stats.gee.LinearGeeFit.wald`). The annotators are fixed
+    effects here: the test is about these annotators; about people, see
+    :func:`~study_app.stats.mixed.humans_vs_model_mixed`. The identity link keeps
     the estimate on the scale of error rates and stays defined when an annotator makes
     no error at all (a logit would diverge there). The fit is statsmodels' GEE algorithm
     computed from per-image sums (:mod:`study_app.stats.gee`): 100 annotators take a
@@ -301,16 +307,16 @@ def humans_vs_model_gee(raters: pd.DataFrame, model: str, alpha: float = 0.05, c
     base = dict(model=model, n_images=int(shared.sum()), n_annotators=n_people, n_observations=len(error),
                 human_error=human_error, model_error=model_error, difference=human_error - model_error)
     if len(error) == 0 or np.ptp(error) == 0:
-        return GeeResult(**base, estimate=np.nan, ci_low=np.nan, ci_high=np.nan, statistic=np.nan, pvalue=np.nan,
+        return GeeResult(**base, estimate=np.nan, ci_low=np.nan, ci_high=np.nan, statistic=np.nan, pvalue=np.nan, df=np.nan,
                          note="the errors do not vary (all right or all wrong): nothing to test")
     fit = exchangeable_linear_gee(error, design, row_design, groups)
-    if fit.bse[1] == 0:
+    se, statistic, pvalue, low, high = fit.wald(1, alpha)  # the model coefficient is model - annotators
+    if se == 0:
         return GeeResult(**base, estimate=-float(fit.params[1]), ci_low=np.nan, ci_high=np.nan, statistic=np.nan, pvalue=np.nan,
-                         note="the robust standard error is 0 (every image shows the same difference): nothing to test")
-    high, low = -fit.conf_int(alpha)[1]  # the model coefficient is model - annotators
+                         df=fit.df, note="the robust standard error is 0 (every image shows the same difference): nothing to test")
     note = "" if fit.converged else NOT_CONVERGED
-    return GeeResult(**base, estimate=-float(fit.params[1]), ci_low=float(low), ci_high=float(high),
-                     statistic=-float(fit.tvalues[1]), pvalue=float(fit.pvalues[1]), note=note)
+    return GeeResult(**base, estimate=-float(fit.params[1]), ci_low=-high, ci_high=-low, statistic=-statistic, pvalue=pvalue,
+                     df=fit.df, note=note)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 from hypothesis import example, given
 from hypothesis import strategies as st
 from scipy.stats import norm
@@ -34,7 +35,7 @@ from study_app.stats import (
     rater_grid,
 )
 from study_app.stats.bootstrap import resample_counts
-from study_app.stats.gee import exchangeable_linear_gee
+from study_app.stats.gee import FEW_CLUSTERS, exchangeable_linear_gee
 
 from .test_properties import SETTINGS, rater_tables
 
@@ -128,14 +129,14 @@ def test_fleiss_kappa_is_statsmodels_on_the_images_all_saw(table):
     assert np.isclose(result.kappa, fleiss_kappa(counts, method="fleiss"), equal_nan=True)
 
 
-def statsmodels_gee(endog, exog, groups):
+def statsmodels_gee(endog, exog, groups, cov_type="robust"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return GEE(endog, exog, groups, family=Gaussian(), cov_struct=Exchangeable()).fit()
+        return GEE(endog, exog, groups, family=Gaussian(), cov_struct=Exchangeable()).fit(cov_type=cov_type)
 
 
 @SETTINGS
-@given(st.integers(0, 10_000), st.integers(3, 6), st.integers(20, 200), st.integers(8, 40))
+@given(st.integers(0, 10_000), st.integers(3, 6), st.integers(20, 200), st.integers(8, 60))
 @example(2265, 3, 30, 14)  # a design of condition ~2,500: the sandwich agrees to 1.5e-8 only
 def test_gee_from_cluster_sums_is_statsmodels_gee(seed, distinct_rows, n, clusters):
     """Several clusters per coefficient (with 2 clusters for 3 coefficients the sandwich is
@@ -146,15 +147,20 @@ def test_gee_from_cluster_sums_is_statsmodels_gee(seed, distinct_rows, n, cluste
     rows = np.concatenate([np.arange(distinct_rows), rng.integers(0, distinct_rows, n)])  # every row used: full rank
     groups = rng.integers(0, clusters, len(rows))
     endog = (rng.random(len(rows)) < 0.3 + 0.1 * (rows % 3)).astype(float) + rng.normal(scale=0.1, size=len(rows)) * (groups % 2)
-    reference, fit = statsmodels_gee(endog, design[rows], groups), exchangeable_linear_gee(endog, design, rows, groups)
+    reference, fit = statsmodels_gee(endog, design[rows], groups, "bias_reduced"), exchangeable_linear_gee(endog, design, rows, groups)
     assert fit.converged == reference.converged
     if not reference.converged:  # an oscillating iteration (rho < 0 in tiny clusters) amplifies rounding: only the flag agrees
         return
     assert np.allclose(fit.params, reference.params, rtol=1e-8, atol=1e-10)
     assert np.allclose(fit.cov_robust, reference.cov_robust, rtol=1e-6, atol=1e-12)
+    if fit.n_clusters < FEW_CLUSTERS:  # Mancl-DeRouen
+        assert np.allclose(fit.cov_bias_reduced, reference.cov_robust_bc, rtol=1e-6, atol=1e-12)
     assert np.isclose(fit.dep_param, reference.cov_struct.dep_params, rtol=1e-8, atol=1e-12)
-    assert np.allclose(fit.pvalues, reference.pvalues, rtol=1e-6, atol=1e-12)
-    assert np.allclose(fit.conf_int(0.1), reference.conf_int(0.1), rtol=1e-6, atol=1e-12)
+    robust_se = np.sqrt(np.diag(reference.cov_robust))  # the reference's own p-values are the bias-reduced ones
+    assert np.allclose(fit.pvalues, 2 * norm.sf(np.abs(reference.params / robust_se)), rtol=1e-6, atol=1e-12)
+    assert np.allclose(fit.conf_int(0.1), reference.params[:, None] + np.outer(robust_se, norm.ppf([0.05, 0.95])), rtol=1e-6, atol=1e-12)
+    reported = reference.bse if fit.n_clusters < FEW_CLUSTERS else robust_se
+    assert np.allclose([fit.wald(column)[0] for column in range(len(fit.params))], reported, rtol=1e-6, atol=1e-12)
 
 
 def test_gee_with_one_row_per_cluster_is_least_squares_with_robust_errors():
@@ -186,11 +192,30 @@ def test_humans_vs_model_gee_is_statsmodels_on_the_whole_design():
         effects[: len(person), column] = (person == column).astype(float) - (person == n_people - 1)
     exog = np.column_stack([np.ones(len(error)), np.r_[np.zeros(len(person)), np.ones(n_images)], effects])
     reference = statsmodels_gee(error, exog, np.concatenate([image, np.arange(n_images)]))
-    high, low = -reference.conf_int(0.1)[1]
+    high, low = -reference.conf_int(0.1)[1]  # 80 images: the robust sandwich, the normal reference
+    assert result.df == np.inf
     assert result.statistic == pytest.approx(-reference.tvalues[1], rel=1e-9)
     assert result.pvalue == pytest.approx(reference.pvalues[1], rel=1e-9)
     assert (result.ci_low, result.ci_high) == pytest.approx((low, high), rel=1e-9)
     assert result.note == ""
+
+
+def test_gee_below_40_images_tests_against_t_with_images_minus_one_degrees_of_freedom():
+    """15 images: the bias-reduced standard error (statsmodels') against t with 14 degrees of freedom."""
+    from .builders import correctness_table
+
+    rng = np.random.default_rng(5)
+    patterns = {name: "".join(np.where(rng.random(15) < p, "1", "0")) for name, p in (("A", 0.8), ("B", 0.7), ("m", 0.5))}
+    result = humans_vs_model_gee(correctness_table(patterns, models=("m",)), "m")
+    error = np.array([[c == "0" for c in patterns[name]] for name in ("A", "B", "m")], dtype=float).ravel()
+    exog = np.column_stack([np.ones(45), np.r_[np.zeros(30), np.ones(15)], np.r_[np.ones(15), -np.ones(15), np.zeros(15)]])
+    reference = statsmodels_gee(error, exog, np.tile(np.arange(15), 3), "bias_reduced")
+    se = reference.bse[1]
+    assert result.df == 14
+    assert result.statistic == pytest.approx(-reference.params[1] / se, rel=1e-9)
+    assert result.pvalue == pytest.approx(2 * scipy.stats.t.sf(abs(reference.params[1] / se), 14), rel=1e-9)
+    half = scipy.stats.t.ppf(0.975, 14) * se
+    assert (result.ci_low, result.ci_high) == pytest.approx((-reference.params[1] - half, -reference.params[1] + half), rel=1e-9)
 
 
 def test_exact_mcnemar_is_statsmodels():

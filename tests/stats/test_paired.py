@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy.stats import norm
+from scipy.stats import t as t_distribution
 from statsmodels.stats.contingency_tables import cochrans_q, mcnemar
 
 from study_app.errors import StudyError
@@ -82,11 +82,13 @@ def test_pooled_humans_against_a_model():
 def test_gee_by_hand():
     # One annotator: the estimate is the difference of the error rates, 0.7 - 0.2, and the
     # robust standard error over images is sqrt(sum (d_i - mean d)^2) / n with d_i the
-    # per-image difference (0,0,-1,1,1,1,1,1,1,0): sqrt(4.5) / 10.
+    # per-image difference (0,0,-1,1,1,1,1,1,1,0): sqrt(4.5) / 10. Every image has the same
+    # design, so each holds 1/10 of the bread A, (A - A/10)^-1 = (10/9) A^-1, and the
+    # bias-reduced standard error is that over 0.9; 10 images: t with 9 degrees of freedom.
     one = humans_vs_model_gee(correctness_table(A_VS_M, models=("m",)), "m")
     assert one.difference == pytest.approx(0.5)
-    assert one.statistic == pytest.approx(0.5 / (math.sqrt(4.5) / 10))
-    assert one.pvalue == pytest.approx(2 * norm.sf(0.5 / (math.sqrt(4.5) / 10)))
+    assert one.statistic == pytest.approx(0.5 / (math.sqrt(4.5) / 10 / 0.9))
+    assert one.df == 9 and one.pvalue == pytest.approx(2 * t_distribution.sf(0.5 / (math.sqrt(4.5) / 10 / 0.9), 9))
     assert (one.n_images, one.n_annotators, one.n_observations) == (10, 1, 20)
     assert one.ci_low < 0.5 < one.ci_high
     # Several annotators: the mean of their error rates against the model's.
