@@ -216,7 +216,7 @@ def _phase_tables(
     phase = str(rows["phase"].iloc[0])
     with_crowd = concat_tables(rows, crowds(rows, seed)) if people else rows
     tables: dict[str, pd.DataFrame] = {
-        "paired": paired_comparisons(with_crowd, None, alpha, correct, n_boot, seed) if models else pd.DataFrame(),
+        "paired": paired_comparisons(with_crowd, None, alpha, correct, n_boot, seed) if models and (people or len(models) > 1) else pd.DataFrame(),
         "consistency": error_consistency_table(rows, correct),
         "confusions": confused_pairs(rows),
         "response_times": rt_by_correctness(rows, correct) if people else pd.DataFrame(),
