@@ -126,7 +126,8 @@ def consistency_heatmap(name: str, pairs: pd.DataFrame) -> Figure:
     every other rater and every k-th annotator only. The annotators' ceiling (their mean
     over pairs) is a row of the table, not a rater: it has no cell.
     """
-    pairs = pairs[pairs["pair"].astype(str) != CEILING_PAIR]
+    if "pair" in pairs.columns:
+        pairs = pairs[pairs["pair"].astype(str) != CEILING_PAIR]
     kinds = dict(zip(pairs["rater_a"].astype(str), pairs["kind_a"].astype(str))) | dict(zip(pairs["rater_b"].astype(str), pairs["kind_b"].astype(str)))
     raters = sorted(kinds)
     index = {rater: i for i, rater in enumerate(raters)}
