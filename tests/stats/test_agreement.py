@@ -184,15 +184,15 @@ def test_ceiling_row_holm_family_and_differences():
 
 
 def test_fisher_type_one_error_under_independence():
-    """A smaller, seeded version of the benchmark's check (1,000 pairs per setting there):
-    independent raters at n = 200; the exact test's size is at most alpha and, unlike the
-    binomial test it replaced (0.000 at 0.9/0.9), not far below it."""
+    """Issue #26's acceptance: 1,000 pairs of independent raters on n = 200 images per setting,
+    rejections at 5% within 2-7% (the binomial test it replaced: 0.0% and 1.6% on these
+    pairs). Fisher's exact size at 0.9/0.9 is 2.8% (every table enumerated, in
+    benchmarks/bench_consistency), so the simulated 2.1% is sampling noise below it."""
     rng = np.random.default_rng(26)
     for accuracy_a, accuracy_b in ((0.9, 0.9), (0.6, 0.8)):
-        a, b = rng.random((400, 200)) < accuracy_a, rng.random((400, 200)) < accuracy_b
-        n = np.full(400, 200)
-        pvalues = fisher_exact_pvalues(n, a.sum(axis=1), b.sum(axis=1), (a & b).sum(axis=1))
-        assert 0.01 <= np.mean(pvalues < 0.05) <= 0.07
+        a, b = rng.random((1000, 200)) < accuracy_a, rng.random((1000, 200)) < accuracy_b
+        pvalues = fisher_exact_pvalues(np.full(1000, 200), a.sum(axis=1), b.sum(axis=1), (a & b).sum(axis=1))
+        assert 0.02 <= np.mean(pvalues < 0.05) <= 0.07
 
 
 def test_label_kappa_pvalue_by_permutation_below_200_images():
