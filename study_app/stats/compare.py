@@ -2,7 +2,8 @@
 
 :func:`compare` runs each analysis of this package on a rater table and keeps the
 results as tidy data frames: error rates (all phases), then per analysed phase the
-paired comparisons, Cochran's Q over the models, error consistency of every pair, label
+paired comparisons, Cochran's Q over the models, error consistency of every pair (with
+the annotators' ceiling) and the paired test of two models' consistency with them, label
 agreement between annotators, per-class (and per-superclass) errors, the most confused
 labels, the trend over trials and response times. ``summary()`` is the readable
 report the ``compare`` command prints; ``tables()`` is what it writes as CSV files.

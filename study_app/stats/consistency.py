@@ -135,7 +135,7 @@ def bootstrap_consistency(
     kinds_a, kinds_b = grid.kinds[first], grid.kinds[second]
     annotator_pair = (kinds_a == HUMAN) & (kinds_b == HUMAN) & (n > 0)
     models = np.flatnonzero(grid.kinds == MODEL)
-    with_model = _human_model_pairs(grid, first, second, n > 0, models)
+    with_model = _human_model_pairs(grid, first, second, n > 0)
     if model_pairs is None:
         model_pairs = [(a, b) for i, a in enumerate(models) for b in models[i + 1 :]]
     if n_boot <= 0:
@@ -152,7 +152,8 @@ def bootstrap_consistency(
         among = annotator_pair[block]
         ceiling_sum += np.nansum(replicate[among], axis=0)
         ceiling_count += np.count_nonzero(~np.isnan(replicate[among]), axis=0)
-        replicates_with_model.update({i: replicate[i - start] for i in range(start, start + len(replicate)) if i in with_model})
+        # copies: a view would keep its whole block of replicates alive
+        replicates_with_model.update({i: replicate[i - start].copy() for i in range(start, start + len(replicate)) if i in with_model})
     ci_low[note != ""], ci_high[note != ""] = np.nan, np.nan
     ceiling = None
     if annotator_pair.any():
@@ -163,7 +164,7 @@ def bootstrap_consistency(
     return ConsistencyBootstrap(ci_low, ci_high, note, ceiling, _differences(grid, model_pairs, with_model, kappa, replicates_with_model, alpha))
 
 
-def _human_model_pairs(grid: RaterGrid, first: np.ndarray, second: np.ndarray, shared: np.ndarray, models: np.ndarray) -> dict[int, tuple[int, int]]:
+def _human_model_pairs(grid: RaterGrid, first: np.ndarray, second: np.ndarray, shared: np.ndarray) -> dict[int, tuple[int, int]]:
     """Pair index -> (annotator row, model row) for every annotator-model pair sharing images."""
     found = {}
     for i, (a, b) in enumerate(zip(first, second)):
@@ -192,7 +193,7 @@ def _differences(grid: RaterGrid, model_pairs, with_model: dict[int, tuple[int, 
         low = high = pvalue = np.nan
         n_boot = 0
         if replicates is not None:
-            with np.errstate(invalid="ignore"), np.errstate(divide="ignore"):
+            with np.errstate(invalid="ignore", divide="ignore"):
                 spread = _nanmean_rows([replicates[i] for i in pairs_a]) - _nanmean_rows([replicates[i] for i in pairs_b])
             spread = spread[~np.isnan(spread)]
             n_boot = len(spread)

@@ -124,22 +124,23 @@ def test_error_consistency_pvalue_is_fisher_on_the_table_of_errors():
 
 def test_kappa_bootstrap_interval_equals_a_loop_over_resamples():
     """The vectorised replicates against statsmodels' kappa on each resample, drawn with the
-    same generator (images in the grid's order), for complete and partial overlaps."""
+    same generator (images in the grid's order), for complete and partial overlaps (each
+    way of counting "both saw" and "both wrong" through the sparsest conjunction)."""
     rng = np.random.default_rng(11)
     n_images, n_boot = 40, 300
-    right = {name: rng.random(n_images) < accuracy for name, accuracy in (("A", 0.7), ("B", 0.6), ("m", 0.8))}
-    seen_b = rng.random(n_images) < 0.7  # B saw part of the images
-    patterns = {name: "".join(("1" if r else "0") if name != "B" or s else "." for r, s in zip(values, seen_b))
-                for name, values in right.items()}
+    accuracy = {"A": 0.7, "B": 0.6, "C": 0.65, "m": 0.8}
+    right = {name: rng.random(n_images) < value for name, value in accuracy.items()}
+    seen = {"A": np.ones(n_images, bool), "m": np.ones(n_images, bool), "B": rng.random(n_images) < 0.85, "C": rng.random(n_images) < 0.85}
+    patterns = {name: "".join(("1" if r else "0") if s else "." for r, s in zip(right[name], seen[name])) for name in accuracy}
     table = correctness_table(patterns, models=("m",))
     order = np.argsort([f"img{i}" for i in range(n_images)])  # the grid's image order
     draws = np.random.default_rng(5).integers(0, n_images, size=(n_boot, n_images), dtype=np.int16)
-    for a, b in (("A", "m"), ("A", "B")):
+    for a, b in (("A", "m"), ("A", "B"), ("B", "C")):
         found = error_consistency(table, a, b, n_boot=n_boot, seed=5)
         kappas = []
         for draw in draws:
             images = order[draw]
-            images = images[seen_b[images]] if "B" in (a, b) else images
+            images = images[seen[a][images] & seen[b][images]]
             x, y = right[a][images], right[b][images]
             kappas.append(cohens_kappa(np.array([[np.sum(x & y), np.sum(x & ~y)], [np.sum(~x & y), np.sum(~x & ~y)]])).kappa)
         assert (found.kappa_ci_low, found.kappa_ci_high) == pytest.approx(tuple(np.quantile(kappas, [0.025, 0.975])), rel=1e-5)
