@@ -26,7 +26,7 @@ from .common import TABLE_HEADER, machine
 from .results_file import ModuleRun, ResultsFile
 
 MODULES = (
-    "bench_store", "bench_gui", "bench_startup", "bench_stats", "bench_psychometric", "bench_mixed", "bench_conditions", "bench_models", "bench_report", "bench_review",
+    "bench_store", "bench_gui", "bench_startup", "bench_stats", "bench_psychometric", "bench_mixed", "bench_consistency", "bench_conditions", "bench_models", "bench_report", "bench_review",
     "bench_postgres",
 )
 RESULTS = Path(__file__).with_name("RESULTS.md")

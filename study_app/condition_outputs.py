@@ -65,9 +65,9 @@ class ConditionResults:
         return tables | {"psychometric": self.fits, "threshold_tests": self.threshold_tests}
 
     def to_json(self) -> dict:
-        import json
+        from .stats.results import json_records  # pandas loads on first use
 
-        records = {name: json.loads(table.to_json(orient="records")) for name, table in self.tables().items()}
+        records = {name: json_records(table) for name, table in self.tables().items()}
         return {"levels": self.analysis.levels, "guess": self.guess, "psychometric_direction": self.direction,
                 "notes": [*self.analysis.notes, *self.notes], **records}
 

@@ -190,6 +190,8 @@ def _agreement_section(comparison: Comparison, settings: Settings, phases: list[
     if not pairs.empty:
         blocks.append(tables.consistency(pairs, settings.alpha, settings.pair_rows))
         blocks += [figures.consistency_heatmap(f"consistency-{phase_slug[p]}", pairs[pairs["phase"] == p]) for p in phases if (pairs["phase"] == p).any()]
+    if not comparison.consistency_differences.empty:
+        blocks.append(tables.consistency_differences(comparison.consistency_differences, settings.alpha))
     if not comparison.label_agreement.empty:
         blocks.append(tables.label_agreement(comparison.label_agreement, settings.alpha, settings.pair_rows))
     return Section("agreement", "Agreement", "Do raters err on the same images? Do annotators give the same labels?", tuple(blocks))

@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 
+from ..stats.agreement import CEILING_PAIR
 from .document import Figure
 
 STYLE = {
@@ -122,8 +123,11 @@ def consistency_heatmap(name: str, pairs: pd.DataFrame) -> Figure:
     """Error consistency (kappa) of every pair of raters; empty cells share no image.
 
     Every rater has its row and column; beyond ``MAX_NAMED_RATERS`` raters the axes name
-    every other rater and every k-th annotator only.
+    every other rater and every k-th annotator only. The annotators' ceiling (their mean
+    over pairs) is a row of the table, not a rater: it has no cell.
     """
+    if "pair" in pairs.columns:
+        pairs = pairs[pairs["pair"].astype(str) != CEILING_PAIR]
     kinds = dict(zip(pairs["rater_a"].astype(str), pairs["kind_a"].astype(str))) | dict(zip(pairs["rater_b"].astype(str), pairs["kind_b"].astype(str)))
     raters = sorted(kinds)
     index = {rater: i for i, rater in enumerate(raters)}

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..stats import HUMANS, HUMANS_MEAN
 from ..stats.agreement import kappa_summary, pairing
-from ..stats.results import format_value
+from ..stats.results import format_pvalue, format_value, is_pvalue
 from .document import Table
 
 Column = Callable[[pd.DataFrame], pd.Series]
@@ -58,6 +58,9 @@ def number(value: object) -> str:
 
 
 def text(column: str) -> Column:
+    """A column as :func:`number` writes it; p-values below 1e-16 (0 included) as ``< 1e-16``."""
+    if is_pvalue(column):
+        return lambda frame: frame[column].map(lambda v: format_pvalue(v) if isinstance(v, (float, np.floating)) and not math.isnan(v) else number(v))
     return lambda frame: frame[column].map(number)
 
 
@@ -180,7 +183,9 @@ def several_models(models: pd.DataFrame) -> Table:
 def consistency(table_of_pairs: pd.DataFrame, alpha: float, limit: int) -> Table:
     """Error consistency of every pair; beyond ``limit`` pairs the page shows their summary by pairing."""
     note = ("Error consistency is Cohen's kappa of right/wrong on shared images (Geirhos et al. 2020); "
-            "with unequal accuracies kappa cannot reach +-1: the attainable range bounds it.")
+            "with unequal accuracies kappa cannot reach +-1: the attainable range bounds it. "
+            f"The interval is a percentile bootstrap over images ({100 * (1 - alpha):g}%); p is Fisher's exact test of independent errors, "
+            "Holm p adjusts it over every pair of the phase. The last row, annotators' mean kappa over their pairs, is the human ceiling.")
     title = "Error consistency of every pair of raters"
     if len(table_of_pairs) > limit:
         summary = kappa_summary(table_of_pairs, pairing(table_of_pairs), alpha)
@@ -188,9 +193,21 @@ def consistency(table_of_pairs: pd.DataFrame, alpha: float, limit: int) -> Table
     columns = {
         "A": text("rater_a"), "B": text("rater_b"), "pair": text("pair"), "n": text("n_images"),
         "observed": text("observed_consistency"), "expected": text("expected_consistency"), "kappa": text("kappa"),
-        "attainable range": interval_of("kappa_min", "kappa_max", scale=1), "p": text("pvalue"),
+        "interval": interval_of("kappa_ci_low", "kappa_ci_high", scale=1),
+        "attainable range": interval_of("kappa_min", "kappa_max", scale=1), "p": text("pvalue"), "Holm p": text("pvalue_holm"),
     }
     return table("consistency", title, table_of_pairs, columns, note)
+
+
+def consistency_differences(differences: pd.DataFrame, alpha: float) -> Table:
+    """Each two models' mean error consistency with the annotators, and its paired bootstrap test."""
+    columns = {"A": text("model_a"), "B": text("model_b"), "annotators": text("n_annotators"), "n": text("n_images"),
+               "kappa A": text("kappa_a"), "kappa B": text("kappa_b"), "difference": text("difference"),
+               "interval": interval_of("ci_low", "ci_high", scale=1), "p": text("pvalue")}
+    note = ("Kappa A is model A's error consistency with each annotator, averaged over the annotators who share images with both models. "
+            f"Images are resampled once per replicate for both models (paired bootstrap, {100 * (1 - alpha):g}% percentile interval); "
+            "p is twice the smaller share of replicates on one side of 0.")
+    return table("consistency_differences", "Which model errs more like the annotators?", differences, columns, note)
 
 
 def label_agreement(agreement: pd.DataFrame, alpha: float, limit: int) -> Table:
@@ -210,6 +227,8 @@ def summarised(name: str, title: str, data: pd.DataFrame, summary: pd.DataFrame,
     columns = {"pairs": text("pairing"), "n pairs": text("n_pairs"), "images (median)": text("median_images"),
                "median kappa": text("kappa_median"), "range": interval_of("kappa_min", "kappa_max", scale=1),
                "mean kappa": text("kappa_mean"), f"p < {alpha:g}": text("n_significant")}
+    if summary["n_significant_holm"].notna().any():
+        columns[f"Holm p < {alpha:g}"] = text("n_significant_holm")
     return Table(name, title, data.reset_index(drop=True), render(summary, columns), note)
 
 

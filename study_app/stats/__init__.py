@@ -8,9 +8,13 @@ data frames; tests return frozen result objects with ``summary()`` that unpack a
 """
 
 from .agreement import (
+    ConsistencyAnalysis,
+    ConsistencyDifferenceResult,
     ErrorConsistencyResult,
     FleissResult,
     LabelKappaResult,
+    consistency_analysis,
+    consistency_difference,
     error_consistency,
     error_consistency_table,
     fleiss_kappa_labels,
@@ -51,9 +55,9 @@ from .truth import truth_table
 
 __all__ = [
     "CROWD_DEFINITIONS", "HUMAN", "HUMANS", "HUMANS_MEAN", "MODEL", "OPTIMISTIC", "PLURALITY_VOTE", "RULES", "STRICT_MAJORITY",
-    "ClassComparison", "CochranResult", "Comparison", "ErrorConsistencyResult", "FleissResult", "GeeResult",
+    "ClassComparison", "CochranResult", "Comparison", "ConsistencyAnalysis", "ConsistencyDifferenceResult", "ErrorConsistencyResult", "FleissResult", "GeeResult",
     "LabelKappaResult", "McNemarResult", "RaterGrid", "StudyPlan", "TrendResult",
-    "class_error_comparison", "cochran_q_test", "compare", "confused_pairs", "default_pairs", "error_by_trial",
+    "class_error_comparison", "cochran_q_test", "compare", "confused_pairs", "consistency_analysis", "consistency_difference", "default_pairs", "error_by_trial",
     "error_consistency", "error_consistency_table", "error_rates", "exact_mcnemar", "fleiss_kappa_labels",
     "crowds", "humanlike_metrics", "humans_vs_model_gee", "image_phases", "label_kappa", "label_kappa_table",
     "mcnemar_power", "mcnemar_sample_size", "mcnemar_test", "model_human_pairs", "ood_accuracy", "paired_comparisons",

@@ -3,7 +3,9 @@
 :func:`compare` runs each analysis of this package on a rater table and keeps the
 results as tidy data frames: error rates (all phases), then per analysed phase the
 paired comparisons, the mixed model of each model against the population of
-annotators (:mod:`study_app.stats.mixed`), Cochran's Q over the models, error consistency of every pair, label
+annotators (:mod:`study_app.stats.mixed`), Cochran's Q over the models, error consistency
+of every pair (with the annotators' ceiling) and the paired test of two models' consistency
+with them, label
 agreement between annotators, per-class (and per-superclass) errors, the most confused
 labels, the trend over trials and response times. ``summary()`` is the readable
 report the ``compare`` command prints; ``tables()`` is what it writes as CSV files.
@@ -11,7 +13,6 @@ report the ``compare`` command prints; ``tables()`` is what it writes as CSV fil
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,14 +22,14 @@ import pandas as pd
 
 from ..errors import StudyError
 from ..labels import LabelSet
-from .agreement import error_consistency_table, fleiss_kappa_labels, label_kappa_table
+from .agreement import consistency_analysis, fleiss_kappa_labels, label_kappa_table
 from .breakdowns import class_error_comparison, confused_pairs, error_by_trial, rt_by_correctness
 from .mixed import humans_vs_model_mixed
 from .paired import FAMILIES, cochran_q_test, paired_comparisons
 from .crowd import CROWD_DEFINITIONS, crowds
 from .raters import HUMAN, MODEL, concat_tables, shown_images_only
 from .rates import ALL_PHASES, error_rates
-from .results import format_value
+from .results import format_pvalue, format_value, is_pvalue, json_records
 
 RULES = {"top-1": "correct_top1", "top-k": "correct_topk", "all-valid": "all_guesses_valid"}
 
@@ -45,6 +46,7 @@ class Comparison:
     paired: pd.DataFrame
     models: pd.DataFrame
     consistency: pd.DataFrame
+    consistency_differences: pd.DataFrame
     label_agreement: pd.DataFrame
     classes: pd.DataFrame
     class_correlation: pd.DataFrame
@@ -62,7 +64,7 @@ class Comparison:
         """Settings, notes and every table as lists of records (NaN as null)."""
         return {
             "rule": self.rule, "k": self.k, "alpha": self.alpha, "n_boot": self.n_boot, "notes": list(self.notes),
-            **{name: json.loads(table.to_json(orient="records")) for name, table in self.tables().items()},
+            **{name: json_records(table) for name, table in self.tables().items()},
         }
 
     def rates_beyond_shared(self) -> pd.DataFrame:
@@ -100,10 +102,18 @@ class Comparison:
         if not self.consistency.empty:
             lines += ["", "Error consistency (kappa of correctness; attainable range in brackets)", _text(self.consistency, {
                 "phase": "phase", "rater_a": "A", "rater_b": "B", "n_images": "n", "observed_consistency": "c_obs",
-                "expected_consistency": "c_exp", "kappa": "kappa", "kappa_range": "range", "pvalue": "p"})]
+                "expected_consistency": "c_exp", "kappa": "kappa", "kappa_ci": f"{level} bootstrap", "kappa_range": "range",
+                "pvalue": "Fisher p", "pvalue_holm": "Holm p"})]
+            lines += [f"  Holm family: {family}" for family in self.consistency["holm_family"].unique() if family]
+        if not self.consistency_differences.empty:
+            lines += ["", "Which model errs more like the annotators? (mean kappa with them, A - B; paired bootstrap over images)",
+                      _text(self.consistency_differences, {
+                          "phase": "phase", "model_a": "A", "model_b": "B", "n_annotators": "annotators", "n_images": "n",
+                          "kappa_a": "kappa A", "kappa_b": "kappa B", "difference": "difference", "ci": f"{level} bootstrap", "pvalue": "p"})]
         if not self.label_agreement.empty:
             lines += ["", "Label agreement between annotators (top-1 labels)", _text(self.label_agreement, {
-                "phase": "phase", "test": "statistic", "raters": "annotators", "n_images": "n", "kappa": "kappa", "ci": f"{level} CI", "pvalue": "p"})]
+                "phase": "phase", "test": "statistic", "raters": "annotators", "n_images": "n", "kappa": "kappa", "ci": f"{level} CI", "pvalue": "p",
+                "pvalue_method": "p from"})]
         if not self.class_correlation.empty:
             lines += ["", "Per-class error profiles (Spearman; classes differing at FDR alpha)", _text(self.class_correlation, {
                 "phase": "phase", "model": "model", "level": "level", "n_classes": "classes", "spearman_rho": "rho",
@@ -131,8 +141,8 @@ def _beyond_shared(every: pd.DataFrame, shared: pd.DataFrame) -> pd.DataFrame:
     return every[[n != other for n, other in zip(every["n"], counterpart)]]
 
 
-_TABLES = ("rates", "paired", "population", "models", "consistency", "label_agreement", "classes", "class_correlation", "confusions", "trend",
-           "response_times")
+_TABLES = ("rates", "paired", "population", "models", "consistency", "consistency_differences", "label_agreement", "classes",
+           "class_correlation", "confusions", "trend", "response_times")
 
 
 def _text(table: pd.DataFrame, columns: dict[str, str]) -> str:
@@ -144,7 +154,8 @@ def _text(table: pd.DataFrame, columns: dict[str, str]) -> str:
             pairs = zip(table[bounds[0]].astype(float), table[bounds[1]].astype(float))
             shown[title] = ["" if np.isnan(a) and np.isnan(b) else format_value((a, b)) for a, b in pairs]
         elif key in table.columns:
-            shown[title] = [format_value(v) if isinstance(v, (float, np.floating)) else str(v) for v in table[key].tolist()]
+            number = format_pvalue if is_pvalue(key) else format_value
+            shown[title] = [number(v) if isinstance(v, (float, np.floating)) else str(v) for v in table[key].tolist()]
     return pd.DataFrame(shown).to_string(index=False)
 
 
@@ -217,13 +228,13 @@ def _phase_tables(
     with_crowd = concat_tables(rows, crowds(rows, seed)) if people else rows
     tables: dict[str, pd.DataFrame] = {
         "paired": paired_comparisons(with_crowd, None, alpha, correct, n_boot, seed) if models and (people or len(models) > 1) else pd.DataFrame(),
-        "consistency": error_consistency_table(rows, correct),
+        **_consistency(rows, correct, alpha, n_boot, seed, phase),
         "confusions": confused_pairs(rows),
         "response_times": rt_by_correctness(rows, correct) if people else pd.DataFrame(),
     }
     tables["population"] = pd.DataFrame([_fields(humans_vs_model_mixed(rows, model, alpha, correct), _POPULATION) for model in models if people])
     tables["models"] = _models_table(rows, models, alpha, correct) if len(models) >= 3 else pd.DataFrame()
-    tables["label_agreement"] = _label_agreement(rows, people, alpha, phase, notes)
+    tables["label_agreement"] = _label_agreement(rows, people, alpha, phase, notes, seed)
     levels = ["class", "superclass"] if labels is not None and labels.parent_of else ["class"]
     found = [class_error_comparison(rows, model, level, labels, alpha, correct) for model in models for level in levels if people]
     per_class = [c.table.rename(columns={c.level: "class"}).assign(model=c.model, level=c.level) for c in found]
@@ -272,17 +283,23 @@ def _models_table(rows: pd.DataFrame, models: list[str], alpha: float, correct: 
     return pd.DataFrame([overall, *pairs])
 
 
-def _label_agreement(rows: pd.DataFrame, people: list[str], alpha: float, phase: str, notes: list[str]) -> pd.DataFrame:
-    cohen = label_kappa_table(rows, alpha)
+def _consistency(rows: pd.DataFrame, correct: str, alpha: float, n_boot: int, seed: int, phase: str) -> dict[str, pd.DataFrame]:
+    found = consistency_analysis(rows, correct, alpha=alpha, n_boot=n_boot, seed=seed, family=f"error consistency, phase {phase}, every pair of raters")
+    return {"consistency": found.table, "consistency_differences": found.differences}
+
+
+def _label_agreement(rows: pd.DataFrame, people: list[str], alpha: float, phase: str, notes: list[str], seed: int) -> pd.DataFrame:
+    cohen = label_kappa_table(rows, alpha, seed)
     table = pd.DataFrame(
         {"test": "Cohen's kappa", "raters": cohen["rater_a"] + " & " + cohen["rater_b"], "n_images": cohen["n_images"],
-         "kappa": cohen["kappa"], "ci_low": cohen["ci_low"], "ci_high": cohen["ci_high"], "pvalue": cohen["pvalue"]}
+         "kappa": cohen["kappa"], "ci_low": cohen["ci_low"], "ci_high": cohen["ci_high"], "pvalue": cohen["pvalue"],
+         "pvalue_method": cohen["pvalue_method"]}
     )
     if len(people) >= 3:
         try:
             fleiss = fleiss_kappa_labels(rows, people)
             extra = {"test": "Fleiss' kappa", "raters": ", ".join(fleiss.raters), "n_images": fleiss.n_images,
-                     "kappa": fleiss.kappa, "ci_low": np.nan, "ci_high": np.nan, "pvalue": np.nan}
+                     "kappa": fleiss.kappa, "ci_low": np.nan, "ci_high": np.nan, "pvalue": np.nan, "pvalue_method": ""}
             table = pd.concat([table, pd.DataFrame([extra])], ignore_index=True)
         except StudyError as exc:
             notes.append(f"phase {phase}: no Fleiss' kappa ({exc})")

@@ -40,6 +40,7 @@ from statsmodels.stats.proportion import proportion_confint
 from .agreement import kappa_interval
 from .raters import HUMAN, UNIT_KEY, with_condition
 from .rates import error_rates
+from .results import json_records
 from .truth import TruthSource, truth_table
 
 if TYPE_CHECKING:
@@ -275,9 +276,7 @@ class TaxonomyAnalysis:
 
     def to_json(self) -> dict:
         """The tables as lists of records (NaN as null), with the notes."""
-        import json
-
-        tables = {name: json.loads(table.to_json(orient="records")) for name, table in self.tables().items()}
+        tables = {name: json_records(table) for name, table in self.tables().items()}
         return {"reviews": self.reviews, "reviewers": list(self.reviewers), "notes": list(self.notes), **tables}
 
     def summary(self) -> str:

@@ -47,9 +47,13 @@ def test_consistency_is_summarised_by_pairing_and_every_pair_is_in_the_csv(many)
     comparison, out = many
     tables = html_tables((out / "index.html").read_text(encoding="utf-8"))
     shown = {row["pairs"]: row for row in tables["Error consistency of every pair of raters"]}
-    assert list(shown) == ["annotator - annotator", "annotator - net-1", "annotator - net-2", "net-1 - net-2"]
+    assert list(shown) == ["annotator - annotator", "human ceiling", "annotator - net-1", "annotator - net-2", "net-1 - net-2"]
     pairs = comparison.consistency
-    among = pairs[(pairs["kind_a"] == "human") & (pairs["kind_b"] == "human")]
+    among = pairs[(pairs["kind_a"] == "human") & (pairs["kind_b"] == "human") & (pairs["pair"] != "human ceiling")]
+    ceiling = pairs[pairs["pair"] == "human ceiling"].iloc[0]
+    assert shown["human ceiling"]["n pairs"] == "1" and shown["human ceiling"]["mean kappa"] == format_value(float(among["kappa"].mean()))
+    assert ceiling["kappa"] == pytest.approx(among["kappa"].mean())
+    assert shown["annotator - annotator"]["Holm p < 0.05"] == str(int((among["pvalue_holm"] < 0.05).sum()))
     assert shown["annotator - annotator"]["n pairs"] == str(PEOPLE * (PEOPLE - 1) // 2) == str(len(among))
     assert shown["annotator - annotator"]["median kappa"] == format_value(float(np.median(among["kappa"])))
     assert shown["annotator - annotator"]["range"] == f"[{format_value(float(among['kappa'].min()))}, {format_value(float(among['kappa'].max()))}]"
@@ -58,7 +62,7 @@ def test_consistency_is_summarised_by_pairing_and_every_pair_is_in_the_csv(many)
     assert shown["annotator - net-1"]["n pairs"] == str(PEOPLE)
     assert shown["annotator - net-1"]["mean kappa"] == format_value(float(with_net1[with_net1["kind_a"] != with_net1["kind_b"]]["kappa"].mean()))
     on_file = pd.read_csv(out / "tables" / "consistency.csv")
-    assert len(on_file) == len(pairs) == (PEOPLE + 2) * (PEOPLE + 1) // 2
+    assert len(on_file) == len(pairs) == (PEOPLE + 2) * (PEOPLE + 1) // 2 + 1  # every pair and the ceiling
     assert np.allclose(on_file["kappa"], pairs["kappa"])
 
 
@@ -92,7 +96,8 @@ def test_a_small_study_keeps_every_pair_on_the_page(tmp_path):
     settings = Settings(n_boot=200)
     write_document(build_document(data, settings, analyse(data, settings), generated_at="now"), tmp_path)
     tables = html_tables((tmp_path / "index.html").read_text(encoding="utf-8"))
-    assert [(row["A"], row["B"]) for row in tables["Error consistency of every pair of raters"]] == [("A", "B"), ("A", "m"), ("B", "m")]
+    shown = [(row["A"], row["B"]) for row in tables["Error consistency of every pair of raters"]]
+    assert shown == [("A", "B"), ("A", "m"), ("B", "m"), ("humans", "humans (mean over pairs)")]
 
 
 def test_figures_name_a_bounded_number_of_annotators():
@@ -106,6 +111,9 @@ def test_figures_name_a_bounded_number_of_annotators():
                           "kappa": np.linspace(-0.5, 0.5, len(a))})
     heatmap = figures.consistency_heatmap("h", pairs)
     assert "one annotator in 2" in heatmap.caption and b"net" in heatmap.svg
+    ceiling = {"rater_a": "humans", "rater_b": "humans (mean over pairs)", "kind_a": "human", "kind_b": "human", "kappa": 0.3, "pair": "human ceiling"}
+    with_ceiling = pd.concat([pairs.assign(pair="human-human"), pd.DataFrame([ceiling])], ignore_index=True)
+    assert b"mean over pairs" not in figures.consistency_heatmap("h", with_ceiling).svg  # a row of the table, not a rater
     headline = pd.DataFrame({"rater": names, "kind": kinds, "error top-1": 0.2, "low top-1": 0.1, "high top-1": 0.3})
     dots = figures.error_dots("d", headline, "top-1")
     assert f"The {people} annotators are the small dots" in dots.caption

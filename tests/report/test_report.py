@@ -7,6 +7,7 @@ Numbers in the page are checked against :mod:`study_app.stats` run independently
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from study_app.protocol import BUNDLED_PROTOCOLS, load_study
 from study_app.report.cli import add_report_command
 from study_app.report.tables import interval, percent
 from study_app.stats import compare, image_phases, rater_table, shown_images_only
-from study_app.stats.results import format_value
+from study_app.stats.results import format_pvalue, format_value
 from study_app.store import ResultsStore, answers_frame
 from tests.stats.test_compare_cli import fill_scripted_sessions
 
@@ -99,7 +100,15 @@ def test_digits_numbers_match_the_stats_module(digits):
     for row in expected.consistency.itertuples():
         shown = consistency[(row.rater_a, row.rater_b)]
         assert shown["kappa"] == format_value(row.kappa)
+        assert shown["interval"] == ("" if math.isnan(row.kappa_ci_low) else f"[{format_value(row.kappa_ci_low)}, {format_value(row.kappa_ci_high)}]")
+        if row.pair == "human ceiling":  # the annotators' mean over their pairs: no range, no test
+            assert (shown["attainable range"], shown["p"], shown["Holm p"]) == ("", "", "")
+            continue
         assert shown["attainable range"] == f"[{format_value(row.kappa_min)}, {format_value(row.kappa_max)}]"
+        assert shown["p"] == format_pvalue(row.pvalue) and shown["Holm p"] == format_pvalue(row.pvalue_holm)
+    assert list(consistency)[-1] == ("humans", "humans (mean over pairs)")
+    differences = tables["Which model errs more like the annotators?"]
+    assert len(differences) == len(expected.consistency_differences) == 3
     trend = tables["Error over the trials of a session"][0]
     assert trend["odds ratio per 100 trials"] == format_value(float(expected.trend["odds_ratio_per_100"].iloc[0]))
     assert [row["class"] for row in tables["Errors per class and superclass"]][0].endswith(")")  # names, not ids
@@ -130,7 +139,7 @@ def test_model_vs_human_subjects_vs_resnet50(tmp_path):
     for row in expected.rates.itertuples():
         assert headline[row.rater]["top-1 error"] == percent(row.error_rate) and headline[row.rater]["n"] == str(row.n)
     gee = next(r for r in tables["Paired comparisons on the same images"] if r["A"] == "humans (mean of annotators)")
-    assert gee["GEE p"] == format_value(float(expected.paired.dropna(subset=["gee_p"])["gee_p"].iloc[0]))
+    assert gee["GEE p"] == format_pvalue(float(expected.paired.dropna(subset=["gee_p"])["gee_p"].iloc[0])) == "< 1e-16"  # 1.7e-144
     assert "image file not available" in page  # the raw data has no images: listed, not failed
     assert "top-1 error" in tables["Error rates"][0] and "top-5 error" not in tables["Error rates"][0]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from scipy.stats import binom
 
 from study_app.compare_cli import add_compare_commands
 from study_app.errors import InputFileError, StudyError
@@ -103,7 +104,10 @@ def test_compare_study_with_default_paths(workspace, monkeypatch, capsys):
     assert (paired.loc[single, "mcnemar_p_holm"] >= paired.loc[single, "mcnemar_p"]).all()
     assert (paired.loc[single, "score_low"] < paired.loc[single, "score_high"]).all()
     assert paired["n_images"].eq(200).all()
-    assert len(pd.read_csv(out / "consistency.csv")) == 15  # 6 raters, every pair
+    consistency = pd.read_csv(out / "consistency.csv")
+    assert len(consistency) == 15 + 1  # 6 raters, every pair, and the annotators' ceiling
+    assert consistency["pair"].iloc[-1] == "human ceiling" and consistency["rater_a"].iloc[-1] == "humans"
+    assert len(pd.read_csv(out / "consistency_differences.csv")) == 3  # every two of the 3 models
     assert (pd.read_csv(out / "label_agreement.csv")["test"] == "Fleiss' kappa").sum() == 1
     raters = pd.read_csv(out / "raters.csv", keep_default_na=False)
     assert set(raters["phase"]) == {"test", ""} and (raters["phase"] == "test").sum() == 6 * 200  # "": images in no phase
@@ -134,6 +138,12 @@ def test_compare_json_and_file_mode_agree(workspace, tmp_path, capsys):
     assert from_files["study"] == "demo-digits"
     assert pd.DataFrame(from_files["rates"]).equals(pd.DataFrame(from_study["rates"]))
     assert pd.DataFrame(from_files["paired"]).equals(pd.DataFrame(from_study["paired"]))
+    # JSON keeps small p-values' significant digits (pandas' to_json kept 10 decimals: an exact McNemar
+    # p of 2e-11 became 0.0, one of 8.7e-7 kept 4 digits): the smallest exact McNemar p, from its counts.
+    paired = pd.DataFrame(from_study["paired"]).dropna(subset=["mcnemar_p"])
+    smallest = paired.loc[paired["mcnemar_p"].idxmin()]
+    low, high = sorted((int(smallest["only_a_right"]), int(smallest["only_b_right"])))
+    assert smallest["mcnemar_p"] < 1e-5 and smallest["mcnemar_p"] == pytest.approx(2 * binom.cdf(low, low + high, 0.5), rel=1e-12)
 
 
 def test_compare_user_errors(workspace, tmp_path):

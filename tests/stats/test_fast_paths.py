@@ -36,6 +36,7 @@ from study_app.stats import (
 )
 from study_app.stats.bootstrap import resample_counts
 from study_app.stats.gee import FEW_CLUSTERS, exchangeable_linear_gee
+from study_app.stats.independence import EXACT_BELOW
 
 from .test_properties import SETTINGS, rater_tables
 
@@ -62,8 +63,10 @@ def reference_label_kappa(table: pd.DataFrame, a: str, b: str, alpha: float = 0.
     pvalue = float(result.pvalue_two_sided) if np.isfinite(result.std_kappa0) and result.std_kappa0 > 0 else np.nan
     # Ours clips the interval to kappa's range and gives none where the variance is 0.
     low, high = (max(float(result.kappa) - half, -1.0), min(float(result.kappa) + half, 1.0)) if std_kappa > 1e-6 else (np.nan, np.nan)
-    return {"n_images": len(wide), "n_categories": len(categories), "kappa": float(result.kappa), "std_error": std_kappa,
-            "ci_low": low, "ci_high": high, "pvalue": pvalue}
+    found = {"n_images": len(wide), "n_categories": len(categories), "kappa": float(result.kappa), "std_error": std_kappa,
+             "ci_low": low, "ci_high": high}
+    # Below EXACT_BELOW shared images the p-value is a permutation test's (test_agreement checks it).
+    return found | {"pvalue": pvalue} if len(wide) >= EXACT_BELOW else found
 
 
 #: A zero variance computed in another order is +-1e-17, and its root +-1e-8.
