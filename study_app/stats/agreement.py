@@ -46,6 +46,7 @@ from .consistency import (
 )
 from .grid import LabelGrid, RaterGrid, label_grid, rater_grid
 from .independence import EXACT_BELOW, PERMUTATIONS, LabelPermutations, fisher_exact_pvalues
+from .multiplicity import holm
 from .raters import HUMAN
 from .results import HypothesisTestResult, Summarised
 
@@ -84,20 +85,6 @@ def _pairwise_consistency(grid: RaterGrid, first: np.ndarray, second: np.ndarray
             "pvalue": fisher_exact_pvalues(n, n - wrong_a, n - wrong_b, both_right),
         }
     )
-
-
-def holm(pvalues: np.ndarray) -> np.ndarray:
-    """Holm's step-down adjusted p-values (equal to statsmodels' ``multipletests(..., "holm")``).
-
-    Written out because statsmodels' Holm runs ``gc.collect()`` on every call, which costs
-    0.1 s in a process holding many objects, and the conditions analysis adjusts one
-    table per data set and condition.
-    """
-    order = np.argsort(pvalues, kind="stable")
-    steps = np.maximum.accumulate(pvalues[order] * np.arange(len(pvalues), 0, -1))
-    adjusted = np.empty(len(pvalues))
-    adjusted[order] = np.minimum(steps, 1.0)
-    return adjusted
 
 
 def _with_holm(table: pd.DataFrame, family: str) -> pd.DataFrame:

@@ -37,6 +37,7 @@ from ..errors import StudyError
 from .bootstrap import group_rate_replicates, percentile_interval, rater_rate_replicates, resample_counts
 from .gee import NOT_CONVERGED, exchangeable_linear_gee
 from .grid import RaterGrid, rater_grid
+from .multiplicity import holm
 from .paired_score import tango_interval
 from .raters import HUMAN, MODEL
 from .results import HypothesisTestResult
@@ -366,8 +367,8 @@ def cochran_q_test(
             statistic, pvalue, midp = exact_mcnemar(only_i, only_j)
             rows.append({"rater_a": names[i], "rater_b": names[j], "only_a_right": only_i, "only_b_right": only_j, "pvalue": pvalue, "midp_pvalue": midp})
     pairwise = pd.DataFrame(rows)
-    reject, holm, _, _ = multipletests(pairwise["pvalue"], alpha=alpha, method="holm")
-    pairwise = pairwise.assign(pvalue_holm=holm, reject=reject)
+    reject, adjusted, _, _ = multipletests(pairwise["pvalue"], alpha=alpha, method="holm")
+    pairwise = pairwise.assign(pvalue_holm=adjusted, reject=reject)
     return CochranResult(tuple(names), int(everyone.sum()), int(q.df), float(q.statistic), float(q.pvalue), pairwise)
 
 
@@ -404,7 +405,7 @@ def _holm_within(pvalues: pd.Series, families: pd.Series) -> pd.Series:
     for _, members in pvalues.groupby(families):
         tested = members.dropna()
         if len(tested):
-            adjusted[tested.index] = multipletests(tested, method="holm")[1]
+            adjusted[tested.index] = holm(tested.to_numpy())
     return adjusted
 
 

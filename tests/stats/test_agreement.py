@@ -15,7 +15,8 @@ from study_app.stats import (
     consistency_analysis, consistency_difference, error_consistency, error_consistency_table, fleiss_kappa_labels, label_kappa,
     label_kappa_table,
 )
-from study_app.stats.agreement import CEILING_PAIR, holm
+from study_app.stats.agreement import CEILING_PAIR
+from study_app.stats.multiplicity import holm
 from study_app.stats.independence import fisher_exact_pvalues
 
 from .builders import correctness_table, top1_table
