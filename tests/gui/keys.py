@@ -39,3 +39,14 @@ def answer_with(qtbot, window: AnnotationWindow, queries: list[str]) -> None:
         type_text(qtbot, query)
         press(qtbot, Qt.Key_Return)
     press(qtbot, Qt.Key_Return, Qt.ControlModifier)
+
+
+def watch_timed_presentation(qtbot, window: AnnotationWindow, step_ms: int = 2000) -> None:
+    """Through one timed trial's fixation (no answer possible yet), image and mask, to the
+    response screen with the picker enabled; ``step_ms`` bounds each step after the fixation."""
+    view = window.trial.view
+    qtbot.waitUntil(lambda: view.mode == "fixation", timeout=20_000)  # after "Loading..." if the image is late
+    assert not window.trial.picker.isEnabled()
+    qtbot.waitUntil(lambda: view.mode == "image", timeout=step_ms)
+    qtbot.waitUntil(lambda: view.mode == "mask", timeout=step_ms)
+    qtbot.waitUntil(lambda: view.mode == "blank" and window.trial.picker.isEnabled(), timeout=step_ms)

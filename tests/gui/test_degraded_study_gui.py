@@ -10,7 +10,7 @@ from study_app.stimuli.study import write_degraded_study
 from study_app.store import ResultsStore, answers_frame
 
 from .conftest import Session
-from .keys import press, type_text, wait_for_trial
+from .keys import press, type_text, wait_for_trial, watch_timed_presentation
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +32,7 @@ def test_a_degraded_study_runs_with_timed_presentation_and_stores_each_condition
     press(qtbot, Qt.Key_Return)  # test phase starts
     view = window.trial.view
     for _ in range(3):
-        qtbot.waitUntil(lambda: view.mode == "fixation", timeout=20_000)
-        assert not window.trial.picker.isEnabled()  # no answer before the image has been shown
-        qtbot.waitUntil(lambda: view.mode == "image", timeout=3000)
-        qtbot.waitUntil(lambda: view.mode == "mask", timeout=3000)
-        qtbot.waitUntil(lambda: view.mode == "blank" and window.trial.picker.isEnabled(), timeout=3000)
+        watch_timed_presentation(qtbot, window, step_ms=3000)
         type_text(qtbot, "goldfish")
         press(qtbot, Qt.Key_Return)
         press(qtbot, Qt.Key_Return, Qt.ControlModifier)

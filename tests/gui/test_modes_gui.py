@@ -7,7 +7,7 @@ from PyQt5.QtCore import Qt
 from study_app.store import ResultsStore, answers_frame
 
 from .conftest import Session
-from .keys import press, type_text, wait_for_trial
+from .keys import press, type_text, wait_for_trial, watch_timed_presentation
 
 
 def with_test_phase(study_dir, extra: str) -> None:
@@ -31,12 +31,7 @@ def test_timed_presentation_with_mask(qtbot, tiny_study, tmp_path):
     session = Session(qtbot, tiny_study, tmp_path / "r.sqlite")
     window = session.open("T01")
     skip_training(qtbot, window)
-    view = window.trial.view
-    qtbot.waitUntil(lambda: view.mode == "fixation", timeout=20_000)  # after "Loading..." if the image is late
-    assert not window.trial.picker.isEnabled()
-    qtbot.waitUntil(lambda: view.mode == "image", timeout=2000)
-    qtbot.waitUntil(lambda: view.mode == "mask", timeout=2000)
-    qtbot.waitUntil(lambda: view.mode == "blank" and window.trial.picker.isEnabled(), timeout=2000)
+    watch_timed_presentation(qtbot, window)
     type_text(qtbot, "cat")
     press(qtbot, Qt.Key_Return)
     press(qtbot, Qt.Key_Return, Qt.ControlModifier)
