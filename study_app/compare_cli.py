@@ -293,12 +293,12 @@ def file_raters(args: argparse.Namespace):
     from .stats import rater_table, truth_table
     from .stats.rates import ALL_PHASES
 
+    if not args.answers and args.phase:
+        raise StudyError("--phase needs --answers: predictions alone have no phases")
     truth = truth_table(Path(args.truth))
     predictions, notes = read_predictions_option(args, args.predictions, set(truth["image_id"])) if args.predictions else (None, [])
     if not args.answers:  # predictions alone: models scored on every image they predicted
         args.k = args.k or int(predictions["rank"].max())
-        if args.phase:
-            raise StudyError("--phase needs --answers: predictions alone have no phases")
         raters = rater_table(None, predictions, truth, args.k)
         return RaterInputs(raters, [ALL_PHASES], args.rule or "top-k", Path(args.predictions[0]).stem, None, notes, False)
     answers = _attentive(read_answers(args.answers), args)

@@ -227,23 +227,22 @@ def _phase_tables(
     phase = str(rows["phase"].iloc[0])
     with_crowd = concat_tables(rows, crowds(rows, seed)) if people else rows
     tables: dict[str, pd.DataFrame] = {
-        "paired": paired_comparisons(with_crowd, None, alpha, correct, n_boot, seed) if models and (people or len(models) > 1) else pd.DataFrame(),
+        "paired": paired_comparisons(with_crowd, None, alpha, correct, n_boot, seed) if len(models) > (0 if people else 1) else pd.DataFrame(),
         **_consistency(rows, correct, alpha, n_boot, seed, phase),
         "confusions": confused_pairs(rows),
-        "response_times": rt_by_correctness(rows, correct) if people else pd.DataFrame(),
+        "models": _models_table(rows, models, alpha, correct) if len(models) >= 3 else pd.DataFrame(),
+        "label_agreement": _label_agreement(rows, people, alpha, phase, notes, seed),
     }
-    tables["population"] = pd.DataFrame([_fields(humans_vs_model_mixed(rows, model, alpha, correct), _POPULATION) for model in models if people])
-    tables["models"] = _models_table(rows, models, alpha, correct) if len(models) >= 3 else pd.DataFrame()
-    tables["label_agreement"] = _label_agreement(rows, people, alpha, phase, notes, seed)
+    if not people:  # predictions alone: the models against each other, nothing about people
+        return tables
+    tables["response_times"] = rt_by_correctness(rows, correct)
+    tables["population"] = pd.DataFrame([_fields(humans_vs_model_mixed(rows, model, alpha, correct), _POPULATION) for model in models])
     levels = ["class", "superclass"] if labels is not None and labels.parent_of else ["class"]
-    found = [class_error_comparison(rows, model, level, labels, alpha, correct) for model in models for level in levels if people]
+    found = [class_error_comparison(rows, model, level, labels, alpha, correct) for model in models for level in levels]
     per_class = [c.table.rename(columns={c.level: "class"}).assign(model=c.model, level=c.level) for c in found]
     tables["classes"] = pd.concat(per_class, ignore_index=True) if found else pd.DataFrame()
     profile = ("model", "level", "n_classes", "spearman_rho", "spearman_p", "n_significant")
     tables["class_correlation"] = pd.DataFrame([_fields(c, profile) for c in found])
-    if not people:  # predictions alone: nothing about people over trials
-        tables["trend"] = pd.DataFrame()
-        return tables
     try:
         trend = error_by_trial(rows, alpha, correct)
         tables["trend"] = pd.DataFrame([_fields(trend, ("n_annotators", "n_trials", "odds_ratio_per_100", "ci_low", "ci_high", "pvalue"))])
