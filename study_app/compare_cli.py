@@ -139,7 +139,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _check_settings(args)
     inputs = rater_inputs(args)
     every_trial, phases, rule, name, labels, notes, _ = inputs
-    every_trial = every_trial[every_trial["phase"].isin([*phases, ""])].reset_index(drop=True)  # "": images no phase shows
+    every_trial = analysed_trials(every_trial, phases)
     raters = benchmark_conditions(every_trial) if args.model_vs_human else every_trial
     report = compare(raters, args.alpha, rule, args.k, args.n_boot, args.seed, labels, notes)
     conditions = compare_conditions(every_trial, inputs, args)
@@ -216,6 +216,12 @@ def benchmark_conditions(raters: "pd.DataFrame") -> "pd.DataFrame":
     excluded = {(dataset, condition_level(level)) for dataset, levels in EXCLUDED_CONDITIONS.items() for level in levels}
     keep = [(phase, level) not in excluded for phase, level in zip(raters["phase"].astype(str), raters["condition"].astype(str))]
     return raters[keep].reset_index(drop=True)
+
+
+def analysed_trials(raters: "pd.DataFrame", phases: list[str]) -> "pd.DataFrame":
+    """The rows of the analysed phases, and the model rows of images that no phase shows
+    (phase ""): they count in a model's error on all its images (scope ``all``)."""
+    return raters[raters["phase"].isin([*phases, ""])].reset_index(drop=True)
 
 
 def command_inputs(args: argparse.Namespace) -> list[str | None]:

@@ -89,7 +89,7 @@ def _check(args: argparse.Namespace) -> None:
 
 def _data(args: argparse.Namespace):
     """The report's inputs and the folder it goes to unless ``--out`` says otherwise."""
-    from ..compare_cli import file_raters, study_raters
+    from ..compare_cli import analysed_trials, file_raters, study_raters
     from ..stats import shown_images_only
     from ..store.results_store import study_results_dir
     from .inputs import from_files, from_model_vs_human, from_study_store
@@ -100,7 +100,7 @@ def _data(args: argparse.Namespace):
         return data, study_results_dir(data.name) / "report"
     inputs = study_raters(args) if args.study else file_raters(args)
     raters, phases, rule, name, _, notes, _ = inputs
-    every_trial = raters[raters["phase"].isin([*phases, ""])].reset_index(drop=True)  # "": images no phase shows
+    every_trial = analysed_trials(raters, phases)
     raters = shown_images_only(every_trial)
     if not args.study:
         data = from_files(raters, rule, args.k, name, Path(args.answers), Path(args.truth), command)
