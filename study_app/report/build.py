@@ -179,6 +179,8 @@ def _paired_section(comparison: Comparison, data: ReportData, settings: Settings
              "stimulus by stimulus; the annotators' mean and vote are paired with a model on the stimuli annotators saw.")
     annotators = set(data.raters.loc[data.raters["kind"] == HUMAN, "rater"].astype(str).unique())
     blocks: list[Table] = [tables.paired(comparison.paired, annotators, settings.pair_rows)]
+    if not comparison.population.empty:
+        blocks.append(tables.population(comparison.population))
     if not comparison.models.empty:
         blocks.append(tables.several_models(comparison.models))
     return Section("paired", "Paired comparisons", intro, tuple(blocks))

@@ -170,9 +170,22 @@ def paired(comparison_paired: pd.DataFrame, annotators: set[str], limit: int) ->
             "A GEE that did not converge is left out.")
     single = comparison_paired["rater_a"].astype(str).isin(annotators) | comparison_paired["rater_b"].astype(str).isin(annotators)
     if len(comparison_paired) <= limit or single.all():
-        return table("paired", "Paired comparisons on the same images", comparison_paired, columns, note)
+        return table("paired", "Paired comparisons on the stimuli both raters saw", comparison_paired, columns, note)
     note += f" The {int(single.sum())} comparisons of single annotators are in the CSV file only."
-    return table("paired", "Paired comparisons on the same images", comparison_paired, columns, note, comparison_paired[~single])
+    return table("paired", "Paired comparisons on the stimuli both raters saw", comparison_paired, columns, note, comparison_paired[~single])
+
+
+def population(rows: pd.DataFrame) -> Table:
+    """Each model against people as a population: the logistic mixed model of ``stats.mixed``."""
+    columns = {"phase": text("phase"), "model": text("model"), "n": text("n_images"), "annotators": text("n_annotators"),
+               "annotators' error": percent_of("human_error"), "model error": percent_of("model_error"),
+               "log-odds, model - people": text("effect"), "95% interval": interval_of("ci_low", "ci_high", 1.0), "df": text("df"),
+               "p": text("pvalue"), "annotator SD": text("annotator_sd"), "image SD": text("image_sd"), "note": text("note")}
+    note = ("A logistic mixed model of every answer's error with random effects for annotators and images and the rater "
+            "kind as fixed effect: the effect is the model's log-odds of error minus a typical person's on a typical image, "
+            "tested with t (Satterthwaite degrees of freedom), so the claim is about people, not only these annotators. "
+            "The GEE p of the table above treats the annotators as fixed.")
+    return table("population", "Model against people (logistic mixed model)", rows, columns, note)
 
 
 def several_models(models: pd.DataFrame) -> Table:

@@ -80,7 +80,7 @@ def test_label_agreement_is_summarised_per_statistic(many):
 def test_paired_table_shows_the_pooled_comparisons_and_keeps_every_pair_on_file(many):
     comparison, out = many
     tables = html_tables((out / "index.html").read_text(encoding="utf-8"))
-    shown = [(row["A"], row["B"]) for row in tables["Paired comparisons on the same images"]]
+    shown = [(row["A"], row["B"]) for row in tables["Paired comparisons on the stimuli both raters saw"]]
     assert shown and not any(a.startswith("A") and a[1:].isdigit() for a, _ in shown)  # no single annotator on the page
     assert (HUMANS_MEAN, "net-1") in shown and ("net-1", "net-2") in shown
     assert len(pd.read_csv(out / "tables" / "paired.csv")) == len(comparison.paired) > 20

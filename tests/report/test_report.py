@@ -79,6 +79,24 @@ def test_digits_report_files_are_self_contained(digits):
     assert study_facts["sessions"] == "3" and study_facts["annotators"] == "3: A01, A02, A03"
 
 
+def test_the_wording_claims_only_what_was_computed(digits):
+    """No sentence claims pairing or sameness of images, or a model type, that the computation did not use:
+    the pairs' image counts are stated from the paired table, the trend is named for the regression it is,
+    and the mixed model is named only beside its table."""
+    out, _, _, _ = digits
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    for claim in ("rated the same images", "Paired comparisons on the same images", "conditional logistic", "majority vote"):
+        assert claim not in markdown, claim
+    paired = pd.read_csv(out / "tables" / "paired.csv")
+    low, high = paired["n_images"].min(), paired["n_images"].max()
+    counted = f"{low}" if low == high else f"from {low} to {high}"
+    assert f"compared only on the stimuli both of them saw ({counted} per pair" in markdown
+    population = pd.read_csv(out / "tables" / "population.csv")
+    assert len(population) == 3 and markdown.count("logistic mixed model") == 2  # the table's title and its note
+    models = pd.read_csv(out / "tables" / "all_images.csv")
+    assert set(models["kind"]) == {"model"} and (models["n"] > 200).all()  # demo-digits' models predicted more than the test phase
+
+
 def test_digits_numbers_match_the_stats_module(digits):
     out, _, answers, study = digits
     expected = expected_comparison(answers, study)
@@ -91,7 +109,7 @@ def test_digits_numbers_match_the_stats_module(digits):
         assert shown["top-5 95% interval"] == interval(low, high)
     csv = pd.read_csv(out / "tables" / "headline.csv").set_index("rater")
     assert csv["error top-5"].to_dict() == pytest.approx(expected.rates.set_index("rater")["error_rate"].to_dict())
-    paired = {(row["A"], row["B"]): row for row in tables["Paired comparisons on the same images"]}
+    paired = {(row["A"], row["B"]): row for row in tables["Paired comparisons on the stimuli both raters saw"]}
     for row in expected.paired.dropna(subset=["mcnemar_p"]).itertuples():
         shown = paired[(row.rater_a, row.rater_b)]
         assert shown["McNemar p"] == format_value(row.mcnemar_p) and shown["only A right"] == str(int(row.only_a_right))
@@ -138,7 +156,7 @@ def test_model_vs_human_subjects_vs_resnet50(tmp_path):
     assert len([r for r in headline.values() if r["kind"] == "human"]) == 10 and "bagnet33" not in headline
     for row in expected.rates.itertuples():
         assert headline[row.rater]["top-1 error"] == percent(row.error_rate) and headline[row.rater]["n"] == str(row.n)
-    gee = next(r for r in tables["Paired comparisons on the same images"] if r["A"] == "humans (mean of annotators)")
+    gee = next(r for r in tables["Paired comparisons on the stimuli both raters saw"] if r["A"] == "humans (mean of annotators)")
     assert gee["GEE p"] == format_pvalue(float(expected.paired.dropna(subset=["gee_p"])["gee_p"].iloc[0])) == "< 1e-16"  # 1.7e-144
     assert "image file not available" in page  # the raw data has no images: listed, not failed
     assert "top-1 error" in tables["Error rates"][0] and "top-5 error" not in tables["Error rates"][0]
