@@ -374,6 +374,7 @@ def _write_tables(tables: dict[str, "pd.DataFrame"], out: Path, inputs: list[str
 def cmd_plan(args: argparse.Namespace) -> int:
     """Handler of ``plan``."""
     from .stats import plan_study
+    from .stats.results import json_records
 
     for option, value in (("--alpha", args.alpha), ("--power", args.power)):
         if not 0 < value < 1:
@@ -386,7 +387,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     )
     if args.json:
         fields = {k: v for k, v in vars(plan).items() if k != "table"}
-        print(json.dumps({**fields, "table": json.loads(plan.table.to_json(orient="records"))}, indent=1))
+        print(json.dumps({**fields, "table": json_records(plan.table)}, indent=1))
     else:
         print(plan.summary())
         difference = abs(args.human_error - args.model_error)

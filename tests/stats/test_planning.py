@@ -147,3 +147,10 @@ def test_the_plan_needs_more_images_when_annotators_agree(capsys):
     assert main(argv) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["human_consistency"] == 0.43 and printed["table"][0]["n_images"] == table.loc[3, "n_images"]
+
+
+def test_plan_json_keeps_every_digit_of_the_exact_power(capsys):
+    exact = plan_study(0.051, 0.068, None, annotators=[1]).table.iloc[0]["power"]
+    assert round(exact, 10) != exact  # a power with more than 10 decimals, which to_json would round
+    assert main(["plan", "--human-error", "0.051", "--model-error", "0.068", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["table"][0]["power"] == exact
