@@ -230,8 +230,8 @@ def label_agreement(agreement: pd.DataFrame, alpha: float, limit: int) -> Table:
         summary = kappa_summary(agreement, agreement["test"].astype(str).to_numpy(dtype=object), alpha)
         return summarised("label_agreement", title, agreement, summary, alpha, "Summarised per statistic; every pair is in the CSV file.")
     columns = {"statistic": text("test"), "annotators": text("raters"), "n": text("n_images"), "kappa": text("kappa"),
-               "95% interval": interval_of("ci_low", "ci_high", scale=1), "p": text("pvalue")}
-    return table("label_agreement", title, agreement, columns)
+               "95% interval": interval_of("ci_low", "ci_high", scale=1), "p": text("pvalue"), "Holm p": text("pvalue_holm")}
+    return table("label_agreement", title, agreement, columns, "Holm p adjusts Cohen's p over every pair of annotators of the phase.")
 
 
 def summarised(name: str, title: str, data: pd.DataFrame, summary: pd.DataFrame, alpha: float, note: str) -> Table:

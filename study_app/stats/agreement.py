@@ -349,10 +349,11 @@ def kappa_interval(kappa, std_error, alpha: float) -> tuple[np.ndarray, np.ndarr
 
 def label_kappa_table(raters: pd.DataFrame, alpha: float = 0.05, seed: int = 0) -> pd.DataFrame:
     """Cohen's kappa on labels for every pair of annotators sharing images (all pairs at once);
-    p-values as :func:`label_kappa` gives them."""
+    p-values as :func:`label_kappa` gives them, Holm-adjusted over the pairs of the table
+    (``pvalue_holm``, family named in ``holm_family``)."""
     grid = label_grid(raters[raters["kind"] == HUMAN], NO_ANSWER)
     first, second = np.triu_indices(len(grid.raters), k=1)
-    return _pairwise_label_kappa(grid, first, second, alpha, seed)
+    return _with_holm(_pairwise_label_kappa(grid, first, second, alpha, seed), "Cohen's kappa on labels, every pair of annotators")
 
 
 #: Fewest shuffles per pair (smallest p-value 1e-3), and the shuffled labels (pairs x

@@ -113,7 +113,7 @@ class Comparison:
         if not self.label_agreement.empty:
             lines += ["", "Label agreement between annotators (top-1 labels)", _text(self.label_agreement, {
                 "phase": "phase", "test": "statistic", "raters": "annotators", "n_images": "n", "kappa": "kappa", "ci": f"{level} CI", "pvalue": "p",
-                "pvalue_method": "p from"})]
+                "pvalue_holm": "Holm p", "pvalue_method": "p from"})]
         if not self.class_correlation.empty:
             lines += ["", "Per-class error profiles (Spearman; classes differing at FDR alpha)", _text(self.class_correlation, {
                 "phase": "phase", "model": "model", "level": "level", "n_classes": "classes", "spearman_rho": "rho",
@@ -292,13 +292,14 @@ def _label_agreement(rows: pd.DataFrame, people: list[str], alpha: float, phase:
     table = pd.DataFrame(
         {"test": "Cohen's kappa", "raters": cohen["rater_a"] + " & " + cohen["rater_b"], "n_images": cohen["n_images"],
          "kappa": cohen["kappa"], "ci_low": cohen["ci_low"], "ci_high": cohen["ci_high"], "pvalue": cohen["pvalue"],
-         "pvalue_method": cohen["pvalue_method"]}
+         "pvalue_method": cohen["pvalue_method"], "pvalue_holm": cohen["pvalue_holm"], "holm_family": cohen["holm_family"]}
     )
     if len(people) >= 3:
         try:
             fleiss = fleiss_kappa_labels(rows, people)
             extra = {"test": "Fleiss' kappa", "raters": ", ".join(fleiss.raters), "n_images": fleiss.n_images,
-                     "kappa": fleiss.kappa, "ci_low": np.nan, "ci_high": np.nan, "pvalue": np.nan, "pvalue_method": ""}
+                     "kappa": fleiss.kappa, "ci_low": np.nan, "ci_high": np.nan, "pvalue": np.nan, "pvalue_method": "",
+                     "pvalue_holm": np.nan, "holm_family": ""}
             table = pd.concat([table, pd.DataFrame([extra])], ignore_index=True)
         except StudyError as exc:
             notes.append(f"phase {phase}: no Fleiss' kappa ({exc})")

@@ -80,6 +80,15 @@ def test_label_kappa_by_hand():
     assert len(label_kappa_table(top1_table({"A": "ab", "B": "ab", "C": "ba"}, truth="aa"))) == 3
 
 
+def test_label_kappa_p_values_are_holm_adjusted_over_the_pairs():
+    table = label_kappa_table(top1_table({"A": "aabbcabcab", "B": "aabbcabcca", "C": "abcabcabca", "D": "aabbcabcab"}, truth="a" * 10))
+    tested = table["pvalue"].notna()
+    assert tested.sum() >= 3
+    expected = multipletests(table.loc[tested, "pvalue"], method="holm")[1]
+    np.testing.assert_allclose(table.loc[tested, "pvalue_holm"], expected, rtol=1e-12)
+    assert table["holm_family"].str.endswith(f"every pair of annotators: {int(tested.sum())} pairs").all()
+
+
 def test_label_kappa_interval_stays_in_range_and_is_absent_without_spread():
     # [[4, 1], [0, 1]]: kappa = 4/7 with a standard error whose Wald interval reaches 1.26
     near_one = label_kappa(top1_table({"A": "aaaaab", "B": "aaaabb"}, truth="aaaaaa"), "A", "B")
