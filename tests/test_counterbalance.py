@@ -168,9 +168,10 @@ def test_compare_scores_models_in_each_condition_of_a_shared_image(tmp_path, tin
             "--n-boot", "200", "--out", str(tmp_path / "out"), "--json"]
     assert main(argv) == 0
     rates = json.loads(capsys.readouterr().out)["rates"]
-    model_rows = [r for r in rates if r["rater"] == "model-a" and r["phase"] in ("short", "long")]
-    assert sorted(r["phase"] for r in model_rows) == ["long", "short"]
-    assert {r["n"] for r in model_rows} == {12}  # the model answered every test image, in both conditions
+    for scope in ("all", "shared"):
+        model_rows = [r for r in rates if r["rater"] == "model-a" and r["phase"] in ("short", "long") and r["scope"] == scope]
+        assert sorted(r["phase"] for r in model_rows) == ["long", "short"]
+        assert {r["n"] for r in model_rows} == {12}  # the model answered every test image, in both conditions
 
 
 def test_export_names_each_answers_group_and_an_import_keeps_the_assignments(tmp_path, tiny_study):

@@ -142,7 +142,9 @@ def test_unknown_images_labels_and_missing_columns(tmp_path):
     frame, problems = read(tmp_path, HEADER + "m,a,1,x,1\nm,ghost,1,nolabel,1\n", image_ids={"a"}, label_ids={"x"})
     assert frame is None and {(p.field, p.line) for p in problems} == {("image_id", 3), ("label_id", 3)}
     frame, problems = read(tmp_path, "model,image_id,rank\nm,a,1\n")
-    assert frame is None and problems[0].line == 1 and "label_id, score" in problems[0].message
+    assert frame is None and problems[0].line == 1 and "missing column(s) label_id;" in problems[0].message  # score is optional
+    frame, problems = read(tmp_path, "model,image_id,rank,label_id\nm,a,1,x\n")
+    assert problems == [] and frame["score"].isna().all()
 
 
 def test_duplicate_header_after_stripping_is_refused(tmp_path):
