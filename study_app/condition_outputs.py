@@ -56,10 +56,10 @@ class ConditionResults:
     notes: tuple[str, ...] = field(default=())
 
     def tables(self) -> dict[str, "pd.DataFrame"]:
-        """The files ``compare`` writes: ``conditions``, ``condition_tests``, ``condition_consistency``
-        and, with numeric levels, ``psychometric``."""
+        """The files ``compare`` writes: ``conditions``, ``condition_tests``, ``condition_consistency``,
+        ``condition_population`` and, with numeric levels, ``psychometric``."""
         tables = {"conditions": self.analysis.rates, "condition_tests": self.analysis.tests,
-                  "condition_consistency": self.analysis.consistency}
+                  "condition_consistency": self.analysis.consistency, "condition_population": self.analysis.population}
         if self.fits.empty:
             return tables
         return tables | {"psychometric": self.fits, "threshold_tests": self.threshold_tests}

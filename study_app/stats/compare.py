@@ -24,7 +24,7 @@ from ..errors import StudyError
 from ..labels import LabelSet
 from .agreement import consistency_analysis, fleiss_kappa_labels, label_kappa_table
 from .breakdowns import class_error_comparison, confused_pairs, error_by_trial, rt_by_correctness
-from .mixed import humans_vs_model_mixed
+from .mixed import population_table
 from .paired import FAMILIES, cochran_q_test, paired_comparisons
 from .crowd import CROWD_DEFINITIONS, crowds
 from .raters import HUMAN, MODEL, concat_tables, shown_images_only
@@ -236,7 +236,7 @@ def _phase_tables(
     if not people:  # predictions alone: the models against each other, nothing about people
         return tables
     tables["response_times"] = rt_by_correctness(rows, correct)
-    tables["population"] = pd.DataFrame([_fields(humans_vs_model_mixed(rows, model, alpha, correct), _POPULATION) for model in models])
+    tables["population"] = population_table(rows, models, alpha, correct)
     levels = ["class", "superclass"] if labels is not None and labels.parent_of else ["class"]
     found = [class_error_comparison(rows, model, level, labels, alpha, correct) for model in models for level in levels]
     per_class = [c.table.rename(columns={c.level: "class"}).assign(model=c.model, level=c.level) for c in found]
@@ -260,10 +260,6 @@ def _definitions(paired: pd.DataFrame, has_people: bool) -> list[str]:
                 "secondary (and the only one of the pooled annotators); McNemar p-values are Holm-adjusted within each family "
                 f"of a phase: {', '.join(found)}") if found else ""
     return [*([f"crowds of the annotators: {crowds_text}"] if has_people else []), *([families] if families else [])]
-
-
-_POPULATION = ("model", "n_images", "n_annotators", "human_error", "model_error", "effect", "se", "ci_low", "ci_high", "df", "pvalue",
-               "annotator_sd", "image_sd", "method", "note")
 
 
 def _fields(result: object, names: tuple[str, ...]) -> dict[str, Any]:

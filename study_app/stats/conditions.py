@@ -36,6 +36,7 @@ import pandas as pd
 from ..counterbalance import level_order
 from ..stimuli.registry import condition_name
 from .benchmark import model_human_pairs
+from .mixed import POPULATION_COLUMNS, population_table
 from .paired import HUMANS, paired_comparisons
 from .raters import HUMAN, MODEL, combined_code, stimulus_codes, with_condition
 from .rates import POOLED, RATE_COLUMNS, pooled_human_rate, single_rater_rates
@@ -44,9 +45,11 @@ from .results import Summarised
 SCOPES = ("all", "shared")
 CONDITION_COLUMNS = ["phase", "condition", "rater", "kind", "scope", *RATE_COLUMNS[4:]]
 TEST_COLUMNS = [
-    "phase", "condition", "rater_a", "rater_b", "n_images", "error_a", "error_b", "difference", "boot_low", "boot_high",
-    "both_right", "only_a_right", "only_b_right", "both_wrong", "mcnemar_p", "mcnemar_midp",
+    "phase", "condition", "rater_a", "rater_b", "n_images", "error_a", "error_b", "difference", "score_low", "score_high",
+    "boot_low", "boot_high", "both_right", "only_a_right", "only_b_right", "both_wrong", "mcnemar_p", "mcnemar_midp",
+    "mcnemar_p_holm", "family", "note",
 ]
+POPULATION_BY_CONDITION = ["phase", "condition", *POPULATION_COLUMNS]
 CONSISTENCY_COLUMNS = ["phase", "condition", "model", "n_humans", "error_consistency", "observed_consistency", "accuracy_difference"]
 MIXED_NOTE = "condition levels mix numbers and words ({examples}); they are sorted as written, not by value"
 
@@ -168,10 +171,12 @@ def condition_tests(
     """Each model against each annotator and against the pooled humans, within each (phase, condition).
 
     Pairs are the stimuli both sides saw (so the scope is ``"shared"`` by construction).
-    Annotator vs model: the 2x2 counts and the exact McNemar p and mid-p; pooled humans
-    (``"humans"``) vs model: the error difference with a paired cluster bootstrap interval
-    (images and annotators resampled), as :func:`~study_app.stats.paired.paired_comparisons`
-    computes them. Columns ``TEST_COLUMNS``; ``rater_b`` is always the model.
+    Annotator vs model: the 2x2 counts, the exact McNemar p and mid-p, Tango's score
+    interval of the difference and the McNemar p Holm-adjusted over the pairs of the
+    (phase, condition); pooled humans (``"humans"``) vs model: the error difference with a
+    paired cluster bootstrap interval (images and annotators resampled), as
+    :func:`~study_app.stats.paired.paired_comparisons` computes them. Columns
+    ``TEST_COLUMNS``; ``rater_b`` is always the model.
     """
     table = with_condition(raters)
     parts = []
@@ -185,6 +190,22 @@ def condition_tests(
     if not parts:
         return pd.DataFrame(columns=TEST_COLUMNS)
     return _in_display_order(pd.concat(parts, ignore_index=True)[TEST_COLUMNS], ["rater_b", "rater_a"])
+
+
+def condition_population(raters: pd.DataFrame, *, correct: str = "correct_top1", alpha: float = 0.05) -> pd.DataFrame:
+    """Each model against people as a population within each (phase, condition): the logistic
+    mixed model of :func:`~study_app.stats.mixed.humans_vs_model_mixed` on that level's stimuli.
+    Columns :data:`POPULATION_BY_CONDITION`; none where a level has no annotators."""
+    table = with_condition(raters)
+    parts = []
+    for (phase, level), rows in table.groupby(["phase", "condition"], observed=True, sort=True):
+        kinds = rows.groupby("rater", observed=True)["kind"].first().astype(str)
+        if (kinds == HUMAN).any():
+            found = population_table(rows, sorted(kinds.index[kinds == MODEL]), alpha, correct)
+            parts.append(found.assign(phase=str(phase), condition=str(level)))
+    if not parts:
+        return pd.DataFrame(columns=POPULATION_BY_CONDITION)
+    return _in_display_order(pd.concat(parts, ignore_index=True)[POPULATION_BY_CONDITION], ["model"])
 
 
 def condition_consistency(raters: pd.DataFrame, *, correct: str = "correct_top1") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -245,14 +266,15 @@ class ConditionAnalysis(Summarised):
     tests: pd.DataFrame
     consistency: pd.DataFrame
     consistency_averaged: pd.DataFrame
+    population: pd.DataFrame
     notes: tuple[str, ...] = field(default=())
 
 
 def condition_analysis(
     raters: pd.DataFrame, *, correct: str = "correct_top1", alpha: float = 0.05, n_boot: int = 2000, seed: int = 0
 ) -> ConditionAnalysis:
-    """:func:`condition_rates` in both scopes, :func:`condition_tests` and
-    :func:`condition_consistency` in one result; ``levels`` lists each phase's levels in
+    """:func:`condition_rates` in both scopes, :func:`condition_tests`,
+    :func:`condition_consistency` and :func:`condition_population` in one result; ``levels`` lists each phase's levels in
     order and ``notes`` name the phases whose levels mix numbers and words."""
     table = with_condition(raters)
     levels = table.groupby("phase", observed=True, sort=True)["condition"].unique()
@@ -267,6 +289,7 @@ def condition_analysis(
         tests=condition_tests(table, correct=correct, alpha=alpha, n_boot=n_boot, seed=seed),
         consistency=per_condition,
         consistency_averaged=averaged,
+        population=condition_population(table, correct=correct, alpha=alpha),
         notes=tuple(notes),
     )
 

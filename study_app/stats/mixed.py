@@ -383,3 +383,14 @@ def _untestable(errors: np.ndarray, seen: np.ndarray) -> str:
         if rows.min() == rows.max():
             return f"{side} {'never' if rows.max() == 0 else 'always'} {verb} on these images: the log-odds difference is infinite"
     return ""
+
+
+#: The columns of :func:`population_table` (``compare``'s ``population``, ``condition_population``).
+POPULATION_COLUMNS = ["model", "n_images", "n_annotators", "human_error", "model_error", "effect", "se", "ci_low", "ci_high", "df",
+                      "pvalue", "annotator_sd", "image_sd", "method", "note"]
+
+
+def population_table(raters: pd.DataFrame, models: list[str], alpha: float = 0.05, correct: str = "correct_topk") -> pd.DataFrame:
+    """:func:`humans_vs_model_mixed` of each of ``models`` on one rater table, a row each (:data:`POPULATION_COLUMNS`)."""
+    found = [humans_vs_model_mixed(raters, model, alpha, correct) for model in models]
+    return pd.DataFrame([[getattr(result, column) for column in POPULATION_COLUMNS] for result in found], columns=POPULATION_COLUMNS)

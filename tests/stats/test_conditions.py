@@ -18,6 +18,7 @@ from study_app.errors import InputFileError, StudyError
 from study_app.importers import read_model_vs_human
 from study_app.stats import error_consistency_table, error_rates, humanlike_metrics, mcnemar_test, raters_from_guesses
 from study_app.stats.conditions import (
+    condition_population,
     CONDITION_COLUMNS,
     condition_analysis,
     condition_consistency,
@@ -364,3 +365,25 @@ def test_answers_with_conditions_keep_one_image_at_two_levels_as_two_trials():
     assert later_exposures(answers) == {"ann1": 1}  # only the repeat at level 0
     plain = raters_from_answers(answers.drop(columns="condition"), {"i0": ("a",)}, k=1)
     assert len(plain) == 1 and (plain["condition"] == "").all()  # without conditions: one image, first trial
+
+
+def test_each_level_gets_the_mixed_model_and_the_score_interval_of_its_own_stimuli():
+    """Per condition, the population test is the mixed model fitted on that level's stimuli
+    alone, and the annotator-vs-model tests carry Tango's interval and Holm within the level."""
+    from study_app.stats.mixed import humans_vs_model_mixed
+    from study_app.stats.paired_score import tango_interval
+
+    raters = read_model_vs_human(RAW, ["uniform-noise"], benchmark_conditions_only=False)
+    found = condition_population(raters)
+    levels = sorted(set(raters["condition"].astype(str)))
+    assert len(found) == 3 * len(levels) and set(found["condition"]) == set(levels)
+    at = found[(found["condition"] == "0.35") & (found["model"] == "resnet50")].iloc[0]
+    alone = humans_vs_model_mixed(raters[raters["condition"].astype(str) == "0.35"], "resnet50", correct="correct_top1")
+    assert (at["effect"], at["pvalue"], at["n_images"]) == (alone.effect, alone.pvalue, alone.n_images)
+    tests = condition_tests(raters, n_boot=200)
+    one = tests[(tests["condition"] == "0.35") & (tests["rater_b"] == "resnet50") & (tests["rater_a"] != "humans")].iloc[0]
+    # only A wrong = only B right, and the reverse
+    low, high = tango_interval(np.array([one["only_b_right"]]), np.array([one["only_a_right"]]), np.array([one["n_images"]]), 0.05)
+    assert (one["score_low"], one["score_high"]) == pytest.approx((low[0], high[0]), rel=1e-12)
+    level = tests[(tests["condition"] == "0.35") & tests["mcnemar_p"].notna()]
+    assert (level["mcnemar_p_holm"] >= level["mcnemar_p"]).all() and set(level["family"]) == {"humans vs models"}
