@@ -1,6 +1,6 @@
 """Entry point: ``python main.py [sub-command] ...`` (see ``python main.py --help``)."""
 
-from study_app.cli import main
+from study_app.cli.main import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -24,7 +24,7 @@ import numpy as np
 from study_app.models import find_spec, load_spec
 from study_app.models.backends import Backend, open_backend
 from study_app.models.provenance import cpu_description
-from study_app.protocol import load_study
+from study_app.protocol.study import load_study
 
 from .common import Result, print_table
 

@@ -30,10 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from study_app.protocol import load_study
-from study_app.responses import Event
-from tests.postgres.conftest import allocated_study
-from tests.postgres.pg_server import PgServer
+from study_app.protocol.study import load_study
+from study_app.protocol.responses import Event
+from tests.store.postgres.conftest import allocated_study
+from tests.store.postgres.pg_server import PgServer
 
 from .common import Result, percentiles, run_main
 
@@ -69,7 +69,7 @@ def timed_drive(go: Path, out: Path, pace_s: float, limit: int):
 
 def worker(study_dir: str, store: str, journal: str, seed: str, go: str, out: str, pace_s: str, limit: str) -> None:
     """One client process (run as ``python -m benchmarks.bench_postgres --worker ...``)."""
-    from study_app.pilot import run_pilot
+    from study_app.session.pilot import run_pilot
 
     study = load_study(study_dir, check_images=False)
     drive = timed_drive(Path(go), Path(out), float(pace_s), int(limit))

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 
-from study_app.protocol import ImageRecord, Phase, Study
+from study_app.protocol.study import ImageRecord, Phase, Study
 from study_app.review.items import Selection, find_errors
 from study_app.stats import image_phases, rater_table
 from study_app.store import ResultsStore

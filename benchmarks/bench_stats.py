@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from study_app.labels import LabelSet
-from study_app.protocol import BUNDLED_PROTOCOLS, load_study
+from study_app.protocol.labels import LabelSet
+from study_app.protocol.study import BUNDLED_PROTOCOLS, load_study
 from study_app.stats import HUMANS, error_rates, paired_differences, rater_table
 
 from .common import Result, machine, print_table

@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from study_app.protocol import load_study
-from study_app.responses import Response, utc_now
-from study_app.session import SessionController
+from study_app.protocol.study import load_study
+from study_app.protocol.responses import Response, utc_now
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame, export_answers, merge_stores
 from study_app.store.results_store import child_uuid, key_uuid, new_uuid
 from study_app.store.schema import TABLES

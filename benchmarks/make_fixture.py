@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from study_app.csvfiles import write_csv
-from study_app.protocol import BUNDLED_PROTOCOLS
+from study_app.io.csvfiles import write_csv
+from study_app.protocol.study import BUNDLED_PROTOCOLS
 
 LABEL_FILES = ("labels.csv", "hierarchy.csv", "hierarchy_nodes.csv", "LICENSE-WordNet.txt")
 MODEL_ACCURACY = {"model-a": 0.75, "model-b": 0.85, "model-c": 0.90}

@@ -18,9 +18,9 @@ settings.register_profile("repeatable", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
-from study_app.protocol import BUNDLED_PROTOCOLS  # noqa: E402
+from study_app.protocol.study import BUNDLED_PROTOCOLS  # noqa: E402
 
-from .factory import make_study  # noqa: E402
+from tests.factory import make_study  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)

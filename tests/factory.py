@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from study_app.csvfiles import write_csv
+from study_app.io.csvfiles import write_csv
 
 from PIL import Image
 

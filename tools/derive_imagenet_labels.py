@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from study_app.csvfiles import write_csv
+from study_app.io.csvfiles import write_csv
 
 ROOT_ID = "n00001740"  # entity
 REPO_ROOT = Path(__file__).resolve().parent.parent

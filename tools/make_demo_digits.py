@@ -53,7 +53,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from study_app.csvfiles import write_csv
+from study_app.io.csvfiles import write_csv
 
 import numpy as np
 from PIL import Image

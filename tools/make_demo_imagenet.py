@@ -42,7 +42,7 @@ import sys
 from importlib import metadata, resources
 from pathlib import Path
 
-from study_app.csvfiles import write_csv
+from study_app.io.csvfiles import write_csv
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "protocols" / "demo-imagenet"

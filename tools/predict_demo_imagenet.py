@@ -47,7 +47,7 @@ import torch
 
 from study_app.models import load_spec, predict_study
 from study_app.models.output import HEADER
-from study_app.protocol import Study, load_study
+from study_app.protocol.study import Study, load_study
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "protocols" / "demo-imagenet"

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pandas loads on first use
     import pandas as pd
 
-    from .stats.conditions import ConditionAnalysis
+    from study_app.stats.conditions import ConditionAnalysis
 
 DIRECTIONS = ("auto", "increasing", "decreasing")
 MAX_FIT_BOOT = 1000
@@ -65,7 +65,7 @@ class ConditionResults:
         return tables | {"psychometric": self.fits, "threshold_tests": self.threshold_tests}
 
     def to_json(self) -> dict:
-        from .stats.results import json_records  # pandas loads on first use
+        from study_app.stats.results import json_records  # pandas loads on first use
 
         records = {name: json_records(table) for name, table in self.tables().items()}
         return {"levels": self.analysis.levels, "guess": self.guess, "psychometric_direction": self.direction,
@@ -94,8 +94,8 @@ def analyse_conditions(
     (``None`` for a table without conditions: there is nothing per condition to say)."""
     import pandas as pd
 
-    from .stats.conditions import condition_analysis
-    from .stats.psychometric import FIT_COLUMNS, fit_raters
+    from study_app.stats.conditions import condition_analysis
+    from study_app.stats.psychometric import FIT_COLUMNS, fit_raters
 
     if not has_conditions(raters):
         return None
@@ -132,8 +132,8 @@ THRESHOLD_TEST_COLUMNS = ["phase", "model", "n_annotators", "threshold_accuracy"
 def _threshold_tests(rows: "pd.DataFrame", phase: str, options: dict) -> list[tuple]:
     """Each model's threshold minus the pooled annotators' (cluster bootstrap over annotators), as
     :func:`~study_app.stats.psychometric.threshold_difference` tests it; none without annotators."""
-    from .stats.psychometric import threshold_difference
-    from .stats.raters import HUMAN, MODEL
+    from study_app.stats.psychometric import threshold_difference
+    from study_app.stats.raters import HUMAN, MODEL
 
     if not (rows["kind"] == HUMAN).any():
         return []
@@ -153,8 +153,8 @@ def with_pooled_humans(rows: "pd.DataFrame") -> "pd.DataFrame":
     """The rows plus the annotators' trials once more as one rater, :data:`POOLED_FIT`."""
     import pandas as pd
 
-    from .stats.raters import HUMAN
-    from .stats.rates import POOLED
+    from study_app.stats.raters import HUMAN
+    from study_app.stats.rates import POOLED
 
     people = rows[(rows["kind"] == HUMAN).to_numpy()]
     if people.empty:
@@ -179,7 +179,7 @@ def _direction(rates: "pd.DataFrame", phase: str, asked: str) -> tuple[str, str]
     """The fitted direction and why: as asked, or the sign of the accuracy trend over the levels."""
     import numpy as np
 
-    from .stats.rates import POOLED
+    from study_app.stats.rates import POOLED
 
     if asked != "auto":
         return asked, "--psychometric-direction"
@@ -200,8 +200,8 @@ def _direction(rates: "pd.DataFrame", phase: str, asked: str) -> tuple[str, str]
 def condition_table(results: ConditionResults) -> str:
     """The printed per-condition table: error (%) with its interval for the pooled humans and
     each model, the annotators as their range (scope ``all``: every trial of each rater)."""
-    from .stats.raters import HUMAN, MODEL
-    from .stats.rates import POOLED
+    from study_app.stats.raters import HUMAN, MODEL
+    from study_app.stats.rates import POOLED
 
     rates = results.analysis.rates
     rates = rates[rates["scope"] == "all"]

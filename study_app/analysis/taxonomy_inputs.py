@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..protocol import Study
-from ..stats import RULES, image_phases, rater_table, shown_images_only
-from ..stats.taxonomy import TaxonomyAnalysis, analyse_taxonomy, reviewed_truth
-from ..store import ResultsStore, answers_frame
-from ..store.reviews import review_conflicts, reviews_frame
+from study_app.protocol.study import Study
+from study_app.stats import RULES, image_phases, rater_table, shown_images_only
+from study_app.stats.error_taxonomy import TaxonomyAnalysis, analyse_taxonomy, reviewed_truth
+from study_app.store import ResultsStore, answers_frame
+from study_app.store.reviews import review_conflicts, reviews_frame
 
 
 def study_taxonomy(
@@ -38,7 +38,7 @@ def study_taxonomy(
     ``raters`` is the rater table of the analysed phases as ``compare`` built it (same
     ``rule`` and ``k``); it is re-scored here against the reviewed ground truth.
     """
-    from ..importers import read_prediction_files
+    from study_app.importers import read_prediction_files
 
     with ResultsStore(store_path, readonly=True) as store:
         reviews = reviews_frame(store, study_name=study.name)
@@ -65,10 +65,10 @@ def study_taxonomy(
 
 def compare_taxonomy(args, raters: pd.DataFrame, rule: str, out: Path) -> TaxonomyAnalysis | None:
     """``compare --taxonomy``: the analysis of the study's reviews, its tables written to ``out``."""
-    from ..compare_cli import _write_tables, command_inputs
-    from ..protocol import load_study
-    from ..store import default_store_path
-    from ..store.results_store import store_location
+    from study_app.cli.compare import _write_tables, command_inputs
+    from study_app.protocol.study import load_study
+    from study_app.store import default_store_path
+    from study_app.store.results_store import store_location
 
     study = load_study(args.study, check_images=False)
     store_path = store_location(args.store) if args.store else default_store_path(study)

@@ -1,6 +1,6 @@
 """``new-study degrade``: a protocol folder for a degradation experiment made from another study.
 
-The source study (a protocol folder, checked by :func:`~study_app.protocol.load_study`) gives
+The source study (a protocol folder, checked by :func:`~study_app.protocol.study.load_study`) gives
 the classes, the phases and the images; every image of a phase without feedback (the test)
 is written at every level of the transform (:func:`~study_app.stimuli.degrade.degrade_images`),
 and every image of a phase with feedback only (training) at the **first** level given: training
@@ -19,7 +19,7 @@ What it writes:
 - ``study.toml``: the source's name with the transform appended, its seed (trial orders),
   labels and phases (an optional ``--presentation-ms`` adds a timed presentation to the test
   phases), a ``[counterbalance]`` table over the manifest's conditions (each annotator sees
-  each source image at one level; see :mod:`study_app.counterbalance`), and a ``[stimuli]``
+  each source image at one level; see :mod:`study_app.protocol.counterbalance`), and a ``[stimuli]``
   table with the transform, the levels, the seed and the source, from which the stimuli can be
   made again byte for byte;
 - the label files, hierarchy and instructions, copied. Example images stay where they are
@@ -39,13 +39,13 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..csvfiles import write_csv
-from ..errors import StudyError
-from ..output_guard import check_output_folder
-from ..paths import resolve_inside
-from ..protocol import STUDY_FILE, Phase, Presentation, Study, load_study
-from .degrade import STIMULUS_COLUMNS, SourceImage, degrade_images
-from .registry import condition_name, get_transform
+from study_app.io.csvfiles import write_csv
+from study_app.errors import StudyError
+from study_app.io.output_guard import check_output_folder
+from study_app.io.paths import resolve_inside
+from study_app.protocol.study import STUDY_FILE, Phase, Presentation, Study, load_study
+from study_app.stimuli.degrade import STIMULUS_COLUMNS, SourceImage, degrade_images
+from study_app.stimuli.registry import condition_name, get_transform
 
 #: The label-set files of ``[labels]`` that are copied next to the new study.toml.
 _LABEL_KEYS = ("file", "hierarchy", "nodes")

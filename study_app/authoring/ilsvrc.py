@@ -21,10 +21,10 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from .csvfiles import write_csv
-from .output_guard import check_output_folder
-from .errors import StudyError
-from .protocol import BUNDLED_PROTOCOLS
+from study_app.io.csvfiles import write_csv
+from study_app.io.output_guard import check_output_folder
+from study_app.errors import StudyError
+from study_app.protocol.study import BUNDLED_PROTOCOLS
 
 LABEL_FILES = ("labels.csv", "hierarchy.csv", "hierarchy_nodes.csv", "LICENSE-WordNet.txt", "instructions.md")
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png"}

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .output_guard import OutputWriteError, write_bytes
+from study_app.io.output_guard import OutputWriteError, write_bytes
 
 NO_CACHE_VARIABLE = "STUDY_APP_NO_CACHE"
 

@@ -2,7 +2,7 @@
 
 Decoding and shrinking the 13 example photos of a class takes tens of milliseconds; a
 96-pixel thumbnail read back from disk takes a fraction of one. Thumbnails live in the
-user's cache folder (``$XDG_CACHE_HOME/study-app/thumbnails/``, see :mod:`study_app.cache`),
+user's cache folder (``$XDG_CACHE_HOME/study-app/thumbnails/``, see :mod:`study_app.caches.files`),
 one small file per source image and size, named by a digest of the source's path, size,
 modification and change times, inode and the thumbnail size: an edited or replaced
 example gets a new name, and the old file is simply never read again (delete the folder
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from .cache import cache_dir, write_atomically
+from study_app.caches.files import cache_dir, write_atomically
 
 #: Bumped whenever the way thumbnails are made changes (size rule, resampling, format).
 VERSION = 1

@@ -6,7 +6,7 @@ cache remembers, per study folder, the result for each file:
 
 - each trial image: its SHA-256 and whether it decoded cleanly (``True``; ``False``: not
   decoded yet; or the reason it did not decode, found by the background check of a
-  session that started before decoding them, see :mod:`study_app.study_cache`); each
+  session that started before decoding them, see :mod:`study_app.session.study_cache`); each
   example image: that it exists; keyed by its path and its size, modification time,
   change time and inode (one ``lstat``);
 - each predictions file: that it had no problems against the label set and manifest of
@@ -19,10 +19,10 @@ granularity of the previous write, or on a file system without a real change tim
 as FAT or some network shares) would go unnoticed; ``validate --rehash`` (``load_study(..., rehash=True)``) ignores the cache and checks and
 hashes every file again. A cached entry is only used for a plain relative reference
 (no ``..``, no absolute path) to a regular file (not a symbolic link) whose folder still
-resolves to the same real folder, which is what :func:`~study_app.paths.resolve_inside`
+resolves to the same real folder, which is what :func:`~study_app.io.paths.resolve_inside`
 would establish; every other reference takes the full path.
 
-The cache lives in ``$XDG_CACHE_HOME/study-app/validation/`` (see :mod:`study_app.cache`).
+The cache lives in ``$XDG_CACHE_HOME/study-app/validation/`` (see :mod:`study_app.caches.files`).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ import os
 import stat as stat_module
 from pathlib import Path
 
-from .cache import cache_dir, read_json, write_json
-from .paths import plain_reference
+from study_app.caches.files import cache_dir, read_json, write_json
+from study_app.io.paths import plain_reference
 
 _EMPTY: dict = {}
 #: Bumped whenever what is cached, or how a file is checked, changes.

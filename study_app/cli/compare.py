@@ -1,4 +1,4 @@
-"""The ``compare`` and ``plan`` sub-commands (wired into :mod:`study_app.cli`).
+"""The ``compare`` and ``plan`` sub-commands (wired into :mod:`study_app.cli.main`).
 
 ``compare`` puts a study's stored answers (or an answers table) and its model
 predictions into one rater table, runs :func:`study_app.stats.compare`, prints the
@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from .condition_outputs import DIRECTION_OPTION
-from .errors import StudyError
-from .ranges import ALPHA, N_BOOT, RUN_SEED, TOP_K, Range
+from study_app.analysis.condition_outputs import DIRECTION_OPTION
+from study_app.errors import StudyError
+from study_app.io.ranges import ALPHA, N_BOOT, RUN_SEED, TOP_K, Range
 
 if TYPE_CHECKING:  # pandas loads on first use: every start of the app would pay for it
     import pandas as pd
@@ -43,7 +43,7 @@ class RaterInputs(NamedTuple):
 
     def output_folder(self, kind: str) -> Path:
         """``results/<study>/<kind>/`` (``<kind>-pilot/`` for a pilot store's dry run)."""
-        from .store.results_store import study_results_dir
+        from study_app.store.results_store import study_results_dir
 
         return study_results_dir(self.name) / (f"{kind}-pilot" if self.pilot else kind)
 
@@ -59,8 +59,8 @@ PREDICTION_OPTIONS: tuple[tuple[str, dict], ...] = (
 
 def read_predictions_option(args: argparse.Namespace, paths, image_ids, label_ids=None) -> tuple["pd.DataFrame", list[str]]:
     """The prediction files an option names, read as ``--unknown-images`` says; notes of what was left out."""
-    from .importers import read_prediction_files
-    from .importers.predictions import drop_unknown_images
+    from study_app.importers import read_prediction_files
+    from study_app.importers.predictions import drop_unknown_images
 
     skip = getattr(args, "unknown_images", "error") == "skip"
     lists = {"image_list": getattr(args, "image_list", None), "class_list": getattr(args, "class_list", None)}
@@ -132,9 +132,9 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Handler of ``compare``."""
-    from .condition_outputs import condition_table
-    from .output_guard import check_output_folder
-    from .stats import compare
+    from study_app.analysis.condition_outputs import condition_table
+    from study_app.io.output_guard import check_output_folder
+    from study_app.stats import compare
 
     _check_settings(args)
     inputs = rater_inputs(args)
@@ -148,7 +148,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _write_tables(written, out, command_inputs(args))
     taxonomy = None
     if getattr(args, "taxonomy", False):
-        from .review.analysis import compare_taxonomy
+        from study_app.analysis.taxonomy_inputs import compare_taxonomy
 
         taxonomy = compare_taxonomy(args, raters, rule, out)
     if args.json:
@@ -180,8 +180,8 @@ def compare_conditions(raters: "pd.DataFrame", inputs: RaterInputs, args: argpar
     model's accuracy curve is its own, and scope ``shared`` holds the common stimuli.
     Model-vs-human data keeps every level of its raw files here, including those its
     benchmark leaves out of the pooled numbers (the uncorrupted level, levels at chance)."""
-    from .condition_outputs import analyse_conditions
-    from .stats import RULES
+    from study_app.analysis.condition_outputs import analyse_conditions
+    from study_app.stats import RULES
 
     return analyse_conditions(raters, inputs.labels, correct=RULES[inputs.rule], direction=args.psychometric_direction,
                               alpha=args.alpha, n_boot=args.n_boot, seed=args.seed)
@@ -199,7 +199,7 @@ def check_model_vs_human(args: argparse.Namespace) -> None:
 
 def model_vs_human_raters(args: argparse.Namespace) -> RaterInputs:
     """Every trial of the model-vs-human raw data (one phase per data set, top-1, conditions kept)."""
-    from .importers import read_model_vs_human
+    from study_app.importers import read_model_vs_human
 
     datasets = sorted(set(args.dataset))
     raters = read_model_vs_human(Path(args.model_vs_human), datasets, benchmark_conditions_only=False)
@@ -210,8 +210,8 @@ def model_vs_human_raters(args: argparse.Namespace) -> RaterInputs:
 def benchmark_conditions(raters: "pd.DataFrame") -> "pd.DataFrame":
     """The rows at conditions the model-vs-human benchmark keeps (as ``report`` and the benchmark
     metrics read them); the per-condition tables keep every level of the raw files."""
-    from .importers.model_vs_human import EXCLUDED_CONDITIONS
-    from .stats.conditions import condition_level
+    from study_app.importers.model_vs_human import EXCLUDED_CONDITIONS
+    from study_app.stats.conditions import condition_level
 
     excluded = {(dataset, condition_level(level)) for dataset, levels in EXCLUDED_CONDITIONS.items() for level in levels}
     keep = [(phase, level) not in excluded for phase, level in zip(raters["phase"].astype(str), raters["condition"].astype(str))]
@@ -257,11 +257,11 @@ def _attentive(answers, args: argparse.Namespace):
 
 
 def study_raters(args: argparse.Namespace):
-    from .protocol import load_study
-    from .stats import image_phases, rater_table
-    from .store import ResultsStore, answers_frame, default_store_path
-    from .store.results_store import store_location
-    from .store_url import printable_location
+    from study_app.protocol.study import load_study
+    from study_app.stats import image_phases, rater_table
+    from study_app.store import ResultsStore, answers_frame, default_store_path
+    from study_app.store.results_store import store_location
+    from study_app.io.store_url import printable_location
 
     study = load_study(args.study, check_images=False)
     store_path = store_location(args.store) if args.store else default_store_path(study)
@@ -295,9 +295,9 @@ def with_conditions(raters: "pd.DataFrame", study) -> "pd.DataFrame":
 
 def file_raters(args: argparse.Namespace):
     """Answers and/or predictions from files, scored against a manifest's ground truth."""
-    from .importers import read_answers
-    from .stats import rater_table, truth_table
-    from .stats.rates import ALL_PHASES
+    from study_app.importers import read_answers
+    from study_app.stats import rater_table, truth_table
+    from study_app.stats.rates import ALL_PHASES
 
     if not args.answers and args.phase:
         raise StudyError("--phase needs --answers: predictions alone have no phases")
@@ -329,7 +329,7 @@ def is_pilot(answers: "pd.DataFrame") -> bool:
 def input_notes(answers: "pd.DataFrame", asked_k: int | None, people_k: int, pilot: bool = False) -> list[str]:
     """What changes the reading of the numbers but is not in them: a pilot store's dry run,
     repeated trials left out, and models scored on more (or fewer) guesses than people could give."""
-    from .stats.raters import later_exposures
+    from study_app.stats.raters import later_exposures
 
     notes = ["pilot (simulated) sessions only: a dry run of the analysis, not results"] if pilot else []
     repeats = later_exposures(answers) if "trial_uuid" in answers.columns else {}
@@ -360,8 +360,8 @@ def _write_tables(tables: dict[str, "pd.DataFrame"], out: Path, inputs: list[str
     """
     import pandas as pd
 
-    from .csv_safety import safe_csv_text
-    from .output_guard import check_output, write_files
+    from study_app.io.csv_safety import safe_csv_text
+    from study_app.io.output_guard import check_output, write_files
 
     files = {}
     for name, table in tables.items():
@@ -373,8 +373,8 @@ def _write_tables(tables: dict[str, "pd.DataFrame"], out: Path, inputs: list[str
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """Handler of ``plan``."""
-    from .stats import plan_study
-    from .stats.results import json_records
+    from study_app.stats import plan_study
+    from study_app.stats.results import json_records
 
     for option, value in (("--alpha", args.alpha), ("--power", args.power)):
         if not 0 < value < 1:

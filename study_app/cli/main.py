@@ -12,14 +12,14 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import __version__
-from .compare_cli import add_compare_commands
-from .errors import StudyError
-from .ranges import EXAMPLES_PER_CLASS, RUN_SEED, SEED, Range
-from .models.cli import add_predict_command
-from .report.cli import add_report_command
-from .review.cli import add_review_command
-from .simulated_raters import DEFAULT_ABILITY_SD, DEFAULT_DIFFICULTY_SD, MAX_LOGIT_SD
+from study_app import __version__
+from study_app.cli.compare import add_compare_commands
+from study_app.errors import StudyError
+from study_app.io.ranges import EXAMPLES_PER_CLASS, RUN_SEED, SEED, Range
+from study_app.cli.models import add_predict_command
+from study_app.cli.report import add_report_command
+from study_app.cli.review import add_review_command
+from study_app.session.simulated_raters import DEFAULT_ABILITY_SD, DEFAULT_DIFFICULTY_SD, MAX_LOGIT_SD
 
 DEFAULT_STUDY = "demo-imagenet"
 
@@ -27,8 +27,8 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .protocol import load_study
-    from .study_summary import describe_study
+    from study_app.protocol.study import load_study
+    from study_app.protocol.summary import describe_study
 
     study = load_study(args.study, check_images=not args.quick, rehash=args.rehash)
     print(describe_study(study))
@@ -36,9 +36,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_annotate(args: argparse.Namespace) -> int:
-    from .gui.app import run_annotation
-    from .output_guard import check_store_output
-    from .store.results_store import store_location
+    from study_app.gui.app import run_annotation
+    from study_app.io.output_guard import check_store_output
+    from study_app.store.results_store import store_location
 
     store = store_location(args.store) if args.store else None  # refused before a window waits on a message box
     if store is not None:  # and before Qt starts: a store's -wal or a protocol folder must not become a store
@@ -66,7 +66,7 @@ def _add_annotate(sub: argparse._SubParsersAction) -> None:
 def _cmd_new_study(args: argparse.Namespace) -> int:
     if args.template == "degrade":
         return _cmd_new_degraded_study(args)
-    from .ilsvrc import write_ilsvrc_study
+    from study_app.authoring.ilsvrc import write_ilsvrc_study
 
     missing = [option for option, value in (("--val-dir", args.val_dir),) if not value]
     if missing:
@@ -87,7 +87,7 @@ def _cmd_new_study(args: argparse.Namespace) -> int:
 
 
 def _cmd_new_degraded_study(args: argparse.Namespace) -> int:
-    from .stimuli.study import write_degraded_study
+    from study_app.authoring.degraded import write_degraded_study
 
     missing = [option for option, value in (("--from", args.source), ("--transform", args.transform), ("--levels", args.levels), ("--out", args.out)) if not value]
     if missing:
@@ -102,19 +102,19 @@ def _cmd_new_degraded_study(args: argparse.Namespace) -> int:
 def _store_path(args: argparse.Namespace) -> Path | str:
     """``--store`` if given (a file, or a PostgreSQL server URL), else ``results/<study name>/results.sqlite``."""
     if getattr(args, "store", None):
-        from .store.results_store import store_location
+        from study_app.store.results_store import store_location
 
         return store_location(args.store)
-    from .protocol import study_name
-    from .store.results_store import STORE_FILE, study_results_dir
+    from study_app.protocol.study import study_name
+    from study_app.store.results_store import STORE_FILE, study_results_dir
 
     return study_results_dir(study_name(args.study)) / STORE_FILE
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    from .output_guard import check_store_output
-    from .store import merge_stores
-    from .store.results_store import store_location
+    from study_app.io.output_guard import check_store_output
+    from study_app.store import merge_stores
+    from study_app.store.results_store import store_location
 
     inputs = [store_location(p) for p in args.inputs]
     out = check_store_output(store_location(args.out), inputs, "merge output")
@@ -124,16 +124,16 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .output_guard import check_output
-    from .store import ResultsStore, export_answers
-    from .store.export import manifest_path
+    from study_app.io.output_guard import check_output
+    from study_app.store import ResultsStore, export_answers
+    from study_app.store.export import manifest_path
 
     store_path = _store_path(args)
     if args.out:
         out = Path(args.out)
     else:  # beside the store file; for a server store, in results/<study>/
-        from .protocol import study_name
-        from .store.results_store import study_results_dir
+        from study_app.protocol.study import study_name
+        from study_app.store.results_store import study_results_dir
 
         folder = store_path.parent if isinstance(store_path, Path) else study_results_dir(study_name(args.study))
         out = folder / "export" / f"answers.{args.format}"
@@ -146,11 +146,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from .output_guard import check_store_output
-    from .store.export import import_loaded, load_export, manifest_path
-    from .store.results_store import store_location
-    from .store.target import open_target
-    from .store_url import printable_location
+    from study_app.io.output_guard import check_store_output
+    from study_app.store.export import import_loaded, load_export, manifest_path
+    from study_app.store.results_store import store_location
+    from study_app.store.target import open_target
+    from study_app.io.store_url import printable_location
 
     table = Path(args.table)
     store_path = check_store_output(store_location(args.store), [table, manifest_path(table)])
@@ -162,10 +162,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_store(args: argparse.Namespace) -> int:
-    from .output_guard import check_store_output
-    from .store import check_store, recover_store
-    from .store.results_store import store_location
-    from .store_url import is_url, printable_location
+    from study_app.io.output_guard import check_store_output
+    from study_app.store import check_store, recover_store
+    from study_app.store.results_store import store_location
+    from study_app.io.store_url import is_url, printable_location
 
     if is_url(args.path):  # as a Path its '//' would become '/', and the redaction would miss it
         raise StudyError(f"{printable_location(args.path)}: check-store checks a results file; a server's database is checked by PostgreSQL")
@@ -228,16 +228,16 @@ _RT_SD_MS = Range(0, 600_000)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from .output_guard import check_store_output
-    from .pilot import run_pilot
-    from .protocol import load_study
-    from .store_url import printable_location
+    from study_app.io.output_guard import check_store_output
+    from study_app.session.pilot import run_pilot
+    from study_app.protocol.study import load_study
+    from study_app.io.store_url import printable_location
 
     study = load_study(args.study)
     drive = {}
     if args.gui:
-        from .gui.app import application
-        from .gui.pilot_driver import drive_window
+        from study_app.gui.app import application
+        from study_app.gui.pilot_driver import drive_window
 
         application()
         drive = {"drive": drive_window}
@@ -299,8 +299,8 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
 def _cmd_progress(args: argparse.Namespace) -> int:
     import time
 
-    from .progress import format_progress, study_progress
-    from .store import ResultsStore
+    from study_app.store.progress import format_progress, study_progress
+    from study_app.store import ResultsStore
 
     while True:
         with ResultsStore(_store_path(args), readonly=True) as store:
@@ -315,7 +315,7 @@ def _cmd_progress(args: argparse.Namespace) -> int:
 def _named_study(name_or_folder: str | None) -> str | None:
     """The study's name in its protocol when ``--study`` names a protocol here; else as given
     (a lab's server may be watched from a computer without the protocol folder)."""
-    from .protocol import study_name
+    from study_app.protocol.study import study_name
 
     if not name_or_folder:
         return None
@@ -326,8 +326,8 @@ def _named_study(name_or_folder: str | None) -> str | None:
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
-    from .store.journal import JournaledStore
-    from .store_url import is_server_url, printable_location
+    from study_app.store.journal import JournaledStore
+    from study_app.io.store_url import is_server_url, printable_location
 
     if not is_server_url(args.store):
         raise StudyError(f"--store must be the postgresql:// URL of the results server, not {printable_location(args.store)!r}")

@@ -1,6 +1,6 @@
 """The ``predict`` sub-command: run a model spec over a study's images.
 
-``study_app.cli`` adds it with :func:`add_predict_command`; the handler returns the exit
+``study_app.cli.main`` adds it with :func:`add_predict_command`; the handler returns the exit
 status (130 after Ctrl-C, with a valid partial file that a rerun completes) and raises
 :class:`~study_app.errors.StudyError` subclasses for anything the user can fix.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..ranges import Range
-from .backends import BACKENDS, DEVICES
+from study_app.io.ranges import Range
+from study_app.models.backends import BACKENDS, DEVICES
 
 
 def add_predict_command(sub: argparse._SubParsersAction) -> None:
@@ -42,12 +42,12 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from ..output_guard import OutputRefusedError, check_output
-    from ..protocol import load_study
-    from ..store.results_store import study_results_dir
-    from .provenance import write_sidecar
-    from .runner import predict_study
-    from .spec import find_spec, load_spec
+    from study_app.io.output_guard import OutputRefusedError, check_output
+    from study_app.protocol.study import load_study
+    from study_app.store.results_store import study_results_dir
+    from study_app.models.provenance import write_sidecar
+    from study_app.models.runner import predict_study
+    from study_app.models.spec import find_spec, load_spec
 
     study = load_study(args.study, check_images=False)  # every image is decoded (and checked) by the run itself
     spec = load_spec(find_spec(args.model, study.root), trust_model_code=args.trust_model_code)

@@ -1,4 +1,4 @@
-"""The ``report`` sub-command (wired into :mod:`study_app.cli` with :func:`add_report_command`).
+"""The ``report`` sub-command (wired into :mod:`study_app.cli.main` with :func:`add_report_command`).
 
 Inputs are those of ``compare`` (a study's store, or tidy answer and truth files, with
 prediction files), or published model-vs-human trials. The rater table of a study or of
@@ -15,10 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..compare_cli import MODEL_VS_HUMAN_OPTIONS, PREDICTION_OPTIONS, check_model_vs_human
-from ..condition_outputs import DIRECTION_OPTION
-from ..errors import StudyError
-from ..ranges import ALPHA, N_BOOT, RUN_SEED, TOP_K, Range
+from study_app.cli.compare import MODEL_VS_HUMAN_OPTIONS, PREDICTION_OPTIONS, check_model_vs_human
+from study_app.analysis.condition_outputs import DIRECTION_OPTION
+from study_app.errors import StudyError
+from study_app.io.ranges import ALPHA, N_BOOT, RUN_SEED, TOP_K, Range
 
 
 #: The options, in the order the command line is written back into the report.
@@ -61,7 +61,7 @@ def add_report_command(sub: argparse._SubParsersAction) -> None:
 def command_line(args: argparse.Namespace) -> str:
     """The command as it would be typed, rebuilt from the options (how it was invoked does not matter);
     a server URL's password is not part of it (it goes into the report)."""
-    from ..store_url import printable_location
+    from study_app.io.store_url import printable_location
 
     words = ["python", "main.py", "report"]
     for option, settings in OPTIONS:
@@ -89,10 +89,10 @@ def _check(args: argparse.Namespace) -> None:
 
 def _data(args: argparse.Namespace):
     """The report's inputs and the folder it goes to unless ``--out`` says otherwise."""
-    from ..compare_cli import analysed_trials, file_raters, study_raters
-    from ..stats import shown_images_only
-    from ..store.results_store import study_results_dir
-    from .inputs import from_files, from_model_vs_human, from_study_store
+    from study_app.cli.compare import analysed_trials, file_raters, study_raters
+    from study_app.stats import shown_images_only
+    from study_app.store.results_store import study_results_dir
+    from study_app.report.inputs import from_files, from_model_vs_human, from_study_store
 
     command = command_line(args)
     if args.model_vs_human:
@@ -105,13 +105,13 @@ def _data(args: argparse.Namespace):
     if not args.study:
         data = from_files(raters, rule, args.k, name, Path(args.answers), Path(args.truth), command)
         return replace(data, notes=tuple(notes), every_trial=every_trial), inputs.output_folder("report")
-    from ..protocol import load_study
-    from ..store import default_store_path
-    from ..store.results_store import store_location
+    from study_app.protocol.study import load_study
+    from study_app.store import default_store_path
+    from study_app.store.results_store import store_location
 
     study = load_study(args.study, check_images=False)
     store = store_location(args.store) if args.store else default_store_path(study)
-    from .taxonomy_section import with_reviews
+    from study_app.report.taxonomy_section import with_reviews
 
     data = replace(from_study_store(raters, rule, args.k, study, store, command), notes=tuple(notes), every_trial=every_trial)
     return with_reviews(data, study, store, args.predictions, args.alpha, args.n_boot, args.seed), inputs.output_folder("report")
@@ -119,8 +119,8 @@ def _data(args: argparse.Namespace):
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Handler of ``report``."""
-    from ..compare_cli import command_inputs
-    from .build import Settings, write_report
+    from study_app.cli.compare import command_inputs
+    from study_app.report.build import Settings, write_report
 
     _check(args)
     data, folder = _data(args)

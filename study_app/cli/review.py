@@ -1,4 +1,4 @@
-"""The ``review`` sub-command (wired into :mod:`study_app.cli` with :func:`add_review_command`).
+"""The ``review`` sub-command (wired into :mod:`study_app.cli.main` with :func:`add_review_command`).
 
 Opens the review window on a study's errors, or with ``--export`` writes every stored
 review as a CSV file without opening a window. Handlers return the exit status and raise
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .items import REVIEW_RULES, Selection
+from study_app.review.items import REVIEW_RULES, Selection
 
 
 def add_review_command(sub: argparse._SubParsersAction) -> None:
@@ -39,35 +39,35 @@ def add_review_command(sub: argparse._SubParsersAction) -> None:
 
 def cmd_review(args: argparse.Namespace) -> int:
     """Handler of ``review``."""
-    from ..errors import StudyError
+    from study_app.errors import StudyError
 
     groups = {"humans", "models", "all"}
     if len(args.raters) > 1 and groups & set(args.raters):
         raise StudyError("--raters takes either one of humans, models, all, or a list of annotator ids and model names")
     if args.export:
         return _export(args)
-    from ..store.results_store import store_location
+    from study_app.store.results_store import store_location
 
     if args.store:  # refused before Qt starts: reviews are written into this store
-        from ..output_guard import check_store_output
+        from study_app.io.output_guard import check_store_output
 
         check_store_output(store_location(args.store), args.predictions or ())
     if args.store and not Path(store_location(args.store)).is_file():  # else a mistyped path becomes a new store no analysis reads
-        from ..store_url import printable_location
+        from study_app.io.store_url import printable_location
 
         raise StudyError(f"{printable_location(args.store)}: no results store there; review needs the store the annotators filled (--store)")
-    from ..gui.review_app import run_review
+    from study_app.gui.review_app import run_review
 
     selection = Selection(tuple(args.raters), args.rule, tuple(args.phase or ()))
     return run_review(args.study, args.reviewer, args.blind, selection, args.store, args.predictions)
 
 
 def _export(args: argparse.Namespace) -> int:
-    from ..output_guard import check_output
-    from ..protocol import study_name
-    from ..store import ResultsStore
-    from ..store.results_store import STORE_FILE, store_location, study_results_dir
-    from ..store.reviews import export_reviews
+    from study_app.io.output_guard import check_output
+    from study_app.protocol.study import study_name
+    from study_app.store import ResultsStore
+    from study_app.store.results_store import STORE_FILE, store_location, study_results_dir
+    from study_app.store.reviews import export_reviews
 
     name = study_name(args.study)
     store_path = store_location(args.store) if args.store else study_results_dir(name) / STORE_FILE

@@ -11,7 +11,7 @@ from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtGui import QBrush, QKeyEvent
 from PyQt5.QtWidgets import QListWidget, QListWidgetItem
 
-from ..labels import LabelSet
+from study_app.protocol.labels import LabelSet
 
 
 class AnswerSlots(QListWidget):

@@ -12,16 +12,16 @@ from pathlib import Path
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QApplication, QDialog, QMessageBox
 
-from ..errors import StoreError, StudyError
-from ..keymap import combine_keys, read_user_keys, user_keys_path
-from ..session import SessionController
-from ..store.journal import open_annotation_store
-from ..store.results_store import ResultsStore, default_store_path, store_location
-from ..study_cache import BackgroundCheck, load_study_for_session
-from ..thread_priority import lowest_thread_priority
-from .crash import crash_handler
-from .main_window import AnnotationWindow
-from .start_dialog import StartDialog
+from study_app.errors import StoreError, StudyError
+from study_app.protocol.keys import combine_keys, read_user_keys, user_keys_path
+from study_app.session.controller import SessionController
+from study_app.store.journal import open_annotation_store
+from study_app.store.results_store import ResultsStore, default_store_path, store_location
+from study_app.session.study_cache import BackgroundCheck, load_study_for_session
+from study_app.io.thread_priority import lowest_thread_priority
+from study_app.gui.crash import crash_handler
+from study_app.gui.main_window import AnnotationWindow
+from study_app.gui.start_dialog import StartDialog
 
 
 #: Seconds after the window opens before the background image checks begin (the first

@@ -29,9 +29,9 @@ from types import TracebackType
 from PyQt5.QtCore import QObject, Qt, pyqtSignal
 from PyQt5.QtWidgets import QApplication, QMessageBox
 
-from .. import __version__
-from ..store.results_store import RESULTS_DIR
-from ..store_url import scrub_secrets
+from study_app import __version__
+from study_app.store.results_store import RESULTS_DIR
+from study_app.io.store_url import scrub_secrets
 
 CRASH_DIR = RESULTS_DIR / "crashes"
 #: The exit status after such an error (EX_SOFTWARE: an internal software error).

@@ -8,7 +8,7 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QKeyEvent
 from PyQt5.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
-from ..keymap import COMMANDS, NAVIGATION
+from study_app.protocol.keys import COMMANDS, NAVIGATION
 
 
 def help_text(keys: dict[str, str], sources: dict[str, str]) -> str:

@@ -5,7 +5,7 @@ a thread pool (Pillow releases the GIL while decoding), and example thumbnails a
 the same way when a class is highlighted. Results arrive through Qt's queued signals on
 the GUI thread; only ``QImage`` (safe in any thread) crosses threads, never ``QPixmap``.
 
-Thumbnails are also kept on disk (:mod:`study_app.thumbnail_cache`): a thumbnail job
+Thumbnails are also kept on disk (:mod:`study_app.caches.thumbnails`): a thumbnail job
 reads the cached file when there is one, and :meth:`ImageLoader.prebuild` fills the
 disk cache for all example images in a background thread of the lowest priority, so
 the examples of any class show at once from the next start on.
@@ -22,10 +22,10 @@ from PIL import Image
 from PyQt5.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal
 from PyQt5.QtGui import QImage
 
-from ..errors import ImageError
-from ..images import load_image
-from ..thread_priority import lowest_thread_priority
-from ..thumbnail_cache import ThumbnailCache
+from study_app.errors import ImageError
+from study_app.io.images import load_image
+from study_app.io.thread_priority import lowest_thread_priority
+from study_app.caches.thumbnails import ThumbnailCache
 
 
 def pil_to_qimage(image: Image.Image) -> QImage:

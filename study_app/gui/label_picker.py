@@ -27,10 +27,10 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from ..label_search import LabelSearchIndex
-from ..labels import LabelSet
-from .image_loader import ImageLoader
-from .label_models import HierarchyModel, SearchResultsModel
+from study_app.session.label_search import LabelSearchIndex
+from study_app.protocol.labels import LabelSet
+from study_app.gui.image_loader import ImageLoader
+from study_app.gui.label_models import HierarchyModel, SearchResultsModel
 
 THUMBNAIL = 96
 #: Example images load once the highlight has rested this long: arrowing or typing

@@ -1,6 +1,6 @@
 """The annotation window: instructions, then each phase's trials, feedback, breaks, the end.
 
-The window is a view on :class:`~study_app.session.SessionController`. Each submitted
+The window is a view on :class:`~study_app.session.controller.SessionController`. Each submitted
 answer is written through the controller (and so to disk) *before* the next screen is
 shown; if the store fails, the answer stays on screen, the window says why, and the
 annotator can retry. Nothing is lost by quitting: the next start resumes at the first
@@ -15,19 +15,19 @@ from PyQt5.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 from PyQt5.QtGui import QCloseEvent, QKeyEvent, QKeySequence
 from PyQt5.QtWidgets import QApplication, QMainWindow, QShortcut, QStackedWidget, QWidget
 
-from ..errors import StoreError
-from ..keymap import PAN_COMMANDS, combine_keys
-from ..label_search import LabelSearchIndex
-from ..responses import Event, Response
-from ..session import SessionController
-from ..store.db import LOCK_PATIENCE_S
-from .help_overlay import HelpOverlay
-from .image_loader import ImageLoader
-from .image_view import view_actions
-from .label_picker import ExamplesPane
-from .pages import FeedbackPage, InstructionsPage, MessagePage
-from .sync_indicator import SyncIndicator
-from .trial_page import TrialPage
+from study_app.errors import StoreError
+from study_app.protocol.keys import PAN_COMMANDS, combine_keys
+from study_app.session.label_search import LabelSearchIndex
+from study_app.protocol.responses import Event, Response
+from study_app.session.controller import SessionController
+from study_app.store.db import LOCK_PATIENCE_S
+from study_app.gui.help_overlay import HelpOverlay
+from study_app.gui.image_loader import ImageLoader
+from study_app.gui.image_view import view_actions
+from study_app.gui.label_picker import ExamplesPane
+from study_app.gui.pages import FeedbackPage, InstructionsPage, MessagePage
+from study_app.gui.sync_indicator import SyncIndicator
+from study_app.gui.trial_page import TrialPage
 
 PREFETCH = 3
 THUMB_CACHE_BYTES = 48 << 20
@@ -52,7 +52,7 @@ class AnnotationWindow(QMainWindow):
         prefetch: int = PREFETCH,
         user_keys: dict[str, str] | None = None,
     ) -> None:
-        """``user_keys``: the annotator's own bindings (:func:`~study_app.keymap.read_user_keys`);
+        """``user_keys``: the annotator's own bindings (:func:`~study_app.protocol.keys.read_user_keys`);
         the study's ``[keys]`` win over them, and a clash raises ProtocolError."""
         super().__init__()
         self._prefetch_count = prefetch

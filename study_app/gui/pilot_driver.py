@@ -19,10 +19,10 @@ from PyQt5.QtCore import QEventLoop, QObject, Qt, QTimer
 from PyQt5.QtTest import QTest
 from PyQt5.QtWidgets import QApplication
 
-from ..errors import StudyError
-from ..pilot import ScriptedParticipant
-from ..session import SessionController
-from .main_window import AnnotationWindow
+from study_app.errors import StudyError
+from study_app.session.pilot import ScriptedParticipant
+from study_app.session.controller import SessionController
+from study_app.gui.main_window import AnnotationWindow
 
 #: Longest the script waits for the window (an image to decode, a page to appear).
 STALL_LIMIT_MS = 30_000

@@ -7,15 +7,15 @@ from pathlib import Path
 
 from PyQt5.QtWidgets import QInputDialog, QLineEdit, QMessageBox
 
-from ..errors import StudyError
-from ..protocol import load_study
-from ..review.controller import ReviewController
-from ..review.items import Selection, study_errors
-from ..schedule import check_annotator_id
-from ..store.results_store import ResultsStore, default_store_path
-from .app import application
-from .crash import crash_handler
-from .review_window import ReviewWindow
+from study_app.errors import StudyError
+from study_app.protocol.study import load_study
+from study_app.review.controller import ReviewController
+from study_app.review.items import Selection, study_errors
+from study_app.protocol.schedule import check_annotator_id
+from study_app.store.results_store import ResultsStore, default_store_path
+from study_app.gui.app import application
+from study_app.gui.crash import crash_handler
+from study_app.gui.review_window import ReviewWindow
 
 
 def _ask_reviewer() -> str | None:

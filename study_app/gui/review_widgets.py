@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtWidgets import QLabel, QListWidget, QListWidgetItem
 
-from ..labels import LabelSet
-from ..review.taxonomy import Cause
+from study_app.protocol.labels import LabelSet
+from study_app.protocol.taxonomy import Cause
 
 #: How a non-answer appears in place of guesses.
 NON_ANSWERS = {"not_sure": "not sure", "none_of_these": "none of these classes", "timeout": "no answer in time", "skip": "skipped"}

@@ -32,17 +32,17 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from ..errors import StudyError
-from ..label_search import LabelSearchIndex
-from ..review.controller import ReviewController
-from ..review.items import ErrorItem
-from ..review.keys import REVIEW_COMMANDS, REVIEW_KEYS, REVIEW_NAVIGATION
-from .help_overlay import HelpOverlay
-from .image_loader import ImageLoader
-from .image_view import ImageView, view_actions
-from .label_picker import ClassDetails, ExamplesPane, LabelPicker
-from .main_window import AnnotationWindow, pan_key_texts
-from .review_widgets import CauseList, GuessList, ProposalLine
+from study_app.errors import StudyError
+from study_app.session.label_search import LabelSearchIndex
+from study_app.review.controller import ReviewController
+from study_app.review.items import ErrorItem
+from study_app.protocol.review_keys import REVIEW_COMMANDS, REVIEW_KEYS, REVIEW_NAVIGATION
+from study_app.gui.help_overlay import HelpOverlay
+from study_app.gui.image_loader import ImageLoader
+from study_app.gui.image_view import ImageView, view_actions
+from study_app.gui.label_picker import ClassDetails, ExamplesPane, LabelPicker
+from study_app.gui.main_window import AnnotationWindow, pan_key_texts
+from study_app.gui.review_widgets import CauseList, GuessList, ProposalLine
 
 THUMB_CACHE_BYTES = 48 << 20
 #: Errors ahead whose images are decoded while the reviewer looks at this one.

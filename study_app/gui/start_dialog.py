@@ -11,10 +11,10 @@ import html
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBoxLayout
 
-from ..errors import StudyError
-from ..protocol import Study
-from ..schedule import check_annotator_id
-from ..store.results_store import ResultsStore
+from study_app.errors import StudyError
+from study_app.protocol.study import Study
+from study_app.protocol.schedule import check_annotator_id
+from study_app.store.results_store import ResultsStore
 
 
 class StartDialog(QDialog):

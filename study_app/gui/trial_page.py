@@ -27,14 +27,14 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from ..label_search import LabelSearchIndex
-from ..labels import LabelSet
-from ..protocol import Phase
-from ..responses import FLAG_REASONS, Event, Response, utc_now
-from .answer_slots import AnswerSlots
-from .image_loader import ImageLoader
-from .image_view import ImageView
-from .label_picker import LabelPicker
+from study_app.session.label_search import LabelSearchIndex
+from study_app.protocol.labels import LabelSet
+from study_app.protocol.study import Phase
+from study_app.protocol.responses import FLAG_REASONS, Event, Response, utc_now
+from study_app.gui.answer_slots import AnswerSlots
+from study_app.gui.image_loader import ImageLoader
+from study_app.gui.image_view import ImageView
+from study_app.gui.label_picker import LabelPicker
 
 
 #: Narrowest the image-and-answer side and the label picker may get (logical pixels).

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputFileError, Problem
-from ..store.export import COLUMNS, LATER_COLUMNS, read_export
+from study_app.errors import InputFileError, Problem
+from study_app.store.export import COLUMNS, LATER_COLUMNS, read_export
 
 REQUIRED = ("annotator", "image_id", "label_id")
 

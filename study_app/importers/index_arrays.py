@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputFileError, Problem
-from ..input_files import UnusableInputError, check_input_file, read_input_bytes
+from study_app.errors import InputFileError, Problem
+from study_app.io.input_files import UnusableInputError, check_input_file, read_input_bytes
 
 
 def read_index_predictions(path: str | Path, image_list: str | Path, class_list: str | Path, model: str | None = None) -> pd.DataFrame:

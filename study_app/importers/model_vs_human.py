@@ -42,9 +42,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputFileError, Problem
-from ..stats.conditions import condition_level
-from ..stats.raters import HUMAN, MODEL, raters_from_guesses
+from study_app.errors import InputFileError, Problem
+from study_app.stats.conditions import condition_level
+from study_app.stats.raters import HUMAN, MODEL, raters_from_guesses
 
 EXCLUDED_CONDITIONS: dict[str, tuple[str, ...]] = {
     "colour": ("cr",),

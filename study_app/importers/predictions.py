@@ -1,7 +1,7 @@
 """Model predictions in any of three layouts, read into the tidy frame.
 
 - tidy CSV: ``model,image_id,rank,label_id[,score]``, one row per guess (the project's
-  format, checked by :func:`study_app.predictions.read_predictions`);
+  format, checked by :func:`study_app.io.tidy_predictions.read_predictions`);
 - wide CSV: ``image_id,top1,top2,...,topK``, one row per image, what many evaluation
   scripts write. A wide file holds one model, named by the ``model`` argument or else by
   the file name without extension;
@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputFileError, Problem
-from ..predictions import PREDICTION_COLUMNS, REQUIRED_PREDICTION_COLUMNS, read_predictions, report_rows
-from .index_arrays import read_index_predictions
+from study_app.errors import InputFileError, Problem
+from study_app.io.tidy_predictions import PREDICTION_COLUMNS, REQUIRED_PREDICTION_COLUMNS, read_predictions, report_rows
+from study_app.importers.index_arrays import read_index_predictions
 
 _TOP = re.compile(r"^top(\d+)$", re.IGNORECASE)
 

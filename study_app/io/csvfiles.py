@@ -2,7 +2,7 @@
 
 All CSV inputs (label sets, hierarchies, manifests, example lists, predictions) go
 through :func:`read_csv`, which reads only a regular file of a bounded size
-(:mod:`study_app.input_files`), decodes UTF-8 (a byte-order mark is accepted), checks
+(:mod:`study_app.io.input_files`), decodes UTF-8 (a byte-order mark is accepted), checks
 the header, and reports problems into a shared list instead of raising, so that a
 protocol check can list *all* problems at once.
 """
@@ -14,9 +14,9 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import Problem
-from .input_files import UnusableInputError, read_input_bytes
-from .output_guard import write_text
+from study_app.errors import Problem
+from study_app.io.input_files import UnusableInputError, read_input_bytes
+from study_app.io.output_guard import write_text
 
 
 @dataclass(frozen=True)

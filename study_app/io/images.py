@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError
+from study_app.errors import ImageError
 
 #: Largest image accepted, in pixels: Pillow's own bomb limit (about 9,500 x 9,500).
 #: A study may set a lower one in ``[images] max_pixels``.

@@ -15,7 +15,7 @@ import os
 import stat
 from pathlib import Path
 
-from .errors import StudyError
+from study_app.errors import StudyError
 
 #: Largest file read, by kind (README, "Limits on the files of a study").
 MAX_BYTES = {

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from .errors import StudyError
+from study_app.errors import StudyError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 #: SQLite's write-ahead log starts with one of these magic numbers.
@@ -166,7 +166,7 @@ def check_output_folder(folder: str | Path, inputs: Iterable[str | Path | None] 
 
 def _is_offline_journal(path: Path) -> bool:
     """A server desktop's offline journal: in the journals' folder, or holding its copy marks."""
-    from .store.journal import JOURNAL_DIR
+    from study_app.store.journal import JOURNAL_DIR
 
     if path.resolve().parent == JOURNAL_DIR.resolve():
         return True

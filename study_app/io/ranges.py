@@ -5,7 +5,7 @@ false with everything (so ``value <= 0`` lets it through), ``inf`` and ``1e300``
 overflow a ``QTimer`` or a ``timedelta``, and a huge integer exhausts memory. So a
 :class:`Range` accepts only finite values between two inclusive bounds, and says so in
 the same words wherever it refuses one: in ``validate`` (with file, line and field, see
-:mod:`study_app.toml_check`) and at parse time for the command line
+:mod:`study_app.io.toml_check`) and at parse time for the command line
 (:meth:`Range.option`, a usage error with exit status 2).
 """
 

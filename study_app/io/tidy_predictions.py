@@ -14,8 +14,8 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import Problem
-from .input_files import UnusableInputError, check_input_file
+from study_app.errors import Problem
+from study_app.io.input_files import UnusableInputError, check_input_file
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import Problem
-from .ranges import Range
-from .toml_lines import line_of
+from study_app.errors import Problem
+from study_app.io.ranges import Range
+from study_app.io.toml_lines import line_of
 
 _TYPE_NAMES = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "an array", dict: "a table"}
 

@@ -14,9 +14,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them
-    from .errors import ModelRunError, ModelSpecError
-    from .runner import RunResult, predict_study
-    from .spec import ModelSpec, find_spec, load_spec
+    from study_app.models.errors import ModelRunError, ModelSpecError
+    from study_app.models.runner import RunResult, predict_study
+    from study_app.models.spec import ModelSpec, find_spec, load_spec
 
 _EXPORTS = {
     "ModelRunError": "errors",

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..paths import PathEscapeError, resolve_inside
-from ..ranges import Range
+from study_app.io.paths import PathEscapeError, resolve_inside
+from study_app.io.ranges import Range
 
 FILE_PREFIX = "file:"
 _IDENTIFIER = r"[A-Za-z][A-Za-z0-9_]*"  # public: no leading "_"
@@ -193,7 +193,7 @@ def _import_code_file(code: CodeFile) -> types.ModuleType:
 
 def _import(module: str, distribution: str) -> types.ModuleType:
     """An allow-listed builder's module, or a :class:`ModelRunError` saying what to install."""
-    from .backends import require
+    from study_app.models.backends import require
 
     return require(module, "this architecture", install=distribution)
 

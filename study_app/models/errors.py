@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import Problem, StudyError
+from study_app.errors import Problem, StudyError
 
 
 class ModelSpecError(StudyError):

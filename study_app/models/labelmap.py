@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import Problem
-from ..labels import LabelSet
-from .errors import ModelSpecError
-from .spec import LabelsSpec
+from study_app.errors import Problem
+from study_app.protocol.labels import LabelSet
+from study_app.models.errors import ModelSpecError
+from study_app.models.spec import LabelsSpec
 
 MAX_LISTED = 10
 

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..predictions import PREDICTION_COLUMNS
-from ..output_guard import write_text
-from .errors import ModelRunError
+from study_app.io.tidy_predictions import PREDICTION_COLUMNS
+from study_app.io.output_guard import write_text
+from study_app.models.errors import ModelRunError
 
 HEADER = ",".join(PREDICTION_COLUMNS) + "\n"
 

@@ -2,7 +2,7 @@
 
 Accuracy comparisons are only fair if the model sees what its authors fed it: the same
 resize filter, crop, scaling and layout. Every step is declared in the spec's
-``[preprocess]`` table and applied here, after :func:`study_app.images.load_image` (the
+``[preprocess]`` table and applied here, after :func:`study_app.io.images.load_image` (the
 one safe loader: size limits, EXIF orientation, 8-bit RGB).
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..errors import ImageError
-from ..images import DEFAULT_MAX_PIXELS, load_image
+from study_app.errors import ImageError
+from study_app.io.images import DEFAULT_MAX_PIXELS, load_image
 
 INTERPOLATIONS = {
     "nearest": Image.Resampling.NEAREST,
@@ -73,7 +73,7 @@ class Preprocessing:
 
     def describe(self) -> str:
         """One line for provenance files and the README."""
-        steps = [f"Pillow via study_app.images.load_image, convert {self.colour}"]
+        steps = [f"Pillow via study_app.io.images.load_image, convert {self.colour}"]
         if self.resize is not None:
             steps.append(f"resize short side to {self.resize} ({self.interpolation})")
         if self.crop is not None:

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from .. import __version__
-from ..privacy import without_home
-from ..output_guard import write_text
-from .spec import ModelSpec
+from study_app import __version__
+from study_app.io.privacy import without_home
+from study_app.io.output_guard import write_text
+from study_app.models.spec import ModelSpec
 
 
 def utc_now() -> str:

@@ -20,16 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..protocol import ImageRecord, Study
-from .backends import Backend, open_backend
-from .errors import ModelRunError, ModelSpecError
-from .labelmap import LabelMap, build_label_map
-from .output import PredictionsWriter
-from .preprocess import Preprocessing
-from .progress import Progress
-from .provenance import cpu_description, spec_record, utc_now, versions
-from .scores import ranked_guesses
-from .spec import ModelSpec, refuse_untrusted_code, spec_problem
+from study_app.protocol.study import ImageRecord, Study
+from study_app.models.backends import Backend, open_backend
+from study_app.models.errors import ModelRunError, ModelSpecError
+from study_app.models.labelmap import LabelMap, build_label_map
+from study_app.models.output import PredictionsWriter
+from study_app.models.preprocess import Preprocessing
+from study_app.models.run_progress import Progress
+from study_app.models.provenance import cpu_description, spec_record, utc_now, versions
+from study_app.models.scores import ranked_guesses
+from study_app.models.spec import ModelSpec, refuse_untrusted_code, spec_problem
 
 MAX_WORKERS = 8
 

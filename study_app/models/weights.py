@@ -27,13 +27,13 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import StudyError
-from .builders import ArchitectureError, build_network, callable_attribute
+from study_app.errors import StudyError
+from study_app.models.builders import ArchitectureError, build_network, callable_attribute
 
 if TYPE_CHECKING:
     import torch
 
-    from .spec import WeightsSpec
+    from study_app.models.spec import WeightsSpec
 
 #: (package, locate) pairs a spec may name: each function takes no arguments and returns
 #: the path of the weights file its package ships.
@@ -148,7 +148,7 @@ def refuse_unsafe_torch(version: str) -> None:
 
 
 def _read_safetensors(path: Path) -> dict[str, Any]:
-    from .backends import require
+    from study_app.models.backends import require
 
     require("safetensors", f"reading {SAFETENSORS_SUFFIX} weights")
     from safetensors import SafetensorError

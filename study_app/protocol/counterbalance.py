@@ -34,7 +34,7 @@ primed by the first). With *m* levels, the phase's source images are split into 
 block, and over *m* consecutive annotators every stimulus (source, level) exactly once. Each
 stimulus therefore belongs to exactly one group, ``(level index - block) mod m``; the
 loader stores that group as the stimulus's ``block``, so a session takes the stimuli of its
-group exactly as it takes a block of images (:func:`study_app.schedule.phase_trials`). The
+group exactly as it takes a block of images (:func:`study_app.protocol.schedule.phase_trials`). The
 levels are taken in :func:`level_order` (numerically when every level is a number). Every
 source image of the phase must have exactly one stimulus at every level; the trials of a
 phase are shuffled as usual, so the levels are interleaved.

@@ -1,9 +1,9 @@
 """Read-only tables of a study's image files that are cheap to store and to load again.
 
 A full-size study has 50,000 trial images and 13,000 example images. As Python objects
-(an :class:`~study_app.protocol.ImageRecord` and a ``pathlib.Path`` each) they take a
+(an :class:`~study_app.protocol.study.ImageRecord` and a ``pathlib.Path`` each) they take a
 third of a second just to re-create, which is most of the budget of a warm start
-(:mod:`study_app.study_cache` keeps the checked study on disk between starts). These
+(:mod:`study_app.session.study_cache` keeps the checked study on disk between starts). These
 mappings keep plain strings in columns, pickle as those columns, and make a record or a
 ``Path`` only when one is asked for (then keep it): a session that shows 500 images makes
 500 records, not 50,000.
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .protocol import ImageRecord
+    from study_app.protocol.study import ImageRecord
 
 
 def _common_folder(paths: list[str]) -> str:
@@ -71,7 +71,7 @@ class ImageTable(Mapping[str, "ImageRecord"]):
     def __getitem__(self, image_id: str) -> ImageRecord:
         record = self._made.get(image_id)
         if record is None:
-            from .protocol import ImageRecord
+            from study_app.protocol.study import ImageRecord
 
             n = self._index[image_id]
             record = ImageRecord(

@@ -17,8 +17,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import Problem, ProtocolError
-from .toml_lines import key_lines, line_of
+from study_app.errors import Problem, ProtocolError
+from study_app.io.toml_lines import key_lines, line_of
 
 
 @dataclass(frozen=True)

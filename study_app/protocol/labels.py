@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from .csvfiles import read_csv, split_list
-from .errors import Problem
+from study_app.io.csvfiles import read_csv, split_list
+from study_app.errors import Problem
 
 
 @dataclass(frozen=True)

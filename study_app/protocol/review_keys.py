@@ -7,7 +7,7 @@ take one of them. No Qt here: the protocol check uses it.
 
 from __future__ import annotations
 
-from ..keymap import PAN_COMMANDS, Command
+from study_app.protocol.keys import PAN_COMMANDS, Command
 
 REVIEW_COMMANDS: tuple[Command, ...] = (
     Command("help", "F1", "show or hide this help"),

@@ -1,7 +1,7 @@
 """Which images an annotator sees, in which order: reproducible from (study seed, annotator id).
 
 The order is a pure function of the protocol and the annotator id (and, in a
-counterbalanced study, the annotator's assignment; see :mod:`study_app.counterbalance`),
+counterbalanced study, the annotator's assignment; see :mod:`study_app.protocol.counterbalance`),
 so a resumed session continues exactly where it stopped and a researcher can recompute
 any annotator's sequence later. (Python's ``random.Random`` seeded with a string is stable across
 versions and platforms.)
@@ -13,9 +13,9 @@ import random
 import re
 from typing import NamedTuple
 
-from .counterbalance import Assignment
-from .errors import StudyError
-from .protocol import Phase, Study
+from study_app.protocol.counterbalance import Assignment
+from study_app.errors import StudyError
+from study_app.protocol.study import Phase, Study
 
 _ANNOTATOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 

@@ -20,23 +20,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .counterbalance import DEFAULT_SOURCE_COLUMN, Design, check_design, stimulus_groups
-from .csvfiles import read_csv, split_list
-from .errors import Problem, ProtocolError, StudyNotFoundError
-from .image_checks import check_image_files
-from .image_table import ImageTable, PathTable
-from .images import DEFAULT_MAX_PIXELS
-from .input_files import MAX_BYTES, UnusableInputError, read_input_bytes
-from .keymap import check_overrides, normalise_keys
-from .labels import Label, LabelSet, read_hierarchy, read_label_rows
-from .paths import PathEscapeError, resolve_inside
-from .predictions import read_predictions
-from .ranges import EXAMPLES_PER_CLASS, SEED, TOP_K, Range
-from .review.taxonomy import DEFAULT_TAXONOMY, Taxonomy, read_review_table
-from .store_url import is_server_url, printable_location, server_url, url_problem
-from .toml_check import Field, TomlChecker
-from .toml_lines import key_lines, line_of
-from .validation_cache import ValidationCache, regular_file_stat
+from study_app.protocol.counterbalance import DEFAULT_SOURCE_COLUMN, Design, check_design, stimulus_groups
+from study_app.io.csvfiles import read_csv, split_list
+from study_app.errors import Problem, ProtocolError, StudyNotFoundError
+from study_app.protocol.image_checks import check_image_files
+from study_app.protocol.image_table import ImageTable, PathTable
+from study_app.io.images import DEFAULT_MAX_PIXELS
+from study_app.io.input_files import MAX_BYTES, UnusableInputError, read_input_bytes
+from study_app.protocol.keys import check_overrides, normalise_keys
+from study_app.protocol.labels import Label, LabelSet, read_hierarchy, read_label_rows
+from study_app.io.paths import PathEscapeError, resolve_inside
+from study_app.io.tidy_predictions import read_predictions
+from study_app.io.ranges import EXAMPLES_PER_CLASS, SEED, TOP_K, Range
+from study_app.protocol.taxonomy import DEFAULT_TAXONOMY, Taxonomy, read_review_table
+from study_app.io.store_url import is_server_url, printable_location, server_url, url_problem
+from study_app.io.toml_check import Field, TomlChecker
+from study_app.io.toml_lines import key_lines, line_of
+from study_app.caches.validation import ValidationCache, regular_file_stat
 
 STUDY_FILE = "study.toml"
 #: The manifest's fixed columns; any other column is kept as an attribute of each image.
@@ -51,7 +51,7 @@ MAX_IMAGES = 10_000_000
 MODES = ("ranked", "multi-label")
 ORDERS = ("random", "fixed")
 #: Where bundled studies live: ``protocols/`` next to the ``study_app`` package.
-BUNDLED_PROTOCOLS = Path(__file__).resolve().parent.parent / "protocols"
+BUNDLED_PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
 #: A study's name is the name of its results folder (``results/<name>/``), never a path:
 #: ASCII letters, digits, '-', '_' and '.', not starting with '.' (so not '.' or '..').
 STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
@@ -263,8 +263,8 @@ def _attribute_columns(rows: list | None) -> list[str]:
 def _check_stimuli(cfg: dict[str, Any], images: Mapping[str, ImageRecord], check: TomlChecker) -> None:
     """The ``[stimuli]`` record names a known transform, and every condition of the manifest is one of its levels."""
     if "transform" in cfg:
-        from .stimuli.errors import TransformError
-        from .stimuli.registry import get_transform
+        from study_app.stimuli.errors import TransformError
+        from study_app.stimuli.registry import get_transform
 
         try:
             get_transform(cfg["transform"])
@@ -839,10 +839,10 @@ def load_study(name_or_path: str | Path, check_images: bool = True, rehash: bool
     ``check_images=False`` skips decoding every image (files must still exist and are
     still hashed); use it only where the study was validated before. Files unchanged
     since an earlier check are not decoded and hashed again (see
-    :mod:`~study_app.validation_cache`); ``rehash=True`` checks and hashes every file.
+    :mod:`~study_app.caches.validation`); ``rehash=True`` checks and hashes every file.
     ``for_session=True`` checks what an annotation session needs, quickly: it hashes
     images never decoded before without decoding them and lists them in
-    ``Study.undecoded``, for the session to decode in the background (:mod:`~study_app.study_cache`), and it
+    ``Study.undecoded``, for the session to decode in the background (:mod:`~study_app.session.study_cache`), and it
     does not read model predictions (annotators never see them; ``validate``,
     ``compare`` and ``report`` check them).
     """

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .counterbalance import Design, level_order
-from .errors import Problem
-from .predictions import read_predictions
-from .protocol import Phase, Study
+from study_app.protocol.counterbalance import Design, level_order
+from study_app.errors import Problem
+from study_app.io.tidy_predictions import read_predictions
+from study_app.protocol.study import Phase, Study
 
 
 def _phase_line(phase: Phase) -> str:

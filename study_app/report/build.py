@@ -20,19 +20,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..condition_outputs import ConditionResults, analyse_conditions
-from ..csv_safety import safe_csv_text
-from ..output_guard import OutputRefusedError, check_output, check_output_folder, write_bytes, write_files
-from ..responses import utc_now
-from ..stats import HUMAN, MODEL, RULES, Comparison, compare, error_rates, plurality_vote
-from . import figures, tables
-from .document import Document, Figure, Gallery, Section, Table
-from .gallery import model_galleries
-from .conditions_section import conditions_section
-from .taxonomy_section import taxonomy_section
-from .html import render_html
-from .inputs import ReportData
-from .markdown import render_markdown
+from study_app.analysis.condition_outputs import ConditionResults, analyse_conditions
+from study_app.io.csv_safety import safe_csv_text
+from study_app.io.output_guard import OutputRefusedError, check_output, check_output_folder, write_bytes, write_files
+from study_app.protocol.responses import utc_now
+from study_app.stats import HUMAN, MODEL, RULES, Comparison, compare, error_rates, plurality_vote
+from study_app.report import figures, tables
+from study_app.report.document import Document, Figure, Gallery, Section, Table
+from study_app.report.gallery import model_galleries
+from study_app.report.conditions_section import conditions_section
+from study_app.report.taxonomy_section import taxonomy_section
+from study_app.report.html import render_html
+from study_app.report.inputs import ReportData
+from study_app.report.markdown import render_markdown
 
 
 @dataclass(frozen=True)

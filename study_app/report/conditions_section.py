@@ -1,6 +1,6 @@
 """The report's Conditions section: accuracy as a function of the condition level.
 
-Every number comes from :class:`~study_app.condition_outputs.ConditionResults`, the
+Every number comes from :class:`~study_app.analysis.condition_outputs.ConditionResults`, the
 analysis ``compare`` writes to ``conditions.csv`` and ``psychometric.csv``; here it is only
 selected and written out: the rates per level (the annotators' mean and each model shown,
 every annotator in the CSV), one figure per phase (accuracy against the level with each
@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..condition_outputs import ConditionResults
-from ..stats.psychometric import psychometric_curve
-from . import figures, tables
-from .document import Figure, Section, Table
+from study_app.analysis.condition_outputs import ConditionResults
+from study_app.stats.psychometric import psychometric_curve
+from study_app.report import figures, tables
+from study_app.report.document import Figure, Section, Table
 
 #: Points of a drawn psychometric curve (between the lowest and the highest tested level).
 CURVE_POINTS = 200

@@ -20,8 +20,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 
-from ..stats.agreement import CEILING_PAIR
-from .document import Figure
+from study_app.stats.agreement import CEILING_PAIR
+from study_app.report.document import Figure
 
 STYLE = {
     "svg.hashsalt": "study-app-report",
@@ -184,7 +184,7 @@ def accuracy_by_condition(name: str, rates: pd.DataFrame, curves: dict[str, tupl
     to its fitted curve (levels, accuracy); levels that are not all numbers are placed evenly
     in their order (and no curves are drawn).
     """
-    from ..stats.conditions import condition_order
+    from study_app.stats.conditions import condition_order
 
     levels = condition_order(rates["condition"].astype(str).unique())
     numeric = _all_numbers(levels)

@@ -3,7 +3,7 @@
 Two galleries per model: images the annotators got wrong and the model right, and the
 reverse. "The annotators" are their plurality vote (:func:`study_app.stats.plurality_vote`:
 the label most of them gave, a tie broken at random with the report's seed), so an image
-is shown for what the crowd answered, not for one person's slip. Each thumbnail is decoded by :func:`study_app.images.load_image` (the
+is shown for what the crowd answered, not for one person's slip. Each thumbnail is decoded by :func:`study_app.io.images.load_image` (the
 one safe loader: size limits, EXIF orientation) and shrunk to a small PNG; an image
 that cannot be read is listed with the reason instead of failing the report.
 """
@@ -18,11 +18,11 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from ..errors import ImageError
-from ..images import load_image
-from ..stats import HUMAN
-from ..stats.raters import with_condition
-from .document import Gallery, GalleryItem
+from study_app.errors import ImageError
+from study_app.io.images import load_image
+from study_app.stats import HUMAN
+from study_app.stats.raters import with_condition
+from study_app.report.document import Gallery, GalleryItem
 
 THUMBNAIL_PX = 128
 NO_ANSWER = "(no answer)"

@@ -14,7 +14,7 @@ import re
 
 import pandas as pd
 
-from .document import Document, Figure, Gallery, GalleryItem, Section, Table
+from study_app.report.document import Document, Figure, Gallery, GalleryItem, Section, Table
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; margin: 0 auto; max-width: 1180px; padding: 0 24px 48px; }

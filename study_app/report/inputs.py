@@ -19,18 +19,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import __version__
-from ..counterbalance import level_order
-from ..csvfiles import read_csv
-from ..errors import InputFileError, Problem, StudyError
-from ..images import DEFAULT_MAX_PIXELS, sha256_file
-from ..labels import LabelSet
-from ..paths import PathEscapeError, resolve_inside
-from ..privacy import without_home
-from ..protocol import Study
-from ..stats import HUMAN, MODEL, shown_images_only
-from ..stats.raters import stimulus_codes
-from ..store_url import printable_location
+from study_app import __version__
+from study_app.protocol.counterbalance import level_order
+from study_app.io.csvfiles import read_csv
+from study_app.errors import InputFileError, Problem, StudyError
+from study_app.io.images import DEFAULT_MAX_PIXELS, sha256_file
+from study_app.protocol.labels import LabelSet
+from study_app.io.paths import PathEscapeError, resolve_inside
+from study_app.io.privacy import without_home
+from study_app.protocol.study import Study
+from study_app.stats import HUMAN, MODEL, shown_images_only
+from study_app.stats.raters import stimulus_codes
+from study_app.io.store_url import printable_location
 
 Facts = tuple[tuple[str, str], ...]
 
@@ -136,7 +136,7 @@ def _study_facts(study: Study) -> Facts:
 
 def from_study_store(raters: pd.DataFrame, rule: str, k: int, study: Study, store_path: Path, command: str) -> ReportData:
     """A study's stored answers (``raters`` as ``compare`` builds them) with the study's provenance."""
-    from ..store import ResultsStore, answers_frame, run_manifest
+    from study_app.store import ResultsStore, answers_frame, run_manifest
 
     with ResultsStore(store_path, readonly=True) as store:
         answers = answers_frame(store)
@@ -155,8 +155,8 @@ def from_files(
     The run manifest that ``export`` writes beside the table, when present, supplies the
     protocol hash and the app versions; the manifest's image paths feed the galleries.
     """
-    from ..importers import read_answers
-    from ..store.export import manifest_path
+    from study_app.importers import read_answers
+    from study_app.store.export import manifest_path
 
     answers = read_answers(answers_path)
     run = _read_run_manifest(manifest_path(answers_path))
@@ -198,8 +198,8 @@ def from_model_vs_human(root: Path, datasets: Sequence[str], command: str) -> Re
     The raw data has no images, dates or protocol; its provenance is the SHA-256 of the
     trial files read.
     """
-    from ..importers import read_model_vs_human
-    from ..importers.model_vs_human import dataset_files
+    from study_app.importers import read_model_vs_human
+    from study_app.importers.model_vs_human import dataset_files
 
     raters = shown_images_only(read_model_vs_human(root, datasets))
     files = [path for name in sorted(set(datasets)) for path in dataset_files(root / name)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 
-from .document import Document, Figure, Gallery, Section, Table
+from study_app.report.document import Document, Figure, Gallery, Section, Table
 
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 

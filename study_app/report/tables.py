@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..stats import HUMANS, HUMANS_MEAN
-from ..stats.agreement import kappa_summary, pairing
-from ..stats.results import format_pvalue, format_value, is_pvalue
-from .document import Table
+from study_app.stats import HUMANS, HUMANS_MEAN
+from study_app.stats.agreement import kappa_summary, pairing
+from study_app.stats.results import format_pvalue, format_value, is_pvalue
+from study_app.report.document import Table
 
 Column = Callable[[pd.DataFrame], pd.Series]
 Namer = Callable[[str], str]

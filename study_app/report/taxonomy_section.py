@@ -1,6 +1,6 @@
 """The report's error-taxonomy section: why people and models erred, from the stored reviews.
 
-Every number comes from :class:`~study_app.stats.taxonomy.TaxonomyAnalysis` (computed
+Every number comes from :class:`~study_app.stats.error_taxonomy.TaxonomyAnalysis` (computed
 by :func:`with_reviews` through the same code as ``compare --taxonomy``); here it is only
 selected and written out, plus one figure: the share of each cause among the people's
 errors and among each model's, with Wilson intervals.
@@ -15,11 +15,11 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from ..stats.taxonomy import TaxonomyAnalysis
-from . import tables
-from .document import Figure, Section, Table
-from .figures import KIND_COLOURS, STYLE, _export, _new
-from .inputs import ReportData
+from study_app.stats.error_taxonomy import TaxonomyAnalysis
+from study_app.report import tables
+from study_app.report.document import Figure, Section, Table
+from study_app.report.figures import KIND_COLOURS, STYLE, _export, _new
+from study_app.report.inputs import ReportData
 
 INTRO = ("Each reviewed error sorted into causes, as in the ILSVRC paper (Russakovsky et al. 2015, section 6.4). "
          "An error may have several causes, so the shares of a group need not add up to 100%.")
@@ -27,7 +27,7 @@ INTRO = ("Each reviewed error sorted into causes, as in the ILSVRC paper (Russak
 
 def with_reviews(data: ReportData, study, store_path: Path, prediction_files, alpha: float, n_boot: int, seed: int) -> ReportData:
     """``data`` with the taxonomy analysis of the study's reviews (unchanged when there are none)."""
-    from ..review.analysis import study_taxonomy
+    from study_app.analysis.taxonomy_inputs import study_taxonomy
 
     analysis = study_taxonomy(study, store_path, data.raters, data.rule, data.k, prediction_files, alpha=alpha, n_boot=n_boot, seed=seed)
     return data if analysis is None else replace(data, reviews=analysis)

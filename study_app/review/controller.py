@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..errors import StudyError
-from ..protocol import Study
-from ..schedule import check_annotator_id
-from ..store.results_store import ResultsStore
-from ..store.reviews import ErrorReview, current_reviews, end_review_session, open_review_session, save_review
-from .items import ErrorItem, Selection, review_order
-from .taxonomy import Cause
+from study_app.errors import StudyError
+from study_app.protocol.study import Study
+from study_app.protocol.schedule import check_annotator_id
+from study_app.store.results_store import ResultsStore
+from study_app.store.reviews import ErrorReview, current_reviews, end_review_session, open_review_session, save_review
+from study_app.review.items import ErrorItem, Selection, review_order
+from study_app.protocol.taxonomy import Cause
 
 
 class ReviewController:

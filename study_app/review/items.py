@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import StudyError
-from ..protocol import Study
-from ..stats import HUMAN, MODEL, RULES, image_phases, rater_table, shown_images_only
-from ..stats.raters import with_condition
-from ..store.reviews import ReviewTarget
+from study_app.errors import StudyError
+from study_app.protocol.study import Study
+from study_app.stats import HUMAN, MODEL, RULES, image_phases, rater_table, shown_images_only
+from study_app.stats.raters import with_condition
+from study_app.store.reviews import ReviewTarget
 
 #: ``--raters`` choices besides a list of rater names.
 RATER_GROUPS = ("humans", "models", "all")
@@ -189,8 +189,8 @@ def review_order(items: list[ErrorItem], blind: bool, seed: int, reviewer: str) 
 
 def study_errors(study: Study, store, prediction_files: Sequence[str] | None, selection: Selection) -> tuple[list[ErrorItem], Selection]:
     """:func:`find_errors` on a study's stored answers and its (or the given) prediction files."""
-    from ..importers import read_prediction_files
-    from ..store import answers_frame
+    from study_app.importers import read_prediction_files
+    from study_app.store import answers_frame
 
     answers = answers_frame(store)
     answers = answers[answers["study"] == study.name]

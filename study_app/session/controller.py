@@ -13,10 +13,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .protocol import Phase, Study
-from .responses import Event, Response
-from .schedule import Trial
-from .store.results_store import ResultsStore, Session
+from study_app.protocol.study import Phase, Study
+from study_app.protocol.responses import Event, Response
+from study_app.protocol.schedule import Trial
+from study_app.store.results_store import ResultsStore, Session
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ class SessionController:
         """Running scores of a resumed session, recomputed from what the store holds."""
         if not self.session.answered:
             return
-        from .store.export import answers_frame
+        from study_app.store.export import answers_frame
 
         mine = answers_frame(self.store, session=self.session.uuid)  # in answer order
         for trial_uuid, rows in mine.groupby("trial_uuid", sort=False):

@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import cache_dir, read_json, write_json
-from .labels import Label
+from study_app.caches.files import cache_dir, read_json, write_json
+from study_app.protocol.labels import Label
 
 EXACT, WHOLE_WORDS, PHRASE_PREFIX, WORD_PREFIX, SUBSTRING, FUZZY = range(6)
 FUZZY_THRESHOLD = 0.45

@@ -1,10 +1,10 @@
 """Pilot runs: scripted participants go through a study before any annotator arrives.
 
 A simulated participant takes the same path as a person at the window: the
-:class:`~study_app.session.SessionController` walks it through the instructions, the
+:class:`~study_app.session.controller.SessionController` walks it through the instructions, the
 phases and the breaks, and every answer goes through the same store code. Whether an
 answer is right follows a Rasch-style model of annotator ability and image difficulty
-(:mod:`study_app.simulated_raters`), so that simulated annotators err on the same hard
+(:mod:`study_app.session.simulated_raters`), so that simulated annotators err on the same hard
 images as real ones do (or the answers are copied from a model's predictions); response
 times are drawn from a normal distribution and each trial is stamped as shown when the
 previous one was answered, so a researcher can dry-run simulate -> compare -> report end
@@ -21,15 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import StoreError, StudyError
-from .predictions import read_predictions
-from .protocol import Study
-from .responses import Event, Response
-from .session import SessionController
-from .simulated_raters import DEFAULT_ABILITY_SD, DEFAULT_DIFFICULTY_SD, RaschRaters
-from .store.journal import JournaledStore, open_annotation_store
-from .store.results_store import RESULTS_DIR, ResultsStore, study_results_dir
-from .store_url import printable_location
+from study_app.errors import StoreError, StudyError
+from study_app.io.tidy_predictions import read_predictions
+from study_app.protocol.study import Study
+from study_app.protocol.responses import Event, Response
+from study_app.session.controller import SessionController
+from study_app.session.simulated_raters import DEFAULT_ABILITY_SD, DEFAULT_DIFFICULTY_SD, RaschRaters
+from study_app.store.journal import JournaledStore, open_annotation_store
+from study_app.store.results_store import RESULTS_DIR, ResultsStore, study_results_dir
+from study_app.io.store_url import printable_location
 
 PILOT_FILE = "pilot.sqlite"
 MIN_RT_MS = 150.0

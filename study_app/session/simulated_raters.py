@@ -34,7 +34,7 @@ from scipy.optimize import brentq
 from scipy.special import expit
 from scipy.stats import norm
 
-from .errors import StudyError
+from study_app.errors import StudyError
 
 DEFAULT_ABILITY_SD = 0.5
 DEFAULT_DIFFICULTY_SD = 2.4

@@ -3,12 +3,12 @@ that run in the background while the annotator works.
 
 A full-size study (1000 classes, 13,000 example images, 50,500 trial images) takes
 seconds to read and check even when every image's result is in the validation cache
-(:mod:`study_app.validation_cache`): 63,500 ``stat`` calls, 65,000 CSV rows and as many
+(:mod:`study_app.caches.validation`): 63,500 ``stat`` calls, 65,000 CSV rows and as many
 Python objects. The annotator should see the first image within a second and a half, so:
 
-- **Snapshot.** After a successful check the :class:`~study_app.protocol.Study` is kept in
+- **Snapshot.** After a successful check the :class:`~study_app.protocol.study.Study` is kept in
   ``$XDG_CACHE_HOME/study-app/studies/`` (pickled; the image tables are plain string
-  columns, :mod:`study_app.image_table`). The next start uses it if no file the study was
+  columns, :mod:`study_app.protocol.image_table`). The next start uses it if no file the study was
   read from (study.toml, label files, manifest, examples list, instructions, predictions)
   changed: same size, modification and change time and inode. Any change, a new program
   version, or a damaged or foreign cache file means a full check.
@@ -25,7 +25,7 @@ Python objects. The annotator should see the first image within a second and a h
   outcome in the validation cache. An image that does not decode is reported at the next
   start like any broken image (the study is refused until it is fixed); in the running
   session, a trial whose image cannot be decoded (or exceeds the pixel limit, which
-  :func:`~study_app.images.load_image` checks before decoding) is skipped and flagged as
+  :func:`~study_app.io.images.load_image` checks before decoding) is skipped and flagged as
   broken, as it always was.
 
 ``python main.py validate`` still checks everything in the foreground.
@@ -43,11 +43,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from . import __version__
-from .cache import cache_dir, write_atomically
-from .image_checks import check_image_file
-from .protocol import Study, find_study, load_study_with_inputs
-from .validation_cache import ValidationCache, file_key, regular_file_stat
+from study_app import __version__
+from study_app.caches.files import cache_dir, write_atomically
+from study_app.protocol.image_checks import check_image_file
+from study_app.protocol.study import Study, find_study, load_study_with_inputs
+from study_app.caches.validation import ValidationCache, file_key, regular_file_stat
 
 #: Bumped whenever what a snapshot holds changes (the program version is checked as well).
 VERSION = 1

@@ -7,7 +7,7 @@ data frames; tests return frozen result objects with ``summary()`` that unpack a
 ``statistic, pvalue``. Never imports Qt.
 """
 
-from .agreement import (
+from study_app.stats.agreement import (
     ConsistencyAnalysis,
     ConsistencyDifferenceResult,
     ErrorConsistencyResult,
@@ -21,12 +21,12 @@ from .agreement import (
     label_kappa,
     label_kappa_table,
 )
-from .benchmark import humanlike_metrics, model_human_pairs, ood_accuracy
-from .breakdowns import ClassComparison, TrendResult, class_error_comparison, confused_pairs, error_by_trial, rt_by_correctness
-from .compare import RULES, Comparison, compare
-from .crowd import CROWD_DEFINITIONS, OPTIMISTIC, PLURALITY_VOTE, STRICT_MAJORITY, crowds, optimistic_human, plurality_vote, strict_majority
-from .grid import RaterGrid, rater_grid
-from .paired import (
+from study_app.stats.benchmark import humanlike_metrics, model_human_pairs, ood_accuracy
+from study_app.stats.breakdowns import ClassComparison, TrendResult, class_error_comparison, confused_pairs, error_by_trial, rt_by_correctness
+from study_app.stats.compare import RULES, Comparison, compare
+from study_app.stats.crowd import CROWD_DEFINITIONS, OPTIMISTIC, PLURALITY_VOTE, STRICT_MAJORITY, crowds, optimistic_human, plurality_vote, strict_majority
+from study_app.stats.grid import RaterGrid, rater_grid
+from study_app.stats.paired import (
     HUMANS,
     CochranResult,
     GeeResult,
@@ -39,8 +39,8 @@ from .paired import (
     paired_comparisons,
     paired_differences,
 )
-from .planning import StudyPlan, implied_consistency, mcnemar_power, mcnemar_sample_size, plan_study, simulated_errors, simulated_power
-from .raters import (
+from study_app.stats.planning import StudyPlan, implied_consistency, mcnemar_power, mcnemar_sample_size, plan_study, simulated_errors, simulated_power
+from study_app.stats.raters import (
     HUMAN,
     MODEL,
     image_phases,
@@ -50,8 +50,8 @@ from .raters import (
     raters_from_predictions,
     shown_images_only,
 )
-from .rates import HUMANS_MEAN, error_rates
-from .truth import truth_table
+from study_app.stats.rates import HUMANS_MEAN, error_rates
+from study_app.stats.truth import truth_table
 
 __all__ = [
     "CROWD_DEFINITIONS", "HUMAN", "HUMANS", "HUMANS_MEAN", "MODEL", "OPTIMISTIC", "PLURALITY_VOTE", "RULES", "STRICT_MAJORITY",

@@ -40,15 +40,15 @@ import pandas as pd
 from scipy.stats import norm
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
-from ..errors import StudyError
-from .consistency import (
+from study_app.errors import StudyError
+from study_app.stats.consistency import (
     CEILING_A, CEILING_B, DIFFERENCE_COLUMNS, ConsistencyBootstrap, bootstrap_consistency, consistency_kappa, kappa_bounds,
 )
-from .grid import LabelGrid, RaterGrid, label_grid, rater_grid
-from .independence import EXACT_BELOW, PERMUTATIONS, LabelPermutations, fisher_exact_pvalues
-from .multiplicity import holm
-from .raters import HUMAN
-from .results import HypothesisTestResult, Summarised
+from study_app.stats.grid import LabelGrid, RaterGrid, label_grid, rater_grid
+from study_app.stats.independence import EXACT_BELOW, PERMUTATIONS, LabelPermutations, fisher_exact_pvalues
+from study_app.stats.multiplicity import holm
+from study_app.stats.raters import HUMAN
+from study_app.stats.results import HypothesisTestResult, Summarised
 
 NO_ANSWER = "(no answer)"
 CONSISTENCY_COLUMNS = [

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .agreement import error_consistency_table
-from .raters import HUMAN, MODEL
+from study_app.stats.agreement import error_consistency_table
+from study_app.stats.raters import HUMAN, MODEL
 
 _METRICS = ["accuracy_difference", "observed_consistency", "error_consistency"]
 

@@ -22,11 +22,11 @@ import pandas as pd
 from scipy.stats import mannwhitneyu, spearmanr
 from statsmodels.stats.multitest import multipletests
 
-from ..errors import StudyError
-from ..labels import LabelSet
-from .paired import HUMANS, exact_mcnemar_arrays
-from .raters import HUMAN, MODEL, combined_code, stimulus_codes
-from .results import HypothesisTestResult, Summarised
+from study_app.errors import StudyError
+from study_app.protocol.labels import LabelSet
+from study_app.stats.paired import HUMANS, exact_mcnemar_arrays
+from study_app.stats.raters import HUMAN, MODEL, combined_code, stimulus_codes
+from study_app.stats.results import HypothesisTestResult, Summarised
 
 LEVELS = ("class", "superclass")
 

@@ -20,16 +20,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import StudyError
-from ..labels import LabelSet
-from .agreement import consistency_analysis, fleiss_kappa_labels, label_kappa_table
-from .breakdowns import class_error_comparison, confused_pairs, error_by_trial, rt_by_correctness
-from .mixed import population_table
-from .paired import FAMILIES, cochran_q_test, paired_comparisons
-from .crowd import CROWD_DEFINITIONS, crowds
-from .raters import HUMAN, MODEL, concat_tables, shown_images_only
-from .rates import ALL_PHASES, error_rates
-from .results import format_pvalue, format_value, is_pvalue, json_records
+from study_app.errors import StudyError
+from study_app.protocol.labels import LabelSet
+from study_app.stats.agreement import consistency_analysis, fleiss_kappa_labels, label_kappa_table
+from study_app.stats.breakdowns import class_error_comparison, confused_pairs, error_by_trial, rt_by_correctness
+from study_app.stats.mixed import population_table
+from study_app.stats.paired import FAMILIES, cochran_q_test, paired_comparisons
+from study_app.stats.crowd import CROWD_DEFINITIONS, crowds
+from study_app.stats.raters import HUMAN, MODEL, concat_tables, shown_images_only
+from study_app.stats.rates import ALL_PHASES, error_rates
+from study_app.stats.results import format_pvalue, format_value, is_pvalue, json_records
 
 RULES = {"top-1": "correct_top1", "top-k": "correct_topk", "all-valid": "all_guesses_valid"}
 

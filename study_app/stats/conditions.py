@@ -33,14 +33,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..counterbalance import level_order
-from ..stimuli.registry import condition_name
-from .benchmark import model_human_pairs
-from .mixed import POPULATION_COLUMNS, population_table
-from .paired import HUMANS, paired_comparisons
-from .raters import HUMAN, MODEL, combined_code, stimulus_codes, with_condition
-from .rates import POOLED, RATE_COLUMNS, pooled_human_rate, single_rater_rates
-from .results import Summarised
+from study_app.protocol.counterbalance import level_order
+from study_app.stimuli.registry import condition_name
+from study_app.stats.benchmark import model_human_pairs
+from study_app.stats.mixed import POPULATION_COLUMNS, population_table
+from study_app.stats.paired import HUMANS, paired_comparisons
+from study_app.stats.raters import HUMAN, MODEL, combined_code, stimulus_codes, with_condition
+from study_app.stats.rates import POOLED, RATE_COLUMNS, pooled_human_rate, single_rater_rates
+from study_app.stats.results import Summarised
 
 SCOPES = ("all", "shared")
 CONDITION_COLUMNS = ["phase", "condition", "rater", "kind", "scope", *RATE_COLUMNS[4:]]

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .bootstrap import resample_counts
-from .grid import RaterGrid
-from .raters import HUMAN, MODEL
+from study_app.stats.bootstrap import resample_counts
+from study_app.stats.grid import RaterGrid
+from study_app.stats.raters import HUMAN, MODEL
 
 #: Why a pair has no interval.
 NOT_BOOTSTRAPPED = "no bootstrap (n_boot = 0)"

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .raters import CORRECTNESS_COLUMNS, HUMAN, STIMULUS_KEY, as_categories, concat_tables, with_condition
+from study_app.stats.raters import CORRECTNESS_COLUMNS, HUMAN, STIMULUS_KEY, as_categories, concat_tables, with_condition
 
 CROWD = "crowd"
 PLURALITY_VOTE = "humans (plurality vote)"

@@ -37,14 +37,14 @@ from statsmodels.stats.inter_rater import cohens_kappa
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
-from .agreement import kappa_interval
-from .raters import HUMAN, UNIT_KEY, with_condition
-from .rates import error_rates
-from .results import json_records
-from .truth import TruthSource, truth_table
+from study_app.stats.agreement import kappa_interval
+from study_app.stats.raters import HUMAN, UNIT_KEY, with_condition
+from study_app.stats.rates import error_rates
+from study_app.stats.results import json_records
+from study_app.stats.truth import TruthSource, truth_table
 
 if TYPE_CHECKING:
-    from ..review.taxonomy import Taxonomy
+    from study_app.protocol.taxonomy import Taxonomy
 
 #: The group name of all people's errors together in the taxonomy table.
 HUMANS_GROUP = "humans"

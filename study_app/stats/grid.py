@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import StudyError
-from .raters import stimulus_codes
+from study_app.errors import StudyError
+from study_app.stats.raters import stimulus_codes
 
 
 def row_of(raters: np.ndarray, rater: str) -> int:

@@ -59,10 +59,10 @@ from scipy.special import expit
 from scipy.stats import t as t_distribution
 from threadpoolctl import threadpool_limits
 
-from ..errors import StudyError
-from .grid import rater_grid
-from .raters import HUMAN
-from .results import HypothesisTestResult
+from study_app.errors import StudyError
+from study_app.stats.grid import rater_grid
+from study_app.stats.raters import HUMAN
+from study_app.stats.results import HypothesisTestResult
 
 METHODS = ("REML", "ML")
 #: Newton steps per mode and the largest change of any effect at convergence.

@@ -33,14 +33,14 @@ from scipy.stats import binom
 from statsmodels.stats.contingency_tables import cochrans_q
 from statsmodels.stats.multitest import multipletests
 
-from ..errors import StudyError
-from .bootstrap import group_rate_replicates, percentile_interval, rater_rate_replicates, resample_counts
-from .gee import NOT_CONVERGED, exchangeable_linear_gee
-from .grid import RaterGrid, rater_grid
-from .multiplicity import holm
-from .paired_score import tango_interval
-from .raters import HUMAN, MODEL
-from .results import HypothesisTestResult
+from study_app.errors import StudyError
+from study_app.stats.bootstrap import group_rate_replicates, percentile_interval, rater_rate_replicates, resample_counts
+from study_app.stats.gee import NOT_CONVERGED, exchangeable_linear_gee
+from study_app.stats.grid import RaterGrid, rater_grid
+from study_app.stats.multiplicity import holm
+from study_app.stats.paired_score import tango_interval
+from study_app.stats.raters import HUMAN, MODEL
+from study_app.stats.results import HypothesisTestResult
 
 #: Stands for all annotators pooled (mean of their error rates) wherever a rater is named.
 HUMANS = "humans"

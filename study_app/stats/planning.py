@@ -55,8 +55,8 @@ import pandas as pd
 from scipy.stats import binom, norm
 from scipy.stats import t as t_dist
 
-from ..errors import StudyError
-from .results import Summarised
+from study_app.errors import StudyError
+from study_app.stats.results import Summarised
 
 
 @dataclass(frozen=True)

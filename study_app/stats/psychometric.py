@@ -46,10 +46,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from ..errors import StudyError
-from .bootstrap import resample_counts
-from .raters import HUMAN, MODEL
-from .results import HypothesisTestResult, Summarised
+from study_app.errors import StudyError
+from study_app.stats.bootstrap import resample_counts
+from study_app.stats.raters import HUMAN, MODEL
+from study_app.stats.results import HypothesisTestResult, Summarised
 
 FAMILIES = ("weibull", "logistic")
 DIRECTIONS = ("increasing", "decreasing")

@@ -31,11 +31,11 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ..errors import InputFileError, Problem
-from ..labels import LabelSet
-from ..protocol import Study
-from .scoring import correctness, guess_matrix, hierarchy_severity
-from .truth import TruthSource, truth_table
+from study_app.errors import InputFileError, Problem
+from study_app.protocol.labels import LabelSet
+from study_app.protocol.study import Study
+from study_app.stats.scoring import correctness, guess_matrix, hierarchy_severity
+from study_app.stats.truth import TruthSource, truth_table
 
 HUMAN = "human"
 MODEL = "model"

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from .bootstrap import group_rate_replicates, percentile_interval, resample_counts
-from .crowd import crowds
-from .grid import rater_grid
-from .raters import HUMAN, MODEL, STIMULUS_KEY, combined_code, with_condition
+from study_app.stats.bootstrap import group_rate_replicates, percentile_interval, resample_counts
+from study_app.stats.crowd import crowds
+from study_app.stats.grid import rater_grid
+from study_app.stats.raters import HUMAN, MODEL, STIMULUS_KEY, combined_code, with_condition
 
 ALL_PHASES = "(all)"
 HUMANS_MEAN = "humans (mean of annotators)"

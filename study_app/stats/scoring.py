@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..labels import LabelSet
+from study_app.protocol.labels import LabelSet
 
 
 def guess_matrix(unit: np.ndarray, rank: np.ndarray, label_code: np.ndarray, n_units: int) -> np.ndarray:

@@ -4,7 +4,7 @@ The table has columns ``image_id, label_id``, one row per valid label: single-la
 studies have one row per image, multi-label ground truth (a manifest cell ``a;b``, or
 ImageNet "ReaL" relabelling, Beyer et al. 2020) has several. The first row of an image
 is its *primary* label, used where one class per image is needed (per-class
-breakdowns). Sources: a loaded :class:`~study_app.protocol.Study`, a mapping
+breakdowns). Sources: a loaded :class:`~study_app.protocol.study.Study`, a mapping
 ``image_id -> labels``, a data frame (``image_id,labels`` with ``;``-separated cells, or
 ``image_id,label_id`` one row per label), or a manifest CSV ``image_id,path,labels,split``.
 """
@@ -17,9 +17,9 @@ from typing import Union
 
 import pandas as pd
 
-from ..csvfiles import read_csv, split_list
-from ..errors import InputFileError, Problem
-from ..protocol import Study
+from study_app.io.csvfiles import read_csv, split_list
+from study_app.errors import InputFileError, Problem
+from study_app.protocol.study import Study
 
 TruthSource = Union[Study, Mapping[str, Iterable[str]], pd.DataFrame, str, Path]
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..errors import ImageError
-from .errors import TransformError
-from .registry import Transform, condition_name, get_transform
-from .source_images import read_source_image
+from study_app.errors import ImageError
+from study_app.stimuli.errors import TransformError
+from study_app.stimuli.registry import Transform, condition_name, get_transform
+from study_app.stimuli.source_images import read_source_image
 
 #: Columns every stimulus row starts with; the source's own attribute columns follow.
 STIMULUS_COLUMNS = ("image_id", "path", "condition", "source_image_id", "source_sha256")
@@ -67,7 +67,7 @@ def png_bytes(image: np.ndarray) -> bytes:
     half a grey level on average and turns a float 1.0 computed as 0.99999... into 254. An
     image whose three channels are equal (every transform but partial grey-scaling) is stored
     as a one-channel grey PNG: a third of the data, and read back as RGB
-    (:func:`study_app.images.load_image`, Pillow's ``convert("RGB")``) it gives the same pixels.
+    (:func:`study_app.io.images.load_image`, Pillow's ``convert("RGB")``) it gives the same pixels.
     """
     pixels = np.rint(image * 255.0).astype(np.uint8)
     is_grey = np.array_equal(pixels[:, :, 0], pixels[:, :, 1]) and np.array_equal(pixels[:, :, 1], pixels[:, :, 2])

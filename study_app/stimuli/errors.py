@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import StudyError
+from study_app.errors import StudyError
 
 
 class TransformError(StudyError):

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import transforms
-from .errors import TransformError
+from study_app.stimuli import transforms
+from study_app.stimuli.errors import TransformError
 
 
 def condition_name(level: float) -> str:

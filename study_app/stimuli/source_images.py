@@ -6,7 +6,7 @@ so. An alpha channel that is fully opaque is dropped with a note; real transpare
 refused, because what lies behind a transparent pixel (and so the degraded stimulus) is
 undefined. Colour spaces whose conversion needs a colour profile (CMYK, LAB, HSV) are
 refused rather than guessed. Decoding itself (missing and corrupt files, decompression
-bombs, EXIF orientation) is :func:`study_app.images.load_image`'s.
+bombs, EXIF orientation) is :func:`study_app.io.images.load_image`'s.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..errors import ImageError
-from ..images import DEFAULT_MAX_PIXELS, load_image
+from study_app.errors import ImageError
+from study_app.io.images import DEFAULT_MAX_PIXELS, load_image
 
 _GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _PALETTE_MODES = {"P", "PA"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .results_store import ResultsStore, Session, default_store_path
+from study_app.store.results_store import ResultsStore, Session, default_store_path
 
 _LAZY = {
     "answers_frame": "export",

@@ -4,7 +4,7 @@ A phase with ``judgements_per_image = r`` (protocol.py) has r *slots* per image 
 ``allocations`` table, created once per study. A new session *claims*
 ``images_per_annotator`` slots, at most one per image and never an image this annotator
 has had before; its trial order for the phase is its own seeded order
-(:func:`~study_app.schedule.phase_trials`) restricted to the claimed images, stored with
+(:func:`~study_app.protocol.schedule.phase_trials`) restricted to the claimed images, stored with
 the session like any other order, so the GUI, breaks and resume work unchanged. An
 answer *fills* its slot in the same transaction that stores it.
 
@@ -33,10 +33,10 @@ import json
 import sqlite3
 from collections.abc import Iterable
 
-from ..errors import StoreError
-from ..protocol import Phase, Study
-from ..schedule import Trial
-from .db import serialize
+from study_app.errors import StoreError
+from study_app.protocol.study import Phase, Study
+from study_app.protocol.schedule import Trial
+from study_app.store.db import serialize
 
 
 #: Release time assumed for a session whose study is not at hand (an old journal being synced).

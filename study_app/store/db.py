@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import StoreError
+from study_app.errors import StoreError
 
 BUSY_TIMEOUT_MS = 5_000
 #: How long a writer keeps retrying a locked database before telling the user.

@@ -20,18 +20,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import __version__
-from ..csv_safety import safe_csv_text, unescape_frame
-from ..errors import Problem, StoreError
-from ..output_guard import replacing
-from ..responses import utc_now
-from .db import write
-from .export_check import manifest_problems, row_line, session_kinds, table_problems
-from .merge import merge_into
-from .metadata import MANIFEST_DEPTH, decode_json
-from .metadata import assignment as stored_assignment
-from .metadata import snapshot, trial_order
-from .results_store import ResultsStore, child_uuid, key_uuid
+from study_app import __version__
+from study_app.io.csv_safety import safe_csv_text, unescape_frame
+from study_app.errors import Problem, StoreError
+from study_app.io.output_guard import replacing
+from study_app.protocol.responses import utc_now
+from study_app.store.db import write
+from study_app.store.export_check import manifest_problems, row_line, session_kinds, table_problems
+from study_app.store.merge import merge_into
+from study_app.store.metadata import MANIFEST_DEPTH, decode_json
+from study_app.store.metadata import assignment as stored_assignment
+from study_app.store.metadata import snapshot, trial_order
+from study_app.store.results_store import ResultsStore, child_uuid, key_uuid
 
 COLUMNS = [
     "study",
@@ -195,7 +195,7 @@ def export_answers(store: ResultsStore, out: Path, fmt: str = "csv", include_mac
     """Write the answers table (all rows, revisions marked) and its run manifest.
 
     Both files are written completely before either replaces its predecessor, so a full
-    disk or a crash leaves the previous export pair whole (:mod:`study_app.output_guard`).
+    disk or a crash leaves the previous export pair whole (:mod:`study_app.io.output_guard`).
     The manifest names the computer of each session only with ``include_machine``: host
     names often carry a person's name, and exports travel further than the store.
     """

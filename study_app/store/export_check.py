@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import Problem
-from ..responses import OUTCOMES
-from .metadata import DamagedValue, assignment_of, order_of, snapshot_of
+from study_app.errors import Problem
+from study_app.protocol.responses import OUTCOMES
+from study_app.store.metadata import DamagedValue, assignment_of, order_of, snapshot_of
 
 #: Columns that describe the trial, so every row of one trial (one per rank) must agree on them.
 TRIAL_COLUMNS = (

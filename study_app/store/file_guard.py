@@ -17,8 +17,8 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from ..errors import StoreError
-from .db import connect
+from study_app.errors import StoreError
+from study_app.store.db import connect
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

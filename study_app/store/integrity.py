@@ -12,12 +12,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import StoreCorruptError, StoreError
-from .db import connect, remove_store_file, write
-from .metadata import damaged_metadata
-from .page_recovery import cut_short, recover_rows, schema_columns
-from .results_store import ResultsStore
-from .schema import SCHEMA_VERSION, TABLES, migrate, schema_version
+from study_app.errors import StoreCorruptError, StoreError
+from study_app.store.db import connect, remove_store_file, write
+from study_app.store.metadata import damaged_metadata
+from study_app.store.page_recovery import cut_short, recover_rows, schema_columns
+from study_app.store.results_store import ResultsStore
+from study_app.store.schema import SCHEMA_VERSION, TABLES, migrate, schema_version
 
 _INVARIANTS = {
     "answers whose ranks are not 1..k": """

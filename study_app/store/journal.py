@@ -38,17 +38,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import StoreError
-from ..protocol import Study
-from ..responses import Event, Response, utc_now
-from ..schedule import Trial
-from ..store_url import is_server_url, parse_url
-from .allocation import DEFAULT_RELEASE_MIN, allocated_phases, answer_placed, fill_slot
-from .db import table_columns, write
-from .metadata import meta_number
-from .postgres import ServerAddress, ServerBusyError, ServerUnavailableError
-from .results_store import RESULTS_DIR, ResultsStore, Session
-from .schema import TABLES
+from study_app.errors import StoreError
+from study_app.protocol.study import Study
+from study_app.protocol.responses import Event, Response, utc_now
+from study_app.protocol.schedule import Trial
+from study_app.io.store_url import is_server_url, parse_url
+from study_app.store.allocation import DEFAULT_RELEASE_MIN, allocated_phases, answer_placed, fill_slot
+from study_app.store.db import table_columns, write
+from study_app.store.metadata import meta_number
+from study_app.store.postgres import ServerAddress, ServerBusyError, ServerUnavailableError
+from study_app.store.results_store import RESULTS_DIR, ResultsStore, Session
+from study_app.store.schema import TABLES
 
 #: Seconds between attempts to reach a server that was gone (each attempt may wait up to
 #: postgres.CONNECT_TIMEOUT_S when the network, not just the server, is down).

@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import StoreError
-from ..responses import utc_now
-from .allocation import place_answers
-from .db import table_columns, write
-from .results_store import ResultsStore
-from .schema import TABLES
-from .target import open_target
+from study_app.errors import StoreError
+from study_app.protocol.responses import utc_now
+from study_app.store.allocation import place_answers
+from study_app.store.db import table_columns, write
+from study_app.store.results_store import ResultsStore
+from study_app.store.schema import TABLES
+from study_app.store.target import open_target
 
 #: The value two copies of a column cannot be combined into.
 _DIFFERENT = object()

@@ -24,9 +24,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..counterbalance import Assignment
-from ..errors import StoreCorruptError
-from ..schedule import Trial
+from study_app.protocol.counterbalance import Assignment
+from study_app.errors import StoreCorruptError
+from study_app.protocol.schedule import Trial
 
 T = TypeVar("T")
 

@@ -35,15 +35,15 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from ..errors import StoreError
-from ..store_url import (
+from study_app.errors import StoreError
+from study_app.io.store_url import (
     parse_url,
     printable_location,
     server_url,
     url_problem,
     without_secrets,
 )
-from .metadata import meta_number
+from study_app.store.metadata import meta_number
 
 CONNECT_TIMEOUT_S = 5
 #: Key of the advisory lock that serialises migrations (any constant; "study-app").
@@ -86,7 +86,7 @@ class ServerBusyError(ServerUnavailableError):
 class ServerAddress(str):
     """A server URL as the store shows it: the password is never printed.
 
-    A ``str`` (the URL as :func:`~study_app.store_url.printable_location` shows it) with the
+    A ``str`` (the URL as :func:`~study_app.io.store_url.printable_location` shows it) with the
     parts of ``pathlib.Path`` that the store's messages and manifests use (``name``: the
     database name). A URL that cannot be taken apart for sure is refused (:func:`usable_server_url`).
     """
@@ -109,7 +109,7 @@ class ServerAddress(str):
 
 
 def usable_server_url(url: str) -> str:
-    """``url`` as the driver is given it (see :func:`~study_app.store_url.server_url`); a URL
+    """``url`` as the driver is given it (see :func:`~study_app.io.store_url.server_url`); a URL
     that cannot be taken apart for sure is refused here, before the driver reads it (its
     error would quote the URL's tokens)."""
     if isinstance(url, ServerAddress):  # its text is redacted: keep the real URL

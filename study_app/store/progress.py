@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from .errors import StudyError
-from .store.metadata import snapshot as stored_snapshot
-from .store.metadata import trial_order
-from .store.results_store import ResultsStore
+from study_app.errors import StudyError
+from study_app.store.metadata import snapshot as stored_snapshot
+from study_app.store.metadata import trial_order
+from study_app.store.results_store import ResultsStore
 
 _CURRENT = "NOT EXISTS (SELECT 1 FROM trials r WHERE r.supersedes = t.uuid)"
 

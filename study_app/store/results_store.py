@@ -19,20 +19,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__
-from ..counterbalance import Assignment, Design
-from ..errors import ProtocolChangedError, StoreError, StudyError
-from ..protocol import ImageRecord, Study
-from ..responses import Event, Response, utc_now
-from ..schedule import Trial, session_trials
-from ..store_url import is_server_url, location_problem
-from .allocation import allocated_phases, claim_trials, fill_slot, keep_claims
-from .db import LockWaitListener, StoreConnection, connect, serialize, write
-from .file_guard import FileGuard
-from .metadata import assignment as stored_assignment
-from .metadata import trial_order
-from .postgres import PgConnection, ServerAddress, usable_server_url
-from .schema import SCHEMA_VERSION, migrate, schema_version
+from study_app import __version__
+from study_app.protocol.counterbalance import Assignment, Design
+from study_app.errors import ProtocolChangedError, StoreError, StudyError
+from study_app.protocol.study import ImageRecord, Study
+from study_app.protocol.responses import Event, Response, utc_now
+from study_app.protocol.schedule import Trial, session_trials
+from study_app.io.store_url import is_server_url, location_problem
+from study_app.store.allocation import allocated_phases, claim_trials, fill_slot, keep_claims
+from study_app.store.db import LockWaitListener, StoreConnection, connect, serialize, write
+from study_app.store.file_guard import FileGuard
+from study_app.store.metadata import assignment as stored_assignment
+from study_app.store.metadata import trial_order
+from study_app.store.postgres import PgConnection, ServerAddress, usable_server_url
+from study_app.store.schema import SCHEMA_VERSION, migrate, schema_version
 
 RESULTS_DIR = Path("results")
 STORE_FILE = "results.sqlite"
@@ -42,7 +42,7 @@ def study_results_dir(name: str, results_dir: Path = RESULTS_DIR) -> Path:
     """``results/<name>/``: the one place a study's results folder is derived from its name.
 
     The name comes from a study.toml or an answers table, files that travel between labs;
-    ``validate`` holds a study's name to the rule of :func:`~study_app.protocol.study_name_problem`,
+    ``validate`` holds a study's name to the rule of :func:`~study_app.protocol.study.study_name_problem`,
     and here, whatever the name's source, a folder that would not lie directly in
     ``results_dir`` once ``.``, ``..`` and absolute paths are resolved is refused (stores
     and reports would land, and old reports be replaced, elsewhere). Symbolic links are not
@@ -67,7 +67,7 @@ def store_location(text: str | Path) -> Path | str:
 
     Refused, before any file or folder of that name is made and without quoting it (it may
     hold a password): a URL that cannot be taken apart for sure, a URL of another scheme,
-    a libpq ``key=value`` connection string (see :func:`~study_app.store_url.location_problem`)."""
+    a libpq ``key=value`` connection string (see :func:`~study_app.io.store_url.location_problem`)."""
     if is_server_url(text):
         return usable_server_url(text)
     problem = location_problem(text)
@@ -195,7 +195,7 @@ class ResultsStore:
     fills_slots = True
 
     def __init__(self, path: str | Path, readonly: bool = False, pilot: bool = False) -> None:
-        """``pilot``: this store is for simulated sessions only (see :mod:`study_app.pilot`);
+        """``pilot``: this store is for simulated sessions only (see :mod:`study_app.session.pilot`);
         a real store refuses pilot sessions and a pilot store refuses real ones."""
         self.pilot = pilot
         location = store_location(path)

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import __version__
-from ..csv_safety import safe_csv_text
-from ..errors import StoreError
-from ..output_guard import write_text
-from ..responses import utc_now
-from .db import write
-from .results_store import ResultsStore, new_uuid
+from study_app import __version__
+from study_app.io.csv_safety import safe_csv_text
+from study_app.errors import StoreError
+from study_app.io.output_guard import write_text
+from study_app.protocol.responses import utc_now
+from study_app.store.db import write
+from study_app.store.results_store import ResultsStore, new_uuid
 
 #: Columns of :func:`reviews_frame` and of the reviews export, in order.
 REVIEW_COLUMNS = [

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ..errors import StoreError
-from .metadata import meta_number
+from study_app.errors import StoreError
+from study_app.store.metadata import meta_number
 
 _V1 = """
 CREATE TABLE meta (

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import StoreError
-from ..store_url import is_server_url
-from .db import remove_store_file
-from .results_store import ResultsStore
+from study_app.errors import StoreError
+from study_app.io.store_url import is_server_url
+from study_app.store.db import remove_store_file
+from study_app.store.results_store import ResultsStore
 
 
 @contextmanager

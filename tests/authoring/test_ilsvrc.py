@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from study_app.errors import StudyError
-from study_app.ilsvrc import write_ilsvrc_study
-from study_app.protocol import load_study
+from study_app.authoring.ilsvrc import write_ilsvrc_study
+from study_app.protocol.study import load_study
 
 
 def val_names(n: int) -> dict[str, str]:

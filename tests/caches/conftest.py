@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from study_app.cache import NO_CACHE_VARIABLE
+from study_app.caches.files import NO_CACHE_VARIABLE
 
 
 @pytest.fixture(autouse=True)

@@ -16,12 +16,12 @@ import pytest
 from PIL import Image
 
 from study_app.errors import ImageError, ProtocolError
-from study_app.images import load_image
-from study_app.protocol import load_study
-from study_app.study_cache import _snapshot_path, load_study_for_session, read_snapshot
-from study_app.validation_cache import ValidationCache
+from study_app.io.images import load_image
+from study_app.protocol.study import load_study
+from study_app.session.study_cache import _snapshot_path, load_study_for_session, read_snapshot
+from study_app.caches.validation import ValidationCache
 
-from ..factory import make_study
+from tests.factory import make_study
 
 
 def aged(folder: Path) -> Path:

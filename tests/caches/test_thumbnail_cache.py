@@ -10,12 +10,12 @@ from PyQt5.QtCore import QSettings
 from study_app.gui.image_loader import ImageLoader, make_thumbnail
 from study_app.gui.label_picker import THUMBNAIL
 from study_app.gui.main_window import AnnotationWindow
-from study_app.protocol import load_study
-from study_app.session import SessionController
+from study_app.protocol.study import load_study
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore
-from study_app.thumbnail_cache import ThumbnailCache
+from study_app.caches.thumbnails import ThumbnailCache
 
-from ..factory import make_study
+from tests.factory import make_study
 
 
 @pytest.fixture

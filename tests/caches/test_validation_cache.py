@@ -16,11 +16,11 @@ import pytest
 from PIL import Image
 
 from study_app.errors import ProtocolError
-from study_app.images import sha256_file
-from study_app.protocol import load_study
-from study_app.validation_cache import ValidationCache, plain_reference
+from study_app.io.images import sha256_file
+from study_app.protocol.study import load_study
+from study_app.caches.validation import ValidationCache, plain_reference
 
-from ..factory import make_study
+from tests.factory import make_study
 
 PLANTED = "f" * 64
 

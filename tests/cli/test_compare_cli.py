@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from scipy.stats import binom
 
-from study_app.compare_cli import add_compare_commands
+from study_app.cli.compare import add_compare_commands
 from study_app.errors import InputFileError, StudyError
-from study_app.protocol import BUNDLED_PROTOCOLS, load_study
-from study_app.responses import Response, utc_now
-from study_app.session import SessionController
+from study_app.protocol.study import BUNDLED_PROTOCOLS, load_study
+from study_app.protocol.responses import Response, utc_now
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame, export_answers
 
 DIGITS = BUNDLED_PROTOCOLS / "demo-digits"
@@ -175,12 +175,12 @@ def test_plan_command(capsys):
 
 
 def wired() -> bool:
-    from study_app.cli import build_parser
+    from study_app.cli.main import build_parser
 
     return "compare" in build_parser().format_help()
 
 
-@pytest.mark.skipif(not wired(), reason="compare is not wired into study_app.cli yet")
+@pytest.mark.skipif(not wired(), reason="compare is not wired into study_app.cli.main yet")
 def test_main_py_compare_subprocess(workspace, tmp_path):
     root, _, _ = workspace
     store = root / "results" / "demo-digits" / "results.sqlite"

@@ -9,8 +9,8 @@ from PyQt5.QtCore import QSettings
 from PyQt5.QtWidgets import QApplication
 
 from study_app.gui.main_window import AnnotationWindow
-from study_app.protocol import BUNDLED_PROTOCOLS, load_study
-from study_app.session import SessionController
+from study_app.protocol.study import BUNDLED_PROTOCOLS, load_study
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore
 
 

@@ -13,12 +13,12 @@ from PyQt5.QtCore import QRunnable, QSettings, QThreadPool, QTimer, Qt
 from PyQt5.QtWidgets import QApplication
 
 from study_app.gui.crash import EXIT_CRASH, crash_handler
-from study_app.protocol import load_study
-from study_app.session import SessionController
+from study_app.protocol.study import load_study
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore
 
-from .conftest import show_window
-from .keys import press
+from tests.gui.conftest import show_window
+from tests.gui.keys import press
 
 
 def long_thin_png(path, width: int = 80_000_000) -> None:

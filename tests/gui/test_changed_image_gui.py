@@ -5,11 +5,11 @@ from __future__ import annotations
 from PIL import Image
 from PyQt5.QtCore import Qt
 
-from study_app.session import SessionController
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame
 
-from .conftest import show_window
-from .keys import press
+from tests.gui.conftest import show_window
+from tests.gui.keys import press
 
 
 def test_an_image_replaced_after_the_check_is_skipped_and_flagged(qtbot, gui_session):

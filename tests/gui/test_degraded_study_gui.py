@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from PyQt5.QtCore import Qt
 
-from study_app.protocol import BUNDLED_PROTOCOLS
-from study_app.stimuli.study import write_degraded_study
+from study_app.protocol.study import BUNDLED_PROTOCOLS
+from study_app.authoring.degraded import write_degraded_study
 from study_app.store import ResultsStore, answers_frame
 
-from .conftest import Session
-from .keys import press, type_text, wait_for_trial, watch_timed_presentation
+from tests.gui.conftest import Session
+from tests.gui.keys import press, type_text, wait_for_trial, watch_timed_presentation
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,13 @@ from PyQt5.QtCore import Qt
 from study_app.errors import ProtocolError
 from study_app.gui.main_window import AnnotationWindow
 from study_app.gui.pilot_driver import drive_window
-from study_app.keymap import combine_keys, read_user_keys
-from study_app.pilot import run_pilot
-from study_app.protocol import load_study
-from study_app.session import SessionController
+from study_app.protocol.keys import combine_keys, read_user_keys
+from study_app.session.pilot import run_pilot
+from study_app.protocol.study import load_study
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame
 
-from .keys import press, wait_for_trial
+from tests.gui.keys import press, wait_for_trial
 
 
 def test_keys_file_problems_name_file_and_line(tmp_path):

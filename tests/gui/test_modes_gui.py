@@ -6,8 +6,8 @@ from PyQt5.QtCore import Qt
 
 from study_app.store import ResultsStore, answers_frame
 
-from .conftest import Session
-from .keys import press, type_text, wait_for_trial, watch_timed_presentation
+from tests.gui.conftest import Session
+from tests.gui.keys import press, type_text, wait_for_trial, watch_timed_presentation
 
 
 def with_test_phase(study_dir, extra: str) -> None:

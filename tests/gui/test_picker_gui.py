@@ -7,7 +7,7 @@ from PyQt5.QtWidgets import QApplication
 
 from study_app.store import ResultsStore, answers_frame
 
-from .keys import press, type_text, wait_for_trial
+from tests.gui.keys import press, type_text, wait_for_trial
 
 
 def open_first_trial(qtbot, session, annotator="P01"):
@@ -112,7 +112,7 @@ def test_store_failure_keeps_the_answer_on_screen(qtbot, gui_session):
 
 
 def test_protocol_key_overrides_in_force_and_in_help(qtbot, tiny_study, tmp_path):
-    from .conftest import Session
+    from tests.gui.conftest import Session
 
     toml = (tiny_study / "study.toml").read_text()
     (tiny_study / "study.toml").write_text(toml + '\n[keys]\nsubmit = "F12"\n')

@@ -9,7 +9,7 @@ from study_app.gui.pages import FeedbackPage, InstructionsPage, MessagePage
 from study_app.gui.start_dialog import StartDialog
 from study_app.store import ResultsStore, answers_frame
 
-from .keys import answer_with, current_page, press, type_text, wait_for_trial
+from tests.gui.keys import answer_with, current_page, press, type_text, wait_for_trial
 
 NAMES = {"cat": "house cat", "dog": "domestic dog", "car": "automobile", "bus": "coach"}
 
@@ -87,7 +87,7 @@ def test_start_dialog_validates_and_offers_resume(qtbot, gui_session):
     dialog.id_field.clear()
     qtbot.keyClicks(dialog.id_field, "B07")
     assert ok.isEnabled() and ok.text() == "Start"
-    from study_app.session import SessionController
+    from study_app.session.controller import SessionController
 
     SessionController(gui_session.study, store, "B07")
     dialog.id_field.clear()
@@ -100,10 +100,10 @@ def test_start_dialog_validates_and_offers_resume(qtbot, gui_session):
 
 def test_start_dialog_offers_only_this_studys_session(qtbot, gui_session, tmp_path):
     """A store holding two studies: an open session of the other study is not offered for resuming."""
-    from study_app.protocol import load_study
-    from study_app.session import SessionController
+    from study_app.protocol.study import load_study
+    from study_app.session.controller import SessionController
 
-    from ..factory import make_study
+    from tests.factory import make_study
 
     other = load_study(make_study(tmp_path / "other", name="other"))
     with ResultsStore(gui_session.store_path) as store:
@@ -199,8 +199,8 @@ def test_focus_loss_is_logged_and_flags_the_trial(qtbot, gui_session):
 
 def test_start_dialog_for_an_annotator_who_finished_says_so_and_waits_for_another_id(qtbot, gui_session):
     from study_app.errors import StoreError
-    from study_app.responses import Response, utc_now
-    from study_app.session import SessionController
+    from study_app.protocol.responses import Response, utc_now
+    from study_app.session.controller import SessionController
 
     store = ResultsStore(gui_session.store_path)
     done = SessionController(gui_session.study, store, "B08")

@@ -11,8 +11,8 @@ from PyQt5.QtWidgets import QApplication
 from study_app.gui.image_view import BACKGROUND, ImageView
 from study_app.store import ResultsStore, answers_frame
 
-from .keys import press, type_text, wait_for_trial
-from .test_picker_gui import open_first_trial
+from tests.gui.keys import press, type_text, wait_for_trial
+from tests.gui.test_picker_gui import open_first_trial
 
 
 def filled(width: int, height: int, colour) -> QImage:
@@ -137,9 +137,9 @@ def test_feedback_says_when_only_a_later_guess_was_right(qtbot):
     from study_app.gui.label_picker import ExamplesPane
     from study_app.gui.image_loader import ImageLoader
     from study_app.gui.pages import FeedbackPage
-    from study_app.session import Feedback
+    from study_app.session.controller import Feedback
 
-    from ..stats.builders import animals_and_vehicles
+    from tests.stats.builders import animals_and_vehicles
 
     labels = animals_and_vehicles()
     page = FeedbackPage(labels, ExamplesPane(labels, ImageLoader(1 << 20, 10_000_000), 0))

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from study_app.errors import ImageError
-from study_app.images import load_image, sha256_file
+from study_app.io.images import load_image, sha256_file
 
 
 def png_header_only(path: Path, width: int, height: int) -> None:

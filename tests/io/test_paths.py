@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from study_app.paths import PathEscapeError, resolve_inside
+from study_app.io.paths import PathEscapeError, resolve_inside
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from study_app.errors import Problem
-from study_app.predictions import MAX_PROBLEMS_PER_KIND, read_predictions
+from study_app.io.tidy_predictions import MAX_PROBLEMS_PER_KIND, read_predictions
 
 HEADER = "model,image_id,rank,label_id,score\n"
 

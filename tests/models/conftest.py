@@ -14,12 +14,12 @@ import pytest
 
 from study_app.models import find_spec, load_spec, predict_study
 from study_app.models.spec import ModelSpec
-from study_app.protocol import Study, load_study
+from study_app.protocol.study import Study, load_study
 
-#: Runs ``predict`` as the installed CLI will, whether or not study_app.cli wires it in yet.
+#: Runs ``predict`` as the installed CLI will, whether or not study_app.cli.main wires it in yet.
 PREDICT_SCRIPT = (
     "import argparse, sys\n"
-    "from study_app.models.cli import add_predict_command\n"
+    "from study_app.cli.models import add_predict_command\n"
     "parser = argparse.ArgumentParser(); add_predict_command(parser.add_subparsers())\n"
     "args = parser.parse_args(sys.argv[1:])\n"
     "sys.exit(args.handler(args))\n"

@@ -8,9 +8,9 @@ import subprocess
 import pandas as pd
 import pytest
 
-from study_app.protocol import BUNDLED_PROTOCOLS
+from study_app.protocol.study import BUNDLED_PROTOCOLS
 
-from .conftest import predict_command
+from tests.models.conftest import predict_command
 
 pytest.importorskip("onnxruntime")
 

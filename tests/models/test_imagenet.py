@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study_app.predictions import read_predictions
-from study_app.protocol import BUNDLED_PROTOCOLS
+from study_app.io.tidy_predictions import read_predictions
+from study_app.protocol.study import BUNDLED_PROTOCOLS
 
 COMMITTED = BUNDLED_PROTOCOLS / "demo-imagenet" / "predictions" / "efficientnet-lite0.csv"
 TOLERANCE = 1e-4

@@ -12,7 +12,7 @@ import pytest
 
 from study_app.models import load_spec, predict_study
 from study_app.models.labelmap import build_label_map
-from study_app.protocol import BUNDLED_PROTOCOLS, load_study
+from study_app.protocol.study import BUNDLED_PROTOCOLS, load_study
 
 IMAGENET = BUNDLED_PROTOCOLS / "demo-imagenet"
 COARSE = {"n02084071": "dog", "n01503061": "bird", "n00021939": "artifact"}

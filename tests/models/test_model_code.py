@@ -24,9 +24,9 @@ import pytest
 from study_app.errors import StudyError
 from study_app.models import ModelSpecError, load_spec, predict_study
 from study_app.models.weights import WeightsFileError, refuse_unsafe_torch
-from study_app.protocol import load_study
+from study_app.protocol.study import load_study
 
-from ..factory import make_study
+from tests.factory import make_study
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_CSV_IMAGES = 16  # make_study's train and test images

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from study_app.models.output import HEADER, PredictionsWriter
-from study_app.protocol import BUNDLED_PROTOCOLS
+from study_app.protocol.study import BUNDLED_PROTOCOLS
 
-from .conftest import predict_command
+from tests.models.conftest import predict_command
 
 COPIES = 4  # 20 photos -> 80 images: several seconds at batch size 1
 
@@ -106,7 +106,7 @@ def test_refuses_to_append_to_a_file_that_is_not_predictions(tmp_path: Path) -> 
 def test_progress_line_has_rate_and_eta() -> None:
     import io
 
-    from study_app.models.progress import Progress
+    from study_app.models.run_progress import Progress
 
     stream = io.StringIO()
     bar = Progress(4, "predict m", stream=stream, log_every_s=0)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from study_app.errors import StudyError
 from study_app.models import ModelSpecError, find_spec, load_spec, predict_study
-from study_app.protocol import BUNDLED_PROTOCOLS, Study, load_study
+from study_app.protocol.study import BUNDLED_PROTOCOLS, Study, load_study
 
 ROOT = Path(__file__).resolve().parents[2]
 

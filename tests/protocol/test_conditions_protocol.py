@@ -14,19 +14,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from study_app.cli import build_parser
-from study_app.compare_cli import study_raters
-from study_app.counterbalance import Design, level_order, stimulus_groups
+from study_app.cli.main import build_parser
+from study_app.cli.compare import study_raters
+from study_app.protocol.counterbalance import Design, level_order, stimulus_groups
 from study_app.errors import ProtocolError
-from study_app.pilot import run_pilot
-from study_app.protocol import load_study
+from study_app.session.pilot import run_pilot
+from study_app.protocol.study import load_study
 from study_app.report.inputs import from_study_store
-from study_app.schedule import session_trials
+from study_app.protocol.schedule import session_trials
 from study_app.store import ResultsStore, answers_frame, export_answers, read_export
-from study_app.study_summary import describe_study
+from study_app.protocol.summary import describe_study
 
-from .factory import STUDY_TOML
-from .test_counterbalance import latin_square_study
+from tests.factory import STUDY_TOML
+from tests.protocol.test_counterbalance import latin_square_study
 
 LEVELS = ("0", "0.5", "1")
 CONDITION_DESIGN = '\n[counterbalance]\nphases = ["test"]\nconditions = "manifest"\nsource = "source_image_id"\n'

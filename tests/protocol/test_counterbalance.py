@@ -7,14 +7,14 @@ from collections import Counter
 
 import pytest
 
-from study_app.counterbalance import Assignment, Design
+from study_app.protocol.counterbalance import Assignment, Design
 from study_app.errors import ProtocolError
-from study_app.pilot import run_pilot
-from study_app.protocol import load_study
-from study_app.schedule import session_trials
+from study_app.session.pilot import run_pilot
+from study_app.protocol.study import load_study
+from study_app.protocol.schedule import session_trials
 from study_app.store import ResultsStore, answers_frame
 
-from .factory import STUDY_TOML
+from tests.factory import STUDY_TOML
 
 TWO_CONDITIONS = """
 [[phases]]
@@ -159,7 +159,7 @@ def test_design_problems_are_reported_with_their_place(tiny_study, table, column
 def test_compare_scores_models_in_each_condition_of_a_shared_image(tmp_path, tiny_study, capsys):
     import json
 
-    from study_app.cli import main
+    from study_app.cli.main import main
 
     study = latin_square_study(tiny_study)
     store_path = tmp_path / "pilot.sqlite"

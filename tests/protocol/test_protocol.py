@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from study_app.errors import ProtocolError, StudyNotFoundError
-from study_app.protocol import load_study
+from study_app.protocol.study import load_study
 
-from .factory import write_csv
+from tests.factory import write_csv
 
 
 def problems_of(root: Path) -> list:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from study_app.errors import ProtocolError
-from study_app.protocol import load_study
-from study_app.review.taxonomy import DEFAULT_TAXONOMY
+from study_app.protocol.study import load_study
+from study_app.protocol.taxonomy import DEFAULT_TAXONOMY
 
-from ..factory import make_study
+from tests.factory import make_study
 
 GOOD = """
 [review]

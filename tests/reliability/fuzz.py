@@ -29,10 +29,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from study_app.csvfiles import write_csv
+from study_app.io.csvfiles import write_csv
 from study_app.errors import Problem, StudyError
 from study_app.importers.predictions import read_prediction_file
-from study_app.protocol import load_study
+from study_app.protocol.study import load_study
 
 STUDY_TOML = """format = 1
 name = "fuzz"

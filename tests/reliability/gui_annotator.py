@@ -32,8 +32,8 @@ from PyQt5.QtWidgets import QApplication  # noqa: E402
 
 from study_app.gui.app import application  # noqa: E402
 from study_app.gui.main_window import AnnotationWindow  # noqa: E402
-from study_app.protocol import load_study  # noqa: E402
-from study_app.session import SessionController  # noqa: E402
+from study_app.protocol.study import load_study  # noqa: E402
+from study_app.session.controller import SessionController  # noqa: E402
 from study_app.store import ResultsStore  # noqa: E402
 
 

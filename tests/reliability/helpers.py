@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from study_app.errors import Problem, ProtocolError
-from study_app.protocol import load_study
+from study_app.protocol.study import load_study
 
 
 def problems_of(root: Path, check_images: bool = True) -> list[Problem]:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from study_app.csvfiles import write_csv
+from study_app.io.csvfiles import write_csv
 from study_app.store import ResultsStore
 
-from ..factory import make_study
+from tests.factory import make_study
 
 ROOT = Path(__file__).resolve().parents[2]
 OFFSCREEN = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}

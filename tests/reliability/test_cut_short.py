@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from study_app.protocol import load_study
+from study_app.protocol.study import load_study
 from study_app.store import ResultsStore, check_store, recover_store
 from study_app.store.page_recovery import committed_wal_pages
 
-from ..test_store import run_session
+from tests.store.test_store import run_session
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = 4096
@@ -32,9 +32,9 @@ TABLES = ("sessions", "trials", "answers", "flags")
 DISK_FULL = (
     "import os, resource, signal, sys\n"
     "from study_app.errors import StoreError\n"
-    "from study_app.protocol import load_study\n"
-    "from study_app.responses import Response, utc_now\n"
-    "from study_app.session import SessionController\n"
+    "from study_app.protocol.study import load_study\n"
+    "from study_app.protocol.responses import Response, utc_now\n"
+    "from study_app.session.controller import SessionController\n"
     "from study_app.store import ResultsStore\n"
     "study = load_study(sys.argv[1], check_images=False)\n"
     "store = ResultsStore(sys.argv[2])\n"

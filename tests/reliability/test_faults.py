@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 from PyQt5.QtCore import Qt
 
-import study_app.responses
+import study_app.protocol.responses
 import study_app.store.db
 from study_app.errors import StoreError
-from study_app.responses import Response, utc_now
+from study_app.protocol.responses import Response, utc_now
 from study_app.store import ResultsStore, answers_frame, check_store
 
-from ..gui.conftest import Session
-from ..gui.keys import press, type_text, wait_for_trial
-from ..gui.test_picker_gui import open_first_trial
+from tests.gui.conftest import Session
+from tests.gui.keys import press, type_text, wait_for_trial
+from tests.gui.test_picker_gui import open_first_trial
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,9 +85,9 @@ def test_disk_full_in_the_store_api_raises_and_stores_nothing_partial(tiny_study
     """The same in a scripted process: every acknowledged answer is there, the failed one is not half there."""
     script = (
         "import glob, os, resource, signal, sys\n"
-        "from study_app.protocol import load_study\n"
-        "from study_app.responses import Response, utc_now\n"
-        "from study_app.session import SessionController\n"
+        "from study_app.protocol.study import load_study\n"
+        "from study_app.protocol.responses import Response, utc_now\n"
+        "from study_app.session.controller import SessionController\n"
         "from study_app.store import ResultsStore\n"
         "from study_app.errors import StoreError\n"
         "study = load_study(sys.argv[1], check_images=False)\n"
@@ -235,8 +235,8 @@ def test_window_says_why_it_stands_still_while_another_program_holds_the_store(q
 
 
 def test_short_lock_is_waited_out(tiny_study, tmp_path):
-    from study_app.protocol import load_study
-    from study_app.session import SessionController
+    from study_app.protocol.study import load_study
+    from study_app.session.controller import SessionController
 
     with ResultsStore(tmp_path / "r.sqlite") as store:
         controller = SessionController(load_study(tiny_study), store, "L02")
@@ -267,7 +267,7 @@ def test_wall_clock_jump_during_a_trial_does_not_change_the_response_time(qtbot,
     started = time.monotonic()
     qtbot.wait(150)
     waited_ms = (time.monotonic() - started) * 1000  # Qt's timers may fire a little early: measure
-    monkeypatch.setattr(study_app.responses, "datetime", JumpedDatetime)
+    monkeypatch.setattr(study_app.protocol.responses, "datetime", JumpedDatetime)
     monkeypatch.setattr(time, "time", lambda: 0.0)  # a wall clock that says 1970
     answer(qtbot, window)
     elapsed_ms = (time.monotonic() - started) * 1000
@@ -282,8 +282,8 @@ def test_wall_clock_jump_during_a_trial_does_not_change_the_response_time(qtbot,
 
 def test_store_api_refuses_to_lose_a_second_answer_after_a_failed_write(tiny_study, tmp_path):
     """A failed write leaves no trace: the same trial can be answered again, exactly once."""
-    from study_app.protocol import load_study
-    from study_app.session import SessionController
+    from study_app.protocol.study import load_study
+    from study_app.session.controller import SessionController
 
     path = tmp_path / "r.sqlite"
     with ResultsStore(path) as store:

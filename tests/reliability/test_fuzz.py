@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from study_app.errors import StudyError
-from study_app.protocol import _IMAGES, _LABELS, _PHASE, _PRESENTATION, _TOP, load_study
+from study_app.protocol.study import _IMAGES, _LABELS, _PHASE, _PRESENTATION, _TOP, load_study
 
-from . import fuzz
+from tests.reliability import fuzz
 
 CI_CASES = 10_000
 

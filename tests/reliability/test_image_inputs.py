@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 
 from study_app.errors import ImageError
-from study_app.images import load_image
-from study_app.protocol import load_study
+from study_app.io.images import load_image
+from study_app.protocol.study import load_study
 
-from ..test_images import png_header_only
-from .helpers import only, problems_of
+from tests.io.test_images import png_header_only
+from tests.reliability.helpers import only, problems_of
 
 # EXIF orientation -> where the red top-left corner of the stored pixels ends up when displayed upright.
 CORNER_AFTER = {1: "top-left", 2: "top-right", 3: "bottom-right", 4: "bottom-left",

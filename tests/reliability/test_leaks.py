@@ -22,13 +22,13 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from study_app.csvfiles import write_csv
+from study_app.io.csvfiles import write_csv
 from study_app.gui.pages import FeedbackPage
 
-from ..factory import make_study
-from ..gui.conftest import Session
-from ..gui.keys import press, type_text, wait_for_trial
-from ..gui.test_picker_gui import open_first_trial
+from tests.factory import make_study
+from tests.gui.conftest import Session
+from tests.gui.keys import press, type_text, wait_for_trial
+from tests.gui.test_picker_gui import open_first_trial
 
 ROLES = (Qt.DisplayRole, Qt.ToolTipRole, Qt.StatusTipRole, Qt.WhatsThisRole, Qt.AccessibleTextRole, Qt.AccessibleDescriptionRole)
 

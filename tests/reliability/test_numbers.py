@@ -20,11 +20,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from study_app.errors import ProtocolError
-from study_app.input_files import MAX_BYTES
-from study_app.pilot import run_pilot
-from study_app.protocol import load_study, study_name
+from study_app.io.input_files import MAX_BYTES
+from study_app.session.pilot import run_pilot
+from study_app.protocol.study import load_study, study_name
 
-from .helpers import edit_toml, line_number, only, problems_of
+from tests.reliability.helpers import edit_toml, line_number, only, problems_of
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLOCATED = "judgements_per_image = 1\nimages_per_annotator = 4\n"

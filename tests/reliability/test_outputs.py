@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from study_app.cli import main
-from study_app.output_guard import STALE_TEMPORARY_S, OutputRefusedError, OutputWriteError, check_output, replacing, write_text
+from study_app.cli.main import main
+from study_app.io.output_guard import STALE_TEMPORARY_S, OutputRefusedError, OutputWriteError, check_output, replacing, write_text
 from study_app.report.build import OWNED_FILES
 from study_app.store import ResultsStore, export_answers
 from study_app.store.journal import JOURNAL_DIR

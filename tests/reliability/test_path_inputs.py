@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from study_app.paths import PathEscapeError, resolve_inside
+from study_app.io.paths import PathEscapeError, resolve_inside
 
-from .helpers import edit_toml, only, problems_of
+from tests.reliability.helpers import edit_toml, only, problems_of
 
 PART = st.sampled_from(["a", "b", "..", ".", "", "x.png", "..\\..", "c:", "~", "\u00e9", " "])
 

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from study_app.errors import StudyError
 from study_app.gui.start_dialog import StartDialog
-from study_app.protocol import load_study
-from study_app.responses import Response, utc_now
-from study_app.schedule import check_annotator_id
-from study_app.session import SessionController
+from study_app.protocol.study import load_study
+from study_app.protocol.responses import Response, utc_now
+from study_app.protocol.schedule import check_annotator_id
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore
 
 ROOT = Path(__file__).resolve().parents[2]

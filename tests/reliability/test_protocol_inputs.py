@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from study_app.protocol import _IMAGES, _LABELS, _PHASE, _TOP, MAX_STUDY_FILE_BYTES, load_study
+from study_app.protocol.study import _IMAGES, _LABELS, _PHASE, _TOP, MAX_STUDY_FILE_BYTES, load_study
 
-from .helpers import edit_toml, line_number, only, problems_of
+from tests.reliability.helpers import edit_toml, line_number, only, problems_of
 
 
 def test_malformed_toml_names_the_line(tiny_study):

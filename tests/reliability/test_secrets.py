@@ -26,12 +26,12 @@ import pytest
 
 from study_app.errors import StoreError
 from study_app.gui.crash import write_crash_log
-from study_app.pilot import run_pilot
-from study_app.protocol import load_study
+from study_app.session.pilot import run_pilot
+from study_app.protocol.study import load_study
 from study_app.store import ResultsStore, export_answers
 from study_app.store.postgres import ServerAddress
 from study_app.store.results_store import store_location
-from study_app.store_url import (
+from study_app.io.store_url import (
     HIDDEN,
     KEYWORDS_HIDDEN,
     LINE_HIDDEN,
@@ -42,7 +42,7 @@ from study_app.store_url import (
     without_secrets,
 )
 
-from ..factory import make_study
+from tests.factory import make_study
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "S3cr3tPlanted"

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from study_app.protocol import load_study
-from study_app.responses import Response, utc_now
-from study_app.session import SessionController
+from study_app.protocol.study import load_study
+from study_app.protocol.responses import Response, utc_now
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame, check_store, merge_stores
 
-from ..factory import make_study
+from tests.factory import make_study
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from study_app.errors import StudyError
-from study_app.protocol import BUNDLED_PROTOCOLS, load_study, study_name_problem
+from study_app.protocol.study import BUNDLED_PROTOCOLS, load_study, study_name_problem
 from study_app.store.results_store import RESULTS_DIR, study_results_dir
 
-from .helpers import edit_toml, line_number, only, problems_of
+from tests.reliability.helpers import edit_toml, line_number, only, problems_of
 
 ROOT = Path(__file__).resolve().parents[2]
 ESCAPING = ["/srv/elsewhere", "../../x", "a/b", "..", ".", "", "a\\b", ".hidden", "tiny\x00", "a b", "x" * 129]

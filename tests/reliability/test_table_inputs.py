@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from study_app.errors import InputFileError, Problem
 from study_app.importers.predictions import read_prediction_file
-from study_app.predictions import MAX_PROBLEMS_PER_KIND, read_predictions
+from study_app.io.tidy_predictions import MAX_PROBLEMS_PER_KIND, read_predictions
 
-from ..test_predictions import HEADER, read
-from .helpers import only, problems_of
+from tests.io.test_predictions import HEADER, read
+from tests.reliability.helpers import only, problems_of
 
 
 

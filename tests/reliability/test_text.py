@@ -9,14 +9,14 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QTextDocument
 from PyQt5.QtWidgets import QLabel
 
-from study_app.csvfiles import write_csv
-from study_app.responses import Response, utc_now
-from study_app.session import SessionController
+from study_app.io.csvfiles import write_csv
+from study_app.protocol.responses import Response, utc_now
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, export_answers, import_answers, read_export
 
-from ..factory import make_study
-from ..gui.conftest import Session
-from ..gui.keys import press, wait_for_trial
+from tests.factory import make_study
+from tests.gui.conftest import Session
+from tests.gui.keys import press, wait_for_trial
 
 LONG = "Very long class name " + "with many words " * 25 + "end"
 NAMES = {
@@ -99,7 +99,7 @@ def test_formula_cells_are_neutralised_in_exports_and_restored_on_import(tiny_st
                  '[models]\npredictions = ["predictions.csv"]\n'):
         toml = toml.replace(line, "")
     (root / "study.toml").write_text(toml)
-    from study_app.protocol import load_study
+    from study_app.protocol.study import load_study
 
     study = load_study(root)
     store_path = tmp_path / "r.sqlite"

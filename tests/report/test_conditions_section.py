@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from study_app.pilot import run_pilot
-from study_app.protocol import load_study
-from study_app.report.cli import add_report_command
+from study_app.session.pilot import run_pilot
+from study_app.protocol.study import load_study
+from study_app.cli.report import add_report_command
 from tests.degraded import LEVELS, make_degraded_study, run_command
 from tests.factory import make_study
 

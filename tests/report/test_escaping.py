@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 from PIL import Image
 
-from study_app.labels import Label, LabelSet
+from study_app.protocol.labels import Label, LabelSet
 from study_app.report import ReportData, Settings, write_report
 from study_app.stats import raters_from_guesses
 
-from .htmltables import html_tables
+from tests.report.htmltables import html_tables
 
 EVIL = "<script>alert(1)</script>"
 FORMULA = "=HYPERLINK(\"http://x\")"

@@ -16,7 +16,7 @@ from study_app.report.figures import MAX_NAMED_RATERS
 from study_app.stats import HUMANS_MEAN, raters_from_guesses
 from study_app.stats.results import format_value
 
-from .htmltables import html_tables
+from tests.report.htmltables import html_tables
 
 PEOPLE = 12
 

@@ -17,15 +17,15 @@ import pytest
 from study_app.errors import StudyError
 from study_app.importers import read_model_vs_human
 from study_app.importers.predictions import read_prediction_files
-from study_app.protocol import BUNDLED_PROTOCOLS, load_study
-from study_app.report.cli import add_report_command
+from study_app.protocol.study import BUNDLED_PROTOCOLS, load_study
+from study_app.cli.report import add_report_command
 from study_app.report.tables import interval, percent
 from study_app.stats import compare, image_phases, rater_table, shown_images_only
 from study_app.stats.results import format_pvalue, format_value
 from study_app.store import ResultsStore, answers_frame
-from tests.stats.test_compare_cli import fill_scripted_sessions
+from tests.cli.test_compare_cli import fill_scripted_sessions
 
-from .htmltables import html_tables
+from tests.report.htmltables import html_tables
 
 DIGITS = BUNDLED_PROTOCOLS / "demo-digits"
 RAW = Path("/work/shared/data/model-vs-human/raw-data")

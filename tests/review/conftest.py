@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from PyQt5.QtWidgets import QApplication
 
-from study_app.protocol import load_study
-from study_app.responses import Response, utc_now
+from study_app.protocol.study import load_study
+from study_app.protocol.responses import Response, utc_now
 from study_app.review.controller import ReviewController
 from study_app.review.items import Selection, study_errors
-from study_app.session import SessionController
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore
 
-from ..factory import make_study
+from tests.factory import make_study
 
 #: The scripted annotator's wrong answers on the test phase (everything else is right):
 #: img-004 is a cat, img-010 a dog, img-016 a car.

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from study_app.cli import main
+from study_app.cli.main import main
 from study_app.review.controller import ReviewController
 from study_app.review.items import Selection, study_errors
 from study_app.store import ResultsStore, export_answers

@@ -11,7 +11,7 @@ from study_app.review.items import Selection, review_order, study_errors
 from study_app.store import ResultsStore
 from study_app.store.reviews import reviews_frame
 
-from ..gui.keys import press, type_text
+from tests.gui.keys import press, type_text
 
 HUMANS_TOP_K = Selection(("humans",), "top-k")
 EVERYONE_TOP_1 = Selection(("all",), "top-1")

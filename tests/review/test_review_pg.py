@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from study_app.protocol import load_study
+from study_app.protocol.study import load_study
 from study_app.review.controller import ReviewController
 from study_app.review.items import Selection, study_errors
 from study_app.store import ResultsStore
 from study_app.store.reviews import current_reviews, review_conflicts, reviews_frame
 
-from ..factory import make_study
-from ..postgres.conftest import pg_server, pg_url  # noqa: F401 - the server fixtures
-from .conftest import fill
+from tests.factory import make_study
+from tests.store.postgres.conftest import pg_server, pg_url  # noqa: F401 - the server fixtures
+from tests.review.conftest import fill
 
 SAME_COLUMNS = ["reviewer", "blind", "item", "rater", "rater_kind", "phase", "image_id", "guesses", "truth", "causes", "note",
                 "proposed_truth", "superseded"]

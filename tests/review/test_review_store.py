@@ -10,7 +10,7 @@ import pytest
 from study_app.errors import StudyError
 from study_app.review.controller import ReviewController
 from study_app.review.items import Selection, study_errors
-from study_app.stats.taxonomy import reviewer_agreement
+from study_app.stats.error_taxonomy import reviewer_agreement
 from study_app.store import ResultsStore, check_store, merge_stores
 from study_app.store.reviews import export_reviews, review_conflicts, reviews_frame
 

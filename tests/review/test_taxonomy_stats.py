@@ -7,12 +7,12 @@ import math
 import pandas as pd
 import pytest
 
-from study_app.review.analysis import study_taxonomy
+from study_app.analysis.taxonomy_inputs import study_taxonomy
 from study_app.review.controller import ReviewController
 from study_app.review.items import Selection, study_errors
-from study_app.review.taxonomy import DEFAULT_TAXONOMY
+from study_app.protocol.taxonomy import DEFAULT_TAXONOMY
 from study_app.stats import image_phases, rater_table
-from study_app.stats.taxonomy import compare_causes, consensus, reviewed_truth, reviewer_agreement, taxonomy_table
+from study_app.stats.error_taxonomy import compare_causes, consensus, reviewed_truth, reviewer_agreement, taxonomy_table
 from study_app.store import ResultsStore
 
 
@@ -149,7 +149,7 @@ def test_causes_missing_from_the_taxonomy_are_named_not_counted(answered):
 def test_only_reviews_of_the_analysed_errors_count_and_the_share_reviewed_is_said():
     """Reviews of errors the analysed table does not count (another phase; right under its
     rule) are left out of the causes, and the note says how many of each side's errors were reviewed."""
-    from study_app.stats.taxonomy import reviews_of_counted_errors
+    from study_app.stats.error_taxonomy import reviews_of_counted_errors
 
     raters = pd.DataFrame({
         "rater": ["A01"] * 4 + ["net"] * 4, "kind": ["human"] * 4 + ["model"] * 4, "phase": "test",

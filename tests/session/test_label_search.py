@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from study_app.label_search import (
+from study_app.session.label_search import (
     EXACT,
     FUZZY,
     PHRASE_PREFIX,
@@ -14,8 +14,8 @@ from study_app.label_search import (
     LabelSearchIndex,
     normalise,
 )
-from study_app.labels import Label
-from study_app.protocol import load_study
+from study_app.protocol.labels import Label
+from study_app.protocol.study import load_study
 
 
 @pytest.fixture(scope="module")

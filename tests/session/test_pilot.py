@@ -11,13 +11,13 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from study_app.errors import StoreError
-from study_app.pilot import run_pilot
-from study_app.protocol import load_study
-from study_app.session import SessionController
+from study_app.session.pilot import run_pilot
+from study_app.protocol.study import load_study
+from study_app.session.controller import SessionController
 from study_app.stats import error_consistency_table, image_phases, rater_table
 from study_app.store import ResultsStore, answers_frame, merge_stores
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +127,8 @@ def test_simulate_then_compare_from_the_command_line(tmp_path):
 
 
 def test_compare_can_leave_out_interrupted_trials(tmp_path, digits, capsys):
-    from study_app.cli import main
-    from study_app.responses import Event
+    from study_app.cli.main import main
+    from study_app.protocol.responses import Event
 
     store_path = tmp_path / "pilot.sqlite"
     run_pilot(digits, 2, store_path, accuracy=0.9, seed=3)

@@ -13,7 +13,7 @@ from scipy.special import expit, logit
 from scipy.stats import norm
 
 from study_app.errors import StudyError
-from study_app.simulated_raters import RaschRaters
+from study_app.session.simulated_raters import RaschRaters
 from study_app.stats import error_consistency_table
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from study_app.errors import ProtocolError
-from study_app.protocol import load_study
-from study_app.responses import Response, utc_now
-from study_app.session import SessionController
+from study_app.protocol.study import load_study
+from study_app.protocol.responses import Response, utc_now
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore
 
-from .factory import STUDY_TOML
+from tests.factory import STUDY_TOML
 
 
 def answer(controller: SessionController, outcome: str = "answer") -> None:

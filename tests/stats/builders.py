@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from study_app.labels import Label, LabelSet
+from study_app.protocol.labels import Label, LabelSet
 from study_app.stats import raters_from_guesses
 
 

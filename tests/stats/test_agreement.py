@@ -19,7 +19,7 @@ from study_app.stats.agreement import CEILING_PAIR
 from study_app.stats.multiplicity import holm
 from study_app.stats.independence import fisher_exact_pvalues
 
-from .builders import correctness_table, top1_table
+from tests.stats.builders import correctness_table, top1_table
 
 # both right img0-3; only A right img4-5; only B right img6; both wrong img7-9.
 PAIR = {"A": "1111110000", "B": "1111001000"}

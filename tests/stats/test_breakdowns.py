@@ -8,10 +8,10 @@ import pytest
 from scipy.stats import mannwhitneyu
 
 from study_app.errors import StudyError
-from study_app.labels import Label, LabelSet
+from study_app.protocol.labels import Label, LabelSet
 from study_app.stats import HUMANS, class_error_comparison, confused_pairs, error_by_trial, raters_from_guesses, rt_by_correctness
 
-from .builders import top1_table
+from tests.stats.builders import top1_table
 
 # classes a (img0-3) and b (img4-7)
 ANSWERS = {"A": "aaaabbaa", "B": "aaabbbba", "m": "abbbbbbb"}

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study_app.compare_cli import add_compare_commands
-from study_app.pilot import run_pilot
-from study_app.protocol import load_study
+from study_app.cli.compare import add_compare_commands
+from study_app.session.pilot import run_pilot
+from study_app.protocol.study import load_study
 from tests.degraded import LEVELS, make_degraded_study, run_command
 from tests.factory import make_study
 

@@ -21,7 +21,7 @@ from study_app.stats import (
     strict_majority,
 )
 
-from .builders import correctness_table, top1_table
+from tests.stats.builders import correctness_table, top1_table
 
 RAW = Path("/work/shared/data/model-vs-human/raw-data")
 

@@ -38,7 +38,7 @@ from study_app.stats.bootstrap import resample_counts
 from study_app.stats.gee import FEW_CLUSTERS, exchangeable_linear_gee
 from study_app.stats.independence import EXACT_BELOW
 
-from .test_properties import SETTINGS, rater_tables
+from tests.stats.test_properties import SETTINGS, rater_tables
 
 NO_ANSWER = "(no answer)"
 
@@ -99,7 +99,7 @@ def test_label_kappa_of_many_annotators_in_blocks(monkeypatch):
     n_people, n_images = 9, 60
     truth = "".join(rng.choice(list("abcde"), n_images))
     answers = {f"A{i}": "".join(rng.choice(list("abcde-"), n_images, p=[0.4, 0.2, 0.15, 0.1, 0.1, 0.05])) for i in range(n_people)}
-    from .builders import top1_table
+    from tests.stats.builders import top1_table
 
     table = top1_table(answers, truth)
     table = table[~((table["rater"] == "A3") & (table["image_id"].isin([f"img{i}" for i in range(30)])))]  # A3 saw half
@@ -181,7 +181,7 @@ def test_humans_vs_model_gee_is_statsmodels_on_the_whole_design():
     truth = "a" * n_images
     answers = {f"A{i}": "".join(np.where(rng.random(n_images) < 0.6 + 0.05 * i, "a", "b")) for i in range(n_people)}
     answers["m"] = "".join(np.where(rng.random(n_images) < 0.7, "a", "b"))
-    from .builders import top1_table
+    from tests.stats.builders import top1_table
 
     table = top1_table(answers, truth, models=("m",))
     table = table[~((table["rater"] == "A2") & (table["image_id"].isin([f"img{i}" for i in range(25)])))]
@@ -205,7 +205,7 @@ def test_humans_vs_model_gee_is_statsmodels_on_the_whole_design():
 
 def test_gee_below_40_images_tests_against_t_with_images_minus_one_degrees_of_freedom():
     """15 images: the bias-reduced standard error (statsmodels') against t with 14 degrees of freedom."""
-    from .builders import correctness_table
+    from tests.stats.builders import correctness_table
 
     rng = np.random.default_rng(5)
     patterns = {name: "".join(np.where(rng.random(15) < p, "1", "0")) for name, p in (("A", 0.8), ("B", 0.7), ("m", 0.5))}
@@ -231,7 +231,7 @@ def test_exact_mcnemar_is_statsmodels():
 
 def test_class_p_values_are_exact_mcnemar_of_each_class():
     rng = np.random.default_rng(3)
-    from .builders import top1_table
+    from tests.stats.builders import top1_table
 
     truth = "".join(rng.choice(list("abcd"), 120))
     answers = {name: "".join(np.where(rng.random(120) < accuracy, list(truth), "e")) for name, accuracy in
@@ -264,7 +264,7 @@ def test_paired_bootstrap_of_many_pairs_is_each_pair_on_its_own(monkeypatch):
     import study_app.stats.paired as paired
 
     rng = np.random.default_rng(8)
-    from .builders import correctness_table
+    from tests.stats.builders import correctness_table
 
     patterns = {name: "".join(np.where(rng.random(40) < p, "1", "0")) for name, p in (("A", 0.6), ("B", 0.7), ("C", 0.8), ("m", 0.75), ("n", 0.5))}
     table = correctness_table(patterns, models=("m", "n"))
@@ -279,7 +279,7 @@ def test_paired_bootstrap_of_many_pairs_is_each_pair_on_its_own(monkeypatch):
 def test_gee_without_any_spread_over_images_tests_nothing():
     """Every image shows the same difference (here: A always right, the model always wrong):
     the robust standard error is 0, and a p-value of 0 from it would be an artefact."""
-    from .builders import correctness_table
+    from tests.stats.builders import correctness_table
 
     result = humans_vs_model_gee(correctness_table({"A": "1111", "m": "0000"}, models=("m",)), "m")
     assert result.difference == -1.0 and np.isnan(result.pvalue) and np.isnan(result.ci_low)

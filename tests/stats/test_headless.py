@@ -8,7 +8,7 @@ import sys
 
 def test_stats_importers_and_compare_cli_do_not_import_qt():
     code = (
-        "import sys, study_app.stats, study_app.importers, study_app.compare_cli\n"
+        "import sys, study_app.stats, study_app.importers, study_app.cli.compare\n"
         "qt = sorted(m for m in sys.modules if m.split('.')[0] in ('PyQt5', 'PyQt6', 'PySide2', 'PySide6'))\n"
         "assert not qt, qt\n"
     )

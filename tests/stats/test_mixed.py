@@ -19,7 +19,7 @@ from benchmarks.bench_mixed import null_rejections
 from study_app.stats import compare
 from study_app.stats.mixed import fit_crossed_logit, humans_vs_model_mixed
 
-from .builders import correctness_table
+from tests.stats.builders import correctness_table
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

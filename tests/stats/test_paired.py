@@ -23,7 +23,7 @@ from study_app.stats import (
 )
 from study_app.stats.bootstrap import draw_dtype
 
-from .builders import correctness_table
+from tests.stats.builders import correctness_table
 
 # both right: img0, img1; only A right: img2; only m right: img3..img8; both wrong: img9.
 A_VS_M = {"A": "1110000000", "m": "1101111110"}

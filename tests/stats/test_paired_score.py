@@ -15,7 +15,7 @@ from study_app.stats import HUMANS, paired_comparisons
 from study_app.stats.paired import HUMANS_VS_MODELS, MODELS_VS_MODELS
 from study_app.stats.paired_score import tango_interval
 
-from .builders import correctness_table
+from tests.stats.builders import correctness_table
 
 REFERENCE = Path(__file__).parent / "reference" / "tango_reference.csv"
 

@@ -14,7 +14,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from study_app.cli import main
+from study_app.cli.main import main
 from study_app.errors import StudyError
 from study_app.stats import (
     error_consistency_table, implied_consistency, mcnemar_power, mcnemar_sample_size, plan_study, simulated_errors, simulated_power,

@@ -12,7 +12,7 @@ from study_app.errors import StudyError
 from study_app.stats import PLURALITY_VOTE, error_consistency, error_consistency_table, error_rates, label_kappa, mcnemar_test
 from study_app.stats.raters import as_categories
 
-from .builders import top1_table
+from tests.stats.builders import top1_table
 
 LABELS = "abc-"
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

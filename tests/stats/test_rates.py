@@ -12,7 +12,7 @@ from study_app.stats import HUMANS_MEAN, error_rates, rater_grid
 from study_app.stats.raters import concat_tables
 from study_app.stats.bootstrap import draw_dtype, group_rate_replicates, percentile_interval, resample_counts
 
-from .builders import correctness_table
+from tests.stats.builders import correctness_table
 
 
 def rate_row(table, rater, phase=None):

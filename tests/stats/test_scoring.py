@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 from study_app.errors import InputFileError
-from study_app.compare_cli import input_notes
+from study_app.cli.compare import input_notes
 from study_app.stats import rater_table, raters_from_answers, raters_from_guesses, raters_from_predictions, truth_table
 
 from study_app.stats.raters import later_exposures
 
-from .builders import animals_and_vehicles
+from tests.stats.builders import animals_and_vehicles
 
 
 def guesses(rows: list[tuple[str, str, list[str]]], kind: str = "human") -> pd.DataFrame:

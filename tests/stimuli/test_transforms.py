@@ -10,7 +10,7 @@ import pytest
 from study_app.stimuli import transforms
 from study_app.stimuli.transforms import BACKGROUND_GREY
 
-from . import reference
+from tests.stimuli import reference
 
 WHITE, BLACK, GREEN, BLUISH = (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.2, 0.4, 0.6)
 # Luminance 0.2125 R + 0.7154 G + 0.0721 B of the four pixels, by hand:

@@ -13,18 +13,18 @@ from pathlib import Path
 import pytest
 
 from study_app.errors import StoreError
-from study_app.protocol import load_study
-from study_app.session import SessionController
+from study_app.protocol.study import load_study
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, export_answers, import_answers
 
-from .test_cli import ROOT, run
-from .test_merge import answer_all, rows, snapshot
+from tests.cli.test_cli import ROOT, run
+from tests.store.test_merge import answer_all, rows, snapshot
 
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory) -> dict[str, Path]:
     """An export of a simulated (pilot) run and one of a real session, with their stores."""
-    from .factory import make_study
+    from tests.factory import make_study
 
     folder = tmp_path_factory.mktemp("exports")
     study_folder = make_study(folder / "tiny")
@@ -118,7 +118,7 @@ def test_a_store_made_by_an_import_that_fails_while_writing_is_removed(tmp_path,
         "import resource, signal, sys\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (220_000, resource.RLIM_INFINITY))\n"
-        "from study_app.cli import main\n"
+        "from study_app.cli.main import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     import subprocess

@@ -14,15 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from study_app.protocol import load_study
-from study_app.session import SessionController
+from study_app.protocol.study import load_study
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, export_answers, import_answers, merge_stores
 from study_app.store.merge import MergeConflictError
 from study_app.store.schema import TABLES
 
-from .factory import make_study
-from .test_cli import ROOT, run
-from .test_store import answer
+from tests.factory import make_study
+from tests.cli.test_cli import ROOT, run
+from tests.store.test_store import answer
 
 
 def snapshot(store_path: Path, copy: Path) -> Path:

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from study_app.errors import ProtocolChangedError, StoreError
-from study_app.protocol import load_study
-from study_app.responses import Event, Response, utc_now
-from study_app.session import SessionController
+from study_app.protocol.study import load_study
+from study_app.protocol.responses import Event, Response, utc_now
+from study_app.session.controller import SessionController
 from study_app.store import (
     ResultsStore,
     answers_frame,
@@ -24,7 +24,7 @@ from study_app.store import (
 )
 from study_app.store.schema import SCHEMA_VERSION, migrate, schema_version
 
-from .factory import make_study
+from tests.factory import make_study
 
 
 def answer(labels, outcome="answer", flag=None, rt=250.0):

@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 
 from study_app.errors import StoreCorruptError
-from study_app.progress import study_progress
-from study_app.protocol import load_study
-from study_app.session import SessionController
+from study_app.store.progress import study_progress
+from study_app.protocol.study import load_study
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame, check_store, run_manifest
 
-from .factory import make_study
-from .test_store import run_session
+from tests.factory import make_study
+from tests.store.test_store import run_session
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 #: (column, SQL that damages it in A02's session or the study row, the readers that must refuse it)
 DAMAGES = {

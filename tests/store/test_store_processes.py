@@ -15,9 +15,9 @@ import pytest
 
 from study_app.store import ResultsStore, answers_frame
 
-from .factory import make_study
+from tests.factory import make_study
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_annotator(study: Path, store: Path, annotator: str) -> subprocess.Popen:

@@ -12,13 +12,13 @@ import importlib
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 
-from ..errors import ModelRunError, ModelSpecError
+from study_app.models.errors import ModelRunError, ModelSpecError
 
 if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from ..spec import ModelSpec
+    from study_app.models.spec import ModelSpec
 
 BACKENDS = ("onnxruntime", "torch")
 DEVICES = ("cpu", "cuda")
@@ -56,21 +56,21 @@ def require(module: str, purpose: str, install: str = "-e '.[models]'") -> Modul
 def open_backend(spec: ModelSpec, backend: str, device: str) -> Backend:
     """The chosen runtime loaded with the spec's model on ``device``."""
     if backend == "onnxruntime":
-        from .export import onnx_file
-        from .onnx_backend import OnnxBackend
+        from study_app.models.backends.onnx_export import onnx_file
+        from study_app.models.backends.onnx_backend import OnnxBackend
 
         return OnnxBackend(onnx_file(spec), spec.output_name, device)
     if spec.weights.format == "onnx":
         raise ModelRunError(f"{spec.name}: ONNX weights run only with --backend onnxruntime")
-    from .torch_backend import TorchBackend
+    from study_app.models.backends.torch_backend import TorchBackend
 
     return TorchBackend(torch_module(spec), device)
 
 
 def torch_module(spec: ModelSpec) -> "torch.nn.Module":
     """The spec's PyTorch network with its weights loaded, eval mode, on the CPU."""
-    from ..spec import refuse_untrusted_code, spec_problem
-    from ..weights import WeightsFileError, load_torch_module
+    from study_app.models.spec import refuse_untrusted_code, spec_problem
+    from study_app.models.weights import WeightsFileError, load_torch_module
 
     require("torch", f"running {spec.name} with PyTorch")
     refuse_untrusted_code(spec)

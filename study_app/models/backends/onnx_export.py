@@ -3,7 +3,7 @@
 Exporting takes seconds and needs torch; running the cached file needs neither. The file
 name holds the weights' SHA-256 and a hash of everything else that shapes the graph
 (format, architecture, arguments, input shape, torch version), so changed weights or a
-changed spec never reuse a stale export. It is written through :mod:`study_app.output_guard`
+changed spec never reuse a stale export. It is written through :mod:`study_app.io.output_guard`
 (a temporary file, renamed), so a crash or two runs at once never leave a half-written model behind.
 """
 
@@ -14,11 +14,11 @@ import json
 import warnings
 from pathlib import Path
 
-from ...cache import cache_root
-from ...output_guard import replacing
-from ..errors import ModelRunError
-from ..spec import ModelSpec
-from . import require, torch_module
+from study_app.caches.files import cache_root
+from study_app.io.output_guard import replacing
+from study_app.models.errors import ModelRunError
+from study_app.models.spec import ModelSpec
+from study_app.models.backends import require, torch_module
 
 OPSET = 17
 

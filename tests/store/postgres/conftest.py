@@ -14,7 +14,7 @@ import pytest
 
 from study_app.store import ResultsStore
 
-from .pg_server import PgServer
+from tests.store.postgres.pg_server import PgServer
 
 _numbers = itertools.count(1)
 
@@ -67,7 +67,7 @@ def at_once(url: str, desktops: int, work) -> list:
 
 def allocated_study(root, per_class_test: int = 3, r: int = 2, share: int = 3, release_min: float | None = None, training: int = 1):
     """A tiny study (tests.factory) whose test phase shares its images out: r answers per image."""
-    from ..factory import make_study
+    from tests.factory import make_study
 
     folder = make_study(root, per_class_train=training, per_class_test=per_class_test)
     toml = folder / "study.toml"
@@ -80,7 +80,7 @@ def allocated_study(root, per_class_test: int = 3, r: int = 2, share: int = 3, r
 
 def answer_all(controller, label: str = "cat", limit: int | None = None) -> int:
     """Answer the session's trials the way a scripted participant does; returns how many."""
-    from study_app.responses import Response, utc_now
+    from study_app.protocol.responses import Response, utc_now
 
     done = 0
     while not controller.complete and (limit is None or done < limit):

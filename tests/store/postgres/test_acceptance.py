@@ -20,12 +20,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from study_app.protocol import load_study
+from study_app.protocol.study import load_study
 from study_app.store import ResultsStore
 
-from .conftest import allocated_study
+from tests.store.postgres.conftest import allocated_study
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PROCESSES = 20
 TEST_IMAGES_PER_CLASS = 1500  # 4 classes: 6,000 test images x 3 = 18,000 answers
 TRAINING_PER_CLASS = 25  # 100 training images x 20 annotators = 2,000 answers

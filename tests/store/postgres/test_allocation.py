@@ -10,15 +10,15 @@ from collections import Counter
 import pytest
 
 from study_app.errors import ProtocolError, StoreError
-from study_app.progress import format_progress, study_progress
-from study_app.protocol import load_study
-from study_app.responses import Response, utc_now
-from study_app.schedule import phase_trials
-from study_app.session import SessionController
+from study_app.store.progress import format_progress, study_progress
+from study_app.protocol.study import load_study
+from study_app.protocol.responses import Response, utc_now
+from study_app.protocol.schedule import phase_trials
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame
 from study_app.store.db import write
 
-from .conftest import allocated_study, answer_all, at_once
+from tests.store.postgres.conftest import allocated_study, answer_all, at_once
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -141,7 +141,7 @@ def test_a_revision_keeps_its_slot(tmp_path, location):
     ],
 )
 def test_protocol_checks_the_allocation_keys_with_file_and_line(tmp_path, extra, field, message):
-    from ..factory import make_study
+    from tests.factory import make_study
 
     folder = make_study(tmp_path / "s")
     toml = folder / "study.toml"

@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 
 from study_app.errors import StoreError
-from study_app.protocol import load_study
-from study_app.session import SessionController
+from study_app.protocol.study import load_study
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame
 from study_app.store.journal import JournaledStore
 from study_app.store.postgres import CONNECT_TIMEOUT_S
 
-from ..factory import make_study
-from .conftest import allocated_study, answer_all
+from tests.factory import make_study
+from tests.store.postgres.conftest import allocated_study, answer_all
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def server_trials(url: str) -> list[str]:
@@ -151,7 +151,7 @@ def test_closing_just_after_the_server_came_back_sends_everything(tmp_path, pg_s
 def test_a_pilot_run_that_ends_offline_says_where_its_answers_wait(tmp_path, pg_server, pg_url, study):
     """The last answers went into the journal while the server was down: the summary says so
     (instead of ending as if all were sent), and ``sync`` sends them later."""
-    from study_app.pilot import drive_headless, run_pilot
+    from study_app.session.pilot import drive_headless, run_pilot
 
     def server_goes_before_the_end(controller, participant) -> None:
         answer_all(controller, limit=5)
@@ -294,7 +294,7 @@ def test_a_pilot_run_that_fails_before_its_first_answer_ends_its_session_on_the_
     """The session's end goes through the journal like a finished session's, so the server
     does not show it in progress for ever, nor keep its images' slots held."""
     from study_app.errors import StudyError
-    from study_app.pilot import run_pilot
+    from study_app.session.pilot import run_pilot
 
     def stops_before_answering(controller, participant) -> None:
         raise StudyError("the scripted participant cannot begin")

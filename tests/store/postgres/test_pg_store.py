@@ -9,16 +9,16 @@ import pandas as pd
 import pytest
 
 from study_app.errors import StoreError
-from study_app.protocol import load_study
-from study_app.responses import Event, Response
-from study_app.session import SessionController
+from study_app.protocol.study import load_study
+from study_app.protocol.responses import Event, Response
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame, export_answers, import_answers, merge_stores
 from study_app.store.db import table_columns
 from study_app.store.postgres import PgConnection, ServerAddress, ServerUnavailableError, translate, translate_ddl
 from study_app.store.schema import MIGRATIONS, SCHEMA_VERSION, TABLES
 
-from ..factory import make_study
-from .conftest import answer_all, at_once
+from tests.factory import make_study
+from tests.store.postgres.conftest import answer_all, at_once
 
 #: Columns that differ between two runs of the same script (fresh UUIDs).
 RUN_SPECIFIC = ["session", "trial_uuid"]
@@ -185,7 +185,7 @@ def test_password_is_never_shown_and_a_dead_server_is_a_clear_error():
 
 
 def test_counterbalancing_rotation_holds_when_desktops_start_at_once(tmp_path, pg_url):
-    from ..test_counterbalance import write_blocks
+    from tests.protocol.test_counterbalance import write_blocks
 
     folder = make_study(tmp_path / "cb")
     toml = (folder / "study.toml").read_text(encoding="utf-8")

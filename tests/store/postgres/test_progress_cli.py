@@ -6,13 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from study_app.protocol import load_study
-from study_app.session import SessionController
+from study_app.protocol.study import load_study
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, read_export
 
-from .conftest import allocated_study, answer_all
+from tests.store.postgres.conftest import allocated_study, answer_all
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def main_py(*args: str) -> subprocess.CompletedProcess:

@@ -14,13 +14,13 @@ from urllib.parse import quote
 
 import psycopg
 
-from study_app.protocol import load_study
-from study_app.session import SessionController
+from study_app.protocol.study import load_study
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore
 
-from .conftest import allocated_study, answer_all
+from tests.store.postgres.conftest import allocated_study, answer_all
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 #: The planted password; its first part appears in every form it could leak in (as typed, %-encoded).
 PASSWORD = "S3cr3tPl4nted-/@:%x"
 MARK = "S3cr3tPl4nted"

@@ -7,13 +7,13 @@ from PyQt5.QtWidgets import QApplication, QMessageBox
 
 from study_app.gui.main_window import AnnotationWindow
 from study_app.gui.sync_indicator import SyncIndicator
-from study_app.protocol import load_study
-from study_app.session import SessionController
+from study_app.protocol.study import load_study
+from study_app.session.controller import SessionController
 from study_app.store import ResultsStore
 from study_app.store.journal import JournaledStore
 
-from ..factory import make_study
-from .conftest import answer_all
+from tests.factory import make_study
+from tests.store.postgres.conftest import answer_all
 
 
 def open_window(qtbot, controller, tmp_path) -> AnnotationWindow:
