@@ -50,8 +50,9 @@ MAX_ANSWERS = TOP_K.high
 MAX_IMAGES = 10_000_000
 MODES = ("ranked", "multi-label")
 ORDERS = ("random", "fixed")
-#: Where bundled studies live: ``protocols/`` next to the ``study_app`` package.
-BUNDLED_PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
+#: Where bundled studies live: ``study_app/protocols/``, shipped in the wheel as package data
+#: so that a non-editable install finds them (a user's own studies live under ./protocols).
+BUNDLED_PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
 #: A study's name is the name of its results folder (``results/<name>/``), never a path:
 #: ASCII letters, digits, '-', '_' and '.', not starting with '.' (so not '.' or '..').
 STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
