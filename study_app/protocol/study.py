@@ -22,7 +22,7 @@ from typing import Any
 
 from study_app.protocol.counterbalance import DEFAULT_SOURCE_COLUMN, Design, check_design, stimulus_groups
 from study_app.io.csvfiles import read_csv, split_list
-from study_app.errors import Problem, ProtocolError, StudyNotFoundError
+from study_app.errors import Problem, ProtocolError, StudyNotFoundError, TransformError
 from study_app.protocol.image_checks import check_image_files
 from study_app.protocol.image_table import ImageTable, PathTable
 from study_app.io.images import DEFAULT_MAX_PIXELS
@@ -264,7 +264,6 @@ def _attribute_columns(rows: list | None) -> list[str]:
 def _check_stimuli(cfg: dict[str, Any], images: Mapping[str, ImageRecord], check: TomlChecker) -> None:
     """The ``[stimuli]`` record names a known transform, and every condition of the manifest is one of its levels."""
     if "transform" in cfg:
-        from study_app.stimuli.errors import TransformError
         from study_app.stimuli.registry import get_transform
 
         try:

@@ -12,7 +12,7 @@ import importlib
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 
-from study_app.models.errors import ModelRunError, ModelSpecError
+from study_app.errors import ModelRunError, ModelSpecError
 
 if TYPE_CHECKING:
     import numpy as np

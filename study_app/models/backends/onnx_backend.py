@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from study_app.models.errors import ModelRunError
+from study_app.errors import ModelRunError
 from study_app.models.scores import softmax as softmax_rows
 from study_app.models.backends import require
 
