@@ -1,9 +1,7 @@
-"""Runtimes that turn a batch of inputs into a batch of raw outputs.
-
-onnxruntime is the default: on a CPU it runs these networks several times faster than
-PyTorch eager mode, and the same ``.onnx`` file runs wherever onnxruntime does. PyTorch
-runs state dicts and TorchScript directly (and checks the export). Both are optional
-dependencies, imported only when chosen.
+"""What the runtimes share: the :class:`Backend` protocol the runner drives, opening the
+chosen runtime with a spec's model (:func:`open_backend`), a spec's PyTorch network (also
+what the ONNX export starts from) and importing an optional dependency with a hint how to
+install it (:func:`require`).
 """
 
 from __future__ import annotations
