@@ -96,12 +96,14 @@ def test_installed_wheel_runs_the_bundled_study_from_an_empty_folder(installed: 
     assert f"folder: {installed.site / 'study_app' / 'protocols' / 'demo-digits'}" in validated.stdout
 
     # the console script that pip wrote, as a user runs it after `pip install .`
-    simulated = run(str(installed.site / "bin" / "study-app"), "simulate", "--study", "demo-digits", "--annotators", "2")
+    script = installed.site / "bin" / "study-app"
+    simulated = run(str(script), "simulate", "--study", "demo-digits", "--annotators", "2")
     assert simulated.returncode == 0, simulated.stdout + simulated.stderr
     assert "2 simulated annotator(s)" in simulated.stdout
 
     store = empty / "results" / "demo-digits" / "pilot.sqlite"
-    assert sorted(p.relative_to(empty).as_posix() for p in empty.rglob("*") if p.is_file()) == ["results/demo-digits/pilot.sqlite"]
+    written = sorted(p.relative_to(empty).as_posix() for p in empty.rglob("*") if p.is_file())
+    assert written == ["results/demo-digits/pilot.sqlite"]
     with ResultsStore(store, readonly=True) as opened:
         answers = answers_frame(opened)
     assert answers["annotator"].nunique() == 2

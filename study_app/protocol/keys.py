@@ -65,11 +65,21 @@ COMMAND_TABLE: tuple[Command, ...] = (
     Command("flag", "F8", "flag the image (broken, offensive, ambiguous)", (ANNOTATION,)),
     Command("pause", "F9", "pause (the image is hidden; the trial starts again after the pause)", (ANNOTATION,)),
     Command("note", "F2", "write a note about this error (Return or Esc goes back)", (REVIEW,)),
-    Command("propose", "F3", "propose a corrected ground truth: type to search, Return adds or removes the class, Esc closes", (REVIEW,)),
+    Command(
+        "propose",
+        "F3",
+        "propose a corrected ground truth: type to search, Return adds or removes the class, Esc closes",
+        (REVIEW,),
+    ),
     Command("clear_proposal", "Shift+F3", "clear the proposed ground truth", (REVIEW,)),
     Command("save", "Ctrl+Return", "save the review and go to the next unreviewed error", (REVIEW,)),
     Command("next", "Alt+Right", "next error, without saving", (REVIEW,)),
-    Command("previous", "Alt+Left", "previous error (saving it again revises its review; the earlier one is kept)", (REVIEW,)),
+    Command(
+        "previous",
+        "Alt+Left",
+        "previous error (saving it again revises its review; the earlier one is kept)",
+        (REVIEW,),
+    ),
     Command("zoom_in", "Ctrl+=", "zoom into the image", BOTH),
     Command("zoom_out", "Ctrl+-", "zoom out", BOTH),
     Command("zoom_fit", "Ctrl+0", "fit the image to the window", BOTH),
@@ -85,7 +95,12 @@ NAVIGATION_TABLE: tuple[Command, ...] = (
     Command("move", "Up / Down / PgUp / PgDn", "move through search results or the hierarchy", (ANNOTATION,)),
     Command("expand", "Right / Left", "open or close a group in the hierarchy", (ANNOTATION,)),
     Command("continue", "Return / Space", "continue from instructions, feedback and break screens", (ANNOTATION,)),
-    Command("move", "Up / Down", "highlight one of the rater's guesses: its definition and examples show beside the ground truth", (REVIEW,)),
+    Command(
+        "move",
+        "Up / Down",
+        "highlight one of the rater's guesses: its definition and examples show beside the ground truth",
+        (REVIEW,),
+    ),
     Command("close", "Esc", "close the class search, or leave the note", (REVIEW,)),
 )
 
@@ -99,12 +114,16 @@ COMMANDS = window_commands(COMMAND_TABLE, ANNOTATION)
 NAVIGATION = window_commands(NAVIGATION_TABLE, ANNOTATION)
 REVIEW_COMMANDS = window_commands(COMMAND_TABLE, REVIEW)
 REVIEW_NAVIGATION = window_commands(NAVIGATION_TABLE, REVIEW)
-#: The annotation window's default keys: what a study's ``[keys]`` table and an annotator's keys file may rebind.
+#: The annotation window's default keys, which a study's ``[keys]`` table and an annotator's
+#: keys file may rebind.
 KEYS = {command.name: command.keys for command in COMMANDS}
 #: The review window's keys (not rebindable).
 REVIEW_KEYS = {command.name: command.keys for command in REVIEW_COMMANDS}
 #: Keys a taxonomy's cause may not take: the review commands', and those that move in lists and type text.
-RESERVED_KEYS = frozenset(REVIEW_KEYS.values()) | {"Return", "Enter", "Space", "Tab", "Backspace", "Delete", "PgUp", "PgDown", "Home", "End", "Insert"}
+RESERVED_KEYS = frozenset(REVIEW_KEYS.values()) | {
+    "Return", "Enter", "Space", "Tab", "Backspace", "Delete", "PgUp", "PgDown", "Home", "End", "Insert",
+}
+
 MODIFIERS = ("Ctrl", "Shift", "Alt", "Meta")
 NAMED_KEYS = {f"F{n}" for n in range(1, 25)} | {
     "Return", "Enter", "Backspace", "Delete", "Insert", "Home", "End", "PgUp", "PgDown", "Space", "Tab", "Left", "Right", "Up", "Down",
