@@ -32,6 +32,13 @@ class Problem:
         return f"{self.location()}: {self.message}"
 
 
+def _listed(head: str, problems: list[Problem]) -> str:
+    """``<head>N problems:`` and one indented line per problem: a protocol's and a model spec's
+    problems read alike."""
+    count = len(problems)
+    return "\n".join([f"{head}{count} problem{'s' if count != 1 else ''}:", *(f"  - {p}" for p in problems)])
+
+
 class StudyError(Exception):
     """Base of all errors this program reports to its users."""
 
@@ -42,11 +49,7 @@ class ProtocolError(StudyError):
     def __init__(self, problems: list[Problem], study: str | Path = "") -> None:
         self.problems = list(problems)
         self.study = str(study)
-        head = f"study {self.study!s} has " if self.study else ""
-        count = len(self.problems)
-        lines = [f"{head}{count} problem{'s' if count != 1 else ''}:"]
-        lines += [f"  - {p}" for p in self.problems]
-        super().__init__("\n".join(lines))
+        super().__init__(_listed(f"study {self.study} has " if self.study else "", self.problems))
 
 
 class ImageError(StudyError):
@@ -75,3 +78,19 @@ class ProtocolChangedError(StoreError):
 
 class StoreCorruptError(StoreError):
     """A results file fails SQLite's integrity check or our own invariants."""
+
+
+class TransformError(StudyError):
+    """A stimulus transform's name, level or seed cannot be used as asked; the message lists what can."""
+
+
+class ModelSpecError(StudyError):
+    """A model spec cannot be used; every problem found is listed with file, line, field."""
+
+    def __init__(self, problems: list[Problem], spec: str | Path = "") -> None:
+        self.problems = list(problems)
+        super().__init__(_listed(f"model spec {spec} has " if spec else "", self.problems))
+
+
+class ModelRunError(StudyError):
+    """A valid model spec cannot run here: a missing runtime or device, or an unusable --out file."""

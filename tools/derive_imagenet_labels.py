@@ -12,7 +12,7 @@ Inputs
   (default ``/usr/share/doc/wordnet-base/copyright``).  ``data.noun`` is parsed
   here directly; no NLTK or other WordNet library is needed.
 
-Outputs (in ``--out``, default ``protocols/demo-imagenet``)
+Outputs (in ``--out``, default ``study_app/protocols/demo-imagenet``)
 --------------------------------------------------------------
 ``labels.csv``            ``label_id,name,synonyms,definition``, one row per
                           class in ILSVRC class-index order 0..999.
@@ -57,7 +57,7 @@ from study_app.io.csvfiles import write_csv
 
 ROOT_ID = "n00001740"  # entity
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO_ROOT / "protocols" / "demo-imagenet"
+DEFAULT_OUT = REPO_ROOT / "study_app" / "protocols" / "demo-imagenet"
 DEFAULT_WORDNET_DIR = Path("/usr/share/wordnet")
 DEFAULT_WORDNET_COPYRIGHT = Path("/usr/share/doc/wordnet-base/copyright")
 HYPERNYM_SYMBOLS = ("@", "@i")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the bundled demo study ``protocols/demo-digits/`` from scikit-learn's 8x8 digits.
+"""Build the bundled demo study ``study_app/protocols/demo-digits/`` from scikit-learn's 8x8 digits.
 
 The study asks annotators to classify the 1797 handwritten digits that scikit-learn
 ships as ``sklearn.datasets.load_digits`` (a copy of the test partition, ``optdigits.tes``,
@@ -41,7 +41,7 @@ same library versions gives byte-identical files.
 
 Usage (from the repository root; needs the ``tools`` extra, i.e. scikit-learn)::
 
-    python tools/make_demo_digits.py            # writes protocols/demo-digits/
+    python tools/make_demo_digits.py            # writes study_app/protocols/demo-digits/
     python tools/make_demo_digits.py --out DIR  # somewhere else
 """
 
@@ -59,7 +59,7 @@ import numpy as np
 from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO_ROOT / "protocols" / "demo-digits"
+DEFAULT_OUT = REPO_ROOT / "study_app" / "protocols" / "demo-digits"
 DEFAULT_SEED = 1797
 
 N_CLASSES = 10
@@ -577,7 +577,7 @@ def build(out: Path, seed: int) -> dict[str, tuple[int, int]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Generate the bundled demo study protocols/demo-digits/ from scikit-learn's 8x8 digits.",
+        description="Generate the bundled demo study study_app/protocols/demo-digits/ from scikit-learn's 8x8 digits.",
     )
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})"

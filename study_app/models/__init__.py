@@ -13,21 +13,20 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from study_app.errors import ModelRunError, ModelSpecError
+
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them
-    from study_app.models.errors import ModelRunError, ModelSpecError
     from study_app.models.runner import RunResult, predict_study
     from study_app.models.spec import ModelSpec, find_spec, load_spec
 
 _EXPORTS = {
-    "ModelRunError": "errors",
-    "ModelSpecError": "errors",
     "RunResult": "runner",
     "predict_study": "runner",
     "ModelSpec": "spec",
     "find_spec": "spec",
     "load_spec": "spec",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "ModelRunError", "ModelSpecError"])
 
 
 def __getattr__(name: str) -> Any:

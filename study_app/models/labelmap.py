@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from study_app.errors import Problem
+from study_app.errors import ModelSpecError, Problem
 from study_app.protocol.labels import LabelSet
-from study_app.models.errors import ModelSpecError
 from study_app.models.spec import LabelsSpec
 
 MAX_LISTED = 10

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from study_app.io.tidy_predictions import PREDICTION_COLUMNS
 from study_app.io.output_guard import write_text
-from study_app.models.errors import ModelRunError
+from study_app.errors import ModelRunError
 
 HEADER = ",".join(PREDICTION_COLUMNS) + "\n"
 

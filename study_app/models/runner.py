@@ -22,7 +22,7 @@ import numpy as np
 
 from study_app.protocol.study import ImageRecord, Study
 from study_app.models.backends import Backend, open_backend
-from study_app.models.errors import ModelRunError, ModelSpecError
+from study_app.errors import ModelRunError, ModelSpecError
 from study_app.models.labelmap import LabelMap, build_label_map
 from study_app.models.output import PredictionsWriter
 from study_app.models.preprocess import Preprocessing

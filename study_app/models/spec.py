@@ -47,7 +47,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from study_app.errors import Problem
+from study_app.errors import ModelSpecError, Problem
 from study_app.io.images import sha256_file
 from study_app.io.paths import PathEscapeError, resolve_inside
 from study_app.protocol.study import BUNDLED_PROTOCOLS
@@ -55,7 +55,6 @@ from study_app.io.ranges import TOP_K, Range
 from study_app.io.toml_check import Field, TomlChecker
 from study_app.io.toml_lines import key_lines, line_of
 from study_app.models.builders import ArchitectureError, CodeFile, allowed_forms, check_architecture
-from study_app.models.errors import ModelSpecError
 from study_app.models.preprocess import CHANNEL_ORDERS, COLOURS, INTERPOLATIONS, LAYOUTS, Preprocessing
 from study_app.models.weights import SAFETENSORS_SUFFIX, locate_package_file
 

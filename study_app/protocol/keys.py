@@ -1,14 +1,15 @@
-"""Every command's keyboard shortcut, in one table, shown by the F1 help overlay.
+"""Every command's keyboard shortcut in both windows, annotation and review, in one table
+that each window's F1 help shows.
 
 Classes never get hotkeys (a thousand classes cannot have them): typing in the search
 box is the way to a class. Commands use Ctrl or function keys so that plain letters
-always go to the search box. Two layers may rebind commands: the annotator's own keys
-file (``keys.toml`` in the user's configuration folder, e.g. for a keyboard layout or an
-accessibility need) and, above it, a protocol's ``[keys]`` table (e.g. ``submit = "F12"``),
-which a study fixes for all its annotators. :func:`check_overrides` refuses unknown
-commands, keys that would type into the search box, and two commands on one key. No Qt
-here: the protocol check uses it.
-"""
+always go to the search box (in the review window, to the causes they tick). Two layers
+may rebind the annotation window's commands: the annotator's own keys file (``keys.toml``
+in the user's configuration folder, e.g. for a keyboard layout or an accessibility need)
+and, above it, a protocol's ``[keys]`` table (e.g. ``submit = "F12"``), which a study
+fixes for all its annotators. :func:`check_overrides` refuses unknown commands, keys that
+would type into the search box, and two commands on one key. No Qt here: the protocol
+check uses it."""
 
 from __future__ import annotations
 
@@ -21,50 +22,108 @@ from study_app.errors import Problem, ProtocolError
 from study_app.io.toml_lines import key_lines, line_of
 
 
+#: The two windows that take commands from the keyboard.
+ANNOTATION = "annotation"
+REVIEW = "review"
+BOTH = (ANNOTATION, REVIEW)
+
+
 @dataclass(frozen=True)
 class Command:
+    """One command (or, in a navigation table, one kind of movement) of the windows named."""
+
     name: str
     keys: str
     description: str
+    windows: tuple[str, ...]
 
 
 #: Moving a zoomed image (the annotation and review windows both have them).
 PAN_COMMANDS: tuple[Command, ...] = (
-    Command("pan_left", "Ctrl+Left", "zoomed: show more of the image's left side"),
-    Command("pan_right", "Ctrl+Right", "zoomed: show more of the image's right side"),
-    Command("pan_up", "Ctrl+Up", "zoomed: show more of the image's top"),
-    Command("pan_down", "Ctrl+Down", "zoomed: show more of the image's bottom"),
+    Command("pan_left", "Ctrl+Left", "zoomed: show more of the image's left side", BOTH),
+    Command("pan_right", "Ctrl+Right", "zoomed: show more of the image's right side", BOTH),
+    Command("pan_up", "Ctrl+Up", "zoomed: show more of the image's top", BOTH),
+    Command("pan_down", "Ctrl+Down", "zoomed: show more of the image's bottom", BOTH),
 )
 
-COMMANDS: tuple[Command, ...] = (
-    Command("help", "F1", "show or hide this help"),
-    Command("focus_search", "F2", "go to the search box"),
-    Command("focus_tree", "F3", "browse the class hierarchy (reveals the highlighted class)"),
-    Command("focus_slots", "F4", "go to the answer slots (Alt+Up/Down reorder, Delete clears)"),
-    Command("add_label", "Return", "put the highlighted class into the next free slot"),
-    Command("submit", "Ctrl+Return", "submit the answer"),
-    Command("remove_last", "F7", "remove the last filled slot"),
-    Command("clear_answer", "Shift+F7", "clear all slots"),
-    Command("not_sure", "F5", "answer 'not sure'"),
-    Command("none_of_these", "F6", "answer 'none of these classes'"),
-    Command("flag", "F8", "flag the image (broken, offensive, ambiguous)"),
-    Command("pause", "F9", "pause (the image is hidden; the trial starts again after the pause)"),
-    Command("zoom_in", "Ctrl+=", "zoom into the image"),
-    Command("zoom_out", "Ctrl+-", "zoom out"),
-    Command("zoom_fit", "Ctrl+0", "fit the image to the window"),
+#: Every window command, once, in the order each window's F1 help lists its own. A command
+#: both windows have is one row, so its key cannot drift apart between them; one key may
+#: mean different commands in the two windows (F2: the search box, or the review's note).
+#: The review window keeps off plain keys because its causes are ticked with them (a
+#: taxonomy's cause may not take a review command's key: :data:`RESERVED_KEYS`).
+COMMAND_TABLE: tuple[Command, ...] = (
+    Command("help", "F1", "show or hide this help", BOTH),
+    Command("focus_search", "F2", "go to the search box", (ANNOTATION,)),
+    Command("focus_tree", "F3", "browse the class hierarchy (reveals the highlighted class)", (ANNOTATION,)),
+    Command("focus_slots", "F4", "go to the answer slots (Alt+Up/Down reorder, Delete clears)", (ANNOTATION,)),
+    Command("add_label", "Return", "put the highlighted class into the next free slot", (ANNOTATION,)),
+    Command("submit", "Ctrl+Return", "submit the answer", (ANNOTATION,)),
+    Command("remove_last", "F7", "remove the last filled slot", (ANNOTATION,)),
+    Command("clear_answer", "Shift+F7", "clear all slots", (ANNOTATION,)),
+    Command("not_sure", "F5", "answer 'not sure'", (ANNOTATION,)),
+    Command("none_of_these", "F6", "answer 'none of these classes'", (ANNOTATION,)),
+    Command("flag", "F8", "flag the image (broken, offensive, ambiguous)", (ANNOTATION,)),
+    Command("pause", "F9", "pause (the image is hidden; the trial starts again after the pause)", (ANNOTATION,)),
+    Command("note", "F2", "write a note about this error (Return or Esc goes back)", (REVIEW,)),
+    Command(
+        "propose",
+        "F3",
+        "propose a corrected ground truth: type to search, Return adds or removes the class, Esc closes",
+        (REVIEW,),
+    ),
+    Command("clear_proposal", "Shift+F3", "clear the proposed ground truth", (REVIEW,)),
+    Command("save", "Ctrl+Return", "save the review and go to the next unreviewed error", (REVIEW,)),
+    Command("next", "Alt+Right", "next error, without saving", (REVIEW,)),
+    Command(
+        "previous",
+        "Alt+Left",
+        "previous error (saving it again revises its review; the earlier one is kept)",
+        (REVIEW,),
+    ),
+    Command("zoom_in", "Ctrl+=", "zoom into the image", BOTH),
+    Command("zoom_out", "Ctrl+-", "zoom out", BOTH),
+    Command("zoom_fit", "Ctrl+0", "fit the image to the window", BOTH),
     *PAN_COMMANDS,
-    Command("undo", "Ctrl+Z", "take back the last answer and revise it (same part, not after a break)"),
-    Command("quit", "Ctrl+Q", "save and quit (resume later where you stopped)"),
+    Command("undo", "Ctrl+Z", "take back the last answer and revise it (same part, not after a break)", (ANNOTATION,)),
+    # one key and one name, but each window says what quitting keeps
+    Command("quit", "Ctrl+Q", "save and quit (resume later where you stopped)", (ANNOTATION,)),
+    Command("quit", "Ctrl+Q", "quit; the next start resumes at the first unreviewed error", (REVIEW,)),
 )
 
-#: Keys inside lists and pages that are not window-wide shortcuts.
-NAVIGATION: tuple[Command, ...] = (
-    Command("move", "Up / Down / PgUp / PgDn", "move through search results or the hierarchy"),
-    Command("expand", "Right / Left", "open or close a group in the hierarchy"),
-    Command("continue", "Return / Space", "continue from instructions, feedback and break screens"),
+#: Keys inside lists, pages and text fields that are not window-wide shortcuts (help text only).
+NAVIGATION_TABLE: tuple[Command, ...] = (
+    Command("move", "Up / Down / PgUp / PgDn", "move through search results or the hierarchy", (ANNOTATION,)),
+    Command("expand", "Right / Left", "open or close a group in the hierarchy", (ANNOTATION,)),
+    Command("continue", "Return / Space", "continue from instructions, feedback and break screens", (ANNOTATION,)),
+    Command(
+        "move",
+        "Up / Down",
+        "highlight one of the rater's guesses: its definition and examples show beside the ground truth",
+        (REVIEW,),
+    ),
+    Command("close", "Esc", "close the class search, or leave the note", (REVIEW,)),
 )
 
+
+def window_commands(table: tuple[Command, ...], window: str) -> tuple[Command, ...]:
+    """The rows of ``table`` that ``window`` has, in the table's order."""
+    return tuple(command for command in table if window in command.windows)
+
+
+COMMANDS = window_commands(COMMAND_TABLE, ANNOTATION)
+NAVIGATION = window_commands(NAVIGATION_TABLE, ANNOTATION)
+REVIEW_COMMANDS = window_commands(COMMAND_TABLE, REVIEW)
+REVIEW_NAVIGATION = window_commands(NAVIGATION_TABLE, REVIEW)
+#: The annotation window's default keys, which a study's ``[keys]`` table and an annotator's
+#: keys file may rebind.
 KEYS = {command.name: command.keys for command in COMMANDS}
+#: The review window's keys (not rebindable).
+REVIEW_KEYS = {command.name: command.keys for command in REVIEW_COMMANDS}
+#: Keys a taxonomy's cause may not take: the review commands', and those that move in lists and type text.
+RESERVED_KEYS = frozenset(REVIEW_KEYS.values()) | {
+    "Return", "Enter", "Space", "Tab", "Backspace", "Delete", "PgUp", "PgDown", "Home", "End", "Insert",
+}
+
 MODIFIERS = ("Ctrl", "Shift", "Alt", "Meta")
 NAMED_KEYS = {f"F{n}" for n in range(1, 25)} | {
     "Return", "Enter", "Backspace", "Delete", "Insert", "Home", "End", "PgUp", "PgDown", "Space", "Tab", "Left", "Right", "Up", "Down",

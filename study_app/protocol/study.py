@@ -22,7 +22,7 @@ from typing import Any
 
 from study_app.protocol.counterbalance import DEFAULT_SOURCE_COLUMN, Design, check_design, stimulus_groups
 from study_app.io.csvfiles import read_csv, split_list
-from study_app.errors import Problem, ProtocolError, StudyNotFoundError
+from study_app.errors import Problem, ProtocolError, StudyNotFoundError, TransformError
 from study_app.protocol.image_checks import check_image_files
 from study_app.protocol.image_table import ImageTable, PathTable
 from study_app.io.images import DEFAULT_MAX_PIXELS
@@ -50,8 +50,9 @@ MAX_ANSWERS = TOP_K.high
 MAX_IMAGES = 10_000_000
 MODES = ("ranked", "multi-label")
 ORDERS = ("random", "fixed")
-#: Where bundled studies live: ``protocols/`` next to the ``study_app`` package.
-BUNDLED_PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
+#: Where bundled studies live: ``study_app/protocols/``, shipped in the wheel as package data
+#: so that a non-editable install finds them (a user's own studies live under ./protocols).
+BUNDLED_PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
 #: A study's name is the name of its results folder (``results/<name>/``), never a path:
 #: ASCII letters, digits, '-', '_' and '.', not starting with '.' (so not '.' or '..').
 STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
@@ -263,7 +264,6 @@ def _attribute_columns(rows: list | None) -> list[str]:
 def _check_stimuli(cfg: dict[str, Any], images: Mapping[str, ImageRecord], check: TomlChecker) -> None:
     """The ``[stimuli]`` record names a known transform, and every condition of the manifest is one of its levels."""
     if "transform" in cfg:
-        from study_app.stimuli.errors import TransformError
         from study_app.stimuli.registry import get_transform
 
         try:

@@ -16,9 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from study_app.protocol.keys import normalise_keys
+from study_app.protocol.keys import RESERVED_KEYS, normalise_keys
 from study_app.io.toml_check import Field, TomlChecker
-from study_app.protocol.review_keys import RESERVED_KEYS
 
 HUMANS = "humans"
 MODELS = "models"

@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from study_app.errors import ImageError
-from study_app.stimuli.errors import TransformError
+from study_app.errors import ImageError, TransformError
 from study_app.stimuli.registry import Transform, condition_name, get_transform
 from study_app.stimuli.source_images import read_source_image
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from study_app.stimuli import transforms
-from study_app.stimuli.errors import TransformError
+from study_app.errors import TransformError
 
 
 def condition_name(level: float) -> str:

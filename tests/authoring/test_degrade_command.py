@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "protocols" / "demo-imagenet"
+DEMO = ROOT / "study_app" / "protocols" / "demo-imagenet"
 LEVELS = ["0", "0.1", "0.35", "0.6"]
 
 

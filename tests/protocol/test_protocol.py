@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from study_app.errors import ProtocolError, StudyNotFoundError
+from study_app.protocol.keys import COMMANDS, KEYS, REVIEW_COMMANDS, REVIEW_KEYS, normalise_keys
 from study_app.protocol.study import load_study
 
 from tests.factory import write_csv
@@ -166,3 +167,13 @@ def test_valid_key_override(tiny_study):
     toml = (tiny_study / "study.toml").read_text()
     (tiny_study / "study.toml").write_text(toml + '\n[keys]\nsubmit = "f12"\nflag = "ctrl+shift+f"\n')
     assert dict(load_study(tiny_study).keys) == {"submit": "F12", "flag": "Ctrl+Shift+F"}
+
+
+def test_each_window_gives_each_key_to_one_command():
+    """The one command table holds both windows' commands; within a window no key is taken twice."""
+    for commands in (COMMANDS, REVIEW_COMMANDS):
+        keys = [normalise_keys(command.keys) for command in commands]
+        assert len(keys) == len(set(keys)), [command.name for command in commands]
+    shared = KEYS.keys() & REVIEW_KEYS.keys()
+    assert shared == {"help", "zoom_in", "zoom_out", "zoom_fit", "pan_left", "pan_right", "pan_up", "pan_down", "quit"}
+    assert {name: KEYS[name] for name in shared} == {name: REVIEW_KEYS[name] for name in shared}

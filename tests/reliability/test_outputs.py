@@ -236,7 +236,7 @@ def test_an_input_reached_by_another_name_is_still_an_input(tmp_path):
 
 
 def test_predict_does_not_write_into_the_protocol_it_reads(tmp_path):
-    committed = ROOT / "protocols" / "demo-digits" / "predictions" / "models.csv"
+    committed = ROOT / "study_app" / "protocols" / "demo-digits" / "predictions" / "models.csv"
     before = committed.read_bytes()
     result = run("predict", "--study", "demo-digits", "--model", "svm-rbf", "--out", str(committed), "--no-progress", cwd=tmp_path)
     assert refused(result, "inside the protocol folder"), result.stderr

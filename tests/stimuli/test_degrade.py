@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from study_app.errors import ImageError, StudyError
+from study_app.errors import ImageError, StudyError, TransformError
 from study_app.io.images import load_image
 from study_app.stimuli import transforms
 from study_app.stimuli.degrade import SourceImage, degrade_images, stimulus_rng
-from study_app.stimuli.errors import TransformError
 from study_app.stimuli.registry import condition_name
 
 

@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from study_app.errors import StudyError
+from study_app.errors import StudyError, TransformError
 from study_app.stimuli import transforms
-from study_app.stimuli.errors import TransformError
 from study_app.stimuli.registry import TRANSFORMS, LevelRange, get_transform
 
 ISSUE_TRANSFORMS = {"uniform_noise", "contrast", "grey_scale", "low_pass", "high_pass", "phase_noise"}

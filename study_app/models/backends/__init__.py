@@ -3,81 +3,10 @@
 onnxruntime is the default: on a CPU it runs these networks several times faster than
 PyTorch eager mode, and the same ``.onnx`` file runs wherever onnxruntime does. PyTorch
 runs state dicts and TorchScript directly (and checks the export). Both are optional
-dependencies, imported only when chosen.
+dependencies, imported only when chosen: :mod:`.onnx_backend`, :mod:`.onnx_export` and
+:mod:`.torch_backend` load only from :func:`open_backend`; what they share is in :mod:`.common`.
 """
 
-from __future__ import annotations
+from study_app.models.backends.common import BACKENDS, DEVICES, Backend, open_backend, require
 
-import importlib
-from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
-
-from study_app.models.errors import ModelRunError, ModelSpecError
-
-if TYPE_CHECKING:
-    import numpy as np
-    import torch
-
-    from study_app.models.spec import ModelSpec
-
-BACKENDS = ("onnxruntime", "torch")
-DEVICES = ("cpu", "cuda")
-
-
-class Backend(Protocol):
-    """What the runner needs of a runtime."""
-
-    #: Declared shape of one input without the batch axis (``None`` entries: any size),
-    #: or ``None`` when the runtime does not declare one.
-    input_shape: tuple[int | None, ...] | None
-
-    def run(self, batch: np.ndarray, softmax: bool) -> np.ndarray:
-        """Outputs (N, outputs) for a float32 batch, with the softmax done by this runtime.
-
-        Each framework computes softmax to slightly different last bits; doing it in the
-        framework that made the logits lets ``--backend torch`` reproduce a plain
-        PyTorch script's probabilities bit for bit.
-        """
-        ...
-
-    def describe(self) -> dict:
-        """Runtime, versions and device, for the provenance file."""
-        ...
-
-
-def require(module: str, purpose: str, install: str = "-e '.[models]'") -> ModuleType:
-    """Import an optional dependency or say how to install it (``pip install <install>``)."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ModelRunError(f"{purpose} needs the Python package {module!r}; install it with: pip install {install}") from None
-
-
-def open_backend(spec: ModelSpec, backend: str, device: str) -> Backend:
-    """The chosen runtime loaded with the spec's model on ``device``."""
-    if backend == "onnxruntime":
-        from study_app.models.backends.onnx_export import onnx_file
-        from study_app.models.backends.onnx_backend import OnnxBackend
-
-        return OnnxBackend(onnx_file(spec), spec.output_name, device)
-    if spec.weights.format == "onnx":
-        raise ModelRunError(f"{spec.name}: ONNX weights run only with --backend onnxruntime")
-    from study_app.models.backends.torch_backend import TorchBackend
-
-    return TorchBackend(torch_module(spec), device)
-
-
-def torch_module(spec: ModelSpec) -> "torch.nn.Module":
-    """The spec's PyTorch network with its weights loaded, eval mode, on the CPU."""
-    from study_app.models.spec import refuse_untrusted_code, spec_problem
-    from study_app.models.weights import WeightsFileError, load_torch_module
-
-    require("torch", f"running {spec.name} with PyTorch")
-    refuse_untrusted_code(spec)
-    try:
-        return load_torch_module(spec.weights)
-    except WeightsFileError as exc:
-        field = "file" if spec.weights.origin == "file" else "locate"
-        raise ModelSpecError([spec_problem(spec, str(exc), "weights", field)], spec.path) from None
-    except ValueError as exc:
-        raise ModelSpecError([spec_problem(spec, str(exc), "weights", "architecture")], spec.path) from None
+__all__ = ["BACKENDS", "DEVICES", "Backend", "open_backend", "require"]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from study_app.models.errors import ModelRunError
+from study_app.errors import ModelRunError
 from study_app.models.scores import softmax as softmax_rows
-from study_app.models.backends import require
+from study_app.models.backends.common import require
 
 _DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16}
 

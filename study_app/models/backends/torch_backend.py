@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from study_app.models.errors import ModelRunError
+from study_app.errors import ModelRunError
 
 if TYPE_CHECKING:
     import torch
