@@ -12,10 +12,11 @@ guesses in rank order, only the first ``k`` count:
   apply; a model's ranked list is judged on its first ``k`` the same way).
 
 A non-answer (not sure, none of these, timeout, skip) has no guesses and is wrong by every
-rule. :func:`correctness` is the rule, vectorised over millions of answers for the
-statistics (``stats.raters``); :func:`answers_correct` puts a session's answers through the
-same function, so the feedback a trainee sees, a resumed session's running score and the
-accuracy a report states cannot disagree. It lives in the protocol layer, not in
+rule. :func:`judge` is the rule, vectorised over millions of answers: the statistics
+reach it through :func:`correctness` (``stats.raters``: label codes and valid (image,
+label) pairs), a session through :func:`answers_correct` (one answer at a time, or a
+resumed session's answers at once). So the feedback a trainee sees, a resumed session's
+running score and the accuracy a report states cannot disagree. It lives in the protocol layer, not in
 ``stats``, because a phase's answer mode and ``answers`` in study.toml *are* the rule, and
 because the session core must not load the statistics stack (``study_app.stats`` imports
 pandas, scipy and statsmodels: over a second at every start of the annotation window);
@@ -48,8 +49,13 @@ def correctness(guesses: np.ndarray, image_code: np.ndarray, valid_pairs: np.nda
         Guesses that count for ``correct_topk`` and ``all_guesses_valid``.
     """
     given = guesses >= 0
-    pairs = image_code[:, None] * n_labels + guesses
-    hit = given & np.isin(pairs, valid_pairs)
+    hit = given & np.isin(image_code[:, None] * n_labels + guesses, valid_pairs)
+    return judge(given, hit, k)
+
+
+def judge(given: np.ndarray, hit: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """The rule itself, on boolean ``units x ranks`` matrices: which ranks hold a guess
+    (``given``) and which guesses are valid (``hit``, never true where nothing was given)."""
     first_given, first_hit = given[:, :k], hit[:, :k]
     return {
         "correct_top1": hit[:, 0],
@@ -59,22 +65,22 @@ def correctness(guesses: np.ndarray, image_code: np.ndarray, valid_pairs: np.nda
 
 
 def phase_rule(phase: Phase) -> str:
-    """The :func:`correctness` column that judges a phase's answers (with ``k = phase.answers``)."""
+    """The :func:`judge` column that judges a phase's answers (with ``k = phase.answers``)."""
     return "all_guesses_valid" if phase.multi_label else "correct_topk"
 
 
 def answers_correct(answers: Sequence[Sequence[str]], valid: Sequence[Collection[str]], phase: Phase) -> np.ndarray:
-    """Whether each answer of ``phase`` is right by the phase's rule, through :func:`correctness`.
+    """Whether each answer of ``phase`` is right by the phase's rule, through :func:`judge`.
 
     ``answers[i]`` holds the labels of answer ``i`` in rank order (empty for a non-answer),
-    ``valid[i]`` the labels that are right for its image. Each answer is its own row and
-    its own "image" of the guess matrix, so answers to one image may come in any number.
+    ``valid[i]`` the labels that are right for its image. The session calls this for every
+    answer, so the guesses are looked up in a set here rather than through the label codes
+    of :func:`correctness` (whose ``np.isin`` alone costs more than all the rest).
     """
-    codes: dict[str, int] = {}
-    rows = [[codes.setdefault(label, len(codes)) for label in labels] for labels in answers]
-    guesses = np.full((len(rows), max(map(len, rows), default=0) or 1), -1, dtype=np.int64)
-    for row, labels in enumerate(rows):
-        guesses[row, : len(labels)] = labels
-    pairs = [row * len(codes) + codes[label] for row, labels in enumerate(valid) for label in labels if label in codes]
-    scored = correctness(guesses, np.arange(len(rows)), np.asarray(pairs, dtype=np.int64), len(codes), phase.answers)
-    return scored[phase_rule(phase)]
+    given = np.zeros((len(answers), max(map(len, answers), default=0) or 1), dtype=bool)
+    hit = np.zeros_like(given)
+    for row, (labels, right) in enumerate(zip(answers, valid, strict=True)):
+        valid_labels = set(right)
+        given[row, : len(labels)] = True
+        hit[row, : len(labels)] = [label in valid_labels for label in labels]
+    return judge(given, hit, phase.answers)[phase_rule(phase)]
