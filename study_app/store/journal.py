@@ -1,19 +1,20 @@
 """An annotation desktop against a results server, that keeps working when the server is gone.
 
 :class:`JournaledStore` is an :class:`~.answer_store.AnswerStore`, as a
-:class:`~.results_store.ResultsStore` is: a session, and the front end driving it, cannot
-tell them apart but by :meth:`~JournaledStore.sync_status`. Every write goes first into a local SQLite *journal* -- an
-ordinary results store file, durable before ``submit`` returns -- and is then copied to
-the server in one transaction. When the server cannot be reached, the copy waits: the
-annotator goes on answering into the journal, the window shows a small status
-(:meth:`JournaledStore.sync_status`), and at most every :data:`RETRY_S` seconds a write
-starts a new attempt to reach the server *in a thread of its own*: a network that drops
-packets makes a connection attempt wait up to ``postgres.CONNECT_TIMEOUT_S``, and the
-annotator's next image must not. A later write takes the connection once it is there and
-sends everything that waits. (Only the start of a session, the ``sync`` command and
-closing wait for an attempt.) Whatever the server answers -- gone, busy, or refusing the
-rows -- a write to the journal never fails because of it: the rows wait there, the reason
-is kept for the status (:attr:`SyncStatus.problem`), and a later attempt sends them.
+:class:`~.results_store.ResultsStore` is: a session, and the front end driving it, tell
+them apart only by :meth:`~JournaledStore.sync_status`. Every write goes first into a
+local SQLite *journal* -- an ordinary results store file, durable before ``submit``
+returns -- and is then copied to the server in one transaction. When the server cannot be
+reached, the copy waits: the annotator goes on answering into the journal, the window
+shows a small status (:meth:`JournaledStore.sync_status`), and at most every
+:data:`RETRY_S` seconds a write starts a new attempt to reach the server *in a thread of
+its own*: a network that drops packets makes a connection attempt wait up to
+``postgres.CONNECT_TIMEOUT_S``, and the annotator's next image must not. A later write
+takes the connection once it is there and sends everything that waits. (Only the start of
+a session, the ``sync`` command and closing wait for an attempt.) Whatever the server
+answers -- gone, busy, or refusing the rows -- a write to the journal never fails because
+of it: the rows wait there, the reason is kept for the status
+(:attr:`SyncStatus.problem`), and a later attempt sends them.
 
 Copying is idempotent: rows keep the UUIDs the journal gave them and go in with
 ``INSERT ... ON CONFLICT DO NOTHING``, so a copy interrupted half-way, or repeated after a

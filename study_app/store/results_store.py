@@ -510,7 +510,7 @@ class ResultsStore:
             "ORDER BY t.answered_at, t.rowid, a.rank",
             (session.uuid,),
         ).fetchall()
-        answers = []
+        answers: list[StoredAnswer] = []
         for _, group in groupby(rows, key=itemgetter(0)):  # a trial's rows are adjacent (one per rank)
             trial = list(group)
             _, phase, image_id, outcome, _ = trial[0]
