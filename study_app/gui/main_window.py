@@ -100,7 +100,7 @@ class AnnotationWindow(QMainWindow):
         self._waiting_for: str | None = None
         self._install_shortcuts()
         controller.store.listen_for_lock_waits(self._waiting_for_store)
-        if hasattr(controller.store, "sync_status"):  # annotating into a results server (store/journal.py)
+        if controller.store.sync_status().journaled:  # a results server behind the offline journal (store/journal.py)
             self.statusBar().addPermanentWidget(SyncIndicator(controller.store.sync_status))
         self._restore_window_state()
         self.instructions.set_heading(study.title, controller.resumed)

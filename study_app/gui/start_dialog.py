@@ -14,13 +14,13 @@ from PyQt5.QtWidgets import QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBoxL
 from study_app.errors import StudyError
 from study_app.protocol.study import Study
 from study_app.protocol.schedule import check_annotator_id
-from study_app.store.results_store import ResultsStore
+from study_app.store.answer_store import AnswerStore
 
 
 class StartDialog(QDialog):
     """Asks for the annotator id; ``annotator`` holds it after ``accept``."""
 
-    def __init__(self, study: Study, store: ResultsStore, annotator: str = "") -> None:
+    def __init__(self, study: Study, store: AnswerStore, annotator: str = "") -> None:
         super().__init__()
         self.study = study
         self.store = store

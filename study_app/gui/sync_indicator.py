@@ -13,14 +13,16 @@ from collections.abc import Callable
 from PyQt5.QtCore import QTimer
 from PyQt5.QtWidgets import QLabel, QWidget
 
+from study_app.store.answer_store import SyncStatus
+
 REFRESH_MS = 1000
 _COLOURS = {"ok": "#2e7d32", "sending": "#555555", "offline": "#b26a00"}
 
 
 class SyncIndicator(QLabel):
-    """Refreshes itself every second from ``status()`` (a :class:`~study_app.store.journal.SyncStatus`)."""
+    """Refreshes itself every second from ``status()`` (a :class:`~study_app.store.answer_store.SyncStatus`)."""
 
-    def __init__(self, status: Callable, parent: QWidget | None = None) -> None:
+    def __init__(self, status: Callable[[], SyncStatus], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("sync")
         self._status = status

@@ -1,10 +1,11 @@
 """The course of one annotator's session, independent of any window.
 
 :class:`SessionController` knows where the annotator is (which phase, which trial, when a
-break is due, when the session ends), writes every response through the results store
-before moving on, and works out training feedback. The PyQt5 window is a view on it,
-and scripted participants (pilot runs, crash tests) drive the very same object, so what
-is tested headless is what annotators use.
+break is due, when the session ends), writes every response through its store (any
+:class:`~study_app.store.answer_store.AnswerStore`: a results file, or a server behind the
+offline journal) before moving on, and works out training feedback. The PyQt5 window is a
+view on it, and scripted participants (pilot runs, crash tests) drive the very same
+object, so what is tested headless is what annotators use.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from study_app.protocol.study import Phase, Study
+from study_app.protocol.correctness import answers_correct
 from study_app.protocol.responses import Event, Response
 from study_app.protocol.schedule import Trial
-from study_app.store.results_store import ResultsStore, Session
+from study_app.protocol.study import Phase, Study
+from study_app.store.answer_store import AnswerStore, StoredAnswer
+from study_app.store.results_store import Session
 
 
 @dataclass(frozen=True)
@@ -35,21 +38,11 @@ class Feedback:
         return self.phase_correct / self.phase_answered if self.phase_answered else 0.0
 
 
-def is_correct(response: Response, truth: Iterable[str], phase: Phase) -> bool:
-    """Top-k rule for ranked answers (any guess right); every selection right for multi-label."""
-    valid = set(truth)
-    if response.outcome != "answer":
-        return False
-    if phase.multi_label:
-        return all(label in valid for label in response.labels)
-    return any(label in valid for label in response.labels[: phase.answers])
-
-
 class SessionController:
     """Walks an annotator through the phases of a study, one durable answer at a time."""
 
     def __init__(
-        self, study: Study, store: ResultsStore, annotator: str, force_new: bool = False, arrival: int | None = None
+        self, study: Study, store: AnswerStore, annotator: str, force_new: bool = False, arrival: int | None = None
     ) -> None:
         self.study = study
         self.store = store
@@ -112,7 +105,7 @@ class SessionController:
         record = self.study.images[trial.image_id]
         supersedes = self._revising[1] if self._revising else None
         trial_uuid = self.store.submit(self.session, trial, record.sha256, response, events, supersedes=supersedes)
-        correct = is_correct(response, record.labels, phase)
+        correct = bool(answers_correct([response.labels], [record.labels], phase)[0])
         scores = self._phase_scores.setdefault(phase.name, [])
         if self._revising:
             scores.pop()  # only the revision counts
@@ -156,11 +149,12 @@ class SessionController:
         """Take back the last answer: its trial becomes current again; returns the answer
         taken back (to show it for revision). The stored row stays as the audit trail; the
         revision, once submitted, supersedes it."""
-        if not self.can_undo():
+        last = self._last
+        if last is None or not self.can_undo():
             raise RuntimeError("there is no answer that can be taken back now")
-        trial, trial_uuid, response = self._last
+        trial, trial_uuid, response = last
         self.store.log_events(self.session, [Event("undo", 0.0, {"supersedes": trial_uuid})], trial)
-        self._revising = self._last
+        self._revising = last
         self._last = None
         return response
 
@@ -196,17 +190,14 @@ class SessionController:
             self.store.finish_session(self.session)
 
     def _restore_scores(self) -> None:
-        """Running scores of a resumed session, recomputed from what the store holds."""
+        """Running scores of a resumed session, recomputed from what the store holds (by the
+        same rule as every answer: :mod:`study_app.protocol.correctness`)."""
         if not self.session.answered:
             return
-        from study_app.store.export import answers_frame
-
-        mine = answers_frame(self.store, session=self.session.uuid)  # in answer order
-        for trial_uuid, rows in mine.groupby("trial_uuid", sort=False):
-            first = rows.iloc[0]
-            labels = tuple(rows.dropna(subset=["rank"]).sort_values("rank")["label_id"])
-            phase = self.study.phase(first["phase"])
-            response = Response(labels, 0.0, "", "", outcome=first["outcome"])
-            self._phase_scores.setdefault(phase.name, []).append(
-                is_correct(response, self.study.truth(first["image_id"]), phase)
-            )
+        by_phase: dict[str, list[StoredAnswer]] = {}
+        for answer in self.store.session_answers(self.session):  # in answer order
+            by_phase.setdefault(answer.phase, []).append(answer)
+        for name, answers in by_phase.items():
+            phase = self.study.phase(name)
+            scored = answers_correct([a.labels for a in answers], [self.study.truth(a.image_id) for a in answers], phase)
+            self._phase_scores.setdefault(phase.name, []).extend(bool(correct) for correct in scored)

@@ -27,8 +27,9 @@ from study_app.protocol.study import Study
 from study_app.protocol.responses import Event, Response
 from study_app.session.controller import SessionController
 from study_app.session.simulated_raters import DEFAULT_ABILITY_SD, DEFAULT_DIFFICULTY_SD, RaschRaters
+from study_app.store.answer_store import AnswerStore
 from study_app.store.journal import JournaledStore, open_annotation_store
-from study_app.store.results_store import RESULTS_DIR, ResultsStore, study_results_dir
+from study_app.store.results_store import RESULTS_DIR, study_results_dir
 from study_app.io.store_url import printable_location
 
 PILOT_FILE = "pilot.sqlite"
@@ -161,7 +162,7 @@ def drive_headless(controller: SessionController, participant: ScriptedParticipa
     controller.finish()
 
 
-def _end_if_unanswered(store: ResultsStore | JournaledStore, controller: SessionController) -> None:
+def _end_if_unanswered(store: AnswerStore, controller: SessionController) -> None:
     """After a run that failed before its first answer, end its session: an open session with
     no answer would show as in progress for ever (a pilot is never resumed) and hold its
     images' slots. A session with answers keeps them and stays as it is."""

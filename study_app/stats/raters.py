@@ -17,7 +17,7 @@ has a single code path. Columns:
     the top-1 guess (``""`` for a non-answer), how many guesses were given, the primary
     ground-truth label and every valid label joined by ``;``.
 ``correct_top1, correct_topk, all_guesses_valid``
-    see :mod:`study_app.stats.scoring`; a non-answer is wrong by every rule.
+    see :mod:`study_app.protocol.correctness`; a non-answer is wrong by every rule.
 ``lca_depth, superclass_correct``
     only with a label hierarchy: the severity of a top-1 miss.
 
@@ -32,9 +32,10 @@ import numpy as np
 import pandas as pd
 
 from study_app.errors import InputFileError, Problem
+from study_app.protocol.correctness import correctness
 from study_app.protocol.labels import LabelSet
 from study_app.protocol.study import Study
-from study_app.stats.scoring import correctness, guess_matrix, hierarchy_severity
+from study_app.stats.scoring import guess_matrix, hierarchy_severity
 from study_app.stats.truth import TruthSource, truth_table
 
 HUMAN = "human"

@@ -1,15 +1,10 @@
-"""Correctness of every answer, vectorised over millions of answers.
+"""Scoring answers in bulk: the guess matrix the correctness rule runs on, and miss severity.
 
 Answers arrive as a matrix of label codes, one row per (rater, image) and one column
-per rank (``-1``: no guess at that rank), and the ground truth as the set of valid
-(image, label) pairs. A guess is right when its pair is valid, so single-label and
-multi-label ground truth (ImageNet "ReaL", Shankar et al. 2020) take the same path:
-
-- ``correct_top1``: the first guess is a valid label;
-- ``correct_topk``: any of the first ``k`` guesses is (the ILSVRC top-5 rule);
-- ``all_guesses_valid``: at least one of the first ``k`` guesses and every one of them
-  valid (the rule of multi-label answer mode, where an annotator ticks up to ``k``
-  labels that apply; a model's ranked list is judged on its first ``k`` the same way).
+per rank (``-1``: no guess at that rank), built by :func:`guess_matrix`; the ground truth
+is the set of valid (image, label) pairs. Whether a row is right is the correctness rule
+of :mod:`study_app.protocol.correctness` (``correct_top1``, ``correct_topk``,
+``all_guesses_valid``), the one definition that the annotation session uses too.
 
 With a label hierarchy, :func:`hierarchy_severity` says how bad a top-1 miss is: the
 depth of the lowest common ancestor of guess and truth (deeper = closer miss) and
@@ -31,33 +26,6 @@ def guess_matrix(unit: np.ndarray, rank: np.ndarray, label_code: np.ndarray, n_u
     matrix = np.full((n_units, width), -1, dtype=np.int64)
     matrix[unit, rank.astype(np.int64) - 1] = label_code
     return matrix
-
-
-def correctness(guesses: np.ndarray, image_code: np.ndarray, valid_pairs: np.ndarray, n_labels: int, k: int) -> dict[str, np.ndarray]:
-    """Top-1, top-k and all-valid correctness of every row of a guess matrix.
-
-    Parameters
-    ----------
-    guesses : ndarray of int, shape (units, ranks)
-        Label codes in rank order, ``-1`` where there is no guess.
-    image_code : ndarray of int, shape (units,)
-        The image of each row.
-    valid_pairs : ndarray of int
-        ``image_code * n_labels + label_code`` of every valid (image, label) pair.
-    n_labels : int
-        Number of label codes.
-    k : int
-        Guesses that count for ``correct_topk`` and ``all_guesses_valid``.
-    """
-    given = guesses >= 0
-    pairs = image_code[:, None] * n_labels + guesses
-    hit = given & np.isin(pairs, valid_pairs)
-    first_given, first_hit = given[:, :k], hit[:, :k]
-    return {
-        "correct_top1": hit[:, 0],
-        "correct_topk": first_hit.any(axis=1),
-        "all_guesses_valid": first_given.any(axis=1) & (first_hit | ~first_given).all(axis=1),
-    }
 
 
 def hierarchy_severity(

@@ -1,19 +1,20 @@
 """An annotation desktop against a results server, that keeps working when the server is gone.
 
-:class:`JournaledStore` has the part of the :class:`~.results_store.ResultsStore` API that
-a session uses (``open_session``, ``submit``, ``log_events``, ``finish_session``,
-``unfinished_session``). Every write goes first into a local SQLite *journal* -- an
-ordinary results store file, durable before ``submit`` returns -- and is then copied to
-the server in one transaction. When the server cannot be reached, the copy waits: the
-annotator goes on answering into the journal, the window shows a small status
-(:meth:`JournaledStore.sync_status`), and at most every :data:`RETRY_S` seconds a write
-starts a new attempt to reach the server *in a thread of its own*: a network that drops
-packets makes a connection attempt wait up to ``postgres.CONNECT_TIMEOUT_S``, and the
-annotator's next image must not. A later write takes the connection once it is there and
-sends everything that waits. (Only the start of a session, the ``sync`` command and
-closing wait for an attempt.) Whatever the server answers -- gone, busy, or refusing the
-rows -- a write to the journal never fails because of it: the rows wait there, the reason
-is kept for the status (:attr:`SyncStatus.problem`), and a later attempt sends them.
+:class:`JournaledStore` is an :class:`~.answer_store.AnswerStore`, as a
+:class:`~.results_store.ResultsStore` is: a session, and the front end driving it, tell
+them apart only by :meth:`~JournaledStore.sync_status`. Every write goes first into a
+local SQLite *journal* -- an ordinary results store file, durable before ``submit``
+returns -- and is then copied to the server in one transaction. When the server cannot be
+reached, the copy waits: the annotator goes on answering into the journal, the window
+shows a small status (:meth:`JournaledStore.sync_status`), and at most every
+:data:`RETRY_S` seconds a write starts a new attempt to reach the server *in a thread of
+its own*: a network that drops packets makes a connection attempt wait up to
+``postgres.CONNECT_TIMEOUT_S``, and the annotator's next image must not. A later write
+takes the connection once it is there and sends everything that waits. (Only the start of
+a session, the ``sync`` command and closing wait for an attempt.) Whatever the server
+answers -- gone, busy, or refusing the rows -- a write to the journal never fails because
+of it: the rows wait there, the reason is kept for the status
+(:attr:`SyncStatus.problem`), and a later attempt sends them.
 
 Copying is idempotent: rows keep the UUIDs the journal gave them and go in with
 ``INSERT ... ON CONFLICT DO NOTHING``, so a copy interrupted half-way, or repeated after a
@@ -35,8 +36,8 @@ import re
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from study_app.errors import StoreError
 from study_app.protocol.study import Study
@@ -44,7 +45,8 @@ from study_app.protocol.responses import Event, Response, utc_now
 from study_app.protocol.schedule import Trial
 from study_app.io.store_url import is_server_url, parse_url
 from study_app.store.allocation import DEFAULT_RELEASE_MIN, allocated_phases, answer_placed, fill_slot
-from study_app.store.db import table_columns, write
+from study_app.store.answer_store import StoredAnswer, SyncStatus
+from study_app.store.db import LockWaitListener, table_columns, write
 from study_app.store.metadata import meta_number
 from study_app.store.postgres import ServerAddress, ServerBusyError, ServerUnavailableError
 from study_app.store.results_store import RESULTS_DIR, ResultsStore, Session
@@ -76,22 +78,6 @@ def _first_host(address: ServerAddress) -> tuple[str, str]:
     return host.strip("[]").lower(), port
 
 
-@dataclass(frozen=True)
-class SyncStatus:
-    """What the annotator's window shows about the server."""
-
-    online: bool
-    waiting: int  # answers in the journal that the server does not have yet
-    problem: str = ""  # why the server has not got them, when it said (for the researcher, the sync command)
-
-    def text(self) -> str:
-        if self.online and not self.waiting:
-            return "Server: connected"
-        if self.online:
-            return f"Server: connected, sending {self.waiting} saved answer(s)"
-        return f"Server unreachable: {self.waiting} answer(s) saved on this computer, sent when it is back"
-
-
 class JournaledStore:
     """A server store with a local journal in front (see the module docstring). One per thread."""
 
@@ -101,7 +87,7 @@ class JournaledStore:
         self.retry_s = retry_s
         self.journal = ResultsStore(Path(journal) if journal else default_journal_path(self.path, pilot), pilot=pilot)
         self.journal.fills_slots = False  # the server's slots are filled when an answer reaches it (_fill)
-        #: Reads of this desktop's own sessions (a resumed session's scores) come from the journal.
+        #: Reads of this desktop's own sessions (``answers_frame`` of what it answered) come from the journal.
         self.conn = self.journal.conn
         self.server: ResultsStore | None = None
         self._attempt: _ConnectAttempt | None = None
@@ -152,7 +138,11 @@ class JournaledStore:
         self.sync()
         return ended
 
-    def listen_for_lock_waits(self, listener) -> None:
+    def session_answers(self, session: Session) -> list[StoredAnswer]:
+        """As :meth:`ResultsStore.session_answers`, from the journal: it holds every answer of a session this desktop runs."""
+        return self.journal.session_answers(session)
+
+    def listen_for_lock_waits(self, listener: LockWaitListener | None) -> None:
         """As :meth:`ResultsStore.listen_for_lock_waits`, for the journal (a ``sync`` run may hold it)."""
         self.journal.listen_for_lock_waits(listener)
 
@@ -187,7 +177,7 @@ class JournaledStore:
             self.server.close()
         self.journal.close()
 
-    def __enter__(self) -> JournaledStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -17,7 +17,10 @@ import sqlite3
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
+from typing import Self
 
 from study_app import __version__
 from study_app.protocol.counterbalance import Assignment, Design
@@ -27,6 +30,7 @@ from study_app.protocol.responses import Event, Response, utc_now
 from study_app.protocol.schedule import Trial, session_trials
 from study_app.io.store_url import is_server_url, location_problem
 from study_app.store.allocation import allocated_phases, claim_trials, fill_slot, keep_claims
+from study_app.store.answer_store import ALWAYS_SYNCED, StoredAnswer, SyncStatus
 from study_app.store.db import LockWaitListener, StoreConnection, connect, serialize, write
 from study_app.store.file_guard import FileGuard
 from study_app.store.metadata import assignment as stored_assignment
@@ -250,7 +254,7 @@ class ResultsStore:
         if isinstance(self.conn, StoreConnection):
             self.conn.lock_wait_listener = listener
 
-    def __enter__(self) -> ResultsStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -496,6 +500,23 @@ class ResultsStore:
             ],
         )
 
+    def session_answers(self, session: Session) -> list[StoredAnswer]:
+        """The session's current answers (a revised one left out: its revision counts), in the
+        order of ``answers_frame`` (answered time, then storage order), for a resumed session's scores."""
+        rows = self.conn.execute(
+            "SELECT t.uuid, t.phase, t.image_id, t.outcome, a.label_id FROM trials t "
+            "LEFT JOIN answers a ON a.trial_uuid = t.uuid "
+            "WHERE t.session_uuid = ? AND NOT EXISTS (SELECT 1 FROM trials r WHERE r.supersedes = t.uuid) "
+            "ORDER BY t.answered_at, t.rowid, a.rank",
+            (session.uuid,),
+        ).fetchall()
+        answers: list[StoredAnswer] = []
+        for _, group in groupby(rows, key=itemgetter(0)):  # a trial's rows are adjacent (one per rank)
+            trial = list(group)
+            _, phase, image_id, outcome, _ = trial[0]
+            answers.append(StoredAnswer(phase, image_id, outcome, tuple(label for *_, label in trial if label is not None)))
+        return answers
+
     def end_unanswered_session(self, session: Session) -> bool:
         """End a session that holds no answer (its run failed before the first one), so that it
         shows neither as in progress nor holds images' slots; nothing is deleted. A session
@@ -520,6 +541,10 @@ class ResultsStore:
         session.ended_at = utc_now()
         with write(self.conn) as conn:
             conn.execute("UPDATE sessions SET ended_at = ? WHERE uuid = ? AND ended_at IS NULL", (session.ended_at, session.uuid))
+
+    def sync_status(self) -> SyncStatus:
+        """Always synced: an answer is in this store (a file, or a server written to directly) once ``submit`` returns."""
+        return ALWAYS_SYNCED
 
     def unfinished_session(self, study: Study, annotator: str) -> tuple[str, str, int] | None:
         """(session uuid, started_at, answered count) of the annotator's open session of this
