@@ -37,7 +37,7 @@ def add_session_commands(sub: argparse._SubParsersAction) -> None:
     annotate.set_defaults(handler=_cmd_annotate)
 
     parser = sub.add_parser("simulate", help="pilot run: scripted annotators go through the whole study into a pilot store")
-    parser.add_argument("--study", default=DEFAULT_STUDY, help="study name or folder")
+    parser.add_argument("--study", default=DEFAULT_STUDY, help=STUDY_HELP)
     parser.add_argument("--annotators", type=Range(1, 10_000).option(int), default=3, help="simulated annotators (default 3)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--accuracy", type=Range(0, 1).option(), default=0.8, help="mean chance that an answer is right (top-k; default 0.8)")
