@@ -76,12 +76,12 @@ def analyse(data: ReportData, settings: Settings, comparison: Comparison | None 
     """Run the statistics engine for everything the report shows (``comparison`` if already run)."""
     comparison = comparison or compare(
         data.raters if data.every_trial is None else data.every_trial,
-        settings.alpha, data.rule, data.k, settings.n_boot, settings.seed, data.labels, data.notes,
+        alpha=settings.alpha, rule=data.rule, k=data.k, n_boot=settings.n_boot, seed=settings.seed, labels=data.labels, notes=data.notes,
     )
     main = rule_title(data.rule, data.k)
     rates = {main: comparison.rates[comparison.rates["scope"] == "shared"]}
     if main != "top-1":
-        rates = {"top-1": error_rates(data.raters, settings.alpha, "correct_top1", settings.n_boot, settings.seed), **rates}
+        rates = {"top-1": error_rates(data.raters, alpha=settings.alpha, correct="correct_top1", n_boot=settings.n_boot, seed=settings.seed), **rates}
     correct = RULES[data.rule]
     learning = {}
     for phase, rows in data.raters.groupby("phase", observed=True, sort=True):
@@ -105,7 +105,7 @@ def _learning_blocks(human: pd.DataFrame, correct: str, settings: Settings) -> t
     width = len(str(edges[-1]))
     names = np.array([f"{edges[i]:0{width}d}-{edges[i + 1] - 1:0{width}d}" for i in range(len(edges) - 1)], dtype=object)
     blocks = human.assign(rater=names[block], kind="trials")
-    rates = error_rates(blocks, settings.alpha, correct, settings.n_boot, settings.seed)
+    rates = error_rates(blocks, alpha=settings.alpha, correct=correct, n_boot=settings.n_boot, seed=settings.seed)
     used = np.unique(block)
     return rates, edges[used], edges[used + 1] - 1
 
@@ -230,7 +230,7 @@ def _gallery_section(data: ReportData, settings: Settings, phases: list[str], mo
     correct = RULES[data.rule]
     for phase in phases:
         rows = data.raters[data.raters["phase"] == phase]
-        crowd = plurality_vote(rows, settings.seed)
+        crowd = plurality_vote(rows, seed=settings.seed)
         for model in models:
             if (rows["rater"] == model).any() and not crowd.empty:
                 galleries += model_galleries(rows, crowd, model, correct, data.label_name, data.image_paths, data.max_pixels,
