@@ -35,6 +35,10 @@ WAL_HEADERS = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
 #: Files SQLite keeps beside a database while it is open or after a crash.
 SIDE_FILES = ("-wal", "-shm", "-journal")
 PROTOCOL_FILE = "study.toml"
+#: Where stores, reports and crash logs go by default, relative to the working directory.
+RESULTS_DIR = Path("results")
+#: Where a server desktop keeps its offline journals (store.journal), one per server database.
+JOURNAL_DIR = RESULTS_DIR / "journal"
 
 
 class OutputRefusedError(StudyError):
@@ -166,8 +170,6 @@ def check_output_folder(folder: str | Path, inputs: Iterable[str | Path | None] 
 
 def _is_offline_journal(path: Path) -> bool:
     """A server desktop's offline journal: in the journals' folder, or holding its copy marks."""
-    from study_app.store.journal import JOURNAL_DIR
-
     if path.resolve().parent == JOURNAL_DIR.resolve():
         return True
     if not _starts_with(path, (SQLITE_HEADER,)):

@@ -42,18 +42,18 @@ from study_app.errors import StoreError
 from study_app.protocol.study import Study
 from study_app.protocol.responses import Event, Response, utc_now
 from study_app.protocol.schedule import Trial
+from study_app.io.output_guard import JOURNAL_DIR
 from study_app.io.store_url import is_server_url, parse_url
 from study_app.store.allocation import DEFAULT_RELEASE_MIN, allocated_phases, answer_placed, fill_slot
 from study_app.store.db import table_columns, write
 from study_app.store.metadata import meta_number
 from study_app.store.postgres import ServerAddress, ServerBusyError, ServerUnavailableError
-from study_app.store.results_store import RESULTS_DIR, ResultsStore, Session
+from study_app.store.results_store import ResultsStore, Session
 from study_app.store.schema import TABLES
 
 #: Seconds between attempts to reach a server that was gone (each attempt may wait up to
 #: postgres.CONNECT_TIMEOUT_S when the network, not just the server, is down).
 RETRY_S = 10.0
-JOURNAL_DIR = RESULTS_DIR / "journal"
 #: Copies between two saves of the marks (each save is one more durable commit of the journal).
 SAVE_MARKS_EVERY = 100
 #: A copy runs on the annotator's thread: a lock held elsewhere on the server, or a server

@@ -25,6 +25,7 @@ from study_app.errors import ProtocolChangedError, StoreError, StudyError
 from study_app.protocol.study import ImageRecord, Study
 from study_app.protocol.responses import Event, Response, utc_now
 from study_app.protocol.schedule import Trial, session_trials
+from study_app.io.output_guard import RESULTS_DIR
 from study_app.io.store_url import is_server_url, location_problem
 from study_app.store.allocation import allocated_phases, claim_trials, fill_slot, keep_claims
 from study_app.store.db import LockWaitListener, StoreConnection, connect, serialize, write
@@ -34,7 +35,6 @@ from study_app.store.metadata import trial_order
 from study_app.store.postgres import PgConnection, ServerAddress, usable_server_url
 from study_app.store.schema import SCHEMA_VERSION, migrate, schema_version
 
-RESULTS_DIR = Path("results")
 STORE_FILE = "results.sqlite"
 
 
