@@ -22,7 +22,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from types import TracebackType
 
@@ -44,7 +44,7 @@ ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None]
 
 def write_crash_log(kind: type[BaseException], value: BaseException, tb: TracebackType | None, folder: Path = CRASH_DIR) -> Path | None:
     """The traceback in ``folder/crash-<UTC time>.txt``; None when even that cannot be written."""
-    stamp = datetime.now(timezone.utc)
+    stamp = datetime.now(UTC)
     text = (
         f"study-app {__version__}, Python {platform.python_version()}, {platform.platform()}\n"
         f"at {stamp.isoformat(timespec='seconds')}\n\n" + _traceback(kind, value, tb)

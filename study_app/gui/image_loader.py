@@ -63,7 +63,7 @@ def cached_thumbnail(disk: ThumbnailCache, path: Path, box: int, max_pixels: int
 class _Job(QRunnable):
     def __init__(
         self,
-        loader: "ImageLoader",
+        loader: ImageLoader,
         key: str,
         path: Path,
         box: int | None,

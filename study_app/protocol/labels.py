@@ -68,7 +68,7 @@ class LabelSet:
     @cached_property
     def class_count_below(self) -> dict[str, int]:
         """Number of answerable classes in each node's subtree (itself included)."""
-        counts = {node: 0 for node in self.by_id}
+        counts = dict.fromkeys(self.by_id, 0)
         for class_id in self.class_ids:
             for node in self.path_to_root(class_id):
                 counts[node] += 1

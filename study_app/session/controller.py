@@ -202,7 +202,7 @@ class SessionController:
         from study_app.store.export import answers_frame
 
         mine = answers_frame(self.store, session=self.session.uuid)  # in answer order
-        for trial_uuid, rows in mine.groupby("trial_uuid", sort=False):
+        for _, rows in mine.groupby("trial_uuid", sort=False):
             first = rows.iloc[0]
             labels = tuple(rows.dropna(subset=["rank"]).sort_values("rank")["label_id"])
             phase = self.study.phase(first["phase"])

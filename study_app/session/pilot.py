@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,9 +114,9 @@ class ScriptedParticipant:
         rt = max(MIN_RT_MS, self.rng.gauss(*self.rt_ms))
         if self.real_time:
             time.sleep(rt / 1000)
-            shown = datetime.now(timezone.utc) - timedelta(milliseconds=rt)
+            shown = datetime.now(UTC) - timedelta(milliseconds=rt)
         else:
-            shown = datetime.now(timezone.utc)
+            shown = datetime.now(UTC)
         if self._last_answered is not None:
             shown = max(shown, self._last_answered)
         answered = shown + timedelta(milliseconds=rt)

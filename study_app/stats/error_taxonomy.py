@@ -84,7 +84,7 @@ def consensus(reviews: pd.DataFrame, causes: Sequence[str]) -> pd.DataFrame:
     boolean column per cause, true when at least half of the error's reviewers ticked it."""
     columns = ["item", "rater", "kind", "phase", "image_id", "reviewers", *causes]
     if reviews.empty:
-        return pd.DataFrame(columns=columns).astype({c: bool for c in causes})
+        return pd.DataFrame(columns=columns).astype(dict.fromkeys(causes, bool))
     ticked = reviews["causes"].astype(str).str.split(";")
     marks = pd.DataFrame({cause: ticked.map(lambda keys, c=cause: c in keys) for cause in causes}, index=reviews.index)
     frame = pd.concat([reviews[["item", "rater", "rater_kind", "phase", "image_id"]].rename(columns={"rater_kind": "kind"}), marks], axis=1)

@@ -360,7 +360,7 @@ def plan_study(
             continue
 
         def power_at(n: int) -> float:
-            return simulated_power(n, count, human_error, model_error, cells.discordance, alpha, n_sim, seed, human_consistency)
+            return simulated_power(n, count, human_error, model_error, cells.discordance, alpha, n_sim, seed, human_consistency)  # noqa: B023 - called only in this iteration
 
         low, high = 1, formula_n
         while power_at(high) < power:

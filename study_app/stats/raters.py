@@ -298,7 +298,7 @@ def concat_tables(*tables: pd.DataFrame) -> pd.DataFrame:
 def as_categories(table: pd.DataFrame) -> pd.DataFrame:
     """Text key columns as categoricals: small, and their codes make matrices cheap."""
     plain = [c for c in CATEGORY_COLUMNS if c in table.columns and not isinstance(table[c].dtype, pd.CategoricalDtype)]
-    return table.astype({c: str for c in plain}).astype({c: "category" for c in plain})
+    return table.astype(dict.fromkeys(plain, str)).astype(dict.fromkeys(plain, "category"))
 
 
 def first_occurrences(codes: np.ndarray) -> np.ndarray:

@@ -239,7 +239,7 @@ def merge_into(target: ResultsStore, sources: list[ResultsStore], names: list[st
     per source, after every check: pilot and real sessions apart, no conflicting rows."""
     refuse_mixed_kinds({str(target.path): pilot_kinds(target), **{n: pilot_kinds(s) for n, s in zip(names, sources)}}, action)
     combined = combined_rows([target, *sources], [str(target.path), *names], action)
-    report = MergeReport([s.path for s in sources], {table: 0 for table in TABLES})
+    report = MergeReport([s.path for s in sources], dict.fromkeys(TABLES, 0))
     for position, source in enumerate(sources):
         with write(target.conn) as conn:
             conn.execute("PRAGMA defer_foreign_keys = ON")

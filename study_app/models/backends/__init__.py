@@ -67,7 +67,7 @@ def open_backend(spec: ModelSpec, backend: str, device: str) -> Backend:
     return TorchBackend(torch_module(spec), device)
 
 
-def torch_module(spec: ModelSpec) -> "torch.nn.Module":
+def torch_module(spec: ModelSpec) -> torch.nn.Module:
     """The spec's PyTorch network with its weights loaded, eval mode, on the CPU."""
     from study_app.models.spec import refuse_untrusted_code, spec_problem
     from study_app.models.weights import WeightsFileError, load_torch_module
