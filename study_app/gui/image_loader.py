@@ -218,7 +218,3 @@ class ImageLoader(QObject):
         while self._bytes > self._budget and len(self._cache) > 1:
             _, old = self._cache.popitem(last=False)
             self._bytes -= old.sizeInBytes()
-
-    @property
-    def cached_bytes(self) -> int:
-        return self._bytes

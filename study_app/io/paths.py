@@ -11,6 +11,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import TypeGuard
 
 
 #: A relative path in canonical form: no empty, ``.`` or ``..`` part, no backslash, colon
@@ -18,8 +19,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 _PLAIN = re.compile(r"(?![\s/])(?:(?!\.\.?(?:/|$))[^/\\\x00:]+/)*(?!\.\.?$)[^/\\\x00:]+(?<!\s)")
 
 
-def plain_reference(reference: str | None) -> bool:
-    return bool(reference) and _PLAIN.fullmatch(reference) is not None
+def plain_reference(reference: str | None) -> TypeGuard[str]:
+    return reference is not None and _PLAIN.fullmatch(reference) is not None
 
 
 class PathEscapeError(ValueError):

@@ -158,6 +158,7 @@ class SessionController:
         revision, once submitted, supersedes it."""
         if not self.can_undo():
             raise RuntimeError("there is no answer that can be taken back now")
+        assert self._last is not None  # can_undo() says so
         trial, trial_uuid, response = self._last
         self.store.log_events(self.session, [Event("undo", 0.0, {"supersedes": trial_uuid})], trial)
         self._revising = self._last

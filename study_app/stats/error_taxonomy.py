@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -274,7 +274,7 @@ class TaxonomyAnalysis:
             "reviewer_agreement": self.agreement, "truth_corrections": self.corrections, "rescored_error_rates": self.rescored,
         }
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The tables as lists of records (NaN as null), with the notes."""
         tables = {name: json_records(table) for name, table in self.tables().items()}
         return {"reviews": self.reviews, "reviewers": list(self.reviewers), "notes": list(self.notes), **tables}

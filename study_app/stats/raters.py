@@ -236,7 +236,7 @@ def rater_table(
     truth: TruthSource,
     k: int = 5,
     labels: LabelSet | None = None,
-    phase_of: Mapping[str, str] | None = None,
+    phase_of: Mapping[str, str | tuple[str, ...]] | None = None,
 ) -> pd.DataFrame:
     """Humans and models in one rater table.
 

@@ -55,8 +55,8 @@ def correctness(guesses: np.ndarray, image_code: np.ndarray, valid_pairs: np.nda
     first_given, first_hit = given[:, :k], hit[:, :k]
     return {
         "correct_top1": hit[:, 0],
-        "correct_topk": first_hit.any(axis=1),
-        "all_guesses_valid": first_given.any(axis=1) & (first_hit | ~first_given).all(axis=1),
+        "correct_topk": np.any(first_hit, axis=1),
+        "all_guesses_valid": np.any(first_given, axis=1) & np.all(first_hit | ~first_given, axis=1),
     }
 
 

@@ -120,7 +120,7 @@ class JournaledStore:
         if self.server is not None:
             try:
                 session = self.server.open_session(study, annotator, force_new=force_new, arrival=arrival)
-                self._pull(session.uuid)
+                self._pull(session.uuid, self.server)
                 self._allocated[session.uuid] = session.allocated
                 return session
             except ServerUnavailableError as exc:
@@ -203,7 +203,7 @@ class JournaledStore:
             if self.server is None:
                 break
             try:
-                self._push()
+                self._push(self.server)
                 self._problem = ""
                 break
             except StoreError as exc:  # gone, busy or refusing: the rows stay in the journal
@@ -271,13 +271,13 @@ class JournaledStore:
         mark = self._marks.get("trials", 0)
         return self.journal.conn.execute("SELECT COUNT(*) FROM trials WHERE rowid > ?", (mark,)).fetchone()[0]
 
-    def _push(self) -> None:
-        """Copy every journal row past the marks to the server in one transaction, then move the marks."""
+    def _push(self, to: ResultsStore) -> None:
+        """Copy every journal row past the marks to the server (``to``) in one transaction, then move the marks."""
         journal = self.journal.conn
         moved: dict[str, int] = {}
         now = utc_now()
         waiting = self._unsent_rows()
-        with write(self.server.conn) as server:
+        with write(to.conn) as server:
             server.execute(f"SET LOCAL statement_timeout = {PUSH_STATEMENT_TIMEOUT_MS}")
             for table, (columns, rows) in waiting.items():
                 insert = f"INSERT OR IGNORE INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
@@ -323,9 +323,9 @@ class JournaledStore:
         minutes = self._allocated.get(trial["session_uuid"], {}).get(trial["phase"], DEFAULT_RELEASE_MIN)
         fill_slot(server, trial["session_uuid"], trial["uuid"], trial["phase"], trial["image_id"], trial["supersedes"], now, minutes)
 
-    def _pull(self, session_uuid: str) -> None:
-        """Copy a session opened on the server, with everything answered in it so far, into the journal."""
-        server = self.server.conn
+    def _pull(self, session_uuid: str, source: ResultsStore) -> None:
+        """Copy a session opened on the server (``source``), with everything answered in it so far, into the journal."""
+        server = source.conn
         where = {
             "studies": "uuid = (SELECT study_uuid FROM sessions WHERE uuid = ?)",
             "annotators": "annotator_id = (SELECT annotator_id FROM sessions WHERE uuid = ?)",

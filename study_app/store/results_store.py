@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from study_app import __version__
 from study_app.protocol.counterbalance import Assignment, Design
@@ -28,7 +29,7 @@ from study_app.protocol.schedule import Trial, session_trials
 from study_app.io.output_guard import RESULTS_DIR
 from study_app.io.store_url import is_server_url, location_problem
 from study_app.store.allocation import allocated_phases, claim_trials, fill_slot, keep_claims
-from study_app.store.db import LockWaitListener, StoreConnection, connect, serialize, write
+from study_app.store.db import Connection, LockWaitListener, StoreConnection, connect, serialize, write
 from study_app.store.file_guard import FileGuard
 from study_app.store.metadata import assignment as stored_assignment
 from study_app.store.metadata import trial_order
@@ -199,14 +200,16 @@ class ResultsStore:
         a real store refuses pilot sessions and a pilot store refuses real ones."""
         self.pilot = pilot
         location = store_location(path)
+        self.path: Path | ServerAddress
+        self.conn: Connection
         if isinstance(location, str):  # a PostgreSQL server: same schema and API (see postgres.py)
             self.path = ServerAddress(location)
             self.conn = PgConnection(self.path, readonly=readonly)
         else:
             self.path = location
-            if readonly and not self.path.is_file():
+            if readonly and not location.is_file():
                 raise StoreError(f"{self.path}: no results store here")
-            self.conn = connect(self.path, readonly=readonly)
+            self.conn = connect(location, readonly=readonly)
         self._guard = FileGuard(self.path) if isinstance(self.path, Path) and not readonly else None
         self._lock_wait_listener: LockWaitListener | None = None
         if readonly:
@@ -307,10 +310,10 @@ class ResultsStore:
                 session.resumed = True
                 self._keep_claims(study, session)
                 return session
-            finished = [r for r in rows if r[1] == study.protocol_hash and r[3] is not None]
+            finished = [r[3] for r in rows if r[1] == study.protocol_hash and r[3] is not None]
             if finished:
                 raise StoreError(
-                    f"annotator {annotator} already finished this study (on {finished[-1][3][:16].replace('T', ' ')} UTC). "
+                    f"annotator {annotator} already finished this study (on {finished[-1][:16].replace('T', ' ')} UTC). "
                     "Use another annotator id, or ask the study's researcher to start a new session for this one "
                     "(annotate --force-new)"
                 )
@@ -463,7 +466,9 @@ class ResultsStore:
 
     def _check_file(self) -> None:
         """Raise (once, after rescuing every answer) if the results file was deleted or replaced."""
-        repaired = self._guard.repair(self.conn) if self._guard else None
+        if self._guard is None:  # a server's store, or one opened read-only: nothing to guard
+            return
+        repaired = self._guard.repair(cast(sqlite3.Connection, self.conn))  # a guarded file: SQLite's connection
         if repaired:
             self.conn, message = repaired
             self.path = self._guard.path
@@ -478,7 +483,7 @@ class ResultsStore:
                 self._insert_events(conn, session, events, trial)
 
     @staticmethod
-    def _insert_events(conn: sqlite3.Connection, session: Session, events: Iterable[Event], trial: Trial | None) -> None:
+    def _insert_events(conn: Connection, session: Session, events: Iterable[Event], trial: Trial | None) -> None:
         conn.executemany(
             "INSERT INTO events(uuid, session_uuid, phase, trial_index, kind, t_ms, detail, at) VALUES (?,?,?,?,?,?,?,?)",
             [

@@ -205,12 +205,6 @@ def _chain_order(frame: pd.DataFrame) -> list[int]:
     return sorted(range(len(keys)), key=keys.__getitem__)
 
 
-def review_sessions_frame(store: ResultsStore) -> pd.DataFrame:
-    columns = ["uuid", "reviewer_id", "study_name", "protocol_hash", "blind", "selection", "taxonomy", "app_version", "machine", "started_at", "ended_at"]
-    rows = store.conn.execute(f"SELECT {', '.join(columns)} FROM review_sessions ORDER BY started_at, uuid").fetchall()
-    return pd.DataFrame(rows, columns=columns)
-
-
 def export_reviews(store: ResultsStore, out: Path, study_name: str | None = None) -> Path:
     """Write every review (revisions included, marked ``superseded``) as a spreadsheet-safe CSV."""
     frame = reviews_frame(store, include_superseded=True, study_name=study_name)

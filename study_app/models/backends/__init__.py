@@ -27,9 +27,11 @@ DEVICES = ("cpu", "cuda")
 class Backend(Protocol):
     """What the runner needs of a runtime."""
 
-    #: Declared shape of one input without the batch axis (``None`` entries: any size),
-    #: or ``None`` when the runtime does not declare one.
-    input_shape: tuple[int | None, ...] | None
+    @property
+    def input_shape(self) -> tuple[int | None, ...] | None:
+        """Declared shape of one input without the batch axis (``None`` entries: any size),
+        or ``None`` when the runtime does not declare one."""
+        ...
 
     def run(self, batch: np.ndarray, softmax: bool) -> np.ndarray:
         """Outputs (N, outputs) for a float32 batch, with the softmax done by this runtime.
