@@ -29,7 +29,7 @@ from types import TracebackType
 from PyQt5.QtCore import QObject, Qt, pyqtSignal
 from PyQt5.QtWidgets import QApplication, QMessageBox
 
-from study_app import __version__
+from study_app.version import __version__
 from study_app.store.results_store import RESULTS_DIR
 from study_app.io.store_url import scrub_secrets
 

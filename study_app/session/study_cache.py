@@ -43,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from study_app import __version__
+from study_app.version import __version__
 from study_app.caches.files import cache_dir, write_atomically
 from study_app.protocol.image_checks import check_image_file
 from study_app.protocol.image_table import ImageTable, PathTable

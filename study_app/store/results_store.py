@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from study_app import __version__
+from study_app.version import __version__
 from study_app.protocol.counterbalance import Assignment, Design
 from study_app.errors import ProtocolChangedError, StoreError, StudyError
 from study_app.protocol.study import ImageRecord, Study

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from study_app import __version__
+from study_app.version import __version__
 from study_app.io.csv_safety import safe_csv_text
 from study_app.errors import StoreError
 from study_app.io.output_guard import write_text
