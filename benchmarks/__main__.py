@@ -65,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in args.only or MODULES:
             print(f"running {name} ...", file=sys.stderr, flush=True)
-            started = datetime.datetime.now(datetime.timezone.utc)
+            started = datetime.datetime.now(datetime.UTC)
             rows, error = run_module(name, args.quick, env)
-            seconds = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
+            seconds = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
             print(f"{name}: {len(rows)} rows in {seconds:.0f} s", file=sys.stderr, flush=True)
             collected.extend(rows)
             if error:

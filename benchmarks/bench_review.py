@@ -131,7 +131,7 @@ def _window(study, items, selection, store_path: Path, count: int) -> list[Resul
         painted = []
         window.view.painted.connect(lambda mode, when: painted.append(when) if mode == "image" else None)
         samples = []
-        for n in range(min(count, len(items) - 1)):
+        for _ in range(min(count, len(items) - 1)):
             window.toggle_cause("other")
             painted.clear()
             start = time.monotonic()

@@ -75,7 +75,7 @@ def make_fixture(
         manifest.append([image_id, f"images/{image_id}.jpg", label_ids[truth[i]], "train" if i < train_images else "test"])
     predictions = []
     for model, accuracy in MODEL_ACCURACY.items():
-        for i, (image_id, _, label, _) in enumerate(manifest):
+        for image_id, _, label, _ in manifest:
             guesses = [label_ids[k] for k in rng.choice(len(label_ids), 6, replace=False) if label_ids[k] != label][:5]
             if rng.random() < accuracy:
                 guesses = [label, *guesses[:4]]

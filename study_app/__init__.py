@@ -5,4 +5,4 @@ The modules at this level (protocol, labels, images, schedule) are shared by all
 and never import Qt.
 """
 
-__version__ = "0.1.0"
+from study_app.version import __version__ as __version__

@@ -78,7 +78,7 @@ def write_degraded_study(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         rows, notes = [], []
-        for image_ids, chosen in ((sorted(tested, key=order.get), levels), (sorted(set(trained), key=order.get), levels[:1])):
+        for image_ids, chosen in ((sorted(tested, key=order.__getitem__), levels), (sorted(set(trained), key=order.__getitem__), levels[:1])):
             if image_ids:
                 result = degrade_images([_source(study, i) for i in image_ids], transform.name, chosen, seed, staging)
                 rows += result.rows

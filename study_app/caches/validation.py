@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat as stat_module
+from typing import Any
 from pathlib import Path
 
 from study_app.caches.files import cache_dir, read_json, write_json
@@ -61,8 +62,8 @@ class ValidationCache:
         folder = cache_dir("validation")
         real_root = os.path.realpath(root)
         self._path = folder / f"{hashlib.sha256(os.fsencode(real_root)).hexdigest()[:32]}.json" if folder else None
-        payload = None if rehash else read_json(self._path, VERSION)
-        valid = payload is not None and payload.get("root") == real_root
+        payload = (None if rehash else read_json(self._path, VERSION)) or {}
+        valid = payload.get("root") == real_root
         #: folder -> file name -> [size, mtime_ns, ctime_ns, inode, sha256, decoded]
         self._old: dict[str, dict[str, list]] = payload["files"] if valid and isinstance(payload.get("files"), dict) else {}
         self._old_predictions: dict[str, list] = payload["predictions"] if valid and isinstance(payload.get("predictions"), dict) else {}
@@ -88,7 +89,7 @@ class ValidationCache:
         candidate = os.path.join(root, *reference.split("/"))  # as remember() and the study write it, on any system
         folder, name = os.path.split(candidate)
         try:
-            entry = self._old.get(folder, _EMPTY).get(name)
+            entry: Any = self._old.get(folder, _EMPTY).get(name)  # from a JSON file: anything until checked
             usable = len(entry) == 6 and isinstance(entry[4], str) and (entry[4] or not need_hash)
             usable = usable and isinstance(entry[5], (bool, str))
         except (AttributeError, TypeError, KeyError):  # a damaged cache file that is still valid JSON
@@ -153,8 +154,10 @@ class ValidationCache:
     def predictions_checked(self, path: Path, context: str) -> bool:
         """The predictions file was checked without problems against the same study text files."""
         entry = self._old_predictions.get(str(path))
+        if not isinstance(entry, list):
+            return False
         try:
-            unchanged = isinstance(entry, list) and entry == [*file_key(os.stat(path)), context]
+            unchanged = entry == [*file_key(os.stat(path)), context]
         except OSError:
             return False
         if unchanged:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from study_app import __version__
+from study_app.version import __version__
 from study_app.cli.compare import add_compare_commands
 from study_app.cli.models import add_predict_command
 from study_app.cli.report import add_report_command
@@ -23,7 +23,7 @@ from study_app.cli.session import add_session_commands
 from study_app.cli.store import add_store_commands
 from study_app.cli.study import add_study_commands
 from study_app.errors import StudyError
-from study_app.store.results_store import RESULTS_ENV
+from study_app.io.results_folder import RESULTS_ENV
 
 Handler = Callable[[argparse.Namespace], int]
 

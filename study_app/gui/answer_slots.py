@@ -42,10 +42,6 @@ class AnswerSlots(QListWidget):
         """The chosen labels in slot order (empty slots skipped)."""
         return tuple(label for label in self._slots if label is not None)
 
-    @property
-    def capacity(self) -> int:
-        return len(self._slots)
-
     def add(self, label_id: str) -> bool:
         """Put ``label_id`` in the first free slot (with one slot: in place of its class);
         False (with a message) if it cannot."""

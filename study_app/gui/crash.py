@@ -22,15 +22,15 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from types import TracebackType
 
 from PyQt5.QtCore import QObject, Qt, pyqtSignal
 from PyQt5.QtWidgets import QApplication, QMessageBox
 
-from study_app import __version__
-from study_app.store.results_store import results_root
+from study_app.version import __version__
+from study_app.io.results_folder import results_root
 from study_app.io.store_url import scrub_secrets
 
 #: The exit status after such an error (EX_SOFTWARE: an internal software error).
@@ -44,7 +44,7 @@ ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None]
 def write_crash_log(kind: type[BaseException], value: BaseException, tb: TracebackType | None, folder: Path | None = None) -> Path | None:
     """The traceback in ``folder/crash-<UTC time>.txt`` (default ``results/crashes/`` of this run); None when even that cannot be written."""
     folder = results_root() / "crashes" if folder is None else folder
-    stamp = datetime.now(timezone.utc)
+    stamp = datetime.now(UTC)
     text = (
         f"study-app {__version__}, Python {platform.python_version()}, {platform.platform()}\n"
         f"at {stamp.isoformat(timespec='seconds')}\n\n" + _traceback(kind, value, tb)

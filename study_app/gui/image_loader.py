@@ -63,7 +63,7 @@ def cached_thumbnail(disk: ThumbnailCache, path: Path, box: int, max_pixels: int
 class _Job(QRunnable):
     def __init__(
         self,
-        loader: "ImageLoader",
+        loader: ImageLoader,
         key: str,
         path: Path,
         box: int | None,
@@ -218,7 +218,3 @@ class ImageLoader(QObject):
         while self._bytes > self._budget and len(self._cache) > 1:
             _, old = self._cache.popitem(last=False)
             self._bytes -= old.sizeInBytes()
-
-    @property
-    def cached_bytes(self) -> int:
-        return self._bytes

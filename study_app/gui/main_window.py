@@ -77,7 +77,7 @@ class AnnotationWindow(QMainWindow):
         self.pages = QStackedWidget()
         self.instructions = InstructionsPage(study.title, study.instructions)
         self.instructions.continued.connect(self._after_instructions)
-        self.trial = TrialPage(study.labels, index, self.images, self.thumbnails, study.examples_per_class, self.keys)
+        self.trial = TrialPage(study.labels, index, self.thumbnails, study.examples_per_class, self.keys)
         self.trial.submitted.connect(self._store)
         self.trial.undo_requested.connect(self._on_trial(self._undo))
         # Decode ahead only once the new image is on screen, so that starting worker
@@ -215,7 +215,6 @@ class AnnotationWindow(QMainWindow):
             self._show(self.trial)
             self.trial.start(
                 phase,
-                trial.image_id,
                 self.images.get(trial.image_id),
                 trial.index + 1,
                 controller.phase_size(trial.phase),

@@ -124,16 +124,13 @@ class TrialPage(QWidget):
         self,
         labels: LabelSet,
         index: LabelSearchIndex,
-        images: ImageLoader,
         thumbnails: ImageLoader,
         examples_per_class: int,
         keys: dict[str, str],
     ) -> None:
         super().__init__()
         self._labels = labels
-        self._images = images
         self._phase: Phase | None = None
-        self._image_id: str | None = None
         self._onset: float | None = None
         self._shown_at = ""
         self._presented_ms: float | None = None
@@ -237,12 +234,11 @@ class TrialPage(QWidget):
         layout.addWidget(self.status)
 
     # -- showing a trial -------------------------------------------------------------
-    def start(self, phase: Phase, image_id: str, image: QImage, number: int, phase_size: int, position: int, total: int) -> None:
+    def start(self, phase: Phase, image: QImage, number: int, phase_size: int, position: int, total: int) -> None:
         """Show trial ``number`` (1-based) of ``phase``; the RT clock starts at first paint."""
         self._timer.stop()
         self._stop_deadline()
         self._phase = phase
-        self._image_id = image_id
         self._onset = None
         self._presented_ms = None
         self._events = []

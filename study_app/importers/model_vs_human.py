@@ -130,7 +130,7 @@ def _read_dataset(folder: Path, benchmark_conditions_only: bool) -> pd.DataFrame
         missing = [c for c in COLUMNS if c not in frame.columns]
         if missing:
             raise InputFileError([Problem(str(path), f"missing column(s) {', '.join(missing)}", line=1)])
-        session = re.search(_TRIAL_FILE, path.name).group("session")
+        session = re.search(_TRIAL_FILE, path.name).group("session")  # type: ignore[union-attr]  # dataset_files() matched it
         parts.append(frame[list(COLUMNS)].assign(session=int(session)))
         sources.append(np.full(len(frame), path.name, dtype=object))
     frame = pd.concat(parts, ignore_index=True)

@@ -3,7 +3,7 @@
 A label or note starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would
 be run as a formula when a CSV export is opened in a spreadsheet. Such cells get a
 leading apostrophe (which spreadsheets hide); a cell already starting with an apostrophe
-gets one more, so :func:`unescape_cell` restores every original exactly.
+gets one more, so :func:`unescape_frame` restores every original exactly.
 """
 
 from __future__ import annotations
@@ -13,14 +13,6 @@ import csv
 import pandas as pd
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
-
-
-def escape_cell(value: str) -> str:
-    return "'" + value if value.startswith(_TRIGGERS) else value
-
-
-def unescape_cell(value: str) -> str:
-    return value[1:] if value.startswith("'") else value
 
 
 def _text_columns(frame: pd.DataFrame) -> list[str]:

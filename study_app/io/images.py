@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
@@ -45,7 +46,7 @@ def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
 def _to_rgb(image: Image.Image) -> Image.Image:
     """Convert any Pillow mode to 8-bit RGB; transparency is flattened onto white."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        high = image.getextrema()[1] or 1
+        high = cast(float, image.getextrema()[1]) or 1  # one band: (low, high)
         scale = 255.0 / (65535 if high > 255 else 255)
         image = image.point(lambda v: v * scale).convert("L")
     elif image.mode == "F":

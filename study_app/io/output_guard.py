@@ -28,6 +28,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 from study_app.errors import StudyError
+from study_app.io.results_folder import journal_dir
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 #: SQLite's write-ahead log starts with one of these magic numbers.
@@ -166,8 +167,6 @@ def check_output_folder(folder: str | Path, inputs: Iterable[str | Path | None] 
 
 def _is_offline_journal(path: Path) -> bool:
     """A server desktop's offline journal: in the journals' folder, or holding its copy marks."""
-    from study_app.store.journal import journal_dir
-
     if path.resolve().parent == journal_dir().resolve():
         return True
     if not _starts_with(path, (SQLITE_HEADER,)):

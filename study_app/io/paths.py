@@ -11,6 +11,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import TypeGuard
 
 
 #: A relative path in canonical form: no empty, ``.`` or ``..`` part, no backslash, colon
@@ -18,8 +19,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 _PLAIN = re.compile(r"(?![\s/])(?:(?!\.\.?(?:/|$))[^/\\\x00:]+/)*(?!\.\.?$)[^/\\\x00:]+(?<!\s)")
 
 
-def plain_reference(reference: str | None) -> bool:
-    return bool(reference) and _PLAIN.fullmatch(reference) is not None
+def plain_reference(reference: str | None) -> TypeGuard[str]:
+    return reference is not None and _PLAIN.fullmatch(reference) is not None
 
 
 class PathEscapeError(ValueError):
@@ -32,10 +33,8 @@ def resolve_inside(root: Path, reference: str) -> Path:
     References use forward slashes (as written in CSV/TOML files); backslashes are
     accepted as separators too so files written on Windows still work.
     """
-    if plain_reference(reference):  # the usual case, without the checks it passes by its form
-        parts = reference.split("/")
-    else:
-        parts = _checked_parts(root, reference)
+    # A plain reference (the usual case) skips the checks it passes by its form.
+    parts = reference.split("/") if plain_reference(reference) else _checked_parts(root, reference)
     real_root = _real(str(root))
     parent = _real(os.path.join(real_root, *parts[:-1])) if len(parts) > 1 else real_root
     target = os.path.join(parent, parts[-1])

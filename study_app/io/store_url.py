@@ -46,6 +46,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import TypeGuard
 from urllib.parse import unquote, unquote_plus
 
 HIDDEN = "***"
@@ -127,7 +128,7 @@ def is_url(text: object) -> bool:
     return isinstance(text, str) and _URL.match(text.strip()) is not None
 
 
-def is_server_url(location: object) -> bool:
+def is_server_url(location: object) -> TypeGuard[str]:
     """A PostgreSQL server URL: ``postgresql://`` or ``postgres://`` in any case, blanks around it allowed."""
     match = _URL.match(location.strip()) if isinstance(location, str) else None
     return match is not None and match["scheme"].lower() in SERVER_SCHEMES
@@ -215,7 +216,7 @@ def printable_location(location: str | PurePath) -> str:
     try:
         return parse_url(text).printable()
     except UnparsableUrl:
-        return f"{_URL.match(text.strip())['scheme']}://{UNPARSABLE}"
+        return f"{text.strip().partition('://')[0]}://{UNPARSABLE}"  # a URL: its scheme ends at the first ://
 
 
 def without_secrets(text: str, location: str | PurePath) -> str:

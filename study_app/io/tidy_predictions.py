@@ -29,7 +29,7 @@ MAX_RANK = 1_000_000
 
 
 def report_rows(
-    problems: list[Problem], display: str, lines: "pd.Series", field: str, message: str, values: "pd.Series | None" = None
+    problems: list[Problem], display: str, lines: pd.Series, field: str, message: str, values: pd.Series | None = None
 ) -> None:
     """Append one problem per offending line (naming its ``values`` cell, if given), up to
     the cap, then a count of the rest."""
@@ -47,7 +47,7 @@ def read_predictions(
     display: str | None = None,
     image_ids: Collection[str] | None = None,
     label_ids: Collection[str] | None = None,
-) -> "pd.DataFrame | None":
+) -> pd.DataFrame | None:
     """Read and check a predictions CSV; ``None`` (with problems appended) if unusable.
 
     ``image_ids`` / ``label_ids``, when given, are the study's images and classes; rows

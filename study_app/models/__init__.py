@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 from study_app.errors import ModelRunError, ModelSpecError
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them
-    from study_app.models.runner import RunResult, predict_study
-    from study_app.models.spec import ModelSpec, find_spec, load_spec
+    # (`name as name` marks each as re-exported: __all__ below is computed, so tools cannot read it)
+    from study_app.models.runner import RunResult as RunResult, predict_study as predict_study
+    from study_app.models.spec import ModelSpec as ModelSpec, find_spec as find_spec, load_spec as load_spec
 
 _EXPORTS = {
     "RunResult": "runner",

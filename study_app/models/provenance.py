@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from study_app import __version__
+from study_app.version import __version__
 from study_app.io.privacy import without_home
 from study_app.io.output_guard import write_text
 from study_app.models.spec import ModelSpec

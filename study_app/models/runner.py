@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -139,7 +139,7 @@ def _check_input_shape(spec: ModelSpec, engine: Backend) -> None:
 
 def _decoded_batches(
     records: Sequence[ImageRecord], prep: Preprocessing, max_pixels: int, batch_size: int, workers: int | None
-) -> Iterator[tuple[list[ImageRecord], np.ndarray]]:
+) -> Generator[tuple[list[ImageRecord], np.ndarray], None, None]:
     """Batches of preprocessed images, decoded by a thread pool up to two batches ahead."""
     pool = ThreadPoolExecutor(workers or min(MAX_WORKERS, os.cpu_count() or 1), thread_name_prefix="decode")
     pending: deque[tuple[ImageRecord, Future[np.ndarray]]] = deque()

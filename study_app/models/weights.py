@@ -63,7 +63,7 @@ def locate_package_file(package: str, locate: str) -> Path:
     return path
 
 
-def load_torch_module(weights: WeightsSpec) -> "torch.nn.Module":
+def load_torch_module(weights: WeightsSpec) -> torch.nn.Module:
     """An eval-mode float32 module on the CPU from a state dict or a TorchScript file.
 
     ``weights.code`` and TorchScript must already be trusted by the caller (see ``refuse_untrusted_code``).
@@ -92,7 +92,7 @@ def load_torch_module(weights: WeightsSpec) -> "torch.nn.Module":
     return module.float().eval()
 
 
-def _built(weights: WeightsSpec) -> "torch.nn.Module":
+def _built(weights: WeightsSpec) -> torch.nn.Module:
     """The network the spec's architecture makes, or ``ValueError`` saying why none."""
     import torch
 

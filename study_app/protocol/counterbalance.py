@@ -51,6 +51,7 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 ORDERS = ("latin-square", "williams")
 #: The one value of ``conditions``: the levels come from the manifest's condition column.
@@ -159,7 +160,7 @@ def stimulus_groups(stimuli: dict[str, tuple[str, str]], levels: tuple[str, ...]
 
 
 def check_condition_design(
-    cfg: dict, phases: list[str], stimuli: dict[str, dict[str, tuple[str, str]]]
+    cfg: dict[str, Any], phases: list[str], stimuli: dict[str, dict[str, tuple[str, str]]]
 ) -> tuple[Design | None, list[tuple[str, str]]]:
     """A design over manifest conditions (see the module docstring) and its problems.
 
@@ -168,7 +169,7 @@ def check_condition_design(
     source = cfg.get("source", DEFAULT_SOURCE_COLUMN)
     if cfg.get("conditions") != MANIFEST_CONDITIONS:
         return None, [("conditions", f"conditions must be {MANIFEST_CONDITIONS!r} (the levels of the manifest's condition column), not {cfg.get('conditions')!r}")]
-    problems = [(key, f"{key} does not apply with conditions = {MANIFEST_CONDITIONS!r}: the blocks are groups of source images") for key in ("blocks", "order") if key in cfg]
+    problems: list[tuple[str, str]] = [(key, f"{key} does not apply with conditions = {MANIFEST_CONDITIONS!r}: the blocks are groups of source images") for key in ("blocks", "order") if key in cfg]
     levels = tuple(level_order(level for phase in phases for _, level in stimuli.get(phase, {}).values() if level))
     if len(levels) < 2:
         problems.append(("conditions", f"the condition column of phase(s) {', '.join(phases)} has {len(levels)} level(s); a Latin square needs at least 2"))
@@ -201,7 +202,7 @@ def _incomplete_sources(phase: str, stimuli: dict[str, tuple[str, str]], levels:
 
 
 def check_design(
-    cfg: dict,
+    cfg: dict[str, Any],
     phase_names: list[str],
     block_of: dict[str, dict[str, str]],
     stimuli: dict[str, dict[str, tuple[str, str]]] | None = None,

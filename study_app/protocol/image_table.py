@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from study_app.protocol.study import ImageRecord
@@ -104,11 +104,11 @@ class ImageTable(Mapping[str, "ImageRecord"]):
         """Every image's path as a string, without making records (for a sweep over the files)."""
         return (self._folder + name for name in self._names)
 
-    def __getstate__(self) -> tuple:
+    def __getstate__(self) -> tuple[Any, ...]:
         return (self._ids, self._folder, self._names, self._labels, self._splits, self._hashes, self._blocks, self._conditions, self._attributes)
 
-    def __setstate__(self, state: tuple) -> None:
-        self.__init__(*state)
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        ImageTable.__init__(self, *state)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ImageTable) and self.__getstate__() == other.__getstate__()
@@ -150,11 +150,11 @@ class PathTable(Mapping[str, tuple[Path, ...]]):
     def path_strings(self) -> Iterator[str]:
         return (s for value in self._strings.values() for s in value)
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, tuple[str, ...]]:
         return self._strings
 
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state)
+    def __setstate__(self, state: dict[str, tuple[str, ...]]) -> None:
+        PathTable.__init__(self, state)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PathTable) and self._strings == other._strings

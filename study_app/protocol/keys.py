@@ -228,6 +228,6 @@ def combine_keys(study_keys: dict[str, str], user_keys: dict[str, str], user_fil
     clashes = check_overrides({**mine, **study_keys})
     if clashes:
         raise ProtocolError([Problem(user_file, message, field=command) for command, message in clashes])
-    sources = {**{command: "your keys file" for command in mine}, **{command: "this study" for command in study_keys}}
+    sources = {**dict.fromkeys(mine, "your keys file"), **dict.fromkeys(study_keys, "this study")}
     return effective_keys({**mine, **study_keys}), sources
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from study_app.io.csvfiles import read_csv, split_list
+from study_app.io.csvfiles import CsvRow, read_csv, split_list
 from study_app.errors import Problem
 
 
@@ -68,7 +68,7 @@ class LabelSet:
     @cached_property
     def class_count_below(self) -> dict[str, int]:
         """Number of answerable classes in each node's subtree (itself included)."""
-        counts = {node: 0 for node in self.by_id}
+        counts = dict.fromkeys(self.by_id, 0)
         for class_id in self.class_ids:
             for node in self.path_to_root(class_id):
                 counts[node] += 1
@@ -105,12 +105,8 @@ class LabelSet:
                 return node
         return None
 
-    def classes_below(self, node: str) -> list[str]:
-        """Answerable classes in the subtree of ``node``, in file order."""
-        return [c.label_id for c in self.classes if node in self.path_to_root(c.label_id)]
 
-
-def _labels_from_rows(rows, display: str, is_class: bool, problems: list[Problem]) -> list[Label]:
+def _labels_from_rows(rows: list[CsvRow], display: str, is_class: bool, problems: list[Problem]) -> list[Label]:
     labels: list[Label] = []
     for row in rows:
         label_id = row.get("label_id")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 #: An answer with labels, and the explicit non-answers (never stored as empty guesses).
 OUTCOMES = ("answer", "not_sure", "none_of_these", "timeout", "skip")
@@ -17,7 +17,7 @@ FLAG_REASONS = ("broken", "offensive", "ambiguous")
 
 def utc_now() -> str:
     """Wall-clock time in UTC, ISO-8601 with milliseconds (for provenance, not for RTs)."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)

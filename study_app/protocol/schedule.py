@@ -27,7 +27,7 @@ class Trial(NamedTuple):
     at start-up, four times faster this way."""
 
     phase: str
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index: the trial's place is worth the plain name
     image_id: str
 
 

@@ -18,10 +18,10 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from study_app.protocol.counterbalance import DEFAULT_SOURCE_COLUMN, Design, check_design, stimulus_groups
-from study_app.io.csvfiles import read_csv, split_list
+from study_app.io.csvfiles import CsvRow, read_csv, split_list
 from study_app.errors import Problem, ProtocolError, StudyNotFoundError, TransformError
 from study_app.protocol.image_checks import check_image_files
 from study_app.protocol.image_table import ImageTable, PathTable
@@ -35,7 +35,7 @@ from study_app.io.ranges import EXAMPLES_PER_CLASS, SEED, TOP_K, Range
 from study_app.protocol.taxonomy import DEFAULT_TAXONOMY, Taxonomy, read_review_table
 from study_app.io.store_url import is_server_url, printable_location, server_url, url_problem
 from study_app.io.toml_check import Field, TomlChecker
-from study_app.io.toml_lines import key_lines, line_of
+from study_app.io.toml_lines import Where, key_lines, line_of
 from study_app.caches.validation import ValidationCache, regular_file_stat
 
 STUDY_FILE = "study.toml"
@@ -254,7 +254,7 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def _attribute_columns(rows: list | None) -> list[str]:
+def _attribute_columns(rows: list[CsvRow] | None) -> list[str]:
     """The manifest's columns other than the fixed ones and ``condition``, in header order."""
     if not rows:
         return []
@@ -369,11 +369,11 @@ class _Loader:
         label_set = self._labels(labels_cfg, lines)
         max_pixels = images_cfg.get("max_pixels", DEFAULT_MAX_PIXELS)
         block_column = balance_cfg.get("blocks") if balance_cfg else None
-        design_columns = (block_column,)
+        design_columns: tuple[str | None, ...] = (block_column,)
         if balance_cfg and "conditions" in balance_cfg:
             design_columns = (CONDITION, balance_cfg.get("source", DEFAULT_SOURCE_COLUMN))
         images = self._manifest(images_cfg, label_set, lines, max_pixels, block_column, design_columns)
-        shared = set(balance_cfg.get("phases", [])) if block_column else set()
+        shared = set(balance_cfg.get("phases", [])) if balance_cfg and block_column else set()
         phases = self._phases(phase_cfgs, images, int(top.get("seed", 0)), check, shared)
         design = self._counterbalance(balance_cfg, phases, images, check) if balance_cfg else None
         stimuli = check.table(top["stimuli"], _STIMULI, ("stimuli",)) if "stimuli" in top else {}
@@ -412,7 +412,7 @@ class _Loader:
             protocol_hash=self._hash(images),
             examples_per_class=labels_cfg.get("examples_per_class", 13),
             max_pixels=max_pixels,
-            keys={command: normalise_keys(text) for command, text in keys.items()},
+            keys={command: cast(str, normalise_keys(text)) for command, text in keys.items()},  # all checked above
             taxonomy=taxonomy,
             counterbalance=design,
             store=store,
@@ -420,7 +420,7 @@ class _Loader:
             undecoded=frozenset(self.undecoded),
         )
 
-    def _parse(self, study_path: Path) -> tuple[dict[str, Any], dict]:
+    def _parse(self, study_path: Path) -> tuple[dict[str, Any], dict[Where, int]]:
         try:
             raw = read_input_bytes(study_path, "protocol")
         except UnusableInputError as exc:
@@ -440,7 +440,7 @@ class _Loader:
         self.inputs.append(study_path)
         return data, key_lines(text)
 
-    def _labels(self, cfg: dict[str, Any], lines: dict) -> LabelSet:
+    def _labels(self, cfg: dict[str, Any], lines: dict[Where, int]) -> LabelSet:
         classes: list[Label] = []
         nodes: list[Label] = []
         parent_of: dict[str, str] = {}
@@ -470,7 +470,7 @@ class _Loader:
         examples = self._examples(cfg, {c.label_id for c in classes}, lines)
         return LabelSet(tuple(classes), tuple(nodes), parent_of, examples)
 
-    def _examples(self, cfg: dict[str, Any], class_ids: set[str], lines: dict) -> dict[str, tuple[Path, ...]]:
+    def _examples(self, cfg: dict[str, Any], class_ids: set[str], lines: dict[Where, int]) -> dict[str, tuple[Path, ...]]:
         if "examples" not in cfg:
             return {}
         display = cfg["examples"]
@@ -514,7 +514,7 @@ class _Loader:
         self,
         cfg: dict[str, Any],
         labels: LabelSet,
-        lines: dict,
+        lines: dict[Where, int],
         max_pixels: int,
         block_column: str | None,
         design_columns: tuple[str | None, ...] = (),
@@ -580,7 +580,7 @@ class _Loader:
             self.problems.append(Problem(display, "the manifest lists no images"))
         return records
 
-    def _check_condition_kinds(self, rows: list, display: str) -> None:
+    def _check_condition_kinds(self, rows: list[CsvRow], display: str) -> None:
         """A condition column holds levels that are all numbers or all words: mixed, it is
         almost surely a typo ("O.35" for "0.35"), and the levels would have no order."""
         kinds = [(row.line, value, _is_number(value)) for row in rows if (value := row.get(CONDITION))]
@@ -766,7 +766,7 @@ class _Loader:
                         Problem("examples", f"example image of {label_id!r} is trial image {image_id!r} of phase {phase_name!r}; it would reveal the answer", field="path")
                     )
 
-    def _predictions(self, cfg: dict[str, Any], labels: LabelSet, lines: dict) -> list[Path]:
+    def _predictions(self, cfg: dict[str, Any], labels: LabelSet, lines: dict[Where, int]) -> list[Path]:
         paths = []
         for index, reference in enumerate(cfg.get("predictions", [])):
             line = line_of(lines, "models", "predictions")
@@ -801,7 +801,7 @@ class _Loader:
             digest.update(content)
         return digest.hexdigest()
 
-    def _instructions(self, top: dict[str, Any], lines: dict) -> str:
+    def _instructions(self, top: dict[str, Any], lines: dict[Where, int]) -> str:
         if "instructions" not in top:
             return ""
         path = self.ref(self.root, top["instructions"], "instructions", line_of(lines, "instructions"))

@@ -68,12 +68,6 @@ class Taxonomy:
                 return cause
         raise KeyError(key)
 
-    def by_shortcut(self, shortcut: str) -> Cause | None:
-        for cause in self.causes:
-            if cause.shortcut == shortcut:
-                return cause
-        return None
-
     def offered(self, kind: str | None) -> tuple[Cause, ...]:
         """The causes shown for an error of ``kind``; all of them when the kind is hidden (blind)."""
         return self.causes if kind is None else tuple(c for c in self.causes if c.applies(kind))
@@ -143,14 +137,14 @@ def read_review_table(raw: Any, check: TomlChecker) -> Taxonomy:
                 check.add(f"shortcut {canonical!r} is already used by cause {shortcuts[canonical] + 1}", *where, "shortcut")
             else:
                 shortcuts[canonical] = index
-        if None not in (key, name, applies_to, canonical):
+        if key is not None and name is not None and applies_to is not None and canonical is not None:
             causes.append(Cause(key, name.strip(), applies_to, canonical, cfg.get("description", "").strip()))
     if len(check.problems) > before or not causes:
         return DEFAULT_TAXONOMY
     return Taxonomy(tuple(causes))
 
 
-def _shortcut(text: str, check: TomlChecker, where: tuple) -> str | None:
+def _shortcut(text: str, check: TomlChecker, where: tuple[str | int, ...]) -> str | None:
     """A single letter or digit, or a function key, not one of the review window's own keys."""
     canonical = normalise_keys(text)
     if canonical is None or "+" in canonical:

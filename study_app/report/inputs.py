@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from study_app import __version__
+from study_app.version import __version__
 from study_app.analysis.raters import BenchmarkSource, FileSource, RaterInputs, StudySource
 from study_app.protocol.counterbalance import level_order
 from study_app.io.csvfiles import read_csv

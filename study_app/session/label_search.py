@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from study_app.caches.files import cache_dir, read_json, write_json
 from study_app.protocol.labels import Label
@@ -64,7 +65,7 @@ def _checksum(rows: object) -> str:
     return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
 
 
-def _checked_rows(payload: dict, label_count: int) -> list[tuple[int, int, str, str]] | None:
+def _checked_rows(payload: dict[str, Any], label_count: int) -> list[tuple[int, int, str, str]] | None:
     """A cache file's entries (label index, position, name, normalised name), or None if damaged."""
     entries = payload.get("entries")
     if payload.get("check") != _checksum(entries):

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
-from study_app.errors import StoreError, StudyError
+from study_app.errors import Problem, StoreError, StudyError
 from study_app.io.tidy_predictions import read_predictions
 from study_app.protocol.study import Study
 from study_app.protocol.responses import Event, Response
@@ -107,6 +108,7 @@ class ScriptedParticipant:
                 raise StudyError(f"the predictions used for the pilot have no guesses for image {image_id!r}")
             labels = self.guesses[image_id][:answers]
         else:
+            assert self.raters is not None  # run_pilot gives raters whenever it gives no guesses
             wrong = [label for label in self.rng.sample(self.labels, min(len(self.labels), answers + len(truth))) if label not in truth]
             if self.rng.random() < self.raters.chance_correct(self.annotator, image_id):
                 labels = (self.rng.choice(sorted(truth)), *wrong[: answers - 1])
@@ -115,9 +117,9 @@ class ScriptedParticipant:
         rt = max(MIN_RT_MS, self.rng.gauss(*self.rt_ms))
         if self.real_time:
             time.sleep(rt / 1000)
-            shown = datetime.now(timezone.utc) - timedelta(milliseconds=rt)
+            shown = datetime.now(UTC) - timedelta(milliseconds=rt)
         else:
-            shown = datetime.now(timezone.utc)
+            shown = datetime.now(UTC)
         if self._last_answered is not None:
             shown = max(shown, self._last_answered)
         answered = shown + timedelta(milliseconds=rt)
@@ -126,7 +128,7 @@ class ScriptedParticipant:
 
 
 def _model_guesses(path: Path, study: Study, model: str | None) -> dict[str, tuple[str, ...]]:
-    problems: list = []
+    problems: list[Problem] = []
     frame = read_predictions(path, problems, path.name, study.images.keys(), study.labels.class_ids)
     if frame is None:
         raise StudyError("cannot use the predictions for the pilot:\n" + "\n".join(str(p) for p in problems))
@@ -155,6 +157,7 @@ def drive_headless(controller: SessionController, participant: ScriptedParticipa
     controller.log([Event("instructions_read", 0.0)])
     while not controller.complete:
         trial = controller.current()
+        assert trial is not None  # not complete: there is a trial to answer
         response = participant.respond(trial.image_id, controller.study.phase(trial.phase).answers)
         controller.submit(response, [Event("search", response.rt_ms / 2, {"query": "pilot"})])
         if controller.break_due():
@@ -177,7 +180,7 @@ def _end_if_unanswered(store: AnswerStore, controller: SessionController) -> Non
 def run_pilot(
     study: Study,
     annotators: int,
-    store_path: Path | None = None,
+    store_path: str | Path | None = None,
     accuracy: float | None = 0.8,
     ability_sd: float = DEFAULT_ABILITY_SD,
     difficulty_sd: float = DEFAULT_DIFFICULTY_SD,
@@ -208,6 +211,7 @@ def run_pilot(
         guesses, raters = _model_guesses(from_predictions, study, model), None
         answers = f"copied from model {model!r} of {from_predictions.name}" if model else f"copied from the first model of {from_predictions.name}"
     else:
+        assert accuracy is not None  # checked above
         guesses, raters = None, RaschRaters(accuracy, ability_sd, difficulty_sd, seed)
         answers = raters.describe()
     path = store_path or default_pilot_store(study)
@@ -220,7 +224,8 @@ def run_pilot(
             annotator = f"pilot-{seed}-{number:03d}"
             names.append(annotator)
             participant = ScriptedParticipant(study, random.Random(f"{seed}:{annotator}"), raters, annotator, guesses, rt_ms, real_time)
-            controller = SessionController(study, store, annotator, force_new=True)
+            # JournaledStore has ResultsStore's session API but no shared type yet (the AnswerStore protocol of #23)
+            controller = SessionController(study, store, annotator, force_new=True)  # type: ignore[arg-type]
             try:
                 drive(controller, participant)
             except BaseException:
@@ -232,5 +237,5 @@ def run_pilot(
                 correct[phase.name][0] += right
                 correct[phase.name][1] += answered
         if isinstance(store, JournaledStore):
-            unsent, journal_path = store.sync(force=True).waiting, store.journal.path
+            unsent, journal_path = store.sync(force=True).waiting, cast(Path, store.journal.path)  # a journal is a file
     return PilotSummary(path, tuple(names), trials, {k: (v[0], v[1]) for k, v in correct.items()}, unsent, journal_path, answers)

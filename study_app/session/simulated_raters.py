@@ -79,7 +79,7 @@ class RaschRaters:
         if self.degenerate:
             return math.copysign(math.inf, self.accuracy - 0.5)
         spread = math.hypot(self.ability_sd, self.difficulty_sd)
-        return brentq(lambda mu: float(_WEIGHTS @ expit(mu + spread * _NODES)) - self.accuracy, -200.0, 200.0, xtol=1e-12)
+        return float(brentq(lambda mu: float(_WEIGHTS @ expit(mu + spread * _NODES)) - self.accuracy, -200.0, 200.0, xtol=1e-12))
 
     def ability(self, annotator: str) -> float:
         return random.Random(f"{self.seed}:ability:{annotator}").gauss(0.0, self.ability_sd)

@@ -43,9 +43,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from study_app import __version__
+from study_app.version import __version__
 from study_app.caches.files import cache_dir, write_atomically
 from study_app.protocol.image_checks import check_image_file
+from study_app.protocol.image_table import ImageTable, PathTable
 from study_app.protocol.study import Study, find_study, load_study_with_inputs
 from study_app.caches.validation import ValidationCache, file_key, regular_file_stat
 
@@ -191,7 +192,9 @@ class BackgroundCheck:
 
     def _verify(self, cache: ValidationCache, stop: threading.Event) -> bool:
         """Every image and example file is still the one checked; else drop the snapshot."""
-        for path in (*self.study.images.path_strings(), *self.study.labels.examples.path_strings()):
+        images, examples = self.study.images, self.study.labels.examples
+        assert isinstance(images, ImageTable) and isinstance(examples, PathTable)  # as load_study makes them
+        for path in (*images.path_strings(), *examples.path_strings()):
             if stop.is_set():
                 return False
             if not cache.unchanged(path):

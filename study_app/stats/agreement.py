@@ -34,8 +34,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pandas as pd
 from scipy.stats import norm
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
@@ -94,7 +96,7 @@ def _with_holm(table: pd.DataFrame, family: str) -> pd.DataFrame:
     return table.assign(pvalue_holm=adjusted, holm_family=f"{family}: {int(tested.sum())} pairs")
 
 
-def _ceiling_row(grid: RaterGrid, ceiling: tuple[int, float, float, float]) -> dict:
+def _ceiling_row(grid: RaterGrid, ceiling: tuple[int, float, float, float]) -> dict[str, Any]:
     """The annotators' mean kappa over pairs; ``n_images`` counts the images two or more annotators saw."""
     n_pairs, kappa, low, high = ceiling
     return {"rater_a": CEILING_A, "rater_b": CEILING_B, "kind_a": HUMAN, "kind_b": HUMAN, "pair": CEILING_PAIR,
@@ -224,7 +226,7 @@ def error_consistency(
     if row["n_images"] == 0:
         raise StudyError(f"{rater_a!r} and {rater_b!r} share no image")
     fields = [name for name in ErrorConsistencyResult.__dataclass_fields__ if name not in ("rater_a", "rater_b", "n_images")]
-    values = {name: str(row[name]) if name == "kappa_ci_note" else float(row[name]) for name in fields}
+    values: dict[str, Any] = {name: str(row[name]) if name == "kappa_ci_note" else float(row[name]) for name in fields}
     return ErrorConsistencyResult(rater_a, rater_b, int(row["n_images"]), **values)
 
 
@@ -322,9 +324,10 @@ def label_kappa(raters: pd.DataFrame, rater_a: str, rater_b: str, alpha: float =
     if table.empty:
         raise StudyError(f"{rater_a!r} and {rater_b!r} share no image")
     row = table.iloc[0]
+    kappa, std_error, ci_low, ci_high, pvalue = (float(row[c]) for c in ("kappa", "std_error", "ci_low", "ci_high", "pvalue"))
     return LabelKappaResult(
-        rater_a, rater_b, int(row["n_images"]), int(row["n_categories"]),
-        *(float(row[c]) for c in ("kappa", "std_error", "ci_low", "ci_high", "pvalue")), str(row["pvalue_method"]),
+        rater_a, rater_b, int(row["n_images"]), int(row["n_categories"]), kappa, std_error, ci_low, ci_high, pvalue,
+        str(row["pvalue_method"]),
     )
 
 
@@ -332,7 +335,7 @@ def label_kappa(raters: pd.DataFrame, rater_a: str, rater_b: str, alpha: float =
 _NO_SPREAD = 1e-6
 
 
-def kappa_interval(kappa, std_error, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+def kappa_interval(kappa: ArrayLike, std_error: ArrayLike, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """The Wald interval kappa +- z * SE, clipped to kappa's range [-1, 1].
 
     NaN where the standard error is 0: with perfect agreement, or a rater who gives one

@@ -10,6 +10,8 @@ in float32 (they are small integers), which halves the cost of the products.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -20,7 +22,7 @@ from scipy import sparse
 #: start from the same seed and images), and drawing 10,000 x 1,500 counts costs more
 #: than the statistics computed from them.
 _REUSE_BYTES = 128 * 2**20
-_recent: OrderedDict[tuple[int, int, str], tuple[np.ndarray, dict]] = OrderedDict()
+_recent: OrderedDict[tuple[int, int, str], tuple[np.ndarray, Mapping[str, Any]]] = OrderedDict()
 
 #: Draws counted per block of replicates: keeps the temporary arrays small.
 _BLOCK_CELLS = 1 << 20

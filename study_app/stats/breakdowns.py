@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,9 @@ def _class_of(raters: pd.DataFrame, level: str, labels: LabelSet | None) -> np.n
     code, truths = pd.factorize(raters["truth"])
     names = pd.Index(truths).astype(str)
     if level == "superclass":
-        names = names.map(lambda label: labels.parent_of.get(label, label))
+        assert labels is not None  # checked above
+        parent_of = labels.parent_of
+        names = names.map(lambda label: parent_of.get(label, label))
     return np.where(code >= 0, np.asarray(names, dtype=object)[code], np.nan)
 
 
@@ -158,7 +161,7 @@ class TrendResult(HypothesisTestResult):
 MAX_FIXED_EFFECT_CELLS = 5_000_000
 
 
-def _trend_fit(error: np.ndarray, per_100: np.ndarray, clusters: np.ndarray):
+def _trend_fit(error: np.ndarray, per_100: np.ndarray, clusters: np.ndarray) -> Any:  # a statsmodels results object
     """Logistic regression of error on trial position with one intercept per cluster.
 
     With many clusters the dummy design grows too large, and a population-averaged GEE

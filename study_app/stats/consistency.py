@@ -20,10 +20,12 @@ population is the mixed model's business).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pandas as pd
 from scipy import sparse
 
@@ -44,7 +46,7 @@ _BLOCK_CELLS = 2_000_000
 CEILING_A, CEILING_B = "humans", "humans (mean over pairs)"
 
 
-def kappa_from_counts(n, wrong_a, wrong_b, both_wrong) -> np.ndarray:
+def kappa_from_counts(n: np.ndarray, wrong_a: np.ndarray, wrong_b: np.ndarray, both_wrong: np.ndarray) -> np.ndarray:
     """Kappa of correctness from a pair's counts, in the arrays' own precision.
 
     With ``u, v, w`` the images A, B and both got wrong, ``c_obs - c_exp = 2 (w/n - uv/n^2)``
@@ -67,7 +69,7 @@ def kappa_from_counts(n, wrong_a, wrong_b, both_wrong) -> np.ndarray:
     return np.where(n > 0, kappa, np.nan) if (n <= 0).any() else kappa
 
 
-def consistency_kappa(n, wrong_a, wrong_b, both_wrong) -> tuple[np.ndarray, ...]:
+def consistency_kappa(n: ArrayLike, wrong_a: ArrayLike, wrong_b: ArrayLike, both_wrong: ArrayLike) -> tuple[np.ndarray, ...]:
     """Accuracies, observed and expected consistency, and kappa from a pair's counts.
 
     ``c_obs = (n - wrong_a - wrong_b + 2 both_wrong) / n``, ``c_exp = p_a p_b + (1 - p_a)(1 - p_b)``,
@@ -81,7 +83,7 @@ def consistency_kappa(n, wrong_a, wrong_b, both_wrong) -> tuple[np.ndarray, ...]
     return p_a, p_b, observed, expected, kappa_from_counts(n, wrong_a, wrong_b, both_wrong)
 
 
-def kappa_bounds(p_a, p_b, expected) -> tuple[np.ndarray, np.ndarray]:
+def kappa_bounds(p_a: np.ndarray, p_b: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The attainable range of kappa given the accuracies: ``c_obs`` lies between
     ``|p_a + p_b - 1|`` and ``1 - |p_a - p_b|``."""
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -137,7 +139,7 @@ def bootstrap_consistency(
     models = np.flatnonzero(grid.kinds == MODEL)
     with_model = _human_model_pairs(grid, first, second, n > 0)
     if model_pairs is None:
-        model_pairs = [(a, b) for i, a in enumerate(models) for b in models[i + 1 :]]
+        model_pairs = [(int(a), int(b)) for i, a in enumerate(models) for b in models[i + 1 :]]
     if n_boot <= 0:
         ceiling = (int(annotator_pair.sum()), float(np.mean(kappa[annotator_pair])), np.nan, np.nan) if annotator_pair.any() else None
         return ConsistencyBootstrap(ci_low, ci_high, note, ceiling, _differences(grid, model_pairs, with_model, kappa, None, alpha))
@@ -173,7 +175,7 @@ def _human_model_pairs(grid: RaterGrid, first: np.ndarray, second: np.ndarray, s
     return found
 
 
-def _differences(grid: RaterGrid, model_pairs, with_model: dict[int, tuple[int, int]], kappa: np.ndarray,
+def _differences(grid: RaterGrid, model_pairs: Sequence[tuple[int, int]], with_model: dict[int, tuple[int, int]], kappa: np.ndarray,
                  replicates: dict[int, np.ndarray] | None, alpha: float) -> pd.DataFrame:
     """Mean kappa with the annotators, model A minus model B, over the annotators who share
     images with both; percentile interval and two-sided bootstrap p-value (twice the
@@ -247,7 +249,9 @@ class _Resampled:
             for (x, sum_x), (y, sum_y) in ((self.seen, self.seen), (self.wrong, self.seen), (self.seen, self.wrong), (self.wrong, self.wrong))
         )
 
-    def _conjunction(self, x, y, first, second, sum_x, sum_y) -> np.ndarray:
+    def _conjunction(
+        self, x: np.ndarray, y: np.ndarray, first: np.ndarray, second: np.ndarray, sum_x: np.ndarray, sum_y: np.ndarray
+    ) -> np.ndarray:
         """Resampled count of images where ``x`` holds for the pair's first rater and ``y``
         for its second.
 
@@ -257,7 +261,7 @@ class _Resampled:
         wrong" is as sparse as coinciding errors are.
         """
         a, b = x[first], y[second]
-        options = (  # conjunction, sign of its product, and what it is added to
+        options: tuple[tuple[np.ndarray, int, Callable[[], Any]], ...] = (  # conjunction, sign of its product, and what it is added to
             (a & b, 1, lambda: 0),
             (a & ~b, -1, lambda: sum_x[first]),
             (~a & b, -1, lambda: sum_y[second]),

@@ -94,7 +94,7 @@ def plurality_vote(raters: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     label[candidate[first] // len(label_names)] = label_names[candidate[first] % len(label_names)]
     valid = groups["valid_labels"].first().astype(str).to_numpy()
     right = np.array([bool(guess) and guess in valid_labels.split(";") for guess, valid_labels in zip(label, valid)], dtype=bool)
-    return _crowd_rows(groups, PLURALITY_VOTE, {column: right for column in columns}, label=label)
+    return _crowd_rows(groups, PLURALITY_VOTE, dict.fromkeys(columns, right), label=label)
 
 
 def crowds(raters: pd.DataFrame, seed: int = 0) -> pd.DataFrame:

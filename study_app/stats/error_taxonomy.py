@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -84,7 +84,7 @@ def consensus(reviews: pd.DataFrame, causes: Sequence[str]) -> pd.DataFrame:
     boolean column per cause, true when at least half of the error's reviewers ticked it."""
     columns = ["item", "rater", "kind", "phase", "image_id", "reviewers", *causes]
     if reviews.empty:
-        return pd.DataFrame(columns=columns).astype({c: bool for c in causes})
+        return pd.DataFrame(columns=columns).astype(dict.fromkeys(causes, bool))
     ticked = reviews["causes"].astype(str).str.split(";")
     marks = pd.DataFrame({cause: ticked.map(lambda keys, c=cause: c in keys) for cause in causes}, index=reviews.index)
     frame = pd.concat([reviews[["item", "rater", "rater_kind", "phase", "image_id"]].rename(columns={"rater_kind": "kind"}), marks], axis=1)
@@ -274,7 +274,7 @@ class TaxonomyAnalysis:
             "reviewer_agreement": self.agreement, "truth_corrections": self.corrections, "rescored_error_rates": self.rescored,
         }
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The tables as lists of records (NaN as null), with the notes."""
         tables = {name: json_records(table) for name, table in self.tables().items()}
         return {"reviews": self.reviews, "reviewers": list(self.reviewers), "notes": list(self.notes), **tables}

@@ -25,6 +25,7 @@ tests that condition on what the null hypothesis leaves free, each rater's margi
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import gammaln
 
 #: Below this many shared images, label-kappa p-values come from permutations.
@@ -41,7 +42,7 @@ _TIE = np.log1p(1e-7)
 _BLOCK_CELLS = 2_000_000
 
 
-def fisher_exact_pvalues(n, row, col, x) -> np.ndarray:
+def fisher_exact_pvalues(n: ArrayLike, row: ArrayLike, col: ArrayLike, x: ArrayLike) -> np.ndarray:
     """Two-sided Fisher exact p-values of 2x2 tables given as arrays of their margins.
 
     Parameters
@@ -72,7 +73,7 @@ def fisher_exact_pvalues(n, row, col, x) -> np.ndarray:
     return pvalues
 
 
-def _log_hypergeometric(k, n, row, col) -> np.ndarray:
+def _log_hypergeometric(k: np.ndarray, n: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray:
     """log P(top-left cell = k) with all margins fixed."""
     return (
         gammaln(row + 1) - gammaln(k + 1) - gammaln(row - k + 1)
@@ -81,7 +82,7 @@ def _log_hypergeometric(k, n, row, col) -> np.ndarray:
     )
 
 
-def _fisher_block(n, row, col, x, low, width) -> np.ndarray:
+def _fisher_block(n: np.ndarray, row: np.ndarray, col: np.ndarray, x: np.ndarray, low: np.ndarray, width: int) -> np.ndarray:
     k = low[:, None] + np.arange(width)[None, :]
     inside = k <= np.minimum(row, col)[:, None]
     with np.errstate(invalid="ignore"):

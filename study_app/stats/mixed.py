@@ -51,6 +51,7 @@ estimates (as lme4's ``vcov(use.hessian = FALSE)``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -355,7 +356,7 @@ def humans_vs_model_mixed(
     seen = np.vstack([people.seen[present][:, shared], grid.seen[model_row, shared]])
     errors = np.vstack([people.errors[present][:, shared], grid.errors[model_row][None, shared]]).astype(float)
     human_rates = [row[s].mean() for row, s in zip(errors[:-1], seen[:-1])]
-    base = dict(model=model, n_images=int(shared.sum()), n_annotators=int(present.sum()), n_observations=int(seen.sum()),
+    base: dict[str, Any] = dict(model=model, n_images=int(shared.sum()), n_annotators=int(present.sum()), n_observations=int(seen.sum()),
                 human_error=float(np.mean(human_rates)) if human_rates else np.nan,
                 model_error=float(errors[-1][seen[-1]].mean()) if shared.any() else np.nan, method=method)
     note = _untestable(errors, seen)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -182,7 +183,7 @@ def paired_differences(
     sides = {name: _side(grid, name) for pair in pairs for name in pair}
 
     def shared_images(a: str, b: str) -> np.ndarray:
-        return sides[a].seen.any(axis=0) & sides[b].seen.any(axis=0)
+        return np.any(sides[a].seen, axis=0) & np.any(sides[b].seen, axis=0)
 
     # Replicates per (side, shared images): pooled sides one by one (annotators are
     # resampled too), single raters all in one matrix product.
@@ -305,7 +306,7 @@ def humans_vs_model_gee(raters: pd.DataFrame, model: str, alpha: float = 0.05, c
     groups = np.concatenate([image, np.flatnonzero(shared)])
     human_error = _mean_rate(people.errors * shared, people.seen & shared)
     model_error = float(error[is_model == 1].mean()) if shared.any() else np.nan
-    base = dict(model=model, n_images=int(shared.sum()), n_annotators=n_people, n_observations=len(error),
+    base: dict[str, Any] = dict(model=model, n_images=int(shared.sum()), n_annotators=n_people, n_observations=len(error),
                 human_error=human_error, model_error=model_error, difference=human_error - model_error)
     if len(error) == 0 or np.ptp(error) == 0:
         return GeeResult(**base, estimate=np.nan, ci_low=np.nan, ci_high=np.nan, statistic=np.nan, pvalue=np.nan, df=np.nan,
@@ -455,7 +456,7 @@ def paired_comparisons(
     pairs = default_pairs(raters) if pairs is None else list(pairs)
     table = paired_differences(raters, pairs, alpha, correct, n_boot, seed)
     grid = rater_grid(raters, correct)
-    extra: list[dict[str, float]] = [{} for _ in pairs]
+    extra: list[dict[str, float | str]] = [{} for _ in pairs]
     singles = [i for i, pair in enumerate(pairs) if HUMANS not in pair]
     if singles:
         rows_a, rows_b = (np.array([grid.row(pairs[i][side]) for i in singles]) for side in (0, 1))

@@ -359,7 +359,7 @@ def plan_study(
                          "method": f"not simulated: one annotator needs about {formula_n:,} images; plan for a larger difference"})
             continue
 
-        def power_at(n: int) -> float:
+        def power_at(n: int, count: int = count) -> float:  # count bound here, not read from the loop (B023)
             return simulated_power(n, count, human_error, model_error, cells.discordance, alpha, n_sim, seed, human_consistency)
 
         low, high = 1, formula_n

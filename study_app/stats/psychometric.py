@@ -41,8 +41,10 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pandas as pd
 from scipy.stats import chi2
 
@@ -252,7 +254,10 @@ def _score(model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, theta: np
     return score, np.swapaxes(weighted, 1, 2) @ gradient
 
 
-def _curvature(model, x, n, k, theta, score, outer, held) -> np.ndarray:
+def _curvature(
+    model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, theta: np.ndarray, score: np.ndarray, outer: np.ndarray,
+    held: np.ndarray,
+) -> np.ndarray:
     """Minus the Hessian (differences of the analytic gradient) where it is positive definite, else ``outer``.
 
     Newton steps on the true Hessian converge in a few iterations even where the
@@ -316,7 +321,7 @@ def _threshold(model: _Model, theta: np.ndarray, accuracy: float) -> np.ndarray:
 def psychometric_curve(
     levels: np.ndarray, *, alpha: float, beta: float, guess: float, lapse: float = 0.0,
     family: str = "weibull", direction: str = "increasing",
-) -> np.ndarray:
+) -> float | np.ndarray:
     """psi at ``levels`` for given parameters (for plotting fitted curves and simulating)."""
     _check_options(family, direction, guess, None, lapse)
     x = np.asarray(levels, dtype=float)
@@ -443,7 +448,7 @@ def _check_options(
     return accuracy
 
 
-def _check_counts(levels, n, correct, family: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+def _check_counts(levels: ArrayLike, n: ArrayLike, correct: ArrayLike, family: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Levels sorted, levels without trials dropped (noted); impossible counts are errors."""
     x, nn, kk = (np.asarray(v, dtype=float).ravel() for v in (levels, n, correct))
     if not len(x) == len(nn) == len(kk):
@@ -471,7 +476,10 @@ def _with_notes(fit: PsychometricFit, notes: list[str]) -> PsychometricFit:
     return replace(fit, note="; ".join([*notes, *([fit.note] if fit.note else [])]))
 
 
-def _no_fit(x, nn, family, direction, guess, accuracy, n_boot, confidence, note) -> PsychometricFit:
+def _no_fit(
+    x: np.ndarray, nn: np.ndarray, family: str, direction: str, guess: float, accuracy: float, n_boot: int,
+    confidence: float, note: str,
+) -> PsychometricFit:
     return PsychometricFit(
         family, direction, len(x), int(nn.sum()), guess, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan,
         accuracy, np.nan, (np.nan, np.nan), confidence, n_boot, False, note,
@@ -543,8 +551,9 @@ def _fit_batch(
 
 
 def _assemble(
-    model: _Model, x, n, theta, alpha, beta, loglik, deviance, converged, accuracy, threshold,
-    replicate_thresholds, replicate_deviance, n_boot, confidence,
+    model: _Model, x: np.ndarray, n: np.ndarray, theta: np.ndarray, alpha: float, beta: float, loglik: float,
+    deviance: float, converged: bool, accuracy: float, threshold: float, replicate_thresholds: np.ndarray | None,
+    replicate_deviance: np.ndarray | None, n_boot: int, confidence: float,
 ) -> PsychometricFit:
     notes: list[str] = []
     low, high = float(x[0]), float(x[-1])
@@ -559,7 +568,7 @@ def _assemble(
             f"over the tested range [{low:g}, {high:g}]"
         )
         threshold = np.nan
-    if replicate_thresholds is None:
+    if replicate_thresholds is None or replicate_deviance is None:  # no bootstrap: both None
         interval = (np.nan, np.nan)
         free = int(model.free.sum())
         dof = len(x) - free
@@ -569,7 +578,8 @@ def _assemble(
         interval = (np.nan, np.nan)
         if not np.isnan(threshold):  # replicates never cross at all as +-inf, so the order statistics stay right
             tail = (1 - confidence) / 2
-            interval = tuple(float(v) for v in np.quantile(replicate_thresholds, [tail, 1 - tail], method="inverted_cdf"))
+            lowest, highest = np.quantile(replicate_thresholds, [tail, 1 - tail], method="inverted_cdf")
+            interval = (float(lowest), float(highest))
             if not (low <= interval[0] and interval[1] <= high):
                 notes.append(f"the threshold's interval reaches beyond the tested range [{low:g}, {high:g}]")
     if not converged and not location_at_limit:
@@ -750,7 +760,8 @@ def compare_thresholds(
         differences = model_replicates - humans_replicates
     differences = differences[~np.isnan(differences)]
     tail = (1 - confidence) / 2
-    interval = tuple(float(v) for v in np.quantile(differences, [tail, 1 - tail], method="inverted_cdf"))
+    lowest, highest = np.quantile(differences, [tail, 1 - tail], method="inverted_cdf")
+    interval = (float(lowest), float(highest))
     extreme = min(np.sum(differences <= 0), np.sum(differences >= 0))
     pvalue = float(min(1.0, 2 * (extreme + 1) / (len(differences) + 1)))
     notes = [*model_notes, *(f"{side}: {fit.note}" for side, fit in (("model", model_fit), ("humans", humans_fit)) if fit.note)]
@@ -766,7 +777,7 @@ def threshold_difference(
     *,
     guess: float,
     correctness: str = "correct_top1",
-    **options,
+    **options: Any,
 ) -> ThresholdDifference:
     """:func:`compare_thresholds` of one model of a rater table against all its annotators."""
     counts = level_counts(raters, correctness)

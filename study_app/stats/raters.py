@@ -237,7 +237,7 @@ def rater_table(
     truth: TruthSource,
     k: int = 5,
     labels: LabelSet | None = None,
-    phase_of: Mapping[str, str] | None = None,
+    phase_of: Mapping[str, str | tuple[str, ...]] | None = None,
 ) -> pd.DataFrame:
     """Humans and models in one rater table.
 
@@ -299,7 +299,7 @@ def concat_tables(*tables: pd.DataFrame) -> pd.DataFrame:
 def as_categories(table: pd.DataFrame) -> pd.DataFrame:
     """Text key columns as categoricals: small, and their codes make matrices cheap."""
     plain = [c for c in CATEGORY_COLUMNS if c in table.columns and not isinstance(table[c].dtype, pd.CategoricalDtype)]
-    return table.astype({c: str for c in plain}).astype({c: "category" for c in plain})
+    return table.astype(dict.fromkeys(plain, str)).astype(dict.fromkeys(plain, "category"))
 
 
 def first_occurrences(codes: np.ndarray) -> np.ndarray:

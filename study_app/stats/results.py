@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import fields
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd

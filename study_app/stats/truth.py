@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Union
+from typing import TypeAlias
 
 import pandas as pd
 
@@ -21,7 +21,7 @@ from study_app.io.csvfiles import read_csv, split_list
 from study_app.errors import InputFileError, Problem
 from study_app.protocol.study import Study
 
-TruthSource = Union[Study, Mapping[str, Iterable[str]], pd.DataFrame, str, Path]
+TruthSource: TypeAlias = Study | Mapping[str, Iterable[str]] | pd.DataFrame | str | Path
 
 
 def truth_table(source: TruthSource) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from PIL import Image
@@ -63,7 +64,7 @@ def _conversion_note(path: Path, data: bytes) -> str:
         with Image.open(io.BytesIO(data)) as opened:
             mode = opened.mode
             has_alpha = mode in _ALPHA_MODES or "transparency" in opened.info
-            lowest_alpha = opened.convert("RGBA").getchannel("A").getextrema()[0] if has_alpha else 255
+            lowest_alpha = cast(int, opened.convert("RGBA").getchannel("A").getextrema()[0]) if has_alpha else 255  # one band
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(f"{path}: corrupt or truncated image ({exc})") from None
     if mode not in _ACCEPTED_MODES:

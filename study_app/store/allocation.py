@@ -193,9 +193,8 @@ def fill_slot(conn, session_uuid: str, trial_uuid: str, phase: str, image_id: st
     False when no slot could be had (the answer is then over the image's r).
     """
     conn.execute("UPDATE sessions SET heartbeat_at = ? WHERE uuid = ?", (now, session_uuid))
-    if supersedes:
-        if conn.execute("UPDATE allocations SET trial_uuid = ? WHERE trial_uuid = ?", (trial_uuid, supersedes)).rowcount:
-            return True
+    if supersedes and conn.execute("UPDATE allocations SET trial_uuid = ? WHERE trial_uuid = ?", (trial_uuid, supersedes)).rowcount:
+        return True
     filled = conn.execute(
         "UPDATE allocations SET trial_uuid = ? WHERE session_uuid = ? AND phase = ? AND image_id = ? AND trial_uuid IS NULL",
         (trial_uuid, session_uuid, phase, image_id),

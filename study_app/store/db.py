@@ -13,8 +13,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 from study_app.errors import StoreError
+
+if TYPE_CHECKING:
+    from study_app.store.postgres import PgConnection
 
 BUSY_TIMEOUT_MS = 5_000
 #: How long a writer keeps retrying a locked database before telling the user.
@@ -25,6 +29,8 @@ LISTENED_BUSY_TIMEOUT_MS = 250
 #: Called with the seconds waited so far while a write waits for another program's lock,
 #: and with ``None`` once the wait is over (the lock was had, or the writer gave up).
 LockWaitListener = Callable[[float | None], None]
+#: A store's connection: SQLite's, or the server connection that takes the same SQL (postgres.py).
+Connection: TypeAlias = "sqlite3.Connection | PgConnection"
 
 
 class StoreConnection(sqlite3.Connection):
@@ -64,7 +70,7 @@ def _is_lock(exc: sqlite3.OperationalError) -> bool:
 
 
 @contextmanager
-def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def write(conn: Connection) -> Iterator[Connection]:
     """One durable write transaction; waits out other writers instead of failing.
 
     Committed (and fsynced) when the block ends; rolled back if it raises. A lock held
@@ -124,8 +130,8 @@ def _begin(conn: sqlite3.Connection) -> None:
     finally:
         if listener is not None:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if waited:
-            _tell(listener, None)
+            if waited:
+                _tell(listener, None)
 
 
 def _tell(listener: LockWaitListener, waited_s: float | None) -> None:

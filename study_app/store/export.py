@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from study_app import __version__
+from study_app.version import __version__
 from study_app.io.csv_safety import safe_csv_text, unescape_frame
 from study_app.errors import Problem, StoreError
 from study_app.io.output_guard import replacing

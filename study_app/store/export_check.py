@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -89,7 +90,7 @@ def manifest_problems(manifest: object, where: Path) -> list[Problem]:
             seen.add(item.get("uuid"))
             yield entry, item
 
-    studies: dict[str, str] = {}
+    studies: dict[Any, Any] = {}  # uuid -> protocol hash, as the manifest has them (checked field by field)
     for entry, study in entries("studies", "study", _STUDY_FIELDS):
         if "snapshot" in study and (why := _why_not(snapshot_of, study["snapshot"])):
             bad(entry, "snapshot", why)
@@ -262,7 +263,7 @@ def _session_problems(frame: pd.DataFrame, manifest: dict, path: Path) -> list[P
         if bool(row.pilot) != bool(session.get("pilot", 0)):
             problems.append(Problem(str(path), f"{row.pilot!r}, but the manifest's session is {'a pilot' if session.get('pilot') else 'a real'} one", field="pilot", **where))
         if row.session not in orders:
-            order = session.get("trial_order")
+            order: Any = session.get("trial_order")
             orders[row.session] = set() if _why_not(order_of, order) else {tuple(t) for t in order}
         if orders[row.session] and (row.phase, int(row.trial), row.image_id) not in orders[row.session]:
             problems.append(Problem(str(path), f"trial {row.trial} of phase {row.phase} (image {row.image_id}) is not in the session's trial order", field="trial", **where))

@@ -43,13 +43,14 @@ from study_app.errors import StoreError
 from study_app.protocol.study import Study
 from study_app.protocol.responses import Event, Response, utc_now
 from study_app.protocol.schedule import Trial
+from study_app.io.results_folder import journal_dir
 from study_app.io.store_url import is_server_url, parse_url
 from study_app.store.allocation import DEFAULT_RELEASE_MIN, allocated_phases, answer_placed, fill_slot
 from study_app.store.answer_store import StoredAnswer, SyncStatus
 from study_app.store.db import LockWaitListener, table_columns, write
 from study_app.store.metadata import meta_number
 from study_app.store.postgres import ServerAddress, ServerBusyError, ServerUnavailableError
-from study_app.store.results_store import ResultsStore, Session, results_root
+from study_app.store.results_store import ResultsStore, Session
 from study_app.store.schema import TABLES
 
 #: Seconds between attempts to reach a server that was gone (each attempt may wait up to
@@ -61,11 +62,6 @@ SAVE_MARKS_EVERY = 100
 #: stalled on its disk, cancels a statement after this long (the rows wait in the journal).
 PUSH_STATEMENT_TIMEOUT_MS = 15_000
 _SENT = "journal_sent:"
-
-
-def journal_dir() -> Path:
-    """``results/journal/``, in the results folder of this run (:func:`~study_app.store.results_store.results_root`)."""
-    return results_root() / "journal"
 
 
 def default_journal_path(address: ServerAddress, pilot: bool = False) -> Path:
@@ -110,7 +106,7 @@ class JournaledStore:
         if self.server is not None:
             try:
                 session = self.server.open_session(study, annotator, force_new=force_new, arrival=arrival)
-                self._pull(session.uuid)
+                self._pull(session.uuid, self.server)
                 self._allocated[session.uuid] = session.allocated
                 return session
             except ServerUnavailableError as exc:
@@ -197,7 +193,7 @@ class JournaledStore:
             if self.server is None:
                 break
             try:
-                self._push()
+                self._push(self.server)
                 self._problem = ""
                 break
             except StoreError as exc:  # gone, busy or refusing: the rows stay in the journal
@@ -265,13 +261,13 @@ class JournaledStore:
         mark = self._marks.get("trials", 0)
         return self.journal.conn.execute("SELECT COUNT(*) FROM trials WHERE rowid > ?", (mark,)).fetchone()[0]
 
-    def _push(self) -> None:
-        """Copy every journal row past the marks to the server in one transaction, then move the marks."""
+    def _push(self, to: ResultsStore) -> None:
+        """Copy every journal row past the marks to the server (``to``) in one transaction, then move the marks."""
         journal = self.journal.conn
         moved: dict[str, int] = {}
         now = utc_now()
         waiting = self._unsent_rows()
-        with write(self.server.conn) as server:
+        with write(to.conn) as server:
             server.execute(f"SET LOCAL statement_timeout = {PUSH_STATEMENT_TIMEOUT_MS}")
             for table, (columns, rows) in waiting.items():
                 insert = f"INSERT OR IGNORE INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
@@ -317,9 +313,9 @@ class JournaledStore:
         minutes = self._allocated.get(trial["session_uuid"], {}).get(trial["phase"], DEFAULT_RELEASE_MIN)
         fill_slot(server, trial["session_uuid"], trial["uuid"], trial["phase"], trial["image_id"], trial["supersedes"], now, minutes)
 
-    def _pull(self, session_uuid: str) -> None:
-        """Copy a session opened on the server, with everything answered in it so far, into the journal."""
-        server = self.server.conn
+    def _pull(self, session_uuid: str, source: ResultsStore) -> None:
+        """Copy a session opened on the server (``source``), with everything answered in it so far, into the journal."""
+        server = source.conn
         where = {
             "studies": "uuid = (SELECT study_uuid FROM sessions WHERE uuid = ?)",
             "annotators": "annotator_id = (SELECT annotator_id FROM sessions WHERE uuid = ?)",

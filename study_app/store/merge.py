@@ -24,6 +24,7 @@ from study_app.errors import StoreError
 from study_app.protocol.responses import utc_now
 from study_app.store.allocation import place_answers
 from study_app.store.db import table_columns, write
+from study_app.store.postgres import ServerAddress
 from study_app.store.results_store import ResultsStore
 from study_app.store.schema import TABLES
 from study_app.store.target import open_target
@@ -115,7 +116,7 @@ class MergeConflictError(StoreError):
 class MergeReport:
     """What a merge added, per table, and the conflicts found in the result."""
 
-    inputs: list[Path]
+    inputs: list[Path | ServerAddress]
     added: dict[str, int] = field(default_factory=dict)
     conflicts: list[Conflict] = field(default_factory=list)
 
@@ -218,10 +219,10 @@ def _settled(rows: Iterable[tuple], columns: list[str], table: str, combined: di
     key = columns.index("uuid")
     ruled = [i for i, name in enumerate(columns) if name in MERGE_RULES[table]]
     for row in rows:
-        row = list(row)
-        for i, value in zip(ruled, values_of[row[key]]):
-            row[i] = value
-        yield tuple(row)
+        settled = list(row)
+        for i, value in zip(ruled, values_of[settled[key]]):
+            settled[i] = value
+        yield tuple(settled)
 
 
 def _settle_target(conn, combined: dict[str, dict[str, list]]) -> None:
@@ -239,7 +240,7 @@ def merge_into(target: ResultsStore, sources: list[ResultsStore], names: list[st
     per source, after every check: pilot and real sessions apart, no conflicting rows."""
     refuse_mixed_kinds({str(target.path): pilot_kinds(target), **{n: pilot_kinds(s) for n, s in zip(names, sources)}}, action)
     combined = combined_rows([target, *sources], [str(target.path), *names], action)
-    report = MergeReport([s.path for s in sources], {table: 0 for table in TABLES})
+    report = MergeReport([s.path for s in sources], dict.fromkeys(TABLES, 0))
     for position, source in enumerate(sources):
         with write(target.conn) as conn:
             conn.execute("PRAGMA defer_foreign_keys = ON")

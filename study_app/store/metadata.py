@@ -20,7 +20,7 @@ import json
 import reprlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import numpy as np
 
@@ -204,6 +204,10 @@ def trial_order(text: Any, session: str, where: str | Path = "") -> tuple[Trial,
     return _read(_trials, text, "sessions", session, "trial_order", where)
 
 
+@overload
+def assignment(text: None, session: str, where: str | Path = "") -> None: ...
+@overload
+def assignment(text: str, session: str, where: str | Path = "") -> Assignment: ...
 def assignment(text: Any, session: str, where: str | Path = "") -> Assignment | None:
     """A session's counterbalancing assignment (None when the study has no design)."""
     return None if text is None else _read(_assignment, text, "sessions", session, "assignment", where)
@@ -238,9 +242,9 @@ def damaged_metadata(conn) -> list[str]:
             except _DAMAGE as exc:
                 damaged.append((row, exc))
         if damaged:
-            row, exc = damaged[0]
+            row, why = damaged[0]
             problems.append(
-                f"{len(damaged)} {table} row(s) with a damaged {column} (e.g. row {row}: {_reason(exc)}); "
+                f"{len(damaged)} {table} row(s) with a damaged {column} (e.g. row {row}: {_reason(why)}); "
                 "restore the store from a backup copy"
             )
     return problems

@@ -108,14 +108,15 @@ def read_varint(data: bytes, at: int) -> tuple[int, int]:
     return (value << 8) | data[at + 8], at + 9
 
 
-def decode_record(payload: bytes) -> list:
+def decode_record(payload: bytes) -> list[int | float | str | bytes | None]:
     """The values of one record (header of serial types, then the values)."""
     header_size, at = read_varint(payload, 0)
     types = []
     while at < header_size:
         serial, at = read_varint(payload, at)
         types.append(serial)
-    values, at = [], header_size
+    values: list[int | float | str | bytes | None] = []
+    at = header_size
     for serial in types:
         if serial == 0:
             values.append(None)

@@ -30,7 +30,7 @@ plain :class:`StoreError`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -51,7 +51,7 @@ _MIGRATION_LOCK = 0x5354_5544_5941_5050 & 0x7FFF_FFFF_FFFF_FFFF
 #: A network that drops silently (cable pulled, Wi-Fi gone) is noticed within seconds, not
 #: after the operating system's TCP timeouts of minutes: keepalive probes on an idle
 #: connection, and a limit on unacknowledged data while a statement is sent.
-_TCP = {
+_TCP: dict[str, Any] = {
     "connect_timeout": CONNECT_TIMEOUT_S,
     "keepalives": 1,
     "keepalives_idle": 5,
@@ -201,7 +201,7 @@ class PgConnection:
             self._count(cursor)
             return cursor
 
-    def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> Any:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any:
         """Many rows; an ``INSERT ... VALUES (...)`` goes as one multi-row statement per
         :data:`ROWS_PER_INSERT` rows (one round trip instead of one per row)."""
         statement = translate(sql)

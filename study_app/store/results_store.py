@@ -22,35 +22,24 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Self
 
-from study_app import __version__
+from study_app.version import __version__
 from study_app.protocol.counterbalance import Assignment, Design
 from study_app.errors import ProtocolChangedError, StoreError, StudyError
 from study_app.protocol.study import ImageRecord, Study
 from study_app.protocol.responses import Event, Response, utc_now
 from study_app.protocol.schedule import Trial, session_trials
+from study_app.io.results_folder import results_root
 from study_app.io.store_url import is_server_url, location_problem
 from study_app.store.allocation import allocated_phases, claim_trials, fill_slot, keep_claims
 from study_app.store.answer_store import ALWAYS_SYNCED, StoredAnswer, SyncStatus
-from study_app.store.db import LockWaitListener, StoreConnection, connect, serialize, write
+from study_app.store.db import Connection, LockWaitListener, StoreConnection, connect, serialize, write
 from study_app.store.file_guard import FileGuard
 from study_app.store.metadata import assignment as stored_assignment
 from study_app.store.metadata import trial_order
 from study_app.store.postgres import PgConnection, ServerAddress, usable_server_url
 from study_app.store.schema import SCHEMA_VERSION, migrate, schema_version
 
-#: The results folder unless ``$STUDY_APP_RESULTS`` (or the command line's ``--results``) names another.
-RESULTS_DIR = Path("results")
-RESULTS_ENV = "STUDY_APP_RESULTS"
 STORE_FILE = "results.sqlite"
-
-
-def results_root() -> Path:
-    """The folder every default results path lies in: ``$STUDY_APP_RESULTS``, else ``./results``.
-
-    Read at each call, not at import: ``--results`` sets the variable for one command, and a
-    lab may point every desktop's results at a shared disk without touching the command lines.
-    """
-    return Path(os.environ.get(RESULTS_ENV) or RESULTS_DIR)
 
 
 def study_results_dir(name: str, results_dir: Path | None = None) -> Path:
@@ -216,14 +205,16 @@ class ResultsStore:
         a real store refuses pilot sessions and a pilot store refuses real ones."""
         self.pilot = pilot
         location = store_location(path)
+        self.path: Path | ServerAddress
+        self.conn: Connection
         if isinstance(location, str):  # a PostgreSQL server: same schema and API (see postgres.py)
             self.path = ServerAddress(location)
             self.conn = PgConnection(self.path, readonly=readonly)
         else:
             self.path = location
-            if readonly and not self.path.is_file():
+            if readonly and not location.is_file():
                 raise StoreError(f"{self.path}: no results store here")
-            self.conn = connect(self.path, readonly=readonly)
+            self.conn = connect(location, readonly=readonly)
         self._guard = FileGuard(self.path) if isinstance(self.path, Path) and not readonly else None
         self._lock_wait_listener: LockWaitListener | None = None
         if readonly:
@@ -324,10 +315,10 @@ class ResultsStore:
                 session.resumed = True
                 self._keep_claims(study, session)
                 return session
-            finished = [r for r in rows if r[1] == study.protocol_hash and r[3] is not None]
+            finished = [r[3] for r in rows if r[1] == study.protocol_hash and r[3] is not None]
             if finished:
                 raise StoreError(
-                    f"annotator {annotator} already finished this study (on {finished[-1][3][:16].replace('T', ' ')} UTC). "
+                    f"annotator {annotator} already finished this study (on {finished[-1][:16].replace('T', ' ')} UTC). "
                     "Use another annotator id, or ask the study's researcher to start a new session for this one "
                     "(annotate --force-new)"
                 )
@@ -480,7 +471,9 @@ class ResultsStore:
 
     def _check_file(self) -> None:
         """Raise (once, after rescuing every answer) if the results file was deleted or replaced."""
-        repaired = self._guard.repair(self.conn) if self._guard else None
+        if self._guard is None:  # a server's store, or one opened read-only: nothing to guard
+            return
+        repaired = self._guard.repair(cast(sqlite3.Connection, self.conn))  # a guarded file: SQLite's connection
         if repaired:
             self.conn, message = repaired
             self.path = self._guard.path
@@ -495,7 +488,7 @@ class ResultsStore:
                 self._insert_events(conn, session, events, trial)
 
     @staticmethod
-    def _insert_events(conn: sqlite3.Connection, session: Session, events: Iterable[Event], trial: Trial | None) -> None:
+    def _insert_events(conn: Connection, session: Session, events: Iterable[Event], trial: Trial | None) -> None:
         conn.executemany(
             "INSERT INTO events(uuid, session_uuid, phase, trial_index, kind, t_ms, detail, at) VALUES (?,?,?,?,?,?,?,?)",
             [

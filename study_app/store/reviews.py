@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from study_app import __version__
+from study_app.version import __version__
 from study_app.io.csv_safety import safe_csv_text
 from study_app.errors import StoreError
 from study_app.io.output_guard import write_text
@@ -203,12 +203,6 @@ def _chain_order(frame: pd.DataFrame) -> list[int]:
 
     keys = [(reviewer, at, depth(uuid)) for reviewer, at, uuid in zip(frame["reviewer"], frame["reviewed_at"], frame["review_uuid"])]
     return sorted(range(len(keys)), key=keys.__getitem__)
-
-
-def review_sessions_frame(store: ResultsStore) -> pd.DataFrame:
-    columns = ["uuid", "reviewer_id", "study_name", "protocol_hash", "blind", "selection", "taxonomy", "app_version", "machine", "started_at", "ended_at"]
-    rows = store.conn.execute(f"SELECT {', '.join(columns)} FROM review_sessions ORDER BY started_at, uuid").fetchall()
-    return pd.DataFrame(rows, columns=columns)
 
 
 def export_reviews(store: ResultsStore, out: Path, study_name: str | None = None) -> Path:

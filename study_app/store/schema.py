@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from study_app.errors import StoreError
+from study_app.store.db import Connection
 from study_app.store.metadata import meta_number
 
 _V1 = """
@@ -167,7 +168,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("studies", "annotators", "sessions", "trials", "answers", "flags", "events", "review_sessions", "reviews")
 
 
-def schema_version(conn: sqlite3.Connection, where: str | Path = "") -> int:
+def schema_version(conn: Connection, where: str | Path = "") -> int:
     """0 for an empty database, else the version recorded in ``meta`` (``where``: the store,
     named by the error about a damaged version)."""
     if not isinstance(conn, sqlite3.Connection):  # a server connection (see postgres.py)
@@ -179,7 +180,7 @@ def schema_version(conn: sqlite3.Connection, where: str | Path = "") -> int:
     return meta_number(row[0], "schema_version", where) if row else 0
 
 
-def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION, where: str | Path = "") -> int:
+def migrate(conn: Connection, target: int = SCHEMA_VERSION, where: str | Path = "") -> int:
     """Bring the database up to ``target``, one version per transaction; return the old version."""
     if not isinstance(conn, sqlite3.Connection):  # on a server, under a lock, in its dialect (see postgres.py)
         return conn.migrate(MIGRATIONS, target)

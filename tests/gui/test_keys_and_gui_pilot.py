@@ -56,7 +56,7 @@ def test_user_binding_works_in_the_window_and_help_names_its_source(qtbot, gui_s
     assert not window.trial.flag_bar.isVisible()
     press(qtbot, Qt.Key_F11)
     assert window.trial.flag_bar.isVisible()
-    assert "Flag image (F11)" == window.trial.flag_button.text()
+    assert window.trial.flag_button.text() == "Flag image (F11)"
     assert "F11</b> <i>(set by your keys file)</i>" in window.help.text.text()
     gui_session.close(window)
 

@@ -149,7 +149,7 @@ def test_sessions_follow_the_square_and_the_export_carries_the_condition(tmp_pat
         trials = session_trials(study, f"a{arrival}", study.counterbalance.assign(arrival))
         tested = [study.images[t.image_id] for t in trials if t.phase == "test"]
         assert Counter(r.attribute("source_image_id") for r in tested).most_common(1)[0][1] == 1
-        assert len(tested) == 12 and Counter(r.condition for r in tested) == {lv: 4 for lv in LEVELS}
+        assert len(tested) == 12 and Counter(r.condition for r in tested) == dict.fromkeys(LEVELS, 4)
     frame = simulated_and_exported(study, tmp_path, 3)
     assert frame["condition"].eq(frame["image_id"].str.split("@").str[1]).all()
     assert frame["source_image_id"].eq(frame["image_id"].str.split("@").str[0]).all()

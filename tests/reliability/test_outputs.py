@@ -26,7 +26,7 @@ from study_app.cli.main import main
 from study_app.io.output_guard import STALE_TEMPORARY_S, OutputRefusedError, OutputWriteError, check_output, replacing, write_text
 from study_app.report.build import OWNED_FILES
 from study_app.store import ResultsStore, export_answers
-from study_app.store.journal import journal_dir
+from study_app.io.results_folder import journal_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -353,7 +353,7 @@ def test_no_command_prints_or_writes_a_planted_password(tmp_path, tiny_study, pl
         results = list(pool.map(lambda run: _run(run[2], run[3]), runs))
 
     leaks, tracebacks, silent, unreached = [], [], [], []
-    for (kind, name, argv, cwd), (code, out, err) in zip(runs, results):
+    for (kind, name, _, cwd), (code, out, err) in zip(runs, results):
         if SECRET in out or SECRET in err:
             leaks.append(f"{kind} {name}: printed it ({(out + err).strip()[-300:]})")
         leaks += [f"{kind} {name}: wrote it into {path}" for path in _files_with(SECRET, cwd)]

@@ -10,7 +10,8 @@ import pytest
 
 from study_app.errors import StudyError
 from study_app.protocol.study import BUNDLED_PROTOCOLS, load_study, study_name_problem
-from study_app.store.results_store import RESULTS_DIR, study_results_dir
+from study_app.io.results_folder import RESULTS_DIR
+from study_app.store.results_store import study_results_dir
 
 from tests.reliability.helpers import edit_toml, line_number, only, problems_of
 

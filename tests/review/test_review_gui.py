@@ -109,7 +109,7 @@ def test_keyboard_review_quit_and_resume(reviews, qtbot):
     assert revised["causes"].tolist() == ["other", "class_unawareness;other"]
     assert revised["superseded"].tolist() == [True, False] and revised["supersedes"].iloc[1] == revised["review_uuid"].iloc[0]
     assert current.set_index("item").loc[third.item, "causes"] == "insufficient_training"
-    assert len({s for s in everything["review_session"]}) == 2
+    assert len(set(everything["review_session"])) == 2
     assert all(json.loads(sel)["raters"] == ["humans"] and ended for _, _, sel, ended in sessions(reviews.store_path))
 
 

@@ -47,7 +47,7 @@ def stimulus_table(trials: dict[str, str], models: tuple[str, ...] = ()) -> pd.D
             rows.append({"rater": rater, "kind": "model" if rater in models else "human", "image_id": image, "phase": "test",
                          "condition": condition, "rank": 1, "label_id": "a" if outcome == "1" else "b"})
     images = {row["image_id"] for row in rows}
-    return raters_from_guesses(pd.DataFrame(rows), {image: ("a",) for image in images}, k=1)
+    return raters_from_guesses(pd.DataFrame(rows), dict.fromkeys(images, ("a",)), k=1)
 
 
 def row(table: pd.DataFrame, **where) -> pd.Series:

@@ -71,12 +71,12 @@ def test_a_model_prediction_shown_in_two_phases_counts_once_over_all_phases():
     from study_app.stats import raters_from_guesses, raters_from_predictions
 
     images = [f"i{j}" for j in range(10)]
-    truth = {image: ("a",) for image in images}
+    truth = dict.fromkeys(images, ("a",))
     people = pd.DataFrame([dict(rater=h, kind="human", image_id=i, phase=p, rank=1, label_id="a")
                            for h in ("h1", "h2") for p in "AB" for i in images])
     model = pd.DataFrame({"model": "M", "image_id": images, "rank": 1, "label_id": ["b" if j % 4 == 0 else "a" for j in range(10)]})
     table = concat_tables(raters_from_guesses(people, truth, k=1),
-                          raters_from_predictions(model, truth, k=1, phase_of={i: ("A", "B") for i in images}))
+                          raters_from_predictions(model, truth, k=1, phase_of=dict.fromkeys(images, ("A", "B"))))
     rates = error_rates(table)
     overall, in_a = rate_row(rates, "M", "(all)"), rate_row(rates, "M", "A")
     assert (overall["n"], overall["errors"]) == (10, 3) == (in_a["n"], in_a["errors"])

@@ -63,11 +63,11 @@ def test_pilot_answers_never_enter_a_real_store(tmp_path, exports):
         assert new.conn.execute("SELECT DISTINCT pilot FROM sessions").fetchall() == [(1,)]
 
 
-def edited(exports: dict, tmp_path: Path, cells: dict[tuple[int, str], str] = {}, manifest=None) -> Path:
+def edited(exports: dict, tmp_path: Path, cells: dict[tuple[int, str], str] | None = None, manifest=None) -> Path:
     """A copy of the real export with some cells (data row, column) replaced and the manifest edited."""
     lines = exports["real"].read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")
-    for (row, column), value in cells.items():
+    for (row, column), value in (cells or {}).items():
         fields = lines[row + 1].split(",")
         fields[header.index(column)] = value
         lines[row + 1] = ",".join(fields)

@@ -17,7 +17,7 @@ class TorchBackend:
 
     input_shape = None
 
-    def __init__(self, module: "torch.nn.Module", device: str) -> None:
+    def __init__(self, module: torch.nn.Module, device: str) -> None:
         import torch
 
         if device == "cuda" and not torch.cuda.is_available():

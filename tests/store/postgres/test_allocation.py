@@ -71,7 +71,7 @@ def test_many_desktops_claiming_at_once_never_share_a_slot(tmp_path, pg_url):
 
 def make_quiet(store: ResultsStore, session_uuid: str, minutes: float) -> None:
     """The session's last sign of life was ``minutes`` ago (as if the desktop had been left)."""
-    then = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=minutes)).isoformat(timespec="milliseconds")
+    then = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes)).isoformat(timespec="milliseconds")
     with write(store.conn) as conn:
         conn.execute("UPDATE sessions SET heartbeat_at = ?, started_at = ? WHERE uuid = ?", (then, then, session_uuid))
 
