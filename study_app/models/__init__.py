@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from study_app.errors import ModelRunError, ModelSpecError
+from study_app.errors import ModelRunError as ModelRunError, ModelSpecError as ModelSpecError
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them
     # (`name as name` marks each as re-exported: __all__ below is computed, so tools cannot read it)

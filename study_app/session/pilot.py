@@ -224,8 +224,7 @@ def run_pilot(
             annotator = f"pilot-{seed}-{number:03d}"
             names.append(annotator)
             participant = ScriptedParticipant(study, random.Random(f"{seed}:{annotator}"), raters, annotator, guesses, rt_ms, real_time)
-            # JournaledStore has ResultsStore's session API but no shared type yet (the AnswerStore protocol of #23)
-            controller = SessionController(study, store, annotator, force_new=True)  # type: ignore[arg-type]
+            controller = SessionController(study, store, annotator, force_new=True)
             try:
                 drive(controller, participant)
             except BaseException:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import Self
+from typing import Self, cast
 
 from study_app.version import __version__
 from study_app.protocol.counterbalance import Assignment, Design

@@ -25,9 +25,11 @@ DEVICES = ("cpu", "cuda")
 class Backend(Protocol):
     """What the runner needs of a runtime."""
 
-    #: Declared shape of one input without the batch axis (``None`` entries: any size),
-    #: or ``None`` when the runtime does not declare one.
-    input_shape: tuple[int | None, ...] | None
+    @property
+    def input_shape(self) -> tuple[int | None, ...] | None:
+        """Declared shape of one input without the batch axis (``None`` entries: any size),
+        or ``None`` when the runtime does not declare one."""
+        ...
 
     def run(self, batch: np.ndarray, softmax: bool) -> np.ndarray:
         """Outputs (N, outputs) for a float32 batch, with the softmax done by this runtime.
@@ -65,7 +67,7 @@ def open_backend(spec: ModelSpec, backend: str, device: str) -> Backend:
     return TorchBackend(torch_module(spec), device)
 
 
-def torch_module(spec: ModelSpec) -> "torch.nn.Module":
+def torch_module(spec: ModelSpec) -> torch.nn.Module:
     """The spec's PyTorch network with its weights loaded, eval mode, on the CPU."""
     from study_app.models.spec import refuse_untrusted_code, spec_problem
     from study_app.models.weights import WeightsFileError, load_torch_module
