@@ -48,7 +48,7 @@ from study_app.stats.grid import LabelGrid, RaterGrid, label_grid, rater_grid
 from study_app.stats.independence import EXACT_BELOW, PERMUTATIONS, LabelPermutations, fisher_exact_pvalues
 from study_app.stats.multiplicity import holm
 from study_app.stats.raters import HUMAN
-from study_app.stats.results import HypothesisTestResult, Summarised
+from study_app.stats.results import HypothesisTestResult, Result, Summarised
 
 NO_ANSWER = "(no answer)"
 CONSISTENCY_COLUMNS = [
@@ -102,8 +102,8 @@ def _ceiling_row(grid: RaterGrid, ceiling: tuple[int, float, float, float]) -> d
             "kappa_ci_note": f"mean over {n_pairs} annotator pairs; images resampled", "pvalue": np.nan, "pvalue_holm": np.nan}
 
 
-@dataclass(frozen=True)
-class ConsistencyAnalysis:
+@dataclass(frozen=True, repr=False)
+class ConsistencyAnalysis(Result):
     """Every pair's error consistency with the annotators' ceiling last (``table``), and the
     paired bootstrap test of every two models' mean consistency with the annotators
     (``differences``: :data:`~study_app.stats.consistency.DIFFERENCE_COLUMNS`)."""
@@ -169,7 +169,7 @@ def error_consistency_table(
     return table[table["pair"] != CEILING_PAIR].reset_index(drop=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PairKappaResult(HypothesisTestResult):
     """A kappa of two raters on the images both saw; unpacks as ``kappa, pvalue``."""
 
@@ -182,7 +182,7 @@ class PairKappaResult(HypothesisTestResult):
         return self.kappa  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ErrorConsistencyResult(PairKappaResult):
     """Error consistency of two raters; the p-value is Fisher's exact test of independent errors."""
 
@@ -228,7 +228,7 @@ def error_consistency(
     return ErrorConsistencyResult(rater_a, rater_b, int(row["n_images"]), **values)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ConsistencyDifferenceResult(HypothesisTestResult):
     """Model A's mean error consistency with the annotators minus model B's, tested by a
     paired bootstrap over images; unpacks as ``difference, pvalue``."""
@@ -288,7 +288,7 @@ def consistency_difference(
     return ConsistencyDifferenceResult(**{name: row[name] for name in DIFFERENCE_COLUMNS})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class LabelKappaResult(PairKappaResult):
     """Cohen's kappa of two annotators' top-1 labels."""
 
@@ -448,7 +448,7 @@ def _label_kappa_block(grid: LabelGrid, first: np.ndarray, second: np.ndarray, a
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class FleissResult(Summarised):
     """Fleiss' kappa of three or more annotators' labels on the images all of them saw."""
 

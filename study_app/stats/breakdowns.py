@@ -31,7 +31,7 @@ from study_app.stats.results import HypothesisTestResult, Summarised
 LEVELS = ("class", "superclass")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ClassComparison(Summarised):
     """Per-class errors of the annotators and one model, and how alike the profiles are."""
 
@@ -138,7 +138,7 @@ def confused_pairs(raters: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     return counts.groupby("group", sort=True).head(top).reset_index(drop=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class TrendResult(HypothesisTestResult):
     """Change of the annotators' error over the trials of a session."""
 

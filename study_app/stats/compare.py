@@ -13,8 +13,10 @@ report the ``compare`` command prints; ``tables()`` is what it writes as CSV fil
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 import numpy as np
@@ -29,13 +31,13 @@ from study_app.stats.paired import FAMILIES, cochran_q_test, paired_comparisons
 from study_app.stats.crowd import CROWD_DEFINITIONS, crowds
 from study_app.stats.raters import HUMAN, MODEL, concat_tables, shown_images_only
 from study_app.stats.rates import ALL_PHASES, error_rates
-from study_app.stats.results import format_pvalue, format_value, is_pvalue, json_records
+from study_app.stats.results import Result, Summary, format_pvalue, format_value, is_pvalue, json_records
 
 RULES = {"top-1": "correct_top1", "top-k": "correct_topk", "all-valid": "all_guesses_valid"}
 
 
-@dataclass(frozen=True)
-class Comparison:
+@dataclass(frozen=True, repr=False)
+class Comparison(Result):
     """Every result of :func:`compare`; each table has a ``phase`` column where it applies."""
 
     rule: str
@@ -73,61 +75,87 @@ class Comparison:
         row when there is no shared scope (predictions alone)."""
         return _beyond_shared(self.rates[self.rates["scope"] == "all"], self.rates[self.rates["scope"] == "shared"])
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """The readable report: settings, then each non-empty analysis as an aligned table, then the notes."""
+        lines = [self._heading(), ""]
+        for number, (title, table, after) in enumerate(self._sections()):
+            lines += ([""] if number else []) + [title, table.to_string(index=False), *after]
+        lines += [f"note: {note}" for note in self.notes]
+        return Summary("\n".join(lines), self._repr_html_)
+
+    def _repr_html_(self) -> str:
+        """:meth:`summary` as HTML: the same sections, each an HTML table."""
+        parts = [f"<h4>{escape(self._heading())}</h4>"]
+        for title, table, after in self._sections():
+            parts += [f"<p><b>{escape(title)}</b></p>", table.to_html(index=False, border=0), *(f"<p>{escape(line)}</p>" for line in after)]
+        if self.notes:
+            parts.append("<ul>" + "".join(f"<li>{escape(note)}</li>" for note in self.notes) + "</ul>")
+        return "".join(parts)
+
+    def __repr__(self) -> str:
+        """A few lines naming what the comparison holds; :meth:`summary` reads it, :meth:`tables` gives the tables."""
+        kinds = self.rates.drop_duplicates("rater")["kind"]
+        phases = sorted(set(self.rates["phase"].astype(str)) - {ALL_PHASES}) or [ALL_PHASES]
+        raters = f"{int((kinds == HUMAN).sum())} annotator(s), {int((kinds == MODEL).sum())} model(s)"
+        tables = self.tables()
+        filled = [f"{name}[{len(table)}x{len(table.columns)}]" for name, table in tables.items() if not table.empty]
+        empty = [name for name, table in tables.items() if table.empty]
+        return (f"<Comparison: {self.rule} rule (k = {self.k}), alpha {self.alpha:g}, {self.n_boot} bootstrap replicates; "
+                f"phases {', '.join(phases)}; {raters}\n"
+                + textwrap.fill(f"tables: {', '.join(filled)}" + (f"; empty: {', '.join(empty)}" if empty else ""),
+                                width=110, initial_indent=" ", subsequent_indent="   ")
+                + f"\n {len(self.notes)} note(s); .summary() reads it all, .tables()[name] gives a table>")
+
+    def _heading(self) -> str:
         level = f"{100 * (1 - self.alpha):g}%"
-        lines = [f"Human vs model comparison: {self.rule} rule (k = {self.k}), {level} intervals, {self.n_boot} bootstrap replicates", ""]
+        return f"Human vs model comparison: {self.rule} rule (k = {self.k}), {level} intervals, {self.n_boot} bootstrap replicates"
+
+    def _sections(self) -> list[tuple[str, pd.DataFrame, list[str]]]:
+        """(title, the table as shown, lines after it) of each non-empty analysis, in the order of the report."""
+        level = f"{100 * (1 - self.alpha):g}%"
+        sections: list[tuple[str, pd.DataFrame, list[str]]] = []
+
+        def add(title: str, table: pd.DataFrame, columns: dict[str, str], after: Sequence[str] = ()) -> None:
+            if not table.empty:
+                sections.append((title, _shown(table, columns), list(after)))
+
         rate_columns = {"phase": "phase", "rater": "rater", "kind": "kind", "n": "n", "error_rate": "error",
                         "wilson": f"{level} Wilson", "cp": f"{level} exact", "boot": f"{level} bootstrap"}
         shared = self.rates[self.rates["scope"] == "shared"]
-        if not shared.empty:
-            lines += ["Error rates on the shared images (annotators: every answer; models: the images annotators saw)", _text(shared, rate_columns)]
-        beyond = self.rates_beyond_shared()
-        if not beyond.empty:
-            title = "Error rates on all of each rater's trials" if shared.empty else "Error rates on all of each model's images (scope all; rows that differ from the above)"
-            lines += ([""] if not shared.empty else []) + [title, _text(beyond, rate_columns)]
-        if not self.paired.empty:
-            lines += ["", "Paired comparisons on shared images (difference = error A - error B; Holm within each family)", _text(self.paired, {
-                "phase": "phase", "rater_a": "A", "rater_b": "B", "n_images": "n", "error_a": "error A", "error_b": "error B",
-                "difference": "difference", "score": f"{level} score (Tango)", "boot": f"{level} bootstrap", "mcnemar_p": "McNemar p",
-                "mcnemar_p_holm": "Holm p", "mcnemar_midp": "mid-p", "gee_difference": "GEE difference", "gee_p": "GEE p",
-                "family": "family", "note": "note"})]
-        if not self.population.empty:
-            lines += ["", "Model vs people (logistic mixed model, annotators and images random; effect = log-odds of error, model - humans)",
-                      _text(self.population, {
-                          "phase": "phase", "model": "model", "n_images": "n", "n_annotators": "annotators", "effect": "effect",
-                          "ci": f"{level} CI", "pvalue": "p", "annotator_sd": "annotator SD", "image_sd": "image SD", "note": "note"})]
-        if not self.models.empty:
-            lines += ["", "Several models (Cochran's Q; pairwise exact McNemar, Holm)", _text(self.models, {
-                "phase": "phase", "test": "test", "n_images": "n", "statistic": "statistic", "pvalue": "p", "pvalue_holm": "Holm p"})]
-        if not self.consistency.empty:
-            lines += ["", "Error consistency (kappa of correctness; attainable range in brackets)", _text(self.consistency, {
-                "phase": "phase", "rater_a": "A", "rater_b": "B", "n_images": "n", "observed_consistency": "c_obs",
-                "expected_consistency": "c_exp", "kappa": "kappa", "kappa_ci": f"{level} bootstrap", "kappa_range": "range",
-                "pvalue": "Fisher p", "pvalue_holm": "Holm p"})]
-            lines += [f"  Holm family: {family}" for family in self.consistency["holm_family"].unique() if family]
-        if not self.consistency_differences.empty:
-            lines += ["", "Which model errs more like the annotators? (mean kappa with them, A - B; paired bootstrap over images)",
-                      _text(self.consistency_differences, {
-                          "phase": "phase", "model_a": "A", "model_b": "B", "n_annotators": "annotators", "n_images": "n",
-                          "kappa_a": "kappa A", "kappa_b": "kappa B", "difference": "difference", "ci": f"{level} bootstrap", "pvalue": "p"})]
-        if not self.label_agreement.empty:
-            lines += ["", "Label agreement between annotators (top-1 labels)", _text(self.label_agreement, {
-                "phase": "phase", "test": "statistic", "raters": "annotators", "n_images": "n", "kappa": "kappa", "ci": f"{level} CI", "pvalue": "p",
-                "pvalue_holm": "Holm p", "pvalue_method": "p from"})]
-        if not self.class_correlation.empty:
-            lines += ["", "Per-class error profiles (Spearman; classes differing at FDR alpha)", _text(self.class_correlation, {
-                "phase": "phase", "model": "model", "level": "level", "n_classes": "classes", "spearman_rho": "rho",
-                "spearman_p": "p", "n_significant": "differing"})]
-        if not self.trend.empty:
-            lines += ["", "Error over trials (odds ratio per 100 trials)", _text(self.trend, {
-                "phase": "phase", "n_annotators": "annotators", "n_trials": "trials", "odds_ratio_per_100": "odds ratio",
-                "ci": f"{level} CI", "pvalue": "p"})]
-        if not self.response_times.empty:
-            lines += ["", "Response time (ms) of right and wrong answers", _text(self.response_times, {
-                "phase": "phase", "rater": "annotator", "n_right": "right", "n_wrong": "wrong",
-                "median_rt_right": "median right", "median_rt_wrong": "median wrong", "pvalue": "Mann-Whitney p"})]
-        lines += [f"note: {note}" for note in self.notes]
-        return "\n".join(lines)
+        add("Error rates on the shared images (annotators: every answer; models: the images annotators saw)", shared, rate_columns)
+        add("Error rates on all of each rater's trials" if shared.empty else "Error rates on all of each model's images (scope all; rows that differ from the above)",
+            self.rates_beyond_shared(), rate_columns)
+        add("Paired comparisons on shared images (difference = error A - error B; Holm within each family)", self.paired, {
+            "phase": "phase", "rater_a": "A", "rater_b": "B", "n_images": "n", "error_a": "error A", "error_b": "error B",
+            "difference": "difference", "score": f"{level} score (Tango)", "boot": f"{level} bootstrap", "mcnemar_p": "McNemar p",
+            "mcnemar_p_holm": "Holm p", "mcnemar_midp": "mid-p", "gee_difference": "GEE difference", "gee_p": "GEE p",
+            "family": "family", "note": "note"})
+        add("Model vs people (logistic mixed model, annotators and images random; effect = log-odds of error, model - humans)", self.population, {
+            "phase": "phase", "model": "model", "n_images": "n", "n_annotators": "annotators", "effect": "effect",
+            "ci": f"{level} CI", "pvalue": "p", "annotator_sd": "annotator SD", "image_sd": "image SD", "note": "note"})
+        add("Several models (Cochran's Q; pairwise exact McNemar, Holm)", self.models, {
+            "phase": "phase", "test": "test", "n_images": "n", "statistic": "statistic", "pvalue": "p", "pvalue_holm": "Holm p"})
+        families = [] if self.consistency.empty else [f"  Holm family: {family}" for family in self.consistency["holm_family"].unique() if family]
+        add("Error consistency (kappa of correctness; attainable range in brackets)", self.consistency, {
+            "phase": "phase", "rater_a": "A", "rater_b": "B", "n_images": "n", "observed_consistency": "c_obs",
+            "expected_consistency": "c_exp", "kappa": "kappa", "kappa_ci": f"{level} bootstrap", "kappa_range": "range",
+            "pvalue": "Fisher p", "pvalue_holm": "Holm p"}, families)
+        add("Which model errs more like the annotators? (mean kappa with them, A - B; paired bootstrap over images)", self.consistency_differences, {
+            "phase": "phase", "model_a": "A", "model_b": "B", "n_annotators": "annotators", "n_images": "n",
+            "kappa_a": "kappa A", "kappa_b": "kappa B", "difference": "difference", "ci": f"{level} bootstrap", "pvalue": "p"})
+        add("Label agreement between annotators (top-1 labels)", self.label_agreement, {
+            "phase": "phase", "test": "statistic", "raters": "annotators", "n_images": "n", "kappa": "kappa", "ci": f"{level} CI", "pvalue": "p",
+            "pvalue_holm": "Holm p", "pvalue_method": "p from"})
+        add("Per-class error profiles (Spearman; classes differing at FDR alpha)", self.class_correlation, {
+            "phase": "phase", "model": "model", "level": "level", "n_classes": "classes", "spearman_rho": "rho",
+            "spearman_p": "p", "n_significant": "differing"})
+        add("Error over trials (odds ratio per 100 trials)", self.trend, {
+            "phase": "phase", "n_annotators": "annotators", "n_trials": "trials", "odds_ratio_per_100": "odds ratio",
+            "ci": f"{level} CI", "pvalue": "p"})
+        add("Response time (ms) of right and wrong answers", self.response_times, {
+            "phase": "phase", "rater": "annotator", "n_right": "right", "n_wrong": "wrong",
+            "median_rt_right": "median right", "median_rt_wrong": "median wrong", "pvalue": "Mann-Whitney p"})
+        return sections
 
 
 def _beyond_shared(every: pd.DataFrame, shared: pd.DataFrame) -> pd.DataFrame:
@@ -145,8 +173,8 @@ _TABLES = ("rates", "paired", "population", "models", "consistency", "consistenc
            "class_correlation", "confusions", "trend", "response_times")
 
 
-def _text(table: pd.DataFrame, columns: dict[str, str]) -> str:
-    """Aligned text of chosen columns; ``x`` stands for the interval ``x_low``..``x_high``."""
+def _shown(table: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """Chosen columns as text, titled; ``x`` stands for the interval ``x_low``..``x_high``."""
     shown = {}
     for key, title in columns.items():
         bounds = (f"{key}_low", f"{key}_high") if key != "kappa_range" else ("kappa_min", "kappa_max")
@@ -156,7 +184,7 @@ def _text(table: pd.DataFrame, columns: dict[str, str]) -> str:
         elif key in table.columns:
             number = format_pvalue if is_pvalue(key) else format_value
             shown[title] = [number(v) if isinstance(v, (float, np.floating)) else str(v) for v in table[key].tolist()]
-    return pd.DataFrame(shown).to_string(index=False)
+    return pd.DataFrame(shown)
 
 
 def compare(

@@ -255,7 +255,7 @@ def _in_display_order(table: pd.DataFrame, then: list[str]) -> pd.DataFrame:
     return ordered.drop(columns=["_level", "_kind"]).reset_index(drop=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ConditionAnalysis(Summarised):
     """Everything per condition: rates in both scopes, paired tests and error consistency."""
 

@@ -40,7 +40,7 @@ from statsmodels.stats.proportion import proportion_confint
 from study_app.stats.agreement import kappa_interval
 from study_app.stats.raters import HUMAN, UNIT_KEY, with_condition
 from study_app.stats.rates import error_rates
-from study_app.stats.results import json_records
+from study_app.stats.results import Result, Summary, json_records
 from study_app.stats.truth import TruthSource, truth_table
 
 if TYPE_CHECKING:
@@ -254,8 +254,8 @@ def rescored_error_rates(original: pd.DataFrame, rescored: pd.DataFrame, correct
     return table
 
 
-@dataclass(frozen=True)
-class TaxonomyAnalysis:
+@dataclass(frozen=True, repr=False)
+class TaxonomyAnalysis(Result):
     """Everything the taxonomy section shows, as tables; ``notes`` say what to keep in mind."""
 
     taxonomy: pd.DataFrame
@@ -279,7 +279,7 @@ class TaxonomyAnalysis:
         tables = {name: json_records(table) for name, table in self.tables().items()}
         return {"reviews": self.reviews, "reviewers": list(self.reviewers), "notes": list(self.notes), **tables}
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
         lines = [f"error taxonomy: {self.reviews} review(s) by {len(self.reviewers)} reviewer(s) ({', '.join(self.reviewers)})"]
         table = self.taxonomy[self.taxonomy["errors_reviewed"] > 0]
         for group, part in table.groupby("group", sort=False):
@@ -303,7 +303,7 @@ class TaxonomyAnalysis:
                 lines.append(f"  {row.phase:<8} {row.rater:<30} {100 * row.error_rate_original:5.1f}% -> {100 * row.error_rate_reviewed:5.1f}%"
                              + ("" if np.isnan(row.fixed) else f"  ({int(row.fixed)} fixed, {int(row.broken)} broken)"))
         lines += [f"note: {note}" for note in self.notes]
-        return "\n".join(lines)
+        return Summary("\n".join(lines))
 
 
 def analyse_taxonomy(reviews: pd.DataFrame, taxonomy: Taxonomy, original: pd.DataFrame, rescored: pd.DataFrame,

@@ -62,7 +62,7 @@ from threadpoolctl import threadpool_limits
 from study_app.errors import StudyError
 from study_app.stats.grid import rater_grid
 from study_app.stats.raters import HUMAN
-from study_app.stats.results import HypothesisTestResult
+from study_app.stats.results import HypothesisTestResult, Result
 
 METHODS = ("REML", "ML")
 #: Newton steps per mode and the largest change of any effect at convergence.
@@ -74,8 +74,8 @@ _SD_STEP = 1e-4
 _DEVIANCE_TOLERANCE = 1e-7
 
 
-@dataclass(frozen=True)
-class CrossedLogitFit:
+@dataclass(frozen=True, repr=False)
+class CrossedLogitFit(Result):
     """A fitted crossed-random-effects logistic model of errors (see the module docstring).
 
     ``params`` are (intercept: the humans' log-odds of error, model minus humans); ``cov``
@@ -288,7 +288,7 @@ def _satterthwaite(problem: _Problem, sds: np.ndarray, beta: np.ndarray | None, 
     return float(variance**2 / (from_annotators**2 / (problem.n_people - 1) + rest**2 / max(problem.n_images - 1, 1)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class MixedModelResult(HypothesisTestResult):
     """A model against the population of annotators: the mixed model's fixed effect of kind.
 

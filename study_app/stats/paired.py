@@ -46,7 +46,7 @@ from study_app.stats.results import HypothesisTestResult
 HUMANS = "humans"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class McNemarResult(HypothesisTestResult):
     """Exact McNemar test of two raters on the images both saw."""
 
@@ -220,7 +220,7 @@ def paired_differences(
 _PAIRS_PER_BLOCK = 256
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class GeeResult(HypothesisTestResult):
     """Annotators against one model, with annotator and image effects.
 
@@ -320,7 +320,7 @@ def humans_vs_model_gee(raters: pd.DataFrame, model: str, alpha: float = 0.05, c
                      df=fit.df, note=note)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class CochranResult(HypothesisTestResult):
     """Cochran's Q over several raters on the images all of them saw, with pairwise tests."""
 

@@ -276,7 +276,7 @@ def simulated_power(
     return rejections / n_sim
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class StudyPlan(Summarised):
     """Images needed per number of annotators; see the module docstring for the methods."""
 

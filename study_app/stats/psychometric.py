@@ -345,7 +345,7 @@ def _given(family: str, direction: str, guess: float, alpha: float, beta: float,
     return model, model.theta(alpha, beta, lapse)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PsychometricFit(Summarised):
     """A maximum-likelihood psychometric function of one rater, with its threshold.
 
@@ -667,7 +667,7 @@ def fit_raters(
     return pd.DataFrame(rows, columns=list(FIT_COLUMNS))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ThresholdDifference(HypothesisTestResult):
     """A model's threshold minus the annotators' pooled threshold, with a bootstrap test.
 
