@@ -53,9 +53,9 @@ def study_taxonomy(
     predictions = read_prediction_files(paths, set(study.images), study.labels.class_ids) if paths else None
     truth, corrections = reviewed_truth(reviews, study)
     phases = set(raters["phase"].astype(str))
-    rescored = rater_table(answers if not answers.empty else None, predictions, truth, k, study.labels, image_phases(study))
+    rescored = rater_table(answers if not answers.empty else None, predictions, truth, k=k, labels=study.labels, phase_of=image_phases(study))
     rescored = shown_images_only(rescored[rescored["phase"].astype(str).isin(phases)].reset_index(drop=True))
-    analysis = analyse_taxonomy(reviews, study.taxonomy, raters, rescored, corrections, RULES[rule], alpha, n_boot, n_perm, seed)
+    analysis = analyse_taxonomy(reviews, study.taxonomy, raters, rescored, corrections, correct=RULES[rule], alpha=alpha, n_boot=n_boot, n_perm=n_perm, seed=seed)
     if conflicts:
         note = (f"{len(conflicts)} error(s) were reviewed twice by the same reviewer on different machines (stores merged); "
                 "the later review counts")

@@ -141,7 +141,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     every_trial, phases, rule, name, labels, notes, _ = inputs
     every_trial = analysed_trials(every_trial, phases)
     raters = benchmark_conditions(every_trial) if args.model_vs_human else every_trial
-    report = compare(raters, args.alpha, rule, args.k, args.n_boot, args.seed, labels, notes)
+    report = compare(raters, alpha=args.alpha, rule=rule, k=args.k, n_boot=args.n_boot, seed=args.seed, labels=labels, notes=notes)
     conditions = compare_conditions(every_trial, inputs, args)
     out = check_output_folder(Path(args.out) if args.out else inputs.output_folder("compare"), command_inputs(args))
     written = {"raters": raters, **report.tables(), **(conditions.tables() if conditions else {})}
@@ -280,7 +280,7 @@ def study_raters(args: argparse.Namespace):
     people_k, pilot = max(p.answers for p in chosen), is_pilot(answers)
     notes = input_notes(answers[answers["phase"].isin(phases)], args.k, people_k, pilot) + skipped
     args.k = args.k or people_k
-    raters = with_conditions(rater_table(answers, predictions, study, args.k, study.labels, image_phases(study)), study)
+    raters = with_conditions(rater_table(answers, predictions, study, k=args.k, labels=study.labels, phase_of=image_phases(study)), study)
     rule = args.rule or ("all-valid" if all(p.multi_label for p in chosen) else "top-k")
     return RaterInputs(raters, phases, rule, study.name, study.labels, notes, pilot)
 
@@ -305,7 +305,7 @@ def file_raters(args: argparse.Namespace):
     predictions, notes = read_predictions_option(args, args.predictions, set(truth["image_id"])) if args.predictions else (None, [])
     if not args.answers:  # predictions alone: models scored on every image they predicted
         args.k = args.k or int(predictions["rank"].max())
-        raters = rater_table(None, predictions, truth, args.k)
+        raters = rater_table(None, predictions, truth, k=args.k)
         return RaterInputs(raters, [ALL_PHASES], args.rule or "top-k", Path(args.predictions[0]).stem, None, notes, False)
     answers = _attentive(read_answers(args.answers), args)
     if answers.empty:
@@ -316,7 +316,7 @@ def file_raters(args: argparse.Namespace):
     phases = _chosen_phases(args.phase, present, present)
     notes = input_notes(answers[answers["phase"].astype(str).isin(phases)], args.k, people_k, pilot) + notes
     args.k = args.k or people_k
-    raters = rater_table(answers, predictions, truth, args.k)
+    raters = rater_table(answers, predictions, truth, k=args.k)
     studies = sorted(set(answers["study"].astype(str)) - {""})
     name = studies[0] if len(studies) == 1 else Path(args.answers).stem
     return RaterInputs(raters, phases, args.rule or "top-k", name, None, notes, pilot)
@@ -382,8 +382,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.simulations < 100:
         raise StudyError(f"--simulations must be at least 100, not {args.simulations}")
     plan = plan_study(
-        args.human_error, args.model_error, args.discordance, args.annotators, args.alpha, args.power, args.simulations, args.seed,
-        args.human_consistency,
+        args.human_error, args.model_error, discordance=args.discordance, annotators=args.annotators, alpha=args.alpha, power=args.power, n_sim=args.simulations, seed=args.seed,
+        human_consistency=args.human_consistency,
     )
     if args.json:
         fields = {k: v for k, v in vars(plan).items() if k != "table"}

@@ -103,7 +103,7 @@ def _data(args: argparse.Namespace):
     every_trial = analysed_trials(raters, phases)
     raters = shown_images_only(every_trial)
     if not args.study:
-        data = from_files(raters, rule, args.k, name, Path(args.answers), Path(args.truth), command)
+        data = from_files(raters, rule=rule, k=args.k, name=name, answers_path=Path(args.answers), truth_path=Path(args.truth), command=command)
         return replace(data, notes=tuple(notes), every_trial=every_trial), inputs.output_folder("report")
     from study_app.protocol.study import load_study
     from study_app.store import default_store_path
@@ -114,7 +114,7 @@ def _data(args: argparse.Namespace):
     from study_app.report.taxonomy_section import with_reviews
 
     data = replace(from_study_store(raters, rule, args.k, study, store, command), notes=tuple(notes), every_trial=every_trial)
-    return with_reviews(data, study, store, args.predictions, args.alpha, args.n_boot, args.seed), inputs.output_folder("report")
+    return with_reviews(data, study, store, args.predictions, alpha=args.alpha, n_boot=args.n_boot, seed=args.seed), inputs.output_folder("report")
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -76,12 +76,12 @@ def analyse(data: ReportData, settings: Settings, comparison: Comparison | None 
     """Run the statistics engine for everything the report shows (``comparison`` if already run)."""
     comparison = comparison or compare(
         data.raters if data.every_trial is None else data.every_trial,
-        settings.alpha, data.rule, data.k, settings.n_boot, settings.seed, data.labels, data.notes,
+        alpha=settings.alpha, rule=data.rule, k=data.k, n_boot=settings.n_boot, seed=settings.seed, labels=data.labels, notes=data.notes,
     )
     main = rule_title(data.rule, data.k)
     rates = {main: comparison.rates[comparison.rates["scope"] == "shared"]}
     if main != "top-1":
-        rates = {"top-1": error_rates(data.raters, settings.alpha, "correct_top1", settings.n_boot, settings.seed), **rates}
+        rates = {"top-1": error_rates(data.raters, alpha=settings.alpha, correct="correct_top1", n_boot=settings.n_boot, seed=settings.seed), **rates}
     correct = RULES[data.rule]
     learning = {}
     for phase, rows in data.raters.groupby("phase", observed=True, sort=True):
@@ -105,7 +105,7 @@ def _learning_blocks(human: pd.DataFrame, correct: str, settings: Settings) -> t
     width = len(str(edges[-1]))
     names = np.array([f"{edges[i]:0{width}d}-{edges[i + 1] - 1:0{width}d}" for i in range(len(edges) - 1)], dtype=object)
     blocks = human.assign(rater=names[block], kind="trials")
-    rates = error_rates(blocks, settings.alpha, correct, settings.n_boot, settings.seed)
+    rates = error_rates(blocks, alpha=settings.alpha, correct=correct, n_boot=settings.n_boot, seed=settings.seed)
     used = np.unique(block)
     return rates, edges[used], edges[used + 1] - 1
 
@@ -230,11 +230,11 @@ def _gallery_section(data: ReportData, settings: Settings, phases: list[str], mo
     correct = RULES[data.rule]
     for phase in phases:
         rows = data.raters[data.raters["phase"] == phase]
-        crowd = plurality_vote(rows, settings.seed)
+        crowd = plurality_vote(rows, seed=settings.seed)
         for model in models:
             if (rows["rater"] == model).any() and not crowd.empty:
-                galleries += model_galleries(rows, crowd, model, correct, data.label_name, data.image_paths, data.max_pixels,
-                                             settings.gallery_size, f"{phase_slug[phase]}-{model_slug[model]}")
+                galleries += model_galleries(rows, crowd, model, correct=correct, name=data.label_name, image_paths=data.image_paths, max_pixels=data.max_pixels,
+                                             size=settings.gallery_size, key=f"{phase_slug[phase]}-{model_slug[model]}")
     intro = f"Up to {settings.gallery_size} images per gallery, by image id."
     return Section("galleries", "Where annotators and models part ways", intro if galleries else "No model predictions: no galleries.", tuple(galleries))
 
@@ -322,7 +322,7 @@ def _write_owned(out: Path, names: set[str]) -> None:
     write_bytes(out / OWNED_FILES, json.dumps({"files": sorted(names)}, indent=1).encode("utf-8"))
 
 
-def write_report(data: ReportData, settings: Settings, out: Path, comparison: Comparison | None = None,
+def write_report(data: ReportData, settings: Settings, out: Path, *, comparison: Comparison | None = None,
                  inputs: Iterable[str | Path | None] = ()) -> list[Path]:
     """Analyse, assemble and write a report; returns the files written (``index.html`` first)."""
     document = build_document(data, settings, analyse(data, settings, comparison))

@@ -148,7 +148,7 @@ def from_study_store(raters: pd.DataFrame, rule: str, k: int, study: Study, stor
 
 
 def from_files(
-    raters: pd.DataFrame, rule: str, k: int, name: str, answers_path: Path, truth_path: Path, command: str
+    raters: pd.DataFrame, *, rule: str, k: int, name: str, answers_path: Path, truth_path: Path, command: str
 ) -> ReportData:
     """An answers table and a manifest (the tidy inputs of ``compare``).
 

@@ -201,7 +201,7 @@ def consistency(table_of_pairs: pd.DataFrame, alpha: float, limit: int) -> Table
             "Holm p adjusts it over every pair of the phase. The last row, annotators' mean kappa over their pairs, is the human ceiling.")
     title = "Error consistency of every pair of raters"
     if len(table_of_pairs) > limit:
-        summary = kappa_summary(table_of_pairs, pairing(table_of_pairs), alpha)
+        summary = kappa_summary(table_of_pairs, pairing(table_of_pairs), alpha=alpha)
         return summarised("consistency", title, table_of_pairs, summary, alpha, f"{note} Summarised by pairing; every pair is in the CSV file.")
     columns = {
         "A": text("rater_a"), "B": text("rater_b"), "pair": text("pair"), "n": text("n_images"),
@@ -227,7 +227,7 @@ def label_agreement(agreement: pd.DataFrame, alpha: float, limit: int) -> Table:
     """Cohen's kappa of every pair of annotators (and Fleiss' of all); beyond ``limit`` rows, summarised per statistic."""
     title = "Agreement of the annotators' labels"
     if len(agreement) > limit:
-        summary = kappa_summary(agreement, agreement["test"].astype(str).to_numpy(dtype=object), alpha)
+        summary = kappa_summary(agreement, agreement["test"].astype(str).to_numpy(dtype=object), alpha=alpha)
         return summarised("label_agreement", title, agreement, summary, alpha, "Summarised per statistic; every pair is in the CSV file.")
     columns = {"statistic": text("test"), "annotators": text("raters"), "n": text("n_images"), "kappa": text("kappa"),
                "95% interval": interval_of("ci_low", "ci_high", scale=1), "p": text("pvalue"), "Holm p": text("pvalue_holm")}

@@ -25,7 +25,7 @@ INTRO = ("Each reviewed error sorted into causes, as in the ILSVRC paper (Russak
          "An error may have several causes, so the shares of a group need not add up to 100%.")
 
 
-def with_reviews(data: ReportData, study, store_path: Path, prediction_files, alpha: float, n_boot: int, seed: int) -> ReportData:
+def with_reviews(data: ReportData, study, store_path: Path, prediction_files, *, alpha: float, n_boot: int, seed: int) -> ReportData:
     """``data`` with the taxonomy analysis of the study's reviews (unchanged when there are none)."""
     from study_app.analysis.taxonomy_inputs import study_taxonomy
 

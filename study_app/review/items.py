@@ -85,7 +85,7 @@ def find_errors(study: Study, answers: pd.DataFrame | None, predictions: pd.Data
     if answers is None and predictions is None:
         raise StudyError(f"nothing to review: no answers for study {study.name!r} in the store and no model predictions")
     # no label set: the severity columns it adds are not needed here (guesses were checked when stored or read)
-    raters = rater_table(answers, predictions, study, k, None, image_phases(study))
+    raters = rater_table(answers, predictions, study, k=k, labels=None, phase_of=image_phases(study))
     raters = raters[raters["phase"].isin(phases)]
     if answers is not None:
         raters = shown_images_only(raters.reset_index(drop=True))

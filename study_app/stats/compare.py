@@ -189,6 +189,7 @@ def _shown(table: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
 
 def compare(
     raters: pd.DataFrame,
+    *,
     alpha: float = 0.05,
     rule: str = "top-k",
     k: int = 5,
@@ -236,26 +237,26 @@ def compare(
         raters = shared = raters.assign(phase=raters["phase"].astype(str).replace("", ALL_PHASES))
     per_phase: dict[str, list[pd.DataFrame]] = {name: [] for name in _TABLES if name != "rates"}
     for phase, rows in shared.groupby("phase", observed=True, sort=True):
-        tagged = _phase_tables(rows, alpha, correct, n_boot, seed, labels, notes)
+        tagged = _phase_tables(rows, alpha=alpha, correct=correct, n_boot=n_boot, seed=seed, labels=labels, notes=notes)
         for name, table in tagged.items():
             per_phase[name].append(table.assign(phase=str(phase))[["phase", *table.columns]])
     joined = {name: pd.concat(parts, ignore_index=True) if parts else pd.DataFrame() for name, parts in per_phase.items()}
     notes += _definitions(joined["paired"], has_people)
-    rates = [error_rates(raters, alpha, correct, n_boot, seed, scope="all")]
+    rates = [error_rates(raters, alpha=alpha, correct=correct, n_boot=n_boot, seed=seed, scope="all")]
     if has_people:
-        rates.append(error_rates(shared, alpha, correct, n_boot, seed, scope="shared"))
+        rates.append(error_rates(shared, alpha=alpha, correct=correct, n_boot=n_boot, seed=seed, scope="shared"))
     return Comparison(rule, k, alpha, n_boot, pd.concat(rates, ignore_index=True), notes=tuple(notes), **joined)
 
 
 def _phase_tables(
-    rows: pd.DataFrame, alpha: float, correct: str, n_boot: int, seed: int, labels: LabelSet | None, notes: list[str]
+    rows: pd.DataFrame, *, alpha: float, correct: str, n_boot: int, seed: int, labels: LabelSet | None, notes: list[str]
 ) -> dict[str, pd.DataFrame]:
     models = sorted(rows.loc[rows["kind"] == MODEL, "rater"].astype(str).unique())
     people = sorted(rows.loc[rows["kind"] == HUMAN, "rater"].astype(str).unique())
     phase = str(rows["phase"].iloc[0])
-    with_crowd = concat_tables(rows, crowds(rows, seed)) if people else rows
+    with_crowd = concat_tables(rows, crowds(rows, seed=seed)) if people else rows
     tables: dict[str, pd.DataFrame] = {
-        "paired": paired_comparisons(with_crowd, None, alpha, correct, n_boot, seed) if len(models) > (0 if people else 1) else pd.DataFrame(),
+        "paired": paired_comparisons(with_crowd, None, alpha=alpha, correct=correct, n_boot=n_boot, seed=seed) if len(models) > (0 if people else 1) else pd.DataFrame(),
         **_consistency(rows, correct, alpha, n_boot, seed, phase),
         "confusions": confused_pairs(rows),
         "models": _models_table(rows, models, alpha, correct) if len(models) >= 3 else pd.DataFrame(),
@@ -263,16 +264,16 @@ def _phase_tables(
     }
     if not people:  # predictions alone: the models against each other, nothing about people
         return tables
-    tables["response_times"] = rt_by_correctness(rows, correct)
-    tables["population"] = population_table(rows, models, alpha, correct)
+    tables["response_times"] = rt_by_correctness(rows, correct=correct)
+    tables["population"] = population_table(rows, models, alpha=alpha, correct=correct)
     levels = ["class", "superclass"] if labels is not None and labels.parent_of else ["class"]
-    found = [class_error_comparison(rows, model, level, labels, alpha, correct) for model in models for level in levels]
+    found = [class_error_comparison(rows, model, level=level, labels=labels, alpha=alpha, correct=correct) for model in models for level in levels]
     per_class = [c.table.rename(columns={c.level: "class"}).assign(model=c.model, level=c.level) for c in found]
     tables["classes"] = pd.concat(per_class, ignore_index=True) if found else pd.DataFrame()
     profile = ("model", "level", "n_classes", "spearman_rho", "spearman_p", "n_significant")
     tables["class_correlation"] = pd.DataFrame([_fields(c, profile) for c in found])
     try:
-        trend = error_by_trial(rows, alpha, correct)
+        trend = error_by_trial(rows, alpha=alpha, correct=correct)
         tables["trend"] = pd.DataFrame([_fields(trend, ("n_annotators", "n_trials", "odds_ratio_per_100", "ci_low", "ci_high", "pvalue"))])
     except StudyError as exc:
         notes.append(f"phase {phase}: no trend over trials ({exc})")
@@ -295,7 +296,7 @@ def _fields(result: object, names: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _models_table(rows: pd.DataFrame, models: list[str], alpha: float, correct: str) -> pd.DataFrame:
-    result = cochran_q_test(rows, models, alpha, correct)
+    result = cochran_q_test(rows, models, alpha=alpha, correct=correct)
     overall = {"test": "Cochran's Q: " + ", ".join(result.raters), "n_images": result.n_images,
                "statistic": result.statistic, "pvalue": result.pvalue, "pvalue_holm": np.nan}
     pairs = [
@@ -307,12 +308,12 @@ def _models_table(rows: pd.DataFrame, models: list[str], alpha: float, correct: 
 
 
 def _consistency(rows: pd.DataFrame, correct: str, alpha: float, n_boot: int, seed: int, phase: str) -> dict[str, pd.DataFrame]:
-    found = consistency_analysis(rows, correct, alpha=alpha, n_boot=n_boot, seed=seed, family=f"error consistency, phase {phase}, every pair of raters")
+    found = consistency_analysis(rows, correct=correct, alpha=alpha, n_boot=n_boot, seed=seed, family=f"error consistency, phase {phase}, every pair of raters")
     return {"consistency": found.table, "consistency_differences": found.differences}
 
 
 def _label_agreement(rows: pd.DataFrame, people: list[str], alpha: float, phase: str, notes: list[str], seed: int) -> pd.DataFrame:
-    cohen = label_kappa_table(rows, alpha, seed)
+    cohen = label_kappa_table(rows, alpha=alpha, seed=seed)
     table = pd.DataFrame(
         {"test": "Cohen's kappa", "raters": cohen["rater_a"] + " & " + cohen["rater_b"], "n_images": cohen["n_images"],
          "kappa": cohen["kappa"], "ci_low": cohen["ci_low"], "ci_high": cohen["ci_high"], "pvalue": cohen["pvalue"],

@@ -113,7 +113,7 @@ class ConsistencyBootstrap(Result):
 
 
 def bootstrap_consistency(
-    grid: RaterGrid, first: np.ndarray, second: np.ndarray, n_boot: int, alpha: float, seed: int,
+    grid: RaterGrid, first: np.ndarray, second: np.ndarray, *, n_boot: int, alpha: float, seed: int,
     model_pairs: Sequence[tuple[int, int]] | None = None,
 ) -> ConsistencyBootstrap:
     """Percentile intervals of kappa for pairs ``(first[i], second[i])`` of grid rows, the
