@@ -35,13 +35,6 @@ if TYPE_CHECKING:  # pandas loads on first use
 DIRECTIONS = ("auto", "increasing", "decreasing")
 MAX_FIT_BOOT = 1000
 
-#: ``--psychometric-direction``, declared once for ``compare`` and ``report``.
-DIRECTION_OPTION = (
-    "--psychometric-direction",
-    {"choices": list(DIRECTIONS), "default": "auto", "help": "does accuracy rise or fall with the condition level? "
-     "(default auto: the sign of the pooled annotators' accuracy trend; e.g. decreasing for noise width, increasing for contrast)"},
-)
-
 
 @dataclass(frozen=True)
 class ConditionResults:

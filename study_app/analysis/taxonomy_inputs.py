@@ -1,33 +1,36 @@
 """The taxonomy statistics of a study: its stored reviews, its answers scored with both truths.
 
 Shared by ``compare --taxonomy`` and the report, so that both show the same numbers. The
-original rater table is the one ``compare`` built; the re-scored one is built by the same
-code (:func:`study_app.stats.rater_table`) from the same answers and predictions, with
-the reviewed ground truth instead of the manifest's.
+original rater table is the one the analysis built (:func:`~study_app.analysis.raters.study_raters`);
+the re-scored one is built by the same code (:func:`study_app.stats.rater_table`) from the
+same answers and predictions that table was made of, with the reviewed ground truth
+instead of the manifest's: nothing is read twice, so the two tables cannot drift apart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from study_app.analysis.raters import RaterInputs, StudySource
+from study_app.errors import StudyError
 from study_app.protocol.study import Study
 from study_app.stats import RULES, image_phases, rater_table, shown_images_only
 from study_app.stats.error_taxonomy import TaxonomyAnalysis, analyse_taxonomy, reviewed_truth
-from study_app.store import ResultsStore, answers_frame
+from study_app.store import ResultsStore
 from study_app.store.reviews import review_conflicts, reviews_frame
 
 
 def study_taxonomy(
     study: Study,
-    store_path: Path,
+    store_path: Path | str,
     raters: pd.DataFrame,
+    *,
     rule: str,
     k: int,
-    prediction_files: Sequence[str | Path] | None = None,
-    exclude_interrupted: bool = False,
+    answers: pd.DataFrame | None,
+    predictions: pd.DataFrame | None,
     alpha: float = 0.05,
     n_boot: int = 2000,
     n_perm: int = 10_000,
@@ -35,27 +38,22 @@ def study_taxonomy(
 ) -> TaxonomyAnalysis | None:
     """The taxonomy analysis of ``study``'s reviews, or None when nobody has reviewed yet.
 
-    ``raters`` is the rater table of the analysed phases as ``compare`` built it (same
-    ``rule`` and ``k``); it is re-scored here against the reviewed ground truth.
+    ``raters`` is the rater table of the analysed phases, scored by ``rule`` and ``k``, made of
+    ``answers`` (the study's) and ``predictions``; those are re-scored here against the
+    reviewed ground truth.
     """
-    from study_app.importers import read_prediction_files
-
     with ResultsStore(store_path, readonly=True) as store:
         reviews = reviews_frame(store, study_name=study.name)
         conflicts = review_conflicts(store)
-        answers = answers_frame(store)
     if reviews.empty:
         return None
-    answers = answers[answers["study"] == study.name]
-    if exclude_interrupted:
-        answers = answers[~answers["interrupted"].astype(bool)]
-    paths = list(prediction_files or study.prediction_files)
-    predictions = read_prediction_files(paths, set(study.images), study.labels.class_ids) if paths else None
     truth, corrections = reviewed_truth(reviews, study)
     phases = set(raters["phase"].astype(str))
-    rescored = rater_table(answers if not answers.empty else None, predictions, truth, k=k, labels=study.labels, phase_of=image_phases(study))
+    answered = answers if answers is not None and not answers.empty else None
+    rescored = rater_table(answered, predictions, truth, k=k, labels=study.labels, phase_of=image_phases(study))
     rescored = shown_images_only(rescored[rescored["phase"].astype(str).isin(phases)].reset_index(drop=True))
-    analysis = analyse_taxonomy(reviews, study.taxonomy, raters, rescored, corrections, correct=RULES[rule], alpha=alpha, n_boot=n_boot, n_perm=n_perm, seed=seed)
+    analysis = analyse_taxonomy(reviews, study.taxonomy, raters, rescored, corrections, correct=RULES[rule], alpha=alpha,
+                                n_boot=n_boot, n_perm=n_perm, seed=seed)
     if conflicts:
         note = (f"{len(conflicts)} error(s) were reviewed twice by the same reviewer on different machines (stores merged); "
                 "the later review counts")
@@ -63,17 +61,14 @@ def study_taxonomy(
     return analysis
 
 
-def compare_taxonomy(args, raters: pd.DataFrame, rule: str, out: Path) -> TaxonomyAnalysis | None:
-    """``compare --taxonomy``: the analysis of the study's reviews, its tables written to ``out``."""
-    from study_app.cli.compare import _write_tables, command_inputs
-    from study_app.protocol.study import load_study
-    from study_app.store import default_store_path
-    from study_app.store.results_store import store_location
-
-    study = load_study(args.study, check_images=False)
-    store_path = store_location(args.store) if args.store else default_store_path(study)
-    analysis = study_taxonomy(study, store_path, raters, rule, args.k, args.predictions, args.exclude_interrupted,
-                              args.alpha, args.n_boot, seed=args.seed)
-    if analysis is not None:
-        _write_tables(analysis.tables(), out, command_inputs(args))
-    return analysis
+def taxonomy_of(
+    inputs: RaterInputs, raters: pd.DataFrame | None = None, *, alpha: float = 0.05, n_boot: int = 2000, n_perm: int = 10_000,
+    seed: int = 0,
+) -> TaxonomyAnalysis | None:
+    """:func:`study_taxonomy` of the study ``inputs`` were read from (``raters``: default all of
+    ``inputs.raters``; the report passes the rows of the images people saw)."""
+    source = inputs.source
+    if not isinstance(source, StudySource):
+        raise StudyError("the error taxonomy needs a study: its reviews are in the study's results store")
+    return study_taxonomy(source.study, source.store, inputs.raters if raters is None else raters, rule=inputs.rule, k=inputs.k,
+                          answers=inputs.answers, predictions=inputs.predictions, alpha=alpha, n_boot=n_boot, n_perm=n_perm, seed=seed)

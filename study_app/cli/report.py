@@ -1,42 +1,39 @@
 """The ``report`` sub-command (wired into :mod:`study_app.cli.main` with :func:`add_report_command`).
 
 Inputs are those of ``compare`` (a study's store, or tidy answer and truth files, with
-prediction files), or published model-vs-human trials. The rater table of a study or of
-tidy files is built by ``compare``'s own code, so the two commands always analyse the
-same answers. The handler returns the exit status and raises
-:class:`~study_app.errors.StudyError` for anything the user can fix.
+prediction files), or published model-vs-human trials. The options are ``compare``'s
+(:mod:`study_app.cli.options`) and so is the rater table: both commands take it from
+:mod:`study_app.analysis.raters`, so they always analyse the same answers. The handler
+returns the exit status and raises :class:`~study_app.errors.StudyError` for anything the
+user can fix.
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from study_app.cli.compare import MODEL_VS_HUMAN_OPTIONS, PREDICTION_OPTIONS, check_model_vs_human
-from study_app.analysis.condition_outputs import DIRECTION_OPTION
+from study_app.cli.options import (
+    BOOTSTRAP_OPTIONS,
+    DIRECTION_OPTION,
+    INPUT_OPTIONS,
+    SCORING_OPTIONS,
+    Option,
+    add_options,
+    check_model_vs_human,
+    command_inputs,
+    rater_inputs,
+)
 from study_app.errors import StudyError
-from study_app.io.ranges import ALPHA, N_BOOT, RUN_SEED, TOP_K, Range
-
+from study_app.io.ranges import Range
 
 #: The options, in the order the command line is written back into the report.
-OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("--study", {"help": "study name (bundled or under ./protocols) or folder; answers from its results store"}),
-    ("--store", {"help": "results store (default results/<study>/results.sqlite)"}),
-    ("--answers", {"help": "answers table (CSV or Parquet, e.g. from export) instead of a store"}),
-    ("--truth", {"help": "manifest CSV image_id,path,labels,split (with --answers)"}),
-    ("--predictions", {"nargs": "+", "metavar": "FILE", "help": "prediction files: tidy or wide CSV, or .npy class indices (default: the study's)"}),
-    *PREDICTION_OPTIONS,
-    *MODEL_VS_HUMAN_OPTIONS,
+OPTIONS: tuple[Option, ...] = (
+    *INPUT_OPTIONS,
     ("--models", {"nargs": "+", "metavar": "MODEL", "help": "report only these models (default: every model)"}),
-    ("--k", {"type": TOP_K.option(int), "help": "guesses that count for top-k correctness (default: the answers per trial of the phases compared)"}),
-    ("--rule", {"choices": ["top-k", "top-1", "all-valid"], "help": "correctness rule (default top-k; all-valid for multi-label phases)"}),
-    ("--phase", {"action": "append", "help": "phase to analyse (repeatable; default: phases without feedback)"}),
-    ("--alpha", {"type": ALPHA.option(), "default": 0.05, "help": "1 - confidence level (default 0.05)"}),
-    ("--n-boot", {"type": N_BOOT.option(int), "default": 10_000, "help": "bootstrap replicates (default 10000)"}),
-    ("--seed", {"type": RUN_SEED.option(int), "default": 0, "help": "seed of the bootstrap (default 0)"}),
+    *SCORING_OPTIONS,
+    *BOOTSTRAP_OPTIONS,
     ("--gallery-size", {"type": Range(0, 1000).option(int), "default": 12, "help": "images per gallery (default 12)"}),
     ("--top-rows", {"type": Range(1, 100_000).option(int), "default": 20, "help": "rows of long tables shown in the page; CSVs have all (default 20)"}),
     DIRECTION_OPTION,
@@ -53,8 +50,7 @@ def add_report_command(sub: argparse._SubParsersAction) -> None:
         "or model-vs-human raw data (--model-vs-human DIR --dataset NAME): error rates, paired tests, agreement, "
         "per-class errors, confusions, learning, response times and image galleries.",
     )
-    for option, settings in OPTIONS:
-        parser.add_argument(option, **settings)
+    add_options(parser, OPTIONS)
     parser.set_defaults(handler=cmd_report)
 
 
@@ -67,6 +63,9 @@ def command_line(args: argparse.Namespace) -> str:
     for option, settings in OPTIONS:
         value = getattr(args, option[2:].replace("-", "_"))
         if value is None or value == settings.get("default"):
+            continue
+        if settings.get("action") == "store_true":
+            words.append(option)
             continue
         for item in value if isinstance(value, list) and settings.get("action") == "append" else [value]:
             words += [option, *map(printable_location, item if isinstance(item, list) else [item])]
@@ -89,37 +88,21 @@ def _check(args: argparse.Namespace) -> None:
 
 def _data(args: argparse.Namespace):
     """The report's inputs and the folder it goes to unless ``--out`` says otherwise."""
-    from study_app.cli.compare import analysed_trials, file_raters, study_raters
-    from study_app.stats import shown_images_only
+    from study_app.report.inputs import from_model_vs_human, report_data
+    from study_app.report.taxonomy_section import with_reviews
     from study_app.store.results_store import study_results_dir
-    from study_app.report.inputs import from_files, from_model_vs_human, from_study_store
 
     command = command_line(args)
-    if args.model_vs_human:
+    if args.model_vs_human:  # the benchmark's own conditions, as published: no rater table of every level needed
         data = from_model_vs_human(Path(args.model_vs_human), args.dataset, command)
         return data, study_results_dir(data.name) / "report"
-    inputs = study_raters(args) if args.study else file_raters(args)
-    raters, phases, rule, name, _, notes, _ = inputs
-    every_trial = analysed_trials(raters, phases)
-    raters = shown_images_only(every_trial)
-    if not args.study:
-        data = from_files(raters, rule=rule, k=args.k, name=name, answers_path=Path(args.answers), truth_path=Path(args.truth), command=command)
-        return replace(data, notes=tuple(notes), every_trial=every_trial), inputs.output_folder("report")
-    from study_app.protocol.study import load_study
-    from study_app.store import default_store_path
-    from study_app.store.results_store import store_location
-
-    study = load_study(args.study, check_images=False)
-    store = store_location(args.store) if args.store else default_store_path(study)
-    from study_app.report.taxonomy_section import with_reviews
-
-    data = replace(from_study_store(raters, rule, args.k, study, store, command), notes=tuple(notes), every_trial=every_trial)
-    return with_reviews(data, study, store, args.predictions, alpha=args.alpha, n_boot=args.n_boot, seed=args.seed), inputs.output_folder("report")
+    inputs = rater_inputs(args)
+    data = with_reviews(report_data(inputs, command), inputs, alpha=args.alpha, n_boot=args.n_boot, seed=args.seed)
+    return data, inputs.output_folder("report")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Handler of ``report``."""
-    from study_app.cli.compare import command_inputs
     from study_app.report.build import Settings, write_report
 
     _check(args)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from study_app.review.items import REVIEW_RULES, Selection
+from study_app.review.items import RATER_GROUPS, REVIEW_RULES, Selection
 
 
 def add_review_command(sub: argparse._SubParsersAction) -> None:
@@ -41,8 +41,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     """Handler of ``review``."""
     from study_app.errors import StudyError
 
-    groups = {"humans", "models", "all"}
-    if len(args.raters) > 1 and groups & set(args.raters):
+    if len(args.raters) > 1 and set(RATER_GROUPS) & set(args.raters):
         raise StudyError("--raters takes either one of humans, models, all, or a list of annotator ids and model names")
     if args.export:
         return _export(args)

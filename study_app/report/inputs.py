@@ -4,8 +4,8 @@ Each source yields a :class:`ReportData`: the rater table of the analysed phases
 correctness rule, the label names, where the images are (for the galleries), and the
 provenance facts a reader needs to trust the numbers (protocol hash, annotators,
 sessions, dates, app versions, the command that made the report). The rater table
-itself is built by the same code as ``compare`` uses, so the two commands never differ
-on what they analyse.
+itself comes from :mod:`study_app.analysis.raters`, as ``compare``'s does
+(:func:`report_data`), so the two commands never differ on what they analyse.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from study_app import __version__
+from study_app.analysis.raters import BenchmarkSource, FileSource, RaterInputs, StudySource
 from study_app.protocol.counterbalance import level_order
 from study_app.io.csvfiles import read_csv
 from study_app.errors import InputFileError, Problem, StudyError
@@ -134,7 +135,28 @@ def _study_facts(study: Study) -> Facts:
     )
 
 
-def from_study_store(raters: pd.DataFrame, rule: str, k: int, study: Study, store_path: Path, command: str) -> ReportData:
+def report_data(inputs: RaterInputs, command: str = "") -> ReportData:
+    """The report's inputs from the analysis' rater table, with the provenance of its source.
+
+    The report's tables are about the stimuli people saw (models' rows of other images are
+    left out); ``every_trial`` keeps each rater's error on all its images. Model-vs-human data
+    is reported as its benchmark pools it (:func:`from_model_vs_human`).
+    """
+    source = inputs.source
+    if isinstance(source, BenchmarkSource):
+        return from_model_vs_human(source.folder, source.datasets, command)
+    raters = shown_images_only(inputs.raters)
+    if isinstance(source, StudySource):
+        data = from_study_store(raters, inputs.rule, inputs.k, source.study, source.store, command)
+    elif isinstance(source, FileSource) and source.answers is not None:
+        data = from_files(raters, rule=inputs.rule, k=inputs.k, name=inputs.name, answers_path=source.answers,
+                          truth_path=source.truth, command=command)
+    else:
+        raise StudyError("a report compares annotators with models: predictions alone need answers too (--answers)")
+    return replace(data, notes=inputs.notes, every_trial=inputs.raters)
+
+
+def from_study_store(raters: pd.DataFrame, rule: str, k: int, study: Study, store_path: Path | str, command: str) -> ReportData:
     """A study's stored answers (``raters`` as ``compare`` builds them) with the study's provenance."""
     from study_app.store import ResultsStore, answers_frame, run_manifest
 

@@ -9,12 +9,12 @@ errors and among each model's, with Wilson intervals.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pandas as pd
 
+from study_app.analysis.raters import RaterInputs, StudySource
 from study_app.stats.error_taxonomy import TaxonomyAnalysis
 from study_app.report import tables
 from study_app.report.document import Figure, Section, Table
@@ -25,11 +25,14 @@ INTRO = ("Each reviewed error sorted into causes, as in the ILSVRC paper (Russak
          "An error may have several causes, so the shares of a group need not add up to 100%.")
 
 
-def with_reviews(data: ReportData, study, store_path: Path, prediction_files, *, alpha: float, n_boot: int, seed: int) -> ReportData:
-    """``data`` with the taxonomy analysis of the study's reviews (unchanged when there are none)."""
-    from study_app.analysis.taxonomy_inputs import study_taxonomy
+def with_reviews(data: ReportData, inputs: RaterInputs, *, alpha: float, n_boot: int, seed: int) -> ReportData:
+    """``data`` with the taxonomy analysis of the reviews of the study ``inputs`` come from
+    (unchanged when there are none, or when the inputs are files, not a study's store)."""
+    from study_app.analysis.taxonomy_inputs import taxonomy_of
 
-    analysis = study_taxonomy(study, store_path, data.raters, data.rule, data.k, prediction_files, alpha=alpha, n_boot=n_boot, seed=seed)
+    if not isinstance(inputs.source, StudySource):
+        return data
+    analysis = taxonomy_of(inputs, data.raters, alpha=alpha, n_boot=n_boot, seed=seed)
     return data if analysis is None else replace(data, reviews=analysis)
 
 

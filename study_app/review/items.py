@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from study_app.analysis.phases import chosen_phases, default_phases
 from study_app.errors import StudyError
 from study_app.protocol.study import Study
 from study_app.stats import HUMAN, MODEL, RULES, image_phases, rater_table, shown_images_only
@@ -61,11 +62,6 @@ class Selection:
         return {"raters": list(self.raters), "rule": self.rule, "phases": list(self.phases), "k": self.k}
 
 
-def default_phases(study: Study) -> tuple[str, ...]:
-    """The phases ``compare`` analyses by default: those without feedback."""
-    return tuple(p.name for p in study.phases if not p.feedback) or tuple(p.name for p in study.phases)
-
-
 def find_errors(study: Study, answers: pd.DataFrame | None, predictions: pd.DataFrame | None, selection: Selection) -> tuple[list[ErrorItem], Selection]:
     """The errors of the selected raters, ordered by rater kind (people first), rater and trial.
 
@@ -74,10 +70,7 @@ def find_errors(study: Study, answers: pd.DataFrame | None, predictions: pd.Data
     if selection.rule not in REVIEW_RULES:
         raise StudyError(f"--rule must be one of {', '.join(REVIEW_RULES)}, not {selection.rule!r}")
     known_phases = [p.name for p in study.phases]
-    phases = selection.phases or default_phases(study)
-    unknown = [p for p in phases if p not in known_phases]
-    if unknown:
-        raise StudyError(f"no phase {unknown[0]!r}; phases: {', '.join(known_phases)}")
+    phases = chosen_phases(selection.phases, default_phases(study), known_phases)
     k = selection.k or max(study.phase(p).answers for p in phases)
     selection = Selection(selection.raters, selection.rule, tuple(phases), k)
     if answers is not None and answers.empty:
@@ -188,12 +181,10 @@ def review_order(items: list[ErrorItem], blind: bool, seed: int, reviewer: str) 
 
 
 def study_errors(study: Study, store, prediction_files: Sequence[str] | None, selection: Selection) -> tuple[list[ErrorItem], Selection]:
-    """:func:`find_errors` on a study's stored answers and its (or the given) prediction files."""
-    from study_app.importers import read_prediction_files
-    from study_app.store import answers_frame
+    """:func:`find_errors` on a study's stored answers and its (or the given) prediction files,
+    read as ``compare`` reads them (:mod:`study_app.analysis.sources`)."""
+    from study_app.analysis.sources import study_answers, study_predictions
 
-    answers = answers_frame(store)
-    answers = answers[answers["study"] == study.name]
-    paths = list(prediction_files or study.prediction_files)
-    predictions = read_prediction_files(paths, set(study.images), study.labels.class_ids) if paths else None
+    answers = study_answers(store, study)
+    predictions, _ = study_predictions(study, prediction_files or ())
     return find_errors(study, answers, predictions, selection)

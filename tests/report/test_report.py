@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -194,3 +195,27 @@ def test_tidy_files_give_the_same_report_numbers(digits, tmp_path):
     assert from_files.equals(from_store)
     page = (tmp_path / "files" / "index.html").read_text(encoding="utf-8")
     assert page.count('<img src="data:image/png;base64,') > 0  # thumbnails found through the manifest's paths
+
+
+def test_the_report_can_leave_out_interrupted_trials(digits, tmp_path):
+    """``--exclude-interrupted``, as in compare: A01's five test trials during which the window
+    lost focus leave the report's numbers, and the command written into the report says so."""
+    from study_app.protocol.responses import Event
+
+    out, _, _, _ = digits
+    store_path = tmp_path / "results.sqlite"
+    shutil.copyfile(out.parent / "results.sqlite", store_path)
+    with ResultsStore(store_path) as store:
+        session = store.load_session(store.conn.execute("SELECT uuid FROM sessions WHERE annotator_id = 'A01'").fetchone()[0])
+        for trial in [t for t in session.trials if t.phase == "test"][:5]:
+            store.log_events(session, [Event("focus_lost", 100.0)], trial)
+    common = ["report", "--study", str(DIGITS), "--store", str(store_path), "--n-boot", "200", "--gallery-size", "0"]
+    assert run([*common, "--out", str(tmp_path / "all")]) == 0
+    assert run([*common, "--exclude-interrupted", "--out", str(tmp_path / "attentive")]) == 0
+    every = pd.read_csv(tmp_path / "all" / "tables" / "headline.csv").set_index("rater")["n"]
+    attentive = pd.read_csv(tmp_path / "attentive" / "tables" / "headline.csv").set_index("rater")["n"]
+    assert every["A01"] == 200 and attentive["A01"] == 195
+    assert attentive["A02"] == every["A02"] == 200 and attentive["knn-5"] == every["knn-5"]
+    facts = pd.read_csv(tmp_path / "attentive" / "tables" / "study.csv").set_index("item")["value"]
+    assert "--exclude-interrupted" in facts["command"].split()
+    assert "--exclude-interrupted" not in pd.read_csv(tmp_path / "all" / "tables" / "study.csv").set_index("item")["value"]["command"]

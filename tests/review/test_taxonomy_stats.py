@@ -115,7 +115,7 @@ def test_rescored_error_rates_on_the_tiny_study(answered):
     predictions = read_prediction_files(list(study.prediction_files), set(study.images), study.labels.class_ids)
     raters = rater_table(answers, predictions, study, k=3, labels=study.labels, phase_of=image_phases(study))
     raters = raters[raters["phase"] == "test"].reset_index(drop=True)
-    analysis = study_taxonomy(study, store_path, raters, "top-1", 3, n_boot=200, n_perm=500)
+    analysis = study_taxonomy(study, store_path, raters, rule="top-1", k=3, answers=answers, predictions=predictions, n_boot=200, n_perm=500)
     rates = analysis.rescored.set_index("rater")
     assert rates.loc["A01", ["errors_original", "errors_reviewed", "fixed", "broken"]].tolist() == [3, 2, 1, 0]
     assert rates.loc["model-a", ["errors_original", "errors_reviewed", "fixed", "broken"]].tolist() == [0, 1, 0, 1]
@@ -140,7 +140,8 @@ def test_causes_missing_from_the_taxonomy_are_named_not_counted(answered):
 
         answers = answers_frame(store)
     raters = rater_table(answers, None, study, k=3, labels=study.labels, phase_of=image_phases(study))
-    analysis = study_taxonomy(study, store_path, raters[raters["phase"] == "test"].reset_index(drop=True), "top-k", 3, n_boot=200, n_perm=200)
+    analysis = study_taxonomy(study, store_path, raters[raters["phase"] == "test"].reset_index(drop=True), rule="top-k", k=3,
+                              answers=answers, predictions=None, n_boot=200, n_perm=200)
     assert any("glare" in note and "not counted" in note for note in analysis.notes)
     counts = analysis.taxonomy.set_index(["group", "cause"])["count"]
     assert counts[("humans", "other")] == 1 and counts.loc["humans"].sum() == 1

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from study_app.errors import InputFileError
-from study_app.cli.compare import input_notes
+from study_app.analysis.notes import input_notes
 from study_app.stats import rater_table, raters_from_answers, raters_from_guesses, raters_from_predictions, truth_table
 
 from study_app.stats.raters import later_exposures
