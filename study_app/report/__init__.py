@@ -17,9 +17,10 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them
-    from study_app.report.build import Analysis, Settings, analyse, build_document, write_document, write_report
-    from study_app.report.document import Document
-    from study_app.report.inputs import ReportData, from_files, from_model_vs_human, from_study_store
+    # (`name as name` marks each as re-exported: __all__ below is computed, so tools cannot read it)
+    from study_app.report.build import Analysis as Analysis, Settings as Settings, analyse as analyse, build_document as build_document, write_document as write_document, write_report as write_report
+    from study_app.report.document import Document as Document
+    from study_app.report.inputs import ReportData as ReportData, from_files as from_files, from_model_vs_human as from_model_vs_human, from_study_store as from_study_store
 
 # Loaded on first use: the command line imports report.cli, and the annotation app
 # must not pay for matplotlib and the statistics at start-up.

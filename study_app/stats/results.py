@@ -60,7 +60,7 @@ def json_records(table: pd.DataFrame) -> list[dict[str, Any]]:
     round-trip form (significant digits, not decimals). Other types go through
     ``to_json`` (timestamps, categories) as before.
     """
-    records = json.loads(table.to_json(orient="records"))
+    records: list[dict[str, Any]] = json.loads(table.to_json(orient="records"))
     for column in table.select_dtypes(include="floating").columns:
         for record, value in zip(records, table[column].tolist()):
             record[column] = value if math.isfinite(value) else None
@@ -117,7 +117,8 @@ def html_table(table: pd.DataFrame) -> str:
     """A data frame as an HTML table, numbers as the text summaries write them (p-values never 0)."""
     formatters = {column: (format_pvalue if is_pvalue(str(column)) else format_value)
                   for column in table.select_dtypes(include="floating").columns}
-    return table.to_html(index=False, border=0, formatters=formatters)  # type: ignore[arg-type]
+    html: str = table.to_html(index=False, border=0, formatters=formatters)
+    return html
 
 
 class Result:
