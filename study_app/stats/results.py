@@ -136,20 +136,27 @@ class Result:
 
     def _repr_html_(self) -> str:
         """The title, the other fields in a two-column table, then each data frame under its name."""
+        scalars, tables = self._fields()
+        rows = "".join(f"<tr><th style='text-align:left'>{escape(name)}</th><td style='text-align:left'>{escape(text)}</td></tr>"
+                       for name, text in scalars)
+        parts = [f"<h4>{escape(self.title or type(self).__name__)}</h4>", f"<table border='0'>{rows}</table>"]
+        parts += [f"<p><b>{escape(name)}</b> ({len(table)} rows)</p>{html_table(table)}" for name, table in tables]
+        return "".join(parts)
+
+    def _fields(self) -> tuple[list[tuple[str, str]], list[tuple[str, pd.DataFrame]]]:
+        """(name with spaces, value as text) of the fields that are not data frames, and (name, frame) of those that are."""
         scalars: list[tuple[str, str]] = []
-        parts = [f"<h4>{escape(self.title or type(self).__name__)}</h4>"]
+        tables: list[tuple[str, pd.DataFrame]] = []
         for item in fields(self):  # type: ignore[arg-type]
             value = getattr(self, item.name)
             if isinstance(value, pd.DataFrame):
-                parts.append(f"<p><b>{escape(item.name)}</b> ({len(value)} rows)</p>{html_table(value)}")
+                tables.append((item.name, value))
+            elif isinstance(value, np.ndarray):
+                scalars.append((item.name.replace("_", " "), brief(item.name, value)))
             else:
-                shown = brief(item.name, value) if isinstance(value, np.ndarray) else (
-                    format_pvalue(value) if is_pvalue(item.name) else format_value(value))
+                shown = format_pvalue(value) if is_pvalue(item.name) else format_value(value)
                 scalars.append((item.name.replace("_", " "), shown))
-        rows = "".join(f"<tr><th style='text-align:left'>{escape(name)}</th><td style='text-align:left'>{escape(text)}</td></tr>"
-                       for name, text in scalars)
-        parts.insert(1, f"<table border='0'>{rows}</table>")
-        return "".join(parts)
+        return scalars, tables
 
 
 class Summarised(Result):
@@ -158,15 +165,7 @@ class Summarised(Result):
     title = "result"
 
     def summary(self) -> Summary:
-        scalars: list[tuple[str, str]] = []
-        tables: list[tuple[str, pd.DataFrame]] = []
-        for item in fields(self):  # type: ignore[arg-type]
-            value = getattr(self, item.name)
-            if isinstance(value, pd.DataFrame):
-                tables.append((item.name, value))
-            else:
-                shown = format_pvalue(value) if is_pvalue(item.name) else format_value(value)
-                scalars.append((item.name.replace("_", " "), shown))
+        scalars, tables = self._fields()
         width = max((len(name) for name, _ in scalars), default=0)
         lines = [self.title, "=" * len(self.title)]
         lines += [f"{name:<{width}}  {text}" for name, text in scalars]
