@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Union, cast
 
 from study_app.analysis.notes import input_notes, is_pilot
 from study_app.analysis.phases import analysed_trials, chosen_phases, default_phases
@@ -175,15 +175,20 @@ def file_raters(
     if not answers and not predictions:
         raise StudyError("nothing to analyse: give answers and/or predictions to score against the truth")
     truth_frame = truth_table(Path(truth))
-    reading = {"unknown_images": unknown_images, "image_list": image_list, "class_list": class_list}
-    predicted, notes = read_predictions(predictions, set(truth_frame["image_id"]), **reading) if predictions else (None, [])
-    source = FileSource(Path(truth), Path(answers) if answers else None)
-    if not answers:  # predictions alone: models scored on every image they predicted
-        k = k or int(predicted["rank"].max())
-        raters = analysed_trials(rater_table(None, predicted, truth_frame, k=k), [ALL_PHASES])
+    predicted: pd.DataFrame | None = None
+    notes: list[str] = []
+    if predictions:
+        predicted, notes = read_predictions(predictions, set(truth_frame["image_id"]), unknown_images=unknown_images,
+                                            image_list=image_list, class_list=class_list)
+    answers_path = Path(answers) if answers else None
+    source = FileSource(Path(truth), answers_path)
+    if answers_path is None:  # predictions alone (refused above without them): models scored on every image they predicted
+        alone = cast("pd.DataFrame", predicted)
+        k = k or int(alone["rank"].max())
+        raters = analysed_trials(rater_table(None, alone, truth_frame, k=k), [ALL_PHASES])
         return RaterInputs(raters, (ALL_PHASES,), rule or "top-k", k, Path(predictions[0]).stem, None, tuple(notes), False,
-                           source, None, predicted)
-    given = answers_file(answers, include_interrupted=include_interrupted)
+                           source, None, alone)
+    given = answers_file(answers_path, include_interrupted=include_interrupted)
     if given.empty:
         raise StudyError(f"{answers}: no answers")
     ranks = given["rank"].dropna() if "rank" in given.columns else []
@@ -194,7 +199,7 @@ def file_raters(
     k = k or people_k
     raters = analysed_trials(rater_table(given, predicted, truth_frame, k=k), analysed)
     studies = sorted(set(given["study"].astype(str)) - {""})
-    name = studies[0] if len(studies) == 1 else Path(answers).stem
+    name = studies[0] if len(studies) == 1 else answers_path.stem
     return RaterInputs(raters, tuple(analysed), rule or "top-k", k, name, None, tuple(notes), pilot, source, given, predicted)
 
 

@@ -1,8 +1,9 @@
 """The ``compare`` and ``plan`` sub-commands (wired into :mod:`study_app.cli.main`).
 
-``compare`` puts a study's stored answers (or an answers table) and its model
-predictions into one rater table, runs :func:`study_app.stats.compare`, prints the
-readable report (or JSON) and writes every table as a CSV file. ``plan`` says how many
+``compare`` takes the rater table of a study's stored answers (or an answers table) and
+its model predictions from :mod:`study_app.analysis.raters`, runs
+:func:`study_app.stats.compare` and the per-condition analysis on it, prints the readable
+report (or JSON) and writes every table as a CSV file. ``plan`` says how many
 test images (and annotators) a study needs. Handlers return the exit status and raise
 :class:`~study_app.errors.StudyError` for anything the user can fix.
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from study_app.cli.options import STUDY_HELP
 from study_app.io.ranges import Range
 from study_app.models.backends import BACKENDS, DEVICES
 
@@ -22,7 +23,7 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
         description="Run a model spec over a study's images (sorted by image id) and append the top-k guesses "
         "to a predictions CSV. Images already in --out are skipped, so an interrupted run continues.",
     )
-    parser.add_argument("--study", required=True, help="study name (bundled or under ./protocols) or folder")
+    parser.add_argument("--study", required=True, help=STUDY_HELP)
     parser.add_argument("--model", required=True, help="model spec file, or the name of a spec in <study>/models/ or a bundled study's models/")
     parser.add_argument("--backend", choices=BACKENDS, default="onnxruntime", help="runtime (default: %(default)s)")
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="(default: %(default)s)")

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 Option = tuple[str, dict[str, Any]]
 
+#: The study of ``annotate``, ``simulate``, ``validate`` and ``export`` when ``--study`` is not given.
+DEFAULT_STUDY = "demo-imagenet"
+
 #: The ``--study`` and ``--store`` help of every command that opens a study's store.
 STUDY_HELP = "study name (bundled or under ./protocols) or folder"
 STORE_HELP = "results store (default results/<study>/results.sqlite)"
@@ -72,6 +75,18 @@ def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, optio
     """Declare ``options`` on a parser or an argument group."""
     for flag, settings in options:
         parser.add_argument(flag, **settings)
+
+
+def store_path(args: argparse.Namespace) -> Path | str:
+    """``--store`` if given (a file, or a PostgreSQL server URL), else ``results/<study name>/results.sqlite``."""
+    if getattr(args, "store", None):
+        from study_app.store.results_store import store_location
+
+        return store_location(args.store)
+    from study_app.protocol.study import study_name
+    from study_app.store.results_store import STORE_FILE, study_results_dir
+
+    return study_results_dir(study_name(args.study)) / STORE_FILE
 
 
 def check_model_vs_human(args: argparse.Namespace) -> None:

@@ -109,7 +109,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     data, folder = _data(args)
     if args.models:
         data = data.with_models(args.models)
-    settings = Settings(args.alpha, args.n_boot, args.seed, args.gallery_size, args.top_rows,
+    settings = Settings(alpha=args.alpha, n_boot=args.n_boot, seed=args.seed, gallery_size=args.gallery_size, top_rows=args.top_rows,
                         psychometric_direction=args.psychometric_direction)
     out = Path(args.out) if args.out else folder
     written = write_report(data, settings, out, inputs=command_inputs(args))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from study_app.cli.options import STORE_HELP, STUDY_HELP
 from study_app.review.items import RATER_GROUPS, REVIEW_RULES, Selection
 
 
@@ -22,7 +23,7 @@ def add_review_command(sub: argparse._SubParsersAction) -> None:
         "ground truth for each. With --blind, nothing shows whether a person or a model erred and the order is shuffled "
         "(the same order for the same study and reviewer). Reviews go to the study's results store.",
     )
-    parser.add_argument("--study", required=True, help="study name (bundled or under ./protocols) or folder")
+    parser.add_argument("--study", required=True, help=STUDY_HELP)
     parser.add_argument("--reviewer", help="reviewer id (a pseudonym); asked for when not given")
     parser.add_argument("--blind", action="store_true", help="hide whether a person or a model made each error; shuffled order")
     parser.add_argument(
@@ -31,7 +32,7 @@ def add_review_command(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--rule", choices=REVIEW_RULES, default="top-k", help="what counts as an error (default top-k: no guess among the first k is right)")
     parser.add_argument("--phase", action="append", help="phase to review (repeatable; default: phases without feedback)")
-    parser.add_argument("--store", help="results store (default results/<study>/results.sqlite)")
+    parser.add_argument("--store", help=STORE_HELP)
     parser.add_argument("--predictions", nargs="+", metavar="CSV", help="model prediction files (default: the study's)")
     parser.add_argument("--export", metavar="CSV", help="write every stored review (revisions marked) to this CSV file; no window")
     parser.set_defaults(handler=cmd_review)

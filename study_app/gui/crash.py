@@ -30,10 +30,9 @@ from PyQt5.QtCore import QObject, Qt, pyqtSignal
 from PyQt5.QtWidgets import QApplication, QMessageBox
 
 from study_app import __version__
-from study_app.store.results_store import RESULTS_DIR
+from study_app.store.results_store import results_root
 from study_app.io.store_url import scrub_secrets
 
-CRASH_DIR = RESULTS_DIR / "crashes"
 #: The exit status after such an error (EX_SOFTWARE: an internal software error).
 EXIT_CRASH = 70
 #: Tracebacks written per run at most (a timer's slot may fail every second until the exit).
@@ -42,8 +41,9 @@ MAX_LOGS = 5
 ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], None]
 
 
-def write_crash_log(kind: type[BaseException], value: BaseException, tb: TracebackType | None, folder: Path = CRASH_DIR) -> Path | None:
-    """The traceback in ``folder/crash-<UTC time>.txt``; None when even that cannot be written."""
+def write_crash_log(kind: type[BaseException], value: BaseException, tb: TracebackType | None, folder: Path | None = None) -> Path | None:
+    """The traceback in ``folder/crash-<UTC time>.txt`` (default ``results/crashes/`` of this run); None when even that cannot be written."""
+    folder = results_root() / "crashes" if folder is None else folder
     stamp = datetime.now(timezone.utc)
     text = (
         f"study-app {__version__}, Python {platform.python_version()}, {platform.platform()}\n"
@@ -80,7 +80,7 @@ class _Relay(QObject):
 
 
 @contextmanager
-def crash_handler(folder: Path = CRASH_DIR, tell: Callable[[str, Path | None], None] = _tell) -> Iterator[None]:
+def crash_handler(folder: Path | None = None, tell: Callable[[str, Path | None], None] = _tell) -> Iterator[None]:
     """While the block runs (the event loop), an exception that escapes Qt's handlers, in the
     GUI thread or any other, is written down, told, and ends the loop with :data:`EXIT_CRASH`.
 

@@ -166,9 +166,9 @@ def check_output_folder(folder: str | Path, inputs: Iterable[str | Path | None] 
 
 def _is_offline_journal(path: Path) -> bool:
     """A server desktop's offline journal: in the journals' folder, or holding its copy marks."""
-    from study_app.store.journal import JOURNAL_DIR
+    from study_app.store.journal import journal_dir
 
-    if path.resolve().parent == JOURNAL_DIR.resolve():
+    if path.resolve().parent == journal_dir().resolve():
         return True
     if not _starts_with(path, (SQLITE_HEADER,)):
         return False

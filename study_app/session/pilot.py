@@ -28,14 +28,14 @@ from study_app.protocol.responses import Event, Response
 from study_app.session.controller import SessionController
 from study_app.session.simulated_raters import DEFAULT_ABILITY_SD, DEFAULT_DIFFICULTY_SD, RaschRaters
 from study_app.store.journal import JournaledStore, open_annotation_store
-from study_app.store.results_store import RESULTS_DIR, ResultsStore, study_results_dir
+from study_app.store.results_store import ResultsStore, study_results_dir
 from study_app.io.store_url import printable_location
 
 PILOT_FILE = "pilot.sqlite"
 MIN_RT_MS = 150.0
 
 
-def default_pilot_store(study: Study, results_dir: Path = RESULTS_DIR) -> Path:
+def default_pilot_store(study: Study, results_dir: Path | None = None) -> Path:
     return study_results_dir(study.name, results_dir) / PILOT_FILE
 
 

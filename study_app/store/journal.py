@@ -47,13 +47,12 @@ from study_app.store.allocation import DEFAULT_RELEASE_MIN, allocated_phases, an
 from study_app.store.db import table_columns, write
 from study_app.store.metadata import meta_number
 from study_app.store.postgres import ServerAddress, ServerBusyError, ServerUnavailableError
-from study_app.store.results_store import RESULTS_DIR, ResultsStore, Session
+from study_app.store.results_store import ResultsStore, Session, results_root
 from study_app.store.schema import TABLES
 
 #: Seconds between attempts to reach a server that was gone (each attempt may wait up to
 #: postgres.CONNECT_TIMEOUT_S when the network, not just the server, is down).
 RETRY_S = 10.0
-JOURNAL_DIR = RESULTS_DIR / "journal"
 #: Copies between two saves of the marks (each save is one more durable commit of the journal).
 SAVE_MARKS_EVERY = 100
 #: A copy runs on the annotator's thread: a lock held elsewhere on the server, or a server
@@ -62,11 +61,16 @@ PUSH_STATEMENT_TIMEOUT_MS = 15_000
 _SENT = "journal_sent:"
 
 
+def journal_dir() -> Path:
+    """``results/journal/``, in the results folder of this run (:func:`~study_app.store.results_store.results_root`)."""
+    return results_root() / "journal"
+
+
 def default_journal_path(address: ServerAddress, pilot: bool = False) -> Path:
     """``results/journal/<host>-<port>-<database>[-pilot].sqlite``: one journal per server database."""
     host, port = _first_host(address)
     name = f"{host or 'local'}-{port or 5432}-{address.name}" + ("-pilot" if pilot else "")
-    return JOURNAL_DIR / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".sqlite")
+    return journal_dir() / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".sqlite")
 
 
 def _first_host(address: ServerAddress) -> tuple[str, str]:

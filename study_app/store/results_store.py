@@ -34,11 +34,22 @@ from study_app.store.metadata import trial_order
 from study_app.store.postgres import PgConnection, ServerAddress, usable_server_url
 from study_app.store.schema import SCHEMA_VERSION, migrate, schema_version
 
+#: The results folder unless ``$STUDY_APP_RESULTS`` (or the command line's ``--results``) names another.
 RESULTS_DIR = Path("results")
+RESULTS_ENV = "STUDY_APP_RESULTS"
 STORE_FILE = "results.sqlite"
 
 
-def study_results_dir(name: str, results_dir: Path = RESULTS_DIR) -> Path:
+def results_root() -> Path:
+    """The folder every default results path lies in: ``$STUDY_APP_RESULTS``, else ``./results``.
+
+    Read at each call, not at import: ``--results`` sets the variable for one command, and a
+    lab may point every desktop's results at a shared disk without touching the command lines.
+    """
+    return Path(os.environ.get(RESULTS_ENV) or RESULTS_DIR)
+
+
+def study_results_dir(name: str, results_dir: Path | None = None) -> Path:
     """``results/<name>/``: the one place a study's results folder is derived from its name.
 
     The name comes from a study.toml or an answers table, files that travel between labs;
@@ -47,7 +58,9 @@ def study_results_dir(name: str, results_dir: Path = RESULTS_DIR) -> Path:
     ``results_dir`` once ``.``, ``..`` and absolute paths are resolved is refused (stores
     and reports would land, and old reports be replaced, elsewhere). Symbolic links are not
     followed: a lab may link ``results/<study>`` onto a bigger disk on purpose.
+    ``results_dir`` defaults to :func:`results_root`.
     """
+    results_dir = results_root() if results_dir is None else results_dir
     folder = results_dir / name
     if Path(os.path.abspath(folder)).parent != Path(os.path.abspath(results_dir)):
         raise StudyError(
@@ -57,7 +70,7 @@ def study_results_dir(name: str, results_dir: Path = RESULTS_DIR) -> Path:
     return folder
 
 
-def default_store_path(study: Study, results_dir: Path = RESULTS_DIR) -> Path | str:
+def default_store_path(study: Study, results_dir: Path | None = None) -> Path | str:
     """Where a study's answers go unless the researcher says otherwise (the protocol's ``store``, if any)."""
     return study.store or study_results_dir(study.name, results_dir) / STORE_FILE
 

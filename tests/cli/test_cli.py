@@ -83,3 +83,42 @@ def test_progress_takes_the_study_by_name_or_folder_and_refuses_an_unknown_one(t
     assert by_folder.returncode == 0 and "1 annotator(s)" in by_folder.stdout
     unknown = run("progress", "--store", str(store), "--study", "nosuch")
     assert unknown.returncode == 1 and "no study 'nosuch'" in unknown.stderr and "(studies: " in unknown.stderr
+
+
+def test_the_results_folder_is_set_by_the_environment_and_the_option_wins(tmp_path, tiny_study, monkeypatch):
+    """``$STUDY_APP_RESULTS`` moves every default results path; ``--results`` (before or after the
+    command's name) wins over it for that command only; without either, ``./results``."""
+    from study_app.cli.main import main
+
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "STUDY_APP_RESULTS": str(tmp_path / "from-env")}
+
+    def main_py(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=work, capture_output=True, text=True, timeout=300, env=env)
+
+    simulated = main_py("simulate", "--study", str(tiny_study), "--annotators", "1")
+    assert simulated.returncode == 0, simulated.stderr
+    pilot = tmp_path / "from-env" / "tiny" / "pilot.sqlite"
+    assert pilot.is_file() and not (work / "results").exists()
+    compared = main_py("compare", "--study", str(tiny_study), "--store", str(pilot), "--n-boot", "200")
+    assert compared.returncode == 0, compared.stderr
+    assert (tmp_path / "from-env" / "tiny" / "compare-pilot" / "rates.csv").is_file()
+    before = main_py("--results", str(tmp_path / "option"), "simulate", "--study", str(tiny_study), "--annotators", "1")
+    assert before.returncode == 0, before.stderr
+    assert (tmp_path / "option" / "tiny" / "pilot.sqlite").is_file()
+    monkeypatch.setenv("STUDY_APP_RESULTS", str(tmp_path / "from-env"))
+    assert main(["compare", "--study", str(tiny_study), "--store", str(pilot), "--n-boot", "200", "--results", str(tmp_path / "after")]) == 0
+    assert (tmp_path / "after" / "tiny" / "compare-pilot" / "rates.csv").is_file()
+    assert os.environ["STUDY_APP_RESULTS"] == str(tmp_path / "from-env")  # for that command only
+    monkeypatch.delenv("STUDY_APP_RESULTS")
+    monkeypatch.chdir(work)
+    assert main(["compare", "--study", str(tiny_study), "--store", str(pilot), "--n-boot", "200"]) == 0
+    assert (work / "results" / "tiny" / "compare-pilot" / "rates.csv").is_file()
+
+
+def test_results_before_options_still_opens_the_annotation_session(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    argv = [sys.executable, str(ROOT / "main.py"), "--results", str(tmp_path / "r"), "--study", "demo-digits", "--annotator", "Z01"]
+    result = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 1 and "no screen found" in result.stderr  # it went to annotate, not to usage

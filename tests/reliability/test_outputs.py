@@ -26,7 +26,7 @@ from study_app.cli.main import main
 from study_app.io.output_guard import STALE_TEMPORARY_S, OutputRefusedError, OutputWriteError, check_output, replacing, write_text
 from study_app.report.build import OWNED_FILES
 from study_app.store import ResultsStore, export_answers
-from study_app.store.journal import JOURNAL_DIR
+from study_app.store.journal import journal_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -197,8 +197,8 @@ def test_merge_into_one_of_its_inputs_or_a_journal_is_refused(tiny_store, tmp_pa
 
 def test_merge_into_the_journals_folder_is_refused(tiny_store, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["merge", str(JOURNAL_DIR / "host-5432-db.sqlite"), str(tiny_store)]) == 1
-    assert "is an offline journal" in capsys.readouterr().err and not JOURNAL_DIR.exists()
+    assert main(["merge", str(journal_dir() / "host-5432-db.sqlite"), str(tiny_store)]) == 1
+    assert "is an offline journal" in capsys.readouterr().err and not journal_dir().exists()
 
 
 def test_import_into_its_own_table_is_refused(tiny_store, tmp_path, capsys):
