@@ -101,7 +101,7 @@ def coverage(runs: int) -> float:
         cell = rng.choice(4, size=200, p=cells(0.8, 0.8, 0.19))
         correct = np.stack([cell <= 1, (cell == 0) | (cell == 2)])
         grid = RaterGrid(raters, kinds, np.arange(200), np.ones((2, 200), dtype=bool), correct)
-        found = bootstrap_consistency(grid, np.array([0]), np.array([1]), 999, ALPHA, run)
+        found = bootstrap_consistency(grid, np.array([0]), np.array([1]), n_boot=999, alpha=ALPHA, seed=run)
         covered += found.ci_low[0] <= 0.19 <= found.ci_high[0]
     return covered / runs
 
@@ -118,7 +118,7 @@ def difference_rejections(runs: int) -> float:
         difficulty = rng.normal(0, 1.5, n)
         correct = rng.random((people + 2, n)) < 1 / (1 + np.exp(difficulty - 1.5))
         grid = RaterGrid(raters, kinds, np.arange(n), np.ones(correct.shape, dtype=bool), correct)
-        rejected += bootstrap_consistency(grid, first, second, 999, ALPHA, run).differences["pvalue"].iloc[0] < ALPHA
+        rejected += bootstrap_consistency(grid, first, second, n_boot=999, alpha=ALPHA, seed=run).differences["pvalue"].iloc[0] < ALPHA
     return rejected / runs
 
 
@@ -177,7 +177,7 @@ def run(quick: bool) -> list[Result]:
                           100 * rejected, "%", "2-8 %", met=None if quick else 0.02 <= rejected <= 0.08))
     grid, first, second = large_design(size)
     start = time.perf_counter()
-    boot = bootstrap_consistency(grid, first, second, size.n_boot, ALPHA, 0)
+    boot = bootstrap_consistency(grid, first, second, n_boot=size.n_boot, alpha=ALPHA, seed=0)
     fisher_exact_pvalues(np.full(len(first), size.images), grid.correct[first].sum(axis=1), grid.correct[second].sum(axis=1),
                          (grid.correct[first] & grid.correct[second]).sum(axis=1))
     seconds = time.perf_counter() - start

@@ -61,7 +61,7 @@ TARGET_S = 10.0
 def report_data(size: Workload, work: Path) -> ReportData:
     """The workload as report inputs, with the ILSVRC label names and a JPEG per image."""
     answers, predictions, truth, labels = named_data(size)
-    raters = rater_table(answers, predictions, truth, K, labels)
+    raters = rater_table(answers, predictions, truth, k=K, labels=labels)
     rng = np.random.default_rng(0)
     paths = {}
     for image_id in truth["image_id"]:
@@ -84,7 +84,7 @@ def pivot_kappa(raters: pd.DataFrame, a: str, b: str) -> float:
 
 def full_design_gee(raters: pd.DataFrame, model: str) -> float:
     """The GEE p-value of annotators vs ``model`` with every annotator-effect column written out."""
-    grid = rater_grid(raters, "correct_topk")
+    grid = rater_grid(raters, correct="correct_topk")
     people, model_row = grid.of_kind(HUMAN), grid.row(model)
     person, image = np.nonzero(people.seen & grid.seen[model_row])
     shared = np.flatnonzero(grid.seen[model_row])

@@ -61,7 +61,7 @@ def run(quick: bool) -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="bench-review-") as folder:
         study, answers, predictions = workload_study(size, Path(folder))
         start = time.perf_counter()
-        rater_table(answers, predictions, study, 5, study.labels, image_phases(study))
+        rater_table(answers, predictions, study, k=5, labels=study.labels, phase_of=image_phases(study))
         baseline = time.perf_counter() - start
         results = []
         for rule in ("top-k", "top-1"):  # the default; and the worst case, where most answers are errors

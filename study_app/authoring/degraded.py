@@ -87,7 +87,7 @@ def write_degraded_study(
         header = list(rows[0])
         write_csv(staging / "manifest.csv", header, [[row[c] for c in header] for row in rows])
         copied = _copy_label_files(study, staging)
-        toml = _study_toml(study, copied, transform.name, conditions, seed, test_phases, presentation_ms)
+        toml = _study_toml(study, copied, transform=transform.name, conditions=conditions, seed=seed, tests=test_phases, presentation_ms=presentation_ms)
         (staging / STUDY_FILE).write_text(toml, encoding="utf-8")
         staging.rename(out)
     except BaseException:
@@ -192,7 +192,7 @@ def _phase_toml(phase: Phase, presentation: Presentation | None) -> str:
 
 
 def _study_toml(
-    study: Study, copied: dict[str, str], transform: str, conditions: list[str], seed: int, tests: list[Phase], presentation_ms: int | None
+    study: Study, copied: dict[str, str], *, transform: str, conditions: list[str], seed: int, tests: list[Phase], presentation_ms: int | None
 ) -> str:
     tested = {p.name for p in tests}
     name = f"{study.name}-{transform}"[:128]

@@ -176,6 +176,7 @@ def write_ilsvrc_study(
     out: str | Path,
     val_dir: str | Path,
     train_dir: str | Path | None = None,
+    *,
     train_images: int = 500,
     test_images: int = 1500,
     examples_per_class: int = 13,

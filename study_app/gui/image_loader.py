@@ -66,6 +66,7 @@ class _Job(QRunnable):
         loader: ImageLoader,
         key: str,
         path: Path,
+        *,
         box: int | None,
         fit: tuple[int, int] | None,
         max_pixels: int,
@@ -187,7 +188,7 @@ class ImageLoader(QObject):
             return True
         if key not in self._pending and key not in self._errors and not self._closed:
             self._pending.add(key)
-            self._pool.start(_Job(self, key, path, box, fit, self._max_pixels, sha256))
+            self._pool.start(_Job(self, key, path, box=box, fit=fit, max_pixels=self._max_pixels, sha256=sha256))
         return False
 
     def wait(self, msecs: int = 30_000) -> bool:

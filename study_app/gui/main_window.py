@@ -216,10 +216,10 @@ class AnnotationWindow(QMainWindow):
             self.trial.start(
                 phase,
                 self.images.get(trial.image_id),
-                trial.index + 1,
-                controller.phase_size(trial.phase),
-                controller.position,
-                controller.total,
+                number=trial.index + 1,
+                phase_size=controller.phase_size(trial.phase),
+                position=controller.position,
+                total=controller.total,
             )
             if controller.answer_under_revision is not None:
                 self.trial.show_revision(controller.answer_under_revision)

@@ -234,7 +234,7 @@ class TrialPage(QWidget):
         layout.addWidget(self.status)
 
     # -- showing a trial -------------------------------------------------------------
-    def start(self, phase: Phase, image: QImage, number: int, phase_size: int, position: int, total: int) -> None:
+    def start(self, phase: Phase, image: QImage, *, number: int, phase_size: int, position: int, total: int) -> None:
         """Show trial ``number`` (1-based) of ``phase``; the RT clock starts at first paint."""
         self._timer.stop()
         self._stop_deadline()

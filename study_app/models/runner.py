@@ -51,6 +51,7 @@ def predict_study(
     study: Study,
     spec: ModelSpec,
     out: Path,
+    *,
     backend: str = "onnxruntime",
     device: str = "cpu",
     batch_size: int = 32,

@@ -37,7 +37,7 @@ class ImageTable(Mapping[str, "ImageRecord"]):
 
     __slots__ = ("_ids", "_index", "_folder", "_names", "_labels", "_splits", "_hashes", "_blocks", "_conditions", "_attributes", "_made")
 
-    def __init__(self, ids: list[str], folder: str, names: list[str], labels: list[tuple[str, ...]],
+    def __init__(self, ids: list[str], folder: str, *, names: list[str], labels: list[tuple[str, ...]],
                  splits: list[str], hashes: list[str], blocks: list[str], conditions: list[str] | None = None,
                  attributes: list[tuple[tuple[str, str], ...]] | None = None) -> None:
         self._ids, self._folder, self._names = ids, folder, names
@@ -57,13 +57,13 @@ class ImageTable(Mapping[str, "ImageRecord"]):
         table = cls(
             [r.image_id for r in records],
             folder,
-            [p[len(folder):] for p in paths],
-            [r.labels for r in records],
-            [r.split for r in records],
-            [r.sha256 for r in records],
-            [r.block for r in records],
-            [r.condition for r in records],
-            [r.attributes for r in records],
+            names=[p[len(folder):] for p in paths],
+            labels=[r.labels for r in records],
+            splits=[r.split for r in records],
+            hashes=[r.sha256 for r in records],
+            blocks=[r.block for r in records],
+            conditions=[r.condition for r in records],
+            attributes=[r.attributes for r in records],
         )
         table._made = {r.image_id: r for r in records}
         return table
@@ -108,7 +108,9 @@ class ImageTable(Mapping[str, "ImageRecord"]):
         return (self._ids, self._folder, self._names, self._labels, self._splits, self._hashes, self._blocks, self._conditions, self._attributes)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        ImageTable.__init__(self, *state)
+        ids, folder, names, labels, splits, hashes, blocks, conditions, attributes = state
+        ImageTable.__init__(self, ids, folder, names=names, labels=labels, splits=splits, hashes=hashes, blocks=blocks,
+                            conditions=conditions, attributes=attributes)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ImageTable) and self.__getstate__() == other.__getstate__()

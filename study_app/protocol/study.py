@@ -833,7 +833,7 @@ class _Loader:
         return digest.hexdigest()
 
 
-def load_study(name_or_path: str | Path, check_images: bool = True, rehash: bool = False, for_session: bool = False) -> Study:
+def load_study(name_or_path: str | Path, *, check_images: bool = True, rehash: bool = False, for_session: bool = False) -> Study:
     """Find, read and check a study; raise :class:`ProtocolError` listing every problem.
 
     ``check_images=False`` skips decoding every image (files must still exist and are
@@ -846,11 +846,11 @@ def load_study(name_or_path: str | Path, check_images: bool = True, rehash: bool
     does not read model predictions (annotators never see them; ``validate``,
     ``compare`` and ``report`` check them).
     """
-    return load_study_with_inputs(name_or_path, check_images, rehash, for_session)[0]
+    return load_study_with_inputs(name_or_path, check_images=check_images, rehash=rehash, for_session=for_session)[0]
 
 
 def load_study_with_inputs(
-    name_or_path: str | Path, check_images: bool = True, rehash: bool = False, for_session: bool = False
+    name_or_path: str | Path, *, check_images: bool = True, rehash: bool = False, for_session: bool = False
 ) -> tuple[Study, tuple[Path, ...]]:
     """:func:`load_study`, and every file (other than images) the study was read from."""
     loader = _Loader(find_study(name_or_path), check_images, rehash, for_session)

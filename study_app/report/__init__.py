@@ -1,6 +1,7 @@
 """The comparison report: one HTML page (plus Markdown, figures and CSV tables) per study.
 
-``python main.py report --study NAME`` writes ``results/<study>/report/``. From Python::
+``python main.py report --study NAME`` writes ``results/<study>/report/``; from Python,
+:func:`study_app.write_report` does the same. Lower down::
 
     from study_app.report import Settings, from_model_vs_human, write_report
     data = from_model_vs_human(Path(".../raw-data"), ["edge"], "notebook").with_models(["resnet50"])
@@ -13,20 +14,26 @@ only selects, lays out, draws and escapes. Headless: matplotlib's Agg canvas, no
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them
+    # (`name as name` marks each as re-exported: __all__ below is computed, so tools cannot read it)
+    from study_app.report.build import Analysis as Analysis, Settings as Settings, analyse as analyse, build_document as build_document, write_document as write_document, write_report as write_report
+    from study_app.report.document import Document as Document
+    from study_app.report.inputs import ReportData as ReportData, from_files as from_files, from_model_vs_human as from_model_vs_human, from_study_store as from_study_store
 
 # Loaded on first use: the command line imports report.cli, and the annotation app
 # must not pay for matplotlib and the statistics at start-up.
-_LAZY = {
+_EXPORTS = {
     "Analysis": "build", "Settings": "build", "analyse": "build", "build_document": "build",
     "write_document": "build", "write_report": "build", "Document": "document",
     "ReportData": "inputs", "from_files": "inputs", "from_model_vs_human": "inputs", "from_study_store": "inputs",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)

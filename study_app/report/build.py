@@ -233,8 +233,8 @@ def _gallery_section(data: ReportData, settings: Settings, phases: list[str], mo
         crowd = plurality_vote(rows, seed=settings.seed)
         for model in models:
             if (rows["rater"] == model).any() and not crowd.empty:
-                galleries += model_galleries(rows, crowd, model, correct, data.label_name, data.image_paths, data.max_pixels,
-                                             settings.gallery_size, f"{phase_slug[phase]}-{model_slug[model]}")
+                galleries += model_galleries(rows, crowd, model, correct=correct, name=data.label_name, image_paths=data.image_paths, max_pixels=data.max_pixels,
+                                             size=settings.gallery_size, key=f"{phase_slug[phase]}-{model_slug[model]}")
     intro = f"Up to {settings.gallery_size} images per gallery, by image id."
     return Section("galleries", "Where annotators and models part ways", intro if galleries else "No model predictions: no galleries.", tuple(galleries))
 
@@ -322,7 +322,7 @@ def _write_owned(out: Path, names: set[str]) -> None:
     write_bytes(out / OWNED_FILES, json.dumps({"files": sorted(names)}, indent=1).encode("utf-8"))
 
 
-def write_report(data: ReportData, settings: Settings, out: Path, comparison: Comparison | None = None,
+def write_report(data: ReportData, settings: Settings, out: Path, *, comparison: Comparison | None = None,
                  inputs: Iterable[str | Path | None] = ()) -> list[Path]:
     """Analyse, assemble and write a report; returns the files written (``index.html`` first)."""
     document = build_document(data, settings, analyse(data, settings, comparison))

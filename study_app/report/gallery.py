@@ -60,6 +60,7 @@ def model_galleries(
     raters: pd.DataFrame,
     crowd: pd.DataFrame,
     model: str,
+    *,
     correct: str,
     name: Callable[[str], str],
     image_paths: Mapping[str, Path],

@@ -149,7 +149,8 @@ def report_data(inputs: RaterInputs, command: str = "") -> ReportData:
     if isinstance(source, StudySource):
         data = from_study_store(raters, inputs.rule, inputs.k, source.study, source.store, command)
     elif isinstance(source, FileSource) and source.answers is not None:
-        data = from_files(raters, inputs.rule, inputs.k, inputs.name, source.answers, source.truth, command)
+        data = from_files(raters, rule=inputs.rule, k=inputs.k, name=inputs.name, answers_path=source.answers,
+                          truth_path=source.truth, command=command)
     else:
         raise StudyError("a report compares annotators with models: predictions alone need answers too (--answers)")
     return replace(data, notes=inputs.notes, every_trial=inputs.raters)
@@ -169,7 +170,7 @@ def from_study_store(raters: pd.DataFrame, rule: str, k: int, study: Study, stor
 
 
 def from_files(
-    raters: pd.DataFrame, rule: str, k: int, name: str, answers_path: Path, truth_path: Path, command: str
+    raters: pd.DataFrame, *, rule: str, k: int, name: str, answers_path: Path, truth_path: Path, command: str
 ) -> ReportData:
     """An answers table and a manifest (the tidy inputs of ``compare``).
 

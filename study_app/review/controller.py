@@ -33,7 +33,7 @@ class ReviewController:
         self._reviewed = sum(1 for item in self.items if item.item in self.reviews)  # kept up to date by save
         self.resumed = self._reviewed > 0
         self.session_uuid = open_review_session(
-            store, self.reviewer, study.name, study.protocol_hash, blind, selection.to_json(), self.taxonomy.to_json()
+            store, self.reviewer, study_name=study.name, protocol_hash=study.protocol_hash, blind=blind, selection=selection.to_json(), taxonomy=self.taxonomy.to_json()
         )
         self.position = self.first_unreviewed()
 
@@ -95,7 +95,7 @@ class ReviewController:
         previous = self.reviews.get(item.item)
         if previous is not None and (tuple(previous.causes), previous.note, previous.proposed_truth) == (tuple(ordered), note.strip(), proposal or None):
             return previous  # saved again unchanged: no new row (its time would decide which of two proposals counts)
-        review = save_review(self.store, self.session_uuid, self.reviewer, item.target(), ordered, note.strip(), proposal or None, review_ms)
+        review = save_review(self.store, self.session_uuid, self.reviewer, item.target(), causes=ordered, note=note.strip(), proposed_truth=proposal or None, review_ms=review_ms)
         if item.item not in self.reviews:
             self._reviewed += 1
         self.reviews[item.item] = review

@@ -85,6 +85,7 @@ class ScriptedParticipant:
         study: Study,
         rng: random.Random,
         raters: RaschRaters | None,
+        *,
         annotator: str,
         guesses: dict[str, tuple[str, ...]] | None,
         rt_ms: tuple[float, float],
@@ -181,6 +182,7 @@ def run_pilot(
     study: Study,
     annotators: int,
     store_path: str | Path | None = None,
+    *,
     accuracy: float | None = 0.8,
     ability_sd: float = DEFAULT_ABILITY_SD,
     difficulty_sd: float = DEFAULT_DIFFICULTY_SD,
@@ -223,7 +225,8 @@ def run_pilot(
         for number in range(1, annotators + 1):
             annotator = f"pilot-{seed}-{number:03d}"
             names.append(annotator)
-            participant = ScriptedParticipant(study, random.Random(f"{seed}:{annotator}"), raters, annotator, guesses, rt_ms, real_time)
+            participant = ScriptedParticipant(study, random.Random(f"{seed}:{annotator}"), raters, annotator=annotator, guesses=guesses,
+                                              rt_ms=rt_ms, real_time=real_time)
             controller = SessionController(study, store, annotator, force_new=True)
             try:
                 drive(controller, participant)

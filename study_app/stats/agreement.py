@@ -50,7 +50,7 @@ from study_app.stats.grid import LabelGrid, RaterGrid, label_grid, rater_grid
 from study_app.stats.independence import EXACT_BELOW, PERMUTATIONS, LabelPermutations, fisher_exact_pvalues
 from study_app.stats.multiplicity import holm
 from study_app.stats.raters import HUMAN
-from study_app.stats.results import HypothesisTestResult, Summarised
+from study_app.stats.results import HypothesisTestResult, Result, Summarised
 
 NO_ANSWER = "(no answer)"
 CONSISTENCY_COLUMNS = [
@@ -104,8 +104,8 @@ def _ceiling_row(grid: RaterGrid, ceiling: tuple[int, float, float, float]) -> d
             "kappa_ci_note": f"mean over {n_pairs} annotator pairs; images resampled", "pvalue": np.nan, "pvalue_holm": np.nan}
 
 
-@dataclass(frozen=True)
-class ConsistencyAnalysis:
+@dataclass(frozen=True, repr=False)
+class ConsistencyAnalysis(Result):
     """Every pair's error consistency with the annotators' ceiling last (``table``), and the
     paired bootstrap test of every two models' mean consistency with the annotators
     (``differences``: :data:`~study_app.stats.consistency.DIFFERENCE_COLUMNS`)."""
@@ -115,7 +115,7 @@ class ConsistencyAnalysis:
 
 
 def consistency_analysis(
-    raters: pd.DataFrame, correct: str = "correct_topk", *, alpha: float = 0.05, n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
+    raters: pd.DataFrame, *, correct: str = "correct_topk", alpha: float = 0.05, n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
     family: str = "error consistency, every pair of raters",
 ) -> ConsistencyAnalysis:
     """Error consistency of every pair of raters, the annotators' ceiling and the model differences.
@@ -135,11 +135,11 @@ def consistency_analysis(
     family : str
         The name of the Holm family (every pair of the table), kept in ``holm_family``.
     """
-    grid = rater_grid(raters, correct)
+    grid = rater_grid(raters, correct=correct)
     first, second = np.triu_indices(len(grid.raters), k=1)
     shared = ((grid.seen.astype(np.float32) @ grid.seen.T.astype(np.float32))[first, second] > 0)
     first, second = first[shared], second[shared]
-    boot = bootstrap_consistency(grid, first, second, n_boot, alpha, seed)
+    boot = bootstrap_consistency(grid, first, second, n_boot=n_boot, alpha=alpha, seed=seed)
     table = _with_holm(_pairwise_consistency(grid, first, second, boot), family)
     if boot.ceiling is not None:
         table = pd.concat([table, pd.DataFrame([_ceiling_row(grid, boot.ceiling)]).assign(holm_family="")], ignore_index=True)
@@ -147,7 +147,7 @@ def consistency_analysis(
 
 
 def error_consistency_table(
-    raters: pd.DataFrame, correct: str = "correct_topk", *, alpha: float = 0.05, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
+    raters: pd.DataFrame, *, correct: str = "correct_topk", alpha: float = 0.05, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
 ) -> pd.DataFrame:
     """Error consistency of every pair of raters (human-human, human-model, model-model).
 
@@ -167,11 +167,11 @@ def error_consistency_table(
         ``CONSISTENCY_COLUMNS``, one row per unordered pair sharing at least one image
         (without the annotators' ceiling: :func:`consistency_analysis` adds it).
     """
-    table = consistency_analysis(raters, correct, alpha=alpha, n_boot=n_boot, seed=seed).table
+    table = consistency_analysis(raters, correct=correct, alpha=alpha, n_boot=n_boot, seed=seed).table
     return table[table["pair"] != CEILING_PAIR].reset_index(drop=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PairKappaResult(HypothesisTestResult):
     """A kappa of two raters on the images both saw; unpacks as ``kappa, pvalue``."""
 
@@ -184,7 +184,7 @@ class PairKappaResult(HypothesisTestResult):
         return self.kappa  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ErrorConsistencyResult(PairKappaResult):
     """Error consistency of two raters; the p-value is Fisher's exact test of independent errors."""
 
@@ -203,7 +203,7 @@ class ErrorConsistencyResult(PairKappaResult):
 
 
 def error_consistency(
-    raters: pd.DataFrame, rater_a: str, rater_b: str, correct: str = "correct_topk", *,
+    raters: pd.DataFrame, rater_a: str, rater_b: str, *, correct: str = "correct_topk",
     alpha: float = 0.05, n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
 ) -> ErrorConsistencyResult:
     """Error consistency of two raters on the images both saw (a rater with itself: 1).
@@ -219,9 +219,9 @@ def error_consistency(
     alpha, n_boot, seed
         The percentile bootstrap interval on kappa (images resampled).
     """
-    grid = rater_grid(raters, correct)
+    grid = rater_grid(raters, correct=correct)
     first, second = np.array([grid.row(rater_a)]), np.array([grid.row(rater_b)])
-    boot = bootstrap_consistency(grid, first, second, n_boot, alpha, seed)
+    boot = bootstrap_consistency(grid, first, second, n_boot=n_boot, alpha=alpha, seed=seed)
     row = _pairwise_consistency(grid, first, second, boot).iloc[0]
     if row["n_images"] == 0:
         raise StudyError(f"{rater_a!r} and {rater_b!r} share no image")
@@ -230,7 +230,7 @@ def error_consistency(
     return ErrorConsistencyResult(rater_a, rater_b, int(row["n_images"]), **values)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ConsistencyDifferenceResult(HypothesisTestResult):
     """Model A's mean error consistency with the annotators minus model B's, tested by a
     paired bootstrap over images; unpacks as ``difference, pvalue``."""
@@ -254,7 +254,7 @@ class ConsistencyDifferenceResult(HypothesisTestResult):
 
 
 def consistency_difference(
-    raters: pd.DataFrame, model_a: str, model_b: str, correct: str = "correct_topk", *,
+    raters: pd.DataFrame, model_a: str, model_b: str, *, correct: str = "correct_topk",
     alpha: float = 0.05, n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
 ) -> ConsistencyDifferenceResult:
     """Is model A more human-like in its errors than model B?
@@ -279,18 +279,18 @@ def consistency_difference(
     """
     if n_boot < 1:
         raise StudyError("a bootstrap test needs n_boot >= 1")
-    grid = rater_grid(raters, correct)
+    grid = rater_grid(raters, correct=correct)
     people = np.flatnonzero(grid.kinds == HUMAN)
     rows = [grid.row(model_a), grid.row(model_b)]
     first, second = np.repeat(people, 2), np.tile(rows, len(people))
-    found = bootstrap_consistency(grid, first, second, n_boot, alpha, seed, model_pairs=[(rows[0], rows[1])]).differences
+    found = bootstrap_consistency(grid, first, second, n_boot=n_boot, alpha=alpha, seed=seed, model_pairs=[(rows[0], rows[1])]).differences
     if found.empty:
         raise StudyError(f"no annotator shares images with both {model_a!r} and {model_b!r}")
     row = found.iloc[0]
     return ConsistencyDifferenceResult(**{name: row[name] for name in DIFFERENCE_COLUMNS})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class LabelKappaResult(PairKappaResult):
     """Cohen's kappa of two annotators' top-1 labels."""
 
@@ -308,7 +308,7 @@ class LabelKappaResult(PairKappaResult):
 NORMAL_METHOD = "normal (asymptotic SE under kappa = 0)"
 
 
-def label_kappa(raters: pd.DataFrame, rater_a: str, rater_b: str, alpha: float = 0.05, seed: int = 0) -> LabelKappaResult:
+def label_kappa(raters: pd.DataFrame, rater_a: str, rater_b: str, *, alpha: float = 0.05, seed: int = 0) -> LabelKappaResult:
     """Cohen's kappa on the top-1 labels of the images both raters saw.
 
     The numbers are statsmodels' ``cohens_kappa`` (simple kappa, its asymptotic
@@ -350,7 +350,7 @@ def kappa_interval(kappa: ArrayLike, std_error: ArrayLike, alpha: float) -> tupl
     return low, high
 
 
-def label_kappa_table(raters: pd.DataFrame, alpha: float = 0.05, seed: int = 0) -> pd.DataFrame:
+def label_kappa_table(raters: pd.DataFrame, *, alpha: float = 0.05, seed: int = 0) -> pd.DataFrame:
     """Cohen's kappa on labels for every pair of annotators sharing images (all pairs at once);
     p-values as :func:`label_kappa` gives them, Holm-adjusted over the pairs of the table
     (``pvalue_holm``, family named in ``holm_family``)."""
@@ -451,7 +451,7 @@ def _label_kappa_block(grid: LabelGrid, first: np.ndarray, second: np.ndarray, a
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class FleissResult(Summarised):
     """Fleiss' kappa of three or more annotators' labels on the images all of them saw."""
 
@@ -502,7 +502,7 @@ def pairing(pairs: pd.DataFrame) -> np.ndarray:
 ANNOTATOR_PAIRS = "annotator - annotator"
 
 
-def kappa_summary(pairs: pd.DataFrame, groups: np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
+def kappa_summary(pairs: pd.DataFrame, groups: np.ndarray, *, alpha: float = 0.05) -> pd.DataFrame:
     """Kappas of many pairs summarised per group (and phase): how many pairs, their median
     shared images, the median, range and mean of kappa, and how many have p < ``alpha``
     (NaN when no pair of the group has a p-value), and Holm-adjusted p < ``alpha`` (NaN

@@ -25,7 +25,7 @@ _METRICS = ["accuracy_difference", "observed_consistency", "error_consistency"]
 
 
 def humanlike_metrics(
-    raters: pd.DataFrame, dataset: str = "phase", condition: str = "condition", correct: str = "correct_top1"
+    raters: pd.DataFrame, *, dataset: str = "phase", condition: str = "condition", correct: str = "correct_top1"
 ) -> pd.DataFrame:
     """Accuracy difference, observed and error consistency of each model, benchmark-averaged.
 
@@ -44,7 +44,7 @@ def humanlike_metrics(
         One row per model: ``model, accuracy_difference, observed_consistency,
         error_consistency, n_datasets``.
     """
-    per_condition = model_human_pairs(raters, dataset, condition, correct)
+    per_condition = model_human_pairs(raters, dataset=dataset, condition=condition, correct=correct)
     per_subject = per_condition.groupby(["model", "human", "dataset"], sort=True)[_METRICS].mean()
     per_dataset = per_subject.groupby(["model", "dataset"], sort=True).mean()
     table = per_dataset.groupby("model", sort=True).mean()
@@ -53,12 +53,12 @@ def humanlike_metrics(
 
 
 def model_human_pairs(
-    raters: pd.DataFrame, dataset: str = "phase", condition: str = "condition", correct: str = "correct_top1"
+    raters: pd.DataFrame, *, dataset: str = "phase", condition: str = "condition", correct: str = "correct_top1"
 ) -> pd.DataFrame:
     """The benchmark's three metrics for every (model, human, data set, condition)."""
     parts = []
     for (data_set, level), rows in raters.groupby([dataset, condition], observed=True, sort=True):
-        pairs = error_consistency_table(rows, correct, n_boot=0)  # only the kappas: no interval to pay for
+        pairs = error_consistency_table(rows, correct=correct, n_boot=0)  # only the kappas: no interval to pay for
         pairs = pairs[(pairs["kind_a"] != pairs["kind_b"]) & pairs["kind_a"].isin([HUMAN, MODEL])]
         model_first = pairs["kind_a"] == MODEL
         parts.append(
@@ -77,7 +77,7 @@ def model_human_pairs(
     return pd.concat(parts, ignore_index=True)
 
 
-def ood_accuracy(raters: pd.DataFrame, dataset: str = "phase", correct: str = "correct_top1") -> pd.DataFrame:
+def ood_accuracy(raters: pd.DataFrame, *, dataset: str = "phase", correct: str = "correct_top1") -> pd.DataFrame:
     """Each model's accuracy pooled within a data set, then averaged over data sets."""
     models = raters[raters["kind"] == MODEL]
     per_dataset = models.groupby(["rater", dataset], observed=True)[correct].mean()

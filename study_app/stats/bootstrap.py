@@ -113,7 +113,7 @@ def group_rate_replicates(
     return mean_over_raters(rates, rater_weights)
 
 
-def percentile_interval(replicates: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+def percentile_interval(replicates: np.ndarray, *, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval along the first axis (NaN replicates ignored)."""
     low, high = np.nanquantile(replicates, [alpha / 2, 1 - alpha / 2], axis=0)
     return low, high

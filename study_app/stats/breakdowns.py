@@ -32,7 +32,7 @@ from study_app.stats.results import HypothesisTestResult, Summarised
 LEVELS = ("class", "superclass")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ClassComparison(Summarised):
     """Per-class errors of the annotators and one model, and how alike the profiles are."""
 
@@ -64,6 +64,7 @@ def _class_of(raters: pd.DataFrame, level: str, labels: LabelSet | None) -> np.n
 def class_error_comparison(
     raters: pd.DataFrame,
     model: str,
+    *,
     level: str = "class",
     labels: LabelSet | None = None,
     alpha: float = 0.05,
@@ -119,7 +120,7 @@ def class_error_comparison(
     return ClassComparison(model, level, len(table), float(rho), float(p), int(reject.sum()), table)
 
 
-def confused_pairs(raters: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+def confused_pairs(raters: pd.DataFrame, *, top: int = 10) -> pd.DataFrame:
     """The most frequent wrong top-1 answers as (truth, label) pairs, per rater group.
 
     Returns
@@ -141,7 +142,7 @@ def confused_pairs(raters: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     return counts.groupby("group", sort=True).head(top).reset_index(drop=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class TrendResult(HypothesisTestResult):
     """Change of the annotators' error over the trials of a session."""
 
@@ -183,7 +184,7 @@ def _trend_fit(error: np.ndarray, per_100: np.ndarray, clusters: np.ndarray) -> 
     return GEE(error, design, groups=codes, family=Binomial(), cov_struct=Exchangeable()).fit()
 
 
-def error_by_trial(raters: pd.DataFrame, alpha: float = 0.05, correct: str = "correct_topk", bins: int = 10) -> TrendResult:
+def error_by_trial(raters: pd.DataFrame, *, alpha: float = 0.05, correct: str = "correct_topk", bins: int = 10) -> TrendResult:
     """Learning (errors fall) or fatigue (errors rise) over the trials of each phase.
 
     The odds ratio of an error per 100 further trials comes from a logistic regression
@@ -214,7 +215,7 @@ def error_by_trial(raters: pd.DataFrame, alpha: float = 0.05, correct: str = "co
     )
 
 
-def rt_by_correctness(raters: pd.DataFrame, correct: str = "correct_topk") -> pd.DataFrame:
+def rt_by_correctness(raters: pd.DataFrame, *, correct: str = "correct_topk") -> pd.DataFrame:
     """Median response time of right and wrong answers, per annotator and pooled.
 
     Only answers count (a timeout's RT is the time limit, not a decision time). The

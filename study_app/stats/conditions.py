@@ -142,12 +142,12 @@ def condition_rates(
         rows = table if name == "all" else shared_stimuli(table)
         if rows.empty:
             continue
-        parts.append(single_rater_rates(rows, correct, alpha, by=("phase", "condition")).assign(scope=name))
+        parts.append(single_rater_rates(rows, correct=correct, alpha=alpha, by=("phase", "condition")).assign(scope=name))
         human = rows[(rows["kind"] == HUMAN).to_numpy()]
         for (phase, level), part in human.groupby(["phase", "condition"], observed=True, sort=True):
             key = (str(phase), str(level), len(part))  # within one cell, shared rows are a subset: same size, same rows
             if key not in pooled_of:
-                pooled_of[key] = pooled_human_rate(part, correct, alpha, n_boot, np.random.default_rng(seed))
+                pooled_of[key] = pooled_human_rate(part, correct=correct, alpha=alpha, n_boot=n_boot, rng=np.random.default_rng(seed))
             parts.append(pooled_of[key].assign(phase=key[0], condition=key[1], scope=name))
     if not parts:
         return pd.DataFrame(columns=CONDITION_COLUMNS)
@@ -185,7 +185,7 @@ def condition_tests(
         people = sorted(kinds.index[kinds == HUMAN])
         pairs = [(other, model) for model in sorted(kinds.index[kinds == MODEL]) for other in [*people, HUMANS]] if people else []
         if pairs:
-            tested = paired_comparisons(rows, pairs, alpha, correct, n_boot, seed, gee=False)
+            tested = paired_comparisons(rows, pairs, alpha=alpha, correct=correct, n_boot=n_boot, seed=seed, gee=False)
             parts.append(tested.assign(phase=str(phase), condition=str(level)))
     if not parts:
         return pd.DataFrame(columns=TEST_COLUMNS)
@@ -201,7 +201,7 @@ def condition_population(raters: pd.DataFrame, *, correct: str = "correct_top1",
     for (phase, level), rows in table.groupby(["phase", "condition"], observed=True, sort=True):
         kinds = rows.groupby("rater", observed=True)["kind"].first().astype(str)
         if (kinds == HUMAN).any():
-            found = population_table(rows, sorted(kinds.index[kinds == MODEL]), alpha, correct)
+            found = population_table(rows, sorted(kinds.index[kinds == MODEL]), alpha=alpha, correct=correct)
             parts.append(found.assign(phase=str(phase), condition=str(level)))
     if not parts:
         return pd.DataFrame(columns=POPULATION_BY_CONDITION)
@@ -225,7 +225,7 @@ def condition_consistency(raters: pd.DataFrame, *, correct: str = "correct_top1"
         (the accuracy difference squared, as the benchmark defines it).
     """
     metrics = ["error_consistency", "observed_consistency", "accuracy_difference"]
-    pairs = model_human_pairs(with_condition(raters), "phase", "condition", correct) if (raters["kind"] == MODEL).any() else None
+    pairs = model_human_pairs(with_condition(raters), dataset="phase", condition="condition", correct=correct) if (raters["kind"] == MODEL).any() else None
     if pairs is None or pairs.empty:
         return pd.DataFrame(columns=CONSISTENCY_COLUMNS), pd.DataFrame(columns=["phase", "model", "n_conditions", "n_humans", *metrics])
     pairs = pairs.rename(columns={"dataset": "phase"}).astype({"phase": str, "condition": str})
@@ -255,7 +255,7 @@ def _in_display_order(table: pd.DataFrame, then: list[str]) -> pd.DataFrame:
     return ordered.drop(columns=["_level", "_kind"]).reset_index(drop=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ConditionAnalysis(Summarised):
     """Everything per condition: rates in both scopes, paired tests and error consistency."""
 

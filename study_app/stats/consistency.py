@@ -32,6 +32,7 @@ from scipy import sparse
 from study_app.stats.bootstrap import resample_counts
 from study_app.stats.grid import RaterGrid
 from study_app.stats.raters import HUMAN, MODEL
+from study_app.stats.results import Result
 
 #: Why a pair has no interval.
 NOT_BOOTSTRAPPED = "no bootstrap (n_boot = 0)"
@@ -96,8 +97,8 @@ DIFFERENCE_COLUMNS = ["model_a", "model_b", "n_annotators", "n_images", "kappa_a
                       "ci_low", "ci_high", "pvalue", "n_boot"]
 
 
-@dataclass(frozen=True)
-class ConsistencyBootstrap:
+@dataclass(frozen=True, repr=False)
+class ConsistencyBootstrap(Result):
     """What :func:`bootstrap_consistency` returns.
 
     ``ci_low``/``ci_high``/``ci_note`` per pair (the note says why an interval is NaN);
@@ -114,7 +115,7 @@ class ConsistencyBootstrap:
 
 
 def bootstrap_consistency(
-    grid: RaterGrid, first: np.ndarray, second: np.ndarray, n_boot: int, alpha: float, seed: int,
+    grid: RaterGrid, first: np.ndarray, second: np.ndarray, *, n_boot: int, alpha: float, seed: int,
     model_pairs: Sequence[tuple[int, int]] | None = None,
 ) -> ConsistencyBootstrap:
     """Percentile intervals of kappa for pairs ``(first[i], second[i])`` of grid rows, the

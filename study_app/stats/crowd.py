@@ -71,7 +71,7 @@ def optimistic_human(raters: pd.DataFrame) -> pd.DataFrame:
     return _crowd_rows(groups, OPTIMISTIC, {column: groups[column].any().to_numpy() for column in columns})
 
 
-def plurality_vote(raters: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+def plurality_vote(raters: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     """Rows of the plurality vote on labels, as :func:`strict_majority` plus ``label``
     (the crowd's answer, ``""`` where no annotator answered: then it is wrong).
 
@@ -97,6 +97,6 @@ def plurality_vote(raters: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     return _crowd_rows(groups, PLURALITY_VOTE, dict.fromkeys(columns, right), label=label)
 
 
-def crowds(raters: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+def crowds(raters: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     """The rows of all three crowds (plurality vote, optimistic, strict majority)."""
-    return concat_tables(plurality_vote(raters, seed), optimistic_human(raters), strict_majority(raters))
+    return concat_tables(plurality_vote(raters, seed=seed), optimistic_human(raters), strict_majority(raters))

@@ -40,7 +40,7 @@ from statsmodels.stats.proportion import proportion_confint
 from study_app.stats.agreement import kappa_interval
 from study_app.stats.raters import HUMAN, UNIT_KEY, with_condition
 from study_app.stats.rates import error_rates
-from study_app.stats.results import json_records
+from study_app.stats.results import Result, Summary, json_records
 from study_app.stats.truth import TruthSource, truth_table
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ CORRECTION_COLUMNS = ["image_id", "original", "reviewed", "status", "reviewers",
 MIN_EXPECTED = 5
 
 
-def reviews_of_counted_errors(reviews: pd.DataFrame, raters: pd.DataFrame, correct: str) -> tuple[pd.DataFrame, list[str]]:
+def reviews_of_counted_errors(reviews: pd.DataFrame, raters: pd.DataFrame, *, correct: str) -> tuple[pd.DataFrame, list[str]]:
     """The reviews of errors that the analysed rater table counts (its phases, its rule: an
     error reviewed under top-1 may be right under top-k), and notes: how many reviews that
     leaves out, and how many of each side's errors were reviewed (a share of 1 review of 200
@@ -95,7 +95,7 @@ def consensus(reviews: pd.DataFrame, causes: Sequence[str]) -> pd.DataFrame:
     return out.reset_index()[columns]
 
 
-def taxonomy_table(agreed: pd.DataFrame, taxonomy: Taxonomy, alpha: float = 0.05) -> pd.DataFrame:
+def taxonomy_table(agreed: pd.DataFrame, taxonomy: Taxonomy, *, alpha: float = 0.05) -> pd.DataFrame:
     """Count and share of each cause among people's errors (pooled) and among each model's, with Wilson intervals."""
     rows = []
     groups = [(HUMANS_GROUP, HUMAN, agreed[agreed["kind"] == HUMAN])]
@@ -121,7 +121,7 @@ def _chi_square(count: np.ndarray, group_n: int, cause_total: np.ndarray, total:
     return np.where(denominator > 0, statistic, 0.0)
 
 
-def compare_causes(agreed: pd.DataFrame, taxonomy: Taxonomy, n_perm: int = 10_000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def compare_causes(agreed: pd.DataFrame, taxonomy: Taxonomy, *, n_perm: int = 10_000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """People's errors against each model's: per-cause Fisher exact tests (Holm) and an overall permutation test.
 
     Returns ``(per_cause, overall)`` with columns :data:`TEST_COLUMNS` and :data:`OVERALL_COLUMNS`.
@@ -169,7 +169,7 @@ def _permutation_test(h: np.ndarray, m: np.ndarray, n_perm: int, rng: np.random.
     return float(observed), (exceed + 1) / (n_perm + 1), n_perm
 
 
-def reviewer_agreement(reviews: pd.DataFrame, taxonomy: Taxonomy, alpha: float = 0.05) -> pd.DataFrame:
+def reviewer_agreement(reviews: pd.DataFrame, taxonomy: Taxonomy, *, alpha: float = 0.05) -> pd.DataFrame:
     """Cohen's kappa per cause for each pair of reviewers, on the errors both reviewed.
 
     Kappa is undefined (NaN) when both reviewers gave the same answer to every error
@@ -229,7 +229,7 @@ def reviewed_truth(reviews: pd.DataFrame, truth: TruthSource) -> tuple[pd.DataFr
     return pd.concat([kept, new], ignore_index=True), pd.DataFrame(rows, columns=CORRECTION_COLUMNS)
 
 
-def rescored_error_rates(original: pd.DataFrame, rescored: pd.DataFrame, correct: str, alpha: float = 0.05,
+def rescored_error_rates(original: pd.DataFrame, rescored: pd.DataFrame, *, correct: str, alpha: float = 0.05,
                          n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Each rater's error rate with the original and with the reviewed ground truth, side by side.
 
@@ -238,8 +238,8 @@ def rescored_error_rates(original: pd.DataFrame, rescored: pd.DataFrame, correct
     counts errors that the reviewed truth turns into right answers (label noise) and
     ``broken`` right answers that it turns into errors.
     """
-    before = error_rates(original, alpha, correct, n_boot, seed)
-    after = error_rates(rescored, alpha, correct, n_boot, seed)
+    before = error_rates(original, alpha=alpha, correct=correct, n_boot=n_boot, seed=seed)
+    after = error_rates(rescored, alpha=alpha, correct=correct, n_boot=n_boot, seed=seed)
     key = ["phase", "rater", "kind"]
     keep = ["n", "errors", "error_rate", "wilson_low", "wilson_high", "boot_low", "boot_high"]
     table = before[key + keep].merge(after[key + keep], on=key, suffixes=("_original", "_reviewed"), how="outer", sort=False)
@@ -254,8 +254,8 @@ def rescored_error_rates(original: pd.DataFrame, rescored: pd.DataFrame, correct
     return table
 
 
-@dataclass(frozen=True)
-class TaxonomyAnalysis:
+@dataclass(frozen=True, repr=False)
+class TaxonomyAnalysis(Result):
     """Everything the taxonomy section shows, as tables; ``notes`` say what to keep in mind."""
 
     taxonomy: pd.DataFrame
@@ -279,7 +279,7 @@ class TaxonomyAnalysis:
         tables = {name: json_records(table) for name, table in self.tables().items()}
         return {"reviews": self.reviews, "reviewers": list(self.reviewers), "notes": list(self.notes), **tables}
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
         lines = [f"error taxonomy: {self.reviews} review(s) by {len(self.reviewers)} reviewer(s) ({', '.join(self.reviewers)})"]
         table = self.taxonomy[self.taxonomy["errors_reviewed"] > 0]
         for group, part in table.groupby("group", sort=False):
@@ -303,11 +303,11 @@ class TaxonomyAnalysis:
                 lines.append(f"  {row.phase:<8} {row.rater:<30} {100 * row.error_rate_original:5.1f}% -> {100 * row.error_rate_reviewed:5.1f}%"
                              + ("" if np.isnan(row.fixed) else f"  ({int(row.fixed)} fixed, {int(row.broken)} broken)"))
         lines += [f"note: {note}" for note in self.notes]
-        return "\n".join(lines)
+        return Summary("\n".join(lines))
 
 
 def analyse_taxonomy(reviews: pd.DataFrame, taxonomy: Taxonomy, original: pd.DataFrame, rescored: pd.DataFrame,
-                     corrections: pd.DataFrame, correct: str, alpha: float = 0.05, n_boot: int = 2000, n_perm: int = 10_000,
+                     corrections: pd.DataFrame, *, correct: str, alpha: float = 0.05, n_boot: int = 2000, n_perm: int = 10_000,
                      seed: int = 0) -> TaxonomyAnalysis:
     """All taxonomy statistics from the current reviews, the rater tables scored with the original and
     the reviewed ground truth, and the corrections (both from :func:`reviewed_truth`).
@@ -315,9 +315,9 @@ def analyse_taxonomy(reviews: pd.DataFrame, taxonomy: Taxonomy, original: pd.Dat
     Causes and reviewer agreement count only the reviews of errors ``original`` counts
     (:func:`reviews_of_counted_errors`); the corrections come from every review, since a
     ground truth belongs to the image, whichever error showed it."""
-    reviews, coverage = reviews_of_counted_errors(reviews, original, correct)
+    reviews, coverage = reviews_of_counted_errors(reviews, original, correct=correct)
     agreed = consensus(reviews, taxonomy.keys)
-    tests, overall = compare_causes(agreed, taxonomy, n_perm, seed)
+    tests, overall = compare_causes(agreed, taxonomy, n_perm=n_perm, seed=seed)
     notes = [
         "causes are multi-label: shares are of errors reviewed and need not add up to 100%; with several reviewers a cause "
         "counts when at least half of an error's reviewers ticked it",
@@ -337,7 +337,7 @@ def analyse_taxonomy(reviews: pd.DataFrame, taxonomy: Taxonomy, original: pd.Dat
     if (corrections["status"] == "disputed").any():
         notes.append("reviewers proposed different ground truths for some images: those keep their original labels")
     return TaxonomyAnalysis(
-        taxonomy_table(agreed, taxonomy, alpha), tests, overall, reviewer_agreement(reviews, taxonomy, alpha), corrections,
-        rescored_error_rates(original, rescored, correct, alpha, n_boot, seed),
+        taxonomy_table(agreed, taxonomy, alpha=alpha), tests, overall, reviewer_agreement(reviews, taxonomy, alpha=alpha), corrections,
+        rescored_error_rates(original, rescored, correct=correct, alpha=alpha, n_boot=n_boot, seed=seed),
         len(reviews), tuple(sorted(reviews["reviewer"].astype(str).unique())), tuple(notes),
     )

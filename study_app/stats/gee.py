@@ -39,6 +39,8 @@ import numpy as np
 from scipy.stats import norm
 from scipy.stats import t as t_distribution
 
+from study_app.stats.results import Result
+
 #: statsmodels' defaults for ``GEE.fit``.
 MAX_ITERATIONS = 60
 SCORE_TOLERANCE = 1e-6
@@ -49,8 +51,8 @@ FEW_CLUSTERS = 40
 _BLOCK_ENTRIES = 4_000_000
 
 
-@dataclass(frozen=True)
-class LinearGeeFit:
+@dataclass(frozen=True, repr=False)
+class LinearGeeFit(Result):
     """Coefficients with robust standard errors, as statsmodels' ``GEEResults`` gives them.
 
     ``bse``, ``tvalues``, ``pvalues`` and ``conf_int`` are statsmodels' (robust sandwich,

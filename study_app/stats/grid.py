@@ -54,7 +54,7 @@ class RaterGrid:
         return RaterGrid(self.raters[rows], self.kinds[rows], self.images, self.seen[rows], self.correct[rows])
 
 
-def rater_grid(raters: pd.DataFrame, correct: str = "correct_topk") -> RaterGrid:
+def rater_grid(raters: pd.DataFrame, *, correct: str = "correct_topk") -> RaterGrid:
     """Build the matrices from a rater table (each rater at most once per image).
 
     Parameters

@@ -63,7 +63,7 @@ from threadpoolctl import threadpool_limits
 from study_app.errors import StudyError
 from study_app.stats.grid import rater_grid
 from study_app.stats.raters import HUMAN
-from study_app.stats.results import HypothesisTestResult
+from study_app.stats.results import HypothesisTestResult, Result
 
 METHODS = ("REML", "ML")
 #: Newton steps per mode and the largest change of any effect at convergence.
@@ -75,8 +75,8 @@ _SD_STEP = 1e-4
 _DEVIANCE_TOLERANCE = 1e-7
 
 
-@dataclass(frozen=True)
-class CrossedLogitFit:
+@dataclass(frozen=True, repr=False)
+class CrossedLogitFit(Result):
     """A fitted crossed-random-effects logistic model of errors (see the module docstring).
 
     ``params`` are (intercept: the humans' log-odds of error, model minus humans); ``cov``
@@ -223,7 +223,7 @@ def _logdet(matrix: np.ndarray) -> float:
     return float(value) if sign > 0 else np.inf
 
 
-def fit_crossed_logit(errors: np.ndarray, seen: np.ndarray, method: str = "REML") -> CrossedLogitFit:
+def fit_crossed_logit(errors: np.ndarray, seen: np.ndarray, *, method: str = "REML") -> CrossedLogitFit:
     """Fit the model of the module docstring to a raters x images grid.
 
     Parameters
@@ -289,7 +289,7 @@ def _satterthwaite(problem: _Problem, sds: np.ndarray, beta: np.ndarray | None, 
     return float(variance**2 / (from_annotators**2 / (problem.n_people - 1) + rest**2 / max(problem.n_images - 1, 1)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class MixedModelResult(HypothesisTestResult):
     """A model against the population of annotators: the mixed model's fixed effect of kind.
 
@@ -320,7 +320,7 @@ class MixedModelResult(HypothesisTestResult):
 
 
 def humans_vs_model_mixed(
-    raters: pd.DataFrame, model: str, alpha: float = 0.05, correct: str = "correct_topk", method: str = "REML"
+    raters: pd.DataFrame, model: str, *, alpha: float = 0.05, correct: str = "correct_topk", method: str = "REML"
 ) -> MixedModelResult:
     """Does a model err more or less than people do (annotators as a sample of people)?
 
@@ -348,7 +348,7 @@ def humans_vs_model_mixed(
         sides (the model or the annotators never err, or always do: the log-odds are
         infinite).
     """
-    grid = rater_grid(raters, correct)
+    grid = rater_grid(raters, correct=correct)
     model_row = grid.row(model)
     people = grid.of_kind(HUMAN)
     shared = grid.seen[model_row] & people.seen.any(axis=0)
@@ -366,7 +366,7 @@ def humans_vs_model_mixed(
     # Many mid-size matrix products: BLAS threads fight over them (24.6 s vs 3.4 s for 3 models
     # at 100 annotators x 1,500 images on 2 loaded cores), so the fit runs on one thread.
     with threadpool_limits(limits=1, user_api="blas"):
-        fit = fit_crossed_logit(errors, seen, method)
+        fit = fit_crossed_logit(errors, seen, method=method)
     effect, se = float(fit.params[1]), float(fit.bse[1])
     half = t_distribution.ppf(1 - alpha / 2, fit.df) * se
     return MixedModelResult(
@@ -391,7 +391,7 @@ POPULATION_COLUMNS = ["model", "n_images", "n_annotators", "human_error", "model
                       "pvalue", "annotator_sd", "image_sd", "method", "note"]
 
 
-def population_table(raters: pd.DataFrame, models: list[str], alpha: float = 0.05, correct: str = "correct_topk") -> pd.DataFrame:
+def population_table(raters: pd.DataFrame, models: list[str], *, alpha: float = 0.05, correct: str = "correct_topk") -> pd.DataFrame:
     """:func:`humans_vs_model_mixed` of each of ``models`` on one rater table, a row each (:data:`POPULATION_COLUMNS`)."""
-    found = [humans_vs_model_mixed(raters, model, alpha, correct) for model in models]
+    found = [humans_vs_model_mixed(raters, model, alpha=alpha, correct=correct) for model in models]
     return pd.DataFrame([[getattr(result, column) for column in POPULATION_COLUMNS] for result in found], columns=POPULATION_COLUMNS)

@@ -47,7 +47,7 @@ from study_app.stats.results import HypothesisTestResult
 HUMANS = "humans"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class McNemarResult(HypothesisTestResult):
     """Exact McNemar test of two raters on the images both saw."""
 
@@ -95,7 +95,7 @@ def _counts(grid: RaterGrid, a: np.ndarray | int, b: np.ndarray | int) -> tuple[
     return both, only_a, only_b, shared.sum(axis=-1) - both - only_a - only_b
 
 
-def mcnemar_test(raters: pd.DataFrame, rater_a: str, rater_b: str, correct: str = "correct_topk") -> McNemarResult:
+def mcnemar_test(raters: pd.DataFrame, rater_a: str, rater_b: str, *, correct: str = "correct_topk") -> McNemarResult:
     """Exact McNemar test of two raters (annotators, models or a crowd).
 
     Parameters
@@ -107,7 +107,7 @@ def mcnemar_test(raters: pd.DataFrame, rater_a: str, rater_b: str, correct: str 
     correct : str
         Correctness column.
     """
-    grid = rater_grid(raters, correct)
+    grid = rater_grid(raters, correct=correct)
     both, only_a, only_b, neither = (int(count) for count in _counts(grid, grid.row(rater_a), grid.row(rater_b)))
     n = both + only_a + only_b + neither
     if n == 0:
@@ -145,6 +145,7 @@ def _mean_rate(errors: np.ndarray, seen: np.ndarray) -> float:
 def paired_differences(
     raters: pd.DataFrame,
     pairs: Sequence[tuple[str, str]],
+    *,
     alpha: float = 0.05,
     correct: str = "correct_topk",
     n_boot: int = 10_000,
@@ -177,7 +178,7 @@ def paired_differences(
     DataFrame
         ``rater_a, rater_b, n_images, error_a, error_b, difference, boot_low, boot_high``.
     """
-    grid = rater_grid(raters, correct)
+    grid = rater_grid(raters, correct=correct)
     rng = np.random.default_rng(seed)
     weights = resample_counts(len(grid.images), n_boot, rng)
     sides = {name: _side(grid, name) for pair in pairs for name in pair}
@@ -206,7 +207,7 @@ def paired_differences(
         block = [i for i in range(start, min(start + _PAIRS_PER_BLOCK, len(pairs))) if shared_of[i].any()]
         if block:
             differences = np.column_stack([replicates[(pairs[i][0], shared_of[i].tobytes())] - replicates[(pairs[i][1], shared_of[i].tobytes())] for i in block])
-            low[block], high[block] = percentile_interval(differences, alpha)
+            low[block], high[block] = percentile_interval(differences, alpha=alpha)
     rows = []
     for (a, b), shared, pair_low, pair_high in zip(pairs, shared_of, low, high):
         error_a, error_b = (_mean_rate(sides[n].errors * shared, sides[n].seen & shared) for n in (a, b))
@@ -221,7 +222,7 @@ def paired_differences(
 _PAIRS_PER_BLOCK = 256
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class GeeResult(HypothesisTestResult):
     """Annotators against one model, with annotator and image effects.
 
@@ -254,7 +255,7 @@ class GeeResult(HypothesisTestResult):
         return self.note != NOT_CONVERGED
 
 
-def humans_vs_model_gee(raters: pd.DataFrame, model: str, alpha: float = 0.05, correct: str = "correct_topk") -> GeeResult:
+def humans_vs_model_gee(raters: pd.DataFrame, model: str, *, alpha: float = 0.05, correct: str = "correct_topk") -> GeeResult:
     """Test whether the average annotator's error differs from a model's.
 
     A GEE of error (0/1) on a model indicator and sum-to-zero annotator effects, so that
@@ -288,7 +289,7 @@ def humans_vs_model_gee(raters: pd.DataFrame, model: str, alpha: float = 0.05, c
         image shows the same difference (a robust standard error of 0: statsmodels gave
         p = 0 or NaN there, as rounding fell).
     """
-    grid = rater_grid(raters, correct)
+    grid = rater_grid(raters, correct=correct)
     model_row = grid.row(model)
     people = grid.of_kind(HUMAN)
     shared = grid.seen[model_row] & people.seen.any(axis=0)
@@ -321,7 +322,7 @@ def humans_vs_model_gee(raters: pd.DataFrame, model: str, alpha: float = 0.05, c
                      df=fit.df, note=note)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class CochranResult(HypothesisTestResult):
     """Cochran's Q over several raters on the images all of them saw, with pairwise tests."""
 
@@ -335,7 +336,7 @@ class CochranResult(HypothesisTestResult):
 
 
 def cochran_q_test(
-    raters: pd.DataFrame, names: Sequence[str] | None = None, alpha: float = 0.05, correct: str = "correct_topk"
+    raters: pd.DataFrame, names: Sequence[str] | None = None, *, alpha: float = 0.05, correct: str = "correct_topk"
 ) -> CochranResult:
     """Do several raters (by default: every model) have the same error rate?
 
@@ -350,7 +351,7 @@ def cochran_q_test(
     correct : str
         Correctness column.
     """
-    grid = rater_grid(raters, correct)
+    grid = rater_grid(raters, correct=correct)
     names = list(grid.raters[grid.kinds == MODEL]) if names is None else list(names)
     if len(names) < 2:
         raise StudyError(f"Cochran's Q needs at least two raters, got {len(names)}")
@@ -434,6 +435,7 @@ def _disagreements(table: pd.DataFrame, alpha: float) -> np.ndarray:
 def paired_comparisons(
     raters: pd.DataFrame,
     pairs: Sequence[tuple[str, str]] | None = None,
+    *,
     alpha: float = 0.05,
     correct: str = "correct_topk",
     n_boot: int = 10_000,
@@ -454,8 +456,8 @@ def paired_comparisons(
     not apply are NaN.
     """
     pairs = default_pairs(raters) if pairs is None else list(pairs)
-    table = paired_differences(raters, pairs, alpha, correct, n_boot, seed)
-    grid = rater_grid(raters, correct)
+    table = paired_differences(raters, pairs, alpha=alpha, correct=correct, n_boot=n_boot, seed=seed)
+    grid = rater_grid(raters, correct=correct)
     extra: list[dict[str, float | str]] = [{} for _ in pairs]
     singles = [i for i, pair in enumerate(pairs) if HUMANS not in pair]
     if singles:
@@ -463,7 +465,7 @@ def paired_comparisons(
         counts = _counts(grid, rows_a, rows_b)
         _, pvalues, midps = exact_mcnemar_arrays(counts[1], counts[2])
         # error A - error B: A is wrong where only B is right
-        lows, highs = tango_interval(counts[2], counts[1], sum(counts), alpha)
+        lows, highs = tango_interval(counts[2], counts[1], sum(counts), alpha=alpha)
         for i, both, only_a, only_b, neither, pvalue, midp, low, high in zip(singles, *counts, pvalues, midps, lows, highs):
             tested = both + only_a + only_b + neither > 0  # a pair with no shared image has no test, not p = 1
             extra[i] = dict(both_right=int(both), only_a_right=int(only_a), only_b_right=int(only_b), both_wrong=int(neither),
@@ -473,7 +475,7 @@ def paired_comparisons(
     for row, (a, b) in zip(extra, pairs):
         row["family"] = _family(kind_of[a], kind_of[b])
         if gee and a == HUMANS and kind_of[b] == MODEL:
-            fit = humans_vs_model_gee(raters, b, alpha, correct)
+            fit = humans_vs_model_gee(raters, b, alpha=alpha, correct=correct)
             if fit.converged:
                 row.update(gee_difference=fit.estimate, gee_p=fit.pvalue)
     columns = ["both_right", "only_a_right", "only_b_right", "both_wrong", "score_low", "score_high", "mcnemar_p", "mcnemar_midp",

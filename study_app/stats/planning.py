@@ -96,7 +96,7 @@ def _cells(human_error: float, model_error: float, discordance: float | None) ->
 
 
 def mcnemar_sample_size(
-    human_error: float, model_error: float, discordance: float | None = None, alpha: float = 0.05, power: float = 0.8
+    human_error: float, model_error: float, *, discordance: float | None = None, alpha: float = 0.05, power: float = 0.8
 ) -> int:
     """Images for a two-sided McNemar test to reach ``power`` (Connor 1987), rounded up."""
     cells = _cells(human_error, model_error, discordance)
@@ -106,7 +106,7 @@ def mcnemar_sample_size(
 
 
 def mcnemar_power(
-    n_images: int, human_error: float, model_error: float, discordance: float | None = None, alpha: float = 0.05
+    n_images: int, human_error: float, model_error: float, *, discordance: float | None = None, alpha: float = 0.05
 ) -> float:
     """Exact power of the two-sided exact McNemar test on ``n_images`` paired images."""
     cells = _cells(human_error, model_error, discordance)
@@ -132,7 +132,7 @@ EXACT_POWER_LIMIT = 100_000
 
 
 def exact_mcnemar_sample_size(
-    start: int, human_error: float, model_error: float, discordance: float | None, alpha: float, power: float
+    start: int, human_error: float, model_error: float, *, discordance: float | None, alpha: float, power: float
 ) -> tuple[int, float]:
     """The first n >= ``start`` at which the exact test reaches ``power``, and that power.
 
@@ -145,7 +145,7 @@ def exact_mcnemar_sample_size(
     """
 
     def power_at(n: int) -> float:
-        return mcnemar_power(n, human_error, model_error, discordance, alpha)
+        return mcnemar_power(n, human_error, model_error, discordance=discordance, alpha=alpha)
 
     n, achieved = start, power_at(start)
     while achieved < power and n < LINEAR_SEARCH_LIMIT:
@@ -173,7 +173,7 @@ class _Annotators:
     rho: float
 
 
-def implied_consistency(human_error: float, model_error: float, discordance: float | None = None) -> float:
+def implied_consistency(human_error: float, model_error: float, *, discordance: float | None = None) -> float:
     """``kappa_0``: the human-human error consistency that the model's outcome alone implies
     (annotators independent given it); the least :func:`simulated_errors` can produce."""
     cells = _cells(human_error, model_error, discordance)
@@ -190,7 +190,7 @@ def _given(cells: _Cells, model_error: float) -> tuple[float, float]:
 
 def _annotators(human_error: float, model_error: float, cells: _Cells, human_consistency: float | None) -> _Annotators:
     given_wrong, given_right = _given(cells, model_error)
-    floor = implied_consistency(human_error, model_error, cells.discordance)
+    floor = implied_consistency(human_error, model_error, discordance=cells.discordance)
     if human_consistency is None:
         return _Annotators(given_wrong, given_right, 0.0)
     if not floor - 1e-12 <= human_consistency <= 1:
@@ -221,6 +221,7 @@ def simulated_errors(
     n_annotators: int,
     human_error: float,
     model_error: float,
+    *,
     discordance: float | None = None,
     human_consistency: float | None = None,
     n_studies: int = 1,
@@ -253,6 +254,7 @@ def simulated_power(
     n_annotators: int,
     human_error: float,
     model_error: float,
+    *,
     discordance: float | None = None,
     alpha: float = 0.05,
     n_sim: int = 2000,
@@ -266,7 +268,7 @@ def simulated_power(
     chunk = max(1, 4_000_000 // max(n_images * n_annotators, 1))  # bounded memory for large studies
     for start in range(0, n_sim, chunk):
         model_wrong, human_wrong = simulated_errors(
-            n_images, n_annotators, human_error, model_error, discordance, human_consistency, min(chunk, n_sim - start), rng
+            n_images, n_annotators, human_error, model_error, discordance=discordance, human_consistency=human_consistency, n_studies=min(chunk, n_sim - start), rng=rng
         )
         difference = human_wrong.mean(axis=2) - model_wrong
         mean, spread = difference.mean(axis=1), difference.std(axis=1, ddof=1)
@@ -276,7 +278,7 @@ def simulated_power(
     return rejections / n_sim
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class StudyPlan(Summarised):
     """Images needed per number of annotators; see the module docstring for the methods."""
 
@@ -296,6 +298,7 @@ class StudyPlan(Summarised):
 def plan_study(
     human_error: float,
     model_error: float,
+    *,
     discordance: float | None = None,
     annotators: Sequence[int] = (1,),
     alpha: float = 0.05,
@@ -336,12 +339,12 @@ def plan_study(
     cells = _cells(human_error, model_error, discordance)
     _annotators(human_error, model_error, cells, human_consistency)  # an impossible consistency is refused before any search
     if human_consistency is None:
-        consistency, source = implied_consistency(human_error, model_error, cells.discordance), "implied by the model only"
+        consistency, source = implied_consistency(human_error, model_error, discordance=cells.discordance), "implied by the model only"
         simulation = f"simulation ({n_sim} studies; optimistic: annotators agree only through the model, error consistency {consistency:.2f})"
     else:
         consistency, source = human_consistency, "requested"
         simulation = f"simulation ({n_sim} studies; annotators' error consistency {consistency:.2f})"
-    formula_n = mcnemar_sample_size(human_error, model_error, cells.discordance, alpha, power)
+    formula_n = mcnemar_sample_size(human_error, model_error, discordance=cells.discordance, alpha=alpha, power=power)
     rows = []
     for count in sorted(set(annotators)):
         if count < 1:
@@ -351,7 +354,7 @@ def plan_study(
                          "method": f"Connor 1987 formula (exact power not computed beyond {EXACT_POWER_LIMIT:,} images)"})
             continue
         if count == 1:
-            n, achieved = exact_mcnemar_sample_size(formula_n, human_error, model_error, cells.discordance, alpha, power)
+            n, achieved = exact_mcnemar_sample_size(formula_n, human_error, model_error, discordance=cells.discordance, alpha=alpha, power=power)
             rows.append({"annotators": 1, "n_images": n, "power": achieved, "method": f"exact McNemar power (Connor 1987 formula: {formula_n})"})
             continue
         if formula_n > EXACT_POWER_LIMIT:
@@ -360,7 +363,7 @@ def plan_study(
             continue
 
         def power_at(n: int, count: int = count) -> float:  # count bound here, not read from the loop (B023)
-            return simulated_power(n, count, human_error, model_error, cells.discordance, alpha, n_sim, seed, human_consistency)
+            return simulated_power(n, count, human_error, model_error, discordance=cells.discordance, alpha=alpha, n_sim=n_sim, seed=seed, human_consistency=human_consistency)
 
         low, high = 1, formula_n
         while power_at(high) < power:

@@ -220,7 +220,7 @@ def _refine(model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, theta: n
         th, nn, kk = theta[active], n[active], k[active]
         score, outer = _score(model, x, nn, kk, th)
         held = fixed | ((th <= lower) & (score < 0)) | ((th >= upper) & (score > 0))
-        info = _curvature(model, x, nn, kk, th, score, outer, held)
+        info = _curvature(model, x, nn, kk, th, score=score, outer=outer, held=held)
         step = _damped_step(info, score, held, damping[active])
         below, above = (th + step < lower) & ~held, (th + step > upper) & ~held
         if (below | above).any():
@@ -255,7 +255,7 @@ def _score(model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, theta: np
 
 
 def _curvature(
-    model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, theta: np.ndarray, score: np.ndarray, outer: np.ndarray,
+    model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, theta: np.ndarray, *, score: np.ndarray, outer: np.ndarray,
     held: np.ndarray,
 ) -> np.ndarray:
     """Minus the Hessian (differences of the analytic gradient) where it is positive definite, else ``outer``.
@@ -323,7 +323,7 @@ def psychometric_curve(
     family: str = "weibull", direction: str = "increasing",
 ) -> float | np.ndarray:
     """psi at ``levels`` for given parameters (for plotting fitted curves and simulating)."""
-    _check_options(family, direction, guess, None, lapse)
+    _check_options(family, direction, guess=guess, accuracy=None, lapse=lapse)
     x = np.asarray(levels, dtype=float)
     if family == "weibull" and (x < 0).any():
         raise PsychometricError(f"the Weibull is defined for levels >= 0, got {x[x < 0].tolist()}")
@@ -337,7 +337,7 @@ def threshold_level(
     family: str = "weibull", direction: str = "increasing",
 ) -> float:
     """The level where :func:`psychometric_curve` equals ``accuracy`` (±inf if it never does)."""
-    _check_options(family, direction, guess, accuracy, lapse)
+    _check_options(family, direction, guess=guess, accuracy=accuracy, lapse=lapse)
     model, theta = _given(family, direction, guess, alpha, beta, lapse)
     return float(_threshold(model, theta, accuracy))
 
@@ -350,7 +350,7 @@ def _given(family: str, direction: str, guess: float, alpha: float, beta: float,
     return model, model.theta(alpha, beta, lapse)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PsychometricFit(Summarised):
     """A maximum-likelihood psychometric function of one rater, with its threshold.
 
@@ -421,14 +421,14 @@ def fit_psychometric(
     confidence : float
         Coverage of the interval.
     """
-    accuracy = _check_options(family, direction, guess, threshold_accuracy, lapse, n_boot, confidence)
+    accuracy = _check_options(family, direction, guess=guess, accuracy=threshold_accuracy, lapse=lapse, n_boot=n_boot, confidence=confidence)
     x, nn, kk, notes = _check_counts(levels, n, correct, family)
-    batch = _fit_batch([(x, nn, kk)], family, direction, guess, lapse, accuracy, n_boot, [np.random.default_rng(seed)], confidence)
+    batch = _fit_batch([(x, nn, kk)], family=family, direction=direction, guess=guess, lapse=lapse, accuracy=accuracy, n_boot=n_boot, rngs=[np.random.default_rng(seed)], confidence=confidence)
     return _with_notes(batch[0][0], notes)
 
 
 def _check_options(
-    family: str, direction: str, guess: float, accuracy: float | None, lapse: float | None,
+    family: str, direction: str, *, guess: float, accuracy: float | None, lapse: float | None,
     n_boot: int = 0, confidence: float = 0.95,
 ) -> float:
     """The threshold accuracy, after checking every option (errors say which value is wrong)."""
@@ -477,7 +477,7 @@ def _with_notes(fit: PsychometricFit, notes: list[str]) -> PsychometricFit:
 
 
 def _no_fit(
-    x: np.ndarray, nn: np.ndarray, family: str, direction: str, guess: float, accuracy: float, n_boot: int,
+    x: np.ndarray, nn: np.ndarray, *, family: str, direction: str, guess: float, accuracy: float, n_boot: int,
     confidence: float, note: str,
 ) -> PsychometricFit:
     return PsychometricFit(
@@ -506,7 +506,7 @@ def _degenerate(x: np.ndarray, nn: np.ndarray, kk: np.ndarray, guess: float, acc
 
 def _fit_batch(
     data: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-    family: str, direction: str, guess: float, lapse: float | None, accuracy: float,
+    *, family: str, direction: str, guess: float, lapse: float | None, accuracy: float,
     n_boot: int, rngs: list[np.random.Generator], confidence: float,
 ) -> list[tuple[PsychometricFit, np.ndarray | None]]:
     """Fit many raters: those on the same levels share one vectorised call, replicates included.
@@ -519,7 +519,7 @@ def _fit_batch(
     for index, (x, nn, kk) in enumerate(data):
         reason = _degenerate(x, nn, kk, guess, accuracy)
         if reason:
-            fits[index] = (_no_fit(x, nn, family, direction, guess, accuracy, n_boot, confidence, reason), None)
+            fits[index] = (_no_fit(x, nn, family=family, direction=direction, guess=guess, accuracy=accuracy, n_boot=n_boot, confidence=confidence, note=reason), None)
         else:
             groups.setdefault(tuple(x), []).append(index)
     for levels, members in groups.items():
@@ -542,16 +542,16 @@ def _fit_batch(
         for j, i in enumerate(members):
             replicates = None if replicate_thresholds is None else replicate_thresholds[j]
             fit = _assemble(
-                model, x, n[j], theta[j], alpha[j], beta[j], loglik[j], deviance[j], bool(converged[j]), accuracy,
-                point_thresholds[j], replicates, None if replicate_deviance is None else replicate_deviance[j],
-                n_boot, confidence,
+                model, x, n[j], theta[j], alpha=alpha[j], beta=beta[j], loglik=loglik[j], deviance=deviance[j], converged=bool(converged[j]), accuracy=accuracy,
+                threshold=point_thresholds[j], replicate_thresholds=replicates, replicate_deviance=None if replicate_deviance is None else replicate_deviance[j],
+                n_boot=n_boot, confidence=confidence,
             )
             fits[i] = (fit, replicates)
     return fits  # type: ignore[return-value]
 
 
 def _assemble(
-    model: _Model, x: np.ndarray, n: np.ndarray, theta: np.ndarray, alpha: float, beta: float, loglik: float,
+    model: _Model, x: np.ndarray, n: np.ndarray, theta: np.ndarray, *, alpha: float, beta: float, loglik: float,
     deviance: float, converged: bool, accuracy: float, threshold: float, replicate_thresholds: np.ndarray | None,
     replicate_deviance: np.ndarray | None, n_boot: int, confidence: float,
 ) -> PsychometricFit:
@@ -593,7 +593,7 @@ def _assemble(
     )
 
 
-def level_counts(raters: pd.DataFrame, correctness: str = "correct_top1") -> pd.DataFrame:
+def level_counts(raters: pd.DataFrame, *, correctness: str = "correct_top1") -> pd.DataFrame:
     """Trials and correct answers per rater and numeric level: ``rater, kind, level, n, correct``.
 
     Levels are the ``condition`` column read as numbers (``"0.00"`` and ``"0"`` are one
@@ -657,8 +657,8 @@ def fit_raters(
     levels are fitted together, bootstrap replicates included (seeded per rater by
     ``seed`` and its name). Thresholds outside the tested levels are NaN with a note.
     """
-    accuracy = _check_options(family, direction, guess, threshold_accuracy, lapse, n_boot, confidence)
-    counts = level_counts(raters, correctness)
+    accuracy = _check_options(family, direction, guess=guess, accuracy=threshold_accuracy, lapse=lapse, n_boot=n_boot, confidence=confidence)
+    counts = level_counts(raters, correctness=correctness)
     keys, data, notes = [], [], []
     for (rater, kind), rows in counts.groupby(["rater", "kind"], sort=True):
         x, nn, kk, rater_notes = _check_counts(rows["level"], rows["n"], rows["correct"], family)
@@ -666,7 +666,7 @@ def fit_raters(
         data.append((x, nn, kk))
         notes.append(rater_notes)
     rngs = [rater_stream(seed, rater) for rater, _ in keys]
-    fits = _fit_batch(data, family, direction, guess, lapse, accuracy, n_boot, rngs, confidence)
+    fits = _fit_batch(data, family=family, direction=direction, guess=guess, lapse=lapse, accuracy=accuracy, n_boot=n_boot, rngs=rngs, confidence=confidence)
     rows = []
     for (rater, kind), (fit, _), rater_notes in zip(keys, fits, notes):
         fit = _with_notes(fit, rater_notes)
@@ -677,7 +677,7 @@ def fit_raters(
     return pd.DataFrame(rows, columns=list(FIT_COLUMNS))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ThresholdDifference(HypothesisTestResult):
     """A model's threshold minus the annotators' pooled threshold, with a bootstrap test.
 
@@ -727,7 +727,7 @@ def compare_thresholds(
     one row per annotator and one column per level (0 trials where an annotator did
     not see a level).
     """
-    accuracy = _check_options(family, direction, guess, threshold_accuracy, lapse, n_boot, confidence)
+    accuracy = _check_options(family, direction, guess=guess, accuracy=threshold_accuracy, lapse=lapse, n_boot=n_boot, confidence=confidence)
     if n_boot < 1:
         raise PsychometricError("the threshold difference test needs n_boot >= 1 bootstrap replicates")
     humans_n, humans_correct = np.atleast_2d(np.asarray(humans_n, float)), np.atleast_2d(np.asarray(humans_correct, float))
@@ -737,9 +737,9 @@ def compare_thresholds(
     model_x, model_nn, model_kk, model_notes = _check_counts(levels, model_n, model_correct, family)
     pooled_x, pooled_n, pooled_k, _ = _check_counts(levels, humans_n.sum(axis=0), humans_correct.sum(axis=0), family)
     (model_fit, model_replicates), = _fit_batch(
-        [(model_x, model_nn, model_kk)], family, direction, guess, lapse, accuracy, n_boot, [rng], confidence
+        [(model_x, model_nn, model_kk)], family=family, direction=direction, guess=guess, lapse=lapse, accuracy=accuracy, n_boot=n_boot, rngs=[rng], confidence=confidence
     )
-    (humans_fit, _), = _fit_batch([(pooled_x, pooled_n, pooled_k)], family, direction, guess, lapse, accuracy, 0, [rng], confidence)
+    (humans_fit, _), = _fit_batch([(pooled_x, pooled_n, pooled_k)], family=family, direction=direction, guess=guess, lapse=lapse, accuracy=accuracy, n_boot=0, rngs=[rng], confidence=confidence)
     problems = [f"model: {model_fit.note}"] if np.isnan(model_fit.threshold) else []
     problems += [f"humans: {humans_fit.note}"] if np.isnan(humans_fit.threshold) else []
     if problems:
@@ -780,7 +780,7 @@ def threshold_difference(
     **options: Any,
 ) -> ThresholdDifference:
     """:func:`compare_thresholds` of one model of a rater table against all its annotators."""
-    counts = level_counts(raters, correctness)
+    counts = level_counts(raters, correctness=correctness)
     if not ((counts["rater"] == model) & (counts["kind"] == MODEL)).any():
         raise PsychometricError(f"no model {model!r} with condition levels in the rater table")
     humans = counts[counts["kind"] == HUMAN]

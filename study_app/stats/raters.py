@@ -51,6 +51,7 @@ _DEFAULTS = {"phase": "", "condition": "", "trial": pd.NA, "rt_ms": np.nan, "out
 def raters_from_guesses(
     guesses: pd.DataFrame,
     truth: TruthSource,
+    *,
     k: int = 5,
     labels: LabelSet | None = None,
     source: str = "guesses",
@@ -81,7 +82,7 @@ def raters_from_guesses(
     frame = guesses.assign(**{c: v for c, v in _DEFAULTS.items() if c not in guesses.columns})
     unit_of_row, _ = pd.factorize(combined_code(*(frame[c] for c in UNIT_KEY)))
     units = frame.drop(columns=[c for c in _GUESS_COLUMNS if c in frame.columns])
-    return _score_units(units, unit_of_row, frame["rank"], frame["label_id"], truth, k, labels, source)
+    return _score_units(units, unit_of_row, frame["rank"], frame["label_id"], truth, k=k, labels=labels, source=source)
 
 
 def _score_units(
@@ -90,6 +91,7 @@ def _score_units(
     rank: pd.Series,
     label_id: pd.Series,
     truth: TruthSource,
+    *,
     k: int,
     labels: LabelSet | None,
     source: str,
@@ -121,11 +123,11 @@ def _score_units(
             raise InputFileError([Problem(source, f"{len(unknown)} label(s) not in the study's label set, e.g. {unknown[0]!r}", field="label_id")])
     matrix = guess_matrix(unit_of_row[guess], ranks[guess], label_code, len(units))
     units = units.astype({"trial": "Int64", "rt_ms": float})
-    return _scored(units, matrix, label_names, truth_table(truth), k, labels, source)
+    return _scored(units, matrix, label_names, truth_table(truth), k=k, labels=labels, source=source)
 
 
 def _scored(
-    units: pd.DataFrame, matrix: np.ndarray, label_names: np.ndarray, truth: pd.DataFrame, k: int, labels: LabelSet | None, source: str
+    units: pd.DataFrame, matrix: np.ndarray, label_names: np.ndarray, truth: pd.DataFrame, *, k: int, labels: LabelSet | None, source: str
 ) -> pd.DataFrame:
     """Correctness, truth and severity columns for each unit (row of the guess matrix)."""
     image_code, images = pd.factorize(units["image_id"])
@@ -158,7 +160,7 @@ def _scored(
     return as_categories(table)
 
 
-def raters_from_answers(answers: pd.DataFrame, truth: TruthSource, k: int = 5, labels: LabelSet | None = None) -> pd.DataFrame:
+def raters_from_answers(answers: pd.DataFrame, truth: TruthSource, *, k: int = 5, labels: LabelSet | None = None) -> pd.DataFrame:
     """The rater table of human answers (the tidy table of ``study_app.store``).
 
     Revised trials (``superseded``) are left out. When an annotator saw the same image
@@ -182,7 +184,7 @@ def raters_from_answers(answers: pd.DataFrame, truth: TruthSource, k: int = 5, l
     trial_code, _ = pd.factorize(trial_uuid)
     per_trial = with_condition(answers[["annotator", "image_id", "phase", "trial", "rt_ms", "outcome", *_condition_of(answers)]])
     per_trial = per_trial.rename(columns={"annotator": "rater"})
-    scored = _score_units(per_trial, trial_code, answers["rank"], answers["label_id"], truth, k, labels, "answers")
+    scored = _score_units(per_trial, trial_code, answers["rank"], answers["label_id"], truth, k=k, labels=labels, source="answers")
     scored.insert(1, "kind", pd.Categorical.from_codes(np.zeros(len(scored), dtype=np.int8), [HUMAN]))
     first_exposure = first_occurrences(pd.factorize(combined_code(*(scored[c] for c in UNIT_KEY)))[0])
     return scored if first_exposure.all() else scored[first_exposure].reset_index(drop=True)
@@ -202,6 +204,7 @@ def later_exposures(answers: pd.DataFrame) -> dict[str, int]:
 def raters_from_predictions(
     predictions: pd.DataFrame,
     truth: TruthSource,
+    *,
     k: int = 5,
     labels: LabelSet | None = None,
     phase_of: Mapping[str, str | tuple[str, ...]] | None = None,
@@ -228,13 +231,14 @@ def raters_from_predictions(
             "label_id": predictions["label_id"].to_numpy(),
         }
     )
-    return raters_from_guesses(guesses, truth, k, labels, source="predictions")
+    return raters_from_guesses(guesses, truth, k=k, labels=labels, source="predictions")
 
 
 def rater_table(
     answers: pd.DataFrame | None,
     predictions: pd.DataFrame | None,
     truth: TruthSource,
+    *,
     k: int = 5,
     labels: LabelSet | None = None,
     phase_of: Mapping[str, str | tuple[str, ...]] | None = None,
@@ -248,12 +252,12 @@ def rater_table(
     parts = []
     truth = truth_table(truth)
     if answers is not None:
-        parts.append(raters_from_answers(answers, truth, k, labels))
+        parts.append(raters_from_answers(answers, truth, k=k, labels=labels))
     if predictions is not None:
         if phase_of is None and parts:
             shown = parts[0].drop_duplicates("image_id")
             phase_of = dict(zip(shown["image_id"].astype(str), shown["phase"].astype(str)))
-        parts.append(raters_from_predictions(predictions, truth, k, labels, phase_of))
+        parts.append(raters_from_predictions(predictions, truth, k=k, labels=labels, phase_of=phase_of))
     if not parts:
         raise ValueError("rater_table needs answers, predictions or both")
     if len(parts) == 2:

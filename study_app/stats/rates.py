@@ -33,6 +33,7 @@ RATE_COLUMNS = [
 
 def error_rates(
     raters: pd.DataFrame,
+    *,
     alpha: float = 0.05,
     correct: str = "correct_topk",
     n_boot: int = 2000,
@@ -72,10 +73,10 @@ def error_rates(
     parts = []
     for phase in phases:
         rows = raters[raters["phase"] == phase] if len(phases) > 1 and phase != ALL_PHASES else raters
-        parts.append(single_rater_rates(_predictions_once(rows), correct, alpha).assign(phase=phase))
+        parts.append(single_rater_rates(_predictions_once(rows), correct=correct, alpha=alpha).assign(phase=phase))
         if (rows["kind"] == HUMAN).any():
-            parts.append(single_rater_rates(crowds(rows, seed), correct, alpha).assign(phase=phase))
-            parts.append(pooled_human_rate(rows[rows["kind"] == HUMAN], correct, alpha, n_boot, rng).assign(phase=phase))
+            parts.append(single_rater_rates(crowds(rows, seed=seed), correct=correct, alpha=alpha).assign(phase=phase))
+            parts.append(pooled_human_rate(rows[rows["kind"] == HUMAN], correct=correct, alpha=alpha, n_boot=n_boot, rng=rng).assign(phase=phase))
     return pd.concat(parts, ignore_index=True).assign(scope=scope)[RATE_COLUMNS]
 
 
@@ -96,7 +97,7 @@ def _predictions_once(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[keep]
 
 
-def single_rater_rates(rows: pd.DataFrame, correct: str, alpha: float, by: tuple[str, ...] = ()) -> pd.DataFrame:
+def single_rater_rates(rows: pd.DataFrame, *, correct: str, alpha: float, by: tuple[str, ...] = ()) -> pd.DataFrame:
     """Each rater's error rate with Wilson and Clopper-Pearson intervals, per group of ``by`` columns
     (kept in the result) and rater: one group-by for all raters and groups."""
     stats = rows.groupby([*by, "rater", "kind"], observed=True, sort=True)[correct].agg(["size", "sum"]).reset_index()
@@ -114,16 +115,16 @@ def single_rater_rates(rows: pd.DataFrame, correct: str, alpha: float, by: tuple
     )
 
 
-def pooled_human_rate(human: pd.DataFrame, correct: str, alpha: float, n_boot: int, rng: np.random.Generator) -> pd.DataFrame:
+def pooled_human_rate(human: pd.DataFrame, *, correct: str, alpha: float, n_boot: int, rng: np.random.Generator) -> pd.DataFrame:
     """The mean of the annotators' error rates, one row, with a two-way (images x annotators)
     cluster bootstrap interval."""
     # Images are keyed by phase too, so an image shown in two phases cannot collide.
     keyed = human.assign(image_id=combined_code(human["phase"], human["image_id"]))
-    grid = rater_grid(keyed, correct)
+    grid = rater_grid(keyed, correct=correct)
     errors, seen = grid.errors, grid.seen
     per_rater = errors.sum(axis=1) / seen.sum(axis=1)
     replicates = group_rate_replicates(errors, seen, resample_counts(len(grid.images), n_boot, rng), rng)
-    low, high = percentile_interval(replicates, alpha)
+    low, high = percentile_interval(replicates, alpha=alpha)
     return pd.DataFrame(
         [{
             "rater": HUMANS_MEAN, "kind": POOLED, "n_raters": len(grid.raters), "n": int(seen.sum()),

@@ -3,15 +3,21 @@
 Every test result unpacks as ``statistic, pvalue = result`` (like statsmodels' newer
 results) and prints its fields in one aligned block, so a researcher in a notebook sees
 what was computed, on how many images, and with which method, without reading code.
+A result's repr is a few lines naming what it holds (tables by their size, never their
+rows: a console that echoes a result must not scroll through a thousand lines), and a
+notebook shows it as HTML tables (``_repr_html_``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import reprlib
+import textwrap
 from dataclasses import fields
+from collections.abc import Callable, Iterator
+from html import escape
 from typing import Any
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -54,34 +60,118 @@ def json_records(table: pd.DataFrame) -> list[dict[str, Any]]:
     round-trip form (significant digits, not decimals). Other types go through
     ``to_json`` (timestamps, categories) as before.
     """
-    records = json.loads(table.to_json(orient="records"))
+    records: list[dict[str, Any]] = json.loads(table.to_json(orient="records"))
     for column in table.select_dtypes(include="floating").columns:
         for record, value in zip(records, table[column].tolist()):
             record[column] = value if math.isfinite(value) else None
     return records
 
 
-class Summarised:
-    """Mixin for frozen dataclasses: ``summary()`` lists the fields, tables last."""
+class Summary(str):
+    """What ``summary()`` returns: the text, which a notebook shows as HTML.
 
-    title = "result"
+    A ``str``, because the text is what the command line prints and what callers search
+    (``"pvalue" in result.summary()``); a console echoes it as the text itself, not as a
+    quoted string full of ``\\n``, and Jupyter shows ``html`` (tables where the result
+    has them, else the text preformatted).
+    """
 
-    def summary(self) -> str:
+    _html: Callable[[], str] | None
+
+    def __new__(cls, text: str, html: Callable[[], str] | None = None) -> Summary:
+        """``html`` makes the HTML when a notebook asks (the command line never does)."""
+        summary = super().__new__(cls, text)
+        summary._html = html
+        return summary
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        return self._html() if self._html is not None else f"<pre>{escape(self)}</pre>"
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxtuple, _SHORT.maxlist = 40, 40, 4, 4
+
+
+def brief(name: str, value: Any) -> str:
+    """A field's value in a repr: numbers as :func:`format_value` writes them, tables and
+    arrays by their shape, long text and sequences cut short."""
+    if isinstance(value, (pd.DataFrame, pd.Series, np.ndarray)):
+        return f"<{type(value).__name__} {'x'.join(map(str, value.shape))}>"
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (bool, int, float)) or (isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, float) for v in value)):
+        return format_pvalue(value) if is_pvalue(name) else format_value(value)
+    return _SHORT.repr(value)
+
+
+def short_repr(head: str, parts: list[str], *, width: int = 100) -> str:
+    """``head(part, part, ...)`` wrapped at ``width`` characters, continuation lines indented."""
+    return textwrap.fill(", ".join(parts), width=width, initial_indent=f"{head}(", subsequent_indent="    ",
+                         break_long_words=False, break_on_hyphens=False) + ")"
+
+
+def html_table(table: pd.DataFrame) -> str:
+    """A data frame as an HTML table, numbers as the text summaries write them (p-values never 0)."""
+    formatters = {column: (format_pvalue if is_pvalue(str(column)) else format_value)
+                  for column in table.select_dtypes(include="floating").columns}
+    html: str = table.to_html(index=False, border=0, formatters=formatters)
+    return html
+
+
+class Result:
+    """Mixin for frozen result dataclasses: a short repr and an HTML view for notebooks.
+
+    Declare the dataclass with ``repr=False``: otherwise the generated repr, which prints
+    every table row by row, replaces this one (``tests/stats/test_results.py`` checks).
+    """
+
+    title = ""
+
+    def __repr__(self) -> str:
+        return short_repr(type(self).__name__, [f"{item.name}={brief(item.name, getattr(self, item.name))}"
+                                                for item in fields(self)])  # type: ignore[arg-type]
+
+    def _repr_html_(self) -> str:
+        """The title, the other fields in a two-column table, then each data frame under its name."""
+        scalars, tables = self._fields()
+        rows = "".join(f"<tr><th style='text-align:left'>{escape(name)}</th><td style='text-align:left'>{escape(text)}</td></tr>"
+                       for name, text in scalars)
+        parts = [f"<h4>{escape(self.title or type(self).__name__)}</h4>", f"<table border='0'>{rows}</table>"]
+        parts += [f"<p><b>{escape(name)}</b> ({len(table)} rows)</p>{html_table(table)}" for name, table in tables]
+        return "".join(parts)
+
+    def _fields(self) -> tuple[list[tuple[str, str]], list[tuple[str, pd.DataFrame]]]:
+        """(name with spaces, value as text) of the fields that are not data frames, and (name, frame) of those that are."""
         scalars: list[tuple[str, str]] = []
         tables: list[tuple[str, pd.DataFrame]] = []
         for item in fields(self):  # type: ignore[arg-type]
             value = getattr(self, item.name)
             if isinstance(value, pd.DataFrame):
                 tables.append((item.name, value))
+            elif isinstance(value, np.ndarray):
+                scalars.append((item.name.replace("_", " "), brief(item.name, value)))
             else:
                 shown = format_pvalue(value) if is_pvalue(item.name) else format_value(value)
                 scalars.append((item.name.replace("_", " "), shown))
+        return scalars, tables
+
+
+class Summarised(Result):
+    """Mixin for frozen dataclasses: ``summary()`` lists the fields, tables last."""
+
+    title = "result"
+
+    def summary(self) -> Summary:
+        scalars, tables = self._fields()
         width = max((len(name) for name, _ in scalars), default=0)
         lines = [self.title, "=" * len(self.title)]
         lines += [f"{name:<{width}}  {text}" for name, text in scalars]
         for name, table in tables:
             lines += ["", f"{name}:", table.to_string(index=False, float_format=lambda v: format_value(float(v)))]
-        return "\n".join(lines)
+        return Summary("\n".join(lines), self._repr_html_)
 
     def __str__(self) -> str:
         return self.summary()

@@ -9,11 +9,17 @@ that the annotation app starts without paying for pandas.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from study_app.store.results_store import ResultsStore, Session, default_store_path
 
-_LAZY = {
+if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them
+    # (`name as name` marks each as re-exported: __all__ below is computed, so tools cannot read it)
+    from study_app.store.export import answers_frame as answers_frame, export_answers as export_answers, import_answers as import_answers, read_export as read_export, run_manifest as run_manifest
+    from study_app.store.integrity import check_store as check_store, recover_store as recover_store
+    from study_app.store.merge import merge_stores as merge_stores
+
+_EXPORTS = {
     "answers_frame": "export",
     "export_answers": "export",
     "import_answers": "export",
@@ -24,10 +30,10 @@ _LAZY = {
     "merge_stores": "merge",
 }
 
-__all__ = ["ResultsStore", "Session", "default_store_path", *_LAZY]
+__all__ = ["ResultsStore", "Session", "default_store_path", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -311,7 +311,7 @@ class JournaledStore:
     def _fill(self, server, trial: dict, now: str) -> None:
         """An answer new to the server takes its allocation slot there (if its phase has slots)."""
         minutes = self._allocated.get(trial["session_uuid"], {}).get(trial["phase"], DEFAULT_RELEASE_MIN)
-        fill_slot(server, trial["session_uuid"], trial["uuid"], trial["phase"], trial["image_id"], trial["supersedes"], now, minutes)
+        fill_slot(server, trial["session_uuid"], trial["uuid"], phase=trial["phase"], image_id=trial["image_id"], supersedes=trial["supersedes"], now=now, minutes=minutes)
 
     def _pull(self, session_uuid: str, source: ResultsStore) -> None:
         """Copy a session opened on the server (``source``), with everything answered in it so far, into the journal."""

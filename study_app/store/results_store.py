@@ -335,7 +335,7 @@ class ResultsStore:
             trials = tuple(session_trials(study, annotator, assignment))
             session_uuid, allocated = new_uuid(), allocated_phases(study)
             if allocated:
-                trials = claim_trials(conn, study, study_uuid, session_uuid, annotator, trials, utc_now(), _slot_uuid)
+                trials = claim_trials(conn, study, study_uuid=study_uuid, session_uuid=session_uuid, annotator=annotator, trials=trials, now=utc_now(), slot_uuid=_slot_uuid)
             session = Session(session_uuid, annotator, study.protocol_hash, trials, utc_now(), assignment=assignment, allocated=allocated)
             order = json.dumps([[t.phase, t.index, t.image_id] for t in trials])
             conn.execute(
@@ -465,7 +465,7 @@ class ResultsStore:
                 )
             self._insert_events(conn, session, events, trial)
             if self.fills_slots and trial.phase in session.allocated:
-                fill_slot(conn, session.uuid, trial_uuid, trial.phase, trial.image_id, supersedes, utc_now(), session.allocated[trial.phase])
+                fill_slot(conn, session.uuid, trial_uuid, phase=trial.phase, image_id=trial.image_id, supersedes=supersedes, now=utc_now(), minutes=session.allocated[trial.phase])
         session.answered.add((trial.phase, trial.index))
         return trial_uuid
 

@@ -79,7 +79,7 @@ def _split(text: str | None) -> tuple[str, ...] | None:
     return None if text is None else tuple(part for part in text.split(";") if part)
 
 
-def open_review_session(store: ResultsStore, reviewer: str, study_name: str, protocol_hash: str, blind: bool,
+def open_review_session(store: ResultsStore, reviewer: str, *, study_name: str, protocol_hash: str, blind: bool,
                         selection: dict, taxonomy: list[dict]) -> str:
     """Start a sitting; returns its UUID. Earlier reviews of the reviewer carry over (see :func:`current_reviews`)."""
     session_uuid = new_uuid()
@@ -98,7 +98,7 @@ def end_review_session(store: ResultsStore, session_uuid: str) -> None:
         conn.execute("UPDATE review_sessions SET ended_at = ? WHERE uuid = ? AND ended_at IS NULL", (utc_now(), session_uuid))
 
 
-def save_review(store: ResultsStore, session_uuid: str, reviewer: str, target: ReviewTarget, causes: Sequence[str],
+def save_review(store: ResultsStore, session_uuid: str, reviewer: str, target: ReviewTarget, *, causes: Sequence[str],
                 note: str, proposed_truth: Sequence[str] | None, review_ms: float) -> ErrorReview:
     """Store one review durably (one transaction); a second review of the same error supersedes the first.
 

@@ -56,9 +56,9 @@ def digits(tmp_path_factory):
 
 def expected_comparison(answers, study):
     predictions = read_prediction_files(list(study.prediction_files), set(study.images))
-    raters = rater_table(answers, predictions, study, 5, study.labels, image_phases(study))
+    raters = rater_table(answers, predictions, study, k=5, labels=study.labels, phase_of=image_phases(study))
     raters = shown_images_only(raters[raters["phase"] == "test"].reset_index(drop=True))
-    return compare(raters, 0.05, "top-k", 5, N_BOOT, 0, study.labels)
+    return compare(raters, alpha=0.05, rule="top-k", k=5, n_boot=N_BOOT, seed=0, labels=study.labels)
 
 
 def test_digits_report_files_are_self_contained(digits):
@@ -150,7 +150,7 @@ def test_model_vs_human_subjects_vs_resnet50(tmp_path):
     assert run(argv) == 0
     raters = shown_images_only(read_model_vs_human(RAW, ["edge"]))
     raters = raters[(raters["kind"] == "human") | (raters["rater"] == "resnet50")].reset_index(drop=True)
-    expected = compare(raters, 0.05, "top-1", 1, 300, 0)
+    expected = compare(raters, alpha=0.05, rule="top-1", k=1, n_boot=300, seed=0)
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     tables = html_tables(page)
     headline = {row["rater"]: row for row in tables["Error rates"]}

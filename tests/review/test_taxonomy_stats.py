@@ -113,7 +113,7 @@ def test_rescored_error_rates_on_the_tiny_study(answered):
 
         answers = answers_frame(store)
     predictions = read_prediction_files(list(study.prediction_files), set(study.images), study.labels.class_ids)
-    raters = rater_table(answers, predictions, study, 3, study.labels, image_phases(study))
+    raters = rater_table(answers, predictions, study, k=3, labels=study.labels, phase_of=image_phases(study))
     raters = raters[raters["phase"] == "test"].reset_index(drop=True)
     analysis = study_taxonomy(study, store_path, raters, rule="top-1", k=3, answers=answers, predictions=predictions, n_boot=200, n_perm=500)
     rates = analysis.rescored.set_index("rater")
@@ -139,7 +139,7 @@ def test_causes_missing_from_the_taxonomy_are_named_not_counted(answered):
         from study_app.store import answers_frame
 
         answers = answers_frame(store)
-    raters = rater_table(answers, None, study, 3, study.labels, image_phases(study))
+    raters = rater_table(answers, None, study, k=3, labels=study.labels, phase_of=image_phases(study))
     analysis = study_taxonomy(study, store_path, raters[raters["phase"] == "test"].reset_index(drop=True), rule="top-k", k=3,
                               answers=answers, predictions=None, n_boot=200, n_perm=200)
     assert any("glare" in note and "not counted" in note for note in analysis.notes)
@@ -162,12 +162,12 @@ def test_only_reviews_of_the_analysed_errors_count_and_the_share_reviewed_is_sai
         review_rows("R1", "net", "model", ["small_thin"]),
         review_rows("R1", "A01", "human", ["class_unawareness"]).assign(phase="training", item="A01:training:0"),
     ], ignore_index=True)
-    counted, notes = reviews_of_counted_errors(reviews, raters, "correct_topk")
+    counted, notes = reviews_of_counted_errors(reviews, raters, correct="correct_topk")
     assert sorted(zip(counted["rater"], counted["image_id"])) == [("A01", "im0"), ("A01", "im1"), ("A01", "im2"), ("net", "im0")]
     assert notes == ["2 review(s) of errors outside this analysis (other phases, or not an error under this rule) are not counted here",
                      "errors reviewed: humans 3 of 3; net 1 of 1"]
     table = taxonomy_table(consensus(counted, DEFAULT_TAXONOMY.keys), DEFAULT_TAXONOMY).set_index(["group", "cause"])
     assert table.loc[("humans", "other"), ["errors_reviewed", "count"]].tolist() == [3, 2]
     assert table.loc[("humans", "class_unawareness"), "count"] == 0
-    few, notes = reviews_of_counted_errors(reviews.iloc[:1], raters, "correct_topk")
+    few, notes = reviews_of_counted_errors(reviews.iloc[:1], raters, correct="correct_topk")
     assert len(few) == 1 and notes == ["errors reviewed: humans 1 of 3; net 0 of 1"]

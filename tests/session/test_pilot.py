@@ -49,7 +49,7 @@ def human_error_consistency(store_path: Path, study) -> tuple[float, float]:
     """(mean accuracy, mean error consistency of all annotator pairs) on the test phase."""
     with ResultsStore(store_path, readonly=True) as store:
         answers = answers_frame(store)
-    raters = rater_table(answers, None, study, 1, study.labels, image_phases(study))
+    raters = rater_table(answers, None, study, k=1, labels=study.labels, phase_of=image_phases(study))
     raters = raters[raters["phase"] == "test"]
     return float(raters["correct_topk"].mean()), float(error_consistency_table(raters)["kappa"].mean())
 

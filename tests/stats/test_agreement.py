@@ -173,7 +173,7 @@ def test_ceiling_row_holm_family_and_differences():
         return "".join("1" if r else "0" for r in rng.random(120) < np.where(hard, accuracy_hard, accuracy_easy))
     patterns = {"A": rater(0.95, 0.3), "B": rater(0.95, 0.3), "C": rater(0.95, 0.3), "alike": rater(0.95, 0.3), "unlike": rater(0.8, 0.8)}
     table = correctness_table(patterns, models=("alike", "unlike"))
-    found = consistency_analysis(table, "correct_top1", n_boot=1000, seed=1)
+    found = consistency_analysis(table, correct="correct_top1", n_boot=1000, seed=1)
     pairs, ceiling = found.table.iloc[:-1], found.table.iloc[-1]
     assert len(pairs) == 10 and ceiling["pair"] == CEILING_PAIR and ceiling["rater_b"] == "humans (mean over pairs)"
     people = pairs[(pairs["kind_a"] == "human") & (pairs["kind_b"] == "human")]
@@ -187,11 +187,11 @@ def test_ceiling_row_holm_family_and_differences():
     with_model = {m: pairs[(pairs["rater_b"] == m) & (pairs["kind_a"] == "human")]["kappa"].mean() for m in ("alike", "unlike")}
     assert difference["difference"] == pytest.approx(with_model["alike"] - with_model["unlike"])
     assert difference["ci_low"] > 0 and difference["pvalue"] < 0.01
-    result = consistency_difference(table, "unlike", "alike", "correct_top1", n_boot=1000, seed=1)
+    result = consistency_difference(table, "unlike", "alike", correct="correct_top1", n_boot=1000, seed=1)
     difference_back, pvalue = result
     assert difference_back == pytest.approx(-difference["difference"]) and pvalue == pytest.approx(difference["pvalue"])
     assert (result.ci_low, result.ci_high) == pytest.approx((-difference["ci_high"], -difference["ci_low"]), abs=1e-6)
-    assert error_consistency_table(table, "correct_top1")["pair"].ne(CEILING_PAIR).all()
+    assert error_consistency_table(table, correct="correct_top1")["pair"].ne(CEILING_PAIR).all()
 
 
 def test_fisher_type_one_error_under_independence():

@@ -177,7 +177,7 @@ def test_raters_are_paired_only_on_the_same_stimulus():
     table = stimulus_table({"ann1": "i0@0=1 i1@0=0", "net": "i0@0.5=0 i1@0.5=1"}, models=("net",))
     with pytest.raises(StudyError, match="share no image"):
         mcnemar_test(table, "ann1", "net", correct="correct_top1")  # same images, other level: nothing paired
-    assert error_consistency_table(table, "correct_top1").empty
+    assert error_consistency_table(table, correct="correct_top1").empty
     both = stimulus_table({"ann1": "i0@0=1 i1@0=0", "net": "i0@0=0 i1@0=1 i0@0.5=1"}, models=("net",))
     result = mcnemar_test(both, "ann1", "net", correct="correct_top1")
     assert (result.n_images, result.only_a_right, result.only_b_right) == (2, 1, 1)
@@ -338,7 +338,7 @@ def test_report_galleries_keep_one_image_at_two_conditions_apart():
     from study_app.stats import plurality_vote
 
     table = stimulus_table({"ann1": "i0@0=1 i0@0.5=0", "ann2": "i0@0=1 i0@0.5=0", "net": "i0@0=0 i0@0.5=1"}, models=("net",))
-    humans_wrong, model_wrong = model_galleries(table, plurality_vote(table), "net", "correct_top1", str, {}, 10_000, 5, "test")
+    humans_wrong, model_wrong = model_galleries(table, plurality_vote(table), "net", correct="correct_top1", name=str, image_paths={}, max_pixels=10_000, size=5, key="test")
     assert [item.image_id for item in humans_wrong.items] == ["i0 @ 0.5"]
     assert [item.image_id for item in model_wrong.items] == ["i0 @ 0"]
     assert model_wrong.items[0].humans == "a x2" and humans_wrong.items[0].humans == "b x2"  # answers of that level only
@@ -383,7 +383,7 @@ def test_each_level_gets_the_mixed_model_and_the_score_interval_of_its_own_stimu
     tests = condition_tests(raters, n_boot=200)
     one = tests[(tests["condition"] == "0.35") & (tests["rater_b"] == "resnet50") & (tests["rater_a"] != "humans")].iloc[0]
     # only A wrong = only B right, and the reverse
-    low, high = tango_interval(np.array([one["only_b_right"]]), np.array([one["only_a_right"]]), np.array([one["n_images"]]), 0.05)
+    low, high = tango_interval(np.array([one["only_b_right"]]), np.array([one["only_a_right"]]), np.array([one["n_images"]]), alpha=0.05)
     assert (one["score_low"], one["score_high"]) == pytest.approx((low[0], high[0]), rel=1e-12)
     level = tests[(tests["condition"] == "0.35") & tests["mcnemar_p"].notna()]
     assert (level["mcnemar_p_holm"] >= level["mcnemar_p"]).all() and set(level["family"]) == {"humans vs models"}

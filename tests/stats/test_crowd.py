@@ -55,9 +55,9 @@ def test_plurality_vote_by_hand():
     assert vote.loc[["img0", "img1", "img3"], "correct_top1"].tolist() == [True, False, True]
     assert vote["correct_top1"].equals(vote["correct_topk"]) and vote["correct_top1"].equals(vote["all_guesses_valid"])
     # the tie goes each way with the seed, one in three times, and one seed always gives the same crowd
-    winners = [plurality_vote(table, seed).set_index("image_id").loc["img2", "label"] for seed in range(300)]
+    winners = [plurality_vote(table, seed=seed).set_index("image_id").loc["img2", "label"] for seed in range(300)]
     assert set(winners) == {"a", "b", "c"} and winners.count("a") / 300 == pytest.approx(1 / 3, abs=0.08)
-    assert plurality_vote(table, 7).equals(plurality_vote(table, 7))
+    assert plurality_vote(table, seed=7).equals(plurality_vote(table, seed=7))
     # nobody answered: no label and wrong
     silent = plurality_vote(top1_table({"A": "-a", "B": "-a"}, "aa"))
     assert silent["label"].tolist() == ["", "a"] and silent["correct_top1"].tolist() == [False, True]
@@ -95,7 +95,7 @@ def test_model_vs_human_contrast():
     stimuli = humans.groupby(["image_id", "condition"], observed=True).ngroups
     expected = 1 - top.groupby(["image_id", "condition"])["right"].mean().sum() / stimuli
     assert expected == pytest.approx(0.265, abs=5e-4)
-    seeded = [1 - plurality_vote(humans, seed)["correct_top1"].mean() for seed in range(20)]
+    seeded = [1 - plurality_vote(humans, seed=seed)["correct_top1"].mean() for seed in range(20)]
     assert np.mean(seeded) == pytest.approx(expected, abs=0.005)
     # optimistic: right where any annotator is
     anyone = humans.groupby(["image_id", "condition"], observed=True)["correct_top1"].any()

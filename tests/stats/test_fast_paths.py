@@ -186,7 +186,7 @@ def test_humans_vs_model_gee_is_statsmodels_on_the_whole_design():
     table = top1_table(answers, truth, models=("m",))
     table = table[~((table["rater"] == "A2") & (table["image_id"].isin([f"img{i}" for i in range(25)])))]
     result = humans_vs_model_gee(table, "m", alpha=0.1)
-    grid = rater_grid(table, "correct_topk")
+    grid = rater_grid(table, correct="correct_topk")
     people = grid.of_kind("human")
     person, image = np.nonzero(people.seen)
     error = np.concatenate([1.0 - people.correct[person, image], 1.0 - grid.correct[grid.row("m")]])

@@ -62,7 +62,7 @@ def test_paired_bootstrap_matches_a_plain_loop_and_is_zero_for_twins():
     patterns = {name: "".join(rng.choice(["0", "1"], size=30, p=[0.3, 0.7])) for name in ("A", "m")}
     table = correctness_table(patterns, models=("m",))
     fast = paired_differences(table, [("A", "m")], n_boot=400, seed=11).iloc[0]
-    grid = rater_grid(table, "correct_topk")
+    grid = rater_grid(table, correct="correct_topk")
     errors = grid.errors
     draws = np.random.default_rng(11).integers(0, 30, size=(400, 30), dtype=draw_dtype(30))
     slow = [errors[0, d].mean() - errors[1, d].mean() for d in draws]

@@ -30,7 +30,7 @@ def test_agrees_with_the_contingencytables_r_package():
     assert (round(cavo["tango_low"], 4), round(cavo["tango_high"], 4)) == (-0.1240, -0.0054)
     for alpha, rows in reference.groupby("alpha"):
         n = rows[["n11", "n12", "n21", "n22"]].sum(axis=1)
-        low, high = tango_interval(rows["n12"], rows["n21"], n, alpha)
+        low, high = tango_interval(rows["n12"], rows["n21"], n, alpha=alpha)
         np.testing.assert_allclose(low, rows["tango_low"], atol=1e-6)
         np.testing.assert_allclose(high, rows["tango_high"], atol=1e-6)
 
