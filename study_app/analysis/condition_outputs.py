@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pandas loads on first use
     import pandas as pd
@@ -40,15 +40,15 @@ MAX_FIT_BOOT = 1000
 class ConditionResults:
     """The per-condition analysis and the psychometric fits (``fits`` empty when levels are not numbers)."""
 
-    analysis: "ConditionAnalysis"
-    fits: "pd.DataFrame"
+    analysis: ConditionAnalysis
+    fits: pd.DataFrame
     #: Each model's threshold against the annotators' pooled one (:data:`THRESHOLD_TEST_COLUMNS`).
-    threshold_tests: "pd.DataFrame"
+    threshold_tests: pd.DataFrame
     guess: float
     direction: str  # as fitted; "" without fits
     notes: tuple[str, ...] = field(default=())
 
-    def tables(self) -> dict[str, "pd.DataFrame"]:
+    def tables(self) -> dict[str, pd.DataFrame]:
         """The files ``compare`` writes: ``conditions``, ``condition_tests``, ``condition_consistency``,
         ``condition_population`` and, with numeric levels, ``psychometric``."""
         tables = {"conditions": self.analysis.rates, "condition_tests": self.analysis.tests,
@@ -65,12 +65,12 @@ class ConditionResults:
                 "notes": [*self.analysis.notes, *self.notes], **records}
 
 
-def has_conditions(raters: "pd.DataFrame") -> bool:
+def has_conditions(raters: pd.DataFrame) -> bool:
     """Whether a rater table has condition levels (the column exists and is not all ``""``)."""
     return "condition" in raters.columns and bool((raters["condition"].astype(str) != "").any())
 
 
-def number_of_classes(raters: "pd.DataFrame", labels) -> tuple[int, str]:
+def number_of_classes(raters: pd.DataFrame, labels) -> tuple[int, str]:
     """The class count behind the guess rate, and a note when it is read from the answers' ground truth
     (tidy files and model-vs-human data carry no label set; model-vs-human has 16 classes)."""
     if labels is not None:
@@ -80,7 +80,7 @@ def number_of_classes(raters: "pd.DataFrame", labels) -> tuple[int, str]:
 
 
 def analyse_conditions(
-    raters: "pd.DataFrame", labels=None, *, correct: str, direction: str = "auto", alpha: float = 0.05,
+    raters: pd.DataFrame, labels=None, *, correct: str, direction: str = "auto", alpha: float = 0.05,
     n_boot: int = 2000, seed: int = 0,
 ) -> ConditionResults | None:
     """Rates, tests and consistency per condition, and psychometric fits where levels are numbers
@@ -105,7 +105,7 @@ def analyse_conditions(
         levels = pd.to_numeric(rows["condition"].astype(str)).to_numpy(dtype=float)
         fitted_direction, reason = _direction(analysis.rates, str(phase), direction)
         family = "weibull" if (levels >= 0).all() else "logistic"
-        options = {"guess": guess, "correctness": correct, "family": family, "direction": fitted_direction,
+        options: dict[str, Any] = {"guess": guess, "correctness": correct, "family": family, "direction": fitted_direction,
                    "n_boot": min(n_boot, MAX_FIT_BOOT), "seed": seed, "confidence": 1 - alpha}
         fit = fit_raters(with_pooled_humans(rows), **options)
         fits.append(fit.assign(phase=str(phase))[["phase", *FIT_COLUMNS]])
@@ -122,7 +122,7 @@ THRESHOLD_TEST_COLUMNS = ["phase", "model", "n_annotators", "threshold_accuracy"
                           "difference", "difference_low", "difference_high", "pvalue", "note"]
 
 
-def _threshold_tests(rows: "pd.DataFrame", phase: str, options: dict) -> list[tuple]:
+def _threshold_tests(rows: pd.DataFrame, phase: str, options: dict) -> list[tuple]:
     """Each model's threshold minus the pooled annotators' (cluster bootstrap over annotators), as
     :func:`~study_app.stats.psychometric.threshold_difference` tests it; none without annotators."""
     from study_app.stats.psychometric import threshold_difference
@@ -142,7 +142,7 @@ def _threshold_tests(rows: "pd.DataFrame", phase: str, options: dict) -> list[tu
 POOLED_FIT = "humans (pooled trials)"
 
 
-def with_pooled_humans(rows: "pd.DataFrame") -> "pd.DataFrame":
+def with_pooled_humans(rows: pd.DataFrame) -> pd.DataFrame:
     """The rows plus the annotators' trials once more as one rater, :data:`POOLED_FIT`."""
     import pandas as pd
 
@@ -156,7 +156,7 @@ def with_pooled_humans(rows: "pd.DataFrame") -> "pd.DataFrame":
     return pd.concat(both, ignore_index=True)
 
 
-def _not_numbers(conditions: "pd.Series") -> list[str]:
+def _not_numbers(conditions: pd.Series) -> list[str]:
     found = []
     for level in sorted(set(conditions.astype(str))):
         try:
@@ -168,7 +168,7 @@ def _not_numbers(conditions: "pd.Series") -> list[str]:
     return found
 
 
-def _direction(rates: "pd.DataFrame", phase: str, asked: str) -> tuple[str, str]:
+def _direction(rates: pd.DataFrame, phase: str, asked: str) -> tuple[str, str]:
     """The fitted direction and why: as asked, or the sign of the accuracy trend over the levels."""
     import numpy as np
 
@@ -228,7 +228,7 @@ def condition_table(results: ConditionResults) -> str:
     return "\n".join(lines)
 
 
-def _rate(row: "pd.DataFrame", method: str) -> str:
+def _rate(row: pd.DataFrame, method: str) -> str:
     if row.empty:
         return ""
     first = row.iloc[0]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Union, cast
+from typing import TYPE_CHECKING, cast
 
 from study_app.analysis.notes import input_notes, is_pilot
 from study_app.analysis.phases import analysed_trials, chosen_phases, default_phases
@@ -55,7 +55,7 @@ class BenchmarkSource:
     datasets: tuple[str, ...]
 
 
-Source = Union[StudySource, FileSource, BenchmarkSource]
+Source = StudySource | FileSource | BenchmarkSource
 
 
 @dataclass(frozen=True, repr=False)

@@ -8,6 +8,8 @@ a plain message on stderr (no traceback) and exits with status 1; usage errors e
 
 from __future__ import annotations
 
+import io
+
 import argparse
 import os
 import sys
@@ -54,7 +56,7 @@ EXIT_BROKEN_PIPE = 141
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
-    if getattr(sys.stdout, "errors", None) == "strict":
+    if isinstance(sys.stdout, io.TextIOWrapper) and sys.stdout.errors == "strict":
         # A path that is not UTF-8 (a folder named on another system), or a class name the
         # console's code page lacks, is printed escaped, as Python does on stderr, not a traceback.
         sys.stdout.reconfigure(errors="backslashreplace")

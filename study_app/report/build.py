@@ -26,7 +26,7 @@ from study_app.io.output_guard import OutputRefusedError, check_output, check_ou
 from study_app.protocol.responses import utc_now
 from study_app.stats import HUMAN, MODEL, RULES, Comparison, compare, error_rates, plurality_vote
 from study_app.report import figures, tables
-from study_app.report.document import Document, Figure, Gallery, Section, Table
+from study_app.report.document import Block, Document, Figure, Gallery, Section, Table
 from study_app.report.gallery import model_galleries
 from study_app.report.conditions_section import conditions_section
 from study_app.report.taxonomy_section import taxonomy_section
@@ -209,7 +209,7 @@ def _class_section(data: ReportData, settings: Settings, comparison: Comparison,
         profile = profiles[(profiles["phase"] == phase) & (profiles["model"] == model) & (profiles["level"] == "class")].iloc[0]
         text = f"Spearman rho {tables.number(profile['spearman_rho'])} (p {tables.number(profile['spearman_p'])}); {profile['n_significant']} classes differ."
         scatters.append(figures.class_scatter(f"class-scatter-{phase_slug[phase]}-{model_slug[model]}", rows, model, text))
-    blocks = (tables.classes(per_class, data.label_name, settings.top_rows), tables.class_correlation(profiles), *scatters)
+    blocks: tuple[Block, ...] = (tables.classes(per_class, data.label_name, settings.top_rows), tables.class_correlation(profiles), *scatters)
     return Section("classes", "Per-class errors", "Where the annotators and each model err, class by class (and by superclass with a hierarchy).", blocks)
 
 

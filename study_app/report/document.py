@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Union
 
 import pandas as pd
 
@@ -70,7 +69,7 @@ class Gallery:
     items: tuple[GalleryItem, ...]
 
 
-Block = Union[Table, Figure, Gallery]
+Block = Table | Figure | Gallery
 
 
 @dataclass(frozen=True)

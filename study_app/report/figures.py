@@ -12,6 +12,8 @@ number of ``$`` cannot crash the report).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import io
 
 import matplotlib
@@ -23,7 +25,10 @@ from matplotlib.figure import Figure as MplFigure
 from study_app.stats.agreement import CEILING_PAIR
 from study_app.report.document import Figure
 
-STYLE = {
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+STYLE: dict[RcKeyType, Any] = {
     "svg.hashsalt": "study-app-report",
     "svg.fonttype": "path",
     "text.parse_math": False,
@@ -193,7 +198,7 @@ def accuracy_by_condition(name: str, rates: pd.DataFrame, curves: dict[str, tupl
     with matplotlib.rc_context(STYLE):
         figure = _new(7.0, 4.2)
         axes = figure.add_subplot()
-        for rater, rows in rates[rates["kind"] == "human"].groupby("rater", observed=True, sort=True):
+        for _rater, rows in rates[rates["kind"] == "human"].groupby("rater", observed=True, sort=True):
             x, accuracy = _accuracy(_in_level_order(rows, position), position)
             axes.plot(x, 100 * accuracy, color=KIND_COLOURS["human"], linewidth=0.6, alpha=0.45, zorder=1)
         axes.plot([], [], color=KIND_COLOURS["human"], linewidth=0.6, alpha=0.45, label="each annotator")

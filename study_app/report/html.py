@@ -8,6 +8,9 @@ network access at all: it opens offline in any browser and cannot call home.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import base64
 import html
 import re
@@ -94,7 +97,7 @@ def _gallery(block: Gallery) -> Markup:
 
 
 def _section(section: Section) -> Markup:
-    render = {Table: _table, Figure: _figure, Gallery: _gallery}
+    render: dict[type, Callable[[Any], Markup]] = {Table: _table, Figure: _figure, Gallery: _gallery}
     blocks = [render[type(block)](block) for block in section.blocks]
     return tag("section", tag("h2", section.title), tag("p", section.intro), *blocks, id=section.key)
 

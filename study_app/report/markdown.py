@@ -8,6 +8,9 @@ the text it is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import html
 import re
 
@@ -51,7 +54,7 @@ def _gallery(block: Gallery) -> list[str]:
 
 
 def _section(section: Section) -> list[str]:
-    render = {Table: _table, Figure: _figure, Gallery: _gallery}
+    render: dict[type, Callable[[Any], list[str]]] = {Table: _table, Figure: _figure, Gallery: _gallery}
     lines = [f"## {escape(section.title)}", "", escape(section.intro)]
     for block in section.blocks:
         lines += ["", *render[type(block)](block)]
