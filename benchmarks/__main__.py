@@ -26,7 +26,17 @@ from .common import TABLE_HEADER, machine
 from .results_file import ModuleRun, ResultsFile
 
 MODULES = (
-    "bench_store", "bench_gui", "bench_startup", "bench_stats", "bench_psychometric", "bench_mixed", "bench_consistency", "bench_conditions", "bench_models", "bench_report", "bench_review",
+    "bench_store",
+    "bench_gui",
+    "bench_startup",
+    "bench_stats",
+    "bench_psychometric",
+    "bench_mixed",
+    "bench_consistency",
+    "bench_conditions",
+    "bench_models",
+    "bench_report",
+    "bench_review",
     "bench_postgres",
 )
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -42,7 +52,9 @@ def run_module(name: str, quick: bool, env: dict[str, str]) -> tuple[list[str], 
     """(table rows, error text) of one benchmark module; its own output goes to our stderr as it comes."""
     command = [sys.executable, "-m", f"benchmarks.{name}", *(["--quick"] if quick else [])]
     result = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
-    rows = [line for line in result.stdout.splitlines() if line.startswith(f"| {group_of(name)} |") and line.count("|") == 8]
+    rows = [
+        line for line in result.stdout.splitlines() if line.startswith(f"| {group_of(name)} |") and line.count("|") == 8
+    ]
     if result.returncode != 0:
         return rows, f"{name} failed (exit status {result.returncode}); its output is above"
     if not rows:
@@ -52,8 +64,14 @@ def run_module(name: str, quick: bool, env: dict[str, str]) -> tuple[list[str], 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes in a temporary folder; fails only on crashes; RESULTS.md untouched")
-    parser.add_argument("--only", nargs="+", choices=MODULES, metavar="MODULE", help=f"run only these modules ({', '.join(MODULES)})")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes in a temporary folder; fails only on crashes; RESULTS.md untouched",
+    )
+    parser.add_argument(
+        "--only", nargs="+", choices=MODULES, metavar="MODULE", help=f"run only these modules ({', '.join(MODULES)})"
+    )
     args = parser.parse_args(argv)
     env = dict(os.environ)
     scratch = Path(tempfile.mkdtemp(prefix="bench-quick-")) if args.quick else None

@@ -86,10 +86,19 @@ def make_raters(size: Workload, seed: int = 0) -> pd.DataFrame:
         level = model_level if is_model else (np.arange(size.images) + number) % len(LEVELS)
         right = rng.random(size.images) < psychometric_curve(LEVELS, alpha=alpha, **CURVE)[level]
         label = np.where(right, truth, (truth + rng.integers(1, CLASSES, size.images)) % CLASSES)
-        frames.append(pd.DataFrame({
-            "rater": rater, "kind": MODEL if is_model else HUMAN, "image_id": image_ids, "phase": "main",
-            "condition": levels[level], "rank": 1, "label_id": classes[label],
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "rater": rater,
+                    "kind": MODEL if is_model else HUMAN,
+                    "image_id": image_ids,
+                    "phase": "main",
+                    "condition": levels[level],
+                    "rank": 1,
+                    "label_id": classes[label],
+                }
+            )
+        )
     guesses = pd.concat(frames, ignore_index=True)
     return raters_from_guesses(guesses, pd.DataFrame({"image_id": image_ids, "label_id": classes[truth]}), k=1)
 
@@ -99,7 +108,9 @@ def naive_rates(raters: pd.DataFrame, replicates: int, seed: int = 0) -> float:
     scopes = (raters, shared_stimuli(raters))
     started = time.perf_counter()
     for rows in scopes:
-        rows.astype({"rater": str, "condition": str}).groupby(["phase", "condition", "rater"]).apply(_intervals, include_groups=False)
+        rows.astype({"rater": str, "condition": str}).groupby(["phase", "condition", "rater"]).apply(
+            _intervals, include_groups=False
+        )
     exact = time.perf_counter() - started
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -162,7 +173,9 @@ def run(size: Workload) -> list[Result]:
     options = {"guess": GUESS, "direction": "decreasing"}
     label = f"{raters['rater'].nunique()} raters x {len(LEVELS)} levels, {len(raters):,} trials"
     steps = {
-        "condition_rates, both scopes (2000 pooled-humans replicates)": lambda: condition_rates(raters, scope=("all", "shared")),
+        "condition_rates, both scopes (2000 pooled-humans replicates)": lambda: condition_rates(
+            raters, scope=("all", "shared")
+        ),
         f"fit_raters, {N_BOOT_FITS} replicates": lambda: fit_raters(raters, n_boot=N_BOOT_FITS, **options),
         "condition_consistency": lambda: condition_consistency(raters),
         "condition_tests (2000 paired replicates per model and level)": lambda: condition_tests(raters),
@@ -172,7 +185,10 @@ def run(size: Workload) -> list[Result]:
     cpu = [used for _, used in timed.values()]
     fits = raters["rater"].nunique() * (1 + N_BOOT_FITS)
     baselines = [
-        (naive_rates(raters, size.baseline_replicates), "pandas groupby/apply + proportion_confint, bootstrap loop scaled"),
+        (
+            naive_rates(raters, size.baseline_replicates),
+            "pandas groupby/apply + proportion_confint, bootstrap loop scaled",
+        ),
         (scipy_fit_seconds(level_counts(raters), size.baseline_fits) * fits, "scipy.optimize per fit, scaled"),
         (naive_consistency(raters, size.baseline_pairs), "pandas merge + kappa per pair and level, scaled"),
         (None, ""),
@@ -183,16 +199,31 @@ def run(size: Workload) -> list[Result]:
     ]
     values = list(seconds.values())
     base_total = sum(base for base, _ in baselines[:3])
-    results.append(Result(
-        "conditions", "rates (both scopes) + fits (200 replicates) + consistency", sum(values[:3]), "s", "< 5 s",
-        base_total, "sum of the three baselines", sum(values[:3]) < 5,
-    ))
+    results.append(
+        Result(
+            "conditions",
+            "rates (both scopes) + fits (200 replicates) + consistency",
+            sum(values[:3]),
+            "s",
+            "< 5 s",
+            base_total,
+            "sum of the three baselines",
+            sum(values[:3]) < 5,
+        )
+    )
     results.append(Result("conditions", "rates + fits + consistency + condition_tests", sum(values), "s", ""))
-    results.append(Result("conditions", f"building the rater table (raters_from_guesses, {len(raters):,} trials)", built, "s", ""))
-    results.append(Result(
-        "conditions", f"process CPU time of rates + fits + consistency (same runs; load average {' / '.join(f'{v:.1f}' for v in _load())})",
-        sum(cpu[:3]), "s", "",
-    ))
+    results.append(
+        Result("conditions", f"building the rater table (raters_from_guesses, {len(raters):,} trials)", built, "s", "")
+    )
+    results.append(
+        Result(
+            "conditions",
+            f"process CPU time of rates + fits + consistency (same runs; load average {' / '.join(f'{v:.1f}' for v in _load())})",
+            sum(cpu[:3]),
+            "s",
+            "",
+        )
+    )
     results.append(Result("conditions", "process CPU time of condition_tests (same run)", cpu[3], "s", ""))
     return results
 
@@ -204,7 +235,9 @@ def _load() -> tuple[float, ...]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke run: checks that it runs, not the timings)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes (CI smoke run: checks that it runs, not the timings)"
+    )
     parser.add_argument("--repeat", type=int, help="runs per step; the fastest counts (default 3, 1 with --quick)")
     args = parser.parse_args()
     size = QUICK if args.quick else Workload()

@@ -53,7 +53,16 @@ class Workload:
     baseline_pairs: int = 20
 
 
-QUICK = Workload(null_pairs=200, power_pairs=200, coverage_runs=20, difference_runs=20, annotators=10, images=300, n_boot=500, baseline_pairs=3)
+QUICK = Workload(
+    null_pairs=200,
+    power_pairs=200,
+    coverage_runs=20,
+    difference_runs=20,
+    annotators=10,
+    images=300,
+    n_boot=500,
+    baseline_pairs=3,
+)
 
 
 def binomial_pvalues(n, right_a, right_b, both_right) -> np.ndarray:
@@ -73,7 +82,9 @@ def cells(accuracy_a: float, accuracy_b: float, kappa: float) -> np.ndarray:
     return np.array([1 - q_a - q_b + both_wrong, q_b - both_wrong, q_a - both_wrong, both_wrong])
 
 
-def correlated_pairs(rng: np.random.Generator, pairs: int, n: int, accuracy_a: float, accuracy_b: float, kappa: float) -> tuple[np.ndarray, ...]:
+def correlated_pairs(
+    rng: np.random.Generator, pairs: int, n: int, accuracy_a: float, accuracy_b: float, kappa: float
+) -> tuple[np.ndarray, ...]:
     """The margins ``n, right_a, right_b, both_right`` of ``pairs`` simulated pairs on ``n`` images."""
     counts = rng.multinomial(n, cells(accuracy_a, accuracy_b, kappa), size=pairs)
     return np.full(pairs, n), counts[:, 0] + counts[:, 1], counts[:, 0] + counts[:, 2], counts[:, 0]
@@ -85,7 +96,12 @@ def fisher_exact_size(n: int, accuracy_a: float, accuracy_b: float) -> float:
     ww = n - rr - rw - wr
     keep = ww >= 0
     rr, rw, wr, ww = rr[keep], rw[keep], wr[keep], ww[keep]
-    cells = [accuracy_a * accuracy_b, accuracy_a * (1 - accuracy_b), (1 - accuracy_a) * accuracy_b, (1 - accuracy_a) * (1 - accuracy_b)]
+    cells = [
+        accuracy_a * accuracy_b,
+        accuracy_a * (1 - accuracy_b),
+        (1 - accuracy_a) * accuracy_b,
+        (1 - accuracy_a) * (1 - accuracy_b),
+    ]
     probability = multinomial.pmf(np.stack([rr, rw, wr, ww], axis=1), n, cells)
     likely = probability > 1e-15
     pvalues = fisher_exact_pvalues(np.full(likely.sum(), n), (rr + rw)[likely], (rr + wr)[likely], rr[likely])
@@ -118,7 +134,10 @@ def difference_rejections(runs: int) -> float:
         difficulty = rng.normal(0, 1.5, n)
         correct = rng.random((people + 2, n)) < 1 / (1 + np.exp(difficulty - 1.5))
         grid = RaterGrid(raters, kinds, np.arange(n), np.ones(correct.shape, dtype=bool), correct)
-        rejected += bootstrap_consistency(grid, first, second, n_boot=999, alpha=ALPHA, seed=run).differences["pvalue"].iloc[0] < ALPHA
+        rejected += (
+            bootstrap_consistency(grid, first, second, n_boot=999, alpha=ALPHA, seed=run).differences["pvalue"].iloc[0]
+            < ALPHA
+        )
     return rejected / runs
 
 
@@ -159,31 +178,92 @@ def run(quick: bool) -> list[Result]:
         margins = correlated_pairs(rng, size.null_pairs, 200, accuracy_a, accuracy_b, 0.0)
         fisher = np.mean(fisher_exact_pvalues(*margins) < ALPHA)
         old = np.mean(binomial_pvalues(*margins) < ALPHA)
-        results.append(Result("consistency", f"Fisher type-I error at 5%, n = 200, accuracies {accuracy_a}/{accuracy_b} ({size.null_pairs} null pairs)",
-                              100 * fisher, "%", "2-7 %", met=None if quick else 0.02 <= fisher <= 0.07))
-        results.append(Result("consistency", f"replaced binomial test, same pairs ({accuracy_a}/{accuracy_b})", 100 * old, "%", ""))
+        results.append(
+            Result(
+                "consistency",
+                f"Fisher type-I error at 5%, n = 200, accuracies {accuracy_a}/{accuracy_b} ({size.null_pairs} null pairs)",
+                100 * fisher,
+                "%",
+                "2-7 %",
+                met=None if quick else 0.02 <= fisher <= 0.07,
+            )
+        )
+        results.append(
+            Result("consistency", f"replaced binomial test, same pairs ({accuracy_a}/{accuracy_b})", 100 * old, "%", "")
+        )
     if not quick:
-        results.append(Result("consistency", "Fisher exact size at 5%, n = 200, 0.9/0.9 (every table enumerated)",
-                              100 * fisher_exact_size(200, 0.9, 0.9), "%", ""))
+        results.append(
+            Result(
+                "consistency",
+                "Fisher exact size at 5%, n = 200, 0.9/0.9 (every table enumerated)",
+                100 * fisher_exact_size(200, 0.9, 0.9),
+                "%",
+                "",
+            )
+        )
     margins = correlated_pairs(rng, size.power_pairs, 160, 0.8, 0.8, 0.19)
-    results.append(Result("consistency", f"Fisher power at kappa 0.19, n = 160, 0.8/0.8 ({size.power_pairs} pairs)",
-                          100 * np.mean(fisher_exact_pvalues(*margins) < ALPHA), "%", ""))
-    results.append(Result("consistency", "replaced binomial test's power, same pairs", 100 * np.mean(binomial_pvalues(*margins) < ALPHA), "%", ""))
+    results.append(
+        Result(
+            "consistency",
+            f"Fisher power at kappa 0.19, n = 160, 0.8/0.8 ({size.power_pairs} pairs)",
+            100 * np.mean(fisher_exact_pvalues(*margins) < ALPHA),
+            "%",
+            "",
+        )
+    )
+    results.append(
+        Result(
+            "consistency",
+            "replaced binomial test's power, same pairs",
+            100 * np.mean(binomial_pvalues(*margins) < ALPHA),
+            "%",
+            "",
+        )
+    )
     covered = coverage(size.coverage_runs)
-    results.append(Result("consistency", f"95% bootstrap interval coverage of kappa 0.19, n = 200 ({size.coverage_runs} pairs, 999 replicates)",
-                          100 * covered, "%", ">= 93 %", met=None if quick else covered >= 0.93))
+    results.append(
+        Result(
+            "consistency",
+            f"95% bootstrap interval coverage of kappa 0.19, n = 200 ({size.coverage_runs} pairs, 999 replicates)",
+            100 * covered,
+            "%",
+            ">= 93 %",
+            met=None if quick else covered >= 0.93,
+        )
+    )
     rejected = difference_rejections(size.difference_runs)
-    results.append(Result("consistency", f"model-difference test type-I error at 5% ({size.difference_runs} nulls, 999 replicates)",
-                          100 * rejected, "%", "2-8 %", met=None if quick else 0.02 <= rejected <= 0.08))
+    results.append(
+        Result(
+            "consistency",
+            f"model-difference test type-I error at 5% ({size.difference_runs} nulls, 999 replicates)",
+            100 * rejected,
+            "%",
+            "2-8 %",
+            met=None if quick else 0.02 <= rejected <= 0.08,
+        )
+    )
     grid, first, second = large_design(size)
     start = time.perf_counter()
     boot = bootstrap_consistency(grid, first, second, n_boot=size.n_boot, alpha=ALPHA, seed=0)
-    fisher_exact_pvalues(np.full(len(first), size.images), grid.correct[first].sum(axis=1), grid.correct[second].sum(axis=1),
-                         (grid.correct[first] & grid.correct[second]).sum(axis=1))
+    fisher_exact_pvalues(
+        np.full(len(first), size.images),
+        grid.correct[first].sum(axis=1),
+        grid.correct[second].sum(axis=1),
+        (grid.correct[first] & grid.correct[second]).sum(axis=1),
+    )
     seconds = time.perf_counter() - start
     assert boot.ceiling is not None and len(boot.differences) == 3
-    results.append(Result("consistency", f"intervals, ceiling, differences and Fisher: {len(first):,} pairs, {size.images:,} images, {size.n_boot:,} replicates",
-                          seconds, "s", "", loop_seconds(grid, first, second, size.n_boot, size.baseline_pairs), "numpy loop per pair and replicate, scaled"))
+    results.append(
+        Result(
+            "consistency",
+            f"intervals, ceiling, differences and Fisher: {len(first):,} pairs, {size.images:,} images, {size.n_boot:,} replicates",
+            seconds,
+            "s",
+            "",
+            loop_seconds(grid, first, second, size.n_boot, size.baseline_pairs),
+            "numpy loop per pair and replicate, scaled",
+        )
+    )
     return results
 
 

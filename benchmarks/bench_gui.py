@@ -50,7 +50,9 @@ def fixture(base: Path, quick: bool) -> Path:
     """1000 classes x 13 examples and 500 test images (one training image, so that almost
     every transition is trial to trial); ``quick``: 50 classes x 2 examples, 60 images."""
     if quick:
-        return make_fixture(base / "gui-fixture-quick", classes=50, examples_per_class=2, test_images=60, train_images=1)
+        return make_fixture(
+            base / "gui-fixture-quick", classes=50, examples_per_class=2, test_images=60, train_images=1
+        )
     folder = base / "gui-fixture"
     if not (folder / "study.toml").exists():
         make_fixture(folder, classes=1000, examples_per_class=13, test_images=500, train_images=1)
@@ -59,7 +61,9 @@ def fixture(base: Path, quick: bool) -> Path:
 
 def open_window(study, store: ResultsStore, annotator: str, settings_dir: Path, prefetch: int = 3) -> AnnotationWindow:
     controller = SessionController(study, store, annotator, force_new=True)
-    window = AnnotationWindow(controller, QSettings(str(settings_dir / "w.ini"), QSettings.IniFormat), prefetch=prefetch)
+    window = AnnotationWindow(
+        controller, QSettings(str(settings_dir / "w.ini"), QSettings.IniFormat), prefetch=prefetch
+    )
     window.resize(1366, 768)
     window.show()
     spin(200)
@@ -168,19 +172,50 @@ def run(quick: bool = False) -> list[Result]:
         o50, o99 = percentiles(ours)
         n50, n99 = percentiles(naive)
         results.append(
-            Result("gui", f"submit -> next image painted p50 ({len(ours)} trials)", o50, "ms", ">= 5x baseline", n50, "decode after submit p50", n50 / o50 >= 5)
+            Result(
+                "gui",
+                f"submit -> next image painted p50 ({len(ours)} trials)",
+                o50,
+                "ms",
+                ">= 5x baseline",
+                n50,
+                "decode after submit p50",
+                n50 / o50 >= 5,
+            )
         )
         results.append(
-            Result("gui", f"submit -> next image painted p99 ({len(ours)} trials)", o99, "ms", "< 16 ms", n99, "decode after submit p99", o99 < 16)
+            Result(
+                "gui",
+                f"submit -> next image painted p99 ({len(ours)} trials)",
+                o99,
+                "ms",
+                "< 16 ms",
+                n99,
+                "decode after submit p99",
+                o99 < 16,
+            )
         )
         s50, s99 = percentiles(bench_search(window))
         results.append(Result("gui", f"search update per keystroke p50 ({classes} classes)", s50, "ms", ""))
-        results.append(Result("gui", f"search update per keystroke p99 ({classes} classes)", s99, "ms", "< 5 ms", met=s99 < 5))
+        results.append(
+            Result("gui", f"search update per keystroke p99 ({classes} classes)", s99, "ms", "< 5 ms", met=s99 < 5)
+        )
         cached, rss = bench_examples(window)
         e50, e99 = percentiles(cached)
         per_class = study.examples_per_class
-        results.append(Result("gui", f"example pane from cache p99 ({per_class} thumbnails)", e99, "ms", "< 50 ms", met=e99 < 50))
-        results.append(Result("gui", f"RSS after browsing all {classes} classes' examples ({len(study.images)} images)", rss, "MB", "< 400 MB", met=rss < 400))
+        results.append(
+            Result("gui", f"example pane from cache p99 ({per_class} thumbnails)", e99, "ms", "< 50 ms", met=e99 < 50)
+        )
+        results.append(
+            Result(
+                "gui",
+                f"RSS after browsing all {classes} classes' examples ({len(study.images)} images)",
+                rss,
+                "MB",
+                "< 400 MB",
+                met=rss < 400,
+            )
+        )
         window.close()
     return results
 

@@ -32,18 +32,23 @@ MODEL_LOG_ODDS = -1.0  # the model errs on about 27% of the images
 STUDIES, QUICK_STUDIES = 1000, 20
 
 
-def random_annotator_null(rng: np.random.Generator, annotators: int = 4, images: int = 800, annotator_sd: float = 0.5,
-                          image_sd: float = 1.0) -> pd.DataFrame:
+def random_annotator_null(
+    rng: np.random.Generator, annotators: int = 4, images: int = 800, annotator_sd: float = 0.5, image_sd: float = 1.0
+) -> pd.DataFrame:
     """One simulated study under the null, as a rater table (annotators ``A0``.., the model ``m``)."""
     difficulty = rng.normal(0.0, image_sd, images)
     log_odds = MODEL_LOG_ODDS + np.r_[rng.normal(0.0, annotator_sd, annotators), 0.0][:, None] + difficulty[None, :]
     wrong = rng.random(log_odds.shape) < 1 / (1 + np.exp(-log_odds))
     names = [f"A{i}" for i in range(annotators)] + ["m"]
-    return pd.DataFrame({
-        "rater": np.repeat(names, images), "kind": np.repeat([HUMAN] * annotators + [MODEL], images),
-        "image_id": np.tile([f"img{i:04d}" for i in range(images)], annotators + 1), "phase": "test",
-        "correct_topk": ~wrong.ravel(),
-    })
+    return pd.DataFrame(
+        {
+            "rater": np.repeat(names, images),
+            "kind": np.repeat([HUMAN] * annotators + [MODEL], images),
+            "image_id": np.tile([f"img{i:04d}" for i in range(images)], annotators + 1),
+            "phase": "test",
+            "correct_topk": ~wrong.ravel(),
+        }
+    )
 
 
 def null_rejections(studies: int, seed: int = 26, with_ml: bool = True) -> dict[str, float]:
@@ -67,8 +72,14 @@ def run(quick: bool) -> list[Result]:
     label = f"at 5%, {studies} null studies (4 annotators, SD 0.5 logit; 800 images)"
     print(f"{studies} studies in {seconds:.0f} s")
     return [
-        Result("mixed", f"mixed model (REML) type-I error {label}", 100 * rates["mixed (REML)"], "%", "<= 7 %",
-               met=rates["mixed (REML)"] <= 0.07),
+        Result(
+            "mixed",
+            f"mixed model (REML) type-I error {label}",
+            100 * rates["mixed (REML)"],
+            "%",
+            "<= 7 %",
+            met=rates["mixed (REML)"] <= 0.07,
+        ),
         Result("mixed", f"mixed model (ML) type-I error {label}", 100 * rates["mixed (ML)"], "%", ""),
         Result("mixed", f"GEE with annotator effects type-I error {label}", 100 * rates["GEE"], "%", ""),
     ]

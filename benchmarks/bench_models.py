@@ -37,17 +37,25 @@ def median_pass_seconds(engine: Backend, inputs: np.ndarray, batch_size: int, re
     times, outputs = [], np.empty(0)
     for _ in range(repeats):
         start = time.perf_counter()
-        outputs = np.concatenate([engine.run(inputs[i : i + batch_size], True) for i in range(0, len(inputs), batch_size)])
+        outputs = np.concatenate(
+            [engine.run(inputs[i : i + batch_size], True) for i in range(0, len(inputs), batch_size)]
+        )
         times.append(time.perf_counter() - start)
     return statistics.median(times), outputs
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=64, help="inputs per pass (the 20 photos repeated; default %(default)s)")
+    parser.add_argument(
+        "--images", type=int, default=64, help="inputs per pass (the 20 photos repeated; default %(default)s)"
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="(default %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per runtime (default %(default)s)")
-    parser.add_argument("--quick", action="store_true", help="32 inputs in one batch, median of 2 passes (CI smoke run; small batches favour eager PyTorch)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="32 inputs in one batch, median of 2 passes (CI smoke run; small batches favour eager PyTorch)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.images, args.batch_size, args.repeats = 32, 32, 2
@@ -58,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     inputs = np.stack([photos[i % len(photos)] for i in range(args.images)])
 
     print(f"machine: {cpu_description()}")
-    print(f"model: {spec.name}, {args.images} inputs ({len(photos)} real photos repeated), batch {args.batch_size}, median of {args.repeats} passes")
+    print(
+        f"model: {spec.name}, {args.images} inputs ({len(photos)} real photos repeated), batch {args.batch_size}, median of {args.repeats} passes"
+    )
     results = {}
     for label, backend in (("PyTorch eager", "torch"), ("onnxruntime", "onnxruntime")):
         engine = open_backend(spec, backend, "cpu")
@@ -72,13 +82,28 @@ def main(argv: list[str] | None = None) -> int:
     for label, (rate, outputs, runtime) in results.items():
         version = runtime.get("torch_version") or runtime.get("onnxruntime_version")
         name = f"{label} {version}"
-        print(f"| {name:<28} | {rate:9.1f} | {1000 / rate:9.1f} | {rate / eager_rate:7.2f}x | {np.abs(outputs - eager_out).max():17.2e} |")
+        print(
+            f"| {name:<28} | {rate:9.1f} | {1000 / rate:9.1f} | {rate / eager_rate:7.2f}x | {np.abs(outputs - eager_out).max():17.2e} |"
+        )
     ratio = results["onnxruntime"][0] / eager_rate
     verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
     print(f"\ntarget onnxruntime >= {TARGET_RATIO:g}x eager: {verdict} ({ratio:.2f}x)\n")
     measure = f"{spec.name} ms/image, onnxruntime (batch {args.batch_size}, {args.images} inputs)"
     target = f">= {TARGET_RATIO:g}x baseline"
-    print_table([Result("models", measure, 1000 / results["onnxruntime"][0], "ms", target, 1000 / eager_rate, "PyTorch eager", ratio >= TARGET_RATIO)])
+    print_table(
+        [
+            Result(
+                "models",
+                measure,
+                1000 / results["onnxruntime"][0],
+                "ms",
+                target,
+                1000 / eager_rate,
+                "PyTorch eager",
+                ratio >= TARGET_RATIO,
+            )
+        ]
+    )
     return 0
 
 

@@ -30,8 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from study_app.protocol.study import load_study
 from study_app.protocol.responses import Event
+from study_app.protocol.study import load_study
 from tests.store.postgres.conftest import allocated_study
 from tests.store.postgres.pg_server import PgServer
 
@@ -73,7 +73,15 @@ def worker(study_dir: str, store: str, journal: str, seed: str, go: str, out: st
 
     study = load_study(study_dir, check_images=False)
     drive = timed_drive(Path(go), Path(out), float(pace_s), int(limit))
-    run_pilot(study, 1, store, rt_ms=(100.0, 10.0), seed=int(seed), drive=drive, journal=Path(journal) if journal != "-" else None)
+    run_pilot(
+        study,
+        1,
+        store,
+        rt_ms=(100.0, 10.0),
+        seed=int(seed),
+        drive=drive,
+        journal=Path(journal) if journal != "-" else None,
+    )
 
 
 def run_clients(
@@ -84,8 +92,20 @@ def run_clients(
     outs = [work / f"client-{n}-{time.monotonic_ns()}.json" for n in range(len(stores))]
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.bench_postgres", "--worker", str(study_dir), store, journal, str(n), str(go), str(out),
-             str(pace_s), str(limit)],
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.bench_postgres",
+                "--worker",
+                str(study_dir),
+                store,
+                journal,
+                str(n),
+                str(go),
+                str(out),
+                str(pace_s),
+                str(limit),
+            ],
             cwd=ROOT,
         )
         for n, (store, journal, out) in enumerate(zip(stores, journals, outs))
@@ -116,10 +136,18 @@ def run(quick: bool = False) -> list[Result]:
 
         def on_server(name: str, **pacing) -> tuple[float, list[float]]:
             url = server.create_database(name)
-            return run_clients(work, study_dir, [url] * clients, [str(work / f"{name}-journal-{n}.sqlite") for n in range(clients)], **pacing)
+            return run_clients(
+                work,
+                study_dir,
+                [url] * clients,
+                [str(work / f"{name}-journal-{n}.sqlite") for n in range(clients)],
+                **pacing,
+            )
 
         def on_files(name: str, **pacing) -> tuple[float, list[float]]:
-            return run_clients(work, study_dir, [str(work / f"{name}-{n}.sqlite") for n in range(clients)], ["-"] * clients, **pacing)
+            return run_clients(
+                work, study_dir, [str(work / f"{name}-{n}.sqlite") for n in range(clients)], ["-"] * clients, **pacing
+            )
 
         rate, latencies = on_server("flat")
         base_rate, base_latencies = on_files("flat")
@@ -141,7 +169,16 @@ def run(quick: bool = False) -> list[Result]:
                 f"local SQLite files: {base_rate:.0f} answers/s",
             ),
             Result("postgres", f"per-answer latency p50 ({label})", p50, "ms", "", b50, "local SQLite files p50"),
-            Result("postgres", f"per-answer latency p99 ({label})", p99, "ms", "< 100 ms", b99, "local SQLite files p99", p99 < 100),
+            Result(
+                "postgres",
+                f"per-answer latency p99 ({label})",
+                p99,
+                "ms",
+                "< 100 ms",
+                b99,
+                "local SQLite files p99",
+                p99 < 100,
+            ),
         ]
     finally:
         server.close()

@@ -66,10 +66,16 @@ def make_raters(size: Workload, seed: int = 0) -> pd.DataFrame:
     for rater, alpha in [*alphas.items(), *MODELS.items()]:
         level = rng.integers(0, len(LEVELS), size.trials)
         psi = psychometric_curve(LEVELS, alpha=alpha, **CURVE)
-        frames.append(pd.DataFrame({
-            "rater": rater, "kind": "model" if rater in MODELS else "human",
-            "condition": pd.Categorical([f"{v:g}" for v in LEVELS])[level], "correct_top1": rng.random(size.trials) < psi[level],
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "rater": rater,
+                    "kind": "model" if rater in MODELS else "human",
+                    "condition": pd.Categorical([f"{v:g}" for v in LEVELS])[level],
+                    "correct_top1": rng.random(size.trials) < psi[level],
+                }
+            )
+        )
     table = pd.concat(frames, ignore_index=True)
     return table.astype({"rater": "category", "kind": "category"})  # as in the rater table
 
@@ -108,8 +114,17 @@ def null_rejections(runs: int) -> float:
     rejected = 0
     for run in range(runs):
         model, humans = rng.binomial(50, psi), rng.binomial(20, psi, size=(8, len(LEVELS)))
-        result = compare_thresholds(LEVELS, np.full(len(LEVELS), 50), model, np.full(humans.shape, 20), humans,
-                                    guess=GUESS, direction="decreasing", n_boot=200, seed=run)
+        result = compare_thresholds(
+            LEVELS,
+            np.full(len(LEVELS), 50),
+            model,
+            np.full(humans.shape, 20),
+            humans,
+            guess=GUESS,
+            direction="decreasing",
+            n_boot=200,
+            seed=run,
+        )
         rejected += result.pvalue < 0.05
     return rejected / runs
 
@@ -122,7 +137,9 @@ def coverage(runs: int) -> float:
     truth = threshold_level((1 + GUESS) / 2, alpha=0.3, **CURVE)
     covered = 0
     for run in range(runs):
-        fit = fit_psychometric(levels, np.full(8, 50), rng.binomial(50, psi), guess=GUESS, direction="decreasing", n_boot=200, seed=run)
+        fit = fit_psychometric(
+            levels, np.full(8, 50), rng.binomial(50, psi), guess=GUESS, direction="decreasing", n_boot=200, seed=run
+        )
         covered += fit.threshold_interval[0] <= truth <= fit.threshold_interval[1]
     return covered / runs
 
@@ -137,25 +154,56 @@ def run(quick: bool) -> list[Result]:
     label = f"{raters_n} raters x {len(LEVELS)} levels, {len(raters):,} trials"
     for n_boot in (0, 200, 1000):
         seconds = fastest(lambda n_boot=n_boot: fit_raters(raters, n_boot=n_boot, **options), size.repeat)
-        results.append(Result(
-            "psychometric", f"fit_raters, {n_boot} replicates ({label})", seconds, "s", "< 5 s" if n_boot == 200 else "",
-            per_fit * raters_n * (1 + n_boot), "scipy.optimize per fit, scaled", None if n_boot != 200 else seconds < 5,
-        ))
+        results.append(
+            Result(
+                "psychometric",
+                f"fit_raters, {n_boot} replicates ({label})",
+                seconds,
+                "s",
+                "< 5 s" if n_boot == 200 else "",
+                per_fit * raters_n * (1 + n_boot),
+                "scipy.optimize per fit, scaled",
+                None if n_boot != 200 else seconds < 5,
+            )
+        )
     fits_200 = results[1].value
-    tests = fastest(lambda: [threshold_difference(raters, model, n_boot=1000, **options) for model in MODELS], size.repeat)
-    results.append(Result(
-        "psychometric", "threshold_difference, 3 models vs annotators, 1000 replicates", tests, "s", "",
-        per_fit * len(MODELS) * 2 * 1001, "scipy.optimize per fit, scaled",
-    ))
-    results.append(Result("psychometric", "fits (200 replicates) + 3 tests", fits_200 + tests, "s", "< 5 s", met=fits_200 + tests < 5))
-    results.append(Result(
-        "psychometric", f"threshold test type-I error at 5% ({size.null_runs} simulated nulls)",
-        100 * null_rejections(size.null_runs), "%", "2-9 %",
-    ))
-    results.append(Result(
-        "psychometric", f"95% threshold interval coverage ({size.coverage_runs} simulated Weibull data sets)",
-        100 * coverage(size.coverage_runs), "%", ">= 90 %",
-    ))
+    tests = fastest(
+        lambda: [threshold_difference(raters, model, n_boot=1000, **options) for model in MODELS], size.repeat
+    )
+    results.append(
+        Result(
+            "psychometric",
+            "threshold_difference, 3 models vs annotators, 1000 replicates",
+            tests,
+            "s",
+            "",
+            per_fit * len(MODELS) * 2 * 1001,
+            "scipy.optimize per fit, scaled",
+        )
+    )
+    results.append(
+        Result(
+            "psychometric", "fits (200 replicates) + 3 tests", fits_200 + tests, "s", "< 5 s", met=fits_200 + tests < 5
+        )
+    )
+    results.append(
+        Result(
+            "psychometric",
+            f"threshold test type-I error at 5% ({size.null_runs} simulated nulls)",
+            100 * null_rejections(size.null_runs),
+            "%",
+            "2-9 %",
+        )
+    )
+    results.append(
+        Result(
+            "psychometric",
+            f"95% threshold interval coverage ({size.coverage_runs} simulated Weibull data sets)",
+            100 * coverage(size.coverage_runs),
+            "%",
+            ">= 90 %",
+        )
+    )
     return results
 
 

@@ -73,6 +73,7 @@ def report_data(size: Workload, work: Path) -> ReportData:
 
 # --- the per-pair baseline ----------------------------------------------------------------
 
+
 def pivot_kappa(raters: pd.DataFrame, a: str, b: str) -> float:
     """Cohen's kappa of two annotators' top-1 labels: pivot, crosstab, statsmodels."""
     rows = raters[raters["rater"].isin([a, b])].assign(label=lambda f: f["label"].astype(str).replace("", NO_ANSWER))
@@ -89,12 +90,19 @@ def full_design_gee(raters: pd.DataFrame, model: str) -> float:
     person, image = np.nonzero(people.seen & grid.seen[model_row])
     shared = np.flatnonzero(grid.seen[model_row])
     coding = np.vstack([np.eye(len(people.raters) - 1), -np.ones(len(people.raters) - 1)])  # sum-to-zero effects
-    exog = np.column_stack([np.ones(len(person) + len(shared)), np.r_[np.zeros(len(person)), np.ones(len(shared))],
-                            np.vstack([coding[person], np.zeros((len(shared), len(people.raters) - 1))])])
+    exog = np.column_stack(
+        [
+            np.ones(len(person) + len(shared)),
+            np.r_[np.zeros(len(person)), np.ones(len(shared))],
+            np.vstack([coding[person], np.zeros((len(shared), len(people.raters) - 1))]),
+        ]
+    )
     error = np.r_[~people.correct[person, image], ~grid.correct[model_row, shared]].astype(float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return float(GEE(error, exog, np.r_[image, shared], family=Gaussian(), cov_struct=Exchangeable()).fit().pvalues[1])
+        return float(
+            GEE(error, exog, np.r_[image, shared], family=Gaussian(), cov_struct=Exchangeable()).fit().pvalues[1]
+        )
 
 
 def per_pair_path(raters: pd.DataFrame, comparison, share: float) -> tuple[float, float, float]:
@@ -112,10 +120,15 @@ def per_pair_path(raters: pd.DataFrame, comparison, share: float) -> tuple[float
     part = raters[raters["image_id"].astype(str).isin(images[:: max(1, round(1 / min(1.0, 4 * share)))])]
     gee_s, pvalue = timed(lambda: full_design_gee(part, models[0]))
     difference = max(difference, abs(pvalue - humans_vs_model_gee(part, models[0]).pvalue))
-    return engine, kappa_s * len(pairs) / len(some) + gee_s * len(models) * len(images) / part["image_id"].nunique(), difference
+    return (
+        engine,
+        kappa_s * len(pairs) / len(some) + gee_s * len(models) * len(images) / part["image_id"].nunique(),
+        difference,
+    )
 
 
 # --- the measurement ------------------------------------------------------------------------
+
 
 def measure(size: Workload, settings: Settings, share: float) -> list[Result]:
     """Time the statistics, the rendering and the whole report of one workload once each."""
@@ -132,14 +145,29 @@ def measure(size: Workload, settings: Settings, share: float) -> list[Result]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     label = f"{size.classes} classes, {size.annotators} annotators, {answers:,} answers"
-    how = f"per-pair kappa and full-design GEE, {share:.0%} measured, scaled" if share < 1 else "per-pair kappa and full-design GEE"
-    print(f"{label}: report {statistics + rendering:.1f} s wall, {cpu:.1f} s CPU (load average {os.getloadavg()[0]:.1f}); "
-          f"pairwise parts {engine:.2f} s (engine) vs {naive:.1f} s (baseline); largest difference of their numbers {difference:.1e}")
+    how = (
+        f"per-pair kappa and full-design GEE, {share:.0%} measured, scaled"
+        if share < 1
+        else "per-pair kappa and full-design GEE"
+    )
+    print(
+        f"{label}: report {statistics + rendering:.1f} s wall, {cpu:.1f} s CPU (load average {os.getloadavg()[0]:.1f}); "
+        f"pairwise parts {engine:.2f} s (engine) vs {naive:.1f} s (baseline); largest difference of their numbers {difference:.1e}"
+    )
     whole = statistics + rendering
     return [
         Result("report", f"statistics (analyse) - {label}", statistics, "s", "", statistics - engine + naive, how),
         Result("report", f"rendering ({len(files)} files) - {label}", rendering, "s", ""),
-        Result("report", f"whole report - {label}", whole, "s", f"< {TARGET_S:g} s", whole - engine + naive, how, whole < TARGET_S),
+        Result(
+            "report",
+            f"whole report - {label}",
+            whole,
+            "s",
+            f"< {TARGET_S:g} s",
+            whole - engine + naive,
+            how,
+            whole < TARGET_S,
+        ),
     ]
 
 
@@ -151,7 +179,12 @@ def run(quick: bool = False, share: float = 0.05) -> list[Result]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke run)")
-    parser.add_argument("--baseline-share", type=float, default=0.05, help="share of the per-pair baseline measured (default 0.05; 1: all)")
+    parser.add_argument(
+        "--baseline-share",
+        type=float,
+        default=0.05,
+        help="share of the per-pair baseline measured (default 0.05; 1: all)",
+    )
     args = parser.parse_args()
     if not 0 < args.baseline_share <= 1:
         parser.error("--baseline-share must be in (0, 1]")

@@ -26,7 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from study_app.protocol.study import ImageRecord, Phase, Study
 from study_app.review.items import Selection, find_errors
 from study_app.stats import image_phases, rater_table
@@ -68,9 +67,18 @@ def run(quick: bool) -> list[Result]:
             start = time.perf_counter()
             items, selection = find_errors(study, answers, predictions, Selection(("all",), rule))
             found = time.perf_counter() - start
-            results.append(Result("review", f"find_errors {rule} ({len(items)} errors of {size.annotators} annotators + 3 models)", found,
-                                  "s", f"< {FIND_TARGET_S:g} s" if rule == "top-k" else "", baseline, "rater table alone",
-                                  found < FIND_TARGET_S if rule == "top-k" else None))
+            results.append(
+                Result(
+                    "review",
+                    f"find_errors {rule} ({len(items)} errors of {size.annotators} annotators + 3 models)",
+                    found,
+                    "s",
+                    f"< {FIND_TARGET_S:g} s" if rule == "top-k" else "",
+                    baseline,
+                    "rater table alone",
+                    found < FIND_TARGET_S if rule == "top-k" else None,
+                )
+            )
         results += _window(study, items, selection, Path(folder) / "results.sqlite", 20 if quick else REVIEWS)
         results.append(_resume(Path(folder) / "many.sqlite", 3_000 if quick else 30_000))
     return results
@@ -87,12 +95,33 @@ def _resume(store_path: Path, count: int) -> Result:
         for n in range(count):
             item = f"trial:{n % (2 * count // 3)}"
             review = str(uuid.uuid4())
-            rows.append((review, "s", "R1", item, "A01", "human", "test", "img", None, '["cat"]', "dog", '["other"]', "", None, 1.0,
-                         f"2026-01-01T00:00:{n:07d}", latest.get(item)))
+            rows.append(
+                (
+                    review,
+                    "s",
+                    "R1",
+                    item,
+                    "A01",
+                    "human",
+                    "test",
+                    "img",
+                    None,
+                    '["cat"]',
+                    "dog",
+                    '["other"]',
+                    "",
+                    None,
+                    1.0,
+                    f"2026-01-01T00:00:{n:07d}",
+                    latest.get(item),
+                )
+            )
             latest[item] = review
         with write(store.conn) as conn:
-            conn.execute("INSERT INTO review_sessions(uuid, reviewer_id, study_name, protocol_hash, blind, selection, taxonomy, "
-                         "app_version, machine, started_at) VALUES ('s', 'R1', 'bench', '', 0, '{}', '[]', '', '', '')")
+            conn.execute(
+                "INSERT INTO review_sessions(uuid, reviewer_id, study_name, protocol_hash, blind, selection, taxonomy, "
+                "app_version, machine, started_at) VALUES ('s', 'R1', 'bench', '', 0, '{}', '[]', '', '', '')"
+            )
             conn.executemany(f"INSERT INTO reviews VALUES ({', '.join('?' * 17)})", rows)
         start = time.perf_counter()
         store.conn.execute("SELECT * FROM reviews WHERE reviewer_id = 'R1'").fetchall()
@@ -101,8 +130,16 @@ def _resume(store_path: Path, count: int) -> Result:
         current = current_reviews(store, "R1")
         elapsed = time.perf_counter() - start
     assert len(current) == len(latest)
-    return Result("review", f"current_reviews ({count} reviews of {len(latest)} errors)", elapsed, "s", "< 2 s", baseline,
-                  "reading the rows alone", elapsed < 2.0)
+    return Result(
+        "review",
+        f"current_reviews ({count} reviews of {len(latest)} errors)",
+        elapsed,
+        "s",
+        "< 2 s",
+        baseline,
+        "reading the rows alone",
+        elapsed < 2.0,
+    )
 
 
 def _window(study, items, selection, store_path: Path, count: int) -> list[Result]:
@@ -144,8 +181,16 @@ def _window(study, items, selection, store_path: Path, count: int) -> list[Resul
     bare50, bare99 = percentiles(bare)
     return [
         Result("review", "save -> next error shown, p50", p50, "ms", "", bare50, "bare durable write p50"),
-        Result("review", "save -> next error shown, p99", p99, "ms", f"< {NEXT_TARGET_MS:g} ms", bare99, "bare durable write p99",
-               p99 < NEXT_TARGET_MS),
+        Result(
+            "review",
+            "save -> next error shown, p99",
+            p99,
+            "ms",
+            f"< {NEXT_TARGET_MS:g} ms",
+            bare99,
+            "bare durable write p99",
+            p99 < NEXT_TARGET_MS,
+        ),
     ]
 
 

@@ -91,7 +91,9 @@ class Screen:
 
     def _start_xvfb(self) -> bool:
         self.process = subprocess.Popen(
-            ["Xvfb", DISPLAY, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            ["Xvfb", DISPLAY, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         socket = Path(f"/tmp/.X11-unix/X{DISPLAY[1:]}")
         deadline = time.monotonic() + 10
@@ -112,10 +114,23 @@ class Screen:
 def start_once(study: Path, work: Path, name: str, env: dict[str, str], browse: int) -> dict:
     """One annotate process; its result plus ``seconds`` from spawn to the first trial painted."""
     out = work / f"{name}.json"
-    store = work / ("no-caches.sqlite" if name == "no-caches" else "desk.sqlite")  # later starts: the desk's results file
-    command = [sys.executable, "-m", "benchmarks.startup_probe", str(study), str(store), str(out), "--browse", str(browse)]
+    store = work / (
+        "no-caches.sqlite" if name == "no-caches" else "desk.sqlite"
+    )  # later starts: the desk's results file
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.startup_probe",
+        str(study),
+        str(store),
+        str(out),
+        "--browse",
+        str(browse),
+    ]
     started = time.monotonic()
-    finished = subprocess.run(command, env=env, cwd=Path(__file__).parent.parent, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
+    finished = subprocess.run(
+        command, env=env, cwd=Path(__file__).parent.parent, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S
+    )
     if finished.returncode != 0 or not out.exists():
         raise RuntimeError(f"start-up run {name!r} failed ({finished.returncode}):\n{finished.stderr[-3000:]}")
     result = json.loads(out.read_text(encoding="utf-8"))
@@ -131,7 +146,12 @@ def run(quick: bool = False) -> list[Result]:
     work = Path(tempfile.mkdtemp(prefix="bench-startup-", dir=base))
     screen = Screen()
     try:
-        env = {**os.environ, **screen.env, "XDG_CONFIG_HOME": str(work / "config"), "XDG_CACHE_HOME": str(work / "cache")}
+        env = {
+            **os.environ,
+            **screen.env,
+            "XDG_CONFIG_HOME": str(work / "config"),
+            "XDG_CACHE_HOME": str(work / "cache"),
+        }
         env.pop("STUDY_APP_NO_CACHE", None)
         browse = 3 if quick else BROWSE_CLASSES
         baseline = start_once(study, work, "no-caches", {**env, "STUDY_APP_NO_CACHE": "1"}, browse)
@@ -150,18 +170,64 @@ def run(quick: bool = False) -> list[Result]:
     classes = len(warm[-1]["browse_ms"])
     rss = warm[-1]["rss_mb_after_browse"]
     return [
-        Result("startup", f"start to first trial painted, warm caches, median of {len(warm)} ({size}; {where})", warm_s, "s",
-               "< 1.5 s", baseline["seconds"], "no caches", warm_s < 1.5),
-        Result("startup", f"start to first trial painted, cold caches ({size}; {where})", cold["seconds"], "s",
-               "< 20 s", baseline["seconds"], "no caches", cold["seconds"] < 20),
-        Result("startup", "CPU time of the process to the first trial painted, warm caches", statistics.median(r["cpu_s_at_paint"] for r in warm),
-               "s", "", baseline["cpu_s_at_paint"], "no caches"),
-        Result("startup", "CPU time of the process to the first trial painted, cold caches", cold["cpu_s_at_paint"], "s", "",
-               baseline["cpu_s_at_paint"], "no caches"),
-        Result("startup", f"example pane, first view of a class p50 ({browse} classes, thumbnails on disk)", pane_warm, "ms",
-               "< 50 ms", pane_cold, "decoded, no caches", pane_warm < 50),
-        Result("startup", "RSS at the first trial painted, warm caches", statistics.median(r["rss_mb_at_paint"] for r in warm), "MB", ""),
-        Result("startup", f"RSS after browsing the examples of all {classes} classes", rss, "MB", "< 500 MB", met=rss < 500),
+        Result(
+            "startup",
+            f"start to first trial painted, warm caches, median of {len(warm)} ({size}; {where})",
+            warm_s,
+            "s",
+            "< 1.5 s",
+            baseline["seconds"],
+            "no caches",
+            warm_s < 1.5,
+        ),
+        Result(
+            "startup",
+            f"start to first trial painted, cold caches ({size}; {where})",
+            cold["seconds"],
+            "s",
+            "< 20 s",
+            baseline["seconds"],
+            "no caches",
+            cold["seconds"] < 20,
+        ),
+        Result(
+            "startup",
+            "CPU time of the process to the first trial painted, warm caches",
+            statistics.median(r["cpu_s_at_paint"] for r in warm),
+            "s",
+            "",
+            baseline["cpu_s_at_paint"],
+            "no caches",
+        ),
+        Result(
+            "startup",
+            "CPU time of the process to the first trial painted, cold caches",
+            cold["cpu_s_at_paint"],
+            "s",
+            "",
+            baseline["cpu_s_at_paint"],
+            "no caches",
+        ),
+        Result(
+            "startup",
+            f"example pane, first view of a class p50 ({browse} classes, thumbnails on disk)",
+            pane_warm,
+            "ms",
+            "< 50 ms",
+            pane_cold,
+            "decoded, no caches",
+            pane_warm < 50,
+        ),
+        Result(
+            "startup",
+            "RSS at the first trial painted, warm caches",
+            statistics.median(r["rss_mb_at_paint"] for r in warm),
+            "MB",
+            "",
+        ),
+        Result(
+            "startup", f"RSS after browsing the examples of all {classes} classes", rss, "MB", "< 500 MB", met=rss < 500
+        ),
     ]
 
 

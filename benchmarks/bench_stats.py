@@ -79,7 +79,9 @@ def make_data(size: Workload, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame
     labels = np.where(np.isnan(rank), "", names[guesses.ravel()])[keep]
     answers = pd.DataFrame(
         {
-            "annotator": pd.array(np.array([f"A{a:04d}" for a in range(size.annotators)], dtype=object)[annotator[trial]], dtype="str"),
+            "annotator": pd.array(
+                np.array([f"A{a:04d}" for a in range(size.annotators)], dtype=object)[annotator[trial]], dtype="str"
+            ),
             "phase": "test",
             "trial": np.argsort(rng.random((size.annotators, size.images)), axis=1).ravel()[trial],
             "image_id": pd.array(image_ids[image[trial]], dtype="str"),
@@ -87,14 +89,23 @@ def make_data(size: Workload, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame
             "label_id": pd.array(labels, dtype="str"),
             "rt_ms": rng.gamma(4, 400, size=len(image))[trial],
             "outcome": np.where(silent[trial], "timeout", "answer"),
-            "trial_uuid": pd.array(np.array([f"t{t:07d}" for t in range(len(image))], dtype=object)[trial], dtype="str"),
+            "trial_uuid": pd.array(
+                np.array([f"t{t:07d}" for t in range(len(image))], dtype=object)[trial], dtype="str"
+            ),
             "superseded": False,
         }
     )
     predictions = pd.concat(
         [
-            pd.DataFrame({"model": model, "image_id": np.repeat(image_ids, K), "rank": np.tile(np.arange(1, K + 1), size.images),
-                          "label_id": names[ranked(truth_code, accuracy).ravel()], "score": np.nan})
+            pd.DataFrame(
+                {
+                    "model": model,
+                    "image_id": np.repeat(image_ids, K),
+                    "rank": np.tile(np.arange(1, K + 1), size.images),
+                    "label_id": names[ranked(truth_code, accuracy).ravel()],
+                    "score": np.nan,
+                }
+            )
             for model, accuracy in MODELS.items()
         ],
         ignore_index=True,
@@ -121,6 +132,7 @@ def timed(step: Callable[[], object]) -> tuple[float, object]:
 
 # --- the engine ----------------------------------------------------------------------------
 
+
 def engine(answers: pd.DataFrame, predictions: pd.DataFrame, truth: pd.DataFrame, size: Workload) -> dict[str, float]:
     scoring, raters = timed(lambda: rater_table(answers, predictions, truth, k=K))
     rates, _ = timed(lambda: error_rates(raters, n_boot=size.rate_replicates))
@@ -130,6 +142,7 @@ def engine(answers: pd.DataFrame, predictions: pd.DataFrame, truth: pd.DataFrame
 
 
 # --- the straightforward pandas baseline ---------------------------------------------------
+
 
 def naive_score(answers: pd.DataFrame, predictions: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     """One ``apply`` per (rater, image): is the truth the first guess, among the first K?"""
@@ -141,7 +154,10 @@ def naive_score(answers: pd.DataFrame, predictions: pd.DataFrame, truth: pd.Data
         return answered and labels[0] == valid[trial.name[1]], answered and valid[trial.name[1]] in labels[:K]
 
     parts = []
-    for kind, frame, rater in (("human", answers, "annotator"), ("model", predictions.assign(outcome="answer"), "model")):
+    for kind, frame, rater in (
+        ("human", answers, "annotator"),
+        ("model", predictions.assign(outcome="answer"), "model"),
+    ):
         judged = frame.groupby([rater, "image_id"]).apply(judge, include_groups=False)
         table = pd.DataFrame(judged.tolist(), index=judged.index, columns=["correct_top1", "correct_topk"])
         parts.append(table.reset_index().rename(columns={rater: "rater"}).assign(kind=kind))
@@ -151,7 +167,16 @@ def naive_score(answers: pd.DataFrame, predictions: pd.DataFrame, truth: pd.Data
 def naive_interval(rows: pd.DataFrame) -> pd.Series:
     errors, n = int((~rows["correct_topk"]).sum()), len(rows)
     wilson, exact = proportion_confint(errors, n, method="wilson"), proportion_confint(errors, n, method="beta")
-    return pd.Series({"n": n, "error_rate": errors / n, "wilson_low": wilson[0], "wilson_high": wilson[1], "cp_low": exact[0], "cp_high": exact[1]})
+    return pd.Series(
+        {
+            "n": n,
+            "error_rate": errors / n,
+            "wilson_low": wilson[0],
+            "wilson_high": wilson[1],
+            "cp_low": exact[0],
+            "cp_high": exact[1],
+        }
+    )
 
 
 def naive_intervals(raters: pd.DataFrame) -> pd.DataFrame:
@@ -180,7 +205,9 @@ def naive_intervals(raters: pd.DataFrame) -> pd.DataFrame:
 
 def error_matrix(raters: pd.DataFrame) -> pd.DataFrame:
     """Annotators x images errors, the table the bootstrap loops draw from."""
-    return 1 - raters[raters["kind"] == "human"].pivot(index="rater", columns="image_id", values="correct_topk").astype(float)
+    return 1 - raters[raters["kind"] == "human"].pivot(index="rater", columns="image_id", values="correct_topk").astype(
+        float
+    )
 
 
 def naive_two_way(errors: pd.DataFrame, rng: np.random.Generator) -> tuple[float, np.ndarray]:
@@ -195,23 +222,32 @@ def naive_pooled_bootstrap(errors: pd.DataFrame, replicates: int, rng: np.random
 
 
 def naive_paired(raters: pd.DataFrame, errors: pd.DataFrame, replicates: int, rng: np.random.Generator) -> pd.DataFrame:
-    models = {m: 1 - raters[raters["rater"] == m].set_index("image_id")["correct_topk"].reindex(errors.columns).astype(float) for m in MODELS}
+    models = {
+        m: 1 - raters[raters["rater"] == m].set_index("image_id")["correct_topk"].reindex(errors.columns).astype(float)
+        for m in MODELS
+    }
     differences: dict[str, list[float]] = {m: [] for m in MODELS}
     for _ in range(replicates):
         human, images = naive_two_way(errors, rng)
         for model, model_errors in models.items():
             differences[model].append(human - model_errors.iloc[images].mean())
-    return pd.DataFrame([{"model": m, "low": np.quantile(d, 0.025), "high": np.quantile(d, 0.975)} for m, d in differences.items()])
+    return pd.DataFrame(
+        [{"model": m, "low": np.quantile(d, 0.025), "high": np.quantile(d, 0.975)} for m, d in differences.items()]
+    )
 
 
-def baseline(answers: pd.DataFrame, predictions: pd.DataFrame, truth: pd.DataFrame, size: Workload, share: float) -> dict[str, tuple[float, float]]:
+def baseline(
+    answers: pd.DataFrame, predictions: pd.DataFrame, truth: pd.DataFrame, size: Workload, share: float
+) -> dict[str, tuple[float, float]]:
     """(measured seconds, seconds scaled to the whole workload) per step."""
     rng = np.random.default_rng(1)
     keep = set(sorted(answers["annotator"].unique())[: max(1, round(size.annotators * share))])
     scoring, _ = timed(lambda: naive_score(answers[answers["annotator"].isin(keep)], predictions, truth))
     # The later steps need every rater; they start from the engine's table (untimed), so
     # that only the baseline's statistics are timed.
-    raters = rater_table(answers, predictions, truth, k=K)[["rater", "kind", "image_id", "label", "correct_top1", "correct_topk"]]
+    raters = rater_table(answers, predictions, truth, k=K)[
+        ["rater", "kind", "image_id", "label", "correct_top1", "correct_topk"]
+    ]
     raters = raters.astype({"rater": str, "kind": str, "image_id": str, "label": str})
     intervals, _ = timed(lambda: naive_intervals(raters))
     matrix, errors = timed(lambda: error_matrix(raters))
@@ -221,15 +257,25 @@ def baseline(answers: pd.DataFrame, predictions: pd.DataFrame, truth: pd.DataFra
     paired, _ = timed(lambda: naive_paired(raters, errors, paired_share, rng))
     return {
         "scoring": (scoring, scoring * size.annotators / len(keep)),
-        "error rates + intervals": (intervals + matrix + pooled, intervals + matrix + pooled * size.rate_replicates / rate_share),
+        "error rates + intervals": (
+            intervals + matrix + pooled,
+            intervals + matrix + pooled * size.rate_replicates / rate_share,
+        ),
         "paired bootstrap": (matrix + paired, matrix + paired * size.paired_replicates / paired_share),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke run: checks that it runs, not the timings)")
-    parser.add_argument("--baseline-share", type=float, default=0.05, help="share of the work the pandas baseline runs (default 0.05; 1: all)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes (CI smoke run: checks that it runs, not the timings)"
+    )
+    parser.add_argument(
+        "--baseline-share",
+        type=float,
+        default=0.05,
+        help="share of the work the pandas baseline runs (default 0.05; 1: all)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs of the engine; the fastest counts (default 3)")
     args = parser.parse_args(argv)
     if not 0 < args.baseline_share <= 1:
@@ -237,8 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     size = QUICK if args.quick else Workload()
     answers, predictions, truth = make_data(size)
     print(f"machine: {machine()}")
-    print(f"workload: {answers['trial_uuid'].nunique():,} answers ({len(answers):,} rows), {len(MODELS)} models, {size.images:,} images, "
-          f"{size.rate_replicates:,} + {size.paired_replicates:,} bootstrap replicates")
+    print(
+        f"workload: {answers['trial_uuid'].nunique():,} answers ({len(answers):,} rows), {len(MODELS)} models, {size.images:,} images, "
+        f"{size.rate_replicates:,} + {size.paired_replicates:,} bootstrap replicates"
+    )
     runs = [engine(answers, predictions, truth, size) for _ in range(max(1, args.repeat))]
     fastest = min(runs, key=lambda run: sum(run.values()))
     naive = baseline(answers, predictions, truth, size, args.baseline_share)
@@ -248,11 +296,23 @@ def main(argv: list[str] | None = None) -> int:
         measured, scaled = naive[step]
         print(f"{step:<26}{fastest[step]:>10.2f}{scaled:>13.1f}{measured:>13.1f}{scaled / fastest[step]:>8.0f}x")
     total, total_naive = sum(fastest.values()), sum(scaled for _, scaled in naive.values())
-    print(f"{'total':<26}{total:>10.2f}{total_naive:>13.1f}{sum(m for m, _ in naive.values()):>13.1f}{total_naive / total:>8.0f}x\n")
-    print_table([
-        Result("stats", f"scoring + rates + {size.paired_replicates:,} paired replicates", total, "s", "< 5 s and >= 20x baseline",
-               total_naive, f"pandas groupby/apply, {how}", met=total < 5 and total_naive / total >= 20),
-    ])
+    print(
+        f"{'total':<26}{total:>10.2f}{total_naive:>13.1f}{sum(m for m, _ in naive.values()):>13.1f}{total_naive / total:>8.0f}x\n"
+    )
+    print_table(
+        [
+            Result(
+                "stats",
+                f"scoring + rates + {size.paired_replicates:,} paired replicates",
+                total,
+                "s",
+                "< 5 s and >= 20x baseline",
+                total_naive,
+                f"pandas groupby/apply, {how}",
+                met=total < 5 and total_naive / total >= 20,
+            ),
+        ]
+    )
     return 0
 
 

@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from study_app.protocol.study import load_study
 from study_app.protocol.responses import Response, utc_now
+from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame, export_answers, merge_stores
 from study_app.store.results_store import child_uuid, key_uuid, new_uuid
@@ -53,7 +53,16 @@ def bench_commit(work: Path, n: int) -> list[Result]:
     f50, f99 = percentiles(fsync_ms)
     return [
         Result("store", f"durable commit p50 ({len(commit_ms)} answers)", p50, "ms", "", f50, "write+fsync p50"),
-        Result("store", f"durable commit p99 ({len(commit_ms)} answers)", p99, "ms", "< 10 ms", f99, "write+fsync p99", p99 < 10),
+        Result(
+            "store",
+            f"durable commit p99 ({len(commit_ms)} answers)",
+            p99,
+            "ms",
+            "< 10 ms",
+            f99,
+            "write+fsync p99",
+            p99 < 10,
+        ),
     ]
 
 
@@ -66,13 +75,16 @@ def fill_store(path: Path, study_name: str, protocol_hash: str, annotators: int,
         study_uuid = key_uuid("study", protocol_hash)
         conn.execute(
             "INSERT OR IGNORE INTO studies (uuid, name, version, protocol_hash, snapshot, created_at) VALUES (?,?,?,?,?,?)",
-            (study_uuid, study_name, "1", protocol_hash, '{"phases": []}', utc_now())  # the smallest valid snapshot
+            (study_uuid, study_name, "1", protocol_hash, '{"phases": []}', utc_now()),  # the smallest valid snapshot
         )
         for a in range(annotators):
             annotator = f"{path.stem}-A{a:04d}"
             session = new_uuid()
             now = utc_now()
-            conn.execute("INSERT INTO annotators (uuid, annotator_id, created_at) VALUES (?,?,?)", (key_uuid("annotator", annotator), annotator, now))
+            conn.execute(
+                "INSERT INTO annotators (uuid, annotator_id, created_at) VALUES (?,?,?)",
+                (key_uuid("annotator", annotator), annotator, now),
+            )
             conn.execute(
                 "INSERT INTO sessions (uuid, study_uuid, annotator_id, protocol_hash, app_version, machine, started_at, ended_at,"
                 " trial_order, pilot) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -81,8 +93,12 @@ def fill_store(path: Path, study_name: str, protocol_hash: str, annotators: int,
             trial_rows, answer_rows = [], []
             for t in range(trials):
                 trial = new_uuid()
-                trial_rows.append((trial, session, "test", t, f"img-{t:06d}", "0" * 64, "answer", now, now, 812.5, None, None))
-                answer_rows.extend((child_uuid(trial, f"rank{r}"), trial, r, f"n{(t * 7 + r) % 1000:08d}") for r in range(1, ranks + 1))
+                trial_rows.append(
+                    (trial, session, "test", t, f"img-{t:06d}", "0" * 64, "answer", now, now, 812.5, None, None)
+                )
+                answer_rows.extend(
+                    (child_uuid(trial, f"rank{r}"), trial, r, f"n{(t * 7 + r) % 1000:08d}") for r in range(1, ranks + 1)
+                )
             conn.executemany(
                 "INSERT INTO trials (uuid, session_uuid, phase, trial_index, image_id, image_sha256, outcome, shown_at,"
                 " answered_at, rt_ms, presented_ms, supersedes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -104,9 +120,13 @@ def bench_export(work: Path, answers: int) -> list[Result]:
             ours = time.perf_counter() - start
             frame = answers_frame(store, include_superseded=True)
             start = time.perf_counter()
-            frame.to_csv(work / "plain.csv", index=False) if fmt == "csv" else frame.to_parquet(work / "plain.parquet", index=False)
+            frame.to_csv(work / "plain.csv", index=False) if fmt == "csv" else frame.to_parquet(
+                work / "plain.parquet", index=False
+            )
             plain = time.perf_counter() - start
-            results.append(Result("store", f"export {answers:,} answers to {fmt}", ours, "s", "", plain, f"pandas to_{fmt} alone"))
+            results.append(
+                Result("store", f"export {answers:,} answers to {fmt}", ours, "s", "", plain, f"pandas to_{fmt} alone")
+            )
     return results
 
 
@@ -133,7 +153,17 @@ def bench_merge(work: Path, stores: int, answers_each: int) -> list[Result]:
         raw.execute("DETACH DATABASE src")
     plain = time.perf_counter() - start
     raw.close()
-    return [Result("store", f"merge {stores} stores x {answers_each:,} answers", ours, "s", "", plain, "raw ATTACH + INSERT SELECT")]
+    return [
+        Result(
+            "store",
+            f"merge {stores} stores x {answers_each:,} answers",
+            ours,
+            "s",
+            "",
+            plain,
+            "raw ATTACH + INSERT SELECT",
+        )
+    ]
 
 
 def run(quick: bool = False) -> list[Result]:

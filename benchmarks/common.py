@@ -78,7 +78,9 @@ def print_table(results: list[Result]) -> None:
 def run_main(description: str, run: Callable[[bool], list[Result]]) -> None:
     """Command line of a benchmark module: ``--quick`` for the CI smoke run."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke run: checks that it runs, not the timings)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes (CI smoke run: checks that it runs, not the timings)"
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}")
     print_table(run(args.quick))

@@ -72,7 +72,9 @@ def make_fixture(
         image_id = f"img-{i:06d}"
         size = (500, 375) if rng.random() < 0.7 else (375, 500)
         synthetic_jpeg(out / "images" / f"{image_id}.jpg", size, rng)
-        manifest.append([image_id, f"images/{image_id}.jpg", label_ids[truth[i]], "train" if i < train_images else "test"])
+        manifest.append(
+            [image_id, f"images/{image_id}.jpg", label_ids[truth[i]], "train" if i < train_images else "test"]
+        )
     predictions = []
     for model, accuracy in MODEL_ACCURACY.items():
         for image_id, _, label, _ in manifest:
@@ -80,7 +82,9 @@ def make_fixture(
             if rng.random() < accuracy:
                 guesses = [label, *guesses[:4]]
             scores = np.sort(rng.dirichlet(np.ones(5)))[::-1]
-            predictions.extend([model, image_id, rank, g, f"{s:.6f}"] for rank, (g, s) in enumerate(zip(guesses, scores), start=1))
+            predictions.extend(
+                [model, image_id, rank, g, f"{s:.6f}"] for rank, (g, s) in enumerate(zip(guesses, scores), start=1)
+            )
     write_csv(out / "examples.csv", ["label_id", "path"], examples)
     write_csv(out / "manifest.csv", ["image_id", "path", "labels", "split"], manifest)
     write_csv(out / "predictions.csv", ["model", "image_id", "rank", "label_id", "score"], predictions)
@@ -108,7 +112,9 @@ def main() -> None:
     parser.add_argument("--train-images", type=int, default=500)
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
-    folder = make_fixture(args.out, args.classes, args.examples_per_class, args.test_images, args.train_images, args.seed)
+    folder = make_fixture(
+        args.out, args.classes, args.examples_per_class, args.test_images, args.train_images, args.seed
+    )
     print(f"wrote {folder}")
 
 

@@ -75,7 +75,9 @@ class ResultsFile:
         runs = [self.runs[g].row(g) for g in groups if g in self.runs]
         table = [row for g in groups for row in self.rows[g]]
         notes = self.notes or f"{NOTES}\n"
-        return f"{INTRO}\n{RUNS_HEADER}\n" + "\n".join(runs) + f"\n\n{TABLE_HEADER}\n" + "\n".join(table) + f"\n\n{notes}"
+        return (
+            f"{INTRO}\n{RUNS_HEADER}\n" + "\n".join(runs) + f"\n\n{TABLE_HEADER}\n" + "\n".join(table) + f"\n\n{notes}"
+        )
 
     def write(self, path: Path, order: list[str]) -> None:
         """Write atomically: a crash half-way must not lose the other modules' rows."""

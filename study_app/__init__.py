@@ -28,12 +28,16 @@ from study_app.version import __version__ as __version__
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them
     # (`name as name` marks each as re-exported: __all__ below is computed, so tools cannot read it)
     from study_app.analysis.raters import RaterInputs as RaterInputs
-    from study_app.api import compare as compare, load_raters as load_raters, write_report as write_report
+    from study_app.api import compare as compare
+    from study_app.api import load_raters as load_raters
+    from study_app.api import write_report as write_report
     from study_app.errors import StudyError as StudyError
-    from study_app.protocol.study import Study as Study, load_study as load_study
+    from study_app.protocol.study import Study as Study
+    from study_app.protocol.study import load_study as load_study
     from study_app.stats.compare import Comparison as Comparison
     from study_app.stats.planning import plan_study as plan_study
-    from study_app.store import ResultsStore as ResultsStore, answers_frame as answers_frame
+    from study_app.store import ResultsStore as ResultsStore
+    from study_app.store import answers_frame as answers_frame
 
 _EXPORTS = {
     "load_study": "study_app.protocol.study",

@@ -74,14 +74,24 @@ def load_raters(
     ``image_list`` and ``class_list`` say how prediction files are read, as the command's
     options of the same names do.
     """
-    reading: _Reading = {"predictions": predictions, "phases": phases, "k": k, "rule": rule, "include_interrupted": include_interrupted,
-                         "unknown_images": unknown_images, "image_list": image_list, "class_list": class_list}
+    reading: _Reading = {
+        "predictions": predictions,
+        "phases": phases,
+        "k": k,
+        "rule": rule,
+        "include_interrupted": include_interrupted,
+        "unknown_images": unknown_images,
+        "image_list": image_list,
+        "class_list": class_list,
+    }
     if study is not None:
         if truth is not None or answers is not None:
             raise StudyError("give a study, or truth= with answers= and/or predictions=, not both")
         return study_raters(study if isinstance(study, Study) else load_study(study), store=store, **reading)
     if store is not None:
-        raise StudyError("store= holds a study's answers: give the study too, e.g. load_raters('demo-digits', store=...)")
+        raise StudyError(
+            "store= holds a study's answers: give the study too, e.g. load_raters('demo-digits', store=...)"
+        )
     if truth is None:
         raise StudyError("load_raters needs a study, or truth= (a manifest CSV) with answers= and/or predictions=")
     return file_raters(truth=truth, answers=answers, **reading)
@@ -114,8 +124,16 @@ def compare(
         return compare_raters(data, alpha=alpha, rule=rule or "top-k", k=k, n_boot=n_boot, seed=seed)
     if k is not None and k != data.k:
         raise StudyError(f"{data.name} was scored with k = {data.k}; load_raters(..., k={k}) scores it with {k}")
-    return compare_raters(data.pooled_raters(), alpha=alpha, rule=rule or data.rule, k=data.k, n_boot=n_boot, seed=seed,
-                          labels=data.labels, notes=data.notes)
+    return compare_raters(
+        data.pooled_raters(),
+        alpha=alpha,
+        rule=rule or data.rule,
+        k=data.k,
+        n_boot=n_boot,
+        seed=seed,
+        labels=data.labels,
+        notes=data.notes,
+    )
 
 
 def write_report(
@@ -151,8 +169,14 @@ def write_report(
     report = with_reviews(report_data(data, command), data, alpha=alpha, n_boot=n_boot, seed=seed)
     if models:
         report = report.with_models(models)
-    settings = Settings(alpha=alpha, n_boot=n_boot, seed=seed, gallery_size=gallery_size, top_rows=top_rows,
-                        psychometric_direction=psychometric_direction)
+    settings = Settings(
+        alpha=alpha,
+        n_boot=n_boot,
+        seed=seed,
+        gallery_size=gallery_size,
+        top_rows=top_rows,
+        psychometric_direction=psychometric_direction,
+    )
     folder = Path(out) if out is not None else data.output_folder("report")
     return write(report, settings, folder, inputs=_source_files(data))
 
@@ -170,7 +194,10 @@ def _source_files(data: RaterInputs) -> list[str | Path | None]:
 def _check_bootstrap(*, alpha: float, n_boot: int, seed: int) -> None:
     """The ranges the command line's ``--alpha``, ``--n-boot`` and ``--seed`` accept, in the same words."""
     checks: tuple[tuple[str, float, Range, bool], ...] = (
-        ("alpha", alpha, ALPHA, False), ("n_boot", n_boot, N_BOOT, True), ("seed", seed, RUN_SEED, True))
+        ("alpha", alpha, ALPHA, False),
+        ("n_boot", n_boot, N_BOOT, True),
+        ("seed", seed, RUN_SEED, True),
+    )
     for name, value, allowed, whole in checks:
         if value not in allowed or (whole and not isinstance(value, int)):
             raise StudyError(f"{name} must be {'an integer ' if whole else ''}{allowed.describe()}, not {value!r}")

@@ -19,7 +19,6 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 from study_app.protocol.study import BUNDLED_PROTOCOLS  # noqa: E402
-
 from tests.factory import make_study  # noqa: E402
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from study_app.session.pilot import run_pilot
-from study_app.protocol.study import load_study
 from study_app.authoring.degraded import write_degraded_study
+from study_app.protocol.study import load_study
+from study_app.session.pilot import run_pilot
 from tests.factory import make_study
 
 LEVELS = ["0", "0.1", "0.35", "0.6"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from study_app.io.csvfiles import write_csv
-
 from PIL import Image
+
+from study_app.io.csvfiles import write_csv
 
 CLASSES = [
     ("cat", "cat", "cat;house cat;kitty", "a small domesticated feline"),

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from study_app.protocol.study import load_study
 from study_app.protocol.responses import Response, utc_now
+from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore
 

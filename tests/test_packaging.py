@@ -68,7 +68,7 @@ def test_wheel_carries_every_file_of_the_bundled_studies(installed: Installed) -
     with zipfile.ZipFile(installed.wheel) as wheel:
         names = wheel.namelist()
         prefix = "study_app/protocols/"
-        shipped = {name[len(prefix):]: wheel.read(name) for name in names if name.startswith(prefix)}
+        shipped = {name[len(prefix) :]: wheel.read(name) for name in names if name.startswith(prefix)}
     bundled = files_under(BUNDLED_PROTOCOLS)
     assert {"demo-digits/study.toml", "demo-imagenet/study.toml", "demo-imagenet/LICENSE-WordNet.txt"} <= set(bundled)
     assert any(name.endswith(".onnx") for name in bundled) and any(name.endswith(".png") for name in bundled)

@@ -23,7 +23,7 @@ import study_app
 ROOT = Path(__file__).resolve().parents[1]
 
 #: The README's example, used only while README.md has no marked Python section.
-EXAMPLE = '''
+EXAMPLE = """
 import study_app as sa
 
 study = sa.load_study("demo-digits")
@@ -32,27 +32,34 @@ result = sa.compare(data, n_boot=2000)   # options are keyword-only: alpha=, rul
 print(result.summary())                  # in a notebook, `result` alone shows the same as HTML tables
 paired = result.tables()["paired"]       # every table as a pandas DataFrame, as compare writes them
 sa.write_report(data, out="report/", n_boot=2000)
-'''
+"""
 
 
 def readme_example() -> str:
     """The Python block between the README's markers, else :data:`EXAMPLE`."""
-    found = re.search(r"<!-- python-api -->\s*```python\n(.*?)```\s*<!-- /python-api -->", (ROOT / "README.md").read_text(encoding="utf-8"),
-                      re.DOTALL)
+    found = re.search(
+        r"<!-- python-api -->\s*```python\n(.*?)```\s*<!-- /python-api -->",
+        (ROOT / "README.md").read_text(encoding="utf-8"),
+        re.DOTALL,
+    )
     return found.group(1) if found else EXAMPLE
 
 
 def run_main(*args: str, cwd: Path) -> str:
-    done = subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 def test_importing_the_package_loads_no_pandas_scipy_or_qt():
     heavy = ("pandas", "scipy", "numpy", "matplotlib", "PyQt5")
-    probe = ("import sys, study_app as sa\n"
-             "sa.load_study, sa.Study, sa.StudyError\n"  # what an annotation session needs stays light too
-             f"print([name for name in {heavy!r} if name in sys.modules])")
+    probe = (
+        "import sys, study_app as sa\n"
+        "sa.load_study, sa.Study, sa.StudyError\n"  # what an annotation session needs stays light too
+        f"print([name for name in {heavy!r} if name in sys.modules])"
+    )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
@@ -61,7 +68,9 @@ def test_importing_the_package_loads_no_pandas_scipy_or_qt():
 def test_every_public_name_loads_and_type_checkers_see_the_same_names():
     tree = ast.parse(Path(study_app.__file__).read_text(encoding="utf-8"))
     checked = next(node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING")
-    seen = {alias.asname or alias.name for node in checked.body if isinstance(node, ast.ImportFrom) for alias in node.names}
+    seen = {
+        alias.asname or alias.name for node in checked.body if isinstance(node, ast.ImportFrom) for alias in node.names
+    }
     assert seen == set(study_app.__all__) - {"__version__"}
     for name in study_app.__all__:
         assert getattr(study_app, name) is not None
@@ -78,9 +87,33 @@ def test_options_are_keyword_only():
 
 
 def test_the_readme_example_gives_the_numbers_of_compare_json(tmp_path, monkeypatch, capsys):
-    run_main("simulate", "--study", "demo-digits", "--annotators", "2", "--store", "results/demo-digits/pilot.sqlite", cwd=tmp_path)
-    cli = json.loads(run_main("compare", "--study", "demo-digits", "--store", "results/demo-digits/pilot.sqlite", "--phase", "test",
-                              "--n-boot", "2000", "--json", "--out", str(tmp_path / "compare"), cwd=tmp_path))
+    run_main(
+        "simulate",
+        "--study",
+        "demo-digits",
+        "--annotators",
+        "2",
+        "--store",
+        "results/demo-digits/pilot.sqlite",
+        cwd=tmp_path,
+    )
+    cli = json.loads(
+        run_main(
+            "compare",
+            "--study",
+            "demo-digits",
+            "--store",
+            "results/demo-digits/pilot.sqlite",
+            "--phase",
+            "test",
+            "--n-boot",
+            "2000",
+            "--json",
+            "--out",
+            str(tmp_path / "compare"),
+            cwd=tmp_path,
+        )
+    )
     monkeypatch.chdir(tmp_path)
     names: dict[str, object] = {}
     exec(compile(readme_example(), "README.md (python-api)", "exec"), names)  # the README's own text

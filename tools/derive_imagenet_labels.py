@@ -247,12 +247,19 @@ def debian_license_text(copyright_file: Path, license_name: str = "WordNet3.0") 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--wordnet-dir", type=Path, default=DEFAULT_WORDNET_DIR,
-                        help="directory holding WordNet 3.0 data.noun (default: %(default)s)")
-    parser.add_argument("--wordnet-copyright", type=Path, default=DEFAULT_WORDNET_COPYRIGHT,
-                        help="Debian copyright file with the WordNet licence (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="output folder (default: %(default)s)")
+    parser.add_argument(
+        "--wordnet-dir",
+        type=Path,
+        default=DEFAULT_WORDNET_DIR,
+        help="directory holding WordNet 3.0 data.noun (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--wordnet-copyright",
+        type=Path,
+        default=DEFAULT_WORDNET_COPYRIGHT,
+        help="Debian copyright file with the WordNet licence (default: %(default)s)",
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
     args = parser.parse_args(argv)
 
     synsets = read_wordnet_nouns(args.wordnet_dir / "data.noun")

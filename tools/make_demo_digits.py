@@ -53,10 +53,10 @@ import sys
 import warnings
 from pathlib import Path
 
-from study_app.io.csvfiles import write_csv
-
 import numpy as np
 from PIL import Image
+
+from study_app.io.csvfiles import write_csv
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "study_app" / "protocols" / "demo-digits"
@@ -116,9 +116,7 @@ def png_bytes(grey: np.ndarray) -> bytes:
     buf = io.BytesIO()
     img = Image.fromarray(grey)
     assert img.mode == "L"
-    img.save(
-        buf, format="PNG", optimize=False, compress_level=PNG_COMPRESS_LEVEL
-    )
+    img.save(buf, format="PNG", optimize=False, compress_level=PNG_COMPRESS_LEVEL)
     return buf.getvalue()
 
 
@@ -249,14 +247,24 @@ def write_models(folder: Path, models: dict) -> None:
             # skl2onnx reads SVC.probA_/probB_, deprecated by scikit-learn 1.9 (unused: sigmoid calibration)
             warnings.filterwarnings("ignore", message="Attribute `prob[AB]_` was deprecated", category=FutureWarning)
             onnx_model = skl2onnx.to_onnx(
-                model, initial_types=[("features", DoubleTensorType([None, 64]))], options={"zipmap": False}, target_opset=17
+                model,
+                initial_types=[("features", DoubleTensorType([None, 64]))],
+                options={"zipmap": False},
+                target_opset=17,
             )
         data = onnx_model.SerializeToString()
         (folder / f"{name}.onnx").write_bytes(data)
-        write_text(folder / f"{name}.toml", MODEL_SPEC.format(
-            name=name, kind=type(model).__name__, skl2onnx=skl2onnx.__version__, top_k=TOP_K,
-            sha256=hashlib.sha256(data).hexdigest(), upscale=UPSCALE,
-        ))
+        write_text(
+            folder / f"{name}.toml",
+            MODEL_SPEC.format(
+                name=name,
+                kind=type(model).__name__,
+                skl2onnx=skl2onnx.__version__,
+                top_k=TOP_K,
+                sha256=hashlib.sha256(data).hexdigest(),
+                upscale=UPSCALE,
+            ),
+        )
 
 
 def top_k(probs: np.ndarray, k: int = TOP_K) -> list[tuple[int, str]]:
@@ -356,16 +364,13 @@ def readme(
     accuracies: dict[str, tuple[int, int]],
     versions: dict[str, str],
 ) -> str:
-    acc_rows = "\n".join(
-        f"| `{m}` | {k}/{n} | {100 * k / n:.1f} % |" for m, (k, n) in sorted(accuracies.items())
-    )
+    acc_rows = "\n".join(f"| `{m}` | {k}/{n} | {100 * k / n:.1f} % |" for m, (k, n) in sorted(accuracies.items()))
     split_rows = "\n".join(
         f"| `{s}` | {counts[s]} | {desc} |"
         for s, desc in [
             (
                 "examples",
-                f"{EXAMPLES_PER_CLASS} per class; the reference images shown for each class"
-                " (`examples.csv`)",
+                f"{EXAMPLES_PER_CLASS} per class; the reference images shown for each class (`examples.csv`)",
             ),
             ("train", f"{TRAIN_PER_CLASS} per class; the annotators' training phase, with feedback"),
             ("model-train", "used only to fit the three models; never shown to annotators"),
@@ -512,10 +517,7 @@ def build(out: Path, seed: int) -> dict[str, tuple[int, int]]:
     write_csv(
         out / "manifest.csv",
         ["image_id", "path", "labels", "split"],
-        [
-            [image_id(i + 1), f"images/{image_id(i + 1)}.png", label_id(int(tgts[i])), split[i]]
-            for i in range(n)
-        ],
+        [[image_id(i + 1), f"images/{image_id(i + 1)}.png", label_id(int(tgts[i])), split[i]] for i in range(n)],
     )
     write_csv(
         out / "labels.csv",
@@ -579,12 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Generate the bundled demo study study_app/protocols/demo-digits/ from scikit-learn's 8x8 digits.",
     )
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default: {DEFAULT_SEED})"
-    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default: {DEFAULT_SEED})")
     args = parser.parse_args(argv)
     build(args.out, args.seed)
     return 0

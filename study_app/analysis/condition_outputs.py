@@ -51,8 +51,12 @@ class ConditionResults:
     def tables(self) -> dict[str, pd.DataFrame]:
         """The files ``compare`` writes: ``conditions``, ``condition_tests``, ``condition_consistency``,
         ``condition_population`` and, with numeric levels, ``psychometric``."""
-        tables = {"conditions": self.analysis.rates, "condition_tests": self.analysis.tests,
-                  "condition_consistency": self.analysis.consistency, "condition_population": self.analysis.population}
+        tables = {
+            "conditions": self.analysis.rates,
+            "condition_tests": self.analysis.tests,
+            "condition_consistency": self.analysis.consistency,
+            "condition_population": self.analysis.population,
+        }
         if self.fits.empty:
             return tables
         return tables | {"psychometric": self.fits, "threshold_tests": self.threshold_tests}
@@ -61,8 +65,13 @@ class ConditionResults:
         from study_app.stats.results import json_records  # pandas loads on first use
 
         records = {name: json_records(table) for name, table in self.tables().items()}
-        return {"levels": self.analysis.levels, "guess": self.guess, "psychometric_direction": self.direction,
-                "notes": [*self.analysis.notes, *self.notes], **records}
+        return {
+            "levels": self.analysis.levels,
+            "guess": self.guess,
+            "psychometric_direction": self.direction,
+            "notes": [*self.analysis.notes, *self.notes],
+            **records,
+        }
 
 
 def has_conditions(raters: pd.DataFrame) -> bool:
@@ -80,8 +89,14 @@ def number_of_classes(raters: pd.DataFrame, labels) -> tuple[int, str]:
 
 
 def analyse_conditions(
-    raters: pd.DataFrame, labels=None, *, correct: str, direction: str = "auto", alpha: float = 0.05,
-    n_boot: int = 2000, seed: int = 0,
+    raters: pd.DataFrame,
+    labels=None,
+    *,
+    correct: str,
+    direction: str = "auto",
+    alpha: float = 0.05,
+    n_boot: int = 2000,
+    seed: int = 0,
 ) -> ConditionResults | None:
     """Rates, tests and consistency per condition, and psychometric fits where levels are numbers
     (``None`` for a table without conditions: there is nothing per condition to say)."""
@@ -100,26 +115,48 @@ def analyse_conditions(
     for phase, rows in raters.groupby("phase", observed=True, sort=True):
         not_numbers = _not_numbers(rows["condition"])
         if not_numbers:
-            notes.append(f"{phase}: no psychometric fits, condition levels are not finite numbers ({', '.join(not_numbers[:5])})")
+            notes.append(
+                f"{phase}: no psychometric fits, condition levels are not finite numbers ({', '.join(not_numbers[:5])})"
+            )
             continue
         levels = pd.to_numeric(rows["condition"].astype(str)).to_numpy(dtype=float)
         fitted_direction, reason = _direction(analysis.rates, str(phase), direction)
         family = "weibull" if (levels >= 0).all() else "logistic"
-        options: dict[str, Any] = {"guess": guess, "correctness": correct, "family": family, "direction": fitted_direction,
-                   "n_boot": min(n_boot, MAX_FIT_BOOT), "seed": seed, "confidence": 1 - alpha}
+        options: dict[str, Any] = {
+            "guess": guess,
+            "correctness": correct,
+            "family": family,
+            "direction": fitted_direction,
+            "n_boot": min(n_boot, MAX_FIT_BOOT),
+            "seed": seed,
+            "confidence": 1 - alpha,
+        }
         fit = fit_raters(with_pooled_humans(rows), **options)
         fits.append(fit.assign(phase=str(phase))[["phase", *FIT_COLUMNS]])
         tests += _threshold_tests(rows, str(phase), options)
         chosen.add(fitted_direction)
-        notes.append(f"{phase}: psychometric fits {fitted_direction} ({reason}), {family}, guess rate 1/{classes}, "
-                     f"threshold interval from {min(n_boot, MAX_FIT_BOOT)} parametric bootstrap replicates")
+        notes.append(
+            f"{phase}: psychometric fits {fitted_direction} ({reason}), {family}, guess rate 1/{classes}, "
+            f"threshold interval from {min(n_boot, MAX_FIT_BOOT)} parametric bootstrap replicates"
+        )
     fitted = pd.concat(fits, ignore_index=True) if fits else pd.DataFrame(columns=["phase", *FIT_COLUMNS])
     threshold_tests = pd.DataFrame(tests, columns=THRESHOLD_TEST_COLUMNS)
     return ConditionResults(analysis, fitted, threshold_tests, guess, "/".join(sorted(chosen)), tuple(notes))
 
 
-THRESHOLD_TEST_COLUMNS = ["phase", "model", "n_annotators", "threshold_accuracy", "model_threshold", "humans_threshold",
-                          "difference", "difference_low", "difference_high", "pvalue", "note"]
+THRESHOLD_TEST_COLUMNS = [
+    "phase",
+    "model",
+    "n_annotators",
+    "threshold_accuracy",
+    "model_threshold",
+    "humans_threshold",
+    "difference",
+    "difference_low",
+    "difference_high",
+    "pvalue",
+    "note",
+]
 
 
 def _threshold_tests(rows: pd.DataFrame, phase: str, options: dict) -> list[tuple]:
@@ -133,8 +170,20 @@ def _threshold_tests(rows: pd.DataFrame, phase: str, options: dict) -> list[tupl
     found = []
     for model in sorted(rows.loc[rows["kind"] == MODEL, "rater"].astype(str).unique()):
         test = threshold_difference(rows, model, **options)
-        found.append((phase, model, test.n_annotators, test.threshold_accuracy, test.model_threshold, test.humans_threshold,
-                      test.statistic, *test.interval, test.pvalue, test.note))
+        found.append(
+            (
+                phase,
+                model,
+                test.n_annotators,
+                test.threshold_accuracy,
+                test.model_threshold,
+                test.humans_threshold,
+                test.statistic,
+                *test.interval,
+                test.pvalue,
+                test.note,
+            )
+        )
     return found
 
 
@@ -152,7 +201,10 @@ def with_pooled_humans(rows: pd.DataFrame) -> pd.DataFrame:
     people = rows[(rows["kind"] == HUMAN).to_numpy()]
     if people.empty:
         return rows
-    both = [rows.astype({"rater": str, "kind": str}), people.astype({"rater": str, "kind": str}).assign(rater=POOLED_FIT, kind=POOLED)]
+    both = [
+        rows.astype({"rater": str, "kind": str}),
+        people.astype({"rater": str, "kind": str}).assign(rater=POOLED_FIT, kind=POOLED),
+    ]
     return pd.concat(both, ignore_index=True)
 
 
@@ -179,7 +231,11 @@ def _direction(rates: pd.DataFrame, phase: str, asked: str) -> tuple[str, str]:
     rows = rates[(rates["phase"] == phase) & (rates["scope"] == "all")]
     pooled = rows[rows["kind"] == POOLED]
     if not pooled.empty:
-        levels, accuracy, whose = pooled["condition"], 1 - pooled["error_rate"].astype(float), "the pooled annotators' accuracy"
+        levels, accuracy, whose = (
+            pooled["condition"],
+            1 - pooled["error_rate"].astype(float),
+            "the pooled annotators' accuracy",
+        )
     else:
         sums = rows.groupby("condition", sort=False)[["n", "errors"]].sum()
         levels, accuracy, whose = sums.index.astype(str), 1 - sums["errors"] / sums["n"], "all raters' accuracy"
@@ -198,8 +254,12 @@ def condition_table(results: ConditionResults) -> str:
 
     rates = results.analysis.rates
     rates = rates[rates["scope"] == "all"]
-    lines = [("Per-condition error rates (%) on every trial of each rater; [95% interval]: Wilson for one rater, "
-              "cluster bootstrap for the annotators' mean")]
+    lines = [
+        (
+            "Per-condition error rates (%) on every trial of each rater; [95% interval]: Wilson for one rater, "
+            "cluster bootstrap for the annotators' mean"
+        )
+    ]
     for phase, rows in rates.groupby("phase", sort=False):
         models = sorted(rows.loc[rows["kind"] == MODEL, "rater"].astype(str).unique())
         header = ["condition", "humans (mean)", "annotators (n, min-max)", *models]
@@ -215,14 +275,23 @@ def condition_table(results: ConditionResults) -> str:
         lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in body]
     fits = results.fits
     if not fits.empty:
-        lines += ["", f"Psychometric thresholds (level at accuracy {fits['threshold_accuracy'].iloc[0]:.3g}; guess rate {results.guess:.4g}):"]
+        lines += [
+            "",
+            f"Psychometric thresholds (level at accuracy {fits['threshold_accuracy'].iloc[0]:.3g}; guess rate {results.guess:.4g}):",
+        ]
         for _, fit in fits.iterrows():
-            value = "n/a" if math.isnan(fit["threshold"]) else f"{fit['threshold']:.4g} [{fit['threshold_low']:.4g}, {fit['threshold_high']:.4g}]"
+            value = (
+                "n/a"
+                if math.isnan(fit["threshold"])
+                else f"{fit['threshold']:.4g} [{fit['threshold_low']:.4g}, {fit['threshold_high']:.4g}]"
+            )
             lines.append(f"  {fit['phase']}  {fit['rater']}: {value}" + (f"  ({fit['note']})" if fit["note"] else ""))
         for _, test in results.threshold_tests.iterrows():
             if not math.isnan(test["difference"]):
-                lines.append(f"  {test['phase']}  {test['model']} - humans (pooled trials): {test['difference']:.4g} "
-                             f"[{test['difference_low']:.4g}, {test['difference_high']:.4g}], bootstrap p = {test['pvalue']:.3g}")
+                lines.append(
+                    f"  {test['phase']}  {test['model']} - humans (pooled trials): {test['difference']:.4g} "
+                    f"[{test['difference_low']:.4g}, {test['difference_high']:.4g}], bootstrap p = {test['pvalue']:.3g}"
+                )
     notes = [*results.analysis.notes, *results.notes]
     lines += [f"note: {note}" for note in notes]
     return "\n".join(lines)

@@ -25,12 +25,16 @@ def input_notes(answers: pd.DataFrame, asked_k: int | None, people_k: int, pilot
     notes = ["pilot (simulated) sessions only: a dry run of the analysis, not results"] if pilot else []
     repeats = later_exposures(answers) if "trial_uuid" in answers.columns else {}
     if repeats:
-        shown = ", ".join(f"{name} {count}" for name, count in list(repeats.items())[:5]) + (", ..." if len(repeats) > 5 else "")
+        shown = ", ".join(f"{name} {count}" for name, count in list(repeats.items())[:5]) + (
+            ", ..." if len(repeats) > 5 else ""
+        )
         notes.append(
             f"{sum(repeats.values())} repeated trial(s) of {len(repeats)} annotator(s) left out ({shown}): an image seen again "
             "in a phase already answered (a second session, or two desktops' stores merged) counts with its first answer only"
         )
     if asked_k is not None and asked_k != people_k:
-        notes.append(f"--k {asked_k}: models are scored on their first {asked_k} guesses, while people could give {people_k}: "
-                     "the two sides are not scored by the same rule")
+        notes.append(
+            f"--k {asked_k}: models are scored on their first {asked_k} guesses, while people could give {people_k}: "
+            "the two sides are not scored by the same rule"
+        )
     return notes

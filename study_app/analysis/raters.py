@@ -83,8 +83,10 @@ class RaterInputs:
     predictions: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
-        return (f"RaterInputs(name={self.name!r}, phases={list(self.phases)}, rule={self.rule!r}, k={self.k}, "
-                f"rows={len(self.raters)}, notes={len(self.notes)}, pilot={self.pilot})")
+        return (
+            f"RaterInputs(name={self.name!r}, phases={list(self.phases)}, rule={self.rule!r}, k={self.k}, "
+            f"rows={len(self.raters)}, notes={len(self.notes)}, pilot={self.pilot})"
+        )
 
     def pooled_raters(self) -> pd.DataFrame:
         """The rows the pooled statistics use: all of :attr:`raters`, except that model-vs-human
@@ -132,17 +134,32 @@ def study_raters(
         answers = study_answers(opened, study, include_interrupted=include_interrupted)
     if answers.empty:
         raise StudyError(f"{printable_location(store_path)}: no answers for study {study.name!r} yet")
-    predicted, skipped = study_predictions(study, predictions, unknown_images=unknown_images, image_list=image_list, class_list=class_list)
+    predicted, skipped = study_predictions(
+        study, predictions, unknown_images=unknown_images, image_list=image_list, class_list=class_list
+    )
     analysed = chosen_phases(phases, default_phases(study), [p.name for p in study.phases])
     chosen = [study.phase(name) for name in analysed]
     # Models are scored by the same rule as people: as many guesses as a person gave.
     people_k, pilot = max(p.answers for p in chosen), is_pilot(answers)
     notes = input_notes(answers[answers["phase"].isin(analysed)], k, people_k, pilot) + skipped
     k = k or people_k
-    raters = with_conditions(rater_table(answers, predicted, study, k=k, labels=study.labels, phase_of=image_phases(study)), study)
+    raters = with_conditions(
+        rater_table(answers, predicted, study, k=k, labels=study.labels, phase_of=image_phases(study)), study
+    )
     rule = rule or ("all-valid" if all(p.multi_label for p in chosen) else "top-k")
-    return RaterInputs(analysed_trials(raters, analysed), tuple(analysed), rule, k, study.name, study.labels, tuple(notes), pilot,
-                       StudySource(study, store_path), answers, predicted)
+    return RaterInputs(
+        analysed_trials(raters, analysed),
+        tuple(analysed),
+        rule,
+        k,
+        study.name,
+        study.labels,
+        tuple(notes),
+        pilot,
+        StudySource(study, store_path),
+        answers,
+        predicted,
+    )
 
 
 def file_raters(
@@ -178,16 +195,34 @@ def file_raters(
     predicted: pd.DataFrame | None = None
     notes: list[str] = []
     if predictions:
-        predicted, notes = read_predictions(predictions, set(truth_frame["image_id"]), unknown_images=unknown_images,
-                                            image_list=image_list, class_list=class_list)
+        predicted, notes = read_predictions(
+            predictions,
+            set(truth_frame["image_id"]),
+            unknown_images=unknown_images,
+            image_list=image_list,
+            class_list=class_list,
+        )
     answers_path = Path(answers) if answers else None
     source = FileSource(Path(truth), answers_path)
-    if answers_path is None:  # predictions alone (refused above without them): models scored on every image they predicted
+    if (
+        answers_path is None
+    ):  # predictions alone (refused above without them): models scored on every image they predicted
         alone = cast("pd.DataFrame", predicted)
         k = k or int(alone["rank"].max())
         raters = analysed_trials(rater_table(None, alone, truth_frame, k=k), [ALL_PHASES])
-        return RaterInputs(raters, (ALL_PHASES,), rule or "top-k", k, Path(predictions[0]).stem, None, tuple(notes), False,
-                           source, None, alone)
+        return RaterInputs(
+            raters,
+            (ALL_PHASES,),
+            rule or "top-k",
+            k,
+            Path(predictions[0]).stem,
+            None,
+            tuple(notes),
+            False,
+            source,
+            None,
+            alone,
+        )
     given = answers_file(answers_path, include_interrupted=include_interrupted)
     if given.empty:
         raise StudyError(f"{answers}: no answers")
@@ -200,7 +235,9 @@ def file_raters(
     raters = analysed_trials(rater_table(given, predicted, truth_frame, k=k), analysed)
     studies = sorted(set(given["study"].astype(str)) - {""})
     name = studies[0] if len(studies) == 1 else answers_path.stem
-    return RaterInputs(raters, tuple(analysed), rule or "top-k", k, name, None, tuple(notes), pilot, source, given, predicted)
+    return RaterInputs(
+        raters, tuple(analysed), rule or "top-k", k, name, None, tuple(notes), pilot, source, given, predicted
+    )
 
 
 def model_vs_human_raters(folder: str | Path, datasets: Sequence[str], *, k: int | None = None) -> RaterInputs:
@@ -213,8 +250,17 @@ def model_vs_human_raters(folder: str | Path, datasets: Sequence[str], *, k: int
     if not names:
         raise StudyError("name the model-vs-human data set(s) to analyse, e.g. uniform-noise")
     raters = analysed_trials(read_model_vs_human(Path(folder), names, benchmark_conditions_only=False), names)
-    return RaterInputs(raters, names, "top-1", k or 1, "model-vs-human-" + "-".join(names), None, (), False,
-                       BenchmarkSource(Path(folder), names))
+    return RaterInputs(
+        raters,
+        names,
+        "top-1",
+        k or 1,
+        "model-vs-human-" + "-".join(names),
+        None,
+        (),
+        False,
+        BenchmarkSource(Path(folder), names),
+    )
 
 
 def with_conditions(raters: pd.DataFrame, study: Study) -> pd.DataFrame:
@@ -231,8 +277,13 @@ def benchmark_conditions(raters: pd.DataFrame) -> pd.DataFrame:
     from study_app.importers.model_vs_human import EXCLUDED_CONDITIONS
     from study_app.stats.conditions import condition_level
 
-    excluded = {(dataset, condition_level(level)) for dataset, levels in EXCLUDED_CONDITIONS.items() for level in levels}
-    keep = [(phase, level) not in excluded for phase, level in zip(raters["phase"].astype(str), raters["condition"].astype(str))]
+    excluded = {
+        (dataset, condition_level(level)) for dataset, levels in EXCLUDED_CONDITIONS.items() for level in levels
+    }
+    keep = [
+        (phase, level) not in excluded
+        for phase, level in zip(raters["phase"].astype(str), raters["condition"].astype(str))
+    ]
     return raters[keep].reset_index(drop=True)
 
 

@@ -67,7 +67,9 @@ def read_predictions(
     if unknown_images not in UNKNOWN_IMAGES:
         raise StudyError(f"unknown_images must be one of {', '.join(UNKNOWN_IMAGES)}, not {unknown_images!r}")
     skip = unknown_images == "skip"
-    predictions = read_prediction_files(paths, None if skip else image_ids, label_ids, image_list=image_list, class_list=class_list)
+    predictions = read_prediction_files(
+        paths, None if skip else image_ids, label_ids, image_list=image_list, class_list=class_list
+    )
     if not skip:
         return predictions, []
     predictions, note = drop_unknown_images(predictions, image_ids)
@@ -87,5 +89,11 @@ def study_predictions(
     paths = list(files) or list(study.prediction_files)
     if not paths:
         return None, []
-    return read_predictions(paths, set(study.images), study.labels.class_ids,
-                            unknown_images=unknown_images, image_list=image_list, class_list=class_list)
+    return read_predictions(
+        paths,
+        set(study.images),
+        study.labels.class_ids,
+        unknown_images=unknown_images,
+        image_list=image_list,
+        class_list=class_list,
+    )

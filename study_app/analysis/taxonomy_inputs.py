@@ -52,17 +52,34 @@ def study_taxonomy(
     answered = answers if answers is not None and not answers.empty else None
     rescored = rater_table(answered, predictions, truth, k=k, labels=study.labels, phase_of=image_phases(study))
     rescored = shown_images_only(rescored[rescored["phase"].astype(str).isin(phases)].reset_index(drop=True))
-    analysis = analyse_taxonomy(reviews, study.taxonomy, raters, rescored, corrections, correct=RULES[rule], alpha=alpha,
-                                n_boot=n_boot, n_perm=n_perm, seed=seed)
+    analysis = analyse_taxonomy(
+        reviews,
+        study.taxonomy,
+        raters,
+        rescored,
+        corrections,
+        correct=RULES[rule],
+        alpha=alpha,
+        n_boot=n_boot,
+        n_perm=n_perm,
+        seed=seed,
+    )
     if conflicts:
-        note = (f"{len(conflicts)} error(s) were reviewed twice by the same reviewer on different machines (stores merged); "
-                "the later review counts")
+        note = (
+            f"{len(conflicts)} error(s) were reviewed twice by the same reviewer on different machines (stores merged); "
+            "the later review counts"
+        )
         analysis = TaxonomyAnalysis(**{**analysis.__dict__, "notes": (*analysis.notes, note)})
     return analysis
 
 
 def taxonomy_of(
-    inputs: RaterInputs, raters: pd.DataFrame | None = None, *, alpha: float = 0.05, n_boot: int = 2000, n_perm: int = 10_000,
+    inputs: RaterInputs,
+    raters: pd.DataFrame | None = None,
+    *,
+    alpha: float = 0.05,
+    n_boot: int = 2000,
+    n_perm: int = 10_000,
     seed: int = 0,
 ) -> TaxonomyAnalysis | None:
     """:func:`study_taxonomy` of the study ``inputs`` were read from (``raters``: default all of
@@ -70,5 +87,16 @@ def taxonomy_of(
     source = inputs.source
     if not isinstance(source, StudySource):
         raise StudyError("the error taxonomy needs a study: its reviews are in the study's results store")
-    return study_taxonomy(source.study, source.store, inputs.raters if raters is None else raters, rule=inputs.rule, k=inputs.k,
-                          answers=inputs.answers, predictions=inputs.predictions, alpha=alpha, n_boot=n_boot, n_perm=n_perm, seed=seed)
+    return study_taxonomy(
+        source.study,
+        source.store,
+        inputs.raters if raters is None else raters,
+        rule=inputs.rule,
+        k=inputs.k,
+        answers=inputs.answers,
+        predictions=inputs.predictions,
+        alpha=alpha,
+        n_boot=n_boot,
+        n_perm=n_perm,
+        seed=seed,
+    )

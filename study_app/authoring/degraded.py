@@ -39,8 +39,8 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
-from study_app.io.csvfiles import write_csv
 from study_app.errors import StudyError
+from study_app.io.csvfiles import write_csv
 from study_app.io.output_guard import check_output_folder
 from study_app.io.paths import resolve_inside
 from study_app.protocol.study import STUDY_FILE, Phase, Presentation, Study, load_study
@@ -78,7 +78,10 @@ def write_degraded_study(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         rows, notes = [], []
-        for image_ids, chosen in ((sorted(tested, key=order.__getitem__), levels), (sorted(set(trained), key=order.__getitem__), levels[:1])):
+        for image_ids, chosen in (
+            (sorted(tested, key=order.__getitem__), levels),
+            (sorted(set(trained), key=order.__getitem__), levels[:1]),
+        ):
             if image_ids:
                 result = degrade_images([_source(study, i) for i in image_ids], transform.name, chosen, seed, staging)
                 rows += result.rows
@@ -87,7 +90,15 @@ def write_degraded_study(
         header = list(rows[0])
         write_csv(staging / "manifest.csv", header, [[row[c] for c in header] for row in rows])
         copied = _copy_label_files(study, staging)
-        toml = _study_toml(study, copied, transform=transform.name, conditions=conditions, seed=seed, tests=test_phases, presentation_ms=presentation_ms)
+        toml = _study_toml(
+            study,
+            copied,
+            transform=transform.name,
+            conditions=conditions,
+            seed=seed,
+            tests=test_phases,
+            presentation_ms=presentation_ms,
+        )
         (staging / STUDY_FILE).write_text(toml, encoding="utf-8")
         staging.rename(out)
     except BaseException:
@@ -109,7 +120,9 @@ def _refuse_unsupported(study: Study) -> None:
         raise StudyError(f"study {study.name!r} has no phase without feedback: there is no test to degrade")
     for phase in study.phases:
         if phase.judgements_per_image:
-            raise StudyError(f"phase {phase.name!r} shares images out (judgements_per_image); the degraded study's Latin square decides who sees what")
+            raise StudyError(
+                f"phase {phase.name!r} shares images out (judgements_per_image); the degraded study's Latin square decides who sees what"
+            )
     splits: dict[str, str] = {}
     for phase in study.phases:
         if phase.split in splits:
@@ -126,7 +139,9 @@ def _source(study: Study, image_id: str) -> SourceImage:
     attributes = {"labels": ";".join(record.labels), "split": record.split, **dict(record.attributes)}
     clash = [c for c in attributes if c in STIMULUS_COLUMNS]
     if clash:
-        raise StudyError(f"the source manifest has column(s) {', '.join(clash)}, which the degraded manifest writes itself; rename them")
+        raise StudyError(
+            f"the source manifest has column(s) {', '.join(clash)}, which the degraded manifest writes itself; rename them"
+        )
     return SourceImage(image_id, record.path, attributes)
 
 
@@ -150,7 +165,11 @@ def _copy_label_files(study: Study, staging: Path) -> dict[str, str]:
     if "examples" in config["labels"]:
         examples = resolve_inside(study.root, config["labels"]["examples"])
         root = config["labels"].get("examples_root")
-        base = study.root if root is None else (Path(root).expanduser() if Path(root).expanduser().is_absolute() else study.root / root)
+        base = (
+            study.root
+            if root is None
+            else (Path(root).expanduser() if Path(root).expanduser().is_absolute() else study.root / root)
+        )
         shutil.copyfile(examples, staging / "examples.csv")
         copied["examples"] = "examples.csv"
         copied["examples_root"] = str(base.resolve())
@@ -192,11 +211,20 @@ def _phase_toml(phase: Phase, presentation: Presentation | None) -> str:
 
 
 def _study_toml(
-    study: Study, copied: dict[str, str], *, transform: str, conditions: list[str], seed: int, tests: list[Phase], presentation_ms: int | None
+    study: Study,
+    copied: dict[str, str],
+    *,
+    transform: str,
+    conditions: list[str],
+    seed: int,
+    tests: list[Phase],
+    presentation_ms: int | None,
 ) -> str:
     tested = {p.name for p in tests}
     name = f"{study.name}-{transform}"[:128]
-    labels = "\n".join(f"{key} = {_string(copied[key])}" for key in (*_LABEL_KEYS, "examples", "examples_root") if key in copied)
+    labels = "\n".join(
+        f"{key} = {_string(copied[key])}" for key in (*_LABEL_KEYS, "examples", "examples_root") if key in copied
+    )
     if "examples_per_class" in copied:
         labels += f"\nexamples_per_class = {copied['examples_per_class']}"
     description = (

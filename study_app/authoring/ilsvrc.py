@@ -21,9 +21,9 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+from study_app.errors import StudyError
 from study_app.io.csvfiles import write_csv
 from study_app.io.output_guard import check_output_folder
-from study_app.errors import StudyError
 from study_app.protocol.study import BUNDLED_PROTOCOLS
 
 LABEL_FILES = ("labels.csv", "hierarchy.csv", "hierarchy_nodes.csv", "LICENSE-WordNet.txt", "instructions.md")
@@ -215,8 +215,19 @@ def write_ilsvrc_study(
         write_csv(staging / "manifest.csv", ["image_id", "path", "labels", "split"], manifest)
         if train is not None and examples_per_class:
             examples = _examples(train, classes, examples_per_class, rng)
-            write_csv(staging / "examples.csv", ["label_id", "path"], [[w, p.relative_to(train).as_posix()] for w, p in examples])
-        toml = _study_toml(val, train if train is not None and examples_per_class else None, train_images, test_images, examples_per_class, seed)
+            write_csv(
+                staging / "examples.csv",
+                ["label_id", "path"],
+                [[w, p.relative_to(train).as_posix()] for w, p in examples],
+            )
+        toml = _study_toml(
+            val,
+            train if train is not None and examples_per_class else None,
+            train_images,
+            test_images,
+            examples_per_class,
+            seed,
+        )
         (staging / "study.toml").write_text(toml, encoding="utf-8")
         staging.rename(out)
     except BaseException:

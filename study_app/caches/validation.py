@@ -30,8 +30,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat as stat_module
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from study_app.caches.files import cache_dir, read_json, write_json
 from study_app.io.paths import plain_reference
@@ -65,8 +65,12 @@ class ValidationCache:
         payload = (None if rehash else read_json(self._path, VERSION)) or {}
         valid = payload.get("root") == real_root
         #: folder -> file name -> [size, mtime_ns, ctime_ns, inode, sha256, decoded]
-        self._old: dict[str, dict[str, list]] = payload["files"] if valid and isinstance(payload.get("files"), dict) else {}
-        self._old_predictions: dict[str, list] = payload["predictions"] if valid and isinstance(payload.get("predictions"), dict) else {}
+        self._old: dict[str, dict[str, list]] = (
+            payload["files"] if valid and isinstance(payload.get("files"), dict) else {}
+        )
+        self._old_predictions: dict[str, list] = (
+            payload["predictions"] if valid and isinstance(payload.get("predictions"), dict) else {}
+        )
         self._files: dict[str, dict[str, list]] = {}
         self._predictions: dict[str, list] = {}
         self._real_folders: dict[str, bool] = {}
@@ -97,7 +101,11 @@ class ValidationCache:
         if not usable or not self._real_folder(folder) or not self._same_file(candidate, entry):
             return None
         self._files.setdefault(folder, {})[name] = entry
-        return self._folder_path(folder) / name, entry[4], entry[5]  # a child of a known Path: half the cost of Path(candidate)
+        return (
+            self._folder_path(folder) / name,
+            entry[4],
+            entry[5],
+        )  # a child of a known Path: half the cost of Path(candidate)
 
     def unchanged(self, path: str) -> bool:
         """The file at ``path`` (absolute, as the study holds it) is the one this cache checked."""
@@ -117,7 +125,9 @@ class ValidationCache:
             if entry is not None and entry[:4] == key:
                 entry[5] = outcome
         if self._path is not None:
-            write_json(self._path, VERSION, {"root": self._root, "files": self._old, "predictions": self._old_predictions})
+            write_json(
+                self._path, VERSION, {"root": self._root, "files": self._old, "predictions": self._old_predictions}
+            )
 
     def _entry(self, path: str) -> list | None:
         """The earlier check's entry for the file at ``path`` (absolute), if it has one."""

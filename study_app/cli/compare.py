@@ -43,24 +43,46 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
     compare.add_argument("--out", help="folder for the CSV tables (default results/<study>/compare/)")
     compare.add_argument("--json", action="store_true", help="print machine-readable JSON instead of the report")
     compare.add_argument(
-        "--taxonomy", action="store_true", help="also the error taxonomy of the study's reviews (see review): causes, tests, "
-        "reviewer agreement, error rates with the reviewed ground truth"
+        "--taxonomy",
+        action="store_true",
+        help="also the error taxonomy of the study's reviews (see review): causes, tests, "
+        "reviewer agreement, error rates with the reviewed ground truth",
     )
     compare.set_defaults(handler=cmd_compare)
 
     plan = sub.add_parser("plan", help="test images (and annotators) needed to detect an error difference")
-    plan.add_argument("--human-error", type=Range(0, 1).option(), required=True, help="expected human top-k error, e.g. 0.051")
-    plan.add_argument("--model-error", type=Range(0, 1).option(), required=True, help="expected model top-k error, e.g. 0.068")
-    plan.add_argument("--discordance", type=Range(0, 1).option(), help="expected share of images where exactly one side errs (default: independent errors)")
-    plan.add_argument("--annotators", type=Range(1, 1000).option(int), nargs="+", default=[1], help="numbers of annotators to plan for (default 1)")
     plan.add_argument(
-        "--human-consistency", type=Range(0, 1).option(),
+        "--human-error", type=Range(0, 1).option(), required=True, help="expected human top-k error, e.g. 0.051"
+    )
+    plan.add_argument(
+        "--model-error", type=Range(0, 1).option(), required=True, help="expected model top-k error, e.g. 0.068"
+    )
+    plan.add_argument(
+        "--discordance",
+        type=Range(0, 1).option(),
+        help="expected share of images where exactly one side errs (default: independent errors)",
+    )
+    plan.add_argument(
+        "--annotators",
+        type=Range(1, 1000).option(int),
+        nargs="+",
+        default=[1],
+        help="numbers of annotators to plan for (default 1)",
+    )
+    plan.add_argument(
+        "--human-consistency",
+        type=Range(0, 1).option(),
         help="expected error consistency (kappa) of two annotators, used for several annotators: a pilot's value, "
         "or about 0.4 for object recognition (default: only what the model implies, which is optimistic)",
     )
     plan.add_argument("--alpha", type=ALPHA.option(), default=0.05, help="two-sided significance level (default 0.05)")
     plan.add_argument("--power", type=Range(0.01, 0.999).option(), default=0.8, help="required power (default 0.8)")
-    plan.add_argument("--simulations", type=Range(100, 1_000_000).option(int), default=2000, help="simulated studies per size, several annotators (default 2000)")
+    plan.add_argument(
+        "--simulations",
+        type=Range(100, 1_000_000).option(int),
+        default=2000,
+        help="simulated studies per size, several annotators (default 2000)",
+    )
     plan.add_argument("--seed", type=RUN_SEED.option(int), default=0, help="seed of the simulation (default 0)")
     plan.add_argument("--json", action="store_true", help="print machine-readable JSON")
     plan.set_defaults(handler=cmd_plan)
@@ -76,13 +98,28 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _check_settings(args)
     inputs = rater_inputs(args)
     raters = inputs.pooled_raters()
-    report = compare(raters, alpha=args.alpha, rule=inputs.rule, k=inputs.k, n_boot=args.n_boot, seed=args.seed,
-                     labels=inputs.labels, notes=inputs.notes)
+    report = compare(
+        raters,
+        alpha=args.alpha,
+        rule=inputs.rule,
+        k=inputs.k,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        labels=inputs.labels,
+        notes=inputs.notes,
+    )
     # Every trial of each rater counts here (scope ``all``), not only the images people saw, and
     # model-vs-human data keeps every level of its raw files, including those its benchmark
     # leaves out of the pooled numbers (the uncorrupted level, levels at chance).
-    conditions = analyse_conditions(inputs.raters, inputs.labels, correct=RULES[inputs.rule], direction=args.psychometric_direction,
-                                    alpha=args.alpha, n_boot=args.n_boot, seed=args.seed)
+    conditions = analyse_conditions(
+        inputs.raters,
+        inputs.labels,
+        correct=RULES[inputs.rule],
+        direction=args.psychometric_direction,
+        alpha=args.alpha,
+        n_boot=args.n_boot,
+        seed=args.seed,
+    )
     out = check_output_folder(Path(args.out) if args.out else inputs.output_folder("compare"), command_inputs(args))
     written = {"raters": raters, **report.tables(), **(conditions.tables() if conditions else {})}
     write_tables(written, out, command_inputs(args))
@@ -96,7 +133,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         extra = {"taxonomy": taxonomy.to_json() if taxonomy else None} if args.taxonomy else {}
         extra["conditions"] = conditions.to_json() if conditions else None
-        print(json.dumps({"study": inputs.name, "phases": list(inputs.phases), "out": str(out), **report.to_json(), **extra}, indent=1))
+        print(
+            json.dumps(
+                {"study": inputs.name, "phases": list(inputs.phases), "out": str(out), **report.to_json(), **extra},
+                indent=1,
+            )
+        )
     else:
         print(f"study {inputs.name}, phase(s) {', '.join(inputs.phases)}")
         print(report.summary())
@@ -104,7 +146,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
             print("\n" + condition_table(conditions))
         print(f"\nwrote {len(written)} tables to {out}/")
         if args.taxonomy:
-            print("\n" + (taxonomy.summary() if taxonomy else "error taxonomy: no reviews of this study yet (python main.py review)"))
+            print(
+                "\n"
+                + (
+                    taxonomy.summary()
+                    if taxonomy
+                    else "error taxonomy: no reviews of this study yet (python main.py review)"
+                )
+            )
     return 0
 
 
@@ -117,7 +166,9 @@ def _check_settings(args: argparse.Namespace) -> None:
         raise StudyError(f"--n-boot must be at least 100, not {args.n_boot}")
     check_model_vs_human(args)
     if args.model_vs_human and (args.study or args.answers or args.truth or args.taxonomy):
-        raise StudyError("give one source: --model-vs-human DIR with --dataset NAME, --study NAME, or --answers FILE with --truth MANIFEST")
+        raise StudyError(
+            "give one source: --model-vs-human DIR with --dataset NAME, --study NAME, or --answers FILE with --truth MANIFEST"
+        )
     if args.model_vs_human:
         return
     if args.study and (args.answers or args.truth):
@@ -125,7 +176,9 @@ def _check_settings(args: argparse.Namespace) -> None:
     if args.taxonomy and not args.study:
         raise StudyError("--taxonomy needs --study: the reviews are in the study's results store")
     if not args.study and not (args.truth and (args.answers or args.predictions)):
-        raise StudyError("compare needs --study NAME, or --truth MANIFEST with --answers FILE and/or --predictions FILES")
+        raise StudyError(
+            "compare needs --study NAME, or --truth MANIFEST with --answers FILE and/or --predictions FILES"
+        )
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -139,8 +192,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.simulations < 100:
         raise StudyError(f"--simulations must be at least 100, not {args.simulations}")
     plan = plan_study(
-        args.human_error, args.model_error, discordance=args.discordance, annotators=args.annotators, alpha=args.alpha,
-        power=args.power, n_sim=args.simulations, seed=args.seed, human_consistency=args.human_consistency,
+        args.human_error,
+        args.model_error,
+        discordance=args.discordance,
+        annotators=args.annotators,
+        alpha=args.alpha,
+        power=args.power,
+        n_sim=args.simulations,
+        seed=args.seed,
+        human_consistency=args.human_consistency,
     )
     if args.json:
         fields = {k: v for k, v in vars(plan).items() if k != "table"}

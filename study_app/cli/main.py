@@ -8,15 +8,13 @@ a plain message on stderr (no traceback) and exits with status 1; usage errors e
 
 from __future__ import annotations
 
-import io
-
 import argparse
+import io
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from study_app.version import __version__
 from study_app.cli.compare import add_compare_commands
 from study_app.cli.models import add_predict_command
 from study_app.cli.report import add_report_command
@@ -26,6 +24,7 @@ from study_app.cli.store import add_store_commands
 from study_app.cli.study import add_study_commands
 from study_app.errors import StudyError
 from study_app.io.results_folder import RESULTS_ENV
+from study_app.version import __version__
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -41,8 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"study-app {__version__}")
     parser.add_argument("--results", metavar="PATH", help=RESULTS_HELP)
     sub = parser.add_subparsers(title="sub-commands", metavar="COMMAND")
-    for add in (add_session_commands, add_study_commands, add_store_commands, add_compare_commands, add_report_command,
-                add_predict_command, add_review_command):
+    for add in (
+        add_session_commands,
+        add_study_commands,
+        add_store_commands,
+        add_compare_commands,
+        add_report_command,
+        add_predict_command,
+        add_review_command,
+    ):
         add(sub)
     for command in sub.choices.values():  # also after the command's name; SUPPRESS keeps a value given before it
         command.add_argument("--results", metavar="PATH", default=argparse.SUPPRESS, help=RESULTS_HELP)

@@ -24,13 +24,29 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
         "to a predictions CSV. Images already in --out are skipped, so an interrupted run continues.",
     )
     parser.add_argument("--study", required=True, help=STUDY_HELP)
-    parser.add_argument("--model", required=True, help="model spec file, or the name of a spec in <study>/models/ or a bundled study's models/")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="model spec file, or the name of a spec in <study>/models/ or a bundled study's models/",
+    )
     parser.add_argument("--backend", choices=BACKENDS, default="onnxruntime", help="runtime (default: %(default)s)")
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="(default: %(default)s)")
-    parser.add_argument("--batch-size", type=Range(1, 4096).option(int), default=32, help="images per model call (default: %(default)s)")
-    parser.add_argument("--out", type=Path, help="predictions CSV (default: results/<study>/predictions/<model>.csv); provenance goes beside it as .json")
-    parser.add_argument("--split", action="append", help="only images of this manifest split (repeatable; default: all images)")
-    parser.add_argument("--workers", type=Range(1, 256).option(int), help="image decoding threads (default: the number of cores, at most 8)")
+    parser.add_argument(
+        "--batch-size", type=Range(1, 4096).option(int), default=32, help="images per model call (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="predictions CSV (default: results/<study>/predictions/<model>.csv); provenance goes beside it as .json",
+    )
+    parser.add_argument(
+        "--split", action="append", help="only images of this manifest split (repeatable; default: all images)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=Range(1, 256).option(int),
+        help="image decoding threads (default: the number of cores, at most 8)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument(
         "--trust-model-code",
@@ -44,11 +60,11 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from study_app.io.output_guard import OutputRefusedError, check_output
-    from study_app.protocol.study import load_study
-    from study_app.store.results_store import study_results_dir
     from study_app.models.provenance import write_sidecar
     from study_app.models.runner import predict_study
     from study_app.models.spec import find_spec, load_spec
+    from study_app.protocol.study import load_study
+    from study_app.store.results_store import study_results_dir
 
     study = load_study(args.study, check_images=False)  # every image is decoded (and checked) by the run itself
     spec = load_spec(find_spec(args.model, study.root), trust_model_code=args.trust_model_code)
@@ -58,10 +74,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     out: Path = args.out or study_results_dir(study.name) / "predictions" / f"{spec.name}.csv"
     sidecar = out.with_suffix(".json")
     if out.suffix.lower() == ".json":  # the provenance file would be written over the predictions
-        raise OutputRefusedError(f"--out {out}: the provenance file goes beside the predictions as <name>.json, here {sidecar} "
-                                 "itself; name the predictions file .csv")
+        raise OutputRefusedError(
+            f"--out {out}: the provenance file goes beside the predictions as <name>.json, here {sidecar} "
+            "itself; name the predictions file .csv"
+        )
     check_output(out, [spec.path, spec.weights.path], "--out")
-    check_output(sidecar, [spec.path, spec.weights.path, out], "--out's provenance file")  # out: read to resume, and a link may join them
+    check_output(
+        sidecar, [spec.path, spec.weights.path, out], "--out's provenance file"
+    )  # out: read to resume, and a link may join them
     result = predict_study(
         study,
         spec,
@@ -76,7 +96,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     write_sidecar(sidecar, result.provenance)
     done = result.already_done + result.predicted
     if result.interrupted:
-        print(f"interrupted: {done} of {result.selected} images are in {out} (whole images only); run the same command again to continue")
+        print(
+            f"interrupted: {done} of {result.selected} images are in {out} (whole images only); run the same command again to continue"
+        )
         return 130
     print(
         f"{spec.name}: predicted {result.predicted} image(s) in {result.seconds:.1f} s"

@@ -37,24 +37,69 @@ INPUT_OPTIONS: tuple[Option, ...] = (
     ("--study", {"help": f"{STUDY_HELP}; answers from its results store"}),
     ("--store", {"help": STORE_HELP}),
     ("--answers", {"help": "answers table (CSV or Parquet, e.g. from export) instead of a store"}),
-    ("--truth", {"help": "manifest CSV image_id,path,labels,split: the ground truth of --answers or --predictions (when there is no --study)"}),
-    ("--predictions", {"nargs": "+", "metavar": "FILE", "help": "prediction files: tidy or wide CSV, or .npy class indices (default: the study's)"}),
-    ("--unknown-images", {"choices": list(UNKNOWN_IMAGES), "default": "error",
-                          "help": "predictions of images without ground truth: an error (default), or skip them with a note giving the count"}),
+    (
+        "--truth",
+        {
+            "help": "manifest CSV image_id,path,labels,split: the ground truth of --answers or --predictions (when there is no --study)"
+        },
+    ),
+    (
+        "--predictions",
+        {
+            "nargs": "+",
+            "metavar": "FILE",
+            "help": "prediction files: tidy or wide CSV, or .npy class indices (default: the study's)",
+        },
+    ),
+    (
+        "--unknown-images",
+        {
+            "choices": list(UNKNOWN_IMAGES),
+            "default": "error",
+            "help": "predictions of images without ground truth: an error (default), or skip them with a note giving the count",
+        },
+    ),
     ("--image-list", {"metavar": "TXT", "help": ".npy predictions: the image ids of the array's rows, one per line"}),
-    ("--class-list", {"metavar": "TXT", "help": ".npy predictions: the class ids of the indices, one per line (index 0 first)"}),
-    ("--model-vs-human", {"metavar": "RAW_DIR", "help": "model-vs-human raw-data folder (Geirhos et al. 2021) instead of a study"}),
+    (
+        "--class-list",
+        {"metavar": "TXT", "help": ".npy predictions: the class ids of the indices, one per line (index 0 first)"},
+    ),
+    (
+        "--model-vs-human",
+        {"metavar": "RAW_DIR", "help": "model-vs-human raw-data folder (Geirhos et al. 2021) instead of a study"},
+    ),
     ("--dataset", {"action": "append", "help": "model-vs-human data set to analyse (repeatable), e.g. uniform-noise"}),
 )
 
 #: What is analysed and how an answer is scored.
 SCORING_OPTIONS: tuple[Option, ...] = (
-    ("--k", {"type": TOP_K.option(int), "help": "guesses that count for top-k correctness (default: the answers per trial of the phases compared)"}),
-    ("--rule", {"choices": list(RULE_NAMES), "help": "correctness rule (default top-k; all-valid for multi-label phases)"}),
-    ("--phase", {"action": "append", "help": "phase to analyse (repeatable; default: the study's phases without feedback; "
-                 "with --answers, every phase in the file)"}),
-    ("--exclude-interrupted", {"action": "store_true", "default": False,
-                               "help": "leave out trials during which the window lost focus or was minimised"}),
+    (
+        "--k",
+        {
+            "type": TOP_K.option(int),
+            "help": "guesses that count for top-k correctness (default: the answers per trial of the phases compared)",
+        },
+    ),
+    (
+        "--rule",
+        {"choices": list(RULE_NAMES), "help": "correctness rule (default top-k; all-valid for multi-label phases)"},
+    ),
+    (
+        "--phase",
+        {
+            "action": "append",
+            "help": "phase to analyse (repeatable; default: the study's phases without feedback; "
+            "with --answers, every phase in the file)",
+        },
+    ),
+    (
+        "--exclude-interrupted",
+        {
+            "action": "store_true",
+            "default": False,
+            "help": "leave out trials during which the window lost focus or was minimised",
+        },
+    ),
 )
 
 #: Confidence level and bootstrap.
@@ -66,8 +111,12 @@ BOOTSTRAP_OPTIONS: tuple[Option, ...] = (
 
 DIRECTION_OPTION: Option = (
     "--psychometric-direction",
-    {"choices": list(DIRECTIONS), "default": "auto", "help": "does accuracy rise or fall with the condition level? "
-     "(default auto: the sign of the pooled annotators' accuracy trend; e.g. decreasing for noise width, increasing for contrast)"},
+    {
+        "choices": list(DIRECTIONS),
+        "default": "auto",
+        "help": "does accuracy rise or fall with the condition level? "
+        "(default auto: the sign of the pooled annotators' accuracy trend; e.g. decreasing for noise width, increasing for contrast)",
+    },
 )
 
 
@@ -94,9 +143,13 @@ def check_model_vs_human(args: argparse.Namespace) -> None:
     if not args.model_vs_human:
         return
     if not args.dataset:
-        raise StudyError("--model-vs-human needs --dataset NAME (e.g. uniform-noise); one data set at a time keeps the output readable")
+        raise StudyError(
+            "--model-vs-human needs --dataset NAME (e.g. uniform-noise); one data set at a time keeps the output readable"
+        )
     if args.predictions or args.phase or args.rule:
-        raise StudyError("model-vs-human data is top-1 with its models included: --predictions, --phase and --rule do not apply")
+        raise StudyError(
+            "model-vs-human data is top-1 with its models included: --predictions, --phase and --rule do not apply"
+        )
 
 
 def rater_inputs(args: argparse.Namespace) -> RaterInputs:
@@ -105,9 +158,16 @@ def rater_inputs(args: argparse.Namespace) -> RaterInputs:
 
     if args.model_vs_human:
         return model_vs_human_raters(Path(args.model_vs_human), args.dataset, k=args.k)
-    reading = {"predictions": args.predictions or (), "k": args.k, "rule": args.rule, "phases": args.phase,
-               "include_interrupted": not args.exclude_interrupted, "unknown_images": args.unknown_images,
-               "image_list": args.image_list, "class_list": args.class_list}
+    reading = {
+        "predictions": args.predictions or (),
+        "k": args.k,
+        "rule": args.rule,
+        "phases": args.phase,
+        "include_interrupted": not args.exclude_interrupted,
+        "unknown_images": args.unknown_images,
+        "image_list": args.image_list,
+        "class_list": args.class_list,
+    }
     if args.study:
         from study_app.protocol.study import load_study
 

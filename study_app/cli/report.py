@@ -35,7 +35,14 @@ OPTIONS: tuple[Option, ...] = (
     *SCORING_OPTIONS,
     *BOOTSTRAP_OPTIONS,
     ("--gallery-size", {"type": Range(0, 1000).option(int), "default": 12, "help": "images per gallery (default 12)"}),
-    ("--top-rows", {"type": Range(1, 100_000).option(int), "default": 20, "help": "rows of long tables shown in the page; CSVs have all (default 20)"}),
+    (
+        "--top-rows",
+        {
+            "type": Range(1, 100_000).option(int),
+            "default": 20,
+            "help": "rows of long tables shown in the page; CSVs have all (default 20)",
+        },
+    ),
     DIRECTION_OPTION,
     ("--out", {"help": "report folder (default results/<study>/report/)"}),
 )
@@ -75,15 +82,24 @@ def command_line(args: argparse.Namespace) -> str:
 def _check(args: argparse.Namespace) -> None:
     sources = [bool(args.study), bool(args.answers or args.truth), bool(args.model_vs_human)]
     if sum(sources) != 1:
-        raise StudyError("report needs exactly one source: --study NAME, --answers FILE with --truth MANIFEST, or --model-vs-human DIR with --dataset NAME")
+        raise StudyError(
+            "report needs exactly one source: --study NAME, --answers FILE with --truth MANIFEST, or --model-vs-human DIR with --dataset NAME"
+        )
     if args.answers and not args.truth or args.truth and not args.answers:
         raise StudyError("--answers and --truth go together: the answers table and the manifest with the ground truth")
     check_model_vs_human(args)
-    limits = {"--alpha": (args.alpha, 0 < args.alpha < 1), "--k": (args.k, args.k is None or args.k >= 1), "--n-boot": (args.n_boot, args.n_boot >= 100),
-              "--gallery-size": (args.gallery_size, args.gallery_size >= 0), "--top-rows": (args.top_rows, args.top_rows >= 1)}
+    limits = {
+        "--alpha": (args.alpha, 0 < args.alpha < 1),
+        "--k": (args.k, args.k is None or args.k >= 1),
+        "--n-boot": (args.n_boot, args.n_boot >= 100),
+        "--gallery-size": (args.gallery_size, args.gallery_size >= 0),
+        "--top-rows": (args.top_rows, args.top_rows >= 1),
+    }
     for option, (value, good) in limits.items():
         if not good:
-            raise StudyError(f"{option} {value} is out of range (alpha in (0, 1), k >= 1, n-boot >= 100, gallery-size >= 0, top-rows >= 1)")
+            raise StudyError(
+                f"{option} {value} is out of range (alpha in (0, 1), k >= 1, n-boot >= 100, gallery-size >= 0, top-rows >= 1)"
+            )
 
 
 def _data(args: argparse.Namespace):
@@ -109,8 +125,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     data, folder = _data(args)
     if args.models:
         data = data.with_models(args.models)
-    settings = Settings(alpha=args.alpha, n_boot=args.n_boot, seed=args.seed, gallery_size=args.gallery_size, top_rows=args.top_rows,
-                        psychometric_direction=args.psychometric_direction)
+    settings = Settings(
+        alpha=args.alpha,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        gallery_size=args.gallery_size,
+        top_rows=args.top_rows,
+        psychometric_direction=args.psychometric_direction,
+    )
     out = Path(args.out) if args.out else folder
     written = write_report(data, settings, out, inputs=command_inputs(args))
     print(f"wrote {written[0]} and {len(written) - 1} more files in {out}/")

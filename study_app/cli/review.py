@@ -25,16 +25,30 @@ def add_review_command(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--study", required=True, help=STUDY_HELP)
     parser.add_argument("--reviewer", help="reviewer id (a pseudonym); asked for when not given")
-    parser.add_argument("--blind", action="store_true", help="hide whether a person or a model made each error; shuffled order")
     parser.add_argument(
-        "--raters", nargs="+", default=["all"], metavar="WHO",
+        "--blind", action="store_true", help="hide whether a person or a model made each error; shuffled order"
+    )
+    parser.add_argument(
+        "--raters",
+        nargs="+",
+        default=["all"],
+        metavar="WHO",
         help="whose errors: humans, models, all (default), or annotator ids and model names",
     )
-    parser.add_argument("--rule", choices=REVIEW_RULES, default="top-k", help="what counts as an error (default top-k: no guess among the first k is right)")
-    parser.add_argument("--phase", action="append", help="phase to review (repeatable; default: phases without feedback)")
+    parser.add_argument(
+        "--rule",
+        choices=REVIEW_RULES,
+        default="top-k",
+        help="what counts as an error (default top-k: no guess among the first k is right)",
+    )
+    parser.add_argument(
+        "--phase", action="append", help="phase to review (repeatable; default: phases without feedback)"
+    )
     parser.add_argument("--store", help=STORE_HELP)
     parser.add_argument("--predictions", nargs="+", metavar="CSV", help="model prediction files (default: the study's)")
-    parser.add_argument("--export", metavar="CSV", help="write every stored review (revisions marked) to this CSV file; no window")
+    parser.add_argument(
+        "--export", metavar="CSV", help="write every stored review (revisions marked) to this CSV file; no window"
+    )
     parser.set_defaults(handler=cmd_review)
 
 
@@ -52,10 +66,14 @@ def cmd_review(args: argparse.Namespace) -> int:
         from study_app.io.output_guard import check_store_output
 
         check_store_output(store_location(args.store), args.predictions or ())
-    if args.store and not Path(store_location(args.store)).is_file():  # else a mistyped path becomes a new store no analysis reads
+    if (
+        args.store and not Path(store_location(args.store)).is_file()
+    ):  # else a mistyped path becomes a new store no analysis reads
         from study_app.io.store_url import printable_location
 
-        raise StudyError(f"{printable_location(args.store)}: no results store there; review needs the store the annotators filled (--store)")
+        raise StudyError(
+            f"{printable_location(args.store)}: no results store there; review needs the store the annotators filled (--store)"
+        )
     from study_app.gui.review_app import run_review
 
     selection = Selection(tuple(args.raters), args.rule, tuple(args.phase or ()))

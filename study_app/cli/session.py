@@ -26,7 +26,9 @@ def add_session_commands(sub: argparse._SubParsersAction) -> None:
     annotate.add_argument("--annotator", help="annotator id (a pseudonym); asked for when not given")
     annotate.add_argument("--store", help=STORE_HELP)
     annotate.add_argument(
-        "--force-new", action="store_true", help="start a new session even if this annotator has one (e.g. after a protocol change)"
+        "--force-new",
+        action="store_true",
+        help="start a new session even if this annotator has one (e.g. after a protocol change)",
     )
     annotate.add_argument("--keys", help="the annotator's own key bindings (default ~/.config/study-app/keys.toml)")
     annotate.add_argument(
@@ -36,31 +38,51 @@ def add_session_commands(sub: argparse._SubParsersAction) -> None:
     )
     annotate.set_defaults(handler=_cmd_annotate)
 
-    parser = sub.add_parser("simulate", help="pilot run: scripted annotators go through the whole study into a pilot store")
+    parser = sub.add_parser(
+        "simulate", help="pilot run: scripted annotators go through the whole study into a pilot store"
+    )
     parser.add_argument("--study", default=DEFAULT_STUDY, help=STUDY_HELP)
-    parser.add_argument("--annotators", type=Range(1, 10_000).option(int), default=3, help="simulated annotators (default 3)")
+    parser.add_argument(
+        "--annotators", type=Range(1, 10_000).option(int), default=3, help="simulated annotators (default 3)"
+    )
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--accuracy", type=Range(0, 1).option(), default=0.8, help="mean chance that an answer is right (top-k; default 0.8)")
+    source.add_argument(
+        "--accuracy",
+        type=Range(0, 1).option(),
+        default=0.8,
+        help="mean chance that an answer is right (top-k; default 0.8)",
+    )
     source.add_argument("--from-predictions", help="answer as a model did: a tidy predictions CSV")
     rasch = "Rasch model P(right) = expit(mu + ability - difficulty), mu set by --accuracy"
     parser.add_argument(
-        "--ability-sd", type=_LOGIT_SD.option(), default=DEFAULT_ABILITY_SD,
+        "--ability-sd",
+        type=_LOGIT_SD.option(),
+        default=DEFAULT_ABILITY_SD,
         help=f"{rasch}: SD of the annotators' abilities in logits (default {DEFAULT_ABILITY_SD:g})",
     )
     parser.add_argument(
-        "--difficulty-sd", type=_LOGIT_SD.option(), default=DEFAULT_DIFFICULTY_SD,
+        "--difficulty-sd",
+        type=_LOGIT_SD.option(),
+        default=DEFAULT_DIFFICULTY_SD,
         help=f"SD of the images' difficulties in logits, shared by all annotators (default {DEFAULT_DIFFICULTY_SD:g}: "
         "human-human error consistency about 0.4 at accuracy 0.8; 0 with --ability-sd 0: independent answers)",
     )
     parser.add_argument("--model", help="which model of --from-predictions (default: the first)")
-    parser.add_argument("--rt-ms", type=_rt_pair, default=(2500.0, 800.0), help="response time MEAN,SD in ms (default 2500,800)")
+    parser.add_argument(
+        "--rt-ms", type=_rt_pair, default=(2500.0, 800.0), help="response time MEAN,SD in ms (default 2500,800)"
+    )
     parser.add_argument("--seed", type=RUN_SEED.option(int), default=0, help="seed of the scripted answers (default 0)")
     parser.add_argument(
-        "--store", help="pilot store (default results/<study>/pilot.sqlite; never the real store), or a postgresql:// server URL"
+        "--store",
+        help="pilot store (default results/<study>/pilot.sqlite; never the real store), or a postgresql:// server URL",
     )
-    parser.add_argument("--journal", help="with a server store: this desktop's offline journal (default results/journal/...)")
+    parser.add_argument(
+        "--journal", help="with a server store: this desktop's offline journal (default results/journal/...)"
+    )
     pace = parser.add_mutually_exclusive_group()
-    pace.add_argument("--gui", action="store_true", help="show the real window and type the answers into it, to watch the pilot")
+    pace.add_argument(
+        "--gui", action="store_true", help="show the real window and type the answers into it, to watch the pilot"
+    )
     pace.add_argument(
         "--real-time",
         action="store_true",
@@ -86,7 +108,9 @@ def _rt_pair(text: str) -> tuple[float, float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected MEAN,SD in milliseconds (e.g. 2500,800), not {text!r}") from None
     if mean not in _RT_MEAN_MS or sd not in _RT_SD_MS:
-        raise argparse.ArgumentTypeError(f"the mean must be {_RT_MEAN_MS.describe()} ms and the SD {_RT_SD_MS.describe()} ms, not {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"the mean must be {_RT_MEAN_MS.describe()} ms and the SD {_RT_SD_MS.describe()} ms, not {text!r}"
+        )
     return mean, sd
 
 

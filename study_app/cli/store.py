@@ -27,7 +27,11 @@ def add_store_commands(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--store", help=STORE_HELP)
     export.add_argument("--format", choices=["csv", "parquet"], default="csv")
     export.add_argument("--out", help="output file (default results/<study>/export/answers.<format>)")
-    export.add_argument("--include-machine", action="store_true", help="name each session's computer in the manifest (left out by default)")
+    export.add_argument(
+        "--include-machine",
+        action="store_true",
+        help="name each session's computer in the manifest (left out by default)",
+    )
     export.set_defaults(handler=_cmd_export)
 
     imp = sub.add_parser("import", help="load an answers export (with its manifest) into a results store")
@@ -40,16 +44,22 @@ def add_store_commands(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--recover", metavar="NEW", help="copy every readable row into this new file")
     check.set_defaults(handler=_cmd_check_store)
 
-    progress = sub.add_parser("progress", help="live progress of a study per annotator and per image (file or server store)")
+    progress = sub.add_parser(
+        "progress", help="live progress of a study per annotator and per image (file or server store)"
+    )
     progress.add_argument("--store", required=True, help="results store: a file or a postgresql:// server URL")
     progress.add_argument("--study", dest="study_name", help="only this study (its name, or its protocol folder)")
     progress.add_argument("--images", action="store_true", help="also list every image with its answers and held slots")
-    progress.add_argument("--watch", type=Range(0.1, 86_400).option(), metavar="SECONDS", help="refresh every SECONDS until Ctrl+C")
+    progress.add_argument(
+        "--watch", type=Range(0.1, 86_400).option(), metavar="SECONDS", help="refresh every SECONDS until Ctrl+C"
+    )
     progress.set_defaults(handler=_cmd_progress)
 
     sync = sub.add_parser("sync", help="send the answers a desktop saved while the results server was unreachable")
     sync.add_argument("--store", required=True, help="the postgresql:// server URL the desktop annotates into")
-    sync.add_argument("--journal", help="the desktop's journal (default results/journal/<host>-<port>-<database>.sqlite)")
+    sync.add_argument(
+        "--journal", help="the desktop's journal (default results/journal/<host>-<port>-<database>.sqlite)"
+    )
     sync.add_argument("--pilot", action="store_true", help="the journal of simulate (pilot sessions)")
     sync.set_defaults(handler=_cmd_sync)
 
@@ -111,7 +121,9 @@ def _cmd_check_store(args: argparse.Namespace) -> int:
     from study_app.store.results_store import store_location
 
     if is_url(args.path):  # as a Path its '//' would become '/', and the redaction would miss it
-        raise StudyError(f"{printable_location(args.path)}: check-store checks a results file; a server's database is checked by PostgreSQL")
+        raise StudyError(
+            f"{printable_location(args.path)}: check-store checks a results file; a server's database is checked by PostgreSQL"
+        )
     store_location(args.path)  # a key=value connection string is refused, not taken for a file name
     report = check_store(Path(args.path))
     print(report.summary())
@@ -120,13 +132,17 @@ def _cmd_check_store(args: argparse.Namespace) -> int:
     if args.recover:
         check_store_output(args.recover, [args.path], "--recover")  # a new store: one that exists is refused too
         counts = recover_store(Path(args.path), Path(args.recover))
-        print(f"recovered into {args.recover} (original untouched): " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+        print(
+            f"recovered into {args.recover} (original untouched): " + ", ".join(f"{t} {n}" for t, n in counts.items())
+        )
         recovered = check_store(Path(args.recover))
         if not recovered.ok:  # e.g. answers whose session row was lost: they cannot be put to an annotator
             print("what the recovered file still lacks:\n" + "\n".join(f"  - {p}" for p in recovered.problems))
     else:
-        print(f"to copy every readable row into a new file (the original is never changed): "
-              f"python main.py check-store {args.path} --recover NEW.sqlite")
+        print(
+            f"to copy every readable row into a new file (the original is never changed): "
+            f"python main.py check-store {args.path} --recover NEW.sqlite"
+        )
     return 1
 
 
@@ -164,7 +180,9 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     from study_app.store.journal import JournaledStore
 
     if not is_server_url(args.store):
-        raise StudyError(f"--store must be the postgresql:// URL of the results server, not {printable_location(args.store)!r}")
+        raise StudyError(
+            f"--store must be the postgresql:// URL of the results server, not {printable_location(args.store)!r}"
+        )
     with JournaledStore(args.store, Path(args.journal) if args.journal else None, pilot=args.pilot) as store:
         status = store.sync(force=True)
     print(status.text())

@@ -13,17 +13,16 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QApplication, QDialog, QMessageBox
 
 from study_app.errors import StoreError, StudyError
-from study_app.protocol.keys import combine_keys, read_user_keys, user_keys_path
-from study_app.session.controller import SessionController
-from study_app.store.journal import open_annotation_store
-from study_app.store.answer_store import AnswerStore
-from study_app.store.results_store import default_store_path, store_location
-from study_app.session.study_cache import BackgroundCheck, load_study_for_session
-from study_app.io.thread_priority import lowest_thread_priority
 from study_app.gui.crash import crash_handler
 from study_app.gui.main_window import AnnotationWindow
 from study_app.gui.start_dialog import StartDialog
-
+from study_app.io.thread_priority import lowest_thread_priority
+from study_app.protocol.keys import combine_keys, read_user_keys, user_keys_path
+from study_app.session.controller import SessionController
+from study_app.session.study_cache import BackgroundCheck, load_study_for_session
+from study_app.store.answer_store import AnswerStore
+from study_app.store.journal import open_annotation_store
+from study_app.store.results_store import default_store_path, store_location
 
 #: Seconds after the window opens before the background image checks begin (the first
 #: trial is painted by then; the checks only ever run at the lowest thread priority).
@@ -68,7 +67,9 @@ def application() -> QApplication:
     return app
 
 
-def _ask_for_session(dialog: StartDialog, study, store: AnswerStore, annotator: str | None, force_new: bool, arrival: int | None):
+def _ask_for_session(
+    dialog: StartDialog, study, store: AnswerStore, annotator: str | None, force_new: bool, arrival: int | None
+):
     """Run the start dialog until a session opens (or the annotator cancels: None)."""
     attempt_direct = bool(annotator)
     while True:

@@ -22,16 +22,16 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
 from PyQt5.QtCore import QObject, Qt, pyqtSignal
 from PyQt5.QtWidgets import QApplication, QMessageBox
 
-from study_app.version import __version__
 from study_app.io.results_folder import results_root
 from study_app.io.store_url import scrub_secrets
+from study_app.version import __version__
 
 #: The exit status after such an error (EX_SOFTWARE: an internal software error).
 EXIT_CRASH = 70
@@ -41,7 +41,9 @@ MAX_LOGS = 5
 ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], None]
 
 
-def write_crash_log(kind: type[BaseException], value: BaseException, tb: TracebackType | None, folder: Path | None = None) -> Path | None:
+def write_crash_log(
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None, folder: Path | None = None
+) -> Path | None:
     """The traceback in ``folder/crash-<UTC time>.txt`` (default ``results/crashes/`` of this run); None when even that cannot be written."""
     folder = results_root() / "crashes" if folder is None else folder
     stamp = datetime.now(UTC)
@@ -66,9 +68,13 @@ def _traceback(kind: type[BaseException], value: BaseException, tb: TracebackTyp
 
 def _tell(what: str, log: Path | None) -> None:
     where = f"The details are in {log}; please give that file to the study's researcher." if log else ""
-    box = QMessageBox(QMessageBox.Critical, "The program met an error", f"Something went wrong inside the program "
-                      f"(a fault of the program, not of yours). Every answer you submitted is saved. The program "
-                      f"closes now; start it again with the same id to go on where you left off.\n\n{where}")
+    box = QMessageBox(
+        QMessageBox.Critical,
+        "The program met an error",
+        f"Something went wrong inside the program "
+        f"(a fault of the program, not of yours). Every answer you submitted is saved. The program "
+        f"closes now; start it again with the same id to go on where you left off.\n\n{where}",
+    )
     box.setDetailedText(what)
     box.exec_()
 

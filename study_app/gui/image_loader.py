@@ -22,10 +22,10 @@ from PIL import Image
 from PyQt5.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal
 from PyQt5.QtGui import QImage
 
+from study_app.caches.thumbnails import ThumbnailCache
 from study_app.errors import ImageError
 from study_app.io.images import load_image
 from study_app.io.thread_priority import lowest_thread_priority
-from study_app.caches.thumbnails import ThumbnailCache
 
 
 def pil_to_qimage(image: Image.Image) -> QImage:
@@ -176,7 +176,12 @@ class ImageLoader(QObject):
         return self._errors.get(key)
 
     def request(
-        self, key: str, path: Path, box: int | None = None, fit: tuple[int, int] | None = None, sha256: str | None = None
+        self,
+        key: str,
+        path: Path,
+        box: int | None = None,
+        fit: tuple[int, int] | None = None,
+        sha256: str | None = None,
     ) -> bool:
         """Start loading unless cached or under way; True if the image is already there.
 

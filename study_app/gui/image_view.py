@@ -33,9 +33,13 @@ def noise_mask(size: int = 256, seed: int = 0) -> QImage:
 def view_actions(view: ImageView) -> dict:
     """The zoom and pan commands of a window showing ``view``, by command name (see keymap)."""
     return {
-        "zoom_in": view.zoom_in, "zoom_out": view.zoom_out, "zoom_fit": view.zoom_fit,
-        "pan_left": lambda: view.pan(-1, 0), "pan_right": lambda: view.pan(1, 0),
-        "pan_up": lambda: view.pan(0, -1), "pan_down": lambda: view.pan(0, 1),
+        "zoom_in": view.zoom_in,
+        "zoom_out": view.zoom_out,
+        "zoom_fit": view.zoom_fit,
+        "pan_left": lambda: view.pan(-1, 0),
+        "pan_right": lambda: view.pan(1, 0),
+        "pan_up": lambda: view.pan(0, -1),
+        "pan_down": lambda: view.pan(0, 1),
     }
 
 
@@ -134,7 +138,9 @@ class ImageView(QWidget):
         centred_x, centred_y = (self.width() - size.width()) // 2, (self.height() - size.height()) // 2
         low_x, high_x = min(0, self.width() - size.width() - centred_x), max(0, -centred_x)
         low_y, high_y = min(0, self.height() - size.height() - centred_y), max(0, -centred_y)
-        self._pan = QPointF(min(high_x, max(low_x, round(self._pan.x()))), min(high_y, max(low_y, round(self._pan.y()))))
+        self._pan = QPointF(
+            min(high_x, max(low_x, round(self._pan.x()))), min(high_y, max(low_y, round(self._pan.y())))
+        )
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self._drag_from = QPointF(event.pos()) if self._zoom > 1.0 else None

@@ -10,8 +10,8 @@ from __future__ import annotations
 from PyQt5.QtCore import QAbstractItemModel, QAbstractListModel, QModelIndex, Qt
 from PyQt5.QtGui import QFont
 
-from study_app.session.label_search import SearchHit
 from study_app.protocol.labels import LabelSet
+from study_app.session.label_search import SearchHit
 
 LABEL_ID_ROLE = Qt.UserRole + 1
 

@@ -27,10 +27,10 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from study_app.session.label_search import LabelSearchIndex
-from study_app.protocol.labels import LabelSet
 from study_app.gui.image_loader import ImageLoader
 from study_app.gui.label_models import HierarchyModel, SearchResultsModel
+from study_app.protocol.labels import LabelSet
+from study_app.session.label_search import LabelSearchIndex
 
 THUMBNAIL = 96
 #: Example images load once the highlight has rested this long: arrowing or typing
@@ -144,8 +144,10 @@ class ClassDetails(QLabel):
 
     def show_no_match(self, query: str) -> None:
         shown = query if len(query) <= 40 else query[:40] + "…"
-        self.setText(f"<i>No class matches “{html.escape(shown)}”. Try another word or a synonym, "
-                     "or browse the hierarchy (F3).</i>")
+        self.setText(
+            f"<i>No class matches “{html.escape(shown)}”. Try another word or a synonym, "
+            "or browse the hierarchy (F3).</i>"
+        )
 
 
 def describe_label(labels: LabelSet, label_id: str) -> str:
@@ -249,7 +251,9 @@ class LabelPicker(QWidget):
     def _prebuild_thumbnails(self) -> None:
         """Every class's examples into the disk cache, in the order of the label list."""
         per_class = self.examples.per_class
-        paths = [path for label in self.labels.classes for path in self.labels.examples.get(label.label_id, ())[:per_class]]
+        paths = [
+            path for label in self.labels.classes for path in self.labels.examples.get(label.label_id, ())[:per_class]
+        ]
         self._loader.prebuild(paths, THUMBNAIL)
 
     @property

@@ -16,11 +16,6 @@ from PyQt5.QtGui import QCloseEvent, QKeyEvent, QKeySequence
 from PyQt5.QtWidgets import QApplication, QMainWindow, QShortcut, QStackedWidget, QWidget
 
 from study_app.errors import StoreError
-from study_app.protocol.keys import PAN_COMMANDS, combine_keys
-from study_app.session.label_search import LabelSearchIndex
-from study_app.protocol.responses import Event, Response
-from study_app.session.controller import SessionController
-from study_app.store.db import LOCK_PATIENCE_S
 from study_app.gui.help_overlay import HelpOverlay
 from study_app.gui.image_loader import ImageLoader
 from study_app.gui.image_view import view_actions
@@ -28,6 +23,11 @@ from study_app.gui.label_picker import ExamplesPane
 from study_app.gui.pages import FeedbackPage, InstructionsPage, MessagePage
 from study_app.gui.sync_indicator import SyncIndicator
 from study_app.gui.trial_page import TrialPage
+from study_app.protocol.keys import PAN_COMMANDS, combine_keys
+from study_app.protocol.responses import Event, Response
+from study_app.session.controller import SessionController
+from study_app.session.label_search import LabelSearchIndex
+from study_app.store.db import LOCK_PATIENCE_S
 
 PREFETCH = 3
 THUMB_CACHE_BYTES = 48 << 20
@@ -88,7 +88,9 @@ class AnnotationWindow(QMainWindow):
         self._prefetch_timer.setSingleShot(True)
         self._prefetch_timer.timeout.connect(self._prefetch)
         self.trial.view.painted.connect(lambda mode, _when: self._prefetch_timer.start(0) if mode == "image" else None)
-        self.feedback = FeedbackPage(study.labels, ExamplesPane(study.labels, self.thumbnails, study.examples_per_class))
+        self.feedback = FeedbackPage(
+            study.labels, ExamplesPane(study.labels, self.thumbnails, study.examples_per_class)
+        )
         self.feedback.continued.connect(self._after_feedback)
         self.message = MessagePage()
         self.message.continued.connect(self._after_message)
@@ -198,9 +200,15 @@ class AnnotationWindow(QMainWindow):
         if controller.starts_phase() and phase.name not in self._phase_intro_shown:
             self._phase_intro_shown.add(phase.name)
             lines = [f"{controller.phase_size(phase.name)} images."]
-            lines.append("After each answer you will see whether it was right." if phase.feedback else "There is no feedback in this part.")
+            lines.append(
+                "After each answer you will see whether it was right."
+                if phase.feedback
+                else "There is no feedback in this part."
+            )
             if phase.presentation:
-                lines.append(f"Each image is shown only briefly ({phase.presentation.image_ms} ms); look at the cross in the middle.")
+                lines.append(
+                    f"Each image is shown only briefly ({phase.presentation.image_ms} ms); look at the cross in the middle."
+                )
             self._message(f"{phase.name.capitalize()}", lines, self._next)
             return
         self._show_trial()
@@ -209,7 +217,9 @@ class AnnotationWindow(QMainWindow):
         controller = self.controller
         trial = controller.current()
         record = self.study.images[trial.image_id]
-        if self.images.request(trial.image_id, record.path, fit=self.trial.view.paint_size(), sha256=record.sha256 or None):
+        if self.images.request(
+            trial.image_id, record.path, fit=self.trial.view.paint_size(), sha256=record.sha256 or None
+        ):
             self._waiting_for = None
             phase = self.study.phase(trial.phase)
             self._show(self.trial)
@@ -241,7 +251,9 @@ class AnnotationWindow(QMainWindow):
         self.images.set_budget(max(8 << 20, 4 * width * height * (self._prefetch_count + 2)))
         for trial in trials[start : start + self._prefetch_count]:
             record = self.study.images[trial.image_id]
-            self.images.request(trial.image_id, record.path, fit=self.trial.view.paint_size(), sha256=record.sha256 or None)
+            self.images.request(
+                trial.image_id, record.path, fit=self.trial.view.paint_size(), sha256=record.sha256 or None
+            )
 
     def _image_ready(self, image_id: str) -> None:
         if image_id == self._waiting_for:
@@ -265,7 +277,9 @@ class AnnotationWindow(QMainWindow):
         try:
             feedback = self.controller.submit(response, events)
         except StoreError as exc:
-            self.trial.accept_again(f"Your answer could NOT be saved ({exc}). It is kept here; press {self.keys['submit']} to try again.")
+            self.trial.accept_again(
+                f"Your answer could NOT be saved ({exc}). It is kept here; press {self.keys['submit']} to try again."
+            )
             return
         if feedback is not None:
             self.feedback.show_feedback(feedback, self.images.get(self._answered_image_id()))
@@ -301,7 +315,10 @@ class AnnotationWindow(QMainWindow):
     def _take_break(self) -> None:
         controller = self.controller
         done = controller.position
-        lines = [f"You have finished {done} of {controller.total} images.", f"Time in this sitting: {self._elapsed_text()}."]
+        lines = [
+            f"You have finished {done} of {controller.total} images.",
+            f"Time in this sitting: {self._elapsed_text()}.",
+        ]
         phase = self.study.phase(controller.session.trials[done - 1].phase)
         if phase.feedback:
             correct, answered = controller.block_score()
@@ -317,7 +334,9 @@ class AnnotationWindow(QMainWindow):
     def _undo(self) -> None:
         """Take back the last answer and show its trial again with that answer in the slots."""
         if not self.controller.can_undo():
-            self.trial.status.setText("There is no answer to take back here (only the last one, within this part, not after a break).")
+            self.trial.status.setText(
+                "There is no answer to take back here (only the last one, within this part, not after a break)."
+            )
             return
         self.trial.stop()
         try:
@@ -330,7 +349,14 @@ class AnnotationWindow(QMainWindow):
     def _pause(self) -> None:
         self.trial.stop()
         self._log(Event("pause", self.trial.elapsed_ms(), {"image_id": self.controller.current().image_id}))
-        self._message("Paused", ["The image is hidden. This image starts again when you continue,", "without the classes you had chosen for it."], self._resume_after_pause)
+        self._message(
+            "Paused",
+            [
+                "The image is hidden. This image starts again when you continue,",
+                "without the classes you had chosen for it.",
+            ],
+            self._resume_after_pause,
+        )
 
     def _resume_after_pause(self) -> None:
         self._log(Event("resume", self._session_ms()))
@@ -341,7 +367,9 @@ class AnnotationWindow(QMainWindow):
         try:
             controller.finish()
         except StoreError as exc:
-            self._message("Could not close the session", [str(exc), "Your answers are saved."], self.close, "Quit (Enter)")
+            self._message(
+                "Could not close the session", [str(exc), "Your answers are saved."], self.close, "Quit (Enter)"
+            )
             return
         lines = [f"You answered all {controller.total} images.", f"Time in this sitting: {self._elapsed_text()}."]
         for phase in self.study.phases:
@@ -379,7 +407,9 @@ class AnnotationWindow(QMainWindow):
             self.trial.splitter.restoreState(splitter)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
-        attention = event.type() == QEvent.ActivationChange or (event.type() == QEvent.WindowStateChange and self.isMinimized())
+        attention = event.type() == QEvent.ActivationChange or (
+            event.type() == QEvent.WindowStateChange and self.isMinimized()
+        )
         if attention and self.controller.current() is not None and not self._closing:
             if event.type() == QEvent.WindowStateChange:
                 kind = "minimized"

@@ -13,9 +13,9 @@ from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtGui import QImage, QKeyEvent, QPixmap, QTextDocument
 from PyQt5.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
+from study_app.gui.label_picker import ExamplesPane, describe_label
 from study_app.protocol.labels import LabelSet
 from study_app.session.controller import Feedback
-from study_app.gui.label_picker import ExamplesPane, describe_label
 
 FEEDBACK_IMAGE = 420
 
@@ -144,8 +144,9 @@ class FeedbackPage(ContinuePage):
         if feedback.correct and (first_right or len(feedback.given) == 1):
             self.verdict.setText("<h2 style='color:#1a7f37'>Correct</h2>")
         elif feedback.correct:  # counted right by a later guess: the first one still missed
-            self.verdict.setText("<h2 style='color:#1a7f37'>Correct <span style='color:#9a6700'>"
-                                 "(not your first guess)</span></h2>")
+            self.verdict.setText(
+                "<h2 style='color:#1a7f37'>Correct <span style='color:#9a6700'>(not your first guess)</span></h2>"
+            )
         else:
             self.verdict.setText("<h2 style='color:#b42318'>Not correct</h2>")
         if image is not None and not image.isNull():
@@ -154,10 +155,15 @@ class FeedbackPage(ContinuePage):
         title = "The correct class is:" if len(feedback.truth) == 1 else "Correct classes:"
         self.truth.setText(f"<b>{title}</b><br>" + "<hr>".join(describe_label(self._labels, t) for t in feedback.truth))
         rows = [
-            f"{rank}. {html.escape(self._labels[label].name)}" + (" <b style='color:#1a7f37'>✓</b>" if label in feedback.truth else "")
+            f"{rank}. {html.escape(self._labels[label].name)}"
+            + (" <b style='color:#1a7f37'>✓</b>" if label in feedback.truth else "")
             for rank, label in enumerate(feedback.given, start=1)
         ]
-        self.given.setText("<b>Your answer:</b><br>" + ("<br>".join(rows) or NO_CLASS.get(feedback.outcome, "no class")))
+        self.given.setText(
+            "<b>Your answer:</b><br>" + ("<br>".join(rows) or NO_CLASS.get(feedback.outcome, "no class"))
+        )
         percent = 100.0 * feedback.running_accuracy
-        self.score.setText(f"Training so far: {feedback.phase_correct} of {feedback.phase_answered} correct ({percent:.0f}%)")
+        self.score.setText(
+            f"Training so far: {feedback.phase_correct} of {feedback.phase_answered} correct ({percent:.0f}%)"
+        )
         self.examples.show_class(feedback.truth[0])

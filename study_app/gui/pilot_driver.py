@@ -20,9 +20,9 @@ from PyQt5.QtTest import QTest
 from PyQt5.QtWidgets import QApplication
 
 from study_app.errors import StudyError
-from study_app.session.pilot import ScriptedParticipant
-from study_app.session.controller import SessionController
 from study_app.gui.main_window import AnnotationWindow
+from study_app.session.controller import SessionController
+from study_app.session.pilot import ScriptedParticipant
 
 #: Longest the script waits for the window (an image to decode, a page to appear).
 STALL_LIMIT_MS = 30_000
@@ -78,7 +78,9 @@ class WindowPilot(QObject):
                 if not (window.trial.rt_clock_started and window.trial.picker.isEnabled()):
                     stalled += POLL_MS
                     if stalled > STALL_LIMIT_MS:
-                        raise StudyError(f"trial {window.controller.position + 1} did not start within {STALL_LIMIT_MS // 1000} s")
+                        raise StudyError(
+                            f"trial {window.controller.position + 1} did not start within {STALL_LIMIT_MS // 1000} s"
+                        )
                     yield POLL_MS
                     continue
                 stalled = 0
@@ -122,7 +124,9 @@ class WindowPilot(QObject):
             self._key(Qt.Key_Return, Qt.ControlModifier)
             yield self.key_ms
         if not self._moved_on(position):
-            raise StudyError(f"trial {position + 1} was not saved after {SUBMIT_TRIES} tries: {window.trial.status.text()}")
+            raise StudyError(
+                f"trial {position + 1} was not saved after {SUBMIT_TRIES} tries: {window.trial.status.text()}"
+            )
 
     def _moved_on(self, position: int) -> bool:
         """The trial being answered is no longer on screen (e.g. its deadline passed)."""

@@ -8,14 +8,14 @@ from pathlib import Path
 from PyQt5.QtWidgets import QInputDialog, QLineEdit, QMessageBox
 
 from study_app.errors import StudyError
-from study_app.protocol.study import load_study
-from study_app.review.controller import ReviewController
-from study_app.review.items import Selection, study_errors
-from study_app.protocol.schedule import check_annotator_id
-from study_app.store.results_store import ResultsStore, default_store_path
 from study_app.gui.app import application
 from study_app.gui.crash import crash_handler
 from study_app.gui.review_window import ReviewWindow
+from study_app.protocol.schedule import check_annotator_id
+from study_app.protocol.study import load_study
+from study_app.review.controller import ReviewController
+from study_app.review.items import Selection, study_errors
+from study_app.store.results_store import ResultsStore, default_store_path
 
 
 def _ask_reviewer() -> str | None:
@@ -31,8 +31,14 @@ def _ask_reviewer() -> str | None:
             prompt = f"{exc}\n\nReviewer id:"
 
 
-def run_review(study_ref: str, reviewer: str | None, blind: bool, selection: Selection,
-               store_path: str | Path | None = None, predictions: Sequence[str] | None = None) -> int:
+def run_review(
+    study_ref: str,
+    reviewer: str | None,
+    blind: bool,
+    selection: Selection,
+    store_path: str | Path | None = None,
+    predictions: Sequence[str] | None = None,
+) -> int:
     """The reviewer's program: returns the exit status."""
     app = application()
     try:

@@ -17,7 +17,12 @@ from study_app.protocol.labels import LabelSet
 from study_app.protocol.taxonomy import Cause
 
 #: How a non-answer appears in place of guesses.
-NON_ANSWERS = {"not_sure": "not sure", "none_of_these": "none of these classes", "timeout": "no answer in time", "skip": "skipped"}
+NON_ANSWERS = {
+    "not_sure": "not sure",
+    "none_of_these": "none of these classes",
+    "timeout": "no answer in time",
+    "skip": "skipped",
+}
 
 
 class GuessList(QListWidget):
@@ -30,7 +35,9 @@ class GuessList(QListWidget):
         self._labels = labels
         self.setFocusPolicy(Qt.StrongFocus)
         self.setMaximumHeight(130)
-        self.currentItemChanged.connect(lambda item, _old: self.highlighted.emit(item.data(Qt.UserRole) or "") if item else None)
+        self.currentItemChanged.connect(
+            lambda item, _old: self.highlighted.emit(item.data(Qt.UserRole) or "") if item else None
+        )
 
     def show_guesses(self, guesses: Sequence[str], outcome: str) -> None:
         self.clear()
@@ -107,4 +114,8 @@ class ProposalLine(QLabel):
         self.setText(f"<b>Proposed ground truth:</b> {names} <span style='color:#555'>(Shift+F3 clears)</span>")
 
     def toggle(self, label_id: str) -> None:
-        self.set_labels([label for label in self.labels if label != label_id] if label_id in self.labels else [*self.labels, label_id])
+        self.set_labels(
+            [label for label in self.labels if label != label_id]
+            if label_id in self.labels
+            else [*self.labels, label_id]
+        )

@@ -33,16 +33,16 @@ from PyQt5.QtWidgets import (
 )
 
 from study_app.errors import StudyError
-from study_app.session.label_search import LabelSearchIndex
-from study_app.review.controller import ReviewController
-from study_app.review.items import ErrorItem
-from study_app.protocol.keys import REVIEW_COMMANDS, REVIEW_KEYS, REVIEW_NAVIGATION
 from study_app.gui.help_overlay import HelpOverlay
 from study_app.gui.image_loader import ImageLoader
 from study_app.gui.image_view import ImageView, view_actions
 from study_app.gui.label_picker import ClassDetails, ExamplesPane, LabelPicker
 from study_app.gui.main_window import AnnotationWindow, pan_key_texts
 from study_app.gui.review_widgets import CauseList, GuessList, ProposalLine
+from study_app.protocol.keys import REVIEW_COMMANDS, REVIEW_KEYS, REVIEW_NAVIGATION
+from study_app.review.controller import ReviewController
+from study_app.review.items import ErrorItem
+from study_app.session.label_search import LabelSearchIndex
 
 THUMB_CACHE_BYTES = 48 << 20
 #: Errors ahead whose images are decoded while the reviewer looks at this one.
@@ -248,7 +248,8 @@ class ReviewWindow(QMainWindow):
         self.guesses.show_guesses(item.guesses, item.outcome)
         self.heading.setText(self._heading(item))
         self.status.setText(
-            f"Reviewed {review.reviewed_at[:16].replace('T', ' ')} UTC; saving again revises it." if review
+            f"Reviewed {review.reviewed_at[:16].replace('T', ' ')} UTC; saving again revises it."
+            if review
             else "Tick the causes, then Ctrl+Return saves. F1: all keys."
         )
         self._show_image(item)
@@ -289,7 +290,9 @@ class ReviewWindow(QMainWindow):
 
     def _image_failed(self, image_id: str, error: str) -> None:
         if image_id == self._waiting_for:
-            self.status.setText(f"The image cannot be shown: {error}. It can still be reviewed (e.g. 'other' with a note).")
+            self.status.setText(
+                f"The image cannot be shown: {error}. It can still be reviewed (e.g. 'other' with a note)."
+            )
 
     def _guess_highlighted(self, label_id: str) -> None:
         if label_id:
@@ -304,7 +307,9 @@ class ReviewWindow(QMainWindow):
         if controller.complete:
             self.heading.setText(f"<b>All {controller.total} errors are reviewed.</b>")
         else:
-            self.heading.setText(f"<b>End of the list: {controller.reviewed_count} of {controller.total} errors are reviewed.</b>")
+            self.heading.setText(
+                f"<b>End of the list: {controller.reviewed_count} of {controller.total} errors are reviewed.</b>"
+            )
         for pane in (self.truth_details, self.guess_details):
             pane.clear()
         for pane in (self.truth_examples, self.guess_examples):
@@ -370,7 +375,9 @@ class ReviewWindow(QMainWindow):
             self.status.setText("Tick at least one cause first (F1 lists them; 'other' with a note for anything else).")
             return False
         try:
-            self.controller.save(causes, self.note.text(), self.proposal.labels, (time.monotonic() - self._shown_at) * 1000)
+            self.controller.save(
+                causes, self.note.text(), self.proposal.labels, (time.monotonic() - self._shown_at) * 1000
+            )
         except StudyError as exc:
             self.status.setText(f"Not saved: {exc}")
             return False

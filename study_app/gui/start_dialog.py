@@ -12,8 +12,8 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBoxLayout
 
 from study_app.errors import StudyError
-from study_app.protocol.study import Study
 from study_app.protocol.schedule import check_annotator_id
+from study_app.protocol.study import Study
 from study_app.store.answer_store import AnswerStore
 
 

@@ -27,15 +27,14 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from study_app.session.label_search import LabelSearchIndex
-from study_app.protocol.labels import LabelSet
-from study_app.protocol.study import Phase
-from study_app.protocol.responses import FLAG_REASONS, Event, Response, utc_now
 from study_app.gui.answer_slots import AnswerSlots
 from study_app.gui.image_loader import ImageLoader
 from study_app.gui.image_view import ImageView
 from study_app.gui.label_picker import LabelPicker
-
+from study_app.protocol.labels import LabelSet
+from study_app.protocol.responses import FLAG_REASONS, Event, Response, utc_now
+from study_app.protocol.study import Phase
+from study_app.session.label_search import LabelSearchIndex
 
 #: Narrowest the image-and-answer side and the label picker may get (logical pixels).
 MIN_ANSWER_SIDE_WIDTH = 620
@@ -259,7 +258,11 @@ class TrialPage(QWidget):
         self.answer_title.setText(
             f"Your answer: select up to {phase.answers} classes that apply"
             if phase.multi_label
-            else ("Your answer" if phase.answers == 1 else f"Your answer: up to {phase.answers} guesses, most likely first")
+            else (
+                "Your answer"
+                if phase.answers == 1
+                else f"Your answer: up to {phase.answers} guesses, most likely first"
+            )
         )
         self.picker.reset()
         self.undo_button.setVisible(phase.undo)

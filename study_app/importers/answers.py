@@ -37,23 +37,59 @@ def read_answers(path: str | Path) -> pd.DataFrame:
         return read_export(path)
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
-        raise InputFileError([Problem(str(path), f"missing column(s) {', '.join(missing)}; an answers table needs at least {', '.join(REQUIRED)}", line=1)])
+        raise InputFileError(
+            [
+                Problem(
+                    str(path),
+                    f"missing column(s) {', '.join(missing)}; an answers table needs at least {', '.join(REQUIRED)}",
+                    line=1,
+                )
+            ]
+        )
     return _completed(frame, str(path))
 
 
 def _completed(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     labelled = frame["label_id"].str.strip() != ""
-    defaults = {"study": "", "session": "", "phase": "", "shown_at": "", "answered_at": "", "flags": "", "flag_note": "", "image_sha256": "", "supersedes": "", "condition": ""}
+    defaults = {
+        "study": "",
+        "session": "",
+        "phase": "",
+        "shown_at": "",
+        "answered_at": "",
+        "flags": "",
+        "flag_note": "",
+        "image_sha256": "",
+        "supersedes": "",
+        "condition": "",
+    }
     table = frame.assign(**{c: v for c, v in defaults.items() if c not in frame.columns})
-    rank = pd.to_numeric(table["rank"].replace("", None), errors="coerce") if "rank" in table.columns else pd.Series(np.where(labelled, 1.0, np.nan))
+    rank = (
+        pd.to_numeric(table["rank"].replace("", None), errors="coerce")
+        if "rank" in table.columns
+        else pd.Series(np.where(labelled, 1.0, np.nan))
+    )
     bad = (labelled & rank.isna()) | (rank.notna() & ((rank < 1) | (rank != rank.round())))
     if bad.any():
-        raise InputFileError([Problem(name, "rank must be a whole number >= 1 on rows with a label", line=int(np.flatnonzero(bad)[0]) + 2, field="rank")])
+        raise InputFileError(
+            [
+                Problem(
+                    name,
+                    "rank must be a whole number >= 1 on rows with a label",
+                    line=int(np.flatnonzero(bad)[0]) + 2,
+                    field="rank",
+                )
+            ]
+        )
     trial_key = table["annotator"] + "\x1f" + table["session"] + "\x1f" + table["phase"] + "\x1f" + table["image_id"]
     trial_code = pd.Series(pd.factorize(trial_key)[0], index=table.index)
     position = trial_code.groupby(table["annotator"]).rank(method="dense") - 1  # order of first appearance
     given_trial = pd.to_numeric(table["trial"], errors="coerce") if "trial" in table.columns else None
-    outcome = table["outcome"] if "outcome" in table.columns else pd.Series(np.where(labelled, "answer", "skip"), index=table.index)
+    outcome = (
+        table["outcome"]
+        if "outcome" in table.columns
+        else pd.Series(np.where(labelled, "answer", "skip"), index=table.index)
+    )
     return table.assign(
         rank=rank.astype("Int64"),
         trial=(position if given_trial is None else given_trial.fillna(position)).astype("int64"),

@@ -19,7 +19,9 @@ from study_app.errors import InputFileError, Problem
 from study_app.io.input_files import UnusableInputError, check_input_file, read_input_bytes
 
 
-def read_index_predictions(path: str | Path, image_list: str | Path, class_list: str | Path, model: str | None = None) -> pd.DataFrame:
+def read_index_predictions(
+    path: str | Path, image_list: str | Path, class_list: str | Path, model: str | None = None
+) -> pd.DataFrame:
     """Read ``path`` (N x k integer class indices, or N indices) into ``model,image_id,rank,label_id,score``.
 
     Parameters
@@ -44,26 +46,52 @@ def read_index_predictions(path: str | Path, image_list: str | Path, class_list:
     if array.ndim == 1:
         array = array[:, None]
     if len(array) != len(images):
-        raise InputFileError([Problem(str(path), f"{len(array):,} rows, but {image_list} lists {len(images):,} image ids; they must match row for row")])
+        raise InputFileError(
+            [
+                Problem(
+                    str(path),
+                    f"{len(array):,} rows, but {image_list} lists {len(images):,} image ids; they must match row for row",
+                )
+            ]
+        )
     out_of_range = (array < 0) | (array >= len(classes))
     if out_of_range.any():
         row, column = (int(v) for v in np.argwhere(out_of_range)[0])
-        raise InputFileError([Problem(
-            str(path), f"{int(out_of_range.sum()):,} class index(es) outside 0..{len(classes) - 1} (the {len(classes)} lines of {class_list}), "
-            f"first at row {row} (image {images[row]!r}), column {column}: {int(array[row, column])}")])
+        raise InputFileError(
+            [
+                Problem(
+                    str(path),
+                    f"{int(out_of_range.sum()):,} class index(es) outside 0..{len(classes) - 1} (the {len(classes)} lines of {class_list}), "
+                    f"first at row {row} (image {images[row]!r}), column {column}: {int(array[row, column])}",
+                )
+            ]
+        )
     ordered = np.sort(array, axis=1)
     repeated = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
     if repeated.any():
         row = int(np.flatnonzero(repeated)[0])
-        raise InputFileError([Problem(str(path), f"{int(repeated.sum()):,} row(s) give one class twice, first row {row} (image {images[row]!r})")])
+        raise InputFileError(
+            [
+                Problem(
+                    str(path),
+                    f"{int(repeated.sum()):,} row(s) give one class twice, first row {row} (image {images[row]!r})",
+                )
+            ]
+        )
     n, k = array.shape
-    return pd.DataFrame({
-        "model": model or path.name.removesuffix(".npy"),
-        "image_id": np.repeat(np.asarray(images, dtype=object), k),
-        "rank": np.tile(np.arange(1, k + 1), n),
-        "label_id": np.asarray(classes, dtype=object)[array.ravel()],
-        "score": np.nan,
-    }).sort_values(["image_id", "rank"], kind="stable").reset_index(drop=True)
+    return (
+        pd.DataFrame(
+            {
+                "model": model or path.name.removesuffix(".npy"),
+                "image_id": np.repeat(np.asarray(images, dtype=object), k),
+                "rank": np.tile(np.arange(1, k + 1), n),
+                "label_id": np.asarray(classes, dtype=object)[array.ravel()],
+                "score": np.nan,
+            }
+        )
+        .sort_values(["image_id", "rank"], kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def _array(path: Path) -> np.ndarray:
@@ -75,9 +103,18 @@ def _array(path: Path) -> np.ndarray:
     except UnusableInputError as exc:
         raise InputFileError([Problem(str(path), str(exc))]) from None
     except (ValueError, OSError) as exc:  # not an .npy, or an object array (needs pickle)
-        raise InputFileError([Problem(str(path), f"cannot read as a NumPy .npy array of class indices: {exc}")]) from None
+        raise InputFileError(
+            [Problem(str(path), f"cannot read as a NumPy .npy array of class indices: {exc}")]
+        ) from None
     if not np.issubdtype(array.dtype, np.integer) or array.ndim not in (1, 2) or array.size == 0:
-        raise InputFileError([Problem(str(path), f"expected a non-empty N x k array of integer class indices, found shape {array.shape} of {array.dtype}")])
+        raise InputFileError(
+            [
+                Problem(
+                    str(path),
+                    f"expected a non-empty N x k array of integer class indices, found shape {array.shape} of {array.dtype}",
+                )
+            ]
+        )
     return array.astype(np.int64, copy=False)
 
 
@@ -93,7 +130,9 @@ def _id_list(path: Path, what: str) -> list[str]:
     ids = [line.strip() for line in text.splitlines()]
     while ids and not ids[-1]:
         ids.pop()
-    problems = [Problem(str(path), f"empty line: one of the {what} is blank", line=i + 1) for i, v in enumerate(ids) if not v][:10]
+    problems = [
+        Problem(str(path), f"empty line: one of the {what} is blank", line=i + 1) for i, v in enumerate(ids) if not v
+    ][:10]
     seen: dict[str, int] = {}
     for i, value in enumerate(ids):
         if value and value in seen and len(problems) < 10:

@@ -106,7 +106,9 @@ def read_model_vs_human(
         wanted = set(datasets)
         unknown = wanted - {p.name for p in folders}
         if unknown:
-            raise InputFileError([Problem(str(root), f"no data set {sorted(unknown)[0]!r}; found {', '.join(p.name for p in folders)}")])
+            raise InputFileError(
+                [Problem(str(root), f"no data set {sorted(unknown)[0]!r}; found {', '.join(p.name for p in folders)}")]
+            )
         folders = [p for p in folders if p.name in wanted]
     if not folders:
         raise InputFileError([Problem(str(root), "no <dataset>/<dataset>_<rater>_session_1.csv files here")])
@@ -115,7 +117,13 @@ def read_model_vs_human(
     truth = guesses[["image_id", "category"]].drop_duplicates()
     clash = truth["image_id"].duplicated()
     if clash.any():
-        raise InputFileError([Problem(str(root), f"image {truth.loc[clash, 'image_id'].iloc[0]!r} has two categories in different files")])
+        raise InputFileError(
+            [
+                Problem(
+                    str(root), f"image {truth.loc[clash, 'image_id'].iloc[0]!r} has two categories in different files"
+                )
+            ]
+        )
     return raters_from_guesses(
         guesses.drop(columns="category"), truth.rename(columns={"category": "label_id"}), k=1, source=str(root)
     )
@@ -168,7 +176,9 @@ def _read_dataset(folder: Path, benchmark_conditions_only: bool) -> pd.DataFrame
     )
 
 
-def _refuse_repeated_stimuli(folder: Path, rater: pd.Series, image_id: pd.Series, condition: pd.Series, source: np.ndarray) -> None:
+def _refuse_repeated_stimuli(
+    folder: Path, rater: pd.Series, image_id: pd.Series, condition: pd.Series, source: np.ndarray
+) -> None:
     """Two trials of one rater on one stimulus would be one unit of the rater table: an error."""
     key = pd.DataFrame({"rater": rater.to_numpy(), "image_id": image_id.to_numpy(), "condition": condition.to_numpy()})
     repeated = key.duplicated(keep=False).to_numpy()
@@ -176,6 +186,8 @@ def _refuse_repeated_stimuli(folder: Path, rater: pd.Series, image_id: pd.Series
         first = key[repeated].iloc[0]
         files = sorted(set(source[repeated & (key == first).all(axis=1).to_numpy()]))
         level = f" at condition {first['condition']!r}" if first["condition"] else ""
-        message = (f"rater {first['rater']!r} has several trials of image {first['image_id']!r}{level} "
-                   f"(in {' and '.join(files)}); each stimulus (image and condition) may appear once per rater")
+        message = (
+            f"rater {first['rater']!r} has several trials of image {first['image_id']!r}{level} "
+            f"(in {' and '.join(files)}); each stimulus (image and condition) may appear once per rater"
+        )
         raise InputFileError([Problem(str(folder), message)])

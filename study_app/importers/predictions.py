@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from study_app.errors import InputFileError, Problem
-from study_app.io.tidy_predictions import PREDICTION_COLUMNS, REQUIRED_PREDICTION_COLUMNS, read_predictions, report_rows
 from study_app.importers.index_arrays import read_index_predictions
+from study_app.io.tidy_predictions import PREDICTION_COLUMNS, REQUIRED_PREDICTION_COLUMNS, read_predictions, report_rows
 
 _TOP = re.compile(r"^top(\d+)$", re.IGNORECASE)
 
@@ -59,7 +59,14 @@ def read_prediction_file(
     path = Path(path)
     if path.suffix.lower() == ".npy":
         if image_list is None or class_list is None:
-            raise InputFileError([Problem(str(path), "a class-index array needs the list of its image ids and of its class ids (--image-list, --class-list)")])
+            raise InputFileError(
+                [
+                    Problem(
+                        str(path),
+                        "a class-index array needs the list of its image ids and of its class ids (--image-list, --class-list)",
+                    )
+                ]
+            )
         frame = read_index_predictions(path, image_list, class_list, model)
         _check_known(frame, path, image_ids, label_ids)
         return frame
@@ -73,16 +80,38 @@ def read_prediction_file(
             raise InputFileError(problems)
         if model is not None:
             if model not in set(frame["model"]):
-                raise InputFileError([Problem(str(path), f"no model {model!r} in this file; it has {', '.join(sorted(set(frame['model'])))}", field="model")])
+                raise InputFileError(
+                    [
+                        Problem(
+                            str(path),
+                            f"no model {model!r} in this file; it has {', '.join(sorted(set(frame['model'])))}",
+                            field="model",
+                        )
+                    ]
+                )
             frame = frame[frame["model"] == model].reset_index(drop=True)
         return frame
     tops = sorted((int(m.group(1)), column) for column in header if (m := _TOP.match(column)))
     if "image_id" not in header or not tops:
         raise InputFileError(
-            [Problem(str(path), f"header {','.join(header)} is neither tidy ({','.join(REQUIRED_PREDICTION_COLUMNS)}[,score]) nor wide (image_id,top1,...,topK)", line=1)]
+            [
+                Problem(
+                    str(path),
+                    f"header {','.join(header)} is neither tidy ({','.join(REQUIRED_PREDICTION_COLUMNS)}[,score]) nor wide (image_id,top1,...,topK)",
+                    line=1,
+                )
+            ]
         )
     if [rank for rank, _ in tops] != list(range(1, len(tops) + 1)):
-        raise InputFileError([Problem(str(path), f"wide columns must be top1..top{len(tops)} without gaps, found {', '.join(c for _, c in tops)}", line=1)])
+        raise InputFileError(
+            [
+                Problem(
+                    str(path),
+                    f"wide columns must be top1..top{len(tops)} without gaps, found {', '.join(c for _, c in tops)}",
+                    line=1,
+                )
+            ]
+        )
     return _read_wide(path, model or path.stem, [column for _, column in tops], image_ids, label_ids)
 
 
@@ -95,12 +124,16 @@ def read_prediction_files(
     class_list: str | Path | None = None,
 ) -> pd.DataFrame:
     """Read several prediction files (any layout) into one tidy frame; model names must not repeat."""
-    frames = [read_prediction_file(p, None, image_ids, label_ids, image_list=image_list, class_list=class_list) for p in paths]
+    frames = [
+        read_prediction_file(p, None, image_ids, label_ids, image_list=image_list, class_list=class_list) for p in paths
+    ]
     seen: dict[str, str] = {}
     for path, frame in zip(paths, frames):
         for name in sorted(set(frame["model"])):
             if name in seen:
-                raise InputFileError([Problem(str(path), f"model {name!r} is also in {seen[name]}; rename one", field="model")])
+                raise InputFileError(
+                    [Problem(str(path), f"model {name!r} is also in {seen[name]}; rename one", field="model")]
+                )
             seen[name] = str(path)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(PREDICTION_COLUMNS))
 
@@ -139,6 +172,7 @@ def _read_wide(
     guesses = frame[tops].to_numpy(dtype=object)
     given = guesses != ""
     problems: list[Problem] = []
+
     def per_row(values: np.ndarray | list[bool]) -> pd.Series:
         return pd.Series(values, index=frame.index)
 
@@ -148,11 +182,23 @@ def _read_wide(
         (image_id == "", "image_id", "empty image_id", None),
         (image_id.duplicated(), "image_id", "the same image twice", image_id),
         (per_row(~given.any(axis=1)), tops[0], "no guess for this image", None),
-        (per_row((~given[:, :-1] & given[:, 1:]).any(axis=1)), "top", "an empty topN before a filled one; guesses must be top1..topK without gaps", None),
+        (
+            per_row((~given[:, :-1] & given[:, 1:]).any(axis=1)),
+            "top",
+            "an empty topN before a filled one; guesses must be top1..topK without gaps",
+            None,
+        ),
         (per_row(repeated), "top", "the same label twice for one image", None),
     ]
     if image_ids is not None:
-        checks.append((~image_id.isin(set(image_ids)) & (image_id != ""), "image_id", "image_id not in the study's manifest", image_id))
+        checks.append(
+            (
+                ~image_id.isin(set(image_ids)) & (image_id != ""),
+                "image_id",
+                "image_id not in the study's manifest",
+                image_id,
+            )
+        )
     if label_ids is not None:
         unknown = given & ~np.isin(guesses, list(label_ids))
         checks.append((per_row(unknown.any(axis=1)), "top", "label not in the study's label set", None))
@@ -162,10 +208,19 @@ def _read_wide(
     if problems:
         raise InputFileError(problems)
     image, rank = np.nonzero(given)
-    return pd.DataFrame(
-        {"model": model, "image_id": frame["image_id"].to_numpy()[image], "rank": rank + 1,
-         "label_id": guesses[image, rank], "score": np.nan}
-    ).sort_values(["image_id", "rank"], kind="stable").reset_index(drop=True)
+    return (
+        pd.DataFrame(
+            {
+                "model": model,
+                "image_id": frame["image_id"].to_numpy()[image],
+                "rank": rank + 1,
+                "label_id": guesses[image, rank],
+                "score": np.nan,
+            }
+        )
+        .sort_values(["image_id", "rank"], kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def drop_unknown_images(predictions: pd.DataFrame, image_ids: Collection[str]) -> tuple[pd.DataFrame, str]:
@@ -180,15 +235,22 @@ def drop_unknown_images(predictions: pd.DataFrame, image_ids: Collection[str]) -
     left_out = predictions.loc[~known, ["model", "image_id"]].drop_duplicates()
     per_model = left_out.groupby("model").size()
     counts = ", ".join(f"{model} {count:,}" for model, count in per_model.items())
-    note = (f"--unknown-images skip: {left_out['image_id'].nunique():,} predicted image(s) have no ground truth and were "
-            f"left out (images dropped per model: {counts})")
+    note = (
+        f"--unknown-images skip: {left_out['image_id'].nunique():,} predicted image(s) have no ground truth and were "
+        f"left out (images dropped per model: {counts})"
+    )
     return predictions[known].reset_index(drop=True), note
 
 
-def _check_known(frame: pd.DataFrame, path: Path, image_ids: Collection[str] | None, label_ids: Collection[str] | None) -> None:
+def _check_known(
+    frame: pd.DataFrame, path: Path, image_ids: Collection[str] | None, label_ids: Collection[str] | None
+) -> None:
     """Images and classes of an array that the study does not have, as for CSV files."""
     problems: list[Problem] = []
-    for column, known, what in (("image_id", image_ids, "image_id not in the study's manifest"), ("label_id", label_ids, "label_id not in the study's label set")):
+    for column, known, what in (
+        ("image_id", image_ids, "image_id not in the study's manifest"),
+        ("label_id", label_ids, "label_id not in the study's label set"),
+    ):
         if known is not None:
             unknown = sorted(set(frame[column]) - set(known))
             if unknown:

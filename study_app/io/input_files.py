@@ -70,5 +70,7 @@ def read_input_bytes(path: Path, kind: str) -> bytes:
         if more:  # it grew since
             data += more + handle.read(limit - len(data))
     if len(data) > limit:
-        raise UnusableInputError(f"file grew past {_size(MAX_BYTES[kind])} while being read; {_a(kind)} is at most that")
+        raise UnusableInputError(
+            f"file grew past {_size(MAX_BYTES[kind])} while being read; {_a(kind)} is at most that"
+        )
     return data

@@ -95,7 +95,8 @@ def _is_side_file(path: Path) -> bool:
     if _starts_with(path, WAL_HEADERS):
         return True
     return any(
-        path.name.endswith(suffix) and _starts_with(path.with_name(path.name[: -len(suffix)]), (SQLITE_HEADER,)) for suffix in SIDE_FILES
+        path.name.endswith(suffix) and _starts_with(path.with_name(path.name[: -len(suffix)]), (SQLITE_HEADER,))
+        for suffix in SIDE_FILES
     )
 
 
@@ -178,7 +179,9 @@ def _is_offline_journal(path: Path) -> bool:
         return False
 
 
-def check_store_output(store: str | Path, inputs: Iterable[str | Path | None] = (), what: str = "--store") -> str | Path:
+def check_store_output(
+    store: str | Path, inputs: Iterable[str | Path | None] = (), what: str = "--store"
+) -> str | Path:
     """Refuse a store that a command adds to (merge, import, simulate, annotate, review,
     ``check-store --recover``) where that would destroy something.
 
@@ -246,8 +249,13 @@ def _remove_stale_temporaries(targets: Iterable[Path]) -> None:
         pattern = re.compile(rf"\.({'|'.join(map(re.escape, names))})\.[0-9a-f]{{8}}\.tmp")
         try:
             with os.scandir(folder) as entries:
-                stale = [e.path for e in entries if pattern.fullmatch(e.name) and e.is_file(follow_symlinks=False)
-                         and e.stat(follow_symlinks=False).st_mtime < cutoff]
+                stale = [
+                    e.path
+                    for e in entries
+                    if pattern.fullmatch(e.name)
+                    and e.is_file(follow_symlinks=False)
+                    and e.stat(follow_symlinks=False).st_mtime < cutoff
+                ]
             for path in stale:
                 os.unlink(path)
         except OSError:  # a left-over that stays is harmless; this write has succeeded
@@ -267,7 +275,9 @@ def _refuse_special(targets: Iterable[Path]) -> None:
 
 def _failure(exc: OSError, temporaries: tuple[Path, ...], targets: tuple[Path, ...], placed: list[Path]) -> str:
     """The message for ``exc``: a failed write names its target, a failed read the file it read."""
-    kept = f"only {', '.join(map(str, placed))} was replaced" if placed else "every earlier file there is left as it was"
+    kept = (
+        f"only {', '.join(map(str, placed))} was replaced" if placed else "every earlier file there is left as it was"
+    )
     written = ", ".join(map(str, targets))
     reason = exc.strerror or str(exc)
     if exc.filename is None:  # a write to an open file (a full disk) names none

@@ -13,7 +13,6 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TypeGuard
 
-
 #: A relative path in canonical form: no empty, ``.`` or ``..`` part, no backslash, colon
 #: or NUL, no surrounding spaces; exactly what :func:`resolve_inside` accepts as written.
 _PLAIN = re.compile(r"(?![\s/])(?:(?!\.\.?(?:/|$))[^/\\\x00:]+/)*(?!\.\.?$)[^/\\\x00:]+(?<!\s)")

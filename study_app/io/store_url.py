@@ -57,10 +57,28 @@ SERVER_SCHEMES = ("postgresql", "postgres")
 #: Query keys shown with their value: libpq keywords that never carry a secret.
 SAFE_QUERY_KEYS = frozenset(
     {
-        "host", "hostaddr", "port", "dbname", "user", "sslmode", "sslrootcert", "sslcert", "connect_timeout",
-        "application_name", "fallback_application_name", "target_session_attrs", "load_balance_hosts",
-        "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-        "gssencmode", "channel_binding", "require_auth", "client_encoding",
+        "host",
+        "hostaddr",
+        "port",
+        "dbname",
+        "user",
+        "sslmode",
+        "sslrootcert",
+        "sslcert",
+        "connect_timeout",
+        "application_name",
+        "fallback_application_name",
+        "target_session_attrs",
+        "load_balance_hosts",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+        "gssencmode",
+        "channel_binding",
+        "require_auth",
+        "client_encoding",
     }
 )
 #: A ``key=`` in a connection string or free text whose value is hidden contains one of these.
@@ -107,7 +125,7 @@ class ServerUrl:
         query and each of its values and later keys (an unencoded ``&`` makes a password's
         tail look like further keys). That first key itself is kept: it is a key
         (``password``), and the driver's messages need it."""
-        hidden = self.query[self._safe_items():]
+        hidden = self.query[self._safe_items() :]
         tail = "&".join(f"{key}={value}" for key, value in hidden).partition("=")[2]
         raw = [self.password or "", tail] + [value for _, value in hidden] + [key for key, _ in hidden[1:]]
         forms = {form for value in raw if value for form in (value, unquote(value), unquote_plus(value))}
@@ -117,8 +135,9 @@ class ServerUrl:
         user = self.user + (f":{HIDDEN}" if self.password is not None else "")
         shown = self._safe_items()
         query = [f"{key}={value}" for key, value in self.query[:shown]] + ([HIDDEN] if shown < len(self.query) else [])
-        return f"{self.scheme}://{user + '@' if user or self.password is not None else ''}{','.join(self.hosts)}{self.path}" + (
-            f"?{'&'.join(query)}" if self.query else ""
+        return (
+            f"{self.scheme}://{user + '@' if user or self.password is not None else ''}{','.join(self.hosts)}{self.path}"
+            + (f"?{'&'.join(query)}" if self.query else "")
         )
 
 
@@ -148,11 +167,15 @@ def location_problem(location: str | PurePath) -> str | None:
     if is_server_url(text):
         return None
     if _URL_LIKE.match(text):
-        return ("it looks like a URL, and a store is a results file or a postgresql:// URL "
-                "(postgresql://user@host:port/database)")
+        return (
+            "it looks like a URL, and a store is a results file or a postgresql:// URL "
+            "(postgresql://user@host:port/database)"
+        )
     if _looks_like_keywords(text):
-        return ("it looks like a PostgreSQL key=value connection string; give the server as a URL, "
-                "postgresql://user@host:port/database (the password in ~/.pgpass, or %-encoded in the URL)")
+        return (
+            "it looks like a PostgreSQL key=value connection string; give the server as a URL, "
+            "postgresql://user@host:port/database (the password in ~/.pgpass, or %-encoded in the URL)"
+        )
     return None
 
 
@@ -187,7 +210,9 @@ def parse_url(text: str) -> ServerUrl:
         if _HOST.fullmatch(host) is None:
             if "[" in host or "]" in host:
                 raise UnparsableUrl("its host has a '[' without a matching ']' (an IPv6 address is written [::1])")
-            raise UnparsableUrl("its port is not a number (a '/', '?' or ':' in the password is written %2F, %3F or %3A)")
+            raise UnparsableUrl(
+                "its port is not a number (a '/', '?' or ':' in the password is written %2F, %3F or %3A)"
+            )
     path, _, query_text = tail.partition("?")
     items = [item.partition("=") for item in query_text.split("&") if item]
     if any(not sep for _, sep, _ in items):
@@ -247,7 +272,7 @@ def scrub_secrets(text: str) -> str:
 
 def _scrub_line(line: str) -> str:
     body = line.rstrip("\r\n")
-    end = line[len(body):]
+    end = line[len(body) :]
     kept, position = [], 0
     for match in re.finditer(f"{_URL_IN_TEXT.pattern}|{_SECRET_ASSIGNMENT.pattern}", body, re.IGNORECASE):
         kept.append(body[position : match.start()])

@@ -83,7 +83,11 @@ def read_predictions(
     missing = [c for c in REQUIRED_PREDICTION_COLUMNS if c not in frame.columns]
     if missing:
         problems.append(
-            Problem(name, f"missing column(s) {', '.join(missing)}; expected {','.join(REQUIRED_PREDICTION_COLUMNS)}[,score]", line=1)
+            Problem(
+                name,
+                f"missing column(s) {', '.join(missing)}; expected {','.join(REQUIRED_PREDICTION_COLUMNS)}[,score]",
+                line=1,
+            )
         )
         return None
     if "score" not in frame.columns:
@@ -106,11 +110,15 @@ def read_predictions(
     if image_ids is not None:
         unknown = ~frame["image_id"].isin(set(image_ids)) & (frame["image_id"] != "")
         if unknown.any():
-            report_rows(problems, name, lines[unknown], "image_id", "image_id not in the study's manifest", frame["image_id"])
+            report_rows(
+                problems, name, lines[unknown], "image_id", "image_id not in the study's manifest", frame["image_id"]
+            )
     if label_ids is not None:
         unknown = ~frame["label_id"].isin(set(label_ids)) & (frame["label_id"] != "")
         if unknown.any():
-            report_rows(problems, name, lines[unknown], "label_id", "label_id not in the study's label set", frame["label_id"])
+            report_rows(
+                problems, name, lines[unknown], "label_id", "label_id not in the study's label set", frame["label_id"]
+            )
     if len(problems) > before:
         return None
 

@@ -17,7 +17,14 @@ from study_app.errors import Problem
 from study_app.io.ranges import Range
 from study_app.io.toml_lines import line_of
 
-_TYPE_NAMES = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "an array", dict: "a table"}
+_TYPE_NAMES = {
+    bool: "true/false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "a table",
+}
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,9 @@ def _type_name(kind: type) -> str:
 
 def _suggestion(key: str, known: list[str]) -> str:
     """The key probably meant: a prefix match first (``crop_size`` -> ``crop``), else a close spelling."""
-    close = [k for k in known if key.startswith(k) or k.startswith(key)] or difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    close = [k for k in known if key.startswith(k) or k.startswith(key)] or difflib.get_close_matches(
+        key, known, n=1, cutoff=0.6
+    )
     return f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
 
 

@@ -13,12 +13,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from study_app.errors import ModelRunError as ModelRunError, ModelSpecError as ModelSpecError
+from study_app.errors import ModelRunError as ModelRunError
+from study_app.errors import ModelSpecError as ModelSpecError
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them
     # (`name as name` marks each as re-exported: __all__ below is computed, so tools cannot read it)
-    from study_app.models.runner import RunResult as RunResult, predict_study as predict_study
-    from study_app.models.spec import ModelSpec as ModelSpec, find_spec as find_spec, load_spec as load_spec
+    from study_app.models.runner import RunResult as RunResult
+    from study_app.models.runner import predict_study as predict_study
+    from study_app.models.spec import ModelSpec as ModelSpec
+    from study_app.models.spec import find_spec as find_spec
+    from study_app.models.spec import load_spec as load_spec
 
 _EXPORTS = {
     "RunResult": "runner",

@@ -71,7 +71,11 @@ class _KnownBuilder:
 
 
 def _efficientnet_lite(_: str, arguments: tuple[Any, ...]) -> Any:
-    return callable_attribute(_import("efficientnet_lite_pytorch", "efficientnet-lite-pytorch"), "EfficientNet.from_name", "efficientnet_lite_pytorch")(*arguments)
+    return callable_attribute(
+        _import("efficientnet_lite_pytorch", "efficientnet-lite-pytorch"),
+        "EfficientNet.from_name",
+        "efficientnet_lite_pytorch",
+    )(*arguments)
 
 
 def _torchvision(name: str, _: tuple[Any, ...]) -> Any:
@@ -79,7 +83,9 @@ def _torchvision(name: str, _: tuple[Any, ...]) -> Any:
     try:
         builder = models.get_model_builder(name)  # torchvision's own registry of model builders
     except ValueError:
-        raise ArchitectureError(f"torchvision has no model builder {name!r} (see torchvision.models.list_models())") from None
+        raise ArchitectureError(
+            f"torchvision has no model builder {name!r} (see torchvision.models.list_models())"
+        ) from None
     return builder(weights=None)  # the spec's weights are loaded afterwards; nothing is downloaded
 
 
@@ -94,8 +100,12 @@ def _one_name(arguments: tuple[Any, ...]) -> bool:
 KNOWN_BUILDERS = (
     _KnownBuilder(
         "efficientnet_lite_pytorch:EfficientNet.from_name",
-        "a variant name such as \"efficientnet-lite0\", then optionally the number of input channels",
-        lambda a: 1 <= len(a) <= 2 and isinstance(a[0], str) and all(isinstance(v, int) and not isinstance(v, bool) for v in a[1:]),
+        'a variant name such as "efficientnet-lite0", then optionally the number of input channels',
+        lambda a: (
+            1 <= len(a) <= 2
+            and isinstance(a[0], str)
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in a[1:])
+        ),
         _efficientnet_lite,
     ),
     _KnownBuilder("torchvision.models:<name>", "no arguments", lambda a: not a, _torchvision),
@@ -107,7 +117,9 @@ _CODE_FILE_FORM = f"{FILE_PREFIX}<file>.py:<function>"
 def allowed_forms() -> str:
     """The forms an architecture may take, for error messages and the documentation."""
     known = ", ".join(builder.form for builder in KNOWN_BUILDERS)
-    return f"{known}, or {_CODE_FILE_FORM} (a Python file in the spec's folder; runs only with predict --trust-model-code)"
+    return (
+        f"{known}, or {_CODE_FILE_FORM} (a Python file in the spec's folder; runs only with predict --trust-model-code)"
+    )
 
 
 def check_architecture(reference: str, arguments: list[Any], folder: Path) -> CodeFile | None:
@@ -139,35 +151,51 @@ def _known(reference: str) -> tuple[_KnownBuilder, str]:
         if reference == builder.form:
             return builder, ""
         prefix = builder.form.removesuffix("<name>")
-        if prefix != builder.form and reference.startswith(prefix) and re.fullmatch(_IDENTIFIER, name := reference[len(prefix) :]):
+        if (
+            prefix != builder.form
+            and reference.startswith(prefix)
+            and re.fullmatch(_IDENTIFIER, name := reference[len(prefix) :])
+        ):
             return builder, name
-    raise ArchitectureError(f"{reference!r} is not an allowed architecture; a spec may not name other code (allowed: {allowed_forms()})")
+    raise ArchitectureError(
+        f"{reference!r} is not an allowed architecture; a spec may not name other code (allowed: {allowed_forms()})"
+    )
 
 
 def _check_plain(value: Any, position: int) -> None:
     """Builder arguments are plain values: a name, a finite number, true or false."""
     where = f"argument {position}"
     if isinstance(value, dict):
-        raise ArchitectureError(f"{where}: a table is not a plain value; give names, numbers or true/false", "arguments")
+        raise ArchitectureError(
+            f"{where}: a table is not a plain value; give names, numbers or true/false", "arguments"
+        )
     if isinstance(value, list):
-        raise ArchitectureError(f"{where}: an array is not a plain value; give names, numbers or true/false", "arguments")
+        raise ArchitectureError(
+            f"{where}: an array is not a plain value; give names, numbers or true/false", "arguments"
+        )
     if isinstance(value, float) and not math.isfinite(value):
         raise ArchitectureError(f"{where}: {value} is not a finite number", "arguments")
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value not in ARGUMENT:
         raise ArchitectureError(f"{where} must be {ARGUMENT.describe()}, not {value!r}", "arguments")
     if isinstance(value, str) and not _PLAIN_NAME.fullmatch(value):
         raise ArchitectureError(
-            f"{where}: {value!r} is not a plain name (letters, digits, . _ + -, at most 100 characters; no paths or URLs)", "arguments"
+            f"{where}: {value!r} is not a plain name (letters, digits, . _ + -, at most 100 characters; no paths or URLs)",
+            "arguments",
         )
     if not isinstance(value, (str, int, float, bool)):
-        raise ArchitectureError(f"{where}: {type(value).__name__} {value!r} is not a plain value; give names, numbers or true/false", "arguments")
+        raise ArchitectureError(
+            f"{where}: {type(value).__name__} {value!r} is not a plain value; give names, numbers or true/false",
+            "arguments",
+        )
 
 
 def _code_file(reference: str, folder: Path) -> CodeFile:
     """``file:<file>.py:<function>`` -> the file inside ``folder``, hashed now."""
     file_part, _, function = reference.removeprefix(FILE_PREFIX).rpartition(":")
     if not file_part or not _FUNCTION.fullmatch(function):
-        raise ArchitectureError(f"{reference!r} is not of the form {_CODE_FILE_FORM} (a public function name, e.g. file:my_net.py:build)")
+        raise ArchitectureError(
+            f"{reference!r} is not of the form {_CODE_FILE_FORM} (a public function name, e.g. file:my_net.py:build)"
+        )
     try:
         path = resolve_inside(folder, file_part)
     except PathEscapeError as exc:
@@ -183,7 +211,9 @@ def _import_code_file(code: CodeFile) -> types.ModuleType:
     """Run the file's bytes, only if they are still the ones checked (and announced)."""
     source = code.path.read_bytes()
     if hashlib.sha256(source).hexdigest() != code.sha256:
-        raise ArchitectureError(f"{code.path} changed after the spec was checked (sha256 was {code.sha256}); run predict again")
+        raise ArchitectureError(
+            f"{code.path} changed after the spec was checked (sha256 was {code.sha256}); run predict again"
+        )
     module = types.ModuleType(f"study_app_model_code_{code.sha256[:16]}")
     module.__file__ = str(code.path)
     sys.modules[module.__name__] = module  # classes defined in it (dataclasses, pickling) find their module

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from study_app.errors import ModelSpecError, Problem
-from study_app.protocol.labels import LabelSet
 from study_app.models.spec import LabelsSpec
+from study_app.protocol.labels import LabelSet
 
 MAX_LISTED = 10
 
@@ -63,17 +63,27 @@ def build_label_map(spec: LabelsSpec, labels: LabelSet, display: str) -> LabelMa
     if unknown:
         what = "study's label set" if spec.aggregate == "none" else "study's label set or hierarchy"
         problems = [
-            Problem(spec.source, f"output {ids.index(label)} is {label!r}, which is not in the {what}", line=line, field="labels.file")
+            Problem(
+                spec.source,
+                f"output {ids.index(label)} is {label!r}, which is not in the {what}",
+                line=line,
+                field="labels.file",
+            )
             for label, line in unknown[:MAX_LISTED]
         ]
         if len(unknown) > MAX_LISTED:
-            problems.append(Problem(spec.source, f"... and {len(unknown) - MAX_LISTED} more unknown label ids", field="labels.file"))
+            problems.append(
+                Problem(spec.source, f"... and {len(unknown) - MAX_LISTED} more unknown label ids", field="labels.file")
+            )
         raise ModelSpecError(problems, display)
     if spec.aggregate == "none":
         return LabelMap(tuple(ids), len(ids))
     label_map = _aggregating_map(ids, labels, spec.aggregate)
     if not label_map.label_ids:
-        raise ModelSpecError([Problem(spec.source, "no output lies under any class of the study's hierarchy", field="labels.aggregate")], display)
+        raise ModelSpecError(
+            [Problem(spec.source, "no output lies under any class of the study's hierarchy", field="labels.aggregate")],
+            display,
+        )
     return label_map
 
 

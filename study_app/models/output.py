@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from study_app.io.tidy_predictions import PREDICTION_COLUMNS
-from study_app.io.output_guard import write_text
 from study_app.errors import ModelRunError
+from study_app.io.output_guard import write_text
+from study_app.io.tidy_predictions import PREDICTION_COLUMNS
 
 HEADER = ",".join(PREDICTION_COLUMNS) + "\n"
 
@@ -46,9 +46,11 @@ class PredictionsWriter:
         """Collect the complete images of this model; rewrite the file without any partial one."""
         text = self.path.read_text(encoding="utf-8-sig")
         if not text.startswith(HEADER):
-            raise ModelRunError(f"--out {self.path} exists but is not a predictions file (its first line is not {HEADER.strip()}); choose another --out")
+            raise ModelRunError(
+                f"--out {self.path} exists but is not a predictions file (its first line is not {HEADER.strip()}); choose another --out"
+            )
         keep = text if text.endswith("\n") else text[: text.rfind("\n") + 1]
-        rows = list(csv.reader(io.StringIO(keep[len(HEADER):])))
+        rows = list(csv.reader(io.StringIO(keep[len(HEADER) :])))
         ranks: dict[str, list[str]] = {}
         for row in rows:
             if len(row) == len(PREDICTION_COLUMNS) and row[0] == self.model:
@@ -66,7 +68,9 @@ class PredictionsWriter:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         for image_id, guesses in images:
-            writer.writerows([self.model, image_id, rank, label, score] for rank, (label, score) in enumerate(guesses, start=1))
+            writer.writerows(
+                [self.model, image_id, rank, label, score] for rank, (label, score) in enumerate(guesses, start=1)
+            )
         with _interrupts_deferred():
             self.handle.write(buffer.getvalue())
             self.handle.flush()

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from study_app.version import __version__
-from study_app.io.privacy import without_home
 from study_app.io.output_guard import write_text
+from study_app.io.privacy import without_home
 from study_app.models.spec import ModelSpec
+from study_app.version import __version__
 
 
 def utc_now() -> str:
@@ -50,7 +50,11 @@ def spec_record(spec: ModelSpec) -> dict:
             "origin": weights.origin,
             "architecture": weights.architecture,
             "arguments": list(weights.arguments),
-            **({"code_file": without_home(str(weights.code.path)), "code_sha256": weights.code.sha256} if weights.code else {}),
+            **(
+                {"code_file": without_home(str(weights.code.path)), "code_sha256": weights.code.sha256}
+                if weights.code
+                else {}
+            ),
         },
         "preprocessing": {"description": spec.preprocess.describe(), **spec.preprocess.as_dict()},
         "output": {"name": spec.output_name, "activation": spec.activation, "top_k": spec.top_k},

@@ -17,7 +17,9 @@ BAR_WIDTH = 30
 class Progress:
     """Counts finished images out of ``total`` and shows how fast and how long to go."""
 
-    def __init__(self, total: int, label: str, stream: TextIO | None = None, enabled: bool = True, log_every_s: float = 10.0) -> None:
+    def __init__(
+        self, total: int, label: str, stream: TextIO | None = None, enabled: bool = True, log_every_s: float = 10.0
+    ) -> None:
         self.total = total
         self.label = label
         self.stream = stream or sys.stderr

@@ -20,16 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from study_app.protocol.study import ImageRecord, Study
-from study_app.models.backends import Backend, open_backend
 from study_app.errors import ModelRunError, ModelSpecError
+from study_app.models.backends import Backend, open_backend
 from study_app.models.labelmap import LabelMap, build_label_map
 from study_app.models.output import PredictionsWriter
 from study_app.models.preprocess import Preprocessing
-from study_app.models.run_progress import Progress
 from study_app.models.provenance import cpu_description, spec_record, utc_now, versions
+from study_app.models.run_progress import Progress
 from study_app.models.scores import ranked_guesses
 from study_app.models.spec import ModelSpec, refuse_untrusted_code, spec_problem
+from study_app.protocol.study import ImageRecord, Study
 
 MAX_WORKERS = 8
 
@@ -70,7 +70,9 @@ def predict_study(
     records = [study.images[i] for i in sorted(study.images) if splits is None or study.images[i].split in splits]
     if not records:
         known = sorted({r.split for r in study.images.values()})
-        raise ModelRunError(f"no image of study {study.name} is in split(s) {', '.join(sorted(splits or ()))} (splits: {', '.join(known)})")
+        raise ModelRunError(
+            f"no image of study {study.name} is in split(s) {', '.join(sorted(splits or ()))} (splits: {', '.join(known)})"
+        )
     label_map = build_label_map(spec.labels, study.labels, str(spec.path))
     writer = PredictionsWriter(out, spec.name, min(spec.top_k, len(label_map.label_ids)))
     todo = [r for r in records if r.image_id not in writer.done]
@@ -106,19 +108,31 @@ def predict_study(
         "device": device if device == "cuda" else f"cpu ({cpu_description()})",
         "batch_size": batch_size,
         "versions": versions(),
-        "images": {"selected": len(records), "predicted_this_run": predicted, "already_in_file": len(records) - len(todo)},
+        "images": {
+            "selected": len(records),
+            "predicted_this_run": predicted,
+            "already_in_file": len(records) - len(todo),
+        },
         "complete": not interrupted,
         "started_at": started,
         "finished_at": utc_now(),
     }
-    return RunResult(out, predicted, len(records) - len(todo), len(records), time.monotonic() - clock, interrupted, provenance)
+    return RunResult(
+        out, predicted, len(records) - len(todo), len(records), time.monotonic() - clock, interrupted, provenance
+    )
 
 
 def _scores(outputs: np.ndarray, spec: ModelSpec, label_map: LabelMap) -> np.ndarray:
     """Checked model outputs -> scores of study classes."""
     if outputs.ndim != 2 or outputs.shape[1] != label_map.n_outputs:
         raise ModelSpecError(
-            [spec_problem(spec, f"the model gives outputs of shape {outputs.shape[1:]} per image, but the labels name {label_map.n_outputs} outputs", "labels")],
+            [
+                spec_problem(
+                    spec,
+                    f"the model gives outputs of shape {outputs.shape[1:]} per image, but the labels name {label_map.n_outputs} outputs",
+                    "labels",
+                )
+            ],
             spec.path,
         )
     return label_map.apply(outputs)
@@ -133,7 +147,14 @@ def _check_input_shape(spec: ModelSpec, engine: Backend) -> None:
     if len(declared) != len(made) or any(d is not None and d != m for d, m in zip(declared, made)):
         shown = tuple("?" if d is None else d for d in declared)
         raise ModelSpecError(
-            [spec_problem(spec, f"wrong input size: the model takes {shown} per image but [preprocess] makes {made} ({spec.preprocess.layout})", "preprocess", "input_size")],
+            [
+                spec_problem(
+                    spec,
+                    f"wrong input size: the model takes {shown} per image but [preprocess] makes {made} ({spec.preprocess.layout})",
+                    "preprocess",
+                    "input_size",
+                )
+            ],
             spec.path,
         )
 

@@ -50,13 +50,13 @@ from typing import Any
 from study_app.errors import ModelSpecError, Problem
 from study_app.io.images import sha256_file
 from study_app.io.paths import PathEscapeError, resolve_inside
-from study_app.protocol.study import BUNDLED_PROTOCOLS
 from study_app.io.ranges import TOP_K, Range
 from study_app.io.toml_check import Field, TomlChecker
 from study_app.io.toml_lines import key_lines, line_of
 from study_app.models.builders import ArchitectureError, CodeFile, allowed_forms, check_architecture
 from study_app.models.preprocess import CHANNEL_ORDERS, COLOURS, INTERPOLATIONS, LAYOUTS, Preprocessing
 from study_app.models.weights import SAFETENSORS_SUFFIX, locate_package_file
+from study_app.protocol.study import BUNDLED_PROTOCOLS
 
 SPEC_FORMAT = 1
 WEIGHT_FORMATS = ("onnx", "pytorch-state-dict", "torchscript")
@@ -184,7 +184,13 @@ def find_spec(name_or_path: str | Path, study_root: Path | None = None) -> Path:
             return (folder / f"{name}.toml").resolve()
     known = sorted({p.stem for folder in folders for p in folder.glob("*.toml")})
     raise ModelSpecError(
-        [Problem(str(name_or_path), f"no such spec file, and no bundled model spec of that name (bundled: {', '.join(known) or 'none'})", field="--model")]
+        [
+            Problem(
+                str(name_or_path),
+                f"no such spec file, and no bundled model spec of that name (bundled: {', '.join(known) or 'none'})",
+                field="--model",
+            )
+        ]
     )
 
 
@@ -265,7 +271,9 @@ class _SpecReader:
             self.add(f"format {top['format']} is not supported (this program reads format {SPEC_FORMAT})", "format")
         name = top.get("name", "")
         if "name" in top and not _NAME.fullmatch(name):
-            self.add(f"name {name!r} must start with a letter or digit and use only letters, digits and . _ + -", "name")
+            self.add(
+                f"name {name!r} must start with a letter or digit and use only letters, digits and . _ + -", "name"
+            )
         top_k = top.get("top_k", 5)
         weights = self.weights(self.table(top.get("weights", {}), _WEIGHTS, "weights"))
         preprocess = self.preprocess(self.table(top.get("preprocess", {}), _PREPROCESS, "preprocess"))
@@ -294,7 +302,9 @@ class _SpecReader:
         try:
             path = resolve_inside(folder, reference)
         except PathEscapeError as exc:
-            self.add(f"{exc}; a spec reads only files in its own folder {folder.resolve()}, so copy the file there", *where)
+            self.add(
+                f"{exc}; a spec reads only files in its own folder {folder.resolve()}, so copy the file there", *where
+            )
             return None
         if not path.is_file():
             self.add(f"file not found: {path}", *where)
@@ -305,11 +315,11 @@ class _SpecReader:
         kind = self.choice(cfg, "format", WEIGHT_FORMATS, "onnx", "weights")
         path, origin = None, ""
         if ("file" in cfg) == ("package" in cfg):
-            self.add("give either file = \"...\" or package = \"...\" with locate = \"...\"", "weights")
+            self.add('give either file = "..." or package = "..." with locate = "..."', "weights")
         elif "file" in cfg:
             path, origin = self.local_file(cfg["file"], "weights", "file"), "file"
         elif "locate" not in cfg:
-            self.add("package needs locate = \"Function.path\" returning the weights file", "weights", "package")
+            self.add('package needs locate = "Function.path" returning the weights file', "weights", "package")
         else:
             try:
                 path = locate_package_file(cfg["package"], cfg["locate"])
@@ -320,9 +330,16 @@ class _SpecReader:
         architecture, arguments = cfg.get("architecture"), tuple(cfg.get("arguments", ()))
         code = None
         if kind == "pytorch-state-dict" and architecture is None:
-            self.add(f"a PyTorch state dict needs architecture = \"...\" that builds the network ({allowed_forms()})", "weights")
+            self.add(
+                f'a PyTorch state dict needs architecture = "..." that builds the network ({allowed_forms()})',
+                "weights",
+            )
         if kind != "pytorch-state-dict" and (architecture is not None or "arguments" in cfg):
-            self.add(f"architecture and arguments apply only to format = \"pytorch-state-dict\", not {kind!r}", "weights", "architecture")
+            self.add(
+                f'architecture and arguments apply only to format = "pytorch-state-dict", not {kind!r}',
+                "weights",
+                "architecture",
+            )
         elif architecture is not None:
             try:
                 code = check_architecture(architecture, list(arguments), self.path.parent)
@@ -331,13 +348,21 @@ class _SpecReader:
         if path is None:
             return None
         if path.suffix == SAFETENSORS_SUFFIX and kind != "pytorch-state-dict":
-            self.add(f"a {SAFETENSORS_SUFFIX} file holds a state dict: use format = \"pytorch-state-dict\", not {kind!r}", "weights", "format")
+            self.add(
+                f'a {SAFETENSORS_SUFFIX} file holds a state dict: use format = "pytorch-state-dict", not {kind!r}',
+                "weights",
+                "format",
+            )
         digest = sha256_file(path)
         expected = cfg.get("sha256")
         if expected is not None and not _SHA256.fullmatch(expected):
             self.add("must be 64 lowercase hex digits", "weights", "sha256")
         elif expected is not None and expected != digest:
-            self.add(f"{path} has sha256 {digest}, not the declared {expected}; wrong or changed weights file", "weights", "sha256")
+            self.add(
+                f"{path} has sha256 {digest}, not the declared {expected}; wrong or changed weights file",
+                "weights",
+                "sha256",
+            )
         return WeightsSpec(kind, path.resolve(), digest, origin, architecture, arguments, code, self.trust_model_code)
 
     def pair(self, value: Any, *where: str) -> tuple[int, int] | None:
@@ -354,7 +379,11 @@ class _SpecReader:
     def numbers(self, value: Any, channels: int, allowed: Range, *where: str) -> tuple[float, ...]:
         """A number, or one per channel, each in ``allowed``."""
         values = value if isinstance(value, list) else [value]
-        if not values or len(values) not in (1, channels) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        if (
+            not values
+            or len(values) not in (1, channels)
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        ):
             self.add(f"must be a number or an array of 1 or {channels} numbers, not {value!r}", *where)
             return (1.0,)
         if not all(v in allowed for v in values):
@@ -369,11 +398,19 @@ class _SpecReader:
         crop = self.pair(cfg["crop"], where, "crop") if "crop" in cfg else None
         resize = cfg.get("resize")
         if crop is not None and size is not None and crop != size:
-            self.add(f"wrong input size: crop {list(crop)} gives {crop[0]}x{crop[1]} but input_size is {list(size)}", where, "input_size")
+            self.add(
+                f"wrong input size: crop {list(crop)} gives {crop[0]}x{crop[1]} but input_size is {list(size)}",
+                where,
+                "input_size",
+            )
         if crop is not None and resize is not None and min(crop) > resize:
             self.add(f"crop {list(crop)} is larger than the resized short side {resize}", where, "crop")
         if crop is None and resize is not None and size is not None and resize != min(size):
-            self.add(f"resizing the short side to {resize} cannot give input_size {list(size)}; set resize = {min(size)} or add a crop", where, "resize")
+            self.add(
+                f"resizing the short side to {resize} cannot give input_size {list(size)}; set resize = {min(size)} or add a crop",
+                where,
+                "resize",
+            )
         prep = Preprocessing(
             input_size=size or (1, 1),
             colour=colour,
@@ -392,11 +429,15 @@ class _SpecReader:
     def labels(self, cfg: dict[str, Any]) -> LabelsSpec | None:
         aggregate = self.choice(cfg, "aggregate", AGGREGATES, "none", "labels")
         if ("file" in cfg) == ("from" in cfg):
-            self.add('give either file = "ids.txt" (one label id per output, in output order) or from = "study"', "labels")
+            self.add(
+                'give either file = "ids.txt" (one label id per output, in output order) or from = "study"', "labels"
+            )
             return None
         if "from" in cfg:
             if cfg["from"] != "study":
-                self.add(f"must be \"study\" (the order of the study's labels.csv), not {cfg['from']!r}", "labels", "from")
+                self.add(
+                    f'must be "study" (the order of the study\'s labels.csv), not {cfg["from"]!r}', "labels", "from"
+                )
                 return None
             return LabelsSpec(None, "the study's labels.csv, in file order", aggregate=aggregate)
         path = self.local_file(cfg["file"], "labels", "file")
@@ -420,7 +461,9 @@ class _SpecReader:
             if not label:
                 continue
             if label in first:
-                self.problems.append(Problem(str(path), f"label id {label!r} twice (first on line {first[label]})", line=number))
+                self.problems.append(
+                    Problem(str(path), f"label id {label!r} twice (first on line {first[label]})", line=number)
+                )
                 continue
             first[label] = number
             ids.append(label)

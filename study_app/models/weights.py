@@ -51,7 +51,9 @@ def locate_package_file(package: str, locate: str) -> Path:
     """Call a known ``package:locate`` function and return the existing file it names."""
     if (package, locate) not in KNOWN_LOCATORS:
         known = ", ".join(f"{p}:{f}" for p, f in KNOWN_LOCATORS)
-        raise ValueError(f"'{package}:{locate}' is not a known weights package; a spec may not name other code (known: {known}; or give file = \"...\")")
+        raise ValueError(
+            f"'{package}:{locate}' is not a known weights package; a spec may not name other code (known: {known}; or give file = \"...\")"
+        )
     try:
         module = importlib.import_module(package)
     except ImportError as exc:
@@ -73,13 +75,17 @@ def load_torch_module(weights: WeightsSpec) -> torch.nn.Module:
     if weights.format == "torchscript":
         program = weights.path.read_bytes()
         if hashlib.sha256(program).hexdigest() != weights.sha256:
-            raise WeightsFileError(f"{weights.path} changed after the spec was checked (sha256 was {weights.sha256}); run predict again")
+            raise WeightsFileError(
+                f"{weights.path} changed after the spec was checked (sha256 was {weights.sha256}); run predict again"
+            )
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # torch's advice to move to torch.export
                 module = torch.jit.load(io.BytesIO(program), map_location="cpu")  # exactly the bytes announced
         except RuntimeError as exc:
-            raise WeightsFileError(f"{weights.path} is not a TorchScript file ({str(exc).splitlines()[0] if str(exc) else 'unreadable'})") from None
+            raise WeightsFileError(
+                f"{weights.path} is not a TorchScript file ({str(exc).splitlines()[0] if str(exc) else 'unreadable'})"
+            ) from None
     else:
         if weights.architecture is None:
             raise ValueError("a PyTorch state dict needs weights.architecture")
@@ -88,7 +94,9 @@ def load_torch_module(weights: WeightsSpec) -> torch.nn.Module:
         try:
             module.load_state_dict(state, strict=True)
         except RuntimeError as exc:
-            raise ValueError(f"{weights.path.name} does not fit {weights.architecture}: {str(exc).splitlines()[0]}") from None
+            raise ValueError(
+                f"{weights.path.name} does not fit {weights.architecture}: {str(exc).splitlines()[0]}"
+            ) from None
     return module.float().eval()
 
 
@@ -129,7 +137,9 @@ def read_state_dict(path: Path) -> dict[str, Any]:
             f"Save the weights with torch.save(model.state_dict(), ...) or as {SAFETENSORS_SUFFIX}"
         ) from None
     except (RuntimeError, EOFError, OSError) as exc:
-        raise WeightsFileError(f"{path} is not a PyTorch weights file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        raise WeightsFileError(
+            f"{path} is not a PyTorch weights file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        ) from None
     if not isinstance(state, dict):
         raise WeightsFileError(f"{path} holds a {type(state).__name__}, not a state dict (tensors by name)")
     return state

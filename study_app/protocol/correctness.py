@@ -32,7 +32,9 @@ import numpy as np
 from study_app.protocol.study import Phase
 
 
-def correctness(guesses: np.ndarray, image_code: np.ndarray, valid_pairs: np.ndarray, n_labels: int, k: int) -> dict[str, np.ndarray]:
+def correctness(
+    guesses: np.ndarray, image_code: np.ndarray, valid_pairs: np.ndarray, n_labels: int, k: int
+) -> dict[str, np.ndarray]:
     """Top-1, top-k and all-valid correctness of every row of a guess matrix.
 
     Parameters

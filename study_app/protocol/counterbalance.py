@@ -137,7 +137,12 @@ class Assignment:
 
     def to_json(self) -> str:
         return json.dumps(
-            {"group": self.group, "arrival": self.arrival, "phase_order": list(self.phase_order), "blocks": self.blocks},
+            {
+                "group": self.group,
+                "arrival": self.arrival,
+                "phase_order": list(self.phase_order),
+                "blocks": self.blocks,
+            },
             sort_keys=True,
         )
 
@@ -168,11 +173,25 @@ def check_condition_design(
     """
     source = cfg.get("source", DEFAULT_SOURCE_COLUMN)
     if cfg.get("conditions") != MANIFEST_CONDITIONS:
-        return None, [("conditions", f"conditions must be {MANIFEST_CONDITIONS!r} (the levels of the manifest's condition column), not {cfg.get('conditions')!r}")]
-    problems: list[tuple[str, str]] = [(key, f"{key} does not apply with conditions = {MANIFEST_CONDITIONS!r}: the blocks are groups of source images") for key in ("blocks", "order") if key in cfg]
+        return None, [
+            (
+                "conditions",
+                f"conditions must be {MANIFEST_CONDITIONS!r} (the levels of the manifest's condition column), not {cfg.get('conditions')!r}",
+            )
+        ]
+    problems: list[tuple[str, str]] = [
+        (key, f"{key} does not apply with conditions = {MANIFEST_CONDITIONS!r}: the blocks are groups of source images")
+        for key in ("blocks", "order")
+        if key in cfg
+    ]
     levels = tuple(level_order(level for phase in phases for _, level in stimuli.get(phase, {}).values() if level))
     if len(levels) < 2:
-        problems.append(("conditions", f"the condition column of phase(s) {', '.join(phases)} has {len(levels)} level(s); a Latin square needs at least 2"))
+        problems.append(
+            (
+                "conditions",
+                f"the condition column of phase(s) {', '.join(phases)} has {len(levels)} level(s); a Latin square needs at least 2",
+            )
+        )
     for phase in phases:
         problems += _incomplete_sources(phase, stimuli.get(phase, {}), levels, source)
     if problems:
@@ -180,13 +199,20 @@ def check_condition_design(
     return Design(tuple(phases), levels=levels, source=source), []
 
 
-def _incomplete_sources(phase: str, stimuli: dict[str, tuple[str, str]], levels: tuple[str, ...], column: str) -> list[tuple[str, str]]:
+def _incomplete_sources(
+    phase: str, stimuli: dict[str, tuple[str, str]], levels: tuple[str, ...], column: str
+) -> list[tuple[str, str]]:
     """Every source image of the phase needs exactly one stimulus at every level, or some
     group would miss a stimulus (or see one source twice)."""
     problems = []
     unlabelled = [i for i, (source, level) in stimuli.items() if not source or not level]
     if unlabelled:
-        problems.append(("source", f"{len(unlabelled)} image(s) of phase {phase!r} have no value in manifest column {column!r} or condition (e.g. {unlabelled[0]!r})"))
+        problems.append(
+            (
+                "source",
+                f"{len(unlabelled)} image(s) of phase {phase!r} have no value in manifest column {column!r} or condition (e.g. {unlabelled[0]!r})",
+            )
+        )
     seen: dict[str, list[str]] = {}
     for source, level in stimuli.values():
         if source and level:
@@ -195,8 +221,17 @@ def _incomplete_sources(phase: str, stimuli: dict[str, tuple[str, str]], levels:
         if sorted(found) != sorted(levels):
             missing = [lv for lv in levels if lv not in found]
             twice = sorted({lv for lv in found if found.count(lv) > 1})
-            what = (f"no stimulus at level(s) {', '.join(missing)}" if missing else "") + ("; " if missing and twice else "") + (f"two stimuli at level(s) {', '.join(twice)}" if twice else "")
-            problems.append(("source", f"source image {source!r} of phase {phase!r} has {what}; every source needs one stimulus at each level {', '.join(levels)}"))
+            what = (
+                (f"no stimulus at level(s) {', '.join(missing)}" if missing else "")
+                + ("; " if missing and twice else "")
+                + (f"two stimuli at level(s) {', '.join(twice)}" if twice else "")
+            )
+            problems.append(
+                (
+                    "source",
+                    f"source image {source!r} of phase {phase!r} has {what}; every source needs one stimulus at each level {', '.join(levels)}",
+                )
+            )
             break  # one example is enough to see the pattern; the rest follow from the same fix
     return problems
 
@@ -241,20 +276,35 @@ def check_design(
     for name in phases:
         missing = [image_id for image_id, value in block_of.get(name, {}).items() if not value]
         if missing:
-            problems.append(("blocks", f"{len(missing)} image(s) of phase {name!r} have no value in manifest column {column!r} (e.g. {missing[0]!r})"))
+            problems.append(
+                (
+                    "blocks",
+                    f"{len(missing)} image(s) of phase {name!r} have no value in manifest column {column!r} (e.g. {missing[0]!r})",
+                )
+            )
         values |= {v for v in block_of.get(name, {}).values() if v}
     blocks = tuple(sorted(values))
     if len(phases) == 1 and len(blocks) < 2:
-        problems.append(("blocks", f"manifest column {column!r} needs at least 2 different values to rotate image subsets"))
+        problems.append(
+            ("blocks", f"manifest column {column!r} needs at least 2 different values to rotate image subsets")
+        )
     if len(phases) > 1:
         if len(blocks) != len(phases):
             problems.append(
-                ("blocks", f"a Latin square over {len(phases)} conditions needs {len(phases)} blocks; "
-                 f"manifest column {column!r} has {len(blocks)} ({', '.join(blocks) or 'none'})")
+                (
+                    "blocks",
+                    f"a Latin square over {len(phases)} conditions needs {len(phases)} blocks; "
+                    f"manifest column {column!r} has {len(blocks)} ({', '.join(blocks) or 'none'})",
+                )
             )
         for name in phases[1:]:
             if set(block_of.get(name, {})) != set(block_of.get(phases[0], {})):
-                problems.append(("phases", f"phases {phases[0]!r} and {name!r} must show the same images (each annotator sees each block in one of them)"))
+                problems.append(
+                    (
+                        "phases",
+                        f"phases {phases[0]!r} and {name!r} must show the same images (each annotator sees each block in one of them)",
+                    )
+                )
     if problems:
         return None, problems
     return Design(tuple(phases), column, blocks, order), []

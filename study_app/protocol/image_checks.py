@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from study_app.caches.validation import regular_file_stat
 from study_app.errors import ImageError
 from study_app.io.images import load_image, sha256_file
 from study_app.io.input_files import size_problem
-from study_app.caches.validation import regular_file_stat
 
 #: Files up to this size are read into memory once, for both the hash and the decode.
 READ_WHOLE_BYTES = 16 << 20

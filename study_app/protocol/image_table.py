@@ -35,11 +35,33 @@ def _common_folder(paths: list[str]) -> str:
 class ImageTable(Mapping[str, "ImageRecord"]):
     """image_id -> :class:`ImageRecord`, in manifest order, built lazily from columns."""
 
-    __slots__ = ("_ids", "_index", "_folder", "_names", "_labels", "_splits", "_hashes", "_blocks", "_conditions", "_attributes", "_made")
+    __slots__ = (
+        "_ids",
+        "_index",
+        "_folder",
+        "_names",
+        "_labels",
+        "_splits",
+        "_hashes",
+        "_blocks",
+        "_conditions",
+        "_attributes",
+        "_made",
+    )
 
-    def __init__(self, ids: list[str], folder: str, *, names: list[str], labels: list[tuple[str, ...]],
-                 splits: list[str], hashes: list[str], blocks: list[str], conditions: list[str] | None = None,
-                 attributes: list[tuple[tuple[str, str], ...]] | None = None) -> None:
+    def __init__(
+        self,
+        ids: list[str],
+        folder: str,
+        *,
+        names: list[str],
+        labels: list[tuple[str, ...]],
+        splits: list[str],
+        hashes: list[str],
+        blocks: list[str],
+        conditions: list[str] | None = None,
+        attributes: list[tuple[tuple[str, str], ...]] | None = None,
+    ) -> None:
         self._ids, self._folder, self._names = ids, folder, names
         self._labels, self._splits, self._hashes, self._blocks = labels, splits, hashes, blocks
         # a manifest without conditions or attribute columns keeps no per-image column for them
@@ -57,7 +79,7 @@ class ImageTable(Mapping[str, "ImageRecord"]):
         table = cls(
             [r.image_id for r in records],
             folder,
-            names=[p[len(folder):] for p in paths],
+            names=[p[len(folder) :] for p in paths],
             labels=[r.labels for r in records],
             splits=[r.split for r in records],
             hashes=[r.sha256 for r in records],
@@ -105,12 +127,32 @@ class ImageTable(Mapping[str, "ImageRecord"]):
         return (self._folder + name for name in self._names)
 
     def __getstate__(self) -> tuple[Any, ...]:
-        return (self._ids, self._folder, self._names, self._labels, self._splits, self._hashes, self._blocks, self._conditions, self._attributes)
+        return (
+            self._ids,
+            self._folder,
+            self._names,
+            self._labels,
+            self._splits,
+            self._hashes,
+            self._blocks,
+            self._conditions,
+            self._attributes,
+        )
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         ids, folder, names, labels, splits, hashes, blocks, conditions, attributes = state
-        ImageTable.__init__(self, ids, folder, names=names, labels=labels, splits=splits, hashes=hashes, blocks=blocks,
-                            conditions=conditions, attributes=attributes)
+        ImageTable.__init__(
+            self,
+            ids,
+            folder,
+            names=names,
+            labels=labels,
+            splits=splits,
+            hashes=hashes,
+            blocks=blocks,
+            conditions=conditions,
+            attributes=attributes,
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ImageTable) and self.__getstate__() == other.__getstate__()

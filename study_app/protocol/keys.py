@@ -21,7 +21,6 @@ from pathlib import Path
 from study_app.errors import Problem, ProtocolError
 from study_app.io.toml_lines import key_lines, line_of
 
-
 #: The two windows that take commands from the keyboard.
 ANNOTATION = "annotation"
 REVIEW = "review"
@@ -121,12 +120,36 @@ KEYS = {command.name: command.keys for command in COMMANDS}
 REVIEW_KEYS = {command.name: command.keys for command in REVIEW_COMMANDS}
 #: Keys a taxonomy's cause may not take: the review commands', and those that move in lists and type text.
 RESERVED_KEYS = frozenset(REVIEW_KEYS.values()) | {
-    "Return", "Enter", "Space", "Tab", "Backspace", "Delete", "PgUp", "PgDown", "Home", "End", "Insert",
+    "Return",
+    "Enter",
+    "Space",
+    "Tab",
+    "Backspace",
+    "Delete",
+    "PgUp",
+    "PgDown",
+    "Home",
+    "End",
+    "Insert",
 }
 
 MODIFIERS = ("Ctrl", "Shift", "Alt", "Meta")
 NAMED_KEYS = {f"F{n}" for n in range(1, 25)} | {
-    "Return", "Enter", "Backspace", "Delete", "Insert", "Home", "End", "PgUp", "PgDown", "Space", "Tab", "Left", "Right", "Up", "Down",
+    "Return",
+    "Enter",
+    "Backspace",
+    "Delete",
+    "Insert",
+    "Home",
+    "End",
+    "PgUp",
+    "PgDown",
+    "Space",
+    "Tab",
+    "Left",
+    "Right",
+    "Up",
+    "Down",
 }
 
 
@@ -212,13 +235,18 @@ def read_user_keys(path: Path) -> dict[str, str]:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ProtocolError([Problem(display, f"cannot read the keys file: {exc}")]) from None
     lines = key_lines(text)
-    problems = [Problem(display, message, line=line_of(lines, command), field=command) for command, message in check_overrides(data)]
+    problems = [
+        Problem(display, message, line=line_of(lines, command), field=command)
+        for command, message in check_overrides(data)
+    ]
     if problems:
         raise ProtocolError(problems)
     return {command: normalise_keys(keys) or keys for command, keys in data.items()}
 
 
-def combine_keys(study_keys: dict[str, str], user_keys: dict[str, str], user_file: str = USER_KEYS_FILE) -> tuple[dict[str, str], dict[str, str]]:
+def combine_keys(
+    study_keys: dict[str, str], user_keys: dict[str, str], user_file: str = USER_KEYS_FILE
+) -> tuple[dict[str, str], dict[str, str]]:
     """(keys in force, command -> who set it) with the study's keys above the annotator's.
 
     A binding of the annotator's that clashes with the study's keys (or a default) is
@@ -230,4 +258,3 @@ def combine_keys(study_keys: dict[str, str], user_keys: dict[str, str], user_fil
         raise ProtocolError([Problem(user_file, message, field=command) for command, message in clashes])
     sources = {**dict.fromkeys(mine, "your keys file"), **dict.fromkeys(study_keys, "this study")}
     return effective_keys({**mine, **study_keys}), sources
-

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from study_app.io.csvfiles import CsvRow, read_csv, split_list
 from study_app.errors import Problem
+from study_app.io.csvfiles import CsvRow, read_csv, split_list
 
 
 @dataclass(frozen=True)
@@ -144,9 +144,7 @@ def read_label_rows(path: Path, display: str, is_class: bool, problems: list[Pro
     return unique
 
 
-def read_hierarchy(
-    path: Path, display: str, known: set[str], problems: list[Problem]
-) -> dict[str, str]:
+def read_hierarchy(path: Path, display: str, known: set[str], problems: list[Problem]) -> dict[str, str]:
     """Read a ``child,parent`` CSV into a forest, reporting unknown ids, second parents and cycles."""
     rows = read_csv(path, ("child", "parent"), problems, display)
     if rows is None:
@@ -159,7 +157,9 @@ def read_hierarchy(
         for column, value in (("child", child), ("parent", parent)):
             if value not in known:
                 problems.append(
-                    Problem(display, f"{column} {value!r} is neither a class nor an inner node", line=row.line, field=column)
+                    Problem(
+                        display, f"{column} {value!r} is neither a class nor an inner node", line=row.line, field=column
+                    )
                 )
                 bad = True
         if bad:
@@ -186,9 +186,13 @@ def read_hierarchy(
         while node in parent_of:
             node = parent_of[node]
             if node in seen:
-                cycle = seen[seen.index(node):]  # the nodes leading into the cycle are not part of it
+                cycle = seen[seen.index(node) :]  # the nodes leading into the cycle are not part of it
                 problems.append(
-                    Problem(display, f"cycle in the hierarchy: {' -> '.join([*cycle, node])}", line=max(line_of[m] for m in cycle))
+                    Problem(
+                        display,
+                        f"cycle in the hierarchy: {' -> '.join([*cycle, node])}",
+                        line=max(line_of[m] for m in cycle),
+                    )
                 )
                 for member in cycle:
                     parent_of.pop(member, None)

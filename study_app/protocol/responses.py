@@ -7,8 +7,8 @@ without the other: scripted sessions build the same records the window does.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
-from datetime import datetime, UTC
 
 #: An answer with labels, and the explicit non-answers (never stored as empty guesses).
 OUTCOMES = ("answer", "not_sure", "none_of_these", "timeout", "skip")

@@ -13,8 +13,8 @@ import random
 import re
 from typing import NamedTuple
 
-from study_app.protocol.counterbalance import Assignment
 from study_app.errors import StudyError
+from study_app.protocol.counterbalance import Assignment
 from study_app.protocol.study import Phase, Study
 
 _ANNOTATOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

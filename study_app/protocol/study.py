@@ -20,23 +20,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
-from study_app.protocol.counterbalance import DEFAULT_SOURCE_COLUMN, Design, check_design, stimulus_groups
-from study_app.io.csvfiles import CsvRow, read_csv, split_list
+from study_app.caches.validation import ValidationCache, regular_file_stat
 from study_app.errors import Problem, ProtocolError, StudyNotFoundError, TransformError
-from study_app.protocol.image_checks import check_image_files
-from study_app.protocol.image_table import ImageTable, PathTable
+from study_app.io.csvfiles import CsvRow, read_csv, split_list
 from study_app.io.images import DEFAULT_MAX_PIXELS
 from study_app.io.input_files import MAX_BYTES, UnusableInputError, read_input_bytes
-from study_app.protocol.keys import check_overrides, normalise_keys
-from study_app.protocol.labels import Label, LabelSet, read_hierarchy, read_label_rows
 from study_app.io.paths import PathEscapeError, resolve_inside
-from study_app.io.tidy_predictions import read_predictions
 from study_app.io.ranges import EXAMPLES_PER_CLASS, SEED, TOP_K, Range
-from study_app.protocol.taxonomy import DEFAULT_TAXONOMY, Taxonomy, read_review_table
 from study_app.io.store_url import is_server_url, printable_location, server_url, url_problem
+from study_app.io.tidy_predictions import read_predictions
 from study_app.io.toml_check import Field, TomlChecker
 from study_app.io.toml_lines import Where, key_lines, line_of
-from study_app.caches.validation import ValidationCache, regular_file_stat
+from study_app.protocol.counterbalance import DEFAULT_SOURCE_COLUMN, Design, check_design, stimulus_groups
+from study_app.protocol.image_checks import check_image_files
+from study_app.protocol.image_table import ImageTable, PathTable
+from study_app.protocol.keys import check_overrides, normalise_keys
+from study_app.protocol.labels import Label, LabelSet, read_hierarchy, read_label_rows
+from study_app.protocol.taxonomy import DEFAULT_TAXONOMY, Taxonomy, read_review_table
 
 STUDY_FILE = "study.toml"
 #: The manifest's fixed columns; any other column is kept as an attribute of each image.
@@ -98,7 +98,11 @@ _LABELS = {
     "examples_root": Field(str),
     "examples_per_class": Field(int, range=EXAMPLES_PER_CLASS),
 }
-_IMAGES = {"manifest": Field(str, True), "root": Field(str), "max_pixels": Field(int, range=Range(1, DEFAULT_MAX_PIXELS))}
+_IMAGES = {
+    "manifest": Field(str, True),
+    "root": Field(str),
+    "max_pixels": Field(int, range=Range(1, DEFAULT_MAX_PIXELS)),
+}
 _PHASE = {
     "name": Field(str, True),
     "split": Field(str, True),
@@ -131,7 +135,13 @@ _STIMULI = {
     "source": Field(str),
     "source_protocol_hash": Field(str),
 }
-_COUNTERBALANCE = {"phases": Field(list, True), "blocks": Field(str), "order": Field(str), "conditions": Field(str), "source": Field(str)}
+_COUNTERBALANCE = {
+    "phases": Field(list, True),
+    "blocks": Field(str),
+    "order": Field(str),
+    "conditions": Field(str),
+    "source": Field(str),
+}
 
 
 @dataclass(frozen=True)
@@ -278,7 +288,11 @@ def _check_stimuli(cfg: dict[str, Any], images: Mapping[str, ImageRecord], check
         return
     unknown = sorted({r.condition for r in images.values() if r.condition} - set(levels))
     if unknown:
-        check.add(f"the manifest has condition(s) {', '.join(unknown)} that are not among the levels {', '.join(levels)}", "stimuli", "levels")
+        check.add(
+            f"the manifest has condition(s) {', '.join(unknown)} that are not among the levels {', '.join(levels)}",
+            "stimuli",
+            "levels",
+        )
 
 
 def find_study(name_or_path: str | Path) -> Path:
@@ -328,7 +342,9 @@ class _Loader:
         # also make every prediction of that image a problem.
         self.manifest_ids: set[str] = set()
 
-    def ref(self, base: Path, reference: str, display_field: str, line: int | None = None, file: str = STUDY_FILE) -> Path | None:
+    def ref(
+        self, base: Path, reference: str, display_field: str, line: int | None = None, file: str = STUDY_FILE
+    ) -> Path | None:
         """Resolve a file reference inside ``base``; report and return None if unsafe."""
         try:
             return resolve_inside(base, reference)
@@ -358,7 +374,11 @@ class _Loader:
         labels_cfg = check.table(top.get("labels", {}), _LABELS, ("labels",))
         images_cfg = check.table(top.get("images", {}), _IMAGES, ("images",))
         models_cfg = check.table(top.get("models", {}), _MODELS, ("models",))
-        balance_cfg = check.table(top["counterbalance"], _COUNTERBALANCE, ("counterbalance",)) if "counterbalance" in top else None
+        balance_cfg = (
+            check.table(top["counterbalance"], _COUNTERBALANCE, ("counterbalance",))
+            if "counterbalance" in top
+            else None
+        )
         phase_cfgs = []
         for index, raw in enumerate(top.get("phases", [])):
             if not isinstance(raw, dict):
@@ -387,7 +407,10 @@ class _Loader:
         keys = top.get("keys", {})
         store = top.get("store", "")
         if store and not is_server_url(store):
-            check.add(f"store must be a PostgreSQL server URL (postgresql://user@host/database), not {printable_location(store)!r}", "store")
+            check.add(
+                f"store must be a PostgreSQL server URL (postgresql://user@host/database), not {printable_location(store)!r}",
+                "store",
+            )
         elif store and (problem := url_problem(server_url(store))):
             check.add(f"store {printable_location(store)} is not a usable server URL: {problem}", "store")
         taxonomy = read_review_table(top["review"], check) if "review" in top else DEFAULT_TAXONOMY
@@ -431,7 +454,9 @@ class _Loader:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
-            raise ProtocolError([Problem(STUDY_FILE, "not UTF-8 text; save the file as UTF-8", line=line)], self.root) from None
+            raise ProtocolError(
+                [Problem(STUDY_FILE, "not UTF-8 text; save the file as UTF-8", line=line)], self.root
+            ) from None
         try:
             data = tomllib.loads(text)
         except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4,300 digits
@@ -457,7 +482,13 @@ class _Loader:
                 class_ids = {c.label_id for c in classes}
                 for node in read_label_rows(path, cfg["nodes"], False, self.problems):
                     if node.label_id in class_ids:
-                        self.problems.append(Problem(cfg["nodes"], f"{node.label_id!r} is already a class in {cfg.get('file')}", field="label_id"))
+                        self.problems.append(
+                            Problem(
+                                cfg["nodes"],
+                                f"{node.label_id!r} is already a class in {cfg.get('file')}",
+                                field="label_id",
+                            )
+                        )
                     else:
                         nodes.append(node)
                 self.remember(cfg["nodes"], path)
@@ -470,12 +501,16 @@ class _Loader:
         examples = self._examples(cfg, {c.label_id for c in classes}, lines)
         return LabelSet(tuple(classes), tuple(nodes), parent_of, examples)
 
-    def _examples(self, cfg: dict[str, Any], class_ids: set[str], lines: dict[Where, int]) -> dict[str, tuple[Path, ...]]:
+    def _examples(
+        self, cfg: dict[str, Any], class_ids: set[str], lines: dict[Where, int]
+    ) -> dict[str, tuple[Path, ...]]:
         if "examples" not in cfg:
             return {}
         display = cfg["examples"]
         path = self.ref(self.root, display, "labels.examples", line_of(lines, "labels", "examples"))
-        base = self._root_dir(cfg.get("examples_root"), "labels.examples_root", line_of(lines, "labels", "examples_root"))
+        base = self._root_dir(
+            cfg.get("examples_root"), "labels.examples_root", line_of(lines, "labels", "examples_root")
+        )
         if path is None or base is None:
             return {}
         rows = read_csv(path, ("label_id", "path"), self.problems, display)
@@ -484,7 +519,9 @@ class _Loader:
         for row in rows or []:
             label_id = row.get("label_id")
             if label_id not in class_ids:
-                self.problems.append(Problem(display, f"unknown label_id {label_id!r}", line=row.line, field="label_id"))
+                self.problems.append(
+                    Problem(display, f"unknown label_id {label_id!r}", line=row.line, field="label_id")
+                )
                 continue
             known = self.cache.known_file(base, row.get("path"), need_hash=False)
             image_path = known[0] if known else self.ref(base, row.get("path"), "path", row.line, display)
@@ -492,7 +529,9 @@ class _Loader:
                 continue
             before = None if known else regular_file_stat(image_path)
             if not known and before is None:
-                self.problems.append(Problem(display, f"example image not found: {row.get('path')}", line=row.line, field="path"))
+                self.problems.append(
+                    Problem(display, f"example image not found: {row.get('path')}", line=row.line, field="path")
+                )
                 continue
             if before is not None:
                 self.cache.remember(image_path, before, "", False)
@@ -545,15 +584,26 @@ class _Loader:
                 continue
             if image_id in records:
                 self.problems.append(
-                    Problem(display, f"duplicate image_id {image_id!r} (first on line {first_line[image_id]})", line=row.line, field="image_id")
+                    Problem(
+                        display,
+                        f"duplicate image_id {image_id!r} (first on line {first_line[image_id]})",
+                        line=row.line,
+                        field="image_id",
+                    )
                 )
                 continue
             truth = tuple(split_list(row.get("labels")))
             if not truth:
-                self.problems.append(Problem(display, f"image {image_id!r} has no ground-truth label", line=row.line, field="labels"))
+                self.problems.append(
+                    Problem(display, f"image {image_id!r} has no ground-truth label", line=row.line, field="labels")
+                )
             for label_id in truth:
                 if label_id not in labels:
-                    self.problems.append(Problem(display, f"unknown label {label_id!r} for image {image_id!r}", line=row.line, field="labels"))
+                    self.problems.append(
+                        Problem(
+                            display, f"unknown label {label_id!r} for image {image_id!r}", line=row.line, field="labels"
+                        )
+                    )
             self.manifest_ids.add(image_id)
             split = row.get("split")
             if not split:
@@ -564,7 +614,9 @@ class _Loader:
                 continue
             if known and not known[2] and self.decode:
                 known = None  # hashed before, but never decoded: check it now
-            image_path, digest = known[:2] if known else (self.ref(root, row.get("path"), "path", row.line, display), "")
+            image_path, digest = (
+                known[:2] if known else (self.ref(root, row.get("path"), "path", row.line, display), "")
+            )
             if image_path is None:
                 continue
             if not known:
@@ -574,7 +626,9 @@ class _Loader:
             first_line[image_id] = row.line
             block = row.get(block_column) if block_column else ""
             attributes = tuple((column, row.get(column)) for column in extra)
-            records[image_id] = ImageRecord(image_id, image_path, truth, split, digest, block, row.get(CONDITION), attributes)
+            records[image_id] = ImageRecord(
+                image_id, image_path, truth, split, digest, block, row.get(CONDITION), attributes
+            )
         self._check_images(records, unchecked, display, max_pixels)
         if rows is not None and not records and not self.problems:
             self.problems.append(Problem(display, "the manifest lists no images"))
@@ -599,7 +653,9 @@ class _Loader:
             )
         )
 
-    def _check_images(self, records: dict[str, ImageRecord], unchecked: list[tuple[str, int, str]], display: str, max_pixels: int) -> None:
+    def _check_images(
+        self, records: dict[str, ImageRecord], unchecked: list[tuple[str, int, str]], display: str, max_pixels: int
+    ) -> None:
         """Hash and (if asked) decode the images the cache cannot vouch for (image_checks.py); report in manifest order."""
         checks = check_image_files([records[image_id].path for image_id, _, _ in unchecked], self.decode, max_pixels)
         for (image_id, line, reference), check in zip(unchecked, checks):
@@ -690,13 +746,19 @@ class _Loader:
             return None
         available = by_split.get(split, [])
         if not available and by_split:
-            check.add(f"no image in the manifest has split {split!r} (splits: {', '.join(sorted(by_split))})", *where, "split")
+            check.add(
+                f"no image in the manifest has split {split!r} (splits: {', '.join(sorted(by_split))})", *where, "split"
+            )
             return None
         chosen = list(available)
         if "n" in cfg:
             n = cfg["n"]
             if not 1 <= n <= len(available):
-                check.add(f"n = {n} but split {split!r} has {len(available)} image(s); n must be 1..{len(available)}", *where, "n")
+                check.add(
+                    f"n = {n} but split {split!r} has {len(available)} image(s); n must be 1..{len(available)}",
+                    *where,
+                    "n",
+                )
                 return None
             picked = set(random.Random(f"{seed}:{name}").sample(available, n))
             chosen = [i for i in available if i in picked]
@@ -720,18 +782,30 @@ class _Loader:
         )
 
     @staticmethod
-    def _allocation(cfg: dict[str, Any], where: tuple[str, int], images: int, check: TomlChecker) -> dict[str, Any] | None:
+    def _allocation(
+        cfg: dict[str, Any], where: tuple[str, int], images: int, check: TomlChecker
+    ) -> dict[str, Any] | None:
         """The phase's allocation keys (judgements_per_image and friends), or None if they are wrong."""
         judgements = cfg.get("judgements_per_image", 0)
         share = cfg.get("images_per_annotator", 0)
         release = cfg.get("release_after_min", 30.0)
         problems = []
         if judgements > 0 and "images_per_annotator" not in cfg:
-            problems.append(("judgements_per_image", "judgements_per_image needs images_per_annotator (how many images one session takes)"))
+            problems.append(
+                (
+                    "judgements_per_image",
+                    "judgements_per_image needs images_per_annotator (how many images one session takes)",
+                )
+            )
         if "images_per_annotator" in cfg and judgements <= 0:
             problems.append(("images_per_annotator", "images_per_annotator only applies with judgements_per_image"))
         if "images_per_annotator" in cfg and not 1 <= share <= images:
-            problems.append(("images_per_annotator", f"images_per_annotator = {share} but the phase has {images} image(s); it must be 1..{images}"))
+            problems.append(
+                (
+                    "images_per_annotator",
+                    f"images_per_annotator = {share} but the phase has {images} image(s); it must be 1..{images}",
+                )
+            )
         if "release_after_min" in cfg and judgements <= 0:
             problems.append(("release_after_min", "release_after_min only applies with judgements_per_image"))
         for key, message in problems:
@@ -745,7 +819,10 @@ class _Loader:
     ) -> Design | None:
         block_of = {phase.name: {i: images[i].block for i in phase.image_ids} for phase in phases}
         source = cfg.get("source", DEFAULT_SOURCE_COLUMN)
-        stimuli = {phase.name: {i: (images[i].attribute(source), images[i].condition) for i in phase.image_ids} for phase in phases}
+        stimuli = {
+            phase.name: {i: (images[i].attribute(source), images[i].condition) for i in phase.image_ids}
+            for phase in phases
+        }
         design, problems = check_design(cfg, [phase.name for phase in phases], block_of, stimuli)
         for key, message in problems:
             check.add(message, "counterbalance", key)
@@ -763,7 +840,11 @@ class _Loader:
                 if path in by_path:
                     phase_name, image_id = by_path[path]
                     self.problems.append(
-                        Problem("examples", f"example image of {label_id!r} is trial image {image_id!r} of phase {phase_name!r}; it would reveal the answer", field="path")
+                        Problem(
+                            "examples",
+                            f"example image of {label_id!r} is trial image {image_id!r} of phase {phase_name!r}; it would reveal the answer",
+                            field="path",
+                        )
                     )
 
     def _predictions(self, cfg: dict[str, Any], labels: LabelSet, lines: dict[Where, int]) -> list[Path]:
@@ -771,7 +852,14 @@ class _Loader:
         for index, reference in enumerate(cfg.get("predictions", [])):
             line = line_of(lines, "models", "predictions")
             if not isinstance(reference, str):
-                self.problems.append(Problem(STUDY_FILE, f"predictions entry {index + 1} must be a string path", line=line, field="models.predictions"))
+                self.problems.append(
+                    Problem(
+                        STUDY_FILE,
+                        f"predictions entry {index + 1} must be a string path",
+                        line=line,
+                        field="models.predictions",
+                    )
+                )
                 continue
             path = self.ref(self.root, reference, "models.predictions", line)
             if path is None:
@@ -779,7 +867,14 @@ class _Loader:
             self.inputs.append(path)
             if self.for_session:  # annotators never see model predictions: compare and report check them
                 if regular_file_stat(path) is None:
-                    self.problems.append(Problem(STUDY_FILE, f"predictions file not found: {reference}", line=line, field="models.predictions"))
+                    self.problems.append(
+                        Problem(
+                            STUDY_FILE,
+                            f"predictions file not found: {reference}",
+                            line=line,
+                            field="models.predictions",
+                        )
+                    )
                 else:
                     paths.append(path)
                 continue
@@ -811,7 +906,14 @@ class _Loader:
             raw = read_input_bytes(path, "instructions file")
             text = raw.decode("utf-8-sig")
         except FileNotFoundError:
-            self.problems.append(Problem(STUDY_FILE, f"instructions file not found: {top['instructions']}", line=line_of(lines, "instructions"), field="instructions"))
+            self.problems.append(
+                Problem(
+                    STUDY_FILE,
+                    f"instructions file not found: {top['instructions']}",
+                    line=line_of(lines, "instructions"),
+                    field="instructions",
+                )
+            )
             return ""
         except UnusableInputError as exc:
             self.problems.append(Problem(top["instructions"], str(exc)))
@@ -833,7 +935,9 @@ class _Loader:
         return digest.hexdigest()
 
 
-def load_study(name_or_path: str | Path, *, check_images: bool = True, rehash: bool = False, for_session: bool = False) -> Study:
+def load_study(
+    name_or_path: str | Path, *, check_images: bool = True, rehash: bool = False, for_session: bool = False
+) -> Study:
     """Find, read and check a study; raise :class:`ProtocolError` listing every problem.
 
     ``check_images=False`` skips decoding every image (files must still exist and are

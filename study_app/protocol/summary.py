@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from collections import Counter
 
-from study_app.protocol.counterbalance import Design, level_order
 from study_app.errors import Problem
 from study_app.io.tidy_predictions import read_predictions
+from study_app.protocol.counterbalance import Design, level_order
 from study_app.protocol.study import Phase, Study
 
 
 def _phase_line(phase: Phase) -> str:
     answers = (
-        f"select up to {phase.answers} labels" if phase.multi_label else f"{phase.answers} ordered guess{'es' if phase.answers > 1 else ''}"
+        f"select up to {phase.answers} labels"
+        if phase.multi_label
+        else f"{phase.answers} ordered guess{'es' if phase.answers > 1 else ''}"
     )
-    parts = [f"{len(phase.image_ids)} images", answers, "feedback" if phase.feedback else "no feedback", f"{phase.order} order"]
+    parts = [
+        f"{len(phase.image_ids)} images",
+        answers,
+        "feedback" if phase.feedback else "no feedback",
+        f"{phase.order} order",
+    ]
     if phase.break_every:
         parts.append(f"break every {phase.break_every}")
     if phase.time_limit_s:
@@ -31,14 +38,20 @@ def _condition_line(study: Study, phase: Phase) -> list[str]:
     if set(counts) <= {""}:
         return []
     levels = level_order(c for c in counts if c)
-    text = ", ".join(f"{level}: {counts[level]}" for level in levels) + (f", no condition: {counts['']}" if counts[""] else "")
+    text = ", ".join(f"{level}: {counts[level]}" for level in levels) + (
+        f", no condition: {counts['']}" if counts[""] else ""
+    )
     return [f"    trials per condition: {text}"]
 
 
 def _design_lines(study: Study, design: Design) -> list[str]:
     if not design.levels:
-        blocks = f", image blocks {', '.join(design.blocks)} (manifest column {design.column!r})" if design.blocks else ""
-        return [f"counterbalancing: {design.order} over {', '.join(design.phases)}{blocks}; {design.groups} groups in rotation"]
+        blocks = (
+            f", image blocks {', '.join(design.blocks)} (manifest column {design.column!r})" if design.blocks else ""
+        )
+        return [
+            f"counterbalancing: {design.order} over {', '.join(design.phases)}{blocks}; {design.groups} groups in rotation"
+        ]
     lines = [
         f"counterbalancing: Latin square over conditions {', '.join(design.levels)} x blocks of source images "
         f"(manifest column {design.source!r}) in {', '.join(design.phases)}; {design.groups} groups in rotation, "
@@ -47,7 +60,10 @@ def _design_lines(study: Study, design: Design) -> list[str]:
     for phase in map(study.phase, design.phases):
         for group in range(design.groups):
             counts = Counter(study.images[i].condition for i in phase.image_ids if study.images[i].block == str(group))
-            lines.append(f"  - group {group}, {phase.name}: trials per condition " + ", ".join(f"{lv}: {counts[lv]}" for lv in design.levels))
+            lines.append(
+                f"  - group {group}, {phase.name}: trials per condition "
+                + ", ".join(f"{lv}: {counts[lv]}" for lv in design.levels)
+            )
     return lines
 
 
@@ -62,7 +78,11 @@ def describe_study(study: Study) -> str:
         f"folder: {study.root}",
         f"protocol hash: {study.protocol_hash}",
         f"classes: {len(labels)}"
-        + (f" (hierarchy: {len(labels.inner_nodes)} inner nodes, {len(labels.roots)} roots)" if labels.parent_of else ""),
+        + (
+            f" (hierarchy: {len(labels.inner_nodes)} inner nodes, {len(labels.roots)} roots)"
+            if labels.parent_of
+            else ""
+        ),
         f"example images: {example_count} for {with_examples} classes" if example_count else "example images: none",
         f"images: {len(study.images)} (" + ", ".join(f"{split} {n}" for split, n in sorted(splits.items())) + ")",
         f"phases: {len(study.phases)}",

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from study_app.protocol.keys import RESERVED_KEYS, normalise_keys
 from study_app.io.toml_check import Field, TomlChecker
+from study_app.protocol.keys import RESERVED_KEYS, normalise_keys
 
 HUMANS = "humans"
 MODELS = "models"
@@ -74,23 +74,62 @@ class Taxonomy:
 
     def to_json(self) -> list[dict[str, str]]:
         """As stored with each review session (so old reviews stay readable if the protocol changes)."""
-        return [{"key": c.key, "name": c.name, "applies_to": c.applies_to, "shortcut": c.shortcut, "description": c.description} for c in self.causes]
+        return [
+            {
+                "key": c.key,
+                "name": c.name,
+                "applies_to": c.applies_to,
+                "shortcut": c.shortcut,
+                "description": c.description,
+            }
+            for c in self.causes
+        ]
 
     @classmethod
     def from_json(cls, rows: list[Mapping[str, str]]) -> Taxonomy:
-        return cls(tuple(Cause(r["key"], r["name"], r["applies_to"], r["shortcut"], r.get("description", "")) for r in rows))
+        return cls(
+            tuple(Cause(r["key"], r["name"], r["applies_to"], r["shortcut"], r.get("description", "")) for r in rows)
+        )
 
 
 DEFAULT_TAXONOMY = Taxonomy(
     (
-        Cause("multiple_objects", "multiple objects", BOTH, "1", "the image shows several objects of different classes"),
+        Cause(
+            "multiple_objects", "multiple objects", BOTH, "1", "the image shows several objects of different classes"
+        ),
         Cause("incorrect_ground_truth", "incorrect ground truth", BOTH, "2", "the ground-truth label is wrong"),
-        Cause("fine_grained", "fine-grained recognition", HUMANS, "3", "two very similar classes were confused (e.g. dog breeds)"),
-        Cause("class_unawareness", "class unawareness", HUMANS, "4", "the right class was never considered: the rater did not know it existed"),
-        Cause("insufficient_training", "insufficient training data", HUMANS, "5", "too few examples of the class to learn it from"),
+        Cause(
+            "fine_grained",
+            "fine-grained recognition",
+            HUMANS,
+            "3",
+            "two very similar classes were confused (e.g. dog breeds)",
+        ),
+        Cause(
+            "class_unawareness",
+            "class unawareness",
+            HUMANS,
+            "4",
+            "the right class was never considered: the rater did not know it existed",
+        ),
+        Cause(
+            "insufficient_training",
+            "insufficient training data",
+            HUMANS,
+            "5",
+            "too few examples of the class to learn it from",
+        ),
         Cause("small_thin", "small or thin objects", MODELS, "6", "the object is small or thin in the image"),
-        Cause("filters_distortions", "image filters or distortions", MODELS, "7", "a filter, distortion, contrast or colour change"),
-        Cause("abstract", "abstract representation", MODELS, "8", "a drawing, painting, statue, toy or other depiction"),
+        Cause(
+            "filters_distortions",
+            "image filters or distortions",
+            MODELS,
+            "7",
+            "a filter, distortion, contrast or colour change",
+        ),
+        Cause(
+            "abstract", "abstract representation", MODELS, "8", "a drawing, painting, statue, toy or other depiction"
+        ),
         Cause("other", "other", BOTH, "9", "anything else (say what in the note)"),
     )
 )
@@ -122,7 +161,11 @@ def read_review_table(raw: Any, check: TomlChecker) -> Taxonomy:
         key, name, applies_to, shortcut = (cfg.get(f) for f in ("key", "name", "applies_to", "shortcut"))
         if key is not None:
             if not _KEY_PATTERN.match(key):
-                check.add(f"key {key!r} must be lower-case letters, digits, '_' or '-', starting with a letter (at most 40)", *where, "key")
+                check.add(
+                    f"key {key!r} must be lower-case letters, digits, '_' or '-', starting with a letter (at most 40)",
+                    *where,
+                    "key",
+                )
             elif key in keys:
                 check.add(f"key {key!r} is already used by cause {keys[key] + 1}", *where, "key")
             else:
@@ -134,7 +177,9 @@ def read_review_table(raw: Any, check: TomlChecker) -> Taxonomy:
         canonical = _shortcut(shortcut, check, where) if shortcut is not None else None
         if canonical is not None:
             if canonical in shortcuts:
-                check.add(f"shortcut {canonical!r} is already used by cause {shortcuts[canonical] + 1}", *where, "shortcut")
+                check.add(
+                    f"shortcut {canonical!r} is already used by cause {shortcuts[canonical] + 1}", *where, "shortcut"
+                )
             else:
                 shortcuts[canonical] = index
         if key is not None and name is not None and applies_to is not None and canonical is not None:
@@ -148,7 +193,11 @@ def _shortcut(text: str, check: TomlChecker, where: tuple[str | int, ...]) -> st
     """A single letter or digit, or a function key, not one of the review window's own keys."""
     canonical = normalise_keys(text)
     if canonical is None or "+" in canonical:
-        check.add(f"shortcut {text!r} must be one letter, one digit or a function key such as 'F5' (no modifiers)", *where, "shortcut")
+        check.add(
+            f"shortcut {text!r} must be one letter, one digit or a function key such as 'F5' (no modifiers)",
+            *where,
+            "shortcut",
+        )
         return None
     if canonical in RESERVED_KEYS:
         check.add(f"shortcut {canonical!r} is a key of the review window itself; choose another", *where, "shortcut")

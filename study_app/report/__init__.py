@@ -18,16 +18,32 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them
     # (`name as name` marks each as re-exported: __all__ below is computed, so tools cannot read it)
-    from study_app.report.build import Analysis as Analysis, Settings as Settings, analyse as analyse, build_document as build_document, write_document as write_document, write_report as write_report
+    from study_app.report.build import Analysis as Analysis
+    from study_app.report.build import Settings as Settings
+    from study_app.report.build import analyse as analyse
+    from study_app.report.build import build_document as build_document
+    from study_app.report.build import write_document as write_document
+    from study_app.report.build import write_report as write_report
     from study_app.report.document import Document as Document
-    from study_app.report.inputs import ReportData as ReportData, from_files as from_files, from_model_vs_human as from_model_vs_human, from_study_store as from_study_store
+    from study_app.report.inputs import ReportData as ReportData
+    from study_app.report.inputs import from_files as from_files
+    from study_app.report.inputs import from_model_vs_human as from_model_vs_human
+    from study_app.report.inputs import from_study_store as from_study_store
 
 # Loaded on first use: the command line imports report.cli, and the annotation app
 # must not pay for matplotlib and the statistics at start-up.
 _EXPORTS = {
-    "Analysis": "build", "Settings": "build", "analyse": "build", "build_document": "build",
-    "write_document": "build", "write_report": "build", "Document": "document",
-    "ReportData": "inputs", "from_files": "inputs", "from_model_vs_human": "inputs", "from_study_store": "inputs",
+    "Analysis": "build",
+    "Settings": "build",
+    "analyse": "build",
+    "build_document": "build",
+    "write_document": "build",
+    "write_report": "build",
+    "Document": "document",
+    "ReportData": "inputs",
+    "from_files": "inputs",
+    "from_model_vs_human": "inputs",
+    "from_study_store": "inputs",
 }
 
 __all__ = sorted(_EXPORTS)

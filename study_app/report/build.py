@@ -24,15 +24,15 @@ from study_app.analysis.condition_outputs import ConditionResults, analyse_condi
 from study_app.io.csv_safety import safe_csv_text
 from study_app.io.output_guard import OutputRefusedError, check_output, check_output_folder, write_bytes, write_files
 from study_app.protocol.responses import utc_now
-from study_app.stats import HUMAN, MODEL, RULES, Comparison, compare, error_rates, plurality_vote
 from study_app.report import figures, tables
+from study_app.report.conditions_section import conditions_section
 from study_app.report.document import Block, Document, Figure, Gallery, Section, Table
 from study_app.report.gallery import model_galleries
-from study_app.report.conditions_section import conditions_section
-from study_app.report.taxonomy_section import taxonomy_section
 from study_app.report.html import render_html
 from study_app.report.inputs import ReportData
 from study_app.report.markdown import render_markdown
+from study_app.report.taxonomy_section import taxonomy_section
+from study_app.stats import HUMAN, MODEL, RULES, Comparison, compare, error_rates, plurality_vote
 
 
 @dataclass(frozen=True)
@@ -76,24 +76,44 @@ def analyse(data: ReportData, settings: Settings, comparison: Comparison | None 
     """Run the statistics engine for everything the report shows (``comparison`` if already run)."""
     comparison = comparison or compare(
         data.raters if data.every_trial is None else data.every_trial,
-        alpha=settings.alpha, rule=data.rule, k=data.k, n_boot=settings.n_boot, seed=settings.seed, labels=data.labels, notes=data.notes,
+        alpha=settings.alpha,
+        rule=data.rule,
+        k=data.k,
+        n_boot=settings.n_boot,
+        seed=settings.seed,
+        labels=data.labels,
+        notes=data.notes,
     )
     main = rule_title(data.rule, data.k)
     rates = {main: comparison.rates[comparison.rates["scope"] == "shared"]}
     if main != "top-1":
-        rates = {"top-1": error_rates(data.raters, alpha=settings.alpha, correct="correct_top1", n_boot=settings.n_boot, seed=settings.seed), **rates}
+        rates = {
+            "top-1": error_rates(
+                data.raters, alpha=settings.alpha, correct="correct_top1", n_boot=settings.n_boot, seed=settings.seed
+            ),
+            **rates,
+        }
     correct = RULES[data.rule]
     learning = {}
     for phase, rows in data.raters.groupby("phase", observed=True, sort=True):
         human = rows[(rows["kind"] == HUMAN) & rows["trial"].notna()]
         if not human.empty:
             learning[str(phase)] = _learning_blocks(human, correct, settings)
-    conditions = analyse_conditions(data.raters, data.labels, correct=correct, direction=settings.psychometric_direction,
-                                    alpha=settings.alpha, n_boot=settings.n_boot, seed=settings.seed)
+    conditions = analyse_conditions(
+        data.raters,
+        data.labels,
+        correct=correct,
+        direction=settings.psychometric_direction,
+        alpha=settings.alpha,
+        n_boot=settings.n_boot,
+        seed=settings.seed,
+    )
     return Analysis(comparison, rates, learning, conditions)
 
 
-def _learning_blocks(human: pd.DataFrame, correct: str, settings: Settings) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def _learning_blocks(
+    human: pd.DataFrame, correct: str, settings: Settings
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Error rate (with Wilson interval) of each block of trials, from :func:`error_rates`.
 
     Each block is given to the engine as a rater of its own kind, so it gets the
@@ -103,7 +123,9 @@ def _learning_blocks(human: pd.DataFrame, correct: str, settings: Settings) -> t
     edges = np.unique(np.linspace(trial.min(), trial.max() + 1, settings.learning_blocks + 1).astype(np.int64))
     block = np.searchsorted(edges, trial, side="right") - 1
     width = len(str(edges[-1]))
-    names = np.array([f"{edges[i]:0{width}d}-{edges[i + 1] - 1:0{width}d}" for i in range(len(edges) - 1)], dtype=object)
+    names = np.array(
+        [f"{edges[i]:0{width}d}-{edges[i + 1] - 1:0{width}d}" for i in range(len(edges) - 1)], dtype=object
+    )
     blocks = human.assign(rater=names[block], kind="trials")
     rates = error_rates(blocks, alpha=settings.alpha, correct=correct, n_boot=settings.n_boot, seed=settings.seed)
     used = np.unique(block)
@@ -129,7 +151,9 @@ def _all_images(comparison: Comparison) -> tuple[Table, ...]:
     return (tables.all_images(beyond),) if not beyond.empty else ()
 
 
-def build_document(data: ReportData, settings: Settings, analysis: Analysis, generated_at: str | None = None) -> Document:
+def build_document(
+    data: ReportData, settings: Settings, analysis: Analysis, generated_at: str | None = None
+) -> Document:
     """Arrange the analysis into the report's sections (nothing is computed here)."""
     comparison = analysis.comparison
     phases = sorted(data.raters["phase"].astype(str).unique())
@@ -139,30 +163,62 @@ def build_document(data: ReportData, settings: Settings, analysis: Analysis, gen
     main = rule_title(data.rule, data.k)
     level = f"{100 * (1 - settings.alpha):g}%"
     settings_facts = (
-        ("correctness rule", f"{main}: " + {"top-k": f"right if any of the first {data.k} guesses is a valid label",
-                                            "top-1": "right if the first guess is a valid label",
-                                            "all-valid": "right if every guess is a valid label"}[data.rule]),
+        (
+            "correctness rule",
+            f"{main}: "
+            + {
+                "top-k": f"right if any of the first {data.k} guesses is a valid label",
+                "top-1": "right if the first guess is a valid label",
+                "all-valid": "right if every guess is a valid label",
+            }[data.rule],
+        ),
         ("intervals", f"{level}; bootstrap with {settings.n_boot} replicates, seed {settings.seed}"),
         *((f"note {i}", note) for i, note in enumerate(comparison.notes, start=1)),
     )
     headline = tables.headline(analysis.rates)
-    pooled = (f" These rates pool all condition levels ({analysis.conditions.analysis.levels}); "
-              "the Conditions section gives them level by level." if analysis.conditions else "")
+    pooled = (
+        f" These rates pool all condition levels ({analysis.conditions.analysis.levels}); "
+        "the Conditions section gives them level by level."
+        if analysis.conditions
+        else ""
+    )
     sections = [
-        Section("study", "The study", "What was compared, on which images, by whom, and how this report was made.",
-                (tables.facts_table(data.facts + settings_facts),)),
-        Section("errors", "Error rates", f"Each annotator, the annotators pooled (their mean and three crowds, defined in the notes of the study table) and each model, with {level} intervals.{pooled}",
-                (headline, *(figures.error_dots(f"error-rates-{phase_slug[p]}", headline.data[headline.data["phase"] == p], main) for p in phases),
-                 *_all_images(comparison))),
+        Section(
+            "study",
+            "The study",
+            "What was compared, on which images, by whom, and how this report was made.",
+            (tables.facts_table(data.facts + settings_facts),),
+        ),
+        Section(
+            "errors",
+            "Error rates",
+            f"Each annotator, the annotators pooled (their mean and three crowds, defined in the notes of the study table) and each model, with {level} intervals.{pooled}",
+            (
+                headline,
+                *(
+                    figures.error_dots(f"error-rates-{phase_slug[p]}", headline.data[headline.data["phase"] == p], main)
+                    for p in phases
+                ),
+                *_all_images(comparison),
+            ),
+        ),
         *([conditions_section(analysis.conditions, phase_slug)] if analysis.conditions else []),
         _paired_section(comparison, data, settings),
         _agreement_section(comparison, settings, phases, phase_slug),
         _class_section(data, settings, comparison, phase_slug, model_slug),
-        Section("confusions", "Most confused pairs", "The most frequent wrong top-1 answers, for the annotators together and for each model.",
-                (tables.confusions(comparison.confusions, data.label_name),) if not comparison.confusions.empty else ()),
+        Section(
+            "confusions",
+            "Most confused pairs",
+            "The most frequent wrong top-1 answers, for the annotators together and for each model.",
+            (tables.confusions(comparison.confusions, data.label_name),) if not comparison.confusions.empty else (),
+        ),
         _learning_section(analysis, phase_slug),
-        Section("times", "Response times", "Are wrong answers slower?",
-                (tables.response_times(comparison.response_times),) if not comparison.response_times.empty else ()),
+        Section(
+            "times",
+            "Response times",
+            "Are wrong answers slower?",
+            (tables.response_times(comparison.response_times),) if not comparison.response_times.empty else (),
+        ),
         _gallery_section(data, settings, phases, models, phase_slug, model_slug),
     ]
     if data.reviews is not None:
@@ -175,8 +231,10 @@ def _paired_section(comparison: Comparison, data: ReportData, settings: Settings
         return Section("paired", "Paired comparisons", "No model predictions: there is nothing to pair.")
     low, high = int(comparison.paired["n_images"].min()), int(comparison.paired["n_images"].max())
     counted = f"{low}" if low == high else f"from {low} to {high}"
-    intro = (f"Each pair of raters is compared only on the stimuli both of them saw ({counted} per pair: the n column), "
-             "stimulus by stimulus; the annotators' mean and vote are paired with a model on the stimuli annotators saw.")
+    intro = (
+        f"Each pair of raters is compared only on the stimuli both of them saw ({counted} per pair: the n column), "
+        "stimulus by stimulus; the annotators' mean and vote are paired with a model on the stimuli annotators saw."
+    )
     annotators = set(data.raters.loc[data.raters["kind"] == HUMAN, "rater"].astype(str).unique())
     blocks: list[Table] = [tables.paired(comparison.paired, annotators, settings.pair_rows)]
     if not comparison.population.empty:
@@ -186,31 +244,54 @@ def _paired_section(comparison: Comparison, data: ReportData, settings: Settings
     return Section("paired", "Paired comparisons", intro, tuple(blocks))
 
 
-def _agreement_section(comparison: Comparison, settings: Settings, phases: list[str], phase_slug: dict[str, str]) -> Section:
+def _agreement_section(
+    comparison: Comparison, settings: Settings, phases: list[str], phase_slug: dict[str, str]
+) -> Section:
     pairs = comparison.consistency
     blocks: list[Table | Figure] = []
     if not pairs.empty:
         blocks.append(tables.consistency(pairs, settings.alpha, settings.pair_rows))
-        blocks += [figures.consistency_heatmap(f"consistency-{phase_slug[p]}", pairs[pairs["phase"] == p]) for p in phases if (pairs["phase"] == p).any()]
+        blocks += [
+            figures.consistency_heatmap(f"consistency-{phase_slug[p]}", pairs[pairs["phase"] == p])
+            for p in phases
+            if (pairs["phase"] == p).any()
+        ]
     if not comparison.consistency_differences.empty:
         blocks.append(tables.consistency_differences(comparison.consistency_differences, settings.alpha))
     if not comparison.label_agreement.empty:
         blocks.append(tables.label_agreement(comparison.label_agreement, settings.alpha, settings.pair_rows))
-    return Section("agreement", "Agreement", "Do raters err on the same images? Do annotators give the same labels?", tuple(blocks))
+    return Section(
+        "agreement", "Agreement", "Do raters err on the same images? Do annotators give the same labels?", tuple(blocks)
+    )
 
 
-def _class_section(data: ReportData, settings: Settings, comparison: Comparison, phase_slug: dict[str, str], model_slug: dict[str, str]) -> Section:
+def _class_section(
+    data: ReportData, settings: Settings, comparison: Comparison, phase_slug: dict[str, str], model_slug: dict[str, str]
+) -> Section:
     per_class = comparison.classes
     if per_class.empty:
         return Section("classes", "Per-class errors", "No model predictions: no per-class comparison.")
     profiles = comparison.class_correlation
     scatters = []
     for (phase, model), rows in per_class[per_class["level"] == "class"].groupby(["phase", "model"], sort=True):
-        profile = profiles[(profiles["phase"] == phase) & (profiles["model"] == model) & (profiles["level"] == "class")].iloc[0]
+        profile = profiles[
+            (profiles["phase"] == phase) & (profiles["model"] == model) & (profiles["level"] == "class")
+        ].iloc[0]
         text = f"Spearman rho {tables.number(profile['spearman_rho'])} (p {tables.number(profile['spearman_p'])}); {profile['n_significant']} classes differ."
-        scatters.append(figures.class_scatter(f"class-scatter-{phase_slug[phase]}-{model_slug[model]}", rows, model, text))
-    blocks: tuple[Block, ...] = (tables.classes(per_class, data.label_name, settings.top_rows), tables.class_correlation(profiles), *scatters)
-    return Section("classes", "Per-class errors", "Where the annotators and each model err, class by class (and by superclass with a hierarchy).", blocks)
+        scatters.append(
+            figures.class_scatter(f"class-scatter-{phase_slug[phase]}-{model_slug[model]}", rows, model, text)
+        )
+    blocks: tuple[Block, ...] = (
+        tables.classes(per_class, data.label_name, settings.top_rows),
+        tables.class_correlation(profiles),
+        *scatters,
+    )
+    return Section(
+        "classes",
+        "Per-class errors",
+        "Where the annotators and each model err, class by class (and by superclass with a hierarchy).",
+        blocks,
+    )
 
 
 def _learning_section(analysis: Analysis, phase_slug: dict[str, str]) -> Section:
@@ -218,14 +299,27 @@ def _learning_section(analysis: Analysis, phase_slug: dict[str, str]) -> Section
     blocks: list[Table | Figure] = [tables.trend(trend)] if not trend.empty else []
     for phase, (rates, starts, ends) in analysis.learning.items():
         fit = trend[trend["phase"] == phase] if not trend.empty else trend
-        text = (f"Odds ratio of an error per 100 trials: {tables.number(fit['odds_ratio_per_100'].iloc[0])} "
-                f"{tables.interval(fit['ci_low'].iloc[0], fit['ci_high'].iloc[0], scale=1)}." if not fit.empty else "No trend could be fitted.")
+        text = (
+            f"Odds ratio of an error per 100 trials: {tables.number(fit['odds_ratio_per_100'].iloc[0])} "
+            f"{tables.interval(fit['ci_low'].iloc[0], fit['ci_high'].iloc[0], scale=1)}."
+            if not fit.empty
+            else "No trend could be fitted."
+        )
         name = f"learning-curve-{phase_slug[phase]}"
         blocks += [tables.learning_blocks(rates, name), figures.learning_curve(name, rates, starts, ends, text)]
-    return Section("learning", "Learning over trials", "Do annotators get better (or tired) during a session?", tuple(blocks))
+    return Section(
+        "learning", "Learning over trials", "Do annotators get better (or tired) during a session?", tuple(blocks)
+    )
 
 
-def _gallery_section(data: ReportData, settings: Settings, phases: list[str], models: list[str], phase_slug: dict[str, str], model_slug: dict[str, str]) -> Section:
+def _gallery_section(
+    data: ReportData,
+    settings: Settings,
+    phases: list[str],
+    models: list[str],
+    phase_slug: dict[str, str],
+    model_slug: dict[str, str],
+) -> Section:
     galleries: list[Gallery] = []
     correct = RULES[data.rule]
     for phase in phases:
@@ -233,15 +327,31 @@ def _gallery_section(data: ReportData, settings: Settings, phases: list[str], mo
         crowd = plurality_vote(rows, seed=settings.seed)
         for model in models:
             if (rows["rater"] == model).any() and not crowd.empty:
-                galleries += model_galleries(rows, crowd, model, correct=correct, name=data.label_name, image_paths=data.image_paths, max_pixels=data.max_pixels,
-                                             size=settings.gallery_size, key=f"{phase_slug[phase]}-{model_slug[model]}")
+                galleries += model_galleries(
+                    rows,
+                    crowd,
+                    model,
+                    correct=correct,
+                    name=data.label_name,
+                    image_paths=data.image_paths,
+                    max_pixels=data.max_pixels,
+                    size=settings.gallery_size,
+                    key=f"{phase_slug[phase]}-{model_slug[model]}",
+                )
     intro = f"Up to {settings.gallery_size} images per gallery, by image id."
-    return Section("galleries", "Where annotators and models part ways", intro if galleries else "No model predictions: no galleries.", tuple(galleries))
+    return Section(
+        "galleries",
+        "Where annotators and models part ways",
+        intro if galleries else "No model predictions: no galleries.",
+        tuple(galleries),
+    )
 
 
 def _gallery_frame(gallery: Gallery) -> pd.DataFrame:
     fields = ("image_id", "truth", "humans", "model", "thumbnail_file", "problem")
-    return pd.DataFrame([{name: getattr(item, name) for name in fields} for item in gallery.items], columns=list(fields))
+    return pd.DataFrame(
+        [{name: getattr(item, name) for name in fields} for item in gallery.items], columns=list(fields)
+    )
 
 
 def _csv(frame: pd.DataFrame) -> bytes:
@@ -259,7 +369,10 @@ def write_document(document: Document, out: Path, inputs: Iterable[str | Path | 
     refused, as is a new report file that would replace a file the report did not write.
     ``inputs`` are the files the report was made from: none of them is overwritten.
     """
-    files: dict[str, bytes] = {"index.html": render_html(document).encode("utf-8"), "report.md": render_markdown(document).encode("utf-8")}
+    files: dict[str, bytes] = {
+        "index.html": render_html(document).encode("utf-8"),
+        "report.md": render_markdown(document).encode("utf-8"),
+    }
     for figure in document.blocks(Figure):
         files[f"figures/{figure.name}.svg"], files[f"figures/{figure.name}.png"] = figure.svg, figure.png
     for block in document.blocks(Table):
@@ -307,7 +420,9 @@ def _owned_files(out: Path) -> set[str]:
     try:
         names = json.loads(listing.read_text(encoding="utf-8"))["files"]
     except (OSError, ValueError, KeyError, TypeError):
-        raise OutputRefusedError(f"{listing} is damaged, so which files the report wrote is unknown; choose a new or empty folder") from None
+        raise OutputRefusedError(
+            f"{listing} is damaged, so which files the report wrote is unknown; choose a new or empty folder"
+        ) from None
     if not isinstance(names, list) or not all(isinstance(name, str) and _relative(name) for name in names):
         raise OutputRefusedError(f"{listing} lists files outside {out}; choose a new or empty folder")
     return set(names)
@@ -322,8 +437,14 @@ def _write_owned(out: Path, names: set[str]) -> None:
     write_bytes(out / OWNED_FILES, json.dumps({"files": sorted(names)}, indent=1).encode("utf-8"))
 
 
-def write_report(data: ReportData, settings: Settings, out: Path, *, comparison: Comparison | None = None,
-                 inputs: Iterable[str | Path | None] = ()) -> list[Path]:
+def write_report(
+    data: ReportData,
+    settings: Settings,
+    out: Path,
+    *,
+    comparison: Comparison | None = None,
+    inputs: Iterable[str | Path | None] = (),
+) -> list[Path]:
     """Analyse, assemble and write a report; returns the files written (``index.html`` first)."""
     document = build_document(data, settings, analyse(data, settings, comparison))
     written = write_document(document, out, inputs)

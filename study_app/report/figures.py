@@ -12,9 +12,8 @@ number of ``$`` cannot crash the report).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import io
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
@@ -22,8 +21,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 
-from study_app.stats.agreement import CEILING_PAIR
 from study_app.report.document import Figure
+from study_app.stats.agreement import CEILING_PAIR
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -87,14 +86,23 @@ def error_dots(name: str, headline: pd.DataFrame, rule: str) -> Figure:
             each = 100 * headline.loc[people, f"error {rule}"].to_numpy(dtype=float)
             spread = np.empty(strip)
             spread[np.argsort(each, kind="stable")] = np.linspace(-0.3, 0.3, strip)
-            axes.scatter(each, len(rows) + spread, s=10, alpha=0.6, color=KIND_COLOURS["human"], label=KIND_TITLES["human"])
+            axes.scatter(
+                each, len(rows) + spread, s=10, alpha=0.6, color=KIND_COLOURS["human"], label=KIND_TITLES["human"]
+            )
             names.append(f"annotators (each of {strip})")
         for kind, colour in KIND_COLOURS.items():
             mine = (rows["kind"] == kind).to_numpy()
             if mine.any():
                 y = np.flatnonzero(mine)
-                axes.errorbar(100 * error[mine], y, xerr=100 * np.vstack([error[mine] - low[mine], high[mine] - error[mine]]),
-                              fmt="o", color=colour, capsize=3, label=KIND_TITLES[kind])
+                axes.errorbar(
+                    100 * error[mine],
+                    y,
+                    xerr=100 * np.vstack([error[mine] - low[mine], high[mine] - error[mine]]),
+                    fmt="o",
+                    color=colour,
+                    capsize=3,
+                    label=KIND_TITLES[kind],
+                )
         axes.set_yticks(range(len(names)), names)
         axes.set_xlabel(f"{rule} error (%), 95% interval")
         axes.set_xlim(left=0)
@@ -111,13 +119,21 @@ def class_scatter(name: str, per_class: pd.DataFrame, model: str, profile: str) 
         figure = _new(5.0, 5.0)
         axes = figure.add_subplot()
         differs = per_class["significant"].to_numpy(dtype=bool)
-        human, machine = 100 * per_class["human_error"].to_numpy(dtype=float), 100 * per_class["model_error"].to_numpy(dtype=float)
+        human, machine = (
+            100 * per_class["human_error"].to_numpy(dtype=float),
+            100 * per_class["model_error"].to_numpy(dtype=float),
+        )
         axes.scatter(human[~differs], machine[~differs], s=14, alpha=0.6, color=KIND_COLOURS["human"], label="class")
         if differs.any():
             axes.scatter(human[differs], machine[differs], s=22, color=KIND_COLOURS["model"], label="differs (FDR)")
         top = min(100.0, max(5.0, 1.1 * float(max(human.max(initial=0), machine.max(initial=0)))))
         axes.plot([0, top], [0, top], color="grey", linewidth=1, linestyle="--", label="equal error", zorder=0)
-        axes.set(xlim=(-0.02 * top, top), ylim=(-0.02 * top, top), xlabel="annotators' error per class (%)", ylabel=f"{model} error per class (%)")
+        axes.set(
+            xlim=(-0.02 * top, top),
+            ylim=(-0.02 * top, top),
+            xlabel="annotators' error per class (%)",
+            ylabel=f"{model} error per class (%)",
+        )
         axes.set_aspect("equal")
         axes.legend(loc="upper left", fontsize=8)
         caption = f"One dot per class ({len(per_class)}); above the diagonal the model errs more. {profile}"
@@ -133,7 +149,9 @@ def consistency_heatmap(name: str, pairs: pd.DataFrame) -> Figure:
     """
     if "pair" in pairs.columns:
         pairs = pairs[pairs["pair"].astype(str) != CEILING_PAIR]
-    kinds = dict(zip(pairs["rater_a"].astype(str), pairs["kind_a"].astype(str))) | dict(zip(pairs["rater_b"].astype(str), pairs["kind_b"].astype(str)))
+    kinds = dict(zip(pairs["rater_a"].astype(str), pairs["kind_a"].astype(str))) | dict(
+        zip(pairs["rater_b"].astype(str), pairs["kind_b"].astype(str))
+    )
     raters = sorted(kinds)
     index = {rater: i for i, rater in enumerate(raters)}
     matrix = np.full((len(raters), len(raters)), np.nan)
@@ -145,7 +163,9 @@ def consistency_heatmap(name: str, pairs: pd.DataFrame) -> Figure:
         people = [i for i in named if kinds[raters[i]] == "human"]
         step = -(-len(people) // MAX_NAMED_RATERS)
         named = sorted(set(named) - set(people) | set(people[::step]))
-        caption += f" Every rater has a row and a column; the axes name one annotator in {step} (every pair: consistency.csv)."
+        caption += (
+            f" Every rater has a row and a column; the axes name one annotator in {step} (every pair: consistency.csv)."
+        )
     with matplotlib.rc_context({**STYLE, "axes.grid": False}):
         side = min(2.5 + 0.32 * len(raters), MAX_SIDE_INCHES)
         figure = _new(side + 1.2, side)
@@ -157,7 +177,15 @@ def consistency_heatmap(name: str, pairs: pd.DataFrame) -> Figure:
         if len(raters) <= 15:
             for (i, j), kappa in np.ndenumerate(matrix):
                 if not np.isnan(kappa):
-                    axes.text(j, i, f"{kappa:.2f}", ha="center", va="center", fontsize=7, color="white" if abs(kappa) > 0.6 else "black")
+                    axes.text(
+                        j,
+                        i,
+                        f"{kappa:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if abs(kappa) > 0.6 else "black",
+                    )
         figure.colorbar(image, ax=axes, label="kappa")
         return _export(name, "Error consistency of every pair of raters", caption, figure)
 
@@ -172,7 +200,9 @@ def learning_curve(name: str, blocks: pd.DataFrame, starts: np.ndarray, ends: np
         low, high = 100 * blocks["wilson_low"].to_numpy(dtype=float), 100 * blocks["wilson_high"].to_numpy(dtype=float)
         axes.fill_between(middle, low, high, color=KIND_COLOURS["human"], alpha=0.2, linewidth=0, label="95% interval")
         axes.plot(middle, error, marker="o", color=KIND_COLOURS["human"], label="annotators' error")
-        axes.set(xlabel="trial in the phase", ylabel="error (%)", ylim=(0, max(5.0, float(np.nanmax(high, initial=0)) * 1.1)))
+        axes.set(
+            xlabel="trial in the phase", ylabel="error (%)", ylim=(0, max(5.0, float(np.nanmax(high, initial=0)) * 1.1))
+        )
         axes.legend(loc="best", fontsize=8)
         return _export(name, "Learning curve: error over the trials", f"Each dot is a block of trials. {trend}", figure)
 
@@ -181,7 +211,9 @@ def learning_curve(name: str, blocks: pd.DataFrame, starts: np.ndarray, ends: np
 MODEL_SHADES = ("#D55E00", "#E69F00", "#CC79A7", "#000000", "#999999", "#F0E442")
 
 
-def accuracy_by_condition(name: str, rates: pd.DataFrame, curves: dict[str, tuple[np.ndarray, np.ndarray]], guess: float, phase: str) -> Figure:
+def accuracy_by_condition(
+    name: str, rates: pd.DataFrame, curves: dict[str, tuple[np.ndarray, np.ndarray]], guess: float, phase: str
+) -> Figure:
     """Accuracy against the condition level: each annotator as a thin line, the annotators' mean
     and each model with interval bars, and each one's fitted psychometric curve (dashed).
 
@@ -210,20 +242,37 @@ def accuracy_by_condition(name: str, rates: pd.DataFrame, curves: dict[str, tupl
                 continue
             rows = _in_level_order(rows, position)
             x, accuracy = _accuracy(rows, position)
-            low, high = 1 - rows[f"{method}_high"].to_numpy(dtype=float), 1 - rows[f"{method}_low"].to_numpy(dtype=float)
-            axes.errorbar(x, 100 * accuracy, yerr=[100 * np.clip(accuracy - low, 0, None), 100 * np.clip(high - accuracy, 0, None)],
-                          color=colour, marker="o", markersize=4, linewidth=0 if rater in curves else 1.5, elinewidth=1, capsize=2,
-                          label=label, zorder=3)
+            low, high = (
+                1 - rows[f"{method}_high"].to_numpy(dtype=float),
+                1 - rows[f"{method}_low"].to_numpy(dtype=float),
+            )
+            axes.errorbar(
+                x,
+                100 * accuracy,
+                yerr=[100 * np.clip(accuracy - low, 0, None), 100 * np.clip(high - accuracy, 0, None)],
+                color=colour,
+                marker="o",
+                markersize=4,
+                linewidth=0 if rater in curves else 1.5,
+                elinewidth=1,
+                capsize=2,
+                label=label,
+                zorder=3,
+            )
             if rater in curves:
                 curve_x, curve_y = curves[rater]
                 axes.plot(curve_x, 100 * curve_y, color=colour, linestyle="--", linewidth=1.2, zorder=2)
-        axes.axhline(100 * guess, color="#777777", linewidth=0.8, linestyle=":", label=f"chance ({100 * guess:.3g}%)", zorder=0)
+        axes.axhline(
+            100 * guess, color="#777777", linewidth=0.8, linestyle=":", label=f"chance ({100 * guess:.3g}%)", zorder=0
+        )
         if not numeric:
             axes.set_xticks(list(position.values()), levels)
         axes.set(xlabel="condition level", ylabel="accuracy (%)", ylim=(0, 102))
         axes.legend(loc="best", fontsize=8)
-        caption = ("Dots: accuracy at each level with 95% intervals (Wilson for one rater, cluster bootstrap for the annotators' mean); "
-                   "thin lines: each annotator" + ("; dashed: fitted psychometric functions." if curves else "."))
+        caption = (
+            "Dots: accuracy at each level with 95% intervals (Wilson for one rater, cluster bootstrap for the annotators' mean); "
+            "thin lines: each annotator" + ("; dashed: fitted psychometric functions." if curves else ".")
+        )
         return _export(name, f"Accuracy by condition: {phase}", caption, figure)
 
 
@@ -239,4 +288,6 @@ def _in_level_order(rows: pd.DataFrame, position: dict[str, float]) -> pd.DataFr
 
 
 def _accuracy(rows: pd.DataFrame, position: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    return np.array([position[level] for level in rows["condition"].astype(str)]), 1 - rows["error_rate"].to_numpy(dtype=float)
+    return np.array([position[level] for level in rows["condition"].astype(str)]), 1 - rows["error_rate"].to_numpy(
+        dtype=float
+    )

@@ -20,9 +20,9 @@ from PIL import Image
 
 from study_app.errors import ImageError
 from study_app.io.images import load_image
+from study_app.report.document import Gallery, GalleryItem
 from study_app.stats import HUMAN
 from study_app.stats.raters import with_condition
-from study_app.report.document import Gallery, GalleryItem
 
 THUMBNAIL_PX = 128
 NO_ANSWER = "(no answer)"
@@ -45,7 +45,9 @@ def thumbnail(path: Path | None, max_pixels: int) -> tuple[bytes | None, str]:
 def _answers_text(labels: list[str], name: Callable[[str], str]) -> str:
     """The annotators' top-1 answers, most frequent first: ``3 (three) x2, 5 (five) x1``."""
     counts = Counter(name(label) if label else NO_ANSWER for label in labels)
-    return ", ".join(f"{label} x{count}" for label, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    return ", ".join(
+        f"{label} x{count}" for label, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    )
 
 
 def _by_stimulus(table: pd.DataFrame) -> pd.DataFrame:
@@ -53,7 +55,9 @@ def _by_stimulus(table: pd.DataFrame) -> pd.DataFrame:
     conditions is two gallery entries, and people's answers at one level never join the
     model's at another."""
     keyed = with_condition(table)
-    return keyed.set_index([keyed["image_id"].astype(str), keyed["condition"].astype(str)]).rename_axis(["stimulus_image", "stimulus_condition"])
+    return keyed.set_index([keyed["image_id"].astype(str), keyed["condition"].astype(str)]).rename_axis(
+        ["stimulus_image", "stimulus_condition"]
+    )
 
 
 def model_galleries(
@@ -79,7 +83,9 @@ def model_galleries(
     people = _by_stimulus(raters[raters["kind"] == HUMAN])
 
     def items(humans_right: bool) -> tuple[GalleryItem, ...]:
-        chosen = sorted(shared[(votes[shared] == humans_right).to_numpy() & (model_right != humans_right).to_numpy()])[:size]
+        chosen = sorted(shared[(votes[shared] == humans_right).to_numpy() & (model_right != humans_right).to_numpy()])[
+            :size
+        ]
         labels = people.loc[people.index.isin(chosen), "label"].astype(str)
         answers = {stimulus: rows.tolist() for stimulus, rows in labels.groupby(level=[0, 1])}
         found = []
@@ -89,11 +95,22 @@ def model_galleries(
             truth = name(str(machine.at[stimulus, "truth"]))
             guess = str(machine.at[stimulus, "label"])
             shown = f"{image_id} @ {condition}" if condition else image_id
-            found.append(GalleryItem(shown, truth, _answers_text(answers[stimulus], name), name(guess) if guess else NO_ANSWER, picture, problem))
+            found.append(
+                GalleryItem(
+                    shown,
+                    truth,
+                    _answers_text(answers[stimulus], name),
+                    name(guess) if guess else NO_ANSWER,
+                    picture,
+                    problem,
+                )
+            )
         return tuple(found)
 
-    caption = ("Annotators: their plurality vote (the label most of them gave; a tie broken at random, seeded); "
-               "their top-1 answers are listed with counts. Model: its top-1 answer.")
+    caption = (
+        "Annotators: their plurality vote (the label most of them gave; a tie broken at random, seeded); "
+        "their top-1 answers are listed with counts. Model: its top-1 answer."
+    )
     return (
         Gallery(f"gallery-humans-wrong-{key}", f"Annotators wrong, {model} right", caption, items(False)),
         Gallery(f"gallery-model-wrong-{key}", f"Annotators right, {model} wrong", caption, items(True)),

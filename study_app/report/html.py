@@ -8,12 +8,11 @@ network access at all: it opens offline in any browser and cannot call home.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import base64
 import html
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 
@@ -68,11 +67,20 @@ def _cell(value: str, numeric: bool) -> Markup:
 def _table(block: Table) -> Markup:
     shown: pd.DataFrame = block.shown
     head = tag("thead", tag("tr", *(tag("th", title) for title in shown.columns)))
-    body = tag("tbody", *(tag("tr", *(_cell(value, block.numeric) for value in row)) for row in shown.itertuples(index=False)))
+    body = tag(
+        "tbody", *(tag("tr", *(_cell(value, block.numeric) for value in row)) for row in shown.itertuples(index=False))
+    )
     note = f"{block.note} " if block.note else ""
     return tag(
-        "figure", tag("h3", block.title), tag("div", tag("table", head, body), class_="scroll"),
-        tag("p", f"{note}All {len(block.data)} rows: ", tag("a", f"tables/{block.name}.csv", href=f"tables/{block.name}.csv"), class_="note"),
+        "figure",
+        tag("h3", block.title),
+        tag("div", tag("table", head, body), class_="scroll"),
+        tag(
+            "p",
+            f"{note}All {len(block.data)} rows: ",
+            tag("a", f"tables/{block.name}.csv", href=f"tables/{block.name}.csv"),
+            class_="note",
+        ),
         class_="table",
     )
 
@@ -88,11 +96,20 @@ def _thumb(item: GalleryItem) -> Markup:
     else:
         picture = tag("div", item.problem, class_="missing")
     facts = [("image", item.image_id), ("truth", item.truth), ("annotators", item.humans), ("model", item.model)]
-    return tag("figure", picture, tag("dl", *(Markup(tag("dt", key) + tag("dd", value)) for key, value in facts)), class_="thumb")
+    return tag(
+        "figure",
+        picture,
+        tag("dl", *(Markup(tag("dt", key) + tag("dd", value)) for key, value in facts)),
+        class_="thumb",
+    )
 
 
 def _gallery(block: Gallery) -> Markup:
-    content = tag("div", *(_thumb(item) for item in block.items), class_="gallery") if block.items else tag("p", "No such images.", class_="note")
+    content = (
+        tag("div", *(_thumb(item) for item in block.items), class_="gallery")
+        if block.items
+        else tag("p", "No such images.", class_="note")
+    )
     return tag("figure", tag("h3", block.title), content, tag("figcaption", block.caption))
 
 
@@ -106,11 +123,21 @@ def render_html(document: Document) -> str:
     """The whole page as text."""
     contents = tag("nav", tag("ol", *(tag("li", tag("a", s.title, href=f"#{s.key}")) for s in document.sections)))
     head = tag(
-        "head", Markup('<meta charset="utf-8">'), Markup(f'<meta http-equiv="Content-Security-Policy" content="{escape(CSP)}">'),
-        Markup('<meta name="viewport" content="width=device-width, initial-scale=1">'), tag("title", document.title), tag("style", Markup(CSS)),
+        "head",
+        Markup('<meta charset="utf-8">'),
+        Markup(f'<meta http-equiv="Content-Security-Policy" content="{escape(CSP)}">'),
+        Markup('<meta name="viewport" content="width=device-width, initial-scale=1">'),
+        tag("title", document.title),
+        tag("style", Markup(CSS)),
     )
     body = tag(
-        "body", tag("header", tag("h1", document.title), tag("p", f"Generated {document.generated_at}", class_="generated"), contents),
+        "body",
+        tag(
+            "header",
+            tag("h1", document.title),
+            tag("p", f"Generated {document.generated_at}", class_="generated"),
+            contents,
+        ),
         *(_section(section) for section in document.sections),
     )
     return "<!DOCTYPE html>\n" + tag("html", head, body, lang="en") + "\n"

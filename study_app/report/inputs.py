@@ -19,19 +19,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from study_app.version import __version__
 from study_app.analysis.raters import BenchmarkSource, FileSource, RaterInputs, StudySource
-from study_app.protocol.counterbalance import level_order
-from study_app.io.csvfiles import read_csv
 from study_app.errors import InputFileError, Problem, StudyError
+from study_app.io.csvfiles import read_csv
 from study_app.io.images import DEFAULT_MAX_PIXELS, sha256_file
-from study_app.protocol.labels import LabelSet
 from study_app.io.paths import PathEscapeError, resolve_inside
 from study_app.io.privacy import without_home
+from study_app.io.store_url import printable_location
+from study_app.protocol.counterbalance import level_order
+from study_app.protocol.labels import LabelSet
 from study_app.protocol.study import Study
 from study_app.stats import HUMAN, MODEL, shown_images_only
 from study_app.stats.raters import stimulus_codes
-from study_app.io.store_url import printable_location
+from study_app.version import __version__
 
 Facts = tuple[tuple[str, str], ...]
 
@@ -72,11 +72,14 @@ class ReportData:
         unknown = sorted(set(models) - present)
         if unknown:
             raise StudyError(f"no model {unknown[0]!r} in the data; models: {', '.join(sorted(present)) or 'none'}")
+
         def chosen(table: pd.DataFrame) -> pd.DataFrame:
             keep = (table["kind"] != MODEL) | table["rater"].astype(str).isin(set(models))
             return table[keep.to_numpy()].reset_index(drop=True)
 
-        return replace(self, raters=chosen(self.raters), every_trial=None if self.every_trial is None else chosen(self.every_trial))
+        return replace(
+            self, raters=chosen(self.raters), every_trial=None if self.every_trial is None else chosen(self.every_trial)
+        )
 
 
 def _join(values: Iterable[object]) -> str:
@@ -119,13 +122,21 @@ def _answer_facts(answers: pd.DataFrame, manifest: Mapping | None) -> Facts:
 
 def _closing_facts(source: str, command: str) -> Facts:
     """Where the data came from and the command; paths in the home folder shown as ``~/...``."""
-    return (("source", without_home(source)), ("report made by", f"study-app {__version__}"), ("command", without_home(command)))
+    return (
+        ("source", without_home(source)),
+        ("report made by", f"study-app {__version__}"),
+        ("command", without_home(command)),
+    )
 
 
 def _study_facts(study: Study) -> Facts:
     phases = ", ".join(f"{p.name}: {len(p.image_ids)}" for p in study.phases)
     counts = Counter(study.conditions().values())
-    conditions = (("images per condition (protocol)", ", ".join(f"{c}: {counts[c]}" for c in level_order(counts))),) if counts else ()
+    conditions = (
+        (("images per condition (protocol)", ", ".join(f"{c}: {counts[c]}" for c in level_order(counts))),)
+        if counts
+        else ()
+    )
     return (
         ("study", f"{study.name} {study.version}: {study.title}"),
         ("protocol hash", study.protocol_hash),
@@ -149,14 +160,23 @@ def report_data(inputs: RaterInputs, command: str = "") -> ReportData:
     if isinstance(source, StudySource):
         data = from_study_store(raters, inputs.rule, inputs.k, source.study, source.store, command)
     elif isinstance(source, FileSource) and source.answers is not None:
-        data = from_files(raters, rule=inputs.rule, k=inputs.k, name=inputs.name, answers_path=source.answers,
-                          truth_path=source.truth, command=command)
+        data = from_files(
+            raters,
+            rule=inputs.rule,
+            k=inputs.k,
+            name=inputs.name,
+            answers_path=source.answers,
+            truth_path=source.truth,
+            command=command,
+        )
     else:
         raise StudyError("a report compares annotators with models: predictions alone need answers too (--answers)")
     return replace(data, notes=inputs.notes, every_trial=inputs.raters)
 
 
-def from_study_store(raters: pd.DataFrame, rule: str, k: int, study: Study, store_path: Path | str, command: str) -> ReportData:
+def from_study_store(
+    raters: pd.DataFrame, rule: str, k: int, study: Study, store_path: Path | str, command: str
+) -> ReportData:
     """A study's stored answers (``raters`` as ``compare`` builds them) with the study's provenance."""
     from study_app.store import ResultsStore, answers_frame, run_manifest
 
@@ -164,7 +184,12 @@ def from_study_store(raters: pd.DataFrame, rule: str, k: int, study: Study, stor
         answers = answers_frame(store)
         manifest = run_manifest(store)
     answers = answers[answers["study"] == study.name]
-    facts = _study_facts(study) + _rater_facts(raters) + _answer_facts(answers, manifest) + _closing_facts(f"results store {printable_location(store_path)}", command)
+    facts = (
+        _study_facts(study)
+        + _rater_facts(raters)
+        + _answer_facts(answers, manifest)
+        + _closing_facts(f"results store {printable_location(store_path)}", command)
+    )
     paths = {image_id: record.path for image_id, record in study.images.items()}
     return ReportData(study.name, raters, rule, k, facts, study.labels, paths, study.max_pixels)
 
@@ -182,13 +207,20 @@ def from_files(
 
     answers = read_answers(answers_path)
     run = _read_run_manifest(manifest_path(answers_path))
-    hashes = [s["protocol_hash"] for s in (run or {}).get("studies", []) if s["name"] in set(answers["study"].astype(str))]
+    hashes = [
+        s["protocol_hash"] for s in (run or {}).get("studies", []) if s["name"] in set(answers["study"].astype(str))
+    ]
     classes = raters["truth"].astype(str).nunique()
     facts = (
-        ("study", name),
-        ("protocol hash", _join(hashes)),
-        ("classes", f"{classes} among the ground-truth labels of the analysed images"),
-    ) + _rater_facts(raters) + _answer_facts(answers, run) + _closing_facts(f"answers {answers_path}, ground truth {truth_path}", command)
+        (
+            ("study", name),
+            ("protocol hash", _join(hashes)),
+            ("classes", f"{classes} among the ground-truth labels of the analysed images"),
+        )
+        + _rater_facts(raters)
+        + _answer_facts(answers, run)
+        + _closing_facts(f"answers {answers_path}, ground truth {truth_path}", command)
+    )
     return ReportData(name, raters, rule, k, facts, image_paths=manifest_image_paths(truth_path))
 
 
@@ -198,7 +230,9 @@ def _read_run_manifest(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputFileError([Problem(str(path), f"cannot read the run manifest ({exc}); move it away to report without it")]) from None
+        raise InputFileError(
+            [Problem(str(path), f"cannot read the run manifest ({exc}); move it away to report without it")]
+        ) from None
 
 
 def manifest_image_paths(manifest: Path) -> dict[str, Path]:
@@ -229,13 +263,18 @@ def from_model_vs_human(root: Path, datasets: Sequence[str], command: str) -> Re
     for path in files:
         digest.update(f"{path.name}\0{sha256_file(path)}\n".encode())
     facts = (
-        ("study", "model-vs-human (Geirhos et al. 2021), data set(s) " + ", ".join(sorted(set(datasets)))),
-        ("protocol hash", f"SHA-256 over the {len(files)} trial files: {digest.hexdigest()}"),
-        ("classes", f"{raters['truth'].astype(str).nunique()} (16-class forced choice)"),
-    ) + _rater_facts(raters) + (
-        ("sessions", "1 per subject"),
-        ("answers given", "not recorded in the raw data"),
-        ("app version of the sessions", "not applicable (published data)"),
-    ) + _closing_facts(f"model-vs-human raw data {root}", command)
+        (
+            ("study", "model-vs-human (Geirhos et al. 2021), data set(s) " + ", ".join(sorted(set(datasets)))),
+            ("protocol hash", f"SHA-256 over the {len(files)} trial files: {digest.hexdigest()}"),
+            ("classes", f"{raters['truth'].astype(str).nunique()} (16-class forced choice)"),
+        )
+        + _rater_facts(raters)
+        + (
+            ("sessions", "1 per subject"),
+            ("answers given", "not recorded in the raw data"),
+            ("app version of the sessions", "not applicable (published data)"),
+        )
+        + _closing_facts(f"model-vs-human raw data {root}", command)
+    )
     name = "model-vs-human-" + "-".join(sorted(set(datasets)))
     return ReportData(name, raters, "top-1", 1, facts)

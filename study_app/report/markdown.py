@@ -8,11 +8,10 @@ the text it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import html
 import re
+from collections.abc import Callable
+from typing import Any
 
 from study_app.report.document import Document, Figure, Gallery, Section, Table
 
@@ -32,13 +31,27 @@ def _rows(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def _table(block: Table) -> list[str]:
     shown = block.shown
-    body = _rows([escape(c) for c in shown.columns], [[escape(v) for v in row] for row in shown.itertuples(index=False)])
+    body = _rows(
+        [escape(c) for c in shown.columns], [[escape(v) for v in row] for row in shown.itertuples(index=False)]
+    )
     note = f"{escape(block.note)} " if block.note else ""
-    return [f"### {escape(block.title)}", "", *body, "", f"{note}All {len(block.data)} rows: [tables/{block.name}.csv](tables/{block.name}.csv)"]
+    return [
+        f"### {escape(block.title)}",
+        "",
+        *body,
+        "",
+        f"{note}All {len(block.data)} rows: [tables/{block.name}.csv](tables/{block.name}.csv)",
+    ]
 
 
 def _figure(block: Figure) -> list[str]:
-    return [f"### {escape(block.title)}", "", f"![{escape(block.title)}](figures/{block.name}.png)", "", escape(block.caption)]
+    return [
+        f"### {escape(block.title)}",
+        "",
+        f"![{escape(block.title)}](figures/{block.name}.png)",
+        "",
+        escape(block.caption),
+    ]
 
 
 def _gallery(block: Gallery) -> list[str]:
@@ -46,8 +59,15 @@ def _gallery(block: Gallery) -> list[str]:
     if not block.items:
         return lines + ["No such images."]
     rows = [
-        [f"![{escape(item.image_id)}]({item.thumbnail_file})" if item.thumbnail is not None else escape(item.problem),
-         escape(item.image_id), escape(item.truth), escape(item.humans), escape(item.model)]
+        [
+            f"![{escape(item.image_id)}]({item.thumbnail_file})"
+            if item.thumbnail is not None
+            else escape(item.problem),
+            escape(item.image_id),
+            escape(item.truth),
+            escape(item.humans),
+            escape(item.model),
+        ]
         for item in block.items
     ]
     return lines + _rows(["image", "id", "truth", "annotators", "model"], rows)

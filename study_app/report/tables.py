@@ -10,16 +10,16 @@ becomes the CSV file and whose ``shown`` text goes into the pages.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
+from study_app.report.document import Table
 from study_app.stats import HUMANS, HUMANS_MEAN
 from study_app.stats.agreement import kappa_summary, pairing
 from study_app.stats.results import format_pvalue, format_value, is_pvalue
-from study_app.report.document import Table
 
 Column = Callable[[pd.DataFrame], pd.Series]
 Namer = Callable[[str], str]
@@ -60,7 +60,9 @@ def number(value: object) -> str:
 def text(column: str) -> Column:
     """A column as :func:`number` writes it; p-values below 1e-16 (0 included) as ``< 1e-16``."""
     if is_pvalue(column):
-        return lambda frame: frame[column].map(lambda v: format_pvalue(v) if isinstance(v, (float, np.floating)) and not math.isnan(v) else number(v))
+        return lambda frame: frame[column].map(
+            lambda v: format_pvalue(v) if isinstance(v, (float, np.floating)) and not math.isnan(v) else number(v)
+        )
     return lambda frame: frame[column].map(number)
 
 
@@ -92,13 +94,24 @@ def render(frame: pd.DataFrame, columns: Mapping[str, Column]) -> pd.DataFrame:
     """Text table with the given titles; a ``phase`` column leads when there are several phases."""
     if "phase" in frame.columns and frame["phase"].nunique() > 1:
         columns = {"phase": text("phase"), **columns}
-    return pd.DataFrame({title: make(frame).astype(str).to_numpy() for title, make in columns.items()}, index=range(len(frame)))
+    return pd.DataFrame(
+        {title: make(frame).astype(str).to_numpy() for title, make in columns.items()}, index=range(len(frame))
+    )
 
 
-def table(name: str, title: str, data: pd.DataFrame, columns: Mapping[str, Column], note: str = "", shown_rows: pd.DataFrame | None = None) -> Table:
+def table(
+    name: str,
+    title: str,
+    data: pd.DataFrame,
+    columns: Mapping[str, Column],
+    note: str = "",
+    shown_rows: pd.DataFrame | None = None,
+) -> Table:
     """A table of ``data`` (all rows to CSV) showing ``shown_rows`` (default: all)."""
     data = data.reset_index(drop=True)
-    return Table(name, title, data, render(data if shown_rows is None else shown_rows.reset_index(drop=True), columns), note)
+    return Table(
+        name, title, data, render(data if shown_rows is None else shown_rows.reset_index(drop=True), columns), note
+    )
 
 
 def facts_table(facts: tuple[tuple[str, str], ...]) -> Table:
@@ -121,9 +134,12 @@ def headline(rates: Mapping[str, pd.DataFrame]) -> Table:
     for rule, rates_of_rule in rates.items():
         pooled = rates_of_rule["kind"] == "humans"
         part = rates_of_rule[key].assign(
-            **{f"errors {rule}": rates_of_rule["errors"], f"error {rule}": rates_of_rule["error_rate"],
-               f"low {rule}": np.where(pooled, rates_of_rule["boot_low"], rates_of_rule["wilson_low"]),
-               f"high {rule}": np.where(pooled, rates_of_rule["boot_high"], rates_of_rule["wilson_high"])}
+            **{
+                f"errors {rule}": rates_of_rule["errors"],
+                f"error {rule}": rates_of_rule["error_rate"],
+                f"low {rule}": np.where(pooled, rates_of_rule["boot_low"], rates_of_rule["wilson_low"]),
+                f"high {rule}": np.where(pooled, rates_of_rule["boot_high"], rates_of_rule["wilson_high"]),
+            }
         )
         merged = part if merged is None else merged.merge(part, on=key, how="outer")
     assert merged is not None
@@ -142,11 +158,19 @@ def headline(rates: Mapping[str, pd.DataFrame]) -> Table:
 def all_images(beyond_shared: pd.DataFrame) -> Table:
     """Raters on all of their images (scope ``all``) where that is more than the shared images:
     a model run on a whole data set, of which annotators saw a part."""
-    columns: dict[str, Column] = {"phase": text("phase"), "rater": text("rater"), "kind": text("kind"), "n": text("n"),
-                                  "error": percent_of("error_rate"), "95% interval": interval_of("wilson_low", "wilson_high")}
-    note = ("Every prediction of each of these raters with ground truth, in the phases analysed or in none "
-            "(phase (all) when there are several phases or images that no phase shows); Wilson intervals. "
-            "The table above and every paired result use only the images annotators saw.")
+    columns: dict[str, Column] = {
+        "phase": text("phase"),
+        "rater": text("rater"),
+        "kind": text("kind"),
+        "n": text("n"),
+        "error": percent_of("error_rate"),
+        "95% interval": interval_of("wilson_low", "wilson_high"),
+    }
+    note = (
+        "Every prediction of each of these raters with ground truth, in the phases analysed or in none "
+        "(phase (all) when there are several phases or images that no phase shows); Wilson intervals. "
+        "The table above and every paired result use only the images annotators saw."
+    )
     return table("all_images", "Error rates on all of each rater's images", beyond_shared, columns, note)
 
 
@@ -154,72 +178,141 @@ def paired(comparison_paired: pd.DataFrame, annotators: set[str], limit: int) ->
     """Every paired comparison; beyond ``limit`` rows the page shows those without a single
     annotator (the annotators' mean and crowds, models against models)."""
     columns = {
-        "A": rater_name("rater_a", HUMANS_MEAN), "B": rater_name("rater_b", HUMANS_MEAN), "n": text("n_images"),
-        "error A": percent_of("error_a"), "error B": percent_of("error_b"), "A - B": points_of("difference"),
-        "95% score (Tango)": interval_of("score_low", "score_high"), "95% bootstrap": interval_of("boot_low", "boot_high"),
-        "both right": text("both_right"), "only A right": text("only_a_right"), "only B right": text("only_b_right"),
-        "both wrong": text("both_wrong"), "McNemar p": text("mcnemar_p"), "Holm p": text("mcnemar_p_holm"), "mid-p": text("mcnemar_midp"),
-        "GEE A - B": points_of("gee_difference"), "GEE p": text("gee_p"), "family": text("family"), "note": text("note"),
+        "A": rater_name("rater_a", HUMANS_MEAN),
+        "B": rater_name("rater_b", HUMANS_MEAN),
+        "n": text("n_images"),
+        "error A": percent_of("error_a"),
+        "error B": percent_of("error_b"),
+        "A - B": points_of("difference"),
+        "95% score (Tango)": interval_of("score_low", "score_high"),
+        "95% bootstrap": interval_of("boot_low", "boot_high"),
+        "both right": text("both_right"),
+        "only A right": text("only_a_right"),
+        "only B right": text("only_b_right"),
+        "both wrong": text("both_wrong"),
+        "McNemar p": text("mcnemar_p"),
+        "Holm p": text("mcnemar_p_holm"),
+        "mid-p": text("mcnemar_midp"),
+        "GEE A - B": points_of("gee_difference"),
+        "GEE p": text("gee_p"),
+        "family": text("family"),
+        "note": text("note"),
     }
-    note = ("Only images both sides saw count. The four counts are the 2x2 table of the pair; McNemar is exact, and its Holm p "
-            "is adjusted within the pair's family (humans vs models, models vs models) of the phase. The primary interval of "
-            "a pair is Tango's score interval; the bootstrap is secondary, and the note says where they, or the score "
-            "interval and the exact test, disagree on excluding 0. "
-            "The annotators' mean is compared by a GEE and a bootstrap over images and annotators; the GEE's "
-            "own estimate of A - B (the one its p belongs to) equals A - B when every annotator saw the same images. "
-            "A GEE that did not converge is left out.")
-    single = comparison_paired["rater_a"].astype(str).isin(annotators) | comparison_paired["rater_b"].astype(str).isin(annotators)
+    note = (
+        "Only images both sides saw count. The four counts are the 2x2 table of the pair; McNemar is exact, and its Holm p "
+        "is adjusted within the pair's family (humans vs models, models vs models) of the phase. The primary interval of "
+        "a pair is Tango's score interval; the bootstrap is secondary, and the note says where they, or the score "
+        "interval and the exact test, disagree on excluding 0. "
+        "The annotators' mean is compared by a GEE and a bootstrap over images and annotators; the GEE's "
+        "own estimate of A - B (the one its p belongs to) equals A - B when every annotator saw the same images. "
+        "A GEE that did not converge is left out."
+    )
+    single = comparison_paired["rater_a"].astype(str).isin(annotators) | comparison_paired["rater_b"].astype(str).isin(
+        annotators
+    )
     if len(comparison_paired) <= limit or single.all():
         return table("paired", "Paired comparisons on the stimuli both raters saw", comparison_paired, columns, note)
     note += f" The {int(single.sum())} comparisons of single annotators are in the CSV file only."
-    return table("paired", "Paired comparisons on the stimuli both raters saw", comparison_paired, columns, note, comparison_paired[~single])
+    return table(
+        "paired",
+        "Paired comparisons on the stimuli both raters saw",
+        comparison_paired,
+        columns,
+        note,
+        comparison_paired[~single],
+    )
 
 
 def population(rows: pd.DataFrame) -> Table:
     """Each model against people as a population: the logistic mixed model of ``stats.mixed``."""
-    columns = {"phase": text("phase"), "model": text("model"), "n": text("n_images"), "annotators": text("n_annotators"),
-               "annotators' error": percent_of("human_error"), "model error": percent_of("model_error"),
-               "log-odds, model - people": text("effect"), "95% interval": interval_of("ci_low", "ci_high", 1.0), "df": text("df"),
-               "p": text("pvalue"), "annotator SD": text("annotator_sd"), "image SD": text("image_sd"), "note": text("note")}
-    note = ("A logistic mixed model of every answer's error with random effects for annotators and images and the rater "
-            "kind as fixed effect: the effect is the model's log-odds of error minus a typical person's on a typical image, "
-            "tested with t (Satterthwaite degrees of freedom), so the claim is about people, not only these annotators. "
-            "The GEE p of the table above treats the annotators as fixed.")
+    columns = {
+        "phase": text("phase"),
+        "model": text("model"),
+        "n": text("n_images"),
+        "annotators": text("n_annotators"),
+        "annotators' error": percent_of("human_error"),
+        "model error": percent_of("model_error"),
+        "log-odds, model - people": text("effect"),
+        "95% interval": interval_of("ci_low", "ci_high", 1.0),
+        "df": text("df"),
+        "p": text("pvalue"),
+        "annotator SD": text("annotator_sd"),
+        "image SD": text("image_sd"),
+        "note": text("note"),
+    }
+    note = (
+        "A logistic mixed model of every answer's error with random effects for annotators and images and the rater "
+        "kind as fixed effect: the effect is the model's log-odds of error minus a typical person's on a typical image, "
+        "tested with t (Satterthwaite degrees of freedom), so the claim is about people, not only these annotators. "
+        "The GEE p of the table above treats the annotators as fixed."
+    )
     return table("population", "Model against people (logistic mixed model)", rows, columns, note)
 
 
 def several_models(models: pd.DataFrame) -> Table:
-    columns = {"test": text("test"), "n": text("n_images"), "statistic": text("statistic"), "p": text("pvalue"), "Holm p": text("pvalue_holm")}
+    columns = {
+        "test": text("test"),
+        "n": text("n_images"),
+        "statistic": text("statistic"),
+        "p": text("pvalue"),
+        "Holm p": text("pvalue_holm"),
+    }
     return table("models", "Several models: Cochran's Q and pairwise exact McNemar (Holm)", models, columns)
 
 
 def consistency(table_of_pairs: pd.DataFrame, alpha: float, limit: int) -> Table:
     """Error consistency of every pair; beyond ``limit`` pairs the page shows their summary by pairing."""
-    note = ("Error consistency is Cohen's kappa of right/wrong on shared images (Geirhos et al. 2020); "
-            "with unequal accuracies kappa cannot reach +-1: the attainable range bounds it. "
-            f"The interval is a percentile bootstrap over images ({100 * (1 - alpha):g}%); p is Fisher's exact test of independent errors, "
-            "Holm p adjusts it over every pair of the phase. The last row, annotators' mean kappa over their pairs, is the human ceiling.")
+    note = (
+        "Error consistency is Cohen's kappa of right/wrong on shared images (Geirhos et al. 2020); "
+        "with unequal accuracies kappa cannot reach +-1: the attainable range bounds it. "
+        f"The interval is a percentile bootstrap over images ({100 * (1 - alpha):g}%); p is Fisher's exact test of independent errors, "
+        "Holm p adjusts it over every pair of the phase. The last row, annotators' mean kappa over their pairs, is the human ceiling."
+    )
     title = "Error consistency of every pair of raters"
     if len(table_of_pairs) > limit:
         summary = kappa_summary(table_of_pairs, pairing(table_of_pairs), alpha=alpha)
-        return summarised("consistency", title, table_of_pairs, summary, alpha, f"{note} Summarised by pairing; every pair is in the CSV file.")
+        return summarised(
+            "consistency",
+            title,
+            table_of_pairs,
+            summary,
+            alpha,
+            f"{note} Summarised by pairing; every pair is in the CSV file.",
+        )
     columns = {
-        "A": text("rater_a"), "B": text("rater_b"), "pair": text("pair"), "n": text("n_images"),
-        "observed": text("observed_consistency"), "expected": text("expected_consistency"), "kappa": text("kappa"),
+        "A": text("rater_a"),
+        "B": text("rater_b"),
+        "pair": text("pair"),
+        "n": text("n_images"),
+        "observed": text("observed_consistency"),
+        "expected": text("expected_consistency"),
+        "kappa": text("kappa"),
         "interval": interval_of("kappa_ci_low", "kappa_ci_high", scale=1),
-        "attainable range": interval_of("kappa_min", "kappa_max", scale=1), "p": text("pvalue"), "Holm p": text("pvalue_holm"),
+        "attainable range": interval_of("kappa_min", "kappa_max", scale=1),
+        "p": text("pvalue"),
+        "Holm p": text("pvalue_holm"),
     }
     return table("consistency", title, table_of_pairs, columns, note)
 
 
 def consistency_differences(differences: pd.DataFrame, alpha: float) -> Table:
     """Each two models' mean error consistency with the annotators, and its paired bootstrap test."""
-    columns = {"A": text("model_a"), "B": text("model_b"), "annotators": text("n_annotators"), "n": text("n_images"),
-               "kappa A": text("kappa_a"), "kappa B": text("kappa_b"), "difference": text("difference"),
-               "interval": interval_of("ci_low", "ci_high", scale=1), "p": text("pvalue")}
-    note = ("Kappa A is model A's error consistency with each annotator, averaged over the annotators who share images with both models. "
-            f"Images are resampled once per replicate for both models (paired bootstrap, {100 * (1 - alpha):g}% percentile interval); "
-            "p is twice the smaller share of replicates on one side of 0.")
+    columns = {
+        "A": text("model_a"),
+        "B": text("model_b"),
+        "annotators": text("n_annotators"),
+        "n": text("n_images"),
+        "kappa A": text("kappa_a"),
+        "kappa B": text("kappa_b"),
+        "difference": text("difference"),
+        "interval": interval_of("ci_low", "ci_high", scale=1),
+        "p": text("pvalue"),
+    }
+    note = (
+        "Kappa A is model A's error consistency with each annotator, averaged over the annotators who share images with both models. "
+        f"Images are resampled once per replicate for both models (paired bootstrap, {100 * (1 - alpha):g}% percentile interval); "
+        "p is twice the smaller share of replicates on one side of 0."
+    )
     return table("consistency_differences", "Which model errs more like the annotators?", differences, columns, note)
 
 
@@ -228,18 +321,44 @@ def label_agreement(agreement: pd.DataFrame, alpha: float, limit: int) -> Table:
     title = "Agreement of the annotators' labels"
     if len(agreement) > limit:
         summary = kappa_summary(agreement, agreement["test"].astype(str).to_numpy(dtype=object), alpha=alpha)
-        return summarised("label_agreement", title, agreement, summary, alpha, "Summarised per statistic; every pair is in the CSV file.")
-    columns = {"statistic": text("test"), "annotators": text("raters"), "n": text("n_images"), "kappa": text("kappa"),
-               "95% interval": interval_of("ci_low", "ci_high", scale=1), "p": text("pvalue"), "Holm p": text("pvalue_holm")}
-    return table("label_agreement", title, agreement, columns, "Holm p adjusts Cohen's p over every pair of annotators of the phase.")
+        return summarised(
+            "label_agreement",
+            title,
+            agreement,
+            summary,
+            alpha,
+            "Summarised per statistic; every pair is in the CSV file.",
+        )
+    columns = {
+        "statistic": text("test"),
+        "annotators": text("raters"),
+        "n": text("n_images"),
+        "kappa": text("kappa"),
+        "95% interval": interval_of("ci_low", "ci_high", scale=1),
+        "p": text("pvalue"),
+        "Holm p": text("pvalue_holm"),
+    }
+    return table(
+        "label_agreement",
+        title,
+        agreement,
+        columns,
+        "Holm p adjusts Cohen's p over every pair of annotators of the phase.",
+    )
 
 
 def summarised(name: str, title: str, data: pd.DataFrame, summary: pd.DataFrame, alpha: float, note: str) -> Table:
     """A table whose every row goes to the CSV file while the page shows ``summary``
     (a :func:`~study_app.stats.agreement.kappa_summary` of it): thousands of pairs are data, not reading."""
-    columns = {"pairs": text("pairing"), "n pairs": text("n_pairs"), "images (median)": text("median_images"),
-               "median kappa": text("kappa_median"), "range": interval_of("kappa_min", "kappa_max", scale=1),
-               "mean kappa": text("kappa_mean"), f"p < {alpha:g}": text("n_significant")}
+    columns = {
+        "pairs": text("pairing"),
+        "n pairs": text("n_pairs"),
+        "images (median)": text("median_images"),
+        "median kappa": text("kappa_median"),
+        "range": interval_of("kappa_min", "kappa_max", scale=1),
+        "mean kappa": text("kappa_mean"),
+        f"p < {alpha:g}": text("n_significant"),
+    }
     if summary["n_significant_holm"].notna().any():
         columns[f"Holm p < {alpha:g}"] = text("n_significant_holm")
     return Table(name, title, data.reset_index(drop=True), render(summary, columns), note)
@@ -248,47 +367,88 @@ def summarised(name: str, title: str, data: pd.DataFrame, summary: pd.DataFrame,
 def classes(per_class: pd.DataFrame, name: Namer, top: int) -> Table:
     """Per-class (and per-superclass) errors; the ``top`` lowest FDR p-values of each model and level are shown."""
     data = per_class.assign(class_name=per_class["class"].astype(str).map(name))
-    ranked = data.assign(_size=-data["difference"].abs()).sort_values(["model", "level", "pvalue_fdr", "_size", "class"], kind="stable")
+    ranked = data.assign(_size=-data["difference"].abs()).sort_values(
+        ["model", "level", "pvalue_fdr", "_size", "class"], kind="stable"
+    )
     shown = ranked.groupby(["phase", "model", "level"], sort=True).head(top).drop(columns="_size")
     columns = {
-        "model": text("model"), "level": text("level"), "class": text("class_name"), "n": text("n_images"),
-        "human error": percent_of("human_error"), "model error": percent_of("model_error"), "difference": points_of("difference"),
-        "humans better": text("humans_better"), "model better": text("model_better"), "FDR p": text("pvalue_fdr"), "differs": text("significant"),
+        "model": text("model"),
+        "level": text("level"),
+        "class": text("class_name"),
+        "n": text("n_images"),
+        "human error": percent_of("human_error"),
+        "model error": percent_of("model_error"),
+        "difference": points_of("difference"),
+        "humans better": text("humans_better"),
+        "model better": text("model_better"),
+        "FDR p": text("pvalue_fdr"),
+        "differs": text("significant"),
     }
-    note = (f"The {top} classes with the lowest FDR-adjusted p-value per model and level; every class is in classes.csv. "
-            "Human error is the mean over the annotators of each image; the test is an exact sign test per class.")
+    note = (
+        f"The {top} classes with the lowest FDR-adjusted p-value per model and level; every class is in classes.csv. "
+        "Human error is the mean over the annotators of each image; the test is an exact sign test per class."
+    )
     return table("classes", "Errors per class and superclass", data, columns, note, shown)
 
 
 def class_correlation(profiles: pd.DataFrame) -> Table:
-    columns = {"model": text("model"), "level": text("level"), "classes": text("n_classes"), "Spearman rho": text("spearman_rho"),
-               "p": text("spearman_p"), "classes differing": text("n_significant")}
+    columns = {
+        "model": text("model"),
+        "level": text("level"),
+        "classes": text("n_classes"),
+        "Spearman rho": text("spearman_rho"),
+        "p": text("spearman_p"),
+        "classes differing": text("n_significant"),
+    }
     return table("class_correlation", "How alike are the per-class error profiles?", profiles, columns)
 
 
 def confusions(pairs: pd.DataFrame, name: Namer) -> Table:
-    data = pairs.assign(truth_name=pairs["truth"].astype(str).map(name), label_name=pairs["label"].astype(str).map(name))
-    columns = {"who": rater_name("group", ALL_ANSWERS), "true class": text("truth_name"), "answered": text("label_name"),
-               "count": text("count"), "share of errors": percent_of("share")}
+    data = pairs.assign(
+        truth_name=pairs["truth"].astype(str).map(name), label_name=pairs["label"].astype(str).map(name)
+    )
+    columns = {
+        "who": rater_name("group", ALL_ANSWERS),
+        "true class": text("truth_name"),
+        "answered": text("label_name"),
+        "count": text("count"),
+        "share of errors": percent_of("share"),
+    }
     return table("confusions", "Most confused pairs (top-1 answers)", data, columns)
 
 
 def trend(fit: pd.DataFrame) -> Table:
-    columns = {"annotators": text("n_annotators"), "trials": text("n_trials"), "odds ratio per 100 trials": text("odds_ratio_per_100"),
-               "95% interval": interval_of("ci_low", "ci_high", scale=1), "p": text("pvalue")}
+    columns = {
+        "annotators": text("n_annotators"),
+        "trials": text("n_trials"),
+        "odds ratio per 100 trials": text("odds_ratio_per_100"),
+        "95% interval": interval_of("ci_low", "ci_high", scale=1),
+        "p": text("pvalue"),
+    }
     note = "Conditional logistic regression within annotator and phase: below 1 means fewer errors later (learning)."
     return table("trend", "Error over the trials of a session", fit, columns, note)
 
 
 def learning_blocks(blocks: pd.DataFrame, name: str) -> Table:
-    columns = {"trials": text("rater"), "answers": text("n"), "error": percent_of("error_rate"), "95% interval": interval_of("wilson_low", "wilson_high")}
+    columns = {
+        "trials": text("rater"),
+        "answers": text("n"),
+        "error": percent_of("error_rate"),
+        "95% interval": interval_of("wilson_low", "wilson_high"),
+    }
     note = "All annotators' answers in each block of trials, with Wilson intervals (answers of one annotator are treated as independent)."
     return table(name, "Error per block of trials", blocks, columns, note)
 
 
 def response_times(times: pd.DataFrame) -> Table:
-    columns = {"annotator": rater_name("rater", ALL_ANSWERS), "right": text("n_right"), "wrong": text("n_wrong"),
-               "median ms right": text("median_rt_right"), "median ms wrong": text("median_rt_wrong"), "Mann-Whitney p": text("pvalue")}
+    columns = {
+        "annotator": rater_name("rater", ALL_ANSWERS),
+        "right": text("n_right"),
+        "wrong": text("n_wrong"),
+        "median ms right": text("median_rt_right"),
+        "median ms wrong": text("median_rt_wrong"),
+        "Mann-Whitney p": text("pvalue"),
+    }
     note = "Answers only (timeouts and non-answers left out); the pooled row ignores that one annotator's answers are related."
     return table("response_times", "Response times of right and wrong answers", times, columns, note)
 

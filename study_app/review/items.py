@@ -46,7 +46,9 @@ class ErrorItem:
     truth: tuple[str, ...]
 
     def target(self) -> ReviewTarget:
-        return ReviewTarget(self.item, self.rater, self.kind, self.phase, self.image_id, self.trial_uuid, self.guesses, self.truth)
+        return ReviewTarget(
+            self.item, self.rater, self.kind, self.phase, self.image_id, self.trial_uuid, self.guesses, self.truth
+        )
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,9 @@ class Selection:
         return {"raters": list(self.raters), "rule": self.rule, "phases": list(self.phases), "k": self.k}
 
 
-def find_errors(study: Study, answers: pd.DataFrame | None, predictions: pd.DataFrame | None, selection: Selection) -> tuple[list[ErrorItem], Selection]:
+def find_errors(
+    study: Study, answers: pd.DataFrame | None, predictions: pd.DataFrame | None, selection: Selection
+) -> tuple[list[ErrorItem], Selection]:
     """The errors of the selected raters, ordered by rater kind (people first), rater and trial.
 
     Returns the errors and the selection with its defaults filled in (phases, k).
@@ -76,7 +80,9 @@ def find_errors(study: Study, answers: pd.DataFrame | None, predictions: pd.Data
     if answers is not None and answers.empty:
         answers = None
     if answers is None and predictions is None:
-        raise StudyError(f"nothing to review: no answers for study {study.name!r} in the store and no model predictions")
+        raise StudyError(
+            f"nothing to review: no answers for study {study.name!r} in the store and no model predictions"
+        )
     # no label set: the severity columns it adds are not needed here (guesses were checked when stored or read)
     raters = rater_table(answers, predictions, study, k=k, labels=None, phase_of=image_phases(study))
     raters = raters[raters["phase"].isin(phases)]
@@ -88,7 +94,15 @@ def find_errors(study: Study, answers: pd.DataFrame | None, predictions: pd.Data
     machines = wrong[(wrong["kind"] != HUMAN).to_numpy()]
     items = _human_errors(people, answers, study) + _model_errors(machines, predictions, study, k)
     order = {HUMAN: 0, MODEL: 1}
-    items.sort(key=lambda e: (order[e.kind], e.rater, known_phases.index(e.phase), -1 if e.trial is None else e.trial, e.image_id))
+    items.sort(
+        key=lambda e: (
+            order[e.kind],
+            e.rater,
+            known_phases.index(e.phase),
+            -1 if e.trial is None else e.trial,
+            e.image_id,
+        )
+    )
     return items, selection
 
 
@@ -119,23 +133,53 @@ def _human_errors(wrong: pd.DataFrame, answers: pd.DataFrame | None, study: Stud
     if wrong.empty or answers is None:
         return []
     key = ["annotator", "phase", "trial", "image_id"]
-    units = pd.DataFrame({"annotator": wrong["rater"].astype(str).to_numpy(), "phase": wrong["phase"].astype(str).to_numpy(),
-                          "trial": wrong["trial"].astype("int64").to_numpy(), "image_id": wrong["image_id"].astype(str).to_numpy()})
+    units = pd.DataFrame(
+        {
+            "annotator": wrong["rater"].astype(str).to_numpy(),
+            "phase": wrong["phase"].astype(str).to_numpy(),
+            "trial": wrong["trial"].astype("int64").to_numpy(),
+            "image_id": wrong["image_id"].astype(str).to_numpy(),
+        }
+    )
     current = answers[~answers["superseded"].astype(bool)] if "superseded" in answers.columns else answers
     columns = [*key, "trial_uuid", "rank", "label_id", "outcome", "rt_ms"]
     # plain Python strings: arrow-backed text columns are slow to compare and to iterate row by row
-    current = current[columns].astype({"annotator": object, "phase": object, "image_id": object, "trial_uuid": object,
-                                       "label_id": object, "outcome": object, "trial": "int64"})
-    rows = current.merge(units.astype({"annotator": object, "phase": object, "image_id": object}), on=key, how="inner", sort=False)
+    current = current[columns].astype(
+        {
+            "annotator": object,
+            "phase": object,
+            "image_id": object,
+            "trial_uuid": object,
+            "label_id": object,
+            "outcome": object,
+            "trial": "int64",
+        }
+    )
+    rows = current.merge(
+        units.astype({"annotator": object, "phase": object, "image_id": object}), on=key, how="inner", sort=False
+    )
     first_trial = rows.drop_duplicates(key, keep="first")["trial_uuid"]
     rows = rows[rows["trial_uuid"].isin(first_trial)]
     labelled = rows[rows["label_id"].astype(str) != ""].sort_values(["trial_uuid", "rank"], kind="stable")
     guesses = _runs(labelled["trial_uuid"].to_numpy(dtype=object), labelled["label_id"].to_numpy(dtype=object))
     firsts = rows.drop_duplicates("trial_uuid", keep="first")
     return [
-        ErrorItem(f"trial:{trial_uuid}", annotator, HUMAN, phase, image_id, str(trial_uuid), int(trial), guesses.get(trial_uuid, ()),
-                  str(outcome), float(rt_ms), study.truth(image_id))
-        for annotator, phase, trial, image_id, trial_uuid, outcome, rt_ms in firsts[[*key, "trial_uuid", "outcome", "rt_ms"]].to_numpy(dtype=object)
+        ErrorItem(
+            f"trial:{trial_uuid}",
+            annotator,
+            HUMAN,
+            phase,
+            image_id,
+            str(trial_uuid),
+            int(trial),
+            guesses.get(trial_uuid, ()),
+            str(outcome),
+            float(rt_ms),
+            study.truth(image_id),
+        )
+        for annotator, phase, trial, image_id, trial_uuid, outcome, rt_ms in firsts[
+            [*key, "trial_uuid", "outcome", "rt_ms"]
+        ].to_numpy(dtype=object)
     ]
 
 
@@ -143,15 +187,34 @@ def _model_errors(wrong: pd.DataFrame, predictions: pd.DataFrame | None, study: 
     """Models' wrong units with their first ``k`` guesses in rank order (as they were scored)."""
     if wrong.empty or predictions is None:
         return []
-    units = pd.DataFrame({"model": wrong["rater"].astype(str).to_numpy(), "image_id": wrong["image_id"].astype(str).to_numpy(),
-                          "phase": wrong["phase"].astype(str).to_numpy(), "condition": with_condition(wrong)["condition"].astype(str).to_numpy()})
-    rows = predictions.astype({"model": str, "image_id": str}).merge(units[["model", "image_id"]].drop_duplicates(), on=["model", "image_id"])
+    units = pd.DataFrame(
+        {
+            "model": wrong["rater"].astype(str).to_numpy(),
+            "image_id": wrong["image_id"].astype(str).to_numpy(),
+            "phase": wrong["phase"].astype(str).to_numpy(),
+            "condition": with_condition(wrong)["condition"].astype(str).to_numpy(),
+        }
+    )
+    rows = predictions.astype({"model": str, "image_id": str}).merge(
+        units[["model", "image_id"]].drop_duplicates(), on=["model", "image_id"]
+    )
     rows = rows.sort_values(["model", "image_id", "rank"], kind="stable")
     pairs = (rows["model"] + "\0" + rows["image_id"]).to_numpy(dtype=object)
     guesses = _runs(pairs, rows["label_id"].to_numpy(dtype=object))
     return [
-        ErrorItem(f"model:{model}:{phase}:{image_id}" + (f"@{condition}" if condition else ""), model, MODEL, phase, image_id, None, None,
-                  guesses.get(f"{model}\0{image_id}", ())[:k], "answer", None, study.truth(image_id))
+        ErrorItem(
+            f"model:{model}:{phase}:{image_id}" + (f"@{condition}" if condition else ""),
+            model,
+            MODEL,
+            phase,
+            image_id,
+            None,
+            None,
+            guesses.get(f"{model}\0{image_id}", ())[:k],
+            "answer",
+            None,
+            study.truth(image_id),
+        )
         for model, image_id, phase, condition in units.itertuples(index=False)  # one image at two conditions: two items
     ]
 
@@ -180,7 +243,9 @@ def review_order(items: list[ErrorItem], blind: bool, seed: int, reviewer: str) 
     return shuffled
 
 
-def study_errors(study: Study, store, prediction_files: Sequence[str] | None, selection: Selection) -> tuple[list[ErrorItem], Selection]:
+def study_errors(
+    study: Study, store, prediction_files: Sequence[str] | None, selection: Selection
+) -> tuple[list[ErrorItem], Selection]:
     """:func:`find_errors` on a study's stored answers and its (or the given) prediction files,
     read as ``compare`` reads them (:mod:`study_app.analysis.sources`)."""
     from study_app.analysis.sources import study_answers, study_predictions

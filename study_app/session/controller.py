@@ -94,7 +94,9 @@ class SessionController:
     def starts_phase(self) -> bool:
         """True when the current trial is the first unanswered one of its phase."""
         trial = self.current()
-        return trial is not None and not any((trial.phase, i) in self.session.answered for i in range(self.phase_size(trial.phase)))
+        return trial is not None and not any(
+            (trial.phase, i) in self.session.answered for i in range(self.phase_size(trial.phase))
+        )
 
     def submit(self, response: Response, events: Iterable[Event] = ()) -> Feedback | None:
         """Store the response to the current trial (durably) and return training feedback."""
@@ -199,5 +201,7 @@ class SessionController:
             by_phase.setdefault(answer.phase, []).append(answer)
         for name, answers in by_phase.items():
             phase = self.study.phase(name)
-            scored = answers_correct([a.labels for a in answers], [self.study.truth(a.image_id) for a in answers], phase)
+            scored = answers_correct(
+                [a.labels for a in answers], [self.study.truth(a.image_id) for a in answers], phase
+            )
             self._phase_scores.setdefault(phase.name, []).extend(bool(correct) for correct in scored)

@@ -75,7 +75,11 @@ def _checked_rows(payload: dict[str, Any], label_count: int) -> list[tuple[int, 
     except (TypeError, ValueError):
         return None
     indexes = [row[0] for row in rows]
-    if any(not text for *_, text in rows) or indexes != sorted(indexes) or (indexes and not 0 <= indexes[0] <= indexes[-1] < label_count):
+    if (
+        any(not text for *_, text in rows)
+        or indexes != sorted(indexes)
+        or (indexes and not 0 <= indexes[0] <= indexes[-1] < label_count)
+    ):
         return None
     return rows
 

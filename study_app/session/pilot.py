@@ -16,22 +16,22 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timedelta, UTC
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
 from study_app.errors import Problem, StoreError, StudyError
+from study_app.io.store_url import printable_location
 from study_app.io.tidy_predictions import read_predictions
-from study_app.protocol.study import Study
 from study_app.protocol.responses import Event, Response
+from study_app.protocol.study import Study
 from study_app.session.controller import SessionController
 from study_app.session.simulated_raters import DEFAULT_ABILITY_SD, DEFAULT_DIFFICULTY_SD, RaschRaters
 from study_app.store.answer_store import AnswerStore
 from study_app.store.journal import JournaledStore, open_annotation_store
 from study_app.store.results_store import study_results_dir
-from study_app.io.store_url import printable_location
 
 PILOT_FILE = "pilot.sqlite"
 MIN_RT_MS = 150.0
@@ -56,11 +56,17 @@ class PilotSummary:
     answers: str = ""
 
     def summary(self) -> str:
-        lines = [f"pilot store {printable_location(self.store)}: {len(self.annotators)} simulated annotator(s), {self.trials} trials"]
+        lines = [
+            f"pilot store {printable_location(self.store)}: {len(self.annotators)} simulated annotator(s), {self.trials} trials"
+        ]
         if self.answers:
             lines.append(f"  answers: {self.answers}")
         for phase, (right, answered) in self.correct.items():
-            lines.append(f"  {phase}: {right} of {answered} correct ({right / answered:.1%})" if answered else f"  {phase}: no trials")
+            lines.append(
+                f"  {phase}: {right} of {answered} correct ({right / answered:.1%})"
+                if answered
+                else f"  {phase}: no trials"
+            )
         if self.unsent:
             lines.append(
                 f"the server could not be reached at the end: {self.unsent} answer(s) wait in the journal {self.journal}; "
@@ -110,7 +116,11 @@ class ScriptedParticipant:
             labels = self.guesses[image_id][:answers]
         else:
             assert self.raters is not None  # run_pilot gives raters whenever it gives no guesses
-            wrong = [label for label in self.rng.sample(self.labels, min(len(self.labels), answers + len(truth))) if label not in truth]
+            wrong = [
+                label
+                for label in self.rng.sample(self.labels, min(len(self.labels), answers + len(truth)))
+                if label not in truth
+            ]
             if self.rng.random() < self.raters.chance_correct(self.annotator, image_id):
                 labels = (self.rng.choice(sorted(truth)), *wrong[: answers - 1])
             else:
@@ -125,7 +135,9 @@ class ScriptedParticipant:
             shown = max(shown, self._last_answered)
         answered = shown + timedelta(milliseconds=rt)
         self._last_answered = answered
-        return Response(tuple(labels), rt, shown.isoformat(timespec="milliseconds"), answered.isoformat(timespec="milliseconds"))
+        return Response(
+            tuple(labels), rt, shown.isoformat(timespec="milliseconds"), answered.isoformat(timespec="milliseconds")
+        )
 
 
 def _model_guesses(path: Path, study: Study, model: str | None) -> dict[str, tuple[str, ...]]:
@@ -211,7 +223,11 @@ def run_pilot(
         raise StudyError("--annotators must be at least 1")
     if from_predictions is not None:
         guesses, raters = _model_guesses(from_predictions, study, model), None
-        answers = f"copied from model {model!r} of {from_predictions.name}" if model else f"copied from the first model of {from_predictions.name}"
+        answers = (
+            f"copied from model {model!r} of {from_predictions.name}"
+            if model
+            else f"copied from the first model of {from_predictions.name}"
+        )
     else:
         assert accuracy is not None  # checked above
         guesses, raters = None, RaschRaters(accuracy, ability_sd, difficulty_sd, seed)
@@ -225,8 +241,15 @@ def run_pilot(
         for number in range(1, annotators + 1):
             annotator = f"pilot-{seed}-{number:03d}"
             names.append(annotator)
-            participant = ScriptedParticipant(study, random.Random(f"{seed}:{annotator}"), raters, annotator=annotator, guesses=guesses,
-                                              rt_ms=rt_ms, real_time=real_time)
+            participant = ScriptedParticipant(
+                study,
+                random.Random(f"{seed}:{annotator}"),
+                raters,
+                annotator=annotator,
+                guesses=guesses,
+                rt_ms=rt_ms,
+                real_time=real_time,
+            )
             controller = SessionController(study, store, annotator, force_new=True)
             try:
                 drive(controller, participant)
@@ -240,4 +263,6 @@ def run_pilot(
                 correct[phase.name][1] += answered
         if isinstance(store, JournaledStore):
             unsent, journal_path = store.sync(force=True).waiting, cast(Path, store.journal.path)  # a journal is a file
-    return PilotSummary(path, tuple(names), trials, {k: (v[0], v[1]) for k, v in correct.items()}, unsent, journal_path, answers)
+    return PilotSummary(
+        path, tuple(names), trials, {k: (v[0], v[1]) for k, v in correct.items()}, unsent, journal_path, answers
+    )

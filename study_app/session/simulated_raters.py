@@ -66,7 +66,9 @@ class RaschRaters:
         for name in ("ability_sd", "difficulty_sd"):
             value = getattr(self, name)
             if not 0 <= value <= MAX_LOGIT_SD:
-                raise StudyError(f"the {name.replace('_', ' ')} must be a logit SD between 0 and {MAX_LOGIT_SD:g}, not {value}")
+                raise StudyError(
+                    f"the {name.replace('_', ' ')} must be a logit SD between 0 and {MAX_LOGIT_SD:g}, not {value}"
+                )
 
     @property
     def degenerate(self) -> bool:
@@ -79,7 +81,9 @@ class RaschRaters:
         if self.degenerate:
             return math.copysign(math.inf, self.accuracy - 0.5)
         spread = math.hypot(self.ability_sd, self.difficulty_sd)
-        return float(brentq(lambda mu: float(_WEIGHTS @ expit(mu + spread * _NODES)) - self.accuracy, -200.0, 200.0, xtol=1e-12))
+        return float(
+            brentq(lambda mu: float(_WEIGHTS @ expit(mu + spread * _NODES)) - self.accuracy, -200.0, 200.0, xtol=1e-12)
+        )
 
     def ability(self, annotator: str) -> float:
         return random.Random(f"{self.seed}:ability:{annotator}").gauss(0.0, self.ability_sd)

@@ -43,12 +43,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from study_app.version import __version__
 from study_app.caches.files import cache_dir, write_atomically
+from study_app.caches.validation import ValidationCache, file_key, regular_file_stat
 from study_app.protocol.image_checks import check_image_file
 from study_app.protocol.image_table import ImageTable, PathTable
 from study_app.protocol.study import Study, find_study, load_study_with_inputs
-from study_app.caches.validation import ValidationCache, file_key, regular_file_stat
+from study_app.version import __version__
 
 #: Bumped whenever what a snapshot holds changes (the program version is checked as well).
 VERSION = 1
@@ -113,7 +113,13 @@ def write_snapshot(study: Study, inputs: list[tuple[str, list[int]]]) -> None:
     path = _snapshot_path(study.root)
     if path is None:
         return
-    payload = {"version": VERSION, "program": __version__, "root": os.path.realpath(study.root), "inputs": inputs, "study": study}
+    payload = {
+        "version": VERSION,
+        "program": __version__,
+        "root": os.path.realpath(study.root),
+        "inputs": inputs,
+        "study": study,
+    }
     try:
         write_atomically(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
     except OSError:
@@ -161,7 +167,9 @@ class BackgroundCheck:
         self.broken: list[str] = []
         self.done = False
 
-    def run(self, stop: threading.Event, lower_priority: Callable[[], None] | None = None, delay_s: float = 0.0) -> None:
+    def run(
+        self, stop: threading.Event, lower_priority: Callable[[], None] | None = None, delay_s: float = 0.0
+    ) -> None:
         """Check; ``delay_s`` first leaves the start-up the machine to itself."""
         if lower_priority is not None:
             lower_priority()
@@ -211,4 +219,3 @@ class BackgroundCheck:
         if check.before is None:
             return str(path), [], "image file not found"
         return str(path), file_key(check.before), check.error or True
-

@@ -37,14 +37,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy.stats import norm
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
 from study_app.errors import StudyError
 from study_app.stats.consistency import (
-    CEILING_A, CEILING_B, DIFFERENCE_COLUMNS, ConsistencyBootstrap, bootstrap_consistency, consistency_kappa, kappa_bounds,
+    CEILING_A,
+    CEILING_B,
+    DIFFERENCE_COLUMNS,
+    ConsistencyBootstrap,
+    bootstrap_consistency,
+    consistency_kappa,
+    kappa_bounds,
 )
 from study_app.stats.grid import LabelGrid, RaterGrid, label_grid, rater_grid
 from study_app.stats.independence import EXACT_BELOW, PERMUTATIONS, LabelPermutations, fisher_exact_pvalues
@@ -54,9 +60,25 @@ from study_app.stats.results import HypothesisTestResult, Result, Summarised
 
 NO_ANSWER = "(no answer)"
 CONSISTENCY_COLUMNS = [
-    "rater_a", "rater_b", "kind_a", "kind_b", "pair", "n_images", "accuracy_a", "accuracy_b",
-    "observed_consistency", "expected_consistency", "kappa", "kappa_min", "kappa_max",
-    "kappa_ci_low", "kappa_ci_high", "kappa_ci_note", "pvalue", "pvalue_holm", "holm_family",
+    "rater_a",
+    "rater_b",
+    "kind_a",
+    "kind_b",
+    "pair",
+    "n_images",
+    "accuracy_a",
+    "accuracy_b",
+    "observed_consistency",
+    "expected_consistency",
+    "kappa",
+    "kappa_min",
+    "kappa_max",
+    "kappa_ci_low",
+    "kappa_ci_high",
+    "kappa_ci_note",
+    "pvalue",
+    "pvalue_holm",
+    "holm_family",
 ]
 #: The ``pair`` of the annotators' ceiling row (rater_a ``humans``, rater_b ``humans (mean over pairs)``).
 CEILING_PAIR = "human ceiling"
@@ -65,7 +87,9 @@ CEILING_PAIR = "human ceiling"
 DEFAULT_N_BOOT = 2_000
 
 
-def _pairwise_consistency(grid: RaterGrid, first: np.ndarray, second: np.ndarray, boot: ConsistencyBootstrap) -> pd.DataFrame:
+def _pairwise_consistency(
+    grid: RaterGrid, first: np.ndarray, second: np.ndarray, boot: ConsistencyBootstrap
+) -> pd.DataFrame:
     """Error consistency of rater rows ``first[i]`` and ``second[i]``, all pairs at once."""
     seen = grid.seen.astype(np.float32)  # counts stay exact in float32
     wrong = (grid.seen & ~grid.correct).astype(np.float32)
@@ -79,11 +103,22 @@ def _pairwise_consistency(grid: RaterGrid, first: np.ndarray, second: np.ndarray
     kinds_a, kinds_b = grid.kinds[first], grid.kinds[second]
     return pd.DataFrame(
         {
-            "rater_a": grid.raters[first], "rater_b": grid.raters[second], "kind_a": kinds_a, "kind_b": kinds_b,
-            "pair": [f"{a}-{b}" for a, b in zip(kinds_a, kinds_b)], "n_images": n,
-            "accuracy_a": p_a, "accuracy_b": p_b, "observed_consistency": observed, "expected_consistency": expected,
-            "kappa": kappa, "kappa_min": kappa_min, "kappa_max": kappa_max,
-            "kappa_ci_low": boot.ci_low, "kappa_ci_high": boot.ci_high, "kappa_ci_note": boot.ci_note,
+            "rater_a": grid.raters[first],
+            "rater_b": grid.raters[second],
+            "kind_a": kinds_a,
+            "kind_b": kinds_b,
+            "pair": [f"{a}-{b}" for a, b in zip(kinds_a, kinds_b)],
+            "n_images": n,
+            "accuracy_a": p_a,
+            "accuracy_b": p_b,
+            "observed_consistency": observed,
+            "expected_consistency": expected,
+            "kappa": kappa,
+            "kappa_min": kappa_min,
+            "kappa_max": kappa_max,
+            "kappa_ci_low": boot.ci_low,
+            "kappa_ci_high": boot.ci_high,
+            "kappa_ci_note": boot.ci_note,
             "pvalue": fisher_exact_pvalues(n, n - wrong_a, n - wrong_b, both_right),
         }
     )
@@ -99,9 +134,20 @@ def _with_holm(table: pd.DataFrame, family: str) -> pd.DataFrame:
 def _ceiling_row(grid: RaterGrid, ceiling: tuple[int, float, float, float]) -> dict[str, Any]:
     """The annotators' mean kappa over pairs; ``n_images`` counts the images two or more annotators saw."""
     n_pairs, kappa, low, high = ceiling
-    return {"rater_a": CEILING_A, "rater_b": CEILING_B, "kind_a": HUMAN, "kind_b": HUMAN, "pair": CEILING_PAIR,
-            "n_images": int((grid.seen[grid.kinds == HUMAN].sum(axis=0) >= 2).sum()), "kappa": kappa, "kappa_ci_low": low, "kappa_ci_high": high,
-            "kappa_ci_note": f"mean over {n_pairs} annotator pairs; images resampled", "pvalue": np.nan, "pvalue_holm": np.nan}
+    return {
+        "rater_a": CEILING_A,
+        "rater_b": CEILING_B,
+        "kind_a": HUMAN,
+        "kind_b": HUMAN,
+        "pair": CEILING_PAIR,
+        "n_images": int((grid.seen[grid.kinds == HUMAN].sum(axis=0) >= 2).sum()),
+        "kappa": kappa,
+        "kappa_ci_low": low,
+        "kappa_ci_high": high,
+        "kappa_ci_note": f"mean over {n_pairs} annotator pairs; images resampled",
+        "pvalue": np.nan,
+        "pvalue_holm": np.nan,
+    }
 
 
 @dataclass(frozen=True, repr=False)
@@ -115,7 +161,12 @@ class ConsistencyAnalysis(Result):
 
 
 def consistency_analysis(
-    raters: pd.DataFrame, *, correct: str = "correct_topk", alpha: float = 0.05, n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
+    raters: pd.DataFrame,
+    *,
+    correct: str = "correct_topk",
+    alpha: float = 0.05,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = 0,
     family: str = "error consistency, every pair of raters",
 ) -> ConsistencyAnalysis:
     """Error consistency of every pair of raters, the annotators' ceiling and the model differences.
@@ -137,17 +188,24 @@ def consistency_analysis(
     """
     grid = rater_grid(raters, correct=correct)
     first, second = np.triu_indices(len(grid.raters), k=1)
-    shared = ((grid.seen.astype(np.float32) @ grid.seen.T.astype(np.float32))[first, second] > 0)
+    shared = (grid.seen.astype(np.float32) @ grid.seen.T.astype(np.float32))[first, second] > 0
     first, second = first[shared], second[shared]
     boot = bootstrap_consistency(grid, first, second, n_boot=n_boot, alpha=alpha, seed=seed)
     table = _with_holm(_pairwise_consistency(grid, first, second, boot), family)
     if boot.ceiling is not None:
-        table = pd.concat([table, pd.DataFrame([_ceiling_row(grid, boot.ceiling)]).assign(holm_family="")], ignore_index=True)
+        table = pd.concat(
+            [table, pd.DataFrame([_ceiling_row(grid, boot.ceiling)]).assign(holm_family="")], ignore_index=True
+        )
     return ConsistencyAnalysis(table[CONSISTENCY_COLUMNS].reset_index(drop=True), boot.differences)
 
 
 def error_consistency_table(
-    raters: pd.DataFrame, *, correct: str = "correct_topk", alpha: float = 0.05, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
+    raters: pd.DataFrame,
+    *,
+    correct: str = "correct_topk",
+    alpha: float = 0.05,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Error consistency of every pair of raters (human-human, human-model, model-model).
 
@@ -203,8 +261,14 @@ class ErrorConsistencyResult(PairKappaResult):
 
 
 def error_consistency(
-    raters: pd.DataFrame, rater_a: str, rater_b: str, *, correct: str = "correct_topk",
-    alpha: float = 0.05, n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
+    raters: pd.DataFrame,
+    rater_a: str,
+    rater_b: str,
+    *,
+    correct: str = "correct_topk",
+    alpha: float = 0.05,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = 0,
 ) -> ErrorConsistencyResult:
     """Error consistency of two raters on the images both saw (a rater with itself: 1).
 
@@ -225,7 +289,9 @@ def error_consistency(
     row = _pairwise_consistency(grid, first, second, boot).iloc[0]
     if row["n_images"] == 0:
         raise StudyError(f"{rater_a!r} and {rater_b!r} share no image")
-    fields = [name for name in ErrorConsistencyResult.__dataclass_fields__ if name not in ("rater_a", "rater_b", "n_images")]
+    fields = [
+        name for name in ErrorConsistencyResult.__dataclass_fields__ if name not in ("rater_a", "rater_b", "n_images")
+    ]
     values: dict[str, Any] = {name: str(row[name]) if name == "kappa_ci_note" else float(row[name]) for name in fields}
     return ErrorConsistencyResult(rater_a, rater_b, int(row["n_images"]), **values)
 
@@ -254,8 +320,14 @@ class ConsistencyDifferenceResult(HypothesisTestResult):
 
 
 def consistency_difference(
-    raters: pd.DataFrame, model_a: str, model_b: str, *, correct: str = "correct_topk",
-    alpha: float = 0.05, n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
+    raters: pd.DataFrame,
+    model_a: str,
+    model_b: str,
+    *,
+    correct: str = "correct_topk",
+    alpha: float = 0.05,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = 0,
 ) -> ConsistencyDifferenceResult:
     """Is model A more human-like in its errors than model B?
 
@@ -283,7 +355,9 @@ def consistency_difference(
     people = np.flatnonzero(grid.kinds == HUMAN)
     rows = [grid.row(model_a), grid.row(model_b)]
     first, second = np.repeat(people, 2), np.tile(rows, len(people))
-    found = bootstrap_consistency(grid, first, second, n_boot=n_boot, alpha=alpha, seed=seed, model_pairs=[(rows[0], rows[1])]).differences
+    found = bootstrap_consistency(
+        grid, first, second, n_boot=n_boot, alpha=alpha, seed=seed, model_pairs=[(rows[0], rows[1])]
+    ).differences
     if found.empty:
         raise StudyError(f"no annotator shares images with both {model_a!r} and {model_b!r}")
     row = found.iloc[0]
@@ -308,7 +382,9 @@ class LabelKappaResult(PairKappaResult):
 NORMAL_METHOD = "normal (asymptotic SE under kappa = 0)"
 
 
-def label_kappa(raters: pd.DataFrame, rater_a: str, rater_b: str, *, alpha: float = 0.05, seed: int = 0) -> LabelKappaResult:
+def label_kappa(
+    raters: pd.DataFrame, rater_a: str, rater_b: str, *, alpha: float = 0.05, seed: int = 0
+) -> LabelKappaResult:
     """Cohen's kappa on the top-1 labels of the images both raters saw.
 
     The numbers are statsmodels' ``cohens_kappa`` (simple kappa, its asymptotic
@@ -324,9 +400,19 @@ def label_kappa(raters: pd.DataFrame, rater_a: str, rater_b: str, *, alpha: floa
     if table.empty:
         raise StudyError(f"{rater_a!r} and {rater_b!r} share no image")
     row = table.iloc[0]
-    kappa, std_error, ci_low, ci_high, pvalue = (float(row[c]) for c in ("kappa", "std_error", "ci_low", "ci_high", "pvalue"))
+    kappa, std_error, ci_low, ci_high, pvalue = (
+        float(row[c]) for c in ("kappa", "std_error", "ci_low", "ci_high", "pvalue")
+    )
     return LabelKappaResult(
-        rater_a, rater_b, int(row["n_images"]), int(row["n_categories"]), kappa, std_error, ci_low, ci_high, pvalue,
+        rater_a,
+        rater_b,
+        int(row["n_images"]),
+        int(row["n_categories"]),
+        kappa,
+        std_error,
+        ci_low,
+        ci_high,
+        pvalue,
         str(row["pvalue_method"]),
     )
 
@@ -356,7 +442,9 @@ def label_kappa_table(raters: pd.DataFrame, *, alpha: float = 0.05, seed: int = 
     (``pvalue_holm``, family named in ``holm_family``)."""
     grid = label_grid(raters[raters["kind"] == HUMAN], NO_ANSWER)
     first, second = np.triu_indices(len(grid.raters), k=1)
-    return _with_holm(_pairwise_label_kappa(grid, first, second, alpha, seed), "Cohen's kappa on labels, every pair of annotators")
+    return _with_holm(
+        _pairwise_label_kappa(grid, first, second, alpha, seed), "Cohen's kappa on labels, every pair of annotators"
+    )
 
 
 #: Fewest shuffles per pair (smallest p-value 1e-3), and the shuffled labels (pairs x
@@ -369,7 +457,9 @@ _PERMUTATION_CELLS = 200_000_000
 _BLOCK_CELLS = 2_000_000
 
 
-def _pairwise_label_kappa(grid: LabelGrid, first: np.ndarray, second: np.ndarray, alpha: float, seed: int) -> pd.DataFrame:
+def _pairwise_label_kappa(
+    grid: LabelGrid, first: np.ndarray, second: np.ndarray, alpha: float, seed: int
+) -> pd.DataFrame:
     """Cohen's kappa of rater rows ``first[i]`` and ``second[i]`` on their shared images.
 
     statsmodels' ``cohens_kappa`` works on one pair's square table of categories; here
@@ -381,12 +471,16 @@ def _pairwise_label_kappa(grid: LabelGrid, first: np.ndarray, second: np.ndarray
     """
     size = max(1, _BLOCK_CELLS // (grid.seen.shape[1] + len(grid.categories) + 1))
     starts = range(0, len(first), size) if len(first) else [0]
-    table = pd.concat([_label_kappa_block(grid, first[i : i + size], second[i : i + size], alpha) for i in starts], ignore_index=True)
+    table = pd.concat(
+        [_label_kappa_block(grid, first[i : i + size], second[i : i + size], alpha) for i in starts], ignore_index=True
+    )
     table = _permutation_pvalues(grid, first, second, table, seed)
     return table[table["n_images"] > 0].reset_index(drop=True)
 
 
-def _permutation_pvalues(grid: LabelGrid, first: np.ndarray, second: np.ndarray, table: pd.DataFrame, seed: int) -> pd.DataFrame:
+def _permutation_pvalues(
+    grid: LabelGrid, first: np.ndarray, second: np.ndarray, table: pd.DataFrame, seed: int
+) -> pd.DataFrame:
     """Permutation p-values for the pairs with fewer than :data:`EXACT_BELOW` shared images.
 
     Shuffling keeps both raters' label counts, hence the chance agreement ``p_e``; kappa
@@ -396,7 +490,11 @@ def _permutation_pvalues(grid: LabelGrid, first: np.ndarray, second: np.ndarray,
     longer than about a second (then fewer, never below :data:`MIN_PERMUTATIONS`; the
     method column gives the number).
     """
-    small = np.flatnonzero((table["n_images"].to_numpy() > 0) & (table["n_images"].to_numpy() < EXACT_BELOW) & table["pvalue"].notna().to_numpy())
+    small = np.flatnonzero(
+        (table["n_images"].to_numpy() > 0)
+        & (table["n_images"].to_numpy() < EXACT_BELOW)
+        & table["pvalue"].notna().to_numpy()
+    )
     pvalues, method = table["pvalue"].to_numpy(dtype=float).copy(), np.full(len(table), NORMAL_METHOD, dtype=object)
     method[table["pvalue"].isna().to_numpy()] = ""
     if len(small):
@@ -420,7 +518,9 @@ def _label_kappa_block(grid: LabelGrid, first: np.ndarray, second: np.ndarray, a
     offset = (np.arange(len(first)) * n_categories)[:, None]
 
     def per_category(codes: np.ndarray, where: np.ndarray) -> np.ndarray:
-        return np.bincount((codes + offset)[where], minlength=len(first) * n_categories).reshape(len(first), n_categories)
+        return np.bincount((codes + offset)[where], minlength=len(first) * n_categories).reshape(
+            len(first), n_categories
+        )
 
     count_a, count_b = per_category(label_a, shared), per_category(label_b, shared)
     both = per_category(label_a, shared & (label_a == label_b))
@@ -431,7 +531,9 @@ def _label_kappa_block(grid: LabelGrid, first: np.ndarray, second: np.ndarray, a
         kappa = (both.sum(axis=1) / n - agree_exp) / (1 - agree_exp)
         term_a = (both / n[:, None] * (1 - (freq_row + freq_col) * (1 - kappa)[:, None]) ** 2).sum(axis=1)
         differ = shared & (label_a != label_b)
-        off_diagonal = (np.take_along_axis(freq_col, label_a, axis=1) + np.take_along_axis(freq_row, label_b, axis=1)) ** 2
+        off_diagonal = (
+            np.take_along_axis(freq_col, label_a, axis=1) + np.take_along_axis(freq_row, label_b, axis=1)
+        ) ** 2
         term_b = (1 - kappa) ** 2 * np.where(differ, off_diagonal, 0).sum(axis=1) / n
         term_c = (kappa - agree_exp * (1 - kappa)) ** 2
         # A variance, so >= 0; when it is 0 (perfect agreement, or one rater giving one
@@ -443,9 +545,16 @@ def _label_kappa_block(grid: LabelGrid, first: np.ndarray, second: np.ndarray, a
     ci_low, ci_high = kappa_interval(kappa, std_kappa, alpha)
     return pd.DataFrame(
         {
-            "rater_a": grid.raters[first].astype(str), "rater_b": grid.raters[second].astype(str), "n_images": n,
-            "n_categories": ((count_a + count_b) > 0).sum(axis=1), "kappa": kappa, "std_error": std_kappa,
-            "ci_low": ci_low, "ci_high": ci_high, "pvalue": pvalue, "pvalue_method": "",
+            "rater_a": grid.raters[first].astype(str),
+            "rater_b": grid.raters[second].astype(str),
+            "n_images": n,
+            "n_categories": ((count_a + count_b) > 0).sum(axis=1),
+            "kappa": kappa,
+            "std_error": std_kappa,
+            "ci_low": ci_low,
+            "ci_high": ci_high,
+            "pvalue": pvalue,
+            "pvalue_method": "",
         },
         columns=list(LabelKappaResult.__dataclass_fields__),
     )
@@ -481,11 +590,23 @@ def fleiss_kappa_labels(raters: pd.DataFrame, names: Sequence[str] | None = None
     if not everyone.any():
         raise StudyError(f"annotators {', '.join(names)} did not all see any one image")
     counts, categories = aggregate_raters(grid.labels[rows][:, everyone].T)
-    return FleissResult(tuple(names), int(everyone.sum()), len(categories), float(fleiss_kappa(counts, method="fleiss")))
+    return FleissResult(
+        tuple(names), int(everyone.sum()), len(categories), float(fleiss_kappa(counts, method="fleiss"))
+    )
 
 
-KAPPA_SUMMARY_COLUMNS = ["phase", "pairing", "n_pairs", "median_images", "kappa_median", "kappa_min", "kappa_max", "kappa_mean",
-                         "n_significant", "n_significant_holm"]
+KAPPA_SUMMARY_COLUMNS = [
+    "phase",
+    "pairing",
+    "n_pairs",
+    "median_images",
+    "kappa_median",
+    "kappa_min",
+    "kappa_max",
+    "kappa_mean",
+    "n_significant",
+    "n_significant_holm",
+]
 
 
 def pairing(pairs: pd.DataFrame) -> np.ndarray:
@@ -494,9 +615,16 @@ def pairing(pairs: pd.DataFrame) -> np.ndarray:
     annotators' ceiling row keeps its own name (:data:`CEILING_PAIR`)."""
     a, b = pairs["rater_a"].astype(str).to_numpy(dtype=object), pairs["rater_b"].astype(str).to_numpy(dtype=object)
     human_a, human_b = (pairs[column].astype(str).to_numpy() == HUMAN for column in ("kind_a", "kind_b"))
-    groups = np.where(human_a & human_b, ANNOTATOR_PAIRS,
-                      np.where(human_a, "annotator - " + b, np.where(human_b, "annotator - " + a, a + " - " + b)))
-    return np.where(pairs["pair"].astype(str).to_numpy() == CEILING_PAIR, CEILING_PAIR, groups) if "pair" in pairs.columns else groups
+    groups = np.where(
+        human_a & human_b,
+        ANNOTATOR_PAIRS,
+        np.where(human_a, "annotator - " + b, np.where(human_b, "annotator - " + a, a + " - " + b)),
+    )
+    return (
+        np.where(pairs["pair"].astype(str).to_numpy() == CEILING_PAIR, CEILING_PAIR, groups)
+        if "pair" in pairs.columns
+        else groups
+    )
 
 
 ANNOTATOR_PAIRS = "annotator - annotator"
@@ -515,16 +643,43 @@ def kappa_summary(pairs: pd.DataFrame, groups: np.ndarray, *, alpha: float = 0.0
     phase = pairs["phase"].astype(str).to_numpy() if "phase" in pairs.columns else np.full(len(pairs), "")
     pvalue = pairs["pvalue"].to_numpy(dtype=float)
     holm = pairs["pvalue_holm"].to_numpy(dtype=float) if "pvalue_holm" in pairs.columns else np.full(len(pairs), np.nan)
-    frame = pd.DataFrame({"phase": phase, "pairing": groups, "n_images": pairs["n_images"].to_numpy(dtype=float),
-                          "kappa": pairs["kappa"].to_numpy(dtype=float), "tested": ~np.isnan(pvalue), "significant": pvalue < alpha,
-                          "adjusted": ~np.isnan(holm), "significant_holm": holm < alpha})
-    summary = frame.groupby(["phase", "pairing"], sort=False).agg(
-        n_pairs=("kappa", "size"), median_images=("n_images", "median"), kappa_median=("kappa", "median"),
-        kappa_min=("kappa", "min"), kappa_max=("kappa", "max"), kappa_mean=("kappa", "mean"),
-        tested=("tested", "sum"), n_significant=("significant", "sum"), adjusted=("adjusted", "sum"),
-        n_significant_holm=("significant_holm", "sum"),
-    ).reset_index()
+    frame = pd.DataFrame(
+        {
+            "phase": phase,
+            "pairing": groups,
+            "n_images": pairs["n_images"].to_numpy(dtype=float),
+            "kappa": pairs["kappa"].to_numpy(dtype=float),
+            "tested": ~np.isnan(pvalue),
+            "significant": pvalue < alpha,
+            "adjusted": ~np.isnan(holm),
+            "significant_holm": holm < alpha,
+        }
+    )
+    summary = (
+        frame.groupby(["phase", "pairing"], sort=False)
+        .agg(
+            n_pairs=("kappa", "size"),
+            median_images=("n_images", "median"),
+            kappa_median=("kappa", "median"),
+            kappa_min=("kappa", "min"),
+            kappa_max=("kappa", "max"),
+            kappa_mean=("kappa", "mean"),
+            tested=("tested", "sum"),
+            n_significant=("significant", "sum"),
+            adjusted=("adjusted", "sum"),
+            n_significant_holm=("significant_holm", "sum"),
+        )
+        .reset_index()
+    )
     summary["n_significant"] = summary["n_significant"].where(summary["tested"] > 0)
     summary["n_significant_holm"] = summary["n_significant_holm"].where(summary["adjusted"] > 0)
-    pairing_order = np.where(summary["pairing"].isin([ANNOTATOR_PAIRS, CEILING_PAIR]), 0, np.where(summary["pairing"].str.startswith("annotator - "), 1, 2))
-    return summary.assign(_order=pairing_order).sort_values(["phase", "_order"], kind="stable")[KAPPA_SUMMARY_COLUMNS].reset_index(drop=True)
+    pairing_order = np.where(
+        summary["pairing"].isin([ANNOTATOR_PAIRS, CEILING_PAIR]),
+        0,
+        np.where(summary["pairing"].str.startswith("annotator - "), 1, 2),
+    )
+    return (
+        summary.assign(_order=pairing_order)
+        .sort_values(["phase", "_order"], kind="stable")[KAPPA_SUMMARY_COLUMNS]
+        .reset_index(drop=True)
+    )

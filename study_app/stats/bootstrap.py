@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-
 #: Recent draws kept for reuse (bytes in all): a report asks for the same resamples
 #: several times (the error rates of each correctness rule and the paired bootstrap all
 #: start from the same seed and images), and drawing 10,000 x 1,500 counts costs more

@@ -96,9 +96,24 @@ def class_error_comparison(
     """
     if not (raters["rater"] == model).any():
         raise StudyError(f"no model {model!r} in the table")
-    rows = pd.DataFrame({"image_id": stimulus_codes(raters)[0], "group": _class_of(raters, level, labels), "error": ~raters[correct].to_numpy(dtype=bool)})
-    human = rows[(raters["kind"] == HUMAN).to_numpy()].groupby("image_id", observed=True).agg(group=("group", "first"), human_error=("error", "mean"))
-    machine = rows[(raters["rater"] == model).to_numpy()].groupby("image_id", observed=True)["error"].first().rename("model_error")
+    rows = pd.DataFrame(
+        {
+            "image_id": stimulus_codes(raters)[0],
+            "group": _class_of(raters, level, labels),
+            "error": ~raters[correct].to_numpy(dtype=bool),
+        }
+    )
+    human = (
+        rows[(raters["kind"] == HUMAN).to_numpy()]
+        .groupby("image_id", observed=True)
+        .agg(group=("group", "first"), human_error=("error", "mean"))
+    )
+    machine = (
+        rows[(raters["rater"] == model).to_numpy()]
+        .groupby("image_id", observed=True)["error"]
+        .first()
+        .rename("model_error")
+    )
     images = human.join(machine, how="inner")
     if images.empty:
         raise StudyError(f"the annotators and {model!r} share no image")
@@ -107,12 +122,17 @@ def class_error_comparison(
         model_better=images["human_error"] > images["model_error"],
     )
     table = images.groupby("group", sort=True).agg(
-        n_images=("human_error", "size"), human_error=("human_error", "mean"), model_error=("model_error", "mean"),
-        humans_better=("humans_better", "sum"), model_better=("model_better", "sum"),
+        n_images=("human_error", "size"),
+        human_error=("human_error", "mean"),
+        model_error=("model_error", "mean"),
+        humans_better=("humans_better", "sum"),
+        model_better=("model_better", "sum"),
     )
     table = table.rename_axis(level).reset_index()
     table["difference"] = table["human_error"] - table["model_error"]
-    table["pvalue"] = exact_mcnemar_arrays(table["humans_better"].to_numpy(dtype=np.int64), table["model_better"].to_numpy(dtype=np.int64))[1]
+    table["pvalue"] = exact_mcnemar_arrays(
+        table["humans_better"].to_numpy(dtype=np.int64), table["model_better"].to_numpy(dtype=np.int64)
+    )[1]
     reject, adjusted, _, _ = multipletests(table["pvalue"], alpha=alpha, method="fdr_bh")
     table = table.assign(pvalue_fdr=adjusted, significant=reject)
     varied = table["human_error"].nunique() > 1 and table["model_error"].nunique() > 1
@@ -129,7 +149,11 @@ def confused_pairs(raters: pd.DataFrame, *, top: int = 10) -> pd.DataFrame:
         ``group`` (``"humans"`` for all annotators, else the model), ``truth``, ``label``,
         ``count`` and ``share`` of that group's wrong top-1 answers.
     """
-    wrong = raters[~raters["correct_top1"].to_numpy(dtype=bool) & (raters["label"].astype(str) != "") & raters["kind"].isin([HUMAN, MODEL])]
+    wrong = raters[
+        ~raters["correct_top1"].to_numpy(dtype=bool)
+        & (raters["label"].astype(str) != "")
+        & raters["kind"].isin([HUMAN, MODEL])
+    ]
     group = np.where(wrong["kind"] == HUMAN, HUMANS, wrong["rater"].astype(str))
     counts = (
         pd.DataFrame({"group": group, "truth": wrong["truth"].astype(str), "label": wrong["label"].astype(str)})
@@ -184,7 +208,9 @@ def _trend_fit(error: np.ndarray, per_100: np.ndarray, clusters: np.ndarray) -> 
     return GEE(error, design, groups=codes, family=Binomial(), cov_struct=Exchangeable()).fit()
 
 
-def error_by_trial(raters: pd.DataFrame, *, alpha: float = 0.05, correct: str = "correct_topk", bins: int = 10) -> TrendResult:
+def error_by_trial(
+    raters: pd.DataFrame, *, alpha: float = 0.05, correct: str = "correct_topk", bins: int = 10
+) -> TrendResult:
     """Learning (errors fall) or fatigue (errors rise) over the trials of each phase.
 
     The odds ratio of an error per 100 further trials comes from a logistic regression
@@ -201,7 +227,9 @@ def error_by_trial(raters: pd.DataFrame, *, alpha: float = 0.05, correct: str = 
     clusters = combined_code(human["rater"], human["phase"])
     mixed = pd.Series(error).groupby(clusters).transform("std").fillna(0).to_numpy() > 0
     if not mixed.any() or np.unique(trial[mixed]).size < 2:
-        raise StudyError("a trend over trials needs an annotator with both right and wrong answers at several trial positions")
+        raise StudyError(
+            "a trend over trials needs an annotator with both right and wrong answers at several trial positions"
+        )
     fit = _trend_fit(error[mixed], trial[mixed] / 100, clusters[mixed])
     low, high = np.exp(np.asarray(fit.conf_int(alpha))[0])
     edges = np.linspace(trial.min(), trial.max() + 1, bins + 1)
@@ -210,8 +238,14 @@ def error_by_trial(raters: pd.DataFrame, *, alpha: float = 0.05, correct: str = 
     binned = pd.DataFrame({"trials": position.categories.astype(str)[binned.index], **binned}).reset_index(drop=True)
     params, tvalues, pvalues = (np.asarray(v) for v in (fit.params, fit.tvalues, fit.pvalues))
     return TrendResult(
-        human["rater"].nunique(), len(human), float(np.exp(params[0])), float(low), float(high),
-        float(tvalues[0]), float(pvalues[0]), binned,
+        human["rater"].nunique(),
+        len(human),
+        float(np.exp(params[0])),
+        float(low),
+        float(high),
+        float(tvalues[0]),
+        float(pvalues[0]),
+        binned,
     )
 
 
@@ -222,16 +256,25 @@ def rt_by_correctness(raters: pd.DataFrame, *, correct: str = "correct_topk") ->
     p-value is a two-sided Mann-Whitney U test; the pooled row ignores that answers of
     one annotator are related and is descriptive.
     """
-    answered = raters[(raters["kind"] == HUMAN) & (raters["outcome"] == "answer") & np.isfinite(raters["rt_ms"].to_numpy(dtype=float))]
-    groups = [(str(name), rows) for name, rows in answered.groupby("rater", observed=True, sort=True)] + [(HUMANS, answered)]
+    answered = raters[
+        (raters["kind"] == HUMAN) & (raters["outcome"] == "answer") & np.isfinite(raters["rt_ms"].to_numpy(dtype=float))
+    ]
+    groups = [(str(name), rows) for name, rows in answered.groupby("rater", observed=True, sort=True)] + [
+        (HUMANS, answered)
+    ]
     table = []
     for name, rows in groups:
         right = rows.loc[rows[correct].to_numpy(dtype=bool), "rt_ms"].to_numpy(dtype=float)
         wrong = rows.loc[~rows[correct].to_numpy(dtype=bool), "rt_ms"].to_numpy(dtype=float)
         pvalue = float(mannwhitneyu(right, wrong).pvalue) if len(right) and len(wrong) else np.nan
         table.append(
-            {"rater": name, "n_right": len(right), "n_wrong": len(wrong),
-             "median_rt_right": float(np.median(right)) if len(right) else np.nan,
-             "median_rt_wrong": float(np.median(wrong)) if len(wrong) else np.nan, "pvalue": pvalue}
+            {
+                "rater": name,
+                "n_right": len(right),
+                "n_wrong": len(wrong),
+                "median_rt_right": float(np.median(right)) if len(right) else np.nan,
+                "median_rt_wrong": float(np.median(wrong)) if len(wrong) else np.nan,
+                "pvalue": pvalue,
+            }
         )
     return pd.DataFrame(table)

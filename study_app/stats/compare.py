@@ -26,9 +26,9 @@ from study_app.errors import StudyError
 from study_app.protocol.labels import LabelSet
 from study_app.stats.agreement import consistency_analysis, fleiss_kappa_labels, label_kappa_table
 from study_app.stats.breakdowns import class_error_comparison, confused_pairs, error_by_trial, rt_by_correctness
+from study_app.stats.crowd import CROWD_DEFINITIONS, crowds
 from study_app.stats.mixed import population_table
 from study_app.stats.paired import FAMILIES, cochran_q_test, paired_comparisons
-from study_app.stats.crowd import CROWD_DEFINITIONS, crowds
 from study_app.stats.raters import HUMAN, MODEL, concat_tables, shown_images_only
 from study_app.stats.rates import ALL_PHASES, error_rates
 from study_app.stats.results import Result, Summary, format_pvalue, format_value, is_pvalue, json_records
@@ -65,7 +65,11 @@ class Comparison(Result):
     def to_json(self) -> dict[str, Any]:
         """Settings, notes and every table as lists of records (NaN as null)."""
         return {
-            "rule": self.rule, "k": self.k, "alpha": self.alpha, "n_boot": self.n_boot, "notes": list(self.notes),
+            "rule": self.rule,
+            "k": self.k,
+            "alpha": self.alpha,
+            "n_boot": self.n_boot,
+            "notes": list(self.notes),
             **{name: json_records(table) for name, table in self.tables().items()},
         }
 
@@ -87,7 +91,11 @@ class Comparison(Result):
         """:meth:`summary` as HTML: the same sections, each an HTML table."""
         parts = [f"<h4>{escape(self._heading())}</h4>"]
         for title, table, after in self._sections():
-            parts += [f"<p><b>{escape(title)}</b></p>", table.to_html(index=False, border=0), *(f"<p>{escape(line)}</p>" for line in after)]
+            parts += [
+                f"<p><b>{escape(title)}</b></p>",
+                table.to_html(index=False, border=0),
+                *(f"<p>{escape(line)}</p>" for line in after),
+            ]
         if self.notes:
             parts.append("<ul>" + "".join(f"<li>{escape(note)}</li>" for note in self.notes) + "</ul>")
         return "".join(parts)
@@ -100,11 +108,17 @@ class Comparison(Result):
         tables = self.tables()
         filled = [f"{name}[{len(table)}x{len(table.columns)}]" for name, table in tables.items() if not table.empty]
         empty = [name for name, table in tables.items() if table.empty]
-        return (f"<Comparison: {self.rule} rule (k = {self.k}), alpha {self.alpha:g}, {self.n_boot} bootstrap replicates; "
-                f"phases {', '.join(phases)}; {raters}\n"
-                + textwrap.fill(f"tables: {', '.join(filled)}" + (f"; empty: {', '.join(empty)}" if empty else ""),
-                                width=110, initial_indent=" ", subsequent_indent="   ")
-                + f"\n {len(self.notes)} note(s); .summary() reads it all, .tables()[name] gives a table>")
+        return (
+            f"<Comparison: {self.rule} rule (k = {self.k}), alpha {self.alpha:g}, {self.n_boot} bootstrap replicates; "
+            f"phases {', '.join(phases)}; {raters}\n"
+            + textwrap.fill(
+                f"tables: {', '.join(filled)}" + (f"; empty: {', '.join(empty)}" if empty else ""),
+                width=110,
+                initial_indent=" ",
+                subsequent_indent="   ",
+            )
+            + f"\n {len(self.notes)} note(s); .summary() reads it all, .tables()[name] gives a table>"
+        )
 
     def _heading(self) -> str:
         level = f"{100 * (1 - self.alpha):g}%"
@@ -119,42 +133,171 @@ class Comparison(Result):
             if not table.empty:
                 sections.append((title, _shown(table, columns), list(after)))
 
-        rate_columns = {"phase": "phase", "rater": "rater", "kind": "kind", "n": "n", "error_rate": "error",
-                        "wilson": f"{level} Wilson", "cp": f"{level} exact", "boot": f"{level} bootstrap"}
+        rate_columns = {
+            "phase": "phase",
+            "rater": "rater",
+            "kind": "kind",
+            "n": "n",
+            "error_rate": "error",
+            "wilson": f"{level} Wilson",
+            "cp": f"{level} exact",
+            "boot": f"{level} bootstrap",
+        }
         shared = self.rates[self.rates["scope"] == "shared"]
-        add("Error rates on the shared images (annotators: every answer; models: the images annotators saw)", shared, rate_columns)
-        add("Error rates on all of each rater's trials" if shared.empty else "Error rates on all of each model's images (scope all; rows that differ from the above)",
-            self.rates_beyond_shared(), rate_columns)
-        add("Paired comparisons on shared images (difference = error A - error B; Holm within each family)", self.paired, {
-            "phase": "phase", "rater_a": "A", "rater_b": "B", "n_images": "n", "error_a": "error A", "error_b": "error B",
-            "difference": "difference", "score": f"{level} score (Tango)", "boot": f"{level} bootstrap", "mcnemar_p": "McNemar p",
-            "mcnemar_p_holm": "Holm p", "mcnemar_midp": "mid-p", "gee_difference": "GEE difference", "gee_p": "GEE p",
-            "family": "family", "note": "note"})
-        add("Model vs people (logistic mixed model, annotators and images random; effect = log-odds of error, model - humans)", self.population, {
-            "phase": "phase", "model": "model", "n_images": "n", "n_annotators": "annotators", "effect": "effect",
-            "ci": f"{level} CI", "pvalue": "p", "annotator_sd": "annotator SD", "image_sd": "image SD", "note": "note"})
-        add("Several models (Cochran's Q; pairwise exact McNemar, Holm)", self.models, {
-            "phase": "phase", "test": "test", "n_images": "n", "statistic": "statistic", "pvalue": "p", "pvalue_holm": "Holm p"})
-        families = [] if self.consistency.empty else [f"  Holm family: {family}" for family in self.consistency["holm_family"].unique() if family]
-        add("Error consistency (kappa of correctness; attainable range in brackets)", self.consistency, {
-            "phase": "phase", "rater_a": "A", "rater_b": "B", "n_images": "n", "observed_consistency": "c_obs",
-            "expected_consistency": "c_exp", "kappa": "kappa", "kappa_ci": f"{level} bootstrap", "kappa_range": "range",
-            "pvalue": "Fisher p", "pvalue_holm": "Holm p"}, families)
-        add("Which model errs more like the annotators? (mean kappa with them, A - B; paired bootstrap over images)", self.consistency_differences, {
-            "phase": "phase", "model_a": "A", "model_b": "B", "n_annotators": "annotators", "n_images": "n",
-            "kappa_a": "kappa A", "kappa_b": "kappa B", "difference": "difference", "ci": f"{level} bootstrap", "pvalue": "p"})
-        add("Label agreement between annotators (top-1 labels)", self.label_agreement, {
-            "phase": "phase", "test": "statistic", "raters": "annotators", "n_images": "n", "kappa": "kappa", "ci": f"{level} CI", "pvalue": "p",
-            "pvalue_holm": "Holm p", "pvalue_method": "p from"})
-        add("Per-class error profiles (Spearman; classes differing at FDR alpha)", self.class_correlation, {
-            "phase": "phase", "model": "model", "level": "level", "n_classes": "classes", "spearman_rho": "rho",
-            "spearman_p": "p", "n_significant": "differing"})
-        add("Error over trials (odds ratio per 100 trials)", self.trend, {
-            "phase": "phase", "n_annotators": "annotators", "n_trials": "trials", "odds_ratio_per_100": "odds ratio",
-            "ci": f"{level} CI", "pvalue": "p"})
-        add("Response time (ms) of right and wrong answers", self.response_times, {
-            "phase": "phase", "rater": "annotator", "n_right": "right", "n_wrong": "wrong",
-            "median_rt_right": "median right", "median_rt_wrong": "median wrong", "pvalue": "Mann-Whitney p"})
+        add(
+            "Error rates on the shared images (annotators: every answer; models: the images annotators saw)",
+            shared,
+            rate_columns,
+        )
+        add(
+            "Error rates on all of each rater's trials"
+            if shared.empty
+            else "Error rates on all of each model's images (scope all; rows that differ from the above)",
+            self.rates_beyond_shared(),
+            rate_columns,
+        )
+        add(
+            "Paired comparisons on shared images (difference = error A - error B; Holm within each family)",
+            self.paired,
+            {
+                "phase": "phase",
+                "rater_a": "A",
+                "rater_b": "B",
+                "n_images": "n",
+                "error_a": "error A",
+                "error_b": "error B",
+                "difference": "difference",
+                "score": f"{level} score (Tango)",
+                "boot": f"{level} bootstrap",
+                "mcnemar_p": "McNemar p",
+                "mcnemar_p_holm": "Holm p",
+                "mcnemar_midp": "mid-p",
+                "gee_difference": "GEE difference",
+                "gee_p": "GEE p",
+                "family": "family",
+                "note": "note",
+            },
+        )
+        add(
+            "Model vs people (logistic mixed model, annotators and images random; effect = log-odds of error, model - humans)",
+            self.population,
+            {
+                "phase": "phase",
+                "model": "model",
+                "n_images": "n",
+                "n_annotators": "annotators",
+                "effect": "effect",
+                "ci": f"{level} CI",
+                "pvalue": "p",
+                "annotator_sd": "annotator SD",
+                "image_sd": "image SD",
+                "note": "note",
+            },
+        )
+        add(
+            "Several models (Cochran's Q; pairwise exact McNemar, Holm)",
+            self.models,
+            {
+                "phase": "phase",
+                "test": "test",
+                "n_images": "n",
+                "statistic": "statistic",
+                "pvalue": "p",
+                "pvalue_holm": "Holm p",
+            },
+        )
+        families = (
+            []
+            if self.consistency.empty
+            else [f"  Holm family: {family}" for family in self.consistency["holm_family"].unique() if family]
+        )
+        add(
+            "Error consistency (kappa of correctness; attainable range in brackets)",
+            self.consistency,
+            {
+                "phase": "phase",
+                "rater_a": "A",
+                "rater_b": "B",
+                "n_images": "n",
+                "observed_consistency": "c_obs",
+                "expected_consistency": "c_exp",
+                "kappa": "kappa",
+                "kappa_ci": f"{level} bootstrap",
+                "kappa_range": "range",
+                "pvalue": "Fisher p",
+                "pvalue_holm": "Holm p",
+            },
+            families,
+        )
+        add(
+            "Which model errs more like the annotators? (mean kappa with them, A - B; paired bootstrap over images)",
+            self.consistency_differences,
+            {
+                "phase": "phase",
+                "model_a": "A",
+                "model_b": "B",
+                "n_annotators": "annotators",
+                "n_images": "n",
+                "kappa_a": "kappa A",
+                "kappa_b": "kappa B",
+                "difference": "difference",
+                "ci": f"{level} bootstrap",
+                "pvalue": "p",
+            },
+        )
+        add(
+            "Label agreement between annotators (top-1 labels)",
+            self.label_agreement,
+            {
+                "phase": "phase",
+                "test": "statistic",
+                "raters": "annotators",
+                "n_images": "n",
+                "kappa": "kappa",
+                "ci": f"{level} CI",
+                "pvalue": "p",
+                "pvalue_holm": "Holm p",
+                "pvalue_method": "p from",
+            },
+        )
+        add(
+            "Per-class error profiles (Spearman; classes differing at FDR alpha)",
+            self.class_correlation,
+            {
+                "phase": "phase",
+                "model": "model",
+                "level": "level",
+                "n_classes": "classes",
+                "spearman_rho": "rho",
+                "spearman_p": "p",
+                "n_significant": "differing",
+            },
+        )
+        add(
+            "Error over trials (odds ratio per 100 trials)",
+            self.trend,
+            {
+                "phase": "phase",
+                "n_annotators": "annotators",
+                "n_trials": "trials",
+                "odds_ratio_per_100": "odds ratio",
+                "ci": f"{level} CI",
+                "pvalue": "p",
+            },
+        )
+        add(
+            "Response time (ms) of right and wrong answers",
+            self.response_times,
+            {
+                "phase": "phase",
+                "rater": "annotator",
+                "n_right": "right",
+                "n_wrong": "wrong",
+                "median_rt_right": "median right",
+                "median_rt_wrong": "median wrong",
+                "pvalue": "Mann-Whitney p",
+            },
+        )
         return sections
 
 
@@ -163,14 +306,30 @@ def _beyond_shared(every: pd.DataFrame, shared: pd.DataFrame) -> pd.DataFrame:
     if shared.empty:
         return every
     per_phase = shared.set_index(["phase", "rater"])["n"]
-    overall = shared[shared["phase"] != ALL_PHASES].groupby("rater", observed=True)["n"].sum()  # "(all)": every phase together
-    counterpart = [overall.get(rater) if phase == ALL_PHASES else per_phase.get((phase, rater))
-                   for phase, rater in zip(every["phase"], every["rater"])]
+    overall = (
+        shared[shared["phase"] != ALL_PHASES].groupby("rater", observed=True)["n"].sum()
+    )  # "(all)": every phase together
+    counterpart = [
+        overall.get(rater) if phase == ALL_PHASES else per_phase.get((phase, rater))
+        for phase, rater in zip(every["phase"], every["rater"])
+    ]
     return every[[n != other for n, other in zip(every["n"], counterpart)]]
 
 
-_TABLES = ("rates", "paired", "population", "models", "consistency", "consistency_differences", "label_agreement", "classes",
-           "class_correlation", "confusions", "trend", "response_times")
+_TABLES = (
+    "rates",
+    "paired",
+    "population",
+    "models",
+    "consistency",
+    "consistency_differences",
+    "label_agreement",
+    "classes",
+    "class_correlation",
+    "confusions",
+    "trend",
+    "response_times",
+)
 
 
 def _shown(table: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
@@ -240,7 +399,9 @@ def compare(
         tagged = _phase_tables(rows, alpha=alpha, correct=correct, n_boot=n_boot, seed=seed, labels=labels, notes=notes)
         for name, table in tagged.items():
             per_phase[name].append(table.assign(phase=str(phase))[["phase", *table.columns]])
-    joined = {name: pd.concat(parts, ignore_index=True) if parts else pd.DataFrame() for name, parts in per_phase.items()}
+    joined = {
+        name: pd.concat(parts, ignore_index=True) if parts else pd.DataFrame() for name, parts in per_phase.items()
+    }
     notes += _definitions(joined["paired"], has_people)
     rates = [error_rates(raters, alpha=alpha, correct=correct, n_boot=n_boot, seed=seed, scope="all")]
     if has_people:
@@ -256,7 +417,9 @@ def _phase_tables(
     phase = str(rows["phase"].iloc[0])
     with_crowd = concat_tables(rows, crowds(rows, seed=seed)) if people else rows
     tables: dict[str, pd.DataFrame] = {
-        "paired": paired_comparisons(with_crowd, None, alpha=alpha, correct=correct, n_boot=n_boot, seed=seed) if len(models) > (0 if people else 1) else pd.DataFrame(),
+        "paired": paired_comparisons(with_crowd, None, alpha=alpha, correct=correct, n_boot=n_boot, seed=seed)
+        if len(models) > (0 if people else 1)
+        else pd.DataFrame(),
         **_consistency(rows, correct, alpha, n_boot, seed, phase),
         "confusions": confused_pairs(rows),
         "models": _models_table(rows, models, alpha, correct) if len(models) >= 3 else pd.DataFrame(),
@@ -267,14 +430,20 @@ def _phase_tables(
     tables["response_times"] = rt_by_correctness(rows, correct=correct)
     tables["population"] = population_table(rows, models, alpha=alpha, correct=correct)
     levels = ["class", "superclass"] if labels is not None and labels.parent_of else ["class"]
-    found = [class_error_comparison(rows, model, level=level, labels=labels, alpha=alpha, correct=correct) for model in models for level in levels]
+    found = [
+        class_error_comparison(rows, model, level=level, labels=labels, alpha=alpha, correct=correct)
+        for model in models
+        for level in levels
+    ]
     per_class = [c.table.rename(columns={c.level: "class"}).assign(model=c.model, level=c.level) for c in found]
     tables["classes"] = pd.concat(per_class, ignore_index=True) if found else pd.DataFrame()
     profile = ("model", "level", "n_classes", "spearman_rho", "spearman_p", "n_significant")
     tables["class_correlation"] = pd.DataFrame([_fields(c, profile) for c in found])
     try:
         trend = error_by_trial(rows, alpha=alpha, correct=correct)
-        tables["trend"] = pd.DataFrame([_fields(trend, ("n_annotators", "n_trials", "odds_ratio_per_100", "ci_low", "ci_high", "pvalue"))])
+        tables["trend"] = pd.DataFrame(
+            [_fields(trend, ("n_annotators", "n_trials", "odds_ratio_per_100", "ci_low", "ci_high", "pvalue"))]
+        )
     except StudyError as exc:
         notes.append(f"phase {phase}: no trend over trials ({exc})")
         tables["trend"] = pd.DataFrame()
@@ -284,10 +453,20 @@ def _phase_tables(
 def _definitions(paired: pd.DataFrame, has_people: bool) -> list[str]:
     """What the crowds are (with annotators) and how paired tests are corrected, for every output."""
     crowds_text = "; ".join(f"{name}: {text}" for name, text in CROWD_DEFINITIONS.items())
-    found = [] if paired.empty else [f"{name!r} ({FAMILIES[name]})" for name in FAMILIES if (paired["family"] == name).any()]
-    families = ("paired comparisons: Tango's score interval is the primary interval of a pair of single raters, the bootstrap the "
-                "secondary (and the only one of the pooled annotators); McNemar p-values are Holm-adjusted within each family "
-                f"of a phase: {', '.join(found)}") if found else ""
+    found = (
+        []
+        if paired.empty
+        else [f"{name!r} ({FAMILIES[name]})" for name in FAMILIES if (paired["family"] == name).any()]
+    )
+    families = (
+        (
+            "paired comparisons: Tango's score interval is the primary interval of a pair of single raters, the bootstrap the "
+            "secondary (and the only one of the pooled annotators); McNemar p-values are Holm-adjusted within each family "
+            f"of a phase: {', '.join(found)}"
+        )
+        if found
+        else ""
+    )
     return [*([f"crowds of the annotators: {crowds_text}"] if has_people else []), *([families] if families else [])]
 
 
@@ -297,34 +476,73 @@ def _fields(result: object, names: tuple[str, ...]) -> dict[str, Any]:
 
 def _models_table(rows: pd.DataFrame, models: list[str], alpha: float, correct: str) -> pd.DataFrame:
     result = cochran_q_test(rows, models, alpha=alpha, correct=correct)
-    overall = {"test": "Cochran's Q: " + ", ".join(result.raters), "n_images": result.n_images,
-               "statistic": result.statistic, "pvalue": result.pvalue, "pvalue_holm": np.nan}
+    overall = {
+        "test": "Cochran's Q: " + ", ".join(result.raters),
+        "n_images": result.n_images,
+        "statistic": result.statistic,
+        "pvalue": result.pvalue,
+        "pvalue_holm": np.nan,
+    }
     pairs = [
-        {"test": f"McNemar {r.rater_a} vs {r.rater_b}", "n_images": result.n_images,
-         "statistic": float(min(r.only_a_right, r.only_b_right)), "pvalue": r.pvalue, "pvalue_holm": r.pvalue_holm}
+        {
+            "test": f"McNemar {r.rater_a} vs {r.rater_b}",
+            "n_images": result.n_images,
+            "statistic": float(min(r.only_a_right, r.only_b_right)),
+            "pvalue": r.pvalue,
+            "pvalue_holm": r.pvalue_holm,
+        }
         for r in result.pairwise.itertuples()
     ]
     return pd.DataFrame([overall, *pairs])
 
 
-def _consistency(rows: pd.DataFrame, correct: str, alpha: float, n_boot: int, seed: int, phase: str) -> dict[str, pd.DataFrame]:
-    found = consistency_analysis(rows, correct=correct, alpha=alpha, n_boot=n_boot, seed=seed, family=f"error consistency, phase {phase}, every pair of raters")
+def _consistency(
+    rows: pd.DataFrame, correct: str, alpha: float, n_boot: int, seed: int, phase: str
+) -> dict[str, pd.DataFrame]:
+    found = consistency_analysis(
+        rows,
+        correct=correct,
+        alpha=alpha,
+        n_boot=n_boot,
+        seed=seed,
+        family=f"error consistency, phase {phase}, every pair of raters",
+    )
     return {"consistency": found.table, "consistency_differences": found.differences}
 
 
-def _label_agreement(rows: pd.DataFrame, people: list[str], alpha: float, phase: str, notes: list[str], seed: int) -> pd.DataFrame:
+def _label_agreement(
+    rows: pd.DataFrame, people: list[str], alpha: float, phase: str, notes: list[str], seed: int
+) -> pd.DataFrame:
     cohen = label_kappa_table(rows, alpha=alpha, seed=seed)
     table = pd.DataFrame(
-        {"test": "Cohen's kappa", "raters": cohen["rater_a"] + " & " + cohen["rater_b"], "n_images": cohen["n_images"],
-         "kappa": cohen["kappa"], "ci_low": cohen["ci_low"], "ci_high": cohen["ci_high"], "pvalue": cohen["pvalue"],
-         "pvalue_method": cohen["pvalue_method"], "pvalue_holm": cohen["pvalue_holm"], "holm_family": cohen["holm_family"]}
+        {
+            "test": "Cohen's kappa",
+            "raters": cohen["rater_a"] + " & " + cohen["rater_b"],
+            "n_images": cohen["n_images"],
+            "kappa": cohen["kappa"],
+            "ci_low": cohen["ci_low"],
+            "ci_high": cohen["ci_high"],
+            "pvalue": cohen["pvalue"],
+            "pvalue_method": cohen["pvalue_method"],
+            "pvalue_holm": cohen["pvalue_holm"],
+            "holm_family": cohen["holm_family"],
+        }
     )
     if len(people) >= 3:
         try:
             fleiss = fleiss_kappa_labels(rows, people)
-            extra = {"test": "Fleiss' kappa", "raters": ", ".join(fleiss.raters), "n_images": fleiss.n_images,
-                     "kappa": fleiss.kappa, "ci_low": np.nan, "ci_high": np.nan, "pvalue": np.nan, "pvalue_method": "",
-                     "pvalue_holm": np.nan, "holm_family": ""}
+            extra = {
+                "test": "Fleiss' kappa",
+                "raters": ", ".join(fleiss.raters),
+                "n_images": fleiss.n_images,
+                "kappa": fleiss.kappa,
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "pvalue": np.nan,
+                "pvalue_method": "",
+                "pvalue_holm": np.nan,
+                "holm_family": "",
+            }
             table = pd.concat([table, pd.DataFrame([extra])], ignore_index=True)
         except StudyError as exc:
             notes.append(f"phase {phase}: no Fleiss' kappa ({exc})")

@@ -34,23 +34,49 @@ import numpy as np
 import pandas as pd
 
 from study_app.protocol.counterbalance import level_order
-from study_app.stimuli.registry import condition_name
 from study_app.stats.benchmark import model_human_pairs
 from study_app.stats.mixed import POPULATION_COLUMNS, population_table
 from study_app.stats.paired import HUMANS, paired_comparisons
 from study_app.stats.raters import HUMAN, MODEL, combined_code, stimulus_codes, with_condition
 from study_app.stats.rates import POOLED, RATE_COLUMNS, pooled_human_rate, single_rater_rates
 from study_app.stats.results import Summarised
+from study_app.stimuli.registry import condition_name
 
 SCOPES = ("all", "shared")
 CONDITION_COLUMNS = ["phase", "condition", "rater", "kind", "scope", *RATE_COLUMNS[4:]]
 TEST_COLUMNS = [
-    "phase", "condition", "rater_a", "rater_b", "n_images", "error_a", "error_b", "difference", "score_low", "score_high",
-    "boot_low", "boot_high", "both_right", "only_a_right", "only_b_right", "both_wrong", "mcnemar_p", "mcnemar_midp",
-    "mcnemar_p_holm", "family", "note",
+    "phase",
+    "condition",
+    "rater_a",
+    "rater_b",
+    "n_images",
+    "error_a",
+    "error_b",
+    "difference",
+    "score_low",
+    "score_high",
+    "boot_low",
+    "boot_high",
+    "both_right",
+    "only_a_right",
+    "only_b_right",
+    "both_wrong",
+    "mcnemar_p",
+    "mcnemar_midp",
+    "mcnemar_p_holm",
+    "family",
+    "note",
 ]
 POPULATION_BY_CONDITION = ["phase", "condition", *POPULATION_COLUMNS]
-CONSISTENCY_COLUMNS = ["phase", "condition", "model", "n_humans", "error_consistency", "observed_consistency", "accuracy_difference"]
+CONSISTENCY_COLUMNS = [
+    "phase",
+    "condition",
+    "model",
+    "n_humans",
+    "error_consistency",
+    "observed_consistency",
+    "accuracy_difference",
+]
 MIXED_NOTE = "condition levels mix numbers and words ({examples}); they are sorted as written, not by value"
 
 
@@ -142,12 +168,16 @@ def condition_rates(
         rows = table if name == "all" else shared_stimuli(table)
         if rows.empty:
             continue
-        parts.append(single_rater_rates(rows, correct=correct, alpha=alpha, by=("phase", "condition")).assign(scope=name))
+        parts.append(
+            single_rater_rates(rows, correct=correct, alpha=alpha, by=("phase", "condition")).assign(scope=name)
+        )
         human = rows[(rows["kind"] == HUMAN).to_numpy()]
         for (phase, level), part in human.groupby(["phase", "condition"], observed=True, sort=True):
             key = (str(phase), str(level), len(part))  # within one cell, shared rows are a subset: same size, same rows
             if key not in pooled_of:
-                pooled_of[key] = pooled_human_rate(part, correct=correct, alpha=alpha, n_boot=n_boot, rng=np.random.default_rng(seed))
+                pooled_of[key] = pooled_human_rate(
+                    part, correct=correct, alpha=alpha, n_boot=n_boot, rng=np.random.default_rng(seed)
+                )
             parts.append(pooled_of[key].assign(phase=key[0], condition=key[1], scope=name))
     if not parts:
         return pd.DataFrame(columns=CONDITION_COLUMNS)
@@ -183,7 +213,11 @@ def condition_tests(
     for (phase, level), rows in table.groupby(["phase", "condition"], observed=True, sort=True):
         kinds = rows.groupby("rater", observed=True)["kind"].first().astype(str)
         people = sorted(kinds.index[kinds == HUMAN])
-        pairs = [(other, model) for model in sorted(kinds.index[kinds == MODEL]) for other in [*people, HUMANS]] if people else []
+        pairs = (
+            [(other, model) for model in sorted(kinds.index[kinds == MODEL]) for other in [*people, HUMANS]]
+            if people
+            else []
+        )
         if pairs:
             tested = paired_comparisons(rows, pairs, alpha=alpha, correct=correct, n_boot=n_boot, seed=seed, gee=False)
             parts.append(tested.assign(phase=str(phase), condition=str(level)))
@@ -225,9 +259,15 @@ def condition_consistency(raters: pd.DataFrame, *, correct: str = "correct_top1"
         (the accuracy difference squared, as the benchmark defines it).
     """
     metrics = ["error_consistency", "observed_consistency", "accuracy_difference"]
-    pairs = model_human_pairs(with_condition(raters), dataset="phase", condition="condition", correct=correct) if (raters["kind"] == MODEL).any() else None
+    pairs = (
+        model_human_pairs(with_condition(raters), dataset="phase", condition="condition", correct=correct)
+        if (raters["kind"] == MODEL).any()
+        else None
+    )
     if pairs is None or pairs.empty:
-        return pd.DataFrame(columns=CONSISTENCY_COLUMNS), pd.DataFrame(columns=["phase", "model", "n_conditions", "n_humans", *metrics])
+        return pd.DataFrame(columns=CONSISTENCY_COLUMNS), pd.DataFrame(
+            columns=["phase", "model", "n_conditions", "n_humans", *metrics]
+        )
     pairs = pairs.rename(columns={"dataset": "phase"}).astype({"phase": str, "condition": str})
     grouped = pairs.groupby(["phase", "condition", "model"], sort=True)
     per_condition = grouped[metrics].mean().assign(n_humans=grouped.size()).reset_index()

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import sparse
 
 from study_app.stats.bootstrap import resample_counts
@@ -37,8 +37,10 @@ from study_app.stats.results import Result
 #: Why a pair has no interval.
 NOT_BOOTSTRAPPED = "no bootstrap (n_boot = 0)"
 CONSTANT_RATER = "a rater is right on every shared image or wrong on every one: kappa cannot vary"
-EMPTY_CELL = ("a cell of the 2x2 table of right/wrong is empty (e.g. no image both got wrong): resampling cannot fill it, "
-              "so the interval would sit at kappa's attainable bound")
+EMPTY_CELL = (
+    "a cell of the 2x2 table of right/wrong is empty (e.g. no image both got wrong): resampling cannot fill it, "
+    "so the interval would sit at kappa's attainable bound"
+)
 
 #: Pairs x replicates cells per block of :func:`bootstrap_consistency`.
 _BLOCK_CELLS = 2_000_000
@@ -70,7 +72,9 @@ def kappa_from_counts(n: np.ndarray, wrong_a: np.ndarray, wrong_b: np.ndarray, b
     return np.where(n > 0, kappa, np.nan) if (n <= 0).any() else kappa
 
 
-def consistency_kappa(n: ArrayLike, wrong_a: ArrayLike, wrong_b: ArrayLike, both_wrong: ArrayLike) -> tuple[np.ndarray, ...]:
+def consistency_kappa(
+    n: ArrayLike, wrong_a: ArrayLike, wrong_b: ArrayLike, both_wrong: ArrayLike
+) -> tuple[np.ndarray, ...]:
     """Accuracies, observed and expected consistency, and kappa from a pair's counts.
 
     ``c_obs = (n - wrong_a - wrong_b + 2 both_wrong) / n``, ``c_exp = p_a p_b + (1 - p_a)(1 - p_b)``,
@@ -89,12 +93,25 @@ def kappa_bounds(p_a: np.ndarray, p_b: np.ndarray, expected: np.ndarray) -> tupl
     ``|p_a + p_b - 1|`` and ``1 - |p_a - p_b|``."""
     with np.errstate(invalid="ignore", divide="ignore"):
         low, high = np.abs(p_a + p_b - 1), 1 - np.abs(p_a - p_b)
-        return (np.where(low >= 1, 1.0, (low - expected) / (1 - expected)),
-                np.where(high >= 1, 1.0, (high - expected) / (1 - expected)))
+        return (
+            np.where(low >= 1, 1.0, (low - expected) / (1 - expected)),
+            np.where(high >= 1, 1.0, (high - expected) / (1 - expected)),
+        )
 
 
-DIFFERENCE_COLUMNS = ["model_a", "model_b", "n_annotators", "n_images", "kappa_a", "kappa_b", "difference",
-                      "ci_low", "ci_high", "pvalue", "n_boot"]
+DIFFERENCE_COLUMNS = [
+    "model_a",
+    "model_b",
+    "n_annotators",
+    "n_images",
+    "kappa_a",
+    "kappa_b",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "pvalue",
+    "n_boot",
+]
 
 
 @dataclass(frozen=True, repr=False)
@@ -115,7 +132,13 @@ class ConsistencyBootstrap(Result):
 
 
 def bootstrap_consistency(
-    grid: RaterGrid, first: np.ndarray, second: np.ndarray, *, n_boot: int, alpha: float, seed: int,
+    grid: RaterGrid,
+    first: np.ndarray,
+    second: np.ndarray,
+    *,
+    n_boot: int,
+    alpha: float,
+    seed: int,
     model_pairs: Sequence[tuple[int, int]] | None = None,
 ) -> ConsistencyBootstrap:
     """Percentile intervals of kappa for pairs ``(first[i], second[i])`` of grid rows, the
@@ -132,8 +155,15 @@ def bootstrap_consistency(
     n, wrong_a, wrong_b = counts[0][:, 0], counts[1][:, 0], counts[2][:, 0]
     both_wrong = counts[3][:, 0]
     constant = (wrong_a == 0) | (wrong_a == n) | (wrong_b == 0) | (wrong_b == n)
-    empty_cell = (both_wrong == 0) | (wrong_a == both_wrong) | (wrong_b == both_wrong) | (n - wrong_a - wrong_b + both_wrong == 0)
-    note = np.select([np.full(len(n), n_boot <= 0), constant, empty_cell], [NOT_BOOTSTRAPPED, CONSTANT_RATER, EMPTY_CELL], "").astype(object)
+    empty_cell = (
+        (both_wrong == 0)
+        | (wrong_a == both_wrong)
+        | (wrong_b == both_wrong)
+        | (n - wrong_a - wrong_b + both_wrong == 0)
+    )
+    note = np.select(
+        [np.full(len(n), n_boot <= 0), constant, empty_cell], [NOT_BOOTSTRAPPED, CONSTANT_RATER, EMPTY_CELL], ""
+    ).astype(object)
     ci_low, ci_high = np.full(len(first), np.nan), np.full(len(first), np.nan)
     kinds_a, kinds_b = grid.kinds[first], grid.kinds[second]
     annotator_pair = (kinds_a == HUMAN) & (kinds_b == HUMAN) & (n > 0)
@@ -142,9 +172,17 @@ def bootstrap_consistency(
     if model_pairs is None:
         model_pairs = [(int(a), int(b)) for i, a in enumerate(models) for b in models[i + 1 :]]
     if n_boot <= 0:
-        ceiling = (int(annotator_pair.sum()), float(np.mean(kappa[annotator_pair])), np.nan, np.nan) if annotator_pair.any() else None
-        return ConsistencyBootstrap(ci_low, ci_high, note, ceiling, _differences(grid, model_pairs, with_model, kappa, None, alpha))
-    resampled = _Resampled(grid, np.ascontiguousarray(resample_counts(grid.seen.shape[1], n_boot, np.random.default_rng(seed)).T))
+        ceiling = (
+            (int(annotator_pair.sum()), float(np.mean(kappa[annotator_pair])), np.nan, np.nan)
+            if annotator_pair.any()
+            else None
+        )
+        return ConsistencyBootstrap(
+            ci_low, ci_high, note, ceiling, _differences(grid, model_pairs, with_model, kappa, None, alpha)
+        )
+    resampled = _Resampled(
+        grid, np.ascontiguousarray(resample_counts(grid.seen.shape[1], n_boot, np.random.default_rng(seed)).T)
+    )
     ceiling_sum, ceiling_count = np.zeros(n_boot), np.zeros(n_boot)
     replicates_with_model = {}
     size = max(1, _BLOCK_CELLS // max(n_boot, grid.seen.shape[1]))
@@ -156,7 +194,9 @@ def bootstrap_consistency(
         ceiling_sum += np.nansum(replicate[among], axis=0)
         ceiling_count += np.count_nonzero(~np.isnan(replicate[among]), axis=0)
         # copies: a view would keep its whole block of replicates alive
-        replicates_with_model.update({i: replicate[i - start].copy() for i in range(start, start + len(replicate)) if i in with_model})
+        replicates_with_model.update(
+            {i: replicate[i - start].copy() for i in range(start, start + len(replicate)) if i in with_model}
+        )
     ci_low[note != ""], ci_high[note != ""] = np.nan, np.nan
     ceiling = None
     if annotator_pair.any():
@@ -164,10 +204,14 @@ def bootstrap_consistency(
             means = ceiling_sum / ceiling_count
         low, high = _percentiles(means[None, :], alpha)
         ceiling = (int(annotator_pair.sum()), float(np.mean(kappa[annotator_pair])), float(low[0]), float(high[0]))
-    return ConsistencyBootstrap(ci_low, ci_high, note, ceiling, _differences(grid, model_pairs, with_model, kappa, replicates_with_model, alpha))
+    return ConsistencyBootstrap(
+        ci_low, ci_high, note, ceiling, _differences(grid, model_pairs, with_model, kappa, replicates_with_model, alpha)
+    )
 
 
-def _human_model_pairs(grid: RaterGrid, first: np.ndarray, second: np.ndarray, shared: np.ndarray) -> dict[int, tuple[int, int]]:
+def _human_model_pairs(
+    grid: RaterGrid, first: np.ndarray, second: np.ndarray, shared: np.ndarray
+) -> dict[int, tuple[int, int]]:
     """Pair index -> (annotator row, model row) for every annotator-model pair sharing images."""
     found = {}
     for i, (a, b) in enumerate(zip(first, second)):
@@ -176,8 +220,14 @@ def _human_model_pairs(grid: RaterGrid, first: np.ndarray, second: np.ndarray, s
     return found
 
 
-def _differences(grid: RaterGrid, model_pairs: Sequence[tuple[int, int]], with_model: dict[int, tuple[int, int]], kappa: np.ndarray,
-                 replicates: dict[int, np.ndarray] | None, alpha: float) -> pd.DataFrame:
+def _differences(
+    grid: RaterGrid,
+    model_pairs: Sequence[tuple[int, int]],
+    with_model: dict[int, tuple[int, int]],
+    kappa: np.ndarray,
+    replicates: dict[int, np.ndarray] | None,
+    alpha: float,
+) -> pd.DataFrame:
     """Mean kappa with the annotators, model A minus model B, over the annotators who share
     images with both; percentile interval and two-sided bootstrap p-value (twice the
     smaller share of replicates on one side of 0, counting the observed difference as one
@@ -197,13 +247,29 @@ def _differences(grid: RaterGrid, model_pairs: Sequence[tuple[int, int]], with_m
         n_boot = 0
         if replicates is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
-                spread = _nanmean_rows([replicates[i] for i in pairs_a]) - _nanmean_rows([replicates[i] for i in pairs_b])
+                spread = _nanmean_rows([replicates[i] for i in pairs_a]) - _nanmean_rows(
+                    [replicates[i] for i in pairs_b]
+                )
             spread = spread[~np.isnan(spread)]
             n_boot = len(spread)
             low, high = (float(v[0]) for v in _percentiles(spread[None, :], alpha))
             tail = min(np.count_nonzero(spread <= 0), np.count_nonzero(spread >= 0))
             pvalue = min(1.0, 2 * (1 + tail) / (1 + n_boot))
-        rows.append([str(grid.raters[a]), str(grid.raters[b]), len(people), images, kappa_a, kappa_b, kappa_a - kappa_b, low, high, pvalue, n_boot])
+        rows.append(
+            [
+                str(grid.raters[a]),
+                str(grid.raters[b]),
+                len(people),
+                images,
+                kappa_a,
+                kappa_b,
+                kappa_a - kappa_b,
+                low,
+                high,
+                pvalue,
+                n_boot,
+            ]
+        )
     return pd.DataFrame(rows, columns=DIFFERENCE_COLUMNS)
 
 
@@ -247,7 +313,12 @@ class _Resampled:
         """Resampled ``n, wrong_a, wrong_b, both_wrong`` of each pair, each (pairs, replicates)."""
         return tuple(
             self._conjunction(x, y, first, second, sum_x, sum_y)
-            for (x, sum_x), (y, sum_y) in ((self.seen, self.seen), (self.wrong, self.seen), (self.seen, self.wrong), (self.wrong, self.wrong))
+            for (x, sum_x), (y, sum_y) in (
+                (self.seen, self.seen),
+                (self.wrong, self.seen),
+                (self.seen, self.wrong),
+                (self.wrong, self.wrong),
+            )
         )
 
     def _conjunction(
@@ -262,7 +333,9 @@ class _Resampled:
         wrong" is as sparse as coinciding errors are.
         """
         a, b = x[first], y[second]
-        options: tuple[tuple[np.ndarray, int, Callable[[], Any]], ...] = (  # conjunction, sign of its product, and what it is added to
+        options: tuple[
+            tuple[np.ndarray, int, Callable[[], Any]], ...
+        ] = (  # conjunction, sign of its product, and what it is added to
             (a & b, 1, lambda: 0),
             (a & ~b, -1, lambda: sum_x[first]),
             (~a & b, -1, lambda: sum_y[second]),
@@ -271,6 +344,8 @@ class _Resampled:
         conjunction, sign, base = min(options, key=lambda option: np.count_nonzero(option[0]))
         result = base()
         if conjunction.any():
-            product = np.asarray(sparse.csr_matrix(conjunction, dtype=np.float32) @ self.weights).astype(self.dtype, copy=False)
+            product = np.asarray(sparse.csr_matrix(conjunction, dtype=np.float32) @ self.weights).astype(
+                self.dtype, copy=False
+            )
             result = result + product if sign > 0 else result - product
         return result if not np.isscalar(result) else np.zeros((len(first), self.weights.shape[1]), dtype=self.dtype)

@@ -29,7 +29,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from study_app.stats.raters import CORRECTNESS_COLUMNS, HUMAN, STIMULUS_KEY, as_categories, concat_tables, with_condition
+from study_app.stats.raters import (
+    CORRECTNESS_COLUMNS,
+    HUMAN,
+    STIMULUS_KEY,
+    as_categories,
+    concat_tables,
+    with_condition,
+)
 
 CROWD = "crowd"
 PLURALITY_VOTE = "humans (plurality vote)"
@@ -47,10 +54,16 @@ def _by_stimulus(raters: pd.DataFrame) -> tuple[pd.DataFrame, pd.core.groupby.Da
     """The annotators' rows, grouped by (phase, image, condition) in sorted order, and the
     correctness columns present."""
     human = with_condition(raters[raters["kind"] == HUMAN])
-    return human, human.groupby(_VOTE_KEY, observed=True, sort=True), [c for c in CORRECTNESS_COLUMNS if c in raters.columns]
+    return (
+        human,
+        human.groupby(_VOTE_KEY, observed=True, sort=True),
+        [c for c in CORRECTNESS_COLUMNS if c in raters.columns],
+    )
 
 
-def _crowd_rows(groups: pd.core.groupby.DataFrameGroupBy, name: str, votes: dict[str, np.ndarray], **extra: object) -> pd.DataFrame:
+def _crowd_rows(
+    groups: pd.core.groupby.DataFrameGroupBy, name: str, votes: dict[str, np.ndarray], **extra: object
+) -> pd.DataFrame:
     table = groups[["truth", "valid_labels"]].first().reset_index()
     return as_categories(table.assign(rater=name, kind=CROWD, n_annotators=groups.size().to_numpy(), **extra, **votes))
 
@@ -62,7 +75,9 @@ def strict_majority(raters: pd.DataFrame) -> pd.DataFrame:
     column present in ``raters``."""
     _, groups, columns = _by_stimulus(raters)
     size = groups.size().to_numpy()
-    return _crowd_rows(groups, STRICT_MAJORITY, {column: 2 * groups[column].sum().to_numpy() > size for column in columns})
+    return _crowd_rows(
+        groups, STRICT_MAJORITY, {column: 2 * groups[column].sum().to_numpy() > size for column in columns}
+    )
 
 
 def optimistic_human(raters: pd.DataFrame) -> pd.DataFrame:
@@ -81,19 +96,27 @@ def plurality_vote(raters: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     human, groups, columns = _by_stimulus(raters)
     stimulus = groups.ngroup().to_numpy()
     labels = human["label"].astype("category")
-    label_names = np.sort(labels.cat.categories.astype(str).to_numpy(dtype=object))  # codes in label order, not row order
-    label_code = np.searchsorted(label_names, labels.cat.categories.astype(str).to_numpy(dtype=object))[labels.cat.codes.to_numpy()]
+    label_names = np.sort(
+        labels.cat.categories.astype(str).to_numpy(dtype=object)
+    )  # codes in label order, not row order
+    label_code = np.searchsorted(label_names, labels.cat.categories.astype(str).to_numpy(dtype=object))[
+        labels.cat.codes.to_numpy()
+    ]
     no_answer = np.flatnonzero(label_names == "")
     answered = (labels.cat.codes.to_numpy() >= 0) & ~np.isin(label_code, no_answer)
     # one candidate per (stimulus, label) given, numbered in sorted order, with its votes
-    candidate, votes = np.unique(stimulus[answered].astype(np.int64) * len(label_names) + label_code[answered], return_counts=True)
+    candidate, votes = np.unique(
+        stimulus[answered].astype(np.int64) * len(label_names) + label_code[answered], return_counts=True
+    )
     tie_break = np.random.default_rng(seed).random(len(candidate))
     order = np.lexsort((tie_break, -votes, candidate // len(label_names)))  # per stimulus: most votes, then lowest draw
     first = order[np.diff(candidate[order] // len(label_names), prepend=-1) != 0]
     label = np.full(groups.ngroups, "", dtype=object)
     label[candidate[first] // len(label_names)] = label_names[candidate[first] % len(label_names)]
     valid = groups["valid_labels"].first().astype(str).to_numpy()
-    right = np.array([bool(guess) and guess in valid_labels.split(";") for guess, valid_labels in zip(label, valid)], dtype=bool)
+    right = np.array(
+        [bool(guess) and guess in valid_labels.split(";") for guess, valid_labels in zip(label, valid)], dtype=bool
+    )
     return _crowd_rows(groups, PLURALITY_VOTE, dict.fromkeys(columns, right), label=label)
 
 

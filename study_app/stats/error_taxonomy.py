@@ -48,33 +48,79 @@ if TYPE_CHECKING:
 
 #: The group name of all people's errors together in the taxonomy table.
 HUMANS_GROUP = "humans"
-TAXONOMY_COLUMNS = ["group", "kind", "cause", "cause_name", "applies_to", "errors_reviewed", "count", "share", "wilson_low", "wilson_high"]
-TEST_COLUMNS = ["model", "cause", "cause_name", "humans_count", "humans_n", "model_count", "model_n", "odds_ratio", "pvalue", "pvalue_holm", "small_counts"]
+TAXONOMY_COLUMNS = [
+    "group",
+    "kind",
+    "cause",
+    "cause_name",
+    "applies_to",
+    "errors_reviewed",
+    "count",
+    "share",
+    "wilson_low",
+    "wilson_high",
+]
+TEST_COLUMNS = [
+    "model",
+    "cause",
+    "cause_name",
+    "humans_count",
+    "humans_n",
+    "model_count",
+    "model_n",
+    "odds_ratio",
+    "pvalue",
+    "pvalue_holm",
+    "small_counts",
+]
 OVERALL_COLUMNS = ["model", "humans_n", "model_n", "statistic", "pvalue", "permutations", "causes_tested"]
-KAPPA_COLUMNS = ["reviewer_a", "reviewer_b", "cause", "cause_name", "n", "both", "only_a", "only_b", "neither", "agreement", "kappa", "kappa_low", "kappa_high"]
+KAPPA_COLUMNS = [
+    "reviewer_a",
+    "reviewer_b",
+    "cause",
+    "cause_name",
+    "n",
+    "both",
+    "only_a",
+    "only_b",
+    "neither",
+    "agreement",
+    "kappa",
+    "kappa_low",
+    "kappa_high",
+]
 CORRECTION_COLUMNS = ["image_id", "original", "reviewed", "status", "reviewers", "proposals"]
 MIN_EXPECTED = 5
 
 
-def reviews_of_counted_errors(reviews: pd.DataFrame, raters: pd.DataFrame, *, correct: str) -> tuple[pd.DataFrame, list[str]]:
+def reviews_of_counted_errors(
+    reviews: pd.DataFrame, raters: pd.DataFrame, *, correct: str
+) -> tuple[pd.DataFrame, list[str]]:
     """The reviews of errors that the analysed rater table counts (its phases, its rule: an
     error reviewed under top-1 may be right under top-k), and notes: how many reviews that
     leaves out, and how many of each side's errors were reviewed (a share of 1 review of 200
     errors should not read like a finding)."""
+
     def error_keys(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
         return list(zip(frame["rater"].astype(str), frame["phase"].astype(str), frame["image_id"].astype(str)))
 
-    errors = raters.loc[~raters[correct].astype(bool), ["rater", "kind", "phase", "image_id"]].astype(str).drop_duplicates()
+    errors = (
+        raters.loc[~raters[correct].astype(bool), ["rater", "kind", "phase", "image_id"]].astype(str).drop_duplicates()
+    )
     analysed = set(error_keys(errors))
     counted = reviews[[key in analysed for key in error_keys(reviews)]]
     notes = []
     if len(counted) < len(reviews):
-        notes.append(f"{len(reviews) - len(counted)} review(s) of errors outside this analysis (other phases, or not an error "
-                     "under this rule) are not counted here")
+        notes.append(
+            f"{len(reviews) - len(counted)} review(s) of errors outside this analysis (other phases, or not an error "
+            "under this rule) are not counted here"
+        )
     reviewed = set(error_keys(counted))
     sides = [(HUMANS_GROUP, errors[errors["kind"] == HUMAN])]
     sides += [(str(name), part) for name, part in errors[errors["kind"] != HUMAN].groupby("rater", sort=True)]
-    shares = [f"{name} {sum(key in reviewed for key in error_keys(part))} of {len(part)}" for name, part in sides if len(part)]
+    shares = [
+        f"{name} {sum(key in reviewed for key in error_keys(part))} of {len(part)}" for name, part in sides if len(part)
+    ]
     notes.append("errors reviewed: " + "; ".join(shares))
     return counted.reset_index(drop=True), notes
 
@@ -87,7 +133,10 @@ def consensus(reviews: pd.DataFrame, causes: Sequence[str]) -> pd.DataFrame:
         return pd.DataFrame(columns=columns).astype(dict.fromkeys(causes, bool))
     ticked = reviews["causes"].astype(str).str.split(";")
     marks = pd.DataFrame({cause: ticked.map(lambda keys, c=cause: c in keys) for cause in causes}, index=reviews.index)
-    frame = pd.concat([reviews[["item", "rater", "rater_kind", "phase", "image_id"]].rename(columns={"rater_kind": "kind"}), marks], axis=1)
+    frame = pd.concat(
+        [reviews[["item", "rater", "rater_kind", "phase", "image_id"]].rename(columns={"rater_kind": "kind"}), marks],
+        axis=1,
+    )
     grouped = frame.groupby("item", sort=True)
     first = grouped[["rater", "kind", "phase", "image_id"]].first()
     share = grouped[list(causes)].mean()
@@ -106,7 +155,9 @@ def taxonomy_table(agreed: pd.DataFrame, taxonomy: Taxonomy, *, alpha: float = 0
         for cause in taxonomy.causes:
             count = int(part[cause.key].sum()) if n else 0
             low, high = proportion_confint(count, n, alpha, method="wilson") if n else (np.nan, np.nan)
-            rows.append((group, kind, cause.key, cause.name, cause.applies_to, n, count, count / n if n else np.nan, low, high))
+            rows.append(
+                (group, kind, cause.key, cause.name, cause.applies_to, n, count, count / n if n else np.nan, low, high)
+            )
     return pd.DataFrame(rows, columns=TAXONOMY_COLUMNS)
 
 
@@ -121,7 +172,9 @@ def _chi_square(count: np.ndarray, group_n: int, cause_total: np.ndarray, total:
     return np.where(denominator > 0, statistic, 0.0)
 
 
-def compare_causes(agreed: pd.DataFrame, taxonomy: Taxonomy, *, n_perm: int = 10_000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def compare_causes(
+    agreed: pd.DataFrame, taxonomy: Taxonomy, *, n_perm: int = 10_000, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """People's errors against each model's: per-cause Fisher exact tests (Holm) and an overall permutation test.
 
     Returns ``(per_cause, overall)`` with columns :data:`TEST_COLUMNS` and :data:`OVERALL_COLUMNS`.
@@ -144,12 +197,28 @@ def compare_causes(agreed: pd.DataFrame, taxonomy: Taxonomy, *, n_perm: int = 10
             table = np.array([[hc, h_n - hc], [mc, m_n - mc]])
             odds, pvalue = fisher_exact(table)
             expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
-            rows.append([str(model), cause.key, cause.name, hc, h_n, mc, m_n, odds, pvalue, np.nan, bool((expected < MIN_EXPECTED).any())])
+            rows.append(
+                [
+                    str(model),
+                    cause.key,
+                    cause.name,
+                    hc,
+                    h_n,
+                    mc,
+                    m_n,
+                    odds,
+                    pvalue,
+                    np.nan,
+                    bool((expected < MIN_EXPECTED).any()),
+                ]
+            )
         holm = multipletests([r[8] for r in rows], method="holm")[1]
         for row, adjusted in zip(rows, holm):
             row[9] = adjusted
         per_cause += rows
-        overall.append([str(model), h_n, m_n, *_permutation_test(h, m, n_perm, rng), int(((h.sum(0) + m.sum(0)) > 0).sum())])
+        overall.append(
+            [str(model), h_n, m_n, *_permutation_test(h, m, n_perm, rng), int(((h.sum(0) + m.sum(0)) > 0).sum())]
+        )
     return pd.DataFrame(per_cause, columns=TEST_COLUMNS), pd.DataFrame(overall, columns=OVERALL_COLUMNS)
 
 
@@ -177,7 +246,9 @@ def reviewer_agreement(reviews: pd.DataFrame, taxonomy: Taxonomy, *, alpha: floa
     """
     rows = []
     reviewers = sorted(reviews["reviewer"].astype(str).unique())
-    ticked = {r: reviews[reviews["reviewer"] == r].set_index("item")["causes"].astype(str).str.split(";") for r in reviewers}
+    ticked = {
+        r: reviews[reviews["reviewer"] == r].set_index("item")["causes"].astype(str).str.split(";") for r in reviewers
+    }
     for i, first in enumerate(reviewers):
         for second in reviewers[i + 1 :]:
             shared = ticked[first].index.intersection(ticked[second].index).sort_values()
@@ -188,7 +259,20 @@ def reviewer_agreement(reviews: pd.DataFrame, taxonomy: Taxonomy, *, alpha: floa
                 b = ticked[second].loc[shared].map(lambda keys, c=cause.key: c in keys).to_numpy()
                 cells = [int((a & b).sum()), int((a & ~b).sum()), int((~a & b).sum()), int((~a & ~b).sum())]
                 kappa, low, high = _kappa(np.array([[cells[0], cells[1]], [cells[2], cells[3]]]), alpha)
-                rows.append([first, second, cause.key, cause.name, len(shared), *cells, (cells[0] + cells[3]) / len(shared), kappa, low, high])
+                rows.append(
+                    [
+                        first,
+                        second,
+                        cause.key,
+                        cause.name,
+                        len(shared),
+                        *cells,
+                        (cells[0] + cells[3]) / len(shared),
+                        kappa,
+                        low,
+                        high,
+                    ]
+                )
     return pd.DataFrame(rows, columns=KAPPA_COLUMNS)
 
 
@@ -222,15 +306,32 @@ def reviewed_truth(reviews: pd.DataFrame, truth: TruthSource) -> tuple[pd.DataFr
         status = "corrected" if len(proposals) == 1 else "disputed"
         if status == "corrected":
             replaced[image_id] = proposals[0].split(";")
-        rows.append([image_id, labels_of.get(image_id, ""), proposals[0] if status == "corrected" else "", status,
-                     ";".join(sorted(part["reviewer"].astype(str))), " | ".join(proposals)])
+        rows.append(
+            [
+                image_id,
+                labels_of.get(image_id, ""),
+                proposals[0] if status == "corrected" else "",
+                status,
+                ";".join(sorted(part["reviewer"].astype(str))),
+                " | ".join(proposals),
+            ]
+        )
     kept = original[~original["image_id"].isin(list(replaced))]
-    new = pd.DataFrame([(i, label) for i, labels in replaced.items() for label in labels], columns=["image_id", "label_id"])
+    new = pd.DataFrame(
+        [(i, label) for i, labels in replaced.items() for label in labels], columns=["image_id", "label_id"]
+    )
     return pd.concat([kept, new], ignore_index=True), pd.DataFrame(rows, columns=CORRECTION_COLUMNS)
 
 
-def rescored_error_rates(original: pd.DataFrame, rescored: pd.DataFrame, *, correct: str, alpha: float = 0.05,
-                         n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+def rescored_error_rates(
+    original: pd.DataFrame,
+    rescored: pd.DataFrame,
+    *,
+    correct: str,
+    alpha: float = 0.05,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Each rater's error rate with the original and with the reviewed ground truth, side by side.
 
     ``original`` and ``rescored`` are rater tables of the same answers scored against the
@@ -242,12 +343,24 @@ def rescored_error_rates(original: pd.DataFrame, rescored: pd.DataFrame, *, corr
     after = error_rates(rescored, alpha=alpha, correct=correct, n_boot=n_boot, seed=seed)
     key = ["phase", "rater", "kind"]
     keep = ["n", "errors", "error_rate", "wilson_low", "wilson_high", "boot_low", "boot_high"]
-    table = before[key + keep].merge(after[key + keep], on=key, suffixes=("_original", "_reviewed"), how="outer", sort=False)
+    table = before[key + keep].merge(
+        after[key + keep], on=key, suffixes=("_original", "_reviewed"), how="outer", sort=False
+    )
     units = list(UNIT_KEY)  # the same answer in both tables: one image at two conditions is two answers
-    paired = with_condition(original)[[*units, correct]].merge(with_condition(rescored)[[*units, correct]], on=units, suffixes=("_o", "_r"))
+    paired = with_condition(original)[[*units, correct]].merge(
+        with_condition(rescored)[[*units, correct]], on=units, suffixes=("_o", "_r")
+    )
     paired = paired.astype({"rater": str, "phase": str})
-    fixed = (~paired[f"{correct}_o"].astype(bool) & paired[f"{correct}_r"].astype(bool)).groupby([paired["phase"], paired["rater"]]).sum()
-    broken = (paired[f"{correct}_o"].astype(bool) & ~paired[f"{correct}_r"].astype(bool)).groupby([paired["phase"], paired["rater"]]).sum()
+    fixed = (
+        (~paired[f"{correct}_o"].astype(bool) & paired[f"{correct}_r"].astype(bool))
+        .groupby([paired["phase"], paired["rater"]])
+        .sum()
+    )
+    broken = (
+        (paired[f"{correct}_o"].astype(bool) & ~paired[f"{correct}_r"].astype(bool))
+        .groupby([paired["phase"], paired["rater"]])
+        .sum()
+    )
     index = pd.MultiIndex.from_frame(table[["phase", "rater"]].astype(str))
     table["fixed"] = fixed.reindex(index).to_numpy()
     table["broken"] = broken.reindex(index).to_numpy()
@@ -270,8 +383,12 @@ class TaxonomyAnalysis(Result):
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {
-            "taxonomy": self.taxonomy, "taxonomy_tests": self.tests, "taxonomy_overall": self.overall,
-            "reviewer_agreement": self.agreement, "truth_corrections": self.corrections, "rescored_error_rates": self.rescored,
+            "taxonomy": self.taxonomy,
+            "taxonomy_tests": self.tests,
+            "taxonomy_overall": self.overall,
+            "reviewer_agreement": self.agreement,
+            "truth_corrections": self.corrections,
+            "rescored_error_rates": self.rescored,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -280,35 +397,57 @@ class TaxonomyAnalysis(Result):
         return {"reviews": self.reviews, "reviewers": list(self.reviewers), "notes": list(self.notes), **tables}
 
     def summary(self) -> Summary:
-        lines = [f"error taxonomy: {self.reviews} review(s) by {len(self.reviewers)} reviewer(s) ({', '.join(self.reviewers)})"]
+        lines = [
+            f"error taxonomy: {self.reviews} review(s) by {len(self.reviewers)} reviewer(s) ({', '.join(self.reviewers)})"
+        ]
         table = self.taxonomy[self.taxonomy["errors_reviewed"] > 0]
         for group, part in table.groupby("group", sort=False):
             lines.append(f"\n{group} ({part['errors_reviewed'].iloc[0]} errors reviewed)")
             for row in part.itertuples():
-                lines.append(f"  {row.cause_name:<32} {row.count:>5}  {100 * row.share:5.1f}%  [{100 * row.wilson_low:.1f}, {100 * row.wilson_high:.1f}]")
+                lines.append(
+                    f"  {row.cause_name:<32} {row.count:>5}  {100 * row.share:5.1f}%  [{100 * row.wilson_low:.1f}, {100 * row.wilson_high:.1f}]"
+                )
         for row in self.overall.itertuples():
-            lines.append(f"\nhumans vs {row.model}: causes differ? permutation p = {row.pvalue:.4g} ({row.permutations} permutations)")
+            lines.append(
+                f"\nhumans vs {row.model}: causes differ? permutation p = {row.pvalue:.4g} ({row.permutations} permutations)"
+            )
             significant = self.tests[(self.tests["model"] == row.model) & (self.tests["pvalue_holm"] < 0.05)]
             for test in significant.itertuples():
-                lines.append(f"  {test.cause_name}: humans {test.humans_count}/{test.humans_n}, model {test.model_count}/{test.model_n}, "
-                             f"Fisher p (Holm) = {test.pvalue_holm:.4g}")
+                lines.append(
+                    f"  {test.cause_name}: humans {test.humans_count}/{test.humans_n}, model {test.model_count}/{test.model_n}, "
+                    f"Fisher p (Holm) = {test.pvalue_holm:.4g}"
+                )
         if not self.agreement.empty:
             lines.append("\nreviewer agreement (Cohen's kappa per cause)")
             for row in self.agreement.itertuples():
                 kappa = "undefined" if np.isnan(row.kappa) else f"{row.kappa:.3f}"
-                lines.append(f"  {row.reviewer_a} vs {row.reviewer_b}, {row.cause_name}: kappa {kappa}, agreement {100 * row.agreement:.1f}% (n {row.n})")
+                lines.append(
+                    f"  {row.reviewer_a} vs {row.reviewer_b}, {row.cause_name}: kappa {kappa}, agreement {100 * row.agreement:.1f}% (n {row.n})"
+                )
         if not self.rescored.empty:
             lines.append("\nerror rates with the original and the reviewed ground truth")
             for row in self.rescored.itertuples():
-                lines.append(f"  {row.phase:<8} {row.rater:<30} {100 * row.error_rate_original:5.1f}% -> {100 * row.error_rate_reviewed:5.1f}%"
-                             + ("" if np.isnan(row.fixed) else f"  ({int(row.fixed)} fixed, {int(row.broken)} broken)"))
+                lines.append(
+                    f"  {row.phase:<8} {row.rater:<30} {100 * row.error_rate_original:5.1f}% -> {100 * row.error_rate_reviewed:5.1f}%"
+                    + ("" if np.isnan(row.fixed) else f"  ({int(row.fixed)} fixed, {int(row.broken)} broken)")
+                )
         lines += [f"note: {note}" for note in self.notes]
         return Summary("\n".join(lines))
 
 
-def analyse_taxonomy(reviews: pd.DataFrame, taxonomy: Taxonomy, original: pd.DataFrame, rescored: pd.DataFrame,
-                     corrections: pd.DataFrame, *, correct: str, alpha: float = 0.05, n_boot: int = 2000, n_perm: int = 10_000,
-                     seed: int = 0) -> TaxonomyAnalysis:
+def analyse_taxonomy(
+    reviews: pd.DataFrame,
+    taxonomy: Taxonomy,
+    original: pd.DataFrame,
+    rescored: pd.DataFrame,
+    corrections: pd.DataFrame,
+    *,
+    correct: str,
+    alpha: float = 0.05,
+    n_boot: int = 2000,
+    n_perm: int = 10_000,
+    seed: int = 0,
+) -> TaxonomyAnalysis:
     """All taxonomy statistics from the current reviews, the rater tables scored with the original and
     the reviewed ground truth, and the corrections (both from :func:`reviewed_truth`).
 
@@ -325,19 +464,31 @@ def analyse_taxonomy(reviews: pd.DataFrame, taxonomy: Taxonomy, original: pd.Dat
         *coverage,
     ]
     if tests["small_counts"].any():
-        notes.append("some causes have expected counts below 5: their p-values come from Fisher's exact test, not a chi-square approximation")
+        notes.append(
+            "some causes have expected counts below 5: their p-values come from Fisher's exact test, not a chi-square approximation"
+        )
     blind = reviews["blind"].astype(bool) if "blind" in reviews.columns else pd.Series(dtype=bool)
     if len(blind) and not blind.all():
-        notes.append("some reviews were not blind: causes that apply to one side only could not be given to the other side, "
-                     "so their difference reflects the taxonomy as much as the raters")
+        notes.append(
+            "some reviews were not blind: causes that apply to one side only could not be given to the other side, "
+            "so their difference reflects the taxonomy as much as the raters"
+        )
     given = {key for text in reviews["causes"].astype(str) for key in text.split(";") if key}
     unknown = sorted(given - set(taxonomy.keys))
     if unknown:
-        notes.append(f"cause(s) {', '.join(unknown)} of earlier reviews are not in the protocol's taxonomy any more and are not counted")
+        notes.append(
+            f"cause(s) {', '.join(unknown)} of earlier reviews are not in the protocol's taxonomy any more and are not counted"
+        )
     if (corrections["status"] == "disputed").any():
         notes.append("reviewers proposed different ground truths for some images: those keep their original labels")
     return TaxonomyAnalysis(
-        taxonomy_table(agreed, taxonomy, alpha=alpha), tests, overall, reviewer_agreement(reviews, taxonomy, alpha=alpha), corrections,
+        taxonomy_table(agreed, taxonomy, alpha=alpha),
+        tests,
+        overall,
+        reviewer_agreement(reviews, taxonomy, alpha=alpha),
+        corrections,
         rescored_error_rates(original, rescored, correct=correct, alpha=alpha, n_boot=n_boot, seed=seed),
-        len(reviews), tuple(sorted(reviews["reviewer"].astype(str).unique())), tuple(notes),
+        len(reviews),
+        tuple(sorted(reviews["reviewer"].astype(str).unique())),
+        tuple(notes),
     )

@@ -72,7 +72,9 @@ class LinearGeeFit(Result):
 
     @property
     def tvalues(self) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):  # a coefficient without spread: NaN or inf, as in statsmodels
+        with np.errstate(
+            invalid="ignore", divide="ignore"
+        ):  # a coefficient without spread: NaN or inf, as in statsmodels
             return self.params / self.bse
 
     @property
@@ -102,7 +104,9 @@ class LinearGeeFit(Result):
         return se, statistic, float(2 * t_distribution.sf(abs(statistic), self.df)), estimate - half, estimate + half
 
 
-def exchangeable_linear_gee(endog: np.ndarray, design: np.ndarray, row_design: np.ndarray, groups: np.ndarray) -> LinearGeeFit:
+def exchangeable_linear_gee(
+    endog: np.ndarray, design: np.ndarray, row_design: np.ndarray, groups: np.ndarray
+) -> LinearGeeFit:
     """Fit ``endog ~ design[row_design]`` by GEE (identity link, exchangeable within ``groups``).
 
     The design is given as its distinct rows (``design``, k x p) and the row each
@@ -216,7 +220,9 @@ def _bias_reduced(
 def _moment_rho(resid: np.ndarray, per_cell: Callable[[np.ndarray], np.ndarray], n: int, p: int, pairs: float) -> float:
     """statsmodels' ``Exchangeable.update``: mean product of residual pairs within clusters over the scale."""
     squares = np.float64((resid * resid).sum())
-    if squares == 0:  # a perfect fit: any rho fits it (statsmodels, started by pseudo-inverse, finds 0 from rounding noise)
+    if (
+        squares == 0
+    ):  # a perfect fit: any rho fits it (statsmodels, started by pseudo-inverse, finds 0 from rounding noise)
         return 0.0
     products = ((per_cell(resid).sum(axis=1) ** 2).sum() - squares) / 2
     with np.errstate(invalid="ignore", divide="ignore"):  # as few pairs as parameters: NaN, as in statsmodels

@@ -79,7 +79,10 @@ def rater_grid(raters: pd.DataFrame, *, correct: str = "correct_topk") -> RaterG
     kind_of_rater = np.zeros(len(cells.raters), dtype=np.int64)
     kind_of_rater[cells.rater_code] = kind_code  # one kind per rater
     return RaterGrid(
-        cells.raters, np.asarray(kind_names, dtype=object)[kind_of_rater], cells.images, cells.seen,
+        cells.raters,
+        np.asarray(kind_names, dtype=object)[kind_of_rater],
+        cells.images,
+        cells.seen,
         correct_flat.reshape(cells.seen.shape),
     )
 
@@ -110,7 +113,9 @@ def label_grid(raters: pd.DataFrame, no_answer: str) -> LabelGrid:
     label_code, categories = pd.factorize(text.where(text != "", no_answer))
     labels = np.zeros(cells.seen.size, dtype=np.int32)
     labels[cells.flat] = label_code
-    return LabelGrid(cells.raters, cells.images, cells.seen, labels.reshape(cells.seen.shape), np.asarray(categories, dtype=object))
+    return LabelGrid(
+        cells.raters, cells.images, cells.seen, labels.reshape(cells.seen.shape), np.asarray(categories, dtype=object)
+    )
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,9 @@ def fisher_exact_pvalues(n: ArrayLike, row: ArrayLike, col: ArrayLike, x: ArrayL
         rows = np.flatnonzero(bucket == level)
         step = max(1, _BLOCK_CELLS >> level)
         for block in (rows[i : i + step] for i in range(0, len(rows), step)):
-            pvalues[block] = _fisher_block(n[block], row[block], col[block], x[block], low[block], int(width[block].max()))
+            pvalues[block] = _fisher_block(
+                n[block], row[block], col[block], x[block], low[block], int(width[block].max())
+            )
     pvalues[n <= 0] = np.nan
     return pvalues
 
@@ -76,17 +78,29 @@ def fisher_exact_pvalues(n: ArrayLike, row: ArrayLike, col: ArrayLike, x: ArrayL
 def _log_hypergeometric(k: np.ndarray, n: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray:
     """log P(top-left cell = k) with all margins fixed."""
     return (
-        gammaln(row + 1) - gammaln(k + 1) - gammaln(row - k + 1)
-        + gammaln(n - row + 1) - gammaln(col - k + 1) - gammaln(n - row - col + k + 1)
-        - gammaln(n + 1) + gammaln(col + 1) + gammaln(n - col + 1)
+        gammaln(row + 1)
+        - gammaln(k + 1)
+        - gammaln(row - k + 1)
+        + gammaln(n - row + 1)
+        - gammaln(col - k + 1)
+        - gammaln(n - row - col + k + 1)
+        - gammaln(n + 1)
+        + gammaln(col + 1)
+        + gammaln(n - col + 1)
     )
 
 
-def _fisher_block(n: np.ndarray, row: np.ndarray, col: np.ndarray, x: np.ndarray, low: np.ndarray, width: int) -> np.ndarray:
+def _fisher_block(
+    n: np.ndarray, row: np.ndarray, col: np.ndarray, x: np.ndarray, low: np.ndarray, width: int
+) -> np.ndarray:
     k = low[:, None] + np.arange(width)[None, :]
     inside = k <= np.minimum(row, col)[:, None]
     with np.errstate(invalid="ignore"):
-        log_p = np.where(inside, _log_hypergeometric(np.where(inside, k, low[:, None]), *(v[:, None] for v in (n, row, col))), -np.inf)
+        log_p = np.where(
+            inside,
+            _log_hypergeometric(np.where(inside, k, low[:, None]), *(v[:, None] for v in (n, row, col))),
+            -np.inf,
+        )
     observed = _log_hypergeometric(x, n, row, col)
     extreme = log_p <= (observed + _TIE)[:, None]
     return np.minimum(1.0, np.where(extreme, np.exp(log_p), 0.0).sum(axis=1))

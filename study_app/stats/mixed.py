@@ -144,13 +144,25 @@ class _Problem:
         """
         annotator_sd, image_sd = sds
         free = beta is None
-        design = np.hstack([self.fixed_rows, annotator_sd * self.annotator_rows]) if free else annotator_sd * self.annotator_rows
+        design = (
+            np.hstack([self.fixed_rows, annotator_sd * self.annotator_rows])
+            if free
+            else annotator_sd * self.annotator_rows
+        )
         offset = np.zeros(self.n_people + 1) if free else self.fixed_rows @ beta
         penalty = np.r_[np.zeros(2), np.ones(self.n_people)] if free else np.ones(self.n_people)
         if start is None:
             beta0 = _logit(self.y[:-1][self.seen[:-1]].mean())
-            start = _Mode(np.array([beta0, _logit(self.y[-1][self.seen[-1]].mean()) - beta0]), np.zeros(self.n_people),
-                          np.zeros(self.n_images), np.nan, np.nan, np.nan, np.empty((0, 0)), False)
+            start = _Mode(
+                np.array([beta0, _logit(self.y[-1][self.seen[-1]].mean()) - beta0]),
+                np.zeros(self.n_people),
+                np.zeros(self.n_images),
+                np.nan,
+                np.nan,
+                np.nan,
+                np.empty((0, 0)),
+                False,
+            )
         dense = np.r_[start.beta, start.annotators] if free else start.annotators.copy()
         images = start.images.copy()
 
@@ -183,12 +195,19 @@ class _Problem:
         h_images, _, schur = self._curvature(eta, sds, True, np.r_[0.0, 0.0, np.ones(self.n_people)])
         logdet_images = float(np.log(h_images).sum())
         return _Mode(
-            dense[:2] if free else np.asarray(beta, dtype=float), dense[2:] if free else dense, images,
+            dense[:2] if free else np.asarray(beta, dtype=float),
+            dense[2:] if free else dense,
+            images,
             value + 0.5 * float(penalty @ dense**2 + images @ images),
-            logdet_images + _logdet(schur[2:, 2:]), logdet_images + _logdet(schur), schur, converged,
+            logdet_images + _logdet(schur[2:, 2:]),
+            logdet_images + _logdet(schur),
+            schur,
+            converged,
         )
 
-    def _curvature(self, eta: np.ndarray, sds: np.ndarray, free: bool, penalty: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _curvature(
+        self, eta: np.ndarray, sds: np.ndarray, free: bool, penalty: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The negative Hessian of the penalized log-likelihood: its diagonal image block, the
         (dense x images) block, and the dense block's Schur complement (image effects
         eliminated). The dense part is (intercept, model, annotators) with ``free`` fixed
@@ -246,10 +265,20 @@ def fit_crossed_logit(errors: np.ndarray, seen: np.ndarray, *, method: str = "RE
     def profiled(sds: np.ndarray) -> float:
         """Deviance with the fixed effects at their joint mode with the random effects."""
         last.append(problem.mode(sds, None, warm()))
-        return -2 * last[-1].loglik + last[-1].penalty + (last[-1].logdet_all if method == "REML" else last[-1].logdet_random)
+        return (
+            -2 * last[-1].loglik
+            + last[-1].penalty
+            + (last[-1].logdet_all if method == "REML" else last[-1].logdet_random)
+        )
 
     bounds = [(0.0, _MAX_SD)] * 2
-    found = minimize(profiled, np.array([0.5, 1.0]), method="L-BFGS-B", bounds=bounds, options={"ftol": _DEVIANCE_TOLERANCE, "eps": _SD_STEP})
+    found = minimize(
+        profiled,
+        np.array([0.5, 1.0]),
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"ftol": _DEVIANCE_TOLERANCE, "eps": _SD_STEP},
+    )
     sds, beta, deviance, converged = found.x, None, float(found.fun), bool(found.success)
     if method == "ML":  # as glmer(nAGQ = 1): the Laplace deviance over the SDs and the fixed effects together
 
@@ -258,13 +287,23 @@ def fit_crossed_logit(errors: np.ndarray, seen: np.ndarray, *, method: str = "RE
             return -2 * last[-1].loglik + last[-1].penalty + last[-1].logdet_random
 
         start = problem.mode(sds, None, warm())
-        near = [(b - _MAX_SD, b + _MAX_SD) for b in start.beta]  # the joint mode is near: keeps the search off certain answers
+        near = [
+            (b - _MAX_SD, b + _MAX_SD) for b in start.beta
+        ]  # the joint mode is near: keeps the search off certain answers
         refined = minimize(laplace, np.r_[sds, start.beta], method="L-BFGS-B", bounds=bounds + near)
         sds, beta, deviance, converged = refined.x[:2], refined.x[2:], float(refined.fun), bool(refined.success)
     mode = problem.mode(sds, beta, warm())
     cov = mode.inverse[:2, :2]
-    return CrossedLogitFit(mode.beta, cov, float(sds[0]), float(sds[1]), _satterthwaite(problem, sds, beta, mode),
-                           deviance, method, converged and mode.converged)
+    return CrossedLogitFit(
+        mode.beta,
+        cov,
+        float(sds[0]),
+        float(sds[1]),
+        _satterthwaite(problem, sds, beta, mode),
+        deviance,
+        method,
+        converged and mode.converged,
+    )
 
 
 #: Upper bound of the SDs searched (log-odds): beyond it every answer is certain.
@@ -283,7 +322,9 @@ def _satterthwaite(problem: _Problem, sds: np.ndarray, beta: np.ndarray | None, 
     variance = mode.inverse[1, 1]
     if sds[0] == 0:
         return float(problem.n_images - 1)
-    up, down = (problem.mode(np.array([sds[0] * (1 + sign * _SD_STEP), sds[1]]), beta, mode).inverse[1, 1] for sign in (1, -1))
+    up, down = (
+        problem.mode(np.array([sds[0] * (1 + sign * _SD_STEP), sds[1]]), beta, mode).inverse[1, 1] for sign in (1, -1)
+    )
     from_annotators = min(max((up - down) / (4 * _SD_STEP), 0.0), variance)  # s^2 dV/d(s^2) = s dV/ds / 2
     rest = variance - from_annotators
     return float(variance**2 / (from_annotators**2 / (problem.n_people - 1) + rest**2 / max(problem.n_images - 1, 1)))
@@ -356,13 +397,30 @@ def humans_vs_model_mixed(
     seen = np.vstack([people.seen[present][:, shared], grid.seen[model_row, shared]])
     errors = np.vstack([people.errors[present][:, shared], grid.errors[model_row][None, shared]]).astype(float)
     human_rates = [row[s].mean() for row, s in zip(errors[:-1], seen[:-1])]
-    base: dict[str, Any] = dict(model=model, n_images=int(shared.sum()), n_annotators=int(present.sum()), n_observations=int(seen.sum()),
-                human_error=float(np.mean(human_rates)) if human_rates else np.nan,
-                model_error=float(errors[-1][seen[-1]].mean()) if shared.any() else np.nan, method=method)
+    base: dict[str, Any] = dict(
+        model=model,
+        n_images=int(shared.sum()),
+        n_annotators=int(present.sum()),
+        n_observations=int(seen.sum()),
+        human_error=float(np.mean(human_rates)) if human_rates else np.nan,
+        model_error=float(errors[-1][seen[-1]].mean()) if shared.any() else np.nan,
+        method=method,
+    )
     note = _untestable(errors, seen)
     if note:
-        return MixedModelResult(**base, effect=np.nan, se=np.nan, ci_low=np.nan, ci_high=np.nan, statistic=np.nan, df=np.nan,
-                                pvalue=np.nan, annotator_sd=np.nan, image_sd=np.nan, note=note)
+        return MixedModelResult(
+            **base,
+            effect=np.nan,
+            se=np.nan,
+            ci_low=np.nan,
+            ci_high=np.nan,
+            statistic=np.nan,
+            df=np.nan,
+            pvalue=np.nan,
+            annotator_sd=np.nan,
+            image_sd=np.nan,
+            note=note,
+        )
     # Many mid-size matrix products: BLAS threads fight over them (24.6 s vs 3.4 s for 3 models
     # at 100 annotators x 1,500 images on 2 loaded cores), so the fit runs on one thread.
     with threadpool_limits(limits=1, user_api="blas"):
@@ -370,8 +428,16 @@ def humans_vs_model_mixed(
     effect, se = float(fit.params[1]), float(fit.bse[1])
     half = t_distribution.ppf(1 - alpha / 2, fit.df) * se
     return MixedModelResult(
-        **base, effect=effect, se=se, ci_low=effect - half, ci_high=effect + half, statistic=effect / se, df=fit.df,
-        pvalue=float(2 * t_distribution.sf(abs(effect / se), fit.df)), annotator_sd=fit.annotator_sd, image_sd=fit.image_sd,
+        **base,
+        effect=effect,
+        se=se,
+        ci_low=effect - half,
+        ci_high=effect + half,
+        statistic=effect / se,
+        df=fit.df,
+        pvalue=float(2 * t_distribution.sf(abs(effect / se), fit.df)),
+        annotator_sd=fit.annotator_sd,
+        image_sd=fit.image_sd,
         note="" if fit.converged else "the fit did not converge: treat its numbers with caution",
     )
 
@@ -380,18 +446,40 @@ def _untestable(errors: np.ndarray, seen: np.ndarray) -> str:
     """Why the model cannot be fitted to this grid, or "" if it can."""
     if seen[:-1].any(axis=1).sum() < 2:
         return "fewer than two annotators share images with the model: their spread, and so people's, is not estimable"
-    for side, rows, verb in (("the model", errors[-1][seen[-1]], "errs"), ("the annotators", errors[:-1][seen[:-1]], "err")):
+    for side, rows, verb in (
+        ("the model", errors[-1][seen[-1]], "errs"),
+        ("the annotators", errors[:-1][seen[:-1]], "err"),
+    ):
         if rows.min() == rows.max():
             return f"{side} {'never' if rows.max() == 0 else 'always'} {verb} on these images: the log-odds difference is infinite"
     return ""
 
 
 #: The columns of :func:`population_table` (``compare``'s ``population``, ``condition_population``).
-POPULATION_COLUMNS = ["model", "n_images", "n_annotators", "human_error", "model_error", "effect", "se", "ci_low", "ci_high", "df",
-                      "pvalue", "annotator_sd", "image_sd", "method", "note"]
+POPULATION_COLUMNS = [
+    "model",
+    "n_images",
+    "n_annotators",
+    "human_error",
+    "model_error",
+    "effect",
+    "se",
+    "ci_low",
+    "ci_high",
+    "df",
+    "pvalue",
+    "annotator_sd",
+    "image_sd",
+    "method",
+    "note",
+]
 
 
-def population_table(raters: pd.DataFrame, models: list[str], *, alpha: float = 0.05, correct: str = "correct_topk") -> pd.DataFrame:
+def population_table(
+    raters: pd.DataFrame, models: list[str], *, alpha: float = 0.05, correct: str = "correct_topk"
+) -> pd.DataFrame:
     """:func:`humans_vs_model_mixed` of each of ``models`` on one rater table, a row each (:data:`POPULATION_COLUMNS`)."""
     found = [humans_vs_model_mixed(raters, model, alpha=alpha, correct=correct) for model in models]
-    return pd.DataFrame([[getattr(result, column) for column in POPULATION_COLUMNS] for result in found], columns=POPULATION_COLUMNS)
+    return pd.DataFrame(
+        [[getattr(result, column) for column in POPULATION_COLUMNS] for result in found], columns=POPULATION_COLUMNS
+    )

@@ -77,7 +77,9 @@ def exact_mcnemar(only_a_right: int, only_b_right: int) -> tuple[float, float, f
     return float(statistic[0]), float(pvalue[0]), float(midp[0])
 
 
-def exact_mcnemar_arrays(only_a_right: np.ndarray, only_b_right: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def exact_mcnemar_arrays(
+    only_a_right: np.ndarray, only_b_right: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`exact_mcnemar` of many 2x2 tables at once (e.g. one per class)."""
     smaller = np.minimum(only_a_right, only_b_right)
     total = np.asarray(only_a_right) + np.asarray(only_b_right)
@@ -86,7 +88,9 @@ def exact_mcnemar_arrays(only_a_right: np.ndarray, only_b_right: np.ndarray) -> 
     return smaller.astype(float), np.minimum(below * 2, 1), midp
 
 
-def _counts(grid: RaterGrid, a: np.ndarray | int, b: np.ndarray | int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _counts(
+    grid: RaterGrid, a: np.ndarray | int, b: np.ndarray | int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(both right, only A right, only B right, both wrong) of rater rows ``a[i]`` and ``b[i]``."""
     shared = grid.seen[a] & grid.seen[b]
     right_a, right_b = grid.correct[a] & shared, grid.correct[b] & shared
@@ -114,8 +118,18 @@ def mcnemar_test(raters: pd.DataFrame, rater_a: str, rater_b: str, *, correct: s
         raise StudyError(f"{rater_a!r} and {rater_b!r} share no image")
     statistic, pvalue, midp = exact_mcnemar(only_a, only_b)
     return McNemarResult(
-        rater_a, rater_b, n, both, only_a, only_b, neither,
-        (only_b + neither) / n, (only_a + neither) / n, statistic, pvalue, midp,
+        rater_a,
+        rater_b,
+        n,
+        both,
+        only_a,
+        only_b,
+        neither,
+        (only_b + neither) / n,
+        (only_a + neither) / n,
+        statistic,
+        pvalue,
+        midp,
     )
 
 
@@ -199,21 +213,37 @@ def paired_differences(
             elif not side.pooled:
                 singles[key] = (side.errors[0] * shared, side.seen[0] & shared)
     if singles:
-        batch = rater_rate_replicates(np.array([e for e, _ in singles.values()]), np.array([s for _, s in singles.values()]), weights)
+        batch = rater_rate_replicates(
+            np.array([e for e, _ in singles.values()]), np.array([s for _, s in singles.values()]), weights
+        )
         replicates.update(zip(singles, batch.T))
     shared_of = [shared_images(a, b) for a, b in pairs]
     low, high = np.full(len(pairs), np.nan), np.full(len(pairs), np.nan)
     for start in range(0, len(pairs), _PAIRS_PER_BLOCK):  # blocks bound the memory of the replicate matrix
         block = [i for i in range(start, min(start + _PAIRS_PER_BLOCK, len(pairs))) if shared_of[i].any()]
         if block:
-            differences = np.column_stack([replicates[(pairs[i][0], shared_of[i].tobytes())] - replicates[(pairs[i][1], shared_of[i].tobytes())] for i in block])
+            differences = np.column_stack(
+                [
+                    replicates[(pairs[i][0], shared_of[i].tobytes())]
+                    - replicates[(pairs[i][1], shared_of[i].tobytes())]
+                    for i in block
+                ]
+            )
             low[block], high[block] = percentile_interval(differences, alpha=alpha)
     rows = []
     for (a, b), shared, pair_low, pair_high in zip(pairs, shared_of, low, high):
         error_a, error_b = (_mean_rate(sides[n].errors * shared, sides[n].seen & shared) for n in (a, b))
         rows.append(
-            {"rater_a": a, "rater_b": b, "n_images": int(shared.sum()), "error_a": error_a, "error_b": error_b,
-             "difference": error_a - error_b, "boot_low": float(pair_low), "boot_high": float(pair_high)}
+            {
+                "rater_a": a,
+                "rater_b": b,
+                "n_images": int(shared.sum()),
+                "error_a": error_a,
+                "error_b": error_b,
+                "difference": error_a - error_b,
+                "boot_low": float(pair_low),
+                "boot_high": float(pair_high),
+            }
         )
     return pd.DataFrame(rows)
 
@@ -255,7 +285,9 @@ class GeeResult(HypothesisTestResult):
         return self.note != NOT_CONVERGED
 
 
-def humans_vs_model_gee(raters: pd.DataFrame, model: str, *, alpha: float = 0.05, correct: str = "correct_topk") -> GeeResult:
+def humans_vs_model_gee(
+    raters: pd.DataFrame, model: str, *, alpha: float = 0.05, correct: str = "correct_topk"
+) -> GeeResult:
     """Test whether the average annotator's error differs from a model's.
 
     A GEE of error (0/1) on a model indicator and sum-to-zero annotator effects, so that
@@ -307,19 +339,50 @@ def humans_vs_model_gee(raters: pd.DataFrame, model: str, *, alpha: float = 0.05
     groups = np.concatenate([image, np.flatnonzero(shared)])
     human_error = _mean_rate(people.errors * shared, people.seen & shared)
     model_error = float(error[is_model == 1].mean()) if shared.any() else np.nan
-    base: dict[str, Any] = dict(model=model, n_images=int(shared.sum()), n_annotators=n_people, n_observations=len(error),
-                human_error=human_error, model_error=model_error, difference=human_error - model_error)
+    base: dict[str, Any] = dict(
+        model=model,
+        n_images=int(shared.sum()),
+        n_annotators=n_people,
+        n_observations=len(error),
+        human_error=human_error,
+        model_error=model_error,
+        difference=human_error - model_error,
+    )
     if len(error) == 0 or np.ptp(error) == 0:
-        return GeeResult(**base, estimate=np.nan, ci_low=np.nan, ci_high=np.nan, statistic=np.nan, pvalue=np.nan, df=np.nan,
-                         note="the errors do not vary (all right or all wrong): nothing to test")
+        return GeeResult(
+            **base,
+            estimate=np.nan,
+            ci_low=np.nan,
+            ci_high=np.nan,
+            statistic=np.nan,
+            pvalue=np.nan,
+            df=np.nan,
+            note="the errors do not vary (all right or all wrong): nothing to test",
+        )
     fit = exchangeable_linear_gee(error, design, row_design, groups)
     se, statistic, pvalue, low, high = fit.wald(1, alpha)  # the model coefficient is model - annotators
     if se == 0:
-        return GeeResult(**base, estimate=-float(fit.params[1]), ci_low=np.nan, ci_high=np.nan, statistic=np.nan, pvalue=np.nan,
-                         df=fit.df, note="the robust standard error is 0 (every image shows the same difference): nothing to test")
+        return GeeResult(
+            **base,
+            estimate=-float(fit.params[1]),
+            ci_low=np.nan,
+            ci_high=np.nan,
+            statistic=np.nan,
+            pvalue=np.nan,
+            df=fit.df,
+            note="the robust standard error is 0 (every image shows the same difference): nothing to test",
+        )
     note = "" if fit.converged else NOT_CONVERGED
-    return GeeResult(**base, estimate=-float(fit.params[1]), ci_low=-high, ci_high=-low, statistic=-statistic, pvalue=pvalue,
-                     df=fit.df, note=note)
+    return GeeResult(
+        **base,
+        estimate=-float(fit.params[1]),
+        ci_low=-high,
+        ci_high=-low,
+        statistic=-statistic,
+        pvalue=pvalue,
+        df=fit.df,
+        note=note,
+    )
 
 
 @dataclass(frozen=True, repr=False)
@@ -367,7 +430,16 @@ def cochran_q_test(
             only_i = int((right[:, i] & ~right[:, j]).sum())
             only_j = int((right[:, j] & ~right[:, i]).sum())
             statistic, pvalue, midp = exact_mcnemar(only_i, only_j)
-            rows.append({"rater_a": names[i], "rater_b": names[j], "only_a_right": only_i, "only_b_right": only_j, "pvalue": pvalue, "midp_pvalue": midp})
+            rows.append(
+                {
+                    "rater_a": names[i],
+                    "rater_b": names[j],
+                    "only_a_right": only_i,
+                    "only_b_right": only_j,
+                    "pvalue": pvalue,
+                    "midp_pvalue": midp,
+                }
+            )
     pairwise = pd.DataFrame(rows)
     reject, adjusted, _, _ = multipletests(pairwise["pvalue"], alpha=alpha, method="holm")
     pairwise = pairwise.assign(pvalue_holm=adjusted, reject=reject)
@@ -378,7 +450,11 @@ def default_pairs(raters: pd.DataFrame) -> list[tuple[str, str]]:
     """Every non-model rater, the pooled annotators, then every other model, against each model."""
     kinds = raters.groupby("rater", observed=True)["kind"].first().astype(str)
     models = sorted(kinds.index[kinds == MODEL])
-    others = sorted(kinds.index[kinds == HUMAN]) + ([HUMANS] if (kinds == HUMAN).any() else []) + sorted(kinds.index[~kinds.isin([HUMAN, MODEL])])
+    others = (
+        sorted(kinds.index[kinds == HUMAN])
+        + ([HUMANS] if (kinds == HUMAN).any() else [])
+        + sorted(kinds.index[~kinds.isin([HUMAN, MODEL])])
+    )
     pairs = [(other, model) for model in models for other in others]
     return pairs + [(a, b) for i, a in enumerate(models) for b in models[i + 1 :]]
 
@@ -466,11 +542,20 @@ def paired_comparisons(
         _, pvalues, midps = exact_mcnemar_arrays(counts[1], counts[2])
         # error A - error B: A is wrong where only B is right
         lows, highs = tango_interval(counts[2], counts[1], sum(counts), alpha=alpha)
-        for i, both, only_a, only_b, neither, pvalue, midp, low, high in zip(singles, *counts, pvalues, midps, lows, highs):
+        for i, both, only_a, only_b, neither, pvalue, midp, low, high in zip(
+            singles, *counts, pvalues, midps, lows, highs
+        ):
             tested = both + only_a + only_b + neither > 0  # a pair with no shared image has no test, not p = 1
-            extra[i] = dict(both_right=int(both), only_a_right=int(only_a), only_b_right=int(only_b), both_wrong=int(neither),
-                            score_low=float(low), score_high=float(high),
-                            mcnemar_p=float(pvalue) if tested else np.nan, mcnemar_midp=float(midp) if tested else np.nan)
+            extra[i] = dict(
+                both_right=int(both),
+                only_a_right=int(only_a),
+                only_b_right=int(only_b),
+                both_wrong=int(neither),
+                score_low=float(low),
+                score_high=float(high),
+                mcnemar_p=float(pvalue) if tested else np.nan,
+                mcnemar_midp=float(midp) if tested else np.nan,
+            )
     kind_of = {str(rater): str(kind) for rater, kind in zip(grid.raters, grid.kinds)} | {HUMANS: HUMAN}
     for row, (a, b) in zip(extra, pairs):
         row["family"] = _family(kind_of[a], kind_of[b])
@@ -478,8 +563,19 @@ def paired_comparisons(
             fit = humans_vs_model_gee(raters, b, alpha=alpha, correct=correct)
             if fit.converged:
                 row.update(gee_difference=fit.estimate, gee_p=fit.pvalue)
-    columns = ["both_right", "only_a_right", "only_b_right", "both_wrong", "score_low", "score_high", "mcnemar_p", "mcnemar_midp",
-               "gee_difference", "gee_p", "family"]
+    columns = [
+        "both_right",
+        "only_a_right",
+        "only_b_right",
+        "both_wrong",
+        "score_low",
+        "score_high",
+        "mcnemar_p",
+        "mcnemar_midp",
+        "gee_difference",
+        "gee_p",
+        "family",
+    ]
     result = pd.concat([table, pd.DataFrame(extra, columns=columns)], axis=1)
     result["mcnemar_p_holm"] = _holm_within(result["mcnemar_p"], result["family"])
     result["note"] = _disagreements(result, alpha)

@@ -41,7 +41,9 @@ def _statistic(only_a_wrong: np.ndarray, only_b_wrong: np.ndarray, n: np.ndarray
         return (only_a_wrong - only_b_wrong - n * delta) / np.sqrt(n * (2 * p21 + delta * (1 - delta)))
 
 
-def tango_interval(only_a_wrong: ArrayLike, only_b_wrong: ArrayLike, n: ArrayLike, *, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+def tango_interval(
+    only_a_wrong: ArrayLike, only_b_wrong: ArrayLike, n: ArrayLike, *, alpha: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
     """Tango's score interval of ``error A - error B`` for many paired 2x2 tables at once.
 
     Parameters

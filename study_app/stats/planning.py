@@ -185,7 +185,10 @@ def implied_consistency(human_error: float, model_error: float, *, discordance: 
 
 def _given(cells: _Cells, model_error: float) -> tuple[float, float]:
     """P(human wrong | model wrong), P(human wrong | model right)."""
-    return (cells.both / model_error if model_error else 0.0, cells.human_only / (1 - model_error) if model_error < 1 else 0.0)
+    return (
+        cells.both / model_error if model_error else 0.0,
+        cells.human_only / (1 - model_error) if model_error < 1 else 0.0,
+    )
 
 
 def _annotators(human_error: float, model_error: float, cells: _Cells, human_consistency: float | None) -> _Annotators:
@@ -268,7 +271,14 @@ def simulated_power(
     chunk = max(1, 4_000_000 // max(n_images * n_annotators, 1))  # bounded memory for large studies
     for start in range(0, n_sim, chunk):
         model_wrong, human_wrong = simulated_errors(
-            n_images, n_annotators, human_error, model_error, discordance=discordance, human_consistency=human_consistency, n_studies=min(chunk, n_sim - start), rng=rng
+            n_images,
+            n_annotators,
+            human_error,
+            model_error,
+            discordance=discordance,
+            human_consistency=human_consistency,
+            n_studies=min(chunk, n_sim - start),
+            rng=rng,
         )
         difference = human_wrong.mean(axis=2) - model_wrong
         mean, spread = difference.mean(axis=1), difference.std(axis=1, ddof=1)
@@ -337,9 +347,14 @@ def plan_study(
         ``table``: ``annotators, n_images, power, method``.
     """
     cells = _cells(human_error, model_error, discordance)
-    _annotators(human_error, model_error, cells, human_consistency)  # an impossible consistency is refused before any search
+    _annotators(
+        human_error, model_error, cells, human_consistency
+    )  # an impossible consistency is refused before any search
     if human_consistency is None:
-        consistency, source = implied_consistency(human_error, model_error, discordance=cells.discordance), "implied by the model only"
+        consistency, source = (
+            implied_consistency(human_error, model_error, discordance=cells.discordance),
+            "implied by the model only",
+        )
         simulation = f"simulation ({n_sim} studies; optimistic: annotators agree only through the model, error consistency {consistency:.2f})"
     else:
         consistency, source = human_consistency, "requested"
@@ -350,20 +365,51 @@ def plan_study(
         if count < 1:
             raise StudyError(f"the number of annotators must be at least 1, not {count}")
         if count == 1 and formula_n > EXACT_POWER_LIMIT:
-            rows.append({"annotators": 1, "n_images": formula_n, "power": np.nan,
-                         "method": f"Connor 1987 formula (exact power not computed beyond {EXACT_POWER_LIMIT:,} images)"})
+            rows.append(
+                {
+                    "annotators": 1,
+                    "n_images": formula_n,
+                    "power": np.nan,
+                    "method": f"Connor 1987 formula (exact power not computed beyond {EXACT_POWER_LIMIT:,} images)",
+                }
+            )
             continue
         if count == 1:
-            n, achieved = exact_mcnemar_sample_size(formula_n, human_error, model_error, discordance=cells.discordance, alpha=alpha, power=power)
-            rows.append({"annotators": 1, "n_images": n, "power": achieved, "method": f"exact McNemar power (Connor 1987 formula: {formula_n})"})
+            n, achieved = exact_mcnemar_sample_size(
+                formula_n, human_error, model_error, discordance=cells.discordance, alpha=alpha, power=power
+            )
+            rows.append(
+                {
+                    "annotators": 1,
+                    "n_images": n,
+                    "power": achieved,
+                    "method": f"exact McNemar power (Connor 1987 formula: {formula_n})",
+                }
+            )
             continue
         if formula_n > EXACT_POWER_LIMIT:
-            rows.append({"annotators": count, "n_images": np.nan, "power": np.nan,
-                         "method": f"not simulated: one annotator needs about {formula_n:,} images; plan for a larger difference"})
+            rows.append(
+                {
+                    "annotators": count,
+                    "n_images": np.nan,
+                    "power": np.nan,
+                    "method": f"not simulated: one annotator needs about {formula_n:,} images; plan for a larger difference",
+                }
+            )
             continue
 
         def power_at(n: int, count: int = count) -> float:  # count bound here, not read from the loop (B023)
-            return simulated_power(n, count, human_error, model_error, discordance=cells.discordance, alpha=alpha, n_sim=n_sim, seed=seed, human_consistency=human_consistency)
+            return simulated_power(
+                n,
+                count,
+                human_error,
+                model_error,
+                discordance=cells.discordance,
+                alpha=alpha,
+                n_sim=n_sim,
+                seed=seed,
+                human_consistency=human_consistency,
+            )
 
         low, high = 1, formula_n
         while power_at(high) < power:

@@ -44,8 +44,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy.stats import chi2
 
 from study_app.errors import StudyError
@@ -190,7 +190,9 @@ def _best_starts(model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, nea
     return np.where(closer[:, None], near, grid[best])
 
 
-def _refine(model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _refine(
+    model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, theta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Levenberg-Marquardt ascent, all data sets at once.
 
     The curvature is minus the Hessian where it is positive definite, else the observed
@@ -243,7 +245,9 @@ def _refine(model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, theta: n
     return theta, loglik, converged & ~at_limit
 
 
-def _score(model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _score(
+    model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, theta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Gradient of the log-likelihood and the observed outer-product information, per data set."""
     shape, d_a, d_b = _shape(model, x, theta)
     lapse = theta[:, 2:3]
@@ -255,7 +259,14 @@ def _score(model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, theta: np
 
 
 def _curvature(
-    model: _Model, x: np.ndarray, n: np.ndarray, k: np.ndarray, theta: np.ndarray, *, score: np.ndarray, outer: np.ndarray,
+    model: _Model,
+    x: np.ndarray,
+    n: np.ndarray,
+    k: np.ndarray,
+    theta: np.ndarray,
+    *,
+    score: np.ndarray,
+    outer: np.ndarray,
     held: np.ndarray,
 ) -> np.ndarray:
     """Minus the Hessian (differences of the analytic gradient) where it is positive definite, else ``outer``.
@@ -319,8 +330,14 @@ def _threshold(model: _Model, theta: np.ndarray, accuracy: float) -> np.ndarray:
 
 
 def psychometric_curve(
-    levels: np.ndarray, *, alpha: float, beta: float, guess: float, lapse: float = 0.0,
-    family: str = "weibull", direction: str = "increasing",
+    levels: np.ndarray,
+    *,
+    alpha: float,
+    beta: float,
+    guess: float,
+    lapse: float = 0.0,
+    family: str = "weibull",
+    direction: str = "increasing",
 ) -> float | np.ndarray:
     """psi at ``levels`` for given parameters (for plotting fitted curves and simulating)."""
     _check_options(family, direction, guess=guess, accuracy=None, lapse=lapse)
@@ -333,8 +350,14 @@ def psychometric_curve(
 
 
 def threshold_level(
-    accuracy: float, *, alpha: float, beta: float, guess: float, lapse: float = 0.0,
-    family: str = "weibull", direction: str = "increasing",
+    accuracy: float,
+    *,
+    alpha: float,
+    beta: float,
+    guess: float,
+    lapse: float = 0.0,
+    family: str = "weibull",
+    direction: str = "increasing",
 ) -> float:
     """The level where :func:`psychometric_curve` equals ``accuracy`` (±inf if it never does)."""
     _check_options(family, direction, guess=guess, accuracy=accuracy, lapse=lapse)
@@ -342,7 +365,9 @@ def threshold_level(
     return float(_threshold(model, theta, accuracy))
 
 
-def _given(family: str, direction: str, guess: float, alpha: float, beta: float, lapse: float) -> tuple[_Model, np.ndarray]:
+def _given(
+    family: str, direction: str, guess: float, alpha: float, beta: float, lapse: float
+) -> tuple[_Model, np.ndarray]:
     """The model and internal parameters of a curve given by its parameters."""
     if beta <= 0 or (family == "weibull" and alpha <= 0):
         raise PsychometricError(f"beta (and a Weibull's alpha) must be > 0, got alpha {alpha}, beta {beta}")
@@ -421,15 +446,33 @@ def fit_psychometric(
     confidence : float
         Coverage of the interval.
     """
-    accuracy = _check_options(family, direction, guess=guess, accuracy=threshold_accuracy, lapse=lapse, n_boot=n_boot, confidence=confidence)
+    accuracy = _check_options(
+        family, direction, guess=guess, accuracy=threshold_accuracy, lapse=lapse, n_boot=n_boot, confidence=confidence
+    )
     x, nn, kk, notes = _check_counts(levels, n, correct, family)
-    batch = _fit_batch([(x, nn, kk)], family=family, direction=direction, guess=guess, lapse=lapse, accuracy=accuracy, n_boot=n_boot, rngs=[np.random.default_rng(seed)], confidence=confidence)
+    batch = _fit_batch(
+        [(x, nn, kk)],
+        family=family,
+        direction=direction,
+        guess=guess,
+        lapse=lapse,
+        accuracy=accuracy,
+        n_boot=n_boot,
+        rngs=[np.random.default_rng(seed)],
+        confidence=confidence,
+    )
     return _with_notes(batch[0][0], notes)
 
 
 def _check_options(
-    family: str, direction: str, *, guess: float, accuracy: float | None, lapse: float | None,
-    n_boot: int = 0, confidence: float = 0.95,
+    family: str,
+    direction: str,
+    *,
+    guess: float,
+    accuracy: float | None,
+    lapse: float | None,
+    n_boot: int = 0,
+    confidence: float = 0.95,
 ) -> float:
     """The threshold accuracy, after checking every option (errors say which value is wrong)."""
     if family not in FAMILIES:
@@ -448,7 +491,9 @@ def _check_options(
     return accuracy
 
 
-def _check_counts(levels: ArrayLike, n: ArrayLike, correct: ArrayLike, family: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+def _check_counts(
+    levels: ArrayLike, n: ArrayLike, correct: ArrayLike, family: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Levels sorted, levels without trials dropped (noted); impossible counts are errors."""
     x, nn, kk = (np.asarray(v, dtype=float).ravel() for v in (levels, n, correct))
     if not len(x) == len(nn) == len(kk):
@@ -460,7 +505,9 @@ def _check_counts(levels: ArrayLike, n: ArrayLike, correct: ArrayLike, family: s
             f"the Weibull is defined for levels >= 0, got {x[x < 0].tolist()}; use family='logistic' for negative levels"
         )
     if (nn < 0).any() or (kk < 0).any() or (kk > nn).any() or (np.round(nn) != nn).any() or (np.round(kk) != kk).any():
-        raise PsychometricError("trial and correct counts must be whole numbers with 0 <= correct <= trials at every level")
+        raise PsychometricError(
+            "trial and correct counts must be whole numbers with 0 <= correct <= trials at every level"
+        )
     if len(np.unique(x)) != len(x):
         raise PsychometricError(f"each level must appear once, got {x.tolist()}")
     order = np.argsort(x)
@@ -477,12 +524,36 @@ def _with_notes(fit: PsychometricFit, notes: list[str]) -> PsychometricFit:
 
 
 def _no_fit(
-    x: np.ndarray, nn: np.ndarray, *, family: str, direction: str, guess: float, accuracy: float, n_boot: int,
-    confidence: float, note: str,
+    x: np.ndarray,
+    nn: np.ndarray,
+    *,
+    family: str,
+    direction: str,
+    guess: float,
+    accuracy: float,
+    n_boot: int,
+    confidence: float,
+    note: str,
 ) -> PsychometricFit:
     return PsychometricFit(
-        family, direction, len(x), int(nn.sum()), guess, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan,
-        accuracy, np.nan, (np.nan, np.nan), confidence, n_boot, False, note,
+        family,
+        direction,
+        len(x),
+        int(nn.sum()),
+        guess,
+        np.nan,
+        np.nan,
+        np.nan,
+        np.nan,
+        np.nan,
+        np.nan,
+        accuracy,
+        np.nan,
+        (np.nan, np.nan),
+        confidence,
+        n_boot,
+        False,
+        note,
     )
 
 
@@ -506,8 +577,15 @@ def _degenerate(x: np.ndarray, nn: np.ndarray, kk: np.ndarray, guess: float, acc
 
 def _fit_batch(
     data: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-    *, family: str, direction: str, guess: float, lapse: float | None, accuracy: float,
-    n_boot: int, rngs: list[np.random.Generator], confidence: float,
+    *,
+    family: str,
+    direction: str,
+    guess: float,
+    lapse: float | None,
+    accuracy: float,
+    n_boot: int,
+    rngs: list[np.random.Generator],
+    confidence: float,
 ) -> list[tuple[PsychometricFit, np.ndarray | None]]:
     """Fit many raters: those on the same levels share one vectorised call, replicates included.
 
@@ -519,7 +597,20 @@ def _fit_batch(
     for index, (x, nn, kk) in enumerate(data):
         reason = _degenerate(x, nn, kk, guess, accuracy)
         if reason:
-            fits[index] = (_no_fit(x, nn, family=family, direction=direction, guess=guess, accuracy=accuracy, n_boot=n_boot, confidence=confidence, note=reason), None)
+            fits[index] = (
+                _no_fit(
+                    x,
+                    nn,
+                    family=family,
+                    direction=direction,
+                    guess=guess,
+                    accuracy=accuracy,
+                    n_boot=n_boot,
+                    confidence=confidence,
+                    note=reason,
+                ),
+                None,
+            )
         else:
             groups.setdefault(tuple(x), []).append(index)
     for levels, members in groups.items():
@@ -532,7 +623,9 @@ def _fit_batch(
         replicate_thresholds = replicate_deviance = None
         if n_boot > 0:
             psi = _psi(model, x, theta)
-            draws = np.concatenate([rngs[i].binomial(n[j].astype(np.int64), psi[j], size=(n_boot, len(x))) for j, i in enumerate(members)])
+            draws = np.concatenate(
+                [rngs[i].binomial(n[j].astype(np.int64), psi[j], size=(n_boot, len(x))) for j, i in enumerate(members)]
+            )
             boot_n = np.repeat(n, n_boot, axis=0)
             boot_theta, boot_loglik, _ = _fit_many(model, x, boot_n, draws, near=np.repeat(theta, n_boot, axis=0))
             replicate_thresholds = _threshold(model, boot_theta, accuracy).reshape(len(members), n_boot)
@@ -542,24 +635,51 @@ def _fit_batch(
         for j, i in enumerate(members):
             replicates = None if replicate_thresholds is None else replicate_thresholds[j]
             fit = _assemble(
-                model, x, n[j], theta[j], alpha=alpha[j], beta=beta[j], loglik=loglik[j], deviance=deviance[j], converged=bool(converged[j]), accuracy=accuracy,
-                threshold=point_thresholds[j], replicate_thresholds=replicates, replicate_deviance=None if replicate_deviance is None else replicate_deviance[j],
-                n_boot=n_boot, confidence=confidence,
+                model,
+                x,
+                n[j],
+                theta[j],
+                alpha=alpha[j],
+                beta=beta[j],
+                loglik=loglik[j],
+                deviance=deviance[j],
+                converged=bool(converged[j]),
+                accuracy=accuracy,
+                threshold=point_thresholds[j],
+                replicate_thresholds=replicates,
+                replicate_deviance=None if replicate_deviance is None else replicate_deviance[j],
+                n_boot=n_boot,
+                confidence=confidence,
             )
             fits[i] = (fit, replicates)
     return fits  # type: ignore[return-value]
 
 
 def _assemble(
-    model: _Model, x: np.ndarray, n: np.ndarray, theta: np.ndarray, *, alpha: float, beta: float, loglik: float,
-    deviance: float, converged: bool, accuracy: float, threshold: float, replicate_thresholds: np.ndarray | None,
-    replicate_deviance: np.ndarray | None, n_boot: int, confidence: float,
+    model: _Model,
+    x: np.ndarray,
+    n: np.ndarray,
+    theta: np.ndarray,
+    *,
+    alpha: float,
+    beta: float,
+    loglik: float,
+    deviance: float,
+    converged: bool,
+    accuracy: float,
+    threshold: float,
+    replicate_thresholds: np.ndarray | None,
+    replicate_deviance: np.ndarray | None,
+    n_boot: int,
+    confidence: float,
 ) -> PsychometricFit:
     notes: list[str] = []
     low, high = float(x[0]), float(x[-1])
     location_at_limit = bool(np.isclose(theta[0], model.a_limits).any())
     if location_at_limit:  # the curve's position is not identified: a threshold read off it means nothing
-        notes.append("no threshold: the curve's location went to its search limit (accuracy does not change enough over the tested levels to place it)")
+        notes.append(
+            "no threshold: the curve's location went to its search limit (accuracy does not change enough over the tested levels to place it)"
+        )
         threshold = np.nan
     elif not low <= threshold <= high:
         above = (threshold > high) == (model.direction == "decreasing")
@@ -585,10 +705,27 @@ def _assemble(
     if not converged and not location_at_limit:
         notes.append("fit did not converge inside the search limits: parameters are not identified by these data")
     if gof < POOR_FIT_P:
-        notes.append(f"poor fit: deviance {deviance:.3g}, goodness-of-fit p = {gof:.3g} (accuracy not a smooth {model.direction} curve of the level?)")
+        notes.append(
+            f"poor fit: deviance {deviance:.3g}, goodness-of-fit p = {gof:.3g} (accuracy not a smooth {model.direction} curve of the level?)"
+        )
     return PsychometricFit(
-        model.family, model.direction, len(x), int(n.sum()), model.guess, float(alpha), float(beta), float(theta[2]),
-        float(loglik), float(deviance), gof, accuracy, float(threshold), interval, confidence, n_boot, converged,
+        model.family,
+        model.direction,
+        len(x),
+        int(n.sum()),
+        model.guess,
+        float(alpha),
+        float(beta),
+        float(theta[2]),
+        float(loglik),
+        float(deviance),
+        gof,
+        accuracy,
+        float(threshold),
+        interval,
+        confidence,
+        n_boot,
+        converged,
         "; ".join(notes),
     )
 
@@ -600,7 +737,9 @@ def level_counts(raters: pd.DataFrame, *, correctness: str = "correct_top1") -> 
     level). Raises :class:`PsychometricError` when there is no condition column, a
     level is not a number or is not finite (e.g. ``inf``: no curve has a value there).
     """
-    no_conditions = PsychometricError("psychometric fits need a numeric 'condition' column; this rater table has no conditions")
+    no_conditions = PsychometricError(
+        "psychometric fits need a numeric 'condition' column; this rater table has no conditions"
+    )
     if "condition" not in raters.columns:
         raise no_conditions
     if correctness not in raters.columns:
@@ -619,11 +758,18 @@ def level_counts(raters: pd.DataFrame, *, correctness: str = "correct_top1") -> 
             f"psychometric fits need finite numeric condition levels; not numbers: {shown}"
             f"{' ...' if len(bad) > 5 else ''} (fit such conditions per condition instead)"
         )
-    frame = pd.DataFrame({
-        "rater": grouped["rater"].astype(str), "kind": grouped["kind"].astype(str), "level": numbers.astype(float),
-        "n": grouped["size"], "correct": grouped["sum"],
-    })
-    counts = frame.groupby(["rater", "kind", "level"], sort=True)[["n", "correct"]].sum()  # "0" and "0.00" are one level
+    frame = pd.DataFrame(
+        {
+            "rater": grouped["rater"].astype(str),
+            "kind": grouped["kind"].astype(str),
+            "level": numbers.astype(float),
+            "n": grouped["size"],
+            "correct": grouped["sum"],
+        }
+    )
+    counts = frame.groupby(["rater", "kind", "level"], sort=True)[
+        ["n", "correct"]
+    ].sum()  # "0" and "0.00" are one level
     return counts.reset_index().astype({"n": int, "correct": int})
 
 
@@ -633,8 +779,22 @@ def rater_stream(seed: int, rater: str) -> np.random.Generator:
 
 
 FIT_COLUMNS = (
-    "rater", "kind", "family", "direction", "alpha", "beta", "lapse", "guess", "threshold_accuracy", "threshold",
-    "threshold_low", "threshold_high", "deviance", "gof_pvalue", "converged", "note",
+    "rater",
+    "kind",
+    "family",
+    "direction",
+    "alpha",
+    "beta",
+    "lapse",
+    "guess",
+    "threshold_accuracy",
+    "threshold",
+    "threshold_low",
+    "threshold_high",
+    "deviance",
+    "gof_pvalue",
+    "converged",
+    "note",
 )
 
 
@@ -657,7 +817,9 @@ def fit_raters(
     levels are fitted together, bootstrap replicates included (seeded per rater by
     ``seed`` and its name). Thresholds outside the tested levels are NaN with a note.
     """
-    accuracy = _check_options(family, direction, guess=guess, accuracy=threshold_accuracy, lapse=lapse, n_boot=n_boot, confidence=confidence)
+    accuracy = _check_options(
+        family, direction, guess=guess, accuracy=threshold_accuracy, lapse=lapse, n_boot=n_boot, confidence=confidence
+    )
     counts = level_counts(raters, correctness=correctness)
     keys, data, notes = [], [], []
     for (rater, kind), rows in counts.groupby(["rater", "kind"], sort=True):
@@ -666,14 +828,39 @@ def fit_raters(
         data.append((x, nn, kk))
         notes.append(rater_notes)
     rngs = [rater_stream(seed, rater) for rater, _ in keys]
-    fits = _fit_batch(data, family=family, direction=direction, guess=guess, lapse=lapse, accuracy=accuracy, n_boot=n_boot, rngs=rngs, confidence=confidence)
+    fits = _fit_batch(
+        data,
+        family=family,
+        direction=direction,
+        guess=guess,
+        lapse=lapse,
+        accuracy=accuracy,
+        n_boot=n_boot,
+        rngs=rngs,
+        confidence=confidence,
+    )
     rows = []
     for (rater, kind), (fit, _), rater_notes in zip(keys, fits, notes):
         fit = _with_notes(fit, rater_notes)
-        rows.append((
-            rater, kind, fit.family, fit.direction, fit.alpha, fit.beta, fit.lapse, fit.guess, fit.threshold_accuracy,
-            fit.threshold, *fit.threshold_interval, fit.deviance, fit.gof_pvalue, fit.converged, fit.note,
-        ))
+        rows.append(
+            (
+                rater,
+                kind,
+                fit.family,
+                fit.direction,
+                fit.alpha,
+                fit.beta,
+                fit.lapse,
+                fit.guess,
+                fit.threshold_accuracy,
+                fit.threshold,
+                *fit.threshold_interval,
+                fit.deviance,
+                fit.gof_pvalue,
+                fit.converged,
+                fit.note,
+            )
+        )
     return pd.DataFrame(rows, columns=list(FIT_COLUMNS))
 
 
@@ -727,25 +914,59 @@ def compare_thresholds(
     one row per annotator and one column per level (0 trials where an annotator did
     not see a level).
     """
-    accuracy = _check_options(family, direction, guess=guess, accuracy=threshold_accuracy, lapse=lapse, n_boot=n_boot, confidence=confidence)
+    accuracy = _check_options(
+        family, direction, guess=guess, accuracy=threshold_accuracy, lapse=lapse, n_boot=n_boot, confidence=confidence
+    )
     if n_boot < 1:
         raise PsychometricError("the threshold difference test needs n_boot >= 1 bootstrap replicates")
-    humans_n, humans_correct = np.atleast_2d(np.asarray(humans_n, float)), np.atleast_2d(np.asarray(humans_correct, float))
+    humans_n, humans_correct = (
+        np.atleast_2d(np.asarray(humans_n, float)),
+        np.atleast_2d(np.asarray(humans_correct, float)),
+    )
     if humans_n.shape != humans_correct.shape or humans_n.shape[1] != len(levels) or len(humans_n) == 0:
-        raise PsychometricError(f"human counts must be (annotators, {len(levels)} levels), got {humans_n.shape} and {humans_correct.shape}")
+        raise PsychometricError(
+            f"human counts must be (annotators, {len(levels)} levels), got {humans_n.shape} and {humans_correct.shape}"
+        )
     rng = np.random.default_rng(seed)
     model_x, model_nn, model_kk, model_notes = _check_counts(levels, model_n, model_correct, family)
     pooled_x, pooled_n, pooled_k, _ = _check_counts(levels, humans_n.sum(axis=0), humans_correct.sum(axis=0), family)
-    (model_fit, model_replicates), = _fit_batch(
-        [(model_x, model_nn, model_kk)], family=family, direction=direction, guess=guess, lapse=lapse, accuracy=accuracy, n_boot=n_boot, rngs=[rng], confidence=confidence
+    ((model_fit, model_replicates),) = _fit_batch(
+        [(model_x, model_nn, model_kk)],
+        family=family,
+        direction=direction,
+        guess=guess,
+        lapse=lapse,
+        accuracy=accuracy,
+        n_boot=n_boot,
+        rngs=[rng],
+        confidence=confidence,
     )
-    (humans_fit, _), = _fit_batch([(pooled_x, pooled_n, pooled_k)], family=family, direction=direction, guess=guess, lapse=lapse, accuracy=accuracy, n_boot=0, rngs=[rng], confidence=confidence)
+    ((humans_fit, _),) = _fit_batch(
+        [(pooled_x, pooled_n, pooled_k)],
+        family=family,
+        direction=direction,
+        guess=guess,
+        lapse=lapse,
+        accuracy=accuracy,
+        n_boot=0,
+        rngs=[rng],
+        confidence=confidence,
+    )
     problems = [f"model: {model_fit.note}"] if np.isnan(model_fit.threshold) else []
     problems += [f"humans: {humans_fit.note}"] if np.isnan(humans_fit.threshold) else []
     if problems:
         return ThresholdDifference(
-            model, len(humans_n), accuracy, model_fit.threshold, humans_fit.threshold, np.nan, (np.nan, np.nan),
-            np.nan, confidence, n_boot, "no test: " + "; ".join(problems),
+            model,
+            len(humans_n),
+            accuracy,
+            model_fit.threshold,
+            humans_fit.threshold,
+            np.nan,
+            (np.nan, np.nan),
+            np.nan,
+            confidence,
+            n_boot,
+            "no test: " + "; ".join(problems),
         )
     order = np.argsort(np.asarray(levels, float))
     columns = order[np.isin(np.asarray(levels, float)[order], pooled_x)]
@@ -753,7 +974,11 @@ def compare_thresholds(
     pooled = _model(pooled_x, family, direction, guess, lapse)
     start = pooled.theta(humans_fit.alpha, humans_fit.beta, humans_fit.lapse)
     theta, _, _ = _fit_many(
-        pooled, pooled_x, weights @ humans_n[:, columns], weights @ humans_correct[:, columns], near=np.tile(start, (n_boot, 1))
+        pooled,
+        pooled_x,
+        weights @ humans_n[:, columns],
+        weights @ humans_correct[:, columns],
+        near=np.tile(start, (n_boot, 1)),
     )
     humans_replicates = _threshold(pooled, theta, accuracy)
     with np.errstate(invalid="ignore"):
@@ -764,10 +989,22 @@ def compare_thresholds(
     interval = (float(lowest), float(highest))
     extreme = min(np.sum(differences <= 0), np.sum(differences >= 0))
     pvalue = float(min(1.0, 2 * (extreme + 1) / (len(differences) + 1)))
-    notes = [*model_notes, *(f"{side}: {fit.note}" for side, fit in (("model", model_fit), ("humans", humans_fit)) if fit.note)]
+    notes = [
+        *model_notes,
+        *(f"{side}: {fit.note}" for side, fit in (("model", model_fit), ("humans", humans_fit)) if fit.note),
+    ]
     return ThresholdDifference(
-        model, len(humans_n), accuracy, model_fit.threshold, humans_fit.threshold,
-        model_fit.threshold - humans_fit.threshold, interval, pvalue, confidence, n_boot, "; ".join(notes),
+        model,
+        len(humans_n),
+        accuracy,
+        model_fit.threshold,
+        humans_fit.threshold,
+        model_fit.threshold - humans_fit.threshold,
+        interval,
+        pvalue,
+        confidence,
+        n_boot,
+        "; ".join(notes),
     )
 
 
@@ -788,9 +1025,19 @@ def threshold_difference(
         raise PsychometricError("no annotators with condition levels in the rater table to compare with")
     levels = np.sort(counts["level"].unique())
     mine = counts[counts["rater"] == model].set_index("level").reindex(levels, fill_value=0)
-    trials = humans.pivot_table(index="rater", columns="level", values="n", fill_value=0).reindex(columns=levels, fill_value=0)
-    right = humans.pivot_table(index="rater", columns="level", values="correct", fill_value=0).reindex(columns=levels, fill_value=0)
+    trials = humans.pivot_table(index="rater", columns="level", values="n", fill_value=0).reindex(
+        columns=levels, fill_value=0
+    )
+    right = humans.pivot_table(index="rater", columns="level", values="correct", fill_value=0).reindex(
+        columns=levels, fill_value=0
+    )
     return compare_thresholds(
-        levels, mine["n"].to_numpy(), mine["correct"].to_numpy(), trials.to_numpy(), right.to_numpy(),
-        guess=guess, model=model, **options,
+        levels,
+        mine["n"].to_numpy(),
+        mine["correct"].to_numpy(),
+        trials.to_numpy(),
+        right.to_numpy(),
+        guess=guess,
+        model=model,
+        **options,
     )

@@ -110,7 +110,9 @@ def _score_units(
     guess = counted & ~np.isnan(ranks)
     odd = ranks[guess][(ranks[guess] < 1) | (ranks[guess] % 1 != 0)]
     if len(odd):  # rank 0 would land in the matrix's last column and shift every guess
-        raise InputFileError([Problem(source, f"rank {odd[0]:g}: ranks are whole numbers from 1 (the first guess)", field="rank")])
+        raise InputFileError(
+            [Problem(source, f"rank {odd[0]:g}: ranks are whole numbers from 1 (the first guess)", field="rank")]
+        )
     rank_span = int(np.nanmax(ranks, initial=0)) + 1
     if np.bincount(unit_of_row[guess] * rank_span + ranks[guess].astype(np.int64)).max(initial=0) > 1:
         raise InputFileError([Problem(source, "the same rank twice for one rater and image", field="rank")])
@@ -120,14 +122,29 @@ def _score_units(
     if labels is not None:
         unknown = [name for name in label_names if name and name not in labels.class_ids]
         if unknown:
-            raise InputFileError([Problem(source, f"{len(unknown)} label(s) not in the study's label set, e.g. {unknown[0]!r}", field="label_id")])
+            raise InputFileError(
+                [
+                    Problem(
+                        source,
+                        f"{len(unknown)} label(s) not in the study's label set, e.g. {unknown[0]!r}",
+                        field="label_id",
+                    )
+                ]
+            )
     matrix = guess_matrix(unit_of_row[guess], ranks[guess], label_code, len(units))
     units = units.astype({"trial": "Int64", "rt_ms": float})
     return _scored(units, matrix, label_names, truth_table(truth), k=k, labels=labels, source=source)
 
 
 def _scored(
-    units: pd.DataFrame, matrix: np.ndarray, label_names: np.ndarray, truth: pd.DataFrame, *, k: int, labels: LabelSet | None, source: str
+    units: pd.DataFrame,
+    matrix: np.ndarray,
+    label_names: np.ndarray,
+    truth: pd.DataFrame,
+    *,
+    k: int,
+    labels: LabelSet | None,
+    source: str,
 ) -> pd.DataFrame:
     """Correctness, truth and severity columns for each unit (row of the guess matrix)."""
     image_code, images = pd.factorize(units["image_id"])
@@ -160,7 +177,9 @@ def _scored(
     return as_categories(table)
 
 
-def raters_from_answers(answers: pd.DataFrame, truth: TruthSource, *, k: int = 5, labels: LabelSet | None = None) -> pd.DataFrame:
+def raters_from_answers(
+    answers: pd.DataFrame, truth: TruthSource, *, k: int = 5, labels: LabelSet | None = None
+) -> pd.DataFrame:
     """The rater table of human answers (the tidy table of ``study_app.store``).
 
     Revised trials (``superseded``) are left out. When an annotator saw the same image
@@ -177,14 +196,20 @@ def raters_from_answers(answers: pd.DataFrame, truth: TruthSource, *, k: int = 5
     required = ("annotator", "phase", "trial", "image_id", "rank", "label_id", "rt_ms", "outcome", "trial_uuid")
     missing = [c for c in required if c not in answers.columns]
     if missing:
-        raise InputFileError([Problem("answers", f"missing column(s) {', '.join(missing)}; expected the tidy answers table")])
+        raise InputFileError(
+            [Problem("answers", f"missing column(s) {', '.join(missing)}; expected the tidy answers table")]
+        )
     trial_uuid = answers["trial_uuid"]
     if "superseded" in answers.columns and answers["superseded"].any():
         trial_uuid = trial_uuid.where(~answers["superseded"].astype(bool))  # NA: ignored
     trial_code, _ = pd.factorize(trial_uuid)
-    per_trial = with_condition(answers[["annotator", "image_id", "phase", "trial", "rt_ms", "outcome", *_condition_of(answers)]])
+    per_trial = with_condition(
+        answers[["annotator", "image_id", "phase", "trial", "rt_ms", "outcome", *_condition_of(answers)]]
+    )
     per_trial = per_trial.rename(columns={"annotator": "rater"})
-    scored = _score_units(per_trial, trial_code, answers["rank"], answers["label_id"], truth, k=k, labels=labels, source="answers")
+    scored = _score_units(
+        per_trial, trial_code, answers["rank"], answers["label_id"], truth, k=k, labels=labels, source="answers"
+    )
     scored.insert(1, "kind", pd.Categorical.from_codes(np.zeros(len(scored), dtype=np.int8), [HUMAN]))
     first_exposure = first_occurrences(pd.factorize(combined_code(*(scored[c] for c in UNIT_KEY)))[0])
     return scored if first_exposure.all() else scored[first_exposure].reset_index(drop=True)
@@ -198,7 +223,9 @@ def later_exposures(answers: pd.DataFrame) -> dict[str, int]:
     if "superseded" in trials.columns:
         trials = trials[~trials["superseded"].astype(bool)]
     repeated = with_condition(trials).duplicated(["annotator", "phase", *STIMULUS_KEY])
-    return {str(name): int(n) for name, n in trials.loc[repeated, "annotator"].value_counts(sort=False).sort_index().items()}
+    return {
+        str(name): int(n) for name, n in trials.loc[repeated, "annotator"].value_counts(sort=False).sort_index().items()
+    }
 
 
 def raters_from_predictions(
@@ -263,7 +290,15 @@ def rater_table(
     if len(parts) == 2:
         clash = set(parts[0]["rater"].unique()) & set(parts[1]["rater"].unique())
         if clash:
-            raise InputFileError([Problem("predictions", f"model name(s) {', '.join(sorted(clash))} are also annotator ids; rename the model", field="model")])
+            raise InputFileError(
+                [
+                    Problem(
+                        "predictions",
+                        f"model name(s) {', '.join(sorted(clash))} are also annotator ids; rename the model",
+                        field="model",
+                    )
+                ]
+            )
     return concat_tables(*parts)
 
 
@@ -295,7 +330,9 @@ def concat_tables(*tables: pd.DataFrame) -> pd.DataFrame:
     for column in CATEGORY_COLUMNS:
         having = [t[column].cat.categories for t in tables if column in t.columns]
         if having:
-            merged[column] = pd.CategoricalDtype(pd.Index(np.concatenate([c.to_numpy(dtype=object) for c in having])).unique())
+            merged[column] = pd.CategoricalDtype(
+                pd.Index(np.concatenate([c.to_numpy(dtype=object) for c in having])).unique()
+            )
     aligned = [t.astype({c: d for c, d in merged.items() if c in t.columns}) for t in tables]
     return pd.concat(aligned, ignore_index=True)
 

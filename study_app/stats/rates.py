@@ -26,8 +26,20 @@ ALL_PHASES = "(all)"
 HUMANS_MEAN = "humans (mean of annotators)"
 POOLED = "humans"
 RATE_COLUMNS = [
-    "phase", "scope", "rater", "kind", "n_raters", "n", "errors", "error_rate",
-    "wilson_low", "wilson_high", "cp_low", "cp_high", "boot_low", "boot_high",
+    "phase",
+    "scope",
+    "rater",
+    "kind",
+    "n_raters",
+    "n",
+    "errors",
+    "error_rate",
+    "wilson_low",
+    "wilson_high",
+    "cp_low",
+    "cp_high",
+    "boot_low",
+    "boot_high",
 ]
 
 
@@ -76,7 +88,11 @@ def error_rates(
         parts.append(single_rater_rates(_predictions_once(rows), correct=correct, alpha=alpha).assign(phase=phase))
         if (rows["kind"] == HUMAN).any():
             parts.append(single_rater_rates(crowds(rows, seed=seed), correct=correct, alpha=alpha).assign(phase=phase))
-            parts.append(pooled_human_rate(rows[rows["kind"] == HUMAN], correct=correct, alpha=alpha, n_boot=n_boot, rng=rng).assign(phase=phase))
+            parts.append(
+                pooled_human_rate(
+                    rows[rows["kind"] == HUMAN], correct=correct, alpha=alpha, n_boot=n_boot, rng=rng
+                ).assign(phase=phase)
+            )
     return pd.concat(parts, ignore_index=True).assign(scope=scope)[RATE_COLUMNS]
 
 
@@ -108,14 +124,25 @@ def single_rater_rates(rows: pd.DataFrame, *, correct: str, alpha: float, by: tu
     return pd.DataFrame(
         {
             **{column: stats[column].astype(str) for column in by},
-            "rater": stats["rater"].astype(str), "kind": stats["kind"].astype(str), "n_raters": 1, "n": n,
-            "errors": errors, "error_rate": errors / n, "wilson_low": wilson[0], "wilson_high": wilson[1],
-            "cp_low": exact[0], "cp_high": exact[1], "boot_low": np.nan, "boot_high": np.nan,
+            "rater": stats["rater"].astype(str),
+            "kind": stats["kind"].astype(str),
+            "n_raters": 1,
+            "n": n,
+            "errors": errors,
+            "error_rate": errors / n,
+            "wilson_low": wilson[0],
+            "wilson_high": wilson[1],
+            "cp_low": exact[0],
+            "cp_high": exact[1],
+            "boot_low": np.nan,
+            "boot_high": np.nan,
         }
     )
 
 
-def pooled_human_rate(human: pd.DataFrame, *, correct: str, alpha: float, n_boot: int, rng: np.random.Generator) -> pd.DataFrame:
+def pooled_human_rate(
+    human: pd.DataFrame, *, correct: str, alpha: float, n_boot: int, rng: np.random.Generator
+) -> pd.DataFrame:
     """The mean of the annotators' error rates, one row, with a two-way (images x annotators)
     cluster bootstrap interval."""
     # Images are keyed by phase too, so an image shown in two phases cannot collide.
@@ -126,10 +153,20 @@ def pooled_human_rate(human: pd.DataFrame, *, correct: str, alpha: float, n_boot
     replicates = group_rate_replicates(errors, seen, resample_counts(len(grid.images), n_boot, rng), rng)
     low, high = percentile_interval(replicates, alpha=alpha)
     return pd.DataFrame(
-        [{
-            "rater": HUMANS_MEAN, "kind": POOLED, "n_raters": len(grid.raters), "n": int(seen.sum()),
-            "errors": int(errors.sum()), "error_rate": float(per_rater.mean()),
-            "wilson_low": np.nan, "wilson_high": np.nan, "cp_low": np.nan, "cp_high": np.nan,
-            "boot_low": float(low), "boot_high": float(high),
-        }]
+        [
+            {
+                "rater": HUMANS_MEAN,
+                "kind": POOLED,
+                "n_raters": len(grid.raters),
+                "n": int(seen.sum()),
+                "errors": int(errors.sum()),
+                "error_rate": float(per_rater.mean()),
+                "wilson_low": np.nan,
+                "wilson_high": np.nan,
+                "cp_low": np.nan,
+                "cp_high": np.nan,
+                "boot_low": float(low),
+                "boot_high": float(high),
+            }
+        ]
     )

@@ -14,8 +14,8 @@ import json
 import math
 import reprlib
 import textwrap
-from dataclasses import fields
 from collections.abc import Callable, Iterator
+from dataclasses import fields
 from html import escape
 from typing import Any
 
@@ -42,7 +42,11 @@ def format_value(value: Any) -> str:
 
 def is_pvalue(name: str) -> bool:
     """Whether a field or column holds p-values: ``pvalue``, ``pvalue_holm``, ``mcnemar_p``, ``gee_p``, ``mcnemar_midp``..."""
-    return name == "pvalue" or (name.startswith("pvalue_") and not name.endswith("_method")) or name.endswith(("_p", "_midp"))
+    return (
+        name == "pvalue"
+        or (name.startswith("pvalue_") and not name.endswith("_method"))
+        or name.endswith(("_p", "_midp"))
+    )
 
 
 def format_pvalue(value: Any) -> str:
@@ -102,21 +106,34 @@ def brief(name: str, value: Any) -> str:
         return f"<{type(value).__name__} {'x'.join(map(str, value.shape))}>"
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, (bool, int, float)) or (isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, float) for v in value)):
+    if isinstance(value, (bool, int, float)) or (
+        isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, float) for v in value)
+    ):
         return format_pvalue(value) if is_pvalue(name) else format_value(value)
     return _SHORT.repr(value)
 
 
 def short_repr(head: str, parts: list[str], *, width: int = 100) -> str:
     """``head(part, part, ...)`` wrapped at ``width`` characters, continuation lines indented."""
-    return textwrap.fill(", ".join(parts), width=width, initial_indent=f"{head}(", subsequent_indent="    ",
-                         break_long_words=False, break_on_hyphens=False) + ")"
+    return (
+        textwrap.fill(
+            ", ".join(parts),
+            width=width,
+            initial_indent=f"{head}(",
+            subsequent_indent="    ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        + ")"
+    )
 
 
 def html_table(table: pd.DataFrame) -> str:
     """A data frame as an HTML table, numbers as the text summaries write them (p-values never 0)."""
-    formatters = {column: (format_pvalue if is_pvalue(str(column)) else format_value)
-                  for column in table.select_dtypes(include="floating").columns}
+    formatters = {
+        column: (format_pvalue if is_pvalue(str(column)) else format_value)
+        for column in table.select_dtypes(include="floating").columns
+    }
     html: str = table.to_html(index=False, border=0, formatters=formatters)
     return html
 
@@ -131,14 +148,17 @@ class Result:
     title = ""
 
     def __repr__(self) -> str:
-        return short_repr(type(self).__name__, [f"{item.name}={brief(item.name, getattr(self, item.name))}"
-                                                for item in fields(self)])  # type: ignore[arg-type]
+        return short_repr(
+            type(self).__name__, [f"{item.name}={brief(item.name, getattr(self, item.name))}" for item in fields(self)]
+        )  # type: ignore[arg-type]
 
     def _repr_html_(self) -> str:
         """The title, the other fields in a two-column table, then each data frame under its name."""
         scalars, tables = self._fields()
-        rows = "".join(f"<tr><th style='text-align:left'>{escape(name)}</th><td style='text-align:left'>{escape(text)}</td></tr>"
-                       for name, text in scalars)
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{escape(name)}</th><td style='text-align:left'>{escape(text)}</td></tr>"
+            for name, text in scalars
+        )
         parts = [f"<h4>{escape(self.title or type(self).__name__)}</h4>", f"<table border='0'>{rows}</table>"]
         parts += [f"<p><b>{escape(name)}</b> ({len(table)} rows)</p>{html_table(table)}" for name, table in tables]
         return "".join(parts)

@@ -17,8 +17,8 @@ from typing import TypeAlias
 
 import pandas as pd
 
-from study_app.io.csvfiles import read_csv, split_list
 from study_app.errors import InputFileError, Problem
+from study_app.io.csvfiles import read_csv, split_list
 from study_app.protocol.study import Study
 
 TruthSource: TypeAlias = Study | Mapping[str, Iterable[str]] | pd.DataFrame | str | Path
@@ -56,7 +56,15 @@ def truth_table(source: TruthSource) -> pd.DataFrame:
 def _from_pairs(pairs: list[tuple[str, tuple[str, ...]]], display: str) -> pd.DataFrame:
     unlabelled = [i for i, labels in pairs if not labels]
     if unlabelled:
-        raise InputFileError([Problem(display, f"{len(unlabelled)} image(s) have no ground-truth label, e.g. {unlabelled[0]!r}", field="labels")])
+        raise InputFileError(
+            [
+                Problem(
+                    display,
+                    f"{len(unlabelled)} image(s) have no ground-truth label, e.g. {unlabelled[0]!r}",
+                    field="labels",
+                )
+            ]
+        )
     rows = [(image_id, label) for image_id, labels in pairs for label in labels]
     return pd.DataFrame(rows, columns=["image_id", "label_id"])
 
@@ -84,9 +92,18 @@ def _read_manifest(path: Path) -> pd.DataFrame:
         if not image_id:
             problems.append(Problem(str(path), "empty image_id", line=row.line, field="image_id"))
         elif image_id in seen:
-            problems.append(Problem(str(path), f"image {image_id!r} already listed on line {seen[image_id]}", line=row.line, field="image_id"))
+            problems.append(
+                Problem(
+                    str(path),
+                    f"image {image_id!r} already listed on line {seen[image_id]}",
+                    line=row.line,
+                    field="image_id",
+                )
+            )
         elif not labels:
-            problems.append(Problem(str(path), f"image {image_id!r} has no ground-truth label", line=row.line, field="labels"))
+            problems.append(
+                Problem(str(path), f"image {image_id!r} has no ground-truth label", line=row.line, field="labels")
+            )
         else:
             seen[image_id] = row.line
             pairs.append((image_id, labels))

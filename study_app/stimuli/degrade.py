@@ -71,7 +71,9 @@ def png_bytes(image: np.ndarray) -> bytes:
     pixels = np.rint(image * 255.0).astype(np.uint8)
     is_grey = np.array_equal(pixels[:, :, 0], pixels[:, :, 1]) and np.array_equal(pixels[:, :, 1], pixels[:, :, 2])
     buffer = io.BytesIO()
-    Image.fromarray(pixels[:, :, 0] if is_grey else pixels).save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    Image.fromarray(pixels[:, :, 0] if is_grey else pixels).save(
+        buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL
+    )
     return buffer.getvalue()
 
 
@@ -127,7 +129,9 @@ def _write_new(target: Path, data: bytes) -> None:
         with open(target, "xb") as handle:
             handle.write(data)
     except FileExistsError:
-        raise ImageError(f"{target}: already exists; degrade never overwrites a file: choose a new output folder") from None
+        raise ImageError(
+            f"{target}: already exists; degrade never overwrites a file: choose a new output folder"
+        ) from None
     except OSError as exc:
         raise ImageError(f"{target}: cannot write: {exc.strerror or exc}") from None
 
@@ -135,7 +139,9 @@ def _write_new(target: Path, data: bytes) -> None:
 def _checked_conditions(transform: Transform, levels: Sequence[float]) -> list[tuple[float, str]]:
     """(level, condition) for each level, after checking its range and that no condition repeats."""
     if not levels:
-        raise TransformError(f"{transform.name}: no levels given; levels are {transform.parameter}, in {transform.levels}")
+        raise TransformError(
+            f"{transform.name}: no levels given; levels are {transform.parameter}, in {transform.levels}"
+        )
     conditions: list[tuple[float, str]] = []
     for level in levels:
         transform.check_level(level)
@@ -155,14 +161,20 @@ def _file_stem(image_id: str) -> str:
 
 
 def _target_paths(
-    sources: Sequence[SourceImage], transform: Transform, conditions: list[tuple[float, str]], out_dir: Path, image_folder: str
+    sources: Sequence[SourceImage],
+    transform: Transform,
+    conditions: list[tuple[float, str]],
+    out_dir: Path,
+    image_folder: str,
 ) -> dict[tuple[str, str], Path]:
     """The file of every (image id, condition); refuses repeated ids, clashing names and existing files."""
     targets: dict[tuple[str, str], Path] = {}
     by_name: dict[str, str] = {}
     for source in sources:
         if clashes := sorted(set(STIMULUS_COLUMNS) & set(source.attributes)):
-            raise TransformError(f"image {source.image_id!r}: column {clashes[0]!r} is one degrade writes itself; rename it")
+            raise TransformError(
+                f"image {source.image_id!r}: column {clashes[0]!r} is one degrade writes itself; rename it"
+            )
         if any((source.image_id, condition) in targets for _, condition in conditions):
             raise TransformError(f"image id {source.image_id!r} is listed twice; every source image needs its own id")
         stem = _file_stem(source.image_id)
@@ -170,7 +182,9 @@ def _target_paths(
         if earlier != source.image_id:  # e.g. "Cat" and "cat" on a case-insensitive disk
             raise TransformError(f"image ids {earlier!r} and {source.image_id!r} would share the file name {stem}.png")
         for _, condition in conditions:
-            targets[source.image_id, condition] = out_dir / image_folder / f"{transform.name}-{condition}" / f"{stem}.png"
+            targets[source.image_id, condition] = (
+                out_dir / image_folder / f"{transform.name}-{condition}" / f"{stem}.png"
+            )
     existing = [str(path) for path in targets.values() if path.exists()]
     if existing:
         raise ImageError(
@@ -202,5 +216,9 @@ def _check_sources(
                 problems.append(f"image {source.image_id!r} ({source.path}): {problem}")
     if problems:
         count = len(problems)
-        raise ImageError("\n".join([f"{count} problem{'s' if count != 1 else ''} with the source images:", *(f"  - {p}" for p in problems)]))
+        raise ImageError(
+            "\n".join(
+                [f"{count} problem{'s' if count != 1 else ''} with the source images:", *(f"  - {p}" for p in problems)]
+            )
+        )
     return digests, notes

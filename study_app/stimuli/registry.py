@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from study_app.stimuli import transforms
 from study_app.errors import TransformError
+from study_app.stimuli import transforms
 
 
 def condition_name(level: float) -> str:
@@ -63,9 +63,13 @@ class Transform:
     def check_level(self, level: float) -> None:
         """Raise :class:`TransformError` unless ``level`` is a number in :attr:`levels`."""
         if math.isnan(level):
-            raise TransformError(f"{self.name}: level {level} is not a number; levels are {self.parameter}, in {self.levels}")
+            raise TransformError(
+                f"{self.name}: level {level} is not a number; levels are {self.parameter}, in {self.levels}"
+            )
         if level not in self.levels:
-            raise TransformError(f"{self.name}: level {condition_name(level)} is outside {self.levels}; levels are {self.parameter}")
+            raise TransformError(
+                f"{self.name}: level {condition_name(level)} is outside {self.levels}; levels are {self.parameter}"
+            )
 
     def size_problem(self, width: int, height: int, level: float) -> str:
         """Why a ``width`` x ``height`` image cannot take this transform at ``level`` ("" if it can)."""
@@ -78,7 +82,9 @@ class Transform:
         )
 
 
-def _gaussian_filter(name: str, apply: Callable[[np.ndarray, float], np.ndarray], parameter: str, levels: LevelRange) -> Transform:
+def _gaussian_filter(
+    name: str, apply: Callable[[np.ndarray, float], np.ndarray], parameter: str, levels: LevelRange
+) -> Transform:
     """A Gaussian filter of the 2018 paper, with the size rule of :func:`transforms.gaussian_min_side`."""
     return Transform(
         name,
@@ -89,6 +95,7 @@ def _gaussian_filter(name: str, apply: Callable[[np.ndarray, float], np.ndarray]
         transforms.gaussian_min_side,
         "the shorter side must be at least 4 x sigma, so that the filter's central +-2 sigma fits in the image",
     )
+
 
 TRANSFORMS: dict[str, Transform] = {
     transform.name: transform

@@ -41,7 +41,9 @@ class SourcePixels:
     note: str
 
 
-def read_source_image(path: Path, expected_sha256: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> SourcePixels:
+def read_source_image(
+    path: Path, expected_sha256: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> SourcePixels:
     """Decode ``path`` as RGB floats; :class:`ImageError` for unreadable, transparent or colour-managed images.
 
     ``expected_sha256``: the digest a first reading found; a file changed since is refused.
@@ -64,7 +66,9 @@ def _conversion_note(path: Path, data: bytes) -> str:
         with Image.open(io.BytesIO(data)) as opened:
             mode = opened.mode
             has_alpha = mode in _ALPHA_MODES or "transparency" in opened.info
-            lowest_alpha = cast(int, opened.convert("RGBA").getchannel("A").getextrema()[0]) if has_alpha else 255  # one band
+            lowest_alpha = (
+                cast(int, opened.convert("RGBA").getchannel("A").getextrema()[0]) if has_alpha else 255
+            )  # one band
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(f"{path}: corrupt or truncated image ({exc})") from None
     if mode not in _ACCEPTED_MODES:
@@ -79,7 +83,9 @@ def _conversion_note(path: Path, data: bytes) -> str:
         )
     steps = []
     if mode in _GREY_MODES:
-        steps.append(f"grey-scale ({mode}) image converted to 8-bit RGB by repeating its grey value in the three channels")
+        steps.append(
+            f"grey-scale ({mode}) image converted to 8-bit RGB by repeating its grey value in the three channels"
+        )
     elif mode in _PALETTE_MODES:
         steps.append(f"palette ({mode}) image converted to RGB by looking up its colours")
     if has_alpha:

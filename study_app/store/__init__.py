@@ -15,8 +15,13 @@ from study_app.store.results_store import ResultsStore, Session, default_store_p
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them
     # (`name as name` marks each as re-exported: __all__ below is computed, so tools cannot read it)
-    from study_app.store.export import answers_frame as answers_frame, export_answers as export_answers, import_answers as import_answers, read_export as read_export, run_manifest as run_manifest
-    from study_app.store.integrity import check_store as check_store, recover_store as recover_store
+    from study_app.store.export import answers_frame as answers_frame
+    from study_app.store.export import export_answers as export_answers
+    from study_app.store.export import import_answers as import_answers
+    from study_app.store.export import read_export as read_export
+    from study_app.store.export import run_manifest as run_manifest
+    from study_app.store.integrity import check_store as check_store
+    from study_app.store.integrity import recover_store as recover_store
     from study_app.store.merge import merge_stores as merge_stores
 
 _EXPORTS = {

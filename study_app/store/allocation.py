@@ -34,10 +34,9 @@ import sqlite3
 from collections.abc import Iterable
 
 from study_app.errors import StoreError
-from study_app.protocol.study import Phase, Study
 from study_app.protocol.schedule import Trial
+from study_app.protocol.study import Phase, Study
 from study_app.store.db import serialize
-
 
 #: Release time assumed for a session whose study is not at hand (an old journal being synced).
 DEFAULT_RELEASE_MIN = Phase.release_after_min
@@ -86,7 +85,15 @@ def _ensure_pool(conn, study_uuid: str, phase: Phase, slot_uuid) -> None:
 
 
 def claim_trials(
-    conn, study: Study, *, study_uuid: str, session_uuid: str, annotator: str, trials: Iterable[Trial], now: str, slot_uuid
+    conn,
+    study: Study,
+    *,
+    study_uuid: str,
+    session_uuid: str,
+    annotator: str,
+    trials: Iterable[Trial],
+    now: str,
+    slot_uuid,
 ) -> tuple[Trial, ...]:
     """The session's trial order with each allocated phase cut down to the images it claimed.
 
@@ -169,7 +176,9 @@ def _claim(conn, study_uuid: str, session_uuid: str, annotator: str, phase: Phas
     return chosen
 
 
-def _take_free_slot(conn, session_uuid: str, phase: str, image_id: str, *, now: str, minutes: float, trial_uuid: str | None) -> bool:
+def _take_free_slot(
+    conn, session_uuid: str, phase: str, image_id: str, *, now: str, minutes: float, trial_uuid: str | None
+) -> bool:
     """Give the session (and the answer ``trial_uuid``, if any) a free slot of this image."""
     row = conn.execute(
         f"SELECT a.uuid FROM allocations a LEFT JOIN sessions s ON s.uuid = a.session_uuid "
@@ -186,20 +195,37 @@ def _take_free_slot(conn, session_uuid: str, phase: str, image_id: str, *, now: 
     return True
 
 
-def fill_slot(conn, session_uuid: str, trial_uuid: str, *, phase: str, image_id: str, supersedes: str | None, now: str, minutes: float) -> bool:
+def fill_slot(
+    conn,
+    session_uuid: str,
+    trial_uuid: str,
+    *,
+    phase: str,
+    image_id: str,
+    supersedes: str | None,
+    now: str,
+    minutes: float,
+) -> bool:
     """Record an answer in its slot (in the answer's transaction) and renew the session's lease.
 
     A revision (``supersedes``) takes over the slot of the answer it replaces. Returns
     False when no slot could be had (the answer is then over the image's r).
     """
     conn.execute("UPDATE sessions SET heartbeat_at = ? WHERE uuid = ?", (now, session_uuid))
-    if supersedes and conn.execute("UPDATE allocations SET trial_uuid = ? WHERE trial_uuid = ?", (trial_uuid, supersedes)).rowcount:
+    if (
+        supersedes
+        and conn.execute(
+            "UPDATE allocations SET trial_uuid = ? WHERE trial_uuid = ?", (trial_uuid, supersedes)
+        ).rowcount
+    ):
         return True
     filled = conn.execute(
         "UPDATE allocations SET trial_uuid = ? WHERE session_uuid = ? AND phase = ? AND image_id = ? AND trial_uuid IS NULL",
         (trial_uuid, session_uuid, phase, image_id),
     ).rowcount
-    return bool(filled) or _take_free_slot(conn, session_uuid, phase, image_id, now=now, minutes=minutes, trial_uuid=trial_uuid)
+    return bool(filled) or _take_free_slot(
+        conn, session_uuid, phase, image_id, now=now, minutes=minutes, trial_uuid=trial_uuid
+    )
 
 
 def answer_placed(conn, trial_uuid: str) -> bool:
@@ -225,11 +251,22 @@ def place_answers(conn, trials: Iterable[tuple[str, str, str, str, str | None]],
     placed = 0
     for uuid_, session_uuid, phase, image_id, supersedes in trials:
         if (study_of.get(session_uuid), phase) in allocated and not answer_placed(conn, uuid_):
-            placed += fill_slot(conn, session_uuid, uuid_, phase=phase, image_id=image_id, supersedes=supersedes, now=now, minutes=DEFAULT_RELEASE_MIN)
+            placed += fill_slot(
+                conn,
+                session_uuid,
+                uuid_,
+                phase=phase,
+                image_id=image_id,
+                supersedes=supersedes,
+                now=now,
+                minutes=DEFAULT_RELEASE_MIN,
+            )
     return placed
 
 
-def keep_claims(conn, study: Study, session_uuid: str, trials: tuple[Trial, ...], answered: set[tuple[str, int]], now: str) -> tuple[Trial, ...]:
+def keep_claims(
+    conn, study: Study, session_uuid: str, trials: tuple[Trial, ...], answered: set[tuple[str, int]], now: str
+) -> tuple[Trial, ...]:
     """On resume: the session's order, keeping only unanswered allocated trials whose slot it (still or again) holds.
 
     Renews the lease; rewrites the stored order if trials had to go. Answers are a
@@ -250,11 +287,12 @@ def keep_claims(conn, study: Study, session_uuid: str, trials: tuple[Trial, ...]
         images = keep.setdefault(trial.phase, set())
         if (trial.phase, trial.index) in answered or (trial.phase, trial.image_id) in held:
             images.add(trial.image_id)
-        elif _take_free_slot(conn, session_uuid, phase.name, trial.image_id, now=now, minutes=phase.release_after_min, trial_uuid=None):
+        elif _take_free_slot(
+            conn, session_uuid, phase.name, trial.image_id, now=now, minutes=phase.release_after_min, trial_uuid=None
+        ):
             images.add(trial.image_id)
     kept = _restrict(trials, keep)
     if kept != trials:
         order = json.dumps([[t.phase, t.index, t.image_id] for t in kept])
         conn.execute("UPDATE sessions SET trial_order = ? WHERE uuid = ?", (order, session_uuid))
     return kept
-

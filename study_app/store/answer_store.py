@@ -72,7 +72,9 @@ class StoredAnswer:
 class AnswerStore(Protocol):
     """A results store as a session writes into it (see the module docstring)."""
 
-    def open_session(self, study: Study, annotator: str, force_new: bool = False, arrival: int | None = None) -> Session:
+    def open_session(
+        self, study: Study, annotator: str, force_new: bool = False, arrival: int | None = None
+    ) -> Session:
         """Resume the annotator's unfinished session of this study, or start a new one."""
         ...
 

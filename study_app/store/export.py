@@ -20,18 +20,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from study_app.version import __version__
-from study_app.io.csv_safety import safe_csv_text, unescape_frame
 from study_app.errors import Problem, StoreError
+from study_app.io.csv_safety import safe_csv_text, unescape_frame
 from study_app.io.output_guard import replacing
 from study_app.protocol.responses import utc_now
 from study_app.store.db import write
 from study_app.store.export_check import manifest_problems, row_line, session_kinds, table_problems
 from study_app.store.merge import merge_into
-from study_app.store.metadata import MANIFEST_DEPTH, decode_json
+from study_app.store.metadata import MANIFEST_DEPTH, decode_json, snapshot, trial_order
 from study_app.store.metadata import assignment as stored_assignment
-from study_app.store.metadata import snapshot, trial_order
 from study_app.store.results_store import ResultsStore, child_uuid, key_uuid
+from study_app.version import __version__
 
 COLUMNS = [
     "study",
@@ -107,7 +106,9 @@ def answers_frame(store: ResultsStore, include_superseded: bool = False, session
         frame = pd.read_sql_query(query, store.conn, params=params)
     else:  # a server connection (postgres.py): pandas reads only SQLite connections without SQLAlchemy
         cursor = store.conn.execute(query, params)
-        frame = pd.DataFrame.from_records(cursor.fetchall(), columns=[d[0] for d in cursor.description], coerce_float=True)
+        frame = pd.DataFrame.from_records(
+            cursor.fetchall(), columns=[d[0] for d in cursor.description], coerce_float=True
+        )
     frame["rank"] = frame["rank"].astype("Int64")
     frame["trial"] = frame["trial"].astype("int64")
     frame["superseded"] = frame["superseded"].astype(bool)
@@ -143,14 +144,18 @@ def _stimulus_columns(store: ResultsStore, studies: pd.Series, image_ids: pd.Ser
     columns["condition"] = [str(entry.get("condition", "")) for entry in found]
     for name in names:
         values = [str((entry.get("attributes") or {}).get(name, "")) for entry in found]
-        columns[ATTRIBUTE_PREFIX + name if name in COLUMNS else name] = pd.Series(values, index=studies.index, dtype=object)
+        columns[ATTRIBUTE_PREFIX + name if name in COLUMNS else name] = pd.Series(
+            values, index=studies.index, dtype=object
+        )
     return columns
 
 
 def _groups(assignments: pd.Series, sessions: pd.Series, where: Path | str) -> pd.Series:
     """The counterbalancing group of each row's session (empty where the study has no design)."""
     stored = pd.DataFrame({"session": sessions, "assignment": assignments}).dropna().drop_duplicates("session")
-    groups = {session: stored_assignment(text, session, where).group for session, text in stored.itertuples(index=False)}
+    groups = {
+        session: stored_assignment(text, session, where).group for session, text in stored.itertuples(index=False)
+    }
     return sessions.map(groups).astype("Int64")
 
 
@@ -158,13 +163,29 @@ def run_manifest(store: ResultsStore, include_machine: bool = False) -> dict:
     """Provenance of an export: program, protocols (with image hashes) and sessions (their
     computers' names only with ``include_machine``)."""
     studies = [
-        {"uuid": u, "name": n, "version": v, "protocol_hash": h, "created_at": c, "snapshot": snapshot(snap, u, store.path)}
+        {
+            "uuid": u,
+            "name": n,
+            "version": v,
+            "protocol_hash": h,
+            "created_at": c,
+            "snapshot": snapshot(snap, u, store.path),
+        }
         for u, n, v, h, snap, c in store.conn.execute(
             "SELECT uuid, name, version, protocol_hash, snapshot, created_at FROM studies ORDER BY created_at, uuid"
         )
     ]
     columns = [
-        "uuid", "study_uuid", "annotator_id", "protocol_hash", "app_version", "machine", "started_at", "ended_at", "trial_order", "pilot",
+        "uuid",
+        "study_uuid",
+        "annotator_id",
+        "protocol_hash",
+        "app_version",
+        "machine",
+        "started_at",
+        "ended_at",
+        "trial_order",
+        "pilot",
         "assignment",
     ]
     sessions = [
@@ -172,7 +193,9 @@ def run_manifest(store: ResultsStore, include_machine: bool = False) -> dict:
         for row in store.conn.execute(f"SELECT {', '.join(columns)} FROM sessions ORDER BY started_at, uuid")
     ]
     for session in sessions:
-        session["trial_order"] = [list(trial) for trial in trial_order(session["trial_order"], session["uuid"], store.path)]
+        session["trial_order"] = [
+            list(trial) for trial in trial_order(session["trial_order"], session["uuid"], store.path)
+        ]
         assignment = stored_assignment(session["assignment"], session["uuid"], store.path)
         session["assignment"] = json.loads(assignment.to_json()) if assignment else None
         if not include_machine:
@@ -264,7 +287,9 @@ def _read_table(path: Path, problems: list[Problem]) -> tuple[pd.DataFrame, bool
     return frame[COLUMNS], marked
 
 
-def _numbers(frame: pd.DataFrame, column: str, path: Path, problems: list[Problem], whole: bool = False, required: bool = False) -> pd.Series:
+def _numbers(
+    frame: pd.DataFrame, column: str, path: Path, problems: list[Problem], whole: bool = False, required: bool = False
+) -> pd.Series:
     """A text column as numbers (empty cells missing unless ``required``); bad cells become problems (and missing)."""
     text = frame[column].astype(str)
     numbers = pd.to_numeric(text.replace("", None), errors="coerce")
@@ -274,9 +299,15 @@ def _numbers(frame: pd.DataFrame, column: str, path: Path, problems: list[Proble
     return numbers.mask(bad)
 
 
-def _note_bad(frame: pd.DataFrame, column: str, bad: pd.Series, path: Path, expected: str, problems: list[Problem]) -> None:
+def _note_bad(
+    frame: pd.DataFrame, column: str, bad: pd.Series, path: Path, expected: str, problems: list[Problem]
+) -> None:
     for row in np.flatnonzero(bad.to_numpy()):
-        problems.append(Problem(str(path), f"{frame[column].iloc[row]!r} is not {expected}", line=row_line(path, int(row)), field=column))
+        problems.append(
+            Problem(
+                str(path), f"{frame[column].iloc[row]!r} is not {expected}", line=row_line(path, int(row)), field=column
+            )
+        )
 
 
 def refuse(problems: list[Problem], what: str) -> None:
@@ -355,8 +386,16 @@ def _stage(store: ResultsStore, frame: pd.DataFrame, manifest: dict) -> None:
                 "INSERT INTO sessions(uuid, study_uuid, annotator_id, protocol_hash, app_version, machine, "
                 "started_at, ended_at, trial_order, pilot, assignment) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    s["uuid"], s["study_uuid"], s["annotator_id"], s["protocol_hash"], s["app_version"],
-                    s["machine"], s["started_at"], s["ended_at"], json.dumps(s["trial_order"]), s["pilot"],
+                    s["uuid"],
+                    s["study_uuid"],
+                    s["annotator_id"],
+                    s["protocol_hash"],
+                    s["app_version"],
+                    s["machine"],
+                    s["started_at"],
+                    s["ended_at"],
+                    json.dumps(s["trial_order"]),
+                    s["pilot"],
                     json.dumps(s["assignment"], sort_keys=True) if s.get("assignment") else None,
                 ),
             )
@@ -366,8 +405,18 @@ def _stage(store: ResultsStore, frame: pd.DataFrame, manifest: dict) -> None:
             "shown_at, answered_at, rt_ms, presented_ms, supersedes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
-                    t.trial_uuid, t.session, t.phase, int(t.trial), t.image_id, t.image_sha256, t.outcome, t.shown_at,
-                    t.answered_at, float(t.rt_ms), None if pd.isna(t.presented_ms) else float(t.presented_ms), t.supersedes or None,
+                    t.trial_uuid,
+                    t.session,
+                    t.phase,
+                    int(t.trial),
+                    t.image_id,
+                    t.image_sha256,
+                    t.outcome,
+                    t.shown_at,
+                    t.answered_at,
+                    float(t.rt_ms),
+                    None if pd.isna(t.presented_ms) else float(t.presented_ms),
+                    t.supersedes or None,
                 )
                 for t in trials.itertuples()
             ],
@@ -375,9 +424,15 @@ def _stage(store: ResultsStore, frame: pd.DataFrame, manifest: dict) -> None:
         ranked = frame[frame["rank"].notna()]
         conn.executemany(
             "INSERT INTO answers(uuid, trial_uuid, rank, label_id) VALUES (?,?,?,?)",
-            [(child_uuid(a.trial_uuid, f"rank{int(a.rank)}"), a.trial_uuid, int(a.rank), a.label_id) for a in ranked.itertuples()],
+            [
+                (child_uuid(a.trial_uuid, f"rank{int(a.rank)}"), a.trial_uuid, int(a.rank), a.label_id)
+                for a in ranked.itertuples()
+            ],
         )
         conn.executemany(
             "INSERT INTO flags(uuid, trial_uuid, reason, note) VALUES (?,?,?,?)",
-            [(child_uuid(t.trial_uuid, "flag"), t.trial_uuid, t.flags, t.flag_note) for t in trials[trials["flags"] != ""].itertuples()],
+            [
+                (child_uuid(t.trial_uuid, "flag"), t.trial_uuid, t.flags, t.flag_note)
+                for t in trials[trials["flags"] != ""].itertuples()
+            ],
         )

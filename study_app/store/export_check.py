@@ -25,10 +25,34 @@ from study_app.store.metadata import DamagedValue, assignment_of, order_of, snap
 
 #: Columns that describe the trial, so every row of one trial (one per rank) must agree on them.
 TRIAL_COLUMNS = (
-    "study", "annotator", "session", "phase", "trial", "image_id", "outcome", "rt_ms", "shown_at", "answered_at",
-    "flags", "flag_note", "image_sha256", "presented_ms", "supersedes", "pilot",
+    "study",
+    "annotator",
+    "session",
+    "phase",
+    "trial",
+    "image_id",
+    "outcome",
+    "rt_ms",
+    "shown_at",
+    "answered_at",
+    "flags",
+    "flag_note",
+    "image_sha256",
+    "presented_ms",
+    "supersedes",
+    "pilot",
 )
-_SESSION_FIELDS = ("uuid", "study_uuid", "annotator_id", "protocol_hash", "app_version", "machine", "started_at", "ended_at", "trial_order")
+_SESSION_FIELDS = (
+    "uuid",
+    "study_uuid",
+    "annotator_id",
+    "protocol_hash",
+    "app_version",
+    "machine",
+    "started_at",
+    "ended_at",
+    "trial_order",
+)
 _STUDY_FIELDS = ("uuid", "name", "version", "protocol_hash", "snapshot", "created_at")
 
 
@@ -69,7 +93,11 @@ def _is_text(value: object) -> bool:
 
 def manifest_problems(manifest: object, where: Path) -> list[Problem]:
     """What is wrong with a run manifest: its studies and sessions, field by field."""
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("studies"), list) or not isinstance(manifest.get("sessions"), list):
+    if (
+        not isinstance(manifest, dict)
+        or not isinstance(manifest.get("studies"), list)
+        or not isinstance(manifest.get("sessions"), list)
+    ):
         return [Problem(str(where), "not the run manifest of an answers export (no list of studies and sessions)")]
     problems: list[Problem] = []
 
@@ -151,15 +179,19 @@ def session_kinds(frame: pd.DataFrame | None, manifest: dict, where: Path) -> tu
         elif len(told.get(uuid_, ())) == 1:
             kinds[uuid_] = bool(next(iter(told[uuid_])))
         elif uuid_ in told:
-            problems.append(Problem(str(where), f"missing, and the table's rows of session {uuid_} disagree on it", field=field))
+            problems.append(
+                Problem(str(where), f"missing, and the table's rows of session {uuid_} disagree on it", field=field)
+            )
         else:
-            problems.append(Problem(
-                str(where),
-                f"missing, and no pilot column of the table says it either: whether session {uuid_} "
-                f"(annotator {session['annotator_id']!r}) holds pilot (simulated) or real answers is not known. If you "
-                'know, add "pilot": 1 (pilot) or "pilot": 0 (real) to this session of the manifest and import again',
-                field=field,
-            ))
+            problems.append(
+                Problem(
+                    str(where),
+                    f"missing, and no pilot column of the table says it either: whether session {uuid_} "
+                    f"(annotator {session['annotator_id']!r}) holds pilot (simulated) or real answers is not known. If you "
+                    'know, add "pilot": 1 (pilot) or "pilot": 0 (real) to this session of the manifest and import again',
+                    field=field,
+                )
+            )
     return kinds, problems
 
 
@@ -175,7 +207,10 @@ def table_problems(frame: pd.DataFrame, manifest: dict, path: Path) -> list[Prob
             problems.append(Problem(str(path), message(value), line=row_line(path, int(index)), field=column))
 
     frame = frame.reset_index(drop=True)
-    text = {c: frame[c].astype(str) for c in ("trial_uuid", "session", "supersedes", "outcome", "shown_at", "answered_at", "label_id")}
+    text = {
+        c: frame[c].astype(str)
+        for c in ("trial_uuid", "session", "supersedes", "outcome", "shown_at", "answered_at", "label_id")
+    }
     has_rank = frame["rank"].notna()
     bad(frame["trial"] < 0, "trial", lambda v: f"{v!r} is not a trial number (0 or more)")
     bad(has_rank & (frame["rank"].fillna(1) < 1), "rank", lambda v: f"{v!r} is not a rank (1 or more)")
@@ -183,7 +218,11 @@ def table_problems(frame: pd.DataFrame, manifest: dict, path: Path) -> list[Prob
     bad(~has_rank & (text["label_id"] != ""), "rank", lambda v: "a label without a rank")
     bad(~text["outcome"].isin(OUTCOMES), "outcome", lambda v: f"{v!r} is not one of {', '.join(OUTCOMES)}")
     bad((text["outcome"] == "answer") & ~has_rank, "outcome", lambda v: "an answer without a label")
-    bad(text["outcome"].isin([o for o in OUTCOMES if o != "answer"]) & has_rank, "outcome", lambda v: f"a {v!r} trial carries no labels")
+    bad(
+        text["outcome"].isin([o for o in OUTCOMES if o != "answer"]) & has_rank,
+        "outcome",
+        lambda v: f"a {v!r} trial carries no labels",
+    )
     for column in ("rt_ms", "presented_ms"):
         values = frame[column].astype(float)
         wrong = ~values.map(math.isfinite) | (values < 0)
@@ -212,33 +251,57 @@ def _trial_problems(frame: pd.DataFrame, path: Path) -> list[Problem]:
     for column in TRIAL_COLUMNS:
         disagree = frame[column].astype(str).groupby(trial).transform("nunique") > 1
         for index in disagree[disagree].index:
-            problems.append(Problem(str(path), f"differs between the rows of trial {trial[index]}", line=row_line(path, int(index)), field=column))
+            problems.append(
+                Problem(
+                    str(path),
+                    f"differs between the rows of trial {trial[index]}",
+                    line=row_line(path, int(index)),
+                    field=column,
+                )
+            )
     ranks = frame["rank"].astype(float).groupby(trial).agg(["size", "count", "min", "max", "nunique"])
-    gaps = (ranks["count"] > 0) & (ranks["min"] >= 1) & ((ranks["min"] != 1) | (ranks["max"] != ranks["size"]) | (ranks["nunique"] != ranks["size"]))
+    gaps = (
+        (ranks["count"] > 0)
+        & (ranks["min"] >= 1)
+        & ((ranks["min"] != 1) | (ranks["max"] != ranks["size"]) | (ranks["nunique"] != ranks["size"]))
+    )
     unranked = (ranks["count"] < ranks["size"]) & (ranks["size"] > 1)
     firsts = frame.drop_duplicates("trial_uuid")
     wrong = firsts[firsts["trial_uuid"].astype(str).map(gaps | unranked)]
     listed = frame["rank"][trial.isin(wrong["trial_uuid"].astype(str))].groupby(trial).agg(list)
     for row in wrong.itertuples():
         found = sorted(("none" if pd.isna(r) else int(r) for r in listed[str(row.trial_uuid)]), key=str)
-        problems.append(Problem(
-            str(path), f"trial {row.trial_uuid} has ranks {found}, not 1, 2, ... without gaps", line=row_line(path, int(row.Index)), field="rank"
-        ))
+        problems.append(
+            Problem(
+                str(path),
+                f"trial {row.trial_uuid} has ranks {found}, not 1, 2, ... without gaps",
+                line=row_line(path, int(row.Index)),
+                field="rank",
+            )
+        )
     place = {row.trial_uuid: (row.session, row.phase, row.trial) for row in firsts.itertuples()}
     for row in firsts.itertuples():
         if row.supersedes and place.get(row.supersedes) != (row.session, row.phase, row.trial):
-            problems.append(Problem(
-                str(path), f"revises {row.supersedes}, which is no trial at the same place of the same session in this table",
-                line=row_line(path, int(row.Index)), field="supersedes",
-            ))
+            problems.append(
+                Problem(
+                    str(path),
+                    f"revises {row.supersedes}, which is no trial at the same place of the same session in this table",
+                    line=row_line(path, int(row.Index)),
+                    field="supersedes",
+                )
+            )
     revised = set(firsts["supersedes"])
     current = firsts[~firsts["trial_uuid"].isin(revised)]
     twice = current.duplicated(["session", "phase", "trial"], keep="first")
     for row in current[twice].itertuples():
-        problems.append(Problem(
-            str(path), f"trial {row.trial + 1} of phase {row.phase} is answered twice in session {row.session} (neither revises the other)",
-            line=row_line(path, int(row.Index)), field="trial_uuid",
-        ))
+        problems.append(
+            Problem(
+                str(path),
+                f"trial {row.trial + 1} of phase {row.phase} is answered twice in session {row.session} (neither revises the other)",
+                line=row_line(path, int(row.Index)),
+                field="trial_uuid",
+            )
+        )
     return problems
 
 
@@ -254,17 +317,47 @@ def _session_problems(frame: pd.DataFrame, manifest: dict, path: Path) -> list[P
         session = sessions.get(row.session)
         where = {"line": row_line(path, int(row.Index))}
         if session is None:
-            problems.append(Problem(str(path), f"session {row.session} is not in the run manifest", field="session", **where))
+            problems.append(
+                Problem(str(path), f"session {row.session} is not in the run manifest", field="session", **where)
+            )
             continue
         if row.annotator != session.get("annotator_id"):
-            problems.append(Problem(str(path), f"{row.annotator!r}, but the manifest's session has {session.get('annotator_id')!r}", field="annotator", **where))
+            problems.append(
+                Problem(
+                    str(path),
+                    f"{row.annotator!r}, but the manifest's session has {session.get('annotator_id')!r}",
+                    field="annotator",
+                    **where,
+                )
+            )
         if row.study != studies.get(session.get("study_uuid")):
-            problems.append(Problem(str(path), f"{row.study!r}, but the manifest's session is of study {studies.get(session.get('study_uuid'))!r}", field="study", **where))
+            problems.append(
+                Problem(
+                    str(path),
+                    f"{row.study!r}, but the manifest's session is of study {studies.get(session.get('study_uuid'))!r}",
+                    field="study",
+                    **where,
+                )
+            )
         if bool(row.pilot) != bool(session.get("pilot", 0)):
-            problems.append(Problem(str(path), f"{row.pilot!r}, but the manifest's session is {'a pilot' if session.get('pilot') else 'a real'} one", field="pilot", **where))
+            problems.append(
+                Problem(
+                    str(path),
+                    f"{row.pilot!r}, but the manifest's session is {'a pilot' if session.get('pilot') else 'a real'} one",
+                    field="pilot",
+                    **where,
+                )
+            )
         if row.session not in orders:
             order: Any = session.get("trial_order")
             orders[row.session] = set() if _why_not(order_of, order) else {tuple(t) for t in order}
         if orders[row.session] and (row.phase, int(row.trial), row.image_id) not in orders[row.session]:
-            problems.append(Problem(str(path), f"trial {row.trial} of phase {row.phase} (image {row.image_id}) is not in the session's trial order", field="trial", **where))
+            problems.append(
+                Problem(
+                    str(path),
+                    f"trial {row.trial} of phase {row.phase} (image {row.image_id}) is not in the session's trial order",
+                    field="trial",
+                    **where,
+                )
+            )
     return problems

@@ -57,7 +57,10 @@ class CheckReport:
         counts = ", ".join(f"{t} {n}" for t, n in self.counts.items())
         if self.ok:
             return "\n".join([f"{self.path}: OK ({counts})", *(f"  note: {n}" for n in self.notes)])
-        return "\n".join([f"{self.path}: {len(self.problems)} problem(s)", *(f"  - {p}" for p in self.problems)] + ([f"readable rows: {counts}"] if counts else []))
+        return "\n".join(
+            [f"{self.path}: {len(self.problems)} problem(s)", *(f"  - {p}" for p in self.problems)]
+            + ([f"readable rows: {counts}"] if counts else [])
+        )
 
 
 def _copy(path: Path, folder: Path) -> Path:
@@ -93,7 +96,9 @@ def check_store(path: Path) -> CheckReport:
                     )
                     return report
                 if version > SCHEMA_VERSION:
-                    report.problems.append(f"schema version {version} is newer than this program's {SCHEMA_VERSION}; update the program")
+                    report.problems.append(
+                        f"schema version {version} is newer than this program's {SCHEMA_VERSION}; update the program"
+                    )
                     return report
                 if version < SCHEMA_VERSION:
                     # An older store (or a new one whose set-up was cut short) is upgraded
@@ -110,8 +115,13 @@ def check_store(path: Path) -> CheckReport:
                 missing: dict[tuple[str, str], list[int]] = {}
                 for table, rowid, parent, _ in conn.execute("PRAGMA foreign_key_check"):
                     missing.setdefault((table, parent), []).append(rowid)
-                for (table, parent), rowids in missing.items():  # one line per kind: a recovered file may have thousands
-                    report.problems.append(f"{len(rowids)} {table} row(s) refer to a missing {parent} row (e.g. row {rowids[0]})")
+                for (
+                    table,
+                    parent,
+                ), rowids in missing.items():  # one line per kind: a recovered file may have thousands
+                    report.problems.append(
+                        f"{len(rowids)} {table} row(s) refer to a missing {parent} row (e.g. row {rowids[0]})"
+                    )
                 for description, query in _INVARIANTS.items():
                     found = conn.execute(query).fetchall()
                     if found:
@@ -221,7 +231,9 @@ def _rows_sqlite_reads(copy: Path) -> dict[str, list[dict]]:
             rows = _readable_rows(source, table, columns) if columns else []
             # SQLite reads a zeroed (lost) overflow page as NULs inside a text; the store never
             # writes them, so such a row is a damaged one, not a stored one.
-            found[table] = [dict(zip(columns, row)) for row in rows if not any(isinstance(v, str) and "\x00" in v for v in row)]
+            found[table] = [
+                dict(zip(columns, row)) for row in rows if not any(isinstance(v, str) and "\x00" in v for v in row)
+            ]
         return found
     finally:
         source.close()

@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import Self
 
 from study_app.errors import StoreError
-from study_app.protocol.study import Study
-from study_app.protocol.responses import Event, Response, utc_now
-from study_app.protocol.schedule import Trial
 from study_app.io.results_folder import journal_dir
 from study_app.io.store_url import is_server_url, parse_url
+from study_app.protocol.responses import Event, Response, utc_now
+from study_app.protocol.schedule import Trial
+from study_app.protocol.study import Study
 from study_app.store.allocation import DEFAULT_RELEASE_MIN, allocated_phases, answer_placed, fill_slot
 from study_app.store.answer_store import StoredAnswer, SyncStatus
 from study_app.store.db import LockWaitListener, table_columns, write
@@ -81,7 +81,9 @@ def _first_host(address: ServerAddress) -> tuple[str, str]:
 class JournaledStore:
     """A server store with a local journal in front (see the module docstring). One per thread."""
 
-    def __init__(self, url: str, journal: str | Path | None = None, pilot: bool = False, retry_s: float = RETRY_S) -> None:
+    def __init__(
+        self, url: str, journal: str | Path | None = None, pilot: bool = False, retry_s: float = RETRY_S
+    ) -> None:
         self.path = ServerAddress(url)
         self.pilot = pilot
         self.retry_s = retry_s
@@ -101,7 +103,9 @@ class JournaledStore:
         self.sync(force=True)  # at start-up the desktop may wait for the server (a new session needs it)
 
     # -- the session API -------------------------------------------------------------
-    def open_session(self, study: Study, annotator: str, force_new: bool = False, arrival: int | None = None) -> Session:
+    def open_session(
+        self, study: Study, annotator: str, force_new: bool = False, arrival: int | None = None
+    ) -> Session:
         self.sync(force=True)
         if self.server is not None:
             try:
@@ -281,8 +285,12 @@ class JournaledStore:
                     server.executemany(insert, [row[1:] for row in rows])
                 moved[table] = rows[-1][0]
             if self._ended_dirty:  # sessions ended after their row was sent
-                for uuid_, ended_at in journal.execute("SELECT uuid, ended_at FROM sessions WHERE ended_at IS NOT NULL"):
-                    server.execute("UPDATE sessions SET ended_at = ? WHERE uuid = ? AND ended_at IS NULL", (ended_at, uuid_))
+                for uuid_, ended_at in journal.execute(
+                    "SELECT uuid, ended_at FROM sessions WHERE ended_at IS NOT NULL"
+                ):
+                    server.execute(
+                        "UPDATE sessions SET ended_at = ? WHERE uuid = ? AND ended_at IS NULL", (ended_at, uuid_)
+                    )
         self._ended_dirty = False
         if moved:
             self._marks.update(moved)
@@ -300,7 +308,8 @@ class JournaledStore:
             for table in TABLES:
                 columns = table_columns(journal, table)
                 rows = journal.execute(
-                    f"SELECT rowid, {', '.join(columns)} FROM {table} WHERE rowid > ? ORDER BY rowid", (sent.get(table, 0),)
+                    f"SELECT rowid, {', '.join(columns)} FROM {table} WHERE rowid > ? ORDER BY rowid",
+                    (sent.get(table, 0),),
                 ).fetchall()
                 if rows:
                     waiting[table] = (columns, rows)
@@ -311,7 +320,16 @@ class JournaledStore:
     def _fill(self, server, trial: dict, now: str) -> None:
         """An answer new to the server takes its allocation slot there (if its phase has slots)."""
         minutes = self._allocated.get(trial["session_uuid"], {}).get(trial["phase"], DEFAULT_RELEASE_MIN)
-        fill_slot(server, trial["session_uuid"], trial["uuid"], phase=trial["phase"], image_id=trial["image_id"], supersedes=trial["supersedes"], now=now, minutes=minutes)
+        fill_slot(
+            server,
+            trial["session_uuid"],
+            trial["uuid"],
+            phase=trial["phase"],
+            image_id=trial["image_id"],
+            supersedes=trial["supersedes"],
+            now=now,
+            minutes=minutes,
+        )
 
     def _pull(self, session_uuid: str, source: ResultsStore) -> None:
         """Copy a session opened on the server (``source``), with everything answered in it so far, into the journal."""
@@ -330,12 +348,19 @@ class JournaledStore:
             complete = {t for t in TABLES if self._marks.get(t, 0) >= top[t]}
             for table, condition in where.items():
                 columns = table_columns(journal, table)
-                rows = server.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {condition}", (session_uuid,)).fetchall()
+                rows = server.execute(
+                    f"SELECT {', '.join(columns)} FROM {table} WHERE {condition}", (session_uuid,)
+                ).fetchall()
                 journal.executemany(
-                    f"INSERT OR IGNORE INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows
+                    f"INSERT OR IGNORE INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                    rows,
                 )
-            order, ended_at = server.execute("SELECT trial_order, ended_at FROM sessions WHERE uuid = ?", (session_uuid,)).fetchone()
-            journal.execute("UPDATE sessions SET trial_order = ?, ended_at = ? WHERE uuid = ?", (order, ended_at, session_uuid))
+            order, ended_at = server.execute(
+                "SELECT trial_order, ended_at FROM sessions WHERE uuid = ?", (session_uuid,)
+            ).fetchone()
+            journal.execute(
+                "UPDATE sessions SET trial_order = ?, ended_at = ? WHERE uuid = ?", (order, ended_at, session_uuid)
+            )
             # What came from the server need not go back, where nothing else waited to be sent (read
             # inside the transaction: a row another process adds right after it still waits).
             for table in complete:
@@ -378,7 +403,9 @@ class _ConnectAttempt(threading.Thread):
             self.error = str(exc)
 
 
-def open_annotation_store(location: str | Path, pilot: bool = False, journal: str | Path | None = None) -> ResultsStore | JournaledStore:
+def open_annotation_store(
+    location: str | Path, pilot: bool = False, journal: str | Path | None = None
+) -> ResultsStore | JournaledStore:
     """The store a desktop annotates into: a results file, or a server behind a local journal."""
     if is_server_url(location):
         return JournaledStore(str(location), journal, pilot=pilot)

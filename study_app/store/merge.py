@@ -124,7 +124,9 @@ class MergeReport:
         added = ", ".join(f"{table} {count}" for table, count in self.added.items())
         lines = [f"merged {len(self.inputs)} store(s); rows added: {added}"]
         if self.conflicts:
-            lines.append(f"{len(self.conflicts)} conflict(s): one annotator id answered the same image in two sessions (both kept):")
+            lines.append(
+                f"{len(self.conflicts)} conflict(s): one annotator id answered the same image in two sessions (both kept):"
+            )
             for c in self.conflicts[:20]:
                 lines.append(
                     f"  - annotator {c.annotator}, phase {c.phase}, image {c.image_id}: sessions "
@@ -136,7 +138,7 @@ class MergeReport:
 
 
 def pilot_kinds(store: ResultsStore) -> set[str]:
-    """"pilot" and/or "real": the kinds of session a store holds (none for an empty store)."""
+    """ "pilot" and/or "real": the kinds of session a store holds (none for an empty store)."""
     return {"pilot" if pilot else "real" for (pilot,) in store.conn.execute("SELECT DISTINCT pilot FROM sessions")}
 
 
@@ -189,7 +191,11 @@ def combined_rows(stores: list[ResultsStore], names: list[str], action: str = "m
                 seen = first.setdefault(uuid, (digest, index))
                 differing = []
                 if seen[1] != index and seen[0] != digest:
-                    earlier = stores[seen[1]].conn.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE uuid = ?", (uuid,)).fetchone()
+                    earlier = (
+                        stores[seen[1]]
+                        .conn.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE uuid = ?", (uuid,))
+                        .fetchone()
+                    )
                     differing = [columns[i] for i in fixed if earlier[i] != row[i]]
                 if ruled:
                     mine = [row[i] for i in ruled]
@@ -210,7 +216,9 @@ def combined_rows(stores: list[ResultsStore], names: list[str], action: str = "m
     return {table: rows for table, rows in combined.items() if rows}
 
 
-def _settled(rows: Iterable[tuple], columns: list[str], table: str, combined: dict[str, dict[str, list]]) -> Iterable[tuple]:
+def _settled(
+    rows: Iterable[tuple], columns: list[str], table: str, combined: dict[str, dict[str, list]]
+) -> Iterable[tuple]:
     """Rows with their rule columns replaced by the combined values, so that the first copy written is final."""
     values_of = combined.get(table)
     if not values_of:
@@ -235,10 +243,14 @@ def _settle_target(conn, combined: dict[str, dict[str, list]]) -> None:
         )
 
 
-def merge_into(target: ResultsStore, sources: list[ResultsStore], names: list[str], action: str = "merge") -> MergeReport:
+def merge_into(
+    target: ResultsStore, sources: list[ResultsStore], names: list[str], action: str = "merge"
+) -> MergeReport:
     """Add the rows of ``sources`` (called ``names`` in messages) to ``target``, one transaction
     per source, after every check: pilot and real sessions apart, no conflicting rows."""
-    refuse_mixed_kinds({str(target.path): pilot_kinds(target), **{n: pilot_kinds(s) for n, s in zip(names, sources)}}, action)
+    refuse_mixed_kinds(
+        {str(target.path): pilot_kinds(target), **{n: pilot_kinds(s) for n, s in zip(names, sources)}}, action
+    )
     combined = combined_rows([target, *sources], [str(target.path), *names], action)
     report = MergeReport([s.path for s in sources], dict.fromkeys(TABLES, 0))
     for position, source in enumerate(sources):
@@ -251,13 +263,17 @@ def merge_into(target: ResultsStore, sources: list[ResultsStore], names: list[st
                 before = conn.total_changes
                 conn.executemany(
                     f"INSERT OR IGNORE INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                    _settled(source.conn.execute(f"SELECT {', '.join(columns)} FROM {table}"), columns, table, combined),
+                    _settled(
+                        source.conn.execute(f"SELECT {', '.join(columns)} FROM {table}"), columns, table, combined
+                    ),
                 )
                 report.added[table] += conn.total_changes - before
             # Into a server that shares images out: the answers take their slots, as their desktop's sync would.
             place_answers(
                 conn,
-                source.conn.execute("SELECT uuid, session_uuid, phase, image_id, supersedes FROM trials ORDER BY rowid"),
+                source.conn.execute(
+                    "SELECT uuid, session_uuid, phase, image_id, supersedes FROM trials ORDER BY rowid"
+                ),
                 utc_now(),
             )
     report.conflicts = find_conflicts(target)

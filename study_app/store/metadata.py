@@ -24,8 +24,8 @@ from typing import Any, TypeVar, overload
 
 import numpy as np
 
-from study_app.protocol.counterbalance import Assignment
 from study_app.errors import StoreCorruptError
+from study_app.protocol.counterbalance import Assignment
 from study_app.protocol.schedule import Trial
 
 T = TypeVar("T")
@@ -68,7 +68,9 @@ def _nesting(text: str) -> int:
     codes = np.frombuffer(raw.translate(None, _NOT_STRUCTURE), dtype=np.uint8)
     quote = codes == ord('"')
     outside = (np.cumsum(quote) % 2 == 0) & ~quote
-    steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, np.where((codes == ord("]")) | (codes == ord("}")), -1, 0))
+    steps = np.where(
+        (codes == ord("[")) | (codes == ord("{")), 1, np.where((codes == ord("]")) | (codes == ord("}")), -1, 0)
+    )
     return int(np.cumsum(steps * outside).max(initial=0))
 
 
@@ -123,7 +125,14 @@ def order_of(entries: Any) -> tuple[Trial, ...]:
     for entry in entries:  # written out, not with helpers: a full-size session has 50,500 entries
         if type(entry) is list and len(entry) == 3:
             phase, index, image_id = entry
-            if type(phase) is str and phase and type(index) is int and 0 <= index <= _MOST and type(image_id) is str and image_id:
+            if (
+                type(phase) is str
+                and phase
+                and type(index) is int
+                and 0 <= index <= _MOST
+                and type(image_id) is str
+                and image_id
+            ):
                 trials.append(Trial(phase, index, image_id))
                 continue
         raise DamagedValue(f"entry {_shown(entry)} is not [phase, index from 0 to {_MOST}, image]")

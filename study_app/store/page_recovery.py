@@ -160,7 +160,9 @@ class PageFile:
             raise ValueError(f"page size {struct.unpack('>H', data[16:18])[0]} in the header is not possible")
         self.page_size = page_size
         self.usable = self.page_size - data[20]
-        self._pages = {n + 1: data[n * self.page_size : (n + 1) * self.page_size] for n in range(len(data) // self.page_size)}
+        self._pages = {
+            n + 1: data[n * self.page_size : (n + 1) * self.page_size] for n in range(len(data) // self.page_size)
+        }
         if 1 not in self._pages:  # the schema's root and the free list start there
             raise ValueError("the file is shorter than its first page")
         wal = Path(f"{path}-wal")
@@ -363,7 +365,9 @@ def recover_rows(path: Path, columns: dict[str, list[Column]]) -> dict[str, list
             if page in free:
                 continue
             claimed.add(page)
-            rows[table].extend(_row(values, columns[table]) for _, values in pages.leaf_rows(page) if fits(values, columns[table]))
+            rows[table].extend(
+                _row(values, columns[table]) for _, values in pages.leaf_rows(page) if fits(values, columns[table])
+            )
     for number in leaves:
         if number in claimed:
             continue

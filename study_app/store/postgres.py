@@ -133,7 +133,9 @@ def translate_ddl(script: str) -> list[str]:
             continue
         statement = re.sub(r"\bREAL\b", "DOUBLE PRECISION", statement)
         statement = re.sub(r"(\bREFERENCES\s+\w+\s*\(\s*\w+\s*\))", r"\1 DEFERRABLE INITIALLY DEFERRED", statement)
-        statement = re.sub(r"^(\s*CREATE\s+TABLE\s+\w+\s*\()", r"\1\n    rowid BIGSERIAL,", statement, flags=re.IGNORECASE)
+        statement = re.sub(
+            r"^(\s*CREATE\s+TABLE\s+\w+\s*\()", r"\1\n    rowid BIGSERIAL,", statement, flags=re.IGNORECASE
+        )
         statements.append(statement.strip())
     return statements
 
@@ -185,9 +187,13 @@ class PgConnection:
         self.total_changes = 0
         options = "-c synchronous_commit=on" + (" -c default_transaction_read_only=on" if readonly else "")
         try:
-            self.raw = psycopg.connect(address.url, autocommit=True, options=options, application_name="study-app", **_TCP)
+            self.raw = psycopg.connect(
+                address.url, autocommit=True, options=options, application_name="study-app", **_TCP
+            )
         except psycopg.Error as exc:
-            raise ServerUnavailableError(f"{address}: cannot connect to the results server: {address.hidden(_first_line(exc))}") from None
+            raise ServerUnavailableError(
+                f"{address}: cannot connect to the results server: {address.hidden(_first_line(exc))}"
+            ) from None
         self._transaction_depth = 0
 
     # -- the part of sqlite3.Connection the store uses ---------------------------------

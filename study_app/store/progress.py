@@ -71,7 +71,15 @@ def study_progress(store: ResultsStore, study: str | None = None) -> list[StudyP
 def _one_study(store: ResultsStore, study_uuid: str, name: str, protocol_hash: str, snapshot: str) -> StudyProgress:
     conn = store.conn
     sessions = [
-        SessionProgress(annotator, uuid_, started, answered or 0, len(trial_order(order, uuid_, store.path)), last, ended is not None)
+        SessionProgress(
+            annotator,
+            uuid_,
+            started,
+            answered or 0,
+            len(trial_order(order, uuid_, store.path)),
+            last,
+            ended is not None,
+        )
         for annotator, uuid_, started, ended, order, answered, last in conn.execute(
             "SELECT s.annotator_id, s.uuid, s.started_at, s.ended_at, s.trial_order, a.answered, a.last "
             "FROM sessions s LEFT JOIN (SELECT session_uuid, COUNT(DISTINCT phase || ':' || trial_index) AS answered, "
@@ -111,7 +119,9 @@ def format_progress(progress: list[StudyProgress], images: bool = False) -> str:
     lines: list[str] = []
     for study in progress:
         annotators = len({s.annotator for s in study.sessions})
-        lines.append(f"study {study.name} (protocol {study.protocol_hash[:12]}): {annotators} annotator(s), {len(study.sessions)} session(s)")
+        lines.append(
+            f"study {study.name} (protocol {study.protocol_hash[:12]}): {annotators} annotator(s), {len(study.sessions)} session(s)"
+        )
         lines.append(f"  {'annotator':<16} {'session':<9} {'started':<17} {'answered':>15}  {'last answer':<17} state")
         for s in study.sessions:
             share = f"{s.answered}/{s.total} ({s.answered / s.total:.0%})" if s.total else "0/0"
@@ -143,11 +153,15 @@ def _phase_lines(phase: PhaseProgress, images: bool) -> list[str]:
             f"{started} begun, {untouched} not begun; slots: {answered} answered, {held} held by sessions, {max(free, 0)} free"
         ]
         if over:
-            lines.append(f"    over-answered (a late answer after its slot was handed on): {', '.join(over[:20])}"
-                         + (f" and {len(over) - 20} more" if len(over) > 20 else ""))
+            lines.append(
+                f"    over-answered (a late answer after its slot was handed on): {', '.join(over[:20])}"
+                + (f" and {len(over) - 20} more" if len(over) > 20 else "")
+            )
     if images:
         lines.append(f"    {'image':<24} answers  held")
-        lines.extend(f"    {image_id:<24} {n:>7}  {phase.held.get(image_id, 0):>4}" for image_id, n in sorted(counts.items()))
+        lines.extend(
+            f"    {image_id:<24} {n:>7}  {phase.held.get(image_id, 0):>4}" for image_id, n in sorted(counts.items())
+        )
     return lines
 
 

@@ -22,14 +22,13 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Self, cast
 
-from study_app.version import __version__
-from study_app.protocol.counterbalance import Assignment, Design
 from study_app.errors import ProtocolChangedError, StoreError, StudyError
-from study_app.protocol.study import ImageRecord, Study
-from study_app.protocol.responses import Event, Response, utc_now
-from study_app.protocol.schedule import Trial, session_trials
 from study_app.io.results_folder import results_root
 from study_app.io.store_url import is_server_url, location_problem
+from study_app.protocol.counterbalance import Assignment, Design
+from study_app.protocol.responses import Event, Response, utc_now
+from study_app.protocol.schedule import Trial, session_trials
+from study_app.protocol.study import ImageRecord, Study
 from study_app.store.allocation import allocated_phases, claim_trials, fill_slot, keep_claims
 from study_app.store.answer_store import ALWAYS_SYNCED, StoredAnswer, SyncStatus
 from study_app.store.db import Connection, LockWaitListener, StoreConnection, connect, serialize, write
@@ -38,6 +37,7 @@ from study_app.store.metadata import assignment as stored_assignment
 from study_app.store.metadata import trial_order
 from study_app.store.postgres import PgConnection, ServerAddress, usable_server_url
 from study_app.store.schema import SCHEMA_VERSION, migrate, schema_version
+from study_app.version import __version__
 
 STORE_FILE = "results.sqlite"
 
@@ -149,7 +149,12 @@ def _image_snapshot(record: ImageRecord, conditioned: bool) -> dict:
 def _design_snapshot(design: Design | None) -> dict | None:
     if design is None:
         return None
-    entry = {"phases": list(design.phases), "blocks_column": design.column, "blocks": list(design.blocks), "order": design.order}
+    entry = {
+        "phases": list(design.phases),
+        "blocks_column": design.column,
+        "blocks": list(design.blocks),
+        "order": design.order,
+    }
     if design.levels:
         entry |= {"levels": list(design.levels), "source_column": design.source}
     return entry
@@ -184,7 +189,9 @@ class Session:
     def next_position(self) -> int:
         """Position in ``trials`` of the first unanswered trial (``len(trials)`` when done)."""
         position = self._cursor
-        while position < len(self.trials) and (self.trials[position].phase, self.trials[position].index) in self.answered:
+        while (
+            position < len(self.trials) and (self.trials[position].phase, self.trials[position].index) in self.answered
+        ):
             position += 1
         self._cursor = position  # answers are only ever added, so the cursor only moves on
         return position
@@ -273,9 +280,18 @@ class ResultsStore:
         with write(self.conn) as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO studies(uuid, name, version, protocol_hash, snapshot, created_at) VALUES (?,?,?,?,?,?)",
-                (study_uuid, study.name, study.version, study.protocol_hash, json.dumps(study_snapshot(study)), utc_now()),
+                (
+                    study_uuid,
+                    study.name,
+                    study.version,
+                    study.protocol_hash,
+                    json.dumps(study_snapshot(study)),
+                    utc_now(),
+                ),
             )
-        return self.conn.execute("SELECT uuid FROM studies WHERE protocol_hash = ?", (study.protocol_hash,)).fetchone()[0]
+        return self.conn.execute("SELECT uuid FROM studies WHERE protocol_hash = ?", (study.protocol_hash,)).fetchone()[
+            0
+        ]
 
     def protocol_hashes(self) -> set[str]:
         return {row[0] for row in self.conn.execute("SELECT protocol_hash FROM studies")}
@@ -290,7 +306,9 @@ class ResultsStore:
                 "(simulate writes to results/<study>/pilot.sqlite by default)"
             )
 
-    def open_session(self, study: Study, annotator: str, force_new: bool = False, arrival: int | None = None) -> Session:
+    def open_session(
+        self, study: Study, annotator: str, force_new: bool = False, arrival: int | None = None
+    ) -> Session:
         """Resume the annotator's unfinished session of this study, or start a new one.
 
         Raises :class:`ProtocolChangedError` when the unfinished session was begun under a
@@ -335,8 +353,25 @@ class ResultsStore:
             trials = tuple(session_trials(study, annotator, assignment))
             session_uuid, allocated = new_uuid(), allocated_phases(study)
             if allocated:
-                trials = claim_trials(conn, study, study_uuid=study_uuid, session_uuid=session_uuid, annotator=annotator, trials=trials, now=utc_now(), slot_uuid=_slot_uuid)
-            session = Session(session_uuid, annotator, study.protocol_hash, trials, utc_now(), assignment=assignment, allocated=allocated)
+                trials = claim_trials(
+                    conn,
+                    study,
+                    study_uuid=study_uuid,
+                    session_uuid=session_uuid,
+                    annotator=annotator,
+                    trials=trials,
+                    now=utc_now(),
+                    slot_uuid=_slot_uuid,
+                )
+            session = Session(
+                session_uuid,
+                annotator,
+                study.protocol_hash,
+                trials,
+                utc_now(),
+                assignment=assignment,
+                allocated=allocated,
+            )
             order = json.dumps([[t.phase, t.index, t.image_id] for t in trials])
             conn.execute(
                 "INSERT OR IGNORE INTO annotators(uuid, annotator_id, created_at) VALUES (?,?,?)",
@@ -456,7 +491,10 @@ class ResultsStore:
             )
             conn.executemany(
                 "INSERT INTO answers(uuid, trial_uuid, rank, label_id) VALUES (?,?,?,?)",
-                [(child_uuid(trial_uuid, f"rank{rank}"), trial_uuid, rank, label) for rank, label in enumerate(response.labels, start=1)],
+                [
+                    (child_uuid(trial_uuid, f"rank{rank}"), trial_uuid, rank, label)
+                    for rank, label in enumerate(response.labels, start=1)
+                ],
             )
             if response.flag:
                 conn.execute(
@@ -465,7 +503,16 @@ class ResultsStore:
                 )
             self._insert_events(conn, session, events, trial)
             if self.fills_slots and trial.phase in session.allocated:
-                fill_slot(conn, session.uuid, trial_uuid, phase=trial.phase, image_id=trial.image_id, supersedes=supersedes, now=utc_now(), minutes=session.allocated[trial.phase])
+                fill_slot(
+                    conn,
+                    session.uuid,
+                    trial_uuid,
+                    phase=trial.phase,
+                    image_id=trial.image_id,
+                    supersedes=supersedes,
+                    now=utc_now(),
+                    minutes=session.allocated[trial.phase],
+                )
         session.answered.add((trial.phase, trial.index))
         return trial_uuid
 
@@ -520,7 +567,9 @@ class ResultsStore:
         for _, group in groupby(rows, key=itemgetter(0)):  # a trial's rows are adjacent (one per rank)
             trial = list(group)
             _, phase, image_id, outcome, _ = trial[0]
-            answers.append(StoredAnswer(phase, image_id, outcome, tuple(label for *_, label in trial if label is not None)))
+            answers.append(
+                StoredAnswer(phase, image_id, outcome, tuple(label for *_, label in trial if label is not None))
+            )
         return answers
 
     def end_unanswered_session(self, session: Session) -> bool:
@@ -546,7 +595,9 @@ class ResultsStore:
         self._check_file()
         session.ended_at = utc_now()
         with write(self.conn) as conn:
-            conn.execute("UPDATE sessions SET ended_at = ? WHERE uuid = ? AND ended_at IS NULL", (session.ended_at, session.uuid))
+            conn.execute(
+                "UPDATE sessions SET ended_at = ? WHERE uuid = ? AND ended_at IS NULL", (session.ended_at, session.uuid)
+            )
 
     def sync_status(self) -> SyncStatus:
         """Always synced: an answer is in this store (a file, or a server written to directly) once ``submit`` returns."""
@@ -574,7 +625,9 @@ class ResultsStore:
         ).fetchall()
 
 
-def _resumable(sessions: list[tuple[str, str, str, str | None]], study: Study) -> tuple[str, str, str, str | None] | None:
+def _resumable(
+    sessions: list[tuple[str, str, str, str | None]], study: Study
+) -> tuple[str, str, str, str | None] | None:
     """Of an annotator's sessions of a study (oldest first), the unfinished one a start resumes:
     the latest begun under the current protocol, else the latest under another version (which
     cannot be resumed: the caller says so). A session begun with --force-new after a protocol

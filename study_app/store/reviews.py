@@ -22,19 +22,35 @@ from pathlib import Path
 
 import pandas as pd
 
-from study_app.version import __version__
-from study_app.io.csv_safety import safe_csv_text
 from study_app.errors import StoreError
+from study_app.io.csv_safety import safe_csv_text
 from study_app.io.output_guard import write_text
 from study_app.protocol.responses import utc_now
 from study_app.store.db import write
 from study_app.store.results_store import ResultsStore, new_uuid
+from study_app.version import __version__
 
 #: Columns of :func:`reviews_frame` and of the reviews export, in order.
 REVIEW_COLUMNS = [
-    "review_uuid", "review_session", "reviewer", "blind", "item", "rater", "rater_kind", "phase", "image_id",
-    "trial_uuid", "guesses", "truth", "causes", "note", "proposed_truth", "review_ms", "reviewed_at",
-    "supersedes", "superseded",
+    "review_uuid",
+    "review_session",
+    "reviewer",
+    "blind",
+    "item",
+    "rater",
+    "rater_kind",
+    "phase",
+    "image_id",
+    "trial_uuid",
+    "guesses",
+    "truth",
+    "causes",
+    "note",
+    "proposed_truth",
+    "review_ms",
+    "reviewed_at",
+    "supersedes",
+    "superseded",
 ]
 _SELECT = """
 SELECT r.uuid, r.review_session_uuid, r.reviewer_id, s.blind, r.item, r.rater, r.rater_kind, r.phase, r.image_id,
@@ -79,27 +95,56 @@ def _split(text: str | None) -> tuple[str, ...] | None:
     return None if text is None else tuple(part for part in text.split(";") if part)
 
 
-def open_review_session(store: ResultsStore, reviewer: str, *, study_name: str, protocol_hash: str, blind: bool,
-                        selection: dict, taxonomy: list[dict]) -> str:
+def open_review_session(
+    store: ResultsStore,
+    reviewer: str,
+    *,
+    study_name: str,
+    protocol_hash: str,
+    blind: bool,
+    selection: dict,
+    taxonomy: list[dict],
+) -> str:
     """Start a sitting; returns its UUID. Earlier reviews of the reviewer carry over (see :func:`current_reviews`)."""
     session_uuid = new_uuid()
     with write(store.conn) as conn:
         conn.execute(
             "INSERT INTO review_sessions(uuid, reviewer_id, study_name, protocol_hash, blind, selection, taxonomy, "
             "app_version, machine, started_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (session_uuid, reviewer, study_name, protocol_hash, int(blind), json.dumps(selection, sort_keys=True),
-             json.dumps(taxonomy), __version__, socket.gethostname(), utc_now()),
+            (
+                session_uuid,
+                reviewer,
+                study_name,
+                protocol_hash,
+                int(blind),
+                json.dumps(selection, sort_keys=True),
+                json.dumps(taxonomy),
+                __version__,
+                socket.gethostname(),
+                utc_now(),
+            ),
         )
     return session_uuid
 
 
 def end_review_session(store: ResultsStore, session_uuid: str) -> None:
     with write(store.conn) as conn:
-        conn.execute("UPDATE review_sessions SET ended_at = ? WHERE uuid = ? AND ended_at IS NULL", (utc_now(), session_uuid))
+        conn.execute(
+            "UPDATE review_sessions SET ended_at = ? WHERE uuid = ? AND ended_at IS NULL", (utc_now(), session_uuid)
+        )
 
 
-def save_review(store: ResultsStore, session_uuid: str, reviewer: str, target: ReviewTarget, *, causes: Sequence[str],
-                note: str, proposed_truth: Sequence[str] | None, review_ms: float) -> ErrorReview:
+def save_review(
+    store: ResultsStore,
+    session_uuid: str,
+    reviewer: str,
+    target: ReviewTarget,
+    *,
+    causes: Sequence[str],
+    note: str,
+    proposed_truth: Sequence[str] | None,
+    review_ms: float,
+) -> ErrorReview:
     """Store one review durably (one transaction); a second review of the same error supersedes the first.
 
     Refuses a review without any cause: an error is reviewed when it has a cause
@@ -109,18 +154,44 @@ def save_review(store: ResultsStore, session_uuid: str, reviewer: str, target: R
         raise StoreError(f"review of {target.item}: choose at least one cause")
     if proposed_truth is not None and not proposed_truth:
         proposed_truth = None
-    review = ErrorReview(new_uuid(), reviewer, target.item, tuple(causes), note, tuple(proposed_truth) if proposed_truth else None, utc_now())
+    review = ErrorReview(
+        new_uuid(),
+        reviewer,
+        target.item,
+        tuple(causes),
+        note,
+        tuple(proposed_truth) if proposed_truth else None,
+        utc_now(),
+    )
     with write(store.conn) as conn:
         previous = _current_rows(conn, reviewer, target.item)
         supersedes = previous[0][0] if previous else None
         conn.execute(
             "INSERT INTO reviews(uuid, review_session_uuid, reviewer_id, item, rater, rater_kind, phase, image_id, trial_uuid, "
             "guesses, truth, causes, note, proposed_truth, review_ms, reviewed_at, supersedes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (review.uuid, session_uuid, reviewer, target.item, target.rater, target.rater_kind, target.phase, target.image_id,
-             target.trial_uuid, json.dumps(list(target.guesses)), _join(target.truth), json.dumps(list(causes)), note,
-             _join(review.proposed_truth), float(review_ms), review.reviewed_at, supersedes),
+            (
+                review.uuid,
+                session_uuid,
+                reviewer,
+                target.item,
+                target.rater,
+                target.rater_kind,
+                target.phase,
+                target.image_id,
+                target.trial_uuid,
+                json.dumps(list(target.guesses)),
+                _join(target.truth),
+                json.dumps(list(causes)),
+                note,
+                _join(review.proposed_truth),
+                float(review_ms),
+                review.reviewed_at,
+                supersedes,
+            ),
         )
-    return ErrorReview(review.uuid, reviewer, target.item, review.causes, note, review.proposed_truth, review.reviewed_at, supersedes)
+    return ErrorReview(
+        review.uuid, reviewer, target.item, review.causes, note, review.proposed_truth, review.reviewed_at, supersedes
+    )
 
 
 def _not_superseded(rows: list[tuple]) -> list[tuple]:
@@ -150,11 +221,13 @@ def current_reviews(store: ResultsStore, reviewer: str) -> dict[str, ErrorReview
     Two current rows for one item happen only when one reviewer reviewed the same error
     on two machines whose stores were merged; the later one counts (see :func:`review_conflicts`).
     """
-    rows = _not_superseded(store.conn.execute(
-        "SELECT uuid, item, causes, note, proposed_truth, reviewed_at, supersedes FROM reviews WHERE reviewer_id = ? "
-        "ORDER BY reviewed_at, uuid",
-        (reviewer,),
-    ).fetchall())
+    rows = _not_superseded(
+        store.conn.execute(
+            "SELECT uuid, item, causes, note, proposed_truth, reviewed_at, supersedes FROM reviews WHERE reviewer_id = ? "
+            "ORDER BY reviewed_at, uuid",
+            (reviewer,),
+        ).fetchall()
+    )
     return {
         item: ErrorReview(uuid, reviewer, item, tuple(json.loads(causes)), note, _split(proposed), at, supersedes)
         for uuid, item, causes, note, proposed, at, supersedes in rows
@@ -174,7 +247,9 @@ def reviews_frame(store: ResultsStore, include_superseded: bool = False, study_n
     Without ``include_superseded``, only current reviews: for each reviewer and error the
     latest review that no other replaces.
     """
-    query = _SELECT + (" WHERE s.study_name = ?" if study_name else "") + " ORDER BY r.reviewer_id, r.reviewed_at, r.uuid"
+    query = (
+        _SELECT + (" WHERE s.study_name = ?" if study_name else "") + " ORDER BY r.reviewer_id, r.reviewed_at, r.uuid"
+    )
     rows = store.conn.execute(query, (study_name,) if study_name else ()).fetchall()
     frame = pd.DataFrame(rows, columns=REVIEW_COLUMNS[:-1])
     replaced = set(frame["supersedes"].dropna())
@@ -201,7 +276,10 @@ def _chain_order(frame: pd.DataFrame) -> list[int]:
         earlier = parent.get(uuid)
         return 1 + depth(earlier) if isinstance(earlier, str) and earlier in parent else 0
 
-    keys = [(reviewer, at, depth(uuid)) for reviewer, at, uuid in zip(frame["reviewer"], frame["reviewed_at"], frame["review_uuid"])]
+    keys = [
+        (reviewer, at, depth(uuid))
+        for reviewer, at, uuid in zip(frame["reviewer"], frame["reviewed_at"], frame["review_uuid"])
+    ]
     return sorted(range(len(keys)), key=keys.__getitem__)
 
 

@@ -43,7 +43,9 @@ def open_target(location: Path | str) -> Iterator[ResultsStore]:
 def check_folder(path: Path) -> None:
     """Refuse a new store whose folder is a file, read-only, or not ours to write in."""
     folder = path.parent
-    while not folder.exists() and folder != folder.parent:  # a folder still to be made: its first existing parent decides
+    while (
+        not folder.exists() and folder != folder.parent
+    ):  # a folder still to be made: its first existing parent decides
         folder = folder.parent
     if not folder.is_dir():
         raise StoreError(f"cannot create {path}: {folder} is a file, not a folder; choose another place for the store")

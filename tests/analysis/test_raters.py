@@ -30,7 +30,9 @@ def answered(tiny_study, tmp_path):
 def test_study_raters_resolves_every_choice_into_a_frozen_result(answered):
     study, store_path = answered
     inputs = study_raters(study, store=store_path)
-    assert isinstance(inputs, RaterInputs) and isinstance(inputs.source, StudySource) and inputs.source.store == store_path
+    assert (
+        isinstance(inputs, RaterInputs) and isinstance(inputs.source, StudySource) and inputs.source.store == store_path
+    )
     # defaults resolved and carried: the phase without feedback, as many guesses as people gave, top-k
     assert (inputs.phases, inputs.k, inputs.rule, inputs.name, inputs.pilot) == (("test",), 3, "top-k", "tiny", True)
     assert inputs.notes[0].startswith("pilot (simulated) sessions only")
@@ -38,7 +40,9 @@ def test_study_raters_resolves_every_choice_into_a_frozen_result(answered):
     assert set(inputs.raters["rater"].astype(str)) >= {"pilot-1-001", "pilot-1-002", "model-a", "model-b"}
     with pytest.raises(dataclasses.FrozenInstanceError):
         inputs.k = 1  # type: ignore[misc]
-    assert "RaterInputs(name='tiny', phases=['test'], rule='top-k', k=3" in repr(inputs) and "DataFrame" not in repr(inputs)
+    assert "RaterInputs(name='tiny', phases=['test'], rule='top-k', k=3" in repr(inputs) and "DataFrame" not in repr(
+        inputs
+    )
     with pytest.raises(TypeError):
         study_raters(study, store_path)  # type: ignore[misc]  # options are keyword-only
 
@@ -47,7 +51,9 @@ def test_asked_k_rule_and_phases_win_and_are_said(answered):
     study, store_path = answered
     inputs = study_raters(study, store=store_path, k=1, rule="top-1", phases=["training", "test"])
     assert (inputs.phases, inputs.k, inputs.rule) == (("training", "test"), 1, "top-1")
-    assert any("--k 1: models are scored on their first 1 guesses, while people could give 3" in note for note in inputs.notes)
+    assert any(
+        "--k 1: models are scored on their first 1 guesses, while people could give 3" in note for note in inputs.notes
+    )
     with pytest.raises(StudyError, match="no phase 'final'; phases: training, test"):
         study_raters(study, store=store_path, phases=["final"])
     with pytest.raises(StudyError, match="rule must be one of top-k, top-1, all-valid, not 'top-2'"):
@@ -59,7 +65,9 @@ def test_asked_k_rule_and_phases_win_and_are_said(answered):
 def test_interrupted_trials_are_left_out_only_when_asked(answered):
     study, store_path = answered
     with ResultsStore(store_path, pilot=True) as store:
-        session = store.load_session(store.conn.execute("SELECT uuid FROM sessions ORDER BY annotator_id LIMIT 1").fetchone()[0])
+        session = store.load_session(
+            store.conn.execute("SELECT uuid FROM sessions ORDER BY annotator_id LIMIT 1").fetchone()[0]
+        )
         for trial in [t for t in session.trials if t.phase == "test"][:2]:
             store.log_events(session, [Event("focus_lost", 100.0)], trial)
     every = study_raters(study, store=store_path)
@@ -80,8 +88,18 @@ def test_file_raters_match_the_store_and_take_predictions_alone(answered, tmp_pa
     from_store = study_raters(study, store=store_path)
     key = ["rater", "image_id", "correct_topk"]
     shown = files.raters[files.raters["phase"] == "test"]
-    assert shown[key].astype(str).sort_values(key).reset_index(drop=True).equals(
-        from_store.raters[from_store.raters["phase"] == "test"][key].astype(str).sort_values(key).reset_index(drop=True))
+    assert (
+        shown[key]
+        .astype(str)
+        .sort_values(key)
+        .reset_index(drop=True)
+        .equals(
+            from_store.raters[from_store.raters["phase"] == "test"][key]
+            .astype(str)
+            .sort_values(key)
+            .reset_index(drop=True)
+        )
+    )
     alone = file_raters(truth=truth, predictions=predictions)
     # predictions alone: scored on as many guesses as the models gave (two per image)
     assert (alone.phases, alone.k, alone.pilot, alone.answers) == (("(all)",), 2, False, None)

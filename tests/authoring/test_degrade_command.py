@@ -17,11 +17,29 @@ LEVELS = ["0", "0.1", "0.35", "0.6"]
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
-def degrade(source: str | Path, out: Path, *extra: str, levels=LEVELS, transform="uniform_noise") -> subprocess.CompletedProcess:
-    return run("new-study", "degrade", "--from", str(source), "--transform", transform, "--levels", *levels, "--seed", "1", "--out", str(out), *extra)
+def degrade(
+    source: str | Path, out: Path, *extra: str, levels=LEVELS, transform="uniform_noise"
+) -> subprocess.CompletedProcess:
+    return run(
+        "new-study",
+        "degrade",
+        "--from",
+        str(source),
+        "--transform",
+        transform,
+        "--levels",
+        *levels,
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+        *extra,
+    )
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
@@ -42,7 +60,15 @@ def test_the_degraded_demo_validates_and_runs_through_simulate_and_export(degrad
     assert "trials per condition: 0: 15, 0.1: 15, 0.35: 15, 0.6: 15" in checked.stdout
     assert "image 200 ms, mask 200 ms" in checked.stdout
     manifest = pd.read_csv(degraded / "manifest.csv", dtype=str, keep_default_na=False)
-    assert list(manifest.columns) == ["image_id", "path", "condition", "source_image_id", "source_sha256", "labels", "split"]
+    assert list(manifest.columns) == [
+        "image_id",
+        "path",
+        "condition",
+        "source_image_id",
+        "source_sha256",
+        "labels",
+        "split",
+    ]
     assert all(Image.open(degraded / p).format == "PNG" for p in manifest["path"])
     training = manifest[manifest["split"] == "train"]
     assert set(training["condition"]) == {"0"} and len(training) == 5  # the first level given
@@ -58,7 +84,9 @@ def test_the_degraded_demo_validates_and_runs_through_simulate_and_export(degrad
     tests = answers[answers["phase"] == "test"].drop_duplicates("trial_uuid")
     assert (tests["condition"] == tests["image_id"].str.split("@").str[1]).all()
     assert tests.groupby("annotator")["source_image_id"].agg(lambda s: s.is_unique).all()  # never one source twice
-    assert tests.groupby(["source_image_id", "condition"]).size().eq(1).all() and len(tests) == 60  # 4 annotators: every stimulus once
+    assert (
+        tests.groupby(["source_image_id", "condition"]).size().eq(1).all() and len(tests) == 60
+    )  # 4 annotators: every stimulus once
     per_annotator = tests.groupby(["annotator", "condition"]).size().unstack()
     assert per_annotator.shape == (4, 4) and per_annotator.to_numpy().min() == 3 and per_annotator.to_numpy().max() == 4
 
@@ -99,7 +127,9 @@ def test_the_degraded_study_keeps_working_when_its_source_images_change(tmp_path
     done = degrade(source, tmp_path / "noise", levels=["0", "0.35"])
     assert done.returncode == 0, done.stderr
     first = pd.read_csv(tmp_path / "noise" / "manifest.csv", dtype=str).iloc[0]
-    Image.new("RGB", (64, 64), (255, 0, 0)).save(source / "images" / f"{first['source_image_id']}.jpg")  # the source changes
+    Image.new("RGB", (64, 64), (255, 0, 0)).save(
+        source / "images" / f"{first['source_image_id']}.jpg"
+    )  # the source changes
     checked = run("validate", "--study", str(tmp_path / "noise"))
     assert checked.returncode == 0, checked.stderr  # it reads only its own PNGs
     assert "later changes to the source images do not change it" in checked.stdout

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from study_app.errors import StudyError
 from study_app.authoring.ilsvrc import write_ilsvrc_study
+from study_app.errors import StudyError
 from study_app.protocol.study import load_study
 
 
@@ -38,14 +38,18 @@ def ilsvrc(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
 
 def test_flat_validation_folder_with_train_examples(ilsvrc, tmp_path):
     val, train, names = ilsvrc
-    out = write_ilsvrc_study(tmp_path / "study", val, train, train_images=4, test_images=6, examples_per_class=2, seed=3)
+    out = write_ilsvrc_study(
+        tmp_path / "study", val, train, train_images=4, test_images=6, examples_per_class=2, seed=3
+    )
     study = load_study(out)
     assert len(study.labels) == 1000
     assert len(study.phase("training").image_ids) == 4 and len(study.phase("test").image_ids) == 6
     for image_id, record in study.images.items():
         assert record.labels == (names[image_id + ".JPEG"],)
     assert sum(len(v) for v in study.labels.examples.values()) == 6
-    again = write_ilsvrc_study(tmp_path / "again", val, train, train_images=4, test_images=6, examples_per_class=2, seed=3)
+    again = write_ilsvrc_study(
+        tmp_path / "again", val, train, train_images=4, test_images=6, examples_per_class=2, seed=3
+    )
     assert (again / "manifest.csv").read_bytes() == (out / "manifest.csv").read_bytes()
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from study_app.errors import ProtocolError
-from study_app.protocol.image_checks import PARALLEL_FROM, check_image_file, check_image_files
 from study_app.io.images import sha256_file
+from study_app.protocol.image_checks import PARALLEL_FROM, check_image_file, check_image_files
 from study_app.protocol.study import load_study
-
 from tests.factory import make_study
 
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from study_app.session.label_search import LabelSearchIndex
 from study_app.protocol.labels import Label
 from study_app.protocol.study import load_study
+from study_app.session.label_search import LabelSearchIndex
 
 QUERIES = ("tabb", "cat", "garbage truck", "maillot", "tabyy", "ruck", "x")
 

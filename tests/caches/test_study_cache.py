@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from study_app.caches.validation import ValidationCache
 from study_app.errors import ImageError, ProtocolError
 from study_app.io.images import load_image
 from study_app.protocol.study import load_study
 from study_app.session.study_cache import _snapshot_path, load_study_for_session, read_snapshot
-from study_app.caches.validation import ValidationCache
-
 from tests.factory import make_study
 
 

@@ -7,14 +7,13 @@ from pathlib import Path
 import pytest
 from PyQt5.QtCore import QSettings
 
+from study_app.caches.thumbnails import ThumbnailCache
 from study_app.gui.image_loader import ImageLoader, make_thumbnail
 from study_app.gui.label_picker import THUMBNAIL
 from study_app.gui.main_window import AnnotationWindow
 from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore
-from study_app.caches.thumbnails import ThumbnailCache
-
 from tests.factory import make_study
 
 

@@ -15,11 +15,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from study_app.caches.validation import ValidationCache, plain_reference
 from study_app.errors import ProtocolError
 from study_app.io.images import sha256_file
 from study_app.protocol.study import load_study
-from study_app.caches.validation import ValidationCache, plain_reference
-
 from tests.factory import make_study
 
 PLANTED = "f" * 64
@@ -169,11 +168,15 @@ def test_predictions_are_checked_again_when_the_labels_change(study_dir, cache_h
     labels = (study_dir / "labels.csv").read_text(encoding="utf-8")
     nodes = (study_dir / "nodes.csv").read_text(encoding="utf-8")
     (study_dir / "labels.csv").write_text(labels.replace("bus,bus,bus;coach", "coach,bus,bus;coach"), encoding="utf-8")
-    (study_dir / "hierarchy.csv").write_text("child,parent\ncat,animal\ndog,animal\ncar,vehicle\ncoach,vehicle\n", encoding="utf-8")
+    (study_dir / "hierarchy.csv").write_text(
+        "child,parent\ncat,animal\ndog,animal\ncar,vehicle\ncoach,vehicle\n", encoding="utf-8"
+    )
     (study_dir / "nodes.csv").write_text(nodes, encoding="utf-8")
     for name in ("manifest.csv", "examples.csv"):
         text = (study_dir / name).read_text(encoding="utf-8")
-        (study_dir / name).write_text(text.replace(",bus,", ",coach,").replace("bus,images", "coach,images"), encoding="utf-8")
+        (study_dir / name).write_text(
+            text.replace(",bus,", ",coach,").replace("bus,images", "coach,images"), encoding="utf-8"
+        )
     with pytest.raises(ProtocolError) as caught:
         load_study(study_dir)
     problems = [line for line in str(caught.value).splitlines() if line.startswith("  - ")]
@@ -204,6 +207,8 @@ def test_plain_references(reference):
     assert plain_reference(reference)
 
 
-@pytest.mark.parametrize("reference", ["", "/a", "../a", "a/../b", "a/./b", "./a", "a//b", "a/", "a\\b", "c:a", " a", "a ", "a/.."])
+@pytest.mark.parametrize(
+    "reference", ["", "/a", "../a", "a/../b", "a/./b", "./a", "a//b", "a/", "a\\b", "c:a", " a", "a ", "a/.."]
+)
 def test_references_that_take_the_full_path(reference):
     assert not plain_reference(reference)

@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_help_lists_subcommands():
@@ -23,7 +25,10 @@ def test_help_lists_subcommands():
         assert command in result.stdout
 
 
-@pytest.mark.parametrize("study, counts", [("demo-imagenet", ("classes: 1000", "images: 20")), ("demo-digits", ("classes: 10", "images: 1797"))])
+@pytest.mark.parametrize(
+    "study, counts",
+    [("demo-imagenet", ("classes: 1000", "images: 20")), ("demo-digits", ("classes: 10", "images: 1797"))],
+)
 def test_validate_bundled(study, counts):
     result = run("validate", "--study", study)
     assert result.returncode == 0, result.stderr
@@ -47,7 +52,9 @@ def test_unknown_study_is_a_clear_error(tmp_path):
 
 def test_main_job_without_a_screen_says_why(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    result = subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py")], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env
+    )
     assert result.returncode == 1 and "no screen found" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -67,8 +74,13 @@ def test_import_of_a_bad_table_names_the_cell_and_creates_no_store(tmp_path, tin
     cells = lines[3].split(",")
     cells[header.index("rt_ms")] = "abc"
     (tmp_path / "bad.csv").write_text("\n".join([*lines[:3], ",".join(cells), *lines[4:]]) + "\n", encoding="utf-8")
-    (tmp_path / "bad.manifest.json").write_text((tmp_path / "a.manifest.json").read_text(encoding="utf-8"), encoding="utf-8")
-    for table, message in (("bad.csv", "bad.csv:4 [rt_ms]: 'abc' is not a number"), ("nothing.csv", "nothing.csv: no such file")):
+    (tmp_path / "bad.manifest.json").write_text(
+        (tmp_path / "a.manifest.json").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    for table, message in (
+        ("bad.csv", "bad.csv:4 [rt_ms]: 'abc' is not a number"),
+        ("nothing.csv", "nothing.csv: no such file"),
+    ):
         result = run("import", str(tmp_path / table), "--store", str(tmp_path / "new.sqlite"))
         assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
         assert not (tmp_path / "new.sqlite").exists()
@@ -95,7 +107,14 @@ def test_the_results_folder_is_set_by_the_environment_and_the_option_wins(tmp_pa
     env = {**os.environ, "STUDY_APP_RESULTS": str(tmp_path / "from-env")}
 
     def main_py(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=work, capture_output=True, text=True, timeout=300, env=env)
+        return subprocess.run(
+            [sys.executable, str(ROOT / "main.py"), *args],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
 
     simulated = main_py("simulate", "--study", str(tiny_study), "--annotators", "1")
     assert simulated.returncode == 0, simulated.stderr
@@ -108,7 +127,22 @@ def test_the_results_folder_is_set_by_the_environment_and_the_option_wins(tmp_pa
     assert before.returncode == 0, before.stderr
     assert (tmp_path / "option" / "tiny" / "pilot.sqlite").is_file()
     monkeypatch.setenv("STUDY_APP_RESULTS", str(tmp_path / "from-env"))
-    assert main(["compare", "--study", str(tiny_study), "--store", str(pilot), "--n-boot", "200", "--results", str(tmp_path / "after")]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--study",
+                str(tiny_study),
+                "--store",
+                str(pilot),
+                "--n-boot",
+                "200",
+                "--results",
+                str(tmp_path / "after"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "after" / "tiny" / "compare-pilot" / "rates.csv").is_file()
     assert os.environ["STUDY_APP_RESULTS"] == str(tmp_path / "from-env")  # for that command only
     monkeypatch.delenv("STUDY_APP_RESULTS")
@@ -119,6 +153,15 @@ def test_the_results_folder_is_set_by_the_environment_and_the_option_wins(tmp_pa
 
 def test_results_before_options_still_opens_the_annotation_session(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    argv = [sys.executable, str(ROOT / "main.py"), "--results", str(tmp_path / "r"), "--study", "demo-digits", "--annotator", "Z01"]
+    argv = [
+        sys.executable,
+        str(ROOT / "main.py"),
+        "--results",
+        str(tmp_path / "r"),
+        "--study",
+        "demo-digits",
+        "--annotator",
+        "Z01",
+    ]
     result = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 1 and "no screen found" in result.stderr  # it went to annotate, not to usage

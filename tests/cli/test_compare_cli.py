@@ -15,8 +15,8 @@ from scipy.stats import binom
 
 from study_app.cli.compare import add_compare_commands
 from study_app.errors import InputFileError, StudyError
-from study_app.protocol.study import BUNDLED_PROTOCOLS, load_study
 from study_app.protocol.responses import Response, utc_now
+from study_app.protocol.study import BUNDLED_PROTOCOLS, load_study
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame, export_answers
 
@@ -71,7 +71,8 @@ def plain_error_rates(answers: pd.DataFrame, study) -> dict[str, float]:
     rates = {}
     for annotator, rows in answers[answers["phase"] == "test"].groupby("annotator"):
         wrong = [
-            trial["outcome"].iloc[0] != "answer" or trial["label_id"].iloc[0] not in study.truth(trial["image_id"].iloc[0])
+            trial["outcome"].iloc[0] != "answer"
+            or trial["label_id"].iloc[0] not in study.truth(trial["image_id"].iloc[0])
             for _, trial in rows.groupby("trial_uuid")
         ]
         rates[annotator] = sum(wrong) / len(wrong)
@@ -96,7 +97,9 @@ def test_compare_study_with_default_paths(workspace, monkeypatch, capsys):
     hit = top1["label_id"] == top1["image_id"].map(lambda i: study.truth(i)[0])
     # the test phase asks for 1 answer, so models are scored top-1 like the annotators
     assert rates.loc["knn-5", "error_rate"] == pytest.approx(1 - hit.mean())
-    assert rates.loc["humans (mean of annotators)", "error_rate"] == pytest.approx(sum(plain_error_rates(answers, study).values()) / 3)
+    assert rates.loc["humans (mean of annotators)", "error_rate"] == pytest.approx(
+        sum(plain_error_rates(answers, study).values()) / 3
+    )
     paired = pd.read_csv(out / "paired.csv")
     assert len(paired) == 3 * 7 + 3  # (3 annotators, humans, 3 crowds) x 3 models + 3 model pairs
     assert (paired["family"] == "humans vs models").sum() == 21 and (paired["family"] == "models vs models").sum() == 3
@@ -110,19 +113,41 @@ def test_compare_study_with_default_paths(workspace, monkeypatch, capsys):
     assert len(pd.read_csv(out / "consistency_differences.csv")) == 3  # every two of the 3 models
     assert (pd.read_csv(out / "label_agreement.csv")["test"] == "Fleiss' kappa").sum() == 1
     raters = pd.read_csv(out / "raters.csv", keep_default_na=False)
-    assert set(raters["phase"]) == {"test", ""} and (raters["phase"] == "test").sum() == 6 * 200  # "": images in no phase
+    assert (
+        set(raters["phase"]) == {"test", ""} and (raters["phase"] == "test").sum() == 6 * 200
+    )  # "": images in no phase
     # scope all: a model's error on every image it predicted outside the phases not analysed (training)
     overall = every[(every["scope"] == "all") & (every["phase"] == "(all)")].set_index("rater")
     trained = set(study.phase("training").image_ids)
-    knn_all = predictions[(predictions["model"] == "knn-5") & (predictions["rank"] == 1) & ~predictions["image_id"].isin(trained)]
+    knn_all = predictions[
+        (predictions["model"] == "knn-5") & (predictions["rank"] == 1) & ~predictions["image_id"].isin(trained)
+    ]
     hit_all = knn_all["label_id"] == knn_all["image_id"].map(lambda i: study.truth(i)[0])
-    assert overall.loc["knn-5", "n"] == len(knn_all) > 200 and overall.loc["knn-5", "error_rate"] == pytest.approx(1 - hit_all.mean())
+    assert overall.loc["knn-5", "n"] == len(knn_all) > 200 and overall.loc["knn-5", "error_rate"] == pytest.approx(
+        1 - hit_all.mean()
+    )
 
 
 def test_compare_json_and_file_mode_agree(workspace, tmp_path, capsys):
     root, _, _ = workspace
     store = root / "results" / "demo-digits" / "results.sqlite"
-    assert run(["compare", "--study", str(DIGITS), "--store", str(store), "--n-boot", "300", "--out", str(tmp_path / "a"), "--json"]) == 0
+    assert (
+        run(
+            [
+                "compare",
+                "--study",
+                str(DIGITS),
+                "--store",
+                str(store),
+                "--n-boot",
+                "300",
+                "--out",
+                str(tmp_path / "a"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     from_study = json.loads(capsys.readouterr().out)
     assert from_study["study"] == "demo-digits" and from_study["phases"] == ["test"] and from_study["rule"] == "top-k"
     wide = tmp_path / "knn-5.csv"
@@ -131,8 +156,23 @@ def test_compare_json_and_file_mode_agree(workspace, tmp_path, capsys):
     knn.rename(columns=lambda r: f"top{r}").reset_index().to_csv(wide, index=False)
     others = tmp_path / "others.csv"
     predictions[predictions["model"] != "knn-5"].to_csv(others, index=False)
-    argv = ["compare", "--answers", str(root / "answers.csv"), "--truth", str(DIGITS / "manifest.csv"),
-            "--predictions", str(wide), str(others), "--phase", "test", "--n-boot", "300", "--out", str(tmp_path / "b"), "--json"]
+    argv = [
+        "compare",
+        "--answers",
+        str(root / "answers.csv"),
+        "--truth",
+        str(DIGITS / "manifest.csv"),
+        "--predictions",
+        str(wide),
+        str(others),
+        "--phase",
+        "test",
+        "--n-boot",
+        "300",
+        "--out",
+        str(tmp_path / "b"),
+        "--json",
+    ]
     assert run(argv) == 0
     from_files = json.loads(capsys.readouterr().out)
     assert from_files["study"] == "demo-digits"
@@ -143,7 +183,9 @@ def test_compare_json_and_file_mode_agree(workspace, tmp_path, capsys):
     paired = pd.DataFrame(from_study["paired"]).dropna(subset=["mcnemar_p"])
     smallest = paired.loc[paired["mcnemar_p"].idxmin()]
     low, high = sorted((int(smallest["only_a_right"]), int(smallest["only_b_right"])))
-    assert smallest["mcnemar_p"] < 1e-5 and smallest["mcnemar_p"] == pytest.approx(2 * binom.cdf(low, low + high, 0.5), rel=1e-12)
+    assert smallest["mcnemar_p"] < 1e-5 and smallest["mcnemar_p"] == pytest.approx(
+        2 * binom.cdf(low, low + high, 0.5), rel=1e-12
+    )
 
 
 def test_compare_user_errors(workspace, tmp_path):
@@ -164,9 +206,41 @@ def test_compare_user_errors(workspace, tmp_path):
 
 
 def test_plan_command(capsys):
-    assert run(["plan", "--human-error", "0.051", "--model-error", "0.068", "--discordance", "0.06", "--simulations", "300"]) == 0
+    assert (
+        run(
+            [
+                "plan",
+                "--human-error",
+                "0.051",
+                "--model-error",
+                "0.068",
+                "--discordance",
+                "0.06",
+                "--simulations",
+                "300",
+            ]
+        )
+        == 0
+    )
     assert "exact McNemar power" in capsys.readouterr().out
-    assert run(["plan", "--human-error", "0.10", "--model-error", "0.05", "--annotators", "1", "3", "--simulations", "300", "--json"]) == 0
+    assert (
+        run(
+            [
+                "plan",
+                "--human-error",
+                "0.10",
+                "--model-error",
+                "0.05",
+                "--annotators",
+                "1",
+                "3",
+                "--simulations",
+                "300",
+                "--json",
+            ]
+        )
+        == 0
+    )
     plan = json.loads(capsys.readouterr().out)
     assert [row["annotators"] for row in plan["table"]] == [1, 3] and plan["discordance"] == pytest.approx(0.14)
     with pytest.raises(SystemExit) as refused:  # a usage error of argparse: out of its documented range
@@ -185,13 +259,33 @@ def test_main_py_compare_subprocess(workspace, tmp_path):
     root, _, _ = workspace
     store = root / "results" / "demo-digits" / "results.sqlite"
     done = subprocess.run(
-        [sys.executable, "main.py", "compare", "--study", "demo-digits", "--store", str(store), "--n-boot", "200", "--out", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "main.py",
+            "compare",
+            "--study",
+            "demo-digits",
+            "--store",
+            str(store),
+            "--n-boot",
+            "200",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "rates.csv").is_file()
-    failed = subprocess.run([sys.executable, "main.py", "compare", "--study", "demo-digits", "--store", str(tmp_path / "none.sqlite")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    failed = subprocess.run(
+        [sys.executable, "main.py", "compare", "--study", "demo-digits", "--store", str(tmp_path / "none.sqlite")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert failed.returncode == 1 and "Traceback" not in failed.stderr and "no results store" in failed.stderr
 
 
@@ -211,13 +305,34 @@ def test_compare_top_k_and_hierarchy_on_the_tiny_study(tiny_study, tmp_path, cap
                 controller.submit(Response(plan(study.truth(controller.current().image_id)[0]), 300.0, now, now))
     for k, expected in ((1, {"A01": 0.0, "A02": 1.0, "A03": 1.0}), (3, {"A01": 0.0, "A02": 0.0, "A03": 1.0})):
         out = tmp_path / f"k{k}"
-        assert run(["compare", "--study", str(tiny_study), "--store", str(store_path), "--k", str(k), "--n-boot", "200", "--out", str(out)]) == 0
+        assert (
+            run(
+                [
+                    "compare",
+                    "--study",
+                    str(tiny_study),
+                    "--store",
+                    str(store_path),
+                    "--k",
+                    str(k),
+                    "--n-boot",
+                    "200",
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
         rates = pd.read_csv(out / "rates.csv").query("scope == 'shared'").set_index("rater")["error_rate"]
         assert {a: rates[a] for a in expected} == expected
     capsys.readouterr()
     raters = pd.read_csv(tmp_path / "k3" / "raters.csv")
     people = raters[raters["kind"] == "human"].groupby("rater")
     assert people["superclass_correct"].all().to_dict() == {"A01": True, "A02": True, "A03": False}
-    assert people["lca_depth"].max().to_dict() == {"A01": 1.0, "A02": 0.0, "A03": pytest.approx(float("nan"), nan_ok=True)}
+    assert people["lca_depth"].max().to_dict() == {
+        "A01": 1.0,
+        "A02": 0.0,
+        "A03": pytest.approx(float("nan"), nan_ok=True),
+    }
     levels = set(pd.read_csv(tmp_path / "k3" / "classes.csv")["level"])
     assert levels == {"class", "superclass"}

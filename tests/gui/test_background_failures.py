@@ -9,14 +9,13 @@ import threading
 import zlib
 
 import pytest
-from PyQt5.QtCore import QRunnable, QSettings, QThreadPool, QTimer, Qt
+from PyQt5.QtCore import QRunnable, QSettings, Qt, QThreadPool, QTimer
 from PyQt5.QtWidgets import QApplication
 
 from study_app.gui.crash import EXIT_CRASH, crash_handler
 from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore
-
 from tests.gui.conftest import show_window
 from tests.gui.keys import press
 
@@ -49,7 +48,9 @@ def test_a_long_thin_image_not_yet_decoded_is_reported_in_the_window_not_loading
     (images / "long.png").unlink()
     study = load_study(tiny_study, for_session=True)
     store = ResultsStore(tmp_path / "results.sqlite")
-    window = show_window(qtbot, SessionController(study, store, "LT1"), QSettings(str(tmp_path / "window.ini"), QSettings.IniFormat))
+    window = show_window(
+        qtbot, SessionController(study, store, "LT1"), QSettings(str(tmp_path / "window.ini"), QSettings.IniFormat)
+    )
     press(qtbot, Qt.Key_Return)  # instructions
     press(qtbot, Qt.Key_Return)  # training phase start
     qtbot.waitUntil(lambda: "cannot be shown" in window.message.message.text(), timeout=20_000)

@@ -7,7 +7,6 @@ from PyQt5.QtCore import Qt
 
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame
-
 from tests.gui.conftest import show_window
 from tests.gui.keys import press
 

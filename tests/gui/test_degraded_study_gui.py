@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 from PyQt5.QtCore import Qt
 
-from study_app.protocol.study import BUNDLED_PROTOCOLS
 from study_app.authoring.degraded import write_degraded_study
+from study_app.protocol.study import BUNDLED_PROTOCOLS
 from study_app.store import ResultsStore, answers_frame
-
 from tests.gui.conftest import Session
 from tests.gui.keys import press, type_text, wait_for_trial, watch_timed_presentation
 
@@ -16,7 +15,9 @@ from tests.gui.keys import press, type_text, wait_for_trial, watch_timed_present
 @pytest.fixture(scope="module")
 def noise_study(tmp_path_factory):
     out = tmp_path_factory.mktemp("degraded") / "noise"
-    folder, _ = write_degraded_study(BUNDLED_PROTOCOLS / "demo-imagenet", "uniform_noise", [0, 0.1, 0.35, 0.6], 1, out, presentation_ms=200)
+    folder, _ = write_degraded_study(
+        BUNDLED_PROTOCOLS / "demo-imagenet", "uniform_noise", [0, 0.1, 0.35, 0.6], 1, out, presentation_ms=200
+    )
     return folder
 
 

@@ -11,11 +11,10 @@ from study_app.errors import ProtocolError
 from study_app.gui.main_window import AnnotationWindow
 from study_app.gui.pilot_driver import drive_window
 from study_app.protocol.keys import combine_keys, read_user_keys
-from study_app.session.pilot import run_pilot
 from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
+from study_app.session.pilot import run_pilot
 from study_app.store import ResultsStore, answers_frame
-
 from tests.gui.keys import press, wait_for_trial
 
 
@@ -64,7 +63,9 @@ def test_user_binding_works_in_the_window_and_help_names_its_source(qtbot, gui_s
 def test_simulate_gui_types_a_whole_session_into_the_window(qtbot, tiny_study, tmp_path):
     study = load_study(tiny_study)
     store_path = tmp_path / "pilot.sqlite"
-    summary = run_pilot(study, 1, store_path, accuracy=1.0, rt_ms=(30.0, 1.0), seed=5, drive=partial(drive_window, key_ms=4))
+    summary = run_pilot(
+        study, 1, store_path, accuracy=1.0, rt_ms=(30.0, 1.0), seed=5, drive=partial(drive_window, key_ms=4)
+    )
     assert summary.trials == 16 and summary.correct == {"training": (4, 4), "test": (12, 12)}
     with ResultsStore(store_path, readonly=True) as store:
         answers = answers_frame(store)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from PyQt5.QtCore import Qt
 
 from study_app.store import ResultsStore, answers_frame
-
 from tests.gui.conftest import Session
 from tests.gui.keys import press, type_text, wait_for_trial, watch_timed_presentation
 
@@ -27,7 +26,9 @@ def skip_training(qtbot, window) -> None:
 
 
 def test_timed_presentation_with_mask(qtbot, tiny_study, tmp_path):
-    with_test_phase(tiny_study, "answers = 1\n[phases.presentation]\nfixation_ms = 100\nimage_ms = 150\nmask_ms = 100\n")
+    with_test_phase(
+        tiny_study, "answers = 1\n[phases.presentation]\nfixation_ms = 100\nimage_ms = 150\nmask_ms = 100\n"
+    )
     session = Session(qtbot, tiny_study, tmp_path / "r.sqlite")
     window = session.open("T01")
     skip_training(qtbot, window)

@@ -6,7 +6,6 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QApplication
 
 from study_app.store import ResultsStore, answers_frame
-
 from tests.gui.keys import press, type_text, wait_for_trial
 
 

@@ -8,7 +8,6 @@ from PyQt5.QtWidgets import QLabel
 from study_app.gui.pages import FeedbackPage, InstructionsPage, MessagePage
 from study_app.gui.start_dialog import StartDialog
 from study_app.store import ResultsStore, answers_frame
-
 from tests.gui.keys import answer_with, current_page, press, type_text, wait_for_trial
 
 NAMES = {"cat": "house cat", "dog": "domestic dog", "car": "automobile", "bus": "coach"}
@@ -29,7 +28,17 @@ def test_full_session_quit_resume_finish(qtbot, gui_session):
     verdicts = []
     for _ in range(4):  # training with feedback: right, wrong, right, right
         wrong = len(verdicts) == 1
-        answer_with(qtbot, window, ["automobile" if wrong and truth_query(window) != "automobile" else "coach" if wrong else truth_query(window)])
+        answer_with(
+            qtbot,
+            window,
+            [
+                "automobile"
+                if wrong and truth_query(window) != "automobile"
+                else "coach"
+                if wrong
+                else truth_query(window)
+            ],
+        )
         assert isinstance(current_page(window), FeedbackPage)
         verdicts.append("Not correct" not in window.feedback.verdict.text())
         assert "Training so far" in window.feedback.score.text()
@@ -102,7 +111,6 @@ def test_start_dialog_offers_only_this_studys_session(qtbot, gui_session, tmp_pa
     """A store holding two studies: an open session of the other study is not offered for resuming."""
     from study_app.protocol.study import load_study
     from study_app.session.controller import SessionController
-
     from tests.factory import make_study
 
     other = load_study(make_study(tmp_path / "other", name="other"))

@@ -10,7 +10,6 @@ from PyQt5.QtWidgets import QApplication
 
 from study_app.gui.image_view import BACKGROUND, ImageView
 from study_app.store import ResultsStore, answers_frame
-
 from tests.gui.keys import press, type_text, wait_for_trial
 from tests.gui.test_picker_gui import open_first_trial
 
@@ -90,7 +89,10 @@ def test_heading_and_answer_rows_follow_the_phase(qtbot, gui_session):
     trial = window.trial
     for number in range(1, 5):  # the 4 training trials, one answer each
         wait_for_trial(qtbot, window)
-        assert (trial.heading.text(), trial.counter.text()) == ("Training", f"· image {number} of 4  ·  {number} of 16 in all")
+        assert (trial.heading.text(), trial.counter.text()) == (
+            "Training",
+            f"· image {number} of 4  ·  {number} of 16 in all",
+        )
         assert [trial.slots.item(row).text() for row in range(trial.slots.count())] == ["1. —"]
         type_text(qtbot, "cat")
         press(qtbot, Qt.Key_Return)
@@ -134,11 +136,10 @@ def test_escape_in_the_flag_bar_cancels_the_edit_and_keeps_a_flag_given(qtbot, g
 
 
 def test_feedback_says_when_only_a_later_guess_was_right(qtbot):
-    from study_app.gui.label_picker import ExamplesPane
     from study_app.gui.image_loader import ImageLoader
+    from study_app.gui.label_picker import ExamplesPane
     from study_app.gui.pages import FeedbackPage
     from study_app.session.controller import Feedback
-
     from tests.stats.builders import animals_and_vehicles
 
     labels = animals_and_vehicles()

@@ -7,7 +7,6 @@ from PyQt5.QtCore import Qt
 from study_app.gui.pages import FeedbackPage
 from study_app.stats import rater_table
 from study_app.store import ResultsStore, answers_frame
-
 from tests.gui.keys import answer_with, current_page, press, wait_for_trial
 
 NAMES = {"cat": "house cat", "dog": "domestic dog", "car": "automobile", "bus": "coach"}

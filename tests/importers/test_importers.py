@@ -21,7 +21,9 @@ def test_wide_file_becomes_tidy_named_after_the_file(tmp_path):
     path = write(tmp_path, "resnet.csv", "image_id,top1,top2,top3\ni2,dog,cat,\ni1,cat,,\n")
     frame = read_prediction_file(path)
     assert frame[["model", "image_id", "rank", "label_id"]].values.tolist() == [
-        ["resnet", "i1", 1, "cat"], ["resnet", "i2", 1, "dog"], ["resnet", "i2", 2, "cat"],
+        ["resnet", "i1", 1, "cat"],
+        ["resnet", "i2", 1, "dog"],
+        ["resnet", "i2", 2, "cat"],
     ]
     assert frame["score"].isna().all()
     assert set(read_prediction_file(path, model="ResNet-50")["model"]) == {"ResNet-50"}
@@ -35,7 +37,10 @@ def test_wide_file_problems_are_listed_with_lines(tmp_path):
     assert (2, "the same label twice for one image") in found
     assert (3, "the same image twice: 'i1'") in found
     assert (4, "an empty topN before a filled one; guesses must be top1..topK without gaps") in found
-    assert (5, "image_id not in the study's manifest: 'i9'") in found and (5, "label not in the study's label set") in found
+    assert (5, "image_id not in the study's manifest: 'i9'") in found and (
+        5,
+        "label not in the study's label set",
+    ) in found
     with pytest.raises(InputFileError, match="top1..top2 without gaps"):
         read_prediction_file(write(tmp_path, "g.csv", "image_id,top1,top3\ni1,cat,dog\n"))
     with pytest.raises(InputFileError, match="neither tidy"):
@@ -57,7 +62,9 @@ def test_tidy_files_select_models_and_refuse_repeated_names(tmp_path):
 
 
 def test_minimal_answers_table_is_completed(tmp_path):
-    path = write(tmp_path, "answers.csv", "annotator,image_id,rank,label_id\nA,i1,1,cat\nA,i1,2,dog\nA,i2,,\nB,i2,1,dog\n")
+    path = write(
+        tmp_path, "answers.csv", "annotator,image_id,rank,label_id\nA,i1,1,cat\nA,i1,2,dog\nA,i2,,\nB,i2,1,dog\n"
+    )
     answers = read_answers(path)
     assert answers["outcome"].tolist() == ["answer", "answer", "skip", "answer"]
     assert answers["trial"].tolist() == [0, 0, 1, 0]

@@ -18,8 +18,8 @@ import pytest
 from study_app.errors import InputFileError
 from study_app.importers import read_model_vs_human
 from study_app.importers.model_vs_human import short_image_id
-from study_app.stats.conditions import condition_level
 from study_app.stats import humanlike_metrics, ood_accuracy
+from study_app.stats.conditions import condition_level
 
 DATA = Path("/work/shared/data/model-vs-human")
 RAW = DATA / "raw-data"
@@ -48,7 +48,10 @@ def published_table(name: str) -> dict[str, list[float]]:
 
 
 def test_published_tables_are_what_the_test_expects():
-    humanlike, accuracy = published_table("benchmark_table_humanlike.tex"), published_table("benchmark_table_accuracy.tex")
+    humanlike, accuracy = (
+        published_table("benchmark_table_humanlike.tex"),
+        published_table("benchmark_table_accuracy.tex"),
+    )
     names = {"simclr_resnet50x1": "SimCLR-x1", "resnet50": "ResNet-50", "bagnet33": "BagNet-33"}
     for model, values in PUBLISHED.items():
         assert tuple(humanlike[names[model]][:3]) == values[:3]
@@ -90,7 +93,15 @@ def test_image_ids_conditions_and_rater_names():
     assert short_image_id("0001_cop_s01_c30_knife_10_n03041632_7380.png") == "n03041632_7380.png"
     assert short_image_id("0001_edg_s01_0_oven_00_oven10.png") == "oven10.png"
     assert short_image_id("airplane1-bicycle2.png") == "airplane1-bicycle2.png"
-    assert [condition_level(c) for c in ("0.90", "3", "inf", "false", "c30", "1-10-10", "NaN")] == ["0.9", "3", "inf", "false", "c30", "1-10-10", ""]
+    assert [condition_level(c) for c in ("0.90", "3", "inf", "false", "c30", "1-10-10", "NaN")] == [
+        "0.9",
+        "3",
+        "inf",
+        "false",
+        "c30",
+        "1-10-10",
+        "",
+    ]
     raters = read_model_vs_human(RAW, datasets=["edge"])
     assert sorted(raters.loc[raters["kind"] == "model", "rater"].astype(str).unique()) == sorted(PUBLISHED)
     assert "edge:subject-01" in set(raters["rater"].astype(str))

@@ -48,7 +48,10 @@ def test_unknown_images_and_labels_are_named(tmp_path):
     frame, problems = read(tmp_path, HEADER + "m,a,1,x,1\nm,zz,1,qq,1\n", image_ids={"a"}, label_ids={"x"})
     assert frame is None
     assert {(p.field, p.line) for p in problems} == {("image_id", 3), ("label_id", 3)}
-    assert {p.message for p in problems} == {"image_id not in the study's manifest: 'zz'", "label_id not in the study's label set: 'qq'"}
+    assert {p.message for p in problems} == {
+        "image_id not in the study's manifest: 'zz'",
+        "label_id not in the study's label set: 'qq'",
+    }
 
 
 def test_a_rank_twice_does_not_hide_another_images_gap(tmp_path):

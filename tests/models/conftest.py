@@ -41,7 +41,9 @@ def lite0_spec(imagenet_study: Study) -> ModelSpec:
 
 
 @pytest.fixture(scope="session")
-def imagenet_runs(tmp_path_factory: pytest.TempPathFactory, imagenet_study: Study, lite0_spec: ModelSpec) -> dict[str, pd.DataFrame]:
+def imagenet_runs(
+    tmp_path_factory: pytest.TempPathFactory, imagenet_study: Study, lite0_spec: ModelSpec
+) -> dict[str, pd.DataFrame]:
     """EfficientNet-Lite0 predictions of the 20 demo photos from each available backend."""
     pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")

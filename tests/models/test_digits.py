@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from study_app.protocol.study import BUNDLED_PROTOCOLS
-
 from tests.models.conftest import predict_command
 
 pytest.importorskip("onnxruntime")
@@ -23,7 +22,19 @@ KNN_DISTANCE_TIES = {"digit-0283"}
 def test_reproduces_committed_top3(tmp_path) -> None:
     out = tmp_path / "models.csv"
     for model in ("logistic-regression", "svm-rbf", "knn-5"):
-        command = predict_command("--study", "demo-digits", "--model", model, "--out", str(out), "--split", "train", "--split", "test", "--no-progress")
+        command = predict_command(
+            "--study",
+            "demo-digits",
+            "--model",
+            model,
+            "--out",
+            str(out),
+            "--split",
+            "train",
+            "--split",
+            "test",
+            "--no-progress",
+        )
         subprocess.run(command, check=True, capture_output=True, text=True, timeout=120)
     got = pd.read_csv(out).sort_values(["model", "image_id", "rank"], kind="stable").reset_index(drop=True)
     committed = pd.read_csv(COMMITTED)

@@ -30,7 +30,9 @@ def test_backends_agree_on_every_image(imagenet_runs: dict[str, pd.DataFrame]) -
     assert_same_guesses(imagenet_runs["onnxruntime"], imagenet_runs["torch"])
 
 
-def test_output_is_a_valid_sorted_predictions_file(tmp_path, imagenet_runs: dict[str, pd.DataFrame], imagenet_study) -> None:
+def test_output_is_a_valid_sorted_predictions_file(
+    tmp_path, imagenet_runs: dict[str, pd.DataFrame], imagenet_study
+) -> None:
     path = tmp_path / "p.csv"
     imagenet_runs["onnxruntime"].to_csv(path, index=False)
     problems: list = []

@@ -42,7 +42,10 @@ def coarse_study(tmp_path: Path) -> Path:
 
     write("labels.csv", classes)
     write("hierarchy_nodes.csv", inner)
-    manifest = [dict(r, labels=coarse_of(r["labels"])) for r in csv.DictReader((IMAGENET / "manifest.csv").open(encoding="utf-8"))]
+    manifest = [
+        dict(r, labels=coarse_of(r["labels"]))
+        for r in csv.DictReader((IMAGENET / "manifest.csv").open(encoding="utf-8"))
+    ]
     write("manifest.csv", [r for r in manifest if r["labels"]])
     toml = (study / "study.toml").read_text(encoding="utf-8")
     (study / "study.toml").write_text(toml.split("[models]")[0], encoding="utf-8")

@@ -25,7 +25,6 @@ from study_app.errors import StudyError
 from study_app.models import ModelSpecError, load_spec, predict_study
 from study_app.models.weights import WeightsFileError, refuse_unsafe_torch
 from study_app.protocol.study import load_study
-
 from tests.factory import make_study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,8 +76,22 @@ class OpensMarker:
         return (open, (str(self.marker), "w"))
 
 
-def run_predict(study: Path, model: str, *extra: str, backend: str = "torch", cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(ROOT / "main.py"), "predict", "--study", str(study), "--model", model, "--backend", backend, "--no-progress", *extra]
+def run_predict(
+    study: Path, model: str, *extra: str, backend: str = "torch", cwd: Path = ROOT
+) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable,
+        str(ROOT / "main.py"),
+        "predict",
+        "--study",
+        str(study),
+        "--model",
+        model,
+        "--backend",
+        backend,
+        "--no-progress",
+        *extra,
+    ]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
@@ -86,7 +99,9 @@ def model_spec(study: Path, name: str, architecture: str, arguments: str = "[]",
     models = study / "models"
     models.mkdir(exist_ok=True)
     path = models / f"{name}.toml"
-    path.write_text(SPEC_HEAD.format(name=name, weights=weights, architecture=architecture, arguments=arguments), encoding="utf-8")
+    path.write_text(
+        SPEC_HEAD.format(name=name, weights=weights, architecture=architecture, arguments=arguments), encoding="utf-8"
+    )
     return path
 
 
@@ -123,7 +138,10 @@ def test_the_issue_attack_pandas_read_pickle_is_refused_and_never_unpickles(stud
         assert "Traceback" not in result.stderr
         assert f"{spec}:" in result.stderr and "[weights.architecture]" in result.stderr
         assert "'pandas:read_pickle' is not an allowed architecture" in result.stderr
-        assert "file:<file>.py:<function>" in result.stderr and "efficientnet_lite_pytorch:EfficientNet.from_name" in result.stderr
+        assert (
+            "file:<file>.py:<function>" in result.stderr
+            and "efficientnet_lite_pytorch:EfficientNet.from_name" in result.stderr
+        )
         assert not marker.exists()
     assert not (spec.parent / "results").exists()  # nothing written
 
@@ -164,7 +182,9 @@ def test_code_outside_the_allow_list_is_refused_by_spec_checking(study: Path, ar
         ("efficientnet_lite_pytorch:EfficientNet.from_name", "[3]", "takes a variant name"),
     ],
 )
-def test_known_builders_and_their_arguments(study: Path, architecture: str, arguments: str, problem: str | None) -> None:
+def test_known_builders_and_their_arguments(
+    study: Path, architecture: str, arguments: str, problem: str | None
+) -> None:
     """Checking a spec imports nothing, so these are checked with or without timm and torchvision installed."""
     spec = model_spec(study, "net", architecture, arguments)
     (spec.parent / "net.pt").write_bytes(b"not read while a spec is checked")
@@ -183,8 +203,16 @@ def test_a_known_builder_that_is_not_installed_says_what_to_install(study: Path)
         pytest.skip("torchvision is installed")
     spec = model_spec(study, "net", "torchvision.models:resnet18")
     tiny_net_weights(spec.parent / "net.pt")
-    with pytest.raises(StudyError, match=r"needs the Python package 'torchvision.models'; install it with: pip install torchvision"):
-        predict_study(load_study(str(study), check_images=False), load_spec(spec), study.parent / "net.csv", backend="torch", progress=False)
+    with pytest.raises(
+        StudyError, match=r"needs the Python package 'torchvision.models'; install it with: pip install torchvision"
+    ):
+        predict_study(
+            load_study(str(study), check_images=False),
+            load_spec(spec),
+            study.parent / "net.csv",
+            backend="torch",
+            progress=False,
+        )
 
 
 @pytest.mark.parametrize(
@@ -192,7 +220,7 @@ def test_a_known_builder_that_is_not_installed_says_what_to_install(study: Path)
     [
         ('["payload.pkl", "../payload.pkl"]', "'../payload.pkl' is not a plain name"),
         ('["/etc/passwd"]', "'/etc/passwd' is not a plain name"),
-        ("[{ path = \"payload.pkl\" }]", "a table is not a plain value"),
+        ('[{ path = "payload.pkl" }]', "a table is not a plain value"),
         ('[["a", "b"]]', "an array is not a plain value"),
         ("[nan]", "nan is not a finite number"),
         ("[1e30]", "argument 1 must be between -100,000 and 100,000 (a setting such as a class count), not 1e+30"),
@@ -214,7 +242,13 @@ def test_a_builder_file_must_be_inside_the_spec_folder(study: Path, tmp_path: Pa
     outside.write_text(NET_FILE, encoding="utf-8")
     (study / "models").mkdir()
     (study / "models" / "link.py").symlink_to(outside)
-    for reference in ("file:../../outside.py:build", f"file:{outside}:build", "file:link.py:build", "file:missing.py:build", "file:net.txt:build"):
+    for reference in (
+        "file:../../outside.py:build",
+        f"file:{outside}:build",
+        "file:link.py:build",
+        "file:missing.py:build",
+        "file:net.txt:build",
+    ):
         spec = model_spec(study, "net", reference, "[4]")
         (spec.parent / "net.pt").write_bytes(b"not read while a spec is checked")
         (spec.parent / "net.txt").write_text(NET_FILE, encoding="utf-8")
@@ -255,7 +289,9 @@ def test_a_changed_builder_file_is_refused(study: Path) -> None:
     spec = load_spec(spec_path, trust_model_code=True)
     code.write_text(NET_FILE.replace("imported.marker", "changed.marker"), encoding="utf-8")
     with pytest.raises(ModelSpecError, match=r"\[weights.architecture\]: .*net.py changed after the spec was checked"):
-        predict_study(load_study(str(study), check_images=False), spec, study.parent / "net.csv", backend="torch", progress=False)
+        predict_study(
+            load_study(str(study), check_images=False), spec, study.parent / "net.csv", backend="torch", progress=False
+        )
     assert not (spec_path.parent / "changed.marker").exists()
 
 
@@ -321,13 +357,18 @@ def test_onnx_specs_cannot_load_custom_operator_libraries(study: Path) -> None:
     (spec.parent / "net.onnx").write_bytes(b"")
     with pytest.raises(ModelSpecError) as caught:
         load_spec(spec)
-    assert [(p.field, p.message.split(";")[0]) for p in caught.value.problems] == [("weights.custom_op_library", "unknown key 'custom_op_library'")]
+    assert [(p.field, p.message.split(";")[0]) for p in caught.value.problems] == [
+        ("weights.custom_op_library", "unknown key 'custom_op_library'")
+    ]
 
 
 def test_weights_may_be_located_only_by_known_packages(study: Path) -> None:
     """``package`` + ``locate`` call a function at spec checking; only known ones are called."""
     spec = file_builder_spec(study)
-    spec.write_text(spec.read_text(encoding="utf-8").replace('file = "net.pt"', 'package = "pip"\nlocate = "main"'), encoding="utf-8")
+    spec.write_text(
+        spec.read_text(encoding="utf-8").replace('file = "net.pt"', 'package = "pip"\nlocate = "main"'),
+        encoding="utf-8",
+    )
     with pytest.raises(ModelSpecError) as caught:
         load_spec(spec)
     [problem] = caught.value.problems
@@ -361,7 +402,9 @@ def test_onnx_models_that_need_more_than_the_file_are_refused(study: Path, kind:
     (study / "secret.bin").write_bytes(bytes(192))
     spec = model_spec(study, "net", "x")
     spec.write_text(
-        spec.read_text(encoding="utf-8").replace('format = "pytorch-state-dict"', 'format = "onnx"').replace('file = "net.pt"\narchitecture = "x"\narguments = []', 'file = "net.onnx"'),
+        spec.read_text(encoding="utf-8")
+        .replace('format = "pytorch-state-dict"', 'format = "onnx"')
+        .replace('file = "net.pt"\narchitecture = "x"\narguments = []', 'file = "net.onnx"'),
         encoding="utf-8",
     )
     onnx_model(spec.parent / "net.onnx", kind)
@@ -387,7 +430,9 @@ def torchscript_spec(study: Path, marker: Path) -> Path:
 
     spec = model_spec(study, "scripted", "x", weights="scripted.pt")
     spec.write_text(
-        spec.read_text(encoding="utf-8").replace('format = "pytorch-state-dict"', 'format = "torchscript"').replace('architecture = "x"\narguments = []\n', ""),
+        spec.read_text(encoding="utf-8")
+        .replace('format = "pytorch-state-dict"', 'format = "torchscript"')
+        .replace('architecture = "x"\narguments = []\n', ""),
         encoding="utf-8",
     )
     scripted(WritesMarker(str(marker)), spec.parent / "scripted.pt")
@@ -429,7 +474,13 @@ def test_untrusted_torchscript_is_refused_on_every_backend(study: Path, backend:
     marker = study.parent / "victim.marker"
     spec = load_spec(torchscript_spec(study, marker))
     with pytest.raises(ModelSpecError, match=r"\[weights.format\]: .*scripted.pt is TorchScript.*--trust-model-code"):
-        predict_study(load_study(str(study), check_images=False), spec, study.parent / "scripted.csv", backend=backend, progress=False)
+        predict_study(
+            load_study(str(study), check_images=False),
+            spec,
+            study.parent / "scripted.csv",
+            backend=backend,
+            progress=False,
+        )
     assert not marker.exists() and not (study.parent / "scripted.csv").exists()
 
 
@@ -441,25 +492,48 @@ def test_a_changed_torchscript_file_is_refused(study: Path) -> None:
     spec = load_spec(spec_path, trust_model_code=True)
     scripted(torch.nn.Linear(48, 4), spec_path.parent / "scripted.pt")
     with pytest.raises(ModelSpecError, match=r"\[weights.file\]: .*scripted.pt changed after the spec was checked"):
-        predict_study(load_study(str(study), check_images=False), spec, study.parent / "scripted.csv", backend="torch", progress=False)
+        predict_study(
+            load_study(str(study), check_images=False),
+            spec,
+            study.parent / "scripted.csv",
+            backend="torch",
+            progress=False,
+        )
 
 
 def test_a_trusted_file_that_is_not_torchscript_is_a_message(study: Path) -> None:
     spec_path = torchscript_spec(study, study.parent / "victim.marker")
     (spec_path.parent / "scripted.pt").write_bytes(b"not a TorchScript archive")
     with pytest.raises(ModelSpecError, match=r"\[weights.file\]: .*scripted.pt is not a TorchScript file"):
-        predict_study(load_study(str(study), check_images=False), load_spec(spec_path, trust_model_code=True), study.parent / "s.csv", backend="torch", progress=False)
+        predict_study(
+            load_study(str(study), check_images=False),
+            load_spec(spec_path, trust_model_code=True),
+            study.parent / "s.csv",
+            backend="torch",
+            progress=False,
+        )
 
 
 @pytest.mark.parametrize(
-    "version, safe", [("2.1.0", False), ("2.5.1+cu121", False), ("1.13.1", False), ("garbage", False), ("2.6.0", True), ("10.0.1+cpu", True)]
+    "version, safe",
+    [
+        ("2.1.0", False),
+        ("2.5.1+cu121", False),
+        ("1.13.1", False),
+        ("garbage", False),
+        ("2.6.0", True),
+        ("10.0.1+cpu", True),
+    ],
 )
 def test_torch_before_2_6_may_not_read_pickled_weights(version: str, safe: bool) -> None:
     """``weights_only=True`` can run code before torch 2.6 (CVE-2025-32434)."""
     if safe:
         refuse_unsafe_torch(version)
         return
-    with pytest.raises(WeightsFileError, match=rf"torch {re.escape(version)} can be made to run code .*CVE-2025-32434.*pip install 'torch>=2.6'"):
+    with pytest.raises(
+        WeightsFileError,
+        match=rf"torch {re.escape(version)} can be made to run code .*CVE-2025-32434.*pip install 'torch>=2.6'",
+    ):
         refuse_unsafe_torch(version)
 
 

@@ -13,7 +13,6 @@ import pytest
 
 from study_app.models.output import HEADER, PredictionsWriter
 from study_app.protocol.study import BUNDLED_PROTOCOLS
-
 from tests.models.conftest import predict_command
 
 COPIES = 4  # 20 photos -> 80 images: several seconds at batch size 1
@@ -48,11 +47,25 @@ def test_sigint_leaves_a_valid_partial_file_that_a_rerun_completes(tmp_path: Pat
     pytest.importorskip("onnxruntime")
     pytest.importorskip("torch")  # for the one-time ONNX export
     out = tmp_path / "predictions.csv"
-    command = predict_command("--study", str(larger_imagenet_study), "--model", "efficientnet-lite0", "--out", str(out), "--batch-size", "1", "--workers", "1")
+    command = predict_command(
+        "--study",
+        str(larger_imagenet_study),
+        "--model",
+        "efficientnet-lite0",
+        "--out",
+        str(out),
+        "--batch-size",
+        "1",
+        "--workers",
+        "1",
+    )
     # Ctrl-C as at a terminal, even where this test runs in the background of a shell without
     # job control (which starts it, and so the child, with SIGINT ignored).
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120

@@ -15,15 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from study_app.analysis.raters import study_raters
-from study_app.protocol.counterbalance import Design, level_order, stimulus_groups
 from study_app.errors import ProtocolError
-from study_app.session.pilot import run_pilot
-from study_app.protocol.study import load_study
-from study_app.report.inputs import from_study_store
+from study_app.protocol.counterbalance import Design, level_order, stimulus_groups
 from study_app.protocol.schedule import session_trials
-from study_app.store import ResultsStore, answers_frame, export_answers, read_export
+from study_app.protocol.study import load_study
 from study_app.protocol.summary import describe_study
-
+from study_app.report.inputs import from_study_store
+from study_app.session.pilot import run_pilot
+from study_app.store import ResultsStore, answers_frame, export_answers, read_export
 from tests.factory import STUDY_TOML
 from tests.protocol.test_counterbalance import latin_square_study
 
@@ -43,9 +42,22 @@ def condition_study(root, levels=LEVELS, design: str = CONDITION_DESIGN, drop=No
         for level in levels if row["split"] == "test" else levels[:1]:
             image_id = f"{row['image_id']}@{level}"
             if image_id != drop:
-                out.append({**row, "image_id": image_id, "condition": level, "source_image_id": row["image_id"], "group": "g" + row["labels"]})
+                out.append(
+                    {
+                        **row,
+                        "image_id": image_id,
+                        "condition": level,
+                        "source_image_id": row["image_id"],
+                        "group": "g" + row["labels"],
+                    }
+                )
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, ["image_id", "path", "labels", "split", "condition", "source_image_id", "group"], lineterminator="\n", extrasaction="ignore")
+        writer = csv.DictWriter(
+            handle,
+            ["image_id", "path", "labels", "split", "condition", "source_image_id", "group"],
+            lineterminator="\n",
+            extrasaction="ignore",
+        )
         writer.writeheader()
         writer.writerows(out)
     (root / "study.toml").write_text(STUDY_TOML.split("[models]")[0] + design, encoding="utf-8")
@@ -177,7 +189,9 @@ def test_the_rater_table_has_the_condition_of_people_and_of_models(tmp_path, tin
     condition_study(tiny_study)
     predictions = [["model-a", f"img-{n:03d}@{lv}", "1", "cat", "0.9"] for n in (4, 5, 6) for lv in LEVELS]
     with (tiny_study / "predictions.csv").open("w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle, lineterminator="\n").writerows([["model", "image_id", "rank", "label_id", "score"], *predictions])
+        csv.writer(handle, lineterminator="\n").writerows(
+            [["model", "image_id", "rank", "label_id", "score"], *predictions]
+        )
     study = load_study(tiny_study)
     store_path = tmp_path / "pilot.sqlite"
     run_pilot(study, 3, store_path, accuracy=0.7, rt_ms=(400.0, 10.0), seed=2)

@@ -7,13 +7,12 @@ from collections import Counter
 
 import pytest
 
-from study_app.protocol.counterbalance import Assignment, Design
 from study_app.errors import ProtocolError
-from study_app.session.pilot import run_pilot
-from study_app.protocol.study import load_study
+from study_app.protocol.counterbalance import Assignment, Design
 from study_app.protocol.schedule import session_trials
+from study_app.protocol.study import load_study
+from study_app.session.pilot import run_pilot
 from study_app.store import ResultsStore, answers_frame
-
 from tests.factory import STUDY_TOML
 
 TWO_CONDITIONS = """
@@ -51,7 +50,7 @@ def write_blocks(study_dir, blocks_of) -> None:
 
 
 def latin_square_study(study_dir, extra: str = TWO_CONDITIONS):
-    toml = STUDY_TOML.split("[[phases]]\nname = \"test\"")[0] + extra.lstrip("\n")
+    toml = STUDY_TOML.split('[[phases]]\nname = "test"')[0] + extra.lstrip("\n")
     (study_dir / "study.toml").write_text(toml + '\n[models]\npredictions = ["predictions.csv"]\n', encoding="utf-8")
     write_blocks(study_dir, lambda number, row: "" if row[3] != "test" else ("A" if number % 2 else "B"))
     return load_study(study_dir)
@@ -81,7 +80,9 @@ def test_two_by_two_latin_square_rotation_and_judgement_counts(tmp_path, tiny_st
     run_pilot(study, 4, store_path, accuracy=1.0, rt_ms=(400.0, 10.0), seed=3)
 
     with ResultsStore(store_path, readonly=True) as store:
-        rows = store.conn.execute("SELECT annotator_id, assignment, trial_order FROM sessions ORDER BY started_at").fetchall()
+        rows = store.conn.execute(
+            "SELECT annotator_id, assignment, trial_order FROM sessions ORDER BY started_at"
+        ).fetchall()
         answers = answers_frame(store)
     assignments = [Assignment.from_json(row[1]) for row in rows]
     assert [a.arrival for a in assignments] == [0, 1, 2, 3]
@@ -122,7 +123,9 @@ def test_assignment_reproducible_and_kept_on_a_new_session(tmp_path, tiny_study)
 
 def test_subset_rotation_with_one_condition(tmp_path, tiny_study):
     toml = (tiny_study / "study.toml").read_text(encoding="utf-8")
-    (tiny_study / "study.toml").write_text(toml + '\n[counterbalance]\nphases = ["test"]\nblocks = "block"\n', encoding="utf-8")
+    (tiny_study / "study.toml").write_text(
+        toml + '\n[counterbalance]\nphases = ["test"]\nblocks = "block"\n', encoding="utf-8"
+    )
     write_blocks(tiny_study, lambda number, row: "" if row[3] != "test" else "abc"[number % 3])
     study = load_study(tiny_study)
     assert study.counterbalance.groups == 3
@@ -164,12 +167,28 @@ def test_compare_scores_models_in_each_condition_of_a_shared_image(tmp_path, tin
     study = latin_square_study(tiny_study)
     store_path = tmp_path / "pilot.sqlite"
     run_pilot(study, 2, store_path, accuracy=1.0, rt_ms=(400.0, 10.0))
-    argv = ["compare", "--study", str(tiny_study), "--store", str(store_path), "--phase", "short", "--phase", "long",
-            "--n-boot", "200", "--out", str(tmp_path / "out"), "--json"]
+    argv = [
+        "compare",
+        "--study",
+        str(tiny_study),
+        "--store",
+        str(store_path),
+        "--phase",
+        "short",
+        "--phase",
+        "long",
+        "--n-boot",
+        "200",
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+    ]
     assert main(argv) == 0
     rates = json.loads(capsys.readouterr().out)["rates"]
     for scope in ("all", "shared"):
-        model_rows = [r for r in rates if r["rater"] == "model-a" and r["phase"] in ("short", "long") and r["scope"] == scope]
+        model_rows = [
+            r for r in rates if r["rater"] == "model-a" and r["phase"] in ("short", "long") and r["scope"] == scope
+        ]
         assert sorted(r["phase"] for r in model_rows) == ["long", "short"]
         assert {r["n"] for r in model_rows} == {12}  # the model answered every test image, in both conditions
 
@@ -190,5 +209,7 @@ def test_export_names_each_answers_group_and_an_import_keeps_the_assignments(tmp
     with ResultsStore(tmp_path / "copy.sqlite") as copy:
         import_answers(copy, table)
         again = dict(copy.conn.execute("SELECT uuid, assignment FROM sessions").fetchall())
-        assert {u: Assignment.from_json(t) for u, t in again.items()} == {u: Assignment.from_json(t) for u, t in stored.items()}
+        assert {u: Assignment.from_json(t) for u, t in again.items()} == {
+            u: Assignment.from_json(t) for u, t in stored.items()
+        }
         assert answers_frame(copy)["group"].tolist() == frame["group"].tolist()

@@ -11,7 +11,6 @@ from PIL import Image
 from study_app.errors import ProtocolError, StudyNotFoundError
 from study_app.protocol.keys import COMMANDS, KEYS, REVIEW_COMMANDS, REVIEW_KEYS, normalise_keys
 from study_app.protocol.study import load_study
-
 from tests.factory import write_csv
 
 
@@ -71,7 +70,9 @@ def test_five_mistakes_are_all_reported_with_locations(tiny_study):
     assert any(p.file == "manifest.csv" and p.line == 2 and "unknown label 'lion'" in p.message for p in problems), text
     assert any(p.file == "manifest.csv" and p.line == 3 and "not found" in p.message for p in problems), text
     assert any(p.file == "manifest.csv" and p.line == 4 and "'..'" in p.message for p in problems), text
-    assert any(p.file == "labels.csv" and p.line == 6 and "duplicate label_id 'dog'" in p.message for p in problems), text
+    assert any(p.file == "labels.csv" and p.line == 6 and "duplicate label_id 'dog'" in p.message for p in problems), (
+        text
+    )
     assert any(p.file == "study.toml" and p.field == "phases.1.n" and p.line == 28 for p in problems), text
     assert sorted(p.name for p in tiny_study.rglob("*")) == before  # nothing written
 
@@ -92,7 +93,11 @@ def test_unknown_key_suggests_the_right_one(tiny_study):
 
 def test_wrong_types_and_missing_keys(tiny_study):
     toml = (tiny_study / "study.toml").read_text()
-    toml = toml.replace("seed = 7", 'seed = "seven"').replace("answers = 3", "answers = true").replace('name = "tiny"\n', "")
+    toml = (
+        toml.replace("seed = 7", 'seed = "seven"')
+        .replace("answers = 3", "answers = true")
+        .replace('name = "tiny"\n', "")
+    )
     (tiny_study / "study.toml").write_text(toml)
     messages = [str(p) for p in problems_of(tiny_study)]
     assert any("seed must be an integer" in m for m in messages), messages

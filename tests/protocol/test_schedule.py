@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from study_app.errors import StudyError
-from study_app.protocol.study import load_study
 from study_app.protocol.schedule import check_annotator_id, session_trials
+from study_app.protocol.study import load_study
 
 
 def test_order_is_reproducible_and_per_annotator(tiny_study):

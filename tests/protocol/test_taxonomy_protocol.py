@@ -7,7 +7,6 @@ import pytest
 from study_app.errors import ProtocolError
 from study_app.protocol.study import load_study
 from study_app.protocol.taxonomy import DEFAULT_TAXONOMY
-
 from tests.factory import make_study
 
 GOOD = """
@@ -82,7 +81,10 @@ def test_default_taxonomy_is_the_ilsvrc_papers(tiny_study):
 
 def test_a_custom_taxonomy_replaces_the_default(tmp_path):
     taxonomy = load_study(study_with(tmp_path, GOOD), check_images=False).taxonomy
-    assert [(c.key, c.shortcut, c.applies_to) for c in taxonomy.causes] == [("blur", "B", "both"), ("tiny", "F5", "models")]
+    assert [(c.key, c.shortcut, c.applies_to) for c in taxonomy.causes] == [
+        ("blur", "B", "both"),
+        ("tiny", "F5", "models"),
+    ]
     assert [c.key for c in taxonomy.offered("human")] == ["blur"] and len(taxonomy.offered(None)) == 2
 
 

@@ -29,9 +29,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from study_app.io.csvfiles import write_csv
 from study_app.errors import Problem, StudyError
 from study_app.importers.predictions import read_prediction_file
+from study_app.io.csvfiles import write_csv
 from study_app.protocol.study import load_study
 
 STUDY_TOML = """format = 1
@@ -81,42 +81,169 @@ submit = "F12"
 """
 
 PREDICTIONS = [
-    ["m", "a1", "1", "cat", "0.9"], ["m", "a1", "2", "dog", "0.1"],
-    ["m", "b1", "1", "dog", "0.8"], ["m", "b1", "2", "cat", "0.2"],
-    ["m", "a2", "1", "cat", ""], ["m", "b2", "1", "cat", "1e-3"],
+    ["m", "a1", "1", "cat", "0.9"],
+    ["m", "a1", "2", "dog", "0.1"],
+    ["m", "b1", "1", "dog", "0.8"],
+    ["m", "b1", "2", "cat", "0.2"],
+    ["m", "a2", "1", "cat", ""],
+    ["m", "b2", "1", "cat", "1e-3"],
 ]
 
 #: Files of the study that a mutation may hit, with how often.
-TARGETS = (("study.toml", 8), ("labels.csv", 2), ("manifest.csv", 3), ("hierarchy.csv", 1),
-           ("nodes.csv", 1), ("examples.csv", 1), ("predictions.csv", 2), ("instructions.md", 1))
+TARGETS = (
+    ("study.toml", 8),
+    ("labels.csv", 2),
+    ("manifest.csv", 3),
+    ("hierarchy.csv", 1),
+    ("nodes.csv", 1),
+    ("examples.csv", 1),
+    ("predictions.csv", 2),
+    ("instructions.md", 1),
+)
 
-TOML_VALUES = ('""', '"x"', '"../x"', '"/etc/passwd"', "0", "-1", "1", "99999999999999999999", "1e308", "inf", "nan",
-               "-0.0", "true", "false", "[]", "[1, \"a\"]", "{}", "{a = 1}", "1979-05-27T07:32:00Z", '"\\u0000"',
-               "'''\nmulti\n'''", '"ranked"', '"multi-label"', '"random"', '"fixed"', "10", "11", "2", "[\"predictions.csv\", 3]",
-               "[\"predictions.csv\"]")
-TOML_KEYS = ("name", "seed", "format", "file", "manifest", "root", "split", "n", "answers", "mode", "order", "feedback",
-             "break_every", "time_limit_s", "countdown", "image_ms", "fixation_ms", "mask_ms", "predictions", "hierarchy",
-             "nodes", "examples", "examples_root", "max_pixels", "instructions", "allow_overlap", "submit", "quit", "nmae",
-             "labels", "images", "phases", "presentation", "keys", "models")
-CSV_CELLS = ("", " ", "cat", "dog", "animal", "a1", "b2", "0", "-1", "1.5", "nan", "inf", "1e400", "99999999999999999999",
-             "train", "test", "images/a1.png", "../x", "/etc/passwd", "images", "a;b", ";", "\"", "\"\"", "x,y", "\u202e",
-             "=1+1", "\x00", "\ufeff", "é", "😀", "a\nb", "cat;cat", "model", "rank", "label_id", "score", "image_id")
+TOML_VALUES = (
+    '""',
+    '"x"',
+    '"../x"',
+    '"/etc/passwd"',
+    "0",
+    "-1",
+    "1",
+    "99999999999999999999",
+    "1e308",
+    "inf",
+    "nan",
+    "-0.0",
+    "true",
+    "false",
+    "[]",
+    '[1, "a"]',
+    "{}",
+    "{a = 1}",
+    "1979-05-27T07:32:00Z",
+    '"\\u0000"',
+    "'''\nmulti\n'''",
+    '"ranked"',
+    '"multi-label"',
+    '"random"',
+    '"fixed"',
+    "10",
+    "11",
+    "2",
+    '["predictions.csv", 3]',
+    '["predictions.csv"]',
+)
+TOML_KEYS = (
+    "name",
+    "seed",
+    "format",
+    "file",
+    "manifest",
+    "root",
+    "split",
+    "n",
+    "answers",
+    "mode",
+    "order",
+    "feedback",
+    "break_every",
+    "time_limit_s",
+    "countdown",
+    "image_ms",
+    "fixation_ms",
+    "mask_ms",
+    "predictions",
+    "hierarchy",
+    "nodes",
+    "examples",
+    "examples_root",
+    "max_pixels",
+    "instructions",
+    "allow_overlap",
+    "submit",
+    "quit",
+    "nmae",
+    "labels",
+    "images",
+    "phases",
+    "presentation",
+    "keys",
+    "models",
+)
+CSV_CELLS = (
+    "",
+    " ",
+    "cat",
+    "dog",
+    "animal",
+    "a1",
+    "b2",
+    "0",
+    "-1",
+    "1.5",
+    "nan",
+    "inf",
+    "1e400",
+    "99999999999999999999",
+    "train",
+    "test",
+    "images/a1.png",
+    "../x",
+    "/etc/passwd",
+    "images",
+    "a;b",
+    ";",
+    '"',
+    '""',
+    "x,y",
+    "\u202e",
+    "=1+1",
+    "\x00",
+    "\ufeff",
+    "é",
+    "😀",
+    "a\nb",
+    "cat;cat",
+    "model",
+    "rank",
+    "label_id",
+    "score",
+    "image_id",
+)
 
 
 def write_base(root: Path) -> None:
     """The valid study every case starts from."""
     images = root / "images"
     images.mkdir(parents=True)
-    colours = {"a1": (200, 0, 0), "a2": (190, 10, 0), "b1": (0, 0, 200), "b2": (0, 10, 190), "ea": (250, 0, 0), "eb": (0, 0, 250)}
+    colours = {
+        "a1": (200, 0, 0),
+        "a2": (190, 10, 0),
+        "b1": (0, 0, 200),
+        "b2": (0, 10, 190),
+        "ea": (250, 0, 0),
+        "eb": (0, 0, 250),
+    }
     for name, colour in colours.items():
         Image.new("RGB", (6, 4), colour).save(images / f"{name}.png")
-    write_csv(root / "labels.csv", ["label_id", "name", "synonyms", "definition"], [["cat", "cat", "kitty", "a feline"], ["dog", "dog", "", "a canid"]])
+    write_csv(
+        root / "labels.csv",
+        ["label_id", "name", "synonyms", "definition"],
+        [["cat", "cat", "kitty", "a feline"], ["dog", "dog", "", "a canid"]],
+    )
     write_csv(root / "nodes.csv", ["label_id", "name", "synonyms", "definition"], [["animal", "animal", "", ""]])
     write_csv(root / "hierarchy.csv", ["child", "parent"], [["cat", "animal"], ["dog", "animal"]])
     write_csv(root / "examples.csv", ["label_id", "path"], [["cat", "images/ea.png"], ["dog", "images/eb.png"]])
-    write_csv(root / "manifest.csv", ["image_id", "path", "labels", "split"],
-              [["a1", "images/a1.png", "cat", "train"], ["b1", "images/b1.png", "dog", "train"],
-               ["a2", "images/a2.png", "cat", "test"], ["b2", "images/b2.png", "dog;cat", "test"]])
+    write_csv(
+        root / "manifest.csv",
+        ["image_id", "path", "labels", "split"],
+        [
+            ["a1", "images/a1.png", "cat", "train"],
+            ["b1", "images/b1.png", "dog", "train"],
+            ["a2", "images/a2.png", "cat", "test"],
+            ["b2", "images/b2.png", "dog;cat", "test"],
+        ],
+    )
     write_csv(root / "predictions.csv", ["model", "image_id", "rank", "label_id", "score"], PREDICTIONS)
     (root / "instructions.md").write_text("Pick the class.\n", encoding="utf-8")
     (root / "study.toml").write_text(STUDY_TOML, encoding="utf-8")
@@ -140,13 +267,13 @@ def mutate(data: bytes, rng: random.Random, is_toml: bool) -> bytes:
             data = data[:at] + bytes(rng.randrange(256) for _ in range(rng.randint(1, 8))) + data[at:]
         elif kind == 2 and data:  # delete a range
             at = rng.randrange(len(data))
-            data = data[:at] + data[at + rng.randint(1, 40):]
+            data = data[:at] + data[at + rng.randint(1, 40) :]
         elif kind == 3:  # truncate
             data = data[: rng.randrange(len(data) + 1)]
         elif kind == 4:  # repeat or drop a line
             lines = _lines(data)
             i = rng.randrange(len(lines))
-            lines[i:i + 1] = [lines[i]] * rng.choice((0, 2, 3))
+            lines[i : i + 1] = [lines[i]] * rng.choice((0, 2, 3))
             data = b"\n".join(lines)
         elif kind == 5:  # swap two lines
             lines = _lines(data)
@@ -155,18 +282,41 @@ def mutate(data: bytes, rng: random.Random, is_toml: bool) -> bytes:
             data = b"\n".join(lines)
         elif kind == 6:  # change the encoding of the file or prepend a BOM
             text = data.decode("utf-8", "replace")
-            data = rng.choice((text.encode("utf-16"), text.encode("latin-1", "replace"), b"\xef\xbb\xbf" + data, text.encode("utf-8") + "é".encode("latin-1")))
+            data = rng.choice(
+                (
+                    text.encode("utf-16"),
+                    text.encode("latin-1", "replace"),
+                    b"\xef\xbb\xbf" + data,
+                    text.encode("utf-8") + "é".encode("latin-1"),
+                )
+            )
         elif is_toml and kind in (7, 8):  # a random value for a random key
             lines = _lines(data)
             i = rng.randrange(len(lines))
-            key = rng.choice(TOML_KEYS) if kind == 8 or b"=" not in lines[i] else lines[i].split(b"=")[0].decode("utf-8", "replace").strip()
+            key = (
+                rng.choice(TOML_KEYS)
+                if kind == 8 or b"=" not in lines[i]
+                else lines[i].split(b"=")[0].decode("utf-8", "replace").strip()
+            )
             lines.insert(i, f"{key} = {rng.choice(TOML_VALUES)}".encode())
             if kind == 7 and b"=" in lines[i + 1]:
                 del lines[i + 1]
             data = b"\n".join(lines)
         elif is_toml:  # a random table header
             lines = _lines(data)
-            header = rng.choice(("[labels]", "[images]", "[[phases]]", "[phases.presentation]", "[models]", "[keys]", "[x]", "[[labels]]", "[phases]"))
+            header = rng.choice(
+                (
+                    "[labels]",
+                    "[images]",
+                    "[[phases]]",
+                    "[phases.presentation]",
+                    "[models]",
+                    "[keys]",
+                    "[x]",
+                    "[[labels]]",
+                    "[phases]",
+                )
+            )
             lines.insert(rng.randrange(len(lines) + 1), header.encode())
             data = b"\n".join(lines)
         else:  # a random cell in a random row (CSV)
@@ -239,7 +389,9 @@ def run(cases: int, first_seed: int = 0, stop_after: int = 20) -> tuple[int, lis
                 os.environ["XDG_CACHE_HOME"] = saved_cache
 
 
-def _run_in(tmp: Path, cases: int, first_seed: int, stop_after: int, failures: list[Failure]) -> tuple[int, list[Failure]]:
+def _run_in(
+    tmp: Path, cases: int, first_seed: int, stop_after: int, failures: list[Failure]
+) -> tuple[int, list[Failure]]:
     base, work = tmp / "base", tmp / "work"
     write_base(base)
     shutil.copytree(base, work)

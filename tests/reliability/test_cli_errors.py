@@ -20,7 +20,6 @@ import pytest
 
 from study_app.io.csvfiles import write_csv
 from study_app.store import ResultsStore
-
 from tests.factory import make_study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +30,12 @@ FAST = ("--rt-ms", "150,0")
 
 def main_py(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env or OFFSCREEN
+        [sys.executable, str(ROOT / "main.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or OFFSCREEN,
     )
 
 
@@ -46,7 +50,9 @@ def sessions(store: Path) -> list[tuple[str, str | None, int]]:
 def store_refusing_answers(path: Path) -> Path:
     """A pilot store whose every answer fails to be written, as on a full disk (sessions and events still go in)."""
     with ResultsStore(path, pilot=True) as store:
-        store.conn.execute("CREATE TRIGGER fail BEFORE INSERT ON trials BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+        store.conn.execute(
+            "CREATE TRIGGER fail BEFORE INSERT ON trials BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
     return path
 
 
@@ -57,7 +63,9 @@ def test_simulate_gui_runs_the_real_window_through_the_whole_study(tmp_path):
     """It aborted with exit 134 (the QApplication was not kept) and left an open, empty session."""
     study = make_study(tmp_path / "tiny", per_class_test=1)
     store = tmp_path / "pilot.sqlite"
-    result = main_py("simulate", "--gui", "--study", str(study), "--annotators", "2", *FAST, "--store", str(store), cwd=tmp_path)
+    result = main_py(
+        "simulate", "--gui", "--study", str(study), "--annotators", "2", *FAST, "--store", str(store), cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert "2 simulated annotator(s), 16 trials" in result.stdout
     done = sessions(store)
@@ -68,9 +76,21 @@ def test_simulate_gui_runs_the_real_window_through_the_whole_study(tmp_path):
 def test_a_pilot_whose_answers_cannot_be_stored_ends_its_empty_session(tmp_path, gui):
     study = make_study(tmp_path / "tiny", per_class_test=1)
     store = store_refusing_answers(tmp_path / "pilot.sqlite")
-    args = ("simulate", *(("--gui",) if gui else ()), "--study", str(study), "--annotators", "2", *FAST, "--store", str(store))
+    args = (
+        "simulate",
+        *(("--gui",) if gui else ()),
+        "--study",
+        str(study),
+        "--annotators",
+        "2",
+        *FAST,
+        "--store",
+        str(store),
+    )
     result = main_py(*args, cwd=tmp_path)
-    assert result.returncode == 1 and "disk I/O error" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 1 and "disk I/O error" in result.stderr and "Traceback" not in result.stderr, (
+        result.stderr
+    )
     if gui:
         assert "was not saved after 3 tries" in result.stderr  # it does not retry for ever
     [(annotator, ended, answered)] = sessions(store)  # the first failure stops the run
@@ -84,12 +104,20 @@ def test_ctrl_c_during_a_pilot_ends_its_empty_session_without_a_traceback(tmp_pa
     store = tmp_path / "pilot.sqlite"
     pace = "--gui" if gui else "--real-time"  # either way the first answer waits its 60 s response time
     argv = [sys.executable, str(ROOT / "main.py"), "simulate", pace, "--study", str(study), "--annotators", "1"]
-    child = subprocess.Popen([*argv, "--rt-ms", "60000,0", "--store", str(store)], cwd=tmp_path, env=OFFSCREEN,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [*argv, "--rt-ms", "60000,0", "--store", str(store)],
+        cwd=tmp_path,
+        env=OFFSCREEN,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not (store.exists() and _session_under_way(store)):
-            assert time.monotonic() < deadline and child.poll() is None, child.stderr.read() if child.poll() is not None else "no session"
+            assert time.monotonic() < deadline and child.poll() is None, (
+                child.stderr.read() if child.poll() is not None else "no session"
+            )
             time.sleep(0.1)
         time.sleep(0.5)  # the window's event loop runs (or the scripted participant is thinking)
         child.send_signal(signal.SIGINT)
@@ -116,24 +144,51 @@ def test_predictions_without_some_image_are_refused_before_a_session_opens(tmp_p
     kept = [line.split(",") for line in rows[1:] if ",img-005," not in line]
     write_csv(tmp_path / "partial.csv", rows[0].split(","), kept)
     store = tmp_path / "pilot.sqlite"
-    result = main_py("simulate", "--study", str(tiny_study), "--from-predictions", str(tmp_path / "partial.csv"), "--store", str(store), cwd=tmp_path)
+    result = main_py(
+        "simulate",
+        "--study",
+        str(tiny_study),
+        "--from-predictions",
+        str(tmp_path / "partial.csv"),
+        "--store",
+        str(store),
+        cwd=tmp_path,
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "partial.csv: model 'model-a' has no guesses for 1 of the 16 images the study shows, e.g. 'img-005'" in result.stderr
+    assert (
+        "partial.csv: model 'model-a' has no guesses for 1 of the 16 images the study shows, e.g. 'img-005'"
+        in result.stderr
+    )
     assert not store.exists()
 
 
 # -- a closed pipe ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [["validate", "--study", "demo-digits", "--quick"], ["progress", "--images", "--store"]], ids=["validate", "progress"])
+@pytest.mark.parametrize(
+    "command",
+    [["validate", "--study", "demo-digits", "--quick"], ["progress", "--images", "--store"]],
+    ids=["validate", "progress"],
+)
 def test_output_into_a_closed_pipe_ends_quietly(tmp_path, tiny_study, command):
     """``validate | head -1``: the reader went away before the output came (BrokenPipeError traceback)."""
     if command[0] == "progress":
         store = tmp_path / "pilot.sqlite"
-        assert main_py("simulate", "--study", str(tiny_study), "--annotators", "1", "--store", str(store), cwd=tmp_path).returncode == 0
+        assert (
+            main_py(
+                "simulate", "--study", str(tiny_study), "--annotators", "1", "--store", str(store), cwd=tmp_path
+            ).returncode
+            == 0
+        )
         command = [*command, str(store)]
-    child = subprocess.Popen([sys.executable, str(ROOT / "main.py"), *command], cwd=tmp_path, env=OFFSCREEN,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), *command],
+        cwd=tmp_path,
+        env=OFFSCREEN,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     child.stdout.close()  # like `head -1` after its line: every write from here meets a closed pipe
     stderr = child.stderr.read()
     assert child.wait(timeout=120) == 141, stderr  # as a shell reports a program ended by SIGPIPE
@@ -192,15 +247,37 @@ def _unreadable_class_folder(tmp_path: Path, val: Path) -> tuple[Path, str]:
 
 @pytest.mark.parametrize(
     "make",
-    [_loop_to_itself, _link_back_up, _image_link_to_itself, _broken_image_link, _no_such_folder, _a_file, _image_name_not_utf8,
-     pytest.param(_unreadable_class_folder, marks=pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder"))],
+    [
+        _loop_to_itself,
+        _link_back_up,
+        _image_link_to_itself,
+        _broken_image_link,
+        _no_such_folder,
+        _a_file,
+        _image_name_not_utf8,
+        pytest.param(
+            _unreadable_class_folder, marks=pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")
+        ),
+    ],
 )
 def test_new_study_names_the_path_that_is_not_a_readable_folder_of_images(tmp_path, make):
     val = _val_dir_with_one_image(tmp_path)
     given, message = make(tmp_path, val)
     out = tmp_path / "protocol"
     try:
-        result = main_py("new-study", "ilsvrc2012", "--val-dir", str(given), "--out", str(out), "--train-images", "0", "--test-images", "1", cwd=tmp_path)
+        result = main_py(
+            "new-study",
+            "ilsvrc2012",
+            "--val-dir",
+            str(given),
+            "--out",
+            str(out),
+            "--train-images",
+            "0",
+            "--test-images",
+            "1",
+            cwd=tmp_path,
+        )
     finally:
         for folder in val.iterdir():
             if not folder.is_symlink():
@@ -218,7 +295,19 @@ def test_new_study_follows_a_linked_class_folder(tmp_path):
     (elsewhere / "b.png").write_bytes((val / "n01440764" / "a.png").read_bytes())
     (val / "n01443537").symlink_to(elsewhere)
     out = tmp_path / "protocol"
-    result = main_py("new-study", "ilsvrc2012", "--val-dir", str(val), "--out", str(out), "--train-images", "0", "--test-images", "2", cwd=tmp_path)
+    result = main_py(
+        "new-study",
+        "ilsvrc2012",
+        "--val-dir",
+        str(val),
+        "--out",
+        str(out),
+        "--train-images",
+        "0",
+        "--test-images",
+        "2",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "n01443537/b.png" in (out / "manifest.csv").read_text(encoding="utf-8")
 

@@ -20,7 +20,6 @@ import pytest
 from study_app.protocol.study import load_study
 from study_app.store import ResultsStore, check_store, recover_store
 from study_app.store.page_recovery import committed_wal_pages
-
 from tests.store.test_store import run_session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +86,13 @@ def test_a_store_left_by_a_full_disk_is_sound_and_recovers_identically(tmp_path,
     it lacks are in the WAL. SQLite's check passes: so does check-store (was: "cut short")."""
     path = tmp_path / "results.sqlite"
     ResultsStore(path).close()
-    done = subprocess.run([sys.executable, "-c", DISK_FULL, str(tiny_study), str(path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", DISK_FULL, str(tiny_study), str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0 and done.stdout.startswith("FULL") and "disk" in done.stdout, done.stderr
     assert path.stat().st_size < header_pages(path) * PAGE  # the file is shorter than its (valid) header says
     before = rows(path)

@@ -22,7 +22,6 @@ import study_app.store.db
 from study_app.errors import StoreError
 from study_app.protocol.responses import Response, utc_now
 from study_app.store import ResultsStore, answers_frame, check_store
-
 from tests.gui.conftest import Session
 from tests.gui.keys import press, type_text, wait_for_trial
 from tests.gui.test_picker_gui import open_first_trial
@@ -68,12 +67,14 @@ def test_disk_full_during_commit_keeps_the_answer_until_space_is_back(tiny_study
     answer fails with a message on screen, the window stays on that trial, and once space is back
     (the limit lifted) the same answer is saved and the session goes on to the end."""
     store_path = tmp_path / "results.sqlite"
-    lines, err, code = run_lines(["-m", "tests.reliability.gui_annotator", str(tiny_study), str(store_path), "D01", "--fsize-limit-kb", "6"])
+    lines, err, code = run_lines(
+        ["-m", "tests.reliability.gui_annotator", str(tiny_study), str(store_path), "D01", "--fsize-limit-kb", "6"]
+    )
     assert code == 0, err
     failed = [line for line in lines if line.startswith("FAILED")]
     assert failed and "could NOT be saved" in failed[0] and "disk" in failed[0]
     phase, index = failed[0].split()[1:3]
-    after = lines[lines.index(failed[0]) + 1:]
+    after = lines[lines.index(failed[0]) + 1 :]
     assert after[0] == "RAISED" and f"ACK {phase} {index}" in after  # the kept answer, written later
     assert lines.count(f"ACK {phase} {index}") == 1 and lines[-1] == "DONE"
     acks = sorted((line.split()[1], int(line.split()[2])) for line in lines if line.startswith("ACK"))
@@ -110,8 +111,10 @@ def test_disk_full_in_the_store_api_raises_and_stores_nothing_partial(tiny_study
     assert check_store(store_path).ok
 
 
-@pytest.mark.skipif(sys.platform != "linux" or (os.geteuid() == 0 and not shutil.which("setpriv")),
-                    reason="as root, setpriv (Linux) is needed to give up the override of file permissions")
+@pytest.mark.skipif(
+    sys.platform != "linux" or (os.geteuid() == 0 and not shutil.which("setpriv")),
+    reason="as root, setpriv (Linux) is needed to give up the override of file permissions",
+)
 def test_read_only_results_folder_is_a_clear_error(tiny_study, tmp_path):
     """Opening a store in a read-only folder (what the annotation app shows in its start-up
     message box) and exporting into one end with a message naming the file, never a traceback."""
@@ -126,11 +129,33 @@ def test_read_only_results_folder_is_a_clear_error(tiny_study, tmp_path):
     # root ignores permission bits unless it gives up CAP_DAC_OVERRIDE, as setpriv does for the child
     prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"] if os.geteuid() == 0 else []
     try:
-        lines, err, code = run_lines(["main.py", "export", "--study", str(tiny_study), "--store", str(writable),
-                                      "--out", str(folder / "export" / "answers.csv")], prefix=prefix)
+        lines, err, code = run_lines(
+            [
+                "main.py",
+                "export",
+                "--study",
+                str(tiny_study),
+                "--store",
+                str(writable),
+                "--out",
+                str(folder / "export" / "answers.csv"),
+            ],
+            prefix=prefix,
+        )
         assert code == 1 and "Traceback" not in err and "answers.csv" in err, err
-        lines, err, code = run_lines(["main.py", "export", "--study", str(tiny_study), "--store", str(folder / "results.sqlite"),
-                                      "--out", str(tmp_path / "out.csv")], prefix=prefix)
+        lines, err, code = run_lines(
+            [
+                "main.py",
+                "export",
+                "--study",
+                str(tiny_study),
+                "--store",
+                str(folder / "results.sqlite"),
+                "--out",
+                str(tmp_path / "out.csv"),
+            ],
+            prefix=prefix,
+        )
         assert code == 1 and "Traceback" not in err and "read-only" in err, err
         script = "import sys; from study_app.store import ResultsStore; ResultsStore(sys.argv[1])"
         lines, err, code = run_lines(["-c", script, str(folder / "results.sqlite")], prefix=prefix)
@@ -184,9 +209,17 @@ def test_store_locked_by_another_process(qtbot, tiny_study, tmp_path, monkeypatc
     session = Session(qtbot, tiny_study, tmp_path / "results" / "results.sqlite")
     window = open_first_trial(qtbot, session, "L01")
     locker = subprocess.Popen(
-        [sys.executable, "-c", "import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-         "c.execute('BEGIN EXCLUSIVE'); print('LOCKED', flush=True); sys.stdin.readline(); c.execute('ROLLBACK')\nprint('FREE', flush=True)",
-         str(session.store_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c.execute('BEGIN EXCLUSIVE'); print('LOCKED', flush=True); sys.stdin.readline(); c.execute('ROLLBACK')\nprint('FREE', flush=True)",
+            str(session.store_path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert locker.stdout.readline().strip() == "LOCKED"
         monkeypatch.setattr(study_app.store.db, "LOCK_PATIENCE_S", 0.5)  # the app waits 120 s; the test need not
@@ -288,7 +321,9 @@ def test_store_api_refuses_to_lose_a_second_answer_after_a_failed_write(tiny_stu
     path = tmp_path / "r.sqlite"
     with ResultsStore(path) as store:
         controller = SessionController(load_study(tiny_study), store, "W01")
-        store.conn.execute("CREATE TRIGGER fail BEFORE INSERT ON answers BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+        store.conn.execute(
+            "CREATE TRIGGER fail BEFORE INSERT ON answers BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
         now = utc_now()
         with pytest.raises(StoreError, match="disk"):
             controller.submit(Response(("cat",), 1.0, now, now))

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from study_app.errors import StudyError
 from study_app.protocol.study import _IMAGES, _LABELS, _PHASE, _PRESENTATION, _TOP, load_study
-
 from tests.reliability import fuzz
 
 CI_CASES = 10_000
@@ -39,9 +38,27 @@ def toml_value(value) -> str:
     return str(value)
 
 
-SCALARS = st.one_of(st.integers(min_value=-(2**63), max_value=2**63 - 1), st.floats(), st.booleans(),
-                    st.text(max_size=12), st.sampled_from(["labels.csv", "manifest.csv", "train", "test", "ranked", "multi-label",
-                                                           "random", "fixed", "../x", "/etc/passwd", "instructions.md"]))
+SCALARS = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(),
+    st.booleans(),
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "labels.csv",
+            "manifest.csv",
+            "train",
+            "test",
+            "ranked",
+            "multi-label",
+            "random",
+            "fixed",
+            "../x",
+            "/etc/passwd",
+            "instructions.md",
+        ]
+    ),
+)
 VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=3))
 
 
@@ -50,13 +67,22 @@ def table(schema, extra_keys=("nmae", "split_", "answer")):
     return st.dictionaries(keys, VALUES, max_size=len(schema) + 1)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(top=table(_TOP, ("nmae", "title_")), labels=table(_LABELS), images=table(_IMAGES),
-       phases=st.lists(table(_PHASE), max_size=3), presentation=st.none() | table(_PRESENTATION))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    top=table(_TOP, ("nmae", "title_")),
+    labels=table(_LABELS),
+    images=table(_IMAGES),
+    phases=st.lists(table(_PHASE), max_size=3),
+    presentation=st.none() | table(_PRESENTATION),
+)
 def test_random_toml_documents_give_only_clear_errors(tiny_study, top, labels, images, phases, presentation):
     """Property: any TOML document built from the protocol's keys (and near misses) with values of
     any type either loads or is refused with located problems."""
-    lines = [f"{k} = {toml_value(v)}" for k, v in top.items() if k not in ("labels", "images", "phases", "models", "keys")]
+    lines = [
+        f"{k} = {toml_value(v)}" for k, v in top.items() if k not in ("labels", "images", "phases", "models", "keys")
+    ]
     for header, body in (("[labels]", labels), ("[images]", images)):
         lines += [header, *(f"{k} = {toml_value(v)}" for k, v in body.items() if k != "presentation")]
     for phase in phases:

@@ -11,13 +11,20 @@ from PIL import Image
 from study_app.errors import ImageError
 from study_app.io.images import load_image
 from study_app.protocol.study import load_study
-
 from tests.io.test_images import png_header_only
 from tests.reliability.helpers import only, problems_of
 
 # EXIF orientation -> where the red top-left corner of the stored pixels ends up when displayed upright.
-CORNER_AFTER = {1: "top-left", 2: "top-right", 3: "bottom-right", 4: "bottom-left",
-                5: "top-left", 6: "top-right", 7: "bottom-right", 8: "bottom-left"}
+CORNER_AFTER = {
+    1: "top-left",
+    2: "top-right",
+    3: "bottom-right",
+    4: "bottom-left",
+    5: "top-left",
+    6: "top-right",
+    7: "bottom-right",
+    8: "bottom-left",
+}
 
 
 def corner_image(path, orientation: int) -> None:
@@ -36,7 +43,12 @@ def test_every_exif_orientation_is_shown_upright(tmp_path, orientation):
     image = load_image(path)
     width, height = image.size
     assert (width, height) == ((40, 20) if orientation <= 4 else (20, 40))
-    where = {"top-left": (2, 2), "top-right": (width - 3, 2), "bottom-left": (2, height - 3), "bottom-right": (width - 3, height - 3)}
+    where = {
+        "top-left": (2, 2),
+        "top-right": (width - 3, 2),
+        "bottom-left": (2, height - 3),
+        "bottom-right": (width - 3, height - 3),
+    }
     red = [name for name, xy in where.items() if image.getpixel(xy)[0] > 200 and image.getpixel(xy)[1] < 80]
     assert red == [CORNER_AFTER[orientation]]
 

@@ -22,15 +22,21 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from study_app.io.csvfiles import write_csv
 from study_app.gui.pages import FeedbackPage
-
+from study_app.io.csvfiles import write_csv
 from tests.factory import make_study
 from tests.gui.conftest import Session
 from tests.gui.keys import press, type_text, wait_for_trial
 from tests.gui.test_picker_gui import open_first_trial
 
-ROLES = (Qt.DisplayRole, Qt.ToolTipRole, Qt.StatusTipRole, Qt.WhatsThisRole, Qt.AccessibleTextRole, Qt.AccessibleDescriptionRole)
+ROLES = (
+    Qt.DisplayRole,
+    Qt.ToolTipRole,
+    Qt.StatusTipRole,
+    Qt.WhatsThisRole,
+    Qt.AccessibleTextRole,
+    Qt.AccessibleDescriptionRole,
+)
 
 
 def leaky_study(root: Path) -> Path:
@@ -54,8 +60,14 @@ def leaky_study(root: Path) -> Path:
 
 def widget_texts(widget: QWidget, skip_models: tuple = ()) -> list[str]:
     """Every text the widget shows or announces (assistive technology included)."""
-    texts = [widget.windowTitle(), widget.toolTip(), widget.statusTip(), widget.whatsThis(),
-             widget.accessibleName(), widget.accessibleDescription()]
+    texts = [
+        widget.windowTitle(),
+        widget.toolTip(),
+        widget.statusTip(),
+        widget.whatsThis(),
+        widget.accessibleName(),
+        widget.accessibleDescription(),
+    ]
     if isinstance(widget, (QLabel, QAbstractButton)):
         texts.append(widget.text())
     if isinstance(widget, QLineEdit):
@@ -67,7 +79,9 @@ def widget_texts(widget: QWidget, skip_models: tuple = ()) -> list[str]:
     if isinstance(widget, QProgressBar):
         texts.append(widget.text())
     if isinstance(widget, QTabWidget):
-        texts += [widget.tabText(i) for i in range(widget.count())] + [widget.tabToolTip(i) for i in range(widget.count())]
+        texts += [widget.tabText(i) for i in range(widget.count())] + [
+            widget.tabToolTip(i) for i in range(widget.count())
+        ]
     if isinstance(widget, QAbstractItemView) and widget.model() is not None and widget not in skip_models:
         texts += model_texts(widget.model())
     return [t for t in texts if t]
@@ -147,8 +161,9 @@ def test_no_file_name_path_id_or_truth_anywhere_in_the_test_phase(qtbot, leaky_s
             shown = everything_on_screen(window, class_lists)
             for name in forbidden_names(study, image_id):
                 assert name not in shown, f"{name!r} is in the window"
-            assert not truth_words(study, image_id).search(everything_on_screen(window, class_lists, visible_only=True)), \
-                "the true class is named on screen"
+            assert not truth_words(study, image_id).search(
+                everything_on_screen(window, class_lists, visible_only=True)
+            ), "the true class is named on screen"
             assert window.trial.picker.current is None  # nothing pre-highlighted (it would hint at the answer)
             type_text(qtbot, "c")  # the results list now shows classes; file names still must not appear
             typed = everything_on_screen(window)

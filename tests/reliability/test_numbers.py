@@ -21,9 +21,8 @@ from PIL import Image
 
 from study_app.errors import ProtocolError
 from study_app.io.input_files import MAX_BYTES
-from study_app.session.pilot import run_pilot
 from study_app.protocol.study import load_study, study_name
-
+from study_app.session.pilot import run_pilot
 from tests.reliability.helpers import edit_toml, line_number, only, problems_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,24 +31,60 @@ ALLOCATED = "judgements_per_image = 1\nimages_per_annotator = 4\n"
 
 def main(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess:
     """``python main.py ARGS`` in a subprocess (a hang fails the test by its timeout)."""
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.mark.parametrize(
     ("old", "new", "field", "expected"),
     [
-        ("break_every = 4", "break_every = 4\ntime_limit_s = nan", "phases.1.time_limit_s", "between 0.1 and 3,600, not nan"),
+        (
+            "break_every = 4",
+            "break_every = 4\ntime_limit_s = nan",
+            "phases.1.time_limit_s",
+            "between 0.1 and 3,600, not nan",
+        ),
         ("break_every = 4", "break_every = 4\ntime_limit_s = inf", "phases.1.time_limit_s", "not inf"),
         ("break_every = 4", "break_every = 4\ntime_limit_s = 1e300", "phases.1.time_limit_s", "not 1e+300"),
         ("break_every = 4", "break_every = 4\ntime_limit_s = -inf", "phases.1.time_limit_s", "not -inf"),
-        ("answers = 3", "answers = 3\nundo = false\n[phases.presentation]\nimage_ms = 3000000000",
-         "phases.1.presentation.image_ms", "between 1 and 60,000, not 3000000000"),
-        ("break_every = 4", f"break_every = 4\n{ALLOCATED}release_after_min = nan", "phases.1.release_after_min", "between 0.1 and 10,080"),
-        ("examples_per_class = 2", "examples_per_class = -5", "labels.examples_per_class", "between 0 and 100 (0: no examples shown), not -5"),
+        (
+            "answers = 3",
+            "answers = 3\nundo = false\n[phases.presentation]\nimage_ms = 3000000000",
+            "phases.1.presentation.image_ms",
+            "between 1 and 60,000, not 3000000000",
+        ),
+        (
+            "break_every = 4",
+            f"break_every = 4\n{ALLOCATED}release_after_min = nan",
+            "phases.1.release_after_min",
+            "between 0.1 and 10,080",
+        ),
+        (
+            "examples_per_class = 2",
+            "examples_per_class = -5",
+            "labels.examples_per_class",
+            "between 0 and 100 (0: no examples shown), not -5",
+        ),
         ("seed = 7", "seed = 9223372036854775808", "seed", "a 64-bit integer"),
-        ("[images]\nmanifest = \"manifest.csv\"", "[images]\nmanifest = \"manifest.csv\"\nmax_pixels = 0", "images.max_pixels", "not 0"),
+        (
+            '[images]\nmanifest = "manifest.csv"',
+            '[images]\nmanifest = "manifest.csv"\nmax_pixels = 0',
+            "images.max_pixels",
+            "not 0",
+        ),
     ],
-    ids=["time-nan", "time-inf", "time-1e300", "time-minus-inf", "image-ms-3e9", "release-nan", "examples-minus-5", "seed-2^63", "max-pixels-0"],
+    ids=[
+        "time-nan",
+        "time-inf",
+        "time-1e300",
+        "time-minus-inf",
+        "image-ms-3e9",
+        "release-nan",
+        "examples-minus-5",
+        "seed-2^63",
+        "max-pixels-0",
+    ],
 )
 def test_a_number_out_of_its_range_is_refused_with_line_field_and_range(tiny_study, old, new, field, expected):
     edit_toml(tiny_study, old, new)
@@ -93,13 +128,19 @@ def test_an_8_gb_csv_is_refused_by_its_size(tiny_study, name):
     with open(tiny_study / name, "r+b") as handle:
         handle.truncate(8 << 30)  # sparse: no 8 GB are written
     problem = only(problems_of(tiny_study, check_images=False), "a CSV file is at most")
-    assert problem.file == name and "8,589,934,592 bytes" in problem.message and f"{MAX_BYTES['CSV file']:,} bytes (512 MiB)" in problem.message
+    assert (
+        problem.file == name
+        and "8,589,934,592 bytes" in problem.message
+        and f"{MAX_BYTES['CSV file']:,} bytes (512 MiB)" in problem.message
+    )
 
 
 def test_an_oversized_instructions_file_is_refused_by_its_size(tiny_study):
     with open(tiny_study / "instructions.md", "r+b") as handle:
         handle.truncate(MAX_BYTES["instructions file"] + 1)
-    assert only(problems_of(tiny_study, check_images=False), "an instructions file is at most").file == "instructions.md"
+    assert (
+        only(problems_of(tiny_study, check_images=False), "an instructions file is at most").file == "instructions.md"
+    )
 
 
 def test_an_oversized_image_file_is_refused_by_its_size_before_it_is_read(tiny_study):
@@ -109,14 +150,19 @@ def test_an_oversized_image_file_is_refused_by_its_size_before_it_is_read(tiny_s
     assert problem.file == "manifest.csv" and problem.field == "path" and "img-003.png" in problem.message
 
 
-@pytest.mark.parametrize(("size", "shown"), [((30_000, 1), "30000x1"), ((2_600, 100), "2600x100")], ids=["side", "aspect"])
+@pytest.mark.parametrize(
+    ("size", "shown"), [((30_000, 1), "30000x1"), ((2_600, 100), "2600x100")], ids=["side", "aspect"]
+)
 def test_an_image_over_the_maximum_side_or_aspect_ratio_is_refused_by_validate(tiny_study, size, shown):
     """A long thin image is under the pixel limit, but scaling it to the screen failed with a
     MemoryError in the window's loader thread (80,000,000 x 1 pixels)."""
     Image.new("L", size, 128).save(tiny_study / "images" / "img-003.png")
     problem = only(problems_of(tiny_study), shown)
     assert problem.file == "manifest.csv" and problem.field == "path"
-    assert "img-003.png" in problem.message and "at most 20,000 pixels and at most 25 times the shortest" in problem.message
+    assert (
+        "img-003.png" in problem.message
+        and "at most 20,000 pixels and at most 25 times the shortest" in problem.message
+    )
 
 
 @pytest.mark.parametrize(
@@ -170,9 +216,35 @@ NUMERIC_KEYS = {
     "image_ms": "presentation",
     "mask_ms": "presentation",
 }
-NASTY = [0, -1, 1, 2, 3, 0.5, 1.5, -0.0, 2**31, 2**31 - 1, 2**63 - 1, 2**63, -(2**63) - 1, 10**30, 1e300, -1e300, 5e-324,
-         math.nan, math.inf, -math.inf, 3_000_000_000, 60_000, 10_080, 3600]
-values = st.one_of(st.sampled_from(NASTY), st.integers(-(10**20), 10**20), st.floats(allow_nan=True, allow_infinity=True))
+NASTY = [
+    0,
+    -1,
+    1,
+    2,
+    3,
+    0.5,
+    1.5,
+    -0.0,
+    2**31,
+    2**31 - 1,
+    2**63 - 1,
+    2**63,
+    -(2**63) - 1,
+    10**30,
+    1e300,
+    -1e300,
+    5e-324,
+    math.nan,
+    math.inf,
+    -math.inf,
+    3_000_000_000,
+    60_000,
+    10_080,
+    3600,
+]
+values = st.one_of(
+    st.sampled_from(NASTY), st.integers(-(10**20), 10**20), st.floats(allow_nan=True, allow_infinity=True)
+)
 
 
 def _toml(value: int | float) -> str:
@@ -211,7 +283,9 @@ QTIMER_MAX_MS = 2**31 - 1
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(key=st.sampled_from(sorted(NUMERIC_KEYS)), value=values, allocated=st.booleans())
-def test_any_number_is_refused_naming_its_key_or_the_study_runs_through_simulate(tiny_study, tmp_path_factory, key, value, allocated):
+def test_any_number_is_refused_naming_its_key_or_the_study_runs_through_simulate(
+    tiny_study, tmp_path_factory, key, value, allocated
+):
     """Property: for any value of any numeric key, ``validate`` refuses it naming the key, or
     the study loads, its timings fit the window's timers, and a scripted annotator goes
     through all of it without a traceback."""
@@ -235,7 +309,9 @@ def test_any_number_is_refused_naming_its_key_or_the_study_runs_through_simulate
                 timings += [phase.presentation.fixation_ms, phase.presentation.image_ms, phase.presentation.mask_ms]
             assert all(0 <= ms <= QTIMER_MAX_MS for ms in timings) and 0 < phase.release_after_min < math.inf
         summary = run_pilot(study, 1, tmp_path_factory.mktemp("pilot") / "pilot.sqlite")
-        shown = sum(phase.images_per_annotator if phase.judgements_per_image else len(phase.image_ids) for phase in study.phases)
+        shown = sum(
+            phase.images_per_annotator if phase.judgements_per_image else len(phase.image_ids) for phase in study.phases
+        )
         assert summary.trials == shown
     finally:
         path.write_text(original, encoding="utf-8")

@@ -23,22 +23,39 @@ from pathlib import Path
 import pytest
 
 from study_app.cli.main import main
-from study_app.io.output_guard import STALE_TEMPORARY_S, OutputRefusedError, OutputWriteError, check_output, replacing, write_text
+from study_app.io.output_guard import (
+    STALE_TEMPORARY_S,
+    OutputRefusedError,
+    OutputWriteError,
+    check_output,
+    replacing,
+    write_text,
+)
+from study_app.io.results_folder import journal_dir
 from study_app.report.build import OWNED_FILES
 from study_app.store import ResultsStore, export_answers
-from study_app.io.results_folder import journal_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(*args: str, cwd: Path = ROOT, file_size_limit: int | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def run(
+    *args: str, cwd: Path = ROOT, file_size_limit: int | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """``python main.py *args``; Qt windows, should one open, open invisibly (and then time out)."""
+
     def limit() -> None:  # a full disk, as far as this process can tell: writes past the limit fail with EFBIG
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
 
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          preexec_fn=limit if file_size_limit else None, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=limit if file_size_limit else None,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
 
 
 def refused(result: subprocess.CompletedProcess, text: str) -> bool:
@@ -101,15 +118,24 @@ def test_a_full_disk_during_export_leaves_the_previous_export_pair_whole(store, 
     assert run("export", "--store", str(store), "--out", str(out)).returncode == 0
     manifest = out.with_name("answers.manifest.json")
     pair = out.read_bytes(), manifest.read_bytes()
-    assert run("simulate", "--study", "demo-digits", "--annotators", "1", "--seed", "1", "--store", str(store)).returncode == 0
+    assert (
+        run("simulate", "--study", "demo-digits", "--annotators", "1", "--seed", "1", "--store", str(store)).returncode
+        == 0
+    )
     assert run("export", "--store", str(store), "--out", str(tmp_path / "probe.csv")).returncode == 0
-    table_size, manifest_size = (tmp_path / "probe.csv").stat().st_size, (tmp_path / "probe.manifest.json").stat().st_size
+    table_size, manifest_size = (
+        (tmp_path / "probe.csv").stat().st_size,
+        (tmp_path / "probe.manifest.json").stat().st_size,
+    )
     assert table_size < manifest_size
 
     result = run("export", "--store", str(store), "--out", str(out), file_size_limit=(table_size + manifest_size) // 2)
     assert refused(result, "cannot write"), result.stderr
     assert (out.read_bytes(), manifest.read_bytes()) == pair
-    assert sorted(p.name for p in out.parent.iterdir()) == ["answers.csv", "answers.manifest.json"]  # no temporaries left
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "answers.csv",
+        "answers.manifest.json",
+    ]  # no temporaries left
 
 
 def test_an_export_whose_manifest_cannot_be_put_in_place_replaces_neither(tiny_store, tmp_path, capsys):
@@ -118,7 +144,10 @@ def test_an_export_whose_manifest_cannot_be_put_in_place_replaces_neither(tiny_s
     (tmp_path / "answers.manifest.json").mkdir()
     assert main(["export", "--store", str(tiny_store), "--out", str(out)]) == 1
     assert "answers.manifest.json is a folder" in capsys.readouterr().err
-    with ResultsStore(tiny_store, readonly=True) as store, pytest.raises(OutputWriteError, match="a folder of that name is in the way"):
+    with (
+        ResultsStore(tiny_store, readonly=True) as store,
+        pytest.raises(OutputWriteError, match="a folder of that name is in the way"),
+    ):
         export_answers(store, out)  # the writer itself, as a notebook would call it
     assert out.read_text() == "my own table\n"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporaries left
@@ -133,7 +162,11 @@ def test_report_refuses_a_folder_of_other_files(tiny_study, tiny_store, tmp_path
     assert main(args) == 1
     assert "holds files that no report wrote" in capsys.readouterr().err
     assert (folder / "index.html").read_text() == "<p>my own page</p>"
-    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == ["figures", "figures/fig1-final.pdf", "index.html"]
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == [
+        "figures",
+        "figures/fig1-final.pdf",
+        "index.html",
+    ]
 
 
 def test_a_second_report_replaces_only_its_own_files(tiny_study, tiny_store, tmp_path, capsys):
@@ -163,7 +196,9 @@ def test_a_second_report_replaces_only_its_own_files(tiny_study, tiny_store, tmp
     assert ours.read_text() == "the researcher's table under the report's name\n"
 
 
-def test_report_and_compare_do_not_write_into_a_protocol_folder_or_over_an_input(tiny_study, tiny_store, tmp_path, capsys):
+def test_report_and_compare_do_not_write_into_a_protocol_folder_or_over_an_input(
+    tiny_study, tiny_store, tmp_path, capsys
+):
     common = ["--study", str(tiny_study), "--store", str(tiny_store), "--n-boot", "200"]
     assert main(["report", *common, "--out", str(tiny_study / "report")]) == 1
     assert main(["compare", *common, "--out", str(tiny_study / "compare")]) == 1
@@ -215,12 +250,28 @@ def test_simulate_into_its_predictions_file_is_refused(tiny_study, tmp_path, cap
     predictions = tmp_path / "predictions.csv"
     shutil.copyfile(tiny_study / "predictions.csv", predictions)
     before = predictions.read_bytes()
-    assert main(["simulate", "--study", str(tiny_study), "--from-predictions", str(predictions), "--store", str(predictions)]) == 1
+    assert (
+        main(
+            [
+                "simulate",
+                "--study",
+                str(tiny_study),
+                "--from-predictions",
+                str(predictions),
+                "--store",
+                str(predictions),
+            ]
+        )
+        == 1
+    )
     assert "is also one of this command's inputs" in capsys.readouterr().err and predictions.read_bytes() == before
 
 
 def test_new_study_is_not_written_into_another_protocol(tiny_study, capsys):
-    assert main(["new-study", "ilsvrc2012", "--val-dir", str(tiny_study / "images"), "--out", str(tiny_study / "nested")]) == 1
+    assert (
+        main(["new-study", "ilsvrc2012", "--val-dir", str(tiny_study / "images"), "--out", str(tiny_study / "nested")])
+        == 1
+    )
     assert "inside the protocol folder" in capsys.readouterr().err and not (tiny_study / "nested").exists()
 
 
@@ -238,7 +289,17 @@ def test_an_input_reached_by_another_name_is_still_an_input(tmp_path):
 def test_predict_does_not_write_into_the_protocol_it_reads(tmp_path):
     committed = ROOT / "study_app" / "protocols" / "demo-digits" / "predictions" / "models.csv"
     before = committed.read_bytes()
-    result = run("predict", "--study", "demo-digits", "--model", "svm-rbf", "--out", str(committed), "--no-progress", cwd=tmp_path)
+    result = run(
+        "predict",
+        "--study",
+        "demo-digits",
+        "--model",
+        "svm-rbf",
+        "--out",
+        str(committed),
+        "--no-progress",
+        cwd=tmp_path,
+    )
     assert refused(result, "inside the protocol folder"), result.stderr
     assert committed.read_bytes() == before and not committed.with_suffix(".json").exists()
 
@@ -276,7 +337,9 @@ def test_export_onto_a_fifo_or_device_is_refused_without_opening_it(store, tmp_p
     assert refused(result, "not a regular file"), result.stderr
     assert ("--out's manifest" in result.stderr) == (where == "manifest")
     assert is_kind(special, kind) and (where != "link" or out.is_symlink())
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"S.sqlite", special.name, *([out.name] if where == "link" else [])})  # nothing written
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        {"S.sqlite", special.name, *([out.name] if where == "link" else [])}
+    )  # nothing written
 
 
 @pytest.mark.parametrize("kind", ["fifo", "device"])
@@ -297,15 +360,21 @@ def test_a_read_that_fails_inside_the_writer_is_named_as_a_read(tmp_path):
     missing = tmp_path / "weights.onnx"
     with pytest.raises(OutputWriteError) as refusal, replacing(tmp_path / "out.csv"):
         missing.read_bytes()
-    assert str(refusal.value).startswith(f"{missing}: No such file or directory, so {tmp_path / 'out.csv'} could not be written")
+    assert str(refusal.value).startswith(
+        f"{missing}: No such file or directory, so {tmp_path / 'out.csv'} could not be written"
+    )
 
 
 def test_temporaries_left_by_a_killed_write_are_removed_by_the_next_write_of_that_file(tmp_path):
     """Review #13: SIGKILL skips every clean-up, so ``.answers.csv.<hex>.tmp`` files stayed for good.
     Only our names for this very target, and only old ones (a concurrent writer's is fresh)."""
     old = time.time() - STALE_TEMPORARY_S - 60
-    names = {"left": ".answers.csv.0123abcd.tmp", "fresh": ".answers.csv.89abcdef.tmp",
-             "not ours": ".answers.csv.backup.tmp", "other target": ".other.csv.0123abcd.tmp"}
+    names = {
+        "left": ".answers.csv.0123abcd.tmp",
+        "fresh": ".answers.csv.89abcdef.tmp",
+        "not ours": ".answers.csv.backup.tmp",
+        "other target": ".other.csv.0123abcd.tmp",
+    }
     for key, name in names.items():
         (tmp_path / name).write_text(key)
         if key != "fresh":
@@ -316,7 +385,8 @@ def test_temporaries_left_by_a_killed_write_are_removed_by_the_next_write_of_tha
 
 @pytest.mark.parametrize("command", ["annotate", "review"])
 def test_annotate_and_review_refuse_a_wal_file_or_a_protocol_folder_as_their_store_before_any_window(
-        tiny_study, tiny_store, tmp_path, command):
+    tiny_study, tiny_store, tmp_path, command
+):
     """Review #3: ``--store r.sqlite-wal`` became a database of its own, which SQLite deleted
     (with the session) the next time r.sqlite was opened; a protocol folder got a store."""
     who = ["--annotator", "A1"] if command == "annotate" else ["--reviewer", "R1"]
@@ -335,19 +405,30 @@ def test_annotate_and_review_refuse_a_wal_file_or_a_protocol_folder_as_their_sto
         assert refused(result, message), result.stderr
         assert time.monotonic() - started < 60
     assert wal.read_bytes() == b"" and {path: path.read_bytes() for path in before} == before
-    assert sorted(p.name for p in tiny_study.glob("results.sqlite*")) == (["results.sqlite"] if command == "review" else [])
+    assert sorted(p.name for p in tiny_study.glob("results.sqlite*")) == (
+        ["results.sqlite"] if command == "review" else []
+    )
 
 
-def test_check_store_recover_refuses_a_side_file_name_the_checked_file_and_a_protocol_folder(tiny_study, tiny_store, tmp_path):
+def test_check_store_recover_refuses_a_side_file_name_the_checked_file_and_a_protocol_folder(
+    tiny_study, tiny_store, tmp_path
+):
     bad = tmp_path / "bad.sqlite"
     data = bytearray(tiny_store.read_bytes())
     data[:100] = bytes(100)  # the header is gone: only the name tells bad.sqlite-wal from a store
     bad.write_bytes(bytes(data))
-    for target, message in ((tmp_path / "bad.sqlite-wal", "-wal/-shm/-journal files"), (bad, "is also one of this command's inputs"),
-                            (tiny_study / "recovered.sqlite", "inside the protocol folder")):
+    for target, message in (
+        (tmp_path / "bad.sqlite-wal", "-wal/-shm/-journal files"),
+        (bad, "is also one of this command's inputs"),
+        (tiny_study / "recovered.sqlite", "inside the protocol folder"),
+    ):
         result = run("check-store", str(bad), "--recover", str(target))
         assert refused(result, message), result.stdout + result.stderr
-    assert bad.read_bytes() == bytes(data) and sorted(p.name for p in tmp_path.iterdir()) == ["bad.sqlite", "tiny", "tiny.sqlite"]
+    assert bad.read_bytes() == bytes(data) and sorted(p.name for p in tmp_path.iterdir()) == [
+        "bad.sqlite",
+        "tiny",
+        "tiny.sqlite",
+    ]
     assert not (tiny_study / "recovered.sqlite").exists()
 
 
@@ -359,8 +440,19 @@ def test_compare_does_not_write_its_tables_over_its_own_input_files(tiny_study, 
     files = sorted(folder.iterdir())
     before = [path.read_bytes() for path in files]
     for answers, truth in (("raters.csv", "manifest.csv"), ("raters.csv", "classes.csv")):
-        argv = ["compare", "--answers", str(folder / answers), "--truth", str(folder / truth if truth == "classes.csv" else tiny_study / truth),
-                "--predictions", str(tiny_study / "predictions.csv"), "--n-boot", "200", "--out", str(folder)]
+        argv = [
+            "compare",
+            "--answers",
+            str(folder / answers),
+            "--truth",
+            str(folder / truth if truth == "classes.csv" else tiny_study / truth),
+            "--predictions",
+            str(tiny_study / "predictions.csv"),
+            "--n-boot",
+            "200",
+            "--out",
+            str(folder),
+        ]
         capsys.readouterr()
         assert main(argv) == 1
         assert "is one of this command's own inputs" in capsys.readouterr().err
@@ -370,14 +462,22 @@ def test_compare_does_not_write_its_tables_over_its_own_input_files(tiny_study, 
 @pytest.mark.parametrize("name", ["p.json", "p.JSON"])
 def test_predict_refuses_an_out_that_its_provenance_file_would_replace(tmp_path, capsys, name):
     """Review #5: the provenance file is <out without suffix>.json, which was --out itself."""
-    assert main(["predict", "--study", "demo-digits", "--model", "svm-rbf", "--out", str(tmp_path / name), "--no-progress"]) == 1
+    assert (
+        main(
+            ["predict", "--study", "demo-digits", "--model", "svm-rbf", "--out", str(tmp_path / name), "--no-progress"]
+        )
+        == 1
+    )
     assert "name the predictions file .csv" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
 
 
 def test_predict_refuses_a_provenance_file_that_is_a_link_to_the_predictions(tmp_path, capsys):
     (tmp_path / "p").write_text("my predictions\n")
     (tmp_path / "p.json").symlink_to(tmp_path / "p")
-    assert main(["predict", "--study", "demo-digits", "--model", "svm-rbf", "--out", str(tmp_path / "p"), "--no-progress"]) == 1
+    assert (
+        main(["predict", "--study", "demo-digits", "--model", "svm-rbf", "--out", str(tmp_path / "p"), "--no-progress"])
+        == 1
+    )
     assert "--out's provenance file" in capsys.readouterr().err and (tmp_path / "p").read_text() == "my predictions\n"
 
 

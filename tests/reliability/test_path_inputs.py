@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from study_app.io.paths import PathEscapeError, resolve_inside
-
 from tests.reliability.helpers import edit_toml, only, problems_of
 
 PART = st.sampled_from(["a", "b", "..", ".", "", "x.png", "..\\..", "c:", "~", "\u00e9", " "])
@@ -37,8 +36,14 @@ def test_resolved_references_never_leave_the_root(tmp_path_factory, parts, absol
 
 @pytest.mark.parametrize(
     "reference, reason",
-    [("../outside.png", "uses '..'"), ("images/../../outside.png", "uses '..'"), ("/etc/passwd", "absolute path"),
-     ("C:/Windows/win.ini", "absolute path"), ("\\\\server\\share\\x.png", "absolute path"), ("..\\outside.png", "uses '..'")],
+    [
+        ("../outside.png", "uses '..'"),
+        ("images/../../outside.png", "uses '..'"),
+        ("/etc/passwd", "absolute path"),
+        ("C:/Windows/win.ini", "absolute path"),
+        ("\\\\server\\share\\x.png", "absolute path"),
+        ("..\\outside.png", "uses '..'"),
+    ],
     ids=["dotdot", "nested-dotdot", "absolute-posix", "windows-drive", "unc", "backslash-dotdot"],
 )
 def test_manifest_escapes_are_refused_with_their_line(tiny_study, reference, reason):

@@ -9,7 +9,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from study_app.protocol.study import _IMAGES, _LABELS, _PHASE, _TOP, MAX_STUDY_FILE_BYTES, load_study
-
 from tests.reliability.helpers import edit_toml, line_number, only, problems_of
 
 
@@ -23,7 +22,12 @@ def test_malformed_toml_names_the_line(tiny_study):
     "old, new, field, expected",
     [
         ("seed = 7", 'seed = "seven"', "seed", "an integer"),
-        ('name = "test"\nsplit = "test"\nfeedback = false', 'name = "test"\nsplit = "test"\nfeedback = "no"', "phases.1.feedback", "true/false"),
+        (
+            'name = "test"\nsplit = "test"\nfeedback = false',
+            'name = "test"\nsplit = "test"\nfeedback = "no"',
+            "phases.1.feedback",
+            "true/false",
+        ),
         ("answers = 3", "answers = 2.5", "phases.1.answers", "an integer"),
         ('predictions = ["predictions.csv"]', 'predictions = "predictions.csv"', "models.predictions", "an array"),
         ('file = "labels.csv"', "file = 3", "labels.file", "a string"),
@@ -62,12 +66,12 @@ def _typo(key: str, data) -> str:
     kind = data.draw(st.sampled_from(["swap", "drop", "double", "replace"]))
     i = data.draw(st.integers(0, len(key) - 2))
     if kind == "swap":
-        return key[:i] + key[i + 1] + key[i] + key[i + 2:]
+        return key[:i] + key[i + 1] + key[i] + key[i + 2 :]
     if kind == "drop":
-        return key[:i] + key[i + 1:]
+        return key[:i] + key[i + 1 :]
     if kind == "double":
         return key[:i] + key[i] + key[i:]
-    return key[:i] + data.draw(st.sampled_from(string.ascii_lowercase)) + key[i + 1:]
+    return key[:i] + data.draw(st.sampled_from(string.ascii_lowercase)) + key[i + 1 :]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -84,7 +88,11 @@ def test_a_typo_in_any_key_is_refused_and_the_key_suggested(tiny_study, data):
     header = {(): None, ("labels",): "[labels]", ("images",): "[images]", ("phases", 0): "[[phases]]"}[where]
     original = (tiny_study / "study.toml").read_text()
     value = {str: '"x"', int: "1", bool: "true"}[schema[key].kind]
-    text = f"{typo} = {value}\n" + original if header is None else original.replace(header + "\n", f"{header}\n{typo} = {value}\n", 1)
+    text = (
+        f"{typo} = {value}\n" + original
+        if header is None
+        else original.replace(header + "\n", f"{header}\n{typo} = {value}\n", 1)
+    )
     (tiny_study / "study.toml").write_text(text)
     try:
         problem = only(problems_of(tiny_study, check_images=False), f"unknown key {typo!r}")
@@ -163,7 +171,7 @@ def test_every_problem_is_reported_at_once(tiny_study):
 
 
 def test_a_table_where_a_value_belongs_and_the_reverse(tiny_study):
-    edit_toml(tiny_study, 'title = "Tiny test study"', "title = { text = \"x\" }")
+    edit_toml(tiny_study, 'title = "Tiny test study"', 'title = { text = "x" }')
     edit_toml(tiny_study, "[images]\nmanifest", "images_extra = 1\n[images]\nmanifest")
     problems = problems_of(tiny_study)
     assert only(problems, "title must be a string").line == 4

@@ -26,11 +26,6 @@ import pytest
 
 from study_app.errors import StoreError
 from study_app.gui.crash import write_crash_log
-from study_app.session.pilot import run_pilot
-from study_app.protocol.study import load_study
-from study_app.store import ResultsStore, export_answers
-from study_app.store.postgres import ServerAddress
-from study_app.store.results_store import store_location
 from study_app.io.store_url import (
     HIDDEN,
     KEYWORDS_HIDDEN,
@@ -41,7 +36,11 @@ from study_app.io.store_url import (
     url_problem,
     without_secrets,
 )
-
+from study_app.protocol.study import load_study
+from study_app.session.pilot import run_pilot
+from study_app.store import ResultsStore, export_answers
+from study_app.store.postgres import ServerAddress
+from study_app.store.results_store import store_location
 from tests.factory import make_study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,7 +91,10 @@ NOT_STORES = ("other-scheme", "keywords")
         ("postgres://u:p%40ss:w@db/s", f"postgres://u:{HIDDEN}@db/s"),
         ("postgresql://u:a@b@db/s", f"postgresql://{UNPARSABLE}"),  # libpq reads up to the first '@'
         ("postgresql://u@db/s?password=pw&sslmode=require", f"postgresql://u@db/s?{HIDDEN}"),
-        ("postgresql://u@db/s?sslmode=require&connect_timeout=3&password=pw&application_name=x", f"postgresql://u@db/s?sslmode=require&connect_timeout=3&{HIDDEN}"),
+        (
+            "postgresql://u@db/s?sslmode=require&connect_timeout=3&password=pw&application_name=x",
+            f"postgresql://u@db/s?sslmode=require&connect_timeout=3&{HIDDEN}",
+        ),
         ("postgresql://db/s?sslpassword=x&passfile=/home/u/.pgpass&PASSWORD=y", f"postgresql://db/s?{HIDDEN}"),
         ("postgresql://db/s?client_secret=x&pass%77ord=y", f"postgresql://db/s?{HIDDEN}"),
         ("postgresql://db/s?options=-c%20x&sslmode=require", f"postgresql://db/s?{HIDDEN}"),  # not a known safe key
@@ -143,7 +145,11 @@ def test_malformed_urls_say_what_is_wrong_without_quoting_it():
 def test_what_is_no_store_location_is_refused_before_a_file_is_made(kind, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     location = planted_urls(5432)[kind]
-    for attempt in (lambda: store_location(location), lambda: ResultsStore(location), lambda: ResultsStore(Path(location))):
+    for attempt in (
+        lambda: store_location(location),
+        lambda: ResultsStore(location),
+        lambda: ResultsStore(Path(location)),
+    ):
         with pytest.raises(StoreError, match="not a store location") as raised:
             attempt()
         assert SECRET not in str(raised.value) and "127.0.0.1" not in str(raised.value)
@@ -167,7 +173,9 @@ def test_a_driver_message_loses_the_secrets_in_every_form():
     assert "postgresql://u:***@db/s?***" in cleaned
     assert SECRET not in without_secrets(f"token {SECRET}%zz", f"postgresql://u:{SECRET}%zz@db/s")
     # libpq reads '&RET=x' as a key and quotes it; 'password', the key before it, stays readable
-    message = without_secrets('password authentication failed; invalid URI query parameter: "RET"', "postgresql://u@db/s?password=SEC&RET=x")
+    message = without_secrets(
+        'password authentication failed; invalid URI query parameter: "RET"', "postgresql://u@db/s?password=SEC&RET=x"
+    )
     assert message == f'password authentication failed; invalid URI query parameter: "{HIDDEN}"'
 
 
@@ -203,7 +211,10 @@ def test_a_crash_log_holds_no_password(tmp_path):
         log = write_crash_log(type(exc), exc, exc.__traceback__, tmp_path / "crashes")
     text = log.read_text(encoding="utf-8")
     assert SECRET not in text
-    assert f"postgresql://study:{HIDDEN}@db.lab/s?{HIDDEN} {LINE_HIDDEN}" in text and "test_a_crash_log_holds_no_password" in text
+    assert (
+        f"postgresql://study:{HIDDEN}@db.lab/s?{HIDDEN} {LINE_HIDDEN}" in text
+        and "test_a_crash_log_holds_no_password" in text
+    )
 
 
 @pytest.mark.parametrize("kind", ["bad-escape", "bracket-host", "bad-port"])
@@ -273,8 +284,14 @@ def _run(argv: list[str], cwd: Path) -> tuple[int | None, str, str]:
     cwd.mkdir(parents=True, exist_ok=True)
     (cwd / "out").mkdir(exist_ok=True)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    process = subprocess.Popen([sys.executable, str(ROOT / "main.py"), *argv], cwd=cwd, env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), *argv],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     timeout = 300
     if argv[0] == "annotate":
         deadline = time.monotonic() + WINDOW_S
@@ -305,10 +322,12 @@ def _files_with(secret: str, folder: Path) -> list[str]:
 def _reached_the_store(kind: str, name: str, code: int | None, said: str, cwd: Path) -> bool:
     """Whether the command got as far as the store (and said so, on stdout or stderr, in its own words)."""
     if kind in NOT_STORES:
-        words = {"check-store": "check-store checks a results file" if kind == "other-scheme" else "not a store location",
-                 "sync": "--store must be the postgresql:// URL",
-                 "validate-store-in-toml": "store must be a PostgreSQL server URL",
-                 "report-store-in-toml": "store must be a PostgreSQL server URL"}.get(name, "not a store location")
+        words = {
+            "check-store": "check-store checks a results file" if kind == "other-scheme" else "not a store location",
+            "sync": "--store must be the postgresql:// URL",
+            "validate-store-in-toml": "store must be a PostgreSQL server URL",
+            "report-store-in-toml": "store must be a PostgreSQL server URL",
+        }.get(name, "not a store location")
     elif name == "check-store":
         words = "check-store checks a results file"
     elif kind in MALFORMED:
@@ -342,12 +361,16 @@ def test_no_command_prints_or_writes_a_planted_password(tmp_path, tiny_study, pl
     for kind, url in planted_urls(port).items():
         toml_study = make_study(tmp_path / f"toml-store-{kind}")
         toml = toml_study / "study.toml"
-        toml.write_text(toml.read_text(encoding="utf-8").replace('seed = 7\n', f'seed = 7\nstore = "{url}"\n'), encoding="utf-8")
+        toml.write_text(
+            toml.read_text(encoding="utf-8").replace("seed = 7\n", f'seed = 7\nstore = "{url}"\n'), encoding="utf-8"
+        )
         commands = _commands(tiny_study, toml_study, table, file_store)
         if kind in RUNS:
             commands = {name: commands[name] for name in RUNS[kind]}
         for name, argv in commands.items():
-            runs.append((kind, name, [url if word == "{url}" else word for word in argv], tmp_path / "runs" / kind / name))
+            runs.append(
+                (kind, name, [url if word == "{url}" else word for word in argv], tmp_path / "runs" / kind / name)
+            )
 
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         results = list(pool.map(lambda run: _run(run[2], run[3]), runs))
@@ -372,4 +395,6 @@ def test_no_command_prints_or_writes_a_planted_password(tmp_path, tiny_study, pl
     assert [path for path in written if not path.endswith("study.toml")] == []
     # no folder or file was made of a text that is no store location (simulate made folders of them)
     for kind in NOT_STORES + MALFORMED:
-        assert {path.name for path in (tmp_path / "runs" / kind).rglob("*") if path.is_dir()} <= {"out", *RUNS[kind]}, kind
+        assert {path.name for path in (tmp_path / "runs" / kind).rglob("*") if path.is_dir()} <= {"out", *RUNS[kind]}, (
+            kind
+        )

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from study_app.protocol.study import load_study
 from study_app.protocol.responses import Response, utc_now
+from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame, check_store, merge_stores
-
 from tests.factory import make_study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +30,9 @@ class Process:
     """A child process whose output lines are collected as they come (acks must be read before a kill)."""
 
     def __init__(self, args: list[str]) -> None:
-        self.popen = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.popen = subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -72,7 +73,9 @@ def stored_trials(path: Path) -> list[tuple[str, int]]:
 
 def has_tables(path: Path) -> bool:
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as raw:
-        return raw.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'trials'").fetchone() is not None
+        return (
+            raw.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'trials'").fetchone() is not None
+        )
 
 
 def check_after_kill(store_path: Path, acknowledged: set[tuple[str, int]]) -> list[tuple[str, int]]:

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from study_app.errors import StudyError
-from study_app.protocol.study import BUNDLED_PROTOCOLS, load_study, study_name_problem
 from study_app.io.results_folder import RESULTS_DIR
+from study_app.protocol.study import BUNDLED_PROTOCOLS, load_study, study_name_problem
 from study_app.store.results_store import study_results_dir
-
 from tests.reliability.helpers import edit_toml, line_number, only, problems_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,14 +19,20 @@ ESCAPING = ["/srv/elsewhere", "../../x", "a/b", "..", ".", "", "a\\b", ".hidden"
 
 
 def main_py(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.parametrize("name", ["/srv/elsewhere", "../../x", "a/b", ".."])
 def test_validate_refuses_a_name_that_is_a_path(tiny_study, name):
     edit_toml(tiny_study, 'name = "tiny"', f"name = {name!r}".replace("'", '"'))
     problem = only(problems_of(tiny_study, check_images=False), "is not a plain name")
-    assert (problem.file, problem.line, problem.field) == ("study.toml", line_number(tiny_study, "study.toml", "\nname = "), "name")
+    assert (problem.file, problem.line, problem.field) == (
+        "study.toml",
+        line_number(tiny_study, "study.toml", "\nname = "),
+        "name",
+    )
     assert "letters, digits, '-', '_' or '.'" in problem.message
 
 
@@ -45,7 +50,9 @@ def test_the_name_rule_refuses_separators_dots_and_odd_characters(name):
 
 def test_every_bundled_study_and_the_test_factory_have_plain_names(tiny_study):
     names = [load_study(folder.parent, check_images=False).name for folder in BUNDLED_PROTOCOLS.glob("*/study.toml")]
-    assert names and all(study_name_problem(name) is None for name in [*names, load_study(tiny_study, check_images=False).name])
+    assert names and all(
+        study_name_problem(name) is None for name in [*names, load_study(tiny_study, check_images=False).name]
+    )
 
 
 @pytest.mark.parametrize("name", ["/srv/elsewhere", "../../x", "a/b", "..", ".", ""])

@@ -13,10 +13,8 @@ from hypothesis import strategies as st
 from study_app.errors import InputFileError, Problem
 from study_app.importers.predictions import read_prediction_file
 from study_app.io.tidy_predictions import MAX_PROBLEMS_PER_KIND, read_predictions
-
 from tests.io.test_predictions import HEADER, read
 from tests.reliability.helpers import only, problems_of
-
 
 
 def append_row(root, file: str, row: str) -> int:
@@ -28,6 +26,7 @@ def append_row(root, file: str, row: str) -> int:
 
 
 # -- label sets ---------------------------------------------------------------------
+
 
 def test_label_file_missing_column(tiny_study):
     (tiny_study / "labels.csv").write_text("label_id,title\ncat,cat\n", encoding="utf-8")
@@ -70,6 +69,7 @@ def test_examples_unknown_label_and_missing_image(tiny_study):
 
 
 # -- manifests ----------------------------------------------------------------------
+
 
 def test_manifest_missing_columns(tiny_study):
     (tiny_study / "manifest.csv").write_text("image_id,file,labels\nx,images/img-003.png,cat\n", encoding="utf-8")
@@ -116,6 +116,7 @@ def test_oversized_csv_field_is_a_clear_error(tiny_study):
 
 # -- predictions --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "rows, field, line",
     [
@@ -130,7 +131,18 @@ def test_oversized_csv_field_is_a_clear_error(tiny_study):
         ("m,a,2,x,0.5\nm,a,3,y,0.1\n", "rank", 2),
         ("m,,1,x,0.5\n", "image_id", 2),
     ],
-    ids=["nan", "NaN", "negative", "text", "rank-inf", "rank-huge", "rank-negative", "rank-blank", "no-rank-1", "no-image"],
+    ids=[
+        "nan",
+        "NaN",
+        "negative",
+        "text",
+        "rank-inf",
+        "rank-huge",
+        "rank-negative",
+        "rank-blank",
+        "no-rank-1",
+        "no-image",
+    ],
 )
 def test_bad_prediction_rows(tmp_path, rows, field, line):
     frame, problems = read(tmp_path, HEADER + rows)
@@ -142,7 +154,9 @@ def test_unknown_images_labels_and_missing_columns(tmp_path):
     frame, problems = read(tmp_path, HEADER + "m,a,1,x,1\nm,ghost,1,nolabel,1\n", image_ids={"a"}, label_ids={"x"})
     assert frame is None and {(p.field, p.line) for p in problems} == {("image_id", 3), ("label_id", 3)}
     frame, problems = read(tmp_path, "model,image_id,rank\nm,a,1\n")
-    assert frame is None and problems[0].line == 1 and "missing column(s) label_id;" in problems[0].message  # score is optional
+    assert (
+        frame is None and problems[0].line == 1 and "missing column(s) label_id;" in problems[0].message
+    )  # score is optional
     frame, problems = read(tmp_path, "model,image_id,rank,label_id\nm,a,1,x\n")
     assert problems == [] and frame["score"].isna().all()
 
@@ -182,7 +196,9 @@ def test_million_row_predictions_file(tmp_path):
     ranks = np.tile(np.arange(1, 6), images)
     labels = np.array([f"c{j}" for j in range(10)])[(np.arange(images * 5) * 7) % 10]
     frame = pd.DataFrame({"model": "m", "image_id": image_ids, "rank": ranks, "label_id": labels, "score": 0.2})
-    frame.loc[frame.groupby("image_id").cumcount() > 0, "label_id"] = [f"c{j}" for j in range(1, 5)] * images  # distinct labels
+    frame.loc[frame.groupby("image_id").cumcount() > 0, "label_id"] = [
+        f"c{j}" for j in range(1, 5)
+    ] * images  # distinct labels
     frame.loc[frame["rank"] == 1, "label_id"] = "c0"
     path = tmp_path / "million.csv"
     frame.to_csv(path, index=False)
@@ -204,8 +220,12 @@ def test_problem_flood_is_capped(tmp_path):
     assert frame is None and len(problems) == MAX_PROBLEMS_PER_KIND + 1 and "4990 more rows" in problems[-1].message
 
 
-CELL = st.one_of(st.sampled_from(["", "m", "a", "b", "x", "y", "1", "2", "3", "0", "-1", "0.5", "nan", "inf", "1e999", " 1 ", "é", "=1"]),
-                 st.text(max_size=6))
+CELL = st.one_of(
+    st.sampled_from(
+        ["", "m", "a", "b", "x", "y", "1", "2", "3", "0", "-1", "0.5", "nan", "inf", "1e999", " 1 ", "é", "=1"]
+    ),
+    st.text(max_size=6),
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -13,7 +13,6 @@ from study_app.io.csvfiles import write_csv
 from study_app.protocol.responses import Response, utc_now
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, export_answers, import_answers, read_export
-
 from tests.factory import make_study
 from tests.gui.conftest import Session
 from tests.gui.keys import press, wait_for_trial
@@ -41,7 +40,9 @@ def shown_text(label: QLabel) -> str:
 @pytest.fixture
 def exotic_study(tmp_path):
     root = make_study(tmp_path / "exotic")
-    rows = [[label_id, name, f"{name};{synonym}", f"definition of {name}"] for label_id, (name, synonym) in NAMES.items()]
+    rows = [
+        [label_id, name, f"{name};{synonym}", f"definition of {name}"] for label_id, (name, synonym) in NAMES.items()
+    ]
     write_csv(root / "labels.csv", ["label_id", "name", "synonyms", "definition"], rows)
     toml = (root / "study.toml").read_text().replace('name = "training"', 'name = "training <i>one</i> 🐱"')
     (root / "study.toml").write_text(toml)
@@ -84,19 +85,25 @@ def test_names_are_found_shown_and_stored_exactly(qtbot, exotic_study, tmp_path,
 def test_formula_cells_are_neutralised_in_exports_and_restored_on_import(tiny_study, tmp_path):
     """Label ids, flag notes and annotator ids starting with = + - @ (and tab, CR) are prefixed with
     an apostrophe in the CSV export, and import restores every original exactly."""
-    formulas = ["=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "'quoted"]
+    formulas = ['=HYPERLINK("http://evil")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "'quoted"]
     root = make_study(tmp_path / "formula")
     rows = [[f, f"class {i}", "", ""] for i, f in enumerate(formulas[:4])]
     write_csv(root / "labels.csv", ["label_id", "name", "synonyms", "definition"], rows)
     manifest = (root / "manifest.csv").read_text().splitlines()
     mapping = dict(zip(["cat", "dog", "car", "bus"], formulas[:4]))
-    fixed = [manifest[0]] + [",".join(r.split(",")[:2] + [mapping[r.split(",")[2]], r.split(",")[3]]) for r in manifest[1:]]
+    fixed = [manifest[0]] + [
+        ",".join(r.split(",")[:2] + [mapping[r.split(",")[2]], r.split(",")[3]]) for r in manifest[1:]
+    ]
     (root / "manifest.csv").write_text("\n".join(fixed) + "\n")
     for name in ("hierarchy.csv", "nodes.csv", "examples.csv", "predictions.csv"):
         (root / name).unlink()
     toml = (root / "study.toml").read_text()
-    for line in ('hierarchy = "hierarchy.csv"\n', 'nodes = "nodes.csv"\n', 'examples = "examples.csv"\n',
-                 '[models]\npredictions = ["predictions.csv"]\n'):
+    for line in (
+        'hierarchy = "hierarchy.csv"\n',
+        'nodes = "nodes.csv"\n',
+        'examples = "examples.csv"\n',
+        '[models]\npredictions = ["predictions.csv"]\n',
+    ):
         toml = toml.replace(line, "")
     (root / "study.toml").write_text(toml)
     from study_app.protocol.study import load_study
@@ -111,7 +118,7 @@ def test_formula_cells_are_neutralised_in_exports_and_restored_on_import(tiny_st
         out = export_answers(store, tmp_path / "export" / "answers.csv")
     cells = pd.read_csv(out, dtype=str, keep_default_na=False).to_numpy().ravel()
     assert not any(str(cell).startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
-    assert "'=HYPERLINK(\"http://evil\")" in set(cells) and "''quoted" in set(cells)
+    assert '\'=HYPERLINK("http://evil")' in set(cells) and "''quoted" in set(cells)
     back = read_export(out)
     assert set(back["flag_note"]) == set(formulas) and set(back["label_id"]) <= set(formulas)
     with ResultsStore(tmp_path / "again.sqlite") as again:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from study_app.session.pilot import run_pilot
-from study_app.protocol.study import load_study
 from study_app.cli.report import add_report_command
+from study_app.protocol.study import load_study
+from study_app.session.pilot import run_pilot
 from tests.degraded import LEVELS, make_degraded_study, run_command
 from tests.factory import make_study
 
@@ -58,25 +58,64 @@ def test_a_study_with_conditions_gets_the_section_with_figure_thresholds_and_the
 def test_the_section_is_byte_reproducible(degraded_report):
     root, argv = degraded_report
     assert run([*argv, "--out", str(root / "again")]) == 0
-    for name in ("figures/accuracy-by-condition-test.svg", "figures/accuracy-by-condition-test.png", "tables/conditions.csv",
-                 "tables/psychometric.csv", "tables/condition_consistency.csv"):
+    for name in (
+        "figures/accuracy-by-condition-test.svg",
+        "figures/accuracy-by-condition-test.png",
+        "tables/conditions.csv",
+        "tables/psychometric.csv",
+        "tables/condition_consistency.csv",
+    ):
         assert (root / "report" / name).read_bytes() == (root / "again" / name).read_bytes(), name
-    first, second = ((root / folder / "report.md").read_text(encoding="utf-8").split("## Conditions", 1)[1] for folder in ("report", "again"))
+    first, second = (
+        (root / folder / "report.md").read_text(encoding="utf-8").split("## Conditions", 1)[1]
+        for folder in ("report", "again")
+    )
     assert first == second
 
 
 def test_a_study_without_conditions_has_no_section_and_no_pooling_note(tmp_path):
     study = make_study(tmp_path / "plain")
     run_pilot(load_study(study), 2, tmp_path / "pilot.sqlite", seed=1)
-    assert run(["--study", str(study), "--store", str(tmp_path / "pilot.sqlite"), "--n-boot", "200", "--out", str(tmp_path / "report")]) == 0
+    assert (
+        run(
+            [
+                "--study",
+                str(study),
+                "--store",
+                str(tmp_path / "pilot.sqlite"),
+                "--n-boot",
+                "200",
+                "--out",
+                str(tmp_path / "report"),
+            ]
+        )
+        == 0
+    )
     markdown = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
     assert "## Conditions" not in markdown and POOLS not in markdown and "condition level" not in markdown
-    assert not list((tmp_path / "report").rglob("*condition*")) and not (tmp_path / "report" / "tables" / "psychometric.csv").exists()
+    assert (
+        not list((tmp_path / "report").rglob("*condition*"))
+        and not (tmp_path / "report" / "tables" / "psychometric.csv").exists()
+    )
 
 
 @pytest.mark.skipif(not RAW.is_dir(), reason="model-vs-human data not available")
 def test_model_vs_human_gets_the_section_with_each_model_and_decreasing_fits(tmp_path):
-    assert run(["--model-vs-human", str(RAW), "--dataset", "uniform-noise", "--n-boot", "200", "--out", str(tmp_path / "report")]) == 0
+    assert (
+        run(
+            [
+                "--model-vs-human",
+                str(RAW),
+                "--dataset",
+                "uniform-noise",
+                "--n-boot",
+                "200",
+                "--out",
+                str(tmp_path / "report"),
+            ]
+        )
+        == 0
+    )
     markdown = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
     assert POOLS in markdown and "## Conditions" in markdown
     fits = pd.read_csv(tmp_path / "report" / "tables" / "psychometric.csv")

@@ -8,11 +8,10 @@ from PIL import Image
 from study_app.protocol.labels import Label, LabelSet
 from study_app.report import ReportData, Settings, write_report
 from study_app.stats import raters_from_guesses
-
 from tests.report.htmltables import html_tables
 
 EVIL = "<script>alert(1)</script>"
-FORMULA = "=HYPERLINK(\"http://x\")"
+FORMULA = '=HYPERLINK("http://x")'
 
 
 def hostile_data(tmp_path) -> ReportData:
@@ -27,11 +26,27 @@ def hostile_data(tmp_path) -> ReportData:
         Image.new("RGB", (40, 30), (20 * i, 100, 200)).save(paths[image_id])
     paths["img01"].write_bytes(paths["img01"].read_bytes()[:60])  # truncated
     rows = []
-    for rater, kind, shift in (("<b>A01</b>", "human", 0), ("A02", "human", 1), ("A$03", "human", 2), ("model=1+1", "model", 3)):
+    for rater, kind, shift in (
+        ("<b>A01</b>", "human", 0),
+        ("A02", "human", 1),
+        ("A$03", "human", 2),
+        ("model=1+1", "model", 3),
+    ):
         for i, image_id in enumerate(truth):
             guess = ids[i % 3] if (i + shift) % 4 else ids[(i + 1) % 3]
-            rows.append({"rater": rater, "kind": kind, "image_id": image_id, "phase": "test", "trial": i if kind == "human" else None,
-                         "rt_ms": 500.0 + 10 * i if kind == "human" else float("nan"), "outcome": "answer", "rank": 1, "label_id": guess})
+            rows.append(
+                {
+                    "rater": rater,
+                    "kind": kind,
+                    "image_id": image_id,
+                    "phase": "test",
+                    "trial": i if kind == "human" else None,
+                    "rt_ms": 500.0 + 10 * i if kind == "human" else float("nan"),
+                    "outcome": "answer",
+                    "rank": 1,
+                    "label_id": guess,
+                }
+            )
     raters = raters_from_guesses(pd.DataFrame(rows), truth, k=1, labels=labels)
     facts = (("study", f"{EVIL} study"), ("command", "python main.py report --study '<script>'"))
     return ReportData(EVIL, raters, "top-1", 1, facts, labels, paths)
@@ -51,14 +66,22 @@ def test_hostile_names_are_escaped_everywhere(tmp_path):
     assert "<script" not in markdown.lower() and "&lt;script&gt;alert(1)&lt;/script&gt;" in markdown
     confusions = pd.read_csv(out / "tables" / "confusions.csv", dtype=str, keep_default_na=False)
     assert "'" + FORMULA in set(confusions["truth_name"]) | set(confusions["label_name"])
-    assert not any(cell.startswith(("=", "+", "@")) for path in (out / "tables").glob("*.csv")
-                   for cell in pd.read_csv(path, dtype=str, keep_default_na=False).to_numpy().ravel())
+    assert not any(
+        cell.startswith(("=", "+", "@"))
+        for path in (out / "tables").glob("*.csv")
+        for cell in pd.read_csv(path, dtype=str, keep_default_na=False).to_numpy().ravel()
+    )
 
 
 def test_error_taxonomy_appears_only_with_review_data(tmp_path):
     data = hostile_data(tmp_path)
-    reviews = pd.DataFrame({"rater": ["model=1+1", "A02"], "category": ["fine-grained", "<i>class unawareness</i>"], "errors": [3, 1]})
+    reviews = pd.DataFrame(
+        {"rater": ["model=1+1", "A02"], "category": ["fine-grained", "<i>class unawareness</i>"], "errors": [3, 1]}
+    )
     write_report(ReportData(**{**data.__dict__, "reviews": reviews}), Settings(n_boot=200), tmp_path / "out")
     page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
     assert "Error taxonomy" in page and "&lt;i&gt;class unawareness&lt;/i&gt;" in page
-    assert pd.read_csv(tmp_path / "out" / "tables" / "error_taxonomy.csv")["category"].tolist() == ["<i>class unawareness</i>", "fine-grained"]
+    assert pd.read_csv(tmp_path / "out" / "tables" / "error_taxonomy.csv")["category"].tolist() == [
+        "<i>class unawareness</i>",
+        "fine-grained",
+    ]

@@ -15,17 +15,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from study_app.cli.report import add_report_command
 from study_app.errors import StudyError
 from study_app.importers import read_model_vs_human
 from study_app.importers.predictions import read_prediction_files
 from study_app.protocol.study import BUNDLED_PROTOCOLS, load_study
-from study_app.cli.report import add_report_command
 from study_app.report.tables import interval, percent
 from study_app.stats import compare, image_phases, rater_table, shown_images_only
 from study_app.stats.results import format_pvalue, format_value
 from study_app.store import ResultsStore, answers_frame
 from tests.cli.test_compare_cli import fill_scripted_sessions
-
 from tests.report.htmltables import html_tables
 
 DIGITS = BUNDLED_PROTOCOLS / "demo-digits"
@@ -49,7 +48,19 @@ def digits(tmp_path_factory):
     with ResultsStore(store_path) as store:
         fill_scripted_sessions(store, study)
         answers = answers_frame(store)
-    argv = ["report", "--study", str(DIGITS), "--store", str(store_path), "--n-boot", str(N_BOOT), "--k", "5", "--out", str(root / "out")]
+    argv = [
+        "report",
+        "--study",
+        str(DIGITS),
+        "--store",
+        str(store_path),
+        "--n-boot",
+        str(N_BOOT),
+        "--k",
+        "5",
+        "--out",
+        str(root / "out"),
+    ]
     assert run(argv) == 0
     return root / "out", argv, answers, study
 
@@ -86,7 +97,12 @@ def test_the_wording_claims_only_what_was_computed(digits):
     and the mixed model is named only beside its table."""
     out, _, _, _ = digits
     markdown = (out / "report.md").read_text(encoding="utf-8")
-    for claim in ("rated the same images", "Paired comparisons on the same images", "conditional logistic", "majority vote"):
+    for claim in (
+        "rated the same images",
+        "Paired comparisons on the same images",
+        "conditional logistic",
+        "majority vote",
+    ):
         assert claim not in markdown, claim
     paired = pd.read_csv(out / "tables" / "paired.csv")
     low, high = paired["n_images"].min(), paired["n_images"].max()
@@ -95,7 +111,9 @@ def test_the_wording_claims_only_what_was_computed(digits):
     population = pd.read_csv(out / "tables" / "population.csv")
     assert len(population) == 3 and markdown.count("logistic mixed model") == 2  # the table's title and its note
     models = pd.read_csv(out / "tables" / "all_images.csv")
-    assert set(models["kind"]) == {"model"} and (models["n"] > 200).all()  # demo-digits' models predicted more than the test phase
+    assert (
+        set(models["kind"]) == {"model"} and (models["n"] > 200).all()
+    )  # demo-digits' models predicted more than the test phase
 
 
 def test_digits_numbers_match_the_stats_module(digits):
@@ -119,7 +137,11 @@ def test_digits_numbers_match_the_stats_module(digits):
     for row in expected.consistency.itertuples():
         shown = consistency[(row.rater_a, row.rater_b)]
         assert shown["kappa"] == format_value(row.kappa)
-        assert shown["interval"] == ("" if math.isnan(row.kappa_ci_low) else f"[{format_value(row.kappa_ci_low)}, {format_value(row.kappa_ci_high)}]")
+        assert shown["interval"] == (
+            ""
+            if math.isnan(row.kappa_ci_low)
+            else f"[{format_value(row.kappa_ci_low)}, {format_value(row.kappa_ci_high)}]"
+        )
         if row.pair == "human ceiling":  # the annotators' mean over their pairs: no range, no test
             assert (shown["attainable range"], shown["p"], shown["Holm p"]) == ("", "", "")
             continue
@@ -146,7 +168,19 @@ def test_same_inputs_give_the_same_bytes(digits):
 
 @pytest.mark.skipif(not RAW.is_dir(), reason="model-vs-human data not available")
 def test_model_vs_human_subjects_vs_resnet50(tmp_path):
-    argv = ["report", "--model-vs-human", str(RAW), "--dataset", "edge", "--models", "resnet50", "--n-boot", "300", "--out", str(tmp_path)]
+    argv = [
+        "report",
+        "--model-vs-human",
+        str(RAW),
+        "--dataset",
+        "edge",
+        "--models",
+        "resnet50",
+        "--n-boot",
+        "300",
+        "--out",
+        str(tmp_path),
+    ]
     assert run(argv) == 0
     raters = shown_images_only(read_model_vs_human(RAW, ["edge"]))
     raters = raters[(raters["kind"] == "human") | (raters["rater"] == "resnet50")].reset_index(drop=True)
@@ -157,8 +191,14 @@ def test_model_vs_human_subjects_vs_resnet50(tmp_path):
     assert len([r for r in headline.values() if r["kind"] == "human"]) == 10 and "bagnet33" not in headline
     for row in expected.rates.itertuples():
         assert headline[row.rater]["top-1 error"] == percent(row.error_rate) and headline[row.rater]["n"] == str(row.n)
-    gee = next(r for r in tables["Paired comparisons on the stimuli both raters saw"] if r["A"] == "humans (mean of annotators)")
-    assert gee["GEE p"] == format_pvalue(float(expected.paired.dropna(subset=["gee_p"])["gee_p"].iloc[0])) == "< 1e-16"  # 1.7e-144
+    gee = next(
+        r
+        for r in tables["Paired comparisons on the stimuli both raters saw"]
+        if r["A"] == "humans (mean of annotators)"
+    )
+    assert (
+        gee["GEE p"] == format_pvalue(float(expected.paired.dropna(subset=["gee_p"])["gee_p"].iloc[0])) == "< 1e-16"
+    )  # 1.7e-144
     assert "image file not available" in page  # the raw data has no images: listed, not failed
     assert "top-1 error" in tables["Error rates"][0] and "top-5 error" not in tables["Error rates"][0]
 
@@ -187,8 +227,23 @@ def test_tidy_files_give_the_same_report_numbers(digits, tmp_path):
 
     with ResultsStore(out.parent / "results.sqlite", readonly=True) as store:
         export_answers(store, tmp_path / "answers.csv")
-    argv = ["report", "--answers", str(tmp_path / "answers.csv"), "--truth", str(DIGITS / "manifest.csv"), "--phase", "test",
-            "--predictions", *map(str, load_study(DIGITS, check_images=False).prediction_files), "--n-boot", str(N_BOOT), "--k", "5", "--out", str(tmp_path / "files")]
+    argv = [
+        "report",
+        "--answers",
+        str(tmp_path / "answers.csv"),
+        "--truth",
+        str(DIGITS / "manifest.csv"),
+        "--phase",
+        "test",
+        "--predictions",
+        *map(str, load_study(DIGITS, check_images=False).prediction_files),
+        "--n-boot",
+        str(N_BOOT),
+        "--k",
+        "5",
+        "--out",
+        str(tmp_path / "files"),
+    ]
     assert run(argv) == 0
     from_files = pd.read_csv(tmp_path / "files" / "tables" / "headline.csv")
     from_store = pd.read_csv(out / "tables" / "headline.csv")
@@ -206,7 +261,9 @@ def test_the_report_can_leave_out_interrupted_trials(digits, tmp_path):
     store_path = tmp_path / "results.sqlite"
     shutil.copyfile(out.parent / "results.sqlite", store_path)
     with ResultsStore(store_path) as store:
-        session = store.load_session(store.conn.execute("SELECT uuid FROM sessions WHERE annotator_id = 'A01'").fetchone()[0])
+        session = store.load_session(
+            store.conn.execute("SELECT uuid FROM sessions WHERE annotator_id = 'A01'").fetchone()[0]
+        )
         for trial in [t for t in session.trials if t.phase == "test"][:5]:
             store.log_events(session, [Event("focus_lost", 100.0)], trial)
     common = ["report", "--study", str(DIGITS), "--store", str(store_path), "--n-boot", "200", "--gallery-size", "0"]
@@ -218,4 +275,7 @@ def test_the_report_can_leave_out_interrupted_trials(digits, tmp_path):
     assert attentive["A02"] == every["A02"] == 200 and attentive["knn-5"] == every["knn-5"]
     facts = pd.read_csv(tmp_path / "attentive" / "tables" / "study.csv").set_index("item")["value"]
     assert "--exclude-interrupted" in facts["command"].split()
-    assert "--exclude-interrupted" not in pd.read_csv(tmp_path / "all" / "tables" / "study.csv").set_index("item")["value"]["command"]
+    assert (
+        "--exclude-interrupted"
+        not in pd.read_csv(tmp_path / "all" / "tables" / "study.csv").set_index("item")["value"]["command"]
+    )

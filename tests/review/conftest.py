@@ -7,13 +7,12 @@ from pathlib import Path
 import pytest
 from PyQt5.QtWidgets import QApplication
 
-from study_app.protocol.study import load_study
 from study_app.protocol.responses import Response, utc_now
+from study_app.protocol.study import load_study
 from study_app.review.controller import ReviewController
 from study_app.review.items import Selection, study_errors
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore
-
 from tests.factory import make_study
 
 #: The scripted annotator's wrong answers on the test phase (everything else is right):

@@ -61,18 +61,32 @@ def test_export_compare_and_report_show_the_reviews(answered, tmp_path, capsys):
     assert main([*compare, "--taxonomy", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)["taxonomy"]
     people = {row["cause"]: row for row in result["taxonomy"] if row["group"] == "humans"}
-    assert people["incorrect_ground_truth"]["count"] == 1 and people["other"]["count"] == 1 and people["fine_grained"]["count"] == 1
+    assert (
+        people["incorrect_ground_truth"]["count"] == 1
+        and people["other"]["count"] == 1
+        and people["fine_grained"]["count"] == 1
+    )
     assert people["other"]["errors_reviewed"] == 3
     rescored = {row["rater"]: row for row in result["rescored_error_rates"]}
-    assert (rescored["A01"]["errors_original"], rescored["A01"]["errors_reviewed"], rescored["A01"]["fixed"]) == (3, 2, 1)
-    assert (tmp_path / "compare" / "taxonomy.csv").is_file() and (tmp_path / "compare" / "rescored_error_rates.csv").is_file()
+    assert (rescored["A01"]["errors_original"], rescored["A01"]["errors_reviewed"], rescored["A01"]["fixed"]) == (
+        3,
+        2,
+        1,
+    )
+    assert (tmp_path / "compare" / "taxonomy.csv").is_file() and (
+        tmp_path / "compare" / "rescored_error_rates.csv"
+    ).is_file()
 
     out = tmp_path / "report"
     assert main(["report", *common, "--n-boot", "200", "--out", str(out)]) == 0
     page = (out / "index.html").read_text(encoding="utf-8")
-    assert "Error taxonomy" in page and "Causes of errors" in page and "Error rates with the reviewed ground truth" in page
+    assert (
+        "Error taxonomy" in page and "Causes of errors" in page and "Error rates with the reviewed ground truth" in page
+    )
     causes = pd.read_csv(out / "tables" / "error_taxonomy.csv")
     assert causes.set_index(["group", "cause"]).loc[("humans", "fine_grained"), "count"] == 1
     assert (out / "figures" / "error-taxonomy.svg").is_file()
     corrections = pd.read_csv(out / "tables" / "truth_corrections.csv", dtype=str)
-    assert corrections[["image_id", "original", "reviewed", "status"]].values.tolist() == [["img-004", "cat", "dog", "corrected"]]
+    assert corrections[["image_id", "original", "reviewed", "status"]].values.tolist() == [
+        ["img-004", "cat", "dog", "corrected"]
+    ]

@@ -10,7 +10,6 @@ from PyQt5.QtWidgets import QLabel
 from study_app.review.items import Selection, review_order, study_errors
 from study_app.store import ResultsStore
 from study_app.store.reviews import reviews_frame
-
 from tests.gui.keys import press, type_text
 
 HUMANS_TOP_K = Selection(("humans",), "top-k")
@@ -24,7 +23,9 @@ def stored(store_path, include_superseded=True):
 
 def sessions(store_path):
     with ResultsStore(store_path, readonly=True) as store:
-        return store.conn.execute("SELECT reviewer_id, blind, selection, ended_at FROM review_sessions ORDER BY started_at").fetchall()
+        return store.conn.execute(
+            "SELECT reviewer_id, blind, selection, ended_at FROM review_sessions ORDER BY started_at"
+        ).fetchall()
 
 
 def save(qtbot) -> None:
@@ -32,7 +33,11 @@ def save(qtbot) -> None:
 
 
 def visible_text(window) -> str:
-    return " ".join(label.text() for label in window.findChildren(QLabel) if label.isVisible()) + " " + window.windowTitle()
+    return (
+        " ".join(label.text() for label in window.findChildren(QLabel) if label.isVisible())
+        + " "
+        + window.windowTitle()
+    )
 
 
 def test_keyboard_review_quit_and_resume(reviews, qtbot):
@@ -40,12 +45,22 @@ def test_keyboard_review_quit_and_resume(reviews, qtbot):
     controller = window.controller
     first, second, third = controller.items
     assert {item.image_id for item in controller.items} == {"img-004", "img-010", "img-016"}
-    assert [item.trial for item in controller.items] == sorted(item.trial for item in controller.items)  # the session's order
+    assert [item.trial for item in controller.items] == sorted(
+        item.trial for item in controller.items
+    )  # the session's order
     shown = visible_text(window)
     assert "annotator <b>A01</b> (person)" in shown and f"response time {first.rt_ms / 1000:.1f} s" in shown
-    assert "Error 1 of 3" in shown and window.truth_details.text().startswith(f"<b>{reviews.study.labels[first.truth[0]].name}</b>")
+    assert "Error 1 of 3" in shown and window.truth_details.text().startswith(
+        f"<b>{reviews.study.labels[first.truth[0]].name}</b>"
+    )
     assert [c.key for c in controller.offered(first)] == [
-        "multiple_objects", "incorrect_ground_truth", "fine_grained", "class_unawareness", "insufficient_training", "other"]
+        "multiple_objects",
+        "incorrect_ground_truth",
+        "fine_grained",
+        "class_unawareness",
+        "insufficient_training",
+        "other",
+    ]
 
     # causes 3 and 1, a note, a proposed ground truth found by search, then save
     press(qtbot, Qt.Key_3)
@@ -62,7 +77,13 @@ def test_keyboard_review_quit_and_resume(reviews, qtbot):
     rows = stored(reviews.store_path)
     assert len(rows) == 1
     row = rows.iloc[0]
-    assert (row["reviewer"], row["item"], row["rater"], row["rater_kind"], row["image_id"]) == ("R1", first.item, "A01", "human", first.image_id)
+    assert (row["reviewer"], row["item"], row["rater"], row["rater_kind"], row["image_id"]) == (
+        "R1",
+        first.item,
+        "A01",
+        "human",
+        first.image_id,
+    )
     assert row["causes"] == "multiple_objects;fine_grained" and row["note"] == "=looks like 2 things"
     assert row["proposed_truth"] == "bus" and row["truth"] == first.truth[0] and not row["blind"]
     assert row["guesses"] == ";".join(first.guesses) and row["trial_uuid"] == first.item.removeprefix("trial:")
@@ -90,7 +111,9 @@ def test_keyboard_review_quit_and_resume(reviews, qtbot):
 
     # resume: starts at the first unreviewed error; going back and saving again revises
     window = reviews.open("R1", HUMANS_TOP_K)
-    assert window.controller.current() == third and window.controller.resumed and "Error 3 of 3" in window.heading.text()
+    assert (
+        window.controller.current() == third and window.controller.resumed and "Error 3 of 3" in window.heading.text()
+    )
     press(qtbot, Qt.Key_Left, Qt.AltModifier)
     assert window.controller.current() == second and window.causes.checked() == ["other"]
     assert "saving again revises it" in window.status.text()
@@ -107,7 +130,10 @@ def test_keyboard_review_quit_and_resume(reviews, qtbot):
     assert len(everything) == 4 and len(current) == 3
     revised = everything[everything["item"] == second.item].sort_values("reviewed_at")
     assert revised["causes"].tolist() == ["other", "class_unawareness;other"]
-    assert revised["superseded"].tolist() == [True, False] and revised["supersedes"].iloc[1] == revised["review_uuid"].iloc[0]
+    assert (
+        revised["superseded"].tolist() == [True, False]
+        and revised["supersedes"].iloc[1] == revised["review_uuid"].iloc[0]
+    )
     assert current.set_index("item").loc[third.item, "causes"] == "insufficient_training"
     assert len(set(everything["review_session"])) == 2
     assert all(json.loads(sel)["raters"] == ["humans"] and ended for _, _, sel, ended in sessions(reviews.store_path))

@@ -7,13 +7,25 @@ from study_app.review.controller import ReviewController
 from study_app.review.items import Selection, study_errors
 from study_app.store import ResultsStore
 from study_app.store.reviews import current_reviews, review_conflicts, reviews_frame
-
 from tests.factory import make_study
-from tests.store.postgres.conftest import pg_server, pg_url  # noqa: F401 - the server fixtures
 from tests.review.conftest import fill
+from tests.store.postgres.conftest import pg_server, pg_url  # noqa: F401 - the server fixtures
 
-SAME_COLUMNS = ["reviewer", "blind", "item", "rater", "rater_kind", "phase", "image_id", "guesses", "truth", "causes", "note",
-                "proposed_truth", "superseded"]
+SAME_COLUMNS = [
+    "reviewer",
+    "blind",
+    "item",
+    "rater",
+    "rater_kind",
+    "phase",
+    "image_id",
+    "guesses",
+    "truth",
+    "causes",
+    "note",
+    "proposed_truth",
+    "superseded",
+]
 
 
 def review_twice(store: ResultsStore, study) -> list:

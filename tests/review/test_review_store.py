@@ -99,7 +99,10 @@ def test_export_is_spreadsheet_safe_and_keeps_revisions(answered, tmp_path):
         out = export_reviews(store, tmp_path / "reviews.csv")
     table = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert table["note"].tolist() == ["'=HYPERLINK(1)", "'+revised"]
-    assert table["superseded"].tolist() == ["True", "False"] and table["causes"].tolist() == ["other", "fine_grained;other"]
+    assert table["superseded"].tolist() == ["True", "False"] and table["causes"].tolist() == [
+        "other",
+        "fine_grained;other",
+    ]
     assert table["proposed_truth"].tolist() == ["", "dog"] and table["truth"].tolist() == ["cat", "cat"]
 
 

@@ -8,22 +8,33 @@ import pandas as pd
 import pytest
 
 from study_app.analysis.taxonomy_inputs import study_taxonomy
+from study_app.protocol.taxonomy import DEFAULT_TAXONOMY
 from study_app.review.controller import ReviewController
 from study_app.review.items import Selection, study_errors
-from study_app.protocol.taxonomy import DEFAULT_TAXONOMY
 from study_app.stats import image_phases, rater_table
 from study_app.stats.error_taxonomy import compare_causes, consensus, reviewed_truth, reviewer_agreement, taxonomy_table
 from study_app.store import ResultsStore
 
 
-def review_rows(reviewer: str, rater: str, kind: str, causes: list[str], proposals: list[str] | None = None) -> pd.DataFrame:
+def review_rows(
+    reviewer: str, rater: str, kind: str, causes: list[str], proposals: list[str] | None = None
+) -> pd.DataFrame:
     """Reviews as :func:`reviews_frame` gives them: error i is image ``im<i>`` of ``rater``."""
     n = len(causes)
-    return pd.DataFrame({
-        "reviewer": reviewer, "item": [f"{rater}:{i}" for i in range(n)], "rater": rater, "rater_kind": kind, "phase": "test",
-        "image_id": [f"im{i}" for i in range(n)], "causes": causes, "blind": True,
-        "proposed_truth": proposals or [""] * n, "reviewed_at": [f"2026-01-01T00:00:{i:02d}" for i in range(n)],
-    })
+    return pd.DataFrame(
+        {
+            "reviewer": reviewer,
+            "item": [f"{rater}:{i}" for i in range(n)],
+            "rater": rater,
+            "rater_kind": kind,
+            "phase": "test",
+            "image_id": [f"im{i}" for i in range(n)],
+            "causes": causes,
+            "blind": True,
+            "proposed_truth": proposals or [""] * n,
+            "reviewed_at": [f"2026-01-01T00:00:{i:02d}" for i in range(n)],
+        }
+    )
 
 
 def wilson(count: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -40,10 +51,14 @@ MODEL = ["small_thin;multiple_objects"] + ["small_thin"] * 4 + ["other"] * 5
 
 
 def test_taxonomy_table_counts_shares_and_wilson_intervals():
-    reviews = pd.concat([review_rows("R1", "A01", "human", PEOPLE), review_rows("R1", "net", "model", MODEL)], ignore_index=True)
+    reviews = pd.concat(
+        [review_rows("R1", "A01", "human", PEOPLE), review_rows("R1", "net", "model", MODEL)], ignore_index=True
+    )
     table = taxonomy_table(consensus(reviews, DEFAULT_TAXONOMY.keys), DEFAULT_TAXONOMY).set_index(["group", "cause"])
     assert table.loc[("humans", "fine_grained"), ["errors_reviewed", "count", "share"]].tolist() == [10, 6, 0.6]
-    assert table.loc[("humans", "multiple_objects"), "count"] == 2 and table.loc[("net", "multiple_objects"), "count"] == 1
+    assert (
+        table.loc[("humans", "multiple_objects"), "count"] == 2 and table.loc[("net", "multiple_objects"), "count"] == 1
+    )
     assert table.loc[("net", "small_thin"), "share"] == 0.5 and table.loc[("net", "fine_grained"), "count"] == 0
     # multi-label: people's shares add up to 120%, not 100%
     assert table.loc["humans", "share"].sum() == pytest.approx(1.2)
@@ -54,7 +69,9 @@ def test_taxonomy_table_counts_shares_and_wilson_intervals():
 
 
 def test_people_and_model_causes_compared_without_counting_an_error_twice():
-    reviews = pd.concat([review_rows("R1", "A01", "human", PEOPLE), review_rows("R1", "net", "model", MODEL)], ignore_index=True)
+    reviews = pd.concat(
+        [review_rows("R1", "A01", "human", PEOPLE), review_rows("R1", "net", "model", MODEL)], ignore_index=True
+    )
     tests, overall = compare_causes(consensus(reviews, DEFAULT_TAXONOMY.keys), DEFAULT_TAXONOMY, n_perm=4000, seed=1)
     fine = tests.set_index("cause").loc["fine_grained"]
     # [[6, 4], [0, 10]]: P(6) = P(0) = C(14,4) / C(20,10) = 1001 / 184756, two-sided p = 2002 / 184756
@@ -71,7 +88,9 @@ def test_people_and_model_causes_compared_without_counting_an_error_twice():
     # other 20*(4*5-6*5)^2/(10*10*9*11) = 0.202
     assert row["statistic"] == pytest.approx(20 * 3600 / 8400 + 20 * 2500 / 7500 + 20 * 100 / 5100 + 20 * 100 / 9900)
     assert row["pvalue"] < 0.01 and row["causes_tested"] == 4
-    same = pd.concat([review_rows("R1", "A01", "human", PEOPLE), review_rows("R1", "net", "model", PEOPLE)], ignore_index=True)
+    same = pd.concat(
+        [review_rows("R1", "A01", "human", PEOPLE), review_rows("R1", "net", "model", PEOPLE)], ignore_index=True
+    )
     _, overall_same = compare_causes(consensus(same, DEFAULT_TAXONOMY.keys), DEFAULT_TAXONOMY, n_perm=2000, seed=1)
     assert overall_same["statistic"].iloc[0] == 0 and overall_same["pvalue"].iloc[0] == 1.0
 
@@ -101,28 +120,41 @@ def test_rescored_error_rates_on_the_tiny_study(answered):
     selection = Selection(("all",), "top-1")
     with ResultsStore(store_path) as store:
         items, selection = study_errors(study, store, None, selection)
-        for reviewer, proposals in (("R1", {"img-004": ["dog"], "img-016": ["bus"]}), ("R2", {"img-016": ["car", "bus"]})):
+        for reviewer, proposals in (
+            ("R1", {"img-004": ["dog"], "img-016": ["bus"]}),
+            ("R2", {"img-016": ["car", "bus"]}),
+        ):
             controller = ReviewController(study, store, reviewer, items, False, selection)
             for position, item in enumerate(controller.items):
                 if item.rater == "A01":
                     controller.go_to(position)
-                    controller.save(["incorrect_ground_truth"] if item.image_id in proposals else ["other"], proposed_truth=proposals.get(item.image_id))
+                    controller.save(
+                        ["incorrect_ground_truth"] if item.image_id in proposals else ["other"],
+                        proposed_truth=proposals.get(item.image_id),
+                    )
             controller.finish()
-        from study_app.store import answers_frame
         from study_app.importers import read_prediction_files
+        from study_app.store import answers_frame
 
         answers = answers_frame(store)
     predictions = read_prediction_files(list(study.prediction_files), set(study.images), study.labels.class_ids)
     raters = rater_table(answers, predictions, study, k=3, labels=study.labels, phase_of=image_phases(study))
     raters = raters[raters["phase"] == "test"].reset_index(drop=True)
-    analysis = study_taxonomy(study, store_path, raters, rule="top-1", k=3, answers=answers, predictions=predictions, n_boot=200, n_perm=500)
+    analysis = study_taxonomy(
+        study, store_path, raters, rule="top-1", k=3, answers=answers, predictions=predictions, n_boot=200, n_perm=500
+    )
     rates = analysis.rescored.set_index("rater")
     assert rates.loc["A01", ["errors_original", "errors_reviewed", "fixed", "broken"]].tolist() == [3, 2, 1, 0]
     assert rates.loc["model-a", ["errors_original", "errors_reviewed", "fixed", "broken"]].tolist() == [0, 1, 0, 1]
     assert rates.loc["model-b", ["errors_original", "errors_reviewed", "fixed", "broken"]].tolist() == [9, 8, 1, 0]
     assert rates.loc["A01", "error_rate_reviewed"] == pytest.approx(2 / 12)
     corrections = analysis.corrections.set_index("image_id")
-    assert corrections.loc["img-004", ["original", "reviewed", "status", "reviewers"]].tolist() == ["cat", "dog", "corrected", "R1"]
+    assert corrections.loc["img-004", ["original", "reviewed", "status", "reviewers"]].tolist() == [
+        "cat",
+        "dog",
+        "corrected",
+        "R1",
+    ]
     assert corrections.loc["img-016", ["original", "reviewed", "status"]].tolist() == ["car", "", "disputed"]
     assert any("different ground truths" in note for note in analysis.notes)
     truth, _ = reviewed_truth(pd.DataFrame(columns=["reviewer", "image_id", "proposed_truth", "reviewed_at"]), study)
@@ -140,8 +172,17 @@ def test_causes_missing_from_the_taxonomy_are_named_not_counted(answered):
 
         answers = answers_frame(store)
     raters = rater_table(answers, None, study, k=3, labels=study.labels, phase_of=image_phases(study))
-    analysis = study_taxonomy(study, store_path, raters[raters["phase"] == "test"].reset_index(drop=True), rule="top-k", k=3,
-                              answers=answers, predictions=None, n_boot=200, n_perm=200)
+    analysis = study_taxonomy(
+        study,
+        store_path,
+        raters[raters["phase"] == "test"].reset_index(drop=True),
+        rule="top-k",
+        k=3,
+        answers=answers,
+        predictions=None,
+        n_boot=200,
+        n_perm=200,
+    )
     assert any("glare" in note and "not counted" in note for note in analysis.notes)
     counts = analysis.taxonomy.set_index(["group", "cause"])["count"]
     assert counts[("humans", "other")] == 1 and counts.loc["humans"].sum() == 1
@@ -152,20 +193,34 @@ def test_only_reviews_of_the_analysed_errors_count_and_the_share_reviewed_is_sai
     rule) are left out of the causes, and the note says how many of each side's errors were reviewed."""
     from study_app.stats.error_taxonomy import reviews_of_counted_errors
 
-    raters = pd.DataFrame({
-        "rater": ["A01"] * 4 + ["net"] * 4, "kind": ["human"] * 4 + ["model"] * 4, "phase": "test",
-        "image_id": [f"im{i}" for i in range(4)] * 2,
-        "correct_topk": [False, False, False, True, False, True, True, True],  # 3 human errors, 1 model error
-    })
-    reviews = pd.concat([
-        review_rows("R1", "A01", "human", ["other", "fine_grained", "other", "other"]),  # im3 is right under top-k
-        review_rows("R1", "net", "model", ["small_thin"]),
-        review_rows("R1", "A01", "human", ["class_unawareness"]).assign(phase="training", item="A01:training:0"),
-    ], ignore_index=True)
+    raters = pd.DataFrame(
+        {
+            "rater": ["A01"] * 4 + ["net"] * 4,
+            "kind": ["human"] * 4 + ["model"] * 4,
+            "phase": "test",
+            "image_id": [f"im{i}" for i in range(4)] * 2,
+            "correct_topk": [False, False, False, True, False, True, True, True],  # 3 human errors, 1 model error
+        }
+    )
+    reviews = pd.concat(
+        [
+            review_rows("R1", "A01", "human", ["other", "fine_grained", "other", "other"]),  # im3 is right under top-k
+            review_rows("R1", "net", "model", ["small_thin"]),
+            review_rows("R1", "A01", "human", ["class_unawareness"]).assign(phase="training", item="A01:training:0"),
+        ],
+        ignore_index=True,
+    )
     counted, notes = reviews_of_counted_errors(reviews, raters, correct="correct_topk")
-    assert sorted(zip(counted["rater"], counted["image_id"])) == [("A01", "im0"), ("A01", "im1"), ("A01", "im2"), ("net", "im0")]
-    assert notes == ["2 review(s) of errors outside this analysis (other phases, or not an error under this rule) are not counted here",
-                     "errors reviewed: humans 3 of 3; net 1 of 1"]
+    assert sorted(zip(counted["rater"], counted["image_id"])) == [
+        ("A01", "im0"),
+        ("A01", "im1"),
+        ("A01", "im2"),
+        ("net", "im0"),
+    ]
+    assert notes == [
+        "2 review(s) of errors outside this analysis (other phases, or not an error under this rule) are not counted here",
+        "errors reviewed: humans 3 of 3; net 1 of 1",
+    ]
     table = taxonomy_table(consensus(counted, DEFAULT_TAXONOMY.keys), DEFAULT_TAXONOMY).set_index(["group", "cause"])
     assert table.loc[("humans", "other"), ["errors_reviewed", "count"]].tolist() == [3, 2]
     assert table.loc[("humans", "class_unawareness"), "count"] == 0

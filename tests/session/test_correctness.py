@@ -16,7 +16,6 @@ from study_app.protocol.study import Phase, load_study
 from study_app.session.controller import SessionController
 from study_app.stats.raters import raters_from_answers, raters_from_guesses
 from study_app.store import ResultsStore, answers_frame
-
 from tests.factory import STUDY_TOML, make_study
 
 PHASES = """
@@ -69,7 +68,11 @@ PARTNER = {"cat": "dog", "dog": "cat", "car": "bus", "bus": "car"}
 def grid_study(tmp_path):
     """12 training images judged top-2 and 12 test images with two valid labels each, judged all-valid."""
     root = make_study(tmp_path / "grid", per_class_train=3, per_class_test=3)
-    toml = STUDY_TOML[: STUDY_TOML.index("[[phases]]")] + PHASES.lstrip() + "\n[models]\npredictions = [\"predictions.csv\"]\n"
+    toml = (
+        STUDY_TOML[: STUDY_TOML.index("[[phases]]")]
+        + PHASES.lstrip()
+        + '\n[models]\npredictions = ["predictions.csv"]\n'
+    )
     (root / "study.toml").write_text(toml, encoding="utf-8")
     with open(root / "manifest.csv", encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
@@ -133,10 +136,18 @@ def test_one_answer_at_a_time_is_scored_as_the_rater_table_scores_them_all(answe
     for number, (labels, _) in enumerate(answers):
         rater, image = f"r{number}", f"i{number}"
         if not labels:
-            rows.append({"rater": rater, "kind": "human", "image_id": image, "rank": None, "label_id": "", "outcome": "timeout"})
-        rows += [{"rater": rater, "kind": "human", "image_id": image, "rank": r, "label_id": x, "outcome": "answer"} for r, x in enumerate(labels, 1)]
+            rows.append(
+                {"rater": rater, "kind": "human", "image_id": image, "rank": None, "label_id": "", "outcome": "timeout"}
+            )
+        rows += [
+            {"rater": rater, "kind": "human", "image_id": image, "rank": r, "label_id": x, "outcome": "answer"}
+            for r, x in enumerate(labels, 1)
+        ]
     truth = {f"i{number}": valid for number, (_, valid) in enumerate(answers)}
     table = raters_from_guesses(pd.DataFrame(rows), truth, k=k)
     column = "all_guesses_valid" if mode == "multi-label" else "correct_topk"
     assert one_by_one == table[column].tolist()
-    assert answers_correct([labels for labels, _ in answers], [valid for _, valid in answers], phase).tolist() == one_by_one
+    assert (
+        answers_correct([labels for labels, _ in answers], [valid for _, valid in answers], phase).tolist()
+        == one_by_one
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from study_app.protocol.labels import Label
+from study_app.protocol.study import load_study
 from study_app.session.label_search import (
     EXACT,
     FUZZY,
@@ -14,8 +16,6 @@ from study_app.session.label_search import (
     LabelSearchIndex,
     normalise,
 )
-from study_app.protocol.labels import Label
-from study_app.protocol.study import load_study
 
 
 @pytest.fixture(scope="module")

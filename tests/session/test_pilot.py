@@ -11,9 +11,9 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from study_app.errors import StoreError
-from study_app.session.pilot import run_pilot
 from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
+from study_app.session.pilot import run_pilot
 from study_app.stats import error_consistency_table, image_phases, rater_table
 from study_app.store import ResultsStore, answers_frame, merge_stores
 
@@ -34,7 +34,9 @@ def test_independent_answers_match_the_requested_accuracy(tmp_path, digits):
     assert low <= 0.7 <= high
     with ResultsStore(tmp_path / "pilot.sqlite", readonly=True) as store:
         frame = answers_frame(store)
-        ended = store.conn.execute("SELECT COUNT(*) FROM sessions WHERE ended_at IS NOT NULL AND pilot = 1").fetchone()[0]
+        ended = store.conn.execute("SELECT COUNT(*) FROM sessions WHERE ended_at IS NOT NULL AND pilot = 1").fetchone()[
+            0
+        ]
         breaks = store.conn.execute("SELECT COUNT(*) FROM events WHERE kind = 'break_start'").fetchone()[0]
     assert frame["pilot"].all() and ended == 3
     assert breaks == 3 * 3  # test phase of 200 with a break every 50
@@ -70,18 +72,27 @@ def test_annotators_share_the_hard_images_as_real_ones_do(tmp_path, digits):
     _, independent = human_error_consistency(tmp_path / "flat.sqlite", digits)
     assert abs(independent) <= 0.09
     run_pilot(digits, 5, tmp_path / "again.sqlite", accuracy=0.8, seed=4)
-    with ResultsStore(tmp_path / "rasch.sqlite", readonly=True) as first, ResultsStore(tmp_path / "again.sqlite", readonly=True) as second:
+    with (
+        ResultsStore(tmp_path / "rasch.sqlite", readonly=True) as first,
+        ResultsStore(tmp_path / "again.sqlite", readonly=True) as second,
+    ):
         columns = ["annotator", "phase", "trial", "image_id", "label_id", "rt_ms"]
-        pd.testing.assert_frame_equal(answers_frame(first)[columns], answers_frame(second)[columns])  # the seed decides everything
+        pd.testing.assert_frame_equal(
+            answers_frame(first)[columns], answers_frame(second)[columns]
+        )  # the seed decides everything
 
 
 def assert_trials_do_not_overlap(frame: pd.DataFrame) -> None:
     """In every session, each trial is shown no earlier than the previous one was answered."""
-    trials = frame.drop_duplicates("trial_uuid").assign(shown=lambda t: pd.to_datetime(t["shown_at"]), answered=lambda t: pd.to_datetime(t["answered_at"]))
+    trials = frame.drop_duplicates("trial_uuid").assign(
+        shown=lambda t: pd.to_datetime(t["shown_at"]), answered=lambda t: pd.to_datetime(t["answered_at"])
+    )
     for _, session in trials.sort_values("shown").groupby("session"):
         assert len(session) > 1
         assert (session["shown"].iloc[1:].to_numpy() >= session["answered"].iloc[:-1].to_numpy()).all()
-        assert (session["answered"] - session["shown"] >= pd.Timedelta(milliseconds=149)).all()  # MIN_RT_MS, stamps to the ms
+        assert (
+            session["answered"] - session["shown"] >= pd.Timedelta(milliseconds=149)
+        ).all()  # MIN_RT_MS, stamps to the ms
 
 
 def test_answers_copied_from_a_model(tmp_path, digits):
@@ -106,18 +117,36 @@ def test_pilot_and_real_data_never_mix(tmp_path, digits):
 
 def test_simulate_then_compare_from_the_command_line(tmp_path):
     def run(*args):
-        return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, str(ROOT / "main.py"), *args], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
 
-    simulated = run("simulate", "--study", "demo-digits", "--annotators", "3", "--accuracy", "0.85", "--difficulty-sd", "2", "--seed", "2")
+    simulated = run(
+        "simulate",
+        "--study",
+        "demo-digits",
+        "--annotators",
+        "3",
+        "--accuracy",
+        "0.85",
+        "--difficulty-sd",
+        "2",
+        "--seed",
+        "2",
+    )
     assert simulated.returncode == 0, simulated.stderr
     assert "3 simulated annotator(s), 690 trials" in simulated.stdout
     assert "Rasch model: mean accuracy 0.85, ability SD 0.5 logit, image difficulty SD 2 logit" in simulated.stdout
     assert (tmp_path / "results" / "demo-digits" / "pilot.sqlite").exists()
-    exported = run("export", "--study", "demo-digits", "--store", "results/demo-digits/pilot.sqlite", "--out", "answers.csv")
+    exported = run(
+        "export", "--study", "demo-digits", "--store", "results/demo-digits/pilot.sqlite", "--out", "answers.csv"
+    )
     assert exported.returncode == 0, exported.stderr
     assert_trials_do_not_overlap(pd.read_csv(tmp_path / "answers.csv"))
     assert not (tmp_path / "results" / "demo-digits" / "results.sqlite").exists()  # nothing reaches the real store
-    compared = run("compare", "--study", "demo-digits", "--store", "results/demo-digits/pilot.sqlite", "--n-boot", "200")
+    compared = run(
+        "compare", "--study", "demo-digits", "--store", "results/demo-digits/pilot.sqlite", "--n-boot", "200"
+    )
     assert compared.returncode == 0, compared.stderr
     assert "pilot-2-001" in compared.stdout and "top-k rule (k = 1)" in compared.stdout
     # a dry run says so, and its tables never replace the real study's
@@ -138,7 +167,18 @@ def test_compare_can_leave_out_interrupted_trials(tmp_path, digits, capsys):
         tested = [t for t in session.trials if t.phase == "test"][:5]
         for trial in tested:
             store.log_events(session, [Event("focus_lost", 100.0)], trial)
-    common = ["compare", "--study", "demo-digits", "--store", str(store_path), "--n-boot", "200", "--json", "--out", str(tmp_path / "c")]
+    common = [
+        "compare",
+        "--study",
+        "demo-digits",
+        "--store",
+        str(store_path),
+        "--n-boot",
+        "200",
+        "--json",
+        "--out",
+        str(tmp_path / "c"),
+    ]
     assert main(common) == 0
     everything = capsys.readouterr().out
     assert main([*common, "--exclude-interrupted"]) == 0

@@ -21,22 +21,32 @@ def simulated_correctness(raters: RaschRaters, annotators: int, images: int, see
     """A rater table of ``annotators`` who all saw ``images`` synthetic images, answers drawn from the model."""
     rng = random.Random(seed)
     rows = [
-        {"rater": f"a{j}", "kind": "human", "image_id": f"img{i}", "phase": "test", "condition": "",
-         "correct_topk": rng.random() < raters.chance_correct(f"a{j}", f"img{i}")}
+        {
+            "rater": f"a{j}",
+            "kind": "human",
+            "image_id": f"img{i}",
+            "phase": "test",
+            "condition": "",
+            "correct_topk": rng.random() < raters.chance_correct(f"a{j}", f"img{i}"),
+        }
         for j in range(annotators)
         for i in range(images)
     ]
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize(("accuracy", "ability_sd", "difficulty_sd"), [(0.8, 0.5, 2.4), (0.3, 1.0, 0.7), (0.95, 0.0, 3.0), (0.99, 5.0, 5.0)])
+@pytest.mark.parametrize(
+    ("accuracy", "ability_sd", "difficulty_sd"), [(0.8, 0.5, 2.4), (0.3, 1.0, 0.7), (0.95, 0.0, 3.0), (0.99, 5.0, 5.0)]
+)
 def test_the_intercept_gives_the_requested_mean_accuracy(accuracy, ability_sd, difficulty_sd):
     """E[expit(mu + a - b)] over a - b ~ N(0, sa^2 + sd^2), integrated by scipy's quad, is the accuracy."""
     model = RaschRaters(accuracy, ability_sd, difficulty_sd)
     spread = math.hypot(ability_sd, difficulty_sd)
     mean, _ = quad(lambda z: expit(model.intercept + spread * z) * norm.pdf(z), -12, 12, epsabs=1e-14, limit=200)
     assert mean == pytest.approx(accuracy, abs=1e-11)
-    assert RaschRaters(accuracy, 0, 0).intercept == pytest.approx(logit(accuracy), abs=1e-9)  # no spread: the plain logit
+    assert RaschRaters(accuracy, 0, 0).intercept == pytest.approx(
+        logit(accuracy), abs=1e-9
+    )  # no spread: the plain logit
 
 
 def test_independent_answers_and_certain_ones():
@@ -54,7 +64,7 @@ def test_difficulty_belongs_to_the_image_and_ability_to_the_annotator():
     assert model.difficulty("img-1") != RaschRaters(0.8, seed=4).difficulty("img-1")
     assert model.difficulty("img-1@0.5") != model.difficulty("img-1@1")  # each (image, condition) its own
     # one image is hard for everyone: its chance moves with the image, not with who answers
-    easy, hard = sorted((f"img-{n}" for n in range(50)), key=model.difficulty)[:: 49]
+    easy, hard = sorted((f"img-{n}" for n in range(50)), key=model.difficulty)[::49]
     assert all(model.chance_correct(a, easy) > model.chance_correct(a, hard) for a in ("p1", "p2", "p3"))
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from study_app.errors import ProtocolError
-from study_app.protocol.study import load_study
 from study_app.protocol.responses import Response, utc_now
+from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore
-
 from tests.factory import STUDY_TOML
 
 
@@ -49,7 +48,7 @@ def test_undo_only_within_the_phase_and_never_after_a_timeout_or_the_end(tmp_pat
 
 
 def test_protocol_switches_undo_off_and_refuses_it_with_feedback(tmp_path, tiny_study):
-    toml = STUDY_TOML.replace('answers = 3\nbreak_every = 4', 'answers = 3\nbreak_every = 4\nundo = false')
+    toml = STUDY_TOML.replace("answers = 3\nbreak_every = 4", "answers = 3\nbreak_every = 4\nundo = false")
     (tiny_study / "study.toml").write_text(toml, encoding="utf-8")
     study = load_study(tiny_study)
     assert not study.phase("test").undo
@@ -59,6 +58,8 @@ def test_protocol_switches_undo_off_and_refuses_it_with_feedback(tmp_path, tiny_
             answer(controller)
         assert not controller.can_undo()
 
-    (tiny_study / "study.toml").write_text(STUDY_TOML.replace("feedback = true", "feedback = true\nundo = true"), encoding="utf-8")
+    (tiny_study / "study.toml").write_text(
+        STUDY_TOML.replace("feedback = true", "feedback = true\nundo = true"), encoding="utf-8"
+    )
     with pytest.raises(ProtocolError, match=r"study.toml:\d+ \[phases.0.undo\]: undo cannot be on in phase 'training'"):
         load_study(tiny_study)

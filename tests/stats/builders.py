@@ -23,10 +23,15 @@ def top1_table(answers: dict[str, str], truth: str, models: tuple[str, ...] = ()
                 continue
             rows.append(
                 {
-                    "rater": rater, "kind": "model" if rater in models else "human", "image_id": f"img{index}",
-                    "phase": phase, "trial": index, "rt_ms": 500.0 + index if rater not in models else float("nan"),
+                    "rater": rater,
+                    "kind": "model" if rater in models else "human",
+                    "image_id": f"img{index}",
+                    "phase": phase,
+                    "trial": index,
+                    "rt_ms": 500.0 + index if rater not in models else float("nan"),
                     "outcome": "timeout" if label == "-" else "answer",
-                    "rank": None if label == "-" else 1, "label_id": "" if label == "-" else label,
+                    "rank": None if label == "-" else 1,
+                    "label_id": "" if label == "-" else label,
                 }
             )
     return raters_from_guesses(pd.DataFrame(rows), {f"img{i}": (t,) for i, t in enumerate(truth)}, k=1)
@@ -43,5 +48,12 @@ def animals_and_vehicles() -> LabelSet:
     """cat, dog (animal) and car, bus (vehicle); animal and vehicle under entity."""
     classes = tuple(Label(i, i) for i in ("cat", "dog", "car", "bus", "apple"))
     nodes = tuple(Label(i, i, is_class=False) for i in ("animal", "vehicle", "entity"))
-    parents = {"cat": "animal", "dog": "animal", "car": "vehicle", "bus": "vehicle", "animal": "entity", "vehicle": "entity"}
+    parents = {
+        "cat": "animal",
+        "dog": "animal",
+        "car": "vehicle",
+        "bus": "vehicle",
+        "animal": "entity",
+        "vehicle": "entity",
+    }
     return LabelSet(classes, nodes, parents)

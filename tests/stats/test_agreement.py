@@ -12,13 +12,17 @@ from statsmodels.stats.multitest import multipletests
 
 from study_app.errors import StudyError
 from study_app.stats import (
-    consistency_analysis, consistency_difference, error_consistency, error_consistency_table, fleiss_kappa_labels, label_kappa,
+    consistency_analysis,
+    consistency_difference,
+    error_consistency,
+    error_consistency_table,
+    fleiss_kappa_labels,
+    label_kappa,
     label_kappa_table,
 )
 from study_app.stats.agreement import CEILING_PAIR
-from study_app.stats.multiplicity import holm
 from study_app.stats.independence import fisher_exact_pvalues
-
+from study_app.stats.multiplicity import holm
 from tests.stats.builders import correctness_table, top1_table
 
 # both right img0-3; only A right img4-5; only B right img6; both wrong img7-9.
@@ -49,7 +53,9 @@ def test_error_consistency_is_cohens_kappa_on_correctness():
         a, b = rng.random(50) < 0.7, rng.random(50) < 0.6
         patterns = {"A": "".join("1" if x else "0" for x in a), "B": "".join("1" if x else "0" for x in b)}
         counts = np.array([[np.sum(a & b), np.sum(a & ~b)], [np.sum(~a & b), np.sum(~a & ~b)]])
-        assert error_consistency(correctness_table(patterns), "A", "B").kappa == pytest.approx(cohens_kappa(counts).kappa)
+        assert error_consistency(correctness_table(patterns), "A", "B").kappa == pytest.approx(
+            cohens_kappa(counts).kappa
+        )
 
 
 def test_identical_and_perfect_raters():
@@ -63,7 +69,14 @@ def test_table_has_every_pair_with_its_kinds():
     table = correctness_table({"A": "1101", "B": "1001", "m": "1111", "n": "0111"}, models=("m", "n"))
     pairs = error_consistency_table(table)
     assert len(pairs) == 6
-    assert pairs["pair"].tolist() == ["human-human", "human-model", "human-model", "human-model", "human-model", "model-model"]
+    assert pairs["pair"].tolist() == [
+        "human-human",
+        "human-model",
+        "human-model",
+        "human-model",
+        "human-model",
+        "model-model",
+    ]
     row = pairs[(pairs["rater_a"] == "A") & (pairs["rater_b"] == "B")].iloc[0]
     assert row["kappa"] == pytest.approx(error_consistency(table, "A", "B").kappa)
 
@@ -81,7 +94,9 @@ def test_label_kappa_by_hand():
 
 
 def test_label_kappa_p_values_are_holm_adjusted_over_the_pairs():
-    table = label_kappa_table(top1_table({"A": "aabbcabcab", "B": "aabbcabcca", "C": "abcabcabca", "D": "aabbcabcab"}, truth="a" * 10))
+    table = label_kappa_table(
+        top1_table({"A": "aabbcabcab", "B": "aabbcabcca", "C": "abcabcabca", "D": "aabbcabcab"}, truth="a" * 10)
+    )
     tested = table["pvalue"].notna()
     assert tested.sum() >= 3
     expected = multipletests(table.loc[tested, "pvalue"], method="holm")[1]
@@ -111,6 +126,7 @@ def test_fleiss_kappa_by_hand_and_against_statsmodels():
 
 # --- calibrated tests, intervals, the ceiling and model differences ---------------------------
 
+
 def test_fisher_pvalues_equal_scipy_on_random_tables():
     rng = np.random.default_rng(3)
     n = rng.integers(1, 300, 400)
@@ -129,7 +145,9 @@ def test_error_consistency_pvalue_is_fisher_on_the_table_of_errors():
     b[:20] = a[:20]  # some shared errors
     patterns = {"A": "".join("1" if x else "0" for x in a), "B": "".join("1" if x else "0" for x in b)}
     table = [[np.sum(a & b), np.sum(a & ~b)], [np.sum(~a & b), np.sum(~a & ~b)]]
-    assert error_consistency(correctness_table(patterns), "A", "B").pvalue == pytest.approx(fisher_exact(table).pvalue, rel=1e-9)
+    assert error_consistency(correctness_table(patterns), "A", "B").pvalue == pytest.approx(
+        fisher_exact(table).pvalue, rel=1e-9
+    )
 
 
 def test_kappa_bootstrap_interval_equals_a_loop_over_resamples():
@@ -140,8 +158,15 @@ def test_kappa_bootstrap_interval_equals_a_loop_over_resamples():
     n_images, n_boot = 40, 300
     accuracy = {"A": 0.7, "B": 0.6, "C": 0.65, "m": 0.8}
     right = {name: rng.random(n_images) < value for name, value in accuracy.items()}
-    seen = {"A": np.ones(n_images, bool), "m": np.ones(n_images, bool), "B": rng.random(n_images) < 0.85, "C": rng.random(n_images) < 0.85}
-    patterns = {name: "".join(("1" if r else "0") if s else "." for r, s in zip(right[name], seen[name])) for name in accuracy}
+    seen = {
+        "A": np.ones(n_images, bool),
+        "m": np.ones(n_images, bool),
+        "B": rng.random(n_images) < 0.85,
+        "C": rng.random(n_images) < 0.85,
+    }
+    patterns = {
+        name: "".join(("1" if r else "0") if s else "." for r, s in zip(right[name], seen[name])) for name in accuracy
+    }
     table = correctness_table(patterns, models=("m",))
     order = np.argsort([f"img{i}" for i in range(n_images)])  # the grid's image order
     draws = np.random.default_rng(5).integers(0, n_images, size=(n_boot, n_images), dtype=np.int16)
@@ -152,8 +177,12 @@ def test_kappa_bootstrap_interval_equals_a_loop_over_resamples():
             images = order[draw]
             images = images[seen[a][images] & seen[b][images]]
             x, y = right[a][images], right[b][images]
-            kappas.append(cohens_kappa(np.array([[np.sum(x & y), np.sum(x & ~y)], [np.sum(~x & y), np.sum(~x & ~y)]])).kappa)
-        assert (found.kappa_ci_low, found.kappa_ci_high) == pytest.approx(tuple(np.quantile(kappas, [0.025, 0.975])), rel=1e-5)
+            kappas.append(
+                cohens_kappa(np.array([[np.sum(x & y), np.sum(x & ~y)], [np.sum(~x & y), np.sum(~x & ~y)]])).kappa
+            )
+        assert (found.kappa_ci_low, found.kappa_ci_high) == pytest.approx(
+            tuple(np.quantile(kappas, [0.025, 0.975])), rel=1e-5
+        )
         assert found.kappa_ci_note == ""
 
 
@@ -169,9 +198,17 @@ def test_interval_is_absent_with_a_reason_where_resampling_cannot_move_kappa():
 def test_ceiling_row_holm_family_and_differences():
     rng = np.random.default_rng(2)
     hard = rng.random(120) < 0.3  # images everyone tends to get wrong
+
     def rater(accuracy_easy, accuracy_hard):
         return "".join("1" if r else "0" for r in rng.random(120) < np.where(hard, accuracy_hard, accuracy_easy))
-    patterns = {"A": rater(0.95, 0.3), "B": rater(0.95, 0.3), "C": rater(0.95, 0.3), "alike": rater(0.95, 0.3), "unlike": rater(0.8, 0.8)}
+
+    patterns = {
+        "A": rater(0.95, 0.3),
+        "B": rater(0.95, 0.3),
+        "C": rater(0.95, 0.3),
+        "alike": rater(0.95, 0.3),
+        "unlike": rater(0.8, 0.8),
+    }
     table = correctness_table(patterns, models=("alike", "unlike"))
     found = consistency_analysis(table, correct="correct_top1", n_boot=1000, seed=1)
     pairs, ceiling = found.table.iloc[:-1], found.table.iloc[-1]
@@ -184,7 +221,9 @@ def test_ceiling_row_holm_family_and_differences():
     assert pairs["holm_family"].unique().tolist() == ["error consistency, every pair of raters: 10 pairs"]
     difference = found.differences.iloc[0]
     assert (difference["model_a"], difference["model_b"], difference["n_annotators"]) == ("alike", "unlike", 3)
-    with_model = {m: pairs[(pairs["rater_b"] == m) & (pairs["kind_a"] == "human")]["kappa"].mean() for m in ("alike", "unlike")}
+    with_model = {
+        m: pairs[(pairs["rater_b"] == m) & (pairs["kind_a"] == "human")]["kappa"].mean() for m in ("alike", "unlike")
+    }
     assert difference["difference"] == pytest.approx(with_model["alike"] - with_model["unlike"])
     assert difference["ci_low"] > 0 and difference["pvalue"] < 0.01
     result = consistency_difference(table, "unlike", "alike", correct="correct_top1", n_boot=1000, seed=1)

@@ -9,8 +9,14 @@ from scipy.stats import mannwhitneyu
 
 from study_app.errors import StudyError
 from study_app.protocol.labels import Label, LabelSet
-from study_app.stats import HUMANS, class_error_comparison, confused_pairs, error_by_trial, raters_from_guesses, rt_by_correctness
-
+from study_app.stats import (
+    HUMANS,
+    class_error_comparison,
+    confused_pairs,
+    error_by_trial,
+    raters_from_guesses,
+    rt_by_correctness,
+)
 from tests.stats.builders import top1_table
 
 # classes a (img0-3) and b (img4-7)
@@ -23,7 +29,12 @@ def test_class_errors_by_hand():
     rows = result.table.set_index("class")
     # class a: annotators' mean error per image 0, 0, 0, 0.5 -> 0.125; model wrong on img1-3 -> 0.75;
     # annotators better on 3 images, model on none: exact sign test p = 2/8.
-    assert rows.loc["a", ["human_error", "model_error", "humans_better", "model_better"]].tolist() == [0.125, 0.75, 3, 0]
+    assert rows.loc["a", ["human_error", "model_error", "humans_better", "model_better"]].tolist() == [
+        0.125,
+        0.75,
+        3,
+        0,
+    ]
     # class b: annotators 0, 0, 0.5, 1 -> 0.375; model 0; model better on 2 images: p = 2/4.
     assert rows.loc["b", ["human_error", "model_error", "humans_better", "model_better"]].tolist() == [0.375, 0.0, 0, 2]
     assert rows["pvalue"].tolist() == pytest.approx([0.25, 0.5])
@@ -32,7 +43,11 @@ def test_class_errors_by_hand():
 
 
 def test_superclass_level_and_spearman():
-    labels = LabelSet(tuple(Label(i, i) for i in "abcd"), (Label("X", "X", is_class=False), Label("Y", "Y", is_class=False)), {"a": "X", "b": "X", "c": "Y", "d": "Y"})
+    labels = LabelSet(
+        tuple(Label(i, i) for i in "abcd"),
+        (Label("X", "X", is_class=False), Label("Y", "Y", is_class=False)),
+        {"a": "X", "b": "X", "c": "Y", "d": "Y"},
+    )
     table = top1_table({"A": "abcdabcd", "m": "bbcdaccd"}, "abcdabcd", models=("m",))
     superclass = class_error_comparison(table, "m", level="superclass", labels=labels).table.set_index("superclass")
     assert superclass["n_images"].tolist() == [4, 4]
@@ -61,8 +76,19 @@ def test_trend_over_trials_detects_fatigue():
     for annotator in range(4):
         for trial in range(60):
             wrong = rng.random() < (0.05 if trial < 30 else 0.5)
-            rows.append({"rater": f"A{annotator}", "kind": "human", "image_id": f"i{trial}", "phase": "test", "trial": trial,
-                         "rt_ms": 500.0, "outcome": "answer", "rank": 1, "label_id": "b" if wrong else "a"})
+            rows.append(
+                {
+                    "rater": f"A{annotator}",
+                    "kind": "human",
+                    "image_id": f"i{trial}",
+                    "phase": "test",
+                    "trial": trial,
+                    "rt_ms": 500.0,
+                    "outcome": "answer",
+                    "rank": 1,
+                    "label_id": "b" if wrong else "a",
+                }
+            )
     table = raters_from_guesses(pd.DataFrame(rows), {f"i{t}": ("a",) for t in range(60)}, k=1)
     trend = error_by_trial(table, bins=2)
     assert trend.odds_ratio_per_100 > 1 and trend.pvalue < 0.001
@@ -87,10 +113,15 @@ def _drifting(annotators: int, trials: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     index = np.tile(np.arange(trials), annotators)
     error = rng.random(annotators * trials) < 0.1 + 0.3 * index / trials
-    return pd.DataFrame({
-        "kind": "human", "rater": np.repeat([f"A{i}" for i in range(annotators)], trials), "phase": "test",
-        "trial": index, "correct_topk": ~error,
-    })
+    return pd.DataFrame(
+        {
+            "kind": "human",
+            "rater": np.repeat([f"A{i}" for i in range(annotators)], trials),
+            "phase": "test",
+            "trial": index,
+            "correct_topk": ~error,
+        }
+    )
 
 
 def test_trend_on_ilsvrc_length_sessions_and_with_many_annotators():

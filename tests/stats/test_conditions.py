@@ -18,20 +18,30 @@ from study_app.errors import InputFileError, StudyError
 from study_app.importers import read_model_vs_human
 from study_app.stats import error_consistency_table, error_rates, humanlike_metrics, mcnemar_test, raters_from_guesses
 from study_app.stats.conditions import (
-    condition_population,
     CONDITION_COLUMNS,
     condition_analysis,
     condition_consistency,
     condition_level,
     condition_order,
+    condition_population,
     condition_rates,
     condition_tests,
     order_note,
 )
 
 RAW = Path("/work/shared/data/model-vs-human/raw-data")
-PARAMETRIC = ["uniform-noise", "contrast", "low-pass", "high-pass", "eidolonI", "eidolonII", "eidolonIII",
-              "phase-scrambling", "power-equalisation", "rotation"]
+PARAMETRIC = [
+    "uniform-noise",
+    "contrast",
+    "low-pass",
+    "high-pass",
+    "eidolonI",
+    "eidolonII",
+    "eidolonIII",
+    "phase-scrambling",
+    "power-equalisation",
+    "rotation",
+]
 
 
 def stimulus_table(trials: dict[str, str], models: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -44,8 +54,17 @@ def stimulus_table(trials: dict[str, str], models: tuple[str, ...] = ()) -> pd.D
         for trial in text.split():
             stimulus, outcome = trial.split("=")
             image, condition = stimulus.split("@")
-            rows.append({"rater": rater, "kind": "model" if rater in models else "human", "image_id": image, "phase": "test",
-                         "condition": condition, "rank": 1, "label_id": "a" if outcome == "1" else "b"})
+            rows.append(
+                {
+                    "rater": rater,
+                    "kind": "model" if rater in models else "human",
+                    "image_id": image,
+                    "phase": "test",
+                    "condition": condition,
+                    "rank": 1,
+                    "label_id": "a" if outcome == "1" else "b",
+                }
+            )
     images = {row["image_id"] for row in rows}
     return raters_from_guesses(pd.DataFrame(rows), dict.fromkeys(images, ("a",)), k=1)
 
@@ -77,8 +96,19 @@ def test_words_and_mixed_levels_sort_as_written_with_a_note():
 
 def test_a_level_has_one_spelling_per_number():
     assert condition_level("0.00") == condition_level("0") == condition_level(" 0.0 ") == "0"
-    assert [condition_level(text) for text in ("0.90", "3", "3.0", "Inf", "1e-7", "c05", "false", "1-10-10", "NaN", None)] == [
-        "0.9", "3", "3", "inf", "0.0000001", "c05", "false", "1-10-10", "", "",
+    assert [
+        condition_level(text) for text in ("0.90", "3", "3.0", "Inf", "1e-7", "c05", "false", "1-10-10", "NaN", None)
+    ] == [
+        "0.9",
+        "3",
+        "3",
+        "inf",
+        "0.0000001",
+        "c05",
+        "false",
+        "1-10-10",
+        "",
+        "",
     ]
 
 
@@ -99,8 +129,12 @@ def test_rates_per_condition_worked_by_hand():
     assert list(rates["condition"]) == ["0"] * 4 + ["0.5"] * 4  # levels by value, pooled humans last in each
     assert list(rates["rater"])[:4] == ["ann1", "ann2", "net", "humans (mean of annotators)"]
     expected = {  # (rater, condition): (n, errors)
-        ("ann1", "0"): (2, 0), ("ann2", "0"): (2, 1), ("net", "0"): (2, 1),
-        ("ann1", "0.5"): (2, 1), ("ann2", "0.5"): (2, 2), ("net", "0.5"): (4, 2),
+        ("ann1", "0"): (2, 0),
+        ("ann2", "0"): (2, 1),
+        ("net", "0"): (2, 1),
+        ("ann1", "0.5"): (2, 1),
+        ("ann2", "0.5"): (2, 2),
+        ("net", "0.5"): (4, 2),
     }
     for (rater, level), (n, errors) in expected.items():
         found = row(rates, rater=rater, condition=level)
@@ -151,9 +185,11 @@ def test_a_table_without_conditions_is_one_level_and_keeps_its_pooled_rates():
     for rater in ("ann1", "ann2", "net", "humans (mean of annotators)"):
         mine, theirs = row(rates, rater=rater), row(pooled, rater=rater)
         assert mine[["n", "errors", "error_rate", "wilson_low", "cp_high"]].tolist() == pytest.approx(
-            theirs[["n", "errors", "error_rate", "wilson_low", "cp_high"]].tolist(), nan_ok=True)
+            theirs[["n", "errors", "error_rate", "wilson_low", "cp_high"]].tolist(), nan_ok=True
+        )
     assert row(rates, rater="humans (mean of annotators)")[["boot_low", "boot_high"]].tolist() == pytest.approx(
-        row(pooled, rater="humans (mean of annotators)")[["boot_low", "boot_high"]].tolist())
+        row(pooled, rater="humans (mean of annotators)")[["boot_low", "boot_high"]].tolist()
+    )
 
 
 def test_an_unknown_scope_is_refused():
@@ -194,7 +230,13 @@ def test_paired_tests_and_consistency_per_condition():
     )
     tests = condition_tests(table, n_boot=200)
     at0 = row(tests, condition="0", rater_a="ann1")
-    assert (at0["n_images"], at0["both_right"], at0["only_a_right"], at0["only_b_right"], at0["both_wrong"]) == (3, 1, 1, 0, 1)
+    assert (at0["n_images"], at0["both_right"], at0["only_a_right"], at0["only_b_right"], at0["both_wrong"]) == (
+        3,
+        1,
+        1,
+        0,
+        1,
+    )
     assert at0["mcnemar_p"] == 1.0  # one discordant pair
     humans = row(tests, condition="1", rater_a="humans")
     assert (humans["rater_b"], humans["error_a"], humans["error_b"]) == ("net", 0.75, 0.0)
@@ -223,25 +265,40 @@ HEADER = "subj,session,trial,rt,object_response,category,condition,imagename\n"
 
 def write_trials(path: Path, rater: str, trials: list[tuple[str, str, str, str]]) -> None:
     """``trials``: (condition, image name, response, category)."""
-    lines = [f"{rater},1,{i + 1},NaN,{response},{category},{level},{name}" for i, (level, name, response, category) in enumerate(trials)]
+    lines = [
+        f"{rater},1,{i + 1},NaN,{response},{category},{level},{name}"
+        for i, (level, name, response, category) in enumerate(trials)
+    ]
     path.write_text(HEADER + "\n".join(lines) + "\n")
 
 
 def test_sessions_are_all_read_and_levels_keep_one_spelling(tmp_path):
     folder = tmp_path / "raw" / "noise"
     folder.mkdir(parents=True)
-    write_trials(folder / "noise_subject-01_session_1.csv", "subject-01", [
-        ("0.00", "0001_nse_s01_0.00_cat_10_n02123045_1.png", "cat", "cat"),
-        ("0.35", "0002_nse_s01_0.35_dog_10_n02084071_2.png", "cat", "dog"),
-    ])
+    write_trials(
+        folder / "noise_subject-01_session_1.csv",
+        "subject-01",
+        [
+            ("0.00", "0001_nse_s01_0.00_cat_10_n02123045_1.png", "cat", "cat"),
+            ("0.35", "0002_nse_s01_0.35_dog_10_n02084071_2.png", "cat", "dog"),
+        ],
+    )
     for session in range(1, 8):  # a model run in 7 sessions of different images
         level = "0" if session % 2 else "0.35"
-        write_trials(folder / f"noise_resnet50_session-{session}.csv", "resnet50", [
-            (level, f"{session:04d}_nse_dnn_{level}_cat_10_n02123045_{session}.png", "cat", "cat"),
-        ])
-    write_trials(folder / "noise_resnet50_session-8.csv", "resnet50", [
-        ("0.35", "0008_nse_dnn_0.35_cat_10_n02123045_1.png", "dog", "cat"),  # image 1 again, at another level
-    ])
+        write_trials(
+            folder / f"noise_resnet50_session-{session}.csv",
+            "resnet50",
+            [
+                (level, f"{session:04d}_nse_dnn_{level}_cat_10_n02123045_{session}.png", "cat", "cat"),
+            ],
+        )
+    write_trials(
+        folder / "noise_resnet50_session-8.csv",
+        "resnet50",
+        [
+            ("0.35", "0008_nse_dnn_0.35_cat_10_n02123045_1.png", "dog", "cat"),  # image 1 again, at another level
+        ],
+    )
     raters = read_model_vs_human(tmp_path / "raw", benchmark_conditions_only=False)
     model = raters[raters["rater"] == "resnet50"]
     assert len(model) == 8 and sorted(model["session"]) == list(range(1, 9))
@@ -257,10 +314,14 @@ def test_sessions_are_all_read_and_levels_keep_one_spelling(tmp_path):
 def test_word_levels_stay_as_written(tmp_path):
     folder = tmp_path / "raw" / "contrast"
     folder.mkdir(parents=True)
-    write_trials(folder / "contrast_subject-01_session_1.csv", "subject-01", [
-        ("c05", "0001_cop_s01_c05_cat_10_n02123045_1.png", "cat", "cat"),
-        ("c100", "0002_cop_s01_c100_cat_10_n02123045_2.png", "cat", "cat"),
-    ])
+    write_trials(
+        folder / "contrast_subject-01_session_1.csv",
+        "subject-01",
+        [
+            ("c05", "0001_cop_s01_c05_cat_10_n02123045_1.png", "cat", "cat"),
+            ("c100", "0002_cop_s01_c100_cat_10_n02123045_2.png", "cat", "cat"),
+        ],
+    )
     raters = read_model_vs_human(tmp_path / "raw", benchmark_conditions_only=False)
     assert sorted(raters["condition"].astype(str)) == ["c05", "c100"]
 
@@ -269,11 +330,18 @@ def test_one_stimulus_twice_for_a_rater_is_an_error_naming_the_files(tmp_path):
     folder = tmp_path / "raw" / "noise"
     folder.mkdir(parents=True)
     for session in (1, 2):
-        write_trials(folder / f"noise_resnet50_session-{session}.csv", "resnet50", [
-            ("0.0" if session == 1 else "0", f"000{session}_nse_dnn_0_cat_10_n02123045_1.png", "cat", "cat"),
-            ("0.35", f"001{session}_nse_dnn_0.35_cat_10_n02123045_{session + 5}.png", "cat", "cat"),
-        ])
-    with pytest.raises(InputFileError, match=r"several trials of image 'noise/n02123045_1.png' at condition '0'.*session-1.csv and noise_resnet50_session-2.csv"):
+        write_trials(
+            folder / f"noise_resnet50_session-{session}.csv",
+            "resnet50",
+            [
+                ("0.0" if session == 1 else "0", f"000{session}_nse_dnn_0_cat_10_n02123045_1.png", "cat", "cat"),
+                ("0.35", f"001{session}_nse_dnn_0.35_cat_10_n02123045_{session + 5}.png", "cat", "cat"),
+            ],
+        )
+    with pytest.raises(
+        InputFileError,
+        match=r"several trials of image 'noise/n02123045_1.png' at condition '0'.*session-1.csv and noise_resnet50_session-2.csv",
+    ):
         read_model_vs_human(tmp_path / "raw", benchmark_conditions_only=False)
 
 
@@ -290,7 +358,9 @@ def direct_counts(dataset: str) -> pd.DataFrame:
     trials = pd.concat(frames, ignore_index=True)
     numeric = pd.to_numeric(trials["condition"], errors="coerce")
     trials["level"] = np.where(numeric.notna(), numeric.astype(float).astype(str), trials["condition"].astype(str))
-    trials["rater"] = np.where(trials["subj"].str.startswith("subject-"), dataset + ":" + trials["subj"], trials["subj"])
+    trials["rater"] = np.where(
+        trials["subj"].str.startswith("subject-"), dataset + ":" + trials["subj"], trials["subj"]
+    )
     trials["error"] = trials["object_response"] != trials["category"]
     return trials.groupby(["rater", "level"])["error"].agg(n="size", errors="sum").reset_index()
 
@@ -301,12 +371,18 @@ def test_per_condition_accuracies_equal_a_direct_computation_on_the_raw_files():
     rates = condition_rates(raters, n_boot=50)
     for dataset in PARAMETRIC:
         mine = rates[rates["phase"] == dataset]
-        single = mine[mine["kind"] != "humans"].assign(level=lambda t: [str(float(v)) if _is_number(v) else v for v in t["condition"]])
+        single = mine[mine["kind"] != "humans"].assign(
+            level=lambda t: [str(float(v)) if _is_number(v) else v for v in t["condition"]]
+        )
         direct = direct_counts(dataset)
         merged = direct.merge(single, on=["rater", "level"], how="outer", suffixes=("_direct", ""), indicator=True)
         assert (merged["_merge"] == "both").all(), dataset  # every rater and level on both sides
-        assert (merged["n_direct"] == merged["n"]).all() and (merged["errors_direct"] == merged["errors"]).all(), dataset
-        assert np.allclose(1 - merged["error_rate"], 1 - merged["errors_direct"] / merged["n_direct"], rtol=0, atol=1e-15)
+        assert (merged["n_direct"] == merged["n"]).all() and (merged["errors_direct"] == merged["errors"]).all(), (
+            dataset
+        )
+        assert np.allclose(
+            1 - merged["error_rate"], 1 - merged["errors_direct"] / merged["n_direct"], rtol=0, atol=1e-15
+        )
         assert len(set(merged["rater"])) == 7  # 4 subjects and 3 models
         humans = mine[mine["kind"] == "humans"].set_index("condition")["error_rate"]
         subjects = single[single["kind"] == "human"].groupby("condition")["error_rate"].mean()
@@ -326,7 +402,9 @@ def test_consistency_per_condition_averages_to_the_benchmark():
     raters = read_model_vs_human(RAW)
     _, averaged = condition_consistency(raters)
     benchmark = humanlike_metrics(raters).set_index("model")
-    over_datasets = averaged.groupby("model")[["error_consistency", "observed_consistency", "accuracy_difference"]].mean()
+    over_datasets = averaged.groupby("model")[
+        ["error_consistency", "observed_consistency", "accuracy_difference"]
+    ].mean()
     for model in benchmark.index:
         for metric in over_datasets.columns:
             assert over_datasets.loc[model, metric] == pytest.approx(benchmark.loc[model, metric], abs=1e-12)
@@ -337,11 +415,25 @@ def test_report_galleries_keep_one_image_at_two_conditions_apart():
     from study_app.report.gallery import model_galleries
     from study_app.stats import plurality_vote
 
-    table = stimulus_table({"ann1": "i0@0=1 i0@0.5=0", "ann2": "i0@0=1 i0@0.5=0", "net": "i0@0=0 i0@0.5=1"}, models=("net",))
-    humans_wrong, model_wrong = model_galleries(table, plurality_vote(table), "net", correct="correct_top1", name=str, image_paths={}, max_pixels=10_000, size=5, key="test")
+    table = stimulus_table(
+        {"ann1": "i0@0=1 i0@0.5=0", "ann2": "i0@0=1 i0@0.5=0", "net": "i0@0=0 i0@0.5=1"}, models=("net",)
+    )
+    humans_wrong, model_wrong = model_galleries(
+        table,
+        plurality_vote(table),
+        "net",
+        correct="correct_top1",
+        name=str,
+        image_paths={},
+        max_pixels=10_000,
+        size=5,
+        key="test",
+    )
     assert [item.image_id for item in humans_wrong.items] == ["i0 @ 0.5"]
     assert [item.image_id for item in model_wrong.items] == ["i0 @ 0"]
-    assert model_wrong.items[0].humans == "a x2" and humans_wrong.items[0].humans == "b x2"  # answers of that level only
+    assert (
+        model_wrong.items[0].humans == "a x2" and humans_wrong.items[0].humans == "b x2"
+    )  # answers of that level only
 
 
 def test_a_level_with_no_trials_for_a_rater_is_a_note():
@@ -355,11 +447,20 @@ def test_answers_with_conditions_keep_one_image_at_two_levels_as_two_trials():
     from study_app.stats import raters_from_answers
     from study_app.stats.raters import later_exposures
 
-    answers = pd.DataFrame({
-        "annotator": ["ann1"] * 3, "phase": ["test"] * 3, "trial": [1, 2, 3], "image_id": ["i0", "i0", "i0"],
-        "rank": [1, 1, 1], "label_id": ["a", "b", "a"], "rt_ms": [500.0, 600.0, 700.0], "outcome": ["answer"] * 3,
-        "trial_uuid": ["u1", "u2", "u3"], "condition": ["0", "0.5", "0"],
-    })
+    answers = pd.DataFrame(
+        {
+            "annotator": ["ann1"] * 3,
+            "phase": ["test"] * 3,
+            "trial": [1, 2, 3],
+            "image_id": ["i0", "i0", "i0"],
+            "rank": [1, 1, 1],
+            "label_id": ["a", "b", "a"],
+            "rt_ms": [500.0, 600.0, 700.0],
+            "outcome": ["answer"] * 3,
+            "trial_uuid": ["u1", "u2", "u3"],
+            "condition": ["0", "0.5", "0"],
+        }
+    )
     raters = raters_from_answers(answers, {"i0": ("a",)}, k=1)
     assert list(zip(raters["condition"].astype(str), raters["correct_top1"])) == [("0", True), ("0.5", False)]
     assert later_exposures(answers) == {"ann1": 1}  # only the repeat at level 0
@@ -381,9 +482,13 @@ def test_each_level_gets_the_mixed_model_and_the_score_interval_of_its_own_stimu
     alone = humans_vs_model_mixed(raters[raters["condition"].astype(str) == "0.35"], "resnet50", correct="correct_top1")
     assert (at["effect"], at["pvalue"], at["n_images"]) == (alone.effect, alone.pvalue, alone.n_images)
     tests = condition_tests(raters, n_boot=200)
-    one = tests[(tests["condition"] == "0.35") & (tests["rater_b"] == "resnet50") & (tests["rater_a"] != "humans")].iloc[0]
+    one = tests[
+        (tests["condition"] == "0.35") & (tests["rater_b"] == "resnet50") & (tests["rater_a"] != "humans")
+    ].iloc[0]
     # only A wrong = only B right, and the reverse
-    low, high = tango_interval(np.array([one["only_b_right"]]), np.array([one["only_a_right"]]), np.array([one["n_images"]]), alpha=0.05)
+    low, high = tango_interval(
+        np.array([one["only_b_right"]]), np.array([one["only_a_right"]]), np.array([one["n_images"]]), alpha=0.05
+    )
     assert (one["score_low"], one["score_high"]) == pytest.approx((low[0], high[0]), rel=1e-12)
     level = tests[(tests["condition"] == "0.35") & tests["mcnemar_p"].notna()]
     assert (level["mcnemar_p_holm"] >= level["mcnemar_p"]).all() and set(level["family"]) == {"humans vs models"}

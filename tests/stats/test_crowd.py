@@ -20,7 +20,6 @@ from study_app.stats import (
     plurality_vote,
     strict_majority,
 )
-
 from tests.stats.builders import correctness_table, top1_table
 
 RAW = Path("/work/shared/data/model-vs-human/raw-data")
@@ -90,7 +89,11 @@ def test_model_vs_human_contrast():
     assert error_of(rates, PLURALITY_VOTE) == pytest.approx(0.25125)
     # expected error over tie-breaks: per stimulus, the share of its most-voted labels that are wrong
     answered = humans[humans["label"].astype(str) != ""].assign(label=lambda t: t["label"].astype(str))
-    votes = answered.groupby(["image_id", "condition", "label"], observed=True).agg(votes=("rater", "size"), right=("correct_top1", "first")).reset_index()
+    votes = (
+        answered.groupby(["image_id", "condition", "label"], observed=True)
+        .agg(votes=("rater", "size"), right=("correct_top1", "first"))
+        .reset_index()
+    )
     top = votes[votes["votes"] == votes.groupby(["image_id", "condition"])["votes"].transform("max")]
     stimuli = humans.groupby(["image_id", "condition"], observed=True).ngroups
     expected = 1 - top.groupby(["image_id", "condition"])["right"].mean().sum() / stimuli

@@ -37,7 +37,6 @@ from study_app.stats import (
 from study_app.stats.bootstrap import resample_counts
 from study_app.stats.gee import FEW_CLUSTERS, exchangeable_linear_gee
 from study_app.stats.independence import EXACT_BELOW
-
 from tests.stats.test_properties import SETTINGS, rater_tables
 
 NO_ANSWER = "(no answer)"
@@ -53,18 +52,32 @@ def reference_label_kappa(table: pd.DataFrame, a: str, b: str, alpha: float = 0.
         return None
     categories, codes = np.unique(wide.to_numpy(dtype=str), return_inverse=True)
     codes = codes.reshape(-1, 2)
-    counts = np.bincount(codes[:, 0] * len(categories) + codes[:, 1], minlength=len(categories) ** 2).reshape(len(categories), -1)
+    counts = np.bincount(codes[:, 0] * len(categories) + codes[:, 1], minlength=len(categories) ** 2).reshape(
+        len(categories), -1
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         result = cohens_kappa(counts)
     # A zero variance (perfect agreement, or one rater giving one label throughout) can
     # round to -1e-18, whose root statsmodels gives as NaN; the fast path gives 0.
-    std_kappa = np.sqrt(max(float(result.var_kappa), 0.0)) if float(result.var_kappa) > -1e-12 else float(result.std_kappa)
+    std_kappa = (
+        np.sqrt(max(float(result.var_kappa), 0.0)) if float(result.var_kappa) > -1e-12 else float(result.std_kappa)
+    )
     half = norm.isf(alpha / 2) * std_kappa
     pvalue = float(result.pvalue_two_sided) if np.isfinite(result.std_kappa0) and result.std_kappa0 > 0 else np.nan
     # Ours clips the interval to kappa's range and gives none where the variance is 0.
-    low, high = (max(float(result.kappa) - half, -1.0), min(float(result.kappa) + half, 1.0)) if std_kappa > 1e-6 else (np.nan, np.nan)
-    found = {"n_images": len(wide), "n_categories": len(categories), "kappa": float(result.kappa), "std_error": std_kappa,
-             "ci_low": low, "ci_high": high}
+    low, high = (
+        (max(float(result.kappa) - half, -1.0), min(float(result.kappa) + half, 1.0))
+        if std_kappa > 1e-6
+        else (np.nan, np.nan)
+    )
+    found = {
+        "n_images": len(wide),
+        "n_categories": len(categories),
+        "kappa": float(result.kappa),
+        "std_error": std_kappa,
+        "ci_low": low,
+        "ci_high": high,
+    }
     # Below EXACT_BELOW shared images the p-value is a permutation test's (test_agreement checks it).
     return found | {"pvalue": pvalue} if len(wide) >= EXACT_BELOW else found
 
@@ -75,7 +88,11 @@ ROOT_OF_ROUNDING = {"std_error": 1e-7, "ci_low": 1e-7, "ci_high": 1e-7}
 
 def assert_close(found: dict, expected: dict) -> None:
     for key, value in expected.items():
-        assert np.isclose(found[key], value, rtol=1e-9, atol=ROOT_OF_ROUNDING.get(key, 1e-12), equal_nan=True), (key, found[key], value)
+        assert np.isclose(found[key], value, rtol=1e-9, atol=ROOT_OF_ROUNDING.get(key, 1e-12), equal_nan=True), (
+            key,
+            found[key],
+            value,
+        )
 
 
 @SETTINGS
@@ -98,7 +115,10 @@ def test_label_kappa_of_many_annotators_in_blocks(monkeypatch):
     rng = np.random.default_rng(4)
     n_people, n_images = 9, 60
     truth = "".join(rng.choice(list("abcde"), n_images))
-    answers = {f"A{i}": "".join(rng.choice(list("abcde-"), n_images, p=[0.4, 0.2, 0.15, 0.1, 0.1, 0.05])) for i in range(n_people)}
+    answers = {
+        f"A{i}": "".join(rng.choice(list("abcde-"), n_images, p=[0.4, 0.2, 0.15, 0.1, 0.1, 0.05]))
+        for i in range(n_people)
+    }
     from tests.stats.builders import top1_table
 
     table = top1_table(answers, truth)
@@ -119,7 +139,9 @@ def test_fleiss_kappa_is_statsmodels_on_the_images_all_saw(table):
             fleiss_kappa_labels(table)
         return
     labels = table["label"].astype(str).where(table["label"].astype(str) != "", NO_ANSWER)
-    wide = pd.DataFrame({"rater": table["rater"].astype(str), "image_id": table["image_id"].astype(str), "label": labels})
+    wide = pd.DataFrame(
+        {"rater": table["rater"].astype(str), "image_id": table["image_id"].astype(str), "label": labels}
+    )
     wide = wide.pivot(index="image_id", columns="rater", values="label")[people].dropna()
     if wide.empty:
         with pytest.raises(StudyError, match="did not all see"):
@@ -149,10 +171,17 @@ def test_gee_from_cluster_sums_is_statsmodels_gee(seed, distinct_rows, n, cluste
     design = np.column_stack([np.ones(distinct_rows), rng.normal(size=(distinct_rows, 2))])
     rows = np.concatenate([np.arange(distinct_rows), rng.integers(0, distinct_rows, n)])  # every row used: full rank
     groups = rng.integers(0, clusters, len(rows))
-    endog = (rng.random(len(rows)) < 0.3 + 0.1 * (rows % 3)).astype(float) + rng.normal(scale=0.1, size=len(rows)) * (groups % 2)
-    reference, fit = statsmodels_gee(endog, design[rows], groups, "bias_reduced"), exchangeable_linear_gee(endog, design, rows, groups)
+    endog = (rng.random(len(rows)) < 0.3 + 0.1 * (rows % 3)).astype(float) + rng.normal(scale=0.1, size=len(rows)) * (
+        groups % 2
+    )
+    reference, fit = (
+        statsmodels_gee(endog, design[rows], groups, "bias_reduced"),
+        exchangeable_linear_gee(endog, design, rows, groups),
+    )
     assert fit.converged == reference.converged
-    if not reference.converged:  # an oscillating iteration (rho < 0 in tiny clusters) amplifies rounding: only the flag agrees
+    if (
+        not reference.converged
+    ):  # an oscillating iteration (rho < 0 in tiny clusters) amplifies rounding: only the flag agrees
         return
     assert np.allclose(fit.params, reference.params, rtol=1e-8, atol=1e-10)
     assert np.allclose(fit.cov_robust, reference.cov_robust, rtol=1e-6, atol=1e-12)
@@ -161,7 +190,12 @@ def test_gee_from_cluster_sums_is_statsmodels_gee(seed, distinct_rows, n, cluste
     assert np.isclose(fit.dep_param, reference.cov_struct.dep_params, rtol=1e-8, atol=1e-12)
     robust_se = np.sqrt(np.diag(reference.cov_robust))  # the reference's own p-values are the bias-reduced ones
     assert np.allclose(fit.pvalues, 2 * norm.sf(np.abs(reference.params / robust_se)), rtol=1e-6, atol=1e-12)
-    assert np.allclose(fit.conf_int(0.1), reference.params[:, None] + np.outer(robust_se, norm.ppf([0.05, 0.95])), rtol=1e-6, atol=1e-12)
+    assert np.allclose(
+        fit.conf_int(0.1),
+        reference.params[:, None] + np.outer(robust_se, norm.ppf([0.05, 0.95])),
+        rtol=1e-6,
+        atol=1e-12,
+    )
     reported = reference.bse if fit.n_clusters < FEW_CLUSTERS else robust_se
     assert np.allclose([fit.wald(column)[0] for column in range(len(fit.params))], reported, rtol=1e-6, atol=1e-12)
 
@@ -170,7 +204,10 @@ def test_gee_with_one_row_per_cluster_is_least_squares_with_robust_errors():
     rng = np.random.default_rng(1)
     design, rows = np.column_stack([np.ones(3), [0.0, 1.0, 2.0]]), rng.integers(0, 3, 40)
     endog = rng.random(40) + rows
-    reference, fit = statsmodels_gee(endog, design[rows], np.arange(40)), exchangeable_linear_gee(endog, design, rows, np.arange(40))
+    reference, fit = (
+        statsmodels_gee(endog, design[rows], np.arange(40)),
+        exchangeable_linear_gee(endog, design, rows, np.arange(40)),
+    )
     assert fit.dep_param == 0 and np.allclose(fit.params, reference.params) and np.allclose(fit.bse, reference.bse)
 
 
@@ -208,17 +245,23 @@ def test_gee_below_40_images_tests_against_t_with_images_minus_one_degrees_of_fr
     from tests.stats.builders import correctness_table
 
     rng = np.random.default_rng(5)
-    patterns = {name: "".join(np.where(rng.random(15) < p, "1", "0")) for name, p in (("A", 0.8), ("B", 0.7), ("m", 0.5))}
+    patterns = {
+        name: "".join(np.where(rng.random(15) < p, "1", "0")) for name, p in (("A", 0.8), ("B", 0.7), ("m", 0.5))
+    }
     result = humans_vs_model_gee(correctness_table(patterns, models=("m",)), "m")
     error = np.array([[c == "0" for c in patterns[name]] for name in ("A", "B", "m")], dtype=float).ravel()
-    exog = np.column_stack([np.ones(45), np.r_[np.zeros(30), np.ones(15)], np.r_[np.ones(15), -np.ones(15), np.zeros(15)]])
+    exog = np.column_stack(
+        [np.ones(45), np.r_[np.zeros(30), np.ones(15)], np.r_[np.ones(15), -np.ones(15), np.zeros(15)]]
+    )
     reference = statsmodels_gee(error, exog, np.tile(np.arange(15), 3), "bias_reduced")
     se = reference.bse[1]
     assert result.df == 14
     assert result.statistic == pytest.approx(-reference.params[1] / se, rel=1e-9)
     assert result.pvalue == pytest.approx(2 * scipy.stats.t.sf(abs(reference.params[1] / se), 14), rel=1e-9)
     half = scipy.stats.t.ppf(0.975, 14) * se
-    assert (result.ci_low, result.ci_high) == pytest.approx((-reference.params[1] - half, -reference.params[1] + half), rel=1e-9)
+    assert (result.ci_low, result.ci_high) == pytest.approx(
+        (-reference.params[1] - half, -reference.params[1] + half), rel=1e-9
+    )
 
 
 def test_exact_mcnemar_is_statsmodels():
@@ -234,8 +277,10 @@ def test_class_p_values_are_exact_mcnemar_of_each_class():
     from tests.stats.builders import top1_table
 
     truth = "".join(rng.choice(list("abcd"), 120))
-    answers = {name: "".join(np.where(rng.random(120) < accuracy, list(truth), "e")) for name, accuracy in
-               (("A", 0.7), ("B", 0.6), ("C", 0.8), ("m", 0.65))}
+    answers = {
+        name: "".join(np.where(rng.random(120) < accuracy, list(truth), "e"))
+        for name, accuracy in (("A", 0.7), ("B", 0.6), ("C", 0.8), ("m", 0.65))
+    }
     table = top1_table(answers, truth, models=("m",))
     classes = class_error_comparison(table, "m").table
     for row in classes.itertuples():
@@ -266,7 +311,10 @@ def test_paired_bootstrap_of_many_pairs_is_each_pair_on_its_own(monkeypatch):
     rng = np.random.default_rng(8)
     from tests.stats.builders import correctness_table
 
-    patterns = {name: "".join(np.where(rng.random(40) < p, "1", "0")) for name, p in (("A", 0.6), ("B", 0.7), ("C", 0.8), ("m", 0.75), ("n", 0.5))}
+    patterns = {
+        name: "".join(np.where(rng.random(40) < p, "1", "0"))
+        for name, p in (("A", 0.6), ("B", 0.7), ("C", 0.8), ("m", 0.75), ("n", 0.5))
+    }
     table = correctness_table(patterns, models=("m", "n"))
     pairs = [("A", "m"), ("B", "m"), ("C", "n"), ("m", "n"), ("A", "n")]
     monkeypatch.setattr(paired, "_PAIRS_PER_BLOCK", 2)

@@ -18,7 +18,6 @@ import pytest
 from benchmarks.bench_mixed import null_rejections
 from study_app.stats import compare
 from study_app.stats.mixed import fit_crossed_logit, humans_vs_model_mixed
-
 from tests.stats.builders import correctness_table
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -52,7 +51,9 @@ def test_fit_agrees_with_r_on_the_sketch_fixture(method, se_tolerance):
     assert fit.converged
     assert fit.params == pytest.approx([expected["intercept"], expected["effect"]], abs=0.005)
     assert (fit.annotator_sd, fit.image_sd) == pytest.approx((expected["annotator_sd"], expected["image_sd"]), rel=0.01)
-    assert fit.bse == pytest.approx([expected["se_intercept_theta_fixed"], expected["se_effect_theta_fixed"]], rel=se_tolerance)
+    assert fit.bse == pytest.approx(
+        [expected["se_intercept_theta_fixed"], expected["se_effect_theta_fixed"]], rel=se_tolerance
+    )
 
 
 def test_lme4_standard_error_with_the_sds_uncertainty_is_a_little_larger():
@@ -69,13 +70,19 @@ def test_result_from_a_rater_table_is_the_fit_with_t_reference():
     result = humans_vs_model_mixed(correctness_table(patterns, models=("resnet50",)), "resnet50", alpha=0.1)
     expected = r_numbers("REML")
     assert (result.n_images, result.n_annotators, result.n_observations) == (800, 4, 4000)
-    assert result.model_error == pytest.approx(errors[-1].mean()) and result.human_error == pytest.approx(errors[:-1].mean())
-    assert result.effect == pytest.approx(expected["effect"], abs=0.005) and result.method == "REML" and result.note == ""
+    assert result.model_error == pytest.approx(errors[-1].mean()) and result.human_error == pytest.approx(
+        errors[:-1].mean()
+    )
+    assert (
+        result.effect == pytest.approx(expected["effect"], abs=0.005) and result.method == "REML" and result.note == ""
+    )
     assert 2 < result.df < 4  # 4 annotators: the annotator SD dominates, close to t with 3 degrees of freedom
     from scipy.stats import t
 
     assert result.pvalue == pytest.approx(2 * t.sf(result.effect / result.se, result.df))
-    assert (result.ci_low, result.ci_high) == pytest.approx(result.effect + np.array([-1, 1]) * t.ppf(0.95, result.df) * result.se)
+    assert (result.ci_low, result.ci_high) == pytest.approx(
+        result.effect + np.array([-1, 1]) * t.ppf(0.95, result.df) * result.se
+    )
 
 
 def test_people_who_answer_as_the_model_does_differ_by_nothing():
@@ -86,11 +93,14 @@ def test_people_who_answer_as_the_model_does_differ_by_nothing():
     assert result.pvalue == pytest.approx(1, abs=1e-5) and result.image_sd > 0
 
 
-@pytest.mark.parametrize("patterns, note", [
-    ({"A": "1101", "m": "0101"}, "fewer than two annotators"),
-    ({"A": "1101", "B": "1011", "m": "1111"}, "the model never errs"),
-    ({"A": "1111", "B": "1111", "m": "1011"}, "the annotators never err"),
-])
+@pytest.mark.parametrize(
+    "patterns, note",
+    [
+        ({"A": "1101", "m": "0101"}, "fewer than two annotators"),
+        ({"A": "1101", "B": "1011", "m": "1111"}, "the model never errs"),
+        ({"A": "1111", "B": "1111", "m": "1011"}, "the annotators never err"),
+    ],
+)
 def test_what_the_model_cannot_fit_is_said_not_computed(patterns, note):
     result = humans_vs_model_mixed(correctness_table(patterns, models=("m",)), "m")
     assert note in result.note and np.isnan(result.pvalue) and np.isnan(result.effect)
@@ -107,12 +117,17 @@ def test_type_one_error_in_the_random_annotator_null():
 
 def test_compare_has_the_population_table_and_its_summary():
     rng = np.random.default_rng(3)
-    patterns = {name: "".join(np.where(rng.random(120) < p, "1", "0")) for name, p in (("A", 0.8), ("B", 0.7), ("C", 0.75), ("m", 0.6))}
+    patterns = {
+        name: "".join(np.where(rng.random(120) < p, "1", "0"))
+        for name, p in (("A", 0.8), ("B", 0.7), ("C", 0.75), ("m", 0.6))
+    }
     table = correctness_table(patterns, models=("m",))
     comparison = compare(table, n_boot=200)
     row = comparison.population.iloc[0]
     direct = humans_vs_model_mixed(table, "m")
     assert (row["phase"], row["model"], row["method"]) == ("test", "m", "REML")
-    assert (row["effect"], row["pvalue"], row["annotator_sd"]) == pytest.approx((direct.effect, direct.pvalue, direct.annotator_sd))
+    assert (row["effect"], row["pvalue"], row["annotator_sd"]) == pytest.approx(
+        (direct.effect, direct.pvalue, direct.annotator_sd)
+    )
     assert "population" in comparison.tables() and comparison.to_json()["population"][0]["model"] == "m"
     assert "Model vs people (logistic mixed model" in comparison.summary()

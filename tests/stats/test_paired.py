@@ -22,7 +22,6 @@ from study_app.stats import (
     rater_grid,
 )
 from study_app.stats.bootstrap import draw_dtype
-
 from tests.stats.builders import correctness_table
 
 # both right: img0, img1; only A right: img2; only m right: img3..img8; both wrong: img9.
@@ -68,12 +67,16 @@ def test_paired_bootstrap_matches_a_plain_loop_and_is_zero_for_twins():
     slow = [errors[0, d].mean() - errors[1, d].mean() for d in draws]
     assert fast[["boot_low", "boot_high"]].tolist() == pytest.approx(list(np.quantile(slow, [0.025, 0.975])), abs=1e-6)
     assert fast["difference"] == pytest.approx(errors[0].mean() - errors[1].mean())
-    twins = paired_differences(correctness_table({"A": patterns["A"], "B": patterns["A"]}), [("A", "B")], n_boot=200).iloc[0]
+    twins = paired_differences(
+        correctness_table({"A": patterns["A"], "B": patterns["A"]}), [("A", "B")], n_boot=200
+    ).iloc[0]
     assert (twins["difference"], twins["boot_low"], twins["boot_high"]) == (0, 0, 0)
 
 
 def test_pooled_humans_against_a_model():
-    table = correctness_table({"A": "1110000000", "B": "1111100000", "C": "1111111000", "m": "1101111110"}, models=("m",))
+    table = correctness_table(
+        {"A": "1110000000", "B": "1111100000", "C": "1111111000", "m": "1101111110"}, models=("m",)
+    )
     row = paired_differences(table, [(HUMANS, "m")], n_boot=500, seed=2).iloc[0]
     assert row["error_a"] == pytest.approx((0.7 + 0.5 + 0.3) / 3) and row["error_b"] == pytest.approx(0.2)
     assert row["boot_low"] <= row["difference"] <= row["boot_high"]
@@ -92,7 +95,9 @@ def test_gee_by_hand():
     assert (one.n_images, one.n_annotators, one.n_observations) == (10, 1, 20)
     assert one.ci_low < 0.5 < one.ci_high
     # Several annotators: the mean of their error rates against the model's.
-    table = correctness_table({"A": "1110000000", "B": "1111100000", "C": "1111111111", "m": "1101111110"}, models=("m",))
+    table = correctness_table(
+        {"A": "1110000000", "B": "1111100000", "C": "1111111111", "m": "1101111110"}, models=("m",)
+    )
     several = humans_vs_model_gee(table, "m")
     assert several.difference == pytest.approx((0.7 + 0.5 + 0.0) / 3 - 0.2)  # C makes no error: still defined
     assert several.human_error == pytest.approx(0.4) and 0 < several.pvalue < 1
@@ -118,8 +123,18 @@ def test_cochran_q_by_hand():
 
 
 def test_paired_comparisons_table():
-    table = correctness_table({"A": "1110000000", "B": "1111100000", "m": "1101111110", "n": "1111111111"}, models=("m", "n"))
-    assert default_pairs(table) == [("A", "m"), ("B", "m"), (HUMANS, "m"), ("A", "n"), ("B", "n"), (HUMANS, "n"), ("m", "n")]
+    table = correctness_table(
+        {"A": "1110000000", "B": "1111100000", "m": "1101111110", "n": "1111111111"}, models=("m", "n")
+    )
+    assert default_pairs(table) == [
+        ("A", "m"),
+        ("B", "m"),
+        (HUMANS, "m"),
+        ("A", "n"),
+        ("B", "n"),
+        (HUMANS, "n"),
+        ("m", "n"),
+    ]
     comparisons = paired_comparisons(table, n_boot=300).set_index(["rater_a", "rater_b"])
     first = comparisons.loc[("A", "m")]
     assert (first["only_a_right"], first["only_b_right"], first["mcnemar_p"]) == (1, 6, pytest.approx(0.125))
@@ -127,7 +142,9 @@ def test_paired_comparisons_table():
     assert 0 < comparisons.loc[(HUMANS, "n"), "gee_p"] < 1  # a model without errors is fine
     assert comparisons["n_images"].eq(10).all()
     # every annotator saw every image: the GEE's estimate is the difference shown
-    assert comparisons.loc[(HUMANS, "m"), "gee_difference"] == pytest.approx(comparisons.loc[(HUMANS, "m"), "difference"])
+    assert comparisons.loc[(HUMANS, "m"), "gee_difference"] == pytest.approx(
+        comparisons.loc[(HUMANS, "m"), "difference"]
+    )
 
 
 def test_the_gee_p_goes_with_the_gees_own_estimate_when_annotators_saw_different_images():
@@ -139,7 +156,9 @@ def test_the_gee_p_goes_with_the_gees_own_estimate_when_annotators_saw_different
     seen = {"h1": np.flatnonzero(hard), "h2": np.arange(30), "h3": rng.choice(np.flatnonzero(~hard), 5, replace=False)}
     answers = {}
     for rater, images in seen.items():
-        answers[rater] = "".join("." if j not in images else "0" if rng.random() < (0.7 if hard[j] else 0.1) else "1" for j in range(30))
+        answers[rater] = "".join(
+            "." if j not in images else "0" if rng.random() < (0.7 if hard[j] else 0.1) else "1" for j in range(30)
+        )
     answers["M"] = "".join("0" if rng.random() < (0.6 if hard[j] else 0.05) else "1" for j in range(30))
     table = correctness_table(answers, models=("M",))
     gee = humans_vs_model_gee(table, "M")

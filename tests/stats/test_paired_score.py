@@ -14,7 +14,6 @@ from scipy.stats import multinomial, norm
 from study_app.stats import HUMANS, paired_comparisons
 from study_app.stats.paired import HUMANS_VS_MODELS, MODELS_VS_MODELS
 from study_app.stats.paired_score import tango_interval
-
 from tests.stats.builders import correctness_table
 
 REFERENCE = Path(__file__).parent / "reference" / "tango_reference.csv"
@@ -53,7 +52,9 @@ def _exact_coverage(n: int, only_a_wrong: float, only_b_wrong: float, alpha: flo
     """P(interval covers the true difference), summed over every (b, c) the trinomial can give."""
     b, c = (x.ravel() for x in np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij"))
     b, c = b[b + c <= n], c[b + c <= n]
-    probability = multinomial.pmf(np.column_stack([b, c, n - b - c]), n, [only_a_wrong, only_b_wrong, 1 - only_a_wrong - only_b_wrong])
+    probability = multinomial.pmf(
+        np.column_stack([b, c, n - b - c]), n, [only_a_wrong, only_b_wrong, 1 - only_a_wrong - only_b_wrong]
+    )
     low, high = tango_interval(b, c, np.full(len(b), n))
     truth = only_a_wrong - only_b_wrong
     return float(probability[(low <= truth) & (truth <= high)].sum())
@@ -70,9 +71,15 @@ def test_exact_coverage_at_least_093(n):
     assert np.mean(coverages) == (pytest.approx(0.978, abs=0.005) if n == 15 else pytest.approx(0.95, abs=0.005))
 
 
-def _simulated_table(n_images: int, pairs: int, error_a: float, error_b: float, both_wrong: float, rng: np.random.Generator) -> pd.DataFrame:
+def _simulated_table(
+    n_images: int, pairs: int, error_a: float, error_b: float, both_wrong: float, rng: np.random.Generator
+) -> pd.DataFrame:
     """``pairs`` independent (annotator, model) pairs on their own ``n_images`` images each."""
-    cells = rng.multinomial(1, [both_wrong, error_a - both_wrong, error_b - both_wrong, 1 - error_a - error_b + both_wrong], size=(pairs, n_images)).argmax(axis=2)
+    cells = rng.multinomial(
+        1,
+        [both_wrong, error_a - both_wrong, error_b - both_wrong, 1 - error_a - error_b + both_wrong],
+        size=(pairs, n_images),
+    ).argmax(axis=2)
     a_right, b_right = ~np.isin(cells, (0, 1)), ~np.isin(cells, (0, 2))
     blank = "." * n_images
     patterns = {}
@@ -83,11 +90,14 @@ def _simulated_table(n_images: int, pairs: int, error_a: float, error_b: float, 
     return correctness_table(patterns, models=tuple(f"m{i}" for i in range(pairs)))
 
 
-@pytest.mark.parametrize(("n_images", "pairs", "error_a", "error_b", "both_wrong"), [
-    (15, 300, 0.3, 0.2, 0.1),   # correlated errors
-    (15, 300, 0.1, 0.1, 0.05),  # equal and rare: many tables with no discordant image
-    (200, 120, 0.3, 0.25, 0.1),
-])
+@pytest.mark.parametrize(
+    ("n_images", "pairs", "error_a", "error_b", "both_wrong"),
+    [
+        (15, 300, 0.3, 0.2, 0.1),  # correlated errors
+        (15, 300, 0.1, 0.1, 0.05),  # equal and rare: many tables with no discordant image
+        (200, 120, 0.3, 0.25, 0.1),
+    ],
+)
 def test_simulated_coverage_through_paired_comparisons(n_images, pairs, error_a, error_b, both_wrong):
     """End to end (sign of the difference included), seeded: the share of pairs whose score
     interval covers error_a - error_b. With 300 pairs the standard error of a 0.95 share is
@@ -121,10 +131,14 @@ def test_notes_where_the_score_interval_and_the_exact_test_part():
     assert row["boot_low"] > 0
     assert row["note"] == "score interval excludes 0 but exact McNemar p >= alpha"
     # 3 vs 0 (p = 0.25): the score interval includes 0, the bootstrap's [0.0, 0.4] touches it: all agree
-    three = paired_comparisons(correctness_table({"A": "000111111110000", "m": "111111111110000"}, models=("m",)), n_boot=2000).iloc[0]
+    three = paired_comparisons(
+        correctness_table({"A": "000111111110000", "m": "111111111110000"}, models=("m",)), n_boot=2000
+    ).iloc[0]
     assert three["score_low"] < 0 and three["boot_low"] == 0 and three["note"] == ""
     # 10 vs 3 of 15 (p = 0.092): the score interval just keeps 0, the percentile bootstrap does not
-    ten = paired_comparisons(correctness_table({"A": "0" * 10 + "1" * 5, "m": "1" * 10 + "000" + "11"}, models=("m",)), n_boot=2000).iloc[0]
+    ten = paired_comparisons(
+        correctness_table({"A": "0" * 10 + "1" * 5, "m": "1" * 10 + "000" + "11"}, models=("m",)), n_boot=2000
+    ).iloc[0]
     assert ten["mcnemar_p"] == pytest.approx(0.0923, abs=1e-4) and ten["score_low"] < 0 < ten["boot_low"]
     assert ten["note"] == "bootstrap and score intervals disagree on excluding 0"
 
@@ -133,10 +147,14 @@ def test_holm_within_families():
     """Two annotators, the pooled annotators and two models: the human-model McNemar p-values
     are one family of four tests (pooled "humans" has a GEE p, not McNemar), the model pair
     another of one, where Holm changes nothing."""
-    table = correctness_table({"A": "1110000000", "B": "1111100000", "m": "1101111110", "n": "1111111111"}, models=("m", "n"))
+    table = correctness_table(
+        {"A": "1110000000", "B": "1111100000", "m": "1101111110", "n": "1111111111"}, models=("m", "n")
+    )
     result = paired_comparisons(table, n_boot=200).set_index(["rater_a", "rater_b"])
     humans = result[result["family"] == HUMANS_VS_MODELS]
-    assert len(humans) == 6 and humans.loc[(HUMANS, "m"), "mcnemar_p_holm"] != humans.loc[(HUMANS, "m"), "mcnemar_p_holm"]  # NaN
+    assert (
+        len(humans) == 6 and humans.loc[(HUMANS, "m"), "mcnemar_p_holm"] != humans.loc[(HUMANS, "m"), "mcnemar_p_holm"]
+    )  # NaN
     tested = humans["mcnemar_p"].dropna().sort_values()
     expected = np.minimum(1, np.maximum.accumulate(tested.to_numpy() * np.arange(len(tested), 0, -1)))
     np.testing.assert_allclose(humans.loc[tested.index, "mcnemar_p_holm"], expected)

@@ -3,21 +3,25 @@ correlated annotators measured with the library's error consistency."""
 
 from __future__ import annotations
 
+import json
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import multinomial, norm
 from statsmodels.stats.contingency_tables import mcnemar
 
-import json
-
-import numpy as np
-import pandas as pd
-
 from study_app.cli.main import main
 from study_app.errors import StudyError
 from study_app.stats import (
-    error_consistency_table, implied_consistency, mcnemar_power, mcnemar_sample_size, plan_study, simulated_errors, simulated_power,
+    error_consistency_table,
+    implied_consistency,
+    mcnemar_power,
+    mcnemar_sample_size,
+    plan_study,
+    simulated_errors,
+    simulated_power,
 )
 
 
@@ -73,7 +77,9 @@ def test_large_plans_search_by_bisection_and_huge_ones_give_the_formula(monkeypa
     smallest, _ = planning.exact_mcnemar_sample_size(start, *errors, **settings)  # below the limit: each n in turn
     monkeypatch.setattr(planning, "LINEAR_SEARCH_LIMIT", 0)
     found, power = planning.exact_mcnemar_sample_size(start, *errors, **settings)
-    assert power >= 0.8 and mcnemar_power(found - 1, *errors, discordance=0.13, alpha=0.05) < 0.8  # the first n past a shortfall
+    assert (
+        power >= 0.8 and mcnemar_power(found - 1, *errors, discordance=0.13, alpha=0.05) < 0.8
+    )  # the first n past a shortfall
     assert smallest <= found <= smallest * 1.02  # the saw-tooth may hide a smaller n, never by much
     monkeypatch.setattr(planning, "EXACT_POWER_LIMIT", start - 1)
     row = plan_study(*errors, discordance=0.13).table.iloc[0]
@@ -88,7 +94,10 @@ def simulated_raters(model_wrong: np.ndarray, human_wrong: np.ndarray) -> pd.Dat
     """One simulated study as a rater table: annotators h0, h1, ... and the model."""
     n_images, n_annotators = human_wrong.shape
     images = [f"img{i}" for i in range(n_images)]
-    parts = [pd.DataFrame({"rater": f"h{j}", "kind": "human", "image_id": images, "correct_topk": ~human_wrong[:, j]}) for j in range(n_annotators)]
+    parts = [
+        pd.DataFrame({"rater": f"h{j}", "kind": "human", "image_id": images, "correct_topk": ~human_wrong[:, j]})
+        for j in range(n_annotators)
+    ]
     parts.append(pd.DataFrame({"rater": "model", "kind": "model", "image_id": images, "correct_topk": ~model_wrong}))
     return pd.concat(parts, ignore_index=True).assign(phase="test", condition="")
 
@@ -98,7 +107,9 @@ def test_simulated_annotators_have_the_requested_error_consistency(consistency):
     """On 20,000 images x 4 annotators, the human-human kappa (the library's error consistency)
     is within 0.02 of the request (its SE is about 0.01 per pair), and every annotator keeps
     the planned error and discordance with the model (SEs about 0.002)."""
-    model_wrong, human_wrong = simulated_errors(20_000, 4, 0.10, 0.05, discordance=0.11, human_consistency=consistency, rng=np.random.default_rng(3))
+    model_wrong, human_wrong = simulated_errors(
+        20_000, 4, 0.10, 0.05, discordance=0.11, human_consistency=consistency, rng=np.random.default_rng(3)
+    )
     table = error_consistency_table(simulated_raters(model_wrong[0], human_wrong[0]))
     people = table[(table["kind_a"] == "human") & (table["kind_b"] == "human")]
     expected = implied_consistency(0.10, 0.05, discordance=0.11) if consistency is None else consistency
@@ -111,7 +122,9 @@ def test_simulated_annotators_have_the_requested_error_consistency(consistency):
 def test_the_implied_consistency_by_hand():
     # both wrong .02: P(human wrong | model wrong) = .4, | model right = .08 / .95;
     # kappa_0 = .05 * .95 * (.4 - .0842105)^2 / (.1 * .9) = .0526316
-    assert implied_consistency(0.10, 0.05, discordance=0.11) == pytest.approx(0.05 * 0.95 * (0.4 - 0.08 / 0.95) ** 2 / 0.09, rel=1e-12)
+    assert implied_consistency(0.10, 0.05, discordance=0.11) == pytest.approx(
+        0.05 * 0.95 * (0.4 - 0.08 / 0.95) ** 2 / 0.09, rel=1e-12
+    )
     assert implied_consistency(0.10, 0.05) == pytest.approx(0.0, abs=1e-15)  # independent of the model: none
     with pytest.raises(StudyError, match="consistency 0.03 is impossible here.*between 0.0526 and 1"):
         plan_study(0.10, 0.05, discordance=0.11, annotators=[3], human_consistency=0.03)
@@ -131,7 +144,9 @@ def test_power_falls_as_annotators_agree_more_as_normal_theory_says():
         powers.append(simulated_power(n, k, 0.10, 0.05, discordance=0.11, n_sim=2000, seed=4, human_consistency=kappa))
         assert powers[-1] == pytest.approx(theory, abs=0.03)
     assert np.all(np.diff(powers) < -0.04)
-    assert simulated_power(n, k, 0.10, 0.05, discordance=0.11, n_sim=2000, seed=4) > powers[0] + 0.04  # the old, optimistic default
+    assert (
+        simulated_power(n, k, 0.10, 0.05, discordance=0.11, n_sim=2000, seed=4) > powers[0] + 0.04
+    )  # the old, optimistic default
 
 
 def test_the_plan_needs_more_images_when_annotators_agree(capsys):
@@ -142,8 +157,22 @@ def test_the_plan_needs_more_images_when_annotators_agree(capsys):
     assert table.loc[3, "n_images"] > 1.3 * optimistic.loc[3, "n_images"] and table.loc[3, "power"] >= 0.8
     assert "error consistency 0.43" in table.loc[3, "method"] and "optimistic" not in table.loc[3, "method"]
     assert realistic.human_consistency == 0.43 and realistic.consistency_source == "requested"
-    argv = ["plan", "--human-error", "0.1", "--model-error", "0.05", "--discordance", "0.11", "--annotators", "3",
-            "--simulations", "500", "--human-consistency", "0.43", "--json"]
+    argv = [
+        "plan",
+        "--human-error",
+        "0.1",
+        "--model-error",
+        "0.05",
+        "--discordance",
+        "0.11",
+        "--annotators",
+        "3",
+        "--simulations",
+        "500",
+        "--human-consistency",
+        "0.43",
+        "--json",
+    ]
     assert main(argv) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["human_consistency"] == 0.43 and printed["table"][0]["n_images"] == table.loc[3, "n_images"]

@@ -9,9 +9,15 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from study_app.errors import StudyError
-from study_app.stats import PLURALITY_VOTE, error_consistency, error_consistency_table, error_rates, label_kappa, mcnemar_test
+from study_app.stats import (
+    PLURALITY_VOTE,
+    error_consistency,
+    error_consistency_table,
+    error_rates,
+    label_kappa,
+    mcnemar_test,
+)
 from study_app.stats.raters import as_categories
-
 from tests.stats.builders import top1_table
 
 LABELS = "abc-"
@@ -52,7 +58,9 @@ def test_swapping_raters_keeps_kappa_and_a_rater_agrees_with_itself(table, data)
     images = table.groupby("rater", observed=True)["image_id"].agg(lambda ids: set(ids.astype(str)))
     assume(images[a] & images[b])  # raters with no image in common have no agreement (a clear error: see below)
     forward, backward = error_consistency(table, a, b), error_consistency(table, b, a)
-    assert np.isclose(forward.kappa, backward.kappa, equal_nan=True) and np.isclose(forward.pvalue, backward.pvalue, equal_nan=True)
+    assert np.isclose(forward.kappa, backward.kappa, equal_nan=True) and np.isclose(
+        forward.pvalue, backward.pvalue, equal_nan=True
+    )
     assert (forward.kappa_min, forward.kappa_max) == (backward.kappa_min, backward.kappa_max)
     assert error_consistency(table, a, a).kappa == 1
     assert forward.kappa_min - 1e-9 <= forward.kappa <= forward.kappa_max + 1e-9 or np.isnan(forward.kappa)

@@ -92,7 +92,9 @@ def test_a_threshold_the_curve_never_reaches_is_infinite_not_a_number():
 def negative_loglik(params, levels, n, k, family, direction, lapse=None):
     alpha, beta = params[0], params[1]
     lapse_rate = params[2] if lapse is None else lapse
-    psi = psychometric_curve(levels, alpha=alpha, beta=beta, guess=GUESS, lapse=lapse_rate, family=family, direction=direction)
+    psi = psychometric_curve(
+        levels, alpha=alpha, beta=beta, guess=GUESS, lapse=lapse_rate, family=family, direction=direction
+    )
     psi = np.clip(psi, 1e-12, 1 - 1e-12)
     return -float(np.sum(k * np.log(psi) + (n - k) * np.log1p(-psi)))
 
@@ -118,14 +120,27 @@ def test_maximum_likelihood_matches_multistart_scipy(family, seed):
     assert fit.converged
     best = math.inf
     for alpha in (0.1, 0.3, 0.6):
-        for beta in ((1.0, 4.0) if family == "weibull" else (0.03, 0.15)):
+        for beta in (1.0, 4.0) if family == "weibull" else (0.03, 0.15):
             for lapse in (0.01, 0.08):
-                simplex = minimize(bounded_negative_loglik, [alpha, beta, lapse], args=(NOISE, n, k, family), method="Nelder-Mead",
-                                   options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})
-                polished = minimize(negative_loglik, simplex.x, args=(NOISE, n, k, family, "decreasing"), method="L-BFGS-B", bounds=BOUNDS[family])
+                simplex = minimize(
+                    bounded_negative_loglik,
+                    [alpha, beta, lapse],
+                    args=(NOISE, n, k, family),
+                    method="Nelder-Mead",
+                    options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000},
+                )
+                polished = minimize(
+                    negative_loglik,
+                    simplex.x,
+                    args=(NOISE, n, k, family, "decreasing"),
+                    method="L-BFGS-B",
+                    bounds=BOUNDS[family],
+                )
                 best = min(best, simplex.fun, polished.fun)
     assert -fit.loglik == pytest.approx(best, abs=1e-4)
-    assert fit.loglik == pytest.approx(-negative_loglik([fit.alpha, fit.beta, fit.lapse], NOISE, n, k, family, "decreasing"), abs=1e-9)
+    assert fit.loglik == pytest.approx(
+        -negative_loglik([fit.alpha, fit.beta, fit.lapse], NOISE, n, k, family, "decreasing"), abs=1e-9
+    )
 
 
 def test_maximum_likelihood_matches_a_brute_force_grid():
@@ -135,7 +150,9 @@ def test_maximum_likelihood_matches_a_brute_force_grid():
     k = simulate(rng, trials=60)
     fit = fit_psychometric(NOISE, n, k, guess=GUESS, direction="decreasing", lapse=0.02, n_boot=0)
     alphas, betas = np.linspace(0.2, 0.45, 251), np.linspace(1.0, 6.0, 251)
-    grid = np.array([[negative_loglik([a, b], NOISE, n, k, "weibull", "decreasing", lapse=0.02) for b in betas] for a in alphas])
+    grid = np.array(
+        [[negative_loglik([a, b], NOISE, n, k, "weibull", "decreasing", lapse=0.02) for b in betas] for a in alphas]
+    )
     row, column = np.unravel_index(grid.argmin(), grid.shape)
     assert -fit.loglik <= grid.min() + 1e-9
     assert fit.alpha == pytest.approx(alphas[row], abs=0.002)
@@ -167,7 +184,9 @@ def test_threshold_interval_covers_the_truth_in_at_least_90_of_100_data_sets():
     covered = 0
     for replicate in range(100):
         k = simulate(rng, levels=levels, trials=50)
-        fit = fit_psychometric(levels, np.full(8, 50), k, guess=GUESS, direction="decreasing", n_boot=200, seed=replicate)
+        fit = fit_psychometric(
+            levels, np.full(8, 50), k, guess=GUESS, direction="decreasing", n_boot=200, seed=replicate
+        )
         low, high = fit.threshold_interval
         covered += low <= truth <= high
     assert covered >= 90, covered
@@ -181,8 +200,15 @@ def test_threshold_difference_keeps_its_size_under_the_null():
         model = simulate(rng, trials=50)
         humans = np.stack([simulate(rng, trials=20) for _ in range(8)])
         result = compare_thresholds(
-            NOISE, np.full(8, 50), model, np.full((8, 8), 20), humans, guess=GUESS, direction="decreasing",
-            n_boot=200, seed=replicate,
+            NOISE,
+            np.full(8, 50),
+            model,
+            np.full((8, 8), 20),
+            humans,
+            guess=GUESS,
+            direction="decreasing",
+            n_boot=200,
+            seed=replicate,
         )
         rejections += result.pvalue < 0.05
     assert 4 <= rejections <= 18, rejections
@@ -192,7 +218,9 @@ def test_threshold_difference_finds_a_real_difference():
     rng = np.random.default_rng(5)
     model = simulate(rng, trials=100, alpha=0.15)
     humans = np.stack([simulate(rng, trials=30) for _ in range(6)])
-    result = compare_thresholds(NOISE, np.full(8, 100), model, np.full((6, 8), 30), humans, guess=GUESS, direction="decreasing", n_boot=500)
+    result = compare_thresholds(
+        NOISE, np.full(8, 100), model, np.full((6, 8), 30), humans, guess=GUESS, direction="decreasing", n_boot=500
+    )
     statistic, pvalue = result
     assert pvalue < 0.01 and statistic < 0
     assert result.interval[1] < 0
@@ -231,8 +259,12 @@ def test_a_level_without_trials_is_ignored_and_named():
     rng = np.random.default_rng(4)
     n = np.full(len(NOISE), 50)
     k = simulate(rng)
-    with_gap = fit_psychometric(NOISE, np.where(NOISE == 0.2, 0, n), np.where(NOISE == 0.2, 0, k), guess=GUESS, direction="decreasing", n_boot=0)
-    without = fit_psychometric(NOISE[NOISE != 0.2], n[NOISE != 0.2], k[NOISE != 0.2], guess=GUESS, direction="decreasing", n_boot=0)
+    with_gap = fit_psychometric(
+        NOISE, np.where(NOISE == 0.2, 0, n), np.where(NOISE == 0.2, 0, k), guess=GUESS, direction="decreasing", n_boot=0
+    )
+    without = fit_psychometric(
+        NOISE[NOISE != 0.2], n[NOISE != 0.2], k[NOISE != 0.2], guess=GUESS, direction="decreasing", n_boot=0
+    )
     assert "levels without trials ignored: 0.2" in with_gap.note
     assert with_gap.n_levels == 7 and with_gap.threshold == pytest.approx(without.threshold, rel=1e-9)
 
@@ -248,8 +280,15 @@ def test_a_flat_accuracy_that_cannot_place_the_curve_reports_no_threshold():
     """A pilot's flat, noisy accuracy (as simulate gives it) leaves the parameters unidentified:
     the threshold read off them was a number with an interval that did not contain it."""
     fit = fit_psychometric(
-        np.array([0, 0.1, 0.35, 0.6]), np.array([15, 15, 15, 15]), np.array([11, 14, 14, 13]),
-        guess=1 / 1000, family="weibull", direction="increasing", threshold_accuracy=0.5, n_boot=200, seed=1,
+        np.array([0, 0.1, 0.35, 0.6]),
+        np.array([15, 15, 15, 15]),
+        np.array([11, 14, 14, 13]),
+        guess=1 / 1000,
+        family="weibull",
+        direction="increasing",
+        threshold_accuracy=0.5,
+        n_boot=200,
+        seed=1,
     )
     assert not fit.converged
     assert math.isnan(fit.threshold) and all(math.isnan(v) for v in fit.threshold_interval)
@@ -282,7 +321,9 @@ def test_bad_input_is_a_study_error():
 
 def test_fixed_lapse_and_summary():
     rng = np.random.default_rng(9)
-    fit = fit_psychometric(NOISE, np.full(8, 50), simulate(rng), guess=GUESS, direction="decreasing", lapse=0.0, n_boot=100)
+    fit = fit_psychometric(
+        NOISE, np.full(8, 50), simulate(rng), guess=GUESS, direction="decreasing", lapse=0.0, n_boot=100
+    )
     assert fit.lapse == 0.0 and fit.n_boot == 100 and fit.n_trials == 400
     text = fit.summary()
     assert text.startswith("Psychometric function (maximum likelihood)")
@@ -314,7 +355,9 @@ def test_fit_raters_gives_one_tidy_row_per_rater_equal_to_the_single_fit():
     assert len(counts[counts["rater"] == "a2"]) == 8  # "0.00" is level 0
     for rater in ("a1", "m"):
         mine = counts[counts["rater"] == rater]
-        single = fit_psychometric(mine["level"], mine["n"], mine["correct"], guess=GUESS, direction="decreasing", n_boot=100)
+        single = fit_psychometric(
+            mine["level"], mine["n"], mine["correct"], guess=GUESS, direction="decreasing", n_boot=100
+        )
         row = table[table["rater"] == rater].iloc[0]
         assert row["threshold"] == pytest.approx(single.threshold, rel=1e-9)
         assert row["alpha"] == pytest.approx(single.alpha, rel=1e-9)

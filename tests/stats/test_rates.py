@@ -9,9 +9,8 @@ from statsmodels.stats.proportion import proportion_confint
 
 from study_app.errors import StudyError
 from study_app.stats import HUMANS_MEAN, error_rates, rater_grid
-from study_app.stats.raters import concat_tables
 from study_app.stats.bootstrap import draw_dtype, group_rate_replicates, percentile_interval, resample_counts
-
+from study_app.stats.raters import concat_tables
 from tests.stats.builders import correctness_table
 
 
@@ -41,7 +40,9 @@ def test_single_rater_intervals_by_hand_and_against_statsmodels():
 
 
 def test_pooled_humans_are_the_mean_of_annotators_not_of_trials():
-    table = correctness_table({"A": "1101111011", "B": "0101010101", "C": "1111111011", "m": "1111111111"}, models=("m",))
+    table = correctness_table(
+        {"A": "1101111011", "B": "0101010101", "C": "1111111011", "m": "1111111111"}, models=("m",)
+    )
     table = table[~((table["rater"] == "C") & table["image_id"].isin([f"img{i}" for i in range(5)]))]  # C saw 5 images
     rates = error_rates(table, n_boot=500, seed=4)
     pooled = rate_row(rates, HUMANS_MEAN)
@@ -72,11 +73,21 @@ def test_a_model_prediction_shown_in_two_phases_counts_once_over_all_phases():
 
     images = [f"i{j}" for j in range(10)]
     truth = dict.fromkeys(images, ("a",))
-    people = pd.DataFrame([dict(rater=h, kind="human", image_id=i, phase=p, rank=1, label_id="a")
-                           for h in ("h1", "h2") for p in "AB" for i in images])
-    model = pd.DataFrame({"model": "M", "image_id": images, "rank": 1, "label_id": ["b" if j % 4 == 0 else "a" for j in range(10)]})
-    table = concat_tables(raters_from_guesses(people, truth, k=1),
-                          raters_from_predictions(model, truth, k=1, phase_of=dict.fromkeys(images, ("A", "B"))))
+    people = pd.DataFrame(
+        [
+            dict(rater=h, kind="human", image_id=i, phase=p, rank=1, label_id="a")
+            for h in ("h1", "h2")
+            for p in "AB"
+            for i in images
+        ]
+    )
+    model = pd.DataFrame(
+        {"model": "M", "image_id": images, "rank": 1, "label_id": ["b" if j % 4 == 0 else "a" for j in range(10)]}
+    )
+    table = concat_tables(
+        raters_from_guesses(people, truth, k=1),
+        raters_from_predictions(model, truth, k=1, phase_of=dict.fromkeys(images, ("A", "B"))),
+    )
     rates = error_rates(table)
     overall, in_a = rate_row(rates, "M", "(all)"), rate_row(rates, "M", "A")
     assert (overall["n"], overall["errors"]) == (10, 3) == (in_a["n"], in_a["errors"])
@@ -90,7 +101,9 @@ def test_two_way_bootstrap_matches_a_plain_loop():
     seen = rng.random((4, 12)) < 0.8
     errors = (seen & (rng.random((4, 12)) < 0.3)).astype(np.float32)
     n_boot = 300
-    fast = group_rate_replicates(errors, seen, resample_counts(12, n_boot, np.random.default_rng(9)), np.random.default_rng(5))
+    fast = group_rate_replicates(
+        errors, seen, resample_counts(12, n_boot, np.random.default_rng(9)), np.random.default_rng(5)
+    )
     draw_images = np.random.default_rng(9).integers(0, 12, size=(n_boot, 12), dtype=draw_dtype(12))
     draw_raters = np.random.default_rng(5).integers(0, 4, size=(n_boot, 4), dtype=draw_dtype(4))
     slow = []

@@ -55,11 +55,19 @@ def _comparison():
     from study_app.stats import compare, rater_table
 
     truth = {f"i{n}": [("a", "b")[n % 2]] for n in range(40)}
-    answers = pd.DataFrame({
-        "annotator": np.repeat(["P1", "P2"], 10), "phase": "test", "image_id": [f"i{n}" for n in range(10)] * 2,
-        "trial": list(range(10)) * 2, "trial_uuid": [f"t{n}" for n in range(20)], "rank": 1,
-        "label_id": ["a", "b"] * 5 + ["b", "b"] * 5, "rt_ms": 800.0, "outcome": "answer",
-    })
+    answers = pd.DataFrame(
+        {
+            "annotator": np.repeat(["P1", "P2"], 10),
+            "phase": "test",
+            "image_id": [f"i{n}" for n in range(10)] * 2,
+            "trial": list(range(10)) * 2,
+            "trial_uuid": [f"t{n}" for n in range(20)],
+            "rank": 1,
+            "label_id": ["a", "b"] * 5 + ["b", "b"] * 5,
+            "rt_ms": 800.0,
+            "outcome": "answer",
+        }
+    )
     predictions = pd.DataFrame({"model": "m", "image_id": list(truth), "rank": 1, "label_id": "a", "score": np.nan})
     return compare(rater_table(answers, predictions, truth, k=1), rule="top-1", k=1, n_boot=200)
 
@@ -68,7 +76,9 @@ def test_a_comparison_repr_names_what_it_holds_in_a_few_lines():
     result = _comparison()
     text = repr(result)
     assert len(text.splitlines()) <= 6 and len(text) < 800
-    assert text.startswith("<Comparison: top-1 rule (k = 1), alpha 0.05, 200 bootstrap replicates; phases test; 2 annotator(s), 1 model(s)")
+    assert text.startswith(
+        "<Comparison: top-1 rule (k = 1), alpha 0.05, 200 bootstrap replicates; phases test; 2 annotator(s), 1 model(s)"
+    )
     assert f"paired[{len(result.paired)}x{len(result.paired.columns)}]" in text and "empty: models" in text
     assert "P1" not in text  # names tables, never their rows
 
@@ -79,16 +89,37 @@ def test_a_comparison_shows_its_summary_as_html_in_a_notebook():
     assert isinstance(summary, str) and repr(summary) == str(summary)  # a console echoes the text, not a quoted string
     html = result._repr_html_()
     assert html == summary._repr_html_() and html.startswith("<h4>Human vs model comparison: top-1 rule")
-    for title in ("Error rates on the shared images", "Paired comparisons on shared images", "Error consistency (kappa"):
+    for title in (
+        "Error rates on the shared images",
+        "Paired comparisons on shared images",
+        "Error consistency (kappa",
+    ):
         assert title in summary and f"<p><b>{title}" in html
     assert html.count("<table") == summary.count("\nphase ")  # one HTML table per table of the text
-    assert set(result.tables()) == {"rates", "paired", "population", "models", "consistency", "consistency_differences", "label_agreement",
-                                    "classes", "class_correlation", "confusions", "trend", "response_times"}
+    assert set(result.tables()) == {
+        "rates",
+        "paired",
+        "population",
+        "models",
+        "consistency",
+        "consistency_differences",
+        "label_agreement",
+        "classes",
+        "class_correlation",
+        "confusions",
+        "trend",
+        "response_times",
+    }
 
 
 def test_a_test_result_repr_is_its_fields_with_tables_by_size():
     result = ErrorConsistencyResult("A", "B", 10, 0.5, 0.5, 1.0, 0.5, 1.0, -1.0, 1.0, np.nan, np.nan, "", 0.0)
-    assert repr(result).startswith("ErrorConsistencyResult(rater_a='A', rater_b='B', n_images=10,") and "pvalue=< 1e-16" in repr(result)
+    assert repr(result).startswith(
+        "ErrorConsistencyResult(rater_a='A', rater_b='B', n_images=10,"
+    ) and "pvalue=< 1e-16" in repr(result)
     html = result._repr_html_()
-    assert html.startswith("<h4>Error consistency (Geirhos et al. 2020)") and "<td style='text-align:left'>&lt; 1e-16</td>" in html
+    assert (
+        html.startswith("<h4>Error consistency (Geirhos et al. 2020)")
+        and "<td style='text-align:left'>&lt; 1e-16</td>" in html
+    )
     assert result.summary()._repr_html_() == html

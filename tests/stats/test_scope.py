@@ -29,8 +29,13 @@ IMAGES = np.array([f"ILSVRC2012_val_{i + 1:08d}" for i in range(N_IMAGES)], dtyp
 
 
 def run_compare(*args: str) -> dict:
-    done = subprocess.run([sys.executable, str(ROOT / "main.py"), "compare", *args, "--json", "--n-boot", "100"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "compare", *args, "--json", "--n-boot", "100"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -52,17 +57,30 @@ def zoo(tmp_path_factory):
     folder = tmp_path_factory.mktemp("zoo")
     rng = np.random.default_rng(2012)
     truth = rng.integers(0, N_CLASSES, N_IMAGES)
-    pd.DataFrame({"image_id": IMAGES, "path": IMAGES + ".JPEG", "labels": CLASSES[truth], "split": "test"}).to_csv(folder / "truth.csv", index=False)
+    pd.DataFrame({"image_id": IMAGES, "path": IMAGES + ".JPEG", "labels": CLASSES[truth], "split": "test"}).to_csv(
+        folder / "truth.csv", index=False
+    )
     labelled = np.sort(rng.choice(N_IMAGES, 46_837, replace=False))  # re-assessed truth labels only these
     second = (truth[labelled] + 1 + rng.integers(0, N_CLASSES - 1, len(labelled))) % N_CLASSES
     extra = rng.random(len(labelled)) < 0.3
     multi = [a if not e else f"{a};{b}" for a, b, e in zip(CLASSES[truth[labelled]], CLASSES[second], extra)]
-    pd.DataFrame({"image_id": IMAGES[labelled], "path": "x.JPEG", "labels": multi, "split": "test"}).to_csv(folder / "multi.csv", index=False)
+    pd.DataFrame({"image_id": IMAGES[labelled], "path": "x.JPEG", "labels": multi, "split": "test"}).to_csv(
+        folder / "multi.csv", index=False
+    )
     predictions = {name: top_k(rng, truth, accuracy) for name, accuracy in ACCURACY.items()}
-    tidy = pd.concat([
-        pd.DataFrame({"model": name, "image_id": np.repeat(IMAGES, K), "rank": np.tile(np.arange(1, K + 1), N_IMAGES), "label_id": CLASSES[guesses.ravel()]})
-        for name, guesses in predictions.items()
-    ])
+    tidy = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "model": name,
+                    "image_id": np.repeat(IMAGES, K),
+                    "rank": np.tile(np.arange(1, K + 1), N_IMAGES),
+                    "label_id": CLASSES[guesses.ravel()],
+                }
+            )
+            for name, guesses in predictions.items()
+        ]
+    )
     tidy.to_csv(folder / "zoo.csv", index=False)  # model,image_id,rank,label_id: no score column
     np.save(folder / "zoo-c.npy", predictions["zoo-c"].astype(np.int16))
     (folder / "images.txt").write_text("\n".join(IMAGES) + "\n")
@@ -74,7 +92,9 @@ def direct_errors(predictions: pd.DataFrame, truth_csv: Path, k: int) -> dict[st
     """Each model's (images, top-k errors) straight from the files: right if a guess is a true label."""
     truth = pd.read_csv(truth_csv, dtype=str)
     valid = truth.assign(label_id=truth["labels"].str.split(";")).explode("label_id")[["image_id", "label_id"]]
-    guesses = predictions[predictions["rank"] <= k].merge(valid, on=["image_id", "label_id"], how="left", indicator=True)
+    guesses = predictions[predictions["rank"] <= k].merge(
+        valid, on=["image_id", "label_id"], how="left", indicator=True
+    )
     guesses = guesses[guesses["image_id"].isin(set(truth["image_id"]))]
     right = guesses.assign(hit=guesses["_merge"] == "both").groupby(["model", "image_id"])["hit"].any()
     return {model: (len(hits), int((~hits).sum())) for model, hits in right.groupby(level="model")}
@@ -89,20 +109,30 @@ def model_rates(result: dict) -> dict[str, tuple[int, int]]:
 
 
 def test_predictions_alone_without_scores_give_every_models_error_on_all_50000_images(zoo):
-    result = run_compare("--truth", str(zoo / "truth.csv"), "--predictions", str(zoo / "zoo.csv"), "--out", str(zoo / "out-single"))
+    result = run_compare(
+        "--truth", str(zoo / "truth.csv"), "--predictions", str(zoo / "zoo.csv"), "--out", str(zoo / "out-single")
+    )
     expected = direct_errors(pd.read_csv(zoo / "zoo.csv", dtype={"rank": int}), zoo / "truth.csv", K)
     got = model_rates(result)
     assert set(got) == set(ACCURACY)
     assert got == expected
     for model, (n, errors) in expected.items():
-        assert n == N_IMAGES and abs(errors / n - (1 - ACCURACY[model])) < 0.01  # the simulated accuracy: the fixture is sane
-    assert len(result["paired"]) == 3 and {r["n_images"] for r in result["paired"]} == {N_IMAGES}  # models against each other
+        assert (
+            n == N_IMAGES and abs(errors / n - (1 - ACCURACY[model])) < 0.01
+        )  # the simulated accuracy: the fixture is sane
+    assert len(result["paired"]) == 3 and {r["n_images"] for r in result["paired"]} == {
+        N_IMAGES
+    }  # models against each other
 
 
 def test_multi_label_truth_of_fewer_images_skips_the_others_with_a_count(zoo):
     args = ("--truth", str(zoo / "multi.csv"), "--predictions", str(zoo / "zoo.csv"), "--out", str(zoo / "out-multi"))
-    refused = subprocess.run([sys.executable, str(ROOT / "main.py"), "compare", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert refused.returncode == 1 and "image_id not in the study's manifest" in refused.stderr  # the default stays an error
+    refused = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "compare", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert (
+        refused.returncode == 1 and "image_id not in the study's manifest" in refused.stderr
+    )  # the default stays an error
     result = run_compare(*args, "--unknown-images", "skip")
     expected = direct_errors(pd.read_csv(zoo / "zoo.csv", dtype={"rank": int}), zoo / "multi.csv", K)
     got = model_rates(result)
@@ -115,9 +145,21 @@ def test_a_class_index_array_reads_as_the_same_predictions_as_its_csv(zoo):
     tidy = pd.read_csv(zoo / "zoo.csv", dtype={"rank": np.int64})
     from_csv = tidy[tidy["model"] == "zoo-c"].sort_values(["image_id", "rank"]).reset_index(drop=True)
     assert from_array["model"].eq("zoo-c").all() and from_array["score"].isna().all()
-    pd.testing.assert_frame_equal(from_array[["image_id", "rank", "label_id"]], from_csv[["image_id", "rank", "label_id"]], check_dtype=False)
-    result = run_compare("--truth", str(zoo / "truth.csv"), "--predictions", str(zoo / "zoo-c.npy"),
-                         "--image-list", str(zoo / "images.txt"), "--class-list", str(zoo / "classes.txt"), "--out", str(zoo / "out-npy"))
+    pd.testing.assert_frame_equal(
+        from_array[["image_id", "rank", "label_id"]], from_csv[["image_id", "rank", "label_id"]], check_dtype=False
+    )
+    result = run_compare(
+        "--truth",
+        str(zoo / "truth.csv"),
+        "--predictions",
+        str(zoo / "zoo-c.npy"),
+        "--image-list",
+        str(zoo / "images.txt"),
+        "--class-list",
+        str(zoo / "classes.txt"),
+        "--out",
+        str(zoo / "out-npy"),
+    )
     assert model_rates(result)["zoo-c"] == direct_errors(from_csv, zoo / "truth.csv", K)["zoo-c"]
 
 
@@ -137,7 +179,9 @@ def test_a_bad_class_index_array_is_a_clear_error(tmp_path, array, images, messa
     (tmp_path / "images.txt").write_text("\n".join(images))
     (tmp_path / "classes.txt").write_text("\n".join("vwxyz"))
     with pytest.raises(InputFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        read_prediction_file(tmp_path / "m.npy", image_list=tmp_path / "images.txt", class_list=tmp_path / "classes.txt")
+        read_prediction_file(
+            tmp_path / "m.npy", image_list=tmp_path / "images.txt", class_list=tmp_path / "classes.txt"
+        )
 
 
 def test_an_object_array_is_refused_without_running_pickle(tmp_path):
@@ -150,11 +194,19 @@ def test_an_object_array_is_refused_without_running_pickle(tmp_path):
 
 def test_a_models_rate_comes_in_both_scopes_when_it_predicted_more_than_people_saw():
     truth = {f"i{n}": [("a", "b")[n % 2]] for n in range(40)}
-    answers = pd.DataFrame({
-        "annotator": np.repeat(["P1", "P2"], 10), "phase": "test", "image_id": [f"i{n}" for n in range(10)] * 2,
-        "trial": list(range(10)) * 2, "trial_uuid": [f"t{n}" for n in range(20)], "rank": 1,
-        "label_id": ["a", "b"] * 5 + ["b", "b"] * 5, "rt_ms": 800.0, "outcome": "answer",
-    })
+    answers = pd.DataFrame(
+        {
+            "annotator": np.repeat(["P1", "P2"], 10),
+            "phase": "test",
+            "image_id": [f"i{n}" for n in range(10)] * 2,
+            "trial": list(range(10)) * 2,
+            "trial_uuid": [f"t{n}" for n in range(20)],
+            "rank": 1,
+            "label_id": ["a", "b"] * 5 + ["b", "b"] * 5,
+            "rt_ms": 800.0,
+            "outcome": "answer",
+        }
+    )
     predictions = pd.DataFrame({"model": "m", "image_id": list(truth), "rank": 1, "label_id": "a", "score": np.nan})
     raters = rater_table(answers, predictions, truth, k=1)
     result = compare(raters, rule="top-1", k=1, n_boot=200)

@@ -8,12 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study_app.errors import InputFileError
 from study_app.analysis.notes import input_notes
+from study_app.errors import InputFileError
 from study_app.stats import rater_table, raters_from_answers, raters_from_guesses, raters_from_predictions, truth_table
-
 from study_app.stats.raters import later_exposures
-
 from tests.stats.builders import animals_and_vehicles
 
 
@@ -22,8 +20,13 @@ def guesses(rows: list[tuple[str, str, list[str]]], kind: str = "human") -> pd.D
     out = []
     for rater, image, labels in rows:
         if not labels:
-            out.append({"rater": rater, "kind": kind, "image_id": image, "rank": None, "label_id": "", "outcome": "not_sure"})
-        out += [{"rater": rater, "kind": kind, "image_id": image, "rank": r + 1, "label_id": label, "outcome": "answer"} for r, label in enumerate(labels)]
+            out.append(
+                {"rater": rater, "kind": kind, "image_id": image, "rank": None, "label_id": "", "outcome": "not_sure"}
+            )
+        out += [
+            {"rater": rater, "kind": kind, "image_id": image, "rank": r + 1, "label_id": label, "outcome": "answer"}
+            for r, label in enumerate(labels)
+        ]
     return pd.DataFrame(out)
 
 
@@ -45,7 +48,16 @@ def test_multi_label_truth_is_real_style():
     # i1 may be a cat or a dog (ReaL relabelling): either guess is right at top-1.
     truth = pd.DataFrame({"image_id": ["i1", "i1", "i2"], "label_id": ["cat", "dog", "car"]})
     table = raters_from_guesses(
-        guesses([("A", "i1", ["dog"]), ("B", "i1", ["bus", "cat"]), ("C", "i1", ["cat", "dog"]), ("C", "i2", ["car", "bus"])]), truth, k=5
+        guesses(
+            [
+                ("A", "i1", ["dog"]),
+                ("B", "i1", ["bus", "cat"]),
+                ("C", "i1", ["cat", "dog"]),
+                ("C", "i2", ["car", "bus"]),
+            ]
+        ),
+        truth,
+        k=5,
     )
     assert table["correct_top1"].tolist() == [True, False, True, True]
     assert table["correct_topk"].tolist() == [True, True, True, True]
@@ -59,8 +71,11 @@ def test_hierarchy_severity_by_hand():
     labels = animals_and_vehicles()
     truth = {"i1": ("cat",), "i2": ("cat",), "i3": ("cat",), "i4": ("apple",), "i5": ("cat",)}
     table = raters_from_guesses(
-        guesses([("A", "i1", ["cat"]), ("A", "i2", ["dog"]), ("A", "i3", ["bus"]), ("A", "i4", ["cat"]), ("A", "i5", [])]),
-        truth, labels=labels,
+        guesses(
+            [("A", "i1", ["cat"]), ("A", "i2", ["dog"]), ("A", "i3", ["bus"]), ("A", "i4", ["cat"]), ("A", "i5", [])]
+        ),
+        truth,
+        labels=labels,
     )
     # cat = cat: depth of cat (2); dog: LCA animal (1); bus: LCA entity (0); apple is in another tree.
     assert table["lca_depth"].tolist()[:3] == [2.0, 1.0, 0.0]
@@ -87,13 +102,28 @@ def test_a_models_ranked_list_is_judged_on_its_first_k_in_multi_label_mode():
     """A prediction file ranks five labels; a multi-label phase with k = 2 judges the first two,
     as an annotator with two slots would be judged."""
     truth = {"x": ("cat", "dog")}
-    predictions = pd.DataFrame({"model": "M", "image_id": "x", "rank": [1, 2, 3, 4, 5], "label_id": ["cat", "dog", "car", "bus", "cat2"]})
+    predictions = pd.DataFrame(
+        {"model": "M", "image_id": "x", "rank": [1, 2, 3, 4, 5], "label_id": ["cat", "dog", "car", "bus", "cat2"]}
+    )
     assert raters_from_predictions(predictions, truth, k=2)["all_guesses_valid"].tolist() == [True]
-    assert raters_from_predictions(predictions, truth, k=3)["all_guesses_valid"].tolist() == [False]  # car is not in the image
+    assert raters_from_predictions(predictions, truth, k=3)["all_guesses_valid"].tolist() == [
+        False
+    ]  # car is not in the image
 
 
 def answers_rows(rows):
-    columns = ["annotator", "phase", "trial", "image_id", "rank", "label_id", "rt_ms", "outcome", "trial_uuid", "superseded"]
+    columns = [
+        "annotator",
+        "phase",
+        "trial",
+        "image_id",
+        "rank",
+        "label_id",
+        "rt_ms",
+        "outcome",
+        "trial_uuid",
+        "superseded",
+    ]
     frame = pd.DataFrame(rows, columns=columns)
     frame["rank"] = frame["rank"].astype("Int64")
     return frame
@@ -126,7 +156,9 @@ def test_answers_drop_revisions_and_repeated_exposures():
 
 def test_rater_table_gives_models_the_phase_and_refuses_name_clashes():
     answers = answers_rows([("A", "test", 0, "i1", 1, "cat", 300.0, "answer", "t1", False)])
-    predictions = pd.DataFrame({"model": ["m", "m"], "image_id": ["i1", "i2"], "rank": [1, 1], "label_id": ["cat", "cat"], "score": [0.9, 0.8]})
+    predictions = pd.DataFrame(
+        {"model": ["m", "m"], "image_id": ["i1", "i2"], "rank": [1, 1], "label_id": ["cat", "cat"], "score": [0.9, 0.8]}
+    )
     truth = {"i1": ("cat",), "i2": ("dog",)}
     table = rater_table(answers, predictions, truth)
     model_rows = table[table["kind"] == "model"]
@@ -138,7 +170,9 @@ def test_rater_table_gives_models_the_phase_and_refuses_name_clashes():
 
 def test_truth_from_manifest_lists_every_problem(tmp_path):
     path = tmp_path / "manifest.csv"
-    path.write_text("image_id,path,labels,split\ni1,a.png,cat;dog,test\ni1,b.png,cat,test\ni2,c.png,,test\n", encoding="utf-8")
+    path.write_text(
+        "image_id,path,labels,split\ni1,a.png,cat;dog,test\ni1,b.png,cat,test\ni2,c.png,,test\n", encoding="utf-8"
+    )
     with pytest.raises(InputFileError) as caught:
         truth_table(path)
     assert [p.line for p in caught.value.problems] == [3, 4]
@@ -150,7 +184,11 @@ def test_scoring_is_vectorised_consistently_with_a_loop():
     rng = np.random.default_rng(3)
     labels = [f"c{i}" for i in range(6)]
     truth = {f"i{i}": tuple(rng.choice(labels, size=rng.integers(1, 3), replace=False)) for i in range(40)}
-    rows = [(f"A{a}", image, list(rng.choice(labels, size=rng.integers(0, 4), replace=False))) for a in range(5) for image in truth]
+    rows = [
+        (f"A{a}", image, list(rng.choice(labels, size=rng.integers(0, 4), replace=False)))
+        for a in range(5)
+        for image in truth
+    ]
     table = raters_from_guesses(guesses(rows), truth, k=2)
     expected_top1 = [bool(g) and g[0] in truth[i] for _, i, g in rows]
     expected_topk = [any(x in truth[i] for x in g[:2]) for _, i, g in rows]

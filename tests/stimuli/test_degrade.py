@@ -30,8 +30,12 @@ def write_image(path: Path, seed: int, size: tuple[int, int] = (32, 24), mode: s
 def sources(tmp_path: Path) -> list[SourceImage]:
     return [
         SourceImage("cat-1", write_image(tmp_path / "src" / "cat-1.png", 1), {"labels": "cat", "split": "test"}),
-        SourceImage("dog-1", write_image(tmp_path / "src" / "dog-1.jpg", 2, fmt="JPEG"), {"labels": "dog", "split": "test"}),
-        SourceImage("car-1", write_image(tmp_path / "src" / "car-1.png", 3, size=(40, 40)), {"labels": "car", "split": "train"}),
+        SourceImage(
+            "dog-1", write_image(tmp_path / "src" / "dog-1.jpg", 2, fmt="JPEG"), {"labels": "dog", "split": "test"}
+        ),
+        SourceImage(
+            "car-1", write_image(tmp_path / "src" / "car-1.png", 3, size=(40, 40)), {"labels": "car", "split": "train"}
+        ),
     ]
 
 
@@ -72,7 +76,9 @@ def test_every_image_at_every_level_becomes_a_png_and_a_row(tmp_path: Path, sour
     assert len(list((out / "images").rglob("*.png"))) == 9
 
 
-def test_colour_stimuli_are_rgb_pngs_and_grey_ones_grey_pngs_with_the_same_pixels(tmp_path: Path, sources: list[SourceImage]) -> None:
+def test_colour_stimuli_are_rgb_pngs_and_grey_ones_grey_pngs_with_the_same_pixels(
+    tmp_path: Path, sources: list[SourceImage]
+) -> None:
     out = tmp_path / "out"
     rows = degrade_images(sources[:1], "grey_scale", [0.5, 1.0], seed=0, out_dir=out).rows
     with Image.open(sources[0].path) as source:
@@ -82,7 +88,9 @@ def test_colour_stimuli_are_rgb_pngs_and_grey_ones_grey_pngs_with_the_same_pixel
         assert np.array_equal(read_pixels(out / row["path"], mode), expected)
 
 
-def test_the_same_seed_gives_the_same_bytes_in_any_order_and_for_any_subset(tmp_path: Path, sources: list[SourceImage]) -> None:
+def test_the_same_seed_gives_the_same_bytes_in_any_order_and_for_any_subset(
+    tmp_path: Path, sources: list[SourceImage]
+) -> None:
     levels = [0.2, 0.6]
     forward = degrade_images(sources, "uniform_noise", levels, seed=11, out_dir=tmp_path / "a")
     backward = degrade_images(sources[::-1], "uniform_noise", levels[::-1], seed=11, out_dir=tmp_path / "b")
@@ -90,7 +98,9 @@ def test_the_same_seed_gives_the_same_bytes_in_any_order_and_for_any_subset(tmp_
     first = stimulus_bytes(tmp_path / "a", forward.rows)
     assert first == stimulus_bytes(tmp_path / "b", backward.rows)
     assert stimulus_bytes(tmp_path / "c", alone.rows) == {"dog-1@0.6": first["dog-1@0.6"]}
-    other_seed = stimulus_bytes(tmp_path / "d", degrade_images(sources, "uniform_noise", levels, seed=12, out_dir=tmp_path / "d").rows)
+    other_seed = stimulus_bytes(
+        tmp_path / "d", degrade_images(sources, "uniform_noise", levels, seed=12, out_dir=tmp_path / "d").rows
+    )
     assert all(other_seed[image_id] != data for image_id, data in first.items())
 
 
@@ -100,14 +110,22 @@ def test_each_stimulus_has_its_own_noise_stream() -> None:
 
     reference = draws(5, "uniform_noise", "cat-1", "0.1")
     assert draws(5, "uniform_noise", "cat-1", "0.1") == reference
-    for other in [(6, "uniform_noise", "cat-1", "0.1"), (5, "phase_noise", "cat-1", "0.1"), (5, "uniform_noise", "cat-2", "0.1"), (5, "uniform_noise", "cat-1", "0.2")]:
+    for other in [
+        (6, "uniform_noise", "cat-1", "0.1"),
+        (5, "phase_noise", "cat-1", "0.1"),
+        (5, "uniform_noise", "cat-2", "0.1"),
+        (5, "uniform_noise", "cat-1", "0.2"),
+    ]:
         assert draws(*other) != reference
     # the parts are kept apart: ("a\0b", "c") is not ("a", "b\0c")
     assert draws(5, "uniform_noise", "a", "b") != draws(5, "uniform_noise", "a\0", "b")
 
 
 def test_phase_noise_also_depends_on_the_seed_and_only_on_it(tmp_path: Path, sources: list[SourceImage]) -> None:
-    runs = [stimulus_bytes(tmp_path / name, degrade_images(sources, "phase_noise", [90.0], seed, tmp_path / name).rows) for name, seed in (("a", 3), ("b", 3), ("c", 4))]
+    runs = [
+        stimulus_bytes(tmp_path / name, degrade_images(sources, "phase_noise", [90.0], seed, tmp_path / name).rows)
+        for name, seed in (("a", 3), ("b", 3), ("c", 4))
+    ]
     assert runs[0] == runs[1]
     assert all(runs[2][image_id] != data for image_id, data in runs[0].items())
 
@@ -119,7 +137,14 @@ def test_deterministic_transforms_do_not_depend_on_the_seed(tmp_path: Path, sour
 
 
 def test_condition_names() -> None:
-    assert [condition_name(level) for level in (0.35, 40.0, -0.0, math.inf, 0.05, 1e-7)] == ["0.35", "40", "0", "inf", "0.05", "0.0000001"]
+    assert [condition_name(level) for level in (0.35, 40.0, -0.0, math.inf, 0.05, 1e-7)] == [
+        "0.35",
+        "40",
+        "0",
+        "inf",
+        "0.05",
+        "0.0000001",
+    ]
 
 
 def test_greyscale_palette_and_opaque_alpha_images_are_converted_with_a_note(tmp_path: Path) -> None:
@@ -148,7 +173,9 @@ def test_real_transparency_and_cmyk_are_refused_nothing_written(tmp_path: Path) 
     cmyk = write_image(tmp_path / "print.jpg", 7, mode="CMYK", fmt="JPEG")
     out = tmp_path / "out"
     with pytest.raises(ImageError) as caught:
-        degrade_images([SourceImage("t", transparent), SourceImage("p", cmyk)], "grey_scale", [1.0], seed=0, out_dir=out)
+        degrade_images(
+            [SourceImage("t", transparent), SourceImage("p", cmyk)], "grey_scale", [1.0], seed=0, out_dir=out
+        )
     message = str(caught.value)
     assert message.startswith("2 problems with the source images:")
     assert f"image 't': {transparent}: has transparent pixels (alpha down to 10 of 255)" in message
@@ -160,7 +187,12 @@ def test_every_unusable_image_is_listed_before_anything_is_written(tmp_path: Pat
     garbage = tmp_path / "src" / "garbage.png"
     garbage.write_bytes(b"not an image at all")
     small = write_image(tmp_path / "src" / "small.png", 8, size=(30, 12))
-    bad = [*sources, SourceImage("garbage", garbage), SourceImage("missing", tmp_path / "nowhere.png"), SourceImage("small", small)]
+    bad = [
+        *sources,
+        SourceImage("garbage", garbage),
+        SourceImage("missing", tmp_path / "nowhere.png"),
+        SourceImage("small", small),
+    ]
     out = tmp_path / "out"
     with pytest.raises(ImageError) as caught:
         degrade_images(bad, "low_pass", [1.0, 4.0], seed=0, out_dir=out)
@@ -169,7 +201,10 @@ def test_every_unusable_image_is_listed_before_anything_is_written(tmp_path: Pat
     assert f"image 'garbage': {garbage}: not an image file Pillow can read" in message
     assert "image 'missing': " in message and "image file not found" in message
     # 12 px is enough for sigma 1 (needs 4) but not for sigma 4 (needs 16); the 24 px images pass both.
-    assert f"image 'small' ({small}): 30x12 pixels is too small for low_pass at level 4: the shorter side must be at least 4 x sigma" in message
+    assert (
+        f"image 'small' ({small}): 30x12 pixels is too small for low_pass at level 4: the shorter side must be at least 4 x sigma"
+        in message
+    )
     assert "level 1:" not in message
     assert not out.exists()
 
@@ -177,7 +212,12 @@ def test_every_unusable_image_is_listed_before_anything_is_written(tmp_path: Pat
 @pytest.mark.parametrize(
     ("transform", "levels", "seed", "expected"),
     [
-        ("gaussian_blur", [1.0], 0, r"unknown transform 'gaussian_blur'; known transforms: contrast, grey_scale, high_pass"),
+        (
+            "gaussian_blur",
+            [1.0],
+            0,
+            r"unknown transform 'gaussian_blur'; known transforms: contrast, grey_scale, high_pass",
+        ),
         ("uniform_noise", [0.1, 35.0], 0, r"uniform_noise: level 35 is outside \[0, 1\]"),
         ("phase_noise", [math.nan], 0, r"phase_noise: level nan is not a number"),
         ("low_pass", [math.inf], 0, r"low_pass: level inf is outside \[0, inf\)"),
@@ -186,7 +226,16 @@ def test_every_unusable_image_is_listed_before_anything_is_written(tmp_path: Pat
         ("contrast", [0.5], -1, r"seed -1 is not a whole number >= 0"),
         ("contrast", [0.5], 1.5, r"seed 1.5 is not a whole number >= 0"),
     ],
-    ids=["unknown-name", "out-of-range", "nan", "inf-for-low-pass", "given-twice", "no-levels", "negative-seed", "fractional-seed"],
+    ids=[
+        "unknown-name",
+        "out-of-range",
+        "nan",
+        "inf-for-low-pass",
+        "given-twice",
+        "no-levels",
+        "negative-seed",
+        "fractional-seed",
+    ],
 )
 def test_bad_transform_levels_and_seeds_are_refused(
     tmp_path: Path, sources: list[SourceImage], transform: str, levels: list[float], seed: int, expected: str
@@ -235,10 +284,14 @@ def test_ids_that_are_not_file_names_are_spelled_safe_and_kept_apart(tmp_path: P
         (["cat"], {"condition": "x"}, r"image 'cat': column 'condition' is one degrade writes itself"),
     ],
 )
-def test_clashing_ids_and_columns_are_refused(tmp_path: Path, ids: list[str], attributes: dict[str, str], expected: str) -> None:
+def test_clashing_ids_and_columns_are_refused(
+    tmp_path: Path, ids: list[str], attributes: dict[str, str], expected: str
+) -> None:
     image = write_image(tmp_path / "a.png", 10)
     with pytest.raises(TransformError, match=expected):
-        degrade_images([SourceImage(image_id, image, attributes) for image_id in ids], "contrast", [0.3], 0, tmp_path / "out")
+        degrade_images(
+            [SourceImage(image_id, image, attributes) for image_id in ids], "contrast", [0.3], 0, tmp_path / "out"
+        )
     assert not (tmp_path / "out").exists()
 
 

@@ -9,7 +9,6 @@ import pytest
 
 from study_app.stimuli import transforms
 from study_app.stimuli.transforms import BACKGROUND_GREY
-
 from tests.stimuli import reference
 
 WHITE, BLACK, GREEN, BLUISH = (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.2, 0.4, 0.6)
@@ -118,7 +117,9 @@ EVERY_TRANSFORM_AT_EXTREMES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "apply"), EVERY_TRANSFORM_AT_EXTREMES, ids=[n for n, _ in EVERY_TRANSFORM_AT_EXTREMES])
+@pytest.mark.parametrize(
+    ("name", "apply"), EVERY_TRANSFORM_AT_EXTREMES, ids=[n for n, _ in EVERY_TRANSFORM_AT_EXTREMES]
+)
 def test_outputs_are_grey_images_in_the_unit_range(name: str, apply) -> None:
     """Strong levels on high-contrast images push values outside [0, 1]: all must be clipped back."""
     for seed in range(5):
@@ -144,7 +145,9 @@ def test_identity_levels_give_the_input_back() -> None:
     grey = transforms.grey(image)
     assert np.array_equal(transforms.grey_scale(image, 0.0), image)
     assert np.allclose(transforms.contrast(image, 1.0), rgb(grey), atol=1e-15)
-    assert np.allclose(transforms.uniform_noise(image, 0.0, np.random.default_rng(0)), rgb(0.35 + 0.3 * grey), atol=1e-15)
+    assert np.allclose(
+        transforms.uniform_noise(image, 0.0, np.random.default_rng(0)), rgb(0.35 + 0.3 * grey), atol=1e-15
+    )
     assert np.allclose(transforms.low_pass(image, 0.0), rgb(grey), atol=1e-15)
     assert np.allclose(transforms.phase_noise(image, 0.0, np.random.default_rng(0)), rgb(grey), atol=1e-12)
 
@@ -189,7 +192,9 @@ def test_gaussian_min_side_is_four_sigma() -> None:
 def test_grey_contrast_and_uniform_noise_equal_the_reference() -> None:
     image = random_image(7, 30, 26)
     assert np.array_equal(transforms.grey(image), reference.rgb2gray(image))
-    assert np.allclose(transforms.contrast(image, 0.1), rgb(reference.adjust_contrast(reference.rgb2gray(image), 0.1)), atol=1e-15)
+    assert np.allclose(
+        transforms.contrast(image, 0.1), rgb(reference.adjust_contrast(reference.rgb2gray(image), 0.1)), atol=1e-15
+    )
     # Given the same legacy RandomState (their code's generator), the noise images are identical.
     ours = transforms.uniform_noise(image, 0.35, np.random.RandomState(42))
     theirs = reference.uniform_noise(image, 0.35, 0.3, np.random.RandomState(42))

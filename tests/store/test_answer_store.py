@@ -54,8 +54,18 @@ def refused(store: NoSyncStatus) -> AnswerStore:
 def mypy(tmp_path: Path, source: str) -> subprocess.CompletedProcess:
     module = tmp_path / "conformance.py"
     module.write_text(source, encoding="utf-8")
-    command = [sys.executable, "-m", "mypy", "--follow-imports=silent", "--ignore-missing-imports", "--no-incremental", str(module)]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    command = [
+        sys.executable,
+        "-m",
+        "mypy",
+        "--follow-imports=silent",
+        "--ignore-missing-imports",
+        "--no-incremental",
+        str(module),
+    ]
+    return subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
 
 
 def test_both_stores_are_answer_stores_to_the_type_checker(tmp_path):
@@ -112,7 +122,10 @@ def test_a_results_file_is_always_synced_and_gives_back_the_current_answers(tmp_
         stored = store.session_answers(controller.session)
         assert stored == from_answers_table(store, controller.session.uuid)
         assert [(a.phase, a.outcome, len(a.labels)) for a in stored][4:] == [
-            ("test", "answer", 1), ("test", "not_sure", 0), ("test", "timeout", 0), ("test", "answer", 1),
+            ("test", "answer", 1),
+            ("test", "not_sure", 0),
+            ("test", "timeout", 0),
+            ("test", "answer", 1),
         ]
         assert stored[1].labels == ("dog", "car")  # in rank order
 

@@ -16,7 +16,6 @@ from study_app.errors import StoreError
 from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, export_answers, import_answers
-
 from tests.cli.test_cli import ROOT, run
 from tests.store.test_merge import answer_all, rows, snapshot
 
@@ -28,8 +27,18 @@ def exports(tmp_path_factory) -> dict[str, Path]:
 
     folder = tmp_path_factory.mktemp("exports")
     study_folder = make_study(folder / "tiny")
-    assert run("simulate", "--study", str(study_folder), "--annotators", "2", "--store", str(folder / "pilot.sqlite")).returncode == 0
-    assert run("export", "--store", str(folder / "pilot.sqlite"), "--out", str(folder / "pilot" / "answers.csv")).returncode == 0
+    assert (
+        run(
+            "simulate", "--study", str(study_folder), "--annotators", "2", "--store", str(folder / "pilot.sqlite")
+        ).returncode
+        == 0
+    )
+    assert (
+        run(
+            "export", "--store", str(folder / "pilot.sqlite"), "--out", str(folder / "pilot" / "answers.csv")
+        ).returncode
+        == 0
+    )
     with ResultsStore(folder / "real.sqlite") as store:
         answer_all(SessionController(load_study(study_folder), store, "A01"))
         export_answers(store, folder / "real" / "answers.csv")
@@ -47,7 +56,10 @@ def test_pilot_answers_never_enter_a_real_store(tmp_path, exports):
     before = rows(store)
     result = run("import", str(exports["pilot"]), "--store", str(store))
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "cannot import pilot (simulated) sessions with real ones" in result.stderr and "answers.csv: pilot" in result.stderr
+    assert (
+        "cannot import pilot (simulated) sessions with real ones" in result.stderr
+        and "answers.csv: pilot" in result.stderr
+    )
     assert rows(store) == before
     with ResultsStore(store) as kept:  # real sessions can still be started
         SessionController(load_study(exports["study"]), kept, "A02")
@@ -81,13 +93,25 @@ def edited(exports: dict, tmp_path: Path, cells: dict[tuple[int, str], str] | No
 
 
 BAD_EXPORTS = {
-    "no trial order": ({}, lambda m: m["sessions"][0].pop("trial_order"), "edited.manifest.json [sessions[0].trial_order]: missing"),
-    "bad trial uuid": ({(3, "trial_uuid"): "not-a-uuid"}, None, "edited.csv:5 [trial_uuid]: 'not-a-uuid' is not a UUID"),
+    "no trial order": (
+        {},
+        lambda m: m["sessions"][0].pop("trial_order"),
+        "edited.manifest.json [sessions[0].trial_order]: missing",
+    ),
+    "bad trial uuid": (
+        {(3, "trial_uuid"): "not-a-uuid"},
+        None,
+        "edited.csv:5 [trial_uuid]: 'not-a-uuid' is not a UUID",
+    ),
     "rank 0": ({(2, "rank"): "0"}, None, "edited.csv:4 [rank]: 0 is not a rank (1 or more)"),
     "unknown outcome": ({(1, "outcome"): "maybe"}, None, "edited.csv:3 [outcome]: 'maybe' is not one of answer"),
     "negative rt": ({(0, "rt_ms"): "-5"}, None, "edited.csv:2 [rt_ms]: -5.0 is not a time in ms (0 or more)"),
     "bad time": ({(4, "shown_at"): "yesterday"}, None, "edited.csv:6 [shown_at]: 'yesterday' is not an ISO 8601 time"),
-    "other session": ({(5, "session"): "0b5a2a2e-6f3e-4f1e-9d63-2b1f5d2f1e11"}, None, "edited.csv:7 [session]: session 0b5a2a2e"),
+    "other session": (
+        {(5, "session"): "0b5a2a2e-6f3e-4f1e-9d63-2b1f5d2f1e11"},
+        None,
+        "edited.csv:7 [session]: session 0b5a2a2e",
+    ),
 }
 
 
@@ -102,7 +126,9 @@ def test_a_bad_export_is_refused_whole_and_leaves_no_store(tmp_path, exports, na
 
 
 def test_every_problem_is_listed_at_once(tmp_path, exports):
-    table = edited(exports, tmp_path, {(0, "rt_ms"): "-1", (2, "rank"): "0", (6, "outcome"): "maybe", (7, "trial_uuid"): "x"})
+    table = edited(
+        exports, tmp_path, {(0, "rt_ms"): "-1", (2, "rank"): "0", (6, "outcome"): "maybe", (7, "trial_uuid"): "x"}
+    )
     store = snapshot(exports["real store"], tmp_path / "results.sqlite")
     before = rows(store)
     result = run("import", str(table), "--store", str(store))
@@ -132,7 +158,10 @@ def test_a_store_made_by_an_import_that_fails_while_writing_is_removed(tmp_path,
     target = tmp_path / "new.sqlite"
     done = subprocess.run(
         [sys.executable, "-c", script, "import", str(tmp_path / "big" / "answers.csv"), "--store", str(target)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 1 and "Traceback" not in done.stderr and "disk" in done.stderr, done.stderr
     assert not list(tmp_path.glob("new.sqlite*"))
@@ -147,9 +176,13 @@ def test_manifest_and_trial_consistency_problems_are_all_named(tmp_path, exports
     table = edited(exports, tmp_path, {(1, "rank"): "2"}, break_manifest)
     with ResultsStore(tmp_path / "a.sqlite") as store, pytest.raises(StoreError) as refused:
         import_answers(store, table)
-    for text in ("[sessions[0].uuid]: 'nope' is not a UUID", "[sessions[0].pilot]: 2 is not 0 or 1",
-                 "[sessions[0].ended_at]: 'soon' is not an ISO 8601 time", "[sessions[1].study_uuid]: '4b0e8a36",
-                 "[sessions[1].uuid]: session nope is listed twice"):
+    for text in (
+        "[sessions[0].uuid]: 'nope' is not a UUID",
+        "[sessions[0].pilot]: 2 is not 0 or 1",
+        "[sessions[0].ended_at]: 'soon' is not an ISO 8601 time",
+        "[sessions[1].study_uuid]: '4b0e8a36",
+        "[sessions[1].uuid]: session nope is listed twice",
+    ):
         assert text in str(refused.value)
     # the manifest whole, the rows are checked against it: a rank gap and a trial answered twice
     lines = exports["real"].read_text(encoding="utf-8").splitlines()
@@ -160,8 +193,12 @@ def test_manifest_and_trial_consistency_problems_are_all_named(tmp_path, exports
     table.write_text(table.read_text(encoding="utf-8") + ",".join(copy) + "\n", encoding="utf-8")
     with ResultsStore(tmp_path / "b.sqlite") as store, pytest.raises(StoreError) as refused:
         import_answers(store, table)
-    assert "edited.csv:3 [rank]: trial " in str(refused.value) and "has ranks [2], not 1, 2, ... without gaps" in str(refused.value)
-    assert f"edited.csv:{len(lines) + 1} [trial_uuid]: trial 1 of phase training is answered twice" in str(refused.value)
+    assert "edited.csv:3 [rank]: trial " in str(refused.value) and "has ranks [2], not 1, 2, ... without gaps" in str(
+        refused.value
+    )
+    assert f"edited.csv:{len(lines) + 1} [trial_uuid]: trial 1 of phase training is answered twice" in str(
+        refused.value
+    )
 
 
 def _write_export(tmp_path: Path, source: Path, manifest_text: str, table_text: str | None = None) -> Path:
@@ -175,11 +212,21 @@ def _write_export(tmp_path: Path, source: Path, manifest_text: str, table_text: 
 #: Manifest values Python's json reads but this program never writes (review of #27, finding 7):
 #: an assignment with 1e999 (infinity), NaN, and a trial order nested 100,000 levels deep.
 STRANGE_MANIFESTS = {
-    "infinite": (lambda s: s.update(assignment={"group": "@", "arrival": 0, "phase_order": [], "blocks": {}}), "1e999",
-                 "1e999 is out of range"),
-    "nan": (lambda s: s.update(assignment={"group": 0, "arrival": "@", "phase_order": [], "blocks": {}}), "NaN",
-            "NaN is not a number this program writes"),
-    "deep": (lambda s: s.update(trial_order="@"), "[" * 100_000 + "]" * 100_000, "lists and objects nested more than 18 level(s) deep"),
+    "infinite": (
+        lambda s: s.update(assignment={"group": "@", "arrival": 0, "phase_order": [], "blocks": {}}),
+        "1e999",
+        "1e999 is out of range",
+    ),
+    "nan": (
+        lambda s: s.update(assignment={"group": 0, "arrival": "@", "phase_order": [], "blocks": {}}),
+        "NaN",
+        "NaN is not a number this program writes",
+    ),
+    "deep": (
+        lambda s: s.update(trial_order="@"),
+        "[" * 100_000 + "]" * 100_000,
+        "lists and objects nested more than 18 level(s) deep",
+    ),
 }
 
 
@@ -199,7 +246,7 @@ def _without_pilot_column(table: Path) -> str:
     rows = list(csv.reader(table.read_text(encoding="utf-8").splitlines()))
     drop = rows[0].index("pilot")
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows([r[:drop] + r[drop + 1:] for r in rows])
+    csv.writer(out, lineterminator="\n").writerows([r[:drop] + r[drop + 1 :] for r in rows])
     return out.getvalue()
 
 
@@ -218,17 +265,28 @@ def test_an_export_that_does_not_say_which_sessions_are_pilot_ones_is_refused(tm
     table = _write_export(tmp_path / "neither", pilot, _manifest_without_pilot(pilot), _without_pilot_column(pilot))
     result = run("import", str(table), "--store", str(tmp_path / "new.sqlite"))
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-    assert "copy.manifest.json [sessions[0].pilot]: missing, and no pilot column of the table says it either" in result.stderr
+    assert (
+        "copy.manifest.json [sessions[0].pilot]: missing, and no pilot column of the table says it either"
+        in result.stderr
+    )
     assert 'add "pilot": 1 (pilot) or "pilot": 0 (real)' in result.stderr and "nothing was written" in result.stderr
     assert not list(tmp_path.glob("new.sqlite*"))
     # either place alone is enough: the sessions are pilot ones, so they go only into a pilot store
-    for case, manifest, content in (("table says", _manifest_without_pilot(pilot), None),
-                                    ("manifest says", pilot.with_name("answers.manifest.json").read_text(encoding="utf-8"),
-                                     _without_pilot_column(pilot))):
+    for case, manifest, content in (
+        ("table says", _manifest_without_pilot(pilot), None),
+        (
+            "manifest says",
+            pilot.with_name("answers.manifest.json").read_text(encoding="utf-8"),
+            _without_pilot_column(pilot),
+        ),
+    ):
         folder = tmp_path / case.replace(" ", "-")
         folder.mkdir()
         with ResultsStore(folder / "pilot.sqlite") as store:
             import_answers(store, _write_export(folder, pilot, manifest, content))
             assert store.conn.execute("SELECT DISTINCT pilot FROM sessions").fetchall() == [(1,)], case
-        with ResultsStore(snapshot(exports["real store"], folder / "real.sqlite")) as store, pytest.raises(StoreError, match="cannot import pilot"):
+        with (
+            ResultsStore(snapshot(exports["real store"], folder / "real.sqlite")) as store,
+            pytest.raises(StoreError, match="cannot import pilot"),
+        ):
             import_answers(store, _write_export(folder, pilot, manifest, content))

@@ -19,9 +19,8 @@ from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, export_answers, import_answers, merge_stores
 from study_app.store.merge import MergeConflictError
 from study_app.store.schema import TABLES
-
-from tests.factory import make_study
 from tests.cli.test_cli import ROOT, run
+from tests.factory import make_study
 from tests.store.test_store import answer
 
 
@@ -76,7 +75,10 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
 
 def ended(path: Path) -> list:
     with sqlite3.connect(path) as conn:
-        result = [row[0] for row in conn.execute("SELECT ended_at FROM sessions WHERE annotator_id = 'A01' ORDER BY started_at")]
+        result = [
+            row[0]
+            for row in conn.execute("SELECT ended_at FROM sessions WHERE annotator_id = 'A01' ORDER BY started_at")
+        ]
     conn.close()
     return result
 
@@ -150,12 +152,19 @@ def test_merge_into_a_folder_that_cannot_hold_the_store_says_which(tmp_path, inp
 def merge_as_user(out: Path, inputs: list[Path]) -> subprocess.CompletedProcess:
     """``main.py merge`` without root's override of file permissions (setpriv), as any user runs it."""
     prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"] if os.geteuid() == 0 else []
-    return subprocess.run([*prefix, sys.executable, str(ROOT / "main.py"), "merge", str(out), *map(str, inputs)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [*prefix, sys.executable, str(ROOT / "main.py"), "merge", str(out), *map(str, inputs)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
-@pytest.mark.skipif(sys.platform != "linux" or (os.geteuid() == 0 and not shutil.which("setpriv")),
-                    reason="as root, setpriv (Linux) is needed to give up the override of file permissions")
+@pytest.mark.skipif(
+    sys.platform != "linux" or (os.geteuid() == 0 and not shutil.which("setpriv")),
+    reason="as root, setpriv (Linux) is needed to give up the override of file permissions",
+)
 def test_merge_into_a_folder_without_write_permission_says_which(tmp_path, inputs):
     folder = tmp_path / "locked"
     folder.mkdir()
@@ -173,7 +182,12 @@ def test_merge_into_a_read_only_file_system_says_which(tmp_path, inputs):
     """EROFS needs a read-only mount (root cannot be kept out of a folder by chmod alone); skipped where none can be made."""
     folder = tmp_path / "readonly"
     folder.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a read-only file system here")
     try:
         result = run("merge", str(folder / "merged.sqlite"), str(inputs["final"]))

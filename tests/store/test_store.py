@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from study_app.errors import ProtocolChangedError, StoreError
-from study_app.protocol.study import load_study
 from study_app.protocol.responses import Event, Response, utc_now
+from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.store import (
     ResultsStore,
@@ -23,7 +23,6 @@ from study_app.store import (
     recover_store,
 )
 from study_app.store.schema import SCHEMA_VERSION, migrate, schema_version
-
 from tests.factory import make_study
 
 
@@ -68,7 +67,9 @@ def test_answers_flags_events_are_stored_exactly(tmp_path, study):
     with ResultsStore(tmp_path / "r.sqlite") as store:
         controller = SessionController(study, store, "A01")
         first = controller.current()
-        controller.submit(answer(["dog"]), [Event("search", 12.5, {"query": "do"}), Event("view_class", 30.0, {"label_id": "dog"})])
+        controller.submit(
+            answer(["dog"]), [Event("search", 12.5, {"query": "do"}), Event("view_class", 30.0, {"label_id": "dog"})]
+        )
         second = controller.current()
         controller.submit(answer([], outcome="not_sure", flag="ambiguous"))
         frame = answers_frame(store)
@@ -79,7 +80,10 @@ def test_answers_flags_events_are_stored_exactly(tmp_path, study):
         assert list(frame["flags"]) == ["", "ambiguous"]
         assert (frame["rt_ms"] > 0).all()
         events = store.conn.execute("SELECT kind, detail, phase, trial_index FROM events ORDER BY t_ms").fetchall()
-        assert events == [("search", '{"query": "do"}', "training", 0), ("view_class", '{"label_id": "dog"}', "training", 0)]
+        assert events == [
+            ("search", '{"query": "do"}', "training", 0),
+            ("view_class", '{"label_id": "dog"}', "training", 0),
+        ]
 
 
 def test_second_answer_to_a_trial_is_refused(tmp_path, study):

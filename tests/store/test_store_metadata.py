@@ -15,11 +15,10 @@ from pathlib import Path
 import pytest
 
 from study_app.errors import StoreCorruptError
-from study_app.store.progress import study_progress
 from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame, check_store, run_manifest
-
+from study_app.store.progress import study_progress
 from tests.factory import make_study
 from tests.store.test_store import run_session
 
@@ -27,33 +26,48 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: (column, SQL that damages it in A02's session or the study row, the readers that must refuse it)
 DAMAGES = {
-    "trial_order": ("UPDATE sessions SET trial_order = 'not json{' WHERE annotator_id = 'A02'", ("resume", "progress", "manifest")),
-    "trial_order-shape": ("UPDATE sessions SET trial_order = '{\"a\": 1}' WHERE annotator_id = 'A02'", ("resume", "progress", "manifest")),
-    "assignment": ("UPDATE sessions SET assignment = '[1, 2' WHERE annotator_id = 'A02'", ("resume", "answers", "manifest")),
+    "trial_order": (
+        "UPDATE sessions SET trial_order = 'not json{' WHERE annotator_id = 'A02'",
+        ("resume", "progress", "manifest"),
+    ),
+    "trial_order-shape": (
+        "UPDATE sessions SET trial_order = '{\"a\": 1}' WHERE annotator_id = 'A02'",
+        ("resume", "progress", "manifest"),
+    ),
+    "assignment": (
+        "UPDATE sessions SET assignment = '[1, 2' WHERE annotator_id = 'A02'",
+        ("resume", "answers", "manifest"),
+    ),
     "snapshot": ("UPDATE studies SET snapshot = '{\"phases\": 3}'", ("progress", "manifest")),
     # Python's json reads 1e999 as infinity, NaN and Infinity as themselves; int() of them fails far away
     "assignment-infinite": (
-        "UPDATE sessions SET assignment = '{\"arrival\": 1, \"blocks\": {}, \"group\": 1e999, \"phase_order\": [\"training\"]}' "
+        'UPDATE sessions SET assignment = \'{"arrival": 1, "blocks": {}, "group": 1e999, "phase_order": ["training"]}\' '
         "WHERE annotator_id = 'A02'",
         ("resume", "answers", "manifest"),
     ),
     "assignment-nan": (
-        "UPDATE sessions SET assignment = '{\"arrival\": NaN, \"blocks\": {}, \"group\": 0, \"phase_order\": []}' "
+        'UPDATE sessions SET assignment = \'{"arrival": NaN, "blocks": {}, "group": 0, "phase_order": []}\' '
         "WHERE annotator_id = 'A02'",
         ("resume", "answers", "manifest"),
     ),
     "assignment-huge": (  # a whole number no integer column holds
-        "UPDATE sessions SET assignment = '{\"arrival\": 1, \"blocks\": {}, \"group\": 100000000000000000000, \"phase_order\": []}' "
+        'UPDATE sessions SET assignment = \'{"arrival": 1, "blocks": {}, "group": 100000000000000000000, "phase_order": []}\' '
         "WHERE annotator_id = 'A02'",
         ("resume", "answers", "manifest"),
     ),
-    "trial_order-infinite": ("UPDATE sessions SET trial_order = '[[\"training\", Infinity, \"x\"]]' WHERE annotator_id = 'A02'",
-                             ("resume", "progress", "manifest")),
+    "trial_order-infinite": (
+        "UPDATE sessions SET trial_order = '[[\"training\", Infinity, \"x\"]]' WHERE annotator_id = 'A02'",
+        ("resume", "progress", "manifest"),
+    ),
     # 100,000 levels: Python's decoder recursed once per level (RecursionError)
-    "trial_order-deep": (f"UPDATE sessions SET trial_order = '{'[' * 100_000}{']' * 100_000}' WHERE annotator_id = 'A02'",
-                         ("resume", "progress", "manifest")),
-    "snapshot-deep": (f"UPDATE studies SET snapshot = '{{\"phases\": [], \"x\": {'[' * 100_000}{']' * 100_000}}}'",
-                      ("progress", "manifest")),
+    "trial_order-deep": (
+        f"UPDATE sessions SET trial_order = '{'[' * 100_000}{']' * 100_000}' WHERE annotator_id = 'A02'",
+        ("resume", "progress", "manifest"),
+    ),
+    "snapshot-deep": (
+        f'UPDATE studies SET snapshot = \'{{"phases": [], "x": {"[" * 100_000}{"]" * 100_000}}}\'',
+        ("progress", "manifest"),
+    ),
 }
 
 
@@ -97,7 +111,9 @@ def test_every_reader_of_damaged_metadata_names_table_row_and_column(stored, kin
             READERS[reader](study, store)
         assert f"{path}: damaged results store: {table} row {row}, column {column}: " in str(caught.value), reader
     report = check_store(path)
-    assert not report.ok and any(f"{table} row(s) with a damaged {column} (e.g. row {row}:" in p for p in report.problems)
+    assert not report.ok and any(
+        f"{table} row(s) with a damaged {column} (e.g. row {row}:" in p for p in report.problems
+    )
 
 
 def test_check_store_finds_nothing_in_a_sound_store(stored):
@@ -105,7 +121,9 @@ def test_check_store_finds_nothing_in_a_sound_store(stored):
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def commands(folder: Path, path: Path, out: Path) -> dict[str, tuple[str, ...]]:
@@ -128,8 +146,11 @@ def test_commands_on_a_store_with_damaged_json_say_where_without_a_traceback(sto
         result = run(*args)
         assert result.returncode == 1 and "Traceback" not in result.stderr, (name, result.stderr)
         if name == "check-store":
-            for table, column, row in (("sessions", "trial_order", ids["session"]), ("sessions", "assignment", ids["session"]),
-                                       ("studies", "snapshot", ids["study"])):
+            for table, column, row in (
+                ("sessions", "trial_order", ids["session"]),
+                ("sessions", "assignment", ids["session"]),
+                ("studies", "snapshot", ids["study"]),
+            ):
                 assert f"{table} row(s) with a damaged {column} (e.g. row {row}:" in result.stdout, result.stdout
         else:
             assert "damaged results store:" in result.stderr and ", column " in result.stderr, (name, result.stderr)
@@ -156,10 +177,16 @@ def test_commands_on_a_store_with_an_infinite_or_too_deep_value_say_where_withou
         if name not in READ_BY[kind]:
             assert result.returncode == 0, (name, result.stderr)
         elif name == "check-store":
-            assert result.returncode == 1 and f"1 sessions row(s) with a damaged {column} (e.g. row {ids['session']}:" in result.stdout, result.stdout
+            assert (
+                result.returncode == 1
+                and f"1 sessions row(s) with a damaged {column} (e.g. row {ids['session']}:" in result.stdout
+            ), result.stdout
         else:
             assert result.returncode == 1, (name, result.stderr)
-            assert f"damaged results store: sessions row {ids['session']}, column {column}: " in result.stderr, (name, result.stderr)
+            assert f"damaged results store: sessions row {ids['session']}, column {column}: " in result.stderr, (
+                name,
+                result.stderr,
+            )
 
 
 def test_commands_on_a_store_with_a_damaged_schema_version_say_so(stored, tmp_path):
@@ -169,8 +196,13 @@ def test_commands_on_a_store_with_a_damaged_schema_version_say_so(stored, tmp_pa
         result = run(*args)
         assert result.returncode == 1 and "Traceback" not in result.stderr, (name, result.stderr)
         if name == "check-store":
-            assert "the schema version in meta is damaged ('five' is not a whole number)" in result.stdout, result.stdout
+            assert "the schema version in meta is damaged ('five' is not a whole number)" in result.stdout, (
+                result.stdout
+            )
         else:
-            assert "meta row 'schema_version', column value: 'five' is not a whole number" in result.stderr, (name, result.stderr)
+            assert "meta row 'schema_version', column value: 'five' is not a whole number" in result.stderr, (
+                name,
+                result.stderr,
+            )
     with pytest.raises(StoreCorruptError, match="meta row 'schema_version'"):
         ResultsStore(path)  # annotate and simulate open it for writing

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from study_app.store import ResultsStore, answers_frame
-
 from tests.factory import make_study
 
 ROOT = Path(__file__).resolve().parents[2]

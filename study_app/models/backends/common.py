@@ -50,14 +50,16 @@ def require(module: str, purpose: str, install: str = "-e '.[models]'") -> Modul
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise ModelRunError(f"{purpose} needs the Python package {module!r}; install it with: pip install {install}") from None
+        raise ModelRunError(
+            f"{purpose} needs the Python package {module!r}; install it with: pip install {install}"
+        ) from None
 
 
 def open_backend(spec: ModelSpec, backend: str, device: str) -> Backend:
     """The chosen runtime loaded with the spec's model on ``device``."""
     if backend == "onnxruntime":
-        from study_app.models.backends.onnx_export import onnx_file
         from study_app.models.backends.onnx_backend import OnnxBackend
+        from study_app.models.backends.onnx_export import onnx_file
 
         return OnnxBackend(onnx_file(spec), spec.output_name, device)
     if spec.weights.format == "onnx":

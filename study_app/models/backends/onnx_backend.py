@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from study_app.errors import ModelRunError
-from study_app.models.scores import softmax as softmax_rows
 from study_app.models.backends.common import require
+from study_app.models.scores import softmax as softmax_rows
 
 _DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16}
 
@@ -23,7 +23,9 @@ class OnnxBackend:
         providers = ["CPUExecutionProvider"]
         if device == "cuda":
             if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise ModelRunError("--device cuda: this onnxruntime has no CUDA provider; install onnxruntime-gpu or use --device cpu")
+                raise ModelRunError(
+                    "--device cuda: this onnxruntime has no CUDA provider; install onnxruntime-gpu or use --device cpu"
+                )
             providers.insert(0, "CUDAExecutionProvider")
         try:
             self.session = ort.InferenceSession(str(model), providers=providers)
@@ -38,7 +40,9 @@ class OnnxBackend:
         self.input_shape = tuple(d if isinstance(d, int) else None for d in inputs[0].shape[1:])
         names = [o.name for o in self.session.get_outputs()]
         if output_name is not None and output_name not in names:
-            raise ModelRunError(f"{model}: no output named {output_name!r} (outputs: {', '.join(names)}); fix [output] name in the spec")
+            raise ModelRunError(
+                f"{model}: no output named {output_name!r} (outputs: {', '.join(names)}); fix [output] name in the spec"
+            )
         self.output_name = output_name or names[0]
 
     def run(self, batch: np.ndarray, softmax: bool) -> np.ndarray:

@@ -15,10 +15,10 @@ import warnings
 from pathlib import Path
 
 from study_app.caches.files import cache_root
-from study_app.io.output_guard import replacing
 from study_app.errors import ModelRunError
-from study_app.models.spec import ModelSpec
+from study_app.io.output_guard import replacing
 from study_app.models.backends.common import require, torch_module
+from study_app.models.spec import ModelSpec
 
 OPSET = 17
 

@@ -30,7 +30,9 @@ class TorchBackend:
         with self.torch.inference_mode():
             out = self.module(self.torch.from_numpy(batch).to(self.device))
             if not isinstance(out, self.torch.Tensor):
-                raise ModelRunError(f"the model returned {type(out).__name__}; the torch backend needs one output tensor")
+                raise ModelRunError(
+                    f"the model returned {type(out).__name__}; the torch backend needs one output tensor"
+                )
             if softmax and out.ndim == 2:
                 out = self.torch.softmax(out, dim=1)
         return out.float().cpu().numpy()

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 import pytest
 
 from study_app.store import ResultsStore
-
 from tests.store.postgres.pg_server import PgServer
 
 _numbers = itertools.count(1)
@@ -65,7 +64,9 @@ def at_once(url: str, desktops: int, work) -> list:
     return results
 
 
-def allocated_study(root, per_class_test: int = 3, r: int = 2, share: int = 3, release_min: float | None = None, training: int = 1):
+def allocated_study(
+    root, per_class_test: int = 3, r: int = 2, share: int = 3, release_min: float | None = None, training: int = 1
+):
     """A tiny study (tests.factory) whose test phase shares its images out: r answers per image."""
     from tests.factory import make_study
 
@@ -74,7 +75,9 @@ def allocated_study(root, per_class_test: int = 3, r: int = 2, share: int = 3, r
     extra = f"judgements_per_image = {r}\nimages_per_annotator = {share}\n"
     if release_min is not None:
         extra += f"release_after_min = {release_min}\n"
-    toml.write_text(toml.read_text(encoding="utf-8").replace("break_every = 4\n", "break_every = 4\n" + extra), encoding="utf-8")
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace("break_every = 4\n", "break_every = 4\n" + extra), encoding="utf-8"
+    )
     return folder
 
 

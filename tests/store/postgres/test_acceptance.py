@@ -22,7 +22,6 @@ from pathlib import Path
 
 from study_app.protocol.study import load_study
 from study_app.store import ResultsStore
-
 from tests.store.postgres.conftest import allocated_study
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -68,15 +67,37 @@ def wait_for(condition, timeout: float, processes: list[subprocess.Popen]) -> No
 def test_twenty_desktops_twenty_thousand_answers_with_an_outage(tmp_path, pg_server, pg_url, monkeypatch):
     assert TOTAL == 20_000
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    folder = allocated_study(tmp_path / "lab", per_class_test=TEST_IMAGES_PER_CLASS, r=3, share=SHARE, training=TRAINING_PER_CLASS)
+    folder = allocated_study(
+        tmp_path / "lab", per_class_test=TEST_IMAGES_PER_CLASS, r=3, share=SHARE, training=TRAINING_PER_CLASS
+    )
     study = load_study(folder)  # validates once; the processes find the checked files in the cache
     ResultsStore(pg_url).close()  # the schema, so that progress can be read from the start
     journals = [tmp_path / f"desk{n:02d}.sqlite" for n in range(PROCESSES)]
     processes = [
         subprocess.Popen(
-            [sys.executable, "main.py", "simulate", "--study", str(folder), "--annotators", "1", "--seed", str(n),
-             "--rt-ms", "60,5", "--real-time", "--store", pg_url, "--journal", str(journals[n])],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy(),
+            [
+                sys.executable,
+                "main.py",
+                "simulate",
+                "--study",
+                str(folder),
+                "--annotators",
+                "1",
+                "--seed",
+                str(n),
+                "--rt-ms",
+                "60,5",
+                "--real-time",
+                "--store",
+                pg_url,
+                "--journal",
+                str(journals[n]),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=os.environ.copy(),
         )
         for n in range(PROCESSES)
     ]
@@ -106,13 +127,17 @@ def test_twenty_desktops_twenty_thousand_answers_with_an_outage(tmp_path, pg_ser
         if answering:
             assert "could not be reached at the end" not in out, out
         elif "could not be reached at the end" in out:
-            sync = subprocess.run([sys.executable, "main.py", "sync", "--store", pg_url, "--journal", str(journal), "--pilot"], cwd=ROOT)
+            sync = subprocess.run(
+                [sys.executable, "main.py", "sync", "--store", pg_url, "--journal", str(journal), "--pilot"], cwd=ROOT
+            )
             assert sync.returncode == 0
     with ResultsStore(pg_url, readonly=True) as server:
         conn = server.conn
         rows = conn.execute("SELECT uuid, session_uuid, phase, trial_index, image_id FROM trials").fetchall()
         sessions = conn.execute("SELECT uuid, ended_at, trial_order FROM sessions").fetchall()
-        filled = conn.execute("SELECT COUNT(*), COUNT(DISTINCT trial_uuid) FROM allocations WHERE trial_uuid IS NOT NULL").fetchone()
+        filled = conn.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT trial_uuid) FROM allocations WHERE trial_uuid IS NOT NULL"
+        ).fetchone()
         slots = conn.execute("SELECT COUNT(*) FROM allocations").fetchone()[0]
     # nothing lost, nothing twice
     assert len(rows) == TOTAL == len({r[0] for r in rows}) == len({(r[1], r[2], r[3]) for r in rows})
@@ -120,6 +145,10 @@ def test_twenty_desktops_twenty_thousand_answers_with_an_outage(tmp_path, pg_ser
     assert len(sessions) == PROCESSES and all(ended for _, ended, _ in sessions)
     # every test image exactly 3 answers, every training image one per annotator
     per_image = Counter((r[2], r[4]) for r in rows)
-    assert Counter(n for (phase, _), n in per_image.items() if phase == "test") == {3: len(study.phase("test").image_ids)}
-    assert Counter(n for (phase, _), n in per_image.items() if phase == "training") == {PROCESSES: 4 * TRAINING_PER_CLASS}
+    assert Counter(n for (phase, _), n in per_image.items() if phase == "test") == {
+        3: len(study.phase("test").image_ids)
+    }
+    assert Counter(n for (phase, _), n in per_image.items() if phase == "training") == {
+        PROCESSES: 4 * TRAINING_PER_CLASS
+    }
     assert filled == (slots, slots) == (18_000, 18_000)

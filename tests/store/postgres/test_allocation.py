@@ -10,14 +10,13 @@ from collections import Counter
 import pytest
 
 from study_app.errors import ProtocolError, StoreError
-from study_app.store.progress import format_progress, study_progress
-from study_app.protocol.study import load_study
 from study_app.protocol.responses import Response, utc_now
 from study_app.protocol.schedule import phase_trials
+from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame
 from study_app.store.db import write
-
+from study_app.store.progress import format_progress, study_progress
 from tests.store.postgres.conftest import allocated_study, answer_all, at_once
 
 
@@ -65,7 +64,9 @@ def test_many_desktops_claiming_at_once_never_share_a_slot(tmp_path, pg_url):
     assert all(len(images) == len(set(images)) == 6 for images in claimed.values())
     assert Counter(Counter(i for images in claimed.values() for i in images).values()) == {3: 24}
     with ResultsStore(pg_url, readonly=True) as store:
-        held = store.conn.execute("SELECT session_uuid, image_id FROM allocations WHERE session_uuid IS NOT NULL").fetchall()
+        held = store.conn.execute(
+            "SELECT session_uuid, image_id FROM allocations WHERE session_uuid IS NOT NULL"
+        ).fetchall()
     assert sorted(held) == sorted((s, i) for s, images in claimed.items() for i in images)
 
 
@@ -78,7 +79,9 @@ def make_quiet(store: ResultsStore, session_uuid: str, minutes: float) -> None:
 
 def test_abandoned_sessions_return_their_unanswered_images(tmp_path, location):
     # 4 test images, r = 1, 2 per session, released after 1 minute without an answer
-    study = load_study(allocated_study(tmp_path / "s", per_class_test=1, r=1, share=2, release_min=1), check_images=False)
+    study = load_study(
+        allocated_study(tmp_path / "s", per_class_test=1, r=1, share=2, release_min=1), check_images=False
+    )
     with ResultsStore(location) as store:
         left = SessionController(study, store, "L1")
         answer_all(left, limit=5)  # training (4) and the first test image
@@ -92,14 +95,23 @@ def test_abandoned_sessions_return_their_unanswered_images(tmp_path, location):
         assert taken == [left_images[1]]  # the unanswered one came back; the answered one stays answered
         # the annotator who left comes back: the image went on, so it leaves their order
         back = SessionController(study, store, "L1")
-        assert back.resumed and back.complete and [t.image_id for t in back.session.trials if t.phase == "test"] == left_images[:1]
+        assert (
+            back.resumed
+            and back.complete
+            and [t.image_id for t in back.session.trials if t.phase == "test"] == left_images[:1]
+        )
         answer_all(taker)
         report = format_progress(study_progress(store))
-    assert "4 image(s), 1 answer(s) each: 2 complete, 0 begun, 2 not begun; slots: 2 answered, 2 held by sessions, 0 free" in report
+    assert (
+        "4 image(s), 1 answer(s) each: 2 complete, 0 begun, 2 not begun; slots: 2 answered, 2 held by sessions, 0 free"
+        in report
+    )
 
 
 def test_late_answer_after_the_slot_went_on_is_kept_and_reported(tmp_path, location):
-    study = load_study(allocated_study(tmp_path / "s", per_class_test=1, r=1, share=4, release_min=1), check_images=False)
+    study = load_study(
+        allocated_study(tmp_path / "s", per_class_test=1, r=1, share=4, release_min=1), check_images=False
+    )
     with ResultsStore(location) as store:
         slow = SessionController(study, store, "S1")
         answer_all(slow, limit=4)  # training only; the four test images are held
@@ -134,10 +146,18 @@ def test_a_revision_keeps_its_slot(tmp_path, location):
     ("extra", "field", "message"),
     [
         ("judgements_per_image = 2\n", "judgements_per_image", "needs images_per_annotator"),
-        ("judgements_per_image = -1\nimages_per_annotator = 2\n", "judgements_per_image", "must be between 0 and 1,000"),
+        (
+            "judgements_per_image = -1\nimages_per_annotator = 2\n",
+            "judgements_per_image",
+            "must be between 0 and 1,000",
+        ),
         ("judgements_per_image = 2\nimages_per_annotator = 99\n", "images_per_annotator", "must be 1..12"),
         ("images_per_annotator = 2\n", "images_per_annotator", "only applies with judgements_per_image"),
-        ("judgements_per_image = 2\nimages_per_annotator = 2\nrelease_after_min = 0\n", "release_after_min", "must be between 0.1 and 10,080"),
+        (
+            "judgements_per_image = 2\nimages_per_annotator = 2\nrelease_after_min = 0\n",
+            "release_after_min",
+            "must be between 0.1 and 10,080",
+        ),
     ],
 )
 def test_protocol_checks_the_allocation_keys_with_file_and_line(tmp_path, extra, field, message):
@@ -151,7 +171,9 @@ def test_protocol_checks_the_allocation_keys_with_file_and_line(tmp_path, extra,
         load_study(folder, check_images=False)
     problem = next(p for p in caught.value.problems if field in (p.field or ""))
     assert message in problem.message and problem.file == "study.toml"
-    assert problem.line == text.splitlines().index(next(line for line in text.splitlines() if line.startswith(field))) + 1
+    assert (
+        problem.line == text.splitlines().index(next(line for line in text.splitlines() if line.startswith(field))) + 1
+    )
 
 
 def test_claims_take_turns_so_the_last_desktops_get_their_full_share(tmp_path, pg_url, pg_server):

@@ -16,7 +16,6 @@ from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame
 from study_app.store.journal import JournaledStore
 from study_app.store.postgres import CONNECT_TIMEOUT_S
-
 from tests.factory import make_study
 from tests.store.postgres.conftest import allocated_study, answer_all
 
@@ -88,7 +87,10 @@ def test_offline_desktop_resumes_its_own_session_but_cannot_start_one(tmp_path, 
     finally:
         pg_server.start()
     result = subprocess.run(
-        [sys.executable, "main.py", "sync", "--store", pg_url, "--journal", str(journal)], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "main.py", "sync", "--store", pg_url, "--journal", str(journal)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     assert "Server: connected" in result.stdout and len(server_trials(pg_url)) == 5
@@ -160,7 +162,9 @@ def test_a_pilot_run_that_ends_offline_says_where_its_answers_wait(tmp_path, pg_
 
     journal = tmp_path / "journal.sqlite"
     try:
-        summary = run_pilot(study, 1, pg_url, accuracy=0.5, rt_ms=(300.0, 10.0), journal=journal, drive=server_goes_before_the_end)
+        summary = run_pilot(
+            study, 1, pg_url, accuracy=0.5, rt_ms=(300.0, 10.0), journal=journal, drive=server_goes_before_the_end
+        )
     finally:
         pg_server.start()
     assert summary.trials == 12 and summary.unsent == 7 and summary.journal == journal
@@ -227,7 +231,9 @@ def test_a_lock_held_on_the_server_keeps_the_answer_here_and_never_fails_it(tmp_
         wait_until(lambda: store.sync().online and store.sync_status().waiting == 0)
         assert controller.position == 3 and store.sync_status().problem == ""
     with ResultsStore(pg_url, readonly=True) as server:
-        rows = server.conn.execute("SELECT t.trial_index, a.label_id FROM trials t JOIN answers a ON a.trial_uuid = t.uuid ORDER BY t.rowid")
+        rows = server.conn.execute(
+            "SELECT t.trial_index, a.label_id FROM trials t JOIN answers a ON a.trial_uuid = t.uuid ORDER BY t.rowid"
+        )
         assert [label for _, label in rows.fetchall()] == ["cat", "cat", "dog"]
 
 
@@ -245,7 +251,9 @@ def test_answers_the_server_refuses_wait_here_and_sync_says_why(tmp_path, pg_url
         assert not status.online and status.waiting == 2 and "no_dogs" in status.problem
     sync = [sys.executable, "main.py", "sync", "--store", pg_url, "--journal", str(journal)]
     refused = subprocess.run(sync, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert refused.returncode == 1 and "2 answer(s) saved on this computer" in refused.stdout and "why:" in refused.stdout
+    assert (
+        refused.returncode == 1 and "2 answer(s) saved on this computer" in refused.stdout and "why:" in refused.stdout
+    )
     assert "no_dogs" in refused.stdout
     admin(pg_url, "ALTER TABLE answers DROP CONSTRAINT no_dogs")
     sent = subprocess.run(sync, cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -253,7 +261,9 @@ def test_answers_the_server_refuses_wait_here_and_sync_says_why(tmp_path, pg_url
     assert len(server_trials(pg_url)) == 3
 
 
-def test_a_connection_cut_while_the_desktop_was_idle_is_replaced_when_a_session_starts(tmp_path, pg_server, pg_url, study):
+def test_a_connection_cut_while_the_desktop_was_idle_is_replaced_when_a_session_starts(
+    tmp_path, pg_server, pg_url, study
+):
     """The server restarted while nobody answered: the desktop's connection is dead, but the
     server is up, so a new session starts (it needs the server) instead of being refused."""
     with JournaledStore(pg_url, tmp_path / "journal.sqlite") as store:
@@ -274,7 +284,9 @@ def test_answers_merged_into_the_server_take_their_slots_once(tmp_path, pg_serve
 
     def filled() -> list[str]:
         with ResultsStore(pg_url, readonly=True) as server:
-            return [row[0] for row in server.conn.execute("SELECT trial_uuid FROM allocations WHERE trial_uuid IS NOT NULL")]
+            return [
+                row[0] for row in server.conn.execute("SELECT trial_uuid FROM allocations WHERE trial_uuid IS NOT NULL")
+            ]
 
     journal = tmp_path / "journal.sqlite"
     with JournaledStore(pg_url, journal, retry_s=600) as store:

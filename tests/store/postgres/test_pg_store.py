@@ -9,14 +9,13 @@ import pandas as pd
 import pytest
 
 from study_app.errors import StoreError
-from study_app.protocol.study import load_study
 from study_app.protocol.responses import Event, Response
+from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame, export_answers, import_answers, merge_stores
 from study_app.store.db import table_columns
 from study_app.store.postgres import PgConnection, ServerAddress, ServerUnavailableError, translate, translate_ddl
 from study_app.store.schema import MIGRATIONS, SCHEMA_VERSION, TABLES
-
 from tests.factory import make_study
 from tests.store.postgres.conftest import answer_all, at_once
 
@@ -73,7 +72,9 @@ def test_a_future_migration_in_portable_sql_is_translated(pg_url):
     CREATE INDEX notes_by_trial ON notes(trial_uuid) WHERE n IS NOT NULL;
     ALTER TABLE sessions ADD COLUMN notes_count INTEGER NOT NULL DEFAULT 0;
     """
-    assert "DOUBLE PRECISION" in translate_ddl(future)[0] and "DEFERRABLE INITIALLY DEFERRED" in translate_ddl(future)[0]
+    assert (
+        "DOUBLE PRECISION" in translate_ddl(future)[0] and "DEFERRABLE INITIALLY DEFERRED" in translate_ddl(future)[0]
+    )
     conn = PgConnection(ServerAddress(pg_url))
     try:
         assert conn.migrate((*MIGRATIONS, future), SCHEMA_VERSION + 1) == 0
@@ -87,8 +88,14 @@ def test_a_future_migration_in_portable_sql_is_translated(pg_url):
 
 
 def test_runtime_sql_translation():
-    assert translate("INSERT OR IGNORE INTO t(a, b) VALUES (?, ?)") == "INSERT INTO t(a, b) VALUES (%s, %s) ON CONFLICT DO NOTHING"
-    assert translate("SELECT group_concat(x, ';') FROM t WHERE y LIKE '10%'") == "SELECT string_agg(x, ';') FROM t WHERE y LIKE '10%%'"
+    assert (
+        translate("INSERT OR IGNORE INTO t(a, b) VALUES (?, ?)")
+        == "INSERT INTO t(a, b) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+    )
+    assert (
+        translate("SELECT group_concat(x, ';') FROM t WHERE y LIKE '10%'")
+        == "SELECT string_agg(x, ';') FROM t WHERE y LIKE '10%%'"
+    )
     assert translate("PRAGMA defer_foreign_keys = ON") is None
 
 
@@ -172,13 +179,17 @@ def test_many_desktops_create_the_schema_at_once(pg_url):
         thread.join()
     assert not errors
     with ResultsStore(pg_url, readonly=True) as store:
-        assert store.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [(str(SCHEMA_VERSION),)]
+        assert store.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [
+            (str(SCHEMA_VERSION),)
+        ]
 
 
 def test_password_is_never_shown_and_a_dead_server_is_a_clear_error():
     address = ServerAddress("postgresql://lab:secret@127.0.0.1:1/study")
     assert "secret" not in address and address.name == "study"
-    assert ServerAddress(address).url == address.url == "postgresql://lab:secret@127.0.0.1:1/study"  # shown redacted, kept whole
+    assert (
+        ServerAddress(address).url == address.url == "postgresql://lab:secret@127.0.0.1:1/study"
+    )  # shown redacted, kept whole
     with pytest.raises(ServerUnavailableError, match=r"127\.0\.0\.1:1/study: cannot connect") as caught:
         ResultsStore("postgresql://lab:secret@127.0.0.1:1/study")
     assert "secret" not in str(caught.value)
@@ -189,7 +200,9 @@ def test_counterbalancing_rotation_holds_when_desktops_start_at_once(tmp_path, p
 
     folder = make_study(tmp_path / "cb")
     toml = (folder / "study.toml").read_text(encoding="utf-8")
-    (folder / "study.toml").write_text(toml + '\n[counterbalance]\nphases = ["test"]\nblocks = "block"\n', encoding="utf-8")
+    (folder / "study.toml").write_text(
+        toml + '\n[counterbalance]\nphases = ["test"]\nblocks = "block"\n', encoding="utf-8"
+    )
     write_blocks(folder, lambda number, row: "" if row[3] != "test" else "abc"[number % 3])
     study = load_study(folder, check_images=False)
     ResultsStore(pg_url).close()

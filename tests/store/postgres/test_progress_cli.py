@@ -9,7 +9,6 @@ from pathlib import Path
 from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, read_export
-
 from tests.store.postgres.conftest import allocated_study, answer_all
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -17,7 +17,6 @@ import psycopg
 from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore
-
 from tests.store.postgres.conftest import allocated_study, answer_all
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -27,7 +26,9 @@ MARK = "S3cr3tPl4nted"
 
 
 def main_py(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
 
 
 def password_role(pg_server, pg_url: str) -> str:
@@ -37,7 +38,9 @@ def password_role(pg_server, pg_url: str) -> str:
         conn.execute("SET password_encryption = 'scram-sha-256'")
         conn.execute(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{PASSWORD}'")
         hba = pg_server.data / "pg_hba.conf"
-        hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n" + hba.read_text(encoding="utf-8"), encoding="utf-8")
+        hba.write_text(
+            f"host all {role} 127.0.0.1/32 scram-sha-256\n" + hba.read_text(encoding="utf-8"), encoding="utf-8"
+        )
         conn.execute("SELECT pg_reload_conf()")
     return role
 
@@ -52,7 +55,9 @@ def test_commands_on_a_server_that_asks_for_a_password_never_show_it(tmp_path, p
     in_userinfo = f"postgresql://{role}:{quote(PASSWORD, safe='')}@{host}/{database}"
     in_query = f"postgresql://{role}@{host}/{database}?password={quote(PASSWORD, safe='')}"
     wrong = f"postgresql://{role}:{MARK}-wrong@{host}/{database}"
-    pilot = pg_server.create_database(f"pilot_{uuid.uuid4().hex[:8]}").replace("postgres@", f"{role}:{quote(PASSWORD, safe='')}@")
+    pilot = pg_server.create_database(f"pilot_{uuid.uuid4().hex[:8]}").replace(
+        "postgres@", f"{role}:{quote(PASSWORD, safe='')}@"
+    )
 
     folder = allocated_study(tmp_path / "s", per_class_test=2, r=2, share=4)
     study = load_study(folder, check_images=False)

@@ -11,7 +11,6 @@ from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore
 from study_app.store.journal import JournaledStore
-
 from tests.factory import make_study
 from tests.store.postgres.conftest import answer_all
 
