@@ -148,9 +148,10 @@ class Result:
     title = ""
 
     def __repr__(self) -> str:
+        items = fields(self)  # type: ignore[arg-type]  # every subclass is a dataclass
         return short_repr(
-            type(self).__name__, [f"{item.name}={brief(item.name, getattr(self, item.name))}" for item in fields(self)]
-        )  # type: ignore[arg-type]
+            type(self).__name__, [f"{item.name}={brief(item.name, getattr(self, item.name))}" for item in items]
+        )
 
     def _repr_html_(self) -> str:
         """The title, the other fields in a two-column table, then each data frame under its name."""
