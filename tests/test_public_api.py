@@ -22,27 +22,15 @@ import study_app
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: The README's example, used only while README.md has no marked Python section.
-EXAMPLE = """
-import study_app as sa
-
-study = sa.load_study("demo-digits")
-data = sa.load_raters(study, store="results/demo-digits/pilot.sqlite", phases=["test"])
-result = sa.compare(data, n_boot=2000)   # options are keyword-only: alpha=, rule=, k=, n_boot=, seed=
-print(result.summary())                  # in a notebook, `result` alone shows the same as HTML tables
-paired = result.tables()["paired"]       # every table as a pandas DataFrame, as compare writes them
-sa.write_report(data, out="report/", n_boot=2000)
-"""
-
-
 def readme_example() -> str:
-    """The Python block between the README's markers, else :data:`EXAMPLE`."""
+    """The Python block between the README's markers (a README without them fails the test)."""
     found = re.search(
         r"<!-- python-api -->\s*```python\n(.*?)```\s*<!-- /python-api -->",
         (ROOT / "README.md").read_text(encoding="utf-8"),
         re.DOTALL,
     )
-    return found.group(1) if found else EXAMPLE
+    assert found, "README.md has no Python block between <!-- python-api --> and <!-- /python-api -->"
+    return found.group(1)
 
 
 def run_main(*args: str, cwd: Path) -> str:
