@@ -19,47 +19,33 @@ described in ``docs/ARCHITECTURE.md``.
 
 from __future__ import annotations
 
-from importlib import import_module
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from study_app.lazy import lazy_attributes, lazy_names
 from study_app.version import __version__ as __version__
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them
     # (`name as name` marks each as re-exported: __all__ below is computed, so tools cannot read it)
     from study_app.analysis.raters import RaterInputs as RaterInputs
-    from study_app.api import compare as compare
-    from study_app.api import load_raters as load_raters
-    from study_app.api import write_report as write_report
+    from study_app.api import compare as compare, load_raters as load_raters, write_report as write_report
     from study_app.errors import StudyError as StudyError
-    from study_app.protocol.study import Study as Study
-    from study_app.protocol.study import load_study as load_study
+    from study_app.protocol.study import Study as Study, load_study as load_study
     from study_app.stats.compare import Comparison as Comparison
     from study_app.stats.planning import plan_study as plan_study
-    from study_app.store import ResultsStore as ResultsStore
-    from study_app.store import answers_frame as answers_frame
+    from study_app.store import ResultsStore as ResultsStore, answers_frame as answers_frame
 
-_EXPORTS = {
-    "load_study": "study_app.protocol.study",
-    "Study": "study_app.protocol.study",
-    "load_raters": "study_app.api",
-    "compare": "study_app.api",
-    "write_report": "study_app.api",
-    "RaterInputs": "study_app.analysis.raters",
-    "Comparison": "study_app.stats.compare",
-    "plan_study": "study_app.stats.planning",
-    "ResultsStore": "study_app.store",
-    "answers_frame": "study_app.store",
-    "StudyError": "study_app.errors",
+_LAZY = {
+    "protocol.study": ("Study", "load_study"),
+    "api": ("compare", "load_raters", "write_report"),
+    "analysis.raters": ("RaterInputs",),
+    "stats.compare": ("Comparison",),
+    "stats.planning": ("plan_study",),
+    "store": ("ResultsStore", "answers_frame"),
+    "errors": ("StudyError",),
 }
-
-__all__ = ["__version__", *sorted(_EXPORTS)]
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(_EXPORTS[name]), name)
+__all__ = ["__version__", *lazy_names(_LAZY)]
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:

@@ -158,8 +158,7 @@ def write_report(
     its reviews is included, as the command includes it. Returns the files written,
     ``index.html`` first.
     """
-    from study_app.report.build import Settings
-    from study_app.report.build import write_report as write
+    from study_app.report.build import Settings, write_report as write
     from study_app.report.inputs import report_data
     from study_app.report.taxonomy_section import with_reviews
 

@@ -22,6 +22,7 @@ import study_app
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
 def readme_example() -> str:
     """The Python block between the README's markers (a README without them fails the test)."""
     found = re.search(

@@ -10,31 +10,16 @@ on first use so that adding ``predict`` to the command line costs no start-up ti
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from study_app.errors import ModelRunError as ModelRunError
-from study_app.errors import ModelSpecError as ModelSpecError
+from study_app.errors import ModelRunError as ModelRunError, ModelSpecError as ModelSpecError
+from study_app.lazy import lazy_attributes, lazy_names
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them
     # (`name as name` marks each as re-exported: __all__ below is computed, so tools cannot read it)
-    from study_app.models.runner import RunResult as RunResult
-    from study_app.models.runner import predict_study as predict_study
-    from study_app.models.spec import ModelSpec as ModelSpec
-    from study_app.models.spec import find_spec as find_spec
-    from study_app.models.spec import load_spec as load_spec
+    from study_app.models.runner import RunResult as RunResult, predict_study as predict_study
+    from study_app.models.spec import ModelSpec as ModelSpec, find_spec as find_spec, load_spec as load_spec
 
-_EXPORTS = {
-    "RunResult": "runner",
-    "predict_study": "runner",
-    "ModelSpec": "spec",
-    "find_spec": "spec",
-    "load_spec": "spec",
-}
-__all__ = sorted([*_EXPORTS, "ModelRunError", "ModelSpecError"])
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+_LAZY = {"runner": ("RunResult", "predict_study"), "spec": ("ModelSpec", "find_spec", "load_spec")}
+__all__ = sorted([*lazy_names(_LAZY), "ModelRunError", "ModelSpecError"])
+__getattr__ = lazy_attributes(__name__, _LAZY)

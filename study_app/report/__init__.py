@@ -13,43 +13,34 @@ only selects, lays out, draws and escapes. Headless: matplotlib's Agg canvas, no
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from study_app.lazy import lazy_attributes, lazy_names
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them
     # (`name as name` marks each as re-exported: __all__ below is computed, so tools cannot read it)
-    from study_app.report.build import Analysis as Analysis
-    from study_app.report.build import Settings as Settings
-    from study_app.report.build import analyse as analyse
-    from study_app.report.build import build_document as build_document
-    from study_app.report.build import write_document as write_document
-    from study_app.report.build import write_report as write_report
+    from study_app.report.build import (
+        Analysis as Analysis,
+        Settings as Settings,
+        analyse as analyse,
+        build_document as build_document,
+        write_document as write_document,
+        write_report as write_report,
+    )
     from study_app.report.document import Document as Document
-    from study_app.report.inputs import ReportData as ReportData
-    from study_app.report.inputs import from_files as from_files
-    from study_app.report.inputs import from_model_vs_human as from_model_vs_human
-    from study_app.report.inputs import from_study_store as from_study_store
+    from study_app.report.inputs import (
+        ReportData as ReportData,
+        from_files as from_files,
+        from_model_vs_human as from_model_vs_human,
+        from_study_store as from_study_store,
+    )
 
 # Loaded on first use: the command line imports report.cli, and the annotation app
 # must not pay for matplotlib and the statistics at start-up.
-_EXPORTS = {
-    "Analysis": "build",
-    "Settings": "build",
-    "analyse": "build",
-    "build_document": "build",
-    "write_document": "build",
-    "write_report": "build",
-    "Document": "document",
-    "ReportData": "inputs",
-    "from_files": "inputs",
-    "from_model_vs_human": "inputs",
-    "from_study_store": "inputs",
+_LAZY = {
+    "build": ("Analysis", "Settings", "analyse", "build_document", "write_document", "write_report"),
+    "document": ("Document",),
+    "inputs": ("ReportData", "from_files", "from_model_vs_human", "from_study_store"),
 }
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+__all__ = lazy_names(_LAZY)
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -36,8 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
-from scipy.stats import t as t_distribution
+from scipy.stats import norm, t as t_distribution
 
 from study_app.stats.results import Result
 

@@ -52,8 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom, norm
-from scipy.stats import t as t_dist
+from scipy.stats import binom, norm, t as t_dist
 
 from study_app.errors import StudyError
 from study_app.stats.results import Summarised

@@ -8,37 +8,27 @@ that the annotation app starts without paying for pandas.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from study_app.lazy import lazy_attributes, lazy_names
 from study_app.store.results_store import ResultsStore, Session, default_store_path
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them
     # (`name as name` marks each as re-exported: __all__ below is computed, so tools cannot read it)
-    from study_app.store.export import answers_frame as answers_frame
-    from study_app.store.export import export_answers as export_answers
-    from study_app.store.export import import_answers as import_answers
-    from study_app.store.export import read_export as read_export
-    from study_app.store.export import run_manifest as run_manifest
-    from study_app.store.integrity import check_store as check_store
-    from study_app.store.integrity import recover_store as recover_store
+    from study_app.store.export import (
+        answers_frame as answers_frame,
+        export_answers as export_answers,
+        import_answers as import_answers,
+        read_export as read_export,
+        run_manifest as run_manifest,
+    )
+    from study_app.store.integrity import check_store as check_store, recover_store as recover_store
     from study_app.store.merge import merge_stores as merge_stores
 
-_EXPORTS = {
-    "answers_frame": "export",
-    "export_answers": "export",
-    "import_answers": "export",
-    "read_export": "export",
-    "run_manifest": "export",
-    "check_store": "integrity",
-    "recover_store": "integrity",
-    "merge_stores": "merge",
+_LAZY = {
+    "export": ("answers_frame", "export_answers", "import_answers", "read_export", "run_manifest"),
+    "integrity": ("check_store", "recover_store"),
+    "merge": ("merge_stores",),
 }
-
-__all__ = ["ResultsStore", "Session", "default_store_path", *_EXPORTS]
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+__all__ = ["ResultsStore", "Session", "default_store_path", *lazy_names(_LAZY)]
+__getattr__ = lazy_attributes(__name__, _LAZY)

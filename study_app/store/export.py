@@ -27,8 +27,7 @@ from study_app.protocol.responses import utc_now
 from study_app.store.db import write
 from study_app.store.export_check import manifest_problems, row_line, session_kinds, table_problems
 from study_app.store.merge import merge_into
-from study_app.store.metadata import MANIFEST_DEPTH, decode_json, snapshot, trial_order
-from study_app.store.metadata import assignment as stored_assignment
+from study_app.store.metadata import MANIFEST_DEPTH, assignment as stored_assignment, decode_json, snapshot, trial_order
 from study_app.store.results_store import ResultsStore, child_uuid, key_uuid
 from study_app.version import __version__
 

@@ -14,8 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from study_app.errors import StudyError
-from study_app.store.metadata import snapshot as stored_snapshot
-from study_app.store.metadata import trial_order
+from study_app.store.metadata import snapshot as stored_snapshot, trial_order
 from study_app.store.results_store import ResultsStore
 
 _CURRENT = "NOT EXISTS (SELECT 1 FROM trials r WHERE r.supersedes = t.uuid)"

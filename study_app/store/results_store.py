@@ -33,8 +33,7 @@ from study_app.store.allocation import allocated_phases, claim_trials, fill_slot
 from study_app.store.answer_store import ALWAYS_SYNCED, StoredAnswer, SyncStatus
 from study_app.store.db import Connection, LockWaitListener, StoreConnection, connect, serialize, write
 from study_app.store.file_guard import FileGuard
-from study_app.store.metadata import assignment as stored_assignment
-from study_app.store.metadata import trial_order
+from study_app.store.metadata import assignment as stored_assignment, trial_order
 from study_app.store.postgres import PgConnection, ServerAddress, usable_server_url
 from study_app.store.schema import SCHEMA_VERSION, migrate, schema_version
 from study_app.version import __version__

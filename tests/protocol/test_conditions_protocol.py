@@ -11,8 +11,7 @@ from collections import Counter
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from study_app.analysis.raters import study_raters
 from study_app.errors import ProtocolError

@@ -10,8 +10,7 @@ import json
 import math
 import shutil
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from study_app.errors import StudyError
 from study_app.protocol.study import _IMAGES, _LABELS, _PHASE, _PRESENTATION, _TOP, load_study

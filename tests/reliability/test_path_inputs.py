@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from study_app.io.paths import PathEscapeError, resolve_inside
 from tests.reliability.helpers import edit_toml, only, problems_of

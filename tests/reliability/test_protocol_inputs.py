@@ -5,8 +5,7 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from study_app.protocol.study import _IMAGES, _LABELS, _PHASE, _TOP, MAX_STUDY_FILE_BYTES, load_study
 from tests.reliability.helpers import edit_toml, line_number, only, problems_of

@@ -7,8 +7,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from study_app.errors import InputFileError, Problem
 from study_app.importers.predictions import read_prediction_file

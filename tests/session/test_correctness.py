@@ -7,8 +7,7 @@ import csv
 from collections.abc import Callable
 
 import pandas as pd
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from study_app.protocol.correctness import answers_correct
 from study_app.protocol.responses import Response, utc_now

@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats
-from hypothesis import example, given
-from hypothesis import strategies as st
+from hypothesis import example, given, strategies as st
 from scipy.stats import norm
 from statsmodels.genmod.cov_struct import Exchangeable
 from statsmodels.genmod.families import Gaussian
