@@ -102,16 +102,7 @@ def compare(
         return compare_raters(data, alpha=alpha, rule=rule or "top-k", k=k, n_boot=n_boot, seed=seed)
     if k is not None and k != data.k:
         raise StudyError(f"{data.name} was scored with k = {data.k}; load_raters(..., k={k}) scores it with {k}")
-    return compare_raters(
-        data.pooled_raters(),
-        alpha=alpha,
-        rule=rule or data.rule,
-        k=data.k,
-        n_boot=n_boot,
-        seed=seed,
-        labels=data.labels,
-        notes=data.notes,
-    )
+    return data.compare(alpha=alpha, n_boot=n_boot, seed=seed, rule=rule)
 
 
 def write_report(

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pandas loads on first use: every start of the app would pay
 
     from study_app.protocol.labels import LabelSet
     from study_app.protocol.study import Study
+    from study_app.stats.compare import Comparison
 
 #: The correctness rules a rater table can be scored by: the keys of :data:`study_app.stats.RULES`,
 #: here without loading the statistics (the command line declares them as choices at start-up).
@@ -117,6 +118,23 @@ class RaterInputs:
         """The rows the pooled statistics use: all of :attr:`raters`, except that model-vs-human
         data keeps only the conditions its benchmark keeps (the per-condition tables keep all)."""
         return benchmark_conditions(self.raters) if isinstance(self.source, BenchmarkSource) else self.raters
+
+    def compare(self, *, alpha: float, n_boot: int, seed: int, rule: str | None = None) -> Comparison:
+        """Every analysis of ``compare`` on :meth:`pooled_raters`, scored as they were read (by
+        :attr:`rule` unless another is asked for), with the labels and notes they came with:
+        the one call behind the ``compare`` command and :func:`study_app.compare`."""
+        from study_app.stats import compare
+
+        return compare(
+            self.pooled_raters(),
+            alpha=alpha,
+            rule=rule or self.rule,
+            k=self.k,
+            n_boot=n_boot,
+            seed=seed,
+            labels=self.labels,
+            notes=self.notes,
+        )
 
     def output_folder(self, kind: str) -> Path:
         """``results/<study>/<kind>/`` (``<kind>-pilot/`` for a pilot store's dry run)."""
