@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
-from study_app.analysis.raters import FileSource, RaterInputs, StudySource, file_raters, study_raters
+from study_app.analysis.raters import FileSource, RaterInputs, Reading, StudySource, file_raters, study_raters
 from study_app.errors import StudyError
 from study_app.io.ranges import ALPHA, N_BOOT, RUN_SEED, Range
 from study_app.protocol.study import Study, load_study
@@ -29,19 +29,6 @@ if TYPE_CHECKING:  # pandas and the statistics load when a function runs, not wh
 
 #: What a report made from Python names as its command (the command line writes its own).
 API_COMMAND = "study_app.write_report (Python)"
-
-
-class _Reading(TypedDict):
-    """The options :func:`~study_app.analysis.raters.study_raters` and ``file_raters`` share."""
-
-    predictions: Sequence[str | Path]
-    phases: Sequence[str] | None
-    k: int | None
-    rule: str | None
-    include_interrupted: bool
-    unknown_images: str
-    image_list: str | Path | None
-    class_list: str | Path | None
 
 
 def load_raters(
@@ -74,27 +61,18 @@ def load_raters(
     ``image_list`` and ``class_list`` say how prediction files are read, as the command's
     options of the same names do.
     """
-    reading: _Reading = {
-        "predictions": predictions,
-        "phases": phases,
-        "k": k,
-        "rule": rule,
-        "include_interrupted": include_interrupted,
-        "unknown_images": unknown_images,
-        "image_list": image_list,
-        "class_list": class_list,
-    }
+    reading = Reading(predictions, phases, k, rule, include_interrupted, unknown_images, image_list, class_list)
     if study is not None:
         if truth is not None or answers is not None:
             raise StudyError("give a study, or truth= with answers= and/or predictions=, not both")
-        return study_raters(study if isinstance(study, Study) else load_study(study), store=store, **reading)
+        return study_raters(study if isinstance(study, Study) else load_study(study), store=store, reading=reading)
     if store is not None:
         raise StudyError(
             "store= holds a study's answers: give the study too, e.g. load_raters('demo-digits', store=...)"
         )
     if truth is None:
         raise StudyError("load_raters needs a study, or truth= (a manifest CSV) with answers= and/or predictions=")
-    return file_raters(truth=truth, answers=answers, **reading)
+    return file_raters(truth=truth, answers=answers, reading=reading)
 
 
 def compare(
@@ -124,16 +102,7 @@ def compare(
         return compare_raters(data, alpha=alpha, rule=rule or "top-k", k=k, n_boot=n_boot, seed=seed)
     if k is not None and k != data.k:
         raise StudyError(f"{data.name} was scored with k = {data.k}; load_raters(..., k={k}) scores it with {k}")
-    return compare_raters(
-        data.pooled_raters(),
-        alpha=alpha,
-        rule=rule or data.rule,
-        k=data.k,
-        n_boot=n_boot,
-        seed=seed,
-        labels=data.labels,
-        notes=data.notes,
-    )
+    return data.compare(alpha=alpha, n_boot=n_boot, seed=seed, rule=rule)
 
 
 def write_report(

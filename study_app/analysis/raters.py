@@ -25,10 +25,36 @@ if TYPE_CHECKING:  # pandas loads on first use: every start of the app would pay
 
     from study_app.protocol.labels import LabelSet
     from study_app.protocol.study import Study
+    from study_app.stats.compare import Comparison
 
 #: The correctness rules a rater table can be scored by: the keys of :data:`study_app.stats.RULES`,
 #: here without loading the statistics (the command line declares them as choices at start-up).
 RULE_NAMES = ("top-k", "top-1", "all-valid")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How answers and predictions are read and scored: the options :func:`study_raters` and
+    :func:`file_raters` share, as the command line and :func:`study_app.load_raters` pass them on.
+
+    ``phases``: default, a study's phases without feedback (a file's: every phase in it);
+    ``k``: default the answers per trial of those phases (a file's: the most guesses a person
+    gave; predictions alone: their most guesses), so that models are scored by the rule people
+    answered under; ``rule``: default ``all-valid`` when every analysed phase is multi-label,
+    else ``top-k``; ``include_interrupted=False`` leaves out the trials during which the window
+    lost focus; ``predictions`` (a study's default: its own), ``unknown_images``, ``image_list``
+    and ``class_list``: how prediction files are read (see
+    :func:`~study_app.analysis.sources.read_predictions`).
+    """
+
+    predictions: Sequence[str | Path] = ()
+    phases: Sequence[str] | None = None
+    k: int | None = None
+    rule: str | None = None
+    include_interrupted: bool = True
+    unknown_images: str = "error"
+    image_list: str | Path | None = None
+    class_list: str | Path | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +119,23 @@ class RaterInputs:
         data keeps only the conditions its benchmark keeps (the per-condition tables keep all)."""
         return benchmark_conditions(self.raters) if isinstance(self.source, BenchmarkSource) else self.raters
 
+    def compare(self, *, alpha: float, n_boot: int, seed: int, rule: str | None = None) -> Comparison:
+        """Every analysis of ``compare`` on :meth:`pooled_raters`, scored as they were read (by
+        :attr:`rule` unless another is asked for), with the labels and notes they came with:
+        the one call behind the ``compare`` command and :func:`study_app.compare`."""
+        from study_app.stats import compare
+
+        return compare(
+            self.pooled_raters(),
+            alpha=alpha,
+            rule=rule or self.rule,
+            k=self.k,
+            n_boot=n_boot,
+            seed=seed,
+            labels=self.labels,
+            notes=self.notes,
+        )
+
     def output_folder(self, kind: str) -> Path:
         """``results/<study>/<kind>/`` (``<kind>-pilot/`` for a pilot store's dry run)."""
         from study_app.store.results_store import study_results_dir
@@ -100,29 +143,13 @@ class RaterInputs:
         return study_results_dir(self.name) / (f"{kind}-pilot" if self.pilot else kind)
 
 
-def study_raters(
-    study: Study,
-    *,
-    store: str | Path | None = None,
-    phases: Sequence[str] | None = None,
-    predictions: Sequence[str | Path] = (),
-    k: int | None = None,
-    rule: str | None = None,
-    include_interrupted: bool = True,
-    unknown_images: str = "error",
-    image_list: str | Path | None = None,
-    class_list: str | Path | None = None,
-) -> RaterInputs:
+def study_raters(study: Study, *, store: str | Path | None = None, reading: Reading = Reading()) -> RaterInputs:
     """A study's stored answers and its models' predictions as one rater table.
 
     ``store``: the results store (default: the study's, ``results/<study>/results.sqlite``);
-    ``phases``: default those without feedback; ``predictions``: prediction files (default the
-    study's own); ``k``: default the answers per trial of the analysed phases, so that models
-    are scored by the same rule as people; ``rule``: default ``all-valid`` when every analysed
-    phase is multi-label, else ``top-k``; ``include_interrupted=False`` leaves out the trials
-    during which the window lost focus; ``unknown_images``, ``image_list``, ``class_list``: how
-    prediction files are read (see :func:`~study_app.analysis.sources.read_predictions`).
+    ``reading``: how the answers and predictions are read and scored.
     """
+    phases, k, rule = reading.phases, reading.k, reading.rule
     from study_app.io.store_url import printable_location
     from study_app.stats import image_phases, rater_table
     from study_app.store import ResultsStore, default_store_path
@@ -131,11 +158,15 @@ def study_raters(
     _check_scoring(k, rule)
     store_path = store_location(store) if store else default_store_path(study)
     with ResultsStore(store_path, readonly=True) as opened:
-        answers = study_answers(opened, study, include_interrupted=include_interrupted)
+        answers = study_answers(opened, study, include_interrupted=reading.include_interrupted)
     if answers.empty:
         raise StudyError(f"{printable_location(store_path)}: no answers for study {study.name!r} yet")
     predicted, skipped = study_predictions(
-        study, predictions, unknown_images=unknown_images, image_list=image_list, class_list=class_list
+        study,
+        reading.predictions,
+        unknown_images=reading.unknown_images,
+        image_list=reading.image_list,
+        class_list=reading.class_list,
     )
     analysed = chosen_phases(phases, default_phases(study), [p.name for p in study.phases])
     chosen = [study.phase(name) for name in analysed]
@@ -162,27 +193,14 @@ def study_raters(
     )
 
 
-def file_raters(
-    *,
-    truth: str | Path,
-    answers: str | Path | None = None,
-    predictions: Sequence[str | Path] = (),
-    k: int | None = None,
-    rule: str | None = None,
-    phases: Sequence[str] | None = None,
-    include_interrupted: bool = True,
-    image_list: str | Path | None = None,
-    class_list: str | Path | None = None,
-    unknown_images: str = "error",
-) -> RaterInputs:
+def file_raters(*, truth: str | Path, answers: str | Path | None = None, reading: Reading = Reading()) -> RaterInputs:
     """Answers and/or predictions from files, scored against a manifest's ground truth.
 
     ``truth``: a manifest CSV (``image_id,path,labels,split``); ``answers``: an answers table
     (CSV or Parquet, e.g. from ``export``), or ``None`` for predictions alone, which are scored
-    on every image they predict (``k`` default: their most guesses); with answers, ``phases``
-    default to every phase in the table and ``k`` to the most guesses a person gave. The other
-    options are those of :func:`study_raters`.
+    on every image they predict; ``reading``: how they are read and scored.
     """
+    predictions, phases, k, rule = reading.predictions, reading.phases, reading.k, reading.rule
     from study_app.stats import rater_table, truth_table
     from study_app.stats.rates import ALL_PHASES
 
@@ -198,9 +216,9 @@ def file_raters(
         predicted, notes = read_predictions(
             predictions,
             set(truth_frame["image_id"]),
-            unknown_images=unknown_images,
-            image_list=image_list,
-            class_list=class_list,
+            unknown_images=reading.unknown_images,
+            image_list=reading.image_list,
+            class_list=reading.class_list,
         )
     answers_path = Path(answers) if answers else None
     source = FileSource(Path(truth), answers_path)
@@ -223,7 +241,7 @@ def file_raters(
             None,
             alone,
         )
-    given = answers_file(answers_path, include_interrupted=include_interrupted)
+    given = answers_file(answers_path, include_interrupted=reading.include_interrupted)
     if given.empty:
         raise StudyError(f"{answers}: no answers")
     ranks = given["rank"].dropna() if "rank" in given.columns else []

@@ -93,21 +93,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from study_app.analysis.condition_outputs import analyse_conditions, condition_table
     from study_app.analysis.tables import write_tables
     from study_app.io.output_guard import check_output_folder
-    from study_app.stats import RULES, compare
+    from study_app.stats import RULES
 
     _check_settings(args)
     inputs = rater_inputs(args)
     raters = inputs.pooled_raters()
-    report = compare(
-        raters,
-        alpha=args.alpha,
-        rule=inputs.rule,
-        k=inputs.k,
-        n_boot=args.n_boot,
-        seed=args.seed,
-        labels=inputs.labels,
-        notes=inputs.notes,
-    )
+    report = inputs.compare(alpha=args.alpha, n_boot=args.n_boot, seed=args.seed)
     # Every trial of each rater counts here (scope ``all``), not only the images people saw, and
     # model-vs-human data keeps every level of its raw files, including those its benchmark
     # leaves out of the pooled numbers (the uncorrupted level, levels at chance).

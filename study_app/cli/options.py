@@ -154,25 +154,25 @@ def check_model_vs_human(args: argparse.Namespace) -> None:
 
 def rater_inputs(args: argparse.Namespace) -> RaterInputs:
     """The rater table of whichever source the options name (a study, tidy files, model-vs-human)."""
-    from study_app.analysis.raters import file_raters, model_vs_human_raters, study_raters
+    from study_app.analysis.raters import Reading, file_raters, model_vs_human_raters, study_raters
 
     if args.model_vs_human:
         return model_vs_human_raters(Path(args.model_vs_human), args.dataset, k=args.k)
-    reading = {
-        "predictions": args.predictions or (),
-        "k": args.k,
-        "rule": args.rule,
-        "phases": args.phase,
-        "include_interrupted": not args.exclude_interrupted,
-        "unknown_images": args.unknown_images,
-        "image_list": args.image_list,
-        "class_list": args.class_list,
-    }
+    reading = Reading(
+        predictions=args.predictions or (),
+        phases=args.phase,
+        k=args.k,
+        rule=args.rule,
+        include_interrupted=not args.exclude_interrupted,
+        unknown_images=args.unknown_images,
+        image_list=args.image_list,
+        class_list=args.class_list,
+    )
     if args.study:
         from study_app.protocol.study import load_study
 
-        return study_raters(load_study(args.study, check_images=False), store=args.store, **reading)
-    return file_raters(truth=Path(args.truth), answers=Path(args.answers) if args.answers else None, **reading)
+        return study_raters(load_study(args.study, check_images=False), store=args.store, reading=reading)
+    return file_raters(truth=Path(args.truth), answers=Path(args.answers) if args.answers else None, reading=reading)
 
 
 def command_inputs(args: argparse.Namespace) -> list[str | None]:

@@ -18,7 +18,7 @@ from study_app.protocol.correctness import answers_correct
 from study_app.protocol.responses import Event, Response
 from study_app.protocol.schedule import Trial
 from study_app.protocol.study import Phase, Study
-from study_app.store.answer_store import AnswerStore, StoredAnswer
+from study_app.store.answer_store import AnswerStore, StoredAnswer, TrialAnswer
 from study_app.store.results_store import Session
 
 
@@ -106,7 +106,9 @@ class SessionController:
         phase = self.study.phase(trial.phase)
         record = self.study.images[trial.image_id]
         supersedes = self._revising[1] if self._revising else None
-        trial_uuid = self.store.submit(self.session, trial, record.sha256, response, events, supersedes=supersedes)
+        trial_uuid = self.store.submit(
+            self.session, TrialAnswer(trial, record.sha256, response, tuple(events), supersedes)
+        )
         correct = bool(answers_correct([response.labels], [record.labels], phase)[0])
         scores = self._phase_scores.setdefault(phase.name, [])
         if self._revising:

@@ -62,8 +62,9 @@ from threadpoolctl import threadpool_limits
 
 from study_app.errors import StudyError
 from study_app.stats.grid import rater_grid
+from study_app.stats.paired import ModelVsAnnotatorsResult
 from study_app.stats.raters import HUMAN
-from study_app.stats.results import HypothesisTestResult, Result
+from study_app.stats.results import Result
 
 METHODS = ("REML", "ML")
 #: Newton steps per mode and the largest change of any effect at convergence.
@@ -331,7 +332,7 @@ def _satterthwaite(problem: _Problem, sds: np.ndarray, beta: np.ndarray | None, 
 
 
 @dataclass(frozen=True, repr=False)
-class MixedModelResult(HypothesisTestResult):
+class MixedModelResult(ModelVsAnnotatorsResult):
     """A model against the population of annotators: the mixed model's fixed effect of kind.
 
     ``effect`` is the model's log-odds of error minus a typical annotator's on a typical
@@ -341,12 +342,6 @@ class MixedModelResult(HypothesisTestResult):
     """
 
     title = "Model vs the population of annotators: logistic mixed model, crossed annotator and image effects"
-    model: str
-    n_images: int
-    n_annotators: int
-    n_observations: int
-    human_error: float
-    model_error: float
     effect: float
     se: float
     ci_low: float
@@ -370,14 +365,11 @@ def humans_vs_model_mixed(
 
     Parameters
     ----------
-    raters : DataFrame
-        A rater table of one phase with annotators and the model.
-    model : str
-        The model's name.
+    raters, model, correct
+        As for :func:`~study_app.stats.paired.humans_vs_model_gee` (the same test with the
+        annotators as fixed effects): the rater table, the model's name, the correctness column.
     alpha : float
         1 - confidence level of the interval of the effect.
-    correct : str
-        Correctness column.
     method : {"REML", "ML"}
         See the module docstring.
 
@@ -408,19 +400,7 @@ def humans_vs_model_mixed(
     )
     note = _untestable(errors, seen)
     if note:
-        return MixedModelResult(
-            **base,
-            effect=np.nan,
-            se=np.nan,
-            ci_low=np.nan,
-            ci_high=np.nan,
-            statistic=np.nan,
-            df=np.nan,
-            pvalue=np.nan,
-            annotator_sd=np.nan,
-            image_sd=np.nan,
-            note=note,
-        )
+        return MixedModelResult.untested(**base, note=note)
     # Many mid-size matrix products: BLAS threads fight over them (24.6 s vs 3.4 s for 3 models
     # at 100 annotators x 1,500 images on 2 loaded cores), so the fit runs on one thread.
     with threadpool_limits(limits=1, user_api="blas"):

@@ -253,7 +253,21 @@ _PAIRS_PER_BLOCK = 256
 
 
 @dataclass(frozen=True, repr=False)
-class GeeResult(HypothesisTestResult):
+class ModelVsAnnotatorsResult(HypothesisTestResult):
+    """What a test of one model against the annotators reports first (the GEE here, the mixed
+    model of :mod:`~study_app.stats.mixed`): on how much it stands, and the plain error rates
+    on the images the model and an annotator saw (``human_error``: the annotators' mean)."""
+
+    model: str
+    n_images: int
+    n_annotators: int
+    n_observations: int
+    human_error: float
+    model_error: float
+
+
+@dataclass(frozen=True, repr=False)
+class GeeResult(ModelVsAnnotatorsResult):
     """Annotators against one model, with annotator and image effects.
 
     ``difference`` is the mean of the annotators' error rates minus the model's, on the
@@ -265,12 +279,6 @@ class GeeResult(HypothesisTestResult):
     """
 
     title = "Annotators vs model: GEE with annotator effects, exchangeable within image, robust errors (bias-reduced below 40 images)"
-    model: str
-    n_images: int
-    n_annotators: int
-    n_observations: int
-    human_error: float
-    model_error: float
     difference: float
     estimate: float
     ci_low: float
@@ -349,26 +357,13 @@ def humans_vs_model_gee(
         difference=human_error - model_error,
     )
     if len(error) == 0 or np.ptp(error) == 0:
-        return GeeResult(
-            **base,
-            estimate=np.nan,
-            ci_low=np.nan,
-            ci_high=np.nan,
-            statistic=np.nan,
-            pvalue=np.nan,
-            df=np.nan,
-            note="the errors do not vary (all right or all wrong): nothing to test",
-        )
+        return GeeResult.untested(**base, note="the errors do not vary (all right or all wrong): nothing to test")
     fit = exchangeable_linear_gee(error, design, row_design, groups)
     se, statistic, pvalue, low, high = fit.wald(1, alpha)  # the model coefficient is model - annotators
     if se == 0:
-        return GeeResult(
+        return GeeResult.untested(
             **base,
             estimate=-float(fit.params[1]),
-            ci_low=np.nan,
-            ci_high=np.nan,
-            statistic=np.nan,
-            pvalue=np.nan,
             df=fit.df,
             note="the robust standard error is 0 (every image shows the same difference): nothing to test",
         )

@@ -17,7 +17,7 @@ import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from html import escape
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -206,3 +206,10 @@ class HypothesisTestResult(Summarised):
 
     def __iter__(self) -> Iterator[float]:
         return iter((self.statistic, self.pvalue))
+
+    @classmethod
+    def untested(cls, **known: Any) -> Self:
+        """The result where there is nothing to test: the ``known`` fields (a ``note`` saying why
+        among them) as given, every other number NaN, so that no test spells out its NaNs."""
+        numbers = [item.name for item in fields(cls) if item.type in ("float", float)]  # type: ignore[arg-type]
+        return cls(**{name: math.nan for name in numbers if name not in known}, **known)

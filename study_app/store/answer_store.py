@@ -60,6 +60,18 @@ ALWAYS_SYNCED: Final = SyncStatus(online=True, waiting=0, journaled=False)
 
 
 @dataclass(frozen=True)
+class TrialAnswer:
+    """One trial's answer as the session core hands it to a store: one value, so that every
+    store's ``submit`` takes the same thing and a new piece of an answer is added in one place."""
+
+    trial: Trial
+    image_sha256: str  # of the file shown, so that an export proves which image was answered
+    response: Response
+    events: tuple[Event, ...] = ()
+    supersedes: str | None = None  # the UUID of the answer this one revises (an undo), if any
+
+
+@dataclass(frozen=True)
 class StoredAnswer:
     """One current (not revised) answer of a session, as a resumed session re-scores it."""
 
@@ -82,16 +94,8 @@ class AnswerStore(Protocol):
         """(session uuid, started_at, answered count) of the session :meth:`open_session` would resume, if any."""
         ...
 
-    def submit(
-        self,
-        session: Session,
-        trial: Trial,
-        image_sha256: str,
-        response: Response,
-        events: Iterable[Event] = (),
-        supersedes: str | None = None,
-    ) -> str:
-        """Store one trial's response durably before returning; returns the trial's UUID."""
+    def submit(self, session: Session, answer: TrialAnswer) -> str:
+        """Store one trial's answer durably before returning; returns the trial's UUID."""
         ...
 
     def log_events(self, session: Session, events: Iterable[Event], trial: Trial | None = None) -> None:

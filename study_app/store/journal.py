@@ -42,11 +42,11 @@ from typing import Self
 from study_app.errors import StoreError
 from study_app.io.results_folder import journal_dir
 from study_app.io.store_url import is_server_url, parse_url
-from study_app.protocol.responses import Event, Response, utc_now
+from study_app.protocol.responses import Event, utc_now
 from study_app.protocol.schedule import Trial
 from study_app.protocol.study import Study
 from study_app.store.allocation import DEFAULT_RELEASE_MIN, allocated_phases, answer_placed, fill_slot
-from study_app.store.answer_store import StoredAnswer, SyncStatus
+from study_app.store.answer_store import StoredAnswer, SyncStatus, TrialAnswer
 from study_app.store.db import LockWaitListener, table_columns, write
 from study_app.store.metadata import meta_number
 from study_app.store.postgres import ServerAddress, ServerBusyError, ServerUnavailableError
@@ -117,17 +117,9 @@ class JournaledStore:
                 self._lost(exc)
         return self._resume_offline(study, annotator, force_new)
 
-    def submit(
-        self,
-        session: Session,
-        trial: Trial,
-        image_sha256: str,
-        response: Response,
-        events: Iterable[Event] = (),
-        supersedes: str | None = None,
-    ) -> str:
+    def submit(self, session: Session, answer: TrialAnswer) -> str:
         """Durable in the journal when this returns; on the server too unless it is unreachable."""
-        trial_uuid = self.journal.submit(session, trial, image_sha256, response, events, supersedes=supersedes)
+        trial_uuid = self.journal.submit(session, answer)
         self.sync()
         return trial_uuid
 

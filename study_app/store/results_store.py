@@ -26,11 +26,11 @@ from study_app.errors import ProtocolChangedError, StoreError, StudyError
 from study_app.io.results_folder import results_root
 from study_app.io.store_url import is_server_url, location_problem
 from study_app.protocol.counterbalance import Assignment, Design
-from study_app.protocol.responses import Event, Response, utc_now
+from study_app.protocol.responses import Event, utc_now
 from study_app.protocol.schedule import Trial, session_trials
 from study_app.protocol.study import ImageRecord, Study
 from study_app.store.allocation import allocated_phases, claim_trials, fill_slot, keep_claims
-from study_app.store.answer_store import ALWAYS_SYNCED, StoredAnswer, SyncStatus
+from study_app.store.answer_store import ALWAYS_SYNCED, StoredAnswer, SyncStatus, TrialAnswer
 from study_app.store.db import Connection, LockWaitListener, StoreConnection, connect, serialize, write
 from study_app.store.file_guard import FileGuard
 from study_app.store.metadata import assignment as stored_assignment, trial_order
@@ -443,20 +443,13 @@ class ResultsStore:
         assignment = stored_assignment(row[5], session_uuid, self.path)
         return Session(session_uuid, row[0], row[1], trials, row[3], row[4], answered, assignment=assignment)
 
-    def submit(
-        self,
-        session: Session,
-        trial: Trial,
-        image_sha256: str,
-        response: Response,
-        events: Iterable[Event] = (),
-        supersedes: str | None = None,
-    ) -> str:
-        """Store one trial's response durably; returns the trial's UUID.
+    def submit(self, session: Session, answer: TrialAnswer) -> str:
+        """Store one trial's answer durably; returns the trial's UUID.
 
         Refuses a second answer to the same trial (unless it ``supersedes`` the first, as
         an undo does) and a trial that is not part of the session's order.
         """
+        trial, response, supersedes = answer.trial, answer.response, answer.supersedes
         if not session.has_trial(trial):
             raise StoreError(f"trial {trial} is not in session {session.uuid}")
         self._check_file()
@@ -479,7 +472,7 @@ class ResultsStore:
                     trial.phase,
                     trial.index,
                     trial.image_id,
-                    image_sha256,
+                    answer.image_sha256,
                     response.outcome,
                     response.shown_at,
                     response.answered_at,
@@ -500,7 +493,7 @@ class ResultsStore:
                     "INSERT INTO flags(uuid, trial_uuid, reason, note) VALUES (?,?,?,?)",
                     (child_uuid(trial_uuid, "flag"), trial_uuid, response.flag, response.flag_note),
                 )
-            self._insert_events(conn, session, events, trial)
+            self._insert_events(conn, session, answer.events, trial)
             if self.fills_slots and trial.phase in session.allocated:
                 fill_slot(
                     conn,

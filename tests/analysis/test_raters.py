@@ -11,7 +11,7 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from study_app.analysis.raters import FileSource, RaterInputs, StudySource, file_raters, study_raters
+from study_app.analysis.raters import FileSource, RaterInputs, Reading, StudySource, file_raters, study_raters
 from study_app.errors import StudyError
 from study_app.protocol.responses import Event
 from study_app.protocol.study import load_study
@@ -49,17 +49,17 @@ def test_study_raters_resolves_every_choice_into_a_frozen_result(answered):
 
 def test_asked_k_rule_and_phases_win_and_are_said(answered):
     study, store_path = answered
-    inputs = study_raters(study, store=store_path, k=1, rule="top-1", phases=["training", "test"])
+    inputs = study_raters(study, store=store_path, reading=Reading(k=1, rule="top-1", phases=["training", "test"]))
     assert (inputs.phases, inputs.k, inputs.rule) == (("training", "test"), 1, "top-1")
     assert any(
         "--k 1: models are scored on their first 1 guesses, while people could give 3" in note for note in inputs.notes
     )
     with pytest.raises(StudyError, match="no phase 'final'; phases: training, test"):
-        study_raters(study, store=store_path, phases=["final"])
+        study_raters(study, store=store_path, reading=Reading(phases=["final"]))
     with pytest.raises(StudyError, match="rule must be one of top-k, top-1, all-valid, not 'top-2'"):
-        study_raters(study, store=store_path, rule="top-2")
+        study_raters(study, store=store_path, reading=Reading(rule="top-2"))
     with pytest.raises(StudyError, match="k must be at least 1, not 0"):
-        study_raters(study, store=store_path, k=0)
+        study_raters(study, store=store_path, reading=Reading(k=0))
 
 
 def test_interrupted_trials_are_left_out_only_when_asked(answered):
@@ -71,7 +71,7 @@ def test_interrupted_trials_are_left_out_only_when_asked(answered):
         for trial in [t for t in session.trials if t.phase == "test"][:2]:
             store.log_events(session, [Event("focus_lost", 100.0)], trial)
     every = study_raters(study, store=store_path)
-    attentive = study_raters(study, store=store_path, include_interrupted=False)
+    attentive = study_raters(study, store=store_path, reading=Reading(include_interrupted=False))
     people = every.raters[every.raters["kind"] == "human"]
     kept = attentive.raters[attentive.raters["kind"] == "human"]
     assert len(people) == 24 and len(kept) == 22
@@ -83,7 +83,9 @@ def test_file_raters_match_the_store_and_take_predictions_alone(answered, tmp_pa
     with ResultsStore(store_path, readonly=True) as store:
         export_answers(store, tmp_path / "answers.csv")
     truth, predictions = study.root / "manifest.csv", list(study.prediction_files)
-    files = file_raters(truth=truth, answers=tmp_path / "answers.csv", predictions=predictions, phases=["test"])
+    files = file_raters(
+        truth=truth, answers=tmp_path / "answers.csv", reading=Reading(predictions=predictions, phases=["test"])
+    )
     assert isinstance(files.source, FileSource) and (files.phases, files.k, files.name) == (("test",), 3, "tiny")
     from_store = study_raters(study, store=store_path)
     key = ["rater", "image_id", "correct_topk"]
@@ -100,12 +102,14 @@ def test_file_raters_match_the_store_and_take_predictions_alone(answered, tmp_pa
             .reset_index(drop=True)
         )
     )
-    alone = file_raters(truth=truth, predictions=predictions)
+    alone = file_raters(truth=truth, reading=Reading(predictions=predictions))
     # predictions alone: scored on as many guesses as the models gave (two per image)
     assert (alone.phases, alone.k, alone.pilot, alone.answers) == (("(all)",), 2, False, None)
     assert set(alone.raters["rater"].astype(str)) == {"model-a", "model-b"} and len(alone.raters) == 2 * 16
     with pytest.raises(StudyError, match="--phase needs --answers"):
-        file_raters(truth=truth, predictions=predictions, phases=["test"])
+        file_raters(truth=truth, reading=Reading(predictions=predictions, phases=["test"]))
     with pytest.raises(StudyError, match="nothing to analyse"):
         file_raters(truth=truth)
-    pd.testing.assert_frame_equal(alone.raters, file_raters(truth=truth, predictions=predictions).raters)
+    pd.testing.assert_frame_equal(
+        alone.raters, file_raters(truth=truth, reading=Reading(predictions=predictions)).raters
+    )

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from study_app.analysis.raters import study_raters
+from study_app.analysis.raters import Reading, study_raters
 from study_app.errors import ProtocolError
 from study_app.protocol.counterbalance import Design, level_order, stimulus_groups
 from study_app.protocol.schedule import session_trials
@@ -194,7 +194,7 @@ def test_the_rater_table_has_the_condition_of_people_and_of_models(tmp_path, tin
     study = load_study(tiny_study)
     store_path = tmp_path / "pilot.sqlite"
     run_pilot(study, 3, store_path, accuracy=0.7, rt_ms=(400.0, 10.0), seed=2)
-    raters = study_raters(study, store=store_path, predictions=[tiny_study / "predictions.csv"]).raters
+    raters = study_raters(study, store=store_path, reading=Reading(predictions=[tiny_study / "predictions.csv"])).raters
     expected = raters["image_id"].astype(str).str.split("@").str[1]
     assert (raters["condition"] == expected).all()
     model = raters[raters["kind"] == "model"]

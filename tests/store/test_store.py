@@ -22,6 +22,7 @@ from study_app.store import (
     merge_stores,
     recover_store,
 )
+from study_app.store.answer_store import TrialAnswer
 from study_app.store.schema import SCHEMA_VERSION, migrate, schema_version
 from tests.factory import make_study
 
@@ -92,7 +93,7 @@ def test_second_answer_to_a_trial_is_refused(tmp_path, study):
         trial = controller.current()
         controller.submit(answer(["cat"]))
         with pytest.raises(StoreError, match="already answered"):
-            store.submit(controller.session, trial, "x", answer(["dog"]))
+            store.submit(controller.session, TrialAnswer(trial, "x", answer(["dog"])))
         assert len(answers_frame(store)) == 1
 
 

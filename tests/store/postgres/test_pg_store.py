@@ -13,6 +13,7 @@ from study_app.protocol.responses import Event, Response
 from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame, export_answers, import_answers, merge_stores
+from study_app.store.answer_store import TrialAnswer
 from study_app.store.db import table_columns
 from study_app.store.postgres import PgConnection, ServerAddress, ServerUnavailableError, translate, translate_ddl
 from study_app.store.schema import MIGRATIONS, SCHEMA_VERSION, TABLES
@@ -117,7 +118,9 @@ def test_resume_and_refusals_work_on_the_server(pg_url, study):
         for _ in range(5):
             controller.submit(Response(("cat",), 10.0, "t", "t"))
         with pytest.raises(StoreError, match="already answered"):
-            store.submit(controller.session, controller.session.trials[0], "x", Response(("dog",), 1.0, "t", "t"))
+            store.submit(
+                controller.session, TrialAnswer(controller.session.trials[0], "x", Response(("dog",), 1.0, "t", "t"))
+            )
     with ResultsStore(pg_url) as store:
         resumed = SessionController(study, store, "B02")
         assert resumed.resumed and resumed.position == 5
