@@ -264,7 +264,10 @@ class GeeResult(HypothesisTestResult):
     of freedom (t with images - 1 below 40 images; infinite: normal).
     """
 
-    title = "Annotators vs model: GEE with annotator effects, exchangeable within image, robust errors (bias-reduced below 40 images)"
+    title = (
+        "Annotators vs model: GEE with annotator effects, exchangeable "
+        "within image, robust errors (bias-reduced below 40 images)"
+    )
     model: str
     n_images: int
     n_annotators: int
