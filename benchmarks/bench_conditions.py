@@ -218,7 +218,8 @@ def run(size: Workload) -> list[Result]:
     results.append(
         Result(
             "conditions",
-            f"process CPU time of rates + fits + consistency (same runs; load average {' / '.join(f'{v:.1f}' for v in _load())})",
+            "process CPU time of rates + fits + consistency (same runs; "
+            f"load average {' / '.join(f'{v:.1f}' for v in _load())})",
             sum(cpu[:3]),
             "s",
             "",

@@ -123,7 +123,10 @@ def coverage(runs: int) -> float:
 
 
 def difference_rejections(runs: int) -> float:
-    """Share of simulated nulls with p < alpha: two models as human-like as each other (all raters share the images' difficulty)."""
+    """Share of simulated nulls with p < alpha: two models as human-like as each other.
+
+    All raters share the images' difficulty.
+    """
     rng = np.random.default_rng(7)
     people, n = 5, 200
     kinds = np.array(["human"] * people + ["model"] * 2, dtype=object)
@@ -181,7 +184,8 @@ def run(quick: bool) -> list[Result]:
         results.append(
             Result(
                 "consistency",
-                f"Fisher type-I error at 5%, n = 200, accuracies {accuracy_a}/{accuracy_b} ({size.null_pairs} null pairs)",
+                "Fisher type-I error at 5%, n = 200, accuracies "
+                f"{accuracy_a}/{accuracy_b} ({size.null_pairs} null pairs)",
                 100 * fisher,
                 "%",
                 "2-7 %",
@@ -256,7 +260,8 @@ def run(quick: bool) -> list[Result]:
     results.append(
         Result(
             "consistency",
-            f"intervals, ceiling, differences and Fisher: {len(first):,} pairs, {size.images:,} images, {size.n_boot:,} replicates",
+            f"intervals, ceiling, differences and Fisher: {len(first):,} "
+            f"pairs, {size.images:,} images, {size.n_boot:,} replicates",
             seconds,
             "s",
             "",

@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"machine: {cpu_description()}")
     print(
-        f"model: {spec.name}, {args.images} inputs ({len(photos)} real photos repeated), batch {args.batch_size}, median of {args.repeats} passes"
+        f"model: {spec.name}, {args.images} inputs ({len(photos)} real photos "
+        f"repeated), batch {args.batch_size}, median of {args.repeats} passes"
     )
     results = {}
     for label, backend in (("PyTorch eager", "torch"), ("onnxruntime", "onnxruntime")):
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         version = runtime.get("torch_version") or runtime.get("onnxruntime_version")
         name = f"{label} {version}"
         print(
-            f"| {name:<28} | {rate:9.1f} | {1000 / rate:9.1f} | {rate / eager_rate:7.2f}x | {np.abs(outputs - eager_out).max():17.2e} |"
+            f"| {name:<28} | {rate:9.1f} | {1000 / rate:9.1f} | "
+            f"{rate / eager_rate:7.2f}x | {np.abs(outputs - eager_out).max():17.2e} |"
         )
     ratio = results["onnxruntime"][0] / eager_rate
     verdict = "met" if ratio >= TARGET_RATIO else "NOT met"

@@ -151,8 +151,9 @@ def measure(size: Workload, settings: Settings, share: float) -> list[Result]:
         else "per-pair kappa and full-design GEE"
     )
     print(
-        f"{label}: report {statistics + rendering:.1f} s wall, {cpu:.1f} s CPU (load average {os.getloadavg()[0]:.1f}); "
-        f"pairwise parts {engine:.2f} s (engine) vs {naive:.1f} s (baseline); largest difference of their numbers {difference:.1e}"
+        f"{label}: report {statistics + rendering:.1f} s wall, {cpu:.1f} s CPU (load "
+        f"average {os.getloadavg()[0]:.1f}); pairwise parts {engine:.2f} s (engine) vs "
+        f"{naive:.1f} s (baseline); largest difference of their numbers {difference:.1e}"
     )
     whole = statistics + rendering
     return [

@@ -1,13 +1,14 @@
 """Start-up benchmark: process start to the first trial painted, on the full-size study.
 
 Workload: ``benchmarks.make_fixture`` at full size (1000 classes x 13 examples, 50,000
-test and 500 training images, 3 models' predictions) in ``$BENCH_DIR/fullsize``. Each
-run is a real ``annotate`` process (:mod:`benchmarks.startup_probe`: the session's
-protocol check, store, window; see :mod:`study_app.session.study_cache`) timed from just before the process is
-spawned to the first paint of a trial image, on the X display in ``DISPLAY``, else under
-an Xvfb on display ``:103`` started here, else (no Xvfb, the display taken, or
-``QT_QPA_PLATFORM=offscreen`` set, as in CI) on Qt's offscreen platform; the rows say which. The OS page cache is warmed first by reading every file of the study, so
-all runs read from memory and differ only in the application's own caches:
+test and 500 training images, 3 models' predictions) in ``$BENCH_DIR/fullsize``. Each run
+is a real ``annotate`` process (:mod:`benchmarks.startup_probe`: the session's protocol
+check, store, window; see :mod:`study_app.session.study_cache`) timed from just before
+the process is spawned to the first paint of a trial image, on the X display in
+``DISPLAY``, else under an Xvfb on display ``:103`` started here, else (no Xvfb, the
+display taken, or ``QT_QPA_PLATFORM=offscreen`` set, as in CI) on Qt's offscreen
+platform; the rows say which. The OS page cache is warmed first by reading every file of
+the study, so all runs read from memory and differ only in the application's own caches:
 
 - baseline: no caches at all (``STUDY_APP_NO_CACHE=1``), i.e. the start-up before caches:
   every image decoded and hashed before the window opens;

@@ -5,8 +5,8 @@ Workload (a large crowd study): 1,000 annotators x 1,000 images with top-5 answe
 
 1. scoring: the rater table (top-1 and top-5 correctness of every answer);
 2. error rates with intervals: Wilson and Clopper-Pearson for each of the 1,003 raters
-   and the three crowds (plurality vote, optimistic, strict majority), and the two-way (images x annotators) cluster bootstrap of
-   the annotators' mean (2,000 replicates);
+   and the three crowds (plurality vote, optimistic, strict majority), and the two-way
+   (images x annotators) cluster bootstrap of the annotators' mean (2,000 replicates);
 3. paired bootstrap: 10,000 replicates of the error difference, annotators vs each model.
 
 Target: the three steps together under 5 s, and at least 20x faster than the baseline:
@@ -284,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     answers, predictions, truth = make_data(size)
     print(f"machine: {machine()}")
     print(
-        f"workload: {answers['trial_uuid'].nunique():,} answers ({len(answers):,} rows), {len(MODELS)} models, {size.images:,} images, "
-        f"{size.rate_replicates:,} + {size.paired_replicates:,} bootstrap replicates"
+        f"workload: {answers['trial_uuid'].nunique():,} answers ({len(answers):,} rows), {len(MODELS)} models, "
+        f"{size.images:,} images, {size.rate_replicates:,} + {size.paired_replicates:,} bootstrap replicates"
     )
     runs = [engine(answers, predictions, truth, size) for _ in range(max(1, args.repeat))]
     fastest = min(runs, key=lambda run: sum(run.values()))
@@ -297,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{step:<26}{fastest[step]:>10.2f}{scaled:>13.1f}{measured:>13.1f}{scaled / fastest[step]:>8.0f}x")
     total, total_naive = sum(fastest.values()), sum(scaled for _, scaled in naive.values())
     print(
-        f"{'total':<26}{total:>10.2f}{total_naive:>13.1f}{sum(m for m, _ in naive.values()):>13.1f}{total_naive / total:>8.0f}x\n"
+        f"{'total':<26}{total:>10.2f}{total_naive:>13.1f}"
+        f"{sum(m for m, _ in naive.values()):>13.1f}{total_naive / total:>8.0f}x\n"
     )
     print_table(
         [

@@ -74,7 +74,8 @@ def fill_store(path: Path, study_name: str, protocol_hash: str, annotators: int,
         conn.execute("BEGIN")
         study_uuid = key_uuid("study", protocol_hash)
         conn.execute(
-            "INSERT OR IGNORE INTO studies (uuid, name, version, protocol_hash, snapshot, created_at) VALUES (?,?,?,?,?,?)",
+            "INSERT OR IGNORE INTO studies (uuid, name, version, "
+            "protocol_hash, snapshot, created_at) VALUES (?,?,?,?,?,?)",
             (study_uuid, study_name, "1", protocol_hash, '{"phases": []}', utc_now()),  # the smallest valid snapshot
         )
         for a in range(annotators):
@@ -86,8 +87,8 @@ def fill_store(path: Path, study_name: str, protocol_hash: str, annotators: int,
                 (key_uuid("annotator", annotator), annotator, now),
             )
             conn.execute(
-                "INSERT INTO sessions (uuid, study_uuid, annotator_id, protocol_hash, app_version, machine, started_at, ended_at,"
-                " trial_order, pilot) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO sessions (uuid, study_uuid, annotator_id, protocol_hash, app_version, "
+                "machine, started_at, ended_at, trial_order, pilot) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (session, study_uuid, annotator, protocol_hash, "bench", "bench", now, None, "[]", 0),
             )
             trial_rows, answer_rows = [], []

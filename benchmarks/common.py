@@ -24,7 +24,10 @@ def machine() -> str:
     except OSError:
         pass
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}"
+    )
 
 
 def percentiles(samples_ms: list[float]) -> tuple[float, float]:
@@ -63,10 +66,16 @@ class Result:
         base = f"{self.baseline:.3g} {self.unit} ({self.baseline_label})" if self.baseline is not None else ""
         ratio = f"{self.ratio:.1f}x" if self.ratio is not None else ""
         met = "" if self.met is None else ("yes" if self.met else "NO")
-        return f"| {self.benchmark} | {self.measure} | {self.value:.3g} {self.unit} | {self.target} | {met} | {base} | {ratio} |"
+        return (
+            f"| {self.benchmark} | {self.measure} | {self.value:.3g} "
+            f"{self.unit} | {self.target} | {met} | {base} | {ratio} |"
+        )
 
 
-TABLE_HEADER = "| benchmark | measure | value | target | met | baseline (same run) | baseline / value |\n|---|---|---|---|---|---|---|"
+TABLE_HEADER = (
+    "| benchmark | measure | value | target | met | baseline (same run) | baseline / value |\n"
+    "|---|---|---|---|---|---|---|"
+)
 
 
 def print_table(results: list[Result]) -> None:

@@ -206,7 +206,8 @@ MODEL_SPEC = """\
 # Written by tools/make_demo_digits.py; run `python main.py predict --study demo-digits --model {name}`.
 format = 1
 name = "{name}"
-description = "scikit-learn {kind} fitted on the model-train images (see ../README.md), converted to ONNX with skl2onnx {skl2onnx}"
+description = "scikit-learn {kind} fitted on the model-train images (see ../README.md), \
+converted to ONNX with skl2onnx {skl2onnx}"
 top_k = {top_k}
 
 [weights]

@@ -277,7 +277,8 @@ def condition_table(results: ConditionResults) -> str:
     if not fits.empty:
         lines += [
             "",
-            f"Psychometric thresholds (level at accuracy {fits['threshold_accuracy'].iloc[0]:.3g}; guess rate {results.guess:.4g}):",
+            "Psychometric thresholds (level at accuracy "
+            f"{fits['threshold_accuracy'].iloc[0]:.3g}; guess rate {results.guess:.4g}):",
         ]
         for _, fit in fits.iterrows():
             value = (

@@ -29,8 +29,9 @@ def input_notes(answers: pd.DataFrame, asked_k: int | None, people_k: int, pilot
             ", ..." if len(repeats) > 5 else ""
         )
         notes.append(
-            f"{sum(repeats.values())} repeated trial(s) of {len(repeats)} annotator(s) left out ({shown}): an image seen again "
-            "in a phase already answered (a second session, or two desktops' stores merged) counts with its first answer only"
+            f"{sum(repeats.values())} repeated trial(s) of {len(repeats)} annotator(s) left "
+            f"out ({shown}): an image seen again in a phase already answered (a second "
+            "session, or two desktops' stores merged) counts with its first answer only"
         )
     if asked_k is not None and asked_k != people_k:
         notes.append(

@@ -66,8 +66,8 @@ def study_taxonomy(
     )
     if conflicts:
         note = (
-            f"{len(conflicts)} error(s) were reviewed twice by the same reviewer on different machines (stores merged); "
-            "the later review counts"
+            f"{len(conflicts)} error(s) were reviewed twice by the same reviewer "
+            "on different machines (stores merged); the later review counts"
         )
         analysis = TaxonomyAnalysis(**{**analysis.__dict__, "notes": (*analysis.notes, note)})
     return analysis

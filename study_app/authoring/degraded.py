@@ -111,8 +111,8 @@ def _refuse_unsupported(study: Study) -> None:
     """Source studies whose design this command cannot carry over, with what to do instead."""
     if study.counterbalance is not None:
         raise StudyError(
-            f"study {study.name!r} has a [counterbalance] table; a degraded study makes its own design over the levels: "
-            "make it from a study without one"
+            f"study {study.name!r} has a [counterbalance] table; a degraded study "
+            "makes its own design over the levels: make it from a study without one"
         )
     if any(record.condition for record in study.images.values()):
         raise StudyError(f"study {study.name!r} already has a condition column; degrade a study of undegraded images")
@@ -121,7 +121,8 @@ def _refuse_unsupported(study: Study) -> None:
     for phase in study.phases:
         if phase.judgements_per_image:
             raise StudyError(
-                f"phase {phase.name!r} shares images out (judgements_per_image); the degraded study's Latin square decides who sees what"
+                f"phase {phase.name!r} shares images out (judgements_per_image); "
+                "the degraded study's Latin square decides who sees what"
             )
     splits: dict[str, str] = {}
     for phase in study.phases:
@@ -140,7 +141,8 @@ def _source(study: Study, image_id: str) -> SourceImage:
     clash = [c for c in attributes if c in STIMULUS_COLUMNS]
     if clash:
         raise StudyError(
-            f"the source manifest has column(s) {', '.join(clash)}, which the degraded manifest writes itself; rename them"
+            f"the source manifest has column(s) {', '.join(clash)}, "
+            "which the degraded manifest writes itself; rename them"
         )
     return SourceImage(image_id, record.path, attributes)
 

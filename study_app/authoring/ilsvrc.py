@@ -153,9 +153,13 @@ def _examples(train_dir: Path, classes: list[str], per_class: int, rng: random.R
 def _study_toml(val_dir: Path, train_dir: Path | None, train_n: int, test_n: int, per_class: int, seed: int) -> str:
     labels = '[labels]\nfile = "labels.csv"\nhierarchy = "hierarchy.csv"\nnodes = "hierarchy_nodes.csv"\n'
     if train_dir is not None:
-        labels += f'examples = "examples.csv"\nexamples_root = {json.dumps(str(train_dir))}\nexamples_per_class = {per_class}\n'
+        labels += (
+            f'examples = "examples.csv"\nexamples_root = {json.dumps(str(train_dir))}\n'
+            f"examples_per_class = {per_class}\n"
+        )
     training = (
-        '[[phases]]\nname = "training"\nsplit = "train"\nfeedback = true\nanswers = 5\nmode = "ranked"\norder = "random"\n'
+        '[[phases]]\nname = "training"\nsplit = "train"\nfeedback = true\n'
+        'answers = 5\nmode = "ranked"\norder = "random"\n'
         if train_n
         else ""
     )
@@ -198,7 +202,8 @@ def write_ilsvrc_study(
     wanted = train_images + test_images
     if wanted > len(available):
         raise StudyError(
-            f"{val}: {len(available)} validation images, but {train_images} training + {test_images} test = {wanted} requested"
+            f"{val}: {len(available)} validation images, but {train_images} "
+            f"training + {test_images} test = {wanted} requested"
         )
     rng = random.Random(seed)
     chosen = rng.sample(available, wanted)

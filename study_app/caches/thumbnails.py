@@ -40,7 +40,10 @@ class ThumbnailCache:
             info = os.stat(source)
         except OSError:
             return None
-        key = f"{VERSION}\0{os.path.abspath(source)}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0{info.st_ino}\0{box}"
+        key = (
+            f"{VERSION}\0{os.path.abspath(source)}\0{info.st_size}\0"
+            f"{info.st_mtime_ns}\0{info.st_ctime_ns}\0{info.st_ino}\0{box}"
+        )
         digest = hashlib.sha256(os.fsencode(key)).hexdigest()  # a path need not be UTF-8
         return self.folder / digest[:2] / f"{digest[2:34]}.thumb"
 

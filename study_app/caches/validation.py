@@ -15,12 +15,13 @@ cache remembers, per study folder, the result for each file:
 A file whose key changed is checked and hashed again, so an edited, replaced or touched
 image never passes with its old hash. The residual risk: an in-place edit that keeps the
 size and leaves both timestamps as they were (within the file system's timestamp
-granularity of the previous write, or on a file system without a real change time, such
-as FAT or some network shares) would go unnoticed; ``validate --rehash`` (``load_study(..., rehash=True)``) ignores the cache and checks and
-hashes every file again. A cached entry is only used for a plain relative reference
-(no ``..``, no absolute path) to a regular file (not a symbolic link) whose folder still
-resolves to the same real folder, which is what :func:`~study_app.io.paths.resolve_inside`
-would establish; every other reference takes the full path.
+granularity of the previous write, or on a file system without a real change time, such as
+FAT or some network shares) would go unnoticed; ``validate --rehash``
+(``load_study(..., rehash=True)``) ignores the cache and checks and hashes every file
+again. A cached entry is only used for a plain relative reference (no ``..``, no absolute
+path) to a regular file (not a symbolic link) whose folder still resolves to the same real
+folder, which is what :func:`~study_app.io.paths.resolve_inside` would establish; every
+other reference takes the full path.
 
 The cache lives in ``$XDG_CACHE_HOME/study-app/validation/`` (see :mod:`study_app.caches.files`).
 """

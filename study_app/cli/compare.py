@@ -34,9 +34,9 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
         "compare",
         help="compare annotators' and models' errors on the same images (rates, intervals, paired tests, agreement)",
         description="From a study's results store (--study [--store]), from tidy files "
-        "(--answers --truth --predictions), or from predictions alone (--truth --predictions): error rates with intervals "
-        "(each rater on all its trials, and on the images both sides saw), paired tests on shared images, "
-        "error consistency, label agreement, per-class errors, trends and response times.",
+        "(--answers --truth --predictions), or from predictions alone (--truth --predictions): error rates "
+        "with intervals (each rater on all its trials, and on the images both sides saw), paired tests on "
+        "shared images, error consistency, label agreement, per-class errors, trends and response times.",
     )
     add_options(compare.add_argument_group("inputs"), INPUT_OPTIONS)
     add_options(compare, [*SCORING_OPTIONS, *BOOTSTRAP_OPTIONS, DIRECTION_OPTION])
@@ -158,7 +158,8 @@ def _check_settings(args: argparse.Namespace) -> None:
     check_model_vs_human(args)
     if args.model_vs_human and (args.study or args.answers or args.truth or args.taxonomy):
         raise StudyError(
-            "give one source: --model-vs-human DIR with --dataset NAME, --study NAME, or --answers FILE with --truth MANIFEST"
+            "give one source: --model-vs-human DIR with --dataset NAME, "
+            "--study NAME, or --answers FILE with --truth MANIFEST"
         )
     if args.model_vs_human:
         return

@@ -28,7 +28,10 @@ from study_app.version import __version__
 
 Handler = Callable[[argparse.Namespace], int]
 
-RESULTS_HELP = f"folder of the results: stores, compare tables, reports, journals, crash logs (default: ${RESULTS_ENV}, else ./results)"
+RESULTS_HELP = (
+    "folder of the results: stores, compare tables, reports, "
+    f"journals, crash logs (default: ${RESULTS_ENV}, else ./results)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -97,7 +97,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     done = result.already_done + result.predicted
     if result.interrupted:
         print(
-            f"interrupted: {done} of {result.selected} images are in {out} (whole images only); run the same command again to continue"
+            f"interrupted: {done} of {result.selected} images are in {out} "
+            "(whole images only); run the same command again to continue"
         )
         return 130
     print(

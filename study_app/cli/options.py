@@ -40,7 +40,10 @@ INPUT_OPTIONS: tuple[Option, ...] = (
     (
         "--truth",
         {
-            "help": "manifest CSV image_id,path,labels,split: the ground truth of --answers or --predictions (when there is no --study)"
+            "help": (
+                "manifest CSV image_id,path,labels,split: the ground truth "
+                "of --answers or --predictions (when there is no --study)"
+            )
         },
     ),
     (
@@ -56,7 +59,10 @@ INPUT_OPTIONS: tuple[Option, ...] = (
         {
             "choices": list(UNKNOWN_IMAGES),
             "default": "error",
-            "help": "predictions of images without ground truth: an error (default), or skip them with a note giving the count",
+            "help": (
+                "predictions of images without ground truth: an error "
+                "(default), or skip them with a note giving the count"
+            ),
         },
     ),
     ("--image-list", {"metavar": "TXT", "help": ".npy predictions: the image ids of the array's rows, one per line"}),
@@ -115,7 +121,8 @@ DIRECTION_OPTION: Option = (
         "choices": list(DIRECTIONS),
         "default": "auto",
         "help": "does accuracy rise or fall with the condition level? "
-        "(default auto: the sign of the pooled annotators' accuracy trend; e.g. decreasing for noise width, increasing for contrast)",
+        "(default auto: the sign of the pooled annotators' accuracy "
+        "trend; e.g. decreasing for noise width, increasing for contrast)",
     },
 )
 
@@ -144,7 +151,8 @@ def check_model_vs_human(args: argparse.Namespace) -> None:
         return
     if not args.dataset:
         raise StudyError(
-            "--model-vs-human needs --dataset NAME (e.g. uniform-noise); one data set at a time keeps the output readable"
+            "--model-vs-human needs --dataset NAME (e.g. uniform-noise); "
+            "one data set at a time keeps the output readable"
         )
     if args.predictions or args.phase or args.rule:
         raise StudyError(

@@ -83,7 +83,8 @@ def _check(args: argparse.Namespace) -> None:
     sources = [bool(args.study), bool(args.answers or args.truth), bool(args.model_vs_human)]
     if sum(sources) != 1:
         raise StudyError(
-            "report needs exactly one source: --study NAME, --answers FILE with --truth MANIFEST, or --model-vs-human DIR with --dataset NAME"
+            "report needs exactly one source: --study NAME, --answers FILE "
+            "with --truth MANIFEST, or --model-vs-human DIR with --dataset NAME"
         )
     if args.answers and not args.truth or args.truth and not args.answers:
         raise StudyError("--answers and --truth go together: the answers table and the manifest with the ground truth")
@@ -98,7 +99,8 @@ def _check(args: argparse.Namespace) -> None:
     for option, (value, good) in limits.items():
         if not good:
             raise StudyError(
-                f"{option} {value} is out of range (alpha in (0, 1), k >= 1, n-boot >= 100, gallery-size >= 0, top-rows >= 1)"
+                f"{option} {value} is out of range (alpha in (0, 1), k >= "
+                "1, n-boot >= 100, gallery-size >= 0, top-rows >= 1)"
             )
 
 

@@ -20,8 +20,8 @@ def add_review_command(sub: argparse._SubParsersAction) -> None:
         help="sort human and model errors into causes (error taxonomy) in a review window; resumable, mergeable",
         description="Walks through the errors of the chosen raters (image, ground truth with definition and examples, "
         "the rater's guesses in order, a person's response time) and stores the causes, a note and any proposed "
-        "ground truth for each. With --blind, nothing shows whether a person or a model erred and the order is shuffled "
-        "(the same order for the same study and reviewer). Reviews go to the study's results store.",
+        "ground truth for each. With --blind, nothing shows whether a person or a model erred and the order is "
+        "shuffled (the same order for the same study and reviewer). Reviews go to the study's results store.",
     )
     parser.add_argument("--study", required=True, help=STUDY_HELP)
     parser.add_argument("--reviewer", help="reviewer id (a pseudonym); asked for when not given")
@@ -72,7 +72,8 @@ def cmd_review(args: argparse.Namespace) -> int:
         from study_app.io.store_url import printable_location
 
         raise StudyError(
-            f"{printable_location(args.store)}: no results store there; review needs the store the annotators filled (--store)"
+            f"{printable_location(args.store)}: no results store there; "
+            "review needs the store the annotators filled (--store)"
         )
     from study_app.gui.review_app import run_review
 

@@ -86,7 +86,10 @@ def add_session_commands(sub: argparse._SubParsersAction) -> None:
     pace.add_argument(
         "--real-time",
         action="store_true",
-        help="take each response time for real before answering (a load test of a results server at people's pace; --gui always does)",
+        help=(
+            "take each response time for real before answering (a load "
+            "test of a results server at people's pace; --gui always does)"
+        ),
     )
     parser.set_defaults(handler=_cmd_simulate)
 

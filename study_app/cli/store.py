@@ -122,7 +122,8 @@ def _cmd_check_store(args: argparse.Namespace) -> int:
 
     if is_url(args.path):  # as a Path its '//' would become '/', and the redaction would miss it
         raise StudyError(
-            f"{printable_location(args.path)}: check-store checks a results file; a server's database is checked by PostgreSQL"
+            f"{printable_location(args.path)}: check-store checks a "
+            "results file; a server's database is checked by PostgreSQL"
         )
     store_location(args.path)  # a key=value connection string is refused, not taken for a file name
     report = check_store(Path(args.path))

@@ -29,7 +29,10 @@ def add_study_commands(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "template",
         choices=["ilsvrc2012", "degrade"],
-        help="which kind of study to write: ilsvrc2012 from a local ILSVRC2012 copy, or degrade: another study's images at several levels of a transform",
+        help=(
+            "which kind of study to write: ilsvrc2012 from a local ILSVRC2012 copy, "
+            "or degrade: another study's images at several levels of a transform"
+        ),
     )
     parser.add_argument(
         "--val-dir", help="ilsvrc2012: ILSVRC2012 validation images (flat, or one folder per WordNet id)"
@@ -55,7 +58,10 @@ def add_study_commands(sub: argparse._SubParsersAction) -> None:
         "--seed",
         type=SEED.option(int),
         default=2015,
-        help="ilsvrc2012: seed for choosing images and trial orders; degrade: seed of the noise (same seed: byte-identical stimuli)",
+        help=(
+            "ilsvrc2012: seed for choosing images and trial orders; "
+            "degrade: seed of the noise (same seed: byte-identical stimuli)"
+        ),
     )
     parser.add_argument(
         "--out", help="protocol folder to write (must not exist; ilsvrc2012 default: protocols/ilsvrc2012)"

@@ -44,7 +44,10 @@ ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None]
 def write_crash_log(
     kind: type[BaseException], value: BaseException, tb: TracebackType | None, folder: Path | None = None
 ) -> Path | None:
-    """The traceback in ``folder/crash-<UTC time>.txt`` (default ``results/crashes/`` of this run); None when even that cannot be written."""
+    """The traceback in ``folder/crash-<UTC time>.txt``; None when even that cannot be written.
+
+    ``folder`` defaults to ``results/crashes/`` of this run.
+    """
     folder = results_root() / "crashes" if folder is None else folder
     stamp = datetime.now(UTC)
     text = (

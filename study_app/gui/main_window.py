@@ -207,7 +207,8 @@ class AnnotationWindow(QMainWindow):
             )
             if phase.presentation:
                 lines.append(
-                    f"Each image is shown only briefly ({phase.presentation.image_ms} ms); look at the cross in the middle."
+                    "Each image is shown only briefly "
+                    f"({phase.presentation.image_ms} ms); look at the cross in the middle."
                 )
             self._message(f"{phase.name.capitalize()}", lines, self._next)
             return

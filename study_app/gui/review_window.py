@@ -57,12 +57,14 @@ QLabel#section { font-weight: bold; margin-top: 6px; }
 def review_help_text(controller: ReviewController) -> str:
     """The review keys and the causes' keys, for the F1 overlay."""
     commands = "".join(
-        f"<tr><td style='padding-right:18px'><b>{html.escape(c.keys)}</b></td><td>{html.escape(c.description)}</td></tr>"
+        f"<tr><td style='padding-right:18px'><b>{html.escape(c.keys)}</b></td>"
+        f"<td>{html.escape(c.description)}</td></tr>"
         for c in (*REVIEW_COMMANDS, *REVIEW_NAVIGATION)
     )
     causes = "".join(
         f"<tr><td style='padding-right:18px'><b>{html.escape(c.shortcut)}</b></td><td>{html.escape(c.name)}"
-        f"{'' if controller.blind else ' <i>(' + html.escape(c.applies_to) + ')</i>'}: {html.escape(c.description)}</td></tr>"
+        f"{'' if controller.blind else ' <i>(' + html.escape(c.applies_to) + ')</i>'}: "
+        f"{html.escape(c.description)}</td></tr>"
         for c in controller.taxonomy.causes
     )
     return (
@@ -264,7 +266,10 @@ class ReviewWindow(QMainWindow):
         if controller.blind:
             return f"<b>{where}</b> · image {html.escape(item.image_id)}"
         if item.kind == "human":
-            who = f"annotator <b>{html.escape(item.rater)}</b> (person), phase {html.escape(item.phase)}, trial {item.trial + 1}"
+            who = (
+                f"annotator <b>{html.escape(item.rater)}</b> (person), "
+                f"phase {html.escape(item.phase)}, trial {item.trial + 1}"
+            )
             if item.rt_ms is not None:
                 who += f", response time {item.rt_ms / 1000:.1f} s"
         else:

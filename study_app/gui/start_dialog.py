@@ -73,7 +73,8 @@ class StartDialog(QDialog):
         if open_session:
             _, started, answered = open_session
             self.state.setText(
-                f"An unfinished session of {html.escape(annotator)} (started {html.escape(started[:16].replace('T', ' '))} UTC, "
+                f"An unfinished session of {html.escape(annotator)} (started "
+                f"{html.escape(started[:16].replace('T', ' '))} UTC, "
                 f"{answered} answered) will be resumed where it stopped."
             )
             ok_button.setText("Resume")

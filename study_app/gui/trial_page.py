@@ -389,8 +389,9 @@ class TrialPage(QWidget):
             self._confirming = outcome
             count = len(self.slots.labels)
             self._status(
-                f"Your answer holds {count} class{'es' if count > 1 else ''}. Press {self._keys[outcome]} again to answer "
-                f"'{outcome.replace('_', ' ')}' instead (dropping them), or {self._keys['submit']} to submit them."
+                f"Your answer holds {count} class{'es' if count > 1 else ''}. Press "
+                f"{self._keys[outcome]} again to answer '{outcome.replace('_', ' ')}' "
+                f"instead (dropping them), or {self._keys['submit']} to submit them."
             )
             return
         self._confirming = None

@@ -50,7 +50,8 @@ def read_index_predictions(
             [
                 Problem(
                     str(path),
-                    f"{len(array):,} rows, but {image_list} lists {len(images):,} image ids; they must match row for row",
+                    f"{len(array):,} rows, but {image_list} lists "
+                    f"{len(images):,} image ids; they must match row for row",
                 )
             ]
         )
@@ -61,8 +62,9 @@ def read_index_predictions(
             [
                 Problem(
                     str(path),
-                    f"{int(out_of_range.sum()):,} class index(es) outside 0..{len(classes) - 1} (the {len(classes)} lines of {class_list}), "
-                    f"first at row {row} (image {images[row]!r}), column {column}: {int(array[row, column])}",
+                    f"{int(out_of_range.sum()):,} class index(es) outside 0..{len(classes) - 1} "
+                    f"(the {len(classes)} lines of {class_list}), first at row {row} (image "
+                    f"{images[row]!r}), column {column}: {int(array[row, column])}",
                 )
             ]
         )
@@ -111,7 +113,8 @@ def _array(path: Path) -> np.ndarray:
             [
                 Problem(
                     str(path),
-                    f"expected a non-empty N x k array of integer class indices, found shape {array.shape} of {array.dtype}",
+                    "expected a non-empty N x k array of integer class "
+                    f"indices, found shape {array.shape} of {array.dtype}",
                 )
             ]
         )

@@ -150,7 +150,10 @@ def _read_dataset(folder: Path, benchmark_conditions_only: bool) -> pd.DataFrame
         excluded = {condition_level(c) for c in EXCLUDED_CONDITIONS[dataset]}
         absent = excluded - set(condition)
         if absent:
-            message = f"excluded condition(s) {', '.join(sorted(absent))} not found in the data; the condition names do not match"
+            message = (
+                f"excluded condition(s) {', '.join(sorted(absent))} not "
+                "found in the data; the condition names do not match"
+            )
             raise InputFileError([Problem(str(folder), message)])
         keep = ~condition.isin(excluded).to_numpy()
         frame, condition, source = frame[keep], condition[keep], source[keep]

@@ -63,7 +63,8 @@ def read_prediction_file(
                 [
                     Problem(
                         str(path),
-                        "a class-index array needs the list of its image ids and of its class ids (--image-list, --class-list)",
+                        "a class-index array needs the list of its image ids "
+                        "and of its class ids (--image-list, --class-list)",
                     )
                 ]
             )
@@ -97,7 +98,8 @@ def read_prediction_file(
             [
                 Problem(
                     str(path),
-                    f"header {','.join(header)} is neither tidy ({','.join(REQUIRED_PREDICTION_COLUMNS)}[,score]) nor wide (image_id,top1,...,topK)",
+                    f"header {','.join(header)} is neither tidy "
+                    f"({','.join(REQUIRED_PREDICTION_COLUMNS)}[,score]) nor wide (image_id,top1,...,topK)",
                     line=1,
                 )
             ]

@@ -62,7 +62,10 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 @contextmanager
 def _opened(path: Path, source: Path | io.BytesIO, max_pixels: int) -> Iterator[Image.Image]:
-    """``source`` opened by Pillow with its size checked; every failure becomes an :class:`ImageError` about ``path``."""
+    """``source`` opened by Pillow with its size checked.
+
+    Every failure becomes an :class:`ImageError` about ``path``.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

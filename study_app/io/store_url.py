@@ -136,8 +136,8 @@ class ServerUrl:
         shown = self._safe_items()
         query = [f"{key}={value}" for key, value in self.query[:shown]] + ([HIDDEN] if shown < len(self.query) else [])
         return (
-            f"{self.scheme}://{user + '@' if user or self.password is not None else ''}{','.join(self.hosts)}{self.path}"
-            + (f"?{'&'.join(query)}" if self.query else "")
+            f"{self.scheme}://{user + '@' if user or self.password is not None else ''}"
+            f"{','.join(self.hosts)}{self.path}" + (f"?{'&'.join(query)}" if self.query else "")
         )
 
 

@@ -179,7 +179,8 @@ def _check_plain(value: Any, position: int) -> None:
         raise ArchitectureError(f"{where} must be {ARGUMENT.describe()}, not {value!r}", "arguments")
     if isinstance(value, str) and not _PLAIN_NAME.fullmatch(value):
         raise ArchitectureError(
-            f"{where}: {value!r} is not a plain name (letters, digits, . _ + -, at most 100 characters; no paths or URLs)",
+            f"{where}: {value!r} is not a plain name (letters, digits, "
+            ". _ + -, at most 100 characters; no paths or URLs)",
             "arguments",
         )
     if not isinstance(value, (str, int, float, bool)):

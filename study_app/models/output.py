@@ -47,7 +47,8 @@ class PredictionsWriter:
         text = self.path.read_text(encoding="utf-8-sig")
         if not text.startswith(HEADER):
             raise ModelRunError(
-                f"--out {self.path} exists but is not a predictions file (its first line is not {HEADER.strip()}); choose another --out"
+                f"--out {self.path} exists but is not a predictions file (its "
+                f"first line is not {HEADER.strip()}); choose another --out"
             )
         keep = text if text.endswith("\n") else text[: text.rfind("\n") + 1]
         rows = list(csv.reader(io.StringIO(keep[len(HEADER) :])))

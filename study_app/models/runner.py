@@ -71,7 +71,8 @@ def predict_study(
     if not records:
         known = sorted({r.split for r in study.images.values()})
         raise ModelRunError(
-            f"no image of study {study.name} is in split(s) {', '.join(sorted(splits or ()))} (splits: {', '.join(known)})"
+            f"no image of study {study.name} is in split(s) "
+            f"{', '.join(sorted(splits or ()))} (splits: {', '.join(known)})"
         )
     label_map = build_label_map(spec.labels, study.labels, str(spec.path))
     writer = PredictionsWriter(out, spec.name, min(spec.top_k, len(label_map.label_ids)))
@@ -129,7 +130,8 @@ def _scores(outputs: np.ndarray, spec: ModelSpec, label_map: LabelMap) -> np.nda
             [
                 spec_problem(
                     spec,
-                    f"the model gives outputs of shape {outputs.shape[1:]} per image, but the labels name {label_map.n_outputs} outputs",
+                    f"the model gives outputs of shape {outputs.shape[1:]} per "
+                    f"image, but the labels name {label_map.n_outputs} outputs",
                     "labels",
                 )
             ],
@@ -150,7 +152,8 @@ def _check_input_shape(spec: ModelSpec, engine: Backend) -> None:
             [
                 spec_problem(
                     spec,
-                    f"wrong input size: the model takes {shown} per image but [preprocess] makes {made} ({spec.preprocess.layout})",
+                    f"wrong input size: the model takes {shown} per image but "
+                    f"[preprocess] makes {made} ({spec.preprocess.layout})",
                     "preprocess",
                     "input_size",
                 )

@@ -218,11 +218,14 @@ def refuse_untrusted_code(spec: ModelSpec) -> None:
         key = "architecture"
     else:
         message = (
-            f"{weights.path} is TorchScript, a program rather than data: loading it runs its code (it can read and write "
-            "any file), and PyTorch has no safe way to load it; "
+            f"{weights.path} is TorchScript, a program rather than data: loading it runs its "
+            "code (it can read and write any file), and PyTorch has no safe way to load it; "
         )
         key = "format"
-    message += "a study folder may come from anyone, so its code runs only if you trust it and pass --trust-model-code to predict"
+    message += (
+        "a study folder may come from anyone, so its code runs only "
+        "if you trust it and pass --trust-model-code to predict"
+    )
     raise ModelSpecError([spec_problem(spec, message, "weights", key)], spec.path)
 
 
@@ -407,7 +410,8 @@ class _SpecReader:
             self.add(f"crop {list(crop)} is larger than the resized short side {resize}", where, "crop")
         if crop is None and resize is not None and size is not None and resize != min(size):
             self.add(
-                f"resizing the short side to {resize} cannot give input_size {list(size)}; set resize = {min(size)} or add a crop",
+                f"resizing the short side to {resize} cannot give input_size "
+                f"{list(size)}; set resize = {min(size)} or add a crop",
                 where,
                 "resize",
             )

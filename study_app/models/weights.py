@@ -52,7 +52,8 @@ def locate_package_file(package: str, locate: str) -> Path:
     if (package, locate) not in KNOWN_LOCATORS:
         known = ", ".join(f"{p}:{f}" for p, f in KNOWN_LOCATORS)
         raise ValueError(
-            f"'{package}:{locate}' is not a known weights package; a spec may not name other code (known: {known}; or give file = \"...\")"
+            f"'{package}:{locate}' is not a known weights package; a spec may "
+            f'not name other code (known: {known}; or give file = "...")'
         )
     try:
         module = importlib.import_module(package)
@@ -151,9 +152,9 @@ def refuse_unsafe_torch(version: str) -> None:
     if numbers is None or (int(numbers[1]), int(numbers[2])) < SAFE_TORCH:
         safe = ".".join(map(str, SAFE_TORCH))
         raise WeightsFileError(
-            f"torch {version} can be made to run code hidden in a weights file even with weights_only=True (CVE-2025-32434), "
-            f"so this program reads .pt weights only with torch {safe} or later: pip install 'torch>={safe}' "
-            f"(or save the weights as {SAFETENSORS_SUFFIX})"
+            f"torch {version} can be made to run code hidden in a weights file even with "
+            "weights_only=True (CVE-2025-32434), so this program reads .pt weights only with torch "
+            f"{safe} or later: pip install 'torch>={safe}' (or save the weights as {SAFETENSORS_SUFFIX})"
         )
 
 

@@ -176,7 +176,8 @@ def check_condition_design(
         return None, [
             (
                 "conditions",
-                f"conditions must be {MANIFEST_CONDITIONS!r} (the levels of the manifest's condition column), not {cfg.get('conditions')!r}",
+                f"conditions must be {MANIFEST_CONDITIONS!r} (the levels of the "
+                f"manifest's condition column), not {cfg.get('conditions')!r}",
             )
         ]
     problems: list[tuple[str, str]] = [
@@ -189,7 +190,8 @@ def check_condition_design(
         problems.append(
             (
                 "conditions",
-                f"the condition column of phase(s) {', '.join(phases)} has {len(levels)} level(s); a Latin square needs at least 2",
+                f"the condition column of phase(s) {', '.join(phases)} has "
+                f"{len(levels)} level(s); a Latin square needs at least 2",
             )
         )
     for phase in phases:
@@ -210,7 +212,8 @@ def _incomplete_sources(
         problems.append(
             (
                 "source",
-                f"{len(unlabelled)} image(s) of phase {phase!r} have no value in manifest column {column!r} or condition (e.g. {unlabelled[0]!r})",
+                f"{len(unlabelled)} image(s) of phase {phase!r} have no value in "
+                f"manifest column {column!r} or condition (e.g. {unlabelled[0]!r})",
             )
         )
     seen: dict[str, list[str]] = {}
@@ -229,7 +232,8 @@ def _incomplete_sources(
             problems.append(
                 (
                     "source",
-                    f"source image {source!r} of phase {phase!r} has {what}; every source needs one stimulus at each level {', '.join(levels)}",
+                    f"source image {source!r} of phase {phase!r} has {what}; every "
+                    f"source needs one stimulus at each level {', '.join(levels)}",
                 )
             )
             break  # one example is enough to see the pattern; the rest follow from the same fix
@@ -279,7 +283,8 @@ def check_design(
             problems.append(
                 (
                     "blocks",
-                    f"{len(missing)} image(s) of phase {name!r} have no value in manifest column {column!r} (e.g. {missing[0]!r})",
+                    f"{len(missing)} image(s) of phase {name!r} have no value "
+                    f"in manifest column {column!r} (e.g. {missing[0]!r})",
                 )
             )
         values |= {v for v in block_of.get(name, {}).values() if v}
@@ -302,7 +307,8 @@ def check_design(
                 problems.append(
                     (
                         "phases",
-                        f"phases {phases[0]!r} and {name!r} must show the same images (each annotator sees each block in one of them)",
+                        f"phases {phases[0]!r} and {name!r} must show the same "
+                        "images (each annotator sees each block in one of them)",
                     )
                 )
     if problems:

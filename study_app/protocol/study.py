@@ -408,7 +408,8 @@ class _Loader:
         store = top.get("store", "")
         if store and not is_server_url(store):
             check.add(
-                f"store must be a PostgreSQL server URL (postgresql://user@host/database), not {printable_location(store)!r}",
+                "store must be a PostgreSQL server URL "
+                f"(postgresql://user@host/database), not {printable_location(store)!r}",
                 "store",
             )
         elif store and (problem := url_problem(server_url(store))):
@@ -646,8 +647,8 @@ class _Loader:
         self.problems.append(
             Problem(
                 display,
-                f"the condition column mixes numbers ({numbers} rows) and words ({len(kinds) - numbers} rows), e.g. {value!r}; "
-                "write every level as a number (0.35) or every level as a word (c05)",
+                f"the condition column mixes numbers ({numbers} rows) and words ({len(kinds) - numbers} "
+                f"rows), e.g. {value!r}; write every level as a number (0.35) or every level as a word (c05)",
                 line=line,
                 field=CONDITION,
             )
@@ -656,7 +657,10 @@ class _Loader:
     def _check_images(
         self, records: dict[str, ImageRecord], unchecked: list[tuple[str, int, str]], display: str, max_pixels: int
     ) -> None:
-        """Hash and (if asked) decode the images the cache cannot vouch for (image_checks.py); report in manifest order."""
+        """Hash and (if asked) decode the images the cache cannot vouch for; report in manifest order.
+
+        The checks are those of image_checks.py.
+        """
         checks = check_image_files([records[image_id].path for image_id, _, _ in unchecked], self.decode, max_pixels)
         for (image_id, line, reference), check in zip(unchecked, checks):
             if check.before is None:
@@ -842,7 +846,8 @@ class _Loader:
                     self.problems.append(
                         Problem(
                             "examples",
-                            f"example image of {label_id!r} is trial image {image_id!r} of phase {phase_name!r}; it would reveal the answer",
+                            f"example image of {label_id!r} is trial image {image_id!r} "
+                            f"of phase {phase_name!r}; it would reveal the answer",
                             field="path",
                         )
                     )

@@ -50,7 +50,8 @@ def _design_lines(study: Study, design: Design) -> list[str]:
             f", image blocks {', '.join(design.blocks)} (manifest column {design.column!r})" if design.blocks else ""
         )
         return [
-            f"counterbalancing: {design.order} over {', '.join(design.phases)}{blocks}; {design.groups} groups in rotation"
+            f"counterbalancing: {design.order} over "
+            f"{', '.join(design.phases)}{blocks}; {design.groups} groups in rotation"
         ]
     lines = [
         f"counterbalancing: Latin square over conditions {', '.join(design.levels)} x blocks of source images "

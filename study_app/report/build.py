@@ -192,7 +192,8 @@ def build_document(
         Section(
             "errors",
             "Error rates",
-            f"Each annotator, the annotators pooled (their mean and three crowds, defined in the notes of the study table) and each model, with {level} intervals.{pooled}",
+            "Each annotator, the annotators pooled (their mean and three crowds, defined in "
+            f"the notes of the study table) and each model, with {level} intervals.{pooled}",
             (
                 headline,
                 *(
@@ -277,7 +278,10 @@ def _class_section(
         profile = profiles[
             (profiles["phase"] == phase) & (profiles["model"] == model) & (profiles["level"] == "class")
         ].iloc[0]
-        text = f"Spearman rho {tables.number(profile['spearman_rho'])} (p {tables.number(profile['spearman_p'])}); {profile['n_significant']} classes differ."
+        text = (
+            f"Spearman rho {tables.number(profile['spearman_rho'])} (p "
+            f"{tables.number(profile['spearman_p'])}); {profile['n_significant']} classes differ."
+        )
         scatters.append(
             figures.class_scatter(f"class-scatter-{phase_slug[phase]}-{model_slug[model]}", rows, model, text)
         )
@@ -385,8 +389,8 @@ def write_document(document: Document, out: Path, inputs: Iterable[str | Path | 
     foreign = sorted(name for name in files if name not in owned and (out / name).exists())
     if foreign:
         raise OutputRefusedError(
-            f"report folder {out}: this report would replace {len(foreign)} file(s) it did not write (e.g. {foreign[0]}); "
-            "move them away or choose another folder"
+            f"report folder {out}: this report would replace {len(foreign)} file(s) it "
+            f"did not write (e.g. {foreign[0]}); move them away or choose another folder"
         )
     stale = owned - set(files)
     for name in sorted(set(files) | stale):
@@ -413,8 +417,8 @@ def _owned_files(out: Path) -> set[str]:
         if out.is_dir() and any(out.iterdir()):
             raise OutputRefusedError(
                 f"report folder {out} holds files that no report wrote (it has no {OWNED_FILES}); "
-                "a report replaces only its own files (a report written before reports kept that list has none either): "
-                "choose a new or empty folder, or remove the old report"
+                "a report replaces only its own files (a report written before reports kept that "
+                "list has none either): choose a new or empty folder, or remove the old report"
             )
         return set()
     try:

@@ -46,8 +46,8 @@ def conditions_section(results: ConditionResults, phase_slug: dict[str, str]) ->
     notes = " ".join(f"Note: {note}." for note in (*analysis.notes, *results.notes))
     models = ", and each model's on the stimuli some annotator saw" if (rates["kind"] == "model").any() else ""
     intro = (
-        f"Accuracy at each condition level ({analysis.levels}), on the trials of this report: each annotator's{models}; "
-        f"a stimulus is an image at one level. {notes}"
+        f"Accuracy at each condition level ({analysis.levels}), on the trials of this "
+        f"report: each annotator's{models}; a stimulus is an image at one level. {notes}"
     )
     return Section("conditions", "Conditions", intro.strip(), tuple(blocks))
 
@@ -138,8 +138,9 @@ def _threshold_tests_table(tests: pd.DataFrame) -> Table:
         "note": tables.text("note"),
     }
     note = (
-        "The model's threshold minus the threshold fitted to all annotators' trials: annotators resampled with replacement "
-        "(cluster bootstrap), the model's counts redrawn from its fitted curve; no test where a side has no threshold."
+        "The model's threshold minus the threshold fitted to all annotators' trials: "
+        "annotators resampled with replacement (cluster bootstrap), the model's "
+        "counts redrawn from its fitted curve; no test where a side has no threshold."
     )
     return tables.table("threshold_tests", "Model against annotators: threshold difference", tests, columns, note)
 
@@ -153,7 +154,10 @@ def _consistency_table(consistency: pd.DataFrame) -> Table:
         "error consistency": tables.text("error_consistency"),
         "observed consistency": tables.percent_of("observed_consistency"),
     }
-    note = "Cohen's kappa of right/wrong between the model and each annotator on their shared stimuli, averaged over annotators."
+    note = (
+        "Cohen's kappa of right/wrong between the model and each "
+        "annotator on their shared stimuli, averaged over annotators."
+    )
     return tables.table("condition_consistency", "Error consistency per condition", consistency, columns, note)
 
 

@@ -157,7 +157,10 @@ def consistency_heatmap(name: str, pairs: pd.DataFrame) -> Figure:
     matrix = np.full((len(raters), len(raters)), np.nan)
     for a, b, kappa in zip(pairs["rater_a"].astype(str), pairs["rater_b"].astype(str), pairs["kappa"].astype(float)):
         matrix[index[a], index[b]] = matrix[index[b], index[a]] = kappa
-    caption = "Kappa of right/wrong on shared images: 0 = errors independent, 1 = the same errors. Attainable ranges are in the table."
+    caption = (
+        "Kappa of right/wrong on shared images: 0 = errors independent, "
+        "1 = the same errors. Attainable ranges are in the table."
+    )
     named = list(range(len(raters)))
     if len(raters) > MAX_NAMED_RATERS:
         people = [i for i in named if kinds[raters[i]] == "human"]
@@ -270,7 +273,8 @@ def accuracy_by_condition(
         axes.set(xlabel="condition level", ylabel="accuracy (%)", ylim=(0, 102))
         axes.legend(loc="best", fontsize=8)
         caption = (
-            "Dots: accuracy at each level with 95% intervals (Wilson for one rater, cluster bootstrap for the annotators' mean); "
+            "Dots: accuracy at each level with 95% intervals (Wilson for "
+            "one rater, cluster bootstrap for the annotators' mean); "
             "thin lines: each annotator" + ("; dashed: fitted psychometric functions." if curves else ".")
         )
         return _export(name, f"Accuracy by condition: {phase}", caption, figure)

@@ -2,10 +2,11 @@
 
 Two galleries per model: images the annotators got wrong and the model right, and the
 reverse. "The annotators" are their plurality vote (:func:`study_app.stats.plurality_vote`:
-the label most of them gave, a tie broken at random with the report's seed), so an image
-is shown for what the crowd answered, not for one person's slip. Each thumbnail is decoded by :func:`study_app.io.images.load_image` (the
-one safe loader: size limits, EXIF orientation) and shrunk to a small PNG; an image
-that cannot be read is listed with the reason instead of failing the report.
+the label most of them gave, a tie broken at random with the report's seed), so an image is
+shown for what the crowd answered, not for one person's slip. Each thumbnail is decoded by
+:func:`study_app.io.images.load_image` (the one safe loader: size limits, EXIF orientation)
+and shrunk to a small PNG; an image that cannot be read is listed with the reason instead
+of failing the report.
 """
 
 from __future__ import annotations

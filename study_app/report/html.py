@@ -19,8 +19,10 @@ import pandas as pd
 from study_app.report.document import Document, Figure, Gallery, GalleryItem, Section, Table
 
 CSS = """
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; margin: 0 auto; max-width: 1180px; padding: 0 24px 48px; }
-h1 { font-size: 26px; margin: 24px 0 4px; } h2 { font-size: 20px; border-bottom: 2px solid #0072B2; padding-bottom: 4px; margin-top: 36px; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; margin: 0 auto; \
+max-width: 1180px; padding: 0 24px 48px; }
+h1 { font-size: 26px; margin: 24px 0 4px; } \
+h2 { font-size: 20px; border-bottom: 2px solid #0072B2; padding-bottom: 4px; margin-top: 36px; }
 h3 { font-size: 15px; margin: 18px 0 6px; } .generated { color: #666; margin: 0 0 12px; }
 nav ol { columns: 3; margin: 8px 0 0; padding-left: 20px; } nav a { color: #0072B2; text-decoration: none; }
 .scroll { overflow-x: auto; max-height: 560px; overflow-y: auto; border: 1px solid #ddd; }
@@ -34,9 +36,11 @@ figure { margin: 12px 0 20px; } figure.plot img { max-width: 100%; height: auto;
 figcaption { color: #555; font-size: 12.5px; }
 .gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr)); gap: 12px; }
 .thumb { margin: 0; border: 1px solid #ddd; border-radius: 4px; padding: 8px; background: #fff; }
-.thumb img, .thumb .missing { display: block; width: 128px; height: 128px; object-fit: contain; image-rendering: pixelated; margin: 0 auto 6px; background: #f4f4f4; }
+.thumb img, .thumb .missing { display: block; width: 128px; height: 128px; object-fit: contain; \
+image-rendering: pixelated; margin: 0 auto 6px; background: #f4f4f4; }
 .thumb .missing { font-size: 11px; color: #888; overflow: hidden; }
-.thumb dl { margin: 0; font-size: 12px; } .thumb dt { font-weight: 600; color: #555; } .thumb dd { margin: 0 0 2px; overflow-wrap: anywhere; }
+.thumb dl { margin: 0; font-size: 12px; } .thumb dt { font-weight: 600; color: #555; } \
+.thumb dd { margin: 0 0 2px; overflow-wrap: anywhere; }
 """
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 _NUMERIC = re.compile(r"^[-+\[]?\d[\d.,\s%e+-]*(\]| pp)?(\s*%)?$")

@@ -199,13 +199,12 @@ def paired(comparison_paired: pd.DataFrame, annotators: set[str], limit: int) ->
         "note": text("note"),
     }
     note = (
-        "Only images both sides saw count. The four counts are the 2x2 table of the pair; McNemar is exact, and its Holm p "
-        "is adjusted within the pair's family (humans vs models, models vs models) of the phase. The primary interval of "
-        "a pair is Tango's score interval; the bootstrap is secondary, and the note says where they, or the score "
-        "interval and the exact test, disagree on excluding 0. "
-        "The annotators' mean is compared by a GEE and a bootstrap over images and annotators; the GEE's "
-        "own estimate of A - B (the one its p belongs to) equals A - B when every annotator saw the same images. "
-        "A GEE that did not converge is left out."
+        "Only images both sides saw count. The four counts are the 2x2 table of the pair; McNemar is exact, and its "
+        "Holm p is adjusted within the pair's family (humans vs models, models vs models) of the phase. The primary "
+        "interval of a pair is Tango's score interval; the bootstrap is secondary, and the note says where they, or "
+        "the score interval and the exact test, disagree on excluding 0. The annotators' mean is compared by a GEE "
+        "and a bootstrap over images and annotators; the GEE's own estimate of A - B (the one its p belongs to) "
+        "equals A - B when every annotator saw the same images. A GEE that did not converge is left out."
     )
     single = comparison_paired["rater_a"].astype(str).isin(annotators) | comparison_paired["rater_b"].astype(str).isin(
         annotators
@@ -241,10 +240,10 @@ def population(rows: pd.DataFrame) -> Table:
         "note": text("note"),
     }
     note = (
-        "A logistic mixed model of every answer's error with random effects for annotators and images and the rater "
-        "kind as fixed effect: the effect is the model's log-odds of error minus a typical person's on a typical image, "
-        "tested with t (Satterthwaite degrees of freedom), so the claim is about people, not only these annotators. "
-        "The GEE p of the table above treats the annotators as fixed."
+        "A logistic mixed model of every answer's error with random effects for annotators and images and the "
+        "rater kind as fixed effect: the effect is the model's log-odds of error minus a typical person's on "
+        "a typical image, tested with t (Satterthwaite degrees of freedom), so the claim is about people, not "
+        "only these annotators. The GEE p of the table above treats the annotators as fixed."
     )
     return table("population", "Model against people (logistic mixed model)", rows, columns, note)
 
@@ -263,10 +262,10 @@ def several_models(models: pd.DataFrame) -> Table:
 def consistency(table_of_pairs: pd.DataFrame, alpha: float, limit: int) -> Table:
     """Error consistency of every pair; beyond ``limit`` pairs the page shows their summary by pairing."""
     note = (
-        "Error consistency is Cohen's kappa of right/wrong on shared images (Geirhos et al. 2020); "
-        "with unequal accuracies kappa cannot reach +-1: the attainable range bounds it. "
-        f"The interval is a percentile bootstrap over images ({100 * (1 - alpha):g}%); p is Fisher's exact test of independent errors, "
-        "Holm p adjusts it over every pair of the phase. The last row, annotators' mean kappa over their pairs, is the human ceiling."
+        "Error consistency is Cohen's kappa of right/wrong on shared images (Geirhos et al. 2020); with unequal "
+        "accuracies kappa cannot reach +-1: the attainable range bounds it. The interval is a percentile bootstrap "
+        f"over images ({100 * (1 - alpha):g}%); p is Fisher's exact test of independent errors, Holm p adjusts it "
+        "over every pair of the phase. The last row, annotators' mean kappa over their pairs, is the human ceiling."
     )
     title = "Error consistency of every pair of raters"
     if len(table_of_pairs) > limit:
@@ -309,15 +308,18 @@ def consistency_differences(differences: pd.DataFrame, alpha: float) -> Table:
         "p": text("pvalue"),
     }
     note = (
-        "Kappa A is model A's error consistency with each annotator, averaged over the annotators who share images with both models. "
-        f"Images are resampled once per replicate for both models (paired bootstrap, {100 * (1 - alpha):g}% percentile interval); "
-        "p is twice the smaller share of replicates on one side of 0."
+        "Kappa A is model A's error consistency with each annotator, averaged over the annotators who share "
+        "images with both models. Images are resampled once per replicate for both models (paired bootstrap, "
+        f"{100 * (1 - alpha):g}% percentile interval); p is twice the smaller share of replicates on one side of 0."
     )
     return table("consistency_differences", "Which model errs more like the annotators?", differences, columns, note)
 
 
 def label_agreement(agreement: pd.DataFrame, alpha: float, limit: int) -> Table:
-    """Cohen's kappa of every pair of annotators (and Fleiss' of all); beyond ``limit`` rows, summarised per statistic."""
+    """Cohen's kappa of every pair of annotators (and Fleiss' of all).
+
+    Beyond ``limit`` rows, summarised per statistic.
+    """
     title = "Agreement of the annotators' labels"
     if len(agreement) > limit:
         summary = kappa_summary(agreement, agreement["test"].astype(str).to_numpy(dtype=object), alpha=alpha)
@@ -436,7 +438,10 @@ def learning_blocks(blocks: pd.DataFrame, name: str) -> Table:
         "error": percent_of("error_rate"),
         "95% interval": interval_of("wilson_low", "wilson_high"),
     }
-    note = "All annotators' answers in each block of trials, with Wilson intervals (answers of one annotator are treated as independent)."
+    note = (
+        "All annotators' answers in each block of trials, with Wilson "
+        "intervals (answers of one annotator are treated as independent)."
+    )
     return table(name, "Error per block of trials", blocks, columns, note)
 
 
@@ -449,7 +454,10 @@ def response_times(times: pd.DataFrame) -> Table:
         "median ms wrong": text("median_rt_wrong"),
         "Mann-Whitney p": text("pvalue"),
     }
-    note = "Answers only (timeouts and non-answers left out); the pooled row ignores that one annotator's answers are related."
+    note = (
+        "Answers only (timeouts and non-answers left out); the "
+        "pooled row ignores that one annotator's answers are related."
+    )
     return table("response_times", "Response times of right and wrong answers", times, columns, note)
 
 

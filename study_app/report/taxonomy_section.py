@@ -55,7 +55,10 @@ def taxonomy_section(reviews: TaxonomyAnalysis | pd.DataFrame) -> Section:
         blocks.append(_corrections_table(reviews.corrections))
     blocks.append(_rescored_table(reviews.rescored))
     notes = " ".join(f"Note: {note}." for note in reviews.notes)
-    intro = f"{INTRO} {reviews.reviews} review(s) by {len(reviews.reviewers)} reviewer(s): {', '.join(reviews.reviewers)}. {notes}"
+    intro = (
+        f"{INTRO} {reviews.reviews} review(s) by {len(reviews.reviewers)} "
+        f"reviewer(s): {', '.join(reviews.reviewers)}. {notes}"
+    )
     return Section("taxonomy", "Error taxonomy", intro, tuple(blocks))
 
 
@@ -83,8 +86,8 @@ def _overall_table(overall: pd.DataFrame) -> Table:
         "permutations": tables.text("permutations"),
     }
     note = (
-        "Do the causes of people's and the model's errors differ? Statistic: the sum over causes of the 2x2 chi-square; "
-        "p from permuting which errors are people's, which keeps each error's causes together."
+        "Do the causes of people's and the model's errors differ? Statistic: the sum over causes of the 2x2 "
+        "chi-square; p from permuting which errors are people's, which keeps each error's causes together."
     )
     return tables.table("taxonomy_overall", "People's against each model's causes", overall, columns, note)
 
@@ -146,7 +149,10 @@ def _rescored_table(rescored: pd.DataFrame) -> Table:
         "errors that were label noise": tables.text("fixed"),
         "right answers now wrong": tables.text("broken"),
     }
-    note = "The same answers scored against the manifest's and the reviewed ground truth; pooled rows have no Wilson interval."
+    note = (
+        "The same answers scored against the manifest's and the "
+        "reviewed ground truth; pooled rows have no Wilson interval."
+    )
     return tables.table("rescored_error_rates", "Error rates with the reviewed ground truth", rescored, columns, note)
 
 
@@ -194,5 +200,8 @@ def _shares_figure(taxonomy: pd.DataFrame) -> Figure:
         axes.set_xlim(0, 100)
         axes.set_xlabel("share of reviewed errors with this cause (%)")
         axes.legend(loc="lower right", fontsize=8)
-    caption = "Bars: share of the reviewed errors with each cause; lines: 95% Wilson intervals. An error may have several causes."
+    caption = (
+        "Bars: share of the reviewed errors with each cause; lines: "
+        "95% Wilson intervals. An error may have several causes."
+    )
     return _export("error-taxonomy", "Causes of errors: people and models", caption, figure)

@@ -57,7 +57,8 @@ class PilotSummary:
 
     def summary(self) -> str:
         lines = [
-            f"pilot store {printable_location(self.store)}: {len(self.annotators)} simulated annotator(s), {self.trials} trials"
+            f"pilot store {printable_location(self.store)}: "
+            f"{len(self.annotators)} simulated annotator(s), {self.trials} trials"
         ]
         if self.answers:
             lines.append(f"  answers: {self.answers}")
@@ -69,8 +70,9 @@ class PilotSummary:
             )
         if self.unsent:
             lines.append(
-                f"the server could not be reached at the end: {self.unsent} answer(s) wait in the journal {self.journal}; "
-                f"send them with: python main.py sync --store <server URL> --journal {self.journal} --pilot"
+                f"the server could not be reached at the end: {self.unsent} answer(s) "
+                f"wait in the journal {self.journal}; send them with: python main.py "
+                f"sync --store <server URL> --journal {self.journal} --pilot"
             )
         return "\n".join(lines)
 

@@ -122,7 +122,10 @@ class Comparison(Result):
 
     def _heading(self) -> str:
         level = f"{100 * (1 - self.alpha):g}%"
-        return f"Human vs model comparison: {self.rule} rule (k = {self.k}), {level} intervals, {self.n_boot} bootstrap replicates"
+        return (
+            f"Human vs model comparison: {self.rule} rule (k = {self.k}), "
+            f"{level} intervals, {self.n_boot} bootstrap replicates"
+        )
 
     def _sections(self) -> list[tuple[str, pd.DataFrame, list[str]]]:
         """(title, the table as shown, lines after it) of each non-empty analysis, in the order of the report."""
@@ -179,7 +182,8 @@ class Comparison(Result):
             },
         )
         add(
-            "Model vs people (logistic mixed model, annotators and images random; effect = log-odds of error, model - humans)",
+            "Model vs people (logistic mixed model, annotators and "
+            "images random; effect = log-odds of error, model - humans)",
             self.population,
             {
                 "phase": "phase",
@@ -460,9 +464,9 @@ def _definitions(paired: pd.DataFrame, has_people: bool) -> list[str]:
     )
     families = (
         (
-            "paired comparisons: Tango's score interval is the primary interval of a pair of single raters, the bootstrap the "
-            "secondary (and the only one of the pooled annotators); McNemar p-values are Holm-adjusted within each family "
-            f"of a phase: {', '.join(found)}"
+            "paired comparisons: Tango's score interval is the primary interval of a pair of single "
+            "raters, the bootstrap the secondary (and the only one of the pooled annotators); "
+            f"McNemar p-values are Holm-adjusted within each family of a phase: {', '.join(found)}"
         )
         if found
         else ""

@@ -314,8 +314,9 @@ def condition_analysis(
     raters: pd.DataFrame, *, correct: str = "correct_top1", alpha: float = 0.05, n_boot: int = 2000, seed: int = 0
 ) -> ConditionAnalysis:
     """:func:`condition_rates` in both scopes, :func:`condition_tests`,
-    :func:`condition_consistency` and :func:`condition_population` in one result; ``levels`` lists each phase's levels in
-    order and ``notes`` name the phases whose levels mix numbers and words."""
+    :func:`condition_consistency` and :func:`condition_population` in one result;
+    ``levels`` lists each phase's levels in order and ``notes`` name the phases whose
+    levels mix numbers and words."""
     table = with_condition(raters)
     levels = table.groupby("phase", observed=True, sort=True)["condition"].unique()
     rates = condition_rates(table, correct=correct, scope=SCOPES, alpha=alpha, n_boot=n_boot, seed=seed)

@@ -43,7 +43,9 @@ PLURALITY_VOTE = "humans (plurality vote)"
 OPTIMISTIC = "humans (optimistic: any right)"
 STRICT_MAJORITY = "humans (strict majority)"
 CROWD_DEFINITIONS = {
-    PLURALITY_VOTE: "the label most annotators gave as their first guess (ties broken at random, seeded), scored as one guess",
+    PLURALITY_VOTE: (
+        "the label most annotators gave as their first guess (ties broken at random, seeded), scored as one guess"
+    ),
     OPTIMISTIC: "right when any annotator is right (the ILSVRC paper's optimistic human)",
     STRICT_MAJORITY: "right when more than half of the annotators are right (a tie is wrong)",
 }

@@ -223,7 +223,10 @@ def compare_causes(
 
 
 def _permutation_test(h: np.ndarray, m: np.ndarray, n_perm: int, rng: np.random.Generator) -> tuple[float, float, int]:
-    """Sum of per-cause chi-squares; p-value (with the observed statistic counted, so never 0) from permuted group labels."""
+    """Sum of per-cause chi-squares; p-value from permuted group labels.
+
+    The p-value counts the observed statistic among the permutations, so it is never 0.
+    """
     pooled = np.vstack([h, m]).astype(np.int64)
     total, group_n = len(pooled), len(m)
     cause_total = pooled.sum(axis=0)
@@ -398,37 +401,42 @@ class TaxonomyAnalysis(Result):
 
     def summary(self) -> Summary:
         lines = [
-            f"error taxonomy: {self.reviews} review(s) by {len(self.reviewers)} reviewer(s) ({', '.join(self.reviewers)})"
+            f"error taxonomy: {self.reviews} review(s) by "
+            f"{len(self.reviewers)} reviewer(s) ({', '.join(self.reviewers)})"
         ]
         table = self.taxonomy[self.taxonomy["errors_reviewed"] > 0]
         for group, part in table.groupby("group", sort=False):
             lines.append(f"\n{group} ({part['errors_reviewed'].iloc[0]} errors reviewed)")
             for row in part.itertuples():
                 lines.append(
-                    f"  {row.cause_name:<32} {row.count:>5}  {100 * row.share:5.1f}%  [{100 * row.wilson_low:.1f}, {100 * row.wilson_high:.1f}]"
+                    f"  {row.cause_name:<32} {row.count:>5}  {100 * row.share:5.1f}%  "
+                    f"[{100 * row.wilson_low:.1f}, {100 * row.wilson_high:.1f}]"
                 )
         for row in self.overall.itertuples():
             lines.append(
-                f"\nhumans vs {row.model}: causes differ? permutation p = {row.pvalue:.4g} ({row.permutations} permutations)"
+                f"\nhumans vs {row.model}: causes differ? permutation "
+                f"p = {row.pvalue:.4g} ({row.permutations} permutations)"
             )
             significant = self.tests[(self.tests["model"] == row.model) & (self.tests["pvalue_holm"] < 0.05)]
             for test in significant.itertuples():
                 lines.append(
-                    f"  {test.cause_name}: humans {test.humans_count}/{test.humans_n}, model {test.model_count}/{test.model_n}, "
-                    f"Fisher p (Holm) = {test.pvalue_holm:.4g}"
+                    f"  {test.cause_name}: humans {test.humans_count}/{test.humans_n}, model "
+                    f"{test.model_count}/{test.model_n}, Fisher p (Holm) = {test.pvalue_holm:.4g}"
                 )
         if not self.agreement.empty:
             lines.append("\nreviewer agreement (Cohen's kappa per cause)")
             for row in self.agreement.itertuples():
                 kappa = "undefined" if np.isnan(row.kappa) else f"{row.kappa:.3f}"
                 lines.append(
-                    f"  {row.reviewer_a} vs {row.reviewer_b}, {row.cause_name}: kappa {kappa}, agreement {100 * row.agreement:.1f}% (n {row.n})"
+                    f"  {row.reviewer_a} vs {row.reviewer_b}, {row.cause_name}: "
+                    f"kappa {kappa}, agreement {100 * row.agreement:.1f}% (n {row.n})"
                 )
         if not self.rescored.empty:
             lines.append("\nerror rates with the original and the reviewed ground truth")
             for row in self.rescored.itertuples():
                 lines.append(
-                    f"  {row.phase:<8} {row.rater:<30} {100 * row.error_rate_original:5.1f}% -> {100 * row.error_rate_reviewed:5.1f}%"
+                    f"  {row.phase:<8} {row.rater:<30} {100 * row.error_rate_original:5.1f}% "
+                    f"-> {100 * row.error_rate_reviewed:5.1f}%"
                     + ("" if np.isnan(row.fixed) else f"  ({int(row.fixed)} fixed, {int(row.broken)} broken)")
                 )
         lines += [f"note: {note}" for note in self.notes]
@@ -458,14 +466,16 @@ def analyse_taxonomy(
     agreed = consensus(reviews, taxonomy.keys)
     tests, overall = compare_causes(agreed, taxonomy, n_perm=n_perm, seed=seed)
     notes = [
-        "causes are multi-label: shares are of errors reviewed and need not add up to 100%; with several reviewers a cause "
-        "counts when at least half of an error's reviewers ticked it",
-        "the people's errors are pooled over annotators; errors of different annotators on one image are treated as independent",
+        "causes are multi-label: shares are of errors reviewed and need not add up to 100%; with "
+        "several reviewers a cause counts when at least half of an error's reviewers ticked it",
+        "the people's errors are pooled over annotators; errors of "
+        "different annotators on one image are treated as independent",
         *coverage,
     ]
     if tests["small_counts"].any():
         notes.append(
-            "some causes have expected counts below 5: their p-values come from Fisher's exact test, not a chi-square approximation"
+            "some causes have expected counts below 5: their p-values "
+            "come from Fisher's exact test, not a chi-square approximation"
         )
     blind = reviews["blind"].astype(bool) if "blind" in reviews.columns else pd.Series(dtype=bool)
     if len(blind) and not blind.all():
@@ -477,7 +487,8 @@ def analyse_taxonomy(
     unknown = sorted(given - set(taxonomy.keys))
     if unknown:
         notes.append(
-            f"cause(s) {', '.join(unknown)} of earlier reviews are not in the protocol's taxonomy any more and are not counted"
+            f"cause(s) {', '.join(unknown)} of earlier reviews are not "
+            "in the protocol's taxonomy any more and are not counted"
         )
     if (corrections["status"] == "disputed").any():
         notes.append("reviewers proposed different ground truths for some images: those keep their original labels")

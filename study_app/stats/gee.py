@@ -12,10 +12,11 @@ clusters of ``x``, ``y`` and their cross products, because
 
 for a cluster of ``m_g`` rows, and the design has only a few distinct rows (the model,
 or annotator j), so those sums are per (cluster, design row) counts and sums of the
-outcome. :func:`exchangeable_linear_gee` runs statsmodels' iteration (same updates, same moment estimate of rho, same stopping rule: the score
-norm below ``ctol`` after at least one update of rho; the start values do not matter
-for a linear model) and its robust (sandwich) covariance on those sums, so the
-numbers agree with statsmodels to rounding (tests/stats/test_fast_paths.py checks this).
+outcome. :func:`exchangeable_linear_gee` runs statsmodels' iteration (same updates, same
+moment estimate of rho, same stopping rule: the score norm below ``ctol`` after at least
+one update of rho; the start values do not matter for a linear model) and its robust
+(sandwich) covariance on those sums, so the numbers agree with statsmodels to rounding
+(tests/stats/test_fast_paths.py checks this).
 
 The robust sandwich is biased low with few clusters (each cluster's residuals are
 shrunk by its own leverage), and its normal reference makes that worse: with 15 images
@@ -44,7 +45,8 @@ from study_app.stats.results import Result
 MAX_ITERATIONS = 60
 SCORE_TOLERANCE = 1e-6
 NOT_CONVERGED = "Iteration limit reached prior to convergence"
-#: Below this many clusters :meth:`LinearGeeFit.wald` uses the bias-reduced sandwich and t with (clusters - 1) degrees of freedom.
+#: Below this many clusters :meth:`LinearGeeFit.wald` uses the bias-reduced sandwich and t with
+#: (clusters - 1) degrees of freedom.
 FEW_CLUSTERS = 40
 #: Entries of the per-cluster p x p matrices held at once by the bias-reduced sandwich.
 _BLOCK_ENTRIES = 4_000_000
@@ -87,7 +89,10 @@ class LinearGeeFit(Result):
 
     @property
     def df(self) -> float:
-        """Degrees of freedom of :meth:`wald`'s reference: clusters - 1 below :data:`FEW_CLUSTERS`, else infinite (normal)."""
+        """Degrees of freedom of :meth:`wald`'s reference distribution.
+
+        Clusters - 1 below :data:`FEW_CLUSTERS`, else infinite (normal).
+        """
         return float(self.n_clusters - 1) if self.n_clusters < FEW_CLUSTERS else np.inf
 
     def wald(self, column: int, alpha: float = 0.05) -> tuple[float, float, float, float, float]:

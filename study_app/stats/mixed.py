@@ -70,7 +70,8 @@ METHODS = ("REML", "ML")
 #: Newton steps per mode and the largest change of any effect at convergence.
 _MAX_NEWTON = 100
 _STEP_TOLERANCE = 1e-9
-#: Change of an SD for numerical derivatives: of the deviance (absolute) and of the variance of ``b1`` (relative; Satterthwaite).
+#: Change of an SD for numerical derivatives: of the deviance (absolute) and of the variance of ``b1``
+#: (relative; Satterthwaite).
 _SD_STEP = 1e-4
 #: Relative change of the deviance at which the search for the SDs stops (at 150,000 answers: 0.015).
 _DEVIANCE_TOLERANCE = 1e-7
@@ -102,7 +103,10 @@ class CrossedLogitFit(Result):
 
 @dataclass
 class _Mode:
-    """The mode of the random effects at given SDs (and fixed effects, or at their joint mode), and the Laplace terms."""
+    """The mode of the random effects at given SDs, and the Laplace terms.
+
+    At given fixed effects too, or at the joint mode of both.
+    """
 
     beta: np.ndarray
     annotators: np.ndarray  # scaled annotator effects (N(0, 1) a priori)
@@ -431,7 +435,10 @@ def _untestable(errors: np.ndarray, seen: np.ndarray) -> str:
         ("the annotators", errors[:-1][seen[:-1]], "err"),
     ):
         if rows.min() == rows.max():
-            return f"{side} {'never' if rows.max() == 0 else 'always'} {verb} on these images: the log-odds difference is infinite"
+            return (
+                f"{side} {'never' if rows.max() == 0 else 'always'} {verb} "
+                "on these images: the log-odds difference is infinite"
+            )
     return ""
 
 
@@ -458,7 +465,10 @@ POPULATION_COLUMNS = [
 def population_table(
     raters: pd.DataFrame, models: list[str], *, alpha: float = 0.05, correct: str = "correct_topk"
 ) -> pd.DataFrame:
-    """:func:`humans_vs_model_mixed` of each of ``models`` on one rater table, a row each (:data:`POPULATION_COLUMNS`)."""
+    """:func:`humans_vs_model_mixed` of each of ``models`` on one rater table, a row each.
+
+    The columns are :data:`POPULATION_COLUMNS`.
+    """
     found = [humans_vs_model_mixed(raters, model, alpha=alpha, correct=correct) for model in models]
     return pd.DataFrame(
         [[getattr(result, column) for column in POPULATION_COLUMNS] for result in found], columns=POPULATION_COLUMNS

@@ -278,7 +278,10 @@ class GeeResult(ModelVsAnnotatorsResult):
     of freedom (t with images - 1 below 40 images; infinite: normal).
     """
 
-    title = "Annotators vs model: GEE with annotator effects, exchangeable within image, robust errors (bias-reduced below 40 images)"
+    title = (
+        "Annotators vs model: GEE with annotator effects, exchangeable "
+        "within image, robust errors (bias-reduced below 40 images)"
+    )
     difference: float
     estimate: float
     ci_low: float

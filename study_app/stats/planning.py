@@ -354,7 +354,10 @@ def plan_study(
             implied_consistency(human_error, model_error, discordance=cells.discordance),
             "implied by the model only",
         )
-        simulation = f"simulation ({n_sim} studies; optimistic: annotators agree only through the model, error consistency {consistency:.2f})"
+        simulation = (
+            f"simulation ({n_sim} studies; optimistic: annotators agree "
+            f"only through the model, error consistency {consistency:.2f})"
+        )
     else:
         consistency, source = human_consistency, "requested"
         simulation = f"simulation ({n_sim} studies; annotators' error consistency {consistency:.2f})"
@@ -392,7 +395,9 @@ def plan_study(
                     "annotators": count,
                     "n_images": np.nan,
                     "power": np.nan,
-                    "method": f"not simulated: one annotator needs about {formula_n:,} images; plan for a larger difference",
+                    "method": (
+                        f"not simulated: one annotator needs about {formula_n:,} images; plan for a larger difference"
+                    ),
                 }
             )
             continue

@@ -502,7 +502,8 @@ def _check_counts(
         raise PsychometricError(f"levels must be finite numbers, got {x[~np.isfinite(x)].tolist()}")
     if family == "weibull" and (x < 0).any():
         raise PsychometricError(
-            f"the Weibull is defined for levels >= 0, got {x[x < 0].tolist()}; use family='logistic' for negative levels"
+            "the Weibull is defined for levels >= 0, got "
+            f"{x[x < 0].tolist()}; use family='logistic' for negative levels"
         )
     if (nn < 0).any() or (kk < 0).any() or (kk > nn).any() or (np.round(nn) != nn).any() or (np.round(kk) != kk).any():
         raise PsychometricError(
@@ -678,7 +679,8 @@ def _assemble(
     location_at_limit = bool(np.isclose(theta[0], model.a_limits).any())
     if location_at_limit:  # the curve's position is not identified: a threshold read off it means nothing
         notes.append(
-            "no threshold: the curve's location went to its search limit (accuracy does not change enough over the tested levels to place it)"
+            "no threshold: the curve's location went to its search limit "
+            "(accuracy does not change enough over the tested levels to place it)"
         )
         threshold = np.nan
     elif not low <= threshold <= high:
@@ -706,7 +708,8 @@ def _assemble(
         notes.append("fit did not converge inside the search limits: parameters are not identified by these data")
     if gof < POOR_FIT_P:
         notes.append(
-            f"poor fit: deviance {deviance:.3g}, goodness-of-fit p = {gof:.3g} (accuracy not a smooth {model.direction} curve of the level?)"
+            f"poor fit: deviance {deviance:.3g}, goodness-of-fit p = {gof:.3g} "
+            f"(accuracy not a smooth {model.direction} curve of the level?)"
         )
     return PsychometricFit(
         model.family,

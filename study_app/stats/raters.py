@@ -153,7 +153,10 @@ def _scored(
     per_image = truth.groupby("image_code", sort=True)["label_id"].agg(tuple)
     if len(per_image) < len(images):
         missing = images[~np.isin(np.arange(len(images)), per_image.index)]
-        message = f"{len(missing)} image(s) have no ground truth, e.g. {missing[0]!r}; check the image ids against the manifest"
+        message = (
+            f"{len(missing)} image(s) have no ground truth, e.g. "
+            f"{missing[0]!r}; check the image ids against the manifest"
+        )
         raise InputFileError([Problem(source, message, field="image_id")])
     truth_label_code = pd.Index(label_names).get_indexer(truth["label_id"])
     known = truth_label_code >= 0

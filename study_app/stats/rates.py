@@ -100,8 +100,9 @@ def _predictions_once(rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` with each model's prediction of an image counted once.
 
     An image shown in several phases (counterbalanced designs) carries a copy of the one
-    prediction per phase (the same image at another condition is another stimulus and stays); pooled over phases, the copies would count as evidence twice.
-    An annotator's answers in two phases are two answers and stay.
+    prediction per phase (the same image at another condition is another stimulus and
+    stays); pooled over phases, the copies would count as evidence twice. An annotator's
+    answers in two phases are two answers and stay.
     """
     is_model = (rows["kind"] == MODEL).to_numpy()
     models = rows[is_model]  # a few thousand rows beside a million answers

@@ -41,7 +41,10 @@ def format_value(value: Any) -> str:
 
 
 def is_pvalue(name: str) -> bool:
-    """Whether a field or column holds p-values: ``pvalue``, ``pvalue_holm``, ``mcnemar_p``, ``gee_p``, ``mcnemar_midp``..."""
+    """Whether a field or column holds p-values.
+
+    Such as ``pvalue``, ``pvalue_holm``, ``mcnemar_p``, ``gee_p``, ``mcnemar_midp``...
+    """
     return (
         name == "pvalue"
         or (name.startswith("pvalue_") and not name.endswith("_method"))
@@ -165,7 +168,7 @@ class Result:
         return "".join(parts)
 
     def _fields(self) -> tuple[list[tuple[str, str]], list[tuple[str, pd.DataFrame]]]:
-        """(name with spaces, value as text) of the fields that are not data frames, and (name, frame) of those that are."""
+        """(name with spaces, value as text) of the fields that are not data frames; (name, frame) of the rest."""
         scalars: list[tuple[str, str]] = []
         tables: list[tuple[str, pd.DataFrame]] = []
         for item in fields(self):  # type: ignore[arg-type]

@@ -18,7 +18,10 @@ from study_app.stimuli import transforms
 
 
 def condition_name(level: float) -> str:
-    """A level as text, and so as its condition's name: the shortest exact decimal, no exponent ("0.35", "40", "inf")."""
+    """A level as text, and so as its condition's name: the shortest exact decimal, no exponent.
+
+    E.g. "0.35", "40", "inf".
+    """
     return np.format_float_positional(level + 0.0, trim="-")  # + 0.0 turns -0.0 into 0
 
 

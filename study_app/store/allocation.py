@@ -13,10 +13,10 @@ transaction-scoped lock per study, on SQLite in the write transaction that holds
 file), so each claim sees every slot the earlier ones took. Row locks alone (``FOR UPDATE
 SKIP LOCKED``) are not enough when the slots exactly fit the annotators: a claim skips a
 row that a concurrent claim locked but then left (a second slot of an image it already
-took), and the last annotators come up short. Answers filling slots still lock only
-their rows (``SKIP LOCKED``), and never wait for a claim. The slots a session has not
-filled return to the pool once the session shows no sign of life (``sessions.heartbeat_at``, renewed by every answer) for
-the phase's ``release_after_min``, or once it ended.
+took), and the last annotators come up short. Answers filling slots still lock only their
+rows (``SKIP LOCKED``), and never wait for a claim. The slots a session has not filled
+return to the pool once the session shows no sign of life (``sessions.heartbeat_at``,
+renewed by every answer) for the phase's ``release_after_min``, or once it ended.
 
 A session that comes back after its slots were released takes them again if they are
 still free (:func:`keep_claims`, on resume); the trials whose images went to someone else
@@ -220,7 +220,8 @@ def fill_slot(
     ):
         return True
     filled = conn.execute(
-        "UPDATE allocations SET trial_uuid = ? WHERE session_uuid = ? AND phase = ? AND image_id = ? AND trial_uuid IS NULL",
+        "UPDATE allocations SET trial_uuid = ? WHERE session_uuid = "
+        "? AND phase = ? AND image_id = ? AND trial_uuid IS NULL",
         (trial_uuid, session_uuid, phase, image_id),
     ).rowcount
     return bool(filled) or _take_free_slot(
@@ -233,7 +234,8 @@ def answer_placed(conn, trial_uuid: str) -> bool:
     fill. (False too for an answer in a phase without slots, where filling finds none.)"""
     return (
         conn.execute(
-            "SELECT 1 FROM allocations WHERE trial_uuid = ? UNION ALL SELECT 1 FROM trials WHERE supersedes = ? LIMIT 1",
+            "SELECT 1 FROM allocations WHERE trial_uuid = ? UNION ALL "
+            "SELECT 1 FROM trials WHERE supersedes = ? LIMIT 1",
             (trial_uuid, trial_uuid),
         ).fetchone()
         is not None

@@ -5,9 +5,10 @@ with an empty rank. Columns, in order: ``study, annotator, session, phase, trial
 image_id, rank, label_id, rt_ms, shown_at, answered_at, flags`` (the public format of
 DESIGN.md), then ``outcome, flag_note, image_sha256, presented_ms, trial_uuid,
 supersedes, superseded, pilot, interrupted, group, condition``, then the manifest's
-attribute columns (e.g. ``source_image_id``) of the studies that have them. A run manifest (JSON beside the table) carries the app version,
-the protocol hashes with each image's SHA-256, and the sessions, which is also what lets
-:func:`import_answers` rebuild a store from an export.
+attribute columns (e.g. ``source_image_id``) of the studies that have them. A run
+manifest (JSON beside the table) carries the app version, the protocol hashes with each
+image's SHA-256, and the sessions, which is also what lets :func:`import_answers`
+rebuild a store from an export.
 """
 
 from __future__ import annotations
@@ -373,7 +374,8 @@ def _stage(store: ResultsStore, frame: pd.DataFrame, manifest: dict) -> None:
         conn.execute("PRAGMA defer_foreign_keys = ON")
         for s in manifest["studies"]:
             conn.execute(
-                "INSERT OR IGNORE INTO studies(uuid, name, version, protocol_hash, snapshot, created_at) VALUES (?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO studies(uuid, name, version, "
+                "protocol_hash, snapshot, created_at) VALUES (?,?,?,?,?,?)",
                 (s["uuid"], s["name"], s["version"], s["protocol_hash"], json.dumps(s["snapshot"]), s["created_at"]),
             )
         for s in manifest["sessions"]:

@@ -187,8 +187,9 @@ def session_kinds(frame: pd.DataFrame | None, manifest: dict, where: Path) -> tu
                 Problem(
                     str(where),
                     f"missing, and no pilot column of the table says it either: whether session {uuid_} "
-                    f"(annotator {session['annotator_id']!r}) holds pilot (simulated) or real answers is not known. If you "
-                    'know, add "pilot": 1 (pilot) or "pilot": 0 (real) to this session of the manifest and import again',
+                    f"(annotator {session['annotator_id']!r}) holds pilot (simulated) or real answers is not "
+                    'known. If you know, add "pilot": 1 (pilot) or "pilot": 0 (real) to this session of the '
+                    "manifest and import again",
                     field=field,
                 )
             )
@@ -297,7 +298,8 @@ def _trial_problems(frame: pd.DataFrame, path: Path) -> list[Problem]:
         problems.append(
             Problem(
                 str(path),
-                f"trial {row.trial + 1} of phase {row.phase} is answered twice in session {row.session} (neither revises the other)",
+                f"trial {row.trial + 1} of phase {row.phase} is answered "
+                f"twice in session {row.session} (neither revises the other)",
                 line=row_line(path, int(row.Index)),
                 field="trial_uuid",
             )
@@ -343,7 +345,8 @@ def _session_problems(frame: pd.DataFrame, manifest: dict, path: Path) -> list[P
             problems.append(
                 Problem(
                     str(path),
-                    f"{row.pilot!r}, but the manifest's session is {'a pilot' if session.get('pilot') else 'a real'} one",
+                    f"{row.pilot!r}, but the manifest's session is "
+                    f"{'a pilot' if session.get('pilot') else 'a real'} one",
                     field="pilot",
                     **where,
                 )
@@ -355,7 +358,8 @@ def _session_problems(frame: pd.DataFrame, manifest: dict, path: Path) -> list[P
             problems.append(
                 Problem(
                     str(path),
-                    f"trial {row.trial} of phase {row.phase} (image {row.image_id}) is not in the session's trial order",
+                    f"trial {row.trial} of phase {row.phase} (image "
+                    f"{row.image_id}) is not in the session's trial order",
                     field="trial",
                     **where,
                 )

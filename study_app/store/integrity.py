@@ -23,9 +23,11 @@ _INVARIANTS = {
     "answers whose ranks are not 1..k": """
         SELECT trial_uuid FROM answers GROUP BY trial_uuid HAVING MIN(rank) != 1 OR MAX(rank) != COUNT(*)""",
     "answered trials without labels": """
-        SELECT uuid FROM trials t WHERE outcome = 'answer' AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.trial_uuid = t.uuid)""",
+        SELECT uuid FROM trials t WHERE outcome = 'answer' AND NOT EXISTS \
+(SELECT 1 FROM answers a WHERE a.trial_uuid = t.uuid)""",
     "non-answers (not sure, timeout, skip) with labels": """
-        SELECT uuid FROM trials t WHERE outcome != 'answer' AND EXISTS (SELECT 1 FROM answers a WHERE a.trial_uuid = t.uuid)""",
+        SELECT uuid FROM trials t WHERE outcome != 'answer' AND EXISTS \
+(SELECT 1 FROM answers a WHERE a.trial_uuid = t.uuid)""",
     "trials answered twice in one session without a revision": """
         SELECT session_uuid FROM trials t WHERE NOT EXISTS (SELECT 1 FROM trials r WHERE r.supersedes = t.uuid)
         GROUP BY session_uuid, phase, trial_index HAVING COUNT(*) > 1""",
@@ -33,7 +35,8 @@ _INVARIANTS = {
         SELECT uuid FROM trials t WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.uuid = t.session_uuid)""",
     "negative response times": "SELECT uuid FROM trials WHERE rt_ms < 0",
     "reviews of review sessions that are not in the store": """
-        SELECT uuid FROM reviews r WHERE NOT EXISTS (SELECT 1 FROM review_sessions s WHERE s.uuid = r.review_session_uuid)""",
+        SELECT uuid FROM reviews r WHERE NOT EXISTS \
+(SELECT 1 FROM review_sessions s WHERE s.uuid = r.review_session_uuid)""",
     "reviews without a cause": "SELECT uuid FROM reviews WHERE causes = '[]'",
     "review revisions that replace a review of another error or reviewer": """
         SELECT r.uuid FROM reviews r JOIN reviews old ON old.uuid = r.supersedes

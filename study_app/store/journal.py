@@ -135,7 +135,10 @@ class JournaledStore:
         return ended
 
     def session_answers(self, session: Session) -> list[StoredAnswer]:
-        """As :meth:`ResultsStore.session_answers`, from the journal: it holds every answer of a session this desktop runs."""
+        """As :meth:`ResultsStore.session_answers`, from the journal.
+
+        The journal holds every answer of a session this desktop runs.
+        """
         return self.journal.session_answers(session)
 
     def listen_for_lock_waits(self, listener: LockWaitListener | None) -> None:

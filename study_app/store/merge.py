@@ -125,7 +125,8 @@ class MergeReport:
         lines = [f"merged {len(self.inputs)} store(s); rows added: {added}"]
         if self.conflicts:
             lines.append(
-                f"{len(self.conflicts)} conflict(s): one annotator id answered the same image in two sessions (both kept):"
+                f"{len(self.conflicts)} conflict(s): one annotator id "
+                "answered the same image in two sessions (both kept):"
             )
             for c in self.conflicts[:20]:
                 lines.append(
@@ -298,9 +299,10 @@ def merge_stores(out: Path | str, inputs: list[Path | str]) -> MergeReport:
                 hashes = source.protocol_hashes()
                 if hashes and hashes != expected:
                     raise StoreError(
-                        f"{source.path}: holds answers for protocol hash(es) {', '.join(sorted(h[:12] for h in hashes))}, "
-                        f"but the merge is of {', '.join(sorted(h[:12] for h in expected))}; stores of different "
-                        "protocols cannot be merged"
+                        f"{source.path}: holds answers for protocol hash(es) "
+                        f"{', '.join(sorted(h[:12] for h in hashes))}, but the merge "
+                        f"is of {', '.join(sorted(h[:12] for h in expected))}; "
+                        "stores of different protocols cannot be merged"
                     )
             return merge_into(target, sources, [str(source.path) for source in sources])
     finally:

@@ -93,7 +93,10 @@ def cut_short(path: Path) -> str | None:
     if not lost:
         return None
     if size % page_size and lost[0] == whole + 1:
-        return f"the file ends in the middle of page {lost[0]:,} ({size:,} bytes, pages of {page_size:,}): it was cut short"
+        return (
+            f"the file ends in the middle of page {lost[0]:,} "
+            f"({size:,} bytes, pages of {page_size:,}): it was cut short"
+        )
     return f"the file holds {whole:,} of the {pages:,} pages the database needs from it: it was cut short"
 
 

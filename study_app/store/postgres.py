@@ -239,8 +239,8 @@ class PgConnection:
     def columns(self, table: str) -> list[str]:
         """The table's columns in order, without the ``rowid`` this backend adds."""
         rows = self.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? "
-            "ORDER BY ordinal_position",
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+            "current_schema() AND table_name = ? ORDER BY ordinal_position",
             (table,),
         ).fetchall()
         return [name for (name,) in rows if name != "rowid"]

@@ -97,8 +97,8 @@ def _one_study(store: ResultsStore, study_uuid: str, name: str, protocol_hash: s
     slots: dict[str, int] = {}
     held: dict[str, Counter] = {}
     for phase, image_id, total, waiting in conn.execute(
-        "SELECT phase, image_id, COUNT(*), SUM(CASE WHEN session_uuid IS NOT NULL AND trial_uuid IS NULL THEN 1 ELSE 0 END) "
-        "FROM allocations WHERE study_uuid = ? GROUP BY phase, image_id",
+        "SELECT phase, image_id, COUNT(*), SUM(CASE WHEN session_uuid IS NOT NULL AND trial_uuid "
+        "IS NULL THEN 1 ELSE 0 END) FROM allocations WHERE study_uuid = ? GROUP BY phase, image_id",
         (study_uuid,),
     ):
         slots[phase] = max(slots.get(phase, 0), total)
@@ -119,14 +119,16 @@ def format_progress(progress: list[StudyProgress], images: bool = False) -> str:
     for study in progress:
         annotators = len({s.annotator for s in study.sessions})
         lines.append(
-            f"study {study.name} (protocol {study.protocol_hash[:12]}): {annotators} annotator(s), {len(study.sessions)} session(s)"
+            f"study {study.name} (protocol {study.protocol_hash[:12]}): "
+            f"{annotators} annotator(s), {len(study.sessions)} session(s)"
         )
         lines.append(f"  {'annotator':<16} {'session':<9} {'started':<17} {'answered':>15}  {'last answer':<17} state")
         for s in study.sessions:
             share = f"{s.answered}/{s.total} ({s.answered / s.total:.0%})" if s.total else "0/0"
             state = "finished" if s.ended else ("started" if not s.answered else "in progress")
             lines.append(
-                f"  {s.annotator:<16} {s.session[:8]:<9} {_minute(s.started_at):<17} {share:>15}  {_minute(s.last_answer):<17} {state}"
+                f"  {s.annotator:<16} {s.session[:8]:<9} {_minute(s.started_at):<17} "
+                f"{share:>15}  {_minute(s.last_answer):<17} {state}"
             )
         for phase in study.phases:
             lines.extend(_phase_lines(phase, images))
@@ -148,8 +150,9 @@ def _phase_lines(phase: PhaseProgress, images: bool) -> list[str]:
         answered = sum(min(n, phase.wanted) for n in counts.values())
         free = len(counts) * phase.wanted - answered - held
         lines = [
-            f"  phase {phase.name}: {len(counts)} image(s), {phase.wanted} answer(s) each: {len(complete)} complete, "
-            f"{started} begun, {untouched} not begun; slots: {answered} answered, {held} held by sessions, {max(free, 0)} free"
+            f"  phase {phase.name}: {len(counts)} image(s), {phase.wanted} answer(s) "
+            f"each: {len(complete)} complete, {started} begun, {untouched} not begun; "
+            f"slots: {answered} answered, {held} held by sessions, {max(free, 0)} free"
         ]
         if over:
             lines.append(

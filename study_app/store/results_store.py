@@ -278,7 +278,8 @@ class ResultsStore:
         study_uuid = key_uuid("study", study.protocol_hash)
         with write(self.conn) as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO studies(uuid, name, version, protocol_hash, snapshot, created_at) VALUES (?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO studies(uuid, name, version, "
+                "protocol_hash, snapshot, created_at) VALUES (?,?,?,?,?,?)",
                 (
                     study_uuid,
                     study.name,
@@ -324,9 +325,10 @@ class ResultsStore:
                 session_uuid, protocol_hash, started_at, _ = unfinished
                 if protocol_hash != study.protocol_hash:
                     raise ProtocolChangedError(
-                        f"annotator {annotator} has an unfinished session (started {started_at}) under a different "
-                        f"version of the protocol (hash {protocol_hash[:12]}, now {study.protocol_hash[:12]}): the study "
-                        "files changed since. Restore the original files to resume, or start a new session (--force-new)."
+                        f"annotator {annotator} has an unfinished session (started {started_at}) "
+                        f"under a different version of the protocol (hash {protocol_hash[:12]}, "
+                        f"now {study.protocol_hash[:12]}): the study files changed since. Restore "
+                        "the original files to resume, or start a new session (--force-new)."
                     )
                 session = self.load_session(session_uuid)
                 session.resumed = True
@@ -335,9 +337,9 @@ class ResultsStore:
             finished = [r[3] for r in rows if r[1] == study.protocol_hash and r[3] is not None]
             if finished:
                 raise StoreError(
-                    f"annotator {annotator} already finished this study (on {finished[-1][:16].replace('T', ' ')} UTC). "
-                    "Use another annotator id, or ask the study's researcher to start a new session for this one "
-                    "(annotate --force-new)"
+                    f"annotator {annotator} already finished this study (on "
+                    f"{finished[-1][:16].replace('T', ' ')} UTC). Use another annotator id, or ask the "
+                    "study's researcher to start a new session for this one (annotate --force-new)"
                 )
         return self._new_session(study, annotator, arrival)
 
@@ -412,8 +414,8 @@ class ResultsStore:
             return None
         if arrival is None:
             earlier = self.conn.execute(
-                "SELECT uuid, assignment FROM sessions WHERE annotator_id = ? AND protocol_hash = ? AND assignment IS NOT NULL "
-                "ORDER BY started_at LIMIT 1",
+                "SELECT uuid, assignment FROM sessions WHERE annotator_id = ? AND "
+                "protocol_hash = ? AND assignment IS NOT NULL ORDER BY started_at LIMIT 1",
                 (annotator, study.protocol_hash),
             ).fetchone()
             if earlier:
@@ -428,7 +430,8 @@ class ResultsStore:
 
     def load_session(self, session_uuid: str) -> Session:
         row = self.conn.execute(
-            "SELECT annotator_id, protocol_hash, trial_order, started_at, ended_at, assignment FROM sessions WHERE uuid = ?",
+            "SELECT annotator_id, protocol_hash, trial_order, started_at, "
+            "ended_at, assignment FROM sessions WHERE uuid = ?",
             (session_uuid,),
         ).fetchone()
         if row is None:
@@ -529,7 +532,8 @@ class ResultsStore:
     @staticmethod
     def _insert_events(conn: Connection, session: Session, events: Iterable[Event], trial: Trial | None) -> None:
         conn.executemany(
-            "INSERT INTO events(uuid, session_uuid, phase, trial_index, kind, t_ms, detail, at) VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO events(uuid, session_uuid, phase, trial_index, "
+            "kind, t_ms, detail, at) VALUES (?,?,?,?,?,?,?,?)",
             [
                 (
                     new_uuid(),
@@ -592,7 +596,10 @@ class ResultsStore:
             )
 
     def sync_status(self) -> SyncStatus:
-        """Always synced: an answer is in this store (a file, or a server written to directly) once ``submit`` returns."""
+        """Always synced: an answer is in this store once ``submit`` returns.
+
+        The store is a file, or a server written to directly.
+        """
         return ALWAYS_SYNCED
 
     def unfinished_session(self, study: Study, annotator: str) -> tuple[str, str, int] | None:
@@ -611,8 +618,8 @@ class ResultsStore:
         oldest first. A study is its name: one store (a lab's server) may hold several studies,
         and this study's sessions under an earlier version of its protocol are still its own."""
         return self.conn.execute(
-            "SELECT s.uuid, s.protocol_hash, s.started_at, s.ended_at FROM sessions s JOIN studies st ON st.uuid = s.study_uuid "
-            "WHERE st.name = ? AND s.annotator_id = ? ORDER BY s.started_at, s.uuid",
+            "SELECT s.uuid, s.protocol_hash, s.started_at, s.ended_at FROM sessions s JOIN studies st ON "
+            "st.uuid = s.study_uuid WHERE st.name = ? AND s.annotator_id = ? ORDER BY s.started_at, s.uuid",
             (study.name, annotator),
         ).fetchall()
 

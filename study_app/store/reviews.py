@@ -167,8 +167,9 @@ def save_review(
         previous = _current_rows(conn, reviewer, target.item)
         supersedes = previous[0][0] if previous else None
         conn.execute(
-            "INSERT INTO reviews(uuid, review_session_uuid, reviewer_id, item, rater, rater_kind, phase, image_id, trial_uuid, "
-            "guesses, truth, causes, note, proposed_truth, review_ms, reviewed_at, supersedes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO reviews(uuid, review_session_uuid, reviewer_id, item, rater, rater_kind, "
+            "phase, image_id, trial_uuid, guesses, truth, causes, note, proposed_truth, "
+            "review_ms, reviewed_at, supersedes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 review.uuid,
                 session_uuid,
@@ -209,7 +210,8 @@ def _not_superseded(rows: list[tuple]) -> list[tuple]:
 def _current_rows(conn, reviewer: str, item: str) -> list[tuple]:
     """The reviewer's current (not superseded) rows for one error, latest first."""
     rows = conn.execute(
-        "SELECT uuid, reviewed_at, supersedes FROM reviews WHERE reviewer_id = ? AND item = ? ORDER BY reviewed_at DESC, uuid DESC",
+        "SELECT uuid, reviewed_at, supersedes FROM reviews WHERE "
+        "reviewer_id = ? AND item = ? ORDER BY reviewed_at DESC, uuid DESC",
         (reviewer, item),
     ).fetchall()
     return _not_superseded(rows)
@@ -223,8 +225,8 @@ def current_reviews(store: ResultsStore, reviewer: str) -> dict[str, ErrorReview
     """
     rows = _not_superseded(
         store.conn.execute(
-            "SELECT uuid, item, causes, note, proposed_truth, reviewed_at, supersedes FROM reviews WHERE reviewer_id = ? "
-            "ORDER BY reviewed_at, uuid",
+            "SELECT uuid, item, causes, note, proposed_truth, reviewed_at, supersedes "
+            "FROM reviews WHERE reviewer_id = ? ORDER BY reviewed_at, uuid",
             (reviewer,),
         ).fetchall()
     )
@@ -235,7 +237,10 @@ def current_reviews(store: ResultsStore, reviewer: str) -> dict[str, ErrorReview
 
 
 def review_conflicts(store: ResultsStore) -> list[tuple[str, str, int]]:
-    """(reviewer, item, count) where one reviewer has several current reviews of one error (merged from two machines)."""
+    """(reviewer, item, count) where one reviewer has several current reviews of one error.
+
+    Such duplicates come from merging two machines' stores.
+    """
     rows = _not_superseded(store.conn.execute("SELECT uuid, reviewer_id, item, supersedes FROM reviews").fetchall())
     counts = Counter((reviewer, item) for _, reviewer, item, _ in rows)
     return sorted((reviewer, item, count) for (reviewer, item), count in counts.items() if count > 1)

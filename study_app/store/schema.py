@@ -187,7 +187,8 @@ def migrate(conn: Connection, target: int = SCHEMA_VERSION, where: str | Path = 
     current = schema_version(conn, where)
     if current > SCHEMA_VERSION:
         raise StoreError(
-            f"results store has schema version {current}, newer than this program's {SCHEMA_VERSION}; update the program"
+            f"results store has schema version {current}, newer than "
+            f"this program's {SCHEMA_VERSION}; update the program"
         )
     for version in range(current, target):
         _apply(conn, version)

@@ -43,7 +43,8 @@ def sessions(store: Path) -> list[tuple[str, str | None, int]]:
     """(annotator, ended_at, trials answered) of every session in ``store``."""
     with sqlite3.connect(store) as conn:
         return conn.execute(
-            "SELECT annotator_id, ended_at, (SELECT COUNT(*) FROM trials t WHERE t.session_uuid = s.uuid) FROM sessions s"
+            "SELECT annotator_id, ended_at, (SELECT COUNT(*) FROM "
+            "trials t WHERE t.session_uuid = s.uuid) FROM sessions s"
         ).fetchall()
 
 

@@ -213,7 +213,8 @@ def test_store_locked_by_another_process(qtbot, tiny_study, tmp_path, monkeypatc
             sys.executable,
             "-c",
             "import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-            "c.execute('BEGIN EXCLUSIVE'); print('LOCKED', flush=True); sys.stdin.readline(); c.execute('ROLLBACK')\nprint('FREE', flush=True)",
+            "c.execute('BEGIN EXCLUSIVE'); print('LOCKED', flush=True); "
+            "sys.stdin.readline(); c.execute('ROLLBACK')\nprint('FREE', flush=True)",
             str(session.store_path),
         ],
         stdin=subprocess.PIPE,

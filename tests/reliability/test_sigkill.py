@@ -205,7 +205,8 @@ def test_sigkill_during_merge(tmp_path, merge_inputs):
             assert report.ok, report.summary()
             with ResultsStore(out, readonly=True) as store:
                 counts = store.conn.execute(
-                    "SELECT s.uuid, COUNT(t.uuid) FROM sessions s LEFT JOIN trials t ON t.session_uuid = s.uuid GROUP BY s.uuid"
+                    "SELECT s.uuid, COUNT(t.uuid) FROM sessions s LEFT JOIN "
+                    "trials t ON t.session_uuid = s.uuid GROUP BY s.uuid"
                 ).fetchall()
             assert all(n == per_input // 3 for _, n in counts), "a session was merged in part"
             assert len(counts) % 3 == 0, "an input was merged in part"

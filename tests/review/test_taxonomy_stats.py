@@ -218,7 +218,8 @@ def test_only_reviews_of_the_analysed_errors_count_and_the_share_reviewed_is_sai
         ("net", "im0"),
     ]
     assert notes == [
-        "2 review(s) of errors outside this analysis (other phases, or not an error under this rule) are not counted here",
+        "2 review(s) of errors outside this analysis (other phases, "
+        "or not an error under this rule) are not counted here",
         "errors reviewed: humans 3 of 3; net 1 of 1",
     ]
     table = taxonomy_table(consensus(counted, DEFAULT_TAXONOMY.keys), DEFAULT_TAXONOMY).set_index(["group", "cause"])

@@ -340,7 +340,10 @@ def test_one_stimulus_twice_for_a_rater_is_an_error_naming_the_files(tmp_path):
         )
     with pytest.raises(
         InputFileError,
-        match=r"several trials of image 'noise/n02123045_1.png' at condition '0'.*session-1.csv and noise_resnet50_session-2.csv",
+        match=(
+            r"several trials of image 'noise/n02123045_1.png' at condition "
+            r"'0'.*session-1.csv and noise_resnet50_session-2.csv"
+        ),
     ):
         read_model_vs_human(tmp_path / "raw", benchmark_conditions_only=False)
 

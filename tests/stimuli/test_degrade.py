@@ -202,8 +202,8 @@ def test_every_unusable_image_is_listed_before_anything_is_written(tmp_path: Pat
     assert "image 'missing': " in message and "image file not found" in message
     # 12 px is enough for sigma 1 (needs 4) but not for sigma 4 (needs 16); the 24 px images pass both.
     assert (
-        f"image 'small' ({small}): 30x12 pixels is too small for low_pass at level 4: the shorter side must be at least 4 x sigma"
-        in message
+        f"image 'small' ({small}): 30x12 pixels is too small for low_pass "
+        "at level 4: the shorter side must be at least 4 x sigma" in message
     )
     assert "level 1:" not in message
     assert not out.exists()

@@ -178,7 +178,10 @@ def test_merge_into_a_folder_without_write_permission_says_which(tmp_path, input
 
 
 def test_merge_into_a_read_only_file_system_says_which(tmp_path, inputs):
-    """EROFS needs a read-only mount (root cannot be kept out of a folder by chmod alone); skipped where none can be made."""
+    """EROFS needs a read-only mount (root cannot be kept out of a folder by chmod alone).
+
+    Skipped where none can be made.
+    """
     folder = tmp_path / "readonly"
     folder.mkdir()
     if (

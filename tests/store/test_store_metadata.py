@@ -41,7 +41,8 @@ DAMAGES = {
     "snapshot": ("UPDATE studies SET snapshot = '{\"phases\": 3}'", ("progress", "manifest")),
     # Python's json reads 1e999 as infinity, NaN and Infinity as themselves; int() of them fails far away
     "assignment-infinite": (
-        'UPDATE sessions SET assignment = \'{"arrival": 1, "blocks": {}, "group": 1e999, "phase_order": ["training"]}\' '
+        'UPDATE sessions SET assignment = \'{"arrival": 1, "blocks": '
+        '{}, "group": 1e999, "phase_order": ["training"]}\' '
         "WHERE annotator_id = 'A02'",
         ("resume", "answers", "manifest"),
     ),
@@ -51,7 +52,8 @@ DAMAGES = {
         ("resume", "answers", "manifest"),
     ),
     "assignment-huge": (  # a whole number no integer column holds
-        'UPDATE sessions SET assignment = \'{"arrival": 1, "blocks": {}, "group": 100000000000000000000, "phase_order": []}\' '
+        'UPDATE sessions SET assignment = \'{"arrival": 1, "blocks": '
+        '{}, "group": 100000000000000000000, "phase_order": []}\' '
         "WHERE annotator_id = 'A02'",
         ("resume", "answers", "manifest"),
     ),

@@ -5,9 +5,10 @@ pilot run takes, each with its own offline journal) annotate one study on the se
 once: 100 training images that everyone answers and 6,000 test images shared out with
 ``judgements_per_image = 3`` (900 per annotator), 1,000 answers per process, each taking
 its response time for real (``--real-time``, 60 ms: a fast lab, but a lab's pace, so that
-the outage ends while the desktops are still at work). When a third of the answers are in, the server is shut down; the processes go on into their journals
-and send everything once it is back. At the end nothing is lost or duplicated and every
-test image has exactly 3 answers.
+the outage ends while the desktops are still at work). When a third of the answers are
+in, the server is shut down; the processes go on into their journals and send everything
+once it is back. At the end nothing is lost or duplicated and every test image has
+exactly 3 answers.
 """
 
 from __future__ import annotations
