@@ -19,6 +19,7 @@ from study_app.cli.options import (
     DIRECTION_OPTION,
     INPUT_OPTIONS,
     SCORING_OPTIONS,
+    add_command,
     add_options,
     check_model_vs_human,
     command_inputs,
@@ -27,17 +28,18 @@ from study_app.cli.options import (
 from study_app.errors import StudyError
 from study_app.io.ranges import ALPHA, RUN_SEED, Range
 
+COMPARE_HELP = "compare annotators' and models' errors on the same images (rates, intervals, paired tests, agreement)"
+COMPARE_DESCRIPTION = (
+    "From a study's results store (--study [--store]), from tidy files "
+    "(--answers --truth --predictions), or from predictions alone (--truth --predictions): error rates "
+    "with intervals (each rater on all its trials, and on the images both sides saw), paired tests on "
+    "shared images, error consistency, label agreement, per-class errors, trends and response times."
+)
+
 
 def add_compare_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``compare`` and ``plan`` to an argparse sub-parsers object."""
-    compare = sub.add_parser(
-        "compare",
-        help="compare annotators' and models' errors on the same images (rates, intervals, paired tests, agreement)",
-        description="From a study's results store (--study [--store]), from tidy files "
-        "(--answers --truth --predictions), or from predictions alone (--truth --predictions): error rates "
-        "with intervals (each rater on all its trials, and on the images both sides saw), paired tests on "
-        "shared images, error consistency, label agreement, per-class errors, trends and response times.",
-    )
+    compare = add_command(sub, "compare", cmd_compare, COMPARE_HELP, COMPARE_DESCRIPTION)
     add_options(compare.add_argument_group("inputs"), INPUT_OPTIONS)
     add_options(compare, [*SCORING_OPTIONS, *BOOTSTRAP_OPTIONS, DIRECTION_OPTION])
     compare.add_argument("--out", help="folder for the CSV tables (default results/<study>/compare/)")
@@ -48,9 +50,8 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
         help="also the error taxonomy of the study's reviews (see review): causes, tests, "
         "reviewer agreement, error rates with the reviewed ground truth",
     )
-    compare.set_defaults(handler=cmd_compare)
 
-    plan = sub.add_parser("plan", help="test images (and annotators) needed to detect an error difference")
+    plan = add_command(sub, "plan", cmd_plan, "test images (and annotators) needed to detect an error difference")
     plan.add_argument(
         "--human-error", type=Range(0, 1).option(), required=True, help="expected human top-k error, e.g. 0.051"
     )
@@ -85,7 +86,6 @@ def add_compare_commands(sub: argparse._SubParsersAction) -> None:
     )
     plan.add_argument("--seed", type=RUN_SEED.option(int), default=0, help="seed of the simulation (default 0)")
     plan.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    plan.set_defaults(handler=cmd_plan)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

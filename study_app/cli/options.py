@@ -10,7 +10,7 @@ write its own command line back from it (the report does).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +125,20 @@ DIRECTION_OPTION: Option = (
         "trend; e.g. decreasing for noise width, increasing for contrast)",
     },
 )
+
+
+def add_command(
+    sub: argparse._SubParsersAction,
+    name: str,
+    handler: Callable[[argparse.Namespace], int],
+    summary: str,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    """Declare the sub-command ``name`` (``summary``: its line in ``--help``) with the handler :mod:`study_app.cli.main`
+    calls for it, so that no command can be declared without one."""
+    parser = sub.add_parser(name, help=summary, description=description)
+    parser.set_defaults(handler=handler)
+    return parser
 
 
 def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, options: Iterable[Option]) -> None:

@@ -20,6 +20,7 @@ from study_app.cli.options import (
     INPUT_OPTIONS,
     SCORING_OPTIONS,
     Option,
+    add_command,
     add_options,
     check_model_vs_human,
     command_inputs,
@@ -27,6 +28,13 @@ from study_app.cli.options import (
 )
 from study_app.errors import StudyError
 from study_app.io.ranges import Range
+
+HELP = "write the comparison report: one self-contained HTML page, Markdown, figures (PNG, SVG) and CSV tables"
+DESCRIPTION = (
+    "From a study's results store (--study [--store]), tidy files (--answers --truth --predictions) "
+    "or model-vs-human raw data (--model-vs-human DIR --dataset NAME): error rates, paired tests, agreement, "
+    "per-class errors, confusions, learning, response times and image galleries."
+)
 
 #: The options, in the order the command line is written back into the report.
 OPTIONS: tuple[Option, ...] = (
@@ -50,15 +58,7 @@ OPTIONS: tuple[Option, ...] = (
 
 def add_report_command(sub: argparse._SubParsersAction) -> None:
     """Add ``report`` to an argparse sub-parsers object."""
-    parser = sub.add_parser(
-        "report",
-        help="write the comparison report: one self-contained HTML page, Markdown, figures (PNG, SVG) and CSV tables",
-        description="From a study's results store (--study [--store]), tidy files (--answers --truth --predictions) "
-        "or model-vs-human raw data (--model-vs-human DIR --dataset NAME): error rates, paired tests, agreement, "
-        "per-class errors, confusions, learning, response times and image galleries.",
-    )
-    add_options(parser, OPTIONS)
-    parser.set_defaults(handler=cmd_report)
+    add_options(add_command(sub, "report", cmd_report, HELP, DESCRIPTION), OPTIONS)
 
 
 def command_line(args: argparse.Namespace) -> str:

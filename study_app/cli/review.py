@@ -10,19 +10,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from study_app.cli.options import STORE_HELP, STUDY_HELP
+from study_app.cli.options import STORE_HELP, STUDY_HELP, add_command
 from study_app.review.items import RATER_GROUPS, REVIEW_RULES, Selection
+
+HELP = "sort human and model errors into causes (error taxonomy) in a review window; resumable, mergeable"
+DESCRIPTION = (
+    "Walks through the errors of the chosen raters (image, ground truth with definition and examples, "
+    "the rater's guesses in order, a person's response time) and stores the causes, a note and any proposed "
+    "ground truth for each. With --blind, nothing shows whether a person or a model erred and the order is "
+    "shuffled (the same order for the same study and reviewer). Reviews go to the study's results store."
+)
 
 
 def add_review_command(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "review",
-        help="sort human and model errors into causes (error taxonomy) in a review window; resumable, mergeable",
-        description="Walks through the errors of the chosen raters (image, ground truth with definition and examples, "
-        "the rater's guesses in order, a person's response time) and stores the causes, a note and any proposed "
-        "ground truth for each. With --blind, nothing shows whether a person or a model erred and the order is "
-        "shuffled (the same order for the same study and reviewer). Reviews go to the study's results store.",
-    )
+    parser = add_command(sub, "review", cmd_review, HELP, DESCRIPTION)
     parser.add_argument("--study", required=True, help=STUDY_HELP)
     parser.add_argument("--reviewer", help="reviewer id (a pseudonym); asked for when not given")
     parser.add_argument(
@@ -49,7 +50,6 @@ def add_review_command(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--export", metavar="CSV", help="write every stored review (revisions marked) to this CSV file; no window"
     )
-    parser.set_defaults(handler=cmd_review)
 
 
 def cmd_review(args: argparse.Namespace) -> int:
