@@ -47,7 +47,7 @@ from study_app.stats.conditions import (
     condition_tests,
     shared_stimuli,
 )
-from study_app.stats.psychometric import fit_raters, level_counts, psychometric_curve
+from study_app.stats.psychometric import FitOptions, fit_raters, level_counts, psychometric_curve
 from study_app.stats.raters import HUMAN, MODEL, raters_from_guesses
 
 from .bench_psychometric import CURVE, GUESS, LEVELS, MODELS, scipy_fit_seconds
@@ -170,13 +170,13 @@ def run(size: Workload) -> list[Result]:
     built = time.perf_counter()
     raters = make_raters(size)
     built = time.perf_counter() - built
-    options = {"guess": GUESS, "direction": "decreasing"}
+    options = FitOptions(GUESS, direction="decreasing", n_boot=N_BOOT_FITS)
     label = f"{raters['rater'].nunique()} raters x {len(LEVELS)} levels, {len(raters):,} trials"
     steps = {
         "condition_rates, both scopes (2000 pooled-humans replicates)": lambda: condition_rates(
             raters, scope=("all", "shared")
         ),
-        f"fit_raters, {N_BOOT_FITS} replicates": lambda: fit_raters(raters, n_boot=N_BOOT_FITS, **options),
+        f"fit_raters, {N_BOOT_FITS} replicates": lambda: fit_raters(raters, options),
         "condition_consistency": lambda: condition_consistency(raters),
         "condition_tests (2000 paired replicates per model and level)": lambda: condition_tests(raters),
     }

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
 from study_app.stats.psychometric import (
+    FitOptions,
     compare_thresholds,
     fit_psychometric,
     fit_raters,
@@ -120,10 +121,7 @@ def null_rejections(runs: int) -> float:
             model,
             np.full(humans.shape, 20),
             humans,
-            guess=GUESS,
-            direction="decreasing",
-            n_boot=200,
-            seed=run,
+            FitOptions(GUESS, direction="decreasing", n_boot=200, seed=run),
         )
         rejected += result.pvalue < 0.05
     return rejected / runs
@@ -138,7 +136,10 @@ def coverage(runs: int) -> float:
     covered = 0
     for run in range(runs):
         fit = fit_psychometric(
-            levels, np.full(8, 50), rng.binomial(50, psi), guess=GUESS, direction="decreasing", n_boot=200, seed=run
+            levels,
+            np.full(8, 50),
+            rng.binomial(50, psi),
+            FitOptions(GUESS, direction="decreasing", n_boot=200, seed=run),
         )
         covered += fit.threshold_interval[0] <= truth <= fit.threshold_interval[1]
     return covered / runs
@@ -148,12 +149,12 @@ def run(quick: bool) -> list[Result]:
     size = QUICK if quick else Workload()
     raters = make_raters(size)
     raters_n = raters["rater"].nunique()
-    options = {"guess": GUESS, "direction": "decreasing"}
+    options = FitOptions(GUESS, direction="decreasing")
     per_fit = scipy_fit_seconds(level_counts(raters), size.baseline_fits)
     results = []
     label = f"{raters_n} raters x {len(LEVELS)} levels, {len(raters):,} trials"
     for n_boot in (0, 200, 1000):
-        seconds = fastest(lambda n_boot=n_boot: fit_raters(raters, n_boot=n_boot, **options), size.repeat)
+        seconds = fastest(lambda n_boot=n_boot: fit_raters(raters, replace(options, n_boot=n_boot)), size.repeat)
         results.append(
             Result(
                 "psychometric",
@@ -168,7 +169,7 @@ def run(quick: bool) -> list[Result]:
         )
     fits_200 = results[1].value
     tests = fastest(
-        lambda: [threshold_difference(raters, model, n_boot=1000, **options) for model in MODELS], size.repeat
+        lambda: [threshold_difference(raters, model, replace(options, n_boot=1000)) for model in MODELS], size.repeat
     )
     results.append(
         Result(

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pandas loads on first use
     import pandas as pd
 
     from study_app.stats.conditions import ConditionAnalysis
+    from study_app.stats.psychometric import FitOptions
 
 DIRECTIONS = ("auto", "increasing", "decreasing")
 MAX_FIT_BOOT = 1000
@@ -103,7 +104,7 @@ def analyse_conditions(
     import pandas as pd
 
     from study_app.stats.conditions import condition_analysis
-    from study_app.stats.psychometric import FIT_COLUMNS, fit_raters
+    from study_app.stats.psychometric import FIT_COLUMNS, FitOptions, fit_raters
 
     if not has_conditions(raters):
         return None
@@ -122,18 +123,17 @@ def analyse_conditions(
         levels = pd.to_numeric(rows["condition"].astype(str)).to_numpy(dtype=float)
         fitted_direction, reason = _direction(analysis.rates, str(phase), direction)
         family = "weibull" if (levels >= 0).all() else "logistic"
-        options: dict[str, Any] = {
-            "guess": guess,
-            "correctness": correct,
-            "family": family,
-            "direction": fitted_direction,
-            "n_boot": min(n_boot, MAX_FIT_BOOT),
-            "seed": seed,
-            "confidence": 1 - alpha,
-        }
-        fit = fit_raters(with_pooled_humans(rows), **options)
+        options = FitOptions(
+            guess,
+            family=family,
+            direction=fitted_direction,
+            n_boot=min(n_boot, MAX_FIT_BOOT),
+            seed=seed,
+            confidence=1 - alpha,
+        )
+        fit = fit_raters(with_pooled_humans(rows), options, correctness=correct)
         fits.append(fit.assign(phase=str(phase))[["phase", *FIT_COLUMNS]])
-        tests += _threshold_tests(rows, str(phase), options)
+        tests += _threshold_tests(rows, str(phase), options, correct)
         chosen.add(fitted_direction)
         notes.append(
             f"{phase}: psychometric fits {fitted_direction} ({reason}), {family}, guess rate 1/{classes}, "
@@ -159,7 +159,7 @@ THRESHOLD_TEST_COLUMNS = [
 ]
 
 
-def _threshold_tests(rows: pd.DataFrame, phase: str, options: dict) -> list[tuple]:
+def _threshold_tests(rows: pd.DataFrame, phase: str, options: FitOptions, correct: str) -> list[tuple]:
     """Each model's threshold minus the pooled annotators' (cluster bootstrap over annotators), as
     :func:`~study_app.stats.psychometric.threshold_difference` tests it; none without annotators."""
     from study_app.stats.psychometric import threshold_difference
@@ -169,7 +169,7 @@ def _threshold_tests(rows: pd.DataFrame, phase: str, options: dict) -> list[tupl
         return []
     found = []
     for model in sorted(rows.loc[rows["kind"] == MODEL, "rater"].astype(str).unique()):
-        test = threshold_difference(rows, model, **options)
+        test = threshold_difference(rows, model, options, correctness=correct)
         found.append(
             (
                 phase,

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Required, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -106,10 +106,10 @@ class _Model:
         return alpha, np.exp(theta[..., 1])
 
 
-def _model(levels: np.ndarray, family: str, direction: str, guess: float, lapse: float | None) -> _Model:
+def _model(levels: np.ndarray, options: FitOptions) -> _Model:
     """Search limits that contain every curve the tested levels can tell apart, and a little more."""
     low, high = float(levels.min()), float(levels.max())
-    if family == "weibull":
+    if options.family == "weibull":
         positive = levels[levels > 0]
         smallest = float(positive.min()) if len(positive) else high
         a_limits = (np.log(smallest / 20), np.log(high * 20))
@@ -118,8 +118,8 @@ def _model(levels: np.ndarray, family: str, direction: str, guess: float, lapse:
         span = high - low
         a_limits = (low - 2 * span, high + 2 * span)
         b_limits = (np.log(span / 500), np.log(span * 5))
-    lapse_low, lapse_high = (0.0, MAX_LAPSE) if lapse is None else (lapse, lapse)
-    return _Model(family, direction, guess, lapse_low, lapse_high, a_limits, b_limits)
+    lapse_low, lapse_high = (0.0, MAX_LAPSE) if options.lapse is None else (options.lapse, options.lapse)
+    return _Model(options.family, options.direction, options.guess, lapse_low, lapse_high, a_limits, b_limits)
 
 
 def _shape(model: _Model, x: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -329,46 +329,42 @@ def _threshold(model: _Model, theta: np.ndarray, accuracy: float) -> np.ndarray:
     return np.where(reachable, level, beyond)
 
 
-def psychometric_curve(
-    levels: np.ndarray,
-    *,
-    alpha: float,
-    beta: float,
-    guess: float,
-    lapse: float = 0.0,
-    family: str = "weibull",
-    direction: str = "increasing",
-) -> float | np.ndarray:
+class CurveParameters(TypedDict, total=False):
+    """One curve's parameters, as :func:`psychometric_curve` and :func:`threshold_level` take them.
+
+    ``alpha, beta`` are the Weibull scale and shape or the logistic location and scale;
+    ``lapse`` defaults to 0, ``family`` to ``"weibull"``, ``direction`` to ``"increasing"``.
+    """
+
+    alpha: Required[float]
+    beta: Required[float]
+    guess: Required[float]
+    lapse: float
+    family: str
+    direction: str
+
+
+def psychometric_curve(levels: ArrayLike, **curve: Unpack[CurveParameters]) -> float | np.ndarray:
     """psi at ``levels`` for given parameters (for plotting fitted curves and simulating)."""
-    _check_options(family, direction, guess=guess, accuracy=None, lapse=lapse)
+    model, theta = _given(curve, accuracy=None)
     x = np.asarray(levels, dtype=float)
-    if family == "weibull" and (x < 0).any():
+    if model.family == "weibull" and (x < 0).any():
         raise PsychometricError(f"the Weibull is defined for levels >= 0, got {x[x < 0].tolist()}")
-    model, theta = _given(family, direction, guess, alpha, beta, lapse)
     values = _psi(model, x.reshape(-1), theta).reshape(x.shape)
     return float(values) if values.ndim == 0 else values
 
 
-def threshold_level(
-    accuracy: float,
-    *,
-    alpha: float,
-    beta: float,
-    guess: float,
-    lapse: float = 0.0,
-    family: str = "weibull",
-    direction: str = "increasing",
-) -> float:
+def threshold_level(accuracy: float, **curve: Unpack[CurveParameters]) -> float:
     """The level where :func:`psychometric_curve` equals ``accuracy`` (±inf if it never does)."""
-    _check_options(family, direction, guess=guess, accuracy=accuracy, lapse=lapse)
-    model, theta = _given(family, direction, guess, alpha, beta, lapse)
+    model, theta = _given(curve, accuracy=accuracy)
     return float(_threshold(model, theta, accuracy))
 
 
-def _given(
-    family: str, direction: str, guess: float, alpha: float, beta: float, lapse: float
-) -> tuple[_Model, np.ndarray]:
-    """The model and internal parameters of a curve given by its parameters."""
+def _given(curve: CurveParameters, accuracy: float | None) -> tuple[_Model, np.ndarray]:
+    """The model and internal parameters of a curve given by its parameters (checked, as is ``accuracy``)."""
+    alpha, beta, guess, lapse = curve["alpha"], curve["beta"], curve["guess"], curve.get("lapse", 0.0)
+    family, direction = curve.get("family", "weibull"), curve.get("direction", "increasing")
+    _check_options(family, direction, guess=guess, accuracy=accuracy, lapse=lapse)
     if beta <= 0 or (family == "weibull" and alpha <= 0):
         raise PsychometricError(f"beta (and a Weibull's alpha) must be > 0, got alpha {alpha}, beta {beta}")
     model = _Model(family, direction, guess, lapse, lapse, (-np.inf, np.inf), (-np.inf, np.inf))
@@ -409,27 +405,16 @@ class PsychometricFit(Summarised):
     note: str
 
 
-def fit_psychometric(
-    levels: np.ndarray,
-    n: np.ndarray,
-    correct: np.ndarray,
-    *,
-    guess: float,
-    family: str = "weibull",
-    direction: str = "increasing",
-    threshold_accuracy: float | None = None,
-    lapse: float | None = None,
-    n_boot: int = 1000,
-    seed: int = 0,
-    confidence: float = 0.95,
-) -> PsychometricFit:
-    """Fit one rater's accuracy against the level, with a bootstrap threshold interval.
+@dataclass(frozen=True)
+class FitOptions:
+    """How psychometric functions are fitted and their thresholds bootstrapped.
 
-    Parameters
+    One value serves :func:`fit_psychometric`, :func:`fit_raters`, :func:`compare_thresholds`
+    and :func:`threshold_difference`, so a caller that fits curves and tests thresholds states
+    its settings once; a wrong value is refused where it is written (:class:`PsychometricError`).
+
+    Attributes
     ----------
-    levels, n, correct : arrays of equal length
-        Level of each condition, trials at it and how many were correct. Levels with
-        no trials are ignored (and named in the note).
     guess : float
         Chance accuracy, 1 / number of classes.
     family : ``"weibull"`` or ``"logistic"``
@@ -446,35 +431,49 @@ def fit_psychometric(
     confidence : float
         Coverage of the interval.
     """
-    accuracy = _check_options(
-        family, direction, guess=guess, accuracy=threshold_accuracy, lapse=lapse, n_boot=n_boot, confidence=confidence
-    )
-    x, nn, kk, notes = _check_counts(levels, n, correct, family)
-    batch = _fit_batch(
-        [(x, nn, kk)],
-        family=family,
-        direction=direction,
-        guess=guess,
-        lapse=lapse,
-        accuracy=accuracy,
-        n_boot=n_boot,
-        rngs=[np.random.default_rng(seed)],
-        confidence=confidence,
-    )
+
+    guess: float
+    family: str = "weibull"
+    direction: str = "increasing"
+    threshold_accuracy: float | None = None
+    lapse: float | None = None
+    n_boot: int = 1000
+    seed: int = 0
+    confidence: float = 0.95
+
+    def __post_init__(self) -> None:
+        _check_options(
+            self.family, self.direction, guess=self.guess, accuracy=self.threshold_accuracy, lapse=self.lapse
+        )
+        if not 0 < self.confidence < 1 or self.n_boot < 0:
+            raise PsychometricError(
+                f"confidence {self.confidence} must be in (0, 1) and n_boot {self.n_boot} at least 0"
+            )
+
+    @property
+    def accuracy(self) -> float:
+        """The accuracy that defines the threshold (``threshold_accuracy`` or its default)."""
+        return _threshold_accuracy(self.guess, self.threshold_accuracy)
+
+
+def fit_psychometric(levels: np.ndarray, n: np.ndarray, correct: np.ndarray, options: FitOptions) -> PsychometricFit:
+    """Fit one rater's accuracy against the level, with a bootstrap threshold interval.
+
+    Parameters
+    ----------
+    levels, n, correct : arrays of equal length
+        Level of each condition, trials at it and how many were correct. Levels with
+        no trials are ignored (and named in the note).
+    options : FitOptions
+        The curve, the threshold and the bootstrap; its ``seed`` seeds the replicates.
+    """
+    x, nn, kk, notes = _check_counts(levels, n, correct, options.family)
+    batch = _fit_batch([(x, nn, kk)], options, [np.random.default_rng(options.seed)])
     return _with_notes(batch[0][0], notes)
 
 
-def _check_options(
-    family: str,
-    direction: str,
-    *,
-    guess: float,
-    accuracy: float | None,
-    lapse: float | None,
-    n_boot: int = 0,
-    confidence: float = 0.95,
-) -> float:
-    """The threshold accuracy, after checking every option (errors say which value is wrong)."""
+def _check_options(family: str, direction: str, *, guess: float, accuracy: float | None, lapse: float | None) -> None:
+    """Check the options of a curve and its threshold (errors say which value is wrong)."""
     if family not in FAMILIES:
         raise PsychometricError(f"unknown psychometric family {family!r}; use one of {', '.join(FAMILIES)}")
     if direction not in DIRECTIONS:
@@ -483,12 +482,14 @@ def _check_options(
         raise PsychometricError(f"guess rate {guess} must be in [0, 1) (1 / number of classes)")
     if lapse is not None and not 0 <= lapse < 1 - guess:
         raise PsychometricError(f"lapse rate {lapse} must be in [0, 1 - guess rate)")
-    if not 0 < confidence < 1 or n_boot < 0:
-        raise PsychometricError(f"confidence {confidence} must be in (0, 1) and n_boot {n_boot} at least 0")
-    accuracy = (1 + guess) / 2 if accuracy is None else float(accuracy)
+    accuracy = _threshold_accuracy(guess, accuracy)
     if not guess < accuracy < 1:
         raise PsychometricError(f"threshold accuracy {accuracy} must lie between the guess rate {guess} and 1")
-    return accuracy
+
+
+def _threshold_accuracy(guess: float, accuracy: float | None) -> float:
+    """The accuracy asked for, or by default midway between the guess rate and 1."""
+    return (1 + guess) / 2 if accuracy is None else float(accuracy)
 
 
 def _check_counts(
@@ -524,36 +525,31 @@ def _with_notes(fit: PsychometricFit, notes: list[str]) -> PsychometricFit:
     return replace(fit, note="; ".join([*notes, *([fit.note] if fit.note else [])]))
 
 
-def _no_fit(
+def _record(
+    options: FitOptions,
     x: np.ndarray,
-    nn: np.ndarray,
-    *,
-    family: str,
-    direction: str,
-    guess: float,
-    accuracy: float,
-    n_boot: int,
-    confidence: float,
+    n: np.ndarray,
+    estimates: tuple[float, float, float, float, float, float],
+    threshold: float,
+    interval: tuple[float, float],
+    converged: bool,
     note: str,
 ) -> PsychometricFit:
+    """The fit of counts ``n`` on levels ``x`` under ``options``; ``estimates``: alpha, beta, lapse, loglik,
+    deviance and gof_pvalue (all NaN where no curve could be fitted)."""
     return PsychometricFit(
-        family,
-        direction,
+        options.family,
+        options.direction,
         len(x),
-        int(nn.sum()),
-        guess,
-        np.nan,
-        np.nan,
-        np.nan,
-        np.nan,
-        np.nan,
-        np.nan,
-        accuracy,
-        np.nan,
-        (np.nan, np.nan),
-        confidence,
-        n_boot,
-        False,
+        int(n.sum()),
+        options.guess,
+        *estimates,
+        options.accuracy,
+        threshold,
+        interval,
+        options.confidence,
+        options.n_boot,
+        converged,
         note,
     )
 
@@ -577,46 +573,26 @@ def _degenerate(x: np.ndarray, nn: np.ndarray, kk: np.ndarray, guess: float, acc
 
 
 def _fit_batch(
-    data: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-    *,
-    family: str,
-    direction: str,
-    guess: float,
-    lapse: float | None,
-    accuracy: float,
-    n_boot: int,
-    rngs: list[np.random.Generator],
-    confidence: float,
+    data: list[tuple[np.ndarray, np.ndarray, np.ndarray]], options: FitOptions, rngs: list[np.random.Generator]
 ) -> list[tuple[PsychometricFit, np.ndarray | None]]:
     """Fit many raters: those on the same levels share one vectorised call, replicates included.
 
     Returns each rater's fit and its replicate thresholds (None without bootstrap or fit).
     Each rater's replicates come from its own generator in ``rngs``.
     """
+    accuracy, n_boot = options.accuracy, options.n_boot
     fits: list[tuple[PsychometricFit, np.ndarray | None] | None] = [None] * len(data)
     groups: dict[tuple[float, ...], list[int]] = {}
     for index, (x, nn, kk) in enumerate(data):
-        reason = _degenerate(x, nn, kk, guess, accuracy)
+        reason = _degenerate(x, nn, kk, options.guess, accuracy)
         if reason:
-            fits[index] = (
-                _no_fit(
-                    x,
-                    nn,
-                    family=family,
-                    direction=direction,
-                    guess=guess,
-                    accuracy=accuracy,
-                    n_boot=n_boot,
-                    confidence=confidence,
-                    note=reason,
-                ),
-                None,
-            )
+            no_fit = _record(options, x, nn, (np.nan,) * 6, np.nan, (np.nan, np.nan), False, reason)
+            fits[index] = (no_fit, None)
         else:
             groups.setdefault(tuple(x), []).append(index)
     for levels, members in groups.items():
         x = np.array(levels)
-        model = _model(x, family, direction, guess, lapse)
+        model = _model(x, options)
         n = np.stack([data[i][1] for i in members])
         k = np.stack([data[i][2] for i in members])
         theta, loglik, converged = _fit_many(model, x, n, k)
@@ -640,17 +616,15 @@ def _fit_batch(
                 x,
                 n[j],
                 theta[j],
+                options,
                 alpha=alpha[j],
                 beta=beta[j],
                 loglik=loglik[j],
                 deviance=deviance[j],
                 converged=bool(converged[j]),
-                accuracy=accuracy,
                 threshold=point_thresholds[j],
                 replicate_thresholds=replicates,
                 replicate_deviance=None if replicate_deviance is None else replicate_deviance[j],
-                n_boot=n_boot,
-                confidence=confidence,
             )
             fits[i] = (fit, replicates)
     return fits  # type: ignore[return-value]
@@ -661,19 +635,18 @@ def _assemble(
     x: np.ndarray,
     n: np.ndarray,
     theta: np.ndarray,
+    options: FitOptions,
     *,
     alpha: float,
     beta: float,
     loglik: float,
     deviance: float,
     converged: bool,
-    accuracy: float,
     threshold: float,
     replicate_thresholds: np.ndarray | None,
     replicate_deviance: np.ndarray | None,
-    n_boot: int,
-    confidence: float,
 ) -> PsychometricFit:
+    accuracy, n_boot, confidence = options.accuracy, options.n_boot, options.confidence
     notes: list[str] = []
     low, high = float(x[0]), float(x[-1])
     location_at_limit = bool(np.isclose(theta[0], model.a_limits).any())
@@ -711,26 +684,8 @@ def _assemble(
             f"poor fit: deviance {deviance:.3g}, goodness-of-fit p = {gof:.3g} "
             f"(accuracy not a smooth {model.direction} curve of the level?)"
         )
-    return PsychometricFit(
-        model.family,
-        model.direction,
-        len(x),
-        int(n.sum()),
-        model.guess,
-        float(alpha),
-        float(beta),
-        float(theta[2]),
-        float(loglik),
-        float(deviance),
-        gof,
-        accuracy,
-        float(threshold),
-        interval,
-        confidence,
-        n_boot,
-        converged,
-        "; ".join(notes),
-    )
+    estimates = (float(alpha), float(beta), float(theta[2]), float(loglik), float(deviance), gof)
+    return _record(options, x, n, estimates, float(threshold), interval, converged, "; ".join(notes))
 
 
 def level_counts(raters: pd.DataFrame, *, correctness: str = "correct_top1") -> pd.DataFrame:
@@ -801,47 +756,21 @@ FIT_COLUMNS = (
 )
 
 
-def fit_raters(
-    raters: pd.DataFrame,
-    *,
-    guess: float,
-    correctness: str = "correct_top1",
-    family: str = "weibull",
-    direction: str = "increasing",
-    threshold_accuracy: float | None = None,
-    lapse: float | None = None,
-    n_boot: int = 200,
-    seed: int = 0,
-    confidence: float = 0.95,
-) -> pd.DataFrame:
+def fit_raters(raters: pd.DataFrame, options: FitOptions, *, correctness: str = "correct_top1") -> pd.DataFrame:
     """:func:`fit_psychometric` for every rater of a rater table with numeric ``condition`` levels.
 
     One row per rater (phases pooled), columns :data:`FIT_COLUMNS`. Raters on the same
     levels are fitted together, bootstrap replicates included (seeded per rater by
-    ``seed`` and its name). Thresholds outside the tested levels are NaN with a note.
+    ``options.seed`` and its name). Thresholds outside the tested levels are NaN with a note.
     """
-    accuracy = _check_options(
-        family, direction, guess=guess, accuracy=threshold_accuracy, lapse=lapse, n_boot=n_boot, confidence=confidence
-    )
     counts = level_counts(raters, correctness=correctness)
     keys, data, notes = [], [], []
     for (rater, kind), rows in counts.groupby(["rater", "kind"], sort=True):
-        x, nn, kk, rater_notes = _check_counts(rows["level"], rows["n"], rows["correct"], family)
+        x, nn, kk, rater_notes = _check_counts(rows["level"], rows["n"], rows["correct"], options.family)
         keys.append((rater, kind))
         data.append((x, nn, kk))
         notes.append(rater_notes)
-    rngs = [rater_stream(seed, rater) for rater, _ in keys]
-    fits = _fit_batch(
-        data,
-        family=family,
-        direction=direction,
-        guess=guess,
-        lapse=lapse,
-        accuracy=accuracy,
-        n_boot=n_boot,
-        rngs=rngs,
-        confidence=confidence,
-    )
+    fits = _fit_batch(data, options, [rater_stream(options.seed, rater) for rater, _ in keys])
     rows = []
     for (rater, kind), (fit, _), rater_notes in zip(keys, fits, notes):
         fit = _with_notes(fit, rater_notes)
@@ -900,16 +829,9 @@ def compare_thresholds(
     model_correct: np.ndarray,
     humans_n: np.ndarray,
     humans_correct: np.ndarray,
+    options: FitOptions,
     *,
-    guess: float,
     model: str = "model",
-    family: str = "weibull",
-    direction: str = "increasing",
-    threshold_accuracy: float | None = None,
-    lapse: float | None = None,
-    n_boot: int = 1000,
-    seed: int = 0,
-    confidence: float = 0.95,
 ) -> ThresholdDifference:
     """Does the model's threshold differ from the pooled annotators'? (See :class:`ThresholdDifference`.)
 
@@ -917,9 +839,7 @@ def compare_thresholds(
     one row per annotator and one column per level (0 trials where an annotator did
     not see a level).
     """
-    accuracy = _check_options(
-        family, direction, guess=guess, accuracy=threshold_accuracy, lapse=lapse, n_boot=n_boot, confidence=confidence
-    )
+    accuracy, n_boot, confidence, family = options.accuracy, options.n_boot, options.confidence, options.family
     if n_boot < 1:
         raise PsychometricError("the threshold difference test needs n_boot >= 1 bootstrap replicates")
     humans_n, humans_correct = (
@@ -930,94 +850,67 @@ def compare_thresholds(
         raise PsychometricError(
             f"human counts must be (annotators, {len(levels)} levels), got {humans_n.shape} and {humans_correct.shape}"
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(options.seed)
     model_x, model_nn, model_kk, model_notes = _check_counts(levels, model_n, model_correct, family)
     pooled_x, pooled_n, pooled_k, _ = _check_counts(levels, humans_n.sum(axis=0), humans_correct.sum(axis=0), family)
-    ((model_fit, model_replicates),) = _fit_batch(
-        [(model_x, model_nn, model_kk)],
-        family=family,
-        direction=direction,
-        guess=guess,
-        lapse=lapse,
-        accuracy=accuracy,
-        n_boot=n_boot,
-        rngs=[rng],
-        confidence=confidence,
-    )
-    ((humans_fit, _),) = _fit_batch(
-        [(pooled_x, pooled_n, pooled_k)],
-        family=family,
-        direction=direction,
-        guess=guess,
-        lapse=lapse,
-        accuracy=accuracy,
-        n_boot=0,
-        rngs=[rng],
-        confidence=confidence,
-    )
+    ((model_fit, model_replicates),) = _fit_batch([(model_x, model_nn, model_kk)], options, [rng])
+    ((humans_fit, _),) = _fit_batch([(pooled_x, pooled_n, pooled_k)], replace(options, n_boot=0), [rng])
     problems = [f"model: {model_fit.note}"] if np.isnan(model_fit.threshold) else []
     problems += [f"humans: {humans_fit.note}"] if np.isnan(humans_fit.threshold) else []
     if problems:
-        return ThresholdDifference(
-            model,
-            len(humans_n),
-            accuracy,
-            model_fit.threshold,
-            humans_fit.threshold,
-            np.nan,
-            (np.nan, np.nan),
-            np.nan,
-            confidence,
-            n_boot,
-            "no test: " + "; ".join(problems),
+        statistic, interval, pvalue, note = np.nan, (np.nan, np.nan), np.nan, "no test: " + "; ".join(problems)
+    else:
+        order = np.argsort(np.asarray(levels, float))
+        columns = order[np.isin(np.asarray(levels, float)[order], pooled_x)]
+        humans_replicates = _cluster_replicates(
+            pooled_x, humans_n[:, columns], humans_correct[:, columns], humans_fit, options, rng
         )
-    order = np.argsort(np.asarray(levels, float))
-    columns = order[np.isin(np.asarray(levels, float)[order], pooled_x)]
-    weights = resample_counts(len(humans_n), n_boot, rng).astype(float)
-    pooled = _model(pooled_x, family, direction, guess, lapse)
-    start = pooled.theta(humans_fit.alpha, humans_fit.beta, humans_fit.lapse)
-    theta, _, _ = _fit_many(
-        pooled,
-        pooled_x,
-        weights @ humans_n[:, columns],
-        weights @ humans_correct[:, columns],
-        near=np.tile(start, (n_boot, 1)),
-    )
-    humans_replicates = _threshold(pooled, theta, accuracy)
-    with np.errstate(invalid="ignore"):
-        differences = model_replicates - humans_replicates
-    differences = differences[~np.isnan(differences)]
-    tail = (1 - confidence) / 2
-    lowest, highest = np.quantile(differences, [tail, 1 - tail], method="inverted_cdf")
-    interval = (float(lowest), float(highest))
-    extreme = min(np.sum(differences <= 0), np.sum(differences >= 0))
-    pvalue = float(min(1.0, 2 * (extreme + 1) / (len(differences) + 1)))
-    notes = [
-        *model_notes,
-        *(f"{side}: {fit.note}" for side, fit in (("model", model_fit), ("humans", humans_fit)) if fit.note),
-    ]
+        with np.errstate(invalid="ignore"):
+            differences = model_replicates - humans_replicates
+        differences = differences[~np.isnan(differences)]
+        tail = (1 - confidence) / 2
+        lowest, highest = np.quantile(differences, [tail, 1 - tail], method="inverted_cdf")
+        statistic, interval = model_fit.threshold - humans_fit.threshold, (float(lowest), float(highest))
+        extreme = min(np.sum(differences <= 0), np.sum(differences >= 0))
+        pvalue = float(min(1.0, 2 * (extreme + 1) / (len(differences) + 1)))
+        sides = (("model", model_fit), ("humans", humans_fit))
+        note = "; ".join([*model_notes, *(f"{side}: {fit.note}" for side, fit in sides if fit.note)])
     return ThresholdDifference(
         model,
         len(humans_n),
         accuracy,
         model_fit.threshold,
         humans_fit.threshold,
-        model_fit.threshold - humans_fit.threshold,
+        statistic,
         interval,
         pvalue,
         confidence,
         n_boot,
-        "; ".join(notes),
+        note,
     )
 
 
+def _cluster_replicates(
+    x: np.ndarray,
+    humans_n: np.ndarray,
+    humans_correct: np.ndarray,
+    pooled_fit: PsychometricFit,
+    options: FitOptions,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Thresholds of the pooled annotators' curve refitted to ``options.n_boot`` resamples of the
+    annotators (rows of the counts on levels ``x``), each started from the pooled fit."""
+    weights = resample_counts(len(humans_n), options.n_boot, rng).astype(float)
+    pooled = _model(x, options)
+    start = pooled.theta(pooled_fit.alpha, pooled_fit.beta, pooled_fit.lapse)
+    theta, _, _ = _fit_many(
+        pooled, x, weights @ humans_n, weights @ humans_correct, near=np.tile(start, (options.n_boot, 1))
+    )
+    return _threshold(pooled, theta, options.accuracy)
+
+
 def threshold_difference(
-    raters: pd.DataFrame,
-    model: str,
-    *,
-    guess: float,
-    correctness: str = "correct_top1",
-    **options: Any,
+    raters: pd.DataFrame, model: str, options: FitOptions, *, correctness: str = "correct_top1"
 ) -> ThresholdDifference:
     """:func:`compare_thresholds` of one model of a rater table against all its annotators."""
     counts = level_counts(raters, correctness=correctness)
@@ -1040,7 +933,6 @@ def threshold_difference(
         mine["correct"].to_numpy(),
         trials.to_numpy(),
         right.to_numpy(),
-        guess=guess,
+        options,
         model=model,
-        **options,
     )

@@ -13,6 +13,7 @@ from scipy.optimize import minimize
 from study_app.errors import StudyError
 from study_app.stats.psychometric import (
     FIT_COLUMNS,
+    FitOptions,
     PsychometricError,
     compare_thresholds,
     fit_psychometric,
@@ -116,7 +117,7 @@ def test_maximum_likelihood_matches_multistart_scipy(family, seed):
     rng = np.random.default_rng(seed)
     n = np.full(len(NOISE), 40)
     k = simulate(rng, trials=40)
-    fit = fit_psychometric(NOISE, n, k, guess=GUESS, family=family, direction="decreasing", n_boot=0)
+    fit = fit_psychometric(NOISE, n, k, FitOptions(GUESS, family=family, direction="decreasing", n_boot=0))
     assert fit.converged
     best = math.inf
     for alpha in (0.1, 0.3, 0.6):
@@ -148,7 +149,7 @@ def test_maximum_likelihood_matches_a_brute_force_grid():
     rng = np.random.default_rng(7)
     n = np.full(len(NOISE), 60)
     k = simulate(rng, trials=60)
-    fit = fit_psychometric(NOISE, n, k, guess=GUESS, direction="decreasing", lapse=0.02, n_boot=0)
+    fit = fit_psychometric(NOISE, n, k, FitOptions(GUESS, direction="decreasing", lapse=0.02, n_boot=0))
     alphas, betas = np.linspace(0.2, 0.45, 251), np.linspace(1.0, 6.0, 251)
     grid = np.array(
         [[negative_loglik([a, b], NOISE, n, k, "weibull", "decreasing", lapse=0.02) for b in betas] for a in alphas]
@@ -167,7 +168,7 @@ def test_many_trials_recover_the_true_curve(family, alpha, beta, direction):
     levels = np.linspace(0.05, 0.9, 8)
     n = np.full(8, 100_000)
     psi = psychometric_curve(levels, alpha=alpha, beta=beta, guess=0.25, lapse=0.03, family=family, direction=direction)
-    fit = fit_psychometric(levels, n, np.round(n * psi), guess=0.25, family=family, direction=direction, n_boot=0)
+    fit = fit_psychometric(levels, n, np.round(n * psi), FitOptions(0.25, family=family, direction=direction, n_boot=0))
     assert (fit.alpha, fit.beta, fit.lapse) == pytest.approx((alpha, beta, 0.03), rel=2e-3)
     truth = threshold_level(0.625, alpha=alpha, beta=beta, guess=0.25, lapse=0.03, family=family, direction=direction)
     assert fit.threshold == pytest.approx(truth, rel=1e-3) and fit.converged and fit.note == ""
@@ -185,7 +186,7 @@ def test_threshold_interval_covers_the_truth_in_at_least_90_of_100_data_sets():
     for replicate in range(100):
         k = simulate(rng, levels=levels, trials=50)
         fit = fit_psychometric(
-            levels, np.full(8, 50), k, guess=GUESS, direction="decreasing", n_boot=200, seed=replicate
+            levels, np.full(8, 50), k, FitOptions(GUESS, direction="decreasing", n_boot=200, seed=replicate)
         )
         low, high = fit.threshold_interval
         covered += low <= truth <= high
@@ -205,10 +206,7 @@ def test_threshold_difference_keeps_its_size_under_the_null():
             model,
             np.full((8, 8), 20),
             humans,
-            guess=GUESS,
-            direction="decreasing",
-            n_boot=200,
-            seed=replicate,
+            FitOptions(GUESS, direction="decreasing", n_boot=200, seed=replicate),
         )
         rejections += result.pvalue < 0.05
     assert 4 <= rejections <= 18, rejections
@@ -219,7 +217,12 @@ def test_threshold_difference_finds_a_real_difference():
     model = simulate(rng, trials=100, alpha=0.15)
     humans = np.stack([simulate(rng, trials=30) for _ in range(6)])
     result = compare_thresholds(
-        NOISE, np.full(8, 100), model, np.full((6, 8), 30), humans, guess=GUESS, direction="decreasing", n_boot=500
+        NOISE,
+        np.full(8, 100),
+        model,
+        np.full((6, 8), 30),
+        humans,
+        FitOptions(GUESS, direction="decreasing", n_boot=500),
     )
     statistic, pvalue = result
     assert pvalue < 0.01 and statistic < 0
@@ -238,7 +241,7 @@ def assert_no_numbers(fit, words: str):
 
 def test_all_correct_at_every_level_says_so_instead_of_numbers():
     n = np.full(len(NOISE), 50)
-    fit = fit_psychometric(NOISE, n, n, guess=GUESS, direction="decreasing", n_boot=50)
+    fit = fit_psychometric(NOISE, n, n, FitOptions(GUESS, direction="decreasing", n_boot=50))
     assert_no_numbers(fit, "no threshold: every trial is correct at every level, accuracy never falls below 0.531")
     assert math.isnan(fit.alpha) and math.isnan(fit.beta) and not fit.converged
 
@@ -246,13 +249,15 @@ def test_all_correct_at_every_level_says_so_instead_of_numbers():
 def test_all_at_chance_says_so():
     rng = np.random.default_rng(3)
     n = np.full(len(NOISE), 50)
-    fit = fit_psychometric(NOISE, n, rng.binomial(n, GUESS), guess=GUESS, direction="decreasing", n_boot=50)
+    fit = fit_psychometric(NOISE, n, rng.binomial(n, GUESS), FitOptions(GUESS, direction="decreasing", n_boot=50))
     assert_no_numbers(fit, "consistent with chance (0.0625) at every level")
 
 
 def test_one_level_and_no_trials_say_so():
-    assert_no_numbers(fit_psychometric([0.1], [20], [12], guess=GUESS, n_boot=10), "only one level with trials (0.1)")
-    assert_no_numbers(fit_psychometric([0.1, 0.2], [0, 0], [0, 0], guess=GUESS, n_boot=10), "no trials")
+    assert_no_numbers(
+        fit_psychometric([0.1], [20], [12], FitOptions(GUESS, n_boot=10)), "only one level with trials (0.1)"
+    )
+    assert_no_numbers(fit_psychometric([0.1, 0.2], [0, 0], [0, 0], FitOptions(GUESS, n_boot=10)), "no trials")
 
 
 def test_a_level_without_trials_is_ignored_and_named():
@@ -260,10 +265,13 @@ def test_a_level_without_trials_is_ignored_and_named():
     n = np.full(len(NOISE), 50)
     k = simulate(rng)
     with_gap = fit_psychometric(
-        NOISE, np.where(NOISE == 0.2, 0, n), np.where(NOISE == 0.2, 0, k), guess=GUESS, direction="decreasing", n_boot=0
+        NOISE,
+        np.where(NOISE == 0.2, 0, n),
+        np.where(NOISE == 0.2, 0, k),
+        FitOptions(GUESS, direction="decreasing", n_boot=0),
     )
     without = fit_psychometric(
-        NOISE[NOISE != 0.2], n[NOISE != 0.2], k[NOISE != 0.2], guess=GUESS, direction="decreasing", n_boot=0
+        NOISE[NOISE != 0.2], n[NOISE != 0.2], k[NOISE != 0.2], FitOptions(GUESS, direction="decreasing", n_boot=0)
     )
     assert "levels without trials ignored: 0.2" in with_gap.note
     assert with_gap.n_levels == 7 and with_gap.threshold == pytest.approx(without.threshold, rel=1e-9)
@@ -272,7 +280,7 @@ def test_a_level_without_trials_is_ignored_and_named():
 def test_a_non_monotone_mess_is_flagged_as_a_poor_fit():
     n = np.full(len(NOISE), 100)
     k = np.array([95, 20, 90, 15, 95, 20, 90, 15])
-    fit = fit_psychometric(NOISE, n, k, guess=GUESS, direction="decreasing", n_boot=100)
+    fit = fit_psychometric(NOISE, n, k, FitOptions(GUESS, direction="decreasing", n_boot=100))
     assert "poor fit" in fit.note and fit.gof_pvalue < 0.05
 
 
@@ -283,12 +291,7 @@ def test_a_flat_accuracy_that_cannot_place_the_curve_reports_no_threshold():
         np.array([0, 0.1, 0.35, 0.6]),
         np.array([15, 15, 15, 15]),
         np.array([11, 14, 14, 13]),
-        guess=1 / 1000,
-        family="weibull",
-        direction="increasing",
-        threshold_accuracy=0.5,
-        n_boot=200,
-        seed=1,
+        FitOptions(1 / 1000, family="weibull", direction="increasing", threshold_accuracy=0.5, n_boot=200, seed=1),
     )
     assert not fit.converged
     assert math.isnan(fit.threshold) and all(math.isnan(v) for v in fit.threshold_interval)
@@ -299,30 +302,30 @@ def test_a_threshold_beyond_the_tested_levels_is_not_extrapolated():
     # accuracy only starts to fall at the last levels: the fitted 0.53 crossing lies beyond 0.9
     rng = np.random.default_rng(8)
     k = simulate(rng, trials=50, alpha=3.0, beta=3.0)
-    fit = fit_psychometric(NOISE, np.full(8, 50), k, guess=GUESS, direction="decreasing", n_boot=50)
+    fit = fit_psychometric(NOISE, np.full(8, 50), k, FitOptions(GUESS, direction="decreasing", n_boot=50))
     assert_no_numbers(fit, "no threshold: fitted accuracy stays above 0.531 over the tested range [0, 0.9]")
     assert not math.isnan(fit.alpha)  # the curve itself is still reported
 
 
 def test_bad_input_is_a_study_error():
     with pytest.raises(PsychometricError, match="Weibull is defined for levels >= 0"):
-        fit_psychometric([-1, 0, 1], [10, 10, 10], [5, 5, 5], guess=0.5)
+        fit_psychometric([-1, 0, 1], [10, 10, 10], [5, 5, 5], FitOptions(0.5))
     with pytest.raises(StudyError, match="threshold accuracy 0.4 must lie between the guess rate 0.5 and 1"):
-        fit_psychometric([0, 1], [10, 10], [5, 5], guess=0.5, threshold_accuracy=0.4)
+        fit_psychometric([0, 1], [10, 10], [5, 5], FitOptions(0.5, threshold_accuracy=0.4))
     with pytest.raises(StudyError, match="0 <= correct <= trials"):
-        fit_psychometric([0, 1], [10, 10], [11, 5], guess=0.5)
+        fit_psychometric([0, 1], [10, 10], [11, 5], FitOptions(0.5))
     with pytest.raises(StudyError, match="unknown psychometric family 'probit'"):
-        fit_psychometric([0, 1], [10, 10], [5, 5], guess=0.5, family="probit")
+        fit_psychometric([0, 1], [10, 10], [5, 5], FitOptions(0.5, family="probit"))
     with pytest.raises(PsychometricError, match="beta .* must be > 0"):
         psychometric_curve([0.5], alpha=1.0, beta=-2.0, guess=0.5)
     with pytest.raises(PsychometricError, match="n_boot -1"):
-        fit_psychometric([0, 1], [10, 10], [5, 5], guess=0.5, n_boot=-1)
+        fit_psychometric([0, 1], [10, 10], [5, 5], FitOptions(0.5, n_boot=-1))
 
 
 def test_fixed_lapse_and_summary():
     rng = np.random.default_rng(9)
     fit = fit_psychometric(
-        NOISE, np.full(8, 50), simulate(rng), guess=GUESS, direction="decreasing", lapse=0.0, n_boot=100
+        NOISE, np.full(8, 50), simulate(rng), FitOptions(GUESS, direction="decreasing", lapse=0.0, n_boot=100)
     )
     assert fit.lapse == 0.0 and fit.n_boot == 100 and fit.n_trials == 400
     text = fit.summary()
@@ -348,7 +351,7 @@ def rater_table_with_conditions(seed: int = 0) -> pd.DataFrame:
 
 def test_fit_raters_gives_one_tidy_row_per_rater_equal_to_the_single_fit():
     raters = rater_table_with_conditions()
-    table = fit_raters(raters, guess=GUESS, direction="decreasing", n_boot=100, seed=3)
+    table = fit_raters(raters, FitOptions(GUESS, direction="decreasing", n_boot=100, seed=3))
     assert list(table.columns) == list(FIT_COLUMNS)
     assert list(table["rater"]) == ["a1", "a2", "m", "perfect"]
     counts = level_counts(raters)
@@ -356,7 +359,7 @@ def test_fit_raters_gives_one_tidy_row_per_rater_equal_to_the_single_fit():
     for rater in ("a1", "m"):
         mine = counts[counts["rater"] == rater]
         single = fit_psychometric(
-            mine["level"], mine["n"], mine["correct"], guess=GUESS, direction="decreasing", n_boot=100
+            mine["level"], mine["n"], mine["correct"], FitOptions(GUESS, direction="decreasing", n_boot=100)
         )
         row = table[table["rater"] == rater].iloc[0]
         assert row["threshold"] == pytest.approx(single.threshold, rel=1e-9)
@@ -364,7 +367,7 @@ def test_fit_raters_gives_one_tidy_row_per_rater_equal_to_the_single_fit():
     perfect = table[table["rater"] == "perfect"].iloc[0]
     assert math.isnan(perfect["threshold"]) and "every trial is correct" in perfect["note"]
     # a rater's interval does not depend on the other raters in the table
-    alone = fit_raters(raters[raters["rater"] == "m"], guess=GUESS, direction="decreasing", n_boot=100, seed=3)
+    alone = fit_raters(raters[raters["rater"] == "m"], FitOptions(GUESS, direction="decreasing", n_boot=100, seed=3))
     assert alone.iloc[0]["threshold_low"] == table[table["rater"] == "m"].iloc[0]["threshold_low"]
     assert isinstance(rater_stream(3, "m"), np.random.Generator)
 
@@ -372,17 +375,17 @@ def test_fit_raters_gives_one_tidy_row_per_rater_equal_to_the_single_fit():
 def test_fit_raters_refuses_conditions_that_are_not_numbers():
     raters = rater_table_with_conditions()
     with pytest.raises(PsychometricError, match="not numbers: 'c05'"):
-        fit_raters(raters.assign(condition=raters["condition"].replace("0.1", "c05")), guess=GUESS)
+        fit_raters(raters.assign(condition=raters["condition"].replace("0.1", "c05")), FitOptions(GUESS))
     with pytest.raises(PsychometricError, match="no conditions"):
-        fit_raters(raters.assign(condition=""), guess=GUESS)
+        fit_raters(raters.assign(condition=""), FitOptions(GUESS))
 
 
 def test_threshold_difference_on_a_rater_table():
     raters = rater_table_with_conditions(seed=1)
-    result = threshold_difference(raters, "m", guess=GUESS, direction="decreasing", n_boot=200)
+    result = threshold_difference(raters, "m", FitOptions(GUESS, direction="decreasing", n_boot=200))
     assert result.model == "m" and result.n_annotators == 2
     assert 0 <= result.pvalue <= 1 and result.interval[0] <= result.statistic <= result.interval[1]
-    none = threshold_difference(raters, "perfect", guess=GUESS, direction="decreasing", n_boot=50)
+    none = threshold_difference(raters, "perfect", FitOptions(GUESS, direction="decreasing", n_boot=50))
     assert math.isnan(none.pvalue) and none.note.startswith("no test: model: no threshold")
     with pytest.raises(PsychometricError, match="no model 'a1'"):
-        threshold_difference(raters, "a1", guess=GUESS)
+        threshold_difference(raters, "a1", FitOptions(GUESS))
