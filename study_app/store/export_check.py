@@ -23,26 +23,13 @@ from study_app.errors import Problem
 from study_app.protocol.responses import OUTCOMES
 from study_app.store.metadata import DamagedValue, assignment_of, order_of, snapshot_of
 
-#: Columns that describe the trial, so every row of one trial (one per rank) must agree on them.
-TRIAL_COLUMNS = (
-    "study",
-    "annotator",
-    "session",
-    "phase",
-    "trial",
-    "image_id",
-    "outcome",
-    "rt_ms",
-    "shown_at",
-    "answered_at",
-    "flags",
-    "flag_note",
-    "image_sha256",
-    "presented_ms",
-    "supersedes",
-    "pilot",
-)
-_SESSION_FIELDS = (
+#: Columns of an answers table that the rows of one trial need not agree on: they differ by rank
+#: (``rank``, ``label_id``), name the trial (``trial_uuid``), or are derived from the store by the
+#: export and not read by an import. Every row of one trial must agree on each other column.
+_NOT_OF_THE_TRIAL = ("rank", "label_id", "trial_uuid", "superseded", "interrupted", "group", "condition")
+#: The fields every session entry of a run manifest has, each a column of the store's ``sessions``
+#: table of the same name (``pilot`` and ``assignment``, newer, may be missing: see :func:`session_kinds`).
+SESSION_FIELDS = (
     "uuid",
     "study_uuid",
     "annotator_id",
@@ -125,7 +112,7 @@ def manifest_problems(manifest: object, where: Path) -> list[Problem]:
         if study.get("protocol_hash") in studies.values():
             bad(entry, "protocol_hash", "another study of the manifest has this protocol hash")
         studies[study.get("uuid")] = study.get("protocol_hash")
-    for entry, session in entries("sessions", "session", _SESSION_FIELDS):
+    for entry, session in entries("sessions", "session", SESSION_FIELDS):
         if "study_uuid" in session and session["study_uuid"] not in studies:
             bad(entry, "study_uuid", f"{session['study_uuid']!r} is none of the manifest's studies")
         elif "protocol_hash" in session and studies.get(session.get("study_uuid")) != session["protocol_hash"]:
@@ -249,7 +236,7 @@ def _trial_problems(frame: pd.DataFrame, path: Path) -> list[Problem]:
     revision names a trial of the table at the same place of the same session."""
     problems = []
     trial = frame["trial_uuid"].astype(str)
-    for column in TRIAL_COLUMNS:
+    for column in (c for c in frame.columns if c not in _NOT_OF_THE_TRIAL):
         disagree = frame[column].astype(str).groupby(trial).transform("nunique") > 1
         for index in disagree[disagree].index:
             problems.append(
