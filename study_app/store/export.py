@@ -26,7 +26,7 @@ from study_app.io.csv_safety import safe_csv_text, unescape_frame
 from study_app.io.output_guard import replacing
 from study_app.protocol.responses import utc_now
 from study_app.store.db import write
-from study_app.store.export_check import SESSION_FIELDS, manifest_problems, row_line, session_kinds, table_problems
+from study_app.store.export_check import SESSION_FIELDS, manifest_problems, row_problem, session_kinds, table_problems
 from study_app.store.merge import merge_into
 from study_app.store.metadata import MANIFEST_DEPTH, assignment as stored_assignment, decode_json, snapshot, trial_order
 from study_app.store.results_store import ResultsStore, child_uuid, key_uuid
@@ -294,11 +294,7 @@ def _note_bad(
     frame: pd.DataFrame, column: str, bad: pd.Series, path: Path, expected: str, problems: list[Problem]
 ) -> None:
     for row in np.flatnonzero(bad.to_numpy()):
-        problems.append(
-            Problem(
-                str(path), f"{frame[column].iloc[row]!r} is not {expected}", line=row_line(path, int(row)), field=column
-            )
-        )
+        problems.append(row_problem(path, row, f"{frame[column].iloc[row]!r} is not {expected}", column))
 
 
 def refuse(problems: list[Problem], what: str) -> None:
