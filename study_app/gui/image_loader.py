@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PIL import Image
@@ -224,3 +224,23 @@ class ImageLoader(QObject):
         while self._bytes > self._budget and len(self._cache) > 1:
             _, old = self._cache.popitem(last=False)
             self._bytes -= old.sizeInBytes()
+
+
+#: Memory a window keeps for thumbnails (examples of classes), beside its large images.
+THUMB_CACHE_BYTES = 48 << 20
+
+
+def window_loaders(
+    window: QObject,
+    image_bytes: int,
+    max_pixels: int,
+    ready: Callable[[str], None],
+    failed: Callable[[str, str], None],
+) -> tuple[ImageLoader, ImageLoader]:
+    """The two loaders of a window that shows images (annotation or review): one for its large
+    images, ``image_bytes`` of them kept, that tells ``ready`` and ``failed`` of each, and one for
+    thumbnails; both die with the window."""
+    images = ImageLoader(image_bytes, max_pixels, parent=window)
+    images.ready.connect(ready)
+    images.failed.connect(failed)
+    return images, ImageLoader(THUMB_CACHE_BYTES, max_pixels, parent=window)

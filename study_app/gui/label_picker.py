@@ -124,14 +124,21 @@ class ExamplesPane(QListWidget):
         return sum(1 for row in range(self.count()) if not self.item(row).icon().isNull())
 
 
-class ClassDetails(QLabel):
-    """Name, other names, place in the hierarchy and definition of one label."""
+class LabelText(QLabel):
+    """Wrapped rich text about labels of ``labels`` (each subclass escapes the study's text it shows)."""
 
     def __init__(self, labels: LabelSet) -> None:
         super().__init__()
         self._labels = labels
         self.setWordWrap(True)
         self.setTextFormat(Qt.RichText)
+
+
+class ClassDetails(LabelText):
+    """Name, other names, place in the hierarchy and definition of one label."""
+
+    def __init__(self, labels: LabelSet) -> None:
+        super().__init__(labels)
         self.setAlignment(Qt.AlignTop | Qt.AlignLeft)
         self.setMinimumHeight(90)
         self.show_class(None)

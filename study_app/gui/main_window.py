@@ -17,7 +17,7 @@ from PyQt5.QtWidgets import QApplication, QMainWindow, QShortcut, QStackedWidget
 
 from study_app.errors import StoreError
 from study_app.gui.help_overlay import HelpOverlay
-from study_app.gui.image_loader import ImageLoader
+from study_app.gui.image_loader import window_loaders
 from study_app.gui.image_view import view_actions
 from study_app.gui.label_picker import ExamplesPane
 from study_app.gui.pages import FeedbackPage, InstructionsPage, MessagePage
@@ -30,7 +30,6 @@ from study_app.session.label_search import LabelSearchIndex
 from study_app.store.db import LOCK_PATIENCE_S
 
 PREFETCH = 3
-THUMB_CACHE_BYTES = 48 << 20
 STYLE = """
 QLabel#heading { font-size: 15px; }
 QLabel#status { color: #444; min-height: 18px; }
@@ -68,10 +67,9 @@ class AnnotationWindow(QMainWindow):
         self.setWindowTitle(f"{study.title} — annotator {controller.annotator}")
         self.setStyleSheet(STYLE)
 
-        self.images = ImageLoader(32 << 20, study.max_pixels, parent=self)
-        self.images.ready.connect(self._image_ready)
-        self.images.failed.connect(self._image_failed)
-        self.thumbnails = ImageLoader(THUMB_CACHE_BYTES, study.max_pixels, parent=self)
+        self.images, self.thumbnails = window_loaders(
+            self, 32 << 20, study.max_pixels, self._image_ready, self._image_failed
+        )
         index = LabelSearchIndex(study.labels.classes)
 
         self.pages = QStackedWidget()

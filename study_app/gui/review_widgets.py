@@ -11,8 +11,9 @@ import html
 from collections.abc import Sequence
 
 from PyQt5.QtCore import Qt, pyqtSignal
-from PyQt5.QtWidgets import QLabel, QListWidget, QListWidgetItem
+from PyQt5.QtWidgets import QListWidget, QListWidgetItem
 
+from study_app.gui.label_picker import LabelText
 from study_app.protocol.labels import LabelSet
 from study_app.protocol.taxonomy import Cause
 
@@ -94,14 +95,11 @@ class CauseList(QListWidget):
         return [key for row, key in enumerate(self._keys) if self.item(row).checkState() == Qt.Checked]
 
 
-class ProposalLine(QLabel):
+class ProposalLine(LabelText):
     """The ground truth the reviewer proposes instead of the original (never stored over it)."""
 
     def __init__(self, labels: LabelSet) -> None:
-        super().__init__()
-        self._labels = labels
-        self.setWordWrap(True)
-        self.setTextFormat(Qt.RichText)
+        super().__init__(labels)
         self.labels: list[str] = []
         self.set_labels([])
 

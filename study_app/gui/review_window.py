@@ -34,7 +34,7 @@ from PyQt5.QtWidgets import (
 
 from study_app.errors import StudyError
 from study_app.gui.help_overlay import HelpOverlay
-from study_app.gui.image_loader import ImageLoader
+from study_app.gui.image_loader import window_loaders
 from study_app.gui.image_view import ImageView, view_actions
 from study_app.gui.label_picker import ClassDetails, ExamplesPane, LabelPicker
 from study_app.gui.main_window import AnnotationWindow, pan_key_texts
@@ -44,7 +44,6 @@ from study_app.review.controller import ReviewController
 from study_app.review.items import ErrorItem
 from study_app.session.label_search import LabelSearchIndex
 
-THUMB_CACHE_BYTES = 48 << 20
 #: Errors ahead whose images are decoded while the reviewer looks at this one.
 PREFETCH = 3
 STYLE = """
@@ -91,10 +90,9 @@ class ReviewWindow(QMainWindow):
         self.setWindowTitle(f"{study.title} — review by {controller.reviewer}{blind}")
         self.setStyleSheet(STYLE)
 
-        self.images = ImageLoader(64 << 20, study.max_pixels, parent=self)
-        self.images.ready.connect(self._image_ready)
-        self.images.failed.connect(self._image_failed)
-        self.thumbnails = ImageLoader(THUMB_CACHE_BYTES, study.max_pixels, parent=self)
+        self.images, self.thumbnails = window_loaders(
+            self, 64 << 20, study.max_pixels, self._image_ready, self._image_failed
+        )
 
         self.heading = QLabel()
         self.heading.setObjectName("heading")

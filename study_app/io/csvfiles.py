@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from study_app.errors import Problem
-from study_app.io.input_files import UnusableInputError, read_input_bytes
+from study_app.io.input_files import UnusableInputError, read_input_bytes, unreadable
 from study_app.io.output_guard import write_text
 
 
@@ -44,14 +44,8 @@ def read_csv(
     name = display or str(path)
     try:
         raw = read_input_bytes(path, "CSV file")
-    except FileNotFoundError:
-        problems.append(Problem(name, "file not found"))
-        return None
-    except UnusableInputError as exc:
-        problems.append(Problem(name, str(exc)))
-        return None
-    except OSError as exc:
-        problems.append(Problem(name, f"cannot read file: {exc.strerror or exc}"))
+    except (OSError, UnusableInputError) as exc:
+        problems.append(Problem(name, unreadable(exc)))
         return None
     try:
         text = raw.decode("utf-8-sig")

@@ -60,6 +60,16 @@ def check_input_file(path: Path, kind: str) -> os.stat_result:
     return info
 
 
+def unreadable(exc: OSError | UnusableInputError, what: str = "file") -> str:
+    """Why :func:`check_input_file` or :func:`read_input_bytes` failed, said for the person who named
+    the file (``what``: how the message calls it when it is missing)."""
+    if isinstance(exc, FileNotFoundError):
+        return f"{what} not found"
+    if isinstance(exc, UnusableInputError):
+        return str(exc)
+    return f"cannot read file: {exc.strerror or exc}"
+
+
 def read_input_bytes(path: Path, kind: str) -> bytes:
     """The bytes of ``path`` after :func:`check_input_file`; a file that grew past the limit
     while being read is refused too."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from study_app.errors import Problem
-from study_app.io.input_files import UnusableInputError, check_input_file
+from study_app.io.input_files import UnusableInputError, check_input_file, unreadable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,13 +62,11 @@ def read_predictions(
     before = len(problems)
     try:
         check_input_file(path, "CSV file")  # before pandas opens it: a pipe would block, 8 GB exhaust memory
+    except (OSError, UnusableInputError) as exc:
+        problems.append(Problem(name, unreadable(exc, "predictions file")))
+        return None
+    try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True)
-    except FileNotFoundError:
-        problems.append(Problem(name, "predictions file not found"))
-        return None
-    except UnusableInputError as exc:
-        problems.append(Problem(name, str(exc)))
-        return None
     except UnicodeDecodeError as exc:
         problems.append(Problem(name, f"not UTF-8 text ({exc.reason}); save the file as UTF-8"))
         return None

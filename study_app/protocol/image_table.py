@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from study_app.protocol.study import ImageRecord
@@ -32,12 +32,38 @@ def _common_folder(paths: list[str]) -> str:
     return first[: first.rfind("/", 0, size) + 1] if size else ""
 
 
-class ImageTable(Mapping[str, "ImageRecord"]):
+V = TypeVar("V")
+
+
+class _LazyTable(Mapping[str, V]):
+    """A mapping whose values are made on first use from what ``_rows`` keeps for each key:
+    membership, order and size are the rows', so asking them makes no value."""
+
+    __slots__ = ()
+    _rows: dict[str, Any]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal by content: the same kind of table with the same stored columns."""
+        return isinstance(other, type(self)) and self.__getstate__() == other.__getstate__()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable cache inside; equality by content
+
+
+class ImageTable(_LazyTable["ImageRecord"]):
     """image_id -> :class:`ImageRecord`, in manifest order, built lazily from columns."""
 
     __slots__ = (
         "_ids",
-        "_index",
+        "_rows",
         "_folder",
         "_names",
         "_labels",
@@ -67,7 +93,7 @@ class ImageTable(Mapping[str, "ImageRecord"]):
         # a manifest without conditions or attribute columns keeps no per-image column for them
         self._conditions = conditions if conditions and any(conditions) else None
         self._attributes = attributes if attributes and any(attributes) else None
-        self._index = {image_id: n for n, image_id in enumerate(ids)}
+        self._rows = {image_id: n for n, image_id in enumerate(ids)}  # image id -> its place in the columns
         self._made: dict[str, ImageRecord] = {}
 
     @classmethod
@@ -95,7 +121,7 @@ class ImageTable(Mapping[str, "ImageRecord"]):
         if record is None:
             from study_app.protocol.study import ImageRecord
 
-            n = self._index[image_id]
+            n = self._rows[image_id]
             record = ImageRecord(
                 image_id,
                 Path(self._folder + self._names[n]),
@@ -108,15 +134,6 @@ class ImageTable(Mapping[str, "ImageRecord"]):
             )
             self._made[image_id] = record
         return record
-
-    def __contains__(self, image_id: object) -> bool:
-        return image_id in self._index
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._ids)
-
-    def __len__(self) -> int:
-        return len(self._ids)
 
     def conditions(self) -> dict[str, str]:
         """image id -> condition of every image that has one."""
@@ -154,19 +171,14 @@ class ImageTable(Mapping[str, "ImageRecord"]):
             attributes=attributes,
         )
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ImageTable) and self.__getstate__() == other.__getstate__()
 
-    __hash__ = None  # type: ignore[assignment]  # mutable cache inside; equality by content
-
-
-class PathTable(Mapping[str, tuple[Path, ...]]):
+class PathTable(_LazyTable[tuple[Path, ...]]):
     """key -> tuple of Paths (a class's example images), stored as strings, made on first use."""
 
-    __slots__ = ("_strings", "_made")
+    __slots__ = ("_rows", "_made")
 
     def __init__(self, strings: Mapping[str, tuple[str, ...]]) -> None:
-        self._strings = dict(strings)
+        self._rows = dict(strings)
         self._made: dict[str, tuple[Path, ...]] = {}
 
     @classmethod
@@ -179,28 +191,14 @@ class PathTable(Mapping[str, tuple[Path, ...]]):
     def __getitem__(self, key: str) -> tuple[Path, ...]:
         made = self._made.get(key)
         if made is None:
-            made = self._made[key] = tuple(Path(s) for s in self._strings[key])
+            made = self._made[key] = tuple(Path(s) for s in self._rows[key])
         return made
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._strings
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._strings)
-
-    def __len__(self) -> int:
-        return len(self._strings)
-
     def path_strings(self) -> Iterator[str]:
-        return (s for value in self._strings.values() for s in value)
+        return (s for value in self._rows.values() for s in value)
 
     def __getstate__(self) -> dict[str, tuple[str, ...]]:
-        return self._strings
+        return self._rows
 
     def __setstate__(self, state: dict[str, tuple[str, ...]]) -> None:
         PathTable.__init__(self, state)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PathTable) and self._strings == other._strings
-
-    __hash__ = None  # type: ignore[assignment]

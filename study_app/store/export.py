@@ -26,7 +26,7 @@ from study_app.io.csv_safety import safe_csv_text, unescape_frame
 from study_app.io.output_guard import replacing
 from study_app.protocol.responses import utc_now
 from study_app.store.db import write
-from study_app.store.export_check import manifest_problems, row_line, session_kinds, table_problems
+from study_app.store.export_check import SESSION_FIELDS, manifest_problems, row_problem, session_kinds, table_problems
 from study_app.store.merge import merge_into
 from study_app.store.metadata import MANIFEST_DEPTH, assignment as stored_assignment, decode_json, snapshot, trial_order
 from study_app.store.results_store import ResultsStore, child_uuid, key_uuid
@@ -62,6 +62,8 @@ LATER_COLUMNS = ("pilot", "interrupted", "group", "condition")
 #: Prefix of a manifest attribute column whose name is already an export column (e.g. ``group``).
 ATTRIBUTE_PREFIX = "manifest_"
 FORMATS = ("csv", "parquet")
+#: A session entry of the run manifest, as written and as staged back into a store: columns of ``sessions``.
+_MANIFEST_SESSION_COLUMNS = (*SESSION_FIELDS, "pilot", "assignment")
 #: Problems listed in one refusal of a table (the count says how many more there are).
 MAX_LISTED = 100
 
@@ -175,22 +177,11 @@ def run_manifest(store: ResultsStore, include_machine: bool = False) -> dict:
             "SELECT uuid, name, version, protocol_hash, snapshot, created_at FROM studies ORDER BY created_at, uuid"
         )
     ]
-    columns = [
-        "uuid",
-        "study_uuid",
-        "annotator_id",
-        "protocol_hash",
-        "app_version",
-        "machine",
-        "started_at",
-        "ended_at",
-        "trial_order",
-        "pilot",
-        "assignment",
-    ]
     sessions = [
-        dict(zip(columns, row))
-        for row in store.conn.execute(f"SELECT {', '.join(columns)} FROM sessions ORDER BY started_at, uuid")
+        dict(zip(_MANIFEST_SESSION_COLUMNS, row))
+        for row in store.conn.execute(
+            f"SELECT {', '.join(_MANIFEST_SESSION_COLUMNS)} FROM sessions ORDER BY started_at, uuid"
+        )
     ]
     for session in sessions:
         session["trial_order"] = [
@@ -303,11 +294,7 @@ def _note_bad(
     frame: pd.DataFrame, column: str, bad: pd.Series, path: Path, expected: str, problems: list[Problem]
 ) -> None:
     for row in np.flatnonzero(bad.to_numpy()):
-        problems.append(
-            Problem(
-                str(path), f"{frame[column].iloc[row]!r} is not {expected}", line=row_line(path, int(row)), field=column
-            )
-        )
+        problems.append(row_problem(path, row, f"{frame[column].iloc[row]!r} is not {expected}", column))
 
 
 def refuse(problems: list[Problem], what: str) -> None:
@@ -383,22 +370,15 @@ def _stage(store: ResultsStore, frame: pd.DataFrame, manifest: dict) -> None:
                 "INSERT OR IGNORE INTO annotators(uuid, annotator_id, created_at) VALUES (?,?,?)",
                 (key_uuid("annotator", s["annotator_id"]), s["annotator_id"], s["started_at"]),
             )
+            row = {
+                **s,
+                "trial_order": json.dumps(s["trial_order"]),
+                "assignment": json.dumps(s["assignment"], sort_keys=True) if s.get("assignment") else None,
+            }
             conn.execute(
-                "INSERT INTO sessions(uuid, study_uuid, annotator_id, protocol_hash, app_version, machine, "
-                "started_at, ended_at, trial_order, pilot, assignment) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    s["uuid"],
-                    s["study_uuid"],
-                    s["annotator_id"],
-                    s["protocol_hash"],
-                    s["app_version"],
-                    s["machine"],
-                    s["started_at"],
-                    s["ended_at"],
-                    json.dumps(s["trial_order"]),
-                    s["pilot"],
-                    json.dumps(s["assignment"], sort_keys=True) if s.get("assignment") else None,
-                ),
+                f"INSERT INTO sessions({', '.join(_MANIFEST_SESSION_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_MANIFEST_SESSION_COLUMNS))})",
+                [row[column] for column in _MANIFEST_SESSION_COLUMNS],
             )
         trials = frame.drop_duplicates("trial_uuid")  # checked: the rows of one trial agree on its columns
         conn.executemany(

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsInt
 
 import pandas as pd
 
@@ -23,26 +23,13 @@ from study_app.errors import Problem
 from study_app.protocol.responses import OUTCOMES
 from study_app.store.metadata import DamagedValue, assignment_of, order_of, snapshot_of
 
-#: Columns that describe the trial, so every row of one trial (one per rank) must agree on them.
-TRIAL_COLUMNS = (
-    "study",
-    "annotator",
-    "session",
-    "phase",
-    "trial",
-    "image_id",
-    "outcome",
-    "rt_ms",
-    "shown_at",
-    "answered_at",
-    "flags",
-    "flag_note",
-    "image_sha256",
-    "presented_ms",
-    "supersedes",
-    "pilot",
-)
-_SESSION_FIELDS = (
+#: Columns of an answers table that the rows of one trial need not agree on: they differ by rank
+#: (``rank``, ``label_id``), name the trial (``trial_uuid``), or are derived from the store by the
+#: export and not read by an import. Every row of one trial must agree on each other column.
+_NOT_OF_THE_TRIAL = ("rank", "label_id", "trial_uuid", "superseded", "interrupted", "group", "condition")
+#: The fields every session entry of a run manifest has, each a column of the store's ``sessions``
+#: table of the same name (``pilot`` and ``assignment``, newer, may be missing: see :func:`session_kinds`).
+SESSION_FIELDS = (
     "uuid",
     "study_uuid",
     "annotator_id",
@@ -56,9 +43,10 @@ _SESSION_FIELDS = (
 _STUDY_FIELDS = ("uuid", "name", "version", "protocol_hash", "snapshot", "created_at")
 
 
-def row_line(path: Path, index: int) -> int:
-    """Where row ``index`` of a table is: its line in a CSV (line 1 is the header), its row number in Parquet."""
-    return index + (1 if Path(path).suffix == ".parquet" else 2)
+def row_problem(path: Path, index: SupportsInt, message: str, field: str) -> Problem:
+    """A problem of row ``index`` of a table, placed where a person finds that row: at its line in a
+    CSV (line 1 is the header), at its row number in Parquet."""
+    return Problem(str(path), message, line=int(index) + (1 if Path(path).suffix == ".parquet" else 2), field=field)
 
 
 def _parses(parse: Callable[[str], object], value: object) -> bool:
@@ -125,7 +113,7 @@ def manifest_problems(manifest: object, where: Path) -> list[Problem]:
         if study.get("protocol_hash") in studies.values():
             bad(entry, "protocol_hash", "another study of the manifest has this protocol hash")
         studies[study.get("uuid")] = study.get("protocol_hash")
-    for entry, session in entries("sessions", "session", _SESSION_FIELDS):
+    for entry, session in entries("sessions", "session", SESSION_FIELDS):
         if "study_uuid" in session and session["study_uuid"] not in studies:
             bad(entry, "study_uuid", f"{session['study_uuid']!r} is none of the manifest's studies")
         elif "protocol_hash" in session and studies.get(session.get("study_uuid")) != session["protocol_hash"]:
@@ -205,7 +193,7 @@ def table_problems(frame: pd.DataFrame, manifest: dict, path: Path) -> list[Prob
         for index in rows[rows].index:
             value = frame.at[index, column]
             value = value.item() if hasattr(value, "item") else value  # 0, not np.int64(0), in the message
-            problems.append(Problem(str(path), message(value), line=row_line(path, int(index)), field=column))
+            problems.append(row_problem(path, index, message(value), column))
 
     frame = frame.reset_index(drop=True)
     text = {
@@ -249,17 +237,10 @@ def _trial_problems(frame: pd.DataFrame, path: Path) -> list[Problem]:
     revision names a trial of the table at the same place of the same session."""
     problems = []
     trial = frame["trial_uuid"].astype(str)
-    for column in TRIAL_COLUMNS:
+    for column in (c for c in frame.columns if c not in _NOT_OF_THE_TRIAL):
         disagree = frame[column].astype(str).groupby(trial).transform("nunique") > 1
         for index in disagree[disagree].index:
-            problems.append(
-                Problem(
-                    str(path),
-                    f"differs between the rows of trial {trial[index]}",
-                    line=row_line(path, int(index)),
-                    field=column,
-                )
-            )
+            problems.append(row_problem(path, index, f"differs between the rows of trial {trial[index]}", column))
     ranks = frame["rank"].astype(float).groupby(trial).agg(["size", "count", "min", "max", "nunique"])
     gaps = (
         (ranks["count"] > 0)
@@ -273,22 +254,19 @@ def _trial_problems(frame: pd.DataFrame, path: Path) -> list[Problem]:
     for row in wrong.itertuples():
         found = sorted(("none" if pd.isna(r) else int(r) for r in listed[str(row.trial_uuid)]), key=str)
         problems.append(
-            Problem(
-                str(path),
-                f"trial {row.trial_uuid} has ranks {found}, not 1, 2, ... without gaps",
-                line=row_line(path, int(row.Index)),
-                field="rank",
+            row_problem(
+                path, row.Index, f"trial {row.trial_uuid} has ranks {found}, not 1, 2, ... without gaps", "rank"
             )
         )
     place = {row.trial_uuid: (row.session, row.phase, row.trial) for row in firsts.itertuples()}
     for row in firsts.itertuples():
         if row.supersedes and place.get(row.supersedes) != (row.session, row.phase, row.trial):
             problems.append(
-                Problem(
-                    str(path),
+                row_problem(
+                    path,
+                    row.Index,
                     f"revises {row.supersedes}, which is no trial at the same place of the same session in this table",
-                    line=row_line(path, int(row.Index)),
-                    field="supersedes",
+                    "supersedes",
                 )
             )
     revised = set(firsts["supersedes"])
@@ -296,12 +274,12 @@ def _trial_problems(frame: pd.DataFrame, path: Path) -> list[Problem]:
     twice = current.duplicated(["session", "phase", "trial"], keep="first")
     for row in current[twice].itertuples():
         problems.append(
-            Problem(
-                str(path),
+            row_problem(
+                path,
+                row.Index,
                 f"trial {row.trial + 1} of phase {row.phase} is answered "
                 f"twice in session {row.session} (neither revises the other)",
-                line=row_line(path, int(row.Index)),
-                field="trial_uuid",
+                "trial_uuid",
             )
         )
     return problems
@@ -317,38 +295,37 @@ def _session_problems(frame: pd.DataFrame, manifest: dict, path: Path) -> list[P
     firsts = frame.drop_duplicates("trial_uuid")
     for row in firsts.itertuples():
         session = sessions.get(row.session)
-        where = {"line": row_line(path, int(row.Index))}
         if session is None:
             problems.append(
-                Problem(str(path), f"session {row.session} is not in the run manifest", field="session", **where)
+                row_problem(path, row.Index, f"session {row.session} is not in the run manifest", "session")
             )
             continue
         if row.annotator != session.get("annotator_id"):
             problems.append(
-                Problem(
-                    str(path),
+                row_problem(
+                    path,
+                    row.Index,
                     f"{row.annotator!r}, but the manifest's session has {session.get('annotator_id')!r}",
-                    field="annotator",
-                    **where,
+                    "annotator",
                 )
             )
         if row.study != studies.get(session.get("study_uuid")):
             problems.append(
-                Problem(
-                    str(path),
+                row_problem(
+                    path,
+                    row.Index,
                     f"{row.study!r}, but the manifest's session is of study {studies.get(session.get('study_uuid'))!r}",
-                    field="study",
-                    **where,
+                    "study",
                 )
             )
         if bool(row.pilot) != bool(session.get("pilot", 0)):
             problems.append(
-                Problem(
-                    str(path),
+                row_problem(
+                    path,
+                    row.Index,
                     f"{row.pilot!r}, but the manifest's session is "
                     f"{'a pilot' if session.get('pilot') else 'a real'} one",
-                    field="pilot",
-                    **where,
+                    "pilot",
                 )
             )
         if row.session not in orders:
@@ -356,12 +333,12 @@ def _session_problems(frame: pd.DataFrame, manifest: dict, path: Path) -> list[P
             orders[row.session] = set() if _why_not(order_of, order) else {tuple(t) for t in order}
         if orders[row.session] and (row.phase, int(row.trial), row.image_id) not in orders[row.session]:
             problems.append(
-                Problem(
-                    str(path),
+                row_problem(
+                    path,
+                    row.Index,
                     f"trial {row.trial} of phase {row.phase} (image "
                     f"{row.image_id}) is not in the session's trial order",
-                    field="trial",
-                    **where,
+                    "trial",
                 )
             )
     return problems
