@@ -100,6 +100,10 @@ def test_installed_wheel_runs_the_bundled_study_from_an_empty_folder(installed: 
     simulated = run(str(script), "simulate", "--study", "demo-digits", "--annotators", "2")
     assert simulated.returncode == 0, simulated.stdout + simulated.stderr
     assert "2 simulated annotator(s)" in simulated.stdout
+    # the hints name the command the user typed, not a main.py the installed package lacks
+    assert "next: study-app compare --study demo-digits" in simulated.stdout
+    usage = run(sys.executable, "-m", "study_app", "--help")
+    assert usage.returncode == 0 and usage.stdout.startswith("usage: python -m study_app"), usage.stdout
 
     store = empty / "results" / "demo-digits" / "pilot.sqlite"
     written = sorted(p.relative_to(empty).as_posix() for p in empty.rglob("*") if p.is_file())

@@ -43,6 +43,7 @@ from study_app.errors import StudyError
 from study_app.io.csvfiles import write_csv
 from study_app.io.output_guard import check_output_folder
 from study_app.io.paths import resolve_inside
+from study_app.io.program import program
 from study_app.protocol.study import STUDY_FILE, Phase, Presentation, Study, load_study
 from study_app.stimuli.degrade import STIMULUS_COLUMNS, SourceImage, degrade_images
 from study_app.stimuli.registry import condition_name, get_transform
@@ -231,7 +232,7 @@ def _study_toml(
         labels += f"\nexamples_per_class = {copied['examples_per_class']}"
     description = (
         f"{study.title}, with the test images degraded by {transform} at levels {', '.join(conditions)} "
-        f"(written by python main.py new-study degrade from {study.name} {study.version})."
+        f"(written by {program()} new-study degrade from {study.name} {study.version})."
     )
     phases = []
     for phase in study.phases:

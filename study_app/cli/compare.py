@@ -26,6 +26,7 @@ from study_app.cli.options import (
     rater_inputs,
 )
 from study_app.errors import StudyError
+from study_app.io.program import program
 from study_app.io.ranges import ALPHA, RUN_SEED, Range
 
 COMPARE_HELP = "compare annotators' and models' errors on the same images (rates, intervals, paired tests, agreement)"
@@ -142,7 +143,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 + (
                     taxonomy.summary()
                     if taxonomy
-                    else "error taxonomy: no reviews of this study yet (python main.py review)"
+                    else f"error taxonomy: no reviews of this study yet ({program()} review)"
                 )
             )
     return 0

@@ -23,6 +23,7 @@ from study_app.cli.session import add_session_commands
 from study_app.cli.store import add_store_commands
 from study_app.cli.study import add_study_commands
 from study_app.errors import StudyError
+from study_app.io.program import program
 from study_app.io.results_folder import RESULTS_ENV
 from study_app.version import __version__
 
@@ -36,7 +37,7 @@ RESULTS_HELP = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python main.py",
+        prog=program(),
         description="Human-vs-machine accuracy studies on image classification. "
         "With no sub-command: the annotation session on the bundled demo-imagenet study.",
     )

@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from study_app.cli.options import DEFAULT_STUDY, STORE_HELP, STUDY_HELP, store_path
+from study_app.io.program import program
 from study_app.io.ranges import RUN_SEED, Range
 from study_app.session.simulated_raters import DEFAULT_ABILITY_SD, DEFAULT_DIFFICULTY_SD, MAX_LOGIT_SD
 
@@ -148,5 +149,5 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         **drive,
     )
     print(summary.summary())
-    print(f"next: python main.py compare --study {args.study} --store {printable_location(summary.store)}")
+    print(f"next: {program()} compare --study {args.study} --store {printable_location(summary.store)}")
     return 0

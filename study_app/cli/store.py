@@ -12,6 +12,7 @@ from pathlib import Path
 
 from study_app.cli.options import DEFAULT_STUDY, STORE_HELP, store_path
 from study_app.errors import StudyError
+from study_app.io.program import program
 from study_app.io.ranges import Range
 
 
@@ -142,7 +143,7 @@ def _cmd_check_store(args: argparse.Namespace) -> int:
     else:
         print(
             f"to copy every readable row into a new file (the original is never changed): "
-            f"python main.py check-store {args.path} --recover NEW.sqlite"
+            f"{program()} check-store {args.path} --recover NEW.sqlite"
         )
     return 1
 

@@ -10,6 +10,7 @@ import argparse
 
 from study_app.cli.options import DEFAULT_STUDY, STUDY_HELP
 from study_app.errors import StudyError
+from study_app.io.program import program
 from study_app.io.ranges import EXAMPLES_PER_CLASS, SEED, Range
 
 
@@ -115,7 +116,7 @@ def _cmd_new_study(args: argparse.Namespace) -> int:
         examples_per_class=13 if args.examples_per_class is None else args.examples_per_class,
         seed=args.seed,
     )
-    print(f"wrote {folder}; check it with: python main.py validate --study {folder}")
+    print(f"wrote {folder}; check it with: {program()} validate --study {folder}")
     return 0
 
 
@@ -139,5 +140,5 @@ def _cmd_new_degraded_study(args: argparse.Namespace) -> int:
     )
     for note in notes:
         print(f"note: {note}")
-    print(f"wrote {folder}; check it with: python main.py validate --study {folder}")
+    print(f"wrote {folder}; check it with: {program()} validate --study {folder}")
     return 0

@@ -16,6 +16,7 @@ from study_app.errors import StoreError, StudyError
 from study_app.gui.crash import crash_handler
 from study_app.gui.main_window import AnnotationWindow
 from study_app.gui.start_dialog import StartDialog
+from study_app.io.program import program
 from study_app.io.thread_priority import lowest_thread_priority
 from study_app.protocol.keys import combine_keys, read_user_keys, user_keys_path
 from study_app.session.controller import SessionController
@@ -37,7 +38,7 @@ def _check_display() -> None:
     if headless:
         raise StudyError(
             "no screen found (DISPLAY is not set): the annotation window needs a desktop session. "
-            "Without one, try 'python main.py validate' or 'python main.py simulate', or set "
+            f"Without one, try '{program()} validate' or '{program()} simulate', or set "
             "QT_QPA_PLATFORM=offscreen to run the window invisibly"
         )
 

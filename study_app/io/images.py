@@ -20,6 +20,7 @@ from typing import cast
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from study_app.errors import ImageError
+from study_app.io.program import program
 
 #: Largest image accepted, in pixels: Pillow's own bomb limit (about 9,500 x 9,500).
 #: A study may set a lower one in ``[images] max_pixels``.
@@ -119,7 +120,7 @@ def load_image(
         if hashlib.sha256(data).hexdigest() != sha256:
             raise ImageError(
                 f"{path}: the file changed since the study was checked (its SHA-256 differs); "
-                "check the study again: python main.py validate"
+                f"check the study again: {program()} validate"
             )
     with _opened(path, path if data is None else io.BytesIO(data), max_pixels) as opened:
         if getattr(opened, "n_frames", 1) > 1:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import cast
 
 from study_app.errors import Problem, StoreError, StudyError
+from study_app.io.program import program
 from study_app.io.store_url import printable_location
 from study_app.io.tidy_predictions import read_predictions
 from study_app.protocol.responses import Event, Response
@@ -71,7 +72,7 @@ class PilotSummary:
         if self.unsent:
             lines.append(
                 f"the server could not be reached at the end: {self.unsent} answer(s) "
-                f"wait in the journal {self.journal}; send them with: python main.py "
+                f"wait in the journal {self.journal}; send them with: {program()} "
                 f"sync --store <server URL> --journal {self.journal} --pilot"
             )
         return "\n".join(lines)

@@ -34,6 +34,7 @@ import sqlite3
 from collections.abc import Iterable
 
 from study_app.errors import StoreError
+from study_app.io.program import program
 from study_app.protocol.schedule import Trial
 from study_app.protocol.study import Phase, Study
 from study_app.store.db import serialize
@@ -112,7 +113,7 @@ def claim_trials(
             raise StoreError(
                 f"phase {phase.name!r}: no image is left for annotator {annotator}: every image has its "
                 f"{phase.judgements_per_image} answer(s) or is held by a session active in the last "
-                f"{phase.release_after_min:g} min (see: python main.py progress)"
+                f"{phase.release_after_min:g} min (see: {program()} progress)"
             )
         claimed[phase.name] = images
     return _restrict(trials, claimed)

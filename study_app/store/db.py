@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from study_app.errors import StoreError
+from study_app.io.program import program
 
 if TYPE_CHECKING:
     from study_app.store.postgres import PgConnection
@@ -146,7 +147,7 @@ def _hint(exc: sqlite3.Error) -> str:
     """What an annotator or researcher can do about an I/O failure."""
     text = str(exc).lower()
     if "malformed" in text or "not a database" in text:  # "disk image is malformed" is no disk problem
-        return " (the file is damaged: python main.py check-store FILE says what can be recovered from it)"
+        return f" (the file is damaged: {program()} check-store FILE says what can be recovered from it)"
     if "disk" in text or "full" in text or "readonly" in text or "read-only" in text:
         return " (is the disk full, read-only or disconnected? Free space or fix the folder, then try again)"
     return ""

@@ -25,6 +25,7 @@ from typing import Any, TypeVar, overload
 import numpy as np
 
 from study_app.errors import StoreCorruptError
+from study_app.io.program import program
 from study_app.protocol.counterbalance import Assignment
 from study_app.protocol.schedule import Trial
 
@@ -198,7 +199,7 @@ def _read(decode: Callable[[Any], T], text: Any, table: str, row: str, column: s
         raise StoreCorruptError(
             f"{place}damaged results store: {table} row {row}, column {column}: {_reason(exc)}. The store was changed "
             "outside this program or damaged; restore it from a backup copy "
-            f"(python main.py check-store {where or 'FILE'} lists every damaged value)"
+            f"({program()} check-store {where or 'FILE'} lists every damaged value)"
         ) from None
 
 
