@@ -119,10 +119,14 @@ def test_sigkill_during_gui_start_up(study, tmp_path):
         acknowledged |= process.acks()
         check_after_kill(store_path, acknowledged)
         attempt += 1
-    finisher = gui(study, store_path)
-    assert finisher.wait_for("DONE", timeout=120), finisher.lines
-    finisher.kill()
-    trials = check_after_kill(store_path, acknowledged | finisher.acks())
+    # On a fast machine the runs that got through may already have answered all 28 trials
+    # (2 each); a finisher would then be refused a finished session, so it runs only if needed.
+    if len(check_after_kill(store_path, acknowledged)) < 28:
+        finisher = gui(study, store_path)
+        assert finisher.wait_for("DONE", timeout=120), finisher.lines
+        finisher.kill()
+        acknowledged |= finisher.acks()
+    trials = check_after_kill(store_path, acknowledged)
     assert len(trials) == 28
 
 
