@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from study_app.protocol.labels import Label, LabelSet
@@ -57,3 +58,29 @@ def animals_and_vehicles() -> LabelSet:
         "vehicle": "entity",
     }
     return LabelSet(classes, nodes, parents)
+
+
+def model_beyond_people() -> pd.DataFrame:
+    """A rater table where a model predicted 40 images and two annotators saw the first 10.
+
+    P1 is always right, P2 right on half of its images; the model answers "a" everywhere, so
+    it is wrong on half of the 40 and on half of the 10 shared ones.
+    """
+    from study_app.stats import rater_table
+
+    truth = {f"i{n}": [("a", "b")[n % 2]] for n in range(40)}
+    answers = pd.DataFrame(
+        {
+            "annotator": np.repeat(["P1", "P2"], 10),
+            "phase": "test",
+            "image_id": [f"i{n}" for n in range(10)] * 2,
+            "trial": list(range(10)) * 2,
+            "trial_uuid": [f"t{n}" for n in range(20)],
+            "rank": 1,
+            "label_id": ["a", "b"] * 5 + ["b", "b"] * 5,
+            "rt_ms": 800.0,
+            "outcome": "answer",
+        }
+    )
+    predictions = pd.DataFrame({"model": "m", "image_id": list(truth), "rank": 1, "label_id": "a", "score": np.nan})
+    return rater_table(answers, predictions, truth, k=1)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from study_app.stats.agreement import ErrorConsistencyResult
 from study_app.stats.results import format_pvalue, format_value, is_pvalue, json_records
+from tests.stats.builders import model_beyond_people
 
 
 def test_pvalues_below_1e16_are_never_written_as_0():
@@ -52,24 +53,9 @@ def test_every_result_dataclass_keeps_the_short_repr():
 
 
 def _comparison():
-    from study_app.stats import compare, rater_table
+    from study_app.stats import compare
 
-    truth = {f"i{n}": [("a", "b")[n % 2]] for n in range(40)}
-    answers = pd.DataFrame(
-        {
-            "annotator": np.repeat(["P1", "P2"], 10),
-            "phase": "test",
-            "image_id": [f"i{n}" for n in range(10)] * 2,
-            "trial": list(range(10)) * 2,
-            "trial_uuid": [f"t{n}" for n in range(20)],
-            "rank": 1,
-            "label_id": ["a", "b"] * 5 + ["b", "b"] * 5,
-            "rt_ms": 800.0,
-            "outcome": "answer",
-        }
-    )
-    predictions = pd.DataFrame({"model": "m", "image_id": list(truth), "rank": 1, "label_id": "a", "score": np.nan})
-    return compare(rater_table(answers, predictions, truth, k=1), rule="top-1", k=1, n_boot=200)
+    return compare(model_beyond_people(), rule="top-1", k=1, n_boot=200)
 
 
 def test_a_comparison_repr_names_what_it_holds_in_a_few_lines():

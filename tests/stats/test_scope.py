@@ -19,7 +19,8 @@ import pytest
 
 from study_app.errors import InputFileError
 from study_app.importers import read_prediction_file
-from study_app.stats import compare, rater_table
+from study_app.stats import compare
+from tests.stats.builders import model_beyond_people
 
 ROOT = Path(__file__).resolve().parents[2]
 N_IMAGES, N_CLASSES, K = 50_000, 1000, 5
@@ -193,22 +194,7 @@ def test_an_object_array_is_refused_without_running_pickle(tmp_path):
 
 
 def test_a_models_rate_comes_in_both_scopes_when_it_predicted_more_than_people_saw():
-    truth = {f"i{n}": [("a", "b")[n % 2]] for n in range(40)}
-    answers = pd.DataFrame(
-        {
-            "annotator": np.repeat(["P1", "P2"], 10),
-            "phase": "test",
-            "image_id": [f"i{n}" for n in range(10)] * 2,
-            "trial": list(range(10)) * 2,
-            "trial_uuid": [f"t{n}" for n in range(20)],
-            "rank": 1,
-            "label_id": ["a", "b"] * 5 + ["b", "b"] * 5,
-            "rt_ms": 800.0,
-            "outcome": "answer",
-        }
-    )
-    predictions = pd.DataFrame({"model": "m", "image_id": list(truth), "rank": 1, "label_id": "a", "score": np.nan})
-    raters = rater_table(answers, predictions, truth, k=1)
+    raters = model_beyond_people()
     result = compare(raters, rule="top-1", k=1, n_boot=200)
     rates = result.rates.set_index(["scope", "phase", "rater"])
     assert rates.loc[("all", "(all)", "m"), "n"] == 40 and rates.loc[("all", "(all)", "m"), "error_rate"] == 0.5
