@@ -115,6 +115,7 @@ def run_annotation(
             return 0
         window = AnnotationWindow(controller, user_keys=user_keys)
         window.show()
+        window.take_focus()  # the start dialog had it
         with _in_background(check), crash_handler():
             return app.exec_()
     finally:

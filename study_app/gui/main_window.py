@@ -13,7 +13,7 @@ import time
 
 from PyQt5.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 from PyQt5.QtGui import QCloseEvent, QKeyEvent, QKeySequence
-from PyQt5.QtWidgets import QApplication, QMainWindow, QShortcut, QStackedWidget, QWidget
+from PyQt5.QtWidgets import QApplication, QMainWindow, QMessageBox, QShortcut, QStackedWidget, QWidget
 
 from study_app.errors import StoreError
 from study_app.gui.help_overlay import HelpOverlay
@@ -22,9 +22,10 @@ from study_app.gui.image_view import view_actions
 from study_app.gui.label_picker import ExamplesPane
 from study_app.gui.pages import FeedbackPage, InstructionsPage, MessagePage
 from study_app.gui.sync_indicator import SyncIndicator
-from study_app.gui.trial_page import TrialPage
+from study_app.gui.trial_page import TrialPage, TrialState
 from study_app.protocol.keys import PAN_COMMANDS, combine_keys
 from study_app.protocol.responses import Event, Response
+from study_app.protocol.schedule import Trial
 from study_app.session.controller import SessionController
 from study_app.session.label_search import LabelSearchIndex
 from study_app.store.db import LOCK_PATIENCE_S
@@ -63,7 +64,10 @@ class AnnotationWindow(QMainWindow):
         self.keys, key_sources = combine_keys(dict(study.keys), user_keys or {})
         self._phase_intro_shown: set[str] = set()
         self._closing = False
-        self._quit_asked_over: Response | None = None  # the revision a quit last asked about
+        self._drop_confirmed = False  # quitting over unsubmitted guesses was confirmed (or needs no asking)
+        # Trials left with what they had on screen (a pause; the trial an undo went back from),
+        # each with how it goes on (SessionController.after_pause), until it is shown again.
+        self._left: dict[Trial, tuple[TrialState, str]] = {}
         self.setWindowTitle(f"{study.title} — annotator {controller.annotator}")
         self.setStyleSheet(STYLE)
 
@@ -78,6 +82,7 @@ class AnnotationWindow(QMainWindow):
         self.trial = TrialPage(study.labels, index, self.thumbnails, study.examples_per_class, self.keys)
         self.trial.submitted.connect(self._store)
         self.trial.undo_requested.connect(self._on_trial(self._undo))
+        self.trial.escaped.connect(self._on_trial(self._cancel_revision))
         # Decode ahead only once the new image is on screen, so that starting worker
         # threads (and their bid for the GIL) never delays the paint an annotator waits for.
         # The view announces its paint before Qt paints the rest of the page and flushes the
@@ -230,7 +235,10 @@ class AnnotationWindow(QMainWindow):
                 position=controller.position,
                 total=controller.total,
             )
-            if controller.answer_under_revision is not None:
+            left = self._left.pop(trial, None)
+            if left is not None:
+                self.trial.restore(*left)
+            elif controller.answer_under_revision is not None:
                 self.trial.show_revision(controller.answer_under_revision)
             self.trial.set_undo_available(controller.can_undo())
         else:
@@ -331,31 +339,52 @@ class AnnotationWindow(QMainWindow):
         self._next()
 
     def _undo(self) -> None:
-        """Take back the last answer and show its trial again with that answer in the slots."""
+        """Take back the last answer and show its trial again with that answer in the slots;
+        the trial left keeps what was chosen for it. Pressed again while revising: cancel."""
+        if self.controller.revising:
+            self._cancel_revision()
+            return
         if not self.controller.can_undo():
             self.trial.status.setText(
                 "There is no answer to take back here (only the last one, within this part, not after a break)."
             )
             return
-        self.trial.stop()
+        left = self.controller.current()
         try:
             self.controller.undo()
         except StoreError as exc:
-            self.trial.accept_again(f"Could not take the answer back ({exc}).")
+            self.trial.status.setText(f"Could not take the answer back ({exc}).")
             return
+        self._left[left] = (self.trial.suspend(), "continue")
+        self._show_trial()
+
+    def _cancel_revision(self) -> None:
+        """Esc (or the undo key again) while revising: the earlier answer stays, and the image
+        the undo went back from returns with its chosen classes."""
+        if not self.controller.revising:
+            return
+        try:
+            self.controller.cancel_revision()
+        except StoreError as exc:
+            self.trial.status.setText(f"Could not cancel the revision ({exc}); submit it or try again.")
+            return
+        self.trial.stop()
         self._show_trial()
 
     def _pause(self) -> None:
-        self.trial.stop()
-        self._log(Event("pause", self.trial.elapsed_ms(), {"image_id": self.controller.current().image_id}))
-        self._message(
-            "Paused",
-            [
-                "The image is hidden. This image starts again when you continue,",
-                "without the classes you had chosen for it.",
-            ],
-            self._resume_after_pause,
-        )
+        trial = self.controller.current()
+        state = self.trial.suspend()
+        pause = self.controller.pause_event(state.elapsed_ms or 0.0, state.seen)
+        self._log(pause)
+        then = pause.detail["then"]
+        self._left[trial] = (state, then)
+        kept = "The classes you had chosen are kept." if state.labels else ""
+        after = {
+            "respond": "When you continue, you answer without seeing the image again.",
+            "repeat": "When you continue, the image is shown once more (this is noted with your answer).",
+            "continue": "When you continue, this image comes back.",
+        }[then]
+        self._message("Paused", ["The image is hidden.", after, kept], self._resume_after_pause)
 
     def _resume_after_pause(self) -> None:
         self._log(Event("resume", self._session_ms()))
@@ -423,18 +452,51 @@ class AnnotationWindow(QMainWindow):
                     pass  # an attention note is not worth an error dialog
         super().changeEvent(event)
 
+    def take_focus(self) -> None:
+        """Raise the window and give it the keyboard, back where it was (after the start dialog,
+        a question box): without a window manager nobody else does, and keys went nowhere,
+        or to a field that took Ctrl+Return for Return, until the window was clicked."""
+        self.raise_()
+        self.activateWindow()
+        (self.focusWidget() or self.pages.currentWidget()).setFocus(Qt.ActiveWindowFocusReason)
+
+    def close_without_asking(self) -> None:
+        """Close even over unsubmitted guesses (a scripted participant that stopped)."""
+        self._drop_confirmed = True
+        self.close()
+
+    def _unsubmitted(self) -> tuple[int, bool]:
+        """(classes chosen but not submitted, whether an answer is being revised): what quitting drops."""
+        chosen = sum(len(state.labels) for state, _then in self._left.values())
+        if self.pages.currentWidget() is self.trial:
+            chosen += len(self.trial.slots.labels)
+        return chosen, self.controller.revising
+
+    def _quit_confirmed(self) -> bool:
+        """Ask once before quitting would drop chosen classes or a revision; nothing stored is lost either way."""
+        chosen, revising = self._unsubmitted()
+        if self._drop_confirmed or not (chosen or revising):
+            return True
+        lines = []
+        if chosen:
+            lines.append(f"The {chosen} class(es) you chose and did not submit will be dropped.")
+        if revising:
+            lines.append("You are revising your last answer: the earlier answer then stays as it was.")
+        lines.append("Every submitted answer is saved; the next start goes on where you stopped.")
+        box = QMessageBox(QMessageBox.Question, "Quit now?", "\n".join(lines), QMessageBox.NoButton, self)
+        quit_button = box.addButton("Quit", QMessageBox.AcceptRole)
+        box.setDefaultButton(box.addButton("Keep working", QMessageBox.RejectRole))
+        box.exec_()
+        self._drop_confirmed = box.clickedButton() is quit_button
+        if not self._drop_confirmed:
+            self.take_focus()
+        return self._drop_confirmed
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         if self._closing:
             event.accept()
             return
-        revising = self.controller.answer_under_revision
-        if revising is not None and self.pages.currentWidget() is self.trial and revising is not self._quit_asked_over:
-            # The revision lives only on screen until it is submitted: say so once per revision, not silently drop it.
-            self._quit_asked_over = revising
-            self.trial.status.setText(
-                f"You are revising your last answer. Submit it ({self.keys['submit']}) first, or press "
-                f"{self.keys['quit']} again to quit: your earlier answer then stays as it was."
-            )
+        if not self._quit_confirmed():
             event.ignore()
             return
         self._closing = True

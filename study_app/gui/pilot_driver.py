@@ -56,7 +56,7 @@ class WindowPilot(QObject):
             return
         except Exception as exc:  # a broken script must not leave the window open and idle
             self.error = str(exc) if isinstance(exc, StudyError) else f"{type(exc).__name__}: {exc}"
-            self.window.close()
+            self.window.close_without_asking()
             return
         self._timer.start(delay)
 
@@ -149,7 +149,7 @@ def drive_window(controller: SessionController, participant: ScriptedParticipant
         pilot.start()
         loop.exec_()
         closed.stop()
-    window.close()
+    window.close_without_asking()  # after Ctrl+C too: nothing typed but unsubmitted is worth a question
     window.deleteLater()
     if interrupted.is_set():
         raise KeyboardInterrupt

@@ -10,9 +10,10 @@ are collected as events with their times and handed over with the response.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from PyQt5.QtCore import QEvent, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QImage
+from PyQt5.QtGui import QImage, QKeyEvent
 from PyQt5.QtWidgets import (
     QButtonGroup,
     QFrame,
@@ -35,6 +36,26 @@ from study_app.protocol.labels import LabelSet
 from study_app.protocol.responses import FLAG_REASONS, Event, Response, utc_now
 from study_app.protocol.study import Phase
 from study_app.session.label_search import LabelSearchIndex
+
+@dataclass(frozen=True)
+class TrialState:
+    """What a trial left for a while (a pause, or an undo of the answer before it) had on
+    screen, so that it comes back as it was: nothing chosen is dropped without a word."""
+
+    labels: tuple[str, ...]
+    events: tuple[Event, ...]
+    flag: tuple[str | None, str]
+    #: Response time run when the trial was left (None: its image had not been painted yet).
+    elapsed_ms: float | None
+    shown_at: str
+    presented_ms: float | None
+    #: Timed exposures of the image so far.
+    exposures: int
+
+    @property
+    def seen(self) -> bool:
+        return self.elapsed_ms is not None
+
 
 #: Narrowest the image-and-answer side and the label picker may get (logical pixels).
 MIN_ANSWER_SIDE_WIDTH = 620
@@ -118,6 +139,8 @@ class TrialPage(QWidget):
 
     submitted = pyqtSignal(object, list)
     undo_requested = pyqtSignal()
+    #: Esc that no field of the page took (the search box, the flag bar): cancels a revision.
+    escaped = pyqtSignal()
 
     def __init__(
         self,
@@ -133,6 +156,8 @@ class TrialPage(QWidget):
         self._onset: float | None = None
         self._shown_at = ""
         self._presented_ms: float | None = None
+        self._exposures = 0
+        self._carried_ms: float | None = None  # response time run before the trial was left, counted on
         self._events: list[Event] = []
         self._flag: tuple[str | None, str] = (None, "")
         self._accepting = False
@@ -240,6 +265,8 @@ class TrialPage(QWidget):
         self._phase = phase
         self._onset = None
         self._presented_ms = None
+        self._exposures = 0
+        self._carried_ms = None
         self._events = []
         self._flag = (None, "")
         self._confirming = None
@@ -288,11 +315,16 @@ class TrialPage(QWidget):
 
     def _painted(self, mode: str, when: float) -> None:
         if mode == "image" and self._onset is None and self._accepting:
-            self._onset = when
-            self._shown_at = utc_now()
+            carried = self._carried_ms
+            self._onset = when - (carried or 0.0) / 1000.0
+            if carried is None:
+                self._shown_at = utc_now()
             self._start_deadline()
             presentation = self._phase.presentation if self._phase else None
             if presentation is not None:
+                self._exposures += 1
+                if self._exposures > 1:  # a study that repeats the exposure after a pause: the export counts these
+                    self.log_event("exposure", {"number": self._exposures})
                 self._after(presentation.image_ms, self.view.show_mask)
         elif mode == "mask" and self._onset is not None and self._presented_ms is None:
             self._presented_ms = (when - self._onset) * 1000.0
@@ -312,10 +344,54 @@ class TrialPage(QWidget):
         self._stop_deadline()
         self._accepting = False
 
+    def suspend(self) -> TrialState:
+        """Leave the trial for a while (a pause, an undo): what it has, to :meth:`restore` later.
+
+        An image cut short by the pause counts as shown for as long as it was on screen."""
+        elapsed = self.elapsed_ms() if self._onset is not None else None
+        presented = self._presented_ms
+        if presented is None and elapsed is not None and self._phase and self._phase.presentation:
+            presented = elapsed
+        self.stop()
+        return TrialState(
+            self.slots.labels, tuple(self._events), self._flag, elapsed, self._shown_at, presented, self._exposures
+        )
+
+    def restore(self, state: TrialState, then: str) -> None:
+        """After :meth:`start` of the same trial: put back what :meth:`suspend` kept.
+
+        ``then`` (:meth:`~study_app.session.controller.SessionController.after_pause`) says how
+        the image comes back: ``respond``, straight to the response screen without showing it
+        again; ``repeat``, a fresh timed exposure (start runs it; its clock starts anew);
+        ``continue``, as it was, the response time going on without the time away."""
+        self._events = list(state.events)
+        self._flag = state.flag
+        self._exposures = state.exposures
+        for label_id in state.labels:
+            self.slots.add(label_id)
+        if state.labels:
+            self.log_event("restored", {"labels": list(state.labels)})
+        kept = f" with the {len(state.labels)} class(es) you had chosen" if state.labels else ""
+        if then == "repeat" and state.seen:
+            self._status(f"The image is shown once more{kept} (noted with your answer).")
+        if then == "repeat" or not state.seen:
+            return  # start() shows the image afresh
+        self._shown_at = state.shown_at
+        self._presented_ms = state.presented_ms
+        self._carried_ms = state.elapsed_ms
+        if then == "respond":
+            self._timer.stop()  # no fixation, image or mask again
+            self._onset = time.monotonic() - self._carried_ms / 1000.0
+            self._start_deadline()
+            self._after_mask()
+            self._status(f"Back at your answer{kept}; the image is not shown again.")
+        else:
+            self._status(f"Back at this image{kept}.")
+
     def _start_deadline(self) -> None:
         limit = self._phase.time_limit_s if self._phase else None
         if limit:
-            self._deadline.start(round(limit * 1000))
+            self._deadline.start(max(0, round(limit * 1000 - self.elapsed_ms())))  # a trial brought back: its time left
             if self._phase.countdown:
                 self._ticker.start()
                 self._show_time_left()
@@ -335,6 +411,12 @@ class TrialPage(QWidget):
         self.view.clear()
         self.picker.setEnabled(True)
         self.picker.focus_search()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
+        if event.key() == Qt.Key_Escape and event.modifiers() == Qt.NoModifier:
+            self.escaped.emit()
+        else:
+            super().keyPressEvent(event)
 
     @property
     def rt_clock_started(self) -> bool:
@@ -383,17 +465,25 @@ class TrialPage(QWidget):
         """An answer without a class: 'not sure', 'none of these', or the deadline's 'timeout'.
 
         Over classes already in the slots, the first F5 / F6 only asks: a stray key must not
-        drop guesses for good (a training answer is scored and shown at once).
+        drop guesses for good (a training answer is scored and shown at once). Over empty
+        slots it answers at once where the answer can be taken back (undo), and asks too
+        where it cannot.
         """
-        if outcome != "timeout" and self.slots.labels and self._confirming != outcome:
-            self._confirming = outcome
+        if outcome != "timeout" and self._confirming != outcome:
             count = len(self.slots.labels)
-            self._status(
-                f"Your answer holds {count} class{'es' if count > 1 else ''}. Press "
-                f"{self._keys[outcome]} again to answer '{outcome.replace('_', ' ')}' "
-                f"instead (dropping them), or {self._keys['submit']} to submit them."
-            )
-            return
+            what = f"'{outcome.replace('_', ' ')}'"
+            if count:
+                self._confirming = outcome
+                self._status(
+                    f"Your answer holds {count} class{'es' if count > 1 else ''}. Press "
+                    f"{self._keys[outcome]} again to answer {what} "
+                    f"instead (dropping them), or {self._keys['submit']} to submit them."
+                )
+                return
+            if self._phase is not None and not self._phase.undo:
+                self._confirming = outcome
+                self._status(f"Press {self._keys[outcome]} again to answer {what} (it cannot be undone here).")
+                return
         self._confirming = None
         self._finish(Response((), **self._timing(), outcome=outcome, **self._flag_fields()))
 

@@ -100,5 +100,7 @@ def _completed(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         superseded=False,
         pilot=False,
         interrupted=False,
+        paused=False,
+        exposures=pd.Series(pd.NA, index=table.index, dtype="Int64"),  # not recorded by another tool
         group=pd.to_numeric(table["group"], errors="coerce").astype("Int64") if "group" in table.columns else pd.NA,
     )[COLUMNS]

@@ -62,7 +62,7 @@ COMMAND_TABLE: tuple[Command, ...] = (
     Command("not_sure", "F5", "answer 'not sure'", (ANNOTATION,)),
     Command("none_of_these", "F6", "answer 'none of these classes'", (ANNOTATION,)),
     Command("flag", "F8", "flag the image (broken, offensive, ambiguous)", (ANNOTATION,)),
-    Command("pause", "F9", "pause (the image is hidden; the trial starts again after the pause)", (ANNOTATION,)),
+    Command("pause", "F9", "pause (the image is hidden; the trial goes on after it, chosen classes kept)", (ANNOTATION,)),
     Command("note", "F2", "write a note about this error (Return or Esc goes back)", (REVIEW,)),
     Command(
         "propose",
@@ -83,7 +83,12 @@ COMMAND_TABLE: tuple[Command, ...] = (
     Command("zoom_out", "Ctrl+-", "zoom out", BOTH),
     Command("zoom_fit", "Ctrl+0", "fit the image to the window", BOTH),
     *PAN_COMMANDS,
-    Command("undo", "Ctrl+Z", "take back the last answer and revise it (same part, not after a break)", (ANNOTATION,)),
+    Command(
+        "undo",
+        "Ctrl+Z",
+        "take back the last answer and revise it (same part, not after a break); again, or Esc, cancels the revision",
+        (ANNOTATION,),
+    ),
     # one key and one name, but each window says what quitting keeps
     Command("quit", "Ctrl+Q", "save and quit (resume later where you stopped)", (ANNOTATION,)),
     Command("quit", "Ctrl+Q", "quit; the next start resumes at the first unreviewed error", (REVIEW,)),

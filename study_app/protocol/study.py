@@ -50,6 +50,9 @@ MAX_ANSWERS = TOP_K.high
 MAX_IMAGES = 10_000_000
 MODES = ("ranked", "multi-label")
 ORDERS = ("random", "fixed")
+#: How a timed trial goes on after a pause that came once its image was shown: at the response
+#: screen without showing the image again, or with a fresh exposure (the first one is marked).
+AFTER_PAUSE = ("respond", "repeat")
 #: Where bundled studies live: ``study_app/protocols/``, shipped in the wheel as package data
 #: so that a non-editable install finds them (a user's own studies live under ./protocols).
 BUNDLED_PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
@@ -125,6 +128,7 @@ _PRESENTATION = {
     "fixation_ms": Field(int, range=Range(0, 60_000)),
     "image_ms": Field(int, True, Range(1, 60_000)),
     "mask_ms": Field(int, range=Range(0, 60_000)),
+    "after_pause": Field(str),
 }
 _MODELS = {"predictions": Field(list)}
 #: Provenance of degraded stimuli (``new-study degrade`` writes it): checked, used by nothing else.
@@ -151,6 +155,8 @@ class Presentation:
     image_ms: int
     fixation_ms: int = 300
     mask_ms: int = 200
+    #: One of :data:`AFTER_PAUSE`: a pause must never show the image a second time unasked.
+    after_pause: str = "respond"
 
 
 @dataclass(frozen=True)
@@ -737,6 +743,14 @@ class _Loader:
         presentation = None
         if "presentation" in cfg:
             pres = check.table(cfg["presentation"], _PRESENTATION, (*where, "presentation"))
+            if pres.get("after_pause", AFTER_PAUSE[0]) not in AFTER_PAUSE:
+                check.add(
+                    f"after_pause must be one of {', '.join(AFTER_PAUSE)}, not {pres['after_pause']!r}",
+                    *where,
+                    "presentation",
+                    "after_pause",
+                )
+                ok = False
             if "image_ms" in pres:
                 presentation = Presentation(**pres)
         feedback = cfg.get("feedback", False)

@@ -29,6 +29,8 @@ def _phase_line(phase: Phase) -> str:
     if phase.presentation:
         p = phase.presentation
         parts.append(f"fixation {p.fixation_ms} ms, image {p.image_ms} ms, mask {p.mask_ms} ms")
+        if p.after_pause == "repeat":
+            parts.append("a pause repeats the exposure")
     return f"  - {phase.name} (split {phase.split!r}): " + ", ".join(parts)
 
 

@@ -162,6 +162,37 @@ class SessionController:
         self._last = None
         return response
 
+    def cancel_revision(self) -> None:
+        """Give up the revision an undo began: the stored answer stands as it was (an event
+        says so beside the undo's), and it may be taken back again."""
+        revising = self._revising
+        if revising is None:
+            raise RuntimeError("no answer is being revised")
+        trial, trial_uuid, _response = revising
+        self.store.log_events(self.session, [Event("revision_cancelled", 0.0, {"kept": trial_uuid})], trial)
+        self._last = revising
+        self._revising = None
+
+    def after_pause(self, seen: bool) -> str:
+        """How the current trial goes on after a pause (``seen``: its image had been painted).
+
+        ``respond``: a timed image already shown is not shown again; the trial goes on at its
+        response screen. ``repeat``: the study asks for a fresh exposure (``after_pause`` of its
+        presentation); the pause event marks the first. ``continue``: an untimed trial, or a
+        timed one paused before its image, goes on as it was.
+        """
+        phase = self.current_phase()
+        presentation = phase.presentation if phase else None
+        return presentation.after_pause if presentation is not None and seen else "continue"
+
+    def pause_event(self, t_ms: float, seen: bool) -> Event:
+        """The event that notes a pause of the current trial, with what the annotator had seen
+        and how the trial goes on (:meth:`after_pause`)."""
+        trial = self.current()
+        if trial is None:
+            raise RuntimeError("the session has no trial to pause")
+        return Event("pause", t_ms, {"image_id": trial.image_id, "seen": seen, "then": self.after_pause(seen)})
+
     @property
     def revising(self) -> bool:
         return self._revising is not None

@@ -4,7 +4,7 @@ One row per (trial, rank); a trial without labels (not sure, timeout, skip) is o
 with an empty rank. Columns, in order: ``study, annotator, session, phase, trial,
 image_id, rank, label_id, rt_ms, shown_at, answered_at, flags`` (the public format of
 DESIGN.md), then ``outcome, flag_note, image_sha256, presented_ms, trial_uuid,
-supersedes, superseded, pilot, interrupted, group, condition``, then the manifest's
+supersedes, superseded, pilot, interrupted, paused, exposures, group, condition``, then the manifest's
 attribute columns (e.g. ``source_image_id``) of the studies that have them. A run
 manifest (JSON beside the table) carries the app version, the protocol hashes with each
 image's SHA-256, and the sessions, which is also what lets :func:`import_answers`
@@ -54,11 +54,13 @@ COLUMNS = [
     "superseded",
     "pilot",
     "interrupted",
+    "paused",
+    "exposures",
     "group",
     "condition",
 ]
 #: Columns that exports of older versions lack (read as False / empty).
-LATER_COLUMNS = ("pilot", "interrupted", "group", "condition")
+LATER_COLUMNS = ("pilot", "interrupted", "paused", "exposures", "group", "condition")
 #: Prefix of a manifest attribute column whose name is already an export column (e.g. ``group``).
 ATTRIBUTE_PREFIX = "manifest_"
 FORMATS = ("csv", "parquet")
@@ -78,12 +80,18 @@ WITH flag_text AS (
     SELECT DISTINCT supersedes AS uuid FROM trials WHERE supersedes IS NOT NULL
 ), interruptions AS (
     SELECT DISTINCT session_uuid, phase, trial_index FROM events WHERE kind IN ({attention})
+), pauses AS (
+    SELECT session_uuid, phase, trial_index, SUM(CASE WHEN kind = 'pause' THEN 1 ELSE 0 END) AS pauses,
+           SUM(CASE WHEN kind = 'exposure' THEN 1 ELSE 0 END) AS repeated
+    FROM events WHERE kind IN ('pause', 'exposure') GROUP BY session_uuid, phase, trial_index
 )
 SELECT st.name AS study, s.annotator_id AS annotator, s.uuid AS session, t.phase, t.trial_index AS trial,
        t.image_id, a.rank, COALESCE(a.label_id, '') AS label_id, t.rt_ms, t.shown_at, t.answered_at,
        COALESCE(f.flags, '') AS flags, t.outcome, COALESCE(f.flag_note, '') AS flag_note,
        t.image_sha256, t.presented_ms, t.uuid AS trial_uuid, COALESCE(t.supersedes, '') AS supersedes,
-       r.uuid IS NOT NULL AS superseded, s.pilot, i.session_uuid IS NOT NULL AS interrupted, s.assignment,
+       r.uuid IS NOT NULL AS superseded, s.pilot, i.session_uuid IS NOT NULL AS interrupted,
+       COALESCE(p.pauses, 0) > 0 AS paused,
+       CASE WHEN t.outcome = 'skip' THEN 0 ELSE 1 + COALESCE(p.repeated, 0) END AS exposures, s.assignment,
        s.study_uuid
 FROM trials t
 JOIN sessions s ON s.uuid = t.session_uuid
@@ -92,6 +100,7 @@ LEFT JOIN answers a ON a.trial_uuid = t.uuid
 LEFT JOIN flag_text f ON f.trial_uuid = t.uuid
 LEFT JOIN revised r ON r.uuid = t.uuid
 LEFT JOIN interruptions i ON i.session_uuid = t.session_uuid AND i.phase = t.phase AND i.trial_index = t.trial_index
+LEFT JOIN pauses p ON p.session_uuid = t.session_uuid AND p.phase = t.phase AND p.trial_index = t.trial_index
 {where}
 ORDER BY s.annotator_id, s.started_at, s.uuid, t.answered_at, t.rowid, a.rank
 """
@@ -114,8 +123,9 @@ def answers_frame(store: ResultsStore, include_superseded: bool = False, session
     frame["rank"] = frame["rank"].astype("Int64")
     frame["trial"] = frame["trial"].astype("int64")
     frame["superseded"] = frame["superseded"].astype(bool)
-    for column in ("pilot", "interrupted"):
+    for column in ("pilot", "interrupted", "paused"):
         frame[column] = frame[column].astype(bool)
+    frame["exposures"] = frame["exposures"].astype("int64")
     frame["group"] = _groups(frame.pop("assignment"), frame["session"], store.path)
     attributes = _stimulus_columns(store, frame.pop("study_uuid"), frame["image_id"])
     frame["condition"] = attributes.pop("condition")
@@ -257,9 +267,11 @@ def _read_table(path: Path, problems: list[Problem]) -> tuple[pd.DataFrame, bool
     if "condition" not in frame.columns:  # an export of an older version: no conditions
         frame["condition"] = ""
     marked = "pilot" in frame.columns
-    for column in ("pilot", "interrupted"):  # absent from exports of older versions
+    for column in ("pilot", "interrupted", "paused"):  # absent from exports of older versions
         if column not in frame.columns:
             frame[column] = False if path.suffix == ".parquet" else "False"
+    if "exposures" not in frame.columns:  # an export of an older version: not counted (empty)
+        frame["exposures"] = pd.Series(pd.NA, index=frame.index, dtype="Int64") if path.suffix == ".parquet" else ""
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise StoreError(f"{path}: not an answers export (missing columns {', '.join(missing)})")
@@ -269,7 +281,8 @@ def _read_table(path: Path, problems: list[Problem]) -> tuple[pd.DataFrame, bool
         for column in ("rt_ms", "presented_ms"):
             frame[column] = _numbers(frame, column, path, problems).astype(float)
         frame["group"] = _numbers(frame, "group", path, problems, whole=True).astype("Int64")
-        for column in ("superseded", "pilot", "interrupted"):
+        frame["exposures"] = _numbers(frame, "exposures", path, problems, whole=True).astype("Int64")
+        for column in ("superseded", "pilot", "interrupted", "paused"):
             flags = frame[column].map({"True": True, "False": False})
             _note_bad(frame, column, flags.isna(), path, "True or False", problems)
             frame[column] = flags.fillna(False).astype(bool)

@@ -26,7 +26,17 @@ from study_app.store.metadata import DamagedValue, assignment_of, order_of, snap
 #: Columns of an answers table that the rows of one trial need not agree on: they differ by rank
 #: (``rank``, ``label_id``), name the trial (``trial_uuid``), or are derived from the store by the
 #: export and not read by an import. Every row of one trial must agree on each other column.
-_NOT_OF_THE_TRIAL = ("rank", "label_id", "trial_uuid", "superseded", "interrupted", "group", "condition")
+_NOT_OF_THE_TRIAL = (
+    "rank",
+    "label_id",
+    "trial_uuid",
+    "superseded",
+    "interrupted",
+    "paused",
+    "exposures",
+    "group",
+    "condition",
+)
 #: The fields every session entry of a run manifest has, each a column of the store's ``sessions``
 #: table of the same name (``pilot`` and ``assignment``, newer, may be missing: see :func:`session_kinds`).
 SESSION_FIELDS = (

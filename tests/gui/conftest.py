@@ -24,7 +24,8 @@ def private_settings(tmp_path, monkeypatch):
 def show_window(qtbot, controller: SessionController, settings: QSettings) -> AnnotationWindow:
     """An annotation window on ``controller``, shown and focused as on a desktop."""
     window = AnnotationWindow(controller, settings)
-    qtbot.addWidget(window)
+    # A test that failed half-way must not hang at teardown on the question over unsubmitted guesses.
+    qtbot.addWidget(window, before_close_func=AnnotationWindow.close_without_asking)
     window.show()
     qtbot.waitExposed(window)
     window.activateWindow()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PyQt5.QtCore import Qt
-from PyQt5.QtWidgets import QApplication
+from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtWidgets import QApplication, QMessageBox
 
 from study_app.gui.main_window import AnnotationWindow
 
@@ -50,3 +50,19 @@ def watch_timed_presentation(qtbot, window: AnnotationWindow, step_ms: int = 200
     qtbot.waitUntil(lambda: view.mode == "image", timeout=step_ms)
     qtbot.waitUntil(lambda: view.mode == "mask", timeout=step_ms)
     qtbot.waitUntil(lambda: view.mode == "blank" and window.trial.picker.isEnabled(), timeout=step_ms)
+
+
+def when_asked(answer: str, asked: list[str], tries: int = 500) -> None:
+    """Answer the next question box (a modal QMessageBox, which blocks the caller's key press)
+    by clicking its button ``answer``; the question's text is appended to ``asked``. Gives up
+    after ``tries`` looks 10 ms apart, so that a question never asked leaves nothing behind."""
+
+    def look(left: int) -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            asked.append(box.text())
+            next(button for button in box.buttons() if button.text() == answer).click()
+        elif left:
+            QTimer.singleShot(10, lambda: look(left - 1))
+
+    QTimer.singleShot(0, lambda: look(tries))

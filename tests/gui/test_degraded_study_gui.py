@@ -29,6 +29,7 @@ def test_a_degraded_study_runs_with_timed_presentation_and_stores_each_condition
     for _ in range(5):  # training: untimed, with feedback
         wait_for_trial(qtbot, window)
         press(qtbot, Qt.Key_F5)
+        press(qtbot, Qt.Key_F5)  # no undo in training: the second press answers
         press(qtbot, Qt.Key_Return)  # feedback
     press(qtbot, Qt.Key_Return)  # test phase starts
     view = window.trial.view

@@ -21,6 +21,7 @@ def skip_training(qtbot, window) -> None:
     for _ in range(4):
         wait_for_trial(qtbot, window)
         press(qtbot, Qt.Key_F5)
+        press(qtbot, Qt.Key_F5)  # no undo in training: the second press answers
         press(qtbot, Qt.Key_Return)
     press(qtbot, Qt.Key_Return)  # test phase start
 

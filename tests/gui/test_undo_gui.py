@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from PyQt5.QtCore import Qt
+from PyQt5.QtWidgets import QApplication
 
 from study_app.gui.pages import FeedbackPage
 from study_app.stats import rater_table
 from study_app.store import ResultsStore, answers_frame
-from tests.gui.keys import answer_with, current_page, press, wait_for_trial
+from tests.gui.keys import answer_with, current_page, press, wait_for_trial, when_asked
 
 NAMES = {"cat": "house cat", "dog": "domestic dog", "car": "automobile", "bus": "coach"}
 WRONG = {"cat": "car", "dog": "bus", "car": "cat", "bus": "dog"}
@@ -112,11 +113,15 @@ def test_quitting_over_a_revision_asks_once_and_keeps_the_earlier_answer(qtbot, 
     wait_for_trial(qtbot, window)
     press(qtbot, Qt.Key_Z, Qt.ControlModifier)
     wait_for_trial(qtbot, window)
+    asked: list[str] = []
+    when_asked("Keep working", asked)
     press(qtbot, Qt.Key_Q, Qt.ControlModifier)
-    assert window.isVisible() and "You are revising your last answer" in window.trial.status.text()
-    assert "press Ctrl+Q again to quit: your earlier answer then stays" in window.trial.status.text()
+    assert window.isVisible() and len(asked) == 1 and "You are revising your last answer" in asked[0]
+    assert "the earlier answer then stays as it was" in asked[0]
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.trial.picker.search)  # the keys go back to the window
+    when_asked("Quit", asked)
     press(qtbot, Qt.Key_Q, Qt.ControlModifier)
-    assert not window.isVisible()
+    assert not window.isVisible() and len(asked) == 2
     gui_session.store.close()
     with ResultsStore(gui_session.store_path, readonly=True) as store:
         test_rows = answers_frame(store, include_superseded=True).query("phase == 'test'")
