@@ -74,6 +74,13 @@ def add_session_commands(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=RUN_SEED.option(int), default=0, help="seed of the scripted answers (default 0)")
     parser.add_argument(
+        "--interruptions",
+        type=Range(0, 1).option(),
+        default=0.0,
+        help="chance per trial that a scripted annotator pauses (F9), and that it takes back its previous answer "
+        "(Ctrl+Z) where undo is allowed, after choosing its first guess (default 0)",
+    )
+    parser.add_argument(
         "--store",
         help="pilot store (default results/<study>/pilot.sqlite; never the real store), or a postgresql:// server URL",
     )
@@ -146,6 +153,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
         journal=Path(args.journal) if args.journal else None,
         real_time=args.real_time,
+        interruptions=args.interruptions,
         **drive,
     )
     print(summary.summary())

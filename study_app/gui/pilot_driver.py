@@ -3,9 +3,10 @@
 The researcher watches a pilot session as an annotator would live it: the same window,
 the same pages, and every answer entered with key presses delivered through Qt (typing
 the class name into the search box, moving to the class, Enter to fill a slot,
-Ctrl+Return to submit, Enter on the instruction, break and feedback screens). The
-script runs on Qt timers, so the window repaints between keys and the pauses follow the
-participant's response times.
+Ctrl+Return to submit, Enter on the instruction, break and feedback screens; with
+interruptions, F9 and Ctrl+Z then Esc or Ctrl+Return, checking that the chosen classes come
+back). The script runs on Qt timers, so the window repaints between keys and the pauses
+follow the participant's response times.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class WindowPilot(QObject):
         trial = window.controller.current()
         phase = window.study.phase(trial.phase)
         response = self.participant.respond(trial.image_id, phase.answers)
+        interruptions = self.participant.interrupts()
         position = window.controller.position
         typing = self.key_ms * 4 * max(1, len(response.labels))
         yield max(0, int(response.rt_ms) - typing)
@@ -118,6 +120,8 @@ class WindowPilot(QObject):
                 raise RuntimeError(f"could not find class {name!r} by typing its name")
             self._key(Qt.Key_Return)
             yield self.key_ms
+            if label_id == response.labels[0]:
+                yield from self._interrupt(position, *interruptions)
         for _ in range(SUBMIT_TRIES):  # an answer the store could not take stays on screen: submit it again
             if self._moved_on(position):
                 return
@@ -126,6 +130,55 @@ class WindowPilot(QObject):
         if not self._moved_on(position):
             raise StudyError(
                 f"trial {position + 1} was not saved after {SUBMIT_TRIES} tries: {window.trial.status.text()}"
+            )
+
+    def _interrupt(self, position: int, pause: bool, undo: str | None) -> Iterator[int]:
+        """Pause and continue, and take back the previous answer then cancel or resubmit the
+        revision, as :meth:`ScriptedParticipant.interrupts` chose; the classes chosen for this
+        trial must be back each time (a window that drops them stops the pilot)."""
+        window = self.window
+        kept = window.trial.slots.labels
+        if pause:
+            self._key(Qt.Key_F9)
+            yield from self._back_at(position)
+            self._check_kept(kept, "a pause", position)
+        if undo and window.controller.can_undo() and not self._moved_on(position):
+            self._key(Qt.Key_Z, Qt.ControlModifier)
+            yield from self._back_at(position - 1, revising=True)
+            if undo == "cancel":
+                self._key(Qt.Key_Escape)
+            else:
+                self._key(Qt.Key_Return, Qt.ControlModifier)
+            yield from self._back_at(position)
+            self._check_kept(kept, "an undo", position)
+
+    def _back_at(self, position: int, revising: bool = False) -> Iterator[int]:
+        """Until trial ``position`` takes answers again (``revising``: the previous answer's, taken
+        back), with Enter on the screens between (the pause)."""
+        window = self.window
+        waited = 0
+        while not (
+            window.pages.currentWidget() is window.trial
+            and window.controller.position == position
+            and window.controller.revising == revising
+            and window.trial.rt_clock_started
+            and window.trial.picker.isEnabled()
+        ):
+            if not revising and window.controller.position > position:
+                return  # its deadline passed meanwhile
+            if window.pages.currentWidget() is window.message:
+                yield max(self.key_ms, 300)  # long enough to read on screen
+                self._key(Qt.Key_Return)
+            yield POLL_MS
+            waited += POLL_MS
+            if waited > STALL_LIMIT_MS:
+                raise StudyError(f"trial {position + 1} did not come back within {STALL_LIMIT_MS // 1000} s")
+
+    def _check_kept(self, kept: tuple[str, ...], after: str, position: int) -> None:
+        if not self._moved_on(position) and self.window.trial.slots.labels != kept:
+            raise StudyError(
+                f"trial {position + 1} lost the classes chosen for it across {after}: "
+                f"{', '.join(kept)} before, {', '.join(self.window.trial.slots.labels) or 'none'} after"
             )
 
     def _moved_on(self, position: int) -> bool:

@@ -86,7 +86,9 @@ class ScriptedParticipant:
     trial is shown when the previous one was answered (or now, if later) and answered a
     response time after, so that stamps never overlap. Without ``real_time`` an answer takes
     no wall-clock time and the clock runs ahead of it, as the session of a person at these
-    response times would.
+    response times would. With ``interruptions`` the participant also pauses and takes back
+    answers (:meth:`interrupts`), on a random stream of its own: the answers stay those of
+    the same seed without them.
     """
 
     def __init__(
@@ -99,8 +101,11 @@ class ScriptedParticipant:
         guesses: dict[str, tuple[str, ...]] | None,
         rt_ms: tuple[float, float],
         real_time: bool = False,
+        interruptions: float = 0.0,
     ) -> None:
         self.study = study
+        self.interruptions = interruptions
+        self._interrupting = random.Random(f"{annotator}:interruptions")
         #: Take each response time for real before answering: a load test at people's pace.
         self.real_time = real_time
         self.rng = rng
@@ -143,6 +148,18 @@ class ScriptedParticipant:
         )
 
 
+    def interrupts(self) -> tuple[bool, str | None]:
+        """What the participant does once the first guess of a trial is chosen, each with chance
+        ``interruptions``: pause (F9) and continue; take back the previous answer (Ctrl+Z) where
+        that is allowed, then either ``cancel`` the revision (Esc) or ``resubmit`` it unchanged.
+        Either way the chosen guess must still be there after."""
+        if not self.interruptions:
+            return False, None
+        draws = [self._interrupting.random() for _ in range(3)]
+        undo = ("cancel" if draws[2] < 0.5 else "resubmit") if draws[1] < self.interruptions else None
+        return draws[0] < self.interruptions, undo
+
+
 def _model_guesses(path: Path, study: Study, model: str | None) -> dict[str, tuple[str, ...]]:
     problems: list[Problem] = []
     frame = read_predictions(path, problems, path.name, study.images.keys(), study.labels.class_ids)
@@ -175,7 +192,20 @@ def drive_headless(controller: SessionController, participant: ScriptedParticipa
         trial = controller.current()
         assert trial is not None  # not complete: there is a trial to answer
         response = participant.respond(trial.image_id, controller.study.phase(trial.phase).answers)
-        controller.submit(response, [Event("search", response.rt_ms / 2, {"query": "pilot"})])
+        events = [Event("search", response.rt_ms / 2, {"query": "pilot"})]
+        pause, undo = participant.interrupts()
+        if pause:
+            paused = controller.pause_event(response.rt_ms / 2, seen=True)
+            controller.log([paused, Event("resume", response.rt_ms / 2)])
+            if paused.detail["then"] == "repeat":  # as the window notes the second exposure
+                events.append(Event("exposure", response.rt_ms / 2, {"number": 2}))
+        if undo and controller.can_undo():
+            taken_back = controller.undo()
+            if undo == "cancel":
+                controller.cancel_revision()
+            else:
+                controller.submit(taken_back)
+        controller.submit(response, events)
         if controller.break_due():
             controller.log([Event("break_start", 0.0), Event("break_end", 0.0)])
     controller.finish()
@@ -208,6 +238,7 @@ def run_pilot(
     drive: Driver = drive_headless,
     journal: Path | None = None,
     real_time: bool = False,
+    interruptions: float = 0.0,
 ) -> PilotSummary:
     """Run ``annotators`` scripted sessions from start to end; returns what they did.
 
@@ -219,11 +250,15 @@ def run_pilot(
     Without predictions, ``accuracy`` is the mean accuracy of a Rasch model whose
     annotators' abilities and images' difficulties have the logit SDs ``ability_sd`` and
     ``difficulty_sd`` (both 0: independent answers, each right with probability ``accuracy``).
+    ``interruptions``: the chance per trial of a pause, and of an undo
+    (:meth:`ScriptedParticipant.interrupts`).
     """
     if from_predictions is None and (accuracy is None or not 0.0 <= accuracy <= 1.0):
         raise StudyError("--accuracy must be between 0 and 1")
     if annotators < 1:
         raise StudyError("--annotators must be at least 1")
+    if not 0.0 <= interruptions <= 1.0:
+        raise StudyError("--interruptions must be between 0 and 1")
     if from_predictions is not None:
         guesses, raters = _model_guesses(from_predictions, study, model), None
         answers = (
@@ -252,6 +287,7 @@ def run_pilot(
                 guesses=guesses,
                 rt_ms=rt_ms,
                 real_time=real_time,
+                interruptions=interruptions,
             )
             controller = SessionController(study, store, annotator, force_new=True)
             try:

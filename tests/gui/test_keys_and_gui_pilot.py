@@ -74,3 +74,38 @@ def test_simulate_gui_types_a_whole_session_into_the_window(qtbot, tiny_study, t
     assert ended == [(1, 1)]
     assert answers["trial_uuid"].nunique() == 16
     assert {"instructions_read", "search", "add_label", "break_start", "break_end"} <= events  # typed, not injected
+
+
+@pytest.mark.parametrize("after_pause", [None, "respond", "repeat"])
+def test_simulate_gui_pauses_and_takes_answers_back_without_losing_a_chosen_class(
+    qtbot, tiny_study, tmp_path, after_pause
+):
+    """``simulate --gui --interruptions 1``: F9 on every trial and Ctrl+Z wherever undo is allowed,
+    then Esc or Ctrl+Return; the driver stops the pilot if a chosen class is not back after any."""
+    if after_pause:  # the test phase timed: no undo there, and a pause must not show the image again unasked
+        toml = (tiny_study / "study.toml").read_text()
+        timing = f'[phases.presentation]\nfixation_ms = 50\nimage_ms = 60\nmask_ms = 50\nafter_pause = "{after_pause}"\n'
+        (tiny_study / "study.toml").write_text(toml.replace("break_every = 4\n", f"break_every = 4\n{timing}"))
+    study = load_study(tiny_study)
+    store_path = tmp_path / "pilot.sqlite"
+    summary = run_pilot(
+        study,
+        1,
+        store_path,
+        accuracy=1.0,
+        rt_ms=(30.0, 1.0),
+        seed=5,
+        drive=partial(drive_window, key_ms=4),
+        interruptions=1.0,
+    )
+    assert summary.correct == {"training": (4, 4), "test": (12, 12)}  # every revision resubmitted unchanged
+    with ResultsStore(store_path, readonly=True) as store:
+        answers = answers_frame(store).drop_duplicates("trial_uuid")
+        (revised,) = store.conn.execute("SELECT COUNT(*) FROM trials WHERE supersedes IS NOT NULL").fetchone()
+        kinds = [kind for (kind,) in store.conn.execute("SELECT kind FROM events")]
+    assert len(answers) == 16 and answers["paused"].all() and kinds.count("pause") == 16
+    undone = 0 if after_pause else 9  # test trials 2-4, 6-8, 10-12: not the first of the part or after a break
+    assert kinds.count("undo") == undone == kinds.count("revision_cancelled") + revised
+    exposures = answers.set_index("phase")["exposures"]
+    assert (exposures["training"] == 1).all()
+    assert (exposures["test"] == (2 if after_pause == "repeat" else 1)).all()

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from study_app.errors import StoreError
+from study_app.errors import StoreError, StudyError
 from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.session.pilot import run_pilot
@@ -198,3 +198,22 @@ def test_real_time_takes_each_response_time_before_answering(tmp_path, tiny_stud
     assert (shown.iloc[0] - started).total_seconds() >= -0.01  # not stamped back into the past
     assert (answered.diff().dropna().dt.total_seconds() >= 0.195).all()
     assert_trials_do_not_overlap(frame)
+
+
+def test_interruptions_pause_and_take_answers_back_headless_as_in_the_window(tmp_path, tiny_study):
+    """``simulate --interruptions``: the same script as the window's driver, through the controller:
+    a pause on each trial, and where undo is allowed an undo, cancelled or resubmitted; the
+    answers are those of the same seed without interruptions."""
+    study = load_study(tiny_study, check_images=False)
+    plain = run_pilot(study, 2, tmp_path / "plain.sqlite", accuracy=0.7, seed=3)
+    interrupted = run_pilot(study, 2, tmp_path / "pilot.sqlite", accuracy=0.7, seed=3, interruptions=1.0)
+    assert interrupted.correct == plain.correct
+    with ResultsStore(tmp_path / "pilot.sqlite", readonly=True) as store:
+        answers = answers_frame(store).drop_duplicates("trial_uuid")
+        kinds = [kind for (kind,) in store.conn.execute("SELECT kind FROM events")]
+        (revised,) = store.conn.execute("SELECT COUNT(*) FROM trials WHERE supersedes IS NOT NULL").fetchone()
+    assert len(answers) == 32 and answers["paused"].all() and (answers["exposures"] == 1).all()
+    assert kinds.count("pause") == kinds.count("resume") == 32
+    assert kinds.count("undo") == 2 * 9 == kinds.count("revision_cancelled") + revised and revised > 0
+    with pytest.raises(StudyError, match="--interruptions must be between 0 and 1"):
+        run_pilot(study, 1, tmp_path / "bad.sqlite", interruptions=1.5)
