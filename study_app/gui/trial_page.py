@@ -37,6 +37,7 @@ from study_app.protocol.responses import FLAG_REASONS, Event, Response, utc_now
 from study_app.protocol.study import Phase
 from study_app.session.label_search import LabelSearchIndex
 
+
 @dataclass(frozen=True)
 class TrialState:
     """What a trial left for a while (a pause, or an undo of the answer before it) had on

@@ -147,7 +147,6 @@ class ScriptedParticipant:
             tuple(labels), rt, shown.isoformat(timespec="milliseconds"), answered.isoformat(timespec="milliseconds")
         )
 
-
     def interrupts(self) -> tuple[bool, str | None]:
         """What the participant does once the first guess of a trial is chosen, each with chance
         ``interruptions``: pause (F9) and continue; take back the previous answer (Ctrl+Z) where

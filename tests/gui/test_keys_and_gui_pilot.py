@@ -84,7 +84,8 @@ def test_simulate_gui_pauses_and_takes_answers_back_without_losing_a_chosen_clas
     then Esc or Ctrl+Return; the driver stops the pilot if a chosen class is not back after any."""
     if after_pause:  # the test phase timed: no undo there, and a pause must not show the image again unasked
         toml = (tiny_study / "study.toml").read_text()
-        timing = f'[phases.presentation]\nfixation_ms = 50\nimage_ms = 60\nmask_ms = 50\nafter_pause = "{after_pause}"\n'
+        timing = "[phases.presentation]\nfixation_ms = 50\nimage_ms = 60\nmask_ms = 50\n"
+        timing += f'after_pause = "{after_pause}"\n'
         (tiny_study / "study.toml").write_text(toml.replace("break_every = 4\n", f"break_every = 4\n{timing}"))
     study = load_study(tiny_study)
     store_path = tmp_path / "pilot.sqlite"
