@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from study_app.analysis.raters import RaterInputs, StudySource
+from study_app.analysis.resampling import Resampling
 from study_app.report import tables
 from study_app.report.document import Figure, Section, Table
 from study_app.report.figures import KIND_COLOURS, STYLE, _export, _new
@@ -27,14 +28,14 @@ INTRO = (
 )
 
 
-def with_reviews(data: ReportData, inputs: RaterInputs, *, alpha: float, n_boot: int, seed: int) -> ReportData:
+def with_reviews(data: ReportData, inputs: RaterInputs, resampling: Resampling) -> ReportData:
     """``data`` with the taxonomy analysis of the reviews of the study ``inputs`` come from
     (unchanged when there are none, or when the inputs are files, not a study's store)."""
     from study_app.analysis.taxonomy_inputs import taxonomy_of
 
     if not isinstance(inputs.source, StudySource):
         return data
-    analysis = taxonomy_of(inputs, data.raters, alpha=alpha, n_boot=n_boot, seed=seed)
+    analysis = taxonomy_of(inputs, data.raters, resampling=resampling)
     return data if analysis is None else replace(data, reviews=analysis)
 
 
