@@ -12,8 +12,17 @@ The statistics functions themselves keep plain keywords (``alpha=``, ``n_boot=``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from study_app.io.ranges import ALPHA, N_BOOT, RUN_SEED
+
+
+class ResamplingKeywords(TypedDict):
+    """The keywords of the statistics functions that a :class:`Resampling` fills."""
+
+    alpha: float
+    n_boot: int
+    seed: int
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,6 @@ class Resampling:
         RUN_SEED.check("seed", self.seed, whole=True)
 
     @property
-    def keywords(self) -> dict[str, float | int]:
+    def keywords(self) -> ResamplingKeywords:
         """``alpha``, ``n_boot`` and ``seed`` as the statistics functions take them."""
         return {"alpha": self.alpha, "n_boot": self.n_boot, "seed": self.seed}
