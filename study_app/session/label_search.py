@@ -43,7 +43,7 @@ from study_app.protocol.labels import Label, LabelSet
 
 EXACT, WHOLE_WORDS, PHRASE_PREFIX, WORD_PREFIX, SUBSTRING, FUZZY = range(6)
 FUZZY_THRESHOLD = 0.45
-#: Words and names at least this long also match a query one edit away (:func:`_one_deletions`).
+#: Words and names at least this long also match a query one edit away (:func:`_within_one_edit`).
 ONE_EDIT_MIN = 4
 #: Queries shorter than this match word starts only (a letter inside a word is noise).
 SHORT_QUERY = 3
@@ -53,7 +53,7 @@ FUZZY_WHEN_FEWER_THAN = 8
 #: (400 of 1,800 for "s"), cost the most to rank, and every query starts with one.
 SHORT_RESULTS_KEPT = 128
 #: Bumped whenever :func:`normalise` or the cached entries change.
-INDEX_CACHE_VERSION = 3
+INDEX_CACHE_VERSION = 2
 #: Longest note that tells same-named labels apart (:func:`distinguishing_notes`).
 NOTE_CHARS = 40
 #: Letters and digits of every script are kept (Arabic, Hebrew, Greek, CJK names must be findable).
@@ -95,12 +95,14 @@ def distinguishing_notes(labels: LabelSet) -> dict[str, str]:
     """
     by_name: dict[str, list[Label]] = defaultdict(list)
     for label in (*labels.classes, *labels.inner_nodes):
-        by_name[normalise(label.name)].append(label)
+        by_name[label.name.casefold()].append(label)
     notes: dict[str, str] = {}
     for namesakes in by_name.values():
         if len(namesakes) < 2:
             continue
-        parents = [labels[labels.parent_of[n.label_id]].name if n.label_id in labels.parent_of else "" for n in namesakes]
+        parents = [
+            labels[labels.parent_of[n.label_id]].name if n.label_id in labels.parent_of else "" for n in namesakes
+        ]
         definitions = _without_shared_start([n.definition.split(";")[0].split() for n in namesakes])
         for label, parent, definition in zip(namesakes, parents, definitions):
             if parent and parents.count(parent) == 1:
@@ -156,10 +158,19 @@ def _checked_rows(payload: dict[str, Any], label_count: int) -> list[tuple[int, 
     return rows
 
 
-def _one_deletions(key: str) -> set[str]:
-    """``key`` and every string one letter shorter: two strings one edit apart (a letter left
-    out, added, changed, or two neighbours swapped) share one of these (symmetric deletion)."""
-    return {key, *(key[:i] + key[i + 1 :] for i in range(len(key)))}
+def _within_one_edit(a: str, b: str) -> bool:
+    """True if ``b`` is ``a`` with at most one letter left out, added or changed, or two
+    neighbouring letters swapped (the commonest typing slips)."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) < len(b):
+        a, b = b, a
+    i = 0
+    while i < len(b) and a[i] == b[i]:
+        i += 1
+    if len(a) > len(b):
+        return a[i + 1 :] == b[i:]
+    return a[i + 1 :] == b[i + 1 :] or (a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :])
 
 
 def _trigrams(word: str) -> frozenset[str]:
@@ -230,7 +241,8 @@ class LabelSearchIndex:
     (:meth:`build_step`, which the label picker calls while the event loop is idle) and
     completes itself on the first search if the steps have not finished. The normalised
     names are kept in the user's cache folder (``search-index/``, keyed by a digest of
-    the labels' ids and names), so a later start skips normalising them.
+    the labels' ids and names), so a later start skips normalising them; the first step
+    reads that file (the constructor does nothing that costs).
     """
 
     def __init__(self, labels: Sequence[Label], use_cache: bool = True) -> None:
@@ -240,15 +252,14 @@ class LabelSearchIndex:
         self._by_trigram: dict[str, set[str]] = defaultdict(set)
         self._by_word_start: dict[str, list[int]] = defaultdict(list)
         self._key_trigrams: dict[str, frozenset[str]] = {}
-        self._by_deletion: dict[str, list[str]] = defaultdict(list)
         self._short_results: dict[str, list[SearchHit]] = {}
         self._names = _Blob(())
         self._compact_names = _Blob(())
         self._indexed = 0  # labels indexed so far, in order
         self._complete = False
-        self._cache_file = _cache_file(self._labels) if use_cache else None
-        cached = read_json(self._cache_file, INDEX_CACHE_VERSION)
-        self._cached_rows = _checked_rows(cached, len(self._labels)) if cached else None
+        self._use_cache = use_cache
+        self._cache_file: Path | None = None
+        self._cached_rows: list[tuple[int, int, str, str]] | None = None
         self._next_row = 0
 
     @classmethod
@@ -264,6 +275,11 @@ class LabelSearchIndex:
         """Index up to ``labels`` more labels; True once the index is complete."""
         if self._complete:
             return True
+        if self._indexed == 0 and self._use_cache:
+            self._cache_file = _cache_file(self._labels)
+            cached = read_json(self._cache_file, INDEX_CACHE_VERSION)
+            self._cached_rows = _checked_rows(cached, len(self._labels)) if cached else None
+            self._use_cache = False  # read once
         end = min(self._indexed + labels, len(self._labels))
         rows = self._cached_rows
         if rows is not None:
@@ -294,9 +310,6 @@ class LabelSearchIndex:
                 grams = self._key_trigrams[key] = _trigrams(key)
                 for gram in grams:
                     self._by_trigram[gram].add(key)
-                if len(key) >= ONE_EDIT_MIN:
-                    for variant in _one_deletions(key):
-                        self._by_deletion[variant].append(key)
             self._fuzzy_keys[key].append(entry_index)
 
     def _finish(self, save: bool) -> None:
@@ -351,7 +364,10 @@ class LabelSearchIndex:
                 if entry.label_index not in exact_tiers:
                     self._keep(best, entry, FUZZY, similarity)
         labels = self._labels
-        return [SearchHit(labels[key[_KEY_LABEL]].label_id, key[_KEY_MATCHED], key[0], key[_KEY_GROUP]) for key in sorted(best.values())]
+        return [
+            SearchHit(labels[key[_KEY_LABEL]].label_id, key[_KEY_MATCHED], key[0], key[_KEY_GROUP])
+            for key in sorted(best.values())
+        ]
 
     @staticmethod
     def _tier(entry: _Entry, text: str, words: list[str], compact: str) -> int | None:
@@ -382,13 +398,13 @@ class LabelSearchIndex:
         for gram in grams:
             for key in self._by_trigram.get(gram, ()):
                 shared[key] += 1
-        one_edit = set()
-        if len(text) >= ONE_EDIT_MIN:
-            one_edit = {key for variant in _one_deletions(text) for key in self._by_deletion.get(variant, ())}
+        # One edit changes at most four of a word's trigrams (a swap), so only keys sharing
+        # all but four can be one edit away: few enough to check each.
+        one_edit_shares = len(grams) - 4 if len(text) >= ONE_EDIT_MIN else len(grams) + 1
         scored = []
-        for key in one_edit | shared.keys():
-            dice = 2 * shared.get(key, 0) / (len(grams) + len(self._key_trigrams[key]))
-            if key in one_edit:
+        for key, count in shared.items():
+            dice = 2 * count / (len(grams) + len(self._key_trigrams[key]))
+            if count >= one_edit_shares and len(key) >= ONE_EDIT_MIN and _within_one_edit(text, key):
                 scored.append((1 + dice, key))
             elif dice >= FUZZY_THRESHOLD:
                 scored.append((dice, key))
