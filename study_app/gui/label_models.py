@@ -33,17 +33,24 @@ def group_count(labels: LabelSet, label_id: str) -> str:
     return f"{count} class" if count == 1 else f"{count} classes"
 
 
-def tooltip(labels: LabelSet, notes: dict[str, str], label_id: str) -> str:
-    """Rich text with the full name (elided in a narrow hierarchy), other names and the definition."""
+def describe_label(labels: LabelSet, label_id: str, notes: dict[str, str] | None = None) -> str:
+    """Rich text for a label: name (with its distinguishing note), other names, place in the
+    hierarchy, definition; every piece of study text is escaped. Shown below the picker's
+    lists, on the feedback page and as the lists' tooltips (the full name a narrow panel elides)."""
     label = labels[label_id]
-    parts = [f"<b>{html.escape(titled(labels, notes, label_id))}</b>"]
-    if not label.is_class:
-        parts.append(f"<br><i>group of {group_count(labels, label_id)}</i>")
-    if label.all_names[1:]:
-        parts.append(f"<br>also: {html.escape(', '.join(label.all_names[1:]))}")
+    others = label.all_names[1:]
+    path = [labels[n].name for n in reversed(labels.path_to_root(label_id)[1:])]
+    parts = [f"<b>{html.escape(titled(labels, notes or {}, label_id))}</b>"]
+    if others:
+        parts.append(f"<br><span style='color:#555'>also: {html.escape(', '.join(others))}</span>")
+    if path:
+        parts.append(f"<br><span style='color:#555'>in: {html.escape(' › '.join(path[-4:]))}</span>")
     if label.definition:
         parts.append(f"<br>{html.escape(label.definition)}")
-    return f"<p style='white-space:normal'>{''.join(parts)}</p>"
+    if not label.is_class:
+        count = group_count(labels, label_id)
+        parts.append(f"<br><i>a group of {count}, not a class itself: Enter opens it in the hierarchy</i>")
+    return "".join(parts)
 
 
 class SearchResultsModel(QAbstractListModel):
@@ -84,7 +91,7 @@ class SearchResultsModel(QAbstractListModel):
         if role == Qt.ForegroundRole and hit.is_group:
             return GROUP_COLOUR
         if role == Qt.ToolTipRole:
-            return tooltip(self._labels, self._notes, hit.label_id)
+            return describe_label(self._labels, hit.label_id, self._notes)
         if role == LABEL_ID_ROLE:
             return hit.label_id
         if role == IS_GROUP_ROLE:
@@ -159,7 +166,7 @@ class HierarchyModel(QAbstractItemModel):
         if role == Qt.FontRole and label.is_class:
             return self._bold
         if role == Qt.ToolTipRole:
-            return tooltip(self._labels, self._notes, node)
+            return describe_label(self._labels, node, self._notes)
         if role == LABEL_ID_ROLE:
             return node
         if role == IS_GROUP_ROLE:

@@ -29,7 +29,7 @@ from PyQt5.QtWidgets import (
 )
 
 from study_app.gui.image_loader import ImageLoader
-from study_app.gui.label_models import HierarchyModel, SearchResultsModel
+from study_app.gui.label_models import HierarchyModel, SearchResultsModel, describe_label
 from study_app.protocol.labels import LabelSet
 from study_app.session.label_search import LabelSearchIndex, distinguishing_notes
 
@@ -161,23 +161,6 @@ class ClassDetails(LabelText):
             f"<i>No class matches “{html.escape(shown)}”. Try another word or a synonym, "
             "or browse the hierarchy (F3).</i>"
         )
-
-
-def describe_label(labels: LabelSet, label_id: str) -> str:
-    """Rich text for a label; every piece of study text is escaped."""
-    label = labels[label_id]
-    others = label.all_names[1:]
-    path = [labels[n].name for n in reversed(labels.path_to_root(label_id)[1:])]
-    parts = [f"<b>{html.escape(label.name)}</b>"]
-    if others:
-        parts.append(f"<br><span style='color:#555'>also: {html.escape(', '.join(others))}</span>")
-    if path:
-        parts.append(f"<br><span style='color:#555'>in: {html.escape(' › '.join(path[-4:]))}</span>")
-    if label.definition:
-        parts.append(f"<br>{html.escape(label.definition)}")
-    if not label.is_class:
-        parts.append("<br><i>a group of classes, not a class itself</i>")
-    return "".join(parts)
 
 
 class LabelPicker(QWidget):
