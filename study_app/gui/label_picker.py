@@ -1,10 +1,12 @@
 """Finding one class among a thousand: search as you type, hierarchy, definition, examples.
 
 The search box keeps the keyboard focus while Up/Down/PgUp/PgDn move through the ranked
-results, so an annotator types, glances, presses Enter. The hierarchy tab browses the
-WordNet tree (F3 reveals the highlighted class in it). Whatever is highlighted, in
-either place, shows its definition, its place in the hierarchy and its example images.
-Every look-up is reported through :attr:`LabelPicker.looked_up` for the event log.
+results, so an annotator types, glances, presses Enter. Groups of classes ("dog",
+"musical instrument") are results too: Enter on one opens it in the hierarchy tab, which
+browses the WordNet tree (F3 reveals the highlighted class in it; Enter on a group there
+opens it). Whatever is highlighted, in either place, shows its definition, its place in
+the hierarchy and its example images. Every look-up is reported through
+:attr:`LabelPicker.looked_up` for the event log.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from PyQt5.QtCore import QEvent, QModelIndex, QObject, QSize, Qt, QTimer, pyqtSi
 from PyQt5.QtGui import QIcon, QKeyEvent, QPixmap
 from PyQt5.QtWidgets import (
     QAbstractItemView,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QListView,
@@ -28,9 +29,9 @@ from PyQt5.QtWidgets import (
 )
 
 from study_app.gui.image_loader import ImageLoader
-from study_app.gui.label_models import HierarchyModel, SearchResultsModel
+from study_app.gui.label_models import HierarchyModel, SearchResultsModel, describe_label
 from study_app.protocol.labels import LabelSet
-from study_app.session.label_search import LabelSearchIndex
+from study_app.session.label_search import LabelSearchIndex, distinguishing_notes
 
 THUMBNAIL = 96
 #: Example images load once the highlight has rested this long: arrowing or typing
@@ -41,6 +42,11 @@ INDEX_STEP_LABELS = 40
 #: Once the picker is first on screen, wait this long before filling the thumbnail disk
 #: cache in the background, so that the first trial's own work goes first.
 PREBUILD_DELAY_MS = 1500
+#: Pixels per hierarchy level. WordNet puts ILSVRC classes up to 18 levels deep: at Qt's
+#: default 20 px, 40% of a 500 px panel was indentation and long breed names were cut.
+TREE_INDENT = 10
+#: Room a row's text keeps at the deepest level, however narrow the panel (scrolling sideways).
+TREE_MIN_TEXT = 80
 _FORWARDED_KEYS = {Qt.Key_Up, Qt.Key_Down, Qt.Key_PageUp, Qt.Key_PageDown}
 
 
@@ -157,23 +163,6 @@ class ClassDetails(LabelText):
         )
 
 
-def describe_label(labels: LabelSet, label_id: str) -> str:
-    """Rich text for a label; every piece of study text is escaped."""
-    label = labels[label_id]
-    others = label.all_names[1:]
-    path = [labels[n].name for n in reversed(labels.path_to_root(label_id)[1:])]
-    parts = [f"<b>{html.escape(label.name)}</b>"]
-    if others:
-        parts.append(f"<br><span style='color:#555'>also: {html.escape(', '.join(others))}</span>")
-    if path:
-        parts.append(f"<br><span style='color:#555'>in: {html.escape(' › '.join(path[-4:]))}</span>")
-    if label.definition:
-        parts.append(f"<br>{html.escape(label.definition)}")
-    if not label.is_class:
-        parts.append("<br><i>a group of classes, not a class itself</i>")
-    return "".join(parts)
-
-
 class LabelPicker(QWidget):
     """Search box, results/hierarchy tabs, details and examples of the highlighted class."""
 
@@ -205,25 +194,31 @@ class LabelPicker(QWidget):
         self.search.returnPressed.connect(self._choose_current)
         self.search.installEventFilter(self)
 
-        self.results_model = SearchResultsModel(labels)
+        notes = distinguishing_notes(labels)
+        self.results_model = SearchResultsModel(labels, notes)
         self.results = QListView()
         self.results.setModel(self.results_model)
         self.results.setUniformItemSizes(True)
         self.results.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.results.selectionModel().currentChanged.connect(self._result_highlighted)
         self.results.activated.connect(lambda index: self._choose(self.results_model.label_at(index.row())))
+        self.results.setTextElideMode(Qt.ElideMiddle)
         self.route_typing_from(self.results)
 
-        self.tree_model = HierarchyModel(labels)
+        self.tree_model = HierarchyModel(labels, notes)
         self.tree = QTreeView()
         self.tree.setModel(self.tree_model)
         self.tree.setHeaderHidden(True)
         self.tree.setUniformRowHeights(True)
-        # WordNet is up to 18 levels deep: narrow indentation, and a column as wide as its
-        # text (scrolling sideways) so that deep rows keep a real, keyboard-navigable rect.
-        self.tree.setIndentation(12)
-        self.tree.header().setStretchLastSection(False)
-        self.tree.header().setSectionResizeMode(QHeaderView.ResizeToContents)
+        # WordNet is up to 18 levels deep: narrow indentation, and a column as wide as the
+        # panel, so that a name is read without scrolling sideways; a name longer than its
+        # row is elided in the middle (the tooltip has it in full). Only a panel too narrow
+        # for the deepest rows' text scrolls sideways, keeping a real, keyboard-navigable rect.
+        self.tree.setIndentation(TREE_INDENT)
+        self.tree.setTextElideMode(Qt.ElideMiddle)
+        deepest = max((labels.depth(label.label_id) for label in labels.classes), default=0)
+        self.tree.header().setMinimumSectionSize((deepest + 1) * TREE_INDENT + TREE_MIN_TEXT)
+        self.tree.header().setStretchLastSection(True)
         self.tree.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.tree.selectionModel().currentChanged.connect(self._tree_highlighted)
         self.tree.expanded.connect(self._expanded)
@@ -296,6 +291,15 @@ class LabelPicker(QWidget):
             self.tree.setCurrentIndex(self.tree_model.index(0, 0))
         self.tree.setFocus()
 
+    def open_group(self, node: str) -> None:
+        """Show the group ``node`` in the hierarchy where it sits, opened, its row highlighted
+        and the keyboard in the tree: from there the annotator arrows down to its classes."""
+        self._set_current(node)
+        self.focus_tree()
+        index = self.tree.currentIndex()
+        self.tree.expand(index)
+        self.tree.scrollTo(index, QAbstractItemView.PositionAtTop)
+
     def _expanded(self, index: QModelIndex) -> None:
         self._browsed = True
         self.looked_up.emit("browse", {"node": self.tree_model.node(index)})
@@ -309,14 +313,26 @@ class LabelPicker(QWidget):
         hits = self._index.search(text)
         self.results_model.set_hits(hits)
         if not text.strip():
-            return  # cleared after a choice: keep whatever tab and highlight the annotator is in
+            # Cleared after a choice: keep whatever tab and highlight the annotator is in, but
+            # not a "no class matches" about a query that is gone (nothing is highlighted then).
+            if self._current is None:
+                self.details.show_class(None)
+            return
         self.tabs.setCurrentIndex(0)
         if hits:
             self.results.setCurrentIndex(self.results_model.index(0))
         else:
             self._set_current(None)
             self.details.show_no_match(text)
-        self.looked_up.emit("search", {"query": text, "results": len(hits), "top": hits[0].label_id if hits else None})
+        self.looked_up.emit(
+            "search",
+            {
+                "query": text,
+                "results": len(hits),
+                "groups": sum(hit.is_group for hit in hits),
+                "top": hits[0].label_id if hits else None,
+            },
+        )
 
     def _result_highlighted(self, index: QModelIndex, _previous: QModelIndex) -> None:
         self._set_current(self.results_model.label_at(index.row()))
@@ -338,8 +354,20 @@ class LabelPicker(QWidget):
         self._choose(self._current)
 
     def _choose(self, label_id: str | None) -> None:
-        if label_id is not None and label_id in self.labels:
+        """Answer with a class; a group found by search opens in the hierarchy instead."""
+        if label_id is None:
+            return
+        if label_id in self.labels:
             self.label_chosen.emit(label_id)
+        else:
+            self.open_group(label_id)
+
+    def _open_in_tree(self, index: QModelIndex) -> None:
+        """Enter on a group in the tree: open it, or if it is open, step down to its first member."""
+        if not self.tree.isExpanded(index):
+            self.tree.expand(index)
+        elif self.tree_model.hasChildren(index):
+            self.tree.setCurrentIndex(self.tree_model.index(0, 0, index))
 
     def route_typing_from(self, widget: QWidget) -> None:
         """Let text typed while ``widget`` has the focus go to the search box, as it does from the tree."""
@@ -365,6 +393,11 @@ class LabelPicker(QWidget):
             target.keyPressEvent(key_event)
             return True
         if watched is self.tree and key_event.key() in (Qt.Key_Return, Qt.Key_Enter) and plain:
-            self._choose(self.tree_model.node(self.tree.currentIndex()))
+            index = self.tree.currentIndex()
+            node = self.tree_model.node(index)
+            if node in self.labels:
+                self._choose(node)
+            elif node is not None:
+                self._open_in_tree(index)
             return True
         return False

@@ -70,7 +70,7 @@ class AnnotationWindow(QMainWindow):
         self.images, self.thumbnails = window_loaders(
             self, 32 << 20, study.max_pixels, self._image_ready, self._image_failed
         )
-        index = LabelSearchIndex(study.labels.classes)
+        index = LabelSearchIndex.for_label_set(study.labels)
 
         self.pages = QStackedWidget()
         self.instructions = InstructionsPage(study.title, study.instructions)

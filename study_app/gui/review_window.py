@@ -110,7 +110,9 @@ class ReviewWindow(QMainWindow):
         self.guess_details.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)
         self.guess_examples = ExamplesPane(labels, self.thumbnails, study.examples_per_class)
         self.guesses.highlighted.connect(self._guess_highlighted)
-        self.picker = LabelPicker(labels, LabelSearchIndex(labels.classes), self.thumbnails, study.examples_per_class)
+        self.picker = LabelPicker(
+            labels, LabelSearchIndex.for_label_set(labels), self.thumbnails, study.examples_per_class
+        )
         self.picker.label_chosen.connect(self._toggle_proposal)
         for pane in (self.truth_examples, self.guess_examples, self.picker.examples):  # one row each: room for the rest
             pane.show_rows(1)

@@ -39,6 +39,12 @@ from study_app.session.label_search import LabelSearchIndex
 #: Narrowest the image-and-answer side and the label picker may get (logical pixels).
 MIN_ANSWER_SIDE_WIDTH = 620
 MIN_PICKER_WIDTH = 340
+#: The splitter between image and picker: wide and shaded enough to be seen and dragged.
+SPLITTER_HANDLE_WIDTH = 7
+SPLITTER_STYLE = (
+    "QSplitter::handle { background: #c5ccd6; margin: 2px 1px; border-radius: 2px; }"
+    "QSplitter::handle:hover { background: #8d9db3; }"
+)
 
 
 class FlagBar(QFrame):
@@ -218,10 +224,15 @@ class TrialPage(QWidget):
         self.picker.setMinimumWidth(MIN_PICKER_WIDTH)
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.setChildrenCollapsible(False)
+        self.splitter.setHandleWidth(SPLITTER_HANDLE_WIDTH)  # a handle one sees and can grab
+        self.splitter.setStyleSheet(SPLITTER_STYLE)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.picker)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
+        # Until the annotator drags the handle (the window remembers it), the picker gets 2/5 of
+        # the width: its size hint alone left it at its minimum, cutting long breed names.
+        self.splitter.setSizes([3 * MIN_PICKER_WIDTH, 2 * MIN_PICKER_WIDTH])
         top = QHBoxLayout()
         top.addWidget(self.heading)
         top.addWidget(self.counter, stretch=1)
