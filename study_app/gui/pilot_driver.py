@@ -122,8 +122,9 @@ class WindowPilot(QObject):
                     f"of {page.key_guard_ms} ms: the next answer could land on an image not looked at"
                 )
         yield max(self.key_ms, 300)  # long enough to read on screen
-        self._key(Qt.Key_Return)
-        yield self.key_ms
+        if self.window.pages.currentWidget() is page and page.showings == showing:  # not gone by itself meanwhile
+            self._key(Qt.Key_Return)
+            yield self.key_ms
 
     def _answer_unseen(self) -> None:
         """The not-sure key before the trial's image is on screen: it must not answer the trial."""

@@ -76,11 +76,11 @@ def test_a_training_deadline_shows_the_kept_guess_on_the_feedback_screen(qtbot, 
 def test_the_gui_pilot_runs_out_of_time_and_its_guesses_are_kept(qtbot, tiny_study, tmp_path):
     """simulate --gui with a participant slower than the deadline: its guesses, spread over its
     response time, are typed before the deadline; the driver checks each timeout kept them."""
-    with_test_phase(tiny_study, "answers = 3\ntime_limit_s = 1.0\n")
+    with_test_phase(tiny_study, "answers = 3\ntime_limit_s = 0.5\n")
     study = load_study(tiny_study)
     store_path = tmp_path / "pilot.sqlite"
     summary = run_pilot(
-        study, 1, store_path, accuracy=1.0, rt_ms=(1500.0, 1.0), seed=2, drive=partial(drive_window, key_ms=4)
+        study, 1, store_path, accuracy=1.0, rt_ms=(800.0, 1.0), seed=2, drive=partial(drive_window, key_ms=4)
     )
     assert summary.trials == 16 and summary.correct["test"] == (0, 12)  # every test trial ran out: not scored
     with ResultsStore(store_path, readonly=True) as store:
@@ -88,4 +88,4 @@ def test_the_gui_pilot_runs_out_of_time_and_its_guesses_are_kept(qtbot, tiny_stu
     test = frame[frame["phase"] == "test"]
     assert set(test["outcome"]) == {"timeout"}
     kept = test.groupby("trial")["label_id"].apply(lambda labels: sum(1 for label in labels if label))
-    assert (kept >= 1).all()  # the guesses chosen at 375 and 750 ms of 1.5 s came before the 1 s deadline
+    assert (kept >= 1).all()  # the guesses chosen at 200 and 400 ms of 800 came before the 500 ms deadline
