@@ -25,11 +25,14 @@ from study_app.gui.sync_indicator import SyncIndicator
 from study_app.gui.trial_page import TrialPage
 from study_app.protocol.keys import PAN_COMMANDS, combine_keys
 from study_app.protocol.responses import Event, Response
+from study_app.protocol.study import Phase
 from study_app.session.controller import SessionController
 from study_app.session.label_search import LabelSearchIndex
 from study_app.store.db import LOCK_PATIENCE_S
 
 PREFETCH = 3
+#: How long "Time's up" stays on screen after a deadline (Enter, after the key guard, goes on sooner).
+TIMES_UP_MS = 1500
 STYLE = """
 QLabel#heading { font-size: 15px; }
 QLabel#status { color: #444; min-height: 18px; }
@@ -94,6 +97,8 @@ class AnnotationWindow(QMainWindow):
         self.message.continued.connect(self._after_message)
         for page in (self.instructions, self.trial, self.feedback, self.message):
             self.pages.addWidget(page)
+        for guarded in (self.instructions, self.feedback, self.message):
+            guarded.key_guard_ms = study.key_guard_ms
         self.setCentralWidget(self.pages)
         self.help = HelpOverlay(self.pages, self.keys, key_sources)
         self._after_message_action = self._next
@@ -123,7 +128,7 @@ class AnnotationWindow(QMainWindow):
             "flag": self._on_trial(trial.open_flag),
             "pause": self._on_trial(self._pause),
             **{name: self._on_trial(action) for name, action in view_actions(trial.view).items()},
-            "undo": self._on_trial(self._undo),
+            "undo": self._undo_key,
             "quit": self.close,
         }
         self.shortcuts: dict[str, QShortcut] = {}
@@ -283,8 +288,45 @@ class AnnotationWindow(QMainWindow):
         if feedback is not None:
             self.feedback.show_feedback(feedback, self.images.get(self._answered_image_id()))
             self._show(self.feedback)
+        elif response.outcome == "timeout":
+            self._times_up(response)
         else:
             self._after_feedback()
+
+    def _times_up(self, timeout: Response) -> None:
+        """Say for a moment that the deadline passed, and what became of the guesses chosen."""
+        phase = self._answered_phase()
+        names = ", ".join(self.study.labels[label].name for label in timeout.labels)
+        if not names:
+            kept = "No class had been chosen."
+        elif phase.score_timeout_guesses:
+            kept = f"Your choice so far was kept and counts as your answer: {names}."
+        else:
+            kept = f"Your choice so far was kept (it is not scored): {names}."
+        self._message("Time's up", [kept], self._after_feedback, moment_ms=TIMES_UP_MS)
+
+    def _undo_key(self) -> None:
+        """The undo key: take back the last answer, or say why not where the phase has undo off
+        (on its trials and on its feedback screen, where the key would otherwise do nothing)."""
+        page = self.pages.currentWidget()
+        if self.help.isVisible() or page not in (self.trial, self.feedback):
+            return
+        phase = self.controller.current_phase() if page is self.trial else self._answered_phase()
+        if phase is not None and not phase.undo:
+            reason = (
+                "its feedback shows the right answer"
+                if phase.feedback
+                else "a timed image is not shown twice"
+                if phase.presentation
+                else "the study turns it off"
+            )
+            text = f"Undo is off in this part ({reason})."
+            if page is self.trial:
+                self.trial.status.setText(text)
+            else:
+                self.feedback.show_note(text)
+        elif page is self.trial:
+            self._undo()
 
     def _waiting_for_store(self, seconds: float | None) -> None:
         """Say why the window stands still while another program holds the results file.
@@ -304,6 +346,10 @@ class AnnotationWindow(QMainWindow):
     def _answered_image_id(self) -> str:
         """The image of the trial just answered (for the feedback screen)."""
         return self.controller.session.trials[self.controller.position - 1].image_id
+
+    def _answered_phase(self) -> Phase:
+        """The phase of the trial just answered (its feedback or time's-up screen is showing)."""
+        return self.study.phase(self.controller.session.trials[self.controller.position - 1].phase)
 
     def _after_feedback(self) -> None:
         if self.controller.break_due():
@@ -379,8 +425,10 @@ class AnnotationWindow(QMainWindow):
         lines.append("Thank you! You can close the window now.")
         self._message("Finished", lines, self.close, "Close (Enter)")
 
-    def _message(self, heading: str, lines: list[str], then, button: str = "Continue (Enter)") -> None:
-        self.message.show_message(heading, lines, button)
+    def _message(
+        self, heading: str, lines: list[str], then, button: str = "Continue (Enter)", moment_ms: int | None = None
+    ) -> None:
+        self.message.show_message(heading, lines, button, moment_ms)
         self._after_message_action = then
         self._show(self.message)
 

@@ -36,6 +36,11 @@ from study_app.protocol.responses import FLAG_REASONS, Event, Response, utc_now
 from study_app.protocol.study import Phase
 from study_app.session.label_search import LabelSearchIndex
 
+#: The countdown's look, and in its last seconds (red: the guesses so far are all that will be kept).
+COUNTDOWN_STYLE = "font-size: 20px; font-weight: bold;"
+COUNTDOWN_URGENT_STYLE = COUNTDOWN_STYLE + " color: #b42318;"
+COUNTDOWN_URGENT_S = 5.0
+
 #: Narrowest the image-and-answer side and the label picker may get (logical pixels).
 MIN_ANSWER_SIDE_WIDTH = 620
 MIN_PICKER_WIDTH = 340
@@ -50,6 +55,8 @@ SPLITTER_STYLE = (
 class FlagBar(QFrame):
     """Inline flagging: pick a reason with 1/2/3, add a note, Enter to keep it.
 
+    No reason is chosen for the annotator: Enter without one keeps the bar open and asks
+    for one (a default reason turned F8 then Enter into a "broken" flag nobody meant).
     Esc cancels the edit (a flag given before stays as it was); Ctrl+Delete removes the flag.
     """
 
@@ -71,14 +78,17 @@ class FlagBar(QFrame):
         self.note.returnPressed.connect(self._keep)
         layout.addWidget(self.note, stretch=1)
         self.note.installEventFilter(self)
+        self.hint = QLabel()
+        self.hint.setTextFormat(Qt.PlainText)
+        layout.addWidget(self.hint)
         self._before: tuple[int, str] = (-1, "")
+        self.group.idToggled.connect(lambda _id, checked: self.hint.clear() if checked else None)
         self.hide()
 
     def open(self) -> None:
         self._before = (self.group.checkedId(), self.note.text())  # what Esc goes back to
+        self.hint.clear()
         self.show()
-        if self.group.checkedId() < 0:
-            self.group.button(0).setChecked(True)
         self.note.setFocus()
 
     def reset(self) -> None:
@@ -92,9 +102,12 @@ class FlagBar(QFrame):
         self.hide()
 
     def _keep(self) -> None:
-        reason = FLAG_REASONS[self.group.checkedId()] if self.group.checkedId() >= 0 else None
+        if self.group.checkedId() < 0:
+            choices = ", ".join(f"{number} {reason}" for number, reason in enumerate(FLAG_REASONS, start=1))
+            self.hint.setText(f"Choose a reason first: {choices} (Alt+number after a note); Esc cancels")
+            return
         self.hide()
-        self.flagged.emit(reason, self.note.text().strip())
+        self.flagged.emit(FLAG_REASONS[self.group.checkedId()], self.note.text().strip())
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
         if event.type() == QEvent.KeyPress:
@@ -162,6 +175,8 @@ class TrialPage(QWidget):
         self._ticker.timeout.connect(self._show_time_left)
         self.countdown = QLabel()
         self.countdown.setObjectName("countdown")
+        self.countdown.setStyleSheet(COUNTDOWN_STYLE)
+        self._urgent = False
 
         # The phase's name (bold; the same for a whole phase) and where in it we are, as
         # plain text: a rich-text heading was parsed into a text document on every trial.
@@ -250,6 +265,7 @@ class TrialPage(QWidget):
         self._stop_deadline()
         self._phase = phase
         self._onset = None
+        self._shown_at = ""
         self._presented_ms = None
         self._events = []
         self._flag = (None, "")
@@ -335,12 +351,19 @@ class TrialPage(QWidget):
         self._deadline.stop()
         self._ticker.stop()
         self.countdown.clear()
+        self._set_urgent(False)
 
     def _show_time_left(self) -> None:
         limit = self._phase.time_limit_s if self._phase else None
         if limit:
             left = max(0.0, limit - self.elapsed_ms() / 1000)
             self.countdown.setText(f"time left: {left:.1f} s")
+            self._set_urgent(left <= COUNTDOWN_URGENT_S)
+
+    def _set_urgent(self, urgent: bool) -> None:
+        if urgent != self._urgent:  # a style sheet set on every tick would re-polish the label ten times a second
+            self._urgent = urgent
+            self.countdown.setStyleSheet(COUNTDOWN_URGENT_STYLE if urgent else COUNTDOWN_STYLE)
 
     def _after_mask(self) -> None:
         self.view.clear()
@@ -394,7 +417,9 @@ class TrialPage(QWidget):
         """An answer without a class: 'not sure', 'none of these', or the deadline's 'timeout'.
 
         Over classes already in the slots, the first F5 / F6 only asks: a stray key must not
-        drop guesses for good (a training answer is scored and shown at once).
+        drop guesses for good (a training answer is scored and shown at once). A timeout keeps
+        the classes in the slots: the session stores them with it (scored or not, as the
+        phase says; protocol/correctness.py).
         """
         if outcome != "timeout" and self.slots.labels and self._confirming != outcome:
             self._confirming = outcome
@@ -406,12 +431,13 @@ class TrialPage(QWidget):
             )
             return
         self._confirming = None
-        self._finish(Response((), **self._timing(), outcome=outcome, **self._flag_fields()))
+        kept = self.slots.labels if outcome == "timeout" else ()
+        self._finish(Response(kept, **self._timing(), outcome=outcome, **self._flag_fields()))
 
     def _timing(self) -> dict:
         return {
             "rt_ms": self.elapsed_ms(),
-            "shown_at": self._shown_at or utc_now(),
+            "shown_at": self._shown_at,  # "" until painted: the session refuses such an answer
             "answered_at": utc_now(),
             "presented_ms": self._presented_ms,
         }
