@@ -16,10 +16,10 @@ from PyQt5.QtGui import QCloseEvent, QKeyEvent, QKeySequence
 from PyQt5.QtWidgets import QApplication, QMainWindow, QShortcut, QStackedWidget, QWidget
 
 from study_app.errors import StoreError
+from study_app.gui.examples_pane import ExamplesPane
 from study_app.gui.help_overlay import HelpOverlay
 from study_app.gui.image_loader import window_loaders
 from study_app.gui.image_view import view_actions
-from study_app.gui.label_picker import ExamplesPane
 from study_app.gui.pages import FeedbackPage, InstructionsPage, MessagePage
 from study_app.gui.sync_indicator import SyncIndicator
 from study_app.gui.trial_page import TrialPage

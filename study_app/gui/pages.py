@@ -13,7 +13,8 @@ from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtGui import QImage, QKeyEvent, QPixmap, QTextDocument
 from PyQt5.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
-from study_app.gui.label_picker import ExamplesPane, describe_label
+from study_app.gui.examples_pane import ExamplesPane
+from study_app.gui.label_picker import describe_label
 from study_app.protocol.labels import LabelSet
 from study_app.session.controller import Feedback
 

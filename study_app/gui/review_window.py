@@ -33,10 +33,11 @@ from PyQt5.QtWidgets import (
 )
 
 from study_app.errors import StudyError
+from study_app.gui.examples_pane import ExamplesPane
 from study_app.gui.help_overlay import HelpOverlay
 from study_app.gui.image_loader import window_loaders
 from study_app.gui.image_view import ImageView, view_actions
-from study_app.gui.label_picker import ClassDetails, ExamplesPane, LabelPicker
+from study_app.gui.label_picker import ClassDetails, LabelPicker
 from study_app.gui.main_window import AnnotationWindow, pan_key_texts
 from study_app.gui.review_widgets import CauseList, GuessList, ProposalLine
 from study_app.protocol.keys import REVIEW_COMMANDS, REVIEW_KEYS, REVIEW_NAVIGATION
