@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 
 from PyQt5.QtCore import Qt, pyqtSignal
-from PyQt5.QtGui import QImage, QKeyEvent, QPixmap, QTextDocument
+from PyQt5.QtGui import QImage, QKeyEvent, QPixmap, QTextCursor, QTextDocument
 from PyQt5.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
 from study_app.gui.examples_pane import ExamplesPane
@@ -60,6 +60,9 @@ class InstructionsPage(ContinuePage):
         self.text.setFocusPolicy(Qt.NoFocus)
         features = QTextDocument.MarkdownFeatures(QTextDocument.MarkdownDialectGitHub | QTextDocument.MarkdownNoHTML)
         self.text.document().setMarkdown(instructions or "Label each image with its class.", features)
+        # setMarkdown leaves the text cursor at the end, and the browser keeps its cursor in view
+        # whenever it is laid out: the page would open scrolled to the last paragraph.
+        self.text.moveCursor(QTextCursor.Start)
         self.body.addWidget(self.title)
         self.body.addWidget(self.text, stretch=1)
         self.finish_layout()
