@@ -97,7 +97,6 @@ def test_progress_takes_the_study_by_name_or_folder_and_refuses_an_unknown_one(t
     assert unknown.returncode == 1 and "no study 'nosuch'" in unknown.stderr and "(studies: " in unknown.stderr
 
 
-
 def test_progress_with_the_study_alone_reads_its_default_store(tmp_path, tiny_study):
     """Issue #22 item 13: ``--study`` alone is enough (results/<study>/results.sqlite), as for export."""
     from study_app.protocol.study import study_name
@@ -113,6 +112,7 @@ def test_progress_with_the_study_alone_reads_its_default_store(tmp_path, tiny_st
     neither = run("progress")
     assert neither.returncode == 1 and "progress needs the study (--study NAME" in neither.stderr
     assert "Traceback" not in neither.stderr
+
 
 def test_the_results_folder_is_set_by_the_environment_and_the_option_wins(tmp_path, tiny_study, monkeypatch):
     """``$STUDY_APP_RESULTS`` moves every default results path; ``--results`` (before or after the
