@@ -23,6 +23,7 @@ from study_app.gui.image_view import view_actions
 from study_app.gui.pages import FeedbackPage, InstructionsPage, MessagePage
 from study_app.gui.sync_indicator import SyncIndicator
 from study_app.gui.trial_page import TrialPage
+from study_app.gui.window_state import restore_geometry, save_geometry
 from study_app.protocol.keys import PAN_COMMANDS, combine_keys
 from study_app.protocol.responses import Event, Response
 from study_app.session.controller import SessionController
@@ -396,11 +397,7 @@ class AnnotationWindow(QMainWindow):
         return f"{seconds // 60} min {seconds % 60:02d} s"
 
     def _restore_window_state(self) -> None:
-        geometry = self._settings.value("annotate/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 760)
+        restore_geometry(self, self._settings, "annotate")
         splitter = self._settings.value("annotate/splitter")
         if splitter is not None:
             self.trial.splitter.restoreState(splitter)
@@ -439,7 +436,7 @@ class AnnotationWindow(QMainWindow):
             return
         self._closing = True
         self.trial.stop()
-        self._settings.setValue("annotate/geometry", self.saveGeometry())
+        save_geometry(self, self._settings, "annotate")
         self._settings.setValue("annotate/splitter", self.trial.splitter.saveState())
         if not self.controller.complete:
             try:

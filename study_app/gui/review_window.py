@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import time
 
-from PyQt5.QtCore import Qt
+from PyQt5.QtCore import QSettings, Qt
 from PyQt5.QtGui import QCloseEvent, QKeySequence
 from PyQt5.QtWidgets import (
     QApplication,
@@ -40,6 +40,7 @@ from study_app.gui.image_view import ImageView, view_actions
 from study_app.gui.label_picker import ClassDetails, LabelPicker
 from study_app.gui.main_window import AnnotationWindow, pan_key_texts
 from study_app.gui.review_widgets import CauseList, GuessList, ProposalLine
+from study_app.gui.window_state import restore_geometry, save_geometry
 from study_app.protocol.keys import REVIEW_COMMANDS, REVIEW_KEYS, REVIEW_NAVIGATION
 from study_app.review.controller import ReviewController
 from study_app.review.items import ErrorItem
@@ -77,8 +78,9 @@ def review_help_text(controller: ReviewController) -> str:
 class ReviewWindow(QMainWindow):
     """One reviewer's sitting in one window."""
 
-    def __init__(self, controller: ReviewController) -> None:
+    def __init__(self, controller: ReviewController, settings: QSettings | None = None) -> None:
         super().__init__()
+        self._settings = settings or QSettings()
         self.controller = controller
         study = controller.study
         self.study = study
@@ -176,8 +178,7 @@ class ReviewWindow(QMainWindow):
         self.help = HelpOverlay(central, {}, {})
         self.help.text.setText(review_help_text(controller))
         self._install_shortcuts()
-        screen = QApplication.primaryScreen().availableGeometry()
-        self.resize(min(1400, screen.width()), min(900, screen.height()))
+        restore_geometry(self, self._settings, "review")
         self._show_current()
 
     @staticmethod
@@ -409,6 +410,7 @@ class ReviewWindow(QMainWindow):
         if self._stopped_by_unsaved_review("press Ctrl+Q again to quit without it"):
             event.ignore()
             return
+        save_geometry(self, self._settings, "review")
         QApplication.instance().removeEventFilter(self)
         try:
             self.controller.finish()
