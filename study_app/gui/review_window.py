@@ -237,6 +237,7 @@ class ReviewWindow(QMainWindow):
         if item is None:
             self._show_done()
             return
+        self.side_scroll.show()
         self.middle.setCurrentIndex(0)
         review = self.controller.review_of(item)
         self.causes.set_causes(self.controller.offered(item), review.causes if review else ())
@@ -266,9 +267,9 @@ class ReviewWindow(QMainWindow):
         if controller.blind:
             return f"<b>{where}</b> · image {html.escape(item.image_id)}"
         if item.kind == "human":
-            who = (
+            who = (  # numbered as in the answers export (its trial column, from 0), so one number finds the row
                 f"annotator <b>{html.escape(item.rater)}</b> (person), "
-                f"phase {html.escape(item.phase)}, trial {item.trial + 1}"
+                f"phase {html.escape(item.phase)}, trial {item.trial}"
             )
             if item.rt_ms is not None:
                 who += f", response time {item.rt_ms / 1000:.1f} s"
@@ -323,6 +324,8 @@ class ReviewWindow(QMainWindow):
         self.guesses.clear()
         self.note.clear()
         self.proposal.set_labels([])
+        # Nothing is left to edit: no empty cause list, note field or "F3 to propose one" hint.
+        self.side_scroll.hide()
         self.status.setText("Alt+Left goes back to revise a review; Ctrl+Q quits.")
 
     # -- editing ------------------------------------------------------------------------

@@ -212,3 +212,24 @@ def test_the_window_fits_a_laptop_screen(reviews, qtbot):
     assert 0 <= note_at <= area.viewport().height() - window.note.height()  # the note is in view when typed into
     assert window.causes.horizontalScrollBarPolicy() == Qt.ScrollBarAlwaysOff and window.causes.wordWrap()
     reviews.close(window)
+
+
+def test_the_header_numbers_the_trial_as_the_export_does_and_the_end_shows_nothing_to_edit(reviews, qtbot):
+    """Issue #22 item 13: "trial N" in the header is the export's ``trial`` of that answer (it
+    said N + 1); once every error is reviewed no empty cause list, note or proposal hint is left."""
+    from study_app.store import answers_frame
+
+    with ResultsStore(reviews.store_path, readonly=True) as store:
+        exported = answers_frame(store).drop_duplicates("trial_uuid").set_index("trial_uuid")["trial"]
+    window = reviews.open("R4", HUMANS_TOP_K)
+    for item in window.controller.items:
+        assert f"trial {exported[item.trial_uuid]}," in window.heading.text()
+        press(qtbot, Qt.Key_3)
+        save(qtbot)
+    assert "All 3 errors are reviewed" in visible_text(window)
+    for widget in (window.causes, window.note, window.proposal, window.guesses, window.truth_details):
+        assert not widget.isVisible()
+    assert "F3" not in visible_text(window) and "Alt+Left goes back" in window.status.text()
+    press(qtbot, Qt.Key_Left, Qt.AltModifier)  # back to revise the last one: its editing widgets are back
+    assert window.causes.isVisible() and window.note.isVisible() and window.causes.checked() == ["fine_grained"]
+    reviews.close(window)
