@@ -37,6 +37,14 @@ QLabel#status { color: #444; min-height: 18px; }
 """
 
 
+def duration_text(ms: float) -> str:
+    """``12 min 05 s``, or ``1 h 02 min 05 s`` from an hour on."""
+    seconds = int(ms // 1000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min {seconds:02d} s" if hours else f"{minutes} min {seconds:02d} s"
+
+
 def pan_key_texts(keys: dict[str, str]) -> set[str]:
     """The pan commands' keys as Qt writes them (compared with the keys pressed)."""
     return {QKeySequence(keys[command.name]).toString() for command in PAN_COMMANDS}
@@ -317,7 +325,7 @@ class AnnotationWindow(QMainWindow):
         done = controller.position
         lines = [
             f"You have finished {done} of {controller.total} images.",
-            f"Time in this sitting: {self._elapsed_text()}.",
+            self._elapsed_text(),
         ]
         phase = self.study.phase(controller.session.trials[done - 1].phase)
         if phase.feedback:
@@ -371,7 +379,7 @@ class AnnotationWindow(QMainWindow):
                 "Could not close the session", [str(exc), "Your answers are saved."], self.close, "Quit (Enter)"
             )
             return
-        lines = [f"You answered all {controller.total} images.", f"Time in this sitting: {self._elapsed_text()}."]
+        lines = [f"You answered all {controller.total} images.", self._elapsed_text()]
         for phase in self.study.phases:
             if phase.feedback:
                 correct, answered = controller.phase_accuracy(phase.name)
@@ -393,8 +401,15 @@ class AnnotationWindow(QMainWindow):
         return (time.monotonic() - self._session_started) * 1000.0
 
     def _elapsed_text(self) -> str:
-        seconds = int(time.monotonic() - self._session_started)
-        return f"{seconds // 60} min {seconds % 60:02d} s"
+        """This sitting's time and, once the session was resumed, the whole session's (every
+        sitting's, as the store recorded them: :mod:`study_app.store.sittings`)."""
+        sitting = self._session_ms()
+        earlier = self.controller.session.earlier_sittings
+        text = f"Time in this sitting: {duration_text(sitting)}."
+        if earlier:
+            total = duration_text(sitting + sum(earlier))
+            text += f" In the whole session ({len(earlier) + 1} sittings): {total}."
+        return text
 
     def _restore_window_state(self) -> None:
         restore_geometry(self, self._settings, "annotate")

@@ -56,3 +56,50 @@ def test_both_windows_open_on_the_available_screen_then_as_the_user_left_them(qt
         assert window.size() == chosen
         close(window)
     assert QSettings(str(reviews.settings.fileName()), QSettings.IniFormat).contains("review/geometry")
+
+
+def test_break_and_end_screens_show_the_whole_sessions_time_after_a_resume(qtbot, gui_session):
+    """Item 13: a resumed session's break and end screens give this sitting's time and the whole
+    session's (the earlier sitting's from the store, up to its quit)."""
+    import time
+
+    from tests.gui.keys import answer_with
+    from tests.gui.test_session_gui import truth_query
+
+    opened = time.monotonic()
+    window = gui_session.open("A01")
+    press(qtbot, Qt.Key_Return)  # instructions
+    press(qtbot, Qt.Key_Return)  # training starts
+    answer_with(qtbot, window, [truth_query(window)])
+    qtbot.wait(1100)  # a first sitting of more than a second
+    press(qtbot, Qt.Key_Q, Qt.ControlModifier)
+    first_sitting_s = time.monotonic() - opened
+    gui_session.store.close()
+
+    window = gui_session.open("A01")
+    (earlier_ms,) = window.controller.session.earlier_sittings
+    assert 1000 < earlier_ms <= first_sitting_s * 1000 + 50  # from its start to its quit
+    press(qtbot, Qt.Key_Return)  # instructions
+    while "Break" not in window.message.message.text() or current_page(window) is not window.message:
+        if current_page(window) is window.trial:
+            answer_with(qtbot, window, [truth_query(window)])
+        else:
+            press(qtbot, Qt.Key_Return)  # feedback, the test phase's start
+    shown = window.message.message.text()
+    assert "Time in this sitting: 0 min 0" in shown and "In the whole session (2 sittings): 0 min 0" in shown
+    total = int(shown.split("(2 sittings): 0 min ")[1][:2])
+    assert total >= int(earlier_ms // 1000)
+    while not window.controller.complete or current_page(window) is not window.message:
+        if current_page(window) is window.trial:
+            answer_with(qtbot, window, [truth_query(window)])
+        else:
+            press(qtbot, Qt.Key_Return)
+    assert "Finished" in window.message.message.text()
+    assert "In the whole session (2 sittings)" in window.message.message.text()
+    gui_session.close(window)
+
+
+def test_durations_read_in_minutes_then_in_hours():
+    from study_app.gui.main_window import duration_text
+
+    assert duration_text(65_400) == "1 min 05 s" and duration_text(3_725_000) == "1 h 02 min 05 s"
