@@ -158,6 +158,7 @@ class LabelPicker(QWidget):
 
         self.details = ClassDetails(labels)
         self.examples = ExamplesPane(labels, loader, examples_per_class)
+        self.examples.enlarged.connect(self._looked_at_example)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.search)
@@ -255,6 +256,9 @@ class LabelPicker(QWidget):
         if label_id is not None:
             self.looked_up.emit("view_class", {"label_id": label_id})
             self.highlighted.emit(label_id)
+
+    def _looked_at_example(self, label_id: str, index: int) -> None:
+        self.looked_up.emit("view_example", {"label_id": label_id, "index": index})
 
     def _choose_current(self) -> None:
         self._choose(self._current)

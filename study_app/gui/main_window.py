@@ -130,6 +130,7 @@ class AnnotationWindow(QMainWindow):
             "not_sure": self._on_trial(lambda: trial.submit_outcome("not_sure")),
             "none_of_these": self._on_trial(lambda: trial.submit_outcome("none_of_these")),
             "flag": self._on_trial(trial.open_flag),
+            "examples": self._on_trial(trial.picker.examples.toggle_large),
             "pause": self._on_trial(self._pause),
             **{name: self._on_trial(action) for name, action in view_actions(trial.view).items()},
             "undo": self._on_trial(self._undo),

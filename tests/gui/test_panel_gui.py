@@ -3,6 +3,8 @@ the instructions' scroll position, the break and end screens' times, the review 
 
 from __future__ import annotations
 
+import json
+
 from PyQt5.QtCore import QSize, Qt
 
 from tests.gui.keys import current_page, press
@@ -103,3 +105,57 @@ def test_durations_read_in_minutes_then_in_hours():
     from study_app.gui.main_window import duration_text
 
     assert duration_text(65_400) == "1 min 05 s" and duration_text(3_725_000) == "1 h 02 min 05 s"
+
+
+def test_all_of_a_classs_examples_show_at_once_and_one_opens_large(qtbot, tmp_path):
+    """Item 10: the 13 examples of a demo-digits class are all in view without scrolling; F10
+    (in the one command table, so F1 lists it) or a click shows one large, Left/Right go through
+    the others, Esc closes and gives the keyboard back; each look is in the trial's events."""
+    from study_app.protocol.study import BUNDLED_PROTOCOLS
+    from study_app.store import ResultsStore
+    from tests.gui.conftest import Session
+    from tests.gui.keys import focus, type_text, wait_for_trial
+
+    digits = Session(qtbot, BUNDLED_PROTOCOLS / "demo-digits", tmp_path / "results" / "results.sqlite")
+    window = digits.open("A01")
+    pane = window.trial.picker.examples
+    press(qtbot, Qt.Key_Return)  # instructions
+    press(qtbot, Qt.Key_Return)  # training starts
+    wait_for_trial(qtbot, window)
+    type_text(qtbot, "seven")
+    qtbot.waitUntil(lambda: pane.count() == 13 and pane.loaded_count() == 13, timeout=10_000)
+    assert window.trial.picker.current == "digit-7"
+    visible = pane.viewport().rect()
+    qtbot.waitUntil(  # once laid out (Qt lays out added items from the event loop)
+        lambda: all(visible.contains(pane.visualItemRect(pane.item(row))) for row in range(13)), timeout=2000
+    )
+    assert pane.verticalScrollBar().maximum() == 0 and pane.edge < 96  # shrunk to fit, not cut off
+
+    search = focus()
+    press(qtbot, Qt.Key_F10)
+    viewer = pane.viewer
+    assert viewer.isVisible() and focus() is viewer and "example 1 of 13" in viewer.caption.text()
+    qtbot.waitUntil(lambda: viewer.view.mode == "image", timeout=10_000)
+    assert viewer.view.paint_size()[0] > 3 * 96  # large, not a thumbnail
+    press(qtbot, Qt.Key_Right)
+    assert "example 2 of 13" in viewer.caption.text()
+    press(qtbot, Qt.Key_Left)
+    press(qtbot, Qt.Key_Left)
+    assert "example 13 of 13" in viewer.caption.text()
+    press(qtbot, Qt.Key_Escape)
+    assert not viewer.isVisible() and focus() is search and window.controller.position == 0
+
+    qtbot.mouseClick(pane.viewport(), Qt.LeftButton, pos=pane.visualItemRect(pane.item(5)).center())
+    assert viewer.isVisible() and "example 6 of 13" in viewer.caption.text()
+    press(qtbot, Qt.Key_F10)  # the key closes it too
+    assert not viewer.isVisible() and focus() is search
+    assert "F10" in window.help.text.text() and "examples large" in window.help.text.text()
+
+    press(qtbot, Qt.Key_Return)  # "seven" into the first slot
+    press(qtbot, Qt.Key_Return, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: window.controller.position == 1, timeout=5000)
+    digits.close(window)
+    with ResultsStore(digits.store_path, readonly=True) as store:
+        looks = store.conn.execute("SELECT detail FROM events WHERE kind = 'view_example' ORDER BY rowid").fetchall()
+    assert [json.loads(detail)["index"] for (detail,) in looks] == [0, 1, 0, 12, 5]
+    assert {json.loads(detail)["label_id"] for (detail,) in looks} == {"digit-7"}
