@@ -48,8 +48,10 @@ def add_store_commands(sub: argparse._SubParsersAction) -> None:
     progress = add_command(
         sub, "progress", _cmd_progress, "live progress of a study per annotator and per image (file or server store)"
     )
-    progress.add_argument("--store", required=True, help="results store: a file or a postgresql:// server URL")
-    progress.add_argument("--study", dest="study_name", help="only this study (its name, or its protocol folder)")
+    progress.add_argument(
+        "--store", help="results store: a file or a postgresql:// server URL (default: the --study's results.sqlite)"
+    )
+    progress.add_argument("--study", help="only this study (its name, or its protocol folder)")
     progress.add_argument("--images", action="store_true", help="also list every image with its answers and held slots")
     progress.add_argument(
         "--watch", type=Range(0.1, 86_400).option(), metavar="SECONDS", help="refresh every SECONDS until Ctrl+C"
@@ -154,9 +156,14 @@ def _cmd_progress(args: argparse.Namespace) -> int:
     from study_app.store import ResultsStore
     from study_app.store.progress import format_progress, study_progress
 
+    if not args.store and not args.study:
+        raise StudyError(
+            "progress needs the study (--study NAME, which reads results/<study>/results.sqlite) or a --store"
+        )
+    location = store_path(args)  # with --study alone, that study's default store, as for export and compare
     while True:
-        with ResultsStore(store_path(args), readonly=True) as store:
-            text = format_progress(study_progress(store, _named_study(args.study_name)), images=args.images)
+        with ResultsStore(location, readonly=True) as store:
+            text = format_progress(study_progress(store, _named_study(args.study)), images=args.images)
         if not args.watch:
             print(text)
             return 0

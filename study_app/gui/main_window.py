@@ -16,13 +16,14 @@ from PyQt5.QtGui import QCloseEvent, QKeyEvent, QKeySequence
 from PyQt5.QtWidgets import QApplication, QMainWindow, QShortcut, QStackedWidget, QWidget
 
 from study_app.errors import StoreError
+from study_app.gui.examples_pane import ExamplesPane
 from study_app.gui.help_overlay import HelpOverlay
 from study_app.gui.image_loader import window_loaders
 from study_app.gui.image_view import view_actions
-from study_app.gui.label_picker import ExamplesPane
 from study_app.gui.pages import FeedbackPage, InstructionsPage, MessagePage
 from study_app.gui.sync_indicator import SyncIndicator
 from study_app.gui.trial_page import TrialPage
+from study_app.gui.window_state import restore_geometry, save_geometry
 from study_app.protocol.keys import PAN_COMMANDS, combine_keys
 from study_app.protocol.responses import Event, Response
 from study_app.protocol.study import Phase
@@ -37,6 +38,14 @@ STYLE = """
 QLabel#heading { font-size: 15px; }
 QLabel#status { color: #444; min-height: 18px; }
 """
+
+
+def duration_text(ms: float) -> str:
+    """``12 min 05 s``, or ``1 h 02 min 05 s`` from an hour on."""
+    seconds = int(ms // 1000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min {seconds:02d} s" if hours else f"{minutes} min {seconds:02d} s"
 
 
 def pan_key_texts(keys: dict[str, str]) -> set[str]:
@@ -126,6 +135,7 @@ class AnnotationWindow(QMainWindow):
             "not_sure": self._on_trial(lambda: trial.submit_outcome("not_sure")),
             "none_of_these": self._on_trial(lambda: trial.submit_outcome("none_of_these")),
             "flag": self._on_trial(trial.open_flag),
+            "examples": self._on_trial(trial.picker.examples.toggle_large),
             "pause": self._on_trial(self._pause),
             **{name: self._on_trial(action) for name, action in view_actions(trial.view).items()},
             "undo": self._undo_key,
@@ -362,7 +372,7 @@ class AnnotationWindow(QMainWindow):
         done = controller.position
         lines = [
             f"You have finished {done} of {controller.total} images.",
-            f"Time in this sitting: {self._elapsed_text()}.",
+            self._elapsed_text(),
         ]
         phase = self.study.phase(controller.session.trials[done - 1].phase)
         if phase.feedback:
@@ -416,7 +426,7 @@ class AnnotationWindow(QMainWindow):
                 "Could not close the session", [str(exc), "Your answers are saved."], self.close, "Quit (Enter)"
             )
             return
-        lines = [f"You answered all {controller.total} images.", f"Time in this sitting: {self._elapsed_text()}."]
+        lines = [f"You answered all {controller.total} images.", self._elapsed_text()]
         for phase in self.study.phases:
             if phase.feedback:
                 correct, answered = controller.phase_accuracy(phase.name)
@@ -440,15 +450,18 @@ class AnnotationWindow(QMainWindow):
         return (time.monotonic() - self._session_started) * 1000.0
 
     def _elapsed_text(self) -> str:
-        seconds = int(time.monotonic() - self._session_started)
-        return f"{seconds // 60} min {seconds % 60:02d} s"
+        """This sitting's time and, once the session was resumed, the whole session's (every
+        sitting's, as the store recorded them: :mod:`study_app.store.sittings`)."""
+        sitting = self._session_ms()
+        earlier = self.controller.session.earlier_sittings
+        text = f"Time in this sitting: {duration_text(sitting)}."
+        if earlier:
+            total = duration_text(sitting + sum(earlier))
+            text += f" In the whole session ({len(earlier) + 1} sittings): {total}."
+        return text
 
     def _restore_window_state(self) -> None:
-        geometry = self._settings.value("annotate/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 760)
+        restore_geometry(self, self._settings, "annotate")
         splitter = self._settings.value("annotate/splitter")
         if splitter is not None:
             self.trial.splitter.restoreState(splitter)
@@ -487,7 +500,7 @@ class AnnotationWindow(QMainWindow):
             return
         self._closing = True
         self.trial.stop()
-        self._settings.setValue("annotate/geometry", self.saveGeometry())
+        save_geometry(self, self._settings, "annotate")
         self._settings.setValue("annotate/splitter", self.trial.splitter.saveState())
         if not self.controller.complete:
             try:

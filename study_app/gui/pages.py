@@ -14,10 +14,11 @@ import html
 import time
 
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QHideEvent, QImage, QKeyEvent, QPaintEvent, QPixmap, QShowEvent, QTextDocument
+from PyQt5.QtGui import QHideEvent, QImage, QKeyEvent, QPaintEvent, QPixmap, QShowEvent, QTextCursor, QTextDocument
 from PyQt5.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
-from study_app.gui.label_picker import ExamplesPane, describe_label
+from study_app.gui.examples_pane import ExamplesPane
+from study_app.gui.label_picker import describe_label
 from study_app.protocol.labels import LabelSet
 from study_app.session.controller import Feedback
 
@@ -104,6 +105,9 @@ class InstructionsPage(ContinuePage):
         self.text.setFocusPolicy(Qt.NoFocus)
         features = QTextDocument.MarkdownFeatures(QTextDocument.MarkdownDialectGitHub | QTextDocument.MarkdownNoHTML)
         self.text.document().setMarkdown(instructions or "Label each image with its class.", features)
+        # setMarkdown leaves the text cursor at the end, and the browser keeps its cursor in view
+        # whenever it is laid out: the page would open scrolled to the last paragraph.
+        self.text.moveCursor(QTextCursor.Start)
         self.body.addWidget(self.title)
         self.body.addWidget(self.text, stretch=1)
         self.finish_layout()
