@@ -44,6 +44,7 @@ from statsmodels.genmod.families import Gaussian
 from statsmodels.genmod.generalized_estimating_equations import GEE
 from statsmodels.stats.inter_rater import cohens_kappa
 
+from study_app.analysis.resampling import Resampling
 from study_app.report import ReportData, Settings, analyse, build_document, write_document
 from study_app.stats import HUMAN, MODEL, humans_vs_model_gee, label_kappa_table, rater_grid, rater_table
 from study_app.stats.agreement import NO_ANSWER
@@ -173,7 +174,7 @@ def measure(size: Workload, settings: Settings, share: float) -> list[Result]:
 
 
 def run(quick: bool = False, share: float = 0.05) -> list[Result]:
-    settings = Settings(n_boot=1000 if quick else 10_000)
+    settings = Settings(Resampling(n_boot=1000 if quick else 10_000))
     return [row for size in ((QUICK,) if quick else SIZES) for row in measure(size, settings, 1.0 if quick else share)]
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from study_app.analysis.raters import FileSource, RaterInputs, Reading, StudySource, file_raters, study_raters
+from study_app.analysis.resampling import Resampling
 from study_app.errors import StudyError
-from study_app.io.ranges import ALPHA, N_BOOT, RUN_SEED, Range
 from study_app.protocol.study import Study, load_study
 
 if TYPE_CHECKING:  # pandas and the statistics load when a function runs, not when the API is imported
@@ -95,14 +95,14 @@ def compare(
     """
     from study_app.stats import compare as compare_raters
 
-    _check_bootstrap(alpha=alpha, n_boot=n_boot, seed=seed)
+    resampling = Resampling(alpha=alpha, n_boot=n_boot, seed=seed)
     if not isinstance(data, RaterInputs):
         if k is None:
             raise StudyError("a rater table does not record the k it was scored with: pass k=")
-        return compare_raters(data, alpha=alpha, rule=rule or "top-k", k=k, n_boot=n_boot, seed=seed)
+        return compare_raters(data, rule=rule or "top-k", k=k, **resampling.keywords)
     if k is not None and k != data.k:
         raise StudyError(f"{data.name} was scored with k = {data.k}; load_raters(..., k={k}) scores it with {k}")
-    return data.compare(alpha=alpha, n_boot=n_boot, seed=seed, rule=rule)
+    return data.compare(resampling, rule=rule)
 
 
 def write_report(
@@ -127,26 +127,16 @@ def write_report(
     its reviews is included, as the command includes it. Returns the files written,
     ``index.html`` first.
     """
-    from study_app.report.build import Settings, write_report as write
-    from study_app.report.inputs import report_data
-    from study_app.report.taxonomy_section import with_reviews
+    from study_app.report.build import Settings, report_of
 
-    _check_bootstrap(alpha=alpha, n_boot=n_boot, seed=seed)
-    if gallery_size < 0 or top_rows < 1:
-        raise StudyError(f"gallery_size must be at least 0 and top_rows at least 1, not {gallery_size} and {top_rows}")
-    report = with_reviews(report_data(data, command), data, alpha=alpha, n_boot=n_boot, seed=seed)
-    if models:
-        report = report.with_models(models)
     settings = Settings(
-        alpha=alpha,
-        n_boot=n_boot,
-        seed=seed,
+        Resampling(alpha=alpha, n_boot=n_boot, seed=seed),
         gallery_size=gallery_size,
         top_rows=top_rows,
         psychometric_direction=psychometric_direction,
     )
     folder = Path(out) if out is not None else data.output_folder("report")
-    return write(report, settings, folder, inputs=_source_files(data))
+    return report_of(data, settings, folder, command=command, models=models, protected=_source_files(data))
 
 
 def _source_files(data: RaterInputs) -> list[str | Path | None]:
@@ -157,15 +147,3 @@ def _source_files(data: RaterInputs) -> list[str | Path | None]:
     if isinstance(source, FileSource):
         return [source.truth, source.answers]
     return []
-
-
-def _check_bootstrap(*, alpha: float, n_boot: int, seed: int) -> None:
-    """The ranges the command line's ``--alpha``, ``--n-boot`` and ``--seed`` accept, in the same words."""
-    checks: tuple[tuple[str, float, Range, bool], ...] = (
-        ("alpha", alpha, ALPHA, False),
-        ("n_boot", n_boot, N_BOOT, True),
-        ("seed", seed, RUN_SEED, True),
-    )
-    for name, value, allowed, whole in checks:
-        if value not in allowed or (whole and not isinstance(value, int)):
-            raise StudyError(f"{name} must be {'an integer ' if whole else ''}{allowed.describe()}, not {value!r}")

@@ -27,6 +27,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from study_app.analysis.resampling import Resampling
+
 if TYPE_CHECKING:  # pandas loads on first use
     import pandas as pd
 
@@ -95,9 +97,7 @@ def analyse_conditions(
     *,
     correct: str,
     direction: str = "auto",
-    alpha: float = 0.05,
-    n_boot: int = 2000,
-    seed: int = 0,
+    resampling: Resampling,
 ) -> ConditionResults | None:
     """Rates, tests and consistency per condition, and psychometric fits where levels are numbers
     (``None`` for a table without conditions: there is nothing per condition to say)."""
@@ -109,7 +109,7 @@ def analyse_conditions(
     if not has_conditions(raters):
         return None
     classes, class_note = number_of_classes(raters, labels)
-    analysis = condition_analysis(raters, correct=correct, alpha=alpha, n_boot=n_boot, seed=seed)
+    analysis = condition_analysis(raters, correct=correct, **resampling.keywords)
     notes = [class_note] if class_note else []
     guess = 1 / classes
     fits, tests, chosen = [], [], set()
@@ -127,9 +127,9 @@ def analyse_conditions(
             guess,
             family=family,
             direction=fitted_direction,
-            n_boot=min(n_boot, MAX_FIT_BOOT),
-            seed=seed,
-            confidence=1 - alpha,
+            n_boot=min(resampling.n_boot, MAX_FIT_BOOT),
+            seed=resampling.seed,
+            confidence=1 - resampling.alpha,
         )
         fit = fit_raters(with_pooled_humans(rows), options, correctness=correct)
         fits.append(fit.assign(phase=str(phase))[["phase", *FIT_COLUMNS]])
@@ -137,7 +137,7 @@ def analyse_conditions(
         chosen.add(fitted_direction)
         notes.append(
             f"{phase}: psychometric fits {fitted_direction} ({reason}), {family}, guess rate 1/{classes}, "
-            f"threshold interval from {min(n_boot, MAX_FIT_BOOT)} parametric bootstrap replicates"
+            f"threshold interval from {min(resampling.n_boot, MAX_FIT_BOOT)} parametric bootstrap replicates"
         )
     fitted = pd.concat(fits, ignore_index=True) if fits else pd.DataFrame(columns=["phase", *FIT_COLUMNS])
     threshold_tests = pd.DataFrame(tests, columns=THRESHOLD_TEST_COLUMNS)

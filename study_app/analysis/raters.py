@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, cast
 
 from study_app.analysis.notes import input_notes, is_pilot
 from study_app.analysis.phases import analysed_trials, chosen_phases, default_phases
+from study_app.analysis.resampling import Resampling
 from study_app.analysis.sources import answers_file, read_predictions, study_answers, study_predictions
 from study_app.errors import StudyError
 
@@ -119,7 +120,7 @@ class RaterInputs:
         data keeps only the conditions its benchmark keeps (the per-condition tables keep all)."""
         return benchmark_conditions(self.raters) if isinstance(self.source, BenchmarkSource) else self.raters
 
-    def compare(self, *, alpha: float, n_boot: int, seed: int, rule: str | None = None) -> Comparison:
+    def compare(self, resampling: Resampling, *, rule: str | None = None) -> Comparison:
         """Every analysis of ``compare`` on :meth:`pooled_raters`, scored as they were read (by
         :attr:`rule` unless another is asked for), with the labels and notes they came with:
         the one call behind the ``compare`` command and :func:`study_app.compare`."""
@@ -127,13 +128,11 @@ class RaterInputs:
 
         return compare(
             self.pooled_raters(),
-            alpha=alpha,
             rule=rule or self.rule,
             k=self.k,
-            n_boot=n_boot,
-            seed=seed,
             labels=self.labels,
             notes=self.notes,
+            **resampling.keywords,
         )
 
     def output_folder(self, kind: str) -> Path:

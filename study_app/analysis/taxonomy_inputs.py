@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from study_app.analysis.raters import RaterInputs, StudySource
+from study_app.analysis.resampling import Resampling
 from study_app.errors import StudyError
 from study_app.protocol.study import Study
 from study_app.stats import RULES, image_phases, rater_table, shown_images_only
@@ -31,10 +32,8 @@ def study_taxonomy(
     k: int,
     answers: pd.DataFrame | None,
     predictions: pd.DataFrame | None,
-    alpha: float = 0.05,
-    n_boot: int = 2000,
+    resampling: Resampling,
     n_perm: int = 10_000,
-    seed: int = 0,
 ) -> TaxonomyAnalysis | None:
     """The taxonomy analysis of ``study``'s reviews, or None when nobody has reviewed yet.
 
@@ -59,10 +58,8 @@ def study_taxonomy(
         rescored,
         corrections,
         correct=RULES[rule],
-        alpha=alpha,
-        n_boot=n_boot,
         n_perm=n_perm,
-        seed=seed,
+        **resampling.keywords,
     )
     if conflicts:
         note = (
@@ -77,10 +74,8 @@ def taxonomy_of(
     inputs: RaterInputs,
     raters: pd.DataFrame | None = None,
     *,
-    alpha: float = 0.05,
-    n_boot: int = 2000,
+    resampling: Resampling,
     n_perm: int = 10_000,
-    seed: int = 0,
 ) -> TaxonomyAnalysis | None:
     """:func:`study_taxonomy` of the study ``inputs`` were read from (``raters``: default all of
     ``inputs.raters``; the report passes the rows of the images people saw)."""
@@ -95,8 +90,6 @@ def taxonomy_of(
         k=inputs.k,
         answers=inputs.answers,
         predictions=inputs.predictions,
-        alpha=alpha,
-        n_boot=n_boot,
+        resampling=resampling,
         n_perm=n_perm,
-        seed=seed,
     )

@@ -97,7 +97,6 @@ def write_degraded_study(
             transform=transform.name,
             conditions=conditions,
             seed=seed,
-            tests=test_phases,
             presentation_ms=presentation_ms,
         )
         (staging / STUDY_FILE).write_text(toml, encoding="utf-8")
@@ -220,10 +219,9 @@ def _study_toml(
     transform: str,
     conditions: list[str],
     seed: int,
-    tests: list[Phase],
     presentation_ms: int | None,
 ) -> str:
-    tested = {p.name for p in tests}
+    tested = [p.name for p in study.phases if not p.feedback]  # the test phases, counterbalanced
     name = f"{study.name}-{transform}"[:128]
     labels = "\n".join(
         f"{key} = {_string(copied[key])}" for key in (*_LABEL_KEYS, "examples", "examples_root") if key in copied
@@ -257,7 +255,7 @@ def _study_toml(
         "",
         "\n".join(phases),
         "[counterbalance]",
-        f"phases = [{', '.join(_string(p.name) for p in tests)}]",
+        f"phases = [{', '.join(_string(name) for name in tested)}]",
         'conditions = "manifest"',
         'source = "source_image_id"',
         "",

@@ -21,9 +21,10 @@ from study_app.cli.options import (
     SCORING_OPTIONS,
     add_command,
     add_options,
-    check_model_vs_human,
+    check_source,
     command_inputs,
     rater_inputs,
+    resampling_of,
 )
 from study_app.errors import StudyError
 from study_app.io.program import program
@@ -99,7 +100,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _check_settings(args)
     inputs = rater_inputs(args)
     raters = inputs.pooled_raters()
-    report = inputs.compare(alpha=args.alpha, n_boot=args.n_boot, seed=args.seed)
+    resampling = resampling_of(args)
+    report = inputs.compare(resampling)
     # Every trial of each rater counts here (scope ``all``), not only the images people saw, and
     # model-vs-human data keeps every level of its raw files, including those its benchmark
     # leaves out of the pooled numbers (the uncorrupted level, levels at chance).
@@ -108,9 +110,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         inputs.labels,
         correct=RULES[inputs.rule],
         direction=args.psychometric_direction,
-        alpha=args.alpha,
-        n_boot=args.n_boot,
-        seed=args.seed,
+        resampling=resampling,
     )
     out = check_output_folder(Path(args.out) if args.out else inputs.output_folder("compare"), command_inputs(args))
     written = {"raters": raters, **report.tables(), **(conditions.tables() if conditions else {})}
@@ -119,7 +119,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.taxonomy:
         from study_app.analysis.taxonomy_inputs import taxonomy_of
 
-        taxonomy = taxonomy_of(inputs, raters, alpha=args.alpha, n_boot=args.n_boot, seed=args.seed)
+        taxonomy = taxonomy_of(inputs, raters, resampling=resampling)
         if taxonomy is not None:
             write_tables(taxonomy.tables(), out, command_inputs(args))
     if args.json:
@@ -150,28 +150,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _check_settings(args: argparse.Namespace) -> None:
-    if not 0 < args.alpha < 1:
-        raise StudyError(f"--alpha must be between 0 and 1, not {args.alpha}")
-    if args.k is not None and args.k < 1:
-        raise StudyError(f"--k must be at least 1, not {args.k}")
-    if args.n_boot < 100:
-        raise StudyError(f"--n-boot must be at least 100, not {args.n_boot}")
-    check_model_vs_human(args)
-    if args.model_vs_human and (args.study or args.answers or args.truth or args.taxonomy):
-        raise StudyError(
-            "give one source: --model-vs-human DIR with --dataset NAME, "
-            "--study NAME, or --answers FILE with --truth MANIFEST"
-        )
-    if args.model_vs_human:
-        return
-    if args.study and (args.answers or args.truth):
-        raise StudyError("give either --study (answers from its store) or --answers with --truth, not both")
+    check_source(args, "compare", predictions_alone=True)
     if args.taxonomy and not args.study:
         raise StudyError("--taxonomy needs --study: the reviews are in the study's results store")
-    if not args.study and not (args.truth and (args.answers or args.predictions)):
-        raise StudyError(
-            "compare needs --study NAME, or --truth MANIFEST with --answers FILE and/or --predictions FILES"
-        )
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -179,11 +160,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from study_app.stats import plan_study
     from study_app.stats.results import json_records
 
-    for option, value in (("--alpha", args.alpha), ("--power", args.power)):
-        if not 0 < value < 1:
-            raise StudyError(f"{option} must be between 0 and 1, not {value}")
-    if args.simulations < 100:
-        raise StudyError(f"--simulations must be at least 100, not {args.simulations}")
     plan = plan_study(
         args.human_error,
         args.model_error,

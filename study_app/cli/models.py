@@ -10,16 +10,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from study_app.cli.options import STUDY_HELP
+from study_app.cli.options import STUDY_HELP, add_command
 from study_app.io.ranges import Range
 from study_app.models.backends import BACKENDS, DEVICES
 
 
 def add_predict_command(sub: argparse._SubParsersAction) -> None:
     """Add ``predict`` to a sub-parsers object."""
-    parser = sub.add_parser(
+    parser = add_command(
+        sub,
         "predict",
-        help="predict a study's images with a model; write a tidy predictions CSV and a provenance JSON",
+        _cmd_predict,
+        "predict a study's images with a model; write a tidy predictions CSV and a provenance JSON",
         description="Run a model spec over a study's images (sorted by image id) and append the top-k guesses "
         "to a predictions CSV. Images already in --out are skipped, so an interrupted run continues.",
     )
@@ -55,7 +57,6 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
         "or TorchScript weights (format = torchscript), which are programs too; read them first, as they run "
         "with your rights. No other code can be named by a spec",
     )
-    parser.set_defaults(handler=_cmd_predict)
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:

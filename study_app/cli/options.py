@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from study_app.analysis.condition_outputs import DIRECTIONS
 from study_app.analysis.raters import RULE_NAMES
+from study_app.analysis.resampling import Resampling
 from study_app.analysis.sources import UNKNOWN_IMAGES
 from study_app.errors import StudyError
 from study_app.io.ranges import ALPHA, N_BOOT, RUN_SEED, TOP_K
@@ -127,6 +128,11 @@ DIRECTION_OPTION: Option = (
 )
 
 
+def resampling_of(args: argparse.Namespace) -> Resampling:
+    """The run's :data:`BOOTSTRAP_OPTIONS` as one value (argparse has checked their ranges)."""
+    return Resampling(alpha=args.alpha, n_boot=args.n_boot, seed=args.seed)
+
+
 def add_command(
     sub: argparse._SubParsersAction,
     name: str,
@@ -157,6 +163,27 @@ def store_path(args: argparse.Namespace) -> Path | str:
     from study_app.store.results_store import STORE_FILE, study_results_dir
 
     return study_results_dir(study_name(args.study)) / STORE_FILE
+
+
+def check_source(args: argparse.Namespace, command: str, *, predictions_alone: bool) -> None:
+    """Exactly one source of answers: a study's store, tidy files or model-vs-human data
+    (:data:`INPUT_OPTIONS`). ``predictions_alone``: the command also takes ``--truth`` with
+    ``--predictions`` and no answers (``compare`` does: models only; ``report`` does not)."""
+    check_model_vs_human(args)
+    if args.study and (args.answers or args.truth):
+        raise StudyError("give either --study (answers from its store) or --answers with --truth, not both")
+    if sum([bool(args.study), bool(args.answers or args.truth), bool(args.model_vs_human)]) != 1:
+        alone = ", --truth MANIFEST with --predictions FILES" if predictions_alone else ""
+        raise StudyError(
+            f"{command} takes exactly one source; give one source: --study NAME, --answers FILE with "
+            f"--truth MANIFEST{alone}, or --model-vs-human DIR with --dataset NAME"
+        )
+    if args.answers and not args.truth or args.truth and not (args.answers or predictions_alone and args.predictions):
+        alone = " (or with --predictions alone: models only)" if predictions_alone else ""
+        raise StudyError(
+            f"{command} needs --study NAME, or --truth MANIFEST with --answers FILE{alone}: "
+            "--answers and --truth go together (the answers table and the manifest with the ground truth)"
+        )
 
 
 def check_model_vs_human(args: argparse.Namespace) -> None:

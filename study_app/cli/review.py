@@ -23,6 +23,7 @@ DESCRIPTION = (
 
 
 def add_review_command(sub: argparse._SubParsersAction) -> None:
+    """Add ``review`` to an argparse sub-parsers object."""
     parser = add_command(sub, "review", cmd_review, HELP, DESCRIPTION)
     parser.add_argument("--study", required=True, help=STUDY_HELP)
     parser.add_argument("--reviewer", help="reviewer id (a pseudonym); asked for when not given")

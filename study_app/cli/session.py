@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from study_app.cli.options import DEFAULT_STUDY, STORE_HELP, STUDY_HELP, store_path
+from study_app.cli.options import DEFAULT_STUDY, STORE_HELP, STUDY_HELP, add_command, store_path
 from study_app.io.program import program
 from study_app.io.ranges import RUN_SEED, Range
 from study_app.session.simulated_raters import DEFAULT_ABILITY_SD, DEFAULT_DIFFICULTY_SD, MAX_LOGIT_SD
@@ -22,7 +22,9 @@ _RT_SD_MS = Range(0, 600_000)
 
 def add_session_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``annotate`` and ``simulate`` to an argparse sub-parsers object."""
-    annotate = sub.add_parser("annotate", help="the annotation session (default when no sub-command is given)")
+    annotate = add_command(
+        sub, "annotate", _cmd_annotate, "the annotation session (default when no sub-command is given)"
+    )
     annotate.add_argument("--study", default=DEFAULT_STUDY, help=STUDY_HELP)
     annotate.add_argument("--annotator", help="annotator id (a pseudonym); asked for when not given")
     annotate.add_argument("--store", help=STORE_HELP)
@@ -37,10 +39,9 @@ def add_session_commands(sub: argparse._SubParsersAction) -> None:
         type=int,
         help="counterbalancing: this annotator's place in the rotation (0-based; default: the next one in this store)",
     )
-    annotate.set_defaults(handler=_cmd_annotate)
 
-    parser = sub.add_parser(
-        "simulate", help="pilot run: scripted annotators go through the whole study into a pilot store"
+    parser = add_command(
+        sub, "simulate", _cmd_simulate, "pilot run: scripted annotators go through the whole study into a pilot store"
     )
     parser.add_argument("--study", default=DEFAULT_STUDY, help=STUDY_HELP)
     parser.add_argument(
@@ -99,7 +100,6 @@ def add_session_commands(sub: argparse._SubParsersAction) -> None:
             "test of a results server at people's pace; --gui always does)"
         ),
     )
-    parser.set_defaults(handler=_cmd_simulate)
 
 
 def _cmd_annotate(args: argparse.Namespace) -> int:

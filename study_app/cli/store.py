@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from study_app.cli.options import DEFAULT_STUDY, STORE_HELP, store_path
+from study_app.cli.options import DEFAULT_STUDY, STORE_HELP, add_command, store_path
 from study_app.errors import StudyError
 from study_app.io.program import program
 from study_app.io.ranges import Range
@@ -18,12 +18,13 @@ from study_app.io.ranges import Range
 
 def add_store_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``merge``, ``export``, ``import``, ``check-store``, ``progress`` and ``sync``."""
-    merge = sub.add_parser("merge", help="merge results stores from several desktops into one (idempotent)")
+    merge = add_command(sub, "merge", _cmd_merge, "merge results stores from several desktops into one (idempotent)")
     merge.add_argument("out", help="merged store (created if missing)")
     merge.add_argument("inputs", nargs="+", help="stores to merge in")
-    merge.set_defaults(handler=_cmd_merge)
 
-    export = sub.add_parser("export", help="write the tidy answers table (CSV or Parquet) and its run manifest")
+    export = add_command(
+        sub, "export", _cmd_export, "write the tidy answers table (CSV or Parquet) and its run manifest"
+    )
     export.add_argument("--study", default=DEFAULT_STUDY, help="study name or folder (for the default store path)")
     export.add_argument("--store", help=STORE_HELP)
     export.add_argument("--format", choices=["csv", "parquet"], default="csv")
@@ -33,36 +34,37 @@ def add_store_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="name each session's computer in the manifest (left out by default)",
     )
-    export.set_defaults(handler=_cmd_export)
 
-    imp = sub.add_parser("import", help="load an answers export (with its manifest) into a results store")
+    imp = add_command(sub, "import", _cmd_import, "load an answers export (with its manifest) into a results store")
     imp.add_argument("table", help="answers.csv or answers.parquet written by export")
     imp.add_argument("--store", required=True, help="results store to add the answers to (created if missing)")
-    imp.set_defaults(handler=_cmd_import)
 
-    check = sub.add_parser("check-store", help="check a results file's integrity; optionally recover what is readable")
+    check = add_command(
+        sub, "check-store", _cmd_check_store, "check a results file's integrity; optionally recover what is readable"
+    )
     check.add_argument("path", help="results store file")
     check.add_argument("--recover", metavar="NEW", help="copy every readable row into this new file")
-    check.set_defaults(handler=_cmd_check_store)
 
-    progress = sub.add_parser(
-        "progress", help="live progress of a study per annotator and per image (file or server store)"
+    progress = add_command(
+        sub, "progress", _cmd_progress, "live progress of a study per annotator and per image (file or server store)"
     )
-    progress.add_argument("--store", required=True, help="results store: a file or a postgresql:// server URL")
-    progress.add_argument("--study", dest="study_name", help="only this study (its name, or its protocol folder)")
+    progress.add_argument(
+        "--store", help="results store: a file or a postgresql:// server URL (default: the --study's results.sqlite)"
+    )
+    progress.add_argument("--study", help="only this study (its name, or its protocol folder)")
     progress.add_argument("--images", action="store_true", help="also list every image with its answers and held slots")
     progress.add_argument(
         "--watch", type=Range(0.1, 86_400).option(), metavar="SECONDS", help="refresh every SECONDS until Ctrl+C"
     )
-    progress.set_defaults(handler=_cmd_progress)
 
-    sync = sub.add_parser("sync", help="send the answers a desktop saved while the results server was unreachable")
+    sync = add_command(
+        sub, "sync", _cmd_sync, "send the answers a desktop saved while the results server was unreachable"
+    )
     sync.add_argument("--store", required=True, help="the postgresql:// server URL the desktop annotates into")
     sync.add_argument(
         "--journal", help="the desktop's journal (default results/journal/<host>-<port>-<database>.sqlite)"
     )
     sync.add_argument("--pilot", action="store_true", help="the journal of simulate (pilot sessions)")
-    sync.set_defaults(handler=_cmd_sync)
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
@@ -154,9 +156,14 @@ def _cmd_progress(args: argparse.Namespace) -> int:
     from study_app.store import ResultsStore
     from study_app.store.progress import format_progress, study_progress
 
+    if not args.store and not args.study:
+        raise StudyError(
+            "progress needs the study (--study NAME, which reads results/<study>/results.sqlite) or a --store"
+        )
+    location = store_path(args)  # with --study alone, that study's default store, as for export and compare
     while True:
-        with ResultsStore(store_path(args), readonly=True) as store:
-            text = format_progress(study_progress(store, _named_study(args.study_name)), images=args.images)
+        with ResultsStore(location, readonly=True) as store:
+            text = format_progress(study_progress(store, _named_study(args.study)), images=args.images)
         if not args.watch:
             print(text)
             return 0

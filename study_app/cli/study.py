@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from study_app.cli.options import DEFAULT_STUDY, STUDY_HELP
+from study_app.cli.options import DEFAULT_STUDY, STUDY_HELP, add_command
 from study_app.errors import StudyError
 from study_app.io.program import program
 from study_app.io.ranges import EXAMPLES_PER_CLASS, SEED, Range
@@ -16,7 +16,9 @@ from study_app.io.ranges import EXAMPLES_PER_CLASS, SEED, Range
 
 def add_study_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``validate`` and ``new-study`` to an argparse sub-parsers object."""
-    validate = sub.add_parser("validate", help="check a study protocol and print its summary or all its problems")
+    validate = add_command(
+        sub, "validate", _cmd_validate, "check a study protocol and print its summary or all its problems"
+    )
     validate.add_argument("--study", default=DEFAULT_STUDY, help=STUDY_HELP)
     validate.add_argument("--quick", action="store_true", help="do not decode every image (files are still hashed)")
     validate.add_argument(
@@ -24,9 +26,8 @@ def add_study_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="ignore the validation cache: decode and hash every file again (and refresh the cache)",
     )
-    validate.set_defaults(handler=_cmd_validate)
 
-    parser = sub.add_parser("new-study", help="write a protocol folder for a study on a local data set")
+    parser = add_command(sub, "new-study", _cmd_new_study, "write a protocol folder for a study on a local data set")
     parser.add_argument(
         "template",
         choices=["ilsvrc2012", "degrade"],
@@ -85,7 +86,6 @@ def add_study_commands(sub: argparse._SubParsersAction) -> None:
         type=Range(1, 60_000).option(int),
         help="degrade: show each test image this long, then a noise mask (psychophysics presentation)",
     )
-    parser.set_defaults(handler=_cmd_new_study)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -7,22 +7,66 @@ one widget per class).
 
 from __future__ import annotations
 
+import html
+
 from PyQt5.QtCore import QAbstractItemModel, QAbstractListModel, QModelIndex, Qt
-from PyQt5.QtGui import QFont
+from PyQt5.QtGui import QColor, QFont
 
 from study_app.protocol.labels import LabelSet
 from study_app.session.label_search import SearchHit
 
 LABEL_ID_ROLE = Qt.UserRole + 1
+#: True for a group of classes (an inner node of the hierarchy), False for a class.
+IS_GROUP_ROLE = Qt.UserRole + 2
+GROUP_COLOUR = QColor("#1f4e8c")
+
+
+def titled(labels: LabelSet, notes: dict[str, str], label_id: str) -> str:
+    """The label's name, with what tells it from a namesake ("table · in furniture")."""
+    name = labels[label_id].name
+    note = notes.get(label_id)
+    return f"{name} · {note}" if note else name
+
+
+def group_count(labels: LabelSet, label_id: str) -> str:
+    count = labels.class_count_below[label_id]
+    return f"{count} class" if count == 1 else f"{count} classes"
+
+
+def describe_label(labels: LabelSet, label_id: str, notes: dict[str, str] | None = None) -> str:
+    """Rich text for a label: name (with its distinguishing note), other names, place in the
+    hierarchy, definition; every piece of study text is escaped. Shown below the picker's
+    lists, on the feedback page and as the lists' tooltips (the full name a narrow panel elides)."""
+    label = labels[label_id]
+    others = label.all_names[1:]
+    path = [labels[n].name for n in reversed(labels.path_to_root(label_id)[1:])]
+    parts = [f"<b>{html.escape(titled(labels, notes or {}, label_id))}</b>"]
+    if others:
+        parts.append(f"<br><span style='color:#555'>also: {html.escape(', '.join(others))}</span>")
+    if path:
+        parts.append(f"<br><span style='color:#555'>in: {html.escape(' › '.join(path[-4:]))}</span>")
+    if label.definition:
+        parts.append(f"<br>{html.escape(label.definition)}")
+    if not label.is_class:
+        count = group_count(labels, label_id)
+        parts.append(f"<br><i>a group of {count}, not a class itself: Enter opens it in the hierarchy</i>")
+    return "".join(parts)
 
 
 class SearchResultsModel(QAbstractListModel):
-    """Ranked search hits; shows the class name and, if different, the name that matched."""
+    """Ranked search hits: classes, and groups shown as groups (italic, in blue, with their class count).
 
-    def __init__(self, labels: LabelSet) -> None:
+    A hit shows its name, the name that matched if that is another one, and for a label
+    with a namesake what tells them apart (:func:`distinguishing_notes`).
+    """
+
+    def __init__(self, labels: LabelSet, notes: dict[str, str]) -> None:
         super().__init__()
         self._labels = labels
+        self._notes = notes
         self._hits: list[SearchHit] = []
+        self._italic = QFont()
+        self._italic.setItalic(True)
 
     def set_hits(self, hits: list[SearchHit]) -> None:
         self.beginResetModel()
@@ -38,9 +82,20 @@ class SearchResultsModel(QAbstractListModel):
         hit = self._hits[index.row()]
         if role == Qt.DisplayRole:
             name = self._labels[hit.label_id].name
-            return name if hit.matched.casefold() in name.casefold() else f"{name}  ({hit.matched})"
+            text = titled(self._labels, self._notes, hit.label_id)
+            if hit.matched.casefold() not in name.casefold():
+                text = f"{text}  ({hit.matched})"
+            return f"{text}  [group · {group_count(self._labels, hit.label_id)}]" if hit.is_group else text
+        if role == Qt.FontRole and hit.is_group:
+            return self._italic
+        if role == Qt.ForegroundRole and hit.is_group:
+            return GROUP_COLOUR
+        if role == Qt.ToolTipRole:
+            return describe_label(self._labels, hit.label_id, self._notes)
         if role == LABEL_ID_ROLE:
             return hit.label_id
+        if role == IS_GROUP_ROLE:
+            return hit.is_group
         return None
 
     def label_at(self, row: int) -> str | None:
@@ -51,12 +106,14 @@ class HierarchyModel(QAbstractItemModel):
     """The label forest, children sorted by name; each node shows its class count.
 
     Answerable classes are shown in bold; inner nodes (such as WordNet's "domestic cat")
-    only group them.
+    only group them. Same-named nodes show what tells them apart; the tooltip holds the
+    full name (a narrow panel elides it) and the definition.
     """
 
-    def __init__(self, labels: LabelSet) -> None:
+    def __init__(self, labels: LabelSet, notes: dict[str, str]) -> None:
         super().__init__()
         self._labels = labels
+        self._notes = notes
         # The index's internal pointer is the node id string itself, kept alive here.
         self._ids: dict[str, str] = {node: node for node in labels.by_id}
         self._bold = QFont()
@@ -104,9 +161,14 @@ class HierarchyModel(QAbstractItemModel):
         label = self._labels[node]
         if role == Qt.DisplayRole:
             count = self._labels.class_count_below[node]
-            return label.name if count <= 1 and label.is_class else f"{label.name}  [{count}]"
+            text = titled(self._labels, self._notes, node)
+            return text if count <= 1 and label.is_class else f"{text}  [{count}]"
         if role == Qt.FontRole and label.is_class:
             return self._bold
+        if role == Qt.ToolTipRole:
+            return describe_label(self._labels, node, self._notes)
         if role == LABEL_ID_ROLE:
             return node
+        if role == IS_GROUP_ROLE:
+            return not label.is_class
         return None

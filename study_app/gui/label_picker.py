@@ -1,46 +1,47 @@
 """Finding one class among a thousand: search as you type, hierarchy, definition, examples.
 
 The search box keeps the keyboard focus while Up/Down/PgUp/PgDn move through the ranked
-results, so an annotator types, glances, presses Enter. The hierarchy tab browses the
-WordNet tree (F3 reveals the highlighted class in it). Whatever is highlighted, in
-either place, shows its definition, its place in the hierarchy and its example images.
-Every look-up is reported through :attr:`LabelPicker.looked_up` for the event log.
+results, so an annotator types, glances, presses Enter. Groups of classes ("dog",
+"musical instrument") are results too: Enter on one opens it in the hierarchy tab, which
+browses the WordNet tree (F3 reveals the highlighted class in it; Enter on a group there
+opens it). Whatever is highlighted, in either place, shows its definition, its place in
+the hierarchy and its example images. Every look-up is reported through
+:attr:`LabelPicker.looked_up` for the event log.
 """
 
 from __future__ import annotations
 
 import html
 
-from PyQt5.QtCore import QEvent, QModelIndex, QObject, QSize, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QIcon, QKeyEvent, QPixmap
+from PyQt5.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QKeyEvent
 from PyQt5.QtWidgets import (
     QAbstractItemView,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QListView,
-    QListWidget,
-    QListWidgetItem,
     QTabWidget,
     QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
+from study_app.gui.examples_pane import THUMBNAIL, ExamplesPane
 from study_app.gui.image_loader import ImageLoader
-from study_app.gui.label_models import HierarchyModel, SearchResultsModel
+from study_app.gui.label_models import HierarchyModel, SearchResultsModel, describe_label
 from study_app.protocol.labels import LabelSet
-from study_app.session.label_search import LabelSearchIndex
+from study_app.session.label_search import LabelSearchIndex, distinguishing_notes
 
-THUMBNAIL = 96
-#: Example images load once the highlight has rested this long: arrowing or typing
-#: through a list must not start (and wait on) a thumbnail job per row passed.
-EXAMPLES_DELAY_MS = 60
 #: Labels indexed per idle step of the search index build (a few milliseconds each).
 INDEX_STEP_LABELS = 40
 #: Once the picker is first on screen, wait this long before filling the thumbnail disk
 #: cache in the background, so that the first trial's own work goes first.
 PREBUILD_DELAY_MS = 1500
+#: Pixels per hierarchy level. WordNet puts ILSVRC classes up to 18 levels deep: at Qt's
+#: default 20 px, 40% of a 500 px panel was indentation and long breed names were cut.
+TREE_INDENT = 10
+#: Room a row's text keeps at the deepest level, however narrow the panel (scrolling sideways).
+TREE_MIN_TEXT = 80
 _FORWARDED_KEYS = {Qt.Key_Up, Qt.Key_Down, Qt.Key_PageUp, Qt.Key_PageDown}
 
 
@@ -49,79 +50,6 @@ def _is_typing(event: QKeyEvent) -> bool:
     text = event.text()
     modifiers = int(event.modifiers()) & ~int(Qt.KeypadModifier | Qt.ShiftModifier)
     return modifiers == 0 and len(text) == 1 and text.isprintable()
-
-
-class ExamplesPane(QListWidget):
-    """Example images of the highlighted class, loaded lazily off the GUI thread."""
-
-    def __init__(self, labels: LabelSet, loader: ImageLoader, per_class: int) -> None:
-        super().__init__()
-        self._labels = labels
-        self._loader = loader
-        self._per_class = per_class
-        self._current: str | None = None
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self._load_current)
-        self.setViewMode(QListWidget.IconMode)
-        self.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
-        self.setMovement(QListWidget.Static)
-        self.setResizeMode(QListWidget.Adjust)
-        self.setFocusPolicy(Qt.NoFocus)
-        self.setSpacing(4)
-        self.show_rows(2)
-        loader.ready.connect(self._arrived)
-
-    def show_rows(self, rows: int) -> None:
-        """Room for ``rows`` rows of thumbnails (more scroll)."""
-        self.setFixedHeight(THUMBNAIL * rows + 24)
-
-    def show_class_soon(self, label_id: str | None) -> None:
-        """Show ``label_id``'s examples once the highlight stays on it (see EXAMPLES_DELAY_MS)."""
-        self._current = label_id
-        self.clear()
-        self._timer.start(EXAMPLES_DELAY_MS)
-
-    def _load_current(self) -> None:
-        self.show_class(self._current)
-
-    def show_class(self, label_id: str | None) -> None:
-        self._timer.stop()
-        self._current = label_id
-        self.clear()
-        for path in self._paths(label_id):
-            item = QListWidgetItem()
-            item.setSizeHint(QSize(THUMBNAIL + 6, THUMBNAIL + 6))
-            key = self._key(path)
-            item.setData(Qt.UserRole, key)
-            self.addItem(item)
-            if self._loader.request(key, path, THUMBNAIL):
-                self._fill(item, key)
-
-    @property
-    def per_class(self) -> int:
-        return self._per_class
-
-    def _paths(self, label_id: str | None):
-        return self._labels.examples.get(label_id, ())[: self._per_class] if label_id else ()
-
-    @staticmethod
-    def _key(path) -> str:
-        return f"thumb:{path}"
-
-    def _fill(self, item: QListWidgetItem, key: str) -> None:
-        image = self._loader.get(key)
-        if image is not None:
-            item.setIcon(QIcon(QPixmap.fromImage(image)))
-
-    def _arrived(self, key: str) -> None:
-        for row in range(self.count()):
-            item = self.item(row)
-            if item.data(Qt.UserRole) == key:
-                self._fill(item, key)
-
-    def loaded_count(self) -> int:
-        return sum(1 for row in range(self.count()) if not self.item(row).icon().isNull())
 
 
 class LabelText(QLabel):
@@ -157,23 +85,6 @@ class ClassDetails(LabelText):
         )
 
 
-def describe_label(labels: LabelSet, label_id: str) -> str:
-    """Rich text for a label; every piece of study text is escaped."""
-    label = labels[label_id]
-    others = label.all_names[1:]
-    path = [labels[n].name for n in reversed(labels.path_to_root(label_id)[1:])]
-    parts = [f"<b>{html.escape(label.name)}</b>"]
-    if others:
-        parts.append(f"<br><span style='color:#555'>also: {html.escape(', '.join(others))}</span>")
-    if path:
-        parts.append(f"<br><span style='color:#555'>in: {html.escape(' › '.join(path[-4:]))}</span>")
-    if label.definition:
-        parts.append(f"<br>{html.escape(label.definition)}")
-    if not label.is_class:
-        parts.append("<br><i>a group of classes, not a class itself</i>")
-    return "".join(parts)
-
-
 class LabelPicker(QWidget):
     """Search box, results/hierarchy tabs, details and examples of the highlighted class."""
 
@@ -205,25 +116,31 @@ class LabelPicker(QWidget):
         self.search.returnPressed.connect(self._choose_current)
         self.search.installEventFilter(self)
 
-        self.results_model = SearchResultsModel(labels)
+        notes = distinguishing_notes(labels)
+        self.results_model = SearchResultsModel(labels, notes)
         self.results = QListView()
         self.results.setModel(self.results_model)
         self.results.setUniformItemSizes(True)
         self.results.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.results.selectionModel().currentChanged.connect(self._result_highlighted)
         self.results.activated.connect(lambda index: self._choose(self.results_model.label_at(index.row())))
+        self.results.setTextElideMode(Qt.ElideMiddle)
         self.route_typing_from(self.results)
 
-        self.tree_model = HierarchyModel(labels)
+        self.tree_model = HierarchyModel(labels, notes)
         self.tree = QTreeView()
         self.tree.setModel(self.tree_model)
         self.tree.setHeaderHidden(True)
         self.tree.setUniformRowHeights(True)
-        # WordNet is up to 18 levels deep: narrow indentation, and a column as wide as its
-        # text (scrolling sideways) so that deep rows keep a real, keyboard-navigable rect.
-        self.tree.setIndentation(12)
-        self.tree.header().setStretchLastSection(False)
-        self.tree.header().setSectionResizeMode(QHeaderView.ResizeToContents)
+        # WordNet is up to 18 levels deep: narrow indentation, and a column as wide as the
+        # panel, so that a name is read without scrolling sideways; a name longer than its
+        # row is elided in the middle (the tooltip has it in full). Only a panel too narrow
+        # for the deepest rows' text scrolls sideways, keeping a real, keyboard-navigable rect.
+        self.tree.setIndentation(TREE_INDENT)
+        self.tree.setTextElideMode(Qt.ElideMiddle)
+        deepest = max((labels.depth(label.label_id) for label in labels.classes), default=0)
+        self.tree.header().setMinimumSectionSize((deepest + 1) * TREE_INDENT + TREE_MIN_TEXT)
+        self.tree.header().setStretchLastSection(True)
         self.tree.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.tree.selectionModel().currentChanged.connect(self._tree_highlighted)
         self.tree.expanded.connect(self._expanded)
@@ -236,6 +153,7 @@ class LabelPicker(QWidget):
 
         self.details = ClassDetails(labels)
         self.examples = ExamplesPane(labels, loader, examples_per_class)
+        self.examples.enlarged.connect(self._looked_at_example)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.search)
@@ -296,6 +214,15 @@ class LabelPicker(QWidget):
             self.tree.setCurrentIndex(self.tree_model.index(0, 0))
         self.tree.setFocus()
 
+    def open_group(self, node: str) -> None:
+        """Show the group ``node`` in the hierarchy where it sits, opened, its row highlighted
+        and the keyboard in the tree: from there the annotator arrows down to its classes."""
+        self._set_current(node)
+        self.focus_tree()
+        index = self.tree.currentIndex()
+        self.tree.expand(index)
+        self.tree.scrollTo(index, QAbstractItemView.PositionAtTop)
+
     def _expanded(self, index: QModelIndex) -> None:
         self._browsed = True
         self.looked_up.emit("browse", {"node": self.tree_model.node(index)})
@@ -309,14 +236,26 @@ class LabelPicker(QWidget):
         hits = self._index.search(text)
         self.results_model.set_hits(hits)
         if not text.strip():
-            return  # cleared after a choice: keep whatever tab and highlight the annotator is in
+            # Cleared after a choice: keep whatever tab and highlight the annotator is in, but
+            # not a "no class matches" about a query that is gone (nothing is highlighted then).
+            if self._current is None:
+                self.details.show_class(None)
+            return
         self.tabs.setCurrentIndex(0)
         if hits:
             self.results.setCurrentIndex(self.results_model.index(0))
         else:
             self._set_current(None)
             self.details.show_no_match(text)
-        self.looked_up.emit("search", {"query": text, "results": len(hits), "top": hits[0].label_id if hits else None})
+        self.looked_up.emit(
+            "search",
+            {
+                "query": text,
+                "results": len(hits),
+                "groups": sum(hit.is_group for hit in hits),
+                "top": hits[0].label_id if hits else None,
+            },
+        )
 
     def _result_highlighted(self, index: QModelIndex, _previous: QModelIndex) -> None:
         self._set_current(self.results_model.label_at(index.row()))
@@ -334,12 +273,27 @@ class LabelPicker(QWidget):
             self.looked_up.emit("view_class", {"label_id": label_id})
             self.highlighted.emit(label_id)
 
+    def _looked_at_example(self, label_id: str, index: int) -> None:
+        self.looked_up.emit("view_example", {"label_id": label_id, "index": index})
+
     def _choose_current(self) -> None:
         self._choose(self._current)
 
     def _choose(self, label_id: str | None) -> None:
-        if label_id is not None and label_id in self.labels:
+        """Answer with a class; a group found by search opens in the hierarchy instead."""
+        if label_id is None:
+            return
+        if label_id in self.labels:
             self.label_chosen.emit(label_id)
+        else:
+            self.open_group(label_id)
+
+    def _open_in_tree(self, index: QModelIndex) -> None:
+        """Enter on a group in the tree: open it, or if it is open, step down to its first member."""
+        if not self.tree.isExpanded(index):
+            self.tree.expand(index)
+        elif self.tree_model.hasChildren(index):
+            self.tree.setCurrentIndex(self.tree_model.index(0, 0, index))
 
     def route_typing_from(self, widget: QWidget) -> None:
         """Let text typed while ``widget`` has the focus go to the search box, as it does from the tree."""
@@ -365,6 +319,11 @@ class LabelPicker(QWidget):
             target.keyPressEvent(key_event)
             return True
         if watched is self.tree and key_event.key() in (Qt.Key_Return, Qt.Key_Enter) and plain:
-            self._choose(self.tree_model.node(self.tree.currentIndex()))
+            index = self.tree.currentIndex()
+            node = self.tree_model.node(index)
+            if node in self.labels:
+                self._choose(node)
+            elif node is not None:
+                self._open_in_tree(index)
             return True
         return False

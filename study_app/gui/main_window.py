@@ -16,25 +16,37 @@ from PyQt5.QtGui import QCloseEvent, QKeyEvent, QKeySequence
 from PyQt5.QtWidgets import QApplication, QMainWindow, QMessageBox, QShortcut, QStackedWidget, QWidget
 
 from study_app.errors import StoreError
+from study_app.gui.examples_pane import ExamplesPane
 from study_app.gui.help_overlay import HelpOverlay
 from study_app.gui.image_loader import window_loaders
 from study_app.gui.image_view import view_actions
-from study_app.gui.label_picker import ExamplesPane
 from study_app.gui.pages import FeedbackPage, InstructionsPage, MessagePage
 from study_app.gui.sync_indicator import SyncIndicator
 from study_app.gui.trial_page import TrialPage, TrialState
+from study_app.gui.window_state import restore_geometry, save_geometry
 from study_app.protocol.keys import PAN_COMMANDS, combine_keys
 from study_app.protocol.responses import Event, Response
 from study_app.protocol.schedule import Trial
+from study_app.protocol.study import Phase
 from study_app.session.controller import SessionController
 from study_app.session.label_search import LabelSearchIndex
 from study_app.store.db import LOCK_PATIENCE_S
 
 PREFETCH = 3
+#: How long "Time's up" stays on screen after a deadline (Enter, after the key guard, goes on sooner).
+TIMES_UP_MS = 1500
 STYLE = """
 QLabel#heading { font-size: 15px; }
 QLabel#status { color: #444; min-height: 18px; }
 """
+
+
+def duration_text(ms: float) -> str:
+    """``12 min 05 s``, or ``1 h 02 min 05 s`` from an hour on."""
+    seconds = int(ms // 1000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min {seconds:02d} s" if hours else f"{minutes} min {seconds:02d} s"
 
 
 def pan_key_texts(keys: dict[str, str]) -> set[str]:
@@ -74,7 +86,7 @@ class AnnotationWindow(QMainWindow):
         self.images, self.thumbnails = window_loaders(
             self, 32 << 20, study.max_pixels, self._image_ready, self._image_failed
         )
-        index = LabelSearchIndex(study.labels.classes)
+        index = LabelSearchIndex.for_label_set(study.labels)
 
         self.pages = QStackedWidget()
         self.instructions = InstructionsPage(study.title, study.instructions)
@@ -99,6 +111,8 @@ class AnnotationWindow(QMainWindow):
         self.message.continued.connect(self._after_message)
         for page in (self.instructions, self.trial, self.feedback, self.message):
             self.pages.addWidget(page)
+        for guarded in (self.instructions, self.feedback, self.message):
+            guarded.key_guard_ms = study.key_guard_ms
         self.setCentralWidget(self.pages)
         self.help = HelpOverlay(self.pages, self.keys, key_sources)
         self._after_message_action = self._next
@@ -126,9 +140,10 @@ class AnnotationWindow(QMainWindow):
             "not_sure": self._on_trial(lambda: trial.submit_outcome("not_sure")),
             "none_of_these": self._on_trial(lambda: trial.submit_outcome("none_of_these")),
             "flag": self._on_trial(trial.open_flag),
+            "examples": self._on_trial(trial.picker.examples.toggle_large),
             "pause": self._on_trial(self._pause),
             **{name: self._on_trial(action) for name, action in view_actions(trial.view).items()},
-            "undo": self._on_trial(self._undo),
+            "undo": self._undo_key,
             "quit": self.close,
         }
         self.shortcuts: dict[str, QShortcut] = {}
@@ -291,8 +306,45 @@ class AnnotationWindow(QMainWindow):
         if feedback is not None:
             self.feedback.show_feedback(feedback, self.images.get(self._answered_image_id()))
             self._show(self.feedback)
+        elif response.outcome == "timeout":
+            self._times_up(response)
         else:
             self._after_feedback()
+
+    def _times_up(self, timeout: Response) -> None:
+        """Say for a moment that the deadline passed, and what became of the guesses chosen."""
+        phase = self._answered_phase()
+        names = ", ".join(self.study.labels[label].name for label in timeout.labels)
+        if not names:
+            kept = "No class had been chosen."
+        elif phase.score_timeout_guesses:
+            kept = f"Your choice so far was kept and counts as your answer: {names}."
+        else:
+            kept = f"Your choice so far was kept (it is not scored): {names}."
+        self._message("Time's up", [kept], self._after_feedback, moment_ms=TIMES_UP_MS)
+
+    def _undo_key(self) -> None:
+        """The undo key: take back the last answer, or say why not where the phase has undo off
+        (on its trials and on its feedback screen, where the key would otherwise do nothing)."""
+        page = self.pages.currentWidget()
+        if self.help.isVisible() or page not in (self.trial, self.feedback):
+            return
+        phase = self.controller.current_phase() if page is self.trial else self._answered_phase()
+        if phase is not None and not phase.undo:
+            reason = (
+                "its feedback shows the right answer"
+                if phase.feedback
+                else "a timed image is not shown twice"
+                if phase.presentation
+                else "the study turns it off"
+            )
+            text = f"Undo is off in this part ({reason})."
+            if page is self.trial:
+                self.trial.status.setText(text)
+            else:
+                self.feedback.show_note(text)
+        elif page is self.trial:
+            self._undo()
 
     def _waiting_for_store(self, seconds: float | None) -> None:
         """Say why the window stands still while another program holds the results file.
@@ -313,6 +365,10 @@ class AnnotationWindow(QMainWindow):
         """The image of the trial just answered (for the feedback screen)."""
         return self.controller.session.trials[self.controller.position - 1].image_id
 
+    def _answered_phase(self) -> Phase:
+        """The phase of the trial just answered (its feedback or time's-up screen is showing)."""
+        return self.study.phase(self.controller.session.trials[self.controller.position - 1].phase)
+
     def _after_feedback(self) -> None:
         if self.controller.break_due():
             self._take_break()
@@ -324,7 +380,7 @@ class AnnotationWindow(QMainWindow):
         done = controller.position
         lines = [
             f"You have finished {done} of {controller.total} images.",
-            f"Time in this sitting: {self._elapsed_text()}.",
+            self._elapsed_text(),
         ]
         phase = self.study.phase(controller.session.trials[done - 1].phase)
         if phase.feedback:
@@ -399,7 +455,7 @@ class AnnotationWindow(QMainWindow):
                 "Could not close the session", [str(exc), "Your answers are saved."], self.close, "Quit (Enter)"
             )
             return
-        lines = [f"You answered all {controller.total} images.", f"Time in this sitting: {self._elapsed_text()}."]
+        lines = [f"You answered all {controller.total} images.", self._elapsed_text()]
         for phase in self.study.phases:
             if phase.feedback:
                 correct, answered = controller.phase_accuracy(phase.name)
@@ -408,8 +464,10 @@ class AnnotationWindow(QMainWindow):
         lines.append("Thank you! You can close the window now.")
         self._message("Finished", lines, self.close, "Close (Enter)")
 
-    def _message(self, heading: str, lines: list[str], then, button: str = "Continue (Enter)") -> None:
-        self.message.show_message(heading, lines, button)
+    def _message(
+        self, heading: str, lines: list[str], then, button: str = "Continue (Enter)", moment_ms: int | None = None
+    ) -> None:
+        self.message.show_message(heading, lines, button, moment_ms)
         self._after_message_action = then
         self._show(self.message)
 
@@ -421,15 +479,18 @@ class AnnotationWindow(QMainWindow):
         return (time.monotonic() - self._session_started) * 1000.0
 
     def _elapsed_text(self) -> str:
-        seconds = int(time.monotonic() - self._session_started)
-        return f"{seconds // 60} min {seconds % 60:02d} s"
+        """This sitting's time and, once the session was resumed, the whole session's (every
+        sitting's, as the store recorded them: :mod:`study_app.store.sittings`)."""
+        sitting = self._session_ms()
+        earlier = self.controller.session.earlier_sittings
+        text = f"Time in this sitting: {duration_text(sitting)}."
+        if earlier:
+            total = duration_text(sitting + sum(earlier))
+            text += f" In the whole session ({len(earlier) + 1} sittings): {total}."
+        return text
 
     def _restore_window_state(self) -> None:
-        geometry = self._settings.value("annotate/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 760)
+        restore_geometry(self, self._settings, "annotate")
         splitter = self._settings.value("annotate/splitter")
         if splitter is not None:
             self.trial.splitter.restoreState(splitter)
@@ -501,7 +562,7 @@ class AnnotationWindow(QMainWindow):
             return
         self._closing = True
         self.trial.stop()
-        self._settings.setValue("annotate/geometry", self.saveGeometry())
+        save_geometry(self, self._settings, "annotate")
         self._settings.setValue("annotate/splitter", self.trial.splitter.saveState())
         if not self.controller.complete:
             try:

@@ -7,6 +7,13 @@ Ctrl+Return to submit, Enter on the instruction, break and feedback screens; wit
 interruptions, F9 and Ctrl+Z then Esc or Ctrl+Return, checking that the chosen classes come
 back). The script runs on Qt timers, so the window repaints between keys and the pauses
 follow the participant's response times.
+
+The participant is also a hurried one, and the run checks that the window holds against
+it: on every screen between trials it first presses Enter too early (within the key
+guard), which must not move on; on a trial whose image is not yet shown (a timed phase's
+fixation) it presses the not-sure key, which must not be taken as an answer; its guesses
+are spread over its response time, and when a deadline ends a trial the guesses it had
+chosen must be stored with the timeout. Any of these failing stops the pilot with an error.
 """
 
 from __future__ import annotations
@@ -17,11 +24,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from PyQt5.QtCore import QEventLoop, QObject, Qt, QTimer
+from PyQt5.QtGui import QKeySequence
 from PyQt5.QtTest import QTest
 from PyQt5.QtWidgets import QApplication
 
 from study_app.errors import StudyError
 from study_app.gui.main_window import AnnotationWindow
+from study_app.gui.pages import ContinuePage
 from study_app.session.controller import SessionController
 from study_app.session.pilot import ScriptedParticipant
 
@@ -67,15 +76,26 @@ class WindowPilot(QObject):
         target = QApplication.focusWidget() or self.window
         QTest.keyClick(target, key, modifier)
 
+    def _command(self, command: str) -> None:
+        """Press the key of one of the window's commands (e.g. ``not_sure``: F5 unless rebound)."""
+        combined = QKeySequence(self.window.keys[command])[0]
+        self._key(
+            combined & ~int(Qt.KeyboardModifierMask), Qt.KeyboardModifiers(combined & int(Qt.KeyboardModifierMask))
+        )
+
     def _run(self) -> Iterator[int]:
         window = self.window
         stalled = 0
+        early_for = -1  # the trial the early key was pressed on
         while window.isVisible():
             page = window.pages.currentWidget()
             if window.help.isVisible():
                 self._key(Qt.Key_Escape)
                 yield self.key_ms
             elif page is window.trial:
+                if not window.trial.rt_clock_started and early_for != window.controller.position:
+                    early_for = window.controller.position
+                    self._answer_unseen()
                 if not (window.trial.rt_clock_started and window.trial.picker.isEnabled()):
                     stalled += POLL_MS
                     if stalled > STALL_LIMIT_MS:
@@ -87,9 +107,32 @@ class WindowPilot(QObject):
                 stalled = 0
                 yield from self._answer()
             else:
-                yield max(self.key_ms, 300)  # long enough to read on screen
-                self._key(Qt.Key_Return)
-                yield self.key_ms
+                yield from self._continue(page)
+
+    def _continue(self, page: ContinuePage) -> Iterator[int]:
+        """Enter too early on a screen between trials (it must stay), then Enter once it is read."""
+        showing = page.showings
+        yield int(self.participant.early_press_ms(page.key_guard_ms))
+        if self.window.pages.currentWidget() is page and page.showings == showing:
+            shown = page.shown_for_ms()
+            self._key(Qt.Key_Return)
+            moved = self.window.pages.currentWidget() is not page or page.showings != showing
+            if moved and (shown is None or shown < page.key_guard_ms):
+                raise StudyError(
+                    f"Enter {shown or 0:.0f} ms after a screen was painted moved on, within its key guard "
+                    f"of {page.key_guard_ms} ms: the next answer could land on an image not looked at"
+                )
+        yield max(self.key_ms, 300)  # long enough to read on screen
+        if self.window.pages.currentWidget() is page and page.showings == showing:  # not gone by itself meanwhile
+            self._key(Qt.Key_Return)
+            yield self.key_ms
+
+    def _answer_unseen(self) -> None:
+        """The not-sure key before the trial's image is on screen: it must not answer the trial."""
+        position = self.window.controller.position
+        self._command("not_sure")
+        if self.window.controller.position != position:
+            raise StudyError(f"trial {position + 1} took an answer before its image was shown")
 
     def _answer(self) -> Iterator[int]:
         window = self.window
@@ -98,12 +141,14 @@ class WindowPilot(QObject):
         response = self.participant.respond(trial.image_id, phase.answers)
         interruptions = self.participant.interrupts()
         position = window.controller.position
-        typing = self.key_ms * 4 * max(1, len(response.labels))
-        yield max(0, int(response.rt_ms) - typing)
+        typing = self.key_ms * 4
         picker = window.trial.picker
-        for label_id in response.labels:
+        chosen: list[str] = []
+        for label_id, at in zip(response.labels, self.participant.guess_times(response.rt_ms, len(response.labels))):
+            yield max(0, int(at - typing - window.trial.elapsed_ms()))  # "thinking" until this guess
             if self._moved_on(position):
-                return  # the deadline ended the trial while the participant was "thinking"
+                self._check_timeout_kept(position, chosen)  # the deadline ended the trial meanwhile
+                return
             picker.focus_search()
             name = window.study.labels[label_id].name
             for character in name[:24]:
@@ -115,13 +160,19 @@ class WindowPilot(QObject):
                 self._key(Qt.Key_Down)
                 yield 1
             if self._moved_on(position):
+                self._check_timeout_kept(position, chosen)
                 return
             if picker.current != label_id:
                 raise RuntimeError(f"could not find class {name!r} by typing its name")
             self._key(Qt.Key_Return)
+            chosen.append(label_id)
             yield self.key_ms
-            if label_id == response.labels[0]:
+            if len(chosen) == 1:
                 yield from self._interrupt(position, *interruptions)
+        yield max(0, int(response.rt_ms - window.trial.elapsed_ms()))
+        if self._moved_on(position):
+            self._check_timeout_kept(position, chosen)
+            return
         for _ in range(SUBMIT_TRIES):  # an answer the store could not take stays on screen: submit it again
             if self._moved_on(position):
                 return
@@ -139,22 +190,22 @@ class WindowPilot(QObject):
         window = self.window
         kept = window.trial.slots.labels
         if pause:
-            self._key(Qt.Key_F9)
+            self._command("pause")
             yield from self._back_at(position)
             self._check_kept(kept, "a pause", position)
         if undo and window.controller.can_undo() and not self._moved_on(position):
-            self._key(Qt.Key_Z, Qt.ControlModifier)
+            self._command("undo")
             yield from self._back_at(position - 1, revising=True)
             if undo == "cancel":
                 self._key(Qt.Key_Escape)
             else:
-                self._key(Qt.Key_Return, Qt.ControlModifier)
+                self._command("submit")
             yield from self._back_at(position)
             self._check_kept(kept, "an undo", position)
 
     def _back_at(self, position: int, revising: bool = False) -> Iterator[int]:
         """Until trial ``position`` takes answers again (``revising``: the previous answer's, taken
-        back), with Enter on the screens between (the pause)."""
+        back), through the screens between (the pause) as between trials."""
         window = self.window
         waited = 0
         while not (
@@ -166,9 +217,9 @@ class WindowPilot(QObject):
         ):
             if not revising and window.controller.position > position:
                 return  # its deadline passed meanwhile
-            if window.pages.currentWidget() is window.message:
-                yield max(self.key_ms, 300)  # long enough to read on screen
-                self._key(Qt.Key_Return)
+            page = window.pages.currentWidget()
+            if isinstance(page, ContinuePage):
+                yield from self._continue(page)
             yield POLL_MS
             waited += POLL_MS
             if waited > STALL_LIMIT_MS:
@@ -179,6 +230,16 @@ class WindowPilot(QObject):
             raise StudyError(
                 f"trial {position + 1} lost the classes chosen for it across {after}: "
                 f"{', '.join(kept)} before, {', '.join(self.window.trial.slots.labels) or 'none'} after"
+            )
+
+    def _check_timeout_kept(self, position: int, chosen: list[str]) -> None:
+        """The deadline ended trial ``position``: the guesses chosen by then are stored with it."""
+        controller = self.window.controller
+        last = controller.store.session_answers(controller.session)[-1]
+        if last.outcome != "timeout" or last.labels != tuple(chosen):
+            raise StudyError(
+                f"trial {position + 1} ran out of time with {list(chosen)} chosen, but was stored as "
+                f"{last.outcome!r} with {list(last.labels)}"
             )
 
     def _moved_on(self, position: int) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import time
 
-from PyQt5.QtCore import Qt
+from PyQt5.QtCore import QSettings, Qt
 from PyQt5.QtGui import QCloseEvent, QKeySequence
 from PyQt5.QtWidgets import (
     QApplication,
@@ -33,12 +33,14 @@ from PyQt5.QtWidgets import (
 )
 
 from study_app.errors import StudyError
+from study_app.gui.examples_pane import ExamplesPane
 from study_app.gui.help_overlay import HelpOverlay
 from study_app.gui.image_loader import window_loaders
 from study_app.gui.image_view import ImageView, view_actions
-from study_app.gui.label_picker import ClassDetails, ExamplesPane, LabelPicker
+from study_app.gui.label_picker import ClassDetails, LabelPicker
 from study_app.gui.main_window import AnnotationWindow, pan_key_texts
 from study_app.gui.review_widgets import CauseList, GuessList, ProposalLine
+from study_app.gui.window_state import restore_geometry, save_geometry
 from study_app.protocol.keys import REVIEW_COMMANDS, REVIEW_KEYS, REVIEW_NAVIGATION
 from study_app.review.controller import ReviewController
 from study_app.review.items import ErrorItem
@@ -76,8 +78,9 @@ def review_help_text(controller: ReviewController) -> str:
 class ReviewWindow(QMainWindow):
     """One reviewer's sitting in one window."""
 
-    def __init__(self, controller: ReviewController) -> None:
+    def __init__(self, controller: ReviewController, settings: QSettings | None = None) -> None:
         super().__init__()
+        self._settings = settings or QSettings()
         self.controller = controller
         study = controller.study
         self.study = study
@@ -110,7 +113,9 @@ class ReviewWindow(QMainWindow):
         self.guess_details.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)
         self.guess_examples = ExamplesPane(labels, self.thumbnails, study.examples_per_class)
         self.guesses.highlighted.connect(self._guess_highlighted)
-        self.picker = LabelPicker(labels, LabelSearchIndex(labels.classes), self.thumbnails, study.examples_per_class)
+        self.picker = LabelPicker(
+            labels, LabelSearchIndex.for_label_set(labels), self.thumbnails, study.examples_per_class
+        )
         self.picker.label_chosen.connect(self._toggle_proposal)
         for pane in (self.truth_examples, self.guess_examples, self.picker.examples):  # one row each: room for the rest
             pane.show_rows(1)
@@ -175,8 +180,7 @@ class ReviewWindow(QMainWindow):
         self.help = HelpOverlay(central, {}, {})
         self.help.text.setText(review_help_text(controller))
         self._install_shortcuts()
-        screen = QApplication.primaryScreen().availableGeometry()
-        self.resize(min(1400, screen.width()), min(900, screen.height()))
+        restore_geometry(self, self._settings, "review")
         self._show_current()
 
     @staticmethod
@@ -235,6 +239,7 @@ class ReviewWindow(QMainWindow):
         if item is None:
             self._show_done()
             return
+        self.side_scroll.show()
         self.middle.setCurrentIndex(0)
         review = self.controller.review_of(item)
         self.causes.set_causes(self.controller.offered(item), review.causes if review else ())
@@ -264,9 +269,9 @@ class ReviewWindow(QMainWindow):
         if controller.blind:
             return f"<b>{where}</b> · image {html.escape(item.image_id)}"
         if item.kind == "human":
-            who = (
+            who = (  # numbered as in the answers export (its trial column, from 0), so one number finds the row
                 f"annotator <b>{html.escape(item.rater)}</b> (person), "
-                f"phase {html.escape(item.phase)}, trial {item.trial + 1}"
+                f"phase {html.escape(item.phase)}, trial {item.trial}"
             )
             if item.rt_ms is not None:
                 who += f", response time {item.rt_ms / 1000:.1f} s"
@@ -321,6 +326,8 @@ class ReviewWindow(QMainWindow):
         self.guesses.clear()
         self.note.clear()
         self.proposal.set_labels([])
+        # Nothing is left to edit: no empty cause list, note field or "F3 to propose one" hint.
+        self.side_scroll.hide()
         self.status.setText("Alt+Left goes back to revise a review; Ctrl+Q quits.")
 
     # -- editing ------------------------------------------------------------------------
@@ -408,6 +415,7 @@ class ReviewWindow(QMainWindow):
         if self._stopped_by_unsaved_review("press Ctrl+Q again to quit without it"):
             event.ignore()
             return
+        save_geometry(self, self._settings, "review")
         QApplication.instance().removeEventFilter(self)
         try:
             self.controller.finish()

@@ -58,14 +58,27 @@ class TrialState:
         return self.elapsed_ms is not None
 
 
+#: The countdown's look, and in its last seconds (red: the guesses so far are all that will be kept).
+COUNTDOWN_STYLE = "font-size: 20px; font-weight: bold;"
+COUNTDOWN_URGENT_STYLE = COUNTDOWN_STYLE + " color: #b42318;"
+COUNTDOWN_URGENT_S = 5.0
+
 #: Narrowest the image-and-answer side and the label picker may get (logical pixels).
 MIN_ANSWER_SIDE_WIDTH = 620
 MIN_PICKER_WIDTH = 340
+#: The splitter between image and picker: wide and shaded enough to be seen and dragged.
+SPLITTER_HANDLE_WIDTH = 7
+SPLITTER_STYLE = (
+    "QSplitter::handle { background: #c5ccd6; margin: 2px 1px; border-radius: 2px; }"
+    "QSplitter::handle:hover { background: #8d9db3; }"
+)
 
 
 class FlagBar(QFrame):
     """Inline flagging: pick a reason with 1/2/3, add a note, Enter to keep it.
 
+    No reason is chosen for the annotator: Enter without one keeps the bar open and asks
+    for one (a default reason turned F8 then Enter into a "broken" flag nobody meant).
     Esc cancels the edit (a flag given before stays as it was); Ctrl+Delete removes the flag.
     """
 
@@ -87,14 +100,17 @@ class FlagBar(QFrame):
         self.note.returnPressed.connect(self._keep)
         layout.addWidget(self.note, stretch=1)
         self.note.installEventFilter(self)
+        self.hint = QLabel()
+        self.hint.setTextFormat(Qt.PlainText)
+        layout.addWidget(self.hint)
         self._before: tuple[int, str] = (-1, "")
+        self.group.idToggled.connect(lambda _id, checked: self.hint.clear() if checked else None)
         self.hide()
 
     def open(self) -> None:
         self._before = (self.group.checkedId(), self.note.text())  # what Esc goes back to
+        self.hint.clear()
         self.show()
-        if self.group.checkedId() < 0:
-            self.group.button(0).setChecked(True)
         self.note.setFocus()
 
     def reset(self) -> None:
@@ -108,9 +124,12 @@ class FlagBar(QFrame):
         self.hide()
 
     def _keep(self) -> None:
-        reason = FLAG_REASONS[self.group.checkedId()] if self.group.checkedId() >= 0 else None
+        if self.group.checkedId() < 0:
+            choices = ", ".join(f"{number} {reason}" for number, reason in enumerate(FLAG_REASONS, start=1))
+            self.hint.setText(f"Choose a reason first: {choices} (Alt+number after a note); Esc cancels")
+            return
         self.hide()
-        self.flagged.emit(reason, self.note.text().strip())
+        self.flagged.emit(FLAG_REASONS[self.group.checkedId()], self.note.text().strip())
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
         if event.type() == QEvent.KeyPress:
@@ -182,6 +201,8 @@ class TrialPage(QWidget):
         self._ticker.timeout.connect(self._show_time_left)
         self.countdown = QLabel()
         self.countdown.setObjectName("countdown")
+        self.countdown.setStyleSheet(COUNTDOWN_STYLE)
+        self._urgent = False
 
         # The phase's name (bold; the same for a whole phase) and where in it we are, as
         # plain text: a rich-text heading was parsed into a text document on every trial.
@@ -244,10 +265,15 @@ class TrialPage(QWidget):
         self.picker.setMinimumWidth(MIN_PICKER_WIDTH)
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.setChildrenCollapsible(False)
+        self.splitter.setHandleWidth(SPLITTER_HANDLE_WIDTH)  # a handle one sees and can grab
+        self.splitter.setStyleSheet(SPLITTER_STYLE)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.picker)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
+        # Until the annotator drags the handle (the window remembers it), the picker gets 2/5 of
+        # the width: its size hint alone left it at its minimum, cutting long breed names.
+        self.splitter.setSizes([3 * MIN_PICKER_WIDTH, 2 * MIN_PICKER_WIDTH])
         top = QHBoxLayout()
         top.addWidget(self.heading)
         top.addWidget(self.counter, stretch=1)
@@ -265,6 +291,7 @@ class TrialPage(QWidget):
         self._stop_deadline()
         self._phase = phase
         self._onset = None
+        self._shown_at = ""
         self._presented_ms = None
         self._exposures = 0
         self._carried_ms = None
@@ -401,12 +428,19 @@ class TrialPage(QWidget):
         self._deadline.stop()
         self._ticker.stop()
         self.countdown.clear()
+        self._set_urgent(False)
 
     def _show_time_left(self) -> None:
         limit = self._phase.time_limit_s if self._phase else None
         if limit:
             left = max(0.0, limit - self.elapsed_ms() / 1000)
             self.countdown.setText(f"time left: {left:.1f} s")
+            self._set_urgent(left <= COUNTDOWN_URGENT_S)
+
+    def _set_urgent(self, urgent: bool) -> None:
+        if urgent != self._urgent:  # a style sheet set on every tick would re-polish the label ten times a second
+            self._urgent = urgent
+            self.countdown.setStyleSheet(COUNTDOWN_URGENT_STYLE if urgent else COUNTDOWN_STYLE)
 
     def _after_mask(self) -> None:
         self.view.clear()
@@ -468,7 +502,8 @@ class TrialPage(QWidget):
         Over classes already in the slots, the first F5 / F6 only asks: a stray key must not
         drop guesses for good (a training answer is scored and shown at once). Over empty
         slots it answers at once where the answer can be taken back (undo), and asks too
-        where it cannot.
+        where it cannot. A timeout keeps the classes in the slots: the session stores them
+        with it (scored or not, as the phase says; protocol/correctness.py).
         """
         if outcome != "timeout" and self._confirming != outcome:
             count = len(self.slots.labels)
@@ -486,12 +521,13 @@ class TrialPage(QWidget):
                 self._status(f"Press {self._keys[outcome]} again to answer {what} (it cannot be undone here).")
                 return
         self._confirming = None
-        self._finish(Response((), **self._timing(), outcome=outcome, **self._flag_fields()))
+        kept = self.slots.labels if outcome == "timeout" else ()
+        self._finish(Response(kept, **self._timing(), outcome=outcome, **self._flag_fields()))
 
     def _timing(self) -> dict:
         return {
             "rt_ms": self.elapsed_ms(),
-            "shown_at": self._shown_at or utc_now(),
+            "shown_at": self._shown_at,  # "" until painted: the session refuses such an answer
             "answered_at": utc_now(),
             "presented_ms": self._presented_ms,
         }

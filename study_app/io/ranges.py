@@ -5,8 +5,8 @@ false with everything (so ``value <= 0`` lets it through), ``inf`` and ``1e300``
 overflow a ``QTimer`` or a ``timedelta``, and a huge integer exhausts memory. So a
 :class:`Range` accepts only finite values between two inclusive bounds, and says so in
 the same words wherever it refuses one: in ``validate`` (with file, line and field, see
-:mod:`study_app.io.toml_check`) and at parse time for the command line
-(:meth:`Range.option`, a usage error with exit status 2).
+:mod:`study_app.io.toml_check`), at parse time for the command line (:meth:`Range.option`,
+a usage error with exit status 2) and for a keyword of the Python API (:meth:`Range.check`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import dataclass
+
+from study_app.errors import StudyError
 
 
 def _show(number: float) -> str:
@@ -40,6 +42,12 @@ class Range:
         """``between 1 and 10`` (with the note), the wording every refusal uses."""
         text = f"between {_show(self.low)} and {_show(self.high)}"
         return f"{text} ({self.note})" if self.note else text
+
+    def check(self, name: str, value: object, *, whole: bool = False) -> None:
+        """Refuse the setting ``name`` (a keyword argument) when ``value`` is out of the range,
+        or is not an integer where ``whole`` asks for one."""
+        if value not in self or (whole and not isinstance(value, int)):
+            raise StudyError(f"{name} must be {'an integer ' if whole else ''}{self.describe()}, not {value!r}")
 
     def option(self, kind: type = float):
         """An argparse ``type``: parses ``kind`` (int or float) and refuses what is not in the range."""
@@ -72,3 +80,8 @@ ALPHA = Range(0.0001, 0.5)
 N_BOOT = Range(100, 1_000_000)
 #: ``--k`` of compare and report (a study asks for at most 10 guesses).
 TOP_K = Range(1, 10)
+
+#: ``--gallery-size`` of report: images per gallery.
+GALLERY_SIZE = Range(0, 1000)
+#: ``--top-rows`` of report: rows of a long table shown in the page.
+TOP_ROWS = Range(1, 100_000)

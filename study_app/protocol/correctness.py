@@ -11,8 +11,12 @@ guesses in rank order, only the first ``k`` count:
   valid (how a multi-label phase judges, where an annotator ticks up to ``k`` labels that
   apply; a model's ranked list is judged on its first ``k`` the same way).
 
-A non-answer (not sure, none of these, timeout, skip) has no guesses and is wrong by every
-rule. :func:`judge` is the rule, vectorised over millions of answers: the statistics
+A non-answer (not sure, none of these, skip) has no guesses and is wrong by every rule. A
+timeout keeps the guesses chosen before the deadline (nothing an annotator chose is thrown
+away), but they count only where the phase says so (``score_timeout_guesses``, default
+off): :func:`guesses_count` is that rule (:func:`scored_guesses` per answer); every caller passes an answer's guesses
+through it before judging, so a timeout whose guesses are not scored is wrong, as before.
+:func:`judge` is the rule, vectorised over millions of answers: the statistics
 reach it through :func:`correctness` (``stats.raters``: label codes and valid (image,
 label) pairs), a session through :func:`answers_correct` (one answer at a time, or a
 resumed session's answers at once). So the feedback a trainee sees, a resumed session's
@@ -26,6 +30,7 @@ this module needs numpy only.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -64,6 +69,21 @@ def judge(given: np.ndarray, hit: np.ndarray, k: int) -> dict[str, np.ndarray]:
         "correct_topk": np.asarray(first_hit.any(axis=1)),
         "all_guesses_valid": np.asarray(first_given.any(axis=1) & (first_hit | ~first_given).all(axis=1)),
     }
+
+
+def guesses_count(outcome: Any, timeout_scored: Any) -> Any:
+    """Whether an answer's guesses are judged: an answer's always, a timeout's (chosen before
+    the deadline, never submitted) only where its phase has ``score_timeout_guesses`` on.
+
+    The same expression on one answer (``str``, ``bool``) and on a whole table (arrays of
+    outcomes and of the phase setting per row), so the session and the statistics cannot differ.
+    """
+    return (outcome == "answer") | ((outcome == "timeout") & timeout_scored)
+
+
+def scored_guesses(labels: Sequence[str], outcome: str, phase: Phase) -> Sequence[str]:
+    """The guesses of one answer of ``phase`` that are judged (:func:`guesses_count`)."""
+    return labels if guesses_count(outcome, phase.score_timeout_guesses) else ()
 
 
 def phase_rule(phase: Phase) -> str:

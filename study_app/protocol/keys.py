@@ -62,6 +62,12 @@ COMMAND_TABLE: tuple[Command, ...] = (
     Command("not_sure", "F5", "answer 'not sure'", (ANNOTATION,)),
     Command("none_of_these", "F6", "answer 'none of these classes'", (ANNOTATION,)),
     Command("flag", "F8", "flag the image (broken, offensive, ambiguous)", (ANNOTATION,)),
+    Command(
+        "examples",
+        "F10",
+        "show the highlighted class's examples large (or click one; Left/Right: the others; Esc closes)",
+        (ANNOTATION,),
+    ),
     Command("pause", "F9", "pause (the image is hidden; the trial goes on after it, its classes kept)", (ANNOTATION,)),
     Command("note", "F2", "write a note about this error (Return or Esc goes back)", (REVIEW,)),
     Command(

@@ -12,6 +12,9 @@ from typing import Any
 
 #: An answer with labels, and the explicit non-answers (never stored as empty guesses).
 OUTCOMES = ("answer", "not_sure", "none_of_these", "timeout", "skip")
+#: Outcomes that may carry labels: an answer, and a timeout with the guesses chosen before
+#: the deadline (kept, and scored only where the phase says so: protocol/correctness.py).
+LABELLED_OUTCOMES = ("answer", "timeout")
 FLAG_REASONS = ("broken", "offensive", "ambiguous")
 
 
@@ -43,7 +46,7 @@ class Response:
             raise ValueError(f"outcome must be one of {OUTCOMES}, not {self.outcome!r}")
         if self.outcome == "answer" and not self.labels:
             raise ValueError("an answer needs at least one label")
-        if self.outcome != "answer" and self.labels:
+        if self.outcome not in LABELLED_OUTCOMES and self.labels:
             raise ValueError(f"a {self.outcome!r} response carries no labels")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("the same label twice in one answer")

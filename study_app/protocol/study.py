@@ -53,6 +53,9 @@ ORDERS = ("random", "fixed")
 #: How a timed trial goes on after a pause that came once its image was shown: at the response
 #: screen without showing the image again, or with a fresh exposure (the first one is marked).
 AFTER_PAUSE = ("respond", "repeat")
+#: Default of ``key_guard_ms``: longer than a key's travel between two screens (40 ms seen in a
+#: scripted run), shorter than anyone reads a break screen in.
+DEFAULT_KEY_GUARD_MS = 300
 #: Where bundled studies live: ``study_app/protocols/``, shipped in the wheel as package data
 #: so that a non-editable install finds them (a user's own studies live under ./protocols).
 BUNDLED_PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
@@ -92,6 +95,7 @@ _TOP = {
     "counterbalance": Field(dict),
     "store": Field(str),
     "stimuli": Field(dict),
+    "key_guard_ms": Field(int, range=Range(0, 5_000, "0: no guard")),
 }
 _LABELS = {
     "file": Field(str, True),
@@ -117,6 +121,7 @@ _PHASE = {
     "break_every": Field(int, range=Range(0, 100_000, "0: no breaks")),
     "time_limit_s": Field((int, float), range=Range(0.1, 3600)),
     "countdown": Field(bool),
+    "score_timeout_guesses": Field(bool),
     "allow_overlap": Field(bool),
     "presentation": Field(dict),
     "undo": Field(bool),
@@ -173,6 +178,9 @@ class Phase:
     break_every: int = 0
     time_limit_s: float | None = None
     countdown: bool = True
+    #: Whether the guesses chosen before a deadline ran out count as the answer (scored like
+    #: an answer) or are only kept for the record (the default); protocol/correctness.py.
+    score_timeout_guesses: bool = False
     presentation: Presentation | None = None
     #: The annotator may take back the last answer and revise it (see session.py).
     undo: bool = True
@@ -244,6 +252,9 @@ class Study:
     undecoded: frozenset[str] = frozenset()
     #: The ``[stimuli]`` table (how ``new-study degrade`` made the images), {} without one.
     stimuli: Mapping[str, Any] = field(default_factory=dict)
+    #: Milliseconds after a break, phase-start or feedback screen is painted during which its
+    #: keys are ignored: a key pressed for the screen before must not dismiss this one unseen.
+    key_guard_ms: int = DEFAULT_KEY_GUARD_MS
 
     def phase(self, name: str) -> Phase:
         for phase in self.phases:
@@ -448,6 +459,7 @@ class _Loader:
             store=store,
             stimuli=stimuli,
             undecoded=frozenset(self.undecoded),
+            key_guard_ms=top.get("key_guard_ms", DEFAULT_KEY_GUARD_MS),
         )
 
     def _parse(self, study_path: Path) -> tuple[dict[str, Any], dict[Where, int]]:
@@ -759,6 +771,13 @@ class _Loader:
             reason = "its feedback shows the right answer" if feedback else "it would show the timed image again"
             check.add(f"undo cannot be on in phase {name!r}: {reason}", *where, "undo")
             ok = False
+        if cfg.get("score_timeout_guesses") and limit is None:
+            check.add(
+                f"score_timeout_guesses is on in phase {name!r} but the phase has no time_limit_s to run out",
+                *where,
+                "score_timeout_guesses",
+            )
+            ok = False
         split = cfg.get("split")
         if split is None:
             return None
@@ -795,6 +814,7 @@ class _Loader:
             break_every=break_every,
             time_limit_s=float(limit) if limit is not None else None,
             countdown=cfg.get("countdown", True),
+            score_timeout_guesses=cfg.get("score_timeout_guesses", False),
             presentation=presentation,
             undo=undo,
         )

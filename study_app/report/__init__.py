@@ -3,9 +3,10 @@
 ``python main.py report --study NAME`` writes ``results/<study>/report/``; from Python,
 :func:`study_app.write_report` does the same. Lower down::
 
+    from study_app.analysis.resampling import Resampling
     from study_app.report import Settings, from_model_vs_human, write_report
     data = from_model_vs_human(Path(".../raw-data"), ["edge"], "notebook").with_models(["resnet50"])
-    write_report(data, Settings(n_boot=2000), Path("report"))
+    write_report(data, Settings(Resampling(n_boot=2000)), Path("report"))
 
 Every number is computed by :mod:`study_app.stats` (in :func:`analyse`); this package
 only selects, lays out, draws and escapes. Headless: matplotlib's Agg canvas, no Qt.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,17 +21,20 @@ import numpy as np
 import pandas as pd
 
 from study_app.analysis.condition_outputs import ConditionResults, analyse_conditions
+from study_app.analysis.raters import RaterInputs
+from study_app.analysis.resampling import Resampling
 from study_app.io.csv_safety import safe_csv_text
 from study_app.io.output_guard import OutputRefusedError, check_output, check_output_folder, write_bytes, write_files
+from study_app.io.ranges import GALLERY_SIZE, TOP_ROWS
 from study_app.protocol.responses import utc_now
 from study_app.report import figures, tables
 from study_app.report.conditions_section import conditions_section
 from study_app.report.document import Block, Document, Figure, Gallery, Section, Table
 from study_app.report.gallery import model_galleries
 from study_app.report.html import render_html
-from study_app.report.inputs import ReportData
+from study_app.report.inputs import ReportData, report_data
 from study_app.report.markdown import render_markdown
-from study_app.report.taxonomy_section import taxonomy_section
+from study_app.report.taxonomy_section import taxonomy_section, with_reviews
 from study_app.stats import HUMAN, MODEL, RULES, Comparison, compare, error_rates, plurality_vote
 
 
@@ -39,9 +42,7 @@ from study_app.stats import HUMAN, MODEL, RULES, Comparison, compare, error_rate
 class Settings:
     """Choices that change numbers (alpha, bootstrap) or only what is shown (rows, images)."""
 
-    alpha: float = 0.05
-    n_boot: int = 10_000
-    seed: int = 0
+    resampling: Resampling = Resampling()
     gallery_size: int = 12
     top_rows: int = 20
     learning_blocks: int = 10
@@ -50,6 +51,10 @@ class Settings:
     #: Pairwise tables longer than this (error consistency, label agreement, paired
     #: comparisons) are summarised on the page; their CSV files keep every pair.
     pair_rows: int = 60
+
+    def __post_init__(self) -> None:
+        GALLERY_SIZE.check("gallery_size", self.gallery_size, whole=True)
+        TOP_ROWS.check("top_rows", self.top_rows, whole=True)
 
 
 @dataclass(frozen=True)
@@ -74,23 +79,20 @@ def rule_title(rule: str, k: int) -> str:
 
 def analyse(data: ReportData, settings: Settings, comparison: Comparison | None = None) -> Analysis:
     """Run the statistics engine for everything the report shows (``comparison`` if already run)."""
+    resampling = settings.resampling.keywords
     comparison = comparison or compare(
         data.raters if data.every_trial is None else data.every_trial,
-        alpha=settings.alpha,
         rule=data.rule,
         k=data.k,
-        n_boot=settings.n_boot,
-        seed=settings.seed,
         labels=data.labels,
         notes=data.notes,
+        **resampling,
     )
     main = rule_title(data.rule, data.k)
     rates = {main: comparison.rates[comparison.rates["scope"] == "shared"]}
     if main != "top-1":
         rates = {
-            "top-1": error_rates(
-                data.raters, alpha=settings.alpha, correct="correct_top1", n_boot=settings.n_boot, seed=settings.seed
-            ),
+            "top-1": error_rates(data.raters, correct="correct_top1", **resampling),
             **rates,
         }
     correct = RULES[data.rule]
@@ -104,9 +106,7 @@ def analyse(data: ReportData, settings: Settings, comparison: Comparison | None 
         data.labels,
         correct=correct,
         direction=settings.psychometric_direction,
-        alpha=settings.alpha,
-        n_boot=settings.n_boot,
-        seed=settings.seed,
+        resampling=settings.resampling,
     )
     return Analysis(comparison, rates, learning, conditions)
 
@@ -127,7 +127,7 @@ def _learning_blocks(
         [f"{edges[i]:0{width}d}-{edges[i + 1] - 1:0{width}d}" for i in range(len(edges) - 1)], dtype=object
     )
     blocks = human.assign(rater=names[block], kind="trials")
-    rates = error_rates(blocks, alpha=settings.alpha, correct=correct, n_boot=settings.n_boot, seed=settings.seed)
+    rates = error_rates(blocks, correct=correct, **settings.resampling.keywords)
     used = np.unique(block)
     return rates, edges[used], edges[used + 1] - 1
 
@@ -161,7 +161,7 @@ def build_document(
     models = sorted(data.raters.loc[data.raters["kind"] == MODEL, "rater"].astype(str).unique())
     model_slug = slugs(models)
     main = rule_title(data.rule, data.k)
-    level = f"{100 * (1 - settings.alpha):g}%"
+    level = f"{100 * (1 - settings.resampling.alpha):g}%"
     settings_facts = (
         (
             "correctness rule",
@@ -172,7 +172,10 @@ def build_document(
                 "all-valid": "right if every guess is a valid label",
             }[data.rule],
         ),
-        ("intervals", f"{level}; bootstrap with {settings.n_boot} replicates, seed {settings.seed}"),
+        (
+            "intervals",
+            f"{level}; bootstrap with {settings.resampling.n_boot} replicates, seed {settings.resampling.seed}",
+        ),
         *((f"note {i}", note) for i, note in enumerate(comparison.notes, start=1)),
     )
     headline = tables.headline(analysis.rates)
@@ -251,16 +254,16 @@ def _agreement_section(
     pairs = comparison.consistency
     blocks: list[Table | Figure] = []
     if not pairs.empty:
-        blocks.append(tables.consistency(pairs, settings.alpha, settings.pair_rows))
+        blocks.append(tables.consistency(pairs, settings.resampling.alpha, settings.pair_rows))
         blocks += [
             figures.consistency_heatmap(f"consistency-{phase_slug[p]}", pairs[pairs["phase"] == p])
             for p in phases
             if (pairs["phase"] == p).any()
         ]
     if not comparison.consistency_differences.empty:
-        blocks.append(tables.consistency_differences(comparison.consistency_differences, settings.alpha))
+        blocks.append(tables.consistency_differences(comparison.consistency_differences, settings.resampling.alpha))
     if not comparison.label_agreement.empty:
-        blocks.append(tables.label_agreement(comparison.label_agreement, settings.alpha, settings.pair_rows))
+        blocks.append(tables.label_agreement(comparison.label_agreement, settings.resampling.alpha, settings.pair_rows))
     return Section(
         "agreement", "Agreement", "Do raters err on the same images? Do annotators give the same labels?", tuple(blocks)
     )
@@ -328,7 +331,7 @@ def _gallery_section(
     correct = RULES[data.rule]
     for phase in phases:
         rows = data.raters[data.raters["phase"] == phase]
-        crowd = plurality_vote(rows, seed=settings.seed)
+        crowd = plurality_vote(rows, seed=settings.resampling.seed)
         for model in models:
             if (rows["rater"] == model).any() and not crowd.empty:
                 galleries += model_galleries(
@@ -453,3 +456,20 @@ def write_report(
     document = build_document(data, settings, analyse(data, settings, comparison))
     written = write_document(document, out, inputs)
     return sorted(written, key=lambda path: path.name != "index.html")
+
+
+def report_of(
+    inputs: RaterInputs,
+    settings: Settings,
+    out: Path,
+    *,
+    command: str,
+    models: Sequence[str] = (),
+    protected: Iterable[str | Path | None] = (),
+) -> list[Path]:
+    """The report of a study's or tidy files' rater inputs, with the taxonomy of a study's
+    reviews: what ``report`` and ``study_app.write_report`` both write. ``command`` is how the
+    report names its origin; ``models`` keeps only those models; ``protected`` are the files
+    read, which no output may replace."""
+    data = with_reviews(report_data(inputs, command), inputs, settings.resampling)
+    return write_report(data.with_models(models) if models else data, settings, out, inputs=protected)

@@ -4,7 +4,9 @@ Every number comes from a table of :mod:`study_app.stats`; here it is only selec
 ordered and written out (error rates as percentages with one decimal, other statistics
 to four significant digits, as ``compare`` prints them). Each function returns a
 :class:`~study_app.report.document.Table` whose ``data`` (the raw values, every row)
-becomes the CSV file and whose ``shown`` text goes into the pages.
+becomes the CSV file and whose ``shown`` text goes into the pages. Every table of the
+report is here, with its columns and the note under it, so that the report's wording is
+reviewed in one place; the section modules only choose and arrange them.
 """
 
 from __future__ import annotations
@@ -465,3 +467,203 @@ def reviews(review_table: pd.DataFrame) -> Table:
     """The error taxonomy as the review statistics give it, shown as is."""
     data = review_table.sort_values(list(review_table.columns), kind="stable")
     return table("error_taxonomy", "Error categories", data, {column: text(column) for column in data.columns})
+
+
+# -- the Conditions section (report.conditions_section) ---------------------------------
+
+
+def condition_rates(rates: pd.DataFrame) -> Table:
+    shown = rates[(rates["scope"] == "all") & (rates["kind"] != "human")]
+    columns = {
+        "phase": text("phase"),
+        "condition": text("condition"),
+        "rater": text("rater"),
+        "n": text("n"),
+        "accuracy": lambda frame: (1 - frame["error_rate"].astype(float)).map(percent),
+        "95% interval": lambda frame: pd.Series(
+            [interval(1 - high, 1 - low) for low, high in zip(_condition_low(frame), _condition_high(frame))],
+            index=frame.index,
+        ),
+    }
+    note = (
+        "The annotators' mean (cluster bootstrap interval) and each model (Wilson interval) on all their trials; "
+        "each annotator, and the stimuli every rater saw (scope shared), are in the CSV."
+    )
+    return table("conditions", "Accuracy per condition", rates, columns, note, shown_rows=shown)
+
+
+def _condition_low(frame: pd.DataFrame) -> np.ndarray:
+    return np.where(frame["kind"] == "humans", frame["boot_low"].astype(float), frame["wilson_low"].astype(float))
+
+
+def _condition_high(frame: pd.DataFrame) -> np.ndarray:
+    return np.where(frame["kind"] == "humans", frame["boot_high"].astype(float), frame["wilson_high"].astype(float))
+
+
+def thresholds(fits: pd.DataFrame) -> Table:
+    columns = {
+        "phase": text("phase"),
+        "rater": text("rater"),
+        "function": text("family"),
+        "accuracy": text("direction"),
+        "threshold": text("threshold"),
+        "95% interval": interval_of("threshold_low", "threshold_high", scale=1),
+        "at accuracy": percent_of("threshold_accuracy"),
+        "lapse": text("lapse"),
+        "note": text("note"),
+    }
+    guess = fits["guess"].iloc[0]
+    note = (
+        f"Maximum-likelihood fits with the guess rate fixed at {number(guess)} (1 / classes) and a lapse rate "
+        "in [0, 0.1]; the threshold is the level at the named accuracy, its interval a parametric bootstrap. "
+        "'humans (pooled trials)' is fitted to all annotators' trials together."
+    )
+    return table("psychometric", "Psychometric thresholds", fits, columns, note)
+
+
+def threshold_tests(tests: pd.DataFrame) -> Table:
+    columns = {
+        "phase": text("phase"),
+        "model": text("model"),
+        "model threshold": text("model_threshold"),
+        "annotators' threshold": text("humans_threshold"),
+        "difference": text("difference"),
+        "95% interval": interval_of("difference_low", "difference_high", scale=1),
+        "bootstrap p": text("pvalue"),
+        "note": text("note"),
+    }
+    note = (
+        "The model's threshold minus the threshold fitted to all annotators' trials: "
+        "annotators resampled with replacement (cluster bootstrap), the model's "
+        "counts redrawn from its fitted curve; no test where a side has no threshold."
+    )
+    return table("threshold_tests", "Model against annotators: threshold difference", tests, columns, note)
+
+
+def condition_consistency(consistency: pd.DataFrame) -> Table:
+    columns = {
+        "phase": text("phase"),
+        "condition": text("condition"),
+        "model": text("model"),
+        "annotators": text("n_humans"),
+        "error consistency": text("error_consistency"),
+        "observed consistency": percent_of("observed_consistency"),
+    }
+    note = (
+        "Cohen's kappa of right/wrong between the model and each "
+        "annotator on their shared stimuli, averaged over annotators."
+    )
+    return table("condition_consistency", "Error consistency per condition", consistency, columns, note)
+
+
+def consistency_averaged(averaged: pd.DataFrame) -> Table:
+    columns = {
+        "phase": text("phase"),
+        "model": text("model"),
+        "levels": text("n_conditions"),
+        "annotators": text("n_humans"),
+        "error consistency": text("error_consistency"),
+    }
+    note = (
+        "Per annotator the mean over levels, then the mean over annotators (as the model-vs-human benchmark averages)."
+    )
+    return table(
+        "condition_consistency_averaged", "Error consistency averaged over conditions", averaged, columns, note
+    )
+
+
+# -- the Error taxonomy section (report.taxonomy_section) -----------------------------
+
+
+def taxonomy_causes(taxonomy: pd.DataFrame) -> Table:
+    columns = {
+        "group": text("group"),
+        "cause": text("cause_name"),
+        "applies to": text("applies_to"),
+        "errors reviewed": text("errors_reviewed"),
+        "with this cause": text("count"),
+        "share": percent_of("share"),
+        "95% interval": interval_of("wilson_low", "wilson_high"),
+    }
+    note = "People's errors are pooled over annotators; Wilson intervals treat the errors as independent."
+    return table("error_taxonomy", "Causes of errors", taxonomy, columns, note)
+
+
+def taxonomy_overall(overall: pd.DataFrame) -> Table:
+    columns = {
+        "model": text("model"),
+        "people's errors": text("humans_n"),
+        "model's errors": text("model_n"),
+        "statistic": text("statistic"),
+        "permutation p": text("pvalue"),
+        "permutations": text("permutations"),
+    }
+    note = (
+        "Do the causes of people's and the model's errors differ? Statistic: the sum over causes of the 2x2 "
+        "chi-square; p from permuting which errors are people's, which keeps each error's causes together."
+    )
+    return table("taxonomy_overall", "People's against each model's causes", overall, columns, note)
+
+
+def taxonomy_tests(tests: pd.DataFrame) -> Table:
+    columns = {
+        "model": text("model"),
+        "cause": text("cause_name"),
+        "people": text("humans_count"),
+        "of": text("humans_n"),
+        "model errors": text("model_count"),
+        "of ": text("model_n"),
+        "odds ratio": text("odds_ratio"),
+        "Fisher p": text("pvalue"),
+        "Holm p": text("pvalue_holm"),
+        "expected < 5": text("small_counts"),
+    }
+    note = "Fisher's exact test per cause (exact at any count), Holm's correction over the causes of one model."
+    return table("taxonomy_tests", "Cause by cause", tests, columns, note)
+
+
+def reviewer_agreement(agreement: pd.DataFrame) -> Table:
+    columns = {
+        "reviewer A": text("reviewer_a"),
+        "reviewer B": text("reviewer_b"),
+        "cause": text("cause_name"),
+        "errors": text("n"),
+        "agreement": percent_of("agreement"),
+        "Cohen's kappa": text("kappa"),
+        "95% interval": interval_of("kappa_low", "kappa_high", scale=1),
+    }
+    note = "On the errors both reviewers reviewed; kappa is empty where neither reviewer's answer varied."
+    return table("reviewer_agreement", "Agreement between reviewers, per cause", agreement, columns, note)
+
+
+def truth_corrections(corrections: pd.DataFrame) -> Table:
+    columns = {
+        "image": text("image_id"),
+        "original": text("original"),
+        "reviewed": text("reviewed"),
+        "status": text("status"),
+        "reviewers": text("reviewers"),
+        "proposals": text("proposals"),
+    }
+    note = (
+        "Proposed by reviewers and stored beside the original ground truth; disputed images keep their original labels."
+    )
+    return table("truth_corrections", "Proposed ground-truth corrections", corrections, columns, note)
+
+
+def rescored_rates(rescored: pd.DataFrame) -> Table:
+    columns = {
+        "rater": text("rater"),
+        "n": text("n_original"),
+        "error (original truth)": percent_of("error_rate_original"),
+        "95% interval": interval_of("wilson_low_original", "wilson_high_original"),
+        "error (reviewed truth)": percent_of("error_rate_reviewed"),
+        "95% interval ": interval_of("wilson_low_reviewed", "wilson_high_reviewed"),
+        "errors that were label noise": text("fixed"),
+        "right answers now wrong": text("broken"),
+    }
+    note = (
+        "The same answers scored against the manifest's and the "
+        "reviewed ground truth; pooled rows have no Wilson interval."
+    )
+    return table("rescored_error_rates", "Error rates with the reviewed ground truth", rescored, columns, note)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from study_app.analysis.raters import RaterInputs, StudySource
+from study_app.analysis.resampling import Resampling
 from study_app.report import tables
 from study_app.report.document import Figure, Section, Table
 from study_app.report.figures import KIND_COLOURS, STYLE, _export, _new
@@ -27,14 +28,14 @@ INTRO = (
 )
 
 
-def with_reviews(data: ReportData, inputs: RaterInputs, *, alpha: float, n_boot: int, seed: int) -> ReportData:
+def with_reviews(data: ReportData, inputs: RaterInputs, resampling: Resampling) -> ReportData:
     """``data`` with the taxonomy analysis of the reviews of the study ``inputs`` come from
     (unchanged when there are none, or when the inputs are files, not a study's store)."""
     from study_app.analysis.taxonomy_inputs import taxonomy_of
 
     if not isinstance(inputs.source, StudySource):
         return data
-    analysis = taxonomy_of(inputs, data.raters, alpha=alpha, n_boot=n_boot, seed=seed)
+    analysis = taxonomy_of(inputs, data.raters, resampling=resampling)
     return data if analysis is None else replace(data, reviews=analysis)
 
 
@@ -44,116 +45,22 @@ def taxonomy_section(reviews: TaxonomyAnalysis | pd.DataFrame) -> Section:
         return Section(
             "taxonomy", "Error taxonomy", "Reviewed errors sorted into categories.", (tables.reviews(reviews),)
         )
-    blocks: list[Table | Figure] = [_causes_table(reviews.taxonomy)]
+    blocks: list[Table | Figure] = [tables.taxonomy_causes(reviews.taxonomy)]
     if (reviews.taxonomy["errors_reviewed"] > 0).any():
         blocks.append(_shares_figure(reviews.taxonomy))
     if not reviews.overall.empty:
-        blocks += [_overall_table(reviews.overall), _tests_table(reviews.tests)]
+        blocks += [tables.taxonomy_overall(reviews.overall), tables.taxonomy_tests(reviews.tests)]
     if not reviews.agreement.empty:
-        blocks.append(_agreement_table(reviews.agreement))
+        blocks.append(tables.reviewer_agreement(reviews.agreement))
     if not reviews.corrections.empty:
-        blocks.append(_corrections_table(reviews.corrections))
-    blocks.append(_rescored_table(reviews.rescored))
+        blocks.append(tables.truth_corrections(reviews.corrections))
+    blocks.append(tables.rescored_rates(reviews.rescored))
     notes = " ".join(f"Note: {note}." for note in reviews.notes)
     intro = (
         f"{INTRO} {reviews.reviews} review(s) by {len(reviews.reviewers)} "
         f"reviewer(s): {', '.join(reviews.reviewers)}. {notes}"
     )
     return Section("taxonomy", "Error taxonomy", intro, tuple(blocks))
-
-
-def _causes_table(taxonomy: pd.DataFrame) -> Table:
-    columns = {
-        "group": tables.text("group"),
-        "cause": tables.text("cause_name"),
-        "applies to": tables.text("applies_to"),
-        "errors reviewed": tables.text("errors_reviewed"),
-        "with this cause": tables.text("count"),
-        "share": tables.percent_of("share"),
-        "95% interval": tables.interval_of("wilson_low", "wilson_high"),
-    }
-    note = "People's errors are pooled over annotators; Wilson intervals treat the errors as independent."
-    return tables.table("error_taxonomy", "Causes of errors", taxonomy, columns, note)
-
-
-def _overall_table(overall: pd.DataFrame) -> Table:
-    columns = {
-        "model": tables.text("model"),
-        "people's errors": tables.text("humans_n"),
-        "model's errors": tables.text("model_n"),
-        "statistic": tables.text("statistic"),
-        "permutation p": tables.text("pvalue"),
-        "permutations": tables.text("permutations"),
-    }
-    note = (
-        "Do the causes of people's and the model's errors differ? Statistic: the sum over causes of the 2x2 "
-        "chi-square; p from permuting which errors are people's, which keeps each error's causes together."
-    )
-    return tables.table("taxonomy_overall", "People's against each model's causes", overall, columns, note)
-
-
-def _tests_table(tests: pd.DataFrame) -> Table:
-    columns = {
-        "model": tables.text("model"),
-        "cause": tables.text("cause_name"),
-        "people": tables.text("humans_count"),
-        "of": tables.text("humans_n"),
-        "model errors": tables.text("model_count"),
-        "of ": tables.text("model_n"),
-        "odds ratio": tables.text("odds_ratio"),
-        "Fisher p": tables.text("pvalue"),
-        "Holm p": tables.text("pvalue_holm"),
-        "expected < 5": tables.text("small_counts"),
-    }
-    note = "Fisher's exact test per cause (exact at any count), Holm's correction over the causes of one model."
-    return tables.table("taxonomy_tests", "Cause by cause", tests, columns, note)
-
-
-def _agreement_table(agreement: pd.DataFrame) -> Table:
-    columns = {
-        "reviewer A": tables.text("reviewer_a"),
-        "reviewer B": tables.text("reviewer_b"),
-        "cause": tables.text("cause_name"),
-        "errors": tables.text("n"),
-        "agreement": tables.percent_of("agreement"),
-        "Cohen's kappa": tables.text("kappa"),
-        "95% interval": tables.interval_of("kappa_low", "kappa_high", scale=1),
-    }
-    note = "On the errors both reviewers reviewed; kappa is empty where neither reviewer's answer varied."
-    return tables.table("reviewer_agreement", "Agreement between reviewers, per cause", agreement, columns, note)
-
-
-def _corrections_table(corrections: pd.DataFrame) -> Table:
-    columns = {
-        "image": tables.text("image_id"),
-        "original": tables.text("original"),
-        "reviewed": tables.text("reviewed"),
-        "status": tables.text("status"),
-        "reviewers": tables.text("reviewers"),
-        "proposals": tables.text("proposals"),
-    }
-    note = (
-        "Proposed by reviewers and stored beside the original ground truth; disputed images keep their original labels."
-    )
-    return tables.table("truth_corrections", "Proposed ground-truth corrections", corrections, columns, note)
-
-
-def _rescored_table(rescored: pd.DataFrame) -> Table:
-    columns = {
-        "rater": tables.text("rater"),
-        "n": tables.text("n_original"),
-        "error (original truth)": tables.percent_of("error_rate_original"),
-        "95% interval": tables.interval_of("wilson_low_original", "wilson_high_original"),
-        "error (reviewed truth)": tables.percent_of("error_rate_reviewed"),
-        "95% interval ": tables.interval_of("wilson_low_reviewed", "wilson_high_reviewed"),
-        "errors that were label noise": tables.text("fixed"),
-        "right answers now wrong": tables.text("broken"),
-    }
-    note = (
-        "The same answers scored against the manifest's and the "
-        "reviewed ground truth; pooled rows have no Wilson interval."
-    )
-    return tables.table("rescored_error_rates", "Error rates with the reviewed ground truth", rescored, columns, note)
 
 
 def _shares_figure(taxonomy: pd.DataFrame) -> Figure:

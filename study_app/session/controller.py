@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from study_app.protocol.correctness import answers_correct
+from study_app.protocol.correctness import answers_correct, scored_guesses
 from study_app.protocol.responses import Event, Response
 from study_app.protocol.schedule import Trial
 from study_app.protocol.study import Phase, Study
@@ -32,6 +32,9 @@ class Feedback:
     phase_correct: int
     phase_answered: int
     outcome: str = "answer"  # or not_sure, none_of_these, timeout: why ``given`` is empty
+    #: Whether ``given`` was judged: False for the guesses a timeout kept in a phase that does
+    #: not score them (``score_timeout_guesses``), which the feedback shows as not counted.
+    scored: bool = True
 
     @property
     def running_accuracy(self) -> float:
@@ -99,17 +102,26 @@ class SessionController:
         )
 
     def submit(self, response: Response, events: Iterable[Event] = ()) -> Feedback | None:
-        """Store the response to the current trial (durably) and return training feedback."""
+        """Store the response to the current trial (durably) and return training feedback.
+
+        A response must say when its image was shown (``shown_at``; only a skipped image that
+        could not be loaded has none): an answer is never stored against an image the
+        annotator was not shown. A front end sets ``shown_at`` when the image is on screen
+        (the window: when it is painted) and never before.
+        """
         trial = self.current()
         if trial is None:
             raise RuntimeError("the session has no trial left to answer")
+        if not response.shown_at and response.outcome != "skip":
+            raise RuntimeError(f"an answer to image {trial.image_id!r} that was never shown is refused")
         phase = self.study.phase(trial.phase)
         record = self.study.images[trial.image_id]
         supersedes = self._revising[1] if self._revising else None
         trial_uuid = self.store.submit(
             self.session, TrialAnswer(trial, record.sha256, response, tuple(events), supersedes)
         )
-        correct = bool(answers_correct([response.labels], [record.labels], phase)[0])
+        judged = scored_guesses(response.labels, response.outcome, phase)
+        correct = bool(answers_correct([judged], [record.labels], phase)[0])
         scores = self._phase_scores.setdefault(phase.name, [])
         if self._revising:
             scores.pop()  # only the revision counts
@@ -118,7 +130,15 @@ class SessionController:
         self._last = (trial, trial_uuid, response)
         if not phase.feedback:
             return None
-        return Feedback(correct, record.labels, response.labels, sum(scores), len(scores), response.outcome)
+        return Feedback(
+            correct,
+            record.labels,
+            response.labels,
+            sum(scores),
+            len(scores),
+            response.outcome,
+            scored=bool(judged) or not response.labels,
+        )
 
     def break_due(self) -> bool:
         """A break screen is due now: ``break_every`` answers of this phase just completed."""
@@ -235,6 +255,8 @@ class SessionController:
         for name, answers in by_phase.items():
             phase = self.study.phase(name)
             scored = answers_correct(
-                [a.labels for a in answers], [self.study.truth(a.image_id) for a in answers], phase
+                [scored_guesses(a.labels, a.outcome, phase) for a in answers],
+                [self.study.truth(a.image_id) for a in answers],
+                phase,
             )
             self._phase_scores.setdefault(phase.name, []).extend(bool(correct) for correct in scored)

@@ -1,18 +1,28 @@
 """Ranking labels for a typed query, fast enough to run on every keystroke.
 
-Annotators find one class among a thousand by typing. Ranking, best first:
+Annotators find one class among a thousand by typing, or a group of classes (an inner
+node of the hierarchy, such as "dog" or "musical instrument") to browse from. Ranking,
+best first:
 
-0. the query is a whole name or synonym (``maillot``);
+0. the query is a whole name or synonym, spaces and hyphens aside (``maillot``;
+   ``bottle cap`` -> ``bottlecap``, ``tabbycat`` -> ``tabby cat``);
 1. every query word is a whole word of a name or synonym (``cat`` -> ``tiger cat``
    before ``catamaran``);
-2. a name or synonym starts with the query (``garbage tr`` -> ``garbage truck``,
-   ``tabb`` -> ``tabby``);
+2. a name or synonym starts with the query, spaces aside (``garbage tr`` -> ``garbage
+   truck``, ``tabb`` -> ``tabby``, ``bottle c`` -> ``bottlecap``);
 3. every query word starts a word of a name or synonym (``cat tab`` -> ``tabby cat``);
-4. the query occurs inside a name or synonym (``ruck`` -> ``fire truck``);
-5. fuzzy: letter trigrams shared with a word or a whole name (typos such as ``tabyy``).
+4. the query occurs inside a name or synonym, spaces aside (``ruck`` -> ``fire truck``);
+5. fuzzy: one letter left out, added, changed or two swapped in a word or a whole name
+   (``jagaur`` -> ``jaguar``, ``bagle`` -> ``bagel``), then letter trigrams shared with
+   one (typos such as ``tabyy``).
 
-Within a tier a match on the display name beats one on a later synonym, then shorter
-matched names come first. Matching ignores case, accents and punctuation.
+Within a tier a match on the display name beats one on a later synonym, a class beats a
+group of the same standing, then shorter matched names come first. Matching ignores
+case, accents and punctuation; a name written as one word, two words or with a hyphen
+("bottlecap", "bottle cap", "bottle-cap") is the same name, as annotators write all three.
+
+The ranking is measured on ``tests/session/data/search_ranking.csv`` (synonyms,
+compounds, misspellings, British and American spellings; see its test).
 """
 
 from __future__ import annotations
@@ -29,16 +39,23 @@ from pathlib import Path
 from typing import Any
 
 from study_app.caches.files import cache_dir, read_json, write_json
-from study_app.protocol.labels import Label
+from study_app.protocol.labels import Label, LabelSet
 
 EXACT, WHOLE_WORDS, PHRASE_PREFIX, WORD_PREFIX, SUBSTRING, FUZZY = range(6)
 FUZZY_THRESHOLD = 0.45
+#: Words and names at least this long also match a query one edit away (:func:`_within_one_edit`).
+ONE_EDIT_MIN = 4
 #: Queries shorter than this match word starts only (a letter inside a word is noise).
 SHORT_QUERY = 3
 #: Fuzzy matches are only added when the exact tiers found fewer labels than this.
 FUZZY_WHEN_FEWER_THAN = 8
+#: Results of this many one- and two-letter queries are kept: they match the most labels
+#: (400 of 1,800 for "s"), cost the most to rank, and every query starts with one.
+SHORT_RESULTS_KEPT = 128
 #: Bumped whenever :func:`normalise` or the cached entries change.
 INDEX_CACHE_VERSION = 2
+#: Longest note that tells same-named labels apart (:func:`distinguishing_notes`).
+NOTE_CHARS = 40
 #: Letters and digits of every script are kept (Arabic, Hebrew, Greek, CJK names must be findable).
 _NON_ALNUM = re.compile(r"[\W_]+")
 
@@ -50,6 +67,63 @@ def normalise(text: str) -> str:
     return _NON_ALNUM.sub(" ", plain).strip()
 
 
+def _compact(text: str) -> str:
+    """A normalised name without its spaces: "bottle cap", "bottle-cap" and "bottlecap" agree."""
+    return text.replace(" ", "")
+
+
+def searchable_labels(labels: LabelSet) -> tuple[Label, ...]:
+    """The classes, then every group (inner node) with at least one class below it.
+
+    Groups are searched too: instructions send annotators to a group ("open dog"), and a
+    group's name or synonym ("footwear", "musical instrument") is often the only word an
+    annotator has for an unfamiliar class.
+    """
+    counts = labels.class_count_below
+    return (*labels.classes, *(node for node in labels.inner_nodes if counts[node.label_id] > 0))
+
+
+def distinguishing_notes(labels: LabelSet) -> dict[str, str]:
+    """A short note for every label whose name another label shares ("table" and "table").
+
+    The note names the parent group when that tells the namesakes apart, and otherwise
+    the start of the label's definition after the words all the namesakes' definitions
+    begin with (two "table" groups, both under "furniture", both "a piece of furniture
+    ...": "having a smooth flat top..." and "with tableware for a meal..."). Labels whose
+    name is their own get no note. Front ends show the note next to the name
+    wherever the name alone would be ambiguous (search results, the hierarchy).
+    """
+    by_name: dict[str, list[Label]] = defaultdict(list)
+    for label in (*labels.classes, *labels.inner_nodes):
+        by_name[label.name.casefold()].append(label)
+    notes: dict[str, str] = {}
+    for namesakes in by_name.values():
+        if len(namesakes) < 2:
+            continue
+        parents = [
+            labels[labels.parent_of[n.label_id]].name if n.label_id in labels.parent_of else "" for n in namesakes
+        ]
+        definitions = _without_shared_start([n.definition.split(";")[0].split() for n in namesakes])
+        for label, parent, definition in zip(namesakes, parents, definitions):
+            if parent and parents.count(parent) == 1:
+                notes[label.label_id] = f"in {parent}"
+            else:
+                notes[label.label_id] = _shorten(definition, NOTE_CHARS) or label.label_id
+    return notes
+
+
+def _without_shared_start(texts: list[list[str]]) -> list[str]:
+    """Each list of words, less the words all of them start with, joined again."""
+    shared = 0
+    while all(len(words) > shared + 1 for words in texts) and len({words[shared] for words in texts}) == 1:
+        shared += 1
+    return [" ".join(words[shared:]) for words in texts]
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
 def _cache_file(labels: Sequence[Label]) -> Path | None:
     """The cache file for exactly these labels, in this order, with these names."""
     folder = cache_dir("search-index")
@@ -57,7 +131,7 @@ def _cache_file(labels: Sequence[Label]) -> Path | None:
         return None
     digest = hashlib.sha256()
     for label in labels:
-        digest.update("\t".join((label.label_id, *label.all_names)).encode() + b"\n")
+        digest.update("\t".join((label.label_id, str(label.is_class), *label.all_names)).encode() + b"\n")
     return folder / f"{digest.hexdigest()[:32]}.json"
 
 
@@ -84,6 +158,21 @@ def _checked_rows(payload: dict[str, Any], label_count: int) -> list[tuple[int, 
     return rows
 
 
+def _within_one_edit(a: str, b: str) -> bool:
+    """True if ``b`` is ``a`` with at most one letter left out, added or changed, or two
+    neighbouring letters swapped (the commonest typing slips)."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) < len(b):
+        a, b = b, a
+    i = 0
+    while i < len(b) and a[i] == b[i]:
+        i += 1
+    if len(a) > len(b):
+        return a[i + 1 :] == b[i:]
+    return a[i + 1 :] == b[i + 1 :] or (a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :])
+
+
 def _trigrams(word: str) -> frozenset[str]:
     padded = f"  {word} "
     return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
@@ -91,11 +180,16 @@ def _trigrams(word: str) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class SearchHit:
-    """A label that matched, how well (``tier``, lower is better) and through which name."""
+    """A label that matched, how well (``tier``, lower is better) and through which name.
+
+    ``is_group``: the label is a group of classes (an inner node of the hierarchy), shown
+    and opened as such; only classes are answers.
+    """
 
     label_id: str
     matched: str
     tier: int
+    is_group: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,17 +199,50 @@ class _Entry:
     original: str
     text: str
     words: tuple[str, ...]
+    compact: str
+    #: What ranks hits of one tier and similarity: (position, is a group, length of the name,
+    #: label name, label index, the name matched); computed once, compared per keystroke.
+    order: tuple[int, bool, int, str, int, str]
+
+
+#: Where the label index, the name matched and "is a group" sit in a hit's sort key
+#: (tier, -similarity, then :attr:`_Entry.order`).
+_KEY_LABEL, _KEY_MATCHED, _KEY_GROUP = 6, 7, 3
+
+
+class _Blob:
+    """Many names in one string, so that a C-level ``str.find`` picks the candidates per keystroke."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self._text = "\n".join(texts)
+        self._starts: list[int] = []
+        offset = 0
+        for text in texts:
+            self._starts.append(offset)
+            offset += len(text) + 1
+
+    def containing(self, part: str) -> list[int]:
+        """Indices of the texts that contain ``part``."""
+        found: list[int] = []
+        position = self._text.find(part)
+        while position != -1:
+            index = bisect.bisect_right(self._starts, position) - 1
+            found.append(index)
+            next_start = self._starts[index + 1] if index + 1 < len(self._starts) else len(self._text)
+            position = self._text.find(part, next_start)
+        return found
 
 
 class LabelSearchIndex:
-    """Search over the display names and synonyms of a sequence of labels.
+    """Search over the display names and synonyms of a sequence of labels (classes and groups).
 
     Building the index for 1000 classes takes about a tenth of a second, which a window
     should not spend before its first paint: the index is built in steps
     (:meth:`build_step`, which the label picker calls while the event loop is idle) and
     completes itself on the first search if the steps have not finished. The normalised
     names are kept in the user's cache folder (``search-index/``, keyed by a digest of
-    the labels' ids and names), so a later start skips normalising them.
+    the labels' ids and names), so a later start skips normalising them; the first step
+    reads that file (the constructor does nothing that costs).
     """
 
     def __init__(self, labels: Sequence[Label], use_cache: bool = True) -> None:
@@ -125,14 +252,20 @@ class LabelSearchIndex:
         self._by_trigram: dict[str, set[str]] = defaultdict(set)
         self._by_word_start: dict[str, list[int]] = defaultdict(list)
         self._key_trigrams: dict[str, frozenset[str]] = {}
-        self._blob = ""
-        self._starts: list[int] = []
+        self._short_results: dict[str, list[SearchHit]] = {}
+        self._names = _Blob(())
+        self._compact_names = _Blob(())
         self._indexed = 0  # labels indexed so far, in order
         self._complete = False
-        self._cache_file = _cache_file(self._labels) if use_cache else None
-        cached = read_json(self._cache_file, INDEX_CACHE_VERSION)
-        self._cached_rows = _checked_rows(cached, len(self._labels)) if cached else None
+        self._use_cache = use_cache
+        self._cache_file: Path | None = None
+        self._cached_rows: list[tuple[int, int, str, str]] | None = None
         self._next_row = 0
+
+    @classmethod
+    def for_label_set(cls, labels: LabelSet) -> LabelSearchIndex:
+        """The index an annotation front end searches: classes and groups (:func:`searchable_labels`)."""
+        return cls(searchable_labels(labels))
 
     @property
     def complete(self) -> bool:
@@ -142,6 +275,11 @@ class LabelSearchIndex:
         """Index up to ``labels`` more labels; True once the index is complete."""
         if self._complete:
             return True
+        if self._indexed == 0 and self._use_cache:
+            self._cache_file = _cache_file(self._labels)
+            cached = read_json(self._cache_file, INDEX_CACHE_VERSION)
+            self._cached_rows = _checked_rows(cached, len(self._labels)) if cached else None
+            self._use_cache = False  # read once
         end = min(self._indexed + labels, len(self._labels))
         rows = self._cached_rows
         if rows is not None:
@@ -162,7 +300,9 @@ class LabelSearchIndex:
     def _add(self, label_index: int, position: int, original: str, text: str) -> None:
         entry_index = len(self._entries)
         words = tuple(text.split())
-        self._entries.append(_Entry(label_index, position, original, text, words))
+        label = self._labels[label_index]
+        order = (position, not label.is_class, len(text), label.name.casefold(), label_index, original)
+        self._entries.append(_Entry(label_index, position, original, text, words, _compact(text), order))
         for start in {w[:n] for w in words for n in range(1, SHORT_QUERY)}:
             self._by_word_start[start].append(entry_index)
         for key in {text, *words}:
@@ -173,12 +313,8 @@ class LabelSearchIndex:
             self._fuzzy_keys[key].append(entry_index)
 
     def _finish(self, save: bool) -> None:
-        # All names in one string: a C-level ``str.find`` picks candidates per keystroke.
-        self._blob = "\n".join(entry.text for entry in self._entries)
-        offset = 0
-        for entry in self._entries:
-            self._starts.append(offset)
-            offset += len(entry.text) + 1
+        self._names = _Blob([entry.text for entry in self._entries])
+        self._compact_names = _Blob([entry.compact for entry in self._entries])
         self._indexed = len(self._labels)
         self._complete = True
         if save:
@@ -194,14 +330,31 @@ class LabelSearchIndex:
         if not text:
             return []
         self.build_step(len(self._labels))
+        if text in self._short_results:
+            hits = self._short_results[text]
+        else:
+            hits = self._ranked(text)
+            if len(text) < SHORT_QUERY:
+                if len(self._short_results) >= SHORT_RESULTS_KEPT:
+                    del self._short_results[next(iter(self._short_results))]  # the oldest
+                self._short_results[text] = hits
+        return list(hits) if limit is None else hits[:limit]
+
+    def _ranked(self, text: str) -> list[SearchHit]:
         words = text.split()
-        best: dict[int, tuple[int, float, int, int, str]] = {}
+        compact = _compact(text)
+        best: dict[int, tuple[Any, ...]] = {}
         longest = max(words, key=len)
-        short = len(longest) < SHORT_QUERY
-        candidates = self._by_word_start.get(longest, []) if short else self._containing(longest)
+        if len(longest) < SHORT_QUERY:
+            candidates = self._by_word_start.get(longest, [])
+        elif len(words) == 1:
+            candidates = self._compact_names.containing(compact)  # also finds "tabbycat" in "tabby cat"
+        else:
+            # Word tiers need the longest word; the compact tiers need the query without spaces.
+            candidates = self._names.containing(longest) + self._compact_names.containing(compact)
         for entry_index in candidates:
             entry = self._entries[entry_index]
-            tier = self._tier(entry, text, words)
+            tier = self._tier(entry, text, words, compact)
             if tier is not None:
                 self._keep(best, entry, tier)
         if len(text) >= 3 and len(best) < FUZZY_WHEN_FEWER_THAN:
@@ -210,54 +363,49 @@ class LabelSearchIndex:
                 entry = self._entries[entry_index]
                 if entry.label_index not in exact_tiers:
                     self._keep(best, entry, FUZZY, similarity)
-        ranked = sorted(best.items(), key=lambda item: (*item[1][:4], self._labels[item[0]].name.casefold()))
-        hits = [SearchHit(self._labels[i].label_id, key[4], key[0]) for i, key in ranked]
-        return hits if limit is None else hits[:limit]
-
-    def _containing(self, word: str) -> list[int]:
-        """Indices of entries whose text contains ``word`` (every tier 0-3 match does)."""
-        found: list[int] = []
-        position = self._blob.find(word)
-        while position != -1:
-            entry_index = bisect.bisect_right(self._starts, position) - 1
-            found.append(entry_index)
-            next_start = self._starts[entry_index + 1] if entry_index + 1 < len(self._starts) else len(self._blob)
-            position = self._blob.find(word, next_start)
-        return found
+        labels = self._labels
+        return [
+            SearchHit(labels[key[_KEY_LABEL]].label_id, key[_KEY_MATCHED], key[0], key[_KEY_GROUP])
+            for key in sorted(best.values())
+        ]
 
     @staticmethod
-    def _tier(entry: _Entry, text: str, words: list[str]) -> int | None:
-        if entry.text == text:
+    def _tier(entry: _Entry, text: str, words: list[str], compact: str) -> int | None:
+        if entry.compact == compact:
             return EXACT
         if all(q in entry.words for q in words):
             return WHOLE_WORDS
-        if entry.text.startswith(text):
+        if entry.compact.startswith(compact):
             return PHRASE_PREFIX
         if all(any(w.startswith(q) for w in entry.words) for q in words):
             return WORD_PREFIX
-        if len(text) >= SHORT_QUERY and text in entry.text:
+        if len(compact) >= SHORT_QUERY and compact in entry.compact:
             return SUBSTRING
         return None
 
     @staticmethod
-    def _keep(
-        best: dict[int, tuple[int, float, int, int, str]], entry: _Entry, tier: int, similarity: float = 1.0
-    ) -> None:
-        key = (tier, -similarity, entry.position, len(entry.text), entry.original)
+    def _keep(best: dict[int, tuple[Any, ...]], entry: _Entry, tier: int, similarity: float = 1.0) -> None:
+        key = (tier, -similarity, *entry.order)
         current = best.get(entry.label_index)
         if current is None or key < current:
             best[entry.label_index] = key
 
     def _fuzzy_matches(self, text: str) -> list[tuple[int, float]]:
-        """Entries (with their similarity) whose name or a word shares enough trigrams with ``text``."""
+        """Entries with their similarity: a name or word one edit from ``text`` (similarity above 1,
+        so before the rest), or sharing enough trigrams with it (the Dice coefficient)."""
         grams = _trigrams(text)
         shared: dict[str, int] = defaultdict(int)
         for gram in grams:
             for key in self._by_trigram.get(gram, ()):
                 shared[key] += 1
+        # One edit changes at most four of a word's trigrams (a swap), so only keys sharing
+        # all but four can be one edit away: few enough to check each.
+        one_edit_shares = len(grams) - 4 if len(text) >= ONE_EDIT_MIN else len(grams) + 1
         scored = []
         for key, count in shared.items():
             dice = 2 * count / (len(grams) + len(self._key_trigrams[key]))
-            if dice >= FUZZY_THRESHOLD:
+            if count >= one_edit_shares and len(key) >= ONE_EDIT_MIN and _within_one_edit(text, key):
+                scored.append((1 + dice, key))
+            elif dice >= FUZZY_THRESHOLD:
                 scored.append((dice, key))
         return [(entry_index, dice) for dice, key in scored for entry_index in self._fuzzy_keys[key]]

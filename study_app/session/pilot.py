@@ -115,8 +115,24 @@ class ScriptedParticipant:
         self.rt_ms = rt_ms
         self.labels = [label.label_id for label in study.labels]
         self._last_answered: datetime | None = None
+        # Key timing of its own, so that the answers of a seed stay what they were without it.
+        self._keys_rng = random.Random(f"keys:{annotator}")
 
-    def respond(self, image_id: str, answers: int) -> Response:
+    def early_press_ms(self, guard_ms: int) -> float:
+        """When this participant presses on a screen that has just appeared, too early: within
+        the screen's key guard (up to 240 ms of the default 300), as a hurried person or a key
+        meant for the screen before does. The window must ignore it (study.key_guard_ms)."""
+        return self._keys_rng.uniform(0.0, 0.8 * guard_ms)
+
+    @staticmethod
+    def guess_times(rt_ms: float, guesses: int) -> list[float]:
+        """Milliseconds after the image at which each guess is chosen: spread evenly over the
+        response time, the answer submitted at ``rt_ms``; a deadline keeps those before it."""
+        return [rt_ms * (rank + 1) / (guesses + 1) for rank in range(guesses)]
+
+    def respond(self, image_id: str, answers: int, time_limit_s: float | None = None) -> Response:
+        """This participant's answer to an image; past ``time_limit_s`` (the headless run's
+        deadline; a window keeps its own) a ``timeout`` with the guesses chosen before it."""
         truth = set(self.study.truth(image_id))
         if self.guesses is not None:
             if image_id not in self.guesses:
@@ -134,6 +150,11 @@ class ScriptedParticipant:
             else:
                 labels = tuple(wrong[:answers])
         rt = max(MIN_RT_MS, self.rng.gauss(*self.rt_ms))
+        outcome = "answer"
+        if time_limit_s is not None and rt > time_limit_s * 1000:
+            limit_ms = time_limit_s * 1000
+            labels = tuple(label for label, at in zip(labels, self.guess_times(rt, len(labels))) if at < limit_ms)
+            rt, outcome = limit_ms, "timeout"
         if self.real_time:
             time.sleep(rt / 1000)
             shown = datetime.now(UTC) - timedelta(milliseconds=rt)
@@ -144,7 +165,11 @@ class ScriptedParticipant:
         answered = shown + timedelta(milliseconds=rt)
         self._last_answered = answered
         return Response(
-            tuple(labels), rt, shown.isoformat(timespec="milliseconds"), answered.isoformat(timespec="milliseconds")
+            tuple(labels),
+            rt,
+            shown.isoformat(timespec="milliseconds"),
+            answered.isoformat(timespec="milliseconds"),
+            outcome=outcome,
         )
 
     def interrupts(self) -> tuple[bool, str | None]:
@@ -190,7 +215,8 @@ def drive_headless(controller: SessionController, participant: ScriptedParticipa
     while not controller.complete:
         trial = controller.current()
         assert trial is not None  # not complete: there is a trial to answer
-        response = participant.respond(trial.image_id, controller.study.phase(trial.phase).answers)
+        phase = controller.study.phase(trial.phase)
+        response = participant.respond(trial.image_id, phase.answers, phase.time_limit_s)
         events = [Event("search", response.rt_ms / 2, {"query": "pilot"})]
         pause, undo = participant.interrupts()
         if pause:

@@ -26,13 +26,13 @@ Any other per-trial column of the input is kept.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
 
 from study_app.errors import InputFileError, Problem
-from study_app.protocol.correctness import correctness
+from study_app.protocol.correctness import correctness, guesses_count
 from study_app.protocol.labels import LabelSet
 from study_app.protocol.study import Study
 from study_app.stats.scoring import guess_matrix, hierarchy_severity
@@ -180,14 +180,30 @@ def _scored(
     return as_categories(table)
 
 
+def timeout_scoring_phases(truth: TruthSource) -> frozenset[str]:
+    """The phases whose timeouts' guesses are scored (``score_timeout_guesses``): a study says;
+    answers scored against a plain truth table have none (the default of every phase)."""
+    if isinstance(truth, Study):
+        return frozenset(phase.name for phase in truth.phases if phase.score_timeout_guesses)
+    return frozenset()
+
+
 def raters_from_answers(
-    answers: pd.DataFrame, truth: TruthSource, *, k: int = 5, labels: LabelSet | None = None
+    answers: pd.DataFrame,
+    truth: TruthSource,
+    *,
+    k: int = 5,
+    labels: LabelSet | None = None,
+    timeouts_scored_in: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """The rater table of human answers (the tidy table of ``study_app.store``).
 
     Revised trials (``superseded``) are left out. When an annotator saw the same image
     twice in one phase (e.g. a restarted session), only the first trial counts: later
-    ones are not independent of the first.
+    ones are not independent of the first. A timeout's guesses (kept with it since
+    issue #22) count only in the phases of ``timeouts_scored_in`` (default: those of a
+    study with ``score_timeout_guesses``; none for a plain truth table); elsewhere the
+    timeout is a unit without guesses, as every timeout was before.
 
     Parameters
     ----------
@@ -196,6 +212,8 @@ def raters_from_answers(
     truth, k, labels
         As in :func:`raters_from_guesses`.
     """
+    if timeouts_scored_in is None:
+        timeouts_scored_in = timeout_scoring_phases(truth)
     required = ("annotator", "phase", "trial", "image_id", "rank", "label_id", "rt_ms", "outcome", "trial_uuid")
     missing = [c for c in required if c not in answers.columns]
     if missing:
@@ -210,8 +228,16 @@ def raters_from_answers(
         answers[["annotator", "image_id", "phase", "trial", "rt_ms", "outcome", *_condition_of(answers)]]
     )
     per_trial = per_trial.rename(columns={"annotator": "rater"})
+    counted = guesses_count(answers["outcome"].to_numpy(), answers["phase"].isin(list(timeouts_scored_in)).to_numpy())
     scored = _score_units(
-        per_trial, trial_code, answers["rank"], answers["label_id"], truth, k=k, labels=labels, source="answers"
+        per_trial,
+        trial_code,
+        answers["rank"].where(counted),
+        answers["label_id"],
+        truth,
+        k=k,
+        labels=labels,
+        source="answers",
     )
     scored.insert(1, "kind", pd.Categorical.from_codes(np.zeros(len(scored), dtype=np.int8), [HUMAN]))
     first_exposure = first_occurrences(pd.factorize(combined_code(*(scored[c] for c in UNIT_KEY)))[0])
@@ -280,9 +306,10 @@ def rater_table(
     be indistinguishable in every result.
     """
     parts = []
+    timeouts_scored_in = timeout_scoring_phases(truth)
     truth = truth_table(truth)
     if answers is not None:
-        parts.append(raters_from_answers(answers, truth, k=k, labels=labels))
+        parts.append(raters_from_answers(answers, truth, k=k, labels=labels, timeouts_scored_in=timeouts_scored_in))
     if predictions is not None:
         if phase_of is None and parts:
             shown = parts[0].drop_duplicates("image_id")

@@ -1,7 +1,9 @@
 """The tidy answers table: as a DataFrame for the statistics, as CSV/Parquet files, and back.
 
-One row per (trial, rank); a trial without labels (not sure, timeout, skip) is one row
-with an empty rank. Columns, in order: ``study, annotator, session, phase, trial,
+One row per (trial, rank); a trial without labels (not sure, none of these, skip, a
+timeout before any guess) is one row with an empty rank. A timeout's rows hold the guesses
+chosen before the deadline; whether they are scored is the study's ``score_timeout_guesses``
+(protocol/correctness.py), applied by the rater table. Columns, in order: ``study, annotator, session, phase, trial,
 image_id, rank, label_id, rt_ms, shown_at, answered_at, flags`` (the public format of
 DESIGN.md), then ``outcome, flag_note, image_sha256, presented_ms, trial_uuid,
 supersedes, superseded, pilot, interrupted, paused, exposures, group, condition``, then the manifest's

@@ -20,7 +20,7 @@ from typing import Any, SupportsInt
 import pandas as pd
 
 from study_app.errors import Problem
-from study_app.protocol.responses import OUTCOMES
+from study_app.protocol.responses import LABELLED_OUTCOMES, OUTCOMES
 from study_app.store.metadata import DamagedValue, assignment_of, order_of, snapshot_of
 
 #: Columns of an answers table that the rows of one trial need not agree on: they differ by rank
@@ -218,7 +218,7 @@ def table_problems(frame: pd.DataFrame, manifest: dict, path: Path) -> list[Prob
     bad(~text["outcome"].isin(OUTCOMES), "outcome", lambda v: f"{v!r} is not one of {', '.join(OUTCOMES)}")
     bad((text["outcome"] == "answer") & ~has_rank, "outcome", lambda v: "an answer without a label")
     bad(
-        text["outcome"].isin([o for o in OUTCOMES if o != "answer"]) & has_rank,
+        text["outcome"].isin([o for o in OUTCOMES if o not in LABELLED_OUTCOMES]) & has_rank,
         "outcome",
         lambda v: f"a {v!r} trial carries no labels",
     )

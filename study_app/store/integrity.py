@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from study_app.errors import StoreCorruptError, StoreError
+from study_app.protocol.responses import LABELLED_OUTCOMES
 from study_app.store.db import connect, remove_store_file, write
 from study_app.store.metadata import damaged_metadata
 from study_app.store.page_recovery import cut_short, recover_rows, schema_columns
@@ -25,8 +26,8 @@ _INVARIANTS = {
     "answered trials without labels": """
         SELECT uuid FROM trials t WHERE outcome = 'answer' AND NOT EXISTS \
 (SELECT 1 FROM answers a WHERE a.trial_uuid = t.uuid)""",
-    "non-answers (not sure, timeout, skip) with labels": """
-        SELECT uuid FROM trials t WHERE outcome != 'answer' AND EXISTS \
+    "non-answers (not sure, none of these, skip) with labels": f"""
+        SELECT uuid FROM trials t WHERE outcome NOT IN ({", ".join(repr(o) for o in LABELLED_OUTCOMES)}) AND EXISTS \
 (SELECT 1 FROM answers a WHERE a.trial_uuid = t.uuid)""",
     "trials answered twice in one session without a revision": """
         SELECT session_uuid FROM trials t WHERE NOT EXISTS (SELECT 1 FROM trials r WHERE r.supersedes = t.uuid)

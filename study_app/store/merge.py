@@ -77,6 +77,9 @@ MERGE_RULES: dict[str, dict[str, Callable]] = {
 
 @dataclass(frozen=True)
 class Conflict:
+    """One annotator id that answered the same image of a phase in two sessions (on the
+    machines named): both answers are kept, since only the researcher can tell which counts."""
+
     annotator: str
     phase: str
     image_id: str

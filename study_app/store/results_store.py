@@ -36,6 +36,7 @@ from study_app.store.file_guard import FileGuard
 from study_app.store.metadata import assignment as stored_assignment, trial_order
 from study_app.store.postgres import PgConnection, ServerAddress, usable_server_url
 from study_app.store.schema import SCHEMA_VERSION, migrate, schema_version
+from study_app.store.sittings import session_sittings
 from study_app.version import __version__
 
 STORE_FILE = "results.sqlite"
@@ -175,6 +176,8 @@ class Session:
     assignment: Assignment | None = None
     #: Phases whose images are shared out (phase -> release minutes; see allocation.py).
     allocated: dict[str, float] = field(default_factory=dict)
+    #: Milliseconds of each earlier sitting of a resumed session, oldest first (see sittings.py).
+    earlier_sittings: tuple[float, ...] = ()
     _cursor: int = field(default=0, repr=False, compare=False)
     _members: tuple[tuple[Trial, ...], frozenset[Trial]] | None = field(default=None, repr=False, compare=False)
 
@@ -444,7 +447,17 @@ class ResultsStore:
             )
         }
         assignment = stored_assignment(row[5], session_uuid, self.path)
-        return Session(session_uuid, row[0], row[1], trials, row[3], row[4], answered, assignment=assignment)
+        return Session(
+            session_uuid,
+            row[0],
+            row[1],
+            trials,
+            row[3],
+            row[4],
+            answered,
+            assignment=assignment,
+            earlier_sittings=session_sittings(self.conn, session_uuid),
+        )
 
     def submit(self, session: Session, answer: TrialAnswer) -> str:
         """Store one trial's answer durably; returns the trial's UUID.

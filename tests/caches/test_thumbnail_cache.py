@@ -8,8 +8,8 @@ import pytest
 from PyQt5.QtCore import QSettings
 
 from study_app.caches.thumbnails import ThumbnailCache
+from study_app.gui.examples_pane import THUMBNAIL
 from study_app.gui.image_loader import ImageLoader, make_thumbnail
-from study_app.gui.label_picker import THUMBNAIL
 from study_app.gui.main_window import AnnotationWindow
 from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController

@@ -97,6 +97,23 @@ def test_progress_takes_the_study_by_name_or_folder_and_refuses_an_unknown_one(t
     assert unknown.returncode == 1 and "no study 'nosuch'" in unknown.stderr and "(studies: " in unknown.stderr
 
 
+def test_progress_with_the_study_alone_reads_its_default_store(tmp_path, tiny_study):
+    """Issue #22 item 13: ``--study`` alone is enough (results/<study>/results.sqlite), as for export."""
+    from study_app.protocol.study import study_name
+    from study_app.store.results_store import STORE_FILE
+
+    results = tmp_path / "results"
+    store = results / study_name(str(tiny_study)) / STORE_FILE
+    assert run("simulate", "--study", str(tiny_study), "--annotators", "1", "--store", str(store)).returncode == 0
+    alone = run("progress", "--study", str(tiny_study), "--results", str(results))
+    assert alone.returncode == 0, alone.stderr
+    assert "1 annotator(s)" in alone.stdout
+    assert alone.stdout == run("progress", "--study", str(tiny_study), "--store", str(store)).stdout
+    neither = run("progress")
+    assert neither.returncode == 1 and "progress needs the study (--study NAME" in neither.stderr
+    assert "Traceback" not in neither.stderr
+
+
 def test_the_results_folder_is_set_by_the_environment_and_the_option_wins(tmp_path, tiny_study, monkeypatch):
     """``$STUDY_APP_RESULTS`` moves every default results path; ``--results`` (before or after the
     command's name) wins over it for that command only; without either, ``./results``."""

@@ -6,6 +6,7 @@ from PyQt5.QtCore import Qt, QTimer
 from PyQt5.QtWidgets import QApplication, QMessageBox
 
 from study_app.gui.main_window import AnnotationWindow
+from study_app.gui.pages import ContinuePage
 
 
 def focus():
@@ -15,7 +16,12 @@ def focus():
 
 
 def press(qtbot, key, modifier=Qt.NoModifier) -> None:
-    qtbot.keyClick(focus(), key, modifier)
+    """A key as an annotator presses it: on a screen between trials, once it has been on
+    screen for its key guard (the window ignores the keys before; test_key_guard tests that)."""
+    widget = focus()
+    if isinstance(widget, ContinuePage):
+        qtbot.waitUntil(widget.accepts_keys, timeout=5000)
+    qtbot.keyClick(widget, key, modifier)
 
 
 def type_text(qtbot, text: str) -> None:

@@ -138,8 +138,8 @@ def test_escape_in_the_flag_bar_cancels_the_edit_and_keeps_a_flag_given(qtbot, g
 
 
 def test_feedback_says_when_only_a_later_guess_was_right(qtbot):
+    from study_app.gui.examples_pane import ExamplesPane
     from study_app.gui.image_loader import ImageLoader
-    from study_app.gui.label_picker import ExamplesPane
     from study_app.gui.pages import FeedbackPage
     from study_app.session.controller import Feedback
     from tests.stats.builders import animals_and_vehicles

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from PIL import Image
 
+from study_app.analysis.resampling import Resampling
 from study_app.protocol.labels import Label, LabelSet
 from study_app.report import ReportData, Settings, write_report
 from study_app.stats import raters_from_guesses
@@ -54,7 +55,7 @@ def hostile_data(tmp_path) -> ReportData:
 
 def test_hostile_names_are_escaped_everywhere(tmp_path):
     out = tmp_path / "out"
-    write_report(hostile_data(tmp_path), Settings(n_boot=200), out)
+    write_report(hostile_data(tmp_path), Settings(Resampling(n_boot=200)), out)
     page = (out / "index.html").read_text(encoding="utf-8")
     assert "<script" not in page.lower() and "<b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -78,7 +79,9 @@ def test_error_taxonomy_appears_only_with_review_data(tmp_path):
     reviews = pd.DataFrame(
         {"rater": ["model=1+1", "A02"], "category": ["fine-grained", "<i>class unawareness</i>"], "errors": [3, 1]}
     )
-    write_report(ReportData(**{**data.__dict__, "reviews": reviews}), Settings(n_boot=200), tmp_path / "out")
+    write_report(
+        ReportData(**{**data.__dict__, "reviews": reviews}), Settings(Resampling(n_boot=200)), tmp_path / "out"
+    )
     page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
     assert "Error taxonomy" in page and "&lt;i&gt;class unawareness&lt;/i&gt;" in page
     assert pd.read_csv(tmp_path / "out" / "tables" / "error_taxonomy.csv")["category"].tolist() == [

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from study_app.analysis.resampling import Resampling
 from study_app.report import ReportData, Settings, analyse, build_document, write_document
 from study_app.report.figures import MAX_NAMED_RATERS
 from study_app.stats import HUMANS_MEAN, raters_from_guesses
@@ -50,7 +51,7 @@ def many(tmp_path_factory) -> tuple[ReportData, pd.DataFrame]:
     table = raters_from_guesses(pd.DataFrame(rows), truth, k=1)
     data = ReportData("many", table, "top-1", 1, (("study", "many raters"),), image_paths={})
     out = tmp_path_factory.mktemp("many") / "report"
-    settings = Settings(n_boot=200, pair_rows=20)
+    settings = Settings(Resampling(n_boot=200), pair_rows=20)
     analysis = analyse(data, settings)
     write_document(build_document(data, settings, analysis, generated_at="now"), out)
     return analysis.comparison, out
@@ -139,7 +140,7 @@ def test_a_small_study_keeps_every_pair_on_the_page(tmp_path):
         (),
         image_paths={},
     )
-    settings = Settings(n_boot=200)
+    settings = Settings(Resampling(n_boot=200))
     write_document(build_document(data, settings, analyse(data, settings), generated_at="now"), tmp_path)
     tables = html_tables((tmp_path / "index.html").read_text(encoding="utf-8"))
     shown = [(row["A"], row["B"]) for row in tables["Error consistency of every pair of raters"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PyQt5.QtCore import QSettings
 from PyQt5.QtWidgets import QApplication
 
 from study_app.protocol.responses import Response, utc_now
@@ -58,6 +59,8 @@ class Reviews:
         self.study = study
         self.store_path = store_path
         self.store: ResultsStore | None = None
+        #: The window's remembered size and place, in the test's folder (never the user's settings).
+        self.settings = QSettings(str(store_path.parent / "review.ini"), QSettings.IniFormat)
 
     def controller(self, reviewer: str, selection: Selection, blind: bool = False) -> ReviewController:
         self.store = ResultsStore(self.store_path)
@@ -67,7 +70,7 @@ class Reviews:
     def open(self, reviewer: str, selection: Selection, blind: bool = False):
         from study_app.gui.review_window import ReviewWindow
 
-        window = ReviewWindow(self.controller(reviewer, selection, blind))
+        window = ReviewWindow(self.controller(reviewer, selection, blind), self.settings)
         self.qtbot.addWidget(window)
         window.show()
         self.qtbot.waitExposed(window)

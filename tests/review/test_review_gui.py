@@ -212,3 +212,41 @@ def test_the_window_fits_a_laptop_screen(reviews, qtbot):
     assert 0 <= note_at <= area.viewport().height() - window.note.height()  # the note is in view when typed into
     assert window.causes.horizontalScrollBarPolicy() == Qt.ScrollBarAlwaysOff and window.causes.wordWrap()
     reviews.close(window)
+
+
+def test_the_header_numbers_the_trial_as_the_export_does_and_the_end_shows_nothing_to_edit(reviews, qtbot):
+    """Issue #22 item 13: "trial N" in the header is the export's ``trial`` of that answer (it
+    said N + 1); once every error is reviewed no empty cause list, note or proposal hint is left."""
+    from study_app.store import answers_frame
+
+    with ResultsStore(reviews.store_path, readonly=True) as store:
+        exported = answers_frame(store).drop_duplicates("trial_uuid").set_index("trial_uuid")["trial"]
+    window = reviews.open("R4", HUMANS_TOP_K)
+    for item in window.controller.items:
+        assert f"trial {exported[item.trial_uuid]}," in window.heading.text()
+        press(qtbot, Qt.Key_3)
+        save(qtbot)
+    assert "All 3 errors are reviewed" in visible_text(window)
+    for widget in (window.causes, window.note, window.proposal, window.guesses, window.truth_details):
+        assert not widget.isVisible()
+    assert "F3" not in visible_text(window) and "Alt+Left goes back" in window.status.text()
+    press(qtbot, Qt.Key_Left, Qt.AltModifier)  # back to revise the last one: its editing widgets are back
+    assert window.causes.isVisible() and window.note.isVisible() and window.causes.checked() == ["fine_grained"]
+    reviews.close(window)
+
+
+def test_a_click_on_an_example_shows_it_large_and_esc_closes_it(reviews, qtbot):
+    """Issue #22 item 10 in the review window: its own Esc (which leaves the note) does not
+    steal the large view's."""
+    window = reviews.open("R5", HUMANS_TOP_K)
+    pane = window.truth_examples
+    qtbot.waitUntil(lambda: pane.count() > 0 and pane.loaded_count() == pane.count(), timeout=10_000)
+    qtbot.mouseClick(pane.viewport(), Qt.LeftButton, pos=pane.visualItemRect(pane.item(pane.count() - 1)).center())
+    viewer = pane.viewer
+    assert viewer.isVisible() and f"example {pane.count()} of {pane.count()}" in viewer.caption.text()
+    qtbot.waitUntil(lambda: viewer.view.mode == "image", timeout=10_000)
+    press(qtbot, Qt.Key_Escape)
+    assert not viewer.isVisible() and window.focusWidget() is not viewer  # the keyboard is back where it was
+    press(qtbot, Qt.Key_Right, Qt.AltModifier)  # the next error: its own truth's examples, nothing left open
+    assert window.controller.position == 1 and not viewer.isVisible()
+    reviews.close(window)

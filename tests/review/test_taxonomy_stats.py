@@ -7,6 +7,7 @@ import math
 import pandas as pd
 import pytest
 
+from study_app.analysis.resampling import Resampling
 from study_app.analysis.taxonomy_inputs import study_taxonomy
 from study_app.protocol.taxonomy import DEFAULT_TAXONOMY
 from study_app.review.controller import ReviewController
@@ -141,7 +142,15 @@ def test_rescored_error_rates_on_the_tiny_study(answered):
     raters = rater_table(answers, predictions, study, k=3, labels=study.labels, phase_of=image_phases(study))
     raters = raters[raters["phase"] == "test"].reset_index(drop=True)
     analysis = study_taxonomy(
-        study, store_path, raters, rule="top-1", k=3, answers=answers, predictions=predictions, n_boot=200, n_perm=500
+        study,
+        store_path,
+        raters,
+        rule="top-1",
+        k=3,
+        answers=answers,
+        predictions=predictions,
+        resampling=Resampling(n_boot=200),
+        n_perm=500,
     )
     rates = analysis.rescored.set_index("rater")
     assert rates.loc["A01", ["errors_original", "errors_reviewed", "fixed", "broken"]].tolist() == [3, 2, 1, 0]
@@ -180,7 +189,7 @@ def test_causes_missing_from_the_taxonomy_are_named_not_counted(answered):
         k=3,
         answers=answers,
         predictions=None,
-        n_boot=200,
+        resampling=Resampling(n_boot=200),
         n_perm=200,
     )
     assert any("glare" in note and "not counted" in note for note in analysis.notes)
