@@ -35,12 +35,17 @@ def test_the_window_has_the_keyboard_once_the_start_dialog_closes(qtbot, tiny_st
         if windows and ((focus is not None and focus.window() is windows[0]) or not left):
             window = windows[0]
             found["focused"] = focus is not None and focus.window() is window
-            if found["focused"]:
-                qtbot.keyClick(focus, Qt.Key_Return)  # the instructions take Enter: the keys arrive
-            found["moved on"] = window.pages.currentWidget() is not window.instructions
-            window.close()
+            QTimer.singleShot(window.instructions.key_guard_ms + 100, lambda: press_enter(window))
         else:
             QTimer.singleShot(20, lambda: look(left - 1))
+
+    def press_enter(window: AnnotationWindow) -> None:
+        """Enter where the keyboard is, once the instructions take keys: it must reach them."""
+        focus = QApplication.focusWidget()
+        if focus is not None:
+            qtbot.keyClick(focus, Qt.Key_Return)
+        found["moved on"] = window.pages.currentWidget() is not window.instructions
+        window.close()
 
     QTimer.singleShot(0, lambda: look(100))  # two seconds at most
     assert run_annotation(str(tiny_study), store_path=tmp_path / "results.sqlite") == 0
