@@ -505,7 +505,7 @@ class TrialPage(QWidget):
         where it cannot. A timeout keeps the classes in the slots: the session stores them
         with it (scored or not, as the phase says; protocol/correctness.py).
         """
-        if outcome != "timeout" and self._confirming != outcome:
+        if outcome != "timeout" and self._confirming != outcome and self._onset is not None:  # no asking unseen
             count = len(self.slots.labels)
             what = f"'{outcome.replace('_', ' ')}'"
             if count:

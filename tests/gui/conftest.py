@@ -49,7 +49,8 @@ class Session:
         return show_window(self.qtbot, controller, self.settings)
 
     def close(self, window: AnnotationWindow) -> None:
-        window.close()
+        """End the test's session, whatever is on screen (what quitting asks: tests/gui/test_undo_gui.py)."""
+        window.close_without_asking()
         self.store.close()
 
 

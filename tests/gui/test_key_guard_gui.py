@@ -90,7 +90,9 @@ def test_no_answer_before_the_image_is_painted(qtbot, tiny_study, tmp_path):
         qtbot.keyClick(window, key)  # nothing has the focus while the picker is off: the window takes it
         assert window.controller.position == 4 and current_page(window) is window.trial
     qtbot.waitUntil(lambda: window.trial.picker.isEnabled(), timeout=5000)  # image and mask shown
-    qtbot.keyClick(window, Qt.Key_F5)  # now it is an answer to a shown image
+    qtbot.keyClick(window, Qt.Key_F5)  # now it is an answer to a shown image, asked for twice (no undo here)
+    assert window.controller.position == 4 and "Press F5 again" in window.trial.status.text()
+    qtbot.keyClick(window, Qt.Key_F5)
     assert window.controller.position == 5
     session.close(window)
     with ResultsStore(tmp_path / "r.sqlite", readonly=True) as store:

@@ -17,6 +17,7 @@ def test_undo_key_in_a_feedback_phase_says_undo_is_off(qtbot, gui_session):
     press(qtbot, Qt.Key_Z, Qt.ControlModifier)  # on the training trial
     assert window.trial.status.text() == said
     press(qtbot, Qt.Key_F5)
+    press(qtbot, Qt.Key_F5)  # no undo in training: the second press answers
     assert current_page(window) is window.feedback
     press(qtbot, Qt.Key_Z, Qt.ControlModifier)  # on its feedback screen, where it used to do nothing
     assert window.feedback.note.text() == said and current_page(window) is window.feedback
@@ -25,6 +26,7 @@ def test_undo_key_in_a_feedback_phase_says_undo_is_off(qtbot, gui_session):
     wait_for_trial(qtbot, window)
     assert window.trial.status.text() == ""  # said once, not carried on
     press(qtbot, Qt.Key_F5)
+    press(qtbot, Qt.Key_F5)  # no undo in training: the second press answers
     assert current_page(window) is window.feedback and window.feedback.note.text() == ""
     gui_session.close(window)
     with ResultsStore(gui_session.store_path, readonly=True) as store:
@@ -48,6 +50,7 @@ def test_flag_bar_has_no_default_reason(qtbot, gui_session):
     press(qtbot, Qt.Key_Return)
     assert not bar.isVisible() and window.trial._flag == ("ambiguous", "")
     press(qtbot, Qt.Key_F5)
+    press(qtbot, Qt.Key_F5)  # no undo in training: the second press answers
     press(qtbot, Qt.Key_Return)  # feedback
     wait_for_trial(qtbot, window)
     press(qtbot, Qt.Key_F8)
@@ -55,6 +58,7 @@ def test_flag_bar_has_no_default_reason(qtbot, gui_session):
     press(qtbot, Qt.Key_Escape)  # thought better of it: still no flag on this trial
     assert not bar.isVisible() and window.trial._flag == (None, "")
     press(qtbot, Qt.Key_F5)
+    press(qtbot, Qt.Key_F5)  # no undo in training: the second press answers
     gui_session.close(window)
     with ResultsStore(gui_session.store_path, readonly=True) as store:
         flags = list(answers_frame(store).sort_values("trial")["flags"].fillna(""))
