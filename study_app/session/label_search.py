@@ -17,7 +17,9 @@ best first:
    one (typos such as ``tabyy``).
 
 Within a tier a match on the display name beats one on a later synonym, a class beats a
-group of the same standing, then shorter matched names come first.
+group of the same standing, then shorter matched names come first. Matching ignores
+case, accents and punctuation; a name written as one word, two words or with a hyphen
+("bottlecap", "bottle cap", "bottle-cap") is the same name, as annotators write all three.
 
 A label's kinds (:attr:`~study_app.protocol.labels.Label.kinds`: "deck chair" for
 folding chair, "snare" for drum) are searched too, but rank after every name and
@@ -26,12 +28,10 @@ kind after every fuzzy match on a name. So a kind that is also another label's n
 ("tarantula", a kind of wolf spider in WordNet and a class of its own) or word ("ball",
 a kind of projectile) never outranks that label. A kind matches neither inside a word
 (tier 4) nor a query of one or two letters: a kind is found by its words, and letters
-inside the words of 1,900 kinds would bury the names. Matching ignores
-case, accents and punctuation; a name written as one word, two words or with a hyphen
-("bottlecap", "bottle cap", "bottle-cap") is the same name, as annotators write all three.
+inside the words of 1,900 kinds would bury the names.
 
 The ranking is measured on ``tests/session/data/search_ranking.csv`` (synonyms,
-compounds, misspellings, British and American spellings; see its test).
+compounds, misspellings, British and American spellings, kinds; see its test).
 """
 
 from __future__ import annotations
