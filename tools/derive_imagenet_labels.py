@@ -14,8 +14,8 @@ Inputs
 
 Outputs (in ``--out``, default ``study_app/protocols/demo-imagenet``)
 --------------------------------------------------------------
-``labels.csv``            ``label_id,name,synonyms,definition``, one row per
-                          class in ILSVRC class-index order 0..999.
+``labels.csv``            ``label_id,name,synonyms,definition,kinds``, one row
+                          per class in ILSVRC class-index order 0..999.
 ``hierarchy.csv``         ``child,parent``: a tree holding every ancestor of the
                           1000 classes up to ``entity`` (n00001740).  Each
                           synset keeps only its FIRST hypernym pointer (``@`` or
@@ -35,6 +35,26 @@ shared) it becomes ``"<first name> (<first lemma of the WordNet parent>)"``,
 e.g. ``"crane (wading bird)"``.  The script fails if the names are not unique
 (case-insensitively).
 
+``kinds`` are the names of the kinds of thing below a class, so that an annotator
+who knows only the specific word finds the class ("deck chair" -> folding chair,
+"snare" -> drum): the lemmas of every synset reached from the class by hyponym
+pointers (``~``), transitively, nearest first (breadth first, pointers in file order),
+joined with ``";"``.  Left out, so that the kinds stay names an annotator might type
+and never take another class's query:
+
+* a synset that is itself an ILSVRC class, and everything below it (those are that
+  class's kinds);
+* instance hyponyms (``~i``: individual named things, not kinds);
+* taxa (synsets with a lemma such as ``family_Aegypiidae`` or ``genus_Branta``) and
+  the scientific binomials of species (a lemma whose first word is a WordNet genus,
+  such as "Armillaria ponderosa"; the class's own scientific names stay in
+  ``synonyms``);
+* a lemma that is, case, spaces and hyphens aside (as the label search compares
+  names), a name or synonym of any class: the class's own (nothing to add) or
+  another's ("tarantula" is a kind of wolf spider in WordNet, and a class of its
+  own);
+* repeats (compared the same way).
+
 The output is deterministic: running the script twice gives identical files.
 
 Usage::
@@ -48,12 +68,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from study_app.io.csvfiles import write_csv
+from study_app.session.label_search import normalise
 
 ROOT_ID = "n00001740"  # entity
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +82,26 @@ DEFAULT_OUT = REPO_ROOT / "study_app" / "protocols" / "demo-imagenet"
 DEFAULT_WORDNET_DIR = Path("/usr/share/wordnet")
 DEFAULT_WORDNET_COPYRIGHT = Path("/usr/share/doc/wordnet-base/copyright")
 HYPERNYM_SYMBOLS = ("@", "@i")
+HYPONYM_SYMBOL = "~"  # kinds; "~i" (instances: individual named things) is not followed
 NODE_HEADER = ["label_id", "name", "synonyms", "definition"]
+LABEL_HEADER = [*NODE_HEADER, "kinds"]
+#: Lexicographer files of living things (noun.animal, noun.plant), where WordNet keeps taxa.
+BIOLOGICAL_LEXFILES = ("05", "20")
+#: A lemma starting with one of these names a taxon (a group of species), not a kind of thing.
+TAXON_PREFIXES = (
+    "genus_",
+    "subgenus_",
+    "family_",
+    "subfamily_",
+    "superfamily_",
+    "order_",
+    "suborder_",
+    "superorder_",
+    "class_",
+    "subclass_",
+    "tribe_",
+    "phylum_",
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +112,8 @@ class Synset:
     lemmas: tuple[str, ...]  # as written in the file (underscores kept)
     hypernyms: tuple[str, ...]  # wnids of '@' / '@i' pointers, in file order
     gloss: str  # full gloss text after '|'
+    hyponyms: tuple[str, ...] = ()  # wnids of '~' pointers, in file order
+    lexfile: str = ""  # lex_filenum, e.g. "05" (noun.animal)
 
     @property
     def definition(self) -> str:
@@ -102,7 +144,7 @@ def parse_data_line(line: str) -> Synset:
     """
     data, _, gloss = line.partition(" | ")
     fields = data.split()
-    offset, _lex_filenum, ss_type = fields[0], fields[1], fields[2]
+    offset, lex_filenum, ss_type = fields[0], fields[1], fields[2]
     if ss_type != "n":
         raise ValueError(f"not a noun synset: {line[:40]!r}")
     w_cnt = int(fields[3], 16)
@@ -112,15 +154,20 @@ def parse_data_line(line: str) -> Synset:
     p_cnt = int(fields[pos])
     pos += 1
     hypernyms = []
+    hyponyms = []
     for i in range(p_cnt):
         symbol, target, target_pos, _source_target = fields[pos + 4 * i : pos + 4 * i + 4]
         if symbol in HYPERNYM_SYMBOLS and target_pos == "n":
             hypernyms.append("n" + target)
+        elif symbol == HYPONYM_SYMBOL and target_pos == "n":
+            hyponyms.append("n" + target)
     return Synset(
         wnid="n" + offset,
         lemmas=lemmas,
         hypernyms=tuple(hypernyms),
         gloss=gloss.strip(),
+        hyponyms=tuple(hyponyms),
+        lexfile=lex_filenum,
     )
 
 
@@ -226,6 +273,62 @@ def node_rows(parent_of: dict[str, str], class_ids: set[str], synsets: dict[str,
     return rows
 
 
+def search_form(text: str) -> str:
+    """A name as the label search compares names: case, accents, punctuation, spaces and hyphens aside."""
+    return normalise(text).replace(" ", "")
+
+
+def is_taxon(synset: Synset) -> bool:
+    """A genus, family, order...: a group of species, which WordNet sometimes lists as a hyponym."""
+    return synset.lexfile in BIOLOGICAL_LEXFILES and any(lemma.startswith(TAXON_PREFIXES) for lemma in synset.lemmas)
+
+
+def genus_names(synsets: dict[str, Synset]) -> frozenset[str]:
+    """Every genus WordNet names ("Branta" from the lemma ``genus_Branta``)."""
+    return frozenset(
+        lemma.removeprefix("genus_").replace("_", " ")
+        for synset in synsets.values()
+        for lemma in synset.lemmas
+        if lemma.startswith("genus_")
+    )
+
+
+def is_binomial(word: str, genera: frozenset[str]) -> bool:
+    """A species' scientific name ("Armillaria ponderosa"), not a common name ("Canada goose")."""
+    first, _, rest = word.partition(" ")
+    return first in genera and bool(rest) and rest.islower()
+
+
+def class_kinds(class_ids: list[str], synsets: dict[str, Synset], taken: set[str]) -> dict[str, list[str]]:
+    """The kinds below each class, nearest first (the module docstring says what is left out).
+
+    ``taken`` holds the search forms (:func:`search_form`) of every class name and synonym.
+    """
+    classes = set(class_ids)
+    genera = genus_names(synsets)
+    kinds: dict[str, list[str]] = {}
+    for wnid in class_ids:
+        found: list[str] = []
+        forms = set(taken)
+        visited = {wnid}
+        queue = deque(synsets[wnid].hyponyms)
+        while queue:
+            node = queue.popleft()
+            if node in visited or node in classes or is_taxon(synsets[node]):
+                continue
+            visited.add(node)
+            for word in synsets[node].words:
+                form = search_form(word)
+                if form and form not in forms and not is_binomial(word, genera):
+                    if ";" in word:
+                        raise SystemExit(f"{node}: lemma {word!r} holds the list separator ';'")
+                    forms.add(form)
+                    found.append(word)
+            queue.extend(synsets[node].hyponyms)
+        kinds[wnid] = found
+    return kinds
+
+
 def debian_license_text(copyright_file: Path, license_name: str = "WordNet3.0") -> str:
     """Extract a stand-alone ``License:`` paragraph from a Debian copyright file.
 
@@ -271,11 +374,15 @@ def main(argv: list[str] | None = None) -> int:
 
     parent_of = build_tree(class_ids, synsets)
     labels = label_rows(classes, synsets, parent_of)
+    taken = {search_form(word) for row in labels for word in (row[1], *row[2].split(";"))}
+    kinds = class_kinds(class_ids, synsets, taken)
+    for row in labels:
+        row.append(";".join(kinds[row[0]]))
     nodes = node_rows(parent_of, set(class_ids), synsets)
     edges = sorted(parent_of.items())
 
     args.out.mkdir(parents=True, exist_ok=True)
-    write_csv(args.out / "labels.csv", NODE_HEADER, labels)
+    write_csv(args.out / "labels.csv", LABEL_HEADER, labels)
     write_csv(args.out / "hierarchy.csv", ["child", "parent"], [list(edge) for edge in edges])
     write_csv(args.out / "hierarchy_nodes.csv", NODE_HEADER, nodes)
     (args.out / "LICENSE-WordNet.txt").write_text(
@@ -283,7 +390,11 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     internal_classes = sorted(set(class_ids) & set(parent_of.values()))
-    print(f"labels.csv: {len(labels)} classes")
+    counts = sorted(len(found) for found in kinds.values() if found)
+    print(
+        f"labels.csv: {len(labels)} classes; {sum(counts)} kinds, for {len(counts)} classes "
+        f"(median of those {counts[len(counts) // 2]}, most {counts[-1]})"
+    )
     print(f"hierarchy.csv: {len(edges)} edges, {len(nodes)} extra inner nodes")
     print(f"classes that are also ancestors of other classes: {', '.join(internal_classes) or 'none'}")
     return 0

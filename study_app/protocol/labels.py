@@ -19,13 +19,20 @@ from study_app.io.csvfiles import CsvRow, read_csv, split_list
 
 @dataclass(frozen=True)
 class Label:
-    """A class or an inner node of the hierarchy."""
+    """A class or an inner node of the hierarchy.
+
+    ``kinds`` are names of the kinds of thing the label covers ("deck chair" for folding
+    chair, "snare drum" for drum): not other names for it, but words an annotator who
+    knows only the specific thing types. The search finds the label by them, after every
+    name and synonym (:mod:`study_app.session.label_search`).
+    """
 
     label_id: str
     name: str
     synonyms: tuple[str, ...] = ()
     definition: str = ""
     is_class: bool = True
+    kinds: tuple[str, ...] = ()
 
     @property
     def all_names(self) -> tuple[str, ...]:
@@ -122,13 +129,40 @@ def _labels_from_rows(rows: list[CsvRow], display: str, is_class: bool, problems
         if not name:
             problems.append(Problem(display, f"label {label_id!r} has no name", line=row.line, field="name"))
             name = label_id
-        synonyms = tuple(split_list(row.get("synonyms")))
-        labels.append(Label(label_id, name, synonyms, row.get("definition"), is_class))
+        synonyms = _names(row, "synonyms", display, problems)
+        kinds = _names(row, "kinds", display, problems)
+        own = {n.casefold() for n in (name, *synonyms)}
+        for kind in kinds:
+            if kind.casefold() in own:
+                problems.append(
+                    Problem(
+                        display,
+                        f"kind {kind!r} of {label_id!r} is one of its own names: a kind names something more "
+                        "specific (list another name under synonyms)",
+                        line=row.line,
+                        field="kinds",
+                    )
+                )
+        labels.append(Label(label_id, name, synonyms, row.get("definition"), is_class, kinds))
     return labels
 
 
+def _names(row: CsvRow, column: str, display: str, problems: list[Problem]) -> tuple[str, ...]:
+    """A ``;``-separated list of names (synonyms, kinds); a name without a letter or digit can
+    never be typed into the search, so it is a problem."""
+    kept = []
+    for name in split_list(row.get(column)):
+        if any(ch.isalnum() for ch in name):
+            kept.append(name)
+        else:
+            problems.append(
+                Problem(display, f"{column[:-1]} {name!r} has no letter or digit", line=row.line, field=column)
+            )
+    return tuple(kept)
+
+
 def read_label_rows(path: Path, display: str, is_class: bool, problems: list[Problem]) -> list[Label]:
-    """Read a ``label_id,name,synonyms,definition`` CSV; problems are appended, not raised."""
+    """Read a ``label_id,name,synonyms,definition[,kinds]`` CSV; problems are appended, not raised."""
     rows = read_csv(path, ("label_id", "name"), problems, display)
     if rows is None:
         return []

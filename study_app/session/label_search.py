@@ -21,8 +21,17 @@ group of the same standing, then shorter matched names come first. Matching igno
 case, accents and punctuation; a name written as one word, two words or with a hyphen
 ("bottlecap", "bottle cap", "bottle-cap") is the same name, as annotators write all three.
 
+A label's kinds (:attr:`~study_app.protocol.labels.Label.kinds`: "deck chair" for
+folding chair, "snare" for drum) are searched too, but rank after every name and
+synonym: tiers 0 to 3 on kinds come after tiers 0 to 4 on names, and a fuzzy match on a
+kind after every fuzzy match on a name. So a kind that is also another label's name
+("tarantula", a kind of wolf spider in WordNet and a class of its own) or word ("ball",
+a kind of projectile) never outranks that label. A kind matches neither inside a word
+(tier 4) nor a query of one or two letters: a kind is found by its words, and letters
+inside the words of 1,900 kinds would bury the names.
+
 The ranking is measured on ``tests/session/data/search_ranking.csv`` (synonyms,
-compounds, misspellings, British and American spellings; see its test).
+compounds, misspellings, British and American spellings, kinds; see its test).
 """
 
 from __future__ import annotations
@@ -53,7 +62,7 @@ FUZZY_WHEN_FEWER_THAN = 8
 #: (400 of 1,800 for "s"), cost the most to rank, and every query starts with one.
 SHORT_RESULTS_KEPT = 128
 #: Bumped whenever :func:`normalise` or the cached entries change.
-INDEX_CACHE_VERSION = 2
+INDEX_CACHE_VERSION = 3
 #: Longest note that tells same-named labels apart (:func:`distinguishing_notes`).
 NOTE_CHARS = 40
 #: Letters and digits of every script are kept (Arabic, Hebrew, Greek, CJK names must be findable).
@@ -125,13 +134,14 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def _cache_file(labels: Sequence[Label]) -> Path | None:
-    """The cache file for exactly these labels, in this order, with these names."""
+    """The cache file for exactly these labels, in this order, with these names and kinds."""
     folder = cache_dir("search-index")
     if folder is None:
         return None
     digest = hashlib.sha256()
     for label in labels:
-        digest.update("\t".join((label.label_id, str(label.is_class), *label.all_names)).encode() + b"\n")
+        fields = (label.label_id, str(label.is_class), *label.all_names, "\x1f", *label.kinds)
+        digest.update("\t".join(fields).encode() + b"\n")
     return folder / f"{digest.hexdigest()[:32]}.json"
 
 
@@ -139,18 +149,18 @@ def _checksum(rows: object) -> str:
     return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
 
 
-def _checked_rows(payload: dict[str, Any], label_count: int) -> list[tuple[int, int, str, str]] | None:
-    """A cache file's entries (label index, position, name, normalised name), or None if damaged."""
+def _checked_rows(payload: dict[str, Any], label_count: int) -> list[tuple[int, int, str, str, bool]] | None:
+    """A cache file's entries (label index, position, name, normalised name, is a kind), or None if damaged."""
     entries = payload.get("entries")
     if payload.get("check") != _checksum(entries):
         return None
     try:
-        rows = [(int(i), int(p), str(o), str(t)) for i, p, o, t in entries]  # type: ignore[union-attr]
+        rows = [(int(i), int(p), str(o), str(t), bool(k)) for i, p, o, t, k in entries]  # type: ignore[union-attr]
     except (TypeError, ValueError):
         return None
     indexes = [row[0] for row in rows]
     if (
-        any(not text for *_, text in rows)
+        any(not row[3] for row in rows)
         or indexes != sorted(indexes)
         or (indexes and not 0 <= indexes[0] <= indexes[-1] < label_count)
     ):
@@ -183,31 +193,34 @@ class SearchHit:
     """A label that matched, how well (``tier``, lower is better) and through which name.
 
     ``is_group``: the label is a group of classes (an inner node of the hierarchy), shown
-    and opened as such; only classes are answers.
+    and opened as such; only classes are answers. ``is_kind``: see the field.
     """
 
     label_id: str
     matched: str
     tier: int
     is_group: bool = False
+    #: ``matched`` is one of the label's kinds ("deck chair" for folding chair), not a name of it.
+    is_kind: bool = False
 
 
 @dataclass(frozen=True)
 class _Entry:
     label_index: int
-    position: int  # 0 = display name, then synonyms in file order
+    position: int  # 0 = display name, then synonyms in file order, then kinds
     original: str
     text: str
     words: tuple[str, ...]
     compact: str
+    is_kind: bool
     #: What ranks hits of one tier and similarity: (position, is a group, length of the name,
     #: label name, label index, the name matched); computed once, compared per keystroke.
     order: tuple[int, bool, int, str, int, str]
 
 
-#: Where the label index, the name matched and "is a group" sit in a hit's sort key
-#: (tier, -similarity, then :attr:`_Entry.order`).
-_KEY_LABEL, _KEY_MATCHED, _KEY_GROUP = 6, 7, 3
+#: Where "is a kind", the label index, the name matched and "is a group" sit in a hit's sort
+#: key (fuzzy, is a kind, tier, -similarity, then :attr:`_Entry.order`).
+_KEY_KIND, _KEY_LABEL, _KEY_MATCHED, _KEY_GROUP = 1, 8, 9, 5
 
 
 class _Blob:
@@ -234,14 +247,14 @@ class _Blob:
 
 
 class LabelSearchIndex:
-    """Search over the display names and synonyms of a sequence of labels (classes and groups).
+    """Search over the display names, synonyms and kinds of a sequence of labels (classes and groups).
 
     Building the index for 1000 classes takes about a tenth of a second, which a window
     should not spend before its first paint: the index is built in steps
     (:meth:`build_step`, which the label picker calls while the event loop is idle) and
     completes itself on the first search if the steps have not finished. The normalised
     names are kept in the user's cache folder (``search-index/``, keyed by a digest of
-    the labels' ids and names), so a later start skips normalising them; the first step
+    the labels' ids, names and kinds), so a later start skips normalising them; the first step
     reads that file (the constructor does nothing that costs).
     """
 
@@ -259,7 +272,7 @@ class LabelSearchIndex:
         self._complete = False
         self._use_cache = use_cache
         self._cache_file: Path | None = None
-        self._cached_rows: list[tuple[int, int, str, str]] | None = None
+        self._cached_rows: list[tuple[int, int, str, str, bool]] | None = None
         self._next_row = 0
 
     @classmethod
@@ -288,23 +301,26 @@ class LabelSearchIndex:
                 self._next_row += 1
         else:
             for label_index in range(self._indexed, end):
-                for position, name in enumerate(self._labels[label_index].all_names):
+                label = self._labels[label_index]
+                names = label.all_names
+                for position, name in enumerate((*names, *label.kinds)):
                     text = normalise(name)
                     if text:
-                        self._add(label_index, position, name, text)
+                        self._add(label_index, position, name, text, position >= len(names))
         self._indexed = end
         if end == len(self._labels):
             self._finish(save=rows is None)
         return self._complete
 
-    def _add(self, label_index: int, position: int, original: str, text: str) -> None:
+    def _add(self, label_index: int, position: int, original: str, text: str, is_kind: bool) -> None:
         entry_index = len(self._entries)
         words = tuple(text.split())
         label = self._labels[label_index]
         order = (position, not label.is_class, len(text), label.name.casefold(), label_index, original)
-        self._entries.append(_Entry(label_index, position, original, text, words, _compact(text), order))
-        for start in {w[:n] for w in words for n in range(1, SHORT_QUERY)}:
-            self._by_word_start[start].append(entry_index)
+        self._entries.append(_Entry(label_index, position, original, text, words, _compact(text), is_kind, order))
+        if not is_kind:  # one- and two-letter queries look for names only
+            for start in {w[:n] for w in words for n in range(1, SHORT_QUERY)}:
+                self._by_word_start[start].append(entry_index)
         for key in {text, *words}:
             if key not in self._key_trigrams:
                 grams = self._key_trigrams[key] = _trigrams(key)
@@ -318,7 +334,7 @@ class LabelSearchIndex:
         self._indexed = len(self._labels)
         self._complete = True
         if save:
-            rows = [[e.label_index, e.position, e.original, e.text] for e in self._entries]
+            rows = [[e.label_index, e.position, e.original, e.text, e.is_kind] for e in self._entries]
             write_json(self._cache_file, INDEX_CACHE_VERSION, {"entries": rows, "check": _checksum(rows)})
 
     def __len__(self) -> int:
@@ -365,7 +381,7 @@ class LabelSearchIndex:
                     self._keep(best, entry, FUZZY, similarity)
         labels = self._labels
         return [
-            SearchHit(labels[key[_KEY_LABEL]].label_id, key[_KEY_MATCHED], key[0], key[_KEY_GROUP])
+            SearchHit(labels[key[_KEY_LABEL]].label_id, key[_KEY_MATCHED], key[2], key[_KEY_GROUP], key[_KEY_KIND])
             for key in sorted(best.values())
         ]
 
@@ -379,13 +395,13 @@ class LabelSearchIndex:
             return PHRASE_PREFIX
         if all(any(w.startswith(q) for w in entry.words) for q in words):
             return WORD_PREFIX
-        if len(compact) >= SHORT_QUERY and compact in entry.compact:
+        if len(compact) >= SHORT_QUERY and compact in entry.compact and not entry.is_kind:
             return SUBSTRING
         return None
 
     @staticmethod
     def _keep(best: dict[int, tuple[Any, ...]], entry: _Entry, tier: int, similarity: float = 1.0) -> None:
-        key = (tier, -similarity, *entry.order)
+        key = (tier == FUZZY, entry.is_kind, tier, -similarity, *entry.order)
         current = best.get(entry.label_index)
         if current is None or key < current:
             best[entry.label_index] = key

@@ -51,7 +51,7 @@ from study_app.protocol.study import Study, find_study, load_study_with_inputs
 from study_app.version import __version__
 
 #: Bumped whenever what a snapshot holds changes (the program version is checked as well).
-VERSION = 1
+VERSION = 2  # 2: labels have kinds (a snapshot of version 1 would give every label none)
 #: Decoding outcomes written to the validation cache at a time (each write is the whole cache file).
 RECORD_EVERY = 5000
 #: Files modified this recently before a check are not trusted to a snapshot (timestamp granularity).

@@ -159,3 +159,21 @@ def test_a_session_does_not_read_model_predictions(study_dir):
     assert study.prediction_files == (predictions.resolve(),)
     with pytest.raises(ProtocolError, match="predictions.csv"):
         load_study(study_dir)  # validate, compare and report do
+
+
+def test_a_labels_file_given_kinds_is_read_again_and_its_kinds_kept_in_the_snapshot(study_dir):
+    """Issue #22: kinds added to labels.csv ("deck chair" below folding chair) must reach the
+    session's search at the next start, and a start from the snapshot must keep them."""
+    study, _ = load_study_for_session(study_dir)
+    assert study.labels["cat"].kinds == () and read_snapshot(study_dir) is not None
+    labels = study_dir / "labels.csv"
+    rows = labels.read_text().splitlines()
+    rows = [rows[0] + ",kinds", rows[1] + ",tabby;Siamese cat", *(row + "," for row in rows[2:])]
+    labels.write_text("\n".join(rows) + "\n")
+    assert read_snapshot(study_dir) is None  # the file changed: no snapshot of the old one
+    aged(study_dir)
+    changed, check = load_study_for_session(study_dir)
+    assert not check.verify_files and changed.labels["cat"].kinds == ("tabby", "Siamese cat")
+    assert changed.protocol_hash != study.protocol_hash
+    again, second = load_study_for_session(study_dir)
+    assert second.verify_files and again.labels["cat"].kinds == ("tabby", "Siamese cat")

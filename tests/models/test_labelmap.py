@@ -31,7 +31,8 @@ def coarse_study(tmp_path: Path) -> Path:
 
     def write(name: str, rows: list[dict]) -> None:
         with (study / name).open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+            columns = list(dict.fromkeys(column for row in rows for column in row))  # classes have kinds, nodes not
+            writer = csv.DictWriter(handle, fieldnames=columns, restval="", lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
 
