@@ -58,7 +58,8 @@ def make_fixture(
         with open(source / "hierarchy_nodes.csv", encoding="utf-8") as handle:
             nodes = list(csv.reader(handle))
         write_csv(out / "labels.csv", label_rows[0], label_rows[1 : classes + 1])
-        write_csv(out / "hierarchy_nodes.csv", nodes[0], nodes[1:] + label_rows[classes + 1 :])
+        left_out = [row[: len(nodes[0])] for row in label_rows[classes + 1 :]]  # a node has no kinds column
+        write_csv(out / "hierarchy_nodes.csv", nodes[0], nodes[1:] + left_out)
 
     examples = []
     for label_id in label_ids:

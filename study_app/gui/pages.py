@@ -42,6 +42,9 @@ class ContinuePage(QWidget):
         self._painted_at: float | None = None  # monotonic time of the first paint of this content
         #: How many contents the page has shown: a driver tells a new screen from the same one.
         self.showings = 0
+        #: (showing, ms after its paint) of the last key that continued: what the guard saw, which a
+        #: driver that timed its press a moment before cannot know.
+        self.continued_by_key: tuple[int, float] | None = None
         self.setFocusPolicy(Qt.StrongFocus)
         self.body = QVBoxLayout(self)
         self.body.setContentsMargins(40, 30, 40, 30)
@@ -87,7 +90,9 @@ class ContinuePage(QWidget):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
         if event.key() in (Qt.Key_Return, Qt.Key_Enter, Qt.Key_Space):
-            if not event.isAutoRepeat() and self.accepts_keys():
+            shown = self.shown_for_ms()
+            if not event.isAutoRepeat() and shown is not None and self.accepts_keys():
+                self.continued_by_key = (self.showings, shown)
                 self.continued.emit()
         else:
             super().keyPressEvent(event)

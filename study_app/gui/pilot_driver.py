@@ -114,13 +114,17 @@ class WindowPilot(QObject):
         showing = page.showings
         yield int(self.participant.early_press_ms(page.key_guard_ms))
         if self.window.pages.currentWidget() is page and page.showings == showing:
-            shown = page.shown_for_ms()
             self._key(Qt.Key_Return)
             moved = self.window.pages.currentWidget() is not page or page.showings != showing
-            if moved and (shown is None or shown < page.key_guard_ms):
+            # A press timed inside the guard may reach the page after it under load: what counts
+            # is when the page took it, which it records.
+            taken = page.continued_by_key
+            if moved and (taken is None or taken[0] != showing or taken[1] < page.key_guard_ms):
+                shown = taken[1] if taken is not None and taken[0] == showing else None
                 raise StudyError(
-                    f"Enter {shown or 0:.0f} ms after a screen was painted moved on, within its key guard "
-                    f"of {page.key_guard_ms} ms: the next answer could land on an image not looked at"
+                    f"Enter {'before the paint' if shown is None else f'{shown:.0f} ms after the paint'} moved a "
+                    f"screen on, within its key guard of {page.key_guard_ms} ms: the next answer could land on "
+                    "an image not looked at"
                 )
         yield max(self.key_ms, 300)  # long enough to read on screen
         if self.window.pages.currentWidget() is page and page.showings == showing:  # not gone by itself meanwhile
