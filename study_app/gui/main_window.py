@@ -27,7 +27,7 @@ from study_app.gui.window_state import restore_geometry, save_geometry
 from study_app.protocol.keys import PAN_COMMANDS, combine_keys
 from study_app.protocol.responses import Event, Response
 from study_app.protocol.schedule import Trial
-from study_app.protocol.study import Phase
+from study_app.protocol.study import Phase, undo_blocked_by
 from study_app.session.controller import SessionController
 from study_app.session.label_search import LabelSearchIndex
 from study_app.store.db import LOCK_PATIENCE_S
@@ -331,13 +331,7 @@ class AnnotationWindow(QMainWindow):
             return
         phase = self.controller.current_phase() if page is self.trial else self._answered_phase()
         if phase is not None and not phase.undo:
-            reason = (
-                "its feedback shows the right answer"
-                if phase.feedback
-                else "a timed image is not shown twice"
-                if phase.presentation
-                else "the study turns it off"
-            )
+            reason = undo_blocked_by(phase.feedback, phase.presentation is not None) or "the study turns it off"
             text = f"Undo is off in this part ({reason})."
             if page is self.trial:
                 self.trial.status.setText(text)

@@ -197,6 +197,14 @@ class Phase:
         return self.mode == "multi-label"
 
 
+def undo_blocked_by(feedback: bool, timed: bool) -> str | None:
+    """Why a phase cannot have undo, or None: the one reason ``validate`` gives for ``undo = true``
+    and the window gives for the undo key there."""
+    if feedback:
+        return "its feedback shows the right answer"
+    return "it would show the timed image again" if timed else None
+
+
 @dataclass(frozen=True)
 class ImageRecord:
     """One image of the manifest with its ground truth and content hash."""
@@ -768,8 +776,11 @@ class _Loader:
         feedback = cfg.get("feedback", False)
         undo = cfg.get("undo", not feedback and presentation is None)
         if undo and (feedback or presentation is not None):
-            reason = "its feedback shows the right answer" if feedback else "it would show the timed image again"
-            check.add(f"undo cannot be on in phase {name!r}: {reason}", *where, "undo")
+            check.add(
+                f"undo cannot be on in phase {name!r}: {undo_blocked_by(feedback, presentation is not None)}",
+                *where,
+                "undo",
+            )
             ok = False
         if cfg.get("score_timeout_guesses") and limit is None:
             check.add(

@@ -12,6 +12,7 @@ counts up to what it saved and never the hours until the next start.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -39,9 +40,10 @@ def sitting_durations(starts: Iterable[datetime], stored: Iterable[datetime]) ->
     times = sorted(stored)
     durations = []
     for index, start in enumerate(begun):
-        following = begun[index + 1] if index + 1 < len(begun) else None
-        inside = [t for t in times if start <= t and (following is None or t < following)]
-        durations.append(max((inside[-1] - start).total_seconds() * 1000.0, 0.0) if inside else 0.0)
+        # the last time stored before the next sitting began (a session's times are sorted once)
+        end = bisect_left(times, begun[index + 1]) if index + 1 < len(begun) else len(times)
+        last = times[end - 1] if end and times[end - 1] >= start else None
+        durations.append((last - start).total_seconds() * 1000.0 if last is not None else 0.0)
     return tuple(durations)
 
 
