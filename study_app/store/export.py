@@ -61,8 +61,10 @@ COLUMNS = [
     "group",
     "condition",
 ]
+#: True/False columns that exports of older versions lack (read as False).
+LATER_FLAGS = ("pilot", "interrupted", "paused")
 #: Columns that exports of older versions lack (read as False / empty).
-LATER_COLUMNS = ("pilot", "interrupted", "paused", "exposures", "group", "condition")
+LATER_COLUMNS = (*LATER_FLAGS, "exposures", "group", "condition")
 #: Prefix of a manifest attribute column whose name is already an export column (e.g. ``group``).
 ATTRIBUTE_PREFIX = "manifest_"
 FORMATS = ("csv", "parquet")
@@ -124,8 +126,7 @@ def answers_frame(store: ResultsStore, include_superseded: bool = False, session
         )
     frame["rank"] = frame["rank"].astype("Int64")
     frame["trial"] = frame["trial"].astype("int64")
-    frame["superseded"] = frame["superseded"].astype(bool)
-    for column in ("pilot", "interrupted", "paused"):
+    for column in ("superseded", *LATER_FLAGS):
         frame[column] = frame[column].astype(bool)
     frame["exposures"] = frame["exposures"].astype("int64")
     frame["group"] = _groups(frame.pop("assignment"), frame["session"], store.path)
@@ -269,7 +270,7 @@ def _read_table(path: Path, problems: list[Problem]) -> tuple[pd.DataFrame, bool
     if "condition" not in frame.columns:  # an export of an older version: no conditions
         frame["condition"] = ""
     marked = "pilot" in frame.columns
-    for column in ("pilot", "interrupted", "paused"):  # absent from exports of older versions
+    for column in LATER_FLAGS:  # absent from exports of older versions
         if column not in frame.columns:
             frame[column] = False if path.suffix == ".parquet" else "False"
     if "exposures" not in frame.columns:  # an export of an older version: not counted (empty)
@@ -284,7 +285,7 @@ def _read_table(path: Path, problems: list[Problem]) -> tuple[pd.DataFrame, bool
             frame[column] = _numbers(frame, column, path, problems).astype(float)
         frame["group"] = _numbers(frame, "group", path, problems, whole=True).astype("Int64")
         frame["exposures"] = _numbers(frame, "exposures", path, problems, whole=True).astype("Int64")
-        for column in ("superseded", "pilot", "interrupted", "paused"):
+        for column in ("superseded", *LATER_FLAGS):
             flags = frame[column].map({"True": True, "False": False})
             _note_bad(frame, column, flags.isna(), path, "True or False", problems)
             frame[column] = flags.fillna(False).astype(bool)
