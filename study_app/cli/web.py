@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+from pathlib import Path
 
 from study_app.cli.options import DEFAULT_STUDY, STORE_HELP, STUDY_HELP, add_command, store_path
 from study_app.io.ranges import Range
@@ -50,6 +51,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from study_app.web.server import ServerConfig, create_app
 
     study = load_study(args.study)
+    store: str | Path
     if args.pilot and not args.store:
         store = default_pilot_store(study)
         store.parent.mkdir(parents=True, exist_ok=True)
