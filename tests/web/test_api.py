@@ -102,7 +102,7 @@ def test_the_cookie_is_httponly_and_samesite_and_every_response_has_the_security
 def test_nothing_sent_in_a_test_phase_names_an_image_or_its_truth(study, store):
     """Image ids and file names (which in ImageNet reveal the class) never reach the page; the
     truth of a training image only as feedback after its answer."""
-    secrets_ = {image_id for image_id in study.images} | {r.path.name for r in study.images.values()}
+    secrets_ = set(study.images) | {r.path.name for r in study.images.values()}
     with client_for(study, store) as client:
         state = start(client)
         texts = []
