@@ -154,7 +154,11 @@ class WebSession:
     def answer(self, store: ResultsStore, sent: Answer, completion_url: str | None) -> dict[str, Any]:
         """Store one answer once: a re-sent one (same UUID) is acknowledged without storing it again."""
         c = self.controller
-        if c is not None and store.client_answer(c.session, sent.client_uuid) is not None:
+        stored = None if c is None else store.client_answer(c.session, sent.client_uuid)
+        if c is not None and stored is not None:
+            sent_for = c.session.trials[sent.position] if sent.position < c.total else None
+            if sent_for is None or (sent_for.phase, sent_for.index) != stored:
+                raise Refused(409, f"answer {sent.client_uuid} is stored for another trial: one UUID names one answer")
             return {"saved": True, "replayed": True, "feedback": None, "state": self.state(completion_url)}
         c = self._live()
         if sent.position != c.position:

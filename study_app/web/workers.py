@@ -59,7 +59,8 @@ class StoreWorkers:
     def close(self) -> None:
         """Close each worker's store on its own thread (a SQLite connection belongs to the
         thread that opened it), then end the threads."""
-        for executor in self._executors:
+        executors, self._executors = self._executors, []
+        for executor in executors:
             executor.submit(self._close_local).result()
             executor.shutdown(wait=True)
 
