@@ -256,7 +256,9 @@ export class Picker {
     });
     this.resultsList.addEventListener("dblclick", (event) => {
       const row = event.target.closest("li[data-index]");
-      if (row) this.choose(this.hits[Number(row.dataset.index)].id);
+      if (!row) return;
+      this.highlightHit(Number(row.dataset.index));
+      this.takeChoice()();
     });
     this.tree.addEventListener("click", (event) => {
       const row = event.target.closest("[data-row]");
@@ -397,12 +399,6 @@ export class Picker {
     return this.searching;
   }
 
-  /** The search for what is typed, finished: a typist's Enter must choose from these results. */
-  async settled() {
-    if (this.searchTimer !== null) await this.runSearch();
-    else if (this.searching) await this.searching;
-  }
-
   renderHits() {
     this.resultsList.replaceChildren(
       ...this.hits.map((hit, index) => {
@@ -503,7 +499,10 @@ export class Picker {
   enterRow(index) {
     const row = this.rows[index];
     if (!row) return;
-    if (this.labels.isClass(row.id)) this.choose(row.id);
+    if (this.labels.isClass(row.id)) {
+      this.clearQuery();
+      this.choose(row.id);
+    }
     else if (!this.expanded.has(row.id)) this.toggle(row.id);
     else if (this.labels.children.has(row.id)) this.highlightRow(index + 1);
   }
@@ -541,11 +540,42 @@ export class Picker {
     if (id !== null) this.log("view_class", { label_id: id });
   }
 
-  /** Enter: the highlighted class into the answer (a group opens in the hierarchy instead);
-   * a search still on its way is waited for, so that a fast "7, Enter" takes 7's class. */
-  async chooseCurrent() {
-    if (!this.treeShown) await this.settled();
-    this.choose(this.current);
+  /** Enter, at once: what it chooses is fixed now (the highlighted label, or the top hit of
+   * the query typed so far where its results are still on their way), and the search box
+   * empties so that the next key starts a new query, as on the desktop. Returns the rest of
+   * the choice (awaiting those results), to be run after the commands before it: a fast
+   * "tench, Enter, pizza, Enter" gives tench and then pizza. A group opens in the hierarchy. */
+  takeChoice() {
+    const text = this.search.value;
+    const pending = !this.treeShown && (this.searchTimer !== null || this.searching !== null);
+    if (!pending) {
+      const id = this.current;
+      if (id !== null && this.labels.isClass(id)) this.clearQuery();
+      return () => this.choose(id);
+    }
+    clearTimeout(this.searchTimer);
+    this.searchTimer = null;
+    this.searchSeq += 1; // the search in flight is this choice's: its answer is taken below
+    this.searching = null;
+    this.search.value = "";
+    const query = `/api/search?q=${encodeURIComponent(text)}&limit=1`;
+    const request = api("GET", query).then((result) => result.hits || [], () => []);
+    return async () => {
+      const hits = await request;
+      const top = hits.length ? hits[0].id : null;
+      this.log("search", { query: text, results: hits.length, groups: hits.filter((hit) => hit.is_group).length, top });
+      if (top !== null) this.choose(top);
+      else if (!this.search.value) {
+        this.search.value = text; // nothing matched: the query comes back, to be corrected
+        this.runSearch();
+      }
+    };
+  }
+
+  /** An empty search box and no results (the highlighted label stays described). */
+  clearQuery() {
+    this.search.value = "";
+    this.runSearch();
   }
 
   choose(id) {

@@ -606,8 +606,6 @@ function addLabel(id) {
     slotsChanged(`added ${name}`);
   }
   log("add_label", { label_id: id });
-  picker.search.value = "";
-  picker.runSearch();
 }
 
 function removeAt(index) {
@@ -998,7 +996,6 @@ const ACTIONS = {
   focus_search: () => picker.focusSearch(),
   focus_tree: () => picker.focusTree(),
   focus_slots: focusSlots,
-  add_label: () => picker.chooseCurrent(),
   submit,
   remove_last: removeLast,
   clear_answer: clearAnswer,
@@ -1018,11 +1015,14 @@ const ACTIONS = {
   quit: () => status("Every submitted answer is saved: close this tab whenever you like; the study link brings you back here."),
 };
 
-/** Run a trial command after those before it (a search still on its way finishes first). */
+/** Run a trial command after those before it (the class of an Enter whose search was still
+ * on its way goes in before a Ctrl+Return right after it submits). Enter's own choice is
+ * fixed at once (picker.takeChoice): keys typed after it start the next query. */
 function runCommand(name) {
+  const action = name === "add_label" ? picker.takeChoice() : ACTIONS[name];
   commands = commands
     .then(() => {
-      if (screen === "trial" && T && ACTIONS[name]) return ACTIONS[name]();
+      if (screen === "trial" && T && action) return action();
       return undefined;
     })
     .catch((error) => status(`Something went wrong: ${error.message}`));
