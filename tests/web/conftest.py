@@ -201,6 +201,10 @@ class Page:
     def text(self, element_id: str) -> str:
         return str(self.driver.find_element(By.ID, element_id).text)
 
+    def saved(self) -> str:
+        """The saved indicator: saving, saved, retry (not saved yet, kept in the browser), error."""
+        return str(self.driver.find_element(By.ID, "saved").get_attribute("data-saved") or "")
+
     def errors(self) -> list[str]:
         """Errors the page's scripts logged (missing files, exceptions, CSP refusals)."""
         return [entry["message"] for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
@@ -262,15 +266,18 @@ class Page:
     def visible(self, element_id: str) -> bool:
         return bool(self.driver.find_element(By.ID, element_id).is_displayed())
 
-    def walk(self, answer_trial: Callable[[int], object]) -> list[int]:
+    def walk(self, answer_trial: Callable[[int], object], until: int | None = None) -> list[int]:
         """Answer every trial by keyboard (``answer_trial(position)``, e.g. with :meth:`answer`),
         continue every other screen with Enter, until the end page has every answer
-        acknowledged; returns the positions of the trials in the order they were shown."""
+        acknowledged (or trial ``until`` is on screen, ready); returns the positions of the
+        trials answered, in the order they were shown."""
         shown: list[int] = []
         while True:
             data = self.settled()
             if "done" in data:  # the end page
                 self.wait_for("d.done === '1'", "the end page's thanks")
+                return shown
+            if data["screen"] == "trial" and int(data["position"]) == until:
                 return shown
             if data["screen"] == "message":
                 self.keys(Keys.ENTER)
