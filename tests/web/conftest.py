@@ -2,8 +2,9 @@
 Debian's headless Chromium driven through Selenium and /usr/bin/chromedriver.
 
 No browser is ever downloaded: Selenium gets the system's chromedriver and chromium by path
-(its own driver manager is never asked). Without /usr/bin/chromedriver the browser tests
-are skipped with a reason (``apt-get install chromium chromium-driver``; .ci/run does).
+(its own driver manager is never asked). Without /usr/bin/chromedriver the tests that need
+the browser are skipped with a reason (``apt-get install chromium chromium-driver``;
+.ci/run does); the API tests beside them run either way.
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from selenium import webdriver
+from selenium.common.exceptions import JavascriptException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -29,22 +38,6 @@ REPO = Path(__file__).resolve().parents[2]
 WINDOW = (1400, 900)
 #: Longest wait for one step of the page (an answer's round trip, a screen change).
 STEP_TIMEOUT_S = 15.0
-
-if not CHROMEDRIVER.is_file():
-    pytest.skip(
-        f"{CHROMEDRIVER} is missing: install Debian's chromium and chromium-driver to run the browser tests",
-        allow_module_level=True,
-    )
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.common.exceptions import JavascriptException  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
 
 #: Polls a condition on the body's data attributes inside the page; resolves with the data, or
 #: null at the deadline (CONDITION is replaced by the condition's source: no eval in the page,
@@ -134,7 +127,10 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., StudyServer]]:
 
 @pytest.fixture(scope="session")
 def driver() -> Iterator[WebDriver]:
-    """One headless Chromium for all browser tests (each test's server is another origin)."""
+    """One headless Chromium for all browser tests (each test's server is another origin);
+    the tests that use it are skipped, saying why, where Debian's chromedriver is missing."""
+    if not CHROMEDRIVER.is_file() or not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMEDRIVER} or {CHROMIUM} is missing: apt-get install chromium chromium-driver")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for argument in (
@@ -214,7 +210,8 @@ class Page:
         return dict(
             self.driver.execute_async_script(
                 "const done = arguments[0];"
-                "fetch('/api/state', {credentials: 'same-origin'}).then(r => r.json()).then(done, e => done(String(e)));"
+                "fetch('/api/state', {credentials: 'same-origin'})"
+                ".then(r => r.json()).then(done, e => done(String(e)));"
             )
         )
 
@@ -248,7 +245,8 @@ class Page:
         """Wait until the page takes keys: a trial ready for an answer, or a screen past its key
         guard, or the end page."""
         return self.wait_for(
-            "(d.screen === 'trial' && d.ready === '1') || (d.screen === 'message' && d.accepting === '1') || 'done' in d",
+            "(d.screen === 'trial' && d.ready === '1') || (d.screen === 'message' && d.accepting === '1')"
+            " || 'done' in d",
             "a trial or a screen that takes keys",
         )
 
