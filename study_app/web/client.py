@@ -110,14 +110,15 @@ class WebParticipant:
                 raise ServerGone(f"GET {url}: no answer from the server for {self.retry_for_s:g} s")
             time.sleep(0.1)
 
-    def walk(self) -> WebRun:
-        """The whole session: start, every trial, breaks; returns what was acknowledged."""
+    def walk(self, most: int | None = None) -> WebRun:
+        """The whole session (or its first ``most`` answers): start, every trial, breaks;
+        returns what was acknowledged."""
         state = self.request(
             "POST",
             "/api/start",
             {"consent": True, "params": {}, "annotator": self.participant.annotator, "client": {"script": True}},
         )["state"]
-        while not state["complete"]:
+        while not state["complete"] and (most is None or len(self.run_record.acknowledged) < most):
             if state["break"]:
                 self.request("POST", "/api/events", {"events": [{"kind": "break_start", "t_ms": 0}]})
             state = self._answer(state)
@@ -187,9 +188,21 @@ def answer_body(client_uuid: str, position: int, response: Response) -> dict[str
 
 
 def scripted_participant(
-    study: Study, annotator: str, raters: RaschRaters, seed: int, rt_ms: tuple[float, float]
+    study: Study,
+    annotator: str,
+    raters: RaschRaters,
+    seed: int,
+    rt_ms: tuple[float, float],
+    real_time: bool = False,
 ) -> ScriptedParticipant:
-    """A pilot participant answering by the Rasch model (the same draws as ``simulate``'s for this seed and id)."""
+    """A pilot participant answering by the Rasch model (the same draws as ``simulate``'s for this
+    seed and id); ``real_time``: it takes its response times for real (a load test at people's pace)."""
     return ScriptedParticipant(
-        study, random.Random(f"{seed}:{annotator}"), raters, annotator=annotator, guesses=None, rt_ms=rt_ms
+        study,
+        random.Random(f"{seed}:{annotator}"),
+        raters,
+        annotator=annotator,
+        guesses=None,
+        rt_ms=rt_ms,
+        real_time=real_time,
     )
