@@ -16,6 +16,7 @@ limited. The researcher's progress page needs the token printed when the server 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import html
 import json
 import mimetypes
@@ -140,6 +141,7 @@ def create_app(config: ServerConfig) -> Starlette:
     while not search_index.build_step(1000):
         pass
     config_json = json.dumps(study_config(study), ensure_ascii=False).encode("utf-8")
+    config_gzip = gzip.compress(config_json, mtime=0)  # 1000 classes with their hierarchy: 370 KB, 4x less zipped
     start_buckets: dict[str, RateBucket] = {}
 
     def page(handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -217,6 +219,12 @@ def create_app(config: ServerConfig) -> Starlette:
         return response
 
     async def config_route(request: Request) -> Response:
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            return Response(
+                config_gzip,
+                media_type="application/json",
+                headers={"content-encoding": "gzip", "vary": "Accept-Encoding"},
+            )
         return Response(config_json, media_type="application/json")
 
     async def state(request: Request, web: WebSession) -> Response:

@@ -386,3 +386,15 @@ def test_a_completion_url_must_be_an_http_address(study, store):
 
     with pytest.raises(StudyError, match="completion URL"):
         ServerConfig(study, store, completion_url="javascript:alert(1)")
+
+
+def test_the_config_is_the_same_zipped_or_not_and_names_no_image(study, store):
+    with client_for(study, store) as client:
+        zipped = client.get("/api/config")
+        plain = client.get("/api/config", headers={"accept-encoding": "identity"})
+    assert zipped.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+    assert zipped.json() == plain.json()
+    config = plain.json()
+    assert [c["id"] for c in config["labels"]["classes"]] == [c.label_id for c in study.labels.classes]
+    assert config["keys"]["submit"] == "Ctrl+Return" and config["key_guard_ms"] == study.key_guard_ms
+    assert "img-0" not in plain.text and ".png" not in plain.text
