@@ -116,7 +116,10 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 async def _json_body(request: Request) -> Any:
-    """The request's JSON body, read up to :data:`payloads.MAX_BODY` bytes (413 past it)."""
+    """The request's JSON body, read up to :data:`payloads.MAX_BODY` bytes (413 past it). Only
+    ``application/json``: a cross-site form cannot send that type without the browser asking first."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise Refused(415, "the body must be JSON, sent as Content-Type: application/json")
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > payloads.MAX_BODY):
         raise Refused(413, f"the request body is larger than {payloads.MAX_BODY} bytes")
