@@ -139,7 +139,7 @@ def create_app(config: ServerConfig) -> Starlette:
     study = config.study
     count = config.workers or (SERVER_WORKERS if isinstance(config.store, str) else 1)
     workers = StoreWorkers(config.store, pilot=config.pilot, count=count)
-    registry = Registry(study, workers, config.page_rate)
+    registry = Registry(study, workers, config.page_rate, pilot=config.pilot)
     search_index = LabelSearchIndex.for_label_set(study.labels)
     while not search_index.build_step(1000):
         pass

@@ -5,6 +5,7 @@ benchmark (benchmarks/bench_web.py, 100 participants x 50 answers)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -12,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import httpx
 from study_app.protocol.study import Study
 from study_app.session.simulated_raters import RaschRaters
 from study_app.store.results_store import ResultsStore, client_trial_uuid
-from study_app.web.client import WebParticipant, WebRun, image_ids_by_content, scripted_participant
+from study_app.web.client import WebParticipant, WebRun, image_ids_by_content, scripted_participant, walk_all
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,38 +102,41 @@ def run_load(
     raters = RaschRaters(0.8, 0.5, 1.0, seed)
     images = image_ids_by_content(study)
     acknowledged = [0]
-    lock = threading.Lock()
-    killed = threading.Event()
-    restarted: list[int] = []
+    restarts: list[threading.Thread] = []
+    killed_at: list[int] = []
 
-    def count(_run: WebRun) -> None:
-        with lock:
-            acknowledged[0] += 1
-            due = kill_after is not None and acknowledged[0] >= kill_after and not killed.is_set()
-            if due:
-                killed.set()
-        if due:
-            restarted.append(acknowledged[0])
-            server.kill()
-            server.start()
+    def restart() -> None:
+        server.kill()
+        server.start()
 
-    def walk(number: int) -> WebRun:
-        annotator = f"load-{seed}-{number:03d}"
-        real_time = think_ms[0] > 0
-        participant = scripted_participant(
-            study, annotator, raters, seed, think_ms if real_time else (1.0, 0.0), real_time=real_time
+    def count(_run: WebRun) -> None:  # on the event loop: the restart runs beside it, the pages go on trying
+        acknowledged[0] += 1
+        if kill_after is not None and acknowledged[0] >= kill_after and not restarts:
+            killed_at.append(acknowledged[0])
+            restarts.append(threading.Thread(target=restart))
+            restarts[0].start()
+
+    real_time = think_ms[0] > 0
+    pages = [
+        WebParticipant(
+            server.url,
+            study,
+            scripted_participant(
+                study, f"load-{seed}-{number:03d}", raters, seed, think_ms if real_time else (1.0, 0.0)
+            ),
+            images=images,
+            real_time=real_time,
+            after_answer=count,
+            retry_for_s=120,
         )
-        page = WebParticipant(server.url, study, participant, images=images, after_answer=count, retry_for_s=120)
-        try:
-            return page.walk(answers_each)
-        finally:
-            page.close()
-
-    with ThreadPoolExecutor(max_workers=participants) as pool:
-        runs = list(pool.map(walk, range(participants)))
+        for number in range(participants)
+    ]
+    runs = asyncio.run(walk_all(pages, answers_each))
+    for thread in restarts:
+        thread.join()
     lost, duplicated = check_store(server.store, runs)
     return LoadOutcome(
-        runs, sum(len(r.acknowledged) for r in runs), lost, duplicated, restarted[0] if restarted else None
+        runs, sum(len(r.acknowledged) for r in runs), lost, duplicated, killed_at[0] if killed_at else None
     )
 
 

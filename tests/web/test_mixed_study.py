@@ -4,6 +4,7 @@ with each session's front end in the export (2 desktop sessions through the sess
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import subprocess
@@ -17,7 +18,7 @@ from study_app.session.controller import SessionController
 from study_app.session.pilot import ScriptedParticipant, drive_headless
 from study_app.session.simulated_raters import RaschRaters
 from study_app.store.results_store import ResultsStore
-from study_app.web.client import WebParticipant, image_ids_by_content, scripted_participant
+from study_app.web.client import WebParticipant, image_ids_by_content, scripted_participant, walk_all
 from study_app.web.local import served
 from study_app.web.server import ServerConfig, create_app
 from tests.factory import make_study
@@ -44,12 +45,12 @@ def test_desk_and_browser_sessions_make_one_comparison_and_one_report(tmp_path):
             drive_headless(SessionController(study, desk_store, annotator), participant)
     images = image_ids_by_content(study)
     with served(create_app(ServerConfig(study, store, page_rate=(1000.0, 1000.0)))) as url:
-        for annotator in ("W01", "W02", "W03"):
-            page = WebParticipant(
-                url, study, scripted_participant(study, annotator, raters, 0, (900.0, 100.0)), images=images
-            )
-            page.walk()
-            page.close()
+        pages = [
+            WebParticipant(url, study, scripted_participant(study, name, raters, 0, (900.0, 100.0)), images=images)
+            for name in ("W01", "W02", "W03")
+        ]
+        runs = asyncio.run(walk_all(pages))
+    assert [len(run.acknowledged) for run in runs] == [len(study.phase("training").image_ids) + 12] * 3
 
     compared = json.loads(cli("compare", "--study", str(study_dir), "--store", str(store), "--json").stdout)
     people = {row["rater"] for row in compared["rates"] if row["kind"] == "human" and row["n_raters"] == 1}
