@@ -11,6 +11,7 @@ images by SHA-256 (the server never says).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 import time
@@ -53,7 +54,11 @@ class WebRun:
 
 
 class WebParticipant:
-    """One scripted participant's page, driven over HTTP against ``base_url``."""
+    """One scripted participant's page, driven over HTTP against ``base_url``.
+
+    Asynchronous, so that a hundred of them run on one event loop (the load test) without a
+    hundred threads taking turns at the interpreter lock, which would time the client, not
+    the server. ``real_time``: wait each response time before answering (people's pace)."""
 
     def __init__(
         self,
@@ -63,80 +68,78 @@ class WebParticipant:
         *,
         images: dict[str, str],
         retry_for_s: float = RETRY_FOR_S,
+        real_time: bool = False,
         after_answer: Callable[[WebRun], None] | None = None,
     ) -> None:
         self.study = study
         self.participant = participant
         self.images = images
         self.retry_for_s = retry_for_s
+        self.real_time = real_time
         self.after_answer = after_answer
-        self.http = httpx.Client(base_url=base_url, timeout=30.0)
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=30.0)
         self.run_record = WebRun(participant.annotator)
 
-    def close(self) -> None:
-        self.http.close()
+    async def close(self) -> None:
+        await self.http.aclose()
 
-    def request(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        """One call, repeated (same body) through lost connections, 5xx and 429 until it is answered."""
+    async def _call(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        """One call, repeated (same body) through lost connections, 5xx and 429 until the server
+        answers otherwise; each repeat of an answer is counted (:attr:`WebRun.resent`)."""
         deadline = time.monotonic() + self.retry_for_s
         tries = 0
         while True:
             try:
-                reply = self.http.request(method, path, json=body)
+                reply = await self.http.request(method, path, json=body)
+                if reply.status_code < 500 and reply.status_code != 429:
+                    return reply
+                wait = float(reply.headers.get("retry-after", 0))
             except httpx.TransportError:
-                reply = None
-            if reply is not None and reply.status_code < 500 and reply.status_code != 429:
-                if reply.status_code >= 400:
-                    raise StudyError(f"{method} {path}: {reply.status_code} {reply.text[:300]}")
-                return reply.json()
+                wait = 0.0
             if time.monotonic() > deadline:
                 raise ServerGone(f"{method} {path}: no answer from the server for {self.retry_for_s:g} s")
             tries += 1
-            wait = float(reply.headers.get("retry-after", 0)) if reply is not None else 0.0
-            time.sleep(max(wait, min(0.05 * tries, 1.0)))
+            if path == "/api/answer":
+                self.run_record.resent += 1
+            await asyncio.sleep(max(wait, min(0.05 * tries, 1.0)))
 
-    def fetch(self, url: str) -> bytes:
-        deadline = time.monotonic() + self.retry_for_s
-        while True:
-            try:
-                reply = self.http.get(url)
-                if reply.status_code == 200:
-                    return reply.content
-                if reply.status_code == 404:  # a token from before a restart: ask for the state again
-                    raise LookupError(url)
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise ServerGone(f"GET {url}: no answer from the server for {self.retry_for_s:g} s")
-            time.sleep(0.1)
+    async def request(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        reply = await self._call(method, path, body)
+        if reply.status_code >= 400:
+            raise StudyError(f"{method} {path}: {reply.status_code} {reply.text[:300]}")
+        return reply.json()
 
-    def walk(self) -> WebRun:
-        """The whole session: start, every trial, breaks; returns what was acknowledged."""
-        state = self.request(
-            "POST",
-            "/api/start",
-            {"consent": True, "params": {}, "annotator": self.participant.annotator, "client": {"script": True}},
+    async def walk(self, most: int | None = None) -> WebRun:
+        """The whole session (or its first ``most`` answers): start, every trial, breaks;
+        returns what was acknowledged."""
+        state = (
+            await self.request(
+                "POST",
+                "/api/start",
+                {"consent": True, "params": {}, "annotator": self.participant.annotator, "client": {"script": True}},
+            )
         )["state"]
-        while not state["complete"]:
+        while not state["complete"] and (most is None or len(self.run_record.acknowledged) < most):
             if state["break"]:
-                self.request("POST", "/api/events", {"events": [{"kind": "break_start", "t_ms": 0}]})
-            state = self._answer(state)
+                await self.request("POST", "/api/events", {"events": [{"kind": "break_start", "t_ms": 0}]})
+            state = await self._answer(state)
         return self.run_record
 
-    def _answer(self, state: dict[str, Any]) -> dict[str, Any]:
+    async def _answer(self, state: dict[str, Any]) -> dict[str, Any]:
         trial = state["trial"]
-        try:
-            content = self.fetch(trial["image"])
-        except LookupError:
-            return self.request("GET", "/api/state")
-        image_id = self.images.get(hashlib.sha256(content).hexdigest())
-        if image_id is None:
-            raise StudyError(f"the server sent an image that is none of study {self.study.name}'s")
+        image = await self._call("GET", trial["image"])
+        if image.status_code == 404:  # a token from before a restart: ask for the state again
+            return await self.request("GET", "/api/state")
+        image_id = self.images.get(hashlib.sha256(image.content).hexdigest())
+        if image.status_code != 200 or image_id is None:
+            raise StudyError(f"the server sent no image of study {self.study.name} ({image.status_code})")
         phase = self.study.phase(trial["phase"]["name"])
         response = self.participant.respond(image_id, phase.answers, phase.time_limit_s)
+        if self.real_time:
+            await asyncio.sleep(response.rt_ms / 1000)
         body = answer_body(str(uuid.uuid4()), trial["position"], response)
         started = time.perf_counter()
-        reply = self._send_until_acknowledged(body)
+        reply = await self.request("POST", "/api/answer", body)
         self.run_record.submit_ms.append((time.perf_counter() - started) * 1000)
         self.run_record.acknowledged.append(body["uuid"])
         judged = scored_guesses(response.labels, response.outcome, phase)
@@ -148,24 +151,19 @@ class WebParticipant:
             self.after_answer(self.run_record)
         return reply["state"]
 
-    def _send_until_acknowledged(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Send (and re-send) the answer until the server says it is stored."""
-        deadline = time.monotonic() + self.retry_for_s
-        tries = 0
-        while True:
+
+async def walk_all(pages: list[WebParticipant], most: int | None = None, at_once: int | None = None) -> list[WebRun]:
+    """Walk the pages on this event loop, ``at_once`` of them at a time (default: all); closes them."""
+    gate = asyncio.Semaphore(at_once or len(pages) or 1)
+
+    async def walk(page: WebParticipant) -> WebRun:
+        async with gate:
             try:
-                reply = self.http.post("/api/answer", json=body)
-            except httpx.TransportError:
-                reply = None
-            if reply is not None and reply.status_code == 200:
-                return reply.json()
-            if reply is not None and reply.status_code not in (429,) and reply.status_code < 500:
-                raise StudyError(f"answer refused: {reply.status_code} {reply.text[:300]}")
-            if time.monotonic() > deadline:
-                raise ServerGone(f"answer {body['uuid']}: not acknowledged for {self.retry_for_s:g} s")
-            tries += 1
-            self.run_record.resent += 1
-            time.sleep(min(0.05 * tries, 1.0))
+                return await page.walk(most)
+            finally:
+                await page.close()
+
+    return list(await asyncio.gather(*(walk(page) for page in pages)))
 
 
 def answer_body(client_uuid: str, position: int, response: Response) -> dict[str, Any]:
@@ -187,9 +185,18 @@ def answer_body(client_uuid: str, position: int, response: Response) -> dict[str
 
 
 def scripted_participant(
-    study: Study, annotator: str, raters: RaschRaters, seed: int, rt_ms: tuple[float, float]
+    study: Study,
+    annotator: str,
+    raters: RaschRaters,
+    seed: int,
+    rt_ms: tuple[float, float],
 ) -> ScriptedParticipant:
     """A pilot participant answering by the Rasch model (the same draws as ``simulate``'s for this seed and id)."""
     return ScriptedParticipant(
-        study, random.Random(f"{seed}:{annotator}"), raters, annotator=annotator, guesses=None, rt_ms=rt_ms
+        study,
+        random.Random(f"{seed}:{annotator}"),
+        raters,
+        annotator=annotator,
+        guesses=None,
+        rt_ms=rt_ms,
     )

@@ -210,8 +210,11 @@ class WebSession:
 class Registry:
     """Tokens and sessions of the participants this server serves (and finds again after a restart)."""
 
-    def __init__(self, study: Study, workers: StoreWorkers, rate: tuple[float, float] = PAGE_RATE) -> None:
+    def __init__(
+        self, study: Study, workers: StoreWorkers, rate: tuple[float, float] = PAGE_RATE, pilot: bool = False
+    ) -> None:
         self.study = study
+        self.pilot = pilot
         self.workers = workers
         self.rate = rate
         self._by_token: dict[str, WebSession] = {}
@@ -229,7 +232,9 @@ class Registry:
             def open_session(store: ResultsStore) -> WebSession:
                 web = known
                 if web is None or web.controller is None or web.controller.complete:
-                    controller = SessionController(self.study, store, participant.annotator)
+                    # a pilot (scripted) annotator who finished starts again, as simulate's always do
+                    again = self.pilot and store.unfinished_session(self.study, participant.annotator) is None
+                    controller = SessionController(self.study, store, participant.annotator, force_new=again)
                     web = WebSession(self.study, controller, participant.annotator, worker, self.rate)
                 assert web.controller is not None
                 web.controller.log(details)

@@ -7,14 +7,14 @@ participant's own UUID. Without a URL the server runs in this process on a pilot
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import asyncio
 from pathlib import Path
 
 from study_app.errors import StudyError
 from study_app.protocol.study import Study
 from study_app.session.pilot import PilotSummary, default_pilot_store
 from study_app.session.simulated_raters import DEFAULT_ABILITY_SD, DEFAULT_DIFFICULTY_SD, RaschRaters
-from study_app.web.client import WebParticipant, WebRun, image_ids_by_content, scripted_participant
+from study_app.web.client import WebParticipant, WebRun, image_ids_by_content, scripted_participant, walk_all
 from study_app.web.local import served
 from study_app.web.server import ServerConfig, create_app
 
@@ -40,24 +40,20 @@ def run_web_pilot(
     images = image_ids_by_content(study)
     names = [f"webpilot-{seed}-{number:03d}" for number in range(1, annotators + 1)]
 
-    def walk(base: str, annotator: str) -> WebRun:
-        page = WebParticipant(base, study, scripted_participant(study, annotator, raters, seed, rt_ms), images=images)
-        try:
-            return page.walk()
-        finally:
-            page.close()
-
-    def walk_all(base: str) -> list[WebRun]:
-        with ThreadPoolExecutor(max_workers=concurrent) as pool:
-            return list(pool.map(lambda name: walk(base, name), names))
+    def walk_all_pages(base: str) -> list[WebRun]:
+        pages = [
+            WebParticipant(base, study, scripted_participant(study, name, raters, seed, rt_ms), images=images)
+            for name in names
+        ]
+        return asyncio.run(walk_all(pages, at_once=concurrent))
 
     location: str | Path = url or ""
     if url is None:
         location = store or default_pilot_store(study)
         with served(create_app(ServerConfig(study, location, pilot=True))) as base:
-            runs = walk_all(base)
+            runs = walk_all_pages(base)
     else:
-        runs = walk_all(url)
+        runs = walk_all_pages(url)
     correct: dict[str, tuple[int, int]] = {}
     for phase in study.phases:
         scores = [run.correct.get(phase.name, [0, 0]) for run in runs]

@@ -16,6 +16,7 @@ limited. The researcher's progress page needs the token printed when the server 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import html
 import json
 import mimetypes
@@ -115,7 +116,10 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 async def _json_body(request: Request) -> Any:
-    """The request's JSON body, read up to :data:`payloads.MAX_BODY` bytes (413 past it)."""
+    """The request's JSON body, read up to :data:`payloads.MAX_BODY` bytes (413 past it). Only
+    ``application/json``: a cross-site form cannot send that type without the browser asking first."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise Refused(415, "the body must be JSON, sent as Content-Type: application/json")
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > payloads.MAX_BODY):
         raise Refused(413, f"the request body is larger than {payloads.MAX_BODY} bytes")
@@ -135,11 +139,12 @@ def create_app(config: ServerConfig) -> Starlette:
     study = config.study
     count = config.workers or (SERVER_WORKERS if isinstance(config.store, str) else 1)
     workers = StoreWorkers(config.store, pilot=config.pilot, count=count)
-    registry = Registry(study, workers, config.page_rate)
+    registry = Registry(study, workers, config.page_rate, pilot=config.pilot)
     search_index = LabelSearchIndex.for_label_set(study.labels)
     while not search_index.build_step(1000):
         pass
     config_json = json.dumps(study_config(study), ensure_ascii=False).encode("utf-8")
+    config_gzip = gzip.compress(config_json, mtime=0)  # 1000 classes with their hierarchy: 370 KB, 4x less zipped
     start_buckets: dict[str, RateBucket] = {}
 
     def page(handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -217,6 +222,12 @@ def create_app(config: ServerConfig) -> Starlette:
         return response
 
     async def config_route(request: Request) -> Response:
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            return Response(
+                config_gzip,
+                media_type="application/json",
+                headers={"content-encoding": "gzip", "vary": "Accept-Encoding"},
+            )
         return Response(config_json, media_type="application/json")
 
     async def state(request: Request, web: WebSession) -> Response:

@@ -201,11 +201,14 @@ def test_each_bad_field_of_an_answer_is_refused_by_name(study, store, change, fi
 def test_bodies_that_are_not_json_objects_or_too_large_are_refused(study, store):
     with client_for(study, store) as client:
         start(client)
-        assert client.post("/api/answer", content=b"{not json").status_code == 400
+        as_json = {"content-type": "application/json"}
+        assert client.post("/api/answer", content=b"{not json", headers=as_json).status_code == 400
         assert client.post("/api/answer", json=[1, 2]).status_code == 400
-        huge = client.post("/api/answer", content=b"[" + b"1," * MAX_BODY + b"1]")
+        form = client.post("/api/answer", content=b'{"uuid": 1}', headers={"content-type": "text/plain"})
+        assert form.status_code == 415  # what a cross-site form could send
+        huge = client.post("/api/answer", content=b"[" + b"1," * MAX_BODY + b"1]", headers=as_json)
         assert huge.status_code == 413
-        chunked = client.post("/api/events", content=iter([b"[" + b" " * MAX_BODY, b"]"]))
+        chunked = client.post("/api/events", content=iter([b"[" + b" " * MAX_BODY, b"]"]), headers=as_json)
         assert chunked.status_code == 413
         assert client.post("/api/events", json={"events": [{"kind": "x", "t_ms": 0}] * 201}).status_code == 400
 
@@ -386,3 +389,15 @@ def test_a_completion_url_must_be_an_http_address(study, store):
 
     with pytest.raises(StudyError, match="completion URL"):
         ServerConfig(study, store, completion_url="javascript:alert(1)")
+
+
+def test_the_config_is_the_same_zipped_or_not_and_names_no_image(study, store):
+    with client_for(study, store) as client:
+        zipped = client.get("/api/config")
+        plain = client.get("/api/config", headers={"accept-encoding": "identity"})
+    assert zipped.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+    assert zipped.json() == plain.json()
+    config = plain.json()
+    assert [c["id"] for c in config["labels"]["classes"]] == [c.label_id for c in study.labels.classes]
+    assert config["keys"]["submit"] == "Ctrl+Return" and config["key_guard_ms"] == study.key_guard_ms
+    assert "img-0" not in plain.text and ".png" not in plain.text
