@@ -564,8 +564,10 @@ export class Picker {
       const hits = await request;
       const top = hits.length ? hits[0].id : null;
       this.log("search", { query: text, results: hits.length, groups: hits.filter((hit) => hit.is_group).length, top });
-      if (top !== null) this.choose(top);
-      else if (!this.search.value) {
+      if (top !== null) {
+        this.setCurrent(top); // described, and where F3 opens the hierarchy
+        this.choose(top);
+      } else if (!this.search.value) {
         this.search.value = text; // nothing matched: the query comes back, to be corrected
         this.runSearch();
       }
