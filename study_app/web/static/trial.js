@@ -311,6 +311,8 @@ const images = {
 
 async function showTrial(trial) {
   const gen = generation;
+  // still wanted: nothing else came on screen meanwhile (the "Loading…" screen is this one's own)
+  const wanted = () => gen === generation || (screen === "message" && document.body.dataset.message === "loading");
   const slow = setTimeout(() => {
     if (gen === generation) showMessage("Loading…", ["The next image is being prepared."], null, { kind: "loading" });
   }, LOADING_SCREEN_MS);
@@ -318,15 +320,18 @@ async function showTrial(trial) {
   try {
     img = await images.load(trial.image).catch(() => images.load(trial.image)); // one retry
     if (trial.phase.presentation && frameMs === null) await frameMeasured;
+    if (trial.mask) {
+      if ($("mask").getAttribute("src") !== trial.mask) $("mask").src = trial.mask;
+      await $("mask").decode().catch(() => {}); // decoded before the first timed trial's sequence
+    }
   } catch (error) {
     clearTimeout(slow);
-    if (gen === generation || screen === "message") brokenImage(trial);
+    if (wanted()) brokenImage(trial);
     return;
   }
   clearTimeout(slow);
-  if (gen !== generation && !(screen === "message" && document.body.dataset.message === "loading")) return;
+  if (!wanted()) return;
   if (trial.next_image) images.load(trial.next_image).catch(() => {});
-  if (trial.mask && $("mask").getAttribute("src") !== trial.mask) $("mask").src = trial.mask;
   generation += 1;
   startTrial(trial, img);
 }
