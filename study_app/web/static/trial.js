@@ -778,7 +778,7 @@ function deliver(answer, trial) {
   queue.add(answer);
   awaiting = { answer, trial };
   document.body.dataset.ready = "0";
-  setSaved("saving", "saving…");
+  setSaved("saving", "saving your answer…");
   flushQueue();
 }
 
@@ -832,7 +832,7 @@ function flushQueue() {
 
 /** The server has the answer: feedback (training), "time's up", or straight on. */
 function answered(given, response) {
-  setSaved("saved", "saved ✓");
+  setSaved("saved", "last answer saved ✓");
   left.delete(given.answer.position);
   lastAnsweredFeedback = Boolean(given.trial && given.trial.phase.feedback);
   const next = response.state;
