@@ -26,6 +26,13 @@ def test_reload_and_killed_server_lose_nothing(serve, driver, tmp_path):
     server = serve(make_study(tmp_path / "tiny"))
     page = Page(driver, server)
     page.start("R01")
+    page.settled()
+    page.keys(Keys.ENTER)  # the training phase's start screen
+    page.settled()
+    page.answer("cat")
+    page.wait_for("d.message === 'feedback'", "the feedback")
+    page.chord(Keys.CONTROL, "z")  # as on the desktop: said, not done, where feedback showed the answer
+    assert "Undo is off in this part (its feedback shows the right answer)" in page.text("message-body")
     page.walk(lambda position: page.answer("cat"), until=TRAINING)
 
     # undo: the answer comes back into the slots, is changed and submitted again

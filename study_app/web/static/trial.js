@@ -514,7 +514,6 @@ function responseScreen(trial) {
   picker.setEnabled(true);
   picker.focusSearch();
   document.body.dataset.ready = "1";
-  trial.responding = true;
 }
 
 function startDeadline(trial) {
@@ -1068,8 +1067,9 @@ function onKey(event) {
   }
   if (screen === "message") {
     if (command) event.preventDefault();
-    if (command === "undo" && document.body.dataset.message === "feedback") {
-      $("message-body").append(el("p", "muted", `Undo is off in this part (${undoOffReason(awaitingPhase())}).`));
+    if (command === "undo" && document.body.dataset.message === "feedback" && !$("message-body").querySelector(".undo-off")) {
+      // T is still the trial this feedback is about
+      $("message-body").append(el("p", "muted undo-off", `Undo is off in this part (${undoOffReason(T.phase)}).`));
     }
     if ((event.key === "Enter" || event.key === " ") && !event.ctrlKey && !event.altKey && !event.metaKey) {
       event.preventDefault();
@@ -1107,9 +1107,6 @@ function onKey(event) {
   }
 }
 
-function awaitingPhase() {
-  return T ? T.phase : { feedback: true };
-}
 
 function buildHelp() {
   const rows = [];
