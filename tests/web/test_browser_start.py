@@ -16,6 +16,7 @@ from tests.web.conftest import Page
 def test_panel_link_preview_consent_and_client_details(serve, driver, tmp_path):
     server = serve(make_study(tmp_path / "tiny"))
     page = Page(driver, server)
+    driver.get_log("browser")  # an earlier test's messages
     driver.delete_all_cookies()
 
     driver.get(f"{server.url}/?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&workerId=W1&hitId=H1")

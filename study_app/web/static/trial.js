@@ -291,23 +291,57 @@ function advance(next) {
   showTrial(trial);
 }
 
+/** Images by URL, fetched and decoded before they are shown (never half-loaded), the last
+ * few kept. Fetched with fetch() rather than by an <img> so that the status is seen: a 429
+ * (the participant's rate limit), a 5xx or a lost connection is waited out and asked again
+ * (`onWait` says so), and only the server's "no such image" (another 4xx) makes an image
+ * broken, which skips its trial: a busy server must never turn a trial into a skip. */
 const images = {
   cache: new Map(),
-  /** The image at `url`, fetched and decoded (never shown half-loaded). Keeps the last few. */
-  load(url) {
+  load(url, onWait = () => {}) {
     if (!this.cache.has(url)) {
-      const img = new Image();
-      img.decoding = "async";
-      img.alt = "the image to classify";
-      img.src = url;
-      const ready = img.decode().then(() => img);
-      ready.catch(() => this.cache.delete(url));
+      const ready = fetchImage(url, onWait);
+      ready.then(
+        () => {},
+        () => this.cache.delete(url)
+      );
       this.cache.set(url, ready);
-      while (this.cache.size > 4) this.cache.delete(this.cache.keys().next().value);
+      while (this.cache.size > 6) {
+        const [oldest, image] = this.cache.entries().next().value;
+        this.cache.delete(oldest);
+        image.then((img) => URL.revokeObjectURL(img.src), () => {});
+      }
     }
     return this.cache.get(url);
   },
 };
+
+async function fetchImage(url, onWait) {
+  let backoffMs = 250;
+  for (;;) {
+    let response = null;
+    try {
+      response = await fetch(url, { credentials: "same-origin" });
+    } catch (error) {
+      response = null; // no connection: wait and ask again
+    }
+    if (response && response.ok) {
+      const img = new Image();
+      img.alt = "the image to classify";
+      img.src = URL.createObjectURL(await response.blob());
+      await img.decode();
+      return img;
+    }
+    if (response && response.status !== 429 && response.status < 500) {
+      throw new Refused(response.status, `the server has no such image (HTTP ${response.status})`);
+    }
+    const after = response ? Number(response.headers.get("Retry-After")) : NaN;
+    const waitMs = Number.isFinite(after) && after > 0 ? after * 1000 : backoffMs;
+    backoffMs = Math.min(backoffMs * 2, 15000);
+    onWait(response ? `the server is busy (HTTP ${response.status})` : "no connection to the study server", waitMs);
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+  }
+}
 
 async function showTrial(trial) {
   const gen = generation;
@@ -318,7 +352,9 @@ async function showTrial(trial) {
   }, LOADING_SCREEN_MS);
   let img;
   try {
-    img = await images.load(trial.image).catch(() => images.load(trial.image)); // one retry
+    img = await images.load(trial.image, (why, ms) => {
+      if (wanted()) status(`The image is on its way (${why}); asking again in ${Math.ceil(ms / 1000)} s.`);
+    });
     if (trial.phase.presentation && frameMs === null) await frameMeasured;
     if (trial.mask) {
       if ($("mask").getAttribute("src") !== trial.mask) $("mask").src = trial.mask;
@@ -860,7 +896,7 @@ function showFeedback(feedback, given, next) {
   const score = `${capitalize(given.trial.phase.name)} so far: ${feedback.phase_correct} of ${feedback.phase_answered} correct (${percent}%)`;
   showMessage(heading, [truthBox, givenBox, score], () => advance(next), {
     kind: "feedback",
-    image: given.trial.trial.image,
+    image: given.trial.img ? given.trial.img.src : null,
     examplesOf: truth[0],
     headingClass,
   });
