@@ -4,7 +4,7 @@
 // highlighted label's names, place, definition and example images. Groups are results too:
 // choosing one opens it in the hierarchy; only classes go into the answer.
 
-import { api } from "./common.js";
+import { api, RetryLater } from "./common.js";
 
 /** Wait after a keystroke before asking the server (a fast typist's next key cancels it). */
 const SEARCH_DELAY_MS = 60;
@@ -17,6 +17,19 @@ const TREE_INDENT = 12;
 const KINDS_SHOWN = 8;
 /** Rows PgUp/PgDn move. */
 const PAGE_ROWS = 10;
+
+/** A search, asked again (a few times) while the server cannot answer now (its rate limit, a
+ * restart): a typed query must not come back empty only because the server was busy. */
+async function searchApi(query, tries = 4) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await api("GET", query);
+    } catch (error) {
+      if (!(error instanceof RetryLater) || attempt >= tries) throw error;
+      await new Promise((resolve) => setTimeout(resolve, error.retryAfterS ? error.retryAfterS * 1000 : 250 * attempt));
+    }
+  }
+}
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -366,7 +379,7 @@ export class Picker {
       return Promise.resolve();
     }
     const query = `/api/search?q=${encodeURIComponent(text)}&limit=${SEARCH_LIMIT}`;
-    this.searching = api("GET", query).then(
+    this.searching = searchApi(query).then(
       (result) => {
         if (seq !== this.searchSeq) return;
         this.searching = null;
@@ -559,7 +572,7 @@ export class Picker {
     this.searching = null;
     this.search.value = "";
     const query = `/api/search?q=${encodeURIComponent(text)}&limit=1`;
-    const request = api("GET", query).then((result) => result.hits || [], () => []);
+    const request = searchApi(query).then((result) => result.hits || [], () => []);
     return async () => {
       const hits = await request;
       const top = hits.length ? hits[0].id : null;
