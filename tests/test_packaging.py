@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import study_app.web
 from study_app.protocol.study import BUNDLED_PROTOCOLS
 from study_app.store import ResultsStore, answers_frame
 
@@ -60,6 +61,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     return Installed(wheel, site)
 
 
+def _read(wheel_path: Path, prefix: str) -> dict[str, bytes]:
+    """The wheel's files under ``prefix`` (names as in the wheel)."""
+    with zipfile.ZipFile(wheel_path) as wheel:
+        return {name: wheel.read(name) for name in wheel.namelist() if name.startswith(prefix)}
+
+
 def files_under(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -76,6 +83,11 @@ def test_wheel_carries_every_file_of_the_bundled_studies(installed: Installed) -
     assert sorted(shipped) == sorted(bundled)
     assert shipped == bundled
     assert "study_app/__main__.py" in names
+    # the browser page that `serve` sends, every file of it
+    prefix = "study_app/web/static/"
+    static = {name.removeprefix(prefix): content for name, content in _read(installed.wheel, prefix).items()}
+    assert {"trial.html", "trial.js", "start.html", "style.css", "mask.png"} <= set(static)
+    assert static == files_under(Path(study_app.web.__file__).parent / "static")
     # only the package and its metadata: no tests, tools or benchmarks
     assert {name.split("/")[0] for name in names} == {"study_app", f"{installed.wheel.name.split('-py')[0]}.dist-info"}
 

@@ -121,7 +121,9 @@ class WebSession:
         following = c.session.trials[c.position + 1] if c.position + 1 < c.total else None
         revising = c.answer_under_revision
         due = c.break_due()
-        correct, answered = c.block_score() if due else (0, 0)
+        block_phase = c.study.phase(c.session.trials[c.position - 1].phase) if due else None
+        # the block's score only after a phase with feedback: a test phase's accuracy never reaches the page
+        correct, answered = c.block_score() if block_phase is not None and block_phase.feedback else (None, None)
         return {
             "annotator": self.annotator,
             "position": c.position,
@@ -129,8 +131,8 @@ class WebSession:
             "resumed": c.resumed,
             "complete": False,
             "completion_url": None,
-            "break": {"phase": c.session.trials[c.position - 1].phase, "correct": correct, "answered": answered}
-            if due
+            "break": {"phase": block_phase.name, "correct": correct, "answered": answered}
+            if block_phase is not None
             else None,
             "can_undo": c.can_undo(),
             "trial": {

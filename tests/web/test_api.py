@@ -413,3 +413,13 @@ def test_the_config_is_the_same_zipped_or_not_and_names_no_image(study, store):
     assert [c["id"] for c in config["labels"]["classes"]] == [c.label_id for c in study.labels.classes]
     assert config["keys"]["submit"] == "Ctrl+Return" and config["key_guard_ms"] == study.key_guard_ms
     assert "img-0" not in plain.text and ".png" not in plain.text
+
+
+def test_a_break_in_a_test_phase_gives_no_score(study, store):
+    """The block score (accuracy) only after a phase with feedback; tiny's test phase has breaks but none."""
+    with client_for(study, store) as client:
+        state = start(client)
+        while state["trial"]["phase"]["name"] == "training" or state["trial"]["phase"]["index"] < 4:
+            assert state["break"] is None
+            state = answer(client, state)["state"]
+    assert state["break"] == {"phase": "test", "correct": None, "answered": None}
