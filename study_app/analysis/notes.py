@@ -33,6 +33,13 @@ def input_notes(answers: pd.DataFrame, asked_k: int | None, people_k: int, pilot
             f"out ({shown}): an image seen again in a phase already answered (a second "
             "session, or two desktops' stores merged) counts with its first answer only"
         )
+    if "front_end" in answers.columns and answers["front_end"].nunique() > 1:
+        sessions = answers.drop_duplicates("session")["front_end"].value_counts().sort_index()
+        notes.append(
+            "sessions from more than one front end ("
+            + ", ".join(f"{count} {front_end}" for front_end, count in sessions.items())
+            + "): the same protocol and store; the export's front_end column says which session is which"
+        )
     if asked_k is not None and asked_k != people_k:
         notes.append(
             f"--k {asked_k}: models are scored on their first {asked_k} guesses, while people could give {people_k}: "

@@ -22,6 +22,7 @@ from study_app.cli.review import add_review_command
 from study_app.cli.session import add_session_commands
 from study_app.cli.store import add_store_commands
 from study_app.cli.study import add_study_commands
+from study_app.cli.web import add_web_commands
 from study_app.errors import StudyError
 from study_app.io.program import program
 from study_app.io.results_folder import RESULTS_ENV
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_report_command,
         add_predict_command,
         add_review_command,
+        add_web_commands,
     ):
         add(sub)
     for command in sub.choices.values():  # also after the command's name; SUPPRESS keeps a value given before it

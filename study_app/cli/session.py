@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from study_app.cli.options import DEFAULT_STUDY, STORE_HELP, STUDY_HELP, add_command, store_path
+from study_app.errors import StudyError
 from study_app.io.program import program
 from study_app.io.ranges import RUN_SEED, Range
 from study_app.session.simulated_raters import DEFAULT_ABILITY_SD, DEFAULT_DIFFICULTY_SD, MAX_LOGIT_SD
+
+if TYPE_CHECKING:
+    from study_app.protocol.study import Study
 
 _RT_MEAN_MS = Range(1, 600_000)
 _LOGIT_SD = Range(0, MAX_LOGIT_SD)
@@ -93,6 +98,23 @@ def add_session_commands(sub: argparse._SubParsersAction) -> None:
         "--gui", action="store_true", help="show the real window and type the answers into it, to watch the pilot"
     )
     pace.add_argument(
+        "--web",
+        action="store_true",
+        help="the online study: the scripted annotators answer over HTTP through a web server started here "
+        "on the pilot store (as browsers do through serve)",
+    )
+    pace.add_argument(
+        "--url",
+        help="the online study at this address: a running 'serve --pilot' server, driven over HTTP "
+        "(its store is the server's)",
+    )
+    parser.add_argument(
+        "--concurrent",
+        type=Range(1, 1000).option(int),
+        default=1,
+        help="with --web or --url: scripted annotators answering at the same time (default 1)",
+    )
+    pace.add_argument(
         "--real-time",
         action="store_true",
         help=(
@@ -132,6 +154,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from study_app.session.pilot import run_pilot
 
     study = load_study(args.study)
+    if args.web or args.url:
+        return _simulate_web(args, study)
     drive = {}
     if args.gui:
         from study_app.gui.app import application
@@ -158,4 +182,41 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     )
     print(summary.summary())
     print(f"next: {program()} compare --study {args.study} --store {printable_location(summary.store)}")
+    return 0
+
+
+def _simulate_web(args: argparse.Namespace, study: Study) -> int:
+    """``simulate --web`` / ``--url``: the pilot over HTTP (the Rasch answers only)."""
+    from study_app.io.output_guard import check_store_output
+    from study_app.io.store_url import printable_location
+    from study_app.web.pilot import run_web_pilot
+
+    if args.from_predictions or args.journal or args.interruptions or args.real_time:
+        raise StudyError(
+            "--web and --url take the Rasch answers only: not with --from-predictions, --journal, "
+            "--interruptions or --real-time"
+        )
+    if args.url and args.store:
+        raise StudyError("--url drives a running server, whose store is its own: leave out --store")
+    store = check_store_output(store_path(args), [], "--store") if args.store else None
+    summary, runs = run_web_pilot(
+        study,
+        args.annotators,
+        url=args.url,
+        store=store,
+        accuracy=args.accuracy,
+        ability_sd=args.ability_sd,
+        difficulty_sd=args.difficulty_sd,
+        rt_ms=args.rt_ms,
+        seed=args.seed,
+        concurrent=args.concurrent,
+    )
+    print(summary.summary())
+    resent = sum(run.resent for run in runs)
+    if resent:
+        print(f"  {resent} answer(s) sent again after a lost connection or a busy server (each stored once)")
+    if args.url:
+        print(f"next: {program()} compare --study {args.study} --store <the server's store>")
+    else:
+        print(f"next: {program()} compare --study {args.study} --store {printable_location(summary.store)}")
     return 0

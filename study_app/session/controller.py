@@ -101,13 +101,16 @@ class SessionController:
             (trial.phase, i) in self.session.answered for i in range(self.phase_size(trial.phase))
         )
 
-    def submit(self, response: Response, events: Iterable[Event] = ()) -> Feedback | None:
+    def submit(
+        self, response: Response, events: Iterable[Event] = (), client_uuid: str | None = None
+    ) -> Feedback | None:
         """Store the response to the current trial (durably) and return training feedback.
 
         A response must say when its image was shown (``shown_at``; only a skipped image that
         could not be loaded has none): an answer is never stored against an image the
         annotator was not shown. A front end sets ``shown_at`` when the image is on screen
-        (the window: when it is painted) and never before.
+        (the window: when it is painted) and never before. ``client_uuid``: the front end's own
+        UUID for this answer (a browser's), which makes sending it twice store it once.
         """
         trial = self.current()
         if trial is None:
@@ -118,7 +121,7 @@ class SessionController:
         record = self.study.images[trial.image_id]
         supersedes = self._revising[1] if self._revising else None
         trial_uuid = self.store.submit(
-            self.session, TrialAnswer(trial, record.sha256, response, tuple(events), supersedes)
+            self.session, TrialAnswer(trial, record.sha256, response, tuple(events), supersedes, client_uuid)
         )
         judged = scored_guesses(response.labels, response.outcome, phase)
         correct = bool(answers_correct([judged], [record.labels], phase)[0])

@@ -55,6 +55,10 @@ class SyncStatus:
         return f"Server unreachable: {self.waiting} answer(s) saved on this computer, sent when it is back"
 
 
+#: What a session can be annotated in: the PyQt5 window (and scripted pilots), or a browser
+#: (``serve``); each session records its own, so one study may mix desks and browsers.
+FRONT_ENDS: Final = ("desktop", "web")
+
 #: The status of a store that writes every answer straight into the store of record.
 ALWAYS_SYNCED: Final = SyncStatus(online=True, waiting=0, journaled=False)
 
@@ -69,6 +73,9 @@ class TrialAnswer:
     response: Response
     events: tuple[Event, ...] = ()
     supersedes: str | None = None  # the UUID of the answer this one revises (an undo), if any
+    #: A UUID the front end made for this answer (a browser page keeps it with the answer and
+    #: re-sends until acknowledged): the store keeps the answer once however often it comes.
+    client_uuid: str | None = None
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,11 @@ chosen before the deadline; whether they are scored is the study's ``score_timeo
 (protocol/correctness.py), applied by the rater table. Columns, in order: ``study, annotator, session, phase, trial,
 image_id, rank, label_id, rt_ms, shown_at, answered_at, flags`` (the public format of
 DESIGN.md), then ``outcome, flag_note, image_sha256, presented_ms, trial_uuid,
-supersedes, superseded, pilot, interrupted, paused, exposures, group, condition``, then the manifest's
-attribute columns (e.g. ``source_image_id``) of the studies that have them. A run
-manifest (JSON beside the table) carries the app version, the protocol hashes with each
-image's SHA-256, and the sessions, which is also what lets :func:`import_answers`
+supersedes, superseded, pilot, interrupted, paused, exposures, group, condition, front_end``
+(``desktop`` or ``web``: what the session was annotated in), then the manifest's attribute
+columns (e.g. ``source_image_id``) of the studies that have them. A run manifest (JSON
+beside the table) carries the app version, the protocol hashes with each image's SHA-256,
+and the sessions, which is also what lets :func:`import_answers`
 rebuild a store from an export.
 
 An export builds the table in Arrow (:func:`answers_table`: the trials and the answers read
@@ -69,16 +70,17 @@ COLUMNS = [
     "exposures",
     "group",
     "condition",
+    "front_end",
 ]
 #: True/False columns that exports of older versions lack (read as False).
 LATER_FLAGS = ("pilot", "interrupted", "paused")
 #: Columns that exports of older versions lack (read as False / empty).
-LATER_COLUMNS = (*LATER_FLAGS, "exposures", "group", "condition")
+LATER_COLUMNS = (*LATER_FLAGS, "exposures", "group", "condition", "front_end")
 #: Prefix of a manifest attribute column whose name is already an export column (e.g. ``group``).
 ATTRIBUTE_PREFIX = "manifest_"
 FORMATS = ("csv", "parquet")
 #: A session entry of the run manifest, as written and as staged back into a store: columns of ``sessions``.
-_MANIFEST_SESSION_COLUMNS = (*SESSION_FIELDS, "pilot", "assignment")
+_MANIFEST_SESSION_COLUMNS = (*SESSION_FIELDS, "pilot", "assignment", "front_end")
 #: Problems listed in one refusal of a table (the count says how many more there are).
 MAX_LISTED = 100
 
@@ -106,7 +108,7 @@ SELECT st.name AS study, s.annotator_id AS annotator, s.uuid AS session, t.phase
        CASE WHEN i.session_uuid IS NULL THEN 0 ELSE 1 END AS interrupted,
        CASE WHEN COALESCE(p.pauses, 0) > 0 THEN 1 ELSE 0 END AS paused,
        CASE WHEN t.outcome = 'skip' THEN 0 ELSE 1 + COALESCE(p.repeated, 0) END AS exposures, s.assignment,
-       s.study_uuid
+       s.study_uuid, s.front_end
 FROM trials t
 JOIN sessions s ON s.uuid = t.session_uuid
 JOIN studies st ON st.uuid = s.study_uuid
@@ -162,7 +164,9 @@ _TRIAL_TYPES = {
         ("study", "annotator", "session", "phase", "image_id", "shown_at", "answered_at", "flags", "outcome"),
         "string",
     ),
-    **dict.fromkeys(("flag_note", "image_sha256", "trial_uuid", "supersedes", "assignment", "study_uuid"), "string"),
+    **dict.fromkeys(
+        ("flag_note", "image_sha256", "trial_uuid", "supersedes", "assignment", "study_uuid", "front_end"), "string"
+    ),
     **dict.fromkeys(("trial", "exposures"), "int64"),
     **dict.fromkeys(("rt_ms", "presented_ms"), "double"),
     **dict.fromkeys(("superseded", "pilot", "interrupted", "paused"), "bool"),
@@ -401,6 +405,8 @@ def _read_table(path: Path, problems: list[Problem]) -> tuple[pd.DataFrame, bool
         frame["group"] = pd.Series(pd.NA, index=frame.index, dtype="Int64") if path.suffix == ".parquet" else ""
     if "condition" not in frame.columns:  # an export of an older version: no conditions
         frame["condition"] = ""
+    if "front_end" not in frame.columns:  # an export of a version before the web front end
+        frame["front_end"] = "desktop"
     marked = "pilot" in frame.columns
     for column in LATER_FLAGS:  # absent from exports of older versions
         if column not in frame.columns:
@@ -524,6 +530,7 @@ def _stage(store: ResultsStore, frame: pd.DataFrame, manifest: dict) -> None:
                 **s,
                 "trial_order": json.dumps(s["trial_order"]),
                 "assignment": json.dumps(s["assignment"], sort_keys=True) if s.get("assignment") else None,
+                "front_end": s.get("front_end", "desktop"),  # older manifests: every session was a desktop's
             }
             conn.execute(
                 f"INSERT INTO sessions({', '.join(_MANIFEST_SESSION_COLUMNS)}) "

@@ -21,6 +21,7 @@ import pandas as pd
 
 from study_app.errors import Problem
 from study_app.protocol.responses import LABELLED_OUTCOMES, OUTCOMES
+from study_app.store.answer_store import FRONT_ENDS
 from study_app.store.metadata import DamagedValue, assignment_of, order_of, snapshot_of
 
 #: Columns of an answers table that the rows of one trial need not agree on: they differ by rank
@@ -130,6 +131,8 @@ def manifest_problems(manifest: object, where: Path) -> list[Problem]:
             bad(entry, "protocol_hash", "differs from the protocol hash of the session's study")
         if session.get("pilot", 0) not in (0, 1):  # True and False are 1 and 0
             bad(entry, "pilot", f"{session['pilot']!r} is not 0 or 1")
+        if session.get("front_end", "desktop") not in FRONT_ENDS:
+            bad(entry, "front_end", f"{session['front_end']!r} is not one of {', '.join(FRONT_ENDS)}")
         if session.get("assignment") is not None and (why := _why_not(assignment_of, session["assignment"])):
             bad(entry, "assignment", f"not a counterbalancing assignment: {why}")
     return problems

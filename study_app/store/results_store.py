@@ -30,7 +30,7 @@ from study_app.protocol.responses import Event, utc_now
 from study_app.protocol.schedule import Trial, session_trials
 from study_app.protocol.study import ImageRecord, Study
 from study_app.store.allocation import allocated_phases, claim_trials, fill_slot, keep_claims
-from study_app.store.answer_store import ALWAYS_SYNCED, StoredAnswer, SyncStatus, TrialAnswer
+from study_app.store.answer_store import ALWAYS_SYNCED, FRONT_ENDS, StoredAnswer, SyncStatus, TrialAnswer
 from study_app.store.db import Connection, LockWaitListener, StoreConnection, connect, serialize, write
 from study_app.store.file_guard import FileGuard
 from study_app.store.metadata import assignment as stored_assignment, trial_order
@@ -209,10 +209,17 @@ class ResultsStore:
     #: Answers fill their allocation slot here (a desktop's offline journal leaves that to the server).
     fills_slots = True
 
-    def __init__(self, path: str | Path, readonly: bool = False, pilot: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, readonly: bool = False, pilot: bool = False, front_end: str = "desktop"
+    ) -> None:
         """``pilot``: this store is for simulated sessions only (see :mod:`study_app.session.pilot`);
-        a real store refuses pilot sessions and a pilot store refuses real ones."""
+        a real store refuses pilot sessions and a pilot store refuses real ones. ``front_end``:
+        what the sessions it starts are annotated in (one of :data:`FRONT_ENDS`), recorded per
+        session so that a study mixing desks and browsers can tell them apart."""
+        if front_end not in FRONT_ENDS:
+            raise ValueError(f"front_end must be one of {FRONT_ENDS}, not {front_end!r}")
         self.pilot = pilot
+        self.front_end = front_end
         location = store_location(path)
         self.path: Path | ServerAddress
         self.conn: Connection
@@ -383,7 +390,7 @@ class ResultsStore:
             )
             conn.execute(
                 "INSERT INTO sessions(uuid, study_uuid, annotator_id, protocol_hash, app_version, machine, started_at, "
-                "trial_order, pilot, assignment) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "trial_order, pilot, assignment, front_end) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     session.uuid,
                     study_uuid,
@@ -395,6 +402,7 @@ class ResultsStore:
                     order,
                     int(self.pilot),
                     assignment.to_json() if assignment else None,
+                    self.front_end,
                 ),
             )
         return session
@@ -469,8 +477,11 @@ class ResultsStore:
         if not session.has_trial(trial):
             raise StoreError(f"trial {trial} is not in session {session.uuid}")
         self._check_file()
-        trial_uuid = new_uuid()
+        trial_uuid = client_trial_uuid(session.uuid, answer.client_uuid) if answer.client_uuid else new_uuid()
         with write(self.conn) as conn:
+            if answer.client_uuid and _stored_trial(conn, trial_uuid, trial, answer.client_uuid):
+                session.answered.add((trial.phase, trial.index))
+                return trial_uuid  # sent again (its acknowledgement was lost): stored once
             rows = conn.execute(
                 "SELECT uuid, supersedes FROM trials WHERE session_uuid = ? AND phase = ? AND trial_index = ?",
                 (session.uuid, trial.phase, trial.index),
@@ -523,6 +534,15 @@ class ResultsStore:
                 )
         session.answered.add((trial.phase, trial.index))
         return trial_uuid
+
+    def client_answer(self, session: Session, client_uuid: str) -> tuple[str, int] | None:
+        """(phase, trial index) of the answer a front end sent under ``client_uuid`` in this
+        session, if it is stored: a page that re-sends an answer whose acknowledgement it never
+        got learns that it is stored (once), whichever trial is current by now."""
+        row = self.conn.execute(
+            "SELECT phase, trial_index FROM trials WHERE uuid = ?", (client_trial_uuid(session.uuid, client_uuid),)
+        ).fetchone()
+        return (row[0], int(row[1])) if row else None
 
     def _check_file(self) -> None:
         """Raise (once, after rescuing every answer) if the results file was deleted or replaced."""
@@ -635,6 +655,27 @@ class ResultsStore:
             "st.uuid = s.study_uuid WHERE st.name = ? AND s.annotator_id = ? ORDER BY s.started_at, s.uuid",
             (study.name, annotator),
         ).fetchall()
+
+
+def client_trial_uuid(session_uuid: str, client_uuid: str) -> str:
+    """The stored trial UUID of an answer a front end made up ``client_uuid`` for: derived from
+    the session's, so that one page's UUIDs can never name (and so replay onto) another
+    session's rows, and sending the same answer twice names the same row."""
+    return child_uuid(session_uuid, f"client:{client_uuid}")
+
+
+def _stored_trial(conn: Connection, trial_uuid: str, trial: Trial, client_uuid: str) -> bool:
+    """Whether the answer ``trial_uuid`` is stored already (for this very trial; a client UUID
+    sent again for another trial is refused: the page reused it)."""
+    row = conn.execute("SELECT phase, trial_index FROM trials WHERE uuid = ?", (trial_uuid,)).fetchone()
+    if row is None:
+        return False
+    if (row[0], int(row[1])) != (trial.phase, trial.index):
+        raise StoreError(
+            f"answer {client_uuid} is stored for trial {int(row[1]) + 1} of phase {row[0]}, "
+            f"not for trial {trial.index + 1} of phase {trial.phase}: one answer UUID names one answer"
+        )
+    return True
 
 
 def _resumable(

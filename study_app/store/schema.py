@@ -162,7 +162,23 @@ CREATE INDEX allocations_by_trial ON allocations(trial_uuid);
 ALTER TABLE sessions ADD COLUMN heartbeat_at TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+# Version 6: the front end a session was annotated in (``desktop``: the PyQt5 window or a
+# scripted pilot; ``web``: a browser through ``serve``), and the web server's session tokens,
+# kept as SHA-256 digests (never the token itself) so that a restarted server still knows a
+# participant's page. Tokens belong to one server's store: merge, export and recovery leave
+# them out (they are not in :data:`TABLES`); a participant without one starts again with
+# their id and resumes.
+_V6 = """
+ALTER TABLE sessions ADD COLUMN front_end TEXT NOT NULL DEFAULT 'desktop';
+CREATE TABLE web_tokens (
+    token_digest TEXT PRIMARY KEY,
+    session_uuid TEXT NOT NULL REFERENCES sessions(uuid),
+    created_at TEXT NOT NULL
+);
+CREATE INDEX web_tokens_by_session ON web_tokens(session_uuid);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 #: Tables in dependency order (parents before children), as merge and recovery copy them.
 TABLES = ("studies", "annotators", "sessions", "trials", "answers", "flags", "events", "review_sessions", "reviews")
@@ -208,5 +224,6 @@ def _apply(conn: sqlite3.Connection, version: int) -> None:
         )
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # a failed COMMIT (a full disk) has rolled back already
+            conn.execute("ROLLBACK")
         raise

@@ -143,7 +143,7 @@ def test_a_store_made_by_an_import_that_fails_while_writing_is_removed(tmp_path,
     script = (
         "import resource, signal, sys\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-        "resource.setrlimit(resource.RLIMIT_FSIZE, (220_000, resource.RLIM_INFINITY))\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (260_000, resource.RLIM_INFINITY))\n"
         "from study_app.cli.main import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )

@@ -1,0 +1,71 @@
+"""The threads that own the results store for the web server.
+
+The server answers many pages at once on one event loop, but a store connection (and each
+participant's :class:`~study_app.session.controller.SessionController` that writes through
+it) must stay on one thread. So the store lives in worker threads: one for a SQLite file
+(SQLite has one writer at a time anyway, and one thread keeps its transactions in a queue
+instead of in lock waits), several for a PostgreSQL server (each with its own connection).
+A participant is pinned to one worker for the life of the server, so its controller is
+only ever touched by that worker's thread, in the order its requests came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from study_app.store.results_store import ResultsStore
+
+T = TypeVar("T")
+
+#: Worker threads (store connections) for a PostgreSQL store.
+SERVER_WORKERS = 4
+
+
+class StoreWorkers:
+    """One thread and one store connection per worker; :meth:`run` calls a function on one of them."""
+
+    def __init__(self, location: str | Path, *, pilot: bool, count: int) -> None:
+        self._location = location
+        self._pilot = pilot
+        self._local = threading.local()
+        self._executors = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"store-{number}") for number in range(count)
+        ]
+
+    def worker_of(self, key: str) -> int:
+        """The worker a participant (by annotator id) is pinned to: the same one on every start."""
+        return zlib.crc32(key.encode("utf-8")) % len(self._executors)
+
+    def store(self) -> ResultsStore:
+        """The calling worker thread's store (opened on its first use)."""
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = ResultsStore(self._location, pilot=self._pilot, front_end="web")
+            store.check_kind()  # a real store refuses a pilot server and the other way round
+            self._local.store = store
+        return store
+
+    async def run(self, worker: int, call: Callable[[ResultsStore], T]) -> T:
+        """``call(store)`` on ``worker``'s thread, awaited without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executors[worker], lambda: call(self.store()))
+
+    def close(self) -> None:
+        """Close each worker's store on its own thread (a SQLite connection belongs to the
+        thread that opened it), then end the threads."""
+        executors, self._executors = self._executors, []
+        for executor in executors:
+            executor.submit(self._close_local).result()
+            executor.shutdown(wait=True)
+
+    def _close_local(self) -> None:
+        store = getattr(self._local, "store", None)
+        if store is not None:
+            store.close()
+            self._local.store = None
