@@ -202,8 +202,9 @@ class WebSession:
         return {"then": event.detail["then"]}
 
     def log(self, events: list[Event]) -> dict[str, Any]:
-        if self.controller is not None:
-            self.controller.log(events)
+        if self.controller is None:  # ended before this server saw it: nothing to log against
+            return {"logged": 0}
+        self.controller.log(events)
         return {"logged": len(events)}
 
 
@@ -246,6 +247,10 @@ class Registry:
             self._by_token[token] = web
         return token, web
 
+    def knows(self, token: str) -> bool:
+        """Whether this process has served ``token`` already (no look-up in the store needed)."""
+        return token in self._by_token
+
     async def find(self, token: str) -> WebSession | None:
         """The session a page's token opens (looked up in the store after a restart)."""
         web = self._by_token.get(token)
@@ -255,7 +260,7 @@ class Registry:
             web = self._by_token.get(token)
             if web is not None:
                 return web
-            found = await self.workers.run(0, lambda store: session_of_token(store, token))
+            found = await self.workers.read(lambda store: session_of_token(store, token))
             if found is None:
                 return None
             session_uuid, annotator = found

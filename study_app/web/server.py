@@ -48,7 +48,8 @@ from study_app.web.workers import SERVER_WORKERS, StoreWorkers
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "sa_session"
-#: Starts per client address: a panel sends many participants, a script more (the load test).
+#: Starts (and look-ups of tokens this process has not seen) per client address: a panel sends
+#: many participants, a script more (the load test).
 START_RATE = (200.0, 5.0)
 MAX_SEARCH_RESULTS = 200
 
@@ -152,7 +153,12 @@ def create_app(config: ServerConfig) -> Starlette:
         participant's rate limit (429), and the refusals and bad requests as JSON errors."""
 
         async def route(request: Request) -> Response:
-            web = await registry.find(request.cookies.get(COOKIE, ""))
+            token = request.cookies.get(COOKIE, "")
+            if not registry.knows(token):  # a look-up in the store: limited per address, as starts are
+                wait = address_bucket(request).take()
+                if wait:
+                    return _retry(wait)
+            web = await registry.find(token)
             if web is None:
                 return _error(401, "no session: open the study's link again to start or resume")
             wait = web.bucket.take()
@@ -185,10 +191,12 @@ def create_app(config: ServerConfig) -> Starlette:
 
         return serve_page
 
-    async def start(request: Request) -> Response:
+    def address_bucket(request: Request) -> RateBucket:
         address = request.client.host if request.client else ""
-        bucket = start_buckets.setdefault(address, RateBucket(*START_RATE))
-        wait = bucket.take()
+        return start_buckets.setdefault(address, RateBucket(*START_RATE))
+
+    async def start(request: Request) -> Response:
+        wait = address_bucket(request).take()
         if wait:
             return _retry(wait, _error(429, "too many starts from this address; try again shortly"))
         try:
@@ -265,7 +273,9 @@ def create_app(config: ServerConfig) -> Starlette:
         if path is None:  # another page's token, an expired one (a restart), or made up: all alike
             return _error(404, "no such image for this session")
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return FileResponse(path, media_type=media_type, headers={"cache-control": "private, max-age=86400"})
+        # Read at once: a study image is small and in the page cache, and one read costs less than
+        # the four trips to a thread pool of a streamed file response.
+        return Response(path.read_bytes(), media_type=media_type, headers={"cache-control": "private, max-age=86400"})
 
     async def answer(request: Request, web: WebSession) -> Response:
         sent = payloads.answer(await _json_body(request), study.labels.class_ids, _most_answers(study))
@@ -306,8 +316,8 @@ def create_app(config: ServerConfig) -> Starlette:
         return secrets.compare_digest(given.encode("utf-8"), config.researcher_token.encode("utf-8"))
 
     async def progress_text(images: bool) -> str:
-        return await workers.run(
-            0, lambda store: format_progress(study_progress(store, study.name), images=images) or "no sessions yet"
+        return await workers.read(
+            lambda store: format_progress(study_progress(store, study.name), images=images) or "no sessions yet"
         )
 
     async def researcher(request: Request) -> Response:

@@ -28,7 +28,12 @@ SERVER_WORKERS = 4
 
 
 class StoreWorkers:
-    """One thread and one store connection per worker; :meth:`run` calls a function on one of them."""
+    """One thread and one store connection per worker; :meth:`run` calls a function on one of them.
+
+    Besides the writers, one reader thread holds a read-only connection for what only reads
+    (the researcher's progress page, finding a page's token after a restart), so that a slow
+    read never holds up an answer queued for a SQLite file's only writer.
+    """
 
     def __init__(self, location: str | Path, *, pilot: bool, count: int) -> None:
         self._location = location
@@ -37,16 +42,19 @@ class StoreWorkers:
         self._executors = [
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"store-{number}") for number in range(count)
         ]
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-reader")
+        for executor in self._executors:  # opened now: a store that cannot be used stops the server at its start
+            executor.submit(self.store).result()
 
     def worker_of(self, key: str) -> int:
         """The worker a participant (by annotator id) is pinned to: the same one on every start."""
         return zlib.crc32(key.encode("utf-8")) % len(self._executors)
 
-    def store(self) -> ResultsStore:
-        """The calling worker thread's store (opened on its first use)."""
+    def store(self, readonly: bool = False) -> ResultsStore:
+        """The calling thread's store (opened on its first use)."""
         store = getattr(self._local, "store", None)
         if store is None:
-            store = ResultsStore(self._location, pilot=self._pilot, front_end="web")
+            store = ResultsStore(self._location, readonly=readonly, pilot=self._pilot, front_end="web")
             store.check_kind()  # a real store refuses a pilot server and the other way round
             self._local.store = store
         return store
@@ -56,10 +64,15 @@ class StoreWorkers:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executors[worker], lambda: call(self.store()))
 
+    async def read(self, call: Callable[[ResultsStore], T]) -> T:
+        """``call(store)`` on the reader thread, with a read-only connection."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader, lambda: call(self.store(readonly=True)))
+
     def close(self) -> None:
-        """Close each worker's store on its own thread (a SQLite connection belongs to the
-        thread that opened it), then end the threads."""
-        executors, self._executors = self._executors, []
+        """Close each thread's store on that thread (a SQLite connection belongs to the thread
+        that opened it), then end the threads."""
+        executors, self._executors = [*self._executors, self._reader], []
         for executor in executors:
             executor.submit(self._close_local).result()
             executor.shutdown(wait=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from study_app.errors import StoreError
 from study_app.protocol.responses import utc_now
 from study_app.protocol.study import load_study
 from study_app.session.label_search import LabelSearchIndex
@@ -198,6 +199,13 @@ def test_each_bad_field_of_an_answer_is_refused_by_name(study, store, change, fi
         assert client.get("/api/state").json()["position"] == 0  # nothing stored
 
 
+def test_forged_tokens_are_looked_up_a_limited_number_of_times_per_address(study, store):
+    with client_for(study, store) as client:
+        client.cookies.set(COOKIE, "forged")
+        codes = [client.get("/api/state").status_code for _ in range(300)]
+    assert set(codes[:200]) == {401} and codes.count(429) > 50  # 200 at once, then 5 a second
+
+
 def test_bodies_that_are_not_json_objects_or_too_large_are_refused(study, store):
     with client_for(study, store) as client:
         start(client)
@@ -379,9 +387,13 @@ def test_a_real_server_refuses_a_pilot_store_and_the_other_way_round(study, tmp_
     pilot = tmp_path / "pilot.sqlite"
     with client_for(study, pilot, pilot=True) as client:
         start(client, "P01")
-    with client_for(study, pilot) as client:
-        refused = client.post("/api/start", json={"consent": True, "annotator": "W01"})
-        assert refused.status_code == 409 and "pilot" in refused.json()["error"]
+    with pytest.raises(StoreError, match="holds 1 pilot session"):  # at the server's start, not a participant's
+        create_app(ServerConfig(study, pilot))
+    real = tmp_path / "real.sqlite"
+    with client_for(study, real) as client:
+        start(client, "W01")
+    with pytest.raises(StoreError, match="holds 1 real session"):
+        create_app(ServerConfig(study, real, pilot=True))
 
 
 def test_a_completion_url_must_be_an_http_address(study, store):
