@@ -11,8 +11,9 @@ models. Measured:
   measured on the top-1 errors: the most there are to walk through.
 - the review window's save -> next error on screen (a durable review in the store, then
   the next error's ground truth, guesses and causes shown), p50/p99 over 200 reviews,
-  against the baseline of one bare durable write transaction; target p99 under 100 ms
-  (nothing is timed on this screen that depends on it; 100 ms reads as instant).
+  against the baseline of one bare durable write transaction; targets p50 under 10 ms
+  (issue #25) and p99 under 100 ms (nothing is timed on this screen that depends on it;
+  100 ms reads as instant).
 - ``current_reviews`` (where a returning reviewer resumes) with 30,000 stored reviews of
   20,000 errors, against reading those rows alone; target under 2 s.
 
@@ -39,6 +40,7 @@ FULL = Workload(annotators=20, images=1500, classes=1000)
 QUICK = Workload(annotators=3, images=100, classes=100)
 FIND_TARGET_S = 5.0
 NEXT_TARGET_MS = 100.0
+NEXT_P50_TARGET_MS = 10.0
 REVIEWS = 200
 
 
@@ -180,7 +182,16 @@ def _window(study, items, selection, store_path: Path, count: int) -> list[Resul
     p50, p99 = percentiles(samples)
     bare50, bare99 = percentiles(bare)
     return [
-        Result("review", "save -> next error shown, p50", p50, "ms", "", bare50, "bare durable write p50"),
+        Result(
+            "review",
+            "save -> next error shown, p50",
+            p50,
+            "ms",
+            f"< {NEXT_P50_TARGET_MS:g} ms",
+            bare50,
+            "bare durable write p50",
+            p50 < NEXT_P50_TARGET_MS,
+        ),
         Result(
             "review",
             "save -> next error shown, p99",

@@ -12,6 +12,10 @@ columns (e.g. ``source_image_id``) of the studies that have them. A run manifest
 beside the table) carries the app version, the protocol hashes with each image's SHA-256,
 and the sessions, which is also what lets :func:`import_answers`
 rebuild a store from an export.
+
+An export builds the table in Arrow (:func:`answers_table`: the trials and the answers read
+in chunks and joined by Arrow and NumPy) and writes CSV or Parquet from it with pyarrow; the
+statistics read the same rows as a pandas frame (:func:`answers_frame`).
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from study_app.errors import Problem, StoreError
-from study_app.io.csv_safety import safe_csv_text, unescape_frame
+from study_app.io.csv_safety import unescape_frame, write_safe_csv
 from study_app.io.output_guard import replacing
 from study_app.protocol.responses import utc_now
 from study_app.store.db import write
@@ -34,6 +40,9 @@ from study_app.store.merge import merge_into
 from study_app.store.metadata import MANIFEST_DEPTH, assignment as stored_assignment, decode_json, snapshot, trial_order
 from study_app.store.results_store import ResultsStore, child_uuid, key_uuid
 from study_app.version import __version__
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 COLUMNS = [
     "study",
@@ -78,7 +87,7 @@ MAX_LISTED = 100
 #: Events that mean the annotator's attention left the window during a trial.
 ATTENTION_EVENTS = ("focus_lost", "minimized")
 
-_QUERY = """
+_TRIAL_PARTS = """
 WITH flag_text AS (
     SELECT trial_uuid, group_concat(reason, ';') AS flags, group_concat(note, ';') AS flag_note
     FROM flags GROUP BY trial_uuid
@@ -92,33 +101,44 @@ WITH flag_text AS (
     FROM events WHERE kind IN ('pause', 'exposure') GROUP BY session_uuid, phase, trial_index
 )
 SELECT st.name AS study, s.annotator_id AS annotator, s.uuid AS session, t.phase, t.trial_index AS trial,
-       t.image_id, a.rank, COALESCE(a.label_id, '') AS label_id, t.rt_ms, t.shown_at, t.answered_at,
+       t.image_id, {answer_columns}t.rt_ms, t.shown_at, t.answered_at,
        COALESCE(f.flags, '') AS flags, t.outcome, COALESCE(f.flag_note, '') AS flag_note,
        t.image_sha256, t.presented_ms, t.uuid AS trial_uuid, COALESCE(t.supersedes, '') AS supersedes,
-       r.uuid IS NOT NULL AS superseded, s.pilot, i.session_uuid IS NOT NULL AS interrupted,
-       COALESCE(p.pauses, 0) > 0 AS paused,
+       CASE WHEN r.uuid IS NULL THEN 0 ELSE 1 END AS superseded, s.pilot,
+       CASE WHEN i.session_uuid IS NULL THEN 0 ELSE 1 END AS interrupted,
+       CASE WHEN COALESCE(p.pauses, 0) > 0 THEN 1 ELSE 0 END AS paused,
        CASE WHEN t.outcome = 'skip' THEN 0 ELSE 1 + COALESCE(p.repeated, 0) END AS exposures, s.assignment,
        s.study_uuid, s.front_end
 FROM trials t
 JOIN sessions s ON s.uuid = t.session_uuid
 JOIN studies st ON st.uuid = s.study_uuid
-LEFT JOIN answers a ON a.trial_uuid = t.uuid
-LEFT JOIN flag_text f ON f.trial_uuid = t.uuid
+{answer_join}LEFT JOIN flag_text f ON f.trial_uuid = t.uuid
 LEFT JOIN revised r ON r.uuid = t.uuid
 LEFT JOIN interruptions i ON i.session_uuid = t.session_uuid AND i.phase = t.phase AND i.trial_index = t.trial_index
 LEFT JOIN pauses p ON p.session_uuid = t.session_uuid AND p.phase = t.phase AND p.trial_index = t.trial_index
 {where}
-ORDER BY s.annotator_id, s.started_at, s.uuid, t.answered_at, t.rowid, a.rank
+ORDER BY s.annotator_id, s.started_at, s.uuid, t.answered_at, t.rowid{rank_order}
 """
+_ATTENTION = ", ".join(f"'{kind}'" for kind in ATTENTION_EVENTS)
+#: One row per (trial, rank): what :func:`answers_frame` reads.
+_QUERY = _TRIAL_PARTS.replace("{attention}", _ATTENTION).format(
+    answer_columns="a.rank, COALESCE(a.label_id, '') AS label_id, ",
+    answer_join="LEFT JOIN answers a ON a.trial_uuid = t.uuid\n",
+    rank_order=", a.rank",
+    where="{where}",
+)
+#: One row per trial, in the table's order: :func:`answers_table` adds the answers to it in Arrow.
+_TRIALS_QUERY = _TRIAL_PARTS.replace("{attention}", _ATTENTION).format(
+    answer_columns="", answer_join="", rank_order="", where=""
+)
 
 
 def answers_frame(store: ResultsStore, include_superseded: bool = False, session: str | None = None) -> pd.DataFrame:
     """Every stored answer (or one session's) as the tidy table; revised trials only if asked."""
     conditions = ([] if include_superseded else ["r.uuid IS NULL"]) + ([] if session is None else ["s.uuid = ?"])
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    attention = ", ".join(f"'{kind}'" for kind in ATTENTION_EVENTS)
     params = () if session is None else (session,)
-    query = _QUERY.format(where=where, attention=attention)
+    query = _QUERY.format(where=where)
     if isinstance(store.conn, sqlite3.Connection):
         frame = pd.read_sql_query(query, store.conn, params=params)
     else:  # a server connection (postgres.py): pandas reads only SQLite connections without SQLAlchemy
@@ -137,43 +157,145 @@ def answers_frame(store: ResultsStore, include_superseded: bool = False, session
     return pd.concat([frame[COLUMNS], attributes], axis=1)
 
 
-def _stimulus_columns(store: ResultsStore, studies: pd.Series, image_ids: pd.Series) -> pd.DataFrame:
-    """Each row's ``condition`` and manifest attribute columns, from its study's protocol snapshot.
+#: Arrow types of the columns of ``_TRIALS_QUERY`` and of the answers that :func:`answers_table`
+#: reads ("bool": read as the 0/1 the query gives on SQLite and on a server alike, then cast).
+_TRIAL_TYPES = {
+    **dict.fromkeys(
+        ("study", "annotator", "session", "phase", "image_id", "shown_at", "answered_at", "flags", "outcome"),
+        "string",
+    ),
+    **dict.fromkeys(
+        ("flag_note", "image_sha256", "trial_uuid", "supersedes", "assignment", "study_uuid", "front_end"), "string"
+    ),
+    **dict.fromkeys(("trial", "exposures"), "int64"),
+    **dict.fromkeys(("rt_ms", "presented_ms"), "double"),
+    **dict.fromkeys(("superseded", "pilot", "interrupted", "paused"), "bool"),
+}
+_ANSWER_TYPES = {"trial_uuid": "string", "rank": "int64", "label_id": "string"}
+#: Rows fetched from the store at a time: Python holds one chunk's values, Arrow the whole table.
+CHUNK_ROWS = 50_000
+
+
+def _read_arrow(conn, query: str, types: dict[str, str]) -> pa.Table:
+    """A query's rows as an Arrow table, read in chunks of :data:`CHUNK_ROWS` (any DB-API connection).
+
+    Each chunk of row tuples becomes one Arrow struct array, converted in C: taking the tuples
+    apart column by column in Python costs ten times as much.
+    """
+    import pyarrow as pa
+
+    cursor = conn.execute(query)
+    names = [d[0] for d in cursor.description]
+    read_as = pa.struct([(n, pa.int64() if types[n] == "bool" else pa.type_for_alias(types[n])) for n in names])
+    chunks = []
+    while rows := cursor.fetchmany(CHUNK_ROWS):
+        chunks.append(pa.array(rows, type=read_as))
+    columns = pa.chunked_array(chunks, type=read_as).combine_chunks().flatten()
+    return pa.table(
+        [column.cast(pa.bool_()) if types[n] == "bool" else column for n, column in zip(names, columns)], names=names
+    )
+
+
+def answers_table(store: ResultsStore) -> pa.Table:
+    """Every stored answer, revised ones included (what an export writes), as an Arrow table with
+    the columns and rows of ``answers_frame(store, include_superseded=True)``.
+
+    The trials (one row each, in the table's order, from the same SQL as :func:`answers_frame`)
+    and the answers are read apart, in chunks, and joined by Arrow and NumPy: a trial's columns
+    pass through Python once, not once per ranked label, and nothing is held as a Python object
+    per row (a million answers: a few seconds where the frame takes several times as long).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    trials = _read_arrow(store.conn, _TRIALS_QUERY, _TRIAL_TYPES)
+    answers = _read_arrow(store.conn, "SELECT trial_uuid, rank, label_id FROM answers", _ANSWER_TYPES)
+    position = pc.index_in(answers["trial_uuid"], value_set=trials["trial_uuid"]).fill_null(-1).to_numpy()
+    kept = position >= 0  # an answer without its trial (a damaged store) has no row, as in the frame's join
+    position, ranks = position[kept], answers["rank"].to_numpy()[kept]
+    labels = pa.concat_arrays([*answers["label_id"].filter(pa.array(kept)).chunks, pa.array([""])])
+    unanswered = np.flatnonzero(np.bincount(position, minlength=trials.num_rows) == 0)  # one row, no rank
+    rows = np.concatenate([position, unanswered])
+    order = np.lexsort((np.concatenate([ranks, np.zeros(len(unanswered), dtype=ranks.dtype)]), rows))
+    answered = order < len(position)
+    answer = np.where(answered, order, len(position))  # the "" after the labels for a trial without any
+
+    columns = {name: trials[name] for name in COLUMNS if name in trials.column_names}
+    distinct = trials.select(["session", "assignment"]).group_by(["session", "assignment"]).aggregate([])
+    groups = _session_groups(zip(distinct["session"].to_pylist(), distinct["assignment"].to_pylist()), store.path)
+    columns["group"] = pc.take(
+        pa.array(list(groups.values()), pa.int64()),
+        pc.index_in(trials["session"], value_set=pa.array(list(groups), pa.string())),
+    )
+    study_uuids = trials["study_uuid"].to_pylist()
+    entries, names = _stimulus_entries(store, dict.fromkeys(study_uuids))
+    if entries:
+        values = _stimulus_values(entries, names, study_uuids, trials["image_id"].to_pylist())
+        columns |= {name: pa.array(column, pa.string()) for name, column in values.items()}
+    else:
+        columns["condition"] = pa.array([""] * trials.num_rows, pa.string())
+    table = pa.table(columns).take(rows[order])
+    table = table.append_column("rank", pa.array(np.concatenate([ranks, [0]])[answer], mask=~answered))
+    table = table.append_column("label_id", labels.take(answer))
+    return table.select(COLUMNS + [name for name in table.column_names if name not in COLUMNS])
+
+
+def _stimulus_entries(store: ResultsStore, study_uuids: Iterable[str]) -> tuple[dict[tuple[str, str], dict], list[str]]:
+    """The protocol snapshot's entry of each (study, image) with a condition or attributes, and the
+    attribute names in the order first met (the columns after :data:`COLUMNS`).
 
     Looked up, not stored per trial: the snapshot has held every image of the protocol since
     the first store, so a store written before conditions existed is read unchanged (its
     snapshot has no conditions: "" everywhere), and nothing about a trial is stored twice.
-    An attribute named like an export column gets the prefix :data:`ATTRIBUTE_PREFIX`.
     """
     entries: dict[tuple[str, str], dict] = {}
     names: dict[str, None] = {}
-    for study_uuid in studies.dropna().unique():
+    for study_uuid in study_uuids:
         row = store.conn.execute("SELECT snapshot FROM studies WHERE uuid = ?", (study_uuid,)).fetchone()
         images = snapshot(row[0], study_uuid, store.path).get("images") or {}
         for image_id, entry in images.items():
             if isinstance(entry, dict) and (entry.get("condition") or entry.get("attributes")):
                 entries[study_uuid, image_id] = entry
                 names |= dict.fromkeys(entry.get("attributes") or {})
-    columns = pd.DataFrame({"condition": pd.Series("", index=studies.index, dtype=object)})
-    if not entries:
-        return columns
+    return entries, list(names)
+
+
+def _stimulus_values(
+    entries: dict[tuple[str, str], dict], names: list[str], studies: Iterable, image_ids: Iterable
+) -> dict[str, list[str]]:
+    """Each row's ``condition`` and manifest attribute columns (an attribute named like an export
+    column gets the prefix :data:`ATTRIBUTE_PREFIX`)."""
     found = [entries.get(key, {}) for key in zip(studies, image_ids)]
-    columns["condition"] = [str(entry.get("condition", "")) for entry in found]
+    values = {"condition": [str(entry.get("condition", "")) for entry in found]}
     for name in names:
-        values = [str((entry.get("attributes") or {}).get(name, "")) for entry in found]
-        columns[ATTRIBUTE_PREFIX + name if name in COLUMNS else name] = pd.Series(
-            values, index=studies.index, dtype=object
-        )
-    return columns
+        values[ATTRIBUTE_PREFIX + name if name in COLUMNS else name] = [
+            str((entry.get("attributes") or {}).get(name, "")) for entry in found
+        ]
+    return values
+
+
+def _stimulus_columns(store: ResultsStore, studies: pd.Series, image_ids: pd.Series) -> pd.DataFrame:
+    """Each row's ``condition`` and manifest attribute columns, from its study's protocol snapshot."""
+    entries, names = _stimulus_entries(store, studies.dropna().unique())
+    if not entries:
+        return pd.DataFrame({"condition": pd.Series("", index=studies.index, dtype=object)})
+    return pd.DataFrame(
+        {
+            column: pd.Series(values, index=studies.index, dtype=object)
+            for column, values in _stimulus_values(entries, names, studies, image_ids).items()
+        }
+    )
+
+
+def _session_groups(pairs: Iterable[tuple[str, str | None]], where: Path | str) -> dict[str, int]:
+    """The counterbalancing group of each (session, stored assignment) with one (the study has a design)."""
+    return {session: stored_assignment(text, session, where).group for session, text in pairs if text is not None}
 
 
 def _groups(assignments: pd.Series, sessions: pd.Series, where: Path | str) -> pd.Series:
     """The counterbalancing group of each row's session (empty where the study has no design)."""
     stored = pd.DataFrame({"session": sessions, "assignment": assignments}).dropna().drop_duplicates("session")
-    groups = {
-        session: stored_assignment(text, session, where).group for session, text in stored.itertuples(index=False)
-    }
-    return sessions.map(groups).astype("Int64")
+    return sessions.map(_session_groups(stored.itertuples(index=False), where)).astype("Int64")
 
 
 def run_manifest(store: ResultsStore, include_machine: bool = False) -> dict:
@@ -230,18 +352,30 @@ def export_answers(store: ResultsStore, out: Path, fmt: str = "csv", include_mac
     """
     if fmt not in FORMATS:
         raise StoreError(f"export format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    frame = answers_frame(store, include_superseded=True)
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise StoreError("export needs pyarrow: pip install -e '.[parquet]'") from None
+    answers = answers_table(store)
     manifest = json.dumps(run_manifest(store, include_machine), indent=1, sort_keys=True)
     with replacing(out, manifest_path(out)) as (table, manifest_file):
         if fmt == "csv":
-            table.write_text(safe_csv_text(frame), encoding="utf-8", newline="")
+            write_safe_csv(answers, table)
         else:
-            try:
-                frame.to_parquet(table, index=False)
-            except ImportError:
-                raise StoreError("Parquet export needs pyarrow: pip install -e '.[parquet]'") from None
+            pq.write_table(answers.replace_schema_metadata(_pandas_metadata(answers)), table)
         manifest_file.write_text(manifest, encoding="utf-8")
     return out
+
+
+def _pandas_metadata(table: pa.Table) -> dict[bytes, bytes]:
+    """The schema metadata that makes pandas read an exported Parquet file back with
+    :func:`answers_frame`'s dtypes (``rank`` and ``group`` as nullable integers), as the
+    files that pandas itself wrote are read."""
+    import pyarrow as pa
+
+    empty = table.slice(0, 0).to_pandas()
+    empty[["rank", "group"]] = empty[["rank", "group"]].astype("Int64")
+    return pa.Schema.from_pandas(empty, preserve_index=False).metadata
 
 
 def read_export(path: Path) -> pd.DataFrame:
@@ -282,7 +416,9 @@ def _read_table(path: Path, problems: list[Problem]) -> tuple[pd.DataFrame, bool
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise StoreError(f"{path}: not an answers export (missing columns {', '.join(missing)})")
-    if path.suffix != ".parquet":
+    if path.suffix == ".parquet":  # as CSV reads them: a column without any value is float too, not None
+        frame[["rt_ms", "presented_ms"]] = frame[["rt_ms", "presented_ms"]].astype(float)
+    else:
         frame["trial"] = _numbers(frame, "trial", path, problems, whole=True, required=True).astype("Int64")
         frame["rank"] = _numbers(frame, "rank", path, problems, whole=True).astype("Int64")
         for column in ("rt_ms", "presented_ms"):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from study_app.errors import StoreError
 from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, export_answers, import_answers, merge_stores
@@ -197,3 +198,40 @@ def test_merge_into_a_read_only_file_system_says_which(tmp_path, inputs):
         subprocess.run(["umount", str(folder)], check=True)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"the folder {folder} is read-only or not writable" in result.stderr
+
+
+def test_a_row_whose_parent_no_input_holds_is_refused_before_anything_is_written(tmp_path, inputs):
+    """The merge copies without SQLite's foreign key checks, having checked each row's parent itself:
+    a parent from the target or an earlier input is found, none at all is refused (nothing written)."""
+    whole = snapshot(inputs["final"], tmp_path / "whole.sqlite")
+    orphaned = snapshot(inputs["final"], tmp_path / "orphaned.sqlite")
+    with sqlite3.connect(orphaned) as conn:
+        trial = conn.execute("SELECT trial_uuid FROM answers ORDER BY rowid LIMIT 1").fetchone()[0]
+        conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute("UPDATE trials SET supersedes = NULL WHERE supersedes = ?", (trial,))
+        conn.execute("DELETE FROM trials WHERE uuid = ?", (trial,))
+    conn.close()
+    with pytest.raises(StoreError) as refused:
+        merge_stores(tmp_path / "out.sqlite", [orphaned])
+    assert f"{orphaned}: " in str(refused.value) and f"to trials {trial}" in str(refused.value)
+    assert "nothing was written" in str(refused.value) and not list(tmp_path.glob("out.sqlite*"))
+    target = snapshot(inputs["other"], tmp_path / "target.sqlite")
+    before = rows(target)
+    with pytest.raises(StoreError):
+        merge_stores(target, [orphaned, whole])  # the parent comes only with a later input
+    assert rows(target) == before
+    merge_stores(target, [whole, orphaned])  # from an earlier one: found
+    with sqlite3.connect(target) as conn:
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    conn.close()
+
+
+def test_stores_with_url_characters_in_their_paths_are_merged(tmp_path, inputs):
+    """Inputs are attached by URI, their paths quoted (a space).
+    ("?", "#" and "%" in an input's path are still refused where it is opened read-only: db.connect.)"""
+    folder = tmp_path / "odd folder"
+    folder.mkdir()
+    source = snapshot(inputs["other"], folder / "desk 1.sqlite")
+    report = merge_stores(folder / "merged %20.sqlite", [source])
+    assert rows(folder / "merged %20.sqlite")["trials"] == rows(inputs["other"])["trials"]
+    assert report.added["trials"] == len(rows(inputs["other"])["trials"])
