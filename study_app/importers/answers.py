@@ -62,6 +62,7 @@ def _completed(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         "image_sha256": "",
         "supersedes": "",
         "condition": "",
+        "front_end": "",  # another tool's answers: not known which
     }
     table = frame.assign(**{c: v for c, v in defaults.items() if c not in frame.columns})
     rank = (
