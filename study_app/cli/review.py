@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from study_app.cli.options import STORE_HELP, STUDY_HELP, add_command
-from study_app.review.items import RATER_GROUPS, REVIEW_RULES, Selection
+from study_app.review.selection import RATER_GROUPS, REVIEW_RULES, Selection
 
 HELP = "sort human and model errors into causes (error taxonomy) in a review window; resumable, mergeable"
 DESCRIPTION = (

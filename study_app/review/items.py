@@ -20,13 +20,10 @@ import pandas as pd
 from study_app.analysis.phases import chosen_phases, default_phases
 from study_app.errors import StudyError
 from study_app.protocol.study import Study
+from study_app.review.selection import REVIEW_RULES, Selection
 from study_app.stats import HUMAN, MODEL, RULES, image_phases, rater_table, shown_images_only
 from study_app.stats.raters import with_condition
 from study_app.store.reviews import ReviewTarget
-
-#: ``--raters`` choices besides a list of rater names.
-RATER_GROUPS = ("humans", "models", "all")
-REVIEW_RULES = ("top-1", "top-k")
 
 
 @dataclass(frozen=True)
@@ -49,19 +46,6 @@ class ErrorItem:
         return ReviewTarget(
             self.item, self.rater, self.kind, self.phase, self.image_id, self.trial_uuid, self.guesses, self.truth
         )
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which errors: the raters (a group or names), the correctness rule, k and the phases."""
-
-    raters: tuple[str, ...] = ("all",)
-    rule: str = "top-k"
-    phases: tuple[str, ...] = ()
-    k: int | None = None
-
-    def to_json(self) -> dict:
-        return {"raters": list(self.raters), "rule": self.rule, "phases": list(self.phases), "k": self.k}
 
 
 def find_errors(

@@ -27,12 +27,9 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import expit
-from scipy.stats import norm
 
 from study_app.errors import StudyError
 
@@ -45,10 +42,19 @@ MAX_LOGIT_SD = 5.0
 #: the mean accuracy is exact to 1e-14 (checked against scipy's quad). Gauss-Hermite nodes
 #: would be fewer but lose digits at large spreads (2e-4 at a spread of 6 with 60 nodes).
 _NODES = np.linspace(-9.0, 9.0, 1801)
-_WEIGHTS = norm.pdf(_NODES) / norm.pdf(_NODES).sum()
 #: A coarser grid for the abilities of :meth:`RaschRaters.expected_error_consistency`, a summary to two decimals.
 _PAIR_NODES = np.linspace(-6.0, 6.0, 241)
-_PAIR_WEIGHTS = norm.pdf(_PAIR_NODES) / norm.pdf(_PAIR_NODES).sum()
+
+
+@cache
+def _weights(nodes: int) -> np.ndarray:
+    """Normalised normal densities on :data:`_NODES` (``nodes`` = 1801) or :data:`_PAIR_NODES` (241).
+    SciPy loads on the first simulation, not with every command that names this module's defaults."""
+    from scipy.stats import norm
+
+    grid = _NODES if nodes == len(_NODES) else _PAIR_NODES
+    density = norm.pdf(grid)
+    return np.asarray(density / density.sum())
 
 
 @dataclass(frozen=True)
@@ -80,9 +86,12 @@ class RaschRaters:
         """``mu`` such that E[expit(mu + a - b)] = accuracy, with a - b ~ N(0, ability_sd^2 + difficulty_sd^2)."""
         if self.degenerate:
             return math.copysign(math.inf, self.accuracy - 0.5)
-        spread = math.hypot(self.ability_sd, self.difficulty_sd)
+        from scipy.optimize import brentq
+        from scipy.special import expit
+
+        spread, weights = math.hypot(self.ability_sd, self.difficulty_sd), _weights(len(_NODES))
         return float(
-            brentq(lambda mu: float(_WEIGHTS @ expit(mu + spread * _NODES)) - self.accuracy, -200.0, 200.0, xtol=1e-12)
+            brentq(lambda mu: float(weights @ expit(mu + spread * _NODES)) - self.accuracy, -200.0, 200.0, xtol=1e-12)
         )
 
     def ability(self, annotator: str) -> float:
@@ -95,6 +104,8 @@ class RaschRaters:
         """P(correct) of this annotator on this image."""
         if self.degenerate:
             return self.accuracy
+        from scipy.special import expit
+
         return float(expit(self.intercept + self.ability(annotator) - self.difficulty(image_id)))
 
     def expected_error_consistency(self) -> float:
@@ -107,15 +118,18 @@ class RaschRaters:
         """
         if self.degenerate or self.difficulty_sd == 0:
             return 0.0  # no shared difficulty: errors are independent given the abilities
+        from scipy.special import expit
+
         chance = expit(self.intercept + self.ability_sd * _PAIR_NODES[:, None] - self.difficulty_sd * _NODES[None, :])
-        single = chance @ _WEIGHTS
-        both_right = (chance * _WEIGHTS) @ chance.T
+        weights, pair_weights = _weights(len(_NODES)), _weights(len(_PAIR_NODES))
+        single = chance @ weights
+        both_right = (chance * weights) @ chance.T
         observed = 2 * both_right + 1 - single[:, None] - single[None, :]
         expected = np.outer(single, single) + np.outer(1 - single, 1 - single)
         defined = 1 - expected > 1e-12  # two abilities whose answers are all right (or all wrong) have no kappa
         kappa = np.divide(observed - expected, 1 - expected, out=np.zeros_like(expected), where=defined)
-        weights = np.outer(_PAIR_WEIGHTS, _PAIR_WEIGHTS) * defined
-        return float((kappa * weights).sum() / weights.sum()) if weights.any() else math.nan
+        pairs = np.outer(pair_weights, pair_weights) * defined
+        return float((kappa * pairs).sum() / pairs.sum()) if pairs.any() else math.nan
 
     def describe(self) -> str:
         if self.degenerate:
