@@ -85,7 +85,7 @@ _MANIFEST_SESSION_COLUMNS = (*SESSION_FIELDS, "pilot", "assignment", "front_end"
 MAX_LISTED = 100
 
 #: Events that mean the annotator's attention left the window during a trial.
-ATTENTION_EVENTS = ("focus_lost", "minimized")
+ATTENTION_EVENTS = ("focus_lost", "minimized", "visibility_hidden")  # the last: a browser tab hidden
 
 _TRIAL_PARTS = """
 WITH flag_text AS (

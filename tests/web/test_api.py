@@ -423,3 +423,14 @@ def test_a_break_in_a_test_phase_gives_no_score(study, store):
             assert state["break"] is None
             state = answer(client, state)["state"]
     assert state["break"] == {"phase": "test", "correct": None, "answered": None}
+
+
+def test_a_trial_whose_tab_was_hidden_is_marked_interrupted_as_on_the_desktop(study, store):
+    with client_for(study, store) as client:
+        state = start(client)
+        hidden = [{"kind": "visibility_hidden", "t_ms": 400.0}, {"kind": "visibility_visible", "t_ms": 900.0}]
+        state = answer(client, state, events=hidden)["state"]
+        answer(client, state)
+    with ResultsStore(store, readonly=True) as results:
+        frame = answers_frame(results).drop_duplicates("trial_uuid")
+    assert frame["interrupted"].tolist() == [True, False]
