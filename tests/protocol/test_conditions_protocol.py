@@ -170,7 +170,7 @@ def test_sessions_follow_the_square_and_the_export_carries_the_condition(tmp_pat
     assert set(Counter(zip(tests["source_image_id"], tests["condition"])).values()) == {1}
     written = pd.read_csv(tmp_path / "answers.csv", dtype=str, keep_default_na=False)
     columns = list(written.columns)
-    assert columns[columns.index("group") + 1 :] == ["condition", "source_image_id", "manifest_group"]
+    assert columns[columns.index("group") + 1 :] == ["condition", "front_end", "source_image_id", "manifest_group"]
     assert (written["condition"] == frame["condition"]).all()
     assert (read_export(tmp_path / "answers.csv")["condition"] == frame["condition"]).all()
 
