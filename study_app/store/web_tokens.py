@@ -28,11 +28,13 @@ def bind_token(store: ResultsStore, session: Session, token: str) -> None:
         )
 
 
-def session_of_token(store: ResultsStore, token: str) -> tuple[str, str] | None:
-    """(session uuid, annotator id) that ``token`` opens, if any; a finished session's too."""
+def session_of_token(store: ResultsStore, token: str, study: str) -> tuple[str, str, bool] | None:
+    """(session uuid, annotator id, whether it has ended) that ``token`` opens in study ``study``,
+    if any: a token of another study sharing the store opens nothing here."""
     row = store.conn.execute(
-        "SELECT s.uuid, s.annotator_id FROM web_tokens w JOIN sessions s ON s.uuid = w.session_uuid "
-        "WHERE w.token_digest = ?",
-        (token_digest(token),),
+        "SELECT s.uuid, s.annotator_id, s.ended_at IS NOT NULL FROM web_tokens w "
+        "JOIN sessions s ON s.uuid = w.session_uuid JOIN studies st ON st.uuid = s.study_uuid "
+        "WHERE w.token_digest = ? AND st.name = ?",
+        (token_digest(token), study),
     ).fetchone()
-    return (row[0], row[1]) if row else None
+    return (row[0], row[1], bool(row[2])) if row else None

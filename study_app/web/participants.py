@@ -161,8 +161,11 @@ class WebSession:
             sent_for = c.session.trials[sent.position] if sent.position < c.total else None
             if sent_for is None or (sent_for.phase, sent_for.index) != stored:
                 raise Refused(409, f"answer {sent.client_uuid} is stored for another trial: one UUID names one answer")
+            self._finish_if_complete()  # the first time round, the end may not have been stored
             return {"saved": True, "replayed": True, "feedback": None, "state": self.state(completion_url)}
         c = self._live()
+        if sent.position != c.position and not c.revising:
+            c = self._reload(store)  # another server process (or tab) may have moved the session on
         if sent.position != c.position:
             raise Refused(
                 409,
@@ -173,15 +176,36 @@ class WebSession:
         assert phase is not None  # live: a trial is current
         if len(sent.response.labels) > phase.answers:
             raise Refused(400, f"labels: {len(sent.response.labels)} given, phase {phase.name} takes {phase.answers}")
-        feedback = c.submit(sent.response, sent.events, client_uuid=sent.client_uuid)
-        if c.complete:
-            c.finish()
+        try:
+            feedback = c.submit(sent.response, sent.events, client_uuid=sent.client_uuid)
+        except StoreError:  # answered meanwhile through another server process: this view was stale
+            self._reload(store)
+            raise Refused(
+                409, "this trial was answered meanwhile (in another window?)", self.state(completion_url)
+            ) from None
+        self._finish_if_complete()
         return {
             "saved": True,
             "replayed": False,
             "feedback": None if feedback is None else feedback_view(self.study, feedback),
             "state": self.state(completion_url),
         }
+
+    def _finish_if_complete(self) -> None:
+        c = self.controller
+        if c is not None and c.complete and c.session.ended_at is None:
+            c.finish()
+
+    def _reload(self, store: ResultsStore) -> SessionController:
+        """The session as the store has it now (another server process on the same PostgreSQL
+        store may have taken answers of this page's participant): a fresh session core, or the
+        end when the session has ended meanwhile (then :class:`Refused`)."""
+        current = self._live()
+        if store.load_session(current.session.uuid).ended_at is not None:
+            self.controller = None
+            return self._live()
+        self.controller = SessionController(self.study, store, self.annotator)
+        return self._live()
 
     def undo(self) -> dict[str, Any]:
         c = self._live()
@@ -254,7 +278,8 @@ class Registry:
         return token in self._by_token
 
     async def find(self, token: str) -> WebSession | None:
-        """The session a page's token opens (looked up in the store after a restart)."""
+        """The session a page's token opens (looked up in the store after a restart): the one live
+        session core of its annotator, or the session's end; None for a token this study never gave."""
         web = self._by_token.get(token)
         if web is not None or not token:
             return web
@@ -262,22 +287,26 @@ class Registry:
             web = self._by_token.get(token)
             if web is not None:
                 return web
-            found = await self.workers.read(lambda store: session_of_token(store, token))
+            found = await self.workers.read(lambda store: session_of_token(store, token, self.study.name))
             if found is None:
                 return None
-            session_uuid, annotator = found
-            web = self._by_annotator.get(annotator)
-            if web is None or web.controller is None or web.controller.session.uuid != session_uuid:
-                worker = self.workers.worker_of(annotator)
-                web = await self.workers.run(worker, lambda store: self._reopen(store, annotator, worker))
+            session_uuid, annotator, ended = found
+            worker = self.workers.worker_of(annotator)
+            live = self._by_annotator.get(annotator)
+            if ended:
+                web = WebSession(self.study, None, annotator, worker, self.rate)
+            elif live is not None and live.controller is not None and live.controller.session.uuid == session_uuid:
+                web = live
+            else:  # a store error propagates: the page is told to try again, its answers stay queued
+
+                def reopen(store: ResultsStore) -> WebSession:
+                    controller = SessionController(self.study, store, annotator)
+                    return WebSession(self.study, controller, annotator, worker, self.rate)
+
+                web = await self.workers.run(worker, reopen)
+                assert web.controller is not None
+                if web.controller.session.uuid != session_uuid:  # not the annotator's open session
+                    return None
                 self._by_annotator[annotator] = web
             self._by_token[token] = web
             return web
-
-    def _reopen(self, store: ResultsStore, annotator: str, worker: int) -> WebSession:
-        """The annotator's session as a restarted server serves it: resumed, or ended already."""
-        try:
-            controller = SessionController(self.study, store, annotator)
-        except StoreError:  # finished (a page that stayed open past the end, or came back to it)
-            return WebSession(self.study, None, annotator, worker, self.rate)
-        return WebSession(self.study, controller, annotator, worker, self.rate)

@@ -60,7 +60,10 @@ def number(body: dict[str, Any], name: str, required: bool = True, upper: float 
     value = _field(body, name, (int, float), required)
     if value is None:
         return None
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # a whole number of hundreds of digits
+        raise BadRequest(f"{name}: not between 0 and {upper:g}") from None
     if not math.isfinite(value) or not 0.0 <= value <= upper:
         raise BadRequest(f"{name}: {value!r} is not between 0 and {upper:g}")
     return value
@@ -70,7 +73,21 @@ def text(body: dict[str, Any], name: str, required: bool = True, limit: int = MA
     value = _field(body, name, str, required)
     if value is not None and len(value) > limit:
         raise BadRequest(f"{name}: longer than {limit} characters")
+    if value is not None:
+        _storable(value, name)
     return value
+
+
+def _storable(value: Any, name: str) -> None:
+    """Refuse what cannot be stored as UTF-8 text or standard JSON: half of a UTF-16 pair (a
+    page's string cut through an emoji) and NaN or infinite numbers."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest(f"{name}: not valid Unicode text (half of a character pair)") from None
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise BadRequest(f"{name}: {value!r} is not a finite number")
 
 
 def _timestamp(body: dict[str, Any], name: str) -> str:
@@ -103,6 +120,9 @@ def events(items: Any, where: str = "events") -> list[Event]:
         detail = item.get("detail", {})
         if not isinstance(detail, dict) or not all(isinstance(v, _PLAIN) for v in detail.values()):
             raise BadRequest(f"{name}.detail: not an object of plain values (text, numbers, true/false, null)")
+        for key, value in detail.items():
+            _storable(key, f"{name}.detail")
+            _storable(value, f"{name}.detail.{key[:40]}")
         parsed.append(Event(kind or "", t_ms or 0.0, dict(detail)))
     return parsed
 
@@ -200,9 +220,14 @@ def start(body: Any) -> tuple[dict[str, str], str, dict[str, Any]]:
     plain = all(isinstance(k, str) and isinstance(v, str) and len(k) <= 40 and len(v) <= 200 for k, v in params.items())
     if len(params) > 30 or not plain:
         raise BadRequest("params: not the page's URL parameters (at most 30 short text values)")
+    for key, value in params.items():
+        _storable(key, "params")
+        _storable(value, f"params.{key}")
     client = _field(body, "client", dict, required=False) or {}
     kept: dict[str, Any] = {}
     for key, value in list(client.items())[:20]:
         if isinstance(key, str) and len(key) <= 40 and isinstance(value, _PLAIN):
+            _storable(key, "client")
+            _storable(value, f"client.{key}")
             kept[key] = value[:400] if isinstance(value, str) else value
     return params, text(body, "annotator", required=False, limit=64) or "", kept

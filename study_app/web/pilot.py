@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
+
 from study_app.errors import StudyError
 from study_app.protocol.study import Study
 from study_app.session.pilot import PilotSummary, default_pilot_store
@@ -53,6 +55,7 @@ def run_web_pilot(
         with served(create_app(ServerConfig(study, location, pilot=True))) as base:
             runs = walk_all_pages(base)
     else:
+        _check_pilot_server(url)
         runs = walk_all_pages(url)
     correct: dict[str, tuple[int, int]] = {}
     for phase in study.phases:
@@ -66,3 +69,17 @@ def run_web_pilot(
         answers=f"{raters.describe()}; over HTTP",
     )
     return summary, runs
+
+
+def _check_pilot_server(url: str) -> None:
+    """Refuse a server that is not a pilot one: scripted answers never go into a real study's store."""
+    try:
+        reply = httpx.get(f"{url.rstrip('/')}/api/config", timeout=30.0)
+        pilot = reply.json()["study"].get("pilot") if reply.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        raise StudyError(f"{url} does not answer as a study's web server (is serve running there?)") from None
+    if pilot is not True:
+        raise StudyError(
+            f"{url} is not a pilot server: scripted annotators answer only into a pilot store "
+            "(start it with serve --pilot)"
+        )

@@ -15,13 +15,17 @@ limited. The researcher's progress page needs the token printed when the server 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import html
 import json
+import logging
 import mimetypes
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +42,7 @@ from study_app.errors import StoreError, StudyError
 from study_app.protocol.responses import Event
 from study_app.protocol.study import Study
 from study_app.session.label_search import LabelSearchIndex
+from study_app.store.postgres import ServerUnavailableError
 from study_app.store.progress import format_progress, study_progress
 from study_app.web import payloads
 from study_app.web.panels import identify, is_preview
@@ -47,11 +52,13 @@ from study_app.web.views import study_config
 from study_app.web.workers import SERVER_WORKERS, StoreWorkers
 
 STATIC = Path(__file__).parent / "static"
-COOKIE = "sa_session"
+LOG = logging.getLogger("study_app.web")
 #: Starts (and look-ups of tokens this process has not seen) per client address: a panel sends
 #: many participants, a script more (the load test).
 START_RATE = (200.0, 5.0)
 MAX_SEARCH_RESULTS = 200
+#: The longest search a page may ask for: a class name is a few words (the desktop's box needs no more).
+MAX_QUERY, MAX_QUERY_WORDS = 100, 8
 
 _HEADERS = [
     (b"content-security-policy", b"default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'"),
@@ -130,9 +137,13 @@ async def _json_body(request: Request) -> Any:
         if len(body) > payloads.MAX_BODY:
             raise Refused(413, f"the request body is larger than {payloads.MAX_BODY} bytes")
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the body is not JSON") from None
+        return json.loads(body, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise BadRequest("the body is not JSON (or nested too deeply, or with NaN or Infinity)") from None
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def create_app(config: ServerConfig) -> Starlette:
@@ -144,21 +155,28 @@ def create_app(config: ServerConfig) -> Starlette:
     search_index = LabelSearchIndex.for_label_set(study.labels)
     while not search_index.build_step(1000):
         pass
-    config_json = json.dumps(study_config(study), ensure_ascii=False).encode("utf-8")
+    served_config = study_config(study)
+    served_config["study"]["pilot"] = config.pilot  # simulate --url drives pilot servers only
+    config_json = json.dumps(served_config, ensure_ascii=False).encode("utf-8")
     config_gzip = gzip.compress(config_json, mtime=0)  # 1000 classes with their hierarchy: 370 KB, 4x less zipped
     start_buckets: dict[str, RateBucket] = {}
+    searcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search")
+    cookie = cookie_name(study)
 
     def page(handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
         """A route of a participant's page: the session from the cookie (401 without one), the
         participant's rate limit (429), and the refusals and bad requests as JSON errors."""
 
         async def route(request: Request) -> Response:
-            token = request.cookies.get(COOKIE, "")
+            token = request.cookies.get(cookie, "")
             if not registry.knows(token):  # a look-up in the store: limited per address, as starts are
                 wait = address_bucket(request).take()
                 if wait:
                     return _retry(wait)
-            web = await registry.find(token)
+            try:
+                web = await registry.find(token)
+            except StudyError as trouble:
+                return _unavailable(trouble)
             if web is None:
                 return _error(401, "no session: open the study's link again to start or resume")
             wait = web.bucket.take()
@@ -171,6 +189,8 @@ def create_app(config: ServerConfig) -> Starlette:
                 return _error(refused.status, str(refused), **extra)
             except BadRequest as bad:
                 return _error(400, str(bad))
+            except StudyError as trouble:  # the store cannot be used now: the page keeps its answers and retries
+                return _unavailable(trouble)
 
         return route
 
@@ -215,12 +235,14 @@ def create_app(config: ServerConfig) -> Starlette:
             details.append(Event("panel", 0.0, dict(participant.parameters)))
         try:
             token, web = await registry.start(participant, details)
-        except StoreError as exc:  # finished already, begun under another protocol, a pilot/real mix-up
+        except ServerUnavailableError as trouble:
+            return _unavailable(trouble)
+        except StoreError as exc:  # finished already, or begun under another version of the protocol
             return _error(409, str(exc))
         state = await run(web, lambda store: web.state(config.completion_url))
         response = JSONResponse({"state": state})
         response.set_cookie(
-            COOKIE,
+            cookie,
             token,
             httponly=True,
             samesite="strict",
@@ -242,11 +264,17 @@ def create_app(config: ServerConfig) -> Starlette:
         return JSONResponse(await run(web, lambda store: web.state(config.completion_url)))
 
     async def search(request: Request, web: WebSession) -> Response:
-        query = request.query_params.get("q", "")[: payloads.MAX_TEXT]
+        query = request.query_params.get("q", "")
+        if len(query) > MAX_QUERY or len(query.split()) > MAX_QUERY_WORDS:
+            raise BadRequest(f"q: longer than {MAX_QUERY} characters or {MAX_QUERY_WORDS} words")
         limit_text = request.query_params.get("limit", "50")
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_SEARCH_RESULTS:
+        if not re.fullmatch("[0-9]{1,4}", limit_text) or not 1 <= int(limit_text) <= MAX_SEARCH_RESULTS:
             raise BadRequest(f"limit: {limit_text[:20]!r} is not a whole number from 1 to {MAX_SEARCH_RESULTS}")
-        hits = search_index.search(query, int(limit_text))
+        # off the event loop (one thread: the index is built once and only read), so that one
+        # page's searches never hold up another page's answer
+        hits = await asyncio.get_running_loop().run_in_executor(
+            searcher, lambda: search_index.search(query, int(limit_text))
+        )
         return JSONResponse(
             {
                 "hits": [
@@ -362,6 +390,7 @@ def create_app(config: ServerConfig) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         workers.close()
+        searcher.shutdown(wait=True)
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(_SecurityHeaders)
@@ -369,10 +398,23 @@ def create_app(config: ServerConfig) -> Starlette:
     return app
 
 
+def _unavailable(trouble: StudyError) -> JSONResponse:
+    """503 for a store that cannot be used now; why goes to the server's log, not to the page
+    (it may name the database server)."""
+    LOG.warning("answering 503: %s", trouble)
+    return _retry(5.0, _error(503, "the results store cannot be reached just now; this page tries again"))
+
+
 def _retry(wait: float, response: JSONResponse | None = None) -> JSONResponse:
     response = response or _error(429, "too many requests; slow down")
     response.headers["retry-after"] = str(max(1, round(wait + 0.5)))
     return response
+
+
+def cookie_name(study: Study) -> str:
+    """The session cookie's name: one per study, so that two studies served from one host (cookies
+    do not tell ports apart) never take each other's token."""
+    return f"sa_{study.name}"
 
 
 def _most_answers(study: Study) -> int:

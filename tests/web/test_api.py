@@ -18,7 +18,7 @@ from study_app.store.export import answers_frame
 from study_app.store.progress import format_progress, study_progress
 from study_app.store.results_store import ResultsStore
 from study_app.web.payloads import MAX_BODY
-from study_app.web.server import COOKIE, ServerConfig, create_app
+from study_app.web.server import ServerConfig, cookie_name, create_app
 from tests.factory import make_study
 
 FAST = (10_000.0, 10_000.0)  # no rate limit in the way of a scripted walk
@@ -92,7 +92,7 @@ def test_the_cookie_is_httponly_and_samesite_and_every_response_has_the_security
         reply = client.post("/api/start", json={"consent": True, "annotator": "W01"})
         cookie = reply.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
-        assert len(reply.cookies[COOKIE]) >= 40  # secrets.token_urlsafe(32)
+        assert len(reply.cookies[cookie_name(study)]) >= 40  # secrets.token_urlsafe(32)
         for response in (reply, client.get("/api/state"), client.get("/api/config")):
             assert "default-src 'self'" in response.headers["content-security-policy"]
             assert response.headers["x-content-type-options"] == "nosniff"
@@ -201,7 +201,7 @@ def test_each_bad_field_of_an_answer_is_refused_by_name(study, store, change, fi
 
 def test_forged_tokens_are_looked_up_a_limited_number_of_times_per_address(study, store):
     with client_for(study, store) as client:
-        client.cookies.set(COOKIE, "forged")
+        client.cookies.set(cookie_name(study), "forged")
         codes = [client.get("/api/state").status_code for _ in range(300)]
     assert set(codes[:200]) == {401} and codes.count(429) > 50  # 200 at once, then 5 a second
 
@@ -236,7 +236,7 @@ def test_every_page_route_needs_a_known_session(study, store):
             ("POST", "/api/events"),
         ]:
             assert client.request(method, path).status_code == 401, path
-            client.cookies.set(COOKIE, "forged-token")
+            client.cookies.set(cookie_name(study), "forged-token")
             assert client.request(method, path).status_code == 401, path
             client.cookies.clear()
 
@@ -365,9 +365,9 @@ def test_a_restarted_server_knows_the_page_and_takes_its_resent_answer_once(stud
             state = answer(client, state)["state"]
         body = answer_body(state)
         assert client.post("/api/answer", json=body).status_code == 200  # its acknowledgement is "lost"
-        cookie = client.cookies[COOKIE]
+        cookie = client.cookies[cookie_name(study)]
     with client_for(study, store) as restarted:  # a new process's application on the same store
-        restarted.cookies.set(COOKIE, cookie)
+        restarted.cookies.set(cookie_name(study), cookie)
         assert restarted.get("/api/state").json()["position"] == 4
         replay = restarted.post("/api/answer", json=body)
         assert replay.status_code == 200 and replay.json()["replayed"] and replay.json()["state"]["position"] == 4
@@ -434,3 +434,74 @@ def test_a_trial_whose_tab_was_hidden_is_marked_interrupted_as_on_the_desktop(st
     with ResultsStore(store, readonly=True) as results:
         frame = answers_frame(results).drop_duplicates("trial_uuid")
     assert frame["interrupted"].tolist() == [True, False]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"uuid": "x", "rt_ms": 1' + b"0" * 400 + b"}",
+        b"[" * 60000,
+        b'{"a": NaN}',
+        b'{"events": [{"kind": "x", "t_ms": 0, "detail": {"q": "\\ud800"}}]}',
+        b'{"events": [{"kind": "x", "t_ms": 1' + b"0" * 400 + b"}]}",
+    ],
+)
+def test_bodies_that_parse_oddly_are_refused_not_crashed_on(study, store, body):
+    """Found by a review: each of these once escaped as a 500 (an overflow, a recursion, NaN, half a UTF-16 pair)."""
+    with client_for(study, store) as client:
+        start(client)
+        headers = {"content-type": "application/json"}
+        for path in ("/api/answer", "/api/events", "/api/pause"):
+            assert client.post(path, content=body, headers=headers).status_code == 400, path
+        note = answer_body(client.get("/api/state").json()) | {"flag": "ambiguous", "flag_note": "\ud800 cut"}
+        assert client.post("/api/answer", content=json.dumps(note).encode(), headers=headers).status_code == 400
+        assert client.get("/api/search?q=a&limit=%C2%B2").status_code == 400
+        assert client.get("/api/search?q=" + "a%20" * 50).status_code == 400  # too many words
+        assert client.get("/api/state").json()["position"] == 0
+
+
+def test_a_token_of_another_study_sharing_the_store_opens_nothing(study, store, tmp_path):
+    other = load_study(make_study(tmp_path / "other", name="other"))
+    with client_for(study, store) as first:
+        start(first, "W01")
+        token = first.cookies[cookie_name(study)]
+    with client_for(other, store) as second:
+        second.cookies.set(cookie_name(other), token)
+        assert second.get("/api/state").status_code == 401
+    assert cookie_name(study) != cookie_name(other)
+    with ResultsStore(store, readonly=True) as results:
+        assert results.conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 1
+
+
+def test_a_restarted_server_never_ends_a_session_it_cannot_open(study, store, tmp_path):
+    """The study files changed under a running study: the page is told to try again (503), not
+    sent to the completion link, and its answer stays in its queue."""
+    with client_for(study, store, completion_url="https://example.org/done") as client:
+        state = answer(client, start(client))["state"]
+        cookie = client.cookies[cookie_name(study)]
+    folder = study.root
+    toml = folder / "study.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("break_every = 4", "break_every = 2"), encoding="utf-8")
+    changed = load_study(folder)
+    with client_for(changed, store, completion_url="https://example.org/done") as restarted:
+        restarted.cookies.set(cookie_name(changed), cookie)
+        reply = restarted.get("/api/state")
+        assert reply.status_code == 503 and "completion" not in reply.text and "results.sqlite" not in reply.text
+        assert restarted.post("/api/answer", json=answer_body(state)).status_code == 503
+
+
+def test_two_server_processes_on_one_session_never_lose_or_double_an_answer(study, store):
+    """Pages of one participant reaching two server processes (no sticky routing): the one whose
+    view is stale reloads the session from the store instead of refusing a current answer."""
+    with client_for(study, store) as first, client_for(study, store) as second:
+        state = start(first, "W01")
+        start(second, "W01")  # the same participant through the other process
+        for _ in range(3):
+            state = answer(first, state)["state"]
+        taken = second.post("/api/answer", json=answer_body(state))  # position 3: the second process was at 0
+        assert taken.status_code == 200 and taken.json()["state"]["position"] == 4
+        stale = first.post("/api/answer", json=answer_body(state))  # position 3 again, a new answer
+        assert stale.status_code == 409 and stale.json()["state"]["position"] == 4
+    with ResultsStore(store, readonly=True) as results:
+        frame = answers_frame(results).drop_duplicates("trial_uuid")
+    assert len(frame) == 4 and not frame.duplicated(["phase", "trial"]).any()
