@@ -40,3 +40,16 @@ def test_web_pilot_options_that_do_not_fit_are_refused(tmp_path):
     done = simulate("--study", str(study), "--url", "http://127.0.0.1:9", "--store", str(tmp_path / "x.sqlite"))
     assert done.returncode == 1 and "leave out --store" in done.stderr
     assert not (tmp_path / "x.sqlite").exists()
+
+
+def test_simulate_url_drives_a_pilot_server_only(tmp_path):
+    from study_app.protocol.study import load_study
+    from study_app.web.local import served
+    from study_app.web.server import ServerConfig, create_app
+
+    study = load_study(make_study(tmp_path / "tiny"))
+    with served(create_app(ServerConfig(study, tmp_path / "real.sqlite"))) as url:
+        done = simulate("--study", str(study.root), "--url", url, "--annotators", "1")
+    assert done.returncode == 1 and "is not a pilot server" in done.stderr
+    with ResultsStore(tmp_path / "real.sqlite", readonly=True) as results:
+        assert results.conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
