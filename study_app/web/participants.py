@@ -60,6 +60,9 @@ class RateBucket:
 
 #: Requests per participant: bursts of typing in the search box, answers, images.
 PAGE_RATE = (120.0, 30.0)
+#: Events one session may log outside its answers (focus, visibility, breaks): thousands in a
+#: long session, never millions.
+MAX_LOGGED_EVENTS = 20_000
 
 
 class WebSession:
@@ -79,6 +82,7 @@ class WebSession:
         self.annotator = annotator
         self.worker = worker
         self.bucket = RateBucket(*rate)
+        self.logged = 0  # events taken through /api/events (an answer's own go with it)
         self._files: dict[str, Path] = {}  # image token -> file: what this page may fetch
         self._tokens: dict[Path, str] = {}
 
@@ -230,7 +234,10 @@ class WebSession:
     def log(self, events: list[Event]) -> dict[str, Any]:
         if self.controller is None:  # ended before this server saw it: nothing to log against
             return {"logged": 0}
+        if self.logged + len(events) > MAX_LOGGED_EVENTS:  # a page gone wrong must not fill the store
+            raise Refused(413, f"this session has logged {self.logged} events here; no more are taken")
         self.controller.log(events)
+        self.logged += len(events)
         return {"logged": len(events)}
 
 

@@ -11,7 +11,7 @@ import math
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from study_app.protocol.responses import FLAG_REASONS, OUTCOMES, Event, Response
@@ -99,7 +99,9 @@ def _timestamp(body: dict[str, Any], name: str) -> str:
         raise BadRequest(f"{name}: {value!r} is not an ISO-8601 time") from None
     if stamp.tzinfo is None:
         raise BadRequest(f"{name}: {value!r} has no time zone (send UTC, e.g. 2026-12-07T10:00:00.000Z)")
-    return stamp.isoformat(timespec="milliseconds")
+    if not 2000 <= stamp.year <= 2200:
+        raise BadRequest(f"{name}: {value!r} is not a time of this century (a broken clock?)")
+    return stamp.astimezone(UTC).isoformat(timespec="milliseconds")  # stored in UTC, as the desktop's
 
 
 def events(items: Any, where: str = "events") -> list[Event]:

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import gzip
 import html
+import ipaddress
 import json
 import logging
 import mimetypes
@@ -56,6 +57,10 @@ LOG = logging.getLogger("study_app.web")
 #: Starts (and look-ups of tokens this process has not seen) per client address: a panel sends
 #: many participants, a script more (the load test).
 START_RATE = (200.0, 5.0)
+#: Starts from all addresses together: a panel's launch, not a flood of made-up pseudonyms.
+ALL_STARTS_RATE = (500.0, 20.0)
+#: Addresses whose start rate is remembered (the oldest forgotten first).
+MAX_ADDRESSES = 10_000
 MAX_SEARCH_RESULTS = 200
 #: The longest search a page may ask for: a class name is a few words (the desktop's box needs no more).
 MAX_QUERY, MAX_QUERY_WORDS = 100, 8
@@ -160,6 +165,7 @@ def create_app(config: ServerConfig) -> Starlette:
     config_json = json.dumps(served_config, ensure_ascii=False).encode("utf-8")
     config_gzip = gzip.compress(config_json, mtime=0)  # 1000 classes with their hierarchy: 370 KB, 4x less zipped
     start_buckets: dict[str, RateBucket] = {}
+    all_starts = RateBucket(*ALL_STARTS_RATE)
     searcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search")
     cookie = cookie_name(study)
 
@@ -212,11 +218,14 @@ def create_app(config: ServerConfig) -> Starlette:
         return serve_page
 
     def address_bucket(request: Request) -> RateBucket:
-        address = request.client.host if request.client else ""
-        return start_buckets.setdefault(address, RateBucket(*START_RATE))
+        """The start bucket of the request's address (an IPv6 address by its /64: one host has many)."""
+        key = _address_key(request.client.host if request.client else "")
+        if key not in start_buckets and len(start_buckets) >= MAX_ADDRESSES:
+            del start_buckets[next(iter(start_buckets))]  # the oldest: memory stays bounded
+        return start_buckets.setdefault(key, RateBucket(*START_RATE))
 
     async def start(request: Request) -> Response:
-        wait = address_bucket(request).take()
+        wait = address_bucket(request).take() or all_starts.take()
         if wait:
             return _retry(wait, _error(429, "too many starts from this address; try again shortly"))
         try:
@@ -357,7 +366,8 @@ def create_app(config: ServerConfig) -> Starlette:
             f"<!doctype html><html><head><meta charset='utf-8'><title>Progress: {title}</title>"
             f"<link rel='stylesheet' href='/static/style.css'></head><body class='researcher'>"
             f"<h1>Progress: {title}</h1><p>The same numbers as <code>python main.py progress --images</code>; "
-            f"reload to refresh.</p><pre>{html.escape(text)}</pre></body></html>"
+            f"reload to refresh.</p><pre>{html.escape(text)}</pre></body></html>",
+            headers={"cache-control": "no-store"},  # its address holds the token: kept out of caches
         )
 
     async def researcher_json(request: Request) -> Response:
@@ -409,6 +419,16 @@ def _retry(wait: float, response: JSONResponse | None = None) -> JSONResponse:
     response = response or _error(429, "too many requests; slow down")
     response.headers["retry-after"] = str(max(1, round(wait + 0.5)))
     return response
+
+
+def _address_key(host: str) -> str:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return host
 
 
 def cookie_name(study: Study) -> str:

@@ -42,7 +42,7 @@ class StoreWorkers:
         self._executors = [
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"store-{number}") for number in range(count)
         ]
-        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-reader")
+        self._reader: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-reader")
         for executor in self._executors:  # opened now: a store that cannot be used stops the server at its start
             executor.submit(self.store).result()
 
@@ -66,13 +66,16 @@ class StoreWorkers:
 
     async def read(self, call: Callable[[ResultsStore], T]) -> T:
         """``call(store)`` on the reader thread, with a read-only connection."""
+        if self._reader is None:
+            raise RuntimeError("the store workers are closed")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reader, lambda: call(self.store(readonly=True)))
 
     def close(self) -> None:
         """Close each thread's store on that thread (a SQLite connection belongs to the thread
         that opened it), then end the threads."""
-        executors, self._executors = [*self._executors, self._reader], []
+        executors = [*self._executors, *([self._reader] if self._reader else [])]
+        self._executors, self._reader = [], None
         for executor in executors:
             executor.submit(self._close_local).result()
             executor.shutdown(wait=True)

@@ -505,3 +505,27 @@ def test_two_server_processes_on_one_session_never_lose_or_double_an_answer(stud
     with ResultsStore(store, readonly=True) as results:
         frame = answers_frame(results).drop_duplicates("trial_uuid")
     assert len(frame) == 4 and not frame.duplicated(["phase", "trial"]).any()
+
+
+def test_times_are_stored_in_utc_and_a_broken_clock_is_refused(study, store):
+    with client_for(study, store) as client:
+        state = start(client)
+        bad = client.post("/api/answer", json=answer_body(state, shown_at="0001-01-01T00:00:00+00:00"))
+        assert bad.status_code == 400 and "shown_at" in bad.json()["error"]
+        answer(client, state, shown_at="2026-12-07T12:00:00.000+02:00", answered_at="2026-12-07T12:00:01.000+02:00")
+    with ResultsStore(store, readonly=True) as results:
+        frame = answers_frame(results)
+    assert frame["shown_at"].iloc[0] == "2026-12-07T10:00:00.000+00:00"
+
+
+def test_a_session_logs_a_bounded_number_of_events_and_the_researcher_page_is_not_cached(study, store):
+    from study_app.web.participants import MAX_LOGGED_EVENTS
+
+    batch = {"events": [{"kind": "resize", "t_ms": 1.0, "detail": {"w": 800}}] * 200}
+    with client_for(study, store) as client:
+        start(client)
+        codes = [client.post("/api/events", json=batch).status_code for _ in range(MAX_LOGGED_EVENTS // 200 + 1)]
+        token = client.app.state.config.researcher_token
+        page = client.get(f"/researcher?token={token}")
+    assert codes[:-1] == [200] * (MAX_LOGGED_EVENTS // 200) and codes[-1] == 413
+    assert page.headers["cache-control"] == "no-store"
