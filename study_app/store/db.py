@@ -45,8 +45,12 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     """Open ``path`` with the store's pragmas (creating it unless ``readonly``)."""
     try:
         if readonly:
-            conn = sqlite3.connect(
-                f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False, factory=StoreConnection
+            conn = sqlite3.connect(  # the path as a URI, escaped: a '?', '#' or '%' in a folder's name is a name
+                f"{Path(path).absolute().as_uri()}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+                factory=StoreConnection,
             )
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
