@@ -21,6 +21,7 @@ from study_app.protocol.responses import Response, utc_now
 from study_app.protocol.study import load_study
 from study_app.session.controller import SessionController
 from study_app.store import ResultsStore, answers_frame, check_store, merge_stores
+from study_app.store.schema import SCHEMA_VERSION, schema_version
 from tests.factory import make_study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -204,7 +205,9 @@ def test_sigkill_during_merge(tmp_path, merge_inputs):
         process = Process(["main.py", "merge", str(out), *map(str, merge_inputs)])
         time.sleep(rng.uniform(0.15, 0.9) * whole_merge)
         killed += process.kill()
-        if out.exists():
+        if out.exists() and _version(out) < SCHEMA_VERSION:  # killed while the new store was being made
+            assert _version(out) == 0 or not _rows(out, "trials"), "rows copied before the schema was complete"
+        elif out.exists():
             report = check_store(out)
             assert report.ok, report.summary()
             with ResultsStore(out, readonly=True) as store:
@@ -220,3 +223,15 @@ def test_sigkill_during_merge(tmp_path, merge_inputs):
             assert store.conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == 4 * per_input
     assert killed >= 5, f"the merges finished before the kill ({whole_merge:.2f} s each): use larger inputs"
     assert [digest(p) for p in merge_inputs] == digests
+
+
+def _version(path) -> int:
+    """The schema version a (possibly half-made) store has, read without upgrading it."""
+    with closing(sqlite3.connect(path)) as conn:
+        return schema_version(conn)
+
+
+def _rows(path, table: str) -> int:
+    with closing(sqlite3.connect(path)) as conn:
+        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] if exists else 0
