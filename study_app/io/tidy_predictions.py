@@ -78,26 +78,32 @@ def report_rows(
 class TextColumn:
     """A text column as codes (``-1``: no value, a field missing from a short line) into ``values``."""
 
-    codes: np.ndarray
+    codes: np.ndarray  # the smallest integer type that holds them
     values: np.ndarray  # object array of distinct strings, sorted
+
+    def per_row(self, per_value: np.ndarray, missing: Any) -> np.ndarray:
+        """``per_value`` (one item per distinct value) spread to the rows; ``missing`` where there is no value
+        (code -1 picks the item appended last)."""
+        import numpy as np
+
+        return np.append(per_value, np.asarray([missing], dtype=per_value.dtype))[self.codes]
 
     def strings(self, rows: np.ndarray) -> np.ndarray:
         """The values of ``rows`` (``nan`` where there is none), for messages."""
         import numpy as np
 
-        codes = self.codes[rows]
-        return np.where(codes >= 0, self.values[np.maximum(codes, 0)], np.nan)
+        return np.append(self.values, np.nan)[self.codes[rows]]
 
     def mask(self, chosen: np.ndarray) -> np.ndarray:
         """Rows whose value is one of the values ``chosen`` (a boolean mask over ``values``)."""
-        import numpy as np
+        return self.per_row(chosen, False)
 
-        return np.append(chosen, False)[np.where(self.codes >= 0, self.codes, len(self.values))]
-
-    def categorical(self, order: np.ndarray) -> pd.Categorical:
+    def categorical(self, order: np.ndarray | None) -> pd.Categorical:
+        """The column as a categorical, its rows in ``order`` (``None``: as they are)."""
         import pandas as pd
 
-        return pd.Categorical.from_codes(self.codes[order], categories=pd.Index(self.values, dtype=object))
+        codes = self.codes if order is None else self.codes[order]
+        return pd.Categorical.from_codes(codes, categories=pd.Index(self.values, dtype=object))
 
 
 @dataclass
@@ -107,24 +113,30 @@ class _Builder:
     parts: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
     def add(self, codes: np.ndarray, values: np.ndarray) -> None:
-        self.parts.append((codes, values))
+        """A batch's codes (``-1``: no value) into its own distinct ``values``; kept in their smallest type."""
+        self.parts.append((codes.astype(small_int_type(len(values)), copy=False), values))
 
     def column(self) -> TextColumn:
         """All batches' codes into one set of distinct values, stripped of surrounding blanks and sorted."""
         import numpy as np
+        import pandas as pd
 
-        if not self.parts:
-            return TextColumn(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=object))
-        local = np.concatenate([values for _, values in self.parts]).astype(object)
-        stripped = np.array([str(value).strip() for value in local], dtype=object)
-        values, inverse = np.unique(stripped, return_inverse=True)
-        inverse = np.append(inverse.astype(np.int32), np.int32(-1))  # -1 stays "no value"
+        local = np.concatenate([values for _, values in self.parts]) if self.parts else np.zeros(0, dtype=object)
+        first, distinct = pd.factorize(local.astype(object))  # the batches repeat most values: strip each once
+        values, inverse = np.unique(
+            np.array([str(value).strip() for value in distinct], dtype=object), return_inverse=True
+        )
+        kind = small_int_type(len(values))
+        inverse = inverse.reshape(-1).astype(kind)[first]
         codes, start = [], 0
-        for part, distinct in self.parts:
-            mapping = np.append(inverse[start : start + len(distinct)], np.int32(-1))
-            codes.append(mapping[np.where(part >= 0, part, len(distinct))])
-            start += len(distinct)
-        return TextColumn(np.concatenate(codes), values)
+        parts, self.parts = self.parts, []
+        parts.reverse()
+        while parts:  # each batch let go once mapped: 16 million rows are never held twice
+            part, batch_values = parts.pop()
+            mapping = np.append(inverse[start : start + len(batch_values)], kind(-1))  # -1 stays "no value"
+            codes.append(mapping[part])
+            start += len(batch_values)
+        return TextColumn(np.concatenate(codes) if codes else np.zeros(0, dtype=np.int8), values)
 
 
 @dataclass
@@ -385,7 +397,7 @@ def rank_values(rank: TextColumn) -> np.ndarray:
     import pandas as pd
 
     parsed = pd.to_numeric(pd.Series(rank.values, dtype=object), errors="coerce").to_numpy(dtype=float)
-    return np.append(parsed, np.nan)[np.where(rank.codes >= 0, rank.codes, len(rank.values))]
+    return rank.per_row(parsed, np.nan)
 
 
 def checked_frame(
@@ -407,9 +419,13 @@ def checked_frame(
     text = columns.text
     for column in ("model", "image_id", "label_id"):
         report(text[column].mask(text[column].values == ""), column, f"empty {column}")
-    rank = rank_values(text["rank"])
+    parsed = pd.to_numeric(pd.Series(text["rank"].values, dtype=object), errors="coerce").to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
-        bad_rank = np.isnan(rank) | (rank < 1) | (rank > MAX_RANK) | (rank != np.round(rank))
+        bad = np.isnan(parsed) | (parsed < 1) | (parsed > MAX_RANK) | (parsed != np.round(parsed))
+    bad_rank = text["rank"].per_row(bad, True)
+    rank_span = int(np.nanmax(parsed, initial=0)) + 1 if not bad.all() else 1
+    rank = text["rank"].per_row(np.where(bad, 0, parsed).astype(small_int_type(rank_span)), 0)
+    with np.errstate(invalid="ignore"):
         score = columns.score
         bad_score = columns.score_given & (np.isnan(score) | ~np.isfinite(score) | (score < 0))
     report(bad_rank, "rank", f"rank must be a whole number from 1 to {MAX_RANK:,}")
@@ -426,54 +442,101 @@ def checked_frame(
             report(rows, column, message, text[column].strings)
     if len(problems) > before:
         return None
-    return _sorted_frame(columns, rank.astype(np.int64), problems, name, before, report)
+    return _sorted_frame(columns, rank, rank_span, problems, name, before, report)
 
 
 def _sorted_frame(
     columns: Columns,
     rank: np.ndarray,
+    rank_span: int,
     problems: list[Problem],
     name: str,
     before: int,
     report: Callable[..., None],
 ) -> pd.DataFrame | None:
     """Repeated ranks and labels and gaps in the ranks of one model and image; the frame sorted
-    by model, image and rank (the codes number the sorted values, so sorting codes sorts names)."""
+    by model, image and rank (the codes number the sorted values, so sorting codes sorts names).
+
+    Arrays of 16 million rows are costly to make (each page is touched anew), so keys are as
+    narrow as their values allow and a file already in order (as ``predict`` writes it) is
+    not reordered.
+    """
     import numpy as np
 
     text = columns.text
     model, image, label = text["model"], text["image_id"], text["label_id"]
-    if not len(rank):
-        return _frame(columns, rank.astype(np.int8), np.zeros(0, dtype=np.int64))
     group = pair_key(model.codes, image.codes, len(image.values))
-    rank_span = int(rank.max(initial=0)) + 1
     key = pair_key(group, rank, rank_span)
-    order = np.argsort(key, kind="stable")  # stable: of rows with one key, the file's first comes first
-    ordered = key[order]
-    repeated = np.zeros(len(key), dtype=bool)
-    repeated[order[1:][ordered[1:] == ordered[:-1]]] = True
-    report(repeated, "rank", "the same rank twice for one model and image")
-    label_key = pair_key(group, label.codes, len(label.values))
-    by_label = np.argsort(label_key, kind="stable")
-    twice = np.zeros(len(key), dtype=bool)
-    twice[by_label[1:][label_key[by_label][1:] == label_key[by_label][:-1]]] = True
+    in_order = bool(np.all(key[1:] > key[:-1]))  # and so no rank twice
+    order = None if in_order else np.argsort(key, kind="stable")  # stable: a key's first row in the file first
+    if order is not None:
+        ordered = key[order]
+        repeated = np.zeros(len(key), dtype=bool)
+        repeated[order[1:][ordered[1:] == ordered[:-1]]] = True
+        report(repeated, "rank", "the same rank twice for one model and image")
+        group, rank, labels = group[order], rank[order], label.codes[order]
+        repeated = repeated[order]
+    else:
+        labels, repeated = label.codes, np.zeros(len(key), dtype=bool)
+    del key
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else np.zeros(0, dtype=np.int64)
+    sizes = np.diff(np.r_[starts, len(group)])
+    twice = _repeated_labels(group, labels, order, int(sizes.max(initial=0)), len(label.values))
     report(twice, "label_id", "the same label twice for one model and image")
     # A rank given twice makes its own problem; the gaps of the other images are still said.
-    sorted_group = group[order]
-    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
-    sizes = np.diff(np.r_[starts, len(order)])
-    last_rank = rank[order][np.r_[starts[1:], len(order)] - 1]  # the largest: sorted by rank within a group
-    with_repeat = np.add.reduceat(repeated[order], starts) > 0 if len(starts) else np.zeros(0, dtype=bool)
-    gap_group = (last_rank != sizes) & ~with_repeat
-    gap = np.zeros(len(key), dtype=bool)
-    gap[order] = np.repeat(gap_group, sizes)
-    report(gap, "rank", "ranks of one model and image must be 1..k without gaps")
+    last_rank = rank[starts + sizes - 1]  # the largest: sorted by rank within a group
+    with_repeat = np.add.reduceat(repeated, starts) > 0 if len(starts) else np.zeros(0, dtype=bool)
+    gap = np.repeat((last_rank != sizes) & ~with_repeat, sizes)
+    report(
+        gap if order is None else _in_file_order(gap, order),
+        "rank",
+        "ranks of one model and image must be 1..k without gaps",
+    )
     if len(problems) > before:
         return None
-    return _frame(columns, rank.astype(small_int_type(rank_span)), order)
+    return pd_frame(columns, rank, order)
 
 
-def _frame(columns: Columns, rank: np.ndarray, order: np.ndarray) -> pd.DataFrame:
+def _in_file_order(values: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Values of the sorted rows (``order``: the file's row of each) in the file's order."""
+    import numpy as np
+
+    out = np.empty_like(values)
+    out[order] = values
+    return out
+
+
+def _repeated_labels(
+    group: np.ndarray, label: np.ndarray, order: np.ndarray | None, largest: int, labels: int
+) -> np.ndarray:
+    """The file's rows whose label an earlier row of the file gives for the same group, from
+    ``group`` and ``label`` sorted by group (``order``: the file's row of each; ``None``: the
+    file's own order). Groups of a few rows (top-5, top-10) compare each row with the rows up to
+    ``largest`` before it; longer ones sort on (group, label)."""
+    import numpy as np
+
+    twice = np.zeros(len(group), dtype=bool)
+    if largest <= 16:
+        for back in range(1, largest):
+            same = (group[back:] == group[:-back]) & (label[back:] == label[:-back])
+            if order is None:
+                twice[back:] |= same
+            else:  # of the two, the one later in the file is the repeat
+                later = order[back:] > order[:-back]
+                twice[back:] |= same & later
+                twice[:-back] |= same & ~later
+        return twice if order is None else _in_file_order(twice, order)
+    key = pair_key(group, label, labels)
+    if order is not None:
+        key = _in_file_order(key, order)
+    by_label = np.argsort(key, kind="stable")  # stable: of one (group, label), the file's first comes first
+    ordered = key[by_label]
+    twice[by_label[1:][ordered[1:] == ordered[:-1]]] = True
+    return twice
+
+
+def pd_frame(columns: Columns, rank: np.ndarray, order: np.ndarray | None) -> pd.DataFrame:
+    """The frame of the checked columns, rows in ``order`` (``rank`` already in it; ``None``: as read)."""
     import pandas as pd
 
     text = columns.text
@@ -481,22 +544,28 @@ def _frame(columns: Columns, rank: np.ndarray, order: np.ndarray) -> pd.DataFram
         {
             "model": text["model"].categorical(order),
             "image_id": text["image_id"].categorical(order),
-            "rank": rank[order],
+            "rank": rank,
             "label_id": text["label_id"].categorical(order),
-            "score": columns.score[order],
+            "score": columns.score if order is None else columns.score[order],
         }
     )
 
 
 def pair_key(first: np.ndarray, second: np.ndarray, second_span: int) -> np.ndarray:
-    """One int64 per (first, second) pair (``0 <= second < second_span``) that sorts as the pairs do;
-    ``first`` is renumbered densely first where the product would not fit 63 bits."""
+    """One integer per (first, second) pair (``0 <= second < second_span``) that sorts as the pairs do:
+    32 bits where they suffice; ``first`` is renumbered densely where the product would not fit 63 bits."""
     import numpy as np
 
-    first = first.astype(np.int64)
-    if len(first) and (int(first.max()) + 1) * max(second_span, 1) >= 1 << 62:
+    span = max(second_span, 1)
+    largest = (int(first.max()) + 1) * span if len(first) else 0
+    if largest >= 1 << 62:
         _, first = np.unique(first, return_inverse=True)
-    return first.astype(np.int64) * max(second_span, 1) + second.astype(np.int64)
+        largest = (int(first.max()) + 1) * span
+    kind = np.int32 if largest < 1 << 31 else np.int64
+    key = first.astype(kind)
+    key *= span
+    key += second
+    return key
 
 
 def small_int_type(limit: int) -> type:
