@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from study_app.protocol.labels import LabelSet
 
@@ -29,14 +30,17 @@ def guess_matrix(unit: np.ndarray, rank: np.ndarray, label_code: np.ndarray, n_u
 
 
 def hierarchy_severity(
-    guess: np.ndarray, truth_sets: Sequence[tuple[str, ...]], truth_set_code: np.ndarray, labels: LabelSet
+    guess: np.ndarray | pd.Categorical,
+    truth_sets: Sequence[tuple[str, ...]],
+    truth_set_code: np.ndarray,
+    labels: LabelSet,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Depth of the lowest common ancestor and parent-class correctness of top-1 guesses.
 
     Parameters
     ----------
-    guess : ndarray of object, shape (units,)
-        Top-1 label ids (``""`` for a non-answer).
+    guess : Categorical or ndarray of object, shape (units,)
+        Top-1 label ids (``""`` for a non-answer); a categorical is read through its codes.
     truth_sets : sequence of tuples
         The distinct sets of valid labels.
     truth_set_code : ndarray of int, shape (units,)
@@ -53,7 +57,10 @@ def hierarchy_severity(
         The guess has the same parent (its superclass) as a valid label; a class
         without a parent is its own superclass. False for a non-answer.
     """
-    names, name_code = np.unique(guess.astype(str), return_inverse=True)
+    if isinstance(guess, pd.Categorical):  # millions of model rows: one lookup per category, not per row
+        names, name_code = np.asarray(guess.categories, dtype=object), guess.codes.astype(np.int64)
+    else:
+        names, name_code = np.unique(guess.astype(str), return_inverse=True)
     combined, row_of = np.unique(name_code * len(truth_sets) + truth_set_code, return_inverse=True)
     depth = np.empty(len(combined))
     same_parent = np.empty(len(combined), dtype=bool)
