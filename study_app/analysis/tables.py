@@ -53,7 +53,7 @@ def table_csv(table: pd.DataFrame) -> bytes:
     cells = [_distinct_cells(table[c]) for c in table.columns] if len(table) and len(table.columns) > 1 else []
     if not cells or any(cell is None or any(_QUOTED.intersection(v) for v in cell[1]) for cell in cells):
         return safe_csv_text(as_text(table)).encode("utf-8")
-    return safe_csv_text(as_text(table.iloc[:0])).encode("utf-8") + _rows(cells)  # type: ignore[arg-type]
+    return _rows(safe_csv_text(as_text(table.iloc[:0])).encode("utf-8"), cells)  # type: ignore[arg-type]
 
 
 #: Characters that make a cell quoted (with the line end, ``\n``, and a carriage return, which makes all quoted).
@@ -93,13 +93,14 @@ def _distinct_cells(column: pd.Series) -> tuple[np.ndarray, list[str]] | None:
     return codes.astype(np.int32), written[:-1]
 
 
-def _rows(cells: list[tuple[np.ndarray, list[str]]]) -> bytes:
-    """The rows from each column's codes and cells (none needing quotes), by pyarrow's CSV writer."""
+def _rows(header: bytes, cells: list[tuple[np.ndarray, list[str]]]) -> bytes:
+    """``header`` and the rows from each column's codes and cells (none needing quotes), by pyarrow's CSV writer."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
     columns = [pa.DictionaryArray.from_arrays(codes, pa.array(formatted, pa.string())) for codes, formatted in cells]
     table = pa.table(columns, names=[f"c{i}" for i in range(len(columns))])
     sink = pa.BufferOutputStream()
+    sink.write(header)
     pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
     return sink.getvalue().to_pybytes()

@@ -128,7 +128,7 @@ def _score_units(
             [Problem(source, f"rank {odd[0]:g}: ranks are whole numbers from 1 (the first guess)", field="rank")]
         )
     rank_span = int(np.nanmax(ranks, initial=0)) + 1
-    if np.bincount(unit_of_row[guess] * rank_span + ranks[guess].astype(np.int64)).max(initial=0) > 1:
+    if np.bincount(unit_of_row[guess].astype(np.int64) * rank_span + ranks[guess].astype(np.int64)).max(initial=0) > 1:
         raise InputFileError([Problem(source, "the same rank twice for one rater and image", field="rank")])
     label_code, label_names = pd.factorize(label_id[guess])
     label_names = np.asarray(label_names, dtype=object)
@@ -436,7 +436,7 @@ def unit_codes(columns: list[pd.Series]) -> np.ndarray:
         starts = np.r_[0, np.flatnonzero(change) + 1]
         run_key = combined_code(*(pd.Series(code[starts]) for code in codes))
         if len(pd.unique(run_key)) == len(starts):  # every run its own unit: numbered as they come
-            return np.cumsum(np.r_[False, change], dtype=np.int64)
+            return np.cumsum(np.r_[False, change], dtype=np.int32 if len(change) < 1 << 31 else np.int64)
     return pd.factorize(combined_code(*columns))[0]
 
 
