@@ -35,7 +35,7 @@ from study_app.errors import InputFileError, Problem
 from study_app.protocol.correctness import correctness, guesses_count
 from study_app.protocol.labels import LabelSet
 from study_app.protocol.study import Study
-from study_app.stats.scoring import guess_matrix, hierarchy_severity
+from study_app.stats.scoring import guess_matrix, hierarchy_severity, rank_columns, rank_given_twice
 from study_app.stats.truth import TruthSource, truth_table
 
 HUMAN = "human"
@@ -122,15 +122,17 @@ def _score_units(
     units = as_categories(rows.iloc[first].reset_index(drop=True).assign(**(defaults or {})))
     ranks = rank.to_numpy(dtype=float, na_value=np.nan)
     guess = counted & ~np.isnan(ranks)
-    odd = ranks[guess][(ranks[guess] < 1) | (ranks[guess] % 1 != 0)]
+    every = bool(guess.all())  # predictions: every row a guess, so no row is copied out
+    guess_rank, guess_unit = (ranks, unit_of_row) if every else (ranks[guess], unit_of_row[guess])
+    odd = guess_rank[(guess_rank < 1) | (guess_rank % 1 != 0)]
     if len(odd):  # rank 0 would land in the matrix's last column and shift every guess
         raise InputFileError(
             [Problem(source, f"rank {odd[0]:g}: ranks are whole numbers from 1 (the first guess)", field="rank")]
         )
-    rank_span = int(np.nanmax(ranks, initial=0)) + 1
-    if np.bincount(unit_of_row[guess].astype(np.int64) * rank_span + ranks[guess].astype(np.int64)).max(initial=0) > 1:
+    column = rank_columns(guess_rank)
+    if rank_given_twice(guess_unit, column, len(units)):
         raise InputFileError([Problem(source, "the same rank twice for one rater and image", field="rank")])
-    label_code, label_names = pd.factorize(label_id[guess])
+    label_code, label_names = _codes_by_appearance(label_id, None if every else guess)
     label_names = np.asarray(label_names, dtype=object)
     empty = np.flatnonzero(label_names == "")
     if len(empty):
@@ -147,9 +149,28 @@ def _score_units(
                     )
                 ]
             )
-    matrix = guess_matrix(unit_of_row[guess], ranks[guess], label_code, len(units))
+    matrix = guess_matrix(guess_unit, column, label_code, len(units))
     units = units.astype({"trial": "Int64", "rt_ms": float})
     return _scored(units, matrix, label_names, truth_table(truth), k=k, labels=labels, source=source)
+
+
+def _codes_by_appearance(values: pd.Series, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values[rows])`` (``rows``: a mask, ``None`` for all): codes numbering the values in
+    order of first appearance, and the values. A categorical's codes are renumbered instead of
+    its values hashed: 16 million model guesses of 1,000 classes."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = pd.factorize(values if rows is None else values[rows])
+        return codes, np.asarray(uniques, dtype=object)
+    codes = values.cat.codes.to_numpy()
+    codes = codes if rows is None else codes[rows]
+    n = len(values.cat.categories)
+    first = np.full(n + 1, len(codes), dtype=np.int64)  # the missing value (-1) goes to the last slot
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    present = np.flatnonzero(first[:n] < len(codes))
+    order = present[np.argsort(first[present], kind="stable")]
+    renumber = np.full(n + 1, -1, dtype=np.int32)
+    renumber[order] = np.arange(len(order), dtype=np.int32)
+    return renumber[codes], np.asarray(values.cat.categories, dtype=object)[order]
 
 
 def _scored(

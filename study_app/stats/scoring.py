@@ -21,11 +21,24 @@ import pandas as pd
 from study_app.protocol.labels import LabelSet
 
 
-def guess_matrix(unit: np.ndarray, rank: np.ndarray, label_code: np.ndarray, n_units: int) -> np.ndarray:
-    """Place each guess (unit row, 1-based rank, label code) into a ``units x ranks`` matrix."""
+def rank_columns(rank: np.ndarray) -> np.ndarray:
+    """The matrix column of each 1-based rank (integers as narrow as the ranks allow)."""
     width = int(rank.max()) if len(rank) else 1
-    matrix = np.full((n_units, width), -1, dtype=np.int64)
-    matrix[unit, rank.astype(np.int64) - 1] = label_code
+    return rank.astype(np.int32 if width < 1 << 31 else np.int64) - 1
+
+
+def rank_given_twice(unit: np.ndarray, column: np.ndarray, n_units: int) -> bool:
+    """Whether two guesses of a unit have the same rank: fewer cells taken than guesses placed."""
+    taken = np.zeros((n_units, int(column.max()) + 1 if len(column) else 1), dtype=bool)
+    taken[unit, column] = True
+    return int(np.count_nonzero(taken)) < len(unit)
+
+
+def guess_matrix(unit: np.ndarray, column: np.ndarray, label_code: np.ndarray, n_units: int) -> np.ndarray:
+    """Place each guess (unit row, matrix column of its rank, label code) into a ``units x ranks`` matrix."""
+    width = int(column.max()) + 1 if len(column) else 1
+    matrix = np.full((n_units, width), -1, dtype=np.int32 if int(label_code.max(initial=0)) < 1 << 31 else np.int64)
+    matrix[unit, column] = label_code
     return matrix
 
 
