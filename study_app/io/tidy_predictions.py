@@ -180,6 +180,15 @@ def read_predictions(
 
 def read_columns(path: Path, problems: list[Problem], name: str) -> Columns | None:
     """The file's prediction columns, or ``None`` with the problem (unreadable, not a table, columns missing)."""
+    import pyarrow as pa
+
+    try:
+        return _read_columns(path, problems, name)
+    finally:  # the reader's batches are gone: give their memory back before the analysis needs it
+        pa.default_memory_pool().release_unused()
+
+
+def _read_columns(path: Path, problems: list[Problem], name: str) -> Columns | None:
     import pandas as pd
 
     parquet = is_parquet(path)

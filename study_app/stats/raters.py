@@ -328,16 +328,18 @@ def raters_from_predictions(
         phase = as_category(predictions["_phase"].astype(object).fillna(""))
     else:  # looked up once per distinct image, not per row: a model zoo's predictions are millions of rows
         phase = per_image(predictions["image_id"], lambda image_id: str(phase_of.get(image_id, "")))
+    no_condition = pd.Categorical.from_codes(np.zeros(len(predictions), dtype=np.int8), categories=[""])
     guesses = pd.DataFrame(
         {
             "rater": as_category(predictions["model"]),
             "kind": pd.Categorical.from_codes(np.zeros(len(predictions), dtype=np.int8), categories=[MODEL]),
             "image_id": as_category(predictions["image_id"]),
             "phase": phase,
-            "condition": as_category(with_condition(predictions)["condition"]),
-            "rank": predictions["rank"].to_numpy(dtype=float),
+            "condition": as_category(predictions["condition"]) if "condition" in predictions else no_condition,
+            "rank": predictions["rank"].array,
             "label_id": as_category(predictions["label_id"]),
-        }
+        },
+        copy=False,
     )
     return raters_from_guesses(guesses, truth, k=k, labels=labels, source="predictions")
 
@@ -432,7 +434,8 @@ def per_image(images: pd.Series, value_of: Callable[[str], str]) -> pd.Categoric
     images = as_category(images)
     found = [value_of(str(image_id)) for image_id in images.categories]
     codes, values = pd.factorize(pd.Index(found, dtype=object), sort=True)
-    return pd.Categorical.from_codes(np.append(codes, -1)[images.codes], categories=values)
+    narrow = np.append(codes, -1).astype(np.int8 if len(values) < 127 else np.int32)  # per row: keep it small
+    return pd.Categorical.from_codes(narrow[images.codes], categories=values)
 
 
 def as_categories(table: pd.DataFrame) -> pd.DataFrame:
