@@ -38,6 +38,7 @@ MODULES = (
     "bench_report",
     "bench_review",
     "bench_postgres",
+    "bench_scale",
 )
 RESULTS = Path(__file__).with_name("RESULTS.md")
 ROOT = Path(__file__).parent.parent
