@@ -190,8 +190,9 @@ def _read_wide(
     parquet = is_parquet(path)
     try:
         if parquet:
-            frame = pd.read_parquet(path).astype(str)  # nulls read as blanks, as in a CSV
-            frame = frame.where(pd.read_parquet(path).notna(), "")
+            check_input_file(path, "predictions file")
+            table = pd.read_parquet(path)
+            frame = table.astype(str).where(table.notna(), "")  # nulls read as blanks, as in a CSV
         else:
             check_input_file(path, "predictions file")
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True)
