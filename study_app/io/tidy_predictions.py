@@ -148,9 +148,6 @@ class Columns:
     score_given: np.ndarray  # bool: the score cell was not blank
     first_line: int | None  # line of row 0 (None: Parquet)
 
-    def __len__(self) -> int:
-        return len(self.score)
-
 
 class _NotPlain(Exception):
     """The fast CSV reader met something it does not read as pandas does; pandas reads the file."""
@@ -371,8 +368,11 @@ def _parquet_columns(path: Path, problems: list[Problem], name: str) -> Columns 
     present = [c for c in PREDICTION_COLUMNS if c in positions]
 
     def text_codes(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        """Codes into the column's distinct values; a null is an empty value, as a blank CSV cell is."""
-        if array.null_count or not pa.types.is_dictionary(array.type):
+        """Codes into the column's distinct values; a null is an empty value, as a blank CSV cell is.
+        Numbers (ranks) are encoded as numbers and only their distinct values made text."""
+        if pa.types.is_integer(array.type) and not array.null_count:
+            array = pc.dictionary_encode(array)
+        elif array.null_count or not pa.types.is_dictionary(array.type):
             array = pc.dictionary_encode(pc.fill_null(pc.cast(array, pa.string()), ""))
         values = np.asarray(pc.cast(array.dictionary, pa.string()).to_pylist(), dtype=object)
         return array.indices.to_numpy(zero_copy_only=False).astype(np.int32), values
@@ -398,15 +398,6 @@ def _parquet_columns(path: Path, problems: list[Problem], name: str) -> Columns 
         return None
     columns.first_line = None
     return columns
-
-
-def rank_values(rank: TextColumn) -> np.ndarray:
-    """Each row's rank as a number (NaN where it is not one), parsed once per distinct value."""
-    import numpy as np
-    import pandas as pd
-
-    parsed = pd.to_numeric(pd.Series(rank.values, dtype=object), errors="coerce").to_numpy(dtype=float)
-    return rank.per_row(parsed, np.nan)
 
 
 def checked_frame(
