@@ -423,7 +423,7 @@ def checked_frame(
     with np.errstate(invalid="ignore"):
         bad = np.isnan(parsed) | (parsed < 1) | (parsed > MAX_RANK) | (parsed != np.round(parsed))
     bad_rank = text["rank"].per_row(bad, True)
-    rank_span = int(np.nanmax(parsed, initial=0)) + 1 if not bad.all() else 1
+    rank_span = int(parsed[~bad].max(initial=0)) + 1  # the bad ones (inf, 1e400) are problems already
     rank = text["rank"].per_row(np.where(bad, 0, parsed).astype(small_int_type(rank_span)), 0)
     with np.errstate(invalid="ignore"):
         score = columns.score
