@@ -153,7 +153,8 @@ def _header(path: Path, problems: list[Problem]) -> list[str] | None:
 
         try:
             check_input_file(path, "predictions file")
-            columns = pq.read_schema(path).names
+            with open(path, "rb") as handle:  # opened here: pyarrow refuses a path that is not UTF-8
+                columns = pq.read_schema(handle).names
         except (OSError, UnusableInputError) as exc:
             problems.append(Problem(str(path), unreadable(exc, "predictions file")))
             return None
@@ -191,7 +192,8 @@ def _read_wide(
     try:
         if parquet:
             check_input_file(path, "predictions file")
-            table = pd.read_parquet(path)
+            with open(path, "rb") as handle:
+                table = pd.read_parquet(handle)
             frame = table.astype(str).where(table.notna(), "")  # nulls read as blanks, as in a CSV
         else:
             check_input_file(path, "predictions file")

@@ -264,45 +264,47 @@ def _arrow_csv_columns(path: Path, width: int, positions: dict[str, int]) -> Col
     types = {names[positions[c]]: text for c in (*TEXT_COLUMNS, "rank")}
     if "score" in positions:
         types[names[positions["score"]]] = pa.float64()
-    try:
-        reader = pa_csv.open_csv(
-            path,
-            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, block_size=16 << 20),
-            convert_options=pa_csv.ConvertOptions(
-                column_types=types,
-                include_columns=list(types),
-                null_values=[""],
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid:
-        raise _NotPlain from None
+    # opened here, not by pyarrow: a path that is not UTF-8 (a surrogate escape) opens all the same
+    with open(path, "rb") as handle:
+        try:
+            reader = pa_csv.open_csv(
+                handle,
+                read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, block_size=16 << 20),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types=types,
+                    include_columns=list(types),
+                    null_values=[""],
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid:
+            raise _NotPlain from None
 
-    def batches() -> Iterator[tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]]:
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                return
-            except pa.ArrowInvalid:  # a short or long line, a number pyarrow does not read, bad UTF-8
-                raise _NotPlain from None
-            codes = {}
-            for column in (*TEXT_COLUMNS, "rank"):
-                array = batch.column(names[positions[column]])
-                values = np.asarray(array.dictionary.to_pylist(), dtype=object)
-                if any('"' in value for value in values):  # pandas reads quotes after blanks otherwise
-                    raise _NotPlain
-                codes[column] = (array.indices.to_numpy(zero_copy_only=False), values)
-            if "score" in positions:
-                score = batch.column(names[positions["score"]])
-                given = score.is_valid().to_numpy(zero_copy_only=False)
-                values = score.to_numpy(zero_copy_only=False)
-            else:
-                given, values = np.zeros(batch.num_rows, dtype=bool), np.full(batch.num_rows, np.nan)
-            yield codes, values, given
+        def batches() -> Iterator[tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]]:
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                except pa.ArrowInvalid:  # a short or long line, a number pyarrow does not read, bad UTF-8
+                    raise _NotPlain from None
+                codes = {}
+                for column in (*TEXT_COLUMNS, "rank"):
+                    array = batch.column(names[positions[column]])
+                    values = np.asarray(array.dictionary.to_pylist(), dtype=object)
+                    if any('"' in value for value in values):  # pandas reads quotes after blanks otherwise
+                        raise _NotPlain
+                    codes[column] = (array.indices.to_numpy(zero_copy_only=False), values)
+                if "score" in positions:
+                    score = batch.column(names[positions["score"]])
+                    given = score.is_valid().to_numpy(zero_copy_only=False)
+                    values = score.to_numpy(zero_copy_only=False)
+                else:
+                    given, values = np.zeros(batch.num_rows, dtype=bool), np.full(batch.num_rows, np.nan)
+                yield codes, values, given
 
-    return _collect(batches())
+        return _collect(batches())
 
 
 def _pandas_csv_columns(path: Path, header: list[str], positions: dict[str, int]) -> Columns:
@@ -354,48 +356,51 @@ def _parquet_columns(path: Path, problems: list[Problem], name: str) -> Columns 
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    try:
-        opened = pq.ParquetFile(path)
-        header = [str(c).strip() for c in opened.schema_arrow.names]
-    except (pa.ArrowException, OSError) as exc:
-        problems.append(Problem(name, f"cannot read as a Parquet file: {exc}"))
-        return None
-    positions = _positions(header, problems, name)
-    if positions is None:
-        return None
-    wanted = [opened.schema_arrow.names[positions[c]] for c in PREDICTION_COLUMNS if c in positions]
+    with open(path, "rb") as handle:  # opened here: pyarrow refuses a path that is not UTF-8
+        try:
+            opened = pq.ParquetFile(handle)
+            header = [str(c).strip() for c in opened.schema_arrow.names]
+        except (pa.ArrowException, OSError) as exc:
+            problems.append(Problem(name, f"cannot read as a Parquet file: {exc}"))
+            return None
+        positions = _positions(header, problems, name)
+        if positions is None:
+            return None
+        wanted = [opened.schema_arrow.names[positions[c]] for c in PREDICTION_COLUMNS if c in positions]
 
-    present = [c for c in PREDICTION_COLUMNS if c in positions]
+        present = [c for c in PREDICTION_COLUMNS if c in positions]
 
-    def text_codes(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        """Codes into the column's distinct values; a null is an empty value, as a blank CSV cell is.
-        Numbers (ranks) are encoded as numbers and only their distinct values made text."""
-        if pa.types.is_integer(array.type) and not array.null_count:
-            array = pc.dictionary_encode(array)
-        elif array.null_count or not pa.types.is_dictionary(array.type):
-            array = pc.dictionary_encode(pc.fill_null(pc.cast(array, pa.string()), ""))
-        values = np.asarray(pc.cast(array.dictionary, pa.string()).to_pylist(), dtype=object)
-        return array.indices.to_numpy(zero_copy_only=False).astype(np.int32), values
+        def text_codes(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+            """Codes into the column's distinct values; a null is an empty value, as a blank CSV cell is.
+            Numbers (ranks) are encoded as numbers and only their distinct values made text."""
+            if pa.types.is_integer(array.type) and not array.null_count:
+                array = pc.dictionary_encode(array)
+            elif array.null_count or not pa.types.is_dictionary(array.type):
+                array = pc.dictionary_encode(pc.fill_null(pc.cast(array, pa.string()), ""))
+            values = np.asarray(pc.cast(array.dictionary, pa.string()).to_pylist(), dtype=object)
+            return array.indices.to_numpy(zero_copy_only=False).astype(np.int32), values
 
-    def batches() -> Iterator[tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]]:
-        for batch in opened.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
-            columns = dict(zip(present, batch.columns))
-            codes = {c: text_codes(columns[c]) for c in (*TEXT_COLUMNS, "rank")}
-            score = columns.get("score")
-            if score is None:
-                values, given = np.full(batch.num_rows, np.nan), np.zeros(batch.num_rows, dtype=bool)
-            elif pa.types.is_floating(score.type) or pa.types.is_integer(score.type):
-                given = score.is_valid().to_numpy(zero_copy_only=False)
-                values = pc.cast(score, pa.float64()).to_numpy(zero_copy_only=False)
-            else:
-                values, given = text_scores(pc.cast(score, pa.string()).fill_null("").to_numpy(zero_copy_only=False))
-            yield codes, values, given
+        def batches() -> Iterator[tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]]:
+            for batch in opened.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
+                columns = dict(zip(present, batch.columns))
+                codes = {c: text_codes(columns[c]) for c in (*TEXT_COLUMNS, "rank")}
+                score = columns.get("score")
+                if score is None:
+                    values, given = np.full(batch.num_rows, np.nan), np.zeros(batch.num_rows, dtype=bool)
+                elif pa.types.is_floating(score.type) or pa.types.is_integer(score.type):
+                    given = score.is_valid().to_numpy(zero_copy_only=False)
+                    values = pc.cast(score, pa.float64()).to_numpy(zero_copy_only=False)
+                else:
+                    values, given = text_scores(
+                        pc.cast(score, pa.string()).fill_null("").to_numpy(zero_copy_only=False)
+                    )
+                yield codes, values, given
 
-    try:
-        columns = _collect(batches())
-    except (pa.ArrowException, OSError) as exc:
-        problems.append(Problem(name, f"cannot read as a Parquet file of predictions: {exc}"))
-        return None
+        try:
+            columns = _collect(batches())
+        except (pa.ArrowException, OSError) as exc:
+            problems.append(Problem(name, f"cannot read as a Parquet file of predictions: {exc}"))
+            return None
     columns.first_line = None
     return columns
 

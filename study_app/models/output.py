@@ -102,13 +102,20 @@ def _parquet_bytes(journal: Path) -> bytes:
     import pyarrow.parquet as pq
 
     text = pa.dictionary(pa.int32(), pa.string())
-    table = pa_csv.read_csv(
-        journal,
-        convert_options=pa_csv.ConvertOptions(
-            column_types={"model": text, "image_id": text, "rank": pa.int32(), "label_id": text, "score": pa.float64()},
-            strings_can_be_null=False,
-        ),
-    )
+    with open(journal, "rb") as handle:  # opened here: pyarrow refuses a path that is not UTF-8
+        table = pa_csv.read_csv(
+            handle,
+            convert_options=pa_csv.ConvertOptions(
+                column_types={
+                    "model": text,
+                    "image_id": text,
+                    "rank": pa.int32(),
+                    "label_id": text,
+                    "score": pa.float64(),
+                },
+                strings_can_be_null=False,
+            ),
+        )
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     return sink.getvalue().to_pybytes()
@@ -119,7 +126,8 @@ def _csv_rows(parquet: Path) -> str:
     import pandas as pd
 
     try:
-        frame = pd.read_parquet(parquet, columns=list(PREDICTION_COLUMNS))
+        with open(parquet, "rb") as handle:
+            frame = pd.read_parquet(handle, columns=list(PREDICTION_COLUMNS))
     except (OSError, ValueError, KeyError) as exc:
         raise ModelRunError(
             f"--out {parquet} exists but is not a predictions file ({exc}); choose another --out"
