@@ -120,8 +120,10 @@ def _score_units(
     counted = unit_of_row >= 0
     first = np.flatnonzero(first_occurrences(unit_of_row))
     units = as_categories(rows.iloc[first].reset_index(drop=True).assign(**(defaults or {})))
-    ranks = rank.to_numpy(dtype=float, na_value=np.nan)
-    guess = counted & ~np.isnan(ranks)
+    # integer ranks (predictions) have no missing value: no float copy of millions of rows
+    plain_integers = isinstance(rank.dtype, np.dtype) and rank.dtype.kind == "i"  # not Int64, which has NA
+    ranks = rank.to_numpy() if plain_integers else rank.to_numpy(float, na_value=np.nan)
+    guess = counted if ranks.dtype.kind == "i" else counted & ~np.isnan(ranks)
     every = bool(guess.all())  # predictions: every row a guess, so no row is copied out
     guess_rank, guess_unit = (ranks, unit_of_row) if every else (ranks[guess], unit_of_row[guess])
     odd = guess_rank[(guess_rank < 1) | (guess_rank % 1 != 0)]
@@ -164,11 +166,9 @@ def _codes_by_appearance(values: pd.Series, rows: np.ndarray | None) -> tuple[np
     codes = values.cat.codes.to_numpy()
     codes = codes if rows is None else codes[rows]
     n = len(values.cat.categories)
-    first = np.full(n + 1, len(codes), dtype=np.int64)  # the missing value (-1) goes to the last slot
-    np.minimum.at(first, codes, np.arange(len(codes)))
-    present = np.flatnonzero(first[:n] < len(codes))
-    order = present[np.argsort(first[present], kind="stable")]
-    renumber = np.full(n + 1, -1, dtype=np.int32)
+    order = pd.unique(codes)  # the codes in order of first appearance: a hash of at most n + 1 values
+    order = order[order >= 0]
+    renumber = np.full(n + 1, -1, dtype=np.int32)  # the missing value (-1) stays -1 through the last slot
     renumber[order] = np.arange(len(order), dtype=np.int32)
     return renumber[codes], np.asarray(values.cat.categories, dtype=object)[order]
 
