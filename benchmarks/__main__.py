@@ -39,6 +39,7 @@ MODULES = (
     "bench_review",
     "bench_postgres",
     "bench_web",
+    "bench_scale",
 )
 RESULTS = Path(__file__).with_name("RESULTS.md")
 ROOT = Path(__file__).parent.parent

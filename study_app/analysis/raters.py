@@ -284,8 +284,10 @@ def with_conditions(raters: pd.DataFrame, study: Study) -> pd.DataFrame:
     """The rater table with its ``condition`` column filled from the study's manifest, for
     people and models alike: a stimulus has an image id of its own, so a model's prediction
     for ``src@0.35`` belongs to condition 0.35 as a person's answer does ("" without conditions)."""
+    from study_app.stats.raters import per_image
+
     condition_of = study.conditions()
-    return raters.assign(condition=[condition_of.get(image_id, "") for image_id in raters["image_id"].astype(str)])
+    return raters.assign(condition=per_image(raters["image_id"], lambda image_id: condition_of.get(image_id, "")))
 
 
 def benchmark_conditions(raters: pd.DataFrame) -> pd.DataFrame:

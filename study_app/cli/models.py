@@ -39,7 +39,8 @@ def add_predict_command(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out",
         type=Path,
-        help="predictions CSV (default: results/<study>/predictions/<model>.csv); provenance goes beside it as .json",
+        help="predictions CSV, or Parquet if it ends in .parquet (default: results/<study>/predictions/<model>.csv); "
+        "provenance goes beside it as .json",
     )
     parser.add_argument(
         "--split", action="append", help="only images of this manifest split (repeatable; default: all images)"

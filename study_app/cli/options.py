@@ -52,7 +52,7 @@ INPUT_OPTIONS: tuple[Option, ...] = (
         {
             "nargs": "+",
             "metavar": "FILE",
-            "help": "prediction files: tidy or wide CSV, or .npy class indices (default: the study's)",
+            "help": "prediction files: tidy or wide CSV or Parquet, or .npy class indices (default: the study's)",
         },
     ),
     (

@@ -1,14 +1,16 @@
 """Model predictions in any of three layouts, read into the tidy frame.
 
-- tidy CSV: ``model,image_id,rank,label_id[,score]``, one row per guess (the project's
-  format, checked by :func:`study_app.io.tidy_predictions.read_predictions`);
-- wide CSV: ``image_id,top1,top2,...,topK``, one row per image, what many evaluation
-  scripts write. A wide file holds one model, named by the ``model`` argument or else by
-  the file name without extension;
+- tidy CSV or Parquet: ``model,image_id,rank,label_id[,score]``, one row per guess (the
+  project's format, checked by :func:`study_app.io.tidy_predictions.read_predictions`);
+- wide CSV or Parquet: ``image_id,top1,top2,...,topK``, one row per image, what many
+  evaluation scripts write. A wide file holds one model, named by the ``model`` argument or
+  else by the file name without extension;
 - ``.npy``: an N x k array of class indices with a list of image ids and a list of class
   ids (:mod:`study_app.importers.index_arrays`).
 
-Every problem is reported with file, line and column, all at once.
+Whatever the layout, the frame is compact (:func:`study_app.io.tidy_predictions.compact`):
+text columns are categoricals, ranks small integers, so 16.75 million rows take about
+350 MB. Every problem is reported with file, line and column, all at once.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ import pandas as pd
 
 from study_app.errors import InputFileError, Problem
 from study_app.importers.index_arrays import read_index_predictions
-from study_app.io.tidy_predictions import PREDICTION_COLUMNS, REQUIRED_PREDICTION_COLUMNS, read_predictions, report_rows
+from study_app.io.input_files import UnusableInputError, check_input_file, unreadable
+from study_app.io.tidy_predictions import (
+    REQUIRED_PREDICTION_COLUMNS,
+    compact,
+    concat_predictions,
+    is_parquet,
+    read_predictions,
+    report_rows,
+)
 
 _TOP = re.compile(r"^top(\d+)$", re.IGNORECASE)
 
@@ -36,12 +46,13 @@ def read_prediction_file(
     image_list: str | Path | None = None,
     class_list: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Read a tidy or wide predictions CSV, or a class-index ``.npy``, into ``model,image_id,rank,label_id,score``.
+    """Read tidy or wide predictions (CSV or Parquet), or a class-index ``.npy``, into
+    ``model,image_id,rank,label_id,score`` (a compact frame: see the module's docstring).
 
     Parameters
     ----------
     path : path
-        The CSV file, or an ``.npy`` array of class indices.
+        The CSV or ``.parquet`` file, or an ``.npy`` array of class indices.
     model : str, optional
         Wide files and arrays: the model's name (default: the file name's stem). Tidy
         files: keep only this model.
@@ -68,7 +79,7 @@ def read_prediction_file(
                     )
                 ]
             )
-        frame = read_index_predictions(path, image_list, class_list, model)
+        frame = compact(read_index_predictions(path, image_list, class_list, model))
         _check_known(frame, path, image_ids, label_ids)
         return frame
     problems: list[Problem] = []
@@ -80,17 +91,12 @@ def read_prediction_file(
         if frame is None:
             raise InputFileError(problems)
         if model is not None:
-            if model not in set(frame["model"]):
+            models = [str(name) for name in frame["model"].cat.categories]
+            if model not in models:
                 raise InputFileError(
-                    [
-                        Problem(
-                            str(path),
-                            f"no model {model!r} in this file; it has {', '.join(sorted(set(frame['model'])))}",
-                            field="model",
-                        )
-                    ]
+                    [Problem(str(path), f"no model {model!r} in this file; it has {', '.join(models)}", field="model")]
                 )
-            frame = frame[frame["model"] == model].reset_index(drop=True)
+            frame = compact(frame[frame["model"] == model].reset_index(drop=True))
         return frame
     tops = sorted((int(m.group(1)), column) for column in header if (m := _TOP.match(column)))
     if "image_id" not in header or not tops:
@@ -131,16 +137,31 @@ def read_prediction_files(
     ]
     seen: dict[str, str] = {}
     for path, frame in zip(paths, frames):
-        for name in sorted(set(frame["model"])):
+        for name in frame["model"].cat.categories:
             if name in seen:
                 raise InputFileError(
                     [Problem(str(path), f"model {name!r} is also in {seen[name]}; rename one", field="model")]
                 )
             seen[name] = str(path)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(PREDICTION_COLUMNS))
+    return concat_predictions(frames)
 
 
 def _header(path: Path, problems: list[Problem]) -> list[str] | None:
+    if is_parquet(path):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            check_input_file(path, "predictions file")
+            with open(path, "rb") as handle:  # opened here: pyarrow refuses a path that is not UTF-8
+                columns = pq.read_schema(handle).names
+        except (OSError, UnusableInputError) as exc:
+            problems.append(Problem(str(path), unreadable(exc, "predictions file")))
+            return None
+        except pa.ArrowException as exc:
+            problems.append(Problem(str(path), f"cannot read as a Parquet file: {exc}"))
+            return None
+        return _unique_header(path, [str(c).strip() for c in columns], problems)
     try:
         columns = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
     except FileNotFoundError:
@@ -152,7 +173,10 @@ def _header(path: Path, problems: list[Problem]) -> list[str] | None:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
         problems.append(Problem(str(path), f"cannot parse as CSV: {exc}"))
         return None
-    header = [str(c).strip() for c in columns]
+    return _unique_header(path, [str(c).strip() for c in columns], problems)
+
+
+def _unique_header(path: Path, header: list[str], problems: list[Problem]) -> list[str] | None:
     twice = sorted({c for c in header if header.count(c) > 1})
     if twice:
         problems.append(Problem(str(path), f"column(s) named twice in the header: {', '.join(twice)}", line=1))
@@ -164,38 +188,43 @@ def _read_wide(
     path: Path, model: str, tops: list[str], image_ids: Collection[str] | None, label_ids: Collection[str] | None
 ) -> pd.DataFrame:
     name = str(path)
+    parquet = is_parquet(path)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True)
-    except (UnicodeDecodeError, pd.errors.ParserError, OSError) as exc:
-        raise InputFileError([Problem(name, f"cannot parse as CSV: {exc}")]) from None
+        if parquet:
+            check_input_file(path, "predictions file")
+            with open(path, "rb") as handle:
+                table = pd.read_parquet(handle)
+            frame = table.astype(str).where(table.notna(), "")  # nulls read as blanks, as in a CSV
+        else:
+            check_input_file(path, "predictions file")
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True)
+    except (UnusableInputError, OSError) as exc:
+        raise InputFileError([Problem(name, unreadable(exc, "predictions file"))]) from None
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
+        raise InputFileError([Problem(name, f"cannot parse as {'Parquet' if parquet else 'CSV'}: {exc}")]) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.apply(lambda column: column.str.strip())
-    lines = pd.Series(np.arange(len(frame)) + 2, index=frame.index)
     guesses = frame[tops].to_numpy(dtype=object)
     given = guesses != ""
     problems: list[Problem] = []
-
-    def per_row(values: np.ndarray | list[bool]) -> pd.Series:
-        return pd.Series(values, index=frame.index)
-
     repeated = [len(set(row[row != ""])) < int((row != "").sum()) for row in guesses]
-    image_id = frame["image_id"]
+    image_id = frame["image_id"].to_numpy(dtype=object)
     checks = [
         (image_id == "", "image_id", "empty image_id", None),
-        (image_id.duplicated(), "image_id", "the same image twice", image_id),
-        (per_row(~given.any(axis=1)), tops[0], "no guess for this image", None),
+        (pd.Series(image_id).duplicated().to_numpy(), "image_id", "the same image twice", image_id),
+        (~given.any(axis=1), tops[0], "no guess for this image", None),
         (
-            per_row((~given[:, :-1] & given[:, 1:]).any(axis=1)),
+            (~given[:, :-1] & given[:, 1:]).any(axis=1),
             "top",
             "an empty topN before a filled one; guesses must be top1..topK without gaps",
             None,
         ),
-        (per_row(repeated), "top", "the same label twice for one image", None),
+        (np.asarray(repeated, dtype=bool), "top", "the same label twice for one image", None),
     ]
     if image_ids is not None:
         checks.append(
             (
-                ~image_id.isin(set(image_ids)) & (image_id != ""),
+                ~pd.Index(image_id).isin(set(image_ids)) & (image_id != ""),
                 "image_id",
                 "image_id not in the study's manifest",
                 image_id,
@@ -203,18 +232,19 @@ def _read_wide(
         )
     if label_ids is not None:
         unknown = given & ~np.isin(guesses, list(label_ids))
-        checks.append((per_row(unknown.any(axis=1)), "top", "label not in the study's label set", None))
+        checks.append((unknown.any(axis=1), "top", "label not in the study's label set", None))
     for mask, column, message, values in checks:
         if mask.any():
-            report_rows(problems, name, lines[mask], column, message, values)
+            shown = None if values is None else values.__getitem__
+            report_rows(problems, name, np.flatnonzero(mask), column, message, shown, first_line=None if parquet else 2)
     if problems:
         raise InputFileError(problems)
     image, rank = np.nonzero(given)
-    return (
+    return compact(
         pd.DataFrame(
             {
                 "model": model,
-                "image_id": frame["image_id"].to_numpy()[image],
+                "image_id": image_id[image],
                 "rank": rank + 1,
                 "label_id": guesses[image, rank],
                 "score": np.nan,
@@ -235,13 +265,13 @@ def drop_unknown_images(predictions: pd.DataFrame, image_ids: Collection[str]) -
     if known.all():
         return predictions, ""
     left_out = predictions.loc[~known, ["model", "image_id"]].drop_duplicates()
-    per_model = left_out.groupby("model").size()
+    per_model = left_out.groupby("model", observed=True).size()
     counts = ", ".join(f"{model} {count:,}" for model, count in per_model.items())
     note = (
         f"--unknown-images skip: {left_out['image_id'].nunique():,} predicted image(s) have no ground truth and were "
         f"left out (images dropped per model: {counts})"
     )
-    return predictions[known].reset_index(drop=True), note
+    return compact(predictions[known].reset_index(drop=True)), note
 
 
 def _check_known(

@@ -20,6 +20,8 @@ from study_app.errors import StudyError
 #: Largest file read, by kind (README, "Limits on the files of a study").
 MAX_BYTES = {
     "CSV file": 512 << 20,
+    # read in batches into columns of codes (about 20 bytes a row): 67 models x 50,000 images x top-5 is 700 MB
+    "predictions file": 4 << 30,
     "protocol": 1 << 20,
     "instructions file": 1 << 20,
     "image file": 512 << 20,

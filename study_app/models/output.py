@@ -5,6 +5,12 @@ at a time and flushed, and a rerun skips the images already in it. Each batch go
 in one write with Ctrl-C held back until it is flushed, so an interrupted file holds
 only whole images. A file cut short by a hard kill or power loss (a partial last line,
 an image with missing ranks) is repaired on resume by dropping just that image.
+
+A Parquet file (``--out`` ending in ``.parquet``: a quarter of the CSV's size, read much
+faster) cannot be appended to, so its rows grow in that CSV form in a journal beside it,
+``<name>.parquet.partial.csv``, and every stop writes the Parquet file whole (replacing
+it atomically) and removes the journal. A rerun starts a journal from the Parquet file's
+rows, or continues the journal a hard kill left behind.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from study_app.errors import ModelRunError
-from study_app.io.output_guard import write_text
+from study_app.io.output_guard import write_bytes, write_text
 from study_app.io.tidy_predictions import PREDICTION_COLUMNS
 
 HEADER = ",".join(PREDICTION_COLUMNS) + "\n"
@@ -31,16 +37,19 @@ class PredictionsWriter:
     """Appends ``model``'s guesses per image to ``path``; rows of other models are kept."""
 
     def __init__(self, path: Path, model: str, k: int) -> None:
-        self.path = path
+        self.parquet = path if path.suffix.lower() == ".parquet" else None
+        self.path = path.with_name(path.name + ".partial.csv") if self.parquet else path
         self.model = model
         self.k = k
         self.done: set[str] = set()
-        if path.exists():
+        if self.parquet and not self.path.exists() and self.parquet.exists():
+            write_text(self.path, HEADER + _csv_rows(self.parquet))
+        if self.path.exists():
             self._resume()
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(HEADER, encoding="utf-8", newline="\n")
-        self.handle = path.open("a", encoding="utf-8", newline="")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(HEADER, encoding="utf-8", newline="\n")
+        self.handle = self.path.open("a", encoding="utf-8", newline="")
 
     def _resume(self) -> None:
         """Collect the complete images of this model; rewrite the file without any partial one."""
@@ -79,7 +88,51 @@ class PredictionsWriter:
             self.done.update(image_id for image_id, _ in images)
 
     def close(self) -> None:
+        """Close the file; a Parquet output is written whole from the journal, which then goes."""
         self.handle.close()
+        if self.parquet:
+            write_bytes(self.parquet, _parquet_bytes(self.path))
+            self.path.unlink()
+
+
+def _parquet_bytes(journal: Path) -> bytes:
+    """The journal's rows as a Parquet file: text columns dictionary-encoded, ranks and scores as numbers."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    text = pa.dictionary(pa.int32(), pa.string())
+    with open(journal, "rb") as handle:  # opened here: pyarrow refuses a path that is not UTF-8
+        table = pa_csv.read_csv(
+            handle,
+            convert_options=pa_csv.ConvertOptions(
+                column_types={
+                    "model": text,
+                    "image_id": text,
+                    "rank": pa.int32(),
+                    "label_id": text,
+                    "score": pa.float64(),
+                },
+                strings_can_be_null=False,
+            ),
+        )
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def _csv_rows(parquet: Path) -> str:
+    """An earlier run's Parquet output as the journal's CSV rows (without the header)."""
+    import pandas as pd
+
+    try:
+        with open(parquet, "rb") as handle:
+            frame = pd.read_parquet(handle, columns=list(PREDICTION_COLUMNS))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelRunError(
+            f"--out {parquet} exists but is not a predictions file ({exc}); choose another --out"
+        ) from None
+    return frame.to_csv(index=False, header=False, lineterminator="\n")
 
 
 @contextmanager

@@ -26,7 +26,7 @@ Any other per-trial column of the input is kept.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -35,7 +35,7 @@ from study_app.errors import InputFileError, Problem
 from study_app.protocol.correctness import correctness, guesses_count
 from study_app.protocol.labels import LabelSet
 from study_app.protocol.study import Study
-from study_app.stats.scoring import guess_matrix, hierarchy_severity
+from study_app.stats.scoring import guess_matrix, hierarchy_severity, rank_columns, rank_given_twice
 from study_app.stats.truth import TruthSource, truth_table
 
 HUMAN = "human"
@@ -79,10 +79,22 @@ def raters_from_guesses(
     DataFrame
         The rater table, one row per (rater, phase, image, condition).
     """
-    frame = guesses.assign(**{c: v for c, v in _DEFAULTS.items() if c not in guesses.columns})
-    unit_of_row, _ = pd.factorize(combined_code(*(frame[c] for c in UNIT_KEY)))
-    units = frame.drop(columns=[c for c in _GUESS_COLUMNS if c in frame.columns])
-    return _score_units(units, unit_of_row, frame["rank"], frame["label_id"], truth, k=k, labels=labels, source=source)
+    defaults = {c: v for c, v in _DEFAULTS.items() if c not in guesses.columns}
+    # A default is one value on every row: it tells no units apart, so the key leaves it out, and
+    # it is given to the units, not to the millions of guess rows of a model zoo.
+    unit_of_row = unit_codes([guesses[c] for c in UNIT_KEY if c in guesses.columns])
+    units = guesses.drop(columns=[c for c in _GUESS_COLUMNS if c in guesses.columns])
+    return _score_units(
+        units,
+        unit_of_row,
+        guesses["rank"],
+        guesses["label_id"],
+        truth,
+        k=k,
+        labels=labels,
+        source=source,
+        defaults=defaults,
+    )
 
 
 def _score_units(
@@ -95,30 +107,38 @@ def _score_units(
     k: int,
     labels: LabelSet | None,
     source: str,
+    defaults: Mapping[str, object] | None = None,
 ) -> pd.DataFrame:
     """The shared scoring path: ``rows`` hold per-unit columns, repeated on each guess row.
 
     ``unit_of_row`` numbers the (rater, phase, image, condition) units 0, 1, ... in order of first
-    appearance (``-1``: a row to ignore); each row with a rank is one guess.
+    appearance (``-1``: a row to ignore); each row with a rank is one guess. ``defaults``: columns
+    with one value for every unit, added after ``rows``' own.
     """
     if k < 1:
         raise ValueError("k must be at least 1")
     counted = unit_of_row >= 0
     first = np.flatnonzero(first_occurrences(unit_of_row))
-    units = as_categories(rows.iloc[first].reset_index(drop=True))
-    ranks = rank.to_numpy(dtype=float, na_value=np.nan)
-    guess = counted & ~np.isnan(ranks)
-    odd = ranks[guess][(ranks[guess] < 1) | (ranks[guess] % 1 != 0)]
+    units = as_categories(rows.iloc[first].reset_index(drop=True).assign(**(defaults or {})))
+    # integer ranks (predictions) have no missing value: no float copy of millions of rows
+    plain_integers = isinstance(rank.dtype, np.dtype) and rank.dtype.kind == "i"  # not Int64, which has NA
+    ranks = rank.to_numpy() if plain_integers else rank.to_numpy(float, na_value=np.nan)
+    guess = counted if ranks.dtype.kind == "i" else counted & ~np.isnan(ranks)
+    every = bool(guess.all())  # predictions: every row a guess, so no row is copied out
+    guess_rank, guess_unit = (ranks, unit_of_row) if every else (ranks[guess], unit_of_row[guess])
+    odd = guess_rank[(guess_rank < 1) | (guess_rank % 1 != 0)]
     if len(odd):  # rank 0 would land in the matrix's last column and shift every guess
         raise InputFileError(
             [Problem(source, f"rank {odd[0]:g}: ranks are whole numbers from 1 (the first guess)", field="rank")]
         )
-    rank_span = int(np.nanmax(ranks, initial=0)) + 1
-    if np.bincount(unit_of_row[guess] * rank_span + ranks[guess].astype(np.int64)).max(initial=0) > 1:
+    column = rank_columns(guess_rank)
+    if rank_given_twice(guess_unit, column, len(units)):
         raise InputFileError([Problem(source, "the same rank twice for one rater and image", field="rank")])
-    label_code, label_names = pd.factorize(label_id[guess])
+    label_code, label_names = _codes_by_appearance(label_id, None if every else guess)
     label_names = np.asarray(label_names, dtype=object)
-    label_code[label_names[label_code] == ""] = -1  # a rank without a label is no guess
+    empty = np.flatnonzero(label_names == "")
+    if len(empty):
+        label_code[label_code == empty[0]] = -1  # a rank without a label is no guess
     if labels is not None:
         unknown = [name for name in label_names if name and name not in labels.class_ids]
         if unknown:
@@ -131,9 +151,26 @@ def _score_units(
                     )
                 ]
             )
-    matrix = guess_matrix(unit_of_row[guess], ranks[guess], label_code, len(units))
+    matrix = guess_matrix(guess_unit, column, label_code, len(units))
     units = units.astype({"trial": "Int64", "rt_ms": float})
     return _scored(units, matrix, label_names, truth_table(truth), k=k, labels=labels, source=source)
+
+
+def _codes_by_appearance(values: pd.Series, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values[rows])`` (``rows``: a mask, ``None`` for all): codes numbering the values in
+    order of first appearance, and the values. A categorical's codes are renumbered instead of
+    its values hashed: 16 million model guesses of 1,000 classes."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = pd.factorize(values if rows is None else values[rows])
+        return codes, np.asarray(uniques, dtype=object)
+    codes = values.cat.codes.to_numpy()
+    codes = codes if rows is None else codes[rows]
+    n = len(values.cat.categories)
+    order = pd.unique(codes)  # the codes in order of first appearance: a hash of at most n + 1 values
+    order = order[order >= 0]
+    renumber = np.full(n + 1, -1, dtype=np.int32)  # the missing value (-1) stays -1 through the last slot
+    renumber[order] = np.arange(len(order), dtype=np.int32)
+    return renumber[codes], np.asarray(values.cat.categories, dtype=object)[order]
 
 
 def _scored(
@@ -150,9 +187,9 @@ def _scored(
     image_code, images = pd.factorize(units["image_id"])
     truth = truth.assign(image_code=pd.Index(images).get_indexer(truth["image_id"]))
     truth = truth[truth["image_code"] >= 0]
-    per_image = truth.groupby("image_code", sort=True)["label_id"].agg(tuple)
-    if len(per_image) < len(images):
-        missing = images[~np.isin(np.arange(len(images)), per_image.index)]
+    primary, joined = _labels_per_image(truth["image_code"].to_numpy(), truth["label_id"].to_numpy(dtype=object))
+    if len(primary) < len(images):
+        missing = images[~np.isin(np.arange(len(images)), truth["image_code"].to_numpy())]
         message = (
             f"{len(missing)} image(s) have no ground truth, e.g. "
             f"{missing[0]!r}; check the image ids against the manifest"
@@ -162,8 +199,8 @@ def _scored(
     known = truth_label_code >= 0
     valid = truth["image_code"].to_numpy()[known] * len(label_names) + truth_label_code[known]
     scored = correctness(matrix, image_code, np.unique(valid), len(label_names), k)
-    set_code, set_names = pd.factorize(per_image.map(";".join))
-    primary_code, primary_names = pd.factorize(per_image.map(lambda labels: labels[0]))
+    set_code, set_names = pd.factorize(joined)
+    primary_code, primary_names = pd.factorize(primary)
     categories = pd.Index([*label_names, ""]).unique()  # "" (no answer) may already be there
     top1 = np.where(matrix[:, 0] >= 0, matrix[:, 0], categories.get_loc(""))
     table = units.assign(
@@ -175,9 +212,23 @@ def _scored(
     )
     if labels is not None and labels.parent_of:
         distinct = [tuple(name.split(";")) for name in set_names]
-        severity = hierarchy_severity(np.asarray(table["label"], dtype=object), distinct, set_code[image_code], labels)
+        severity = hierarchy_severity(table["label"].array, distinct, set_code[image_code], labels)
         table["lca_depth"], table["superclass_correct"] = severity
     return as_categories(table)
+
+
+def _labels_per_image(image_code: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per image code present (ascending), its primary (first) label and all its labels joined by ``;``,
+    from truth rows in their order: one stable sort, a Python join only for multi-label images."""
+    order = np.argsort(image_code, kind="stable")
+    codes, labels = image_code[order], label[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.zeros(0, dtype=np.int64)
+    ends = np.r_[starts[1:], len(codes)]
+    primary = labels[starts]
+    joined = primary.copy()
+    for i in np.flatnonzero(ends - starts > 1):
+        joined[i] = ";".join(labels[starts[i] : ends[i]])
+    return primary, joined
 
 
 def timeout_scoring_phases(truth: TruthSource) -> frozenset[str]:
@@ -272,20 +323,23 @@ def raters_from_predictions(
     can be grouped like human rows.
     """
     phase_of = dict(phase_of or {})
-    phase = predictions["image_id"].map(phase_of)
     if any(isinstance(names, tuple) for names in phase_of.values()):
-        predictions = predictions.assign(_phase=phase).explode("_phase")
-        phase = predictions["_phase"]
+        predictions = predictions.assign(_phase=predictions["image_id"].map(phase_of)).explode("_phase")
+        phase = as_category(predictions["_phase"].astype(object).fillna(""))
+    else:  # looked up once per distinct image, not per row: a model zoo's predictions are millions of rows
+        phase = per_image(predictions["image_id"], lambda image_id: str(phase_of.get(image_id, "")))
+    no_condition = pd.Categorical.from_codes(np.zeros(len(predictions), dtype=np.int8), categories=[""])
     guesses = pd.DataFrame(
         {
-            "rater": predictions["model"].to_numpy(),
-            "kind": MODEL,
-            "image_id": predictions["image_id"].to_numpy(),
-            "phase": phase.astype(object).fillna("").to_numpy(),  # all NaN (float) when no image has a phase
-            "condition": with_condition(predictions)["condition"].to_numpy(),
-            "rank": predictions["rank"].to_numpy(dtype=float),
-            "label_id": predictions["label_id"].to_numpy(),
-        }
+            "rater": as_category(predictions["model"]),
+            "kind": pd.Categorical.from_codes(np.zeros(len(predictions), dtype=np.int8), categories=[MODEL]),
+            "image_id": as_category(predictions["image_id"]),
+            "phase": phase,
+            "condition": as_category(predictions["condition"]) if "condition" in predictions else no_condition,
+            "rank": predictions["rank"].array,
+            "label_id": as_category(predictions["label_id"]),
+        },
+        copy=False,
     )
     return raters_from_guesses(guesses, truth, k=k, labels=labels, source="predictions")
 
@@ -367,10 +421,47 @@ def concat_tables(*tables: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(aligned, ignore_index=True)
 
 
+def as_category(column: pd.Series) -> pd.Categorical:
+    """A text column as a categorical of its sorted values (a categorical column as it is)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.array
+    codes, values = pd.factorize(column.astype(str), sort=True)
+    return pd.Categorical.from_codes(codes, categories=values)
+
+
+def per_image(images: pd.Series, value_of: Callable[[str], str]) -> pd.Categorical:
+    """A text column that depends only on the image: ``value_of`` called once per distinct image."""
+    images = as_category(images)
+    found = [value_of(str(image_id)) for image_id in images.categories]
+    codes, values = pd.factorize(pd.Index(found, dtype=object), sort=True)
+    narrow = np.append(codes, -1).astype(np.int8 if len(values) < 127 else np.int32)  # per row: keep it small
+    return pd.Categorical.from_codes(narrow[images.codes], categories=values)
+
+
 def as_categories(table: pd.DataFrame) -> pd.DataFrame:
     """Text key columns as categoricals: small, and their codes make matrices cheap."""
     plain = [c for c in CATEGORY_COLUMNS if c in table.columns and not isinstance(table[c].dtype, pd.CategoricalDtype)]
     return table.astype(dict.fromkeys(plain, str)).astype(dict.fromkeys(plain, "category"))
+
+
+def unit_codes(columns: list[pd.Series]) -> np.ndarray:
+    """Each row's unit (a distinct combination of the columns' values), numbered 0, 1, ... in order
+    of first appearance, as ``pd.factorize(combined_code(*columns))`` numbers them.
+
+    Predictions come with each (model, image)'s guesses on consecutive rows; then a unit is a
+    run of equal rows, found by comparing neighbours' category codes instead of hashing
+    millions of combined codes (if some run's combination also appears elsewhere, by hashing).
+    """
+    if len(columns[0]) and all(isinstance(c.dtype, pd.CategoricalDtype) for c in columns):
+        codes = [c.cat.codes.to_numpy() for c in columns]
+        change = np.zeros(len(codes[0]) - 1, dtype=bool)
+        for code in codes:
+            change |= code[1:] != code[:-1]
+        starts = np.r_[0, np.flatnonzero(change) + 1]
+        run_key = combined_code(*(pd.Series(code[starts]) for code in codes))
+        if len(pd.unique(run_key)) == len(starts):  # every run its own unit: numbered as they come
+            return np.cumsum(np.r_[False, change], dtype=np.int32 if len(change) < 1 << 31 else np.int64)
+    return pd.factorize(combined_code(*columns))[0]
 
 
 def first_occurrences(codes: np.ndarray) -> np.ndarray:

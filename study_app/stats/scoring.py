@@ -16,27 +16,44 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from study_app.protocol.labels import LabelSet
 
 
-def guess_matrix(unit: np.ndarray, rank: np.ndarray, label_code: np.ndarray, n_units: int) -> np.ndarray:
-    """Place each guess (unit row, 1-based rank, label code) into a ``units x ranks`` matrix."""
+def rank_columns(rank: np.ndarray) -> np.ndarray:
+    """The matrix column of each 1-based rank (integers as narrow as the ranks allow)."""
     width = int(rank.max()) if len(rank) else 1
-    matrix = np.full((n_units, width), -1, dtype=np.int64)
-    matrix[unit, rank.astype(np.int64) - 1] = label_code
+    return rank.astype(np.int32 if width < 1 << 31 else np.int64) - 1
+
+
+def rank_given_twice(unit: np.ndarray, column: np.ndarray, n_units: int) -> bool:
+    """Whether two guesses of a unit have the same rank: fewer cells taken than guesses placed."""
+    taken = np.zeros((n_units, int(column.max()) + 1 if len(column) else 1), dtype=bool)
+    taken[unit, column] = True
+    return int(np.count_nonzero(taken)) < len(unit)
+
+
+def guess_matrix(unit: np.ndarray, column: np.ndarray, label_code: np.ndarray, n_units: int) -> np.ndarray:
+    """Place each guess (unit row, matrix column of its rank, label code) into a ``units x ranks`` matrix."""
+    width = int(column.max()) + 1 if len(column) else 1
+    matrix = np.full((n_units, width), -1, dtype=np.int32 if int(label_code.max(initial=0)) < 1 << 31 else np.int64)
+    matrix[unit, column] = label_code
     return matrix
 
 
 def hierarchy_severity(
-    guess: np.ndarray, truth_sets: Sequence[tuple[str, ...]], truth_set_code: np.ndarray, labels: LabelSet
+    guess: np.ndarray | pd.Categorical,
+    truth_sets: Sequence[tuple[str, ...]],
+    truth_set_code: np.ndarray,
+    labels: LabelSet,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Depth of the lowest common ancestor and parent-class correctness of top-1 guesses.
 
     Parameters
     ----------
-    guess : ndarray of object, shape (units,)
-        Top-1 label ids (``""`` for a non-answer).
+    guess : Categorical or ndarray of object, shape (units,)
+        Top-1 label ids (``""`` for a non-answer); a categorical is read through its codes.
     truth_sets : sequence of tuples
         The distinct sets of valid labels.
     truth_set_code : ndarray of int, shape (units,)
@@ -53,7 +70,10 @@ def hierarchy_severity(
         The guess has the same parent (its superclass) as a valid label; a class
         without a parent is its own superclass. False for a non-answer.
     """
-    names, name_code = np.unique(guess.astype(str), return_inverse=True)
+    if isinstance(guess, pd.Categorical):  # millions of model rows: one lookup per category, not per row
+        names, name_code = np.asarray(guess.categories, dtype=object), guess.codes.astype(np.int64)
+    else:
+        names, name_code = np.unique(guess.astype(str), return_inverse=True)
     combined, row_of = np.unique(name_code * len(truth_sets) + truth_set_code, return_inverse=True)
     depth = np.empty(len(combined))
     same_parent = np.empty(len(combined), dtype=bool)

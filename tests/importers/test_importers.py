@@ -76,3 +76,26 @@ def test_minimal_answers_table_is_completed(tmp_path):
         read_answers(write(tmp_path, "bad.csv", "who,image_id,label_id\nA,i1,cat\n"))
     with pytest.raises(InputFileError, match="rank must be a whole number"):
         read_answers(write(tmp_path, "rank.csv", "annotator,image_id,rank,label_id\nA,i1,x,cat\n"))
+
+
+def test_parquet_files_tidy_and_wide(tmp_path):
+    import pandas as pd
+
+    tidy = pd.read_csv(write(tmp_path, "t.csv", TIDY), dtype={"model": str, "image_id": str, "label_id": str})
+    tidy.to_parquet(tmp_path / "zoo.parquet")
+    from_parquet = read_prediction_file(tmp_path / "zoo.parquet")
+    assert (
+        from_parquet.astype(object).fillna("").values.tolist()
+        == read_prediction_file(tmp_path / "t.csv").astype(object).fillna("").values.tolist()
+    )
+    pd.DataFrame({"image_id": ["i2", "i1"], "top1": ["dog", "cat"], "top2": ["cat", None]}).to_parquet(
+        tmp_path / "resnet.parquet"
+    )
+    wide = read_prediction_file(tmp_path / "resnet.parquet")
+    assert wide[["model", "image_id", "rank", "label_id"]].astype(object).values.tolist() == [
+        ["resnet", "i1", 1, "cat"],
+        ["resnet", "i2", 1, "dog"],
+        ["resnet", "i2", 2, "cat"],
+    ]
+    both = read_prediction_files([tmp_path / "zoo.parquet", tmp_path / "resnet.parquet"])
+    assert sorted(both["model"].cat.categories) == ["m1", "m2", "resnet"] and len(both) == 6

@@ -128,3 +128,49 @@ def test_progress_line_has_rate_and_eta() -> None:
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2 and "2/4" in lines[0] and "img/s" in lines[0] and "ETA" in lines[0]
     assert "4/4 100.0%" in lines[1]
+
+
+def test_a_parquet_output_grows_in_a_journal_and_is_written_whole_at_each_stop(tmp_path: Path) -> None:
+    from study_app.errors import Problem
+    from study_app.io.tidy_predictions import read_predictions
+
+    path = tmp_path / "zoo.parquet"
+    journal = tmp_path / "zoo.parquet.partial.csv"
+    writer = PredictionsWriter(path, "m", k=2)
+    writer.write([("a", [("x", "0.600000"), ("y", "0.400000")])])
+    assert journal.exists() and not path.exists()
+    writer.close()
+    assert path.exists() and not journal.exists()
+    resumed = PredictionsWriter(path, "m", k=2)  # the journal starts from the Parquet file's rows
+    assert resumed.done == {"a"}
+    resumed.write([("b", [("y", "0.700000"), ("x", "0.300000")])])
+    resumed.close()
+    other = PredictionsWriter(path, "other", k=1)  # another model's rows go beside the first's
+    other.write([("a", [("x", "")])])
+    # a hard kill: the journal is left with a partial image, which the next run drops
+    with journal.open("a", encoding="utf-8") as handle:
+        handle.write("other,b,1,y,0.9")
+    again = PredictionsWriter(path, "other", k=1)
+    assert again.done == {"a"}
+    again.close()
+    problems: list[Problem] = []
+    frame = read_predictions(path, problems, "zoo.parquet")
+    assert problems == []
+    assert frame[["model", "image_id", "rank", "label_id"]].astype(object).values.tolist() == [
+        ["m", "a", 1, "x"],
+        ["m", "a", 2, "y"],
+        ["m", "b", 1, "y"],
+        ["m", "b", 2, "x"],
+        ["other", "a", 1, "x"],
+    ]
+    assert frame["score"].tolist()[:2] == [0.6, 0.4] and frame["score"].isna().tolist()[-1]
+
+
+def test_refuses_a_parquet_output_that_is_not_predictions(tmp_path: Path) -> None:
+    from study_app.models import ModelRunError
+
+    path = tmp_path / "notes.parquet"
+    path.write_bytes(b"not parquet")
+    with pytest.raises(ModelRunError, match="not a predictions file"):
+        PredictionsWriter(path, "m", k=2)
+    assert path.read_bytes() == b"not parquet"

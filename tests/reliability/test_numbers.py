@@ -122,15 +122,19 @@ def test_a_named_pipe_as_a_protocol_file_is_refused_without_hanging(tiny_study, 
     assert f"{name}: not a regular file" in done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("name", ["manifest.csv", "predictions.csv", "labels.csv"])
-def test_an_8_gb_csv_is_refused_by_its_size(tiny_study, name):
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("manifest.csv", "CSV file"), ("predictions.csv", "predictions file"), ("labels.csv", "CSV file")],
+)
+def test_an_8_gb_csv_is_refused_by_its_size(tiny_study, name, kind):
+    # predictions are read in batches into columns of codes: their limit is 4 GiB, not 512 MiB
     with open(tiny_study / name, "r+b") as handle:
         handle.truncate(8 << 30)  # sparse: no 8 GB are written
-    problem = only(problems_of(tiny_study, check_images=False), "a CSV file is at most")
+    problem = only(problems_of(tiny_study, check_images=False), f"a {kind} is at most")
     assert (
         problem.file == name
         and "8,589,934,592 bytes" in problem.message
-        and f"{MAX_BYTES['CSV file']:,} bytes (512 MiB)" in problem.message
+        and f"{MAX_BYTES[kind]:,} bytes ({MAX_BYTES[kind] >> 20:,} MiB)" in problem.message
     )
 
 
