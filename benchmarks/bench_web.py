@@ -31,7 +31,8 @@ from study_app.session.simulated_raters import RaschRaters
 from study_app.store.results_store import ResultsStore
 from tests.factory import make_study
 from tests.store.postgres.pg_server import PgServer
-from tests.web.load_run import ServerProcess, run_load
+from tests.web.load_run import run_load
+from tests.web.serve_process import ServerProcess
 
 from .common import Result, percentiles, run_main
 
@@ -77,7 +78,7 @@ def run(quick: bool = False) -> list[Result]:
             "PostgreSQL": (pg.create_database("web"), pg.create_database("direct")),
         }
         for backend, (web_store, direct_store) in stores.items():
-            server = ServerProcess(study_dir, web_store)
+            server = ServerProcess(study_dir, web_store, work / f"serve-{backend}.log", pilot=True)
             server.start()
             try:
                 outcome = run_load(server, study, participants, answers_each, think_ms=THINK_MS)
@@ -102,7 +103,7 @@ def run(quick: bool = False) -> list[Result]:
                 ),
                 _count(f"answers lost or stored twice ({where}; {outcome.acknowledged:,} acknowledged)", outcome),
             ]
-        server = ServerProcess(study_dir, work / "killed.sqlite")
+        server = ServerProcess(study_dir, work / "killed.sqlite", work / "serve-killed.log", pilot=True)
         server.start()
         try:
             half = participants * answers_each // 2

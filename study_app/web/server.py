@@ -165,6 +165,8 @@ def create_app(config: ServerConfig) -> Starlette:
     config_json = json.dumps(served_config, ensure_ascii=False).encode("utf-8")
     config_gzip = gzip.compress(config_json, mtime=0)  # 1000 classes with their hierarchy: 370 KB, 4x less zipped
     start_buckets: dict[str, RateBucket] = {}
+    # what every answer is checked against, worked out once
+    class_ids, most_answers = study.labels.class_ids, max(phase.answers for phase in study.phases)
     all_starts = RateBucket(*ALL_STARTS_RATE)
     searcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search")
     cookie = cookie_name(study)
@@ -315,7 +317,7 @@ def create_app(config: ServerConfig) -> Starlette:
         return Response(path.read_bytes(), media_type=media_type, headers={"cache-control": "private, max-age=86400"})
 
     async def answer(request: Request, web: WebSession) -> Response:
-        sent = payloads.answer(await _json_body(request), study.labels.class_ids, _most_answers(study))
+        sent = payloads.answer(await _json_body(request), class_ids, most_answers)
         return JSONResponse(await run(web, lambda store: web.answer(store, sent, config.completion_url)))
 
     async def undo(request: Request, web: WebSession) -> Response:
@@ -435,7 +437,3 @@ def cookie_name(study: Study) -> str:
     """The session cookie's name: one per study, so that two studies served from one host (cookies
     do not tell ports apart) never take each other's token."""
     return f"sa_{study.name}"
-
-
-def _most_answers(study: Study) -> int:
-    return max(phase.answers for phase in study.phases)

@@ -6,75 +6,15 @@ benchmark (benchmarks/bench_web.py, 100 participants x 50 answers)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
 
 from study_app.protocol.study import Study
 from study_app.session.simulated_raters import RaschRaters
 from study_app.store.results_store import ResultsStore, client_trial_uuid
 from study_app.web.client import WebParticipant, WebRun, image_ids_by_content, scripted_participant, walk_all
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class ServerProcess:
-    """``python main.py serve --pilot`` in a process of its own, on a fixed port across restarts."""
-
-    def __init__(self, study_dir: Path, store: str | Path, port: int | None = None) -> None:
-        self.study_dir = study_dir
-        self.store = store
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self, timeout_s: float = 60.0) -> None:
-        command = [sys.executable, "main.py", "serve", "--study", str(self.study_dir), "--store", str(self.store)]
-        command += ["--port", str(self.port), "--pilot"]
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                if httpx.get(f"{self.url}/api/config", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"serve exited: {self.process.stderr.read().decode() if self.process.stderr else ''}"
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError("serve did not answer in time")
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no flush, nothing but what the store had committed survives."""
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+from tests.web.serve_process import ServerProcess
 
 
 @dataclass

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from study_app.protocol.study import load_study
 from tests.factory import make_study
-from tests.web.load_run import ServerProcess, run_load
+from tests.web.load_run import run_load
+from tests.web.serve_process import ServerProcess
 
 
 def test_a_killed_and_restarted_server_loses_and_doubles_no_acknowledged_answer(tmp_path):
     study_dir = make_study(tmp_path / "tiny", per_class_train=2, per_class_test=6)
     study = load_study(study_dir)
-    server = ServerProcess(study_dir, tmp_path / "pilot.sqlite")
+    server = ServerProcess(study_dir, tmp_path / "pilot.sqlite", tmp_path / "serve.log", pilot=True)
     server.start()
     try:
         outcome = run_load(server, study, participants=8, answers_each=20, kill_after=60)
