@@ -10,14 +10,7 @@ the browser are skipped with a reason (``apt-get install chromium chromium-drive
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -31,9 +24,10 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.web.serve_process import ServerProcess
+
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parents[2]
 #: The window the page is tested (and the screenshot taken) in.
 WINDOW = (1400, 900)
 #: Longest wait for one step of the page (an answer's round trip, a screen change).
@@ -55,59 +49,14 @@ const test = (d) => (CONDITION);
 """
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class StudyServer:
-    """``python main.py serve`` for one study and store, on a free loopback port.
-
-    The completion URL points back at the server itself (its icon, with a code in the
-    query), so that the end page's redirect can be seen to happen without leaving loopback.
-    """
+class StudyServer(ServerProcess):
+    """A real server for one study and store whose completion URL points back at the server
+    itself (its icon, with a code in the query), so that the end page's redirect can be seen to
+    happen without leaving loopback."""
 
     def __init__(self, study: str | Path, store: Path, log: Path) -> None:
-        self.study = str(study)
-        self.store = store
-        self.log = log
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(study, store, log)
         self.completion_url = f"{self.url}/static/icon.svg?cc=DONE"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> StudyServer:
-        command = [sys.executable, "main.py", "serve", "--study", self.study, "--store", str(self.store)]
-        command += ["--port", str(self.port), "--completion-url", self.completion_url]
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"the server exited ({self.process.returncode}):\n{self.log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/config", timeout=2) as reply:
-                    if reply.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.05)
-        raise AssertionError(f"the server did not answer within 60 s:\n{self.log.read_text()}")
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash would: no shutdown, no last writes."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture
@@ -261,7 +210,8 @@ class Page:
     def answer(self, *queries: str) -> str:
         """Type each query and Enter (its top hit into the next slot), then Ctrl+Return; waits
         until the page has moved on from this trial. Returns the trial's position."""
-        position = self.data()["position"]
+        # the trial as it is now (a state the page received since it settled may have redrawn it)
+        position = self.wait_for("d.screen === 'trial' && d.ready === '1'", "a trial ready for an answer")["position"]
         actions = ActionChains(self.driver)
         for query in queries:
             actions.send_keys(query, Keys.ENTER)
